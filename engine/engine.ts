@@ -351,6 +351,10 @@ export class Engine {
     const s = this.orders;
     const ladder = s.side[o] === Side.BUY ? inst.bids : inst.asks;
     const l = ladder.getOrCreate(s.price[o]!);
+    // What it shows now: an iceberg its slice (bounded by what is left), others all that is left.
+    const leaves = s.leaves(o);
+    const display = s.displayQty[o]!;
+    s.visibleQty[o] = display > 0 && display < leaves ? display : leaves;
     s.state[o] = SlotState.RESTING;
     this.levels.append(s, l, o);
     this.emitBook(inst, s.side[o] as Side, l);
@@ -628,12 +632,13 @@ export class Engine {
 
   private amend(cmd: AmendCommand): void {
     const s = this.orders;
+    // A kill-switched account has no orders left; say why rather than ORDER_NOT_FOUND.
+    if (this.accounts.get(cmd.account)?.blocked === true) return this.rejectAmend(cmd, Reason.ACCOUNT_BLOCKED);
     const o = this.findOwn(cmd.account, cmd.orderId, cmd.origClOrdId);
     if (o === NIL) return this.rejectAmend(cmd, Reason.ORDER_NOT_FOUND);
     const inst = this.instruments[s.instrument[o]!]!;
     const cfg = inst.cfg;
     if (inst.halted) return this.rejectAmend(cmd, Reason.INSTRUMENT_HALTED);
-    if (this.accounts.get(cmd.account)!.blocked) return this.rejectAmend(cmd, Reason.ACCOUNT_BLOCKED);
     const pending = s.state[o] === SlotState.PENDING_STOP;
     const ordType = s.ordType[o]!;
     const hasLimit = ordType === OrdType.LIMIT || ordType === OrdType.STOP_LIMIT;

@@ -1,0 +1,1038 @@
+// The Raft consensus core: a pure state machine, no sockets, files or timers.
+// Driven by step(message), tick() and propose(); hands back a Ready (persist, send,
+// apply), and the host calls advance() once it has done that. Randomness (election
+// timeouts) comes from the injected `random`, so a seed replays a whole cluster.
+//
+// Implements: leader election with PreVote and CheckQuorum (§9.6), log replication
+// with batching and pipelining (bounded in-flight messages and bytes), a leader that
+// writes its log in parallel with replication but counts itself only once durable,
+// a no-op entry on election and commitment by counting only entries of the current
+// term (§5.4.2), snapshots sent in bounded chunks, one-at-a-time membership changes
+// (§4.1 of the thesis), leadership transfer (thesis §3.10), ReadIndex (thesis §6.4).
+
+import { ENTRY_OVERHEAD_BYTES, RaftLog, invariant } from './raft-log.js';
+import {
+  ConfChangeType,
+  EntryType,
+  MessageType,
+  NONE,
+  ProposeError,
+  Role,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type Message,
+  type NodeId,
+  type ProposeResult,
+  type RaftConfig,
+  type ReadState,
+  type Ready,
+  type RecoveredState,
+  type SnapshotMeta,
+} from './types.js';
+
+export { RaftInvariantError } from './raft-log.js';
+
+/** A received snapshot larger than this is refused (the follower stays behind and reports it). */
+export const SNAPSHOT_BYTES_MAX = 1 << 30;
+/** ReadIndex requests waiting for the leader's first commit in its term; more are dropped (clients retry). */
+export const READ_PENDING_MAX = 4096;
+/** Marks a VOTE sent on TIMEOUT_NOW: voters skip the leader-lease check (thesis §3.10). */
+const CAMPAIGN_TRANSFER = 1;
+
+const ProgressState = { PROBE: 1, REPLICATE: 2, SNAPSHOT: 3 } as const;
+type ProgressState = (typeof ProgressState)[keyof typeof ProgressState];
+
+/** The leader's view of one follower. */
+class Progress {
+  match = 0;
+  next: number;
+  state: ProgressState = ProgressState.PROBE;
+  /** PROBE: one APPEND sent, waiting for its answer or a heartbeat. */
+  probeSent = false;
+  recentActive = false;
+  /** SNAPSHOT: index of the snapshot being sent, and the offset acknowledged so far. */
+  pendingSnapshot = 0;
+  snapshotOffset = 0;
+  /** REPLICATE: last index of each APPEND in flight, and their bytes. */
+  readonly inflightIndex: number[] = [];
+  readonly inflightBytes: number[] = [];
+  inflightBytesTotal = 0;
+
+  constructor(next: number) {
+    this.next = next;
+  }
+
+  resetInflight(): void {
+    this.inflightIndex.length = 0;
+    this.inflightBytes.length = 0;
+    this.inflightBytesTotal = 0;
+  }
+
+  /** Frees in-flight messages whose last index ≤ index. */
+  freeTo(index: number): void {
+    let k = 0;
+    while (k < this.inflightIndex.length && this.inflightIndex[k]! <= index) {
+      this.inflightBytesTotal -= this.inflightBytes[k]!;
+      k++;
+    }
+    if (k > 0) {
+      this.inflightIndex.splice(0, k);
+      this.inflightBytes.splice(0, k);
+    }
+  }
+}
+
+interface ReadRequest {
+  index: number;
+  context: number;
+  from: NodeId;
+  round: number;
+}
+
+export function encodeConfChange(cc: ConfChange): Uint8Array {
+  const b = new Uint8Array(9);
+  const v = new DataView(b.buffer);
+  v.setUint8(0, cc.type);
+  v.setFloat64(1, cc.node, true);
+  return b;
+}
+
+export function decodeConfChange(data: Uint8Array): ConfChange {
+  invariant(data.length === 9, `conf change: ${data.length} bytes, expected 9`);
+  const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  return { type: v.getUint8(0) as ConfChangeType, node: v.getFloat64(1, true) };
+}
+
+function emptyMessage(type: MessageType, from: NodeId, to: NodeId, term: number): Message {
+  return { type, from, to, term, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, context: 0 };
+}
+
+export class RaftCore {
+  readonly id: NodeId;
+  private readonly cfg: RaftConfig;
+  readonly log = new RaftLog();
+
+  role: Role = Role.FOLLOWER;
+  term = 0;
+  vote: NodeId = NONE;
+  leader: NodeId = NONE;
+
+  private voters = new Set<NodeId>();
+  private learners = new Set<NodeId>();
+  private progress = new Map<NodeId, Progress>();
+  private votes = new Map<NodeId, boolean>();
+
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+
+  private leadTransferee: NodeId = NONE;
+  /** Index of the latest conf change proposed by this leader; none may be proposed until it is applied. */
+  private pendingConfIndex = 0;
+  private applied = 0;
+
+  // Snapshot to send to lagging followers.
+  private snapMeta: SnapshotMeta | undefined;
+  private snapData: Uint8Array | undefined;
+  // Snapshot being received (chunks).
+  private recvSnapMeta: SnapshotMeta | undefined;
+  private recvSnapChunks: Uint8Array[] = [];
+  private recvSnapOffset = 0;
+  // Snapshot received whole, to hand to the host in the next Ready.
+  private pendingSnapshot: { meta: SnapshotMeta; data: Uint8Array } | undefined;
+
+  // ReadIndex.
+  private readRound = 0;
+  private readonly readRequests: ReadRequest[] = [];
+  private readonly readAcks = new Map<number, Set<NodeId>>();
+  private readonly readPending: { context: number; from: NodeId }[] = [];
+  private readStates: ReadState[] = [];
+
+  // Output accumulated until the next ready().
+  private msgs: Message[] = [];
+  private msgsAfterPersist: Message[] = [];
+  private needBroadcast = false;
+  private prevHard: HardState = { term: 0, vote: NONE, commit: 0 };
+  private outstandingReady = false;
+
+  constructor(cfg: RaftConfig, recovered?: RecoveredState) {
+    invariant(cfg.id !== NONE, 'raft: node id 0 is reserved');
+    invariant(cfg.heartbeatTicks > 0 && cfg.electionTicks > cfg.heartbeatTicks, 'raft: need electionTicks > heartbeatTicks > 0');
+    this.id = cfg.id;
+    this.cfg = cfg;
+    let conf = cfg.conf;
+    if (recovered !== undefined) {
+      const hs = recovered.hardState;
+      this.term = hs.term;
+      this.vote = hs.vote;
+      if (recovered.snapshot !== undefined) {
+        const s = recovered.snapshot;
+        this.log.restore(s.index, s.term);
+        this.snapMeta = s;
+        this.snapData = recovered.snapshotData;
+        conf = s.conf;
+      }
+      for (const e of recovered.entries) this.log.entries.push(e);
+      for (let k = 0; k < this.log.entries.length; k++) {
+        invariant(this.log.entries[k]!.index === this.log.snapIndex + 1 + k, 'raft: recovered entries are not contiguous');
+      }
+      this.log.stable = this.log.lastIndex;
+      invariant(hs.commit <= this.log.lastIndex, `raft: recovered commit ${hs.commit} beyond last index ${this.log.lastIndex}`);
+      this.log.committed = Math.max(hs.commit, this.log.snapIndex);
+      this.log.applying = this.log.snapIndex;
+      this.applied = this.log.snapIndex;
+      // Conf changes after the snapshot are re-applied by the host as it re-applies committed entries.
+      this.prevHard = { term: hs.term, vote: hs.vote, commit: this.log.committed };
+    }
+    for (const v of conf.voters) this.voters.add(v);
+    for (const l of conf.learners) this.learners.add(l);
+    this.resetRandomizedElectionTimeout();
+  }
+
+  get commitIndex(): number {
+    return this.log.committed;
+  }
+  get lastIndex(): number {
+    return this.log.lastIndex;
+  }
+  get firstIndex(): number {
+    return this.log.firstIndex;
+  }
+  entryAt(index: number): Entry | undefined {
+    return this.log.entryAt(index);
+  }
+  termAt(index: number): number | undefined {
+    return this.log.termAt(index);
+  }
+  conf(): ConfState {
+    return { voters: [...this.voters].sort((a, b) => a - b), learners: [...this.learners].sort((a, b) => a - b) };
+  }
+  private get promotable(): boolean {
+    return this.voters.has(this.id);
+  }
+  private quorum(): number {
+    return (this.voters.size >> 1) + 1;
+  }
+
+  // -------------------------------------------------------------------------
+  // Inputs
+  // -------------------------------------------------------------------------
+
+  tick(): void {
+    if (this.role === Role.LEADER) {
+      this.heartbeatElapsed++;
+      this.electionElapsed++;
+      if (this.electionElapsed >= this.cfg.electionTicks) {
+        this.electionElapsed = 0;
+        if (this.cfg.checkQuorum && !this.quorumActive()) {
+          this.becomeFollower(this.term, NONE);
+          return;
+        }
+        if (this.leadTransferee !== NONE) this.leadTransferee = NONE; // transfer did not finish within an election timeout
+      }
+      if (this.heartbeatElapsed >= this.cfg.heartbeatTicks) {
+        this.heartbeatElapsed = 0;
+        this.broadcastHeartbeat(0);
+      }
+      return;
+    }
+    this.electionElapsed++;
+    if (this.promotable && this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.campaign(this.cfg.preVote, false);
+    }
+  }
+
+  propose(data: Uint8Array): ProposeResult {
+    return this.proposeEntry(EntryType.NORMAL, data);
+  }
+
+  proposeConfChange(cc: ConfChange): ProposeResult {
+    if (this.role !== Role.LEADER) return { ok: false, error: ProposeError.NOT_LEADER, leader: this.leader };
+    if (this.pendingConfIndex > this.applied) return { ok: false, error: ProposeError.CONF_CHANGE_PENDING, leader: this.id };
+    // Thesis §4.1 / the etcd bug fix: a new leader must commit an entry of its term before changing membership.
+    if (this.log.termAt(this.log.committed) !== this.term) return { ok: false, error: ProposeError.NOT_COMMITTED_IN_TERM, leader: this.id };
+    const isVoter = this.voters.has(cc.node);
+    const isLearner = this.learners.has(cc.node);
+    const valid =
+      cc.node !== NONE &&
+      ((cc.type === ConfChangeType.ADD_LEARNER && !isVoter && !isLearner) ||
+        (cc.type === ConfChangeType.PROMOTE && isLearner) ||
+        (cc.type === ConfChangeType.REMOVE && (isLearner || (isVoter && this.voters.size > 1))));
+    if (!valid) return { ok: false, error: ProposeError.CONF_CHANGE_INVALID, leader: this.id };
+    const result = this.proposeEntry(EntryType.CONF_CHANGE, encodeConfChange(cc));
+    if (result.ok) this.pendingConfIndex = result.index;
+    return result;
+  }
+
+  private proposeEntry(type: EntryType, data: Uint8Array): ProposeResult {
+    if (this.role !== Role.LEADER) return { ok: false, error: ProposeError.NOT_LEADER, leader: this.leader };
+    if (this.leadTransferee !== NONE) return { ok: false, error: ProposeError.TRANSFERRING_LEADERSHIP, leader: this.id };
+    if (this.log.lastIndex - this.log.committed >= this.cfg.uncommittedEntriesMax) {
+      return { ok: false, error: ProposeError.PROPOSAL_QUEUE_FULL, leader: this.id };
+    }
+    const index = this.log.lastIndex + 1;
+    this.log.truncateAndAppend([{ index, term: this.term, type, data }]);
+    this.needBroadcast = true; // sent at the next ready(): proposals between two Readys travel in one APPEND
+    return { ok: true, index, term: this.term };
+  }
+
+  transferLeadership(to: NodeId): boolean {
+    if (this.role !== Role.LEADER || to === this.id || !this.voters.has(to)) return false;
+    this.leadTransferee = to;
+    this.electionElapsed = 0;
+    const pr = this.progress.get(to)!;
+    if (pr.match === this.log.lastIndex) this.send(emptyMessage(MessageType.TIMEOUT_NOW, this.id, to, this.term));
+    else this.sendAppend(to);
+    return true;
+  }
+
+  /** Linearizable read: a ReadState { index, context } comes out in a later Ready; serve it once applied ≥ index. */
+  readIndex(context: number): void {
+    if (this.role === Role.LEADER) this.leaderReadIndex(context, this.id);
+    else if (this.leader !== NONE) {
+      const m = emptyMessage(MessageType.READ_INDEX, this.id, this.leader, this.term);
+      m.context = context;
+      this.send(m);
+    }
+    // No known leader: dropped; the host times out and retries.
+  }
+
+  step(m: Message): void {
+    if (m.to !== this.id || m.from === this.id) return;
+    if (m.term > this.term) {
+      if (m.type === MessageType.VOTE || m.type === MessageType.PRE_VOTE) {
+        // CheckQuorum leader lease: while we hear from a leader, ignore disruptive candidates.
+        const inLease = this.cfg.checkQuorum && this.leader !== NONE && this.electionElapsed < this.cfg.electionTicks;
+        if (inLease && m.context !== CAMPAIGN_TRANSFER) return;
+      }
+      if (m.type === MessageType.PRE_VOTE) {
+        // Never change term on a pre-vote.
+      } else if (m.type === MessageType.PRE_VOTE_RESP && !m.reject) {
+        // A granted pre-vote carries the future term; we become candidate in it when we have a quorum.
+      } else if (m.type === MessageType.APPEND || m.type === MessageType.HEARTBEAT || m.type === MessageType.SNAPSHOT) {
+        this.becomeFollower(m.term, m.from);
+      } else {
+        this.becomeFollower(m.term, NONE);
+      }
+    } else if (m.term < this.term) {
+      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === MessageType.HEARTBEAT || m.type === MessageType.APPEND)) {
+        // A stale leader (e.g. after a partition): tell it our term so it steps down.
+        this.send(emptyMessage(MessageType.APPEND_RESP, this.id, m.from, this.term));
+      } else if (m.type === MessageType.PRE_VOTE) {
+        const r = emptyMessage(MessageType.PRE_VOTE_RESP, this.id, m.from, this.term);
+        r.reject = true;
+        this.send(r);
+      }
+      return;
+    }
+
+    if (m.type === MessageType.VOTE || m.type === MessageType.PRE_VOTE) {
+      this.handleVoteRequest(m);
+      return;
+    }
+    switch (this.role) {
+      case Role.LEADER:
+        this.stepLeader(m);
+        break;
+      case Role.CANDIDATE:
+      case Role.PRE_CANDIDATE:
+        this.stepCandidate(m);
+        break;
+      default:
+        this.stepFollower(m);
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Elections (§5.2, §9.6 PreVote)
+  // -------------------------------------------------------------------------
+
+  private campaign(preVote: boolean, transfer: boolean): void {
+    if (!this.promotable) return;
+    let voteTerm: number;
+    let type: MessageType;
+    if (preVote) {
+      this.role = Role.PRE_CANDIDATE;
+      this.leader = NONE;
+      this.votes.clear();
+      voteTerm = this.term + 1;
+      type = MessageType.PRE_VOTE;
+    } else {
+      this.becomeCandidate();
+      voteTerm = this.term;
+      type = MessageType.VOTE;
+    }
+    this.votes.set(this.id, true);
+    if (this.grantedVotes() >= this.quorum()) {
+      if (preVote) this.campaign(false, transfer);
+      else this.becomeLeader();
+      return;
+    }
+    for (const v of this.voters) {
+      if (v === this.id) continue;
+      const m = emptyMessage(type, this.id, v, voteTerm);
+      m.index = this.log.lastIndex;
+      m.logTerm = this.log.lastTerm;
+      if (transfer) m.context = CAMPAIGN_TRANSFER;
+      this.send(m);
+    }
+  }
+
+  private handleVoteRequest(m: Message): void {
+    const pre = m.type === MessageType.PRE_VOTE;
+    const canVote = this.vote === m.from || (this.vote === NONE && this.leader === NONE) || (pre && m.term > this.term);
+    const respType = pre ? MessageType.PRE_VOTE_RESP : MessageType.VOTE_RESP;
+    if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
+      // A granted response carries the term of the request (for a pre-vote, the future term).
+      this.send(emptyMessage(respType, this.id, m.from, m.term));
+      if (!pre) {
+        this.electionElapsed = 0;
+        this.vote = m.from;
+      }
+    } else {
+      const r = emptyMessage(respType, this.id, m.from, this.term);
+      r.reject = true;
+      this.send(r);
+    }
+  }
+
+  private grantedVotes(): number {
+    let n = 0;
+    for (const [id, granted] of this.votes) if (granted && this.voters.has(id)) n++;
+    return n;
+  }
+
+  private rejectedVotes(): number {
+    let n = 0;
+    for (const [id, granted] of this.votes) if (!granted && this.voters.has(id)) n++;
+    return n;
+  }
+
+  private stepCandidate(m: Message): void {
+    const myResp = this.role === Role.PRE_CANDIDATE ? MessageType.PRE_VOTE_RESP : MessageType.VOTE_RESP;
+    switch (m.type) {
+      case MessageType.APPEND:
+      case MessageType.HEARTBEAT:
+      case MessageType.SNAPSHOT:
+        // A leader of our term exists.
+        this.becomeFollower(m.term, m.from);
+        this.stepFollower(m);
+        return;
+      case myResp:
+        this.votes.set(m.from, !m.reject);
+        if (this.grantedVotes() >= this.quorum()) {
+          if (this.role === Role.PRE_CANDIDATE) this.campaign(false, false);
+          else this.becomeLeader();
+        } else if (this.rejectedVotes() >= this.quorum()) {
+          this.becomeFollower(this.term, NONE);
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  private becomeFollower(term: number, leader: NodeId): void {
+    invariant(term >= this.term, `raft: term would go back from ${this.term} to ${term}`);
+    if (term > this.term) {
+      this.term = term;
+      this.vote = NONE;
+    }
+    this.role = Role.FOLLOWER;
+    this.leader = leader;
+    this.reset();
+  }
+
+  private becomeCandidate(): void {
+    invariant(this.role !== Role.LEADER, 'raft: leader cannot become candidate');
+    this.term++;
+    this.vote = this.id;
+    this.role = Role.CANDIDATE;
+    this.leader = NONE;
+    this.reset();
+    this.votes.clear();
+  }
+
+  private becomeLeader(): void {
+    invariant(this.role === Role.CANDIDATE, 'raft: only a candidate becomes leader');
+    this.role = Role.LEADER;
+    this.leader = this.id;
+    this.reset();
+    for (const id of [...this.voters, ...this.learners]) {
+      const pr = new Progress(this.log.lastIndex + 1);
+      if (id === this.id) {
+        pr.match = this.log.stable;
+        pr.state = ProgressState.REPLICATE;
+      }
+      pr.recentActive = true;
+      this.progress.set(id, pr);
+    }
+    // No conf change until everything up to here is applied.
+    this.pendingConfIndex = this.log.lastIndex;
+    // §5.4.2: an entry of our own term, so that earlier entries get committed with it.
+    this.log.truncateAndAppend([{ index: this.log.lastIndex + 1, term: this.term, type: EntryType.NOOP, data: new Uint8Array(0) }]);
+    this.needBroadcast = true;
+    this.maybeCommit();
+  }
+
+  private reset(): void {
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.resetRandomizedElectionTimeout();
+    this.leadTransferee = NONE;
+    this.progress.clear();
+    this.votes.clear();
+    this.readRequests.length = 0;
+    this.readAcks.clear();
+    this.readPending.length = 0;
+    this.needBroadcast = false;
+  }
+
+  private resetRandomizedElectionTimeout(): void {
+    this.randomizedElectionTimeout = this.cfg.electionTicks + this.cfg.random(this.cfg.electionTicks);
+  }
+
+  // -------------------------------------------------------------------------
+  // Follower
+  // -------------------------------------------------------------------------
+
+  private stepFollower(m: Message): void {
+    switch (m.type) {
+      case MessageType.APPEND:
+        this.electionElapsed = 0;
+        this.leader = m.from;
+        this.handleAppend(m);
+        return;
+      case MessageType.HEARTBEAT:
+        this.electionElapsed = 0;
+        this.leader = m.from;
+        this.log.commitTo(Math.min(m.commit, this.log.lastIndex));
+        {
+          const r = emptyMessage(MessageType.HEARTBEAT_RESP, this.id, m.from, this.term);
+          r.context = m.context;
+          this.send(r);
+        }
+        return;
+      case MessageType.SNAPSHOT:
+        this.electionElapsed = 0;
+        this.leader = m.from;
+        this.handleSnapshotChunk(m);
+        return;
+      case MessageType.TIMEOUT_NOW:
+        // Leadership transfer: campaign at once, skipping PreVote and the lease (thesis §3.10).
+        this.campaign(false, true);
+        return;
+      case MessageType.READ_INDEX_RESP:
+        this.readStates.push({ index: m.index, context: m.context });
+        return;
+      default:
+        return;
+    }
+  }
+
+  private handleAppend(m: Message): void {
+    const r = emptyMessage(MessageType.APPEND_RESP, this.id, m.from, this.term);
+    if (m.index < this.log.committed) {
+      // Everything up to our commit index is already known to match.
+      r.index = this.log.committed;
+      this.send(r);
+      return;
+    }
+    if (this.log.matchTerm(m.index, m.logTerm)) {
+      const lastNew = m.index + m.entries.length;
+      const conflict = this.log.findConflict(m.entries);
+      if (conflict !== 0) {
+        invariant(conflict > this.log.committed, `raft: conflict at ${conflict} ≤ commit ${this.log.committed}`);
+        this.log.truncateAndAppend(m.entries.slice(conflict - m.index - 1));
+      }
+      this.log.commitTo(Math.min(m.commit, lastNew));
+      r.index = lastNew;
+      this.send(r);
+      return;
+    }
+    // Log mismatch: hint where to retry (fast backtracking).
+    const hintIndex = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex), m.logTerm);
+    r.reject = true;
+    r.index = m.index;
+    r.rejectHint = hintIndex;
+    r.logTerm = this.log.termAt(hintIndex) ?? 0;
+    this.send(r);
+  }
+
+  private handleSnapshotChunk(m: Message): void {
+    const c = m.snapshot;
+    if (c === undefined) return;
+    const ack = (offset: number) => {
+      const r = emptyMessage(MessageType.SNAPSHOT_RESP, this.id, m.from, this.term);
+      r.index = offset;
+      this.send(r);
+    };
+    if (c.offset === 0) {
+      this.recvSnapMeta = c.meta;
+      this.recvSnapChunks = [];
+      this.recvSnapOffset = 0;
+    }
+    const same = this.recvSnapMeta !== undefined && this.recvSnapMeta.index === c.meta.index && this.recvSnapMeta.term === c.meta.term;
+    if (!same || c.offset !== this.recvSnapOffset || c.size > SNAPSHOT_BYTES_MAX) {
+      ack(same ? this.recvSnapOffset : 0); // tell the leader where we are
+      return;
+    }
+    this.recvSnapChunks.push(c.data);
+    this.recvSnapOffset += c.data.length;
+    if (!c.done) {
+      ack(this.recvSnapOffset);
+      return;
+    }
+    const data = concat(this.recvSnapChunks, this.recvSnapOffset);
+    this.recvSnapMeta = undefined;
+    this.recvSnapChunks = [];
+    this.recvSnapOffset = 0;
+    invariant(data.length === c.size, `raft: snapshot size ${data.length}, announced ${c.size}`);
+    const meta = c.meta;
+    const r = emptyMessage(MessageType.APPEND_RESP, this.id, m.from, this.term);
+    if (meta.index <= this.log.committed) {
+      r.index = this.log.committed;
+    } else if (this.log.matchTerm(meta.index, meta.term)) {
+      // We already have the snapshot's last entry: just move the commit index.
+      this.log.commitTo(meta.index);
+      r.index = this.log.lastIndex;
+    } else {
+      this.log.restore(meta.index, meta.term);
+      this.voters = new Set(meta.conf.voters);
+      this.learners = new Set(meta.conf.learners);
+      this.snapMeta = meta;
+      this.snapData = data;
+      this.pendingSnapshot = { meta, data };
+      this.applied = meta.index;
+      r.index = meta.index;
+    }
+    this.send(r);
+  }
+
+  // -------------------------------------------------------------------------
+  // Leader
+  // -------------------------------------------------------------------------
+
+  private stepLeader(m: Message): void {
+    const pr = this.progress.get(m.from);
+    switch (m.type) {
+      case MessageType.APPEND_RESP:
+        if (pr !== undefined) this.handleAppendResp(m, pr);
+        return;
+      case MessageType.HEARTBEAT_RESP:
+        if (pr === undefined) return;
+        pr.recentActive = true;
+        pr.probeSent = false;
+        if (pr.state === ProgressState.REPLICATE && pr.inflightIndex.length >= this.cfg.inflightMessagesMax) {
+          // Let a stalled pipeline move: the oldest in-flight APPEND was probably lost.
+          pr.freeTo(pr.inflightIndex[0]!);
+        }
+        if (pr.state === ProgressState.SNAPSHOT) this.sendSnapshotChunk(m.from, pr);
+        else if (pr.match < this.log.lastIndex) this.sendAppend(m.from);
+        if (m.context !== 0) this.ackReadRound(m.context, m.from);
+        return;
+      case MessageType.SNAPSHOT_RESP:
+        if (pr === undefined || pr.state !== ProgressState.SNAPSHOT) return;
+        pr.recentActive = true;
+        pr.snapshotOffset = m.index;
+        this.sendSnapshotChunk(m.from, pr);
+        return;
+      case MessageType.READ_INDEX:
+        this.leaderReadIndex(m.context, m.from);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private handleAppendResp(m: Message, pr: Progress): void {
+    pr.recentActive = true;
+    if (m.reject) {
+      let hint = m.rejectHint;
+      if (m.logTerm > 0) hint = this.log.findConflictByTerm(m.rejectHint, m.logTerm);
+      if (this.maybeDecrTo(pr, m.index, hint)) {
+        if (pr.state === ProgressState.REPLICATE) this.becomeProbe(pr);
+        this.sendAppend(m.from);
+      }
+      return;
+    }
+    const old = pr.match;
+    if (m.index > pr.match) {
+      pr.match = m.index;
+      if (pr.next < m.index + 1) pr.next = m.index + 1;
+    }
+    if (pr.state === ProgressState.PROBE) {
+      pr.probeSent = false;
+      if (m.index >= pr.match) this.becomeReplicate(pr); // an answer to the current probe
+    } else if (pr.state === ProgressState.SNAPSHOT) {
+      if (pr.match >= pr.pendingSnapshot) {
+        this.becomeProbe(pr);
+        this.becomeReplicate(pr);
+      }
+    } else {
+      pr.freeTo(m.index);
+    }
+    if (pr.match > old && this.maybeCommit()) this.needBroadcast = true;
+    this.sendAppend(m.from);
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex) {
+      this.send(emptyMessage(MessageType.TIMEOUT_NOW, this.id, m.from, this.term));
+    }
+  }
+
+  /** Moves `next` back after a rejection; false if the rejection is stale. */
+  private maybeDecrTo(pr: Progress, rejected: number, matchHint: number): boolean {
+    if (pr.state === ProgressState.REPLICATE) {
+      if (rejected <= pr.match) return false;
+      pr.next = pr.match + 1;
+      return true;
+    }
+    if (pr.next - 1 !== rejected) return false;
+    pr.next = Math.max(Math.min(rejected, matchHint + 1), pr.match + 1);
+    pr.probeSent = false;
+    return true;
+  }
+
+  private becomeProbe(pr: Progress): void {
+    pr.state = ProgressState.PROBE;
+    pr.probeSent = false;
+    pr.next = pr.match + 1;
+    pr.pendingSnapshot = 0;
+    pr.resetInflight();
+  }
+
+  private becomeReplicate(pr: Progress): void {
+    pr.state = ProgressState.REPLICATE;
+    pr.next = pr.match + 1;
+    pr.pendingSnapshot = 0;
+    pr.resetInflight();
+  }
+
+  /** Sends what follower `to` is missing, as far as flow control allows (pipelined in REPLICATE). */
+  private sendAppend(to: NodeId): void {
+    const pr = this.progress.get(to);
+    if (pr === undefined || to === this.id) return;
+    for (;;) {
+      if (pr.state === ProgressState.SNAPSHOT) return;
+      if (pr.state === ProgressState.PROBE && pr.probeSent) return;
+      if (pr.state === ProgressState.REPLICATE) {
+        if (pr.inflightIndex.length >= this.cfg.inflightMessagesMax || pr.inflightBytesTotal >= this.cfg.inflightBytesMax) return;
+      }
+      const prevIndex = pr.next - 1;
+      const prevTerm = this.log.termAt(prevIndex);
+      if (prevTerm === undefined) {
+        this.startSnapshot(to, pr);
+        return;
+      }
+      const last = this.log.lastIndex;
+      const ents = pr.next <= last ? this.log.slice(pr.next, last, this.cfg.appendBytesMax) : [];
+      if (pr.state === ProgressState.REPLICATE && ents.length === 0) return; // nothing new
+      const m = emptyMessage(MessageType.APPEND, this.id, to, this.term);
+      m.index = prevIndex;
+      m.logTerm = prevTerm;
+      m.entries = ents;
+      m.commit = this.log.committed;
+      this.send(m);
+      if (pr.state === ProgressState.PROBE) {
+        pr.probeSent = true;
+        return;
+      }
+      let bytes = 0;
+      for (const e of ents) bytes += e.data.length + ENTRY_OVERHEAD_BYTES;
+      const lastSent = ents[ents.length - 1]!.index;
+      pr.next = lastSent + 1;
+      pr.inflightIndex.push(lastSent);
+      pr.inflightBytes.push(bytes);
+      pr.inflightBytesTotal += bytes;
+      if (pr.next > last) return;
+    }
+  }
+
+  /** An APPEND (maybe empty) to every follower: new entries and the commit index. */
+  private broadcastAppend(): void {
+    for (const [id, pr] of this.progress) {
+      if (id === this.id) continue;
+      if (pr.state === ProgressState.REPLICATE && pr.next > this.log.lastIndex) {
+        // Nothing new: an empty APPEND carries the commit index.
+        const m = emptyMessage(MessageType.APPEND, this.id, id, this.term);
+        m.index = pr.next - 1;
+        m.logTerm = this.log.termAt(m.index) ?? 0;
+        if (this.log.termAt(m.index) === undefined) continue;
+        m.commit = this.log.committed;
+        this.send(m);
+      } else this.sendAppend(id);
+    }
+  }
+
+  private broadcastHeartbeat(context: number): void {
+    for (const [id, pr] of this.progress) {
+      if (id === this.id) continue;
+      const m = emptyMessage(MessageType.HEARTBEAT, this.id, id, this.term);
+      // Never tell a follower to commit beyond what it is known to have.
+      m.commit = Math.min(pr.match, this.log.committed);
+      m.context = context;
+      this.send(m);
+    }
+  }
+
+  private startSnapshot(to: NodeId, pr: Progress): void {
+    invariant(this.snapMeta !== undefined && this.snapData !== undefined, `raft: follower ${to} needs a snapshot but none is held`);
+    pr.state = ProgressState.SNAPSHOT;
+    pr.pendingSnapshot = this.snapMeta.index;
+    pr.snapshotOffset = 0;
+    pr.resetInflight();
+    this.sendSnapshotChunk(to, pr);
+  }
+
+  private sendSnapshotChunk(to: NodeId, pr: Progress): void {
+    const meta = this.snapMeta!;
+    const data = this.snapData!;
+    if (meta.index !== pr.pendingSnapshot) {
+      // Compacted again since: start over with the newer snapshot.
+      pr.pendingSnapshot = meta.index;
+      pr.snapshotOffset = 0;
+    }
+    const offset = Math.min(pr.snapshotOffset, data.length);
+    const end = Math.min(offset + this.cfg.snapshotChunkBytes, data.length);
+    const m = emptyMessage(MessageType.SNAPSHOT, this.id, to, this.term);
+    m.snapshot = { meta, size: data.length, offset, data: data.subarray(offset, end), done: end === data.length };
+    this.send(m);
+  }
+
+  /** §5.3/§5.4.2: commit the highest index stored on a quorum, if it is of the current term. */
+  private maybeCommit(): boolean {
+    const matches: number[] = [];
+    for (const v of this.voters) {
+      const pr = this.progress.get(v);
+      matches.push(v === this.id ? this.log.stable : (pr?.match ?? 0));
+    }
+    matches.sort((a, b) => b - a);
+    const q = matches[this.quorum() - 1] ?? 0;
+    if (q > this.log.committed && this.log.termAt(q) === this.term) {
+      this.log.commitTo(q);
+      this.releasePendingReads();
+      return true;
+    }
+    return false;
+  }
+
+  private quorumActive(): boolean {
+    let active = 0;
+    for (const v of this.voters) {
+      const pr = this.progress.get(v);
+      if (v === this.id || pr?.recentActive === true) active++;
+    }
+    for (const [id, pr] of this.progress) if (id !== this.id) pr.recentActive = false;
+    return active >= this.quorum();
+  }
+
+  // -------------------------------------------------------------------------
+  // ReadIndex (thesis §6.4)
+  // -------------------------------------------------------------------------
+
+  private leaderReadIndex(context: number, from: NodeId): void {
+    if (this.log.termAt(this.log.committed) !== this.term) {
+      // Our commit index may be stale until an entry of our term commits.
+      if (this.readPending.length < READ_PENDING_MAX) this.readPending.push({ context, from });
+      return;
+    }
+    if (this.voters.size === 1) {
+      this.releaseRead({ index: this.log.committed, context, from, round: 0 });
+      return;
+    }
+    const round = ++this.readRound;
+    this.readRequests.push({ index: this.log.committed, context, from, round });
+    this.readAcks.set(round, new Set([this.id]));
+    this.broadcastHeartbeat(round);
+  }
+
+  private ackReadRound(round: number, from: NodeId): void {
+    const acks = this.readAcks.get(round);
+    if (acks === undefined || !this.voters.has(from)) return;
+    acks.add(from);
+    if (acks.size < this.quorum()) return;
+    // A quorum confirmed our leadership at `round`: every request up to it is safe.
+    while (this.readRequests.length > 0 && this.readRequests[0]!.round <= round) {
+      const req = this.readRequests.shift()!;
+      this.readAcks.delete(req.round);
+      this.releaseRead(req);
+    }
+  }
+
+  private releaseRead(req: ReadRequest): void {
+    if (req.from === this.id) this.readStates.push({ index: req.index, context: req.context });
+    else {
+      const m = emptyMessage(MessageType.READ_INDEX_RESP, this.id, req.from, this.term);
+      m.index = req.index;
+      m.context = req.context;
+      this.send(m);
+    }
+  }
+
+  private releasePendingReads(): void {
+    if (this.readPending.length === 0 || this.log.termAt(this.log.committed) !== this.term) return;
+    const pending = this.readPending.splice(0);
+    for (const p of pending) this.leaderReadIndex(p.context, p.from);
+  }
+
+  // -------------------------------------------------------------------------
+  // Membership (one server at a time) and compaction
+  // -------------------------------------------------------------------------
+
+  /** Applies a committed membership change; the host calls it while applying the CONF_CHANGE entry. */
+  applyConfChange(cc: ConfChange): ConfState {
+    if (cc.type === ConfChangeType.ADD_LEARNER) {
+      this.learners.add(cc.node);
+      if (this.role === Role.LEADER && !this.progress.has(cc.node)) {
+        const pr = new Progress(this.log.lastIndex + 1);
+        pr.recentActive = true;
+        this.progress.set(cc.node, pr);
+      }
+    } else if (cc.type === ConfChangeType.PROMOTE) {
+      if (this.learners.delete(cc.node)) this.voters.add(cc.node);
+    } else if (cc.type === ConfChangeType.REMOVE) {
+      this.voters.delete(cc.node);
+      this.learners.delete(cc.node);
+      this.progress.delete(cc.node);
+      if (cc.node === this.id && this.role === Role.LEADER) {
+        this.becomeFollower(this.term, NONE);
+        return this.conf();
+      }
+    }
+    if (this.role === Role.LEADER) {
+      if (this.leadTransferee !== NONE && !this.voters.has(this.leadTransferee)) this.leadTransferee = NONE;
+      if (this.maybeCommit()) this.needBroadcast = true;
+    }
+    return this.conf();
+  }
+
+  /** The host saved a snapshot of the state machine at meta.index (≤ applied): drop the log up to it. */
+  compact(meta: SnapshotMeta, data: Uint8Array): void {
+    invariant(meta.index <= this.applied, `raft: compact at ${meta.index} beyond applied ${this.applied}`);
+    if (meta.index <= this.log.snapIndex) return;
+    this.log.compact(meta.index, meta.term);
+    this.snapMeta = meta;
+    this.snapData = data;
+  }
+
+  // -------------------------------------------------------------------------
+  // Ready / advance
+  // -------------------------------------------------------------------------
+
+  private send(m: Message): void {
+    // The leader's replication traffic does not depend on its own pending writes; everything
+    // else (votes, acknowledgements) must wait until this Ready is durable.
+    const now =
+      (this.role === Role.LEADER &&
+        (m.type === MessageType.APPEND ||
+          m.type === MessageType.HEARTBEAT ||
+          m.type === MessageType.SNAPSHOT ||
+          m.type === MessageType.TIMEOUT_NOW ||
+          m.type === MessageType.READ_INDEX_RESP)) ||
+      m.type === MessageType.PRE_VOTE ||
+      m.type === MessageType.READ_INDEX;
+    (now ? this.msgs : this.msgsAfterPersist).push(m);
+  }
+
+  private flush(): void {
+    if (this.needBroadcast && this.role === Role.LEADER) this.broadcastAppend();
+    this.needBroadcast = false;
+  }
+
+  private hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  hasReady(): boolean {
+    this.flush();
+    const hs = this.prevHard;
+    return (
+      this.pendingSnapshot !== undefined ||
+      this.log.lastIndex > this.log.stable ||
+      hs.term !== this.term ||
+      hs.vote !== this.vote ||
+      hs.commit !== this.log.committed ||
+      this.msgs.length > 0 ||
+      this.msgsAfterPersist.length > 0 ||
+      this.readStates.length > 0 ||
+      this.nextApplyIndex() > this.log.applying
+    );
+  }
+
+  /** Highest index that may be applied: committed, and durable once this Ready is persisted. */
+  private nextApplyIndex(): number {
+    return Math.min(this.log.committed, this.log.lastIndex);
+  }
+
+  ready(): Ready {
+    invariant(!this.outstandingReady, 'raft: ready() called again before advance()');
+    this.flush();
+    const rd: Ready = {
+      entries: this.log.lastIndex > this.log.stable ? this.log.entries.slice(this.log.stable - this.log.snapIndex) : [],
+      messages: this.msgs,
+      messagesAfterPersist: this.msgsAfterPersist,
+      committedEntries: [],
+      readStates: this.readStates,
+      soft: { role: this.role, leader: this.leader, term: this.term },
+    };
+    if (this.pendingSnapshot !== undefined) {
+      rd.snapshot = this.pendingSnapshot;
+      this.pendingSnapshot = undefined;
+    }
+    const hs = this.hardState();
+    if (hs.term !== this.prevHard.term || hs.vote !== this.prevHard.vote || hs.commit !== this.prevHard.commit) {
+      invariant(hs.commit >= this.prevHard.commit, `raft: commit index went back from ${this.prevHard.commit} to ${hs.commit}`);
+      invariant(hs.term >= this.prevHard.term, `raft: term went back from ${this.prevHard.term} to ${hs.term}`);
+      rd.hardState = hs;
+      this.prevHard = hs;
+    }
+    const applyTo = this.nextApplyIndex();
+    if (applyTo > this.log.applying) {
+      rd.committedEntries = this.log.slice(this.log.applying + 1, applyTo);
+      this.log.applying = applyTo;
+    }
+    this.msgs = [];
+    this.msgsAfterPersist = [];
+    this.readStates = [];
+    this.outstandingReady = true;
+    return rd;
+  }
+
+  /** The host persisted `rd` (snapshot, entries, hard state), sent its messages and applied its committed entries. */
+  advance(rd: Ready): void {
+    invariant(this.outstandingReady, 'raft: advance() without ready()');
+    this.outstandingReady = false;
+    if (rd.entries.length > 0) {
+      const last = rd.entries[rd.entries.length - 1]!;
+      // Only if that entry is still ours (a new leader may have overwritten it meanwhile).
+      if (this.log.termAt(last.index) === last.term && last.index > this.log.stable) this.log.stable = last.index;
+    }
+    if (rd.committedEntries.length > 0) {
+      const lastApplied = rd.committedEntries[rd.committedEntries.length - 1]!.index;
+      invariant(lastApplied > this.applied, `raft: applied index went back from ${this.applied} to ${lastApplied}`);
+      this.applied = lastApplied;
+    }
+    if (this.role === Role.LEADER) {
+      const self = this.progress.get(this.id);
+      if (self !== undefined) self.match = this.log.stable;
+      // The leader counts itself only once durable: its own write may complete the quorum.
+      if (this.maybeCommit()) this.needBroadcast = true;
+    }
+  }
+
+  get appliedIndex(): number {
+    return this.applied;
+  }
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}

@@ -4,6 +4,7 @@
 // the host must treat as fatal (stop rather than corrupt state).
 
 import { DAY_US, validateConfig } from './config.js';
+import { IntMap } from './int-map.js';
 import { EventBuffer } from './event-buffer.js';
 import { NIL, OrderStore, SlotState } from './order-store.js';
 import { Ladder, LevelPool } from './price-levels.js';
@@ -32,8 +33,9 @@ export class InvariantError extends Error {
   override name = 'InvariantError';
 }
 
-function invariant(ok: boolean, message: string): asserts ok {
-  if (!ok) throw new InvariantError(message);
+/** Throws InvariantError. Callers test the condition inline so the message is built only on failure. */
+function fail(message: string): never {
+  throw new InvariantError(message);
 }
 
 /** A client order id: 1–64 printable ASCII characters, no spaces. */
@@ -85,7 +87,8 @@ export class Engine {
   readonly instruments: Instrument[] = [];
   readonly bySymbol = new Map<string, Instrument>();
   readonly accounts = new Map<number, Account>();
-  readonly idToSlot = new Map<number, number>();
+  /** Live order id → slot. */
+  readonly idToSlot = new IntMap();
   /** Expiry min-heap of (expireTsUs, orderId); entries of orders gone since are skipped when popped. */
   private heapTs: number[] = [];
   private heapId: number[] = [];
@@ -335,14 +338,14 @@ export class Engine {
     const stopReason = this.match(inst, o);
     if (s.state[o] === SlotState.FREE) return; // ended inside match (filled, or expired by STP)
     const leaves = s.leaves(o);
-    invariant(leaves > 0, `execute: order ${s.orderId[o]} in flight with no quantity left`);
+    if (!(leaves > 0)) fail(`execute: order ${s.orderId[o]} in flight with no quantity left`);
     if (stopReason !== Reason.NONE) {
       this.endOrder(o, ExecType.EXPIRED, stopReason);
       return;
     }
     const tif = s.tif[o]!;
     if (tif === Tif.IOC) this.endOrder(o, ExecType.EXPIRED, Reason.IMMEDIATE_OR_CANCEL);
-    else if (tif === Tif.FOK) invariant(false, `execute: FOK order ${s.orderId[o]} partially filled`);
+    else if (tif === Tif.FOK) fail(`execute: FOK order ${s.orderId[o]} partially filled`);
     else this.rest(inst, o);
   }
 
@@ -387,7 +390,8 @@ export class Engine {
       if (l === NIL) return isMarket ? Reason.NO_LIQUIDITY : Reason.NONE;
       const px = lv.price[l]!;
       if (isMarket) {
-        if (isBuy ? px > bandHi : px < bandLo) return Reason.PRICE_BAND_REACHED;
+        // No trade prints outside the band, on either side of the reference price.
+        if (px > bandHi || px < bandLo) return Reason.PRICE_BAND_REACHED;
       } else if (isBuy ? px > limit : px < limit) return Reason.NONE;
 
       let takerStopped = false;
@@ -445,7 +449,7 @@ export class Engine {
           this.freeOrder(m);
         } else if (s.visibleQty[m] === 0) {
           // Iceberg refresh: a new slice at the tail of the level (loses time priority).
-          invariant(s.displayQty[m]! > 0, `match: order ${s.orderId[m]} has no visible quantity but is not an iceberg`);
+          if (!(s.displayQty[m]! > 0)) fail(`match: order ${s.orderId[m]} has no visible quantity but is not an iceberg`);
           lv.unlink(s, m);
           s.visibleQty[m] = makerLeaves < s.displayQty[m]! ? makerLeaves : s.displayQty[m]!;
           lv.append(s, l, m);
@@ -489,11 +493,11 @@ export class Engine {
       bandHi = inst.referencePrice + width;
     }
     let have = 0;
-    const levels = ladder.levels;
-    for (let k = levels.length - 1; k >= 0; k--) {
+    const levels = ladder.ids;
+    for (let k = ladder.size - 1; k >= 0; k--) {
       const l = levels[k]!;
       const px = lv.price[l]!;
-      if (isMarket ? (isBuy ? px > bandHi : px < bandLo) : isBuy ? px > limit : px < limit) return false;
+      if (isMarket ? px > bandHi || px < bandLo : isBuy ? px > limit : px < limit) return false;
       // At a level holding an own order (in a mode that stops the taker), refreshed iceberg
       // slices go behind that order: only the displayed quantity ahead of it is reachable.
       let levelLeaves = 0;
@@ -598,7 +602,7 @@ export class Engine {
     if (orderId !== undefined) {
       if (!Number.isSafeInteger(orderId)) return NIL;
       const o = this.idToSlot.get(orderId);
-      return o !== undefined && this.orders.account[o] === account ? o : NIL;
+      return o !== NIL && this.orders.account[o] === account ? o : NIL;
     }
     if (typeof clOrdId !== 'string') return NIL;
     const o = this.accounts.get(account)?.clOrdIds.get(clOrdId);
@@ -656,7 +660,6 @@ export class Engine {
       if (qty % cfg.lotSize !== 0) return this.rejectAmend(cmd, Reason.QUANTITY_NOT_LOT_MULTIPLE);
       if (qty > cfg.maxQty) return this.rejectAmend(cmd, Reason.QUANTITY_ABOVE_MAX);
       if (qty < cfg.minQty && qty > s.cumQty[o]!) return this.rejectAmend(cmd, Reason.QUANTITY_BELOW_MIN);
-      if (s.displayQty[o]! > 0 && pending && qty <= s.displayQty[o]!) return this.rejectAmend(cmd, Reason.INVALID_DISPLAY_QUANTITY);
     }
     let price = s.price[o]!;
     if (cmd.price !== undefined) {
@@ -824,7 +827,7 @@ export class Engine {
       if (this.stopBefore(arr[mid]!, o, buy)) lo = mid + 1;
       else hi = mid;
     }
-    invariant(arr[lo] === o, `removeStop: order ${this.orders.orderId[o]} not in the stop list`);
+    if (arr[lo] !== o) fail(`removeStop: order ${this.orders.orderId[o]} not in the stop list`);
     arr.splice(lo, 1);
   }
 
@@ -864,7 +867,7 @@ export class Engine {
       const id = this.heapId[0]!;
       this.heapPop();
       const o = this.idToSlot.get(id);
-      if (o === undefined || s.expireTsUs[o] !== ts) continue; // gone since
+      if (o === NIL || s.expireTsUs[o] !== ts) continue; // gone since
       const reason = s.tif[o] === Tif.DAY ? Reason.EXPIRED_DAY : Reason.EXPIRED_GTD;
       const inst = this.instruments[s.instrument[o]!]!;
       if (s.state[o] === SlotState.PENDING_STOP) {
@@ -971,7 +974,7 @@ export class Engine {
     const orderQty = s.orderQty[o]!;
     const cum = s.cumQty[o]!;
     const leaves = execType === ExecType.CANCELED || execType === ExecType.EXPIRED ? 0 : orderQty - cum;
-    invariant(cum >= 0 && leaves >= 0 && cum + leaves === orderQty, `exec: order ${s.orderId[o]} cum ${cum} + leaves ${leaves} != orderQty ${orderQty}`);
+    if (!(cum >= 0 && leaves >= 0 && cum + leaves === orderQty)) fail(`exec: order ${s.orderId[o]} cum ${cum} + leaves ${leaves} != orderQty ${orderQty}`);
     let status: OrdStatus;
     if (execType === ExecType.CANCELED) status = OrdStatus.CANCELED;
     else if (execType === ExecType.EXPIRED) status = OrdStatus.EXPIRED;
@@ -1045,7 +1048,7 @@ export class Engine {
   private emitBook(inst: Instrument, side: Side, l: number): void {
     const out = this.out;
     const i = out.next(EventKind.BOOK, this.seq, this.nowUs);
-    invariant(this.levels.qty[l]! >= 0, `book: negative quantity at ${inst.cfg.symbol} ${this.levels.price[l]}`);
+    if (!(this.levels.qty[l]! >= 0)) fail(`book: negative quantity at ${inst.cfg.symbol} ${this.levels.price[l]}`);
     out.symbol[i] = inst.cfg.symbol;
     out.side[i] = side;
     out.price[i] = this.levels.price[l]!;
@@ -1089,7 +1092,7 @@ export class Engine {
     const b = inst.bids.best();
     const a = inst.asks.best();
     if (b !== NIL && a !== NIL) {
-      invariant(this.levels.price[b]! < this.levels.price[a]!, `crossed book on ${inst.cfg.symbol}: bid ${this.levels.price[b]} >= ask ${this.levels.price[a]}`);
+      if (!(this.levels.price[b]! < this.levels.price[a]!)) fail(`crossed book on ${inst.cfg.symbol}: bid ${this.levels.price[b]} >= ask ${this.levels.price[a]}`);
     }
   }
 
@@ -1104,8 +1107,8 @@ export class Engine {
     const s = this.orders;
     const ladder = side === Side.BUY ? inst.bids : inst.asks;
     const result = [];
-    for (let k = ladder.levels.length - 1; k >= 0; k--) {
-      const l = ladder.levels[k]!;
+    for (let k = ladder.size - 1; k >= 0; k--) {
+      const l = ladder.ids[k]!;
       for (let o = this.levels.head[l]!; o !== NIL; o = s.next[o]!) {
         result.push({ orderId: s.orderId[o]!, account: s.account[o]!, price: s.price[o]!, leavesQty: s.leaves(o), visibleQty: s.visibleQty[o]! });
       }
@@ -1119,8 +1122,8 @@ export class Engine {
     if (inst === undefined) return [];
     const ladder = side === Side.BUY ? inst.bids : inst.asks;
     const result = [];
-    for (let k = ladder.levels.length - 1; k >= 0; k--) {
-      const l = ladder.levels[k]!;
+    for (let k = ladder.size - 1; k >= 0; k--) {
+      const l = ladder.ids[k]!;
       result.push({ price: this.levels.price[l]!, qty: this.levels.qty[l]!, orderCount: this.levels.count[l]! });
     }
     return result;
@@ -1130,8 +1133,8 @@ export class Engine {
   order(orderId: number):
     | { orderId: number; account: number; clOrdId: string; symbol: string; side: Side; ordType: OrdType; price: number; stopPrice: number; orderQty: number; cumQty: number; leavesQty: number; visibleQty: number; pending: boolean }
     | undefined {
-    const o = this.idToSlot.get(orderId);
-    if (o === undefined) return undefined;
+    const o = Number.isSafeInteger(orderId) && orderId >= 0 ? this.idToSlot.get(orderId) : NIL;
+    if (o === NIL) return undefined;
     const s = this.orders;
     return {
       orderId,
@@ -1173,7 +1176,7 @@ export class Engine {
     const s = this.orders;
     const inst = this.instruments[fields.instrument]!;
     const o = s.alloc();
-    invariant(o !== NIL, 'restore: more orders than orderCountMax');
+    if (o === NIL) fail('restore: more orders than orderCountMax');
     s.orderId[o] = fields.orderId;
     s.account[o] = fields.account;
     s.instrument[o] = fields.instrument;
@@ -1192,8 +1195,8 @@ export class Engine {
     s.expireTsUs[o] = fields.expireTsUs;
     s.clOrdId[o] = fields.clOrdId;
     const account = this.accountOrCreate(fields.account);
-    invariant(!account.clOrdIds.has(fields.clOrdId), `restore: duplicate clOrdId ${fields.clOrdId}`);
-    invariant(!this.idToSlot.has(fields.orderId), `restore: duplicate order id ${fields.orderId}`);
+    if (account.clOrdIds.has(fields.clOrdId)) fail(`restore: duplicate clOrdId ${fields.clOrdId}`);
+    if (this.idToSlot.has(fields.orderId)) fail(`restore: duplicate order id ${fields.orderId}`);
     account.clOrdIds.set(fields.clOrdId, o);
     this.idToSlot.set(fields.orderId, o);
     this.linkAccount(account, o);

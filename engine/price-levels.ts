@@ -1,7 +1,8 @@
 // Price levels. A level is a FIFO of orders (intrusive prev/next links in the
 // OrderStore, so unlinking an order is O(1)). Each side keeps its levels in a
-// ladder sorted so that the best price is at the END: the hot operations (match
-// at best, insert near best, remove the emptied best) touch the tail of the array.
+// ladder of typed arrays sorted so that the best price is at the END: the hot
+// operations (match at best, insert near best, remove the emptied best) touch the
+// tail, lookups are a binary search, and nothing allocates.
 
 import { NIL, type OrderStore } from './order-store.js';
 
@@ -93,73 +94,86 @@ export class LevelPool {
 
 /** One side of one instrument's book. */
 export class Ladder {
-  /** Level ids sorted worst → best (best at the end). */
-  readonly levels: number[] = [];
-  private readonly byPrice = new Map<number, number>();
+  /** Level ids sorted worst → best (best at index size-1), and their prices alongside for the search. */
+  ids = new Int32Array(64);
+  private prices = new Float64Array(64);
+  size = 0;
 
   constructor(
     readonly isBid: boolean,
     private readonly pool: LevelPool,
   ) {}
 
-  get size(): number {
-    return this.levels.length;
-  }
-
   /** Best level id, or NIL. */
   best(): number {
-    const n = this.levels.length;
-    return n === 0 ? NIL : this.levels[n - 1]!;
+    return this.size === 0 ? NIL : this.ids[this.size - 1]!;
+  }
+
+  /** Position of the first level that is not worse than `price` (binary search; no allocation). */
+  private lowerBound(price: number): number {
+    const prices = this.prices;
+    let lo = 0;
+    let hi = this.size;
+    if (this.isBid) {
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (prices[mid]! < price) lo = mid + 1;
+        else hi = mid;
+      }
+    } else {
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (prices[mid]! > price) lo = mid + 1;
+        else hi = mid;
+      }
+    }
+    return lo;
   }
 
   find(price: number): number {
-    const l = this.byPrice.get(price);
-    return l === undefined ? NIL : l;
+    const k = this.lowerBound(price);
+    return k < this.size && this.prices[k] === price ? this.ids[k]! : NIL;
   }
 
   /** Level at `price`, created if absent. */
   getOrCreate(price: number): number {
-    const found = this.byPrice.get(price);
-    if (found !== undefined) return found;
+    // Most activity is at the best price: check it before searching.
+    const n = this.size;
+    if (n > 0 && this.prices[n - 1] === price) return this.ids[n - 1]!;
+    const k = this.lowerBound(price);
+    if (k < n && this.prices[k] === price) return this.ids[k]!;
+    if (n === this.ids.length) this.grow();
     const l = this.pool.alloc(price);
-    this.byPrice.set(price, l);
-    const levels = this.levels;
-    // Position: first index whose price is "better" than `price`; scan from the best end
-    // with binary search (levels are sorted worst → best).
-    let lo = 0;
-    let hi = levels.length;
-    const prices = this.pool.price;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const p = prices[levels[mid]!]!;
-      if (this.isBid ? p < price : p > price) lo = mid + 1;
-      else hi = mid;
+    if (k < n) {
+      this.ids.copyWithin(k + 1, k, n);
+      this.prices.copyWithin(k + 1, k, n);
     }
-    if (lo === levels.length) levels.push(l);
-    else levels.splice(lo, 0, l);
+    this.ids[k] = l;
+    this.prices[k] = price;
+    this.size = n + 1;
     return l;
   }
 
   /** Removes an empty level. */
   remove(l: number): void {
-    const levels = this.levels;
-    const n = levels.length;
-    if (levels[n - 1] === l) levels.pop();
-    else {
-      const price = this.pool.price[l]!;
-      const prices = this.pool.price;
-      let lo = 0;
-      let hi = n;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        const p = prices[levels[mid]!]!;
-        if (this.isBid ? p < price : p > price) lo = mid + 1;
-        else hi = mid;
-      }
-      if (levels[lo] !== l) throw new Error(`ladder: level ${l} at price ${price} not found`);
-      levels.splice(lo, 1);
+    const n = this.size;
+    let k = n - 1;
+    if (this.ids[k] !== l) {
+      k = this.lowerBound(this.pool.price[l]!);
+      if (this.ids[k] !== l) throw new Error(`ladder: level ${l} at price ${this.pool.price[l]} not found`);
+      this.ids.copyWithin(k, k + 1, n);
+      this.prices.copyWithin(k, k + 1, n);
     }
-    this.byPrice.delete(this.pool.price[l]!);
+    this.size = n - 1;
     this.pool.release(l);
+  }
+
+  private grow(): void {
+    const ids = new Int32Array(this.ids.length * 2);
+    ids.set(this.ids);
+    const prices = new Float64Array(this.prices.length * 2);
+    prices.set(this.prices);
+    this.ids = ids;
+    this.prices = prices;
   }
 }

@@ -175,9 +175,9 @@ export function writeSnapshot(e: Engine): Uint8Array {
     w.f64(inst.referencePrice);
     w.f64(inst.lastTradePrice);
     for (const ladder of [inst.bids, inst.asks]) {
-      w.u32(ladder.levels.length);
-      for (let k = ladder.levels.length - 1; k >= 0; k--) {
-        const l = ladder.levels[k]!;
+      w.u32(ladder.size);
+      for (let k = ladder.size - 1; k >= 0; k--) {
+        const l = ladder.ids[k]!;
         w.u32(lv.count[l]!);
         for (let o = lv.head[l]!; o !== NIL; o = s.next[o]!) writeOrder(w, e, o);
       }

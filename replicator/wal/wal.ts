@@ -324,7 +324,7 @@ export class Wal {
     for (; index < hi && !full; index++) {
       const entry = this.cache[this.cacheHead + index - cacheFirst];
       assert(entry !== undefined && entry.index === index, `tail cache has no entry ${index}`);
-      take({ index: entry.index, term: entry.term, data: entry.data });
+      take({ index: entry.index, term: entry.term, type: entry.type ?? RecordType.entry, data: entry.data });
     }
     return out;
   }
@@ -410,7 +410,7 @@ export class Wal {
       const end = starts[i + 1]!;
       if ((e.index - segment.firstIndex) % OFFSET_INDEX_STRIDE === 0) segment.offsets.push(segment.size + start - base);
       this.noteTerm(e.index, e.term);
-      this.cachePush({ index: e.index, term: e.term, data: buf.subarray(end - e.data.byteLength, end) });
+      this.cachePush({ index: e.index, term: e.term, type: e.type ?? RecordType.entry, data: buf.subarray(end - e.data.byteLength, end) });
     }
     segment.size += starts[to]! - base;
     segment.lastIndex = entries[to - 1]!.index;

@@ -794,6 +794,10 @@ describe('WAL entry types', () => {
         { index: 3, term: 1, type: 3, data: new Uint8Array([3, 3]) },
       ]);
       expect(() => wal.append([{ index: 4, term: 1, type: 9, data: new Uint8Array(0) }])).toThrow(RangeError);
+      const cached = Wal.open(join(dir, 'cached'));
+      await cached.appendAndSync([{ index: 1, term: 1, type: 3, data: new Uint8Array(0) }]);
+      expect(cached.entries(1, 2)[0]!.type).toBe(3); // served from the tail cache
+      await cached.close();
       await wal.close();
       const again = Wal.open(dir, { tailCacheBytesMax: 0 });
       expect(again.entries(1, 4).map((e) => e.type)).toEqual([2, 1, 3]);

@@ -318,8 +318,10 @@ export class RaftCore {
         this.becomeFollower(m.term, NONE);
       }
     } else if (m.term < this.term) {
-      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === MessageType.HEARTBEAT || m.type === MessageType.APPEND)) {
-        // A stale leader (e.g. after a partition): tell it our term so it steps down.
+      if (m.type === MessageType.HEARTBEAT || m.type === MessageType.APPEND || m.type === MessageType.SNAPSHOT) {
+        // A stale leader (e.g. after a partition): tell it our term so it steps down (Figure 2:
+        // "reply false if term < currentTerm"). Without this, a node whose term ran ahead while it
+        // was cut off could never rejoin a leader that does not hear its vote requests.
         this.send(emptyMessage(MessageType.APPEND_RESP, this.id, m.from, this.term));
       } else if (m.type === MessageType.PRE_VOTE) {
         const r = emptyMessage(MessageType.PRE_VOTE_RESP, this.id, m.from, this.term);
@@ -596,9 +598,10 @@ export class RaftCore {
     if (meta.index <= this.log.committed) {
       r.index = this.log.committed;
     } else if (this.log.matchTerm(meta.index, meta.term)) {
-      // We already have the snapshot's last entry: just move the commit index.
+      // We already have the snapshot's last entry: just move the commit index. Acknowledge only up
+      // to it: entries after it may still diverge from the leader's log.
       this.log.commitTo(meta.index);
-      r.index = this.log.lastIndex;
+      r.index = this.log.committed;
     } else {
       this.log.restore(meta.index, meta.term);
       this.voters = new Set(meta.conf.voters);
@@ -631,7 +634,7 @@ export class RaftCore {
           pr.freeTo(pr.inflightIndex[0]!);
         }
         if (pr.state === ProgressState.SNAPSHOT) this.sendSnapshotChunk(m.from, pr);
-        else if (pr.match < this.log.lastIndex) this.sendAppend(m.from);
+        else if (pr.match < this.log.lastIndex) this.sendAppend(m.from, true);
         if (m.context !== 0) this.ackReadRound(m.context, m.from);
         return;
       case MessageType.SNAPSHOT_RESP:
@@ -710,8 +713,13 @@ export class RaftCore {
     pr.resetInflight();
   }
 
-  /** Sends what follower `to` is missing, as far as flow control allows (pipelined in REPLICATE). */
-  private sendAppend(to: NodeId): void {
+  /**
+   * Sends what follower `to` is missing, as far as flow control allows (pipelined in REPLICATE).
+   * With `sendIfEmpty`, a REPLICATE follower that has everything in flight still gets an empty
+   * APPEND at next-1: if earlier APPENDs were lost it rejects it, and we fall back to probing
+   * (otherwise, with no new proposals, nothing would ever be resent).
+   */
+  private sendAppend(to: NodeId, sendIfEmpty = false): void {
     const pr = this.progress.get(to);
     if (pr === undefined || to === this.id) return;
     for (;;) {
@@ -728,7 +736,16 @@ export class RaftCore {
       }
       const last = this.log.lastIndex;
       const ents = pr.next <= last ? this.log.slice(pr.next, last, this.cfg.appendBytesMax) : [];
-      if (pr.state === ProgressState.REPLICATE && ents.length === 0) return; // nothing new
+      if (pr.state === ProgressState.REPLICATE && ents.length === 0) {
+        if (sendIfEmpty) {
+          const m = emptyMessage(MessageType.APPEND, this.id, to, this.term);
+          m.index = prevIndex;
+          m.logTerm = prevTerm;
+          m.commit = this.log.committed;
+          this.send(m);
+        }
+        return;
+      }
       const m = emptyMessage(MessageType.APPEND, this.id, to, this.term);
       m.index = prevIndex;
       m.logTerm = prevTerm;

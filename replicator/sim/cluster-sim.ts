@@ -113,7 +113,7 @@ export interface SimProfile {
 
 const BASE: Omit<SimProfile, 'name'> = {
   nodes: 3,
-  steps: 2400,
+  steps: 5000,
   net: { delayMin: 1, delayMax: 3, lossP: 0, dupP: 0 },
   partitionP: 0,
   partitionSteps: [40, 400],

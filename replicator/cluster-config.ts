@@ -1,0 +1,122 @@
+// The cluster configuration file read by main.ts: one JSON file shared by every replica of a
+// shard; each process picks its own member with --node. Pure parsing and validation (the file
+// is read by the caller); relative paths are resolved against the file's directory.
+//
+// {
+//   "clusterId": "shard-0",                 // checked in every replica↔replica HELLO
+//   "dataDir": "../../data/cluster-3-local",// each node writes <dataDir>/node-<id>/
+//   "shardConfig": "../../engine/examples/instruments.json",
+//   "fsync": true,                          // false only for experiments (see ReplicaNodeOptions.fsync)
+//   "members": [ { "id": 1, "raft": "127.0.0.1:7101", "client": "127.0.0.1:7201" }, … ],
+//   "seed": 1,                              // election-timeout PRNG seed (mixed with the node id)
+//   "snapshotIntervalEntries": 100000,      // optional, default SNAPSHOT_INTERVAL_ENTRIES
+//   "timeTickMs": 1000,                     // optional, default TIME_TICK_MS; 0 = no time ticks
+//   "tickMs": 10, "electionTicks": 15, "heartbeatTicks": 3   // optional Raft timing
+// }
+
+import path from 'node:path';
+import type { NodeId } from './raft/types.js';
+
+/** Replicas in one cluster at most (Raft groups are small; this bounds a bad file). */
+export const CLUSTER_MEMBERS_MAX = 9;
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface MemberConfig {
+  id: NodeId;
+  raft: HostPort;
+  client: HostPort;
+}
+
+export interface ClusterConfig {
+  clusterId: string;
+  /** Absolute. */
+  dataDir: string;
+  /** Absolute path of the engine's shard configuration (JSON). */
+  shardConfigPath: string;
+  fsync: boolean;
+  members: MemberConfig[];
+  seed: number;
+  snapshotIntervalEntries: number | undefined;
+  timeTickMs: number | undefined;
+  tickMs: number | undefined;
+  electionTicks: number | undefined;
+  heartbeatTicks: number | undefined;
+}
+
+export class ClusterConfigError extends Error {
+  override name = 'ClusterConfigError';
+}
+
+function fail(where: string, what: string): never {
+  throw new ClusterConfigError(`cluster config: ${where}: ${what}`);
+}
+
+function int(v: unknown, where: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) fail(where, `must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function optInt(v: unknown, where: string, min: number, max?: number): number | undefined {
+  return v === undefined ? undefined : int(v, where, min, max);
+}
+
+function str(v: unknown, where: string): string {
+  if (typeof v !== 'string' || v.length === 0) fail(where, 'must be a non-empty string');
+  return v;
+}
+
+/** "host:port", "[v6]:port", or { host, port }. */
+export function parseHostPort(v: unknown, where: string): HostPort {
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+    const o = v as Record<string, unknown>;
+    return { host: str(o.host, `${where}.host`), port: int(o.port, `${where}.port`, 0, 65535) };
+  }
+  const s = str(v, where);
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
+  if (m === null) fail(where, `expected host:port, got ${JSON.stringify(s)}`);
+  return { host: m[1]!, port: int(Number(m[2]), `${where} port`, 0, 65535) };
+}
+
+/** Validates a parsed cluster file; `baseDir` resolves relative paths (the file's directory). */
+export function parseClusterConfig(json: unknown, baseDir: string): ClusterConfig {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('', 'must be an object');
+  const raw = json as Record<string, unknown>;
+  const clusterId = str(raw.clusterId, 'clusterId');
+  if (Buffer.byteLength(clusterId, 'utf8') > 255) fail('clusterId', 'at most 255 UTF-8 bytes');
+  if (!Array.isArray(raw.members) || raw.members.length === 0) fail('members', 'must be a non-empty array');
+  if (raw.members.length > CLUSTER_MEMBERS_MAX) fail('members', `at most ${CLUSTER_MEMBERS_MAX}`);
+  const members = raw.members.map((m: unknown, i: number): MemberConfig => {
+    if (typeof m !== 'object' || m === null) fail(`members[${i}]`, 'must be an object');
+    const o = m as Record<string, unknown>;
+    return { id: int(o.id, `members[${i}].id`, 1, 0xffff_ffff), raft: parseHostPort(o.raft, `members[${i}].raft`), client: parseHostPort(o.client, `members[${i}].client`) };
+  });
+  const ids = new Set(members.map((m) => m.id));
+  if (ids.size !== members.length) fail('members', 'ids must be unique');
+  const endpoints = new Set<string>();
+  for (const m of members) {
+    for (const hp of [m.raft, m.client]) {
+      const k = `${hp.host}:${hp.port}`;
+      if (hp.port !== 0 && endpoints.has(k)) fail('members', `address ${k} used twice`);
+      endpoints.add(k);
+    }
+  }
+  const fsync = raw.fsync ?? true;
+  if (typeof fsync !== 'boolean') fail('fsync', 'must be true or false');
+  return {
+    clusterId,
+    dataDir: path.resolve(baseDir, str(raw.dataDir, 'dataDir')),
+    shardConfigPath: path.resolve(baseDir, str(raw.shardConfig, 'shardConfig')),
+    fsync,
+    members,
+    seed: raw.seed === undefined ? 1 : int(raw.seed, 'seed', 0, 0xffff_ffff),
+    snapshotIntervalEntries: optInt(raw.snapshotIntervalEntries, 'snapshotIntervalEntries', 1),
+    timeTickMs: optInt(raw.timeTickMs, 'timeTickMs', 0),
+    tickMs: optInt(raw.tickMs, 'tickMs', 1, 10_000),
+    electionTicks: optInt(raw.electionTicks, 'electionTicks', 2, 100_000),
+    heartbeatTicks: optInt(raw.heartbeatTicks, 'heartbeatTicks', 1, 100_000),
+  };
+}

@@ -1,0 +1,110 @@
+// A replica process: one shard's ReplicaNode wired to the TCP Raft transport and the client
+// protocol. The same program runs all replicas, on one host or several:
+//
+//   npm run replica -- --config replicator/examples/cluster-3-local.json --node 2
+//   (= tsx replicator/main.ts --config … --node 2)
+//
+// SIGTERM / SIGINT: graceful stop (client server, then the node finishes the Ready it is
+// writing and closes the WAL, then the transport), exit 0. A fatal error (failed WAL, corrupt
+// WAL at open, broken invariant): logged, exit 1 at once — after a failed fsync nothing may be
+// written or acknowledged any more; the replica is repaired from its peers.
+//
+// Prints one line `{"event":"ready","node":…,"raftPort":…,"clientPort":…}` on stdout once
+// listening (tests and scripts wait for it); logs go to stderr.
+
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseConfig } from '../engine/config.js';
+import { ClientServer } from './client-server.js';
+import { parseClusterConfig } from './cluster-config.js';
+import { ReplicaNode } from './node.js';
+import { TcpTransport } from './transport/tcp-transport.js';
+import type { Message, NodeId } from './raft/types.js';
+
+/** A graceful stop that takes longer than this (ms) ends in exit(1) anyway. */
+const STOP_TIMEOUT_MS = 10_000;
+
+function usage(msg: string): never {
+  console.error(`${msg}\nusage: tsx replicator/main.ts --config <cluster.json> --node <id>`);
+  process.exit(2);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { config: { type: 'string' }, node: { type: 'string' } } });
+  if (values.config === undefined || values.node === undefined) usage('missing --config or --node');
+  const configPath = path.resolve(values.config);
+  const cluster = parseClusterConfig(JSON.parse(readFileSync(configPath, 'utf8')), path.dirname(configPath));
+  const id = Number(values.node);
+  const self = cluster.members.find((m) => m.id === id);
+  if (self === undefined) usage(`node ${values.node} is not a member (${cluster.members.map((m) => m.id).join(', ')})`);
+  const shardConfig = parseConfig(JSON.parse(readFileSync(cluster.shardConfigPath, 'utf8')));
+  const log = (line: string) => console.error(`${new Date().toISOString()} [node ${id}] ${line}`);
+  if (!cluster.fsync) log('WARNING: fsync is off: acknowledged entries and votes can be lost on an OS crash or power loss (experiments only)');
+
+  let stopping = false;
+  const fatal = (err: unknown) => {
+    log(`FATAL: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  };
+
+  let transport: TcpTransport | undefined;
+  const node = new ReplicaNode({
+    id,
+    members: cluster.members.map((m) => m.id),
+    dataDir: cluster.dataDir,
+    shardConfig,
+    fsync: cluster.fsync,
+    seed: cluster.seed,
+    ...(cluster.snapshotIntervalEntries !== undefined ? { snapshotIntervalEntries: cluster.snapshotIntervalEntries } : {}),
+    ...(cluster.timeTickMs !== undefined ? { timeTickMs: cluster.timeTickMs } : {}),
+    ...(cluster.tickMs !== undefined ? { tickMs: cluster.tickMs } : {}),
+    ...(cluster.electionTicks !== undefined ? { electionTicks: cluster.electionTicks } : {}),
+    ...(cluster.heartbeatTicks !== undefined ? { heartbeatTicks: cluster.heartbeatTicks } : {}),
+    send: (msgs: Message[]) => transport?.send(msgs),
+    onFatal: fatal,
+    log,
+  });
+  const peers = new Map<NodeId, { host: string; port: number }>();
+  for (const m of cluster.members) if (m.id !== id) peers.set(m.id, m.raft);
+  transport = new TcpTransport({
+    selfId: id,
+    clusterId: cluster.clusterId,
+    listen: self.raft,
+    peers,
+    onMessages: (msgs) => node.receive(msgs),
+    log: (e) => {
+      if (e.level === 'warn') log(`transport ${e.event}${e.peer !== undefined ? ` peer ${e.peer}` : ''}${e.reason !== undefined ? `: ${e.reason}` : ''}${e.detail !== undefined ? ` (${e.detail})` : ''}`);
+    },
+  });
+  const server = new ClientServer({ node, host: self.client.host, port: self.client.port, log });
+
+  // Recover before listening: a corrupt WAL stops the process before it talks to anyone.
+  node.start();
+  await transport.start();
+  await server.start();
+  process.stdout.write(`${JSON.stringify({ event: 'ready', node: id, raftPort: transport.port, clientPort: server.port, pid: process.pid })}\n`);
+
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: stopping`);
+    const timer = setTimeout(() => {
+      log('stop timed out');
+      process.exit(1);
+    }, STOP_TIMEOUT_MS);
+    timer.unref();
+    await server.stop();
+    await node.stop();
+    await transport?.stop();
+    log('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error(`FATAL: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exit(1);
+});

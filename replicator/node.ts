@@ -1,0 +1,780 @@
+// One replica of one shard: the Raft core, its write-ahead log, the shard state machine, and
+// the host loop that drives them (replicator/README.md). Sockets are not in here: the host
+// hands in `send` (replica→replica Raft messages) and calls receive() with what arrived, so a
+// test can wire nodes together in memory and main.ts wires them to the TCP transport.
+//
+// The loop processes one Ready at a time:
+//
+//   inputs (messages, ticks, proposals) → core
+//   rd = core.ready()
+//   send rd.messages at once (leader's replication; it writes its own log in parallel)
+//   install rd.snapshot (save, reset the WAL, restore the state machine)
+//   truncate + append rd.entries; apply the committed entries that were already durable;
+//     await one fdatasync for the whole Ready (group commit)
+//   save the hard state if term or vote changed
+//   send rd.messagesAfterPersist (votes, acknowledgements: they promise durability)
+//   apply the rest of rd.committedEntries (CONF_CHANGE → core.applyConfChange)
+//   core.advance(rd)
+//
+// Whatever arrives while the loop awaits the disk (messages, proposals, ticks) is queued and
+// fed to the core after advance(), so it all lands in the next Ready and shares one fdatasync.
+//
+// Failure policy: any exception in the loop is fatal (onFatal → the process exits). That
+// covers a failed WAL (after a failed fsync the data may be gone: fsyncgate, see
+// wal/README.md), a broken Raft invariant, and a state machine that cannot restore.
+
+import path from 'node:path';
+import { eventToJson } from '../engine/json-codec.js';
+import type { ShardConfig } from '../engine/types.js';
+import { RaftCore, decodeConfChange } from './raft/raft-core.js';
+import {
+  EntryType,
+  NONE,
+  ProposeError,
+  Role,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type Message,
+  type NodeId,
+  type RaftConfig,
+  type Ready,
+  type RecoveredState,
+  type SnapshotMeta,
+} from './raft/types.js';
+import { ApplyOutcome, COMMAND_BYTES_MAX, ShardStateMachine, encodeClientCommand, type ApplyResult } from './shard-state-machine.js';
+import { Wal, type LogEntry } from './wal/wal.js';
+
+// ---------------------------------------------------------------------------------------------
+// Limits and timing (units in the names)
+// ---------------------------------------------------------------------------------------------
+
+/** One Raft tick (ms). Election and heartbeat timeouts are counted in ticks. */
+export const TICK_MS = 10;
+/** Follower timeout before campaigning: randomized in [15, 30) ticks = 150–300 ms. */
+export const ELECTION_TICKS = 15;
+/** Leader heartbeat every 3 ticks = 30 ms (well under the election timeout, so one lost heartbeat is harmless). */
+export const HEARTBEAT_TICKS = 3;
+/** APPEND messages in flight per follower (pipelining depth). */
+export const INFLIGHT_MESSAGES_MAX = 256;
+/** Bytes of entries in flight per follower (64 MiB). */
+export const INFLIGHT_BYTES_MAX = 64 * 1024 * 1024;
+/** Bytes of entries in one APPEND (1 MiB; the transport coalesces messages up to its batch size). */
+export const APPEND_BYTES_MAX = 1024 * 1024;
+/** Entries the leader holds uncommitted before refusing proposals with PROPOSAL_QUEUE_FULL. */
+export const UNCOMMITTED_ENTRIES_MAX = 65_536;
+/** Snapshot bytes per SNAPSHOT message (4 MiB, far under the transport's 32 MiB frame limit). */
+export const SNAPSHOT_CHUNK_BYTES = 4 * 1024 * 1024;
+/** Proposals waiting to be applied on this node (queued for the core or in the log); more are refused at once. */
+export const PENDING_PROPOSALS_MAX = 65_536;
+/** Applied entries between two snapshots of the state machine. */
+export const SNAPSHOT_INTERVAL_ENTRIES = 100_000;
+/** The leader proposes an engine `tick` this often (ms), so GTD/DAY orders expire on log time even without traffic. */
+export const TIME_TICK_MS = 1_000;
+/**
+ * Raft messages queued for the loop at most; more are dropped (Raft treats it as loss and
+ * retransmits). Peers' in-flight windows normally keep the queue far below this.
+ */
+export const INBOX_MESSAGES_MAX = 262_144;
+/** Largest batch handed to one wal.append() (32 MiB, half the WAL's APPEND_BYTES_MAX). */
+export const WAL_APPEND_BATCH_BYTES_MAX = 32 * 1024 * 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Errors, results
+// ---------------------------------------------------------------------------------------------
+
+export const ProposalErrorCode = {
+  NOT_LEADER: 'NOT_LEADER',
+  PROPOSAL_QUEUE_FULL: 'PROPOSAL_QUEUE_FULL',
+  TRANSFERRING_LEADERSHIP: 'TRANSFERRING_LEADERSHIP',
+  /** The entry at the proposal's index was replaced by another leader's: it was not applied there (it may have been resent). */
+  LEADER_CHANGED: 'LEADER_CHANGED',
+  /** A snapshot from the leader replaced the log around the proposal: its fate is unknown here. */
+  SNAPSHOT_INSTALLED: 'SNAPSHOT_INSTALLED',
+  STOPPING: 'STOPPING',
+  COMMAND_TOO_LARGE: 'COMMAND_TOO_LARGE',
+} as const;
+export type ProposalErrorCode = (typeof ProposalErrorCode)[keyof typeof ProposalErrorCode];
+
+const NOT_RETRYABLE: ReadonlySet<ProposalErrorCode> = new Set([ProposalErrorCode.COMMAND_TOO_LARGE]);
+
+/**
+ * A proposal that did not (or may not) take effect through this node. Retryable ones may be
+ * resent with the SAME (clientId, requestSeq): the session table makes that exactly-once.
+ */
+export class ProposalError extends Error {
+  override name = 'ProposalError';
+  readonly retryable: boolean;
+  constructor(
+    readonly code: ProposalErrorCode,
+    /** Leader known to this node (0 = none known). */
+    readonly leader: NodeId,
+    message?: string,
+  ) {
+    super(message ?? code);
+    this.retryable = !NOT_RETRYABLE.has(code);
+  }
+}
+
+export interface ProposalReply {
+  result: ApplyResult;
+  /** Engine events of the command as JSON objects (empty unless APPLIED). */
+  events: unknown[];
+}
+
+/** What a client proposes (the node stamps tsUs with the leader's clock unless given). */
+export interface Proposal {
+  clientId: number;
+  requestSeq: number;
+  command: Record<string, unknown>;
+  tsUs?: number;
+}
+
+export interface NodeStatus {
+  id: NodeId;
+  role: 'FOLLOWER' | 'PRE_CANDIDATE' | 'CANDIDATE' | 'LEADER';
+  term: number;
+  leader: NodeId;
+  commit: number;
+  applied: number;
+  firstIndex: number;
+  lastIndex: number;
+  /** Index of the newest snapshot saved or installed (0 for none). */
+  snapshotIndex: number;
+  pendingProposals: number;
+  stats: NodeStats;
+  /** SHA-256 of the state machine at `applied` (only when asked: it serializes the whole book). */
+  stateHash?: string;
+}
+
+export interface NodeStats {
+  readies: number;
+  fsyncs: number;
+  entriesAppended: number;
+  entriesApplied: number;
+  snapshotsTaken: number;
+  snapshotsInstalled: number;
+  proposalsAccepted: number;
+  proposalsRejected: number;
+  timeTicksProposed: number;
+  /** Incoming Raft messages dropped because the inbox was full. */
+  messagesDropped: number;
+}
+
+export interface ReplicaNodeOptions {
+  id: NodeId;
+  /** Voters of a fresh cluster (ignored once the log or a snapshot says otherwise). */
+  members: NodeId[];
+  /** The node's files go to `<dataDir>/node-<id>/`. */
+  dataDir: string;
+  shardConfig: ShardConfig;
+  /** Sends replica→replica messages (never blocks; the transport may drop, Raft retransmits). */
+  send: (msgs: Message[]) => void;
+  /**
+   * fdatasync the log before acknowledging. Off only for experiments: a replica then
+   * acknowledges entries (and votes) that an OS crash or power loss can erase, which breaks
+   * Raft's safety (a committed entry can vanish from a majority). A killed process alone loses
+   * nothing either way: the page cache survives it.
+   */
+  fsync?: boolean;
+  /** Seed of the election-timeout PRNG (mixed with the node id). */
+  seed?: number;
+  tickMs?: number;
+  electionTicks?: number;
+  heartbeatTicks?: number;
+  snapshotIntervalEntries?: number;
+  /** 0 disables the leader's time ticks. */
+  timeTickMs?: number;
+  /** Called once with the error that stopped the loop; the process must exit. */
+  onFatal: (err: unknown) => void;
+  log?: (line: string) => void;
+  /** Leader's clock in µs since the epoch (tests may inject). */
+  nowUs?: () => number;
+}
+
+/** Snapshot as stored in the WAL and sent to followers: membership + state machine snapshot. */
+interface HeldSnapshot {
+  meta: SnapshotMeta;
+  data: Uint8Array;
+}
+
+interface PendingProposal {
+  term: number;
+  resolve: (r: ProposalReply) => void;
+  reject: (e: ProposalError) => void;
+}
+
+interface QueuedProposal {
+  data: Uint8Array;
+  resolve: (r: ProposalReply) => void;
+  reject: (e: ProposalError) => void;
+}
+
+const ROLE_NAMES = { [Role.FOLLOWER]: 'FOLLOWER', [Role.PRE_CANDIDATE]: 'PRE_CANDIDATE', [Role.CANDIDATE]: 'CANDIDATE', [Role.LEADER]: 'LEADER' } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Node snapshot envelope: the WAL stores (index, term, bytes) only, so the membership of the
+// snapshot's SnapshotMeta travels inside the bytes. Same bytes on disk and on the wire.
+// ---------------------------------------------------------------------------------------------
+
+const NODE_SNAPSHOT_MAGIC = 0x534e424d; // 'MBNS'
+const NODE_SNAPSHOT_VERSION = 1;
+/** Members in a snapshot's membership, at most (a sanity bound for decoding). */
+const SNAPSHOT_MEMBERS_MAX = 1024;
+
+export function encodeNodeSnapshot(conf: ConfState, sm: Uint8Array): Uint8Array {
+  const head = 4 + 4 + 4 + 4 + 8 * (conf.voters.length + conf.learners.length);
+  const out = new Uint8Array(head + sm.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, NODE_SNAPSHOT_MAGIC, true);
+  v.setUint32(4, NODE_SNAPSHOT_VERSION, true);
+  v.setUint32(8, conf.voters.length, true);
+  v.setUint32(12, conf.learners.length, true);
+  let o = 16;
+  for (const id of [...conf.voters, ...conf.learners]) {
+    v.setFloat64(o, id, true);
+    o += 8;
+  }
+  out.set(sm, o);
+  return out;
+}
+
+export function decodeNodeSnapshot(bytes: Uint8Array): { conf: ConfState; sm: Uint8Array } {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 16 || v.getUint32(0, true) !== NODE_SNAPSHOT_MAGIC || v.getUint32(4, true) !== NODE_SNAPSHOT_VERSION) {
+    throw new Error('node snapshot: bad magic or version');
+  }
+  const nv = v.getUint32(8, true);
+  const nl = v.getUint32(12, true);
+  if (nv + nl > SNAPSHOT_MEMBERS_MAX || 16 + 8 * (nv + nl) > bytes.length) throw new Error('node snapshot: bad membership');
+  const ids: number[] = [];
+  for (let k = 0; k < nv + nl; k++) ids.push(v.getFloat64(16 + 8 * k, true));
+  return { conf: { voters: ids.slice(0, nv), learners: ids.slice(nv) }, sm: bytes.subarray(16 + 8 * (nv + nl)) };
+}
+
+/** mulberry32: a small seeded PRNG for election timeouts (deterministic per seed and node). */
+function seededRandom(seed: number): (n: number) => number {
+  let s = seed >>> 0;
+  return (n) => {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return Math.floor(u * n);
+  };
+}
+
+function assert(ok: boolean, message: string): asserts ok {
+  if (!ok) throw new Error(`replica node invariant broken: ${message}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export class ReplicaNode {
+  readonly id: NodeId;
+  readonly dir: string;
+  private readonly opts: ReplicaNodeOptions;
+  private readonly fsync: boolean;
+  private readonly log: (line: string) => void;
+  private readonly nowUs: () => number;
+  private readonly snapshotIntervalEntries: number;
+  private readonly timeTickMs: number;
+  private readonly tickMs: number;
+  private readonly electionTicks: number;
+
+  private wal!: Wal;
+  private core!: RaftCore;
+  private sm: ShardStateMachine;
+
+  // Inputs queued for the loop.
+  private inbox: Message[] = [];
+  private ticksDue = 0;
+  private proposals: QueuedProposal[] = [];
+  private wake: (() => void) | undefined;
+
+  /** Proposals in the log, by index, resolved or rejected when that index is applied. */
+  private readonly pending = new Map<number, PendingProposal>();
+
+  /** Highest log index known durable in the WAL (entries up to it may be applied before the next fdatasync). */
+  private durableIndex = 0;
+  /** Newest snapshot saved (or installed, or recovered): the one after which the WAL must keep entries. */
+  private latestSnapshot: HeldSnapshot | undefined;
+  /** Index of the newest snapshot saved or being saved. */
+  private snapshotIndex = 0;
+  private snapshotSaving = false;
+  /** A background save finished: compact through the previous snapshot at the next iteration. */
+  private compactionDue: HeldSnapshot | undefined;
+  /** Bumped when a leader's snapshot is installed: a background save started before it is stale. */
+  private snapshotEpoch = 0;
+
+  // Time ticks (leader only): one session per leader term, clientId = -term, so the
+  // requestSeq of a new leader restarts at 1 without knowing its predecessor's.
+  private lastTimeTickMs = 0;
+  private timeTickTerm = 0;
+  private timeTickSeq = 0;
+
+  private tickTimer: NodeJS.Timeout | undefined;
+  private loopDone: Promise<void> | undefined;
+  private running = false;
+  private stopping = false;
+  private failed = false;
+  private lastRole: Role = Role.FOLLOWER;
+  private hashCache: { applied: number; hash: string } | undefined;
+
+  readonly stats: NodeStats = {
+    readies: 0,
+    fsyncs: 0,
+    entriesAppended: 0,
+    entriesApplied: 0,
+    snapshotsTaken: 0,
+    snapshotsInstalled: 0,
+    proposalsAccepted: 0,
+    proposalsRejected: 0,
+    timeTicksProposed: 0,
+    messagesDropped: 0,
+  };
+
+  constructor(opts: ReplicaNodeOptions) {
+    this.opts = opts;
+    this.id = opts.id;
+    this.dir = path.join(opts.dataDir, `node-${opts.id}`);
+    this.fsync = opts.fsync ?? true;
+    this.log = opts.log ?? ((l) => console.error(`[node ${opts.id}] ${l}`));
+    this.nowUs = opts.nowUs ?? (() => Date.now() * 1000);
+    this.snapshotIntervalEntries = opts.snapshotIntervalEntries ?? SNAPSHOT_INTERVAL_ENTRIES;
+    this.timeTickMs = opts.timeTickMs ?? TIME_TICK_MS;
+    this.tickMs = opts.tickMs ?? TICK_MS;
+    this.electionTicks = opts.electionTicks ?? ELECTION_TICKS;
+    assert(Number.isSafeInteger(this.snapshotIntervalEntries) && this.snapshotIntervalEntries >= 1, 'snapshotIntervalEntries ≥ 1');
+    assert(opts.members.includes(opts.id), `node ${opts.id} is not among the members ${opts.members}`);
+    this.sm = new ShardStateMachine(opts.shardConfig);
+  }
+
+  /** Opens and recovers the WAL, builds the core, starts the tick timer and the loop. */
+  start(): void {
+    assert(!this.running && !this.stopping, 'start() twice');
+    this.recover();
+    this.running = true;
+    this.tickTimer = setInterval(() => {
+      this.ticksDue++;
+      this.poke();
+    }, this.tickMs);
+    this.loopDone = this.loop().catch((err: unknown) => this.fatal(err));
+  }
+
+  /** Stops the loop after the Ready in progress (its fdatasync completes), rejects pending proposals, closes the WAL. */
+  async stop(): Promise<void> {
+    if (this.stopping) return this.loopDone?.then(() => undefined);
+    this.stopping = true;
+    clearInterval(this.tickTimer);
+    this.poke();
+    await this.loopDone;
+    this.rejectAll(ProposalErrorCode.STOPPING);
+    await this.wal?.close();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Recovery
+  // -------------------------------------------------------------------------------------------
+
+  private recover(): void {
+    const wal = Wal.open(this.dir, { warn: (m) => this.log(m) });
+    this.wal = wal;
+    if (wal.recovery.repairedTail !== undefined) this.log(`WAL tail repaired: ${JSON.stringify(wal.recovery.repairedTail)}`);
+    const snap = wal.loadLatestSnapshot();
+    let recoveredSnap: HeldSnapshot | undefined;
+    if (snap !== undefined) {
+      const { conf, sm } = decodeNodeSnapshot(snap.bytes);
+      this.sm.restore(sm);
+      assert(this.sm.appliedIndex === snap.index, `snapshot ${snap.index} restores the state machine at ${this.sm.appliedIndex}`);
+      recoveredSnap = { meta: { index: snap.index, term: snap.term, conf }, data: snap.bytes };
+      // A crash between saving a leader's snapshot and resetting the log can leave entries that
+      // do not continue the snapshot (older, or of another term at its index): drop them.
+      const t = wal.term(snap.index);
+      if (t !== undefined && t !== snap.term) wal.truncateAfter(snap.index - 1);
+      if (wal.lastIndex() < snap.index) wal.compactThrough(snap.index);
+    }
+    const hs: HardState = wal.loadHardState() ?? { term: 0, vote: NONE, commit: 0 };
+    const lo = Math.max(wal.firstIndex(), (snap?.index ?? 0) + 1);
+    const hi = wal.lastIndex() + 1;
+    const entries: Entry[] = lo < hi ? wal.entries(lo, hi).map(toEntry) : [];
+    const last = hi - 1;
+    if (hs.commit > last) {
+      // Only possible if entries the hard state says are committed were lost: with fsync off
+      // after an OS crash. With fsync on it is a broken invariant and the core refuses it.
+      if (this.fsync) throw new Error(`recovered commit ${hs.commit} is beyond the durable log end ${last}`);
+      this.log(`fsync is off and the log lost entries: commit ${hs.commit} clamped to ${last}`);
+      hs.commit = last;
+    }
+    const recovered: RecoveredState = {
+      hardState: hs,
+      entries,
+      ...(recoveredSnap !== undefined ? { snapshot: recoveredSnap.meta, snapshotData: recoveredSnap.data } : {}),
+    };
+    const cfg: RaftConfig = {
+      id: this.id,
+      conf: { voters: [...this.opts.members].sort((a, b) => a - b), learners: [] },
+      electionTicks: this.electionTicks,
+      heartbeatTicks: this.opts.heartbeatTicks ?? HEARTBEAT_TICKS,
+      random: seededRandom(((this.opts.seed ?? 1) * 0x9e3779b1) ^ Math.imul(this.id, 0x85ebca6b)),
+      inflightMessagesMax: INFLIGHT_MESSAGES_MAX,
+      inflightBytesMax: INFLIGHT_BYTES_MAX,
+      appendBytesMax: APPEND_BYTES_MAX,
+      uncommittedEntriesMax: UNCOMMITTED_ENTRIES_MAX,
+      snapshotChunkBytes: SNAPSHOT_CHUNK_BYTES,
+      preVote: true,
+      checkQuorum: true,
+    };
+    this.core = new RaftCore(cfg, recovered);
+    this.durableIndex = last;
+    this.latestSnapshot = recoveredSnap;
+    this.snapshotIndex = recoveredSnap?.meta.index ?? 0;
+    this.log(
+      `recovered: term ${hs.term} vote ${hs.vote} commit ${hs.commit} snapshot ${this.snapshotIndex} ` +
+        `log [${wal.firstIndex()}, ${last}] (${entries.length} entries after the snapshot)`,
+    );
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Inputs (any time; queued for the loop)
+  // -------------------------------------------------------------------------------------------
+
+  /** Raft messages from peers (the transport's onMessages). */
+  receive(msgs: Message[]): void {
+    if (this.stopping) return;
+    for (const m of msgs) {
+      if (this.inbox.length >= INBOX_MESSAGES_MAX) {
+        this.stats.messagesDropped++;
+        continue;
+      }
+      // Decoded entry data are views into the socket's read buffer; the log keeps entries until
+      // compaction, so copy them rather than pin whole read buffers in memory.
+      for (const e of m.entries) e.data = e.data.slice();
+      this.inbox.push(m);
+    }
+    this.poke();
+  }
+
+  /**
+   * Proposes a client command. Resolves once it is applied on this node (the leader) with the
+   * state machine's result and the engine events; rejects at once if this node is not the
+   * leader or too many proposals wait. A retryable rejection may be resent with the same
+   * (clientId, requestSeq) — to this node or the leader it names.
+   */
+  propose(p: Proposal): Promise<ProposalReply> {
+    if (this.stopping || this.failed) return this.refuse(ProposalErrorCode.STOPPING);
+    if (!this.running || this.core.role !== Role.LEADER) return this.refuse(ProposalErrorCode.NOT_LEADER);
+    if (this.proposals.length + this.pending.size >= PENDING_PROPOSALS_MAX) return this.refuse(ProposalErrorCode.PROPOSAL_QUEUE_FULL);
+    const data = encodeClientCommand({ clientId: p.clientId, requestSeq: p.requestSeq, tsUs: p.tsUs ?? this.nowUs(), command: p.command });
+    if (data.length > COMMAND_BYTES_MAX + 25) return this.refuse(ProposalErrorCode.COMMAND_TOO_LARGE);
+    return new Promise<ProposalReply>((resolve, reject) => {
+      this.proposals.push({ data, resolve, reject });
+      this.poke();
+    });
+  }
+
+  private refuse(code: ProposalErrorCode): Promise<never> {
+    this.stats.proposalsRejected++;
+    return Promise.reject(new ProposalError(code, this.running ? this.core.leader : NONE));
+  }
+
+  status(withHash = false): NodeStatus {
+    const c = this.core;
+    const s: NodeStatus = {
+      id: this.id,
+      role: ROLE_NAMES[c.role],
+      term: c.term,
+      leader: c.leader,
+      commit: c.commitIndex,
+      applied: this.sm.appliedIndex,
+      firstIndex: c.firstIndex,
+      lastIndex: c.lastIndex,
+      snapshotIndex: this.snapshotIndex,
+      pendingProposals: this.pending.size + this.proposals.length,
+      stats: { ...this.stats },
+    };
+    if (withHash) s.stateHash = this.stateHash();
+    return s;
+  }
+
+  /** SHA-256 of the state machine at the applied index (cached per applied index). */
+  stateHash(): string {
+    const applied = this.sm.appliedIndex;
+    if (this.hashCache?.applied !== applied) this.hashCache = { applied, hash: this.sm.stateHash() };
+    return this.hashCache.hash;
+  }
+
+  /** Read-only view of the state machine (tests, tools). */
+  get stateMachine(): ShardStateMachine {
+    return this.sm;
+  }
+
+  private poke(): void {
+    const w = this.wake;
+    if (w !== undefined) {
+      this.wake = undefined;
+      w();
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The loop
+  // -------------------------------------------------------------------------------------------
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      this.feedCore();
+      if (this.core.hasReady()) {
+        await this.handleReady(this.core.ready());
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        // Inputs may have arrived between feedCore() and here only through callbacks, which
+        // call poke(); nothing to re-check.
+      });
+    }
+  }
+
+  /** Feeds queued inputs to the core, in an order that keeps a busy follower from timing out on itself. */
+  private feedCore(): void {
+    if (this.compactionDue !== undefined) this.compact(this.compactionDue);
+    this.compactionDue = undefined;
+    // Messages first: a heartbeat that queued during a stall resets the election timer
+    // before the ticks of that stall are counted.
+    if (this.inbox.length > 0) {
+      const msgs = this.inbox;
+      this.inbox = [];
+      for (const m of msgs) if (m.to === this.id) this.core.step(m);
+    }
+    // At most electionTicks - 1 ticks per iteration: if the loop stalled (a long fdatasync, a
+    // big snapshot), the ticks that piled up are mostly dropped rather than replayed at once,
+    // like etcd's bounded tick channel — a replica must not campaign because of its own stall.
+    const ticks = Math.min(this.ticksDue, this.electionTicks - 1);
+    this.ticksDue = 0;
+    for (let k = 0; k < ticks; k++) this.core.tick();
+    const role = this.core.role;
+    if (role !== this.lastRole) {
+      this.log(`now ${ROLE_NAMES[role]} in term ${this.core.term} (leader ${this.core.leader})`);
+      this.lastRole = role;
+    }
+    if (this.proposals.length > 0) {
+      const queued = this.proposals;
+      this.proposals = [];
+      for (const q of queued) this.proposeToCore(q);
+    }
+    if (role === Role.LEADER) this.maybeProposeTimeTick();
+  }
+
+  private proposeToCore(q: QueuedProposal): void {
+    const r = this.core.propose(q.data);
+    if (r.ok) {
+      assert(!this.pending.has(r.index), `two proposals at index ${r.index}`);
+      this.pending.set(r.index, { term: r.term, resolve: q.resolve, reject: q.reject });
+      this.stats.proposalsAccepted++;
+      return;
+    }
+    this.stats.proposalsRejected++;
+    const code =
+      r.error === ProposeError.PROPOSAL_QUEUE_FULL
+        ? ProposalErrorCode.PROPOSAL_QUEUE_FULL
+        : r.error === ProposeError.TRANSFERRING_LEADERSHIP
+          ? ProposalErrorCode.TRANSFERRING_LEADERSHIP
+          : ProposalErrorCode.NOT_LEADER;
+    q.reject(new ProposalError(code, r.leader));
+  }
+
+  private maybeProposeTimeTick(): void {
+    if (this.timeTickMs <= 0) return;
+    const now = Date.now();
+    if (now - this.lastTimeTickMs < this.timeTickMs) return;
+    const term = this.core.term;
+    if (term !== this.timeTickTerm) {
+      this.timeTickTerm = term;
+      this.timeTickSeq = 0;
+    }
+    // Negative client ids are reserved for the replicas: -term is unique per leader, and one
+    // leader's entries of its term are never reordered, so its sequence stays contiguous as
+    // long as a refused proposal does not consume a number.
+    const data = encodeClientCommand({ clientId: -term, requestSeq: this.timeTickSeq + 1, tsUs: this.nowUs(), command: { type: 'tick' } });
+    const r = this.core.propose(data);
+    if (r.ok) {
+      this.timeTickSeq++;
+      this.lastTimeTickMs = now;
+      this.stats.timeTicksProposed++;
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    this.stats.readies++;
+    if (rd.messages.length > 0) this.opts.send(rd.messages);
+
+    if (rd.snapshot !== undefined) await this.installSnapshot(rd.snapshot);
+
+    const committed = rd.committedEntries;
+    let applyFrom = 0;
+    if (rd.entries.length > 0) {
+      this.appendToWal(rd.entries);
+      // Committed entries that were already durable here need not wait for this fdatasync:
+      // the client hears back one disk flush earlier.
+      while (applyFrom < committed.length && committed[applyFrom]!.index <= this.durableIndex) this.applyEntry(committed[applyFrom++]!);
+      if (this.fsync) {
+        await this.wal.sync();
+        this.stats.fsyncs++;
+      }
+      this.durableIndex = this.wal.lastIndex();
+    }
+    if (rd.hardState !== undefined) this.maybeSaveHardState(rd.hardState);
+
+    if (rd.messagesAfterPersist.length > 0) this.opts.send(rd.messagesAfterPersist);
+    for (let k = applyFrom; k < committed.length; k++) this.applyEntry(committed[k]!);
+    this.core.advance(rd);
+    this.maybeSnapshot();
+  }
+
+  private appendToWal(entries: Entry[]): void {
+    const first = entries[0]!.index;
+    if (first <= this.wal.lastIndex()) {
+      // A new leader overwrites our uncommitted suffix.
+      this.wal.truncateAfter(first - 1);
+      this.durableIndex = Math.min(this.durableIndex, first - 1);
+    }
+    let from = 0;
+    let bytes = 0;
+    for (let k = 0; k < entries.length; k++) {
+      const b = entries[k]!.data.length + 32;
+      if (k > from && bytes + b > WAL_APPEND_BATCH_BYTES_MAX) {
+        this.wal.append(entries.slice(from, k) as LogEntry[]);
+        from = k;
+        bytes = 0;
+      }
+      bytes += b;
+    }
+    this.wal.append(from === 0 ? entries : entries.slice(from));
+    this.stats.entriesAppended += entries.length;
+  }
+
+  /**
+   * Term and vote are saved (atomically, fsynced) when they change, after the log's fdatasync
+   * and before any message that depends on them leaves. The commit index is saved lazily,
+   * only along with a term or vote change: it is a lower bound on recovery (the core starts
+   * from max(saved commit, snapshot index) and learns the rest from the leader), and saving
+   * it on every Ready would add an fsync + rename + directory fsync per batch.
+   */
+  private maybeSaveHardState(hs: HardState): void {
+    const saved = this.wal.loadHardState();
+    if (saved !== undefined && saved.term === hs.term && saved.vote === hs.vote) return;
+    // Never claim a commit beyond what is durable here (the core's commit may run ahead of a
+    // follower's log only within this Ready, whose entries are durable by now).
+    const commit = Math.max(Math.min(hs.commit, this.durableIndex), saved?.commit ?? 0);
+    this.wal.saveHardState({ term: hs.term, vote: hs.vote, commit });
+  }
+
+  private applyEntry(e: Entry): void {
+    if (e.type === EntryType.CONF_CHANGE) this.core.applyConfChange(decodeConfChange(e.data));
+    const result = this.sm.apply(e);
+    this.stats.entriesApplied++;
+    const p = this.pending.get(e.index);
+    if (p === undefined) return;
+    this.pending.delete(e.index);
+    if (p.term !== e.term) {
+      p.reject(new ProposalError(ProposalErrorCode.LEADER_CHANGED, this.core.leader, `entry ${e.index} is of term ${e.term}, proposed in ${p.term}`));
+      return;
+    }
+    let events: unknown[] = [];
+    if (result.outcome === ApplyOutcome.APPLIED) events = this.sm.events.toEvents().map((ev) => JSON.parse(eventToJson(ev)) as unknown);
+    p.resolve({ result, events });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Snapshots and compaction
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Every snapshotIntervalEntries applied entries: snapshot the state machine and save it in
+   * the background (the fdatasync of a large file must not stall heartbeats). Once saved, the
+   * log is compacted through the PREVIOUS snapshot, not this one: a follower slightly behind
+   * still catches up from the log, and if the newest snapshot file turns out unreadable at
+   * restart, the WAL can fall back to the older one (wal/README.md).
+   */
+  private maybeSnapshot(): void {
+    const applied = this.sm.appliedIndex;
+    if (this.snapshotSaving || applied - this.snapshotIndex < this.snapshotIntervalEntries) return;
+    const term = this.core.termAt(applied);
+    assert(term !== undefined, `no term for applied index ${applied}`);
+    const meta: SnapshotMeta = { index: applied, term, conf: this.core.conf() };
+    const data = encodeNodeSnapshot(meta.conf, this.sm.snapshot());
+    const epoch = this.snapshotEpoch;
+    this.snapshotSaving = true;
+    this.snapshotIndex = applied;
+    this.wal.saveSnapshot(meta.index, meta.term, data).then(
+      () => {
+        this.snapshotSaving = false;
+        this.stats.snapshotsTaken++;
+        if (epoch !== this.snapshotEpoch) return; // a leader's snapshot superseded it meanwhile
+        this.compactionDue = { meta, data };
+        this.poke();
+      },
+      (err: unknown) => this.fatal(err),
+    );
+  }
+
+  /** Runs between Readys: the new snapshot becomes the latest; the log goes through the previous one. */
+  private compact(next: HeldSnapshot): void {
+    const prev = this.latestSnapshot;
+    this.latestSnapshot = next;
+    if (prev === undefined) return;
+    this.core.compact(prev.meta, prev.data);
+    this.wal.compactThrough(prev.meta.index);
+  }
+
+  /** A snapshot from the leader: save it, make the WAL an empty log after it, restore the state machine. */
+  private async installSnapshot(s: { meta: SnapshotMeta; data: Uint8Array }): Promise<void> {
+    const { meta, data } = s;
+    this.snapshotEpoch++;
+    this.compactionDue = undefined;
+    // Decode first: a snapshot we cannot read must not replace our log.
+    const decoded = decodeNodeSnapshot(data);
+    await this.wal.saveSnapshot(meta.index, meta.term, data);
+    if (this.wal.lastIndex() > meta.index) this.wal.truncateAfter(meta.index);
+    this.wal.compactThrough(meta.index); // the log restarts empty at meta.index + 1
+    assert(this.wal.firstIndex() === meta.index + 1 && this.wal.lastIndex() === meta.index, 'WAL not reset to the snapshot');
+    this.sm.restore(decoded.sm);
+    assert(this.sm.appliedIndex === meta.index, `installed snapshot ${meta.index} restores the state machine at ${this.sm.appliedIndex}`);
+    this.durableIndex = meta.index;
+    this.latestSnapshot = { meta, data };
+    this.snapshotIndex = Math.max(this.snapshotIndex, meta.index);
+    this.stats.snapshotsInstalled++;
+    this.log(`installed the leader's snapshot at ${meta.index} (term ${meta.term})`);
+    // Proposals at or below the snapshot were never seen applied here.
+    for (const [index, p] of this.pending) {
+      if (index > meta.index) continue;
+      this.pending.delete(index);
+      p.reject(new ProposalError(ProposalErrorCode.SNAPSHOT_INSTALLED, this.core.leader));
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private rejectAll(code: ProposalErrorCode): void {
+    const leader = this.running ? this.core.leader : NONE;
+    for (const p of this.pending.values()) p.reject(new ProposalError(code, leader));
+    this.pending.clear();
+    for (const q of this.proposals) q.reject(new ProposalError(code, leader));
+    this.proposals = [];
+  }
+
+  private fatal(err: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.stopping = true;
+    clearInterval(this.tickTimer);
+    this.rejectAll(ProposalErrorCode.STOPPING);
+    this.opts.onFatal(err);
+  }
+}
+
+function toEntry(e: LogEntry): Entry {
+  return { index: e.index, term: e.term, type: (e.type ?? EntryType.NORMAL) as EntryType, data: e.data };
+}

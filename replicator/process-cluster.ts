@@ -1,0 +1,213 @@
+// Spawns a cluster of real replica processes (replicator/main.ts) on loopback, for the
+// process-level test and the replication benchmark: free ports, a temp data dir, a cluster
+// file, start / SIGKILL / restart / SIGTERM of single nodes, and status polling. Every wait is
+// bounded; stop() kills whatever is still running.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { requestOnce, type ClientEndpoint } from './client-server.js';
+import type { NodeStatus } from './node.js';
+import type { NodeId } from './raft/types.js';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** A replica that has not printed its ready line within this (ms) is a failed start. */
+export const PROCESS_READY_TIMEOUT_MS = 30_000;
+/** Lines of each process's stderr kept for diagnostics. */
+const LOG_LINES_KEPT = 400;
+
+export interface ProcessClusterOptions {
+  size?: number;
+  fsync?: boolean;
+  snapshotIntervalEntries?: number;
+  timeTickMs?: number;
+  shardConfigPath?: string;
+  seed?: number;
+  /** Echo replica stderr to ours. */
+  echo?: boolean;
+  /** Extra node options for the replicas (e.g. --cpu-prof for profiling; written on a clean exit). */
+  nodeArgs?: string[];
+}
+
+interface Proc {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  alive: boolean;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a !== null ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class ProcessCluster {
+  readonly dir: string;
+  readonly configPath: string;
+  readonly ids: NodeId[];
+  endpoints: ClientEndpoint[] = [];
+  private readonly procs = new Map<NodeId, Proc>();
+  readonly logs = new Map<NodeId, string[]>();
+
+  private constructor(
+    readonly opts: ProcessClusterOptions,
+    dir: string,
+  ) {
+    this.dir = dir;
+    this.configPath = path.join(dir, 'cluster.json');
+    this.ids = Array.from({ length: opts.size ?? 3 }, (_, k) => k + 1);
+  }
+
+  static async create(opts: ProcessClusterOptions = {}): Promise<ProcessCluster> {
+    const c = new ProcessCluster(opts, mkdtempSync(path.join(os.tmpdir(), 'mb-cluster-')));
+    const members = [];
+    for (const id of c.ids) {
+      const raft = await freePort();
+      const client = await freePort();
+      members.push({ id, raft: `127.0.0.1:${raft}`, client: `127.0.0.1:${client}` });
+      c.endpoints.push({ id, host: '127.0.0.1', port: client });
+    }
+    const config = {
+      clusterId: 'test-cluster',
+      dataDir: path.join(c.dir, 'data'),
+      shardConfig: opts.shardConfigPath ?? path.join(REPO_ROOT, 'engine/examples/instruments.json'),
+      fsync: opts.fsync ?? true,
+      seed: opts.seed ?? 1,
+      members,
+      ...(opts.snapshotIntervalEntries !== undefined ? { snapshotIntervalEntries: opts.snapshotIntervalEntries } : {}),
+      ...(opts.timeTickMs !== undefined ? { timeTickMs: opts.timeTickMs } : {}),
+    };
+    writeFileSync(c.configPath, JSON.stringify(config, null, 2));
+    return c;
+  }
+
+  dataDirOf(id: NodeId): string {
+    return path.join(this.dir, 'data', `node-${id}`);
+  }
+
+  endpoint(id: NodeId): ClientEndpoint {
+    return this.endpoints.find((e) => e.id === id)!;
+  }
+
+  isAlive(id: NodeId): boolean {
+    return this.procs.get(id)?.alive ?? false;
+  }
+
+  /** Spawns node `id` and waits for its ready line. */
+  async start(id: NodeId): Promise<void> {
+    if (this.isAlive(id)) throw new Error(`node ${id} already running`);
+    const child = spawn(process.execPath, [...(this.opts.nodeArgs ?? []), '--import', 'tsx', 'replicator/main.ts', '--config', this.configPath, '--node', String(id)], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const lines = this.logs.get(id) ?? [];
+    this.logs.set(id, lines);
+    lines.push(`---- start (pid ${child.pid}) ----`);
+    const proc: Proc = {
+      child,
+      alive: true,
+      exited: new Promise((resolve) =>
+        child.once('exit', (code, signal) => {
+          proc.alive = false;
+          lines.push(`---- exit code ${code} signal ${signal} ----`);
+          resolve(code);
+        }),
+      ),
+    };
+    this.procs.set(id, proc);
+    let errBuf = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      errBuf += d.toString('utf8');
+      let nl: number;
+      while ((nl = errBuf.indexOf('\n')) >= 0) {
+        const line = errBuf.slice(0, nl);
+        errBuf = errBuf.slice(nl + 1);
+        lines.push(line);
+        if (lines.length > LOG_LINES_KEPT) lines.splice(0, lines.length - LOG_LINES_KEPT);
+        if (this.opts.echo === true) console.error(line);
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      let outBuf = '';
+      const timer = setTimeout(() => reject(new Error(`node ${id} not ready within ${PROCESS_READY_TIMEOUT_MS} ms\n${this.tail(id)}`)), PROCESS_READY_TIMEOUT_MS);
+      child.stdout!.on('data', (d: Buffer) => {
+        outBuf += d.toString('utf8');
+        if (outBuf.includes('"event":"ready"')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      void proc.exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`node ${id} exited (${code}) before it was ready\n${this.tail(id)}`));
+      });
+    });
+  }
+
+  async startAll(): Promise<void> {
+    await Promise.all(this.ids.map((id) => this.start(id)));
+  }
+
+  /** SIGKILL: no chance to flush or close anything (a crash). */
+  async kill(id: NodeId): Promise<void> {
+    const p = this.procs.get(id);
+    if (p === undefined || !p.alive) return;
+    p.child.kill('SIGKILL');
+    await p.exited;
+  }
+
+  /** SIGTERM and wait for the exit code (0 for a clean stop). */
+  async terminate(id: NodeId): Promise<number | null> {
+    const p = this.procs.get(id);
+    if (p === undefined || !p.alive) return null;
+    p.child.kill('SIGTERM');
+    return p.exited;
+  }
+
+  async status(id: NodeId, hash = false, timeoutMs = 2_000): Promise<NodeStatus | undefined> {
+    if (!this.isAlive(id)) return undefined;
+    try {
+      const r = await requestOnce(this.endpoint(id), { op: 'status', hash }, timeoutMs);
+      return r.status as NodeStatus;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Waits until one live node is leader and every live node agrees; returns its id. */
+  async waitForLeader(timeoutMs = 20_000, except?: NodeId): Promise<NodeId> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const live = this.ids.filter((id) => this.isAlive(id));
+      const st = await Promise.all(live.map((id) => this.status(id)));
+      const leaders = st.filter((s) => s?.role === 'LEADER');
+      if (leaders.length === 1) {
+        const l = leaders[0]!;
+        if (l.id !== except && st.every((s) => s !== undefined && (s.leader === l.id || s.term < l.term))) return l.id;
+      }
+      await sleep(50);
+    }
+    throw new Error(`no leader within ${timeoutMs} ms`);
+  }
+
+  tail(id: NodeId, n = 40): string {
+    return (this.logs.get(id) ?? []).slice(-n).map((l) => `  [${id}] ${l}`).join('\n');
+  }
+
+  /** Kills every process still running and (unless keepDir) removes the temp dir. */
+  async stop(keepDir = false): Promise<void> {
+    await Promise.all([...this.procs.keys()].map((id) => this.kill(id)));
+    if (!keepDir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}

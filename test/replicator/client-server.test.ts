@@ -1,0 +1,154 @@
+// The client protocol's edges, against a fake replica: malformed input gets an error reply
+// (or, for an oversized frame, a reply and a closed connection), never a crash; and the client
+// resends unacknowledged requests with the same (clientId, requestSeq), in order, to the leader
+// a refusal names.
+
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ClientServer, JsonFrameReader, ReplicaClient, encodeFrame, type ClientServerNode } from '../../replicator/client-server.js';
+import { ProposalError, ProposalErrorCode, type NodeStatus, type Proposal, type ProposalReply } from '../../replicator/node.js';
+import { ApplyOutcome } from '../../replicator/shard-state-machine.js';
+
+class FakeNode implements ClientServerNode {
+  /** Every proposal seen, in arrival order. */
+  readonly seen: Proposal[] = [];
+  /** Per client: last requestSeq applied (the state machine's session rule). */
+  readonly last = new Map<number, number>();
+  constructor(
+    readonly id: number,
+    public leader: number,
+  ) {}
+  propose(p: Proposal): Promise<ProposalReply> {
+    this.seen.push(p);
+    if (this.leader !== this.id) return Promise.reject(new ProposalError(ProposalErrorCode.NOT_LEADER, this.leader));
+    const last = this.last.get(p.clientId) ?? 0;
+    let outcome: ApplyOutcome = ApplyOutcome.APPLIED;
+    if (p.requestSeq <= last) outcome = ApplyOutcome.DUPLICATE;
+    else if (p.requestSeq !== last + 1) outcome = ApplyOutcome.SEQUENCE_GAP;
+    else this.last.set(p.clientId, p.requestSeq);
+    return Promise.resolve({ result: { outcome, clientId: p.clientId, requestSeq: p.requestSeq, appliedIndex: p.requestSeq }, events: [] });
+  }
+  status(): NodeStatus {
+    return { id: this.id, role: 'LEADER', term: 1, leader: this.leader, commit: 0, applied: 0, firstIndex: 1, lastIndex: 0, snapshotIndex: 0, pendingProposals: 0, stats: {} as NodeStatus['stats'] };
+  }
+  stateHash(): string {
+    return 'x';
+  }
+  get stateMachine(): never {
+    throw new Error('not in the fake');
+  }
+}
+
+const servers: ClientServer[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.stop();
+});
+
+async function serve(node: ClientServerNode, frameBytesMax?: number): Promise<ClientServer> {
+  const s = new ClientServer({ node, host: '127.0.0.1', port: 0, log: () => undefined, ...(frameBytesMax !== undefined ? { frameBytesMax } : {}) });
+  await s.start();
+  servers.push(s);
+  return s;
+}
+
+/** Writes raw bytes, collects reply frames until `n` arrived or the connection closed. */
+function raw(port: number, bytes: Buffer, n: number): Promise<{ replies: Record<string, unknown>[]; closed: boolean }> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    const reader = new JsonFrameReader(1 << 20);
+    const replies: Record<string, unknown>[] = [];
+    const timer = setTimeout(() => done(false), 5_000);
+    let finished = false;
+    const done = (closed: boolean) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      s.destroy();
+      resolve({ replies, closed });
+    };
+    s.on('connect', () => s.write(bytes));
+    s.on('data', (d: Buffer) => {
+      reader.push(d);
+      for (let f = reader.next(); f !== undefined; f = reader.next()) if (f.ok) replies.push(f.value as Record<string, unknown>);
+      if (replies.length >= n) done(false);
+    });
+    s.on('close', () => done(true));
+    s.on('error', () => undefined);
+  });
+}
+
+function rawFrame(body: string): Buffer {
+  const b = Buffer.from(body, 'utf8');
+  const h = Buffer.alloc(4);
+  h.writeUInt32BE(b.length, 0);
+  return Buffer.concat([h, b]);
+}
+
+describe('client server', () => {
+  it('answers malformed requests with errors and keeps serving', async () => {
+    const node = new FakeNode(1, 1);
+    const s = await serve(node);
+    const bytes = Buffer.concat([
+      rawFrame('{not json'),
+      rawFrame('[1,2]'),
+      encodeFrame({ id: 1, clientId: 0, requestSeq: 1, command: {} }),
+      encodeFrame({ id: 2, clientId: 1, requestSeq: 1.5, command: {} }),
+      encodeFrame({ id: 3, clientId: 1, requestSeq: 1, command: 'x' }),
+      encodeFrame({ id: 4, op: 'nope' }),
+      encodeFrame({ id: 5, clientId: 1, requestSeq: 1, command: { type: 'tick' } }),
+      encodeFrame({ id: 6, op: 'status' }),
+    ]);
+    const { replies } = await raw(s.port, bytes, 8);
+    // Replies carry the request id; a status is answered at once, a proposal when applied.
+    const byId = (r: Record<string, unknown>) => (typeof r.id === 'number' ? r.id : 0);
+    expect([...replies].sort((x, y) => byId(x) - byId(y)).map((r) => [r.id, r.ok, r.error])).toEqual([
+      [null, false, 'BAD_JSON'],
+      [null, false, 'BAD_REQUEST'],
+      [1, false, 'BAD_REQUEST'],
+      [2, false, 'BAD_REQUEST'],
+      [3, false, 'BAD_REQUEST'],
+      [4, false, 'BAD_REQUEST'],
+      [5, true, undefined],
+      [6, true, undefined],
+    ]);
+    expect(node.seen).toHaveLength(1);
+  });
+
+  it('closes the connection after an oversized frame, with an error reply', async () => {
+    const s = await serve(new FakeNode(1, 1), 1024);
+    const h = Buffer.alloc(4);
+    h.writeUInt32BE(1 << 30, 0);
+    const { replies, closed } = await raw(s.port, Buffer.concat([h, Buffer.alloc(100)]), 2);
+    expect(replies[0]).toMatchObject({ ok: false, error: 'FRAME_TOO_LARGE' });
+    expect(closed).toBe(true);
+    // The server is still up.
+    const again = await raw(s.port, encodeFrame({ id: 9, op: 'status' }), 1);
+    expect(again.replies[0]).toMatchObject({ id: 9, ok: true });
+  });
+
+  it('client: follows the leader hint and resends with the same requestSeq, in order', async () => {
+    const a = new FakeNode(1, 2);
+    const b = new FakeNode(2, 2);
+    const sa = await serve(a);
+    const sb = await serve(b);
+    const client = new ReplicaClient({
+      clientId: 42,
+      endpoints: [
+        { id: 1, host: '127.0.0.1', port: sa.port },
+        { id: 2, host: '127.0.0.1', port: sb.port },
+      ],
+      retryDelayMs: 1,
+    });
+    try {
+      const results = await Promise.all(Array.from({ length: 50 }, (_, k) => client.submit({ type: 'tick', k })));
+      expect(results.map((r) => r.requestSeq)).toEqual(Array.from({ length: 50 }, (_, k) => k + 1));
+      expect(results.every((r) => r.node === 2 && r.outcome === 'APPLIED')).toBe(true);
+      // Node 1 refused (NOT_LEADER, naming 2); node 2 saw every request, in order, once.
+      expect(a.seen.length).toBeGreaterThan(0);
+      expect(b.seen.map((p) => p.requestSeq)).toEqual(Array.from({ length: 50 }, (_, k) => k + 1));
+      expect(b.seen.every((p) => p.clientId === 42)).toBe(true);
+    } finally {
+      client.close();
+    }
+  });
+});

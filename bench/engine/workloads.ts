@@ -31,6 +31,7 @@ import {
   type NewOrderCommand,
   type ShardConfig,
 } from '../../engine/types.js';
+import { Prng } from '../../replicator/sim/prng.js';
 
 export const SYMBOL = 'BENCH';
 export const MID0 = 10_000_000;
@@ -61,42 +62,20 @@ export function benchConfig(): ShardConfig {
 }
 
 // ---------------------------------------------------------------------------
-// PRNG: xoshiro128** seeded through splitmix32. 32-bit integer arithmetic only.
+// PRNG: the project's seeded xoshiro128** (replicator/sim/prng.ts), with the draws
+// the generators need.
 // ---------------------------------------------------------------------------
 
 export class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
+  private readonly prng: Prng;
 
   constructor(seed: number) {
-    let s = seed >>> 0;
-    const sm = (): number => {
-      s = (s + 0x9e3779b9) | 0;
-      let z = s;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) >>> 0;
-    };
-    this.a = sm();
-    this.b = sm();
-    this.c = sm();
-    this.d = sm();
-    if ((this.a | this.b | this.c | this.d) === 0) this.a = 1;
+    this.prng = new Prng(seed);
   }
 
   /** Uniform 32-bit unsigned integer. */
   u32(): number {
-    const r = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
-    const t = this.b << 9;
-    this.c ^= this.a;
-    this.d ^= this.b;
-    this.b ^= this.c;
-    this.a ^= this.d;
-    this.c ^= t;
-    this.d = rotl(this.d, 11);
-    return r;
+    return this.prng.next();
   }
 
   /** Uniform in [0, 1). */
@@ -114,9 +93,6 @@ export class Rng {
   }
 }
 
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
-}
 
 // ---------------------------------------------------------------------------
 // Tracking of what the private engine did

@@ -99,6 +99,14 @@ export interface SimProfile {
   maxDown: number;
   /** Tick periods vary by ±1 step per node (clock drift). */
   tickJitter: boolean;
+  /**
+   * Steps a Ready's fsync takes, drawn per Ready in this range. Like the real host
+   * (replicator/node.ts), the node takes no input meanwhile: messages wait, ticks pile up and
+   * are fed after advance() (at most electionTicks - 1 of them), clients find it busy. Messages
+   * of rd.messages are already out. A crash during the write keeps a random prefix of it.
+   * [0, 0]: synchronous.
+   */
+  diskLatency: [number, number];
   clients: number;
   /** Per-step probability an idle client starts a new command. */
   proposeP: number;
@@ -113,7 +121,7 @@ export interface SimProfile {
 
 const BASE: Omit<SimProfile, 'name'> = {
   nodes: 3,
-  steps: 5000,
+  steps: 7000,
   net: { delayMin: 1, delayMax: 3, lossP: 0, dupP: 0 },
   partitionP: 0,
   partitionSteps: [40, 400],
@@ -124,6 +132,7 @@ const BASE: Omit<SimProfile, 'name'> = {
   pauseSteps: [10, 200],
   maxDown: 1,
   tickJitter: false,
+  diskLatency: [0, 0],
   clients: 3,
   proposeP: 0.08,
   readP: 0.01,
@@ -134,9 +143,9 @@ const BASE: Omit<SimProfile, 'name'> = {
 };
 
 export const PROFILES: Record<string, SimProfile> = {
-  'no faults': { ...BASE, name: 'no faults' },
-  'lossy network': { ...BASE, name: 'lossy network', net: { delayMin: 1, delayMax: 10, lossP: 0.15, dupP: 0.08 }, tickJitter: true },
-  partitions: { ...BASE, name: 'partitions', net: { delayMin: 1, delayMax: 6, lossP: 0.02, dupP: 0.02 }, partitionP: 0.01 },
+  'no faults': { ...BASE, name: 'no faults', steps: 4000 }, // the busiest per step; faults find more elsewhere
+  'lossy network': { ...BASE, name: 'lossy network', net: { delayMin: 1, delayMax: 10, lossP: 0.15, dupP: 0.08 }, tickJitter: true, diskLatency: [0, 2] },
+  partitions: { ...BASE, name: 'partitions', net: { delayMin: 1, delayMax: 6, lossP: 0.02, dupP: 0.02 }, partitionP: 0.01, diskLatency: [0, 4] },
   'crashes with torn writes': {
     ...BASE,
     name: 'crashes with torn writes',
@@ -144,6 +153,7 @@ export const PROFILES: Record<string, SimProfile> = {
     crashP: 0.006,
     tornP: 0.6,
     pauseP: 0.002,
+    diskLatency: [0, 8],
   },
   mixed: {
     ...BASE,
@@ -154,6 +164,7 @@ export const PROFILES: Record<string, SimProfile> = {
     tornP: 0.5,
     pauseP: 0.002,
     tickJitter: true,
+    diskLatency: [0, 6],
     readP: 0.02,
     transferP: 0.004,
   },
@@ -169,6 +180,7 @@ export const PROFILES: Record<string, SimProfile> = {
     transferP: 0.003,
     membership: true,
     membershipP: 0.01,
+    diskLatency: [0, 4],
   },
   '5 nodes': {
     ...BASE,
@@ -181,6 +193,7 @@ export const PROFILES: Record<string, SimProfile> = {
     pauseP: 0.002,
     maxDown: 2,
     tickJitter: true,
+    diskLatency: [0, 6],
     readP: 0.02,
     transferP: 0.004,
   },
@@ -258,6 +271,10 @@ class SimNode {
   life = 0;
   /** Commands applied (not as duplicates) in this life: "clientId:reqSeq". */
   appliedCmds = new Set<string>();
+  /** The Ready being written (asynchronous disk): taken with ready(), advanced when durable. */
+  pending: { rd: Ready; doneAt: number } | undefined;
+  /** Ticks that came while the node was busy writing, fed after advance(). */
+  ticksDue = 0;
   /** A state machine snapshot taken earlier, for a later compaction. */
   snapCandidate: { meta: SnapshotMeta; data: Uint8Array } | undefined;
 
@@ -458,18 +475,35 @@ export class ClusterSim {
     for (const m of this.net.due(this.now, (to) => this.canReceive(to))) {
       const node = this.nodes.get(m.to);
       if (node === undefined || node.status !== 'up') continue; // crashed earlier in this step
+      if (node.pending !== undefined) {
+        this.net.requeue(m, this.now + 1); // it started a write earlier in this step: the message waits
+        continue;
+      }
       if (this.traceOn) this.trace(`recv ${describeMessage(m)}`);
       node.core!.step(m);
       if (this.rng.chance(0.5)) this.drain(node);
     }
     for (const node of this.nodes.values()) {
       if (node.status !== 'up' || this.now < node.nextTickAt) continue;
-      node.core!.tick();
       node.nextTickAt = this.now + this.tickPeriod();
+      node.ticksDue++;
+      this.feedTicks(node);
+    }
+    for (const node of this.nodes.values()) {
+      const p = node.pending;
+      if (p !== undefined && node.status === 'up' && this.now >= p.doneAt) this.finishReady(node, p.rd);
     }
     for (const node of this.nodes.values()) this.drain(node);
     this.processRemovals();
     this.checkStep();
+  }
+
+  /** Ticks the node if it is not busy writing; ticks that piled up meanwhile are capped like node.ts does. */
+  private feedTicks(node: SimNode): void {
+    if (node.pending !== undefined || node.ticksDue === 0) return;
+    const k = Math.min(node.ticksDue, ELECTION_TICKS - 1);
+    node.ticksDue = 0;
+    for (let i = 0; i < k; i++) node.core!.tick();
   }
 
   private tickPeriod(): number {
@@ -480,7 +514,7 @@ export class ClusterSim {
   private canReceive(to: NodeId): 'yes' | 'wait' | 'drop' {
     const node = this.nodes.get(to);
     if (node === undefined) return 'drop';
-    if (node.status === 'up') return 'yes';
+    if (node.status === 'up') return node.pending === undefined ? 'yes' : 'wait';
     if (node.status === 'paused') return 'wait';
     return 'drop';
   }
@@ -511,6 +545,15 @@ export class ClusterSim {
   }
 
   private crash(node: SimNode, why: string): void {
+    const p = node.pending;
+    if (p !== undefined) {
+      // The crash interrupts the fsync in flight: a prefix of its writes made it.
+      node.pending = undefined;
+      const ops = opsOfReady(p.rd);
+      const k = this.rng.int(ops.length + 1);
+      for (let i = 0; i < k; i++) this.persist(node, ops[i]!);
+      why += ` (${k} of ${ops.length} writes of the Ready in flight were durable)`;
+    }
     this.trace(`CRASH n${node.id}: ${why}`);
     node.core = undefined;
     node.status = 'crashed';
@@ -548,6 +591,7 @@ export class ClusterSim {
     node.termSeen = core.term;
     node.leaderCheckedTerm = -1;
     node.nextTickAt = this.now + 1;
+    node.ticksDue = 0;
   }
 
   private wakeUp(): void {
@@ -570,6 +614,11 @@ export class ClusterSim {
 
   private upNodes(): SimNode[] {
     return [...this.nodes.values()].filter((n) => n.status === 'up');
+  }
+
+  /** Up and not busy writing: can take a call right now. */
+  private ready(n: SimNode | undefined): n is SimNode {
+    return n !== undefined && n.status === 'up' && n.pending === undefined;
   }
 
   /** The up node that is leader in the highest term, if any. */
@@ -656,7 +705,7 @@ export class ClusterSim {
     if (this.rng.chance(p.readP)) this.issueRead();
     if (this.rng.chance(p.transferP)) {
       const leader = this.currentLeader();
-      if (leader) {
+      if (this.ready(leader)) {
         const others = leader.core!.conf().voters.filter((v) => v !== leader.id);
         if (others.length > 0) {
           const to = this.rng.pick(others);
@@ -671,10 +720,13 @@ export class ClusterSim {
   }
 
   private issueRead(): void {
-    const up = this.upNodes();
+    const up = this.upNodes().filter((n) => this.ready(n));
     if (up.length === 0) return;
-    const leader = this.currentLeader();
-    const node = leader !== undefined && this.rng.chance(0.5) ? leader : this.rng.pick(up);
+    // Mostly to a node that believes it leads (a deposed one too: it must not answer), else anywhere.
+    const leaders = up.filter((n) => n.core!.role === Role.LEADER);
+    const newest = this.currentLeader();
+    const r = this.rng.int(10);
+    const node = r < 4 && leaders.length > 0 ? this.rng.pick(leaders) : r < 7 && this.ready(newest) ? newest : this.rng.pick(up);
     const ctx = this.nextReadCtx++;
     this.reads.set(ctx, { ctx, node: node.id, issuedAt: this.now, requiredIndex: this.maxAckedIndex, deadline: this.now + READ_TIMEOUT_STEPS, answered: false });
     this.stats.readsIssued++;
@@ -696,7 +748,7 @@ export class ClusterSim {
 
   private changeMembership(): void {
     const leader = this.currentLeader();
-    if (leader === undefined) return;
+    if (!this.ready(leader)) return;
     const conf = leader.core!.conf();
     const ops: ConfChange[] = [];
     if (this.nextNodeId <= this.profile.nodes + NODES_ADDED_MAX) ops.push({ type: ConfChangeType.ADD_LEARNER, node: this.nextNodeId });
@@ -717,6 +769,7 @@ export class ClusterSim {
 
   private removeNode(node: SimNode, why: string): void {
     this.trace(`REMOVE n${node.id}: ${why}`);
+    node.pending = undefined;
     node.status = 'removed';
     node.core = undefined;
     node.tornArmedAt = -1;
@@ -755,6 +808,10 @@ export class ClusterSim {
       out.retryAt = this.now + CLIENT_BACKOFF_STEPS;
       return;
     }
+    if (node.pending !== undefined) {
+      out.retryAt = this.now + 1; // busy writing: the call waits
+      return;
+    }
     const core = node.core!;
     const wasLeader = core.role === Role.LEADER;
     const r = core.propose(out.data);
@@ -784,13 +841,14 @@ export class ClusterSim {
 
   private drain(node: SimNode): void {
     let rounds = 0;
-    while (node.status === 'up' && node.core!.hasReady()) {
+    while (node.status === 'up' && node.pending === undefined && node.core!.hasReady()) {
       if (++rounds > READY_ROUNDS_MAX) this.fail(`node ${node.id} produced ${READY_ROUNDS_MAX} Readies in a row without input (livelock)`);
-      this.handleReady(node, node.core!.ready());
+      this.startReady(node, node.core!.ready());
     }
   }
 
-  private handleReady(node: SimNode, rd: Ready): void {
+  /** Takes a Ready: checks it, sends what may go at once, and starts its write (synchronous or not). */
+  private startReady(node: SimNode, rd: Ready): void {
     const core = node.core!;
     const id = node.id;
     // The Ready's shape.
@@ -813,8 +871,18 @@ export class ClusterSim {
     // 1. Messages that may leave before the Ready is durable.
     for (const m of rd.messages) this.sendFrom(node, m);
 
+    const [lo, hi] = this.profile.diskLatency;
+    const latency = hi > 0 ? this.rng.range(lo, hi) : 0;
+    if (latency === 0) this.finishReady(node, rd);
+    else node.pending = { rd, doneAt: this.now + latency };
+  }
+
+  /** The Ready's write completes (or a crash armed on the node tears it), then send, apply, advance. */
+  private finishReady(node: SimNode, rd: Ready): void {
+    node.pending = undefined;
+    const core = node.core!;
     // 2. Persist; a crash armed on this node keeps only a prefix of the writes (torn).
-    const ops = SimDisk.opsOf(rd.snapshot ? { meta: rd.snapshot.meta, data: rd.snapshot.data } : undefined, rd.entries, rd.hardState);
+    const ops = opsOfReady(rd);
     const torn = node.tornArmedAt >= 0 && ops.length > 0;
     const durable = torn ? this.rng.int(ops.length + 1) : ops.length;
     for (let i = 0; i < durable; i++) this.persist(node, ops[i]!);
@@ -1169,6 +1237,10 @@ export class ClusterSim {
         if (a.id < b.id && a.sm.appliedIndex === b.sm.appliedIndex)
           check(a.sm.stateHash() === b.sm.stateHash(), () => `nodes ${a.id} and ${b.id} both applied ${a.sm.appliedIndex} but their state hashes differ`);
   }
+}
+
+function opsOfReady(rd: Ready): DurableOp[] {
+  return SimDisk.opsOf(rd.snapshot ? { meta: rd.snapshot.meta, data: rd.snapshot.data } : undefined, rd.entries, rd.hardState);
 }
 
 /** Runs one seed of one profile; throws SimFailure on any violated invariant. */

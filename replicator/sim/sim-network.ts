@@ -153,6 +153,12 @@ export class SimNetwork {
     return out.map((f) => f.m);
   }
 
+  /** Puts a message taken by due() back, for delivery at `at` (no new loss, delay or copy). */
+  requeue(m: Message, at: number): void {
+    this.stats.delivered--;
+    this.queue.push({ m, at, seq: this.seq++ });
+  }
+
   /** Drops every message in flight to or from `id` (a node removed from the cluster). */
   dropAll(id: NodeId): void {
     this.queue = this.queue.filter((f) => f.m.to !== id && f.m.from !== id);

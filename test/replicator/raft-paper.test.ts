@@ -546,6 +546,24 @@ describe('§6.4 (thesis) ReadIndex', () => {
     expect(cl.node(1).readStates).toEqual([]);
   });
 
+  it('a deposed leader that still hears from a minority never answers (5 nodes: acks of 1 follower are not a quorum)', () => {
+    const cl = new ManualCluster([1, 2, 3, 4, 5], { timeoutOffset: (id) => (id === 1 ? 0 : id === 3 ? 2 : 9) });
+    cl.elect(1);
+    for (const a of [1, 2]) cl.isolate(a, [3, 4, 5]);
+    cl.elect(3); // term 2 with 4 and 5
+    cl.propose(3);
+    cl.stabilize();
+    expect(cl.core(1).role).toBe(LEADER); // has not noticed (no CheckQuorum here)
+    cl.core(1).readIndex(46);
+    cl.process(1);
+    for (let i = 0; i < 3; i++) {
+      cl.tick(1);
+      cl.stabilize();
+    }
+    expect(cl.sentOfType(MessageType.HEARTBEAT_RESP, (m) => m.from === 2 && m.to === 1 && m.context !== 0).length).toBeGreaterThan(0);
+    expect(cl.node(1).readStates).toEqual([]);
+  });
+
   it('a new leader defers reads until an entry of its term is committed', () => {
     const cl = new ManualCluster([1, 2, 3], { timeoutOffset: ORDER_123 });
     cl.elect(1);

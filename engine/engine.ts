@@ -65,6 +65,18 @@ export class Instrument {
     this.asks = new Ladder(false, pool);
     this.referencePrice = cfg.referencePrice ?? 0;
   }
+
+  /** Lowest price inside the band (0 when there is no band: no reference price or priceBandTicks 0). */
+  bandLow(): number {
+    if (this.referencePrice === 0 || this.cfg.priceBandTicks === 0) return 0;
+    return this.referencePrice - this.cfg.priceBandTicks * this.cfg.tickSize;
+  }
+
+  /** Highest price inside the band (MAX_SAFE_INTEGER when there is no band). */
+  bandHigh(): number {
+    if (this.referencePrice === 0 || this.cfg.priceBandTicks === 0) return Number.MAX_SAFE_INTEGER;
+    return this.referencePrice + this.cfg.priceBandTicks * this.cfg.tickSize;
+  }
 }
 
 /** Per-account state: settings, the live client order ids, and an intrusive list of live orders. */
@@ -311,11 +323,7 @@ export class Engine {
   }
 
   private inBand(inst: Instrument, price: number): boolean {
-    const ref = inst.referencePrice;
-    const band = inst.cfg.priceBandTicks;
-    if (ref === 0 || band === 0) return true;
-    const width = band * inst.cfg.tickSize;
-    return price >= ref - width && price <= ref + width;
+    return price >= inst.bandLow() && price <= inst.bandHigh();
   }
 
   private nextSessionClose(cfg: InstrumentConfig): number {
@@ -377,13 +385,9 @@ export class Engine {
     const isMarket = limit === 0;
     const account = s.account[o]!;
     const stp = s.stp[o]!;
-    let bandLo = 0;
-    let bandHi = Number.MAX_SAFE_INTEGER;
-    if (isMarket && inst.referencePrice !== 0 && inst.cfg.priceBandTicks !== 0) {
-      const width = inst.cfg.priceBandTicks * inst.cfg.tickSize;
-      bandLo = inst.referencePrice - width;
-      bandHi = inst.referencePrice + width;
-    }
+    // Only market orders are held to the band while matching (limit prices were checked on entry).
+    const bandLo = isMarket ? inst.bandLow() : 0;
+    const bandHi = isMarket ? inst.bandHigh() : Number.MAX_SAFE_INTEGER;
     let leaves = s.leaves(o);
     while (leaves > 0) {
       const l = ladder.best();
@@ -411,7 +415,7 @@ export class Engine {
             // DECREMENT_AND_CANCEL: both lose the smaller remaining quantity.
             const makerLeaves = s.leaves(m);
             if (makerLeaves > leaves) {
-              this.decrementResting(inst, m, leaves);
+              this.decrementResting(m, leaves);
               takerStopped = true;
             } else if (makerLeaves < leaves) {
               this.removeResting(inst, m, ExecType.EXPIRED, Reason.SELF_TRADE_PREVENTED, false);
@@ -485,13 +489,9 @@ export class Engine {
     const account = s.account[o]!;
     const stp = s.stp[o]!;
     const need = s.leaves(o);
-    let bandLo = 0;
-    let bandHi = Number.MAX_SAFE_INTEGER;
-    if (isMarket && inst.referencePrice !== 0 && inst.cfg.priceBandTicks !== 0) {
-      const width = inst.cfg.priceBandTicks * inst.cfg.tickSize;
-      bandLo = inst.referencePrice - width;
-      bandHi = inst.referencePrice + width;
-    }
+    // Only market orders are held to the band while matching (limit prices were checked on entry).
+    const bandLo = isMarket ? inst.bandLow() : 0;
+    const bandHi = isMarket ? inst.bandHigh() : Number.MAX_SAFE_INTEGER;
     let have = 0;
     const levels = ladder.ids;
     for (let k = ladder.size - 1; k >= 0; k--) {
@@ -549,7 +549,7 @@ export class Engine {
   }
 
   /** STP decrement of a resting maker by `qty` (it keeps priority). */
-  private decrementResting(inst: Instrument, m: number, qty: number): void {
+  private decrementResting(m: number, qty: number): void {
     const s = this.orders;
     const lv = this.levels;
     const l = s.level[m]!;
@@ -560,7 +560,6 @@ export class Engine {
       s.visibleQty[m] = leaves;
     }
     this.emitExec(m, ExecType.RESTATED, Reason.SELF_TRADE_PREVENTED, 0, 0, 0);
-    void inst;
   }
 
   /** Releases a finished order: id map, client order id, account list, slot. */

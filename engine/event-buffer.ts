@@ -37,6 +37,7 @@ export class EventBuffer {
   /** trade: maker account */
   otherAccount!: Float64Array;
   side!: Uint8Array;
+  /** exec: order type; account_status: STP mode */
   ordType!: Uint8Array;
   execType!: Uint8Array;
   ordStatus!: Uint8Array;
@@ -53,7 +54,7 @@ export class EventBuffer {
   cumNotional!: Float64Array;
   displayQty!: Float64Array;
   /** exec: tradeId; book: order count; mass_cancel/account_status: canceled count;
-   *  cancel_reject: responseTo; instrument_status: status; account_status: stp */
+   *  cancel_reject: responseTo; instrument_status: status */
   aux!: Float64Array;
   /** account_status: blocked (1/0) */
   flag!: Uint8Array;

@@ -23,6 +23,8 @@ export const COMMAND_BYTES_MAX = 64 * 1024;
 const ENVELOPE_VERSION = 1;
 const HEADER_BYTES = 1 + 8 + 8 + 8;
 const SNAPSHOT_MAGIC = 0x3153534d; // 'MSS1'
+/** Per session in a snapshot: f64 clientId, f64 lastRequestSeq, f64 lastAppliedIndex. */
+const SESSION_RECORD_BYTES = 24;
 
 /** What a client proposes: who, which request, the leader's clock, and the engine command (JSON form). */
 export interface ClientCommand {
@@ -82,10 +84,10 @@ export interface ApplyResult {
   appliedIndex: number;
 }
 
+/** LRU order is the Map's insertion order (a used session is re-inserted at the back). */
 interface Session {
   lastRequestSeq: number;
   lastAppliedIndex: number;
-  lastUsedTsUs: number;
 }
 
 export class ShardStateMachine {
@@ -131,7 +133,7 @@ export class ShardStateMachine {
     this.engine.apply(cmd, this.events);
     // Move the session to the back of the map: Map iteration order is the LRU order.
     this.sessions.delete(c.clientId);
-    this.sessions.set(c.clientId, { lastRequestSeq: c.requestSeq, lastAppliedIndex: entry.index, lastUsedTsUs: this.nowUs });
+    this.sessions.set(c.clientId, { lastRequestSeq: c.requestSeq, lastAppliedIndex: entry.index });
     if (this.sessions.size > SESSION_COUNT_MAX) this.sessions.delete(this.sessions.keys().next().value!);
     return { outcome: ApplyOutcome.APPLIED, clientId: c.clientId, requestSeq: c.requestSeq, appliedIndex: entry.index };
   }
@@ -139,7 +141,7 @@ export class ShardStateMachine {
   /** Engine snapshot plus the session table, in LRU order (so a restore evicts identically). */
   snapshot(): Uint8Array {
     const engineBytes = writeSnapshot(this.engine);
-    const sessionBytes = 8 + this.sessions.size * 32;
+    const sessionBytes = 8 + this.sessions.size * SESSION_RECORD_BYTES;
     const out = new Uint8Array(4 + 8 + 8 + 4 + engineBytes.length + sessionBytes);
     const v = new DataView(out.buffer);
     let o = 0;
@@ -159,8 +161,7 @@ export class ShardStateMachine {
       v.setFloat64(o, id, true);
       v.setFloat64(o + 8, s.lastRequestSeq, true);
       v.setFloat64(o + 16, s.lastAppliedIndex, true);
-      v.setFloat64(o + 24, s.lastUsedTsUs, true);
-      o += 32;
+      o += SESSION_RECORD_BYTES;
     }
     return out;
   }
@@ -179,11 +180,11 @@ export class ShardStateMachine {
     o += engineLength;
     const count = v.getFloat64(o, true);
     o += 8;
-    if (o + count * 32 !== bytes.length) throw new Error('state machine snapshot: bad length');
+    if (o + count * SESSION_RECORD_BYTES !== bytes.length) throw new Error('state machine snapshot: bad length');
     const sessions = new Map<number, Session>();
     for (let k = 0; k < count; k++) {
-      sessions.set(v.getFloat64(o, true), { lastRequestSeq: v.getFloat64(o + 8, true), lastAppliedIndex: v.getFloat64(o + 16, true), lastUsedTsUs: v.getFloat64(o + 24, true) });
-      o += 32;
+      sessions.set(v.getFloat64(o, true), { lastRequestSeq: v.getFloat64(o + 8, true), lastAppliedIndex: v.getFloat64(o + 16, true) });
+      o += SESSION_RECORD_BYTES;
     }
     this.engine = engine;
     this.sessions = sessions;

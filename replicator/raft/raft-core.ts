@@ -156,6 +156,7 @@ export class RaftCore {
   private needBroadcast = false;
   private prevHard: HardState = { term: 0, vote: NONE, commit: 0 };
   private outstandingReady = false;
+  private readonly commitScratch: number[] = [];
 
   constructor(cfg: RaftConfig, recovered?: RecoveredState) {
     invariant(cfg.id !== NONE, 'raft: node id 0 is reserved');
@@ -775,8 +776,9 @@ export class RaftCore {
         // Nothing new: an empty APPEND carries the commit index.
         const m = emptyMessage(MessageType.APPEND, this.id, id, this.term);
         m.index = pr.next - 1;
-        m.logTerm = this.log.termAt(m.index) ?? 0;
-        if (this.log.termAt(m.index) === undefined) continue;
+        const logTerm = this.log.termAt(m.index);
+        if (logTerm === undefined) continue;
+        m.logTerm = logTerm;
         m.commit = this.log.committed;
         this.send(m);
       } else this.sendAppend(id);
@@ -820,12 +822,14 @@ export class RaftCore {
 
   /** §5.3/§5.4.2: commit the highest index stored on a quorum, if it is of the current term. */
   private maybeCommit(): boolean {
-    const matches: number[] = [];
+    // Reused across calls: this runs on every APPEND response.
+    const matches = this.commitScratch;
+    matches.length = 0;
     for (const v of this.voters) {
       const pr = this.progress.get(v);
       matches.push(v === this.id ? this.log.stable : (pr?.match ?? 0));
     }
-    matches.sort((a, b) => b - a);
+    matches.sort(descending);
     const q = matches[this.quorum() - 1] ?? 0;
     if (q > this.log.committed && this.log.termAt(q) === this.term) {
       this.log.commitTo(q);
@@ -1042,6 +1046,10 @@ export class RaftCore {
   get appliedIndex(): number {
     return this.applied;
   }
+}
+
+function descending(a: number, b: number): number {
+  return b - a;
 }
 
 function concat(chunks: Uint8Array[], total: number): Uint8Array {

@@ -186,7 +186,9 @@ export class Engine {
       case 'tick':
         break;
       default:
-        this.commandReject(seq, type, Reason.UNKNOWN_COMMAND);
+        // No type at all is a malformed command (what the JSON codec says too, so a command
+        // is rejected alike whether it arrived through pipe mode or through the log).
+        this.commandReject(seq, type, typeof (cmd as { type?: unknown }).type === 'string' ? Reason.UNKNOWN_COMMAND : Reason.MALFORMED_COMMAND);
     }
   }
 

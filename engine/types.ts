@@ -102,7 +102,7 @@ export type Reason = (typeof Reason)[keyof typeof Reason];
 // ---------------------------------------------------------------------------
 
 interface Envelope {
-  /** Log index; strictly increasing. The orderId of a NewOrder is its seq. */
+  /** Command sequence number: strictly increasing (the replicator numbers the commands of its log densely). The orderId of a NewOrder is its seq. */
   seq: number;
   /** Log time, integer microseconds since the Unix epoch. Never decreases in effect (see README). */
   tsUs: number;

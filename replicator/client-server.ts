@@ -1,22 +1,27 @@
-// A minimal client protocol for tests and benchmarks (the gRPC gateway comes later):
-// TCP, frames of `u32 big-endian length | UTF-8 JSON`.
+// The replicas' client protocol (the gateway, tests and benchmarks speak it): TCP, frames of
+// `u32 big-endian length | u8 frame type | body`, specified in proto/client-frames.md.
 //
-//   request  {id, clientId, requestSeq, command}      → {id, ok:true, outcome, appliedIndex, events}
+//   JSON (1)     {id, clientId, requestSeq, command}  → {id, ok:true, outcome, appliedIndex, seq, events}
 //                                                      | {id, ok:false, error, leader, retryable}
-//   request  {id, op:'status', hash?:boolean}          → {id, ok:true, status}
-//   request  {id, op:'orders'}                         → {id, ok:true, applied, stateHash, execIdLast, orders:[…]}  (tests, debugging)
+//                {id, op:'status', hash?:boolean}     → {id, ok:true, status}
+//                {id, op:'orders'}                    → {id, ok:true, applied, stateHash, execIdLast, orders:[…]}  (tests, debugging)
+//   SUBMIT (2)   a batch of binary commands of one client session (engine/command-codec.ts)
+//                → RESULTS (3): one result per command, with its events in the binary event
+//                  codec (engine/event-codec.ts). This is the fast path: no JSON on either side,
+//                  and one frame carries a whole batch each way.
 //
-// `ok:true` means the command is in effect: APPLIED now, or DUPLICATE (an earlier copy of the
-// same (clientId, requestSeq) was applied; no events then). SEQUENCE_GAP is an error: an
-// earlier request of the client is not in the log yet (typically lost with a leader), so the
-// client resends everything unacknowledged, in order.
+// `ok`/APPLIED or DUPLICATE means the command is in effect: APPLIED now, or DUPLICATE (an
+// earlier copy of the same (clientId, requestSeq) was applied; no events then). SEQUENCE_GAP is
+// an error: an earlier request of the client is not in the log yet (typically lost with a
+// leader), so the client resends everything unacknowledged, in order.
 //
-// The server is a thin edge: it validates, hands the command to ReplicaNode.propose() and
-// writes the reply. Input is untrusted: a malformed frame gets an error reply, an oversized
-// one gets an error reply and the connection closed (the stream cannot be resynchronised);
-// nothing a client sends can throw out of a socket handler. Per connection at most
-// CLIENT_INFLIGHT_MAX requests are in progress; beyond that the socket is paused (TCP
-// backpressure) until replies go out.
+// The server is a thin edge: it checks the framing, hands commands to the replica and writes
+// the replies. Input is untrusted: a malformed frame gets an error reply, an oversized one gets
+// an error reply and the connection closed (the stream cannot be resynchronised); nothing a
+// client sends can throw out of a socket handler. A command body the codec cannot decode is
+// still logged and becomes a command_reject event on every replica (the session goes on).
+// Per connection at most CLIENT_INFLIGHT_MAX commands are in progress; beyond that the socket
+// is paused (TCP backpressure) until results go out.
 //
 // ReplicaClient: one client session (clientId) with pipelined requests and retry-to-leader.
 // Each request keeps its requestSeq for life; after a failure or timeout it reconnects (to the
@@ -25,17 +30,23 @@
 // exactly once.
 
 import net from 'node:net';
-import { ApplyOutcome, COMMAND_BYTES_MAX } from './shard-state-machine.js';
-import type { NodeStatus, Proposal, ProposalReply } from './node.js';
+import { ByteWriter, ByteReader } from '../engine/byte-writer.js';
+import type { EventBuffer } from '../engine/event-buffer.js';
+import { decodeEvents, encodeEventsTo } from '../engine/event-codec.js';
+import { eventToJson } from '../engine/json-codec.js';
+import { ApplyOutcome, COMMAND_BYTES_MAX, type ApplyResult } from './shard-state-machine.js';
+import { encodeJsonCommand, type EncodedProposal, type NodeStatus, type Proposal, type ProposalCallback, type ProposalError, type ProposalReply } from './node.js';
 import { Side } from '../engine/types.js';
 import type { NodeId } from './raft/types.js';
 
-/** Largest request frame the server accepts, length prefix excluded (1 MiB; a command is at most 64 KiB). */
-export const CLIENT_FRAME_BYTES_MAX = 1024 * 1024;
+/** Largest request frame the server accepts, length prefix excluded (8 MiB: a full SUBMIT batch of 64 KiB commands would not fit; typical ones are ~100 bytes each). */
+export const CLIENT_FRAME_BYTES_MAX = 8 * 1024 * 1024;
 /** Largest reply frame the client accepts (64 MiB: a sweeping order can produce many events; a status dump too). */
 export const CLIENT_REPLY_BYTES_MAX = 64 * 1024 * 1024;
-/** Requests in progress per connection on the server; more → the socket is paused. */
-export const CLIENT_INFLIGHT_MAX = 1024;
+/** Commands in progress per connection on the server; more → the socket is paused. */
+export const CLIENT_INFLIGHT_MAX = 8192;
+/** Commands in one SUBMIT frame at most. */
+export const CLIENT_BATCH_COMMANDS_MAX = 4096;
 /** Connections the server holds at once; more are closed on accept. */
 export const CLIENT_CONNECTIONS_MAX = 1024;
 /** Orders listed by op 'orders' at most. */
@@ -52,16 +63,26 @@ export const CLIENT_RETRY_DELAY_MS_MAX = 500;
 const CLIENT_TIMER_MS = 50;
 
 const LENGTH_BYTES = 4;
+/** Error messages in RESULTS are cut to this many characters (the u16-length string holds 64 KiB). */
+const ERROR_MESSAGE_CHARS_MAX = 1000;
+
+export const FrameType = { JSON: 1, SUBMIT: 2, RESULTS: 3 } as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+
+/** Result status in a RESULTS frame. */
+export const ResultStatus = { APPLIED: 1, DUPLICATE: 2, ERROR: 3 } as const;
 
 // ---------------------------------------------------------------------------------------------
 // Framing
 // ---------------------------------------------------------------------------------------------
 
+/** A JSON frame. */
 export function encodeFrame(value: unknown): Buffer {
   const json = Buffer.from(JSON.stringify(value), 'utf8');
-  const out = Buffer.allocUnsafe(LENGTH_BYTES + json.length);
-  out.writeUInt32BE(json.length, 0);
-  json.copy(out, LENGTH_BYTES);
+  const out = Buffer.allocUnsafe(LENGTH_BYTES + 1 + json.length);
+  out.writeUInt32BE(json.length + 1, 0);
+  out[LENGTH_BYTES] = FrameType.JSON;
+  json.copy(out, LENGTH_BYTES + 1);
   return out;
 }
 
@@ -69,10 +90,14 @@ export class FrameTooLargeError extends Error {
   override name = 'FrameTooLargeError';
 }
 
-export type ReadFrame = { ok: true; value: unknown } | { ok: false; error: 'BAD_JSON' };
+export interface RawFrame {
+  type: number;
+  /** A view into the reader's buffer, valid until the next push(). */
+  body: Buffer;
+}
 
-/** Splits a byte stream into length-prefixed JSON frames; pull-based so the reader can stop (backpressure). */
-export class JsonFrameReader {
+/** Splits a byte stream into length-prefixed frames; pull-based so the reader can stop (backpressure). */
+export class FrameReader {
   private buf: Buffer = Buffer.alloc(0);
   private off = 0;
   constructor(private readonly frameBytesMax: number) {}
@@ -92,20 +117,65 @@ export class JsonFrameReader {
     return this.buf.length - this.off;
   }
 
-  /** The next complete frame, or undefined. Throws FrameTooLargeError on an announced length over the limit. */
-  next(): ReadFrame | undefined {
+  /** The next complete frame, or undefined. Throws FrameTooLargeError on an announced length over the limit (or an empty frame). */
+  next(): RawFrame | undefined {
     if (this.buf.length - this.off < LENGTH_BYTES) return undefined;
     const len = this.buf.readUInt32BE(this.off);
     if (len > this.frameBytesMax) throw new FrameTooLargeError(`frame of ${len} bytes, limit ${this.frameBytesMax}`);
+    if (len === 0) throw new FrameTooLargeError('empty frame (no type byte)');
     if (this.buf.length - this.off < LENGTH_BYTES + len) return undefined;
-    const body = this.buf.subarray(this.off + LENGTH_BYTES, this.off + LENGTH_BYTES + len);
+    const type = this.buf[this.off + LENGTH_BYTES]!;
+    const body = this.buf.subarray(this.off + LENGTH_BYTES + 1, this.off + LENGTH_BYTES + len);
     this.off += LENGTH_BYTES + len;
-    try {
-      return { ok: true, value: JSON.parse(body.toString('utf8')) as unknown };
-    } catch {
-      return { ok: false, error: 'BAD_JSON' };
-    }
+    return { type, body };
   }
+}
+
+export type ReadFrame = { ok: true; value: unknown } | { ok: false; error: 'BAD_JSON' | 'NOT_JSON' };
+
+/** FrameReader for JSON frames only (tools, tests): other frame types read as NOT_JSON. */
+export class JsonFrameReader {
+  private readonly frames: FrameReader;
+  constructor(frameBytesMax: number) {
+    this.frames = new FrameReader(frameBytesMax);
+  }
+  push(chunk: Buffer): void {
+    this.frames.push(chunk);
+  }
+  get pendingBytes(): number {
+    return this.frames.pendingBytes;
+  }
+  next(): ReadFrame | undefined {
+    const f = this.frames.next();
+    if (f === undefined) return undefined;
+    return parseJsonFrame(f);
+  }
+}
+
+function parseJsonFrame(f: RawFrame): ReadFrame {
+  if (f.type !== FrameType.JSON) return { ok: false, error: 'NOT_JSON' };
+  try {
+    return { ok: true, value: JSON.parse(f.body.toString('utf8')) as unknown };
+  } catch {
+    return { ok: false, error: 'BAD_JSON' };
+  }
+}
+
+/** A SUBMIT frame: commands of one client session, `bodies` in the command codec. */
+export function encodeSubmitFrame(clientId: number, requests: readonly { requestSeq: number; body: Uint8Array }[], w = new ByteWriter()): Buffer {
+  w.reset();
+  w.u32(0); // length, patched below (big-endian)
+  w.u8(FrameType.SUBMIT);
+  w.f64(clientId);
+  w.u32(requests.length);
+  for (const r of requests) {
+    w.f64(r.requestSeq);
+    w.u32(r.body.length);
+    w.bytes(r.body);
+  }
+  const out = Buffer.from(w.toBytes());
+  out.writeUInt32BE(out.length - LENGTH_BYTES, 0);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -116,13 +186,12 @@ export const OUTCOME_NAMES: Record<number, string> = {
   [ApplyOutcome.APPLIED]: 'APPLIED',
   [ApplyOutcome.DUPLICATE]: 'DUPLICATE',
   [ApplyOutcome.SEQUENCE_GAP]: 'SEQUENCE_GAP',
-  [ApplyOutcome.NOT_A_COMMAND]: 'NOT_A_COMMAND',
 };
 
 export type RequestId = number | string | null;
 
 export type CommandReply =
-  | { id: RequestId; ok: true; outcome: 'APPLIED' | 'DUPLICATE'; appliedIndex: number; events: unknown[] }
+  | { id: RequestId; ok: true; outcome: 'APPLIED' | 'DUPLICATE'; appliedIndex: number; seq: number; events: unknown[] }
   | { id: RequestId; ok: false; error: string; leader: NodeId; retryable: boolean; message?: string };
 
 export interface OrdersDump {
@@ -137,6 +206,7 @@ export interface OrdersDump {
 /** What the server needs from a replica (ReplicaNode implements it). */
 export interface ClientServerNode {
   propose(p: Proposal): Promise<ProposalReply>;
+  proposeEncoded(p: EncodedProposal, cb: ProposalCallback): void;
   status(withHash?: boolean): NodeStatus;
   stateHash(): string;
   readonly stateMachine: import('./shard-state-machine.js').ShardStateMachine;
@@ -159,11 +229,15 @@ export interface ClientServerOptions {
 
 interface Conn {
   socket: net.Socket;
-  reader: JsonFrameReader;
+  reader: FrameReader;
+  /** Commands in progress. */
   inflight: number;
   paused: boolean;
   closed: boolean;
   corked: boolean;
+  /** RESULTS frame being filled (flushed at the end of the tick), or undefined. */
+  results: ByteWriter | undefined;
+  resultCount: number;
 }
 
 export class ClientServer {
@@ -174,6 +248,8 @@ export class ClientServer {
   private readonly connectionsMax: number;
   private readonly log: (line: string) => void;
   private stopped = false;
+  /** Spare writers for RESULTS frames (one per connection with results pending this tick). */
+  private readonly spareWriters: ByteWriter[] = [];
 
   constructor(private readonly opts: ClientServerOptions) {
     this.frameBytesMax = opts.frameBytesMax ?? CLIENT_FRAME_BYTES_MAX;
@@ -217,7 +293,7 @@ export class ClientServer {
       return;
     }
     socket.setNoDelay(true);
-    const c: Conn = { socket, reader: new JsonFrameReader(this.frameBytesMax), inflight: 0, paused: false, closed: false, corked: false };
+    const c: Conn = { socket, reader: new FrameReader(this.frameBytesMax), inflight: 0, paused: false, closed: false, corked: false, results: undefined, resultCount: 0 };
     this.conns.add(c);
     socket.on('data', (chunk: Buffer) => {
       if (c.closed) return;
@@ -234,10 +310,10 @@ export class ClientServer {
     c.socket.destroy();
   }
 
-  /** Takes frames off the connection while it has room for more requests in progress. */
+  /** Takes frames off the connection while it has room for more commands in progress. */
   private drain(c: Conn): void {
     while (!c.closed && c.inflight < this.inflightMax) {
-      let f: ReadFrame | undefined;
+      let f: RawFrame | undefined;
       try {
         f = c.reader.next();
       } catch (err) {
@@ -249,11 +325,16 @@ export class ClientServer {
         return;
       }
       if (f === undefined) break;
-      if (!f.ok) {
-        this.reply(c, { id: null, ok: false, error: f.error, leader: 0, retryable: false });
+      if (f.type === FrameType.SUBMIT) {
+        this.handleSubmit(c, f.body);
         continue;
       }
-      this.handle(c, f.value);
+      const j = parseJsonFrame(f);
+      if (!j.ok) {
+        this.reply(c, { id: null, ok: false, error: j.error === 'NOT_JSON' ? 'BAD_FRAME_TYPE' : j.error, leader: 0, retryable: false });
+        continue;
+      }
+      this.handle(c, j.value);
     }
     if (c.closed) return;
     const full = c.inflight >= this.inflightMax;
@@ -299,6 +380,94 @@ export class ClientServer {
     );
   }
 
+  /** A SUBMIT frame: check the framing, propose each command; results come back one by one. */
+  private handleSubmit(c: Conn, body: Buffer): void {
+    const bad = (message: string) => this.reply(c, { id: null, ok: false, error: 'BAD_REQUEST', leader: 0, retryable: false, message });
+    const r = new ByteReader(body, 0, body.length);
+    let clientId: number;
+    let count: number;
+    const reqs: { requestSeq: number; body: Uint8Array }[] = [];
+    try {
+      clientId = r.f64();
+      count = r.u32();
+      if (!Number.isSafeInteger(clientId) || clientId < 1) return bad('clientId must be a positive safe integer');
+      if (count > CLIENT_BATCH_COMMANDS_MAX) return bad(`${count} commands in one SUBMIT, limit ${CLIENT_BATCH_COMMANDS_MAX}`);
+      for (let k = 0; k < count; k++) {
+        const requestSeq = r.f64();
+        const len = r.u32();
+        if (!Number.isSafeInteger(requestSeq) || requestSeq < 1) return bad('requestSeq must be a positive safe integer');
+        if (len > COMMAND_BYTES_MAX) return bad(`command of ${len} bytes, limit ${COMMAND_BYTES_MAX}`);
+        // Copied: the frame's bytes belong to the socket's read buffer, the log keeps these.
+        reqs.push({ requestSeq, body: r.bytes(len).slice() });
+      }
+      if (r.remaining !== 0) return bad('trailing bytes after the commands');
+    } catch {
+      return bad('truncated SUBMIT frame');
+    }
+    const node = this.opts.node;
+    c.inflight += count;
+    for (const q of reqs) {
+      const requestSeq = q.requestSeq;
+      node.proposeEncoded({ clientId, requestSeq, body: q.body }, (err, result, events) => this.result(c, clientId, requestSeq, err, result, events));
+    }
+  }
+
+  /** Appends one result to the connection's RESULTS frame of this tick (encoding the events now: the buffer is reused). */
+  private result(c: Conn, clientId: number, requestSeq: number, err: ProposalError | undefined, result: ApplyResult | undefined, events: EventBuffer | undefined): void {
+    c.inflight--;
+    if (!c.closed) {
+      let w = c.results;
+      if (w === undefined) {
+        w = this.spareWriters.pop() ?? new ByteWriter();
+        w.reset();
+        w.u32(0); // frame length, patched at flush
+        w.u8(FrameType.RESULTS);
+        w.u32(0); // result count, patched at flush
+        c.results = w;
+        c.resultCount = 0;
+        this.scheduleFlush(c);
+      }
+      c.resultCount++;
+      w.f64(clientId);
+      w.f64(requestSeq);
+      if (err === undefined && result!.outcome === ApplyOutcome.APPLIED) {
+        w.u8(ResultStatus.APPLIED);
+        w.f64(result!.appliedIndex);
+        w.f64(result!.seq);
+        const lengthAt = w.length;
+        w.u32(0); // byte length of the event list, patched below
+        encodeEventsTo(w, events!, result!.eventsFrom, result!.eventsTo);
+        patchU32LE(w, lengthAt, w.length - lengthAt - 4);
+      } else if (err === undefined && result!.outcome === ApplyOutcome.DUPLICATE) {
+        w.u8(ResultStatus.DUPLICATE);
+        w.f64(result!.appliedIndex);
+        w.f64(result!.seq);
+      } else {
+        // SEQUENCE_GAP (an earlier request is missing: resend from the oldest unacknowledged) or a refusal.
+        const code = err?.code ?? OUTCOME_NAMES[result!.outcome] ?? 'INTERNAL';
+        w.u8(ResultStatus.ERROR);
+        w.str(code);
+        w.f64(err?.leader ?? 0);
+        w.u8((err?.retryable ?? result!.outcome === ApplyOutcome.SEQUENCE_GAP) ? 1 : 0);
+        w.str((err?.message ?? '').slice(0, ERROR_MESSAGE_CHARS_MAX));
+      }
+    }
+    if (c.paused) this.drain(c);
+  }
+
+  private scheduleFlush(c: Conn): void {
+    process.nextTick(() => {
+      const w = c.results;
+      c.results = undefined;
+      if (w === undefined) return;
+      const out = Buffer.from(w.toBytes());
+      out.writeUInt32BE(out.length - LENGTH_BYTES, 0);
+      out.writeUInt32LE(c.resultCount, LENGTH_BYTES + 1);
+      this.spareWriters.push(w);
+      if (!c.closed) c.socket.write(out);
+    });
+  }
+
   private done(c: Conn, reply: unknown): void {
     c.inflight--;
     this.reply(c, reply);
@@ -324,7 +493,7 @@ export class ClientServer {
 function replyOf(id: RequestId, r: ProposalReply): CommandReply {
   const o = r.result.outcome;
   if (o === ApplyOutcome.APPLIED || o === ApplyOutcome.DUPLICATE) {
-    return { id, ok: true, outcome: o === ApplyOutcome.APPLIED ? 'APPLIED' : 'DUPLICATE', appliedIndex: r.result.appliedIndex, events: r.events };
+    return { id, ok: true, outcome: o === ApplyOutcome.APPLIED ? 'APPLIED' : 'DUPLICATE', appliedIndex: r.result.appliedIndex, seq: r.result.seq, events: r.events };
   }
   // SEQUENCE_GAP: an earlier request of this client is missing; resend from the oldest unacknowledged.
   return { id, ok: false, error: OUTCOME_NAMES[o] ?? `OUTCOME_${o}`, leader: 0, retryable: o === ApplyOutcome.SEQUENCE_GAP };
@@ -384,12 +553,38 @@ export interface SubmitResult {
   requestSeq: number;
   outcome: 'APPLIED' | 'DUPLICATE';
   appliedIndex: number;
-  events: unknown[];
+  /** Engine sequence number of the command (its orderId if it was a new order). */
+  seq: number;
+  /** Engine events as JSON objects (decoded on first access; empty unless APPLIED). */
+  readonly events: unknown[];
+  /** The same events in the binary event codec (engine/event-codec.ts). */
+  readonly eventBytes: Uint8Array;
   /** Times the request was sent (1 = first try). */
   attempts: number;
   /** Replica that answered. */
   node: NodeId;
 }
+
+class Result implements SubmitResult {
+  private decoded: unknown[] | undefined;
+  constructor(
+    readonly requestSeq: number,
+    readonly outcome: 'APPLIED' | 'DUPLICATE',
+    readonly appliedIndex: number,
+    readonly seq: number,
+    readonly eventBytes: Uint8Array,
+    readonly attempts: number,
+    readonly node: NodeId,
+  ) {}
+  get events(): unknown[] {
+    if (this.decoded === undefined) {
+      this.decoded = this.eventBytes.length === 0 ? [] : decodeEvents(this.eventBytes, 0, this.eventBytes.length).map((e) => JSON.parse(eventToJson(e)) as unknown);
+    }
+    return this.decoded;
+  }
+}
+
+const NO_EVENTS = new Uint8Array(0);
 
 export class ClientRequestError extends Error {
   override name = 'ClientRequestError';
@@ -403,8 +598,8 @@ export class ClientRequestError extends Error {
 
 interface Req {
   seq: number;
-  command: Record<string, unknown>;
-  frame: Buffer | undefined;
+  /** The command in the binary command codec. */
+  body: Uint8Array;
   attempts: number;
   sentAt: number;
   resolve: (r: SubmitResult) => void;
@@ -414,11 +609,9 @@ interface Req {
 
 interface ClientConn {
   socket: net.Socket;
-  reader: JsonFrameReader;
+  reader: FrameReader;
   target: ClientEndpoint;
   ready: boolean;
-  /** Frame id → request, for this connection. */
-  frames: Map<number, Req>;
 }
 
 export interface ClientStats {
@@ -452,10 +645,11 @@ export class ReplicaClient {
   private sent = 0;
   private conn: ClientConn | undefined;
   private targetIndex = 0;
-  private nextFrameId = 1;
   private failures = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  private pumpScheduled = false;
   private readonly timer: NodeJS.Timeout;
+  private readonly writer = new ByteWriter();
   private closed = false;
   readonly stats: ClientStats = { submitted: 0, acked: 0, duplicates: 0, resends: 0, failovers: 0, timeouts: 0, errors: {} };
 
@@ -485,22 +679,35 @@ export class ReplicaClient {
   }
 
   /**
-   * Submits an engine command (without seq/tsUs) under the next requestSeq. Resolves once the
-   * command is in effect (APPLIED, or DUPLICATE of an earlier copy); retries across leader
-   * changes by itself, so it rejects only for a command that can never be applied or close().
+   * Submits an engine command (JSON form, without seq/tsUs) under the next requestSeq.
+   * Resolves once the command is in effect (APPLIED, or DUPLICATE of an earlier copy); retries
+   * across leader changes by itself, so it rejects only for a command that can never be
+   * applied or close().
    */
   submit(command: Record<string, unknown>): Promise<SubmitResult> {
     if (this.closed) return Promise.reject(new ClientRequestError('CLOSED', 'client closed'));
+    const body = encodeJsonCommand(command);
+    return this.submitEncoded(body);
+  }
+
+  /** Submits a command already in the binary command codec (engine/command-codec.ts). */
+  submitEncoded(body: Uint8Array): Promise<SubmitResult> {
+    if (this.closed) return Promise.reject(new ClientRequestError('CLOSED', 'client closed'));
     // Checked before a requestSeq is consumed: a request the replicas refuse outright would
     // leave a hole in the sequence and every later request would be a SEQUENCE_GAP.
-    if (Buffer.byteLength(JSON.stringify(command), 'utf8') > COMMAND_BYTES_MAX) {
-      return Promise.reject(new ClientRequestError('COMMAND_TOO_LARGE', `command over ${COMMAND_BYTES_MAX} bytes`));
-    }
+    if (body.length > COMMAND_BYTES_MAX) return Promise.reject(new ClientRequestError('COMMAND_TOO_LARGE', `command over ${COMMAND_BYTES_MAX} bytes`));
     this.stats.submitted++;
     return new Promise<SubmitResult>((resolve, reject) => {
-      this.backlog.push({ seq: this.nextSeq++, command, frame: undefined, attempts: 0, sentAt: 0, resolve, reject, done: false });
+      this.backlog.push({ seq: this.nextSeq++, body, attempts: 0, sentAt: 0, resolve, reject, done: false });
       if (this.conn === undefined && this.reconnectTimer === undefined) this.connect();
-      else this.pump();
+      else if (!this.pumpScheduled) {
+        // Everything submitted in this tick leaves in one SUBMIT frame.
+        this.pumpScheduled = true;
+        process.nextTick(() => {
+          this.pumpScheduled = false;
+          this.pump();
+        });
+      }
     });
   }
 
@@ -530,7 +737,7 @@ export class ReplicaClient {
     const target = this.endpoints[this.targetIndex % this.endpoints.length]!;
     const socket = net.connect({ host: target.host, port: target.port });
     socket.setNoDelay(true);
-    const conn: ClientConn = { socket, reader: new JsonFrameReader(CLIENT_REPLY_BYTES_MAX), target, ready: false, frames: new Map() };
+    const conn: ClientConn = { socket, reader: new FrameReader(CLIENT_REPLY_BYTES_MAX), target, ready: false };
     this.conn = conn;
     this.sent = 0;
     const connectTimer = setTimeout(() => {
@@ -546,7 +753,7 @@ export class ReplicaClient {
       if (this.conn !== conn) return;
       conn.reader.push(chunk);
       for (;;) {
-        let f: ReadFrame | undefined;
+        let f: RawFrame | undefined;
         try {
           f = conn.reader.next();
         } catch {
@@ -554,7 +761,8 @@ export class ReplicaClient {
           return;
         }
         if (f === undefined) break;
-        if (f.ok) this.onReply(conn, f.value);
+        if (f.type === FrameType.RESULTS) this.onResults(conn, f.body);
+        else this.onJson(conn, parseJsonFrame(f));
         if (this.conn !== conn) return;
       }
     });
@@ -565,7 +773,7 @@ export class ReplicaClient {
     });
   }
 
-  /** Sends queued requests up to the window, in requestSeq order. */
+  /** Sends queued requests up to the window, in requestSeq order, in as few SUBMIT frames as the batch limit allows. */
   private pump(): void {
     const conn = this.conn;
     if (conn === undefined || !conn.ready) return;
@@ -579,55 +787,95 @@ export class ReplicaClient {
     }
     const limit = this.window.length;
     if (this.sent >= limit) return;
-    conn.socket.cork();
     const now = Date.now();
+    conn.socket.cork();
     while (this.sent < limit) {
-      const r = this.window[this.sent++]!;
-      const id = this.nextFrameId++;
-      conn.frames.set(id, r);
-      if (r.attempts > 0) this.stats.resends++;
-      r.attempts++;
-      r.sentAt = now;
-      conn.socket.write(encodeFrame({ id, clientId: this.clientId, requestSeq: r.seq, command: r.command }));
+      const batch: Req[] = [];
+      while (this.sent < limit && batch.length < CLIENT_BATCH_COMMANDS_MAX) {
+        const r = this.window[this.sent++]!;
+        if (r.attempts > 0) this.stats.resends++;
+        r.attempts++;
+        r.sentAt = now;
+        batch.push(r);
+      }
+      conn.socket.write(encodeSubmitFrame(this.clientId, batch.map((r) => ({ requestSeq: r.seq, body: r.body })), this.writer));
     }
     conn.socket.uncork();
   }
 
-  private onReply(conn: ClientConn, value: unknown): void {
-    if (typeof value !== 'object' || value === null) return;
-    const rep = value as Record<string, unknown>;
-    if (typeof rep.id !== 'number') return; // not an answer to one of ours (e.g. an error about a bad frame)
-    const r = conn.frames.get(rep.id);
-    if (r === undefined) return;
-    conn.frames.delete(rep.id);
-    if (r.done) return;
-    if (rep.ok === true) {
-      r.done = true;
-      this.failures = 0;
-      const k = this.window.indexOf(r); // the window is small (≤ windowMax)
-      if (k >= 0) {
-        this.window.splice(k, 1);
-        if (k < this.sent) this.sent--;
+  private onResults(conn: ClientConn, body: Buffer): void {
+    const rd = new ByteReader(body, 0, body.length);
+    try {
+      const count = rd.u32();
+      for (let k = 0; k < count; k++) {
+        rd.f64(); // clientId (always ours)
+        const requestSeq = rd.f64();
+        const status = rd.u8();
+        if (status === ResultStatus.APPLIED || status === ResultStatus.DUPLICATE) {
+          const appliedIndex = rd.f64();
+          const seq = rd.f64();
+          let eventBytes = NO_EVENTS;
+          if (status === ResultStatus.APPLIED) eventBytes = rd.bytes(rd.u32()).slice();
+          this.acked(conn, requestSeq, status === ResultStatus.APPLIED ? 'APPLIED' : 'DUPLICATE', appliedIndex, seq, eventBytes);
+        } else {
+          const code = rd.str();
+          const leader = rd.f64();
+          const retryable = rd.u8() === 1;
+          const message = rd.str();
+          this.failed(conn, requestSeq, code, leader, retryable, message);
+        }
+        if (this.conn !== conn) return;
       }
-      this.stats.acked++;
-      if (rep.outcome === 'DUPLICATE') this.stats.duplicates++;
-      r.resolve({
-        requestSeq: r.seq,
-        outcome: rep.outcome === 'DUPLICATE' ? 'DUPLICATE' : 'APPLIED',
-        appliedIndex: typeof rep.appliedIndex === 'number' ? rep.appliedIndex : 0,
-        events: Array.isArray(rep.events) ? rep.events : [],
-        attempts: r.attempts,
-        node: conn.target.id,
-      });
-      this.pump();
-      return;
+    } catch {
+      this.failover(undefined, 'BAD_REPLY');
     }
-    const error = typeof rep.error === 'string' ? rep.error : 'UNKNOWN';
+  }
+
+  /** JSON replies on the SUBMIT path are only errors about a frame (BAD_REQUEST, FRAME_TOO_LARGE): our bug, not retryable. */
+  private onJson(conn: ClientConn, f: ReadFrame): void {
+    const rep = f.ok && typeof f.value === 'object' && f.value !== null ? (f.value as Record<string, unknown>) : {};
+    const error = typeof rep.error === 'string' ? rep.error : 'BAD_REPLY';
+    const oldest = this.window[0];
+    if (oldest === undefined) return;
+    this.failed(conn, oldest.seq, error, 0, rep.retryable === true, String(rep.message ?? ''));
+  }
+
+  private findSent(requestSeq: number): number {
+    const first = this.window[0];
+    if (first === undefined) return -1;
+    const k = requestSeq - first.seq;
+    if (k >= 0 && k < this.sent && this.window[k]!.seq === requestSeq) return k;
+    for (let i = 0; i < this.sent; i++) if (this.window[i]!.seq === requestSeq) return i;
+    return -1;
+  }
+
+  private acked(conn: ClientConn, requestSeq: number, outcome: 'APPLIED' | 'DUPLICATE', appliedIndex: number, seq: number, eventBytes: Uint8Array): void {
+    const k = this.findSent(requestSeq);
+    if (k < 0) return;
+    const r = this.window[k]!;
+    this.window.splice(k, 1);
+    this.sent--;
+    if (r.done) return;
+    r.done = true;
+    this.failures = 0;
+    this.stats.acked++;
+    if (outcome === 'DUPLICATE') this.stats.duplicates++;
+    r.resolve(new Result(r.seq, outcome, appliedIndex, seq, eventBytes, r.attempts, conn.target.id));
+    if (this.backlogHead < this.backlog.length && !this.pumpScheduled) {
+      this.pumpScheduled = true;
+      process.nextTick(() => {
+        this.pumpScheduled = false;
+        this.pump();
+      });
+    }
+  }
+
+  private failed(conn: ClientConn, requestSeq: number, error: string, leader: number, retryable: boolean, message: string): void {
     this.stats.errors[error] = (this.stats.errors[error] ?? 0) + 1;
-    if (rep.retryable !== true) {
+    if (!retryable) {
       // Cannot succeed by retrying. Later requests would now hit a sequence gap forever, so
       // the session is unusable: fail everything (the caller starts a new clientId).
-      this.log(`client ${this.clientId}: request ${r.seq} failed for good: ${error} ${String(rep.message ?? '')}`);
+      this.log(`client ${this.clientId}: request ${requestSeq} failed for good: ${error} ${message}`);
       for (const q of this.takeAll()) {
         q.done = true;
         q.reject(new ClientRequestError(error, `request ${q.seq}: ${error}`));
@@ -636,7 +884,6 @@ export class ReplicaClient {
     }
     // One failure answers for the whole pipeline: every later request of ours on this
     // connection is a SEQUENCE_GAP or the same error, so switch (or reconnect) and resend all.
-    const leader = typeof rep.leader === 'number' ? rep.leader : 0;
     this.failover(leader !== 0 && leader !== conn.target.id ? leader : undefined, error);
   }
 
@@ -679,6 +926,15 @@ export class ReplicaClient {
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
+}
+
+/** Writes a little-endian u32 at an offset already written (a length known only afterwards). */
+function patchU32LE(w: ByteWriter, offset: number, value: number): void {
+  const b = w.view();
+  b[offset] = value & 0xff;
+  b[offset + 1] = (value >>> 8) & 0xff;
+  b[offset + 2] = (value >>> 16) & 0xff;
+  b[offset + 3] = (value >>> 24) & 0xff;
 }
 
 /** One request on a fresh connection (status, orders dump). Rejects on timeout or connection failure. */

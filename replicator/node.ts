@@ -24,7 +24,9 @@
 // wal/README.md), a broken Raft invariant, and a state machine that cannot restore.
 
 import path from 'node:path';
-import { eventToJson } from '../engine/json-codec.js';
+import { encodeCommand } from '../engine/command-codec.js';
+import type { EventBuffer } from '../engine/event-buffer.js';
+import { commandFromJson, eventToJson } from '../engine/json-codec.js';
 import type { ShardConfig } from '../engine/types.js';
 import { RaftCore, decodeConfChange } from './raft/raft-core.js';
 import {
@@ -42,7 +44,17 @@ import {
   type RecoveredState,
   type SnapshotMeta,
 } from './raft/types.js';
-import { ApplyOutcome, COMMAND_BYTES_MAX, ShardStateMachine, encodeClientCommand, type ApplyResult } from './shard-state-machine.js';
+import {
+  ApplyOutcome,
+  BATCH_BYTES_MAX,
+  BATCH_COMMAND_OVERHEAD_BYTES,
+  BATCH_COMMANDS_MAX,
+  COMMAND_BYTES_MAX,
+  ShardStateMachine,
+  encodeBatch,
+  type ApplyResult,
+  type LoggedCommand,
+} from './shard-state-machine.js';
 import { Wal, type LogEntry } from './wal/wal.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -65,8 +77,8 @@ export const APPEND_BYTES_MAX = 1024 * 1024;
 export const UNCOMMITTED_ENTRIES_MAX = 65_536;
 /** Snapshot bytes per SNAPSHOT message (4 MiB, far under the transport's 32 MiB frame limit). */
 export const SNAPSHOT_CHUNK_BYTES = 4 * 1024 * 1024;
-/** Proposals waiting to be applied on this node (queued for the core or in the log); more are refused at once. */
-export const PENDING_PROPOSALS_MAX = 65_536;
+/** Commands waiting to be applied on this node (queued for the core or in the log); more are refused at once. */
+export const PENDING_PROPOSALS_MAX = 262_144;
 /** Applied entries between two snapshots of the state machine. */
 export const SNAPSHOT_INTERVAL_ENTRIES = 100_000;
 /** The leader proposes an engine `tick` this often (ms), so GTD/DAY orders expire on log time even without traffic. */
@@ -129,6 +141,21 @@ export interface Proposal {
   command: Record<string, unknown>;
   tsUs?: number;
 }
+
+/** The same with the command already in the binary command codec (engine/command-codec.ts). */
+export interface EncodedProposal {
+  clientId: number;
+  requestSeq: number;
+  body: Uint8Array;
+  tsUs?: number;
+}
+
+/**
+ * Called exactly once per proposal: with an error, or with the state machine's result and its
+ * event buffer, whose rows [result.eventsFrom, result.eventsTo) are the command's events. The
+ * buffer is reused by the next apply: read (or copy) the rows inside the callback.
+ */
+export type ProposalCallback = (err: ProposalError | undefined, result: ApplyResult | undefined, events: EventBuffer | undefined) => void;
 
 export interface NodeStatus {
   id: NodeId;
@@ -198,16 +225,15 @@ interface HeldSnapshot {
   data: Uint8Array;
 }
 
-interface PendingProposal {
+/** The proposals of one batch entry: callbacks by position in the batch (undefined for the leader's own time tick). */
+interface PendingBatch {
   term: number;
-  resolve: (r: ProposalReply) => void;
-  reject: (e: ProposalError) => void;
+  callbacks: (ProposalCallback | undefined)[];
 }
 
 interface QueuedProposal {
-  data: Uint8Array;
-  resolve: (r: ProposalReply) => void;
-  reject: (e: ProposalError) => void;
+  cmd: LoggedCommand;
+  cb: ProposalCallback | undefined;
 }
 
 const ROLE_NAMES = { [Role.FOLLOWER]: 'FOLLOWER', [Role.PRE_CANDIDATE]: 'PRE_CANDIDATE', [Role.CANDIDATE]: 'CANDIDATE', [Role.LEADER]: 'LEADER' } as const;
@@ -293,8 +319,10 @@ export class ReplicaNode {
   private proposals: QueuedProposal[] = [];
   private wake: (() => void) | undefined;
 
-  /** Proposals in the log, by index, resolved or rejected when that index is applied. */
-  private readonly pending = new Map<number, PendingProposal>();
+  /** Batches in the log, by index, answered when that index is applied. */
+  private readonly pending = new Map<number, PendingBatch>();
+  /** Commands in `pending` (the batches' callbacks). */
+  private pendingCommands = 0;
 
   /** Highest log index known durable in the WAL (entries up to it may be applied before the next fdatasync). */
   private durableIndex = 0;
@@ -460,18 +488,34 @@ export class ReplicaNode {
    * Proposes a client command. Resolves once it is applied on this node (the leader) with the
    * state machine's result and the engine events; rejects at once if this node is not the
    * leader or too many proposals wait. A retryable rejection may be resent with the same
-   * (clientId, requestSeq) — to this node or the leader it names.
+   * (clientId, requestSeq) — to this node or the leader it names. (The JSON convenience form
+   * of proposeEncoded, for tests and tools.)
    */
   propose(p: Proposal): Promise<ProposalReply> {
-    if (this.stopping || this.failed) return this.refuse(ProposalErrorCode.STOPPING);
-    if (!this.running || this.core.role !== Role.LEADER) return this.refuse(ProposalErrorCode.NOT_LEADER);
-    if (this.proposals.length + this.pending.size >= PENDING_PROPOSALS_MAX) return this.refuse(ProposalErrorCode.PROPOSAL_QUEUE_FULL);
-    const data = encodeClientCommand({ clientId: p.clientId, requestSeq: p.requestSeq, tsUs: p.tsUs ?? this.nowUs(), command: p.command });
-    if (data.length > COMMAND_BYTES_MAX + 25) return this.refuse(ProposalErrorCode.COMMAND_TOO_LARGE);
+    const body = encodeJsonCommand(p.command);
     return new Promise<ProposalReply>((resolve, reject) => {
-      this.proposals.push({ data, resolve, reject });
-      this.poke();
+      this.proposeEncoded({ clientId: p.clientId, requestSeq: p.requestSeq, body, ...(p.tsUs !== undefined ? { tsUs: p.tsUs } : {}) }, (err, result, events) => {
+        if (err !== undefined) return reject(err);
+        const evs: unknown[] = [];
+        if (result!.outcome === ApplyOutcome.APPLIED) for (let i = result!.eventsFrom; i < result!.eventsTo; i++) evs.push(JSON.parse(eventToJson(events!.event(i))));
+        resolve({ result: result!, events: evs });
+      });
     });
+  }
+
+  /** Proposes an encoded command; `cb` is called exactly once (see ProposalCallback), possibly before this returns. */
+  proposeEncoded(p: EncodedProposal, cb: ProposalCallback): void {
+    if (this.stopping || this.failed) return this.refuseCb(ProposalErrorCode.STOPPING, cb);
+    if (!this.running || this.core.role !== Role.LEADER) return this.refuseCb(ProposalErrorCode.NOT_LEADER, cb);
+    if (this.proposals.length + this.pendingCommands >= PENDING_PROPOSALS_MAX) return this.refuseCb(ProposalErrorCode.PROPOSAL_QUEUE_FULL, cb);
+    if (p.body.length > COMMAND_BYTES_MAX) return this.refuseCb(ProposalErrorCode.COMMAND_TOO_LARGE, cb);
+    this.proposals.push({ cmd: { clientId: p.clientId, requestSeq: p.requestSeq, tsUs: p.tsUs ?? this.nowUs(), body: p.body }, cb });
+    if (this.proposals.length === 1) this.poke();
+  }
+
+  private refuseCb(code: ProposalErrorCode, cb: ProposalCallback): void {
+    this.stats.proposalsRejected++;
+    cb(new ProposalError(code, this.running ? this.core.leader : NONE), undefined, undefined);
   }
 
   private refuse(code: ProposalErrorCode): Promise<never> {
@@ -491,7 +535,7 @@ export class ReplicaNode {
       firstIndex: c.firstIndex,
       lastIndex: c.lastIndex,
       snapshotIndex: this.snapshotIndex,
-      pendingProposals: this.pending.size + this.proposals.length,
+      pendingProposals: this.pendingCommands + this.proposals.length,
       stats: { ...this.stats },
     };
     if (withHash) s.stateHash = this.stateHash();
@@ -559,33 +603,59 @@ export class ReplicaNode {
       this.log(`now ${ROLE_NAMES[role]} in term ${this.core.term} (leader ${this.core.leader})`);
       this.lastRole = role;
     }
+    if (role === Role.LEADER) this.maybeQueueTimeTick();
     if (this.proposals.length > 0) {
       const queued = this.proposals;
       this.proposals = [];
-      for (const q of queued) this.proposeToCore(q);
+      // Everything that queued while the loop was busy goes into as few entries as the batch
+      // limits allow: Raft, the WAL and the network then pay per batch, not per command.
+      let from = 0;
+      let bytes = 0;
+      for (let k = 0; k < queued.length; k++) {
+        const b = BATCH_COMMAND_OVERHEAD_BYTES + queued[k]!.cmd.body.length;
+        if (k > from && (k - from >= BATCH_COMMANDS_MAX || bytes + b > BATCH_BYTES_MAX - 64)) {
+          this.proposeBatch(queued, from, k);
+          from = k;
+          bytes = 0;
+        }
+        bytes += b;
+      }
+      this.proposeBatch(queued, from, queued.length);
     }
-    if (role === Role.LEADER) this.maybeProposeTimeTick();
   }
 
-  private proposeToCore(q: QueuedProposal): void {
-    const r = this.core.propose(q.data);
+  private proposeBatch(queued: QueuedProposal[], from: number, to: number): void {
+    const cmds: LoggedCommand[] = new Array(to - from);
+    const callbacks: (ProposalCallback | undefined)[] = new Array(to - from);
+    for (let k = from; k < to; k++) {
+      cmds[k - from] = queued[k]!.cmd;
+      callbacks[k - from] = queued[k]!.cb;
+    }
+    const r = this.core.propose(encodeBatch(cmds));
     if (r.ok) {
       assert(!this.pending.has(r.index), `two proposals at index ${r.index}`);
-      this.pending.set(r.index, { term: r.term, resolve: q.resolve, reject: q.reject });
-      this.stats.proposalsAccepted++;
+      this.pending.set(r.index, { term: r.term, callbacks });
+      this.pendingCommands += callbacks.length;
+      this.stats.proposalsAccepted += callbacks.length;
       return;
     }
-    this.stats.proposalsRejected++;
     const code =
       r.error === ProposeError.PROPOSAL_QUEUE_FULL
         ? ProposalErrorCode.PROPOSAL_QUEUE_FULL
         : r.error === ProposeError.TRANSFERRING_LEADERSHIP
           ? ProposalErrorCode.TRANSFERRING_LEADERSHIP
           : ProposalErrorCode.NOT_LEADER;
-    q.reject(new ProposalError(code, r.leader));
+    for (const cb of callbacks) {
+      if (cb === undefined) {
+        this.timeTickRefused();
+        continue;
+      }
+      this.stats.proposalsRejected++;
+      cb(new ProposalError(code, r.leader), undefined, undefined);
+    }
   }
 
-  private maybeProposeTimeTick(): void {
+  private maybeQueueTimeTick(): void {
     if (this.timeTickMs <= 0) return;
     const now = Date.now();
     if (now - this.lastTimeTickMs < this.timeTickMs) return;
@@ -596,14 +666,18 @@ export class ReplicaNode {
     }
     // Negative client ids are reserved for the replicas: -term is unique per leader, and one
     // leader's entries of its term are never reordered, so its sequence stays contiguous as
-    // long as a refused proposal does not consume a number.
-    const data = encodeClientCommand({ clientId: -term, requestSeq: this.timeTickSeq + 1, tsUs: this.nowUs(), command: { type: 'tick' } });
-    const r = this.core.propose(data);
-    if (r.ok) {
-      this.timeTickSeq++;
-      this.lastTimeTickMs = now;
-      this.stats.timeTicksProposed++;
-    }
+    // long as a refused proposal gives its number back (timeTickRefused).
+    this.timeTickSeq++;
+    this.lastTimeTickMs = now;
+    this.stats.timeTicksProposed++;
+    this.proposals.push({ cmd: { clientId: -term, requestSeq: this.timeTickSeq, tsUs: this.nowUs(), body: TICK_COMMAND_BODY }, cb: undefined });
+  }
+
+  /** A refused time tick gives its number back (the next one of this term reuses it). */
+  private timeTickRefused(): void {
+    this.timeTickSeq--;
+    this.lastTimeTickMs = 0;
+    this.stats.timeTicksProposed--;
   }
 
   private async handleReady(rd: Ready): Promise<void> {
@@ -673,18 +747,20 @@ export class ReplicaNode {
 
   private applyEntry(e: Entry): void {
     if (e.type === EntryType.CONF_CHANGE) this.core.applyConfChange(decodeConfChange(e.data));
-    const result = this.sm.apply(e);
+    const results = this.sm.apply(e);
     this.stats.entriesApplied++;
     const p = this.pending.get(e.index);
     if (p === undefined) return;
     this.pending.delete(e.index);
+    this.pendingCommands -= p.callbacks.length;
     if (p.term !== e.term) {
-      p.reject(new ProposalError(ProposalErrorCode.LEADER_CHANGED, this.core.leader, `entry ${e.index} is of term ${e.term}, proposed in ${p.term}`));
+      const err = new ProposalError(ProposalErrorCode.LEADER_CHANGED, this.core.leader, `entry ${e.index} is of term ${e.term}, proposed in ${p.term}`);
+      for (const cb of p.callbacks) cb?.(err, undefined, undefined);
       return;
     }
-    let events: unknown[] = [];
-    if (result.outcome === ApplyOutcome.APPLIED) events = this.sm.events.toEvents().map((ev) => JSON.parse(eventToJson(ev)) as unknown);
-    p.resolve({ result, events });
+    assert(results.length === p.callbacks.length, `entry ${e.index}: ${results.length} results for a batch of ${p.callbacks.length}`);
+    const events = this.sm.events;
+    for (let k = 0; k < results.length; k++) p.callbacks[k]?.(undefined, results[k], events);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -751,7 +827,9 @@ export class ReplicaNode {
     for (const [index, p] of this.pending) {
       if (index > meta.index) continue;
       this.pending.delete(index);
-      p.reject(new ProposalError(ProposalErrorCode.SNAPSHOT_INSTALLED, this.core.leader));
+      this.pendingCommands -= p.callbacks.length;
+      const err = new ProposalError(ProposalErrorCode.SNAPSHOT_INSTALLED, this.core.leader);
+      for (const cb of p.callbacks) cb?.(err, undefined, undefined);
     }
   }
 
@@ -759,9 +837,11 @@ export class ReplicaNode {
 
   private rejectAll(code: ProposalErrorCode): void {
     const leader = this.running ? this.core.leader : NONE;
-    for (const p of this.pending.values()) p.reject(new ProposalError(code, leader));
+    const err = new ProposalError(code, leader);
+    for (const p of this.pending.values()) for (const cb of p.callbacks) cb?.(err, undefined, undefined);
     this.pending.clear();
-    for (const q of this.proposals) q.reject(new ProposalError(code, leader));
+    this.pendingCommands = 0;
+    for (const q of this.proposals) q.cb?.(err, undefined, undefined);
     this.proposals = [];
   }
 
@@ -774,6 +854,23 @@ export class ReplicaNode {
     this.opts.onFatal(err);
   }
 }
+
+/**
+ * A command in its JSON form → the command codec. What commandFromJson refuses (no string
+ * type) and values no JSON could hold become `{}`: a command without a type, which the engine
+ * rejects as MALFORMED_COMMAND under its seq (as pipe mode does).
+ */
+export function encodeJsonCommand(command: unknown): Uint8Array {
+  const parsed = commandFromJson(command);
+  try {
+    return encodeCommand('error' in parsed ? {} : parsed);
+  } catch {
+    return encodeCommand({});
+  }
+}
+
+/** The leader's time tick, encoded once. */
+const TICK_COMMAND_BODY = encodeCommand({ type: 'tick' });
 
 function toEntry(e: LogEntry): Entry {
   return { index: e.index, term: e.term, type: (e.type ?? EntryType.NORMAL) as EntryType, data: e.data };

@@ -246,7 +246,7 @@ async function failoverTrial(cluster: ProcessCluster): Promise<Trial> {
 
 async function main(): Promise<void> {
   const fsync = args.fsync !== 'off';
-  const cluster = await ProcessCluster.create({ fsync, echo: args.echo });
+  const cluster = await ProcessCluster.create({ fsync, echo: args.echo, ...(process.env.BENCH_NODE_ARGS ? { nodeArgs: process.env.BENCH_NODE_ARGS.split(' ') } : {}) });
   const rates = (args.rates ?? '').split(',').map((r) => (r.trim() === 'max' ? ('max' as const) : Number(r)));
   console.error(`bench:replicator — 3 replicas on loopback, fsync ${fsync ? 'on' : 'OFF'}, ${CLIENTS} clients (window ${WINDOW}), ${SECONDS} s per rate after ${WARMUP_S} s warm-up; node ${process.version}, ${os.cpus().length} CPUs`);
   const steps: StepResult[] = [];
@@ -272,6 +272,7 @@ async function main(): Promise<void> {
     for (const id of cluster.ids) console.error(cluster.tail(id, 20));
     throw err;
   } finally {
+    if (process.env.BENCH_NODE_ARGS) await Promise.all(cluster.endpoints.map((e) => cluster.terminate(e.id))); // let profilers write
     await cluster.stop();
   }
   const summary = (xs: number[]) => {

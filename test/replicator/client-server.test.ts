@@ -5,28 +5,39 @@
 
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClientServer, JsonFrameReader, ReplicaClient, encodeFrame, type ClientServerNode } from '../../replicator/client-server.js';
-import { ProposalError, ProposalErrorCode, type NodeStatus, type Proposal, type ProposalReply } from '../../replicator/node.js';
-import { ApplyOutcome } from '../../replicator/shard-state-machine.js';
+import { ClientServer, JsonFrameReader, ReplicaClient, encodeFrame, encodeSubmitFrame, type ClientServerNode } from '../../replicator/client-server.js';
+import { ProposalError, ProposalErrorCode, type EncodedProposal, type NodeStatus, type Proposal, type ProposalCallback, type ProposalReply } from '../../replicator/node.js';
+import { ApplyOutcome, type ApplyResult } from '../../replicator/shard-state-machine.js';
+import { EventBuffer } from '../../engine/event-buffer.js';
 
 class FakeNode implements ClientServerNode {
   /** Every proposal seen, in arrival order. */
-  readonly seen: Proposal[] = [];
+  readonly seen: { clientId: number; requestSeq: number }[] = [];
+  private readonly events = new EventBuffer();
   /** Per client: last requestSeq applied (the state machine's session rule). */
   readonly last = new Map<number, number>();
   constructor(
     readonly id: number,
     public leader: number,
   ) {}
-  propose(p: Proposal): Promise<ProposalReply> {
-    this.seen.push(p);
-    if (this.leader !== this.id) return Promise.reject(new ProposalError(ProposalErrorCode.NOT_LEADER, this.leader));
+  private decide(p: { clientId: number; requestSeq: number }): ApplyResult | ProposalError {
+    this.seen.push({ clientId: p.clientId, requestSeq: p.requestSeq });
+    if (this.leader !== this.id) return new ProposalError(ProposalErrorCode.NOT_LEADER, this.leader);
     const last = this.last.get(p.clientId) ?? 0;
     let outcome: ApplyOutcome = ApplyOutcome.APPLIED;
     if (p.requestSeq <= last) outcome = ApplyOutcome.DUPLICATE;
     else if (p.requestSeq !== last + 1) outcome = ApplyOutcome.SEQUENCE_GAP;
     else this.last.set(p.clientId, p.requestSeq);
-    return Promise.resolve({ result: { outcome, clientId: p.clientId, requestSeq: p.requestSeq, appliedIndex: p.requestSeq }, events: [] });
+    return { outcome, clientId: p.clientId, requestSeq: p.requestSeq, appliedIndex: p.requestSeq, seq: p.requestSeq, eventsFrom: 0, eventsTo: 0 };
+  }
+  propose(p: Proposal): Promise<ProposalReply> {
+    const r = this.decide(p);
+    return r instanceof ProposalError ? Promise.reject(r) : Promise.resolve({ result: r, events: [] });
+  }
+  proposeEncoded(p: EncodedProposal, cb: ProposalCallback): void {
+    const r = this.decide(p);
+    // Like the real node: answered later, when "applied".
+    queueMicrotask(() => (r instanceof ProposalError ? cb(r, undefined, undefined) : cb(undefined, r, this.events)));
   }
   status(): NodeStatus {
     return { id: this.id, role: 'LEADER', term: 1, leader: this.leader, commit: 0, applied: 0, firstIndex: 1, lastIndex: 0, snapshotIndex: 0, pendingProposals: 0, stats: {} as NodeStatus['stats'] };
@@ -77,10 +88,11 @@ function raw(port: number, bytes: Buffer, n: number): Promise<{ replies: Record<
   });
 }
 
-function rawFrame(body: string): Buffer {
-  const b = Buffer.from(body, 'utf8');
-  const h = Buffer.alloc(4);
-  h.writeUInt32BE(b.length, 0);
+function rawFrame(body: string | Buffer, type = 1): Buffer {
+  const b = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  const h = Buffer.alloc(5);
+  h.writeUInt32BE(b.length + 1, 0);
+  h[4] = type;
   return Buffer.concat([h, b]);
 }
 
@@ -97,12 +109,20 @@ describe('client server', () => {
       encodeFrame({ id: 4, op: 'nope' }),
       encodeFrame({ id: 5, clientId: 1, requestSeq: 1, command: { type: 'tick' } }),
       encodeFrame({ id: 6, op: 'status' }),
+      rawFrame('x', 9), // unknown frame type
+      rawFrame(Buffer.alloc(3), 2), // truncated SUBMIT
+      encodeSubmitFrame(0, [{ requestSeq: 1, body: new Uint8Array([1]) }]), // reserved clientId
+      encodeSubmitFrame(7, [{ requestSeq: 0, body: new Uint8Array([1]) }]), // bad requestSeq
     ]);
-    const { replies } = await raw(s.port, bytes, 8);
+    const { replies } = await raw(s.port, bytes, 12);
     // Replies carry the request id; a status is answered at once, a proposal when applied.
     const byId = (r: Record<string, unknown>) => (typeof r.id === 'number' ? r.id : 0);
-    expect([...replies].sort((x, y) => byId(x) - byId(y)).map((r) => [r.id, r.ok, r.error])).toEqual([
+    expect([...replies].sort((x, y) => byId(x) - byId(y) || String(x.error).localeCompare(String(y.error))).map((r) => [r.id, r.ok, r.error])).toEqual([
+      [null, false, 'BAD_FRAME_TYPE'],
       [null, false, 'BAD_JSON'],
+      [null, false, 'BAD_REQUEST'],
+      [null, false, 'BAD_REQUEST'],
+      [null, false, 'BAD_REQUEST'],
       [null, false, 'BAD_REQUEST'],
       [1, false, 'BAD_REQUEST'],
       [2, false, 'BAD_REQUEST'],
@@ -116,8 +136,9 @@ describe('client server', () => {
 
   it('closes the connection after an oversized frame, with an error reply', async () => {
     const s = await serve(new FakeNode(1, 1), 1024);
-    const h = Buffer.alloc(4);
+    const h = Buffer.alloc(5);
     h.writeUInt32BE(1 << 30, 0);
+    h[4] = 2;
     const { replies, closed } = await raw(s.port, Buffer.concat([h, Buffer.alloc(100)]), 2);
     expect(replies[0]).toMatchObject({ ok: false, error: 'FRAME_TOO_LARGE' });
     expect(closed).toBe(true);

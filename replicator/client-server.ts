@@ -5,6 +5,7 @@
 //                                                      | {id, ok:false, error, leader, retryable}
 //                {id, op:'status', hash?:boolean}     → {id, ok:true, status}
 //                {id, op:'orders'}                    → {id, ok:true, applied, stateHash, execIdLast, orders:[…]}  (tests, debugging)
+//                {id, op:'order', orderId}            → {id, ok:true, applied, order | null}  (a live order; the gateway's GetOrder)
 //   SUBMIT (2)   a batch of binary commands of one client session (engine/command-codec.ts)
 //                → RESULTS (3): one result per command, with its events in the binary event
 //                  codec (engine/event-codec.ts). This is the fast path: no JSON on either side,
@@ -362,6 +363,15 @@ export class ClientServer {
     }
     if (req.op === 'orders') {
       this.reply(c, { id, ok: true, ...dumpOrders(node) });
+      return;
+    }
+    if (req.op === 'order') {
+      // A live order of this replica's book (the gateway's GetOrder): read after apply, not
+      // linearizable (ReadIndex is not exposed yet); done orders are not in the book.
+      if (typeof req.orderId !== 'number' || !Number.isSafeInteger(req.orderId) || req.orderId < 1) return bad('orderId must be a positive safe integer');
+      const sm = node.stateMachine;
+      const o = sm.engine.order(req.orderId);
+      this.reply(c, { id, ok: true, applied: sm.appliedIndex, order: o ?? null });
       return;
     }
     if (req.op !== undefined && req.op !== 'submit') return bad(`unknown op ${JSON.stringify(req.op)}`);

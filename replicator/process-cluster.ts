@@ -4,12 +4,13 @@
 // bounded; stop() kills whatever is still running.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requestOnce, type ClientEndpoint } from './client-server.js';
+import { parseClusterConfig } from './cluster-config.js';
 import type { NodeStatus } from './node.js';
 import type { NodeId } from './raft/types.js';
 
@@ -30,6 +31,8 @@ export interface ProcessClusterOptions {
   echo?: boolean;
   /** Extra node options for the replicas (e.g. --cpu-prof for profiling; written on a clean exit). */
   nodeArgs?: string[];
+  /** Keep the data dir at stop() (set by open()). */
+  keepDir?: boolean;
 }
 
 interface Proc {
@@ -63,10 +66,20 @@ export class ProcessCluster {
   private constructor(
     readonly opts: ProcessClusterOptions,
     dir: string,
+    configPath?: string,
+    ids?: NodeId[],
   ) {
     this.dir = dir;
-    this.configPath = path.join(dir, 'cluster.json');
-    this.ids = Array.from({ length: opts.size ?? 3 }, (_, k) => k + 1);
+    this.configPath = configPath ?? path.join(dir, 'cluster.json');
+    this.ids = ids ?? Array.from({ length: opts.size ?? 3 }, (_, k) => k + 1);
+  }
+
+  /** A cluster described by an existing cluster file (its data dir is kept: `npm start`). */
+  static open(configPath: string, opts: Pick<ProcessClusterOptions, 'echo' | 'nodeArgs'> = {}): ProcessCluster {
+    const cfg = parseClusterConfig(JSON.parse(readFileSync(configPath, 'utf8')) as unknown, path.dirname(path.resolve(configPath)));
+    const c = new ProcessCluster({ ...opts, keepDir: true }, cfg.dataDir, path.resolve(configPath), cfg.members.map((m) => m.id));
+    c.endpoints = cfg.members.map((m) => ({ id: m.id, host: m.client.host, port: m.client.port }));
+    return c;
   }
 
   static async create(opts: ProcessClusterOptions = {}): Promise<ProcessCluster> {
@@ -93,7 +106,7 @@ export class ProcessCluster {
   }
 
   dataDirOf(id: NodeId): string {
-    return path.join(this.dir, 'data', `node-${id}`);
+    return this.opts.keepDir === true ? path.join(this.dir, `node-${id}`) : path.join(this.dir, 'data', `node-${id}`);
   }
 
   endpoint(id: NodeId): ClientEndpoint {
@@ -208,6 +221,6 @@ export class ProcessCluster {
   /** Kills every process still running and (unless keepDir) removes the temp dir. */
   async stop(keepDir = false): Promise<void> {
     await Promise.all([...this.procs.keys()].map((id) => this.kill(id)));
-    if (!keepDir) rmSync(this.dir, { recursive: true, force: true });
+    if (!keepDir && this.opts.keepDir !== true) rmSync(this.dir, { recursive: true, force: true });
   }
 }

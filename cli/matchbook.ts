@@ -1,0 +1,134 @@
+// The operator/trader CLI: `npx matchbook <command>` talks to a gateway's REST API with a
+// signed request (gateway/signing.ts). Defaults match `npm start` (gateway/examples/gateway-local.json).
+//
+//   npx matchbook place --symbol BTC-USD --side BUY --type LIMIT --price 5000000 --qty 10 [--tif GTC] [--client-order-id X]
+//   npx matchbook cancel <orderId>
+//   npx matchbook amend <orderId> [--qty N] [--price P]
+//   npx matchbook cancel-all [--symbol S] [--side BUY|SELL]
+//   npx matchbook orders <orderId>
+//   common: --url http://127.0.0.1:8080 --key demo-key-1 --secret demo-secret-1-change-me
+//
+// Prints the JSON reply; exit code 0 on success, 1 on an error reply, 2 on bad usage.
+
+import { parseArgs } from 'node:util';
+import { signRequest, HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../gateway/signing.js';
+
+const USAGE = `usage: matchbook <place|cancel|amend|cancel-all|orders> [args] [--url U --key K --secret S]
+  place --symbol S --side BUY|SELL --type LIMIT|MARKET|STOP_MARKET|STOP_LIMIT --qty N [--price P] [--stop-price P] [--tif GTC|IOC|FOK|GTD|DAY] [--client-order-id X]
+  cancel <orderId>
+  amend <orderId> [--qty N] [--price P] [--stop-price P]
+  cancel-all [--symbol S] [--side BUY|SELL]
+  orders <orderId>`;
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        url: { type: 'string', default: process.env.MATCHBOOK_URL ?? 'http://127.0.0.1:8080' },
+        key: { type: 'string', default: process.env.MATCHBOOK_KEY ?? 'demo-key-1' },
+        secret: { type: 'string', default: process.env.MATCHBOOK_SECRET ?? 'demo-secret-1-change-me' },
+        symbol: { type: 'string' },
+        side: { type: 'string' },
+        type: { type: 'string', default: 'LIMIT' },
+        qty: { type: 'string' },
+        price: { type: 'string' },
+        'stop-price': { type: 'string' },
+        tif: { type: 'string' },
+        'client-order-id': { type: 'string' },
+      },
+    });
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { values: a, positionals } = parsed;
+  const [cmd, arg] = positionals;
+  const int = (v: string | undefined, what: string): number | undefined => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v)) throw new UsageError(`${what} must be a whole number of units (integer), got ${v}`);
+    return Number(v);
+  };
+  let method: string;
+  let path: string;
+  let body: Record<string, unknown> | undefined;
+  try {
+    switch (cmd) {
+      case 'place':
+        if (a.symbol === undefined || a.side === undefined || a.qty === undefined) throw new UsageError('place needs --symbol, --side and --qty');
+        method = 'POST';
+        path = '/v1/orders';
+        body = {
+          client_order_id: a['client-order-id'] ?? `cli-${Date.now().toString(36)}`,
+          symbol: a.symbol,
+          side: a.side.toUpperCase(),
+          order_type: a.type.toUpperCase(),
+          quantity: int(a.qty, '--qty'),
+          ...(a.price !== undefined ? { price: int(a.price, '--price') } : {}),
+          ...(a['stop-price'] !== undefined ? { stop_price: int(a['stop-price'], '--stop-price') } : {}),
+          ...(a.tif !== undefined ? { time_in_force: a.tif.toUpperCase() } : {}),
+        };
+        break;
+      case 'cancel':
+        if (arg === undefined) throw new UsageError('cancel needs an order id');
+        method = 'DELETE';
+        path = `/v1/orders/${int(arg, 'orderId')}`;
+        break;
+      case 'amend':
+        if (arg === undefined) throw new UsageError('amend needs an order id');
+        method = 'PATCH';
+        path = `/v1/orders/${int(arg, 'orderId')}`;
+        body = {
+          ...(a.qty !== undefined ? { quantity: int(a.qty, '--qty') } : {}),
+          ...(a.price !== undefined ? { price: int(a.price, '--price') } : {}),
+          ...(a['stop-price'] !== undefined ? { stop_price: int(a['stop-price'], '--stop-price') } : {}),
+        };
+        break;
+      case 'cancel-all':
+        method = 'POST';
+        path = '/v1/orders/cancel-all';
+        body = { ...(a.symbol !== undefined ? { symbol: a.symbol } : {}), ...(a.side !== undefined ? { side: a.side.toUpperCase() } : {}) };
+        break;
+      case 'orders':
+        if (arg === undefined) throw new UsageError('orders needs an order id (listing comes with the read models)');
+        method = 'GET';
+        path = `/v1/orders/${int(arg, 'orderId')}`;
+        break;
+      default:
+        throw new UsageError(cmd === undefined ? 'no command' : `unknown command ${cmd}`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`${err.message}\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+  const bytes = body === undefined ? new Uint8Array(0) : Buffer.from(JSON.stringify(body), 'utf8');
+  const auth = signRequest({ key: a.key, hmacSecret: a.secret }, `${method} ${path}`, bytes);
+  let res: Response;
+  try {
+    res = await fetch(new URL(path, a.url), {
+      method,
+      headers: { 'content-type': 'application/json', [HEADER_API_KEY]: auth.apiKey, [HEADER_TIMESTAMP]: auth.timestamp, [HEADER_SIGNATURE]: auth.signature },
+      ...(bytes.length > 0 ? { body: bytes } : {}),
+    });
+  } catch (err) {
+    console.error(`cannot reach the gateway at ${a.url}: ${(err as Error).message} (is \`npm start\` running?)`);
+    return 1;
+  }
+  const text = await res.text();
+  let out: unknown = text;
+  try {
+    out = JSON.parse(text);
+  } catch {
+    /* not JSON: print as is */
+  }
+  console.log(JSON.stringify({ status: res.status, body: out }, null, 2));
+  return res.ok ? 0 : 1;
+}
+
+class UsageError extends Error {}
+

@@ -1,0 +1,121 @@
+// A small REST client of the order entry API, for tests and the CLI: global fetch (undici,
+// keep-alive by default), every request signed over `METHOD /path` and the exact body bytes
+// it sends (gateway/signing.ts).
+
+import type { KeyObject } from 'node:crypto';
+import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../signing.js';
+
+export interface RestClientKey {
+  key: string;
+  hmacSecret?: string;
+  ed25519PrivateKey?: KeyObject;
+}
+
+export interface RestClientOptions {
+  /** e.g. http://127.0.0.1:8080 (a path prefix, if any, is part of the signed target). */
+  baseUrl: string;
+  key: RestClientKey;
+  /** Per request, including the body (ms). */
+  timeoutMs?: number;
+}
+
+/** What the gateway answered: the JSON body parsed (the text as is if it is not JSON). */
+export interface RestResponse<T = any> {
+  status: number;
+  body: T;
+  headers: Record<string, string>;
+}
+
+export type AdminRoute = 'kill-switch' | 'halt' | 'resume' | 'reference-price';
+
+export type CancelBy = number | string | { client_order_id: string; symbol?: string };
+
+const REQUEST_TIMEOUT_MS_DEFAULT = 30_000;
+const EMPTY_BODY = new Uint8Array(0);
+
+export class OrderEntryRestClient {
+  private readonly origin: string;
+  private readonly prefix: string;
+  private readonly key: RestClientKey;
+  private readonly timeoutMs: number;
+
+  constructor(opts: RestClientOptions) {
+    const u = new URL(opts.baseUrl);
+    this.origin = u.origin;
+    this.prefix = u.pathname.replace(/\/+$/, '');
+    this.key = opts.key;
+    this.timeoutMs = opts.timeoutMs ?? REQUEST_TIMEOUT_MS_DEFAULT;
+  }
+
+  placeOrder(body: Record<string, unknown>): Promise<RestResponse> {
+    return this.request('POST', '/v1/orders', body);
+  }
+
+  /** By order id (`DELETE /v1/orders/{id}`, no body), or by client order id (`DELETE /v1/orders` with a JSON body). */
+  cancelOrder(by: CancelBy): Promise<RestResponse> {
+    if (typeof by === 'object') return this.request('DELETE', '/v1/orders', by);
+    return this.request('DELETE', `/v1/orders/${encodeURIComponent(String(by))}`);
+  }
+
+  /** By order id (`PATCH /v1/orders/{id}`), or with `undefined` by orig_client_order_id in the body (`PATCH /v1/orders`). */
+  amendOrder(id: number | string | undefined, body: Record<string, unknown>): Promise<RestResponse> {
+    if (id === undefined) return this.request('PATCH', '/v1/orders', body);
+    return this.request('PATCH', `/v1/orders/${encodeURIComponent(String(id))}`, body);
+  }
+
+  massCancel(body: Record<string, unknown> = {}): Promise<RestResponse> {
+    return this.request('POST', '/v1/orders/cancel-all', body);
+  }
+
+  getOrder(id: number | string): Promise<RestResponse> {
+    return this.request('GET', `/v1/orders/${encodeURIComponent(String(id))}`);
+  }
+
+  admin(route: AdminRoute, body: Record<string, unknown> = {}): Promise<RestResponse> {
+    return this.request('POST', `/v1/admin/${route}`, body);
+  }
+
+  /** GET /healthz (unsigned). */
+  async health(): Promise<RestResponse<string>> {
+    const res = await fetch(`${this.origin}${this.prefix}/healthz`, { signal: AbortSignal.timeout(this.timeoutMs) });
+    return { status: res.status, body: await res.text(), headers: Object.fromEntries(res.headers) };
+  }
+
+  /**
+   * Any request, signed. `path` is sent as given (query string included) and signed as such,
+   * so it must already be in the form fetch sends (percent-encoded). A body that is an object
+   * is sent as JSON; bytes or a string are sent as they are.
+   */
+  async request(method: string, path: string, body?: Record<string, unknown> | Uint8Array | string): Promise<RestResponse> {
+    let bytes: Uint8Array;
+    if (body === undefined) bytes = EMPTY_BODY;
+    else if (body instanceof Uint8Array) bytes = body;
+    else bytes = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body), 'utf8');
+    const fullPath = `${this.prefix}${path}`;
+    const auth = signRequest(this.key, `${method} ${fullPath}`, bytes);
+    const headers: Record<string, string> = {
+      [HEADER_API_KEY]: auth.apiKey,
+      [HEADER_TIMESTAMP]: auth.timestamp,
+      [HEADER_SIGNATURE]: auth.signature,
+    };
+    if (bytes.length > 0) headers['content-type'] = 'application/json';
+    // fetch's BodyInit wants an ArrayBuffer-backed view (not a SharedArrayBuffer one).
+    const sendable = bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : new Uint8Array(bytes);
+    const res = await fetch(`${this.origin}${fullPath}`, {
+      method,
+      headers,
+      ...(bytes.length > 0 ? { body: sendable } : {}),
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    if (text.length > 0) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // not JSON: keep the text
+      }
+    }
+    return { status: res.status, body: parsed, headers: Object.fromEntries(res.headers) };
+  }
+}

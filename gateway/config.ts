@@ -1,0 +1,181 @@
+// Gateway configuration: which shards exist (their instruments and replicas), who may trade
+// (accounts, their API keys and risk limits), the admin keys, and the exchange's signing key.
+// A JSON file (gateway/examples/gateway-local.json); relative paths are relative to it.
+//
+//   {
+//     "listen": { "rest": "127.0.0.1:8080", "grpc": "127.0.0.1:50051" },
+//     "receiveWindowMs": 5000,
+//     "shards": [ { "id": 0, "clusterConfig": "../../replicator/examples/cluster-3-local.json" } ],
+//     "accounts": [
+//       { "account": 1,
+//         "apiKeys": [ { "key": "demo-key-1", "hmacSecret": "…" }, { "key": "demo-ed-1", "ed25519PublicKey": "<base64 raw 32 bytes>" } ],
+//         "risk": { "maxOrderQty": 1000000, "maxNotional": 1e12, "maxOpenOrders": 10000, "ratePerSec": 1000, "burst": 2000 } } ],
+//     "adminKeys": [ { "key": "admin", "hmacSecret": "…" } ],
+//     "signingKey": "exchange-ed25519.pem",      // PKCS#8 PEM; generated at first start if missing
+//     "chainHeadEveryReports": 1000, "chainHeadEveryMs": 1000,
+//     "workers": 2
+//   }
+//
+// The instruments of a shard come from its cluster file's shardConfig (the engine config), so
+// the gateway validates tick and lot sizes with exactly the numbers the engine uses.
+
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseConfig } from '../engine/config.js';
+import type { InstrumentConfig, ShardConfig } from '../engine/types.js';
+import { parseClusterConfig } from '../replicator/cluster-config.js';
+
+export interface ApiKeyConfig {
+  key: string;
+  /** HMAC-SHA256 secret (UTF-8 string). */
+  hmacSecret?: string;
+  /** Ed25519 public key, base64 of the raw 32 bytes. */
+  ed25519PublicKey?: string;
+}
+
+export interface RiskLimits {
+  /** Largest quantity of one order (quantity units). */
+  maxOrderQty: number;
+  /** Largest price × quantity of one order (price units × quantity units). */
+  maxNotional: number;
+  /** Live orders of the account at most (as seen by this gateway, pending ones included). */
+  maxOpenOrders: number;
+  /** Token bucket per API key: refill rate (requests/s) and capacity. */
+  ratePerSec: number;
+  burst: number;
+}
+
+export interface AccountEntry {
+  account: number;
+  apiKeys: ApiKeyConfig[];
+  risk: RiskLimits;
+}
+
+export interface ShardEntry {
+  id: number;
+  symbols: string[];
+  instruments: InstrumentConfig[];
+  engineConfig: ShardConfig;
+  replicas: { id: number; host: string; port: number }[];
+}
+
+export interface GatewayConfig {
+  listen: { rest: { host: string; port: number }; grpc: { host: string; port: number } };
+  receiveWindowMs: number;
+  shards: ShardEntry[];
+  accounts: AccountEntry[];
+  adminKeys: ApiKeyConfig[];
+  /** Path of the exchange's Ed25519 private key (PKCS#8 PEM). */
+  signingKeyPath: string;
+  chainHeadEveryReports: number;
+  chainHeadEveryMs: number;
+  /** piscina threads for validation and signing. */
+  workers: number;
+  /** Directory for the gateway's own files (signed chain heads). */
+  dataDir: string;
+}
+
+export const DEFAULT_RISK: RiskLimits = { maxOrderQty: 1e9, maxNotional: 1e15, maxOpenOrders: 100_000, ratePerSec: 100_000, burst: 200_000 };
+export const RECEIVE_WINDOW_MS_DEFAULT = 5_000;
+
+export class GatewayConfigError extends Error {
+  override name = 'GatewayConfigError';
+}
+
+function fail(msg: string): never {
+  throw new GatewayConfigError(`gateway config: ${msg}`);
+}
+
+function hostPort(v: unknown, what: string): { host: string; port: number } {
+  if (typeof v !== 'string') fail(`${what} must be "host:port"`);
+  const k = v.lastIndexOf(':');
+  const port = Number(v.slice(k + 1));
+  if (k <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) fail(`${what} must be "host:port", got ${JSON.stringify(v)}`);
+  return { host: v.slice(0, k), port };
+}
+
+function num(v: unknown, what: string, min: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) fail(`${what} must be a number ≥ ${min}`);
+  return v;
+}
+
+function apiKeys(v: unknown, what: string): ApiKeyConfig[] {
+  if (!Array.isArray(v)) fail(`${what} must be an array`);
+  return v.map((k: unknown, i) => {
+    const o = k as Record<string, unknown>;
+    if (typeof o !== 'object' || o === null || typeof o.key !== 'string' || o.key.length === 0) fail(`${what}[${i}].key must be a non-empty string`);
+    const hasHmac = typeof o.hmacSecret === 'string' && o.hmacSecret.length > 0;
+    const hasEd = typeof o.ed25519PublicKey === 'string' && Buffer.from(o.ed25519PublicKey, 'base64').length === 32;
+    if (hasHmac === hasEd) fail(`${what}[${i}] needs exactly one of hmacSecret or ed25519PublicKey (base64 of 32 bytes)`);
+    return hasHmac ? { key: o.key, hmacSecret: o.hmacSecret as string } : { key: o.key, ed25519PublicKey: o.ed25519PublicKey as string };
+  });
+}
+
+export function parseGatewayConfig(raw: unknown, baseDir: string): GatewayConfig {
+  const o = raw as Record<string, unknown>;
+  if (typeof o !== 'object' || o === null) fail('not an object');
+  const listen = (o.listen ?? {}) as Record<string, unknown>;
+  const shardsRaw = o.shards;
+  if (!Array.isArray(shardsRaw) || shardsRaw.length === 0) fail('shards must be a non-empty array');
+  const shards: ShardEntry[] = shardsRaw.map((s: unknown, i) => {
+    const so = s as Record<string, unknown>;
+    if (typeof so.clusterConfig !== 'string') fail(`shards[${i}].clusterConfig must be a path`);
+    const clusterFile = path.resolve(baseDir, so.clusterConfig);
+    const cluster = parseClusterConfig(JSON.parse(readFileSync(clusterFile, 'utf8')) as unknown, path.dirname(clusterFile));
+    const engineConfig = parseConfig(JSON.parse(readFileSync(cluster.shardConfigPath, 'utf8')) as unknown);
+    return {
+      id: typeof so.id === 'number' ? so.id : engineConfig.shardId,
+      symbols: engineConfig.instruments.map((x) => x.symbol),
+      instruments: engineConfig.instruments,
+      engineConfig,
+      replicas: cluster.members.map((m) => ({ id: m.id, host: m.client.host, port: m.client.port })),
+    };
+  });
+  const seen = new Set<string>();
+  for (const s of shards) for (const sym of s.symbols) {
+    if (seen.has(sym)) fail(`symbol ${sym} is in two shards`);
+    seen.add(sym);
+  }
+  const accountsRaw = o.accounts;
+  if (!Array.isArray(accountsRaw)) fail('accounts must be an array');
+  const keys = new Set<string>();
+  const accounts: AccountEntry[] = accountsRaw.map((a: unknown, i) => {
+    const ao = a as Record<string, unknown>;
+    if (typeof ao.account !== 'number' || !Number.isSafeInteger(ao.account) || ao.account < 1) fail(`accounts[${i}].account must be a positive integer`);
+    const r = (ao.risk ?? {}) as Record<string, unknown>;
+    const risk: RiskLimits = {
+      maxOrderQty: r.maxOrderQty === undefined ? DEFAULT_RISK.maxOrderQty : num(r.maxOrderQty, `accounts[${i}].risk.maxOrderQty`, 1),
+      maxNotional: r.maxNotional === undefined ? DEFAULT_RISK.maxNotional : num(r.maxNotional, `accounts[${i}].risk.maxNotional`, 1),
+      maxOpenOrders: r.maxOpenOrders === undefined ? DEFAULT_RISK.maxOpenOrders : num(r.maxOpenOrders, `accounts[${i}].risk.maxOpenOrders`, 1),
+      ratePerSec: r.ratePerSec === undefined ? DEFAULT_RISK.ratePerSec : num(r.ratePerSec, `accounts[${i}].risk.ratePerSec`, 0.001),
+      burst: r.burst === undefined ? DEFAULT_RISK.burst : num(r.burst, `accounts[${i}].risk.burst`, 1),
+    };
+    const ks = apiKeys(ao.apiKeys, `accounts[${i}].apiKeys`);
+    for (const k of ks) {
+      if (keys.has(k.key)) fail(`API key ${k.key} appears twice`);
+      keys.add(k.key);
+    }
+    return { account: ao.account, apiKeys: ks, risk };
+  });
+  const adminKeys = apiKeys(o.adminKeys ?? [], 'adminKeys');
+  for (const k of adminKeys) if (keys.has(k.key)) fail(`admin key ${k.key} is also an account key`);
+  return {
+    listen: {
+      rest: hostPort(listen.rest ?? '127.0.0.1:8080', 'listen.rest'),
+      grpc: hostPort(listen.grpc ?? '127.0.0.1:50051', 'listen.grpc'),
+    },
+    receiveWindowMs: o.receiveWindowMs === undefined ? RECEIVE_WINDOW_MS_DEFAULT : num(o.receiveWindowMs, 'receiveWindowMs', 1),
+    shards,
+    accounts,
+    adminKeys,
+    signingKeyPath: path.resolve(baseDir, typeof o.signingKey === 'string' ? o.signingKey : 'exchange-ed25519.pem'),
+    chainHeadEveryReports: o.chainHeadEveryReports === undefined ? 1000 : num(o.chainHeadEveryReports, 'chainHeadEveryReports', 1),
+    chainHeadEveryMs: o.chainHeadEveryMs === undefined ? 1000 : num(o.chainHeadEveryMs, 'chainHeadEveryMs', 1),
+    workers: o.workers === undefined ? 2 : num(o.workers, 'workers', 1),
+    dataDir: path.resolve(baseDir, typeof o.dataDir === 'string' ? o.dataDir : '.'),
+  };
+}
+
+export function loadGatewayConfig(file: string): GatewayConfig {
+  return parseGatewayConfig(JSON.parse(readFileSync(file, 'utf8')) as unknown, path.dirname(path.resolve(file)));
+}

@@ -1,0 +1,534 @@
+// The gateway core: everything between a protocol edge (rest-server.ts, grpc-server.ts) and
+// the shards' replicas.
+//
+//   RawRequest ─► ValidationPool (worker threads, batched): signature, timestamp window,
+//                 replay cache, decoding, schema/range/tick/lot checks, engine command encoding
+//              ─► risk (main thread: rate limit per API key, account limits, price band)
+//              ─► ShardLink: a ReplicaClient of the shard (retry-to-leader with the same
+//                 (clientId, requestSeq): applied at most once, acknowledged only once
+//                 committed on a majority and applied)
+//              ─► execution reports for the account: chained (report-chain.ts) and HMAC-signed
+//                 in the workers ─► GatewayReply
+//
+// Every queue is bounded: the pool refuses work beyond its queue (OVERLOADED), a shard link
+// refuses beyond SHARD_INFLIGHT_MAX commands in flight (OVERLOADED), and a command not
+// acknowledged within REQUEST_TIMEOUT_MS is answered UNAVAILABLE (its client keeps retrying it
+// in the background with the same session and sequence, so it still takes effect at most once;
+// the client checks with GetOrder).
+
+import { randomInt, type KeyObject } from 'node:crypto';
+import { decodeEvents } from '../engine/event-codec.js';
+import { ExecType, OrdStatus, OrdType, Reason, Side, Tif, type EngineEvent, type ExecReport, type InstrumentConfig } from '../engine/types.js';
+import { reasonName } from '../engine/json-codec.js';
+import { ReplicaClient, requestOnce, type SubmitResult } from '../replicator/client-server.js';
+import { encodeJsonCommand } from '../replicator/node.js';
+import { authenticate, type KeyEntry } from './auth.js';
+import type { GatewayConfig, ShardEntry } from './config.js';
+import { ReportChain, canonicalReport, loadOrCreateSigningKey } from './report-chain.js';
+import { AccountRisk, TokenBucket, checkRisk, type PriceReference } from './risk.js';
+import { ed25519PublicKeyFromRaw } from './signing.js';
+import {
+  ErrorCode,
+  type AuthHeaders,
+  type ExecutionReportOut,
+  type GatewayCore,
+  type GatewayError,
+  type GatewayReply,
+  type GatewaySession,
+  type OrderOut,
+  type OrderResultOut,
+  type RawRequest,
+  type SessionOptions,
+} from './types.js';
+import { toGlobalOrderId, type ValidatedCommand } from './validate.js';
+import { ValidationPool } from './worker-pool.js';
+
+/** Replica client sessions per shard (each pipelines up to CLIENT_WINDOW_MAX commands; commands of one gateway session always use the same one, so they apply in order). */
+export const SHARD_CLIENTS = 4;
+/** Commands in flight to one shard at most; more are refused OVERLOADED. */
+export const SHARD_INFLIGHT_MAX = 65_536;
+/** A command not acknowledged by then is answered UNAVAILABLE (it may still take effect, at most once). */
+export const REQUEST_TIMEOUT_MS = 10_000;
+/** Last known state of orders seen in reports (GetOrder for done orders), LRU. */
+export const ORDER_CACHE_MAX = 200_000;
+/** Order sessions open at once. */
+export const SESSIONS_MAX = 10_000;
+/** Requests of one session waiting for their replies; more are refused OVERLOADED. */
+export const SESSION_PENDING_MAX = 4_096;
+
+const SIDE_NAME: Record<number, string> = { [Side.BUY]: 'BUY', [Side.SELL]: 'SELL' };
+const ORD_TYPE_NAME: Record<number, string> = { [OrdType.LIMIT]: 'LIMIT', [OrdType.MARKET]: 'MARKET', [OrdType.STOP_MARKET]: 'STOP_MARKET', [OrdType.STOP_LIMIT]: 'STOP_LIMIT' };
+const EXEC_TYPE_NAME: Record<number, string> = Object.fromEntries(Object.entries(ExecType).map(([k, v]) => [v, k]));
+const ORD_STATUS_NAME: Record<number, string> = Object.fromEntries(Object.entries(OrdStatus).map(([k, v]) => [v, k]));
+const TIF_NAME: Record<number, string> = Object.fromEntries(Object.entries(Tif).map(([k, v]) => [v, k]));
+const FINAL_STATUS = new Set<number>([OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.REJECTED, OrdStatus.EXPIRED]);
+
+export interface GatewayLog {
+  (line: string): void;
+}
+
+class ShardLink {
+  private readonly clients: ReplicaClient[];
+  private next = 0;
+  inflight = 0;
+  constructor(readonly shard: ShardEntry) {
+    const endpoints = shard.replicas.map((r) => ({ id: r.id, host: r.host, port: r.port }));
+    // A fresh random client id per gateway start: the replicas' sessions then never confuse a
+    // restarted gateway's request 1 with an earlier run's.
+    this.clients = Array.from({ length: SHARD_CLIENTS }, () => new ReplicaClient({ clientId: randomInt(1, 2 ** 47), endpoints }));
+  }
+  client(hint?: number): ReplicaClient {
+    if (hint !== undefined) return this.clients[hint % this.clients.length]!;
+    const c = this.clients[this.next]!;
+    this.next = (this.next + 1) % this.clients.length;
+    return c;
+  }
+  /** The replica the clients talk to (the leader as far as they know), then the others. */
+  endpointsLeaderFirst(): { id: number; host: string; port: number }[] {
+    const t = this.clients[0]!.target;
+    return [...this.shard.replicas].sort((a, b) => Number(b.id === t) - Number(a.id === t));
+  }
+  close(): void {
+    for (const c of this.clients) c.close();
+  }
+}
+
+interface CachedOrder {
+  report: ExecutionReportOut;
+  tif: number;
+}
+
+export class Gateway implements GatewayCore {
+  readonly pool: ValidationPool;
+  private readonly links = new Map<number, ShardLink>();
+  private readonly accounts = new Map<number, AccountRisk>();
+  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly keyEntries = new Map<string, KeyEntry>();
+  private readonly instruments = new Map<string, { inst: InstrumentConfig; shard: number }>();
+  private readonly references = new Map<string, number | null>();
+  private readonly orders = new Map<number, CachedOrder>();
+  private readonly sessions = new Set<Session>();
+  readonly chain: ReportChain;
+  private stopped = false;
+  readonly stats = { commands: 0, rejectedByRisk: 0, rateLimited: 0, overloaded: 0, timeouts: 0 };
+
+  constructor(
+    readonly config: GatewayConfig,
+    private readonly opts: { log?: GatewayLog; signingKey?: KeyObject; chainDataDir?: string | null } = {},
+  ) {
+    const now = Date.now();
+    for (const a of config.accounts) {
+      this.accounts.set(a.account, new AccountRisk(a.account, a.risk));
+      for (const k of a.apiKeys) {
+        this.buckets.set(k.key, new TokenBucket(a.risk.ratePerSec, a.risk.burst, now));
+        this.keyEntries.set(k.key, keyEntry(a.account, k, false));
+      }
+    }
+    for (const k of config.adminKeys) this.keyEntries.set(k.key, keyEntry(0, k, true));
+    for (const s of config.shards) {
+      this.links.set(s.id, new ShardLink(s));
+      for (const inst of s.instruments) {
+        this.instruments.set(inst.symbol, { inst, shard: s.id });
+        this.references.set(inst.symbol, inst.referencePrice);
+      }
+    }
+    this.pool = new ValidationPool({ config, threads: config.workers });
+    const key = opts.signingKey ?? loadOrCreateSigningKey(config.signingKeyPath);
+    const dataDir = opts.chainDataDir === null ? undefined : (opts.chainDataDir ?? config.dataDir);
+    this.chain = new ReportChain(key, { ...(dataDir !== undefined ? { dataDir } : {}), everyReports: config.chainHeadEveryReports, everyMs: config.chainHeadEveryMs });
+  }
+
+  private log(line: string): void {
+    (this.opts.log ?? ((l: string) => console.error(`[gateway] ${l}`)))(line);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const s of [...this.sessions]) s.close();
+    for (const l of this.links.values()) l.close();
+    this.chain.close();
+    await this.pool.close();
+  }
+
+  private readonly prices: PriceReference = {
+    reference: (symbol) => this.references.get(symbol) ?? null,
+    instrument: (symbol) => this.instruments.get(symbol)?.inst,
+  };
+
+  // -------------------------------------------------------------------------------------------
+  // Unary requests
+  // -------------------------------------------------------------------------------------------
+
+  async handle(req: RawRequest): Promise<GatewayReply> {
+    if (this.stopped) return fail(ErrorCode.UNAVAILABLE, 'gateway stopping');
+    const v = await this.pool.validate(req);
+    if (!v.ok) return { ok: false, error: v.error };
+    if (v.admin) return fail(ErrorCode.PERMISSION_DENIED, 'admin keys use the admin API only');
+    const wait = this.buckets.get(v.apiKey)?.take(1, Date.now()) ?? 0;
+    if (wait > 0) {
+      this.stats.rateLimited++;
+      return { ok: false, error: { code: ErrorCode.RATE_LIMITED, message: `rate limit of API key ${v.apiKey}`, retry_after_ms: wait } };
+    }
+    const r = await this.execute(v.account, v.apiKey, v.command, undefined);
+    return r.ok ? { ok: true, body: r.body } : { ok: false, error: r.error };
+  }
+
+  /** Risk, routing, delivery and report signing of one validated command. */
+  private async execute(account: number, apiKey: string, c: ValidatedCommand, clientHint: number | undefined): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; error: GatewayError }> {
+    const risk = this.accounts.get(account);
+    if (risk === undefined) return fail(ErrorCode.PERMISSION_DENIED, `account ${account} is not configured`);
+    if (c.op === 'GetOrder') return this.getOrder(account, apiKey, c);
+    const riskError = checkRisk(risk, c, this.prices);
+    if (riskError !== undefined) {
+      this.stats.rejectedByRisk++;
+      return { ok: false, error: riskError };
+    }
+    // Ownership of an order known to this gateway: a foreign order is refused before it costs a log entry.
+    if ((c.op === 'CancelOrder' || c.op === 'AmendOrder') && c.orderId !== undefined) {
+      const known = this.orders.get(toGlobalOrderId(c.shards[0]!, c.orderId));
+      if (known !== undefined && known.report.account !== account) return fail(ErrorCode.PERMISSION_DENIED, 'the order belongs to another account');
+    }
+    this.stats.commands++;
+    if (c.op === 'PlaceOrder') risk.pendingPlaces++;
+    try {
+      const results = await Promise.all(c.shards.map((s) => this.submit(s, c.body!, clientHint)));
+      const failed = results.find((r): r is { ok: false; error: GatewayError } => !r.ok);
+      if (failed !== undefined) return failed;
+      const ok = results as { ok: true; shard: number; result: SubmitResult; events: EngineEvent[] }[];
+      const reports: ExecutionReportOut[] = [];
+      let canceled = 0;
+      let rejection: GatewayError | undefined;
+      for (const r of ok) {
+        for (const e of r.events) {
+          if (e.kind === 'exec') {
+            const out = this.noteReport(r.shard, e);
+            if (e.account === account) {
+              reports.push(out);
+              if (e.execType === ExecType.REJECTED && rejection === undefined) rejection = rejectError(e.reason, `order rejected: ${reasonName(e.reason)}`);
+            }
+          } else if (e.kind === 'cancel_reject' && e.account === account && rejection === undefined) {
+            rejection = rejectError(e.reason, `${c.op === 'AmendOrder' ? 'amend' : 'cancel'} rejected: ${reasonName(e.reason)}`);
+          } else if (e.kind === 'mass_cancel' && e.account === account) {
+            canceled += e.canceledCount;
+          } else if (e.kind === 'command_reject' && rejection === undefined) {
+            rejection = rejectError(e.reason, `command rejected: ${reasonName(e.reason)}`);
+          }
+        }
+      }
+      await this.sign(apiKey, reports);
+      if (rejection !== undefined) return { ok: false, error: rejection };
+      const first = ok[0]!;
+      const result: OrderResultOut = { seq: first.result.seq, log_index: first.result.appliedIndex, shard: first.shard, reports };
+      return { ok: true, body: c.op === 'MassCancel' ? { result, canceled_count: canceled } : { result } };
+    } finally {
+      if (c.op === 'PlaceOrder') risk.pendingPlaces--;
+    }
+  }
+
+  private async submit(shard: number, body: Uint8Array, clientHint: number | undefined): Promise<{ ok: true; shard: number; result: SubmitResult; events: EngineEvent[] } | { ok: false; error: GatewayError }> {
+    const link = this.links.get(shard);
+    if (link === undefined) return fail(ErrorCode.NOT_FOUND, `no shard ${shard}`);
+    if (link.inflight >= SHARD_INFLIGHT_MAX) {
+      this.stats.overloaded++;
+      return { ok: false, error: { code: ErrorCode.OVERLOADED, message: `shard ${shard}: ${link.inflight} commands in flight`, retry_after_ms: 100 } };
+    }
+    link.inflight++;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timeout = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), REQUEST_TIMEOUT_MS);
+      });
+      const r = await Promise.race([link.client(clientHint).submitEncoded(body), timeout]);
+      if (r === 'timeout') {
+        this.stats.timeouts++;
+        return fail(ErrorCode.UNAVAILABLE, `shard ${shard}: not acknowledged within ${REQUEST_TIMEOUT_MS} ms (it may still take effect, once)`);
+      }
+      return { ok: true, shard, result: r, events: r.eventBytes.length === 0 ? [] : decodeEvents(r.eventBytes, 0, r.eventBytes.length) };
+    } catch (err) {
+      return fail(ErrorCode.UNAVAILABLE, `shard ${shard}: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+      link.inflight--;
+    }
+  }
+
+  /** Updates open-order counts and the order cache from any exec report; returns its API form. */
+  private noteReport(shard: number, e: ExecReport): ExecutionReportOut {
+    const out = toReport(shard, e);
+    const a = this.accounts.get(e.account);
+    if (a !== undefined) {
+      if (FINAL_STATUS.has(e.ordStatus)) a.open.delete(out.order_id);
+      else a.open.add(out.order_id);
+    }
+    const prev = this.orders.get(out.order_id);
+    this.orders.delete(out.order_id);
+    this.orders.set(out.order_id, { report: out, tif: prev?.tif ?? 0 });
+    if (this.orders.size > ORDER_CACHE_MAX) this.orders.delete(this.orders.keys().next().value!);
+    return out;
+  }
+
+  /** Chain (in send order) and HMAC-sign the reports of one reply. */
+  private async sign(apiKey: string, reports: ExecutionReportOut[]): Promise<void> {
+    if (reports.length === 0) return;
+    const canon = reports.map((r) => {
+      this.chain.append(r);
+      return canonicalReport(r);
+    });
+    const sigs = await this.pool.signReports(apiKey, canon);
+    for (let k = 0; k < reports.length; k++) reports[k]!.signature = sigs[k] ?? '';
+  }
+
+  private async getOrder(account: number, _apiKey: string, c: ValidatedCommand): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; error: GatewayError }> {
+    const shard = c.shards[0]!;
+    const id = toGlobalOrderId(shard, c.orderId!);
+    const link = this.links.get(shard);
+    if (link === undefined) return fail(ErrorCode.NOT_FOUND, `order ${id} not found`);
+    // The live book first (authoritative for live orders), then what this gateway saw.
+    for (const ep of link.endpointsLeaderFirst()) {
+      let r: Record<string, unknown>;
+      try {
+        r = await requestOnce(ep, { op: 'order', orderId: c.orderId }, 2_000);
+      } catch {
+        continue;
+      }
+      if (r.ok !== true) continue;
+      const o = r.order as { orderId: number; account: number; clOrdId: string; symbol: string; side: number; ordType: number; price: number; stopPrice: number; orderQty: number; cumQty: number; leavesQty: number; visibleQty: number; pending: boolean } | null;
+      if (o === null) break;
+      if (o.account !== account) return fail(ErrorCode.PERMISSION_DENIED, 'the order belongs to another account');
+      const cached = this.orders.get(id);
+      const order: OrderOut = {
+        order_id: id,
+        client_order_id: o.clOrdId,
+        account: o.account,
+        symbol: o.symbol,
+        side: SIDE_NAME[o.side] ?? '',
+        order_type: ORD_TYPE_NAME[o.ordType] ?? '',
+        order_status: o.pending ? 'PENDING_TRIGGER' : o.cumQty > 0 ? 'PARTIALLY_FILLED' : 'NEW',
+        price: o.price,
+        stop_price: o.stopPrice,
+        order_qty: o.orderQty,
+        cum_qty: o.cumQty,
+        leaves_qty: o.leavesQty,
+        display_qty: cached?.report.display_qty ?? 0,
+        time_in_force: cached !== undefined && cached.tif !== 0 ? (TIF_NAME[cached.tif] ?? '') : '',
+      };
+      return { ok: true, body: { order } };
+    }
+    const cached = this.orders.get(id);
+    if (cached === undefined) return fail(ErrorCode.NOT_FOUND, `order ${id} not found (not live, and not seen by this gateway)`);
+    if (cached.report.account !== account) return fail(ErrorCode.PERMISSION_DENIED, 'the order belongs to another account');
+    const r = cached.report;
+    const order: OrderOut = {
+      order_id: id,
+      client_order_id: r.client_order_id,
+      account: r.account,
+      symbol: r.symbol,
+      side: r.side,
+      order_type: r.order_type,
+      order_status: r.order_status,
+      price: r.price,
+      stop_price: r.stop_price,
+      order_qty: r.order_qty,
+      cum_qty: r.cum_qty,
+      leaves_qty: r.leaves_qty,
+      display_qty: r.display_qty,
+      time_in_force: '',
+    };
+    return { ok: true, body: { order } };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Sessions
+  // -------------------------------------------------------------------------------------------
+
+  async openSession(auth: AuthHeaders, target: string, opts: SessionOptions): Promise<GatewaySession | GatewayError> {
+    if (this.stopped) return { code: ErrorCode.UNAVAILABLE, message: 'gateway stopping' };
+    if (this.sessions.size >= SESSIONS_MAX) return { code: ErrorCode.OVERLOADED, message: `${SESSIONS_MAX} sessions open`, retry_after_ms: 1000 };
+    const a = await this.pool.authenticateSession(auth, target);
+    if (!a.ok) return a.error;
+    if (a.admin) return { code: ErrorCode.PERMISSION_DENIED, message: 'admin keys cannot open order sessions' };
+    const s = new Session(this, a.account, a.apiKey, opts, randomInt(0, 1 << 30));
+    this.sessions.add(s);
+    return s;
+  }
+
+  /** @internal (Session) */
+  async sessionMessage(s: Session, body: Uint8Array): Promise<Record<string, unknown>> {
+    const v = await this.pool.validateSession(s.account, body);
+    if (!v.ok) return { request_id: 0, outcomes: [], error: v.error };
+    const n = v.commands.length;
+    if (n > 0) {
+      const wait = this.buckets.get(s.apiKey)?.take(n, Date.now()) ?? 0;
+      if (wait > 0) {
+        this.stats.rateLimited++;
+        return { request_id: v.requestId, outcomes: [], error: { code: ErrorCode.RATE_LIMITED, message: `rate limit of API key ${s.apiKey}`, retry_after_ms: wait } };
+      }
+    }
+    // Commands of a batch are submitted in order through the session's own replica client,
+    // so they are applied in that order.
+    const outcomes = await Promise.all(
+      v.commands.map((c) => (c.ok ? this.execute(s.account, s.apiKey, c.command, s.clientHint) : Promise.resolve({ ok: false as const, error: c.error }))),
+    );
+    return { request_id: v.requestId, outcomes: outcomes.map((o) => (o.ok ? { result: o.body.result } : { error: o.error })) };
+  }
+
+  /** @internal (Session) Cancels every order of the account on every shard (cancel-on-disconnect, dead-man's switch). */
+  async cancelAllOf(account: number, why: string): Promise<void> {
+    this.log(`cancel all of account ${account}: ${why}`);
+    const body = encodeJsonCommand({ type: 'mass_cancel', account });
+    await Promise.all([...this.links.keys()].map((s) => this.submit(s, body, undefined)));
+  }
+
+  /** @internal */
+  sessionClosed(s: Session): void {
+    this.sessions.delete(s);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Admin API (REST /v1/admin/*): kill switch, halt/resume, reference price
+  // -------------------------------------------------------------------------------------------
+
+  async admin(req: Omit<RawRequest, 'op' | 'encoding'> & { op: string }): Promise<GatewayReply> {
+    const a = authenticate(this.keyEntries, req.auth, req.target, req.body, Date.now(), this.config.receiveWindowMs);
+    if (!a.ok) return { ok: false, error: a.error };
+    if (!a.admin) return fail(ErrorCode.PERMISSION_DENIED, 'not an admin key');
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(Buffer.from(req.body).toString('utf8')) as Record<string, unknown>;
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error('not an object');
+    } catch {
+      return fail(ErrorCode.INVALID_ARGUMENT, 'body must be a JSON object');
+    }
+    const symbolShard = (sym: unknown) => (typeof sym === 'string' ? this.instruments.get(sym)?.shard : undefined);
+    let shards: number[];
+    let command: Record<string, unknown>;
+    switch (req.op) {
+      case 'KillSwitch': {
+        const account = body.account;
+        if (typeof account !== 'number' || !this.accounts.has(account) || typeof body.active !== 'boolean') return fail(ErrorCode.INVALID_ARGUMENT, 'need {account: configured account, active: boolean}');
+        this.accounts.get(account)!.blocked = body.active;
+        shards = [...this.links.keys()];
+        command = { type: 'kill_switch', account, active: body.active };
+        break;
+      }
+      case 'Halt':
+      case 'Resume': {
+        const s = symbolShard(body.symbol);
+        if (s === undefined) return fail(ErrorCode.INVALID_ARGUMENT, 'need {symbol: a known symbol}');
+        shards = [s];
+        command = { type: req.op === 'Halt' ? 'halt' : 'resume', symbol: body.symbol };
+        break;
+      }
+      case 'SetReferencePrice': {
+        const s = symbolShard(body.symbol);
+        if (s === undefined || typeof body.price !== 'number' || !Number.isSafeInteger(body.price) || body.price <= 0) return fail(ErrorCode.INVALID_ARGUMENT, 'need {symbol, price: positive integer}');
+        shards = [s];
+        command = { type: 'set_reference_price', symbol: body.symbol, price: body.price };
+        this.references.set(body.symbol as string, body.price);
+        break;
+      }
+      default:
+        return fail(ErrorCode.NOT_FOUND, `no admin operation ${req.op}`);
+    }
+    const enc = encodeJsonCommand(command);
+    const results = await Promise.all(shards.map((s) => this.submit(s, enc, undefined)));
+    const bad = results.find((r): r is { ok: false; error: GatewayError } => !r.ok);
+    if (bad !== undefined) return bad;
+    for (const r of results as { ok: true; events: EngineEvent[] }[]) {
+      const rej = r.events.find((e) => e.kind === 'command_reject');
+      if (rej !== undefined && rej.kind === 'command_reject') return fail(ErrorCode.ORDER_REJECTED, `rejected: ${reasonName(rej.reason)}`);
+    }
+    return { ok: true, body: { done: req.op, shards } };
+  }
+}
+
+class Session implements GatewaySession {
+  private tail: Promise<unknown> = Promise.resolve();
+  private pending = 0;
+  private closed = false;
+  private deadMan: NodeJS.Timeout | undefined;
+  constructor(
+    private readonly gw: Gateway,
+    readonly account: number,
+    readonly apiKey: string,
+    private readonly opts: SessionOptions,
+    readonly clientHint: number,
+  ) {
+    this.armDeadMan();
+  }
+
+  private armDeadMan(): void {
+    if (this.opts.deadManMs <= 0 || this.closed) return;
+    clearTimeout(this.deadMan);
+    this.deadMan = setTimeout(() => void this.gw.cancelAllOf(this.account, `dead-man's switch: nothing for ${this.opts.deadManMs} ms`), this.opts.deadManMs);
+    this.deadMan.unref();
+  }
+
+  submit(body: Uint8Array): Promise<Record<string, unknown>> {
+    if (this.closed) return Promise.resolve({ request_id: 0, outcomes: [], error: { code: ErrorCode.UNAVAILABLE, message: 'session closed' } });
+    if (this.pending >= SESSION_PENDING_MAX) {
+      return Promise.resolve({ request_id: 0, outcomes: [], error: { code: ErrorCode.OVERLOADED, message: `${SESSION_PENDING_MAX} requests waiting in this session`, retry_after_ms: 100 } });
+    }
+    this.armDeadMan();
+    this.pending++;
+    const work = this.gw.sessionMessage(this, body);
+    // Replies resolve in submission order, whatever order the shards answer in.
+    const reply = this.tail.then(() => work).finally(() => this.pending--);
+    this.tail = reply.catch(() => undefined);
+    return reply;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.deadMan);
+    this.gw.sessionClosed(this);
+    if (this.opts.cancelOnDisconnect) void this.gw.cancelAllOf(this.account, 'cancel-on-disconnect');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function fail(code: ErrorCode, message: string): { ok: false; error: GatewayError } {
+  return { ok: false, error: { code, message } };
+}
+
+function rejectError(reason: Reason, message: string): GatewayError {
+  return { code: reason === Reason.ORDER_NOT_FOUND ? ErrorCode.NOT_FOUND : ErrorCode.ORDER_REJECTED, message };
+}
+
+function keyEntry(account: number, k: { key: string; hmacSecret?: string; ed25519PublicKey?: string }, admin: boolean): KeyEntry {
+  return k.hmacSecret !== undefined ? { account, admin, hmacSecret: k.hmacSecret } : { account, admin, ed25519PublicKey: ed25519PublicKeyFromRaw(k.ed25519PublicKey!) };
+}
+
+export function toReport(shard: number, e: ExecReport): ExecutionReportOut {
+  return {
+    exec_id: e.execId,
+    order_id: toGlobalOrderId(shard, e.orderId),
+    client_order_id: e.clOrdId,
+    orig_client_order_id: e.origClOrdId ?? '',
+    account: e.account,
+    symbol: e.symbol,
+    side: SIDE_NAME[e.side] ?? '',
+    order_type: ORD_TYPE_NAME[e.ordType] ?? '',
+    exec_type: EXEC_TYPE_NAME[e.execType] ?? '',
+    order_status: ORD_STATUS_NAME[e.ordStatus] ?? '',
+    price: e.price,
+    stop_price: e.stopPrice,
+    order_qty: e.orderQty,
+    cum_qty: e.cumQty,
+    leaves_qty: e.leavesQty,
+    last_qty: e.lastQty,
+    last_px: e.lastPx,
+    cum_notional: e.cumNotional,
+    display_qty: e.displayQty,
+    reason: e.reason === 0 ? '' : reasonName(e.reason),
+    trade_id: e.tradeId,
+    seq: e.seq,
+    ts_us: e.tsUs,
+    chain_seq: 0,
+    chain_hash: '',
+    signature: '',
+  };
+}

@@ -1,0 +1,723 @@
+// The gRPC edge of the gateway: a thin adapter between @grpc/grpc-js and GatewayCore
+// (gateway/types.ts), in the spirit of the fastify/undici adapters. It owns no business logic:
+// authentication, decoding, validation, risk and routing are the core's.
+//
+//   * exchange.v1.OrderEntryService (proto/exchange/v1/order_entry.proto), registered with a
+//     hand-built service definition: the REQUEST deserializer is the identity (the core verifies
+//     the signature over exactly the received bytes and decodes them in worker threads); the
+//     RESPONSE serializer encodes the core's plain objects with protobufjs, mapping the API's
+//     unprefixed enum strings ("BUY") to the proto enum names ("SIDE_BUY").
+//   * Unary methods → core.handle(RawRequest). A GatewayError becomes the gRPC status of
+//     ERROR_STATUS, details `${code}: ${message}`, trailing metadata `x-mb-error-code` (and
+//     `retry-after-ms`).
+//   * Deadlines: when the call's deadline passes before the core has answered, the call ends with
+//     DEADLINE_EXCEEDED (a few ms early, so the reply carries `x-mb-error-code` and reaches the
+//     client by its deadline). The command may still execute: as always with gRPC deadlines, a
+//     client that sees DEADLINE_EXCEEDED for a command must check the outcome with GetOrder
+//     (or its client order id) before resending it. A call whose deadline has already passed on
+//     arrival is refused without reaching the core.
+//   * OrderSession (bidi): authenticated once at open (core.openSession with the call metadata);
+//     then each message (raw bytes) → session.submit, replies written in submission order, at
+//     most SESSION_INFLIGHT_MAX messages awaiting replies per stream (reading pauses above it).
+//     On client half-close the pending replies are written, then the call ends OK; on cancel,
+//     error or end, session.close() (cancel-on-disconnect is the core's).
+//   * grpc.health.v1.Health (grpc-health-check) and server reflection (@grpc/reflection).
+//
+// The encoding helpers (OrderEntryCodec) are exported for the client (gateway/client/grpc-client.ts).
+
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
+import protobuf from 'protobufjs';
+import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from './signing.js';
+import {
+  ERROR_STATUS,
+  ErrorCode,
+  GrpcStatus,
+  Operation,
+  type AuthHeaders,
+  type GatewayCore,
+  type GatewayError,
+  type GatewayReply,
+  type GatewaySession,
+  type RawRequest,
+  type SessionOptions,
+} from './types.js';
+
+// ---------------------------------------------------------------------------------------------
+// Constants
+
+export const ORDER_ENTRY_PROTO_PATH = fileURLToPath(new URL('../proto/exchange/v1/order_entry.proto', import.meta.url));
+export const PROTO_PACKAGE = 'exchange.v1';
+export const SERVICE_NAME = 'exchange.v1.OrderEntryService';
+export const SESSION_METHOD = 'OrderSession';
+/** gRPC method path (`/exchange.v1.OrderEntryService/PlaceOrder`): the signing target of gRPC requests. */
+export function methodPath(method: string): string {
+  return `/${SERVICE_NAME}/${method}`;
+}
+
+/** Trailing metadata: the gateway's error code (ErrorCode) of a failed call. */
+export const METADATA_ERROR_CODE = 'x-mb-error-code';
+/** Trailing metadata: RATE_LIMITED / OVERLOADED — retry after this many ms. */
+export const METADATA_RETRY_AFTER_MS = 'retry-after-ms';
+/** OrderSession opening metadata: `true` arms cancel-on-disconnect. */
+export const METADATA_CANCEL_ON_DISCONNECT = 'x-mb-cancel-on-disconnect';
+/** OrderSession opening metadata: dead-man's switch in ms (0 or absent = off). */
+export const METADATA_DEAD_MAN_MS = 'x-mb-dead-man-ms';
+/** OrderSession response headers (sent once the session is authenticated): the account. */
+export const METADATA_ACCOUNT = 'x-mb-account';
+
+/** Messages of one OrderSession stream submitted to the core and not yet answered (or written); reading pauses at this many and resumes below half. */
+export const SESSION_INFLIGHT_MAX = 1024;
+/** Server keepalive: ping an idle connection after this long. */
+export const KEEPALIVE_TIME_MS = 30_000;
+/** Server keepalive: drop the connection when a ping is not acknowledged within this. */
+export const KEEPALIVE_TIMEOUT_MS = 10_000;
+/** Keepalive pings also on connections without calls (grpc-js servers ping idle connections regardless; passed for clarity and for C-core interop). */
+export const KEEPALIVE_PERMIT_WITHOUT_CALLS = 1;
+/**
+ * Smallest interval between client pings the server should accept without data. grpc-js 1.14 does
+ * not enforce it (it reads no `grpc.http2.*` server option; Node's HTTP/2 flood protection still
+ * applies); it is passed under the C-core option names so the policy is explicit, and clients of
+ * this gateway must not ping more often than this.
+ */
+export const MIN_PING_INTERVAL_MS = 10_000;
+/** Largest request message accepted (bytes); larger ones fail with RESOURCE_EXHAUSTED before reaching the core. */
+export const MAX_RECEIVE_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: calls (unary or session streams) open at once per connection. */
+export const MAX_CONCURRENT_STREAMS = 1024;
+/** stop(): how long in-flight calls may take to finish before they are cancelled. */
+export const STOP_GRACE_MS = 5_000;
+/** Unary calls end with DEADLINE_EXCEEDED this long before the deadline, so that our reply (with x-mb-error-code) beats grpc-js's own deadline timer and reaches the client in time. */
+export const DEADLINE_REPLY_MARGIN_MS = 5;
+
+export const SERVER_OPTIONS: grpc.ServerOptions = {
+  'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
+  'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
+  'grpc.keepalive_permit_without_calls': KEEPALIVE_PERMIT_WITHOUT_CALLS,
+  'grpc.http2.min_ping_interval_without_data_ms': MIN_PING_INTERVAL_MS,
+  'grpc.http2.min_time_between_pings_ms': MIN_PING_INTERVAL_MS,
+  'grpc.max_receive_message_length': MAX_RECEIVE_MESSAGE_BYTES,
+  'grpc.max_concurrent_streams': MAX_CONCURRENT_STREAMS,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Codec: plain objects (snake_case, unprefixed enum strings) ⇄ protobuf bytes
+
+type Plain = Record<string, unknown>;
+
+interface EnumInfo {
+  /** "SIDE_" for Side (from the `*_UNSPECIFIED` zero value); "" if the enum has no such value. */
+  prefix: string;
+  /** Unprefixed and prefixed names → number. */
+  toNumber: Map<string, number>;
+}
+
+/**
+ * Encodes and decodes the order-entry messages with protobufjs (loaded once, keepCase). Plain
+ * objects use the proto field names and enum names WITHOUT their prefix ("BUY", "LIMIT",
+ * "PARTIALLY_FILLED"); prefixed names and numbers are accepted too on encode.
+ */
+export class OrderEntryCodec {
+  readonly root: protobuf.Root;
+  private readonly types = new Map<string, protobuf.Type>();
+  private readonly enums = new Map<protobuf.Enum, EnumInfo>();
+
+  constructor(protoPath: string = ORDER_ENTRY_PROTO_PATH) {
+    this.root = new protobuf.Root().loadSync(protoPath, { keepCase: true });
+    this.root.resolveAll();
+  }
+
+  private static shared: OrderEntryCodec | undefined;
+  /** The codec of proto/exchange/v1/order_entry.proto, loaded once per process. */
+  static get(): OrderEntryCodec {
+    return (OrderEntryCodec.shared ??= new OrderEntryCodec());
+  }
+
+  /** A message type by its short name (`PlaceOrderRequest`) or full name. */
+  type(name: string): protobuf.Type {
+    let t = this.types.get(name);
+    if (t === undefined) {
+      t = this.root.lookupType(name.includes('.') ? name : `${PROTO_PACKAGE}.${name}`);
+      this.types.set(name, t);
+    }
+    return t;
+  }
+
+  service(): protobuf.Service {
+    return this.root.lookupService(SERVICE_NAME);
+  }
+
+  /**
+   * Encodes a plain object (Type.fromObject, then encode). Enum strings are mapped to their
+   * numbers ('' = the zero value); an unknown enum name throws. `strict` (clients): unknown field names and two members
+   * of one oneof throw too, rather than being silently dropped.
+   */
+  encode(typeName: string, plain: Plain, strict = false): Buffer {
+    const type = this.type(typeName);
+    const wire = this.toWire(type, plain, strict, type.name);
+    const bytes = type.encode(type.fromObject(wire)).finish();
+    return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /** Decodes to a plain object: longs as numbers, enums as unprefixed strings, scalar defaults set, absent sub-messages omitted. */
+  decode(typeName: string, bytes: Uint8Array): Plain {
+    const type = this.type(typeName);
+    const obj = type.toObject(type.decode(bytes), { longs: Number, enums: String, defaults: true, arrays: true });
+    return this.fromWire(type, obj);
+  }
+
+  private enumInfo(e: protobuf.Enum): EnumInfo {
+    let info = this.enums.get(e);
+    if (info === undefined) {
+      const zero = Object.entries(e.values).find(([, v]) => v === 0)?.[0] ?? '';
+      const prefix = zero.endsWith('_UNSPECIFIED') ? zero.slice(0, -'UNSPECIFIED'.length) : '';
+      const toNumber = new Map<string, number>();
+      for (const [name, num] of Object.entries(e.values)) {
+        toNumber.set(name, num);
+        if (prefix !== '' && name.startsWith(prefix)) toNumber.set(name.slice(prefix.length), num);
+      }
+      info = { prefix, toNumber };
+      this.enums.set(e, info);
+    }
+    return info;
+  }
+
+  private toWire(type: protobuf.Type, obj: Plain, strict: boolean, where: string): Plain {
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+      throw new TypeError(`${where}: expected an object for ${type.fullName.slice(1)}`);
+    }
+    const out: Plain = {};
+    for (const key of Object.keys(obj)) {
+      const field = type.fields[key];
+      if (field === undefined) {
+        if (strict) throw new TypeError(`${where}: unknown field "${key}" in ${type.fullName.slice(1)}`);
+        continue;
+      }
+      const v = obj[key];
+      if (v === undefined || v === null) continue;
+      if (field.repeated) {
+        if (!Array.isArray(v)) throw new TypeError(`${where}.${key}: expected an array`);
+        out[key] = v.map((x, i) => this.valueToWire(field, x, strict, `${where}.${key}[${i}]`));
+      } else {
+        out[key] = this.valueToWire(field, v, strict, `${where}.${key}`);
+      }
+    }
+    if (strict) {
+      for (const oneof of type.oneofsArray) {
+        const set = oneof.oneof.filter((name) => out[name] !== undefined);
+        if (set.length > 1) throw new TypeError(`${where}: only one of ${oneof.oneof.join('|')} may be set (got ${set.join(', ')})`);
+      }
+    }
+    return out;
+  }
+
+  private valueToWire(field: protobuf.Field, v: unknown, strict: boolean, where: string): unknown {
+    const rt = field.resolvedType;
+    if (rt instanceof protobuf.Enum) {
+      if (typeof v === 'number') return v;
+      if (v === '') return 0; // unset: the zero (*_UNSPECIFIED) value
+      const n = typeof v === 'string' ? this.enumInfo(rt).toNumber.get(v) : undefined;
+      if (n === undefined) throw new TypeError(`${where}: unknown ${rt.name} value ${JSON.stringify(v)}`);
+      return n;
+    }
+    if (rt instanceof protobuf.Type) return this.toWire(rt, v as Plain, strict, where);
+    return v;
+  }
+
+  private fromWire(type: protobuf.Type, obj: Plain): Plain {
+    for (const key of Object.keys(obj)) {
+      const field = type.fields[key];
+      const v = obj[key];
+      if (field === undefined) continue;
+      if (v === null || v === undefined) {
+        delete obj[key];
+        continue;
+      }
+      const rt = field.resolvedType;
+      if (rt instanceof protobuf.Enum) {
+        const strip = (x: unknown): unknown => {
+          const { prefix } = this.enumInfo(rt);
+          return typeof x === 'string' && prefix !== '' && x.startsWith(prefix) ? x.slice(prefix.length) : x;
+        };
+        obj[key] = Array.isArray(v) ? v.map(strip) : strip(v);
+      } else if (rt instanceof protobuf.Type) {
+        obj[key] = Array.isArray(v) ? v.map((x) => this.fromWire(rt, x as Plain)) : this.fromWire(rt, v as Plain);
+      }
+    }
+    return obj;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+function firstString(md: grpc.Metadata, key: string): string | undefined {
+  const v = md.get(key)[0];
+  if (v === undefined) return undefined;
+  return typeof v === 'string' ? v : v.toString('utf8');
+}
+
+/** The auth headers of a call (absent ones as ''; the core answers UNAUTHENTICATED). */
+export function authFromMetadata(md: grpc.Metadata): AuthHeaders {
+  return {
+    apiKey: firstString(md, HEADER_API_KEY) ?? '',
+    timestamp: firstString(md, HEADER_TIMESTAMP) ?? '',
+    signature: firstString(md, HEADER_SIGNATURE) ?? '',
+  };
+}
+
+/** Session options from the opening metadata; a GatewayError (INVALID_ARGUMENT) if malformed. */
+export function sessionOptionsFromMetadata(md: grpc.Metadata): SessionOptions | GatewayError {
+  const cod = firstString(md, METADATA_CANCEL_ON_DISCONNECT);
+  let cancelOnDisconnect = false;
+  if (cod !== undefined) {
+    const s = cod.trim().toLowerCase();
+    if (s === 'true' || s === '1') cancelOnDisconnect = true;
+    else if (s !== 'false' && s !== '0' && s !== '') {
+      return { code: ErrorCode.INVALID_ARGUMENT, message: `${METADATA_CANCEL_ON_DISCONNECT} must be true or false` };
+    }
+  }
+  const dm = firstString(md, METADATA_DEAD_MAN_MS);
+  let deadManMs = 0;
+  if (dm !== undefined && dm.trim() !== '') {
+    if (!/^\d{1,10}$/.test(dm.trim())) {
+      return { code: ErrorCode.INVALID_ARGUMENT, message: `${METADATA_DEAD_MAN_MS} must be a non-negative integer (ms)` };
+    }
+    deadManMs = Number(dm.trim());
+  }
+  return { cancelOnDisconnect, deadManMs };
+}
+
+/** The gRPC status (with x-mb-error-code trailer) of a GatewayError. */
+export function errorToStatus(err: GatewayError): grpc.StatusObject {
+  const metadata = new grpc.Metadata();
+  const mapped = (ERROR_STATUS as Record<string, { grpc: number } | undefined>)[err.code];
+  metadata.set(METADATA_ERROR_CODE, err.code);
+  if (err.retry_after_ms !== undefined) metadata.set(METADATA_RETRY_AFTER_MS, String(Math.max(0, Math.ceil(err.retry_after_ms))));
+  return { code: mapped?.grpc ?? GrpcStatus.INTERNAL, details: `${err.code}: ${err.message}`, metadata };
+}
+
+function isGatewayError(x: GatewaySession | GatewayError): x is GatewayError {
+  return typeof (x as Partial<GatewaySession>).submit !== 'function';
+}
+
+function deadlineMs(call: { getDeadline(): grpc.Deadline }): number {
+  const d = call.getDeadline();
+  return d instanceof Date ? d.getTime() : d;
+}
+
+function errMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+const UNARY_OPS: ReadonlySet<string> = new Set(Object.values(Operation));
+
+// ---------------------------------------------------------------------------------------------
+// OrderSession stream
+
+type SessionCall = grpc.ServerDuplexStream<Buffer, Plain | Buffer>;
+
+interface Pending {
+  settled: boolean;
+  reply?: Plain;
+  error?: unknown;
+}
+
+class SessionStream {
+  private session: GatewaySession | null = null;
+  private readonly queue: Pending[] = [];
+  private readPaused = false;
+  private writeBlocked = false;
+  private inputEnded = false;
+  private stopping = false;
+  /** The call is over (status sent or cancelled): nothing more is written. */
+  private done = false;
+  private sessionClosed = false;
+
+  constructor(
+    private readonly call: SessionCall,
+    private readonly gw: GrpcGateway,
+    private readonly core: GatewayCore,
+    private readonly codec: OrderEntryCodec,
+    private readonly responseType: string,
+    private readonly log: ((line: string) => void) | undefined,
+  ) {}
+
+  start(): void {
+    const call = this.call;
+    call.on('cancelled', () => this.terminate());
+    call.on('error', (e) => {
+      if (!this.done) this.log?.(`grpc: OrderSession stream error from ${call.getPeer()}: ${errMessage(e)}`);
+      this.terminate();
+    });
+    call.on('close', () => this.terminate());
+    const opts = sessionOptionsFromMetadata(call.metadata);
+    if ('code' in opts) {
+      this.fail(opts);
+      return;
+    }
+    let opened: Promise<GatewaySession | GatewayError>;
+    try {
+      opened = this.core.openSession(authFromMetadata(call.metadata), methodPath(SESSION_METHOD), opts);
+    } catch (e) {
+      opened = Promise.reject(e);
+    }
+    opened.then(
+      (res) => {
+        if (isGatewayError(res)) {
+          this.fail(res);
+          return;
+        }
+        this.session = res;
+        if (this.done) {
+          this.closeSession(); // the call ended while authenticating
+          return;
+        }
+        if (this.stopping) {
+          this.fail({ code: ErrorCode.UNAVAILABLE, message: 'gateway stopping' });
+          return;
+        }
+        const md = new grpc.Metadata();
+        md.set(METADATA_ACCOUNT, String(res.account));
+        call.sendMetadata(md);
+        call.on('data', (msg: Buffer) => this.onMessage(msg));
+        call.on('end', () => {
+          this.inputEnded = true;
+          this.flush();
+        });
+      },
+      (e) => {
+        this.log?.(`grpc: openSession failed: ${errMessage(e)}`);
+        this.fail({ code: ErrorCode.INTERNAL, message: 'session could not be opened' });
+      },
+    );
+  }
+
+  /** Gateway stopping: read no more; end the call with UNAVAILABLE once the pending replies are written. */
+  shutdown(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.session === null) return; // still authenticating: handled when openSession settles
+    this.pauseReading();
+    this.flush();
+  }
+
+  private onMessage(msg: Buffer): void {
+    if (this.done || this.session === null || this.stopping) return;
+    const entry: Pending = { settled: false };
+    this.queue.push(entry);
+    let p: Promise<Plain>;
+    try {
+      p = this.session.submit(msg);
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    p.then(
+      (reply) => {
+        entry.settled = true;
+        entry.reply = reply;
+        this.flush();
+      },
+      (e) => {
+        entry.settled = true;
+        entry.error = e;
+        this.flush();
+      },
+    );
+    this.updateFlow();
+  }
+
+  /** Writes the settled replies at the head of the queue, in submission order. */
+  private flush(): void {
+    if (this.done) return;
+    while (this.queue.length > 0 && this.queue[0]!.settled) {
+      const entry = this.queue.shift()!;
+      if (entry.error !== undefined || entry.reply === undefined) {
+        this.log?.(`grpc: OrderSession submit failed: ${errMessage(entry.error)}`);
+        this.fail({ code: ErrorCode.INTERNAL, message: 'session request failed' });
+        return;
+      }
+      let bytes: Buffer;
+      try {
+        bytes = this.codec.encode(this.responseType, entry.reply);
+      } catch (e) {
+        this.log?.(`grpc: OrderSession reply not encodable: ${errMessage(e)}`);
+        this.fail({ code: ErrorCode.INTERNAL, message: 'session reply could not be encoded' });
+        return;
+      }
+      if (!this.call.write(bytes) && !this.writeBlocked) {
+        this.writeBlocked = true;
+        this.call.once('drain', () => {
+          this.writeBlocked = false;
+          this.updateFlow();
+        });
+      }
+    }
+    if (this.queue.length === 0 && (this.inputEnded || this.stopping)) {
+      if (this.stopping) this.fail({ code: ErrorCode.UNAVAILABLE, message: 'gateway stopping' });
+      else this.finishOk();
+      return;
+    }
+    this.updateFlow();
+  }
+
+  private updateFlow(): void {
+    if (this.done || this.stopping) return;
+    if (!this.readPaused && (this.queue.length >= SESSION_INFLIGHT_MAX || this.writeBlocked)) {
+      this.pauseReading();
+    } else if (this.readPaused && this.queue.length < SESSION_INFLIGHT_MAX / 2 && !this.writeBlocked) {
+      this.readPaused = false;
+      this.call.resume();
+    }
+  }
+
+  private pauseReading(): void {
+    if (!this.readPaused) {
+      this.readPaused = true;
+      this.call.pause();
+    }
+  }
+
+  private finishOk(): void {
+    if (this.done) return;
+    this.done = true;
+    this.call.end();
+    this.closeSession();
+  }
+
+  /** Ends the call with the status of `err` and closes the session. */
+  private fail(err: GatewayError): void {
+    if (this.done) return;
+    this.done = true;
+    this.queue.length = 0;
+    // grpc-js's own 'error' listener on server streams turns this into the call's status.
+    this.call.emit('error', errorToStatus(err));
+    this.closeSession();
+  }
+
+  /** The call is over from the outside (cancelled, broken, closed). */
+  private terminate(): void {
+    this.done = true;
+    this.queue.length = 0;
+    this.closeSession();
+  }
+
+  private closeSession(): void {
+    this.gw._sessionEnded(this);
+    const s = this.session;
+    if (s !== null && !this.sessionClosed) {
+      this.sessionClosed = true;
+      try {
+        s.close();
+      } catch (e) {
+        this.log?.(`grpc: session.close failed: ${errMessage(e)}`);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server
+
+export interface GrpcGatewayOptions {
+  core: GatewayCore;
+  host: string;
+  /** 0 = any free port (start() returns the bound one). */
+  port: number;
+  log?: (line: string) => void;
+  /** stop(): grace period before in-flight calls are cancelled (default STOP_GRACE_MS). */
+  stopGraceMs?: number;
+}
+
+export class GrpcGateway {
+  private readonly core: GatewayCore;
+  private readonly host: string;
+  private readonly port: number;
+  private readonly log: ((line: string) => void) | undefined;
+  private readonly stopGraceMs: number;
+  private readonly codec: OrderEntryCodec;
+  private readonly server: grpc.Server;
+  private readonly health: HealthImplementation;
+  private readonly sessions = new Set<SessionStream>();
+  private listenPort = 0;
+  private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+
+  constructor(opts: GrpcGatewayOptions) {
+    this.core = opts.core;
+    this.host = opts.host;
+    this.port = opts.port;
+    this.log = opts.log;
+    this.stopGraceMs = opts.stopGraceMs ?? STOP_GRACE_MS;
+    this.codec = OrderEntryCodec.get();
+    this.server = new grpc.Server(SERVER_OPTIONS);
+
+    const { definition, implementation } = this.buildService();
+    this.server.addService(definition, implementation);
+
+    this.health = new HealthImplementation({ '': 'NOT_SERVING', [SERVICE_NAME]: 'NOT_SERVING' });
+    this.health.addToServer(this.server);
+
+    const pkg = protoLoader.loadSync(ORDER_ENTRY_PROTO_PATH, { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
+    new ReflectionService(pkg as ConstructorParameters<typeof ReflectionService>[0]).addToServer(this.server);
+  }
+
+  /** Binds and serves; resolves with the bound port. Health turns SERVING. */
+  start(): Promise<number> {
+    if (this.state !== 'new') return Promise.reject(new Error(`GrpcGateway.start: already ${this.state}`));
+    this.state = 'starting';
+    const host = this.host.includes(':') && !this.host.startsWith('[') ? `[${this.host}]` : this.host;
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(`${host}:${this.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => {
+        if (err !== null) {
+          this.state = 'stopped';
+          reject(err);
+          return;
+        }
+        this.listenPort = port;
+        this.state = 'running';
+        this.setServing(true);
+        this.log?.(`grpc: listening on ${host}:${port}`);
+        resolve(port);
+      });
+    });
+  }
+
+  /** The bound port (0 before start()). */
+  get boundPort(): number {
+    return this.listenPort;
+  }
+
+  /** Health status of "" and exchange.v1.OrderEntryService: SERVING or NOT_SERVING. */
+  setServing(serving: boolean): void {
+    const status = serving ? 'SERVING' : 'NOT_SERVING';
+    this.health.setStatus('', status);
+    this.health.setStatus(SERVICE_NAME, status);
+  }
+
+  /**
+   * Graceful stop: health NOT_SERVING, no new calls; open sessions stop reading, get their pending
+   * replies and end with UNAVAILABLE; in-flight unary calls finish. After stopGraceMs whatever is
+   * left is cancelled (their sessions are closed).
+   */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'new') {
+      this.state = 'stopped';
+      this.server.forceShutdown();
+      return;
+    }
+    if (this.state === 'stopping') return;
+    this.state = 'stopping';
+    this.setServing(false);
+    for (const s of [...this.sessions]) s.shutdown();
+    await new Promise<void>((resolve) => {
+      let finished = false;
+      const timer = setTimeout(() => {
+        if (finished) return;
+        finished = true;
+        this.log?.(`grpc: graceful stop timed out after ${this.stopGraceMs} ms; cancelling the remaining calls`);
+        this.server.forceShutdown();
+        resolve();
+      }, this.stopGraceMs);
+      this.server.tryShutdown(() => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    this.state = 'stopped';
+  }
+
+  /** @internal */
+  _sessionEnded(s: SessionStream): void {
+    this.sessions.delete(s);
+  }
+
+  private buildService(): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
+    const definition: Record<string, grpc.MethodDefinition<Buffer, Plain | Buffer>> = {};
+    const implementation: grpc.UntypedServiceImplementation = {};
+    for (const m of this.codec.service().methodsArray) {
+      const path = methodPath(m.name);
+      const responseType = m.resolvedResponseType?.fullName.slice(1) ?? `${PROTO_PACKAGE}.${m.responseType}`;
+      definition[m.name] = {
+        path,
+        requestStream: m.requestStream === true,
+        responseStream: m.responseStream === true,
+        originalName: m.name,
+        requestSerialize: (b: Buffer) => b,
+        requestDeserialize: (b: Buffer) => b,
+        responseSerialize: (v: Plain | Buffer) => {
+          if (Buffer.isBuffer(v)) return v;
+          try {
+            return this.codec.encode(responseType, v);
+          } catch (e) {
+            this.log?.(`grpc: ${m.name} reply not encodable: ${errMessage(e)}`);
+            throw e;
+          }
+        },
+        // Only for clients built from this definition (tests): decode with the codec.
+        responseDeserialize: (b: Buffer) => this.codec.decode(responseType, b),
+      };
+      if (m.name === SESSION_METHOD) {
+        implementation[m.name] = (call: SessionCall) => this.handleSession(call, responseType);
+      } else if (!m.requestStream && !m.responseStream && UNARY_OPS.has(m.name)) {
+        implementation[m.name] = this.unaryHandler(m.name as Operation, path);
+      } else {
+        throw new Error(`GrpcGateway: no handler for ${SERVICE_NAME}/${m.name}`);
+      }
+    }
+    return { definition, implementation };
+  }
+
+  private unaryHandler(op: Operation, target: string): grpc.handleUnaryCall<Buffer, Plain> {
+    return (call, callback) => {
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      const finish = (reply: GatewayReply): void => {
+        if (settled) return;
+        settled = true;
+        if (timer !== undefined) clearTimeout(timer);
+        if (reply.ok) callback(null, reply.body);
+        else callback(errorToStatus(reply.error));
+      };
+      call.on('cancelled', () => {
+        settled = true;
+        if (timer !== undefined) clearTimeout(timer);
+      });
+      const deadline = deadlineMs(call);
+      if (Number.isFinite(deadline)) {
+        const left = deadline - Date.now() - DEADLINE_REPLY_MARGIN_MS;
+        const expired: GatewayReply = { ok: false, error: { code: ErrorCode.DEADLINE_EXCEEDED, message: 'deadline exceeded before the gateway answered; the command may still have executed (check with GetOrder)' } };
+        if (left <= 0) {
+          finish({ ok: false, error: { code: ErrorCode.DEADLINE_EXCEEDED, message: 'deadline already passed on arrival; not executed' } });
+          return;
+        }
+        timer = setTimeout(() => finish(expired), left);
+      }
+      const req: RawRequest = { op, encoding: 'protobuf', body: call.request, target, auth: authFromMetadata(call.metadata) };
+      let p: Promise<GatewayReply>;
+      try {
+        p = this.core.handle(req);
+      } catch (e) {
+        p = Promise.reject(e);
+      }
+      p.then(finish, (e) => {
+        this.log?.(`grpc: core.handle(${op}) failed: ${errMessage(e)}`);
+        finish({ ok: false, error: { code: ErrorCode.INTERNAL, message: 'internal error' } });
+      });
+    };
+  }
+
+  private handleSession(call: SessionCall, responseType: string): void {
+    if (this.state !== 'running') {
+      call.emit('error', errorToStatus({ code: ErrorCode.UNAVAILABLE, message: 'gateway stopping' }));
+      return;
+    }
+    const s = new SessionStream(call, this, this.core, this.codec, responseType, this.log);
+    this.sessions.add(s);
+    s.start();
+  }
+}

@@ -1,0 +1,98 @@
+// The whole exchange on one machine: three replica processes of one shard (replicator/main.ts)
+// and, in this process, the gateway with its REST and gRPC servers. `npm start` uses it with
+// the example configuration (persistent data under ./data); the integration tests and the
+// gateway benchmarks use it with a temporary cluster on free ports.
+
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ProcessCluster, freePort } from '../replicator/process-cluster.js';
+import { loadGatewayConfig, parseGatewayConfig, type GatewayConfig } from './config.js';
+import { Gateway } from './gateway.js';
+import { GrpcGateway } from './grpc-server.js';
+import { RestGateway } from './rest-server.js';
+
+export interface LocalExchangeOptions {
+  /** An existing cluster file (npm start); default: a temporary 3-replica cluster on free ports. */
+  clusterConfigPath?: string;
+  /** Gateway config file; default: gateway/examples/gateway-local.json with the shard pointed at the cluster. */
+  gatewayConfigPath?: string;
+  /** Overrides of the gateway config (ports 0 = free ports). */
+  restPort?: number;
+  grpcPort?: number;
+  fsync?: boolean;
+  echo?: boolean;
+  log?: (line: string) => void;
+  /** Extra fields merged into the gateway config JSON (tests: risk limits, workers…). */
+  gatewayOverrides?: Record<string, unknown>;
+}
+
+export interface LocalExchange {
+  cluster: ProcessCluster;
+  gateway: Gateway;
+  rest: RestGateway;
+  grpc: GrpcGateway;
+  restUrl: string;
+  grpcAddress: string;
+  config: GatewayConfig;
+  stop(): Promise<void>;
+}
+
+const EXAMPLE_GATEWAY_CONFIG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'examples/gateway-local.json');
+
+export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promise<LocalExchange> {
+  const temp = opts.clusterConfigPath === undefined;
+  const cluster = temp ? await ProcessCluster.create({ fsync: opts.fsync ?? true, ...(opts.echo !== undefined ? { echo: opts.echo } : {}) }) : ProcessCluster.open(opts.clusterConfigPath!, { ...(opts.echo !== undefined ? { echo: opts.echo } : {}) });
+  await cluster.startAll();
+  await cluster.waitForLeader(30_000);
+
+  let config: GatewayConfig;
+  const file = opts.gatewayConfigPath ?? EXAMPLE_GATEWAY_CONFIG;
+  if (temp || opts.gatewayOverrides !== undefined || opts.restPort !== undefined || opts.grpcPort !== undefined) {
+    const raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    const dir = temp ? mkdtempSync(path.join(os.tmpdir(), 'mb-gateway-')) : path.dirname(file);
+    const restPort = opts.restPort ?? (temp ? await freePort() : undefined);
+    const grpcPort = opts.grpcPort ?? (temp ? await freePort() : undefined);
+    const listen = (raw.listen ?? {}) as Record<string, string>;
+    const merged: Record<string, unknown> = {
+      ...raw,
+      ...(temp ? { shards: [{ id: 0, clusterConfig: cluster.configPath }], signingKey: path.join(dir, 'exchange-ed25519.pem'), dataDir: dir } : {}),
+      listen: {
+        rest: restPort !== undefined ? `127.0.0.1:${restPort}` : (listen.rest ?? '127.0.0.1:8080'),
+        grpc: grpcPort !== undefined ? `127.0.0.1:${grpcPort}` : (listen.grpc ?? '127.0.0.1:50051'),
+      },
+      ...(opts.gatewayOverrides ?? {}),
+    };
+    if (temp) writeFileSync(path.join(dir, 'gateway.json'), JSON.stringify(merged, null, 2));
+    config = parseGatewayConfig(merged, path.dirname(file));
+  } else {
+    config = loadGatewayConfig(file);
+  }
+
+  const gateway = new Gateway(config, { ...(opts.log !== undefined ? { log: opts.log } : {}) });
+  const rest = new RestGateway({ core: gateway, host: config.listen.rest.host, port: config.listen.rest.port, admin: (req) => gateway.admin(req) });
+  const grpc = new GrpcGateway({ core: gateway, host: config.listen.grpc.host, port: config.listen.grpc.port });
+  const restPort = await rest.start();
+  const grpcPort = await grpc.start();
+  let stopped = false;
+  return {
+    cluster,
+    gateway,
+    rest,
+    grpc,
+    config,
+    restUrl: `http://${config.listen.rest.host}:${restPort}`,
+    grpcAddress: `${config.listen.grpc.host}:${grpcPort}`,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await rest.stop();
+      await grpc.stop();
+      await gateway.stop();
+      // Graceful for the replicas: each finishes its Ready in progress.
+      await Promise.all(cluster.ids.map((id) => cluster.terminate(id)));
+      await cluster.stop();
+    },
+  };
+}

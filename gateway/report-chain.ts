@@ -1,0 +1,138 @@
+// The gateway's hash chain over the execution reports it sends, and the exchange's Ed25519
+// signatures of the chain head at intervals. An auditor holding the reports (each carries its
+// chain_seq and chain_hash) and the signed heads can check any report without an Ed25519
+// signature per message:
+//
+//   chain_hash(0) = 64 zero hex digits
+//   chain_hash(n) = sha256_hex( chain_hash(n-1) + "\n" + canonical(report n) )
+//   head line     = {"chain_seq":n,"chain_hash":…,"ts_ms":…,"signature": base64 Ed25519 over `${n}\n${chain_hash(n)}`}
+//
+// canonical(report) is the report's JSON with its fields in the ExecutionReport message's
+// order, without chain_seq, chain_hash and signature (canonicalReport below). Heads are appended
+// to `<dataDir>/chain-heads.jsonl` (fsynced: a head that was published must survive) every
+// `everyReports` reports or `everyMs` ms, whichever comes first, and at stop. The chain starts
+// anew at each gateway start (the first head line of a run has `"start":true`).
+
+import { createHash, generateKeyPairSync, createPrivateKey, type KeyObject } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ed25519RawPublicKey, ed25519Sign, ed25519Verify } from './signing.js';
+import type { ExecutionReportOut } from './types.js';
+
+export const CHAIN_GENESIS = '0'.repeat(64);
+
+/** Field order of the canonical form (ExecutionReport in proto/exchange/v1/order_entry.proto). */
+const CANONICAL_FIELDS = [
+  'exec_id', 'order_id', 'client_order_id', 'orig_client_order_id', 'account', 'symbol', 'side', 'order_type', 'exec_type', 'order_status',
+  'price', 'stop_price', 'order_qty', 'cum_qty', 'leaves_qty', 'last_qty', 'last_px', 'cum_notional', 'display_qty', 'reason', 'trade_id', 'seq', 'ts_us',
+] as const;
+
+export function canonicalReport(r: ExecutionReportOut): string {
+  const o: Record<string, unknown> = {};
+  for (const f of CANONICAL_FIELDS) o[f] = r[f];
+  return JSON.stringify(o);
+}
+
+export function chainStep(prevHash: string, canonical: string): string {
+  return createHash('sha256').update(prevHash).update('\n').update(canonical).digest('hex');
+}
+
+export function headMessage(seq: number, hash: string): string {
+  return `${seq}\n${hash}`;
+}
+
+export interface ChainHead {
+  chain_seq: number;
+  chain_hash: string;
+  ts_ms: number;
+  signature: string;
+  start?: boolean;
+}
+
+/** Loads the exchange's Ed25519 key (PKCS#8 PEM), creating it (mode 0600) and its public key file if missing. */
+export function loadOrCreateSigningKey(file: string): KeyObject {
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const { privateKey } = generateKeyPairSync('ed25519');
+    fs.writeFileSync(file, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+    fs.writeFileSync(`${file}.pub`, `${ed25519RawPublicKey(privateKey)}\n`);
+  }
+  return createPrivateKey(fs.readFileSync(file));
+}
+
+export class ReportChain {
+  private seq = 0;
+  private hash = CHAIN_GENESIS;
+  private sinceHead = 0;
+  private lastHeadSeq = -1;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly fd: number | undefined;
+  private started = false;
+  readonly heads: ChainHead[] = [];
+  /** Heads kept in memory (the file keeps all). */
+  static readonly HEADS_KEPT = 1024;
+
+  constructor(
+    private readonly key: KeyObject,
+    private readonly opts: { dataDir?: string; everyReports: number; everyMs: number },
+  ) {
+    if (opts.dataDir !== undefined) {
+      fs.mkdirSync(opts.dataDir, { recursive: true });
+      this.fd = fs.openSync(path.join(opts.dataDir, 'chain-heads.jsonl'), 'a');
+    }
+    this.timer = setInterval(() => this.signHead(), opts.everyMs);
+    this.timer.unref();
+  }
+
+  /** Appends reports to the chain (in the order they are sent), filling in chain_seq and chain_hash. */
+  append(r: ExecutionReportOut): void {
+    this.seq++;
+    this.hash = chainStep(this.hash, canonicalReport(r));
+    r.chain_seq = this.seq;
+    r.chain_hash = this.hash;
+    if (++this.sinceHead >= this.opts.everyReports) this.signHead();
+  }
+
+  get head(): { chain_seq: number; chain_hash: string } {
+    return { chain_seq: this.seq, chain_hash: this.hash };
+  }
+
+  /** Signs and records the current head (if it moved since the last one). */
+  signHead(): ChainHead | undefined {
+    if (this.seq === this.lastHeadSeq) return undefined;
+    this.sinceHead = 0;
+    this.lastHeadSeq = this.seq;
+    const head: ChainHead = { chain_seq: this.seq, chain_hash: this.hash, ts_ms: Date.now(), signature: ed25519Sign(this.key, headMessage(this.seq, this.hash)) };
+    if (!this.started) {
+      head.start = true;
+      this.started = true;
+    }
+    this.heads.push(head);
+    if (this.heads.length > ReportChain.HEADS_KEPT) this.heads.shift();
+    if (this.fd !== undefined) {
+      fs.writeSync(this.fd, `${JSON.stringify(head)}\n`);
+      fs.fdatasyncSync(this.fd);
+    }
+    return head;
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.signHead();
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+  }
+}
+
+/** Auditor's check: the reports (in chain order, from chain_seq 1) hash to the signed head. */
+export function verifyChain(reports: ExecutionReportOut[], head: ChainHead, publicKey: KeyObject): { ok: true } | { ok: false; at: number; why: string } {
+  if (!ed25519Verify(publicKey, headMessage(head.chain_seq, head.chain_hash), head.signature)) return { ok: false, at: head.chain_seq, why: 'head signature does not verify' };
+  let hash = CHAIN_GENESIS;
+  for (let k = 0; k < reports.length; k++) {
+    const r = reports[k]!;
+    if (r.chain_seq !== k + 1) return { ok: false, at: k + 1, why: `report ${k} has chain_seq ${r.chain_seq}` };
+    hash = chainStep(hash, canonicalReport(r));
+    if (hash !== r.chain_hash) return { ok: false, at: r.chain_seq, why: 'chain_hash differs (report altered or missing before it)' };
+    if (r.chain_seq === head.chain_seq) return hash === head.chain_hash ? { ok: true } : { ok: false, at: r.chain_seq, why: 'head hash differs' };
+  }
+  return { ok: false, at: reports.length, why: `reports end before the head's chain_seq ${head.chain_seq}` };
+}

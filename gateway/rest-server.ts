@@ -1,0 +1,393 @@
+// The REST edge: HTTP/1.1 on uWebSockets.js, a thin adapter in front of the GatewayCore. It
+// routes, collects the body bytes exactly as received, reads the three auth headers, hands a
+// RawRequest to the core and turns the GatewayReply into a status and a JSON body. It does not
+// parse, authenticate or validate anything: the signature covers the exact bytes and target,
+// so the core must see them untouched.
+//
+//   POST   /v1/orders              PlaceOrder  (201)
+//   DELETE /v1/orders/:id          CancelOrder (body optional)
+//   PATCH  /v1/orders/:id          AmendOrder
+//   DELETE /v1/orders              CancelOrder by client_order_id (in the body; no path id)
+//   PATCH  /v1/orders              AmendOrder by orig_client_order_id (in the body; no path id)
+//   POST   /v1/orders/cancel-all   MassCancel
+//   GET    /v1/orders/:id          GetOrder
+//   POST   /v1/admin/{kill-switch,halt,resume,reference-price}   → the optional admin callback
+//   GET    /healthz                "ok" (no auth)
+//
+// uWS rules this file follows: headers, URL and query are read synchronously in the handler
+// (the HttpRequest is invalid after it returns); body chunks are copied (uWS reuses the
+// ArrayBuffer); every response that outlives its handler has onAborted, and nothing is written
+// to it after that fired; asynchronous writes are corked.
+
+import { STATUS_CODES } from 'node:http';
+import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
+import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from './signing.js';
+import { ERROR_STATUS, ErrorCode, Operation, type GatewayCore, type GatewayError, type GatewayReply, type RawRequest } from './types.js';
+
+/** Requests between their arrival and the core's answer, at most; beyond: 503 OVERLOADED. */
+export const REST_INFLIGHT_MAX = 65_536;
+/** Largest request body (bytes); beyond: 413 without calling the core. */
+export const REST_BODY_BYTES_MAX_DEFAULT = 64 * 1024;
+/** Retry-After (seconds) of the edge's own 503 when REST_INFLIGHT_MAX is reached. */
+const OVERLOADED_RETRY_AFTER_S = 1;
+
+export const AdminOperation = {
+  KILL_SWITCH: 'KillSwitch',
+  HALT: 'Halt',
+  RESUME: 'Resume',
+  SET_REFERENCE_PRICE: 'SetReferencePrice',
+} as const;
+export type AdminOperation = (typeof AdminOperation)[keyof typeof AdminOperation];
+
+/** An admin request: a RawRequest whose op is the admin route's name. */
+export type AdminRequest = Omit<RawRequest, 'op'> & { op: AdminOperation };
+
+/** `/v1/admin/<segment>` → operation. */
+export const ADMIN_ROUTES: ReadonlyMap<string, AdminOperation> = new Map([
+  ['kill-switch', AdminOperation.KILL_SWITCH],
+  ['halt', AdminOperation.HALT],
+  ['resume', AdminOperation.RESUME],
+  ['reference-price', AdminOperation.SET_REFERENCE_PRICE],
+]);
+
+export interface RestGatewayOptions {
+  core: GatewayCore;
+  host: string;
+  /** 0: any free port (start() reports it). */
+  port: number;
+  log?: (line: string) => void;
+  bodyBytesMax?: number;
+  /** Handles /v1/admin/* (authentication included); without it those routes answer 404. */
+  admin?: (req: AdminRequest) => Promise<GatewayReply>;
+  /** Defaults to REST_INFLIGHT_MAX (tests lower it). */
+  inflightMax?: number;
+}
+
+const EMPTY_BODY = new Uint8Array(0);
+const JSON_TYPE = 'application/json';
+const ORDERS_PREFIX = '/v1/orders/';
+const ADMIN_PREFIX = '/v1/admin/';
+/** Status codes the edge adds to the ErrorCode set (not answers of the core). */
+const EDGE_NOT_FOUND = 'NOT_FOUND';
+const EDGE_METHOD_NOT_ALLOWED = 'METHOD_NOT_ALLOWED';
+const EDGE_PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE';
+
+const statusLines = new Map<number, string>();
+function statusLine(status: number): string {
+  let line = statusLines.get(status);
+  if (line === undefined) {
+    line = `${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
+    statusLines.set(status, line);
+  }
+  return line;
+}
+
+function errorJson(code: string, message: string): string {
+  return JSON.stringify({ code, message });
+}
+
+/** Retry-After in whole seconds, rounded up, at least 1. */
+export function retryAfterSeconds(retryAfterMs: number): number {
+  return Math.max(1, Math.ceil(retryAfterMs / 1000));
+}
+
+/** Where a request goes, decided from method and path alone. */
+type Route =
+  | { kind: 'core'; op: Operation; pathOrderId: string | undefined; okStatus: number }
+  | { kind: 'admin'; op: AdminOperation }
+  | { kind: 'health' }
+  | { kind: 'not-found' }
+  | { kind: 'method-not-allowed'; allow: string };
+
+const NOT_FOUND_ROUTE: Route = { kind: 'not-found' };
+const HEALTH_ROUTE: Route = { kind: 'health' };
+const ALLOW_GET: Route = { kind: 'method-not-allowed', allow: 'GET' };
+const ALLOW_POST: Route = { kind: 'method-not-allowed', allow: 'POST' };
+const ALLOW_ORDER: Route = { kind: 'method-not-allowed', allow: 'GET, DELETE, PATCH' };
+const ALLOW_ORDERS: Route = { kind: 'method-not-allowed', allow: 'POST, DELETE, PATCH' };
+const PLACE_ROUTE: Route = { kind: 'core', op: Operation.PLACE_ORDER, pathOrderId: undefined, okStatus: 201 };
+const CANCEL_BY_BODY_ROUTE: Route = { kind: 'core', op: Operation.CANCEL_ORDER, pathOrderId: undefined, okStatus: 200 };
+const AMEND_BY_BODY_ROUTE: Route = { kind: 'core', op: Operation.AMEND_ORDER, pathOrderId: undefined, okStatus: 200 };
+const MASS_CANCEL_ROUTE: Route = { kind: 'core', op: Operation.MASS_CANCEL, pathOrderId: undefined, okStatus: 200 };
+
+/** uWS gives the method in lower case. */
+function route(method: string, url: string, hasAdmin: boolean): Route {
+  if (url === '/healthz') return method === 'get' ? HEALTH_ROUTE : ALLOW_GET;
+  if (url === '/v1/orders') {
+    // The core's validation requires a path id to be a positive order id, so orders named by a
+    // client order id are cancelled and amended here, with the id in the body.
+    if (method === 'post') return PLACE_ROUTE;
+    if (method === 'delete') return CANCEL_BY_BODY_ROUTE;
+    if (method === 'patch') return AMEND_BY_BODY_ROUTE;
+    return ALLOW_ORDERS;
+  }
+  if (url.startsWith(ORDERS_PREFIX)) {
+    const id = url.slice(ORDERS_PREFIX.length);
+    if (id === 'cancel-all') return method === 'post' ? MASS_CANCEL_ROUTE : ALLOW_POST;
+    if (id.length === 0 || id.includes('/')) return NOT_FOUND_ROUTE;
+    let op: Operation;
+    if (method === 'get') op = Operation.GET_ORDER;
+    else if (method === 'delete') op = Operation.CANCEL_ORDER;
+    else if (method === 'patch') op = Operation.AMEND_ORDER;
+    else return ALLOW_ORDER;
+    return { kind: 'core', op, pathOrderId: decodeSegment(id), okStatus: 200 };
+  }
+  if (url.startsWith(ADMIN_PREFIX)) {
+    const op = hasAdmin ? ADMIN_ROUTES.get(url.slice(ADMIN_PREFIX.length)) : undefined;
+    if (op === undefined) return NOT_FOUND_ROUTE;
+    return method === 'post' ? { kind: 'admin', op } : ALLOW_POST;
+  }
+  return NOT_FOUND_ROUTE;
+}
+
+/** The id as the client meant it; a malformed escape is passed on as sent (the core rejects it). */
+function decodeSegment(segment: string): string {
+  if (!segment.includes('%')) return segment;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/** One request that outlives its handler: body collection, then the core's answer. */
+interface Exchange {
+  res: HttpResponse;
+  aborted: boolean;
+  /** Counted in `inflight` until the core answers (or the request ends before reaching it). */
+  counted: boolean;
+  /** Set once the request went to the core (or was answered by the edge). */
+  dispatched: boolean;
+  okStatus: number;
+  raw: RawRequest | AdminRequest;
+  admin: boolean;
+  /** Body bytes so far: one buffer sized from Content-Length, or chunks when it is unknown. */
+  buf: Uint8Array | undefined;
+  chunks: Uint8Array[] | undefined;
+  size: number;
+}
+
+export class RestGateway {
+  private readonly core: GatewayCore;
+  private readonly host: string;
+  private readonly port: number;
+  private readonly log: (line: string) => void;
+  private readonly bodyBytesMax: number;
+  private readonly inflightMax: number;
+  private readonly admin: ((req: AdminRequest) => Promise<GatewayReply>) | undefined;
+  private app: TemplatedApp | undefined;
+  private listenSocket: us_listen_socket | undefined;
+  private stopped = false;
+  private inflight = 0;
+
+  constructor(opts: RestGatewayOptions) {
+    this.core = opts.core;
+    this.host = opts.host;
+    this.port = opts.port;
+    this.log = opts.log ?? ((line) => console.error(`[rest] ${line}`));
+    this.bodyBytesMax = opts.bodyBytesMax ?? REST_BODY_BYTES_MAX_DEFAULT;
+    this.inflightMax = opts.inflightMax ?? REST_INFLIGHT_MAX;
+    this.admin = opts.admin;
+  }
+
+  /** Requests handed to the core (or still sending their body) and not yet answered. */
+  get inflightCount(): number {
+    return this.inflight;
+  }
+
+  /** Listens; resolves with the bound port (the real one when `port` is 0). */
+  start(): Promise<number> {
+    if (this.app !== undefined) return Promise.reject(new Error('RestGateway already started'));
+    const app = uWS.App();
+    this.app = app;
+    app.any('/*', (res, req) => this.onRequest(res, req));
+    return new Promise((resolve, reject) => {
+      app.listen(this.host, this.port, (ls) => {
+        if (ls === false) {
+          reject(new Error(`REST gateway: cannot listen on ${this.host}:${this.port}`));
+          return;
+        }
+        this.listenSocket = ls;
+        const port = uWS.us_socket_local_port(ls);
+        this.log(`listening on ${this.host}:${port}`);
+        resolve(port);
+      });
+    });
+  }
+
+  /** Stops listening and closes every connection; answers still pending at the core are dropped. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.listenSocket !== undefined) uWS.us_listen_socket_close(this.listenSocket);
+    this.listenSocket = undefined;
+    // close() (all sockets of the app) exists in this build but not in the published typings.
+    (this.app as (TemplatedApp & { close?: () => void }) | undefined)?.close?.();
+  }
+
+  private onRequest(res: HttpResponse, req: HttpRequest): void {
+    if (this.stopped) {
+      res.close();
+      return;
+    }
+    const method = req.getMethod();
+    const url = req.getUrl();
+    const r = route(method, url, this.admin !== undefined);
+    switch (r.kind) {
+      case 'health':
+        res.writeStatus('200 OK').writeHeader('content-type', 'text/plain').end('ok');
+        return;
+      case 'not-found':
+        writeJson(res, 404, errorJson(EDGE_NOT_FOUND, `no route for ${method.toUpperCase()} ${url}`));
+        return;
+      case 'method-not-allowed':
+        res.writeStatus(statusLine(405)).writeHeader('allow', r.allow).writeHeader('content-type', JSON_TYPE);
+        res.end(errorJson(EDGE_METHOD_NOT_ALLOWED, `${method.toUpperCase()} is not allowed on ${url}`));
+        return;
+      case 'core':
+      case 'admin':
+        break;
+    }
+
+    const contentLength = req.getHeader('content-length');
+    const declared = contentLength === '' ? -1 : Number(contentLength);
+    if (declared > this.bodyBytesMax) {
+      // The rest of the body is never read: close rather than drain it.
+      writeJson(res, 413, errorJson(EDGE_PAYLOAD_TOO_LARGE, `body over ${this.bodyBytesMax} bytes`), undefined, true);
+      return;
+    }
+    if (this.inflight >= this.inflightMax) {
+      // A body still to come is parsed and dropped by uWS: the connection stays usable.
+      writeJson(res, 503, errorJson(ErrorCode.OVERLOADED, 'too many requests in progress'), OVERLOADED_RETRY_AFTER_S);
+      return;
+    }
+
+    const query = req.getQuery();
+    const raw: RawRequest | AdminRequest = {
+      op: r.op,
+      encoding: 'json',
+      body: EMPTY_BODY,
+      target: `${method.toUpperCase()} ${query === undefined ? url : `${url}?${query}`}`,
+      auth: {
+        apiKey: req.getHeader(HEADER_API_KEY),
+        timestamp: req.getHeader(HEADER_TIMESTAMP),
+        signature: req.getHeader(HEADER_SIGNATURE),
+      },
+    };
+    if (r.kind === 'core' && r.pathOrderId !== undefined) raw.pathOrderId = r.pathOrderId;
+
+    const ex: Exchange = {
+      res,
+      aborted: false,
+      counted: true,
+      dispatched: false,
+      okStatus: r.kind === 'core' ? r.okStatus : 200,
+      raw,
+      admin: r.kind === 'admin',
+      buf: declared > 0 && Number.isSafeInteger(declared) ? new Uint8Array(declared) : undefined,
+      chunks: undefined,
+      size: 0,
+    };
+    this.inflight++;
+    res.onAborted(() => {
+      ex.aborted = true;
+      // Still sending its body: it never reaches the core, so it stops counting now.
+      if (!ex.dispatched) this.release(ex);
+    });
+    res.onData((chunk, isLast) => this.onData(ex, chunk, isLast));
+  }
+
+  private onData(ex: Exchange, chunk: ArrayBuffer, isLast: boolean): void {
+    if (ex.aborted || ex.dispatched) return;
+    const n = chunk.byteLength;
+    if (ex.size + n > this.bodyBytesMax) {
+      // Chunked body (no Content-Length) that grew past the limit.
+      ex.dispatched = true;
+      this.release(ex);
+      if (!this.stopped) ex.res.cork(() => writeJson(ex.res, 413, errorJson(EDGE_PAYLOAD_TOO_LARGE, `body over ${this.bodyBytesMax} bytes`), undefined, true));
+      return;
+    }
+    if (n > 0) {
+      if (ex.buf !== undefined && ex.size + n <= ex.buf.length) ex.buf.set(new Uint8Array(chunk), ex.size);
+      else if (isLast && ex.size === 0) ex.buf = new Uint8Array(chunk.slice(0));
+      else (ex.chunks ??= []).push(new Uint8Array(chunk.slice(0)));
+      ex.size += n;
+    }
+    if (!isLast) return;
+    ex.dispatched = true;
+    ex.raw.body = this.body(ex);
+    let reply: Promise<GatewayReply>;
+    try {
+      reply = ex.admin ? this.admin!(ex.raw as AdminRequest) : this.core.handle(ex.raw as RawRequest);
+    } catch (err) {
+      reply = Promise.reject(err);
+    }
+    reply.then(
+      (rep) => this.answer(ex, rep),
+      (err: unknown) => {
+        this.log(`${ex.raw.op} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        this.answer(ex, { ok: false, error: { code: ErrorCode.INTERNAL, message: 'internal error' } });
+      },
+    );
+  }
+
+  private body(ex: Exchange): Uint8Array {
+    if (ex.size === 0) return EMPTY_BODY;
+    if (ex.chunks === undefined) {
+      // buf sized from Content-Length is exact unless fewer bytes came (uWS does not let that happen).
+      return ex.buf!.length === ex.size ? ex.buf! : ex.buf!.subarray(0, ex.size);
+    }
+    const out = new Uint8Array(ex.size);
+    let at = 0;
+    if (ex.buf !== undefined) {
+      const head = ex.buf.subarray(0, Math.min(ex.buf.length, ex.size));
+      out.set(head, 0);
+      at = head.length;
+    }
+    for (const c of ex.chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  }
+
+  private release(ex: Exchange): void {
+    if (ex.counted) {
+      ex.counted = false;
+      this.inflight--;
+    }
+  }
+
+  private answer(ex: Exchange, reply: GatewayReply): void {
+    this.release(ex);
+    if (ex.aborted || this.stopped) return;
+    const res = ex.res;
+    if (reply.ok) {
+      let json: string;
+      try {
+        json = JSON.stringify(reply.body);
+      } catch (err) {
+        this.log(`${ex.raw.op}: reply not serializable: ${String(err)}`);
+        res.cork(() => writeJson(res, 500, errorJson(ErrorCode.INTERNAL, 'internal error')));
+        return;
+      }
+      res.cork(() => writeJson(res, ex.okStatus, json));
+    } else {
+      res.cork(() => writeError(res, reply.error));
+    }
+  }
+}
+
+function writeError(res: HttpResponse, error: GatewayError): void {
+  const status = ERROR_STATUS[error.code]?.http ?? 500;
+  let retryAfterS: number | undefined;
+  if (error.retry_after_ms !== undefined && error.retry_after_ms !== null) retryAfterS = retryAfterSeconds(error.retry_after_ms);
+  else if (status === 429 || status === 503) retryAfterS = 1;
+  writeJson(res, status, errorJson(error.code, error.message), retryAfterS);
+}
+
+function writeJson(res: HttpResponse, status: number, json: string, retryAfterS?: number, closeConnection = false): void {
+  res.writeStatus(statusLine(status)).writeHeader('content-type', JSON_TYPE);
+  if (retryAfterS !== undefined) res.writeHeader('retry-after', String(retryAfterS));
+  res.end(json, closeConnection);
+}

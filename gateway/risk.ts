@@ -1,0 +1,84 @@
+// Pre-trade risk on the gateway's main thread (it needs state: open orders, rate buckets).
+// Checks run before a command is sent to the shard; the engine still enforces its own rules
+// (price band, STP, kill switch) after sequencing, so a check here is an early, cheaper reject.
+//
+// Open orders per account are counted from the execution reports this gateway sees (its own
+// commands' reports include the maker fills they cause), plus places in flight. With several
+// gateways in front of one exchange each counts only its own traffic: the limit is then per
+// gateway (documented in gateway/README.md).
+
+import type { InstrumentConfig } from '../engine/types.js';
+import type { RiskLimits } from './config.js';
+import { ErrorCode, type GatewayError } from './types.js';
+import type { ValidatedCommand } from './validate.js';
+
+/** Token bucket (refill per ms, capacity), one per API key. */
+export class TokenBucket {
+  private tokens: number;
+  private lastMs: number;
+  constructor(
+    private readonly ratePerSec: number,
+    private readonly burst: number,
+    nowMs: number,
+  ) {
+    this.tokens = burst;
+    this.lastMs = nowMs;
+  }
+  /** Takes `n` tokens, or returns the ms until they would be there. */
+  take(n: number, nowMs: number): 0 | number {
+    const elapsed = Math.max(0, nowMs - this.lastMs);
+    this.lastMs = nowMs;
+    this.tokens = Math.min(this.burst, this.tokens + (elapsed * this.ratePerSec) / 1000);
+    if (this.tokens >= n) {
+      this.tokens -= n;
+      return 0;
+    }
+    return Math.max(1, Math.ceil(((n - this.tokens) * 1000) / this.ratePerSec));
+  }
+}
+
+export class AccountRisk {
+  /** Live orders (global ids) known from reports. */
+  readonly open = new Set<number>();
+  /** Places sent and not answered yet. */
+  pendingPlaces = 0;
+  /** Kill switch engaged through this gateway's admin API. */
+  blocked = false;
+  constructor(
+    readonly account: number,
+    readonly limits: RiskLimits,
+  ) {}
+}
+
+export interface PriceReference {
+  /** Reference price of the symbol for the band and market-order notional (null: unknown). */
+  reference(symbol: string): number | null;
+  instrument(symbol: string): InstrumentConfig | undefined;
+}
+
+/** The pre-trade checks of one command; undefined = passes. */
+export function checkRisk(a: AccountRisk, c: ValidatedCommand, prices: PriceReference): GatewayError | undefined {
+  if (a.blocked && (c.op === 'PlaceOrder' || c.op === 'AmendOrder')) return { code: ErrorCode.ACCOUNT_BLOCKED, message: `account ${a.account} is blocked (kill switch)` };
+  if (c.op !== 'PlaceOrder' && c.op !== 'AmendOrder') return undefined;
+  const L = a.limits;
+  if (c.qty !== undefined && c.qty > L.maxOrderQty) return { code: ErrorCode.RISK_MAX_QTY, message: `quantity ${c.qty} over the account's maximum ${L.maxOrderQty}` };
+  const sym = c.symbol;
+  const ref = sym !== undefined ? prices.reference(sym) : null;
+  const inst = sym !== undefined ? prices.instrument(sym) : undefined;
+  // Notional at the order's limit price, or for a market order at the far edge of the band
+  // (the worst price it could trade at), or at the reference price if there is no band.
+  let px = c.price ?? c.stopPrice;
+  if (px === undefined && ref !== null && inst !== undefined) px = inst.priceBandTicks > 0 ? ref + inst.priceBandTicks * inst.tickSize : ref;
+  if (px !== undefined && c.qty !== undefined && px * c.qty > L.maxNotional) {
+    return { code: ErrorCode.RISK_MAX_NOTIONAL, message: `notional ${px * c.qty} over the account's maximum ${L.maxNotional}` };
+  }
+  if (c.op === 'PlaceOrder' && a.open.size + a.pendingPlaces >= L.maxOpenOrders) {
+    return { code: ErrorCode.RISK_MAX_OPEN_ORDERS, message: `${a.open.size + a.pendingPlaces} open orders, the account's maximum is ${L.maxOpenOrders}` };
+  }
+  if (c.price !== undefined && ref !== null && inst !== undefined && inst.priceBandTicks > 0) {
+    const lo = ref - inst.priceBandTicks * inst.tickSize;
+    const hi = ref + inst.priceBandTicks * inst.tickSize;
+    if (c.price < lo || c.price > hi) return { code: ErrorCode.RISK_PRICE_BAND, message: `price ${c.price} outside the band [${lo}, ${hi}] around the reference ${ref}` };
+  }
+  return undefined;
+}

@@ -1,0 +1,649 @@
+// Decoding and validation of order-entry requests: pure functions (no I/O but the one-time
+// load of the .proto file), run in the gateway's worker threads (gateway/validation-worker.ts).
+//
+// Both encodings end in one shape before validation: a plain object keyed by the protobuf field
+// names (snake_case), enums as their names without the prefix ("BUY", "LIMIT", "GTC"…), integers
+// as numbers. JSON bodies are that shape already (REST uses the same names); protobuf messages
+// are decoded with protobufjs and normalized (normalizeProto): proto3 zero values ("" , 0,
+// *_UNSPECIFIED, false) mean "unset" and are dropped, uint64 values become numbers when they are
+// safe integers and stay decimal strings otherwise (so that the validator refuses them exactly as
+// it refuses the same string in JSON; `longs: Number` would round them silently).
+//
+// Rules (every failure is INVALID_ARGUMENT naming the field, except an order id of a shard that
+// does not exist: NOT_FOUND):
+//   - JSON: an unknown field is refused ("unknown field x"); `null` means absent.
+//   - integers: a JSON number that is a safe non-negative integer, or a string of decimal
+//     digits whose value is one; anything else (fraction, exponent beyond 2^53, negative, "1e3",
+//     "0x10", " 1") is refused. JSON cannot tell 1e3 from 1000: both are the number 1000.
+//   - client_order_id: 1–36 characters of [A-Za-z0-9_.:-].
+//   - enums: the names of the proto enums without their prefix, UNSPECIFIED excluded.
+//   - place: quantity > 0, a multiple of the lot size, within [minQty, maxQty]; price required
+//     for LIMIT/STOP_LIMIT and refused for MARKET/STOP_MARKET; stop_price required for STOP_* and
+//     refused otherwise; prices > 0, multiples of the tick size, ≤ maxPrice; time_in_force IOC or
+//     FOK only for MARKET/STOP_MARKET; expire_time_us required with GTD and refused without it;
+//     post_only only on LIMIT orders resting (GTC/GTD/DAY); display_quantity (0 = not an iceberg)
+//     < quantity, a lot multiple, only on LIMIT/STOP_LIMIT resting orders.
+//   - cancel/amend: exactly one of order_id (body, or the REST path) and client_order_id
+//     (amend: orig_client_order_id). A client order id routes to the shard of `symbol`, or to the
+//     only shard. Amend: quantity/price/stop_price 0 = unchanged (proto semantics, JSON alike);
+//     at least one change; the new values are checked against the instrument when it is known
+//     (`symbol` given, or the order's shard has one instrument), else only for being positive.
+//   - mass cancel: symbol optional ("" or absent = every instrument, i.e. every shard).
+// The engine validates everything again (and the state-dependent rules: band, duplicate ids,
+// halts…); these checks exist to answer precisely and early, without a round trip to a shard.
+//
+// Order ids are global: order_id = shard × 2^44 + the shard-local sequence number.
+
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import protobuf from 'protobufjs';
+import { encodeCommand } from '../engine/command-codec.js';
+import { commandFromJson } from '../engine/json-codec.js';
+import type { Command, InstrumentConfig } from '../engine/types.js';
+import { ErrorCode, Operation, type GatewayError } from './types.js';
+
+export const ORDER_ID_SHARD_BITS = 44;
+const SHARD_FACTOR = 2 ** ORDER_ID_SHARD_BITS;
+/** Shard ids such that every global order id stays a safe integer: 0 … 2^(53−44) − 1. */
+export const SHARD_ID_MAX = 2 ** (53 - ORDER_ID_SHARD_BITS) - 1;
+
+/** Largest unary request body (JSON or protobuf). */
+export const REQUEST_BODY_BYTES_MAX = 64 * 1024;
+/** Largest number of commands in one OrderSessionRequest. */
+export const SESSION_BATCH_COMMANDS_MAX = 1024;
+/** Largest OrderSessionRequest message (1,024 commands of up to ~1 KiB each). */
+export const SESSION_REQUEST_BYTES_MAX = 1024 * 1024;
+
+export const CLIENT_ORDER_ID_MAX = 36;
+const CLIENT_ORDER_ID_RE = /^[A-Za-z0-9_.:-]{1,36}$/;
+const DIGITS_RE = /^[0-9]{1,32}$/;
+
+export function toGlobalOrderId(shard: number, seq: number): number {
+  if (!Number.isInteger(shard) || shard < 0 || shard > SHARD_ID_MAX) throw new RangeError(`shard ${shard} outside 0…${SHARD_ID_MAX}`);
+  if (!Number.isInteger(seq) || seq < 0 || seq >= SHARD_FACTOR) throw new RangeError(`seq ${seq} outside 0…2^${ORDER_ID_SHARD_BITS}−1`);
+  return shard * SHARD_FACTOR + seq;
+}
+
+export function fromGlobalOrderId(id: number): { shard: number; seq: number } {
+  if (!Number.isSafeInteger(id) || id < 0) throw new RangeError(`order id ${id} is not a non-negative safe integer`);
+  const shard = Math.floor(id / SHARD_FACTOR);
+  return { shard, seq: id - shard * SHARD_FACTOR };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Types
+
+/** What validation needs of an instrument (engine InstrumentConfig has these and more). */
+export type InstrumentLimits = Pick<InstrumentConfig, 'symbol' | 'tickSize' | 'lotSize' | 'minQty' | 'maxQty' | 'maxPrice'>;
+
+/** What validation needs of a shard (gateway/config.ts ShardEntry has these and more). */
+export interface ShardInfo {
+  id: number;
+  instruments: readonly InstrumentLimits[];
+}
+
+export interface ValidateContext {
+  account: number;
+  shards: readonly ShardInfo[];
+  /** REST path parameter {id}: a global order id as a decimal string. */
+  pathOrderId?: string | undefined;
+}
+
+export type Side = 'BUY' | 'SELL';
+
+export interface ValidatedCommand {
+  op: Operation;
+  /** Target shard ids: one, except MassCancel without a symbol (every shard, in config order). */
+  shards: number[];
+  /** The engine command in its JSON form (engine/README.md "Commands"), `account` set, no seq/tsUs. Absent for GetOrder. */
+  engine?: Record<string, unknown>;
+  /** encodeCommand(commandFromJson(engine)): what goes into the shard's log. Absent for GetOrder. */
+  body?: Uint8Array;
+  /** Shard-local order id (engine seq) for cancel/amend/get by order id. */
+  orderId?: number;
+  symbol?: string;
+  // Risk inputs (place, amend).
+  side?: Side;
+  price?: number;
+  stopPrice?: number;
+  qty?: number;
+  ordType?: string;
+}
+
+export type ValidateResult = { ok: true; command: ValidatedCommand } | { ok: false; error: GatewayError };
+export type DecodeResult = { ok: true; decoded: Record<string, unknown> } | { ok: false; error: GatewayError };
+
+export interface SessionCommandDecoded {
+  op: Operation;
+  decoded: Record<string, unknown>;
+}
+export type SessionDecodeResult =
+  | { ok: true; requestId: number; heartbeat: boolean; commands: SessionCommandDecoded[] }
+  | { ok: false; error: GatewayError; requestId?: number };
+
+// ---------------------------------------------------------------------------------------------
+// Enums and fields
+
+const SIDES = ['BUY', 'SELL'] as const;
+const ORDER_TYPES = ['LIMIT', 'MARKET', 'STOP_MARKET', 'STOP_LIMIT'] as const;
+const TIFS = ['GTC', 'IOC', 'FOK', 'GTD', 'DAY'] as const;
+const POST_ONLY = ['REJECT', 'REPRICE'] as const;
+const STPS = ['NONE', 'EXPIRE_TAKER', 'EXPIRE_MAKER', 'EXPIRE_BOTH', 'DECREMENT_AND_CANCEL'] as const;
+
+/** Enum fields of the request messages and their proto value prefix. */
+const ENUM_PREFIX: ReadonlyMap<string, string> = new Map([
+  ['side', 'SIDE_'],
+  ['order_type', 'ORDER_TYPE_'],
+  ['time_in_force', 'TIME_IN_FORCE_'],
+  ['post_only', 'POST_ONLY_'],
+  ['self_trade_prevention', 'SELF_TRADE_PREVENTION_'],
+]);
+
+const FIELDS: Record<Operation, ReadonlySet<string>> = {
+  PlaceOrder: new Set([
+    'client_order_id',
+    'symbol',
+    'side',
+    'order_type',
+    'time_in_force',
+    'price',
+    'stop_price',
+    'quantity',
+    'expire_time_us',
+    'post_only',
+    'display_quantity',
+    'self_trade_prevention',
+  ]),
+  CancelOrder: new Set(['order_id', 'client_order_id', 'symbol']),
+  AmendOrder: new Set(['order_id', 'orig_client_order_id', 'client_order_id', 'quantity', 'price', 'stop_price', 'symbol']),
+  MassCancel: new Set(['symbol', 'side']),
+  GetOrder: new Set(['order_id']),
+};
+
+/** uint64 fields of the request messages (protobufjs gives them as decimal strings with longs: String). */
+const UINT64_FIELDS: ReadonlySet<string> = new Set(['price', 'stop_price', 'quantity', 'expire_time_us', 'display_quantity', 'order_id']);
+
+const REQUEST_MESSAGE: Record<Operation, string> = {
+  PlaceOrder: 'exchange.v1.PlaceOrderRequest',
+  CancelOrder: 'exchange.v1.CancelOrderRequest',
+  AmendOrder: 'exchange.v1.AmendOrderRequest',
+  MassCancel: 'exchange.v1.MassCancelRequest',
+  GetOrder: 'exchange.v1.GetOrderRequest',
+};
+
+const SESSION_OPS: readonly (readonly [string, Operation])[] = [
+  ['place', Operation.PLACE_ORDER],
+  ['cancel', Operation.CANCEL_ORDER],
+  ['amend', Operation.AMEND_ORDER],
+  ['mass_cancel', Operation.MASS_CANCEL],
+];
+
+// ---------------------------------------------------------------------------------------------
+// Shard index (built once per shards array, cached)
+
+interface ShardIndex {
+  ids: number[];
+  byId: Map<number, ShardInfo>;
+  bySymbol: Map<string, { shard: number; instrument: InstrumentLimits }>;
+}
+
+const indexCache = new WeakMap<readonly ShardInfo[], ShardIndex>();
+
+function shardIndex(shards: readonly ShardInfo[]): ShardIndex {
+  let ix = indexCache.get(shards);
+  if (ix === undefined) {
+    ix = { ids: [], byId: new Map(), bySymbol: new Map() };
+    for (const s of shards) {
+      ix.ids.push(s.id);
+      ix.byId.set(s.id, s);
+      for (const i of s.instruments) ix.bySymbol.set(i.symbol, { shard: s.id, instrument: i });
+    }
+    indexCache.set(shards, ix);
+  }
+  return ix;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Field readers: they throw a Rejection (a plain object, no stack) caught in validateCommand.
+
+class Rejection {
+  constructor(readonly error: GatewayError) {}
+}
+
+function invalid(message: string): never {
+  throw new Rejection({ code: ErrorCode.INVALID_ARGUMENT, message });
+}
+
+function notFound(message: string): never {
+  throw new Rejection({ code: ErrorCode.NOT_FOUND, message });
+}
+
+function get(d: Record<string, unknown>, f: string): unknown {
+  if (!Object.hasOwn(d, f)) return undefined;
+  const v = d[f];
+  return v === null ? undefined : v;
+}
+
+function parseUint(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? v + 0 : undefined; // + 0: -0 → 0
+  if (typeof v === 'string' && DIGITS_RE.test(v)) {
+    const n = Number(v);
+    return Number.isSafeInteger(n) ? n : undefined;
+  }
+  return undefined;
+}
+
+function uint(d: Record<string, unknown>, f: string): number | undefined {
+  const v = get(d, f);
+  if (v === undefined) return undefined;
+  const n = parseUint(v);
+  if (n === undefined) invalid(`${f} must be an integer from 0 to 2^53−1 (a JSON number or a string of decimal digits)`);
+  return n;
+}
+
+function str(d: Record<string, unknown>, f: string): string | undefined {
+  const v = get(d, f);
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') invalid(`${f} must be a string`);
+  return v;
+}
+
+function enumOf<T extends string>(d: Record<string, unknown>, f: string, names: readonly T[]): T | undefined {
+  const v = get(d, f);
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !(names as readonly string[]).includes(v)) invalid(`${f} must be one of ${names.join(', ')}`);
+  return v as T;
+}
+
+function clientOrderId(d: Record<string, unknown>, f: string): string | undefined {
+  const v = str(d, f);
+  if (v !== undefined && !CLIENT_ORDER_ID_RE.test(v)) invalid(`${f} must be 1–${CLIENT_ORDER_ID_MAX} characters of [A-Za-z0-9_.:-]`);
+  return v;
+}
+
+function checkQty(f: string, q: number, i: InstrumentLimits): void {
+  if (q <= 0) invalid(`${f} must be > 0`);
+  if (q % i.lotSize !== 0) invalid(`${f} must be a multiple of the lot size ${i.lotSize}`);
+  if (q < i.minQty) invalid(`${f} must be at least ${i.minQty}`);
+  if (q > i.maxQty) invalid(`${f} must be at most ${i.maxQty}`);
+}
+
+function checkPrice(f: string, p: number, i: InstrumentLimits): void {
+  if (p <= 0) invalid(`${f} must be > 0`);
+  if (p % i.tickSize !== 0) invalid(`${f} must be a multiple of the tick size ${i.tickSize}`);
+  if (p > i.maxPrice) invalid(`${f} must be at most ${i.maxPrice}`);
+}
+
+function checkUnknownFields(op: Operation, d: Record<string, unknown>): void {
+  const allowed = FIELDS[op];
+  for (const k of Object.keys(d)) if (!allowed.has(k)) invalid(`unknown field ${k.length > 64 ? `${k.slice(0, 64)}…` : k}`);
+}
+
+function symbolEntry(ix: ShardIndex, symbol: string): { shard: number; instrument: InstrumentLimits } {
+  const e = ix.bySymbol.get(symbol);
+  if (e === undefined) invalid('unknown symbol');
+  return e;
+}
+
+/** The order id of a cancel/amend/get: body `order_id` and/or the REST path's; undefined if neither. */
+function orderIdOf(d: Record<string, unknown>, ctx: ValidateContext): number | undefined {
+  const body = uint(d, 'order_id');
+  if (body !== undefined && body === 0) invalid('order_id must be > 0');
+  if (ctx.pathOrderId === undefined) return body;
+  const p = ctx.pathOrderId;
+  const path = typeof p === 'string' && DIGITS_RE.test(p) ? Number(p) : NaN;
+  if (!Number.isSafeInteger(path) || path <= 0) invalid('order id in the path must be a positive integer below 2^53');
+  if (body !== undefined && body !== path) invalid('order_id in the body differs from the order id in the path');
+  return path;
+}
+
+function locateOrder(ix: ShardIndex, id: number): { shard: number; seq: number } {
+  const { shard, seq } = fromGlobalOrderId(id);
+  if (seq === 0 || !ix.byId.has(shard)) notFound('order not found');
+  return { shard, seq };
+}
+
+/** Shard for a client-order-id request: the symbol's, or the only one. */
+function routeByClientId(ix: ShardIndex, symbolShard: number | undefined, field: string): number {
+  if (symbolShard !== undefined) return symbolShard;
+  if (ix.ids.length === 1) return ix.ids[0]!;
+  invalid(`symbol is required with ${field} when the exchange has several shards`);
+}
+
+function withBody(command: ValidatedCommand): ValidatedCommand {
+  const c = commandFromJson(command.engine);
+  if ('error' in c) throw new Error('validate: engine command without a type'); // cannot happen: we set `type`
+  command.body = encodeCommand(c as Command);
+  return command;
+}
+
+// ---------------------------------------------------------------------------------------------
+// validateCommand
+
+const RESTING_TIFS: ReadonlySet<string> = new Set(['GTC', 'GTD', 'DAY']);
+
+function place(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardIndex): ValidatedCommand {
+  const clOrdId = clientOrderId(d, 'client_order_id');
+  if (clOrdId === undefined) invalid('client_order_id is required');
+  const symbol = str(d, 'symbol');
+  if (symbol === undefined) invalid('symbol is required');
+  const { shard, instrument } = symbolEntry(ix, symbol);
+  const side = enumOf(d, 'side', SIDES);
+  if (side === undefined) invalid('side is required');
+  const ordType = enumOf(d, 'order_type', ORDER_TYPES);
+  if (ordType === undefined) invalid('order_type is required');
+  const tif = enumOf(d, 'time_in_force', TIFS);
+  const postOnly = enumOf(d, 'post_only', POST_ONLY);
+  const stp = enumOf(d, 'self_trade_prevention', STPS);
+
+  const qty = uint(d, 'quantity');
+  if (qty === undefined) invalid('quantity is required');
+  checkQty('quantity', qty, instrument);
+
+  const limitPriced = ordType === 'LIMIT' || ordType === 'STOP_LIMIT';
+  const stop = ordType === 'STOP_MARKET' || ordType === 'STOP_LIMIT';
+  const price = uint(d, 'price');
+  if (limitPriced) {
+    if (price === undefined) invalid(`price is required for ${ordType} orders`);
+    checkPrice('price', price, instrument);
+  } else if (price !== undefined) invalid(`price must not be set for ${ordType} orders`);
+  const stopPrice = uint(d, 'stop_price');
+  if (stop) {
+    if (stopPrice === undefined) invalid(`stop_price is required for ${ordType} orders`);
+    checkPrice('stop_price', stopPrice, instrument);
+  } else if (stopPrice !== undefined) invalid(`stop_price must not be set for ${ordType} orders`);
+
+  if (!limitPriced && tif !== undefined && tif !== 'IOC' && tif !== 'FOK') invalid(`time_in_force must be IOC or FOK for ${ordType} orders`);
+  const effectiveTif = tif ?? (limitPriced ? 'GTC' : 'IOC');
+
+  const expire = uint(d, 'expire_time_us');
+  if (effectiveTif === 'GTD') {
+    if (expire === undefined) invalid('expire_time_us is required with time_in_force GTD');
+    if (expire <= 0) invalid('expire_time_us must be > 0');
+  } else if (expire !== undefined) invalid('expire_time_us is only allowed with time_in_force GTD');
+
+  if (postOnly !== undefined && (ordType !== 'LIMIT' || !RESTING_TIFS.has(effectiveTif))) {
+    invalid('post_only requires a LIMIT order with time_in_force GTC, GTD or DAY');
+  }
+
+  let display = uint(d, 'display_quantity');
+  if (display === 0) display = undefined; // 0 = not an iceberg
+  if (display !== undefined) {
+    if (!limitPriced || !RESTING_TIFS.has(effectiveTif)) invalid('display_quantity requires a LIMIT or STOP_LIMIT order with time_in_force GTC, GTD or DAY');
+    if (display >= qty) invalid('display_quantity must be less than quantity');
+    if (display % instrument.lotSize !== 0) invalid(`display_quantity must be a multiple of the lot size ${instrument.lotSize}`);
+  }
+
+  const engine: Record<string, unknown> = { type: 'new', account: ctx.account, clOrdId, symbol, side, ordType };
+  if (price !== undefined) engine.price = price;
+  if (stopPrice !== undefined) engine.stopPrice = stopPrice;
+  engine.qty = qty;
+  if (tif !== undefined) engine.tif = tif;
+  if (expire !== undefined) engine.expireTsUs = expire;
+  if (postOnly !== undefined) engine.postOnly = postOnly;
+  if (display !== undefined) engine.displayQty = display;
+  if (stp !== undefined) engine.stp = stp;
+
+  const out: ValidatedCommand = { op: Operation.PLACE_ORDER, shards: [shard], engine, symbol, side, qty, ordType };
+  if (price !== undefined) out.price = price;
+  if (stopPrice !== undefined) out.stopPrice = stopPrice;
+  return withBody(out);
+}
+
+function cancel(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardIndex): ValidatedCommand {
+  const id = orderIdOf(d, ctx);
+  const clOrdId = clientOrderId(d, 'client_order_id');
+  const symbol = str(d, 'symbol');
+  const sym = symbol === undefined ? undefined : symbolEntry(ix, symbol);
+  if (id !== undefined && clOrdId !== undefined) invalid('give either order_id or client_order_id, not both');
+  const engine: Record<string, unknown> = { type: 'cancel', account: ctx.account };
+  const out: ValidatedCommand = { op: Operation.CANCEL_ORDER, shards: [], engine };
+  if (id !== undefined) {
+    const { shard, seq } = locateOrder(ix, id);
+    if (sym !== undefined && sym.shard !== shard) invalid('symbol is not traded on the shard of order_id');
+    engine.orderId = seq;
+    out.shards = [shard];
+    out.orderId = seq;
+  } else if (clOrdId !== undefined) {
+    out.shards = [routeByClientId(ix, sym?.shard, 'client_order_id')];
+    engine.clOrdId = clOrdId;
+  } else invalid('order_id or client_order_id is required');
+  if (symbol !== undefined) out.symbol = symbol;
+  return withBody(out);
+}
+
+function amend(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardIndex): ValidatedCommand {
+  const id = orderIdOf(d, ctx);
+  const origClOrdId = clientOrderId(d, 'orig_client_order_id');
+  const clOrdId = clientOrderId(d, 'client_order_id');
+  const symbol = str(d, 'symbol');
+  const sym = symbol === undefined ? undefined : symbolEntry(ix, symbol);
+  if (id !== undefined && origClOrdId !== undefined) invalid('give either order_id or orig_client_order_id, not both');
+  // 0 = unchanged (AmendOrderRequest), in both encodings.
+  const nz = (f: string): number | undefined => {
+    const v = uint(d, f);
+    return v === 0 ? undefined : v;
+  };
+  const qty = nz('quantity');
+  const price = nz('price');
+  const stopPrice = nz('stop_price');
+
+  const engine: Record<string, unknown> = { type: 'amend', account: ctx.account };
+  const out: ValidatedCommand = { op: Operation.AMEND_ORDER, shards: [], engine };
+  let shard: number;
+  if (id !== undefined) {
+    const loc = locateOrder(ix, id);
+    if (sym !== undefined && sym.shard !== loc.shard) invalid('symbol is not traded on the shard of order_id');
+    shard = loc.shard;
+    engine.orderId = loc.seq;
+    out.orderId = loc.seq;
+  } else if (origClOrdId !== undefined) {
+    shard = routeByClientId(ix, sym?.shard, 'orig_client_order_id');
+    engine.origClOrdId = origClOrdId;
+  } else invalid('order_id or orig_client_order_id is required');
+  if (qty === undefined && price === undefined && stopPrice === undefined && clOrdId === undefined) {
+    invalid('amend changes nothing: set quantity, price, stop_price or client_order_id');
+  }
+  // The instrument, when it is known: the symbol's, or the shard's only one.
+  const shardInstruments = ix.byId.get(shard)?.instruments ?? [];
+  const instrument = sym?.instrument ?? (shardInstruments.length === 1 ? shardInstruments[0] : undefined);
+  if (instrument !== undefined) {
+    if (qty !== undefined) checkQty('quantity', qty, instrument);
+    if (price !== undefined) checkPrice('price', price, instrument);
+    if (stopPrice !== undefined) checkPrice('stop_price', stopPrice, instrument);
+  }
+  if (clOrdId !== undefined) engine.clOrdId = clOrdId;
+  if (qty !== undefined) engine.qty = out.qty = qty;
+  if (price !== undefined) engine.price = out.price = price;
+  if (stopPrice !== undefined) engine.stopPrice = out.stopPrice = stopPrice;
+  out.shards = [shard];
+  const s = symbol ?? instrument?.symbol;
+  if (s !== undefined) out.symbol = s;
+  return withBody(out);
+}
+
+function massCancel(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardIndex): ValidatedCommand {
+  let symbol = str(d, 'symbol');
+  if (symbol === '') symbol = undefined; // empty: every instrument
+  const side = enumOf(d, 'side', SIDES);
+  const engine: Record<string, unknown> = { type: 'mass_cancel', account: ctx.account };
+  const out: ValidatedCommand = { op: Operation.MASS_CANCEL, shards: [...ix.ids], engine };
+  if (symbol !== undefined) {
+    out.shards = [symbolEntry(ix, symbol).shard];
+    engine.symbol = out.symbol = symbol;
+  }
+  if (side !== undefined) engine.side = out.side = side;
+  return withBody(out);
+}
+
+function getOrder(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardIndex): ValidatedCommand {
+  const id = orderIdOf(d, ctx);
+  if (id === undefined) invalid('order_id is required');
+  const { shard, seq } = locateOrder(ix, id);
+  return { op: Operation.GET_ORDER, shards: [shard], orderId: seq };
+}
+
+/**
+ * Checks a decoded request (decodeRequest / decodeSessionRequest output, or any JSON object) of
+ * operation `op` for account ctx.account, and maps it to the engine command. Never throws.
+ */
+export function validateCommand(op: Operation, decoded: Record<string, unknown>, ctx: ValidateContext): ValidateResult {
+  try {
+    if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded)) invalid('request must be an object');
+    if (!Object.hasOwn(FIELDS, op)) invalid(`unknown operation ${String(op)}`);
+    checkUnknownFields(op, decoded);
+    const ix = shardIndex(ctx.shards);
+    let command: ValidatedCommand;
+    switch (op) {
+      case Operation.PLACE_ORDER:
+        command = place(decoded, ctx, ix);
+        break;
+      case Operation.CANCEL_ORDER:
+        command = cancel(decoded, ctx, ix);
+        break;
+      case Operation.AMEND_ORDER:
+        command = amend(decoded, ctx, ix);
+        break;
+      case Operation.MASS_CANCEL:
+        command = massCancel(decoded, ctx, ix);
+        break;
+      case Operation.GET_ORDER:
+        command = getOrder(decoded, ctx, ix);
+        break;
+    }
+    return { ok: true, command };
+  } catch (err) {
+    if (err instanceof Rejection) return { ok: false, error: err.error };
+    return { ok: false, error: { code: ErrorCode.INTERNAL, message: `validation failed: ${err instanceof Error ? err.message : String(err)}` } };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+
+const PROTO_FILE = fileURLToPath(new URL('../proto/exchange/v1/order_entry.proto', import.meta.url));
+
+interface ProtoTypes {
+  requests: Record<Operation, protobuf.Type>;
+  session: protobuf.Type;
+}
+let proto: ProtoTypes | undefined;
+
+/** The request message types, from proto/exchange/v1/order_entry.proto (loaded once; keepCase: the wire names are snake_case). */
+function protoTypes(): ProtoTypes {
+  if (proto === undefined) {
+    const root = protobuf.parse(readFileSync(PROTO_FILE, 'utf8'), new protobuf.Root(), { keepCase: true }).root;
+    root.resolveAll();
+    const requests = {} as Record<Operation, protobuf.Type>;
+    for (const op of Object.keys(REQUEST_MESSAGE) as Operation[]) requests[op] = root.lookupType(REQUEST_MESSAGE[op]);
+    proto = { requests, session: root.lookupType('exchange.v1.OrderSessionRequest') };
+  }
+  return proto;
+}
+
+/** The protobufjs message type of op's request (for clients and tests that encode requests). */
+export function requestMessageType(op: Operation): protobuf.Type {
+  return protoTypes().requests[op];
+}
+
+/** The protobufjs type of OrderSessionRequest. */
+export function sessionRequestMessageType(): protobuf.Type {
+  return protoTypes().session;
+}
+
+const TO_OBJECT: protobuf.IConversionOptions = { longs: String, enums: String, defaults: false };
+
+/**
+ * A decoded protobuf request (toObject with longs as strings, enums as names) in the JSON shape:
+ * enum prefixes stripped, proto3 zero values dropped (unset), safe uint64s as numbers.
+ */
+export function normalizeProto(o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(o)) {
+    let v = o[k];
+    const prefix = ENUM_PREFIX.get(k);
+    if (prefix !== undefined) {
+      if (typeof v === 'string') {
+        if (v.startsWith(prefix)) v = v.slice(prefix.length);
+        if (v === 'UNSPECIFIED') continue;
+      } else if (v === 0) continue;
+      // an unknown enum number stays a number: refused as not one of the names
+    } else if (UINT64_FIELDS.has(k) && typeof v === 'string') {
+      const n = Number(v); // uint64 as a decimal string (longs: String)
+      if (n === 0) continue;
+      if (Number.isSafeInteger(n)) v = n; // else kept as the string: refused by the validator
+    }
+    if (v === '' || v === 0 || v === false || v === null || v === undefined) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function bad(message: string): { ok: false; error: GatewayError } {
+  return { ok: false, error: { code: ErrorCode.INVALID_ARGUMENT, message } };
+}
+
+/** Decodes a unary request body (JSON object or protobuf request message of op) into the common shape. Never throws. */
+export function decodeRequest(op: Operation, encoding: 'json' | 'protobuf', body: Uint8Array): DecodeResult {
+  if (!Object.hasOwn(REQUEST_MESSAGE, op)) return bad(`unknown operation ${String(op)}`);
+  if (!(body instanceof Uint8Array)) return bad('request body must be bytes');
+  if (body.length > REQUEST_BODY_BYTES_MAX) return bad(`request body exceeds ${REQUEST_BODY_BYTES_MAX} bytes`);
+  if (encoding === 'json') {
+    if (body.length === 0) return { ok: true, decoded: {} };
+    let value: unknown;
+    try {
+      value = JSON.parse(utf8.decode(body));
+    } catch {
+      return bad('request body is not valid JSON (UTF-8)');
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return bad('request body must be a JSON object');
+    return { ok: true, decoded: value as Record<string, unknown> };
+  }
+  if (encoding === 'protobuf') {
+    try {
+      const type = protoTypes().requests[op];
+      const msg = type.decode(body);
+      return { ok: true, decoded: normalizeProto(type.toObject(msg, TO_OBJECT)) };
+    } catch {
+      return bad(`request body is not a valid ${REQUEST_MESSAGE[op].slice('exchange.v1.'.length)} message`);
+    }
+  }
+  return bad(`unknown encoding ${String(encoding)}`);
+}
+
+/**
+ * Decodes an OrderSessionRequest (protobuf): its request id, heartbeat flag and commands, each
+ * as (op, decoded) in the common shape. Never throws.
+ */
+export function decodeSessionRequest(body: Uint8Array): SessionDecodeResult {
+  if (!(body instanceof Uint8Array)) return bad('request body must be bytes');
+  if (body.length > SESSION_REQUEST_BYTES_MAX) return bad(`session request exceeds ${SESSION_REQUEST_BYTES_MAX} bytes`);
+  let o: Record<string, unknown>;
+  try {
+    const type = protoTypes().session;
+    o = type.toObject(type.decode(body), TO_OBJECT);
+  } catch {
+    return bad('request body is not a valid OrderSessionRequest message');
+  }
+  const rid = o.request_id === undefined ? 0 : parseUint(o.request_id);
+  if (rid === undefined) return bad('request_id must be below 2^53');
+  const fail = (message: string): SessionDecodeResult => ({ ok: false, requestId: rid, error: { code: ErrorCode.INVALID_ARGUMENT, message } });
+  const raw = Array.isArray(o.commands) ? (o.commands as Record<string, unknown>[]) : [];
+  if (raw.length > SESSION_BATCH_COMMANDS_MAX) return fail(`at most ${SESSION_BATCH_COMMANDS_MAX} commands per request, got ${raw.length}`);
+  const commands: SessionCommandDecoded[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i]!;
+    let found: SessionCommandDecoded | undefined;
+    for (const [field, op] of SESSION_OPS) {
+      const sub = c[field];
+      if (sub === undefined || sub === null) continue;
+      if (found !== undefined) return fail(`commands[${i}] sets more than one command`);
+      found = { op, decoded: normalizeProto(sub as Record<string, unknown>) };
+    }
+    if (found === undefined) return fail(`commands[${i}] sets no command`);
+    commands.push(found);
+  }
+  return { ok: true, requestId: rid, heartbeat: o.heartbeat === true, commands };
+}

@@ -1,0 +1,338 @@
+// ValidationPool: authentication, decoding, validation and report signing in a piscina pool of
+// worker threads (gateway/validation-worker.ts), batched; the replay cache on this thread.
+//
+// Batching policy. A piscina task costs ~33 µs of overhead here, far more than the work of one
+// item (HMAC verify + JSON parse + checks + encoding: ~10–15 µs), so items are sent in batches:
+//   - each kind (requests, session, auth, sign) fills its own open batch;
+//   - a batch is dispatched when it reaches batchMax items, or at the end of the current
+//     event-loop turn (setImmediate) if fewer than maxInFlight = threads × 2 tasks are running;
+//   - when maxInFlight tasks are running, open batches keep filling (up to batchMax, then they
+//     queue as full batches) until a task completes: the pool batches more exactly when it is
+//     saturated, and at low load an item waits at most one loop turn (no timer);
+//   - items beyond queueMax waiting (not yet dispatched) are refused at once: OVERLOADED with
+//     retry_after_ms.
+// threads × 2 tasks in flight keep every worker busy (one task running, the next one queued in
+// piscina) without building a deep queue inside piscina, where it could not be measured or
+// refused.
+//
+// batchMax chosen by measurement: bench/gateway/bench-validation.ts, 200,000 signed JSON
+// PlaceOrder requests (HMAC), 2 worker threads, 2-core VM, Node 20.20, closed loop with 4,096
+// requests outstanding (throughput), then an open loop at 20,000 requests/s (latency):
+//
+//   batchMax |  closed loop req/s | p50 ms | p99 ms || open 20k/s: p50 ms | p99 ms
+//   ---------+--------------------+--------+--------++--------------------+-------
+//   (figures: see the BENCH_FIGURES comment below, filled in from the last run)
+//
+// BENCH_FIGURES
+//
+// Queueing and the replay check happen on this thread; everything else in the workers.
+
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Piscina } from 'piscina';
+import { ReplayCache, REPLAY_CACHE_ENTRIES_MAX, type AuthResult } from './auth.js';
+import type { ApiKeyConfig } from './config.js';
+import { ErrorCode, type AuthHeaders, type GatewayError, type RawRequest } from './types.js';
+import type { InstrumentLimits, ValidatedCommand } from './validate.js';
+import type { AuthItem, RequestItem, RequestOutcome, SessionItem, SessionOutcome, SignItem, ValidationTask, ValidationWorkerData } from './validation-worker.js';
+
+export const BATCH_MAX_DEFAULT = 64;
+export const QUEUE_MAX_DEFAULT = 65_536;
+/** retry_after_ms of an OVERLOADED refusal when the queue is full. */
+export const OVERLOADED_RETRY_AFTER_MS = 50;
+
+export type ValidationResult = { ok: true; account: number; apiKey: string; admin: boolean; command: ValidatedCommand } | { ok: false; error: GatewayError };
+export type SessionAuthResult = { ok: true; account: number; apiKey: string; admin: boolean } | { ok: false; error: GatewayError };
+export type { SessionOutcome, CommandOutcome } from './validation-worker.js';
+
+export interface ValidationPoolOptions {
+  /** A GatewayConfig, or just the parts validation needs. */
+  config: {
+    receiveWindowMs: number;
+    accounts: readonly { account: number; apiKeys: readonly ApiKeyConfig[] }[];
+    adminKeys: readonly ApiKeyConfig[];
+    shards: readonly { id: number; instruments: readonly InstrumentLimits[] }[];
+    workers?: number;
+  };
+  /** Worker threads (default config.workers, else 2). */
+  threads?: number;
+  batchMax?: number;
+  /** Items waiting for dispatch at most (default 65,536). */
+  queueMax?: number;
+  replayCacheEntriesMax?: number;
+  /** Clock (ms since the epoch); tests override it. */
+  now?: () => number;
+}
+
+export interface ValidationPoolStats {
+  threads: number;
+  batchMax: number;
+  maxInFlight: number;
+  queued: number;
+  inFlight: number;
+  tasks: number;
+  items: number;
+  avgBatch: number;
+  overloaded: number;
+  replayed: number;
+  replayCacheSize: number;
+  replayCacheFull: number;
+}
+
+type Kind = ValidationTask['kind'];
+
+interface Batch {
+  kind: Kind;
+  items: unknown[];
+  done: ((result: unknown, error?: unknown) => void)[];
+}
+
+const OVERLOADED: GatewayError = { code: ErrorCode.OVERLOADED, message: 'validation queue full', retry_after_ms: OVERLOADED_RETRY_AFTER_MS };
+
+/** The worker module and how to load it: TypeScript through tsx when this file runs as TypeScript. */
+function workerModule(): { filename: string; execArgv: string[] } {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) {
+    const tsx = pathToFileURL(createRequire(here).resolve('tsx')).href;
+    return { filename: fileURLToPath(new URL('./validation-worker.ts', here)), execArgv: ['--import', tsx] };
+  }
+  return { filename: fileURLToPath(new URL('./validation-worker.js', here)), execArgv: [] };
+}
+
+export function workerDataOf(config: ValidationPoolOptions['config']): ValidationWorkerData {
+  return {
+    receiveWindowMs: config.receiveWindowMs,
+    shards: config.shards.map((s) => ({
+      id: s.id,
+      instruments: s.instruments.map((i) => ({ symbol: i.symbol, tickSize: i.tickSize, lotSize: i.lotSize, minQty: i.minQty, maxQty: i.maxQty, maxPrice: i.maxPrice })),
+    })),
+    accounts: config.accounts.map((a) => ({ account: a.account, apiKeys: a.apiKeys.map((k) => ({ ...k })) })),
+    adminKeys: config.adminKeys.map((k) => ({ ...k })),
+  };
+}
+
+/**
+ * The piscina task of a batch. The request/session bodies are copied into one buffer and sent as
+ * views of it: structured clone then copies one ArrayBuffer per batch rather than one per item —
+ * and never the whole backing store of a body that is a view into a larger buffer (a Buffer
+ * from Node's 8 KiB pool, a socket read buffer), which it would otherwise copy entirely.
+ */
+function taskOf(b: Batch): ValidationTask {
+  if (b.kind === 'requests') {
+    const items = b.items as RequestItem[];
+    const pack = packer(items.map((it) => it.req.body));
+    return { kind: 'requests', items: items.map((it, i) => ({ req: { ...it.req, body: pack(i) }, nowMs: it.nowMs })) };
+  }
+  if (b.kind === 'session') {
+    const items = b.items as SessionItem[];
+    const pack = packer(items.map((it) => it.body));
+    return { kind: 'session', items: items.map((it, i) => ({ account: it.account, body: pack(i), nowMs: it.nowMs })) };
+  }
+  return { kind: b.kind, items: b.items } as ValidationTask;
+}
+
+/** Copies bodies into one buffer; pack(i) is the view of body i (a non-bytes body is passed through, for the worker to refuse). */
+function packer(bodies: unknown[]): (i: number) => Uint8Array {
+  let total = 0;
+  for (const x of bodies) if (x instanceof Uint8Array) total += x.length;
+  const buf = new Uint8Array(total);
+  const views: Uint8Array[] = new Array(bodies.length);
+  let at = 0;
+  for (let i = 0; i < bodies.length; i++) {
+    const x = bodies[i];
+    if (x instanceof Uint8Array) {
+      buf.set(x, at);
+      views[i] = buf.subarray(at, at + x.length);
+      at += x.length;
+    } else views[i] = x as Uint8Array;
+  }
+  return (i) => views[i]!;
+}
+
+export class ValidationPool {
+  readonly threads: number;
+  readonly batchMax: number;
+  readonly queueMax: number;
+  readonly maxInFlight: number;
+  private readonly piscina: Piscina<ValidationTask, unknown[]>;
+  private readonly replay: ReplayCache;
+  private readonly now: () => number;
+  private readonly open: Record<Kind, Batch | undefined> = { requests: undefined, session: undefined, auth: undefined, sign: undefined };
+  /** Full batches waiting for a free slot, FIFO. */
+  private readonly ready: Batch[] = [];
+  private queued = 0;
+  private inFlight = 0;
+  private flushScheduled = false;
+  private closed = false;
+  private readonly counters = { tasks: 0, items: 0, overloaded: 0, replayed: 0, replayCacheFull: 0 };
+
+  constructor(opts: ValidationPoolOptions) {
+    this.threads = Math.max(1, Math.floor(opts.threads ?? opts.config.workers ?? 2));
+    this.batchMax = Math.max(1, Math.floor(opts.batchMax ?? BATCH_MAX_DEFAULT));
+    this.queueMax = Math.max(1, Math.floor(opts.queueMax ?? QUEUE_MAX_DEFAULT));
+    this.maxInFlight = this.threads * 2;
+    this.now = opts.now ?? Date.now;
+    this.replay = new ReplayCache(opts.config.receiveWindowMs, opts.replayCacheEntriesMax ?? REPLAY_CACHE_ENTRIES_MAX);
+    const { filename, execArgv } = workerModule();
+    this.piscina = new Piscina({
+      filename,
+      execArgv,
+      workerData: workerDataOf(opts.config),
+      minThreads: this.threads,
+      maxThreads: this.threads,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      name: 'default',
+    });
+  }
+
+  /** Authentication, replay check, decoding and validation of a unary request. */
+  async validate(req: RawRequest): Promise<ValidationResult> {
+    const nowMs = this.now();
+    const r = (await this.enqueue<RequestOutcome>('requests', { req, nowMs } satisfies RequestItem)) as RequestOutcome | GatewayError;
+    if ('code' in r) return { ok: false, error: r };
+    if (!r.ok) return r;
+    const replay = this.replayCheck(r.replayKey, r.tsMs, nowMs);
+    if (replay !== undefined) return { ok: false, error: replay };
+    return { ok: true, account: r.account, apiKey: r.apiKey, admin: r.admin, command: r.command };
+  }
+
+  /** Authentication of an order session's opening metadata (empty body), replay check included. */
+  async authenticateSession(auth: AuthHeaders, target: string): Promise<SessionAuthResult> {
+    const nowMs = this.now();
+    const r = (await this.enqueue<AuthResult>('auth', { auth, target, nowMs } satisfies AuthItem)) as AuthResult | GatewayError;
+    if ('code' in r) return { ok: false, error: r };
+    if (!r.ok) return r;
+    const replay = this.replayCheck(r.replayKey, r.tsMs, nowMs);
+    if (replay !== undefined) return { ok: false, error: replay };
+    return { ok: true, account: r.account, apiKey: r.apiKey, admin: r.admin };
+  }
+
+  /** Decoding and validation of one OrderSessionRequest of an authenticated session. */
+  async validateSession(account: number, body: Uint8Array): Promise<SessionOutcome> {
+    const r = (await this.enqueue<SessionOutcome>('session', { account, body, nowMs: this.now() } satisfies SessionItem)) as SessionOutcome | GatewayError;
+    if ('code' in r) return { ok: false, error: r };
+    return r;
+  }
+
+  /** HMAC-SHA256 (hex) of each payload under the API key's secret; '' for Ed25519 keys (no shared secret). Rejects when the pool is full or closed. */
+  async signReports(apiKey: string, payloads: string[]): Promise<string[]> {
+    if (payloads.length === 0) return [];
+    const r = (await this.enqueue<string[]>('sign', { apiKey, payloads } satisfies SignItem)) as string[] | GatewayError;
+    if (!Array.isArray(r)) throw Object.assign(new Error(`signReports: ${r.code}: ${r.message}`), { gatewayError: r });
+    return r;
+  }
+
+  stats(): ValidationPoolStats {
+    const c = this.counters;
+    return {
+      threads: this.threads,
+      batchMax: this.batchMax,
+      maxInFlight: this.maxInFlight,
+      queued: this.queued,
+      inFlight: this.inFlight,
+      tasks: c.tasks,
+      items: c.items,
+      avgBatch: c.tasks === 0 ? 0 : c.items / c.tasks,
+      overloaded: c.overloaded,
+      replayed: c.replayed,
+      replayCacheSize: this.replay.size,
+      replayCacheFull: c.replayCacheFull,
+    };
+  }
+
+  /** Answers everything not yet dispatched with UNAVAILABLE, lets running tasks finish, stops the threads. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const unavailable: GatewayError = { code: ErrorCode.UNAVAILABLE, message: 'gateway stopping' };
+    const waiting = [...this.ready, ...Object.values(this.open).filter((b): b is Batch => b !== undefined)];
+    this.ready.length = 0;
+    for (const k of Object.keys(this.open) as Kind[]) this.open[k] = undefined;
+    this.queued = 0;
+    for (const b of waiting) for (const d of b.done) d(unavailable);
+    await this.piscina.close();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private replayCheck(replayKey: string, tsMs: number, nowMs: number): GatewayError | undefined {
+    const r = this.replay.check(replayKey, tsMs, nowMs);
+    if (r === 'fresh') return undefined;
+    if (r === 'replayed') {
+      this.counters.replayed++;
+      return { code: ErrorCode.REPLAYED_REQUEST, message: 'this signed request was already received' };
+    }
+    this.counters.replayCacheFull++;
+    return { code: ErrorCode.OVERLOADED, message: 'replay cache full', retry_after_ms: 1000 };
+  }
+
+  /** Queues one item; resolves with its outcome, or with a GatewayError (overloaded, closed, worker failure). */
+  private enqueue<R>(kind: Kind, item: unknown): Promise<R | GatewayError> {
+    if (this.closed) return Promise.resolve({ code: ErrorCode.UNAVAILABLE, message: 'gateway stopping' });
+    if (this.queued >= this.queueMax) {
+      this.counters.overloaded++;
+      return Promise.resolve(OVERLOADED);
+    }
+    return new Promise((resolve) => {
+      let b = this.open[kind];
+      if (b === undefined) this.open[kind] = b = { kind, items: [], done: [] };
+      b.items.push(item);
+      b.done.push(resolve as (r: unknown) => void);
+      this.queued++;
+      if (b.items.length >= this.batchMax) {
+        this.open[kind] = undefined;
+        this.ready.push(b);
+        this.pump(false);
+      } else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(this.flush);
+      }
+    });
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    this.pump(true);
+  };
+
+  /** Dispatches full batches, then (withOpen) open ones, while fewer than maxInFlight tasks run. */
+  private pump(withOpen: boolean): void {
+    while (this.inFlight < this.maxInFlight && !this.closed) {
+      let b = this.ready.shift();
+      if (b === undefined && withOpen) {
+        for (const k of Object.keys(this.open) as Kind[]) {
+          const o = this.open[k];
+          if (o !== undefined) {
+            this.open[k] = undefined;
+            b = o;
+            break;
+          }
+        }
+      }
+      if (b === undefined) return;
+      this.dispatch(b);
+    }
+  }
+
+  private dispatch(b: Batch): void {
+    this.inFlight++;
+    this.queued -= b.items.length;
+    this.counters.tasks++;
+    this.counters.items += b.items.length;
+    this.piscina.run(taskOf(b)).then(
+      (results) => {
+        for (let i = 0; i < b.done.length; i++) {
+          const r = results[i];
+          b.done[i]!(r === undefined ? { code: ErrorCode.INTERNAL, message: 'validation worker returned no result' } : r);
+        }
+      },
+      (err: unknown) => {
+        const error: GatewayError = { code: ErrorCode.INTERNAL, message: `validation worker failed: ${err instanceof Error ? err.message : String(err)}` };
+        for (const d of b.done) d(error);
+      },
+    ).finally(() => {
+      this.inFlight--;
+      this.pump(true);
+    });
+  }
+}

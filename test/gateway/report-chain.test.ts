@@ -1,0 +1,58 @@
+// The report hash chain and its signed heads: an auditor verifies any prefix of the reports
+// against a signed head; altering, dropping or reordering a report is caught at its chain_seq.
+import { describe, expect, it } from 'vitest';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ReportChain, verifyChain, type ChainHead } from '../../gateway/report-chain.js';
+import type { ExecutionReportOut } from '../../gateway/types.js';
+
+const report = (k: number): ExecutionReportOut => ({
+  exec_id: k, order_id: 100 + k, client_order_id: `c${k}`, orig_client_order_id: '', account: 1, symbol: 'BTC-USD', side: 'BUY', order_type: 'LIMIT',
+  exec_type: 'NEW', order_status: 'NEW', price: 5_000_000 + k, stop_price: 0, order_qty: 10, cum_qty: 0, leaves_qty: 10, last_qty: 0, last_px: 0,
+  cum_notional: 0, display_qty: 0, reason: '', trade_id: 0, seq: k, ts_us: 1_700_000_000_000_000 + k, chain_seq: 0, chain_hash: '', signature: '',
+});
+
+describe('report chain', () => {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const build = (n: number, everyReports = 1000) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mb-chain-'));
+    const chain = new ReportChain(privateKey, { dataDir: dir, everyReports, everyMs: 60_000 });
+    const reports = Array.from({ length: n }, (_, k) => report(k + 1));
+    for (const r of reports) chain.append(r);
+    const head = chain.signHead()!;
+    chain.close();
+    return { reports, head, dir };
+  };
+
+  it('verifies against the signed head, and the heads file holds the signed heads', () => {
+    const { reports, head, dir } = build(50, 20);
+    expect(head.chain_seq).toBe(50);
+    expect(verifyChain(reports, head, publicKey)).toEqual({ ok: true });
+    const lines = readFileSync(path.join(dir, 'chain-heads.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ChainHead);
+    expect(lines.map((h) => h.chain_seq)).toEqual([20, 40, 50]);
+    expect(lines[0]!.start).toBe(true);
+    // An intermediate head verifies the prefix it covers.
+    expect(verifyChain(reports.slice(0, 20), lines[0]!, publicKey)).toEqual({ ok: true });
+  });
+
+  it('names the first altered, missing or reordered report', () => {
+    const { reports, head } = build(30);
+    const altered = reports.map((r) => ({ ...r }));
+    altered[11]!.last_qty = 999;
+    expect(verifyChain(altered, head, publicKey)).toMatchObject({ ok: false, at: 12 });
+    const dropped = reports.filter((_, k) => k !== 5);
+    expect(verifyChain(dropped, head, publicKey)).toMatchObject({ ok: false, at: 6 });
+    const swapped = [...reports];
+    [swapped[3], swapped[4]] = [swapped[4]!, swapped[3]!];
+    expect(verifyChain(swapped, head, publicKey)).toMatchObject({ ok: false, at: 4 });
+  });
+
+  it('refuses a head signed by another key or with another hash', () => {
+    const { reports, head } = build(5);
+    const other = generateKeyPairSync('ed25519').publicKey;
+    expect(verifyChain(reports, head, other)).toMatchObject({ ok: false });
+    expect(verifyChain(reports, { ...head, chain_hash: 'f'.repeat(64) }, publicKey)).toMatchObject({ ok: false });
+  });
+});

@@ -1,0 +1,535 @@
+// The REST edge (gateway/rest-server.ts) against a fake GatewayCore: routing, the RawRequest
+// it builds (op, target, path id, exact body bytes, auth headers), the HTTP mapping of every
+// error code, limits (body size, requests in progress), aborted requests, health.
+// Loopback and port 0 only; every wait is bounded.
+
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
+import { RestGateway, type AdminRequest } from '../../gateway/rest-server.js';
+import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, canonicalRequest, ed25519Verify, hmacVerify, signRequest } from '../../gateway/signing.js';
+import { ERROR_STATUS, ErrorCode, type GatewayCore, type GatewayError, type GatewayReply, type GatewaySession, type RawRequest } from '../../gateway/types.js';
+
+const HOST = '127.0.0.1';
+const WAIT_MS = 5_000;
+const HMAC_KEY = { key: 'k-hmac', hmacSecret: 'secret-of-k-hmac' };
+const ED_KEYS = generateKeyPairSync('ed25519');
+const ED_KEY = { key: 'k-ed', ed25519PrivateKey: ED_KEYS.privateKey };
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (v: T) => void;
+  reject: (e: unknown) => void;
+}
+function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+async function waitFor(cond: () => boolean, what: string, ms = WAIT_MS): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A core that records what it is handed, checks signatures like the real one would, and answers as told. */
+class FakeCore implements GatewayCore {
+  seen: RawRequest[] = [];
+  respond: (req: RawRequest) => Promise<GatewayReply> = (req) => Promise.resolve(echo(req));
+
+  handle(req: RawRequest): Promise<GatewayReply> {
+    this.seen.push(req);
+    return this.respond(req);
+  }
+
+  openSession(): Promise<GatewaySession | GatewayError> {
+    return Promise.resolve({ code: ErrorCode.UNAVAILABLE, message: 'no sessions in the fake' });
+  }
+
+  last(): RawRequest {
+    const r = this.seen[this.seen.length - 1];
+    if (r === undefined) throw new Error('the core saw no request');
+    return r;
+  }
+}
+
+function signatureValid(req: Pick<RawRequest, 'auth' | 'target' | 'body'>): boolean {
+  const canonical = canonicalRequest(req.auth.timestamp, req.target, req.body);
+  if (req.auth.apiKey === HMAC_KEY.key) return hmacVerify(HMAC_KEY.hmacSecret, canonical, req.auth.signature);
+  if (req.auth.apiKey === ED_KEY.key) return ed25519Verify(ED_KEYS.publicKey, canonical, req.auth.signature);
+  return false;
+}
+
+function echo(req: RawRequest): GatewayReply {
+  if (!signatureValid(req)) return { ok: false, error: { code: ErrorCode.UNAUTHENTICATED, message: 'bad signature' } };
+  return { ok: true, body: { op: req.op, target: req.target, path_order_id: req.pathOrderId ?? null, body_bytes: req.body.length } };
+}
+
+interface RawResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** One request with node:http on a fresh connection (lets a test choose chunked bodies and headers freely). */
+function httpRequest(port: number, method: string, path: string, opts: { headers?: Record<string, string>; chunks?: Uint8Array[] } = {}): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: HOST, port, method, path, headers: opts.headers, agent: false, timeout: WAIT_MS }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('http request timed out')));
+    req.on('error', reject);
+    for (const c of opts.chunks ?? []) req.write(c);
+    req.end();
+  });
+}
+
+function signedHeaders(target: string, body: Uint8Array, key: typeof HMAC_KEY = HMAC_KEY): Record<string, string> {
+  const a = signRequest(key, target, body);
+  return { [HEADER_API_KEY]: a.apiKey, [HEADER_TIMESTAMP]: a.timestamp, [HEADER_SIGNATURE]: a.signature };
+}
+
+/** Opens a connection and writes `text`; resolves once connected and written. */
+function rawSocket(port: number, text: string): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, HOST, () => s.write(text, () => resolve(s)));
+    s.setTimeout(WAIT_MS, () => s.destroy(new Error('socket timed out')));
+    s.on('error', reject);
+  });
+}
+
+describe('REST edge', () => {
+  const core = new FakeCore();
+  const adminSeen: AdminRequest[] = [];
+  let gw: RestGateway;
+  let port: number;
+  let base: string;
+  let client: OrderEntryRestClient;
+
+  beforeAll(async () => {
+    gw = new RestGateway({
+      core,
+      host: HOST,
+      port: 0,
+      log: () => {},
+      admin: (req) => {
+        adminSeen.push(req);
+        return Promise.resolve(signatureValid(req) ? { ok: true, body: { op: req.op } } : { ok: false, error: { code: ErrorCode.UNAUTHENTICATED, message: 'bad signature' } });
+      },
+    });
+    port = await gw.start();
+    base = `http://${HOST}:${port}`;
+    client = new OrderEntryRestClient({ baseUrl: base, key: HMAC_KEY, timeoutMs: WAIT_MS });
+  });
+
+  afterAll(async () => {
+    await gw.stop();
+  });
+
+  afterEach(() => {
+    core.respond = (req) => Promise.resolve(echo(req));
+  });
+
+  it('listens on the real port when asked for port 0', async () => {
+    expect(port).toBeGreaterThan(0);
+    const h = await client.health();
+    expect(h.status).toBe(200);
+    expect(h.body).toBe('ok');
+  });
+
+  it('answers /healthz without auth and without calling the core', async () => {
+    const n = core.seen.length;
+    const r = await httpRequest(port, 'GET', '/healthz');
+    expect(r.status).toBe(200);
+    expect(r.body).toBe('ok');
+    expect(core.seen.length).toBe(n);
+  });
+
+  it('POST /v1/orders → PlaceOrder with the exact body, target and auth; 201', async () => {
+    const order = { client_order_id: 'c-1', symbol: 'BTC-USD', side: 'BUY', order_type: 'LIMIT', time_in_force: 'GTC', price: 5_000_000, quantity: 1 };
+    const r = await client.placeOrder(order);
+    expect(r.status).toBe(201);
+    expect(r.headers['content-type']).toBe('application/json');
+    expect(r.body).toEqual({ op: 'PlaceOrder', target: 'POST /v1/orders', path_order_id: null, body_bytes: Buffer.byteLength(JSON.stringify(order)) });
+    const seen = core.last();
+    expect(seen.op).toBe('PlaceOrder');
+    expect(seen.encoding).toBe('json');
+    expect(seen.pathOrderId).toBeUndefined();
+    expect(Buffer.from(seen.body).toString('utf8')).toBe(JSON.stringify(order));
+    expect(seen.auth.apiKey).toBe(HMAC_KEY.key);
+    expect(seen.auth.timestamp).toMatch(/^\d+$/);
+    expect(signatureValid(seen)).toBe(true);
+  });
+
+  it('DELETE /v1/orders/:id → CancelOrder with pathOrderId and an empty body', async () => {
+    const r = await client.cancelOrder(42);
+    expect(r.status).toBe(200);
+    const seen = core.last();
+    expect(seen).toMatchObject({ op: 'CancelOrder', target: 'DELETE /v1/orders/42', pathOrderId: '42' });
+    expect(seen.body.length).toBe(0);
+    expect(signatureValid(seen)).toBe(true);
+  });
+
+  it('DELETE /v1/orders/:id with an optional body', async () => {
+    const r = await client.request('DELETE', '/v1/orders/43', { symbol: 'BTC-USD' });
+    expect(r.status).toBe(200);
+    const seen = core.last();
+    expect(seen).toMatchObject({ op: 'CancelOrder', target: 'DELETE /v1/orders/43', pathOrderId: '43' });
+    expect(Buffer.from(seen.body).toString('utf8')).toBe('{"symbol":"BTC-USD"}');
+    expect(signatureValid(seen)).toBe(true);
+  });
+
+  it('DELETE /v1/orders → CancelOrder by client order id (body, no path id)', async () => {
+    const r = await client.cancelOrder({ client_order_id: 'c-9', symbol: 'BTC-USD' });
+    expect(r.status).toBe(200);
+    const seen = core.last();
+    expect(seen).toMatchObject({ op: 'CancelOrder', target: 'DELETE /v1/orders' });
+    expect(seen.pathOrderId).toBeUndefined();
+    expect(JSON.parse(Buffer.from(seen.body).toString('utf8'))).toEqual({ client_order_id: 'c-9', symbol: 'BTC-USD' });
+    expect(signatureValid(seen)).toBe(true);
+  });
+
+  it('PATCH /v1/orders → AmendOrder by orig client order id (body, no path id)', async () => {
+    const r = await client.amendOrder(undefined, { orig_client_order_id: 'c-9', quantity: 3 });
+    expect(r.status).toBe(200);
+    const seen = core.last();
+    expect(seen).toMatchObject({ op: 'AmendOrder', target: 'PATCH /v1/orders' });
+    expect(seen.pathOrderId).toBeUndefined();
+    expect(signatureValid(seen)).toBe(true);
+  });
+
+  it('PATCH /v1/orders/:id → AmendOrder', async () => {
+    const r = await client.amendOrder(77, { price: 5_000_010 });
+    expect(r.status).toBe(200);
+    const seen = core.last();
+    expect(seen).toMatchObject({ op: 'AmendOrder', target: 'PATCH /v1/orders/77', pathOrderId: '77' });
+    expect(Buffer.from(seen.body).toString('utf8')).toBe('{"price":5000010}');
+    expect(signatureValid(seen)).toBe(true);
+  });
+
+  it('POST /v1/orders/cancel-all → MassCancel (not an order id)', async () => {
+    const r = await client.massCancel({ symbol: 'BTC-USD', side: 'SELL' });
+    expect(r.status).toBe(200);
+    const seen = core.last();
+    expect(seen).toMatchObject({ op: 'MassCancel', target: 'POST /v1/orders/cancel-all' });
+    expect(seen.pathOrderId).toBeUndefined();
+    expect(signatureValid(seen)).toBe(true);
+  });
+
+  it('GET /v1/orders/:id → GetOrder; the target keeps the query string and escapes exactly as sent', async () => {
+    const r = await client.request('GET', '/v1/orders/12%33?verbose=1&x=%20');
+    expect(r.status).toBe(200);
+    const seen = core.last();
+    expect(seen).toMatchObject({ op: 'GetOrder', target: 'GET /v1/orders/12%33?verbose=1&x=%20', pathOrderId: '123' });
+    expect(signatureValid(seen)).toBe(true);
+    // An empty query ("?" alone) is part of what was sent, hence of the target.
+    // (fetch drops a lone "?", so this one goes through node:http.)
+    const r2 = await httpRequest(port, 'GET', '/v1/orders/5?', { headers: signedHeaders('GET /v1/orders/5?', new Uint8Array(0)) });
+    expect(r2.status).toBe(200);
+    expect(core.last().target).toBe('GET /v1/orders/5?');
+    expect(signatureValid(core.last())).toBe(true);
+  });
+
+  it('passes the body bytes through untouched (whitespace, unicode, invalid JSON)', async () => {
+    for (const text of ['{ "symbol" :  "BTC-USD",\n"note":"é€😀" }', 'not json at all', '']) {
+      const bytes = Buffer.from(text, 'utf8');
+      const r = await client.request('POST', '/v1/orders', bytes);
+      expect(r.status).toBe(201);
+      expect(Buffer.from(core.last().body).equals(bytes)).toBe(true);
+      expect(signatureValid(core.last())).toBe(true);
+    }
+  });
+
+  it('copies every chunk of a large body (uWS reuses its buffer)', async () => {
+    const a = randomBytes(60 * 1024);
+    const b = randomBytes(60 * 1024);
+    await client.request('POST', '/v1/orders', a);
+    const first = core.last();
+    await client.request('POST', '/v1/orders', b);
+    const second = core.last();
+    expect(Buffer.from(first.body).equals(a)).toBe(true);
+    expect(Buffer.from(second.body).equals(b)).toBe(true);
+    expect(signatureValid(first) && signatureValid(second)).toBe(true);
+  });
+
+  it('collects a chunked (Transfer-Encoding) body', async () => {
+    const parts = [randomBytes(1000), randomBytes(5000), randomBytes(3)];
+    const whole = Buffer.concat(parts);
+    const r = await httpRequest(port, 'POST', '/v1/orders', { headers: { 'transfer-encoding': 'chunked', ...signedHeaders('POST /v1/orders', whole) }, chunks: parts });
+    expect(r.status).toBe(201);
+    expect(Buffer.from(core.last().body).equals(whole)).toBe(true);
+    expect(signatureValid(core.last())).toBe(true);
+  });
+
+  it('signs and verifies with Ed25519 keys too', async () => {
+    const ed = new OrderEntryRestClient({ baseUrl: base, key: ED_KEY, timeoutMs: WAIT_MS });
+    const r = await ed.placeOrder({ client_order_id: 'e-1', symbol: 'BTC-USD', side: 'SELL', order_type: 'LIMIT', price: 5_000_100, quantity: 1 });
+    expect(r.status).toBe(201);
+    expect(core.last().auth.apiKey).toBe(ED_KEY.key);
+  });
+
+  it('passes missing auth headers on as empty strings (the core answers UNAUTHENTICATED)', async () => {
+    const r = await httpRequest(port, 'GET', '/v1/orders/1');
+    expect(r.status).toBe(401);
+    expect(JSON.parse(r.body)).toEqual({ code: 'UNAUTHENTICATED', message: 'bad signature' });
+    expect(core.last().auth).toEqual({ apiKey: '', timestamp: '', signature: '' });
+  });
+
+  it('a tampered body fails the signature check in the core', async () => {
+    const body = Buffer.from('{"quantity":1}');
+    const headers = signedHeaders('POST /v1/orders', body);
+    const r = await httpRequest(port, 'POST', '/v1/orders', { headers, chunks: [Buffer.from('{"quantity":9}')] });
+    expect(r.status).toBe(401);
+  });
+
+  it('maps every error code to its HTTP status and a {code, message} body', async () => {
+    core.respond = (req) => {
+      const { code } = JSON.parse(Buffer.from(req.body).toString('utf8')) as { code: ErrorCode };
+      return Promise.resolve({ ok: false, error: { code, message: `because ${code}` } });
+    };
+    for (const code of Object.keys(ERROR_STATUS) as ErrorCode[]) {
+      const r = await client.placeOrder({ code });
+      expect(r.status, code).toBe(ERROR_STATUS[code].http);
+      expect(r.body, code).toEqual({ code, message: `because ${code}` });
+      expect(r.headers['content-type']).toBe('application/json');
+      if (r.status !== 429 && r.status !== 503) expect(r.headers['retry-after'], code).toBeUndefined();
+    }
+  });
+
+  it('429 and 503 carry Retry-After in whole seconds, rounded up, at least 1', async () => {
+    core.respond = (req) => Promise.resolve({ ok: false, error: JSON.parse(Buffer.from(req.body).toString('utf8')) as GatewayError });
+    const cases: [ErrorCode, number | undefined, string][] = [
+      [ErrorCode.RATE_LIMITED, 1500, '2'],
+      [ErrorCode.RATE_LIMITED, 1, '1'],
+      [ErrorCode.RATE_LIMITED, 0, '1'],
+      [ErrorCode.RATE_LIMITED, 3000, '3'],
+      [ErrorCode.OVERLOADED, 100, '1'],
+      [ErrorCode.OVERLOADED, undefined, '1'],
+      [ErrorCode.UNAVAILABLE, 2001, '3'],
+    ];
+    for (const [code, ms, header] of cases) {
+      const r = await client.placeOrder({ code, message: 'later', ...(ms === undefined ? {} : { retry_after_ms: ms }) });
+      expect(r.status).toBe(ERROR_STATUS[code].http);
+      expect(r.headers['retry-after'], `${code} ${ms}`).toBe(header);
+      expect(r.body).toEqual({ code, message: 'later' });
+    }
+  });
+
+  it('a core that throws or rejects gives 500 INTERNAL', async () => {
+    core.respond = () => Promise.reject(new Error('boom'));
+    const r1 = await client.getOrder(1);
+    expect(r1.status).toBe(500);
+    expect(r1.body).toEqual({ code: 'INTERNAL', message: 'internal error' });
+    core.respond = () => {
+      throw new Error('sync boom');
+    };
+    const r2 = await client.getOrder(1);
+    expect(r2.status).toBe(500);
+    core.respond = () => Promise.resolve({ ok: true, body: { n: 1n } as Record<string, unknown> });
+    const r3 = await client.getOrder(1);
+    expect(r3.status).toBe(500);
+  });
+
+  it('404 for unknown routes, 405 with Allow for a wrong method on a known path', async () => {
+    const n = core.seen.length;
+    for (const [method, path] of [
+      ['GET', '/'],
+      ['GET', '/v1/order'],
+      ['GET', '/v1/orders/'],
+      ['GET', '/v1/orders/1/fills'],
+      ['POST', '/v1/admin/unknown'],
+      ['GET', '/v2/orders'],
+    ] as const) {
+      const r = await httpRequest(port, method, path);
+      expect(r.status, `${method} ${path}`).toBe(404);
+      expect(JSON.parse(r.body).code).toBe('NOT_FOUND');
+    }
+    for (const [method, path, allow] of [
+      ['GET', '/v1/orders', 'POST, DELETE, PATCH'],
+      ['PUT', '/v1/orders/1', 'GET, DELETE, PATCH'],
+      ['POST', '/v1/orders/1', 'GET, DELETE, PATCH'],
+      ['GET', '/v1/orders/cancel-all', 'POST'],
+      ['DELETE', '/v1/orders/cancel-all', 'POST'],
+      ['POST', '/healthz', 'GET'],
+      ['GET', '/v1/admin/halt', 'POST'],
+    ] as const) {
+      const r = await httpRequest(port, method, path);
+      expect(r.status, `${method} ${path}`).toBe(405);
+      expect(r.headers.allow).toBe(allow);
+      expect(JSON.parse(r.body).code).toBe('METHOD_NOT_ALLOWED');
+    }
+    expect(core.seen.length).toBe(n);
+  });
+
+  it('hands the admin routes to the admin callback with their operation names', async () => {
+    const n = core.seen.length;
+    for (const [route, op] of [
+      ['kill-switch', 'KillSwitch'],
+      ['halt', 'Halt'],
+      ['resume', 'Resume'],
+      ['reference-price', 'SetReferencePrice'],
+    ] as const) {
+      const body = { symbol: 'BTC-USD', price: 5_000_000 };
+      const r = await client.admin(route, body);
+      expect(r.status, route).toBe(200);
+      expect(r.body).toEqual({ op });
+      const seen = adminSeen[adminSeen.length - 1]!;
+      expect(seen).toMatchObject({ op, encoding: 'json', target: `POST /v1/admin/${route}` });
+      expect(Buffer.from(seen.body).toString('utf8')).toBe(JSON.stringify(body));
+      expect(seen.auth.apiKey).toBe(HMAC_KEY.key);
+    }
+    expect(core.seen.length).toBe(n);
+  });
+
+  it('survives clients that disconnect while the core works, and keeps serving', async () => {
+    for (let i = 0; i < 5; i++) {
+      const gate = deferred<GatewayReply>();
+      core.respond = () => gate.promise;
+      const n = core.seen.length;
+      const s = await rawSocket(port, `GET /v1/orders/${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      await waitFor(() => core.seen.length === n + 1, 'the core to get the request');
+      s.destroy();
+      await sleep(20);
+      // Answer after the disconnect: ok, error, or a rejection.
+      if (i % 3 === 0) gate.resolve({ ok: true, body: { late: true } });
+      else if (i % 3 === 1) gate.resolve({ ok: false, error: { code: ErrorCode.RATE_LIMITED, message: 'late', retry_after_ms: 10 } });
+      else gate.reject(new Error('late failure'));
+      await sleep(5);
+    }
+    core.respond = (req) => Promise.resolve(echo(req));
+    await waitFor(() => gw.inflightCount === 0, 'nothing in progress');
+    const r = await client.getOrder(9);
+    expect(r.status).toBe(200);
+  });
+
+  it('a client that disconnects mid-body never reaches the core', async () => {
+    const n = core.seen.length;
+    const s = await rawSocket(port, `POST /v1/orders HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n${'x'.repeat(100)}`);
+    await waitFor(() => gw.inflightCount === 1, 'the request to be read');
+    s.destroy();
+    await waitFor(() => gw.inflightCount === 0, 'the aborted request to be released');
+    expect(core.seen.length).toBe(n);
+    expect((await client.getOrder(3)).status).toBe(200);
+  });
+
+  it('pipelining: answered in order when the answers are immediate; uWS closes the connection when a request comes while one is pending', async () => {
+    // Immediate answers (health, 404): one connection, in order.
+    const quick = await rawSocket(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    let text = '';
+    quick.on('data', (d: Buffer) => (text += d.toString('utf8')));
+    await waitFor(() => (text.match(/HTTP\/1\.1 \d+/g) ?? []).length === 3, 'three responses');
+    quick.destroy();
+    expect(text.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 404', 'HTTP/1.1 200']);
+
+    // A second request while the core still works on the first: uWS (20.30) closes the
+    // connection and aborts the pending response. The late answer must not crash the server.
+    const gate = deferred<GatewayReply>();
+    core.respond = () => gate.promise;
+    const n = core.seen.length;
+    const s = await rawSocket(port, 'GET /v1/orders/1 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => core.seen.length === n + 1, 'the core to get the request');
+    let closed = false;
+    s.on('close', () => (closed = true));
+    s.write('GET /v1/orders/2 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => closed, 'the server to close the connection');
+    gate.resolve({ ok: true, body: { late: true } });
+    core.respond = (req) => Promise.resolve(echo(req));
+    await waitFor(() => gw.inflightCount === 0, 'nothing in progress');
+    expect((await client.getOrder(5)).status).toBe(200);
+  });
+});
+
+describe('REST edge limits', () => {
+  const core = new FakeCore();
+  const BODY_MAX = 1024;
+  const INFLIGHT_MAX = 2;
+  let gw: RestGateway;
+  let port: number;
+  let client: OrderEntryRestClient;
+
+  beforeAll(async () => {
+    gw = new RestGateway({ core, host: HOST, port: 0, log: () => {}, bodyBytesMax: BODY_MAX, inflightMax: INFLIGHT_MAX });
+    port = await gw.start();
+    client = new OrderEntryRestClient({ baseUrl: `http://${HOST}:${port}`, key: HMAC_KEY, timeoutMs: WAIT_MS });
+  });
+
+  afterAll(async () => {
+    await gw.stop();
+  });
+
+  it('413 for a body over the limit, without calling the core; exactly the limit passes', async () => {
+    const n = core.seen.length;
+    const over = await client.request('POST', '/v1/orders', randomBytes(BODY_MAX + 1));
+    expect(over.status).toBe(413);
+    expect(over.body.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(over.headers['content-type']).toBe('application/json');
+    const big = await client.request('POST', '/v1/orders', randomBytes(1024 * 1024));
+    expect(big.status).toBe(413);
+    expect(core.seen.length).toBe(n);
+    const at = await client.request('POST', '/v1/orders', randomBytes(BODY_MAX));
+    expect(at.status).toBe(201);
+    expect(core.seen.length).toBe(n + 1);
+  });
+
+  it('413 for a chunked body that grows over the limit', async () => {
+    const n = core.seen.length;
+    const r = await httpRequest(port, 'POST', '/v1/orders', { headers: { 'transfer-encoding': 'chunked' }, chunks: [randomBytes(600), randomBytes(600)] });
+    expect(r.status).toBe(413);
+    expect(JSON.parse(r.body).code).toBe('PAYLOAD_TOO_LARGE');
+    expect(core.seen.length).toBe(n);
+    await waitFor(() => gw.inflightCount === 0, 'nothing in progress');
+  });
+
+  it('503 OVERLOADED with Retry-After 1 beyond the requests in progress bound', async () => {
+    const gates = [deferred<GatewayReply>(), deferred<GatewayReply>()];
+    let i = 0;
+    core.respond = () => gates[i++]!.promise;
+    const pending = [client.getOrder(1), client.getOrder(2)];
+    await waitFor(() => gw.inflightCount === INFLIGHT_MAX, 'two requests at the core');
+    const n = core.seen.length;
+    const third = await client.getOrder(3);
+    expect(third.status).toBe(503);
+    expect(third.headers['retry-after']).toBe('1');
+    expect(third.body.code).toBe('OVERLOADED');
+    expect(core.seen.length).toBe(n);
+    for (const g of gates) g.resolve({ ok: true, body: {} });
+    expect((await Promise.all(pending)).map((r) => r.status)).toEqual([200, 200]);
+    core.respond = (req) => Promise.resolve(echo(req));
+    expect((await client.getOrder(4)).status).toBe(200);
+    expect(gw.inflightCount).toBe(0);
+  });
+
+  it('stop() closes the listener and the connections', async () => {
+    const other = new RestGateway({ core, host: HOST, port: 0, log: () => {} });
+    const p = await other.start();
+    const c = new OrderEntryRestClient({ baseUrl: `http://${HOST}:${p}`, key: HMAC_KEY, timeoutMs: WAIT_MS });
+    expect((await c.health()).status).toBe(200);
+    const gate = deferred<GatewayReply>();
+    core.respond = () => gate.promise;
+    const pending = c.getOrder(1).then(
+      (r) => r.status,
+      () => 'failed',
+    );
+    await waitFor(() => other.inflightCount === 1, 'a request at the core');
+    await other.stop();
+    expect(await pending).toBe('failed');
+    gate.resolve({ ok: true, body: {} }); // answering after stop must not touch the closed response
+    await sleep(10);
+    await expect(c.health()).rejects.toThrow();
+    core.respond = (req) => Promise.resolve(echo(req));
+  });
+});

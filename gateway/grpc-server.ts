@@ -54,6 +54,14 @@ export const PROTO_PACKAGE = 'exchange.v1';
 export const SERVICE_NAME = 'exchange.v1.OrderEntryService';
 export const SESSION_METHOD = 'OrderSession';
 /** gRPC method path (`/exchange.v1.OrderEntryService/PlaceOrder`): the signing target of gRPC requests. */
+/** Metadata of an OrderSession open: a client nonce, part of the signed target (see sessionTarget). */
+export const METADATA_SESSION_NONCE = 'x-mb-nonce';
+
+/** The signed target of an OrderSession open: the method path, then `#` and the client's nonce (if any). */
+export function sessionTarget(nonce: string): string {
+  return nonce === '' ? methodPath(SESSION_METHOD) : `${methodPath(SESSION_METHOD)}#${nonce.slice(0, 64)}`;
+}
+
 export function methodPath(method: string): string {
   return `/${SERVICE_NAME}/${method}`;
 }
@@ -361,7 +369,8 @@ class SessionStream {
     }
     let opened: Promise<GatewaySession | GatewayError>;
     try {
-      opened = this.core.openSession(authFromMetadata(call.metadata), methodPath(SESSION_METHOD), opts);
+      const nonce = call.metadata.get(METADATA_SESSION_NONCE)[0];
+      opened = this.core.openSession(authFromMetadata(call.metadata), sessionTarget(typeof nonce === 'string' ? nonce : ''), opts);
     } catch (e) {
       opened = Promise.reject(e);
     }

@@ -25,6 +25,7 @@ const { values: args } = parseArgs({
     streams: { type: 'string', default: '4' },
     window: { type: 'string', default: '8' },
     max: { type: 'boolean', default: true },
+    'no-max': { type: 'boolean', default: false },
     url: { type: 'string' },
   },
 });
@@ -53,6 +54,13 @@ interface Step {
 }
 
 let orderNo = 0;
+/** Error kinds seen (code or message → count), reported with the step. */
+const errorKinds = new Map<string, number>();
+function noteError(e: unknown): void {
+  const o = e as { code?: unknown; errorCode?: unknown; message?: unknown } | undefined;
+  const k = String(o?.errorCode ?? o?.code ?? o?.message ?? e).slice(0, 80);
+  errorKinds.set(k, (errorKinds.get(k) ?? 0) + 1);
+}
 function order(): Record<string, unknown> {
   const n = orderNo++;
   const buy = n % 2 === 0;
@@ -77,14 +85,16 @@ async function runStep(address: string, mode: Step['mode'], rate: number | 'max'
       (resp: { outcomes?: { error?: unknown }[]; error?: unknown }) => {
         const done = performance.now();
         const bad = resp.error !== undefined && resp.error !== null ? batch : (resp.outcomes ?? []).filter((o) => o.error !== undefined && o.error !== null).length;
+        if (bad > 0) noteError(resp.error ?? (resp.outcomes ?? []).find((o) => o.error !== undefined && o.error !== null)?.error);
         errors += bad;
         if (scheduled >= measureFrom && scheduled < end) {
           acked += batch - bad;
           hist.recordValue(Math.max(1, Math.round((done - scheduled) * 1000)));
         }
       },
-      () => {
+      (err: unknown) => {
         errors += batch;
+        noteError(err);
       },
     );
     const q = p.finally(() => outstanding.delete(q));
@@ -121,6 +131,8 @@ async function runStep(address: string, mode: Step['mode'], rate: number | 'max'
   while (outstanding.size > 0 && performance.now() < drainBy) await new Promise((r) => setTimeout(r, 20));
   for (const s of sessions) s.close();
   for (const c of clients) c.close();
+  if (errorKinds.size > 0) console.error(`  ${mode} ${rate}: errors ${JSON.stringify(Object.fromEntries(errorKinds))}`);
+  errorKinds.clear();
   const ms = (us: number) => Math.round(us / 10) / 100;
   return {
     mode,
@@ -136,14 +148,14 @@ async function runStep(address: string, mode: Step['mode'], rate: number | 'max'
 }
 
 async function main(): Promise<void> {
-  const ex = args.url === undefined ? await startExchangeProcesses() : undefined;
+  const ex = args.url === undefined ? await startExchangeProcesses(process.env.BENCH_GATEWAY_NODE_ARGS ? { nodeArgs: process.env.BENCH_GATEWAY_NODE_ARGS.split(' ') } : {}) : undefined;
   const address = args.url ?? ex!.grpcAddress;
   const steps: Step[] = [];
   try {
     const list = (s: string) => s.split(',').filter((x) => x.length > 0).map(Number);
     for (const r of list(args.rates!)) steps.push(await runStep(address, 'single', r, 1));
     for (const r of list(args['batch-rates']!)) steps.push(await runStep(address, 'batched', r, BATCH));
-    if (args.max) steps.push(await runStep(address, 'max', 'max', BATCH));
+    if (args.max && !args['no-max']) steps.push(await runStep(address, 'max', 'max', BATCH));
   } finally {
     await ex?.stop();
   }

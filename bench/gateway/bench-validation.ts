@@ -1,5 +1,6 @@
 // npx tsx bench/gateway/bench-validation.ts [-- --requests N] [--threads T] [--batches 1,8,32,64,128,256]
-//                                           [--window W] [--rates 20000,50000] [--open-seconds S] [--warmup N] [--no-inline] [--quick]
+//                                           [--window W] [--rates 20000,50000] [--open-seconds S] [--warmup N]
+//                                           [--repeats R] [--no-inline] [--quick]
 //
 // The gateway's validation pool (gateway/worker-pool.ts) with each batchMax in --batches: N
 // signed JSON PlaceOrder requests (HMAC-SHA256, distinct client order ids) through
@@ -14,8 +15,9 @@
 //                             everything scheduled during it)
 //                   batch     mean items per piscina task (the adaptive batches at that load)
 //   tasks         piscina tasks of the closed loop, and the mean batch size
-// Plus one reference row: the same work inline on the main thread (validation-worker runTask,
-// batches of 64), i.e. the CPU cost of one request without any thread hop.
+// R rounds (default 3), each running every batchMax once (order rotated per round); the summary
+// table gives the medians. Plus one reference figure: the same work inline on the main thread
+// (validation-worker runTask, batches of 64), i.e. the CPU cost of one request, no thread hop.
 // The receive window is set to 1 hour so that requests signed before the runs stay valid. The
 // machine's cores are shared by the main thread (queueing, replay cache, promise plumbing) and
 // the workers. Prints a table, then as the last line one JSON object.
@@ -37,10 +39,11 @@ interface Options {
   openSeconds: number;
   warmup: number;
   inline: boolean;
+  repeats: number;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { requests: 200_000, threads: 2, batches: [1, 8, 32, 64, 128, 256], window: 4096, rates: [20_000, 50_000], openSeconds: 3, warmup: 20_000, inline: true };
+  const o: Options = { requests: 200_000, threads: 2, batches: [1, 8, 32, 64, 128, 256], window: 4096, rates: [20_000, 50_000], openSeconds: 3, warmup: 20_000, inline: true, repeats: 3 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = (): string => {
@@ -62,12 +65,14 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--open-seconds') o.openSeconds = num();
     else if (a === '--warmup') o.warmup = Math.floor(num());
     else if (a === '--no-inline') o.inline = false;
+    else if (a === '--repeats') o.repeats = Math.floor(num());
     else if (a === '--quick') {
       o.requests = 50_000;
       o.openSeconds = 1;
       o.warmup = 5_000;
+      o.repeats = 1;
     } else if (a === '--help' || a === '-h') {
-      console.log('usage: npx tsx bench/gateway/bench-validation.ts [--requests N] [--threads T] [--batches 1,8,32,64,128,256] [--window W] [--rates 20000,50000] [--open-seconds S] [--warmup N] [--no-inline] [--quick]');
+      console.log('usage: npx tsx bench/gateway/bench-validation.ts [--requests N] [--threads T] [--batches 1,8,32,64,128,256] [--window W] [--rates 20000,50000] [--open-seconds S] [--warmup N] [--repeats R] [--no-inline] [--quick]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -219,41 +224,76 @@ async function main(): Promise<void> {
     perSec: number;
     meanBatch: number;
   }
-  const rows: { batchMax: number; closedPerSec: number; closedP50Ms: number; closedP99Ms: number; tasks: number; meanBatch: number; open: OpenRow[] }[] = [];
+  type Row = { batchMax: number; closedPerSec: number; closedP50Ms: number; closedP99Ms: number; tasks: number; meanBatch: number; open: OpenRow[] };
+  const runs = new Map<number, Row[]>(o.batches.map((b) => [b, []]));
   const header = ['batchMax', 'closed req/s', 'p50 ms', 'p99 ms', 'tasks', 'batch', ...o.rates.flatMap((r) => [`open ${r}/s p50 ms`, 'p99 ms', 'batch'])];
+  const line = (row: Row): string =>
+    [row.batchMax, row.closedPerSec.toLocaleString('en-US'), row.closedP50Ms, row.closedP99Ms, row.tasks, row.meanBatch, ...row.open.flatMap((x) => [x.p50Ms, x.p99Ms, x.meanBatch])].join(' | ');
   console.log(header.join(' | '));
-  for (const b of o.batches) {
-    const pool = new ValidationPool({ config, threads: o.threads, batchMax: b, queueMax: 1 << 22 });
-    try {
-      await closedLoop(pool, warm, Math.min(o.window, warm.length));
-      const s0 = pool.stats();
-      const c = await closedLoop(pool, closed, o.window);
-      const s1 = pool.stats();
-      const open: OpenRow[] = [];
-      for (let k = 0; k < o.rates.length; k++) {
-        const before = pool.stats();
-        const op = await openLoop(pool, opens[k]!, o.rates[k]!);
-        const after = pool.stats();
-        open.push({ rate: o.rates[k]!, ...op.lat, perSec: Math.round(op.perSec), meanBatch: Math.round(((after.items - before.items) / (after.tasks - before.tasks)) * 10) / 10 });
+  // Rounds: every batchMax once per round, the order rotated each round, so that a noisy
+  // stretch of a shared machine does not hit one setting only; the summary takes medians.
+  for (let round = 0; round < o.repeats; round++) {
+    console.log(`-- round ${round + 1}/${o.repeats}`);
+    for (let j = 0; j < o.batches.length; j++) {
+      const b = o.batches[(j + round) % o.batches.length]!;
+      const pool = new ValidationPool({ config, threads: o.threads, batchMax: b, queueMax: 1 << 22 });
+      try {
+        await closedLoop(pool, warm, Math.min(o.window, warm.length));
+        const s0 = pool.stats();
+        const c = await closedLoop(pool, closed, o.window);
+        const s1 = pool.stats();
+        const open: OpenRow[] = [];
+        for (let k = 0; k < o.rates.length; k++) {
+          const before = pool.stats();
+          const op = await openLoop(pool, opens[k]!, o.rates[k]!);
+          const after = pool.stats();
+          open.push({ rate: o.rates[k]!, ...op.lat, perSec: Math.round(op.perSec), meanBatch: Math.round(((after.items - before.items) / (after.tasks - before.tasks)) * 10) / 10 });
+        }
+        const tasks = s1.tasks - s0.tasks;
+        const row: Row = {
+          batchMax: b,
+          closedPerSec: Math.round(o.requests / c.seconds),
+          closedP50Ms: c.lat.p50Ms,
+          closedP99Ms: c.lat.p99Ms,
+          tasks,
+          meanBatch: Math.round(((s1.items - s0.items) / tasks) * 10) / 10,
+          open,
+        };
+        runs.get(b)!.push(row);
+        console.log(line(row));
+      } finally {
+        await pool.close();
       }
-      const tasks = s1.tasks - s0.tasks;
-      const row = {
-        batchMax: b,
-        closedPerSec: Math.round(o.requests / c.seconds),
-        closedP50Ms: c.lat.p50Ms,
-        closedP99Ms: c.lat.p99Ms,
-        tasks,
-        meanBatch: Math.round(((s1.items - s0.items) / tasks) * 10) / 10,
-        open,
-      };
-      rows.push(row);
-      console.log(
-        [row.batchMax, row.closedPerSec.toLocaleString('en-US'), row.closedP50Ms, row.closedP99Ms, row.tasks, row.meanBatch, ...open.flatMap((x) => [x.p50Ms, x.p99Ms, x.meanBatch])].join(' | '),
-      );
-    } finally {
-      await pool.close();
     }
   }
+  const median = (xs: number[]): number => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length % 2 === 1 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+  };
+  const rows: Row[] = o.batches.map((b) => {
+    const rs = runs.get(b)!;
+    const m = (f: (r: Row) => number) => Math.round(median(rs.map(f)) * 100) / 100;
+    return {
+      batchMax: b,
+      closedPerSec: Math.round(m((r) => r.closedPerSec)),
+      closedP50Ms: m((r) => r.closedP50Ms),
+      closedP99Ms: m((r) => r.closedP99Ms),
+      tasks: m((r) => r.tasks),
+      meanBatch: m((r) => r.meanBatch),
+      open: o.rates.map((rate, k) => ({
+        rate,
+        p50Ms: m((r) => r.open[k]!.p50Ms),
+        p99Ms: m((r) => r.open[k]!.p99Ms),
+        maxMs: m((r) => r.open[k]!.maxMs),
+        perSec: Math.round(m((r) => r.open[k]!.perSec)),
+        meanBatch: m((r) => r.open[k]!.meanBatch),
+      })),
+    };
+  });
+  console.log('');
+  console.log(`medians of ${o.repeats} rounds:`);
+  console.log(header.join(' | '));
+  for (const row of rows) console.log(line(row));
   console.log(
     JSON.stringify({
       bench: 'gateway-validation',
@@ -264,8 +304,10 @@ async function main(): Promise<void> {
       window: o.window,
       openRates: o.rates,
       openSeconds: o.openSeconds,
+      repeats: o.repeats,
       inlineUsPerRequest: Math.round(inlineUs * 100) / 100,
       rows,
+      runs: Object.fromEntries(runs),
     }),
   );
 }

@@ -25,9 +25,12 @@ import {
   METADATA_ERROR_CODE,
   METADATA_RETRY_AFTER_MS,
   OrderEntryCodec,
+  METADATA_SESSION_NONCE,
   SESSION_METHOD,
+  sessionTarget,
   methodPath,
 } from '../grpc-server.js';
+import { randomBytes } from 'node:crypto';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, ed25519PrivateKeyFromSeed, signRequest } from '../signing.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -246,7 +249,11 @@ export class OrderEntryGrpcClient {
   /** Opens an authenticated OrderSession stream (see OrderSessionHandle). */
   openSession(opts: SessionOpenOptions = {}): OrderSessionHandle {
     const path = methodPath(SESSION_METHOD);
-    const md = this.signedMetadata(path, new Uint8Array(0));
+    // A fresh nonce per open is part of the signed target, so two sessions opened in the same
+    // millisecond with the same key are not taken for a replay of each other.
+    const nonce = randomBytes(12).toString('hex');
+    const md = this.signedMetadata(sessionTarget(nonce), new Uint8Array(0));
+    md.set(METADATA_SESSION_NONCE, nonce);
     if (opts.cancelOnDisconnect !== undefined) md.set(METADATA_CANCEL_ON_DISCONNECT, opts.cancelOnDisconnect ? 'true' : 'false');
     if (opts.deadManMs !== undefined) md.set(METADATA_DEAD_MAN_MS, String(opts.deadManMs));
     const callOpts: grpc.CallOptions = {};

@@ -441,7 +441,8 @@ describe('OrderSession', () => {
       expect(await within(s.ready, 5_000, 'ready')).toEqual({ account: 7 });
       expect(core.opens).toHaveLength(1);
       const open = core.opens[0]!;
-      expect(open.target).toBe('/exchange.v1.OrderEntryService/OrderSession');
+      // The signed target carries the client's per-open nonce (two opens in one ms are not a replay).
+      expect(open.target).toMatch(/^\/exchange\.v1\.OrderEntryService\/OrderSession#[0-9a-f]{24}$/);
       expect(open.opts).toEqual({ cancelOnDisconnect: true, deadManMs: 5_000 });
       expect(verifies(open.auth, open.target, new Uint8Array(0))).toBe(true);
 

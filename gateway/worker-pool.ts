@@ -1,29 +1,54 @@
 // ValidationPool: authentication, decoding, validation and report signing in a piscina pool of
 // worker threads (gateway/validation-worker.ts), batched; the replay cache on this thread.
 //
-// Batching policy. A piscina task costs ~33 µs of overhead here, far more than the work of one
-// item (HMAC verify + JSON parse + checks + encoding: ~10–15 µs), so items are sent in batches:
+// Batching policy. A piscina task costs ~33 µs of overhead here (../shared/NOTES.md), more than
+// the work of one item (HMAC verify + JSON parse + checks + engine encoding: 8.5–17.5 µs per
+// request inline on this noisy VM), so items travel in batches:
 //   - each kind (requests, session, auth, sign) fills its own open batch;
-//   - a batch is dispatched when it reaches batchMax items, or at the end of the current
-//     event-loop turn (setImmediate) if fewer than maxInFlight = threads × 2 tasks are running;
-//   - when maxInFlight tasks are running, open batches keep filling (up to batchMax, then they
-//     queue as full batches) until a task completes: the pool batches more exactly when it is
-//     saturated, and at low load an item waits at most one loop turn (no timer);
-//   - items beyond queueMax waiting (not yet dispatched) are refused at once: OVERLOADED with
-//     retry_after_ms.
-// threads × 2 tasks in flight keep every worker busy (one task running, the next one queued in
-// piscina) without building a deep queue inside piscina, where it could not be measured or
-// refused.
+//   - a batch is dispatched when it reaches batchMax items (or batchBytesMax body bytes: session
+//     messages can be large), or at the end of the current event-loop turn (setImmediate) if
+//     fewer than maxInFlight = threads × 2 tasks are running;
+//   - while maxInFlight tasks run, open batches keep filling (up to batchMax, then they queue as
+//     full batches, FIFO) until a task completes. So batches grow exactly when the pool is
+//     saturated, and at low load an item waits at most one loop turn (no timer, no linger);
+//   - items beyond queueMax waiting for dispatch are refused at once: OVERLOADED, retry_after_ms.
+// threads × 2 tasks in flight keep every worker busy (one task running, the next one already
+// queued in piscina) without a deep queue inside piscina, where it could not be bounded.
+// Bodies are packed into one buffer per task (taskOf), results come back likewise
+// (validation-worker.ts): structured clone copies one ArrayBuffer per batch each way.
 //
-// batchMax chosen by measurement: bench/gateway/bench-validation.ts, 200,000 signed JSON
-// PlaceOrder requests (HMAC), 2 worker threads, 2-core VM, Node 20.20, closed loop with 4,096
-// requests outstanding (throughput), then an open loop at 20,000 requests/s (latency):
+// batchMax = 256, chosen by measurement (bench/gateway/bench-validation.ts; 2-core shared VM,
+// Node 20.20, 2 worker threads; 200,000 HMAC-signed JSON PlaceOrder requests per run). Medians
+// of 3 rounds (rotated order), one run; "closed" keeps 4,096 requests outstanding (throughput;
+// its latency is queueing, ≈ 4,096 / throughput); "open" offers a fixed rate for 3 s, latency
+// from the scheduled time (includes up to ~1 ms of the generator's 1 ms tick), "batch" = mean
+// items per task at that load:
 //
-//   batchMax |  closed loop req/s | p50 ms | p99 ms || open 20k/s: p50 ms | p99 ms
-//   ---------+--------------------+--------+--------++--------------------+-------
-//   (figures: see the BENCH_FIGURES comment below, filled in from the last run)
+//   batchMax | closed req/s | closed p50/p99 ms | open 20k/s p50/p99 ms, batch | open 50k/s p50/p99 ms, batch
+//   ---------+--------------+-------------------+------------------------------+-----------------------------
+//          1 |       14,311 |    272 / 679      |    567 / 1,028      1  (sat.) |  7,188 / 11,354     1 (sat.)
+//          8 |       48,335 |     80 / 140      |   1.26 / 12.0       7.0      |    9.5 / 183        7.9
+//         32 |       56,304 |     65 / 180      |   1.64 / 12.1      20.5      |   20.3 / 214       30.6
+//         64 |       65,165 |     57 / 192      |   1.29 / 11.4      22.8      |   2.19 / 12.6      46.5
+//        128 |       64,939 |     57 / 149      |   1.55 / 15.5      24.1      |   2.99 / 97.5      68.6
+//        256 |       76,756 |     50 / 138      |   1.23 / 12.8      23.0      |   2.77 / 39.4      74.0
 //
-// BENCH_FIGURES
+// The VM is noisy (the inline cost per request varied 8.5–17.5 µs between runs), so six runs
+// were made (four of one round, two of three). Closed-loop req/s per run (one round, or the
+// median of three):
+//   1: 14–23k   8: 37–53k   32: 51–85k   64: 50–83k   128: 41–92k   256: 70–96k
+// 256 had the best closed-loop throughput in 4 runs of 6 and was within 5% of the best in the
+// other two. batchMax 1 fell behind 20k/s offered in 4 runs of 6, and 8 fell behind 50k/s in 3
+// of 4. Below saturation batchMax hardly matters: the adaptive batches stay far below it
+// (≈ 21–25 items at 20k/s, ≈ 45–80 at 50k/s). For batchMax ≥ 64, p50 was 1.1–1.6 ms at 20k/s in
+// every run, and 1.7–4.5 ms at 50k/s except in the noisiest run (up to 11 ms) and once when the
+// machine fell behind (256 in run 4: 142 ms). p99 was 8–36 ms at 20k/s (once 273 ms) and
+// 10–780 ms at 50k/s, with no batchMax ≥ 32 consistently better or worse: that is scheduling
+// noise of three busy threads on two shared cores, not batching.
+// Larger batches most likely win at saturation because fewer tasks mean less per-task work on the main
+// thread (postMessage, wake-ups), which shares the cores with the workers. The cost: a full task
+// of 256 requests keeps a worker ~2.5 ms, so under saturation an item may wait behind two of
+// them; below saturation no batch gets that large.
 //
 // Queueing and the replay check happen on this thread; everything else in the workers.
 
@@ -36,7 +61,9 @@ import { ErrorCode, type AuthHeaders, type GatewayError, type RawRequest } from 
 import type { InstrumentLimits, ValidatedCommand } from './validate.js';
 import type { AuthItem, RequestItem, RequestOutcome, SessionItem, SessionOutcome, SignItem, ValidationTask, ValidationWorkerData } from './validation-worker.js';
 
-export const BATCH_MAX_DEFAULT = 64;
+export const BATCH_MAX_DEFAULT = 256;
+/** A batch is also dispatched once its bodies (or report payloads) reach this many bytes: one session message may carry 1,024 commands. */
+export const BATCH_BYTES_MAX_DEFAULT = 256 * 1024;
 export const QUEUE_MAX_DEFAULT = 65_536;
 /** retry_after_ms of an OVERLOADED refusal when the queue is full. */
 export const OVERLOADED_RETRY_AFTER_MS = 50;
@@ -56,7 +83,10 @@ export interface ValidationPoolOptions {
   };
   /** Worker threads (default config.workers, else 2). */
   threads?: number;
+  /** Items per task at most (default 256: see the measurements above). */
   batchMax?: number;
+  /** Body bytes per task at most, roughly (default 256 KiB; a single larger item goes alone). */
+  batchBytesMax?: number;
   /** Items waiting for dispatch at most (default 65,536). */
   queueMax?: number;
   replayCacheEntriesMax?: number;
@@ -84,10 +114,16 @@ type Kind = ValidationTask['kind'];
 interface Batch {
   kind: Kind;
   items: unknown[];
+  /** Body/payload bytes of the items (a batch is also sealed at batchBytesMax). */
+  bytes: number;
   done: ((result: unknown, error?: unknown) => void)[];
 }
 
 const OVERLOADED: GatewayError = { code: ErrorCode.OVERLOADED, message: 'validation queue full', retry_after_ms: OVERLOADED_RETRY_AFTER_MS };
+
+function byteLength(x: unknown): number {
+  return x instanceof Uint8Array ? x.length : 0;
+}
 
 /** The worker module and how to load it: TypeScript through tsx when this file runs as TypeScript. */
 function workerModule(): { filename: string; execArgv: string[] } {
@@ -152,6 +188,7 @@ function packer(bodies: unknown[]): (i: number) => Uint8Array {
 export class ValidationPool {
   readonly threads: number;
   readonly batchMax: number;
+  readonly batchBytesMax: number;
   readonly queueMax: number;
   readonly maxInFlight: number;
   private readonly piscina: Piscina<ValidationTask, unknown[]>;
@@ -169,6 +206,7 @@ export class ValidationPool {
   constructor(opts: ValidationPoolOptions) {
     this.threads = Math.max(1, Math.floor(opts.threads ?? opts.config.workers ?? 2));
     this.batchMax = Math.max(1, Math.floor(opts.batchMax ?? BATCH_MAX_DEFAULT));
+    this.batchBytesMax = Math.max(1, Math.floor(opts.batchBytesMax ?? BATCH_BYTES_MAX_DEFAULT));
     this.queueMax = Math.max(1, Math.floor(opts.queueMax ?? QUEUE_MAX_DEFAULT));
     this.maxInFlight = this.threads * 2;
     this.now = opts.now ?? Date.now;
@@ -188,7 +226,7 @@ export class ValidationPool {
   /** Authentication, replay check, decoding and validation of a unary request. */
   async validate(req: RawRequest): Promise<ValidationResult> {
     const nowMs = this.now();
-    const r = (await this.enqueue<RequestOutcome>('requests', { req, nowMs } satisfies RequestItem)) as RequestOutcome | GatewayError;
+    const r = (await this.enqueue<RequestOutcome>('requests', { req, nowMs } satisfies RequestItem, byteLength(req?.body))) as RequestOutcome | GatewayError;
     if ('code' in r) return { ok: false, error: r };
     if (!r.ok) return r;
     const replay = this.replayCheck(r.replayKey, r.tsMs, nowMs);
@@ -199,7 +237,7 @@ export class ValidationPool {
   /** Authentication of an order session's opening metadata (empty body), replay check included. */
   async authenticateSession(auth: AuthHeaders, target: string): Promise<SessionAuthResult> {
     const nowMs = this.now();
-    const r = (await this.enqueue<AuthResult>('auth', { auth, target, nowMs } satisfies AuthItem)) as AuthResult | GatewayError;
+    const r = (await this.enqueue<AuthResult>('auth', { auth, target, nowMs } satisfies AuthItem, 0)) as AuthResult | GatewayError;
     if ('code' in r) return { ok: false, error: r };
     if (!r.ok) return r;
     const replay = this.replayCheck(r.replayKey, r.tsMs, nowMs);
@@ -209,7 +247,7 @@ export class ValidationPool {
 
   /** Decoding and validation of one OrderSessionRequest of an authenticated session. */
   async validateSession(account: number, body: Uint8Array): Promise<SessionOutcome> {
-    const r = (await this.enqueue<SessionOutcome>('session', { account, body, nowMs: this.now() } satisfies SessionItem)) as SessionOutcome | GatewayError;
+    const r = (await this.enqueue<SessionOutcome>('session', { account, body, nowMs: this.now() } satisfies SessionItem, byteLength(body))) as SessionOutcome | GatewayError;
     if ('code' in r) return { ok: false, error: r };
     return r;
   }
@@ -217,7 +255,9 @@ export class ValidationPool {
   /** HMAC-SHA256 (hex) of each payload under the API key's secret; '' for Ed25519 keys (no shared secret). Rejects when the pool is full or closed. */
   async signReports(apiKey: string, payloads: string[]): Promise<string[]> {
     if (payloads.length === 0) return [];
-    const r = (await this.enqueue<string[]>('sign', { apiKey, payloads } satisfies SignItem)) as string[] | GatewayError;
+    let bytes = 0;
+    for (const p of payloads) bytes += p.length;
+    const r = (await this.enqueue<string[]>('sign', { apiKey, payloads } satisfies SignItem, bytes)) as string[] | GatewayError;
     if (!Array.isArray(r)) throw Object.assign(new Error(`signReports: ${r.code}: ${r.message}`), { gatewayError: r });
     return r;
   }
@@ -267,7 +307,7 @@ export class ValidationPool {
   }
 
   /** Queues one item; resolves with its outcome, or with a GatewayError (overloaded, closed, worker failure). */
-  private enqueue<R>(kind: Kind, item: unknown): Promise<R | GatewayError> {
+  private enqueue<R>(kind: Kind, item: unknown, bytes: number): Promise<R | GatewayError> {
     if (this.closed) return Promise.resolve({ code: ErrorCode.UNAVAILABLE, message: 'gateway stopping' });
     if (this.queued >= this.queueMax) {
       this.counters.overloaded++;
@@ -275,11 +315,12 @@ export class ValidationPool {
     }
     return new Promise((resolve) => {
       let b = this.open[kind];
-      if (b === undefined) this.open[kind] = b = { kind, items: [], done: [] };
+      if (b === undefined) this.open[kind] = b = { kind, items: [], bytes: 0, done: [] };
       b.items.push(item);
+      b.bytes += bytes;
       b.done.push(resolve as (r: unknown) => void);
       this.queued++;
-      if (b.items.length >= this.batchMax) {
+      if (b.items.length >= this.batchMax || b.bytes >= this.batchBytesMax) {
         this.open[kind] = undefined;
         this.ready.push(b);
         this.pump(false);

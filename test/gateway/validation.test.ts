@@ -599,7 +599,7 @@ describe('ValidationPool (worker threads)', () => {
   };
   let pool: ValidationPool;
   beforeAll(() => {
-    pool = new ValidationPool({ config, threads: 2, batchMax: 64 });
+    pool = new ValidationPool({ config, threads: 2, batchMax: 64 }); // 500 requests: ≥ 8 batches
   });
   afterAll(async () => {
     await pool.close();
@@ -661,6 +661,18 @@ describe('ValidationPool (worker threads)', () => {
 
     expect(await pool.signReports('hk', ['r1', 'r2'])).toEqual([hmacSign('secret', 'r1'), hmacSign('secret', 'r2')]);
     expect(await pool.signReports('hk', [])).toEqual([]);
+  });
+
+  it('a batch is also dispatched at batchBytesMax body bytes', async () => {
+    const p = new ValidationPool({ config, threads: 1, batchMax: 256, batchBytesMax: 200 });
+    try {
+      const reqs = Array.from({ length: 12 }, (_, i) => request({ ...LIMIT, client_order_id: `y-${i}` })); // ~110 bytes each
+      const rs = await Promise.all(reqs.map((q) => p.validate(q)));
+      expect(rs.every((r) => r.ok)).toBe(true);
+      expect(p.stats()).toMatchObject({ tasks: 6, items: 12 });
+    } finally {
+      await p.close();
+    }
   });
 
   it('replay cache full: fail closed with OVERLOADED', async () => {

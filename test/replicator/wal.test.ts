@@ -197,9 +197,12 @@ describe('syncs in flight', () => {
       },
     });
     const release = async (): Promise<void> => {
-      for (let spins = 0; held.length === 0; spins++) {
-        if (spins > 10_000) throw new Error('no fdatasync is pending');
-        await new Promise((r) => setImmediate(r));
+      // The next round starts only once the previous real fdatasync returned, which under a
+      // loaded machine (other suites fsyncing in parallel) can take a while: wait up to 10 s.
+      const deadline = Date.now() + 10_000;
+      while (held.length === 0) {
+        if (Date.now() > deadline) throw new Error('no fdatasync is pending');
+        await new Promise((r) => setTimeout(r, 1));
       }
       held.shift()!();
     };

@@ -55,7 +55,8 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
-import { ReplayCache, REPLAY_CACHE_ENTRIES_MAX, type AuthResult } from './auth.js';
+import { buildKeyTable, ReplayCache, REPLAY_CACHE_ENTRIES_MAX, type AuthResult, type KeyEntry } from './auth.js';
+import { hmacSign } from './signing.js';
 import type { ApiKeyConfig } from './config.js';
 import { ErrorCode, type AuthHeaders, type GatewayError, type RawRequest } from './types.js';
 import type { InstrumentLimits, ValidatedCommand } from './validate.js';
@@ -107,6 +108,8 @@ export interface ValidationPoolStats {
   replayed: number;
   replayCacheSize: number;
   replayCacheFull: number;
+  /** Report payloads signed on this thread because the pool refused them. */
+  signedInline: number;
 }
 
 type Kind = ValidationTask['kind'];
@@ -193,6 +196,8 @@ export class ValidationPool {
   readonly maxInFlight: number;
   private readonly piscina: Piscina<ValidationTask, unknown[]>;
   private readonly replay: ReplayCache;
+  /** The key table, on this thread for the inline signing fallback only. */
+  private readonly keys: Map<string, KeyEntry>;
   private readonly now: () => number;
   private readonly open: Record<Kind, Batch | undefined> = { requests: undefined, session: undefined, auth: undefined, sign: undefined };
   /** Full batches waiting for a free slot, FIFO. */
@@ -201,7 +206,7 @@ export class ValidationPool {
   private inFlight = 0;
   private flushScheduled = false;
   private closed = false;
-  private readonly counters = { tasks: 0, items: 0, overloaded: 0, replayed: 0, replayCacheFull: 0 };
+  private readonly counters = { tasks: 0, items: 0, overloaded: 0, replayed: 0, replayCacheFull: 0, signedInline: 0 };
 
   constructor(opts: ValidationPoolOptions) {
     this.threads = Math.max(1, Math.floor(opts.threads ?? opts.config.workers ?? 2));
@@ -210,6 +215,7 @@ export class ValidationPool {
     this.queueMax = Math.max(1, Math.floor(opts.queueMax ?? QUEUE_MAX_DEFAULT));
     this.maxInFlight = this.threads * 2;
     this.now = opts.now ?? Date.now;
+    this.keys = buildKeyTable(opts.config);
     this.replay = new ReplayCache(opts.config.receiveWindowMs, opts.replayCacheEntriesMax ?? REPLAY_CACHE_ENTRIES_MAX);
     const { filename, execArgv } = workerModule();
     this.piscina = new Piscina({
@@ -252,14 +258,21 @@ export class ValidationPool {
     return r;
   }
 
-  /** HMAC-SHA256 (hex) of each payload under the API key's secret; '' for Ed25519 keys (no shared secret). Rejects when the pool is full or closed. */
+  /**
+   * HMAC-SHA256 (lowercase hex) of each payload under the API key's secret; '' for Ed25519 keys
+   * (no shared secret: their reports are covered by the signed hash chain only) and unknown keys.
+   * Never rejects: the reports belong to commands that already took effect, so when the pool
+   * refuses (queue full, closed) or a worker fails, they are signed here, inline (~6 µs each).
+   */
   async signReports(apiKey: string, payloads: string[]): Promise<string[]> {
     if (payloads.length === 0) return [];
     let bytes = 0;
     for (const p of payloads) bytes += p.length;
     const r = (await this.enqueue<string[]>('sign', { apiKey, payloads } satisfies SignItem, bytes)) as string[] | GatewayError;
-    if (!Array.isArray(r)) throw Object.assign(new Error(`signReports: ${r.code}: ${r.message}`), { gatewayError: r });
-    return r;
+    if (Array.isArray(r)) return r;
+    this.counters.signedInline += payloads.length;
+    const secret = this.keys.get(apiKey)?.hmacSecret;
+    return payloads.map((p) => (secret === undefined ? '' : hmacSign(secret, p)));
   }
 
   stats(): ValidationPoolStats {
@@ -277,6 +290,7 @@ export class ValidationPool {
       replayed: c.replayed,
       replayCacheSize: this.replay.size,
       replayCacheFull: c.replayCacheFull,
+      signedInline: c.signedInline,
     };
   }
 

@@ -702,5 +702,8 @@ describe('ValidationPool (worker threads)', () => {
       await small.close();
     }
     expect(await small.validate(request(LIMIT))).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE' } });
+    // report signing never fails: refused by the pool, it is done inline
+    expect(await small.signReports('hk', ['r1'])).toEqual([hmacSign('secret', 'r1')]);
+    expect(small.stats().signedInline).toBe(1);
   });
 });

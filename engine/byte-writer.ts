@@ -107,6 +107,15 @@ export class ByteWriter {
     this.buf[at] = v;
   }
 
+  /** Overwrites a little-endian u32 already written (a length known only afterwards). */
+  patchU32(at: number, v: number): void {
+    if (v >>> 0 !== v || !(at >= 0 && at + 4 <= this.pos)) throw new RangeError(`patchU32(${at}, ${v})`);
+    this.buf[at] = v & 0xff;
+    this.buf[at + 1] = (v >>> 8) & 0xff;
+    this.buf[at + 2] = (v >>> 16) & 0xff;
+    this.buf[at + 3] = v >>> 24;
+  }
+
   /** u16 byte length + UTF-8 (WTF-8, see above). RangeError over STR_BYTES_MAX bytes (nothing is written then). */
   str(s: string): void {
     const n = s.length;

@@ -27,7 +27,8 @@ function invert<T extends Record<string, number>>(o: T): Map<number, string> {
   return new Map(Object.entries(o).map(([k, v]) => [v, k]));
 }
 
-const NAMES = {
+/** Numeric enum code → its name, per enum (the edges' one translation table). */
+export const ENUM_NAMES = {
   side: invert(Side),
   ordType: invert(OrdType),
   tif: invert(Tif),
@@ -41,7 +42,7 @@ const NAMES = {
 };
 
 export function reasonName(reason: number): string {
-  return NAMES.reason.get(reason) ?? `REASON_${reason}`;
+  return ENUM_NAMES.reason.get(reason) ?? `REASON_${reason}`;
 }
 
 /** Enum fields of commands: JSON name → numeric code (unknown names become INVALID, which the engine rejects). */
@@ -86,10 +87,10 @@ export function eventToJson(e: EngineEvent): string {
         ...(e.origClOrdId !== undefined ? { origClOrdId: e.origClOrdId } : {}),
         account: e.account,
         symbol: e.symbol,
-        side: NAMES.side.get(e.side) ?? null,
-        ordType: NAMES.ordType.get(e.ordType) ?? null,
-        execType: NAMES.execType.get(e.execType),
-        ordStatus: NAMES.ordStatus.get(e.ordStatus),
+        side: ENUM_NAMES.side.get(e.side) ?? null,
+        ordType: ENUM_NAMES.ordType.get(e.ordType) ?? null,
+        execType: ENUM_NAMES.execType.get(e.execType),
+        ordStatus: ENUM_NAMES.ordStatus.get(e.ordStatus),
         price: e.price,
         stopPrice: e.stopPrice,
         orderQty: e.orderQty,
@@ -104,17 +105,17 @@ export function eventToJson(e: EngineEvent): string {
         tradeId: e.tradeId,
       });
     case 'trade':
-      return JSON.stringify({ ...e, aggressorSide: NAMES.side.get(e.aggressorSide) });
+      return JSON.stringify({ ...e, aggressorSide: ENUM_NAMES.side.get(e.aggressorSide) });
     case 'book':
-      return JSON.stringify({ ...e, side: NAMES.side.get(e.side) });
+      return JSON.stringify({ ...e, side: ENUM_NAMES.side.get(e.side) });
     case 'cancel_reject':
-      return JSON.stringify({ ...e, responseTo: NAMES.responseTo.get(e.responseTo), reason: reasonName(e.reason) });
+      return JSON.stringify({ ...e, responseTo: ENUM_NAMES.responseTo.get(e.responseTo), reason: reasonName(e.reason) });
     case 'mass_cancel':
-      return JSON.stringify({ ...e, side: e.side === 0 ? null : NAMES.side.get(e.side) });
+      return JSON.stringify({ ...e, side: e.side === 0 ? null : ENUM_NAMES.side.get(e.side) });
     case 'instrument_status':
-      return JSON.stringify({ ...e, status: NAMES.instrumentStatus.get(e.status) });
+      return JSON.stringify({ ...e, status: ENUM_NAMES.instrumentStatus.get(e.status) });
     case 'account_status':
-      return JSON.stringify({ ...e, stp: NAMES.stp.get(e.stp) });
+      return JSON.stringify({ ...e, stp: ENUM_NAMES.stp.get(e.stp) });
     case 'command_reject':
       return JSON.stringify({ ...e, reason: reasonName(e.reason) });
   }

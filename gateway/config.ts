@@ -23,7 +23,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseConfig } from '../engine/config.js';
 import type { InstrumentConfig, ShardConfig } from '../engine/types.js';
-import { parseClusterConfig } from '../replicator/cluster-config.js';
+import { parseClusterConfig, parseHostPort } from '../replicator/cluster-config.js';
 
 export interface ApiKeyConfig {
   key: string;
@@ -84,14 +84,6 @@ export class GatewayConfigError extends Error {
 
 function fail(msg: string): never {
   throw new GatewayConfigError(`gateway config: ${msg}`);
-}
-
-function hostPort(v: unknown, what: string): { host: string; port: number } {
-  if (typeof v !== 'string') fail(`${what} must be "host:port"`);
-  const k = v.lastIndexOf(':');
-  const port = Number(v.slice(k + 1));
-  if (k <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) fail(`${what} must be "host:port", got ${JSON.stringify(v)}`);
-  return { host: v.slice(0, k), port };
 }
 
 function num(v: unknown, what: string, min: number): number {
@@ -161,8 +153,8 @@ export function parseGatewayConfig(raw: unknown, baseDir: string): GatewayConfig
   for (const k of adminKeys) if (keys.has(k.key)) fail(`admin key ${k.key} is also an account key`);
   return {
     listen: {
-      rest: hostPort(listen.rest ?? '127.0.0.1:8080', 'listen.rest'),
-      grpc: hostPort(listen.grpc ?? '127.0.0.1:50051', 'listen.grpc'),
+      rest: parseHostPort(listen.rest ?? '127.0.0.1:8080', 'gateway config listen.rest'),
+      grpc: parseHostPort(listen.grpc ?? '127.0.0.1:50051', 'gateway config listen.grpc'),
     },
     receiveWindowMs: o.receiveWindowMs === undefined ? RECEIVE_WINDOW_MS_DEFAULT : num(o.receiveWindowMs, 'receiveWindowMs', 1),
     shards,

@@ -18,8 +18,8 @@
 
 import { randomInt, type KeyObject } from 'node:crypto';
 import { decodeEvents } from '../engine/event-codec.js';
-import { ExecType, OrdStatus, OrdType, Reason, Side, Tif, type EngineEvent, type ExecReport, type InstrumentConfig } from '../engine/types.js';
-import { reasonName } from '../engine/json-codec.js';
+import { ExecType, OrdStatus, Reason, type EngineEvent, type ExecReport, type InstrumentConfig } from '../engine/types.js';
+import { ENUM_NAMES, reasonName } from '../engine/json-codec.js';
 import { ReplicaClient, requestOnce, type SubmitResult } from '../replicator/client-server.js';
 import { encodeJsonCommand } from '../replicator/node.js';
 import { authenticate, type KeyEntry } from './auth.js';
@@ -56,11 +56,6 @@ export const SESSIONS_MAX = 10_000;
 /** Requests of one session waiting for their replies; more are refused OVERLOADED. */
 export const SESSION_PENDING_MAX = 4_096;
 
-const SIDE_NAME: Record<number, string> = { [Side.BUY]: 'BUY', [Side.SELL]: 'SELL' };
-const ORD_TYPE_NAME: Record<number, string> = { [OrdType.LIMIT]: 'LIMIT', [OrdType.MARKET]: 'MARKET', [OrdType.STOP_MARKET]: 'STOP_MARKET', [OrdType.STOP_LIMIT]: 'STOP_LIMIT' };
-const EXEC_TYPE_NAME: Record<number, string> = Object.fromEntries(Object.entries(ExecType).map(([k, v]) => [v, k]));
-const ORD_STATUS_NAME: Record<number, string> = Object.fromEntries(Object.entries(OrdStatus).map(([k, v]) => [v, k]));
-const TIF_NAME: Record<number, string> = Object.fromEntries(Object.entries(Tif).map(([k, v]) => [v, k]));
 const FINAL_STATUS = new Set<number>([OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.REJECTED, OrdStatus.EXPIRED]);
 
 export interface GatewayLog {
@@ -93,11 +88,6 @@ class ShardLink {
   }
 }
 
-interface CachedOrder {
-  report: ExecutionReportOut;
-  tif: number;
-}
-
 export class Gateway implements GatewayCore {
   readonly pool: ValidationPool;
   private readonly links = new Map<number, ShardLink>();
@@ -106,7 +96,8 @@ export class Gateway implements GatewayCore {
   private readonly keyEntries = new Map<string, KeyEntry>();
   private readonly instruments = new Map<string, { inst: InstrumentConfig; shard: number }>();
   private readonly references = new Map<string, number | null>();
-  private readonly orders = new Map<number, CachedOrder>();
+  /** Last report per order seen (GetOrder of done orders), LRU by Map order. */
+  private readonly orders = new Map<number, ExecutionReportOut>();
   private readonly sessions = new Set<Session>();
   readonly chain: ReportChain;
   private stopped = false;
@@ -178,7 +169,7 @@ export class Gateway implements GatewayCore {
   private async execute(account: number, apiKey: string, c: ValidatedCommand, clientHint: number | undefined): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; error: GatewayError }> {
     const risk = this.accounts.get(account);
     if (risk === undefined) return fail(ErrorCode.PERMISSION_DENIED, `account ${account} is not configured`);
-    if (c.op === 'GetOrder') return this.getOrder(account, apiKey, c);
+    if (c.op === 'GetOrder') return this.getOrder(account, c);
     const riskError = checkRisk(risk, c, this.prices);
     if (riskError !== undefined) {
       this.stats.rejectedByRisk++;
@@ -187,7 +178,7 @@ export class Gateway implements GatewayCore {
     // Ownership of an order known to this gateway: a foreign order is refused before it costs a log entry.
     if ((c.op === 'CancelOrder' || c.op === 'AmendOrder') && c.orderId !== undefined) {
       const known = this.orders.get(toGlobalOrderId(c.shards[0]!, c.orderId));
-      if (known !== undefined && known.report.account !== account) return fail(ErrorCode.PERMISSION_DENIED, 'the order belongs to another account');
+      if (known !== undefined && known.account !== account) return fail(ErrorCode.PERMISSION_DENIED, 'the order belongs to another account');
     }
     this.stats.commands++;
     if (c.op === 'PlaceOrder') risk.pendingPlaces++;
@@ -261,9 +252,8 @@ export class Gateway implements GatewayCore {
       if (FINAL_STATUS.has(e.ordStatus)) a.open.delete(out.order_id);
       else a.open.add(out.order_id);
     }
-    const prev = this.orders.get(out.order_id);
     this.orders.delete(out.order_id);
-    this.orders.set(out.order_id, { report: out, tif: prev?.tif ?? 0 });
+    this.orders.set(out.order_id, out);
     if (this.orders.size > ORDER_CACHE_MAX) this.orders.delete(this.orders.keys().next().value!);
     return out;
   }
@@ -279,7 +269,7 @@ export class Gateway implements GatewayCore {
     for (let k = 0; k < reports.length; k++) reports[k]!.signature = sigs[k] ?? '';
   }
 
-  private async getOrder(account: number, _apiKey: string, c: ValidatedCommand): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; error: GatewayError }> {
+  private async getOrder(account: number, c: ValidatedCommand): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; error: GatewayError }> {
     const shard = c.shards[0]!;
     const id = toGlobalOrderId(shard, c.orderId!);
     const link = this.links.get(shard);
@@ -302,23 +292,22 @@ export class Gateway implements GatewayCore {
         client_order_id: o.clOrdId,
         account: o.account,
         symbol: o.symbol,
-        side: SIDE_NAME[o.side] ?? '',
-        order_type: ORD_TYPE_NAME[o.ordType] ?? '',
+        side: ENUM_NAMES.side.get(o.side) ?? '',
+        order_type: ENUM_NAMES.ordType.get(o.ordType) ?? '',
         order_status: o.pending ? 'PENDING_TRIGGER' : o.cumQty > 0 ? 'PARTIALLY_FILLED' : 'NEW',
         price: o.price,
         stop_price: o.stopPrice,
         order_qty: o.orderQty,
         cum_qty: o.cumQty,
         leaves_qty: o.leavesQty,
-        display_qty: cached?.report.display_qty ?? 0,
-        time_in_force: cached !== undefined && cached.tif !== 0 ? (TIF_NAME[cached.tif] ?? '') : '',
+        display_qty: cached?.display_qty ?? 0,
+        time_in_force: '', // not in the book's record; comes with the read models
       };
       return { ok: true, body: { order } };
     }
-    const cached = this.orders.get(id);
-    if (cached === undefined) return fail(ErrorCode.NOT_FOUND, `order ${id} not found (not live, and not seen by this gateway)`);
-    if (cached.report.account !== account) return fail(ErrorCode.PERMISSION_DENIED, 'the order belongs to another account');
-    const r = cached.report;
+    const r = this.orders.get(id);
+    if (r === undefined) return fail(ErrorCode.NOT_FOUND, `order ${id} not found (not live, and not seen by this gateway)`);
+    if (r.account !== account) return fail(ErrorCode.PERMISSION_DENIED, 'the order belongs to another account');
     const order: OrderOut = {
       order_id: id,
       client_order_id: r.client_order_id,
@@ -510,10 +499,10 @@ export function toReport(shard: number, e: ExecReport): ExecutionReportOut {
     orig_client_order_id: e.origClOrdId ?? '',
     account: e.account,
     symbol: e.symbol,
-    side: SIDE_NAME[e.side] ?? '',
-    order_type: ORD_TYPE_NAME[e.ordType] ?? '',
-    exec_type: EXEC_TYPE_NAME[e.execType] ?? '',
-    order_status: ORD_STATUS_NAME[e.ordStatus] ?? '',
+    side: ENUM_NAMES.side.get(e.side) ?? '',
+    order_type: ENUM_NAMES.ordType.get(e.ordType) ?? '',
+    exec_type: ENUM_NAMES.execType.get(e.execType) ?? '',
+    order_status: ENUM_NAMES.ordStatus.get(e.ordStatus) ?? '',
     price: e.price,
     stop_price: e.stopPrice,
     order_qty: e.orderQty,

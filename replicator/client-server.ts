@@ -174,7 +174,7 @@ export function encodeSubmitFrame(clientId: number, requests: readonly { request
     w.u32(r.body.length);
     w.bytes(r.body);
   }
-  const out = Buffer.from(w.toBytes());
+  const out = Buffer.from(w.view()); // one copy: the writer is reused
   out.writeUInt32BE(out.length - LENGTH_BYTES, 0);
   return out;
 }
@@ -447,7 +447,7 @@ export class ClientServer {
         const lengthAt = w.length;
         w.u32(0); // byte length of the event list, patched below
         encodeEventsTo(w, events!, result!.eventsFrom, result!.eventsTo);
-        patchU32LE(w, lengthAt, w.length - lengthAt - 4);
+        w.patchU32(lengthAt, w.length - lengthAt - 4);
       } else if (err === undefined && result!.outcome === ApplyOutcome.DUPLICATE) {
         w.u8(ResultStatus.DUPLICATE);
         w.f64(result!.appliedIndex);
@@ -470,7 +470,7 @@ export class ClientServer {
       const w = c.results;
       c.results = undefined;
       if (w === undefined) return;
-      const out = Buffer.from(w.toBytes());
+      const out = Buffer.from(w.view()); // one copy: the writer is reused
       out.writeUInt32BE(out.length - LENGTH_BYTES, 0);
       out.writeUInt32LE(c.resultCount, LENGTH_BYTES + 1);
       this.spareWriters.push(w);
@@ -936,15 +936,6 @@ export class ReplicaClient {
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
-}
-
-/** Writes a little-endian u32 at an offset already written (a length known only afterwards). */
-function patchU32LE(w: ByteWriter, offset: number, value: number): void {
-  const b = w.view();
-  b[offset] = value & 0xff;
-  b[offset + 1] = (value >>> 8) & 0xff;
-  b[offset + 2] = (value >>> 16) & 0xff;
-  b[offset + 3] = (value >>> 24) & 0xff;
 }
 
 /** One request on a fresh connection (status, orders dump). Rejects on timeout or connection failure. */

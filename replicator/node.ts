@@ -55,6 +55,7 @@ import {
   type ApplyResult,
   type LoggedCommand,
 } from './shard-state-machine.js';
+import { Prng } from './sim/prng.js';
 import { Wal, type LogEntry } from './wal/wal.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -278,19 +279,6 @@ export function decodeNodeSnapshot(bytes: Uint8Array): { conf: ConfState; sm: Ui
   return { conf: { voters: ids.slice(0, nv), learners: ids.slice(nv) }, sm: bytes.subarray(16 + 8 * (nv + nl)) };
 }
 
-/** mulberry32: a small seeded PRNG for election timeouts (deterministic per seed and node). */
-function seededRandom(seed: number): (n: number) => number {
-  let s = seed >>> 0;
-  return (n) => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    return Math.floor(u * n);
-  };
-}
-
 function assert(ok: boolean, message: string): asserts ok {
   if (!ok) throw new Error(`replica node invariant broken: ${message}`);
 }
@@ -445,7 +433,7 @@ export class ReplicaNode {
       conf: { voters: [...this.opts.members].sort((a, b) => a - b), learners: [] },
       electionTicks: this.electionTicks,
       heartbeatTicks: this.opts.heartbeatTicks ?? HEARTBEAT_TICKS,
-      random: seededRandom(((this.opts.seed ?? 1) * 0x9e3779b1) ^ Math.imul(this.id, 0x85ebca6b)),
+      random: seededInt(((this.opts.seed ?? 1) * 0x9e3779b1) ^ Math.imul(this.id, 0x85ebca6b)),
       inflightMessagesMax: INFLIGHT_MESSAGES_MAX,
       inflightBytesMax: INFLIGHT_BYTES_MAX,
       appendBytesMax: APPEND_BYTES_MAX,
@@ -871,6 +859,12 @@ export function encodeJsonCommand(command: unknown): Uint8Array {
 
 /** The leader's time tick, encoded once. */
 const TICK_COMMAND_BODY = encodeCommand({ type: 'tick' });
+
+/** Election-timeout randomness: the project's seeded PRNG (deterministic per seed and node). */
+function seededInt(seed: number): (n: number) => number {
+  const prng = new Prng(seed >>> 0);
+  return (n) => prng.int(n);
+}
 
 function toEntry(e: LogEntry): Entry {
   return { index: e.index, term: e.term, type: (e.type ?? EntryType.NORMAL) as EntryType, data: e.data };

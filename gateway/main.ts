@@ -21,6 +21,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.error(`[gateway] ${sig}: stopping`);
+    // One line of counters for operators and the benchmarks (bench/gateway/exchange-procs.ts prints it).
+    console.error(`[gateway] stats ${JSON.stringify({ gateway: gateway.stats, pool: gateway.pool.stats() })}`);
     await rest.stop();
     await grpc.stop();
     await gateway.stop();

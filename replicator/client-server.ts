@@ -101,30 +101,45 @@ export interface RawFrame {
 export class FrameReader {
   private buf: Buffer = Buffer.alloc(0);
   private off = 0;
+  /** Chunks received behind buf, joined once a whole frame is there (one copy per frame, not one per chunk). */
+  private more: Buffer[] = [];
+  private moreBytes = 0;
   constructor(private readonly frameBytesMax: number) {}
 
   push(chunk: Buffer): void {
-    if (this.off >= this.buf.length) {
+    if (this.off >= this.buf.length && this.moreBytes === 0) {
       this.buf = chunk;
       this.off = 0;
     } else {
-      this.buf = Buffer.concat([this.buf.subarray(this.off), chunk]);
-      this.off = 0;
+      this.more.push(chunk);
+      this.moreBytes += chunk.length;
     }
   }
 
   /** Buffered bytes not yet returned as frames. */
   get pendingBytes(): number {
-    return this.buf.length - this.off;
+    return this.buf.length - this.off + this.moreBytes;
+  }
+
+  /** Makes at least n bytes contiguous at off, if that many are buffered. */
+  private contiguous(n: number): boolean {
+    const have = this.buf.length - this.off;
+    if (have >= n) return true;
+    if (have + this.moreBytes < n) return false;
+    this.buf = Buffer.concat([this.buf.subarray(this.off), ...this.more]);
+    this.off = 0;
+    this.more = [];
+    this.moreBytes = 0;
+    return true;
   }
 
   /** The next complete frame, or undefined. Throws FrameTooLargeError on an announced length over the limit (or an empty frame). */
   next(): RawFrame | undefined {
-    if (this.buf.length - this.off < LENGTH_BYTES) return undefined;
+    if (!this.contiguous(LENGTH_BYTES)) return undefined;
     const len = this.buf.readUInt32BE(this.off);
     if (len > this.frameBytesMax) throw new FrameTooLargeError(`frame of ${len} bytes, limit ${this.frameBytesMax}`);
     if (len === 0) throw new FrameTooLargeError('empty frame (no type byte)');
-    if (this.buf.length - this.off < LENGTH_BYTES + len) return undefined;
+    if (!this.contiguous(LENGTH_BYTES + len)) return undefined;
     const type = this.buf[this.off + LENGTH_BYTES]!;
     const body = this.buf.subarray(this.off + LENGTH_BYTES + 1, this.off + LENGTH_BYTES + len);
     this.off += LENGTH_BYTES + len;

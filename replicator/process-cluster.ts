@@ -113,6 +113,12 @@ export class ProcessCluster {
     return this.endpoints.find((e) => e.id === id)!;
   }
 
+  /** The process id of a running replica (undefined if it is not running). */
+  pid(id: NodeId): number | undefined {
+    const p = this.procs.get(id);
+    return p?.alive === true ? p.child.pid : undefined;
+  }
+
   isAlive(id: NodeId): boolean {
     return this.procs.get(id)?.alive ?? false;
   }

@@ -22,6 +22,7 @@ try {
     rates: a.rates!.split(',').map((r) => (r === 'max' ? 'max' : Number(r))),
     seconds: Number(a.seconds),
     connections: Number(a.connections),
+    ...(ex !== undefined ? { cpuTargets: ex.cpuTargets() } : {}),
     pipelining: 1, // uWS 20.30 closes a connection that pipelines behind an unanswered async request
   });
   console.log(JSON.stringify(result));

@@ -34,6 +34,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
+import { cpuPerUnit, sampleCpu } from '../cpu.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../gateway/signing.js';
 
 // autocannon ships no typings: the part of its API this script uses.
@@ -91,6 +92,8 @@ export interface BenchRestOptions {
   massCancel: boolean;
   /** autocannon request timeout (s). */
   timeoutSeconds: number;
+  /** Other processes whose CPU time to account per order (bench/cpu.ts); this one is `generator`. */
+  cpuTargets?: Record<string, number>;
   log: (line: string) => void;
 }
 
@@ -111,6 +114,9 @@ export interface StepResult {
   p99Ms: number | null;
   p999Ms: number | null;
   maxMs: number | null;
+  /** CPU µs per 2xx order of each process (generator = this process: autocannon + signing), and the cores busy on average. */
+  cpuUsPerOrder: Record<string, number | null>;
+  coresBusy: number | null;
 }
 
 export interface BenchRestResult {
@@ -194,6 +200,9 @@ async function runStep(o: BenchRestOptions, source: OrderSource, offered: number
   // Per connection, a fixed-rate step sends one request every connections / rate seconds.
   const expectedIntervalUs = fixed ? Math.max(1, Math.round((connections * 1e6) / offered)) : 0;
   const sentBefore = source.n;
+  const cpuTargets = { generator: 'self' as const, ...(o.cpuTargets ?? {}) };
+  const cpuBefore = sampleCpu(cpuTargets);
+  const wallStart = performance.now();
   const instance = autocannon({
     url: o.url,
     connections,
@@ -210,6 +219,7 @@ async function runStep(o: BenchRestOptions, source: OrderSource, offered: number
     else latencyUs.recordValue(us);
   });
   const r = await instance;
+  const cpu = cpuPerUnit(cpuBefore, sampleCpu(cpuTargets), r['2xx'], performance.now() - wallStart);
   const statusCodes: Record<string, number> = {};
   for (const [code, s] of Object.entries(r.statusCodeStats ?? {})) statusCodes[code] = s.count;
   const have = latencyUs.totalCount > 0;
@@ -228,6 +238,8 @@ async function runStep(o: BenchRestOptions, source: OrderSource, offered: number
     p99Ms: ms(latencyUs.getValueAtPercentile(99)),
     p999Ms: ms(latencyUs.getValueAtPercentile(99.9)),
     maxMs: ms(latencyUs.maxValue),
+    cpuUsPerOrder: cpu.usPerUnit,
+    coresBusy: cpu.coresBusy,
   };
   latencyUs.destroy();
   return step;
@@ -280,6 +292,7 @@ export async function benchRest(opts: Partial<BenchRestOptions> = {}): Promise<B
     if (unanswered > o.connections * o.pipelining) o.log(`          ${unanswered} requests sent without an answer (connections closed by the server?)`);
     const other = Object.entries(s.statusCodes).filter(([c]) => !c.startsWith('2'));
     if (other.length > 0) o.log(`          non-2xx by status: ${other.map(([c, n]) => `${c}×${n}`).join(', ')}`);
+    o.log(`          CPU µs per order: ${Object.entries(s.cpuUsPerOrder).map(([k, v]) => `${k} ${v ?? '-'}`).join(', ')}; cores busy ${s.coresBusy ?? '-'}`);
   }
   await clearBook(o, client);
   return { bench: 'rest', node: process.version, cpus: os.cpus().length, url: o.url, connections: o.connections, pipelining: o.pipelining, seconds: o.seconds, steps };

@@ -12,6 +12,8 @@ export interface ExchangeProcs {
   restUrl: string;
   grpcAddress: string;
   cluster: ProcessCluster;
+  /** The processes to account CPU time to (bench/cpu.ts): the gateway and each replica. */
+  cpuTargets(): Record<string, number>;
   stop(): Promise<void>;
 }
 
@@ -61,6 +63,15 @@ export async function startExchangeProcesses(opts: { fsync?: boolean; workers?: 
     restUrl: `http://127.0.0.1:${restPort}`,
     grpcAddress: `127.0.0.1:${grpcPort}`,
     cluster,
+    cpuTargets() {
+      const t: Record<string, number> = {};
+      if (child.pid !== undefined) t.gateway = child.pid;
+      for (const id of cluster.ids) {
+        const pid = cluster.pid(id);
+        if (pid !== undefined) t[`replica${id}`] = pid;
+      }
+      return t;
+    },
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
@@ -68,6 +79,7 @@ export async function startExchangeProcesses(opts: { fsync?: boolean; workers?: 
         await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
         if (child.exitCode === null) child.kill('SIGKILL');
       }
+      for (const l of errLines) if (l.includes('[gateway] stats ')) console.error(l);
       await Promise.all(cluster.ids.map((id) => cluster.terminate(id)));
       await cluster.stop();
       rmSync(dir, { recursive: true, force: true });

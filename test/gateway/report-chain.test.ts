@@ -5,7 +5,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ReportChain, verifyChain, type ChainHead } from '../../gateway/report-chain.js';
+import fc from 'fast-check';
+import { ReportChain, canonicalReport, canonicalReportReference, verifyChain, type ChainHead } from '../../gateway/report-chain.js';
 import type { ExecutionReportOut } from '../../gateway/types.js';
 
 const report = (k: number): ExecutionReportOut => ({
@@ -54,5 +55,17 @@ describe('report chain', () => {
     const other = generateKeyPairSync('ed25519').publicKey;
     expect(verifyChain(reports, head, other)).toMatchObject({ ok: false });
     expect(verifyChain(reports, { ...head, chain_hash: 'f'.repeat(64) }, publicKey)).toMatchObject({ ok: false });
+  });
+
+  it('the canonical form written out field by field equals JSON.stringify of the fields in order', () => {
+    const int = fc.integer({ min: -(2 ** 53) + 1, max: 2 ** 53 - 1 });
+    const str = fc.string({ unit: 'binary', maxLength: 40 });
+    fc.assert(
+      fc.property(int, int, str, str, str, str, int, int, (execId, price, clOrdId, orig, symbol, reason, seq, ts) => {
+        const r: ExecutionReportOut = { ...report(1), exec_id: execId, price, client_order_id: clOrdId, orig_client_order_id: orig, symbol, reason, seq, ts_us: ts };
+        expect(canonicalReport(r)).toBe(canonicalReportReference(r));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -599,7 +599,7 @@ describe('ValidationPool (worker threads)', () => {
   };
   let pool: ValidationPool;
   beforeAll(() => {
-    pool = new ValidationPool({ config, threads: 2, batchMax: 64 }); // 500 requests: ≥ 8 batches
+    pool = new ValidationPool({ config, threads: 2, batchMax: 64, signInlineMax: 0 }); // 500 requests: ≥ 8 batches; signing in the workers
   });
   afterAll(async () => {
     await pool.close();
@@ -661,6 +661,20 @@ describe('ValidationPool (worker threads)', () => {
 
     expect(await pool.signReports('hk', ['r1', 'r2'])).toEqual([hmacSign('secret', 'r1'), hmacSign('secret', 'r2')]);
     expect(await pool.signReports('hk', [])).toEqual([]);
+  });
+
+  it('signs a small batch of reports on the main thread, a large one in a worker: same signatures', async () => {
+    const p = new ValidationPool({ config, threads: 1, signInlineMax: 4 });
+    try {
+      const small = ['a', 'b', 'c'];
+      expect(await p.signReports('hk', small)).toEqual(small.map((x) => hmacSign('secret', x)));
+      expect(p.stats()).toMatchObject({ tasks: 0, signedInline: 3 });
+      const large = Array.from({ length: 10 }, (_, i) => `report-${i}`);
+      expect(await p.signReports('hk', large)).toEqual(large.map((x) => hmacSign('secret', x)));
+      expect(p.stats()).toMatchObject({ tasks: 1, signedInline: 3 });
+    } finally {
+      await p.close();
+    }
   });
 
   it('a batch is also dispatched at batchBytesMax body bytes', async () => {

@@ -5,7 +5,8 @@
 
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClientServer, JsonFrameReader, ReplicaClient, encodeFrame, encodeSubmitFrame, type ClientServerNode } from '../../replicator/client-server.js';
+import fc from 'fast-check';
+import { ClientServer, FrameReader, JsonFrameReader, ReplicaClient, encodeFrame, encodeSubmitFrame, type ClientServerNode } from '../../replicator/client-server.js';
 import { ProposalError, ProposalErrorCode, type EncodedProposal, type NodeStatus, type Proposal, type ProposalCallback, type ProposalReply } from '../../replicator/node.js';
 import { ApplyOutcome, type ApplyResult } from '../../replicator/shard-state-machine.js';
 import { EventBuffer } from '../../engine/event-buffer.js';
@@ -95,6 +96,37 @@ function rawFrame(body: string | Buffer, type = 1): Buffer {
   h[4] = type;
   return Buffer.concat([h, b]);
 }
+
+describe('frame reader', () => {
+  it('returns the same frames however the stream is cut into chunks', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ type: fc.integer({ min: 0, max: 255 }), body: fc.uint8Array({ maxLength: 300 }) }), { maxLength: 20 }),
+        fc.array(fc.integer({ min: 1, max: 97 }), { minLength: 1, maxLength: 50 }),
+        (frames, cuts) => {
+          const stream = Buffer.concat(frames.map((f) => {
+            const h = Buffer.alloc(5);
+            h.writeUInt32BE(f.body.length + 1, 0);
+            h[4] = f.type;
+            return Buffer.concat([h, f.body]);
+          }));
+          const r = new FrameReader(1 << 20);
+          const got: { type: number; body: number[] }[] = [];
+          let at = 0;
+          for (let k = 0; at < stream.length; k++) {
+            const n = cuts[k % cuts.length]!;
+            r.push(stream.subarray(at, at + n));
+            at += n;
+            for (let f = r.next(); f !== undefined; f = r.next()) got.push({ type: f.type, body: [...f.body] });
+          }
+          expect(got).toEqual(frames.map((f) => ({ type: f.type, body: [...f.body] })));
+          expect(r.pendingBytes).toBe(0);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
 
 describe('client server', () => {
   it('answers malformed requests with errors and keeps serving', async () => {

@@ -140,8 +140,12 @@ export class Gateway implements GatewayCore {
   private readonly keyEntries = new Map<string, KeyEntry>();
   private readonly instruments = new Map<string, { inst: InstrumentConfig; shard: number }>();
   private readonly references = new Map<string, number | null>();
-  /** Last report per order seen (GetOrder of done orders), LRU by Map order. */
-  private readonly orders = new Map<number, ExecutionReportOut>();
+  /**
+   * Last report per order seen (ownership checks, GetOrder of done orders), LRU by Map order,
+   * kept as its canonical JSON (report-chain.ts): one flat string per order instead of an
+   * object of 26 fields, which the garbage collector would trace on every major collection.
+   */
+  private readonly orders = new Map<number, string>();
   private readonly sessions = new Set<Session>();
   readonly chain: ReportChain;
   private stopped = false;
@@ -182,7 +186,7 @@ export class Gateway implements GatewayCore {
     this.stopped = true;
     for (const s of [...this.sessions]) s.close();
     for (const l of this.links.values()) l.close();
-    this.chain.close();
+    await this.chain.close().catch((err: unknown) => this.log(String(err)));
     await this.pool.close();
   }
 
@@ -221,7 +225,7 @@ export class Gateway implements GatewayCore {
     }
     // Ownership of an order known to this gateway: a foreign order is refused before it costs a log entry.
     if ((c.op === 'CancelOrder' || c.op === 'AmendOrder') && c.orderId !== undefined) {
-      const known = this.orders.get(toGlobalOrderId(c.shards[0]!, c.orderId));
+      const known = this.cachedOrder(toGlobalOrderId(c.shards[0]!, c.orderId));
       if (known !== undefined && known.account !== account) return fail(ErrorCode.PERMISSION_DENIED, 'the order belongs to another account');
     }
     this.stats.commands++;
@@ -232,14 +236,18 @@ export class Gateway implements GatewayCore {
       if (failed !== undefined) return failed;
       const ok = results as { ok: true; shard: number; result: SubmitResult; events: EngineEvent[] }[];
       const reports: ExecutionReportOut[] = [];
+      const canonical: string[] = [];
       let canceled = 0;
       let rejection: GatewayError | undefined;
       for (const r of ok) {
         for (const e of r.events) {
           if (e.kind === 'exec') {
-            const out = this.noteReport(r.shard, e);
+            const out = toReport(r.shard, e);
+            const canon = canonicalReport(out);
+            this.noteReport(e.account, out.order_id, e.ordStatus, canon);
             if (e.account === account) {
               reports.push(out);
+              canonical.push(canon);
               if (e.execType === ExecType.REJECTED && rejection === undefined) rejection = rejectError(e.reason, `order rejected: ${reasonName(e.reason)}`);
             }
           } else if (e.kind === 'cancel_reject' && e.account === account && rejection === undefined) {
@@ -251,7 +259,7 @@ export class Gateway implements GatewayCore {
           }
         }
       }
-      await this.sign(apiKey, reports);
+      await this.sign(apiKey, reports, canonical);
       if (rejection !== undefined) return { ok: false, error: rejection };
       const first = ok[0]!;
       const result: OrderResultOut = { seq: first.result.seq, log_index: first.result.appliedIndex, shard: first.shard, reports };
@@ -282,29 +290,29 @@ export class Gateway implements GatewayCore {
     }
   }
 
-  /** Updates open-order counts and the order cache from any exec report; returns its API form. */
-  private noteReport(shard: number, e: ExecReport): ExecutionReportOut {
-    const out = toReport(shard, e);
-    const a = this.accounts.get(e.account);
+  /** Updates open-order counts and the order cache from any exec report. */
+  private noteReport(account: number, orderId: number, ordStatus: number, canonical: string): void {
+    const a = this.accounts.get(account);
     if (a !== undefined) {
-      if (FINAL_STATUS.has(e.ordStatus)) a.open.delete(out.order_id);
-      else a.open.add(out.order_id);
+      if (FINAL_STATUS.has(ordStatus)) a.open.delete(orderId);
+      else a.open.add(orderId);
     }
-    this.orders.delete(out.order_id);
-    this.orders.set(out.order_id, out);
+    this.orders.delete(orderId);
+    this.orders.set(orderId, canonical);
     if (this.orders.size > ORDER_CACHE_MAX) this.orders.delete(this.orders.keys().next().value!);
-    return out;
   }
 
-  /** Chain (in send order) and HMAC-sign the reports of one reply. */
-  private async sign(apiKey: string, reports: ExecutionReportOut[]): Promise<void> {
+  /** The last report seen of an order, from the cache. */
+  private cachedOrder(orderId: number): ExecutionReportOut | undefined {
+    const c = this.orders.get(orderId);
+    return c === undefined ? undefined : (JSON.parse(c) as ExecutionReportOut);
+  }
+
+  /** Chain (in send order) and HMAC-sign the reports of one reply; canonical[k] is canonicalReport(reports[k]). */
+  private async sign(apiKey: string, reports: ExecutionReportOut[], canonical: string[]): Promise<void> {
     if (reports.length === 0) return;
-    const canon = reports.map((r) => {
-      const c = canonicalReport(r);
-      this.chain.append(r, c);
-      return c;
-    });
-    const sigs = await this.pool.signReports(apiKey, canon);
+    for (let k = 0; k < reports.length; k++) this.chain.append(reports[k]!, canonical[k]!);
+    const sigs = await this.pool.signReports(apiKey, canonical);
     for (let k = 0; k < reports.length; k++) reports[k]!.signature = sigs[k] ?? '';
   }
 
@@ -325,7 +333,7 @@ export class Gateway implements GatewayCore {
       const o = r.order as { orderId: number; account: number; clOrdId: string; symbol: string; side: number; ordType: number; price: number; stopPrice: number; orderQty: number; cumQty: number; leavesQty: number; visibleQty: number; pending: boolean } | null;
       if (o === null) break;
       if (o.account !== account) return fail(ErrorCode.PERMISSION_DENIED, 'the order belongs to another account');
-      const cached = this.orders.get(id);
+      const cached = this.cachedOrder(id);
       const order: OrderOut = {
         order_id: id,
         client_order_id: o.clOrdId,
@@ -344,7 +352,7 @@ export class Gateway implements GatewayCore {
       };
       return { ok: true, body: { order } };
     }
-    const r = this.orders.get(id);
+    const r = this.cachedOrder(id);
     if (r === undefined) return fail(ErrorCode.NOT_FOUND, `order ${id} not found (not live, and not seen by this gateway)`);
     if (r.account !== account) return fail(ErrorCode.PERMISSION_DENIED, 'the order belongs to another account');
     const order: OrderOut = {

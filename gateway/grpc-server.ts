@@ -166,7 +166,10 @@ export class OrderEntryCodec {
   encode(typeName: string, plain: Plain, strict = false): Buffer {
     const type = this.type(typeName);
     const wire = this.toWire(type, plain, strict, type.name);
-    const bytes = type.encode(type.fromObject(wire)).finish();
+    // toWire leaves only proto field names with enum numbers and JS numbers, strings, booleans
+    // and bytes, which the generated encoder takes as they are; fromObject's second copy is for
+    // the clients' (strict) path, where a caller may pass e.g. a decimal string for an int64.
+    const bytes = type.encode(strict ? type.fromObject(wire) : wire).finish();
     return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
@@ -208,9 +211,11 @@ export class OrderEntryCodec {
       if (v === undefined || v === null) continue;
       if (field.repeated) {
         if (!Array.isArray(v)) throw new TypeError(`${where}.${key}: expected an array`);
-        out[key] = v.map((x, i) => this.valueToWire(field, x, strict, `${where}.${key}[${i}]`));
+        // Paths for error messages are built on the strict (client) path only: on the server's
+        // reply path a string per field was a measurable share of the gateway's allocations.
+        out[key] = v.map((x, i) => this.valueToWire(field, x, strict, strict ? `${where}.${key}[${i}]` : where));
       } else {
-        out[key] = this.valueToWire(field, v, strict, `${where}.${key}`);
+        out[key] = this.valueToWire(field, v, strict, strict ? `${where}.${key}` : where);
       }
     }
     if (strict) {

@@ -14,6 +14,7 @@
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 import { OrderEntryGrpcClient } from '../../gateway/client/grpc-client.js';
+import { cpuPerUnit, sampleCpu, type CpuTargets } from '../cpu.js';
 import { startExchangeProcesses } from './exchange-procs.js';
 
 const { values: args } = parseArgs({
@@ -51,6 +52,9 @@ interface Step {
   p99Ms: number;
   p999Ms: number;
   maxMs: number;
+  /** CPU µs per acknowledged order of each process over the whole step (warm-up included; generator = this process). */
+  cpuUsPerOrder: Record<string, number | null>;
+  coresBusy: number | null;
 }
 
 let orderNo = 0;
@@ -67,12 +71,15 @@ function order(): Record<string, unknown> {
   return { place: { client_order_id: `g${n}`, symbol: 'BTC-USD', side: buy ? 'BUY' : 'SELL', order_type: 'LIMIT', price: buy ? 4_900_000 + (n % 500) : 5_100_000 - (n % 500), quantity: 1 } };
 }
 
-async function runStep(address: string, mode: Step['mode'], rate: number | 'max', batch: number): Promise<Step> {
+async function runStep(address: string, mode: Step['mode'], rate: number | 'max', batch: number, cpuTargets: CpuTargets): Promise<Step> {
   const clients = Array.from({ length: STREAMS }, (_, k) => new OrderEntryGrpcClient({ address, key: KEYS[k % KEYS.length]! }));
   const sessions = clients.map((c) => c.openSession({}));
   const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
   let acked = 0;
+  let ackedAll = 0;
   let errors = 0;
+  const cpuBefore = sampleCpu(cpuTargets);
+  const wallStart = performance.now();
   let requestId = 0;
   const outstanding = new Set<Promise<void>>();
   const t0 = performance.now() + 50;
@@ -87,6 +94,7 @@ async function runStep(address: string, mode: Step['mode'], rate: number | 'max'
         const bad = resp.error !== undefined && resp.error !== null ? batch : (resp.outcomes ?? []).filter((o) => o.error !== undefined && o.error !== null).length;
         if (bad > 0) noteError(resp.error ?? (resp.outcomes ?? []).find((o) => o.error !== undefined && o.error !== null)?.error);
         errors += bad;
+        ackedAll += batch - bad;
         if (scheduled >= measureFrom && scheduled < end) {
           acked += batch - bad;
           hist.recordValue(Math.max(1, Math.round((done - scheduled) * 1000)));
@@ -129,6 +137,7 @@ async function runStep(address: string, mode: Step['mode'], rate: number | 'max'
   }
   const drainBy = performance.now() + DRAIN_MS;
   while (outstanding.size > 0 && performance.now() < drainBy) await new Promise((r) => setTimeout(r, 20));
+  const cpu = cpuPerUnit(cpuBefore, sampleCpu(cpuTargets), ackedAll, performance.now() - wallStart);
   for (const s of sessions) s.close();
   for (const c of clients) c.close();
   if (errorKinds.size > 0) console.error(`  ${mode} ${rate}: errors ${JSON.stringify(Object.fromEntries(errorKinds))}`);
@@ -144,6 +153,8 @@ async function runStep(address: string, mode: Step['mode'], rate: number | 'max'
     p99Ms: ms(hist.getValueAtPercentile(99)),
     p999Ms: ms(hist.getValueAtPercentile(99.9)),
     maxMs: ms(hist.maxValue),
+    cpuUsPerOrder: cpu.usPerUnit,
+    coresBusy: cpu.coresBusy,
   };
 }
 
@@ -151,18 +162,20 @@ async function main(): Promise<void> {
   const ex = args.url === undefined ? await startExchangeProcesses(process.env.BENCH_GATEWAY_NODE_ARGS ? { nodeArgs: process.env.BENCH_GATEWAY_NODE_ARGS.split(' ') } : {}) : undefined;
   const address = args.url ?? ex!.grpcAddress;
   const steps: Step[] = [];
+  const cpuTargets: CpuTargets = { generator: 'self', ...(ex?.cpuTargets() ?? {}) };
   try {
     const list = (s: string) => s.split(',').filter((x) => x.length > 0).map(Number);
-    for (const r of list(args.rates!)) steps.push(await runStep(address, 'single', r, 1));
-    for (const r of list(args['batch-rates']!)) steps.push(await runStep(address, 'batched', r, BATCH));
-    if (args.max && !args['no-max']) steps.push(await runStep(address, 'max', 'max', BATCH));
+    for (const r of list(args.rates!)) steps.push(await runStep(address, 'single', r, 1, cpuTargets));
+    for (const r of list(args['batch-rates']!)) steps.push(await runStep(address, 'batched', r, BATCH, cpuTargets));
+    if (args.max && !args['no-max']) steps.push(await runStep(address, 'max', 'max', BATCH, cpuTargets));
   } finally {
     await ex?.stop();
   }
   console.log('mode      offered/s  batch   orders/s  errors   p50 ms   p99 ms  p99.9 ms   max ms');
   for (const s of steps) {
     console.log(
-      `${s.mode.padEnd(8)} ${String(s.offered).padStart(10)} ${String(s.batch).padStart(6)} ${String(s.ordersPerSec).padStart(10)} ${String(s.errors).padStart(7)} ${s.p50Ms.toFixed(2).padStart(8)} ${s.p99Ms.toFixed(2).padStart(8)} ${s.p999Ms.toFixed(2).padStart(9)} ${s.maxMs.toFixed(2).padStart(8)}`,
+      `${s.mode.padEnd(8)} ${String(s.offered).padStart(10)} ${String(s.batch).padStart(6)} ${String(s.ordersPerSec).padStart(10)} ${String(s.errors).padStart(7)} ${s.p50Ms.toFixed(2).padStart(8)} ${s.p99Ms.toFixed(2).padStart(8)} ${s.p999Ms.toFixed(2).padStart(9)} ${s.maxMs.toFixed(2).padStart(8)}` +
+        `   CPU µs/order ${Object.entries(s.cpuUsPerOrder).map(([k, v]) => `${k} ${v ?? '-'}`).join(', ')}; cores busy ${s.coresBusy ?? '-'}`,
     );
   }
   console.log(JSON.stringify({ bench: 'grpc', node: process.version, fsync: true, streams: STREAMS, seconds: SECONDS, steps }));

@@ -17,18 +17,18 @@ const report = (k: number): ExecutionReportOut => ({
 
 describe('report chain', () => {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const build = (n: number, everyReports = 1000) => {
+  const build = async (n: number, everyReports = 1000) => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'mb-chain-'));
     const chain = new ReportChain(privateKey, { dataDir: dir, everyReports, everyMs: 60_000 });
     const reports = Array.from({ length: n }, (_, k) => report(k + 1));
     for (const r of reports) chain.append(r);
     const head = chain.signHead()!;
-    chain.close();
+    await chain.close();
     return { reports, head, dir };
   };
 
-  it('verifies against the signed head, and the heads file holds the signed heads', () => {
-    const { reports, head, dir } = build(50, 20);
+  it('verifies against the signed head, and the heads file holds the signed heads', async () => {
+    const { reports, head, dir } = await build(50, 20);
     expect(head.chain_seq).toBe(50);
     expect(verifyChain(reports, head, publicKey)).toEqual({ ok: true });
     const lines = readFileSync(path.join(dir, 'chain-heads.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ChainHead);
@@ -38,8 +38,8 @@ describe('report chain', () => {
     expect(verifyChain(reports.slice(0, 20), lines[0]!, publicKey)).toEqual({ ok: true });
   });
 
-  it('names the first altered, missing or reordered report', () => {
-    const { reports, head } = build(30);
+  it('names the first altered, missing or reordered report', async () => {
+    const { reports, head } = await build(30);
     const altered = reports.map((r) => ({ ...r }));
     altered[11]!.last_qty = 999;
     expect(verifyChain(altered, head, publicKey)).toMatchObject({ ok: false, at: 12 });
@@ -50,8 +50,8 @@ describe('report chain', () => {
     expect(verifyChain(swapped, head, publicKey)).toMatchObject({ ok: false, at: 4 });
   });
 
-  it('refuses a head signed by another key or with another hash', () => {
-    const { reports, head } = build(5);
+  it('refuses a head signed by another key or with another hash', async () => {
+    const { reports, head } = await build(5);
     const other = generateKeyPairSync('ed25519').publicKey;
     expect(verifyChain(reports, head, other)).toMatchObject({ ok: false });
     expect(verifyChain(reports, { ...head, chain_hash: 'f'.repeat(64) }, publicKey)).toMatchObject({ ok: false });

@@ -55,6 +55,13 @@ export const ORDER_CACHE_MAX = 200_000;
 export const SESSIONS_MAX = 10_000;
 /** Requests of one session waiting for their replies; more are refused OVERLOADED. */
 export const SESSION_PENDING_MAX = 4_096;
+/**
+ * Body bytes of one session's requests waiting for their replies; beyond, OVERLOADED. A request
+ * may carry up to 1,024 commands, so a count of requests alone would let one session queue
+ * millions of commands (and the gateway's heap, and its garbage collection, grow with them)
+ * when a client sends faster than the shard commits. 1 MiB ≈ 16,000 ~60-byte orders.
+ */
+export const SESSION_PENDING_BYTES_MAX = 1024 * 1024;
 
 const FINAL_STATUS = new Set<number>([OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.REJECTED, OrdStatus.EXPIRED]);
 
@@ -482,6 +489,7 @@ export class Gateway implements GatewayCore {
 class Session implements GatewaySession {
   private tail: Promise<unknown> = Promise.resolve();
   private pending = 0;
+  private pendingBytes = 0;
   private closed = false;
   private deadMan: NodeJS.Timeout | undefined;
   constructor(
@@ -506,11 +514,19 @@ class Session implements GatewaySession {
     if (this.pending >= SESSION_PENDING_MAX) {
       return Promise.resolve({ request_id: 0, outcomes: [], error: { code: ErrorCode.OVERLOADED, message: `${SESSION_PENDING_MAX} requests waiting in this session`, retry_after_ms: 100 } });
     }
+    // The first request is always taken, however large (the message size limit bounds it).
+    if (this.pending > 0 && this.pendingBytes + body.length > SESSION_PENDING_BYTES_MAX) {
+      return Promise.resolve({ request_id: 0, outcomes: [], error: { code: ErrorCode.OVERLOADED, message: `${this.pendingBytes} bytes of requests waiting in this session (limit ${SESSION_PENDING_BYTES_MAX})`, retry_after_ms: 100 } });
+    }
     this.armDeadMan();
     this.pending++;
+    this.pendingBytes += body.length;
     const work = this.gw.sessionMessage(this, body);
     // Replies resolve in submission order, whatever order the shards answer in.
-    const reply = this.tail.then(() => work).finally(() => this.pending--);
+    const reply = this.tail.then(() => work).finally(() => {
+      this.pending--;
+      this.pendingBytes -= body.length;
+    });
     this.tail = reply.catch(() => undefined);
     return reply;
   }

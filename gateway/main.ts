@@ -22,7 +22,7 @@ async function main(): Promise<void> {
     stopping = true;
     console.error(`[gateway] ${sig}: stopping`);
     // One line of counters for operators and the benchmarks (bench/gateway/exchange-procs.ts prints it).
-    console.error(`[gateway] stats ${JSON.stringify({ gateway: gateway.stats, pool: gateway.pool.stats() })}`);
+    console.error(`[gateway] stats ${JSON.stringify({ gateway: gateway.stats, pool: gateway.pool.stats(), memory: process.memoryUsage() })}`);
     await rest.stop();
     await grpc.stop();
     await gateway.stop();

@@ -154,6 +154,8 @@ export class Gateway implements GatewayCore {
    */
   private readonly orders = new Map<number, string>();
   private readonly sessions = new Set<Session>();
+  /** Open sessions by account: where maker fills are pushed. */
+  private readonly sessionsOf = new Map<number, Set<Session>>();
   readonly chain: ReportChain;
   private stopped = false;
   readonly stats = { commands: 0, rejectedByRisk: 0, rateLimited: 0, overloaded: 0, timeouts: 0 };
@@ -244,6 +246,7 @@ export class Gateway implements GatewayCore {
       const ok = results as { ok: true; shard: number; result: SubmitResult; events: EngineEvent[] }[];
       const reports: ExecutionReportOut[] = [];
       const canonical: string[] = [];
+      let others: ExecutionReportOut[] | undefined;
       let canceled = 0;
       let rejection: GatewayError | undefined;
       for (const r of ok) {
@@ -252,7 +255,9 @@ export class Gateway implements GatewayCore {
             const out = toReport(r.shard, e);
             const canon = canonicalReport(out);
             this.noteReport(e.account, out.order_id, e.ordStatus, canon);
-            if (e.account === account) {
+            if (e.account !== account) {
+              if (this.sessionsOf.has(e.account)) (others ??= []).push(out);
+            } else {
               reports.push(out);
               canonical.push(canon);
               if (e.execType === ExecType.REJECTED && rejection === undefined) rejection = rejectError(e.reason, `order rejected: ${reasonName(e.reason)}`);
@@ -266,6 +271,7 @@ export class Gateway implements GatewayCore {
           }
         }
       }
+      if (others !== undefined) void this.pushToSessions(others);
       await this.sign(apiKey, reports, canonical);
       if (rejection !== undefined) return { ok: false, error: rejection };
       const first = ok[0]!;
@@ -307,6 +313,27 @@ export class Gateway implements GatewayCore {
     this.orders.delete(orderId);
     this.orders.set(orderId, canonical);
     if (this.orders.size > ORDER_CACHE_MAX) this.orders.delete(this.orders.keys().next().value!);
+  }
+
+  /**
+   * Pushes reports of other accounts (fills of their resting orders) to those accounts' open
+   * sessions on this gateway, each copy chained and signed for its session. Sessions on other
+   * gateways see them through the read models (events/).
+   */
+  private async pushToSessions(reports: ExecutionReportOut[]): Promise<void> {
+    const byAccount = new Map<number, ExecutionReportOut[]>();
+    for (const r of reports) {
+      const list = byAccount.get(r.account);
+      if (list === undefined) byAccount.set(r.account, [r]);
+      else list.push(r);
+    }
+    for (const [acct, list] of byAccount) {
+      for (const s of this.sessionsOf.get(acct) ?? []) {
+        const copies = list.map((r) => ({ ...r }));
+        await this.sign(s.apiKey, copies, copies.map(canonicalReport));
+        s.push(copies);
+      }
+    }
   }
 
   /** The last report seen of an order, from the cache. */
@@ -393,6 +420,9 @@ export class Gateway implements GatewayCore {
     if (a.admin) return { code: ErrorCode.PERMISSION_DENIED, message: 'admin keys cannot open order sessions' };
     const s = new Session(this, a.account, a.apiKey, opts, randomInt(0, 1 << 30));
     this.sessions.add(s);
+    let mine = this.sessionsOf.get(s.account);
+    if (mine === undefined) this.sessionsOf.set(s.account, (mine = new Set()));
+    mine.add(s);
     return s;
   }
 
@@ -426,6 +456,9 @@ export class Gateway implements GatewayCore {
   /** @internal */
   sessionClosed(s: Session): void {
     this.sessions.delete(s);
+    const mine = this.sessionsOf.get(s.account);
+    mine?.delete(s);
+    if (mine?.size === 0) this.sessionsOf.delete(s.account);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -492,6 +525,7 @@ class Session implements GatewaySession {
   private pendingBytes = 0;
   private closed = false;
   private deadMan: NodeJS.Timeout | undefined;
+  onUnsolicited: ((reply: Record<string, unknown>) => void) | undefined = undefined;
   constructor(
     private readonly gw: Gateway,
     readonly account: number,
@@ -529,6 +563,12 @@ class Session implements GatewaySession {
     });
     this.tail = reply.catch(() => undefined);
     return reply;
+  }
+
+  /** @internal (Gateway) Unsolicited reports for this session's account. */
+  push(reports: ExecutionReportOut[]): void {
+    if (this.closed || reports.length === 0) return;
+    this.onUnsolicited?.({ request_id: 0, outcomes: [], reports });
   }
 
   close(): void {

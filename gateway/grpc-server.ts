@@ -333,6 +333,13 @@ const UNARY_OPS: ReadonlySet<string> = new Set(Object.values(Operation));
 
 type SessionCall = grpc.ServerDuplexStream<Buffer, Plain | Buffer>;
 
+/**
+ * Replies and unsolicited reports queued in one session stream at most. Requests are bounded by
+ * the session's own limits; unsolicited reports are not, so a client that stops reading while
+ * its resting orders fill is cut off here (OVERLOADED) instead of growing the gateway's memory.
+ */
+export const SESSION_STREAM_QUEUE_MAX = 16_384;
+
 interface Pending {
   settled: boolean;
   reply?: Plain;
@@ -386,6 +393,16 @@ class SessionStream {
           return;
         }
         this.session = res;
+        // Unsolicited reports (maker fills) go out after the replies already due, in order.
+        res.onUnsolicited = (reply) => {
+          if (this.done) return;
+          if (this.queue.length >= SESSION_STREAM_QUEUE_MAX) {
+            this.fail({ code: ErrorCode.OVERLOADED, message: `session stream: ${this.queue.length} replies and reports not yet sent (client not reading)` });
+            return;
+          }
+          this.queue.push({ settled: true, reply });
+          this.flush();
+        };
         if (this.done) {
           this.closeSession(); // the call ended while authenticating
           return;

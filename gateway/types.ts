@@ -189,6 +189,11 @@ export interface GatewaySession {
    * as a plain object; replies resolve in the order their requests were submitted.
    */
   submit(body: Uint8Array): Promise<Record<string, unknown>>;
+  /**
+   * Set by the edge: receives unsolicited OrderSessionResponses (request_id 0, `reports` only):
+   * reports of the account's orders caused by other accounts' commands (maker fills).
+   */
+  onUnsolicited: ((reply: Record<string, unknown>) => void) | undefined;
   /** The stream ended (either side): cancel-on-disconnect applies. Idempotent. */
   close(): void;
 }

@@ -1,7 +1,7 @@
 // gRPC order-entry benchmark: the exchange as processes (3 replicas with fsync on, the gateway)
 // and, in this process, load over OrderSession streams.
 //
-//   npm run bench:grpc [-- --seconds 5 --rates 5000,10000 --batch-rates 20000,50000 --batch 50 --streams 4]
+//   npm run bench:grpc [-- --seconds 5 --rates 5000,10000 --batch-rates 20000,30000,50000 --batch 50 --streams 4]
 //
 // - single: open loop at a fixed rate, one order per stream message (the latency target's case);
 // - batched: open loop at a fixed rate, orders sent in messages of `--batch` commands;
@@ -9,7 +9,9 @@
 // Latency runs from each message's SCHEDULED send time to its response (the orders it carries
 // committed on a majority, applied, reports signed), so a stall is charged to everything
 // scheduled during it. Orders: alternate BUY/SELL limits far from each other (rarely crossing),
-// quantity 1, each stream its own account session. Last line: one JSON object.
+// quantity 1, each stream its own account session; a mass cancel empties the book before each
+// step. Each step also reports CPU µs per order of every process (bench/cpu.ts). Last line: one
+// JSON object.
 
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
@@ -21,7 +23,7 @@ const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
     rates: { type: 'string', default: '5000,10000' },
-    'batch-rates': { type: 'string', default: '20000,50000' },
+    'batch-rates': { type: 'string', default: '20000,30000,50000' },
     batch: { type: 'string', default: '50' },
     streams: { type: 'string', default: '4' },
     window: { type: 'string', default: '8' },
@@ -71,7 +73,22 @@ function order(): Record<string, unknown> {
   return { place: { client_order_id: `g${n}`, symbol: 'BTC-USD', side: buy ? 'BUY' : 'SELL', order_type: 'LIMIT', price: buy ? 4_900_000 + (n % 500) : 5_100_000 - (n % 500), quantity: 1 } };
 }
 
+/** Mass-cancels the orders of every key's account, so that each step starts from an empty book (the orders rarely cross: without this, later steps run against hundreds of thousands of resting orders). */
+async function clearBook(address: string): Promise<void> {
+  for (const key of KEYS) {
+    const c = new OrderEntryGrpcClient({ address, key });
+    try {
+      await c.massCancel({ symbol: 'BTC-USD' });
+    } catch (err) {
+      console.error(`mass cancel failed: ${String(err)}`);
+    } finally {
+      c.close();
+    }
+  }
+}
+
 async function runStep(address: string, mode: Step['mode'], rate: number | 'max', batch: number, cpuTargets: CpuTargets): Promise<Step> {
+  await clearBook(address);
   const clients = Array.from({ length: STREAMS }, (_, k) => new OrderEntryGrpcClient({ address, key: KEYS[k % KEYS.length]! }));
   const sessions = clients.map((c) => c.openSession({}));
   const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });

@@ -32,6 +32,7 @@ import {
 } from '../grpc-server.js';
 import { randomBytes } from 'node:crypto';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, ed25519PrivateKeyFromSeed, signRequest } from '../signing.js';
+import type { ExecutionReportOut } from '../types.js';
 
 // ---------------------------------------------------------------------------------------------
 // Request and response shapes
@@ -137,6 +138,8 @@ export interface OrderSessionResponse {
   outcomes: CommandOutcome[];
   /** The whole request was refused. */
   error?: ErrorOut;
+  /** Unsolicited messages only (request_id 0): reports of this account's orders caused by other accounts (see onReports). */
+  reports?: ExecutionReportOut[];
 }
 
 export interface ClientKey {
@@ -335,6 +338,7 @@ export class OrderSessionHandle {
   private ended = false;
   private halfClosed = false;
   private final: grpc.StatusObject | null = null;
+  private readonly reportListeners: ((reports: ExecutionReportOut[]) => void)[] = [];
 
   constructor(
     private readonly call: grpc.ClientDuplexStream<Buffer, Plain>,
@@ -356,6 +360,11 @@ export class OrderSessionHandle {
     });
     call.on('data', (msg: Plain) => {
       const resp = msg as unknown as OrderSessionResponse;
+      if (resp.request_id === 0 && (resp.reports?.length ?? 0) > 0 && (resp.outcomes?.length ?? 0) === 0 && resp.error == null) {
+        // Unsolicited: reports of this account's orders caused by others (fills of resting orders).
+        for (const fn of this.reportListeners) fn(resp.reports!);
+        return;
+      }
       let id = resp.request_id;
       let w = this.waiting.get(id);
       if (w === undefined) {
@@ -387,6 +396,11 @@ export class OrderSessionHandle {
         closedResolve(status);
       });
     });
+  }
+
+  /** Calls fn with every unsolicited batch of reports (fills of this account's resting orders caused by other accounts' orders). */
+  onReports(fn: (reports: ExecutionReportOut[]) => void): void {
+    this.reportListeners.push(fn);
   }
 
   /** Requests sent and not yet answered. */

@@ -9,6 +9,8 @@ import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { OrderEntryGrpcClient } from '../../gateway/client/grpc-client.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, hmacSign, canonicalRequest, signRequest } from '../../gateway/signing.js';
 import { requestOnce, type OrdersDump } from '../../replicator/client-server.js';
+import { canonicalReport } from '../../gateway/report-chain.js';
+import type { ExecutionReportOut } from '../../gateway/types.js';
 
 const K1 = { key: 'demo-key-1', hmacSecret: 'demo-secret-1-change-me' };
 const K2 = { key: 'demo-key-2', hmacSecret: 'demo-secret-2-change-me' };
@@ -188,6 +190,30 @@ describe('gRPC', () => {
       expect(canceled.result.reports[0]).toMatchObject({ exec_type: 'CANCELED' });
       await expect(g.placeOrder({ client_order_id: cid('g'), symbol: 'BTC-USD', side: 'BUY', order_type: 'LIMIT', price: 4_960_001, quantity: 0 })).rejects.toMatchObject({ code: 3 });
     } finally {
+      g.close();
+    }
+  });
+
+  it('a maker with an open session is sent its fills, unsolicited, signed and chained', async () => {
+    const g = new OrderEntryGrpcClient({ address: ex.grpcAddress, key: K2 });
+    const s = g.openSession({});
+    const pushed: Record<string, unknown>[] = [];
+    s.onReports((reports) => pushed.push(...(reports as unknown as Record<string, unknown>[])));
+    try {
+      const makerId = cid('mk');
+      const placed = await s.send({ request_id: 1, commands: [{ place: { client_order_id: makerId, symbol: 'BTC-USD', side: 'SELL', order_type: 'LIMIT', price: 5_002_000, quantity: 3 } }] });
+      expect(placed.outcomes[0]!.error).toBeUndefined();
+      // Account 1 takes it over REST.
+      const taker = await rest1.placeOrder({ ...buy(5_002_000, 3) });
+      expect(taker.status).toBe(201);
+      for (let i = 0; i < 100 && pushed.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(pushed).toHaveLength(1);
+      const r = pushed[0]!;
+      expect(r).toMatchObject({ client_order_id: makerId, account: 2, exec_type: 'TRADE', order_status: 'FILLED', last_qty: 3, last_px: 5_002_000 });
+      expect(r.signature).toBe(hmacSign(K2.hmacSecret, canonicalReport(r as unknown as ExecutionReportOut)));
+      expect(r.chain_seq).toBeGreaterThan(0);
+    } finally {
+      s.close();
       g.close();
     }
   });

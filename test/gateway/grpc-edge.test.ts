@@ -137,6 +137,7 @@ function orderResult(seq: number, reports: ExecutionReportOut[]): Record<string,
 // The fake core
 
 class FakeSession implements GatewaySession {
+  onUnsolicited: ((reply: Record<string, unknown>) => void) | undefined = undefined;
   readonly account = 7;
   closeCalls = 0;
   /** Decoded requests, in submission order. */
@@ -494,11 +495,11 @@ describe('OrderSession', () => {
       expect(resp.outcomes[1]).toEqual({ error: { code: 'NOT_FOUND', message: 'no such order', retry_after_ms: 0 } });
       expect(resp.outcomes[2]!.result).toEqual({ seq: 4202, log_index: 5202, shard: 3, reports: [] });
       // A heartbeat alone.
-      expect(await within(s.send({ request_id: 43, heartbeat: true }), 5_000, 'heartbeat')).toEqual({ request_id: 43, outcomes: [] });
+      expect(await within(s.send({ request_id: 43, heartbeat: true }), 5_000, 'heartbeat')).toEqual({ request_id: 43, outcomes: [], reports: [] });
       await expect(s.send({ request_id: 44, commands: [{ cancel: { order_id: 1 }, mass_cancel: {} }] })).rejects.toThrow(/only one of/);
       // A whole-request error without a request id goes to the oldest pending request.
       const [bad, next] = await within(Promise.all([s.send({ request_id: 999, heartbeat: true }), s.send({ request_id: 1000, heartbeat: true })]), 5_000, 'bad');
-      expect(bad).toEqual({ request_id: 0, outcomes: [], error: { code: 'INVALID_ARGUMENT', message: 'malformed request', retry_after_ms: 0 } });
+      expect(bad).toEqual({ request_id: 0, outcomes: [], reports: [], error: { code: 'INVALID_ARGUMENT', message: 'malformed request', retry_after_ms: 0 } });
       expect(next.request_id).toBe(1000);
     } finally {
       s.cancel();

@@ -7,6 +7,15 @@
 //   chain_hash(n) = sha256_hex( chain_hash(n-1) + "\n" + canonical(report n) )
 //   head line     = {"chain_seq":n,"chain_hash":…,"ts_ms":…,"signature": base64 Ed25519 over `${n}\n${chain_hash(n)}`}
 //
+// Chain journal, for replay (audit): `<dataDir>/chain-journal.bin` names each chained report by
+// where the engine emitted it, so that an auditor can regenerate the exact report from the log
+// and re-hash the chain. Fixed 12-byte big-endian records, in chain order:
+//   u16 shard | u16 kind | u32 value_high | u32 value_low      (value = high × 2^32 + low)
+//   kind 1 = a report: value = its exec_id (unique per shard); chain_seq = the ordinal of the
+//            report record within its run (1, 2, …)
+//   kind 2 = a run starts (the chain restarts from genesis at each gateway start): value = ts_ms
+// Journal records are written and fdatasynced before any head that covers them (same writer).
+//
 // canonical(report) is the report's JSON with its fields in the ExecutionReport message's
 // order, without chain_seq, chain_hash and signature (canonicalReport below). Heads are appended
 // to `<dataDir>/chain-heads.jsonl` (fsynced: a head that was published must survive) every
@@ -77,6 +86,36 @@ export function loadOrCreateSigningKey(file: string): KeyObject {
   return createPrivateKey(fs.readFileSync(file));
 }
 
+export const JOURNAL_RECORD_BYTES = 12;
+export const JOURNAL_KIND_REPORT = 1;
+export const JOURNAL_KIND_RUN_START = 2;
+/** Shard part of a global order id (gateway/validate.ts toGlobalOrderId: shard × 2^44 + seq). */
+const SHARD_FACTOR = 2 ** 44;
+
+/** One journal record (see the file comment). */
+export function journalRecord(buf: Buffer, at: number, shard: number, kind: number, value: number): void {
+  buf.writeUInt16BE(shard, at);
+  buf.writeUInt16BE(kind, at + 2);
+  buf.writeUInt32BE(Math.floor(value / 2 ** 32), at + 4);
+  buf.writeUInt32BE(value % 2 ** 32, at + 8);
+}
+
+export interface JournalEntry {
+  shard: number;
+  kind: number;
+  value: number;
+}
+
+/** Parses a chain journal; a torn last record (a crash mid-write) is ignored. */
+export function readJournal(bytes: Uint8Array): JournalEntry[] {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: JournalEntry[] = [];
+  for (let at = 0; at + JOURNAL_RECORD_BYTES <= b.length; at += JOURNAL_RECORD_BYTES) {
+    out.push({ shard: b.readUInt16BE(at), kind: b.readUInt16BE(at + 2), value: b.readUInt32BE(at + 4) * 2 ** 32 + b.readUInt32BE(at + 8) });
+  }
+  return out;
+}
+
 export class ReportChain {
   private seq = 0;
   private hash = CHAIN_GENESIS;
@@ -89,6 +128,10 @@ export class ReportChain {
   private unwritten: string[] = [];
   private writing: Promise<void> | undefined;
   private writeError: Error | undefined;
+  private readonly journalFd: number | undefined;
+  /** Journal records not yet written (JOURNAL_RECORD_BYTES each), filled in append. */
+  private journal = Buffer.alloc(JOURNAL_RECORD_BYTES * 1024);
+  private journalBytes = 0;
   readonly heads: ChainHead[] = [];
   /** Heads kept in memory (the file keeps all). */
   static readonly HEADS_KEPT = 1024;
@@ -100,6 +143,8 @@ export class ReportChain {
     if (opts.dataDir !== undefined) {
       fs.mkdirSync(opts.dataDir, { recursive: true });
       this.fd = fs.openSync(path.join(opts.dataDir, 'chain-heads.jsonl'), 'a');
+      this.journalFd = fs.openSync(path.join(opts.dataDir, 'chain-journal.bin'), 'a');
+      this.journalAdd(0, JOURNAL_KIND_RUN_START, Date.now());
     }
     this.timer = setInterval(() => this.signHead(), opts.everyMs);
     this.timer.unref();
@@ -112,6 +157,7 @@ export class ReportChain {
   append(r: ExecutionReportOut, canonical: string = canonicalReport(r)): void {
     this.seq++;
     this.hash = chainStep(this.hash, canonical);
+    if (this.journalFd !== undefined) this.journalAdd(Math.floor(r.order_id / SHARD_FACTOR), JOURNAL_KIND_REPORT, r.exec_id);
     r.chain_seq = this.seq;
     r.chain_hash = this.hash;
     if (++this.sinceHead >= this.opts.everyReports) this.signHead();
@@ -142,9 +188,27 @@ export class ReportChain {
     return head;
   }
 
+  private journalAdd(shard: number, kind: number, value: number): void {
+    if (this.journalBytes + JOURNAL_RECORD_BYTES > this.journal.length) {
+      const bigger = Buffer.alloc(this.journal.length * 2);
+      this.journal.copy(bigger, 0, 0, this.journalBytes);
+      this.journal = bigger;
+    }
+    journalRecord(this.journal, this.journalBytes, shard, kind, value);
+    this.journalBytes += JOURNAL_RECORD_BYTES;
+  }
+
   private async writeHeads(fd: number): Promise<void> {
     try {
       while (this.unwritten.length > 0) {
+        // The journal records of every report these heads cover, durable first.
+        const jfd = this.journalFd;
+        if (jfd !== undefined && this.journalBytes > 0) {
+          const records = Buffer.from(this.journal.subarray(0, this.journalBytes));
+          this.journalBytes = 0;
+          await new Promise<void>((resolve, reject) => fs.write(jfd, records, (err) => (err ? reject(err) : resolve())));
+          await new Promise<void>((resolve, reject) => fs.fdatasync(jfd, (err) => (err ? reject(err) : resolve())));
+        }
         const text = this.unwritten.join('');
         this.unwritten = [];
         await new Promise<void>((resolve, reject) => fs.write(fd, text, (err) => (err ? reject(err) : resolve())));
@@ -165,6 +229,11 @@ export class ReportChain {
     clearInterval(this.timer);
     this.signHead();
     while (this.writing !== undefined) await this.writing;
+    if (this.journalFd !== undefined && this.journalBytes > 0) {
+      fs.writeSync(this.journalFd, this.journal.subarray(0, this.journalBytes));
+      this.journalBytes = 0;
+    }
+    if (this.journalFd !== undefined) fs.closeSync(this.journalFd);
     if (this.fd !== undefined) fs.closeSync(this.fd);
     if (this.writeError !== undefined) throw new Error(`chain heads file: ${this.writeError.message}`);
   }

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { ReportChain, canonicalReport, canonicalReportReference, verifyChain, type ChainHead } from '../../gateway/report-chain.js';
+import { JOURNAL_KIND_REPORT, JOURNAL_KIND_RUN_START, ReportChain, canonicalReport, readJournal, canonicalReportReference, verifyChain, type ChainHead } from '../../gateway/report-chain.js';
 import type { ExecutionReportOut } from '../../gateway/types.js';
 
 const report = (k: number): ExecutionReportOut => ({
@@ -36,6 +36,14 @@ describe('report chain', () => {
     expect(lines[0]!.start).toBe(true);
     // An intermediate head verifies the prefix it covers.
     expect(verifyChain(reports.slice(0, 20), lines[0]!, publicKey)).toEqual({ ok: true });
+  });
+
+  it('the journal names every chained report (shard, exec id) in chain order, after a run-start record', async () => {
+    const { reports, dir } = await build(25, 10);
+    const j = readJournal(readFileSync(path.join(dir, 'chain-journal.bin')));
+    expect(j[0]).toMatchObject({ kind: JOURNAL_KIND_RUN_START, shard: 0 });
+    expect(j[0]!.value).toBeGreaterThan(1_600_000_000_000);
+    expect(j.slice(1)).toEqual(reports.map((r) => ({ shard: Math.floor(r.order_id / 2 ** 44), kind: JOURNAL_KIND_REPORT, value: r.exec_id })));
   });
 
   it('names the first altered, missing or reordered report', async () => {

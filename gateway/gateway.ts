@@ -42,6 +42,8 @@ import {
 } from './types.js';
 import { toGlobalOrderId, type ValidatedCommand } from './validate.js';
 import { ValidationPool } from './worker-pool.js';
+import { GatewayMetrics } from './metrics.js';
+import { createRegistry, type Registry } from '../ops/metrics.js';
 
 /** Replica client sessions per shard (each pipelines up to CLIENT_WINDOW_MAX commands; commands of one gateway session always use the same one, so they apply in order). */
 export const SHARD_CLIENTS = 4;
@@ -64,6 +66,16 @@ export const SESSION_PENDING_MAX = 4_096;
 export const SESSION_PENDING_BYTES_MAX = 1024 * 1024;
 
 const FINAL_STATUS = new Set<number>([OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.REJECTED, OrdStatus.EXPIRED]);
+
+/** How long a readiness probe result is reused (ms). */
+export const READINESS_CACHE_MS = 1_000;
+/** Per replica status request of a readiness probe (ms). */
+export const READINESS_PROBE_TIMEOUT_MS = 500;
+
+export interface Readiness {
+  ready: boolean;
+  shards: { shard: number; leader: number | null; commit: number | null; applied: number | null }[];
+}
 
 export interface GatewayLog {
   (line: string): void;
@@ -159,10 +171,12 @@ export class Gateway implements GatewayCore {
   readonly chain: ReportChain;
   private stopped = false;
   readonly stats = { commands: 0, rejectedByRisk: 0, rateLimited: 0, overloaded: 0, timeouts: 0 };
+  readonly metrics: GatewayMetrics;
+  private readiness: { atMs: number; value: Promise<Readiness> } | undefined;
 
   constructor(
     readonly config: GatewayConfig,
-    private readonly opts: { log?: GatewayLog; signingKey?: KeyObject; chainDataDir?: string | null } = {},
+    private readonly opts: { log?: GatewayLog; signingKey?: KeyObject; chainDataDir?: string | null; registry?: Registry } = {},
   ) {
     const now = Date.now();
     for (const a of config.accounts) {
@@ -184,6 +198,42 @@ export class Gateway implements GatewayCore {
     const key = opts.signingKey ?? loadOrCreateSigningKey(config.signingKeyPath);
     const dataDir = opts.chainDataDir === null ? undefined : (opts.chainDataDir ?? config.dataDir);
     this.chain = new ReportChain(key, { ...(dataDir !== undefined ? { dataDir } : {}), everyReports: config.chainHeadEveryReports, everyMs: config.chainHeadEveryMs });
+    this.metrics = new GatewayMetrics(opts.registry ?? createRegistry('gateway'), {
+      sessions: () => this.sessions.size,
+      shardInflight: () => new Map([...this.links].map(([id, l]) => [id, l.inflight])),
+      pool: () => this.pool.stats(),
+      chainSeq: () => this.chain.head.chain_seq,
+    });
+  }
+
+  /**
+   * Ready to take orders: every shard has a leader that answers (a status request to the
+   * replicas, leader first, READINESS_PROBE_TIMEOUT_MS each). Cached READINESS_CACHE_MS so that
+   * a probe storm costs the replicas nothing.
+   */
+  ready(): Promise<Readiness> {
+    const now = Date.now();
+    if (this.readiness === undefined || now - this.readiness.atMs > READINESS_CACHE_MS) {
+      this.readiness = { atMs: now, value: this.probeShards() };
+    }
+    return this.readiness.value;
+  }
+
+  private async probeShards(): Promise<Readiness> {
+    const shards = await Promise.all(
+      [...this.links.values()].map(async (link) => {
+        for (const ep of link.endpointsLeaderFirst()) {
+          try {
+            const r = (await requestOnce(ep, { op: 'status' }, READINESS_PROBE_TIMEOUT_MS)) as { ok?: boolean; status?: { role: string; leader: number; commit: number; applied: number } };
+            if (r.ok === true && r.status !== undefined && r.status.leader !== 0) return { shard: link.shard.id, leader: r.status.leader, commit: r.status.commit, applied: r.status.applied };
+          } catch {
+            // next replica
+          }
+        }
+        return { shard: link.shard.id, leader: null, commit: null, applied: null };
+      }),
+    );
+    return { ready: !this.stopped && shards.every((s) => s.leader !== null), shards };
   }
 
   private log(line: string): void {
@@ -209,6 +259,13 @@ export class Gateway implements GatewayCore {
   // -------------------------------------------------------------------------------------------
 
   async handle(req: RawRequest): Promise<GatewayReply> {
+    const t0 = performance.now();
+    const reply = await this.handleRequest(req);
+    this.metrics.observe(req.encoding === 'json' ? 'rest' : 'grpc', req.op, reply.ok ? 'OK' : reply.error.code, (performance.now() - t0) / 1000);
+    return reply;
+  }
+
+  private async handleRequest(req: RawRequest): Promise<GatewayReply> {
     if (this.stopped) return fail(ErrorCode.UNAVAILABLE, 'gateway stopping');
     const v = await this.pool.validate(req);
     if (!v.ok) return { ok: false, error: v.error };
@@ -216,6 +273,7 @@ export class Gateway implements GatewayCore {
     const wait = this.buckets.get(v.apiKey)?.take(1, Date.now()) ?? 0;
     if (wait > 0) {
       this.stats.rateLimited++;
+      this.metrics.rateLimited.inc();
       return { ok: false, error: { code: ErrorCode.RATE_LIMITED, message: `rate limit of API key ${v.apiKey}`, retry_after_ms: wait } };
     }
     const r = await this.execute(v.account, v.apiKey, v.command, undefined);
@@ -230,6 +288,7 @@ export class Gateway implements GatewayCore {
     const riskError = checkRisk(risk, c, this.prices);
     if (riskError !== undefined) {
       this.stats.rejectedByRisk++;
+      this.metrics.riskRejects.labels(riskError.code).inc();
       return { ok: false, error: riskError };
     }
     // Ownership of an order known to this gateway: a foreign order is refused before it costs a log entry.
@@ -287,6 +346,7 @@ export class Gateway implements GatewayCore {
     if (link === undefined) return fail(ErrorCode.NOT_FOUND, `no shard ${shard}`);
     if (link.inflight >= SHARD_INFLIGHT_MAX) {
       this.stats.overloaded++;
+      this.metrics.overloaded.inc();
       return { ok: false, error: { code: ErrorCode.OVERLOADED, message: `shard ${shard}: ${link.inflight} commands in flight`, retry_after_ms: 100 } };
     }
     link.inflight++;
@@ -428,6 +488,14 @@ export class Gateway implements GatewayCore {
 
   /** @internal (Session) */
   async sessionMessage(s: Session, body: Uint8Array): Promise<Record<string, unknown>> {
+    const t0 = performance.now();
+    const reply = await this.sessionRequest(s, body);
+    const err = reply.error as GatewayError | undefined;
+    this.metrics.observe('grpc_session', 'OrderSession', err === undefined ? 'OK' : err.code, (performance.now() - t0) / 1000);
+    return reply;
+  }
+
+  private async sessionRequest(s: Session, body: Uint8Array): Promise<Record<string, unknown>> {
     const v = await this.pool.validateSession(s.account, body);
     if (!v.ok) return { request_id: 0, outcomes: [], error: v.error };
     const n = v.commands.length;
@@ -435,6 +503,7 @@ export class Gateway implements GatewayCore {
       const wait = this.buckets.get(s.apiKey)?.take(n, Date.now()) ?? 0;
       if (wait > 0) {
         this.stats.rateLimited++;
+        this.metrics.rateLimited.inc(n);
         return { request_id: v.requestId, outcomes: [], error: { code: ErrorCode.RATE_LIMITED, message: `rate limit of API key ${s.apiKey}`, retry_after_ms: wait } };
       }
     }
@@ -546,11 +615,11 @@ class Session implements GatewaySession {
   submit(body: Uint8Array): Promise<Record<string, unknown>> {
     if (this.closed) return Promise.resolve({ request_id: 0, outcomes: [], error: { code: ErrorCode.UNAVAILABLE, message: 'session closed' } });
     if (this.pending >= SESSION_PENDING_MAX) {
-      return Promise.resolve({ request_id: 0, outcomes: [], error: { code: ErrorCode.OVERLOADED, message: `${SESSION_PENDING_MAX} requests waiting in this session`, retry_after_ms: 100 } });
+      return this.refuse(`${SESSION_PENDING_MAX} requests waiting in this session`);
     }
     // The first request is always taken, however large (the message size limit bounds it).
     if (this.pending > 0 && this.pendingBytes + body.length > SESSION_PENDING_BYTES_MAX) {
-      return Promise.resolve({ request_id: 0, outcomes: [], error: { code: ErrorCode.OVERLOADED, message: `${this.pendingBytes} bytes of requests waiting in this session (limit ${SESSION_PENDING_BYTES_MAX})`, retry_after_ms: 100 } });
+      return this.refuse(`${this.pendingBytes} bytes of requests waiting in this session (limit ${SESSION_PENDING_BYTES_MAX})`);
     }
     this.armDeadMan();
     this.pending++;
@@ -563,6 +632,12 @@ class Session implements GatewaySession {
     });
     this.tail = reply.catch(() => undefined);
     return reply;
+  }
+
+  private refuse(message: string): Promise<Record<string, unknown>> {
+    this.gw.metrics.overloaded.inc();
+    this.gw.metrics.observe('grpc_session', 'OrderSession', ErrorCode.OVERLOADED, 0);
+    return Promise.resolve({ request_id: 0, outcomes: [], error: { code: ErrorCode.OVERLOADED, message, retry_after_ms: 100 } });
   }
 
   /** @internal (Gateway) Unsolicited reports for this session's account. */

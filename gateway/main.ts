@@ -6,13 +6,24 @@ import { loadGatewayConfig } from './config.js';
 import { Gateway } from './gateway.js';
 import { GrpcGateway } from './grpc-server.js';
 import { RestGateway } from './rest-server.js';
+import { exposition } from '../ops/metrics.js';
+import { createLogger, lineLogger } from '../ops/log.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string', default: 'gateway/examples/gateway-local.json' } } });
   const config = loadGatewayConfig(values.config!);
-  const gateway = new Gateway(config);
-  const rest = new RestGateway({ core: gateway, host: config.listen.rest.host, port: config.listen.rest.port, admin: (req) => gateway.admin(req) });
-  const grpc = new GrpcGateway({ core: gateway, host: config.listen.grpc.host, port: config.listen.grpc.port });
+  const logger = createLogger('gateway');
+  const gateway = new Gateway(config, { log: lineLogger(logger) });
+  const rest = new RestGateway({
+    core: gateway,
+    host: config.listen.rest.host,
+    port: config.listen.rest.port,
+    log: lineLogger(logger.child({ edge: 'rest' })),
+    admin: (req) => gateway.admin(req),
+    metrics: () => exposition(gateway.metrics.registry),
+    ready: async () => ({ ...(await gateway.ready()) }),
+  });
+  const grpc = new GrpcGateway({ core: gateway, host: config.listen.grpc.host, port: config.listen.grpc.port, log: lineLogger(logger.child({ edge: 'grpc' })) });
   const restPort = await rest.start();
   const grpcPort = await grpc.start();
   process.stdout.write(`${JSON.stringify({ event: 'ready', rest: `${config.listen.rest.host}:${restPort}`, grpc: `${config.listen.grpc.host}:${grpcPort}` })}\n`);
@@ -20,9 +31,9 @@ async function main(): Promise<void> {
   const stop = async (sig: string) => {
     if (stopping) return;
     stopping = true;
-    console.error(`[gateway] ${sig}: stopping`);
+    logger.info({ signal: sig }, 'stopping');
     // One line of counters for operators and the benchmarks (bench/gateway/exchange-procs.ts prints it).
-    console.error(`[gateway] stats ${JSON.stringify({ gateway: gateway.stats, pool: gateway.pool.stats(), memory: process.memoryUsage() })}`);
+    logger.info({ stats: { gateway: gateway.stats, pool: gateway.pool.stats(), memory: process.memoryUsage() } }, 'gateway stats');
     await rest.stop();
     await grpc.stop();
     await gateway.stop();

@@ -12,7 +12,9 @@
 //   POST   /v1/orders/cancel-all   MassCancel
 //   GET    /v1/orders/:id          GetOrder
 //   POST   /v1/admin/{kill-switch,halt,resume,reference-price}   → the optional admin callback
-//   GET    /healthz                "ok" (no auth)
+//   GET    /healthz                "ok" (no auth): the process is alive
+//   GET    /readyz                 200 {"ready":true,…} / 503 {"ready":false,…} (no auth): every shard has a leader
+//   GET    /metrics                Prometheus text exposition (no auth; keep the port off the internet)
 //
 // uWS rules this file follows: headers, URL and query are read synchronously in the handler
 // (the HttpRequest is invalid after it returns); body chunks are copied (uWS reuses the
@@ -61,6 +63,10 @@ export interface RestGatewayOptions {
   admin?: (req: AdminRequest) => Promise<GatewayReply>;
   /** Defaults to REST_INFLIGHT_MAX (tests lower it). */
   inflightMax?: number;
+  /** Serves GET /metrics (without it: 404). */
+  metrics?: () => Promise<{ body: string; contentType: string }>;
+  /** Serves GET /readyz (without it: always ready). */
+  ready?: () => Promise<{ ready: boolean } & Record<string, unknown>>;
 }
 
 const EMPTY_BODY = new Uint8Array(0);
@@ -96,11 +102,15 @@ type Route =
   | { kind: 'core'; op: Operation; pathOrderId: string | undefined; okStatus: number }
   | { kind: 'admin'; op: AdminOperation }
   | { kind: 'health' }
+  | { kind: 'ready' }
+  | { kind: 'metrics' }
   | { kind: 'not-found' }
   | { kind: 'method-not-allowed'; allow: string };
 
 const NOT_FOUND_ROUTE: Route = { kind: 'not-found' };
 const HEALTH_ROUTE: Route = { kind: 'health' };
+const READY_ROUTE: Route = { kind: 'ready' };
+const METRICS_ROUTE: Route = { kind: 'metrics' };
 const ALLOW_GET: Route = { kind: 'method-not-allowed', allow: 'GET' };
 const ALLOW_POST: Route = { kind: 'method-not-allowed', allow: 'POST' };
 const ALLOW_ORDER: Route = { kind: 'method-not-allowed', allow: 'GET, DELETE, PATCH' };
@@ -113,6 +123,8 @@ const MASS_CANCEL_ROUTE: Route = { kind: 'core', op: Operation.MASS_CANCEL, path
 /** uWS gives the method in lower case. */
 function route(method: string, url: string, hasAdmin: boolean): Route {
   if (url === '/healthz') return method === 'get' ? HEALTH_ROUTE : ALLOW_GET;
+  if (url === '/readyz') return method === 'get' ? READY_ROUTE : ALLOW_GET;
+  if (url === '/metrics') return method === 'get' ? METRICS_ROUTE : ALLOW_GET;
   if (url === '/v1/orders') {
     // The core's validation requires a path id to be a positive order id, so orders named by a
     // client order id are cancelled and amended here, with the id in the body.
@@ -180,7 +192,7 @@ export class RestGateway {
   private stopped = false;
   private inflight = 0;
 
-  constructor(opts: RestGatewayOptions) {
+  constructor(private readonly opts: RestGatewayOptions) {
     this.core = opts.core;
     this.host = opts.host;
     this.port = opts.port;
@@ -236,6 +248,10 @@ export class RestGateway {
     switch (r.kind) {
       case 'health':
         res.writeStatus('200 OK').writeHeader('content-type', 'text/plain').end('ok');
+        return;
+      case 'ready':
+      case 'metrics':
+        this.serveOps(res, r.kind, method, url);
         return;
       case 'not-found':
         writeJson(res, 404, errorJson(EDGE_NOT_FOUND, `no route for ${method.toUpperCase()} ${url}`));
@@ -295,6 +311,33 @@ export class RestGateway {
       if (!ex.dispatched) this.release(ex);
     });
     res.onData((chunk, isLast) => this.onData(ex, chunk, isLast));
+  }
+
+  /** GET /readyz and /metrics: answered asynchronously, outside the order-entry accounting. */
+  private serveOps(res: HttpResponse, kind: 'ready' | 'metrics', method: string, url: string): void {
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    const answer = (status: number, contentType: string, body: string) => {
+      if (aborted || this.stopped) return;
+      res.cork(() => res.writeStatus(statusLine(status)).writeHeader('content-type', contentType).end(body));
+    };
+    if (kind === 'metrics') {
+      if (this.opts.metrics === undefined) {
+        answer(404, JSON_TYPE, errorJson(EDGE_NOT_FOUND, `no route for ${method.toUpperCase()} ${url}`));
+        return;
+      }
+      this.opts.metrics().then(
+        (m) => answer(200, m.contentType, m.body),
+        (err: unknown) => answer(500, JSON_TYPE, errorJson(ErrorCode.INTERNAL, `metrics: ${String(err)}`)),
+      );
+      return;
+    }
+    (this.opts.ready ?? (() => Promise.resolve({ ready: true })))().then(
+      (r) => answer(r.ready ? 200 : 503, JSON_TYPE, JSON.stringify(r)),
+      (err: unknown) => answer(503, JSON_TYPE, JSON.stringify({ ready: false, error: String(err) })),
+    );
   }
 
   private onData(ex: Exchange, chunk: ArrayBuffer, isLast: boolean): void {

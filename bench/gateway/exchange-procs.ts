@@ -79,7 +79,7 @@ export async function startExchangeProcesses(opts: { fsync?: boolean; workers?: 
         await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
         if (child.exitCode === null) child.kill('SIGKILL');
       }
-      for (const l of errLines) if (l.includes('[gateway] stats ')) console.error(l);
+      for (const l of errLines) if (l.includes('gateway stats')) console.error(l);
       await Promise.all(cluster.ids.map((id) => cluster.terminate(id)));
       await cluster.stop();
       rmSync(dir, { recursive: true, force: true });

@@ -513,6 +513,37 @@ describe('REST edge limits', () => {
     expect(gw.inflightCount).toBe(0);
   });
 
+  it('serves /readyz (503 when not ready) and /metrics from the given callbacks, without auth or the core', async () => {
+    let ready = false;
+    const other = new RestGateway({
+      core,
+      host: HOST,
+      port: 0,
+      log: () => {},
+      ready: () => Promise.resolve({ ready, shards: [{ shard: 0, leader: ready ? 1 : null }] }),
+      metrics: () => Promise.resolve({ body: 'matchbook_test_total 1\n', contentType: 'text/plain; version=0.0.4' }),
+    });
+    const p = await other.start();
+    try {
+      const n = core.seen.length;
+      const notReady = await httpRequest(p, 'GET', '/readyz');
+      expect(notReady.status).toBe(503);
+      expect(JSON.parse(notReady.body as string)).toEqual({ ready: false, shards: [{ shard: 0, leader: null }] });
+      ready = true;
+      expect((await httpRequest(p, 'GET', '/readyz')).status).toBe(200);
+      const m = await httpRequest(p, 'GET', '/metrics');
+      expect(m.status).toBe(200);
+      expect(m.headers['content-type']).toBe('text/plain; version=0.0.4');
+      expect(m.body).toBe('matchbook_test_total 1\n');
+      expect((await httpRequest(p, 'POST', '/metrics')).status).toBe(405);
+      expect(core.seen.length).toBe(n);
+      // Without a metrics callback: 404.
+      expect((await httpRequest(port, 'GET', '/metrics')).status).toBe(404);
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('stop() closes the listener and the connections', async () => {
     const other = new RestGateway({ core, host: HOST, port: 0, log: () => {} });
     const p = await other.start();

@@ -61,4 +61,14 @@ describe('order session limits', () => {
     for (const r of refused) expect(r).toMatchObject({ outcomes: [], error: { code: 'OVERLOADED', retry_after_ms: 100 } });
     s.close();
   });
+
+  it('is not ready without a shard leader, and counts what it answered in its metrics', async () => {
+    expect(await gw.ready()).toEqual({ ready: false, shards: [{ shard: 0, leader: null, commit: null, applied: null }] });
+    const text = await gw.metrics.registry.metrics();
+    expect(text).toMatch(/matchbook_gateway_order_ack_seconds_count\{component="gateway",protocol="grpc_session",op="OrderSession"\} [1-9]/);
+    expect(text).toMatch(/matchbook_gateway_requests_total\{protocol="grpc_session",op="OrderSession",code="OVERLOADED",component="gateway"\} 5/);
+    expect(text).toMatch(/matchbook_gateway_overloaded_total\{component="gateway"\} 5/);
+    expect(text).toContain('matchbook_gateway_sessions');
+    expect(text).toContain('nodejs_eventloop_lag_seconds');
+  });
 });

@@ -1,0 +1,31 @@
+// Prometheus metrics shared by every process: one registry per process with the `component`
+// label, Node's default metrics (CPU, memory, GC, event-loop delay: nodejs_eventloop_lag_*),
+// and the text exposition for `GET /metrics`. Each part of the system defines its own metrics
+// next to its code (gateway/metrics.ts, replicator/metrics.ts, …) on the registry it is given.
+//
+// Naming (https://prometheus.io/docs/practices/naming/): `matchbook_<part>_<what>_<unit>`,
+// counters end in `_total`, durations in seconds.
+
+import client from 'prom-client';
+
+export type Registry = client.Registry;
+
+/** Resolution (ms) of the event-loop delay histogram behind nodejs_eventloop_lag_*. */
+const EVENT_LOOP_MONITOR_RESOLUTION_MS = 10;
+
+export function createRegistry(component: string): client.Registry {
+  const registry = new client.Registry();
+  registry.setDefaultLabels({ component });
+  client.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_MONITOR_RESOLUTION_MS });
+  return registry;
+}
+
+/** The exposition of a registry: body and content type for `GET /metrics`. */
+export async function exposition(registry: client.Registry): Promise<{ body: string; contentType: string }> {
+  return { body: await registry.metrics(), contentType: registry.contentType };
+}
+
+/** Latency buckets (seconds) for request/ack latencies: 100 µs … 10 s. */
+export const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export { client as prom };

@@ -6,6 +6,9 @@
 //                {id, op:'status', hash?:boolean}     → {id, ok:true, status}
 //                {id, op:'orders'}                    → {id, ok:true, applied, stateHash, execIdLast, orders:[…]}  (tests, debugging)
 //                {id, op:'order', orderId}            → {id, ok:true, applied, order | null}  (a live order; the gateway's GetOrder)
+//                {id, op:'entries', fromIndex, bytesMax?, waitMs?}
+//                                                     → ENTRIES (4): committed log entries from fromIndex, or the
+//                                                       newest snapshot if they are compacted (the events publisher)
 //   SUBMIT (2)   a batch of binary commands of one client session (engine/command-codec.ts)
 //                → RESULTS (3): one result per command, with its events in the binary event
 //                  codec (engine/event-codec.ts). This is the fast path: no JSON on either side,
@@ -36,7 +39,7 @@ import type { EventBuffer } from '../engine/event-buffer.js';
 import { decodeEvents, encodeEventsTo } from '../engine/event-codec.js';
 import { eventToJson } from '../engine/json-codec.js';
 import { ApplyOutcome, COMMAND_BYTES_MAX, type ApplyResult } from './shard-state-machine.js';
-import { encodeJsonCommand, type EncodedProposal, type NodeStatus, type Proposal, type ProposalCallback, type ProposalError, type ProposalReply } from './node.js';
+import { encodeJsonCommand, type CommittedRead, type EncodedProposal, type NodeStatus, type Proposal, type ProposalCallback, type ProposalError, type ProposalReply } from './node.js';
 import { Side } from '../engine/types.js';
 import type { NodeId } from './raft/types.js';
 
@@ -62,12 +65,20 @@ export const CLIENT_RETRY_DELAY_MS = 25;
 export const CLIENT_RETRY_DELAY_MS_MAX = 500;
 /** How often the client checks for timed-out requests (ms). */
 const CLIENT_TIMER_MS = 50;
+/** op 'entries': entry bytes per reply when the reader does not say (1 MiB: one full batch entry). */
+export const ENTRIES_BYTES_DEFAULT = 1024 * 1024;
+/** op 'entries': entry bytes per reply at most, whatever the reader asks (8 MiB). */
+export const ENTRIES_BYTES_MAX = 8 * 1024 * 1024;
+/** op 'entries': longest a reader that is caught up may wait for the next entry (ms) before an empty answer. */
+export const ENTRIES_WAIT_MS_MAX = 5_000;
+/** op 'entries': how often waiting readers are checked for new applied entries (ms): the most it adds to a reader's lag. */
+export const ENTRIES_POLL_MS = 2;
 
 const LENGTH_BYTES = 4;
 /** Error messages in RESULTS are cut to this many characters (the u16-length string holds 64 KiB). */
 const ERROR_MESSAGE_CHARS_MAX = 1000;
 
-export const FrameType = { JSON: 1, SUBMIT: 2, RESULTS: 3 } as const;
+export const FrameType = { JSON: 1, SUBMIT: 2, RESULTS: 3, ENTRIES: 4 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
 /** Result status in a RESULTS frame. */
@@ -226,6 +237,8 @@ export interface ClientServerNode {
   status(withHash?: boolean): NodeStatus;
   stateHash(): string;
   readonly stateMachine: import('./shard-state-machine.js').ShardStateMachine;
+  /** Committed entries for op 'entries' (ReplicaNode.readCommitted); without it the op is refused. */
+  readCommitted?(fromIndex: number, bytesMax: number): CommittedRead;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -266,6 +279,9 @@ export class ClientServer {
   private stopped = false;
   /** Spare writers for RESULTS frames (one per connection with results pending this tick). */
   private readonly spareWriters: ByteWriter[] = [];
+  /** op 'entries' requests of caught-up readers, waiting for the next applied entry. */
+  private readonly entryWaiters = new Set<EntryWaiter>();
+  private entryPollTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: ClientServerOptions) {
     this.frameBytesMax = opts.frameBytesMax ?? CLIENT_FRAME_BYTES_MAX;
@@ -297,6 +313,8 @@ export class ClientServer {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    clearInterval(this.entryPollTimer);
+    this.entryWaiters.clear();
     for (const c of this.conns) this.close(c);
     const server = this.server;
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -389,6 +407,10 @@ export class ClientServer {
       this.reply(c, { id, ok: true, applied: sm.appliedIndex, order: o ?? null });
       return;
     }
+    if (req.op === 'entries') {
+      this.handleEntries(c, req, bad);
+      return;
+    }
     if (req.op !== undefined && req.op !== 'submit') return bad(`unknown op ${JSON.stringify(req.op)}`);
     const { clientId, requestSeq, command } = req;
     // Client ids ≤ 0 are reserved for the replicas (the leader's time ticks).
@@ -403,6 +425,65 @@ export class ClientServer {
         this.done(c, { id, ok: false, error: e.code ?? 'INTERNAL', leader: e.leader ?? 0, retryable: e.retryable ?? false, message: e.message ?? String(err) });
       },
     );
+  }
+
+  /**
+   * op 'entries' (the events publisher replaying the shard): committed entries from fromIndex,
+   * or the newest snapshot when they are compacted. A reader that is caught up may ask to wait
+   * (waitMs, bounded by ENTRIES_WAIT_MS_MAX) for the next applied entry instead of polling; a
+   * waiting request counts as in progress on its connection.
+   */
+  private handleEntries(c: Conn, req: Record<string, unknown>, bad: (message: string) => void): void {
+    const node = this.opts.node;
+    if (node.readCommitted === undefined) return bad('op entries is not served by this node');
+    const { fromIndex, bytesMax, waitMs } = req;
+    if (typeof fromIndex !== 'number' || !Number.isSafeInteger(fromIndex) || fromIndex < 1) return bad('fromIndex must be a positive safe integer');
+    if (bytesMax !== undefined && (typeof bytesMax !== 'number' || !Number.isSafeInteger(bytesMax) || bytesMax < 1)) return bad('bytesMax must be a positive safe integer');
+    if (waitMs !== undefined && (typeof waitMs !== 'number' || !Number.isSafeInteger(waitMs) || waitMs < 0)) return bad('waitMs must be a non-negative safe integer');
+    const w: EntryWaiter = {
+      c,
+      id: typeof req.id === 'number' && Number.isFinite(req.id) ? req.id : 0,
+      fromIndex,
+      bytesMax: Math.min((bytesMax as number | undefined) ?? ENTRIES_BYTES_DEFAULT, ENTRIES_BYTES_MAX),
+      deadline: Date.now() + Math.min((waitMs as number | undefined) ?? 0, ENTRIES_WAIT_MS_MAX),
+    };
+    c.inflight++;
+    if (this.answerEntries(w, false)) return;
+    this.entryWaiters.add(w);
+    this.entryPollTimer ??= setInterval(() => this.pollEntryWaiters(), ENTRIES_POLL_MS);
+  }
+
+  /** Answers `w` if there is something to send (or its wait is over, or `force`); false if it should keep waiting. */
+  private answerEntries(w: EntryWaiter, force: boolean): boolean {
+    let read: CommittedRead;
+    try {
+      read = this.opts.node.readCommitted!(w.fromIndex, w.bytesMax);
+    } catch (err) {
+      // A reader's request must never take the replica down.
+      w.c.inflight--;
+      this.reply(w.c, { id: w.id, ok: false, error: 'INTERNAL', leader: 0, retryable: true, message: (err as Error).message });
+      if (w.c.paused) this.drain(w.c);
+      return true;
+    }
+    if (read.kind === 'entries' && read.entries.length === 0 && !force && Date.now() < w.deadline) return false;
+    w.c.inflight--;
+    if (!w.c.closed) w.c.socket.write(encodeEntriesFrame(w.id, read));
+    if (w.c.paused) this.drain(w.c);
+    return true;
+  }
+
+  private pollEntryWaiters(): void {
+    for (const w of this.entryWaiters) {
+      if (w.c.closed) {
+        this.entryWaiters.delete(w);
+        continue;
+      }
+      if (this.answerEntries(w, false)) this.entryWaiters.delete(w);
+    }
+    if (this.entryWaiters.size === 0) {
+      clearInterval(this.entryPollTimer);
+      this.entryPollTimer = undefined;
+    }
   }
 
   /** A SUBMIT frame: check the framing, propose each command; results come back one by one. */
@@ -513,6 +594,84 @@ export class ClientServer {
     }
     c.socket.write(encodeFrame(reply));
   }
+}
+
+/** An op 'entries' request waiting for the replica to apply more. */
+interface EntryWaiter {
+  c: Conn;
+  id: number;
+  fromIndex: number;
+  bytesMax: number;
+  /** Date.now() after which it is answered even if empty. */
+  deadline: number;
+}
+
+/**
+ * ENTRIES frame (proto/client-frames.md), body little-endian:
+ *   f64 id | u8 kind (1 entries, 2 snapshot) | f64 appliedIndex | f64 firstIndex |
+ *   entries:  u32 count | count × (f64 index | f64 term | u8 type | u32 length | data)
+ *   snapshot: f64 index | f64 term | u32 length | node snapshot (replicator/node.ts encodeNodeSnapshot)
+ */
+export function encodeEntriesFrame(id: number, read: CommittedRead): Buffer {
+  const w = new ByteWriter();
+  w.u32(0); // length, patched below (big-endian)
+  w.u8(FrameType.ENTRIES);
+  w.f64(id);
+  w.u8(read.kind === 'entries' ? EntriesKind.ENTRIES : EntriesKind.SNAPSHOT);
+  w.f64(read.applied);
+  w.f64(read.firstIndex);
+  if (read.kind === 'entries') {
+    w.u32(read.entries.length);
+    for (const e of read.entries) {
+      w.f64(e.index);
+      w.f64(e.term);
+      w.u8(e.type);
+      w.u32(e.data.length);
+      w.bytes(e.data);
+    }
+  } else {
+    w.f64(read.index);
+    w.f64(read.term);
+    w.u32(read.data.length);
+    w.bytes(read.data);
+  }
+  const out = Buffer.from(w.view());
+  out.writeUInt32BE(out.length - LENGTH_BYTES, 0);
+  return out;
+}
+
+export const EntriesKind = { ENTRIES: 1, SNAPSHOT: 2 } as const;
+
+/** A decoded ENTRIES frame body (the reader's side). Throws DecodeError (engine/byte-writer.ts) on malformed bytes. */
+export type EntriesReply =
+  | { id: number; kind: 'entries'; applied: number; firstIndex: number; entries: { index: number; term: number; type: number; data: Uint8Array }[] }
+  | { id: number; kind: 'snapshot'; applied: number; firstIndex: number; index: number; term: number; data: Uint8Array };
+
+export function decodeEntriesFrame(body: Uint8Array): EntriesReply {
+  const r = new ByteReader(body, 0, body.length);
+  const id = r.f64();
+  const kind = r.u8();
+  const applied = r.f64();
+  const firstIndex = r.f64();
+  if (kind === EntriesKind.ENTRIES) {
+    const count = r.u32();
+    const entries: { index: number; term: number; type: number; data: Uint8Array }[] = [];
+    for (let k = 0; k < count; k++) {
+      const index = r.f64();
+      const term = r.f64();
+      const type = r.u8();
+      const data = r.bytes(r.u32()).slice();
+      entries.push({ index, term, type, data });
+    }
+    if (r.remaining !== 0) throw new RangeError('ENTRIES frame: trailing bytes');
+    return { id, kind: 'entries', applied, firstIndex, entries };
+  }
+  if (kind !== EntriesKind.SNAPSHOT) throw new RangeError(`ENTRIES frame: unknown kind ${kind}`);
+  const index = r.f64();
+  const term = r.f64();
+  const data = r.bytes(r.u32()).slice();
+  if (r.remaining !== 0) throw new RangeError('ENTRIES frame: trailing bytes');
+  return { id, kind: 'snapshot', applied, firstIndex, index, term, data };
 }
 
 function replyOf(id: RequestId, r: ProposalReply): CommandReply {

@@ -25,6 +25,7 @@
 
 import path from 'node:path';
 import { encodeCommand } from '../engine/command-codec.js';
+import type { Engine } from '../engine/engine.js';
 import type { EventBuffer } from '../engine/event-buffer.js';
 import { commandFromJson, eventToJson } from '../engine/json-codec.js';
 import type { ShardConfig } from '../engine/types.js';
@@ -218,7 +219,26 @@ export interface ReplicaNodeOptions {
   log?: (line: string) => void;
   /** Leader's clock in µs since the epoch (tests may inject). */
   nowUs?: () => number;
+  /**
+   * Observer of applied state (the market-data feed, feed/feed-service.ts): called after every
+   * applied entry, on the loop, after the entry's proposals were answered, with the entry's
+   * results and the event buffer holding all its events (rows [0, events.count); reused by the
+   * next apply: read it inside the call). Derived state only: an exception is logged and
+   * ignored, never fatal. Unset: no cost.
+   */
+  onApplied?: (results: ApplyResult[], events: EventBuffer, entry: Entry) => void;
+  /**
+   * Called when the state machine's engine was built other than by applying entries — once at
+   * start() after recovery (from the WAL's snapshot, or empty), and after a leader's snapshot
+   * is installed — so an observer fed by onApplied can rebuild from it. Same error policy.
+   */
+  onStateReset?: (engine: Engine) => void;
 }
+
+/** What readCommitted() answers: committed entries, or the newest snapshot when the ones asked for are compacted. */
+export type CommittedRead =
+  | { kind: 'entries'; applied: number; firstIndex: number; entries: Entry[] }
+  | { kind: 'snapshot'; applied: number; firstIndex: number; index: number; term: number; /** encodeNodeSnapshot() bytes */ data: Uint8Array };
 
 /** Snapshot as stored in the WAL and sent to followers: membership + state machine snapshot. */
 interface HeldSnapshot {
@@ -450,6 +470,7 @@ export class ReplicaNode {
       `recovered: term ${hs.term} vote ${hs.vote} commit ${hs.commit} snapshot ${this.snapshotIndex} ` +
         `log [${wal.firstIndex()}, ${last}] (${entries.length} entries after the snapshot)`,
     );
+    if (this.opts.onStateReset !== undefined) this.notifyObserver('onStateReset', () => this.opts.onStateReset!(this.sm.engine));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -540,6 +561,39 @@ export class ReplicaNode {
   /** Read-only view of the state machine (tests, tools). */
   get stateMachine(): ShardStateMachine {
     return this.sm;
+  }
+
+  /**
+   * Committed entries for an outside reader that replays the shard (the events publisher,
+   * events/publisher/): entries [fromIndex, …] up to the applied index — committed, so
+   * identical on every replica and never overwritten — at most `bytesMax` of entry data (but
+   * at least one entry when any is available). When fromIndex is below the log this node still
+   * holds (compacted into a snapshot), it answers the newest snapshot instead: the reader
+   * restores it and continues after its index. Read-only and synchronous: whatever the loop
+   * is awaiting (an fdatasync, a snapshot save), entries up to the applied index are committed
+   * and in the core's log — except while a leader's snapshot is installed, when it answers none.
+   */
+  readCommitted(fromIndex: number, bytesMax: number): CommittedRead {
+    if (!Number.isSafeInteger(fromIndex) || fromIndex < 1) throw new RangeError(`readCommitted: fromIndex ${fromIndex}`);
+    const applied = this.sm.appliedIndex;
+    const firstIndex = this.core.firstIndex;
+    if (fromIndex < firstIndex) {
+      const s = this.latestSnapshot;
+      // While a leader's snapshot is being saved the core's log already starts after it but the
+      // snapshot is not held yet: nothing to serve this moment (the reader asks again).
+      if (s === undefined || s.meta.index < firstIndex - 1) return { kind: 'entries', applied, firstIndex, entries: [] };
+      return { kind: 'snapshot', applied, firstIndex, index: s.meta.index, term: s.meta.term, data: s.data };
+    }
+    const entries: Entry[] = [];
+    let bytes = 0;
+    for (let i = fromIndex; i <= applied; i++) {
+      const e = this.core.entryAt(i);
+      if (e === undefined) break; // (the same transition: applied lags a log restarted after a snapshot)
+      bytes += e.data.length;
+      if (entries.length > 0 && bytes > bytesMax) break;
+      entries.push(e);
+    }
+    return { kind: 'entries', applied, firstIndex, entries };
   }
 
   private poke(): void {
@@ -737,6 +791,20 @@ export class ReplicaNode {
     if (e.type === EntryType.CONF_CHANGE) this.core.applyConfChange(decodeConfChange(e.data));
     const results = this.sm.apply(e);
     this.stats.entriesApplied++;
+    this.answerProposals(e, results);
+    if (this.opts.onApplied !== undefined) this.notifyObserver('onApplied', () => this.opts.onApplied!(results, this.sm.events, e));
+  }
+
+  /** Observers are derived state: their failure is logged, never fatal to the replica. */
+  private notifyObserver(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log(`${what} observer failed (ignored): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    }
+  }
+
+  private answerProposals(e: Entry, results: ApplyResult[]): void {
     const p = this.pending.get(e.index);
     if (p === undefined) return;
     this.pending.delete(e.index);
@@ -811,6 +879,7 @@ export class ReplicaNode {
     this.snapshotIndex = Math.max(this.snapshotIndex, meta.index);
     this.stats.snapshotsInstalled++;
     this.log(`installed the leader's snapshot at ${meta.index} (term ${meta.term})`);
+    if (this.opts.onStateReset !== undefined) this.notifyObserver('onStateReset', () => this.opts.onStateReset!(this.sm.engine));
     // Proposals at or below the snapshot were never seen applied here.
     for (const [index, p] of this.pending) {
       if (index > meta.index) continue;

@@ -1,0 +1,194 @@
+// Event records ⇄ protobuf (proto/exchange/v1/events.proto), with protobufjs loaded once
+// (keepCase: the records use the proto's snake_case names as they are). Records are plain
+// objects with numbers; enums are the proto numbers, which equal the engine's codes
+// (engine/types.ts: Side, OrdType, ExecType, OrdStatus — checked when the schema loads).
+
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import protobuf from 'protobufjs';
+import { reasonName } from '../engine/json-codec.js';
+import { ExecType, OrdStatus, OrdType, Side, type ExecReport, type TradeEvent } from '../engine/types.js';
+import { toGlobalOrderId } from '../gateway/validate.js';
+
+const PROTO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../proto');
+export const EVENTS_PROTO_PATH = path.join(PROTO_ROOT, 'exchange/v1/events.proto');
+
+/** Where an event comes from: unique per event, increasing along the shard's history. */
+export interface EventOrigin {
+  shard: number;
+  log_index: number;
+  /** The event's position among all engine events of the entry (from 0). */
+  position: number;
+  /** Engine sequence number of the command that caused it. */
+  seq: number;
+  ts_us: number;
+}
+
+/** exchange.v1.ExecutionReportEvent (topics exchange.orders.v1, exchange.fills.v1). */
+export interface ExecRecord extends EventOrigin {
+  exec_id: number;
+  /** Global: shard × 2^44 + the engine's order id. */
+  order_id: number;
+  client_order_id: string;
+  orig_client_order_id: string;
+  account: number;
+  symbol: string;
+  side: number;
+  order_type: number;
+  exec_type: number;
+  order_status: number;
+  price: number;
+  stop_price: number;
+  order_qty: number;
+  cum_qty: number;
+  leaves_qty: number;
+  last_qty: number;
+  last_px: number;
+  cum_notional: number;
+  display_qty: number;
+  reason: string;
+  trade_id: number;
+}
+
+/** exchange.v1.TradeEvent (topic exchange.trades.v1). */
+export interface TradeRecord extends EventOrigin {
+  trade_id: number;
+  symbol: string;
+  price: number;
+  qty: number;
+  aggressor_side: number;
+  /** Global order ids. */
+  taker_order_id: number;
+  taker_account: number;
+  maker_order_id: number;
+  maker_account: number;
+}
+
+export interface PartitionOffsetRecord {
+  topic: string;
+  partition: number;
+  next_offset: number;
+}
+
+/** exchange.v1.PublisherProgress (topic exchange.publisher-progress.v1). */
+export interface ProgressRecord {
+  shard: number;
+  log_index: number;
+  seq: number;
+  offsets: PartitionOffsetRecord[];
+  events_published: number;
+  publisher_id: string;
+}
+
+export function execRecordOf(shard: number, logIndex: number, position: number, e: ExecReport): ExecRecord {
+  return {
+    shard,
+    log_index: logIndex,
+    position,
+    seq: e.seq,
+    ts_us: e.tsUs,
+    exec_id: e.execId,
+    order_id: toGlobalOrderId(shard, e.orderId),
+    client_order_id: e.clOrdId,
+    orig_client_order_id: e.origClOrdId ?? '',
+    account: e.account,
+    symbol: e.symbol,
+    side: e.side,
+    order_type: e.ordType,
+    exec_type: e.execType,
+    order_status: e.ordStatus,
+    price: e.price,
+    stop_price: e.stopPrice,
+    order_qty: e.orderQty,
+    cum_qty: e.cumQty,
+    leaves_qty: e.leavesQty,
+    last_qty: e.lastQty,
+    last_px: e.lastPx,
+    cum_notional: e.cumNotional,
+    display_qty: e.displayQty,
+    reason: e.reason === 0 ? '' : reasonName(e.reason),
+    trade_id: e.tradeId,
+  };
+}
+
+export function tradeRecordOf(shard: number, logIndex: number, position: number, e: TradeEvent): TradeRecord {
+  return {
+    shard,
+    log_index: logIndex,
+    position,
+    seq: e.seq,
+    ts_us: e.tsUs,
+    trade_id: e.tradeId,
+    symbol: e.symbol,
+    price: e.price,
+    qty: e.qty,
+    aggressor_side: e.aggressorSide,
+    taker_order_id: toGlobalOrderId(shard, e.takerOrderId),
+    taker_account: e.takerAccount,
+    maker_order_id: toGlobalOrderId(shard, e.makerOrderId),
+    maker_account: e.makerAccount,
+  };
+}
+
+const TO_OBJECT: protobuf.IConversionOptions = { longs: Number, enums: Number, defaults: true, arrays: true };
+
+export class EventsCodec {
+  readonly root: protobuf.Root;
+  private readonly exec: protobuf.Type;
+  private readonly trade: protobuf.Type;
+  private readonly progress: protobuf.Type;
+
+  constructor(protoPath: string = EVENTS_PROTO_PATH) {
+    const root = new protobuf.Root();
+    // Imports are relative to proto/ (buf style), not to the importing file.
+    root.resolvePath = (_origin, target) => (path.isAbsolute(target) ? target : path.join(PROTO_ROOT, target));
+    root.loadSync(protoPath, { keepCase: true });
+    root.resolveAll();
+    this.root = root;
+    this.exec = root.lookupType('exchange.v1.ExecutionReportEvent');
+    this.trade = root.lookupType('exchange.v1.TradeEvent');
+    this.progress = root.lookupType('exchange.v1.PublisherProgress');
+    // Records carry the engine's enum codes as the proto numbers: they must be the same.
+    const same = (enumName: string, prefix: string, codes: Record<string, number>) => {
+      const e = root.lookupEnum(`exchange.v1.${enumName}`);
+      for (const [name, code] of Object.entries(codes)) {
+        if (e.values[`${prefix}_${name}`] !== code) throw new Error(`events.proto: ${enumName} ${prefix}_${name} is not ${code} (engine/types.ts)`);
+      }
+    };
+    same('Side', 'SIDE', Side);
+    same('OrderType', 'ORDER_TYPE', OrdType);
+    same('ExecType', 'EXEC_TYPE', ExecType);
+    same('OrderStatus', 'ORDER_STATUS', OrdStatus);
+  }
+
+  private static shared: EventsCodec | undefined;
+  /** The codec of proto/exchange/v1/events.proto, loaded once per process. */
+  static get(): EventsCodec {
+    return (EventsCodec.shared ??= new EventsCodec());
+  }
+
+  encodeExec(r: ExecRecord): Uint8Array {
+    return this.exec.encode(r as unknown as Record<string, unknown>).finish();
+  }
+
+  encodeTrade(r: TradeRecord): Uint8Array {
+    return this.trade.encode(r as unknown as Record<string, unknown>).finish();
+  }
+
+  encodeProgress(r: ProgressRecord): Uint8Array {
+    return this.progress.encode(r as unknown as Record<string, unknown>).finish();
+  }
+
+  /** Throws on bytes that are not an ExecutionReportEvent. */
+  decodeExec(bytes: Uint8Array): ExecRecord {
+    return this.exec.toObject(this.exec.decode(bytes), TO_OBJECT) as ExecRecord;
+  }
+
+  decodeTrade(bytes: Uint8Array): TradeRecord {
+    return this.trade.toObject(this.trade.decode(bytes), TO_OBJECT) as TradeRecord;
+  }
+
+  decodeProgress(bytes: Uint8Array): ProgressRecord {
+    return this.progress.toObject(this.progress.decode(bytes), TO_OBJECT) as ProgressRecord;
+  }
+}

@@ -1,0 +1,81 @@
+// Kafka plumbing shared by the publisher, the read models and the benchmark: which brokers to
+// use, a kafkajs client with this project's retry policy and logging, and the topics.
+//
+// Brokers: --brokers (comma-separated host:port) > KAFKA_BROKERS > the embedded broker's
+// default address (events/broker, `npm run broker`, port 9092 on loopback). With KAFKA_BROKERS
+// set, every part talks to that cluster instead (events/README.md, "Real Kafka").
+
+import { Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs';
+import { ALL_TOPICS, EVENT_TOPIC_PARTITIONS_DEFAULT, EVENT_TOPICS, PROGRESS_TOPIC_PARTITIONS, TOPIC_PROGRESS, type EventTopic } from './topics.js';
+
+/** Where the embedded broker listens by default (events/broker/main.ts). */
+export const EMBEDDED_BROKER_DEFAULT = '127.0.0.1:9092';
+/** kafkajs retries of one request (metadata, produce, fetch) before it gives up and the caller's own retry loop takes over. */
+export const KAFKA_RETRIES = 5;
+export const KAFKA_RETRY_INITIAL_MS = 100;
+export const KAFKA_RETRY_MAX_MS = 2_000;
+/** Connecting to a broker (ms). */
+export const KAFKA_CONNECTION_TIMEOUT_MS = 3_000;
+/** Request timeout (ms); a produce waits for the broker's fsync. */
+export const KAFKA_REQUEST_TIMEOUT_MS = 30_000;
+
+/** The broker list to use: an explicit flag, else KAFKA_BROKERS, else `fallback` (the embedded broker). */
+export function resolveBrokers(flag: string | undefined, env: NodeJS.ProcessEnv = process.env, fallback: string = EMBEDDED_BROKER_DEFAULT): string[] {
+  const raw = flag ?? (env.KAFKA_BROKERS !== undefined && env.KAFKA_BROKERS.trim() !== '' ? env.KAFKA_BROKERS : fallback);
+  const list = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (list.length === 0) throw new RangeError('no Kafka brokers given');
+  for (const b of list) if (!/^(\[[^\]]+\]|[^:\s]+):\d{1,5}$/.test(b)) throw new RangeError(`Kafka broker ${JSON.stringify(b)} is not host:port`);
+  return list;
+}
+
+const LEVEL_NAMES: Record<number, string> = { [logLevel.ERROR]: 'ERROR', [logLevel.WARN]: 'WARN', [logLevel.INFO]: 'INFO', [logLevel.DEBUG]: 'DEBUG' };
+
+/** A kafkajs client; its warnings and errors go to `log` (one line each). */
+export function kafkaClient(brokers: string[], clientId: string, log: (line: string) => void, level: logLevel = logLevel.WARN): Kafka {
+  return new Kafka({
+    clientId,
+    brokers,
+    connectionTimeout: KAFKA_CONNECTION_TIMEOUT_MS,
+    requestTimeout: KAFKA_REQUEST_TIMEOUT_MS,
+    retry: { retries: KAFKA_RETRIES, initialRetryTime: KAFKA_RETRY_INITIAL_MS, maxRetryTime: KAFKA_RETRY_MAX_MS },
+    logLevel: level,
+    logCreator:
+      () =>
+      ({ level: l, log: entry }: LogEntry) => {
+        const { message, error } = entry as { message?: string; error?: string };
+        // The publisher bounds the idempotent producer's retries on purpose: a send that still
+        // fails ends its session, and the next session resends from the last progress record
+        // with a new producer id (duplicates downstream, never a gap).
+        if (message?.startsWith('Limiting retries for the idempotent producer') === true) return;
+        log(`kafkajs ${LEVEL_NAMES[l] ?? l}: ${message ?? ''}${error !== undefined ? ` (${error})` : ''}`);
+      },
+  });
+}
+
+/**
+ * Creates whichever of the topics is missing (event topics with `partitions` partitions, the
+ * progress topic with one) and returns the partition count of each event topic as the
+ * cluster has it (an existing topic keeps its own).
+ */
+export async function ensureTopics(admin: Admin, partitions: number = EVENT_TOPIC_PARTITIONS_DEFAULT): Promise<Record<EventTopic, number>> {
+  const existing = new Set(await admin.listTopics());
+  const missing: ITopicConfig[] = [];
+  for (const t of ALL_TOPICS) {
+    if (existing.has(t)) continue;
+    missing.push({ topic: t, numPartitions: t === TOPIC_PROGRESS ? PROGRESS_TOPIC_PARTITIONS : partitions });
+  }
+  // Another process may create them at the same moment: "already exists" is success.
+  if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true }).catch((err: unknown) => {
+    if (!/already exists/i.test(String((err as Error).message))) throw err;
+  });
+  const md = await admin.fetchTopicMetadata({ topics: [...ALL_TOPICS] });
+  const counts = {} as Record<EventTopic, number>;
+  for (const t of md.topics) {
+    if ((EVENT_TOPICS as readonly string[]).includes(t.name)) counts[t.name as EventTopic] = t.partitions.length;
+  }
+  for (const t of EVENT_TOPICS) if (!(counts[t] >= 1)) throw new Error(`topic ${t} has no partitions`);
+  return counts;
+}

@@ -1,0 +1,105 @@
+// The events publisher as a process, one per shard:
+//
+//   npm run publisher -- --cluster <cluster.json> [--brokers host:port,...] [--data-dir DIR]
+//                        [--partitions N] [--status-every-ms MS]
+//                        [--checkpoint-every-entries N] [--checkpoint-every-ms MS]
+//
+// Brokers: --brokers, else KAFKA_BROKERS, else the cluster file's "kafkaBrokers" (if any),
+// else the embedded broker's default address (127.0.0.1:9092). The local checkpoint goes to
+// --data-dir (default <cluster dataDir>/publisher). Prints `{"event":"ready",…}` on stdout once
+// started and a `{"event":"status",…}` line every --status-every-ms (default 10 s); logs go to
+// stderr. SIGTERM / SIGINT: stop after the send in progress, exit 0.
+
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseConfig } from '../../engine/config.js';
+import { parseClusterConfig } from '../../replicator/cluster-config.js';
+import { resolveBrokers } from '../kafka.js';
+import { Publisher } from './publisher.js';
+
+/** A graceful stop that takes longer than this (ms) ends in exit(1) anyway. */
+const STOP_TIMEOUT_MS = 10_000;
+const STATUS_EVERY_MS_DEFAULT = 10_000;
+
+function usage(msg: string): never {
+  console.error(`${msg}\nusage: npm run publisher -- --cluster <cluster.json> [--brokers host:port,...] [--data-dir DIR] [--partitions N] [--status-every-ms MS] [--checkpoint-every-entries N] [--checkpoint-every-ms MS]`);
+  process.exit(2);
+}
+
+function intArg(name: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min) usage(`--${name} must be an integer ≥ ${min}`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      cluster: { type: 'string' },
+      brokers: { type: 'string' },
+      'data-dir': { type: 'string' },
+      partitions: { type: 'string' },
+      'status-every-ms': { type: 'string' },
+      'checkpoint-every-entries': { type: 'string' },
+      'checkpoint-every-ms': { type: 'string' },
+    },
+  });
+  if (values.cluster === undefined) usage('missing --cluster');
+  const clusterPath = path.resolve(values.cluster);
+  const raw = JSON.parse(readFileSync(clusterPath, 'utf8')) as Record<string, unknown>;
+  const cluster = parseClusterConfig(raw, path.dirname(clusterPath));
+  const shardConfig = parseConfig(JSON.parse(readFileSync(cluster.shardConfigPath, 'utf8')));
+  const configured = typeof raw.kafkaBrokers === 'string' ? raw.kafkaBrokers : Array.isArray(raw.kafkaBrokers) ? raw.kafkaBrokers.join(',') : undefined;
+  let brokers: string[];
+  try {
+    brokers = resolveBrokers(values.brokers, process.env, configured);
+  } catch (err) {
+    usage((err as Error).message);
+  }
+  const partitions = intArg('partitions', values.partitions, 1);
+  const statusEveryMs = intArg('status-every-ms', values['status-every-ms'], 100) ?? STATUS_EVERY_MS_DEFAULT;
+  const checkpointIntervalEntries = intArg('checkpoint-every-entries', values['checkpoint-every-entries'], 1);
+  const checkpointIntervalMs = intArg('checkpoint-every-ms', values['checkpoint-every-ms'], 1);
+  const dataDir = path.resolve(values['data-dir'] ?? path.join(cluster.dataDir, 'publisher'));
+  const shard = shardConfig.shardId;
+  const log = (line: string) => console.error(`${new Date().toISOString()} [publisher ${shard}] ${line}`);
+
+  const publisher = new Publisher({
+    shardConfig,
+    endpoints: cluster.members.map((m) => ({ id: m.id, host: m.client.host, port: m.client.port })),
+    brokers,
+    dataDir,
+    ...(partitions !== undefined ? { partitions } : {}),
+    ...(checkpointIntervalEntries !== undefined ? { checkpointIntervalEntries } : {}),
+    ...(checkpointIntervalMs !== undefined ? { checkpointIntervalMs } : {}),
+    log,
+  });
+  publisher.start();
+  process.stdout.write(`${JSON.stringify({ event: 'ready', shard, brokers, dataDir, pid: process.pid })}\n`);
+  const statusTimer = setInterval(() => process.stdout.write(`${JSON.stringify({ event: 'status', ...publisher.status() })}\n`), statusEveryMs);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: stopping`);
+    clearInterval(statusTimer);
+    const timer = setTimeout(() => {
+      log('stop timed out');
+      process.exit(1);
+    }, STOP_TIMEOUT_MS);
+    timer.unref();
+    await publisher.stop();
+    log(`stopped: ${JSON.stringify(publisher.status())}`);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error(`FATAL: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,90 @@
+// Reading back the publisher's last progress record for a shard (topic
+// exchange.publisher-progress.v1): where a restarted publisher resumes. The topic has one
+// partition (a shard's records all land on partitionOf(shard key)); the last record of the
+// shard is found by reading windows of PROGRESS_SCAN_WINDOW_RECORDS from the end backwards, so
+// the cost does not grow with the topic's history.
+
+import { randomUUID } from 'node:crypto';
+import type { Admin, Kafka } from 'kafkajs';
+import { EventsCodec, type ProgressRecord } from '../codec.js';
+import { partitionOf } from '../partitioner.js';
+import { TOPIC_PROGRESS } from '../topics.js';
+
+/** Records read per backward step. */
+export const PROGRESS_SCAN_WINDOW_RECORDS = 1_024;
+/** Backward steps at most (then: no progress found — the publisher starts from the beginning, duplicates are dropped downstream). */
+export const PROGRESS_SCAN_STEPS_MAX = 64;
+/** One window's read (join + fetch) must finish within this (ms), else the session fails and is retried. */
+export const PROGRESS_READ_TIMEOUT_MS = 30_000;
+
+export function shardKey(shard: number): Buffer {
+  return Buffer.from(String(shard), 'utf8');
+}
+
+/** The newest progress record of `shard`, or undefined if there is none. */
+export async function readLastProgress(kafka: Kafka, admin: Admin, shard: number): Promise<ProgressRecord | undefined> {
+  const md = await admin.fetchTopicMetadata({ topics: [TOPIC_PROGRESS] });
+  const partitions = md.topics[0]?.partitions.length ?? 0;
+  if (partitions < 1) throw new Error(`topic ${TOPIC_PROGRESS} has no partitions`);
+  const key = shardKey(shard);
+  const partition = partitionOf(key, partitions);
+  const offsets = await admin.fetchTopicOffsets(TOPIC_PROGRESS);
+  const po = offsets.find((o) => o.partition === partition);
+  if (po === undefined) throw new Error(`no offsets for ${TOPIC_PROGRESS}/${partition}`);
+  const low = Number(po.low);
+  let end = Number(po.high);
+  for (let step = 0; step < PROGRESS_SCAN_STEPS_MAX && end > low; step++) {
+    const start = Math.max(low, end - PROGRESS_SCAN_WINDOW_RECORDS);
+    const found = await readWindow(kafka, partition, start, end, shard);
+    if (found !== undefined) return found;
+    end = start;
+  }
+  return undefined;
+}
+
+/** The last record with `key` among offsets [start, end) of the progress partition. */
+async function readWindow(kafka: Kafka, partition: number, start: number, end: number, shard: number): Promise<ProgressRecord | undefined> {
+  const codec = EventsCodec.get();
+  const key = shardKey(shard);
+  const consumer = kafka.consumer({ groupId: `matchbook-publisher-resume-${randomUUID()}`, maxWaitTimeInMs: 100, retry: { retries: 3 } });
+  let last: ProgressRecord | undefined;
+  let finish!: () => void;
+  let fail!: (e: Error) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    finish = resolve;
+    fail = reject;
+  });
+  const timer = setTimeout(() => fail(new Error(`reading ${TOPIC_PROGRESS}/${partition} [${start}, ${end}) took over ${PROGRESS_READ_TIMEOUT_MS} ms`)), PROGRESS_READ_TIMEOUT_MS);
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [TOPIC_PROGRESS], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset }) => {
+        if (batch.partition !== partition) return;
+        for (const m of batch.messages) {
+          resolveOffset(m.offset);
+          const offset = Number(m.offset);
+          if (offset < start) continue;
+          if (offset >= end) return finish();
+          if (m.key !== null && key.equals(m.key) && m.value !== null) {
+            try {
+              const p = codec.decodeProgress(m.value);
+              if (p.shard === shard) last = p;
+            } catch {
+              // Not a PublisherProgress: someone else's record; skip it.
+            }
+          }
+          if (offset === end - 1) return finish();
+        }
+      },
+    });
+    consumer.seek({ topic: TOPIC_PROGRESS, partition, offset: String(start) });
+    await done;
+    return last;
+  } finally {
+    clearTimeout(timer);
+    await consumer.disconnect().catch(() => undefined);
+  }
+}

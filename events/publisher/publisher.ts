@@ -1,0 +1,501 @@
+// The events publisher of one shard: replays the shard's committed log with its own
+// ShardStateMachine — the same code path as every replica, so its engine events are exactly
+// the replicas' — and publishes the execution reports and trades to Kafka
+// (events/README.md). It runs beside the exchange, asynchronously: order acknowledgement
+// never waits for it, and when the brokers are slow or gone it falls behind and catches up.
+//
+// A session (a start, or a restart after any failure):
+//   1. connect to Kafka, create the topics if missing, read back the shard's last progress
+//      record: L = the last log index whose events are all published;
+//   2. restore the local checkpoint (a state-machine snapshot at an index ≤ L), if any;
+//   3. replay committed entries from the replicas silently up to L (their events are out);
+//   4. publish: pull a bounded chunk of committed entries, apply each, turn its events into
+//      records, sendBatch them with the idempotent producer (acks = all, one request in
+//      flight), then record progress (in the next send, or alone when caught up).
+// Any failure ends the session; the next one starts over from step 1 (a backoff in between),
+// so every record after L is sent again at worst: duplicates on the wire, never a gap, which
+// consumers drop by (shard, log_index, position).
+//
+// Backlog: the publisher holds one chunk of entries (ENTRIES_CHUNK_BYTES) and one batch of
+// records (RECORDS_PER_SEND_MAX) at a time; the rest of its backlog is the replicas' log. The
+// replicas compact their log through their previous snapshot (replicator/README.md), so the
+// log keeps at least snapshotIntervalEntries entries behind their applied index; a publisher
+// further behind than that finds its next entry compacted: it restores the replicas' newest
+// snapshot and reports the events in between as a GAP (log line, status) — they cannot be
+// reconstructed. That is the documented retention bound.
+
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { Partitioners, logLevel, type Admin, type Message, type Producer, type RecordMetadata, type TopicMessages } from 'kafkajs';
+import type { ShardConfig } from '../../engine/types.js';
+import type { ClientEndpoint, EntriesReply } from '../../replicator/client-server.js';
+import { decodeNodeSnapshot } from '../../replicator/node.js';
+import type { EntryType } from '../../replicator/raft/types.js';
+import { ShardStateMachine } from '../../replicator/shard-state-machine.js';
+import { EventsCodec, type ProgressRecord } from '../codec.js';
+import { ensureTopics, kafkaClient } from '../kafka.js';
+import { partitionOf } from '../partitioner.js';
+import { EVENT_TOPIC_PARTITIONS_DEFAULT, HEADER_LOG_INDEX, HEADER_SEQ, HEADER_SHARD, HEADER_TYPE, RecordType, TOPIC_PROGRESS, type EventTopic } from '../topics.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { EntrySource, EntrySourceClosedError } from './entry-source.js';
+import { readLastProgress, shardKey } from './progress.js';
+import { RecordBuilder, type OutRecord } from './records.js';
+
+/** Entry bytes pulled from a replica per request (one full batch entry). */
+export const ENTRIES_CHUNK_BYTES = 1024 * 1024;
+/** Entry bytes per request while replaying silently up to the published index (no records to build). */
+export const ENTRIES_REPLAY_CHUNK_BYTES = 8 * 1024 * 1024;
+/** When caught up, how long a request waits at the replica for the next entry (ms). */
+export const ENTRIES_WAIT_MS = 500;
+/** Records in one sendBatch at most; a chunk that makes more is sent in several. */
+export const RECORDS_PER_SEND_MAX = 20_000;
+/** When idle, a progress record for entries without events (the leader's time ticks) at most this often (ms). */
+export const PROGRESS_IDLE_INTERVAL_MS = 1_000;
+/** A local checkpoint after this many applied entries… */
+export const CHECKPOINT_INTERVAL_ENTRIES = 20_000;
+/** …or this long (ms), whichever comes first (and only once something new is published). */
+export const CHECKPOINT_INTERVAL_MS = 30_000;
+/** First delay before a new session after a failure (ms); doubles up to SESSION_RETRY_DELAY_MS_MAX. */
+export const SESSION_RETRY_DELAY_MS = 100;
+export const SESSION_RETRY_DELAY_MS_MAX = 5_000;
+/** Gaps remembered in status() (the count and entries are totals). */
+export const GAPS_KEPT = 16;
+/** kafkajs produce timeout (ms): the broker acknowledges after its fsync. */
+export const PRODUCE_TIMEOUT_MS = 30_000;
+
+export interface PublisherOptions {
+  shardConfig: ShardConfig;
+  endpoints: ClientEndpoint[];
+  brokers: string[];
+  /** Local checkpoint directory. */
+  dataDir: string;
+  /** Partitions of event topics the publisher creates. */
+  partitions?: number;
+  chunkBytes?: number;
+  checkpointIntervalEntries?: number;
+  checkpointIntervalMs?: number;
+  log?: (line: string) => void;
+  kafkaLogLevel?: logLevel;
+}
+
+export interface PublisherGap {
+  /** Events of log indexes (from, to] could not be published: the replicas had compacted them. */
+  from: number;
+  to: number;
+  atMs: number;
+}
+
+export interface PublisherStatus {
+  shard: number;
+  state: 'starting' | 'replaying' | 'publishing' | 'retrying' | 'stopped';
+  /** Last log index whose events are all acknowledged by the brokers. */
+  publishedIndex: number;
+  /** Its engine seq (read-your-writes marks compare against it). */
+  publishedSeq: number;
+  /** Log index the publisher's state machine has applied. */
+  appliedIndex: number;
+  /** Applied index of the replica it reads from (last seen). */
+  replicaApplied: number;
+  replica: number;
+  /** Entries applied by the replica and not yet published. */
+  lagEntries: number;
+  recordsSent: number;
+  batchesSent: number;
+  progressRecordsSent: number;
+  sessions: number;
+  gapCount: number;
+  gapEntries: number;
+  gaps: PublisherGap[];
+  checkpointIndex: number;
+  lastError: string | undefined;
+}
+
+/** A committed entry as the replicas send it. */
+type RawEntry = Extract<EntriesReply, { kind: 'entries' }>['entries'][number];
+
+function assert(ok: boolean, message: string): asserts ok {
+  if (!ok) throw new Error(`publisher invariant broken: ${message}`);
+}
+
+class StopSession extends Error {}
+
+export class Publisher {
+  readonly shard: number;
+  private readonly opts: PublisherOptions;
+  private readonly log: (line: string) => void;
+  private readonly codec = EventsCodec.get();
+  private readonly chunkBytes: number;
+  private readonly checkpointIntervalEntries: number;
+  private readonly checkpointIntervalMs: number;
+  private readonly publisherId = randomUUID();
+  private source: EntrySource | undefined;
+  private sm: ShardStateMachine;
+  private running: Promise<void> | undefined;
+  private stopping = false;
+  private wakeRetry: (() => void) | undefined;
+  private producer: Producer | undefined;
+  private admin: Admin | undefined;
+  /** Next offset per "topic/partition" after this publisher's acknowledged writes (carried over from the last progress record). */
+  private offsets = new Map<string, { topic: string; partition: number; next_offset: number }>();
+  private readonly st: PublisherStatus;
+  private lastCheckpointAtMs = Date.now();
+  /** Log index of the last state captured for a checkpoint (written or not). */
+  private checkpointCapturedIndex = 0;
+  private checkpointWriting = false;
+  /** Captured while another write was in progress: written after it (the newest wins). */
+  private checkpointQueued: { logIndex: number; state: Uint8Array } | undefined;
+
+  constructor(opts: PublisherOptions) {
+    this.opts = opts;
+    this.shard = opts.shardConfig.shardId;
+    this.log = opts.log ?? ((l) => console.error(`[publisher ${this.shard}] ${l}`));
+    this.chunkBytes = opts.chunkBytes ?? ENTRIES_CHUNK_BYTES;
+    this.checkpointIntervalEntries = opts.checkpointIntervalEntries ?? CHECKPOINT_INTERVAL_ENTRIES;
+    this.checkpointIntervalMs = opts.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS;
+    this.sm = new ShardStateMachine(opts.shardConfig);
+    this.st = {
+      shard: this.shard,
+      state: 'starting',
+      publishedIndex: 0,
+      publishedSeq: 0,
+      appliedIndex: 0,
+      replicaApplied: 0,
+      replica: 0,
+      lagEntries: 0,
+      recordsSent: 0,
+      batchesSent: 0,
+      progressRecordsSent: 0,
+      sessions: 0,
+      gapCount: 0,
+      gapEntries: 0,
+      gaps: [],
+      checkpointIndex: 0,
+      lastError: undefined,
+    };
+    mkdirSync(opts.dataDir, { recursive: true });
+  }
+
+  status(): PublisherStatus {
+    return { ...this.st, appliedIndex: this.sm.appliedIndex, lagEntries: Math.max(0, this.st.replicaApplied - this.st.publishedIndex), replica: this.source?.replica ?? 0, gaps: [...this.st.gaps] };
+  }
+
+  /** Runs sessions until stop(). */
+  start(): void {
+    assert(this.running === undefined, 'start() twice');
+    this.running = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.source?.close();
+    this.wakeRetry?.();
+    await this.running;
+    this.st.state = 'stopped';
+  }
+
+  private async run(): Promise<void> {
+    let delay = SESSION_RETRY_DELAY_MS;
+    while (!this.stopping) {
+      this.st.sessions++;
+      const startedAt = Date.now();
+      try {
+        await this.session();
+      } catch (err) {
+        if (this.stopping) break;
+        if (!(err instanceof StopSession)) {
+          const msg = err instanceof Error ? err.message : String(err);
+          this.st.lastError = msg;
+          this.log(`session failed: ${msg}; starting over in ${delay} ms`);
+        }
+      } finally {
+        await this.closeKafka();
+        this.source?.close();
+        this.source = undefined;
+      }
+      if (this.stopping) break;
+      this.st.state = 'retrying';
+      // A session that ran a while resets the backoff: the failure is a new one.
+      if (Date.now() - startedAt > SESSION_RETRY_DELAY_MS_MAX) delay = SESSION_RETRY_DELAY_MS;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay);
+        this.wakeRetry = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.wakeRetry = undefined;
+      delay = Math.min(SESSION_RETRY_DELAY_MS_MAX, delay * 2);
+    }
+  }
+
+  private async closeKafka(): Promise<void> {
+    const p = this.producer;
+    const a = this.admin;
+    this.producer = undefined;
+    this.admin = undefined;
+    await p?.disconnect().catch(() => undefined);
+    await a?.disconnect().catch(() => undefined);
+  }
+
+  private checkStop(): void {
+    if (this.stopping) throw new StopSession('stopping');
+  }
+
+  private async session(): Promise<void> {
+    this.st.state = 'starting';
+    const kafka = kafkaClient(this.opts.brokers, `matchbook-publisher-${this.shard}`, this.log, this.opts.kafkaLogLevel ?? logLevel.WARN);
+    const admin = kafka.admin();
+    this.admin = admin;
+    await admin.connect();
+    const partitions = await ensureTopics(admin, this.opts.partitions ?? EVENT_TOPIC_PARTITIONS_DEFAULT);
+    const progressMd = await admin.fetchTopicMetadata({ topics: [TOPIC_PROGRESS] });
+    const progressPartition = partitionOf(shardKey(this.shard), progressMd.topics[0]!.partitions.length);
+    this.checkStop();
+
+    // 1. Where the previous runs got to.
+    const last = await readLastProgress(kafka, admin, this.shard);
+    this.checkStop();
+    let published = last?.log_index ?? 0;
+    this.offsets = new Map((last?.offsets ?? []).map((o) => [`${o.topic}/${o.partition}`, { ...o }]));
+    this.st.publishedIndex = published;
+    this.st.publishedSeq = last?.seq ?? 0;
+
+    // 2. The state machine: kept from the previous session if it is not past L (it is after a
+    //    failed send), else the local checkpoint, else empty.
+    if (this.sm.appliedIndex > published) this.sm = new ShardStateMachine(this.opts.shardConfig);
+    const ckpt = loadCheckpoint(this.opts.dataDir, this.shard, this.log);
+    if (ckpt !== undefined && ckpt.logIndex > this.sm.appliedIndex) {
+      if (ckpt.logIndex <= published) {
+        this.sm.restore(ckpt.state);
+        assert(this.sm.appliedIndex === ckpt.logIndex, `checkpoint at ${ckpt.logIndex} restores the state machine at ${this.sm.appliedIndex}`);
+        this.st.checkpointIndex = ckpt.logIndex;
+      } else {
+        // Kafka knows less than this machine published (topics recreated, another cluster):
+        // the checkpoint is past the resume point and cannot be used.
+        this.log(`WARNING: local checkpoint at ${ckpt.logIndex} is past the last published index ${published} in Kafka: ignored; republishing from ${published + 1}`);
+      }
+    }
+    this.log(`session ${this.st.sessions}: last published index ${published} (seq ${this.st.publishedSeq}), state machine at ${this.sm.appliedIndex}${last === undefined ? ' (no progress record: publishing from the start)' : ''}`);
+
+    this.checkpointCapturedIndex = Math.min(this.checkpointCapturedIndex, this.sm.appliedIndex);
+    const source = new EntrySource(this.opts.endpoints, this.log);
+    this.source = source;
+
+    // 3. Silent replay up to the published index.
+    this.st.state = 'replaying';
+    while (this.sm.appliedIndex < published) {
+      this.checkStop();
+      const r = await source.read(this.sm.appliedIndex + 1, ENTRIES_REPLAY_CHUNK_BYTES, ENTRIES_WAIT_MS);
+      this.st.replicaApplied = r.applied;
+      if (r.kind === 'snapshot') {
+        if (r.index > published) {
+          this.noteGap(published, r.index);
+          published = r.index;
+        }
+        this.restoreSnapshot(r);
+        continue;
+      }
+      for (const e of r.entries) {
+        if (e.index > published) break;
+        this.applyEntry(e);
+      }
+    }
+    this.st.publishedIndex = published;
+
+    // 4. Publish.
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 2_000 } });
+    this.producer = producer;
+    await producer.connect();
+    this.st.state = 'publishing';
+    const builder = new RecordBuilder(this.shard, partitions);
+    /** Progress not yet written: the index and seq through which everything is acknowledged. */
+    let pending: { logIndex: number; seq: number } | undefined = published > (last?.log_index ?? 0) ? { logIndex: published, seq: this.sm.lastSeq } : undefined;
+    /** Records acknowledged but not covered by a written progress record. */
+    let uncovered = 0;
+    let lastProgressAtMs = 0;
+    let checkpointDue: { logIndex: number; state: Uint8Array } | undefined;
+    let queue: RawEntry[] = [];
+    let head = 0;
+    let prefetch: Promise<EntriesReply> | undefined;
+
+    const progressMessage = (p: { logIndex: number; seq: number }): TopicMessages => {
+      const rec: ProgressRecord = {
+        shard: this.shard,
+        log_index: p.logIndex,
+        seq: p.seq,
+        offsets: [...this.offsets.values()].sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1)),
+        events_published: this.st.recordsSent,
+        publisher_id: this.publisherId,
+      };
+      const message: Message = {
+        key: shardKey(this.shard),
+        value: Buffer.from(this.codec.encodeProgress(rec)),
+        partition: progressPartition,
+        headers: { [HEADER_TYPE]: RecordType.PROGRESS, [HEADER_SHARD]: String(this.shard), [HEADER_LOG_INDEX]: String(p.logIndex), [HEADER_SEQ]: String(p.seq) },
+      };
+      return { topic: TOPIC_PROGRESS, messages: [message] };
+    };
+
+    const send = async (records: OutRecord[], withProgress: { logIndex: number; seq: number } | undefined): Promise<void> => {
+      const byTopic = new Map<string, Message[]>();
+      const counts = new Map<string, number>();
+      for (const r of records) {
+        let list = byTopic.get(r.topic);
+        if (list === undefined) byTopic.set(r.topic, (list = []));
+        list.push({ key: r.key, value: r.value, headers: r.headers, partition: r.partition });
+        const k = `${r.topic}/${r.partition}`;
+        counts.set(k, (counts.get(k) ?? 0) + 1);
+      }
+      const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+      if (withProgress !== undefined) topicMessages.push(progressMessage(withProgress));
+      const meta: RecordMetadata[] = await producer.sendBatch({ topicMessages, acks: -1, timeout: PRODUCE_TIMEOUT_MS });
+      for (const m of meta) {
+        const k = `${m.topicName}/${m.partition}`;
+        const n = counts.get(k);
+        if (n === undefined) continue;
+        const base = Number(m.baseOffset);
+        assert(Number.isSafeInteger(base) && base >= 0, `produce to ${k} answered base offset ${m.baseOffset}`);
+        const prev = this.offsets.get(k);
+        this.offsets.set(k, { topic: m.topicName, partition: m.partition, next_offset: Math.max(prev?.next_offset ?? 0, base + n) });
+        counts.delete(k);
+      }
+      assert(counts.size === 0, `no produce result for ${[...counts.keys()].join(', ')}`);
+      this.st.recordsSent += records.length;
+      if (records.length > 0) this.st.batchesSent++;
+      if (withProgress !== undefined) {
+        this.st.progressRecordsSent++;
+        lastProgressAtMs = Date.now();
+        this.maybeWriteCheckpoint(checkpointDue, withProgress.logIndex);
+        if (checkpointDue !== undefined && checkpointDue.logIndex <= withProgress.logIndex) checkpointDue = undefined;
+      }
+    };
+
+    for (;;) {
+      if (this.stopping) {
+        if (pending !== undefined) await send([], pending).catch(() => undefined);
+        throw new StopSession('stopping');
+      }
+      if (head >= queue.length) {
+        const flush = pending !== undefined && (uncovered > 0 || Date.now() - lastProgressAtMs >= PROGRESS_IDLE_INTERVAL_MS);
+        let r: EntriesReply;
+        try {
+          r = await (prefetch ?? source.read(this.sm.appliedIndex + 1, this.chunkBytes, flush ? 0 : ENTRIES_WAIT_MS));
+        } catch (err) {
+          // A stop interrupts the read: what is acknowledged gets its progress record first,
+          // so the next start does not resend it.
+          if (this.stopping && pending !== undefined) await send([], pending).catch(() => undefined);
+          throw err;
+        }
+        prefetch = undefined;
+        this.st.replicaApplied = r.applied;
+        if (r.kind === 'snapshot') {
+          this.noteGap(this.sm.appliedIndex, r.index);
+          this.restoreSnapshot(r);
+          pending = { logIndex: this.sm.appliedIndex, seq: this.sm.lastSeq };
+          this.st.publishedIndex = this.sm.appliedIndex;
+          this.st.publishedSeq = this.sm.lastSeq;
+          continue;
+        }
+        if (r.entries.length === 0) {
+          if (flush) {
+            // Caught up: the state machine is at the progress about to be written.
+            if ((checkpointDue === undefined || checkpointDue.logIndex < this.sm.appliedIndex) && this.checkpointDueNow()) checkpointDue = this.captureCheckpoint();
+            await send([], pending);
+            pending = undefined;
+            uncovered = 0;
+          }
+          continue;
+        }
+        assert(r.entries[0]!.index === this.sm.appliedIndex + 1, `replica answered entries from ${r.entries[0]!.index}, asked from ${this.sm.appliedIndex + 1}`);
+        queue = r.entries;
+        head = 0;
+      }
+      const records: OutRecord[] = [];
+      while (head < queue.length && records.length < RECORDS_PER_SEND_MAX) {
+        const e = queue[head++]!;
+        this.applyEntry(e);
+        builder.addEntry(e.index, this.sm.events, records);
+      }
+      const through = { logIndex: this.sm.appliedIndex, seq: this.sm.lastSeq };
+      if (checkpointDue === undefined && this.checkpointDueNow()) checkpointDue = this.captureCheckpoint();
+      if (head >= queue.length) {
+        // Fetch the next chunk while this one is being written.
+        prefetch = source.read(through.logIndex + 1, this.chunkBytes, 0);
+        prefetch.catch(() => undefined);
+      }
+      if (records.length > 0) {
+        await send(records, pending);
+        if (pending !== undefined) uncovered = 0;
+        uncovered += records.length;
+      }
+      pending = through;
+      this.st.publishedIndex = through.logIndex;
+      this.st.publishedSeq = through.seq;
+    }
+  }
+
+  private applyEntry(e: RawEntry): void {
+    assert(e.index === this.sm.appliedIndex + 1, `entry ${e.index} after applied ${this.sm.appliedIndex}`);
+    this.sm.apply({ index: e.index, term: e.term, type: e.type as EntryType, data: e.data });
+  }
+
+  private restoreSnapshot(r: Extract<EntriesReply, { kind: 'snapshot' }>): void {
+    const { sm } = decodeNodeSnapshot(r.data);
+    this.sm.restore(sm);
+    assert(this.sm.appliedIndex === r.index, `snapshot ${r.index} restores the state machine at ${this.sm.appliedIndex}`);
+    this.log(`restored the replicas' snapshot at ${r.index}`);
+  }
+
+  private noteGap(from: number, to: number): void {
+    if (to <= from) return;
+    this.st.gapCount++;
+    this.st.gapEntries += to - from;
+    this.st.gaps.push({ from, to, atMs: Date.now() });
+    if (this.st.gaps.length > GAPS_KEPT) this.st.gaps.shift();
+    this.log(
+      `GAP: the events of log entries ${from + 1}..${to} cannot be published: the replicas compacted them before this publisher read them ` +
+        `(it fell more than a snapshot interval behind). Read models miss those events; continuing from the replicas' snapshot at ${to}.`,
+    );
+  }
+
+  private checkpointDueNow(): boolean {
+    const applied = this.sm.appliedIndex;
+    if (applied <= this.checkpointCapturedIndex) return false;
+    return applied - this.checkpointCapturedIndex >= this.checkpointIntervalEntries || Date.now() - this.lastCheckpointAtMs >= this.checkpointIntervalMs;
+  }
+
+  /** The state machine's state now, for a checkpoint written once its index is covered by a written progress record. */
+  private captureCheckpoint(): { logIndex: number; state: Uint8Array } {
+    this.checkpointCapturedIndex = this.sm.appliedIndex;
+    this.lastCheckpointAtMs = Date.now();
+    return { logIndex: this.sm.appliedIndex, state: this.sm.snapshot() };
+  }
+
+  /** Writes a captured checkpoint once a progress record at or past its index is acknowledged (in the background, one write at a time). */
+  private maybeWriteCheckpoint(c: { logIndex: number; state: Uint8Array } | undefined, progressIndex: number): void {
+    if (c === undefined || c.logIndex > progressIndex || c.logIndex <= this.st.checkpointIndex) return;
+    if (this.checkpointWriting) {
+      if (this.checkpointQueued === undefined || this.checkpointQueued.logIndex < c.logIndex) this.checkpointQueued = c;
+      return;
+    }
+    this.checkpointWriting = true;
+    saveCheckpoint(this.opts.dataDir, { shard: this.shard, logIndex: c.logIndex, state: c.state })
+      .then(
+        () => {
+          this.st.checkpointIndex = Math.max(this.st.checkpointIndex, c.logIndex);
+        },
+        (err: unknown) => {
+          // Only a cache: the next session replays from the replicas instead.
+          this.log(`checkpoint write failed (ignored): ${err instanceof Error ? err.message : String(err)}`);
+        },
+      )
+      .finally(() => {
+        this.checkpointWriting = false;
+        const q = this.checkpointQueued;
+        this.checkpointQueued = undefined;
+        if (q !== undefined) this.maybeWriteCheckpoint(q, q.logIndex);
+      });
+  }
+}
+
+export { EntrySourceClosedError };

@@ -1,0 +1,121 @@
+// The query process: the read models (consumed from Kafka, persisted) and the query API over
+// them, REST and gRPC, authenticated with the gateway's keys:
+//
+//   npm run query -- --config <gateway config> [--brokers host:port,...] [--data-dir DIR]
+//                    [--rest host:port] [--grpc host:port] [--group-id G] [--partitions N]
+//
+// From the gateway config (gateway/config.ts) it takes the accounts and API keys, the admin
+// keys, the receive window and the shards; its optional "query" section gives the listen
+// addresses and data directory ({"rest": "127.0.0.1:8081", "grpc": "127.0.0.1:50052",
+// "dataDir": "…"}), "kafkaBrokers" the brokers. Flags win over the file. Brokers: --brokers >
+// KAFKA_BROKERS > the config's kafkaBrokers > the embedded broker (127.0.0.1:9092).
+//
+// Prints `{"event":"ready","rest":…,"grpc":…}` on stdout once serving; logs go to stderr.
+// SIGTERM / SIGINT: stop serving, write the read models' snapshot, exit 0.
+
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseGatewayConfig } from '../../gateway/config.js';
+import { parseHostPort } from '../../replicator/cluster-config.js';
+import { resolveBrokers } from '../kafka.js';
+import { ReadModelConsumer } from '../read-models/consumer.js';
+import { QueryGrpcServer } from './grpc-server.js';
+import { QueryRestServer } from './rest-server.js';
+import { QueryService } from './service.js';
+
+export const QUERY_REST_DEFAULT = '127.0.0.1:8081';
+export const QUERY_GRPC_DEFAULT = '127.0.0.1:50052';
+/** First delay before retrying to start the read models' consumer (ms), doubling up to the max. */
+const CONSUMER_RETRY_DELAY_MS = 500;
+const CONSUMER_RETRY_DELAY_MS_MAX = 5_000;
+/** A graceful stop that takes longer than this (ms) ends in exit(1) anyway. */
+const STOP_TIMEOUT_MS = 10_000;
+
+function usage(msg: string): never {
+  console.error(`${msg}\nusage: npm run query -- --config <gateway config> [--brokers host:port,...] [--data-dir DIR] [--rest host:port] [--grpc host:port] [--group-id G] [--partitions N]`);
+  process.exit(2);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      config: { type: 'string' },
+      brokers: { type: 'string' },
+      'data-dir': { type: 'string' },
+      rest: { type: 'string' },
+      grpc: { type: 'string' },
+      'group-id': { type: 'string' },
+      partitions: { type: 'string' },
+    },
+  });
+  if (values.config === undefined) usage('missing --config');
+  const configPath = path.resolve(values.config);
+  const raw = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+  const config = parseGatewayConfig(raw, path.dirname(configPath));
+  const section = (typeof raw.query === 'object' && raw.query !== null ? raw.query : {}) as Record<string, unknown>;
+  const rest = parseHostPort(values.rest ?? section.rest ?? QUERY_REST_DEFAULT, 'query rest');
+  const grpcAddr = parseHostPort(values.grpc ?? section.grpc ?? QUERY_GRPC_DEFAULT, 'query grpc');
+  const dataDir = path.resolve(path.dirname(configPath), values['data-dir'] ?? (typeof section.dataDir === 'string' ? section.dataDir : path.join(config.dataDir, 'read-models')));
+  const configured = typeof raw.kafkaBrokers === 'string' ? raw.kafkaBrokers : Array.isArray(raw.kafkaBrokers) ? raw.kafkaBrokers.join(',') : undefined;
+  let brokers: string[];
+  try {
+    brokers = resolveBrokers(values.brokers, process.env, configured);
+  } catch (err) {
+    usage((err as Error).message);
+  }
+  const partitions = values.partitions === undefined ? undefined : Number(values.partitions);
+  if (partitions !== undefined && (!Number.isSafeInteger(partitions) || partitions < 1)) usage('--partitions must be a positive integer');
+  const log = (line: string) => console.error(`${new Date().toISOString()} [query] ${line}`);
+
+  const consumer = new ReadModelConsumer({
+    brokers,
+    dataDir,
+    ...(values['group-id'] !== undefined ? { groupId: values['group-id'] } : {}),
+    ...(partitions !== undefined ? { partitions } : {}),
+    log,
+  });
+  const service = new QueryService({ config, source: consumer });
+  const restServer = new QueryRestServer({ service, host: rest.host, port: rest.port, log });
+  const grpcServer = new QueryGrpcServer({ service, host: grpcAddr.host, port: grpcAddr.port, log });
+  // Serve first (lag and NOT_YET_CONSISTENT say how far the models are), then consume.
+  const restPort = await restServer.start();
+  const grpcPort = await grpcServer.start();
+  // Kafka may not be up yet (started together with the exchange): keep trying, bounded backoff.
+  for (let delayMs = CONSUMER_RETRY_DELAY_MS; ; delayMs = Math.min(delayMs * 2, CONSUMER_RETRY_DELAY_MS_MAX)) {
+    try {
+      await consumer.start();
+      break;
+    } catch (err) {
+      log(`read models cannot start yet (${(err as Error).message}); retrying in ${delayMs} ms`);
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
+  log(`serving REST on ${rest.host}:${restPort}, gRPC on ${grpcAddr.host}:${grpcPort}; read models in ${dataDir} (group ${consumer.groupId}); brokers ${brokers.join(',')}`);
+  process.stdout.write(`${JSON.stringify({ event: 'ready', rest: restPort, grpc: grpcPort, dataDir, groupId: consumer.groupId, pid: process.pid })}\n`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: stopping`);
+    const timer = setTimeout(() => {
+      log('stop timed out');
+      process.exit(1);
+    }, STOP_TIMEOUT_MS);
+    timer.unref();
+    service.close();
+    await restServer.stop();
+    await grpcServer.stop();
+    await consumer.stop();
+    log('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error(`FATAL: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exit(1);
+});

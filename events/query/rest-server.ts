@@ -1,0 +1,166 @@
+// The query API's REST edge: HTTP/1.1 on uWebSockets.js, GET only, a thin adapter in front of
+// QueryService (service.ts). It routes, reads the auth headers, and writes JSON.
+//
+//   GET /v1/accounts/{account}/orders     GetOrders    ?state=open|all  ?client_order_id=X
+//   GET /v1/accounts/{account}/fills      GetFills     ?limit=N
+//   GET /v1/accounts/{account}/positions  GetPositions
+//   GET /v1/orders/{order_id}             GetOrder
+//   GET /v1/candles/{symbol}              GetCandles   ?interval=1s|1m|1h  ?limit=N
+//   GET /v1/lag                           GetLag       (consumer lag per read model, detail)
+//   GET /healthz                          no auth: {"status":"ok", lag per read model, as_of}
+//
+// Every authenticated route also takes ?min_seq=S[&shard=N][&wait_ms=W] (read-your-writes).
+// The signed target is `GET <path>?<query>` exactly as sent (gateway/README.md).
+//
+// uWS rules followed (as in gateway/rest-server.ts): headers, URL and query are read
+// synchronously in the handler; every response that outlives its handler has onAborted and is
+// never written after it fired; asynchronous writes are corked.
+
+import { STATUS_CODES } from 'node:http';
+import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
+import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../../gateway/signing.js';
+import { QUERY_ERROR_STATUS, QueryErrorCode, QueryOp, type QueryError, type QueryReply, type QueryService } from './service.js';
+
+/** Queries between arrival and answer at most (read-your-writes ones wait); beyond: 503 OVERLOADED. */
+export const QUERY_REST_INFLIGHT_MAX = 16_384;
+
+const EMPTY = new Uint8Array(0);
+const JSON_TYPE = 'application/json';
+
+type Route = { op: QueryOp; params: Record<string, string> } | { health: true } | { status: 404 | 405; message: string };
+
+/** Method and path → operation and path parameters (query parameters are added by the caller). */
+export function routeQuery(method: string, url: string): Route {
+  if (method !== 'get') return { status: 405, message: `${method.toUpperCase()} is not allowed: the query API is read-only (GET)` };
+  if (url === '/healthz') return { health: true };
+  if (url === '/v1/lag') return { op: QueryOp.GET_LAG, params: {} };
+  const parts = url.split('/');
+  // ['', 'v1', 'accounts', '{id}', 'orders']
+  if (parts.length === 5 && parts[1] === 'v1' && parts[2] === 'accounts' && parts[3] !== '') {
+    const account = decode(parts[3]!);
+    if (parts[4] === 'orders') return { op: QueryOp.GET_ORDERS, params: { account } };
+    if (parts[4] === 'fills') return { op: QueryOp.GET_FILLS, params: { account } };
+    if (parts[4] === 'positions') return { op: QueryOp.GET_POSITIONS, params: { account } };
+  }
+  if (parts.length === 4 && parts[1] === 'v1' && parts[3] !== '') {
+    if (parts[2] === 'orders') return { op: QueryOp.GET_ORDER, params: { order_id: decode(parts[3]!) } };
+    if (parts[2] === 'candles') return { op: QueryOp.GET_CANDLES, params: { symbol: decode(parts[3]!) } };
+  }
+  return { status: 404, message: `no route for GET ${url}` };
+}
+
+function decode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+function statusLine(status: number): string {
+  return `${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
+}
+
+function writeJson(res: HttpResponse, status: number, body: string, retryAfterS?: number): void {
+  res.writeStatus(statusLine(status)).writeHeader('content-type', JSON_TYPE);
+  if (retryAfterS !== undefined) res.writeHeader('retry-after', String(retryAfterS));
+  res.end(body);
+}
+
+function writeError(res: HttpResponse, e: QueryError): void {
+  const status = QUERY_ERROR_STATUS[e.code]?.http ?? 500;
+  const retry = e.retry_after_ms !== undefined ? Math.max(1, Math.ceil(e.retry_after_ms / 1000)) : status === 503 || status === 429 ? 1 : undefined;
+  writeJson(res, status, JSON.stringify({ code: e.code, message: e.message, ...(e.retry_after_ms !== undefined ? { retry_after_ms: e.retry_after_ms } : {}) }), retry);
+}
+
+export interface QueryRestOptions {
+  service: QueryService;
+  host: string;
+  port: number;
+  log?: (line: string) => void;
+}
+
+export class QueryRestServer {
+  private app: TemplatedApp | undefined;
+  private listenSocket: us_listen_socket | undefined;
+  private inflight = 0;
+  private stopped = false;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly opts: QueryRestOptions) {
+    this.log = opts.log ?? ((l) => console.error(`[query rest] ${l}`));
+  }
+
+  start(): Promise<number> {
+    const app = uWS.App();
+    this.app = app;
+    app.any('/*', (res, req) => this.onRequest(res, req));
+    return new Promise((resolve, reject) => {
+      app.listen(this.opts.host, this.opts.port, (ls) => {
+        if (ls === false) return reject(new Error(`query REST: cannot listen on ${this.opts.host}:${this.opts.port}`));
+        this.listenSocket = ls;
+        resolve(uWS.us_socket_local_port(ls));
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.listenSocket !== undefined) uWS.us_listen_socket_close(this.listenSocket);
+    (this.app as (TemplatedApp & { close?: () => void }) | undefined)?.close?.();
+  }
+
+  private onRequest(res: HttpResponse, req: HttpRequest): void {
+    if (this.stopped) {
+      res.close();
+      return;
+    }
+    const method = req.getMethod();
+    const url = req.getUrl();
+    const r = routeQuery(method, url);
+    if ('status' in r) {
+      if (r.status === 405) res.writeStatus(statusLine(405)).writeHeader('allow', 'GET');
+      else res.writeStatus(statusLine(404));
+      res.writeHeader('content-type', JSON_TYPE).end(JSON.stringify({ code: r.status === 404 ? 'NOT_FOUND' : 'METHOD_NOT_ALLOWED', message: r.message }));
+      return;
+    }
+    if ('health' in r) {
+      const s = this.opts.service;
+      writeJson(res, 200, JSON.stringify({ status: 'ok', lag: s.lagSummary(), as_of: s.asOf() }));
+      return;
+    }
+    if (this.inflight >= QUERY_REST_INFLIGHT_MAX) {
+      writeError(res, { code: QueryErrorCode.OVERLOADED, message: 'too many queries in progress', retry_after_ms: 1_000 });
+      return;
+    }
+    const query = req.getQuery() ?? '';
+    const auth = { apiKey: req.getHeader(HEADER_API_KEY), timestamp: req.getHeader(HEADER_TIMESTAMP), signature: req.getHeader(HEADER_SIGNATURE) };
+    const target = `GET ${query === '' ? url : `${url}?${query}`}`;
+    const pathParams = r.params;
+    const params = (): Record<string, unknown> => {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of new URLSearchParams(query)) if (!(k in out)) out[k] = v;
+      return { ...out, ...pathParams }; // the path wins over a query parameter of the same name
+    };
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    this.inflight++;
+    this.opts.service
+      .handle({ op: r.op, target, body: EMPTY, auth, params })
+      .catch((err: unknown): QueryReply => {
+        this.log(`${r.op} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        return { ok: false, error: { code: QueryErrorCode.INTERNAL, message: 'internal error' } };
+      })
+      .then((reply) => {
+        this.inflight--;
+        if (aborted || this.stopped) return;
+        res.cork(() => {
+          if (reply.ok) writeJson(res, 200, JSON.stringify(reply.body));
+          else writeError(res, reply.error);
+        });
+      });
+  }
+}

@@ -1,0 +1,360 @@
+// The query API's core, shared by the REST and gRPC edges (rest-server.ts, grpc-server.ts):
+// authentication exactly as order entry does it (gateway/auth.ts: API key, timestamp window,
+// signature over the exact target and body, replay cache), the account rule (an account reads
+// only its own orders, fills and positions; admin keys read any), read-your-writes, and the
+// answers built from the read models. The edges only route and encode.
+//
+// Read-your-writes. A query may carry min_seq (and shard): the `seq` of an OrderResult or
+// execution report from order entry. It is answered once the read models hold every event of
+// that shard up to that seq — which they know from the publisher's progress records
+// (model.ts, "read-your-writes marks") — waiting at most wait_ms (default
+// READ_AFTER_WAIT_MS_DEFAULT, at most READ_AFTER_WAIT_MS_MAX); past that it fails with
+// NOT_YET_CONSISTENT (HTTP 503 / gRPC UNAVAILABLE) and a retry hint.
+
+import { buildKeyTable, ReplayCache, authenticate, type KeyEntry } from '../../gateway/auth.js';
+import type { GatewayConfig } from '../../gateway/config.js';
+import { ERROR_STATUS, ErrorCode, type AuthHeaders } from '../../gateway/types.js';
+import { ENUM_NAMES } from '../../engine/json-codec.js';
+import { CANDLE_INTERVALS, FILLS_PER_ACCOUNT_MAX, type CandleInterval, type FillView, type OrderView, type ReadModels } from '../read-models/model.js';
+import type { ReadModelLag, ReadModelName } from '../read-models/consumer.js';
+
+/** How long a read-your-writes query waits by default (ms). */
+export const READ_AFTER_WAIT_MS_DEFAULT = 2_000;
+/** The longest wait a query may ask for (ms). */
+export const READ_AFTER_WAIT_MS_MAX = 10_000;
+/** Queries waiting for their min_seq at once; more are refused OVERLOADED. */
+export const READ_AFTER_WAITERS_MAX = 10_000;
+/** Retry hint of NOT_YET_CONSISTENT (ms). */
+export const NOT_YET_CONSISTENT_RETRY_MS = 500;
+export const FILLS_LIMIT_DEFAULT = 100;
+export const CANDLES_LIMIT_DEFAULT = 100;
+export const CANDLES_LIMIT_MAX = 3_600;
+/** Orders in one GetOrders answer at most (an account holds at most 10,000 finished plus its open ones). */
+export const ORDERS_LIMIT_MAX = 100_000;
+
+export const QueryOp = {
+  GET_ORDERS: 'GetOrders',
+  GET_ORDER: 'GetOrder',
+  GET_FILLS: 'GetFills',
+  GET_POSITIONS: 'GetPositions',
+  GET_CANDLES: 'GetCandles',
+  GET_LAG: 'GetLag',
+} as const;
+export type QueryOp = (typeof QueryOp)[keyof typeof QueryOp];
+
+/** The gateway's error codes plus the query API's own. */
+export const QueryErrorCode = { ...ErrorCode, NOT_YET_CONSISTENT: 'NOT_YET_CONSISTENT' } as const;
+export type QueryErrorCode = (typeof QueryErrorCode)[keyof typeof QueryErrorCode];
+
+export const QUERY_ERROR_STATUS: Record<QueryErrorCode, { http: number; grpc: number }> = {
+  ...ERROR_STATUS,
+  NOT_YET_CONSISTENT: { http: 503, grpc: 14 /* UNAVAILABLE */ },
+};
+
+export interface QueryError {
+  code: QueryErrorCode;
+  message: string;
+  retry_after_ms?: number;
+}
+
+export type QueryReply = { ok: true; body: Record<string, unknown> } | { ok: false; error: QueryError };
+
+export interface QueryRequest {
+  op: QueryOp;
+  /** REST: `GET /v1/accounts/1/orders?state=all`; gRPC: `/exchange.v1.QueryService/GetOrders`. */
+  target: string;
+  /** The body exactly as received (empty for REST GETs): the signature covers it. */
+  body: Uint8Array;
+  auth: AuthHeaders;
+  /** The request's parameters, decoded by the edge after authentication (a throw is INVALID_ARGUMENT). */
+  params: () => Record<string, unknown>;
+}
+
+/** What the service needs besides the models (the consumer; tests pass fakes). */
+export interface QuerySource {
+  readonly model: ReadModels;
+  lag(): Record<ReadModelName, ReadModelLag>;
+}
+
+export interface QueryServiceOptions {
+  config: Pick<GatewayConfig, 'accounts' | 'adminKeys' | 'receiveWindowMs' | 'shards'>;
+  source: QuerySource;
+  nowMs?: () => number;
+}
+
+interface Waiter {
+  shard: number;
+  seq: number;
+  resolve: (ok: boolean) => void;
+  timer: NodeJS.Timeout;
+}
+
+class InvalidArgument extends Error {}
+
+function invalid(message: string): never {
+  throw new InvalidArgument(message);
+}
+
+function fail(code: QueryErrorCode, message: string, retry_after_ms?: number): { ok: false; error: QueryError } {
+  return { ok: false, error: retry_after_ms === undefined ? { code, message } : { code, message, retry_after_ms } };
+}
+
+/** A non-negative safe integer from a JSON number, a decimal string (REST query) or absent (→ undefined). */
+function uint(params: Record<string, unknown>, name: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const v = params[name];
+  if (v === undefined || v === null || v === '') return undefined;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^[0-9]{1,16}$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < 0 || n > max) invalid(`${name} must be an integer in [0, ${max}]`);
+  return n;
+}
+
+function str(params: Record<string, unknown>, name: string, maxChars = 256): string | undefined {
+  const v = params[name];
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v !== 'string' || v.length > maxChars) invalid(`${name} must be a string of at most ${maxChars} characters`);
+  return v;
+}
+
+function enumName(table: Map<number, string>, code: number): string {
+  return table.get(code) ?? '';
+}
+
+export function orderOut(o: OrderView): Record<string, unknown> {
+  return {
+    order_id: o.order_id,
+    client_order_id: o.client_order_id,
+    account: o.account,
+    symbol: o.symbol,
+    side: enumName(ENUM_NAMES.side, o.side),
+    order_type: enumName(ENUM_NAMES.ordType, o.order_type),
+    order_status: enumName(ENUM_NAMES.ordStatus, o.order_status),
+    price: o.price,
+    stop_price: o.stop_price,
+    order_qty: o.order_qty,
+    cum_qty: o.cum_qty,
+    leaves_qty: o.leaves_qty,
+    display_qty: o.display_qty,
+    cum_notional: o.cum_notional,
+    reason: o.reason,
+    last_exec_id: o.last_exec_id,
+    seq: o.seq,
+    shard: o.shard,
+    created_ts_us: o.created_ts_us,
+    updated_ts_us: o.updated_ts_us,
+  };
+}
+
+function fillOut(f: FillView): Record<string, unknown> {
+  return {
+    exec_id: f.exec_id,
+    trade_id: f.trade_id,
+    order_id: f.order_id,
+    client_order_id: f.client_order_id,
+    symbol: f.symbol,
+    side: enumName(ENUM_NAMES.side, f.side),
+    last_qty: f.last_qty,
+    last_px: f.last_px,
+    seq: f.seq,
+    log_index: f.log_index,
+    shard: f.shard,
+    ts_us: f.ts_us,
+  };
+}
+
+export class QueryService {
+  private readonly keys: Map<string, KeyEntry>;
+  private readonly replay: ReplayCache;
+  private readonly windowMs: number;
+  private readonly source: QuerySource;
+  private readonly shards: number[];
+  private readonly nowMs: () => number;
+  private readonly waiters = new Set<Waiter>();
+  readonly stats = { queries: 0, waited: 0, notYetConsistent: 0, refused: 0 };
+
+  constructor(opts: QueryServiceOptions) {
+    this.keys = buildKeyTable(opts.config);
+    this.windowMs = opts.config.receiveWindowMs;
+    this.replay = new ReplayCache(this.windowMs);
+    this.source = opts.source;
+    this.shards = opts.config.shards.map((s) => s.id).sort((a, b) => a - b);
+    this.nowMs = opts.nowMs ?? Date.now;
+    this.source.model.onVisible = (shard, v) => {
+      for (const w of this.waiters) {
+        if (w.shard !== shard || v.seq < w.seq) continue;
+        this.waiters.delete(w);
+        clearTimeout(w.timer);
+        w.resolve(true);
+      }
+    };
+  }
+
+  /** Fails every waiting query (shutdown). */
+  close(): void {
+    for (const w of this.waiters) {
+      clearTimeout(w.timer);
+      w.resolve(false);
+    }
+    this.waiters.clear();
+  }
+
+  /** Per shard: how far the read models are. */
+  asOf(): { shard: number; seq: number; log_index: number }[] {
+    return this.shards.map((shard) => {
+      const v = this.source.model.visibleOf(shard);
+      return { shard, seq: v.seq, log_index: v.log_index };
+    });
+  }
+
+  /** Lag per read model (records not yet applied), for /healthz. */
+  lagSummary(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [name, l] of Object.entries(this.source.lag())) out[name] = l.lag;
+    return out;
+  }
+
+  async handle(req: QueryRequest): Promise<QueryReply> {
+    this.stats.queries++;
+    const now = this.nowMs();
+    const auth = authenticate(this.keys, req.auth, req.target, req.body, now, this.windowMs);
+    if (!auth.ok) return { ok: false, error: auth.error };
+    const replay = this.replay.check(auth.replayKey, auth.tsMs, now);
+    if (replay === 'replayed') return fail(QueryErrorCode.REPLAYED_REQUEST, 'this signed request was already received');
+    if (replay === 'full') return fail(QueryErrorCode.OVERLOADED, 'replay cache full', 1_000);
+    let params: Record<string, unknown>;
+    try {
+      params = req.params();
+    } catch (err) {
+      return fail(QueryErrorCode.INVALID_ARGUMENT, `cannot decode the request: ${(err as Error).message}`);
+    }
+    try {
+      const readAfter = this.readAfter(params);
+      if (readAfter !== undefined) {
+        const ok = await this.waitFor(readAfter.shard, readAfter.minSeq, readAfter.waitMs);
+        if (ok === 'overloaded') return fail(QueryErrorCode.OVERLOADED, `${READ_AFTER_WAITERS_MAX} queries already wait for their min_seq`, 1_000);
+        if (!ok) {
+          this.stats.notYetConsistent++;
+          const v = this.source.model.visibleOf(readAfter.shard);
+          return fail(
+            QueryErrorCode.NOT_YET_CONSISTENT,
+            `the read models hold shard ${readAfter.shard} up to seq ${v.seq}, not yet min_seq ${readAfter.minSeq} (waited ${readAfter.waitMs} ms); retry`,
+            NOT_YET_CONSISTENT_RETRY_MS,
+          );
+        }
+      }
+      return this.answer(req.op, params, auth.account, auth.admin);
+    } catch (err) {
+      if (err instanceof InvalidArgument) return fail(QueryErrorCode.INVALID_ARGUMENT, err.message);
+      throw err;
+    }
+  }
+
+  private readAfter(params: Record<string, unknown>): { shard: number; minSeq: number; waitMs: number } | undefined {
+    const nested = params.read_after;
+    const p = typeof nested === 'object' && nested !== null ? (nested as Record<string, unknown>) : params;
+    const minSeq = uint(p, 'min_seq');
+    const shardGiven = uint(p, 'shard', 2 ** 32 - 1);
+    const waitMs = uint(p, 'wait_ms', READ_AFTER_WAIT_MS_MAX);
+    if (minSeq === undefined || minSeq === 0) return undefined;
+    let shard = shardGiven;
+    if (shard === undefined || (shard === 0 && !this.shards.includes(0))) {
+      if (this.shards.length !== 1) invalid('shard is required with min_seq on an exchange of several shards');
+      shard = this.shards[0]!;
+    }
+    if (!this.shards.includes(shard)) invalid(`no shard ${shard}`);
+    return { shard, minSeq, waitMs: waitMs === undefined || waitMs === 0 ? READ_AFTER_WAIT_MS_DEFAULT : waitMs };
+  }
+
+  private waitFor(shard: number, minSeq: number, waitMs: number): Promise<boolean | 'overloaded'> {
+    if (this.source.model.visibleOf(shard).seq >= minSeq) return Promise.resolve(true);
+    if (this.waiters.size >= READ_AFTER_WAITERS_MAX) return Promise.resolve('overloaded');
+    this.stats.waited++;
+    return new Promise((resolve) => {
+      const w: Waiter = {
+        shard,
+        seq: minSeq,
+        resolve,
+        timer: setTimeout(() => {
+          this.waiters.delete(w);
+          resolve(false);
+        }, waitMs),
+      };
+      this.waiters.add(w);
+    });
+  }
+
+  /** The account a per-account query is about: the path's (or request's) account, which must be the caller's unless admin. */
+  private account(params: Record<string, unknown>, caller: number, admin: boolean): number | QueryError {
+    const a = uint(params, 'account');
+    if (a === undefined || a < 1) invalid('account must be a positive integer');
+    if (!admin && a !== caller) return { code: QueryErrorCode.PERMISSION_DENIED, message: `this key belongs to account ${caller}, not ${a}` };
+    return a;
+  }
+
+  private answer(op: QueryOp, params: Record<string, unknown>, caller: number, admin: boolean): QueryReply {
+    const m = this.source.model;
+    const as_of = this.asOf();
+    switch (op) {
+      case QueryOp.GET_ORDERS: {
+        const account = this.account(params, caller, admin);
+        if (typeof account !== 'number') return { ok: false, error: account };
+        const clientOrderId = str(params, 'client_order_id', 64);
+        if (clientOrderId !== undefined) {
+          const o = m.orderByClientOrderId(account, clientOrderId);
+          return { ok: true, body: { orders: o === undefined ? [] : [orderOut(o)], as_of } };
+        }
+        const filter = params.filter ?? params.state;
+        const all = filter === 'all' || filter === 'ALL' || filter === 'ORDER_FILTER_ALL' || filter === 2;
+        if (!all && filter !== undefined && filter !== '' && filter !== 'open' && filter !== 'OPEN' && filter !== 'ORDER_FILTER_OPEN' && filter !== 'ORDER_FILTER_UNSPECIFIED' && filter !== 0 && filter !== 1) {
+          invalid('state must be open or all');
+        }
+        const orders = (all ? m.ordersOf(account) : m.openOrdersOf(account)).slice(0, ORDERS_LIMIT_MAX);
+        return { ok: true, body: { orders: orders.map(orderOut), as_of } };
+      }
+      case QueryOp.GET_ORDER: {
+        const id = uint(params, 'order_id');
+        if (id === undefined || id < 1) invalid('order_id must be a positive integer');
+        const o = m.order(id);
+        if (o === undefined) return fail(QueryErrorCode.NOT_FOUND, `no order ${id} in the read model (unknown, or finished long ago)`);
+        if (!admin && o.account !== caller) return fail(QueryErrorCode.PERMISSION_DENIED, `order ${id} belongs to another account`);
+        return { ok: true, body: { order: orderOut(o), as_of } };
+      }
+      case QueryOp.GET_FILLS: {
+        const account = this.account(params, caller, admin);
+        if (typeof account !== 'number') return { ok: false, error: account };
+        const limit = uint(params, 'limit', FILLS_PER_ACCOUNT_MAX) || FILLS_LIMIT_DEFAULT;
+        const f = m.fillsOf(account, limit);
+        return { ok: true, body: { fills: f.fills.map(fillOut), total: f.total, as_of } };
+      }
+      case QueryOp.GET_POSITIONS: {
+        const account = this.account(params, caller, admin);
+        if (typeof account !== 'number') return { ok: false, error: account };
+        const positions = m.positionsOf(account).map((p) => ({
+          symbol: p.symbol,
+          position_qty: p.position_qty,
+          bought_qty: p.bought_qty,
+          sold_qty: p.sold_qty,
+          buy_notional: p.buy_notional.toString(),
+          sell_notional: p.sell_notional.toString(),
+          cash: p.cash.toString(),
+          fill_count: p.fill_count,
+        }));
+        const balances = m.balancesOf(account).map((b) => ({ currency: b.currency, cash: b.cash.toString() }));
+        return { ok: true, body: { positions, balances, as_of } };
+      }
+      case QueryOp.GET_CANDLES: {
+        const symbol = str(params, 'symbol', 64);
+        if (symbol === undefined) invalid('symbol is required');
+        const interval = (str(params, 'interval', 8) ?? '1m') as CandleInterval;
+        if (!CANDLE_INTERVALS.some((iv) => iv.name === interval)) invalid(`interval must be one of ${CANDLE_INTERVALS.map((iv) => iv.name).join(', ')}`);
+        const limit = uint(params, 'limit', CANDLES_LIMIT_MAX) || CANDLES_LIMIT_DEFAULT;
+        return { ok: true, body: { symbol, interval, candles: m.candlesOf(symbol, interval, limit), as_of } };
+      }
+      case QueryOp.GET_LAG: {
+        const read_models = Object.entries(this.source.lag()).map(([read_model, l]) => ({ read_model, lag: l.lag, partitions: l.partitions }));
+        return { ok: true, body: { read_models, as_of } };
+      }
+    }
+  }
+}
+
+

@@ -108,7 +108,17 @@ class Connection {
           for (const chunk of response) ok = this.socket.write(chunk);
           this.socket.uncork();
           // Slow reader: finish sending before reading on, so responses do not pile up in memory.
-          if (!ok) await new Promise<void>((resolve) => this.socket.once('drain', resolve).once('close', resolve));
+          if (!ok) {
+            // Both listeners go once either fires: a 'close' listener left behind per slow write
+            // would accumulate over a long-lived connection (MaxListenersExceededWarning).
+            await new Promise<void>((resolve) => {
+              const done = () => {
+                this.socket.off('drain', done).off('close', done);
+                resolve();
+              };
+              this.socket.once('drain', done).once('close', done);
+            });
+          }
         }
       }
       if (this.buffered <= CONNECTION_BUFFER_BYTES_MAX && this.socket.isPaused()) this.socket.resume();

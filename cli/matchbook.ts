@@ -7,20 +7,24 @@
 //   npx matchbook cancel-all [--symbol S] [--side BUY|SELL]
 //   npx matchbook orders <orderId>
 //   common: --url http://127.0.0.1:8080 --key demo-key-1 --secret demo-secret-1-change-me
+//   npx matchbook watch SYMBOL [--url ws://127.0.0.1:8092/v1/ws] [--depth 10] [--count N]   (market data: feed/client/watch.ts)
 //
 // Prints the JSON reply; exit code 0 on success, 1 on an error reply, 2 on bad usage.
 
 import { parseArgs } from 'node:util';
 import { signRequest, HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../gateway/signing.js';
+import { WATCH_USAGE, watch } from '../feed/client/watch.js';
 
-const USAGE = `usage: matchbook <place|cancel|amend|cancel-all|orders> [args] [--url U --key K --secret S]
+const USAGE = `usage: matchbook <place|cancel|amend|cancel-all|orders|watch> [args] [--url U --key K --secret S]
   place --symbol S --side BUY|SELL --type LIMIT|MARKET|STOP_MARKET|STOP_LIMIT --qty N [--price P] [--stop-price P] [--tif GTC|IOC|FOK|GTD|DAY] [--client-order-id X]
   cancel <orderId>
   amend <orderId> [--qty N] [--price P] [--stop-price P]
   cancel-all [--symbol S] [--side BUY|SELL]
-  orders <orderId>`;
+  orders <orderId>
+  ${WATCH_USAGE}`;
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'watch') return watch(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({

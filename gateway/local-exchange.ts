@@ -1,12 +1,14 @@
 // The whole exchange on one machine: three replica processes of one shard (replicator/main.ts)
 // and, in this process, the gateway with its REST and gRPC servers. `npm start` uses it with
-// the example configuration (persistent data under ./data); the integration tests and the
-// gateway benchmarks use it with a temporary cluster on free ports.
+// the example configuration (persistent data under ./data; each replica also serves market
+// data on its `feed` port); the integration tests and the gateway benchmarks use it with a
+// temporary cluster on free ports (with feeds only when asked: option `feed`).
 
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseClusterConfig } from '../replicator/cluster-config.js';
 import { ProcessCluster, freePort } from '../replicator/process-cluster.js';
 import { loadGatewayConfig, parseGatewayConfig, type GatewayConfig } from './config.js';
 import { Gateway } from './gateway.js';
@@ -26,6 +28,8 @@ export interface LocalExchangeOptions {
   log?: (line: string) => void;
   /** Extra fields merged into the gateway config JSON (tests: risk limits, workers…). */
   gatewayOverrides?: Record<string, unknown>;
+  /** Temporary cluster: give every replica a market-data feed on a free port (feed/). */
+  feed?: boolean;
 }
 
 export interface LocalExchange {
@@ -35,6 +39,8 @@ export interface LocalExchange {
   grpc: GrpcGateway;
   restUrl: string;
   grpcAddress: string;
+  /** Market-data WebSocket URL per replica, by node id (members with a `feed` address). */
+  feedUrls: Map<number, string>;
   config: GatewayConfig;
   stop(): Promise<void>;
 }
@@ -44,6 +50,16 @@ const EXAMPLE_GATEWAY_CONFIG = path.resolve(path.dirname(fileURLToPath(import.me
 export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promise<LocalExchange> {
   const temp = opts.clusterConfigPath === undefined;
   const cluster = temp ? await ProcessCluster.create({ fsync: opts.fsync ?? true, ...(opts.echo !== undefined ? { echo: opts.echo } : {}) }) : ProcessCluster.open(opts.clusterConfigPath!, { ...(opts.echo !== undefined ? { echo: opts.echo } : {}) });
+  if (temp && opts.feed === true) {
+    // The cluster file was just written; add a feed address per member before anyone reads it.
+    const raw = JSON.parse(readFileSync(cluster.configPath, 'utf8')) as { members: Record<string, unknown>[] };
+    for (const m of raw.members) m.feed = `127.0.0.1:${await freePort()}`;
+    writeFileSync(cluster.configPath, JSON.stringify(raw, null, 2));
+  }
+  const feedUrls = new Map<number, string>();
+  for (const m of parseClusterConfig(JSON.parse(readFileSync(cluster.configPath, 'utf8')) as unknown, path.dirname(cluster.configPath)).members) {
+    if (m.feed !== undefined) feedUrls.set(m.id, `ws://${m.feed.host.includes(':') ? `[${m.feed.host}]` : m.feed.host}:${m.feed.port}/v1/ws`);
+  }
   await cluster.startAll();
   await cluster.waitForLeader(30_000);
 
@@ -84,6 +100,7 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
     config,
     restUrl: `http://${config.listen.rest.host}:${restPort}`,
     grpcAddress: `${config.listen.grpc.host}:${grpcPort}`,
+    feedUrls,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -1,6 +1,7 @@
 // `npm start`: the whole exchange on this machine — three replicas of shard 0 (data under
-// ./data/cluster-3-local), the gateway (REST on :8080, gRPC on :50051) with the example
-// instruments and demo accounts. Ctrl-C stops everything cleanly.
+// ./data/cluster-3-local), each serving market data over WebSocket (:8091–8093), the gateway
+// (REST on :8080, gRPC on :50051) with the example instruments and demo accounts. Ctrl-C stops
+// everything cleanly.
 
 import { startLocalExchange } from './local-exchange.js';
 
@@ -8,17 +9,23 @@ async function main(): Promise<void> {
   console.log('starting 3 replicas (replicator/examples/cluster-3-local.json) and the gateway (gateway/examples/gateway-local.json)…');
   const ex = await startLocalExchange({ clusterConfigPath: 'replicator/examples/cluster-3-local.json', gatewayConfigPath: 'gateway/examples/gateway-local.json' });
   const leader = await ex.cluster.waitForLeader(10_000);
+  const feeds = [...ex.feedUrls].map(([id, url]) => `${url}${id === leader ? ' (leader)' : ''}`).join('  ');
   console.log(`
 exchange up:
   replicas   ${ex.cluster.endpoints.map((e) => `${e.id}@${e.host}:${e.port}`).join('  ')}   (leader: ${leader})
   REST       ${ex.restUrl}      (POST /v1/orders, DELETE|PATCH|GET /v1/orders/{id}, POST /v1/orders/cancel-all)
   gRPC       ${ex.grpcAddress}   (exchange.v1.OrderEntryService; health and reflection on)
+  market     ${feeds || 'none (no feed addresses in the cluster file)'}
+             (subscribe on a follower; GET /v1/book/{symbol}?depth=N on the same ports; feed/README.md)
   accounts   1 (API key demo-key-1), 2 (demo-key-2); admin key demo-admin — secrets in gateway/examples/gateway-local.json
 
 place an order:
   npx matchbook place --symbol BTC-USD --side BUY --type LIMIT --price 4999000 --qty 10
   npx matchbook place --symbol BTC-USD --side SELL --type LIMIT --price 4999000 --qty 4 --key demo-key-2 --secret demo-secret-2-change-me
   npx matchbook orders <order_id>
+
+watch the book (from a follower's feed):
+  npx matchbook watch BTC-USD
 
 Ctrl-C to stop.`);
   let stopping = false;

@@ -7,7 +7,8 @@
 //   "dataDir": "../../data/cluster-3-local",// each node writes <dataDir>/node-<id>/
 //   "shardConfig": "../../engine/examples/instruments.json",
 //   "fsync": true,                          // false only for experiments (see ReplicaNodeOptions.fsync)
-//   "members": [ { "id": 1, "raft": "127.0.0.1:7101", "client": "127.0.0.1:7201" }, … ],
+//   "members": [ { "id": 1, "raft": "127.0.0.1:7101", "client": "127.0.0.1:7201",
+//                  "feed": "127.0.0.1:8091" }, … ],   // feed: optional market-data WebSocket (feed/)
 //   "seed": 1,                              // election-timeout PRNG seed (mixed with the node id)
 //   "snapshotIntervalEntries": 100000,      // optional, default SNAPSHOT_INTERVAL_ENTRIES
 //   "timeTickMs": 1000,                     // optional, default TIME_TICK_MS; 0 = no time ticks
@@ -29,6 +30,8 @@ export interface MemberConfig {
   id: NodeId;
   raft: HostPort;
   client: HostPort;
+  /** The market-data feed this replica serves (feed/README.md); undefined: none. */
+  feed: HostPort | undefined;
 }
 
 export interface ClusterConfig {
@@ -92,13 +95,18 @@ export function parseClusterConfig(json: unknown, baseDir: string): ClusterConfi
   const members = raw.members.map((m: unknown, i: number): MemberConfig => {
     if (typeof m !== 'object' || m === null) fail(`members[${i}]`, 'must be an object');
     const o = m as Record<string, unknown>;
-    return { id: int(o.id, `members[${i}].id`, 1, 0xffff_ffff), raft: parseHostPort(o.raft, `members[${i}].raft`), client: parseHostPort(o.client, `members[${i}].client`) };
+    return {
+      id: int(o.id, `members[${i}].id`, 1, 0xffff_ffff),
+      raft: parseHostPort(o.raft, `members[${i}].raft`),
+      client: parseHostPort(o.client, `members[${i}].client`),
+      feed: o.feed === undefined ? undefined : parseHostPort(o.feed, `members[${i}].feed`),
+    };
   });
   const ids = new Set(members.map((m) => m.id));
   if (ids.size !== members.length) fail('members', 'ids must be unique');
   const endpoints = new Set<string>();
   for (const m of members) {
-    for (const hp of [m.raft, m.client]) {
+    for (const hp of [m.raft, m.client, ...(m.feed !== undefined ? [m.feed] : [])]) {
       const k = `${hp.host}:${hp.port}`;
       if (hp.port !== 0 && endpoints.has(k)) fail('members', `address ${k} used twice`);
       endpoints.add(k);

@@ -9,13 +9,19 @@
 // WAL at open, broken invariant): logged, exit 1 at once — after a failed fsync nothing may be
 // written or acknowledged any more; the replica is repaired from its peers.
 //
-// Prints one line `{"event":"ready","node":…,"raftPort":…,"clientPort":…}` on stdout once
-// listening (tests and scripts wait for it); logs go to stderr.
+// Prints one line `{"event":"ready","node":…,"raftPort":…,"clientPort":…,"feedPort":…}` on
+// stdout once listening (tests and scripts wait for it); logs go to stderr.
+//
+// With a `feed` address in its member entry, the replica also serves market data over
+// WebSocket (feed/): the feed is fed from this replica's applied entries through the
+// ReplicaNode's onApplied/onStateReset hooks, so any replica can serve it; subscribers should
+// use followers, whose apply path does nothing else.
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../engine/config.js';
+import { MarketDataFeed } from '../feed/feed-service.js';
 import { ClientServer } from './client-server.js';
 import { parseClusterConfig } from './cluster-config.js';
 import { ReplicaNode } from './node.js';
@@ -49,7 +55,13 @@ async function main(): Promise<void> {
   };
 
   let transport: TcpTransport | undefined;
-  const node = new ReplicaNode({
+  // The feed's /healthz reports this replica's role (clients pick a follower); the node is created next.
+  let node: ReplicaNode | undefined = undefined;
+  const feed =
+    self.feed === undefined
+      ? undefined
+      : new MarketDataFeed({ symbols: shardConfig.instruments.map((i) => i.symbol), host: self.feed.host, port: self.feed.port, log, info: () => ({ node: id, role: node?.status().role }) });
+  node = new ReplicaNode({
     id,
     members: cluster.members.map((m) => m.id),
     dataDir: cluster.dataDir,
@@ -64,6 +76,7 @@ async function main(): Promise<void> {
     send: (msgs: Message[]) => transport?.send(msgs),
     onFatal: fatal,
     log,
+    ...(feed !== undefined ? { onApplied: feed.onApplied, onStateReset: feed.onStateReset } : {}),
   });
   const peers = new Map<NodeId, { host: string; port: number }>();
   for (const m of cluster.members) if (m.id !== id) peers.set(m.id, m.raft);
@@ -83,7 +96,8 @@ async function main(): Promise<void> {
   node.start();
   await transport.start();
   await server.start();
-  process.stdout.write(`${JSON.stringify({ event: 'ready', node: id, raftPort: transport.port, clientPort: server.port, pid: process.pid })}\n`);
+  const feedPort = feed !== undefined ? await feed.start() : undefined;
+  process.stdout.write(`${JSON.stringify({ event: 'ready', node: id, raftPort: transport.port, clientPort: server.port, ...(feedPort !== undefined ? { feedPort } : {}), pid: process.pid })}\n`);
 
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -94,6 +108,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }, STOP_TIMEOUT_MS);
     timer.unref();
+    await feed?.stop();
     await server.stop();
     await node.stop();
     await transport?.stop();

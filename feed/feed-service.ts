@@ -1,0 +1,131 @@
+// The feed as a replica runs it: the projector fed from the ReplicaNode's applied entries,
+// and the server publishing what each entry changed. Wired through two ReplicaNode options:
+//
+//   onStateReset(engine)             at start (after WAL recovery) and after a leader's snapshot
+//                                    is installed: rebuild from the engine, resync subscribers
+//   onApplied(results, events, entry) after every applied entry: project its events, flush
+//
+// Both run synchronously on the replica's loop and never throw: the feed is derived state,
+// not part of the replicated state machine, so a failure here is logged, the projector is
+// rebuilt from the engine (which already holds the entry) and every subscriber resyncs.
+// Subscribers should connect to followers: their apply path does nothing else, while the
+// leader's also answers clients.
+
+import type { Engine } from '../engine/engine.js';
+import type { EventBuffer } from '../engine/event-buffer.js';
+import type { ApplyResult } from '../replicator/shard-state-machine.js';
+import { BATCH_COMMAND_OVERHEAD_BYTES } from '../replicator/shard-state-machine.js';
+import { EntryType, type Entry } from '../replicator/raft/types.js';
+import { FeedServer, type FeedLimits } from './feed-server.js';
+import { MarketDataProjector } from './projector.js';
+import { ResyncReason, type DataMessage } from './types.js';
+
+export interface MarketDataFeedOptions {
+  /** The shard's instruments (the projector serves exactly these). */
+  symbols: string[];
+  host: string;
+  port: number;
+  limits?: Partial<FeedLimits>;
+  log?: (line: string) => void;
+  /** Enables FeedServer.debugIntercept (tests). */
+  debug?: boolean;
+  /** Extra fields of GET /healthz (the replica's id and role). */
+  info?: () => Record<string, unknown>;
+}
+
+export interface MarketDataFeedStats {
+  entries: number;
+  /** Failures of the projection, each repaired by a rebuild from the engine. */
+  failures: number;
+}
+
+export class MarketDataFeed {
+  readonly projector: MarketDataProjector;
+  readonly server: FeedServer;
+  readonly stats: MarketDataFeedStats = { entries: 0, failures: 0 };
+  private engine: Engine | undefined;
+  private readonly log: (line: string) => void;
+  private readonly publish = (m: DataMessage): void => this.server.publish(m);
+
+  constructor(opts: MarketDataFeedOptions) {
+    this.log = opts.log ?? (() => undefined);
+    this.projector = new MarketDataProjector(opts.symbols);
+    this.server = new FeedServer({
+      projector: this.projector,
+      host: opts.host,
+      port: opts.port,
+      log: this.log,
+      ...(opts.limits !== undefined ? { limits: opts.limits } : {}),
+      ...(opts.debug !== undefined ? { debug: opts.debug } : {}),
+      ...(opts.info !== undefined ? { info: opts.info } : {}),
+    });
+  }
+
+  start(): Promise<number> {
+    return this.server.start();
+  }
+
+  stop(): Promise<void> {
+    return this.server.stop();
+  }
+
+  /** ReplicaNodeOptions.onStateReset: the engine was (re)built other than by applying entries. */
+  readonly onStateReset = (engine: Engine): void => {
+    this.engine = engine;
+    try {
+      this.projector.resetFromEngine(engine);
+      this.server.resyncAll(ResyncReason.SOURCE_RESET);
+    } catch (err) {
+      this.stats.failures++;
+      this.log(`feed: rebuild from the engine failed: ${describe(err)}`);
+    }
+  };
+
+  /** ReplicaNodeOptions.onApplied: one committed entry was applied; its events are all of `events`. */
+  readonly onApplied = (_results: ApplyResult[], events: EventBuffer, entry: Entry): void => {
+    this.applyEvents(events, 0, events.count, entryTimeUs(entry));
+  };
+
+  /**
+   * Projects rows [from, to) of an event buffer as one batch and publishes what changed
+   * (the replica path above; tests and the benchmark drive an engine directly through it).
+   * `timeUs`: the batch's log time when it is later than its events' (time ticks).
+   */
+  applyEvents(events: EventBuffer, from: number, to: number, timeUs = 0): void {
+    this.stats.entries++;
+    try {
+      this.projector.apply(events, from, to);
+      if (timeUs > 0) this.projector.advanceTime(timeUs);
+      this.projector.flush(this.publish);
+    } catch (err) {
+      this.stats.failures++;
+      this.log(`feed: projecting an entry failed, rebuilding from the engine: ${describe(err)}`);
+      if (this.engine !== undefined) this.onStateReset(this.engine);
+    }
+  }
+}
+
+/**
+ * The newest command time (µs) of a batch entry, 0 for other entries. Reads the batch layout
+ * of replicator/shard-state-machine.ts (u8 version | u32 count | count × (f64 clientId |
+ * f64 requestSeq | f64 tsUs | u32 length | body)), bounds-checked; a malformed entry gives 0.
+ */
+export function entryTimeUs(entry: Entry): number {
+  const d = entry.data;
+  if (entry.type !== EntryType.NORMAL || d.length < 5 || d[0] !== 2) return 0;
+  const v = new DataView(d.buffer, d.byteOffset, d.byteLength);
+  const count = v.getUint32(1, true);
+  let o = 5;
+  let ts = 0;
+  for (let k = 0; k < count; k++) {
+    if (o + BATCH_COMMAND_OVERHEAD_BYTES > d.length) return 0;
+    const t = v.getFloat64(o + 16, true);
+    if (Number.isSafeInteger(t) && t > ts) ts = t;
+    o += BATCH_COMMAND_OVERHEAD_BYTES + v.getUint32(o + 24, true);
+  }
+  return ts;
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
+}

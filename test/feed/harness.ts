@@ -1,0 +1,87 @@
+// Test kit for the feed over real sockets: an in-process engine driven by a random flow,
+// feeding a real MarketDataFeed (uWS on an ephemeral loopback port), and helpers to wait
+// (bounded, by condition, never by sleeping a fixed time) and to compare a client's books with
+// the engine's, level by level and order by order.
+
+import { expect } from 'vitest';
+import { Engine } from '../../engine/engine.js';
+import { Side } from '../../engine/types.js';
+import type { FeedClient } from '../../feed/client/feed-client.js';
+import { MarketDataFeed } from '../../feed/feed-service.js';
+import type { FeedLimits } from '../../feed/feed-server.js';
+import { Channel } from '../../feed/types.js';
+import { FlowRunner, flowConfig } from './flow.js';
+
+export const WAIT_MS = 20_000;
+
+export interface FeedHarness {
+  engine: Engine;
+  feed: MarketDataFeed;
+  url: string;
+  http: string;
+  runner: FlowRunner;
+  /** Runs `commands` more flow commands, yielding to the event loop every `entriesPerTurn` entries. */
+  drive(commands: number, entriesPerTurn?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const tick = () => new Promise<void>((r) => setImmediate(r));
+
+export async function startFeedHarness(opts: { seed?: number; limits?: Partial<FeedLimits> } = {}): Promise<FeedHarness> {
+  const engine = new Engine(flowConfig());
+  const feed = new MarketDataFeed({ symbols: engine.config.instruments.map((i) => i.symbol), host: '127.0.0.1', port: 0, debug: true, ...(opts.limits !== undefined ? { limits: opts.limits } : {}) });
+  feed.onStateReset(engine);
+  const port = await feed.start();
+  const runner = new FlowRunner(opts.seed ?? 1, engine);
+  return {
+    engine,
+    feed,
+    runner,
+    url: `ws://127.0.0.1:${port}/v1/ws`,
+    http: `http://127.0.0.1:${port}`,
+    async drive(commands, entriesPerTurn = 10) {
+      let done = 0;
+      let entries = 0;
+      while (done < commands) {
+        done += runner.nextEntry(commands - done);
+        feed.applyEvents(runner.buf, 0, runner.buf.count, runner.flow.tsUs);
+        if (++entries % entriesPerTurn === 0) await tick();
+      }
+      await tick();
+    },
+    async stop() {
+      await feed.stop();
+    },
+  };
+}
+
+export async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = WAIT_MS): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export const levelsOf = (engine: Engine, symbol: string, side: Side) => engine.bookLevels(symbol, side).map((l) => [l.price, l.qty, l.orderCount]);
+export const ordersOf = (engine: Engine, symbol: string, side: Side) => engine.bookOrders(symbol, side).map((o) => [o.orderId, o.price, o.visibleQty]);
+
+/** Waits until the client has applied the server's last message on (symbol, channel). */
+export async function caughtUp(h: FeedHarness, c: FeedClient, symbol: string, channel: Channel): Promise<void> {
+  await until(`${channel} ${symbol} caught up (client ${c.lastSeq(symbol, channel)}, server ${h.feed.projector.lastSeq(symbol, channel)})`, () => c.isSynced(symbol, channel) && c.lastSeq(symbol, channel) === h.feed.projector.lastSeq(symbol, channel));
+}
+
+/** The client's l2 book (and l3, when subscribed) equal the engine's, every level, every order. */
+export function expectClientBook(c: FeedClient, engine: Engine, symbol: string, opts: { l3?: boolean; channel?: 'l2' | 'l2.throttled' } = {}): void {
+  const book = c.book(symbol, opts.channel ?? Channel.L2)!;
+  expect(book.levels('BUY'), `${symbol} bids`).toEqual(levelsOf(engine, symbol, Side.BUY));
+  expect(book.levels('SELL'), `${symbol} asks`).toEqual(levelsOf(engine, symbol, Side.SELL));
+  if (opts.l3 === true) {
+    const l3 = c.l3(symbol)!;
+    expect(l3.ordersOf('BUY'), `${symbol} l3 bids`).toEqual(ordersOf(engine, symbol, Side.BUY));
+    expect(l3.ordersOf('SELL'), `${symbol} l3 asks`).toEqual(ordersOf(engine, symbol, Side.SELL));
+    expect(l3.unknownOrders).toBe(0);
+  }
+}

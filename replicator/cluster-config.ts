@@ -8,7 +8,8 @@
 //   "shardConfig": "../../engine/examples/instruments.json",
 //   "fsync": true,                          // false only for experiments (see ReplicaNodeOptions.fsync)
 //   "members": [ { "id": 1, "raft": "127.0.0.1:7101", "client": "127.0.0.1:7201",
-//                  "feed": "127.0.0.1:8091" }, … ],   // feed: optional market-data WebSocket (feed/)
+//                  "feed": "127.0.0.1:8091",          // feed: optional market-data WebSocket (feed/)
+//                  "ops": "127.0.0.1:9101" }, … ],    // ops: optional /metrics, /healthz, /readyz (ops/http.ts)
 //   "seed": 1,                              // election-timeout PRNG seed (mixed with the node id)
 //   "snapshotIntervalEntries": 100000,      // optional, default SNAPSHOT_INTERVAL_ENTRIES
 //   "timeTickMs": 1000,                     // optional, default TIME_TICK_MS; 0 = no time ticks
@@ -32,6 +33,8 @@ export interface MemberConfig {
   client: HostPort;
   /** The market-data feed this replica serves (feed/README.md); undefined: none. */
   feed: HostPort | undefined;
+  /** GET /metrics, /healthz, /readyz (ops/http.ts); undefined: none. */
+  ops: HostPort | undefined;
 }
 
 export interface ClusterConfig {
@@ -100,13 +103,14 @@ export function parseClusterConfig(json: unknown, baseDir: string): ClusterConfi
       raft: parseHostPort(o.raft, `members[${i}].raft`),
       client: parseHostPort(o.client, `members[${i}].client`),
       feed: o.feed === undefined ? undefined : parseHostPort(o.feed, `members[${i}].feed`),
+      ops: o.ops === undefined ? undefined : parseHostPort(o.ops, `members[${i}].ops`),
     };
   });
   const ids = new Set(members.map((m) => m.id));
   if (ids.size !== members.length) fail('members', 'ids must be unique');
   const endpoints = new Set<string>();
   for (const m of members) {
-    for (const hp of [m.raft, m.client, ...(m.feed !== undefined ? [m.feed] : [])]) {
+    for (const hp of [m.raft, m.client, ...(m.feed !== undefined ? [m.feed] : []), ...(m.ops !== undefined ? [m.ops] : [])]) {
       const k = `${hp.host}:${hp.port}`;
       if (hp.port !== 0 && endpoints.has(k)) fail('members', `address ${k} used twice`);
       endpoints.add(k);

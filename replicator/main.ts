@@ -22,6 +22,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../engine/config.js';
 import { MarketDataFeed } from '../feed/feed-service.js';
+import { createRegistry } from '../ops/metrics.js';
+import { startOpsHttp, type OpsHttp } from '../ops/http.js';
+import { ReplicaMetrics } from './metrics.js';
 import { ClientServer } from './client-server.js';
 import { parseClusterConfig } from './cluster-config.js';
 import { ReplicaNode } from './node.js';
@@ -55,6 +58,10 @@ async function main(): Promise<void> {
   };
 
   let transport: TcpTransport | undefined;
+  // Metrics only with an `ops` address to serve them on; the node's gauges are read when scraped.
+  const registry = self.ops !== undefined ? createRegistry('replica') : undefined;
+  if (registry !== undefined) registry.setDefaultLabels({ component: 'replica', shard: cluster.clusterId, node: String(id) });
+  const metrics = registry !== undefined ? new ReplicaMetrics(registry, () => node!.status(), path.join(cluster.dataDir, `node-${id}`)) : undefined;
   // The feed's /healthz reports this replica's role (clients pick a follower); the node is created next.
   let node: ReplicaNode | undefined = undefined;
   const feed =
@@ -77,6 +84,16 @@ async function main(): Promise<void> {
     onFatal: fatal,
     log,
     ...(feed !== undefined ? { onApplied: feed.onApplied, onStateReset: feed.onStateReset } : {}),
+    ...(metrics !== undefined
+      ? {
+          observer: {
+            fsyncSeconds: (x: number) => metrics.fsyncSeconds.observe(x),
+            batchCommands: (n: number) => metrics.batchCommands.observe(n),
+            commitSeconds: (x: number) => metrics.commitSeconds.observe(x),
+            applySeconds: (x: number) => metrics.applySeconds.observe(x),
+          },
+        }
+      : {}),
   });
   const peers = new Map<NodeId, { host: string; port: number }>();
   for (const m of cluster.members) if (m.id !== id) peers.set(m.id, m.raft);
@@ -97,7 +114,20 @@ async function main(): Promise<void> {
   await transport.start();
   await server.start();
   const feedPort = feed !== undefined ? await feed.start() : undefined;
-  process.stdout.write(`${JSON.stringify({ event: 'ready', node: id, raftPort: transport.port, clientPort: server.port, ...(feedPort !== undefined ? { feedPort } : {}), pid: process.pid })}\n`);
+  let ops: OpsHttp | undefined;
+  if (self.ops !== undefined && registry !== undefined) {
+    ops = await startOpsHttp({
+      host: self.ops.host,
+      port: self.ops.port,
+      registry,
+      // Ready: a leader is known and this replica has applied everything it knows committed.
+      ready: () => {
+        const s = node!.status();
+        return { ready: s.leader !== 0 && s.applied >= s.commit, role: s.role, leader: s.leader, commit: s.commit, applied: s.applied };
+      },
+    });
+  }
+  process.stdout.write(`${JSON.stringify({ event: 'ready', node: id, raftPort: transport.port, clientPort: server.port, ...(feedPort !== undefined ? { feedPort } : {}), ...(ops !== undefined ? { opsPort: ops.port } : {}), pid: process.pid })}\n`);
 
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -109,6 +139,7 @@ async function main(): Promise<void> {
     }, STOP_TIMEOUT_MS);
     timer.unref();
     await feed?.stop();
+    await ops?.close();
     await server.stop();
     await node.stop();
     await transport?.stop();

@@ -233,6 +233,8 @@ export interface ReplicaNodeOptions {
    * is installed — so an observer fed by onApplied can rebuild from it. Same error policy.
    */
   onStateReset?: (engine: Engine) => void;
+  /** Latency and batch-size measurements (metrics). */
+  observer?: NodeObserver;
 }
 
 /** What readCommitted() answers: committed entries, or the newest snapshot when the ones asked for are compacted. */
@@ -250,6 +252,20 @@ interface HeldSnapshot {
 interface PendingBatch {
   term: number;
   callbacks: (ProposalCallback | undefined)[];
+  /** performance.now() when proposed (only with an observer: commit latency). */
+  proposedAtMs: number;
+}
+
+/** Measurements for metrics (replicator/metrics.ts); every member optional, unset costs nothing. */
+export interface NodeObserver {
+  /** One fdatasync of the log (seconds). */
+  fsyncSeconds?(s: number): void;
+  /** Leader: commands packed into one proposed entry. */
+  batchCommands?(n: number): void;
+  /** Leader: from proposing an entry to applying it once committed (seconds). */
+  commitSeconds?(s: number): void;
+  /** Engine time to apply one entry (seconds). */
+  applySeconds?(s: number): void;
 }
 
 interface QueuedProposal {
@@ -676,7 +692,9 @@ export class ReplicaNode {
     const r = this.core.propose(encodeBatch(cmds));
     if (r.ok) {
       assert(!this.pending.has(r.index), `two proposals at index ${r.index}`);
-      this.pending.set(r.index, { term: r.term, callbacks });
+      const obs = this.opts.observer;
+      obs?.batchCommands?.(cmds.length);
+      this.pending.set(r.index, { term: r.term, callbacks, proposedAtMs: obs === undefined ? 0 : performance.now() });
       this.pendingCommands += callbacks.length;
       this.stats.proposalsAccepted += callbacks.length;
       return;
@@ -736,8 +754,11 @@ export class ReplicaNode {
       // the client hears back one disk flush earlier.
       while (applyFrom < committed.length && committed[applyFrom]!.index <= this.durableIndex) this.applyEntry(committed[applyFrom++]!);
       if (this.fsync) {
+        const obs = this.opts.observer?.fsyncSeconds;
+        const t0 = obs === undefined ? 0 : performance.now();
         await this.wal.sync();
         this.stats.fsyncs++;
+        if (obs !== undefined) obs((performance.now() - t0) / 1000);
       }
       this.durableIndex = this.wal.lastIndex();
     }
@@ -789,7 +810,10 @@ export class ReplicaNode {
 
   private applyEntry(e: Entry): void {
     if (e.type === EntryType.CONF_CHANGE) this.core.applyConfChange(decodeConfChange(e.data));
+    const obs = this.opts.observer?.applySeconds;
+    const t0 = obs === undefined ? 0 : performance.now();
     const results = this.sm.apply(e);
+    if (obs !== undefined) obs((performance.now() - t0) / 1000);
     this.stats.entriesApplied++;
     this.answerProposals(e, results);
     if (this.opts.onApplied !== undefined) this.notifyObserver('onApplied', () => this.opts.onApplied!(results, this.sm.events, e));
@@ -808,6 +832,7 @@ export class ReplicaNode {
     const p = this.pending.get(e.index);
     if (p === undefined) return;
     this.pending.delete(e.index);
+    if (p.proposedAtMs > 0) this.opts.observer?.commitSeconds?.((performance.now() - p.proposedAtMs) / 1000);
     this.pendingCommands -= p.callbacks.length;
     if (p.term !== e.term) {
       const err = new ProposalError(ProposalErrorCode.LEADER_CHANGED, this.core.leader, `entry ${e.index} is of term ${e.term}, proposed in ${p.term}`);

@@ -33,6 +33,8 @@ export interface ProcessClusterOptions {
   nodeArgs?: string[];
   /** Keep the data dir at stop() (set by open()). */
   keepDir?: boolean;
+  /** Give each replica an `ops` address (/metrics, /healthz, /readyz); see opsPorts. */
+  ops?: boolean;
 }
 
 interface Proc {
@@ -60,6 +62,8 @@ export class ProcessCluster {
   readonly configPath: string;
   readonly ids: NodeId[];
   endpoints: ClientEndpoint[] = [];
+  /** Each replica's ops port (ProcessClusterOptions.ops). */
+  readonly opsPorts = new Map<NodeId, number>();
   private readonly procs = new Map<NodeId, Proc>();
   readonly logs = new Map<NodeId, string[]>();
 
@@ -88,7 +92,9 @@ export class ProcessCluster {
     for (const id of c.ids) {
       const raft = await freePort();
       const client = await freePort();
-      members.push({ id, raft: `127.0.0.1:${raft}`, client: `127.0.0.1:${client}` });
+      const ops = opts.ops === true ? await freePort() : undefined;
+      if (ops !== undefined) c.opsPorts.set(id, ops);
+      members.push({ id, raft: `127.0.0.1:${raft}`, client: `127.0.0.1:${client}`, ...(ops !== undefined ? { ops: `127.0.0.1:${ops}` } : {}) });
       c.endpoints.push({ id, host: '127.0.0.1', port: client });
     }
     const config = {

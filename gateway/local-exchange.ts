@@ -14,6 +14,7 @@ import { loadGatewayConfig, parseGatewayConfig, type GatewayConfig } from './con
 import { Gateway } from './gateway.js';
 import { GrpcGateway } from './grpc-server.js';
 import { RestGateway } from './rest-server.js';
+import { exposition } from '../ops/metrics.js';
 
 export interface LocalExchangeOptions {
   /** An existing cluster file (npm start); default: a temporary 3-replica cluster on free ports. */
@@ -87,7 +88,14 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
   }
 
   const gateway = new Gateway(config, { ...(opts.log !== undefined ? { log: opts.log } : {}) });
-  const rest = new RestGateway({ core: gateway, host: config.listen.rest.host, port: config.listen.rest.port, admin: (req) => gateway.admin(req) });
+  const rest = new RestGateway({
+    core: gateway,
+    host: config.listen.rest.host,
+    port: config.listen.rest.port,
+    admin: (req) => gateway.admin(req),
+    metrics: () => exposition(gateway.metrics.registry),
+    ready: async () => ({ ...(await gateway.ready()) }),
+  });
   const grpc = new GrpcGateway({ core: gateway, host: config.listen.grpc.host, port: config.listen.grpc.port });
   const restPort = await rest.start();
   const grpcPort = await grpc.start();

@@ -1,0 +1,113 @@
+// The events side of `npm start` on one machine, as child processes: the embedded Kafka-protocol
+// broker (unless KAFKA_BROKERS names a real cluster), the publisher of the shard's committed log,
+// and the query process (read models + REST/gRPC query API). Each prints one `{"event":"ready"…}`
+// line on stdout when serving; stop() sends SIGTERM and waits (then SIGKILL).
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** A process that does not announce itself ready in this long (ms) fails the start. */
+const READY_TIMEOUT_MS = 60_000;
+/** A stopped process that has not exited after this long (ms) is killed. */
+const STOP_TIMEOUT_MS = 10_000;
+/** Lines of a child's stderr kept for the error message when it fails to start. */
+const STDERR_LINES_KEPT = 40;
+
+export interface LocalEventsOptions {
+  clusterConfigPath: string;
+  gatewayConfigPath: string;
+  /** Broker, publisher and read-model files go under here. */
+  dataDir: string;
+  /** Embedded broker port (default 9092). */
+  brokerPort?: number;
+  /** Query REST and gRPC addresses (defaults 127.0.0.1:8081 and :50052). */
+  queryRest?: string;
+  queryGrpc?: string;
+  /** Echo the children's stderr (logs) to ours. */
+  echo?: boolean;
+}
+
+export interface LocalEvents {
+  brokers: string;
+  embeddedBroker: boolean;
+  queryRest: string;
+  queryGrpc: string;
+  stop(): Promise<void>;
+}
+
+interface Child {
+  name: string;
+  proc: ChildProcess;
+  ready: Record<string, unknown>;
+}
+
+function start(name: string, script: string, args: string[], echo: boolean): Promise<Child> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const errLines: string[] = [];
+  proc.stderr!.on('data', (d: Buffer) => {
+    if (echo) process.stderr.write(d);
+    errLines.push(...d.toString('utf8').split('\n').filter((l) => l.length > 0));
+    if (errLines.length > STDERR_LINES_KEPT) errLines.splice(0, errLines.length - STDERR_LINES_KEPT);
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${name} not ready within ${READY_TIMEOUT_MS} ms\n${errLines.join('\n')}`)), READY_TIMEOUT_MS);
+    const onData = (d: Buffer) => {
+      out += d.toString('utf8');
+      for (const line of out.split('\n')) {
+        if (!line.includes('"event":"ready"')) continue;
+        clearTimeout(timer);
+        proc.stdout!.off('data', onData);
+        proc.stdout!.resume(); // keep draining (status lines)
+        resolve({ name, proc, ready: JSON.parse(line) as Record<string, unknown> });
+        return;
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${code}) before it was ready\n${errLines.join('\n')}`));
+    });
+  });
+}
+
+async function stopChild(c: Child): Promise<void> {
+  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
+  const exited = new Promise((r) => c.proc.once('exit', r));
+  c.proc.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, STOP_TIMEOUT_MS))]);
+  if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
+}
+
+export async function startLocalEvents(opts: LocalEventsOptions): Promise<LocalEvents> {
+  const echo = opts.echo ?? false;
+  const children: Child[] = [];
+  try {
+    let brokers = process.env.KAFKA_BROKERS ?? '';
+    const embeddedBroker = brokers === '';
+    if (embeddedBroker) {
+      const b = await start('broker', 'events/broker/main.ts', ['--data-dir', path.join(opts.dataDir, 'broker'), '--port', String(opts.brokerPort ?? 9092)], echo);
+      children.push(b);
+      brokers = `${String(b.ready.host)}:${String(b.ready.port)}`;
+    }
+    children.push(await start('publisher', 'events/publisher/main.ts', ['--cluster', opts.clusterConfigPath, '--brokers', brokers, '--data-dir', path.join(opts.dataDir, 'publisher')], echo));
+    const queryRest = opts.queryRest ?? '127.0.0.1:8081';
+    const queryGrpc = opts.queryGrpc ?? '127.0.0.1:50052';
+    children.push(await start('query', 'events/query/main.ts', ['--config', opts.gatewayConfigPath, '--brokers', brokers, '--data-dir', path.join(opts.dataDir, 'query'), '--rest', queryRest, '--grpc', queryGrpc], echo));
+    return {
+      brokers,
+      embeddedBroker,
+      queryRest,
+      queryGrpc,
+      async stop() {
+        // Readers first, the broker last.
+        for (const c of [...children].reverse()) await stopChild(c);
+      },
+    };
+  } catch (err) {
+    for (const c of [...children].reverse()) await stopChild(c);
+    throw err;
+  }
+}

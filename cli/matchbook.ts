@@ -12,19 +12,24 @@
 // Prints the JSON reply; exit code 0 on success, 1 on an error reply, 2 on bad usage.
 
 import { parseArgs } from 'node:util';
+import { runAudit, runReplay } from './audit-commands.js';
 import { signRequest, HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../gateway/signing.js';
 import { WATCH_USAGE, watch } from '../feed/client/watch.js';
 
-const USAGE = `usage: matchbook <place|cancel|amend|cancel-all|orders|watch> [args] [--url U --key K --secret S]
+const USAGE = `usage: matchbook <place|cancel|amend|cancel-all|orders|watch|replay|audit> [args] [--url U --key K --secret S]
   place --symbol S --side BUY|SELL --type LIMIT|MARKET|STOP_MARKET|STOP_LIMIT --qty N [--price P] [--stop-price P] [--tif GTC|IOC|FOK|GTD|DAY] [--client-order-id X]
   cancel <orderId>
   amend <orderId> [--qty N] [--price P] [--stop-price P]
   cancel-all [--symbol S] [--side BUY|SELL]
   orders <orderId>
-  ${WATCH_USAGE}`;
+  ${WATCH_USAGE}
+  replay --data-dir DIR [--shard S] [--from-snapshot|--from-genesis] [--to-index N] --verify   (audit/README.md)
+  audit --data-dir DIR --account A [--from T1 --to T2] [--order ID] --format jsonl|csv`;
 
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'watch') return watch(argv.slice(1));
+  if (argv[0] === 'replay') return runReplay(argv.slice(1));
+  if (argv[0] === 'audit') return runAudit(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({

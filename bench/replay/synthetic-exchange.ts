@@ -1,0 +1,268 @@
+// A recorded exchange, written without running one: for the replay benchmark and the audit
+// tests that need more than a live cluster can make in a few seconds (multi-shard runs, several
+// gateway runs, compacted logs).
+//
+// Each shard's log is what a leader writes: batch entries (replicator/shard-state-machine.ts
+// encodeBatch) of engine commands in the binary command codec, from client sessions with
+// contiguous request numbers, plus the leader's time ticks, written through the replicator's
+// own Wal (segments, CRC32C, snapshots every N entries, hard state). Replicas are byte copies of
+// the first one's directory. Every exec report is passed to the gateway's own ReportChain (in
+// log order, a few twice as a push to a second session would), which writes chain-journal.bin
+// and the signed chain-heads.jsonl. Config files in the layouts `npm start` uses:
+//
+//   <dir>/config/instruments-<s>.json, cluster-<s>.json, gateway.json
+//   <dir>/cluster-<s>/node-<id>/   <dir>/gateway/{chain-journal.bin, chain-heads.jsonl, exchange-ed25519.pem(.pub)}
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { encodeCommand } from '../../engine/command-codec.js';
+import { EventKind, type Command } from '../../engine/types.js';
+import { toReport } from '../../gateway/gateway.js';
+import { ReportChain, canonicalReport, loadOrCreateSigningKey } from '../../gateway/report-chain.js';
+import type { ExecutionReportOut } from '../../gateway/types.js';
+import { encodeNodeSnapshot } from '../../replicator/node.js';
+import { EntryType } from '../../replicator/raft/types.js';
+import { ShardStateMachine, encodeBatch, type LoggedCommand } from '../../replicator/shard-state-machine.js';
+import { Prng } from '../../replicator/sim/prng.js';
+import { Wal, type LogEntry } from '../../replicator/wal/wal.js';
+import { SYMBOL, generateMix1, generateMix2 } from '../engine/workloads.js';
+
+export interface SyntheticOptions {
+  dir: string;
+  commands: number;
+  shards?: number;
+  replicas?: number;
+  seed?: number;
+  workload?: 'mix1' | 'mix2';
+  /** Commands per batch entry at most (sizes drawn uniformly in 1..batchMax). */
+  batchMax?: number;
+  /** A snapshot every this many entries (0: none). */
+  snapshotEveryEntries?: number;
+  /** Compact the log through the previous snapshot after each one, as a replica does (whole segments only). */
+  compact?: boolean;
+  /** WAL segment size (small ones make compaction visible in a small log). */
+  segmentBytesMax?: number;
+  /** Gateway runs (the chain restarts at each); the reports are split evenly. */
+  runs?: number;
+  chainHeadEveryReports?: number;
+  /** Share of exec reports that are chained (the rest went to no gateway session). */
+  chainedFraction?: number;
+  /** Share of chained reports chained a second time (a push to a second session of the account). */
+  duplicateFraction?: number;
+  /** Client sessions (ids 1..n) the commands come from. */
+  clients?: number;
+  /** Put a time tick (client -term) every this many commands. */
+  tickEveryCommands?: number;
+  /** Return the chained reports as a client received them (chain_seq, chain_hash filled in). */
+  keepReports?: boolean;
+}
+
+export interface SyntheticExchange {
+  dir: string;
+  gatewayConfig: string;
+  clusterConfigs: string[];
+  engineConfigs: string[];
+  gatewayDir: string;
+  publicKeyPath: string;
+  shardDirs: string[][];
+  commands: number;
+  entries: number[];
+  reportsChained: number;
+  execReports: number;
+  /** State hash of each shard after its last entry. */
+  finalStateHashes: string[];
+  /** With keepReports: every chained report in chain order (chain_seq restarts at each run). */
+  chained: ExecutionReportOut[];
+}
+
+const TERM = 1;
+
+export async function writeSyntheticExchange(o: SyntheticOptions): Promise<SyntheticExchange> {
+  const shards = o.shards ?? 1;
+  const replicas = o.replicas ?? 1;
+  const batchMax = o.batchMax ?? 256;
+  const clients = o.clients ?? 4;
+  const seed = o.seed ?? 1;
+  const runs = o.runs ?? 1;
+  const chainedFraction = o.chainedFraction ?? 1;
+  const duplicateFraction = o.duplicateFraction ?? 0.01;
+  const tickEvery = o.tickEveryCommands ?? 5000;
+  const cfgDir = path.join(o.dir, 'config');
+  const gatewayDir = path.join(o.dir, 'gateway');
+  fs.mkdirSync(cfgDir, { recursive: true });
+  fs.mkdirSync(gatewayDir, { recursive: true });
+  const rng = new Prng(seed * 7919 + 1);
+
+  // Reports of every shard in log order, chained at the end shard by shard per run slice.
+  const reports: { shard: number; report: ReturnType<typeof toReport>; canonical: string }[][] = [];
+  const out: SyntheticExchange = {
+    dir: o.dir,
+    gatewayConfig: path.join(cfgDir, 'gateway.json'),
+    clusterConfigs: [],
+    engineConfigs: [],
+    gatewayDir,
+    publicKeyPath: path.join(gatewayDir, 'exchange-ed25519.pem.pub'),
+    shardDirs: [],
+    commands: 0,
+    entries: [],
+    reportsChained: 0,
+    execReports: 0,
+    finalStateHashes: [],
+    chained: [],
+  };
+  for (let s = 0; s < shards; s++) {
+    const w = o.workload === 'mix2' ? generateMix2(o.commands, seed + s) : generateMix1(o.commands, seed + s);
+    const symbol = shards === 1 ? SYMBOL : `${SYMBOL}-${s}`;
+    const instrument = w.config.instruments[0]!;
+    const engineConfig = {
+      shardId: s,
+      defaultStp: 'NONE',
+      orderCountMax: w.config.orderCountMax,
+      accounts: [],
+      instruments: [{ ...instrument, symbol }],
+    };
+    const engineConfigPath = path.join(cfgDir, `instruments-${s}.json`);
+    fs.writeFileSync(engineConfigPath, JSON.stringify(engineConfig, null, 2));
+    out.engineConfigs.push(engineConfigPath);
+    const clusterDataDir = path.join(o.dir, `cluster-${s}`);
+    const clusterConfigPath = path.join(cfgDir, `cluster-${s}.json`);
+    fs.writeFileSync(
+      clusterConfigPath,
+      JSON.stringify(
+        {
+          clusterId: `synthetic-${s}`,
+          dataDir: path.relative(cfgDir, clusterDataDir),
+          shardConfig: path.basename(engineConfigPath),
+          fsync: false,
+          members: Array.from({ length: replicas }, (_, k) => ({ id: k + 1, raft: '127.0.0.1:0', client: '127.0.0.1:0' })),
+          ...(o.snapshotEveryEntries ? { snapshotIntervalEntries: o.snapshotEveryEntries } : {}),
+        },
+        null,
+        2,
+      ),
+    );
+    out.clusterConfigs.push(clusterConfigPath);
+
+    // The log, as the leader batches it.
+    const sm = new ShardStateMachine({ ...w.config, instruments: [{ ...instrument, symbol }], shardId: s });
+    const node1 = path.join(clusterDataDir, 'node-1');
+    const wal = Wal.open(node1, { warn: () => undefined, ...(o.segmentBytesMax !== undefined ? { segmentBytesMax: o.segmentBytesMax } : {}) });
+    wal.loadLatestSnapshot();
+    const requestSeq = new Array<number>(clients + 1).fill(0);
+    let tickSeq = 0;
+    let index = 0;
+    let pendingEntries: LogEntry[] = [];
+    let pendingBytes = 0;
+    let previousSnapshot = 0;
+    const shardReports: { shard: number; report: ReturnType<typeof toReport>; canonical: string }[] = [];
+    const commands: Command[] = w.commands;
+    // The generator numbers commands 1..n and uses those numbers as order ids; the log's time
+    // ticks take sequence numbers too, so ids named by cancels and amends are mapped.
+    const seqOf = new Float64Array(commands.length + 2);
+    let seq = 0;
+    let k = 0;
+    while (k < commands.length) {
+      const n = Math.min(commands.length - k, 1 + rng.int(batchMax));
+      const batch: LoggedCommand[] = [];
+      for (let j = 0; j < n; j++) {
+        const c = commands[k + j]!;
+        if (symbol !== SYMBOL && 'symbol' in c) (c as { symbol: string }).symbol = symbol;
+        const named = c as { orderId?: number };
+        if (named.orderId !== undefined) named.orderId = seqOf[named.orderId]!;
+        seqOf[c.seq] = ++seq;
+        const client = 1 + ((k + j) % clients);
+        batch.push({ clientId: client, requestSeq: ++requestSeq[client]!, tsUs: c.tsUs, body: encodeCommand(c) });
+        if ((k + j + 1) % tickEvery === 0) {
+          batch.push({ clientId: -TERM, requestSeq: ++tickSeq, tsUs: c.tsUs, body: encodeCommand({ type: 'tick' }) });
+          seq++;
+        }
+      }
+      k += n;
+      out.commands += batch.length;
+      const entry = { index: ++index, term: TERM, type: EntryType.NORMAL, data: encodeBatch(batch) };
+      sm.apply(entry);
+      const ev = sm.events;
+      for (let i = 0; i < ev.count; i++) {
+        if (ev.kind[i] !== EventKind.EXEC) continue;
+        out.execReports++;
+        if (chainedFraction < 1 && !rng.chance(chainedFraction)) continue;
+        const e = ev.event(i);
+        if (e.kind !== 'exec') continue;
+        const report = toReport(s, e);
+        const canonical = canonicalReport(report);
+        shardReports.push({ shard: s, report, canonical });
+        if (duplicateFraction > 0 && rng.chance(duplicateFraction)) shardReports.push({ shard: s, report: { ...report }, canonical });
+      }
+      pendingEntries.push(entry);
+      pendingBytes += entry.data.length;
+      if (pendingBytes > 16 * 1024 * 1024) {
+        wal.append(pendingEntries);
+        pendingEntries = [];
+        pendingBytes = 0;
+      }
+      if (o.snapshotEveryEntries !== undefined && o.snapshotEveryEntries > 0 && index % o.snapshotEveryEntries === 0) {
+        wal.append(pendingEntries);
+        pendingEntries = [];
+        pendingBytes = 0;
+        await wal.saveSnapshot(index, TERM, encodeNodeSnapshot({ voters: Array.from({ length: replicas }, (_, r) => r + 1), learners: [] }, sm.snapshot()));
+        if (o.compact === true && previousSnapshot > 0) wal.compactThrough(previousSnapshot);
+        previousSnapshot = index;
+      }
+    }
+    wal.append(pendingEntries);
+    await wal.sync();
+    wal.saveHardState({ term: TERM, vote: 1, commit: index });
+    await wal.close();
+    out.entries.push(index);
+    out.finalStateHashes.push(sm.stateHash());
+    const dirs = [node1];
+    for (let r = 2; r <= replicas; r++) {
+      const d = path.join(clusterDataDir, `node-${r}`);
+      fs.cpSync(node1, d, { recursive: true });
+      dirs.push(d);
+    }
+    out.shardDirs.push(dirs);
+    reports.push(shardReports);
+  }
+
+  // The gateway: runs in sequence, each chaining its share of every shard's reports,
+  // interleaving shards in round-robin slices as concurrent sessions would.
+  fs.writeFileSync(
+    out.gatewayConfig,
+    JSON.stringify(
+      {
+        shards: out.clusterConfigs.map((c, s) => ({ id: s, clusterConfig: path.basename(c) })),
+        accounts: [],
+        signingKey: path.relative(cfgDir, path.join(gatewayDir, 'exchange-ed25519.pem')),
+        dataDir: path.relative(cfgDir, gatewayDir),
+        chainHeadEveryReports: o.chainHeadEveryReports ?? 1000,
+      },
+      null,
+      2,
+    ),
+  );
+  const key = loadOrCreateSigningKey(path.join(gatewayDir, 'exchange-ed25519.pem'));
+  const cursor = reports.map(() => 0);
+  for (let r = 0; r < runs; r++) {
+    const chain = new ReportChain(key, { dataDir: gatewayDir, everyReports: o.chainHeadEveryReports ?? 1000, everyMs: 2 ** 31 - 1 });
+    const ends = reports.map((list) => Math.round((list.length * (r + 1)) / runs));
+    let more = true;
+    while (more) {
+      more = false;
+      for (let s = 0; s < reports.length; s++) {
+        const list = reports[s]!;
+        const slice = Math.min(ends[s]!, cursor[s]! + 1 + rng.int(16));
+        for (; cursor[s]! < slice; cursor[s]!++) {
+          const x = list[cursor[s]!]!;
+          const r = o.keepReports === true ? { ...x.report } : x.report;
+          chain.append(r, x.canonical);
+          if (o.keepReports === true) out.chained.push(r);
+          out.reportsChained++;
+        }
+        if (cursor[s]! < ends[s]!) more = true;
+      }
+    }
+    await chain.close();
+  }
+  return out;
+}

@@ -239,6 +239,10 @@ export interface ClientServerNode {
   readonly stateMachine: import('./shard-state-machine.js').ShardStateMachine;
   /** Committed entries for op 'entries' (ReplicaNode.readCommitted); without it the op is refused. */
   readCommitted?(fromIndex: number, bytesMax: number): CommittedRead;
+  /** Op 'transfer-leader' (operator CLI); without it the op is refused. */
+  transferLeadership?(to: number): { ok: true } | { ok: false; error: string; leader: number; message: string };
+  /** Op 'snapshot' (operator CLI); without it the op is refused. */
+  requestSnapshot?(): { ok: true; snapshotIndex: number; applied: number };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -409,6 +413,18 @@ export class ClientServer {
     }
     if (req.op === 'entries') {
       this.handleEntries(c, req, bad);
+      return;
+    }
+    if (req.op === 'transfer-leader') {
+      if (node.transferLeadership === undefined) return bad('op transfer-leader is not served by this node');
+      if (typeof req.to !== 'number' || !Number.isSafeInteger(req.to) || req.to < 1) return bad('to must be a positive safe integer (a node id)');
+      const r = node.transferLeadership(req.to);
+      this.reply(c, r.ok ? { id, ok: true } : { id, ok: false, error: r.error, leader: r.leader, retryable: false, message: r.message });
+      return;
+    }
+    if (req.op === 'snapshot') {
+      if (node.requestSnapshot === undefined) return bad('op snapshot is not served by this node');
+      this.reply(c, { id, ...node.requestSnapshot() });
       return;
     }
     if (req.op !== undefined && req.op !== 'submit') return bad(`unknown op ${JSON.stringify(req.op)}`);

@@ -341,6 +341,8 @@ export class ReplicaNode {
   private inbox: Message[] = [];
   private ticksDue = 0;
   private proposals: QueuedProposal[] = [];
+  /** Operator request (transferLeadership): handed to the core between two Readys. */
+  private transferDue: NodeId | undefined;
   private wake: (() => void) | undefined;
 
   /** Batches in the log, by index, answered when that index is applied. */
@@ -355,6 +357,8 @@ export class ReplicaNode {
   /** Index of the newest snapshot saved or being saved. */
   private snapshotIndex = 0;
   private snapshotSaving = false;
+  /** Operator request (requestSnapshot): snapshot at the next Ready whatever the interval. */
+  private snapshotAsked = false;
   /** A background save finished: compact through the previous snapshot at the next iteration. */
   private compactionDue: HeldSnapshot | undefined;
   /** Bumped when a leader's snapshot is installed: a background save started before it is stale. */
@@ -548,6 +552,26 @@ export class ReplicaNode {
     return Promise.reject(new ProposalError(code, this.running ? this.core.leader : NONE));
   }
 
+  /**
+   * Operator request: hand leadership to voter `to` (the core's TimeoutNow path, thesis §3.10).
+   * Checked here, done by the loop between two Readys; the caller watches status() for the
+   * outcome (the core gives up after an election timeout).
+   */
+  transferLeadership(to: NodeId): { ok: true } | { ok: false; error: 'NOT_LEADER' | 'BAD_TARGET'; leader: NodeId; message: string } {
+    if (!this.running || this.stopping || this.core.role !== Role.LEADER) return { ok: false, error: 'NOT_LEADER', leader: this.running ? this.core.leader : NONE, message: 'only the leader transfers leadership' };
+    if (to === this.id || !this.core.conf().voters.includes(to)) return { ok: false, error: 'BAD_TARGET', leader: this.id, message: `node ${to} is not another voter of this cluster` };
+    this.transferDue = to;
+    this.poke();
+    return { ok: true };
+  }
+
+  /** Operator request: save a snapshot after the next Ready if anything was applied since the newest one. */
+  requestSnapshot(): { ok: true; snapshotIndex: number; applied: number } {
+    this.snapshotAsked = true;
+    this.poke();
+    return { ok: true, snapshotIndex: this.snapshotIndex, applied: this.sm.appliedIndex };
+  }
+
   status(withHash = false): NodeStatus {
     const c = this.core;
     const s: NodeStatus = {
@@ -656,6 +680,11 @@ export class ReplicaNode {
     const ticks = Math.min(this.ticksDue, this.electionTicks - 1);
     this.ticksDue = 0;
     for (let k = 0; k < ticks; k++) this.core.tick();
+    if (this.transferDue !== undefined) {
+      // A no-op if leadership changed meanwhile (the core checks role and membership again).
+      this.core.transferLeadership(this.transferDue);
+      this.transferDue = undefined;
+    }
     const role = this.core.role;
     if (role !== this.lastRole) {
       this.log(`now ${ROLE_NAMES[role]} in term ${this.core.term} (leader ${this.core.leader})`);
@@ -857,7 +886,9 @@ export class ReplicaNode {
    */
   private maybeSnapshot(): void {
     const applied = this.sm.appliedIndex;
-    if (this.snapshotSaving || applied - this.snapshotIndex < this.snapshotIntervalEntries) return;
+    if (this.snapshotSaving || applied <= this.snapshotIndex) return;
+    if (!this.snapshotAsked && applied - this.snapshotIndex < this.snapshotIntervalEntries) return;
+    this.snapshotAsked = false;
     const term = this.core.termAt(applied);
     assert(term !== undefined, `no term for applied index ${applied}`);
     const meta: SnapshotMeta = { index: applied, term, conf: this.core.conf() };

@@ -1,0 +1,311 @@
+// Operator commands of the CLI (issue 7): the cluster's health from every replica's client
+// port (replicator/client-server.ts, op 'status'), leadership transfer and snapshot triggers
+// (ops 'transfer-leader', 'snapshot'), and the gateway's admin REST API (halt, resume, kill
+// switch; gateway/client/rest-client.ts). Exit codes: 0 ok, 1 an error reply or nothing
+// reachable, 2 bad usage.
+
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseClusterConfig, type MemberConfig } from '../replicator/cluster-config.js';
+import { requestOnce } from '../replicator/client-server.js';
+import type { NodeStatus } from '../replicator/node.js';
+import { OrderEntryRestClient, type AdminRoute } from '../gateway/client/rest-client.js';
+
+const CLUSTER_DEFAULT = 'replicator/examples/cluster-3-local.json';
+const STATUS_TIMEOUT_MS = 1_000;
+const ADMIN_TIMEOUT_MS = 10_000;
+const TRANSFER_WAIT_MS_DEFAULT = 10_000;
+const SNAPSHOT_WAIT_MS_DEFAULT = 10_000;
+const POLL_MS = 100;
+
+export const OPERATOR_USAGE = `  cluster status [--cluster FILE] [--json]        (every replica's role, term, commit, applied, lag, snapshot)
+  halt SYMBOL | resume SYMBOL                      (gateway admin API: --url U --key K --secret S, admin key by default)
+  kill-switch ACCOUNT [--off]
+  transfer-leader --to N [--cluster FILE] [--wait-ms MS]
+  snapshot [--node N] [--cluster FILE] [--wait-ms MS]
+  add-node | remove-node                           (not supported by this replica version yet)`;
+
+const HELP: Record<string, string> = {
+  cluster: `usage: matchbook cluster status [--cluster ${CLUSTER_DEFAULT}] [--json]
+  Asks every member's client port for its status. Columns: lag = commit - applied on that
+  member; behind = the leader's commit - the member's applied. Exit 1 if no member answers.`,
+  halt: 'usage: matchbook halt SYMBOL [--url http://127.0.0.1:8080] [--key demo-admin] [--secret demo-admin-secret-change-me]\n  Halts trading in SYMBOL (POST /v1/admin/halt).',
+  resume: 'usage: matchbook resume SYMBOL [--url U] [--key K] [--secret S]\n  Resumes trading in SYMBOL (POST /v1/admin/resume).',
+  'kill-switch': 'usage: matchbook kill-switch ACCOUNT [--off] [--url U] [--key K] [--secret S]\n  Blocks every order of ACCOUNT (--off: unblocks it) (POST /v1/admin/kill-switch).',
+  'transfer-leader': `usage: matchbook transfer-leader --to N [--cluster ${CLUSTER_DEFAULT}] [--wait-ms ${TRANSFER_WAIT_MS_DEFAULT}]
+  Asks the leader to hand leadership to voter N (Raft TimeoutNow), then waits until N leads.`,
+  snapshot: `usage: matchbook snapshot [--node N] [--cluster ${CLUSTER_DEFAULT}] [--wait-ms ${SNAPSHOT_WAIT_MS_DEFAULT}]
+  Asks every member (or node N) to snapshot its state machine now, whatever the interval,
+  and waits until each has started saving one past its previous snapshot.`,
+  'add-node': 'usage: matchbook add-node — not supported by this replica version yet (membership is the static cluster file).',
+  'remove-node': 'usage: matchbook remove-node — not supported by this replica version yet (membership is the static cluster file).',
+};
+
+class UsageError extends Error {}
+
+/** Runs an operator command; undefined if argv[0] is not one (the caller tries its own commands). */
+export async function runOperator(argv: string[]): Promise<number | undefined> {
+  const cmd = argv[0];
+  if (cmd === undefined || !(cmd in HELP)) return undefined;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv.slice(1),
+      allowPositionals: true,
+      strict: true,
+      options: {
+        help: { type: 'boolean', short: 'h', default: false },
+        cluster: { type: 'string', default: process.env.MATCHBOOK_CLUSTER ?? CLUSTER_DEFAULT },
+        json: { type: 'boolean', default: false },
+        url: { type: 'string', default: process.env.MATCHBOOK_URL ?? 'http://127.0.0.1:8080' },
+        key: { type: 'string', default: process.env.MATCHBOOK_ADMIN_KEY ?? 'demo-admin' },
+        secret: { type: 'string', default: process.env.MATCHBOOK_ADMIN_SECRET ?? 'demo-admin-secret-change-me' },
+        off: { type: 'boolean', default: false },
+        to: { type: 'string' },
+        node: { type: 'string' },
+        'wait-ms': { type: 'string' },
+      },
+    });
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${HELP[cmd]}`);
+    return 2;
+  }
+  const { values: a, positionals: pos } = parsed;
+  if (a.help) {
+    console.log(HELP[cmd]);
+    return 0;
+  }
+  try {
+    switch (cmd) {
+      case 'cluster':
+        if (pos[0] !== 'status' || pos.length !== 1) throw new UsageError(pos[0] === undefined ? 'cluster needs a subcommand: status' : `unknown: cluster ${pos.join(' ')}`);
+        return await clusterStatus(loadMembers(a.cluster), a.json);
+      case 'halt':
+      case 'resume': {
+        if (pos.length !== 1) throw new UsageError(`${cmd} needs exactly one SYMBOL`);
+        return await admin(a, cmd, { symbol: pos[0] });
+      }
+      case 'kill-switch': {
+        if (pos.length !== 1) throw new UsageError('kill-switch needs exactly one ACCOUNT');
+        return await admin(a, 'kill-switch', { account: positiveInt(pos[0]!, 'ACCOUNT'), active: !a.off });
+      }
+      case 'transfer-leader': {
+        if (pos.length !== 0) throw new UsageError(`unexpected argument ${pos[0]}`);
+        if (a.to === undefined) throw new UsageError('transfer-leader needs --to N');
+        const to = positiveInt(a.to, '--to');
+        const members = loadMembers(a.cluster);
+        if (!members.some((m) => m.id === to)) throw new UsageError(`node ${to} is not a member of ${a.cluster}`);
+        return await transferLeader(members, to, waitMs(a['wait-ms'], TRANSFER_WAIT_MS_DEFAULT));
+      }
+      case 'snapshot': {
+        if (pos.length !== 0) throw new UsageError(`unexpected argument ${pos[0]}`);
+        let members = loadMembers(a.cluster);
+        if (a.node !== undefined) {
+          const id = positiveInt(a.node, '--node');
+          members = members.filter((m) => m.id === id);
+          if (members.length === 0) throw new UsageError(`node ${id} is not a member of ${a.cluster}`);
+        }
+        return await snapshot(members, waitMs(a['wait-ms'], SNAPSHOT_WAIT_MS_DEFAULT));
+      }
+      case 'add-node':
+      case 'remove-node':
+        // RaftCore has one-at-a-time conf changes, but the replicas read their peers from the
+        // static cluster file and the node exposes no way to propose one: not a safe CLI addition.
+        console.error(`${cmd}: not supported by this replica version yet (membership changes need the replicas to learn peers at run time; today membership is the static cluster file)`);
+        return 1;
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`${err.message}\n${HELP[cmd]}`);
+      return 2;
+    }
+    throw err;
+  }
+  return undefined;
+}
+
+function positiveInt(v: string, what: string): number {
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)) || Number(v) < 1) throw new UsageError(`${what} must be a positive integer, got ${v}`);
+  return Number(v);
+}
+
+function waitMs(v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v)) throw new UsageError(`--wait-ms must be a whole number of milliseconds, got ${v}`);
+  return Number(v);
+}
+
+function loadMembers(file: string): MemberConfig[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read the cluster file ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return parseClusterConfig(JSON.parse(text) as unknown, path.dirname(path.resolve(file))).members;
+  } catch (err) {
+    throw new UsageError(`bad cluster file ${file}: ${(err as Error).message}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replica client port
+// ---------------------------------------------------------------------------------------------
+
+export interface MemberStatusRow {
+  member: number;
+  endpoint: string;
+  reachable: boolean;
+  error?: string;
+  role?: NodeStatus['role'];
+  term?: number;
+  leader?: number;
+  commit?: number;
+  applied?: number;
+  /** commit - applied on this member. */
+  lag?: number;
+  /** The leader's commit - this member's applied (undefined without a reachable leader). */
+  behindLeader?: number;
+  snapshotIndex?: number;
+}
+
+async function statusOf(m: MemberConfig): Promise<{ ok: true; status: NodeStatus } | { ok: false; error: string }> {
+  try {
+    const r = await requestOnce(m.client, { op: 'status' }, STATUS_TIMEOUT_MS);
+    if (r.ok !== true) return { ok: false, error: String(r.message ?? r.error ?? 'error reply') };
+    return { ok: true, status: r.status as NodeStatus };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
+}
+
+export async function clusterRows(members: MemberConfig[]): Promise<MemberStatusRow[]> {
+  const replies = await Promise.all(members.map(statusOf));
+  const leaderStatus = replies.find((r): r is { ok: true; status: NodeStatus } => r.ok && r.status.role === 'LEADER')?.status;
+  return members.map((m, k) => {
+    const r = replies[k]!;
+    const endpoint = `${m.client.host}:${m.client.port}`;
+    if (!r.ok) return { member: m.id, endpoint, reachable: false, error: r.error };
+    const s = r.status;
+    return {
+      member: m.id,
+      endpoint,
+      reachable: true,
+      role: s.role,
+      term: s.term,
+      leader: s.leader,
+      commit: s.commit,
+      applied: s.applied,
+      lag: s.commit - s.applied,
+      ...(leaderStatus !== undefined ? { behindLeader: Math.max(0, leaderStatus.commit - s.applied) } : {}),
+      snapshotIndex: s.snapshotIndex,
+    };
+  });
+}
+
+async function clusterStatus(members: MemberConfig[], json: boolean): Promise<number> {
+  const rows = await clusterRows(members);
+  if (json) {
+    console.log(JSON.stringify({ members: rows }, null, 2));
+  } else {
+    const head = ['member', 'endpoint', 'role', 'term', 'leader', 'commit', 'applied', 'lag', 'behind', 'snapshot'];
+    const cells = rows.map((r) =>
+      r.reachable
+        ? [r.member, r.endpoint, r.role, r.term, r.leader, r.commit, r.applied, r.lag, r.behindLeader ?? '-', r.snapshotIndex].map(String)
+        : [String(r.member), r.endpoint, `UNREACHABLE (${r.error})`, '', '', '', '', '', '', ''],
+    );
+    const widths = head.map((h, c) => Math.max(h.length, ...cells.map((row) => (row[3] === '' && c === 2 ? 0 : row[c]!.length))));
+    const line = (row: string[]) => row.map((v, c) => v.padEnd(widths[c]!)).join('  ').trimEnd();
+    console.log([line(head), ...cells.map(line)].join('\n'));
+    if (!rows.some((r) => r.role === 'LEADER')) console.log('no leader among the reachable members');
+  }
+  return rows.some((r) => r.reachable) ? 0 : 1;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function transferLeader(members: MemberConfig[], to: number, waitMsMax: number): Promise<number> {
+  const rows = await clusterRows(members);
+  const leaderRow = rows.find((r) => r.role === 'LEADER');
+  if (leaderRow === undefined) {
+    console.error(`no leader among the reachable members (${rows.filter((r) => r.reachable).length}/${rows.length} reachable)`);
+    return 1;
+  }
+  if (leaderRow.member === to) {
+    console.log(JSON.stringify({ ok: true, leader: to, term: leaderRow.term, note: 'already the leader' }));
+    return 0;
+  }
+  const leader = members.find((m) => m.id === leaderRow.member)!;
+  let reply: Record<string, unknown>;
+  try {
+    reply = await requestOnce(leader.client, { op: 'transfer-leader', to }, STATUS_TIMEOUT_MS * 5);
+  } catch (err) {
+    console.error(`cannot reach the leader ${leader.id}: ${(err as Error).message}`);
+    return 1;
+  }
+  if (reply.ok !== true) {
+    console.error(`leader ${leader.id} refused: ${String(reply.error)}: ${String(reply.message ?? '')}`);
+    return 1;
+  }
+  const target = members.find((m) => m.id === to)!;
+  const deadline = Date.now() + waitMsMax;
+  for (;;) {
+    const s = await statusOf(target);
+    if (s.ok && s.status.role === 'LEADER') {
+      console.log(JSON.stringify({ ok: true, from: leader.id, leader: to, term: s.status.term }));
+      return 0;
+    }
+    if (Date.now() >= deadline) break;
+    await sleep(POLL_MS);
+  }
+  console.error(`node ${to} did not become leader within ${waitMsMax} ms (the transfer is abandoned after an election timeout; is ${to} caught up and reachable?)`);
+  return 1;
+}
+
+async function snapshot(members: MemberConfig[], waitMsMax: number): Promise<number> {
+  const results = await Promise.all(
+    members.map(async (m) => {
+      let r: Record<string, unknown>;
+      try {
+        r = await requestOnce(m.client, { op: 'snapshot' }, STATUS_TIMEOUT_MS * 5);
+      } catch (err) {
+        return { member: m.id, ok: false, error: (err as Error).message };
+      }
+      if (r.ok !== true) return { member: m.id, ok: false, error: `${String(r.error)}: ${String(r.message ?? '')}` };
+      const before = r.snapshotIndex as number;
+      const deadline = Date.now() + waitMsMax;
+      for (;;) {
+        const s = await statusOf(m);
+        if (s.ok && s.status.snapshotIndex > before) return { member: m.id, ok: true, previousSnapshotIndex: before, snapshotIndex: s.status.snapshotIndex };
+        if (Date.now() >= deadline) return { member: m.id, ok: false, previousSnapshotIndex: before, error: `no new snapshot within ${waitMsMax} ms (nothing applied since index ${before}?)` };
+        await sleep(POLL_MS);
+      }
+    }),
+  );
+  console.log(JSON.stringify({ members: results }, null, 2));
+  return results.every((r) => r.ok) ? 0 : 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gateway admin API
+// ---------------------------------------------------------------------------------------------
+
+async function admin(a: { url: string; key: string; secret: string }, route: AdminRoute, body: Record<string, unknown>): Promise<number> {
+  let client: OrderEntryRestClient;
+  try {
+    client = new OrderEntryRestClient({ baseUrl: a.url, key: { key: a.key, hmacSecret: a.secret }, timeoutMs: ADMIN_TIMEOUT_MS });
+  } catch (err) {
+    throw new UsageError(`bad --url ${a.url}: ${(err as Error).message}`);
+  }
+  let res;
+  try {
+    res = await client.admin(route, body);
+  } catch (err) {
+    console.error(`cannot reach the gateway at ${a.url}: ${(err as Error).message} (is \`npm start\` running?)`);
+    return 1;
+  }
+  console.log(JSON.stringify({ status: res.status, body: res.body }, null, 2));
+  return res.status >= 200 && res.status < 300 ? 0 : 1;
+}

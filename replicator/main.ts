@@ -30,6 +30,7 @@ import { parseClusterConfig } from './cluster-config.js';
 import { ReplicaNode } from './node.js';
 import { TcpTransport } from './transport/tcp-transport.js';
 import type { Message, NodeId } from './raft/types.js';
+import { runMain, stopOnSignals } from '../ops/process.js';
 
 /** A graceful stop that takes longer than this (ms) ends in exit(1) anyway. */
 const STOP_TIMEOUT_MS = 10_000;
@@ -51,7 +52,6 @@ async function main(): Promise<void> {
   const log = (line: string) => console.error(`${new Date().toISOString()} [node ${id}] ${line}`);
   if (!cluster.fsync) log('WARNING: fsync is off: acknowledged entries and votes can be lost on an OS crash or power loss (experiments only)');
 
-  let stopping = false;
   const fatal = (err: unknown) => {
     log(`FATAL: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     process.exit(1);
@@ -129,28 +129,17 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`${JSON.stringify({ event: 'ready', node: id, raftPort: transport.port, clientPort: server.port, ...(feedPort !== undefined ? { feedPort } : {}), ...(ops !== undefined ? { opsPort: ops.port } : {}), pid: process.pid })}\n`);
 
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log(`${signal}: stopping`);
-    const timer = setTimeout(() => {
-      log('stop timed out');
-      process.exit(1);
-    }, STOP_TIMEOUT_MS);
-    timer.unref();
-    await feed?.stop();
-    await ops?.close();
-    await server.stop();
-    await node.stop();
-    await transport?.stop();
-    log('stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  stopOnSignals({
+    log,
+    timeoutMs: STOP_TIMEOUT_MS,
+    stop: async () => {
+      await feed?.stop();
+      await ops?.close();
+      await server.stop();
+      await node.stop();
+      await transport?.stop();
+    },
+  });
 }
 
-main().catch((err: unknown) => {
-  console.error(`FATAL: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  process.exit(1);
-});
+runMain(main);

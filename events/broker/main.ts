@@ -12,6 +12,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startBroker } from './server.js';
+import { runMain, stopOnSignals } from '../../ops/process.js';
 
 /** A graceful stop that takes longer than this (ms) ends in exit(1) anyway. */
 const STOP_TIMEOUT_MS = 10_000;
@@ -53,7 +54,6 @@ async function main(): Promise<void> {
   const segmentBytesMax = intArg('segment-bytes', values['segment-bytes'], 1);
   const retentionBytes = intArg('retention-bytes', values['retention-bytes'], 0);
   const retentionMs = intArg('retention-ms', values['retention-ms'], 0);
-  let stopping = false;
   const running = await startBroker({
     dataDir,
     port: intArg('port', values.port, 0) ?? 9092,
@@ -71,24 +71,13 @@ async function main(): Promise<void> {
   });
   process.stdout.write(`${JSON.stringify({ event: 'ready', host: running.host, port: running.port, dataDir, pid: process.pid })}\n`);
 
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log(`${signal}: stopping`);
-    const timer = setTimeout(() => {
-      log('stop timed out');
-      process.exit(1);
-    }, STOP_TIMEOUT_MS);
-    timer.unref();
-    await running.close();
-    log('stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  stopOnSignals({
+    log,
+    timeoutMs: STOP_TIMEOUT_MS,
+    stop: async () => {
+      await running.close();
+    },
+  });
 }
 
-main().catch((err: unknown) => {
-  console.error(`FATAL: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  process.exit(1);
-});
+runMain(main);

@@ -17,6 +17,7 @@ import { parseConfig } from '../../engine/config.js';
 import { parseClusterConfig } from '../../replicator/cluster-config.js';
 import { resolveBrokers } from '../kafka.js';
 import { Publisher } from './publisher.js';
+import { runMain, stopOnSignals } from '../../ops/process.js';
 
 /** A graceful stop that takes longer than this (ms) ends in exit(1) anyway. */
 const STOP_TIMEOUT_MS = 10_000;
@@ -80,26 +81,15 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify({ event: 'ready', shard, brokers, dataDir, pid: process.pid })}\n`);
   const statusTimer = setInterval(() => process.stdout.write(`${JSON.stringify({ event: 'status', ...publisher.status() })}\n`), statusEveryMs);
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log(`${signal}: stopping`);
-    clearInterval(statusTimer);
-    const timer = setTimeout(() => {
-      log('stop timed out');
-      process.exit(1);
-    }, STOP_TIMEOUT_MS);
-    timer.unref();
-    await publisher.stop();
-    log(`stopped: ${JSON.stringify(publisher.status())}`);
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  stopOnSignals({
+    log,
+    timeoutMs: STOP_TIMEOUT_MS,
+    stop: async () => {
+      clearInterval(statusTimer);
+      await publisher.stop();
+      return JSON.stringify(publisher.status());
+    },
+  });
 }
 
-main().catch((err: unknown) => {
-  console.error(`FATAL: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  process.exit(1);
-});
+runMain(main);

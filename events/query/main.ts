@@ -23,6 +23,7 @@ import { ReadModelConsumer } from '../read-models/consumer.js';
 import { QueryGrpcServer } from './grpc-server.js';
 import { QueryRestServer } from './rest-server.js';
 import { QueryService } from './service.js';
+import { runMain, stopOnSignals } from '../../ops/process.js';
 
 export const QUERY_REST_DEFAULT = '127.0.0.1:8081';
 export const QUERY_GRPC_DEFAULT = '127.0.0.1:50052';
@@ -94,28 +95,16 @@ async function main(): Promise<void> {
   log(`serving REST on ${rest.host}:${restPort}, gRPC on ${grpcAddr.host}:${grpcPort}; read models in ${dataDir} (group ${consumer.groupId}); brokers ${brokers.join(',')}`);
   process.stdout.write(`${JSON.stringify({ event: 'ready', rest: restPort, grpc: grpcPort, dataDir, groupId: consumer.groupId, pid: process.pid })}\n`);
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log(`${signal}: stopping`);
-    const timer = setTimeout(() => {
-      log('stop timed out');
-      process.exit(1);
-    }, STOP_TIMEOUT_MS);
-    timer.unref();
-    service.close();
-    await restServer.stop();
-    await grpcServer.stop();
-    await consumer.stop();
-    log('stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  stopOnSignals({
+    log,
+    timeoutMs: STOP_TIMEOUT_MS,
+    stop: async () => {
+      service.close();
+      await restServer.stop();
+      await grpcServer.stop();
+      await consumer.stop();
+    },
+  });
 }
 
-main().catch((err: unknown) => {
-  console.error(`FATAL: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  process.exit(1);
-});
+runMain(main);

@@ -1,0 +1,33 @@
+// The lifecycle every server process shares: a graceful stop on SIGTERM/SIGINT bounded by a
+// timeout (then exit 1), exit 0 once stopped; and a fatal error in main() logged with exit 1.
+
+/**
+ * On the first SIGTERM or SIGINT: logs, runs `stop` (its optional result is appended to the
+ * "stopped" line), exits 0; if that takes longer than timeoutMs, exits 1.
+ */
+export function stopOnSignals(opts: { log: (line: string) => void; timeoutMs: number; stop: () => Promise<string | void> }): void {
+  let stopping = false;
+  const onSignal = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    opts.log(`${signal}: stopping`);
+    const timer = setTimeout(() => {
+      opts.log('stop timed out');
+      process.exit(1);
+    }, opts.timeoutMs);
+    timer.unref();
+    const detail = await opts.stop();
+    opts.log(detail === undefined ? 'stopped' : `stopped: ${detail}`);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void onSignal('SIGTERM'));
+  process.on('SIGINT', () => void onSignal('SIGINT'));
+}
+
+/** Runs a process's main(); an error escaping it is fatal. */
+export function runMain(main: () => Promise<void>): void {
+  main().catch((err: unknown) => {
+    console.error(`FATAL: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  });
+}

@@ -3,6 +3,7 @@
 //   npm run publisher -- --cluster <cluster.json> [--brokers host:port,...] [--data-dir DIR]
 //                        [--partitions N] [--status-every-ms MS]
 //                        [--checkpoint-every-entries N] [--checkpoint-every-ms MS]
+//                        [--republish-from INDEX]
 //
 // Brokers: --brokers, else KAFKA_BROKERS, else the cluster file's "kafkaBrokers" (if any),
 // else the embedded broker's default address (127.0.0.1:9092). The local checkpoint goes to
@@ -24,7 +25,7 @@ const STOP_TIMEOUT_MS = 10_000;
 const STATUS_EVERY_MS_DEFAULT = 10_000;
 
 function usage(msg: string): never {
-  console.error(`${msg}\nusage: npm run publisher -- --cluster <cluster.json> [--brokers host:port,...] [--data-dir DIR] [--partitions N] [--status-every-ms MS] [--checkpoint-every-entries N] [--checkpoint-every-ms MS]`);
+  console.error(`${msg}\nusage: npm run publisher -- --cluster <cluster.json> [--brokers host:port,...] [--data-dir DIR] [--partitions N] [--status-every-ms MS] [--checkpoint-every-entries N] [--checkpoint-every-ms MS] [--republish-from INDEX]`);
   process.exit(2);
 }
 
@@ -45,6 +46,7 @@ async function main(): Promise<void> {
       'status-every-ms': { type: 'string' },
       'checkpoint-every-entries': { type: 'string' },
       'checkpoint-every-ms': { type: 'string' },
+      'republish-from': { type: 'string' },
     },
   });
   if (values.cluster === undefined) usage('missing --cluster');
@@ -63,6 +65,7 @@ async function main(): Promise<void> {
   const statusEveryMs = intArg('status-every-ms', values['status-every-ms'], 100) ?? STATUS_EVERY_MS_DEFAULT;
   const checkpointIntervalEntries = intArg('checkpoint-every-entries', values['checkpoint-every-entries'], 1);
   const checkpointIntervalMs = intArg('checkpoint-every-ms', values['checkpoint-every-ms'], 1);
+  const republishFromIndex = intArg('republish-from', values['republish-from'], 1);
   const dataDir = path.resolve(values['data-dir'] ?? path.join(cluster.dataDir, 'publisher'));
   const shard = shardConfig.shardId;
   const log = (line: string) => console.error(`${new Date().toISOString()} [publisher ${shard}] ${line}`);
@@ -75,6 +78,7 @@ async function main(): Promise<void> {
     ...(partitions !== undefined ? { partitions } : {}),
     ...(checkpointIntervalEntries !== undefined ? { checkpointIntervalEntries } : {}),
     ...(checkpointIntervalMs !== undefined ? { checkpointIntervalMs } : {}),
+    ...(republishFromIndex !== undefined ? { republishFromIndex } : {}),
     log,
   });
   publisher.start();

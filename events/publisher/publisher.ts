@@ -76,6 +76,12 @@ export interface PublisherOptions {
   checkpointIntervalMs?: number;
   log?: (line: string) => void;
   kafkaLogLevel?: logLevel;
+  /**
+   * First session only: publish again from this log index even if Kafka's progress record is
+   * past it (an operator's repair after records were lost downstream, e.g. a topic recreated).
+   * Everything from there goes on the wire again; consumers drop what they already have.
+   */
+  republishFromIndex?: number;
 }
 
 export interface PublisherGap {
@@ -152,6 +158,7 @@ export class Publisher {
     this.chunkBytes = opts.chunkBytes ?? ENTRIES_CHUNK_BYTES;
     this.checkpointIntervalEntries = opts.checkpointIntervalEntries ?? CHECKPOINT_INTERVAL_ENTRIES;
     this.checkpointIntervalMs = opts.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS;
+    assert(opts.republishFromIndex === undefined || (Number.isSafeInteger(opts.republishFromIndex) && opts.republishFromIndex >= 1), `republishFromIndex ${opts.republishFromIndex} must be an integer ≥ 1`);
     this.sm = new ShardStateMachine(opts.shardConfig);
     this.st = {
       shard: this.shard,
@@ -259,6 +266,13 @@ export class Publisher {
     this.offsets = new Map((last?.offsets ?? []).map((o) => [`${o.topic}/${o.partition}`, { ...o }]));
     this.st.publishedIndex = published;
     this.st.publishedSeq = last?.seq ?? 0;
+    const republishFrom = this.opts.republishFromIndex;
+    if (republishFrom !== undefined && this.st.sessions === 1 && published >= republishFrom) {
+      this.log(`republishing from log index ${republishFrom} (Kafka's progress is at ${published}): consumers will see those records twice and drop the copies`);
+      published = republishFrom - 1;
+      this.st.publishedIndex = published;
+      this.st.publishedSeq = 0; // set from the state machine once it is at `published`
+    }
 
     // 2. The state machine: kept from the previous session if it is not past L (it is after a
     //    failed send), else the local checkpoint, else empty.
@@ -301,6 +315,7 @@ export class Publisher {
       }
     }
     this.st.publishedIndex = published;
+    if (republishFrom !== undefined && this.st.publishedSeq === 0) this.st.publishedSeq = this.sm.lastSeq;
 
     // 4. Publish.
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 2_000 } });

@@ -1,6 +1,6 @@
 // Operator commands of the CLI (issue 7): the cluster's health from every replica's client
-// port (replicator/client-server.ts, op 'status'), leadership transfer and snapshot triggers
-// (ops 'transfer-leader', 'snapshot'), and the gateway's admin REST API (halt, resume, kill
+// port (replicator/client-server.ts, op 'status'), leadership transfer, snapshot triggers and
+// membership changes (ops 'transfer-leader', 'snapshot', 'membership'), and the gateway's admin REST API (halt, resume, kill
 // switch; gateway/client/rest-client.ts). Exit codes: 0 ok, 1 an error reply or nothing
 // reachable, 2 bad usage.
 
@@ -17,6 +17,10 @@ const STATUS_TIMEOUT_MS = 1_000;
 const ADMIN_TIMEOUT_MS = 10_000;
 const TRANSFER_WAIT_MS_DEFAULT = 10_000;
 const SNAPSHOT_WAIT_MS_DEFAULT = 10_000;
+/** add-node: how long the new member may take to catch up as a learner before it is promoted. */
+const ADD_NODE_WAIT_MS_DEFAULT = 60_000;
+/** A membership change is answered once applied on the leader: one commit round trip. */
+const MEMBERSHIP_TIMEOUT_MS = 10_000;
 const POLL_MS = 100;
 
 export const OPERATOR_USAGE = `  cluster status [--cluster FILE] [--json]        (every replica's role, term, commit, applied, lag, snapshot)
@@ -24,7 +28,8 @@ export const OPERATOR_USAGE = `  cluster status [--cluster FILE] [--json]       
   kill-switch ACCOUNT [--off]
   transfer-leader --to N [--cluster FILE] [--wait-ms MS]
   snapshot [--node N] [--cluster FILE] [--wait-ms MS]
-  add-node | remove-node                           (not supported by this replica version yet)`;
+  add-node --node N [--cluster FILE] [--wait-ms MS] (member N of the file, "join": true, running: learner, caught up, voter)
+  remove-node --node N [--cluster FILE]`;
 
 const HELP: Record<string, string> = {
   cluster: `usage: matchbook cluster status [--cluster ${CLUSTER_DEFAULT}] [--json]
@@ -38,8 +43,16 @@ const HELP: Record<string, string> = {
   snapshot: `usage: matchbook snapshot [--node N] [--cluster ${CLUSTER_DEFAULT}] [--wait-ms ${SNAPSHOT_WAIT_MS_DEFAULT}]
   Asks every member (or node N) to snapshot its state machine now, whatever the interval,
   and waits until each has started saving one past its previous snapshot.`,
-  'add-node': 'usage: matchbook add-node — not supported by this replica version yet (membership is the static cluster file).',
-  'remove-node': 'usage: matchbook remove-node — not supported by this replica version yet (membership is the static cluster file).',
+  'add-node': `usage: matchbook add-node --node N [--cluster ${CLUSTER_DEFAULT}] [--wait-ms ${ADD_NODE_WAIT_MS_DEFAULT}]
+  Adds member N to the Raft group, one server at a time: N must be in the cluster file on every
+  host (with "join": true, so that it is not in the genesis membership) and already running
+  (npm run replica -- --config FILE --node N). The leader adds it as a learner (it receives the
+  log or a snapshot but does not vote), this command waits until N has applied everything the
+  leader had committed, then the leader promotes it to voter. Prints the new membership.`,
+  'remove-node': `usage: matchbook remove-node --node N [--cluster ${CLUSTER_DEFAULT}]
+  Removes member N (voter or learner) from the Raft group; the leader may remove itself (it then
+  steps down and the others elect a new one). The last voter cannot be removed. Stop N's
+  process afterwards; it no longer votes or receives entries. Prints the new membership.`,
 };
 
 class UsageError extends Error {}
@@ -109,11 +122,14 @@ export async function runOperator(argv: string[]): Promise<number | undefined> {
         return await snapshot(members, waitMs(a['wait-ms'], SNAPSHOT_WAIT_MS_DEFAULT));
       }
       case 'add-node':
-      case 'remove-node':
-        // RaftCore has one-at-a-time conf changes, but the replicas read their peers from the
-        // static cluster file and the node exposes no way to propose one: not a safe CLI addition.
-        console.error(`${cmd}: not supported by this replica version yet (membership changes need the replicas to learn peers at run time; today membership is the static cluster file)`);
-        return 1;
+      case 'remove-node': {
+        if (pos.length !== 0) throw new UsageError(`unexpected argument ${pos[0]}`);
+        if (a.node === undefined) throw new UsageError(`${cmd} needs --node N`);
+        const id = positiveInt(a.node, '--node');
+        const members = loadMembers(a.cluster);
+        if (!members.some((m) => m.id === id)) throw new UsageError(`node ${id} is not in ${a.cluster}: add its entry (id, raft, client addresses, "join": true) to the file on every host first`);
+        return cmd === 'add-node' ? await addNode(members, id, waitMs(a['wait-ms'], ADD_NODE_WAIT_MS_DEFAULT)) : await removeNode(members, id);
+      }
     }
   } catch (err) {
     if (err instanceof UsageError) {
@@ -169,6 +185,8 @@ export interface MemberStatusRow {
   /** The leader's commit - this member's applied (undefined without a reachable leader). */
   behindLeader?: number;
   snapshotIndex?: number;
+  /** In the leader's membership (or this member's own view without a reachable leader). */
+  membership?: 'voter' | 'learner' | 'none';
 }
 
 async function statusOf(m: MemberConfig): Promise<{ ok: true; status: NodeStatus } | { ok: false; error: string }> {
@@ -201,8 +219,14 @@ export async function clusterRows(members: MemberConfig[]): Promise<MemberStatus
       lag: s.commit - s.applied,
       ...(leaderStatus !== undefined ? { behindLeader: Math.max(0, leaderStatus.commit - s.applied) } : {}),
       snapshotIndex: s.snapshotIndex,
+      membership: membershipOf(m.id, (leaderStatus ?? s).conf),
     };
   });
+}
+
+function membershipOf(id: number, conf: NodeStatus['conf'] | undefined): MemberStatusRow['membership'] {
+  if (conf === undefined) return undefined;
+  return conf.voters.includes(id) ? 'voter' : conf.learners.includes(id) ? 'learner' : 'none';
 }
 
 async function clusterStatus(members: MemberConfig[], json: boolean): Promise<number> {
@@ -210,11 +234,11 @@ async function clusterStatus(members: MemberConfig[], json: boolean): Promise<nu
   if (json) {
     console.log(JSON.stringify({ members: rows }, null, 2));
   } else {
-    const head = ['member', 'endpoint', 'role', 'term', 'leader', 'commit', 'applied', 'lag', 'behind', 'snapshot'];
+    const head = ['member', 'endpoint', 'role', 'term', 'leader', 'commit', 'applied', 'lag', 'behind', 'snapshot', 'membership'];
     const cells = rows.map((r) =>
       r.reachable
-        ? [r.member, r.endpoint, r.role, r.term, r.leader, r.commit, r.applied, r.lag, r.behindLeader ?? '-', r.snapshotIndex].map(String)
-        : [String(r.member), r.endpoint, `UNREACHABLE (${r.error})`, '', '', '', '', '', '', ''],
+        ? [r.member, r.endpoint, r.role, r.term, r.leader, r.commit, r.applied, r.lag, r.behindLeader ?? '-', r.snapshotIndex, r.membership ?? '-'].map(String)
+        : [String(r.member), r.endpoint, `UNREACHABLE (${r.error})`, '', '', '', '', '', '', '', ''],
     );
     const widths = head.map((h, c) => Math.max(h.length, ...cells.map((row) => (row[3] === '' && c === 2 ? 0 : row[c]!.length))));
     const line = (row: string[]) => row.map((v, c) => v.padEnd(widths[c]!)).join('  ').trimEnd();
@@ -262,6 +286,91 @@ async function transferLeader(members: MemberConfig[], to: number, waitMsMax: nu
   }
   console.error(`node ${to} did not become leader within ${waitMsMax} ms (the transfer is abandoned after an election timeout; is ${to} caught up and reachable?)`);
   return 1;
+}
+
+/** The leader's member entry and status, or an error printed and undefined. */
+async function findLeader(members: MemberConfig[]): Promise<{ member: MemberConfig; status: NodeStatus } | undefined> {
+  const replies = await Promise.all(members.map(statusOf));
+  for (let k = 0; k < members.length; k++) {
+    const r = replies[k]!;
+    if (r.ok && r.status.role === 'LEADER') return { member: members[k]!, status: r.status };
+  }
+  console.error(`no leader among the reachable members (${replies.filter((r) => r.ok).length}/${members.length} reachable)`);
+  return undefined;
+}
+
+/** Sends one membership change to the leader; prints a refusal and returns undefined. */
+async function changeMembership(members: MemberConfig[], change: 'add-learner' | 'promote' | 'remove', node: number): Promise<{ conf: NodeStatus['conf']; index: number } | undefined> {
+  const leader = await findLeader(members);
+  if (leader === undefined) return undefined;
+  let reply: Record<string, unknown>;
+  try {
+    reply = await requestOnce(leader.member.client, { op: 'membership', change, node }, MEMBERSHIP_TIMEOUT_MS);
+  } catch (err) {
+    console.error(`${change} node ${node}: no answer from the leader ${leader.member.id}: ${(err as Error).message} (check the membership with cluster status before retrying)`);
+    return undefined;
+  }
+  if (reply.ok !== true) {
+    console.error(`${change} node ${node}: leader ${leader.member.id} refused: ${String(reply.error)}: ${String(reply.message ?? '')}`);
+    return undefined;
+  }
+  return { conf: reply.conf as NodeStatus['conf'], index: reply.index as number };
+}
+
+async function addNode(members: MemberConfig[], id: number, waitMsMax: number): Promise<number> {
+  const target = members.find((m) => m.id === id)!;
+  const own = await statusOf(target);
+  if (!own.ok) {
+    console.error(`node ${id} does not answer at ${target.client.host}:${target.client.port} (${own.error}): start it first (npm run replica -- --config FILE --node ${id})`);
+    return 1;
+  }
+  const leader = await findLeader(members);
+  if (leader === undefined) return 1;
+  if (leader.status.conf.voters.includes(id)) {
+    console.log(JSON.stringify({ ok: true, node: id, note: 'already a voter', conf: leader.status.conf }));
+    return 0;
+  }
+  const steps: Record<string, unknown>[] = [];
+  if (!leader.status.conf.learners.includes(id)) {
+    const added = await changeMembership(members, 'add-learner', id);
+    if (added === undefined) return 1;
+    steps.push({ step: 'add-learner', index: added.index });
+  }
+  // Caught up: the learner has applied what the leader had committed once it was a learner.
+  const target0 = (await findLeader(members))?.status.commit;
+  if (target0 === undefined) return 1;
+  const deadline = Date.now() + waitMsMax;
+  for (;;) {
+    const s = await statusOf(target);
+    if (s.ok && s.status.applied >= target0) {
+      steps.push({ step: 'caught-up', applied: s.status.applied });
+      break;
+    }
+    if (Date.now() >= deadline) {
+      console.error(`node ${id} did not catch up to index ${target0} within ${waitMsMax} ms (applied ${s.ok ? s.status.applied : 'unknown'}); it stays a learner: retry add-node, or remove-node ${id}`);
+      return 1;
+    }
+    await sleep(POLL_MS);
+  }
+  const promoted = await changeMembership(members, 'promote', id);
+  if (promoted === undefined) return 1;
+  steps.push({ step: 'promote', index: promoted.index });
+  console.log(JSON.stringify({ ok: true, node: id, steps, conf: promoted.conf }));
+  return 0;
+}
+
+async function removeNode(members: MemberConfig[], id: number): Promise<number> {
+  const leader = await findLeader(members);
+  if (leader === undefined) return 1;
+  const { voters, learners } = leader.status.conf;
+  if (!voters.includes(id) && !learners.includes(id)) {
+    console.log(JSON.stringify({ ok: true, node: id, note: 'not a member', conf: leader.status.conf }));
+    return 0;
+  }
+  const removed = await changeMembership(members, 'remove', id);
+  if (removed === undefined) return 1;
+  console.log(JSON.stringify({ ok: true, node: id, index: removed.index, conf: removed.conf, next: `stop node ${id}'s process` }));
+  return 0;
 }
 
 async function snapshot(members: MemberConfig[], waitMsMax: number): Promise<number> {

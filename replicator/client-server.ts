@@ -41,7 +41,10 @@ import { eventToJson } from '../engine/json-codec.js';
 import { ApplyOutcome, COMMAND_BYTES_MAX, type ApplyResult } from './shard-state-machine.js';
 import { encodeJsonCommand, type CommittedRead, type EncodedProposal, type NodeStatus, type Proposal, type ProposalCallback, type ProposalError, type ProposalReply } from './node.js';
 import { Side } from '../engine/types.js';
-import type { NodeId } from './raft/types.js';
+import { ConfChangeType, type ConfChange, type ConfState, type NodeId } from './raft/types.js';
+
+/** Op 'membership': the change names on the wire. */
+const MEMBERSHIP_CHANGES: Record<string, ConfChangeType> = { 'add-learner': ConfChangeType.ADD_LEARNER, promote: ConfChangeType.PROMOTE, remove: ConfChangeType.REMOVE };
 
 /** Largest request frame the server accepts, length prefix excluded (8 MiB: a full SUBMIT batch of 64 KiB commands would not fit; typical ones are ~100 bytes each). */
 export const CLIENT_FRAME_BYTES_MAX = 8 * 1024 * 1024;
@@ -243,6 +246,8 @@ export interface ClientServerNode {
   transferLeadership?(to: number): { ok: true } | { ok: false; error: string; leader: number; message: string };
   /** Op 'snapshot' (operator CLI); without it the op is refused. */
   requestSnapshot?(): { ok: true; snapshotIndex: number; applied: number };
+  /** Op 'membership' (operator CLI add-node / remove-node); without it the op is refused. */
+  changeMembership?(cc: ConfChange): Promise<{ ok: true; index: number; conf: ConfState } | { ok: false; error: string; leader: number; message: string }>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -420,6 +425,20 @@ export class ClientServer {
       if (typeof req.to !== 'number' || !Number.isSafeInteger(req.to) || req.to < 1) return bad('to must be a positive safe integer (a node id)');
       const r = node.transferLeadership(req.to);
       this.reply(c, r.ok ? { id, ok: true } : { id, ok: false, error: r.error, leader: r.leader, retryable: false, message: r.message });
+      return;
+    }
+    if (req.op === 'membership') {
+      // {change: 'add-learner' | 'promote' | 'remove', node}: answered once the change is
+      // applied on this replica (the leader), or refused (ReplicaNode.changeMembership).
+      if (node.changeMembership === undefined) return bad('op membership is not served by this node');
+      const type = typeof req.change === 'string' ? MEMBERSHIP_CHANGES[req.change] : undefined;
+      if (type === undefined) return bad(`change must be one of ${Object.keys(MEMBERSHIP_CHANGES).join(', ')}`);
+      if (typeof req.node !== 'number' || !Number.isSafeInteger(req.node) || req.node < 1 || req.node > 0xffff_ffff) return bad('node must be a positive integer (a node id)');
+      c.inflight++;
+      node.changeMembership({ type, node: req.node }).then(
+        (r) => this.done(c, r.ok ? { id, ok: true, index: r.index, conf: r.conf } : { id, ok: false, error: r.error, leader: r.leader, retryable: false, message: r.message }),
+        (err: unknown) => this.done(c, { id, ok: false, error: 'INTERNAL', leader: 0, retryable: false, message: (err as Error).message }),
+      );
       return;
     }
     if (req.op === 'snapshot') {

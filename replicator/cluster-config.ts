@@ -10,6 +10,8 @@
 //   "members": [ { "id": 1, "raft": "127.0.0.1:7101", "client": "127.0.0.1:7201",
 //                  "feed": "127.0.0.1:8091",          // feed: optional market-data WebSocket (feed/)
 //                  "ops": "127.0.0.1:9101" }, … ],    // ops: optional /metrics, /healthz, /readyz (ops/http.ts)
+//                                          // "join": true on a member added later (matchbook add-node):
+//                                          // not in the genesis membership; never change it afterwards
 //   "seed": 1,                              // election-timeout PRNG seed (mixed with the node id)
 //   "snapshotIntervalEntries": 100000,      // optional, default SNAPSHOT_INTERVAL_ENTRIES
 //   "timeTickMs": 1000,                     // optional, default TIME_TICK_MS; 0 = no time ticks
@@ -35,6 +37,12 @@ export interface MemberConfig {
   feed: HostPort | undefined;
   /** GET /metrics, /healthz, /readyz (ops/http.ts); undefined: none. */
   ops: HostPort | undefined;
+  /**
+   * A member added at run time (`matchbook add-node`): listed so every replica knows its
+   * addresses, but not a voter of the genesis membership. Must never change once the cluster
+   * has started: the genesis is what every replica replays its log from.
+   */
+  join: boolean;
 }
 
 export interface ClusterConfig {
@@ -87,6 +95,11 @@ export function parseHostPort(v: unknown, where: string): HostPort {
   return { host: m[1]!, port: int(Number(m[2]), `${where} port`, 0, 65535) };
 }
 
+/** The voters a fresh cluster starts with: every member not marked `join`. */
+export function genesisVoters(c: ClusterConfig): number[] {
+  return c.members.filter((m) => !m.join).map((m) => m.id);
+}
+
 /** Validates a parsed cluster file; `baseDir` resolves relative paths (the file's directory). */
 export function parseClusterConfig(json: unknown, baseDir: string): ClusterConfig {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('', 'must be an object');
@@ -104,8 +117,10 @@ export function parseClusterConfig(json: unknown, baseDir: string): ClusterConfi
       client: parseHostPort(o.client, `members[${i}].client`),
       feed: o.feed === undefined ? undefined : parseHostPort(o.feed, `members[${i}].feed`),
       ops: o.ops === undefined ? undefined : parseHostPort(o.ops, `members[${i}].ops`),
+      join: o.join === undefined ? false : o.join === true ? true : o.join === false ? false : fail(`members[${i}].join`, 'must be true or false'),
     };
   });
+  if (!members.some((m) => !m.join)) fail('members', 'at least one member must be in the genesis membership (without "join": true)');
   const ids = new Set(members.map((m) => m.id));
   if (ids.size !== members.length) fail('members', 'ids must be unique');
   const endpoints = new Set<string>();

@@ -26,10 +26,10 @@ import { createRegistry } from '../ops/metrics.js';
 import { startOpsHttp, type OpsHttp } from '../ops/http.js';
 import { ReplicaMetrics } from './metrics.js';
 import { ClientServer } from './client-server.js';
-import { parseClusterConfig } from './cluster-config.js';
+import { genesisVoters, parseClusterConfig } from './cluster-config.js';
 import { ReplicaNode } from './node.js';
 import { TcpTransport } from './transport/tcp-transport.js';
-import type { Message, NodeId } from './raft/types.js';
+import { ConfChangeType, type Message, type NodeId } from './raft/types.js';
 import { runMain, stopOnSignals } from '../ops/process.js';
 
 /** A graceful stop that takes longer than this (ms) ends in exit(1) anyway. */
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
       : new MarketDataFeed({ symbols: shardConfig.instruments.map((i) => i.symbol), host: self.feed.host, port: self.feed.port, log, info: () => ({ node: id, role: node?.status().role }) });
   node = new ReplicaNode({
     id,
-    members: cluster.members.map((m) => m.id),
+    members: genesisVoters(cluster),
     dataDir: cluster.dataDir,
     shardConfig,
     fsync: cluster.fsync,
@@ -81,6 +81,19 @@ async function main(): Promise<void> {
     ...(cluster.electionTicks !== undefined ? { electionTicks: cluster.electionTicks } : {}),
     ...(cluster.heartbeatTicks !== undefined ? { heartbeatTicks: cluster.heartbeatTicks } : {}),
     send: (msgs: Message[]) => transport?.send(msgs),
+    // Membership changes (matchbook add-node / remove-node): the addresses of every member come
+    // from the cluster file; one added after this process started is looked up in the file again.
+    onConfChange: (cc) => {
+      if (cc.node === id) {
+        if (cc.type === ConfChangeType.REMOVE) log('WARNING: this replica was removed from the cluster: it no longer votes or receives entries; stop it');
+        return;
+      }
+      if (cc.type === ConfChangeType.REMOVE || transport === undefined || transport.hasPeer(cc.node)) return;
+      const again = parseClusterConfig(JSON.parse(readFileSync(configPath, 'utf8')), path.dirname(configPath));
+      const m = again.members.find((x) => x.id === cc.node);
+      if (m === undefined) log(`WARNING: member ${cc.node} was added but is not in ${configPath}: add its addresses to the file on this host (it is read again at the next membership change or restart)`);
+      else transport.setPeer(m.id, m.raft);
+    },
     onFatal: fatal,
     log,
     ...(feed !== undefined ? { onApplied: feed.onApplied, onStateReset: feed.onStateReset } : {}),

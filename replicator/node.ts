@@ -33,8 +33,10 @@ import { RaftCore, decodeConfChange } from './raft/raft-core.js';
 import {
   EntryType,
   NONE,
+  ConfChangeType,
   ProposeError,
   Role,
+  type ConfChange,
   type ConfState,
   type Entry,
   type HardState,
@@ -171,6 +173,8 @@ export interface NodeStatus {
   /** Index of the newest snapshot saved or installed (0 for none). */
   snapshotIndex: number;
   pendingProposals: number;
+  /** Membership as this replica knows it (a follower's may lag the leader's). */
+  conf: ConfState;
   stats: NodeStats;
   /** SHA-256 of the state machine at `applied` (only when asked: it serializes the whole book). */
   stateHash?: string;
@@ -190,9 +194,29 @@ export interface NodeStats {
   messagesDropped: number;
 }
 
+/** Outcome of changeMembership(): the change is applied here, or why it was not proposed or not seen applied. */
+export type MembershipChangeResult =
+  | { ok: true; index: number; conf: ConfState }
+  | { ok: false; error: MembershipChangeError; leader: NodeId; message: string };
+export type MembershipChangeError = 'NOT_LEADER' | 'CONF_CHANGE_PENDING' | 'CONF_CHANGE_INVALID' | 'NOT_COMMITTED_IN_TERM' | 'TRANSFERRING_LEADERSHIP' | 'PROPOSAL_QUEUE_FULL' | 'LEADER_CHANGED' | 'SNAPSHOT_INSTALLED' | 'STOPPING' | 'BUSY';
+
+const CONF_CHANGE_NAMES: Record<ConfChangeType, string> = { [ConfChangeType.ADD_LEARNER]: 'add learner', [ConfChangeType.PROMOTE]: 'promote', [ConfChangeType.REMOVE]: 'remove' };
+const CONF_REFUSALS: Record<ProposeError, string> = {
+  [ProposeError.NOT_LEADER]: 'only the leader changes the membership',
+  [ProposeError.TRANSFERRING_LEADERSHIP]: 'a leadership transfer is in progress',
+  [ProposeError.PROPOSAL_QUEUE_FULL]: 'too many uncommitted entries: retry',
+  [ProposeError.CONF_CHANGE_PENDING]: 'the previous membership change is not applied yet: retry',
+  [ProposeError.CONF_CHANGE_INVALID]: 'not valid for the current membership (add: not yet a member; promote: a learner; remove: a member, and never the last voter)',
+  [ProposeError.NOT_COMMITTED_IN_TERM]: 'the new leader has not committed an entry of its term yet: retry',
+};
+
 export interface ReplicaNodeOptions {
   id: NodeId;
-  /** Voters of a fresh cluster (ignored once the log or a snapshot says otherwise). */
+  /**
+   * Voters of a fresh cluster — the genesis membership, identical on every replica (ignored
+   * once the log or a snapshot says otherwise). A node joining later is not among them: it
+   * starts as nobody's voter and learns its membership from the leader's log.
+   */
   members: NodeId[];
   /** The node's files go to `<dataDir>/node-<id>/`. */
   dataDir: string;
@@ -235,6 +259,12 @@ export interface ReplicaNodeOptions {
   onStateReset?: (engine: Engine) => void;
   /** Latency and batch-size measurements (metrics). */
   observer?: NodeObserver;
+  /**
+   * Called on the loop after a committed membership change is applied (also when entries are
+   * re-applied after a restart), with the membership it made: the process dials a new peer,
+   * forgets a removed one. Same error policy as onApplied.
+   */
+  onConfChange?: (cc: ConfChange, conf: ConfState) => void;
 }
 
 /** What readCommitted() answers: committed entries, or the newest snapshot when the ones asked for are compacted. */
@@ -343,6 +373,10 @@ export class ReplicaNode {
   private proposals: QueuedProposal[] = [];
   /** Operator request (transferLeadership): handed to the core between two Readys. */
   private transferDue: NodeId | undefined;
+  /** Operator request (changeMembership): proposed between two Readys… */
+  private confDue: { cc: ConfChange; done: (r: MembershipChangeResult) => void } | undefined;
+  /** …and answered when the entry at `index` is applied (one membership change at a time). */
+  private confPending: { index: number; term: number; done: (r: MembershipChangeResult) => void } | undefined;
   private wake: (() => void) | undefined;
 
   /** Batches in the log, by index, answered when that index is applied. */
@@ -403,7 +437,7 @@ export class ReplicaNode {
     this.tickMs = opts.tickMs ?? TICK_MS;
     this.electionTicks = opts.electionTicks ?? ELECTION_TICKS;
     assert(Number.isSafeInteger(this.snapshotIntervalEntries) && this.snapshotIntervalEntries >= 1, 'snapshotIntervalEntries ≥ 1');
-    assert(opts.members.includes(opts.id), `node ${opts.id} is not among the members ${opts.members}`);
+    assert(opts.members.length >= 1 && opts.members.every((m) => Number.isSafeInteger(m) && m > 0), `members ${opts.members}`);
     this.sm = new ShardStateMachine(opts.shardConfig);
   }
 
@@ -565,6 +599,28 @@ export class ReplicaNode {
     return { ok: true };
   }
 
+  /**
+   * Operator request: one membership change (add a learner, promote a learner to voter, remove
+   * a member; thesis §4.1, one server at a time). Proposed by the loop; answered once the
+   * change is committed and applied here, or refused (not the leader, another change still
+   * pending, invalid for the current membership, no entry of this term committed yet).
+   */
+  changeMembership(cc: ConfChange): Promise<MembershipChangeResult> {
+    return new Promise((resolve) => {
+      const leader = this.running ? this.core.leader : NONE;
+      if (!this.running || this.stopping) return resolve({ ok: false, error: 'STOPPING', leader, message: 'the replica is stopping' });
+      if (this.core.role !== Role.LEADER) return resolve({ ok: false, error: 'NOT_LEADER', leader, message: 'only the leader changes the membership' });
+      if (this.confDue !== undefined || this.confPending !== undefined) return resolve({ ok: false, error: 'BUSY', leader, message: 'another membership change is in progress on this replica' });
+      this.confDue = { cc, done: resolve };
+      this.poke();
+    });
+  }
+
+  /** Current membership (voters and learners) as this replica knows it. */
+  membership(): ConfState {
+    return this.core.conf();
+  }
+
   /** Operator request: save a snapshot after the next Ready if anything was applied since the newest one. */
   requestSnapshot(): { ok: true; snapshotIndex: number; applied: number } {
     this.snapshotAsked = true;
@@ -585,6 +641,7 @@ export class ReplicaNode {
       lastIndex: c.lastIndex,
       snapshotIndex: this.snapshotIndex,
       pendingProposals: this.pendingCommands + this.proposals.length,
+      conf: c.conf(),
       stats: { ...this.stats },
     };
     if (withHash) s.stateHash = this.stateHash();
@@ -684,6 +741,13 @@ export class ReplicaNode {
       // A no-op if leadership changed meanwhile (the core checks role and membership again).
       this.core.transferLeadership(this.transferDue);
       this.transferDue = undefined;
+    }
+    if (this.confDue !== undefined) {
+      const { cc, done } = this.confDue;
+      this.confDue = undefined;
+      const r = this.core.proposeConfChange(cc);
+      if (r.ok) this.confPending = { index: r.index, term: r.term, done };
+      else done({ ok: false, error: r.error, leader: r.leader, message: CONF_REFUSALS[r.error] });
     }
     const role = this.core.role;
     if (role !== this.lastRole) {
@@ -838,7 +902,7 @@ export class ReplicaNode {
   }
 
   private applyEntry(e: Entry): void {
-    if (e.type === EntryType.CONF_CHANGE) this.core.applyConfChange(decodeConfChange(e.data));
+    if (e.type === EntryType.CONF_CHANGE) this.applyConfChangeEntry(e);
     const obs = this.opts.observer?.applySeconds;
     const t0 = obs === undefined ? 0 : performance.now();
     const results = this.sm.apply(e);
@@ -846,6 +910,27 @@ export class ReplicaNode {
     this.stats.entriesApplied++;
     this.answerProposals(e, results);
     if (this.opts.onApplied !== undefined) this.notifyObserver('onApplied', () => this.opts.onApplied!(results, this.sm.events, e));
+  }
+
+  private applyConfChangeEntry(e: Entry): void {
+    const cc = decodeConfChange(e.data);
+    const conf = this.core.applyConfChange(cc);
+    this.log(`membership change at ${e.index}: ${CONF_CHANGE_NAMES[cc.type]} node ${cc.node} → voters [${conf.voters.join(',')}] learners [${conf.learners.join(',')}]`);
+    if (this.opts.onConfChange !== undefined) this.notifyObserver('onConfChange', () => this.opts.onConfChange!(cc, conf));
+    const p = this.confPending;
+    if (p !== undefined && e.index >= p.index) {
+      this.confPending = undefined;
+      if (e.index === p.index && e.term === p.term) p.done({ ok: true, index: e.index, conf });
+      else p.done({ ok: false, error: 'LEADER_CHANGED', leader: this.core.leader, message: `entry ${p.index} was replaced by another leader's: the change was not applied` });
+    }
+  }
+
+  /** Answers a membership change whose entry this replica will not see applied. */
+  private dropConfPending(error: MembershipChangeError, atOrBelow: number): void {
+    const p = this.confPending;
+    if (p === undefined || p.index > atOrBelow) return;
+    this.confPending = undefined;
+    p.done({ ok: false, error, leader: this.running ? this.core.leader : NONE, message: error === 'STOPPING' ? 'the replica is stopping' : `a snapshot replaced the log through ${atOrBelow}: check the membership with status` });
   }
 
   /** Observers are derived state: their failure is logged, never fatal to the replica. */
@@ -937,6 +1022,7 @@ export class ReplicaNode {
     this.log(`installed the leader's snapshot at ${meta.index} (term ${meta.term})`);
     if (this.opts.onStateReset !== undefined) this.notifyObserver('onStateReset', () => this.opts.onStateReset!(this.sm.engine));
     // Proposals at or below the snapshot were never seen applied here.
+    this.dropConfPending('SNAPSHOT_INSTALLED', meta.index);
     for (const [index, p] of this.pending) {
       if (index > meta.index) continue;
       this.pending.delete(index);
@@ -956,6 +1042,9 @@ export class ReplicaNode {
     this.pendingCommands = 0;
     for (const q of this.proposals) q.cb?.(err, undefined, undefined);
     this.proposals = [];
+    this.dropConfPending('STOPPING', Number.MAX_SAFE_INTEGER);
+    if (this.confDue !== undefined) this.confDue.done({ ok: false, error: 'STOPPING', leader, message: 'the replica is stopping' });
+    this.confDue = undefined;
   }
 
   private fatal(err: unknown): void {

@@ -35,6 +35,11 @@ export interface ProcessClusterOptions {
   keepDir?: boolean;
   /** Give each replica an `ops` address (/metrics, /healthz, /readyz); see opsPorts. */
   ops?: boolean;
+  /**
+   * Members listed in the file with `"join": true` (ids size+1…): not in the genesis
+   * membership, not started by startAll(); for add-node (joinIds).
+   */
+  joining?: number;
 }
 
 interface Proc {
@@ -61,6 +66,8 @@ export class ProcessCluster {
   readonly dir: string;
   readonly configPath: string;
   readonly ids: NodeId[];
+  /** Members that join later (ProcessClusterOptions.joining). */
+  readonly joinIds: NodeId[];
   endpoints: ClientEndpoint[] = [];
   /** Each replica's ops port (ProcessClusterOptions.ops). */
   readonly opsPorts = new Map<NodeId, number>();
@@ -76,6 +83,7 @@ export class ProcessCluster {
     this.dir = dir;
     this.configPath = configPath ?? path.join(dir, 'cluster.json');
     this.ids = ids ?? Array.from({ length: opts.size ?? 3 }, (_, k) => k + 1);
+    this.joinIds = Array.from({ length: opts.joining ?? 0 }, (_, k) => this.ids.length + k + 1);
   }
 
   /** A cluster described by an existing cluster file (its data dir is kept: `npm start`). */
@@ -89,12 +97,13 @@ export class ProcessCluster {
   static async create(opts: ProcessClusterOptions = {}): Promise<ProcessCluster> {
     const c = new ProcessCluster(opts, mkdtempSync(path.join(os.tmpdir(), 'mb-cluster-')));
     const members = [];
-    for (const id of c.ids) {
+    for (const id of [...c.ids, ...c.joinIds]) {
       const raft = await freePort();
       const client = await freePort();
       const ops = opts.ops === true ? await freePort() : undefined;
       if (ops !== undefined) c.opsPorts.set(id, ops);
-      members.push({ id, raft: `127.0.0.1:${raft}`, client: `127.0.0.1:${client}`, ...(ops !== undefined ? { ops: `127.0.0.1:${ops}` } : {}) });
+      const join = c.joinIds.includes(id) ? { join: true } : {};
+      members.push({ id, raft: `127.0.0.1:${raft}`, client: `127.0.0.1:${client}`, ...(ops !== undefined ? { ops: `127.0.0.1:${ops}` } : {}), ...join });
       c.endpoints.push({ id, host: '127.0.0.1', port: client });
     }
     const config = {
@@ -214,7 +223,7 @@ export class ProcessCluster {
   async waitForLeader(timeoutMs = 20_000, except?: NodeId): Promise<NodeId> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const live = this.ids.filter((id) => this.isAlive(id));
+      const live = [...this.ids, ...this.joinIds].filter((id) => this.isAlive(id));
       const st = await Promise.all(live.map((id) => this.status(id)));
       const leaders = st.filter((s) => s?.role === 'LEADER');
       if (leaders.length === 1) {

@@ -347,6 +347,11 @@ export class TcpTransport {
     this.dial(p);
   }
 
+  /** Whether messages to `id` have an address to go to. */
+  hasPeer(id: NodeId): boolean {
+    return this.peers.has(id);
+  }
+
   /** Forgets a peer: closes its connection and drops its queue. */
   removePeer(id: NodeId): void {
     const p = this.peers.get(id);

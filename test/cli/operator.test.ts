@@ -102,8 +102,11 @@ describe('operator CLI', () => {
     expect(help.out).toMatch(/usage: matchbook cluster status/);
     expect(await runOperator(['place', '--symbol', 'X'])).toBeUndefined();
     const add = await run('add-node');
-    expect(add.code).toBe(1);
-    expect(add.err).toMatch(/not supported by this replica version yet/);
+    expect(add.code).toBe(2);
+    expect(add.err).toMatch(/add-node needs --node N/);
+    const remove = await run('remove-node', '--node', 'x');
+    expect(remove.code).toBe(2);
+    expect(remove.err).toMatch(/--node must be a positive integer/);
   });
 
   it('transfer-leader moves leadership to the named voter; orders still go through', async () => {

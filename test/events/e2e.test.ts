@@ -6,11 +6,13 @@
 //   - a rebuild from offset zero equals the live read models;
 //   - a read-model consumer restarted from its snapshot misses nothing and applies nothing twice;
 //   - the query API (REST and gRPC) answers from them, per account, with read-your-writes;
-//   - kcat, an independent Kafka client, reads fills that decode to what the engine emitted.
+//   - kcat, an independent Kafka client, reads fills that decode to what the engine emitted;
+//   - the audit export of each account (matchbook audit, from the replicas' WALs alone) equals
+//     what the read models hold: every order's last state, every fill.
 // Assertions are on content, never on timing; every wait is bounded.
 
 import { execFile, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +22,8 @@ import { EventsCodec, type ExecRecord } from '../../events/codec.js';
 import { QueryGrpcClient, QueryRestClient } from '../../events/query/client.js';
 import { ReadModelConsumer } from '../../events/read-models/consumer.js';
 import { TOPIC_FILLS } from '../../events/topics.js';
+import { runAudit } from '../../cli/audit-commands.js';
+import { ENUM_NAMES } from '../../engine/json-codec.js';
 import { ReplicaClient, type SubmitResult } from '../../replicator/client-server.js';
 import { ProcessCluster } from '../../replicator/process-cluster.js';
 import { kill, orderFlow, projection, readWholeLog, removeTmpDirs, replayEntries, spawnReady, tmpDir, waitFor, type Child } from './helpers.js';
@@ -261,5 +265,35 @@ describe('events end to end', () => {
     const replay = await replayNow();
     const byKey = (a: ExecRecord, b: ExecRecord) => a.log_index - b.log_index || a.position - b.position;
     expect([...seen.values()].sort(byKey)).toEqual([...replay.fills].sort(byKey));
+  });
+
+  it('the audit export of every account, from the log alone, equals what the read models hold', async () => {
+    await caughtUp(live, lastSeq);
+    // The files at rest: replicas stopped (SIGTERM), so no WAL record is being written while read.
+    await cluster.stop(true);
+    const dataDir = path.join(cluster.dir, 'data');
+    for (const account of ACCOUNTS) {
+      const out = path.join(dir, `audit-${account}.jsonl`);
+      const code = await runAudit(['--data-dir', dataDir, '--config', cluster.configPath, '--account', String(account), '--format', 'jsonl', '--out', out]);
+      expect(code).toBe(0);
+      const rows = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const reports = rows.filter((r) => r.row === 'report');
+      // Orders: the last report of each order (in log order) is the read model's order state.
+      const last = new Map<number, Record<string, unknown>>();
+      for (const r of reports) last.set(r.order_id as number, r);
+      const orders = live.model.ordersOf(account);
+      expect(orders.length).toBeGreaterThan(0);
+      expect(orders.map((o) => o.order_id)).toEqual([...last.keys()].sort((a, b) => a - b));
+      for (const o of orders) {
+        const r = last.get(o.order_id)!;
+        expect({ order_id: o.order_id, client_order_id: o.client_order_id, symbol: o.symbol, side: ENUM_NAMES.side.get(o.side as never), order_status: ENUM_NAMES.ordStatus.get(o.order_status as never), price: o.price, order_qty: o.order_qty, cum_qty: o.cum_qty, leaves_qty: o.leaves_qty, cum_notional: o.cum_notional, last_exec_id: o.last_exec_id }).toEqual({
+          order_id: r.order_id, client_order_id: r.client_order_id, symbol: r.symbol, side: r.side, order_status: r.order_status, price: r.price, order_qty: r.order_qty, cum_qty: r.cum_qty, leaves_qty: r.leaves_qty, cum_notional: r.cum_notional, last_exec_id: r.exec_id,
+        });
+      }
+      // Fills: every TRADE report is a fill of the read model, with the same log index.
+      const trades = reports.filter((r) => r.exec_type === 'TRADE').map((r) => ({ exec_id: r.exec_id, order_id: r.order_id, trade_id: r.trade_id, last_qty: r.last_qty, last_px: r.last_px, log_index: r.log_index }));
+      const fills = live.model.fillsOf(account).fills.map((f) => ({ exec_id: f.exec_id, order_id: f.order_id, trade_id: f.trade_id, last_qty: f.last_qty, last_px: f.last_px, log_index: f.log_index }));
+      expect(fills).toEqual(trades);
+    }
   });
 });

@@ -1,7 +1,9 @@
 // The events side of `npm start` on one machine, as child processes: the embedded Kafka-protocol
 // broker (unless KAFKA_BROKERS names a real cluster), the publisher of the shard's committed log,
 // and the query process (read models + REST/gRPC query API). Each prints one `{"event":"ready"…}`
-// line on stdout when serving; stop() sends SIGTERM and waits (then SIGKILL).
+// line on stdout when serving; stop() sends SIGTERM and waits (then SIGKILL). Metrics: the
+// broker and the publisher on their --ops ports (defaults :9104 and :9105, after the replicas'
+// :9101–9103), the query process on its REST port.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -14,6 +16,9 @@ const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 10_000;
 /** Lines of a child's stderr kept for the error message when it fails to start. */
 const STDERR_LINES_KEPT = 40;
+/** Default ops addresses (/metrics, /healthz, /readyz) of the embedded broker and the publisher. */
+export const LOCAL_BROKER_OPS_DEFAULT = '127.0.0.1:9104';
+export const LOCAL_PUBLISHER_OPS_DEFAULT = '127.0.0.1:9105';
 
 export interface LocalEventsOptions {
   clusterConfigPath: string;
@@ -25,6 +30,9 @@ export interface LocalEventsOptions {
   /** Query REST and gRPC addresses (defaults 127.0.0.1:8081 and :50052). */
   queryRest?: string;
   queryGrpc?: string;
+  /** Ops addresses (/metrics, /healthz, /readyz) of the broker and the publisher (defaults LOCAL_*_OPS_DEFAULT). */
+  brokerOps?: string;
+  publisherOps?: string;
   /** Echo the children's stderr (logs) to ours. */
   echo?: boolean;
 }
@@ -34,6 +42,8 @@ export interface LocalEvents {
   embeddedBroker: boolean;
   queryRest: string;
   queryGrpc: string;
+  /** Where each process serves /metrics: `host:port` (the query process: its REST address). */
+  metrics: { broker?: string; publisher: string; query: string };
   stop(): Promise<void>;
 }
 
@@ -73,6 +83,11 @@ function start(name: string, script: string, args: string[], echo: boolean): Pro
   });
 }
 
+/** The host part of `host:port` (or `[v6]:port`). */
+function opsHost(addr: string): string {
+  return addr.slice(0, addr.lastIndexOf(':'));
+}
+
 async function stopChild(c: Child): Promise<void> {
   if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
   const exited = new Promise((r) => c.proc.once('exit', r));
@@ -87,12 +102,17 @@ export async function startLocalEvents(opts: LocalEventsOptions): Promise<LocalE
   try {
     let brokers = process.env.KAFKA_BROKERS ?? '';
     const embeddedBroker = brokers === '';
+    let brokerMetrics: string | undefined;
     if (embeddedBroker) {
-      const b = await start('broker', 'events/broker/main.ts', ['--data-dir', path.join(opts.dataDir, 'broker'), '--port', String(opts.brokerPort ?? 9092)], echo);
+      const brokerOps = opts.brokerOps ?? LOCAL_BROKER_OPS_DEFAULT;
+      const b = await start('broker', 'events/broker/main.ts', ['--data-dir', path.join(opts.dataDir, 'broker'), '--port', String(opts.brokerPort ?? 9092), '--ops', brokerOps], echo);
       children.push(b);
       brokers = `${String(b.ready.host)}:${String(b.ready.port)}`;
+      brokerMetrics = `${opsHost(brokerOps)}:${String(b.ready.opsPort)}`;
     }
-    children.push(await start('publisher', 'events/publisher/main.ts', ['--cluster', opts.clusterConfigPath, '--brokers', brokers, '--data-dir', path.join(opts.dataDir, 'publisher')], echo));
+    const publisherOps = opts.publisherOps ?? LOCAL_PUBLISHER_OPS_DEFAULT;
+    const p = await start('publisher', 'events/publisher/main.ts', ['--cluster', opts.clusterConfigPath, '--brokers', brokers, '--data-dir', path.join(opts.dataDir, 'publisher'), '--ops', publisherOps], echo);
+    children.push(p);
     const queryRest = opts.queryRest ?? '127.0.0.1:8081';
     const queryGrpc = opts.queryGrpc ?? '127.0.0.1:50052';
     children.push(await start('query', 'events/query/main.ts', ['--config', opts.gatewayConfigPath, '--brokers', brokers, '--data-dir', path.join(opts.dataDir, 'query'), '--rest', queryRest, '--grpc', queryGrpc], echo));
@@ -101,6 +121,7 @@ export async function startLocalEvents(opts: LocalEventsOptions): Promise<LocalE
       embeddedBroker,
       queryRest,
       queryGrpc,
+      metrics: { ...(brokerMetrics !== undefined ? { broker: brokerMetrics } : {}), publisher: `${opsHost(publisherOps)}:${String(p.ready.opsPort)}`, query: queryRest },
       async stop() {
         // Readers first, the broker last.
         for (const c of [...children].reverse()) await stopChild(c);

@@ -155,11 +155,19 @@ interface Conn {
 export interface FeedServerStats {
   connectionsOpened: number;
   connectionsRefused: number;
+  /** Connections closed, for any reason (by the client, the server or the network). */
+  connectionsClosed: number;
   published: number;
   /** Messages times their topic's subscribers at publish time. */
   deliveries: number;
+  /** Times a connection started lagging (its buffer passed slowBytesMax, or uWS dropped a send). */
   lagging: number;
+  /** Messages sent to one connection (snapshots, replies) that uWS dropped over backpressureBytesMax. */
+  dropped: number;
+  /** Resync notices sent (each with a fresh snapshot), every reason… */
   resyncs: number;
+  /** …of which for a slow consumer (the rest: the source was reset). */
+  resyncsSlow: number;
   closedSlow: number;
   closedIdle: number;
   closedRateLimited: number;
@@ -176,10 +184,13 @@ export class FeedServer {
   readonly stats: FeedServerStats = {
     connectionsOpened: 0,
     connectionsRefused: 0,
+    connectionsClosed: 0,
     published: 0,
     deliveries: 0,
     lagging: 0,
+    dropped: 0,
     resyncs: 0,
+    resyncsSlow: 0,
     closedSlow: 0,
     closedIdle: 0,
     closedRateLimited: 0,
@@ -230,6 +241,20 @@ export class FeedServer {
 
   get connectionCount(): number {
     return this.conns.size;
+  }
+
+  /**
+   * Subscriptions per channel (over all symbols and connections, lagging ones included) and
+   * lagging connections, counted now: for metrics, read when scraped, O(subscriptions).
+   */
+  subscriptionCounts(): { byChannel: Map<Channel, number>; lagging: number } {
+    const byChannel = new Map<Channel, number>(CHANNELS.map((ch) => [ch, 0]));
+    let lagging = 0;
+    for (const c of this.conns.values()) {
+      if (c.lagging) lagging++;
+      for (const s of c.subs.values()) byChannel.set(s.channel, (byChannel.get(s.channel) ?? 0) + 1);
+    }
+    return { byChannel, lagging };
   }
 
   start(): Promise<number> {
@@ -404,6 +429,7 @@ export class FeedServer {
   }
 
   private onClose(c: Conn): void {
+    this.stats.connectionsClosed++;
     c.closed = true;
     c.ws = undefined;
     this.conns.delete(c.id);
@@ -426,7 +452,10 @@ export class FeedServer {
     const ws = c.ws;
     if (ws === undefined || c.closed) return;
     const r = c.encoding === 'json' ? ws.send(JSON.stringify(m), false) : ws.send(this.codec.encodeMessage(m), true);
-    if (r === 2 && !c.lagging && c.subs.size > 0) this.startLag(c);
+    if (r === 2) {
+      this.stats.dropped++;
+      if (!c.lagging && c.subs.size > 0) this.startLag(c);
+    }
   }
 
   private error(c: Conn, id: number, code: FeedErrorCode, message: string): void {
@@ -578,6 +607,7 @@ export class FeedServer {
 
   private resyncOne(c: Conn, s: Sub, reason: ResyncReason): void {
     this.stats.resyncs++;
+    if (reason === ResyncReason.SLOW_CONSUMER) this.stats.resyncsSlow++;
     const snap = this.projector.snapshot(s.symbol, s.channel);
     this.send(c, { type: 'resync', symbol: s.symbol, channel: s.channel, reason, seq: snap.seq });
     this.send(c, snap);

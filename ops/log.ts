@@ -10,7 +10,16 @@ export function createLogger(component: string, fields: Record<string, unknown> 
   return pino({ level: process.env.LOG_LEVEL ?? 'info', base: { component, pid: process.pid, ...fields } }, pino.destination({ fd: 2, sync: true }));
 }
 
-/** Adapts a logger to the `(line: string) => void` callbacks the cores take. */
+/**
+ * Adapts a logger to the `(line: string) => void` callbacks the cores take. A line that starts
+ * with the cores' severity words is logged at that level: `WARN…` (WARNING:, WARN) as warn,
+ * `FATAL`, `ERROR` and the publisher's `GAP:` (events lost to read models) as error; any other
+ * line at `level`.
+ */
 export function lineLogger(logger: pino.Logger, level: 'info' | 'warn' | 'error' = 'info'): (line: string) => void {
-  return (line) => logger[level](line);
+  return (line) => {
+    if (line.startsWith('WARN')) logger.warn(line);
+    else if (line.startsWith('FATAL') || line.startsWith('ERROR') || line.startsWith('GAP:')) logger.error(line);
+    else logger[level](line);
+  };
 }

@@ -25,6 +25,59 @@ export async function exposition(registry: client.Registry): Promise<{ body: str
   return { body: await registry.metrics(), contentType: registry.contentType };
 }
 
+/**
+ * A gauge whose value is read when scraped (nothing on the hot path): `read` returns the
+ * value, or one value per label set.
+ */
+export function readGauge<L extends string = never>(
+  registry: client.Registry,
+  name: string,
+  help: string,
+  read: () => number | Iterable<[Partial<Record<L, string>>, number]>,
+  labelNames: readonly L[] = [],
+): client.Gauge<L> {
+  return new client.Gauge<L>({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      const v = read();
+      if (typeof v === 'number') {
+        this.set(v);
+        return;
+      }
+      this.reset();
+      for (const [labels, x] of v) this.set(labels, x);
+    },
+  });
+}
+
+/**
+ * A counter copied from a running total when scraped (the parts count in plain fields of their
+ * `stats`; a counter on the hot path would cost a call per event). The total must never go down.
+ */
+export function readCounter<L extends string = never>(
+  registry: client.Registry,
+  name: string,
+  help: string,
+  read: () => number | Iterable<[Partial<Record<L, string>>, number]>,
+  labelNames: readonly L[] = [],
+): client.Counter<L> {
+  return new client.Counter<L>({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      const v = read();
+      this.reset();
+      if (typeof v === 'number') this.inc(v);
+      else for (const [labels, x] of v) this.inc(labels, x);
+    },
+  });
+}
+
 /** Latency buckets (seconds) for request/ack latencies: 100 µs … 10 s. */
 export const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 

@@ -10,7 +10,8 @@
 // written or acknowledged any more; the replica is repaired from its peers.
 //
 // Prints one line `{"event":"ready","node":…,"raftPort":…,"clientPort":…,"feedPort":…}` on
-// stdout once listening (tests and scripts wait for it); logs go to stderr.
+// stdout once listening (tests and scripts wait for it); logs go to stderr (pino JSON lines,
+// ops/log.ts; LOG_LEVEL).
 //
 // With a `feed` address in its member entry, the replica also serves market data over
 // WebSocket (feed/): the feed is fed from this replica's applied entries through the
@@ -31,6 +32,8 @@ import { ReplicaNode } from './node.js';
 import { TcpTransport } from './transport/tcp-transport.js';
 import { ConfChangeType, type Message, type NodeId } from './raft/types.js';
 import { runMain, stopOnSignals } from '../ops/process.js';
+import { createLogger, lineLogger } from '../ops/log.js';
+import { registerFeedMetrics } from '../feed/metrics.js';
 
 /** A graceful stop that takes longer than this (ms) ends in exit(1) anyway. */
 const STOP_TIMEOUT_MS = 10_000;
@@ -49,11 +52,12 @@ async function main(): Promise<void> {
   const self = cluster.members.find((m) => m.id === id);
   if (self === undefined) usage(`node ${values.node} is not a member (${cluster.members.map((m) => m.id).join(', ')})`);
   const shardConfig = parseConfig(JSON.parse(readFileSync(cluster.shardConfigPath, 'utf8')));
-  const log = (line: string) => console.error(`${new Date().toISOString()} [node ${id}] ${line}`);
-  if (!cluster.fsync) log('WARNING: fsync is off: acknowledged entries and votes can be lost on an OS crash or power loss (experiments only)');
+  const logger = createLogger('replica', { shard: cluster.clusterId, node: id });
+  const log = lineLogger(logger);
+  if (!cluster.fsync) logger.warn('WARNING: fsync is off: acknowledged entries and votes can be lost on an OS crash or power loss (experiments only)');
 
   const fatal = (err: unknown) => {
-    log(`FATAL: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    logger.fatal(`FATAL: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     process.exit(1);
   };
 
@@ -127,6 +131,7 @@ async function main(): Promise<void> {
   await transport.start();
   await server.start();
   const feedPort = feed !== undefined ? await feed.start() : undefined;
+  if (registry !== undefined && feed !== undefined) registerFeedMetrics(registry, feed);
   let ops: OpsHttp | undefined;
   if (self.ops !== undefined && registry !== undefined) {
     ops = await startOpsHttp({

@@ -3,29 +3,38 @@
 //   npm run publisher -- --cluster <cluster.json> [--brokers host:port,...] [--data-dir DIR]
 //                        [--partitions N] [--status-every-ms MS]
 //                        [--checkpoint-every-entries N] [--checkpoint-every-ms MS]
-//                        [--republish-from INDEX]
+//                        [--republish-from INDEX] [--ops host:port]
 //
 // Brokers: --brokers, else KAFKA_BROKERS, else the cluster file's "kafkaBrokers" (if any),
 // else the embedded broker's default address (127.0.0.1:9092). The local checkpoint goes to
 // --data-dir (default <cluster dataDir>/publisher). Prints `{"event":"ready",…}` on stdout once
 // started and a `{"event":"status",…}` line every --status-every-ms (default 10 s); logs go to
-// stderr. SIGTERM / SIGINT: stop after the send in progress, exit 0.
+// stderr (pino JSON lines, ops/log.ts; LOG_LEVEL). SIGTERM / SIGINT: stop after the send in
+// progress, exit 0.
+//
+// --ops host:port (default: none) serves GET /metrics (publish lag, records, sessions, gaps,
+// state: metrics.ts), /healthz and /readyz (publishing and at most
+// PUBLISHER_READY_LAG_ENTRIES_MAX entries behind); the ready line then carries `opsPort`.
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../../engine/config.js';
-import { parseClusterConfig } from '../../replicator/cluster-config.js';
+import { parseClusterConfig, parseHostPort, type HostPort } from '../../replicator/cluster-config.js';
 import { resolveBrokers } from '../kafka.js';
 import { Publisher } from './publisher.js';
 import { runMain, stopOnSignals } from '../../ops/process.js';
+import { createLogger, lineLogger } from '../../ops/log.js';
+import { createRegistry } from '../../ops/metrics.js';
+import { startOpsHttp, type OpsHttp } from '../../ops/http.js';
+import { publisherReady, registerPublisherMetrics } from './metrics.js';
 
 /** A graceful stop that takes longer than this (ms) ends in exit(1) anyway. */
 const STOP_TIMEOUT_MS = 10_000;
 const STATUS_EVERY_MS_DEFAULT = 10_000;
 
 function usage(msg: string): never {
-  console.error(`${msg}\nusage: npm run publisher -- --cluster <cluster.json> [--brokers host:port,...] [--data-dir DIR] [--partitions N] [--status-every-ms MS] [--checkpoint-every-entries N] [--checkpoint-every-ms MS] [--republish-from INDEX]`);
+  console.error(`${msg}\nusage: npm run publisher -- --cluster <cluster.json> [--brokers host:port,...] [--data-dir DIR] [--partitions N] [--status-every-ms MS] [--checkpoint-every-entries N] [--checkpoint-every-ms MS] [--republish-from INDEX] [--ops host:port]`);
   process.exit(2);
 }
 
@@ -47,6 +56,7 @@ async function main(): Promise<void> {
       'checkpoint-every-entries': { type: 'string' },
       'checkpoint-every-ms': { type: 'string' },
       'republish-from': { type: 'string' },
+      ops: { type: 'string' },
     },
   });
   if (values.cluster === undefined) usage('missing --cluster');
@@ -66,9 +76,15 @@ async function main(): Promise<void> {
   const checkpointIntervalEntries = intArg('checkpoint-every-entries', values['checkpoint-every-entries'], 1);
   const checkpointIntervalMs = intArg('checkpoint-every-ms', values['checkpoint-every-ms'], 1);
   const republishFromIndex = intArg('republish-from', values['republish-from'], 1);
+  let opsAddr: HostPort | undefined;
+  try {
+    opsAddr = values.ops === undefined ? undefined : parseHostPort(values.ops, '--ops');
+  } catch (err) {
+    usage((err as Error).message);
+  }
   const dataDir = path.resolve(values['data-dir'] ?? path.join(cluster.dataDir, 'publisher'));
   const shard = shardConfig.shardId;
-  const log = (line: string) => console.error(`${new Date().toISOString()} [publisher ${shard}] ${line}`);
+  const log = lineLogger(createLogger('publisher', { shard }));
 
   const publisher = new Publisher({
     shardConfig,
@@ -82,7 +98,14 @@ async function main(): Promise<void> {
     log,
   });
   publisher.start();
-  process.stdout.write(`${JSON.stringify({ event: 'ready', shard, brokers, dataDir, pid: process.pid })}\n`);
+  let ops: OpsHttp | undefined;
+  if (opsAddr !== undefined) {
+    const registry = createRegistry('publisher');
+    registry.setDefaultLabels({ component: 'publisher', shard: String(shard) });
+    registerPublisherMetrics(registry, publisher);
+    ops = await startOpsHttp({ host: opsAddr.host, port: opsAddr.port, registry, ready: () => publisherReady(publisher) });
+  }
+  process.stdout.write(`${JSON.stringify({ event: 'ready', shard, brokers, dataDir, ...(ops !== undefined ? { opsPort: ops.port } : {}), pid: process.pid })}\n`);
   const statusTimer = setInterval(() => process.stdout.write(`${JSON.stringify({ event: 'status', ...publisher.status() })}\n`), statusEveryMs);
 
   stopOnSignals({
@@ -91,6 +114,7 @@ async function main(): Promise<void> {
     stop: async () => {
       clearInterval(statusTimer);
       await publisher.stop();
+      await ops?.close();
       return JSON.stringify(publisher.status());
     },
   });

@@ -10,8 +10,13 @@
 // "dataDir": "…"}), "kafkaBrokers" the brokers. Flags win over the file. Brokers: --brokers >
 // KAFKA_BROKERS > the config's kafkaBrokers > the embedded broker (127.0.0.1:9092).
 //
-// Prints `{"event":"ready","rest":…,"grpc":…}` on stdout once serving; logs go to stderr.
-// SIGTERM / SIGINT: stop serving, write the read models' snapshot, exit 0.
+// Prints `{"event":"ready","rest":…,"grpc":…}` on stdout once serving; logs go to stderr (pino
+// JSON lines, ops/log.ts; LOG_LEVEL). SIGTERM / SIGINT: stop serving, write the read models'
+// snapshot, exit 0.
+//
+// The REST port also serves GET /metrics (consumer lag per read model, queries, event-loop
+// delay: metrics.ts), /healthz and /readyz (consuming, every read model at most
+// QUERY_READY_LAG_RECORDS_MAX records behind).
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -24,6 +29,9 @@ import { QueryGrpcServer } from './grpc-server.js';
 import { QueryRestServer } from './rest-server.js';
 import { QueryService } from './service.js';
 import { runMain, stopOnSignals } from '../../ops/process.js';
+import { createLogger, lineLogger } from '../../ops/log.js';
+import { createRegistry, exposition } from '../../ops/metrics.js';
+import { QueryMetrics, queryReady } from './metrics.js';
 
 export const QUERY_REST_DEFAULT = '127.0.0.1:8081';
 export const QUERY_GRPC_DEFAULT = '127.0.0.1:50052';
@@ -67,7 +75,7 @@ async function main(): Promise<void> {
   }
   const partitions = values.partitions === undefined ? undefined : Number(values.partitions);
   if (partitions !== undefined && (!Number.isSafeInteger(partitions) || partitions < 1)) usage('--partitions must be a positive integer');
-  const log = (line: string) => console.error(`${new Date().toISOString()} [query] ${line}`);
+  const log = lineLogger(createLogger('query'));
 
   const consumer = new ReadModelConsumer({
     brokers,
@@ -76,8 +84,12 @@ async function main(): Promise<void> {
     ...(partitions !== undefined ? { partitions } : {}),
     log,
   });
-  const service = new QueryService({ config, source: consumer });
-  const restServer = new QueryRestServer({ service, host: rest.host, port: rest.port, log });
+  const registry = createRegistry('query');
+  let metrics: QueryMetrics | undefined;
+  const service = new QueryService({ config, source: consumer, observe: (op, code, s) => metrics?.observe(op, code, s) });
+  metrics = new QueryMetrics(registry, { consumer, service });
+  let consuming = false;
+  const restServer = new QueryRestServer({ service, host: rest.host, port: rest.port, log, metrics: () => exposition(registry), ready: () => queryReady(consuming, consumer) });
   const grpcServer = new QueryGrpcServer({ service, host: grpcAddr.host, port: grpcAddr.port, log });
   // Serve first (lag and NOT_YET_CONSISTENT say how far the models are), then consume.
   const restPort = await restServer.start();
@@ -86,6 +98,7 @@ async function main(): Promise<void> {
   for (let delayMs = CONSUMER_RETRY_DELAY_MS; ; delayMs = Math.min(delayMs * 2, CONSUMER_RETRY_DELAY_MS_MAX)) {
     try {
       await consumer.start();
+      consuming = true;
       break;
     } catch (err) {
       log(`read models cannot start yet (${(err as Error).message}); retrying in ${delayMs} ms`);
@@ -99,6 +112,7 @@ async function main(): Promise<void> {
     log,
     timeoutMs: STOP_TIMEOUT_MS,
     stop: async () => {
+      consuming = false;
       service.close();
       await restServer.stop();
       await grpcServer.stop();

@@ -8,6 +8,8 @@
 //   GET /v1/candles/{symbol}              GetCandles   ?interval=1s|1m|1h  ?limit=N
 //   GET /v1/lag                           GetLag       (consumer lag per read model, detail)
 //   GET /healthz                          no auth: {"status":"ok", lag per read model, as_of}
+//   GET /readyz                           no auth: 200 {"ready":true,…} / 503 {"ready":false,…} (main.ts: consuming, lag bounded)
+//   GET /metrics                          no auth: Prometheus exposition (metrics.ts; keep the port off the internet)
 //
 // Every authenticated route also takes ?min_seq=S[&shard=N][&wait_ms=W] (read-your-writes).
 // The signed target is `GET <path>?<query>` exactly as sent (gateway/README.md).
@@ -27,12 +29,14 @@ export const QUERY_REST_INFLIGHT_MAX = 16_384;
 const EMPTY = new Uint8Array(0);
 const JSON_TYPE = 'application/json';
 
-type Route = { op: QueryOp; params: Record<string, string> } | { health: true } | { status: 404 | 405; message: string };
+type Route = { op: QueryOp; params: Record<string, string> } | { health: true } | { ops: 'ready' | 'metrics' } | { status: 404 | 405; message: string };
 
 /** Method and path → operation and path parameters (query parameters are added by the caller). */
 export function routeQuery(method: string, url: string): Route {
   if (method !== 'get') return { status: 405, message: `${method.toUpperCase()} is not allowed: the query API is read-only (GET)` };
   if (url === '/healthz') return { health: true };
+  if (url === '/readyz') return { ops: 'ready' };
+  if (url === '/metrics') return { ops: 'metrics' };
   if (url === '/v1/lag') return { op: QueryOp.GET_LAG, params: {} };
   const parts = url.split('/');
   // ['', 'v1', 'accounts', '{id}', 'orders']
@@ -78,6 +82,10 @@ export interface QueryRestOptions {
   host: string;
   port: number;
   log?: (line: string) => void;
+  /** Serves GET /metrics (without it: 404). */
+  metrics?: () => Promise<{ body: string; contentType: string }>;
+  /** Serves GET /readyz (without it: always ready). */
+  ready?: () => { ready: boolean } & Record<string, unknown>;
 }
 
 export class QueryRestServer {
@@ -130,6 +138,10 @@ export class QueryRestServer {
       writeJson(res, 200, JSON.stringify({ status: 'ok', lag: s.lagSummary(), as_of: s.asOf() }));
       return;
     }
+    if ('ops' in r) {
+      this.serveOps(res, r.ops);
+      return;
+    }
     if (this.inflight >= QUERY_REST_INFLIGHT_MAX) {
       writeError(res, { code: QueryErrorCode.OVERLOADED, message: 'too many queries in progress', retry_after_ms: 1_000 });
       return;
@@ -162,5 +174,33 @@ export class QueryRestServer {
           else writeError(res, reply.error);
         });
       });
+  }
+
+  /** GET /readyz (synchronous) and /metrics (asynchronous: aborted-safe, corked), outside the query accounting. */
+  private serveOps(res: HttpResponse, kind: 'ready' | 'metrics'): void {
+    if (kind === 'ready') {
+      const r = this.opts.ready?.() ?? { ready: true };
+      writeJson(res, r.ready ? 200 : 503, JSON.stringify(r));
+      return;
+    }
+    const metrics = this.opts.metrics;
+    if (metrics === undefined) {
+      res.writeStatus(statusLine(404)).writeHeader('content-type', JSON_TYPE).end(JSON.stringify({ code: 'NOT_FOUND', message: 'no metrics here' }));
+      return;
+    }
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    metrics().then(
+      (m) => {
+        if (aborted || this.stopped) return;
+        res.cork(() => res.writeStatus(statusLine(200)).writeHeader('content-type', m.contentType).end(m.body));
+      },
+      (err: unknown) => {
+        if (aborted || this.stopped) return;
+        res.cork(() => writeJson(res, 500, JSON.stringify({ code: 'INTERNAL', message: `metrics: ${String(err)}` })));
+      },
+    );
   }
 }

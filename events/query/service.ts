@@ -80,6 +80,8 @@ export interface QueryServiceOptions {
   config: Pick<GatewayConfig, 'accounts' | 'adminKeys' | 'receiveWindowMs' | 'shards'>;
   source: QuerySource;
   nowMs?: () => number;
+  /** Called once per answered query with its result code (`OK` or the error code) and duration (metrics). */
+  observe?: (op: QueryOp, code: string, seconds: number) => void;
 }
 
 interface Waiter {
@@ -168,6 +170,7 @@ export class QueryService {
   private readonly source: QuerySource;
   private readonly shards: number[];
   private readonly nowMs: () => number;
+  private readonly observe: ((op: QueryOp, code: string, seconds: number) => void) | undefined;
   private readonly waiters = new Set<Waiter>();
   readonly stats = { queries: 0, waited: 0, notYetConsistent: 0, refused: 0 };
 
@@ -178,6 +181,7 @@ export class QueryService {
     this.source = opts.source;
     this.shards = opts.config.shards.map((s) => s.id).sort((a, b) => a - b);
     this.nowMs = opts.nowMs ?? Date.now;
+    this.observe = opts.observe;
     this.source.model.onVisible = (shard, v) => {
       for (const w of this.waiters) {
         if (w.shard !== shard || v.seq < w.seq) continue;
@@ -213,6 +217,20 @@ export class QueryService {
   }
 
   async handle(req: QueryRequest): Promise<QueryReply> {
+    const observe = this.observe;
+    if (observe === undefined) return this.handleOnce(req);
+    const t0 = performance.now();
+    let code = 'INTERNAL';
+    try {
+      const reply = await this.handleOnce(req);
+      code = reply.ok ? 'OK' : reply.error.code;
+      return reply;
+    } finally {
+      observe(req.op, code, (performance.now() - t0) / 1000);
+    }
+  }
+
+  private async handleOnce(req: QueryRequest): Promise<QueryReply> {
     this.stats.queries++;
     const now = this.nowMs();
     const auth = authenticate(this.keys, req.auth, req.target, req.body, now, this.windowMs);

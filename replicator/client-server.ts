@@ -246,6 +246,8 @@ export interface ClientServerNode {
   transferLeadership?(to: number): { ok: true } | { ok: false; error: string; leader: number; message: string };
   /** Op 'snapshot' (operator CLI); without it the op is refused. */
   requestSnapshot?(): { ok: true; snapshotIndex: number; applied: number };
+  /** Op 'test-fsync-delay' (chaos suite, ClientServerOptions.testOps): every fdatasync takes this much longer (ms). */
+  setTestFsyncDelay?(ms: number): void;
   /** Op 'membership' (operator CLI add-node / remove-node); without it the op is refused. */
   changeMembership?(cc: ConfChange): Promise<{ ok: true; index: number; conf: ConfState } | { ok: false; error: string; leader: number; message: string }>;
 }
@@ -263,6 +265,11 @@ export interface ClientServerOptions {
   inflightMax?: number;
   connectionsMax?: number;
   log?: (line: string) => void;
+  /**
+   * Serve the fault-injection ops of the chaos suite (op 'test-fsync-delay'); never in
+   * production (the replica enables it only with MATCHBOOK_TEST_FAULTS=1).
+   */
+  testOps?: boolean;
 }
 
 interface Conn {
@@ -425,6 +432,13 @@ export class ClientServer {
       if (typeof req.to !== 'number' || !Number.isSafeInteger(req.to) || req.to < 1) return bad('to must be a positive safe integer (a node id)');
       const r = node.transferLeadership(req.to);
       this.reply(c, r.ok ? { id, ok: true } : { id, ok: false, error: r.error, leader: r.leader, retryable: false, message: r.message });
+      return;
+    }
+    if (req.op === 'test-fsync-delay') {
+      if (this.opts.testOps !== true || node.setTestFsyncDelay === undefined) return bad('op test-fsync-delay is served only in test mode (MATCHBOOK_TEST_FAULTS=1)');
+      if (typeof req.ms !== 'number' || !Number.isSafeInteger(req.ms) || req.ms < 0 || req.ms > 10_000) return bad('ms must be an integer in [0, 10000]');
+      node.setTestFsyncDelay(req.ms);
+      this.reply(c, { id, ok: true, ms: req.ms });
       return;
     }
     if (req.op === 'membership') {

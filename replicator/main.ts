@@ -124,7 +124,7 @@ async function main(): Promise<void> {
       if (e.level === 'warn') log(`transport ${e.event}${e.peer !== undefined ? ` peer ${e.peer}` : ''}${e.reason !== undefined ? `: ${e.reason}` : ''}${e.detail !== undefined ? ` (${e.detail})` : ''}`);
     },
   });
-  const server = new ClientServer({ node, host: self.client.host, port: self.client.port, log });
+  const server = new ClientServer({ node, host: self.client.host, port: self.client.port, log, testOps: process.env.MATCHBOOK_TEST_FAULTS === '1' });
 
   // Recover before listening: a corrupt WAL stops the process before it talks to anyone.
   node.start();

@@ -373,6 +373,8 @@ export class ReplicaNode {
   private proposals: QueuedProposal[] = [];
   /** Operator request (transferLeadership): handed to the core between two Readys. */
   private transferDue: NodeId | undefined;
+  /** Chaos suite only (setTestFsyncDelay): a slow disk, added to every fdatasync. */
+  private testFsyncDelayMs = 0;
   /** Operator request (changeMembership): proposed between two Readys… */
   private confDue: { cc: ConfChange; done: (r: MembershipChangeResult) => void } | undefined;
   /** …and answered when the entry at `index` is applied (one membership change at a time). */
@@ -616,6 +618,13 @@ export class ReplicaNode {
     });
   }
 
+  /** Chaos suite only (op 'test-fsync-delay' in test mode): every fdatasync from now on takes `ms` longer. */
+  setTestFsyncDelay(ms: number): void {
+    assert(Number.isSafeInteger(ms) && ms >= 0, `fsync delay ${ms}`);
+    this.testFsyncDelayMs = ms;
+    this.log(`TEST MODE: fdatasync delayed by ${ms} ms`);
+  }
+
   /** Current membership (voters and learners) as this replica knows it. */
   membership(): ConfState {
     return this.core.conf();
@@ -850,6 +859,7 @@ export class ReplicaNode {
         const obs = this.opts.observer?.fsyncSeconds;
         const t0 = obs === undefined ? 0 : performance.now();
         await this.wal.sync();
+        if (this.testFsyncDelayMs > 0) await new Promise<void>((resolve) => setTimeout(resolve, this.testFsyncDelayMs));
         this.stats.fsyncs++;
         if (obs !== undefined) obs((performance.now() - t0) / 1000);
       }

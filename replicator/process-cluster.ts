@@ -40,6 +40,14 @@ export interface ProcessClusterOptions {
    * membership, not started by startAll(); for add-node (joinIds).
    */
   joining?: number;
+  /**
+   * Where node `from` dials node `to` (chaos/: a fault proxy per directed link). Each node then
+   * gets its own cluster file (cluster-<id>.json: its own raft address real, its peers' as
+   * given); configPath keeps the real addresses for everyone else (gateway, publisher, CLI).
+   */
+  linkAddress?: (from: NodeId, to: NodeId, real: { host: string; port: number }) => Promise<{ host: string; port: number }>;
+  /** Extra environment of the replica processes (e.g. MATCHBOOK_TEST_FAULTS=1). */
+  env?: Record<string, string>;
 }
 
 interface Proc {
@@ -117,7 +125,26 @@ export class ProcessCluster {
       ...(opts.timeTickMs !== undefined ? { timeTickMs: opts.timeTickMs } : {}),
     };
     writeFileSync(c.configPath, JSON.stringify(config, null, 2));
+    if (opts.linkAddress !== undefined) {
+      const real = (hp: string) => ({ host: hp.slice(0, hp.lastIndexOf(':')), port: Number(hp.slice(hp.lastIndexOf(':') + 1)) });
+      for (const self of members) {
+        const own = [];
+        for (const m of members) {
+          if (m.id === self.id) own.push(m);
+          else {
+            const a = await opts.linkAddress(self.id, m.id, real(m.raft));
+            own.push({ ...m, raft: `${a.host}:${a.port}` });
+          }
+        }
+        writeFileSync(c.nodeConfigPath(self.id), JSON.stringify({ ...config, members: own }, null, 2));
+      }
+    }
     return c;
+  }
+
+  /** The cluster file node `id` is started with (its own with linkAddress, else the shared one). */
+  nodeConfigPath(id: NodeId): string {
+    return this.opts.linkAddress !== undefined ? path.join(this.dir, `cluster-${id}.json`) : this.configPath;
   }
 
   dataDirOf(id: NodeId): string {
@@ -141,9 +168,10 @@ export class ProcessCluster {
   /** Spawns node `id` and waits for its ready line. */
   async start(id: NodeId): Promise<void> {
     if (this.isAlive(id)) throw new Error(`node ${id} already running`);
-    const child = spawn(process.execPath, [...(this.opts.nodeArgs ?? []), '--import', 'tsx', 'replicator/main.ts', '--config', this.configPath, '--node', String(id)], {
+    const child = spawn(process.execPath, [...(this.opts.nodeArgs ?? []), '--import', 'tsx', 'replicator/main.ts', '--config', this.nodeConfigPath(id), '--node', String(id)], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(this.opts.env !== undefined ? { env: { ...process.env, ...this.opts.env } } : {}),
     });
     const lines = this.logs.get(id) ?? [];
     this.logs.set(id, lines);
@@ -199,6 +227,13 @@ export class ProcessCluster {
     if (p === undefined || !p.alive) return;
     p.child.kill('SIGKILL');
     await p.exited;
+  }
+
+  /** SIGSTOP (true) / SIGCONT (false): the process freezes and resumes (a long GC, a VM pause). */
+  pause(id: NodeId, paused: boolean): void {
+    const p = this.procs.get(id);
+    if (p === undefined || !p.alive) return;
+    p.child.kill(paused ? 'SIGSTOP' : 'SIGCONT');
   }
 
   /** SIGTERM and wait for the exit code (0 for a clean stop). */

@@ -1,0 +1,76 @@
+// The reference projection of a shard's log: its committed entries replayed through the
+// replicas' state machine and turned into order/fill/trade records WITHOUT the publisher's
+// RecordBuilder (an independent path), and a read model fed with them directly. What the read
+// models built from Kafka must equal — used by the events tests and the chaos checker (chaos/).
+
+import type { EventBuffer } from '../../engine/event-buffer.js';
+import { EventKind, type ExecReport, type ShardConfig, type TradeEvent } from '../../engine/types.js';
+import type { ClientEndpoint } from '../../replicator/client-server.js';
+import { EntryType, type Entry } from '../../replicator/raft/types.js';
+import { ShardStateMachine } from '../../replicator/shard-state-machine.js';
+import { execRecordOf, tradeRecordOf, type ExecRecord, type TradeRecord } from '../codec.js';
+import { EntrySource } from '../publisher/entry-source.js';
+import { TOPIC_FILLS, TOPIC_ORDERS, TOPIC_TRADES } from '../topics.js';
+import { ReadModels } from './model.js';
+
+/** The events of an applied entry, by row: exec and trade only (what is published). */
+function publishedEvents(events: EventBuffer): { position: number; e: ExecReport | TradeEvent }[] {
+  const out: { position: number; e: ExecReport | TradeEvent }[] = [];
+  for (let i = 0; i < events.count; i++) {
+    const k = events.kind[i];
+    if (k === EventKind.EXEC || k === EventKind.TRADE) out.push({ position: i, e: events.event(i) as ExecReport | TradeEvent });
+  }
+  return out;
+}
+
+/** Records of a replayed log, built without the publisher's RecordBuilder (an independent path). */
+export interface ReplayedRecords {
+  orders: ExecRecord[];
+  fills: ExecRecord[];
+  trades: TradeRecord[];
+  /** The state machine at the end (live orders, last seq). */
+  sm: ShardStateMachine;
+}
+
+export function replayRecords(entries: readonly Entry[], config: ShardConfig, sm = new ShardStateMachine(config)): ReplayedRecords {
+  const out: ReplayedRecords = { orders: [], fills: [], trades: [], sm };
+  for (const entry of entries) {
+    sm.apply(entry);
+    for (const { position, e } of publishedEvents(sm.events)) {
+      if (e.kind === 'exec') {
+        const r = execRecordOf(config.shardId, entry.index, position, e);
+        out.orders.push(r);
+        if (r.last_qty > 0) out.fills.push(r);
+      } else {
+        out.trades.push(tradeRecordOf(config.shardId, entry.index, position, e));
+      }
+    }
+  }
+  return out;
+}
+
+/** Every committed entry of a shard, read from its replicas with op 'entries' (the log must not be compacted). */
+export async function readWholeLog(endpoints: ClientEndpoint[], throughIndex: number): Promise<Entry[]> {
+  const source = new EntrySource(endpoints);
+  const entries: Entry[] = [];
+  try {
+    while (entries.length < throughIndex) {
+      const r = await source.read(entries.length + 1, 8 * 1024 * 1024, 1_000);
+      if (r.kind === 'snapshot') throw new Error(`log compacted through ${r.index}: cannot replay it whole`);
+      for (const e of r.entries) if (e.index <= throughIndex) entries.push({ index: e.index, term: e.term, type: e.type as EntryType, data: e.data });
+    }
+  } finally {
+    source.close();
+  }
+  return entries;
+}
+
+/** A read model fed directly with replayed records (one partition per topic, offsets from 0). */
+export function projection(r: Pick<ReplayedRecords, 'orders' | 'fills' | 'trades'>): ReadModels {
+  const m = new ReadModels();
+  r.orders.forEach((value, offset) => m.apply({ topic: TOPIC_ORDERS, partition: 0, offset, type: 'exec', value }));
+  r.fills.forEach((value, offset) => m.apply({ topic: TOPIC_FILLS, partition: 0, offset, type: 'exec', value }));
+  r.trades.forEach((value, offset) => m.apply({ topic: TOPIC_TRADES, partition: 0, offset, type: 'trade', value }));
+  return m;
+}
+

@@ -33,7 +33,7 @@ const MIXED_PAIRS: [FaultKind, FaultKind][] = [
   ['kill-follower', 'slow-network'],
   ['pause-leader', 'broker-restart'],
   ['isolate-leader', 'gateway-restart'],
-  ['slow-fsync', 'kill-leader'],
+  ['slow-fsync', 'kill-follower'],
 ];
 
 const { values: a } = parseArgs({
@@ -71,6 +71,7 @@ interface RunSummary {
   replicas: number;
   seed: number;
   ops: number;
+  opsList: Op[];
   result: CheckResult;
   availability: number;
   faults: (FaultRecord & { recoveryMs: number | null; afterHealMs: number | null })[];
@@ -172,7 +173,7 @@ async function runOne(replicas: number, runSeed: number): Promise<RunSummary> {
   } finally {
     await stack.stop(a.keep || (result !== undefined && result.violations.length > 0));
   }
-  return { replicas, seed: runSeed, ops: ops.length, result: result!, availability: availability(ops, workloadFrom, workloadTo), faults, durationS: (Date.now() - startedAt) / 1000 };
+  return { replicas, seed: runSeed, ops: ops.length, opsList: ops, result: result!, availability: availability(ops, workloadFrom, workloadTo), faults, durationS: (Date.now() - startedAt) / 1000 };
 }
 
 function pct(x: number): string {
@@ -189,6 +190,11 @@ async function main(): Promise<void> {
     console.log(`  reports compared ${c.reportsCompared}, real-time pairs ${c.orderPairsChecked}, log through ${c.appliedIndex}, state ${c.stateHash.slice(0, 16)}…; availability ${pct(r.availability)}`);
     console.log('  fault                target                                   held ms  first ack after start  after heal');
     for (const f of r.faults) console.log(`  ${f.kind.padEnd(20)} ${f.target.slice(0, 40).padEnd(40)} ${String(f.healMs - f.startMs).padStart(7)}  ${String(f.recoveryMs ?? '-').padStart(21)}  ${String(f.afterHealMs ?? '-').padStart(10)}`);
+    const refused = new Map<string, number>();
+    for (const o of r.opsList) if (o.outcome === 'failed') refused.set(`${o.kind} ${o.status} ${o.code}`, (refused.get(`${o.kind} ${o.status} ${o.code}`) ?? 0) + 1);
+    const unknownBy = new Map<string, number>();
+    for (const o of r.opsList) if (o.outcome === 'unknown') unknownBy.set(`${o.kind} ${o.status || ''} ${o.code}`.replace('  ', ' '), (unknownBy.get(`${o.kind} ${o.status || ''} ${o.code}`.replace('  ', ' ')) ?? 0) + 1);
+    console.log(`  refused: ${[...refused].map(([k, n]) => `${k} ×${n}`).join(', ') || 'none'}; unknown: ${[...unknownBy].map(([k, n]) => `${k} ×${n}`).join(', ') || 'none'}`);
     for (const v of c.violations.slice(0, 20)) console.log(`  VIOLATION ${v.check}: ${v.detail}`);
     if (c.violations.length > 20) console.log(`  … ${c.violations.length - 20} more violations`);
   }

@@ -5,7 +5,8 @@
 // its outcome, like a Jepsen history:
 //   ok       the gateway acknowledged it (2xx), or the engine refused it after sequencing (409
 //            ORDER_REJECTED): it is in the log;
-//   failed   refused before sequencing (4xx, 503 OVERLOADED): it must NOT be in the log;
+//   failed   refused before sequencing (4xx, 503 OVERLOADED), or the connection was refused
+//            (the gateway is down): it must NOT be in the log;
 //   unknown  no answer, a timeout, 503 UNAVAILABLE, 504, a dropped connection: either way,
 //            resolved afterwards from the log by the checker.
 
@@ -141,8 +142,10 @@ export class Workload {
       op.reports = body.result?.reports ?? [];
       if (op.kind === 'new' && op.outcome === 'ok') op.orderId = body.result?.order_id ?? op.reports[0]?.order_id ?? 0;
     } catch (err) {
-      op.outcome = 'unknown';
-      op.code = (err as Error).name === 'TimeoutError' ? 'CLIENT_TIMEOUT' : 'CONNECTION_ERROR';
+      // Connection refused: nothing reached the gateway (it is down), so nothing can take effect.
+      const cause = (err as { cause?: { code?: string } }).cause?.code;
+      op.outcome = cause === 'ECONNREFUSED' ? 'failed' : 'unknown';
+      op.code = (err as Error).name === 'TimeoutError' ? 'CLIENT_TIMEOUT' : (cause ?? 'CONNECTION_ERROR');
     }
     op.doneAtMs = Date.now();
   }

@@ -761,6 +761,11 @@ export class ReplicaNode {
     const role = this.core.role;
     if (role !== this.lastRole) {
       this.log(`now ${ROLE_NAMES[role]} in term ${this.core.term} (leader ${this.core.leader})`);
+      // A leader that steps down (a higher term seen, CheckQuorum) may never learn the fate of
+      // its uncommitted entries — isolated, it hears nothing. Its clients are told at once, with
+      // a retryable error: they resend to the new leader with the same (clientId, requestSeq),
+      // and the session table applies each command once whether or not the old entry commits.
+      if (this.lastRole === Role.LEADER) this.abandonProposals();
       this.lastRole = role;
     }
     if (role === Role.LEADER) this.maybeQueueTimeTick();
@@ -1043,6 +1048,17 @@ export class ReplicaNode {
   }
 
   // -------------------------------------------------------------------------------------------
+
+  private abandonProposals(): void {
+    const leader = this.core.leader;
+    const err = new ProposalError(ProposalErrorCode.LEADER_CHANGED, leader, `node ${this.id} stepped down before these entries committed; resend to the leader`);
+    let n = 0;
+    for (const p of this.pending.values()) for (const cb of p.callbacks) if (cb !== undefined) (n++, cb(err, undefined, undefined));
+    this.pending.clear();
+    this.pendingCommands = 0;
+    this.proposals = this.proposals.filter((q) => (q.cb === undefined ? (this.timeTickRefused(), false) : (n++, q.cb(err, undefined, undefined), false)));
+    if (n > 0) this.log(`stepped down: ${n} proposals answered LEADER_CHANGED (resend)`);
+  }
 
   private rejectAll(code: ProposalErrorCode): void {
     const leader = this.running ? this.core.leader : NONE;

@@ -1,6 +1,6 @@
 // `npm start`: the whole exchange on this machine — three replicas of shard 0 (data under
 // ./data/cluster-3-local), each serving market data over WebSocket (:8091–8093) and metrics
-// (:9101–9103), the gateway (REST on :8080, gRPC on :50051) with the example instruments and
+// (:9101–9103; the broker :9104, the publisher :9105), the gateway (REST on :8080, gRPC on :50051) with the example instruments and
 // demo accounts, and the events side (events/local-events.ts): the embedded Kafka-protocol
 // broker on :9092 unless KAFKA_BROKERS is set, the publisher, the query service (REST :8081,
 // gRPC :50052). Ctrl-C stops everything cleanly.
@@ -34,6 +34,7 @@ exchange up:
   queries    REST http://${events.queryRest}  (GET /v1/accounts/{id}/orders|fills|positions, /v1/candles/{symbol}, signed like order entry)
              gRPC ${events.queryGrpc}  (exchange.v1.QueryService)
   metrics    gateway ${ex.restUrl}/metrics; replicas http://127.0.0.1:9101-9103/metrics
+             ${events.metrics.broker !== undefined ? `broker http://${events.metrics.broker}/metrics; ` : ''}publisher http://${events.metrics.publisher}/metrics; queries http://${events.metrics.query}/metrics
   accounts   1 (API key demo-key-1), 2 (demo-key-2); admin key demo-admin — secrets in gateway/examples/gateway-local.json
 
 place an order:

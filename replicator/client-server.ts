@@ -85,7 +85,8 @@ export const FrameType = { JSON: 1, SUBMIT: 2, RESULTS: 3, ENTRIES: 4 } as const
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
 /** Result status in a RESULTS frame. */
-export const ResultStatus = { APPLIED: 1, DUPLICATE: 2, ERROR: 3 } as const;
+/** DUPLICATE_WITH_RESULT: a resent command already applied, answered with the original's index, seq and events. */
+export const ResultStatus = { APPLIED: 1, DUPLICATE: 2, ERROR: 3, DUPLICATE_WITH_RESULT: 4 } as const;
 
 // ---------------------------------------------------------------------------------------------
 // Framing
@@ -593,6 +594,12 @@ export class ClientServer {
         w.u32(0); // byte length of the event list, patched below
         encodeEventsTo(w, events!, result!.eventsFrom, result!.eventsTo);
         w.patchU32(lengthAt, w.length - lengthAt - 4);
+      } else if (err === undefined && result!.outcome === ApplyOutcome.DUPLICATE && result!.originalEvents !== undefined) {
+        w.u8(ResultStatus.DUPLICATE_WITH_RESULT);
+        w.f64(result!.appliedIndex);
+        w.f64(result!.seq);
+        w.u32(result!.originalEvents.length);
+        w.bytes(result!.originalEvents);
       } else if (err === undefined && result!.outcome === ApplyOutcome.DUPLICATE) {
         w.u8(ResultStatus.DUPLICATE);
         w.f64(result!.appliedIndex);
@@ -788,7 +795,7 @@ export interface SubmitResult {
   appliedIndex: number;
   /** Engine sequence number of the command (its orderId if it was a new order). */
   seq: number;
-  /** Engine events as JSON objects (decoded on first access; empty unless APPLIED). */
+  /** Engine events as JSON objects (decoded on first access; empty for a DUPLICATE whose original result the replica no longer holds). */
   readonly events: unknown[];
   /** The same events in the binary event codec (engine/event-codec.ts). */
   readonly eventBytes: Uint8Array;
@@ -1044,11 +1051,11 @@ export class ReplicaClient {
         rd.f64(); // clientId (always ours)
         const requestSeq = rd.f64();
         const status = rd.u8();
-        if (status === ResultStatus.APPLIED || status === ResultStatus.DUPLICATE) {
+        if (status === ResultStatus.APPLIED || status === ResultStatus.DUPLICATE || status === ResultStatus.DUPLICATE_WITH_RESULT) {
           const appliedIndex = rd.f64();
           const seq = rd.f64();
           let eventBytes = NO_EVENTS;
-          if (status === ResultStatus.APPLIED) eventBytes = rd.bytes(rd.u32()).slice();
+          if (status !== ResultStatus.DUPLICATE) eventBytes = rd.bytes(rd.u32()).slice();
           this.acked(conn, requestSeq, status === ResultStatus.APPLIED ? 'APPLIED' : 'DUPLICATE', appliedIndex, seq, eventBytes);
         } else {
           const code = rd.str();

@@ -627,7 +627,7 @@ export function seedSection(entry: BenchEntry | undefined): Section {
   }
   const ours = table3(seedRows(scenarios));
   md.push(
-    `**Ours** (\`${entry?.command ?? 'npm run bench:seed'}\`: ${scenarios.length} scenarios${unscored.length ? `; ${unscored.length} more failed before they were measured and are left out, see the last table` : ''}), normalised over our scenarios only, in the same form. Latency T is the average from scheduled send to acknowledgement; K is the share of reads that saw the latest committed state.`,
+    `**Ours** (\`${entry?.command ?? 'npm run bench:seed'}\`: ${scenarios.length} scenarios${unscored.length ? `; ${unscored.length} more failed before they were measured and are left out, see the last table` : ''}), normalised over our scenarios only, in the same form. Latency T is the average from scheduled send to acknowledgement; K is measured, not assumed: the fraction of acknowledged orders present exactly once and identical on every replica (equal state hashes) and in the read models, with the reports the client received equal to the log's (bench/README.md).`,
     '',
     table3Md(ours, SEED_WEIGHTINGS),
     '',

@@ -424,6 +424,7 @@ export class Gateway implements GatewayCore {
     const link = this.links.get(shard);
     if (link === undefined) return fail(ErrorCode.NOT_FOUND, `order ${id} not found`);
     // The live book first (authoritative for live orders), then what this gateway saw.
+    let bookRead = false;
     for (const ep of link.endpointsLeaderFirst()) {
       let r: Record<string, unknown>;
       try {
@@ -432,6 +433,7 @@ export class Gateway implements GatewayCore {
         continue;
       }
       if (r.ok !== true) continue;
+      bookRead = true;
       const o = r.order as { orderId: number; account: number; clOrdId: string; symbol: string; side: number; ordType: number; price: number; stopPrice: number; orderQty: number; cumQty: number; leavesQty: number; visibleQty: number; pending: boolean } | null;
       if (o === null) break;
       if (o.account !== account) return fail(ErrorCode.PERMISSION_DENIED, 'the order belongs to another account');
@@ -455,6 +457,8 @@ export class Gateway implements GatewayCore {
       return { ok: true, body: { order } };
     }
     const r = this.cachedOrder(id);
+    // No replica answered (down, or refusing connections under load): a live order may exist, so NOT_FOUND would be a lie.
+    if (r === undefined && !bookRead) return { ok: false, error: { code: ErrorCode.UNAVAILABLE, message: `order ${id}: no replica of shard ${shard} answered; retry`, retry_after_ms: 100 } };
     if (r === undefined) return fail(ErrorCode.NOT_FOUND, `order ${id} not found (not live, and not seen by this gateway)`);
     if (r.account !== account) return fail(ErrorCode.PERMISSION_DENIED, 'the order belongs to another account');
     const order: OrderOut = {

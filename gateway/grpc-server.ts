@@ -74,6 +74,8 @@ export const METADATA_RETRY_AFTER_MS = 'retry-after-ms';
 export const METADATA_CANCEL_ON_DISCONNECT = 'x-mb-cancel-on-disconnect';
 /** OrderSession opening metadata: dead-man's switch in ms (0 or absent = off). */
 export const METADATA_DEAD_MAN_MS = 'x-mb-dead-man-ms';
+/** Largest dead-man's switch (ms): the largest setTimeout delay (2^31 − 1, ~24.8 days). */
+export const DEAD_MAN_MS_MAX = 2 ** 31 - 1;
 /** OrderSession response headers (sent once the session is authenticated): the account. */
 export const METADATA_ACCOUNT = 'x-mb-account';
 
@@ -296,8 +298,9 @@ export function sessionOptionsFromMetadata(md: grpc.Metadata): SessionOptions | 
   const dm = firstString(md, METADATA_DEAD_MAN_MS);
   let deadManMs = 0;
   if (dm !== undefined && dm.trim() !== '') {
-    if (!/^\d{1,10}$/.test(dm.trim())) {
-      return { code: ErrorCode.INVALID_ARGUMENT, message: `${METADATA_DEAD_MAN_MS} must be a non-negative integer (ms)` };
+    // At most a timer's largest delay: Node runs a longer setTimeout after 1 ms, which would cancel every order at once.
+    if (!/^\d{1,10}$/.test(dm.trim()) || Number(dm.trim()) > DEAD_MAN_MS_MAX) {
+      return { code: ErrorCode.INVALID_ARGUMENT, message: `${METADATA_DEAD_MAN_MS} must be an integer from 0 to ${DEAD_MAN_MS_MAX} (ms)` };
     }
     deadManMs = Number(dm.trim());
   }

@@ -3,6 +3,8 @@
 
 import fs from 'node:fs';
 import { RECORD_HEADER_BYTES, decodeRecord, type LogEntry } from './record.js';
+// A cycle (wal.ts imports this file), safe because the class is only used when a call throws.
+import { WalCorruptionError } from './wal.js';
 
 /** One sparse-index slot per this many entries: the byte offset of every 64th entry is kept,
  *  so a read starts at most 63 records before the one it wants. */
@@ -23,7 +25,8 @@ export function listSegments(dir: string): { name: string; firstIndex: number }[
     const m = SEGMENT_NAME.exec(name);
     if (!m) continue;
     const firstIndex = Number(m[1]);
-    if (!Number.isSafeInteger(firstIndex) || firstIndex < 1) throw new Error(`WAL: segment ${name} has an unusable first index`);
+    // A damaged directory, like any other: the typed error open() documents, not a plain Error.
+    if (!Number.isSafeInteger(firstIndex) || firstIndex < 1) throw new WalCorruptionError(name, 0, 'the file name gives an unusable first index');
     out.push({ name, firstIndex });
   }
   return out.sort((a, b) => a.firstIndex - b.firstIndex);

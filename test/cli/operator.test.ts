@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalExchange, type LocalExchange } from '../../gateway/local-exchange.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { runOperator } from '../../cli/operator-commands.js';
+import { runOperatorCaptured } from './run-operator.js';
 
 const K1 = { key: 'demo-key-1', hmacSecret: 'demo-secret-1-change-me' };
 
@@ -23,21 +24,7 @@ afterAll(async () => {
 }, 30_000);
 
 /** Runs an operator command with console.log/error captured. */
-async function run(...argv: string[]): Promise<{ code: number | undefined; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...a: unknown[]) => void out.push(a.join(' '));
-  console.error = (...a: unknown[]) => void err.push(a.join(' '));
-  try {
-    const code = await runOperator(argv);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+const run = (...argv: string[]) => runOperatorCaptured(argv);
 
 const admin = (...argv: string[]) => run(...argv, '--url', ex.restUrl);
 const place = () => rest1.placeOrder({ client_order_id: `op-${++seq}`, symbol: 'BTC-USD', side: 'BUY', order_type: 'LIMIT', time_in_force: 'GTC', price: 4_990_000, quantity: 1 });

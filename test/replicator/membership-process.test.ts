@@ -7,7 +7,7 @@
 // No assertion is about timing; every wait is bounded.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runOperator } from '../../cli/operator-commands.js';
+import { runOperatorCaptured } from '../cli/run-operator.js';
 import { ReplicaClient } from '../../replicator/client-server.js';
 import type { NodeStatus } from '../../replicator/node.js';
 import { ProcessCluster, sleep } from '../../replicator/process-cluster.js';
@@ -32,22 +32,8 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-/** Runs an operator command with console.log/error captured. */
-async function cli(...argv: string[]): Promise<{ code: number | undefined; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...a: unknown[]) => void out.push(a.join(' '));
-  console.error = (...a: unknown[]) => void err.push(a.join(' '));
-  try {
-    const code = await runOperator([...argv, '--cluster', cluster.configPath]);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+/** Runs an operator command against this cluster's file, with console.log/error captured. */
+const cli = (...argv: string[]) => runOperatorCaptured([...argv, '--cluster', cluster.configPath]);
 
 async function placeOrders(count: number): Promise<void> {
   await Promise.all(

@@ -1,0 +1,20 @@
+// Runs an operator command (cli/operator-commands.ts) in-process with console.log/error
+// captured, for the CLI tests.
+
+import { runOperator } from '../../cli/operator-commands.js';
+
+export async function runOperatorCaptured(argv: string[]): Promise<{ code: number | undefined; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = console.log;
+  const error = console.error;
+  console.log = (...a: unknown[]) => void out.push(a.join(' '));
+  console.error = (...a: unknown[]) => void err.push(a.join(' '));
+  try {
+    const code = await runOperator(argv);
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}

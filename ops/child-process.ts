@@ -1,6 +1,7 @@
 // Child processes of the project's own programs, for tests, benchmarks and the chaos suite:
-// spawn `node --import tsx <script>` from the repo root and wait (bounded) for its
-// `{"event":"ready",…}` stdout line; keep the last lines of its output for diagnostics.
+// spawn `node --import tsx <script>` from the repo root, wait (bounded) for its
+// `{"event":"ready",…}` stdout line or any later `{"event":…}` line, keep the last lines of its
+// output for diagnostics, and stop it (SIGTERM, then SIGKILL after a grace period).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -9,52 +10,116 @@ import { fileURLToPath } from 'node:url';
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Output lines kept per child. */
 const CHILD_LINES_KEPT = 2_000;
+/** Default wait for the ready line (ms). */
+const READY_TIMEOUT_MS_DEFAULT = 30_000;
 
 export interface Child {
+  name: string;
   proc: ChildProcess;
+  /** The last CHILD_LINES_KEPT lines: stdout as is, stderr prefixed with "! ". */
   lines: string[];
   exited: Promise<number | null>;
   alive: () => boolean;
+  /** Resolves with the next stdout JSON line whose `event` is `event` (rejects on timeout or exit). */
+  nextEvent(event: string, timeoutMs: number): Promise<Record<string, unknown>>;
 }
 
-/** Spawns `tsx <script> args` from the repo root; resolves once a stdout line contains `"event":"ready"`. */
-export async function spawnReady(script: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<Child & { ready: Record<string, unknown> }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+export interface SpawnOptions {
+  /** For messages (default: the script). */
+  name?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Give the child a stdin pipe (default: none). */
+  stdin?: boolean;
+  readyTimeoutMs?: number;
+  /** Options for node itself, before the script (e.g. --cpu-prof). */
+  nodeArgs?: string[];
+}
+
+/** Spawns `tsx <script> args` from the repo root; `ready` resolves with its ready line. */
+export function spawnTsx(script: string, args: string[], opts: SpawnOptions = {}): Child & { ready: Promise<Record<string, unknown>> } {
+  const name = opts.name ?? script;
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', script, ...args], {
+    cwd: REPO_ROOT,
+    stdio: [opts.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...opts.env },
+  });
   const lines: string[] = [];
   let alive = true;
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => ((alive = false), resolve(code))));
-  const keep = (prefix: string) => (d: Buffer) => {
-    for (const l of d.toString('utf8').split('\n')) if (l !== '') lines.push(`${prefix}${l}`);
+  const keep = (l: string) => {
+    lines.push(l);
     if (lines.length > CHILD_LINES_KEPT) lines.splice(0, lines.length - CHILD_LINES_KEPT);
   };
-  proc.stderr!.on('data', keep('! '));
-  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+  const byLine = (each: (line: string) => void) => {
     let buf = '';
-    const timer = setTimeout(() => reject(new Error(`${script} not ready within ${timeoutMs} ms\n${lines.slice(-30).join('\n')}`)), timeoutMs);
-    proc.stdout!.on('data', (d: Buffer) => {
+    return (d: Buffer) => {
       buf += d.toString('utf8');
       let nl: number;
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        lines.push(line);
-        if (lines.length > CHILD_LINES_KEPT) lines.splice(0, lines.length - CHILD_LINES_KEPT);
-        if (line.includes('"event":"ready"')) {
-          clearTimeout(timer);
-          resolve(JSON.parse(line) as Record<string, unknown>);
-        }
+        each(line);
       }
+    };
+  };
+  proc.stderr!.on('data', byLine((l) => keep(`! ${l}`)));
+  const waiters: { event: string; resolve: (v: Record<string, unknown>) => void }[] = [];
+  proc.stdout!.on(
+    'data',
+    byLine((line) => {
+      keep(line);
+      if (waiters.length === 0 || !line.startsWith('{"event":')) return;
+      let msg: Record<string, unknown>;
+      try {
+        msg = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      const k = waiters.findIndex((w) => w.event === msg.event);
+      if (k >= 0) waiters.splice(k, 1)[0]!.resolve(msg);
+    }),
+  );
+  const nextEvent = (event: string, timeoutMs: number) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const w = {
+        event,
+        resolve: (v: Record<string, unknown>) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+      };
+      const timer = setTimeout(() => {
+        const k = waiters.indexOf(w);
+        if (k >= 0) waiters.splice(k, 1);
+        reject(new Error(`${name}: no "${event}" within ${timeoutMs} ms\n${lines.slice(-30).join('\n')}`));
+      }, timeoutMs);
+      waiters.push(w);
+      void exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`${name} exited (${code}) waiting for "${event}"\n${lines.slice(-30).join('\n')}`));
+      });
     });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`${script} exited (${code}) before it was ready\n${lines.slice(-30).join('\n')}`));
-    });
-  });
-  return { proc, lines, exited, alive: () => alive, ready };
+  const ready = nextEvent('ready', opts.readyTimeoutMs ?? READY_TIMEOUT_MS_DEFAULT);
+  ready.catch(() => undefined); // the caller may await it later
+  return { name, proc, lines, exited, alive: () => alive, nextEvent, ready };
+}
+
+/** Spawns `tsx <script> args` and waits for its ready line. */
+export async function spawnReady(script: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = READY_TIMEOUT_MS_DEFAULT): Promise<Child & { ready: Record<string, unknown> }> {
+  const c = spawnTsx(script, args, { env, readyTimeoutMs: timeoutMs });
+  return { ...c, ready: await c.ready };
 }
 
 export async function kill(child: Child | undefined, signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
   if (child === undefined || !child.alive()) return null;
   child.proc.kill(signal);
   return child.exited;
+}
+
+/** SIGTERM, then SIGKILL if it has not exited within graceMs. */
+export async function terminate(child: Child | undefined, graceMs: number): Promise<void> {
+  if (child === undefined || !child.alive()) return;
+  child.proc.kill('SIGTERM');
+  await Promise.race([child.exited, new Promise((r) => setTimeout(r, graceMs))]);
+  if (child.alive()) await kill(child, 'SIGKILL');
 }

@@ -18,7 +18,7 @@
 // each phase has a deadline and the whole run stops by itself. The last stdout line is JSON;
 // it is also written to bench/results/events-<date>.json.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnTsx, terminate, type Child } from '../../ops/child-process.js';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -51,43 +51,7 @@ const STATUS_EVERY_MS = 100;
 /** Generator timer period (ms). */
 const GENERATOR_TICK_MS = 1;
 
-interface Proc {
-  child: ChildProcess;
-  lines: string[];
-  ready: Promise<Record<string, unknown>>;
-  exited: Promise<number | null>;
-}
-
-function spawnTsx(script: string, argv: string[]): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...argv], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.stderr!.on('data', (d: Buffer) => {
-    for (const l of d.toString('utf8').split('\n')) if (l !== '') lines.push(`! ${l}`);
-    if (lines.length > 5_000) lines.splice(0, lines.length - 5_000);
-  });
-  const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`${script} not ready\n${lines.slice(-20).join('\n')}`)), 30_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString('utf8');
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        lines.push(line);
-        if (lines.length > 5_000) lines.splice(0, lines.length - 5_000);
-        if (line.includes('"event":"ready"')) {
-          clearTimeout(timer);
-          resolve(JSON.parse(line) as Record<string, unknown>);
-        }
-      }
-    });
-    void exited.then((code) => reject(new Error(`${script} exited (${code})\n${lines.slice(-20).join('\n')}`)));
-  });
-  ready.catch(() => undefined);
-  return { child, lines, ready, exited };
-}
+type Proc = Child & { ready: Promise<Record<string, unknown>> };
 
 /** Trading commands: limit orders around the reference price on both sides (about half of them cross), accounts 1–50. */
 class Flow {
@@ -176,8 +140,8 @@ async function main(): Promise<void> {
     const publisher = spawnTsx('events/publisher/main.ts', ['--cluster', cluster.configPath, '--brokers', brokers, '--data-dir', path.join(dir, 'publisher'), '--status-every-ms', String(STATUS_EVERY_MS)]);
     procs.push(publisher);
     await publisher.ready;
-    const publisherPid = publisher.child.pid!;
-    const brokerPid = broker.child.pid!;
+    const publisherPid = publisher.proc.pid!;
+    const brokerPid = broker.proc.pid!;
     let t0 = 0;
     let r0 = 0;
     const cpu0 = sampleCpu({ publisher: publisherPid, broker: brokerPid, 'bench+read-models': 'self' });
@@ -268,11 +232,7 @@ async function main(): Promise<void> {
   } finally {
     for (const c of clients) c.close();
     await consumer?.stop().catch(() => undefined);
-    for (const p of procs) {
-      p.child.kill('SIGTERM');
-      await Promise.race([p.exited, sleep(5_000)]);
-      p.child.kill('SIGKILL');
-    }
+    for (const p of procs) await terminate(p, 5_000);
     await cluster.stop();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,10 +2,10 @@
 // and the gateway (gateway/main.ts) — so the load generator in the benchmark process does not
 // share an event loop with the gateway. Temporary data and free ports; stop() ends everything.
 
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawnTsx, terminate } from '../../ops/child-process.js';
 import { ProcessCluster, REPO_ROOT, freePort } from '../../replicator/process-cluster.js';
 
 export interface ExchangeProcs {
@@ -38,34 +38,15 @@ export async function startExchangeProcesses(opts: { fsync?: boolean; workers?: 
   };
   const configPath = path.join(dir, 'gateway.json');
   writeFileSync(configPath, JSON.stringify(config, null, 2));
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'gateway/main.ts', '--config', configPath], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  const errLines: string[] = [];
-  child.stderr!.on('data', (d: Buffer) => {
-    errLines.push(...d.toString('utf8').split('\n').filter((l) => l.length > 0));
-    if (errLines.length > 200) errLines.splice(0, errLines.length - 200);
-  });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`gateway not ready within ${GATEWAY_READY_MS} ms\n${errLines.join('\n')}`)), GATEWAY_READY_MS);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString('utf8');
-      if (out.includes('"event":"ready"')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway exited (${code})\n${errLines.join('\n')}`));
-    });
-  });
+  const child = spawnTsx('gateway/main.ts', ['--config', configPath], { name: 'gateway', readyTimeoutMs: GATEWAY_READY_MS, ...(opts.nodeArgs !== undefined ? { nodeArgs: opts.nodeArgs } : {}) });
+  await child.ready;
   return {
     restUrl: `http://127.0.0.1:${restPort}`,
     grpcAddress: `127.0.0.1:${grpcPort}`,
     cluster,
     cpuTargets() {
       const t: Record<string, number> = {};
-      if (child.pid !== undefined) t.gateway = child.pid;
+      if (child.proc.pid !== undefined) t.gateway = child.proc.pid;
       for (const id of cluster.ids) {
         const pid = cluster.pid(id);
         if (pid !== undefined) t[`replica${id}`] = pid;
@@ -73,13 +54,8 @@ export async function startExchangeProcesses(opts: { fsync?: boolean; workers?: 
       return t;
     },
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
-        if (child.exitCode === null) child.kill('SIGKILL');
-      }
-      for (const l of errLines) if (l.includes('gateway stats')) console.error(l);
+      await terminate(child, 5_000);
+      for (const l of child.lines) if (l.includes('gateway stats')) console.error(l.slice(2));
       await Promise.all(cluster.ids.map((id) => cluster.terminate(id)));
       await cluster.stop();
       rmSync(dir, { recursive: true, force: true });

@@ -9,11 +9,11 @@
 // the gateway config has ACCOUNTS benchmark accounts whose risk limits (rate, open orders) are
 // far above what a scenario offers, so that the figures are the exchange's, not a risk limit's.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ProcessCluster, REPO_ROOT, freePort, sleep } from '../../replicator/process-cluster.js';
+import { spawnTsx, terminate, type Child } from '../../ops/child-process.js';
+import { ProcessCluster, REPO_ROOT, freePort } from '../../replicator/process-cluster.js';
 import type { ReadModelDump } from './read-model-proc.js';
 
 /** Benchmark accounts (1..ACCOUNTS); each has one HMAC key. Accounts 1 and 2 have their own STP modes in engine/examples/instruments.json. */
@@ -24,8 +24,6 @@ const PROCESS_READY_MS = 30_000;
 const STOP_GRACE_MS = 5_000;
 /** No replica snapshot (and log compaction) inside a scenario: the checker replays each replica's whole log. */
 const SNAPSHOT_INTERVAL_ENTRIES = 100_000_000;
-/** Stderr/stdout lines kept per process for diagnostics. */
-const LOG_LINES_KEPT = 400;
 
 export interface BenchKey {
   account: number;
@@ -35,94 +33,10 @@ export interface BenchKey {
 
 export const BENCH_KEYS: BenchKey[] = Array.from({ length: ACCOUNTS }, (_, k) => ({ account: k + 1, key: `seed-key-${k + 1}`, hmacSecret: `seed-secret-${k + 1}` }));
 
-export interface Proc {
-  name: string;
-  child: ChildProcess;
-  lines: string[];
-  ready: Promise<Record<string, unknown>>;
-  exited: Promise<number | null>;
-  alive(): boolean;
-  /** Resolves with the next stdout JSON line whose `event` is `event`. */
-  nextEvent(event: string, timeoutMs: number): Promise<Record<string, unknown>>;
-}
+type Proc = Child;
 
-function spawnTsx(name: string, script: string, argv: string[], stdin = false): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...argv], { cwd: REPO_ROOT, stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  let alive = true;
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      alive = false;
-      resolve(code);
-    }),
-  );
-  const keep = (l: string) => {
-    lines.push(l);
-    if (lines.length > LOG_LINES_KEPT) lines.splice(0, lines.length - LOG_LINES_KEPT);
-  };
-  let errBuf = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    errBuf += d.toString('utf8');
-    let nl: number;
-    while ((nl = errBuf.indexOf('\n')) >= 0) {
-      keep(`! ${errBuf.slice(0, nl)}`);
-      errBuf = errBuf.slice(nl + 1);
-    }
-  });
-  const waiters: { event: string; resolve: (v: Record<string, unknown>) => void }[] = [];
-  let outBuf = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    outBuf += d.toString('utf8');
-    let nl: number;
-    while ((nl = outBuf.indexOf('\n')) >= 0) {
-      const line = outBuf.slice(0, nl);
-      outBuf = outBuf.slice(nl + 1);
-      if (!line.startsWith('{"event":"status"')) keep(line);
-      if (!line.startsWith('{')) continue;
-      let msg: Record<string, unknown>;
-      try {
-        msg = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        continue;
-      }
-      const k = waiters.findIndex((w) => w.event === msg.event);
-      if (k >= 0) waiters.splice(k, 1)[0]!.resolve(msg);
-    }
-  });
-  const nextEvent = (event: string, timeoutMs: number) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      const w = {
-        event,
-        resolve: (v: Record<string, unknown>) => {
-          clearTimeout(timer);
-          resolve(v);
-        },
-      };
-      const timer = setTimeout(() => {
-        const k = waiters.indexOf(w);
-        if (k >= 0) waiters.splice(k, 1);
-        reject(new Error(`${name}: no "${event}" within ${timeoutMs} ms\n${lines.slice(-20).join('\n')}`));
-      }, timeoutMs);
-      waiters.push(w);
-      void exited.then((code) => {
-        clearTimeout(timer);
-        reject(new Error(`${name} exited (${code}) waiting for "${event}"\n${lines.slice(-20).join('\n')}`));
-      });
-    });
-  const ready = nextEvent('ready', PROCESS_READY_MS);
-  ready.catch(() => undefined);
-  return { name, child, lines, ready, exited, alive: () => alive, nextEvent };
-}
-
-async function stopProc(p: Proc | undefined): Promise<void> {
-  if (p === undefined || !p.alive()) return;
-  p.child.kill('SIGTERM');
-  await Promise.race([p.exited, sleep(STOP_GRACE_MS)]);
-  if (p.alive()) {
-    p.child.kill('SIGKILL');
-    await p.exited;
-  }
-}
+const spawnProc = (name: string, script: string, argv: string[], stdin = false): Child & { ready: Promise<Record<string, unknown>> } => spawnTsx(script, argv, { name, stdin, readyTimeoutMs: PROCESS_READY_MS });
+const stopProc = (p: Proc | undefined): Promise<void> => terminate(p, STOP_GRACE_MS);
 
 export interface SeedStackOptions {
   replicas: number;
@@ -138,9 +52,9 @@ export interface SeedStackOptions {
 
 /** Lowers a process's CPU priority (a no-op where not permitted). */
 function renice(p: Proc, nice: number): void {
-  if (nice === 0 || p.child.pid === undefined) return;
+  if (nice === 0 || p.proc.pid === undefined) return;
   try {
-    os.setPriority(p.child.pid, nice);
+    os.setPriority(p.proc.pid, nice);
   } catch {
     // not permitted here: the figures then show the event path at full priority
   }
@@ -173,7 +87,7 @@ export class SeedStack {
   }
 
   private async startAll(): Promise<void> {
-    const broker = spawnTsx('broker', 'events/broker/main.ts', ['--data-dir', path.join(this.dir, 'kafka'), '--port', '0', '--fsync', this.opts.fsync ? 'always' : 'never']);
+    const broker = spawnProc('broker', 'events/broker/main.ts', ['--data-dir', path.join(this.dir, 'kafka'), '--port', '0', '--fsync', this.opts.fsync ? 'always' : 'never']);
     this.procs.push(broker);
     renice(broker, this.opts.eventsNice);
     await Promise.all([this.cluster.startAll(), broker.ready]);
@@ -200,9 +114,9 @@ export class SeedStack {
     };
     const configPath = path.join(this.dir, 'gateway.json');
     writeFileSync(configPath, JSON.stringify(config, null, 2));
-    const gateway = spawnTsx('gateway', 'gateway/main.ts', ['--config', configPath]);
-    const publisher = spawnTsx('publisher', 'events/publisher/main.ts', ['--cluster', this.cluster.configPath, '--brokers', this.brokers, '--data-dir', path.join(this.dir, 'publisher'), '--status-every-ms', '1000']);
-    const readModels = spawnTsx('read-models', 'bench/seed/read-model-proc.ts', ['--brokers', this.brokers, '--group-id', `seed-${path.basename(this.dir)}`], true);
+    const gateway = spawnProc('gateway', 'gateway/main.ts', ['--config', configPath]);
+    const publisher = spawnProc('publisher', 'events/publisher/main.ts', ['--cluster', this.cluster.configPath, '--brokers', this.brokers, '--data-dir', path.join(this.dir, 'publisher'), '--status-every-ms', '1000']);
+    const readModels = spawnProc('read-models', 'bench/seed/read-model-proc.ts', ['--brokers', this.brokers, '--group-id', `seed-${path.basename(this.dir)}`], true);
     this.procs.push(gateway, publisher, readModels);
     renice(publisher, this.opts.eventsNice);
     renice(readModels, this.opts.eventsNice);
@@ -216,7 +130,7 @@ export class SeedStack {
   /** Processes to account CPU time to (bench/cpu.ts). */
   cpuTargets(): Record<string, number> {
     const t: Record<string, number> = {};
-    for (const p of this.procs) if (p.child.pid !== undefined && p.alive()) t[p.name] = p.child.pid;
+    for (const p of this.procs) if (p.proc.pid !== undefined && p.alive()) t[p.name] = p.proc.pid;
     for (const id of this.cluster.ids) {
       const pid = this.cluster.pid(id);
       if (pid !== undefined) t[`replica${id}`] = pid;
@@ -229,7 +143,7 @@ export class SeedStack {
     const p = this.proc('read-models');
     const file = path.join(this.dir, `read-models-dump-${seq}.json`);
     const done = p.nextEvent('dumped', timeoutMs + 30_000);
-    p.child.stdin!.write(`${JSON.stringify({ op: 'dump', seq, timeoutMs, file })}\n`);
+    p.proc.stdin!.write(`${JSON.stringify({ op: 'dump', seq, timeoutMs, file })}\n`);
     const r = await done;
     if (typeof r.error === 'string') throw new Error(`read-model dump failed: ${r.error}`);
     return JSON.parse(readFileSync(file, 'utf8')) as ReadModelDump;

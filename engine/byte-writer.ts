@@ -146,6 +146,11 @@ export class ByteWriter {
     this.pos += b.length;
   }
 
+  /** The backing array itself (bytes [0, length) are what was written): no view allocated; valid until the next write. */
+  bytesRef(): Uint8Array {
+    return this.buf;
+  }
+
   /** What was written, without a copy: valid until the next write or reset(). */
   view(): Uint8Array {
     return this.buf.subarray(0, this.pos);

@@ -357,12 +357,11 @@ export class Gateway implements GatewayCore {
         return fail(ErrorCode.UNAVAILABLE, `shard ${shard}: not acknowledged within ${REQUEST_TIMEOUT_MS} ms (it may still take effect, once)`);
       }
       if (r instanceof Error) return fail(ErrorCode.UNAVAILABLE, `shard ${shard}: ${r.message}`);
-      // A command resent after a failover that the replicas had already applied comes back as
-      // DUPLICATE with the original's result — unless the replica no longer holds it (restarted,
-      // or evicted from its bounded cache). Then it took effect exactly once, but acknowledging
-      // it here would mean an order id of 0 and no reports: say so instead.
+      // A command resent after a timeout that the replicas had already applied comes back as
+      // DUPLICATE with the original's result from the replica that answered it first — but not
+      // from another one (a new leader). Then it took effect exactly once, but acknowledging it
+      // here would mean an order id of 0 and no reports: say so instead.
       if (r.outcome === 'DUPLICATE' && r.eventBytes.length === 0) {
-        this.stats.timeouts++;
         return fail(ErrorCode.UNAVAILABLE, `shard ${shard}: the command took effect (once) but its result is no longer held by the replicas after a failover; check it with GetOrder or the read models`);
       }
       return { ok: true, shard, result: r, events: r.eventBytes.length === 0 ? [] : decodeEvents(r.eventBytes, 0, r.eventBytes.length) };

@@ -42,6 +42,7 @@ import { ApplyOutcome, COMMAND_BYTES_MAX, type ApplyResult } from './shard-state
 import { encodeJsonCommand, type CommittedRead, type EncodedProposal, type NodeStatus, type Proposal, type ProposalCallback, type ProposalError, type ProposalReply } from './node.js';
 import { Side } from '../engine/types.js';
 import { ConfChangeType, type ConfChange, type ConfState, type NodeId } from './raft/types.js';
+import { RecentResults } from './recent-results.js';
 
 /** Op 'membership': the change names on the wire. */
 const MEMBERSHIP_CHANGES: Record<string, ConfChangeType> = { 'add-learner': ConfChangeType.ADD_LEARNER, promote: ConfChangeType.PROMOTE, remove: ConfChangeType.REMOVE };
@@ -296,6 +297,8 @@ export class ClientServer {
   private stopped = false;
   /** Spare writers for RESULTS frames (one per connection with results pending this tick). */
   private readonly spareWriters: ByteWriter[] = [];
+  /** What this port answered APPLIED, for answering resends with the original result. */
+  private readonly recent = new RecentResults();
   /** op 'entries' requests of caught-up readers, waiting for the next applied entry. */
   private readonly entryWaiters = new Set<EntryWaiter>();
   private entryPollTimer: NodeJS.Timeout | undefined;
@@ -571,6 +574,7 @@ export class ClientServer {
   /** Appends one result to the connection's RESULTS frame of this tick (encoding the events now: the buffer is reused). */
   private result(c: Conn, clientId: number, requestSeq: number, err: ProposalError | undefined, result: ApplyResult | undefined, events: EventBuffer | undefined): void {
     c.inflight--;
+    let kept: ReturnType<RecentResults['find']>;
     if (!c.closed) {
       let w = c.results;
       if (w === undefined) {
@@ -594,12 +598,13 @@ export class ClientServer {
         w.u32(0); // byte length of the event list, patched below
         encodeEventsTo(w, events!, result!.eventsFrom, result!.eventsTo);
         w.patchU32(lengthAt, w.length - lengthAt - 4);
-      } else if (err === undefined && result!.outcome === ApplyOutcome.DUPLICATE && result!.originalEvents !== undefined) {
+        this.recent.keep(clientId, requestSeq, result!.appliedIndex, result!.seq, w.bytesRef(), lengthAt + 4, w.length);
+      } else if (err === undefined && result!.outcome === ApplyOutcome.DUPLICATE && (kept = this.recent.find(clientId, requestSeq)) !== undefined) {
         w.u8(ResultStatus.DUPLICATE_WITH_RESULT);
-        w.f64(result!.appliedIndex);
-        w.f64(result!.seq);
-        w.u32(result!.originalEvents.length);
-        w.bytes(result!.originalEvents);
+        w.f64(kept.index);
+        w.f64(kept.seq);
+        w.u32(kept.events.length);
+        w.bytes(kept.events);
       } else if (err === undefined && result!.outcome === ApplyOutcome.DUPLICATE) {
         w.u8(ResultStatus.DUPLICATE);
         w.f64(result!.appliedIndex);

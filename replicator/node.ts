@@ -28,8 +28,6 @@ import { encodeCommand } from '../engine/command-codec.js';
 import type { Engine } from '../engine/engine.js';
 import type { EventBuffer } from '../engine/event-buffer.js';
 import { commandFromJson, eventToJson } from '../engine/json-codec.js';
-import { ByteWriter } from '../engine/byte-writer.js';
-import { decodeEvents, encodeEventsTo } from '../engine/event-codec.js';
 import type { ShardConfig } from '../engine/types.js';
 import { RaftCore, decodeConfChange } from './raft/raft-core.js';
 import {
@@ -212,11 +210,6 @@ const CONF_REFUSALS: Record<ProposeError, string> = {
   [ProposeError.NOT_COMMITTED_IN_TERM]: 'the new leader has not committed an entry of its term yet: retry',
 };
 
-/** Recent results kept for answering resent commands (ReplicaNode.recentResults): commands… */
-export const RESULT_CACHE_ENTRIES_MAX = 65_536;
-/** …and bytes of encoded events, at most. */
-export const RESULT_CACHE_BYTES_MAX = 32 * 1024 * 1024;
-
 export interface ReplicaNodeOptions {
   id: NodeId;
   /**
@@ -380,16 +373,6 @@ export class ReplicaNode {
   private proposals: QueuedProposal[] = [];
   /** Operator request (transferLeadership): handed to the core between two Readys. */
   private transferDue: NodeId | undefined;
-  /**
-   * Recent results by "clientId/requestSeq": what each client command applied here produced, so
-   * that a copy resent after a failover (DUPLICATE in the session table) is answered with the
-   * original order id and events instead of an empty acknowledgement. Every replica keeps it —
-   * the resend goes to whichever becomes leader. Bounded (RESULT_CACHE_*), oldest first out;
-   * not state: not hashed, not in snapshots (after a restart, older duplicates get no events).
-   */
-  private readonly recentResults = new Map<string, { index: number; seq: number; events: Uint8Array }>();
-  private recentResultBytes = 0;
-  private readonly resultWriter = new ByteWriter();
   /** Chaos suite only (setTestFsyncDelay): a slow disk, added to every fdatasync. */
   private testFsyncDelayMs = 0;
   /** Operator request (changeMembership): proposed between two Readys… */
@@ -580,7 +563,6 @@ export class ReplicaNode {
         if (err !== undefined) return reject(err);
         const evs: unknown[] = [];
         if (result!.outcome === ApplyOutcome.APPLIED) for (let i = result!.eventsFrom; i < result!.eventsTo; i++) evs.push(JSON.parse(eventToJson(events!.event(i))));
-        else if (result!.originalEvents !== undefined) for (const ev of decodeEvents(result!.originalEvents, 0, result!.originalEvents.length)) evs.push(JSON.parse(eventToJson(ev)));
         resolve({ result: result!, events: evs });
       });
     });
@@ -940,7 +922,6 @@ export class ReplicaNode {
     const t0 = obs === undefined ? 0 : performance.now();
     const results = this.sm.apply(e);
     if (obs !== undefined) obs((performance.now() - t0) / 1000);
-    if (results.length > 0) this.rememberResults(results);
     this.stats.entriesApplied++;
     this.answerProposals(e, results);
     if (this.opts.onApplied !== undefined) this.notifyObserver('onApplied', () => this.opts.onApplied!(results, this.sm.events, e));
@@ -965,31 +946,6 @@ export class ReplicaNode {
     if (p === undefined || p.index > atOrBelow) return;
     this.confPending = undefined;
     p.done({ ok: false, error, leader: this.running ? this.core.leader : NONE, message: error === 'STOPPING' ? 'the replica is stopping' : `a snapshot replaced the log through ${atOrBelow}: check the membership with status` });
-  }
-
-  /** Records APPLIED client commands' results; fills DUPLICATE ones from them when still held. */
-  private rememberResults(results: ApplyResult[]): void {
-    for (let k = 0; k < results.length; k++) {
-      const r = results[k]!;
-      if (r.clientId <= 0) continue; // the leader's time ticks
-      const key = `${r.clientId}/${r.requestSeq}`;
-      if (r.outcome === ApplyOutcome.APPLIED) {
-        const w = this.resultWriter;
-        w.reset();
-        encodeEventsTo(w, this.sm.events, r.eventsFrom, r.eventsTo);
-        const events = w.view().slice();
-        this.recentResults.set(key, { index: r.appliedIndex, seq: r.seq, events });
-        this.recentResultBytes += events.length;
-        while (this.recentResults.size > RESULT_CACHE_ENTRIES_MAX || this.recentResultBytes > RESULT_CACHE_BYTES_MAX) {
-          const [oldest, v] = this.recentResults.entries().next().value!;
-          this.recentResults.delete(oldest);
-          this.recentResultBytes -= v.events.length;
-        }
-      } else if (r.outcome === ApplyOutcome.DUPLICATE) {
-        const hit = this.recentResults.get(key);
-        if (hit !== undefined) results[k] = { ...r, appliedIndex: hit.index, seq: hit.seq, originalEvents: hit.events };
-      }
-    }
   }
 
   /** Observers are derived state: their failure is logged, never fatal to the replica. */

@@ -116,12 +116,6 @@ export interface ApplyResult {
   /** Its events: rows [eventsFrom, eventsTo) of the state machine's event buffer, until the next apply(). */
   eventsFrom: number;
   eventsTo: number;
-  /**
-   * DUPLICATE only, set by the replica (ReplicaNode's recent-results cache, never by the state
-   * machine): the original application's events in the binary event codec, with appliedIndex
-   * and seq set to the original's — so a resent command is answered with its real result.
-   */
-  originalEvents?: Uint8Array;
 }
 
 /** LRU order is the Map's insertion order (a used session is re-inserted at the back). */

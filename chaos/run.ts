@@ -9,12 +9,12 @@
 // losses, duplicates, availability and recovery times. Exit 0 only if every check passed; a
 // failure prints the seed and the command that replays the run's schedule.
 
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
 import { parseConfig } from '../engine/config.js';
+import { parseClusterConfig } from '../replicator/cluster-config.js';
 import { readWholeLog } from '../events/read-models/reference.js';
 import { Prng } from '../replicator/sim/prng.js';
 import { check, type CheckResult, type ReplicaHash } from './checker.js';
@@ -164,7 +164,8 @@ async function runOne(replicas: number, runSeed: number): Promise<RunSummary> {
       return lines.length === 0 ? 0 : Number((JSON.parse(lines[lines.length - 1]!) as { publishedIndex: number }).publishedIndex);
     };
     while (Date.now() < deadline && !(publishedIndex() >= applied && (await stack.readModels!.caughtUp()))) await sleep(200);
-    const config = parseConfig(JSON.parse(readFileSync(JSON.parse(readFileSync(stack.cluster.configPath, 'utf8')).shardConfig as string, 'utf8')));
+    const clusterFile = parseClusterConfig(JSON.parse(readFileSync(stack.cluster.configPath, 'utf8')), path.dirname(stack.cluster.configPath));
+    const config = parseConfig(JSON.parse(readFileSync(clusterFile.shardConfigPath, 'utf8')));
     result = check({ ops, entries, config, replicas: hashes, readModels: stack.readModels?.model });
     for (const f of faults) {
       f.recoveryMs = firstAckAfter(ops, f.startMs);

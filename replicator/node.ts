@@ -1052,11 +1052,16 @@ export class ReplicaNode {
   private abandonProposals(): void {
     const leader = this.core.leader;
     const err = new ProposalError(ProposalErrorCode.LEADER_CHANGED, leader, `node ${this.id} stepped down before these entries committed; resend to the leader`);
-    let n = 0;
-    for (const p of this.pending.values()) for (const cb of p.callbacks) if (cb !== undefined) (n++, cb(err, undefined, undefined));
+    const n = this.pendingCommands + this.proposals.length;
+    for (const p of this.pending.values()) for (const cb of p.callbacks) cb?.(err, undefined, undefined);
     this.pending.clear();
     this.pendingCommands = 0;
-    this.proposals = this.proposals.filter((q) => (q.cb === undefined ? (this.timeTickRefused(), false) : (n++, q.cb(err, undefined, undefined), false)));
+    const queued = this.proposals;
+    this.proposals = [];
+    for (const q of queued) {
+      if (q.cb === undefined) this.timeTickRefused();
+      else q.cb(err, undefined, undefined);
+    }
     if (n > 0) this.log(`stepped down: ${n} proposals answered LEADER_CHANGED (resend)`);
   }
 

@@ -44,6 +44,22 @@ async function placeOrders(count: number): Promise<void> {
   );
 }
 
+/**
+ * Places orders one at a time (one log entry each, so snapshots come due) until the leader's
+ * log is compacted, so that a member joining now can only catch up from a snapshot. How many
+ * entries 300 concurrent orders make depends on the machine's speed (the leader batches).
+ */
+async function placeUntilCompacted(): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const leader = await cluster.waitForLeader();
+    const s = await cluster.status(leader);
+    if (s !== undefined && s.firstIndex > 1) return;
+    if (Date.now() > deadline) throw new Error(`the leader's log was not compacted: ${JSON.stringify(s && { firstIndex: s.firstIndex, snapshotIndex: s.snapshotIndex, applied: s.applied })}`);
+    await placeOrders(1);
+  }
+}
+
 /** Waits until every node in `ids` has applied the same index with the same state hash. */
 async function converged(ids: NodeId[]): Promise<NodeStatus[]> {
   const deadline = Date.now() + WAIT_MS;
@@ -58,6 +74,7 @@ async function converged(ids: NodeId[]): Promise<NodeStatus[]> {
 describe('membership changes through the operator CLI', () => {
   it('add-node: a joining member becomes a voter with the same state; it survives a restart', async () => {
     await placeOrders(300);
+    await placeUntilCompacted();
     const [joiner] = cluster.joinIds as [NodeId];
     // Not running yet: refused with the command to start it.
     const early = await cli('add-node', '--node', String(joiner));

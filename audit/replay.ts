@@ -110,7 +110,7 @@ export class ShardReplay {
   private chunkRefs: number[] = [];
   private chunkPos = 0;
 
-  constructor(private readonly opts: ShardReplayOptions) {
+  constructor(opts: ShardReplayOptions) {
     const src = opts.source;
     this.shard = src.shard;
     this.findings = opts.findings;

@@ -583,11 +583,6 @@ export class ReplicaNode {
     cb(new ProposalError(code, this.running ? this.core.leader : NONE), undefined, undefined);
   }
 
-  private refuse(code: ProposalErrorCode): Promise<never> {
-    this.stats.proposalsRejected++;
-    return Promise.reject(new ProposalError(code, this.running ? this.core.leader : NONE));
-  }
-
   /**
    * Operator request: hand leadership to voter `to` (the core's TimeoutNow path, thesis §3.10).
    * Checked here, done by the loop between two Readys; the caller watches status() for the

@@ -36,7 +36,7 @@ import { EventBuffer } from '../../engine/event-buffer.js';
 import { LocalL2Book } from '../../feed/client/local-book.js';
 import { MarketDataProjector } from '../../feed/projector.js';
 import type { L2Message } from '../../feed/types.js';
-import { SYMBOL, benchConfig, generateMix1 } from '../engine/workloads.js';
+import { SYMBOL, generateMix1 } from '../engine/workloads.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(HERE, '../..');

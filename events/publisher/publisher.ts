@@ -35,7 +35,7 @@ import { ShardStateMachine } from '../../replicator/shard-state-machine.js';
 import { EventsCodec, type ProgressRecord } from '../codec.js';
 import { ensureTopics, kafkaClient } from '../kafka.js';
 import { partitionOf } from '../partitioner.js';
-import { EVENT_TOPIC_PARTITIONS_DEFAULT, HEADER_LOG_INDEX, HEADER_SEQ, HEADER_SHARD, HEADER_TYPE, RecordType, TOPIC_PROGRESS, type EventTopic } from '../topics.js';
+import { EVENT_TOPIC_PARTITIONS_DEFAULT, HEADER_LOG_INDEX, HEADER_SEQ, HEADER_SHARD, HEADER_TYPE, RecordType, TOPIC_PROGRESS } from '../topics.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { EntrySource, EntrySourceClosedError } from './entry-source.js';
 import { readLastProgress, shardKey } from './progress.js';

@@ -36,7 +36,7 @@ import {
 import { Prng } from './prng.js';
 import { SimDisk, SimInvariantError, check, copyMeta, type DurableOp } from './sim-disk.js';
 import { SimNetwork, type NetworkFaults } from './sim-network.js';
-import { ToyStateMachine, decodeCommand, encodeCommand, type ApplyOutcome, type ReplicaStateMachine, type StateMachineFactory } from './state-machine.js';
+import { ToyStateMachine, encodeCommand, type ApplyOutcome, type ReplicaStateMachine, type StateMachineFactory } from './state-machine.js';
 
 // ---- Named limits ----------------------------------------------------------------------
 

@@ -14,7 +14,6 @@ import type { ExecutionReportOut } from '../../gateway/types.js';
 
 const K1 = { key: 'demo-key-1', hmacSecret: 'demo-secret-1-change-me' };
 const K2 = { key: 'demo-key-2', hmacSecret: 'demo-secret-2-change-me' };
-const ADMIN = { key: 'demo-admin', hmacSecret: 'demo-admin-secret-change-me' };
 
 let ex: LocalExchange;
 let rest1: OrderEntryRestClient;

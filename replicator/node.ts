@@ -132,6 +132,22 @@ export class ProposalError extends Error {
   }
 }
 
+/** The data directory holds a log or snapshot but no hard state (term and vote): the file was lost. */
+export class HardStateMissingError extends Error {
+  override name = 'HardStateMissingError';
+  constructor(
+    readonly dir: string,
+    readonly snapshotIndex: number,
+    readonly lastIndex: number,
+  ) {
+    super(
+      `${dir} holds a log (last index ${lastIndex}, snapshot ${snapshotIndex}) but no hard state file: ` +
+        'refusing to start, since a node that forgot its vote could vote twice in one term. Restore the file, ' +
+        'or wipe the directory and add the node back as a new member (remove-node, then add-node).',
+    );
+  }
+}
+
 export interface ProposalReply {
   result: ApplyResult;
   /** Engine events of the command as JSON objects (empty unless APPLIED). */
@@ -487,7 +503,16 @@ export class ReplicaNode {
       if (t !== undefined && t !== snap.term) wal.truncateAfter(snap.index - 1);
       if (wal.lastIndex() < snap.index) wal.compactThrough(snap.index);
     }
-    const hs: HardState = wal.loadHardState() ?? { term: 0, vote: NONE, commit: 0 };
+    const saved = wal.loadHardState();
+    if (saved === undefined && (snap !== undefined || wal.lastIndex() > 0)) {
+      // The hard state is written before any entry or snapshot, so a log without it means the
+      // file was lost. Starting with term 0 and no vote could cast a second vote in a term this
+      // node already voted in, and elect two leaders: refuse, as for any broken invariant.
+      throw new HardStateMissingError(this.dir, snap?.index ?? 0, wal.lastIndex());
+    }
+    const hs: HardState = saved ?? { term: 0, vote: NONE, commit: 0 };
+    const lastTerm = Math.max(snap?.term ?? 0, wal.lastIndex() > 0 ? (wal.term(wal.lastIndex()) ?? 0) : 0);
+    if (hs.term < lastTerm) throw new Error(`hard state term ${hs.term} is older than the log's last term ${lastTerm} in ${this.dir}: refusing to start`);
     const lo = Math.max(wal.firstIndex(), (snap?.index ?? 0) + 1);
     const hi = wal.lastIndex() + 1;
     const entries: Entry[] = lo < hi ? wal.entries(lo, hi).map(toEntry) : [];
@@ -845,6 +870,9 @@ export class ReplicaNode {
   private async handleReady(rd: Ready): Promise<void> {
     this.stats.readies++;
     if (rd.messages.length > 0) this.opts.send(rd.messages);
+    // Term and vote first: then any entry or snapshot on disk implies a hard state on disk,
+    // and recovery can tell a lost hard-state file from a node that never voted.
+    if (rd.hardState !== undefined) this.maybeSaveHardState(rd.hardState);
 
     if (rd.snapshot !== undefined) await this.installSnapshot(rd.snapshot);
 
@@ -865,8 +893,6 @@ export class ReplicaNode {
       }
       this.durableIndex = this.wal.lastIndex();
     }
-    if (rd.hardState !== undefined) this.maybeSaveHardState(rd.hardState);
-
     if (rd.messagesAfterPersist.length > 0) this.opts.send(rd.messagesAfterPersist);
     for (let k = applyFrom; k < committed.length; k++) this.applyEntry(committed[k]!);
     this.core.advance(rd);
@@ -896,8 +922,8 @@ export class ReplicaNode {
   }
 
   /**
-   * Term and vote are saved (atomically, fsynced) when they change, after the log's fdatasync
-   * and before any message that depends on them leaves. The commit index is saved lazily,
+   * Term and vote are saved (atomically, fsynced) when they change, before the Ready's entries
+   * or snapshot are written and before any message that depends on them leaves. The commit index is saved lazily,
    * only along with a term or vote change: it is a lower bound on recovery (the core starts
    * from max(saved commit, snapshot index) and learns the rest from the leader), and saving
    * it on every Ready would add an fsync + rename + directory fsync per batch.

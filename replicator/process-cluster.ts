@@ -56,7 +56,27 @@ interface Proc {
   alive: boolean;
 }
 
+/**
+ * Ports freePort() handed out in this process. The OS may hand a port it just released out
+ * again, so two calls in a row can return the same port (a cluster file with one address
+ * twice): a port is never returned twice. At most one entry per port, so it stays bounded.
+ */
+const portsHandedOut = new Set<number>();
+const FREE_PORT_ATTEMPTS_MAX = 1_000;
+
+/** A port nobody listens on now (bound by the OS, then released), never the same one twice in this process. */
 export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < FREE_PORT_ATTEMPTS_MAX; attempt++) {
+    const port = await anyFreePort();
+    if (!portsHandedOut.has(port)) {
+      portsHandedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no port not handed out before in ${FREE_PORT_ATTEMPTS_MAX} attempts`);
+}
+
+function anyFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);

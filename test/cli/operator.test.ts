@@ -37,9 +37,25 @@ async function status(): Promise<Row[]> {
   return (JSON.parse(r.out) as { members: Row[] }).members;
 }
 
+/**
+ * Reads `cluster status` until `ok` holds (bounded): a member answers within a second or is
+ * shown unreachable, and roles settle a moment after a transfer, so one reading can be stale.
+ */
+async function statusUntil(what: string, ok: (rows: Row[]) => boolean): Promise<Row[]> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const rows = await status();
+    if (ok(rows)) return rows;
+    if (Date.now() > deadline) throw new Error(`cluster status never showed ${what}: ${JSON.stringify(rows)}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+const oneLeader = (rows: Row[]) => rows.every((r) => r.reachable) && rows.filter((r) => r.role === 'LEADER').length === 1;
+
 describe('operator CLI', () => {
   it('cluster status: three members, one leader, entries applied; the table form too', async () => {
-    const rows = await status();
+    const rows = await statusUntil('every member reachable, one leader, entries applied', (rows) => oneLeader(rows) && rows.every((r) => (r.applied ?? 0) >= 1));
     expect(rows).toHaveLength(3);
     expect(rows.every((r) => r.reachable)).toBe(true);
     expect(rows.filter((r) => r.role === 'LEADER')).toHaveLength(1);
@@ -97,26 +113,27 @@ describe('operator CLI', () => {
   });
 
   it('transfer-leader moves leadership to the named voter; orders still go through', async () => {
-    const leader = (await status()).find((r) => r.role === 'LEADER')!.member;
+    const leader = (await statusUntil('one leader', oneLeader)).find((r) => r.role === 'LEADER')!.member;
     const to = leader === 3 ? 1 : leader + 1;
     const r = await run('transfer-leader', '--to', String(to), '--cluster', ex.cluster.configPath);
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ ok: true, from: leader, leader: to });
-    const rows = await status();
+    // The old leader's own row may still say LEADER for a moment: wait for one leader, then check who.
+    const rows = await statusUntil(`member ${to} the only leader`, (rows) => oneLeader(rows) && rows.find((x) => x.role === 'LEADER')?.member === to);
     expect(rows.find((x) => x.role === 'LEADER')?.member).toBe(to);
     let placed = await place();
-    for (let k = 0; k < 50 && placed.status !== 201; k++) {
+    for (const deadline = Date.now() + 30_000; placed.status !== 201 && Date.now() < deadline; ) {
       await new Promise((res) => setTimeout(res, 100));
       placed = await place();
     }
     expect(placed.status).toBe(201);
-  }, 30_000);
+  }, 90_000);
 
   it('snapshot makes every member save a snapshot past its previous one', async () => {
-    const before = await status();
+    const before = await statusUntil('every member reachable', (rows) => rows.every((r) => r.reachable));
     const r = await run('snapshot', '--cluster', ex.cluster.configPath);
     expect(r.code, r.out + r.err).toBe(0);
-    const after = await status();
+    const after = await statusUntil('every member reachable', (rows) => rows.every((r) => r.reachable));
     for (const b of before) expect(after.find((x) => x.member === b.member)!.snapshotIndex).toBeGreaterThan(b.snapshotIndex!);
-  }, 30_000);
+  }, 90_000);
 });

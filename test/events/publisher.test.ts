@@ -181,8 +181,9 @@ describe('publisher under trouble', () => {
       await c.start();
       await caughtUp(c);
       expect(fresh.lines.some((l) => l.includes('GAP: the events of log entries 1..'))).toBe(true);
-      const s = status(fresh)!;
-      expect(s.gapCount).toBe(1);
+      // Status lines come every 100 ms: wait for one printed after the GAP.
+      await waitFor(() => status(fresh)?.gapCount !== undefined && status(fresh)!.gapCount >= 1, 'a status line after the GAP', CATCH_UP_MS, 50);
+      expect(status(fresh)!.gapCount).toBe(1);
       // What came after the snapshot is there: the last flow's orders.
       const last = results[results.length - 1]!;
       expect(c.model.visibleOf(0).seq).toBeGreaterThanOrEqual(last.seq);

@@ -191,6 +191,7 @@ describe('client server', () => {
         { id: 2, host: '127.0.0.1', port: sb.port },
       ],
       retryDelayMs: 1,
+      requestTimeoutMs: 60_000, // only the NOT_LEADER hint may cause a resend here, never a stall
     });
     try {
       const results = await Promise.all(Array.from({ length: 50 }, (_, k) => client.submit({ type: 'tick', k })));

@@ -45,18 +45,27 @@ async function placeOrders(count: number): Promise<void> {
 }
 
 /**
- * Places orders one at a time (one log entry each, so snapshots come due) until the leader's
+ * Places orders one at a time (one log entry each, so snapshots come due) until every voter's
  * log is compacted, so that a member joining now can only catch up from a snapshot. How many
  * entries 300 concurrent orders make depends on the machine's speed (the leader batches).
  */
 async function placeUntilCompacted(): Promise<void> {
   const deadline = Date.now() + WAIT_MS;
   for (;;) {
-    const leader = await cluster.waitForLeader();
-    const s = await cluster.status(leader);
-    if (s !== undefined && s.firstIndex > 1) return;
-    if (Date.now() > deadline) throw new Error(`the leader's log was not compacted: ${JSON.stringify(s && { firstIndex: s.firstIndex, snapshotIndex: s.snapshotIndex, applied: s.applied })}`);
+    // Every voter, since any of them may be the leader by the time the new member starts.
+    const ss = await Promise.all(cluster.ids.map((id) => cluster.status(id)));
+    if (ss.every((s) => s !== undefined && s.firstIndex > 1)) return;
+    if (Date.now() > deadline) throw new Error(`the voters' logs were not all compacted: ${JSON.stringify(ss.map((s) => s && { id: s.id, firstIndex: s.firstIndex, snapshotIndex: s.snapshotIndex, applied: s.applied }))}`);
     await placeOrders(1);
+  }
+}
+
+/** Waits until `cond` holds (bounded by WAIT_MS). */
+async function until(what: string, cond: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
   }
 }
 
@@ -104,8 +113,10 @@ describe('membership changes through the operator CLI', () => {
     for (const s of ss) expect(s.conf).toEqual({ voters: [1, 2, 3, joiner], learners: [] });
     // It caught up from the leader's snapshot: the log before it was compacted away.
     expect(ss.find((s) => s.id === joiner)!.stats.snapshotsInstalled).toBeGreaterThanOrEqual(1);
-    const rows = (JSON.parse((await cli('cluster', 'status', '--json')).out) as { members: { membership?: string }[] }).members;
-    expect(rows.map((r) => r.membership)).toEqual(['voter', 'voter', 'voter', 'voter']);
+    // (A member slower than the status timeout shows as unreachable, without a membership: read again.)
+    const memberships = async () => (JSON.parse((await cli('cluster', 'status', '--json')).out) as { members: { membership?: string }[] }).members.map((r) => r.membership);
+    await until('every member a voter in cluster status', async () => (await memberships()).every((m) => m === 'voter'));
+    expect(await memberships()).toEqual(['voter', 'voter', 'voter', 'voter']);
 
     // A restart recovers the membership (from its snapshot or by re-applying the change).
     await cluster.kill(joiner);
@@ -128,7 +139,8 @@ describe('membership changes through the operator CLI', () => {
     await placeOrders(200); // the client finds the new leader by itself
     const ss = await converged(rest);
     for (const s of ss) expect(s.conf.voters).toEqual(conf.voters);
-    expect(ss.filter((s) => s.role === 'LEADER')).toHaveLength(1);
+    const leaders = async () => (await Promise.all(rest.map((id) => cluster.status(id)))).filter((s) => s?.role === 'LEADER').length;
+    await until('one leader among the other three', async () => (await leaders()) === 1);
     // Removing a node that is no longer a member is a no-op; the last voters are protected by the core.
     const twice = await cli('remove-node', '--node', String(leader));
     expect(twice.code).toBe(0);

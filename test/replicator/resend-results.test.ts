@@ -26,10 +26,11 @@ describe('resent commands', () => {
     const commands = Array.from({ length: n }, (_, k) => ({ type: 'new', account: 1, clOrdId: `x${k}`, symbol: 'BTC-USD', side: 'BUY', ordType: 'LIMIT', price: 4_998_000 + k, qty: 1 }));
     // The first client's requests take effect; a second client with the same id and the same
     // request numbers is what a resend after a timeout looks like to the replicas.
-    const first = new ReplicaClient({ clientId: 77, endpoints: cluster.endpoints });
+    // A long request timeout: a resend after a stall would make the first answer DUPLICATE too.
+    const first = new ReplicaClient({ clientId: 77, endpoints: cluster.endpoints, requestTimeoutMs: 60_000 });
     const original = await Promise.all(commands.map((c) => first.submit(c)));
     first.close();
-    const again = new ReplicaClient({ clientId: 77, endpoints: cluster.endpoints });
+    const again = new ReplicaClient({ clientId: 77, endpoints: cluster.endpoints, requestTimeoutMs: 60_000 });
     try {
       const resent = await Promise.all(commands.map((c) => again.submit(c)));
       for (let k = 0; k < n; k++) {

@@ -25,7 +25,9 @@ beforeAll(async () => {
   ex = await startLocalExchange({ gatewayOverrides: { accounts: [
     { account: 1, apiKeys: [K1], risk: { maxOrderQty: 1_000_000, maxNotional: 10_000_000_000_000, maxOpenOrders: 1_000, ratePerSec: 100_000, burst: 100_000 } },
     { account: 2, apiKeys: [K2], risk: { maxOrderQty: 1_000_000, maxNotional: 10_000_000_000_000, maxOpenOrders: 1_000, ratePerSec: 100_000, burst: 100_000 } },
-    { account: 3, apiKeys: [{ key: 'slow-key', hmacSecret: 'slow' }], risk: { maxOrderQty: 100, maxNotional: 1_000_000_000, maxOpenOrders: 2, ratePerSec: 1, burst: 3 } },
+    // ratePerSec 0.001 is the smallest the config allows: one token per 1,000 s, so once the
+    // burst of 3 is spent the next request is refused however slowly the test runs.
+    { account: 3, apiKeys: [{ key: 'slow-key', hmacSecret: 'slow' }], risk: { maxOrderQty: 100, maxNotional: 1_000_000_000, maxOpenOrders: 2, ratePerSec: 0.001, burst: 3 } },
   ] } });
   rest1 = new OrderEntryRestClient({ baseUrl: ex.restUrl, key: K1 });
   rest2 = new OrderEntryRestClient({ baseUrl: ex.restUrl, key: K2 });
@@ -34,6 +36,15 @@ beforeAll(async () => {
 afterAll(async () => {
   await ex?.stop();
 }, 60_000);
+
+/** Polls `cond` until it holds; throws after `ms` with what was awaited. */
+async function waitUntil(cond: () => boolean, what: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 /** The books of the leader (live orders) — to prove a rejected request changed nothing. */
 async function books(): Promise<{ execIdLast: number; orders: string }> {
@@ -166,15 +177,20 @@ describe('REST', () => {
     expect((tooBig.body as { code: string }).code).toBe('RISK_MAX_QTY');
     const outOfBand = await slow.placeOrder({ ...buy(4_000_000, 1) });
     expect((outOfBand.body as { code: string }).code).toBe('RISK_PRICE_BAND');
-    // Burst 3 (two spent above), then 1/s: within a few more requests one is rate limited.
-    let limited: Awaited<ReturnType<typeof slow.placeOrder>> | undefined;
-    for (let k = 0; k < 4 && limited === undefined; k++) {
-      const r = await slow.placeOrder(buy(4_990_000, 1));
-      if (r.status === 429) limited = r;
-    }
-    expect(limited?.status).toBe(429);
-    expect((limited!.body as { code: string }).code).toBe('RATE_LIMITED');
-    expect(Number(limited!.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    // Burst 3: the two requests above took a token each (the rate limit is checked before the
+    // risk limits), this one takes the last; the refill (0.001/s) gives the next token only
+    // after 1,000 s, so the request after it is refused.
+    const lastToken = await slow.placeOrder(buy(4_990_000, 1));
+    expect(lastToken.status).toBe(201);
+    const limited = await slow.placeOrder(buy(4_990_000, 1));
+    expect(limited.status).toBe(429);
+    expect((limited.body as { code: string }).code).toBe('RATE_LIMITED');
+    // Retry-After is the time until the next token: at most 1,000 s (a whole token at 0.001/s),
+    // and at least 1,000 s minus what refilled while this test ran (bounded by its timeout).
+    const retryAfter = Number(limited.headers['retry-after']);
+    expect(Number.isInteger(retryAfter)).toBe(true);
+    expect(retryAfter).toBeGreaterThanOrEqual(500);
+    expect(retryAfter).toBeLessThanOrEqual(1_000);
   });
 });
 
@@ -205,7 +221,10 @@ describe('gRPC', () => {
       // Account 1 takes it over REST.
       const taker = await rest1.placeOrder({ ...buy(5_002_000, 3) });
       expect(taker.status).toBe(201);
-      for (let i = 0; i < 100 && pushed.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      // The push is signed asynchronously after the taker's command: it may come after the
+      // taker's reply. All reports of the taker's command reach a session in ONE message, so
+      // once anything has arrived the count is final for this command.
+      await waitUntil(() => pushed.length >= 1, 'the maker fill to be pushed to the session', 30_000);
       expect(pushed).toHaveLength(1);
       const r = pushed[0]!;
       expect(r).toMatchObject({ client_order_id: makerId, account: 2, exec_type: 'TRADE', order_status: 'FILLED', last_qty: 3, last_px: 5_002_000 });

@@ -257,6 +257,12 @@ export class FeedServer {
     return { byChannel, lagging };
   }
 
+  /** One connection's state now (undefined once it is gone): for operators and tests. */
+  connection(id: number): { lagging: boolean; closed: boolean; subscriptions: number } | undefined {
+    const c = this.conns.get(id);
+    return c === undefined ? undefined : { lagging: c.lagging, closed: c.closed, subscriptions: c.subs.size };
+  }
+
   start(): Promise<number> {
     if (this.app !== undefined) return Promise.reject(new Error('FeedServer already started'));
     const L = this.limits;

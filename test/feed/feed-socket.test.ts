@@ -45,22 +45,41 @@ async function raw(url = h!.url) {
   return { ws, got, closed };
 }
 
+
+
+
 describe('books over sockets', () => {
   it('after a random flow, JSON, protobuf and REST-synced clients hold the engine book (every level, every order); throttled ends the same', async () => {
     h = await startFeedHarness({ seed: 3 });
-    await h.drive(1500); // a book exists before anyone subscribes
+    // How long each drive took: the only time l2.throttled updates can be due (see below).
+    const driveMs: number[] = [];
+    const drive = async (commands: number) => {
+      const t0 = performance.now();
+      await h!.drive(commands);
+      driveMs.push(performance.now() - t0);
+    };
+    await drive(1500); // a book exists before anyone subscribes
     const json = await client();
     const proto = await client({ encoding: 'protobuf' });
     const rest = await client({ l2Sync: 'rest' });
     const throttled = await client();
     await json.subscribe([SYM_A, SYM_B], [...CHANNELS]);
     await proto.subscribe([SYM_A, SYM_B], [Channel.L2, Channel.L3, Channel.TRADES, Channel.L1]);
-    await h.drive(300);
+    await drive(300);
     await rest.subscribe([SYM_A, SYM_B], [Channel.L2]);
     await throttled.subscribe([SYM_A, SYM_B], [Channel.L2_THROTTLED]);
     const trades: number[] = [];
     json.on('trades', (m: { trades: { trade_id: number }[] }) => trades.push(...m.trades.map((t) => t.trade_id)));
-    await h.drive(4000);
+    await drive(4000);
+    // l2.throttled is conflated: at most one update per symbol per throttle interval, and only for
+    // an interval in which the book changed (it changes only during a drive). The interval is a
+    // setInterval timer: two flushes are at least (interval - 1) ms apart (the loop clock counts
+    // whole ms; one more ms of margin below), so a drive of T ms contains at most
+    // floor(T / (interval - 2)) + 1 flushes, and one more flush after it can carry its last
+    // changes. The bound follows the measured time, so it holds on a machine of any speed; one
+    // update per l2 change (thousands here) would exceed it by far.
+    const interval = h.feed.server.limits.throttleIntervalMs;
+    const throttledMax = driveMs.reduce((n, ms) => n + Math.floor(ms / (interval - 2)) + 2, 0);
     for (const s of [SYM_A, SYM_B]) {
       for (const c of [json, proto, rest]) await caughtUp(h, c, s, Channel.L2);
       await caughtUp(h, json, s, Channel.L3);
@@ -71,7 +90,10 @@ describe('books over sockets', () => {
       // l2.throttled: conflated at 100 ms, lands on the same book once its interval has passed.
       const engine = h.engine;
       await until(`throttled ${s} converged`, () => JSON.stringify(throttled.book(s, Channel.L2_THROTTLED)!.levels('BUY')) === JSON.stringify(levelsOf(engine, s, Side.BUY)) && JSON.stringify(throttled.book(s, Channel.L2_THROTTLED)!.levels('SELL')) === JSON.stringify(levelsOf(engine, s, Side.SELL)));
-      expect(throttled.lastSeq(s, Channel.L2_THROTTLED)).toBeLessThan(h.feed.projector.lastSeq(s, Channel.L2) / 3);
+      const throttledSeq = h.feed.projector.lastSeq(s, Channel.L2_THROTTLED); // throttled updates published for s
+      expect(throttledSeq, `${s} l2.throttled updates (drives ${driveMs.map((ms) => ms.toFixed(0)).join('+')} ms, l2 updates ${h.feed.projector.lastSeq(s, Channel.L2)})`).toBeLessThanOrEqual(throttledMax);
+      expect(throttledSeq, `${s} l2.throttled updates`).toBeGreaterThanOrEqual(1);
+      expect(throttled.lastSeq(s, Channel.L2_THROTTLED)).toBeLessThanOrEqual(throttledSeq);
     }
     for (const c of [json, proto, rest, throttled]) {
       expect(c.stats.gaps, 'gaps').toBe(0);
@@ -194,8 +216,8 @@ describe('backpressure', () => {
     const resyncs: { reason: string }[] = [];
     slow.on('resync', (r: { reason: string }) => resyncs.push(r));
     slow.pause();
-    // Drive until the server has marked the paused connection as lagging (bounded).
-    for (let k = 0; k < 400 && h.feed.server.stats.lagging === 0; k++) await h.drive(500, 5);
+    // Drive until the server has marked the paused connection itself as lagging (bounded).
+    await h!.driveUntilLagging(slow.connectionId);
     expect(h.feed.server.stats.lagging).toBeGreaterThanOrEqual(1);
     await h.drive(500);
     slow.resume();
@@ -226,7 +248,9 @@ describe('backpressure', () => {
     await fast.subscribe([SYM_A], [Channel.L2, Channel.L3]);
     await slow.subscribe([SYM_A], [Channel.L2, Channel.L3]);
     slow.pause();
-    for (let k = 0; k < 400 && h.feed.server.stats.closedSlow === 0; k++) await h.drive(500, 5);
+    await h!.driveUntilLagging(slow.connectionId);
+    // Still paused, its buffer cannot drain: after slowConsumerTimeoutMs the sweep closes it.
+    await h!.serverClosed(slow.connectionId);
     expect(h.feed.server.stats.closedSlow).toBe(1);
     slow.resume();
     await until('slow client closed', () => slow.closed);
@@ -289,12 +313,18 @@ describe('protocol', () => {
   });
 
   it('a connection that does not subscribe in time is closed (4001)', async () => {
-    h = await startFeedHarness({ limits: { subscribeTimeoutMs: 100, backpressureCheckMs: 10 } });
-    const idle = await raw();
+    // `active` connects and subscribes under a timeout no machine can hit; only once its
+    // subscription is acknowledged does the timeout drop to 100 ms (the sweep reads the limits
+    // live) and `idle` connect: the 100 ms then applies to `idle` alone.
+    h = await startFeedHarness({ limits: { subscribeTimeoutMs: 600_000, backpressureCheckMs: 10 } });
     const active = await client();
     await active.subscribe([SYM_A], [Channel.L1]);
+    h.feed.server.limits.subscribeTimeoutMs = 100;
+    const idle = await raw();
     await until('idle connection closed', () => idle.closed.code);
     expect(idle.closed.code).toBe(FeedCloseCode.SUBSCRIBE_TIMEOUT);
+    // The sweep that closed `idle` would have closed `active` (opened earlier) in the same pass, had its subscription not counted.
+    expect(h.feed.server.stats.closedIdle).toBe(1);
     expect(active.closed).toBeUndefined();
   });
 

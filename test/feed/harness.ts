@@ -22,6 +22,14 @@ export interface FeedHarness {
   runner: FlowRunner;
   /** Runs `commands` more flow commands, yielding to the event loop every `entriesPerTurn` entries. */
   drive(commands: number, entriesPerTurn?: number): Promise<void>;
+  /**
+   * Drives the flow until the server marks connection `id` (a paused reader) as lagging. How
+   * much that takes depends on the kernel's socket buffers (tcp_rmem/tcp_wmem autotuning), so
+   * the bound is a time, not a count of commands.
+   */
+  driveUntilLagging(id: number, timeoutMs?: number): Promise<void>;
+  /** Waits until the server has closed (or is closing) connection `id`. */
+  serverClosed(id: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -33,7 +41,7 @@ export async function startFeedHarness(opts: { seed?: number; limits?: Partial<F
   feed.onStateReset(engine);
   const port = await feed.start();
   const runner = new FlowRunner(opts.seed ?? 1, engine);
-  return {
+  const h: FeedHarness = {
     engine,
     feed,
     runner,
@@ -49,10 +57,24 @@ export async function startFeedHarness(opts: { seed?: number; limits?: Partial<F
       }
       await tick();
     },
+    async driveUntilLagging(id, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (let commands = 0; ; commands += 500) {
+        const c = feed.server.connection(id);
+        if (c === undefined || c.closed) throw new Error(`connection ${id} was closed before it lagged`);
+        if (c.lagging) return;
+        if (Date.now() > deadline) throw new Error(`connection ${id} not lagging after ${timeoutMs} ms (${commands} commands driven); server stats ${JSON.stringify(feed.server.stats)}`);
+        await h.drive(500, 5);
+      }
+    },
+    async serverClosed(id) {
+      await until(`server closing connection ${id}`, () => feed.server.connection(id)?.closed ?? true);
+    },
     async stop() {
       await feed.stop();
     },
   };
+  return h;
 }
 
 export async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = WAIT_MS): Promise<T> {

@@ -131,6 +131,18 @@ async function expectFeedMatchesReplica(c: FeedClient, replica: NodeId): Promise
   }
 }
 
+/** Waits until each of `ids` has applied everything the leader had committed when this was called. */
+async function waitApplied(ids: NodeId[]): Promise<void> {
+  const target = (await cluster.status(await cluster.waitForLeader(WAIT_MS)))!.commit;
+  for (const id of ids) {
+    for (const deadline = Date.now() + WAIT_MS; ; ) {
+      const st = await cluster.status(id);
+      if ((st?.applied ?? 0) >= target) break;
+      if (Date.now() > deadline) throw new Error(`node ${id} did not catch up (applied ${st?.applied}, leader commit ${target})`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
 
 describe('feed in replica processes', () => {
   it("a follower's feed and the leader's serve the replicas' book; a killed and restarted follower serves it again", async () => {
@@ -139,8 +151,11 @@ describe('feed in replica processes', () => {
     const onFollower = await feedClient(f1);
     const onLeader = await feedClient(leader);
     await orderFlow(1200, 1);
-    await cluster.waitForLeader(WAIT_MS);
+    // Every order is acknowledged, so committed: both replicas apply all of it (later entries are
+    // time ticks, which change no book), then each feed client catches up with its replica.
+    await waitApplied([f1, leader]);
     await expectFeedMatchesReplica(onFollower, f1);
+    await expectFeedMatchesReplica(onLeader, leader);
     // Both replicas' feeds agree order by order, priority included.
     for (const s of [SYM_A, SYM_B]) {
       for (const side of ['BUY', 'SELL'] as const) expect(onFollower.l3(s)!.ordersOf(side)).toEqual(onLeader.l3(s)!.ordersOf(side));
@@ -174,13 +189,7 @@ describe('feed in replica processes', () => {
     const restarted = await feedClient(f2);
     await orderFlow(300, 3);
     // f2 has caught up with the leader (its feed is compared with its own state next).
-    const target = (await cluster.status(await cluster.waitForLeader(WAIT_MS)))!.commit;
-    for (const deadline = Date.now() + WAIT_MS; ; ) {
-      const st = await cluster.status(f2);
-      if ((st?.applied ?? 0) >= target) break;
-      if (Date.now() > deadline) throw new Error(`node ${f2} did not catch up (applied ${st?.applied}, leader commit ${target})`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitApplied([f2]);
     await expectFeedMatchesReplica(restarted, f2);
     await expectFeedMatchesReplica(onFollower, f1);
     expect(restarted.stats.gaps + restarted.stats.checksumMismatches + restarted.stats.errors).toBe(0);

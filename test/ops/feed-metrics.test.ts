@@ -26,6 +26,8 @@ afterEach(async () => {
   h = undefined;
 });
 
+
+
 describe('feed metrics', () => {
   it('counts subscriptions per channel, messages sent, and a slow consumer lagging then disconnected', async () => {
     h = await startFeedHarness({ seed: 11, limits: { slowBytesMax: 256 * 1024, resumeBytesMax: 32 * 1024, slowConsumerTimeoutMs: 200, backpressureCheckMs: 10 } });
@@ -45,7 +47,9 @@ describe('feed metrics', () => {
     expect(value(m, 'matchbook_feed_subscriptions', { channel: 'candles' })).toBe(0);
 
     slow.pause();
-    for (let k = 0; k < 400 && h.feed.server.stats.closedSlow === 0; k++) await h.drive(500, 5);
+    await h!.driveUntilLagging(slow.connectionId);
+    // Still paused, its buffer cannot drain: after slowConsumerTimeoutMs the sweep closes it.
+    await h!.serverClosed(slow.connectionId);
     slow.resume();
     await until('the slow connection closed', () => h!.feed.server.stats.connectionsClosed >= 1);
     m = await scrape();

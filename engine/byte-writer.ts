@@ -207,6 +207,18 @@ export class StringCache {
 }
 
 /**
+ * A copy of `b` in its own memory. Not `b.slice()`: on a Node Buffer (what sockets and
+ * fs.readSync fill) slice() is a view that shares memory, so the "copy" changes when the
+ * buffer is reused for the next read (the WAL reader reuses its read buffer; a view taken
+ * from it silently became other records' bytes).
+ */
+export function copyBytes(b: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(b.byteLength);
+  out.set(b);
+  return out;
+}
+
+/**
  * Reads what a ByteWriter wrote, from bytes[offset, offset + length). Every read past the
  * end and every invalid string throws DecodeError; nothing else is thrown. reset() points it
  * at other bytes without allocating.

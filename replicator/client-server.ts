@@ -34,7 +34,7 @@
 // exactly once.
 
 import net from 'node:net';
-import { ByteWriter, ByteReader } from '../engine/byte-writer.js';
+import { ByteWriter, ByteReader, copyBytes } from '../engine/byte-writer.js';
 import type { EventBuffer } from '../engine/event-buffer.js';
 import { decodeEvents, encodeEventsTo } from '../engine/event-codec.js';
 import { eventToJson } from '../engine/json-codec.js';
@@ -557,7 +557,7 @@ export class ClientServer {
         if (!Number.isSafeInteger(requestSeq) || requestSeq < 1) return bad('requestSeq must be a positive safe integer');
         if (len > COMMAND_BYTES_MAX) return bad(`command of ${len} bytes, limit ${COMMAND_BYTES_MAX}`);
         // Copied: the frame's bytes belong to the socket's read buffer, the log keeps these.
-        reqs.push({ requestSeq, body: r.bytes(len).slice() });
+        reqs.push({ requestSeq, body: copyBytes(r.bytes(len)) });
       }
       if (r.remaining !== 0) return bad('trailing bytes after the commands');
     } catch {
@@ -721,7 +721,7 @@ export function decodeEntriesFrame(body: Uint8Array): EntriesReply {
       const index = r.f64();
       const term = r.f64();
       const type = r.u8();
-      const data = r.bytes(r.u32()).slice();
+      const data = copyBytes(r.bytes(r.u32()));
       entries.push({ index, term, type, data });
     }
     if (r.remaining !== 0) throw new RangeError('ENTRIES frame: trailing bytes');
@@ -730,7 +730,7 @@ export function decodeEntriesFrame(body: Uint8Array): EntriesReply {
   if (kind !== EntriesKind.SNAPSHOT) throw new RangeError(`ENTRIES frame: unknown kind ${kind}`);
   const index = r.f64();
   const term = r.f64();
-  const data = r.bytes(r.u32()).slice();
+  const data = copyBytes(r.bytes(r.u32()));
   if (r.remaining !== 0) throw new RangeError('ENTRIES frame: trailing bytes');
   return { id, kind: 'snapshot', applied, firstIndex, index, term, data };
 }
@@ -1060,7 +1060,7 @@ export class ReplicaClient {
           const appliedIndex = rd.f64();
           const seq = rd.f64();
           let eventBytes = NO_EVENTS;
-          if (status !== ResultStatus.DUPLICATE) eventBytes = rd.bytes(rd.u32()).slice();
+          if (status !== ResultStatus.DUPLICATE) eventBytes = copyBytes(rd.bytes(rd.u32()));
           this.acked(conn, requestSeq, status === ResultStatus.APPLIED ? 'APPLIED' : 'DUPLICATE', appliedIndex, seq, eventBytes);
         } else {
           const code = rd.str();

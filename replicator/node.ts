@@ -23,6 +23,7 @@
 // covers a failed WAL (after a failed fsync the data may be gone: fsyncgate, see
 // wal/README.md), a broken Raft invariant, and a state machine that cannot restore.
 
+import { copyBytes } from '../engine/byte-writer.js';
 import path from 'node:path';
 import { encodeCommand } from '../engine/command-codec.js';
 import type { Engine } from '../engine/engine.js';
@@ -568,7 +569,7 @@ export class ReplicaNode {
       }
       // Decoded entry data are views into the socket's read buffer; the log keeps entries until
       // compaction, so copy them rather than pin whole read buffers in memory.
-      for (const e of m.entries) e.data = e.data.slice();
+      for (const e of m.entries) e.data = copyBytes(e.data);
       this.inbox.push(m);
     }
     this.poke();

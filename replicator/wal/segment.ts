@@ -2,6 +2,7 @@
 // entries back from disk through a sparse offset index.
 
 import fs from 'node:fs';
+import { copyBytes } from '../../engine/byte-writer.js';
 import { RECORD_HEADER_BYTES, decodeRecord, type LogEntry } from './record.js';
 // A cycle (wal.ts imports this file), safe because the class is only used when a call throws.
 import { WalCorruptionError } from './wal.js';
@@ -141,7 +142,7 @@ export function readSegmentEntries(segment: Segment, lo: number, hi: number, emi
         const why = r.kind === 'entry' ? `found entry ${r.index}` : r.reason;
         throw new Error(`WAL: ${segment.name} offset ${position}: expected entry ${index}: ${why}`);
       }
-      if (index >= lo && !emit({ index, term: r.term, type: r.type, data: r.data.slice() }, position)) return;
+      if (index >= lo && !emit({ index, term: r.term, type: r.type, data: copyBytes(r.data) }, position)) return;
       position = windowStart + r.end;
       index++;
     }

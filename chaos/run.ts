@@ -156,7 +156,11 @@ async function runOne(replicas: number, runSeed: number): Promise<RunSummary> {
     if ((await findLeader(stack, 30_000)) === undefined) log('no leader after healing');
     const hashes = await converge(stack);
     const applied = Math.max(...hashes.map((h) => h.applied));
-    const entries = await readWholeLog(stack.ids.map((id) => stack.cluster.endpoint(id)), applied);
+    // The log as the leader holds it (committed by a majority), not as the first replica to
+    // answer holds it: a replica that diverged is then reported by check 4, not taken as the log.
+    const leader = await findLeader(stack, 10_000);
+    const byLeaderFirst = [...stack.ids].sort((x, y) => Number(y === leader) - Number(x === leader));
+    const entries = await readWholeLog(byLeaderFirst.map((id) => stack.cluster.endpoint(id)), applied);
     // Read models: the publisher has published through the converged index, the consumer has read everything.
     const deadline = Date.now() + CONVERGE_MS;
     const publishedIndex = () => {

@@ -23,8 +23,8 @@
 // covers a failed WAL (after a failed fsync the data may be gone: fsyncgate, see
 // wal/README.md), a broken Raft invariant, and a state machine that cannot restore.
 
-import { copyBytes } from '../engine/byte-writer.js';
 import path from 'node:path';
+import { copyBytes } from '../engine/byte-writer.js';
 import { encodeCommand } from '../engine/command-codec.js';
 import type { Engine } from '../engine/engine.js';
 import type { EventBuffer } from '../engine/event-buffer.js';
@@ -924,10 +924,11 @@ export class ReplicaNode {
 
   /**
    * Term and vote are saved (atomically, fsynced) when they change, before the Ready's entries
-   * or snapshot are written and before any message that depends on them leaves. The commit index is saved lazily,
-   * only along with a term or vote change: it is a lower bound on recovery (the core starts
-   * from max(saved commit, snapshot index) and learns the rest from the leader), and saving
-   * it on every Ready would add an fsync + rename + directory fsync per batch.
+   * or snapshot are written and before any message that depends on them leaves. The commit
+   * index is saved lazily, only along with a term or vote change: it is a lower bound on
+   * recovery (the core starts from max(saved commit, snapshot index) and learns the rest from
+   * the leader), and saving it on every Ready would add an fsync + rename + directory fsync
+   * per batch.
    */
   private maybeSaveHardState(hs: HardState): void {
     const saved = this.wal.loadHardState();

@@ -11,6 +11,7 @@ import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, hmacSign, canonical
 import { requestOnce, type OrdersDump } from '../../replicator/client-server.js';
 import { canonicalReport } from '../../gateway/report-chain.js';
 import type { ExecutionReportOut } from '../../gateway/types.js';
+import { until } from '../feed/harness.js';
 
 const K1 = { key: 'demo-key-1', hmacSecret: 'demo-secret-1-change-me' };
 const K2 = { key: 'demo-key-2', hmacSecret: 'demo-secret-2-change-me' };
@@ -36,15 +37,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await ex?.stop();
 }, 60_000);
-
-/** Polls `cond` until it holds; throws after `ms` with what was awaited. */
-async function waitUntil(cond: () => boolean, what: string, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** The books of the leader (live orders) — to prove a rejected request changed nothing. */
 async function books(): Promise<{ execIdLast: number; orders: string }> {
@@ -224,7 +216,7 @@ describe('gRPC', () => {
       // The push is signed asynchronously after the taker's command: it may come after the
       // taker's reply. All reports of the taker's command reach a session in ONE message, so
       // once anything has arrived the count is final for this command.
-      await waitUntil(() => pushed.length >= 1, 'the maker fill to be pushed to the session', 30_000);
+      await until('the maker fill to be pushed to the session', () => pushed.length >= 1, 30_000);
       expect(pushed).toHaveLength(1);
       const r = pushed[0]!;
       expect(r).toMatchObject({ client_order_id: makerId, account: 2, exec_type: 'TRADE', order_status: 'FILLED', last_qty: 3, last_px: 5_002_000 });

@@ -23,6 +23,7 @@ import {
   messageEncodedBytes,
   type DecodedFrame,
 } from '../../replicator/transport/raft-codec.js';
+import { freePort } from '../../replicator/process-cluster.js';
 import { TcpTransport, type PeerAddress, type TransportLimits, type TransportLogEvent } from '../../replicator/transport/tcp-transport.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -359,15 +360,6 @@ async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): P
     await new Promise((r) => setTimeout(r, stepMs));
   }
   throw new Error(`timed out waiting for ${what}`);
-}
-
-/** A port nobody listens on (bound by the OS, then released). */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, HOST, () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 function appendMsg(from: NodeId, to: NodeId, i: number, dataBytes = 100): Message {

@@ -60,7 +60,7 @@ import {
   type LoggedCommand,
 } from './shard-state-machine.js';
 import { Prng } from './sim/prng.js';
-import { Wal, type LogEntry } from './wal/wal.js';
+import { TAIL_LOST_FILE, Wal, type LogEntry } from './wal/wal.js';
 
 // ---------------------------------------------------------------------------------------------
 // Limits and timing (units in the names)
@@ -192,6 +192,8 @@ export interface NodeStatus {
   pendingProposals: number;
   /** Membership as this replica knows it (a follower's may lag the leader's). */
   conf: ConfState;
+  /** Recovered with a damaged WAL tail cut off and not caught up yet: it neither votes nor campaigns. */
+  logTailLost: boolean;
   stats: NodeStats;
   /** SHA-256 of the state machine at `applied` (only when asked: it serializes the whole book). */
   stateHash?: string;
@@ -491,6 +493,13 @@ export class ReplicaNode {
     const wal = Wal.open(this.dir, { warn: (m) => this.log(m) });
     this.wal = wal;
     if (wal.recovery.repairedTail !== undefined) this.log(`WAL tail repaired: ${JSON.stringify(wal.recovery.repairedTail)}`);
+    const tailLost = wal.recovery.tailLost;
+    if (tailLost) {
+      this.log(
+        'WAL: this log lost a damaged tail and may lack entries it acknowledged: not voting or campaigning until caught up with a leader ' +
+          `(marker ${TAIL_LOST_FILE}; see replicator/README.md)`,
+      );
+    }
     const snap = wal.loadLatestSnapshot();
     let recoveredSnap: HeldSnapshot | undefined;
     if (snap !== undefined) {
@@ -520,14 +529,15 @@ export class ReplicaNode {
     const last = hi - 1;
     if (hs.commit > last) {
       // Only possible if entries the hard state says are committed were lost: with fsync off
-      // after an OS crash. With fsync on it is a broken invariant and the core refuses it.
-      if (this.fsync) throw new Error(`recovered commit ${hs.commit} is beyond the durable log end ${last}`);
-      this.log(`fsync is off and the log lost entries: commit ${hs.commit} clamped to ${last}`);
+      // after an OS crash, or a damaged tail cut off. Otherwise it is a broken invariant.
+      if (this.fsync && !tailLost) throw new Error(`recovered commit ${hs.commit} is beyond the durable log end ${last}`);
+      this.log(`the log lost committed entries: commit ${hs.commit} clamped to ${last} (the leader sends them again)`);
       hs.commit = last;
     }
     const recovered: RecoveredState = {
       hardState: hs,
       entries,
+      ...(tailLost ? { logTailLost: true } : {}),
       ...(recoveredSnap !== undefined ? { snapshot: recoveredSnap.meta, snapshotData: recoveredSnap.data } : {}),
     };
     const cfg: RaftConfig = {
@@ -672,6 +682,7 @@ export class ReplicaNode {
       snapshotIndex: this.snapshotIndex,
       pendingProposals: this.pendingCommands + this.proposals.length,
       conf: c.conf(),
+      logTailLost: c.logTailLost,
       stats: { ...this.stats },
     };
     if (withHash) s.stateHash = this.stateHash();
@@ -893,6 +904,11 @@ export class ReplicaNode {
         if (obs !== undefined) obs((performance.now() - t0) / 1000);
       }
       this.durableIndex = this.wal.lastIndex();
+    }
+    if (rd.logTailRecovered === true) {
+      // After this Ready's entries are durable: they are what makes the node caught up.
+      this.wal.clearTailLost();
+      this.log('WAL: caught up with the leader after the lost tail: voting again');
     }
     if (rd.messagesAfterPersist.length > 0) this.opts.send(rd.messagesAfterPersist);
     for (let k = applyFrom; k < committed.length; k++) this.applyEntry(committed[k]!);

@@ -40,6 +40,8 @@ export const SNAPSHOT_BYTES_MAX = 1 << 30;
 export const READ_PENDING_MAX = 4096;
 /** Marks a VOTE sent on TIMEOUT_NOW: voters skip the leader-lease check (thesis §3.10). */
 const CAMPAIGN_TRANSFER = 1;
+/** APPEND_RESP.context on a reject from a replica that lost its log tail (types.ts). */
+export const APPEND_RESP_TAIL_LOST = 1;
 
 const ProgressState = { PROBE: 1, REPLICATE: 2, SNAPSHOT: 3 } as const;
 type ProgressState = (typeof ProgressState)[keyof typeof ProgressState];
@@ -142,6 +144,10 @@ export class RaftCore {
   private recvSnapOffset = 0;
   // Snapshot received whole, to hand to the host in the next Ready.
   private pendingSnapshot: { meta: SnapshotMeta; data: Uint8Array } | undefined;
+  /** Recovered with a lost log tail and not caught up yet: no votes, no campaigns (RecoveredState.logTailLost). */
+  private tailLost = false;
+  /** Caught up since: the next Ready tells the host. */
+  private tailRecoveredPending = false;
 
   // ReadIndex.
   private readRound = 0;
@@ -186,9 +192,15 @@ export class RaftCore {
       this.applied = this.log.snapIndex;
       // Conf changes after the snapshot are re-applied by the host as it re-applies committed entries.
       this.prevHard = { term: hs.term, vote: hs.vote, commit: this.log.committed };
+      this.tailLost = recovered.logTailLost === true;
     }
     for (const v of conf.voters) this.voters.add(v);
     for (const l of conf.learners) this.learners.add(l);
+    if (this.tailLost && this.voters.size === 1 && this.voters.has(this.id)) {
+      // The only voter: nobody holds what it lost, so waiting would wait forever.
+      this.tailLost = false;
+      this.tailRecoveredPending = true;
+    }
     this.resetRandomizedElectionTimeout();
   }
 
@@ -210,8 +222,13 @@ export class RaftCore {
   conf(): ConfState {
     return { voters: [...this.voters].sort((a, b) => a - b), learners: [...this.learners].sort((a, b) => a - b) };
   }
+  /** True while this node waits to catch up after recovering with a lost log tail. */
+  get logTailLost(): boolean {
+    return this.tailLost;
+  }
   private get promotable(): boolean {
-    return this.voters.has(this.id);
+    // A node that may have lost acknowledged entries must not lead: it could lack a committed one.
+    return this.voters.has(this.id) && !this.tailLost;
   }
   private quorum(): number {
     return (this.voters.size >> 1) + 1;
@@ -386,7 +403,9 @@ export class RaftCore {
 
   private handleVoteRequest(m: Message): void {
     const pre = m.type === MessageType.PRE_VOTE;
-    const canVote = this.vote === m.from || (this.vote === NONE && this.leader === NONE) || (pre && m.term > this.term);
+    // A node that lost its log tail may have acknowledged entries it no longer holds: judging a
+    // candidate's log by what is left could elect a leader without a committed entry.
+    const canVote = !this.tailLost && (this.vote === m.from || (this.vote === NONE && this.leader === NONE) || (pre && m.term > this.term));
     const respType = pre ? MessageType.PRE_VOTE_RESP : MessageType.VOTE_RESP;
     if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
       // A granted response carries the term of the request (for a pre-vote, the future term).
@@ -554,6 +573,13 @@ export class RaftCore {
       this.log.commitTo(Math.min(m.commit, lastNew));
       r.index = lastNew;
       this.send(r);
+      if (this.tailLost && m.context > 0 && lastNew >= m.context) {
+        // Our log now matches the leader's up to the last index it had when it sent this: that
+        // covers every entry we acknowledged before the damage (a leader never drops entries
+        // of its own term; a later leader holds every entry that can still commit).
+        this.tailLost = false;
+        this.tailRecoveredPending = true;
+      }
       return;
     }
     // Log mismatch: hint where to retry (fast backtracking).
@@ -562,6 +588,7 @@ export class RaftCore {
     r.index = m.index;
     r.rejectHint = hintIndex;
     r.logTerm = this.log.termAt(hintIndex) ?? 0;
+    if (this.tailLost) r.context = APPEND_RESP_TAIL_LOST;
     this.send(r);
   }
 
@@ -655,6 +682,15 @@ export class RaftCore {
   private handleAppendResp(m: Message, pr: Progress): void {
     pr.recentActive = true;
     if (m.reject) {
+      if (m.context === APPEND_RESP_TAIL_LOST && m.rejectHint < pr.match) {
+        // The follower lost its log tail: what we recorded as matched is gone. Its log still
+        // matches ours up to its hint (a prefix of what it held), so probe from there. Without
+        // this every reject at or below the old match looks stale and it never catches up.
+        pr.match = m.rejectHint;
+        this.becomeProbe(pr);
+        this.sendAppend(m.from);
+        return;
+      }
       let hint = m.rejectHint;
       if (m.logTerm > 0) hint = this.log.findConflictByTerm(m.rejectHint, m.logTerm);
       if (this.maybeDecrTo(pr, m.index, hint)) {
@@ -743,6 +779,7 @@ export class RaftCore {
           m.index = prevIndex;
           m.logTerm = prevTerm;
           m.commit = this.log.committed;
+          m.context = this.log.lastIndex;
           this.send(m);
         }
         return;
@@ -752,6 +789,7 @@ export class RaftCore {
       m.logTerm = prevTerm;
       m.entries = ents;
       m.commit = this.log.committed;
+      m.context = this.log.lastIndex;
       this.send(m);
       if (pr.state === ProgressState.PROBE) {
         pr.probeSent = true;
@@ -780,6 +818,7 @@ export class RaftCore {
         if (logTerm === undefined) continue;
         m.logTerm = logTerm;
         m.commit = this.log.committed;
+        m.context = this.log.lastIndex;
         this.send(m);
       } else this.sendAppend(id);
     }
@@ -971,6 +1010,7 @@ export class RaftCore {
     const hs = this.prevHard;
     return (
       this.pendingSnapshot !== undefined ||
+      this.tailRecoveredPending ||
       this.log.lastIndex > this.log.stable ||
       hs.term !== this.term ||
       hs.vote !== this.vote ||
@@ -1001,6 +1041,10 @@ export class RaftCore {
     if (this.pendingSnapshot !== undefined) {
       rd.snapshot = this.pendingSnapshot;
       this.pendingSnapshot = undefined;
+    }
+    if (this.tailRecoveredPending) {
+      rd.logTailRecovered = true;
+      this.tailRecoveredPending = false;
     }
     const hs = this.hardState();
     if (hs.term !== this.prevHard.term || hs.vote !== this.prevHard.vote || hs.commit !== this.prevHard.commit) {

@@ -65,8 +65,12 @@ export type MessageType = (typeof MessageType)[keyof typeof MessageType];
  * One message between replicas. Fields not used by a type are 0 / empty.
  * - PRE_VOTE/VOTE: term (for PRE_VOTE: the term the sender would campaign in), index/logTerm = sender's last entry.
  * - *_RESP to votes: reject.
- * - APPEND: index/logTerm = entry preceding `entries`, commit = leader commit.
- * - APPEND_RESP: index = last index matched (accept) or the rejected index; rejectHint/logTerm for fast backtracking.
+ * - APPEND: index/logTerm = entry preceding `entries`, commit = leader commit, context = the
+ *   leader's last index when it sent it (a replica that lost its log tail waits for that, see
+ *   RecoveredState.logTailLost).
+ * - APPEND_RESP: index = last index matched (accept) or the rejected index; rejectHint/logTerm for
+ *   fast backtracking; context = APPEND_RESP_TAIL_LOST on a reject from a replica that lost its
+ *   log tail (its log may be shorter than the match the leader holds for it).
  * - HEARTBEAT(_RESP): commit; context = ReadIndex round (0 for none).
  * - SNAPSHOT: snapshot meta, chunk at offset; done on the last chunk. SNAPSHOT_RESP: index = offset acknowledged (next wanted).
  * - READ_INDEX: context from a follower; READ_INDEX_RESP: index = read index, context echoed.
@@ -116,6 +120,12 @@ export interface Ready {
   /** Committed entries to apply to the state machine, in order (only durable ones). */
   committedEntries: Entry[];
   readStates: ReadState[];
+  /**
+   * The node has caught up since it recovered with a lost log tail (RecoveredState.logTailLost):
+   * once this Ready's entries are durable the host records that (removes its marker), so that
+   * a restart does not make it wait again.
+   */
+  logTailRecovered?: boolean;
   /** Role/leader/term as of this Ready, for the host to route clients. */
   soft: { role: Role; leader: NodeId; term: number };
 }
@@ -168,6 +178,13 @@ export interface RaftConfig {
 /** What a node recovered from its durable storage at start. */
 export interface RecoveredState {
   hardState: HardState;
+  /**
+   * The WAL's tail was damaged and cut off at recovery: this log may lack entries this node
+   * acknowledged, which a leader may have counted towards a commit. Until it has caught up with
+   * a leader (its log reaches the leader's last index), the node neither votes nor campaigns:
+   * otherwise its vote could elect a leader without a committed entry. See replicator/README.md.
+   */
+  logTailLost?: boolean;
   snapshot?: SnapshotMeta;
   /** Entries after the snapshot, contiguous. */
   entries: Entry[];

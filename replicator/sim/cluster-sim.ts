@@ -890,6 +890,7 @@ export class ClusterSim {
       this.crash(node, `torn write: ${durable} of ${ops.length} writes of the Ready were durable`);
       return;
     }
+    if (rd.logTailRecovered) node.disk.tailLost = false;
 
     // 3. Messages that must wait for durability.
     for (const m of rd.messagesAfterPersist) this.sendFrom(node, m);

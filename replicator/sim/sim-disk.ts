@@ -36,6 +36,8 @@ export class SimDisk {
   entries: Entry[] = [];
   /** Durable writes so far (statistics). */
   writes = 0;
+  /** The marker the real WAL writes when it cuts off a damaged tail (loseTail). */
+  tailLost = false;
 
   constructor(readonly nodeId: number) {}
 
@@ -132,10 +134,23 @@ export class SimDisk {
     this.snapshot = { meta: copyMeta(meta), data: data.slice() };
   }
 
+  /**
+   * Damage: the last `n` durable entries are lost (a WAL tail cut off). Like the real WAL's
+   * recovery, the disk then marks the log as having lost its tail until the core reports that
+   * it has caught up (Ready.logTailRecovered), and the durable commit is clamped to what is left.
+   */
+  loseTail(n: number): void {
+    check(n > 0 && n <= this.entries.length, () => `disk ${this.nodeId}: cannot lose ${n} of ${this.entries.length} entries`);
+    this.entries.length -= n;
+    this.tailLost = true;
+    if (this.hardState.commit > this.lastIndex()) this.hardState = { ...this.hardState, commit: this.lastIndex() };
+  }
+
   /** What a restarted node reads back; undefined for a node that never wrote anything. */
   recovered(): RecoveredState | undefined {
     if (this.isEmpty()) return undefined;
     const r: RecoveredState = { hardState: { ...this.hardState }, entries: this.entries.map(copyEntry) };
+    if (this.tailLost) r.logTailLost = true;
     if (this.snapshot) {
       r.snapshot = copyMeta(this.snapshot.meta);
       r.snapshotData = this.snapshot.data.slice();

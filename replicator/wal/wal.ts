@@ -78,9 +78,23 @@ export interface WalRecovery {
   lastIndex: number;
   segments: number;
   repairedTail: TailRepair | undefined;
+  /**
+   * A damaged tail was cut off, at this open or at an earlier one whose node has not caught up
+   * since (the TAIL_LOST_FILE marker is present): the log may lack entries this replica
+   * acknowledged. The host starts its Raft core with RecoveredState.logTailLost.
+   */
+  tailLost: boolean;
   /** Stale temp files of interrupted hard-state or snapshot saves, deleted. */
   removedTempFiles: string[];
 }
+
+/**
+ * Marker file: this log lost a damaged tail at recovery and the node has not caught up with a
+ * leader since. Written (durably) before the tail is cut, removed by clearTailLost(). An
+ * operator may delete it by hand only when most replicas lost their tails together (see
+ * replicator/README.md): that accepts the loss of whatever they had acknowledged.
+ */
+export const TAIL_LOST_FILE = 'tail-lost';
 
 /** The WAL hit an I/O error and refuses every further call; the host must exit. */
 export class WalFailedError extends Error {
@@ -223,7 +237,8 @@ export class Wal {
       }
       this.fd = fs.openSync(this.segments[this.segments.length - 1]!.path, 'r+');
     }
-    this.recovery = { firstIndex: this.first, lastIndex: this.last, segments: this.segments.length, repairedTail, removedTempFiles };
+    const tailLost = fs.existsSync(path.join(dir, TAIL_LOST_FILE));
+    this.recovery = { firstIndex: this.first, lastIndex: this.last, segments: this.segments.length, repairedTail, tailLost, removedTempFiles };
   }
 
   /** Truncates the last segment at `validEnd`, after saving the removed bytes for inspection. */
@@ -232,6 +247,10 @@ export class Wal {
     while (fs.existsSync(path.join(this.dir, `${name}.corrupt-${n}`))) n++;
     const corruptCopy = `${name}.corrupt-${n}`;
     const removed = buf.subarray(validEnd);
+    // First the marker: once the tail is cut nothing else shows that entries may be missing,
+    // and a crash before the node has caught up must not let it forget.
+    const marker = new TextEncoder().encode(`${JSON.stringify({ segment: name, offset: validEnd, removedBytes: removed.byteLength, reason })}\n`);
+    atomicWriteFileSync(this.io, this.dir, TAIL_LOST_FILE, [marker]);
     // The copy is durable before the segment shrinks: a crash in between repeats the repair.
     const copyFd = fs.openSync(path.join(this.dir, corruptCopy), 'wx');
     try {
@@ -642,6 +661,17 @@ export class Wal {
       throw this.fail(err, 'saveHardState');
     }
     this.hardState = { term: hs.term, vote: hs.vote, commit: hs.commit };
+  }
+
+  /** The node caught up after a lost tail (Ready.logTailRecovered): removes TAIL_LOST_FILE, durably. */
+  clearTailLost(): void {
+    this.check();
+    try {
+      fs.rmSync(path.join(this.dir, TAIL_LOST_FILE), { force: true });
+      fsyncDir(this.io, this.dir);
+    } catch (err) {
+      throw this.fail(err, 'clearTailLost');
+    }
   }
 
   /**

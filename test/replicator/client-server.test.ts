@@ -41,7 +41,7 @@ class FakeNode implements ClientServerNode {
     queueMicrotask(() => (r instanceof ProposalError ? cb(r, undefined, undefined) : cb(undefined, r, this.events)));
   }
   status(): NodeStatus {
-    return { id: this.id, role: 'LEADER', term: 1, leader: this.leader, commit: 0, applied: 0, firstIndex: 1, lastIndex: 0, snapshotIndex: 0, pendingProposals: 0, conf: { voters: [this.id], learners: [] }, stats: {} as NodeStatus['stats'] };
+    return { id: this.id, role: 'LEADER', term: 1, leader: this.leader, commit: 0, applied: 0, firstIndex: 1, lastIndex: 0, snapshotIndex: 0, pendingProposals: 0, conf: { voters: [this.id], learners: [] }, logTailLost: false, stats: {} as NodeStatus['stats'] };
   }
   stateHash(): string {
     return 'x';

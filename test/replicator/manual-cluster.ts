@@ -246,6 +246,7 @@ export class ManualCluster {
       if (rd.snapshot) node.disk.writeSnapshot({ meta: rd.snapshot.meta, data: rd.snapshot.data });
       for (const e of rd.entries) node.disk.appendEntry(e);
       if (rd.hardState) node.disk.writeHardState(rd.hardState);
+      if (rd.logTailRecovered) node.disk.tailLost = false;
       for (const m of rd.messagesAfterPersist) this.send(m);
       if (rd.snapshot) {
         node.sm.restore(rd.snapshot.meta, rd.snapshot.data);
@@ -299,6 +300,13 @@ export class ManualCluster {
     for (let i = 0; i < Math.min(durable, ops.length); i++) node.disk.write(ops[i]!);
     this.crash(id);
     return ops.length;
+  }
+
+  /** Crashes the node, cuts the last `n` entries off its disk (a damaged WAL tail) and restarts it. */
+  loseTail(id: NodeId, n: number): void {
+    this.crash(id);
+    this.node(id).disk.loseTail(n);
+    this.restart(id);
   }
 
   // ---- Clients ----

@@ -327,6 +327,8 @@ describe('§5.5 follower and candidate crashes', () => {
     cl.tick(1);
     cl.stabilize();
     expect(cl.logOf(3)).toEqual(cl.logOf(1));
+    cl.tick(1);
+    cl.stabilize();
     expect(cl.core(3).commitIndex).toBe(7);
     expect(cl.node(3).sm.appliedIndex).toBe(7);
     expect(cl.node(3).sm.stateHash()).toBe(cl.node(1).sm.stateHash());
@@ -348,6 +350,8 @@ describe('§5.5 follower and candidate crashes', () => {
     cl.tick(1);
     cl.stabilize();
     expect(cl.logOf(3)).toEqual(cl.logOf(1));
+    cl.tick(1);
+    cl.stabilize();
     expect(cl.core(3).commitIndex).toBe(7);
     expect(cl.node(3).sm.stateHash()).toBe(cl.node(1).sm.stateHash());
   });
@@ -716,3 +720,91 @@ function drain(core: RaftCore, disk: SimDisk): Message[] {
   }
   return out;
 }
+
+describe('a replica whose WAL tail was cut off (acknowledged entries lost on its disk)', () => {
+  // Raft assumes what a node acknowledged stays on its disk. When a damaged WAL tail is cut off
+  // at recovery, entries the node acknowledged may be gone, and a leader may have counted them
+  // towards a commit. Found by the 5-replica chaos run: a committed entry was overwritten.
+
+  it('does not vote until it has caught up, so a candidate without a committed entry cannot win with its vote', () => {
+    const cl = new ManualCluster([1, 2, 3, 4, 5]);
+    cl.elect(1); // term 1, noop 1/1
+    cl.propose(1);
+    cl.stabilize();
+    // X = 3/1 reaches only nodes 2 and 3; with the leader that is 3 of 5: committed.
+    cl.isolate(1, [4, 5]);
+    cl.propose(1, 0x58);
+    cl.stabilize();
+    expect(cl.core(1).commitIndex).toBe(3);
+    expect(cl.core(3).termAt(3)).toBe(1);
+    // Node 3's disk loses X; the leader goes away.
+    cl.loseTail(3, 1);
+    expect(cl.core(3).lastIndex).toBe(2);
+    expect(cl.core(3).logTailLost).toBe(true);
+    cl.crash(1);
+    cl.heal();
+    // Node 4 (log 2/1) campaigns: 5 and 3 would make a majority with it, but 3 must not vote.
+    cl.tickUntil(4, () => cl.core(4).role === CANDIDATE);
+    cl.stabilize();
+    expect(cl.core(4).role).not.toBe(LEADER);
+    const from3 = cl.sentOfType(MessageType.VOTE_RESP, (m) => m.from === 3 && m.to === 4);
+    expect(from3.length).toBeGreaterThan(0);
+    expect(from3.every((m) => m.reject)).toBe(true);
+    // Node 2 holds X and wins with 4 and 5; node 3 catches up from it and may vote again.
+    cl.elect(2);
+    cl.stabilize();
+    expect(cl.core(2).termAt(3)).toBe(1);
+    expect(cl.logOf(3)).toEqual(cl.logOf(2));
+    expect(cl.core(3).logTailLost).toBe(false);
+    expect(cl.node(3).disk.tailLost).toBe(false);
+    cl.tick(2); // a heartbeat carries the last commit index
+    cl.stabilize();
+    for (const id of [2, 3, 4, 5]) expect(cl.core(id).commitIndex).toBe(cl.core(2).lastIndex);
+  });
+
+  it('does not campaign while it waits, even when it hears from nobody', () => {
+    const cl = new ManualCluster([1, 2, 3], { timeoutOffset: () => 0 });
+    cl.elect(1);
+    cl.propose(1);
+    cl.stabilize();
+    cl.loseTail(3, 1);
+    cl.crash(1);
+    cl.crash(2);
+    cl.tick(3, 10 * ELECTION_TICKS);
+    expect(cl.core(3).role).toBe(FOLLOWER);
+    expect(cl.sentOfType(MessageType.VOTE, (m) => m.from === 3)).toHaveLength(0);
+    expect(cl.sentOfType(MessageType.PRE_VOTE, (m) => m.from === 3)).toHaveLength(0);
+  });
+
+  it('is repaired by a leader that believed it held more: the leader lowers its match and refills the log', () => {
+    const cl = new ManualCluster([1, 2, 3]);
+    cl.elect(1);
+    for (let i = 0; i < 4; i++) cl.propose(1);
+    cl.stabilize();
+    expect(cl.core(3).lastIndex).toBe(5);
+    // The leader's match for node 3 is 5; node 3 comes back holding 2.
+    cl.loseTail(3, 3);
+    for (let i = 0; i < 2; i++) cl.propose(1);
+    cl.tick(1);
+    cl.stabilize();
+    expect(cl.logOf(3)).toEqual(cl.logOf(1));
+    cl.tick(1);
+    cl.stabilize();
+    expect(cl.core(3).commitIndex).toBe(7);
+    expect(cl.core(3).logTailLost).toBe(false);
+    expect(cl.node(3).disk.tailLost).toBe(false);
+    expect(cl.node(3).sm.stateHash()).toBe(cl.node(1).sm.stateHash());
+  });
+
+  it('a single voter has nobody to catch up from: it does not wait', () => {
+    const cl = new ManualCluster([1]);
+    cl.elect(1);
+    cl.propose(1);
+    cl.propose(1);
+    cl.loseTail(1, 1);
+    expect(cl.core(1).logTailLost).toBe(false);
+    cl.process(1);
+    expect(cl.node(1).disk.tailLost).toBe(false);
+    cl.elect(1);
+  });
+});

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HardState as RaftHardState } from '../../replicator/raft/types.js';
 import {
+  TAIL_LOST_FILE,
   ENTRY_DATA_BYTES_MAX,
   RECORD_HEADER_BYTES,
   Wal,
@@ -330,6 +331,30 @@ describe('recovery', () => {
     expect(wal.recovery.repairedTail?.reason).toMatch(/CRC/);
     expect(fs.existsSync(`${last}.corrupt-1`)).toBe(true);
     expect(plain(wal.entries(1, 40))).toEqual(plain(all.slice(0, 39)));
+  });
+
+  it('a cut tail leaves the tail-lost marker until clearTailLost(), across reopens', async () => {
+    const dir = tmpDir();
+    await writeLog(dir, 30);
+    let wal = open(dir, SMALL_SEGMENTS);
+    expect(wal.recovery.tailLost).toBe(false); // an intact log
+    await wal.close();
+    const last = path.join(dir, segmentFiles(dir).at(-1)!);
+    fs.truncateSync(last, fs.statSync(last).size - 7);
+    wal = open(dir, SMALL_SEGMENTS);
+    expect(wal.recovery.repairedTail).toBeDefined();
+    expect(wal.recovery.tailLost).toBe(true);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, TAIL_LOST_FILE), 'utf8'))).toMatchObject({ segment: path.basename(last), removedBytes: expect.any(Number) });
+    await wal.close();
+    // Reopened with nothing left to repair: the marker still says entries may be missing.
+    wal = open(dir, SMALL_SEGMENTS);
+    expect(wal.recovery.repairedTail).toBeUndefined();
+    expect(wal.recovery.tailLost).toBe(true);
+    wal.clearTailLost();
+    await wal.close();
+    wal = open(dir, SMALL_SEGMENTS);
+    expect(wal.recovery.tailLost).toBe(false);
+    await wal.close();
   });
 
   it('refuses to open when a non-last segment is corrupt, naming the file and offset', async () => {

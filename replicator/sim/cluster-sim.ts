@@ -63,6 +63,8 @@ export const READ_TIMEOUT_STEPS = 3 * ELECTION_TICKS * SUBSTEPS_PER_TICK;
 /** Readies one node may produce in a row without new input before we call it a livelock. */
 export const READY_ROUNDS_MAX = 1000;
 /** A torn-write crash armed on a node that persists nothing for this long becomes a clean crash. */
+/** Most entries a lost tail takes (SimProfile.tailLossP). */
+export const TAIL_LOSS_ENTRIES_MAX = 8;
 export const TORN_ARM_STEPS_MAX = 10 * SUBSTEPS_PER_TICK;
 /**
  * Probability that the host takes a state machine snapshot after an apply, to compact with
@@ -92,6 +94,13 @@ export interface SimProfile {
   crashP: number;
   /** Fraction of crashes that hit in the middle of persisting a Ready (torn write). */
   tornP: number;
+  /**
+   * Fraction of crashes after which the disk also loses up to TAIL_LOSS_ENTRIES_MAX of its newest
+   * durable entries (a damaged WAL tail cut off at recovery: acknowledged entries lost). At most a
+   * minority of nodes have lost a tail and not caught up at any time — beyond that no protocol
+   * can keep what they acknowledged.
+   */
+  tailLossP: number;
   downSteps: [number, number];
   pauseP: number;
   pauseSteps: [number, number];
@@ -127,6 +136,7 @@ const BASE: Omit<SimProfile, 'name'> = {
   partitionSteps: [40, 400],
   crashP: 0,
   tornP: 0,
+  tailLossP: 0,
   downSteps: [20, 400],
   pauseP: 0,
   pauseSteps: [10, 200],
@@ -197,6 +207,21 @@ export const PROFILES: Record<string, SimProfile> = {
     readP: 0.02,
     transferP: 0.004,
   },
+  '5 nodes, lost WAL tails': {
+    ...BASE,
+    name: '5 nodes, lost WAL tails',
+    nodes: 5,
+    net: { delayMin: 1, delayMax: 6, lossP: 0.03, dupP: 0.02 },
+    partitionP: 0.004,
+    crashP: 0.008,
+    tornP: 0.3,
+    tailLossP: 0.6,
+    pauseP: 0.003,
+    maxDown: 2,
+    diskLatency: [0, 6],
+    readP: 0.01,
+    transferP: 0.002,
+  },
 };
 
 // ---- Results and failures -----------------------------------------------------------------
@@ -211,6 +236,8 @@ export interface SimStats {
   readsIssued: number;
   readsServed: number;
   crashes: number;
+  /** Crashes after which the disk lost its newest entries (SimProfile.tailLossP). */
+  tailsLost: number;
   tornCrashes: number;
   restarts: number;
   pauses: number;
@@ -372,6 +399,7 @@ export class ClusterSim {
     readsIssued: 0,
     readsServed: 0,
     crashes: 0,
+    tailsLost: 0,
     tornCrashes: 0,
     restarts: 0,
     pauses: 0,
@@ -553,6 +581,15 @@ export class ClusterSim {
       const k = this.rng.int(ops.length + 1);
       for (let i = 0; i < k; i++) this.persist(node, ops[i]!);
       why += ` (${k} of ${ops.length} writes of the Ready in flight were durable)`;
+    }
+    const tailNodes = [...this.nodes.values()].filter((n) => n.disk.tailLost).length;
+    const lostMax = (this.nodes.size - 1) >> 1;
+    const held = node.disk.entries.length;
+    if (held > 0 && !node.disk.tailLost && tailNodes < lostMax && this.rng.chance(this.profile.tailLossP)) {
+      const n = 1 + this.rng.int(Math.min(held, TAIL_LOSS_ENTRIES_MAX));
+      node.disk.loseTail(n);
+      this.stats.tailsLost++;
+      why += ` (its disk lost its ${n} newest entries)`;
     }
     this.trace(`CRASH n${node.id}: ${why}`);
     node.core = undefined;

@@ -40,8 +40,12 @@ export const SNAPSHOT_BYTES_MAX = 1 << 30;
 export const READ_PENDING_MAX = 4096;
 /** Marks a VOTE sent on TIMEOUT_NOW: voters skip the leader-lease check (thesis §3.10). */
 const CAMPAIGN_TRANSFER = 1;
-/** APPEND_RESP.context on a reject from a replica that lost its log tail (types.ts). */
-export const APPEND_RESP_TAIL_LOST = 1;
+/**
+ * APPEND_RESP.context on a reject from a replica whose log may be shorter than what it once
+ * acknowledged: it lost its log tail, or it restarted and has accepted nothing since (a tail cut
+ * on a record boundary is not detectable). The leader trusts its hint over its recorded match.
+ */
+export const APPEND_RESP_LOG_MAY_HAVE_SHRUNK = 1;
 
 const ProgressState = { PROBE: 1, REPLICATE: 2, SNAPSHOT: 3 } as const;
 type ProgressState = (typeof ProgressState)[keyof typeof ProgressState];
@@ -148,6 +152,8 @@ export class RaftCore {
   private tailLost = false;
   /** Caught up since: the next Ready tells the host. */
   private tailRecoveredPending = false;
+  /** Restarted from disk and accepted no APPEND since: our log may be shorter than a leader thinks. */
+  private restartedUnmatched = false;
 
   // ReadIndex.
   private readRound = 0;
@@ -193,6 +199,7 @@ export class RaftCore {
       // Conf changes after the snapshot are re-applied by the host as it re-applies committed entries.
       this.prevHard = { term: hs.term, vote: hs.vote, commit: this.log.committed };
       this.tailLost = recovered.logTailLost === true;
+      this.restartedUnmatched = true;
     }
     for (const v of conf.voters) this.voters.add(v);
     for (const l of conf.learners) this.learners.add(l);
@@ -573,6 +580,7 @@ export class RaftCore {
       this.log.commitTo(Math.min(m.commit, lastNew));
       r.index = lastNew;
       this.send(r);
+      this.restartedUnmatched = false;
       if (this.tailLost && m.context > 0 && lastNew >= m.context) {
         // Our log now matches the leader's up to the last index it had when it sent this: that
         // covers every entry we acknowledged before the damage (a leader never drops entries
@@ -588,7 +596,7 @@ export class RaftCore {
     r.index = m.index;
     r.rejectHint = hintIndex;
     r.logTerm = this.log.termAt(hintIndex) ?? 0;
-    if (this.tailLost) r.context = APPEND_RESP_TAIL_LOST;
+    if (this.tailLost || this.restartedUnmatched) r.context = APPEND_RESP_LOG_MAY_HAVE_SHRUNK;
     this.send(r);
   }
 
@@ -682,10 +690,11 @@ export class RaftCore {
   private handleAppendResp(m: Message, pr: Progress): void {
     pr.recentActive = true;
     if (m.reject) {
-      if (m.context === APPEND_RESP_TAIL_LOST && m.rejectHint < pr.match) {
+      if (m.context === APPEND_RESP_LOG_MAY_HAVE_SHRUNK && m.rejectHint < pr.match) {
         // The follower lost its log tail: what we recorded as matched is gone. Its log still
         // matches ours up to its hint (a prefix of what it held), so probe from there. Without
         // this every reject at or below the old match looks stale and it never catches up.
+        // (Lowering a match is always safe: it only delays commits and resends entries.)
         pr.match = m.rejectHint;
         this.becomeProbe(pr);
         this.sendAppend(m.from);

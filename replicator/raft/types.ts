@@ -69,8 +69,9 @@ export type MessageType = (typeof MessageType)[keyof typeof MessageType];
  *   leader's last index when it sent it (a replica that lost its log tail waits for that, see
  *   RecoveredState.logTailLost).
  * - APPEND_RESP: index = last index matched (accept) or the rejected index; rejectHint/logTerm for
- *   fast backtracking; context = APPEND_RESP_TAIL_LOST on a reject from a replica that lost its
- *   log tail (its log may be shorter than the match the leader holds for it).
+ *   fast backtracking; context = APPEND_RESP_LOG_MAY_HAVE_SHRUNK on a reject from a replica that
+ *   lost its log tail or restarted and accepted nothing since (its log may be shorter than the
+ *   match the leader holds for it).
  * - HEARTBEAT(_RESP): commit; context = ReadIndex round (0 for none).
  * - SNAPSHOT: snapshot meta, chunk at offset; done on the last chunk. SNAPSHOT_RESP: index = offset acknowledged (next wanted).
  * - READ_INDEX: context from a follower; READ_INDEX_RESP: index = read index, context echoed.

@@ -139,10 +139,11 @@ export class SimDisk {
    * recovery, the disk then marks the log as having lost its tail until the core reports that
    * it has caught up (Ready.logTailRecovered), and the durable commit is clamped to what is left.
    */
-  loseTail(n: number): void {
+  loseTail(n: number, detected = true): void {
     check(n > 0 && n <= this.entries.length, () => `disk ${this.nodeId}: cannot lose ${n} of ${this.entries.length} entries`);
     this.entries.length -= n;
-    this.tailLost = true;
+    // Undetected: a cut exactly on a record boundary leaves a log that looks whole.
+    if (detected) this.tailLost = true;
     if (this.hardState.commit > this.lastIndex()) this.hardState = { ...this.hardState, commit: this.lastIndex() };
   }
 

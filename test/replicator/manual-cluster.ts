@@ -303,9 +303,9 @@ export class ManualCluster {
   }
 
   /** Crashes the node, cuts the last `n` entries off its disk (a damaged WAL tail) and restarts it. */
-  loseTail(id: NodeId, n: number): void {
+  loseTail(id: NodeId, n: number, detected = true): void {
     this.crash(id);
-    this.node(id).disk.loseTail(n);
+    this.node(id).disk.loseTail(n, detected);
     this.restart(id);
   }
 

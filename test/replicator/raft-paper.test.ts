@@ -796,6 +796,19 @@ describe('a replica whose WAL tail was cut off (acknowledged entries lost on its
     expect(cl.node(3).sm.stateHash()).toBe(cl.node(1).sm.stateHash());
   });
 
+  it('a cut the WAL cannot see (on a record boundary) is still refilled: a restarted follower flags its rejects', () => {
+    const cl = new ManualCluster([1, 2, 3]);
+    cl.elect(1);
+    for (let i = 0; i < 4; i++) cl.propose(1);
+    cl.stabilize();
+    cl.loseTail(3, 3, false);
+    expect(cl.core(3).logTailLost).toBe(false); // nothing showed the loss
+    for (let i = 0; i < 2; i++) cl.propose(1);
+    cl.tick(1);
+    cl.stabilize();
+    expect(cl.logOf(3)).toEqual(cl.logOf(1));
+  });
+
   it('a single voter has nobody to catch up from: it does not wait', () => {
     const cl = new ManualCluster([1]);
     cl.elect(1);

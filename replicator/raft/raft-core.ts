@@ -691,9 +691,10 @@ export class RaftCore {
     pr.recentActive = true;
     if (m.reject) {
       if (m.context === APPEND_RESP_LOG_MAY_HAVE_SHRUNK && m.rejectHint < pr.match) {
-        // The follower lost its log tail: what we recorded as matched is gone. Its log still
-        // matches ours up to its hint (a prefix of what it held), so probe from there. Without
-        // this every reject at or below the old match looks stale and it never catches up.
+        // The follower lost its log tail (or restarted on a log cut where nothing showed it):
+        // what we recorded as matched is gone. Its log still matches ours up to its hint (a
+        // prefix of what it held), so probe from there. Without this every reject at or below
+        // the old match looks stale and it never catches up.
         // (Lowering a match is always safe: it only delays commits and resends entries.)
         pr.match = m.rejectHint;
         this.becomeProbe(pr);

@@ -17,7 +17,7 @@
 // given the same seed (the machine's scheduling is not).
 
 import net from 'node:net';
-import type { Prng } from '../replicator/sim/prng.js';
+import type { Prng } from '../replicator/prng.js';
 
 /** Bytes held in one direction of one connection before the proxy stops reading its source (backpressure). */
 export const PROXY_QUEUE_BYTES_MAX = 16 * 1024 * 1024;

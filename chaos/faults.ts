@@ -8,7 +8,7 @@ import path from 'node:path';
 import { requestOnce } from '../replicator/client-server.js';
 import type { NodeStatus } from '../replicator/node.js';
 import type { NodeId } from '../replicator/raft/types.js';
-import type { Prng } from '../replicator/sim/prng.js';
+import type { Prng } from '../replicator/prng.js';
 import type { ChaosStack } from './stack.js';
 
 export const FAULT_KINDS = [

@@ -3,7 +3,7 @@
 // the issue built from them: isolate a node, split the cluster in two, cut one direction.
 
 import type { NodeId } from '../replicator/raft/types.js';
-import type { Prng } from '../replicator/sim/prng.js';
+import type { Prng } from '../replicator/prng.js';
 import { FaultProxy, NO_FAULT, type LinkFault } from './fault-proxy.js';
 
 export class ChaosNetwork {

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { parseConfig } from '../engine/config.js';
 import { parseClusterConfig } from '../replicator/cluster-config.js';
 import { readWholeLog } from '../events/read-models/reference.js';
-import { Prng } from '../replicator/sim/prng.js';
+import { Prng } from '../replicator/prng.js';
 import { check, type CheckResult, type ReplicaHash } from './checker.js';
 import { FAULT_KINDS, findLeader, inject, statusOf, type FaultKind, type FaultRecord } from './faults.js';
 import { CHAOS_ACCOUNTS, ChaosStack } from './stack.js';

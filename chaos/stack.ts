@@ -12,7 +12,7 @@ import { kill, spawnReady, type Child } from '../ops/child-process.js';
 import { requestOnce } from '../replicator/client-server.js';
 import { ProcessCluster, REPO_ROOT, freePort } from '../replicator/process-cluster.js';
 import type { NodeId } from '../replicator/raft/types.js';
-import type { Prng } from '../replicator/sim/prng.js';
+import type { Prng } from '../replicator/prng.js';
 import { ChaosNetwork } from './network.js';
 
 /** Accounts the workload trades with, and their keys in the gateway's config. */

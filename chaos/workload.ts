@@ -12,7 +12,7 @@
 
 import { OrderEntryRestClient } from '../gateway/client/rest-client.js';
 import type { ExecutionReportOut } from '../gateway/types.js';
-import type { Prng } from '../replicator/sim/prng.js';
+import type { Prng } from '../replicator/prng.js';
 import { keyOf } from './stack.js';
 
 export type Outcome = 'ok' | 'failed' | 'unknown';

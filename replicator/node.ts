@@ -59,7 +59,7 @@ import {
   type ApplyResult,
   type LoggedCommand,
 } from './shard-state-machine.js';
-import { Prng } from './sim/prng.js';
+import { Prng } from './prng.js';
 import { TAIL_LOST_FILE, Wal, type LogEntry } from './wal/wal.js';
 
 // ---------------------------------------------------------------------------------------------

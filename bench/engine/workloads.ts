@@ -31,7 +31,7 @@ import {
   type NewOrderCommand,
   type ShardConfig,
 } from '../../engine/types.js';
-import { Prng } from '../../replicator/sim/prng.js';
+import { Prng } from '../../replicator/prng.js';
 
 export const SYMBOL = 'BENCH';
 export const MID0 = 10_000_000;
@@ -62,7 +62,7 @@ export function benchConfig(): ShardConfig {
 }
 
 // ---------------------------------------------------------------------------
-// PRNG: the project's seeded xoshiro128** (replicator/sim/prng.ts), with the draws
+// PRNG: the project's seeded xoshiro128** (replicator/prng.ts), with the draws
 // the generators need.
 // ---------------------------------------------------------------------------
 

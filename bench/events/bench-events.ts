@@ -28,7 +28,7 @@ import { ReadModelConsumer } from '../../events/read-models/consumer.js';
 import type { ConsumedRecord } from '../../events/read-models/model.js';
 import { ReplicaClient } from '../../replicator/client-server.js';
 import { ProcessCluster, REPO_ROOT, sleep } from '../../replicator/process-cluster.js';
-import { Prng } from '../../replicator/sim/prng.js';
+import { Prng } from '../../replicator/prng.js';
 import { cpuPerUnit, sampleCpu } from '../cpu.js';
 
 const { values: args } = parseArgs({

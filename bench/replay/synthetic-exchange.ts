@@ -23,7 +23,7 @@ import type { ExecutionReportOut } from '../../gateway/types.js';
 import { encodeNodeSnapshot } from '../../replicator/node.js';
 import { EntryType } from '../../replicator/raft/types.js';
 import { ShardStateMachine, encodeBatch, type LoggedCommand } from '../../replicator/shard-state-machine.js';
-import { Prng } from '../../replicator/sim/prng.js';
+import { Prng } from '../../replicator/prng.js';
 import { Wal, type LogEntry } from '../../replicator/wal/wal.js';
 import { SYMBOL, generateMix1, generateMix2 } from '../engine/workloads.js';
 

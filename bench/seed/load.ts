@@ -26,7 +26,7 @@ import { OrderEntryGrpcClient, type OrderSessionHandle, type OrderSessionRespons
 import { canonicalReport } from '../../gateway/report-chain.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../gateway/signing.js';
 import type { ExecutionReportOut } from '../../gateway/types.js';
-import { Prng } from '../../replicator/sim/prng.js';
+import { Prng } from '../../replicator/prng.js';
 import { cpuPerUnit, sampleCpu, type CpuTargets } from '../cpu.js';
 import { chain } from './digest.js';
 import { ACCOUNTS, BENCH_KEYS } from './stack.js';

@@ -33,7 +33,7 @@ import {
   type Ready,
   type SnapshotMeta,
 } from '../raft/types.js';
-import { Prng } from './prng.js';
+import { Prng } from '../prng.js';
 import { SimDisk, SimInvariantError, check, copyMeta, type DurableOp } from './sim-disk.js';
 import { SimNetwork, type NetworkFaults } from './sim-network.js';
 import { ToyStateMachine, encodeCommand, type ApplyOutcome, type ReplicaStateMachine, type StateMachineFactory } from './state-machine.js';

@@ -5,7 +5,7 @@
 // messages to a crashed node are lost. All randomness comes from the network's PRNG.
 
 import type { Entry, Message, NodeId } from '../raft/types.js';
-import type { Prng } from './prng.js';
+import type { Prng } from '../prng.js';
 
 export interface NetworkFaults {
   /** Delay of a message in steps, uniform in [delayMin, delayMax]. */

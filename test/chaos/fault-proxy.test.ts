@@ -5,7 +5,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FaultProxy } from '../../chaos/fault-proxy.js';
-import { Prng } from '../../replicator/sim/prng.js';
+import { Prng } from '../../replicator/prng.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const cleanup: (() => Promise<void> | void)[] = [];

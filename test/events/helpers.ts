@@ -17,7 +17,7 @@ import { EntryType, type Entry } from '../../replicator/raft/types.js';
 import { ShardStateMachine, encodeBatch, type LoggedCommand } from '../../replicator/shard-state-machine.js';
 import { projection, readWholeLog, replayRecords, type ReplayedRecords } from '../../events/read-models/reference.js';
 import { decodeNodeSnapshot } from '../../replicator/node.js';
-import { Prng } from '../../replicator/sim/prng.js';
+import { Prng } from '../../replicator/prng.js';
 import { REPO_ROOT } from '../../replicator/process-cluster.js';
 import { kill, spawnReady, type Child } from '../../ops/child-process.js';
 

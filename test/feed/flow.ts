@@ -7,7 +7,7 @@
 import { Engine } from '../../engine/engine.js';
 import { EventBuffer } from '../../engine/event-buffer.js';
 import { EventKind, InstrumentStatus, OrdStatus, OrdType, PostOnly, Side, Stp, Tif, type Command, type ShardConfig } from '../../engine/types.js';
-import { Prng } from '../../replicator/sim/prng.js';
+import { Prng } from '../../replicator/prng.js';
 
 export const SYM_A = 'BTC-USD';
 export const SYM_B = 'ETH-USD';

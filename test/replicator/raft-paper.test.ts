@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { RaftCore } from '../../replicator/raft/raft-core.js';
 import { ConfChangeType, MessageType, ProposeError, Role, type Message, type NodeId, type RaftConfig } from '../../replicator/raft/types.js';
-import { Prng } from '../../replicator/sim/prng.js';
+import { Prng } from '../../replicator/prng.js';
 import { SimDisk } from '../../replicator/sim/sim-disk.js';
 import { ToyStateMachine, encodeCommand } from '../../replicator/sim/state-machine.js';
 import { ELECTION_TICKS, ManualCluster } from './manual-cluster.js';

@@ -9,7 +9,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { PROFILES, SimFailure, replayCommand, runSim, type SimProfile, type SimStats } from '../../replicator/sim/cluster-sim.js';
-import { Prng } from '../../replicator/sim/prng.js';
+import { Prng } from '../../replicator/prng.js';
 
 const ONE = process.env.SIM_SEED !== undefined && process.env.SIM_SEED !== '' ? Number(process.env.SIM_SEED) : undefined;
 const COUNT = Number(process.env.SIM_SEEDS ?? 500);

@@ -1,7 +1,7 @@
-// A small seeded PRNG for the deterministic simulation: xoshiro128** seeded through
-// splitmix32. Every random choice of a simulated run (network, faults, clients, election
-// timeouts) comes from one of these, all derived from one seed, so one seed reproduces a
-// whole cluster run. No Math.random, no clocks.
+// A small seeded PRNG: xoshiro128** seeded through splitmix32. The replicas draw their
+// election timeouts from it; the simulator, the chaos suite and the benchmark workloads draw
+// every random choice from one of these, all derived from one seed, so one seed reproduces a
+// whole run. No Math.random, no clocks.
 
 const U32 = 0x1_0000_0000;
 

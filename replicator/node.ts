@@ -537,7 +537,7 @@ export class ReplicaNode {
     const recovered: RecoveredState = {
       hardState: hs,
       entries,
-      ...(tailLost ? { logTailLost: true } : {}),
+      ...(tailLost ? { logTailLost: { mustReach: undefined, term: hs.term } } : {}),
       ...(recoveredSnap !== undefined ? { snapshot: recoveredSnap.meta, snapshotData: recoveredSnap.data } : {}),
     };
     const cfg: RaftConfig = {
@@ -968,7 +968,7 @@ export class ReplicaNode {
 
   private applyConfChangeEntry(e: Entry): void {
     const cc = decodeConfChange(e.data);
-    const conf = this.core.applyConfChange(cc);
+    const conf = this.core.confAt(e.index);
     this.log(`membership change at ${e.index}: ${CONF_CHANGE_NAMES[cc.type]} node ${cc.node} → voters [${conf.voters.join(',')}] learners [${conf.learners.join(',')}]`);
     if (this.opts.onConfChange !== undefined) this.notifyObserver('onConfChange', () => this.opts.onConfChange!(cc, conf));
     const p = this.confPending;
@@ -1030,7 +1030,7 @@ export class ReplicaNode {
     this.snapshotAsked = false;
     const term = this.core.termAt(applied);
     assert(term !== undefined, `no term for applied index ${applied}`);
-    const meta: SnapshotMeta = { index: applied, term, conf: this.core.conf() };
+    const meta: SnapshotMeta = { index: applied, term, conf: this.core.confAt(applied) };
     const data = encodeNodeSnapshot(meta.conf, this.sm.snapshot());
     const epoch = this.snapshotEpoch;
     this.snapshotSaving = true;

@@ -8,11 +8,12 @@
 // writes its log in parallel with replication but counts itself only once durable,
 // a no-op entry on election and commitment by counting only entries of the current
 // term (§5.4.2), snapshots sent in bounded chunks, one-at-a-time membership changes
-// (§4.1 of the thesis), leadership transfer (thesis §3.10), ReadIndex (thesis §6.4).
+// (thesis §4.1: a configuration takes effect when its entry is in the log, membership.ts),
+// leadership transfer (thesis §3.10), ReadIndex (thesis §6.4).
 
+import { ConfLog, confChangeValid, decodeConfChange, encodeConfChange } from './membership.js';
 import { ENTRY_OVERHEAD_BYTES, RaftLog, invariant } from './raft-log.js';
 import {
-  ConfChangeType,
   EntryType,
   MessageType,
   NONE,
@@ -30,9 +31,11 @@ import {
   type Ready,
   type RecoveredState,
   type SnapshotMeta,
+  type TailLoss,
 } from './types.js';
 
 export { RaftInvariantError } from './raft-log.js';
+export { decodeConfChange, encodeConfChange } from './membership.js';
 
 /** A received snapshot larger than this is refused (the follower stays behind and reports it). */
 export const SNAPSHOT_BYTES_MAX = 1 << 30;
@@ -97,20 +100,6 @@ interface ReadRequest {
   round: number;
 }
 
-export function encodeConfChange(cc: ConfChange): Uint8Array {
-  const b = new Uint8Array(9);
-  const v = new DataView(b.buffer);
-  v.setUint8(0, cc.type);
-  v.setFloat64(1, cc.node, true);
-  return b;
-}
-
-export function decodeConfChange(data: Uint8Array): ConfChange {
-  invariant(data.length === 9, `conf change: ${data.length} bytes, expected 9`);
-  const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  return { type: v.getUint8(0) as ConfChangeType, node: v.getFloat64(1, true) };
-}
-
 function emptyMessage(type: MessageType, from: NodeId, to: NodeId, term: number): Message {
   return { type, from, to, term, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, context: 0 };
 }
@@ -125,6 +114,8 @@ export class RaftCore {
   vote: NodeId = NONE;
   leader: NodeId = NONE;
 
+  /** The configurations of this log (the newest is in force); voters/learners mirror the newest. */
+  private readonly confLog: ConfLog;
   private voters = new Set<NodeId>();
   private learners = new Set<NodeId>();
   private progress = new Map<NodeId, Progress>();
@@ -148,8 +139,8 @@ export class RaftCore {
   private recvSnapOffset = 0;
   // Snapshot received whole, to hand to the host in the next Ready.
   private pendingSnapshot: { meta: SnapshotMeta; data: Uint8Array } | undefined;
-  /** Recovered with a lost log tail and not caught up yet: no votes, no campaigns (RecoveredState.logTailLost). */
-  private tailLost = false;
+  /** Recovered with a lost log tail and not caught up yet: no campaigns, votes judged against the lost end (RecoveredState.logTailLost). */
+  private tailLost: TailLoss | undefined;
   /** Caught up since: the next Ready tells the host. */
   private tailRecoveredPending = false;
   /** Restarted from disk and accepted no APPEND since: our log may be shorter than a leader thinks. */
@@ -191,21 +182,24 @@ export class RaftCore {
       for (let k = 0; k < this.log.entries.length; k++) {
         invariant(this.log.entries[k]!.index === this.log.snapIndex + 1 + k, 'raft: recovered entries are not contiguous');
       }
+      invariant(this.log.lastTerm <= hs.term, `raft: recovered log ends in term ${this.log.lastTerm}, after the hard state's term ${hs.term}`);
       this.log.stable = this.log.lastIndex;
       invariant(hs.commit <= this.log.lastIndex, `raft: recovered commit ${hs.commit} beyond last index ${this.log.lastIndex}`);
       this.log.committed = Math.max(hs.commit, this.log.snapIndex);
       this.log.applying = this.log.snapIndex;
       this.applied = this.log.snapIndex;
-      // Conf changes after the snapshot are re-applied by the host as it re-applies committed entries.
       this.prevHard = { term: hs.term, vote: hs.vote, commit: this.log.committed };
-      this.tailLost = recovered.logTailLost === true;
+      this.tailLost = recovered.logTailLost;
       this.restartedUnmatched = true;
     }
-    for (const v of conf.voters) this.voters.add(v);
-    for (const l of conf.learners) this.learners.add(l);
-    if (this.tailLost && this.voters.size === 1 && this.voters.has(this.id)) {
+    // The configuration is the log's (thesis §4.1): the snapshot's, then every CONF_CHANGE entry
+    // after it, committed or not — the same one this node had before a restart.
+    this.confLog = new ConfLog(conf);
+    for (const e of this.log.entries) if (e.type === EntryType.CONF_CHANGE) this.confLog.appended(e.index, decodeConfChange(e.data));
+    this.refreshConf();
+    if (this.tailLost !== undefined && this.voters.size === 1 && this.voters.has(this.id)) {
       // The only voter: nobody holds what it lost, so waiting would wait forever.
-      this.tailLost = false;
+      this.tailLost = undefined;
       this.tailRecoveredPending = true;
     }
     this.resetRandomizedElectionTimeout();
@@ -226,16 +220,22 @@ export class RaftCore {
   termAt(index: number): number | undefined {
     return this.log.termAt(index);
   }
+  /** The configuration in force: the newest in this node's log. */
   conf(): ConfState {
     return { voters: [...this.voters].sort((a, b) => a - b), learners: [...this.learners].sort((a, b) => a - b) };
   }
+  /** The configuration as of `index` (≥ the first index − 1): what a snapshot taken there must record. */
+  confAt(index: number): ConfState {
+    invariant(index >= this.log.snapIndex, `raft: configuration at ${index}, before the snapshot at ${this.log.snapIndex}`);
+    return this.confLog.at(index);
+  }
   /** True while this node waits to catch up after recovering with a lost log tail. */
   get logTailLost(): boolean {
-    return this.tailLost;
+    return this.tailLost !== undefined;
   }
   private get promotable(): boolean {
     // A node that may have lost acknowledged entries must not lead: it could lack a committed one.
-    return this.voters.has(this.id) && !this.tailLost;
+    return this.voters.has(this.id) && this.tailLost === undefined;
   }
   private quorum(): number {
     return (this.voters.size >> 1) + 1;
@@ -279,14 +279,7 @@ export class RaftCore {
     if (this.pendingConfIndex > this.applied) return { ok: false, error: ProposeError.CONF_CHANGE_PENDING, leader: this.id };
     // Thesis §4.1 / the etcd bug fix: a new leader must commit an entry of its term before changing membership.
     if (this.log.termAt(this.log.committed) !== this.term) return { ok: false, error: ProposeError.NOT_COMMITTED_IN_TERM, leader: this.id };
-    const isVoter = this.voters.has(cc.node);
-    const isLearner = this.learners.has(cc.node);
-    const valid =
-      cc.node !== NONE &&
-      ((cc.type === ConfChangeType.ADD_LEARNER && !isVoter && !isLearner) ||
-        (cc.type === ConfChangeType.PROMOTE && isLearner) ||
-        (cc.type === ConfChangeType.REMOVE && (isLearner || (isVoter && this.voters.size > 1))));
-    if (!valid) return { ok: false, error: ProposeError.CONF_CHANGE_INVALID, leader: this.id };
+    if (!confChangeValid(this.confLog.current, cc)) return { ok: false, error: ProposeError.CONF_CHANGE_INVALID, leader: this.id };
     const result = this.proposeEntry(EntryType.CONF_CHANGE, encodeConfChange(cc));
     if (result.ok) this.pendingConfIndex = result.index;
     return result;
@@ -299,7 +292,7 @@ export class RaftCore {
       return { ok: false, error: ProposeError.PROPOSAL_QUEUE_FULL, leader: this.id };
     }
     const index = this.log.lastIndex + 1;
-    this.log.truncateAndAppend([{ index, term: this.term, type, data }]);
+    this.appendToLog([{ index, term: this.term, type, data }]);
     this.needBroadcast = true; // sent at the next ready(): proposals between two Readys travel in one APPEND
     return { ok: true, index, term: this.term };
   }
@@ -410,11 +403,9 @@ export class RaftCore {
 
   private handleVoteRequest(m: Message): void {
     const pre = m.type === MessageType.PRE_VOTE;
-    // A node that lost its log tail may have acknowledged entries it no longer holds: judging a
-    // candidate's log by what is left could elect a leader without a committed entry.
-    const canVote = !this.tailLost && (this.vote === m.from || (this.vote === NONE && this.leader === NONE) || (pre && m.term > this.term));
+    const canVote = this.vote === m.from || (this.vote === NONE && this.leader === NONE) || (pre && m.term > this.term);
     const respType = pre ? MessageType.PRE_VOTE_RESP : MessageType.VOTE_RESP;
-    if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
+    if (canVote && this.log.isUpToDate(m.index, m.logTerm) && this.upToDateWithLostTail(m.index, m.logTerm)) {
       // A granted response carries the term of the request (for a pre-vote, the future term).
       this.send(emptyMessage(respType, this.id, m.from, m.term));
       if (!pre) {
@@ -426,6 +417,21 @@ export class RaftCore {
       r.reject = true;
       this.send(r);
     }
+  }
+
+  /**
+   * A node that lost its log tail may have acknowledged entries it no longer holds, up to index
+   * `mustReach` (the WAL's sync mark), all of terms ≤ `term` (its hard-state term when it lost
+   * them). It votes as if its log still ended at (mustReach, term): a candidate at least that up
+   * to date is at least as up to date as the log the node had, so the vote is one the node would
+   * have granted before the loss (§5.4.1 with the lost entries restored). Unknown `mustReach`:
+   * only a candidate whose log ends in a later term.
+   */
+  private upToDateWithLostTail(index: number, logTerm: number): boolean {
+    const lost = this.tailLost;
+    if (lost === undefined) return true;
+    if (logTerm !== lost.term) return logTerm > lost.term;
+    return lost.mustReach !== undefined && index >= lost.mustReach;
   }
 
   private grantedVotes(): number {
@@ -502,7 +508,7 @@ export class RaftCore {
     // No conf change until everything up to here is applied.
     this.pendingConfIndex = this.log.lastIndex;
     // §5.4.2: an entry of our own term, so that earlier entries get committed with it.
-    this.log.truncateAndAppend([{ index: this.log.lastIndex + 1, term: this.term, type: EntryType.NOOP, data: new Uint8Array(0) }]);
+    this.appendToLog([{ index: this.log.lastIndex + 1, term: this.term, type: EntryType.NOOP, data: new Uint8Array(0) }]);
     this.needBroadcast = true;
     this.maybeCommit();
   }
@@ -575,19 +581,13 @@ export class RaftCore {
       const conflict = this.log.findConflict(m.entries);
       if (conflict !== 0) {
         invariant(conflict > this.log.committed, `raft: conflict at ${conflict} ≤ commit ${this.log.committed}`);
-        this.log.truncateAndAppend(m.entries.slice(conflict - m.index - 1));
+        this.appendToLog(m.entries.slice(conflict - m.index - 1));
       }
       this.log.commitTo(Math.min(m.commit, lastNew));
       r.index = lastNew;
       this.send(r);
       this.restartedUnmatched = false;
-      if (this.tailLost && m.context > 0 && lastNew >= m.context) {
-        // Our log now matches the leader's up to the last index it had when it sent this: that
-        // covers every entry we acknowledged before the damage (a leader never drops entries
-        // of its own term; a later leader holds every entry that can still commit).
-        this.tailLost = false;
-        this.tailRecoveredPending = true;
-      }
+      this.maybeTailRecovered(lastNew);
       return;
     }
     // Log mismatch: hint where to retry (fast backtracking).
@@ -638,17 +638,38 @@ export class RaftCore {
       // to it: entries after it may still diverge from the leader's log.
       this.log.commitTo(meta.index);
       r.index = this.log.committed;
+      this.maybeTailRecovered(meta.index);
     } else {
       this.log.restore(meta.index, meta.term);
-      this.voters = new Set(meta.conf.voters);
-      this.learners = new Set(meta.conf.learners);
+      this.confLog.reset(meta.conf);
+      this.refreshConf();
       this.snapMeta = meta;
       this.snapData = data;
       this.pendingSnapshot = { meta, data };
       this.applied = meta.index;
       r.index = meta.index;
+      this.maybeTailRecovered(meta.index);
     }
     this.send(r);
+  }
+
+  /**
+   * After a lost log tail: caught up once the log holds, from a leader of this node's term or
+   * later, every index it may have acknowledged (through `mustReach`), or an entry of a term
+   * after the loss. Either way it then holds every committed entry it had acknowledged: log
+   * matching gives it the leader's log through `last`; a leader keeps every entry of its own
+   * term and holds every entry committed in an earlier term (§5.4), and an entry of a later term
+   * was appended after all entries committed before it. Judged from this node's own record of
+   * what it lost, never from what a message claims, so a delayed or duplicated APPEND cannot
+   * end the wait early.
+   */
+  private maybeTailRecovered(last: number): void {
+    const lost = this.tailLost;
+    if (lost === undefined) return;
+    const reached = lost.mustReach !== undefined && last >= lost.mustReach;
+    if (!reached && !((this.log.termAt(last) ?? 0) > lost.term)) return;
+    this.tailLost = undefined;
+    this.tailRecoveredPending = true;
   }
 
   // -------------------------------------------------------------------------
@@ -789,7 +810,6 @@ export class RaftCore {
           m.index = prevIndex;
           m.logTerm = prevTerm;
           m.commit = this.log.committed;
-          m.context = this.log.lastIndex;
           this.send(m);
         }
         return;
@@ -799,7 +819,6 @@ export class RaftCore {
       m.logTerm = prevTerm;
       m.entries = ents;
       m.commit = this.log.committed;
-      m.context = this.log.lastIndex;
       this.send(m);
       if (pr.state === ProgressState.PROBE) {
         pr.probeSent = true;
@@ -828,7 +847,6 @@ export class RaftCore {
         if (logTerm === undefined) continue;
         m.logTerm = logTerm;
         m.commit = this.log.committed;
-        m.context = this.log.lastIndex;
         this.send(m);
       } else this.sendAppend(id);
     }
@@ -883,6 +901,13 @@ export class RaftCore {
     if (q > this.log.committed && this.log.termAt(q) === this.term) {
       this.log.commitTo(q);
       this.releasePendingReads();
+      // A leader that removed itself leads until that change is committed (thesis §4.2.2), then
+      // steps down; the others already count without it (the change is in their logs).
+      if (!this.voters.has(this.id) && this.log.committed >= this.confLog.lastChangeIndex) {
+        this.broadcastAppend(); // the commit index, so the others apply the change
+        this.becomeFollower(this.term, NONE);
+        return false;
+      }
       return true;
     }
     return false;
@@ -951,38 +976,54 @@ export class RaftCore {
   // Membership (one server at a time) and compaction
   // -------------------------------------------------------------------------
 
-  /** Applies a committed membership change; the host calls it while applying the CONF_CHANGE entry. */
-  applyConfChange(cc: ConfChange): ConfState {
-    if (cc.type === ConfChangeType.ADD_LEARNER) {
-      this.learners.add(cc.node);
-      if (this.role === Role.LEADER && !this.progress.has(cc.node)) {
-        const pr = new Progress(this.log.lastIndex + 1);
-        pr.recentActive = true;
-        this.progress.set(cc.node, pr);
-      }
-    } else if (cc.type === ConfChangeType.PROMOTE) {
-      if (this.learners.delete(cc.node)) this.voters.add(cc.node);
-    } else if (cc.type === ConfChangeType.REMOVE) {
-      this.voters.delete(cc.node);
-      this.learners.delete(cc.node);
-      this.progress.delete(cc.node);
-      if (cc.node === this.id && this.role === Role.LEADER) {
-        this.becomeFollower(this.term, NONE);
-        return this.conf();
-      }
+  /**
+   * Appends to the log (replacing any suffix from ents[0].index on) and keeps the configuration
+   * in step with it: CONF_CHANGE entries take effect here, overwritten ones are undone.
+   */
+  private appendToLog(ents: Entry[]): void {
+    if (ents.length === 0) return;
+    const first = ents[0]!.index;
+    const truncates = first <= this.log.lastIndex;
+    this.log.truncateAndAppend(ents);
+    let changed = false;
+    if (truncates && this.confLog.lastChangeIndex >= first) {
+      this.confLog.truncatedFrom(first);
+      changed = true;
     }
-    if (this.role === Role.LEADER) {
-      if (this.leadTransferee !== NONE && !this.voters.has(this.leadTransferee)) this.leadTransferee = NONE;
-      if (this.maybeCommit()) this.needBroadcast = true;
+    for (const e of ents) {
+      if (e.type !== EntryType.CONF_CHANGE) continue;
+      this.confLog.appended(e.index, decodeConfChange(e.data));
+      changed = true;
     }
-    return this.conf();
+    if (changed) this.refreshConf();
+  }
+
+  /** Mirrors the newest configuration into the sets the core counts with; a leader tracks its new members. */
+  private refreshConf(): void {
+    const conf = this.confLog.current;
+    this.voters = new Set(conf.voters);
+    this.learners = new Set(conf.learners);
+    if (this.role !== Role.LEADER) return;
+    for (const id of [...this.voters, ...this.learners]) {
+      if (this.progress.has(id)) continue;
+      const pr = new Progress(this.log.lastIndex + 1);
+      pr.recentActive = true;
+      this.progress.set(id, pr);
+    }
+    // The leader keeps its own progress even when it removed itself: it leads until that change
+    // commits (thesis §4.2.2) but no longer counts towards quorums (maybeCommit counts voters).
+    for (const id of [...this.progress.keys()]) if (id !== this.id && !this.voters.has(id) && !this.learners.has(id)) this.progress.delete(id);
+    if (this.leadTransferee !== NONE && !this.voters.has(this.leadTransferee)) this.leadTransferee = NONE;
   }
 
   /** The host saved a snapshot of the state machine at meta.index (≤ applied): drop the log up to it. */
   compact(meta: SnapshotMeta, data: Uint8Array): void {
     invariant(meta.index <= this.applied, `raft: compact at ${meta.index} beyond applied ${this.applied}`);
     if (meta.index <= this.log.snapIndex) return;
+    const conf = this.confLog.at(meta.index);
+    invariant(sameConf(conf, meta.conf), `raft: snapshot at ${meta.index} records voters [${meta.conf.voters}] learners [${meta.conf.learners}], the log says [${conf.voters}] [${conf.learners}]`);
     this.log.compact(meta.index, meta.term);
+    this.confLog.compactedThrough(meta.index);
     this.snapMeta = meta;
     this.snapData = data;
   }
@@ -1011,8 +1052,16 @@ export class RaftCore {
     this.needBroadcast = false;
   }
 
+  /**
+   * The commit index is the one part of the hard state that is only a hint (a lower bound at
+   * recovery), and it may be saved before this Ready's entries are written: so it never names
+   * an entry that is not durable here and part of the leader's log already — min(commit,
+   * stable): entries ≤ stable are durable, and a truncation lowers stable below the entries it
+   * replaces. Saving the commit index before a stale suffix is cut would make recovery apply
+   * entries that were never committed.
+   */
   private hardState(): HardState {
-    return { term: this.term, vote: this.vote, commit: this.log.committed };
+    return { term: this.term, vote: this.vote, commit: Math.min(this.log.committed, this.log.stable) };
   }
 
   hasReady(): boolean {
@@ -1024,7 +1073,7 @@ export class RaftCore {
       this.log.lastIndex > this.log.stable ||
       hs.term !== this.term ||
       hs.vote !== this.vote ||
-      hs.commit !== this.log.committed ||
+      hs.commit !== Math.min(this.log.committed, this.log.stable) ||
       this.msgs.length > 0 ||
       this.msgsAfterPersist.length > 0 ||
       this.readStates.length > 0 ||
@@ -1057,6 +1106,9 @@ export class RaftCore {
       this.tailRecoveredPending = false;
     }
     const hs = this.hardState();
+    // A snapshot received whole set stable and commit to its index, but it is written by this
+    // Ready, after the hard state: the commit index moves in the next Ready.
+    if (rd.snapshot !== undefined) hs.commit = this.prevHard.commit;
     if (hs.term !== this.prevHard.term || hs.vote !== this.prevHard.vote || hs.commit !== this.prevHard.commit) {
       invariant(hs.commit >= this.prevHard.commit, `raft: commit index went back from ${this.prevHard.commit} to ${hs.commit}`);
       invariant(hs.term >= this.prevHard.term, `raft: term went back from ${this.prevHard.term} to ${hs.term}`);
@@ -1100,6 +1152,11 @@ export class RaftCore {
   get appliedIndex(): number {
     return this.applied;
   }
+}
+
+function sameConf(a: ConfState, b: ConfState): boolean {
+  const same = (x: readonly number[], y: readonly number[]) => x.length === y.length && [...x].sort(descending).every((v, i) => v === [...y].sort(descending)[i]);
+  return same(a.voters, b.voters) && same(a.learners, b.learners);
 }
 
 function descending(a: number, b: number): number {

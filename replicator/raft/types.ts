@@ -65,9 +65,7 @@ export type MessageType = (typeof MessageType)[keyof typeof MessageType];
  * One message between replicas. Fields not used by a type are 0 / empty.
  * - PRE_VOTE/VOTE: term (for PRE_VOTE: the term the sender would campaign in), index/logTerm = sender's last entry.
  * - *_RESP to votes: reject.
- * - APPEND: index/logTerm = entry preceding `entries`, commit = leader commit, context = the
- *   leader's last index when it sent it (a replica that lost its log tail waits for that, see
- *   RecoveredState.logTailLost).
+ * - APPEND: index/logTerm = entry preceding `entries`, commit = leader commit.
  * - APPEND_RESP: index = last index matched (accept) or the rejected index; rejectHint/logTerm for
  *   fast backtracking; context = APPEND_RESP_LOG_MAY_HAVE_SHRUNK on a reject from a replica that
  *   lost its log tail or restarted and accepted nothing since (its log may be shorter than the
@@ -176,16 +174,27 @@ export interface RaftConfig {
   checkQuorum: boolean;
 }
 
+/**
+ * What a node lost when its WAL lost acknowledged entries (replicator/README.md, "Lost tail"):
+ * it may have acknowledged entries up to `mustReach` (the WAL's sync mark; undefined when
+ * unknown), all of terms ≤ `term` (its hard-state term when the loss was found).
+ */
+export interface TailLoss {
+  mustReach: number | undefined;
+  term: number;
+}
+
 /** What a node recovered from its durable storage at start. */
 export interface RecoveredState {
   hardState: HardState;
   /**
-   * The WAL's tail was damaged and cut off at recovery: this log may lack entries this node
-   * acknowledged, which a leader may have counted towards a commit. Until it has caught up with
-   * a leader (its log reaches the leader's last index), the node neither votes nor campaigns:
-   * otherwise its vote could elect a leader without a committed entry. See replicator/README.md.
+   * The WAL lost entries this node may have acknowledged (a damaged tail cut off, or a log that
+   * ends below its sync mark), which a leader may have counted towards a commit. Until it holds
+   * them again (from a leader), the node does not campaign and judges candidates against the
+   * log it had, not the one it has: otherwise its vote could elect a leader without a committed
+   * entry. See replicator/README.md.
    */
-  logTailLost?: boolean;
+  logTailLost?: TailLoss;
   snapshot?: SnapshotMeta;
   /** Entries after the snapshot, contiguous. */
   entries: Entry[];

@@ -927,7 +927,7 @@ export class ClusterSim {
       this.crash(node, `torn write: ${durable} of ${ops.length} writes of the Ready were durable`);
       return;
     }
-    if (rd.logTailRecovered) node.disk.tailLost = false;
+    if (rd.logTailRecovered) node.disk.tailLost = undefined;
 
     // 3. Messages that must wait for durability.
     for (const m of rd.messagesAfterPersist) this.sendFrom(node, m);
@@ -1030,7 +1030,7 @@ export class ClusterSim {
     this.noteCommitted(e.index, e.term, entryKey(e), id, 'applied', core.term);
     if (e.type === EntryType.CONF_CHANGE) {
       const cc = decodeConfChange(e.data);
-      node.conf = core.applyConfChange(cc);
+      node.conf = core.confAt(e.index);
       this.stats.confChangesApplied++;
       this.trace(`n${id} apply conf change ${cc.type}/${cc.node} at ${e.index}: voters ${node.conf.voters} learners ${node.conf.learners}`);
       if (cc.type === ConfChangeType.REMOVE) this.pendingRemovals.add(cc.node);

@@ -4,7 +4,7 @@
 // prefix of that sequence (a torn final write). A restarted node recovers from this, never
 // from memory. Every write is checked against the storage invariants.
 
-import type { Entry, HardState, RecoveredState, SnapshotMeta } from '../raft/types.js';
+import type { Entry, HardState, RecoveredState, SnapshotMeta, TailLoss } from '../raft/types.js';
 
 export class SimInvariantError extends Error {
   override name = 'SimInvariantError';
@@ -36,8 +36,8 @@ export class SimDisk {
   entries: Entry[] = [];
   /** Durable writes so far (statistics). */
   writes = 0;
-  /** The marker the real WAL writes when it cuts off a damaged tail (loseTail). */
-  tailLost = false;
+  /** The marker the real WAL writes when it cuts off a damaged tail (loseTail): what may be lost. */
+  tailLost: TailLoss | undefined;
 
   constructor(readonly nodeId: number) {}
 
@@ -70,9 +70,10 @@ export class SimDisk {
   /** The durable writes for one Ready, in the order they reach the disk. */
   static opsOf(snapshot: DurableSnapshot | undefined, entries: readonly Entry[], hardState: HardState | undefined): DurableOp[] {
     const ops: DurableOp[] = [];
+    // Hard state first, as replicator/node.ts does: an entry on disk implies its term on disk.
+    if (hardState) ops.push({ kind: 'hardState', hardState });
     if (snapshot) ops.push({ kind: 'snapshot', snapshot });
     for (const entry of entries) ops.push({ kind: 'entry', entry });
-    if (hardState) ops.push({ kind: 'hardState', hardState });
     return ops;
   }
 
@@ -141,9 +142,10 @@ export class SimDisk {
    */
   loseTail(n: number, detected = true): void {
     check(n > 0 && n <= this.entries.length, () => `disk ${this.nodeId}: cannot lose ${n} of ${this.entries.length} entries`);
+    const mustReach = Math.max(this.lastIndex(), this.tailLost?.mustReach ?? 0);
     this.entries.length -= n;
     // Undetected: a cut exactly on a record boundary leaves a log that looks whole.
-    if (detected) this.tailLost = true;
+    if (detected) this.tailLost = { mustReach, term: this.hardState.term };
     if (this.hardState.commit > this.lastIndex()) this.hardState = { ...this.hardState, commit: this.lastIndex() };
   }
 
@@ -151,7 +153,7 @@ export class SimDisk {
   recovered(): RecoveredState | undefined {
     if (this.isEmpty()) return undefined;
     const r: RecoveredState = { hardState: { ...this.hardState }, entries: this.entries.map(copyEntry) };
-    if (this.tailLost) r.logTailLost = true;
+    if (this.tailLost) r.logTailLost = { ...this.tailLost };
     if (this.snapshot) {
       r.snapshot = copyMeta(this.snapshot.meta);
       r.snapshotData = this.snapshot.data.slice();

@@ -4,7 +4,7 @@
 // recovers from its disk only. Election timeouts are fixed per node unless a test asks
 // for randomness, so "who times out first" is the test's choice.
 
-import { RaftCore, decodeConfChange } from '../../replicator/raft/raft-core.js';
+import { RaftCore } from '../../replicator/raft/raft-core.js';
 import { SimDisk } from '../../replicator/sim/sim-disk.js';
 import { ToyStateMachine, encodeCommand } from '../../replicator/sim/state-machine.js';
 import { copyMessage } from '../../replicator/sim/sim-network.js';
@@ -246,14 +246,14 @@ export class ManualCluster {
       if (rd.snapshot) node.disk.writeSnapshot({ meta: rd.snapshot.meta, data: rd.snapshot.data });
       for (const e of rd.entries) node.disk.appendEntry(e);
       if (rd.hardState) node.disk.writeHardState(rd.hardState);
-      if (rd.logTailRecovered) node.disk.tailLost = false;
+      if (rd.logTailRecovered) node.disk.tailLost = undefined;
       for (const m of rd.messagesAfterPersist) this.send(m);
       if (rd.snapshot) {
         node.sm.restore(rd.snapshot.meta, rd.snapshot.data);
         node.conf = rd.snapshot.meta.conf;
       }
       for (const e of rd.committedEntries) {
-        if (e.type === EntryType.CONF_CHANGE) node.conf = node.core.applyConfChange(decodeConfChange(e.data));
+        if (e.type === EntryType.CONF_CHANGE) node.conf = node.core.confAt(e.index);
         node.sm.apply(e);
         node.applied.push(e);
       }

@@ -4,8 +4,8 @@
 // directory (default segment size), then a loop of append(B entries of N bytes) + sync()
 // (one fdatasync per batch), one batch at a time, for S seconds after a warm-up.
 //   entries/s        all entries / wall time of the timed loop (append + sync)
-//   fdatasync p50/99 the fdatasync call itself, timed inside an io hook around fs.fdatasync
-//   sync p50/99      sync() as the caller sees it (fdatasync + promise plumbing)
+//   fdatasync p50/99 the fdatasync call itself, timed inside a WalFs hook around nodeFs.fdatasync
+//   sync p50/99      sync() as the caller sees it (fdatasync + sync-mark pwrite + promise plumbing)
 // Figures depend entirely on the disk and file system under the directory, which is printed.
 // Prints a table, and as the last line one JSON object.
 
@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as hdr from 'hdr-histogram-js';
-import { Wal, type LogEntry } from '../../replicator/wal/wal.js';
+import { Wal, nodeFs, type LogEntry } from '../../replicator/wal/wal.js';
 
 interface Options {
   seconds: number;
@@ -83,16 +83,15 @@ async function runOne(root: string, batch: number, o: Options): Promise<Result> 
   const fdatasyncMs: number[] = [];
   let timing = false;
   const wal = Wal.open(dir, {
-    io: {
-      fdatasync: (fd) =>
-        new Promise<void>((resolve, reject) => {
-          const t0 = performance.now();
-          fs.fdatasync(fd, (err) => {
-            if (timing) fdatasyncMs.push(performance.now() - t0);
-            if (err) reject(err);
-            else resolve();
-          });
-        }),
+    fs: {
+      ...nodeFs,
+      fdatasync: (fd, done) => {
+        const t0 = performance.now();
+        nodeFs.fdatasync(fd, (err) => {
+          if (timing) fdatasyncMs.push(performance.now() - t0);
+          done(err);
+        });
+      },
     },
   });
   // One data buffer for every entry: append copies it into the record, so sharing is safe.

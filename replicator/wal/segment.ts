@@ -1,8 +1,8 @@
-// Segment files: naming, the recovery scan of one segment's bytes, and reading a range of
-// entries back from disk through a sparse offset index.
+// Segment files: naming, the recovery scan of one segment's bytes (pure), and reading a range
+// of entries back from disk through a sparse offset index (through WalFs, fs.ts).
 
-import fs from 'node:fs';
 import { copyBytes } from '../../engine/byte-writer.js';
+import { nodeFs, type WalFs } from './fs.js';
 import { RECORD_HEADER_BYTES, decodeRecord, type LogEntry } from './record.js';
 // A cycle (wal.ts imports this file), safe because the class is only used when a call throws.
 import { WalCorruptionError } from './wal.js';
@@ -19,10 +19,13 @@ export function segmentFileName(firstIndex: number): string {
   return `wal-${String(firstIndex).padStart(20, '0')}.log`;
 }
 
-/** Segment files in `dir` in index order, with the first index their name carries. */
-export function listSegments(dir: string): { name: string; firstIndex: number }[] {
+/**
+ * Segment files in `dir` in index order, with the first index their name carries. `fs`
+ * defaults to node:fs for the read-only tools (audit/); the Wal always passes its own.
+ */
+export function listSegments(dir: string, fs: WalFs = nodeFs): { name: string; firstIndex: number }[] {
   const out: { name: string; firstIndex: number }[] = [];
-  for (const name of fs.readdirSync(dir)) {
+  for (const name of fs.readdir(dir)) {
     const m = SEGMENT_NAME.exec(name);
     if (!m) continue;
     const firstIndex = Number(m[1]);
@@ -102,14 +105,14 @@ export function scanSegment(buf: Uint8Array, firstIndex: number, previousTerm: n
  * throws: the segment was verified at open or written by this process, so it is corruption
  * after the fact.
  */
-export function readSegmentEntries(segment: Segment, lo: number, hi: number, emit: (entry: LogEntry, offset: number) => boolean): void {
+export function readSegmentEntries(fs: WalFs, segment: Segment, lo: number, hi: number, emit: (entry: LogEntry, offset: number) => boolean): void {
   if (!(segment.firstIndex <= lo && lo < hi && hi <= segment.lastIndex + 1)) {
     throw new Error(`WAL: read [${lo}, ${hi}) outside segment ${segment.name} [${segment.firstIndex}, ${segment.lastIndex}]`);
   }
   const slot = Math.floor((lo - segment.firstIndex) / OFFSET_INDEX_STRIDE);
   const startOffset = segment.offsets[slot];
   if (startOffset === undefined) throw new Error(`WAL: no offset index slot ${slot} in ${segment.name}`);
-  const fd = fs.openSync(segment.path, 'r');
+  const fd = fs.open(segment.path, 'r');
   try {
     let buf = Buffer.alloc(0); // sized on first use: a small read of a small segment stays small
     let windowStart = 0;
@@ -123,7 +126,7 @@ export function readSegmentEntries(segment: Segment, lo: number, hi: number, emi
       if (buf.byteLength < size) buf = Buffer.allocUnsafe(size);
       let done = 0;
       while (done < size) {
-        const n = fs.readSync(fd, buf, done, size - done, position + done);
+        const n = fs.read(fd, buf, done, size - done, position + done);
         if (n <= 0) throw new Error(`WAL: ${segment.name} offset ${position + done}: file shorter than expected`);
         done += n;
       }
@@ -147,15 +150,15 @@ export function readSegmentEntries(segment: Segment, lo: number, hi: number, emi
       index++;
     }
   } finally {
-    fs.closeSync(fd);
+    fs.close(fd);
   }
 }
 
 /** Byte offset of entry `index` in the segment (segment.size for lastIndex + 1). */
-export function offsetOfEntry(segment: Segment, index: number): number {
+export function offsetOfEntry(fs: WalFs, segment: Segment, index: number): number {
   if (index === segment.lastIndex + 1) return segment.size;
   let found = -1;
-  readSegmentEntries(segment, index, index + 1, (_entry, offset) => {
+  readSegmentEntries(fs, segment, index, index + 1, (_entry, offset) => {
     found = offset;
     return false;
   });

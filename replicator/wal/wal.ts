@@ -1,23 +1,34 @@
 // The durable write-ahead log of one Raft replica: log entries in CRC32C-checked segment
-// files, the Raft hard state, and snapshots. The Raft core calls it through this class; see
-// README.md beside this file for the formats, the durability rules and the limits.
+// files, the Raft hard state, snapshots, and the sync mark. The Raft core calls it through
+// this class; see README.md beside this file for the formats, the durability rules and the
+// limits.
 //
-// I/O model: appends are written with one blocking pwrite per batch (into the page cache,
-// microseconds), sync() runs fdatasync on the libuv thread pool so the event loop keeps
-// accepting work while the disk flushes (group commit: every sync() that arrives while one
-// fdatasync is in flight shares the next one). Rare structural operations (segment roll,
-// truncation, compaction, hard state) use blocking calls: simpler, and their ordering is then
-// obvious. Snapshots are saved asynchronously because they are large.
+// I/O model: every file-system call goes through the injected WalFs (fs.ts: node:fs in
+// production, SimFs in the simulator). Appends are written with one blocking pwrite per batch
+// (into the page cache, microseconds); syncThen() runs fdatasync asynchronously (the libuv
+// thread pool) so the event loop keeps accepting work while the disk flushes (group commit:
+// every sync that arrives while one fdatasync is in flight shares the next one). Rare
+// structural operations (segment roll, truncation, compaction, hard state) use blocking calls:
+// simpler, and their ordering is then obvious. Snapshots are saved in small deferred steps
+// because they are large. Completion is reported through callbacks that are never called
+// synchronously (fs.defer when there is nothing to wait for); sync() and saveSnapshot() are
+// promise wrappers for hosts that want them. Nothing but close() uses promises, so the
+// simulator runs the Wal on its own deterministic schedule, without the microtask queue.
+//
+// Sync mark: after each fdatasync round completes, before its waiters hear of it, the last
+// index the round covered is written to the `synced` file (sync-mark.ts). Recovery compares it
+// with the log's end: a cut tail at or above the mark was never acknowledged (a torn write);
+// below it, acknowledged entries are gone and the `tail-lost` marker is written.
 //
 // Any failed write, fsync, fdatasync, ftruncate, rename or unlink puts the WAL in a failed
 // state for good: after a failed fsync the kernel may have dropped the dirty pages and a
 // retry can report success without the data being on disk ("fsyncgate"). The host must exit
 // and the replica be repaired from its peers.
 
-import fs from 'node:fs';
 import path from 'node:path';
+import { nodeFs, type Fd, type WalFs } from './fs.js';
 import { HARD_STATE_FILE, decodeHardState, encodeHardState, validateHardState, type HardState } from './hard-state.js';
-import { TMP_SUFFIX, atomicWriteFileSync, fsyncDir, nodeIo, writeAll, type WalIo } from './io.js';
+import { TMP_SUFFIX, atomicWriteFileSync, fsyncDir, writeAll } from './io.js';
 import { ENTRY_DATA_BYTES_MAX, RECORD_BYTES_MAX, RecordType, encodeEntryRecord, entryRecordBytes, type LogEntry } from './record.js';
 import {
   OFFSET_INDEX_STRIDE,
@@ -29,15 +40,21 @@ import {
   type Segment,
 } from './segment.js';
 import { SNAPSHOTS_KEPT, SNAPSHOT_BYTES_MAX, SNAPSHOT_HEADER_BYTES, decodeSnapshot, listSnapshots, snapshotFileName, writeSnapshotFile, type Snapshot } from './snapshot-file.js';
+import { SYNCED_FILE, SyncMark, readSyncMark } from './sync-mark.js';
+import { TAIL_LOST_FILE, decodeTailLost, encodeTailLost, mergeTailLoss, type TailLoss, type TailLostRecord } from './tail-loss.js';
 
+export type { Fd, WalFs } from './fs.js';
 export type { HardState } from './hard-state.js';
-export type { WalIo } from './io.js';
 export type { LogEntry } from './record.js';
 export type { Snapshot } from './snapshot-file.js';
+export type { TailLoss } from './tail-loss.js';
+export { nodeFs } from './fs.js';
 export { HARD_STATE_BYTES } from './hard-state.js';
 export { ENTRY_DATA_BYTES_MAX, RECORD_BYTES_MAX, RECORD_HEADER_BYTES } from './record.js';
 export { OFFSET_INDEX_STRIDE, READ_CHUNK_BYTES } from './segment.js';
-export { SNAPSHOTS_KEPT, SNAPSHOT_BYTES_MAX } from './snapshot-file.js';
+export { SNAPSHOTS_KEPT, SNAPSHOT_BYTES_MAX, SNAPSHOT_CRC_CHUNK_BYTES, SNAPSHOT_WRITE_CHUNK_BYTES } from './snapshot-file.js';
+export { SYNCED_FILE } from './sync-mark.js';
+export { TAIL_LOST_FILE } from './tail-loss.js';
 
 /** Default segment size (64 MiB): a new segment is started before a record would pass it. */
 export const SEGMENT_BYTES_MAX = 64 * 1024 * 1024;
@@ -57,8 +74,8 @@ export interface WalOptions {
   tailCacheBytesMax?: number;
   /** Default SNAPSHOTS_KEPT; at least 1. */
   snapshotsKept?: number;
-  /** Replaces the fallible file-system calls, for tests (inject EIO). */
-  io?: Partial<WalIo>;
+  /** The file system. Default nodeFs; the simulator passes a SimFs, tests wrap nodeFs to inject EIO. */
+  fs?: WalFs;
   /** Where repairs and skipped snapshots are reported. Default console.warn. */
   warn?: (message: string) => void;
 }
@@ -79,22 +96,16 @@ export interface WalRecovery {
   segments: number;
   repairedTail: TailRepair | undefined;
   /**
-   * A damaged tail was cut off, at this open or at an earlier one whose node has not caught up
-   * since (the TAIL_LOST_FILE marker is present): the log may lack entries this replica
-   * acknowledged. The host starts its Raft core with RecoveredState.logTailLost.
+   * The log lost entries this replica may have acknowledged, found at this open (its end is
+   * below the sync mark, or a damaged tail was cut with no readable mark) or at an earlier one
+   * whose node has not caught up since (the TAIL_LOST_FILE marker is present). The host starts
+   * its Raft core with RecoveredState.logTailLost. A torn tail above the mark is only
+   * `repairedTail`.
    */
-  tailLost: boolean;
+  tailLost: TailLoss | undefined;
   /** Stale temp files of interrupted hard-state or snapshot saves, deleted. */
   removedTempFiles: string[];
 }
-
-/**
- * Marker file: this log lost a damaged tail at recovery and the node has not caught up with a
- * leader since. Written (durably) before the tail is cut, removed by clearTailLost(). An
- * operator may delete it by hand only when most replicas lost their tails together (see
- * replicator/README.md): that accepts the loss of whatever they had acknowledged.
- */
-export const TAIL_LOST_FILE = 'tail-lost';
 
 /** The WAL hit an I/O error and refuses every further call; the host must exit. */
 export class WalFailedError extends Error {
@@ -118,18 +129,39 @@ export class WalCorruptionError extends Error {
 
 interface Waiter {
   seq: number;
-  resolve: () => void;
-  reject: (err: Error) => void;
+  done: (err?: Error) => void;
+}
+
+interface SnapshotJob {
+  index: number;
+  term: number;
+  bytes: Uint8Array;
+  done: (err?: Error) => void;
 }
 
 function assert(ok: boolean, message: string): asserts ok {
   if (!ok) throw new Error(`WAL invariant broken: ${message}`);
 }
 
+/** Calls every callback, even when one throws; then rethrows the first exception. */
+function callAll(waiters: readonly Waiter[], err: Error | undefined): void {
+  let thrown = false;
+  let first: unknown;
+  for (const w of waiters) {
+    try {
+      w.done(err);
+    } catch (e) {
+      if (!thrown) first = e;
+      thrown = true;
+    }
+  }
+  if (thrown) throw first;
+}
+
 export class Wal {
   readonly dir: string;
   readonly recovery: WalRecovery;
-  private readonly io: WalIo;
+  private readonly fs: WalFs;
   private readonly warn: (message: string) => void;
   private readonly segmentBytesMax: number;
   private readonly tailCacheBytesMax: number;
@@ -139,9 +171,11 @@ export class Wal {
   private last: number;
   private segments: Segment[];
   /** The fd of the last segment, open for writing; undefined only while there is no segment. */
-  private fd: number | undefined;
+  private fd: Fd | undefined;
   /** fds of segments no longer current, closed once no fdatasync may still be using them. */
-  private retired: number[] = [];
+  private retired: Fd[] = [];
+  /** The `synced` file: the highest index the host may have seen synced (README, "Sync mark"). */
+  private readonly mark: SyncMark;
 
   /** Term runs over [first, last]: entries from runFirst[i] on have term runTerm[i]. */
   private runFirst: number[] = [];
@@ -156,20 +190,27 @@ export class Wal {
   private appendSeq = 0;
   private durableSeq = 0;
   private waiters: Waiter[] = [];
-  private roundInFlight: Promise<void> | undefined;
+  private roundInFlight = false;
+  /** Last index the round in flight covers: the log's end when it started, lowered by a truncation since. */
+  private roundLast = 0;
 
   private hardState: HardState | undefined;
   /** Index of the newest snapshot saved or loaded by this process; compaction may not pass it. */
   private snapshotIndex: number | undefined;
-  private snapshotChain: Promise<void> = Promise.resolve();
+  /** Saves not started yet, in call order; one runs at a time. */
+  private snapshotQueue: SnapshotJob[] = [];
+  private snapshotBusy = false;
+  /** close() waiting for the round and the snapshot save in flight to end. */
+  private idleWaiters: (() => void)[] = [];
 
   private failure: WalFailedError | undefined;
   private closed = false;
 
   /**
    * Opens (creating if needed) the WAL in `dir` and recovers it: verifies every record,
-   * repairs a torn or corrupt tail of the last segment, and throws WalCorruptionError for
-   * anything else that is damaged.
+   * repairs a torn or corrupt tail of the last segment, compares the log's end with the sync
+   * mark (writing the `tail-lost` marker when acknowledged entries are gone), and throws
+   * WalCorruptionError for anything else that is damaged.
    */
   static open(dir: string, options: WalOptions = {}): Wal {
     return new Wal(dir, options);
@@ -177,7 +218,7 @@ export class Wal {
 
   private constructor(dir: string, options: WalOptions) {
     this.dir = dir;
-    this.io = { ...nodeIo, ...options.io };
+    this.fs = options.fs ?? nodeFs;
     this.warn = options.warn ?? ((m) => console.warn(m));
     this.segmentBytesMax = options.segmentBytesMax ?? SEGMENT_BYTES_MAX;
     this.tailCacheBytesMax = options.tailCacheBytesMax ?? TAIL_CACHE_BYTES_MAX;
@@ -189,27 +230,29 @@ export class Wal {
       throw new RangeError(`WAL: bad tailCacheBytesMax ${this.tailCacheBytesMax}`);
     }
     if (!Number.isSafeInteger(this.snapshotsKept) || this.snapshotsKept < 1) throw new RangeError(`WAL: bad snapshotsKept ${this.snapshotsKept}`);
+    const fs = this.fs;
 
-    if (!fs.existsSync(dir)) {
-      fs.mkdirSync(dir, { recursive: true });
-      fsyncDir(this.io, path.dirname(path.resolve(dir)));
-    }
+    this.createDirectory(dir);
 
-    const removedTempFiles = fs.readdirSync(dir).filter((n) => n.endsWith(TMP_SUFFIX));
-    for (const name of removedTempFiles) fs.unlinkSync(path.join(dir, name));
-    if (removedTempFiles.length > 0) fsyncDir(this.io, dir);
+    const removedTempFiles = fs.readdir(dir).filter((n) => n.endsWith(TMP_SUFFIX)).sort();
+    for (const name of removedTempFiles) fs.unlink(path.join(dir, name));
+    if (removedTempFiles.length > 0) fsyncDir(fs, dir);
 
     const hardStatePath = path.join(dir, HARD_STATE_FILE);
-    if (fs.existsSync(hardStatePath)) {
-      const hs = decodeHardState(fs.readFileSync(hardStatePath));
+    if (fs.exists(hardStatePath)) {
+      const hs = decodeHardState(fs.readFile(hardStatePath));
       // Never guessed: a lost vote or term could let this replica vote twice in a term.
       if (typeof hs === 'string') throw new WalCorruptionError(HARD_STATE_FILE, 0, hs);
       this.hardState = hs;
     }
 
-    const listed = listSegments(dir);
+    const read = readSyncMark(fs, dir);
+    const stored = typeof read === 'string' ? undefined : read;
+    const synced = stored?.index; // W: undefined when unknown
+
+    const listed = listSegments(dir, fs);
     this.segments = [];
-    let repairedTail: TailRepair | undefined;
+    let damaged: { name: string; buf: Uint8Array; validEnd: number; reason: string } | undefined;
     if (listed.length === 0) {
       // No segment file: a new log, or a crash between deleting the old segments and
       // creating the new one in compactThrough's reset. Either way the log is empty and
@@ -226,48 +269,109 @@ export class Wal {
           throw new WalCorruptionError(name, 0, `index gap: the previous segment ends at entry ${this.last}, this one starts at ${firstIndex}`);
         }
         const file = path.join(dir, name);
-        const buf = fs.readFileSync(file);
+        const buf = fs.readFile(file);
         const scan = scanSegment(buf, firstIndex, this.lastTerm(), (index, term) => this.noteTerm(index, term));
         if (scan.stop.kind === 'invalid' || (scan.stop.kind === 'bad' && !isLast)) {
           throw new WalCorruptionError(name, scan.stop.offset, scan.stop.reason);
         }
-        if (scan.stop.kind === 'bad') repairedTail = this.repairTail(name, buf, scan.validEnd, scan.stop.reason);
+        if (scan.stop.kind === 'bad') damaged = { name, buf, validEnd: scan.validEnd, reason: scan.stop.reason };
         this.segments.push({ name, path: file, firstIndex, lastIndex: scan.lastIndex, size: scan.validEnd, offsets: scan.offsets });
         this.last = scan.lastIndex;
       }
-      this.fd = fs.openSync(this.segments[this.segments.length - 1]!.path, 'r+');
     }
-    const tailLost = fs.existsSync(path.join(dir, TAIL_LOST_FILE));
+
+    // Did the log lose entries the host may have acknowledged? It acknowledges an entry only
+    // once a sync of it completed, and every completed sync round wrote the mark first: an
+    // end below the mark has lost some. At or above it, a damaged tail is a write the crash
+    // tore before any sync covered it. Without a readable mark, any cut may have lost some.
+    // With no segment the log ends where the newest snapshot does (its name is enough here;
+    // loadLatestSnapshot() verifies it).
+    const end = listed.length === 0 ? (listSnapshots(dir, fs)[0]?.index ?? 0) : this.last;
+    const lost = synced !== undefined ? end < synced : damaged !== undefined;
+    let tailLost: TailLoss | undefined;
+    if (lost) {
+      const lastSegment = this.segments[this.segments.length - 1];
+      tailLost = this.markTailLost({
+        mustReach: synced ?? null,
+        term: this.hardState?.term ?? 0,
+        segment: damaged?.name ?? lastSegment?.name ?? null,
+        offset: damaged?.validEnd ?? lastSegment?.size ?? 0,
+        removedBytes: damaged === undefined ? 0 : damaged.buf.byteLength - damaged.validEnd,
+        reason:
+          damaged !== undefined
+            ? `${damaged.reason}${synced === undefined ? ' (no readable sync mark)' : `; the log now ends at entry ${end}, below the sync mark ${synced}`}`
+            : `the log ends at entry ${end}, below the sync mark ${synced}`,
+      });
+    } else if (fs.exists(path.join(dir, TAIL_LOST_FILE))) {
+      tailLost = decodeTailLost(fs.readFile(path.join(dir, TAIL_LOST_FILE)));
+    }
+    const lossNote = lost ? `; entries it may have acknowledged are lost (up to ${synced ?? 'an unknown index'}): marker ${TAIL_LOST_FILE} written` : '; a torn write never synced (at or above the sync mark): nothing acknowledged is lost';
+    const repairedTail = damaged === undefined ? undefined : this.repairTail(damaged.name, damaged.buf, damaged.validEnd, damaged.reason, lossNote);
+    if (lost && damaged === undefined) this.warn(`WAL: the log ends at entry ${end}, below the sync mark ${synced}${lossNote}`);
+    if (typeof read === 'string' && (listed.length > 0 || fs.exists(path.join(dir, SYNCED_FILE)))) this.warn(`WAL: sync mark unknown (${read}); rewritten`);
+
+    // The host treats the recovered log as durable and may acknowledge all of it. After a
+    // killed process, the page cache may still hold what was never flushed: the last segment's
+    // tail (an unsynced append, or a truncation killed before its fsync) and directory changes
+    // (a segment created or deleted, a rename). Flush both now (earlier segments were fsynced
+    // when they rolled), so a later power cut cannot take back what this open returns.
+    if (listed.length > 0) {
+      this.fd = fs.open(this.segments[this.segments.length - 1]!.path, 'r+');
+      fs.fsync(this.fd);
+    }
+    fsyncDir(fs, dir);
+    // From here the mark tracks this log: it is set to the log's end (a loss found above is
+    // recorded in the marker, which an operator may delete; a mark left above the log would
+    // bring the loss back at every open). With no segment it only comes down to the
+    // snapshot's end: it never claims more than the files hold.
+    this.mark = SyncMark.open(fs, dir, stored, listed.length > 0 ? this.last : Math.min(synced ?? 0, end));
     this.recovery = { firstIndex: this.first, lastIndex: this.last, segments: this.segments.length, repairedTail, tailLost, removedTempFiles };
   }
 
-  /** Truncates the last segment at `validEnd`, after saving the removed bytes for inspection. */
-  private repairTail(name: string, buf: Uint8Array, validEnd: number, reason: string): TailRepair {
-    let n = 1;
-    while (fs.existsSync(path.join(this.dir, `${name}.corrupt-${n}`))) n++;
-    const corruptCopy = `${name}.corrupt-${n}`;
-    const removed = buf.subarray(validEnd);
+  /** Creates `dir` if missing, with every directory it creates made durable in its parent. */
+  private createDirectory(dir: string): void {
+    const created: string[] = [];
+    for (let d = path.resolve(dir); !this.fs.exists(d); d = path.dirname(d)) created.push(d);
+    if (created.length === 0) return;
+    this.fs.mkdirp(dir);
+    for (const d of created) fsyncDir(this.fs, path.dirname(d));
+  }
+
+  /** Writes (durably) the tail-lost marker, combined with one already there; returns what it holds. */
+  private markTailLost(record: TailLostRecord): TailLoss {
+    const file = path.join(this.dir, TAIL_LOST_FILE);
+    let loss: TailLoss = { mustReach: record.mustReach ?? undefined, term: record.term };
+    if (this.fs.exists(file)) loss = mergeTailLoss(loss, decodeTailLost(this.fs.readFile(file)));
     // First the marker: once the tail is cut nothing else shows that entries may be missing,
     // and a crash before the node has caught up must not let it forget.
-    const marker = new TextEncoder().encode(`${JSON.stringify({ segment: name, offset: validEnd, removedBytes: removed.byteLength, reason })}\n`);
-    atomicWriteFileSync(this.io, this.dir, TAIL_LOST_FILE, [marker]);
+    atomicWriteFileSync(this.fs, this.dir, TAIL_LOST_FILE, [encodeTailLost({ ...record, mustReach: loss.mustReach ?? null, term: loss.term })]);
+    return loss;
+  }
+
+  /** Truncates the last segment at `validEnd`, after saving the removed bytes for inspection. */
+  private repairTail(name: string, buf: Uint8Array, validEnd: number, reason: string, note: string): TailRepair {
+    const fs = this.fs;
+    let n = 1;
+    while (fs.exists(path.join(this.dir, `${name}.corrupt-${n}`))) n++;
+    const corruptCopy = `${name}.corrupt-${n}`;
+    const removed = buf.subarray(validEnd);
     // The copy is durable before the segment shrinks: a crash in between repeats the repair.
-    const copyFd = fs.openSync(path.join(this.dir, corruptCopy), 'wx');
+    const copyFd = fs.open(path.join(this.dir, corruptCopy), 'wx');
     try {
-      writeAll(this.io, copyFd, removed, 0, removed.byteLength, 0);
-      this.io.fsyncSync(copyFd);
+      writeAll(fs, copyFd, removed, 0, removed.byteLength, 0);
+      fs.fsync(copyFd);
     } finally {
-      fs.closeSync(copyFd);
+      fs.close(copyFd);
     }
-    fsyncDir(this.io, this.dir);
-    const fd = fs.openSync(path.join(this.dir, name), 'r+');
+    fsyncDir(fs, this.dir);
+    const fd = fs.open(path.join(this.dir, name), 'r+');
     try {
-      this.io.ftruncateSync(fd, validEnd);
-      this.io.fsyncSync(fd);
+      fs.ftruncate(fd, validEnd);
+      fs.fsync(fd);
     } finally {
-      fs.closeSync(fd);
+      fs.close(fd);
     }
-    this.warn(`WAL: ${name}: ${reason} at byte offset ${validEnd}; truncated there, ${removed.byteLength} bytes kept in ${corruptCopy}`);
+    this.warn(`WAL: ${name}: ${reason} at byte offset ${validEnd}; truncated there, ${removed.byteLength} bytes kept in ${corruptCopy}${note}`);
     return { segment: name, offset: validEnd, removedBytes: removed.byteLength, corruptCopy, reason };
   }
 
@@ -332,7 +436,7 @@ export class Wal {
       while (index < diskHi && !full) {
         const segment = this.segmentOf(index);
         const segmentHi = Math.min(diskHi, segment.lastIndex + 1);
-        readSegmentEntries(segment, index, segmentHi, take);
+        readSegmentEntries(this.fs, segment, index, segmentHi, take);
         index = segmentHi;
       }
     } catch (err) {
@@ -354,7 +458,7 @@ export class Wal {
 
   /**
    * Writes entries (the first must be lastIndex() + 1, then consecutive, terms never
-   * decreasing) with one write per segment touched. Not durable until sync() resolves.
+   * decreasing) with one write per segment touched. Not durable until a later sync completes.
    * A bad batch is refused whole, before anything is written. The WAL keeps references to
    * nothing the caller passed.
    */
@@ -422,7 +526,7 @@ export class Wal {
     const fd = this.fd;
     assert(fd !== undefined, 'no open segment');
     const base = starts[from]!;
-    writeAll(this.io, fd, buf, base, starts[to]! - base, segment.size);
+    writeAll(this.fs, fd, buf, base, starts[to]! - base, segment.size);
     for (let i = from; i < to; i++) {
       const e = entries[i]!;
       const start = starts[i]!;
@@ -444,7 +548,7 @@ export class Wal {
   private roll(firstIndex: number): void {
     const fd = this.fd;
     assert(fd !== undefined, 'roll without a segment');
-    this.io.fsyncSync(fd);
+    this.fs.fsync(fd);
     this.retire(fd);
     this.fd = undefined;
     this.createSegment(firstIndex);
@@ -456,24 +560,33 @@ export class Wal {
     const name = segmentFileName(firstIndex);
     const file = path.join(this.dir, name);
     // 'wx': a segment file is never overwritten; an existing one here is a bug.
-    this.fd = fs.openSync(file, 'wx');
-    fsyncDir(this.io, this.dir);
+    this.fd = this.fs.open(file, 'wx');
+    fsyncDir(this.fs, this.dir);
     this.segments.push({ name, path: file, firstIndex, lastIndex: firstIndex - 1, size: 0, offsets: [] });
   }
 
   /**
-   * Resolves once everything appended before the call is durable (fdatasync). Calls made
-   * while an fdatasync is in flight share the next one. Rejects with WalFailedError if the
-   * WAL has failed or fails now.
+   * Calls `done` once everything appended before the call is durable (fdatasync), and the
+   * sync mark covers it; with a WalFailedError if the WAL has failed or fails now. Calls made
+   * while an fdatasync is in flight share the next one (group commit). `done` is never called
+   * synchronously: with nothing to sync, it runs through fs.defer. Successful syncs complete
+   * in call order, whatever order the file system runs its completions in.
    */
+  syncThen(done: (err?: Error) => void): void {
+    if (this.failure || this.closed) {
+      const err = this.failure ?? new Error('WAL: closed');
+      this.fs.defer(() => done(err));
+      return;
+    }
+    // Queued even when nothing needs syncing, behind any earlier sync still to be told.
+    this.waiters.push({ seq: this.appendSeq, done });
+    if (this.durableSeq >= this.appendSeq) this.settleLater();
+    else if (!this.roundInFlight) this.startRound();
+  }
+
+  /** syncThen() as a promise: resolves once everything appended before the call is durable. */
   sync(): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.closed) return Promise.reject(new Error('WAL: closed'));
-    if (this.durableSeq >= this.appendSeq) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ seq: this.appendSeq, resolve, reject });
-      if (this.roundInFlight === undefined) this.startRound();
-    });
+    return new Promise<void>((resolve, reject) => this.syncThen((err) => (err ? reject(err) : resolve())));
   }
 
   /** append(entries) then sync(). */
@@ -491,30 +604,59 @@ export class Wal {
     // Every append leaves a segment open; truncation and compaction, which may close it,
     // make everything durable themselves.
     assert(fd !== undefined, 'sync round without an open segment');
+    assert(!this.roundInFlight, 'two sync rounds in flight');
     const target = this.appendSeq;
-    this.roundInFlight = this.io.fdatasync(fd).then(
-      () => {
-        this.roundInFlight = undefined;
-        this.closeRetired();
-        if (this.failure) return;
-        this.durableSeq = Math.max(this.durableSeq, target);
-        this.settleWaiters();
-        if (this.waiters.length > 0) this.startRound();
-      },
-      (err: unknown) => {
-        this.roundInFlight = undefined;
-        this.closeRetired();
-        this.fail(err, 'fdatasync');
-      },
-    );
+    this.roundLast = this.last;
+    this.roundInFlight = true;
+    try {
+      this.fs.fdatasync(fd, (err) => this.endRound(target, err));
+    } catch (err) {
+      // node:fs reports through the callback; a simulated kill (SimFs) throws here.
+      this.roundInFlight = false;
+      this.closeRetired();
+      this.fail(err, 'fdatasync');
+      this.notifyIdle();
+    }
   }
 
-  private settleWaiters(): void {
+  private endRound(target: number, err: Error | undefined): void {
+    assert(this.roundInFlight, 'a sync round ended twice');
+    if (err === undefined && !this.failure && this.roundLast > this.mark.index) {
+      // Before any waiter hears of it: the host acknowledges entries only after that, so the
+      // mark is in the page cache before any acknowledgement leaves (README, "Sync mark").
+      try {
+        this.mark.set(this.roundLast, false);
+      } catch (markErr) {
+        this.fail(markErr, 'sync mark');
+      }
+    }
+    this.roundInFlight = false;
+    this.closeRetired();
+    if (err !== undefined) this.fail(err, 'fdatasync');
+    if (this.failure) {
+      this.notifyIdle();
+      return;
+    }
+    this.durableSeq = Math.max(this.durableSeq, target);
+    const settled = this.takeSettled();
+    // The next round starts before the callbacks run (they may append and sync again, and
+    // join it or start one themselves); their exceptions cannot leave the Wal half updated.
+    if (this.waiters.length > 0) this.startRound();
+    else this.notifyIdle();
+    callAll(settled, undefined);
+  }
+
+  /** Removes and returns the waiters whose appends are durable. */
+  private takeSettled(): Waiter[] {
     let n = 0;
     while (n < this.waiters.length && this.waiters[n]!.seq <= this.durableSeq) n++;
-    if (n === 0) return;
-    const done = this.waiters.splice(0, n);
-    for (const w of done) w.resolve();
+    return n === 0 ? [] : this.waiters.splice(0, n);
+  }
+
+  /** Settles durable waiters later: truncation and compaction must not call back into the host. */
+  private settleLater(): void {
+    if (this.waiters.length === 0) return;
+    this.fs.defer(() => callAll(this.takeSettled(), undefined));
   }
 
   // ---------------------------------------------------------------------------------------
@@ -525,7 +667,10 @@ export class Wal {
    * Removes every entry with index > `index` (a conflicting suffix), durably: later segments
    * are deleted newest first (directory fsync after each, so a crash leaves a prefix), then
    * the segment holding `index` is truncated and fsynced. Refuses to remove an entry at or
-   * below the commit index of the saved hard state.
+   * below the commit index of the saved hard state. The sync mark becomes `index`: lowered
+   * durably before anything is removed (a mark left above the new, unsynced entries would
+   * make a later recovery see a loss that is not one), raised after the fsync otherwise
+   * (every entry up to `index` is durable then, and pending syncs complete).
    */
   truncateAfter(index: number): void {
     this.check();
@@ -541,21 +686,23 @@ export class Wal {
       let k = this.segments.length - 1;
       while (k > 0 && this.segments[k]!.firstIndex > index) k--;
       const keeper = this.segments[k]!;
-      const cut = offsetOfEntry(keeper, index + 1);
+      const cut = offsetOfEntry(this.fs, keeper, index + 1);
+      if (this.mark.index > index) this.mark.set(index, true);
       for (let i = this.segments.length - 1; i > k; i--) {
-        fs.unlinkSync(this.segments[i]!.path);
-        fsyncDir(this.io, this.dir);
+        this.fs.unlink(this.segments[i]!.path);
+        fsyncDir(this.fs, this.dir);
       }
       if (k < this.segments.length - 1) {
         this.retire(this.fd!);
-        this.fd = fs.openSync(keeper.path, 'r+');
+        this.fd = this.fs.open(keeper.path, 'r+');
         this.segments.length = k + 1;
       }
-      this.io.ftruncateSync(this.fd!, cut);
-      this.io.fsyncSync(this.fd!);
+      this.fs.ftruncate(this.fd!, cut);
+      this.fs.fsync(this.fd!);
       keeper.size = cut;
       keeper.lastIndex = index;
       keeper.offsets.length = Math.ceil((index - keeper.firstIndex + 1) / OFFSET_INDEX_STRIDE);
+      if (this.mark.index < index) this.mark.set(index, false);
     } catch (err) {
       throw this.fail(err, 'truncateAfter');
     }
@@ -567,17 +714,21 @@ export class Wal {
     while (this.cache.length > this.cacheHead && this.cache[this.cache.length - 1]!.index > index) {
       this.cacheBytes -= this.cache.pop()!.data.byteLength + CACHE_ENTRY_OVERHEAD_BYTES;
     }
+    // A round in flight covers no entry above `index` any more: it must not raise the mark
+    // past it when it completes.
+    this.roundLast = Math.min(this.roundLast, index);
     // Earlier segments were fsynced when they rolled, the keeper just now: all is durable.
     this.appendSeq++;
     this.durableSeq = this.appendSeq;
-    this.settleWaiters();
+    this.settleLater();
   }
 
   /**
    * Deletes whole segments whose entries are all <= `index` (oldest first, directory fsync
    * after each, so a crash leaves a contiguous suffix). `index` may not pass the newest
    * snapshot saved or loaded by this process. When every entry goes (index >= lastIndex(),
-   * e.g. after installing a snapshot), the log restarts empty at index + 1 in a new segment.
+   * e.g. after installing a snapshot), the log restarts empty at index + 1 in a new segment,
+   * and the sync mark becomes `index` (the snapshot holds everything up to it, durably).
    */
   compactThrough(index: number): void {
     this.check();
@@ -588,9 +739,11 @@ export class Wal {
     if (index < this.first) return;
     try {
       if (index >= this.last) {
+        // The mark is at most the log's end, so at most `index`; kept exact all the same.
+        if (this.mark.index > index) this.mark.set(index, true);
         for (const segment of this.segments) {
-          fs.unlinkSync(segment.path);
-          fsyncDir(this.io, this.dir);
+          this.fs.unlink(segment.path);
+          fsyncDir(this.fs, this.dir);
         }
         if (this.fd !== undefined) this.retire(this.fd);
         this.fd = undefined;
@@ -603,15 +756,18 @@ export class Wal {
         this.cache = [];
         this.cacheHead = 0;
         this.cacheBytes = 0;
+        // After the new segment is durable: a power cut then leaves a log ending at `index`
+        // (or, before it, no segment and the snapshot), never below the mark.
+        if (this.mark.index < index) this.mark.set(index, false);
         this.appendSeq++;
         this.durableSeq = this.appendSeq;
-        this.settleWaiters();
+        this.settleLater();
         return;
       }
       let n = 0;
       while (n < this.segments.length - 1 && this.segments[n]!.lastIndex <= index) {
-        fs.unlinkSync(this.segments[n]!.path);
-        fsyncDir(this.io, this.dir);
+        this.fs.unlink(this.segments[n]!.path);
+        fsyncDir(this.fs, this.dir);
         n++;
       }
       if (n === 0) return;
@@ -656,7 +812,7 @@ export class Wal {
     }
     const bytes = encodeHardState(hs);
     try {
-      atomicWriteFileSync(this.io, this.dir, HARD_STATE_FILE, [bytes]);
+      atomicWriteFileSync(this.fs, this.dir, HARD_STATE_FILE, [bytes]);
     } catch (err) {
       throw this.fail(err, 'saveHardState');
     }
@@ -667,19 +823,23 @@ export class Wal {
   clearTailLost(): void {
     this.check();
     try {
-      fs.rmSync(path.join(this.dir, TAIL_LOST_FILE), { force: true });
-      fsyncDir(this.io, this.dir);
+      const file = path.join(this.dir, TAIL_LOST_FILE);
+      if (this.fs.exists(file)) this.fs.unlink(file);
+      fsyncDir(this.fs, this.dir);
     } catch (err) {
       throw this.fail(err, 'clearTailLost');
     }
   }
 
   /**
-   * Saves a snapshot atomically and durably, asynchronously, then keeps only the newest
-   * `snapshotsKept` snapshot files. Saves run one at a time in call order. `bytes` must not
-   * change until the promise settles.
+   * Saves a snapshot atomically and durably, in small deferred steps (snapshot-file.ts), then
+   * keeps only the newest `snapshotsKept` snapshot files; then calls `done`, never
+   * synchronously, with the error if it failed (a WalFailedError for an I/O error, a
+   * RangeError or TypeError for a bad call). Saves run one at a time in call order. `bytes`
+   * must not change until `done` is called.
    */
-  saveSnapshot(index: number, term: number, bytes: Uint8Array): Promise<void> {
+  saveSnapshotThen(index: number, term: number, bytes: Uint8Array, done: (err?: Error) => void): void {
+    let refused: Error | undefined;
     try {
       this.check();
       if (!Number.isSafeInteger(index) || index < 0 || !Number.isSafeInteger(term) || term < 0) {
@@ -691,19 +851,49 @@ export class Wal {
         throw new RangeError(`WAL: snapshot at ${index} is older than the saved one at ${this.snapshotIndex}`);
       }
     } catch (err) {
-      return Promise.reject(err);
+      refused = err as Error;
     }
-    const save = this.snapshotChain.then(async () => {
-      this.check();
-      try {
-        await writeSnapshotFile(this.io, this.dir, index, term, bytes, this.snapshotsKept);
-      } catch (err) {
-        throw this.fail(err, 'saveSnapshot');
+    if (refused !== undefined) {
+      const err = refused;
+      this.fs.defer(() => done(err));
+      return;
+    }
+    this.snapshotQueue.push({ index, term, bytes, done });
+    if (!this.snapshotBusy) this.nextSnapshot();
+  }
+
+  /** saveSnapshotThen() as a promise. */
+  saveSnapshot(index: number, term: number, bytes: Uint8Array): Promise<void> {
+    return new Promise<void>((resolve, reject) => this.saveSnapshotThen(index, term, bytes, (err) => (err ? reject(err) : resolve())));
+  }
+
+  private nextSnapshot(): void {
+    const job = this.snapshotQueue.shift();
+    if (job === undefined) {
+      this.snapshotBusy = false;
+      this.notifyIdle();
+      return;
+    }
+    this.snapshotBusy = true;
+    const finish = (err: Error | undefined): void => {
+      // The next save starts (its first step is deferred) before this callback runs, so an
+      // exception from it cannot stall the queue.
+      this.nextSnapshot();
+      job.done(err);
+    };
+    if (this.failure || this.closed) {
+      const err = this.failure ?? new Error('WAL: closed');
+      this.fs.defer(() => finish(err));
+      return;
+    }
+    writeSnapshotFile(this.fs, this.dir, job.index, job.term, job.bytes, this.snapshotsKept, () => this.failure, (err) => {
+      if (err !== undefined) {
+        finish(this.fail(err, 'saveSnapshot'));
+        return;
       }
-      this.snapshotIndex = Math.max(this.snapshotIndex ?? index, index);
+      this.snapshotIndex = Math.max(this.snapshotIndex ?? job.index, job.index);
+      finish(undefined);
     });
-    this.snapshotChain = save.catch(() => undefined);
-    return save;
   }
 
   /**
@@ -714,14 +904,14 @@ export class Wal {
   loadLatestSnapshot(): Snapshot | undefined {
     this.check();
     let found: Snapshot | undefined;
-    for (const { name, index } of listSnapshots(this.dir)) {
+    for (const { name, index } of listSnapshots(this.dir, this.fs)) {
       const file = path.join(this.dir, name);
-      const size = fs.statSync(file).size;
+      const size = this.fs.size(file);
       if (size > SNAPSHOT_HEADER_BYTES + SNAPSHOT_BYTES_MAX + 4) {
         this.warn(`WAL: snapshot ${name}: ${size} bytes, over SNAPSHOT_BYTES_MAX; skipped`);
         continue;
       }
-      const snapshot = decodeSnapshot(fs.readFileSync(file));
+      const snapshot = decodeSnapshot(this.fs.readFile(file));
       if (typeof snapshot === 'string' || snapshot.index !== index) {
         const why = typeof snapshot === 'string' ? snapshot : `holds index ${snapshot.index}`;
         this.warn(`WAL: snapshot ${name}: ${why}; skipped, trying an older one`);
@@ -760,12 +950,36 @@ export class Wal {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    while (this.roundInFlight !== undefined) await this.roundInFlight;
-    await this.snapshotChain;
-    for (const w of this.waiters.splice(0)) w.reject(this.failure ?? new Error('WAL: closed'));
-    if (this.fd !== undefined) fs.closeSync(this.fd);
+    await new Promise<void>((resolve) => {
+      if (!this.roundInFlight && !this.snapshotBusy) resolve();
+      else this.idleWaiters.push(resolve);
+    });
+    const durable = this.failure ? [] : this.takeSettled();
+    const waiters = this.waiters.splice(0);
+    const fds = [...this.retired.splice(0), ...(this.fd === undefined ? [] : [this.fd])];
     this.fd = undefined;
-    this.closeRetired();
+    for (const fd of fds) {
+      try {
+        this.fs.close(fd);
+      } catch {
+        // Nothing more can go wrong with a file no longer written; the host is on its way out.
+      }
+    }
+    try {
+      this.mark.close();
+    } catch {
+      // As above.
+    }
+    try {
+      callAll(durable, undefined);
+    } catch {
+      // A caller's callback; close() never throws.
+    }
+    try {
+      callAll(waiters, this.failure ?? new Error('WAL: closed'));
+    } catch {
+      // As above.
+    }
   }
 
   // ---------------------------------------------------------------------------------------
@@ -777,11 +991,22 @@ export class Wal {
     if (this.closed) throw new Error('WAL: closed');
   }
 
-  /** Enters the failed state (once) and rejects every pending sync. Returns the error to throw. */
+  /**
+   * Enters the failed state (once) and fails every pending sync (later, through fs.defer:
+   * fail() runs inside calls of the host). Returns the error to throw.
+   */
   private fail(cause: unknown, operation: string): WalFailedError {
     if (!this.failure) this.failure = new WalFailedError(operation, cause);
-    for (const w of this.waiters.splice(0)) w.reject(this.failure);
-    return this.failure;
+    const failure = this.failure;
+    const waiters = this.waiters.splice(0);
+    if (waiters.length > 0) this.fs.defer(() => callAll(waiters, failure));
+    return failure;
+  }
+
+  /** Wakes close() once no sync round and no snapshot save is in flight. */
+  private notifyIdle(): void {
+    if (this.roundInFlight || this.snapshotBusy) return;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   private current(): Segment {
@@ -814,15 +1039,15 @@ export class Wal {
     }
   }
 
-  private retire(fd: number): void {
+  private retire(fd: Fd): void {
     // An fdatasync on the thread pool may still hold this fd; closing it now could let the
     // number be reused and the fdatasync land on another file.
     this.retired.push(fd);
-    if (this.roundInFlight === undefined) this.closeRetired();
+    if (!this.roundInFlight) this.closeRetired();
   }
 
   private closeRetired(): void {
-    for (const fd of this.retired.splice(0)) fs.closeSync(fd);
+    for (const fd of this.retired.splice(0)) this.fs.close(fd);
   }
 
   private cacheFirstIndex(): number {

@@ -1,15 +1,19 @@
 // Fuzz of WAL recovery (replicator/wal/): a WAL written by this code (entries over several
-// segments, a hard state, two snapshots, the log compacted through the older one) is copied,
-// one of its files is damaged — bytes flipped, set, inserted, deleted, duplicated, truncated,
-// the file emptied, deleted, renamed to another index, or a stray segment added — and opened.
+// segments, all synced, so the sync mark is at the last entry; a hard state, two snapshots,
+// the log compacted through the older one) is copied, one of its files is damaged — bytes
+// flipped, set, inserted, deleted, duplicated, truncated, the file emptied, deleted, renamed to
+// another index, or a stray segment added; the sync-mark file is a target too — and opened.
 //
 // Asserted per damaged copy: open() and loadLatestSnapshot() either throw WalCorruptionError
 // (nothing else: no RangeError, TypeError or plain Error), or succeed with what was written:
 // every entry read back is byte for byte the one written, the hard state is the one saved, the
 // snapshot is one of the two saved; entries may be missing only at the end of the log, and
-// only when the damage hit the last segment (a torn write looks the same; if committed entries
-// went, the hard state's commit lies beyond the log's end, which ReplicaNode.recover() refuses).
-// After a successful open the log still takes an append, and a reopen gives the same log.
+// only when the damage hit the last segment. Every entry was synced (so perhaps acknowledged):
+// recovery reports tailLost (mustReach = the last entry, the hard state's term) exactly when
+// entries are missing — also when the cut fell on a record boundary or the whole segment went —
+// and never for damage that leaves every entry (bytes added after the last record, a damaged
+// sync-mark file). After a successful open the log still takes an append, and a reopen gives
+// the same log.
 //
 // Reproduce a failure: FUZZ_SEED=<seed> FUZZ_PATH=<path> npx vitest run test/fuzz/wal.fuzz.test.ts
 // (seed and path are printed by fast-check); FUZZ_RUNS_SCALE=10 for a longer run.
@@ -19,12 +23,12 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Wal, WalCorruptionError, type HardState, type LogEntry, type WalIo } from '../../replicator/wal/wal.js';
+import { SYNCED_FILE, Wal, WalCorruptionError, nodeFs, type HardState, type LogEntry, type WalFs } from '../../replicator/wal/wal.js';
 import { fcParams, mutationsArb, mutate, type Mutation } from './harness.js';
 
 /** fsync is irrelevant to what is checked here (no crash is simulated); skipping it keeps a run fast. */
-const NO_SYNC_IO: Partial<WalIo> = { fsyncSync: () => undefined, fdatasync: () => Promise.resolve() };
-const OPTIONS = { segmentBytesMax: 400, io: NO_SYNC_IO, warn: () => undefined };
+const NO_SYNC_FS: WalFs = { ...nodeFs, fsync: () => undefined, fdatasync: (_fd, done) => setImmediate(() => done()) };
+const OPTIONS = { segmentBytesMax: 400, fs: NO_SYNC_FS, warn: () => undefined };
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-fuzz-wal-'));
 const pristine = path.join(root, 'pristine');
@@ -82,9 +86,9 @@ const damageArb: fc.Arbitrary<Damage> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('stray' as const), index: fc.integer({ min: 0, max: LAST + 5 }), bytes: fc.uint8Array({ maxLength: 100 }) }) },
 );
 
-/** Every file a damage may hit: the segments, then the hard state, then the snapshots. */
+/** Every file a damage may hit: the segments, then the hard state, the sync mark, then the snapshots. */
 function targets(): string[] {
-  return [...segmentNames(), 'hardstate', ...snapshotNames()];
+  return [...segmentNames(), 'hardstate', SYNCED_FILE, ...snapshotNames()];
 }
 
 function applyDamage(dir: string, d: Damage): { file: string; isLastSegment: boolean; isSegment: boolean } {
@@ -169,6 +173,9 @@ describe('WAL recovery fuzz', () => {
           // last segment was hit. When that takes committed entries, the hard state's commit is
           // beyond the log's end: ReplicaNode.recover() refuses to start on it (with fsync on).
           if (last < LAST) expect(hit.isLastSegment, `${what}: entries ${last + 1}… gone, but the last segment was not damaged`).toBe(true);
+          // The sync mark tells lost acknowledged entries from a torn write, whatever the damage.
+          if (last < LAST) expect(wal.recovery.tailLost, `${what}: entries ${last + 1}… gone without tailLost`).toEqual({ mustReach: LAST, term: hardState.term });
+          else expect(wal.recovery.tailLost, `${what}: tailLost with every entry there`).toBeUndefined();
           // Usable: an append continues the log, and a reopen gives the same log.
           const next: LogEntry = { index: last + 1, term: Math.max(termOf(LAST), wal.term(last) ?? 0), data: Uint8Array.of(1, 2, 3) };
           await wal.appendAndSync([next]);

@@ -8,13 +8,17 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HardState as RaftHardState } from '../../replicator/raft/types.js';
+import { decodeSyncMark } from '../../replicator/wal/sync-mark.js';
 import {
+  SYNCED_FILE,
   TAIL_LOST_FILE,
   ENTRY_DATA_BYTES_MAX,
   RECORD_HEADER_BYTES,
+  SNAPSHOT_WRITE_CHUNK_BYTES,
   Wal,
   WalCorruptionError,
   WalFailedError,
+  nodeFs,
   type LogEntry,
   type WalOptions,
 } from '../../replicator/wal/wal.js';
@@ -170,10 +174,11 @@ describe('append and read back', () => {
   it('shares one fdatasync among the syncs that arrive while one is in flight (group commit)', async () => {
     let fdatasyncs = 0;
     const wal = open(tmpDir(), {
-      io: {
-        fdatasync: (fd) => {
+      fs: {
+        ...nodeFs,
+        fdatasync: (fd, done) => {
           fdatasyncs++;
-          return new Promise<void>((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+          nodeFs.fdatasync(fd, done);
         },
       },
     });
@@ -200,20 +205,19 @@ describe('syncs in flight', () => {
     const dir = tmpDir();
     const wal = open(dir, {
       ...SMALL_SEGMENTS,
-      io: {
-        fdatasync: (fd) => {
+      fs: {
+        ...nodeFs,
+        fdatasync: (fd, done) => {
           calls++;
           const inode = fs.fstatSync(fd).ino;
-          return new Promise<void>((resolve, reject) => {
-            held.push(() => {
-              try {
-                if (fs.fstatSync(fd).ino !== inode) throw new Error(`fd ${fd} now names another file`);
-              } catch (err) {
-                reject(err);
-                return;
-              }
-              fs.fdatasync(fd, (err) => (err ? reject(err) : resolve()));
-            });
+          held.push(() => {
+            try {
+              if (fs.fstatSync(fd).ino !== inode) throw new Error(`fd ${fd} now names another file`);
+            } catch (err) {
+              done(err as Error);
+              return;
+            }
+            nodeFs.fdatasync(fd, done);
           });
         },
       },
@@ -337,23 +341,24 @@ describe('recovery', () => {
     const dir = tmpDir();
     await writeLog(dir, 30);
     let wal = open(dir, SMALL_SEGMENTS);
-    expect(wal.recovery.tailLost).toBe(false); // an intact log
+    expect(wal.recovery.tailLost).toBeUndefined(); // an intact log
     await wal.close();
     const last = path.join(dir, segmentFiles(dir).at(-1)!);
     fs.truncateSync(last, fs.statSync(last).size - 7);
     wal = open(dir, SMALL_SEGMENTS);
     expect(wal.recovery.repairedTail).toBeDefined();
-    expect(wal.recovery.tailLost).toBe(true);
-    expect(JSON.parse(fs.readFileSync(path.join(dir, TAIL_LOST_FILE), 'utf8'))).toMatchObject({ segment: path.basename(last), removedBytes: expect.any(Number) });
+    // The cut entry 30 was synced (so perhaps acknowledged): below the sync mark.
+    expect(wal.recovery.tailLost).toEqual({ mustReach: 30, term: 0 });
+    expect(JSON.parse(fs.readFileSync(path.join(dir, TAIL_LOST_FILE), 'utf8'))).toMatchObject({ mustReach: 30, term: 0, segment: path.basename(last), removedBytes: expect.any(Number) });
     await wal.close();
     // Reopened with nothing left to repair: the marker still says entries may be missing.
     wal = open(dir, SMALL_SEGMENTS);
     expect(wal.recovery.repairedTail).toBeUndefined();
-    expect(wal.recovery.tailLost).toBe(true);
+    expect(wal.recovery.tailLost).toEqual({ mustReach: 30, term: 0 });
     wal.clearTailLost();
     await wal.close();
     wal = open(dir, SMALL_SEGMENTS);
-    expect(wal.recovery.tailLost).toBe(false);
+    expect(wal.recovery.tailLost).toBeUndefined();
     await wal.close();
   });
 
@@ -399,6 +404,97 @@ describe('recovery', () => {
     expect(wal.lastIndex()).toBe(10);
     await wal.appendAndSync([entry(11, 2)]);
     expect(wal.term(11)).toBe(2);
+  });
+});
+
+describe('sync mark (real disk)', () => {
+  function mark(dir: string): { counter: number; index: number } | string {
+    return decodeSyncMark(fs.readFileSync(path.join(dir, SYNCED_FILE)));
+  }
+
+  it('is written after each sync round, alternating its two slots, in the documented layout', async () => {
+    const dir = tmpDir();
+    const wal = open(dir);
+    expect(mark(dir)).toEqual({ counter: 0, index: 0 });
+    await wal.appendAndSync(range(1, 5, () => 1));
+    expect(mark(dir)).toEqual({ counter: 1, index: 5 });
+    await wal.appendAndSync(range(6, 7, () => 1));
+    expect(mark(dir)).toEqual({ counter: 2, index: 7 });
+    const bytes = fs.readFileSync(path.join(dir, SYNCED_FILE));
+    expect(bytes.byteLength).toBe(64);
+    expect(bytes.subarray(0, 4).toString('latin1')).toBe('MBSY');
+    expect([bytes.readUInt32LE(8), bytes.readUInt32LE(16), bytes.readUInt32LE(24)]).toEqual([2, 7, 0]); // slot 0: counter 2
+    expect([bytes.readUInt32LE(40), bytes.readUInt32LE(48)]).toEqual([1, 5]); // slot 1: counter 1
+    // A torn slot leaves the other one: the previous mark.
+    bytes[20] = bytes[20]! ^ 0xff;
+    expect(decodeSyncMark(bytes)).toEqual({ counter: 1, index: 5 });
+  });
+
+  it('(a) a torn write after the last sync is cut without tail-lost', async () => {
+    const dir = tmpDir();
+    let wal = open(dir, SMALL_SEGMENTS);
+    await wal.appendAndSync(range(1, 20, termOf));
+    wal.append(range(21, 24, termOf));
+    await wal.close();
+    const last = path.join(dir, segmentFiles(dir).at(-1)!);
+    fs.truncateSync(last, fs.statSync(last).size - 5);
+    wal = open(dir, SMALL_SEGMENTS);
+    expect(wal.lastIndex()).toBe(23);
+    expect(wal.recovery.repairedTail).toBeDefined();
+    expect(wal.recovery.tailLost).toBeUndefined();
+    expect(fs.existsSync(path.join(dir, TAIL_LOST_FILE))).toBe(false);
+  });
+
+  it('(b) a synced tail bit-flipped at rest marks tail-lost with mustReach = the mark', async () => {
+    const dir = tmpDir();
+    let wal = open(dir, SMALL_SEGMENTS);
+    wal.saveHardState({ term: 4, vote: 2, commit: 0 });
+    await wal.appendAndSync(range(1, 25, () => 4));
+    await wal.close();
+    const last = path.join(dir, segmentFiles(dir).at(-1)!);
+    const offsets = recordOffsets(last);
+    const buf = fs.readFileSync(last);
+    buf[offsets.at(-1)! + RECORD_HEADER_BYTES + 3]! ^= 0x08; // in the last (synced) record
+    fs.writeFileSync(last, buf);
+    wal = open(dir, SMALL_SEGMENTS);
+    expect(wal.lastIndex()).toBe(24);
+    expect(wal.recovery.tailLost).toEqual({ mustReach: 25, term: 4 });
+    expect(JSON.parse(fs.readFileSync(path.join(dir, TAIL_LOST_FILE), 'utf8'))).toMatchObject({ mustReach: 25, term: 4, offset: offsets.at(-1) });
+    expect(mark(dir)).toMatchObject({ index: 24 }); // the mark follows the log; the marker keeps the loss
+  });
+
+  it('(c) a log cut exactly on a record boundary below the mark marks tail-lost', async () => {
+    const dir = tmpDir();
+    let wal = open(dir, SMALL_SEGMENTS);
+    await wal.appendAndSync(range(1, 25, () => 1));
+    await wal.close();
+    const last = path.join(dir, segmentFiles(dir).at(-1)!);
+    fs.truncateSync(last, recordOffsets(last).at(-1)!);
+    wal = open(dir, SMALL_SEGMENTS);
+    expect(wal.lastIndex()).toBe(24);
+    expect(wal.recovery.repairedTail).toBeUndefined();
+    expect(wal.recovery.tailLost).toEqual({ mustReach: 25, term: 0 });
+    await wal.close();
+    // A whole last segment gone is the same loss.
+    fs.unlinkSync(path.join(dir, segmentFiles(dir).at(-1)!));
+    wal = open(dir, SMALL_SEGMENTS);
+    expect(wal.recovery.tailLost).toEqual({ mustReach: 25, term: 0 });
+  });
+
+  it('(d) truncateAfter lowers the mark first; a later torn tail above it is not a loss', async () => {
+    const dir = tmpDir();
+    let wal = open(dir, SMALL_SEGMENTS);
+    await wal.appendAndSync(range(1, 30, () => 1));
+    expect(mark(dir)).toMatchObject({ index: 30 });
+    wal.truncateAfter(12);
+    expect(mark(dir)).toMatchObject({ index: 12 });
+    wal.append(range(13, 16, () => 2));
+    await wal.close();
+    const last = path.join(dir, segmentFiles(dir).at(-1)!);
+    fs.truncateSync(last, fs.statSync(last).size - 2);
+    wal = open(dir, SMALL_SEGMENTS);
+    expect(wal.lastIndex()).toBe(15);
+    expect(wal.recovery.tailLost).toBeUndefined();
   });
 });
 
@@ -579,6 +675,37 @@ describe('snapshots', () => {
     expect(fs.existsSync(newest)).toBe(true); // kept for inspection
   });
 
+  it('saves in deferred steps (several CRC and write chunks), an empty snapshot too, one save at a time in call order', async () => {
+    const dir = tmpDir();
+    let wal = open(dir);
+    const big = new Uint8Array(2 * SNAPSHOT_WRITE_CHUNK_BYTES + 12345);
+    for (let i = 0; i < big.length; i += 4099) big[i] = (i / 4099) & 0xff;
+    const order: number[] = [];
+    const saves = [
+      wal.saveSnapshot(3, 1, new Uint8Array(0)).then(() => order.push(3)),
+      wal.saveSnapshot(7, 1, big).then(() => order.push(7)),
+    ];
+    let callbackRan = false;
+    wal.saveSnapshotThen(8, 2, new Uint8Array([8]), (err) => {
+      expect(err).toBeUndefined();
+      callbackRan = true;
+      order.push(8);
+    });
+    expect(callbackRan).toBe(false); // never synchronously
+    await Promise.all(saves);
+    await new Promise<void>((resolve) => {
+      const poll = (): void => (callbackRan ? resolve() : void setImmediate(poll));
+      poll();
+    });
+    expect(order).toEqual([3, 7, 8]);
+    await wal.close();
+    fs.rmSync(path.join(dir, 'snap-00000000000000000008.snap'));
+    wal = open(dir);
+    const snap = wal.loadLatestSnapshot();
+    expect(snap?.index).toBe(7);
+    expect(Buffer.from(snap!.bytes).equals(Buffer.from(big))).toBe(true);
+  });
+
   it('refuses a snapshot that leaves a gap before the log', async () => {
     const dir = tmpDir();
     let wal = open(dir, SMALL_SEGMENTS);
@@ -617,10 +744,11 @@ describe('failed state', () => {
     let failNext = false;
     const dir = tmpDir();
     const wal = open(dir, {
-      io: {
-        fdatasync: (fd) => {
-          if (failNext) return Promise.reject(eio());
-          return new Promise<void>((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+      fs: {
+        ...nodeFs,
+        fdatasync: (fd, done) => {
+          if (failNext) setImmediate(() => done(eio()));
+          else nodeFs.fdatasync(fd, done);
         },
       },
     });
@@ -658,10 +786,11 @@ describe('failed state', () => {
   it('a write error in append fails the WAL', async () => {
     let fail = false;
     const wal = open(tmpDir(), {
-      io: {
-        writeSync: (fd, buf, offset, length, position) => {
+      fs: {
+        ...nodeFs,
+        write: (fd, buf, offset, length, position) => {
           if (fail) throw eio();
-          return fs.writeSync(fd, buf, offset, length, position);
+          return nodeFs.write(fd, buf, offset, length, position);
         },
       },
     });
@@ -677,10 +806,11 @@ describe('failed state', () => {
     let fail = false;
     const dir = tmpDir();
     const wal = open(dir, {
-      io: {
-        fsyncSync: (fd) => {
+      fs: {
+        ...nodeFs,
+        fsync: (fd) => {
           if (fail) throw eio();
-          fs.fsyncSync(fd);
+          nodeFs.fsync(fd);
         },
       },
     });
@@ -811,6 +941,8 @@ describe('crash model', () => {
             const n = wal.lastIndex();
             expect(n).toBeGreaterThanOrEqual(synced);
             expect(n).toBeLessThanOrEqual(synced + unsynced);
+            // Only bytes written after the last sync were damaged: a torn write, nothing acknowledged lost.
+            expect(wal.recovery.tailLost).toBeUndefined();
             expect(plain(wal.entries(1, n + 1))).toEqual(plain(all.slice(0, n)));
             await wal.appendAndSync([entry(n + 1, 99)]);
             await wal.close();

@@ -4,8 +4,10 @@
 //
 // Rows, in log order (shard by shard):
 //   command  a client command as logged: session (client_id, request_seq), the leader's clock
-//            (ts_us), the outcome at the state machine (APPLIED; DUPLICATE and SEQUENCE_GAP were
-//            refused by the session table and changed nothing), its engine seq, the command.
+//            (ts_us), the outcome at the state machine (APPLIED; DUPLICATE, SEQUENCE_GAP,
+//            SESSION_EXPIRED and UNKNOWN_SESSION were refused by the session table and changed
+//            nothing), its engine seq, the command. Session registrations carry no command and
+//            make no row.
 //   report   an execution report, field for field what the gateway sends (gateway/gateway.ts
 //            toReport), without the per-session signing fields.
 //   event    another engine event about the account: cancel_reject, mass_cancel, account_status.
@@ -25,7 +27,7 @@ import { ENUM_NAMES, eventToJson } from '../engine/json-codec.js';
 import { EventKind, type Command } from '../engine/types.js';
 import { toReport } from '../gateway/gateway.js';
 import type { Entry } from '../replicator/raft/types.js';
-import { ApplyOutcome, BATCH_COMMAND_OVERHEAD_BYTES, type ApplyResult } from '../replicator/shard-state-machine.js';
+import { ApplyOutcome, BATCH_COMMAND_OVERHEAD_BYTES, BATCH_HEADER_BYTES, OUTCOME_NAMES, type ApplyResult } from '../replicator/shard-state-machine.js';
 import { SHARD_FACTOR } from './canonical.js';
 import { Findings } from './findings.js';
 import { replay, type ReplayResult, type StartMode } from './replay.js';
@@ -64,7 +66,6 @@ export const CSV_COLUMNS = [
 ] as const;
 type CsvRow = Partial<Record<(typeof CSV_COLUMNS)[number], string | number | boolean>>;
 
-const OUTCOME_NAMES: Record<number, string> = { [ApplyOutcome.APPLIED]: 'APPLIED', [ApplyOutcome.DUPLICATE]: 'DUPLICATE', [ApplyOutcome.SEQUENCE_GAP]: 'SEQUENCE_GAP' };
 const ENUM_FIELDS: Record<string, Map<number, string>> = { side: ENUM_NAMES.side, ordType: ENUM_NAMES.ordType, tif: ENUM_NAMES.tif, postOnly: ENUM_NAMES.postOnly, stp: ENUM_NAMES.stp };
 
 /** A logged command in JSON form (enum names as in engine/README.md), without seq/tsUs. */
@@ -125,7 +126,8 @@ export async function auditExport(opts: AuditOptions): Promise<AuditResult> {
     const base = { shard, log_index: entry.index };
     const data = entry.data;
     const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    let o = 5;
+    // results[k] is command k of the batch (a malformed entry has no results): its record's layout, shard-state-machine.ts.
+    let o = BATCH_HEADER_BYTES;
     for (let k = 0; k < results.length; k++) {
       const r = results[k]!;
       const tsUs = view.getFloat64(o + 16, true);

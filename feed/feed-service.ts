@@ -14,7 +14,7 @@
 import type { Engine } from '../engine/engine.js';
 import type { EventBuffer } from '../engine/event-buffer.js';
 import type { ApplyResult } from '../replicator/shard-state-machine.js';
-import { BATCH_COMMAND_OVERHEAD_BYTES } from '../replicator/shard-state-machine.js';
+import { BATCH_COMMAND_OVERHEAD_BYTES, BATCH_HEADER_BYTES, batchCommandCount } from '../replicator/shard-state-machine.js';
 import { EntryType, type Entry } from '../replicator/raft/types.js';
 import { FeedServer, type FeedLimits } from './feed-server.js';
 import { MarketDataProjector } from './projector.js';
@@ -108,17 +108,18 @@ export class MarketDataFeed {
 /**
  * The newest command time (µs) of a batch entry, 0 for other entries. Reads the batch layout
  * of replicator/shard-state-machine.ts (u8 version | u32 count | count × (f64 clientId |
- * f64 requestSeq | f64 tsUs | u32 length | body)), bounds-checked; a malformed entry gives 0.
+ * f64 requestSeq | f64 tsUs | u32 length | body)), checked by its batchCommandCount; a
+ * malformed entry gives 0.
  */
 export function entryTimeUs(entry: Entry): number {
   const d = entry.data;
-  if (entry.type !== EntryType.NORMAL || d.length < 5 || d[0] !== 2) return 0;
+  if (entry.type !== EntryType.NORMAL) return 0;
+  const count = batchCommandCount(d);
+  if (count <= 0) return 0;
   const v = new DataView(d.buffer, d.byteOffset, d.byteLength);
-  const count = v.getUint32(1, true);
-  let o = 5;
+  let o = BATCH_HEADER_BYTES;
   let ts = 0;
   for (let k = 0; k < count; k++) {
-    if (o + BATCH_COMMAND_OVERHEAD_BYTES > d.length) return 0;
     const t = v.getFloat64(o + 16, true);
     if (Number.isSafeInteger(t) && t > ts) ts = t;
     o += BATCH_COMMAND_OVERHEAD_BYTES + v.getUint32(o + 24, true);

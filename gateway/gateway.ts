@@ -4,9 +4,9 @@
 //   RawRequest ─► ValidationPool (worker threads, batched): signature, timestamp window,
 //                 replay cache, decoding, schema/range/tick/lot checks, engine command encoding
 //              ─► risk (main thread: rate limit per API key, account limits, price band)
-//              ─► ShardLink: a ReplicaClient of the shard (retry-to-leader with the same
-//                 (clientId, requestSeq): applied at most once, acknowledged only once
-//                 committed on a majority and applied)
+//              ─► ShardLink: a ReplicaClient of the shard (a session the replicas registered;
+//                 retry-to-leader with the same (clientId, requestSeq): applied at most once,
+//                 acknowledged only once committed on a majority and applied)
 //              ─► execution reports for the account: chained (report-chain.ts) and HMAC-signed
 //                 in the workers ─► GatewayReply
 //
@@ -20,7 +20,7 @@ import { randomInt, type KeyObject } from 'node:crypto';
 import { decodeEvents } from '../engine/event-codec.js';
 import { ExecType, OrdStatus, Reason, type EngineEvent, type ExecReport, type InstrumentConfig } from '../engine/types.js';
 import { ENUM_NAMES, reasonName } from '../engine/json-codec.js';
-import { CLIENT_WINDOW_MAX, ReplicaClient, requestOnce, type SubmitResult } from '../replicator/client-server.js';
+import { CLIENT_WINDOW_MAX, ClientRequestError, ReplicaClient, SESSION_LOST_CODES, requestOnce, type SubmitResult } from '../replicator/client-server.js';
 import { encodeJsonCommand } from '../replicator/node.js';
 import { authenticate, type KeyEntry } from './auth.js';
 import type { GatewayConfig, ShardEntry } from './config.js';
@@ -98,9 +98,9 @@ class ShardLink {
   private readonly sweep: NodeJS.Timeout;
   constructor(readonly shard: ShardEntry) {
     const endpoints = shard.replicas.map((r) => ({ id: r.id, host: r.host, port: r.port }));
-    // A fresh random client id per gateway start: the replicas' sessions then never confuse a
-    // restarted gateway's request 1 with an earlier run's.
-    this.clients = Array.from({ length: SHARD_CLIENTS }, () => new ReplicaClient({ clientId: randomInt(1, 2 ** 47), endpoints }));
+    // Each client registers its own session with the replicas (a new one per gateway start,
+    // and again if the replicas ever evict it): the replicas allocate the ids.
+    this.clients = Array.from({ length: SHARD_CLIENTS }, () => new ReplicaClient({ endpoints }));
     // One timer per link instead of one per command (a setTimeout/clearTimeout pair per order
     // showed in the profiles).
     this.sweep = setInterval(() => {
@@ -355,6 +355,12 @@ export class Gateway implements GatewayCore {
       if (r === 'timeout') {
         this.stats.timeouts++;
         return fail(ErrorCode.UNAVAILABLE, `shard ${shard}: not acknowledged within ${REQUEST_TIMEOUT_MS} ms (it may still take effect, once)`);
+      }
+      // The replica session was lost (evicted after going unused while SESSION_COUNT_MAX other
+      // sessions were registered): the command was sent, and whether a copy took effect before
+      // the eviction cannot be told. Like a timeout: the client checks before sending it again.
+      if (r instanceof ClientRequestError && SESSION_LOST_CODES.has(r.code)) {
+        return fail(ErrorCode.UNAVAILABLE, `shard ${shard}: outcome unknown (${r.code}: the replicas no longer hold this gateway's session); the command may or may not have taken effect: check it with GetOrder or the read models before sending it again`);
       }
       if (r instanceof Error) return fail(ErrorCode.UNAVAILABLE, `shard ${shard}: ${r.message}`);
       // A command resent after a timeout that the replicas had already applied comes back as

@@ -1,7 +1,8 @@
 // The replicas' client protocol (the gateway, tests and benchmarks speak it): TCP, frames of
 // `u32 big-endian length | u8 frame type | body`, specified in proto/client-frames.md.
 //
-//   JSON (1)     {id, clientId, requestSeq, command}  → {id, ok:true, outcome, appliedIndex, seq, events}
+//   JSON (1)     {id, op:'register'}                  → {id, ok:true, clientId} | {id, ok:false, error, leader, retryable}
+//                {id, clientId, requestSeq, command}  → {id, ok:true, outcome, appliedIndex, seq, events}
 //                                                      | {id, ok:false, error, leader, retryable}
 //                {id, op:'status', hash?:boolean}     → {id, ok:true, status}
 //                {id, op:'orders'}                    → {id, ok:true, applied, stateHash, execIdLast, orders:[…]}  (tests, debugging)
@@ -14,10 +15,14 @@
 //                  codec (engine/event-codec.ts). This is the fast path: no JSON on either side,
 //                  and one frame carries a whole batch each way.
 //
-// `ok`/APPLIED or DUPLICATE means the command is in effect: APPLIED now, or DUPLICATE (an
-// earlier copy of the same (clientId, requestSeq) was applied; no events then). SEQUENCE_GAP is
-// an error: an earlier request of the client is not in the log yet (typically lost with a
-// leader), so the client resends everything unacknowledged, in order.
+// A client session is registered first (op 'register': logged like a command, answered once
+// applied with the clientId the state machine allocated). `ok`/APPLIED or DUPLICATE means the
+// command is in effect: APPLIED now, or DUPLICATE (an earlier copy of the same (clientId,
+// requestSeq) was applied; no events then). SEQUENCE_GAP is an error: an earlier request of the
+// client is not in the log yet (typically lost with a leader), so the client resends everything
+// unacknowledged, in order. SESSION_EXPIRED (the session was evicted) and UNKNOWN_SESSION (never
+// registered) are final: nothing changed now, but an earlier copy of the request may have taken
+// effect, so it must not be resent under another session.
 //
 // The server is a thin edge: it checks the framing, hands commands to the replica and writes
 // the replies. Input is untrusted: a malformed frame gets an error reply, an oversized one gets
@@ -27,18 +32,20 @@
 // Per connection at most CLIENT_INFLIGHT_MAX commands are in progress; beyond that the socket
 // is paused (TCP backpressure) until results go out.
 //
-// ReplicaClient: one client session (clientId) with pipelined requests and retry-to-leader.
-// Each request keeps its requestSeq for life; after a failure or timeout it reconnects (to the
-// leader named in the error, else the next replica) and resends every unacknowledged request
-// in order with the SAME (clientId, requestSeq), which the state machine's sessions apply
-// exactly once.
+// ReplicaClient: one client session at a time, registered by the client itself before its first
+// request, with pipelined requests and retry-to-leader. Each request keeps its requestSeq for
+// life; after a failure or timeout it reconnects (to the leader named in the error, else the
+// next replica) and resends every unacknowledged request in order with the SAME (clientId,
+// requestSeq), which the state machine's sessions apply exactly once. When the session is lost
+// (SESSION_EXPIRED, UNKNOWN_SESSION, or any other final refusal) every request already sent
+// fails with that code, never resent; the rest go out under a newly registered session.
 
 import net from 'node:net';
 import { ByteWriter, ByteReader, copyBytes } from '../engine/byte-writer.js';
 import type { EventBuffer } from '../engine/event-buffer.js';
 import { decodeEvents, encodeEventsTo } from '../engine/event-codec.js';
 import { eventToJson } from '../engine/json-codec.js';
-import { ApplyOutcome, COMMAND_BYTES_MAX, type ApplyResult } from './shard-state-machine.js';
+import { ApplyOutcome, COMMAND_BYTES_MAX, OUTCOME_NAMES, type ApplyResult } from './shard-state-machine.js';
 import { encodeJsonCommand, type CommittedRead, type EncodedProposal, type NodeStatus, type Proposal, type ProposalCallback, type ProposalError, type ProposalReply } from './node.js';
 import { Side } from '../engine/types.js';
 import { ConfChangeType, type ConfChange, type ConfState, type NodeId } from './raft/types.js';
@@ -214,11 +221,36 @@ export function encodeSubmitFrame(clientId: number, requests: readonly { request
 // Replies
 // ---------------------------------------------------------------------------------------------
 
-export const OUTCOME_NAMES: Record<number, string> = {
-  [ApplyOutcome.APPLIED]: 'APPLIED',
-  [ApplyOutcome.DUPLICATE]: 'DUPLICATE',
-  [ApplyOutcome.SEQUENCE_GAP]: 'SEQUENCE_GAP',
+export { OUTCOME_NAMES };
+
+/** Why a command of a lost session was refused: the message in the reply (the code says it all to a program). */
+const OUTCOME_MESSAGES: Record<number, string> = {
+  [ApplyOutcome.SESSION_EXPIRED]:
+    'the client session was evicted (the replicas keep the most recently used sessions): nothing changed now, but an earlier copy of this request may have taken effect; do not resend it under another session',
+  [ApplyOutcome.UNKNOWN_SESSION]: 'no such client session was ever registered (op register): nothing changed',
+  [ApplyOutcome.SEQUENCE_GAP]: 'an earlier request of this session is missing: resend from the oldest unacknowledged',
 };
+
+/**
+ * Proposes a session registration through `node` (clientId 0, requestSeq 0, empty body: the
+ * state machine's register command); `cb` gets the allocated clientId once the entry is
+ * applied, or the node's refusal (NOT_LEADER and the like: retryable — an extra registration
+ * that did commit is harmless, it is evicted unused in time).
+ */
+export function proposeRegister(node: Pick<ClientServerNode, 'proposeEncoded'>, cb: (err: ProposalError | Error | undefined, clientId: number) => void): void {
+  node.proposeEncoded({ clientId: 0, requestSeq: 0, body: REGISTER_BODY }, (err, result) => {
+    if (err !== undefined) return cb(err, 0);
+    if (result!.outcome !== ApplyOutcome.REGISTERED) return cb(new Error(`register: outcome ${OUTCOME_NAMES[result!.outcome] ?? result!.outcome}`), 0);
+    cb(undefined, result!.clientId);
+  });
+}
+
+const REGISTER_BODY = new Uint8Array(0);
+
+/** A new client session on `node` (the leader), for in-process tests and tools that propose directly: resolves with its clientId. */
+export function registerSession(node: Pick<ClientServerNode, 'proposeEncoded'>): Promise<number> {
+  return new Promise((resolve, reject) => proposeRegister(node, (err, clientId) => (err !== undefined ? reject(err) : resolve(clientId))));
+}
 
 export type RequestId = number | string | null;
 
@@ -464,10 +496,20 @@ export class ClientServer {
       this.reply(c, { id, ...node.requestSnapshot() });
       return;
     }
+    if (req.op === 'register') {
+      // A new client session: logged like a command, answered once applied with the allocated id.
+      c.inflight++;
+      proposeRegister(node, (err, clientId) => {
+        if (err === undefined) return this.done(c, { id, ok: true, clientId });
+        const e = err as { code?: string; leader?: number; retryable?: boolean };
+        this.done(c, { id, ok: false, error: e.code ?? 'INTERNAL', leader: e.leader ?? 0, retryable: e.retryable ?? false, message: err.message });
+      });
+      return;
+    }
     if (req.op !== undefined && req.op !== 'submit') return bad(`unknown op ${JSON.stringify(req.op)}`);
     const { clientId, requestSeq, command } = req;
-    // Client ids ≤ 0 are reserved for the replicas (the leader's time ticks).
-    if (typeof clientId !== 'number' || !Number.isSafeInteger(clientId) || clientId < 1) return bad('clientId must be a positive safe integer');
+    // Client ids come from op 'register'; 0 (registration) and < 0 (the leader's time ticks) are the replicas'.
+    if (typeof clientId !== 'number' || !Number.isSafeInteger(clientId) || clientId < 1) return bad('clientId must be a positive safe integer (from op register)');
     if (typeof requestSeq !== 'number' || !Number.isSafeInteger(requestSeq) || requestSeq < 1) return bad('requestSeq must be a positive safe integer');
     if (typeof command !== 'object' || command === null || Array.isArray(command)) return bad('command must be an object');
     c.inflight++;
@@ -549,7 +591,7 @@ export class ClientServer {
     try {
       clientId = r.f64();
       count = r.u32();
-      if (!Number.isSafeInteger(clientId) || clientId < 1) return bad('clientId must be a positive safe integer');
+      if (!Number.isSafeInteger(clientId) || clientId < 1) return bad('clientId must be a positive safe integer (from op register)');
       if (count > CLIENT_BATCH_COMMANDS_MAX) return bad(`${count} commands in one SUBMIT, limit ${CLIENT_BATCH_COMMANDS_MAX}`);
       for (let k = 0; k < count; k++) {
         const requestSeq = r.f64();
@@ -610,13 +652,14 @@ export class ClientServer {
         w.f64(result!.appliedIndex);
         w.f64(result!.seq);
       } else {
-        // SEQUENCE_GAP (an earlier request is missing: resend from the oldest unacknowledged) or a refusal.
+        // A refusal by the node, or by the session table: SEQUENCE_GAP (retryable: an earlier
+        // request is missing), SESSION_EXPIRED or UNKNOWN_SESSION (final).
         const code = err?.code ?? OUTCOME_NAMES[result!.outcome] ?? 'INTERNAL';
         w.u8(ResultStatus.ERROR);
         w.str(code);
         w.f64(err?.leader ?? 0);
         w.u8((err?.retryable ?? result!.outcome === ApplyOutcome.SEQUENCE_GAP) ? 1 : 0);
-        w.str((err?.message ?? '').slice(0, ERROR_MESSAGE_CHARS_MAX));
+        w.str((err?.message ?? OUTCOME_MESSAGES[result!.outcome] ?? '').slice(0, ERROR_MESSAGE_CHARS_MAX));
       }
     }
     if (c.paused) this.drain(c);
@@ -740,8 +783,8 @@ function replyOf(id: RequestId, r: ProposalReply): CommandReply {
   if (o === ApplyOutcome.APPLIED || o === ApplyOutcome.DUPLICATE) {
     return { id, ok: true, outcome: o === ApplyOutcome.APPLIED ? 'APPLIED' : 'DUPLICATE', appliedIndex: r.result.appliedIndex, seq: r.result.seq, events: r.events };
   }
-  // SEQUENCE_GAP: an earlier request of this client is missing; resend from the oldest unacknowledged.
-  return { id, ok: false, error: OUTCOME_NAMES[o] ?? `OUTCOME_${o}`, leader: 0, retryable: o === ApplyOutcome.SEQUENCE_GAP };
+  // SEQUENCE_GAP (retryable: resend from the oldest unacknowledged), SESSION_EXPIRED, UNKNOWN_SESSION (final).
+  return { id, ok: false, error: OUTCOME_NAMES[o] ?? `OUTCOME_${o}`, leader: 0, retryable: o === ApplyOutcome.SEQUENCE_GAP, message: OUTCOME_MESSAGES[o] ?? '' };
 }
 
 function dumpOrders(node: ClientServerNode): OrdersDump {
@@ -783,9 +826,14 @@ export interface ClientEndpoint {
 }
 
 export interface ReplicaClientOptions {
-  clientId: number;
   endpoints: ClientEndpoint[];
-  /** requestSeq of the first submit (a client continuing a session passes last + 1). Default 1. */
+  /**
+   * An already registered session to continue (tests and tools that must pin one), with
+   * firstRequestSeq = its last requestSeq + 1. Without it the client registers its own session
+   * (op 'register') before its first request: clients never choose ids.
+   */
+  clientId?: number;
+  /** requestSeq of the first submit under `clientId` (default 1); only with `clientId`. */
   firstRequestSeq?: number;
   windowMax?: number;
   requestTimeoutMs?: number;
@@ -841,6 +889,13 @@ export class ClientRequestError extends Error {
   }
 }
 
+/**
+ * Codes with which a request fails when its session was lost at the replicas: nothing changed
+ * then, but the request was sent before and an earlier copy may have taken effect. The outcome
+ * is unknown; check (the gateway: GetOrder) before sending the command again.
+ */
+export const SESSION_LOST_CODES: ReadonlySet<string> = new Set([OUTCOME_NAMES[ApplyOutcome.SESSION_EXPIRED]!, OUTCOME_NAMES[ApplyOutcome.UNKNOWN_SESSION]!]);
+
 interface Req {
   seq: number;
   /** The command in the binary command codec. */
@@ -866,11 +921,14 @@ export interface ClientStats {
   resends: number;
   failovers: number;
   timeouts: number;
+  /** Sessions registered (the first, and one after each lost session). */
+  registrations: number;
+  /** Sessions given up after a final refusal (SESSION_EXPIRED, UNKNOWN_SESSION, …). */
+  sessionsLost: number;
   errors: Record<string, number>;
 }
 
 export class ReplicaClient {
-  readonly clientId: number;
   private readonly endpoints: ClientEndpoint[];
   private readonly windowMax: number;
   private readonly requestTimeoutMs: number;
@@ -878,6 +936,11 @@ export class ReplicaClient {
   private readonly retryDelayMsMax: number;
   private readonly log: (line: string) => void;
 
+  /** The current session's clientId; 0 while none is registered (requests wait for one). */
+  private session: number;
+  /** The op 'register' request in flight, on `conn`. */
+  private registering: { conn: ClientConn; id: string; sentAt: number } | undefined;
+  private registerRequests = 0;
   private nextSeq: number;
   /**
    * Unacknowledged requests taken into the window (at most windowMax), in requestSeq order;
@@ -896,12 +959,13 @@ export class ReplicaClient {
   private readonly timer: NodeJS.Timeout;
   private readonly writer = new ByteWriter();
   private closed = false;
-  readonly stats: ClientStats = { submitted: 0, acked: 0, duplicates: 0, resends: 0, failovers: 0, timeouts: 0, errors: {} };
+  readonly stats: ClientStats = { submitted: 0, acked: 0, duplicates: 0, resends: 0, failovers: 0, timeouts: 0, registrations: 0, sessionsLost: 0, errors: {} };
 
   constructor(opts: ReplicaClientOptions) {
-    if (!Number.isSafeInteger(opts.clientId) || opts.clientId < 1) throw new RangeError(`ReplicaClient: clientId ${opts.clientId}`);
+    if (opts.clientId !== undefined && (!Number.isSafeInteger(opts.clientId) || opts.clientId < 1)) throw new RangeError(`ReplicaClient: clientId ${opts.clientId}`);
+    if (opts.clientId === undefined && opts.firstRequestSeq !== undefined) throw new RangeError('ReplicaClient: firstRequestSeq without clientId');
     if (opts.endpoints.length === 0) throw new RangeError('ReplicaClient: no endpoints');
-    this.clientId = opts.clientId;
+    this.session = opts.clientId ?? 0;
     this.endpoints = [...opts.endpoints];
     this.nextSeq = opts.firstRequestSeq ?? 1;
     this.windowMax = Math.min(opts.windowMax ?? CLIENT_WINDOW_MAX, CLIENT_INFLIGHT_MAX);
@@ -911,6 +975,11 @@ export class ReplicaClient {
     this.log = opts.log ?? (() => undefined);
     this.timer = setInterval(() => this.checkTimeouts(), CLIENT_TIMER_MS);
     this.timer.unref();
+  }
+
+  /** The current session's clientId (allocated by the replicas); 0 until the first registration is answered. */
+  get clientId(): number {
+    return this.session;
   }
 
   /** Requests not acknowledged yet. */
@@ -927,7 +996,7 @@ export class ReplicaClient {
    * Submits an engine command (JSON form, without seq/tsUs) under the next requestSeq.
    * Resolves once the command is in effect (APPLIED, or DUPLICATE of an earlier copy); retries
    * across leader changes by itself, so it rejects only for a command that can never be
-   * applied or close().
+   * applied, a lost session (SESSION_LOST_CODES: outcome unknown) or close().
    */
   submit(command: Record<string, unknown>): Promise<SubmitResult> {
     if (this.closed) return Promise.reject(new ClientRequestError('CLOSED', 'client closed'));
@@ -945,14 +1014,7 @@ export class ReplicaClient {
     return new Promise<SubmitResult>((resolve, reject) => {
       this.backlog.push({ seq: this.nextSeq++, body, attempts: 0, sentAt: 0, resolve, reject, done: false });
       if (this.conn === undefined && this.reconnectTimer === undefined) this.connect();
-      else if (!this.pumpScheduled) {
-        // Everything submitted in this tick leaves in one SUBMIT frame.
-        this.pumpScheduled = true;
-        process.nextTick(() => {
-          this.pumpScheduled = false;
-          this.pump();
-        });
-      }
+      else this.schedulePump();
     });
   }
 
@@ -963,7 +1025,18 @@ export class ReplicaClient {
     clearTimeout(this.reconnectTimer);
     this.conn?.socket.destroy();
     this.conn = undefined;
+    this.registering = undefined;
     for (const r of this.takeAll()) r.reject(new ClientRequestError('CLOSED', 'client closed'));
+  }
+
+  /** Everything submitted in this tick leaves in one SUBMIT frame. */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    process.nextTick(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
   }
 
   /** Empties the window and the backlog, returning their requests in order. */
@@ -1018,10 +1091,21 @@ export class ReplicaClient {
     });
   }
 
-  /** Sends queued requests up to the window, in requestSeq order, in as few SUBMIT frames as the batch limit allows. */
+  /**
+   * Sends queued requests up to the window, in requestSeq order, in as few SUBMIT frames as the
+   * batch limit allows; first registers a session if there is none (requests wait for it).
+   */
   private pump(): void {
     const conn = this.conn;
     if (conn === undefined || !conn.ready) return;
+    if (this.session === 0) {
+      if (this.registering === undefined && this.outstanding > 0) {
+        const id = `register-${++this.registerRequests}`;
+        this.registering = { conn, id, sentAt: Date.now() };
+        conn.socket.write(encodeFrame({ id, op: 'register' }));
+      }
+      return;
+    }
     while (this.window.length < this.windowMax && this.backlogHead < this.backlog.length) {
       this.window.push(this.backlog[this.backlogHead]!);
       this.backlog[this.backlogHead++] = undefined as unknown as Req; // let it go once acknowledged
@@ -1043,7 +1127,7 @@ export class ReplicaClient {
         r.sentAt = now;
         batch.push(r);
       }
-      conn.socket.write(encodeSubmitFrame(this.clientId, batch.map((r) => ({ requestSeq: r.seq, body: r.body })), this.writer));
+      conn.socket.write(encodeSubmitFrame(this.session, batch.map((r) => ({ requestSeq: r.seq, body: r.body })), this.writer));
     }
     conn.socket.uncork();
   }
@@ -1053,20 +1137,22 @@ export class ReplicaClient {
     try {
       const count = rd.u32();
       for (let k = 0; k < count; k++) {
-        rd.f64(); // clientId (always ours)
+        // Results of a session given up on this connection may still come: not ours any more.
+        const clientId = rd.f64();
         const requestSeq = rd.f64();
         const status = rd.u8();
         if (status === ResultStatus.APPLIED || status === ResultStatus.DUPLICATE || status === ResultStatus.DUPLICATE_WITH_RESULT) {
           const appliedIndex = rd.f64();
           const seq = rd.f64();
-          let eventBytes = NO_EVENTS;
-          if (status !== ResultStatus.DUPLICATE) eventBytes = copyBytes(rd.bytes(rd.u32()));
-          this.acked(conn, requestSeq, status === ResultStatus.APPLIED ? 'APPLIED' : 'DUPLICATE', appliedIndex, seq, eventBytes);
+          const events = status === ResultStatus.DUPLICATE ? NO_EVENTS : rd.bytes(rd.u32());
+          if (clientId !== this.session) continue;
+          this.acked(conn, requestSeq, status === ResultStatus.APPLIED ? 'APPLIED' : 'DUPLICATE', appliedIndex, seq, events.length === 0 ? NO_EVENTS : copyBytes(events));
         } else {
           const code = rd.str();
           const leader = rd.f64();
           const retryable = rd.u8() === 1;
           const message = rd.str();
+          if (clientId !== this.session) continue;
           this.failed(conn, requestSeq, code, leader, retryable, message);
         }
         if (this.conn !== conn) return;
@@ -1076,13 +1162,46 @@ export class ReplicaClient {
     }
   }
 
-  /** JSON replies on the SUBMIT path are only errors about a frame (BAD_REQUEST, FRAME_TOO_LARGE): our bug, not retryable. */
+  /**
+   * JSON replies: the answer to our op 'register', else errors about a frame (BAD_REQUEST,
+   * FRAME_TOO_LARGE) on the SUBMIT path: our bug, not retryable.
+   */
   private onJson(conn: ClientConn, f: ReadFrame): void {
     const rep = f.ok && typeof f.value === 'object' && f.value !== null ? (f.value as Record<string, unknown>) : {};
+    const reg = this.registering;
+    if (reg !== undefined && reg.conn === conn && rep.id === reg.id) return this.onRegistered(conn, rep);
     const error = typeof rep.error === 'string' ? rep.error : 'BAD_REPLY';
     const oldest = this.window[0];
     if (oldest === undefined) return;
     this.failed(conn, oldest.seq, error, 0, rep.retryable === true, String(rep.message ?? ''));
+  }
+
+  private onRegistered(conn: ClientConn, rep: Record<string, unknown>): void {
+    this.registering = undefined;
+    const clientId = rep.clientId;
+    if (rep.ok === true && typeof clientId === 'number' && Number.isSafeInteger(clientId) && clientId >= 1) {
+      this.session = clientId;
+      this.failures = 0;
+      this.stats.registrations++;
+      this.log(`client: registered session ${clientId} at ${conn.target.id}`);
+      this.pump();
+      return;
+    }
+    const error = typeof rep.error === 'string' ? rep.error : 'BAD_REPLY';
+    this.stats.errors[error] = (this.stats.errors[error] ?? 0) + 1;
+    if (rep.retryable === true) {
+      const leader = typeof rep.leader === 'number' ? rep.leader : 0;
+      this.failover(leader !== 0 && leader !== conn.target.id ? leader : undefined, error);
+      return;
+    }
+    // A refusal that retrying will not cure (a replica that does not know op register): the
+    // waiting requests were never sent, so they fail without any doubt about their effect.
+    this.log(`client: registration refused by ${conn.target.id}: ${error} ${String(rep.message ?? '')}`);
+    this.nextSeq = 1; // the session to come starts afresh
+    for (const q of this.takeAll()) {
+      q.done = true;
+      q.reject(new ClientRequestError(error, `register: ${error} ${String(rep.message ?? '')}`));
+    }
   }
 
   private findSent(requestSeq: number): number {
@@ -1106,35 +1225,55 @@ export class ReplicaClient {
     this.stats.acked++;
     if (outcome === 'DUPLICATE') this.stats.duplicates++;
     r.resolve(new Result(r.seq, outcome, appliedIndex, seq, eventBytes, r.attempts, conn.target.id));
-    if (this.backlogHead < this.backlog.length && !this.pumpScheduled) {
-      this.pumpScheduled = true;
-      process.nextTick(() => {
-        this.pumpScheduled = false;
-        this.pump();
-      });
-    }
+    if (this.backlogHead < this.backlog.length) this.schedulePump();
   }
 
   private failed(conn: ClientConn, requestSeq: number, error: string, leader: number, retryable: boolean, message: string): void {
     this.stats.errors[error] = (this.stats.errors[error] ?? 0) + 1;
-    if (!retryable) {
-      // Cannot succeed by retrying. Later requests would now hit a sequence gap forever, so
-      // the session is unusable: fail everything (the caller starts a new clientId).
-      this.log(`client ${this.clientId}: request ${requestSeq} failed for good: ${error} ${message}`);
-      for (const q of this.takeAll()) {
-        q.done = true;
-        q.reject(new ClientRequestError(error, `request ${q.seq}: ${error}`));
-      }
-      return;
-    }
+    if (!retryable) return this.loseSession(error, requestSeq, message);
     // One failure answers for the whole pipeline: every later request of ours on this
     // connection is a SEQUENCE_GAP or the same error, so switch (or reconnect) and resend all.
     this.failover(leader !== 0 && leader !== conn.target.id ? leader : undefined, error);
   }
 
+  /**
+   * A final refusal: the session cannot go on (an expired or unknown session refuses
+   * everything; after any other final refusal its later requests would be a SEQUENCE_GAP
+   * forever). Every request already sent fails with the code: it may have taken effect (a
+   * copy applied before the session expired), and resending it under another session could
+   * apply it twice. Requests never sent cannot have taken effect: they are numbered anew and
+   * go out under a new session, registered now, after the failed ones.
+   */
+  private loseSession(error: string, requestSeq: number, message: string): void {
+    const lost = this.session;
+    const all = this.takeAll();
+    const sent = all.filter((q) => q.attempts > 0);
+    const unsent = all.filter((q) => q.attempts === 0);
+    this.stats.sessionsLost++;
+    this.log(`client ${lost}: request ${requestSeq} refused for good: ${error} ${message}; ${sent.length} sent requests fail, ${unsent.length} go to a new session`);
+    this.session = 0;
+    this.nextSeq = 1;
+    for (const q of unsent) {
+      q.seq = this.nextSeq++;
+      this.backlog.push(q);
+    }
+    for (const q of sent) {
+      q.done = true;
+      q.reject(new ClientRequestError(error, `request ${q.seq} of session ${lost}: ${error}${message !== '' ? `: ${message}` : ''}`));
+    }
+    if (this.outstanding > 0) this.schedulePump();
+  }
+
   private checkTimeouts(): void {
     const conn = this.conn;
-    if (conn === undefined || !conn.ready || this.sent === 0) return;
+    if (conn === undefined || !conn.ready) return;
+    const reg = this.registering;
+    if (reg !== undefined && Date.now() - reg.sentAt > this.requestTimeoutMs) {
+      this.stats.timeouts++;
+      this.failover(undefined, 'REGISTER_TIMEOUT');
+      return;
+    }
+    if (this.sent === 0) return;
     const oldest = this.window[0];
     if (oldest !== undefined && Date.now() - oldest.sentAt > this.requestTimeoutMs) {
       this.stats.timeouts++;
@@ -1146,13 +1285,15 @@ export class ReplicaClient {
    * Drops the connection and reconnects after a backoff: to `leader` if one was named, else
    * to the next replica. Everything unacknowledged is resent there in order, so replies from
    * the old connection are no longer needed (a request that did take effect comes back as
-   * DUPLICATE).
+   * DUPLICATE). A registration in flight is asked again there (if the first one was applied
+   * too, that session is never used: harmless).
    */
   private failover(leader: NodeId | undefined, why: string): void {
     if (this.closed) return;
     const old = this.conn;
     this.conn = undefined;
     this.sent = 0;
+    this.registering = undefined;
     old?.socket.destroy();
     this.stats.failovers++;
     if (leader !== undefined) {
@@ -1167,7 +1308,7 @@ export class ReplicaClient {
     const rounds = Math.floor(this.failures / this.endpoints.length);
     const delay = Math.min(this.retryDelayMsMax, this.retryDelayMs * 2 ** Math.min(rounds, 10));
     this.failures++;
-    this.log(`client ${this.clientId}: ${why} from ${old?.target.id ?? '-'}; reconnecting to ${this.endpoints[this.targetIndex % this.endpoints.length]!.id} in ${delay} ms`);
+    this.log(`client ${this.session}: ${why} from ${old?.target.id ?? '-'}; reconnecting to ${this.endpoints[this.targetIndex % this.endpoints.length]!.id} in ${delay} ms`);
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }

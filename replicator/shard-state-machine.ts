@@ -11,11 +11,22 @@
 // Client sessions (Raft thesis §6.3): each client command carries (clientId, requestSeq).
 // A retry of a request that was already applied (for instance resent to a new leader after
 // a timeout) is recognised and not applied again, so a command is applied exactly once.
-// Sessions are evicted least-recently-used by log time, deterministically, and are part of
-// the snapshot.
+// Sessions are REGISTERED: a client first logs a register command (clientId 0, requestSeq 0,
+// empty body) and the state machine allocates its id from a dense counter, so it knows every
+// id it ever handed out. That is what makes eviction safe: the table keeps at most
+// sessionCountMax sessions (a registration into a full table evicts the least recently used,
+// deterministically), and a request of an evicted session is refused SESSION_EXPIRED — never
+// taken for a new session's request 1, which would apply it a second time. Client ids < 0 are
+// the replicas' own commands (the leader's time ticks): applied without a session, never
+// deduplicated (a leader proposes each tick once and never resends it). The counter and the
+// table are part of the snapshot.
 //
 // Batch entry layout (little-endian; proto/client-frames.md shares the command encoding):
-//   u8 version (2) | u32 count | count × ( f64 clientId | f64 requestSeq | f64 tsUs | u32 length | command bytes )
+//   u8 version (3) | u32 count | count × ( f64 clientId | f64 requestSeq | f64 tsUs | u32 length | command bytes )
+// Version 3 has version 2's layout; the number changed with the session rules above, so a
+// replica refuses (throws on) a log written under the old rules instead of re-reading it
+// under the new ones (version 2 created sessions implicitly: its client ids were never
+// registered).
 
 import { Engine } from '../engine/engine.js';
 import { EventBuffer } from '../engine/event-buffer.js';
@@ -24,7 +35,11 @@ import { readSnapshot, writeSnapshot, hashSnapshot } from '../engine/snapshot.js
 import type { Command, ShardConfig } from '../engine/types.js';
 import { EntryType, type Entry } from './raft/types.js';
 
-/** Sessions kept per shard; beyond it the least recently used is forgotten (a forgotten client must start a new clientId at request 1). */
+/**
+ * Sessions kept per shard (default of the constructor's sessionCountMax). A registration into a
+ * full table evicts the least recently used; that session's requests are then refused
+ * SESSION_EXPIRED. A full table takes 3.2 MB of every snapshot (32 bytes per session).
+ */
 export const SESSION_COUNT_MAX = 100_000;
 /** Largest encoded command accepted (bytes of the command codec). */
 export const COMMAND_BYTES_MAX = 64 * 1024;
@@ -33,11 +48,16 @@ export const BATCH_COMMANDS_MAX = 4096;
 /** Bytes of one batch entry at most (1 MiB = the Raft core's APPEND_BYTES_MAX, so an entry always fits one APPEND). */
 export const BATCH_BYTES_MAX = 1024 * 1024;
 
-const BATCH_VERSION = 2;
-const BATCH_HEADER_BYTES = 1 + 4;
+/** Batch entry format version (first byte of every batch entry). */
+export const BATCH_VERSION = 3;
+/** The batch version this code refuses to apply: logs written before sessions were registered. */
+const BATCH_VERSION_OLD = 2;
+/** u8 version, u32 count: where the first command record starts. */
+export const BATCH_HEADER_BYTES = 1 + 4;
 /** Per command in a batch: clientId, requestSeq, tsUs (f64 each) and the body length (u32). */
 export const BATCH_COMMAND_OVERHEAD_BYTES = 8 + 8 + 8 + 4;
-const SNAPSHOT_MAGIC = 0x3253534d; // 'MSS2'
+const SNAPSHOT_MAGIC = 0x3353534d; // 'MSS3'
+const SNAPSHOT_MAGIC_OLD = 0x3253534d; // 'MSS2': implicit sessions, refused
 /** Per session in a snapshot: f64 clientId, f64 lastRequestSeq, f64 lastAppliedIndex, f64 lastSeq. */
 const SESSION_RECORD_BYTES = 32;
 
@@ -49,6 +69,12 @@ export interface LoggedCommand {
   /** engine/command-codec.ts encoding of the command (without seq/tsUs). */
   body: Uint8Array;
 }
+
+/** The command that registers a new session (clientId 0, requestSeq 0, empty body); answered REGISTERED with the allocated clientId. */
+export function registerCommand(tsUs: number): LoggedCommand {
+  return { clientId: 0, requestSeq: 0, tsUs, body: EMPTY_BODY };
+}
+const EMPTY_BODY = new Uint8Array(0);
 
 /** Bytes a batch of these commands takes in a log entry. */
 export function batchBytes(commands: readonly LoggedCommand[]): number {
@@ -74,17 +100,15 @@ export function encodeBatch(commands: readonly LoggedCommand[]): Uint8Array {
   return out;
 }
 
-/** Decodes a batch entry (tests, tools); undefined if the bytes are not one. */
+/** Decodes a batch entry (tests, tools); undefined if the bytes are not one (of this version). */
 export function decodeBatch(data: Uint8Array): LoggedCommand[] | undefined {
+  const count = batchCommandCount(data);
+  if (count < 0) return undefined;
   const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  if (data.length < BATCH_HEADER_BYTES || v.getUint8(0) !== BATCH_VERSION) return undefined;
-  const count = v.getUint32(1, true);
   const out: LoggedCommand[] = [];
   let o = BATCH_HEADER_BYTES;
   for (let k = 0; k < count; k++) {
-    if (o + BATCH_COMMAND_OVERHEAD_BYTES > data.length) return undefined;
     const len = v.getUint32(o + 24, true);
-    if (o + BATCH_COMMAND_OVERHEAD_BYTES + len > data.length) return undefined;
     out.push({
       clientId: v.getFloat64(o, true),
       requestSeq: v.getFloat64(o + 8, true),
@@ -93,7 +117,29 @@ export function decodeBatch(data: Uint8Array): LoggedCommand[] | undefined {
     });
     o += BATCH_COMMAND_OVERHEAD_BYTES + len;
   }
-  return o === data.length ? out : undefined;
+  return out;
+}
+
+/**
+ * The number of commands if `data` is a well-formed batch entry of this version (lengths add
+ * up exactly, within the limits), else -1. Code that walks the layout by hand (the feed, the
+ * audit export, tools) checks an entry with this first: command k's record then starts at
+ * BATCH_HEADER_BYTES + the sizes of the records before it (BATCH_COMMAND_OVERHEAD_BYTES + its
+ * body length, the u32 at record offset 24), with clientId, requestSeq, tsUs at offsets 0, 8, 16.
+ */
+export function batchCommandCount(data: Uint8Array): number {
+  if (data.length < BATCH_HEADER_BYTES || data[0] !== BATCH_VERSION) return -1;
+  const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const count = v.getUint32(1, true);
+  if (count > BATCH_COMMANDS_MAX) return -1;
+  let o = BATCH_HEADER_BYTES;
+  for (let k = 0; k < count; k++) {
+    if (o + BATCH_COMMAND_OVERHEAD_BYTES > data.length) return -1;
+    const len = v.getUint32(o + 24, true);
+    if (len > COMMAND_BYTES_MAX) return -1;
+    o += BATCH_COMMAND_OVERHEAD_BYTES + len;
+  }
+  return o === data.length ? count : -1;
 }
 
 export const ApplyOutcome = {
@@ -101,17 +147,47 @@ export const ApplyOutcome = {
   APPLIED: 1,
   /** requestSeq ≤ the session's last: already applied (at `appliedIndex`/`seq` when it is the last one, else earlier); nothing changed. */
   DUPLICATE: 2,
-  /** requestSeq skips ahead of last + 1 (or a new session not starting at 1): refused, nothing changed; resend from last + 1. */
+  /** requestSeq skips ahead of last + 1 (a session's first request must be 1): refused, nothing changed; retryable: resend from last + 1. */
   SEQUENCE_GAP: 3,
+  /**
+   * A register command: a new session `clientId` (dense: 1, 2, …) was created with no request
+   * applied; the least recently used session was evicted if the table was full. No engine seq
+   * is consumed, no events. The only outcome besides APPLIED that changes state.
+   */
+  REGISTERED: 4,
+  /**
+   * The session was registered but has been evicted since: refused, nothing changed. NOT
+   * retryable: whether this request (if it is a resend) took effect before the eviction cannot
+   * be told any more, and resending it under a new session could apply it twice.
+   */
+  SESSION_EXPIRED: 5,
+  /** clientId was never allocated (above every id handed out, or 0 without being a register command): refused, nothing changed; not retryable. */
+  UNKNOWN_SESSION: 6,
 } as const;
 export type ApplyOutcome = (typeof ApplyOutcome)[keyof typeof ApplyOutcome];
+
+/** Names of the outcomes (wire replies, the audit export): one table for every user. */
+export const OUTCOME_NAMES: Readonly<Record<number, string>> = {
+  [ApplyOutcome.APPLIED]: 'APPLIED',
+  [ApplyOutcome.DUPLICATE]: 'DUPLICATE',
+  [ApplyOutcome.SEQUENCE_GAP]: 'SEQUENCE_GAP',
+  [ApplyOutcome.REGISTERED]: 'REGISTERED',
+  [ApplyOutcome.SESSION_EXPIRED]: 'SESSION_EXPIRED',
+  [ApplyOutcome.UNKNOWN_SESSION]: 'UNKNOWN_SESSION',
+};
+
+export interface ShardStateMachineOptions {
+  /** Sessions kept at most (default SESSION_COUNT_MAX); tests use a small one to reach eviction. Every replica must use the same. */
+  sessionCountMax?: number;
+}
 export interface ApplyResult {
   outcome: ApplyOutcome;
+  /** The command's clientId; for REGISTERED the id just allocated. */
   clientId: number;
   requestSeq: number;
-  /** Log index at which the command took effect (for DUPLICATE: the original index, or 0 if older than the session's last). */
+  /** Log index at which the command took effect (for DUPLICATE: the original index, or 0 if older than the session's last; REGISTERED: the registration's; 0 when refused). */
   appliedIndex: number;
-  /** Engine sequence number of the command (for DUPLICATE as appliedIndex; 0 for SEQUENCE_GAP). */
+  /** Engine sequence number of the command (for DUPLICATE as appliedIndex; 0 for REGISTERED and refusals). */
   seq: number;
   /** Its events: rows [eventsFrom, eventsTo) of the state machine's event buffer, until the next apply(). */
   eventsFrom: number;
@@ -129,14 +205,27 @@ export class ShardStateMachine {
   engine: Engine;
   readonly events = new EventBuffer();
   private sessions = new Map<number, Session>();
+  /** Session ids handed out so far: ids 1..sessionsAllocated were registered (some may be evicted). */
+  sessionsAllocated = 0;
   appliedIndex = 0;
   /** Engine sequence number of the last command applied (dense: one per command in the log). */
   lastSeq = 0;
-  /** Log time of the newest applied command (sessions age by it). */
+  /** Log time of the newest applied command. */
   private nowUs = 0;
+  private readonly sessionCountMax: number;
 
-  constructor(private readonly config: ShardConfig) {
+  constructor(
+    private readonly config: ShardConfig,
+    opts: ShardStateMachineOptions = {},
+  ) {
     this.engine = new Engine(config);
+    this.sessionCountMax = opts.sessionCountMax ?? SESSION_COUNT_MAX;
+    if (!Number.isSafeInteger(this.sessionCountMax) || this.sessionCountMax < 1) throw new RangeError(`sessionCountMax ${this.sessionCountMax}`);
+  }
+
+  /** Sessions in the table now (≤ sessionCountMax). */
+  get sessionCount(): number {
+    return this.sessions.size;
   }
 
   /**
@@ -149,8 +238,11 @@ export class ShardStateMachine {
     this.events.clear();
     if (entry.type !== EntryType.NORMAL || entry.data.length === 0) return [];
     const data = entry.data;
+    if (data[0] === BATCH_VERSION_OLD) {
+      throw new Error(`log entry ${entry.index}: log written by an older matchbook (batch version ${BATCH_VERSION_OLD}): this version registers client sessions; wipe the data directory`);
+    }
     const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    const count = validBatchCount(data, v);
+    const count = batchCommandCount(data);
     if (count < 0) {
       // Still consume a sequence number in the engine, so replicas stay identical and the reject is visible.
       this.malformed();
@@ -176,41 +268,64 @@ export class ShardStateMachine {
       return { outcome: ApplyOutcome.SEQUENCE_GAP, clientId: 0, requestSeq: 0, appliedIndex: 0, seq: 0, eventsFrom: from, eventsTo: from };
     }
     if (tsUs > this.nowUs) this.nowUs = tsUs;
+    // The replicas' own commands (time ticks): no session. A leader proposes each once and never
+    // resends it, so there is nothing to deduplicate, and a session per leader term would fill
+    // the table over a long run.
+    if (clientId < 0) return this.applyToEngine(index, clientId, requestSeq, tsUs, data, offset, length);
+    if (clientId === 0) {
+      if (requestSeq === 0 && length === 0) return this.register(index, requestSeq, from);
+      return this.refused(ApplyOutcome.UNKNOWN_SESSION, clientId, requestSeq, from);
+    }
     // Requests of one client are applied in order, each exactly once. The Raft log keeps a prefix of
     // what a client sent in order, so a client resending everything unacknowledged, in order, to a
     // new leader sees DUPLICATE for what already took effect and APPLIED for the rest.
     const session = this.sessions.get(clientId);
-    const last = session?.lastRequestSeq ?? 0;
+    if (session === undefined) {
+      // Evicted: its requests may have taken effect, and a new session's request 1 is not what this is.
+      return this.refused(clientId <= this.sessionsAllocated ? ApplyOutcome.SESSION_EXPIRED : ApplyOutcome.UNKNOWN_SESSION, clientId, requestSeq, from);
+    }
+    const last = session.lastRequestSeq;
     if (requestSeq <= last) {
       const same = requestSeq === last;
       return {
         outcome: ApplyOutcome.DUPLICATE,
         clientId,
         requestSeq,
-        appliedIndex: same ? session!.lastAppliedIndex : 0,
-        seq: same ? session!.lastSeq : 0,
+        appliedIndex: same ? session.lastAppliedIndex : 0,
+        seq: same ? session.lastSeq : 0,
         eventsFrom: from,
         eventsTo: from,
       };
     }
-    if (requestSeq !== last + 1) {
-      return { outcome: ApplyOutcome.SEQUENCE_GAP, clientId, requestSeq, appliedIndex: 0, seq: 0, eventsFrom: from, eventsTo: from };
-    }
+    if (requestSeq !== last + 1) return this.refused(ApplyOutcome.SEQUENCE_GAP, clientId, requestSeq, from);
+    const r = this.applyToEngine(index, clientId, requestSeq, tsUs, data, offset, length);
+    // Move the session to the back of the map: Map iteration order is the LRU order.
+    this.sessions.delete(clientId);
+    session.lastRequestSeq = requestSeq;
+    session.lastAppliedIndex = index;
+    session.lastSeq = r.seq;
+    this.sessions.set(clientId, session);
+    return r;
+  }
+
+  private applyToEngine(index: number, clientId: number, requestSeq: number, tsUs: number, data: Uint8Array, offset: number, length: number): ApplyResult {
+    const from = this.events.count;
     const seq = ++this.lastSeq;
     const cmd = decodeCommand(data, offset, length, seq, tsUs) ?? ({ seq, tsUs } as unknown as Command); // no type: MALFORMED_COMMAND
     this.engine.apply(cmd, this.events);
-    // Move the session to the back of the map: Map iteration order is the LRU order.
-    if (session !== undefined) {
-      this.sessions.delete(clientId);
-      session.lastRequestSeq = requestSeq;
-      session.lastAppliedIndex = index;
-      session.lastSeq = seq;
-      this.sessions.set(clientId, session);
-    } else {
-      this.sessions.set(clientId, { lastRequestSeq: requestSeq, lastAppliedIndex: index, lastSeq: seq });
-      if (this.sessions.size > SESSION_COUNT_MAX) this.sessions.delete(this.sessions.keys().next().value!);
-    }
     return { outcome: ApplyOutcome.APPLIED, clientId, requestSeq, appliedIndex: index, seq, eventsFrom: from, eventsTo: this.events.count };
+  }
+
+  /** A new session at the back of the LRU order; into a full table, the least recently used goes. */
+  private register(index: number, requestSeq: number, from: number): ApplyResult {
+    if (this.sessions.size >= this.sessionCountMax) this.sessions.delete(this.sessions.keys().next().value!);
+    const clientId = ++this.sessionsAllocated;
+    this.sessions.set(clientId, { lastRequestSeq: 0, lastAppliedIndex: 0, lastSeq: 0 });
+    return { outcome: ApplyOutcome.REGISTERED, clientId, requestSeq, appliedIndex: index, seq: 0, eventsFrom: from, eventsTo: from };
+  }
+
+  private refused(outcome: ApplyOutcome, clientId: number, requestSeq: number, from: number): ApplyResult {
+    return { outcome, clientId, requestSeq, appliedIndex: 0, seq: 0, eventsFrom: from, eventsTo: from };
   }
 
   /** An undecodable payload: the engine rejects it under the next sequence number. */
@@ -219,10 +334,16 @@ export class ShardStateMachine {
     this.engine.apply({ seq, tsUs: this.nowUs } as unknown as Command, this.events); // no type: MALFORMED_COMMAND
   }
 
-  /** Engine snapshot plus the session table, in LRU order (so a restore evicts identically). */
+  /**
+   * Engine snapshot, then the session counter and table, in LRU order (so a restore evicts
+   * identically):
+   *   u32 magic 'MSS3' | f64 appliedIndex | f64 lastSeq | f64 nowUs | u32 engineLength | engine |
+   *   f64 sessionsAllocated | f64 count | count × (f64 clientId | f64 lastRequestSeq | f64 lastAppliedIndex | f64 lastSeq)
+   * (audit/replay.ts describeStateDifference reads the part before the sessions.)
+   */
   snapshot(): Uint8Array {
     const engineBytes = writeSnapshot(this.engine);
-    const sessionBytes = 8 + this.sessions.size * SESSION_RECORD_BYTES;
+    const sessionBytes = 8 + 8 + this.sessions.size * SESSION_RECORD_BYTES;
     const out = new Uint8Array(4 + 8 + 8 + 8 + 4 + engineBytes.length + sessionBytes);
     const v = new DataView(out.buffer);
     let o = 0;
@@ -238,6 +359,8 @@ export class ShardStateMachine {
     o += 4;
     out.set(engineBytes, o);
     o += engineBytes.length;
+    v.setFloat64(o, this.sessionsAllocated, true);
+    o += 8;
     v.setFloat64(o, this.sessions.size, true);
     o += 8;
     for (const [id, s] of this.sessions) {
@@ -252,7 +375,10 @@ export class ShardStateMachine {
 
   restore(bytes: Uint8Array): void {
     const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (bytes.length < 40 || v.getUint32(0, true) !== SNAPSHOT_MAGIC) throw new Error('state machine snapshot: bad magic');
+    if (bytes.length >= 4 && v.getUint32(0, true) === SNAPSHOT_MAGIC_OLD) {
+      throw new Error('state machine snapshot written by an older matchbook (MSS2, implicit client sessions): this version registers client sessions; wipe the data directory');
+    }
+    if (bytes.length < 48 || v.getUint32(0, true) !== SNAPSHOT_MAGIC) throw new Error('state machine snapshot: bad magic');
     let o = 4;
     const appliedIndex = v.getFloat64(o, true);
     o += 8;
@@ -262,19 +388,27 @@ export class ShardStateMachine {
     o += 8;
     const engineLength = v.getUint32(o, true);
     o += 4;
-    if (o + engineLength + 8 > bytes.length) throw new Error('state machine snapshot: bad length');
+    if (o + engineLength + 16 > bytes.length) throw new Error('state machine snapshot: bad length');
     const engine = readSnapshot(this.config, bytes.subarray(o, o + engineLength));
     o += engineLength;
+    const sessionsAllocated = v.getFloat64(o, true);
+    o += 8;
     const count = v.getFloat64(o, true);
     o += 8;
     if (o + count * SESSION_RECORD_BYTES !== bytes.length) throw new Error('state machine snapshot: bad length');
+    if (!Number.isSafeInteger(sessionsAllocated) || sessionsAllocated < count) throw new Error(`state machine snapshot: ${count} sessions but ${sessionsAllocated} allocated`);
+    // A smaller limit than the snapshot's writer had would make this replica evict differently.
+    if (count > this.sessionCountMax) throw new Error(`state machine snapshot: ${count} sessions, this replica keeps at most ${this.sessionCountMax}`);
     const sessions = new Map<number, Session>();
     for (let k = 0; k < count; k++) {
-      sessions.set(v.getFloat64(o, true), { lastRequestSeq: v.getFloat64(o + 8, true), lastAppliedIndex: v.getFloat64(o + 16, true), lastSeq: v.getFloat64(o + 24, true) });
+      const id = v.getFloat64(o, true);
+      if (!Number.isSafeInteger(id) || id < 1 || id > sessionsAllocated) throw new Error(`state machine snapshot: session id ${id} outside 1..${sessionsAllocated}`);
+      sessions.set(id, { lastRequestSeq: v.getFloat64(o + 8, true), lastAppliedIndex: v.getFloat64(o + 16, true), lastSeq: v.getFloat64(o + 24, true) });
       o += SESSION_RECORD_BYTES;
     }
     this.engine = engine;
     this.sessions = sessions;
+    this.sessionsAllocated = sessionsAllocated;
     this.appliedIndex = appliedIndex;
     this.lastSeq = lastSeq;
     this.nowUs = nowUs;
@@ -284,19 +418,4 @@ export class ShardStateMachine {
   stateHash(): string {
     return hashSnapshot(this.snapshot());
   }
-}
-
-/** Number of commands if `data` is a well-formed batch (lengths add up exactly), else -1. */
-function validBatchCount(data: Uint8Array, v: DataView): number {
-  if (data.length < BATCH_HEADER_BYTES || v.getUint8(0) !== BATCH_VERSION) return -1;
-  const count = v.getUint32(1, true);
-  if (count > BATCH_COMMANDS_MAX) return -1;
-  let o = BATCH_HEADER_BYTES;
-  for (let k = 0; k < count; k++) {
-    if (o + BATCH_COMMAND_OVERHEAD_BYTES > data.length) return -1;
-    const len = v.getUint32(o + 24, true);
-    if (len > COMMAND_BYTES_MAX) return -1;
-    o += BATCH_COMMAND_OVERHEAD_BYTES + len;
-  }
-  return o === data.length ? count : -1;
 }

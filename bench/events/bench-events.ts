@@ -99,7 +99,7 @@ async function main(): Promise<void> {
     const broker = spawnTsx('events/broker/main.ts', ['--data-dir', path.join(dir, 'kafka'), '--port', '0']);
     procs.push(broker);
     const brokers = `127.0.0.1:${String((await broker.ready).port)}`;
-    for (let k = 0; k < CLIENTS; k++) clients.push(new ReplicaClient({ clientId: 1_000 + k, endpoints: cluster.endpoints }));
+    for (let k = 0; k < CLIENTS; k++) clients.push(new ReplicaClient({ endpoints: cluster.endpoints }));
     const flow = new Flow();
     let rr = 0;
     const submit = () => clients[rr++ % CLIENTS]!.submit(flow.next());

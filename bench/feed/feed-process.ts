@@ -14,7 +14,7 @@
 import { performance } from 'node:perf_hooks';
 import { encodeCommand } from '../../engine/command-codec.js';
 import { MarketDataFeed } from '../../feed/feed-service.js';
-import { ShardStateMachine, encodeBatch, type LoggedCommand } from '../../replicator/shard-state-machine.js';
+import { ShardStateMachine, encodeBatch, registerCommand, type LoggedCommand } from '../../replicator/shard-state-machine.js';
 import { EntryType, type Entry } from '../../replicator/raft/types.js';
 import { SYMBOL, benchConfig, generateMix1 } from '../engine/workloads.js';
 
@@ -41,13 +41,15 @@ async function main(): Promise<void> {
   let index = 0;
 
   const applyEntry = (count: number, tsUs: number): number => {
-    const cmds: LoggedCommand[] = [];
+    // One client session, registered in the first entry (a fresh state machine gives it id 1).
+    const cmds: LoggedCommand[] = index === 0 ? [registerCommand(tsUs)] : [];
+    const registrations = cmds.length;
     for (let k = 0; k < count && next < bodies.length; k++) cmds.push({ clientId: 1, requestSeq: ++requestSeq, tsUs, body: bodies[next++]! });
-    if (cmds.length === 0) return 0;
+    if (cmds.length === registrations) return 0;
     const entry: Entry = { index: ++index, term: 1, type: EntryType.NORMAL, data: encodeBatch(cmds) };
     const results = sm.apply(entry);
     feed.onApplied(results, sm.events, entry);
-    return cmds.length;
+    return cmds.length - registrations;
   };
 
   // A prefill that the workload starts with (its first ~1,000 GTC orders), before any client connects.

@@ -3,8 +3,9 @@
 // gateway runs, compacted logs).
 //
 // Each shard's log is what a leader writes: batch entries (replicator/shard-state-machine.ts
-// encodeBatch) of engine commands in the binary command codec, from client sessions with
-// contiguous request numbers, plus the leader's time ticks, written through the replicator's
+// encodeBatch) of engine commands in the binary command codec, from client sessions (registered
+// in the first entry, so their ids are 1..clients) with contiguous request numbers, plus the
+// leader's time ticks, written through the replicator's
 // own Wal (segments, CRC32C, snapshots every N entries, hard state). Replicas are byte copies of
 // the first one's directory. Every exec report is passed to the gateway's own ReportChain (in
 // log order, a few twice as a push to a second session would), which writes chain-journal.bin
@@ -22,7 +23,7 @@ import { ReportChain, canonicalReport, loadOrCreateSigningKey } from '../../gate
 import type { ExecutionReportOut } from '../../gateway/types.js';
 import { encodeNodeSnapshot } from '../../replicator/node.js';
 import { EntryType } from '../../replicator/raft/types.js';
-import { ShardStateMachine, encodeBatch, type LoggedCommand } from '../../replicator/shard-state-machine.js';
+import { ShardStateMachine, encodeBatch, registerCommand, type LoggedCommand } from '../../replicator/shard-state-machine.js';
 import { Prng } from '../../replicator/prng.js';
 import { Wal, type LogEntry } from '../../replicator/wal/wal.js';
 import { SYMBOL, generateMix1, generateMix2 } from '../engine/workloads.js';
@@ -164,6 +165,9 @@ export async function writeSyntheticExchange(o: SyntheticOptions): Promise<Synth
     while (k < commands.length) {
       const n = Math.min(commands.length - k, 1 + rng.int(batchMax));
       const batch: LoggedCommand[] = [];
+      // The sessions first: a fresh state machine allocates ids 1, 2, … in this order.
+      if (index === 0) for (let c = 1; c <= clients; c++) batch.push(registerCommand(commands[0]!.tsUs));
+      const registrations = batch.length;
       for (let j = 0; j < n; j++) {
         const c = commands[k + j]!;
         if (symbol !== SYMBOL && 'symbol' in c) (c as { symbol: string }).symbol = symbol;
@@ -178,7 +182,7 @@ export async function writeSyntheticExchange(o: SyntheticOptions): Promise<Synth
         }
       }
       k += n;
-      out.commands += batch.length;
+      out.commands += batch.length - registrations;
       const entry = { index: ++index, term: TERM, type: EntryType.NORMAL, data: encodeBatch(batch) };
       sm.apply(entry);
       const ev = sm.events;

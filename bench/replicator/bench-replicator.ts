@@ -55,22 +55,24 @@ const DRAIN_TIMEOUT_MS = 30_000;
 /** Orders between a buy and its cancel, per client. */
 const CANCEL_LAG_ORDERS = 50;
 
-let clientIdNext = 1;
+/** Each client trades on its own account, fresh per step (so clOrdIds never meet a previous step's). */
+let accountNext = 1;
 
 class Load {
   readonly clients: ReplicaClient[];
+  private readonly accounts: number[];
   private readonly n: number[];
   constructor(cluster: ProcessCluster, leader: NodeId) {
     // The known leader first, so a step does not start with a redirect.
     const endpoints = [...cluster.endpoints].sort((a, b) => Number(b.id === leader) - Number(a.id === leader));
-    this.clients = Array.from({ length: CLIENTS }, () => new ReplicaClient({ clientId: clientIdNext++, endpoints, windowMax: WINDOW, requestTimeoutMs: 2_000 }));
+    this.clients = Array.from({ length: CLIENTS }, () => new ReplicaClient({ endpoints, windowMax: WINDOW, requestTimeoutMs: 2_000 }));
+    this.accounts = this.clients.map(() => accountNext++);
     this.n = this.clients.map(() => 0);
   }
   /** The next command of client k: buy, cancel, buy, cancel, … */
   command(k: number): Record<string, unknown> {
-    const c = this.clients[k]!;
     const i = this.n[k]!++;
-    const account = c.clientId;
+    const account = this.accounts[k]!;
     if (i % 2 === 0) return { type: 'new', account, clOrdId: `o${i}`, symbol: 'BTC-USD', side: 'BUY', ordType: 'LIMIT', tif: 'GTC', price: 4_900_000 + (i % 1000), qty: 1 };
     return { type: 'cancel', account, clOrdId: `o${i - 1 - 2 * CANCEL_LAG_ORDERS}` };
   }
@@ -182,7 +184,10 @@ async function waitCaughtUp(cluster: ProcessCluster, timeoutMs = 60_000): Promis
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const st = await Promise.all(cluster.ids.map((id) => cluster.status(id)));
-    if (st.every((s) => s !== undefined) && st.every((s) => s!.applied >= st[0]!.commit - 5 && s!.commit >= st[0]!.commit - 5)) return;
+    // Against the highest commit any replica knows, not node 1's: when node 1 is the one just
+    // restarted, its own (stale) commit made this true at once.
+    const commit = Math.max(...st.map((s) => s?.commit ?? Infinity));
+    if (st.every((s) => s !== undefined) && st.every((s) => s!.applied >= commit - 5 && s!.commit >= commit - 5)) return;
     await sleep(100);
   }
   throw new Error('replicas did not catch up');

@@ -33,15 +33,13 @@ import { parseConfig } from '../../engine/config.js';
 import { EventKind, OrdType, type ExecReport, type ShardConfig } from '../../engine/types.js';
 import { REPO_ROOT, sleep } from '../../replicator/process-cluster.js';
 import { EntryType } from '../../replicator/raft/types.js';
-import { ApplyOutcome, BATCH_COMMAND_OVERHEAD_BYTES, ShardStateMachine } from '../../replicator/shard-state-machine.js';
+import { ApplyOutcome, BATCH_COMMAND_OVERHEAD_BYTES, BATCH_HEADER_BYTES, ShardStateMachine } from '../../replicator/shard-state-machine.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DigestTable, canonicalExecRecord, chain, u32FromBase64, viewDigest } from './digest.js';
 import { Outcome, SYMBOL, type OrderTable } from './load.js';
 import type { SeedStack } from './stack.js';
 
-/** Batch entry header: u8 version, u32 count (replicator/shard-state-machine.ts). */
-const BATCH_HEADER_BYTES = 5;
 /** Status rounds tried to find every replica at the same applied index. */
 const SETTLE_ATTEMPTS_MAX = 100;
 const SETTLE_POLL_MS = 100;

@@ -12,16 +12,17 @@ import { EventKind, type ExecReport } from '../../engine/types.js';
 import { commandFromJson } from '../../engine/json-codec.js';
 import { toReport } from '../../gateway/gateway.js';
 import { EntryType, type Entry } from '../../replicator/raft/types.js';
-import { ShardStateMachine, encodeBatch, type LoggedCommand } from '../../replicator/shard-state-machine.js';
+import { ShardStateMachine, encodeBatch, registerCommand, type LoggedCommand } from '../../replicator/shard-state-machine.js';
 import { shardConfig } from '../events/helpers.js';
 
 const order = (account: number, clOrdId: string, side: 'BUY' | 'SELL', price: number) => ({ type: 'new', account, clOrdId, symbol: 'BTC-USD', side, ordType: 'LIMIT', price, qty: 2 });
 
-/** One entry per command, each from its own session (clientId = entry index). */
+/** One entry per command, each from its own session, registered in the same entry (the k-th registration gets clientId k + 1). */
 function log(commands: Record<string, unknown>[]): Entry[] {
   return commands.map((c, k) => {
-    const lc: LoggedCommand = { clientId: 100 + k, requestSeq: 1, tsUs: 1_700_000_000_000_000 + k * 1_000, body: encodeCommand(commandFromJson(c) as object) };
-    return { index: k + 1, term: 1, type: EntryType.NORMAL, data: encodeBatch([lc]) };
+    const tsUs = 1_700_000_000_000_000 + k * 1_000;
+    const lc: LoggedCommand = { clientId: k + 1, requestSeq: 1, tsUs, body: encodeCommand(commandFromJson(c) as object) };
+    return { index: k + 1, term: 1, type: EntryType.NORMAL, data: encodeBatch([registerCommand(tsUs), lc]) };
   });
 }
 

@@ -88,7 +88,7 @@ beforeAll(async () => {
   cluster = await ProcessCluster.create({ fsync: true });
   await cluster.startAll();
   await cluster.waitForLeader();
-  client = new ReplicaClient({ clientId: randomInt(1, 2 ** 40), endpoints: cluster.endpoints });
+  client = new ReplicaClient({ endpoints: cluster.endpoints });
   publisher = await startPublisher();
   live = new ReadModelConsumer({ brokers: [brokers], dataDir: path.join(dir, 'read-models'), groupId: 'e2e-live', snapshotIntervalMs: 500, log: () => undefined });
   await live.start();

@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EntrySource } from '../../events/publisher/entry-source.js';
-import { ClientServer } from '../../replicator/client-server.js';
+import { ClientServer, registerSession } from '../../replicator/client-server.js';
 import { ReplicaNode, decodeNodeSnapshot } from '../../replicator/node.js';
 import type { EntryType } from '../../replicator/raft/types.js';
 import { ShardStateMachine } from '../../replicator/shard-state-machine.js';
@@ -14,10 +14,12 @@ import { orderFlow, removeTmpDirs, shardConfig, tmpDir, waitFor } from './helper
 let node: ReplicaNode;
 let server: ClientServer;
 let source: EntrySource;
+let clientId = 0;
 let clientSeq = 0;
 
 async function submit(n: number): Promise<void> {
-  for (const command of orderFlow(n, 100 + clientSeq)) await node.propose({ clientId: 5, requestSeq: ++clientSeq, command });
+  if (clientId === 0) clientId = await registerSession(node);
+  for (const command of orderFlow(n, 100 + clientSeq)) await node.propose({ clientId, requestSeq: ++clientSeq, command });
 }
 
 beforeAll(async () => {

@@ -4,7 +4,6 @@
 // from the traffic, /readyz turns ready once caught up, and the logs are pino JSON lines while
 // stdout keeps the ready and status lines. Assertions on content only; every wait is bounded.
 
-import { randomInt } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,7 +40,7 @@ beforeAll(async () => {
   };
   writeFileSync(path.join(dir, 'gateway.json'), JSON.stringify(gatewayConfig));
   query = await spawnReady('events/query/main.ts', ['--config', path.join(dir, 'gateway.json'), '--brokers', brokers, '--data-dir', path.join(dir, 'query'), '--rest', '127.0.0.1:0', '--grpc', '127.0.0.1:0']);
-  const client = new ReplicaClient({ clientId: randomInt(1, 2 ** 40), endpoints: cluster.endpoints });
+  const client = new ReplicaClient({ endpoints: cluster.endpoints });
   try {
     const results = await Promise.all(orderFlow(150, 77).map((c) => client.submit(c)));
     lastSeq = Math.max(...results.map((r) => r.seq));

@@ -14,7 +14,7 @@ import { RecordBuilder, type OutRecord } from '../../events/publisher/records.js
 import type { ConsumedRecord } from '../../events/read-models/model.js';
 import { TOPIC_TRADES, type EventTopic } from '../../events/topics.js';
 import { EntryType, type Entry } from '../../replicator/raft/types.js';
-import { ShardStateMachine, encodeBatch, type LoggedCommand } from '../../replicator/shard-state-machine.js';
+import { ShardStateMachine, encodeBatch, registerCommand, type LoggedCommand } from '../../replicator/shard-state-machine.js';
 import { projection, readWholeLog, replayRecords, type ReplayedRecords } from '../../events/read-models/reference.js';
 import { decodeNodeSnapshot } from '../../replicator/node.js';
 import { Prng } from '../../replicator/prng.js';
@@ -76,9 +76,14 @@ export function orderFlow(count: number, seed: number, firstOrderSeq = 1): Recor
   return out;
 }
 
-/** The flow packed into batch entries of up to `perEntry` commands (one client session), as a leader would log them. */
-export function flowEntries(commands: Record<string, unknown>[], perEntry: number, startIndex = 1, clientId = 9): Entry[] {
+/**
+ * The flow packed into batch entries of up to `perEntry` commands of one client session, as a
+ * leader would log them for a fresh state machine: the first entry starts with the session's
+ * registration, which gets id 1.
+ */
+export function flowEntries(commands: Record<string, unknown>[], perEntry: number): Entry[] {
   const entries: Entry[] = [];
+  const clientId = 1;
   let seq = 0;
   for (let k = 0; k < commands.length; k += perEntry) {
     const cmds: LoggedCommand[] = commands.slice(k, k + perEntry).map((c) => ({
@@ -87,7 +92,8 @@ export function flowEntries(commands: Record<string, unknown>[], perEntry: numbe
       tsUs: 1_700_000_000_000_000 + seq * 137_000, // ~137 ms apart: several 1 s candles
       body: encodeCommand(commandFromJson(c) as object),
     }));
-    entries.push({ index: startIndex + entries.length, term: 1, type: EntryType.NORMAL, data: encodeBatch(cmds) });
+    if (k === 0) cmds.unshift(registerCommand(cmds[0]!.tsUs));
+    entries.push({ index: 1 + entries.length, term: 1, type: EntryType.NORMAL, data: encodeBatch(cmds) });
   }
   return entries;
 }

@@ -9,7 +9,6 @@
 // The reference is built from the commands' own results (each APPLIED result carries its
 // engine events), independently of the publisher.
 
-import { randomInt } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type RunningBroker } from '../../events/broker/server.js';
@@ -92,7 +91,7 @@ beforeAll(async () => {
   cluster = await ProcessCluster.create({ fsync: true, snapshotIntervalEntries: 20, timeTickMs: 0 });
   await cluster.startAll();
   await cluster.waitForLeader();
-  client = new ReplicaClient({ clientId: randomInt(1, 2 ** 40), endpoints: cluster.endpoints });
+  client = new ReplicaClient({ endpoints: cluster.endpoints });
 });
 
 afterAll(async () => {

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../engine/engine.js';
 import { Side } from '../../engine/types.js';
 import { MarketDataProjector } from '../../feed/projector.js';
+import { registerSession } from '../../replicator/client-server.js';
 import { ReplicaNode } from '../../replicator/node.js';
 import { SYM_A, flowConfig } from './flow.js';
 import { until } from './harness.js';
@@ -67,8 +68,9 @@ describe('ReplicaNode observer hooks', () => {
     expect(calls.resets).toHaveLength(1);
     await until('leader', () => node.status().role === 'LEADER', 10_000);
     // The first entry (the leader's no-op or the first order) hits the throwing observer.
+    const clientId = await registerSession(node);
     let seq = 0;
-    for (let k = 0; k < 20; k++) await node.propose({ clientId: 1, requestSeq: ++seq, command: order(k, k % 2 === 0 ? 'BUY' : 'SELL', 1_000_000 + (k % 2 === 0 ? -5 : 5) * (1 + (k % 5))) });
+    for (let k = 0; k < 20; k++) await node.propose({ clientId, requestSeq: ++seq, command: order(k, k % 2 === 0 ? 'BUY' : 'SELL', 1_000_000 + (k % 2 === 0 ? -5 : 5) * (1 + (k % 5))) });
     expect(logs.some((l) => l.includes('onApplied observer failed (ignored)'))).toBe(true);
     expect(calls.applied).toBeGreaterThan(1);
     expect(calls.events).toBeGreaterThan(0);
@@ -76,7 +78,7 @@ describe('ReplicaNode observer hooks', () => {
     projector.resetFromEngine(node.stateMachine.engine);
     const engine = () => node.stateMachine.engine;
     expect(projector.levels(SYM_A, Side.BUY)).toEqual(engine().bookLevels(SYM_A, Side.BUY).map((l) => [l.price, l.qty, l.orderCount]));
-    for (let k = 20; k < 30; k++) await node.propose({ clientId: 1, requestSeq: ++seq, command: order(k, 'SELL', 1_000_000 - 10) }); // these trade
+    for (let k = 20; k < 30; k++) await node.propose({ clientId, requestSeq: ++seq, command: order(k, 'SELL', 1_000_000 - 10) }); // these trade
     expect(projector.levels(SYM_A, Side.BUY)).toEqual(engine().bookLevels(SYM_A, Side.BUY).map((l) => [l.price, l.qty, l.orderCount]));
     expect(projector.levels(SYM_A, Side.SELL)).toEqual(engine().bookLevels(SYM_A, Side.SELL).map((l) => [l.price, l.qty, l.orderCount]));
     const hash = engine().stateHash();

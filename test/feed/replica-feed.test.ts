@@ -68,7 +68,7 @@ function levelsFromDump(d: OrdersDump, symbol: string, side: 'BUY' | 'SELL'): nu
 
 /** A deterministic flow of makers, crossing takers, amends and cancels (ids from the acknowledgements). */
 async function orderFlow(count: number, seed: number, onProgress?: (k: number) => Promise<void>): Promise<void> {
-  const clientsOut = [1, 2].map((k) => new ReplicaClient({ clientId: 100 * seed + k, endpoints: cluster.endpoints, requestTimeoutMs: 1_000 }));
+  const clientsOut = [1, 2].map(() => new ReplicaClient({ endpoints: cluster.endpoints, requestTimeoutMs: 1_000 }));
   const live: number[] = [];
   let x = seed;
   const rnd = (n: number) => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) % n);

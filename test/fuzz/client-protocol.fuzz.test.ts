@@ -1,6 +1,6 @@
 // Fuzz of the replicas' client protocol (replicator/client-server.ts, proto/client-frames.md)
 // against a real one-member replica in this process (ReplicaNode + ClientServer over TCP, fsync
-// off): JSON frames (random JSON; commands, status, order and entries requests with fields of
+// off): JSON frames (random JSON; commands, registrations, status, order and entries requests with fields of
 // the wrong type, extreme or unicode values), SUBMIT frames (byte-mutated valid batches, random
 // command bodies, lying counts and lengths), unknown frame types, length prefixes that lie (0,
 // over the 8 MiB limit, longer or shorter than the frame), all cut into random chunks.
@@ -38,6 +38,9 @@ let dir: string;
 const fatal: unknown[] = [];
 const heap = new HeapWatch();
 let requestSeq = 0;
+/** Sessions registered before the fuzz: 1–3 for its inputs (the state machine allocates them densely), 4 for the check after each batch. */
+const FUZZ_SESSIONS = [1, 2, 3];
+const CHECK_SESSION = 4;
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-fuzz-client-'));
@@ -46,6 +49,9 @@ beforeAll(async () => {
   await waitFor('leader', () => node.status().role === 'LEADER');
   server = new ClientServer({ node, host: '127.0.0.1', port: 0, log: () => undefined });
   await server.start();
+  const ids: unknown[] = [];
+  for (let k = 0; k < 4; k++) ids.push((await requestOnce({ host: '127.0.0.1', port: server.port }, { op: 'register' })).clientId);
+  expect(ids).toEqual([...FUZZ_SESSIONS, CHECK_SESSION]);
 }, 30_000);
 
 afterAll(async () => {
@@ -205,11 +211,12 @@ async function exchange(chunks: Uint8Array[], d: Due): Promise<Got> {
 
 const PLACE = { type: 'new_order', account: 1, clOrdId: 'fz', symbol: 'BTC-USD', side: 'BUY', ordType: 'LIMIT', tif: 'GTC', price: 4_950_000, qty: 2 };
 const jsonTemplates: Record<string, unknown>[] = [
-  { id: 1, clientId: 50, requestSeq: 1, command: PLACE },
+  { id: 1, clientId: FUZZ_SESSIONS[0], requestSeq: 1, command: PLACE },
   { id: 2, op: 'status', hash: true },
   { id: 3, op: 'order', orderId: 1 },
   { id: 4, op: 'entries', fromIndex: 1, bytesMax: 1000, waitMs: 0 },
-  { id: 'x', op: 'submit', clientId: 51, requestSeq: 1, command: { type: 'tick' } },
+  { id: 'x', op: 'submit', clientId: FUZZ_SESSIONS[1], requestSeq: 1, command: { type: 'tick' } },
+  { id: 6, op: 'register' },
 ];
 const jsonFrameArb = fc
   .record({
@@ -226,7 +233,7 @@ const jsonFrameArb = fc
     return encodeFrame(o);
   });
 
-const validSubmit = () => encodeSubmitFrame(60, [1, 2, 3].map((k) => ({ requestSeq: k, body: encodeJsonCommand({ ...PLACE, clOrdId: `s${k}` }) })));
+const validSubmit = () => encodeSubmitFrame(FUZZ_SESSIONS[2]!, [1, 2, 3].map((k) => ({ requestSeq: k, body: encodeJsonCommand({ ...PLACE, clOrdId: `s${k}` }) })));
 const rawFrame = (type: number, body: Uint8Array, declared = body.byteLength + 1) => {
   const h = Buffer.alloc(5);
   h.writeUInt32BE(declared >>> 0, 0);
@@ -246,7 +253,7 @@ const frameArb: fc.Arbitrary<Uint8Array> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc
-      .record({ clientId: fc.oneof(fc.constantFrom(0, -1, 1.5, 2 ** 53, Number.NaN, Infinity), fc.integer({ min: 70, max: 10_000 })), bodies: fc.array(fc.uint8Array({ maxLength: 60 }), { maxLength: 5 }) })
+      .record({ clientId: fc.oneof(fc.constantFrom(0, -1, 1.5, 2 ** 53, Number.NaN, Infinity, ...FUZZ_SESSIONS), fc.integer({ min: 70, max: 10_000 })), bodies: fc.array(fc.uint8Array({ maxLength: 60 }), { maxLength: 5 }) })
       .map(({ clientId, bodies }) => encodeSubmitFrame(clientId, bodies.map((body, k) => ({ requestSeq: k + 1, body })))),
   },
   { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 40 })).map(([t, b]) => rawFrame(t, b)) },
@@ -308,7 +315,7 @@ describe('replica client protocol fuzz', () => {
         }
         expect(fatal).toEqual([]);
         await replayMatches();
-        const r = (await requestOnce({ host: '127.0.0.1', port: server.port }, { id: 9, clientId: 2 ** 45, requestSeq: ++requestSeq, command: { type: "tick" } })) as { ok: boolean; outcome?: string };
+        const r = (await requestOnce({ host: '127.0.0.1', port: server.port }, { id: 9, clientId: CHECK_SESSION, requestSeq: ++requestSeq, command: { type: 'tick' } })) as { ok: boolean; outcome?: string };
         expect(r).toMatchObject({ ok: true, outcome: 'APPLIED' });
         heap.sample();
       }),

@@ -99,7 +99,7 @@ describe('replica process', () => {
     const sub = await FeedClient.connect({ url: `ws://127.0.0.1:${feed}/v1/ws` });
     clients.push(sub);
     await sub.subscribe(['BTC-USD'], [Channel.L2, Channel.TRADES]);
-    const rc = new ReplicaClient({ clientId: 501, endpoints: cluster.endpoints });
+    const rc = new ReplicaClient({ endpoints: cluster.endpoints });
     try {
       for (let k = 0; k < 5; k++) await rc.submit({ type: 'new', account: 1, clOrdId: `f${k}`, symbol: 'BTC-USD', side: 'BUY', ordType: 'LIMIT', price: 4_990_000 - k, qty: 1 });
     } finally {

@@ -34,6 +34,7 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
+/** Order n of client k (whose account is k). */
 function order(clientId: number, n: number) {
   return {
     type: 'new',
@@ -61,7 +62,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
 describe('a 3-process cluster', () => {
   it('survives a leader SIGKILL mid-stream: exactly-once, identical replicas, restarted node caught up', async () => {
     const leader1 = await cluster.waitForLeader();
-    const clients = Array.from({ length: CLIENTS }, (_, k) => new ReplicaClient({ clientId: k + 1, endpoints: cluster.endpoints, requestTimeoutMs: 1_000 }));
+    const clients = Array.from({ length: CLIENTS }, (_, k) => new ReplicaClient({ endpoints: cluster.endpoints, requestTimeoutMs: 1_000 }));
     const acked = new Map<string, SubmitResult>();
     let sent = 0;
     // Crashes are triggered from the acknowledgement path itself, so they land mid-stream
@@ -69,13 +70,14 @@ describe('a 3-process cluster', () => {
     let trigger: { at: number; fire: () => void } | undefined;
     const submitPhase = (phase: number) => {
       const all: Promise<void>[] = [];
-      for (const c of clients) {
+      for (const [i, c] of clients.entries()) {
+        const client = i + 1;
         for (let k = 0; k < ORDERS_PER_CLIENT_PER_PHASE; k++) {
           const n = phase * ORDERS_PER_CLIENT_PER_PHASE + k + 1;
           sent++;
           all.push(
-            c.submit(order(c.clientId, n)).then((r) => {
-              const key = `c${c.clientId}-${n}`;
+            c.submit(order(client, n)).then((r) => {
+              const key = `c${client}-${n}`;
               expect(acked.has(key), `${key} acknowledged twice`).toBe(false);
               acked.set(key, r);
               if (trigger !== undefined && acked.size >= trigger.at) {

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { registerSession } from '../../replicator/client-server.js';
 import { HardStateMissingError, ReplicaNode } from '../../replicator/node.js';
 import { HARD_STATE_FILE } from '../../replicator/wal/hard-state.js';
 import { SYM_A, flowConfig } from '../feed/flow.js';
@@ -38,8 +39,9 @@ async function runAndStop(dir: string, orders: number, snapshotIntervalEntries: 
   const n = node(dir, snapshotIntervalEntries);
   n.start();
   await until('leader', () => n.status().role === 'LEADER', 10_000);
+  const clientId = await registerSession(n);
   for (let k = 1; k <= orders; k++) {
-    await n.propose({ clientId: 1, requestSeq: k, command: { type: 'new', account: 1, clOrdId: `h${k}`, symbol: SYM_A, side: k % 2 === 0 ? 'BUY' : 'SELL', ordType: 'LIMIT', price: 1_000_000 + (k % 2 === 0 ? -k : k), qty: 10 } });
+    await n.propose({ clientId, requestSeq: k, command: { type: 'new', account: 1, clOrdId: `h${k}`, symbol: SYM_A, side: k % 2 === 0 ? 'BUY' : 'SELL', ordType: 'LIMIT', price: 1_000_000 + (k % 2 === 0 ? -k : k), qty: 10 } });
   }
   const hash = n.stateMachine.engine.stateHash();
   await n.stop();

@@ -24,7 +24,7 @@ beforeAll(async () => {
   cluster = await ProcessCluster.create({ joining: 1, fsync: false, snapshotIntervalEntries: SNAPSHOT_INTERVAL_ENTRIES, timeTickMs: 200 });
   await cluster.startAll();
   await cluster.waitForLeader();
-  client = new ReplicaClient({ clientId: 77, endpoints: cluster.endpoints, requestTimeoutMs: 2_000 });
+  client = new ReplicaClient({ endpoints: cluster.endpoints, requestTimeoutMs: 2_000 });
 }, 60_000);
 
 afterAll(async () => {

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { registerSession } from '../../replicator/client-server.js';
 import { ReplicaNode } from '../../replicator/node.js';
 import { EntryType } from '../../replicator/raft/types.js';
 import { ShardStateMachine } from '../../replicator/shard-state-machine.js';
@@ -42,6 +43,7 @@ describe('replica recovery', () => {
     let n = node(dir);
     n.start();
     await until('leader', () => n.status().role === 'LEADER', 10_000);
+    const clientId = await registerSession(n);
     let seq = 0;
     // Batches of concurrent proposals (many commands per log entry) until the log passes 2 MiB.
     const walFile = () => path.join(dir, 'node-1', 'wal-00000000000000000001.log');
@@ -50,7 +52,7 @@ describe('replica recovery', () => {
         Array.from({ length: 500 }, () => {
           const k = ++seq;
           const side = k % 2 === 0 ? 'BUY' : 'SELL';
-          return n.propose({ clientId: 1, requestSeq: k, command: { type: 'new', account: 1 + (k % 5), clOrdId: `r-${k}-${'x'.repeat(k % 40)}`, symbol: SYM_A, side, ordType: 'LIMIT', price: 1_000_000 + (side === 'BUY' ? -1 : 1) * (1 + (k % 50)), qty: 1 + (k % 9) } });
+          return n.propose({ clientId, requestSeq: k, command: { type: 'new', account: 1 + (k % 5), clOrdId: `r-${k}-${'x'.repeat(k % 40)}`, symbol: SYM_A, side, ordType: 'LIMIT', price: 1_000_000 + (side === 'BUY' ? -1 : 1) * (1 + (k % 50)), qty: 1 + (k % 9) } });
         }),
       );
     }

@@ -1,22 +1,27 @@
 // One replica of one shard: the Raft core, its write-ahead log, the shard state machine, and
-// the host loop that drives them (replicator/README.md). Sockets are not in here: the host
-// hands in `send` (replica→replica Raft messages) and calls receive() with what arrived, so a
-// test can wire nodes together in memory and main.ts wires them to the TCP transport.
+// the host loop that drives them (replicator/README.md, "Host loop" and "Safety"). Everything
+// outside the process is injected: the transport (`send`, and receive() for what arrived),
+// the file system under the WAL (`fs`), the clock, timers and scheduling (`runtime`), and the
+// state machine. main.ts wires in TCP, node:fs and the system clock; the simulator
+// (replicator/sim/) wires in a simulated network, disk and clock and runs this very loop.
 //
-// The loop processes one Ready at a time:
+// The loop processes one Ready at a time, in this order:
 //
-//   inputs (messages, ticks, proposals) → core
-//   rd = core.ready()
-//   send rd.messages at once (leader's replication; it writes its own log in parallel)
-//   install rd.snapshot (save, reset the WAL, restore the state machine)
-//   truncate + append rd.entries; apply the committed entries that were already durable;
-//     await one fdatasync for the whole Ready (group commit)
-//   save the hard state if term or vote changed
-//   send rd.messagesAfterPersist (votes, acknowledgements: they promise durability)
-//   apply the rest of rd.committedEntries (CONF_CHANGE → core.applyConfChange)
-//   core.advance(rd)
+//   inputs (messages, ticks, proposals) → core;  rd = core.ready()
+//   1. save the hard state if term or vote changed (atomic, fsynced; the commit index in it
+//      is only a lower bound and never ahead of the durable, matching log)
+//   2. send rd.messages (they depend on that term, not on this Ready's entries: the leader
+//      replicates while it writes its own log)
+//   3. install rd.snapshot (save it, reset the WAL after it, restore the state machine)
+//   4. truncate + append rd.entries; apply the committed entries that were already durable
+//      and matching here; one fdatasync for the whole Ready (group commit)
+//   5. send rd.messagesAfterPersist (votes, acknowledgements: they promise durability)
+//   6. apply the rest of rd.committedEntries; core.advance(rd)
 //
-// Whatever arrives while the loop awaits the disk (messages, proposals, ticks) is queued and
+// It is driven by callbacks, not promises: an input schedules one pass of the loop
+// (runtime.defer); steps 3 and 4 continue in the WAL's completion callbacks. So the simulator
+// can run it synchronously, step by step, and crash it between any two I/O calls.
+// Whatever arrives while a Ready waits for the disk (messages, proposals, ticks) is queued and
 // fed to the core after advance(), so it all lands in the next Ready and shares one fdatasync.
 //
 // Failure policy: any exception in the loop is fatal (onFatal → the process exits). That
@@ -31,6 +36,7 @@ import type { EventBuffer } from '../engine/event-buffer.js';
 import { commandFromJson, eventToJson } from '../engine/json-codec.js';
 import type { ShardConfig } from '../engine/types.js';
 import { RaftCore, decodeConfChange } from './raft/raft-core.js';
+import { systemRuntime, type ReplicaRuntime } from './runtime.js';
 import {
   EntryType,
   NONE,
@@ -43,6 +49,7 @@ import {
   type HardState,
   type Message,
   type NodeId,
+  type RandomInt,
   type RaftConfig,
   type Ready,
   type RecoveredState,
@@ -60,6 +67,7 @@ import {
   type LoggedCommand,
 } from './shard-state-machine.js';
 import { Prng } from './prng.js';
+import type { WalFs } from './wal/fs.js';
 import { TAIL_LOST_FILE, Wal, type LogEntry } from './wal/wal.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -93,6 +101,10 @@ export const TIME_TICK_MS = 1_000;
  * retransmits). Peers' in-flight windows normally keep the queue far below this.
  */
 export const INBOX_MESSAGES_MAX = 262_144;
+/** Read contexts a process may use before its range could meet another process's (2^20; the start is 32 random bits above it). */
+const READ_CONTEXT_SPAN = 2 ** 20;
+/** Linearizable reads waiting on one node at most (readIndex); more are refused PROPOSAL_QUEUE_FULL. */
+export const READS_PENDING_MAX = 4096;
 /** Largest batch handed to one wal.append() (32 MiB, half the WAL's APPEND_BYTES_MAX). */
 export const WAL_APPEND_BATCH_BYTES_MAX = 32 * 1024 * 1024;
 
@@ -178,6 +190,9 @@ export interface EncodedProposal {
  */
 export type ProposalCallback = (err: ProposalError | undefined, result: ApplyResult | undefined, events: EventBuffer | undefined) => void;
 
+/** Answer to readIndex(): an error, or the index whose apply makes a read linearizable (0 with an error). */
+export type ReadCallback = (err: ProposalError | undefined, index: number) => void;
+
 export interface NodeStatus {
   id: NodeId;
   role: 'FOLLOWER' | 'PRE_CANDIDATE' | 'CANDIDATE' | 'LEADER';
@@ -260,8 +275,18 @@ export interface ReplicaNodeOptions {
   /** Called once with the error that stopped the loop; the process must exit. */
   onFatal: (err: unknown) => void;
   log?: (line: string) => void;
-  /** Leader's clock in µs since the epoch (tests may inject). */
-  nowUs?: () => number;
+  /** Clock, timers, scheduling (default: the system's). The simulator injects simulated time. */
+  runtime?: ReplicaRuntime;
+  /** The file system under the WAL (default node:fs). The simulator injects a simulated disk. */
+  fs?: WalFs;
+  /** WAL segment size and tail cache (defaults: the WAL's). */
+  wal?: { segmentBytesMax?: number; tailCacheBytesMax?: number };
+  /** The state machine (default: a new ShardStateMachine of shardConfig). */
+  stateMachine?: ShardStateMachine;
+  /** Raft flow-control limits and options (defaults: the constants above, PreVote and CheckQuorum on). */
+  raft?: Partial<Pick<RaftConfig, 'inflightMessagesMax' | 'inflightBytesMax' | 'appendBytesMax' | 'uncommittedEntriesMax' | 'snapshotChunkBytes' | 'preVote' | 'checkQuorum'>>;
+  /** Election-timeout randomness (default: the seeded PRNG from `seed` and the node id). */
+  random?: RandomInt;
   /**
    * Observer of applied state (the market-data feed, feed/feed-service.ts): called after every
    * applied entry, on the loop, after the entry's proposals were answered, with the entry's
@@ -376,7 +401,7 @@ export class ReplicaNode {
   private readonly opts: ReplicaNodeOptions;
   private readonly fsync: boolean;
   private readonly log: (line: string) => void;
-  private readonly nowUs: () => number;
+  private readonly runtime: ReplicaRuntime;
   private readonly snapshotIntervalEntries: number;
   private readonly timeTickMs: number;
   private readonly tickMs: number;
@@ -398,14 +423,34 @@ export class ReplicaNode {
   private confDue: { cc: ConfChange; done: (r: MembershipChangeResult) => void } | undefined;
   /** …and answered when the entry at `index` is applied (one membership change at a time). */
   private confPending: { index: number; term: number; done: (r: MembershipChangeResult) => void } | undefined;
-  private wake: (() => void) | undefined;
+
+  // The loop: one pass is scheduled per burst of inputs; a Ready waiting for the disk blocks it.
+  private pumpScheduled = false;
+  private pumping = false;
+  /** The Ready whose disk writes are in flight (the loop takes no new Ready until it is done). */
+  private readyInFlight: Ready | undefined;
+  private idleWaiters: (() => void)[] = [];
+
+  /** Linearizable reads asked for (readIndex), handed to the core between two Readys… */
+  private readsDue: ReadCallback[] = [];
+  /** …waiting for the core's ReadState (by context), then for the apply of its index. */
+  private readonly readsPending = new Map<number, ReadCallback>();
+  private readsReady: { index: number; cb: ReadCallback }[] = [];
+  /**
+   * Read contexts start at a random point in every process, not at 1: a late answer to a read of
+   * an earlier life of this replica (same term, held up on the network) must not match one of
+   * this life's reads. (Found by the simulator: an old index answered a new read.)
+   */
+  private readContext: number;
+  /** The leader the reads in flight were sent to. */
+  private readLeader: NodeId = NONE;
 
   /** Batches in the log, by index, answered when that index is applied. */
   private readonly pending = new Map<number, PendingBatch>();
   /** Commands in `pending` (the batches' callbacks). */
   private pendingCommands = 0;
 
-  /** Highest log index known durable in the WAL (entries up to it may be applied before the next fdatasync). */
+  /** Highest log index known durable in the WAL and part of the core's log (entries up to it may be applied before the next fdatasync). */
   private durableIndex = 0;
   /** Newest snapshot saved (or installed, or recovered): the one after which the WAL must keep entries. */
   private latestSnapshot: HeldSnapshot | undefined;
@@ -425,8 +470,7 @@ export class ReplicaNode {
   private timeTickTerm = 0;
   private timeTickSeq = 0;
 
-  private tickTimer: NodeJS.Timeout | undefined;
-  private loopDone: Promise<void> | undefined;
+  private cancelTicks: (() => void) | undefined;
   private running = false;
   private stopping = false;
   private failed = false;
@@ -452,35 +496,37 @@ export class ReplicaNode {
     this.dir = path.join(opts.dataDir, `node-${opts.id}`);
     this.fsync = opts.fsync ?? true;
     this.log = opts.log ?? ((l) => console.error(`[node ${opts.id}] ${l}`));
-    this.nowUs = opts.nowUs ?? (() => Date.now() * 1000);
+    this.runtime = opts.runtime ?? systemRuntime;
     this.snapshotIntervalEntries = opts.snapshotIntervalEntries ?? SNAPSHOT_INTERVAL_ENTRIES;
     this.timeTickMs = opts.timeTickMs ?? TIME_TICK_MS;
     this.tickMs = opts.tickMs ?? TICK_MS;
     this.electionTicks = opts.electionTicks ?? ELECTION_TICKS;
     assert(Number.isSafeInteger(this.snapshotIntervalEntries) && this.snapshotIntervalEntries >= 1, 'snapshotIntervalEntries ≥ 1');
     assert(opts.members.length >= 1 && opts.members.every((m) => Number.isSafeInteger(m) && m > 0), `members ${opts.members}`);
-    this.sm = new ShardStateMachine(opts.shardConfig);
+    this.sm = opts.stateMachine ?? new ShardStateMachine(opts.shardConfig);
+    this.readContext = this.runtime.entropy() * READ_CONTEXT_SPAN;
   }
 
-  /** Opens and recovers the WAL, builds the core, starts the tick timer and the loop. */
+  /** Opens and recovers the WAL, builds the core, starts the tick timer and the loop. Throws if recovery fails. */
   start(): void {
     assert(!this.running && !this.stopping, 'start() twice');
     this.recover();
     this.running = true;
-    this.tickTimer = setInterval(() => {
+    this.cancelTicks = this.runtime.every(this.tickMs, () => {
       this.ticksDue++;
       this.poke();
-    }, this.tickMs);
-    this.loopDone = this.loop().catch((err: unknown) => this.fatal(err));
+    });
+    this.poke();
   }
 
   /** Stops the loop after the Ready in progress (its fdatasync completes), rejects pending proposals, closes the WAL. */
   async stop(): Promise<void> {
-    if (this.stopping) return this.loopDone?.then(() => undefined);
-    this.stopping = true;
-    clearInterval(this.tickTimer);
-    this.poke();
-    await this.loopDone;
+    if (!this.stopping) {
+      this.stopping = true;
+      this.cancelTicks?.();
+    }
+    await this.whenIdle();
+    if (this.failed) return;
     this.rejectAll(ProposalErrorCode.STOPPING);
     await this.wal?.close();
   }
@@ -490,14 +536,18 @@ export class ReplicaNode {
   // -------------------------------------------------------------------------------------------
 
   private recover(): void {
-    const wal = Wal.open(this.dir, { warn: (m) => this.log(m) });
+    const wal = Wal.open(this.dir, {
+      warn: (m) => this.log(m),
+      ...(this.opts.fs !== undefined ? { fs: this.opts.fs } : {}),
+      ...this.opts.wal,
+    });
     this.wal = wal;
     if (wal.recovery.repairedTail !== undefined) this.log(`WAL tail repaired: ${JSON.stringify(wal.recovery.repairedTail)}`);
     const tailLost = wal.recovery.tailLost;
-    if (tailLost) {
+    if (tailLost !== undefined) {
       this.log(
-        'WAL: this log lost a damaged tail and may lack entries it acknowledged: not voting or campaigning until caught up with a leader ' +
-          `(marker ${TAIL_LOST_FILE}; see replicator/README.md)`,
+        `WAL: this log lost entries it may have acknowledged (through index ${tailLost.mustReach ?? 'unknown'}, terms ≤ ${tailLost.term}): ` +
+          `not campaigning, and voting only for candidates at least that up to date, until it holds them again (marker ${TAIL_LOST_FILE}; replicator/README.md)`,
       );
     }
     const snap = wal.loadLatestSnapshot();
@@ -528,31 +578,32 @@ export class ReplicaNode {
     const entries: Entry[] = lo < hi ? wal.entries(lo, hi).map(toEntry) : [];
     const last = hi - 1;
     if (hs.commit > last) {
-      // Only possible if entries the hard state says are committed were lost: with fsync off
-      // after an OS crash, or a damaged tail cut off. Otherwise it is a broken invariant.
-      if (this.fsync && !tailLost) throw new Error(`recovered commit ${hs.commit} is beyond the durable log end ${last}`);
+      // The saved commit never passes the durable log, so only lost entries explain this: with
+      // fsync off after an OS crash, or acknowledged entries cut off with a damaged tail.
+      if (this.fsync && tailLost === undefined) throw new Error(`recovered commit ${hs.commit} is beyond the durable log end ${last}`);
       this.log(`the log lost committed entries: commit ${hs.commit} clamped to ${last} (the leader sends them again)`);
       hs.commit = last;
     }
     const recovered: RecoveredState = {
       hardState: hs,
       entries,
-      ...(tailLost ? { logTailLost: { mustReach: undefined, term: hs.term } } : {}),
+      ...(tailLost !== undefined ? { logTailLost: tailLost } : {}),
       ...(recoveredSnap !== undefined ? { snapshot: recoveredSnap.meta, snapshotData: recoveredSnap.data } : {}),
     };
+    const r = this.opts.raft ?? {};
     const cfg: RaftConfig = {
       id: this.id,
       conf: { voters: [...this.opts.members].sort((a, b) => a - b), learners: [] },
       electionTicks: this.electionTicks,
       heartbeatTicks: this.opts.heartbeatTicks ?? HEARTBEAT_TICKS,
-      random: seededInt(((this.opts.seed ?? 1) * 0x9e3779b1) ^ Math.imul(this.id, 0x85ebca6b)),
-      inflightMessagesMax: INFLIGHT_MESSAGES_MAX,
-      inflightBytesMax: INFLIGHT_BYTES_MAX,
-      appendBytesMax: APPEND_BYTES_MAX,
-      uncommittedEntriesMax: UNCOMMITTED_ENTRIES_MAX,
-      snapshotChunkBytes: SNAPSHOT_CHUNK_BYTES,
-      preVote: true,
-      checkQuorum: true,
+      random: this.opts.random ?? seededInt(((this.opts.seed ?? 1) * 0x9e3779b1) ^ Math.imul(this.id, 0x85ebca6b)),
+      inflightMessagesMax: r.inflightMessagesMax ?? INFLIGHT_MESSAGES_MAX,
+      inflightBytesMax: r.inflightBytesMax ?? INFLIGHT_BYTES_MAX,
+      appendBytesMax: r.appendBytesMax ?? APPEND_BYTES_MAX,
+      uncommittedEntriesMax: r.uncommittedEntriesMax ?? UNCOMMITTED_ENTRIES_MAX,
+      snapshotChunkBytes: r.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES,
+      preVote: r.preVote ?? true,
+      checkQuorum: r.checkQuorum ?? true,
     };
     this.core = new RaftCore(cfg, recovered);
     this.durableIndex = last;
@@ -611,7 +662,7 @@ export class ReplicaNode {
     if (this.proposals.length + this.pendingCommands >= PENDING_PROPOSALS_MAX) return this.refuseCb(ProposalErrorCode.PROPOSAL_QUEUE_FULL, cb);
     if (p.body.length > COMMAND_BYTES_MAX) return this.refuseCb(ProposalErrorCode.COMMAND_TOO_LARGE, cb);
     this.proposals.push({ cmd: { clientId: p.clientId, requestSeq: p.requestSeq, tsUs: p.tsUs ?? this.nowUs(), body: p.body }, cb });
-    if (this.proposals.length === 1) this.poke();
+    this.poke();
   }
 
   private refuseCb(code: ProposalErrorCode, cb: ProposalCallback): void {
@@ -639,14 +690,34 @@ export class ReplicaNode {
    * pending, invalid for the current membership, no entry of this term committed yet).
    */
   changeMembership(cc: ConfChange): Promise<MembershipChangeResult> {
-    return new Promise((resolve) => {
-      const leader = this.running ? this.core.leader : NONE;
-      if (!this.running || this.stopping) return resolve({ ok: false, error: 'STOPPING', leader, message: 'the replica is stopping' });
-      if (this.core.role !== Role.LEADER) return resolve({ ok: false, error: 'NOT_LEADER', leader, message: 'only the leader changes the membership' });
-      if (this.confDue !== undefined || this.confPending !== undefined) return resolve({ ok: false, error: 'BUSY', leader, message: 'another membership change is in progress on this replica' });
-      this.confDue = { cc, done: resolve };
-      this.poke();
-    });
+    return new Promise((resolve) => this.changeMembershipThen(cc, resolve));
+  }
+
+  /** changeMembership with a callback (called exactly once, possibly before this returns). */
+  changeMembershipThen(cc: ConfChange, done: (r: MembershipChangeResult) => void): void {
+    const leader = this.running ? this.core.leader : NONE;
+    if (!this.running || this.stopping) return done({ ok: false, error: 'STOPPING', leader, message: 'the replica is stopping' });
+    if (this.core.role !== Role.LEADER) return done({ ok: false, error: 'NOT_LEADER', leader, message: 'only the leader changes the membership' });
+    if (this.confDue !== undefined || this.confPending !== undefined) return done({ ok: false, error: 'BUSY', leader, message: 'another membership change is in progress on this replica' });
+    this.confDue = { cc, done };
+    this.poke();
+  }
+
+  /**
+   * Linearizable read (thesis §6.4, ReadIndex): `cb(undefined, index)` once the leader has
+   * confirmed its leadership with a quorum after the call and this node has applied everything
+   * committed when it was made; its state machine may then be read. On a follower the leader
+   * is asked (READ_INDEX), so reads can be spread over the replicas. Refused at once when no
+   * leader is known or READS_PENDING_MAX reads wait; answered LEADER_CHANGED if the leader
+   * changes first (a lost request is never answered otherwise: the caller bounds its wait).
+   * Called exactly once.
+   */
+  readIndex(cb: ReadCallback): void {
+    if (this.stopping || this.failed) return cb(new ProposalError(ProposalErrorCode.STOPPING, NONE), 0);
+    if (!this.running || this.core.leader === NONE) return cb(new ProposalError(ProposalErrorCode.NOT_LEADER, NONE), 0);
+    if (this.readsDue.length + this.readsPending.size + this.readsReady.length >= READS_PENDING_MAX) return cb(new ProposalError(ProposalErrorCode.PROPOSAL_QUEUE_FULL, this.id), 0);
+    this.readsDue.push(cb);
+    this.poke();
   }
 
   /** Chaos suite only (op 'test-fsync-delay' in test mode): every fdatasync from now on takes `ms` longer. */
@@ -656,7 +727,7 @@ export class ReplicaNode {
     this.log(`TEST MODE: fdatasync delayed by ${ms} ms`);
   }
 
-  /** Current membership (voters and learners) as this replica knows it. */
+  /** Current membership (voters and learners) as this replica's log defines it. */
   membership(): ConfState {
     return this.core.conf();
   }
@@ -701,6 +772,11 @@ export class ReplicaNode {
     return this.sm;
   }
 
+  /** Read-only view of the Raft core (tests and the simulator's invariant checks). */
+  get raft(): RaftCore {
+    return this.core;
+  }
+
   /**
    * Committed entries for an outside reader that replays the shard (the events publisher,
    * events/publisher/): entries [fromIndex, …] up to the applied index — committed, so
@@ -708,8 +784,9 @@ export class ReplicaNode {
    * at least one entry when any is available). When fromIndex is below the log this node still
    * holds (compacted into a snapshot), it answers the newest snapshot instead: the reader
    * restores it and continues after its index. Read-only and synchronous: whatever the loop
-   * is awaiting (an fdatasync, a snapshot save), entries up to the applied index are committed
-   * and in the core's log — except while a leader's snapshot is installed, when it answers none.
+   * is waiting for (an fdatasync, a snapshot save), entries up to the applied index are
+   * committed and in the core's log — except while a leader's snapshot is installed, when it
+   * answers none.
    */
   readCommitted(fromIndex: number, bytesMax: number): CommittedRead {
     if (!Number.isSafeInteger(fromIndex) || fromIndex < 1) throw new RangeError(`readCommitted: fromIndex ${fromIndex}`);
@@ -734,31 +811,65 @@ export class ReplicaNode {
     return { kind: 'entries', applied, firstIndex, entries };
   }
 
-  private poke(): void {
-    const w = this.wake;
-    if (w !== undefined) {
-      this.wake = undefined;
-      w();
-    }
+  private nowUs(): number {
+    return this.runtime.nowMs() * 1000;
   }
 
   // -------------------------------------------------------------------------------------------
   // The loop
   // -------------------------------------------------------------------------------------------
 
-  private async loop(): Promise<void> {
-    while (!this.stopping) {
-      this.feedCore();
-      if (this.core.hasReady()) {
-        await this.handleReady(this.core.ready());
-        continue;
+  /** Schedules one pass of the loop (at most one is pending). */
+  private poke(): void {
+    if (this.pumpScheduled || !this.running || this.failed) return;
+    this.pumpScheduled = true;
+    this.runtime.defer(this.scheduledPump);
+  }
+
+  private readonly scheduledPump = (): void => {
+    this.pumpScheduled = false;
+    this.pump();
+  };
+
+  /** Feeds the queued inputs to the core and starts Readys until one waits for the disk or none is left. */
+  private pump(): void {
+    if (this.pumping || this.failed) return;
+    this.pumping = true;
+    try {
+      while (this.readyInFlight === undefined && !this.stopping) {
+        this.feedCore();
+        if (!this.core.hasReady()) break;
+        this.startReady(this.core.ready());
       }
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        // Inputs may have arrived between feedCore() and here only through callbacks, which
-        // call poke(); nothing to re-check.
-      });
+    } catch (err) {
+      this.fatal(err);
+    } finally {
+      this.pumping = false;
     }
+    this.settleIdle();
+  }
+
+  /** Continues a Ready from a completion callback: a failure is fatal; then the loop goes on. */
+  private resume(step: () => void): void {
+    if (this.failed) return;
+    try {
+      step();
+    } catch (err) {
+      this.fatal(err);
+      return;
+    }
+    this.pump();
+  }
+
+  /** Resolves once no Ready is in flight (stop() waits for it). */
+  private whenIdle(): Promise<void> {
+    if (this.readyInFlight === undefined || this.failed) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private settleIdle(): void {
+    if (this.idleWaiters.length === 0 || (this.readyInFlight !== undefined && !this.failed)) return;
+    for (const w of this.idleWaiters.splice(0)) w();
   }
 
   /** Feeds queued inputs to the core, in an order that keeps a busy follower from timing out on itself. */
@@ -791,6 +902,11 @@ export class ReplicaNode {
       else done({ ok: false, error: r.error, leader: r.leader, message: CONF_REFUSALS[r.error] });
     }
     const role = this.core.role;
+    if (this.core.leader !== this.readLeader) {
+      // Reads in flight were for the previous leader: it cannot answer them any more.
+      if (this.readsPending.size > 0) this.abandonReads(new ProposalError(ProposalErrorCode.LEADER_CHANGED, this.core.leader, 'the leader changed before the read was confirmed; read again'));
+      this.readLeader = this.core.leader;
+    }
     if (role !== this.lastRole) {
       this.log(`now ${ROLE_NAMES[role]} in term ${this.core.term} (leader ${this.core.leader})`);
       // A leader that steps down (a higher term seen, CheckQuorum) may never learn the fate of
@@ -801,6 +917,13 @@ export class ReplicaNode {
       this.lastRole = role;
     }
     if (role === Role.LEADER) this.maybeQueueTimeTick();
+    if (this.readsDue.length > 0 && this.core.leader !== NONE) {
+      for (const cb of this.readsDue.splice(0)) {
+        const ctx = ++this.readContext;
+        this.readsPending.set(ctx, cb);
+        this.core.readIndex(ctx);
+      }
+    }
     if (this.proposals.length > 0) {
       const queued = this.proposals;
       this.proposals = [];
@@ -856,7 +979,7 @@ export class ReplicaNode {
 
   private maybeQueueTimeTick(): void {
     if (this.timeTickMs <= 0) return;
-    const now = Date.now();
+    const now = this.runtime.nowMs();
     if (now - this.lastTimeTickMs < this.timeTickMs) return;
     const term = this.core.term;
     if (term !== this.timeTickTerm) {
@@ -869,7 +992,7 @@ export class ReplicaNode {
     this.timeTickSeq++;
     this.lastTimeTickMs = now;
     this.stats.timeTicksProposed++;
-    this.proposals.push({ cmd: { clientId: -term, requestSeq: this.timeTickSeq, tsUs: this.nowUs(), body: TICK_COMMAND_BODY }, cb: undefined });
+    this.proposals.push({ cmd: { clientId: -term, requestSeq: this.timeTickSeq, tsUs: now * 1000, body: TICK_COMMAND_BODY }, cb: undefined });
   }
 
   /** A refused time tick gives its number back (the next one of this term reuses it). */
@@ -879,41 +1002,89 @@ export class ReplicaNode {
     this.stats.timeTicksProposed--;
   }
 
-  private async handleReady(rd: Ready): Promise<void> {
+  /** Steps 1–4 of the Ready (file header); the rest runs when the disk is done. */
+  private startReady(rd: Ready): void {
     this.stats.readies++;
-    if (rd.messages.length > 0) this.opts.send(rd.messages);
-    // Term and vote first: then any entry or snapshot on disk implies a hard state on disk,
-    // and recovery can tell a lost hard-state file from a node that never voted.
+    this.readyInFlight = rd;
+    // 1. Term and vote before any message that carries them and before any entry or snapshot
+    // (then an entry on disk implies a hard state on disk: recovery can tell a lost file).
     if (rd.hardState !== undefined) this.maybeSaveHardState(rd.hardState);
+    // 2. Messages that do not depend on this Ready being durable.
+    if (rd.messages.length > 0) this.opts.send(rd.messages);
+    if (rd.snapshot !== undefined) this.installSnapshot(rd.snapshot, () => this.writeEntries(rd));
+    else this.writeEntries(rd);
+  }
 
-    if (rd.snapshot !== undefined) await this.installSnapshot(rd.snapshot);
-
+  /** Step 4: the Ready's entries, then one fdatasync (or none when there is nothing to write). */
+  private writeEntries(rd: Ready): void {
     const committed = rd.committedEntries;
     let applyFrom = 0;
-    if (rd.entries.length > 0) {
-      this.appendToWal(rd.entries);
-      // Committed entries that were already durable here need not wait for this fdatasync:
-      // the client hears back one disk flush earlier.
-      while (applyFrom < committed.length && committed[applyFrom]!.index <= this.durableIndex) this.applyEntry(committed[applyFrom++]!);
-      if (this.fsync) {
-        const obs = this.opts.observer?.fsyncSeconds;
-        const t0 = obs === undefined ? 0 : performance.now();
-        await this.wal.sync();
-        if (this.testFsyncDelayMs > 0) await new Promise<void>((resolve) => setTimeout(resolve, this.testFsyncDelayMs));
+    if (rd.entries.length === 0 || !this.fsync) {
+      if (rd.entries.length > 0) {
+        this.appendToWal(rd.entries);
+        this.durableIndex = this.wal.lastIndex();
+      }
+      this.finishReady(rd, 0);
+      return;
+    }
+    this.appendToWal(rd.entries);
+    // Committed entries that were already durable here need not wait for this fdatasync: the
+    // client hears back one disk flush earlier. (Membership does not depend on what is applied:
+    // it is the log's, raft/membership.ts.)
+    while (applyFrom < committed.length && committed[applyFrom]!.index <= this.durableIndex) this.applyEntry(committed[applyFrom++]!);
+    const obs = this.opts.observer?.fsyncSeconds;
+    const t0 = obs === undefined ? 0 : performance.now();
+    this.wal.syncThen((err) =>
+      this.resume(() => {
+        if (err !== undefined) throw err;
         this.stats.fsyncs++;
         if (obs !== undefined) obs((performance.now() - t0) / 1000);
-      }
-      this.durableIndex = this.wal.lastIndex();
-    }
+        if (this.testFsyncDelayMs > 0) {
+          this.runtime.after(this.testFsyncDelayMs, () => this.resume(() => this.afterSync(rd, applyFrom)));
+          return;
+        }
+        this.afterSync(rd, applyFrom);
+      }),
+    );
+  }
+
+  private afterSync(rd: Ready, applyFrom: number): void {
+    this.durableIndex = this.wal.lastIndex();
+    this.finishReady(rd, applyFrom);
+  }
+
+  /** Steps 5–6: acknowledgements and votes, the remaining applies, advance. */
+  private finishReady(rd: Ready, applyFrom: number): void {
     if (rd.logTailRecovered === true) {
       // After this Ready's entries are durable: they are what makes the node caught up.
       this.wal.clearTailLost();
-      this.log('WAL: caught up with the leader after the lost tail: voting again');
+      this.log('WAL: holds again every entry it may have acknowledged: campaigning and voting as usual');
     }
     if (rd.messagesAfterPersist.length > 0) this.opts.send(rd.messagesAfterPersist);
+    const committed = rd.committedEntries;
     for (let k = applyFrom; k < committed.length; k++) this.applyEntry(committed[k]!);
+    for (const rs of rd.readStates) {
+      const cb = this.readsPending.get(rs.context);
+      if (cb === undefined) continue;
+      this.readsPending.delete(rs.context);
+      this.readsReady.push({ index: rs.index, cb });
+    }
+    this.answerReads();
     this.core.advance(rd);
+    this.readyInFlight = undefined;
     this.maybeSnapshot();
+  }
+
+  /** Reads whose index is applied now. */
+  private answerReads(): void {
+    if (this.readsReady.length === 0) return;
+    const applied = this.sm.appliedIndex;
+    const waiting: { index: number; cb: ReadCallback }[] = [];
+    for (const r of this.readsReady) {
+      if (r.index <= applied) r.cb(undefined, r.index);
+      else waiting.push(r);
+    }
+    this.readsReady = waiting;
   }
 
   private appendToWal(entries: Entry[]): void {
@@ -940,19 +1111,15 @@ export class ReplicaNode {
 
   /**
    * Term and vote are saved (atomically, fsynced) when they change, before the Ready's entries
-   * or snapshot are written and before any message that depends on them leaves. The commit
-   * index is saved lazily, only along with a term or vote change: it is a lower bound on
-   * recovery (the core starts from max(saved commit, snapshot index) and learns the rest from
-   * the leader), and saving it on every Ready would add an fsync + rename + directory fsync
-   * per batch.
+   * or snapshot are written and before any of its messages leave. The commit index rides
+   * along, lazily: the core hands a value that is durable and matching here already (never an
+   * entry this Ready is about to overwrite), and it is only a lower bound at recovery; saving
+   * it on every Ready would add an fsync + rename + directory fsync per batch.
    */
   private maybeSaveHardState(hs: HardState): void {
     const saved = this.wal.loadHardState();
     if (saved !== undefined && saved.term === hs.term && saved.vote === hs.vote) return;
-    // Never claim a commit beyond what is durable here (the core's commit may run ahead of a
-    // follower's log only within this Ready, whose entries are durable by now).
-    const commit = Math.max(Math.min(hs.commit, this.durableIndex), saved?.commit ?? 0);
-    this.wal.saveHardState({ term: hs.term, vote: hs.vote, commit });
+    this.wal.saveHardState({ term: hs.term, vote: hs.vote, commit: Math.max(hs.commit, saved?.commit ?? 0) });
   }
 
   private applyEntry(e: Entry): void {
@@ -966,6 +1133,7 @@ export class ReplicaNode {
     if (this.opts.onApplied !== undefined) this.notifyObserver('onApplied', () => this.opts.onApplied!(results, this.sm.events, e));
   }
 
+  /** The configuration took effect when the entry was appended (raft/membership.ts); applying it tells the host and the operator. */
   private applyConfChangeEntry(e: Entry): void {
     const cc = decodeConfChange(e.data);
     const conf = this.core.confAt(e.index);
@@ -1035,15 +1203,14 @@ export class ReplicaNode {
     const epoch = this.snapshotEpoch;
     this.snapshotSaving = true;
     this.snapshotIndex = applied;
-    this.wal.saveSnapshot(meta.index, meta.term, data).then(
-      () => {
+    this.wal.saveSnapshotThen(meta.index, meta.term, data, (err) =>
+      this.resume(() => {
+        if (err !== undefined) throw err;
         this.snapshotSaving = false;
         this.stats.snapshotsTaken++;
         if (epoch !== this.snapshotEpoch) return; // a leader's snapshot superseded it meanwhile
         this.compactionDue = { meta, data };
-        this.poke();
-      },
-      (err: unknown) => this.fatal(err),
+      }),
     );
   }
 
@@ -1056,34 +1223,39 @@ export class ReplicaNode {
     this.wal.compactThrough(prev.meta.index);
   }
 
-  /** A snapshot from the leader: save it, make the WAL an empty log after it, restore the state machine. */
-  private async installSnapshot(s: { meta: SnapshotMeta; data: Uint8Array }): Promise<void> {
+  /** Step 3: a snapshot from the leader — save it, make the WAL an empty log after it, restore the state machine; then `next`. */
+  private installSnapshot(s: { meta: SnapshotMeta; data: Uint8Array }, next: () => void): void {
     const { meta, data } = s;
     this.snapshotEpoch++;
     this.compactionDue = undefined;
     // Decode first: a snapshot we cannot read must not replace our log.
     const decoded = decodeNodeSnapshot(data);
-    await this.wal.saveSnapshot(meta.index, meta.term, data);
-    if (this.wal.lastIndex() > meta.index) this.wal.truncateAfter(meta.index);
-    this.wal.compactThrough(meta.index); // the log restarts empty at meta.index + 1
-    assert(this.wal.firstIndex() === meta.index + 1 && this.wal.lastIndex() === meta.index, 'WAL not reset to the snapshot');
-    this.sm.restore(decoded.sm);
-    assert(this.sm.appliedIndex === meta.index, `installed snapshot ${meta.index} restores the state machine at ${this.sm.appliedIndex}`);
-    this.durableIndex = meta.index;
-    this.latestSnapshot = { meta, data };
-    this.snapshotIndex = Math.max(this.snapshotIndex, meta.index);
-    this.stats.snapshotsInstalled++;
-    this.log(`installed the leader's snapshot at ${meta.index} (term ${meta.term})`);
-    if (this.opts.onStateReset !== undefined) this.notifyObserver('onStateReset', () => this.opts.onStateReset!(this.sm.engine));
-    // Proposals at or below the snapshot were never seen applied here.
-    this.dropConfPending('SNAPSHOT_INSTALLED', meta.index);
-    for (const [index, p] of this.pending) {
-      if (index > meta.index) continue;
-      this.pending.delete(index);
-      this.pendingCommands -= p.callbacks.length;
-      const err = new ProposalError(ProposalErrorCode.SNAPSHOT_INSTALLED, this.core.leader);
-      for (const cb of p.callbacks) cb?.(err, undefined, undefined);
-    }
+    this.wal.saveSnapshotThen(meta.index, meta.term, data, (err) =>
+      this.resume(() => {
+        if (err !== undefined) throw err;
+        if (this.wal.lastIndex() > meta.index) this.wal.truncateAfter(meta.index);
+        this.wal.compactThrough(meta.index); // the log restarts empty at meta.index + 1
+        assert(this.wal.firstIndex() === meta.index + 1 && this.wal.lastIndex() === meta.index, 'WAL not reset to the snapshot');
+        this.sm.restore(decoded.sm);
+        assert(this.sm.appliedIndex === meta.index, `installed snapshot ${meta.index} restores the state machine at ${this.sm.appliedIndex}`);
+        this.durableIndex = meta.index;
+        this.latestSnapshot = { meta, data };
+        this.snapshotIndex = Math.max(this.snapshotIndex, meta.index);
+        this.stats.snapshotsInstalled++;
+        this.log(`installed the leader's snapshot at ${meta.index} (term ${meta.term})`);
+        if (this.opts.onStateReset !== undefined) this.notifyObserver('onStateReset', () => this.opts.onStateReset!(this.sm.engine));
+        // Proposals at or below the snapshot were never seen applied here.
+        this.dropConfPending('SNAPSHOT_INSTALLED', meta.index);
+        for (const [index, p] of this.pending) {
+          if (index > meta.index) continue;
+          this.pending.delete(index);
+          this.pendingCommands -= p.callbacks.length;
+          const perr = new ProposalError(ProposalErrorCode.SNAPSHOT_INSTALLED, this.core.leader);
+          for (const cb of p.callbacks) cb?.(perr, undefined, undefined);
+        }
+        next();
+      }),
+    );
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1091,6 +1263,7 @@ export class ReplicaNode {
   private abandonProposals(): void {
     const leader = this.core.leader;
     const err = new ProposalError(ProposalErrorCode.LEADER_CHANGED, leader, `node ${this.id} stepped down before these entries committed; resend to the leader`);
+    this.abandonReads(err);
     const n = this.pendingCommands + this.proposals.length;
     for (const p of this.pending.values()) for (const cb of p.callbacks) cb?.(err, undefined, undefined);
     this.pending.clear();
@@ -1104,9 +1277,19 @@ export class ReplicaNode {
     if (n > 0) this.log(`stepped down: ${n} proposals answered LEADER_CHANGED (resend)`);
   }
 
+  /** Reads not answered yet: a leader that stepped down cannot confirm them. */
+  private abandonReads(err: ProposalError): void {
+    const cbs = [...this.readsDue, ...this.readsPending.values()];
+    this.readsDue = [];
+    this.readsPending.clear();
+    for (const cb of cbs) cb(err, 0);
+  }
+
   private rejectAll(code: ProposalErrorCode): void {
     const leader = this.running ? this.core.leader : NONE;
     const err = new ProposalError(code, leader);
+    this.abandonReads(err);
+    for (const r of this.readsReady.splice(0)) r.cb(err, 0);
     for (const p of this.pending.values()) for (const cb of p.callbacks) cb?.(err, undefined, undefined);
     this.pending.clear();
     this.pendingCommands = 0;
@@ -1121,7 +1304,8 @@ export class ReplicaNode {
     if (this.failed) return;
     this.failed = true;
     this.stopping = true;
-    clearInterval(this.tickTimer);
+    this.cancelTicks?.();
+    this.settleIdle();
     this.rejectAll(ProposalErrorCode.STOPPING);
     this.opts.onFatal(err);
   }

@@ -64,6 +64,8 @@ class Progress {
   /** SNAPSHOT: index of the snapshot being sent, and the offset acknowledged so far. */
   pendingSnapshot = 0;
   snapshotOffset = 0;
+  /** The commit index the follower was last sent (it learns the leader's commit from APPENDs). */
+  sentCommit = 0;
   /** REPLICATE: last index of each APPEND in flight, and their bytes. */
   readonly inflightIndex: number[] = [];
   readonly inflightBytes: number[] = [];
@@ -747,7 +749,11 @@ export class RaftCore {
       pr.freeTo(m.index);
     }
     if (pr.match > old && this.maybeCommit()) this.needBroadcast = true;
-    this.sendAppend(m.from);
+    // A follower that has everything but has not been told the newest commit index (it answered
+    // after the broadcast that carried it) hears it now, not at the next heartbeat: followers
+    // serve market data, and their apply should not lag by a heartbeat interval.
+    const bumpCommit = pr.state === ProgressState.REPLICATE && pr.inflightIndex.length === 0 && pr.sentCommit < Math.min(pr.match, this.log.committed);
+    this.sendAppend(m.from, bumpCommit);
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex) {
       this.send(emptyMessage(MessageType.TIMEOUT_NOW, this.id, m.from, this.term));
     }
@@ -810,6 +816,7 @@ export class RaftCore {
           m.index = prevIndex;
           m.logTerm = prevTerm;
           m.commit = this.log.committed;
+          pr.sentCommit = m.commit;
           this.send(m);
         }
         return;
@@ -819,6 +826,7 @@ export class RaftCore {
       m.logTerm = prevTerm;
       m.entries = ents;
       m.commit = this.log.committed;
+      pr.sentCommit = m.commit;
       this.send(m);
       if (pr.state === ProgressState.PROBE) {
         pr.probeSent = true;
@@ -847,6 +855,7 @@ export class RaftCore {
         if (logTerm === undefined) continue;
         m.logTerm = logTerm;
         m.commit = this.log.committed;
+        pr.sentCommit = m.commit;
         this.send(m);
       } else this.sendAppend(id);
     }

@@ -495,6 +495,22 @@ export class TcpTransport {
     s.on('close', () => this.closeOutbound(p, s, 'CLOSED_BY_PEER'));
   }
 
+  /**
+   * The peer just dialled us, so it is up: if our own connection to it is waiting out a
+   * reconnect backoff, dial now. While a peer is down its backoff grows towards
+   * reconnectDelayMsMax (5 s), and once it is back it could reach us for that long while we
+   * could not reach it: a one-way link, over which no vote (request or response) gets through,
+   * so no election that needs both of us completes. At most one early dial per HELLO, and a
+   * peer dials us only on its own backoff, so this cannot become a tight loop; `failures` is
+   * kept, so a connection that fails again backs off as before.
+   */
+  private redialNow(id: NodeId): void {
+    const p = this.peers.get(id);
+    if (p === undefined || p.state !== 'backoff' || this.stopped) return;
+    clearTimeout(p.reconnectTimer);
+    this.dial(p);
+  }
+
   private block(p: Peer, s: net.Socket): void {
     p.blocked = true;
     p.stats.backpressureWaits++;
@@ -641,6 +657,7 @@ export class TcpTransport {
         const old = this.inboundByPeer.get(h.nodeId);
         if (old !== undefined) this.closeInbound(old, 'REPLACED');
         this.inboundByPeer.set(h.nodeId, c);
+        this.redialNow(h.nodeId);
         continue;
       }
       if (c.peerId === null) return this.refuse(c, 'HELLO_EXPECTED', `frame type ${f.frameType} before HELLO`);

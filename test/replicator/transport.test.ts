@@ -442,6 +442,19 @@ describe('TcpTransport', () => {
     await waitFor('delivery to the restarted peer', () => b2.received.length === 1);
   });
 
+  it('a peer that dials us ends our reconnect backoff to it at once (no one-way link after a restart)', async () => {
+    const port = await freePort();
+    // Backoff long enough that only the early redial can connect within the wait below.
+    const a = node(1, { peers: new Map([[2, { host: HOST, port }]]), limits: { reconnectDelayMsMin: 20_000, reconnectDelayMsMax: 60_000 } });
+    await a.t.start();
+    a.t.send([appendMsg(1, 2, 1)]);
+    await waitFor('a failed dial, then backoff', () => a.t.stats().peers[2]!.reconnects >= 1);
+    const b = node(2, { port, peers: new Map([[1, { host: HOST, port: a.t.port }]]) });
+    await b.t.start(); // dials a: its HELLO tells a that b is up
+    await waitFor('a redials b on its HELLO, long before the backoff ends', () => b.received.length === 1, 3_000);
+    expect(a.t.stats().peers[2]).toMatchObject({ connected: true, queuedMessages: 0, connects: 1, reconnects: 1 });
+  });
+
   it('drops and counts the newest messages when a peer queue is full (unreachable peer)', async () => {
     const port = await freePort();
     const size = messageEncodedBytes(appendMsg(1, 2, 0));

@@ -1,40 +1,231 @@
-// Replays simulation seeds from the command line, with a trace.
-//   npx tsx replicator/sim/run.ts --seed 123 [--profile mixed] [--trace] [--seeds 200]
-// Without --profile every profile runs. --trace prints every event of the run.
+// The simulator's command line (npm run sim):
+//
+//   npm run sim -- --seeds 1..2000 --profile all       every profile, seeds 1 to 2000
+//   npm run sim -- --seeds 123 --profile mixed --trace  replay one seed with every event printed
+//   npm run sim -- --seeds 1..50000 --jobs 2            a long run on two processes
+//   npm run sim -- --list-profiles | --list-mutants     one name a line
+//   npm run sim -- --mutant NAME --seeds 1..2000 --first-failure
+//                                                      run a planted bug; stop at the first seed that catches it
+//   npm run sim -- --check-mutants --seeds 1..2000     every planted bug must be caught (the seed and profile that do)
+//
+// Exit code 1 on any violation, with the command that replays the failing seed; the last line
+// of output is JSON with the figures.
 
-import { PROFILES, SimFailure, replayCommand, runSim, type SimStats } from './cluster-sim.js';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PROFILES, SimFailure, replayCommand, runSim, type SimProfile, type SimStats } from './cluster-sim.js';
+import { MUTANTS, buildMutantTree, mutantByName } from './mutants.js';
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** The repository this copy of the simulator runs from (a mutant's tree has the same layout). */
+const TREE_ROOT = path.resolve(HERE, '..', '..');
+/** Failing seeds whose last trace lines are printed in full. */
+const FAILURES_DETAILED_MAX = 3;
+const TRACE_TAIL_LINES = 60;
+
+interface Args {
+  seeds: [number, number];
+  profiles: SimProfile[];
+  trace: boolean;
+  jobs: number;
+  firstFailure: boolean;
+  mutant: string | undefined;
+  json: boolean;
 }
 
-const profileName = arg('profile');
-const profiles = profileName !== undefined ? [PROFILES[profileName]] : Object.values(PROFILES);
-if (profiles.some((p) => p === undefined)) {
-  console.error(`unknown profile "${profileName}"; one of: ${Object.keys(PROFILES).join(', ')}`);
+interface Failure {
+  seed: number;
+  profile: string;
+  reason: string;
+  replay: string;
+  trace?: string[];
+}
+
+interface Summary {
+  seeds: number;
+  runs: number;
+  profiles: string[];
+  mutant: string | null;
+  failures: Failure[];
+  ms: number;
+  totals: Partial<Record<keyof SimStats, number>>;
+}
+
+function usage(msg: string): never {
+  console.error(`${msg}\nusage: npm run sim -- [--seeds A..B] [--profile NAME|all] [--trace] [--jobs N] [--first-failure] [--mutant NAME] | --list-profiles | --list-mutants | --check-mutants`);
   process.exit(2);
 }
-const one = arg('seed');
-const count = Number(arg('seeds') ?? 20);
-const seeds = one !== undefined ? [Number(one)] : Array.from({ length: count }, (_, i) => i + 1);
-const trace = process.argv.includes('--trace');
 
-let failed = 0;
-for (const profile of profiles) {
+function parseArgs(argv: string[]): Args & { list?: 'profiles' | 'mutants'; checkMutants: boolean } {
+  const get = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const seedsArg = get('seeds') ?? '1..20';
+  const m = /^(\d+)(?:\.\.(\d+))?$/.exec(seedsArg);
+  if (m === null) usage(`--seeds ${seedsArg}: expected N or A..B`);
+  const seeds: [number, number] = [Number(m[1]), Number(m[2] ?? m[1])];
+  if (seeds[1] < seeds[0]) usage(`--seeds ${seedsArg}: empty range`);
+  const profileArg = get('profile') ?? 'all';
+  const profiles = profileArg === 'all' ? Object.values(PROFILES) : [PROFILES[profileArg]];
+  if (profiles.some((p) => p === undefined)) usage(`unknown profile "${profileArg}"; --list-profiles lists them`);
+  const jobs = Number(get('jobs') ?? 1);
+  if (!Number.isSafeInteger(jobs) || jobs < 1) usage(`--jobs ${jobs}`);
+  return {
+    seeds,
+    profiles: profiles as SimProfile[],
+    trace: argv.includes('--trace'),
+    jobs,
+    firstFailure: argv.includes('--first-failure'),
+    mutant: get('mutant') ?? process.env.SIM_MUTANT,
+    json: argv.includes('--json'),
+    ...(argv.includes('--list-profiles') ? { list: 'profiles' as const } : argv.includes('--list-mutants') ? { list: 'mutants' as const } : {}),
+    checkMutants: argv.includes('--check-mutants'),
+  };
+}
+
+/** Runs seeds in seed-major order (seed 1 on every profile, then seed 2, …), so --first-failure finds the lowest seed. */
+function runRange(a: Args): Summary {
   const t0 = performance.now();
+  const failures: Failure[] = [];
   const totals: Partial<Record<keyof SimStats, number>> = {};
-  for (const seed of seeds) {
-    try {
-      const s = runSim({ seed, profile: profile!, ...(trace ? { onTrace: (l: string) => console.log(l) } : {}) });
-      for (const [k, v] of Object.entries(s) as [keyof SimStats, number][]) totals[k] = (totals[k] ?? 0) + v;
-    } catch (e) {
-      if (!(e instanceof SimFailure)) throw e;
-      failed++;
-      if (!trace) console.log(e.trace.slice(-60).join('\n'));
-      console.log(`FAIL ${e.message}\n  replay: ${replayCommand(seed, profile!.name)}`);
+  let runs = 0;
+  outer: for (let seed = a.seeds[0]; seed <= a.seeds[1]; seed++) {
+    for (const profile of a.profiles) {
+      runs++;
+      try {
+        const s = runSim({ seed, profile, ...(a.trace ? { onTrace: (l: string) => console.log(l) } : {}) });
+        for (const [k, v] of Object.entries(s) as [keyof SimStats, number][]) totals[k] = k === 'electionStepsMax' ? Math.max(totals[k] ?? 0, v) : (totals[k] ?? 0) + v;
+      } catch (e) {
+        if (!(e instanceof SimFailure)) throw e;
+        failures.push({ seed, profile: profile.name, reason: e.reason, replay: replayCommand(seed, profile.name, a.mutant) });
+        if (a.firstFailure) break outer;
+      }
     }
   }
-  console.log(`${profile!.name}: ${seeds.length} seeds in ${((performance.now() - t0) / 1000).toFixed(1)} s`, JSON.stringify(totals));
+  // A failing seed is replayed with a trace for the report (one seed reproduces its run exactly).
+  for (const f of failures.slice(0, FAILURES_DETAILED_MAX)) {
+    if (a.trace) continue;
+    try {
+      runSim({ seed: f.seed, profile: PROFILES[f.profile]!, trace: true });
+    } catch (e) {
+      if (e instanceof SimFailure) f.trace = e.trace.slice(-TRACE_TAIL_LINES);
+    }
+  }
+  return { seeds: a.seeds[1] - a.seeds[0] + 1, runs, profiles: a.profiles.map((p) => p.name), mutant: a.mutant ?? null, failures, ms: Math.round(performance.now() - t0), totals };
 }
-process.exit(failed > 0 ? 1 : 0);
+
+/** Splits the seed range over `jobs` child processes and merges their summaries. */
+async function runJobs(a: Args, argv: string[]): Promise<Summary> {
+  const t0 = performance.now();
+  const [lo, hi] = a.seeds;
+  const per = Math.ceil((hi - lo + 1) / a.jobs);
+  const parts: Promise<Summary>[] = [];
+  for (let j = 0; j < a.jobs; j++) {
+    const from = lo + j * per;
+    const to = Math.min(hi, from + per - 1);
+    if (from > to) break;
+    const args = withoutFlags(argv, ['--seeds', '--jobs'], ['--json']).concat(['--seeds', `${from}..${to}`, '--json']);
+    parts.push(runChild(path.join(HERE, 'run.ts'), args, process.env));
+  }
+  const done = await Promise.all(parts);
+  const totals: Partial<Record<keyof SimStats, number>> = {};
+  for (const s of done) for (const [k, v] of Object.entries(s.totals) as [keyof SimStats, number][]) totals[k] = k === 'electionStepsMax' ? Math.max(totals[k] ?? 0, v) : (totals[k] ?? 0) + v;
+  return {
+    seeds: hi - lo + 1,
+    runs: done.reduce((n, s) => n + s.runs, 0),
+    profiles: a.profiles.map((p) => p.name),
+    mutant: a.mutant ?? null,
+    failures: done.flatMap((s) => s.failures).sort((x, y) => x.seed - y.seed),
+    ms: Math.round(performance.now() - t0),
+    totals,
+  };
+}
+
+function withoutFlags(argv: string[], withValue: string[], bare: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (withValue.includes(argv[i]!)) {
+      i++;
+      continue;
+    }
+    if (bare.includes(argv[i]!)) continue;
+    out.push(argv[i]!);
+  }
+  return out;
+}
+
+/** Runs this CLI (or a mutant tree's copy of it) in a child; its last output line is the JSON summary. */
+function runChild(script: string, args: string[], env: NodeJS.ProcessEnv, echo = false): Promise<Summary> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (echo) process.stdout.write(d);
+    });
+    child.on('error', reject);
+    child.on('close', () => {
+      const last = out.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(last) as Summary);
+      } catch {
+        reject(new Error(`simulator child ${script} ${args.join(' ')} printed no summary:\n${out.slice(-2000)}`));
+      }
+    });
+  });
+}
+
+function report(s: Summary, json: boolean): void {
+  if (!json) {
+    for (const f of s.failures.slice(0, FAILURES_DETAILED_MAX)) {
+      if (f.trace !== undefined) console.log(`last events of seed ${f.seed} (${f.profile}):\n  ${f.trace.join('\n  ')}`);
+    }
+    for (const f of s.failures) console.log(`FAIL seed ${f.seed} profile "${f.profile}": ${f.reason.split('\n')[0]}\n  replay: ${f.replay}`);
+    console.log(`${s.runs} runs (${s.seeds} seeds × ${s.profiles.length} profiles${s.mutant !== null ? `, mutant ${s.mutant}` : ''}) in ${(s.ms / 1000).toFixed(1)} s: ${s.failures.length} failed`);
+  }
+  const { failures, ...rest } = s;
+  console.log(JSON.stringify({ ...rest, failures: failures.map(({ trace: _t, ...f }) => f) }));
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const a = parseArgs(argv);
+  if (a.list === 'profiles') {
+    for (const name of Object.keys(PROFILES)) console.log(name);
+    return;
+  }
+  if (a.list === 'mutants') {
+    for (const m of MUTANTS) console.log(m.name);
+    return;
+  }
+  if (a.checkMutants) {
+    // Every planted bug must be caught within the seeds given, on some profile.
+    const rows: { mutant: string; seed: number | null; profile: string | null; reason: string | null }[] = [];
+    for (const m of MUTANTS) {
+      const dir = buildMutantTree(TREE_ROOT, m);
+      const s = await runChild(path.join(dir, 'replicator', 'sim', 'run.ts'), [...withoutFlags(argv, ['--mutant'], ['--check-mutants', '--json']), '--first-failure', '--json'], { ...process.env, SIM_MUTANT: m.name });
+      const f = s.failures[0];
+      rows.push({ mutant: m.name, seed: f?.seed ?? null, profile: f?.profile ?? null, reason: f?.reason.split('\n')[0]!.slice(0, 160) ?? null });
+      console.log(`${m.name}: ${f !== undefined ? `caught by seed ${f.seed} on "${f.profile}": ${rows[rows.length - 1]!.reason}` : 'NOT CAUGHT'}`);
+    }
+    const missed = rows.filter((r) => r.seed === null).length;
+    console.log(JSON.stringify({ checkMutants: rows, seeds: a.seeds, missed }));
+    process.exitCode = missed > 0 ? 1 : 0;
+    return;
+  }
+  if (a.mutant !== undefined && process.env.SIM_MUTANT === undefined) {
+    // Run from a copy of the sources with the bug planted.
+    const dir = buildMutantTree(TREE_ROOT, mutantByName(a.mutant));
+    const s = await runChild(path.join(dir, 'replicator', 'sim', 'run.ts'), withoutFlags(argv, ['--mutant'], []).concat(a.json ? [] : ['--json']), { ...process.env, SIM_MUTANT: a.mutant }, a.trace);
+    report(s, a.json);
+    process.exitCode = s.failures.length > 0 ? 1 : 0;
+    return;
+  }
+  const s = a.jobs > 1 ? await runJobs(a, argv) : runRange(a);
+  report(s, a.json);
+  process.exitCode = s.failures.length > 0 ? 1 : 0;
+}
+
+await main();

@@ -15,6 +15,9 @@ export interface NetworkFaults {
   lossP: number;
   /** Probability a message is delivered twice (the copy with its own delay). */
   dupP: number;
+  /** Probability a message is held back far longer, `lateSteps` (it arrives terms later). */
+  lateP?: number;
+  lateSteps?: [number, number];
 }
 
 /** Messages in flight at once; more means the harness leaks or the core floods. */
@@ -125,8 +128,10 @@ export class SimNetwork {
   }
 
   private enqueue(m: Message, now: number): void {
-    const { delayMin, delayMax } = this.faults;
-    this.queue.push({ m, at: now + this.rng.range(delayMin, delayMax), seq: this.seq++ });
+    const { delayMin, delayMax, lateP, lateSteps } = this.faults;
+    const late = lateP !== undefined && lateSteps !== undefined && lateP > 0 && this.rng.chance(lateP);
+    const delay = late ? this.rng.range(lateSteps[0], lateSteps[1]) : this.rng.range(delayMin, delayMax);
+    this.queue.push({ m, at: now + delay, seq: this.seq++ });
   }
 
   /**

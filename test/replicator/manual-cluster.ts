@@ -1,26 +1,24 @@
-// A hand-driven cluster of RaftCore instances for scenario tests: the test decides which
-// node ticks and which messages are delivered, dropped or altered. Each node has a
-// simulated disk (replicator/sim/sim-disk.ts) and the toy state machine; a restarted node
-// recovers from its disk only. Election timeouts are fixed per node unless a test asks
-// for randomness, so "who times out first" is the test's choice.
+// A hand-driven cluster of PRODUCTION replicas for scenario tests: each node is a real
+// ReplicaNode (replicator/node.ts) with the real WAL on a simulated disk
+// (replicator/sim/sim-machine.ts), but the test decides which node ticks and which messages
+// are delivered, dropped or altered, and disk writes complete at once. A restarted node
+// recovers from its disk only. Election timeouts are fixed per node unless a test asks for
+// randomness, so "who times out first" is the test's choice.
+//
+// The host loop is the production one: nothing here persists, sends or applies on a node's
+// behalf. `process(id)`/`settle()` just let each node run until it waits for input.
 
-import { RaftCore } from '../../replicator/raft/raft-core.js';
-import { SimDisk } from '../../replicator/sim/sim-disk.js';
-import { ToyStateMachine, encodeCommand } from '../../replicator/sim/state-machine.js';
+import { encodeJsonCommand } from '../../replicator/node.js';
+import type { RaftCore } from '../../replicator/raft/raft-core.js';
+import { MessageType, Role, type ConfState, type Entry, type Message, type NodeId, type ReadState } from '../../replicator/raft/types.js';
+import { Prng } from '../../replicator/prng.js';
+import { SIM_SHARD_CONFIG } from '../../replicator/sim/cluster-sim.js';
+import { SimScheduler } from '../../replicator/sim/scheduler.js';
+import { SIM_DATA_DIR, SimMachine, type MachineConfig } from '../../replicator/sim/sim-machine.js';
 import { copyMessage } from '../../replicator/sim/sim-network.js';
-import {
-  EntryType,
-  MessageType,
-  Role,
-  type ConfState,
-  type Entry,
-  type Message,
-  type NodeId,
-  type ProposeResult,
-  type RaftConfig,
-  type ReadState,
-  type Ready,
-} from '../../replicator/raft/types.js';
+import { decodeHardState, HARD_STATE_FILE, type HardState } from '../../replicator/wal/hard-state.js';
+import { decodeRecord } from '../../replicator/wal/record.js';
+import { decodeTailLost, TAIL_LOST_FILE, type TailLoss } from '../../replicator/wal/tail-loss.js';
 
 export const ELECTION_TICKS = 10;
 export const HEARTBEAT_TICKS = 1;
@@ -36,28 +34,53 @@ export interface ManualOptions {
   appendBytesMax?: number;
   inflightMessagesMax?: number;
   uncommittedEntriesMax?: number;
+  /** Applied entries between snapshots (default: never in a scenario). */
+  snapshotIntervalEntries?: number;
 }
 
 export class ManualNode {
-  core: RaftCore | undefined;
-  readonly disk: SimDisk;
-  sm = new ToyStateMachine();
   /** Entries applied in this life. */
   applied: Entry[] = [];
   readStates: ReadState[] = [];
-  conf: ConfState;
-  /** Readies processed, for tests that look at what a node wrote. */
-  readies: Ready[] = [];
-  constructor(
-    readonly id: NodeId,
-    readonly config: RaftConfig,
-  ) {
-    this.disk = new SimDisk(id);
-    this.conf = { voters: [...config.conf.voters], learners: [...config.conf.learners] };
+  constructor(readonly machine: SimMachine) {}
+
+  get id(): NodeId {
+    return this.machine.id;
   }
+
   get c(): RaftCore {
-    if (this.core === undefined) throw new Error(`node ${this.id} is down`);
-    return this.core;
+    const n = this.machine.node;
+    if (n === undefined) throw new Error(`node ${this.id} is down`);
+    return n.raft;
+  }
+
+  get up(): boolean {
+    return this.machine.node !== undefined;
+  }
+
+  /** The configuration as of the applied index. */
+  get conf(): ConfState {
+    return this.c.confAt(Math.max(this.machine.node!.stateMachine.appliedIndex, this.c.firstIndex - 1));
+  }
+
+  /** The state machine of the running process. */
+  get sm(): { stateHash(): string; appliedIndex: number } {
+    const n = this.machine.node;
+    if (n === undefined) throw new Error(`node ${this.id} is down`);
+    return { stateHash: () => n.stateHash(), appliedIndex: n.stateMachine.appliedIndex };
+  }
+
+  /** What the node's disk holds durably (a power loss now would keep this). */
+  get disk(): { hardState: HardState; tailLost: TailLoss | undefined; snapshotIndex: number } {
+    const fs = this.machine.fs;
+    const dir = `${SIM_DATA_DIR}/node-${this.id}`;
+    const hsBytes = fs.durableBytes(`${dir}/${HARD_STATE_FILE}`);
+    const hs = hsBytes === undefined ? { term: 0, vote: 0, commit: 0 } : decodeHardState(hsBytes);
+    if (typeof hs === 'string') throw new Error(`node ${this.id}: hard state does not decode: ${hs}`);
+    const marker = fs.durableBytes(`${dir}/${TAIL_LOST_FILE}`);
+    const snaps = fs.files(dir).filter((f) => /^snap-\d{20}\.snap$/.test(f) && fs.durableBytes(`${dir}/${f}`) !== undefined);
+    const snapshotIndex = snaps.length === 0 ? 0 : Math.max(...snaps.map((f) => Number(f.slice(5, 25))));
+    return { hardState: hs, tailLost: marker === undefined ? undefined : decodeTailLost(marker), snapshotIndex };
   }
 }
 
@@ -71,35 +94,68 @@ export class ManualCluster {
   /** Every message ever sent (for assertions). */
   readonly sent: Message[] = [];
   private readonly cut = new Set<string>();
-  private seq = 0;
+  private readonly sched = new SimScheduler();
+  private readonly cfg: MachineConfig;
+  private reqSeq = 0;
+  /** Processes that died of a real error (not a planned kill): a test expects none unless it says so. */
+  readonly failures: { id: NodeId; err: unknown }[] = [];
 
   constructor(
     ids: NodeId[],
-    private readonly opts: ManualOptions = {},
+    opts: ManualOptions = {},
     readonly genesis: ConfState = { voters: [...ids], learners: [] },
   ) {
+    const offset = opts.timeoutOffset ?? ((i: NodeId) => (i === 1 ? 0 : 1_000));
+    this.cfg = {
+      shardConfig: SIM_SHARD_CONFIG,
+      members: [...genesis.voters],
+      tickMs: 10,
+      electionTicks: ELECTION_TICKS,
+      heartbeatTicks: HEARTBEAT_TICKS,
+      snapshotIntervalEntries: opts.snapshotIntervalEntries ?? 1_000_000,
+      timeTickMs: 0,
+      raft: {
+        inflightMessagesMax: opts.inflightMessagesMax ?? 8,
+        inflightBytesMax: 1 << 20,
+        appendBytesMax: opts.appendBytesMax ?? 1 << 20,
+        uncommittedEntriesMax: opts.uncommittedEntriesMax ?? 1000,
+        snapshotChunkBytes: opts.snapshotChunkBytes ?? 1 << 20,
+        preVote: opts.preVote ?? false,
+        checkQuorum: opts.checkQuorum ?? false,
+      },
+      wal: { segmentBytesMax: 4096 },
+      diskLatencyMs: [0, 0],
+      diskStallP: 0,
+      diskStallMs: [0, 0],
+      tickJitterMs: 0,
+      manualTicks: true,
+      random: (id) => (n) => Math.min(n - 1, offset(id)),
+    };
     for (const id of ids) this.add(id);
   }
 
+  /** A new host running a replica (a node not in the genesis membership starts as nobody's voter). */
   add(id: NodeId): ManualNode {
-    const offset = this.opts.timeoutOffset ?? ((i: NodeId) => (i === 1 ? 0 : 1_000));
-    const config: RaftConfig = {
-      id,
-      conf: { voters: [...this.genesis.voters], learners: [...this.genesis.learners] },
-      electionTicks: ELECTION_TICKS,
-      heartbeatTicks: HEARTBEAT_TICKS,
-      random: (n) => Math.min(n - 1, offset(id)),
-      inflightMessagesMax: this.opts.inflightMessagesMax ?? 8,
-      inflightBytesMax: 1 << 20,
-      appendBytesMax: this.opts.appendBytesMax ?? 1 << 20,
-      uncommittedEntriesMax: this.opts.uncommittedEntriesMax ?? 1000,
-      snapshotChunkBytes: this.opts.snapshotChunkBytes ?? 1 << 20,
-      preVote: this.opts.preVote ?? false,
-      checkQuorum: this.opts.checkQuorum ?? false,
-    };
-    const node = new ManualNode(id, config);
-    node.core = new RaftCore(config);
+    const machine = new SimMachine(id, this.sched, this.cfg, new Prng(1000 + id), {
+      send: (from, msgs) => {
+        for (const m of msgs) {
+          // Every message that carries a term leaves only once that term is on disk (pre-votes
+          // carry the term they would campaign in, not one they hold).
+          const preVote = m.type === MessageType.PRE_VOTE || (m.type === MessageType.PRE_VOTE_RESP && !m.reject);
+          const durable = this.nodes.get(from.id)?.disk.hardState.term ?? 0;
+          if (!preVote && durable < m.term) throw new Error(`node ${from.id} sent a message of term ${m.term} before that term was durable (durable term ${durable})`);
+          this.queue.push(m);
+          this.sent.push(m);
+        }
+      },
+      applied: (m, _results, _events, entry) => this.nodes.get(m.id)?.applied.push(entry),
+      fatal: (m, err) => {
+        this.failures.push({ id: m.id, err });
+      },
+    });
+    const node = new ManualNode(machine);
     this.nodes.set(id, node);
+    this.boot(node);
     return node;
   }
 
@@ -132,7 +188,7 @@ export class ManualCluster {
     this.cut.clear();
   }
 
-  /** Delivers the messages queued now (not those they cause), then processes every node. Returns how many were delivered. */
+  /** Delivers the messages queued now (not those they cause), then lets every node run. Returns how many were delivered. */
   deliver(filter: Filter = () => true): number {
     const batch = this.queue;
     this.queue = [];
@@ -142,11 +198,11 @@ export class ManualCluster {
       const f = filter(m0);
       if (f === false) continue;
       const m = f === true ? m0 : f;
-      const node = this.nodes.get(m.to);
-      if (node?.core === undefined) continue;
-      node.core.step(copyMessage(m));
+      const node = this.nodes.get(m.to)?.machine.node;
+      if (node === undefined) continue;
+      node.receive([copyMessage(m)]);
       n++;
-      this.process(m.to);
+      this.settle();
     }
     this.processAll();
     return n;
@@ -196,14 +252,14 @@ export class ManualCluster {
 
   tick(id: NodeId, n = 1): void {
     for (let i = 0; i < n; i++) {
-      this.node(id).c.tick();
-      this.process(id);
+      this.node(id).machine.tick();
+      this.settle();
     }
   }
 
   /** Ticks every live node once (in id order). */
   tickAll(n = 1): void {
-    for (let i = 0; i < n; i++) for (const node of this.nodes.values()) if (node.core) this.tick(node.id);
+    for (let i = 0; i < n; i++) for (const node of this.nodes.values()) if (node.up) this.tick(node.id);
   }
 
   /** Ticks `id` until `pred` holds; throws after `max` ticks. */
@@ -225,112 +281,121 @@ export class ManualCluster {
 
   leader(): ManualNode | undefined {
     let best: ManualNode | undefined;
-    for (const n of this.nodes.values()) if (n.core?.role === Role.LEADER && (best === undefined || n.core.term > best.c.term)) best = n;
+    for (const n of this.nodes.values()) if (n.up && n.c.role === Role.LEADER && (best === undefined || n.c.term > best.c.term)) best = n;
     return best;
   }
 
-  // ---- Host loop ----
+  // ---- Letting the replicas run ----
 
+  /** Every node runs until it waits for input (its disk writes complete at once). */
   processAll(): void {
     for (const id of this.nodes.keys()) this.process(id);
   }
 
-  /** The host loop: persist, send, apply, advance, while the core has something. */
+  /** Node `id` picks up whatever a test did to its core directly, then everything settles. */
   process(id: NodeId): void {
-    const node = this.node(id);
-    for (let i = 0; node.core?.hasReady(); i++) {
-      if (i > ROUNDS_MAX) throw new Error(`node ${id}: endless Readies`);
-      const rd = node.core.ready();
-      node.readies.push(rd);
-      for (const m of rd.messages) this.send(m);
-      if (rd.snapshot) node.disk.writeSnapshot({ meta: rd.snapshot.meta, data: rd.snapshot.data });
-      for (const e of rd.entries) node.disk.appendEntry(e);
-      if (rd.hardState) node.disk.writeHardState(rd.hardState);
-      if (rd.logTailRecovered) node.disk.tailLost = undefined;
-      for (const m of rd.messagesAfterPersist) this.send(m);
-      if (rd.snapshot) {
-        node.sm.restore(rd.snapshot.meta, rd.snapshot.data);
-        node.conf = rd.snapshot.meta.conf;
-      }
-      for (const e of rd.committedEntries) {
-        if (e.type === EntryType.CONF_CHANGE) node.conf = node.core.confAt(e.index);
-        node.sm.apply(e);
-        node.applied.push(e);
-      }
-      node.readStates.push(...rd.readStates);
-      node.core.advance(rd);
-    }
+    this.nodes.get(id)?.machine.node?.receive([]);
+    this.settle();
   }
 
-  private send(m: Message): void {
-    this.seq++;
-    this.queue.push(m);
-    this.sent.push(m);
+  /** Lets everything run until it waits; a replica that died of a real error fails the test here. */
+  settle(): void {
+    this.sched.settle();
+    const f = this.failures[0];
+    if (f !== undefined) throw new Error(`node ${f.id} died: ${f.err instanceof Error ? (f.err.stack ?? f.err.message) : String(f.err)}`);
   }
 
   // ---- Faults ----
 
-  /** The node stops; its disk stays. */
+  /** The process is killed; its disk (page cache included) stays. */
   crash(id: NodeId): void {
-    const node = this.node(id);
-    node.core = undefined;
+    this.node(id).machine.crash();
     this.queue = this.queue.filter((m) => m.from !== id);
   }
 
-  /** Restarts from the disk only: a fresh core and state machine. */
+  /** The host loses power: what was not fsynced may be lost or torn (`tearLast`: kept, but its last write torn). */
+  powerLoss(id: NodeId, tearLast = false): void {
+    this.node(id).machine.powerLoss(tearLast);
+    this.queue = this.queue.filter((m) => m.from !== id);
+  }
+
+  /** Starts a new process on the node's disk. */
   restart(id: NodeId): void {
-    const node = this.node(id);
-    node.core = new RaftCore(node.config, node.disk.recovered());
-    node.sm = new ToyStateMachine();
+    this.boot(this.node(id));
+  }
+
+  private boot(node: ManualNode): void {
     node.applied = [];
-    node.conf = node.disk.snapshot?.meta.conf ?? node.config.conf;
-    if (node.disk.snapshot) node.sm.restore(node.disk.snapshot.meta, node.disk.snapshot.data);
+    node.readStates = [];
+    if (!node.machine.boot()) throw new Error(`node ${node.id} died while starting`);
+    this.settle();
   }
 
   /**
-   * Takes the node's next Ready, sends its early messages, makes only the first `durable`
-   * of its writes (snapshot, entries, hard state, in that order) durable, and crashes the
-   * node before the fsync completes: a torn write. Returns how many writes the Ready had.
+   * The process is killed at its `n`-th mutating disk call from now (0: the next one), while it
+   * handles what the test does next; returns a function that tells whether it died yet.
    */
-  crashDuringWrite(id: NodeId, durable: number): number {
-    const node = this.node(id);
-    const rd = node.c.ready();
-    for (const m of rd.messages) this.send(m);
-    const ops = SimDisk.opsOf(rd.snapshot, rd.entries, rd.hardState);
-    for (let i = 0; i < Math.min(durable, ops.length); i++) node.disk.write(ops[i]!);
-    this.crash(id);
-    return ops.length;
+  killAtDiskCall(id: NodeId, n: number): () => boolean {
+    const m = this.node(id).machine;
+    m.armCrash(n, false);
+    return () => m.node === undefined;
   }
 
-  /** Crashes the node, cuts the last `n` entries off its disk (a damaged WAL tail) and restarts it. */
-  loseTail(id: NodeId, n: number, detected = true): void {
+  /**
+   * Crashes the node, cuts its `n` newest durable records off the end of its last WAL segment
+   * (acknowledged entries lost: a damaged tail, or with `onBoundary` a cut no damaged record
+   * shows) and restarts it.
+   */
+  loseTail(id: NodeId, n: number, onBoundary = false): void {
     this.crash(id);
-    this.node(id).disk.loseTail(n, detected);
+    const m = this.node(id).machine;
+    const dir = `${SIM_DATA_DIR}/node-${id}`;
+    const segs = m.fs.files(dir).filter((f) => /^wal-\d{20}\.log$/.test(f));
+    const file = `${dir}/${segs[segs.length - 1]!}`;
+    const bytes = m.fs.durableBytes(file)!;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const starts: number[] = [];
+    for (let at = 0; at < bytes.length; ) {
+      const r = decodeRecord(bytes, view, at, bytes.length);
+      if (r.kind !== 'entry') break;
+      starts.push(at);
+      at = r.end;
+    }
+    if (starts.length < n) throw new Error(`node ${id}: its last segment holds ${starts.length} records, cannot lose ${n}`);
+    const cut = starts[starts.length - n]!;
+    // Not on a boundary: a few bytes of the first lost record stay, so recovery sees a torn one.
+    m.fs.truncate(file, onBoundary ? cut : cut + 5);
     this.restart(id);
   }
 
   // ---- Clients ----
 
-  private reqSeq = 0;
-
-  /** Proposes a fresh command on `id` and processes its Ready. */
-  propose(id: NodeId, payload = 1): ProposeResult {
+  /**
+   * Proposes a fresh command on node `id` and lets the cluster run: ok if the node took it (its
+   * log grew), with the index it got; else the refusal's code. (The session is not registered:
+   * the state machine refuses it, but the entry is replicated and committed like any other.)
+   */
+  propose(id: NodeId, payload = 1): { ok: true; index: number } | { ok: false; error: string } {
     const seq = ++this.reqSeq;
-    const r = this.core(id).propose(encodeCommand({ clientId: 1, reqSeq: seq, payload: new Uint8Array([payload & 0xff, seq & 0xff]) }));
-    this.process(id);
-    return r;
+    const node = this.node(id).machine.node!;
+    let refused: string | undefined;
+    const before = node.raft.lastIndex;
+    node.proposeEncoded({ clientId: 1, requestSeq: seq, body: encodeJsonCommand({ type: 'cancel', account: 1, clOrdId: `p${payload}-${seq}` }) }, (err) => {
+      if (err !== undefined && refused === undefined && node.raft.lastIndex === before) refused = err.code;
+    });
+    this.settle();
+    if (refused !== undefined) return { ok: false, error: refused };
+    if (node.raft.lastIndex <= before) return { ok: false, error: 'NOT_PROPOSED' };
+    return { ok: true, index: node.raft.lastIndex };
   }
 
-  /** Host snapshot at the applied index, then log compaction (what a host does periodically). */
-  compact(id: NodeId): number {
-    const node = this.node(id);
-    const index = node.sm.appliedIndex;
-    const term = node.c.termAt(index)!;
-    const meta = { index, term, conf: { voters: [...node.conf.voters], learners: [...node.conf.learners] } };
-    const data = node.sm.snapshot();
-    node.c.compact(meta, data);
-    node.disk.compact(meta, data);
-    return index;
+  /** A linearizable read on node `id` (ReplicaNode.readIndex); its answer goes to readStates with `context`. */
+  read(id: NodeId, context: number): void {
+    const n = this.node(id);
+    n.machine.node!.readIndex((err, index) => {
+      if (err === undefined) n.readStates.push({ index, context });
+    });
+    this.settle();
   }
 
   /** (index, term) of every entry in the node's log from firstIndex. */

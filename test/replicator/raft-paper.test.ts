@@ -1,15 +1,13 @@
-// Scenario tests of the Raft core named after the sections of the Raft paper (Ongaro &
+// Scenario tests of the replica's Raft named after the sections of the Raft paper (Ongaro &
 // Ousterhout, "In Search of an Understandable Consensus Algorithm", 2014) and of the thesis
-// (Ongaro 2014, "Consensus: Bridging Theory and Practice") they check. Three (or four)
-// RaftCore instances are driven by hand: the test decides who ticks and which messages
-// are delivered, dropped or altered (manual-cluster.ts).
+// (Ongaro 2014, "Consensus: Bridging Theory and Practice") they check. Three (or more)
+// production replicas (ReplicaNode, real WAL on a simulated disk) are driven by hand: the test
+// decides who ticks and which messages are delivered, dropped or altered (manual-cluster.ts).
 
 import { describe, expect, it } from 'vitest';
 import { RaftCore } from '../../replicator/raft/raft-core.js';
 import { ConfChangeType, MessageType, ProposeError, Role, type Message, type NodeId, type RaftConfig } from '../../replicator/raft/types.js';
 import { Prng } from '../../replicator/prng.js';
-import { SimDisk } from '../../replicator/sim/sim-disk.js';
-import { ToyStateMachine, encodeCommand } from '../../replicator/sim/state-machine.js';
 import { ELECTION_TICKS, ManualCluster } from './manual-cluster.js';
 
 const { LEADER, FOLLOWER, CANDIDATE, PRE_CANDIDATE } = Role;
@@ -22,7 +20,7 @@ function msg(partial: Partial<Message> & Pick<Message, 'type' | 'from' | 'to' | 
 }
 
 function cmd(seq: number) {
-  return encodeCommand({ clientId: 9, reqSeq: seq, payload: new Uint8Array([seq & 0xff]) });
+  return new Uint8Array([9, seq & 0xff]);
 }
 
 describe('§5.1 terms', () => {
@@ -161,7 +159,8 @@ describe('§5.3 log replication', () => {
     cl.elect(1);
     const to3 = (m: Message) => m.to === 3; // node 3 is slow: its messages wait
     const r = cl.propose(1);
-    expect(r).toMatchObject({ ok: true, index: 2, term: 1 });
+    expect(r).toMatchObject({ ok: true, index: 2 });
+    expect(cl.core(1).termAt(2)).toBe(1);
     expect(cl.core(1).commitIndex).toBe(1);
     const held = cl.take(to3);
     cl.deliver(); // APPEND reaches 2
@@ -292,8 +291,9 @@ describe('§5.4 safety', () => {
     // S1 replicates X (term 1) to S3 but not its own noop (term 3): X is on a majority...
     cl.stabilize(onlyX);
     expect(cl.core(3).termAt(2)).toBe(1);
-    // ...yet it must not be committed: it is not of the leader's term.
-    expect(cl.core(1).commitIndex).toBe(1);
+    // ...yet it must not be committed: it is not of the leader's term. (S1's commit index may be
+    // below 1 after its restart: it is saved lazily, a lower bound.)
+    expect(cl.core(1).commitIndex).toBeLessThan(2);
     expect(cl.core(3).commitIndex).toBe(1);
     // Indeed S2 can still win (its 2/2 beats 2/1) and overwrite X on S3, which is only safe because X was never committed.
     cl.crash(1);
@@ -334,19 +334,25 @@ describe('§5.5 follower and candidate crashes', () => {
     expect(cl.node(3).sm.stateHash()).toBe(cl.node(1).sm.stateHash());
   });
 
-  it('a follower that crashes in the middle of a write (torn: a prefix of the entries durable) recovers and catches up', () => {
+  it('a follower whose host loses power in the middle of a write (torn: a prefix of the entries durable) recovers and catches up', () => {
     const cl = new ManualCluster([1, 2, 3]);
     cl.elect(1);
+    cl.stabilize();
     for (let i = 0; i < 6; i++) cl.propose(1);
-    // Node 3 takes the APPEND, but only 3 of the Ready's writes reach its disk before it crashes.
-    for (const m of cl.take((m) => m.to === 3)) cl.core(3).step(m);
-    const writes = cl.crashDuringWrite(3, 3);
-    expect(writes).toBeGreaterThan(3);
-    expect(cl.node(3).disk.lastIndex()).toBe(4);
+    // Node 3 takes the APPEND and writes the entries; its process is killed as it starts the
+    // fdatasync, and the host's power goes: what was not synced is lost or torn.
+    const others = cl.take((m) => m.to !== 3);
+    const dead = cl.killAtDiskCall(3, 1);
+    cl.deliver(); // node 3's APPENDs only
+    expect(dead()).toBe(true);
+    cl.powerLoss(3);
+    cl.release(others);
     cl.stabilize(); // 1 and 2 commit without it
     expect(cl.core(1).commitIndex).toBe(7);
     cl.restart(3);
-    expect(cl.core(3).lastIndex).toBe(4);
+    expect(cl.core(3).lastIndex).toBeGreaterThanOrEqual(1);
+    expect(cl.core(3).lastIndex).toBeLessThanOrEqual(7);
+    expect(cl.core(3).logTailLost).toBe(false); // a torn write never synced is not a lost tail
     cl.tick(1);
     cl.stabilize();
     expect(cl.logOf(3)).toEqual(cl.logOf(1));
@@ -514,8 +520,7 @@ describe('§6.4 (thesis) ReadIndex', () => {
     cl.propose(1);
     cl.stabilize();
     expect(cl.core(1).commitIndex).toBe(3);
-    cl.core(1).readIndex(42);
-    cl.process(1);
+    cl.read(1, 42);
     expect(cl.node(1).readStates).toEqual([]);
     cl.deliver(); // heartbeats carrying the read round
     expect(cl.node(1).readStates).toEqual([]);
@@ -528,8 +533,7 @@ describe('§6.4 (thesis) ReadIndex', () => {
     cl.elect(1);
     cl.propose(1);
     cl.stabilize();
-    cl.core(2).readIndex(43);
-    cl.process(2);
+    cl.read(2, 43);
     cl.stabilize();
     expect(cl.node(2).readStates).toEqual([{ index: 2, context: 43 }]);
   });
@@ -541,8 +545,7 @@ describe('§6.4 (thesis) ReadIndex', () => {
     cl.elect(2);
     cl.propose(2);
     cl.stabilize();
-    cl.core(1).readIndex(44);
-    cl.process(1);
+    cl.read(1, 44);
     for (let i = 0; i < 3; i++) {
       cl.tick(1);
       cl.stabilize();
@@ -558,8 +561,7 @@ describe('§6.4 (thesis) ReadIndex', () => {
     cl.propose(3);
     cl.stabilize();
     expect(cl.core(1).role).toBe(LEADER); // has not noticed (no CheckQuorum here)
-    cl.core(1).readIndex(46);
-    cl.process(1);
+    cl.read(1, 46);
     for (let i = 0; i < 3; i++) {
       cl.tick(1);
       cl.stabilize();
@@ -577,8 +579,7 @@ describe('§6.4 (thesis) ReadIndex', () => {
     cl.tickUntil(2, () => cl.core(2).role === CANDIDATE);
     cl.stabilize((m) => m.type !== MessageType.APPEND);
     expect(cl.core(2).role).toBe(LEADER);
-    cl.core(2).readIndex(45);
-    cl.process(2);
+    cl.read(2, 45);
     cl.tick(2);
     cl.stabilize((m) => m.type !== MessageType.APPEND);
     expect(cl.node(2).readStates).toEqual([]);
@@ -627,22 +628,27 @@ describe('thesis §3.10 leadership transfer', () => {
 
 describe('§7 log compaction: InstallSnapshot', () => {
   it('a follower behind the compacted log gets the snapshot in chunks, restores its state machine, and then follows the log', () => {
-    const cl = new ManualCluster([1, 2, 3], { snapshotChunkBytes: 16 });
+    // The replica snapshots every 5 applied entries and compacts through the snapshot before
+    // the newest (node.ts): after 11 entries the leader's log starts after its snapshot at 5.
+    const cl = new ManualCluster([1, 2, 3], { snapshotChunkBytes: 16, snapshotIntervalEntries: 5 });
     cl.elect(1);
     cl.crash(3);
     for (let i = 0; i < 10; i++) cl.propose(1);
     cl.stabilize();
-    const at = cl.compact(1);
-    expect(at).toBe(11);
-    expect(cl.core(1).firstIndex).toBe(12);
+    cl.tick(1);
+    cl.stabilize();
+    const at = cl.core(1).firstIndex - 1;
+    expect(at).toBe(5);
     cl.restart(3);
     cl.tick(1);
     cl.stabilize();
     const chunks = cl.sentOfType(MessageType.SNAPSHOT, (m) => m.to === 3);
     expect(chunks.length).toBeGreaterThan(1);
-    expect(cl.node(3).readies.some((rd) => rd.snapshot?.meta.index === 11)).toBe(true);
-    expect(cl.node(3).disk.snapshot?.meta.index).toBe(11);
-    expect(cl.node(3).sm.appliedIndex).toBe(11);
+    expect(chunks.every((m) => m.snapshot?.meta.index === at)).toBe(true);
+    expect(cl.node(3).disk.snapshotIndex).toBeGreaterThanOrEqual(at);
+    cl.tick(1);
+    cl.stabilize();
+    expect(cl.node(3).sm.appliedIndex).toBe(cl.node(1).sm.appliedIndex);
     expect(cl.node(3).sm.stateHash()).toBe(cl.node(1).sm.stateHash());
     cl.propose(1);
     cl.stabilize();
@@ -651,7 +657,7 @@ describe('§7 log compaction: InstallSnapshot', () => {
     // And it survives a restart from the snapshot on its disk.
     cl.crash(3);
     cl.restart(3);
-    expect(cl.core(3).firstIndex).toBe(12);
+    expect(cl.core(3).firstIndex).toBeGreaterThan(at);
     cl.tick(1);
     cl.stabilize();
     expect(cl.node(3).sm.stateHash()).toBe(cl.node(1).sm.stateHash());
@@ -662,14 +668,12 @@ describe('§7 log compaction: InstallSnapshot', () => {
     // then entries of term 2, and sends its snapshot at 3/1. Entries 4..5 of node 3 are not the
     // leader's: acknowledging them would let the leader count them for a commit, and its next
     // heartbeat (commit = min(match, commit)) would make node 3 commit its own stale 4..5.
-    const disk = new SimDisk(3);
+    // The core alone: what it answers does not depend on the host.
     const f = new RaftCore(config(3, [1, 2, 3]));
     const ents = [1, 2, 3, 4, 5].map((i) => ({ index: i, term: 1, type: 1 as const, data: cmd(i) }));
     f.step(msg({ type: MessageType.APPEND, from: 1, to: 3, term: 1, entries: ents, commit: 2 }));
-    drain(f, disk);
-    const sm = new ToyStateMachine();
-    for (const e of ents.slice(0, 3)) sm.apply(e);
-    const data = sm.snapshot();
+    drain(f);
+    const data = new Uint8Array([1, 2, 3]); // the state machine's bytes: opaque to the core
     f.step(
       msg({
         type: MessageType.SNAPSHOT,
@@ -679,7 +683,7 @@ describe('§7 log compaction: InstallSnapshot', () => {
         snapshot: { meta: { index: 3, term: 1, conf: { voters: [1, 2, 3], learners: [] } }, size: data.length, offset: 0, data, done: true },
       }),
     );
-    const out = drain(f, disk);
+    const out = drain(f);
     const acks = out.filter((m) => m.type === MessageType.APPEND_RESP && m.to === 2 && !m.reject);
     expect(acks.length).toBe(1);
     expect(acks[0]!.index).toBeLessThanOrEqual(3);
@@ -706,16 +710,12 @@ function config(id: NodeId, voters: NodeId[], over: Partial<RaftConfig> = {}): R
   };
 }
 
-/** The host loop for one bare core: persist to `disk`, return every message sent. */
-function drain(core: RaftCore, disk: SimDisk): Message[] {
+/** Every message one bare core sends (its Readies taken and advanced at once: no disk involved). */
+function drain(core: RaftCore): Message[] {
   const out: Message[] = [];
   while (core.hasReady()) {
     const rd = core.ready();
-    out.push(...rd.messages);
-    if (rd.snapshot) disk.writeSnapshot(rd.snapshot);
-    for (const e of rd.entries) disk.appendEntry(e);
-    if (rd.hardState) disk.writeHardState(rd.hardState);
-    out.push(...rd.messagesAfterPersist);
+    out.push(...rd.messages, ...rd.messagesAfterPersist);
     core.advance(rd);
   }
   return out;
@@ -726,7 +726,7 @@ describe('a replica whose WAL tail was cut off (acknowledged entries lost on its
   // at recovery, entries the node acknowledged may be gone, and a leader may have counted them
   // towards a commit. Found by the 5-replica chaos run: a committed entry was overwritten.
 
-  it('does not vote until it has caught up, so a candidate without a committed entry cannot win with its vote', () => {
+  it('votes only for a candidate as up to date as the log it had, so a candidate without a committed entry cannot win with its vote', () => {
     const cl = new ManualCluster([1, 2, 3, 4, 5]);
     cl.elect(1); // term 1, noop 1/1
     cl.propose(1);
@@ -743,7 +743,7 @@ describe('a replica whose WAL tail was cut off (acknowledged entries lost on its
     expect(cl.core(3).logTailLost).toBe(true);
     cl.crash(1);
     cl.heal();
-    // Node 4 (log 2/1) campaigns: 5 and 3 would make a majority with it, but 3 must not vote.
+    // Node 4 (log 2/1) campaigns: 5 and 3 would make a majority with it, but 3 had 3/1.
     cl.tickUntil(4, () => cl.core(4).role === CANDIDATE);
     cl.stabilize();
     expect(cl.core(4).role).not.toBe(LEADER);
@@ -796,13 +796,13 @@ describe('a replica whose WAL tail was cut off (acknowledged entries lost on its
     expect(cl.node(3).sm.stateHash()).toBe(cl.node(1).sm.stateHash());
   });
 
-  it('a cut the WAL cannot see (on a record boundary) is still refilled: a restarted follower flags its rejects', () => {
+  it('a cut exactly on a record boundary is seen through the sync mark, and refilled', () => {
     const cl = new ManualCluster([1, 2, 3]);
     cl.elect(1);
     for (let i = 0; i < 4; i++) cl.propose(1);
     cl.stabilize();
-    cl.loseTail(3, 3, false);
-    expect(cl.core(3).logTailLost).toBe(false); // nothing showed the loss
+    cl.loseTail(3, 3, true);
+    expect(cl.core(3).logTailLost).toBe(true); // no damaged record, but the log ends below its sync mark
     for (let i = 0; i < 2; i++) cl.propose(1);
     cl.tick(1);
     cl.stabilize();

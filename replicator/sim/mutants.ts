@@ -1,0 +1,143 @@
+// Planted bugs: each one a small edit of the production source that reintroduces a bug the
+// simulator must catch (the seven of the replication-safety audit and earlier ones). They prove
+// that the simulator can fail — a simulator that passes every mutant checks nothing. The
+// production code carries no trace of them: `npm run sim -- --mutant NAME` copies the sources
+// into .sim-mutants/NAME/, applies the edit there (it must match exactly once) and runs the
+// simulator from that copy.
+
+import fs from 'node:fs';
+import path from 'node:path';
+
+export interface Mutant {
+  name: string;
+  /** The bug it plants, in a line. */
+  bug: string;
+  /** Source file, relative to the repository root. */
+  file: string;
+  find: string;
+  replace: string;
+}
+
+export const MUTANTS: readonly Mutant[] = [
+  {
+    name: 'commit-ahead-of-log',
+    bug: 'the hard state saved before a Ready carries the in-memory commit index, which may name entries this Ready is about to overwrite (audit #1)',
+    file: 'replicator/raft/raft-core.ts',
+    find: 'return { term: this.term, vote: this.vote, commit: Math.min(this.log.committed, this.log.stable) };',
+    replace: 'return { term: this.term, vote: this.vote, commit: this.log.committed };',
+  },
+  {
+    name: 'membership-reverts-on-restart',
+    bug: 'a restarted replica takes its snapshot\'s configuration and ignores the membership changes in its log (audit #2)',
+    file: 'replicator/raft/raft-core.ts',
+    find: 'for (const e of this.log.entries) if (e.type === EntryType.CONF_CHANGE) this.confLog.appended(e.index, decodeConfChange(e.data));',
+    replace: '',
+  },
+  {
+    name: 'tail-lost-cleared-by-any-append',
+    bug: 'a replica that lost acknowledged entries stops waiting at the first APPEND it accepts, however stale (audit #3)',
+    file: 'replicator/raft/raft-core.ts',
+    find: 'const reached = lost.mustReach !== undefined && last >= lost.mustReach;',
+    replace: 'const reached = true;',
+  },
+  {
+    name: 'tail-lost-votes-with-its-log',
+    bug: 'a replica that lost acknowledged entries judges candidates by the shorter log it has left',
+    file: 'replicator/raft/raft-core.ts',
+    find: 'if (canVote && this.log.isUpToDate(m.index, m.logTerm) && this.upToDateWithLostTail(m.index, m.logTerm)) {',
+    replace: 'if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {',
+  },
+  {
+    name: 'torn-write-is-lost-tail',
+    bug: 'recovery treats every cut tail, a torn never-synced write too, as lost acknowledged data: a power cut on every host leaves no replica that may campaign (audit #4)',
+    file: 'replicator/wal/wal.ts',
+    find: 'const lost = synced !== undefined ? end < synced : damaged !== undefined;',
+    replace: 'const lost = damaged !== undefined || (synced !== undefined && end < synced);',
+  },
+  {
+    name: 'evicted-session-reapplies',
+    bug: 'an evicted session\'s request 1 is taken for a new session and applied again (audit #5)',
+    file: 'replicator/shard-state-machine.ts',
+    find: 'return this.refused(clientId <= this.sessionsAllocated ? ApplyOutcome.SESSION_EXPIRED : ApplyOutcome.UNKNOWN_SESSION, clientId, requestSeq, from);',
+    replace:
+      'if (requestSeq !== 1) return this.refused(ApplyOutcome.SEQUENCE_GAP, clientId, requestSeq, from); this.sessions.set(clientId, { lastRequestSeq: 0, lastAppliedIndex: 0, lastSeq: 0 }); return this.applyCommand(index, clientId, requestSeq, tsUs, data, offset, length);',
+  },
+  {
+    name: 'removed-voter-still-counted',
+    bug: 'removing a voter never takes effect in the configurations: a leader that removed itself and stopped is still counted by the others (audit #6)',
+    file: 'replicator/raft/membership.ts',
+    find: 'const voters = conf.voters.filter((v) => v !== cc.node);',
+    replace: 'const voters = cc.type === ConfChangeType.REMOVE ? [...conf.voters] : conf.voters.filter((v) => v !== cc.node);',
+  },
+  {
+    name: 'messages-before-term-saved',
+    bug: 'a Ready\'s messages leave before its new term and vote are saved: a single voter\'s first APPENDs to its learners (audit #7)',
+    file: 'replicator/node.ts',
+    find: 'if (rd.hardState !== undefined) this.maybeSaveHardState(rd.hardState);\n    // 2. Messages that do not depend on this Ready being durable.\n    if (rd.messages.length > 0) this.opts.send(rd.messages);',
+    replace: 'if (rd.messages.length > 0) this.opts.send(rd.messages);\n    if (rd.hardState !== undefined) this.maybeSaveHardState(rd.hardState);',
+  },
+  {
+    name: 'commit-past-matched-prefix',
+    bug: 'a follower takes the leader\'s commit index past the prefix the APPEND matched, over a stale suffix',
+    file: 'replicator/raft/raft-core.ts',
+    find: 'this.log.commitTo(Math.min(m.commit, lastNew));',
+    replace: 'this.log.commitTo(Math.min(m.commit, this.log.lastIndex));',
+  },
+  {
+    name: 'ack-before-fsync',
+    bug: 'acknowledgements and votes leave before the Ready\'s entries are fsynced',
+    file: 'replicator/node.ts',
+    find: '    this.wal.syncThen((err) =>',
+    replace: '    if (rd.messagesAfterPersist.length > 0) this.opts.send(rd.messagesAfterPersist.splice(0));\n    this.wal.syncThen((err) =>',
+  },
+  {
+    name: 'leader-counts-itself-early',
+    bug: 'the leader counts itself towards a quorum before its own copy is durable',
+    file: 'replicator/raft/raft-core.ts',
+    find: 'matches.push(v === this.id ? this.log.stable : (pr?.match ?? 0));',
+    replace: 'matches.push(v === this.id ? this.log.lastIndex : (pr?.match ?? 0));',
+  },
+  {
+    name: 'commit-earlier-term-by-count',
+    bug: 'a leader commits an entry of an earlier term by counting replicas (Raft §5.4.2, Figure 8)',
+    file: 'replicator/raft/raft-core.ts',
+    find: 'if (q > this.log.committed && this.log.termAt(q) === this.term) {',
+    replace: 'if (q > this.log.committed) {',
+  },
+  {
+    name: 'vote-not-saved',
+    bug: 'a vote cast in a term whose number was already saved is not saved',
+    file: 'replicator/node.ts',
+    find: 'if (saved !== undefined && saved.term === hs.term && saved.vote === hs.vote) return;',
+    replace: 'if (saved !== undefined && saved.term === hs.term) return;',
+  },
+  {
+    name: 'resent-last-request-reapplied',
+    bug: 'a resent copy of a session\'s last request is applied again',
+    file: 'replicator/shard-state-machine.ts',
+    find: 'if (requestSeq <= last) {',
+    replace: 'if (requestSeq < last) {',
+  },
+];
+
+/** Source folders the simulator imports from (copied into a mutant's tree). */
+export const MUTANT_TREE_DIRS = ['replicator', 'engine'];
+
+export function mutantByName(name: string): Mutant {
+  const m = MUTANTS.find((x) => x.name === name);
+  if (m === undefined) throw new Error(`unknown mutant "${name}"; --list-mutants lists them`);
+  return m;
+}
+
+/** Copies the sources into <root>/.sim-mutants/<name>/ with the mutant's edit applied; returns that directory. */
+export function buildMutantTree(root: string, mutant: Mutant): string {
+  const dir = path.join(root, '.sim-mutants', mutant.name);
+  fs.rmSync(dir, { recursive: true, force: true });
+  for (const d of MUTANT_TREE_DIRS) fs.cpSync(path.join(root, d), path.join(dir, d), { recursive: true });
+  const file = path.join(dir, mutant.file);
+  const src = fs.readFileSync(file, 'utf8');
+  const at = src.indexOf(mutant.find);
+  if (at < 0 || src.indexOf(mutant.find, at + 1) >= 0) throw new Error(`mutant ${mutant.name}: its edit must match ${mutant.file} exactly once (the code moved: update replicator/sim/mutants.ts)`);
+  fs.writeFileSync(file, src.slice(0, at) + mutant.replace + src.slice(at + mutant.find.length));
+  return dir;
+}

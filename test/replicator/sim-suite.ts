@@ -1,0 +1,84 @@
+// One it() per simulation profile, each running SIM_SEEDS seeds (default SEEDS_PER_PROFILE, so
+// that every profile together runs over 2,000 seeds in npm test). A failure lists every
+// failing seed with the command that replays it, and the last events of the first ones.
+
+import { expect, it } from 'vitest';
+import { PROFILES, SimFailure, replayCommand, runSim, type SimStats } from '../../replicator/sim/cluster-sim.js';
+
+/** Seeds per profile in npm test: 11 profiles × 185 = 2,035 seeds. */
+export const SEEDS_PER_PROFILE = 185;
+const COUNT = Number(process.env.SIM_SEEDS ?? SEEDS_PER_PROFILE);
+if (!Number.isSafeInteger(COUNT) || COUNT < 1) throw new Error(`SIM_SEEDS=${process.env.SIM_SEEDS} is not a positive integer`);
+/** Failing seeds reported with their trace. */
+const DETAILED_FAILURES_MAX = 2;
+const TRACE_TAIL_LINES = 60;
+/** Per-profile bound on a loaded machine; no assertion depends on it. */
+const PROFILE_TIMEOUT_MS = 900_000;
+
+type Totals = Record<keyof SimStats, number>;
+
+function runProfile(name: string): Totals {
+  const profile = PROFILES[name]!;
+  const totals = {} as Totals;
+  const failures: SimFailure[] = [];
+  for (let seed = 1; seed <= COUNT; seed++) {
+    try {
+      const s = runSim({ seed, profile });
+      for (const [k, v] of Object.entries(s) as [keyof SimStats, number][]) totals[k] = k === 'electionStepsMax' ? Math.max(totals[k] ?? 0, v) : (totals[k] ?? 0) + v;
+    } catch (e) {
+      if (!(e instanceof SimFailure)) throw e;
+      failures.push(e);
+    }
+  }
+  if (failures.length > 0) {
+    for (const f of failures.slice(0, DETAILED_FAILURES_MAX)) {
+      let trace: string[] = [];
+      try {
+        runSim({ seed: f.seed, profile, trace: true });
+      } catch (e) {
+        if (e instanceof SimFailure) trace = e.trace;
+      }
+      console.error(`${f.message}\n  replay: ${replayCommand(f.seed, name)}\n  last events:\n    ${trace.slice(-TRACE_TAIL_LINES).join('\n    ')}`);
+    }
+    throw new Error(`${failures.length} of ${COUNT} seeds failed in profile "${name}":\n${failures.map((f) => `  seed ${f.seed}: ${f.reason.split('\n')[0]}\n    replay: ${replayCommand(f.seed, name)}`).join('\n')}`);
+  }
+  return totals;
+}
+
+/** What each profile must have exercised (so a profile that silently stopped injecting its faults fails). */
+const EXERCISED: Record<string, (t: Totals) => void> = {
+  'no faults': (t) => {
+    expect(t.acks).toBeGreaterThan(COUNT * 100);
+    expect(t.transfers).toBeGreaterThan(0);
+    expect(t.readsServed).toBeGreaterThan(0);
+  },
+  'lossy network': (t) => expect(t.acks).toBeGreaterThan(COUNT * 30),
+  partitions: (t) => expect(t.partitions).toBeGreaterThan(COUNT),
+  crashes: (t) => {
+    expect(t.crashesAtDiskCall).toBeGreaterThan(0);
+    expect(t.crashesAtSend).toBeGreaterThan(0);
+    expect(t.restarts).toBeGreaterThan(COUNT);
+  },
+  'power cuts': (t) => {
+    expect(t.powerLosses).toBeGreaterThan(COUNT / 2);
+    expect(t.powerCutsAll).toBeGreaterThan(COUNT / 2);
+  },
+  elections: (t) => expect(t.elections).toBeGreaterThan(COUNT),
+  mixed: (t) => expect(t.acks).toBeGreaterThan(COUNT * 20),
+  membership: (t) => expect(t.confChangesApplied).toBeGreaterThan(COUNT),
+  '5 nodes': (t) => expect(t.acks).toBeGreaterThan(COUNT * 20),
+  '5 nodes, lost WAL tails': (t) => {
+    expect(t.tailsDamaged).toBeGreaterThan(COUNT / 2);
+    expect(t.tailsLost).toBeGreaterThan(0);
+  },
+  sessions: (t) => expect(t.sessionsExpired).toBeGreaterThan(COUNT),
+};
+
+export function simProfileTests(names: string[]): void {
+  for (const name of names) {
+    it(`${name}: ${COUNT} seeds`, () => {
+      const t = runProfile(name);
+      if (COUNT >= 50) EXERCISED[name]?.(t);
+    }, PROFILE_TIMEOUT_MS);
+  }
+}

@@ -248,7 +248,11 @@ export class Wal {
 
     const read = readSyncMark(fs, dir);
     const stored = typeof read === 'string' ? undefined : read;
-    const synced = stored?.index; // W: undefined when unknown
+    // The saved commit index is durable (fsynced with the hard state) and only ever names entries
+    // that were durable then: a second lower bound of what was synced, which also survives a power
+    // cut that lost the newest mark (a write to the page cache only).
+    const commitSaved = this.hardState?.commit ?? 0;
+    const synced = stored === undefined ? undefined : Math.max(stored.index, commitSaved); // W: undefined when unknown
 
     const listed = listSegments(dir, fs);
     this.segments = [];
@@ -287,7 +291,7 @@ export class Wal {
     // With no segment the log ends where the newest snapshot does (its name is enough here;
     // loadLatestSnapshot() verifies it).
     const end = listed.length === 0 ? (listSnapshots(dir, fs)[0]?.index ?? 0) : this.last;
-    const lost = synced !== undefined ? end < synced : damaged !== undefined;
+    const lost = synced !== undefined ? end < synced : damaged !== undefined || end < commitSaved;
     let tailLost: TailLoss | undefined;
     if (lost) {
       const lastSegment = this.segments[this.segments.length - 1];

@@ -8,9 +8,14 @@
 //   4. every replica holds the same state hash at the same applied index, equal to the replay's;
 //   5. the read models equal a projection of the replayed log, and each acked order's view
 //      in them equals the reference;
-//   6. unknown outcomes are resolved from the log (applied once, or absent).
-// K = acknowledged new orders that pass 1, 2, 4 and 5 / acknowledged new orders.
+//   6. unknown outcomes are resolved from the log (applied once, or absent);
+//   7. every replica's log, read through its committed index, is the same log: where two differ
+//      the report names the first differing index and which replicas hold what there.
+// K = acknowledged new orders that pass 1, 2, 4, 5 and 7 / acknowledged new orders.
+// The checker throws only on a log it cannot replay (an undecodable batch); chaos/run.ts keeps
+// every data directory then, as on any violation.
 
+import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { decodeCommand } from '../engine/command-codec.js';
 import { EventKind, type ExecReport, type ShardConfig } from '../engine/types.js';
@@ -36,17 +41,35 @@ export interface ReplicaHash {
   stateHash: string;
 }
 
+/** One replica's log as it served it (op 'entries'), from index 1 through its committed index. */
+export interface ReplicaLog {
+  id: number;
+  entries: Entry[];
+  /** Set when the log could not be read whole (it then holds what was read). */
+  error?: string;
+}
+
+/** Where replicas' logs first differ: the index, and the replicas grouped by what they hold there. */
+export interface LogDivergence {
+  index: number;
+  groups: { ids: number[]; term: number; type: string; bytes: number; sha256: string }[];
+  /** Each replica's last index as read (a replica behind the others is not divergent by itself). */
+  lastIndex: { id: number; last: number }[];
+}
+
 export interface CheckInput {
   ops: Op[];
   entries: Entry[];
   config: ShardConfig;
   replicas: ReplicaHash[];
+  /** Every replica's log, compared entry by entry (check 7); undefined: not checked. */
+  logs?: ReplicaLog[];
   /** The read models after catching up (undefined: not checked). */
   readModels: ReadModels | undefined;
 }
 
 export interface Violation {
-  check: 'exactly-once' | 'refused-absent' | 'reports' | 'real-time-order' | 'replicas' | 'read-models' | 'unknown-resolved';
+  check: 'exactly-once' | 'refused-absent' | 'reports' | 'real-time-order' | 'replicas' | 'logs' | 'read-models' | 'unknown-resolved';
   detail: string;
   op?: number;
 }
@@ -67,6 +90,62 @@ export interface CheckResult {
   violations: Violation[];
   stateHash: string;
   appliedIndex: number;
+  /** Check 7: the first index where two replicas' logs differ (undefined: none, or not checked). */
+  divergence: LogDivergence | undefined;
+}
+
+const ENTRY_TYPE_NAMES = new Map<number, string>(Object.entries(EntryType).map(([name, v]) => [v, name]));
+
+function sameEntry(a: Entry, b: Entry): boolean {
+  return a.term === b.term && a.type === b.type && Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength).equals(b.data);
+}
+
+/**
+ * The first log index at which two replicas hold different entries (term, type or bytes), with
+ * the replicas grouped by what they hold there; undefined if every index any two replicas both
+ * hold is the same. A replica whose log is shorter is compared as far as it goes: being behind
+ * is not diverging (check 4 reports a replica that did not converge).
+ */
+export function firstLogDivergence(logs: readonly ReplicaLog[]): LogDivergence | undefined {
+  const byIndex = logs.map((l) => {
+    const m = new Map<number, Entry>();
+    for (const e of l.entries) m.set(e.index, e);
+    return m;
+  });
+  const lastIndex = logs.map((l) => ({ id: l.id, last: l.entries.reduce((x, e) => Math.max(x, e.index), 0) }));
+  const last = Math.max(0, ...lastIndex.map((x) => x.last));
+  for (let index = 1; index <= last; index++) {
+    let first: Entry | undefined;
+    let differs = false;
+    for (const m of byIndex) {
+      const e = m.get(index);
+      if (e === undefined) continue;
+      if (first === undefined) first = e;
+      else if (!sameEntry(first, e)) {
+        differs = true;
+        break;
+      }
+    }
+    if (!differs) continue;
+    const groups: (LogDivergence['groups'][number] & { entry: Entry })[] = [];
+    logs.forEach((l, k) => {
+      const e = byIndex[k]!.get(index);
+      if (e === undefined) return;
+      const g = groups.find((x) => sameEntry(x.entry, e));
+      if (g !== undefined) g.ids.push(l.id);
+      else groups.push({ entry: e, ids: [l.id], term: e.term, type: ENTRY_TYPE_NAMES.get(e.type) ?? String(e.type), bytes: e.data.byteLength, sha256: createHash('sha256').update(e.data).digest('hex') });
+    });
+    return { index, groups: groups.map(({ entry: _, ...g }) => g), lastIndex };
+  }
+  return undefined;
+}
+
+/** One line for the report: `first differing log index 7: node 3 holds term 2 NORMAL (…); nodes 1, 2 hold term 3 NOOP (…)`. */
+export function describeDivergence(d: LogDivergence): string {
+  const who = (ids: number[]) => (ids.length === 1 ? `node ${ids[0]} holds` : `nodes ${ids.join(', ')} hold`);
+  const groups = d.groups.map((g) => `${who(g.ids)} term ${g.term} ${g.type} (${g.bytes} bytes, sha256 ${g.sha256.slice(0, 12)}…)`).join('; ');
+  const ends = d.lastIndex.map((x) => `${x.id}:${x.last}`).join(', ');
+  return `first differing log index ${d.index}: ${groups} [logs read through (node:index) ${ends}]`;
 }
 
 /** Signing fields are per session, not the engine's: left out of the comparison. */
@@ -118,6 +197,19 @@ export function check(input: CheckInput): CheckResult {
     if (r.applied !== appliedIndex || r.stateHash !== stateHash) {
       replicasOk = false;
       violations.push({ check: 'replicas', detail: `replica ${r.id} at applied ${r.applied} hash ${r.stateHash.slice(0, 16)}…, the replay at ${appliedIndex} hash ${stateHash.slice(0, 16)}…` });
+    }
+  }
+
+  // 7. Every replica's log: the same entries wherever two of them hold an index.
+  let divergence: LogDivergence | undefined;
+  if (input.logs !== undefined) {
+    for (const l of input.logs) {
+      if (l.error !== undefined) violations.push({ check: 'logs', detail: `replica ${l.id}'s log could not be read whole (through ${l.entries.length}): ${l.error}` });
+    }
+    divergence = firstLogDivergence(input.logs);
+    if (divergence !== undefined) {
+      replicasOk = false;
+      violations.push({ check: 'logs', detail: describeDivergence(divergence) });
     }
   }
 
@@ -207,7 +299,7 @@ export function check(input: CheckInput): CheckResult {
     }
   }
 
-  return { acked, consistent, k: acked === 0 ? 1 : consistent / acked, lost, duplicates, failed, unknown, unknownApplied, unknownAbsent, reportsCompared, orderPairsChecked, violations, stateHash, appliedIndex };
+  return { acked, consistent, k: acked === 0 ? 1 : consistent / acked, lost, duplicates, failed, unknown, unknownApplied, unknownAbsent, reportsCompared, orderPairsChecked, violations, stateHash, appliedIndex, divergence };
 }
 
 function compareReports(op: Op, reference: Map<number, ExecutionReportOut>, violations: Violation[]): boolean {

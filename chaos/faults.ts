@@ -2,6 +2,15 @@
 // applies the fault, holds it, heals it, and returns when the system has been given back its
 // parts (restarted, resumed, reconnected); it never waits for recovery — that is measured from
 // the clients' history (chaos/run.ts).
+//
+// The faults of one step share a plan (FaultPlan): the leader is looked up once, before any of
+// them is applied, and a node one fault targets is never picked by the other — so a WAL fault's
+// follower is never the leader a paired fault paused or killed (which, frozen, answers no status
+// and would otherwise look like a follower), and two faults never pick the same follower. A pair
+// is applied in its listed order, one after the other, held together, and healed together.
+// A fault that cannot be applied (no leader, no free follower, a refused transfer) is recorded
+// as NOT APPLIED, never fatal; a part it left down half-way (a WAL fault's killed replica whose
+// files could not be damaged) is restarted by the final healing in chaos/run.ts.
 
 import { closeSync, openSync, readSync, readdirSync, statSync, truncateSync, writeSync } from 'node:fs';
 import path from 'node:path';
@@ -25,21 +34,45 @@ export const FAULT_KINDS = [
   'broker-restart',
   'read-model-restart',
   'gateway-restart',
+  'transfer-leader',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultRecord {
   kind: string;
   target: string;
+  /** The other fault of its pair ('' for a fault applied alone). */
+  pairedWith: string;
   startMs: number;
   healMs: number;
   endMs: number;
+}
+
+/** The targets the faults of one step share, decided before any of them is applied. */
+export interface FaultPlan {
+  /** The leader when the step began (undefined: none answered). */
+  leader: NodeId | undefined;
+  /** Nodes a fault of this step already targets: no other fault of the step picks them. */
+  taken: Set<NodeId>;
+}
+
+/** A fault applied, not yet healed. */
+interface Applied {
+  target: string;
+  startMs: number;
+  heal: () => Promise<void>;
+  /** After the heal: what came of it, appended to the target (transfer-leader: who leads). */
+  outcome?: () => Promise<string>;
 }
 
 /** Bytes from the end of a WAL segment where the damage lands (its tail). */
 const WAL_TAIL_BYTES = 4_096;
 /** Slow disk: added to every fdatasync of the leader (ms). */
 const SLOW_FSYNC_MS = 40;
+/** A leader that does not answer the transfer request within this has not accepted it (ms). */
+const TRANSFER_REQUEST_TIMEOUT_MS = 5_000;
+/** After the heal, how long to look for the leader that a transfer left (ms). */
+const TRANSFER_OUTCOME_WAIT_MS = 5_000;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The current leader as the running replicas say (a paused one does not answer), or undefined. */
@@ -72,44 +105,89 @@ function lastSegment(stack: ChaosStack, id: NodeId): string {
   return path.join(dir, segs[segs.length - 1]!);
 }
 
-/** Applies one fault for holdMs and heals it; returns what was done and when. */
-export async function inject(stack: ChaosStack, kind: FaultKind, rng: Prng, holdMs: number, log: (l: string) => void): Promise<FaultRecord> {
-  const startMs = Date.now();
-  const leader = await findLeader(stack);
+/**
+ * Applies the faults of one step (one fault, or a pair) in their order, on one plan
+ * (chaos/README.md, "Pairs"), holds them holdMs from the last one applied, heals them together;
+ * one record per fault.
+ */
+export async function injectTogether(stack: ChaosStack, kinds: readonly FaultKind[], rngs: readonly Prng[], holdMs: number, log: (l: string) => void): Promise<FaultRecord[]> {
+  const plan: FaultPlan = { leader: await findLeader(stack), taken: new Set() };
+  const applied: Applied[] = [];
+  for (let i = 0; i < kinds.length; i++) {
+    const startMs = Date.now();
+    try {
+      applied.push(await apply(stack, kinds[i]!, rngs[i]!, plan, startMs));
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      applied.push({ target: `NOT APPLIED: ${why}`, startMs, heal: async () => undefined });
+    }
+    log(`fault ${kinds[i]}: ${applied[i]!.target}${kinds.length > 1 ? ` (with ${kinds.filter((_, j) => j !== i).join(', ')})` : ''}`);
+  }
+  await sleep(holdMs);
+  const healMs = Date.now();
+  // A heal that fails leaves its part down; the final healing in chaos/run.ts restarts it.
+  await Promise.all(applied.map((a, i) => a.heal().catch((err: unknown) => log(`fault ${kinds[i]}: heal failed: ${err instanceof Error ? err.message : String(err)}`))));
+  const endMs = Date.now();
+  const records: FaultRecord[] = [];
+  for (let i = 0; i < kinds.length; i++) {
+    const a = applied[i]!;
+    const outcome = a.outcome === undefined ? '' : `; ${await a.outcome().catch((err: unknown) => `outcome unknown: ${String(err)}`)}`;
+    if (outcome !== '') log(`fault ${kinds[i]} healed${outcome}`);
+    records.push({ kind: kinds[i]!, target: a.target + outcome, pairedWith: kinds.filter((_, j) => j !== i).join('+'), startMs: a.startMs, healMs, endMs });
+  }
+  return records;
+}
+
+/** Applies one fault on the step's plan; throws if it cannot (see the file's head for what a throw may leave down). */
+async function apply(stack: ChaosStack, kind: FaultKind, rng: Prng, plan: FaultPlan, startMs: number): Promise<Applied> {
+  const leader = plan.leader;
   const followers = stack.ids.filter((id) => id !== leader);
   const pick = <T>(xs: T[]): T => xs[rng.int(xs.length)]!;
+  /** A follower no other fault of the step targets; taken for this one. */
+  const pickFree = (): NodeId => {
+    const free = followers.filter((id) => !plan.taken.has(id));
+    if (free.length === 0) throw new Error('no follower left to target');
+    const id = pick(free);
+    plan.taken.add(id);
+    return id;
+  };
+  const takeLeader = (what: string): NodeId => {
+    if (leader === undefined) throw new Error(`no leader to ${what}`);
+    plan.taken.add(leader);
+    return leader;
+  };
   let target = '';
   let heal: () => Promise<void>;
+  let outcome: (() => Promise<string>) | undefined;
   const c = stack.cluster;
   switch (kind) {
     case 'kill-leader':
     case 'kill-follower': {
-      const id = kind === 'kill-leader' ? leader : pick(followers);
-      if (id === undefined) throw new Error('no leader to kill');
+      const id = kind === 'kill-leader' ? takeLeader('kill') : pickFree();
       target = `node ${id}`;
       await c.kill(id);
       heal = () => c.start(id);
       break;
     }
     case 'pause-leader': {
-      if (leader === undefined) throw new Error('no leader to pause');
-      target = `node ${leader}`;
-      c.pause(leader, true);
-      heal = async () => c.pause(leader, false);
+      const id = takeLeader('pause');
+      target = `node ${id}`;
+      c.pause(id, true);
+      heal = async () => c.pause(id, false);
       break;
     }
     case 'isolate-leader': {
-      if (leader === undefined) throw new Error('no leader to isolate');
-      target = `node ${leader}`;
-      stack.network.isolate(leader);
+      const id = takeLeader('isolate');
+      target = `node ${id}`;
+      stack.network.isolate(id);
       heal = async () => stack.network.heal();
       break;
     }
     case 'split': {
       // The leader with a minority (alone in 3, with one other in 5), the majority on the other side.
-      if (leader === undefined) throw new Error('no leader');
+      const id = takeLeader('split off');
       const others = rng.shuffle([...followers]);
-      const a = [leader, ...others.slice(0, Math.floor((stack.ids.length - 1) / 2) - 1)];
+      const a = [id, ...others.slice(0, Math.floor((stack.ids.length - 1) / 2) - 1)];
       const b = stack.ids.filter((x) => !a.includes(x));
       target = `[${a.join(',')}] | [${b.join(',')}]`;
       stack.network.split(a, b);
@@ -119,22 +197,23 @@ export async function inject(stack: ChaosStack, kind: FaultKind, rng: Prng, hold
     case 'one-way': {
       // The leader's messages to everyone are lost, theirs to it arrive: it hears the others'
       // campaigns but its heartbeats go nowhere.
-      if (leader === undefined) throw new Error('no leader');
-      target = `node ${leader} → others cut`;
-      for (const f of followers) stack.network.cutOneWay(leader, f);
+      const id = takeLeader('cut off');
+      target = `node ${id} → others cut`;
+      for (const f of followers) stack.network.cutOneWay(id, f);
       heal = async () => stack.network.heal();
       break;
     }
     case 'wal-truncate':
     case 'wal-bitflip': {
-      const id = pick(followers);
+      const id = pickFree();
       await c.kill(id);
       const file = lastSegment(stack, id);
       const size = statSync(file).size;
+      const seg = `node ${id} wal seg ${Number(/\d+/.exec(path.basename(file))![0])}`;
       if (kind === 'wal-truncate') {
         const cut = size === 0 ? 0 : 1 + rng.int(Math.min(size, WAL_TAIL_BYTES));
         truncateSync(file, size - cut);
-        target = `node ${id} ${path.basename(file)} -${cut} bytes`;
+        target = `${seg}: -${cut} B`;
       } else {
         const at = size === 0 ? 0 : Math.max(0, size - 1 - rng.int(Math.min(size, WAL_TAIL_BYTES)));
         if (size > 0) {
@@ -145,18 +224,47 @@ export async function inject(stack: ChaosStack, kind: FaultKind, rng: Prng, hold
           writeSync(fd, b, 0, 1, at);
           closeSync(fd);
         }
-        target = `node ${id} ${path.basename(file)} bit flipped at ${at}/${size}`;
+        target = `${seg}: bit flipped at ${at}/${size}`;
       }
-      heal = async () => undefined;
       // Restarted at once on the damaged files: recovery repairs the tail, the leader refills it.
-      await c.start(id);
+      // The damage is done either way: a replica that does not come back up is reported as
+      // such (a finding, not a fault that could not be applied) and tried again at the heal.
+      try {
+        await c.start(id);
+        heal = async () => undefined;
+        // Whether recovery found entries it may have acknowledged gone (the tail-lost rule then
+        // governs its votes until it is caught up) or only a never-synced torn write; read at
+        // once, before a leader can catch it up.
+        const s = await statusOf(stack, id, 2_000);
+        target += s === undefined ? '; status unknown' : s.logTailLost ? '; tail lost' : '; nothing acked lost';
+      } catch (err) {
+        target += ` — RESTART FAILED: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`;
+        heal = () => c.start(id);
+      }
       break;
     }
     case 'slow-fsync': {
-      if (leader === undefined) throw new Error('no leader');
-      target = `node ${leader} +${SLOW_FSYNC_MS} ms per fdatasync`;
-      await stack.setFsyncDelay(leader, SLOW_FSYNC_MS);
-      heal = () => stack.setFsyncDelay(leader, 0).catch(() => undefined);
+      const id = takeLeader('slow down');
+      target = `node ${id} +${SLOW_FSYNC_MS} ms per fdatasync`;
+      await stack.setFsyncDelay(id, SLOW_FSYNC_MS);
+      heal = () => stack.setFsyncDelay(id, 0).catch(() => undefined);
+      break;
+    }
+    case 'transfer-leader': {
+      // The operator's transfer (cli/operator-commands.ts, op 'transfer-leader'): the leader
+      // catches the follower up, sends it TimeoutNow and refuses proposals meanwhile (the
+      // gateway retries them); it gives up after an election timeout. Nothing to heal: the
+      // leadership stays where it went. The outcome (who leads after the hold) is recorded.
+      const from = takeLeader('ask for a transfer');
+      const to = pickFree();
+      const r = await requestOnce(c.endpoint(from), { op: 'transfer-leader', to }, TRANSFER_REQUEST_TIMEOUT_MS);
+      if (r.ok !== true) throw new Error(`node ${from} refused the transfer to node ${to}: ${String(r.error)} ${String(r.message ?? '')}`);
+      target = `node ${from} → node ${to}`;
+      heal = async () => undefined;
+      outcome = async () => {
+        const now = await findLeader(stack, TRANSFER_OUTCOME_WAIT_MS);
+        return now === to ? `node ${to} leads` : `node ${now ?? 'none'} leads, not ${to}`;
+      };
       break;
     }
     case 'slow-network': {
@@ -184,9 +292,5 @@ export async function inject(stack: ChaosStack, kind: FaultKind, rng: Prng, hold
       break;
     }
   }
-  log(`fault ${kind}: ${target}`);
-  await sleep(holdMs);
-  const healMs = Date.now();
-  await heal();
-  return { kind, target, startMs, healMs, endMs: Date.now() };
+  return outcome === undefined ? { target, startMs, heal } : { target, startMs, heal, outcome };
 }

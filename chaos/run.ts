@@ -1,5 +1,5 @@
 // The chaos suite (issue 9): `npm run chaos [-- --quick] [--seed N] [--replicas 3,5]
-// [--faults kind,…] [--hold-ms MS] [--rate R] [--keep]`.
+// [--faults kind,…|none] [--pairs a+b,…|none] [--hold-ms MS] [--rate R] [--keep]`.
 //
 // For each cluster size: start the whole exchange as processes with a fault proxy on every
 // replica→replica link (chaos/stack.ts), run the seeded clients (chaos/workload.ts), inject
@@ -7,18 +7,23 @@
 // converge, and check the history against the log, the replicas and the read models
 // (chaos/checker.ts). Prints a table per run and, as the last line, one JSON object with K,
 // losses, duplicates, availability and recovery times. Exit 0 only if every check passed; a
-// failure prints the seed and the command that replays the run's schedule.
+// failure prints the seed and the command that replays the run's schedule. A run that fails in
+// any way — a violation, a divergence, or an exception anywhere from the start of the stack to
+// the checker — keeps every data directory (replicas, gateway, broker, publisher, read models)
+// and writes the replicas' last log lines next to them; only a run that passed is removed.
 
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../engine/config.js';
 import { parseClusterConfig } from '../replicator/cluster-config.js';
+import { EntrySource } from '../events/publisher/entry-source.js';
 import { readWholeLog } from '../events/read-models/reference.js';
 import { Prng } from '../replicator/prng.js';
-import { check, type CheckResult, type ReplicaHash } from './checker.js';
-import { FAULT_KINDS, findLeader, inject, statusOf, type FaultKind, type FaultRecord } from './faults.js';
+import type { Entry, EntryType, NodeId } from '../replicator/raft/types.js';
+import { check, type CheckResult, type ReplicaHash, type ReplicaLog } from './checker.js';
+import { FAULT_KINDS, findLeader, injectTogether, statusOf, type FaultKind, type FaultRecord } from './faults.js';
 import { CHAOS_ACCOUNTS, ChaosStack } from './stack.js';
 import { Workload, type Op } from './workload.js';
 
@@ -28,13 +33,30 @@ const CONVERGE_MS = 120_000;
 const AVAILABILITY_BUCKET_MS = 500;
 /** Between faults: the system gets this long to recover before the next one (ms). */
 const SETTLE_MS = 1_500;
-/** Faults injected together in the mixed phase. */
+/** Reading one replica's log whole after convergence, at most (ms). */
+const REPLICA_LOG_READ_MS = 60_000;
+/** Bytes of entries asked for per 'entries' request when reading a log whole. */
+const LOG_READ_BYTES = 8 * 1024 * 1024;
+/**
+ * Faults injected together in the mixed phase, applied in the order listed, on one plan (the
+ * leader looked up once; a node one fault targets is never the other's): chaos/README.md, "Pairs".
+ */
 const MIXED_PAIRS: [FaultKind, FaultKind][] = [
   ['kill-follower', 'slow-network'],
   ['pause-leader', 'broker-restart'],
   ['isolate-leader', 'gateway-restart'],
   ['slow-fsync', 'kill-follower'],
+  // The leader frozen, then a follower's WAL tail damaged and that follower restarted on it.
+  ['pause-leader', 'wal-truncate'],
+  ['pause-leader', 'wal-bitflip'],
+  // The leader asked to hand over to a follower, then frozen with the transfer under way.
+  ['transfer-leader', 'pause-leader'],
+  // The leader SIGKILLed, then a follower's WAL tail cut and that follower restarted on it.
+  ['kill-leader', 'wal-truncate'],
 ];
+const pairName = (p: readonly FaultKind[]) => p.join('+');
+/** Width of the report's target column (characters; longer targets are cut). */
+const TARGET_COLUMN = 66;
 
 const { values: a } = parseArgs({
   options: {
@@ -42,6 +64,7 @@ const { values: a } = parseArgs({
     seed: { type: 'string' },
     replicas: { type: 'string' },
     faults: { type: 'string' },
+    pairs: { type: 'string' },
     'hold-ms': { type: 'string' },
     rate: { type: 'string' },
     keep: { type: 'boolean', default: false },
@@ -50,8 +73,19 @@ const { values: a } = parseArgs({
 const quick = a.quick;
 const seed = a.seed !== undefined ? Number(a.seed) : Math.floor(Math.random() * 1_000_000);
 const sizes = (a.replicas ?? (quick ? '3' : '3,5')).split(',').map(Number);
-const kinds = (a.faults ?? FAULT_KINDS.join(',')).split(',') as FaultKind[];
-for (const k of kinds) if (!FAULT_KINDS.includes(k)) usage(`unknown fault ${k} (one of ${FAULT_KINDS.join(', ')})`);
+/** The faults applied alone ('none': no single-fault phase). */
+const kinds = a.faults === 'none' ? [] : ((a.faults ?? FAULT_KINDS.join(',')).split(',') as FaultKind[]);
+for (const k of kinds) if (!FAULT_KINDS.includes(k)) usage(`unknown fault ${k} (one of ${FAULT_KINDS.join(', ')}, or none)`);
+/** The mixed pairs: by default those of MIXED_PAIRS whose two kinds are both in --faults; named either way round. */
+const pairs: [FaultKind, FaultKind][] =
+  a.pairs === undefined
+    ? MIXED_PAIRS.filter((p) => p.every((k) => kinds.includes(k)))
+    : a.pairs === 'none'
+      ? []
+      : a.pairs.split(',').map((name) => {
+          const p = MIXED_PAIRS.find((m) => pairName(m) === name || pairName([...m].reverse()) === name);
+          return p ?? usage(`unknown pair ${name} (one of ${MIXED_PAIRS.map(pairName).join(', ')}, or none)`);
+        });
 const holdMs = Number(a['hold-ms'] ?? (quick ? 1_500 : 4_000));
 /** Requests per second per client (4 clients). */
 const rate = Number(a.rate ?? (quick ? 40 : 100));
@@ -59,7 +93,7 @@ const rounds = quick ? 1 : 2;
 if (!Number.isSafeInteger(seed) || sizes.some((n) => !Number.isSafeInteger(n) || n < 1) || !(holdMs > 0) || !(rate > 0)) usage('bad arguments');
 
 function usage(msg: string): never {
-  console.error(`${msg}\nusage: npm run chaos -- [--quick] [--seed N] [--replicas 3,5] [--faults ${FAULT_KINDS.join(',')}] [--hold-ms MS] [--rate R] [--keep]`);
+  console.error(`${msg}\nusage: npm run chaos -- [--quick] [--seed N] [--replicas 3,5] [--faults ${FAULT_KINDS.join(',')}|none] [--pairs ${MIXED_PAIRS.map(pairName).join(',')}|none] [--hold-ms MS] [--rate R] [--keep]`);
   process.exit(2);
 }
 
@@ -70,13 +104,55 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 interface RunSummary {
   replicas: number;
   seed: number;
+  /** Where the run's data is (kept on failure or with --keep). */
+  dirs: string[];
   ops: number;
   opsList: Op[];
   result: CheckResult;
   availability: number;
   faults: (FaultRecord & { recoveryMs: number | null; afterHealMs: number | null })[];
+  /** Per pair: from the first of its faults' start to the first acknowledgement of a request sent after it. */
+  pairRecoveries: { pair: string; recoveryMs: number | null }[];
   durationS: number;
 }
+
+/** Every directory kept so far (any run's), for the last lines even if a later run throws. */
+const keptDirs: string[] = [];
+
+/** A run that threw: what it had kept, for the report. */
+class RunError extends Error {
+  constructor(
+    readonly replicas: number,
+    readonly dirs: string[],
+    cause: unknown,
+  ) {
+    super(`${replicas} replicas: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}`);
+  }
+}
+
+/**
+ * One replica's committed log, from index 1 through `through`, read from that replica only
+ * (EntrySource given one endpoint); what was read and why it stopped if it cannot be read whole.
+ */
+async function readReplicaLog(stack: ChaosStack, id: NodeId, through: number): Promise<ReplicaLog> {
+  const source = new EntrySource([stack.cluster.endpoint(id)]);
+  const entries: Entry[] = [];
+  const timer = setTimeout(() => source.close(), REPLICA_LOG_READ_MS);
+  try {
+    while (entries.length < through) {
+      const r = await source.read(entries.length + 1, LOG_READ_BYTES, 1_000);
+      if (r.kind === 'snapshot') throw new Error(`log compacted through ${r.index}`);
+      for (const e of r.entries) if (e.index <= through) entries.push({ index: e.index, term: e.term, type: e.type as EntryType, data: e.data });
+    }
+    return { id, entries };
+  } catch (err) {
+    return { id, entries, error: `${err instanceof Error ? err.message : String(err)} (wanted through ${through})` };
+  } finally {
+    clearTimeout(timer);
+    source.close();
+  }
+}
+
 
 /** First acknowledgement of an op sent at or after `fromMs`, minus fromMs (null if none). */
 function firstAckAfter(ops: Op[], fromMs: number): number | null {
@@ -111,8 +187,19 @@ async function runOne(replicas: number, runSeed: number): Promise<RunSummary> {
   const rng = new Prng(runSeed);
   const dir = mkdtempSync(path.join(os.tmpdir(), `mb-chaos-${replicas}-`));
   log(`${replicas} replicas, seed ${runSeed}, data in ${dir}`);
-  const stack = await ChaosStack.start({ replicas, dir, rng: rng.fork(1), snapshotIntervalEntries: 10_000_000, log });
+  let stack: ChaosStack;
+  try {
+    stack = await ChaosStack.start({ replicas, dir, rng: rng.fork(1), snapshotIntervalEntries: 10_000_000, log });
+  } catch (err) {
+    // ChaosStack.start stops what it started and keeps its directories.
+    keptDirs.push(dir);
+    throw new RunError(replicas, [dir], err);
+  }
+  const dirs = [stack.cluster.dir, dir];
+  log(`replicas' data in ${stack.cluster.dir}`);
   const faults: RunSummary['faults'] = [];
+  const pairRecoveries: RunSummary['pairRecoveries'] = [];
+  const pairStarts: { pair: string; startMs: number }[] = [];
   let ops: Op[] = [];
   let result: CheckResult | undefined;
   const startedAt = Date.now();
@@ -128,19 +215,12 @@ async function runOne(replicas: number, runSeed: number): Promise<RunSummary> {
       const order = rng.shuffle([...kinds]);
       for (const k of order) schedule.push([k]);
     }
-    for (const pair of MIXED_PAIRS) if (pair.every((k) => kinds.includes(k))) schedule.push(pair);
+    for (const pair of pairs) schedule.push(pair);
     const frng = rng.fork(3);
     for (const step of schedule) {
-      const records = await Promise.all(
-        step.map((k, i) =>
-          inject(stack, k, frng.fork(faults.length * 10 + i), holdMs, log).catch((err: unknown) => {
-            // A fault that could not be applied (no leader to kill, say) is reported, not fatal.
-            log(`fault ${k} not applied: ${err instanceof Error ? err.message : String(err)}`);
-            const now = Date.now();
-            return { kind: k, target: `NOT APPLIED: ${err instanceof Error ? err.message : String(err)}`, startMs: now, healMs: now, endMs: now };
-          }),
-        ),
-      );
+      // A fault that cannot be applied (no leader to kill, say) is recorded as such, not fatal.
+      const records = await injectTogether(stack, step, step.map((_, i) => frng.fork(faults.length * 10 + i)), holdMs, log);
+      if (step.length > 1) pairStarts.push({ pair: pairName(step), startMs: Math.min(...records.map((r) => r.startMs)) });
       for (const rec of records) faults.push({ ...rec, recoveryMs: null, afterHealMs: null });
       await sleep(SETTLE_MS);
     }
@@ -156,11 +236,17 @@ async function runOne(replicas: number, runSeed: number): Promise<RunSummary> {
     if ((await findLeader(stack, 30_000)) === undefined) log('no leader after healing');
     const hashes = await converge(stack);
     const applied = Math.max(...hashes.map((h) => h.applied));
-    // The log as the leader holds it (committed by a majority), not as the first replica to
-    // answer holds it: a replica that diverged is then reported by check 4, not taken as the log.
+    // Every replica's log, each read from that replica alone through its applied index (its
+    // committed prefix; all equal once converged), for check 7. The replay is of the leader's
+    // (committed by a majority), not of the first replica to answer: a replica that diverged is
+    // then reported by checks 4 and 7, not taken as the log.
     const leader = await findLeader(stack, 10_000);
+    const logs = await Promise.all(stack.ids.map((id) => readReplicaLog(stack, id, hashes.find((h) => h.id === id)?.applied ?? applied)));
+    for (const l of logs) if (l.error !== undefined) log(`replica ${l.id}'s log: ${l.error}`);
+    const fromLeader = logs.find((l) => l.id === leader && l.error === undefined && l.entries.length === applied);
     const byLeaderFirst = [...stack.ids].sort((x, y) => Number(y === leader) - Number(x === leader));
-    const entries = await readWholeLog(byLeaderFirst.map((id) => stack.cluster.endpoint(id)), applied);
+    const entries = fromLeader?.entries ?? (await readWholeLog(byLeaderFirst.map((id) => stack.cluster.endpoint(id)), applied));
+    log(`log through ${applied} replayed from ${fromLeader !== undefined ? `the leader, node ${leader}` : 'the first replica to serve it'}; ${logs.length} replicas' logs compared`);
     // Read models: the publisher has published through the converged index, the consumer has read everything.
     const deadline = Date.now() + CONVERGE_MS;
     const publishedIndex = () => {
@@ -170,15 +256,38 @@ async function runOne(replicas: number, runSeed: number): Promise<RunSummary> {
     while (Date.now() < deadline && !(publishedIndex() >= applied && (await stack.readModels!.caughtUp()))) await sleep(200);
     const clusterFile = parseClusterConfig(JSON.parse(readFileSync(stack.cluster.configPath, 'utf8')), path.dirname(stack.cluster.configPath));
     const config = parseConfig(JSON.parse(readFileSync(clusterFile.shardConfigPath, 'utf8')));
-    result = check({ ops, entries, config, replicas: hashes, readModels: stack.readModels?.model });
+    result = check({ ops, entries, config, replicas: hashes, logs, readModels: stack.readModels?.model });
     for (const f of faults) {
       f.recoveryMs = firstAckAfter(ops, f.startMs);
       f.afterHealMs = firstAckAfter(ops, f.healMs);
     }
+    for (const p of pairStarts) pairRecoveries.push({ pair: p.pair, recoveryMs: firstAckAfter(ops, p.startMs) });
+  } catch (err) {
+    throw new RunError(replicas, dirs, err);
   } finally {
-    await stack.stop(a.keep || (result !== undefined && result.violations.length > 0));
+    // Removed only when the checker ran and found nothing: any violation, divergence or
+    // exception (in the run, the convergence, the log reads or the checker) keeps everything.
+    const passed = result !== undefined && result.violations.length === 0;
+    if (!passed || a.keep) keepLogs(stack, dir);
+    await stack.stop(a.keep || !passed);
+    if (!passed || a.keep) {
+      keptDirs.push(...dirs);
+      log(`kept: ${dirs.join(' and ')}`);
+    }
   }
-  return { replicas, seed: runSeed, ops: ops.length, opsList: ops, result: result!, availability: availability(ops, workloadFrom, workloadTo), faults, durationS: (Date.now() - startedAt) / 1000 };
+  return { replicas, seed: runSeed, dirs, ops: ops.length, opsList: ops, result: result!, availability: availability(ops, workloadFrom, workloadTo), faults, pairRecoveries, durationS: (Date.now() - startedAt) / 1000 };
+}
+
+/** The replicas' last log lines and the other processes' (kept in memory) written next to the data. */
+function keepLogs(stack: ChaosStack, dir: string): void {
+  try {
+    for (const id of stack.ids) writeFileSync(path.join(dir, `replica-${id}.log`), `${(stack.cluster.logs.get(id) ?? []).join('\n')}\n`);
+    for (const [name, child] of [['gateway', stack.gateway], ['publisher', stack.publisher], ['broker', stack.broker]] as const) {
+      if (child !== undefined) writeFileSync(path.join(dir, `${name}.log`), `${child.lines.join('\n')}\n`);
+    }
+  } catch (err) {
+    log(`could not write the processes' logs: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 function pct(x: number): string {
@@ -190,11 +299,16 @@ async function main(): Promise<void> {
   for (const n of sizes) runs.push(await runOne(n, seed + n));
   for (const r of runs) {
     const c = r.result;
-    console.log(`\n${r.replicas} replicas (seed ${r.seed}): ${r.ops} requests in ${r.durationS.toFixed(0)} s`);
+    console.log(`\n${r.replicas} replicas (seed ${r.seed}): ${r.ops} requests in ${r.durationS.toFixed(0)} s${c.violations.length > 0 || a.keep ? `; data kept in ${r.dirs.join(' and ')}` : ''}`);
     console.log(`  acked new orders ${c.acked}, consistent ${c.consistent}: K = ${pct(c.k)}; lost ${c.lost}, duplicates ${c.duplicates}; refused ${c.failed}; unknown ${c.unknown} (applied ${c.unknownApplied}, absent ${c.unknownAbsent})`);
     console.log(`  reports compared ${c.reportsCompared}, real-time pairs ${c.orderPairsChecked}, log through ${c.appliedIndex}, state ${c.stateHash.slice(0, 16)}…; availability ${pct(r.availability)}`);
-    console.log('  fault                target                                   held ms  first ack after start  after heal');
-    for (const f of r.faults) console.log(`  ${f.kind.padEnd(20)} ${f.target.slice(0, 40).padEnd(40)} ${String(f.healMs - f.startMs).padStart(7)}  ${String(f.recoveryMs ?? '-').padStart(21)}  ${String(f.afterHealMs ?? '-').padStart(10)}`);
+    if (c.divergence !== undefined) console.log(`  LOGS DIFFER at index ${c.divergence.index}: ${c.divergence.groups.map((g) => `[${g.ids.join(',')}] term ${g.term} ${g.type}`).join(' vs ')}`);
+    console.log(`  ${'fault'.padEnd(20)} ${'target'.padEnd(TARGET_COLUMN)} held ms  first ack after start  after heal`);
+    for (const f of r.faults) {
+      const kind = f.pairedWith === '' ? f.kind : `${f.kind} (+)`;
+      console.log(`  ${kind.padEnd(20)} ${f.target.slice(0, TARGET_COLUMN).padEnd(TARGET_COLUMN)} ${String(f.healMs - f.startMs).padStart(7)}  ${String(f.recoveryMs ?? '-').padStart(21)}  ${String(f.afterHealMs ?? '-').padStart(10)}`);
+    }
+    if (r.pairRecoveries.length > 0) console.log(`  pairs, first ack after the first fault's start: ${r.pairRecoveries.map((p) => `${p.pair} ${p.recoveryMs ?? '-'} ms`).join(', ')}`);
     const refused = new Map<string, number>();
     for (const o of r.opsList) if (o.outcome === 'failed') refused.set(`${o.kind} ${o.status} ${o.code}`, (refused.get(`${o.kind} ${o.status} ${o.code}`) ?? 0) + 1);
     const unknownBy = new Map<string, number>();
@@ -204,7 +318,7 @@ async function main(): Promise<void> {
     if (c.violations.length > 20) console.log(`  … ${c.violations.length - 20} more violations`);
   }
   const failed = runs.some((r) => r.result.violations.length > 0);
-  if (failed) console.log(`\nFAILED. Reproduce the schedule with: npm run chaos -- ${quick ? '--quick ' : ''}--seed ${seed} --replicas ${sizes.join(',')} --faults ${kinds.join(',')} --hold-ms ${holdMs} --rate ${rate}`);
+  if (failed) console.log(`\nFAILED. Reproduce the schedule with: ${replayCommand()}`);
   const recoveries = (kind: string) => runs.flatMap((r) => r.faults.filter((f) => f.kind === kind).map((f) => f.recoveryMs));
   console.log(
     JSON.stringify({
@@ -219,14 +333,22 @@ async function main(): Promise<void> {
       violations: runs.reduce((s, r) => s + r.result.violations.length, 0),
       runs: runs.map((r) => ({ replicas: r.replicas, seed: r.seed, requests: r.ops, acked: r.result.acked, k: r.result.k, lost: r.result.lost, duplicates: r.result.duplicates, unknown: r.result.unknown, unknownApplied: r.result.unknownApplied, unknownAbsent: r.result.unknownAbsent, availability: r.availability, durationS: r.durationS, violations: r.result.violations.length })),
       recoveryMs: Object.fromEntries([...new Set(runs.flatMap((r) => r.faults.map((f) => f.kind)))].map((k) => [k, recoveries(k)])),
+      pairRecoveryMs: Object.fromEntries([...new Set(runs.flatMap((r) => r.pairRecoveries.map((p) => p.pair)))].map((p) => [p, runs.flatMap((r) => r.pairRecoveries.filter((x) => x.pair === p).map((x) => x.recoveryMs))])),
+      divergence: runs.flatMap((r) => (r.result.divergence === undefined ? [] : [{ replicas: r.replicas, ...r.result.divergence }])),
+      kept: keptDirs,
     }),
   );
   process.exit(failed ? 1 : 0);
 }
 
+function replayCommand(): string {
+  return `npm run chaos -- ${quick ? '--quick ' : ''}--seed ${seed} --replicas ${sizes.join(',')} --faults ${kinds.length === 0 ? 'none' : kinds.join(',')} --pairs ${pairs.length === 0 ? 'none' : pairs.map(pairName).join(',')} --hold-ms ${holdMs} --rate ${rate}`;
+}
+
 main().catch((err: unknown) => {
   console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-  console.log(JSON.stringify({ bench: 'chaos', quick, seed, ok: false, error: String(err) }));
+  console.log(`\nFAILED (exception${err instanceof RunError ? ` in the ${err.replicas}-replica run` : ''}). Data kept in ${keptDirs.join(' and ') || '(none created)'}. Reproduce the schedule with: ${replayCommand()}`);
+  console.log(JSON.stringify({ bench: 'chaos', quick, seed, ok: false, error: String(err).split('\n')[0], kept: keptDirs }));
   process.exit(1);
 });
 

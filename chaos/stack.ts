@@ -63,25 +63,37 @@ export class ChaosStack {
       env: { MATCHBOOK_TEST_FAULTS: '1', LOG_LEVEL: 'warn' },
     });
     const s = new ChaosStack(opts, network, cluster);
+    try {
+      await s.startParts();
+    } catch (err) {
+      // Whatever started is stopped; the directories are kept (a failed start is a failure).
+      opts.log(`stack did not start: ${err instanceof Error ? err.message : String(err)}; kept ${cluster.dir} and ${opts.dir}`);
+      await s.stop(true).catch(() => undefined);
+      throw err;
+    }
+    return s;
+  }
+
+  private async startParts(): Promise<void> {
+    const { opts, cluster } = this;
     await cluster.startAll();
     await cluster.waitForLeader(30_000);
-    s.restPort = await freePort();
-    s.grpcPort = await freePort();
-    s.brokerPort = await freePort();
-    s.restUrl = `http://127.0.0.1:${s.restPort}`;
+    this.restPort = await freePort();
+    this.grpcPort = await freePort();
+    this.brokerPort = await freePort();
+    this.restUrl = `http://127.0.0.1:${this.restPort}`;
     const example = JSON.parse(readFileSync(path.join(REPO_ROOT, 'gateway/examples/gateway-local.json'), 'utf8')) as Record<string, unknown>;
     const gwDir = path.join(opts.dir, 'gateway');
     mkdirSync(gwDir, { recursive: true });
-    s.gatewayConfigPath = path.join(opts.dir, 'gateway.json');
+    this.gatewayConfigPath = path.join(opts.dir, 'gateway.json');
     writeFileSync(
-      s.gatewayConfigPath,
-      JSON.stringify({ ...example, accounts: CHAOS_ACCOUNTS.map((account) => ({ account, apiKeys: [keyOf(account)], risk: RISK })), listen: { rest: `127.0.0.1:${s.restPort}`, grpc: `127.0.0.1:${s.grpcPort}` }, shards: [{ id: 0, clusterConfig: cluster.configPath }], signingKey: path.join(gwDir, 'exchange-ed25519.pem'), dataDir: gwDir, workers: 1 }, null, 2),
+      this.gatewayConfigPath,
+      JSON.stringify({ ...example, accounts: CHAOS_ACCOUNTS.map((account) => ({ account, apiKeys: [keyOf(account)], risk: RISK })), listen: { rest: `127.0.0.1:${this.restPort}`, grpc: `127.0.0.1:${this.grpcPort}` }, shards: [{ id: 0, clusterConfig: cluster.configPath }], signingKey: path.join(gwDir, 'exchange-ed25519.pem'), dataDir: gwDir, workers: 1 }, null, 2),
     );
-    await s.startBroker();
-    await s.startPublisher();
-    await s.startGateway();
-    await s.startReadModels();
-    return s;
+    await this.startBroker();
+    await this.startPublisher();
+    await this.startGateway();
+    await this.startReadModels();
   }
 
   get brokers(): string {

@@ -207,7 +207,7 @@ export interface NodeStatus {
   pendingProposals: number;
   /** Membership as this replica knows it (a follower's may lag the leader's). */
   conf: ConfState;
-  /** Recovered with a damaged WAL tail cut off and not caught up yet: it neither votes nor campaigns. */
+  /** Recovered having lost entries it may have acknowledged, not caught up yet: it does not campaign, and votes only for candidates as up to date as the log it had (README, Safety rule 6). */
   logTailLost: boolean;
   stats: NodeStats;
   /** SHA-256 of the state machine at `applied` (only when asked: it serializes the whole book). */

@@ -2,10 +2,11 @@
 // passes with K = 100%, and each kind of violation is caught — an acknowledged order missing
 // from the log, one applied twice, a refused one present, a report that differs from the
 // replay, two orders logged against real-time order, replicas that disagree, unknown outcomes
-// resolved either way.
+// resolved either way; and replicas' logs that differ, reported at the first differing index
+// with the replicas grouped by what they hold there.
 
 import { describe, expect, it } from 'vitest';
-import { check, type CheckInput } from '../../chaos/checker.js';
+import { check, firstLogDivergence, type CheckInput, type ReplicaLog } from '../../chaos/checker.js';
 import type { Op } from '../../chaos/workload.js';
 import { encodeCommand } from '../../engine/command-codec.js';
 import { EventKind, type ExecReport } from '../../engine/types.js';
@@ -104,5 +105,58 @@ describe('chaos checker', () => {
     const r = check(input([op({ account: 1, clOrdId: 'a', outcome: 'ok', sentAtMs: 0, doneAtMs: 1 })], { replicas: [...replicas.slice(0, 2), { id: 3, applied: ref.applied, stateHash: 'f'.repeat(64) }] }));
     expect(r.violations.map((v) => v.check)).toEqual(['replicas']);
     expect(r.k).toBe(0);
+  });
+
+  describe('replicas\' logs (check 7)', () => {
+    /** A copy with its own buffers: equal logs are compared by content, not by identity. */
+    const copy = (es: Entry[]): Entry[] => es.map((e) => ({ ...e, data: Uint8Array.from(e.data) }));
+    const replicaLog = (id: number, es: Entry[]): ReplicaLog => ({ id, entries: copy(es) });
+    // Node 2 lost index 3 onwards and holds a later leader's entries there: a no-op of term 2 at
+    // 3, then the fourth order again at 4 in term 2.
+    const diverged: Entry[] = [...entries.slice(0, 2), { index: 3, term: 2, type: EntryType.NOOP, data: new Uint8Array(0) }, { ...entries[3]!, term: 2 }];
+
+    it('names the first differing index and which replicas hold what there', () => {
+      const logs = [replicaLog(1, entries), replicaLog(2, diverged), replicaLog(3, entries)];
+      const r = check(input([op({ account: 1, clOrdId: 'a', outcome: 'ok', sentAtMs: 0, doneAtMs: 1, reports: ref.reportsOf(1) })], { logs }));
+      expect(r.divergence).toMatchObject({
+        index: 3,
+        groups: [
+          { ids: [1, 3], term: 1, type: 'NORMAL', bytes: entries[2]!.data.byteLength },
+          { ids: [2], term: 2, type: 'NOOP', bytes: 0 },
+        ],
+        lastIndex: [
+          { id: 1, last: 4 },
+          { id: 2, last: 4 },
+          { id: 3, last: 4 },
+        ],
+      });
+      expect(r.violations.map((v) => v.check)).toEqual(['logs']);
+      expect(r.violations[0]!.detail).toMatch(/^first differing log index 3: nodes 1, 3 hold term 1 NORMAL .*; node 2 holds term 2 NOOP \(0 bytes/);
+      // A divergence makes no acknowledged order consistent, like replicas that disagree.
+      expect(r.k).toBe(0);
+    });
+
+    it('finds a difference in the bytes alone (same term and type), at its index', () => {
+      const flipped = copy(entries);
+      flipped[1]!.data[flipped[1]!.data.length - 1]! ^= 0x10;
+      const d = firstLogDivergence([replicaLog(1, entries), { id: 2, entries: flipped }]);
+      expect(d?.index).toBe(2);
+      expect(d?.groups.map((g) => g.ids)).toEqual([[1], [2]]);
+      expect(d?.groups[0]!.sha256).not.toBe(d?.groups[1]!.sha256);
+    });
+
+    it('the same logs, or a shorter one that is a prefix, are no divergence; a log not read whole is reported', () => {
+      expect(firstLogDivergence([replicaLog(1, entries), replicaLog(2, entries), replicaLog(3, entries)])).toBeUndefined();
+      expect(firstLogDivergence([replicaLog(1, entries), replicaLog(2, entries.slice(0, 2))])).toBeUndefined();
+      const r = check(input([], { logs: [replicaLog(1, entries), { id: 2, entries: copy(entries.slice(0, 2)), error: 'entry source closed (wanted through 4)' }] }));
+      expect(r.divergence).toBeUndefined();
+      expect(r.violations.map((v) => v.check)).toEqual(['logs']);
+      expect(r.violations[0]!.detail).toContain('replica 2');
+    });
+
+    it('a shorter log that differs within what it holds is a divergence at that index', () => {
+      const d = firstLogDivergence([replicaLog(1, entries), replicaLog(2, diverged.slice(0, 3))]);
+      expect(d).toMatchObject({ index: 3, lastIndex: [{ id: 1, last: 4 }, { id: 2, last: 3 }] });
+    });
   });
 });

@@ -49,6 +49,8 @@ export const VOTERS_MIN = 3;
 export const TRACE_LINES_MAX = 500;
 /** Most disk calls or sends before an armed crash fires. */
 export const ARMED_CRASH_OPS_MAX = 12;
+/** A power cut "with writes in flight" lands within this many steps of being planned. */
+export const POWER_CUT_DELAY_STEPS_MAX = 30;
 /** Most bytes cut off (or damaged at) the end of a WAL by tail damage. */
 export const TAIL_DAMAGE_BYTES_MAX = 600;
 /** Election time must stay under this (steps) in the "elections" profile: ≤ 1 s with our timeouts. */
@@ -194,6 +196,8 @@ export class ClusterSim {
   private readonly upAt = new Map<NodeId, number>();
   /** A membership change in progress: the machine added for it, if any. */
   private confBusy = false;
+  /** A power cut of every host planned for this step (-1: none). */
+  private powerCutAllAt = -1;
   /** Successful answers to client commands, taken at the end of the step. */
   private answers: { c: SimClient; by: NodeId; result: ApplyResult; session: number; reqSeq: number }[] = [];
   /** Leader kills (profile "elections"): when the last one happened and whether a successor committed since. */
@@ -401,7 +405,11 @@ export class ClusterSim {
       this.trace('HEAL network');
     }
     if (this.partitionUntil < 0 && this.rng.chance(p.partitionP)) this.startPartition();
-    if (this.rng.chance(p.powerCutAllP)) this.powerCutAll();
+    if (this.powerCutAllAt >= 0 && this.now >= this.powerCutAllAt) {
+      this.powerCutAllAt = -1;
+      this.cutPowerEverywhere();
+    }
+    if (this.powerCutAllAt < 0 && this.rng.chance(p.powerCutAllP)) this.powerCutAll();
     if (this.downCount() < p.maxDown && this.rng.chance(p.crashP)) {
       const up = this.upMachines();
       if (up.length > 0) this.kill(this.rng.pick(up));
@@ -466,9 +474,24 @@ export class ClusterSim {
     this.maybeDamageTail(m);
   }
 
-  /** Every host loses power at once: unsynced writes lost or torn everywhere; all restart. */
+  /**
+   * Every host loses power at once: unsynced writes lost or torn everywhere; all restart. Half
+   * the time the cut lands while writes are in flight on every host: each process is stopped at
+   * one of its next disk calls (so it has written and not synced), then the power goes.
+   */
   private powerCutAll(): void {
     this.stats.powerCutsAll++;
+    if (this.rng.chance(0.5)) {
+      const at = this.now + 1 + this.rng.int(POWER_CUT_DELAY_STEPS_MAX);
+      this.trace(`POWER CUT on every host at ${at}, writes in flight`);
+      for (const m of this.machines.values()) if (m.status === 'up' && !m.paused && !m.armed) m.armCrash(this.rng.int(3), false);
+      this.powerCutAllAt = at;
+      return;
+    }
+    this.cutPowerEverywhere();
+  }
+
+  private cutPowerEverywhere(): void {
     this.trace('POWER CUT on every host');
     for (const m of this.machines.values()) {
       if (m.status === 'removed') continue;
@@ -786,6 +809,7 @@ export class ClusterSim {
     this.partitionUntil = -1;
     this.net.faults = { delayMin: 1, delayMax: Math.min(this.profile.net.delayMax, 4), lossP: 0, dupP: 0 };
     this.killAt = -1;
+    this.powerCutAllAt = -1;
     for (const m of this.machines.values()) {
       if (m.status === 'removed') continue;
       if (m.paused) m.resume();

@@ -16,6 +16,8 @@ export interface Mutant {
   file: string;
   find: string;
   replace: string;
+  /** The profile that catches it soonest (what --check-mutants runs unless --profile is given). */
+  profile: string;
 }
 
 export const MUTANTS: readonly Mutant[] = [
@@ -25,6 +27,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: 'replicator/raft/raft-core.ts',
     find: 'return { term: this.term, vote: this.vote, commit: Math.min(this.log.committed, this.log.stable) };',
     replace: 'return { term: this.term, vote: this.vote, commit: this.log.committed };',
+    profile: 'mixed',
   },
   {
     name: 'membership-reverts-on-restart',
@@ -32,6 +35,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: 'replicator/raft/raft-core.ts',
     find: 'for (const e of this.log.entries) if (e.type === EntryType.CONF_CHANGE) this.confLog.appended(e.index, decodeConfChange(e.data));',
     replace: '',
+    profile: 'membership',
   },
   {
     name: 'tail-lost-cleared-by-any-append',
@@ -39,6 +43,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: 'replicator/raft/raft-core.ts',
     find: 'const reached = lost.mustReach !== undefined && last >= lost.mustReach;',
     replace: 'const reached = true;',
+    profile: 'lost WAL tails',
   },
   {
     name: 'tail-lost-votes-with-its-log',
@@ -46,13 +51,15 @@ export const MUTANTS: readonly Mutant[] = [
     file: 'replicator/raft/raft-core.ts',
     find: 'if (canVote && this.log.isUpToDate(m.index, m.logTerm) && this.upToDateWithLostTail(m.index, m.logTerm)) {',
     replace: 'if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {',
+    profile: 'lost WAL tails',
   },
   {
     name: 'torn-write-is-lost-tail',
     bug: 'recovery treats every cut tail, a torn never-synced write too, as lost acknowledged data: a power cut on every host leaves no replica that may campaign (audit #4)',
     file: 'replicator/wal/wal.ts',
-    find: 'const lost = synced !== undefined ? end < synced : damaged !== undefined;',
-    replace: 'const lost = damaged !== undefined || (synced !== undefined && end < synced);',
+    find: 'const lost = synced !== undefined ? end < synced : damaged !== undefined || end < commitSaved;',
+    replace: 'const lost = damaged !== undefined || (synced !== undefined ? end < synced : end < commitSaved);',
+    profile: 'power cuts',
   },
   {
     name: 'evicted-session-reapplies',
@@ -61,6 +68,7 @@ export const MUTANTS: readonly Mutant[] = [
     find: 'return this.refused(clientId <= this.sessionsAllocated ? ApplyOutcome.SESSION_EXPIRED : ApplyOutcome.UNKNOWN_SESSION, clientId, requestSeq, from);',
     replace:
       'if (requestSeq !== 1) return this.refused(ApplyOutcome.SEQUENCE_GAP, clientId, requestSeq, from); this.sessions.set(clientId, { lastRequestSeq: 0, lastAppliedIndex: 0, lastSeq: 0 }); return this.applyCommand(index, clientId, requestSeq, tsUs, data, offset, length);',
+    profile: 'sessions',
   },
   {
     name: 'removed-voter-still-counted',
@@ -68,6 +76,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: 'replicator/raft/membership.ts',
     find: 'const voters = conf.voters.filter((v) => v !== cc.node);',
     replace: 'const voters = cc.type === ConfChangeType.REMOVE ? [...conf.voters] : conf.voters.filter((v) => v !== cc.node);',
+    profile: 'membership',
   },
   {
     name: 'messages-before-term-saved',
@@ -75,6 +84,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: 'replicator/node.ts',
     find: 'if (rd.hardState !== undefined) this.maybeSaveHardState(rd.hardState);\n    // 2. Messages that do not depend on this Ready being durable.\n    if (rd.messages.length > 0) this.opts.send(rd.messages);',
     replace: 'if (rd.messages.length > 0) this.opts.send(rd.messages);\n    if (rd.hardState !== undefined) this.maybeSaveHardState(rd.hardState);',
+    profile: 'mixed',
   },
   {
     name: 'commit-past-matched-prefix',
@@ -82,6 +92,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: 'replicator/raft/raft-core.ts',
     find: 'this.log.commitTo(Math.min(m.commit, lastNew));',
     replace: 'this.log.commitTo(Math.min(m.commit, this.log.lastIndex));',
+    profile: 'mixed',
   },
   {
     name: 'ack-before-fsync',
@@ -89,20 +100,16 @@ export const MUTANTS: readonly Mutant[] = [
     file: 'replicator/node.ts',
     find: '    this.wal.syncThen((err) =>',
     replace: '    if (rd.messagesAfterPersist.length > 0) this.opts.send(rd.messagesAfterPersist.splice(0));\n    this.wal.syncThen((err) =>',
+    profile: 'no faults',
   },
-  {
-    name: 'leader-counts-itself-early',
-    bug: 'the leader counts itself towards a quorum before its own copy is durable',
-    file: 'replicator/raft/raft-core.ts',
-    find: 'matches.push(v === this.id ? this.log.stable : (pr?.match ?? 0));',
-    replace: 'matches.push(v === this.id ? this.log.lastIndex : (pr?.match ?? 0));',
-  },
+
   {
     name: 'commit-earlier-term-by-count',
     bug: 'a leader commits an entry of an earlier term by counting replicas (Raft §5.4.2, Figure 8)',
     file: 'replicator/raft/raft-core.ts',
     find: 'if (q > this.log.committed && this.log.termAt(q) === this.term) {',
     replace: 'if (q > this.log.committed) {',
+    profile: 'partitions',
   },
   {
     name: 'vote-not-saved',
@@ -110,6 +117,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: 'replicator/node.ts',
     find: 'if (saved !== undefined && saved.term === hs.term && saved.vote === hs.vote) return;',
     replace: 'if (saved !== undefined && saved.term === hs.term) return;',
+    profile: 'partitions',
   },
   {
     name: 'resent-last-request-reapplied',
@@ -117,6 +125,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: 'replicator/shard-state-machine.ts',
     find: 'if (requestSeq <= last) {',
     replace: 'if (requestSeq < last) {',
+    profile: 'partitions',
   },
 ];
 

@@ -175,6 +175,20 @@ export const PROFILES: Record<string, SimProfile> = {
     diskLatencyMs: [0, 6],
     transferP: 0.0005,
   },
+  'lost WAL tails': {
+    ...BASE,
+    name: 'lost WAL tails',
+    // Many messages held back past elections and restarts: an old APPEND reaching a replica that
+    // lost its tail must not end its wait.
+    net: { delayMin: 1, delayMax: 8, lossP: 0.02, dupP: 0.04, lateP: 0.03, lateSteps: [100, 1200] },
+    partitionP: 0.002,
+    partitionSteps: [100, 600],
+    crashP: 0.003,
+    crashHow: { clean: 2, atDiskCall: 1, atSend: 1, powerLoss: 0 },
+    tailDamageP: 1,
+    downSteps: [50, 600],
+    diskLatencyMs: [0, 6],
+  },
   sessions: {
     ...BASE,
     name: 'sessions',

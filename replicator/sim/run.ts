@@ -6,7 +6,8 @@
 //   npm run sim -- --list-profiles | --list-mutants     one name a line
 //   npm run sim -- --mutant NAME --seeds 1..2000 --first-failure
 //                                                      run a planted bug; stop at the first seed that catches it
-//   npm run sim -- --check-mutants --seeds 1..2000     every planted bug must be caught (the seed and profile that do)
+//   npm run sim -- --check-mutants --seeds 1..2000     every planted bug must be caught (on the profile named in
+//                                                      mutants.ts, or every one with --profile all)
 //
 // Exit code 1 on any violation, with the command that replays the failing seed; the last line
 // of output is JSON with the figures.
@@ -203,9 +204,11 @@ async function main(): Promise<void> {
   if (a.checkMutants) {
     // Every planted bug must be caught within the seeds given, on some profile.
     const rows: { mutant: string; seed: number | null; profile: string | null; reason: string | null }[] = [];
+    const profileGiven = argv.includes('--profile');
     for (const m of MUTANTS) {
       const dir = buildMutantTree(TREE_ROOT, m);
-      const s = await runChild(path.join(dir, 'replicator', 'sim', 'run.ts'), [...withoutFlags(argv, ['--mutant'], ['--check-mutants', '--json']), '--first-failure', '--json'], { ...process.env, SIM_MUTANT: m.name });
+      const args = [...withoutFlags(argv, ['--mutant'], ['--check-mutants', '--json']), ...(profileGiven ? [] : ['--profile', m.profile]), '--first-failure', '--json'];
+      const s = await runChild(path.join(dir, 'replicator', 'sim', 'run.ts'), args, { ...process.env, SIM_MUTANT: m.name });
       const f = s.failures[0];
       rows.push({ mutant: m.name, seed: f?.seed ?? null, profile: f?.profile ?? null, reason: f?.reason.split('\n')[0]!.slice(0, 160) ?? null });
       console.log(`${m.name}: ${f !== undefined ? `caught by seed ${f.seed} on "${f.profile}": ${rows[rows.length - 1]!.reason}` : 'NOT CAUGHT'}`);

@@ -289,10 +289,19 @@ describe('abuse', () => {
         return { status: r.status, body: (await r.json()) as { code?: string; order?: { order_id: number } } };
       };
       const answers = await Promise.all(Array.from({ length: 2_500 }, get));
+      let found = 0;
       for (const r of answers) {
-        if (r.status === 200) expect(r.body.order?.order_id).toBe(id);
-        else expect(r, JSON.stringify(r.body)).toMatchObject({ status: 503, body: { code: 'UNAVAILABLE' } });
+        if (r.status === 200) {
+          expect(r.body.order?.order_id).toBe(id);
+          found++;
+        } else if (r.status === 401) {
+          // Signed when the flood was built: on a loaded machine some wait in the client's queue
+          // longer than the signature window, and the gateway refuses them as stale (not a
+          // NOT_FOUND: what this test is about). It happened in CI-sized runs with a busy core.
+          expect(r.body.code).toBe('STALE_REQUEST');
+        } else expect(r, JSON.stringify(r.body)).toMatchObject({ status: 503, body: { code: 'UNAVAILABLE' } });
       }
+      expect(found).toBeGreaterThan(0);
       expect((await rest1.cancelOrder(id)).status).toBe(200);
     } finally {
       await restB.stop();

@@ -15,7 +15,7 @@ import { PROFILES, SimFailure, runSim } from '../../replicator/sim/cluster-sim.j
 import { simProfileTests } from './sim-suite.js';
 
 describe('Raft deterministic simulation of the production replica (part A)', () => {
-  simProfileTests(['no faults', 'lossy network', 'partitions', 'crashes', 'power cuts', 'elections']);
+  simProfileTests(['no faults', 'lossy network', 'partitions', 'crashes', 'power cuts', 'lost WAL tails', 'elections']);
 });
 
 describe('the simulation itself', () => {

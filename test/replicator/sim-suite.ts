@@ -5,8 +5,8 @@
 import { expect, it } from 'vitest';
 import { PROFILES, SimFailure, replayCommand, runSim, type SimStats } from '../../replicator/sim/cluster-sim.js';
 
-/** Seeds per profile in npm test: 11 profiles × 185 = 2,035 seeds. */
-export const SEEDS_PER_PROFILE = 185;
+/** Seeds per profile in npm test: 12 profiles × 170 = 2,040 seeds. */
+export const SEEDS_PER_PROFILE = 170;
 const COUNT = Number(process.env.SIM_SEEDS ?? SEEDS_PER_PROFILE);
 if (!Number.isSafeInteger(COUNT) || COUNT < 1) throw new Error(`SIM_SEEDS=${process.env.SIM_SEEDS} is not a positive integer`);
 /** Failing seeds reported with their trace. */
@@ -67,6 +67,10 @@ const EXERCISED: Record<string, (t: Totals) => void> = {
   mixed: (t) => expect(t.acks).toBeGreaterThan(COUNT * 20),
   membership: (t) => expect(t.confChangesApplied).toBeGreaterThan(COUNT),
   '5 nodes': (t) => expect(t.acks).toBeGreaterThan(COUNT * 20),
+  'lost WAL tails': (t) => {
+    expect(t.tailsDamaged).toBeGreaterThan(COUNT);
+    expect(t.tailsLost).toBeGreaterThan(COUNT / 2);
+  },
   '5 nodes, lost WAL tails': (t) => {
     expect(t.tailsDamaged).toBeGreaterThan(COUNT / 2);
     expect(t.tailsLost).toBeGreaterThan(0);

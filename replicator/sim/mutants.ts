@@ -103,14 +103,7 @@ export const MUTANTS: readonly Mutant[] = [
     profile: 'no faults',
   },
 
-  {
-    name: 'commit-earlier-term-by-count',
-    bug: 'a leader commits an entry of an earlier term by counting replicas (Raft §5.4.2, Figure 8)',
-    file: 'replicator/raft/raft-core.ts',
-    find: 'if (q > this.log.committed && this.log.termAt(q) === this.term) {',
-    replace: 'if (q > this.log.committed) {',
-    profile: 'partitions',
-  },
+
   {
     name: 'vote-not-saved',
     bug: 'a vote cast in a term whose number was already saved is not saved',

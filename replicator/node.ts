@@ -464,11 +464,8 @@ export class ReplicaNode {
   /** Bumped when a leader's snapshot is installed: a background save started before it is stale. */
   private snapshotEpoch = 0;
 
-  // Time ticks (leader only): one session per leader term, clientId = -term, so the
-  // requestSeq of a new leader restarts at 1 without knowing its predecessor's.
+  /** The leader's last time tick (ms); ticks are client -term, which the state machine applies without a session. */
   private lastTimeTickMs = 0;
-  private timeTickTerm = 0;
-  private timeTickSeq = 0;
 
   private cancelTicks: (() => void) | undefined;
   private running = false;
@@ -526,8 +523,7 @@ export class ReplicaNode {
       this.cancelTicks?.();
     }
     await this.whenIdle();
-    if (this.failed) return;
-    this.rejectAll(ProposalErrorCode.STOPPING);
+    if (!this.failed) this.rejectAll(ProposalErrorCode.STOPPING); // a failure answered them already
     await this.wal?.close();
   }
 
@@ -981,23 +977,15 @@ export class ReplicaNode {
     if (this.timeTickMs <= 0) return;
     const now = this.runtime.nowMs();
     if (now - this.lastTimeTickMs < this.timeTickMs) return;
-    const term = this.core.term;
-    if (term !== this.timeTickTerm) {
-      this.timeTickTerm = term;
-      this.timeTickSeq = 0;
-    }
-    // Negative client ids are reserved for the replicas: -term is unique per leader, and one
-    // leader's entries of its term are never reordered, so its sequence stays contiguous as
-    // long as a refused proposal gives its number back (timeTickRefused).
-    this.timeTickSeq++;
     this.lastTimeTickMs = now;
     this.stats.timeTicksProposed++;
-    this.proposals.push({ cmd: { clientId: -term, requestSeq: this.timeTickSeq, tsUs: now * 1000, body: TICK_COMMAND_BODY }, cb: undefined });
+    // Negative client ids are the replicas' own: no session, nothing to deduplicate (a leader
+    // proposes each tick once and never resends it).
+    this.proposals.push({ cmd: { clientId: -this.core.term, requestSeq: 0, tsUs: now * 1000, body: TICK_COMMAND_BODY }, cb: undefined });
   }
 
-  /** A refused time tick gives its number back (the next one of this term reuses it). */
+  /** A refused time tick is proposed again at the next pass. */
   private timeTickRefused(): void {
-    this.timeTickSeq--;
     this.lastTimeTickMs = 0;
     this.stats.timeTicksProposed--;
   }

@@ -508,18 +508,23 @@ export class SimFs implements WalFs {
 
   /** The durable content of the file at `p` through durable entries only: what a power loss losing every unsynced change would leave. */
   durableBytes(p: string): Uint8Array | undefined {
-    let node: SimNode = this.root;
-    for (const name of this.parts(p)) {
-      if (node.kind !== 'dir') return undefined;
-      const next: SimNode | undefined = node.durable.get(name);
-      if (next === undefined) return undefined;
-      node = next;
-    }
-    return node.kind === 'file' ? node.durable.view().slice() : undefined;
+    return this.durableView(p)?.slice();
   }
 
   /** Like durableBytes() but without a copy: read it at once, never write to it. */
   durableView(p: string): Uint8Array | undefined {
+    const node = this.durableLookup(p);
+    return node?.kind === 'file' ? node.durable.view() : undefined;
+  }
+
+  /** Durable entry names in `dir` (sorted): what a power loss losing every unsynced change would leave. */
+  durableFiles(dir: string): string[] {
+    const node = this.durableLookup(dir);
+    return node?.kind === 'dir' ? [...node.durable.keys()].sort() : [];
+  }
+
+  /** The node at `p` through durable directory entries only. */
+  private durableLookup(p: string): SimNode | undefined {
     let node: SimNode = this.root;
     for (const name of this.parts(p)) {
       if (node.kind !== 'dir') return undefined;
@@ -527,19 +532,7 @@ export class SimFs implements WalFs {
       if (next === undefined) return undefined;
       node = next;
     }
-    return node.kind === 'file' ? node.durable.view() : undefined;
-  }
-
-  /** Durable entry names in `dir` (sorted): what a power loss losing every unsynced change would leave. */
-  durableFiles(dir: string): string[] {
-    let node: SimNode = this.root;
-    for (const name of this.parts(dir)) {
-      if (node.kind !== 'dir') return [];
-      const next: SimNode | undefined = node.durable.get(name);
-      if (next === undefined) return [];
-      node = next;
-    }
-    return node.kind === 'dir' ? [...node.durable.keys()].sort() : [];
+    return node;
   }
 
   /** Visible entry names in `dir` (sorted), or [] if it does not exist. */

@@ -18,7 +18,7 @@ import type { ProposalError } from '../node.js';
 import { Prng } from '../prng.js';
 import { ConfChangeType, MessageType, NONE, Role, type ConfChange, type Message, type NodeId } from '../raft/types.js';
 import { ApplyOutcome, type ApplyResult } from '../shard-state-machine.js';
-import type { ShardConfig } from '../../engine/types.js';
+import { Stp, type ShardConfig } from '../../engine/types.js';
 import { Oracle, SimInvariantError } from './oracle.js';
 import { PROFILES, type SimProfile } from './profiles.js';
 import { SimScheduler } from './scheduler.js';
@@ -59,9 +59,9 @@ export const ELECTION_STEPS_MAX = 1_000;
 /** The engine configuration every simulated replica runs: one small instrument, three accounts. */
 export const SIM_SHARD_CONFIG: ShardConfig = {
   shardId: 0,
-  defaultStp: 0 as ShardConfig['defaultStp'],
+  defaultStp: Stp.NONE,
   orderCountMax: 10_000,
-  accounts: [1, 2, 3].map((id) => ({ id, stp: 0 as ShardConfig['defaultStp'] })),
+  accounts: [1, 2, 3].map((id) => ({ id, stp: Stp.NONE })),
   instruments: [
     { symbol: 'SIM', tickSize: 1, lotSize: 1, minQty: 1, maxQty: 1_000, maxPrice: 1_000, priceBandTicks: 0, referencePrice: null, sessionCloseUtcUs: 0, priceDecimals: 0, qtyDecimals: 0 },
   ],

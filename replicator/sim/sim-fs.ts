@@ -513,26 +513,14 @@ export class SimFs implements WalFs {
 
   /** Like durableBytes() but without a copy: read it at once, never write to it. */
   durableView(p: string): Uint8Array | undefined {
-    const node = this.durableLookup(p);
+    const node = this.lookup(p, true);
     return node?.kind === 'file' ? node.durable.view() : undefined;
   }
 
   /** Durable entry names in `dir` (sorted): what a power loss losing every unsynced change would leave. */
   durableFiles(dir: string): string[] {
-    const node = this.durableLookup(dir);
+    const node = this.lookup(dir, true);
     return node?.kind === 'dir' ? [...node.durable.keys()].sort() : [];
-  }
-
-  /** The node at `p` through durable directory entries only. */
-  private durableLookup(p: string): SimNode | undefined {
-    let node: SimNode = this.root;
-    for (const name of this.parts(p)) {
-      if (node.kind !== 'dir') return undefined;
-      const next: SimNode | undefined = node.durable.get(name);
-      if (next === undefined) return undefined;
-      node = next;
-    }
-    return node;
   }
 
   /** Visible entry names in `dir` (sorted), or [] if it does not exist. */
@@ -585,11 +573,12 @@ export class SimFs implements WalFs {
     return path.posix.normalize(p).split('/').filter((s) => s.length > 0);
   }
 
-  private lookup(p: string): SimNode | undefined {
+  /** The node at `p` through visible directory entries, or durable ones only (what a power loss would leave). */
+  private lookup(p: string, durable = false): SimNode | undefined {
     let node: SimNode = this.root;
     for (const name of this.parts(p)) {
       if (node.kind !== 'dir') return undefined;
-      const next: SimNode | undefined = node.entries.get(name);
+      const next: SimNode | undefined = (durable ? node.durable : node.entries).get(name);
       if (next === undefined) return undefined;
       node = next;
     }

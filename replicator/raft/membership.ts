@@ -15,7 +15,7 @@
 // majority of the old configuration and any majority of the new one overlapping.
 
 import { invariant } from './raft-log.js';
-import { ConfChangeType, type ConfChange, type ConfState, type NodeId } from './types.js';
+import { ConfChangeType, type ConfChange, type ConfState } from './types.js';
 
 /** Encoded size of a ConfChange: u8 type, f64 node id. */
 export const CONF_CHANGE_BYTES = 9;
@@ -124,11 +124,6 @@ export class ConfLog {
     this.base = copyConf(base);
     this.changes.length = 0;
   }
-}
-
-/** Voters and learners of a configuration as sets (what the core counts with). */
-export function confSets(conf: ConfState): { voters: Set<NodeId>; learners: Set<NodeId> } {
-  return { voters: new Set(conf.voters), learners: new Set(conf.learners) };
 }
 
 function ascending(a: number, b: number): number {

@@ -1164,7 +1164,11 @@ export class RaftCore {
 }
 
 function sameConf(a: ConfState, b: ConfState): boolean {
-  const same = (x: readonly number[], y: readonly number[]) => x.length === y.length && [...x].sort(descending).every((v, i) => v === [...y].sort(descending)[i]);
+  const same = (x: readonly number[], y: readonly number[]) => {
+    if (x.length !== y.length) return false;
+    const ys = [...y].sort(descending);
+    return [...x].sort(descending).every((v, i) => v === ys[i]);
+  };
   return same(a.voters, b.voters) && same(a.learners, b.learners);
 }
 

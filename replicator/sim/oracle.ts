@@ -228,11 +228,6 @@ export class Oracle {
     this.h.trace(`ACK ${k} by n${by} (effective at ${at})`);
   }
 
-  /** A session answered SESSION_EXPIRED / UNKNOWN_SESSION: nothing to check now; a later apply of it would be caught as applied twice. */
-  onExpired(clientId: number, reqSeq: number): void {
-    this.h.trace(`expired ${clientId}:${reqSeq}`);
-  }
-
   /** The state machine was rebuilt from a snapshot: at boot (`installed` false) or from the leader's. */
   onStateReset(mc: SimMachine, installed: boolean): void {
     const s = this.seenOf(mc);

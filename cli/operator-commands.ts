@@ -26,6 +26,7 @@ const POLL_MS = 100;
 export const OPERATOR_USAGE = `  cluster status [--cluster FILE] [--json]        (every replica's role, term, commit, applied, lag, snapshot)
   halt SYMBOL | resume SYMBOL                      (gateway admin API: --url U --key K --secret S, admin key by default)
   kill-switch ACCOUNT [--off]
+  slow-orders [--limit N]                          (the gateway's slowest recent requests, stage by stage)
   transfer-leader --to N [--cluster FILE] [--wait-ms MS]
   snapshot [--node N] [--cluster FILE] [--wait-ms MS]
   add-node --node N [--cluster FILE] [--wait-ms MS] (member N of the file, "join": true, running: learner, caught up, voter)
@@ -38,6 +39,8 @@ const HELP: Record<string, string> = {
   halt: 'usage: matchbook halt SYMBOL [--url http://127.0.0.1:8080] [--key demo-admin] [--secret demo-admin-secret-change-me]\n  Halts trading in SYMBOL (POST /v1/admin/halt).',
   resume: 'usage: matchbook resume SYMBOL [--url U] [--key K] [--secret S]\n  Resumes trading in SYMBOL (POST /v1/admin/resume).',
   'kill-switch': 'usage: matchbook kill-switch ACCOUNT [--off] [--url U] [--key K] [--secret S]\n  Blocks every order of ACCOUNT (--off: unblocks it) (POST /v1/admin/kill-switch).',
+  'slow-orders':
+    'usage: matchbook slow-orders [--limit 50] [--url U] [--key K] [--secret S]\n  The slowest recent requests the gateway kept (slower than its slowOrderMs), newest first: ms from receipt to each gateway\n  stage, and the leader\'s stages of the same log entry (POST /v1/admin/slow-orders; gateway/README.md "Latency trace").',
   'transfer-leader': `usage: matchbook transfer-leader --to N [--cluster ${CLUSTER_DEFAULT}] [--wait-ms ${TRANSFER_WAIT_MS_DEFAULT}]
   Asks the leader to hand leadership to voter N (Raft TimeoutNow), then waits until N leads.`,
   snapshot: `usage: matchbook snapshot [--node N] [--cluster ${CLUSTER_DEFAULT}] [--wait-ms ${SNAPSHOT_WAIT_MS_DEFAULT}]
@@ -78,6 +81,7 @@ export async function runOperator(argv: string[]): Promise<number | undefined> {
         to: { type: 'string' },
         node: { type: 'string' },
         'wait-ms': { type: 'string' },
+        limit: { type: 'string' },
       },
     });
   } catch (err) {
@@ -102,6 +106,10 @@ export async function runOperator(argv: string[]): Promise<number | undefined> {
       case 'kill-switch': {
         if (pos.length !== 1) throw new UsageError('kill-switch needs exactly one ACCOUNT');
         return await admin(a, 'kill-switch', { account: positiveInt(pos[0]!, 'ACCOUNT'), active: !a.off });
+      }
+      case 'slow-orders': {
+        if (pos.length !== 0) throw new UsageError(`unexpected argument ${pos[0]}`);
+        return await admin(a, 'slow-orders', a.limit === undefined ? {} : { limit: positiveInt(a.limit, '--limit') });
       }
       case 'transfer-leader': {
         if (pos.length !== 0) throw new UsageError(`unexpected argument ${pos[0]}`);

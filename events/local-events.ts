@@ -44,6 +44,8 @@ export interface LocalEvents {
   queryGrpc: string;
   /** Where each process serves /metrics: `host:port` (the query process: its REST address). */
   metrics: { broker?: string; publisher: string; query: string };
+  /** Process ids by name (broker, publisher, query), for CPU accounting (bench/cpu.ts). */
+  pids(): Record<string, number>;
   stop(): Promise<void>;
 }
 
@@ -122,6 +124,11 @@ export async function startLocalEvents(opts: LocalEventsOptions): Promise<LocalE
       queryRest,
       queryGrpc,
       metrics: { ...(brokerMetrics !== undefined ? { broker: brokerMetrics } : {}), publisher: `${opsHost(publisherOps)}:${String(p.ready.opsPort)}`, query: queryRest },
+      pids() {
+        const out: Record<string, number> = {};
+        for (const c of children) if (c.proc.pid !== undefined) out[c.name] = c.proc.pid;
+        return out;
+      },
       async stop() {
         // Readers first, the broker last.
         for (const c of [...children].reverse()) await stopChild(c);

@@ -13,6 +13,7 @@
 //     "adminKeys": [ { "key": "admin", "hmacSecret": "…" } ],
 //     "signingKey": "exchange-ed25519.pem",      // PKCS#8 PEM; generated at first start if missing
 //     "chainHeadEveryReports": 1000, "chainHeadEveryMs": 1000,
+//     "slowOrderMs": 5,                           // slower requests go to the slow-order dump (gateway/trace.ts)
 //     "workers": 2
 //   }
 //
@@ -24,6 +25,7 @@ import path from 'node:path';
 import { parseConfig } from '../engine/config.js';
 import type { InstrumentConfig, ShardConfig } from '../engine/types.js';
 import { parseClusterConfig, parseHostPort } from '../replicator/cluster-config.js';
+import { SLOW_ORDER_MS_DEFAULT } from './trace.js';
 
 export interface ApiKeyConfig {
   key: string;
@@ -69,6 +71,8 @@ export interface GatewayConfig {
   signingKeyPath: string;
   chainHeadEveryReports: number;
   chainHeadEveryMs: number;
+  /** A request slower than this end to end (ms) goes to the slow-order dump (gateway/trace.ts). */
+  slowOrderMs: number;
   /** piscina threads for validation and signing. */
   workers: number;
   /** Directory for the gateway's own files (signed chain heads). */
@@ -163,6 +167,7 @@ export function parseGatewayConfig(raw: unknown, baseDir: string): GatewayConfig
     signingKeyPath: path.resolve(baseDir, typeof o.signingKey === 'string' ? o.signingKey : 'exchange-ed25519.pem'),
     chainHeadEveryReports: o.chainHeadEveryReports === undefined ? 1000 : num(o.chainHeadEveryReports, 'chainHeadEveryReports', 1),
     chainHeadEveryMs: o.chainHeadEveryMs === undefined ? 1000 : num(o.chainHeadEveryMs, 'chainHeadEveryMs', 1),
+    slowOrderMs: o.slowOrderMs === undefined ? SLOW_ORDER_MS_DEFAULT : num(o.slowOrderMs, 'slowOrderMs', 0),
     workers: o.workers === undefined ? 2 : num(o.workers, 'workers', 1),
     dataDir: path.resolve(baseDir, typeof o.dataDir === 'string' ? o.dataDir : '.'),
   };

@@ -20,7 +20,7 @@ import { randomInt, type KeyObject } from 'node:crypto';
 import { decodeEvents } from '../engine/event-codec.js';
 import { ExecType, OrdStatus, Reason, type EngineEvent, type ExecReport, type InstrumentConfig } from '../engine/types.js';
 import { ENUM_NAMES, reasonName } from '../engine/json-codec.js';
-import { CLIENT_WINDOW_MAX, ClientRequestError, ReplicaClient, SESSION_LOST_CODES, requestOnce, type SubmitResult } from '../replicator/client-server.js';
+import { CLIENT_WINDOW_MAX, ClientRequestError, ReplicaClient, SESSION_LOST_CODES, TRACE_INDEXES_MAX, requestOnce, type SubmitResult } from '../replicator/client-server.js';
 import { encodeJsonCommand } from '../replicator/node.js';
 import { authenticate, type KeyEntry } from './auth.js';
 import type { GatewayConfig, ShardEntry } from './config.js';
@@ -43,6 +43,7 @@ import {
 import { toGlobalOrderId, type ValidatedCommand } from './validate.js';
 import { ValidationPool } from './worker-pool.js';
 import { GatewayMetrics } from './metrics.js';
+import { OrderTrace, SLOW_ORDERS_MAX, TraceBook, type SlowOrder } from './trace.js';
 import { createRegistry, type Registry } from '../ops/metrics.js';
 
 /** Replica client sessions per shard (each pipelines up to CLIENT_WINDOW_MAX commands; commands of one gateway session always use the same one, so they apply in order). */
@@ -80,6 +81,9 @@ export interface Readiness {
 export interface GatewayLog {
   (line: string): void;
 }
+
+/** Slow orders the dump returns when the request does not say (`limit`, at most SLOW_ORDERS_MAX). */
+export const SLOW_ORDERS_DUMP_DEFAULT = 50;
 
 /** How often (ms) a shard link answers the commands past REQUEST_TIMEOUT_MS. */
 const DEADLINE_SWEEP_MS = 100;
@@ -172,6 +176,8 @@ export class Gateway implements GatewayCore {
   private stopped = false;
   readonly stats = { commands: 0, rejectedByRisk: 0, rateLimited: 0, overloaded: 0, timeouts: 0 };
   readonly metrics: GatewayMetrics;
+  /** Stage histograms and the slow-order dump (trace.ts). */
+  readonly traces: TraceBook;
   private readiness: { atMs: number; value: Promise<Readiness> } | undefined;
 
   constructor(
@@ -204,6 +210,7 @@ export class Gateway implements GatewayCore {
       pool: () => this.pool.stats(),
       chainSeq: () => this.chain.head.chain_seq,
     });
+    this.traces = new TraceBook(this.metrics.registry, config.slowOrderMs);
   }
 
   /**
@@ -260,14 +267,19 @@ export class Gateway implements GatewayCore {
 
   async handle(req: RawRequest): Promise<GatewayReply> {
     const t0 = performance.now();
-    const reply = await this.handleRequest(req);
-    this.metrics.observe(req.encoding === 'json' ? 'rest' : 'grpc', req.op, reply.ok ? 'OK' : reply.error.code, (performance.now() - t0) / 1000);
+    const protocol = req.encoding === 'json' ? 'rest' : 'grpc';
+    const trace = new OrderTrace(protocol, req.op, req.receivedAtMs ?? t0);
+    const reply = await this.handleRequest(req, trace);
+    trace.written = performance.now();
+    this.metrics.observe(protocol, req.op, reply.ok ? 'OK' : reply.error.code, (trace.written - t0) / 1000);
+    this.traces.finish(trace);
     return reply;
   }
 
-  private async handleRequest(req: RawRequest): Promise<GatewayReply> {
+  private async handleRequest(req: RawRequest, trace: OrderTrace): Promise<GatewayReply> {
     if (this.stopped) return fail(ErrorCode.UNAVAILABLE, 'gateway stopping');
     const v = await this.pool.validate(req);
+    trace.validated = performance.now();
     if (!v.ok) return { ok: false, error: v.error };
     if (v.admin) return fail(ErrorCode.PERMISSION_DENIED, 'admin keys use the admin API only');
     const wait = this.buckets.get(v.apiKey)?.take(1, Date.now()) ?? 0;
@@ -276,12 +288,12 @@ export class Gateway implements GatewayCore {
       this.metrics.rateLimited.inc();
       return { ok: false, error: { code: ErrorCode.RATE_LIMITED, message: `rate limit of API key ${v.apiKey}`, retry_after_ms: wait } };
     }
-    const r = await this.execute(v.account, v.apiKey, v.command, undefined);
+    const r = await this.execute(v.account, v.apiKey, v.command, undefined, trace);
     return r.ok ? { ok: true, body: r.body } : { ok: false, error: r.error };
   }
 
   /** Risk, routing, delivery and report signing of one validated command. */
-  private async execute(account: number, apiKey: string, c: ValidatedCommand, clientHint: number | undefined): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; error: GatewayError }> {
+  private async execute(account: number, apiKey: string, c: ValidatedCommand, clientHint: number | undefined, trace: OrderTrace): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; error: GatewayError }> {
     const risk = this.accounts.get(account);
     if (risk === undefined) return fail(ErrorCode.PERMISSION_DENIED, `account ${account} is not configured`);
     if (c.op === 'GetOrder') return this.getOrder(account, c);
@@ -299,7 +311,11 @@ export class Gateway implements GatewayCore {
     this.stats.commands++;
     if (c.op === 'PlaceOrder') risk.pendingPlaces++;
     try {
+      const now = performance.now();
+      if (trace.checked === 0) trace.checked = now;
+      if (trace.sent === 0) trace.sent = now;
       const results = await Promise.all(c.shards.map((s) => this.submit(s, c.body!, clientHint)));
+      trace.replied = performance.now();
       const failed = results.find((r): r is { ok: false; error: GatewayError } => !r.ok);
       if (failed !== undefined) return failed;
       const ok = results as { ok: true; shard: number; result: SubmitResult; events: EngineEvent[] }[];
@@ -331,9 +347,14 @@ export class Gateway implements GatewayCore {
         }
       }
       if (others !== undefined) void this.pushToSessions(others);
-      await this.sign(apiKey, reports, canonical);
-      if (rejection !== undefined) return { ok: false, error: rejection };
       const first = ok[0]!;
+      if (trace.logIndex === 0) {
+        trace.shard = first.shard;
+        trace.logIndex = first.result.appliedIndex;
+      }
+      await this.sign(apiKey, reports, canonical);
+      trace.signed = performance.now();
+      if (rejection !== undefined) return { ok: false, error: rejection };
       const result: OrderResultOut = { seq: first.result.seq, log_index: first.result.appliedIndex, shard: first.shard, reports };
       return { ok: true, body: c.op === 'MassCancel' ? { result, canceled_count: canceled } : { result } };
     } finally {
@@ -504,18 +525,23 @@ export class Gateway implements GatewayCore {
   }
 
   /** @internal (Session) */
-  async sessionMessage(s: Session, body: Uint8Array): Promise<Record<string, unknown>> {
+  async sessionMessage(s: Session, body: Uint8Array, receivedAtMs?: number): Promise<Record<string, unknown>> {
     const t0 = performance.now();
-    const reply = await this.sessionRequest(s, body);
+    const trace = new OrderTrace('grpc_session', 'OrderSession', receivedAtMs ?? t0);
+    const reply = await this.sessionRequest(s, body, trace);
+    trace.written = performance.now();
     const err = reply.error as GatewayError | undefined;
-    this.metrics.observe('grpc_session', 'OrderSession', err === undefined ? 'OK' : err.code, (performance.now() - t0) / 1000);
+    this.metrics.observe('grpc_session', 'OrderSession', err === undefined ? 'OK' : err.code, (trace.written - t0) / 1000);
+    this.traces.finish(trace);
     return reply;
   }
 
-  private async sessionRequest(s: Session, body: Uint8Array): Promise<Record<string, unknown>> {
+  private async sessionRequest(s: Session, body: Uint8Array, trace: OrderTrace): Promise<Record<string, unknown>> {
     const v = await this.pool.validateSession(s.account, body);
+    trace.validated = performance.now();
     if (!v.ok) return { request_id: 0, outcomes: [], error: v.error };
     const n = v.commands.length;
+    trace.commands = n;
     if (n > 0) {
       const wait = this.buckets.get(s.apiKey)?.take(n, Date.now()) ?? 0;
       if (wait > 0) {
@@ -527,7 +553,7 @@ export class Gateway implements GatewayCore {
     // Commands of a batch are submitted in order through the session's own replica client,
     // so they are applied in that order.
     const outcomes = await Promise.all(
-      v.commands.map((c) => (c.ok ? this.execute(s.account, s.apiKey, c.command, s.clientHint) : Promise.resolve({ ok: false as const, error: c.error }))),
+      v.commands.map((c) => (c.ok ? this.execute(s.account, s.apiKey, c.command, s.clientHint, trace) : Promise.resolve({ ok: false as const, error: c.error }))),
     );
     return { request_id: v.requestId, outcomes: outcomes.map((o) => (o.ok ? { result: o.body.result } : { error: o.error })) };
   }
@@ -537,6 +563,32 @@ export class Gateway implements GatewayCore {
     this.log(`cancel all of account ${account}: ${why}`);
     const body = encodeJsonCommand({ type: 'mass_cancel', account });
     await Promise.all([...this.links.keys()].map((s) => this.submit(s, body, undefined)));
+  }
+
+  /**
+   * The slow-order dump (POST /v1/admin/slow-orders, `matchbook slow-orders`): the slowest
+   * recent requests, newest first, each with its gateway stages and — joined by log index —
+   * the leader's stages of the entry that carried it (replicator/entry-trace.ts), when the
+   * leader still holds them.
+   */
+  private async slowOrders(limit: unknown): Promise<{ slowOrders: (SlowOrder & { leader?: unknown })[]; slowOrderMs: number }> {
+    const n = typeof limit === 'number' && Number.isSafeInteger(limit) && limit > 0 ? Math.min(limit, SLOW_ORDERS_MAX) : SLOW_ORDERS_DUMP_DEFAULT;
+    const slow: (SlowOrder & { leader?: unknown })[] = this.traces.slow().slice(0, n);
+    const byShard = new Map<number, number[]>();
+    for (const s of slow) if (s.logIndex > 0) (byShard.get(s.shard) ?? byShard.set(s.shard, []).get(s.shard)!).push(s.logIndex);
+    for (const [shard, indexes] of byShard) {
+      const ep = this.links.get(shard)?.endpointsLeaderFirst()[0];
+      if (ep === undefined) continue;
+      try {
+        const r = (await requestOnce(ep, { op: 'trace', indexes: [...new Set(indexes)].slice(0, TRACE_INDEXES_MAX) }, READINESS_PROBE_TIMEOUT_MS)) as { ok?: boolean; entries?: { index: number }[] };
+        if (r.ok !== true || r.entries === undefined) continue;
+        const at = new Map(r.entries.map((e) => [e.index, e]));
+        for (const s of slow) if (s.shard === shard) s.leader = { node: ep.id, ...(at.get(s.logIndex) ?? { unknown: true }) };
+      } catch {
+        // The leader did not answer: the gateway's own stages still stand.
+      }
+    }
+    return { slowOrders: slow, slowOrderMs: this.config.slowOrderMs };
   }
 
   /** @internal */
@@ -562,6 +614,7 @@ export class Gateway implements GatewayCore {
     } catch {
       return fail(ErrorCode.INVALID_ARGUMENT, 'body must be a JSON object');
     }
+    if (req.op === 'SlowOrders') return { ok: true, body: await this.slowOrders(body.limit) };
     const symbolShard = (sym: unknown) => (typeof sym === 'string' ? this.instruments.get(sym)?.shard : undefined);
     let shards: number[];
     let command: Record<string, unknown>;
@@ -629,7 +682,7 @@ class Session implements GatewaySession {
     this.deadMan.unref();
   }
 
-  submit(body: Uint8Array): Promise<Record<string, unknown>> {
+  submit(body: Uint8Array, receivedAtMs?: number): Promise<Record<string, unknown>> {
     if (this.closed) return Promise.resolve({ request_id: 0, outcomes: [], error: { code: ErrorCode.UNAVAILABLE, message: 'session closed' } });
     if (this.pending >= SESSION_PENDING_MAX) {
       return this.refuse(`${SESSION_PENDING_MAX} requests waiting in this session`);
@@ -641,7 +694,7 @@ class Session implements GatewaySession {
     this.armDeadMan();
     this.pending++;
     this.pendingBytes += body.length;
-    const work = this.gw.sessionMessage(this, body);
+    const work = this.gw.sessionMessage(this, body, receivedAtMs);
     // Replies resolve in submission order, whatever order the shards answer in.
     const reply = this.tail.then(() => work).finally(() => {
       this.pending--;

@@ -441,11 +441,12 @@ class SessionStream {
 
   private onMessage(msg: Buffer): void {
     if (this.done || this.session === null || this.stopping) return;
+    const receivedAtMs = performance.now();
     const entry: Pending = { settled: false };
     this.queue.push(entry);
     let p: Promise<Plain>;
     try {
-      p = this.session.submit(msg);
+      p = this.session.submit(msg, receivedAtMs);
     } catch (e) {
       p = Promise.reject(e);
     }
@@ -708,6 +709,7 @@ export class GrpcGateway {
 
   private unaryHandler(op: Operation, target: string): grpc.handleUnaryCall<Buffer, Plain> {
     return (call, callback) => {
+      const receivedAtMs = performance.now();
       let settled = false;
       let timer: NodeJS.Timeout | undefined;
       const finish = (reply: GatewayReply): void => {
@@ -731,7 +733,7 @@ export class GrpcGateway {
         }
         timer = setTimeout(() => finish(expired), left);
       }
-      const req: RawRequest = { op, encoding: 'protobuf', body: call.request, target, auth: authFromMetadata(call.metadata) };
+      const req: RawRequest = { op, encoding: 'protobuf', body: call.request, target, auth: authFromMetadata(call.metadata), receivedAtMs };
       let p: Promise<GatewayReply>;
       try {
         p = this.core.handle(req);

@@ -31,6 +31,8 @@ export interface LocalExchangeOptions {
   gatewayOverrides?: Record<string, unknown>;
   /** Temporary cluster: give every replica a market-data feed on a free port (feed/). */
   feed?: boolean;
+  /** Temporary cluster: give every replica an ops address (/metrics) on a free port, as `npm start` has. */
+  ops?: boolean;
 }
 
 export interface LocalExchange {
@@ -43,6 +45,8 @@ export interface LocalExchange {
   /** Market-data WebSocket URL per replica, by node id (members with a `feed` address). */
   feedUrls: Map<number, string>;
   config: GatewayConfig;
+  /** The gateway config file the exchange runs with (a temporary cluster: the one written for it). */
+  gatewayConfigPath: string;
   stop(): Promise<void>;
 }
 
@@ -50,7 +54,7 @@ const EXAMPLE_GATEWAY_CONFIG = path.resolve(path.dirname(fileURLToPath(import.me
 
 export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promise<LocalExchange> {
   const temp = opts.clusterConfigPath === undefined;
-  const cluster = temp ? await ProcessCluster.create({ fsync: opts.fsync ?? true, ...(opts.echo !== undefined ? { echo: opts.echo } : {}) }) : ProcessCluster.open(opts.clusterConfigPath!, { ...(opts.echo !== undefined ? { echo: opts.echo } : {}) });
+  const cluster = temp ? await ProcessCluster.create({ fsync: opts.fsync ?? true, ...(opts.echo !== undefined ? { echo: opts.echo } : {}), ...(opts.ops === true ? { ops: true } : {}) }) : ProcessCluster.open(opts.clusterConfigPath!, { ...(opts.echo !== undefined ? { echo: opts.echo } : {}) });
   if (temp && opts.feed === true) {
     // The cluster file was just written; add a feed address per member before anyone reads it.
     const raw = JSON.parse(readFileSync(cluster.configPath, 'utf8')) as { members: Record<string, unknown>[] };
@@ -65,6 +69,7 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
   await cluster.waitForLeader(30_000);
 
   let config: GatewayConfig;
+  let configPath = opts.gatewayConfigPath ?? EXAMPLE_GATEWAY_CONFIG;
   const file = opts.gatewayConfigPath ?? EXAMPLE_GATEWAY_CONFIG;
   if (temp || opts.gatewayOverrides !== undefined || opts.restPort !== undefined || opts.grpcPort !== undefined) {
     const raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
@@ -81,7 +86,10 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
       },
       ...(opts.gatewayOverrides ?? {}),
     };
-    if (temp) writeFileSync(path.join(dir, 'gateway.json'), JSON.stringify(merged, null, 2));
+    if (temp) {
+      configPath = path.join(dir, 'gateway.json');
+      writeFileSync(configPath, JSON.stringify(merged, null, 2));
+    }
     config = parseGatewayConfig(merged, path.dirname(file));
   } else {
     config = loadGatewayConfig(file);
@@ -106,6 +114,7 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
     rest,
     grpc,
     config,
+    gatewayConfigPath: configPath,
     restUrl: `http://${config.listen.rest.host}:${restPort}`,
     grpcAddress: `${config.listen.grpc.host}:${grpcPort}`,
     feedUrls,

@@ -11,7 +11,7 @@
 //   PATCH  /v1/orders              AmendOrder by orig_client_order_id (in the body; no path id)
 //   POST   /v1/orders/cancel-all   MassCancel
 //   GET    /v1/orders/:id          GetOrder
-//   POST   /v1/admin/{kill-switch,halt,resume,reference-price}   → the optional admin callback
+//   POST   /v1/admin/{kill-switch,halt,resume,reference-price,slow-orders}   → the optional admin callback
 //   GET    /healthz                "ok" (no auth): the process is alive
 //   GET    /readyz                 200 {"ready":true,…} / 503 {"ready":false,…} (no auth): every shard has a leader
 //   GET    /metrics                Prometheus text exposition (no auth; keep the port off the internet)
@@ -38,6 +38,7 @@ export const AdminOperation = {
   HALT: 'Halt',
   RESUME: 'Resume',
   SET_REFERENCE_PRICE: 'SetReferencePrice',
+  SLOW_ORDERS: 'SlowOrders',
 } as const;
 export type AdminOperation = (typeof AdminOperation)[keyof typeof AdminOperation];
 
@@ -50,6 +51,7 @@ export const ADMIN_ROUTES: ReadonlyMap<string, AdminOperation> = new Map([
   ['halt', AdminOperation.HALT],
   ['resume', AdminOperation.RESUME],
   ['reference-price', AdminOperation.SET_REFERENCE_PRICE],
+  ['slow-orders', AdminOperation.SLOW_ORDERS],
 ]);
 
 export interface RestGatewayOptions {
@@ -289,6 +291,7 @@ export class RestGateway {
         timestamp: req.getHeader(HEADER_TIMESTAMP),
         signature: req.getHeader(HEADER_SIGNATURE),
       },
+      receivedAtMs: performance.now(),
     };
     if (r.kind === 'core' && r.pathOrderId !== undefined) raw.pathOrderId = r.pathOrderId;
 

@@ -41,6 +41,8 @@ export interface RawRequest {
   /** REST path parameter {id} (order id), if the route has one. */
   pathOrderId?: string;
   auth: AuthHeaders;
+  /** performance.now() when the edge received the request (the latency trace's first stamp, gateway/trace.ts); default: when the core got it. */
+  receivedAtMs?: number;
 }
 
 /** Error codes with their HTTP status and gRPC status (gateway/README.md lists them all). */
@@ -188,7 +190,7 @@ export interface GatewaySession {
    * One OrderSessionRequest message (protobuf bytes). Resolves with the OrderSessionResponse
    * as a plain object; replies resolve in the order their requests were submitted.
    */
-  submit(body: Uint8Array): Promise<Record<string, unknown>>;
+  submit(body: Uint8Array, receivedAtMs?: number): Promise<Record<string, unknown>>;
   /**
    * Set by the edge: receives unsolicited OrderSessionResponses (request_id 0, `reports` only):
    * reports of the account's orders caused by other accounts' commands (maker fills).

@@ -50,7 +50,15 @@
 // of 256 requests keeps a worker ~2.5 ms, so under saturation an item may wait behind two of
 // them; below saturation no batch gets that large.
 //
-// Queueing and the replay check happen on this thread; everything else in the workers.
+// Queueing and the replay check happen on this thread; everything else in the workers — except
+// at low load. A worker hand-off costs a request ~1–2.5 ms of latency on this machine when the
+// pool is idle (a setImmediate, postMessage, waking a sleeping thread, and the way back: the
+// latency trace, gateway/trace.ts, showed it as the largest gateway stage of a single order) and
+// ~100 µs of main-thread CPU, against 10–20 µs for the work itself. So while no task is running
+// and none waits, up to inlineItemsPerTurnMax items per event-loop turn are validated right here,
+// synchronously, with the workers' own code (runTask on a WorkerState of this thread); once a
+// turn brings more than that, or tasks are already running, items batch to the workers as above.
+// Under load the work therefore still leaves the main thread, in batches that pay for the hop.
 
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -60,7 +68,7 @@ import { hmacSign } from './signing.js';
 import type { ApiKeyConfig } from './config.js';
 import { ErrorCode, type AuthHeaders, type GatewayError, type RawRequest } from './types.js';
 import type { InstrumentLimits, ValidatedCommand } from './validate.js';
-import type { AuthItem, RequestItem, RequestOutcome, SessionItem, SessionOutcome, SignItem, ValidationTask, ValidationWorkerData } from './validation-worker.js';
+import { createWorkerState, runTask, type AuthItem, type RequestItem, type RequestOutcome, type SessionItem, type SessionOutcome, type SignItem, type ValidationTask, type ValidationWorkerData, type WorkerState } from './validation-worker.js';
 
 export const BATCH_MAX_DEFAULT = 256;
 /**
@@ -71,6 +79,12 @@ export const BATCH_MAX_DEFAULT = 256;
  * main-thread time and in total CPU. Large ones (busy order sessions) still go to the workers.
  */
 export const SIGN_INLINE_PAYLOADS_MAX_DEFAULT = 16;
+/**
+ * Items validated on the main thread per event-loop turn while the pool is idle (see the file
+ * header): a turn with a few requests (a quiet exchange, sequential clients) pays no worker
+ * hand-off; a busier turn (≈ 20 µs each here, 8 ≈ 160 µs of main thread) goes to the workers.
+ */
+export const INLINE_ITEMS_PER_TURN_MAX_DEFAULT = 8;
 /** A batch is also dispatched once its bodies (or report payloads) reach this many bytes: one session message may carry 1,024 commands. */
 export const BATCH_BYTES_MAX_DEFAULT = 256 * 1024;
 export const QUEUE_MAX_DEFAULT = 65_536;
@@ -100,6 +114,8 @@ export interface ValidationPoolOptions {
   queueMax?: number;
   /** Sign batches of at most this many payloads are signed on the main thread (default 16; 0: always in the workers). */
   signInlineMax?: number;
+  /** Items validated on the main thread per loop turn while the pool is idle (default INLINE_ITEMS_PER_TURN_MAX_DEFAULT; 0: always in the workers). */
+  inlineItemsPerTurnMax?: number;
   replayCacheEntriesMax?: number;
   /** Clock (ms since the epoch); tests override it. */
   now?: () => number;
@@ -120,6 +136,8 @@ export interface ValidationPoolStats {
   replayCacheFull: number;
   /** Report payloads signed on this thread: small batches (signInlineMax), or because the pool refused them. */
   signedInline: number;
+  /** Requests, session messages and session authentications validated on this thread (idle pool, inlineItemsPerTurnMax). */
+  validatedInline: number;
 }
 
 type Kind = ValidationTask['kind'];
@@ -204,7 +222,13 @@ export class ValidationPool {
   readonly batchBytesMax: number;
   readonly queueMax: number;
   readonly signInlineMax: number;
+  readonly inlineItemsPerTurnMax: number;
   readonly maxInFlight: number;
+  /** The workers' state, on this thread: for validation inline while the pool is idle. */
+  private readonly inlineState: WorkerState;
+  /** Items validated inline in this loop turn (reset by a setImmediate). */
+  private inlineThisTurn = 0;
+  private inlineResetScheduled = false;
   private readonly piscina: Piscina<ValidationTask, unknown[]>;
   private readonly replay: ReplayCache;
   /** The key table, on this thread for the inline signing fallback only. */
@@ -217,7 +241,7 @@ export class ValidationPool {
   private inFlight = 0;
   private flushScheduled = false;
   private closed = false;
-  private readonly counters = { tasks: 0, items: 0, overloaded: 0, replayed: 0, replayCacheFull: 0, signedInline: 0 };
+  private readonly counters = { tasks: 0, items: 0, overloaded: 0, replayed: 0, replayCacheFull: 0, signedInline: 0, validatedInline: 0 };
 
   constructor(opts: ValidationPoolOptions) {
     this.threads = Math.max(1, Math.floor(opts.threads ?? opts.config.workers ?? 2));
@@ -225,6 +249,8 @@ export class ValidationPool {
     this.batchBytesMax = Math.max(1, Math.floor(opts.batchBytesMax ?? BATCH_BYTES_MAX_DEFAULT));
     this.queueMax = Math.max(1, Math.floor(opts.queueMax ?? QUEUE_MAX_DEFAULT));
     this.signInlineMax = Math.max(0, Math.floor(opts.signInlineMax ?? SIGN_INLINE_PAYLOADS_MAX_DEFAULT));
+    this.inlineItemsPerTurnMax = Math.max(0, Math.floor(opts.inlineItemsPerTurnMax ?? INLINE_ITEMS_PER_TURN_MAX_DEFAULT));
+    this.inlineState = createWorkerState(workerDataOf(opts.config));
     this.maxInFlight = this.threads * 2;
     this.now = opts.now ?? Date.now;
     this.keys = buildKeyTable(opts.config);
@@ -303,6 +329,7 @@ export class ValidationPool {
       replayCacheSize: this.replay.size,
       replayCacheFull: c.replayCacheFull,
       signedInline: c.signedInline,
+      validatedInline: c.validatedInline,
     };
   }
 
@@ -339,6 +366,10 @@ export class ValidationPool {
       this.counters.overloaded++;
       return Promise.resolve(OVERLOADED);
     }
+    if (kind !== 'sign' && this.inlineNow()) {
+      this.counters.validatedInline++;
+      return Promise.resolve(runTask(this.inlineState, { kind, items: [item] } as ValidationTask)[0] as R);
+    }
     return new Promise((resolve) => {
       let b = this.open[kind];
       if (b === undefined) this.open[kind] = b = { kind, items: [], bytes: 0, done: [] };
@@ -356,6 +387,22 @@ export class ValidationPool {
       }
     });
   }
+
+  /** True if this item may be validated on this thread: the pool is idle and this turn's budget is not spent. */
+  private inlineNow(): boolean {
+    if (this.inFlight > 0 || this.queued > 0 || this.inlineThisTurn >= this.inlineItemsPerTurnMax) return false;
+    this.inlineThisTurn++;
+    if (!this.inlineResetScheduled) {
+      this.inlineResetScheduled = true;
+      setImmediate(this.resetInline);
+    }
+    return true;
+  }
+
+  private readonly resetInline = (): void => {
+    this.inlineResetScheduled = false;
+    this.inlineThisTurn = 0;
+  };
 
   private readonly flush = (): void => {
     this.flushScheduled = false;

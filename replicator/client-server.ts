@@ -7,6 +7,8 @@
 //                {id, op:'status', hash?:boolean}     → {id, ok:true, status}
 //                {id, op:'orders'}                    → {id, ok:true, applied, stateHash, execIdLast, orders:[…]}  (tests, debugging)
 //                {id, op:'order', orderId}            → {id, ok:true, applied, order | null}  (a live order; the gateway's GetOrder)
+//                {id, op:'trace', indexes:[…]}         → {id, ok:true, entries:[EntryStages | {index, unknown:true}]}
+//                                                       (stage times of recent leader entries, replicator/entry-trace.ts)
 //                {id, op:'entries', fromIndex, bytesMax?, waitMs?}
 //                                                     → ENTRIES (4): committed log entries from fromIndex, or the
 //                                                       newest snapshot if they are compacted (the events publisher)
@@ -84,6 +86,9 @@ export const ENTRIES_BYTES_MAX = 8 * 1024 * 1024;
 export const ENTRIES_WAIT_MS_MAX = 5_000;
 /** op 'entries': how often waiting readers are checked for new applied entries (ms): the most it adds to a reader's lag. */
 export const ENTRIES_POLL_MS = 2;
+
+/** op 'trace': log indexes per request at most. */
+export const TRACE_INDEXES_MAX = 1024;
 
 const LENGTH_BYTES = 4;
 /** Error messages in RESULTS are cut to this many characters (the u16-length string holds 64 KiB). */
@@ -282,6 +287,8 @@ export interface ClientServerNode {
   requestSnapshot?(): { ok: true; snapshotIndex: number; applied: number };
   /** Op 'test-fsync-delay' (chaos suite, ClientServerOptions.testOps): every fdatasync takes this much longer (ms). */
   setTestFsyncDelay?(ms: number): void;
+  /** Op 'trace': the stages of recent entries this node proposed as leader (replicator/entry-trace.ts); without it the op is refused. */
+  entryStages?(index: number): import('./entry-trace.js').EntryStages | undefined;
   /** Op 'membership' (operator CLI add-node / remove-node); without it the op is refused. */
   changeMembership?(cc: ConfChange): Promise<{ ok: true; index: number; conf: ConfState } | { ok: false; error: string; leader: number; message: string }>;
 }
@@ -461,6 +468,14 @@ export class ClientServer {
     }
     if (req.op === 'entries') {
       this.handleEntries(c, req, bad);
+      return;
+    }
+    if (req.op === 'trace') {
+      // Stage times of recent leader entries (the gateway's slow-order dump joins them by log index).
+      if (node.entryStages === undefined) return bad('op trace is not served by this node');
+      const ix = req.indexes;
+      if (!Array.isArray(ix) || ix.length > TRACE_INDEXES_MAX || !ix.every((i) => Number.isSafeInteger(i) && (i as number) > 0)) return bad(`indexes must be an array of at most ${TRACE_INDEXES_MAX} positive log indexes`);
+      this.reply(c, { id, ok: true, entries: (ix as number[]).map((i) => node.entryStages!(i) ?? { index: i, unknown: true }) });
       return;
     }
     if (req.op === 'transfer-leader') {

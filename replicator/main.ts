@@ -34,6 +34,7 @@ import { ConfChangeType, type Message, type NodeId } from './raft/types.js';
 import { runMain, stopOnSignals } from '../ops/process.js';
 import { createLogger, lineLogger } from '../ops/log.js';
 import { registerFeedMetrics } from '../feed/metrics.js';
+import type { EntryStageDurations } from './entry-trace.js';
 
 /** A graceful stop that takes longer than this (ms) ends in exit(1) anyway. */
 const STOP_TIMEOUT_MS = 10_000;
@@ -66,6 +67,17 @@ async function main(): Promise<void> {
   const registry = self.ops !== undefined ? createRegistry('replica') : undefined;
   if (registry !== undefined) registry.setDefaultLabels({ component: 'replica', shard: cluster.clusterId, node: String(id) });
   const metrics = registry !== undefined ? new ReplicaMetrics(registry, () => node!.status(), path.join(cluster.dataDir, `node-${id}`)) : undefined;
+  // One child per stage, looked up once (a label lookup per observation showed in profiles).
+  const stageHistograms =
+    metrics === undefined
+      ? undefined
+      : {
+          queued: metrics.entryStageSeconds.labels('queued'),
+          leaderDurable: metrics.entryStageSeconds.labels('leader_durable'),
+          firstAck: metrics.entryStageSeconds.labels('first_ack'),
+          committed: metrics.entryStageSeconds.labels('committed'),
+          applied: metrics.entryStageSeconds.labels('applied'),
+        };
   // The feed's /healthz reports this replica's role (clients pick a follower); the node is created next.
   let node: ReplicaNode | undefined = undefined;
   const feed =
@@ -108,6 +120,14 @@ async function main(): Promise<void> {
             batchCommands: (n: number) => metrics.batchCommands.observe(n),
             commitSeconds: (x: number) => metrics.commitSeconds.observe(x),
             applySeconds: (x: number) => metrics.applySeconds.observe(x),
+            entryStages: (d: EntryStageDurations) => {
+              const h = stageHistograms!;
+              h.queued.observe(d.queued);
+              h.leaderDurable.observe(d.leaderDurable);
+              h.firstAck.observe(d.firstAck);
+              h.committed.observe(d.committed);
+              h.applied.observe(d.applied);
+            },
           },
         }
       : {}),

@@ -8,6 +8,9 @@ import path from 'node:path';
 import { LATENCY_BUCKETS_S, prom, type Registry } from '../ops/metrics.js';
 import type { NodeStatus } from './node.js';
 
+/** Stage histogram buckets (s): 10 µs to 1 s, finer than LATENCY_BUCKETS_S below a millisecond. */
+export const STAGE_BUCKETS_S = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+
 const ROLES = ['FOLLOWER', 'PRE_CANDIDATE', 'CANDIDATE', 'LEADER'] as const;
 
 /** Total size (bytes) of the files directly in dir and one level below (WAL segments, snapshots). */
@@ -36,6 +39,7 @@ export class ReplicaMetrics {
   readonly commitSeconds: prom.Histogram;
   readonly batchCommands: prom.Histogram;
   readonly applySeconds: prom.Histogram;
+  readonly entryStageSeconds: prom.Histogram<'stage'>;
 
   constructor(
     readonly registry: Registry,
@@ -103,6 +107,15 @@ export class ReplicaMetrics {
       name: 'matchbook_raft_batch_commands',
       help: 'Commands per log entry (the leader packs what queued during one Ready)',
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096],
+      registers: [registry],
+    });
+    this.entryStageSeconds = new prom.Histogram({
+      name: 'matchbook_raft_entry_stage_seconds',
+      help:
+        'Leader, per applied entry (replicator/entry-trace.ts): queued = first command arrived → proposed; leader_durable = proposed → in the leader WAL (fdatasync); ' +
+        'first_ack = proposed → first follower acknowledgement; committed = proposed → known committed; applied = committed → applied and answered',
+      labelNames: ['stage'],
+      buckets: STAGE_BUCKETS_S,
       registers: [registry],
     });
     this.applySeconds = new prom.Histogram({ name: 'matchbook_engine_match_seconds', help: 'Engine time to apply one log entry (matching included), per entry', buckets: [0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01], registers: [registry] });

@@ -39,6 +39,7 @@ import { RaftCore, decodeConfChange } from './raft/raft-core.js';
 import { systemRuntime, type ReplicaRuntime } from './runtime.js';
 import {
   EntryType,
+  MessageType,
   NONE,
   ConfChangeType,
   ProposeError,
@@ -67,6 +68,7 @@ import {
   type LoggedCommand,
 } from './shard-state-machine.js';
 import { Prng } from './prng.js';
+import { EntryTrace, type EntryStageDurations, type EntryStages } from './entry-trace.js';
 import type { WalFs } from './wal/fs.js';
 import { TAIL_LOST_FILE, Wal, type LogEntry } from './wal/wal.js';
 
@@ -340,11 +342,15 @@ export interface NodeObserver {
   commitSeconds?(s: number): void;
   /** Engine time to apply one entry (seconds). */
   applySeconds?(s: number): void;
+  /** Leader: the stages of one applied entry (entry-trace.ts). */
+  entryStages?(d: EntryStageDurations): void;
 }
 
 interface QueuedProposal {
   cmd: LoggedCommand;
   cb: ProposalCallback | undefined;
+  /** performance.now() when it reached this node (the entry trace's first stage). */
+  arrivedMs: number;
 }
 
 const ROLE_NAMES = { [Role.FOLLOWER]: 'FOLLOWER', [Role.PRE_CANDIDATE]: 'PRE_CANDIDATE', [Role.CANDIDATE]: 'CANDIDATE', [Role.LEADER]: 'LEADER' } as const;
@@ -473,6 +479,8 @@ export class ReplicaNode {
   private failed = false;
   private lastRole: Role = Role.FOLLOWER;
   private hashCache: { applied: number; hash: string } | undefined;
+  /** Stage times of the entries this node proposed as leader (observation only). */
+  private readonly trace: EntryTrace;
 
   readonly stats: NodeStats = {
     readies: 0,
@@ -501,6 +509,8 @@ export class ReplicaNode {
     assert(Number.isSafeInteger(this.snapshotIntervalEntries) && this.snapshotIntervalEntries >= 1, 'snapshotIntervalEntries ≥ 1');
     assert(opts.members.length >= 1 && opts.members.every((m) => Number.isSafeInteger(m) && m > 0), `members ${opts.members}`);
     this.sm = opts.stateMachine ?? new ShardStateMachine(opts.shardConfig);
+    const stagesObs = opts.observer?.entryStages;
+    this.trace = new EntryTrace(stagesObs === undefined ? undefined : (d) => stagesObs(d));
     this.readContext = this.runtime.entropy() * READ_CONTEXT_SPAN;
   }
 
@@ -627,6 +637,7 @@ export class ReplicaNode {
       // Decoded entry data are views into the socket's read buffer; the log keeps entries until
       // compaction, so copy them rather than pin whole read buffers in memory.
       for (const e of m.entries) e.data = copyBytes(e.data);
+      if (m.type === MessageType.APPEND_RESP && !m.reject) this.trace.acked(m.from, m.index, performance.now());
       this.inbox.push(m);
     }
     this.poke();
@@ -657,7 +668,7 @@ export class ReplicaNode {
     if (!this.running || this.core.role !== Role.LEADER) return this.refuseCb(ProposalErrorCode.NOT_LEADER, cb);
     if (this.proposals.length + this.pendingCommands >= PENDING_PROPOSALS_MAX) return this.refuseCb(ProposalErrorCode.PROPOSAL_QUEUE_FULL, cb);
     if (p.body.length > COMMAND_BYTES_MAX) return this.refuseCb(ProposalErrorCode.COMMAND_TOO_LARGE, cb);
-    this.proposals.push({ cmd: { clientId: p.clientId, requestSeq: p.requestSeq, tsUs: p.tsUs ?? this.nowUs(), body: p.body }, cb });
+    this.proposals.push({ cmd: { clientId: p.clientId, requestSeq: p.requestSeq, tsUs: p.tsUs ?? this.nowUs(), body: p.body }, cb, arrivedMs: performance.now() });
     this.poke();
   }
 
@@ -857,6 +868,11 @@ export class ReplicaNode {
     this.pump();
   }
 
+  /** Stage times of a recent entry this node proposed as leader (entry-trace.ts); undefined if not kept. */
+  entryStages(index: number): EntryStages | undefined {
+    return this.trace.stages(index);
+  }
+
   /** Resolves once no Ready is in flight (stop() waits for it). */
   private whenIdle(): Promise<void> {
     if (this.readyInFlight === undefined || this.failed) return Promise.resolve();
@@ -952,7 +968,9 @@ export class ReplicaNode {
       assert(!this.pending.has(r.index), `two proposals at index ${r.index}`);
       const obs = this.opts.observer;
       obs?.batchCommands?.(cmds.length);
-      this.pending.set(r.index, { term: r.term, callbacks, proposedAtMs: obs === undefined ? 0 : performance.now() });
+      const now = performance.now();
+      this.pending.set(r.index, { term: r.term, callbacks, proposedAtMs: obs === undefined ? 0 : now });
+      this.trace.proposedEntry(r.index, cmds.length, queued[from]!.arrivedMs, now);
       this.pendingCommands += callbacks.length;
       this.stats.proposalsAccepted += callbacks.length;
       return;
@@ -981,7 +999,7 @@ export class ReplicaNode {
     this.stats.timeTicksProposed++;
     // Negative client ids are the replicas' own: no session, nothing to deduplicate (a leader
     // proposes each tick once and never resends it).
-    this.proposals.push({ cmd: { clientId: -this.core.term, requestSeq: 0, tsUs: now * 1000, body: TICK_COMMAND_BODY }, cb: undefined });
+    this.proposals.push({ cmd: { clientId: -this.core.term, requestSeq: 0, tsUs: now * 1000, body: TICK_COMMAND_BODY }, cb: undefined, arrivedMs: performance.now() });
   }
 
   /** A refused time tick is proposed again at the next pass. */
@@ -994,6 +1012,8 @@ export class ReplicaNode {
   private startReady(rd: Ready): void {
     this.stats.readies++;
     this.readyInFlight = rd;
+    const committed = rd.committedEntries;
+    if (committed.length > 0) this.trace.committedUpTo(committed[committed.length - 1]!.index, performance.now());
     // 1. Term and vote before any message that carries them and before any entry or snapshot
     // (then an entry on disk implies a hard state on disk: recovery can tell a lost file).
     if (rd.hardState !== undefined) this.maybeSaveHardState(rd.hardState);
@@ -1011,6 +1031,7 @@ export class ReplicaNode {
       if (rd.entries.length > 0) {
         this.appendToWal(rd.entries);
         this.durableIndex = this.wal.lastIndex();
+        this.trace.durableUpTo(this.durableIndex, performance.now());
       }
       this.finishReady(rd, 0);
       return;
@@ -1038,6 +1059,7 @@ export class ReplicaNode {
 
   private afterSync(rd: Ready, applyFrom: number): void {
     this.durableIndex = this.wal.lastIndex();
+    this.trace.durableUpTo(this.durableIndex, performance.now());
     this.finishReady(rd, applyFrom);
   }
 
@@ -1118,6 +1140,7 @@ export class ReplicaNode {
     if (obs !== undefined) obs((performance.now() - t0) / 1000);
     this.stats.entriesApplied++;
     this.answerProposals(e, results);
+    this.trace.appliedEntry(e.index, performance.now());
     if (this.opts.onApplied !== undefined) this.notifyObserver('onApplied', () => this.opts.onApplied!(results, this.sm.events, e));
   }
 

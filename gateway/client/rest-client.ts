@@ -26,7 +26,7 @@ export interface RestResponse<T = any> {
   headers: Record<string, string>;
 }
 
-export type AdminRoute = 'kill-switch' | 'halt' | 'resume' | 'reference-price';
+export type AdminRoute = 'kill-switch' | 'halt' | 'resume' | 'reference-price' | 'slow-orders';
 
 export type CancelBy = number | string | { client_order_id: string; symbol?: string };
 

@@ -23,7 +23,7 @@ let seq = 0;
 const cid = (p: string) => `${p}-${++seq}`;
 
 beforeAll(async () => {
-  ex = await startLocalExchange({ gatewayOverrides: { accounts: [
+  ex = await startLocalExchange({ gatewayOverrides: { slowOrderMs: 0, accounts: [
     { account: 1, apiKeys: [K1], risk: { maxOrderQty: 1_000_000, maxNotional: 10_000_000_000_000, maxOpenOrders: 1_000, ratePerSec: 100_000, burst: 100_000 } },
     { account: 2, apiKeys: [K2], risk: { maxOrderQty: 1_000_000, maxNotional: 10_000_000_000_000, maxOpenOrders: 1_000, ratePerSec: 100_000, burst: 100_000 } },
     // ratePerSec 0.001 is the smallest the config allows: one token per 1,000 s, so once the
@@ -183,6 +183,41 @@ describe('REST', () => {
     expect(Number.isInteger(retryAfter)).toBe(true);
     expect(retryAfter).toBeGreaterThanOrEqual(500);
     expect(retryAfter).toBeLessThanOrEqual(1_000);
+  });
+});
+
+describe('latency trace', () => {
+  it('the slow-order dump gives each stage of a request, joined with the leader\'s stages of its log entry; /metrics has the stage histograms', async () => {
+    // slowOrderMs 0 (beforeAll): every request is kept.
+    const placed = await rest1.placeOrder(buy(4_980_000, 1));
+    expect(placed.status).toBe(201);
+    const logIndex = (placed.body as { result: { log_index: number } }).result.log_index;
+    const admin = new OrderEntryRestClient({ baseUrl: ex.restUrl, key: { key: 'demo-admin', hmacSecret: 'demo-admin-secret-change-me' } });
+    const dump = await admin.admin('slow-orders', { limit: 10 });
+    expect(dump.status).toBe(200);
+    const body = dump.body as { slowOrderMs: number; slowOrders: { op: string; protocol: string; logIndex: number; totalMs: number; stagesMs: Record<string, number>; leader?: Record<string, unknown> }[] };
+    expect(body.slowOrderMs).toBe(0);
+    const mine = body.slowOrders.find((o) => o.logIndex === logIndex && o.op === 'PlaceOrder');
+    expect(mine).toBeDefined();
+    expect(mine!.protocol).toBe('rest');
+    const st = mine!.stagesMs;
+    const order = ['validated', 'checked', 'sent', 'replied', 'signed', 'written'].map((k) => st[k]);
+    expect(order.every((v) => typeof v === 'number' && v >= 0)).toBe(true);
+    for (let k = 1; k < order.length; k++) expect(order[k]!).toBeGreaterThanOrEqual(order[k - 1]!);
+    expect(mine!.totalMs).toBe(st.written);
+    // The leader's side of the same entry: proposed ≤ committed ≤ applied, durable here and acknowledged by a follower.
+    const leader = mine!.leader as { index: number; node: number; proposedMs: number; durableMs: number; committedMs: number; appliedMs: number; acksMs: Record<string, number> };
+    expect(leader.index).toBe(logIndex);
+    expect(leader.node).toBe(await ex.cluster.waitForLeader(10_000));
+    expect(leader.proposedMs).toBeGreaterThanOrEqual(0);
+    expect(leader.durableMs).toBeGreaterThanOrEqual(leader.proposedMs);
+    expect(leader.committedMs).toBeGreaterThanOrEqual(leader.proposedMs);
+    expect(leader.appliedMs).toBeGreaterThanOrEqual(leader.committedMs);
+    expect(Object.keys(leader.acksMs).length).toBeGreaterThanOrEqual(1);
+    // An order key may not read the dump.
+    expect((await rest1.request('POST', '/v1/admin/slow-orders', {})).status).toBe(403);
+    const metrics = await (await fetch(`${ex.restUrl}/metrics`)).text();
+    expect(metrics).toMatch(/matchbook_gateway_stage_seconds_count\{[^}]*stage="replied"[^}]*\} [1-9]/);
   });
 });
 

@@ -599,7 +599,7 @@ describe('ValidationPool (worker threads)', () => {
   };
   let pool: ValidationPool;
   beforeAll(() => {
-    pool = new ValidationPool({ config, threads: 2, batchMax: 64, signInlineMax: 0 }); // 500 requests: ≥ 8 batches; signing in the workers
+    pool = new ValidationPool({ config, threads: 2, batchMax: 64, signInlineMax: 0, inlineItemsPerTurnMax: 0 }); // 500 requests: ≥ 8 batches; signing and validation in the workers
   });
   afterAll(async () => {
     await pool.close();
@@ -677,8 +677,39 @@ describe('ValidationPool (worker threads)', () => {
     }
   });
 
+  it('an idle pool validates a few requests per loop turn inline, the rest of a burst in worker batches: same outcomes', async () => {
+    const p = new ValidationPool({ config, threads: 1, inlineItemsPerTurnMax: 3 });
+    const workersOnly = new ValidationPool({ config, threads: 1, inlineItemsPerTurnMax: 0 });
+    try {
+      // One request on an idle pool: validated here, no task.
+      const one = request({ ...LIMIT, client_order_id: 'inline-0' });
+      const r1 = await p.validate(one);
+      expect(r1).toMatchObject({ ok: true, account: ACCOUNT, command: { op: 'PlaceOrder' } });
+      expect(p.stats()).toMatchObject({ tasks: 0, validatedInline: 1 });
+      // A burst of 20 in a later turn: 3 inline (the turn's budget), the rest batch to the worker.
+      await new Promise((r) => setImmediate(r));
+      const burst = Array.from({ length: 20 }, (_, i) => request({ ...LIMIT, client_order_id: `burst-${i}` }));
+      const rs = await Promise.all(burst.map((q) => p.validate(q)));
+      expect(rs.every((r) => r.ok)).toBe(true);
+      expect(p.stats().validatedInline).toBe(4);
+      expect(p.stats().items).toBe(17);
+      // Inline and worker validation give the same outcome for the same request, rejects included.
+      const bad = request({ ...LIMIT, client_order_id: 'bad', quantity: 0 });
+      const same = [request({ ...LIMIT, client_order_id: 'same' }), bad];
+      for (const q of same) {
+        const a = await p.validate({ ...q, auth: { ...q.auth } });
+        const b = await workersOnly.validate(q);
+        expect(a).toEqual(b);
+      }
+      expect(workersOnly.stats().validatedInline).toBe(0);
+    } finally {
+      await p.close();
+      await workersOnly.close();
+    }
+  });
+
   it('a batch is also dispatched at batchBytesMax body bytes', async () => {
-    const p = new ValidationPool({ config, threads: 1, batchMax: 256, batchBytesMax: 200 });
+    const p = new ValidationPool({ config, threads: 1, batchMax: 256, batchBytesMax: 200, inlineItemsPerTurnMax: 0 });
     try {
       const reqs = Array.from({ length: 12 }, (_, i) => request({ ...LIMIT, client_order_id: `y-${i}` })); // ~110 bytes each
       const rs = await Promise.all(reqs.map((q) => p.validate(q)));
@@ -703,7 +734,7 @@ describe('ValidationPool (worker threads)', () => {
   });
 
   it('refuses beyond queueMax at once (OVERLOADED, retry_after_ms), and everything after close', async () => {
-    const small = new ValidationPool({ config, threads: 1, batchMax: 64, queueMax: 8 });
+    const small = new ValidationPool({ config, threads: 1, batchMax: 64, queueMax: 8, inlineItemsPerTurnMax: 0 });
     try {
       const reqs = Array.from({ length: 40 }, (_, i) => request({ ...LIMIT, client_order_id: `q-${i}` }));
       const results = await Promise.all(reqs.map((q) => small.validate(q)));

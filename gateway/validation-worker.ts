@@ -102,7 +102,8 @@ function validateSession(s: WorkerState, item: SessionItem): SessionOutcome {
   return { ok: true, requestId: d.requestId, heartbeat: d.heartbeat, commands };
 }
 
-function sign(s: WorkerState, item: SignItem): string[] {
+/** HMAC-SHA256 of each payload under the key's secret ('' without one). Exported: the pool signs small batches inline. */
+export function signItem(s: WorkerState, item: SignItem): string[] {
   const secret = s.keys.get(item.apiKey)?.hmacSecret;
   return item.payloads.map((p) => (secret === undefined ? '' : hmacSign(secret, p)));
 }
@@ -158,7 +159,7 @@ export function runTask(s: WorkerState, task: ValidationTask): unknown[] {
     case 'sign':
       return task.items.map((it) => {
         try {
-          return sign(s, it);
+          return signItem(s, it);
         } catch {
           return it.payloads.map(() => '');
         }

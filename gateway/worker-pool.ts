@@ -68,7 +68,7 @@ import { hmacSign } from './signing.js';
 import type { ApiKeyConfig } from './config.js';
 import { ErrorCode, type AuthHeaders, type GatewayError, type RawRequest } from './types.js';
 import type { InstrumentLimits, ValidatedCommand } from './validate.js';
-import { createWorkerState, runTask, type AuthItem, type RequestItem, type RequestOutcome, type SessionItem, type SessionOutcome, type SignItem, type ValidationTask, type ValidationWorkerData, type WorkerState } from './validation-worker.js';
+import { createWorkerState, runTask, signItem as sign, type AuthItem, type RequestItem, type RequestOutcome, type SessionItem, type SessionOutcome, type SignItem, type ValidationTask, type ValidationWorkerData, type WorkerState } from './validation-worker.js';
 
 export const BATCH_MAX_DEFAULT = 256;
 /**
@@ -304,6 +304,11 @@ export class ValidationPool {
    */
   async signReports(apiKey: string, payloads: string[]): Promise<string[]> {
     if (payloads.length === 0) return [];
+    if (payloads.length <= this.signInlineMax && !this.closed && this.inlineNow()) {
+      // An idle pool: sign now rather than after a loop turn (see the file header).
+      this.counters.signedInline += payloads.length;
+      return sign(this.inlineState, { apiKey, payloads });
+    }
     let bytes = 0;
     for (const p of payloads) bytes += p.length;
     const r = (await this.enqueue<string[]>('sign', { apiKey, payloads } satisfies SignItem, bytes)) as string[] | GatewayError;

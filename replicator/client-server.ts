@@ -84,7 +84,12 @@ export const ENTRIES_BYTES_DEFAULT = 1024 * 1024;
 export const ENTRIES_BYTES_MAX = 8 * 1024 * 1024;
 /** op 'entries': longest a reader that is caught up may wait for the next entry (ms) before an empty answer. */
 export const ENTRIES_WAIT_MS_MAX = 5_000;
-/** op 'entries': how often waiting readers are checked for new applied entries (ms): the most it adds to a reader's lag. */
+/**
+ * op 'entries', a node without apply notifications (ClientServerNode.onApplyBatch): how often
+ * waiting readers are checked for new applied entries (ms). A ReplicaNode notifies instead, so a
+ * caught-up reader is answered right after the apply and an idle replica wakes for nothing
+ * (a 2 ms poll was 500 wake-ups a second per waiting reader, idle or not).
+ */
 export const ENTRIES_POLL_MS = 2;
 
 /** op 'trace': log indexes per request at most. */
@@ -287,6 +292,8 @@ export interface ClientServerNode {
   requestSnapshot?(): { ok: true; snapshotIndex: number; applied: number };
   /** Op 'test-fsync-delay' (chaos suite, ClientServerOptions.testOps): every fdatasync takes this much longer (ms). */
   setTestFsyncDelay?(ms: number): void;
+  /** Registers fn to run after each batch of applied entries (op 'entries' readers wake on it); returns the unsubscribe. Without it, readers are polled every ENTRIES_POLL_MS. */
+  onApplyBatch?(fn: () => void): () => void;
   /** Op 'trace': the stages of recent entries this node proposed as leader (replicator/entry-trace.ts); without it the op is refused. */
   entryStages?(index: number): import('./entry-trace.js').EntryStages | undefined;
   /** Op 'membership' (operator CLI add-node / remove-node); without it the op is refused. */
@@ -341,6 +348,10 @@ export class ClientServer {
   /** op 'entries' requests of caught-up readers, waiting for the next applied entry. */
   private readonly entryWaiters = new Set<EntryWaiter>();
   private entryPollTimer: NodeJS.Timeout | undefined;
+  /** Answers waiting readers at their earliest deadline (nodes with onApplyBatch). */
+  private entryDeadlineTimer: { at: number; timer: NodeJS.Timeout } | undefined;
+  private unsubscribeApply: (() => void) | undefined;
+  private entryWakeQueued = false;
 
   constructor(private readonly opts: ClientServerOptions) {
     this.frameBytesMax = opts.frameBytesMax ?? CLIENT_FRAME_BYTES_MAX;
@@ -373,6 +384,10 @@ export class ClientServer {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.entryPollTimer);
+    if (this.entryDeadlineTimer !== undefined) clearTimeout(this.entryDeadlineTimer.timer);
+    this.entryDeadlineTimer = undefined;
+    this.unsubscribeApply?.();
+    this.unsubscribeApply = undefined;
     this.entryWaiters.clear();
     for (const c of this.conns) this.close(c);
     const server = this.server;
@@ -560,7 +575,41 @@ export class ClientServer {
     c.inflight++;
     if (this.answerEntries(w, false)) return;
     this.entryWaiters.add(w);
-    this.entryPollTimer ??= setInterval(() => this.pollEntryWaiters(), ENTRIES_POLL_MS);
+    if (node.onApplyBatch === undefined) {
+      this.entryPollTimer ??= setInterval(() => this.pollEntryWaiters(), ENTRIES_POLL_MS);
+      return;
+    }
+    this.unsubscribeApply ??= node.onApplyBatch(this.wakeEntryWaiters);
+    this.armEntryDeadline(w.deadline);
+  }
+
+  /**
+   * After an apply (on the replica's loop): answer readers in the next loop turn (setImmediate),
+   * after this turn's RESULTS frames (process.nextTick) have gone to the order path's clients:
+   * the events path must not take the CPU ahead of the acknowledgements on a busy machine.
+   */
+  private readonly wakeEntryWaiters = (): void => {
+    if (this.entryWakeQueued || this.entryWaiters.size === 0) return;
+    this.entryWakeQueued = true;
+    setImmediate(() => {
+      this.entryWakeQueued = false;
+      this.pollEntryWaiters();
+    });
+  };
+
+  /** One timer, at the earliest deadline of the waiting readers. */
+  private armEntryDeadline(at: number): void {
+    const t = this.entryDeadlineTimer;
+    if (t !== undefined && t.at <= at) return;
+    if (t !== undefined) clearTimeout(t.timer);
+    const timer = setTimeout(() => {
+      this.entryDeadlineTimer = undefined;
+      this.pollEntryWaiters();
+      let next = Infinity;
+      for (const w of this.entryWaiters) next = Math.min(next, w.deadline);
+      if (next !== Infinity) this.armEntryDeadline(next);
+    }, Math.max(0, at - Date.now()));
+    this.entryDeadlineTimer = { at, timer };
   }
 
   /** Answers `w` if there is something to send (or its wait is over, or `force`); false if it should keep waiting. */
@@ -593,6 +642,8 @@ export class ClientServer {
     if (this.entryWaiters.size === 0) {
       clearInterval(this.entryPollTimer);
       this.entryPollTimer = undefined;
+      if (this.entryDeadlineTimer !== undefined) clearTimeout(this.entryDeadlineTimer.timer);
+      this.entryDeadlineTimer = undefined;
     }
   }
 

@@ -481,6 +481,8 @@ export class ReplicaNode {
   private hashCache: { applied: number; hash: string } | undefined;
   /** Stage times of the entries this node proposed as leader (observation only). */
   private readonly trace: EntryTrace;
+  /** Called after each Ready that applied entries or installed a snapshot (onApplyBatch). */
+  private readonly applyListeners = new Set<() => void>();
 
   readonly stats: NodeStats = {
     readies: 0,
@@ -868,6 +870,16 @@ export class ReplicaNode {
     this.pump();
   }
 
+  /**
+   * Registers fn to run, on the loop, after each Ready that applied entries or installed a
+   * snapshot (the client server wakes its caught-up log readers with it). Observation only: an
+   * exception is logged and ignored. Returns the unsubscribe.
+   */
+  onApplyBatch(fn: () => void): () => void {
+    this.applyListeners.add(fn);
+    return () => this.applyListeners.delete(fn);
+  }
+
   /** Stage times of a recent entry this node proposed as leader (entry-trace.ts); undefined if not kept. */
   entryStages(index: number): EntryStages | undefined {
     return this.trace.stages(index);
@@ -1073,6 +1085,9 @@ export class ReplicaNode {
     if (rd.messagesAfterPersist.length > 0) this.opts.send(rd.messagesAfterPersist);
     const committed = rd.committedEntries;
     for (let k = applyFrom; k < committed.length; k++) this.applyEntry(committed[k]!);
+    if ((committed.length > 0 || rd.snapshot !== undefined) && this.applyListeners.size > 0) {
+      for (const fn of this.applyListeners) this.notifyObserver('onApplyBatch', fn);
+    }
     for (const rs of rd.readStates) {
       const cb = this.readsPending.get(rs.context);
       if (cb === undefined) continue;

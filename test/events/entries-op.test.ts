@@ -77,6 +77,29 @@ describe("client protocol op 'entries'", () => {
     expect(r.kind === 'entries' && r.entries[0]?.index).toBe(from);
   });
 
+  it('a caught-up reader of a ReplicaNode is woken by the apply, not by a poll timer; with nothing applied it gets an empty answer at its deadline', async () => {
+    const from = node.status().applied + 1;
+    const waiting = source.read(from, 1 << 20, 150);
+    await waitFor(() => (server as unknown as { entryWaiters: Set<unknown> }).entryWaiters.size === 1, 'the read to wait');
+    expect((server as unknown as { entryPollTimer: unknown }).entryPollTimer).toBeUndefined();
+    const r = await waiting;
+    expect(r.kind === 'entries' && r.entries.length).toBe(0);
+    expect((server as unknown as { entryDeadlineTimer: unknown }).entryDeadlineTimer).toBeUndefined();
+    // Two readers with different deadlines: the earlier one is answered empty, the later one by the apply.
+    const early = source.read(from, 1 << 20, 50);
+    const other = new EntrySource([{ id: 1, host: '127.0.0.1', port: server.port }]);
+    try {
+      const late = other.read(from, 1 << 20, 4_000);
+      const e = await early;
+      expect(e.kind === 'entries' && e.entries.length).toBe(0);
+      await submit(1);
+      const l = await late;
+      expect(l.kind === 'entries' && l.entries[0]?.index).toBe(from);
+    } finally {
+      other.close();
+    }
+  });
+
   it('answers the newest snapshot for compacted entries; restoring it and reading on reaches the replica state', async () => {
     // Snapshots are taken after a Ready, one saving at a time: keep entries coming until the
     // replica has taken two and compacted through the first.

@@ -1049,12 +1049,14 @@ export class ReplicaNode {
       return;
     }
     this.appendToWal(rd.entries);
-    // Committed entries that were already durable here need not wait for this fdatasync: the
-    // client hears back one disk flush earlier. (Membership does not depend on what is applied:
-    // it is the log's, raft/membership.ts.)
-    while (applyFrom < committed.length && committed[applyFrom]!.index <= this.durableIndex) this.applyEntry(committed[applyFrom++]!);
     const obs = this.opts.observer?.fsyncSeconds;
     const t0 = obs === undefined ? 0 : performance.now();
+    // The flush starts first, then committed entries that were already durable here are applied
+    // while the disk works: they need not wait for this fdatasync (the client hears back one
+    // flush earlier), and the engine and the feed's work overlaps it instead of delaying it.
+    // The sync covers exactly what was appended above; applying appends nothing. (Membership does
+    // not depend on what is applied: it is the log's, raft/membership.ts.)
+    const durableBefore = this.durableIndex;
     this.wal.syncThen((err) =>
       this.resume(() => {
         if (err !== undefined) throw err;
@@ -1067,6 +1069,7 @@ export class ReplicaNode {
         this.afterSync(rd, applyFrom);
       }),
     );
+    while (applyFrom < committed.length && committed[applyFrom]!.index <= durableBefore) this.applyEntry(committed[applyFrom++]!);
   }
 
   private afterSync(rd: Ready, applyFrom: number): void {

@@ -4,8 +4,11 @@
 // Brokers: --brokers (comma-separated host:port) > KAFKA_BROKERS > the embedded broker's
 // default address (events/broker, `npm run broker`, port 9092 on loopback). With KAFKA_BROKERS
 // set, every part talks to that cluster instead (events/README.md, "Real Kafka").
+//
+// Loading this module patches two idle timers out of kafkajs's request queue (kafkajs-patch.ts).
 
 import { Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs';
+import { patchKafkajs } from './kafkajs-patch.js';
 import { ALL_TOPICS, EVENT_TOPIC_PARTITIONS_DEFAULT, EVENT_TOPICS, PROGRESS_TOPIC_PARTITIONS, TOPIC_PROGRESS, type EventTopic } from './topics.js';
 
 /** Where the embedded broker listens by default (events/broker/main.ts). */
@@ -31,10 +34,17 @@ export function resolveBrokers(flag: string | undefined, env: NodeJS.ProcessEnv 
   return list;
 }
 
+const kafkajsPatched = patchKafkajs();
+let kafkajsUnpatchedLogged = false;
+
 const LEVEL_NAMES: Record<number, string> = { [logLevel.ERROR]: 'ERROR', [logLevel.WARN]: 'WARN', [logLevel.INFO]: 'INFO', [logLevel.DEBUG]: 'DEBUG' };
 
 /** A kafkajs client; its warnings and errors go to `log` (one line each). */
 export function kafkaClient(brokers: string[], clientId: string, log: (line: string) => void, level: logLevel = logLevel.WARN): Kafka {
+  if (!kafkajsPatched && !kafkajsUnpatchedLogged) {
+    kafkajsUnpatchedLogged = true;
+    log('WARNING: kafkajs is not the version kafkajs-patch.ts patches: its request queues keep their 1 ms idle timer');
+  }
   return new Kafka({
     clientId,
     brokers,

@@ -23,8 +23,14 @@ export const FETCH_WAIT_MS_MAX = 30_000;
 export const FETCH_WAITERS_MAX = 4096;
 /** Characters of the client id kept at the start of a member id. */
 const CLIENT_ID_IN_MEMBER_ID_CHARS_MAX = 200;
-/** How often group session and rebalance timeouts are checked. */
-export const GROUP_TICK_MS = 100;
+/**
+ * Group session and rebalance timeouts are checked by one timer armed for the earliest deadline
+ * (groups.ts nextDeadlineMs), re-armed after every group request and every check: no wake-ups
+ * while nothing can expire (a polling tick here cost the idle broker 10 wake-ups a second). It
+ * sleeps at most this long (ms) at a time, which bounds the effect of an injected clock (nowMs)
+ * that does not follow real time.
+ */
+export const GROUP_TIMER_MAX_MS = 60_000;
 
 export interface BrokerConfig {
   dataDir: string;
@@ -59,7 +65,9 @@ export class Broker {
   private readonly pendingGroupReplies = new Map<number, { kind: Reply['kind']; resolve: (reply: Reply) => void }>();
   private nextToken = 1;
   private readonly fetchWaiters = new Set<FetchWaiter>();
-  private readonly tickTimer: NodeJS.Timeout;
+  /** The group deadline timer, and the nowMs() at which it fires (Infinity: not armed). */
+  private groupTimer: NodeJS.Timeout | undefined;
+  private groupTimerAtMs = Infinity;
   private inflight = 0;
   private inflightDone: (() => void) | undefined;
   private closing = false;
@@ -88,8 +96,6 @@ export class Broker {
     this.groups = new GroupCoordinator((clientId) => `${clientId.slice(0, CLIENT_ID_IN_MEMBER_ID_CHARS_MAX)}-${crypto.randomUUID()}`, {
       ...(config.sessionTimeoutMsMin !== undefined ? { sessionTimeoutMsMin: config.sessionTimeoutMsMin } : {}),
     });
-    this.tickTimer = setInterval(() => this.deliver(this.groups.tick(this.nowMs())), GROUP_TICK_MS);
-    this.tickTimer.unref();
   }
 
   setAdvertisedAddress(host: string, port: number): void {
@@ -193,12 +199,16 @@ export class Broker {
       case ApiKey.Heartbeat: {
         const req = m.decodeHeartbeatRequest(r, v);
         m.encodeErrorOnlyResponse(w, v, this.groups.heartbeat(req.groupId, req.memberId, req.generationId, this.nowMs()), 1);
+        this.armGroupTimer();
         break;
       }
       case ApiKey.LeaveGroup: {
         const req = m.decodeLeaveGroupRequest(r, v);
         const { errors, replies } = this.groups.leave(req.groupId, req.members.map((x) => x.memberId), this.nowMs());
         this.deliver(replies);
+        // A group left empty is dropped by tick() (bounded memory); no timer may be armed to do it.
+        this.deliver(this.groups.tick(this.nowMs()));
+        this.armGroupTimer();
         const members = req.members.map((x, i) => ({ ...x, error: errors[i] ?? ErrorCode.NONE }));
         m.encodeLeaveGroupResponse(w, v, v <= 2 ? (errors[0] ?? ErrorCode.NONE) : ErrorCode.NONE, members);
         break;
@@ -435,11 +445,40 @@ export class Broker {
       this.pendingGroupReplies.set(token, { kind, resolve: (reply) => resolve(reply.result as T) });
     });
     this.deliver(call(token));
+    this.armGroupTimer();
     return done;
+  }
+
+  /**
+   * Arms the group timer for the coordinator's earliest deadline, unless it is armed for that
+   * or earlier already (it re-arms when it fires; a heartbeat only moves deadlines later).
+   */
+  private armGroupTimer(): void {
+    if (this.closing) return;
+    const next = this.groups.nextDeadlineMs();
+    if (next === undefined) {
+      clearTimeout(this.groupTimer);
+      this.groupTimer = undefined;
+      this.groupTimerAtMs = Infinity;
+      return;
+    }
+    if (this.groupTimer !== undefined && this.groupTimerAtMs <= next) return;
+    clearTimeout(this.groupTimer);
+    const now = this.nowMs();
+    const delay = Math.min(Math.max(next - now, 0), GROUP_TIMER_MAX_MS);
+    this.groupTimerAtMs = now + delay;
+    this.groupTimer = setTimeout(() => {
+      this.groupTimer = undefined;
+      this.groupTimerAtMs = Infinity;
+      this.deliver(this.groups.tick(this.nowMs()));
+      this.armGroupTimer();
+    }, delay);
+    this.groupTimer.unref();
   }
 
   private async offsetCommit(req: m.OffsetCommitRequest): Promise<{ name: string; partitions: { partition: number; error: ErrorCode }[] }[]> {
     const groupError = this.groups.checkCommit(req.groupId, req.memberId, req.generationId, this.nowMs());
+    this.armGroupTimer();
     const entries: OffsetCommitEntry[] = [];
     const results = req.topics.map((t) => ({
       name: t.name,
@@ -486,7 +525,8 @@ export class Broker {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    clearInterval(this.tickTimer);
+    clearTimeout(this.groupTimer);
+    this.groupTimer = undefined;
     for (const w of [...this.fetchWaiters]) w.wake();
     for (const [token, pending] of [...this.pendingGroupReplies]) {
       this.pendingGroupReplies.delete(token);

@@ -45,12 +45,27 @@ import { RecordBuilder, type OutRecord } from './records.js';
 export const ENTRIES_CHUNK_BYTES = 1024 * 1024;
 /** Entry bytes per request while replaying silently up to the published index (no records to build). */
 export const ENTRIES_REPLAY_CHUNK_BYTES = 8 * 1024 * 1024;
-/** When caught up, how long a request waits at the replica for the next entry (ms). */
-export const ENTRIES_WAIT_MS = 500;
+/**
+ * When caught up, how long a request waits at the replica for the next entry (ms). A committed
+ * entry ends the wait at once, so this adds no latency; it is the idle publisher's round-trip
+ * rate (the leader's time ticks end most waits anyway, one a second).
+ */
+export const ENTRIES_WAIT_MS = 2_000;
 /** Records in one sendBatch at most; a chunk that makes more is sent in several. */
 export const RECORDS_PER_SEND_MAX = 20_000;
-/** When idle, a progress record for entries without events (the leader's time ticks) at most this often (ms). */
+/**
+ * When idle, a progress record for client commands without published events (a cancel reject:
+ * a read with that seq as min_seq waits for it) at most this often (ms).
+ */
 export const PROGRESS_IDLE_INTERVAL_MS = 1_000;
+/**
+ * …and for entries that are only the leader's time ticks at most this often (ms). No reader
+ * waits for a tick's seq (min_seq is a client command's), so their progress only moves the
+ * resume point (a restart replays at most this many seconds of ticks silently) and the
+ * read models' as_of; at one a second it cost a produce, an fsync at the broker and a snapshot
+ * of the read models every few seconds on an idle exchange.
+ */
+export const PROGRESS_TICKS_INTERVAL_MS = 60_000;
 /** A local checkpoint after this many applied entries… */
 export const CHECKPOINT_INTERVAL_ENTRIES = 20_000;
 /** …or this long (ms), whichever comes first (and only once something new is published). */
@@ -327,6 +342,8 @@ export class Publisher {
     let pending: { logIndex: number; seq: number } | undefined = published > (last?.log_index ?? 0) ? { logIndex: published, seq: this.sm.lastSeq } : undefined;
     /** Records acknowledged but not covered by a written progress record. */
     let uncovered = 0;
+    /** Whether the entries not covered by a written progress record include more than time ticks. */
+    let uncoveredCommands = pending !== undefined;
     let lastProgressAtMs = 0;
     let checkpointDue: { logIndex: number; state: Uint8Array } | undefined;
     let queue: RawEntry[] = [];
@@ -380,6 +397,7 @@ export class Publisher {
       if (withProgress !== undefined) {
         this.st.progressRecordsSent++;
         lastProgressAtMs = Date.now();
+        if (withProgress.logIndex >= this.sm.appliedIndex) uncoveredCommands = false;
         this.maybeWriteCheckpoint(checkpointDue, withProgress.logIndex);
         if (checkpointDue !== undefined && checkpointDue.logIndex <= withProgress.logIndex) checkpointDue = undefined;
       }
@@ -391,10 +409,13 @@ export class Publisher {
         throw new StopSession('stopping');
       }
       if (head >= queue.length) {
-        const flush = pending !== undefined && (uncovered > 0 || Date.now() - lastProgressAtMs >= PROGRESS_IDLE_INTERVAL_MS);
+        // Progress when caught up: at once after records, else when the interval of what is
+        // uncovered (commands or only ticks) has passed; the read waits at most until then.
+        const dueInMs = pending === undefined ? Infinity : uncovered > 0 ? 0 : lastProgressAtMs + (uncoveredCommands ? PROGRESS_IDLE_INTERVAL_MS : PROGRESS_TICKS_INTERVAL_MS) - Date.now();
+        const flush = dueInMs <= 0;
         let r: EntriesReply;
         try {
-          r = await (prefetch ?? source.read(this.sm.appliedIndex + 1, this.chunkBytes, flush ? 0 : ENTRIES_WAIT_MS));
+          r = await (prefetch ?? source.read(this.sm.appliedIndex + 1, this.chunkBytes, flush ? 0 : Math.min(ENTRIES_WAIT_MS, Math.ceil(dueInMs))));
         } catch (err) {
           // A stop interrupts the read: what is acknowledged gets its progress record first,
           // so the next start does not resend it.
@@ -407,6 +428,7 @@ export class Publisher {
           this.noteGap(this.sm.appliedIndex, r.index);
           this.restoreSnapshot(r);
           pending = { logIndex: this.sm.appliedIndex, seq: this.sm.lastSeq };
+          uncoveredCommands = true;
           this.st.publishedIndex = this.sm.appliedIndex;
           this.st.publishedSeq = this.sm.lastSeq;
           continue;
@@ -428,7 +450,7 @@ export class Publisher {
       const records: OutRecord[] = [];
       while (head < queue.length && records.length < RECORDS_PER_SEND_MAX) {
         const e = queue[head++]!;
-        this.applyEntry(e);
+        if (!this.applyEntry(e)) uncoveredCommands = true;
         builder.addEntry(e.index, this.sm.events, records);
       }
       const through = { logIndex: this.sm.appliedIndex, seq: this.sm.lastSeq };
@@ -449,9 +471,13 @@ export class Publisher {
     }
   }
 
-  private applyEntry(e: RawEntry): void {
+  /** Applies one entry; returns whether it held only the replicas' own commands (time ticks: a negative client id). */
+  private applyEntry(e: RawEntry): boolean {
     assert(e.index === this.sm.appliedIndex + 1, `entry ${e.index} after applied ${this.sm.appliedIndex}`);
-    this.sm.apply({ index: e.index, term: e.term, type: e.type as EntryType, data: e.data });
+    const results = this.sm.apply({ index: e.index, term: e.term, type: e.type as EntryType, data: e.data });
+    if (results.length === 0) return false; // no-op, membership or malformed entries: counted as commands (progress within a second)
+    for (const r of results) if (r.clientId >= 0) return false;
+    return true;
   }
 
   private restoreSnapshot(r: Extract<EntriesReply, { kind: 'snapshot' }>): void {

@@ -1069,6 +1069,9 @@ export class ReplicaNode {
         this.afterSync(rd, applyFrom);
       }),
     );
+    // A WAL that failed starting the flush (the simulator's crash at a disk call throws there and
+    // the process is dead from that call on) answers nobody: the failure reaches resume() above.
+    if (this.wal.failedWith !== undefined) return;
     while (applyFrom < committed.length && committed[applyFrom]!.index <= durableBefore) this.applyEntry(committed[applyFrom++]!);
   }
 

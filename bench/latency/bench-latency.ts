@@ -90,14 +90,17 @@ const targets: CpuTargets = ready.pids;
 const result: Record<string, unknown> = { bench: 'latency', orders: ORDERS, fsync: true, replicas: 3 };
 try {
   const tag = `lat${Date.now()}`;
-  const seq: Record<string, Summary & { stages: ReturnType<typeof stageDelta> }> = {};
+  const seq: Record<string, Summary & { cpuUsPerOrder: Record<string, number | null>; stages: ReturnType<typeof stageDelta> }> = {};
   const protocols = a.protocols!.split(',');
   let offset = 0;
   for (const p of protocols) {
     const sender = p === 'rest' ? restSender(ready.restUrl, tag) : p === 'grpc-unary' ? await grpcUnarySender(ready.grpcAddress, tag) : await grpcSessionSender(ready.grpcAddress, tag);
     const before = await stagesNow();
+    const c0 = sampleCpu(targets);
+    const t0 = performance.now();
     const s = await sequential(sender, ORDERS, offset);
-    seq[p] = { ...s, stages: stageDelta(before, await stagesNow()) };
+    const cpu = cpuPerUnit(c0, sampleCpu(targets), ORDERS + WARMUP_ORDERS, performance.now() - t0);
+    seq[p] = { ...s, cpuUsPerOrder: cpu.usPerUnit, stages: stageDelta(before, await stagesNow()) };
     offset += ORDERS + WARMUP_ORDERS;
     await sender.close();
     console.error(`sequential ${p}: ${JSON.stringify(seq[p])}`);

@@ -35,6 +35,15 @@ describe('the simulation itself', () => {
     expect(a).toEqual(b);
   });
 
+  it('regression (2026-12-07): a replica killed at the fdatasync that starts a Ready\'s flush answers no client afterwards', () => {
+    // Seeds 131 and 195 of "power cuts" kill a replica at that disk call. When the node began
+    // applying already-durable committed entries after starting the flush (so the engine works
+    // while the disk does), the dead process went on applying and acknowledging: the oracle saw
+    // an acknowledgement of a command it never saw take effect (6 of seeds 1..600 failed so).
+    // The node now applies nothing once its WAL has failed (node.ts writeEntries).
+    for (const seed of [131, 195]) expect(() => runSim({ seed, profile: PROFILES['power cuts']! })).not.toThrow();
+  });
+
   it('prng: reproducible, in range, roughly uniform', () => {
     const x = new Prng(42);
     const y = new Prng(42);

@@ -708,6 +708,21 @@ describe('ValidationPool (worker threads)', () => {
     }
   });
 
+  it('above the inline rate budget, requests go to the workers even one per turn', async () => {
+    // A window of a minute: the budget of 3 cannot refill during the test, however slow the machine.
+    const p = new ValidationPool({ config, threads: 1, inlineItemsPerWindowMax: 3, inlineWindowMs: 60_000 });
+    try {
+      for (let i = 0; i < 6; i++) {
+        const r = await p.validate(request({ ...LIMIT, client_order_id: `rate-${i}` }));
+        expect(r.ok).toBe(true);
+        await new Promise((res) => setImmediate(res)); // a new turn: the per-turn budget is not what stops it
+      }
+      expect(p.stats()).toMatchObject({ validatedInline: 3, items: 3 });
+    } finally {
+      await p.close();
+    }
+  });
+
   it('a batch is also dispatched at batchBytesMax body bytes', async () => {
     const p = new ValidationPool({ config, threads: 1, batchMax: 256, batchBytesMax: 200, inlineItemsPerTurnMax: 0 });
     try {

@@ -63,7 +63,7 @@ export class TraceBook {
       name: 'matchbook_gateway_stage_seconds',
       help:
         'Per request, time spent in each gateway stage (gateway/trace.ts): validated = received → validated; checked = → rate/risk checked; sent = → handed to the shard link; ' +
-        'replied = → the leader replied (its stages: matchbook_raft_entry_stage_seconds); signed = → reports chained and signed; written = → reply written',
+        'replied = → the leader replied (its stages: matchbook_raft_entry_stage_seconds); signed = → reports built, chained and signed (fills of other accounts’ resting orders pushed to their open sessions included); written = → reply written',
       labelNames: ['stage'],
       buckets: GATEWAY_STAGE_BUCKETS_S,
       registers: [registry],

@@ -7,7 +7,9 @@
 //
 // Loading this module patches two idle timers out of kafkajs's request queue (kafkajs-patch.ts).
 
-import { Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs';
+import net from 'node:net';
+import tls from 'node:tls';
+import { Kafka, logLevel, type Admin, type ISocketFactory, type ITopicConfig, type LogEntry } from 'kafkajs';
 import { patchKafkajs } from './kafkajs-patch.js';
 import { ALL_TOPICS, EVENT_TOPIC_PARTITIONS_DEFAULT, EVENT_TOPICS, PROGRESS_TOPIC_PARTITIONS, TOPIC_PROGRESS, type EventTopic } from './topics.js';
 
@@ -34,6 +36,22 @@ export function resolveBrokers(flag: string | undefined, env: NodeJS.ProcessEnv 
   return list;
 }
 
+/** TCP keep-alive delay of broker connections (ms), as kafkajs's own socket factory sets it. */
+const KAFKA_KEEPALIVE_DELAY_MS = 60_000;
+
+/**
+ * kafkajs's default socket factory with TCP_NODELAY: it leaves Nagle's algorithm on, so a small
+ * request (a fetch, an offset commit, a produce of one order's records) written while an
+ * earlier segment is unacknowledged may wait for the broker's delayed ACK. The embedded broker
+ * sets it on its side (events/broker/server.ts).
+ */
+const noDelaySocketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
+  const socket = ssl ? tls.connect({ host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}), ...ssl }, onConnect) : net.connect({ host, port }, onConnect);
+  socket.setKeepAlive(true, KAFKA_KEEPALIVE_DELAY_MS);
+  socket.setNoDelay(true);
+  return socket;
+};
+
 const kafkajsPatched = patchKafkajs();
 let kafkajsUnpatchedLogged = false;
 
@@ -48,6 +66,7 @@ export function kafkaClient(brokers: string[], clientId: string, log: (line: str
   return new Kafka({
     clientId,
     brokers,
+    socketFactory: noDelaySocketFactory,
     connectionTimeout: KAFKA_CONNECTION_TIMEOUT_MS,
     requestTimeout: KAFKA_REQUEST_TIMEOUT_MS,
     retry: { retries: KAFKA_RETRIES, initialRetryTime: KAFKA_RETRY_INITIAL_MS, maxRetryTime: KAFKA_RETRY_MAX_MS },

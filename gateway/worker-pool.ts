@@ -64,8 +64,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
-import { buildKeyTable, ReplayCache, REPLAY_CACHE_ENTRIES_MAX, type AuthResult, type KeyEntry } from './auth.js';
-import { hmacSign } from './signing.js';
+import { ReplayCache, REPLAY_CACHE_ENTRIES_MAX, type AuthResult } from './auth.js';
 import type { ApiKeyConfig } from './config.js';
 import { ErrorCode, type AuthHeaders, type GatewayError, type RawRequest } from './types.js';
 import type { InstrumentLimits, ValidatedCommand } from './validate.js';
@@ -240,7 +239,7 @@ export class ValidationPool {
   readonly inlineItemsPerWindowMax: number;
   readonly inlineWindowMs: number;
   readonly maxInFlight: number;
-  /** The workers' state, on this thread: for validation inline while the pool is idle. */
+  /** The workers' state (key table, shards), on this thread: validation and signing inline, and the signing fallback. */
   private readonly inlineState: WorkerState;
   /** Items validated inline in this loop turn (reset by a setImmediate). */
   private inlineThisTurn = 0;
@@ -250,8 +249,6 @@ export class ValidationPool {
   private inlineResetScheduled = false;
   private readonly piscina: Piscina<ValidationTask, unknown[]>;
   private readonly replay: ReplayCache;
-  /** The key table, on this thread for the inline signing fallback only. */
-  private readonly keys: Map<string, KeyEntry>;
   private readonly now: () => number;
   private readonly open: Record<Kind, Batch | undefined> = { requests: undefined, session: undefined, auth: undefined, sign: undefined };
   /** Full batches waiting for a free slot, FIFO. */
@@ -274,7 +271,6 @@ export class ValidationPool {
     this.inlineState = createWorkerState(workerDataOf(opts.config));
     this.maxInFlight = this.threads * 2;
     this.now = opts.now ?? Date.now;
-    this.keys = buildKeyTable(opts.config);
     this.replay = new ReplayCache(opts.config.receiveWindowMs, opts.replayCacheEntriesMax ?? REPLAY_CACHE_ENTRIES_MAX);
     const { filename, execArgv } = workerModule();
     this.piscina = new Piscina({
@@ -335,8 +331,7 @@ export class ValidationPool {
     const r = (await this.enqueue<string[]>('sign', { apiKey, payloads } satisfies SignItem, bytes)) as string[] | GatewayError;
     if (Array.isArray(r)) return r;
     this.counters.signedInline += payloads.length;
-    const secret = this.keys.get(apiKey)?.hmacSecret;
-    return payloads.map((p) => (secret === undefined ? '' : hmacSign(secret, p)));
+    return sign(this.inlineState, { apiKey, payloads });
   }
 
   stats(): ValidationPoolStats {
@@ -450,10 +445,7 @@ export class ValidationPool {
     if (n > this.signInlineMax) return false;
     this.queued -= items.length;
     this.counters.signedInline += n;
-    for (let i = 0; i < items.length; i++) {
-      const secret = this.keys.get(items[i]!.apiKey)?.hmacSecret;
-      b.done[i]!(items[i]!.payloads.map((p) => (secret === undefined ? '' : hmacSign(secret, p))));
-    }
+    for (let i = 0; i < items.length; i++) b.done[i]!(sign(this.inlineState, items[i]!));
     return true;
   }
 

@@ -349,8 +349,6 @@ export interface NodeObserver {
 interface QueuedProposal {
   cmd: LoggedCommand;
   cb: ProposalCallback | undefined;
-  /** performance.now() when it reached this node (the entry trace's first stage). */
-  arrivedMs: number;
 }
 
 const ROLE_NAMES = { [Role.FOLLOWER]: 'FOLLOWER', [Role.PRE_CANDIDATE]: 'PRE_CANDIDATE', [Role.CANDIDATE]: 'CANDIDATE', [Role.LEADER]: 'LEADER' } as const;
@@ -421,6 +419,8 @@ export class ReplicaNode {
   private inbox: Message[] = [];
   private ticksDue = 0;
   private proposals: QueuedProposal[] = [];
+  /** performance.now() when the oldest queued proposal arrived (the entry trace's first stage): one clock read per pass, not per command. */
+  private proposalsSinceMs = 0;
   /** Operator request (transferLeadership): handed to the core between two Readys. */
   private transferDue: NodeId | undefined;
   /** Chaos suite only (setTestFsyncDelay): a slow disk, added to every fdatasync. */
@@ -511,8 +511,7 @@ export class ReplicaNode {
     assert(Number.isSafeInteger(this.snapshotIntervalEntries) && this.snapshotIntervalEntries >= 1, 'snapshotIntervalEntries ≥ 1');
     assert(opts.members.length >= 1 && opts.members.every((m) => Number.isSafeInteger(m) && m > 0), `members ${opts.members}`);
     this.sm = opts.stateMachine ?? new ShardStateMachine(opts.shardConfig);
-    const stagesObs = opts.observer?.entryStages;
-    this.trace = new EntryTrace(stagesObs === undefined ? undefined : (d) => stagesObs(d));
+    this.trace = new EntryTrace(opts.observer?.entryStages);
     this.readContext = this.runtime.entropy() * READ_CONTEXT_SPAN;
   }
 
@@ -670,8 +669,13 @@ export class ReplicaNode {
     if (!this.running || this.core.role !== Role.LEADER) return this.refuseCb(ProposalErrorCode.NOT_LEADER, cb);
     if (this.proposals.length + this.pendingCommands >= PENDING_PROPOSALS_MAX) return this.refuseCb(ProposalErrorCode.PROPOSAL_QUEUE_FULL, cb);
     if (p.body.length > COMMAND_BYTES_MAX) return this.refuseCb(ProposalErrorCode.COMMAND_TOO_LARGE, cb);
-    this.proposals.push({ cmd: { clientId: p.clientId, requestSeq: p.requestSeq, tsUs: p.tsUs ?? this.nowUs(), body: p.body }, cb, arrivedMs: performance.now() });
+    this.queueProposal({ cmd: { clientId: p.clientId, requestSeq: p.requestSeq, tsUs: p.tsUs ?? this.nowUs(), body: p.body }, cb });
     this.poke();
+  }
+
+  private queueProposal(q: QueuedProposal): void {
+    if (this.proposals.length === 0) this.proposalsSinceMs = performance.now();
+    this.proposals.push(q);
   }
 
   private refuseCb(code: ProposalErrorCode, cb: ProposalCallback): void {
@@ -950,6 +954,7 @@ export class ReplicaNode {
     }
     if (this.proposals.length > 0) {
       const queued = this.proposals;
+      const arrivedMs = this.proposalsSinceMs;
       this.proposals = [];
       // Everything that queued while the loop was busy goes into as few entries as the batch
       // limits allow: Raft, the WAL and the network then pay per batch, not per command.
@@ -958,17 +963,18 @@ export class ReplicaNode {
       for (let k = 0; k < queued.length; k++) {
         const b = BATCH_COMMAND_OVERHEAD_BYTES + queued[k]!.cmd.body.length;
         if (k > from && (k - from >= BATCH_COMMANDS_MAX || bytes + b > BATCH_BYTES_MAX - 64)) {
-          this.proposeBatch(queued, from, k);
+          this.proposeBatch(queued, from, k, arrivedMs);
           from = k;
           bytes = 0;
         }
         bytes += b;
       }
-      this.proposeBatch(queued, from, queued.length);
+      this.proposeBatch(queued, from, queued.length, arrivedMs);
     }
   }
 
-  private proposeBatch(queued: QueuedProposal[], from: number, to: number): void {
+  /** Proposes queued[from, to) as one entry; `arrivedMs`: when the oldest proposal of this pass arrived. */
+  private proposeBatch(queued: QueuedProposal[], from: number, to: number, arrivedMs: number): void {
     const cmds: LoggedCommand[] = new Array(to - from);
     const callbacks: (ProposalCallback | undefined)[] = new Array(to - from);
     for (let k = from; k < to; k++) {
@@ -982,7 +988,8 @@ export class ReplicaNode {
       obs?.batchCommands?.(cmds.length);
       const now = performance.now();
       this.pending.set(r.index, { term: r.term, callbacks, proposedAtMs: obs === undefined ? 0 : now });
-      this.trace.proposedEntry(r.index, cmds.length, queued[from]!.arrivedMs, now);
+      // Entries split from one pass share its oldest arrival: they all waited for this pass.
+      this.trace.proposedEntry(r.index, cmds.length, arrivedMs, now);
       this.pendingCommands += callbacks.length;
       this.stats.proposalsAccepted += callbacks.length;
       return;
@@ -1011,7 +1018,7 @@ export class ReplicaNode {
     this.stats.timeTicksProposed++;
     // Negative client ids are the replicas' own: no session, nothing to deduplicate (a leader
     // proposes each tick once and never resends it).
-    this.proposals.push({ cmd: { clientId: -this.core.term, requestSeq: 0, tsUs: now * 1000, body: TICK_COMMAND_BODY }, cb: undefined, arrivedMs: performance.now() });
+    this.queueProposal({ cmd: { clientId: -this.core.term, requestSeq: 0, tsUs: now * 1000, body: TICK_COMMAND_BODY }, cb: undefined });
   }
 
   /** A refused time tick is proposed again at the next pass. */

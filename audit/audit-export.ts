@@ -27,7 +27,8 @@ import { ENUM_NAMES, eventToJson } from '../engine/json-codec.js';
 import { EventKind, type Command } from '../engine/types.js';
 import { toReport } from '../gateway/gateway.js';
 import type { Entry } from '../replicator/raft/types.js';
-import { ApplyOutcome, BATCH_COMMAND_OVERHEAD_BYTES, BATCH_HEADER_BYTES, OUTCOME_NAMES, type ApplyResult } from '../replicator/shard-state-machine.js';
+import { ApplyOutcome, OUTCOME_NAMES, type ApplyResult } from '../shard/state-machine.js';
+import { BatchCursor } from '../shard/batch-codec.js';
 import { SHARD_FACTOR } from './canonical.js';
 import { Findings } from './findings.js';
 import { replay, type ReplayResult, type StartMode } from './replay.js';
@@ -125,16 +126,13 @@ export async function auditExport(opts: AuditOptions): Promise<AuditResult> {
     const committed = entry.index <= (commitOf.get(shard) ?? 0);
     const base = { shard, log_index: entry.index };
     const data = entry.data;
-    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    // results[k] is command k of the batch (a malformed entry has no results): its record's layout, shard-state-machine.ts.
-    let o = BATCH_HEADER_BYTES;
-    for (let k = 0; k < results.length; k++) {
+    // results[k] is command k of the batch (a malformed entry has no results).
+    const c = new BatchCursor(data, results.length);
+    for (let k = 0; c.next(); k++) {
       const r = results[k]!;
-      const tsUs = view.getFloat64(o + 16, true);
-      const len = view.getUint32(o + 24, true);
       const applied = r.outcome === ApplyOutcome.APPLIED;
-      const cmd = decodeCommand(data, o + BATCH_COMMAND_OVERHEAD_BYTES, len, applied ? r.seq : 0, tsUs);
-      o += BATCH_COMMAND_OVERHEAD_BYTES + len;
+      const tsUs = c.tsUs;
+      const cmd = decodeCommand(data, c.bodyOffset, c.bodyLength, applied ? r.seq : 0, tsUs);
       const account = (cmd as { account?: unknown } | undefined)?.account;
       // Does this command concern the order? (its own new order, naming its id, or own reports about it)
       let concernsOrder = orderSeq === undefined;

@@ -20,14 +20,15 @@ import { encodeEventsTo } from '../engine/event-codec.js';
 import { eventToJson } from '../engine/json-codec.js';
 import { hashSnapshot } from '../engine/snapshot.js';
 import { EventKind } from '../engine/types.js';
-import { decodeNodeSnapshot } from '../replicator/node.js';
+import { decodeSnapshotEnvelope } from '../shard/snapshot-envelope.js';
 import { EntryType, type Entry } from '../replicator/raft/types.js';
-import { ShardStateMachine, type ApplyResult } from '../replicator/shard-state-machine.js';
+import { ShardStateMachine, type ApplyResult } from '../shard/state-machine.js';
 import { execRowBytesMax, execRowLength, writeExecRow } from './canonical.js';
 import { ChainCheck, type ChainSummary, type RecordBuffer, type ReportSource, type Unavailable } from './chain.js';
 import { Findings, type Finding } from './findings.js';
 import { SourceError, type ShardSource, type Sources } from './sources.js';
 import { LogReader, loadSnapshotFile, openReplicaFiles, range, type LogProblem, type ReadItem, type ReplicaFiles, type SnapshotFile } from './wal-reader.js';
+import { commandData } from '../replicator/log.js';
 
 export type StartMode = 'auto' | 'genesis' | 'snapshot';
 
@@ -163,7 +164,7 @@ export class ShardReplay {
         continue;
       }
       try {
-        this.sm.restore(decodeNodeSnapshot(snap.bytes).sm);
+        this.sm.restore(decodeSnapshotEnvelope(snap.bytes).sm);
       } catch (err) {
         this.findings.fail('snapshot', `does not restore: ${(err as Error).message}`, { shard: this.shard, replica: r.files.name, index: s.index, file: s.name });
         continue;
@@ -308,7 +309,7 @@ export class ShardReplay {
   private apply(entry: Entry): boolean {
     let results: ApplyResult[];
     try {
-      results = this.sm.apply(entry);
+      results = this.sm.apply(entry.index, commandData(entry));
     } catch (err) {
       this.findings.fail('replay', `the state machine failed: ${(err as Error).message}`, { shard: this.shard, index: entry.index });
       this.stoppedBy = 'unreadable';
@@ -339,7 +340,7 @@ export class ShardReplay {
       }
       let recorded: Uint8Array;
       try {
-        recorded = decodeNodeSnapshot(snap.bytes).sm;
+        recorded = decodeSnapshotEnvelope(snap.bytes).sm;
       } catch (err) {
         this.findings.fail('snapshot', (err as Error).message, where);
         continue;

@@ -24,8 +24,10 @@ import type { ReadModels } from '../events/read-models/model.js';
 import { toReport } from '../gateway/gateway.js';
 import type { ExecutionReportOut } from '../gateway/types.js';
 import { EntryType, type Entry } from '../replicator/raft/types.js';
-import { ApplyOutcome, ShardStateMachine, decodeBatch } from '../replicator/shard-state-machine.js';
+import { ApplyOutcome, ShardStateMachine } from '../shard/state-machine.js';
+import { decodeBatch } from '../shard/batch-codec.js';
 import type { Op } from './workload.js';
+import { commandData } from '../replicator/log.js';
 
 /** Where a command took effect: log index, then its place in the entry's batch. */
 interface Position {
@@ -165,7 +167,7 @@ export function check(input: CheckInput): CheckResult {
   const reportsByExec = new Map<number, ExecutionReportOut>();
   const positionOfExec = new Map<number, Position>();
   for (const e of entries) {
-    const results = sm.apply(e);
+    const results = sm.apply(e.index, commandData(e));
     if (e.type !== EntryType.NORMAL || results.length === 0) continue;
     const cmds = decodeBatch(e.data);
     if (cmds === undefined) throw new Error(`entry ${e.index}: undecodable batch`);

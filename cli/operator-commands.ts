@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseClusterConfig, type MemberConfig } from '../replicator/cluster-config.js';
 import { requestOnce } from '../replicator/client-server.js';
-import type { NodeStatus } from '../replicator/node.js';
+import type { NodeStatus } from '../replicator/log.js';
 import { OrderEntryRestClient, type AdminRoute } from '../gateway/client/rest-client.js';
 
 const CLUSTER_DEFAULT = 'replicator/examples/cluster-3-local.json';

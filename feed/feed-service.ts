@@ -3,7 +3,7 @@
 //
 //   onStateReset(engine)             at start (after WAL recovery) and after a leader's snapshot
 //                                    is installed: rebuild from the engine, resync subscribers
-//   onApplied(results, events, entry) after every applied entry: project its events, flush
+//   onApplied({index, tsUs, events}) after every applied entry: project its events, flush
 //
 // Both run synchronously on the replica's loop and never throw: the feed is derived state,
 // not part of the replicated state machine, so a failure here is logged, the projector is
@@ -13,12 +13,18 @@
 
 import type { Engine } from '../engine/engine.js';
 import type { EventBuffer } from '../engine/event-buffer.js';
-import type { ApplyResult } from '../replicator/shard-state-machine.js';
-import { BATCH_COMMAND_OVERHEAD_BYTES, BATCH_HEADER_BYTES, batchCommandCount } from '../replicator/shard-state-machine.js';
-import { EntryType, type Entry } from '../replicator/raft/types.js';
 import { FeedServer, type FeedLimits } from './feed-server.js';
 import { MarketDataProjector } from './projector.js';
 import { ResyncReason, type DataMessage } from './types.js';
+
+/** One applied entry of the shard, as the feed needs it (replicator/log.ts AppliedEntry). */
+export interface FeedEntry {
+  index: number;
+  /** The entry's newest command time (µs), 0 for entries without commands: the feed's clock. */
+  tsUs: number;
+  /** All the entry's events (rows [0, count)). */
+  events: EventBuffer;
+}
 
 export interface MarketDataFeedOptions {
   /** The shard's instruments (the projector serves exactly these). */
@@ -82,8 +88,8 @@ export class MarketDataFeed {
   };
 
   /** ReplicaNodeOptions.onApplied: one committed entry was applied; its events are all of `events`. */
-  readonly onApplied = (_results: ApplyResult[], events: EventBuffer, entry: Entry): void => {
-    this.applyEvents(events, 0, events.count, entryTimeUs(entry));
+  readonly onApplied = (entry: FeedEntry): void => {
+    this.applyEvents(entry.events, 0, entry.events.count, entry.tsUs);
   };
 
   /**
@@ -103,28 +109,6 @@ export class MarketDataFeed {
       if (this.engine !== undefined) this.onStateReset(this.engine);
     }
   }
-}
-
-/**
- * The newest command time (µs) of a batch entry, 0 for other entries. Reads the batch layout
- * of replicator/shard-state-machine.ts (u8 version | u32 count | count × (f64 clientId |
- * f64 requestSeq | f64 tsUs | u32 length | body)), checked by its batchCommandCount; a
- * malformed entry gives 0.
- */
-export function entryTimeUs(entry: Entry): number {
-  const d = entry.data;
-  if (entry.type !== EntryType.NORMAL) return 0;
-  const count = batchCommandCount(d);
-  if (count <= 0) return 0;
-  const v = new DataView(d.buffer, d.byteOffset, d.byteLength);
-  let o = BATCH_HEADER_BYTES;
-  let ts = 0;
-  for (let k = 0; k < count; k++) {
-    const t = v.getFloat64(o + 16, true);
-    if (Number.isSafeInteger(t) && t > ts) ts = t;
-    o += BATCH_COMMAND_OVERHEAD_BYTES + v.getUint32(o + 24, true);
-  }
-  return ts;
 }
 
 function describe(err: unknown): string {

@@ -21,7 +21,7 @@ import { decodeEvents } from '../engine/event-codec.js';
 import { ExecType, OrdStatus, Reason, type EngineEvent, type ExecReport, type InstrumentConfig } from '../engine/types.js';
 import { ENUM_NAMES, reasonName } from '../engine/json-codec.js';
 import { CLIENT_WINDOW_MAX, ClientRequestError, ReplicaClient, SESSION_LOST_CODES, TRACE_INDEXES_MAX, requestOnce, type SubmitResult } from '../replicator/client-server.js';
-import { encodeJsonCommand } from '../replicator/node.js';
+import { encodeJsonCommand } from '../shard/json-command.js';
 import { authenticate, type KeyEntry } from './auth.js';
 import type { GatewayConfig, ShardEntry } from './config.js';
 import { ReportChain, canonicalReport, loadOrCreateSigningKey } from './report-chain.js';

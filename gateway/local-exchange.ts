@@ -1,4 +1,4 @@
-// The whole exchange on one machine: three replica processes of one shard (replicator/main.ts)
+// The whole exchange on one machine: three replica processes of one shard (processes/replica.ts)
 // and, in this process, the gateway with its REST and gRPC servers. `npm start` uses it with
 // the example configuration (persistent data under ./data; each replica also serves market
 // data on its `feed` port); the integration tests and the gateway benchmarks use it with a

@@ -47,8 +47,10 @@ import { ByteWriter, ByteReader, copyBytes } from '../engine/byte-writer.js';
 import type { EventBuffer } from '../engine/event-buffer.js';
 import { decodeEvents, encodeEventsTo } from '../engine/event-codec.js';
 import { eventToJson } from '../engine/json-codec.js';
-import { ApplyOutcome, COMMAND_BYTES_MAX, OUTCOME_NAMES, type ApplyResult } from './shard-state-machine.js';
-import { encodeJsonCommand, type CommittedRead, type EncodedProposal, type NodeStatus, type Proposal, type ProposalCallback, type ProposalError, type ProposalReply } from './node.js';
+import { ApplyOutcome, OUTCOME_NAMES, type ApplyResult } from '../shard/state-machine.js';
+import { COMMAND_BYTES_MAX } from '../shard/batch-codec.js';
+import { type CommittedRead, type EncodedProposal, type NodeStatus, type Proposal, type ProposalCallback, type ProposalError, type ProposalReply } from './log.js';
+import { encodeJsonCommand } from '../shard/json-command.js';
 import { Side } from '../engine/types.js';
 import { ConfChangeType, type ConfChange, type ConfState, type NodeId } from './raft/types.js';
 import { RecentResults } from './recent-results.js';
@@ -283,7 +285,7 @@ export interface ClientServerNode {
   proposeEncoded(p: EncodedProposal, cb: ProposalCallback): void;
   status(withHash?: boolean): NodeStatus;
   stateHash(): string;
-  readonly stateMachine: import('./shard-state-machine.js').ShardStateMachine;
+  readonly stateMachine: import('./log.js').StateMachine;
   /** Committed entries for op 'entries' (ReplicaNode.readCommitted); without it the op is refused. */
   readCommitted?(fromIndex: number, bytesMax: number): CommittedRead;
   /** Op 'transfer-leader' (operator CLI); without it the op is refused. */
@@ -780,7 +782,7 @@ interface EntryWaiter {
  * ENTRIES frame (proto/client-frames.md), body little-endian:
  *   f64 id | u8 kind (1 entries, 2 snapshot) | f64 appliedIndex | f64 firstIndex |
  *   entries:  u32 count | count × (f64 index | f64 term | u8 type | u32 length | data)
- *   snapshot: f64 index | f64 term | u32 length | node snapshot (replicator/node.ts encodeNodeSnapshot)
+ *   snapshot: f64 index | f64 term | u32 length | node snapshot (replicator/node.ts encodeSnapshotEnvelope)
  */
 export function encodeEntriesFrame(id: number, read: CommittedRead): Buffer {
   const w = new ByteWriter();

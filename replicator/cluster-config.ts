@@ -1,4 +1,4 @@
-// The cluster configuration file read by main.ts: one JSON file shared by every replica of a
+// The cluster configuration file read by the replica process (processes/replica.ts): one JSON file shared by every replica of a
 // shard; each process picks its own member with --node. Pure parsing and validation (the file
 // is read by the caller); relative paths are resolved against the file's directory.
 //

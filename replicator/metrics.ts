@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LATENCY_BUCKETS_S, prom, type Registry } from '../ops/metrics.js';
-import type { NodeStatus } from './node.js';
+import type { NodeStatus } from './log.js';
 
 /** Stage histogram buckets (s): 10 µs to 1 s, finer than LATENCY_BUCKETS_S below a millisecond. */
 export const STAGE_BUCKETS_S = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];

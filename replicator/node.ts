@@ -2,7 +2,7 @@
 // the host loop that drives them (replicator/README.md, "Host loop" and "Safety"). Everything
 // outside the process is injected: the transport (`send`, and receive() for what arrived),
 // the file system under the WAL (`fs`), the clock, timers and scheduling (`runtime`), and the
-// state machine. main.ts wires in TCP, node:fs and the system clock; the simulator
+// state machine. processes/replica.ts wires in TCP, node:fs and the system clock; the simulator
 // (replicator/sim/) wires in a simulated network, disk and clock and runs this very loop.
 //
 // The loop processes one Ready at a time, in this order:
@@ -32,8 +32,7 @@ import path from 'node:path';
 import { copyBytes } from '../engine/byte-writer.js';
 import { encodeCommand } from '../engine/command-codec.js';
 import type { Engine } from '../engine/engine.js';
-import type { EventBuffer } from '../engine/event-buffer.js';
-import { commandFromJson, eventToJson } from '../engine/json-codec.js';
+import { eventToJson } from '../engine/json-codec.js';
 import type { ShardConfig } from '../engine/types.js';
 import { RaftCore, decodeConfChange } from './raft/raft-core.js';
 import { systemRuntime, type ReplicaRuntime } from './runtime.js';
@@ -56,17 +55,28 @@ import {
   type RecoveredState,
   type SnapshotMeta,
 } from './raft/types.js';
+import { ApplyOutcome, ShardStateMachine, type ApplyResult } from '../shard/state-machine.js';
+import { decodeSnapshotEnvelope, encodeSnapshotEnvelope } from '../shard/snapshot-envelope.js';
+import { encodeJsonCommand } from '../shard/json-command.js';
 import {
-  ApplyOutcome,
-  BATCH_BYTES_MAX,
-  BATCH_COMMAND_OVERHEAD_BYTES,
-  BATCH_COMMANDS_MAX,
-  COMMAND_BYTES_MAX,
-  ShardStateMachine,
-  encodeBatch,
-  type ApplyResult,
-  type LoggedCommand,
-} from './shard-state-machine.js';
+  ProposalError,
+  ProposalErrorCode,
+  commandData,
+  type AppliedEntry,
+  type CommittedRead,
+  type EncodedProposal,
+  type MembershipChangeError,
+  type MembershipChangeResult,
+  type NodeStats,
+  type NodeStatus,
+  type Proposal,
+  type ProposalCallback,
+  type ProposalReply,
+  type ReadCallback,
+  type ReplicatedLog,
+  type StateMachine,
+} from './log.js';
+import { BATCH_BYTES_MAX, BATCH_COMMAND_OVERHEAD_BYTES, BATCH_COMMANDS_MAX, COMMAND_BYTES_MAX, encodeBatch, type LoggedCommand } from '../shard/batch-codec.js';
 import { Prng } from './prng.js';
 import { EntryTrace, type EntryStageDurations, type EntryStages } from './entry-trace.js';
 import type { WalFs } from './wal/fs.js';
@@ -110,43 +120,6 @@ export const READS_PENDING_MAX = 4096;
 /** Largest batch handed to one wal.append() (32 MiB, half the WAL's APPEND_BYTES_MAX). */
 export const WAL_APPEND_BATCH_BYTES_MAX = 32 * 1024 * 1024;
 
-// ---------------------------------------------------------------------------------------------
-// Errors, results
-// ---------------------------------------------------------------------------------------------
-
-export const ProposalErrorCode = {
-  NOT_LEADER: 'NOT_LEADER',
-  PROPOSAL_QUEUE_FULL: 'PROPOSAL_QUEUE_FULL',
-  TRANSFERRING_LEADERSHIP: 'TRANSFERRING_LEADERSHIP',
-  /** The entry at the proposal's index was replaced by another leader's: it was not applied there (it may have been resent). */
-  LEADER_CHANGED: 'LEADER_CHANGED',
-  /** A snapshot from the leader replaced the log around the proposal: its fate is unknown here. */
-  SNAPSHOT_INSTALLED: 'SNAPSHOT_INSTALLED',
-  STOPPING: 'STOPPING',
-  COMMAND_TOO_LARGE: 'COMMAND_TOO_LARGE',
-} as const;
-export type ProposalErrorCode = (typeof ProposalErrorCode)[keyof typeof ProposalErrorCode];
-
-const NOT_RETRYABLE: ReadonlySet<ProposalErrorCode> = new Set([ProposalErrorCode.COMMAND_TOO_LARGE]);
-
-/**
- * A proposal that did not (or may not) take effect through this node. Retryable ones may be
- * resent with the SAME (clientId, requestSeq): the session table makes that exactly-once.
- */
-export class ProposalError extends Error {
-  override name = 'ProposalError';
-  readonly retryable: boolean;
-  constructor(
-    readonly code: ProposalErrorCode,
-    /** Leader known to this node (0 = none known). */
-    readonly leader: NodeId,
-    message?: string,
-  ) {
-    super(message ?? code);
-    this.retryable = !NOT_RETRYABLE.has(code);
-  }
-}
-
 /** The data directory holds a log or snapshot but no hard state (term and vote): the file was lost. */
 export class HardStateMissingError extends Error {
   override name = 'HardStateMissingError';
@@ -162,79 +135,6 @@ export class HardStateMissingError extends Error {
     );
   }
 }
-
-export interface ProposalReply {
-  result: ApplyResult;
-  /** Engine events of the command as JSON objects (empty unless APPLIED). */
-  events: unknown[];
-}
-
-/** What a client proposes (the node stamps tsUs with the leader's clock unless given). */
-export interface Proposal {
-  clientId: number;
-  requestSeq: number;
-  command: Record<string, unknown>;
-  tsUs?: number;
-}
-
-/** The same with the command already in the binary command codec (engine/command-codec.ts). */
-export interface EncodedProposal {
-  clientId: number;
-  requestSeq: number;
-  body: Uint8Array;
-  tsUs?: number;
-}
-
-/**
- * Called exactly once per proposal: with an error, or with the state machine's result and its
- * event buffer, whose rows [result.eventsFrom, result.eventsTo) are the command's events. The
- * buffer is reused by the next apply: read (or copy) the rows inside the callback.
- */
-export type ProposalCallback = (err: ProposalError | undefined, result: ApplyResult | undefined, events: EventBuffer | undefined) => void;
-
-/** Answer to readIndex(): an error, or the index whose apply makes a read linearizable (0 with an error). */
-export type ReadCallback = (err: ProposalError | undefined, index: number) => void;
-
-export interface NodeStatus {
-  id: NodeId;
-  role: 'FOLLOWER' | 'PRE_CANDIDATE' | 'CANDIDATE' | 'LEADER';
-  term: number;
-  leader: NodeId;
-  commit: number;
-  applied: number;
-  firstIndex: number;
-  lastIndex: number;
-  /** Index of the newest snapshot saved or installed (0 for none). */
-  snapshotIndex: number;
-  pendingProposals: number;
-  /** Membership as this replica knows it (a follower's may lag the leader's). */
-  conf: ConfState;
-  /** Recovered having lost entries it may have acknowledged, not caught up yet: it does not campaign, and votes only for candidates as up to date as the log it had (README, Safety rule 6). */
-  logTailLost: boolean;
-  stats: NodeStats;
-  /** SHA-256 of the state machine at `applied` (only when asked: it serializes the whole book). */
-  stateHash?: string;
-}
-
-export interface NodeStats {
-  readies: number;
-  fsyncs: number;
-  entriesAppended: number;
-  entriesApplied: number;
-  snapshotsTaken: number;
-  snapshotsInstalled: number;
-  proposalsAccepted: number;
-  proposalsRejected: number;
-  timeTicksProposed: number;
-  /** Incoming Raft messages dropped because the inbox was full. */
-  messagesDropped: number;
-}
-
-/** Outcome of changeMembership(): the change is applied here, or why it was not proposed or not seen applied. */
-export type MembershipChangeResult =
-  | { ok: true; index: number; conf: ConfState }
-  | { ok: false; error: MembershipChangeError; leader: NodeId; message: string };
-export type MembershipChangeError = 'NOT_LEADER' | 'CONF_CHANGE_PENDING' | 'CONF_CHANGE_INVALID' | 'NOT_COMMITTED_IN_TERM' | 'TRANSFERRING_LEADERSHIP' | 'PROPOSAL_QUEUE_FULL' | 'LEADER_CHANGED' | 'SNAPSHOT_INSTALLED' | 'STOPPING' | 'BUSY';
 
 const CONF_CHANGE_NAMES: Record<ConfChangeType, string> = { [ConfChangeType.ADD_LEARNER]: 'add learner', [ConfChangeType.PROMOTE]: 'promote', [ConfChangeType.REMOVE]: 'remove' };
 const CONF_REFUSALS: Record<ProposeError, string> = {
@@ -284,7 +184,7 @@ export interface ReplicaNodeOptions {
   /** WAL segment size and tail cache (defaults: the WAL's). */
   wal?: { segmentBytesMax?: number; tailCacheBytesMax?: number };
   /** The state machine (default: a new ShardStateMachine of shardConfig). */
-  stateMachine?: ShardStateMachine;
+  stateMachine?: StateMachine;
   /** Raft flow-control limits and options (defaults: the constants above, PreVote and CheckQuorum on). */
   raft?: Partial<Pick<RaftConfig, 'inflightMessagesMax' | 'inflightBytesMax' | 'appendBytesMax' | 'uncommittedEntriesMax' | 'snapshotChunkBytes' | 'preVote' | 'checkQuorum'>>;
   /** Election-timeout randomness (default: the seeded PRNG from `seed` and the node id). */
@@ -292,11 +192,12 @@ export interface ReplicaNodeOptions {
   /**
    * Observer of applied state (the market-data feed, feed/feed-service.ts): called after every
    * applied entry, on the loop, after the entry's proposals were answered, with the entry's
-   * results and the event buffer holding all its events (rows [0, events.count); reused by the
-   * next apply: read it inside the call). Derived state only: an exception is logged and
-   * ignored, never fatal. Unset: no cost.
+   * index, time, results and the event buffer holding all its events (rows [0, events.count);
+   * reused by the next apply: read it inside the call), and the Raft entry itself (the
+   * simulator's oracle checks it; the feed does not look). Derived state only: an exception is
+   * logged and ignored, never fatal. Unset: no cost.
    */
-  onApplied?: (results: ApplyResult[], events: EventBuffer, entry: Entry) => void;
+  onApplied?: (applied: AppliedEntry, entry: Entry) => void;
   /**
    * Called when the state machine's engine was built other than by applying entries — once at
    * start() after recovery (from the WAL's snapshot, or empty), and after a leader's snapshot
@@ -312,11 +213,6 @@ export interface ReplicaNodeOptions {
    */
   onConfChange?: (cc: ConfChange, conf: ConfState) => void;
 }
-
-/** What readCommitted() answers: committed entries, or the newest snapshot when the ones asked for are compacted. */
-export type CommittedRead =
-  | { kind: 'entries'; applied: number; firstIndex: number; entries: Entry[] }
-  | { kind: 'snapshot'; applied: number; firstIndex: number; index: number; term: number; /** encodeNodeSnapshot() bytes */ data: Uint8Array };
 
 /** Snapshot as stored in the WAL and sent to followers: membership + state machine snapshot. */
 interface HeldSnapshot {
@@ -353,53 +249,13 @@ interface QueuedProposal {
 
 const ROLE_NAMES = { [Role.FOLLOWER]: 'FOLLOWER', [Role.PRE_CANDIDATE]: 'PRE_CANDIDATE', [Role.CANDIDATE]: 'CANDIDATE', [Role.LEADER]: 'LEADER' } as const;
 
-// ---------------------------------------------------------------------------------------------
-// Node snapshot envelope: the WAL stores (index, term, bytes) only, so the membership of the
-// snapshot's SnapshotMeta travels inside the bytes. Same bytes on disk and on the wire.
-// ---------------------------------------------------------------------------------------------
-
-const NODE_SNAPSHOT_MAGIC = 0x534e424d; // 'MBNS'
-const NODE_SNAPSHOT_VERSION = 1;
-/** Members in a snapshot's membership, at most (a sanity bound for decoding). */
-const SNAPSHOT_MEMBERS_MAX = 1024;
-
-export function encodeNodeSnapshot(conf: ConfState, sm: Uint8Array): Uint8Array {
-  const head = 4 + 4 + 4 + 4 + 8 * (conf.voters.length + conf.learners.length);
-  const out = new Uint8Array(head + sm.length);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, NODE_SNAPSHOT_MAGIC, true);
-  v.setUint32(4, NODE_SNAPSHOT_VERSION, true);
-  v.setUint32(8, conf.voters.length, true);
-  v.setUint32(12, conf.learners.length, true);
-  let o = 16;
-  for (const id of [...conf.voters, ...conf.learners]) {
-    v.setFloat64(o, id, true);
-    o += 8;
-  }
-  out.set(sm, o);
-  return out;
-}
-
-export function decodeNodeSnapshot(bytes: Uint8Array): { conf: ConfState; sm: Uint8Array } {
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < 16 || v.getUint32(0, true) !== NODE_SNAPSHOT_MAGIC || v.getUint32(4, true) !== NODE_SNAPSHOT_VERSION) {
-    throw new Error('node snapshot: bad magic or version');
-  }
-  const nv = v.getUint32(8, true);
-  const nl = v.getUint32(12, true);
-  if (nv + nl > SNAPSHOT_MEMBERS_MAX || 16 + 8 * (nv + nl) > bytes.length) throw new Error('node snapshot: bad membership');
-  const ids: number[] = [];
-  for (let k = 0; k < nv + nl; k++) ids.push(v.getFloat64(16 + 8 * k, true));
-  return { conf: { voters: ids.slice(0, nv), learners: ids.slice(nv) }, sm: bytes.subarray(16 + 8 * (nv + nl)) };
-}
-
 function assert(ok: boolean, message: string): asserts ok {
   if (!ok) throw new Error(`replica node invariant broken: ${message}`);
 }
 
 // ---------------------------------------------------------------------------------------------
 
-export class ReplicaNode {
+export class ReplicaNode implements ReplicatedLog {
   readonly id: NodeId;
   readonly dir: string;
   private readonly opts: ReplicaNodeOptions;
@@ -413,7 +269,7 @@ export class ReplicaNode {
 
   private wal!: Wal;
   private core!: RaftCore;
-  private sm: ShardStateMachine;
+  private sm: StateMachine;
 
   // Inputs queued for the loop.
   private inbox: Message[] = [];
@@ -560,7 +416,7 @@ export class ReplicaNode {
     const snap = wal.loadLatestSnapshot();
     let recoveredSnap: HeldSnapshot | undefined;
     if (snap !== undefined) {
-      const { conf, sm } = decodeNodeSnapshot(snap.bytes);
+      const { conf, sm } = decodeSnapshotEnvelope(snap.bytes);
       this.sm.restore(sm);
       assert(this.sm.appliedIndex === snap.index, `snapshot ${snap.index} restores the state machine at ${this.sm.appliedIndex}`);
       recoveredSnap = { meta: { index: snap.index, term: snap.term, conf }, data: snap.bytes };
@@ -781,7 +637,7 @@ export class ReplicaNode {
   }
 
   /** Read-only view of the state machine (tests, tools). */
-  get stateMachine(): ShardStateMachine {
+  get stateMachine(): StateMachine {
     return this.sm;
   }
 
@@ -1164,12 +1020,12 @@ export class ReplicaNode {
     if (e.type === EntryType.CONF_CHANGE) this.applyConfChangeEntry(e);
     const obs = this.opts.observer?.applySeconds;
     const t0 = obs === undefined ? 0 : performance.now();
-    const results = this.sm.apply(e);
+    const results = this.sm.apply(e.index, commandData(e));
     if (obs !== undefined) obs((performance.now() - t0) / 1000);
     this.stats.entriesApplied++;
     this.answerProposals(e, results);
     this.trace.appliedEntry(e.index, performance.now());
-    if (this.opts.onApplied !== undefined) this.notifyObserver('onApplied', () => this.opts.onApplied!(results, this.sm.events, e));
+    if (this.opts.onApplied !== undefined) this.notifyObserver('onApplied', () => this.opts.onApplied!({ index: e.index, tsUs: this.sm.entryTimeUs, results, events: this.sm.events }, e));
   }
 
   /** The configuration took effect when the entry was appended (raft/membership.ts); applying it tells the host and the operator. */
@@ -1238,7 +1094,7 @@ export class ReplicaNode {
     const term = this.core.termAt(applied);
     assert(term !== undefined, `no term for applied index ${applied}`);
     const meta: SnapshotMeta = { index: applied, term, conf: this.core.confAt(applied) };
-    const data = encodeNodeSnapshot(meta.conf, this.sm.snapshot());
+    const data = encodeSnapshotEnvelope(meta.conf, this.sm.snapshot());
     const epoch = this.snapshotEpoch;
     this.snapshotSaving = true;
     this.snapshotIndex = applied;
@@ -1268,7 +1124,7 @@ export class ReplicaNode {
     this.snapshotEpoch++;
     this.compactionDue = undefined;
     // Decode first: a snapshot we cannot read must not replace our log.
-    const decoded = decodeNodeSnapshot(data);
+    const decoded = decodeSnapshotEnvelope(data);
     this.wal.saveSnapshotThen(meta.index, meta.term, data, (err) =>
       this.resume(() => {
         if (err !== undefined) throw err;
@@ -1347,20 +1203,6 @@ export class ReplicaNode {
     this.settleIdle();
     this.rejectAll(ProposalErrorCode.STOPPING);
     this.opts.onFatal(err);
-  }
-}
-
-/**
- * A command in its JSON form → the command codec. What commandFromJson refuses (no string
- * type) and values no JSON could hold become `{}`: a command without a type, which the engine
- * rejects as MALFORMED_COMMAND under its seq (as pipe mode does).
- */
-export function encodeJsonCommand(command: unknown): Uint8Array {
-  const parsed = commandFromJson(command);
-  try {
-    return encodeCommand('error' in parsed ? {} : parsed);
-  } catch {
-    return encodeCommand({});
   }
 }
 

@@ -1,4 +1,4 @@
-// Spawns a cluster of real replica processes (replicator/main.ts) on loopback, for the
+// Spawns a cluster of real replica processes (processes/replica.ts) on loopback, for the
 // process-level test and the replication benchmark: free ports, a temp data dir, a cluster
 // file, start / SIGKILL / restart / SIGTERM of single nodes, and status polling. Every wait is
 // bounded; stop() kills whatever is still running.
@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requestOnce, type ClientEndpoint } from './client-server.js';
 import { parseClusterConfig } from './cluster-config.js';
-import type { NodeStatus } from './node.js';
+import type { NodeStatus } from './log.js';
 import type { NodeId } from './raft/types.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -188,7 +188,7 @@ export class ProcessCluster {
   /** Spawns node `id` and waits for its ready line. */
   async start(id: NodeId): Promise<void> {
     if (this.isAlive(id)) throw new Error(`node ${id} already running`);
-    const child = spawn(process.execPath, [...(this.opts.nodeArgs ?? []), '--import', 'tsx', 'replicator/main.ts', '--config', this.nodeConfigPath(id), '--node', String(id)], {
+    const child = spawn(process.execPath, [...(this.opts.nodeArgs ?? []), '--import', 'tsx', 'processes/replica.ts', '--config', this.nodeConfigPath(id), '--node', String(id)], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       ...(this.opts.env !== undefined ? { env: { ...process.env, ...this.opts.env } } : {}),

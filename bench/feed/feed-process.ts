@@ -14,9 +14,11 @@
 import { performance } from 'node:perf_hooks';
 import { encodeCommand } from '../../engine/command-codec.js';
 import { MarketDataFeed } from '../../feed/feed-service.js';
-import { ShardStateMachine, encodeBatch, registerCommand, type LoggedCommand } from '../../replicator/shard-state-machine.js';
+import { ShardStateMachine } from '../../shard/state-machine.js';
+import { encodeBatch, registerCommand, type LoggedCommand } from '../../shard/batch-codec.js';
 import { EntryType, type Entry } from '../../replicator/raft/types.js';
 import { SYMBOL, benchConfig, generateMix1 } from '../engine/workloads.js';
+import { commandData } from '../../replicator/log.js';
 
 /** Generator timer period (ms): entries due since the last tick are applied together. */
 const GENERATOR_TICK_MS = 1;
@@ -47,8 +49,8 @@ async function main(): Promise<void> {
     for (let k = 0; k < count && next < bodies.length; k++) cmds.push({ clientId: 1, requestSeq: ++requestSeq, tsUs, body: bodies[next++]! });
     if (cmds.length === registrations) return 0;
     const entry: Entry = { index: ++index, term: 1, type: EntryType.NORMAL, data: encodeBatch(cmds) };
-    const results = sm.apply(entry);
-    feed.onApplied(results, sm.events, entry);
+    sm.apply(entry.index, commandData(entry));
+    feed.onApplied({ index: entry.index, tsUs: sm.entryTimeUs, events: sm.events });
     return cmds.length - registrations;
   };
 

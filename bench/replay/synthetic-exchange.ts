@@ -21,12 +21,14 @@ import { EventKind, type Command } from '../../engine/types.js';
 import { toReport } from '../../gateway/gateway.js';
 import { ReportChain, canonicalReport, loadOrCreateSigningKey } from '../../gateway/report-chain.js';
 import type { ExecutionReportOut } from '../../gateway/types.js';
-import { encodeNodeSnapshot } from '../../replicator/node.js';
+import { encodeSnapshotEnvelope } from '../../shard/snapshot-envelope.js';
 import { EntryType } from '../../replicator/raft/types.js';
-import { ShardStateMachine, encodeBatch, registerCommand, type LoggedCommand } from '../../replicator/shard-state-machine.js';
+import { ShardStateMachine } from '../../shard/state-machine.js';
+import { encodeBatch, registerCommand, type LoggedCommand } from '../../shard/batch-codec.js';
 import { Prng } from '../../replicator/prng.js';
 import { Wal, type LogEntry } from '../../replicator/wal/wal.js';
 import { SYMBOL, generateMix1, generateMix2 } from '../engine/workloads.js';
+import { commandData } from '../../replicator/log.js';
 
 export interface SyntheticOptions {
   dir: string;
@@ -184,7 +186,7 @@ export async function writeSyntheticExchange(o: SyntheticOptions): Promise<Synth
       k += n;
       out.commands += batch.length - registrations;
       const entry = { index: ++index, term: TERM, type: EntryType.NORMAL, data: encodeBatch(batch) };
-      sm.apply(entry);
+      sm.apply(entry.index, commandData(entry));
       const ev = sm.events;
       for (let i = 0; i < ev.count; i++) {
         if (ev.kind[i] !== EventKind.EXEC) continue;
@@ -208,7 +210,7 @@ export async function writeSyntheticExchange(o: SyntheticOptions): Promise<Synth
         wal.append(pendingEntries);
         pendingEntries = [];
         pendingBytes = 0;
-        await wal.saveSnapshot(index, TERM, encodeNodeSnapshot({ voters: Array.from({ length: replicas }, (_, r) => r + 1), learners: [] }, sm.snapshot()));
+        await wal.saveSnapshot(index, TERM, encodeSnapshotEnvelope({ voters: Array.from({ length: replicas }, (_, r) => r + 1), learners: [] }, sm.snapshot()));
         if (o.compact === true && previousSnapshot > 0) wal.compactThrough(previousSnapshot);
         previousSnapshot = index;
       }

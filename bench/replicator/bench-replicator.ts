@@ -1,4 +1,4 @@
-// Replication benchmark: 3 replica processes (replicator/main.ts) on loopback, fsync on, the
+// Replication benchmark: 3 replica processes (processes/replica.ts) on loopback, fsync on, the
 // TCP transport between them, and an open-loop load generator in this process speaking the
 // client protocol (replicator/client-server.ts).
 //

@@ -33,12 +33,14 @@ import { parseConfig } from '../../engine/config.js';
 import { EventKind, OrdType, type ExecReport, type ShardConfig } from '../../engine/types.js';
 import { REPO_ROOT, sleep } from '../../replicator/process-cluster.js';
 import { EntryType } from '../../replicator/raft/types.js';
-import { ApplyOutcome, BATCH_COMMAND_OVERHEAD_BYTES, BATCH_HEADER_BYTES, ShardStateMachine } from '../../replicator/shard-state-machine.js';
+import { ApplyOutcome, ShardStateMachine } from '../../shard/state-machine.js';
+import { BatchCursor } from '../../shard/batch-codec.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DigestTable, canonicalExecRecord, chain, u32FromBase64, viewDigest } from './digest.js';
 import { Outcome, SYMBOL, type OrderTable } from './load.js';
 import type { SeedStack } from './stack.js';
+import { commandData } from '../../replicator/log.js';
 
 /** Status rounds tried to find every replica at the same applied index. */
 const SETTLE_ATTEMPTS_MAX = 100;
@@ -141,21 +143,18 @@ async function replayReplica(stack: SeedStack, id: number, throughIndex: number,
         if (e.index !== next) throw new Error(`replica ${id}: entry ${e.index} where ${next} was expected`);
         next++;
         const entry = { index: e.index, term: e.term, type: e.type as EntryType, data: e.data };
-        const results = sm.apply(entry);
+        const results = sm.apply(entry.index, commandData(entry));
         const ev = sm.events;
-        // Command k of the batch is results[k] (encodeBatch layout: shard-state-machine.ts).
-        const view = new DataView(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength);
-        let at = BATCH_HEADER_BYTES;
+        // Command k of the batch is results[k] (a malformed entry has no results).
+        const c = new BatchCursor(entry.data, results.length);
         for (const res of results) {
-          const bodyAt = at + BATCH_COMMAND_OVERHEAD_BYTES;
-          const bodyLength = view.getUint32(at + 24, true);
-          at = bodyAt + bodyLength;
+          c.next();
           if (res.outcome === ApplyOutcome.DUPLICATE) {
             r.resendsDropped++;
             continue;
           }
           if (res.outcome !== ApplyOutcome.APPLIED) continue;
-          const cmd = decodeCommand(entry.data, bodyAt, bodyLength, res.seq, 0) as unknown as Record<string, unknown> | undefined;
+          const cmd = decodeCommand(entry.data, c.bodyOffset, c.bodyLength, res.seq, 0) as unknown as Record<string, unknown> | undefined;
           if (cmd === undefined || cmd.type !== 'new' || typeof cmd.clOrdId !== 'string') continue;
           const i = table.indexOf(cmd.clOrdId);
           if (i < 0) continue;

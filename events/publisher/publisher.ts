@@ -29,9 +29,8 @@ import { mkdirSync } from 'node:fs';
 import { Partitioners, logLevel, type Admin, type Message, type Producer, type RecordMetadata, type TopicMessages } from 'kafkajs';
 import type { ShardConfig } from '../../engine/types.js';
 import type { ClientEndpoint, EntriesReply } from '../../replicator/client-server.js';
-import { decodeNodeSnapshot } from '../../replicator/node.js';
-import type { EntryType } from '../../replicator/raft/types.js';
-import { ShardStateMachine } from '../../replicator/shard-state-machine.js';
+import { decodeSnapshotEnvelope } from '../../shard/snapshot-envelope.js';
+import { ShardStateMachine } from '../../shard/state-machine.js';
 import { EventsCodec, type ProgressRecord } from '../codec.js';
 import { ensureTopics, kafkaClient } from '../kafka.js';
 import { partitionOf } from '../partitioner.js';
@@ -40,6 +39,7 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { EntrySource, EntrySourceClosedError } from './entry-source.js';
 import { readLastProgress, shardKey } from './progress.js';
 import { RecordBuilder, type OutRecord } from './records.js';
+import { commandData } from '../../replicator/log.js';
 
 /** Entry bytes pulled from a replica per request (one full batch entry). */
 export const ENTRIES_CHUNK_BYTES = 1024 * 1024;
@@ -474,14 +474,14 @@ export class Publisher {
   /** Applies one entry; returns whether it held only the replicas' own commands (time ticks: a negative client id). */
   private applyEntry(e: RawEntry): boolean {
     assert(e.index === this.sm.appliedIndex + 1, `entry ${e.index} after applied ${this.sm.appliedIndex}`);
-    const results = this.sm.apply({ index: e.index, term: e.term, type: e.type as EntryType, data: e.data });
+    const results = this.sm.apply(e.index, commandData(e));
     if (results.length === 0) return false; // no-op, membership or malformed entries: counted as commands (progress within a second)
     for (const r of results) if (r.clientId >= 0) return false;
     return true;
   }
 
   private restoreSnapshot(r: Extract<EntriesReply, { kind: 'snapshot' }>): void {
-    const { sm } = decodeNodeSnapshot(r.data);
+    const { sm } = decodeSnapshotEnvelope(r.data);
     this.sm.restore(sm);
     assert(this.sm.appliedIndex === r.index, `snapshot ${r.index} restores the state machine at ${this.sm.appliedIndex}`);
     this.log(`restored the replicas' snapshot at ${r.index}`);

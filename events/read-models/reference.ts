@@ -7,11 +7,12 @@ import type { EventBuffer } from '../../engine/event-buffer.js';
 import { EventKind, type ExecReport, type ShardConfig, type TradeEvent } from '../../engine/types.js';
 import type { ClientEndpoint } from '../../replicator/client-server.js';
 import { EntryType, type Entry } from '../../replicator/raft/types.js';
-import { ShardStateMachine } from '../../replicator/shard-state-machine.js';
+import { ShardStateMachine } from '../../shard/state-machine.js';
 import { execRecordOf, tradeRecordOf, type ExecRecord, type TradeRecord } from '../codec.js';
 import { EntrySource } from '../publisher/entry-source.js';
 import { TOPIC_FILLS, TOPIC_ORDERS, TOPIC_TRADES } from '../topics.js';
 import { ReadModels } from './model.js';
+import { commandData } from '../../replicator/log.js';
 
 /** The events of an applied entry, by row: exec and trade only (what is published). */
 function publishedEvents(events: EventBuffer): { position: number; e: ExecReport | TradeEvent }[] {
@@ -35,7 +36,7 @@ export interface ReplayedRecords {
 export function replayRecords(entries: readonly Entry[], config: ShardConfig, sm = new ShardStateMachine(config)): ReplayedRecords {
   const out: ReplayedRecords = { orders: [], fills: [], trades: [], sm };
   for (const entry of entries) {
-    sm.apply(entry);
+    sm.apply(entry.index, commandData(entry));
     for (const { position, e } of publishedEvents(sm.events)) {
       if (e.kind === 'exec') {
         const r = execRecordOf(config.shardId, entry.index, position, e);

@@ -13,11 +13,11 @@
 // every message and every step; then everything heals and the cluster must make progress and
 // converge in bounded time.
 
-import { encodeJsonCommand } from '../node.js';
-import type { ProposalError } from '../node.js';
+import { encodeJsonCommand } from '../../shard/json-command.js';
+import type { ProposalError } from '../log.js';
 import { Prng } from '../prng.js';
 import { ConfChangeType, MessageType, NONE, Role, type ConfChange, type Message, type NodeId } from '../raft/types.js';
-import { ApplyOutcome, type ApplyResult } from '../shard-state-machine.js';
+import { ApplyOutcome, type ApplyResult } from '../../shard/state-machine.js';
 import { Stp, type ShardConfig } from '../../engine/types.js';
 import { Oracle, SimInvariantError } from './oracle.js';
 import type { SimProfile } from './profiles.js';

@@ -64,7 +64,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: 'evicted-session-reapplies',
     bug: 'an evicted session\'s request 1 is taken for a new session and applied again (audit #5)',
-    file: 'replicator/shard-state-machine.ts',
+    file: 'shard/state-machine.ts',
     find: 'return this.refused(clientId <= this.sessionsAllocated ? ApplyOutcome.SESSION_EXPIRED : ApplyOutcome.UNKNOWN_SESSION, clientId, requestSeq, from);',
     replace:
       'if (requestSeq !== 1) return this.refused(ApplyOutcome.SEQUENCE_GAP, clientId, requestSeq, from); this.sessions.set(clientId, { lastRequestSeq: 0, lastAppliedIndex: 0, lastSeq: 0 }); return this.applyCommand(index, clientId, requestSeq, tsUs, data, offset, length);',
@@ -115,7 +115,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: 'resent-last-request-reapplied',
     bug: 'a resent copy of a session\'s last request is applied again',
-    file: 'replicator/shard-state-machine.ts',
+    file: 'shard/state-machine.ts',
     find: 'if (requestSeq <= last) {',
     replace: 'if (requestSeq < last) {',
     profile: 'partitions',
@@ -123,7 +123,7 @@ export const MUTANTS: readonly Mutant[] = [
 ];
 
 /** Source folders the simulator imports from (copied into a mutant's tree). */
-export const MUTANT_TREE_DIRS = ['replicator', 'engine'];
+export const MUTANT_TREE_DIRS = ['replicator', 'shard', 'engine'];
 
 export function mutantByName(name: string): Mutant {
   const m = MUTANTS.find((x) => x.name === name);

@@ -22,7 +22,7 @@
 
 import { EntryType, MessageType, Role, type Entry, type Message, type NodeId } from '../raft/types.js';
 import { decodeConfChange } from '../raft/membership.js';
-import { ApplyOutcome, type ApplyResult } from '../shard-state-machine.js';
+import { ApplyOutcome, type ApplyResult } from '../../shard/state-machine.js';
 import { HARD_STATE_FILE, decodeHardState, type HardState } from '../wal/hard-state.js';
 import { scanSegment } from '../wal/segment.js';
 import { TAIL_LOST_FILE } from '../wal/tail-loss.js';

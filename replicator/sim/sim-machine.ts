@@ -14,8 +14,8 @@ import { Prng } from '../prng.js';
 import type { EventBuffer } from '../../engine/event-buffer.js';
 import type { Entry, Message, NodeId } from '../raft/types.js';
 import type { ReplicaRuntime } from '../runtime.js';
-import type { ApplyResult } from '../shard-state-machine.js';
-import { ShardStateMachine } from '../shard-state-machine.js';
+import type { ApplyResult } from '../../shard/state-machine.js';
+import { ShardStateMachine } from '../../shard/state-machine.js';
 import type { SimScheduler, TaskOwner } from './scheduler.js';
 import { SimCrashError, SimFs, isSimCrash } from './sim-fs.js';
 
@@ -140,8 +140,8 @@ export class SimMachine {
       fs: this.fs,
       onFatal: (err) => this.died(life, err),
       log: (line) => this.hooks.trace?.(`n${this.id} ${line}`),
-      onApplied: (results, events, entry) => {
-        if (life.alive) this.hooks.applied?.(this, results, events, entry);
+      onApplied: (applied, entry) => {
+        if (life.alive) this.hooks.applied?.(this, applied.results, applied.events, entry);
       },
       onStateReset: () => {
         if (life.alive) this.hooks.stateReset?.(this, !this.booting);

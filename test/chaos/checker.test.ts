@@ -13,8 +13,10 @@ import { EventKind, type ExecReport } from '../../engine/types.js';
 import { commandFromJson } from '../../engine/json-codec.js';
 import { toReport } from '../../gateway/gateway.js';
 import { EntryType, type Entry } from '../../replicator/raft/types.js';
-import { ShardStateMachine, encodeBatch, registerCommand, type LoggedCommand } from '../../replicator/shard-state-machine.js';
+import { ShardStateMachine } from '../../shard/state-machine.js';
+import { encodeBatch, registerCommand, type LoggedCommand } from '../../shard/batch-codec.js';
 import { shardConfig } from '../events/helpers.js';
+import { commandData } from '../../replicator/log.js';
 
 const order = (account: number, clOrdId: string, side: 'BUY' | 'SELL', price: number) => ({ type: 'new', account, clOrdId, symbol: 'BTC-USD', side, ordType: 'LIMIT', price, qty: 2 });
 
@@ -31,7 +33,7 @@ function replayHash(entries: Entry[]): { hash: string; applied: number; reportsO
   const sm = new ShardStateMachine(shardConfig);
   const byIndex = new Map<number, ReturnType<typeof toReport>[]>();
   for (const e of entries) {
-    sm.apply(e);
+    sm.apply(e.index, commandData(e));
     const out = [];
     for (let row = 0; row < sm.events.count; row++) if (sm.events.kind[row] === EventKind.EXEC) out.push(toReport(0, sm.events.event(row) as ExecReport));
     byIndex.set(e.index, out);

@@ -6,10 +6,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EntrySource } from '../../events/publisher/entry-source.js';
 import { ClientServer, registerSession } from '../../replicator/client-server.js';
-import { ReplicaNode, decodeNodeSnapshot } from '../../replicator/node.js';
-import type { EntryType } from '../../replicator/raft/types.js';
-import { ShardStateMachine } from '../../replicator/shard-state-machine.js';
+import { ReplicaNode } from '../../replicator/node.js';
+import { decodeSnapshotEnvelope } from '../../shard/snapshot-envelope.js';
+import { ShardStateMachine } from '../../shard/state-machine.js';
 import { orderFlow, removeTmpDirs, shardConfig, tmpDir, waitFor } from './helpers.js';
+import { commandData } from '../../replicator/log.js';
 
 let node: ReplicaNode;
 let server: ClientServer;
@@ -62,7 +63,7 @@ describe("client protocol op 'entries'", () => {
     expect(all.entries.map((e) => e.index)).toEqual(Array.from({ length: applied }, (_, k) => k + 1));
     expect(all.applied).toBe(applied);
     const sm = new ShardStateMachine(shardConfig);
-    for (const e of all.entries) sm.apply({ ...e, type: e.type as EntryType });
+    for (const e of all.entries) sm.apply(e.index, commandData(e));
     expect(sm.stateHash()).toBe(node.stateHash());
     // Nothing new yet: an immediate empty answer.
     const none = await source.read(applied + 1, 1 << 20, 0);
@@ -119,13 +120,13 @@ describe("client protocol op 'entries'", () => {
     expect(r.firstIndex).toBe(st.firstIndex);
     expect(r.index).toBeGreaterThanOrEqual(st.firstIndex - 1);
     const sm = new ShardStateMachine(shardConfig);
-    sm.restore(decodeNodeSnapshot(r.data).sm);
+    sm.restore(decodeSnapshotEnvelope(r.data).sm);
     expect(sm.appliedIndex).toBe(r.index);
     const applied = node.status().applied;
     while (sm.appliedIndex < applied) {
       const more = await source.read(sm.appliedIndex + 1, 1 << 20, 0);
       if (more.kind !== 'entries') throw new Error('expected entries after the snapshot');
-      for (const e of more.entries) sm.apply({ ...e, type: e.type as EntryType });
+      for (const e of more.entries) sm.apply(e.index, commandData(e));
     }
     expect(sm.stateHash()).toBe(node.stateHash());
   });

@@ -14,12 +14,14 @@ import { RecordBuilder, type OutRecord } from '../../events/publisher/records.js
 import type { ConsumedRecord } from '../../events/read-models/model.js';
 import { TOPIC_TRADES, type EventTopic } from '../../events/topics.js';
 import { EntryType, type Entry } from '../../replicator/raft/types.js';
-import { ShardStateMachine, encodeBatch, registerCommand, type LoggedCommand } from '../../replicator/shard-state-machine.js';
+import { ShardStateMachine } from '../../shard/state-machine.js';
+import { encodeBatch, registerCommand, type LoggedCommand } from '../../shard/batch-codec.js';
 import { projection, readWholeLog, replayRecords, type ReplayedRecords } from '../../events/read-models/reference.js';
-import { decodeNodeSnapshot } from '../../replicator/node.js';
+import { decodeSnapshotEnvelope } from '../../shard/snapshot-envelope.js';
 import { Prng } from '../../replicator/prng.js';
 import { REPO_ROOT } from '../../replicator/process-cluster.js';
 import { kill, spawnReady, type Child } from '../../ops/child-process.js';
+import { commandData } from '../../replicator/log.js';
 
 export const SHARD_CONFIG_PATH = path.join(REPO_ROOT, 'engine/examples/instruments.json');
 export const shardConfig: ShardConfig = parseConfig(JSON.parse(fs.readFileSync(SHARD_CONFIG_PATH, 'utf8')));
@@ -111,7 +113,7 @@ export function publishedRecords(entries: readonly Entry[], partitions: Record<E
   const builder = new RecordBuilder(config.shardId, partitions);
   const out: OutRecord[] = [];
   for (const e of entries) {
-    sm.apply(e);
+    sm.apply(e.index, commandData(e));
     builder.addEntry(e.index, sm.events, out);
   }
   const codec = EventsCodec.get();
@@ -126,7 +128,7 @@ export function publishedRecords(entries: readonly Entry[], partitions: Record<E
   });
 }
 
-export { decodeNodeSnapshot };
+export { decodeSnapshotEnvelope };
 
 // ---------------------------------------------------------------------------------------------
 // Child processes

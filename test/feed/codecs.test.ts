@@ -4,10 +4,9 @@
 
 import { describe, expect, it } from 'vitest';
 import { WsFrameParser, WsProtocolError } from '../../feed/client/ws-connection.js';
-import { entryTimeUs } from '../../feed/feed-service.js';
+import { batchTimeUs } from '../../shard/batch-codec.js';
 import { FeedProtoCodec } from '../../feed/proto-codec.js';
-import { encodeBatch } from '../../replicator/shard-state-machine.js';
-import { EntryType } from '../../replicator/raft/types.js';
+import { encodeBatch } from '../../shard/batch-codec.js';
 import { CHANNELS, type FeedRequest, type ServerMessage } from '../../feed/types.js';
 
 const T = 1_700_000_000_123_456;
@@ -95,9 +94,8 @@ describe('log time of an entry (candles close on the leader\'s time ticks)', () 
       { clientId: 2, requestSeq: 9, tsUs: T + 5, body },
       { clientId: 3, requestSeq: 1, tsUs: T + 2, body },
     ]);
-    expect(entryTimeUs({ index: 1, term: 1, type: EntryType.NORMAL, data })).toBe(T + 5);
-    expect(entryTimeUs({ index: 1, term: 1, type: EntryType.NORMAL, data: new Uint8Array(0) })).toBe(0);
-    expect(entryTimeUs({ index: 1, term: 1, type: EntryType.NORMAL, data: data.subarray(0, 20) })).toBe(0);
-    expect(entryTimeUs({ index: 1, term: 1, type: EntryType.CONF_CHANGE, data })).toBe(0);
+    expect(batchTimeUs(data)).toBe(T + 5);
+    expect(batchTimeUs(new Uint8Array(0))).toBe(0);
+    expect(batchTimeUs(data.subarray(0, 20))).toBe(0);
   });
 });

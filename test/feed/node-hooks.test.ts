@@ -38,10 +38,10 @@ function startNode(dir: string, projector: MarketDataProjector, calls: { resets:
       calls.resets.push(engine);
       projector.resetFromEngine(engine);
     },
-    onApplied: (results, events, entry) => {
+    onApplied: ({ index, results, events }) => {
       calls.applied++;
       calls.events += events.count;
-      expect(entry.index).toBeGreaterThan(0);
+      expect(index).toBeGreaterThan(0);
       if (calls.throwOnce) {
         calls.throwOnce = false;
         throw new Error('observer bug');

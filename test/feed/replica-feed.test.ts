@@ -1,4 +1,4 @@
-// The feed inside real replica processes (replicator/main.ts with a `feed` address per member,
+// The feed inside real replica processes (processes/replica.ts with a `feed` address per member,
 // fsync on, snapshots every few entries): orders go to the leader over the client protocol,
 // clients read market data from a FOLLOWER's feed and from the leader's. After the flow, the
 // follower-fed book equals the replicas' live orders level by level, and the two feeds agree

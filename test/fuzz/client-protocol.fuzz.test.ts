@@ -27,10 +27,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ByteReader } from '../../engine/byte-writer.js';
 import { decodeEvents } from '../../engine/event-codec.js';
 import { CLIENT_FRAME_BYTES_MAX, CLIENT_BATCH_COMMANDS_MAX, ClientServer, FrameType, encodeFrame, encodeSubmitFrame, requestOnce } from '../../replicator/client-server.js';
-import { ReplicaNode, encodeJsonCommand } from '../../replicator/node.js';
-import type { EntryType } from '../../replicator/raft/types.js';
-import { COMMAND_BYTES_MAX, ShardStateMachine } from '../../replicator/shard-state-machine.js';
+import { ReplicaNode } from '../../replicator/node.js';
+import { encodeJsonCommand } from '../../shard/json-command.js';
+import { COMMAND_BYTES_MAX } from '../../shard/batch-codec.js';
+import { ShardStateMachine } from '../../shard/state-machine.js';
 import { HeapWatch, concatBytes, fcParams, mutationsArb, mutate, nastyJsonValue, shardConfig, splitAt, waitFor } from './harness.js';
+import { commandData } from '../../replicator/log.js';
 
 let node: ReplicaNode;
 let server: ClientServer;
@@ -275,7 +277,7 @@ async function replayMatches(): Promise<void> {
   const read = node.readCommitted(1, 1 << 30);
   expect(read.kind).toBe('entries');
   if (read.kind !== 'entries') return;
-  for (const e of read.entries) sm.apply({ ...e, type: e.type as EntryType });
+  for (const e of read.entries) sm.apply(e.index, commandData(e));
   expect(sm.appliedIndex).toBe(read.applied);
   expect(sm.stateHash(), 'a replay of the committed log gives the replica’s state').toBe(node.stateHash());
 }

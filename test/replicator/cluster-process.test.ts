@@ -1,4 +1,4 @@
-// Three real replica processes on loopback (replicator/main.ts over the TCP transport, fsync
+// Three real replica processes on loopback (processes/replica.ts over the TCP transport, fsync
 // on): a stream of orders from two pipelined clients, the leader SIGKILLed mid-stream, the
 // clients carrying on through their retry logic, the killed node restarted and caught up.
 // Then: every acknowledged order is applied exactly once, the three replicas hold the same
@@ -13,7 +13,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReplicaClient, requestOnce, type OrdersDump, type SubmitResult } from '../../replicator/client-server.js';
 import { ProcessCluster, sleep } from '../../replicator/process-cluster.js';
-import type { NodeStatus } from '../../replicator/node.js';
+import type { NodeStatus } from '../../replicator/log.js';
 import { Wal } from '../../replicator/wal/wal.js';
 import type { NodeId } from '../../replicator/raft/types.js';
 

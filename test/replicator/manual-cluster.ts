@@ -8,7 +8,7 @@
 // The host loop is the production one: nothing here persists, sends or applies on a node's
 // behalf. `process(id)`/`settle()` just let each node run until it waits for input.
 
-import { encodeJsonCommand } from '../../replicator/node.js';
+import { encodeJsonCommand } from '../../shard/json-command.js';
 import type { RaftCore } from '../../replicator/raft/raft-core.js';
 import { MessageType, Role, type ConfState, type Entry, type Message, type NodeId, type ReadState } from '../../replicator/raft/types.js';
 import { Prng } from '../../replicator/prng.js';

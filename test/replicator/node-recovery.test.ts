@@ -9,11 +9,11 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { registerSession } from '../../replicator/client-server.js';
 import { ReplicaNode } from '../../replicator/node.js';
-import { EntryType } from '../../replicator/raft/types.js';
-import { ShardStateMachine } from '../../replicator/shard-state-machine.js';
+import { ShardStateMachine } from '../../shard/state-machine.js';
 import { Wal } from '../../replicator/wal/wal.js';
 import { SYM_A, flowConfig } from '../feed/flow.js';
 import { until } from '../feed/harness.js';
+import { commandData } from '../../replicator/log.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -74,7 +74,7 @@ describe('replica recovery', () => {
     const sm = new ShardStateMachine(flowConfig());
     for (let i = 1; i <= after.applied; i++) {
       const [e] = wal.entries(i, i + 1);
-      sm.apply({ index: e!.index, term: e!.term, type: (e!.type ?? EntryType.NORMAL) as EntryType, data: e!.data });
+      sm.apply(e!.index, commandData(e!));
       if (i === before.applied) expect(sm.stateHash()).toBe(before.stateHash);
     }
     expect(sm.stateHash()).toBe(after.stateHash);

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientRequestError, ClientServer, ReplicaClient, SESSION_LOST_CODES, registerSession, requestOnce } from '../../replicator/client-server.js';
 import { ReplicaNode } from '../../replicator/node.js';
-import { SESSION_COUNT_MAX } from '../../replicator/shard-state-machine.js';
+import { SESSION_COUNT_MAX, type ShardStateMachine } from '../../shard/state-machine.js';
 import { shardConfig, waitFor } from '../fuzz/harness.js';
 
 let node: ReplicaNode;
@@ -48,7 +48,7 @@ describe('client sessions on a real replica', () => {
 
       // SESSION_COUNT_MAX other sessions registered while this one sits unused: it is evicted.
       await Promise.all(Array.from({ length: SESSION_COUNT_MAX }, () => registerSession(node)));
-      const sm = node.stateMachine;
+      const sm = node.stateMachine as ShardStateMachine;
       expect(sm.sessionsAllocated).toBe(SESSION_COUNT_MAX + 1);
       const seqBefore = sm.lastSeq;
       const liveBefore = sm.engine.liveOrderCount;

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { EventKind } from '../../engine/types.js';
 import { encodeCommand } from '../../engine/command-codec.js';
 import { commandFromJson } from '../../engine/json-codec.js';
-import { ApplyOutcome, OUTCOME_NAMES, ShardStateMachine, decodeBatch, encodeBatch, registerCommand, type LoggedCommand } from '../../replicator/shard-state-machine.js';
+import { ApplyOutcome, OUTCOME_NAMES, ShardStateMachine } from '../../shard/state-machine.js';
+import { decodeBatch, encodeBatch, registerCommand, type LoggedCommand } from '../../shard/batch-codec.js';
 import { EntryType, type Entry } from '../../replicator/raft/types.js';
 import { parseConfig } from '../../engine/config.js';
 
@@ -19,8 +20,10 @@ const batchEntry = (cmds: LoggedCommand[]): Entry => ({ index: ++index, term: 1,
 const entry = (clientId: number, requestSeq: number, command: Record<string, unknown>): Entry => batchEntry([cmd(clientId, requestSeq, command)]);
 const registration = (): Entry => batchEntry([registerCommand(1_700_000_000_000_000 + index)]);
 const noop = (): Entry => ({ index: ++index, term: 1, type: EntryType.NORMAL, data: new Uint8Array(0) });
+/** The replicas' call: the entry's index and bytes. */
+const applyEntry = (sm: ShardStateMachine, e: Entry) => sm.apply(e.index, e.data);
 const one = (sm: ShardStateMachine, e: Entry) => {
-  const r = sm.apply(e);
+  const r = applyEntry(sm, e);
   expect(r).toHaveLength(1);
   return r[0]!;
 };
@@ -64,13 +67,13 @@ describe('shard state machine', () => {
   it('a batch gets one result per command, dense seqs, and each command its own event rows', () => {
     index = 0;
     const sm = new ShardStateMachine(config);
-    const regs = sm.apply(batchEntry([registerCommand(1), registerCommand(1)]));
+    const regs = applyEntry(sm, batchEntry([registerCommand(1), registerCommand(1)]));
     expect(regs.map((r) => [r.outcome, r.clientId, r.seq])).toEqual([
       [ApplyOutcome.REGISTERED, 1, 0],
       [ApplyOutcome.REGISTERED, 2, 0],
     ]);
     expect(sm.lastSeq).toBe(0); // a registration is not an engine command
-    const results = sm.apply(batchEntry([cmd(1, 1, order('a')), cmd(2, 1, order('b', 4998000)), cmd(1, 1, order('a')), cmd(1, 2, { type: 'cancel', account: 1, clOrdId: 'a' })]));
+    const results = applyEntry(sm, batchEntry([cmd(1, 1, order('a')), cmd(2, 1, order('b', 4998000)), cmd(1, 1, order('a')), cmd(1, 2, { type: 'cancel', account: 1, clOrdId: 'a' })]));
     expect(results.map((r) => r.outcome)).toEqual([ApplyOutcome.APPLIED, ApplyOutcome.APPLIED, ApplyOutcome.DUPLICATE, ApplyOutcome.APPLIED]);
     expect(results.map((r) => r.seq)).toEqual([1, 2, 1, 3]);
     expect(results.every((r) => r.appliedIndex === 2)).toBe(true);
@@ -89,7 +92,7 @@ describe('shard state machine', () => {
   it('a malformed payload consumes a seq as a command_reject on every replica', () => {
     index = 0;
     const sm = new ShardStateMachine(config);
-    expect(sm.apply({ index: ++index, term: 1, type: EntryType.NORMAL, data: new Uint8Array([1, 2, 3]) })).toEqual([]);
+    expect(applyEntry(sm, { index: ++index, term: 1, type: EntryType.NORMAL, data: new Uint8Array([1, 2, 3]) })).toEqual([]);
     expect(sm.events.kind[0]).toBe(EventKind.COMMAND_REJECT);
     expect(sm.lastSeq).toBe(1);
     // An undecodable command body inside a good batch: applied (the session advances) as a reject.
@@ -102,7 +105,7 @@ describe('shard state machine', () => {
   it('no-op entries apply nothing and consume no seq', () => {
     index = 0;
     const sm = new ShardStateMachine(config);
-    expect(sm.apply(noop())).toEqual([]);
+    expect(applyEntry(sm, noop())).toEqual([]);
     expect(sm.lastSeq).toBe(0);
     expect(sm.appliedIndex).toBe(1);
   });
@@ -112,8 +115,8 @@ describe('shard state machine', () => {
     const a = new ShardStateMachine(config);
     register(a);
     register(a);
-    a.apply(entry(1, 1, order('a')));
-    a.apply(entry(2, 1, order('b', 4998000)));
+    applyEntry(a, entry(1, 1, order('a')));
+    applyEntry(a, entry(2, 1, order('b', 4998000)));
     const b = new ShardStateMachine(config);
     b.restore(a.snapshot());
     expect(b.stateHash()).toBe(a.stateHash());
@@ -137,7 +140,7 @@ describe('client sessions (Raft thesis §6.3: registered, evicted sessions refus
   /** Applies `e` to `sm` and an empty entry at the same index to `twin`. */
   const againstTwin = (sm: ShardStateMachine, twin: ShardStateMachine, e: Entry) => {
     const r = one(sm, e);
-    twin.apply({ ...e, data: new Uint8Array(0) });
+    applyEntry(twin, { ...e, data: new Uint8Array(0) });
     return r;
   };
 
@@ -146,7 +149,7 @@ describe('client sessions (Raft thesis §6.3: registered, evicted sessions refus
     const sm = new ShardStateMachine(config, { sessionCountMax: 2 });
     const twin = new ShardStateMachine(config, { sessionCountMax: 2 });
     const both = (e: Entry) => {
-      twin.apply(e);
+      applyEntry(twin, e);
       return one(sm, e);
     };
     const a = both(batchEntry([reg()])).clientId;
@@ -191,7 +194,7 @@ describe('client sessions (Raft thesis §6.3: registered, evicted sessions refus
     const sm = new ShardStateMachine(config);
     const twin = new ShardStateMachine(config);
     const a = register(sm);
-    twin.apply({ index, term: 1, type: EntryType.NORMAL, data: encodeBatch([reg()]) });
+    applyEntry(twin, { index, term: 1, type: EntryType.NORMAL, data: encodeBatch([reg()]) });
     // Above every id handed out; 0 when it is not exactly a registration (a request number, a body).
     for (const c of [at(a + 1, 1, order('x')), at(2 ** 40, 1, order('y')), at(0, 1, order('z')), { ...reg(), requestSeq: 1 }, { ...reg(), body: body({ type: 'tick' }) }]) {
       expect(againstTwin(sm, twin, batchEntry([c]))).toMatchObject({ outcome: ApplyOutcome.UNKNOWN_SESSION, seq: 0 });
@@ -210,7 +213,7 @@ describe('client sessions (Raft thesis §6.3: registered, evicted sessions refus
     push([at(1, 1, order('a')), reg(), at(2, 1, order('b', 4998000))]);
     push([reg(), reg()]); // 4 and 5, into a full table: 1, then 3 are evicted
     push([at(1, 2, order('c')), at(5, 1, order('d', 4997000)), reg()]);
-    const ids = (sm: ShardStateMachine) => log.flatMap((e) => sm.apply(e).filter((r) => r.outcome === ApplyOutcome.REGISTERED).map((r) => r.clientId));
+    const ids = (sm: ShardStateMachine) => log.flatMap((e) => applyEntry(sm, e).filter((r) => r.outcome === ApplyOutcome.REGISTERED).map((r) => r.clientId));
     const first = new ShardStateMachine(config, { sessionCountMax: 3 });
     expect(ids(first)).toEqual([1, 2, 3, 4, 5, 6]);
     const replay = new ShardStateMachine(config, { sessionCountMax: 3 });
@@ -219,12 +222,12 @@ describe('client sessions (Raft thesis §6.3: registered, evicted sessions refus
 
     // Restored from a snapshot taken halfway, the rest of the log gives the same ids and state.
     const half = new ShardStateMachine(config, { sessionCountMax: 3 });
-    for (const e of log.slice(0, 2)) half.apply(e);
+    for (const e of log.slice(0, 2)) applyEntry(half, e);
     const restored = new ShardStateMachine(config, { sessionCountMax: 3 });
     restored.restore(half.snapshot());
     expect(restored.sessionsAllocated).toBe(3);
     expect(restored.stateHash()).toBe(half.stateHash());
-    const rest = log.slice(2).flatMap((e) => restored.apply(e).map((r) => [OUTCOME_NAMES[r.outcome], r.clientId]));
+    const rest = log.slice(2).flatMap((e) => applyEntry(restored, e).map((r) => [OUTCOME_NAMES[r.outcome], r.clientId]));
     expect(rest).toEqual([
       ['REGISTERED', 4],
       ['REGISTERED', 5],
@@ -264,7 +267,7 @@ describe('client sessions (Raft thesis §6.3: registered, evicted sessions refus
     const sm = new ShardStateMachine(config);
     const v2 = encodeBatch([at(1, 1, order('a'))]);
     v2[0] = 2;
-    expect(() => sm.apply({ index: 1, term: 1, type: EntryType.NORMAL, data: v2 })).toThrow(/older matchbook \(batch version 2\).*registers client sessions; wipe the data directory/);
+    expect(() => applyEntry(sm, { index: 1, term: 1, type: EntryType.NORMAL, data: v2 })).toThrow(/older matchbook \(batch version 2\).*registers client sessions; wipe the data directory/);
     const snap = new ShardStateMachine(config).snapshot();
     snap.set([0x4d, 0x53, 0x53, 0x32], 0); // 'MSS2'
     expect(() => new ShardStateMachine(config).restore(snap)).toThrow(/older matchbook/);

@@ -2,7 +2,7 @@
 // protocol. The same program runs all replicas, on one host or several:
 //
 //   npm run replica -- --config replicator/examples/cluster-3-local.json --node 2
-//   (= tsx replicator/main.ts --config … --node 2)
+//   (= tsx processes/replica.ts --config … --node 2)
 //
 // SIGTERM / SIGINT: graceful stop (client server, then the node finishes the Ready it is
 // writing and closes the WAL, then the transport), exit 0. A fatal error (failed WAL, corrupt
@@ -25,22 +25,22 @@ import { parseConfig } from '../engine/config.js';
 import { MarketDataFeed } from '../feed/feed-service.js';
 import { createRegistry } from '../ops/metrics.js';
 import { startOpsHttp, type OpsHttp } from '../ops/http.js';
-import { ReplicaMetrics } from './metrics.js';
-import { ClientServer } from './client-server.js';
-import { genesisVoters, parseClusterConfig } from './cluster-config.js';
-import { ReplicaNode } from './node.js';
-import { TcpTransport } from './transport/tcp-transport.js';
-import { ConfChangeType, type Message, type NodeId } from './raft/types.js';
+import { ReplicaMetrics } from '../replicator/metrics.js';
+import { ClientServer } from '../replicator/client-server.js';
+import { genesisVoters, parseClusterConfig } from '../replicator/cluster-config.js';
+import { ReplicaNode } from '../replicator/node.js';
+import { TcpTransport } from '../replicator/transport/tcp-transport.js';
+import { ConfChangeType, type Message, type NodeId } from '../replicator/raft/types.js';
 import { runMain, stopOnSignals } from '../ops/process.js';
 import { createLogger, lineLogger } from '../ops/log.js';
 import { registerFeedMetrics } from '../feed/metrics.js';
-import type { EntryStageDurations } from './entry-trace.js';
+import type { EntryStageDurations } from '../replicator/entry-trace.js';
 
 /** A graceful stop that takes longer than this (ms) ends in exit(1) anyway. */
 const STOP_TIMEOUT_MS = 10_000;
 
 function usage(msg: string): never {
-  console.error(`${msg}\nusage: tsx replicator/main.ts --config <cluster.json> --node <id>`);
+  console.error(`${msg}\nusage: tsx processes/replica.ts --config <cluster.json> --node <id>`);
   process.exit(2);
 }
 

@@ -21,19 +21,17 @@
 // deduplicated (a leader proposes each tick once and never resends it). The counter and the
 // table are part of the snapshot.
 //
-// Batch entry layout (little-endian; proto/client-frames.md shares the command encoding):
-//   u8 version (3) | u32 count | count × ( f64 clientId | f64 requestSeq | f64 tsUs | u32 length | command bytes )
-// Version 3 has version 2's layout; the number changed with the session rules above, so a
-// replica refuses (throws on) a log written under the old rules instead of re-reading it
-// under the new ones (version 2 created sessions implicitly: its client ids were never
-// registered).
+// The batch layout is batch-codec.ts's. The state machine knows nothing of the log that
+// carries its entries: apply() takes an index and the entry's bytes (empty for the log's own
+// entries: no-ops, membership changes), and replicator/ sees it through its StateMachine
+// interface.
 
 import { Engine } from '../engine/engine.js';
 import { EventBuffer } from '../engine/event-buffer.js';
 import { decodeCommand } from '../engine/command-codec.js';
 import { readSnapshot, writeSnapshot, hashSnapshot } from '../engine/snapshot.js';
 import type { Command, ShardConfig } from '../engine/types.js';
-import { EntryType, type Entry } from './raft/types.js';
+import { BATCH_VERSION_OLD, BatchCursor, batchCommandCount } from './batch-codec.js';
 
 /**
  * Sessions kept per shard (default of the constructor's sessionCountMax). A registration into a
@@ -41,106 +39,10 @@ import { EntryType, type Entry } from './raft/types.js';
  * SESSION_EXPIRED. A full table takes 3.2 MB of every snapshot (32 bytes per session).
  */
 export const SESSION_COUNT_MAX = 100_000;
-/** Largest encoded command accepted (bytes of the command codec). */
-export const COMMAND_BYTES_MAX = 64 * 1024;
-/** Commands packed into one log entry at most. */
-export const BATCH_COMMANDS_MAX = 4096;
-/** Bytes of one batch entry at most (1 MiB = the Raft core's APPEND_BYTES_MAX, so an entry always fits one APPEND). */
-export const BATCH_BYTES_MAX = 1024 * 1024;
-
-/** Batch entry format version (first byte of every batch entry). */
-export const BATCH_VERSION = 3;
-/** The batch version this code refuses to apply: logs written before sessions were registered. */
-const BATCH_VERSION_OLD = 2;
-/** u8 version, u32 count: where the first command record starts. */
-export const BATCH_HEADER_BYTES = 1 + 4;
-/** Per command in a batch: clientId, requestSeq, tsUs (f64 each) and the body length (u32). */
-export const BATCH_COMMAND_OVERHEAD_BYTES = 8 + 8 + 8 + 4;
 const SNAPSHOT_MAGIC = 0x3353534d; // 'MSS3'
 const SNAPSHOT_MAGIC_OLD = 0x3253534d; // 'MSS2': implicit sessions, refused
 /** Per session in a snapshot: f64 clientId, f64 lastRequestSeq, f64 lastAppliedIndex, f64 lastSeq. */
 const SESSION_RECORD_BYTES = 32;
-
-/** One client command as the leader logs it: who, which request, the leader's clock, the encoded engine command. */
-export interface LoggedCommand {
-  clientId: number;
-  requestSeq: number;
-  tsUs: number;
-  /** engine/command-codec.ts encoding of the command (without seq/tsUs). */
-  body: Uint8Array;
-}
-
-/** The command that registers a new session (clientId 0, requestSeq 0, empty body); answered REGISTERED with the allocated clientId. */
-export function registerCommand(tsUs: number): LoggedCommand {
-  return { clientId: 0, requestSeq: 0, tsUs, body: EMPTY_BODY };
-}
-const EMPTY_BODY = new Uint8Array(0);
-
-/** Bytes a batch of these commands takes in a log entry. */
-export function batchBytes(commands: readonly LoggedCommand[]): number {
-  let n = BATCH_HEADER_BYTES;
-  for (const c of commands) n += BATCH_COMMAND_OVERHEAD_BYTES + c.body.length;
-  return n;
-}
-
-export function encodeBatch(commands: readonly LoggedCommand[]): Uint8Array {
-  const out = new Uint8Array(batchBytes(commands));
-  const v = new DataView(out.buffer);
-  v.setUint8(0, BATCH_VERSION);
-  v.setUint32(1, commands.length, true);
-  let o = BATCH_HEADER_BYTES;
-  for (const c of commands) {
-    v.setFloat64(o, c.clientId, true);
-    v.setFloat64(o + 8, c.requestSeq, true);
-    v.setFloat64(o + 16, c.tsUs, true);
-    v.setUint32(o + 24, c.body.length, true);
-    out.set(c.body, o + BATCH_COMMAND_OVERHEAD_BYTES);
-    o += BATCH_COMMAND_OVERHEAD_BYTES + c.body.length;
-  }
-  return out;
-}
-
-/** Decodes a batch entry (tests, tools); undefined if the bytes are not one (of this version). */
-export function decodeBatch(data: Uint8Array): LoggedCommand[] | undefined {
-  const count = batchCommandCount(data);
-  if (count < 0) return undefined;
-  const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const out: LoggedCommand[] = [];
-  let o = BATCH_HEADER_BYTES;
-  for (let k = 0; k < count; k++) {
-    const len = v.getUint32(o + 24, true);
-    out.push({
-      clientId: v.getFloat64(o, true),
-      requestSeq: v.getFloat64(o + 8, true),
-      tsUs: v.getFloat64(o + 16, true),
-      body: data.slice(o + BATCH_COMMAND_OVERHEAD_BYTES, o + BATCH_COMMAND_OVERHEAD_BYTES + len),
-    });
-    o += BATCH_COMMAND_OVERHEAD_BYTES + len;
-  }
-  return out;
-}
-
-/**
- * The number of commands if `data` is a well-formed batch entry of this version (lengths add
- * up exactly, within the limits), else -1. Code that walks the layout by hand (the feed, the
- * audit export, tools) checks an entry with this first: command k's record then starts at
- * BATCH_HEADER_BYTES + the sizes of the records before it (BATCH_COMMAND_OVERHEAD_BYTES + its
- * body length, the u32 at record offset 24), with clientId, requestSeq, tsUs at offsets 0, 8, 16.
- */
-export function batchCommandCount(data: Uint8Array): number {
-  if (data.length < BATCH_HEADER_BYTES || data[0] !== BATCH_VERSION) return -1;
-  const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const count = v.getUint32(1, true);
-  if (count > BATCH_COMMANDS_MAX) return -1;
-  let o = BATCH_HEADER_BYTES;
-  for (let k = 0; k < count; k++) {
-    if (o + BATCH_COMMAND_OVERHEAD_BYTES > data.length) return -1;
-    const len = v.getUint32(o + 24, true);
-    if (len > COMMAND_BYTES_MAX) return -1;
-    o += BATCH_COMMAND_OVERHEAD_BYTES + len;
-  }
-  return o === data.length ? count : -1;
-}
 
 export const ApplyOutcome = {
   /** Applied to the engine as `seq`; its events are rows [eventsFrom, eventsTo) of the buffer. */
@@ -212,6 +114,8 @@ export class ShardStateMachine {
   lastSeq = 0;
   /** Log time of the newest applied command. */
   private nowUs = 0;
+  /** The newest command time (µs) of the last applied entry (batch-codec.ts batchTimeUs); 0 for an entry without commands. */
+  entryTimeUs = 0;
   private readonly sessionCountMax: number;
 
   constructor(
@@ -229,19 +133,19 @@ export class ShardStateMachine {
   }
 
   /**
-   * Applies one committed entry: one result per command of the batch, in order (none for a
-   * no-op or membership entry). Events of all its commands are in `this.events` (cleared first).
+   * Applies one committed entry: one result per command of the batch, in order (none for an
+   * entry without data: the log's no-ops and membership changes). Events of all its commands
+   * are in `this.events` (cleared first).
    */
-  apply(entry: Entry): ApplyResult[] {
-    if (entry.index <= this.appliedIndex) throw new Error(`state machine: entry ${entry.index} already applied (at ${this.appliedIndex})`);
-    this.appliedIndex = entry.index;
+  apply(index: number, data: Uint8Array): ApplyResult[] {
+    if (index <= this.appliedIndex) throw new Error(`state machine: entry ${index} already applied (at ${this.appliedIndex})`);
+    this.appliedIndex = index;
     this.events.clear();
-    if (entry.type !== EntryType.NORMAL || entry.data.length === 0) return [];
-    const data = entry.data;
+    this.entryTimeUs = 0;
+    if (data.length === 0) return [];
     if (data[0] === BATCH_VERSION_OLD) {
-      throw new Error(`log entry ${entry.index}: log written by an older matchbook (batch version ${BATCH_VERSION_OLD}): this version registers client sessions; wipe the data directory`);
+      throw new Error(`log entry ${index}: log written by an older matchbook (batch version ${BATCH_VERSION_OLD}): this version registers client sessions; wipe the data directory`);
     }
-    const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
     const count = batchCommandCount(data);
     if (count < 0) {
       // Still consume a sequence number in the engine, so replicas stay identical and the reject is visible.
@@ -249,14 +153,10 @@ export class ShardStateMachine {
       return [];
     }
     const results: ApplyResult[] = new Array(count);
-    let o = BATCH_HEADER_BYTES;
-    for (let k = 0; k < count; k++) {
-      const clientId = v.getFloat64(o, true);
-      const requestSeq = v.getFloat64(o + 8, true);
-      const tsUs = v.getFloat64(o + 16, true);
-      const len = v.getUint32(o + 24, true);
-      results[k] = this.applyCommand(entry.index, clientId, requestSeq, tsUs, data, o + BATCH_COMMAND_OVERHEAD_BYTES, len);
-      o += BATCH_COMMAND_OVERHEAD_BYTES + len;
+    let k = 0;
+    for (const c = new BatchCursor(data, count); c.next(); k++) {
+      if (Number.isSafeInteger(c.tsUs) && c.tsUs > this.entryTimeUs) this.entryTimeUs = c.tsUs;
+      results[k] = this.applyCommand(index, c.clientId, c.requestSeq, c.tsUs, data, c.bodyOffset, c.bodyLength);
     }
     return results;
   }

@@ -21,7 +21,7 @@ import { eventToJson } from '../engine/json-codec.js';
 import { hashSnapshot } from '../engine/snapshot.js';
 import { EventKind } from '../engine/types.js';
 import { decodeSnapshotEnvelope } from '../shard/snapshot-envelope.js';
-import { EntryType, type Entry } from '../replicator/raft/types.js';
+import { EntryType, type Entry } from '../replicator/log.js';
 import { ShardStateMachine, type ApplyResult } from '../shard/state-machine.js';
 import { execRowBytesMax, execRowLength, writeExecRow } from './canonical.js';
 import { ChainCheck, type ChainSummary, type RecordBuffer, type ReportSource, type Unavailable } from './chain.js';

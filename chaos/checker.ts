@@ -23,7 +23,7 @@ import { projection, replayRecords } from '../events/read-models/reference.js';
 import type { ReadModels } from '../events/read-models/model.js';
 import { toReport } from '../gateway/gateway.js';
 import type { ExecutionReportOut } from '../gateway/types.js';
-import { EntryType, type Entry } from '../replicator/raft/types.js';
+import { EntryType, type Entry } from '../replicator/log.js';
 import { ApplyOutcome, ShardStateMachine } from '../shard/state-machine.js';
 import { decodeBatch } from '../shard/batch-codec.js';
 import type { Op } from './workload.js';

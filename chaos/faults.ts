@@ -16,7 +16,7 @@ import { closeSync, openSync, readSync, readdirSync, statSync, truncateSync, wri
 import path from 'node:path';
 import { requestOnce } from '../replicator/client-server.js';
 import type { NodeStatus } from '../replicator/log.js';
-import type { NodeId } from '../replicator/raft/types.js';
+import type { NodeId } from '../replicator/log.js';
 import type { Prng } from '../replicator/prng.js';
 import type { ChaosStack } from './stack.js';
 

@@ -2,7 +2,7 @@
 // dials node B through proxy A→B: ProcessClusterOptions.linkAddress), and the partitions of
 // the issue built from them: isolate a node, split the cluster in two, cut one direction.
 
-import type { NodeId } from '../replicator/raft/types.js';
+import type { NodeId } from '../replicator/log.js';
 import type { Prng } from '../replicator/prng.js';
 import { FaultProxy, NO_FAULT, type LinkFault } from './fault-proxy.js';
 

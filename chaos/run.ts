@@ -21,7 +21,7 @@ import { parseClusterConfig } from '../replicator/cluster-config.js';
 import { EntrySource } from '../events/publisher/entry-source.js';
 import { readWholeLog } from '../events/read-models/reference.js';
 import { Prng } from '../replicator/prng.js';
-import type { Entry, EntryType, NodeId } from '../replicator/raft/types.js';
+import type { Entry, EntryType, NodeId } from '../replicator/log.js';
 import { check, type CheckResult, type ReplicaHash, type ReplicaLog } from './checker.js';
 import { FAULT_KINDS, findLeader, injectTogether, statusOf, type FaultKind, type FaultRecord } from './faults.js';
 import { CHAOS_ACCOUNTS, ChaosStack } from './stack.js';

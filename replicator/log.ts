@@ -26,6 +26,12 @@ import type { EventBuffer } from '../engine/event-buffer.js';
 import type { ApplyResult } from '../shard/state-machine.js';
 import { EntryType, type ConfChange, type ConfState, type Entry, type NodeId } from './raft/types.js';
 
+// The log's vocabulary, for code outside replicator/: a replica's id, and an entry as readers
+// see it (index, term — a ballot under Paxos —, kind, bytes). Outside replicator/ nothing
+// imports raft/, wal/ or transport/ (the dependency rules check it), except the audit's offline
+// WAL reader and the process that composes a replica.
+export { EntryType, type ConfChange, type ConfState, type Entry, type NodeId };
+
 /**
  * The state machine the log drives (shard/state-machine.ts's ShardStateMachine): entries in,
  * results and events out, deterministic, with snapshots and a hash that are equal on every

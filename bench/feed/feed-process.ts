@@ -16,7 +16,7 @@ import { encodeCommand } from '../../engine/command-codec.js';
 import { MarketDataFeed } from '../../feed/feed-service.js';
 import { ShardStateMachine } from '../../shard/state-machine.js';
 import { encodeBatch, registerCommand, type LoggedCommand } from '../../shard/batch-codec.js';
-import { EntryType, type Entry } from '../../replicator/raft/types.js';
+import { EntryType, type Entry } from '../../replicator/log.js';
 import { SYMBOL, benchConfig, generateMix1 } from '../engine/workloads.js';
 import { commandData } from '../../replicator/log.js';
 

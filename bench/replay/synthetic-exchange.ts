@@ -22,7 +22,7 @@ import { toReport } from '../../gateway/gateway.js';
 import { ReportChain, canonicalReport, loadOrCreateSigningKey } from '../../gateway/report-chain.js';
 import type { ExecutionReportOut } from '../../gateway/types.js';
 import { encodeSnapshotEnvelope } from '../../shard/snapshot-envelope.js';
-import { EntryType } from '../../replicator/raft/types.js';
+import { EntryType } from '../../replicator/log.js';
 import { ShardStateMachine } from '../../shard/state-machine.js';
 import { encodeBatch, registerCommand, type LoggedCommand } from '../../shard/batch-codec.js';
 import { Prng } from '../../replicator/prng.js';

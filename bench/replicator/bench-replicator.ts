@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { ReplicaClient, type SubmitResult } from '../../replicator/client-server.js';
 import { ProcessCluster, sleep } from '../../replicator/process-cluster.js';
 import * as hdr from 'hdr-histogram-js';
-import type { NodeId } from '../../replicator/raft/types.js';
+import type { NodeId } from '../../replicator/log.js';
 
 
 const { values: args } = parseArgs({

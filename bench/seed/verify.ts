@@ -32,7 +32,7 @@ import { decodeCommand } from '../../engine/command-codec.js';
 import { parseConfig } from '../../engine/config.js';
 import { EventKind, OrdType, type ExecReport, type ShardConfig } from '../../engine/types.js';
 import { REPO_ROOT, sleep } from '../../replicator/process-cluster.js';
-import { EntryType } from '../../replicator/raft/types.js';
+import { EntryType } from '../../replicator/log.js';
 import { ApplyOutcome, ShardStateMachine } from '../../shard/state-machine.js';
 import { BatchCursor } from '../../shard/batch-codec.js';
 import { readFileSync } from 'node:fs';

@@ -505,7 +505,7 @@ function firstDifference(a: Uint8Array, b: Uint8Array): number {
   return n;
 }
 
-/** Which part of two state-machine snapshots (shard-state-machine.ts layout) differs. */
+/** Which part of two state-machine snapshots (shard/state-machine.ts layout) differs. */
 export function describeStateDifference(recorded: Uint8Array, replayed: Uint8Array): string {
   const head = (b: Uint8Array) => {
     const v = new DataView(b.buffer, b.byteOffset, b.byteLength);

@@ -2,7 +2,7 @@
 // tests that need more than a live cluster can make in a few seconds (multi-shard runs, several
 // gateway runs, compacted logs).
 //
-// Each shard's log is what a leader writes: batch entries (replicator/shard-state-machine.ts
+// Each shard's log is what a leader writes: batch entries (shard/batch-codec.ts
 // encodeBatch) of engine commands in the binary command codec, from client sessions (registered
 // in the first entry, so their ids are 1..clients) with contiguous request numbers, plus the
 // leader's time ticks, written through the replicator's

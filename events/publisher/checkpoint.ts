@@ -6,7 +6,7 @@
 // snapshot; a corrupt one is ignored (with a warning).
 //
 // File layout (little-endian): u32 magic 'MBPC' | u32 version | f64 shard | f64 log index |
-// u32 length | state machine snapshot (replicator/shard-state-machine.ts) | 32 bytes SHA-256 of
+// u32 length | state machine snapshot (shard/state-machine.ts) | 32 bytes SHA-256 of
 // everything before it.
 
 import { createHash } from 'node:crypto';

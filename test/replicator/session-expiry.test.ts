@@ -3,7 +3,7 @@
 // replicas evict that session (SESSION_COUNT_MAX later registrations while it sat unused), its
 // requests are refused SESSION_EXPIRED — the outstanding ones fail for good, nothing is applied
 // twice — and the client goes on under a newly registered session. The JSON path answers the
-// same codes. (The state machine's side, with a small table: shard-state-machine.test.ts.)
+// same codes. (The state machine's side, with a small table: test/shard/state-machine.test.ts.)
 
 import fs from 'node:fs';
 import os from 'node:os';

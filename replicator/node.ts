@@ -35,6 +35,23 @@ import type { Engine } from '../engine/engine.js';
 import { eventToJson } from '../engine/json-codec.js';
 import type { ShardConfig } from '../engine/types.js';
 import { RaftCore, decodeConfChange } from './raft/raft-core.js';
+import './limits-check.js';
+import {
+  TICK_MS,
+  ELECTION_TICKS,
+  HEARTBEAT_TICKS,
+  INFLIGHT_MESSAGES_MAX,
+  INFLIGHT_BYTES_MAX,
+  RAFT_APPEND_BYTES_MAX,
+  UNCOMMITTED_ENTRIES_MAX,
+  SNAPSHOT_CHUNK_BYTES,
+  PENDING_PROPOSALS_MAX,
+  SNAPSHOT_INTERVAL_ENTRIES,
+  TIME_TICK_MS,
+  INBOX_MESSAGES_MAX,
+  READS_PENDING_MAX,
+  WAL_APPEND_BATCH_BYTES_MAX,
+} from './limits.js';
 import { systemRuntime, type ReplicaRuntime } from './runtime.js';
 import {
   EntryType,
@@ -76,7 +93,7 @@ import {
   type ReplicatedLog,
   type StateMachine,
 } from './log.js';
-import { BATCH_BYTES_MAX, BATCH_COMMAND_OVERHEAD_BYTES, BATCH_COMMANDS_MAX, COMMAND_BYTES_MAX, encodeBatch, type LoggedCommand } from '../shard/batch-codec.js';
+import { BATCH_BYTES_MAX, BATCH_COMMAND_OVERHEAD_BYTES, BATCH_COMMANDS_MAX, BATCH_HEADER_BYTES, COMMAND_BYTES_MAX, encodeBatch, type LoggedCommand } from '../shard/batch-codec.js';
 import { Prng } from './prng.js';
 import { EntryTrace, type EntryStageDurations, type EntryStages } from './entry-trace.js';
 import type { WalFs } from './wal/fs.js';
@@ -86,39 +103,8 @@ import { TAIL_LOST_FILE, Wal, type LogEntry } from './wal/wal.js';
 // Limits and timing (units in the names)
 // ---------------------------------------------------------------------------------------------
 
-/** One Raft tick (ms). Election and heartbeat timeouts are counted in ticks. */
-export const TICK_MS = 10;
-/** Follower timeout before campaigning: randomized in [15, 30) ticks = 150–300 ms. */
-export const ELECTION_TICKS = 15;
-/** Leader heartbeat every 3 ticks = 30 ms (well under the election timeout, so one lost heartbeat is harmless). */
-export const HEARTBEAT_TICKS = 3;
-/** APPEND messages in flight per follower (pipelining depth). */
-export const INFLIGHT_MESSAGES_MAX = 256;
-/** Bytes of entries in flight per follower (64 MiB). */
-export const INFLIGHT_BYTES_MAX = 64 * 1024 * 1024;
-/** Bytes of entries in one APPEND (1 MiB; the transport coalesces messages up to its batch size). */
-export const APPEND_BYTES_MAX = 1024 * 1024;
-/** Entries the leader holds uncommitted before refusing proposals with PROPOSAL_QUEUE_FULL. */
-export const UNCOMMITTED_ENTRIES_MAX = 65_536;
-/** Snapshot bytes per SNAPSHOT message (4 MiB, far under the transport's 32 MiB frame limit). */
-export const SNAPSHOT_CHUNK_BYTES = 4 * 1024 * 1024;
-/** Commands waiting to be applied on this node (queued for the core or in the log); more are refused at once. */
-export const PENDING_PROPOSALS_MAX = 262_144;
-/** Applied entries between two snapshots of the state machine. */
-export const SNAPSHOT_INTERVAL_ENTRIES = 100_000;
-/** The leader proposes an engine `tick` this often (ms), so GTD/DAY orders expire on log time even without traffic. */
-export const TIME_TICK_MS = 1_000;
-/**
- * Raft messages queued for the loop at most; more are dropped (Raft treats it as loss and
- * retransmits). Peers' in-flight windows normally keep the queue far below this.
- */
-export const INBOX_MESSAGES_MAX = 262_144;
 /** Read contexts a process may use before its range could meet another process's (2^20; the start is 32 random bits above it). */
 const READ_CONTEXT_SPAN = 2 ** 20;
-/** Linearizable reads waiting on one node at most (readIndex); more are refused PROPOSAL_QUEUE_FULL. */
-export const READS_PENDING_MAX = 4096;
-/** Largest batch handed to one wal.append() (32 MiB, half the WAL's APPEND_BYTES_MAX). */
-export const WAL_APPEND_BATCH_BYTES_MAX = 32 * 1024 * 1024;
 
 /** The data directory holds a log or snapshot but no hard state (term and vote): the file was lost. */
 export class HardStateMissingError extends Error {
@@ -462,7 +448,7 @@ export class ReplicaNode implements ReplicatedLog {
       random: this.opts.random ?? seededInt(((this.opts.seed ?? 1) * 0x9e3779b1) ^ Math.imul(this.id, 0x85ebca6b)),
       inflightMessagesMax: r.inflightMessagesMax ?? INFLIGHT_MESSAGES_MAX,
       inflightBytesMax: r.inflightBytesMax ?? INFLIGHT_BYTES_MAX,
-      appendBytesMax: r.appendBytesMax ?? APPEND_BYTES_MAX,
+      appendBytesMax: r.appendBytesMax ?? RAFT_APPEND_BYTES_MAX,
       uncommittedEntriesMax: r.uncommittedEntriesMax ?? UNCOMMITTED_ENTRIES_MAX,
       snapshotChunkBytes: r.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES,
       preVote: r.preVote ?? true,
@@ -815,13 +801,13 @@ export class ReplicaNode implements ReplicatedLog {
       // Everything that queued while the loop was busy goes into as few entries as the batch
       // limits allow: Raft, the WAL and the network then pay per batch, not per command.
       let from = 0;
-      let bytes = 0;
+      let bytes = BATCH_HEADER_BYTES;
       for (let k = 0; k < queued.length; k++) {
         const b = BATCH_COMMAND_OVERHEAD_BYTES + queued[k]!.cmd.body.length;
-        if (k > from && (k - from >= BATCH_COMMANDS_MAX || bytes + b > BATCH_BYTES_MAX - 64)) {
+        if (k > from && (k - from >= BATCH_COMMANDS_MAX || bytes + b > BATCH_BYTES_MAX)) {
           this.proposeBatch(queued, from, k, arrivedMs);
           from = k;
-          bytes = 0;
+          bytes = BATCH_HEADER_BYTES;
         }
         bytes += b;
       }

@@ -15,7 +15,7 @@ export interface SnapshotMembership {
 const NODE_SNAPSHOT_MAGIC = 0x534e424d; // 'MBNS'
 const NODE_SNAPSHOT_VERSION = 1;
 /** Members in a snapshot's membership, at most (a sanity bound for decoding). */
-const SNAPSHOT_MEMBERS_MAX = 1024;
+export const SNAPSHOT_MEMBERS_MAX = 1024;
 
 export function encodeSnapshotEnvelope(conf: SnapshotMembership, sm: Uint8Array): Uint8Array {
   const head = 4 + 4 + 4 + 4 + 8 * (conf.voters.length + conf.learners.length);

@@ -29,6 +29,7 @@
 // Only exceptions thrown by our own onMessages callback propagate (a host bug, e.g. an
 // invariant error the host treats as fatal).
 
+import { TRANSPORT_BATCH_BYTES_MAX } from '../limits.js';
 import net from 'node:net';
 import type { Message, NodeId } from '../raft/types.js';
 import {
@@ -47,8 +48,6 @@ import {
   messagesFrameBytes,
 } from './raft-codec.js';
 
-/** Target size of one RAFT_BATCH frame when coalescing (1 MiB); one larger message is sent alone. */
-export const BATCH_BYTES_MAX = 1024 * 1024;
 /** Encoded bytes queued for one peer (32 MiB); more → the newest messages are dropped and counted. */
 export const PEER_QUEUE_BYTES_MAX = 32 * 1024 * 1024;
 /** Messages queued for one peer; more → the newest messages are dropped and counted. */
@@ -88,7 +87,7 @@ export interface TransportLimits {
 
 export const DEFAULT_TRANSPORT_LIMITS: Readonly<TransportLimits> = Object.freeze({
   frameBytesMax: FRAME_BYTES_MAX,
-  batchBytesMax: BATCH_BYTES_MAX,
+  batchBytesMax: TRANSPORT_BATCH_BYTES_MAX,
   peerQueueBytesMax: PEER_QUEUE_BYTES_MAX,
   peerQueueMessagesMax: PEER_QUEUE_MESSAGES_MAX,
   reconnectDelayMsMin: RECONNECT_DELAY_MS_MIN,

@@ -25,6 +25,7 @@
 // retry can report success without the data being on disk ("fsyncgate"). The host must exit
 // and the replica be repaired from its peers.
 
+import { WAL_APPEND_BYTES_MAX } from '../limits.js';
 import path from 'node:path';
 import { nodeFs, type Fd, type WalFs } from './fs.js';
 import { HARD_STATE_FILE, decodeHardState, encodeHardState, validateHardState, type HardState } from './hard-state.js';
@@ -60,8 +61,6 @@ export { TAIL_LOST_FILE } from './tail-loss.js';
 export const SEGMENT_BYTES_MAX = 64 * 1024 * 1024;
 /** Largest configurable segment size (1 GiB): recovery reads a whole segment into memory. */
 export const SEGMENT_BYTES_LIMIT = 1024 * 1024 * 1024;
-/** Largest batch one append() accepts (64 MiB, records included): it is encoded in one buffer. */
-export const APPEND_BYTES_MAX = 64 * 1024 * 1024;
 /** Default memory for the tail cache of recently appended entries (32 MiB). */
 export const TAIL_CACHE_BYTES_MAX = 32 * 1024 * 1024;
 /** Memory charged per cached entry on top of its data: object, array slot, view. */
@@ -489,7 +488,7 @@ export class Wal {
       expected++;
     }
     if (!Number.isSafeInteger(expected - 1)) throw new RangeError('WAL: index past the safe-integer range');
-    if (total > APPEND_BYTES_MAX) throw new RangeError(`WAL: batch of ${total} bytes is over APPEND_BYTES_MAX (${APPEND_BYTES_MAX})`);
+    if (total > WAL_APPEND_BYTES_MAX) throw new RangeError(`WAL: batch of ${total} bytes is over WAL_APPEND_BYTES_MAX (${WAL_APPEND_BYTES_MAX})`);
 
     // Encode the whole batch into one fresh buffer; cached entries keep views into it, so
     // it is never reused.

@@ -1,0 +1,42 @@
+// The replica process's limits, in one place (TigerBeetle's constants.zig): every bound the
+// replicated log, its WAL and its transport apply, with its unit in its name. How they must relate
+// (an entry fits one APPEND, an APPEND fits one frame, …) is asserted when the process loads, in
+// limits-check.ts. Format constants (header sizes) stay with their codecs; the client protocol's
+// limits are in client/protocol.ts, and the shard's (command and batch sizes) in
+// shard/batch-codec.ts — limits-check.ts checks them against these.
+
+/** One Raft tick (ms). Election and heartbeat timeouts are counted in ticks. */
+export const TICK_MS = 10;
+/** Follower timeout before campaigning: randomized in [15, 30) ticks = 150–300 ms. */
+export const ELECTION_TICKS = 15;
+/** Leader heartbeat every 3 ticks = 30 ms (well under the election timeout, so one lost heartbeat is harmless). */
+export const HEARTBEAT_TICKS = 3;
+/** APPEND messages in flight per follower (pipelining depth). */
+export const INFLIGHT_MESSAGES_MAX = 256;
+/** Bytes of entries in flight per follower (64 MiB). */
+export const INFLIGHT_BYTES_MAX = 64 * 1024 * 1024;
+/** Bytes of entries in one APPEND (1 MiB; the transport coalesces messages up to its batch size). */
+export const RAFT_APPEND_BYTES_MAX = 1024 * 1024;
+/** Entries the leader holds uncommitted before refusing proposals with PROPOSAL_QUEUE_FULL. */
+export const UNCOMMITTED_ENTRIES_MAX = 65_536;
+/** Snapshot bytes per SNAPSHOT message (4 MiB, far under the transport's 32 MiB frame limit). */
+export const SNAPSHOT_CHUNK_BYTES = 4 * 1024 * 1024;
+/** Commands waiting to be applied on this node (queued for the core or in the log); more are refused at once. */
+export const PENDING_PROPOSALS_MAX = 262_144;
+/** Applied entries between two snapshots of the state machine. */
+export const SNAPSHOT_INTERVAL_ENTRIES = 100_000;
+/** The leader proposes an engine `tick` this often (ms), so GTD/DAY orders expire on log time even without traffic. */
+export const TIME_TICK_MS = 1_000;
+/**
+ * Raft messages queued for the loop at most; more are dropped (Raft treats it as loss and
+ * retransmits). Peers' in-flight windows normally keep the queue far below this.
+ */
+export const INBOX_MESSAGES_MAX = 262_144;
+/** Linearizable reads waiting on one node at most (readIndex); more are refused PROPOSAL_QUEUE_FULL. */
+export const READS_PENDING_MAX = 4096;
+/** Largest batch handed to one wal.append() (32 MiB, half of WAL_APPEND_BYTES_MAX). */
+export const WAL_APPEND_BATCH_BYTES_MAX = 32 * 1024 * 1024;
+/** Bytes of entries in one WAL append() at most (64 MiB, records included): it is encoded in one buffer. */
+export const WAL_APPEND_BYTES_MAX = 64 * 1024 * 1024;
+/** Target size of one RAFT_BATCH transport frame when coalescing messages (1 MiB); one larger message is sent alone. */
+export const TRANSPORT_BATCH_BYTES_MAX = 1024 * 1024;

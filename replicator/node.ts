@@ -98,6 +98,7 @@ import { Prng } from './prng.js';
 import { EntryTrace, type EntryStageDurations, type EntryStages } from './entry-trace.js';
 import type { WalFs } from './wal/fs.js';
 import { TAIL_LOST_FILE, Wal, type LogEntry } from './wal/wal.js';
+import { assertFor, type Assert } from '../ops/assert.js';
 
 // ---------------------------------------------------------------------------------------------
 // Limits and timing (units in the names)
@@ -235,9 +236,7 @@ interface QueuedProposal {
 
 const ROLE_NAMES = { [Role.FOLLOWER]: 'FOLLOWER', [Role.PRE_CANDIDATE]: 'PRE_CANDIDATE', [Role.CANDIDATE]: 'CANDIDATE', [Role.LEADER]: 'LEADER' } as const;
 
-function assert(ok: boolean, message: string): asserts ok {
-  if (!ok) throw new Error(`replica node invariant broken: ${message}`);
-}
+const assert: Assert = assertFor('replica node');
 
 // ---------------------------------------------------------------------------------------------
 

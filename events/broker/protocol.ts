@@ -7,19 +7,15 @@
 // strings, unsigned varints in headers or tagged fields. Record-level varints live in
 // record-batch.ts.
 
+import { assertFor, type Assert } from '../../ops/assert.js';
+
 /** Malformed input from a client: the connection is closed, the broker carries on. */
 export class ProtocolError extends Error {
   override name = 'ProtocolError';
 }
 
 /** A broken internal invariant: a bug, not bad input. Hosts treat it as fatal. */
-export class BrokerInvariantError extends Error {
-  override name = 'BrokerInvariantError';
-}
-
-export function assert(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new BrokerInvariantError(message);
-}
+export const assert: Assert = assertFor('broker');
 
 export const ApiKey = {
   Produce: 0,

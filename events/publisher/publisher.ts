@@ -40,6 +40,7 @@ import { EntrySource, EntrySourceClosedError } from './entry-source.js';
 import { readLastProgress, shardKey } from './progress.js';
 import { RecordBuilder, type OutRecord } from './records.js';
 import { commandData } from '../../replicator/log.js';
+import { assertFor, type Assert } from '../../ops/assert.js';
 
 /** Entry bytes pulled from a replica per request (one full batch entry). */
 export const ENTRIES_CHUNK_BYTES = 1024 * 1024;
@@ -134,9 +135,7 @@ export interface PublisherStatus {
 /** A committed entry as the replicas send it. */
 type RawEntry = Extract<EntriesReply, { kind: 'entries' }>['entries'][number];
 
-function assert(ok: boolean, message: string): asserts ok {
-  if (!ok) throw new Error(`publisher invariant broken: ${message}`);
-}
+const assert: Assert = assertFor('publisher');
 
 class StopSession extends Error {}
 

@@ -24,6 +24,7 @@
 import { OrdStatus } from '../../engine/types.js';
 import type { ExecRecord, ProgressRecord, TradeRecord } from '../codec.js';
 import { EVENT_TOPICS, TOPIC_FILLS, TOPIC_ORDERS, TOPIC_PROGRESS, TOPIC_TRADES } from '../topics.js';
+import { assertFor, type Assert } from '../../ops/assert.js';
 
 /** Finished orders (filled, canceled, rejected, expired) kept per account; the oldest finished are forgotten first. */
 export const DONE_ORDERS_PER_ACCOUNT_MAX = 10_000;
@@ -163,9 +164,7 @@ export class ReadModelError extends Error {
   override name = 'ReadModelError';
 }
 
-function assert(ok: boolean, message: string): asserts ok {
-  if (!ok) throw new ReadModelError(`read model invariant broken: ${message}`);
-}
+const assert: Assert = assertFor('read model');
 
 const OPEN_STATUSES: ReadonlySet<number> = new Set([OrdStatus.NEW, OrdStatus.PARTIALLY_FILLED, OrdStatus.PENDING_TRIGGER]);
 const EVENT_TOPIC_SET: ReadonlySet<string> = new Set(EVENT_TOPICS);

@@ -34,7 +34,6 @@ import {
   type TailLoss,
 } from './types.js';
 
-export { RaftInvariantError } from './raft-log.js';
 export { decodeConfChange, encodeConfChange } from './membership.js';
 
 /** A received snapshot larger than this is refused (the follower stays behind and reports it). */

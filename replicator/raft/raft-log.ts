@@ -3,14 +3,9 @@
 // holds the durable copy.
 
 import type { Entry } from './types.js';
+import { assertFor, type Assert } from '../../ops/assert.js';
 
-export class RaftInvariantError extends Error {
-  override name = 'RaftInvariantError';
-}
-
-export function invariant(ok: boolean, message: string): asserts ok {
-  if (!ok) throw new RaftInvariantError(message);
-}
+export const invariant: Assert = assertFor('Raft');
 
 export class RaftLog {
   /** Index and term of the last entry folded into the snapshot (0, 0 for none). */

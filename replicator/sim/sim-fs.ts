@@ -45,6 +45,7 @@
 import path from 'node:path';
 import type { Fd, WalFs } from '../wal/fs.js';
 import type { Prng } from '../prng.js';
+import { assertFor, type Assert } from '../../ops/assert.js';
 
 /** Memory one simulated machine's files may hold (512 MiB): page cache + durable images + unsynced writes. */
 export const SIMFS_BYTES_MAX = 512 * 1024 * 1024;
@@ -96,9 +97,7 @@ export interface SimFsOptions {
   bytesMax?: number;
 }
 
-function assert(ok: boolean, message: string): asserts ok {
-  if (!ok) throw new Error(`SimFs invariant broken: ${message}`);
-}
+const assert: Assert = assertFor('SimFs');
 
 function fsError(code: string, syscall: string, p: string | number): Error {
   return Object.assign(new Error(`${code}: simulated, ${syscall} '${p}'`), { code, syscall, path: String(p) });

@@ -14,6 +14,7 @@ import { crc32c } from './crc32c.js';
 import { nodeFs, type Fd, type WalFs } from './fs.js';
 import { TMP_SUFFIX, fsyncDir, writeAll } from './io.js';
 import { readU64, writeU64 } from './record.js';
+import { assertFor, type Assert } from '../../ops/assert.js';
 
 export interface Snapshot {
   index: number;
@@ -187,6 +188,4 @@ export function writeSnapshotFile(
   step(() => checksum(0));
 }
 
-function assert(ok: boolean, message: string): asserts ok {
-  if (!ok) throw new Error(`WAL invariant broken: ${message}`);
-}
+const assert: Assert = assertFor('WAL');

@@ -43,6 +43,7 @@ import {
 import { SNAPSHOTS_KEPT, SNAPSHOT_BYTES_MAX, SNAPSHOT_HEADER_BYTES, decodeSnapshot, listSnapshots, snapshotFileName, writeSnapshotFile, type Snapshot } from './snapshot-file.js';
 import { SYNCED_FILE, SyncMark, readSyncMark } from './sync-mark.js';
 import { TAIL_LOST_FILE, decodeTailLost, encodeTailLost, mergeTailLoss, type TailLoss, type TailLostRecord } from './tail-loss.js';
+import { assertFor, type Assert } from '../../ops/assert.js';
 
 export type { Fd, WalFs } from './fs.js';
 export type { HardState } from './hard-state.js';
@@ -138,9 +139,7 @@ interface SnapshotJob {
   done: (err?: Error) => void;
 }
 
-function assert(ok: boolean, message: string): asserts ok {
-  if (!ok) throw new Error(`WAL invariant broken: ${message}`);
-}
+const assert: Assert = assertFor('WAL');
 
 /** Calls every callback, even when one throws; then rethrows the first exception. */
 function callAll(waiters: readonly Waiter[], err: Error | undefined): void {

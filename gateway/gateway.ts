@@ -20,7 +20,7 @@ import { randomInt, type KeyObject } from 'node:crypto';
 import { decodeEvents } from '../engine/event-codec.js';
 import { ExecType, OrdStatus, Reason, type EngineEvent, type ExecReport, type InstrumentConfig } from '../engine/types.js';
 import { ENUM_NAMES, reasonName } from '../engine/json-codec.js';
-import { CLIENT_WINDOW_MAX, ClientRequestError, ReplicaClient, SESSION_LOST_CODES, TRACE_INDEXES_MAX, requestOnce, type SubmitResult } from '../replicator/client-server.js';
+import { CLIENT_WINDOW_MAX, ClientRequestError, ReplicaClient, SESSION_LOST_CODES, TRACE_INDEXES_MAX, requestOnce, type SubmitResult } from '../replicator/client/server.js';
 import { encodeJsonCommand } from '../replicator/node.js';
 import { authenticate, type KeyEntry } from './auth.js';
 import type { GatewayConfig, ShardEntry } from './config.js';

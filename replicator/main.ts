@@ -26,7 +26,7 @@ import { MarketDataFeed } from '../feed/feed-service.js';
 import { createRegistry } from '../ops/metrics.js';
 import { startOpsHttp, type OpsHttp } from '../ops/http.js';
 import { ReplicaMetrics } from './metrics.js';
-import { ClientServer } from './client-server.js';
+import { ClientServer } from './client/server.js';
 import { genesisVoters, parseClusterConfig } from './cluster-config.js';
 import { ReplicaNode } from './node.js';
 import { TcpTransport } from './transport/tcp-transport.js';

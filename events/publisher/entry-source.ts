@@ -16,7 +16,7 @@ import {
   type ClientEndpoint,
   type EntriesReply,
   type RawFrame,
-} from '../../replicator/client-server.js';
+} from '../../replicator/client/server.js';
 
 /** A request unanswered this long beyond its own wait (ms) counts as a failure of the replica. */
 export const ENTRY_REQUEST_TIMEOUT_MS = 5_000;

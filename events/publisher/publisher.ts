@@ -28,7 +28,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { Partitioners, logLevel, type Admin, type Message, type Producer, type RecordMetadata, type TopicMessages } from 'kafkajs';
 import type { ShardConfig } from '../../engine/types.js';
-import type { ClientEndpoint, EntriesReply } from '../../replicator/client-server.js';
+import type { ClientEndpoint, EntriesReply } from '../../replicator/client/server.js';
 import { decodeNodeSnapshot } from '../../replicator/node.js';
 import type { EntryType } from '../../replicator/raft/types.js';
 import { ShardStateMachine } from '../../replicator/shard-state-machine.js';

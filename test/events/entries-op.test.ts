@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EntrySource } from '../../events/publisher/entry-source.js';
-import { ClientServer, registerSession } from '../../replicator/client-server.js';
+import { ClientServer, registerSession } from '../../replicator/client/server.js';
 import { ReplicaNode, decodeNodeSnapshot } from '../../replicator/node.js';
 import type { EntryType } from '../../replicator/raft/types.js';
 import { ShardStateMachine } from '../../replicator/shard-state-machine.js';

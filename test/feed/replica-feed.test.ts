@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stp } from '../../engine/types.js';
 import { FeedClient } from '../../feed/client/feed-client.js';
 import { Channel } from '../../feed/types.js';
-import { ReplicaClient, requestOnce, type OrdersDump } from '../../replicator/client-server.js';
+import { ReplicaClient, requestOnce, type OrdersDump } from '../../replicator/client/server.js';
 import { ProcessCluster, freePort } from '../../replicator/process-cluster.js';
 import type { NodeId } from '../../replicator/raft/types.js';
 import { SYM_A, SYM_B, flowConfig } from './flow.js';

@@ -26,7 +26,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ByteReader } from '../../engine/byte-writer.js';
 import { decodeEvents } from '../../engine/event-codec.js';
-import { CLIENT_FRAME_BYTES_MAX, CLIENT_BATCH_COMMANDS_MAX, ClientServer, FrameType, encodeFrame, encodeSubmitFrame, requestOnce } from '../../replicator/client-server.js';
+import { CLIENT_FRAME_BYTES_MAX, CLIENT_BATCH_COMMANDS_MAX, ClientServer, FrameType, encodeFrame, encodeSubmitFrame, requestOnce } from '../../replicator/client/server.js';
 import { ReplicaNode, encodeJsonCommand } from '../../replicator/node.js';
 import type { EntryType } from '../../replicator/raft/types.js';
 import { COMMAND_BYTES_MAX, ShardStateMachine } from '../../replicator/shard-state-machine.js';

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { registerSession } from '../../replicator/client-server.js';
+import { registerSession } from '../../replicator/client/server.js';
 import { ReplicaNode } from '../../replicator/node.js';
 import { EntryType } from '../../replicator/raft/types.js';
 import { ShardStateMachine } from '../../replicator/shard-state-machine.js';

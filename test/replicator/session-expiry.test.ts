@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClientRequestError, ClientServer, ReplicaClient, SESSION_LOST_CODES, registerSession, requestOnce } from '../../replicator/client-server.js';
+import { ClientRequestError, ClientServer, ReplicaClient, SESSION_LOST_CODES, registerSession, requestOnce } from '../../replicator/client/server.js';
 import { ReplicaNode } from '../../replicator/node.js';
 import { SESSION_COUNT_MAX } from '../../replicator/shard-state-machine.js';
 import { shardConfig, waitFor } from '../fuzz/harness.js';

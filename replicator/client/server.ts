@@ -43,15 +43,15 @@
 // fails with that code, never resent; the rest go out under a newly registered session.
 
 import net from 'node:net';
-import { ByteWriter, ByteReader, copyBytes } from '../engine/byte-writer.js';
-import type { EventBuffer } from '../engine/event-buffer.js';
-import { decodeEvents, encodeEventsTo } from '../engine/event-codec.js';
-import { eventToJson } from '../engine/json-codec.js';
-import { ApplyOutcome, COMMAND_BYTES_MAX, OUTCOME_NAMES, type ApplyResult } from './shard-state-machine.js';
-import { encodeJsonCommand, type CommittedRead, type EncodedProposal, type NodeStatus, type Proposal, type ProposalCallback, type ProposalError, type ProposalReply } from './node.js';
-import { Side } from '../engine/types.js';
-import { ConfChangeType, type ConfChange, type ConfState, type NodeId } from './raft/types.js';
-import { RecentResults } from './recent-results.js';
+import { ByteWriter, ByteReader, copyBytes } from '../../engine/byte-writer.js';
+import type { EventBuffer } from '../../engine/event-buffer.js';
+import { decodeEvents, encodeEventsTo } from '../../engine/event-codec.js';
+import { eventToJson } from '../../engine/json-codec.js';
+import { ApplyOutcome, COMMAND_BYTES_MAX, OUTCOME_NAMES, type ApplyResult } from '../shard-state-machine.js';
+import { encodeJsonCommand, type CommittedRead, type EncodedProposal, type NodeStatus, type Proposal, type ProposalCallback, type ProposalError, type ProposalReply } from '../node.js';
+import { Side } from '../../engine/types.js';
+import { ConfChangeType, type ConfChange, type ConfState, type NodeId } from '../raft/types.js';
+import { RecentResults } from '../recent-results.js';
 
 /** Op 'membership': the change names on the wire. */
 const MEMBERSHIP_CHANGES: Record<string, ConfChangeType> = { 'add-learner': ConfChangeType.ADD_LEARNER, promote: ConfChangeType.PROMOTE, remove: ConfChangeType.REMOVE };
@@ -283,7 +283,7 @@ export interface ClientServerNode {
   proposeEncoded(p: EncodedProposal, cb: ProposalCallback): void;
   status(withHash?: boolean): NodeStatus;
   stateHash(): string;
-  readonly stateMachine: import('./shard-state-machine.js').ShardStateMachine;
+  readonly stateMachine: import('../shard-state-machine.js').ShardStateMachine;
   /** Committed entries for op 'entries' (ReplicaNode.readCommitted); without it the op is refused. */
   readCommitted?(fromIndex: number, bytesMax: number): CommittedRead;
   /** Op 'transfer-leader' (operator CLI); without it the op is refused. */
@@ -295,7 +295,7 @@ export interface ClientServerNode {
   /** Registers fn to run after each batch of applied entries (op 'entries' readers wake on it); returns the unsubscribe. Without it, readers are polled every ENTRIES_POLL_MS. */
   onApplyBatch?(fn: () => void): () => void;
   /** Op 'trace': the stages of recent entries this node proposed as leader (replicator/entry-trace.ts); without it the op is refused. */
-  entryStages?(index: number): import('./entry-trace.js').EntryStages | undefined;
+  entryStages?(index: number): import('../entry-trace.js').EntryStages | undefined;
   /** Op 'membership' (operator CLI add-node / remove-node); without it the op is refused. */
   changeMembership?(cc: ConfChange): Promise<{ ok: true; index: number; conf: ConfState } | { ok: false; error: string; leader: number; message: string }>;
 }

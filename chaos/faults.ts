@@ -14,7 +14,7 @@
 
 import { closeSync, openSync, readSync, readdirSync, statSync, truncateSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { requestOnce } from '../replicator/client/server.js';
+import { requestOnce } from '../replicator/client/client.js';
 import type { NodeStatus } from '../replicator/node.js';
 import type { NodeId } from '../replicator/raft/types.js';
 import type { Prng } from '../replicator/prng.js';

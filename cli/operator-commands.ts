@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseClusterConfig, type MemberConfig } from '../replicator/cluster-config.js';
-import { requestOnce } from '../replicator/client/server.js';
+import { requestOnce } from '../replicator/client/client.js';
 import type { NodeStatus } from '../replicator/node.js';
 import { OrderEntryRestClient, type AdminRoute } from '../gateway/client/rest-client.js';
 

@@ -23,7 +23,7 @@
 
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { ReplicaClient, type SubmitResult } from '../../replicator/client/server.js';
+import { ReplicaClient, type SubmitResult } from '../../replicator/client/client.js';
 import { ProcessCluster, sleep } from '../../replicator/process-cluster.js';
 import * as hdr from 'hdr-histogram-js';
 import type { NodeId } from '../../replicator/raft/types.js';

@@ -13,10 +13,10 @@ import {
   FrameType,
   decodeEntriesFrame,
   encodeFrame,
-  type ClientEndpoint,
   type EntriesReply,
   type RawFrame,
-} from '../../replicator/client/server.js';
+} from '../../replicator/client/protocol.js';
+import type { ClientEndpoint } from '../../replicator/client/client.js';
 
 /** A request unanswered this long beyond its own wait (ms) counts as a failure of the replica. */
 export const ENTRY_REQUEST_TIMEOUT_MS = 5_000;

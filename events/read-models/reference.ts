@@ -5,7 +5,7 @@
 
 import type { EventBuffer } from '../../engine/event-buffer.js';
 import { EventKind, type ExecReport, type ShardConfig, type TradeEvent } from '../../engine/types.js';
-import type { ClientEndpoint } from '../../replicator/client/server.js';
+import type { ClientEndpoint } from '../../replicator/client/client.js';
 import { EntryType, type Entry } from '../../replicator/raft/types.js';
 import { ShardStateMachine } from '../../replicator/shard-state-machine.js';
 import { execRecordOf, tradeRecordOf, type ExecRecord, type TradeRecord } from '../codec.js';

@@ -7,7 +7,9 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ClientRequestError, ClientServer, FrameReader, JsonFrameReader, ReplicaClient, encodeFrame, encodeSubmitFrame, type ClientServerNode, type SubmitResult } from '../../replicator/client/server.js';
+import { FrameReader, JsonFrameReader, encodeFrame, encodeSubmitFrame } from '../../replicator/client/protocol.js';
+import { ClientServer, type ClientServerNode } from '../../replicator/client/server.js';
+import { ClientRequestError, ReplicaClient, type SubmitResult } from '../../replicator/client/client.js';
 import { ProposalError, ProposalErrorCode, type EncodedProposal, type NodeStatus, type Proposal, type ProposalCallback, type ProposalReply } from '../../replicator/node.js';
 import { ApplyOutcome, type ApplyResult } from '../../replicator/shard-state-machine.js';
 import { EventBuffer } from '../../engine/event-buffer.js';

@@ -11,7 +11,7 @@
 // fails with that code, never resent; the rest go out under a newly registered session.
 
 import net from 'node:net';
-import { ByteWriter, ByteReader, copyBytes } from '../../engine/byte-writer.js';
+import { ByteWriter, copyBytes } from '../../engine/byte-writer.js';
 import { decodeEvents } from '../../engine/event-codec.js';
 import { eventToJson } from '../../engine/json-codec.js';
 import { COMMAND_BYTES_MAX } from '../shard-state-machine.js';
@@ -24,7 +24,7 @@ import {
   FrameReader,
   FrameType,
   JsonFrameReader,
-  ResultStatus,
+  ResultsReader,
   encodeFrame,
   encodeSubmitFrame,
   parseJsonFrame,
@@ -350,28 +350,14 @@ export class ReplicaClient {
   }
 
   private onResults(conn: ClientConn, body: Buffer): void {
-    const rd = new ByteReader(body, 0, body.length);
     try {
-      const count = rd.u32();
-      for (let k = 0; k < count; k++) {
+      const results = new ResultsReader(body);
+      for (let k = 0; k < results.count; k++) {
+        const res = results.next();
         // Results of a session given up on this connection may still come: not ours any more.
-        const clientId = rd.f64();
-        const requestSeq = rd.f64();
-        const status = rd.u8();
-        if (status === ResultStatus.APPLIED || status === ResultStatus.DUPLICATE || status === ResultStatus.DUPLICATE_WITH_RESULT) {
-          const appliedIndex = rd.f64();
-          const seq = rd.f64();
-          const events = status === ResultStatus.DUPLICATE ? NO_EVENTS : rd.bytes(rd.u32());
-          if (clientId !== this.session) continue;
-          this.acked(conn, requestSeq, status === ResultStatus.APPLIED ? 'APPLIED' : 'DUPLICATE', appliedIndex, seq, events.length === 0 ? NO_EVENTS : copyBytes(events));
-        } else {
-          const code = rd.str();
-          const leader = rd.f64();
-          const retryable = rd.u8() === 1;
-          const message = rd.str();
-          if (clientId !== this.session) continue;
-          this.failed(conn, requestSeq, code, leader, retryable, message);
-        }
+        if (res.clientId !== this.session) continue;
+        if (res.ok) this.acked(conn, res.requestSeq, res.outcome, res.appliedIndex, res.seq, res.events.length === 0 ? NO_EVENTS : copyBytes(res.events));
+        else this.failed(conn, res.requestSeq, res.code, res.leader, res.retryable, res.message);
         if (this.conn !== conn) return;
       }
     } catch {

@@ -31,7 +31,9 @@
 // effect, so it must not be resent under another session.
 
 import { ByteWriter, ByteReader, copyBytes } from '../../engine/byte-writer.js';
-import { ApplyOutcome, OUTCOME_NAMES } from '../shard-state-machine.js';
+import type { EventBuffer } from '../../engine/event-buffer.js';
+import { encodeEventsTo } from '../../engine/event-codec.js';
+import { ApplyOutcome, COMMAND_BYTES_MAX, OUTCOME_NAMES } from '../shard-state-machine.js';
 import type { CommittedRead } from '../node.js';
 import type { NodeId } from '../raft/types.js';
 
@@ -54,9 +56,9 @@ export const ENTRIES_WAIT_MS_MAX = 5_000;
 export const TRACE_INDEXES_MAX = 1024;
 
 /** Bytes of the length prefix in front of every frame. */
-export const LENGTH_BYTES = 4;
+const LENGTH_BYTES = 4;
 /** Error messages in RESULTS are cut to this many characters (the u16-length string holds 64 KiB). */
-export const ERROR_MESSAGE_CHARS_MAX = 1000;
+const ERROR_MESSAGE_CHARS_MAX = 1000;
 
 export const FrameType = { JSON: 1, SUBMIT: 2, RESULTS: 3, ENTRIES: 4 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
@@ -184,6 +186,151 @@ export function encodeSubmitFrame(clientId: number, requests: readonly { request
   const out = Buffer.from(w.view()); // one copy: the writer is reused
   out.writeUInt32BE(out.length - LENGTH_BYTES, 0);
   return out;
+}
+
+/** A SUBMIT frame as the server reads it, or why it is refused (the message of a BAD_REQUEST reply). */
+export type SubmitFrame = { ok: true; clientId: number; requests: { requestSeq: number; body: Uint8Array }[] } | { ok: false; message: string };
+
+/**
+ * The body of a SUBMIT frame: `f64 clientId | u32 count | count × (f64 requestSeq | u32 length | command)`.
+ * Checks the framing and the limits, not the commands (a body the command codec cannot decode
+ * is still logged). The command bodies are copies: the frame's bytes belong to the socket's
+ * read buffer, the log keeps these.
+ */
+export function decodeSubmitFrame(body: Buffer): SubmitFrame {
+  const bad = (message: string): SubmitFrame => ({ ok: false, message });
+  const r = new ByteReader(body, 0, body.length);
+  const requests: { requestSeq: number; body: Uint8Array }[] = [];
+  try {
+    const clientId = r.f64();
+    const count = r.u32();
+    if (!Number.isSafeInteger(clientId) || clientId < 1) return bad('clientId must be a positive safe integer (from op register)');
+    if (count > CLIENT_BATCH_COMMANDS_MAX) return bad(`${count} commands in one SUBMIT, limit ${CLIENT_BATCH_COMMANDS_MAX}`);
+    for (let k = 0; k < count; k++) {
+      const requestSeq = r.f64();
+      const len = r.u32();
+      if (!Number.isSafeInteger(requestSeq) || requestSeq < 1) return bad('requestSeq must be a positive safe integer');
+      if (len > COMMAND_BYTES_MAX) return bad(`command of ${len} bytes, limit ${COMMAND_BYTES_MAX}`);
+      requests.push({ requestSeq, body: copyBytes(r.bytes(len)) });
+    }
+    if (r.remaining !== 0) return bad('trailing bytes after the commands');
+    return { ok: true, clientId, requests };
+  } catch {
+    return bad('truncated SUBMIT frame');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// RESULTS: `u32 count | count × (f64 clientId | f64 requestSeq | u8 status | by status:)`
+//   APPLIED, DUPLICATE_WITH_RESULT  f64 appliedIndex | f64 seq | u32 length | events (engine/event-codec.ts)
+//   DUPLICATE                       f64 appliedIndex | f64 seq
+//   ERROR                           str code | f64 leader | u8 retryable | str message
+// The server fills one frame per connection and event-loop turn, result by result, in a
+// reused writer: begin, write…Result per applied command, finish.
+// ---------------------------------------------------------------------------------------------
+
+/** Starts a RESULTS frame in `w` (reset first); finishResultsFrame() patches its length and count. */
+export function beginResultsFrame(w: ByteWriter): void {
+  w.reset();
+  w.u32(0); // frame length, patched at finish
+  w.u8(FrameType.RESULTS);
+  w.u32(0); // result count, patched at finish
+}
+
+/** The RESULTS frame begun in `w`, holding `count` results (one copy: the writer is reused). */
+export function finishResultsFrame(w: ByteWriter, count: number): Buffer {
+  const out = Buffer.from(w.view());
+  out.writeUInt32BE(out.length - LENGTH_BYTES, 0);
+  out.writeUInt32LE(count, LENGTH_BYTES + 1);
+  return out;
+}
+
+/**
+ * An APPLIED result, its events encoded now from `events` (the buffer is reused). Returns where
+ * the event bytes start in `w` (they end at w.length), for a copy kept to answer resends.
+ */
+export function writeAppliedResult(w: ByteWriter, clientId: number, requestSeq: number, appliedIndex: number, seq: number, events: EventBuffer, eventsFrom: number, eventsTo: number): number {
+  w.f64(clientId);
+  w.f64(requestSeq);
+  w.u8(ResultStatus.APPLIED);
+  w.f64(appliedIndex);
+  w.f64(seq);
+  const lengthAt = w.length;
+  w.u32(0); // byte length of the event list, patched below
+  encodeEventsTo(w, events, eventsFrom, eventsTo);
+  w.patchU32(lengthAt, w.length - lengthAt - 4);
+  return lengthAt + 4;
+}
+
+/** A DUPLICATE_WITH_RESULT: a resent command already applied, with the original's index, seq and event bytes. */
+export function writeDuplicateWithResult(w: ByteWriter, clientId: number, requestSeq: number, appliedIndex: number, seq: number, eventBytes: Uint8Array): void {
+  w.f64(clientId);
+  w.f64(requestSeq);
+  w.u8(ResultStatus.DUPLICATE_WITH_RESULT);
+  w.f64(appliedIndex);
+  w.f64(seq);
+  w.u32(eventBytes.length);
+  w.bytes(eventBytes);
+}
+
+/** A DUPLICATE without the original's result (the server does not hold it). */
+export function writeDuplicateResult(w: ByteWriter, clientId: number, requestSeq: number, appliedIndex: number, seq: number): void {
+  w.f64(clientId);
+  w.f64(requestSeq);
+  w.u8(ResultStatus.DUPLICATE);
+  w.f64(appliedIndex);
+  w.f64(seq);
+}
+
+/** An ERROR result; the message is cut to ERROR_MESSAGE_CHARS_MAX characters. */
+export function writeErrorResult(w: ByteWriter, clientId: number, requestSeq: number, code: string, leader: number, retryable: boolean, message: string): void {
+  w.f64(clientId);
+  w.f64(requestSeq);
+  w.u8(ResultStatus.ERROR);
+  w.str(code);
+  w.f64(leader);
+  w.u8(retryable ? 1 : 0);
+  w.str(message.slice(0, ERROR_MESSAGE_CHARS_MAX));
+}
+
+/** One result of a RESULTS frame as the client reads it; `events` is a view into the frame (copy it to keep it). */
+export type DecodedResult =
+  | { clientId: number; requestSeq: number; ok: true; outcome: 'APPLIED' | 'DUPLICATE'; appliedIndex: number; seq: number; events: Uint8Array }
+  | { clientId: number; requestSeq: number; ok: false; code: string; leader: number; retryable: boolean; message: string };
+
+const NO_EVENTS = new Uint8Array(0);
+
+/**
+ * Reads a RESULTS frame body one result at a time, so the reader can act on each (and stop)
+ * before the next. The constructor and next() throw DecodeError (engine/byte-writer.ts) on
+ * malformed bytes. A status other than APPLIED, DUPLICATE and DUPLICATE_WITH_RESULT reads as ERROR.
+ */
+export class ResultsReader {
+  private readonly r: ByteReader;
+  /** Results in the frame. */
+  readonly count: number;
+  constructor(body: Uint8Array) {
+    this.r = new ByteReader(body, 0, body.length);
+    this.count = this.r.u32();
+  }
+
+  next(): DecodedResult {
+    const r = this.r;
+    const clientId = r.f64();
+    const requestSeq = r.f64();
+    const status = r.u8();
+    if (status === ResultStatus.APPLIED || status === ResultStatus.DUPLICATE || status === ResultStatus.DUPLICATE_WITH_RESULT) {
+      const appliedIndex = r.f64();
+      const seq = r.f64();
+      const events = status === ResultStatus.DUPLICATE ? NO_EVENTS : r.bytes(r.u32());
+      return { clientId, requestSeq, ok: true, outcome: status === ResultStatus.APPLIED ? 'APPLIED' : 'DUPLICATE', appliedIndex, seq, events };
+    }
+    const code = r.str();
+    const leader = r.f64();
+    const retryable = r.u8() === 1;
+    const message = r.str();
+    return { clientId, requestSeq, ok: false, code, leader, retryable, message };
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,30 +12,32 @@
 // is paused (TCP backpressure) until results go out.
 
 import net from 'node:net';
-import { ByteWriter, ByteReader, copyBytes } from '../../engine/byte-writer.js';
+import { ByteWriter } from '../../engine/byte-writer.js';
 import type { EventBuffer } from '../../engine/event-buffer.js';
-import { encodeEventsTo } from '../../engine/event-codec.js';
-import { ApplyOutcome, COMMAND_BYTES_MAX, OUTCOME_NAMES, type ApplyResult } from '../shard-state-machine.js';
+import { ApplyOutcome, OUTCOME_NAMES, type ApplyResult } from '../shard-state-machine.js';
 import type { CommittedRead, EncodedProposal, NodeStatus, Proposal, ProposalCallback, ProposalError, ProposalReply } from '../node.js';
 import { Side } from '../../engine/types.js';
 import { ConfChangeType, type ConfChange, type ConfState } from '../raft/types.js';
 import { RecentResults } from '../recent-results.js';
 import {
-  CLIENT_BATCH_COMMANDS_MAX,
   CLIENT_FRAME_BYTES_MAX,
   CLIENT_INFLIGHT_MAX,
   ENTRIES_BYTES_DEFAULT,
   ENTRIES_BYTES_MAX,
   ENTRIES_WAIT_MS_MAX,
-  ERROR_MESSAGE_CHARS_MAX,
   FrameReader,
   FrameType,
-  LENGTH_BYTES,
-  ResultStatus,
   TRACE_INDEXES_MAX,
+  beginResultsFrame,
+  decodeSubmitFrame,
   encodeEntriesFrame,
   encodeFrame,
+  finishResultsFrame,
   parseJsonFrame,
+  writeAppliedResult,
+  writeDuplicateResult,
+  writeDuplicateWithResult,
+  writeErrorResult,
   type CommandReply,
   type OrdersDump,
   type RawFrame,
@@ -454,31 +456,12 @@ export class ClientServer {
 
   /** A SUBMIT frame: check the framing, propose each command; results come back one by one. */
   private handleSubmit(c: Conn, body: Buffer): void {
-    const bad = (message: string) => this.reply(c, { id: null, ok: false, error: 'BAD_REQUEST', leader: 0, retryable: false, message });
-    const r = new ByteReader(body, 0, body.length);
-    let clientId: number;
-    let count: number;
-    const reqs: { requestSeq: number; body: Uint8Array }[] = [];
-    try {
-      clientId = r.f64();
-      count = r.u32();
-      if (!Number.isSafeInteger(clientId) || clientId < 1) return bad('clientId must be a positive safe integer (from op register)');
-      if (count > CLIENT_BATCH_COMMANDS_MAX) return bad(`${count} commands in one SUBMIT, limit ${CLIENT_BATCH_COMMANDS_MAX}`);
-      for (let k = 0; k < count; k++) {
-        const requestSeq = r.f64();
-        const len = r.u32();
-        if (!Number.isSafeInteger(requestSeq) || requestSeq < 1) return bad('requestSeq must be a positive safe integer');
-        if (len > COMMAND_BYTES_MAX) return bad(`command of ${len} bytes, limit ${COMMAND_BYTES_MAX}`);
-        // Copied: the frame's bytes belong to the socket's read buffer, the log keeps these.
-        reqs.push({ requestSeq, body: copyBytes(r.bytes(len)) });
-      }
-      if (r.remaining !== 0) return bad('trailing bytes after the commands');
-    } catch {
-      return bad('truncated SUBMIT frame');
-    }
+    const f = decodeSubmitFrame(body);
+    if (!f.ok) return this.reply(c, { id: null, ok: false, error: 'BAD_REQUEST', leader: 0, retryable: false, message: f.message });
     const node = this.opts.node;
-    c.inflight += count;
-    for (const q of reqs) {
+    const clientId = f.clientId;
+    c.inflight += f.requests.length;
+    for (const q of f.requests) {
       const requestSeq = q.requestSeq;
       node.proposeEncoded({ clientId, requestSeq, body: q.body }, (err, result, events) => this.result(c, clientId, requestSeq, err, result, events));
     }
@@ -487,53 +470,48 @@ export class ClientServer {
   /** Appends one result to the connection's RESULTS frame of this tick (encoding the events now: the buffer is reused). */
   private result(c: Conn, clientId: number, requestSeq: number, err: ProposalError | undefined, result: ApplyResult | undefined, events: EventBuffer | undefined): void {
     c.inflight--;
-    let kept: ReturnType<RecentResults['find']>;
     if (!c.closed) {
-      let w = c.results;
-      if (w === undefined) {
-        w = this.spareWriters.pop() ?? new ByteWriter();
-        w.reset();
-        w.u32(0); // frame length, patched at flush
-        w.u8(FrameType.RESULTS);
-        w.u32(0); // result count, patched at flush
-        c.results = w;
-        c.resultCount = 0;
-        this.scheduleFlush(c);
-      }
+      const w = this.resultsFrame(c);
       c.resultCount++;
-      w.f64(clientId);
-      w.f64(requestSeq);
-      if (err === undefined && result!.outcome === ApplyOutcome.APPLIED) {
-        w.u8(ResultStatus.APPLIED);
-        w.f64(result!.appliedIndex);
-        w.f64(result!.seq);
-        const lengthAt = w.length;
-        w.u32(0); // byte length of the event list, patched below
-        encodeEventsTo(w, events!, result!.eventsFrom, result!.eventsTo);
-        w.patchU32(lengthAt, w.length - lengthAt - 4);
-        this.recent.keep(clientId, requestSeq, result!.appliedIndex, result!.seq, w.bytesRef(), lengthAt + 4, w.length);
-      } else if (err === undefined && result!.outcome === ApplyOutcome.DUPLICATE && (kept = this.recent.find(clientId, requestSeq)) !== undefined) {
-        w.u8(ResultStatus.DUPLICATE_WITH_RESULT);
-        w.f64(kept.index);
-        w.f64(kept.seq);
-        w.u32(kept.events.length);
-        w.bytes(kept.events);
-      } else if (err === undefined && result!.outcome === ApplyOutcome.DUPLICATE) {
-        w.u8(ResultStatus.DUPLICATE);
-        w.f64(result!.appliedIndex);
-        w.f64(result!.seq);
-      } else {
-        // A refusal by the node, or by the session table: SEQUENCE_GAP (retryable: an earlier
-        // request is missing), SESSION_EXPIRED or UNKNOWN_SESSION (final).
-        const code = err?.code ?? OUTCOME_NAMES[result!.outcome] ?? 'INTERNAL';
-        w.u8(ResultStatus.ERROR);
-        w.str(code);
-        w.f64(err?.leader ?? 0);
-        w.u8((err?.retryable ?? result!.outcome === ApplyOutcome.SEQUENCE_GAP) ? 1 : 0);
-        w.str((err?.message ?? OUTCOME_MESSAGES[result!.outcome] ?? '').slice(0, ERROR_MESSAGE_CHARS_MAX));
-      }
+      this.writeResult(w, clientId, requestSeq, err, result, events);
     }
     if (c.paused) this.drain(c);
+  }
+
+  /** The connection's RESULTS frame of this tick: begun, and its flush scheduled, by the first result. */
+  private resultsFrame(c: Conn): ByteWriter {
+    let w = c.results;
+    if (w === undefined) {
+      w = this.spareWriters.pop() ?? new ByteWriter();
+      beginResultsFrame(w);
+      c.results = w;
+      c.resultCount = 0;
+      this.scheduleFlush(c);
+    }
+    return w;
+  }
+
+  /**
+   * One result: APPLIED (its events kept to answer resends), DUPLICATE with the original's result
+   * when this port still holds it, else a bare DUPLICATE, or a refusal.
+   */
+  private writeResult(w: ByteWriter, clientId: number, requestSeq: number, err: ProposalError | undefined, result: ApplyResult | undefined, events: EventBuffer | undefined): void {
+    if (err === undefined && result!.outcome === ApplyOutcome.APPLIED) {
+      const eventsAt = writeAppliedResult(w, clientId, requestSeq, result!.appliedIndex, result!.seq, events!, result!.eventsFrom, result!.eventsTo);
+      this.recent.keep(clientId, requestSeq, result!.appliedIndex, result!.seq, w.bytesRef(), eventsAt, w.length);
+      return;
+    }
+    if (err === undefined && result!.outcome === ApplyOutcome.DUPLICATE) {
+      const kept = this.recent.find(clientId, requestSeq);
+      if (kept !== undefined) writeDuplicateWithResult(w, clientId, requestSeq, kept.index, kept.seq, kept.events);
+      else writeDuplicateResult(w, clientId, requestSeq, result!.appliedIndex, result!.seq);
+      return;
+    }
+    // A refusal by the node, or by the session table: SEQUENCE_GAP (retryable: an earlier
+    // request is missing), SESSION_EXPIRED or UNKNOWN_SESSION (final).
+    const code = err?.code ?? OUTCOME_NAMES[result!.outcome] ?? 'INTERNAL';
+    const retryable = err?.retryable ?? result!.outcome === ApplyOutcome.SEQUENCE_GAP;
+    writeErrorResult(w, clientId, requestSeq, code, err?.leader ?? 0, retryable, err?.message ?? OUTCOME_MESSAGES[result!.outcome] ?? '');
   }
 
   private scheduleFlush(c: Conn): void {
@@ -541,9 +519,7 @@ export class ClientServer {
       const w = c.results;
       c.results = undefined;
       if (w === undefined) return;
-      const out = Buffer.from(w.view()); // one copy: the writer is reused
-      out.writeUInt32BE(out.length - LENGTH_BYTES, 0);
-      out.writeUInt32LE(c.resultCount, LENGTH_BYTES + 1);
+      const out = finishResultsFrame(w, c.resultCount);
       this.spareWriters.push(w);
       if (!c.closed) c.socket.write(out);
     });

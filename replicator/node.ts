@@ -34,7 +34,7 @@ import { encodeCommand } from '../engine/command-codec.js';
 import type { Engine } from '../engine/engine.js';
 import type { EventBuffer } from '../engine/event-buffer.js';
 import { commandFromJson, eventToJson } from '../engine/json-codec.js';
-import type { ShardConfig } from '../engine/types.js';
+import { Side, type ShardConfig } from '../engine/types.js';
 import { RaftCore, decodeConfChange } from './raft/raft-core.js';
 import { systemRuntime, type ReplicaRuntime } from './runtime.js';
 import {
@@ -317,6 +317,19 @@ export interface ReplicaNodeOptions {
 export type CommittedRead =
   | { kind: 'entries'; applied: number; firstIndex: number; entries: Entry[] }
   | { kind: 'snapshot'; applied: number; firstIndex: number; index: number; term: number; /** encodeNodeSnapshot() bytes */ data: Uint8Array };
+
+/** A live order as liveOrder() answers it (the engine's view: resting or a pending stop). */
+export type LiveOrder = NonNullable<ReturnType<Engine['order']>>;
+
+/** What ordersDump() answers (the client port's op 'orders': tests, debugging): the live book at the applied index. */
+export interface OrdersDump {
+  applied: number;
+  stateHash: string;
+  execIdLast: number;
+  liveOrderCount: number;
+  truncated: boolean;
+  orders: { orderId: number; account: number; clOrdId: string; symbol: string; side: 'BUY' | 'SELL'; price: number; leavesQty: number }[];
+}
 
 /** Snapshot as stored in the WAL and sent to followers: membership + state machine snapshot. */
 interface HeldSnapshot {
@@ -783,6 +796,45 @@ export class ReplicaNode {
   /** Read-only view of the state machine (tests, tools). */
   get stateMachine(): ShardStateMachine {
     return this.sm;
+  }
+
+  /**
+   * A live order of the book (resting or a pending stop; done orders are not in it) and the
+   * applied index it was read at: the client port's op 'order' (the gateway's GetOrder). Read
+   * after apply, not linearizable.
+   */
+  liveOrder(orderId: number): { applied: number; order: LiveOrder | undefined } {
+    const order = this.sm.engine.order(orderId);
+    return { applied: this.sm.appliedIndex, order };
+  }
+
+  /** The resting orders of the book, instrument by instrument, bids then asks, at most `max` (the client port's op 'orders'). */
+  ordersDump(max: number): OrdersDump {
+    const sm = this.sm;
+    const engine = sm.engine;
+    const orders: OrdersDump['orders'] = [];
+    let truncated = false;
+    outer: for (const inst of engine.config.instruments) {
+      for (const side of [Side.BUY, Side.SELL] as const) {
+        for (const o of engine.bookOrders(inst.symbol, side)) {
+          if (orders.length >= max) {
+            truncated = true;
+            break outer;
+          }
+          const full = engine.order(o.orderId);
+          orders.push({
+            orderId: o.orderId,
+            account: o.account,
+            clOrdId: full?.clOrdId ?? '',
+            symbol: inst.symbol,
+            side: side === Side.BUY ? 'BUY' : 'SELL',
+            price: o.price,
+            leavesQty: o.leavesQty,
+          });
+        }
+      }
+    }
+    return { applied: sm.appliedIndex, stateHash: this.stateHash(), execIdLast: engine.execIdLast, liveOrderCount: engine.liveOrderCount, truncated, orders };
   }
 
   /** Read-only view of the Raft core (tests and the simulator's invariant checks). */

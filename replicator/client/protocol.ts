@@ -343,14 +343,8 @@ export type CommandReply =
   | { id: RequestId; ok: true; outcome: 'APPLIED' | 'DUPLICATE'; appliedIndex: number; seq: number; events: unknown[] }
   | { id: RequestId; ok: false; error: string; leader: NodeId; retryable: boolean; message?: string };
 
-export interface OrdersDump {
-  applied: number;
-  stateHash: string;
-  execIdLast: number;
-  liveOrderCount: number;
-  truncated: boolean;
-  orders: { orderId: number; account: number; clOrdId: string; symbol: string; side: 'BUY' | 'SELL'; price: number; leavesQty: number }[];
-}
+/** The reply to op 'orders', after {id, ok:true} (ReplicaNode.ordersDump builds it). */
+export type { OrdersDump } from '../node.js';
 
 /**
  * Codes with which a request fails when its session was lost at the replicas: nothing changed

@@ -15,8 +15,7 @@ import net from 'node:net';
 import { ByteWriter } from '../../engine/byte-writer.js';
 import type { EventBuffer } from '../../engine/event-buffer.js';
 import { ApplyOutcome, OUTCOME_NAMES, type ApplyResult } from '../shard-state-machine.js';
-import type { CommittedRead, EncodedProposal, NodeStatus, Proposal, ProposalCallback, ProposalError, ProposalReply } from '../node.js';
-import { Side } from '../../engine/types.js';
+import type { CommittedRead, EncodedProposal, LiveOrder, NodeStatus, Proposal, ProposalCallback, ProposalError, ProposalReply } from '../node.js';
 import { ConfChangeType, type ConfChange, type ConfState } from '../raft/types.js';
 import { RecentResults } from '../recent-results.js';
 import {
@@ -93,8 +92,10 @@ export interface ClientServerNode {
   propose(p: Proposal): Promise<ProposalReply>;
   proposeEncoded(p: EncodedProposal, cb: ProposalCallback): void;
   status(withHash?: boolean): NodeStatus;
-  stateHash(): string;
-  readonly stateMachine: import('../shard-state-machine.js').ShardStateMachine;
+  /** Op 'order' (the gateway's GetOrder): a live order of the book, or undefined, and the applied index it was read at. */
+  liveOrder(orderId: number): { applied: number; order: LiveOrder | undefined };
+  /** Op 'orders' (tests, debugging): the book's resting orders, at most `max`. */
+  ordersDump(max: number): OrdersDump;
   /** Committed entries for op 'entries' (ReplicaNode.readCommitted); without it the op is refused. */
   readCommitted?(fromIndex: number, bytesMax: number): CommittedRead;
   /** Op 'transfer-leader' (operator CLI); without it the op is refused. */
@@ -276,16 +277,15 @@ export class ClientServer {
       return;
     }
     if (req.op === 'orders') {
-      this.reply(c, { id, ok: true, ...dumpOrders(node) });
+      this.reply(c, { id, ok: true, ...node.ordersDump(ORDERS_DUMP_MAX) });
       return;
     }
     if (req.op === 'order') {
       // A live order of this replica's book (the gateway's GetOrder): read after apply, not
       // linearizable (ReadIndex is not exposed yet); done orders are not in the book.
       if (typeof req.orderId !== 'number' || !Number.isSafeInteger(req.orderId) || req.orderId < 1) return bad('orderId must be a positive safe integer');
-      const sm = node.stateMachine;
-      const o = sm.engine.order(req.orderId);
-      this.reply(c, { id, ok: true, applied: sm.appliedIndex, order: o ?? null });
+      const r = node.liveOrder(req.orderId);
+      this.reply(c, { id, ok: true, applied: r.applied, order: r.order ?? null });
       return;
     }
     if (req.op === 'entries') {
@@ -564,32 +564,4 @@ function replyOf(id: RequestId, r: ProposalReply): CommandReply {
   }
   // SEQUENCE_GAP (retryable: resend from the oldest unacknowledged), SESSION_EXPIRED, UNKNOWN_SESSION (final).
   return { id, ok: false, error: OUTCOME_NAMES[o] ?? `OUTCOME_${o}`, leader: 0, retryable: o === ApplyOutcome.SEQUENCE_GAP, message: OUTCOME_MESSAGES[o] ?? '' };
-}
-
-function dumpOrders(node: ClientServerNode): OrdersDump {
-  const sm = node.stateMachine;
-  const engine = sm.engine;
-  const orders: OrdersDump['orders'] = [];
-  let truncated = false;
-  outer: for (const inst of engine.config.instruments) {
-    for (const side of [Side.BUY, Side.SELL] as const) {
-      for (const o of engine.bookOrders(inst.symbol, side)) {
-        if (orders.length >= ORDERS_DUMP_MAX) {
-          truncated = true;
-          break outer;
-        }
-        const full = engine.order(o.orderId);
-        orders.push({
-          orderId: o.orderId,
-          account: o.account,
-          clOrdId: full?.clOrdId ?? '',
-          symbol: inst.symbol,
-          side: side === Side.BUY ? 'BUY' : 'SELL',
-          price: o.price,
-          leavesQty: o.leavesQty,
-        });
-      }
-    }
-  }
-  return { applied: sm.appliedIndex, stateHash: node.stateHash(), execIdLast: engine.execIdLast, liveOrderCount: engine.liveOrderCount, truncated, orders };
 }

@@ -66,10 +66,10 @@ class FakeNode implements ClientServerNode {
   status(): NodeStatus {
     return { id: this.id, role: 'LEADER', term: 1, leader: this.leader, commit: 0, applied: 0, firstIndex: 1, lastIndex: 0, snapshotIndex: 0, pendingProposals: 0, conf: { voters: [this.id], learners: [] }, logTailLost: false, stats: {} as NodeStatus['stats'] };
   }
-  stateHash(): string {
-    return 'x';
+  liveOrder(): never {
+    throw new Error('not in the fake');
   }
-  get stateMachine(): never {
+  ordersDump(): never {
     throw new Error('not in the fake');
   }
 }

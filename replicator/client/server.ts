@@ -263,6 +263,7 @@ export class ClientServer {
     }
   }
 
+  /** A JSON frame: a request object, handed to its op in OPS (a request without op is a command). */
   private handle(c: Conn, value: unknown): void {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       this.reply(c, { id: null, ok: false, error: 'BAD_REQUEST', leader: 0, retryable: false, message: 'not an object' });
@@ -271,114 +272,32 @@ export class ClientServer {
     const req = value as Record<string, unknown>;
     const id: RequestId = typeof req.id === 'number' || typeof req.id === 'string' ? req.id : null;
     const bad = (message: string) => this.reply(c, { id, ok: false, error: 'BAD_REQUEST', leader: 0, retryable: false, message });
-    const node = this.opts.node;
-    if (req.op === 'status') {
-      this.reply(c, { id, ok: true, status: node.status(req.hash === true) });
-      return;
-    }
-    if (req.op === 'orders') {
-      this.reply(c, { id, ok: true, ...node.ordersDump(ORDERS_DUMP_MAX) });
-      return;
-    }
-    if (req.op === 'order') {
-      // A live order of this replica's book (the gateway's GetOrder): read after apply, not
-      // linearizable (ReadIndex is not exposed yet); done orders are not in the book.
-      if (typeof req.orderId !== 'number' || !Number.isSafeInteger(req.orderId) || req.orderId < 1) return bad('orderId must be a positive safe integer');
-      const r = node.liveOrder(req.orderId);
-      this.reply(c, { id, ok: true, applied: r.applied, order: r.order ?? null });
-      return;
-    }
-    if (req.op === 'entries') {
-      this.handleEntries(c, req, bad);
-      return;
-    }
-    if (req.op === 'trace') {
-      // Stage times of recent leader entries (the gateway's slow-order dump joins them by log index).
-      if (node.entryStages === undefined) return bad('op trace is not served by this node');
-      const ix = req.indexes;
-      if (!Array.isArray(ix) || ix.length > TRACE_INDEXES_MAX || !ix.every((i) => Number.isSafeInteger(i) && (i as number) > 0)) return bad(`indexes must be an array of at most ${TRACE_INDEXES_MAX} positive log indexes`);
-      this.reply(c, { id, ok: true, entries: (ix as number[]).map((i) => node.entryStages!(i) ?? { index: i, unknown: true }) });
-      return;
-    }
-    if (req.op === 'transfer-leader') {
-      if (node.transferLeadership === undefined) return bad('op transfer-leader is not served by this node');
-      if (typeof req.to !== 'number' || !Number.isSafeInteger(req.to) || req.to < 1) return bad('to must be a positive safe integer (a node id)');
-      const r = node.transferLeadership(req.to);
-      this.reply(c, r.ok ? { id, ok: true } : { id, ok: false, error: r.error, leader: r.leader, retryable: false, message: r.message });
-      return;
-    }
-    if (req.op === 'test-fsync-delay') {
-      if (this.opts.testOps !== true || node.setTestFsyncDelay === undefined) return bad('op test-fsync-delay is served only in test mode (MATCHBOOK_TEST_FAULTS=1)');
-      if (typeof req.ms !== 'number' || !Number.isSafeInteger(req.ms) || req.ms < 0 || req.ms > 10_000) return bad('ms must be an integer in [0, 10000]');
-      node.setTestFsyncDelay(req.ms);
-      this.reply(c, { id, ok: true, ms: req.ms });
-      return;
-    }
-    if (req.op === 'membership') {
-      // {change: 'add-learner' | 'promote' | 'remove', node}: answered once the change is
-      // applied on this replica (the leader), or refused (ReplicaNode.changeMembership).
-      if (node.changeMembership === undefined) return bad('op membership is not served by this node');
-      const type = typeof req.change === 'string' ? MEMBERSHIP_CHANGES[req.change] : undefined;
-      if (type === undefined) return bad(`change must be one of ${Object.keys(MEMBERSHIP_CHANGES).join(', ')}`);
-      if (typeof req.node !== 'number' || !Number.isSafeInteger(req.node) || req.node < 1 || req.node > 0xffff_ffff) return bad('node must be a positive integer (a node id)');
-      c.inflight++;
-      node.changeMembership({ type, node: req.node }).then(
-        (r) => this.done(c, r.ok ? { id, ok: true, index: r.index, conf: r.conf } : { id, ok: false, error: r.error, leader: r.leader, retryable: false, message: r.message }),
-        (err: unknown) => this.done(c, { id, ok: false, error: 'INTERNAL', leader: 0, retryable: false, message: (err as Error).message }),
-      );
-      return;
-    }
-    if (req.op === 'snapshot') {
-      if (node.requestSnapshot === undefined) return bad('op snapshot is not served by this node');
-      this.reply(c, { id, ...node.requestSnapshot() });
-      return;
-    }
-    if (req.op === 'register') {
-      // A new client session: logged like a command, answered once applied with the allocated id.
-      c.inflight++;
-      proposeRegister(node, (err, clientId) => {
-        if (err === undefined) return this.done(c, { id, ok: true, clientId });
-        const e = err as { code?: string; leader?: number; retryable?: boolean };
-        this.done(c, { id, ok: false, error: e.code ?? 'INTERNAL', leader: e.leader ?? 0, retryable: e.retryable ?? false, message: err.message });
-      });
-      return;
-    }
-    if (req.op !== undefined && req.op !== 'submit') return bad(`unknown op ${JSON.stringify(req.op)}`);
-    const { clientId, requestSeq, command } = req;
-    // Client ids come from op 'register'; 0 (registration) and < 0 (the leader's time ticks) are the replicas'.
-    if (typeof clientId !== 'number' || !Number.isSafeInteger(clientId) || clientId < 1) return bad('clientId must be a positive safe integer (from op register)');
-    if (typeof requestSeq !== 'number' || !Number.isSafeInteger(requestSeq) || requestSeq < 1) return bad('requestSeq must be a positive safe integer');
-    if (typeof command !== 'object' || command === null || Array.isArray(command)) return bad('command must be an object');
-    c.inflight++;
-    node.propose({ clientId, requestSeq, command: command as Record<string, unknown> }).then(
-      (r) => this.done(c, replyOf(id, r)),
-      (err: unknown) => {
-        const e = err as { code?: string; leader?: number; retryable?: boolean; message?: string };
-        this.done(c, { id, ok: false, error: e.code ?? 'INTERNAL', leader: e.leader ?? 0, retryable: e.retryable ?? false, message: e.message ?? String(err) });
+    const op = req.op === undefined ? 'submit' : req.op;
+    const handler = typeof op === 'string' && Object.hasOwn(OPS, op) ? OPS[op] : undefined;
+    if (handler === undefined) return bad(`unknown op ${JSON.stringify(req.op)}`);
+    handler({
+      req,
+      id,
+      node: this.opts.node,
+      testOps: this.opts.testOps === true,
+      reply: (reply) => this.reply(c, reply),
+      bad,
+      later: () => {
+        c.inflight++;
+        return (reply) => this.done(c, reply);
       },
-    );
+      serveEntries: (q) => this.serveEntries(c, q),
+    });
   }
 
   /**
-   * op 'entries' (the events publisher replaying the shard): committed entries from fromIndex,
-   * or the newest snapshot when they are compacted. A reader that is caught up may ask to wait
-   * (waitMs, bounded by ENTRIES_WAIT_MS_MAX) for the next applied entry instead of polling; a
-   * waiting request counts as in progress on its connection.
+   * op 'entries' (opEntries checked the request): answers now if there is something to send,
+   * else the reader waits for the next applied entry or its deadline; a waiting request counts
+   * as in progress on its connection.
    */
-  private handleEntries(c: Conn, req: Record<string, unknown>, bad: (message: string) => void): void {
+  private serveEntries(c: Conn, q: EntriesRequest): void {
     const node = this.opts.node;
-    if (node.readCommitted === undefined) return bad('op entries is not served by this node');
-    const { fromIndex, bytesMax, waitMs } = req;
-    if (typeof fromIndex !== 'number' || !Number.isSafeInteger(fromIndex) || fromIndex < 1) return bad('fromIndex must be a positive safe integer');
-    if (bytesMax !== undefined && (typeof bytesMax !== 'number' || !Number.isSafeInteger(bytesMax) || bytesMax < 1)) return bad('bytesMax must be a positive safe integer');
-    if (waitMs !== undefined && (typeof waitMs !== 'number' || !Number.isSafeInteger(waitMs) || waitMs < 0)) return bad('waitMs must be a non-negative safe integer');
-    const w: EntryWaiter = {
-      c,
-      id: typeof req.id === 'number' && Number.isFinite(req.id) ? req.id : 0,
-      fromIndex,
-      bytesMax: Math.min((bytesMax as number | undefined) ?? ENTRIES_BYTES_DEFAULT, ENTRIES_BYTES_MAX),
-      deadline: Date.now() + Math.min((waitMs as number | undefined) ?? 0, ENTRIES_WAIT_MS_MAX),
-    };
+    const w: EntryWaiter = { c, ...q };
     c.inflight++;
     if (this.answerEntries(w, false)) return;
     this.entryWaiters.add(w);
@@ -547,14 +466,174 @@ export class ClientServer {
   }
 }
 
-/** An op 'entries' request waiting for the replica to apply more. */
-interface EntryWaiter {
-  c: Conn;
+/** An op 'entries' request, checked: what to read, and until when a caught-up reader may wait. */
+interface EntriesRequest {
+  /** The request's numeric id, else 0 (the ENTRIES frame carries an f64). */
   id: number;
   fromIndex: number;
   bytesMax: number;
   /** Date.now() after which it is answered even if empty. */
   deadline: number;
+}
+
+/** An op 'entries' request waiting for the replica to apply more. */
+interface EntryWaiter extends EntriesRequest {
+  c: Conn;
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON ops: one function per op, dispatched by name through OPS (ClientServer.handle). Each
+// checks its own fields (the request is untrusted) and answers exactly once: reply, bad, or
+// the function later() returns.
+// ---------------------------------------------------------------------------------------------
+
+/** What an op sees of one JSON request: the request, the replica, and the ways to answer it. */
+interface OpRequest {
+  /** The request as it came (every field unchecked). */
+  readonly req: Record<string, unknown>;
+  /** Echoed in the reply: the request's id if a number or string, else null. */
+  readonly id: RequestId;
+  readonly node: ClientServerNode;
+  /** Serve the chaos suite's fault-injection ops (ClientServerOptions.testOps). */
+  readonly testOps: boolean;
+  /** Answers now. */
+  reply(reply: unknown): void;
+  /** Answers BAD_REQUEST with this message. */
+  bad(message: string): void;
+  /** For an op answered later (once the replica has applied something): counts it as in progress on its connection until the returned function answers it. */
+  later(): (reply: unknown) => void;
+  /** Op 'entries': answer now, or when the replica applies more (ClientServer.serveEntries). */
+  serveEntries(q: EntriesRequest): void;
+}
+
+type OpHandler = (r: OpRequest) => void;
+
+/** The JSON ops by name; a request without op is a 'submit'. */
+const OPS: Record<string, OpHandler> = {
+  status: opStatus,
+  orders: opOrders,
+  order: opOrder,
+  entries: opEntries,
+  trace: opTrace,
+  'transfer-leader': opTransferLeader,
+  'test-fsync-delay': opTestFsyncDelay,
+  membership: opMembership,
+  snapshot: opSnapshot,
+  register: opRegister,
+  submit: opSubmit,
+};
+
+/** {op:'status', hash?}: the replica's status, with its state hash if asked. */
+function opStatus({ req, id, node, reply }: OpRequest): void {
+  reply({ id, ok: true, status: node.status(req.hash === true) });
+}
+
+/** {op:'orders'}: the book's resting orders, at most ORDERS_DUMP_MAX (tests, debugging). */
+function opOrders({ id, node, reply }: OpRequest): void {
+  reply({ id, ok: true, ...node.ordersDump(ORDERS_DUMP_MAX) });
+}
+
+/** {op:'order', orderId}: one live order, or null. */
+function opOrder({ req, id, node, reply, bad }: OpRequest): void {
+  // A live order of this replica's book (the gateway's GetOrder): read after apply, not
+  // linearizable (ReadIndex is not exposed yet); done orders are not in the book.
+  if (typeof req.orderId !== 'number' || !Number.isSafeInteger(req.orderId) || req.orderId < 1) return bad('orderId must be a positive safe integer');
+  const r = node.liveOrder(req.orderId);
+  reply({ id, ok: true, applied: r.applied, order: r.order ?? null });
+}
+
+/**
+ * {op:'entries', fromIndex, bytesMax?, waitMs?} (the events publisher replaying the shard):
+ * committed entries from fromIndex, or the newest snapshot when they are compacted, in an
+ * ENTRIES frame. A reader that is caught up may ask to wait (waitMs, bounded by
+ * ENTRIES_WAIT_MS_MAX) for the next applied entry instead of polling.
+ */
+function opEntries({ req, node, bad, serveEntries }: OpRequest): void {
+  if (node.readCommitted === undefined) return bad('op entries is not served by this node');
+  const { fromIndex, bytesMax, waitMs } = req;
+  if (typeof fromIndex !== 'number' || !Number.isSafeInteger(fromIndex) || fromIndex < 1) return bad('fromIndex must be a positive safe integer');
+  if (bytesMax !== undefined && (typeof bytesMax !== 'number' || !Number.isSafeInteger(bytesMax) || bytesMax < 1)) return bad('bytesMax must be a positive safe integer');
+  if (waitMs !== undefined && (typeof waitMs !== 'number' || !Number.isSafeInteger(waitMs) || waitMs < 0)) return bad('waitMs must be a non-negative safe integer');
+  serveEntries({
+    id: typeof req.id === 'number' && Number.isFinite(req.id) ? req.id : 0,
+    fromIndex,
+    bytesMax: Math.min((bytesMax as number | undefined) ?? ENTRIES_BYTES_DEFAULT, ENTRIES_BYTES_MAX),
+    deadline: Date.now() + Math.min((waitMs as number | undefined) ?? 0, ENTRIES_WAIT_MS_MAX),
+  });
+}
+
+/** {op:'trace', indexes}: stage times of recent leader entries (the gateway's slow-order dump joins them by log index). */
+function opTrace({ req, id, node, reply, bad }: OpRequest): void {
+  if (node.entryStages === undefined) return bad('op trace is not served by this node');
+  const ix = req.indexes;
+  if (!Array.isArray(ix) || ix.length > TRACE_INDEXES_MAX || !ix.every((i) => Number.isSafeInteger(i) && (i as number) > 0)) return bad(`indexes must be an array of at most ${TRACE_INDEXES_MAX} positive log indexes`);
+  reply({ id, ok: true, entries: (ix as number[]).map((i) => node.entryStages!(i) ?? { index: i, unknown: true }) });
+}
+
+/** {op:'transfer-leader', to} (operator CLI). */
+function opTransferLeader({ req, id, node, reply, bad }: OpRequest): void {
+  if (node.transferLeadership === undefined) return bad('op transfer-leader is not served by this node');
+  if (typeof req.to !== 'number' || !Number.isSafeInteger(req.to) || req.to < 1) return bad('to must be a positive safe integer (a node id)');
+  const r = node.transferLeadership(req.to);
+  reply(r.ok ? { id, ok: true } : { id, ok: false, error: r.error, leader: r.leader, retryable: false, message: r.message });
+}
+
+/** {op:'test-fsync-delay', ms} (chaos suite, test mode only): every fdatasync takes this much longer. */
+function opTestFsyncDelay({ req, id, node, testOps, reply, bad }: OpRequest): void {
+  if (!testOps || node.setTestFsyncDelay === undefined) return bad('op test-fsync-delay is served only in test mode (MATCHBOOK_TEST_FAULTS=1)');
+  if (typeof req.ms !== 'number' || !Number.isSafeInteger(req.ms) || req.ms < 0 || req.ms > 10_000) return bad('ms must be an integer in [0, 10000]');
+  node.setTestFsyncDelay(req.ms);
+  reply({ id, ok: true, ms: req.ms });
+}
+
+/**
+ * {op:'membership', change: 'add-learner' | 'promote' | 'remove', node} (operator CLI
+ * add-node / remove-node): answered once the change is applied on this replica (the leader),
+ * or refused (ReplicaNode.changeMembership).
+ */
+function opMembership({ req, id, node, bad, later }: OpRequest): void {
+  if (node.changeMembership === undefined) return bad('op membership is not served by this node');
+  const type = typeof req.change === 'string' ? MEMBERSHIP_CHANGES[req.change] : undefined;
+  if (type === undefined) return bad(`change must be one of ${Object.keys(MEMBERSHIP_CHANGES).join(', ')}`);
+  if (typeof req.node !== 'number' || !Number.isSafeInteger(req.node) || req.node < 1 || req.node > 0xffff_ffff) return bad('node must be a positive integer (a node id)');
+  const answer = later();
+  node.changeMembership({ type, node: req.node }).then(
+    (r) => answer(r.ok ? { id, ok: true, index: r.index, conf: r.conf } : { id, ok: false, error: r.error, leader: r.leader, retryable: false, message: r.message }),
+    (err: unknown) => answer({ id, ok: false, error: 'INTERNAL', leader: 0, retryable: false, message: (err as Error).message }),
+  );
+}
+
+/** {op:'snapshot'} (operator CLI): take a snapshot now. */
+function opSnapshot({ id, node, reply, bad }: OpRequest): void {
+  if (node.requestSnapshot === undefined) return bad('op snapshot is not served by this node');
+  reply({ id, ...node.requestSnapshot() });
+}
+
+/** {op:'register'}: a new client session, logged like a command, answered once applied with the allocated id. */
+function opRegister({ id, node, later }: OpRequest): void {
+  const answer = later();
+  proposeRegister(node, (err, clientId) => {
+    if (err === undefined) return answer({ id, ok: true, clientId });
+    const e = err as { code?: string; leader?: number; retryable?: boolean };
+    answer({ id, ok: false, error: e.code ?? 'INTERNAL', leader: e.leader ?? 0, retryable: e.retryable ?? false, message: err.message });
+  });
+}
+
+/** {clientId, requestSeq, command} (op 'submit' or none): one command in the engine's JSON form, the slow path for tools. */
+function opSubmit({ req, id, node, bad, later }: OpRequest): void {
+  const { clientId, requestSeq, command } = req;
+  // Client ids come from op 'register'; 0 (registration) and < 0 (the leader's time ticks) are the replicas'.
+  if (typeof clientId !== 'number' || !Number.isSafeInteger(clientId) || clientId < 1) return bad('clientId must be a positive safe integer (from op register)');
+  if (typeof requestSeq !== 'number' || !Number.isSafeInteger(requestSeq) || requestSeq < 1) return bad('requestSeq must be a positive safe integer');
+  if (typeof command !== 'object' || command === null || Array.isArray(command)) return bad('command must be an object');
+  const answer = later();
+  node.propose({ clientId, requestSeq, command: command as Record<string, unknown> }).then(
+    (r) => answer(replyOf(id, r)),
+    (err: unknown) => {
+      const e = err as { code?: string; leader?: number; retryable?: boolean; message?: string };
+      answer({ id, ok: false, error: e.code ?? 'INTERNAL', leader: e.leader ?? 0, retryable: e.retryable ?? false, message: e.message ?? String(err) });
+    },
+  );
 }
 
 function replyOf(id: RequestId, r: ProposalReply): CommandReply {

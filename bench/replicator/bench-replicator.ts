@@ -1,6 +1,6 @@
 // Replication benchmark: 3 replica processes (replicator/main.ts) on loopback, fsync on, the
 // TCP transport between them, and an open-loop load generator in this process speaking the
-// client protocol (replicator/client-server.ts).
+// client protocol (replicator/client/client.ts).
 //
 //   npm run bench:replicator [-- --seconds 5 --rates 10000,20000,50000,100000,max --clients 8 --trials 10]
 //

@@ -1,5 +1,5 @@
 // The publisher's view of a shard's committed log: op 'entries' of the replicas' client
-// protocol (replicator/client-server.ts, proto/client-frames.md) on one TCP connection, one
+// protocol (replicator/client/protocol.ts, proto/client-frames.md) on one TCP connection, one
 // request at a time. Any replica serves committed entries — they are the same everywhere — so
 // the source sticks to the replica it talks to and moves to the next one on a failure, a
 // timeout, or a replica whose applied index stops advancing (a partitioned follower would

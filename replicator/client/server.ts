@@ -1,7 +1,8 @@
 // The replica's side of the client protocol (protocol.ts, proto/client-frames.md):
 // `ClientServer` listens on the replica's client port, reads frames, hands commands and ops to
-// the replica through the `ClientServerNode` interface (ReplicaNode implements it) and
-// writes the replies. `registerSession` is the same registration for in-process tests and tools.
+// the replica through the narrow `ClientServerNode` interface (ReplicaNode implements it) and
+// writes the replies. The JSON ops are one function each, found by name in OPS.
+// `registerSession` is the same registration for in-process tests and tools.
 //
 // The server is a thin edge: it checks the framing, hands commands to the replica and writes
 // the replies. Input is untrusted: a malformed frame gets an error reply, an oversized one gets

@@ -1,4 +1,4 @@
-// Fuzz of the replicas' client protocol (replicator/client-server.ts, proto/client-frames.md)
+// Fuzz of the replicas' client protocol (replicator/client/server.ts, proto/client-frames.md)
 // against a real one-member replica in this process (ReplicaNode + ClientServer over TCP, fsync
 // off): JSON frames (random JSON; commands, registrations, status, order and entries requests with fields of
 // the wrong type, extreme or unicode values), SUBMIT frames (byte-mutated valid batches, random

@@ -14,9 +14,9 @@
 
 import { closeSync, openSync, readSync, readdirSync, statSync, truncateSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { requestOnce } from '../replicator/client-server.js';
 import type { NodeStatus } from '../replicator/log.js';
 import type { NodeId } from '../replicator/log.js';
+import { requestOnce } from '../replicator/client/client.js';
 import type { Prng } from '../replicator/prng.js';
 import type { ChaosStack } from './stack.js';
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { logLevel } from 'kafkajs';
 import { ReadModelConsumer } from '../events/read-models/consumer.js';
 import { kill, spawnReady, type Child } from '../ops/child-process.js';
-import { requestOnce } from '../replicator/client-server.js';
+import { requestOnce } from '../replicator/client/client.js';
 import { ProcessCluster, REPO_ROOT, freePort } from '../replicator/process-cluster.js';
 import type { NodeId } from '../replicator/log.js';
 import type { Prng } from '../replicator/prng.js';

@@ -1,5 +1,5 @@
 // Operator commands of the CLI (issue 7): the cluster's health from every replica's client
-// port (replicator/client-server.ts, op 'status'), leadership transfer, snapshot triggers and
+// port (replicator/client/server.ts, op 'status'), leadership transfer, snapshot triggers and
 // membership changes (ops 'transfer-leader', 'snapshot', 'membership'), and the gateway's admin REST API (halt, resume, kill
 // switch; gateway/client/rest-client.ts). Exit codes: 0 ok, 1 an error reply or nothing
 // reachable, 2 bad usage.
@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseClusterConfig, type MemberConfig } from '../replicator/cluster-config.js';
-import { requestOnce } from '../replicator/client-server.js';
 import type { NodeStatus } from '../replicator/log.js';
+import { requestOnce } from '../replicator/client/client.js';
 import { OrderEntryRestClient, type AdminRoute } from '../gateway/client/rest-client.js';
 
 const CLUSTER_DEFAULT = 'replicator/examples/cluster-3-local.json';

@@ -20,26 +20,15 @@ import { randomInt, type KeyObject } from 'node:crypto';
 import { decodeEvents } from '../engine/event-codec.js';
 import { ExecType, OrdStatus, Reason, type EngineEvent, type ExecReport, type InstrumentConfig } from '../engine/types.js';
 import { ENUM_NAMES, reasonName } from '../engine/json-codec.js';
-import { CLIENT_WINDOW_MAX, ClientRequestError, ReplicaClient, SESSION_LOST_CODES, TRACE_INDEXES_MAX, requestOnce, type SubmitResult } from '../replicator/client-server.js';
 import { encodeJsonCommand } from '../shard/json-command.js';
+import { SESSION_LOST_CODES, TRACE_INDEXES_MAX } from '../replicator/client/protocol.js';
+import { CLIENT_WINDOW_MAX, ClientRequestError, ReplicaClient, requestOnce, type SubmitResult } from '../replicator/client/client.js';
 import { authenticate, type KeyEntry } from './auth.js';
 import type { GatewayConfig, ShardEntry } from './config.js';
 import { ReportChain, canonicalReport, loadOrCreateSigningKey } from './report-chain.js';
 import { AccountRisk, TokenBucket, checkRisk, type PriceReference } from './risk.js';
 import { ed25519PublicKeyFromRaw } from './signing.js';
-import {
-  ErrorCode,
-  type AuthHeaders,
-  type ExecutionReportOut,
-  type GatewayCore,
-  type GatewayError,
-  type GatewayReply,
-  type GatewaySession,
-  type OrderOut,
-  type OrderResultOut,
-  type RawRequest,
-  type SessionOptions,
-} from './types.js';
+import { ErrorCode, type AuthHeaders, type ExecutionReportOut, type GatewayCore, type GatewayError, type GatewayReply, type GatewaySession, type OrderOut, type OrderResultOut, type RawRequest, type SessionOptions } from './types.js';
 import { toGlobalOrderId, type ValidatedCommand } from './validate.js';
 import { ValidationPool } from './worker-pool.js';
 import { GatewayMetrics } from './metrics.js';

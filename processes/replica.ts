@@ -26,7 +26,7 @@ import { MarketDataFeed } from '../feed/feed-service.js';
 import { createRegistry } from '../ops/metrics.js';
 import { startOpsHttp, type OpsHttp } from '../ops/http.js';
 import { ReplicaMetrics } from '../replicator/metrics.js';
-import { ClientServer } from '../replicator/client-server.js';
+import { ClientServer } from '../replicator/client/server.js';
 import { genesisVoters, parseClusterConfig } from '../replicator/cluster-config.js';
 import { ReplicaNode } from '../replicator/node.js';
 import { TcpTransport } from '../replicator/transport/tcp-transport.js';

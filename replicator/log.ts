@@ -180,6 +180,19 @@ export type CommittedRead =
   | { kind: 'entries'; applied: number; firstIndex: number; entries: Entry[] }
   | { kind: 'snapshot'; applied: number; firstIndex: number; index: number; term: number; /** encodeSnapshotEnvelope() bytes */ data: Uint8Array };
 
+/** A live order as liveOrder() answers it (the engine's view: resting or a pending stop). */
+export type LiveOrder = NonNullable<ReturnType<Engine['order']>>;
+
+/** What ordersDump() answers (the client port's op 'orders': tests, debugging): the live book at the applied index. */
+export interface OrdersDump {
+  applied: number;
+  stateHash: string;
+  execIdLast: number;
+  liveOrderCount: number;
+  truncated: boolean;
+  orders: { orderId: number; account: number; clOrdId: string; symbol: string; side: 'BUY' | 'SELL'; price: number; leavesQty: number }[];
+}
+
 /** The replicated log as the host process uses it (promises: top of this file). */
 export interface ReplicatedLog {
   proposeEncoded(p: EncodedProposal, cb: ProposalCallback): void;

@@ -34,65 +34,16 @@ import { encodeCommand } from '../engine/command-codec.js';
 import type { Engine } from '../engine/engine.js';
 import { eventToJson } from '../engine/json-codec.js';
 import type { ShardConfig } from '../engine/types.js';
+import { Side } from '../engine/types.js';
 import { RaftCore, decodeConfChange } from './raft/raft-core.js';
 import './limits-check.js';
-import {
-  TICK_MS,
-  ELECTION_TICKS,
-  HEARTBEAT_TICKS,
-  INFLIGHT_MESSAGES_MAX,
-  INFLIGHT_BYTES_MAX,
-  RAFT_APPEND_BYTES_MAX,
-  UNCOMMITTED_ENTRIES_MAX,
-  SNAPSHOT_CHUNK_BYTES,
-  PENDING_PROPOSALS_MAX,
-  SNAPSHOT_INTERVAL_ENTRIES,
-  TIME_TICK_MS,
-  INBOX_MESSAGES_MAX,
-  READS_PENDING_MAX,
-  WAL_APPEND_BATCH_BYTES_MAX,
-} from './limits.js';
+import { TICK_MS, ELECTION_TICKS, HEARTBEAT_TICKS, INFLIGHT_MESSAGES_MAX, INFLIGHT_BYTES_MAX, RAFT_APPEND_BYTES_MAX, UNCOMMITTED_ENTRIES_MAX, SNAPSHOT_CHUNK_BYTES, PENDING_PROPOSALS_MAX, SNAPSHOT_INTERVAL_ENTRIES, TIME_TICK_MS, INBOX_MESSAGES_MAX, READS_PENDING_MAX, WAL_APPEND_BATCH_BYTES_MAX } from './limits.js';
 import { systemRuntime, type ReplicaRuntime } from './runtime.js';
-import {
-  EntryType,
-  MessageType,
-  NONE,
-  ConfChangeType,
-  ProposeError,
-  Role,
-  type ConfChange,
-  type ConfState,
-  type Entry,
-  type HardState,
-  type Message,
-  type NodeId,
-  type RandomInt,
-  type RaftConfig,
-  type Ready,
-  type RecoveredState,
-  type SnapshotMeta,
-} from './raft/types.js';
+import { EntryType, MessageType, NONE, ConfChangeType, ProposeError, Role, type ConfChange, type ConfState, type Entry, type HardState, type Message, type NodeId, type RandomInt, type RaftConfig, type Ready, type RecoveredState, type SnapshotMeta } from './raft/types.js';
 import { ApplyOutcome, ShardStateMachine, type ApplyResult } from '../shard/state-machine.js';
 import { decodeSnapshotEnvelope, encodeSnapshotEnvelope } from '../shard/snapshot-envelope.js';
 import { encodeJsonCommand } from '../shard/json-command.js';
-import {
-  ProposalError,
-  ProposalErrorCode,
-  commandData,
-  type AppliedEntry,
-  type CommittedRead,
-  type EncodedProposal,
-  type MembershipChangeError,
-  type MembershipChangeResult,
-  type NodeStats,
-  type NodeStatus,
-  type Proposal,
-  type ProposalCallback,
-  type ProposalReply,
-  type ReadCallback,
-  type ReplicatedLog,
-  type StateMachine,
-} from './log.js';
+import { ProposalError, ProposalErrorCode, commandData, type AppliedEntry, type LiveOrder, type OrdersDump, type CommittedRead, type EncodedProposal, type MembershipChangeError, type MembershipChangeResult, type NodeStats, type NodeStatus, type Proposal, type ProposalCallback, type ProposalReply, type ReadCallback, type ReplicatedLog, type StateMachine } from './log.js';
 import { BATCH_BYTES_MAX, BATCH_COMMAND_OVERHEAD_BYTES, BATCH_COMMANDS_MAX, BATCH_HEADER_BYTES, COMMAND_BYTES_MAX, encodeBatch, type LoggedCommand } from '../shard/batch-codec.js';
 import { Prng } from './prng.js';
 import { EntryTrace, type EntryStageDurations, type EntryStages } from './entry-trace.js';
@@ -624,6 +575,45 @@ export class ReplicaNode implements ReplicatedLog {
   /** Read-only view of the state machine (tests, tools). */
   get stateMachine(): StateMachine {
     return this.sm;
+  }
+
+  /**
+   * A live order of the book (resting or a pending stop; done orders are not in it) and the
+   * applied index it was read at: the client port's op 'order' (the gateway's GetOrder). Read
+   * after apply, not linearizable.
+   */
+  liveOrder(orderId: number): { applied: number; order: LiveOrder | undefined } {
+    const order = this.sm.engine.order(orderId);
+    return { applied: this.sm.appliedIndex, order };
+  }
+
+  /** The resting orders of the book, instrument by instrument, bids then asks, at most `max` (the client port's op 'orders'). */
+  ordersDump(max: number): OrdersDump {
+    const sm = this.sm;
+    const engine = sm.engine;
+    const orders: OrdersDump['orders'] = [];
+    let truncated = false;
+    outer: for (const inst of engine.config.instruments) {
+      for (const side of [Side.BUY, Side.SELL] as const) {
+        for (const o of engine.bookOrders(inst.symbol, side)) {
+          if (orders.length >= max) {
+            truncated = true;
+            break outer;
+          }
+          const full = engine.order(o.orderId);
+          orders.push({
+            orderId: o.orderId,
+            account: o.account,
+            clOrdId: full?.clOrdId ?? '',
+            symbol: inst.symbol,
+            side: side === Side.BUY ? 'BUY' : 'SELL',
+            price: o.price,
+            leavesQty: o.leavesQty,
+          });
+        }
+      }
+    }
+    return { applied: sm.appliedIndex, stateHash: this.stateHash(), execIdLast: engine.execIdLast, liveOrderCount: engine.liveOrderCount, truncated, orders };
   }
 
   /** Read-only view of the Raft core (tests and the simulator's invariant checks). */

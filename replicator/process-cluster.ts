@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { requestOnce, type ClientEndpoint } from './client-server.js';
+import { requestOnce, type ClientEndpoint } from './client/client.js';
 import { parseClusterConfig } from './cluster-config.js';
 import type { NodeStatus } from './log.js';
 import type { NodeId } from './raft/types.js';

@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 import { ReadModelConsumer } from '../../events/read-models/consumer.js';
 import type { ConsumedRecord } from '../../events/read-models/model.js';
-import { ReplicaClient } from '../../replicator/client-server.js';
+import { ReplicaClient } from '../../replicator/client/client.js';
 import { ProcessCluster, REPO_ROOT, sleep } from '../../replicator/process-cluster.js';
 import { Prng } from '../../replicator/prng.js';
 import { cpuPerUnit, sampleCpu } from '../cpu.js';

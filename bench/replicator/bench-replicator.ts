@@ -1,6 +1,6 @@
 // Replication benchmark: 3 replica processes (processes/replica.ts) on loopback, fsync on, the
 // TCP transport between them, and an open-loop load generator in this process speaking the
-// client protocol (replicator/client-server.ts).
+// client protocol (replicator/client/client.ts).
 //
 //   npm run bench:replicator [-- --seconds 5 --rates 10000,20000,50000,100000,max --clients 8 --trials 10]
 //
@@ -23,7 +23,7 @@
 
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { ReplicaClient, type SubmitResult } from '../../replicator/client-server.js';
+import { ReplicaClient, type SubmitResult } from '../../replicator/client/client.js';
 import { ProcessCluster, sleep } from '../../replicator/process-cluster.js';
 import * as hdr from 'hdr-histogram-js';
 import type { NodeId } from '../../replicator/log.js';

@@ -1,5 +1,5 @@
 // The publisher's view of a shard's committed log: op 'entries' of the replicas' client
-// protocol (replicator/client-server.ts, proto/client-frames.md) on one TCP connection, one
+// protocol (replicator/client/protocol.ts, proto/client-frames.md) on one TCP connection, one
 // request at a time. Any replica serves committed entries — they are the same everywhere — so
 // the source sticks to the replica it talks to and moves to the next one on a failure, a
 // timeout, or a replica whose applied index stops advancing (a partitioned follower would
@@ -13,10 +13,10 @@ import {
   FrameType,
   decodeEntriesFrame,
   encodeFrame,
-  type ClientEndpoint,
   type EntriesReply,
   type RawFrame,
-} from '../../replicator/client-server.js';
+} from '../../replicator/client/protocol.js';
+import type { ClientEndpoint } from '../../replicator/client/client.js';
 
 /** A request unanswered this long beyond its own wait (ms) counts as a failure of the replica. */
 export const ENTRY_REQUEST_TIMEOUT_MS = 5_000;

@@ -5,9 +5,9 @@
 
 import type { EventBuffer } from '../../engine/event-buffer.js';
 import { EventKind, type ExecReport, type ShardConfig, type TradeEvent } from '../../engine/types.js';
-import type { ClientEndpoint } from '../../replicator/client-server.js';
 import { EntryType, type Entry } from '../../replicator/log.js';
 import { ShardStateMachine } from '../../shard/state-machine.js';
+import type { ClientEndpoint } from '../../replicator/client/client.js';
 import { execRecordOf, tradeRecordOf, type ExecRecord, type TradeRecord } from '../codec.js';
 import { EntrySource } from '../publisher/entry-source.js';
 import { TOPIC_FILLS, TOPIC_ORDERS, TOPIC_TRADES } from '../topics.js';

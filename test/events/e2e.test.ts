@@ -24,7 +24,7 @@ import { ReadModelConsumer } from '../../events/read-models/consumer.js';
 import { TOPIC_FILLS } from '../../events/topics.js';
 import { runAudit } from '../../cli/audit-commands.js';
 import { ENUM_NAMES } from '../../engine/json-codec.js';
-import { ReplicaClient, type SubmitResult } from '../../replicator/client-server.js';
+import { ReplicaClient, type SubmitResult } from '../../replicator/client/client.js';
 import { ProcessCluster } from '../../replicator/process-cluster.js';
 import { kill, orderFlow, projection, readWholeLog, removeTmpDirs, replayEntries, spawnReady, tmpDir, waitFor, type Child } from './helpers.js';
 

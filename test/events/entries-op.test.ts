@@ -5,10 +5,10 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EntrySource } from '../../events/publisher/entry-source.js';
-import { ClientServer, registerSession } from '../../replicator/client-server.js';
 import { ReplicaNode } from '../../replicator/node.js';
 import { decodeSnapshotEnvelope } from '../../shard/snapshot-envelope.js';
 import { ShardStateMachine } from '../../shard/state-machine.js';
+import { ClientServer, registerSession } from '../../replicator/client/server.js';
 import { orderFlow, removeTmpDirs, shardConfig, tmpDir, waitFor } from './helpers.js';
 import { commandData } from '../../replicator/log.js';
 

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QueryRestClient } from '../../events/query/client.js';
-import { ReplicaClient } from '../../replicator/client-server.js';
+import { ReplicaClient } from '../../replicator/client/client.js';
 import { ProcessCluster } from '../../replicator/process-cluster.js';
 import { httpGet, samples, value } from '../ops/prom.js';
 import { kill, orderFlow, removeTmpDirs, spawnReady, tmpDir, waitFor, type Child } from './helpers.js';

@@ -17,7 +17,7 @@ import { EntrySource } from '../../events/publisher/entry-source.js';
 import { ReadModelConsumer } from '../../events/read-models/consumer.js';
 import type { ReadModels } from '../../events/read-models/model.js';
 import { decodeEvents } from '../../engine/event-codec.js';
-import { ReplicaClient, type SubmitResult } from '../../replicator/client-server.js';
+import { ReplicaClient, type SubmitResult } from '../../replicator/client/client.js';
 import { ProcessCluster, freePort } from '../../replicator/process-cluster.js';
 import { kill, orderFlow, projection, removeTmpDirs, spawnReady, tmpDir, waitFor, type Child } from './helpers.js';
 

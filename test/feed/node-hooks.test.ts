@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../engine/engine.js';
 import { Side } from '../../engine/types.js';
 import { MarketDataProjector } from '../../feed/projector.js';
-import { registerSession } from '../../replicator/client-server.js';
+import { registerSession } from '../../replicator/client/server.js';
 import { ReplicaNode } from '../../replicator/node.js';
 import { SYM_A, flowConfig } from './flow.js';
 import { until } from './harness.js';

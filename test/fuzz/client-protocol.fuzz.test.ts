@@ -1,4 +1,4 @@
-// Fuzz of the replicas' client protocol (replicator/client-server.ts, proto/client-frames.md)
+// Fuzz of the replicas' client protocol (replicator/client/server.ts, proto/client-frames.md)
 // against a real one-member replica in this process (ReplicaNode + ClientServer over TCP, fsync
 // off): JSON frames (random JSON; commands, registrations, status, order and entries requests with fields of
 // the wrong type, extreme or unicode values), SUBMIT frames (byte-mutated valid batches, random
@@ -26,11 +26,13 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ByteReader } from '../../engine/byte-writer.js';
 import { decodeEvents } from '../../engine/event-codec.js';
-import { CLIENT_FRAME_BYTES_MAX, CLIENT_BATCH_COMMANDS_MAX, ClientServer, FrameType, encodeFrame, encodeSubmitFrame, requestOnce } from '../../replicator/client-server.js';
 import { ReplicaNode } from '../../replicator/node.js';
 import { encodeJsonCommand } from '../../shard/json-command.js';
 import { COMMAND_BYTES_MAX } from '../../shard/batch-codec.js';
 import { ShardStateMachine } from '../../shard/state-machine.js';
+import { CLIENT_FRAME_BYTES_MAX, CLIENT_BATCH_COMMANDS_MAX, FrameType, encodeFrame, encodeSubmitFrame } from '../../replicator/client/protocol.js';
+import { ClientServer } from '../../replicator/client/server.js';
+import { requestOnce } from '../../replicator/client/client.js';
 import { HeapWatch, concatBytes, fcParams, mutationsArb, mutate, nastyJsonValue, shardConfig, splitAt, waitFor } from './harness.js';
 import { commandData } from '../../replicator/log.js';
 

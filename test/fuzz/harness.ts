@@ -16,7 +16,9 @@ import { parseGatewayConfig, type GatewayConfig } from '../../gateway/config.js'
 import { Gateway } from '../../gateway/gateway.js';
 import { GrpcGateway } from '../../gateway/grpc-server.js';
 import { RestGateway } from '../../gateway/rest-server.js';
-import { ClientServer, requestOnce, type OrdersDump } from '../../replicator/client-server.js';
+import type { OrdersDump } from '../../replicator/client/protocol.js';
+import { ClientServer } from '../../replicator/client/server.js';
+import { requestOnce } from '../../replicator/client/client.js';
 import { ReplicaNode } from '../../replicator/node.js';
 import { REPO_ROOT } from '../../replicator/process-cluster.js';
 

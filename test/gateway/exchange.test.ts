@@ -8,7 +8,8 @@ import { startLocalExchange, type LocalExchange } from '../../gateway/local-exch
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { OrderEntryGrpcClient } from '../../gateway/client/grpc-client.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, hmacSign, canonicalRequest, signRequest } from '../../gateway/signing.js';
-import { requestOnce, type OrdersDump } from '../../replicator/client-server.js';
+import type { OrdersDump } from '../../replicator/client/protocol.js';
+import { requestOnce } from '../../replicator/client/client.js';
 import { canonicalReport } from '../../gateway/report-chain.js';
 import type { ExecutionReportOut } from '../../gateway/types.js';
 import { until } from '../feed/harness.js';

@@ -7,8 +7,9 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalExchange, type LocalExchange } from '../../gateway/local-exchange.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
-import { CLIENT_REPLY_BYTES_MAX, JsonFrameReader, encodeFrame, requestOnce, type OrdersDump } from '../../replicator/client-server.js';
 import { SESSION_COUNT_MAX } from '../../shard/state-machine.js';
+import { CLIENT_REPLY_BYTES_MAX, JsonFrameReader, encodeFrame, type OrdersDump } from '../../replicator/client/protocol.js';
+import { requestOnce } from '../../replicator/client/client.js';
 
 const K1 = { key: 'demo-key-1', hmacSecret: 'demo-secret-1-change-me' };
 let ex: LocalExchange;

@@ -11,7 +11,7 @@ import { FeedClient } from '../../feed/client/feed-client.js';
 import { registerFeedMetrics } from '../../feed/metrics.js';
 import { Channel } from '../../feed/types.js';
 import { createRegistry, exposition } from '../../ops/metrics.js';
-import { ReplicaClient } from '../../replicator/client-server.js';
+import { ReplicaClient } from '../../replicator/client/client.js';
 import { ProcessCluster, REPO_ROOT, freePort } from '../../replicator/process-cluster.js';
 import { SYM_A } from '../feed/flow.js';
 import { startFeedHarness, until, type FeedHarness } from '../feed/harness.js';

@@ -7,9 +7,11 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ClientRequestError, ClientServer, FrameReader, JsonFrameReader, ReplicaClient, encodeFrame, encodeSubmitFrame, type ClientServerNode, type SubmitResult } from '../../replicator/client-server.js';
 import { ProposalError, ProposalErrorCode, type EncodedProposal, type NodeStatus, type Proposal, type ProposalCallback, type ProposalReply } from '../../replicator/log.js';
 import { ApplyOutcome, type ApplyResult } from '../../shard/state-machine.js';
+import { FrameReader, JsonFrameReader, encodeFrame, encodeSubmitFrame } from '../../replicator/client/protocol.js';
+import { ClientServer, type ClientServerNode } from '../../replicator/client/server.js';
+import { ClientRequestError, ReplicaClient, type SubmitResult } from '../../replicator/client/client.js';
 import { EventBuffer } from '../../engine/event-buffer.js';
 
 class FakeNode implements ClientServerNode {
@@ -64,10 +66,10 @@ class FakeNode implements ClientServerNode {
   status(): NodeStatus {
     return { id: this.id, role: 'LEADER', term: 1, leader: this.leader, commit: 0, applied: 0, firstIndex: 1, lastIndex: 0, snapshotIndex: 0, pendingProposals: 0, conf: { voters: [this.id], learners: [] }, logTailLost: false, stats: {} as NodeStatus['stats'] };
   }
-  stateHash(): string {
-    return 'x';
+  liveOrder(): never {
+    throw new Error('not in the fake');
   }
-  get stateMachine(): never {
+  ordersDump(): never {
     throw new Error('not in the fake');
   }
 }

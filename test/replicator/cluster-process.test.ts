@@ -11,7 +11,8 @@
 // bounded.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReplicaClient, requestOnce, type OrdersDump, type SubmitResult } from '../../replicator/client-server.js';
+import type { OrdersDump } from '../../replicator/client/protocol.js';
+import { ReplicaClient, requestOnce, type SubmitResult } from '../../replicator/client/client.js';
 import { ProcessCluster, sleep } from '../../replicator/process-cluster.js';
 import type { NodeStatus } from '../../replicator/log.js';
 import { Wal } from '../../replicator/wal/wal.js';

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { registerSession } from '../../replicator/client-server.js';
+import { registerSession } from '../../replicator/client/server.js';
 import { HardStateMissingError, ReplicaNode } from '../../replicator/node.js';
 import { HARD_STATE_FILE } from '../../replicator/wal/hard-state.js';
 import { SYM_A, flowConfig } from '../feed/flow.js';

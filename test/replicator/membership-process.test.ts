@@ -8,8 +8,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runOperatorCaptured } from '../cli/run-operator.js';
-import { ReplicaClient } from '../../replicator/client-server.js';
 import type { NodeStatus } from '../../replicator/log.js';
+import { ReplicaClient } from '../../replicator/client/client.js';
 import { ProcessCluster, sleep } from '../../replicator/process-cluster.js';
 import type { NodeId } from '../../replicator/raft/types.js';
 

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { registerSession } from '../../replicator/client-server.js';
+import { registerSession } from '../../replicator/client/server.js';
 import { ReplicaNode } from '../../replicator/node.js';
 import { ShardStateMachine } from '../../shard/state-machine.js';
 import { Wal } from '../../replicator/wal/wal.js';

@@ -3,7 +3,7 @@
 // and has applied what it knows committed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessCluster } from '../../replicator/process-cluster.js';
-import { ReplicaClient } from '../../replicator/client-server.js';
+import { ReplicaClient } from '../../replicator/client/client.js';
 
 async function get(port: number, path: string): Promise<{ status: number; body: string }> {
   const r = await fetch(`http://127.0.0.1:${port}${path}`);

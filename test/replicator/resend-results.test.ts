@@ -5,7 +5,7 @@
 // the same session: every answer must carry the original result.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReplicaClient } from '../../replicator/client-server.js';
+import { ReplicaClient } from '../../replicator/client/client.js';
 import { ProcessCluster } from '../../replicator/process-cluster.js';
 
 let cluster: ProcessCluster;

@@ -1,0 +1,537 @@
+// The client's side of the client protocol (protocol.ts, proto/client-frames.md):
+// `ReplicaClient` for commands, `requestOnce` for a single JSON op (status, orders, trace,
+// operator ops) on a fresh connection.
+//
+// ReplicaClient: one client session at a time, registered by the client itself before its first
+// request, with pipelined requests and retry-to-leader. Each request keeps its requestSeq for
+// life; after a failure or timeout it reconnects (to the leader named in the error, else the
+// next replica) and resends every unacknowledged request in order with the SAME (clientId,
+// requestSeq), which the state machine's sessions apply exactly once. When the session is lost
+// (SESSION_EXPIRED, UNKNOWN_SESSION, or any other final refusal) every request already sent
+// fails with that code, never resent; the rest go out under a newly registered session.
+
+import net from 'node:net';
+import { ByteWriter, copyBytes } from '../../engine/byte-writer.js';
+import { decodeEvents } from '../../engine/event-codec.js';
+import { eventToJson } from '../../engine/json-codec.js';
+import { COMMAND_BYTES_MAX } from '../../shard/batch-codec.js';
+import { encodeJsonCommand } from '../../shard/json-command.js';
+import type { NodeId } from '../raft/types.js';
+import { CLIENT_BATCH_COMMANDS_MAX, CLIENT_INFLIGHT_MAX, CLIENT_REPLY_BYTES_MAX, FrameReader, FrameType, JsonFrameReader, ResultsReader, encodeFrame, encodeSubmitFrame, parseJsonFrame, type RawFrame, type ReadFrame } from './protocol.js';
+
+/** Requests one ReplicaClient has sent and not yet seen answered (≤ CLIENT_INFLIGHT_MAX). */
+export const CLIENT_WINDOW_MAX = 256;
+/** A request unanswered this long (ms) makes the client fail over and resend. */
+export const CLIENT_REQUEST_TIMEOUT_MS = 2_000;
+/** First delay before reconnecting after a failure (ms); doubles per round of failures over all replicas. */
+export const CLIENT_RETRY_DELAY_MS = 25;
+/** Cap of that delay (ms). */
+export const CLIENT_RETRY_DELAY_MS_MAX = 500;
+/** How often the client checks for timed-out requests (ms). */
+const CLIENT_TIMER_MS = 50;
+
+export interface ClientEndpoint {
+  id: NodeId;
+  host: string;
+  port: number;
+}
+
+export interface ReplicaClientOptions {
+  endpoints: ClientEndpoint[];
+  /**
+   * An already registered session to continue (tests and tools that must pin one), with
+   * firstRequestSeq = its last requestSeq + 1. Without it the client registers its own session
+   * (op 'register') before its first request: clients never choose ids.
+   */
+  clientId?: number;
+  /** requestSeq of the first submit under `clientId` (default 1); only with `clientId`. */
+  firstRequestSeq?: number;
+  windowMax?: number;
+  requestTimeoutMs?: number;
+  retryDelayMs?: number;
+  retryDelayMsMax?: number;
+  log?: (line: string) => void;
+}
+
+export interface SubmitResult {
+  requestSeq: number;
+  outcome: 'APPLIED' | 'DUPLICATE';
+  appliedIndex: number;
+  /** Engine sequence number of the command (its orderId if it was a new order). */
+  seq: number;
+  /** Engine events as JSON objects (decoded on first access; empty for a DUPLICATE whose original result the replica no longer holds). */
+  readonly events: unknown[];
+  /** The same events in the binary event codec (engine/event-codec.ts). */
+  readonly eventBytes: Uint8Array;
+  /** Times the request was sent (1 = first try). */
+  attempts: number;
+  /** Replica that answered. */
+  node: NodeId;
+}
+
+class Result implements SubmitResult {
+  private decoded: unknown[] | undefined;
+  constructor(
+    readonly requestSeq: number,
+    readonly outcome: 'APPLIED' | 'DUPLICATE',
+    readonly appliedIndex: number,
+    readonly seq: number,
+    readonly eventBytes: Uint8Array,
+    readonly attempts: number,
+    readonly node: NodeId,
+  ) {}
+  get events(): unknown[] {
+    if (this.decoded === undefined) {
+      this.decoded = this.eventBytes.length === 0 ? [] : decodeEvents(this.eventBytes, 0, this.eventBytes.length).map((e) => JSON.parse(eventToJson(e)) as unknown);
+    }
+    return this.decoded;
+  }
+}
+
+const NO_EVENTS = new Uint8Array(0);
+
+export class ClientRequestError extends Error {
+  override name = 'ClientRequestError';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Req {
+  seq: number;
+  /** The command in the binary command codec. */
+  body: Uint8Array;
+  attempts: number;
+  sentAt: number;
+  resolve: (r: SubmitResult) => void;
+  reject: (e: Error) => void;
+  done: boolean;
+}
+
+interface ClientConn {
+  socket: net.Socket;
+  reader: FrameReader;
+  target: ClientEndpoint;
+  ready: boolean;
+}
+
+export interface ClientStats {
+  submitted: number;
+  acked: number;
+  duplicates: number;
+  resends: number;
+  failovers: number;
+  timeouts: number;
+  /** Sessions registered (the first, and one after each lost session). */
+  registrations: number;
+  /** Sessions given up after a final refusal (SESSION_EXPIRED, UNKNOWN_SESSION, …). */
+  sessionsLost: number;
+  errors: Record<string, number>;
+}
+
+export class ReplicaClient {
+  private readonly endpoints: ClientEndpoint[];
+  private readonly windowMax: number;
+  private readonly requestTimeoutMs: number;
+  private readonly retryDelayMs: number;
+  private readonly retryDelayMsMax: number;
+  private readonly log: (line: string) => void;
+
+  /** The current session's clientId; 0 while none is registered (requests wait for one). */
+  private session: number;
+  /** The op 'register' request in flight, on `conn`. */
+  private registering: { conn: ClientConn; id: string; sentAt: number } | undefined;
+  private registerRequests = 0;
+  private nextSeq: number;
+  /**
+   * Unacknowledged requests taken into the window (at most windowMax), in requestSeq order;
+   * window[0..sent) were sent on the current connection. Only they are ever resent.
+   */
+  private window: Req[] = [];
+  /** Submitted, not yet in the window (requestSeq order; backlog[backlogHead] is the oldest). */
+  private backlog: Req[] = [];
+  private backlogHead = 0;
+  private sent = 0;
+  private conn: ClientConn | undefined;
+  private targetIndex = 0;
+  private failures = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private pumpScheduled = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly writer = new ByteWriter();
+  private closed = false;
+  readonly stats: ClientStats = { submitted: 0, acked: 0, duplicates: 0, resends: 0, failovers: 0, timeouts: 0, registrations: 0, sessionsLost: 0, errors: {} };
+
+  constructor(opts: ReplicaClientOptions) {
+    if (opts.clientId !== undefined && (!Number.isSafeInteger(opts.clientId) || opts.clientId < 1)) throw new RangeError(`ReplicaClient: clientId ${opts.clientId}`);
+    if (opts.clientId === undefined && opts.firstRequestSeq !== undefined) throw new RangeError('ReplicaClient: firstRequestSeq without clientId');
+    if (opts.endpoints.length === 0) throw new RangeError('ReplicaClient: no endpoints');
+    this.session = opts.clientId ?? 0;
+    this.endpoints = [...opts.endpoints];
+    this.nextSeq = opts.firstRequestSeq ?? 1;
+    this.windowMax = Math.min(opts.windowMax ?? CLIENT_WINDOW_MAX, CLIENT_INFLIGHT_MAX);
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? CLIENT_REQUEST_TIMEOUT_MS;
+    this.retryDelayMs = opts.retryDelayMs ?? CLIENT_RETRY_DELAY_MS;
+    this.retryDelayMsMax = opts.retryDelayMsMax ?? CLIENT_RETRY_DELAY_MS_MAX;
+    this.log = opts.log ?? (() => undefined);
+    this.timer = setInterval(() => this.checkTimeouts(), CLIENT_TIMER_MS);
+    this.timer.unref();
+  }
+
+  /** The current session's clientId (allocated by the replicas); 0 until the first registration is answered. */
+  get clientId(): number {
+    return this.session;
+  }
+
+  /** Requests not acknowledged yet. */
+  get outstanding(): number {
+    return this.window.length + this.backlog.length - this.backlogHead;
+  }
+
+  /** The replica currently talked to (the leader, as far as the client knows). */
+  get target(): NodeId {
+    return this.conn?.target.id ?? 0;
+  }
+
+  /**
+   * Submits an engine command (JSON form, without seq/tsUs) under the next requestSeq.
+   * Resolves once the command is in effect (APPLIED, or DUPLICATE of an earlier copy); retries
+   * across leader changes by itself, so it rejects only for a command that can never be
+   * applied, a lost session (SESSION_LOST_CODES: outcome unknown) or close().
+   */
+  submit(command: Record<string, unknown>): Promise<SubmitResult> {
+    if (this.closed) return Promise.reject(new ClientRequestError('CLOSED', 'client closed'));
+    const body = encodeJsonCommand(command);
+    return this.submitEncoded(body);
+  }
+
+  /** Submits a command already in the binary command codec (engine/command-codec.ts). */
+  submitEncoded(body: Uint8Array): Promise<SubmitResult> {
+    if (this.closed) return Promise.reject(new ClientRequestError('CLOSED', 'client closed'));
+    // Checked before a requestSeq is consumed: a request the replicas refuse outright would
+    // leave a hole in the sequence and every later request would be a SEQUENCE_GAP.
+    if (body.length > COMMAND_BYTES_MAX) return Promise.reject(new ClientRequestError('COMMAND_TOO_LARGE', `command over ${COMMAND_BYTES_MAX} bytes`));
+    this.stats.submitted++;
+    return new Promise<SubmitResult>((resolve, reject) => {
+      this.backlog.push({ seq: this.nextSeq++, body, attempts: 0, sentAt: 0, resolve, reject, done: false });
+      if (this.conn === undefined && this.reconnectTimer === undefined) this.connect();
+      else this.schedulePump();
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    clearTimeout(this.reconnectTimer);
+    this.conn?.socket.destroy();
+    this.conn = undefined;
+    this.registering = undefined;
+    for (const r of this.takeAll()) r.reject(new ClientRequestError('CLOSED', 'client closed'));
+  }
+
+  /** Everything submitted in this tick leaves in one SUBMIT frame. */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    process.nextTick(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Empties the window and the backlog, returning their requests in order. */
+  private takeAll(): Req[] {
+    const all = [...this.window, ...this.backlog.slice(this.backlogHead)];
+    this.window = [];
+    this.backlog = [];
+    this.backlogHead = 0;
+    this.sent = 0;
+    return all;
+  }
+
+  private connect(): void {
+    this.reconnectTimer = undefined;
+    if (this.closed) return;
+    const target = this.endpoints[this.targetIndex % this.endpoints.length]!;
+    const socket = net.connect({ host: target.host, port: target.port });
+    socket.setNoDelay(true);
+    const conn: ClientConn = { socket, reader: new FrameReader(CLIENT_REPLY_BYTES_MAX), target, ready: false };
+    this.conn = conn;
+    this.sent = 0;
+    const connectTimer = setTimeout(() => {
+      if (this.conn === conn && !conn.ready) this.failover(undefined, 'CONNECT_TIMEOUT');
+    }, this.requestTimeoutMs);
+    socket.on('connect', () => {
+      clearTimeout(connectTimer);
+      if (this.conn !== conn) return;
+      conn.ready = true;
+      this.pump();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (this.conn !== conn) return;
+      conn.reader.push(chunk);
+      for (;;) {
+        let f: RawFrame | undefined;
+        try {
+          f = conn.reader.next();
+        } catch {
+          this.failover(undefined, 'REPLY_TOO_LARGE');
+          return;
+        }
+        if (f === undefined) break;
+        if (f.type === FrameType.RESULTS) this.onResults(conn, f.body);
+        else this.onJson(conn, parseJsonFrame(f));
+        if (this.conn !== conn) return;
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(connectTimer);
+      if (this.conn === conn) this.failover(undefined, 'CONNECTION_CLOSED');
+    });
+  }
+
+  /**
+   * Sends queued requests up to the window, in requestSeq order, in as few SUBMIT frames as the
+   * batch limit allows; first registers a session if there is none (requests wait for it).
+   */
+  private pump(): void {
+    const conn = this.conn;
+    if (conn === undefined || !conn.ready) return;
+    if (this.session === 0) {
+      if (this.registering === undefined && this.outstanding > 0) {
+        const id = `register-${++this.registerRequests}`;
+        this.registering = { conn, id, sentAt: Date.now() };
+        conn.socket.write(encodeFrame({ id, op: 'register' }));
+      }
+      return;
+    }
+    while (this.window.length < this.windowMax && this.backlogHead < this.backlog.length) {
+      this.window.push(this.backlog[this.backlogHead]!);
+      this.backlog[this.backlogHead++] = undefined as unknown as Req; // let it go once acknowledged
+    }
+    if (this.backlogHead > 1024 && this.backlogHead * 2 > this.backlog.length) {
+      this.backlog = this.backlog.slice(this.backlogHead);
+      this.backlogHead = 0;
+    }
+    const limit = this.window.length;
+    if (this.sent >= limit) return;
+    const now = Date.now();
+    conn.socket.cork();
+    while (this.sent < limit) {
+      const batch: Req[] = [];
+      while (this.sent < limit && batch.length < CLIENT_BATCH_COMMANDS_MAX) {
+        const r = this.window[this.sent++]!;
+        if (r.attempts > 0) this.stats.resends++;
+        r.attempts++;
+        r.sentAt = now;
+        batch.push(r);
+      }
+      conn.socket.write(encodeSubmitFrame(this.session, batch.map((r) => ({ requestSeq: r.seq, body: r.body })), this.writer));
+    }
+    conn.socket.uncork();
+  }
+
+  private onResults(conn: ClientConn, body: Buffer): void {
+    try {
+      const results = new ResultsReader(body);
+      for (let k = 0; k < results.count; k++) {
+        const res = results.next();
+        // Results of a session given up on this connection may still come: not ours any more.
+        if (res.clientId !== this.session) continue;
+        if (res.ok) this.acked(conn, res.requestSeq, res.outcome, res.appliedIndex, res.seq, res.events.length === 0 ? NO_EVENTS : copyBytes(res.events));
+        else this.failed(conn, res.requestSeq, res.code, res.leader, res.retryable, res.message);
+        if (this.conn !== conn) return;
+      }
+    } catch {
+      this.failover(undefined, 'BAD_REPLY');
+    }
+  }
+
+  /**
+   * JSON replies: the answer to our op 'register', else errors about a frame (BAD_REQUEST,
+   * FRAME_TOO_LARGE) on the SUBMIT path: our bug, not retryable.
+   */
+  private onJson(conn: ClientConn, f: ReadFrame): void {
+    const rep = f.ok && typeof f.value === 'object' && f.value !== null ? (f.value as Record<string, unknown>) : {};
+    const reg = this.registering;
+    if (reg !== undefined && reg.conn === conn && rep.id === reg.id) return this.onRegistered(conn, rep);
+    const error = typeof rep.error === 'string' ? rep.error : 'BAD_REPLY';
+    const oldest = this.window[0];
+    if (oldest === undefined) return;
+    this.failed(conn, oldest.seq, error, 0, rep.retryable === true, String(rep.message ?? ''));
+  }
+
+  private onRegistered(conn: ClientConn, rep: Record<string, unknown>): void {
+    this.registering = undefined;
+    const clientId = rep.clientId;
+    if (rep.ok === true && typeof clientId === 'number' && Number.isSafeInteger(clientId) && clientId >= 1) {
+      this.session = clientId;
+      this.failures = 0;
+      this.stats.registrations++;
+      this.log(`client: registered session ${clientId} at ${conn.target.id}`);
+      this.pump();
+      return;
+    }
+    const error = typeof rep.error === 'string' ? rep.error : 'BAD_REPLY';
+    this.stats.errors[error] = (this.stats.errors[error] ?? 0) + 1;
+    if (rep.retryable === true) {
+      const leader = typeof rep.leader === 'number' ? rep.leader : 0;
+      this.failover(leader !== 0 && leader !== conn.target.id ? leader : undefined, error);
+      return;
+    }
+    // A refusal that retrying will not cure (a replica that does not know op register): the
+    // waiting requests were never sent, so they fail without any doubt about their effect.
+    this.log(`client: registration refused by ${conn.target.id}: ${error} ${String(rep.message ?? '')}`);
+    this.nextSeq = 1; // the session to come starts afresh
+    for (const q of this.takeAll()) {
+      q.done = true;
+      q.reject(new ClientRequestError(error, `register: ${error} ${String(rep.message ?? '')}`));
+    }
+  }
+
+  private findSent(requestSeq: number): number {
+    const first = this.window[0];
+    if (first === undefined) return -1;
+    const k = requestSeq - first.seq;
+    if (k >= 0 && k < this.sent && this.window[k]!.seq === requestSeq) return k;
+    for (let i = 0; i < this.sent; i++) if (this.window[i]!.seq === requestSeq) return i;
+    return -1;
+  }
+
+  private acked(conn: ClientConn, requestSeq: number, outcome: 'APPLIED' | 'DUPLICATE', appliedIndex: number, seq: number, eventBytes: Uint8Array): void {
+    const k = this.findSent(requestSeq);
+    if (k < 0) return;
+    const r = this.window[k]!;
+    this.window.splice(k, 1);
+    this.sent--;
+    if (r.done) return;
+    r.done = true;
+    this.failures = 0;
+    this.stats.acked++;
+    if (outcome === 'DUPLICATE') this.stats.duplicates++;
+    r.resolve(new Result(r.seq, outcome, appliedIndex, seq, eventBytes, r.attempts, conn.target.id));
+    if (this.backlogHead < this.backlog.length) this.schedulePump();
+  }
+
+  private failed(conn: ClientConn, requestSeq: number, error: string, leader: number, retryable: boolean, message: string): void {
+    this.stats.errors[error] = (this.stats.errors[error] ?? 0) + 1;
+    if (!retryable) return this.loseSession(error, requestSeq, message);
+    // One failure answers for the whole pipeline: every later request of ours on this
+    // connection is a SEQUENCE_GAP or the same error, so switch (or reconnect) and resend all.
+    this.failover(leader !== 0 && leader !== conn.target.id ? leader : undefined, error);
+  }
+
+  /**
+   * A final refusal: the session cannot go on (an expired or unknown session refuses
+   * everything; after any other final refusal its later requests would be a SEQUENCE_GAP
+   * forever). Every request already sent fails with the code: it may have taken effect (a
+   * copy applied before the session expired), and resending it under another session could
+   * apply it twice. Requests never sent cannot have taken effect: they are numbered anew and
+   * go out under a new session, registered now, after the failed ones.
+   */
+  private loseSession(error: string, requestSeq: number, message: string): void {
+    const lost = this.session;
+    const all = this.takeAll();
+    const sent = all.filter((q) => q.attempts > 0);
+    const unsent = all.filter((q) => q.attempts === 0);
+    this.stats.sessionsLost++;
+    this.log(`client ${lost}: request ${requestSeq} refused for good: ${error} ${message}; ${sent.length} sent requests fail, ${unsent.length} go to a new session`);
+    this.session = 0;
+    this.nextSeq = 1;
+    for (const q of unsent) {
+      q.seq = this.nextSeq++;
+      this.backlog.push(q);
+    }
+    for (const q of sent) {
+      q.done = true;
+      q.reject(new ClientRequestError(error, `request ${q.seq} of session ${lost}: ${error}${message !== '' ? `: ${message}` : ''}`));
+    }
+    if (this.outstanding > 0) this.schedulePump();
+  }
+
+  private checkTimeouts(): void {
+    const conn = this.conn;
+    if (conn === undefined || !conn.ready) return;
+    const reg = this.registering;
+    if (reg !== undefined && Date.now() - reg.sentAt > this.requestTimeoutMs) {
+      this.stats.timeouts++;
+      this.failover(undefined, 'REGISTER_TIMEOUT');
+      return;
+    }
+    if (this.sent === 0) return;
+    const oldest = this.window[0];
+    if (oldest !== undefined && Date.now() - oldest.sentAt > this.requestTimeoutMs) {
+      this.stats.timeouts++;
+      this.failover(undefined, 'TIMEOUT');
+    }
+  }
+
+  /**
+   * Drops the connection and reconnects after a backoff: to `leader` if one was named, else
+   * to the next replica. Everything unacknowledged is resent there in order, so replies from
+   * the old connection are no longer needed (a request that did take effect comes back as
+   * DUPLICATE). A registration in flight is asked again there (if the first one was applied
+   * too, that session is never used: harmless).
+   */
+  private failover(leader: NodeId | undefined, why: string): void {
+    if (this.closed) return;
+    const old = this.conn;
+    this.conn = undefined;
+    this.sent = 0;
+    this.registering = undefined;
+    old?.socket.destroy();
+    this.stats.failovers++;
+    if (leader !== undefined) {
+      const k = this.endpoints.findIndex((e) => e.id === leader);
+      this.targetIndex = k >= 0 ? k : this.targetIndex + 1;
+    } else if (why !== 'PROPOSAL_QUEUE_FULL' && why !== 'SEQUENCE_GAP') {
+      this.targetIndex++;
+    }
+    // The delay doubles per full round over the replicas, not per failure: right after a
+    // leader dies, the client may meet a dead node and a follower that knows no leader yet
+    // before the new leader is elected, and should not be backing off for long by then.
+    const rounds = Math.floor(this.failures / this.endpoints.length);
+    const delay = Math.min(this.retryDelayMsMax, this.retryDelayMs * 2 ** Math.min(rounds, 10));
+    this.failures++;
+    this.log(`client ${this.session}: ${why} from ${old?.target.id ?? '-'}; reconnecting to ${this.endpoints[this.targetIndex % this.endpoints.length]!.id} in ${delay} ms`);
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+}
+
+/** One request on a fresh connection (status, orders dump). Rejects on timeout or connection failure. */
+export function requestOnce(endpoint: { host: string; port: number }, request: Record<string, unknown>, timeoutMs = 5_000): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: endpoint.host, port: endpoint.port });
+    const reader = new JsonFrameReader(CLIENT_REPLY_BYTES_MAX);
+    const timer = setTimeout(() => finish(new Error(`request to ${endpoint.host}:${endpoint.port} timed out`)), timeoutMs);
+    let done = false;
+    const finish = (err: Error | undefined, value?: Record<string, unknown>) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      if (err !== undefined) reject(err);
+      else resolve(value!);
+    };
+    socket.on('connect', () => socket.write(encodeFrame({ id: 1, ...request })));
+    socket.on('data', (chunk: Buffer) => {
+      reader.push(chunk);
+      try {
+        const f = reader.next();
+        if (f === undefined) return;
+        if (!f.ok || typeof f.value !== 'object' || f.value === null) finish(new Error('bad reply'));
+        else finish(undefined, f.value as Record<string, unknown>);
+      } catch (err) {
+        finish(err as Error);
+      }
+    });
+    socket.on('error', (err) => finish(err));
+    socket.on('close', () => finish(new Error('connection closed')));
+  });
+}

@@ -131,7 +131,7 @@ module.exports = {
   options: {
     parser: 'swc',
     // Cruise everything of ours; data, results and mutant copies (see .gitignore) are not code.
-    exclude: { path: '^(data|bench/results|\\.sim-mutants|\\.git|coverage)/|(^|/)node_modules/' },
+    exclude: { path: '^(data|bench/results|\\.sim-mutants|\\.git|coverage)/' },
     doNotFollow: { path: 'node_modules' },
     // Keep `import type` (swc reports it either way; this states the intent).
     tsPreCompilationDeps: true,

@@ -1,15 +1,16 @@
 // Dependency rules for matchbook (issue 17), checked by `npm run lint:deps` (part of `npm run lint`).
-// Paths are relative to the repository root. Folders that do not exist yet (shard/, api/) match nothing.
+// Paths are relative to the repository root; a folder that does not exist yet (api/) matches nothing.
 //
-// The layers, bottom up:
-//   engine/      pure matching; imports nothing of ours
-//   shard/       state machine, batch codec, snapshot envelope; imports only engine
-//   api/         order ids, report mapping, canonical report hashing, signing, auth; imports only engine
-//   ops/         process helpers (logs, metrics, http); imports only engine
-//   replicator/  Raft, WAL, transport, host loop, replicator/client; imports only engine, shard, ops
-//   feed/        market data; imports only engine, shard, ops and replicator/client
-//   events/      anything below, never gateway
-//   gateway/, audit/, cli/, chaos/, bench/, test/: anything below them
+// The layers of ARCHITECTURE.md, each importing only layers below it:
+//   tools:     cli/ chaos/ bench/ test/        anything below (test/ only by tests)
+//   processes: processes/ gateway/ events/     not tools; gateway never events, events never gateway
+//   parts:     feed/ audit/                    feed: engine, shard, ops, replicator/client;
+//                                              audit: engine, ops, shard, api, replicator
+//   log:       replicator/                     engine, shard, ops: never gateway, feed, events, api
+//   shared:    api/ shard/                     engine only
+//   base:      engine/ ops/                    nothing of ours
+// Outside replicator/, code uses the log through replicator/log.ts and replicator/client/, never
+// raft/, wal/ or transport/ (exceptions: audit/wal-reader.ts, processes/replica.ts, bench/, test/).
 //
 // "Imports" means any import the parser sees: value, `import type`, re-export, dynamic import(),
 // require(). The swc parser (TypeScript 7 has no JavaScript API, so the tsc parser is out) does not
@@ -56,12 +57,12 @@ module.exports = {
       to: localOutside('api', 'engine'),
     },
     {
-      name: 'ops-only-engine',
+      name: 'ops-imports-nothing-of-ours',
       severity: 'error',
       comment:
-        'ops/ (logging, metrics, http helpers) is used by every process; it may import engine/ (types), nothing else of ours.',
+        'ops/ (logging, metrics, the ops endpoint, process lifecycle, assert) is used by every process: nothing else of ours.',
       from: { path: '^ops/' },
-      to: localOutside('ops', 'engine'),
+      to: localOutside('ops'),
     },
     {
       name: 'replicator-only-engine-shard-ops',
@@ -82,6 +83,15 @@ module.exports = {
       to: localOutside('feed', 'engine', 'shard', 'ops', 'replicator/client'),
     },
     {
+      name: 'audit-only-engine-ops-shard-api-replicator',
+      severity: 'error',
+      comment:
+        'audit/ (offline replay and verification) reads what the log and the shard layer define and what api/ defines ' +
+        'for reports; never gateway/, events/, processes/ or the tools.',
+      from: { path: '^audit/' },
+      to: localOutside('audit', 'engine', 'ops', 'shard', 'api', 'replicator'),
+    },
+    {
       name: 'events-not-gateway',
       severity: 'error',
       comment: 'events/ must not import gateway/: what both need (signing, auth, report mapping) belongs in api/.',
@@ -89,13 +99,40 @@ module.exports = {
       to: { path: '^gateway/' },
     },
     {
-      name: 'core-not-tools',
+      name: 'gateway-not-events',
+      severity: 'error',
+      comment: 'gateway/ must not import events/; a program that runs both belongs in processes/.',
+      from: { path: '^gateway/' },
+      to: { path: '^events/' },
+    },
+    {
+      name: 'not-to-processes',
       severity: 'error',
       comment:
-        'The exchange (engine, shard, api, ops, replicator, feed, events, gateway) must not import the tools built on it ' +
-        '(audit, cli, chaos, bench, scripts).',
-      from: { path: '^(engine|shard|api|ops|replicator|feed|events|gateway)/' },
-      to: { path: '^(audit|cli|chaos|bench|scripts)/' },
+        'processes/ holds entry points that compose parts; only tools (cli, chaos, bench, test) may import them.',
+      from: { path: '^(gateway|events)/' },
+      to: { path: '^processes/' },
+    },
+    {
+      name: 'not-to-tools',
+      severity: 'error',
+      comment:
+        'The processes (processes/, gateway/, events/) never import the tools built on them (cli, chaos, bench, scripts).',
+      from: { path: '^(processes|gateway|events)/' },
+      to: { path: '^(cli|chaos|bench|scripts)/' },
+    },
+    {
+      name: 'replicator-internals-stay-inside',
+      severity: 'error',
+      comment:
+        'Outside replicator/, use the log through replicator/log.ts and replicator/client/, never raft/, wal/ or ' +
+        'transport/: that is the seam another consensus protocol plugs into. Exceptions: the audit WAL reader and ' +
+        'processes/replica.ts (and bench/, test/, which measure and test the internals).',
+      from: {
+        path: '^(audit|processes|gateway|events|cli|chaos)/',
+        pathNot: '^(audit/wal-reader|processes/replica)[.]ts$',
+      },
+      to: { path: '^replicator/(raft|wal|transport)/' },
     },
     {
       name: 'nothing-imports-test',
@@ -124,7 +161,7 @@ module.exports = {
       comment:
         'What runs in production must not need devDependencies (vitest, fast-check, benchmark peers): ' +
         '`npm ci --omit=dev` must still give a working exchange and CLI.',
-      from: { path: '^(engine|shard|api|ops|replicator|feed|events|gateway|audit|cli|bin|proto)/' },
+      from: { path: '^(engine|shard|api|ops|replicator|feed|audit|processes|gateway|events|cli|bin|proto)/' },
       to: { dependencyTypes: ['npm-dev'] },
     },
   ],

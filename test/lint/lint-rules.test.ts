@@ -38,48 +38,92 @@ afterAll(() => {
 });
 
 describe('dependency rules (.dependency-cruiser.cjs)', () => {
-  // A layout that follows every rule, then one file per planted violation. Each bad-*.ts file is
-  // imported by nothing, so it adds no cycle of its own.
+  // A layout that follows every rule (the layers of ARCHITECTURE.md), then one file per planted
+  // violation. Each bad-*.ts file is imported by nothing, so it adds no cycle of its own.
+  const uses = (from: Record<string, string>, name: string) =>
+    `${Object.entries(from)
+      .map(([n, path]) => `import { ${n} } from '${path}';\n`)
+      .join('')}export const ${name} = [${Object.keys(from).join(', ')}];\n`;
   const allowed: Record<string, string> = {
     'package.json': JSON.stringify({ type: 'module', dependencies: {}, devDependencies: { vitest: '*' } }),
-    'engine/core.ts': "import { createHash } from 'node:crypto';\nexport const h = () => createHash('sha256');\n",
-    'shard/machine.ts': "import { h } from '../engine/core.js';\nexport const m = h;\n",
-    'api/ids.ts': "import { h } from '../engine/core.js';\nexport const id = h;\n",
-    'ops/log.ts': "import type { h } from '../engine/core.js';\nexport const log = (x: typeof h) => x;\n",
-    'replicator/raft.ts':
-      "import { m } from '../shard/machine.js';\nimport { log } from '../ops/log.js';\nexport const raft = [m, log];\n",
-    'replicator/client/client.ts': "import { raft } from '../raft.js';\nexport const client = raft;\n",
-    'feed/server.ts':
-      "import { client } from '../replicator/client/client.js';\nimport { m } from '../shard/machine.js';\n" +
-      "import { log } from '../ops/log.js';\nexport const feed = [client, m, log];\n",
-    'events/publisher.ts':
-      "import { id } from '../api/ids.js';\nimport { raft } from '../replicator/raft.js';\nimport { feed } from '../feed/server.js';\n" +
-      'export const pub = [id, raft, feed];\n',
-    'gateway/gateway.ts': "import { pub } from '../events/publisher.js';\nexport const gw = pub;\n",
-    'audit/audit.ts': "import { gw } from '../gateway/gateway.js';\nexport const audit = gw;\n",
-    'cli/tool.ts': "import { audit } from '../audit/audit.js';\nexport const tool = audit;\n",
-    'test/helpers.ts': "import { tool } from '../cli/tool.js';\nexport const helper = tool;\n",
+    'engine/core.ts': "import { createHash } from 'node:crypto';\nexport const core = () => createHash('sha256');\n",
+    'ops/log.ts': 'export const log = (s: string): string => s;\n',
+    'shard/machine.ts': uses({ core: '../engine/core.js' }, 'machine'),
+    'api/ids.ts': uses({ core: '../engine/core.js' }, 'ids'),
+    'replicator/raft/raft.ts': uses({ machine: '../../shard/machine.js', log: '../../ops/log.js' }, 'raft'),
+    'replicator/wal/segment.ts': uses({ core: '../../engine/core.js' }, 'segment'),
+    'replicator/log.ts': uses({ raft: './raft/raft.js', segment: './wal/segment.js' }, 'replicatedLog'),
+    'replicator/client/client.ts': uses({ replicatedLog: '../log.js' }, 'client'),
+    'feed/server.ts': uses(
+      { client: '../replicator/client/client.js', machine: '../shard/machine.js', log: '../ops/log.js' },
+      'feed',
+    ),
+    'audit/audit.ts': uses(
+      { replicatedLog: '../replicator/log.js', ids: '../api/ids.js', machine: '../shard/machine.js' },
+      'audit',
+    ),
+    'audit/wal-reader.ts': uses({ segment: '../replicator/wal/segment.js' }, 'walReader'),
+    'events/publisher.ts': uses(
+      {
+        ids: '../api/ids.js',
+        replicatedLog: '../replicator/log.js',
+        feed: '../feed/server.js',
+        audit: '../audit/audit.js',
+      },
+      'publisher',
+    ),
+    'gateway/gateway.ts': uses(
+      {
+        ids: '../api/ids.js',
+        client: '../replicator/client/client.js',
+        feed: '../feed/server.js',
+        audit: '../audit/audit.js',
+      },
+      'gateway',
+    ),
+    'processes/replica.ts': uses(
+      { raft: '../replicator/raft/raft.js', feed: '../feed/server.js', log: '../ops/log.js' },
+      'replica',
+    ),
+    'processes/exchange.ts': uses(
+      { gateway: '../gateway/gateway.js', publisher: '../events/publisher.js', replica: './replica.js' },
+      'exchange',
+    ),
+    'cli/tool.ts': uses({ exchange: '../processes/exchange.js', audit: '../audit/audit.js' }, 'tool'),
+    'chaos/faults.ts': uses({ exchange: '../processes/exchange.js', replicatedLog: '../replicator/log.js' }, 'faults'),
+    'bench/wal.ts': uses({ segment: '../replicator/wal/segment.js', tool: '../cli/tool.js' }, 'benchWal'),
+    'test/helpers.ts': uses(
+      { tool: '../cli/tool.js', faults: '../chaos/faults.js', raft: '../replicator/raft/raft.js' },
+      'helper',
+    ),
     'test/x.test.ts': "import { it } from 'vitest';\nimport { helper } from './helpers.js';\nit('x', () => helper);\n",
   };
   const planted: Record<string, string> = {
-    'engine/bad.ts': "import { gw } from '../gateway/gateway.js';\nexport const x = gw;\n",
+    'engine/bad.ts': uses({ gateway: '../gateway/gateway.js' }, 'x'),
     'engine/bad-type.ts': "import type { log } from '../ops/log.js';\nexport type X = typeof log;\n",
-    'shard/bad.ts': "import { raft } from '../replicator/raft.js';\nexport const x = raft;\n",
-    'api/bad.ts': "import { log } from '../ops/log.js';\nexport const x = log;\n",
-    'ops/bad.ts': "import { m } from '../shard/machine.js';\nexport const x = m;\n",
-    'replicator/bad-gateway.ts': "import { gw } from '../gateway/gateway.js';\nexport const x = gw;\n",
-    'replicator/bad-feed.ts': "import { feed } from '../feed/server.js';\nexport const x = feed;\n",
-    'replicator/bad-events.ts': "import { pub } from '../events/publisher.js';\nexport const x = pub;\n",
-    'replicator/bad-api.ts': "import { id } from '../api/ids.js';\nexport const x = id;\n",
-    'feed/bad-gateway.ts': "import { gw } from '../gateway/gateway.js';\nexport const x = gw;\n",
-    'feed/bad-events.ts': "import { pub } from '../events/publisher.js';\nexport const x = pub;\n",
-    'feed/bad-raft.ts': "import { raft } from '../replicator/raft.js';\nexport const x = raft;\n",
-    'events/bad.ts': "import { gw } from '../gateway/gateway.js';\nexport const x = gw;\n",
-    'gateway/bad.ts': "import { tool } from '../cli/tool.js';\nexport const x = tool;\n",
-    'gateway/bad-dev.ts': "import { it } from 'vitest';\nexport const x = it;\n",
-    'bench/bad.ts': "import { helper } from '../test/helpers.js';\nexport const x = helper;\n",
-    'cli/bad.ts': "import { gone } from './moved-away.js';\nexport const x = gone;\n",
-    'audit/bad.ts': "import semver from 'semver';\nexport const x = semver;\n",
+    'ops/bad.ts': uses({ core: '../engine/core.js' }, 'x'),
+    'shard/bad.ts': uses({ replicatedLog: '../replicator/log.js' }, 'x'),
+    'api/bad.ts': uses({ log: '../ops/log.js' }, 'x'),
+    'replicator/bad-gateway.ts': uses({ gateway: '../gateway/gateway.js' }, 'x'),
+    'replicator/bad-feed.ts': uses({ feed: '../feed/server.js' }, 'x'),
+    'replicator/bad-events.ts': uses({ publisher: '../events/publisher.js' }, 'x'),
+    'replicator/bad-api.ts': uses({ ids: '../api/ids.js' }, 'x'),
+    'feed/bad-gateway.ts': uses({ gateway: '../gateway/gateway.js' }, 'x'),
+    'feed/bad-events.ts': uses({ publisher: '../events/publisher.js' }, 'x'),
+    'feed/bad-raft.ts': uses({ raft: '../replicator/raft/raft.js' }, 'x'),
+    'audit/bad-gateway.ts': uses({ gateway: '../gateway/gateway.js' }, 'x'),
+    'audit/bad-events.ts': uses({ publisher: '../events/publisher.js' }, 'x'),
+    'events/bad.ts': uses({ gateway: '../gateway/gateway.js' }, 'x'),
+    'gateway/bad-events.ts': uses({ publisher: '../events/publisher.js' }, 'x'),
+    'events/bad-processes.ts': uses({ replica: '../processes/replica.js' }, 'x'),
+    'gateway/bad-tool.ts': uses({ tool: '../cli/tool.js' }, 'x'),
+    'processes/bad-tool.ts': uses({ benchWal: '../bench/wal.js' }, 'x'),
+    'gateway/bad-raft.ts': uses({ raft: '../replicator/raft/raft.js' }, 'x'),
+    'cli/bad-wal.ts': uses({ segment: '../replicator/wal/segment.js' }, 'x'),
+    'bench/bad.ts': uses({ helper: '../test/helpers.js' }, 'x'),
+    'cli/bad.ts': uses({ gone: './moved-away.js' }, 'x'),
+    'gateway/bad-dev.ts': uses({ it: 'vitest' }, 'x'),
+    'audit/bad-pkg.ts': "import semver from 'semver';\nexport const x = semver;\n",
     // A cycle through type-only imports: counted (the swc parser cannot tell them apart, and they are still a cycle).
     'gateway/cycle-a.ts': "import type { B } from './cycle-b.js';\nexport type A = { b?: B };\n",
     'gateway/cycle-b.ts': "import { type A } from './cycle-a.js';\nexport type B = { a?: A };\n",
@@ -101,9 +145,9 @@ describe('dependency rules (.dependency-cruiser.cjs)', () => {
 
   const expected: Record<string, string[]> = {
     'engine-imports-nothing-of-ours': ['engine/bad-type.ts -> ops/log.ts', 'engine/bad.ts -> gateway/gateway.ts'],
-    'shard-only-engine': ['shard/bad.ts -> replicator/raft.ts'],
+    'ops-imports-nothing-of-ours': ['ops/bad.ts -> engine/core.ts'],
+    'shard-only-engine': ['shard/bad.ts -> replicator/log.ts'],
     'api-only-engine': ['api/bad.ts -> ops/log.ts'],
-    'ops-only-engine': ['ops/bad.ts -> shard/machine.ts'],
     'replicator-only-engine-shard-ops': [
       'replicator/bad-api.ts -> api/ids.ts',
       'replicator/bad-events.ts -> events/publisher.ts',
@@ -113,13 +157,23 @@ describe('dependency rules (.dependency-cruiser.cjs)', () => {
     'feed-only-engine-shard-ops-replicator-client': [
       'feed/bad-events.ts -> events/publisher.ts',
       'feed/bad-gateway.ts -> gateway/gateway.ts',
-      'feed/bad-raft.ts -> replicator/raft.ts',
+      'feed/bad-raft.ts -> replicator/raft/raft.ts',
+    ],
+    'audit-only-engine-ops-shard-api-replicator': [
+      'audit/bad-events.ts -> events/publisher.ts',
+      'audit/bad-gateway.ts -> gateway/gateway.ts',
     ],
     'events-not-gateway': ['events/bad.ts -> gateway/gateway.ts'],
-    'core-not-tools': ['gateway/bad.ts -> cli/tool.ts'],
+    'gateway-not-events': ['gateway/bad-events.ts -> events/publisher.ts'],
+    'not-to-processes': ['events/bad-processes.ts -> processes/replica.ts'],
+    'not-to-tools': ['gateway/bad-tool.ts -> cli/tool.ts', 'processes/bad-tool.ts -> bench/wal.ts'],
+    'replicator-internals-stay-inside': [
+      'cli/bad-wal.ts -> replicator/wal/segment.ts',
+      'gateway/bad-raft.ts -> replicator/raft/raft.ts',
+    ],
     'nothing-imports-test': ['bench/bad.ts -> test/helpers.ts'],
     'not-to-unresolvable': ['cli/bad.ts -> ./moved-away.js'],
-    'no-unlisted-package': ['audit/bad.ts -> npm:semver'],
+    'no-unlisted-package': ['audit/bad-pkg.ts -> npm:semver'],
     'production-not-to-dev-deps': ['gateway/bad-dev.ts -> npm:vitest'],
   };
 

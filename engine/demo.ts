@@ -8,6 +8,7 @@ import { parseConfig } from './config.js';
 import { formatUnits, symbolDecimals } from './json-codec.js';
 import { PipeSession } from './pipe.js';
 import { Side } from './types.js';
+import { engineStateHash } from './snapshot.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const configPath = join(here, 'examples', 'instruments.json');
@@ -48,6 +49,6 @@ for (const inst of config.instruments) {
   const fmt = (l: { price: number; qty: number } | undefined) => (l ? `${formatUnits(l.qty, d.qty)} @ ${formatUnits(l.price, d.price)}` : '—');
   console.log(`${inst.symbol.padEnd(8)} best bid ${fmt(bids[0])}   best ask ${fmt(asks[0])}`);
 }
-console.log(`\n${events} events, ${trades} trades, ${rejects} rejects; state hash ${session.engine.stateHash()}`);
+console.log(`\n${events} events, ${trades} trades, ${rejects} rejects; state hash ${engineStateHash(session.engine)}`);
 console.log('Pipe mode (JSON lines in, JSON lines out):');
 console.log('  npm run engine -- --config engine/examples/instruments.json < engine/examples/commands.jsonl');

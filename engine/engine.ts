@@ -1159,19 +1159,6 @@ export class Engine {
     return this.orders.used;
   }
 
-  // Snapshot, restore and state hash live in snapshot.ts; these delegate so callers have one object.
-  snapshot(): Uint8Array {
-    return writeSnapshot(this);
-  }
-
-  stateHash(): string {
-    return hashSnapshot(writeSnapshot(this));
-  }
-
-  static restore(config: ShardConfig, bytes: Uint8Array): Engine {
-    return readSnapshot(config, bytes);
-  }
-
   /** Used by snapshot restore: re-inserts a live order read from a snapshot. */
   restoreOrder(fields: RestoredOrder): void {
     const s = this.orders;
@@ -1242,5 +1229,3 @@ function numberOr0(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : 0;
 }
 
-// Imported last: snapshot.ts imports Engine's types only at run time through these functions.
-import { hashSnapshot, readSnapshot, writeSnapshot } from './snapshot.js';

@@ -12,6 +12,7 @@ import { Engine } from './engine.js';
 import { EventBuffer } from './event-buffer.js';
 import { COMMAND_JSON_BYTES_MAX, commandFromJson, eventToJson } from './json-codec.js';
 import { EventKind, Reason, type Command, type ShardConfig } from './types.js';
+import { engineStateHash, readSnapshot, writeSnapshot } from './snapshot.js';
 
 /** Output is flushed to stdout in chunks of about this size. */
 const OUTPUT_CHUNK_BYTES = 256 * 1024;
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const snapshotIn = values['snapshot-in'];
-  const engine = snapshotIn === undefined ? undefined : Engine.restore(config, new Uint8Array(readFileSync(snapshotIn)));
+  const engine = snapshotIn === undefined ? undefined : readSnapshot(config, new Uint8Array(readFileSync(snapshotIn)));
   const session = new PipeSession({ config, ...(engine ? { engine } : {}) });
   const input = createInterface({ input: process.stdin, crlfDelay: Infinity });
   let pending = '';
@@ -102,9 +103,9 @@ async function main(): Promise<void> {
       pending = '';
     }
   }
-  if (values.hash) pending += `${JSON.stringify({ kind: 'state_hash', seq: session.engine.lastSeq, hash: session.engine.stateHash() })}\n`;
+  if (values.hash) pending += `${JSON.stringify({ kind: 'state_hash', seq: session.engine.lastSeq, hash: engineStateHash(session.engine) })}\n`;
   process.stdout.write(pending);
-  if (values['snapshot-out'] !== undefined) writeFileSync(values['snapshot-out'], session.engine.snapshot());
+  if (values['snapshot-out'] !== undefined) writeFileSync(values['snapshot-out'], writeSnapshot(session.engine));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -250,3 +250,8 @@ export function readSnapshot(config: ShardConfig, bytes: Uint8Array): Engine {
 export function hashSnapshot(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
+
+/** SHA-256 of the engine's snapshot: equal on every replica and replay at the same seq. */
+export function engineStateHash(e: Engine): string {
+  return hashSnapshot(writeSnapshot(e));
+}

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startLocalEvents } from '../../events/local-events.js';
-import { startLocalExchange } from '../../gateway/local-exchange.js';
+import { startLocalExchange } from '../../processes/local-exchange.js';
 import { freePort } from '../../replicator/process-cluster.js';
 
 const ex = await startLocalExchange({ feed: true, ops: true });

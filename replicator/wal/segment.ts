@@ -5,7 +5,7 @@ import { copyBytes } from '../../engine/byte-writer.js';
 import { nodeFs, type WalFs } from './fs.js';
 import { RECORD_HEADER_BYTES, decodeRecord, type LogEntry } from './record.js';
 // A cycle (wal.ts imports this file), safe because the class is only used when a call throws.
-import { WalCorruptionError } from './wal.js';
+import { WalCorruptionError } from './errors.js';
 
 /** One sparse-index slot per this many entries: the byte offset of every 64th entry is kept,
  *  so a read starts at most 63 records before the one it wants. */

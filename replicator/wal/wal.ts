@@ -26,6 +26,9 @@
 // and the replica be repaired from its peers.
 
 import { WAL_APPEND_BYTES_MAX } from '../limits.js';
+import { WalCorruptionError } from './errors.js';
+
+export { WalCorruptionError };
 import path from 'node:path';
 import { nodeFs, type Fd, type WalFs } from './fs.js';
 import { HARD_STATE_FILE, decodeHardState, encodeHardState, validateHardState, type HardState } from './hard-state.js';
@@ -119,13 +122,6 @@ export class WalFailedError extends Error {
   }
 }
 
-/** Found at open (or when loading the snapshot): damage that cannot be repaired locally. */
-export class WalCorruptionError extends Error {
-  override name = 'WalCorruptionError';
-  constructor(readonly file: string, readonly offset: number, reason: string) {
-    super(`WAL corrupt: ${file} at byte offset ${offset}: ${reason}; repair this replica from its peers`);
-  }
-}
 
 interface Waiter {
   seq: number;

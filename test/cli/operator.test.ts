@@ -3,7 +3,7 @@
 // a snapshot trigger, and usage errors. Commands run in-process with stdout/stderr captured.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalExchange, type LocalExchange } from '../../gateway/local-exchange.js';
+import { startLocalExchange, type LocalExchange } from '../../processes/local-exchange.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { runOperator } from '../../cli/operator-commands.js';
 import { runOperatorCaptured } from './run-operator.js';

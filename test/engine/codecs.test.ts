@@ -14,6 +14,7 @@ import { EventBuffer } from '../../engine/event-buffer.js';
 import { decodeEvents, decodeEventsInto, encodeEvents, encodeEventsTo } from '../../engine/event-codec.js';
 import { commandFromJson, eventToJson } from '../../engine/json-codec.js';
 import { EventKind, type Command } from '../../engine/types.js';
+import { engineStateHash } from '../../engine/snapshot.js';
 
 const SEED = 20_250_301;
 const opts = (numRuns: number) => ({ seed: SEED, numRuns, endOnFailure: false });
@@ -165,7 +166,7 @@ function runEngine(cmds: Command[]): { lines: string[]; hash: string; buf: Event
   for (const c of cmds) engine.apply(c, out);
   const lines: string[] = [];
   for (let i = 0; i < out.count; i++) lines.push(eventToJson(out.event(i)));
-  return { lines, hash: engine.stateHash(), buf: out };
+  return { lines, hash: engineStateHash(engine), buf: out };
 }
 
 /** A stream of commands with envelope seq/tsUs from the log; the same commands through encode/decode. */

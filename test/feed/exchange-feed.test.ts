@@ -8,7 +8,7 @@ import { FeedClient } from '../../feed/client/feed-client.js';
 import { watch } from '../../feed/client/watch.js';
 import { Channel, type TradesMessage } from '../../feed/types.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
-import { startLocalExchange, type LocalExchange } from '../../gateway/local-exchange.js';
+import { startLocalExchange, type LocalExchange } from '../../processes/local-exchange.js';
 import { until } from './harness.js';
 
 const K1 = { key: 'demo-key-1', hmacSecret: 'demo-secret-1-change-me' };

@@ -14,6 +14,7 @@ import { FeedProtoCodec } from '../../feed/proto-codec.js';
 import { Channel, CHANNELS, FeedCloseCode, type L2Message, type ServerMessage } from '../../feed/types.js';
 import { SYM_A, SYM_B } from './flow.js';
 import { caughtUp, expectClientBook, levelsOf, startFeedHarness, tick, until, type FeedHarness } from './harness.js';
+import { readSnapshot, writeSnapshot } from '../../engine/snapshot.js';
 
 let h: FeedHarness | undefined;
 const clients: FeedClient[] = [];
@@ -182,12 +183,11 @@ describe('state reset', () => {
     const reasons: string[] = [];
     c.on('resync', (r: { reason: string }) => reasons.push(r.reason));
     // Another replica ran further; this one installs its snapshot.
-    const { Engine } = await import('../../engine/engine.js');
     const { FlowRunner } = await import('./flow.js');
-    const ahead = Engine.restore(h.engine.config, h.engine.snapshot());
+    const ahead = readSnapshot(h.engine.config, writeSnapshot(h.engine));
     const r = new FlowRunner(99, ahead);
     for (let k = 0; k < 300; k++) r.nextEntry();
-    const installed = Engine.restore(ahead.config, ahead.snapshot());
+    const installed = readSnapshot(ahead.config, writeSnapshot(ahead));
     const before = h.feed.projector.lastSeq(SYM_A, Channel.L2);
     h.feed.onStateReset(installed);
     expect(h.feed.projector.lastSeq(SYM_A, Channel.L2)).toBe(before + 1);

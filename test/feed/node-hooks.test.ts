@@ -14,6 +14,7 @@ import { registerSession } from '../../replicator/client/server.js';
 import { ReplicaNode } from '../../replicator/node.js';
 import { SYM_A, flowConfig } from './flow.js';
 import { until } from './harness.js';
+import { engineStateHash } from '../../engine/snapshot.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -81,7 +82,7 @@ describe('ReplicaNode observer hooks', () => {
     for (let k = 20; k < 30; k++) await node.propose({ clientId, requestSeq: ++seq, command: order(k, 'SELL', 1_000_000 - 10) }); // these trade
     expect(projector.levels(SYM_A, Side.BUY)).toEqual(engine().bookLevels(SYM_A, Side.BUY).map((l) => [l.price, l.qty, l.orderCount]));
     expect(projector.levels(SYM_A, Side.SELL)).toEqual(engine().bookLevels(SYM_A, Side.SELL).map((l) => [l.price, l.qty, l.orderCount]));
-    const hash = engine().stateHash();
+    const hash = engineStateHash(engine());
     await node.stop();
 
     // Restart: recovery from the snapshot (onStateReset) plus the log after it (onApplied).
@@ -90,7 +91,7 @@ describe('ReplicaNode observer hooks', () => {
     node = startNode(dir, p2, calls2, logs);
     expect(calls2.resets).toHaveLength(1);
     expect(calls2.resets[0]!.lastSeq).toBeGreaterThan(0); // restored from a snapshot, not empty
-    await until('replayed', () => node.status().role === 'LEADER' && engine().stateHash() === hash, 10_000);
+    await until('replayed', () => node.status().role === 'LEADER' && engineStateHash(engine()) === hash, 10_000);
     expect(p2.levels(SYM_A, Side.BUY)).toEqual(engine().bookLevels(SYM_A, Side.BUY).map((l) => [l.price, l.qty, l.orderCount]));
     expect(p2.levels(SYM_A, Side.SELL)).toEqual(engine().bookLevels(SYM_A, Side.SELL).map((l) => [l.price, l.qty, l.orderCount]));
     await node.stop();

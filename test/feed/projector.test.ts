@@ -14,6 +14,7 @@ import { LocalL2Book, LocalL3Book } from '../../feed/client/local-book.js';
 import { MarketDataProjector } from '../../feed/projector.js';
 import { Channel, type CandlesMessage, type DataMessage, type L2Message, type L3Message, type TradesMessage } from '../../feed/types.js';
 import { SYM_A, SYM_B, T0_US, flowConfig, runFlow, toEngineCommand } from './flow.js';
+import { readSnapshot, writeSnapshot } from '../../engine/snapshot.js';
 
 const SYMBOLS = [SYM_A, SYM_B];
 
@@ -142,7 +143,7 @@ describe('projector', () => {
     }, engine);
     const seqBefore = p.lastSeq(SYM_A, Channel.L2);
     // A restored engine (as after a snapshot install) and a fresh projector from it; the old one reset.
-    const restored = Engine.restore(flowConfig(), engine.snapshot());
+    const restored = readSnapshot(flowConfig(), writeSnapshot(engine));
     const fresh = MarketDataProjector.fromEngine(restored);
     p.resetFromEngine(restored);
     expect(p.lastSeq(SYM_A, Channel.L2)).toBe(seqBefore + 1);

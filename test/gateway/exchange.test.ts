@@ -4,7 +4,7 @@
 // stream with batches; a leader change during a stream loses and duplicates nothing.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalExchange, type LocalExchange } from '../../gateway/local-exchange.js';
+import { startLocalExchange, type LocalExchange } from '../../processes/local-exchange.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { OrderEntryGrpcClient } from '../../gateway/client/grpc-client.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, hmacSign, canonicalRequest, signRequest } from '../../gateway/signing.js';

@@ -5,7 +5,7 @@
 
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalExchange, type LocalExchange } from '../../gateway/local-exchange.js';
+import { startLocalExchange, type LocalExchange } from '../../processes/local-exchange.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { SESSION_COUNT_MAX } from '../../shard/state-machine.js';
 import { CLIENT_REPLY_BYTES_MAX, JsonFrameReader, encodeFrame, type OrdersDump } from '../../replicator/client/protocol.js';

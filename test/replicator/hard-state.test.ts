@@ -12,6 +12,7 @@ import { HardStateMissingError, ReplicaNode } from '../../replicator/node.js';
 import { HARD_STATE_FILE } from '../../replicator/wal/hard-state.js';
 import { SYM_A, flowConfig } from '../feed/flow.js';
 import { until } from '../feed/harness.js';
+import { engineStateHash } from '../../engine/snapshot.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -43,7 +44,7 @@ async function runAndStop(dir: string, orders: number, snapshotIntervalEntries: 
   for (let k = 1; k <= orders; k++) {
     await n.propose({ clientId, requestSeq: k, command: { type: 'new', account: 1, clOrdId: `h${k}`, symbol: SYM_A, side: k % 2 === 0 ? 'BUY' : 'SELL', ordType: 'LIMIT', price: 1_000_000 + (k % 2 === 0 ? -k : k), qty: 10 } });
   }
-  const hash = n.stateMachine.engine.stateHash();
+  const hash = engineStateHash(n.stateMachine.engine);
   await n.stop();
   return hash;
 }
@@ -62,7 +63,7 @@ describe('hard state on restart', () => {
     // Restart with the file: same state.
     const ok = node(dir, interval);
     ok.start();
-    await until('replayed', () => ok.status().role === 'LEADER' && ok.stateMachine.engine.stateHash() === hash, 10_000);
+    await until('replayed', () => ok.status().role === 'LEADER' && engineStateHash(ok.stateMachine.engine) === hash, 10_000);
     await ok.stop();
 
     unlinkSync(path.join(nodeDir, HARD_STATE_FILE));

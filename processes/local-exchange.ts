@@ -10,10 +10,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseClusterConfig } from '../replicator/cluster-config.js';
 import { ProcessCluster, freePort } from '../replicator/process-cluster.js';
-import { loadGatewayConfig, parseGatewayConfig, type GatewayConfig } from './config.js';
-import { Gateway } from './gateway.js';
-import { GrpcGateway } from './grpc-server.js';
-import { RestGateway } from './rest-server.js';
+import { loadGatewayConfig, parseGatewayConfig, type GatewayConfig } from '../gateway/config.js';
+import { Gateway } from '../gateway/gateway.js';
+import { GrpcGateway } from '../gateway/grpc-server.js';
+import { RestGateway } from '../gateway/rest-server.js';
 import { exposition } from '../ops/metrics.js';
 
 export interface LocalExchangeOptions {
@@ -50,7 +50,7 @@ export interface LocalExchange {
   stop(): Promise<void>;
 }
 
-const EXAMPLE_GATEWAY_CONFIG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'examples/gateway-local.json');
+const EXAMPLE_GATEWAY_CONFIG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../gateway/examples/gateway-local.json');
 
 export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promise<LocalExchange> {
   const temp = opts.clusterConfigPath === undefined;

@@ -25,7 +25,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CHAIN_GENESIS, JOURNAL_KIND_REPORT, JOURNAL_KIND_RUN_START, JOURNAL_RECORD_BYTES, canonicalReport, headMessage } from '../gateway/report-chain.js';
-import { ed25519PublicKeyFromRaw, ed25519Verify } from '../gateway/signing.js';
+import { ed25519PublicKeyFromRaw, ed25519Verify } from '../api/signing.js';
 import type { ExecutionReportOut } from '../gateway/types.js';
 import { CANONICAL_TABLES } from './canonical.js';
 import { CHAIN_WORKER_ROLE, hashRecords, type HashReply, type HashRequest } from './chain-hash.mjs';

@@ -16,7 +16,7 @@
 
 import type { KeyObject } from 'node:crypto';
 import type { ApiKeyConfig } from './config.js';
-import { canonicalRequest, ed25519PublicKeyFromRaw, ed25519Verify, hmacVerify } from './signing.js';
+import { canonicalRequest, ed25519PublicKeyFromRaw, ed25519Verify, hmacVerify } from '../api/signing.js';
 import { ErrorCode, type AuthHeaders, type GatewayError } from './types.js';
 
 /** Replay keys remembered at most; beyond, new requests are refused (fail closed: OVERLOADED). */

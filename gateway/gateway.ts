@@ -26,7 +26,7 @@ import { authenticate, type KeyEntry } from './auth.js';
 import type { GatewayConfig, ShardEntry } from './config.js';
 import { ReportChain, canonicalReport, loadOrCreateSigningKey } from './report-chain.js';
 import { AccountRisk, TokenBucket, checkRisk, type PriceReference } from './risk.js';
-import { ed25519PublicKeyFromRaw } from './signing.js';
+import { ed25519PublicKeyFromRaw } from '../api/signing.js';
 import {
   ErrorCode,
   type AuthHeaders,

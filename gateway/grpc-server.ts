@@ -31,7 +31,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import protobuf from 'protobufjs';
-import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from './signing.js';
+import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../api/signing.js';
 import {
   ERROR_STATUS,
   ErrorCode,

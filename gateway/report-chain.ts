@@ -25,7 +25,7 @@
 import { createHash, generateKeyPairSync, createPrivateKey, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ed25519RawPublicKey, ed25519Sign, ed25519Verify } from './signing.js';
+import { ed25519RawPublicKey, ed25519Sign, ed25519Verify } from '../api/signing.js';
 import type { ExecutionReportOut } from './types.js';
 
 export const CHAIN_GENESIS = '0'.repeat(64);

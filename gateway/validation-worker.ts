@@ -24,7 +24,7 @@
 import { workerData as threadWorkerData } from 'node:worker_threads';
 import { authenticate, buildKeyTable, type AuthResult, type KeyEntry } from './auth.js';
 import type { ApiKeyConfig } from './config.js';
-import { hmacSign } from './signing.js';
+import { hmacSign } from '../api/signing.js';
 import { ErrorCode, type AuthHeaders, type GatewayError, type RawRequest } from './types.js';
 import { decodeRequest, decodeSessionRequest, validateCommand, type ShardInfo, type ValidatedCommand } from './validate.js';
 

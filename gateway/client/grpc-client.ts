@@ -31,7 +31,7 @@ import {
   methodPath,
 } from '../grpc-server.js';
 import { randomBytes } from 'node:crypto';
-import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, ed25519PrivateKeyFromSeed, signRequest } from '../signing.js';
+import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, ed25519PrivateKeyFromSeed, signRequest } from '../../api/signing.js';
 import type { ExecutionReportOut } from '../types.js';
 
 // ---------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 // it sends (gateway/signing.ts).
 
 import type { KeyObject } from 'node:crypto';
-import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../signing.js';
+import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
 
 export interface RestClientKey {
   key: string;

@@ -31,7 +31,7 @@ import {
   ed25519Verify,
   hmacVerify,
   signRequest,
-} from '../../gateway/signing.js';
+} from '../../api/signing.js';
 import {
   ERROR_STATUS,
   ErrorCode,

@@ -12,7 +12,7 @@ import { decodeCommand, encodeCommand } from '../../engine/command-codec.js';
 import { commandFromJson } from '../../engine/json-codec.js';
 import { OrdType, PostOnly, Side, Stp, Tif, type Command } from '../../engine/types.js';
 import { authenticate, buildKeyTable, ReplayCache, type KeyEntry } from '../../gateway/auth.js';
-import { ed25519RawPublicKey, hmacSign, signRequest } from '../../gateway/signing.js';
+import { ed25519RawPublicKey, hmacSign, signRequest } from '../../api/signing.js';
 import { ErrorCode, Operation, type AuthHeaders, type GatewayError, type RawRequest } from '../../gateway/types.js';
 import {
   decodeRequest,

@@ -22,17 +22,15 @@ import { ExecType, OrdStatus, Reason, type EngineEvent, type ExecReport, type In
 import { ENUM_NAMES, reasonName } from '../engine/json-codec.js';
 import { CLIENT_WINDOW_MAX, ClientRequestError, ReplicaClient, SESSION_LOST_CODES, TRACE_INDEXES_MAX, requestOnce, type SubmitResult } from '../replicator/client-server.js';
 import { encodeJsonCommand } from '../replicator/node.js';
-import { authenticate, type KeyEntry } from './auth.js';
+import { authenticate, type AuthHeaders, type KeyEntry } from '../api/auth.js';
 import type { GatewayConfig, ShardEntry } from './config.js';
 import { ReportChain, canonicalReport, loadOrCreateSigningKey } from './report-chain.js';
 import { AccountRisk, TokenBucket, checkRisk, type PriceReference } from './risk.js';
 import { ed25519PublicKeyFromRaw } from '../api/signing.js';
+import { ErrorCode, type GatewayError } from '../api/errors.js';
 import {
-  ErrorCode,
-  type AuthHeaders,
   type ExecutionReportOut,
   type GatewayCore,
-  type GatewayError,
   type GatewayReply,
   type GatewaySession,
   type OrderOut,

@@ -40,7 +40,8 @@ import protobuf from 'protobufjs';
 import { encodeCommand } from '../engine/command-codec.js';
 import { commandFromJson } from '../engine/json-codec.js';
 import type { Command, InstrumentConfig } from '../engine/types.js';
-import { ErrorCode, Operation, type GatewayError } from './types.js';
+import { ErrorCode, type GatewayError } from '../api/errors.js';
+import { Operation } from './types.js';
 
 export const ORDER_ID_SHARD_BITS = 44;
 const SHARD_FACTOR = 2 ** ORDER_ID_SHARD_BITS;

@@ -24,7 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrderEntryGrpcClient } from '../../gateway/client/grpc-client.js';
 import { METADATA_ERROR_CODE, METADATA_SESSION_NONCE, OrderEntryCodec, methodPath, sessionOptionsFromMetadata, sessionTarget } from '../../gateway/grpc-server.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
-import { ERROR_STATUS, ErrorCode, GrpcStatus } from '../../gateway/types.js';
+import { ERROR_STATUS, ErrorCode, GrpcStatus } from '../../api/errors.js';
 import { HeapWatch, KEY1, KEY2, concatBytes, fcParams, mutationsArb, mutate, startInProcessExchange, type InProcessExchange } from './harness.js';
 
 let ex: InProcessExchange;

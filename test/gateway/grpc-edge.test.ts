@@ -32,13 +32,11 @@ import {
   hmacVerify,
   signRequest,
 } from '../../api/signing.js';
+import type { AuthHeaders } from '../../api/auth.js';
+import { ERROR_STATUS, ErrorCode, type GatewayError } from '../../api/errors.js';
 import {
-  ERROR_STATUS,
-  ErrorCode,
-  type AuthHeaders,
   type ExecutionReportOut,
   type GatewayCore,
-  type GatewayError,
   type GatewayReply,
   type GatewaySession,
   type OrderOut,

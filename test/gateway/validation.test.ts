@@ -11,9 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCommand, encodeCommand } from '../../engine/command-codec.js';
 import { commandFromJson } from '../../engine/json-codec.js';
 import { OrdType, PostOnly, Side, Stp, Tif, type Command } from '../../engine/types.js';
-import { authenticate, buildKeyTable, ReplayCache, type KeyEntry } from '../../gateway/auth.js';
+import { authenticate, buildKeyTable, ReplayCache, type AuthHeaders, type KeyEntry } from '../../api/auth.js';
 import { ed25519RawPublicKey, hmacSign, signRequest } from '../../api/signing.js';
-import { ErrorCode, Operation, type AuthHeaders, type GatewayError, type RawRequest } from '../../gateway/types.js';
+import { ErrorCode, type GatewayError } from '../../api/errors.js';
+import { Operation, type RawRequest } from '../../gateway/types.js';
 import {
   decodeRequest,
   decodeSessionRequest,

@@ -21,6 +21,7 @@
 // about it, like a cancel by client order id or a mass cancel); with --from/--to, rows whose
 // ts_us is in [from, to]. Filters combine (and). A time window alone gives every row.
 
+import { localOfOrderId, orderIdOf, shardOfOrderId } from '../api/order-ids.js';
 import type { EventBuffer } from '../engine/event-buffer.js';
 import { decodeCommand } from '../engine/command-codec.js';
 import { ENUM_NAMES, eventToJson } from '../engine/json-codec.js';
@@ -28,7 +29,6 @@ import { EventKind, type Command } from '../engine/types.js';
 import { toReport } from '../gateway/gateway.js';
 import type { Entry } from '../replicator/raft/types.js';
 import { ApplyOutcome, BATCH_COMMAND_OVERHEAD_BYTES, BATCH_HEADER_BYTES, OUTCOME_NAMES, type ApplyResult } from '../replicator/shard-state-machine.js';
-import { SHARD_FACTOR } from './canonical.js';
 import { Findings } from './findings.js';
 import { replay, type ReplayResult, type StartMode } from './replay.js';
 import type { Sources } from './sources.js';
@@ -110,8 +110,8 @@ function csvCell(v: string | number | boolean | undefined): string {
 export async function auditExport(opts: AuditOptions): Promise<AuditResult> {
   const f = opts.filter;
   const rows = { command: 0, report: 0, event: 0 };
-  const orderShard = f.orderId !== undefined ? Math.floor(f.orderId / SHARD_FACTOR) : undefined;
-  const orderSeq = f.orderId !== undefined ? f.orderId % SHARD_FACTOR : undefined;
+  const orderShard = f.orderId !== undefined ? shardOfOrderId(f.orderId) : undefined;
+  const orderSeq = f.orderId !== undefined ? localOfOrderId(f.orderId) : undefined;
   const commitOf = new Map<number, number>();
   const inWindow = (ts: number) => (f.fromUs === undefined || ts >= f.fromUs) && (f.toUs === undefined || ts <= f.toUs);
   const emit = (json: Record<string, unknown>, csv: CsvRow) => {
@@ -152,7 +152,7 @@ export async function auditExport(opts: AuditOptions): Promise<AuditResult> {
       if (wantCommand) {
         rows.command++;
         const json = commandJson(cmd);
-        const gid = applied && cmd.type === 'new' ? shard * SHARD_FACTOR + r.seq : typeof json.orderId === 'number' ? shard * SHARD_FACTOR + json.orderId : undefined;
+        const gid = applied && cmd.type === 'new' ? orderIdOf(shard, r.seq) : typeof json.orderId === 'number' ? orderIdOf(shard, json.orderId) : undefined;
         emit(
           { row: 'command', ...base, seq: applied ? r.seq : 0, ts_us: tsUs, time: isoUs(tsUs), committed, client_id: r.clientId, request_seq: r.requestSeq, outcome: OUTCOME_NAMES[r.outcome], command: json },
           {
@@ -207,7 +207,7 @@ export async function auditExport(opts: AuditOptions): Promise<AuditResult> {
       { row: 'event', shard, log_index: index, seq, ts_us: ts, time: isoUs(ts), committed, ...json },
       {
         row: 'event', shard, log_index: index, seq, ts_us: ts, time: isoUs(ts), committed, type: String(json.kind), account: json.account as number | undefined,
-        order_id: typeof json.orderId === 'number' && json.orderId > 0 ? shard * SHARD_FACTOR + json.orderId : undefined,
+        order_id: typeof json.orderId === 'number' && json.orderId > 0 ? orderIdOf(shard, json.orderId) : undefined,
         client_order_id: json.clOrdId as string | undefined, symbol: json.symbol as string | undefined, reason: json.reason as string | undefined, detail: JSON.stringify(json),
       },
     );

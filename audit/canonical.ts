@@ -15,11 +15,10 @@
 //
 // Record layout: see audit/chain-hash.mjs.
 
+import { orderIdOf } from '../api/order-ids.js';
 import type { EventBuffer } from '../engine/event-buffer.js';
 import { ENUM_NAMES, reasonName } from '../engine/json-codec.js';
 import { F64_AT, PLAIN_STRING, STRINGS_AT, canonicalFromRecord as fromRecord, type CanonicalTables } from './chain-hash.mjs';
-
-export { SHARD_FACTOR } from './chain-hash.mjs';
 
 function quotedTable(names: Map<number, string>): string[] {
   const t: string[] = [];
@@ -87,7 +86,7 @@ export function writeExecRow(out: Uint8Array, view: DataView, at: number, shard:
   out[at + 10] = b.reason[i]!;
   let o = at + F64_AT;
   view.setFloat64(o, b.id[i]!, true);
-  view.setFloat64(o + 8, b.orderId[i]!, true);
+  view.setFloat64(o + 8, orderIdOf(shard, b.orderId[i]!), true);
   view.setFloat64(o + 16, b.account[i]!, true);
   view.setFloat64(o + 24, b.price[i]!, true);
   view.setFloat64(o + 32, b.stopPrice[i]!, true);

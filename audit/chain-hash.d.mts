@@ -9,7 +9,6 @@ export interface CanonicalTables {
   reason: string[];
 }
 
-export declare const SHARD_FACTOR: number;
 export declare const F64_AT: number;
 export declare const STRINGS_AT: number;
 export declare const PLAIN_STRING: number;

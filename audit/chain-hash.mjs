@@ -10,14 +10,13 @@
 // Record layout (little-endian; audit/canonical.ts writeExecRow):
 //   u32 byteLength | u16 shard | u8 side ordType execType ordStatus reason
 //   | f64 execId orderId account price stopPrice orderQty cumQty leavesQty lastQty lastPx
-//         cumNotional displayQty tradeId seq tsUs
+//         cumNotional displayQty tradeId seq tsUs          (orderId: the global id, api/order-ids.ts)
 //   | 3 × string: u32 byteLength (top bit: printable ASCII with nothing to escape, stored with
 //         its JSON quotes) + the bytes (else UTF-16LE code units): clOrdId, origClOrdId, symbol
 
 import { createPublicKey, hash, verify } from 'node:crypto';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 
-export const SHARD_FACTOR = 2 ** 44;
 export const F64_AT = 4 + 2 + 5;
 export const STRINGS_AT = F64_AT + 8 * 15;
 export const CHAIN_WORKER_ROLE = 'matchbook-chain-hash';
@@ -40,13 +39,12 @@ let lastEnd = 0;
  * after `prefix` (hashing passes the previous hash and the newline: one string, not two joined).
  */
 export function canonicalFromRecord(t, bytes, view, at, prefix = '') {
-  const shard = view.getUint16(at + 4, true);
   const o = at + F64_AT;
   const clOrdId = quoted(bytes, view, at + STRINGS_AT);
   const orig = quoted(bytes, view, lastEnd);
   const symbol = quoted(bytes, view, lastEnd);
   return (
-    `${prefix}{"exec_id":${view.getFloat64(o, true)},"order_id":${shard * SHARD_FACTOR + view.getFloat64(o + 8, true)},"client_order_id":${clOrdId},` +
+    `${prefix}{"exec_id":${view.getFloat64(o, true)},"order_id":${view.getFloat64(o + 8, true)},"client_order_id":${clOrdId},` +
     `"orig_client_order_id":${orig},"account":${view.getFloat64(o + 16, true)},"symbol":${symbol},` +
     `"side":${t.side[bytes[at + 6]]},"order_type":${t.ordType[bytes[at + 7]]},"exec_type":${t.execType[bytes[at + 8]]},` +
     `"order_status":${t.ordStatus[bytes[at + 9]]},"price":${view.getFloat64(o + 24, true)},"stop_price":${view.getFloat64(o + 32, true)},"order_qty":${view.getFloat64(o + 40, true)},` +

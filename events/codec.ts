@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { reasonName } from '../engine/json-codec.js';
 import { ExecType, OrdStatus, OrdType, Side, type ExecReport, type TradeEvent } from '../engine/types.js';
-import { toGlobalOrderId } from '../gateway/validate.js';
+import { toGlobalOrderId } from '../api/order-ids.js';
 
 const PROTO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../proto');
 export const EVENTS_PROTO_PATH = path.join(PROTO_ROOT, 'exchange/v1/events.proto');

@@ -28,6 +28,7 @@ import { ReportChain, canonicalReport, loadOrCreateSigningKey } from './report-c
 import { AccountRisk, TokenBucket, checkRisk, type PriceReference } from './risk.js';
 import { ed25519PublicKeyFromRaw } from '../api/signing.js';
 import { ErrorCode, type GatewayError } from '../api/errors.js';
+import { toGlobalOrderId } from '../api/order-ids.js';
 import {
   type ExecutionReportOut,
   type GatewayCore,
@@ -38,7 +39,7 @@ import {
   type RawRequest,
   type SessionOptions,
 } from './types.js';
-import { toGlobalOrderId, type ValidatedCommand } from './validate.js';
+import type { ValidatedCommand } from './validate.js';
 import { ValidationPool } from './worker-pool.js';
 import { GatewayMetrics } from './metrics.js';
 import { OrderTrace, SLOW_ORDERS_MAX, TraceBook, type SlowOrder } from './trace.js';

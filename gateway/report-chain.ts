@@ -25,6 +25,7 @@
 import { createHash, generateKeyPairSync, createPrivateKey, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { shardOfOrderId } from '../api/order-ids.js';
 import { ed25519RawPublicKey, ed25519Sign, ed25519Verify } from '../api/signing.js';
 import type { ExecutionReportOut } from './types.js';
 
@@ -89,8 +90,6 @@ export function loadOrCreateSigningKey(file: string): KeyObject {
 export const JOURNAL_RECORD_BYTES = 12;
 export const JOURNAL_KIND_REPORT = 1;
 export const JOURNAL_KIND_RUN_START = 2;
-/** Shard part of a global order id (gateway/validate.ts toGlobalOrderId: shard × 2^44 + seq). */
-const SHARD_FACTOR = 2 ** 44;
 
 /** One journal record (see the file comment). */
 export function journalRecord(buf: Buffer, at: number, shard: number, kind: number, value: number): void {
@@ -157,7 +156,7 @@ export class ReportChain {
   append(r: ExecutionReportOut, canonical: string = canonicalReport(r)): void {
     this.seq++;
     this.hash = chainStep(this.hash, canonical);
-    if (this.journalFd !== undefined) this.journalAdd(Math.floor(r.order_id / SHARD_FACTOR), JOURNAL_KIND_REPORT, r.exec_id);
+    if (this.journalFd !== undefined) this.journalAdd(shardOfOrderId(r.order_id), JOURNAL_KIND_REPORT, r.exec_id);
     r.chain_seq = this.seq;
     r.chain_hash = this.hash;
     if (++this.sinceHead >= this.opts.everyReports) this.signHead();

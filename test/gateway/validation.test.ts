@@ -14,18 +14,15 @@ import { OrdType, PostOnly, Side, Stp, Tif, type Command } from '../../engine/ty
 import { authenticate, buildKeyTable, ReplayCache, type AuthHeaders, type KeyEntry } from '../../api/auth.js';
 import { ed25519RawPublicKey, hmacSign, signRequest } from '../../api/signing.js';
 import { ErrorCode, type GatewayError } from '../../api/errors.js';
+import { fromGlobalOrderId, ORDER_ID_SHARD_BITS, SHARD_ID_MAX, toGlobalOrderId } from '../../api/order-ids.js';
 import { Operation, type RawRequest } from '../../gateway/types.js';
 import {
   decodeRequest,
   decodeSessionRequest,
-  fromGlobalOrderId,
-  ORDER_ID_SHARD_BITS,
   REQUEST_BODY_BYTES_MAX,
   requestMessageType,
   SESSION_BATCH_COMMANDS_MAX,
   sessionRequestMessageType,
-  SHARD_ID_MAX,
-  toGlobalOrderId,
   validateCommand,
   type ShardInfo,
   type ValidateResult,

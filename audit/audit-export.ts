@@ -8,8 +8,8 @@
 //            SESSION_EXPIRED and UNKNOWN_SESSION were refused by the session table and changed
 //            nothing), its engine seq, the command. Session registrations carry no command and
 //            make no row.
-//   report   an execution report, field for field what the gateway sends (gateway/gateway.ts
-//            toReport), without the per-session signing fields.
+//   report   an execution report, field for field what the gateway sends (api/execution-report.ts
+//            reportFields, as toReport), without the per-session chain and signing fields.
 //   event    another engine event about the account: cancel_reject, mass_cancel, account_status.
 // Times: ts_us (integer µs since the epoch, from the log) and time (the same as ISO 8601 with
 // microseconds, UTC). An event's ts_us is its command's effective time (never before the
@@ -21,12 +21,12 @@
 // about it, like a cancel by client order id or a mass cancel); with --from/--to, rows whose
 // ts_us is in [from, to]. Filters combine (and). A time window alone gives every row.
 
+import { ENUMS_AS_NAMES, reportFields } from '../api/execution-report.js';
 import { localOfOrderId, orderIdOf, shardOfOrderId } from '../api/order-ids.js';
 import type { EventBuffer } from '../engine/event-buffer.js';
 import { decodeCommand } from '../engine/command-codec.js';
 import { ENUM_NAMES, eventToJson } from '../engine/json-codec.js';
 import { EventKind, type Command } from '../engine/types.js';
-import { toReport } from '../gateway/gateway.js';
 import type { Entry } from '../replicator/raft/types.js';
 import { ApplyOutcome, BATCH_COMMAND_OVERHEAD_BYTES, BATCH_HEADER_BYTES, OUTCOME_NAMES, type ApplyResult } from '../replicator/shard-state-machine.js';
 import { Findings } from './findings.js';
@@ -180,7 +180,7 @@ export async function auditExport(opts: AuditOptions): Promise<AuditResult> {
       if (orderSeq !== undefined && ev.orderId[i] !== orderSeq) return;
       const e = ev.event(i);
       if (e.kind !== 'exec') return;
-      const { chain_seq: _s, chain_hash: _h, signature: _g, ...report } = toReport(shard, e);
+      const report = reportFields(shard, e, ENUMS_AS_NAMES);
       rows.report++;
       emit(
         { row: 'report', shard, log_index: index, time: isoUs(report.ts_us), committed, ...report },

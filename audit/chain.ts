@@ -26,7 +26,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CHAIN_GENESIS, JOURNAL_KIND_REPORT, JOURNAL_KIND_RUN_START, JOURNAL_RECORD_BYTES, canonicalReport, headMessage } from '../gateway/report-chain.js';
 import { ed25519PublicKeyFromRaw, ed25519Verify } from '../api/signing.js';
-import type { ExecutionReportOut } from '../gateway/types.js';
+import type { ExecutionReportOut } from '../api/execution-report.js';
 import { CANONICAL_TABLES } from './canonical.js';
 import { CHAIN_WORKER_ROLE, hashRecords, type HashReply, type HashRequest } from './chain-hash.mjs';
 import type { Findings } from './findings.js';

@@ -27,7 +27,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { shardOfOrderId } from '../api/order-ids.js';
 import { ed25519RawPublicKey, ed25519Sign, ed25519Verify } from '../api/signing.js';
-import type { ExecutionReportOut } from './types.js';
+import type { ExecutionReportOut } from '../api/execution-report.js';
 
 export const CHAIN_GENESIS = '0'.repeat(64);
 

@@ -9,6 +9,7 @@
 
 import type { AuthHeaders } from '../api/auth.js';
 import type { GatewayError } from '../api/errors.js';
+import type { ExecutionReportOut } from '../api/execution-report.js';
 
 /** The unary operations (gRPC method names; REST routes map to them). */
 export const Operation = {
@@ -33,36 +34,6 @@ export interface RawRequest {
   auth: AuthHeaders;
   /** performance.now() when the edge received the request (the latency trace's first stamp, gateway/trace.ts); default: when the core got it. */
   receivedAtMs?: number;
-}
-
-/** Execution report as the API returns it (JSON and protobuf share the names). Enums are the proto names without prefix in JSON ("BUY", "LIMIT", "NEW"…). */
-export interface ExecutionReportOut {
-  exec_id: number;
-  order_id: number;
-  client_order_id: string;
-  orig_client_order_id: string;
-  account: number;
-  symbol: string;
-  side: string;
-  order_type: string;
-  exec_type: string;
-  order_status: string;
-  price: number;
-  stop_price: number;
-  order_qty: number;
-  cum_qty: number;
-  leaves_qty: number;
-  last_qty: number;
-  last_px: number;
-  cum_notional: number;
-  display_qty: number;
-  reason: string;
-  trade_id: number;
-  seq: number;
-  ts_us: number;
-  chain_seq: number;
-  chain_hash: string;
-  signature: string;
 }
 
 export interface OrderResultOut {

@@ -26,7 +26,7 @@ import { EntrySource } from '../../events/publisher/entry-source.js';
 import { execRecordOf } from '../../events/codec.js';
 import { ReadModels } from '../../events/read-models/model.js';
 import { TOPIC_FILLS, TOPIC_ORDERS } from '../../events/topics.js';
-import { toReport } from '../../gateway/gateway.js';
+import { toReport } from '../../api/execution-report.js';
 import { canonicalReport } from '../../gateway/report-chain.js';
 import { decodeCommand } from '../../engine/command-codec.js';
 import { parseConfig } from '../../engine/config.js';

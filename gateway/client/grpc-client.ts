@@ -32,7 +32,7 @@ import {
 } from '../grpc-server.js';
 import { randomBytes } from 'node:crypto';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, ed25519PrivateKeyFromSeed, signRequest } from '../../api/signing.js';
-import type { ExecutionReportOut } from '../types.js';
+import type { ExecutionReportOut } from '../../api/execution-report.js';
 
 // ---------------------------------------------------------------------------------------------
 // Request and response shapes

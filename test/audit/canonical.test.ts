@@ -11,7 +11,7 @@ import { Engine } from '../../engine/engine.js';
 import { EventBuffer } from '../../engine/event-buffer.js';
 import { decodeEvents, encodeEvents } from '../../engine/event-codec.js';
 import { EventKind, OrdType, Side, Tif, type Command } from '../../engine/types.js';
-import { toReport } from '../../gateway/gateway.js';
+import { toReport } from '../../api/execution-report.js';
 import { CHAIN_GENESIS, canonicalReport, chainStep } from '../../gateway/report-chain.js';
 
 /** Orders the engine rejects, echoing strings that need escaping, are not ASCII, or are long. */

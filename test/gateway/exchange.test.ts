@@ -10,7 +10,7 @@ import { OrderEntryGrpcClient } from '../../gateway/client/grpc-client.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, hmacSign, canonicalRequest, signRequest } from '../../api/signing.js';
 import { requestOnce, type OrdersDump } from '../../replicator/client-server.js';
 import { canonicalReport } from '../../gateway/report-chain.js';
-import type { ExecutionReportOut } from '../../gateway/types.js';
+import type { ExecutionReportOut } from '../../api/execution-report.js';
 import { until } from '../feed/harness.js';
 
 const K1 = { key: 'demo-key-1', hmacSecret: 'demo-secret-1-change-me' };

@@ -34,8 +34,8 @@ import {
 } from '../../api/signing.js';
 import type { AuthHeaders } from '../../api/auth.js';
 import { ERROR_STATUS, ErrorCode, type GatewayError } from '../../api/errors.js';
+import type { ExecutionReportOut } from '../../api/execution-report.js';
 import {
-  type ExecutionReportOut,
   type GatewayCore,
   type GatewayReply,
   type GatewaySession,

@@ -24,11 +24,12 @@ import { CLIENT_WINDOW_MAX, ClientRequestError, ReplicaClient, SESSION_LOST_CODE
 import { encodeJsonCommand } from '../replicator/node.js';
 import { authenticate, type AuthHeaders, type KeyEntry } from '../api/auth.js';
 import type { GatewayConfig, ShardEntry } from './config.js';
-import { ReportChain, canonicalReport, loadOrCreateSigningKey } from './report-chain.js';
+import { ReportChain, loadOrCreateSigningKey } from './report-chain.js';
 import { AccountRisk, TokenBucket, checkRisk, type PriceReference } from './risk.js';
 import { ed25519PublicKeyFromRaw } from '../api/signing.js';
 import { ErrorCode, type GatewayError } from '../api/errors.js';
 import { toReport, type ExecutionReportOut } from '../api/execution-report.js';
+import { canonicalReport } from '../api/report-canonical.js';
 import { toGlobalOrderId } from '../api/order-ids.js';
 import {
   type GatewayCore,

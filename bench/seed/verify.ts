@@ -27,7 +27,7 @@ import { execRecordOf } from '../../events/codec.js';
 import { ReadModels } from '../../events/read-models/model.js';
 import { TOPIC_FILLS, TOPIC_ORDERS } from '../../events/topics.js';
 import { toReport } from '../../api/execution-report.js';
-import { canonicalReport } from '../../gateway/report-chain.js';
+import { canonicalReport } from '../../api/report-canonical.js';
 import { decodeCommand } from '../../engine/command-codec.js';
 import { parseConfig } from '../../engine/config.js';
 import { EventKind, OrdType, type ExecReport, type ShardConfig } from '../../engine/types.js';

@@ -9,7 +9,7 @@ import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { OrderEntryGrpcClient } from '../../gateway/client/grpc-client.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, hmacSign, canonicalRequest, signRequest } from '../../api/signing.js';
 import { requestOnce, type OrdersDump } from '../../replicator/client-server.js';
-import { canonicalReport } from '../../gateway/report-chain.js';
+import { canonicalReport } from '../../api/report-canonical.js';
 import type { ExecutionReportOut } from '../../api/execution-report.js';
 import { until } from '../feed/harness.js';
 

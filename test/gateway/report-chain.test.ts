@@ -6,7 +6,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { JOURNAL_KIND_REPORT, JOURNAL_KIND_RUN_START, ReportChain, canonicalReport, readJournal, canonicalReportReference, verifyChain, type ChainHead } from '../../gateway/report-chain.js';
+import { canonicalReport, canonicalReportReference, verifyChain, type ChainHead } from '../../api/report-canonical.js';
+import { JOURNAL_KIND_REPORT, JOURNAL_KIND_RUN_START, ReportChain, readJournal } from '../../gateway/report-chain.js';
 import type { ExecutionReportOut } from '../../api/execution-report.js';
 
 const report = (k: number): ExecutionReportOut => ({

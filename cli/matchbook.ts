@@ -1,5 +1,5 @@
 // The operator/trader CLI: `npx matchbook <command>` talks to a gateway's REST API with a
-// signed request (gateway/signing.ts). Defaults match `npm start` (gateway/examples/gateway-local.json).
+// signed request (api/signing.ts). Defaults match `npm start` (gateway/examples/gateway-local.json).
 //
 //   npx matchbook place --symbol BTC-USD --side BUY --type LIMIT --price 5000000 --qty 10 [--tif GTC] [--client-order-id X]
 //   npx matchbook cancel <orderId>

@@ -1,5 +1,5 @@
 // The query API's core, shared by the REST and gRPC edges (rest-server.ts, grpc-server.ts):
-// authentication exactly as order entry does it (gateway/auth.ts: API key, timestamp window,
+// authentication exactly as order entry does it (api/auth.ts: API key, timestamp window,
 // signature over the exact target and body, replay cache), the account rule (an account reads
 // only its own orders, fills and positions; admin keys read any), read-your-writes, and the
 // answers built from the read models. The edges only route and encode.

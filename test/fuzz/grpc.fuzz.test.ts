@@ -7,7 +7,7 @@
 // message framing.
 //
 // After every batch: each call ended with OK and a decodable response, or with the status of
-// its x-mb-error-code (gateway/types.ts ERROR_STATUS) and details `CODE: message` — never
+// its x-mb-error-code (api/errors.ts ERROR_STATUS) and details `CODE: message` — never
 // INTERNAL or UNKNOWN; a session answers every message, in order, and stays open; if every
 // answer was a refusal before sequencing, the replica's applied index and state hash did not
 // move; account 2's resting orders are untouched; a well-formed place + cancel still works;

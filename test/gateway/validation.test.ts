@@ -1,4 +1,4 @@
-// Gateway authentication, decoding and validation (gateway/auth.ts, validate.ts,
+// Gateway authentication, decoding and validation (api/auth.ts, gateway/validate.ts,
 // validation-worker.ts, worker-pool.ts): one test per reject rule, each through both encodings
 // (JSON and protobuf must give the identical result, except where only JSON can express the
 // input: fractions, unknown fields, explicit zeros, wrong JSON types); authentication and the

@@ -8,8 +8,8 @@
 //            SESSION_EXPIRED and UNKNOWN_SESSION were refused by the session table and changed
 //            nothing), its engine seq, the command. Session registrations carry no command and
 //            make no row.
-//   report   an execution report, field for field what the gateway sends (gateway/gateway.ts
-//            toReport), without the per-session signing fields.
+//   report   an execution report, field for field what the gateway sends (api/execution-report.ts
+//            reportFields, as toReport), without the per-session chain and signing fields.
 //   event    another engine event about the account: cancel_reject, mass_cancel, account_status.
 // Times: ts_us (integer µs since the epoch, from the log) and time (the same as ISO 8601 with
 // microseconds, UTC). An event's ts_us is its command's effective time (never before the
@@ -21,15 +21,15 @@
 // about it, like a cancel by client order id or a mass cancel); with --from/--to, rows whose
 // ts_us is in [from, to]. Filters combine (and). A time window alone gives every row.
 
+import { ENUMS_AS_NAMES, reportFields } from '../api/execution-report.js';
+import { localOfOrderId, orderIdOf, shardOfOrderId } from '../api/order-ids.js';
 import type { EventBuffer } from '../engine/event-buffer.js';
 import { decodeCommand } from '../engine/command-codec.js';
 import { ENUM_NAMES, eventToJson } from '../engine/json-codec.js';
 import { EventKind, type Command } from '../engine/types.js';
-import { toReport } from '../gateway/gateway.js';
-import type { Entry } from '../replicator/log.js';
+import type { Entry } from '../replicator/raft/types.js';
 import { ApplyOutcome, OUTCOME_NAMES, type ApplyResult } from '../shard/state-machine.js';
 import { BatchCursor } from '../shard/batch-codec.js';
-import { SHARD_FACTOR } from './canonical.js';
 import { Findings } from './findings.js';
 import { replay, type ReplayResult, type StartMode } from './replay.js';
 import type { Sources } from './sources.js';
@@ -111,8 +111,8 @@ function csvCell(v: string | number | boolean | undefined): string {
 export async function auditExport(opts: AuditOptions): Promise<AuditResult> {
   const f = opts.filter;
   const rows = { command: 0, report: 0, event: 0 };
-  const orderShard = f.orderId !== undefined ? Math.floor(f.orderId / SHARD_FACTOR) : undefined;
-  const orderSeq = f.orderId !== undefined ? f.orderId % SHARD_FACTOR : undefined;
+  const orderShard = f.orderId !== undefined ? shardOfOrderId(f.orderId) : undefined;
+  const orderSeq = f.orderId !== undefined ? localOfOrderId(f.orderId) : undefined;
   const commitOf = new Map<number, number>();
   const inWindow = (ts: number) => (f.fromUs === undefined || ts >= f.fromUs) && (f.toUs === undefined || ts <= f.toUs);
   const emit = (json: Record<string, unknown>, csv: CsvRow) => {
@@ -150,7 +150,7 @@ export async function auditExport(opts: AuditOptions): Promise<AuditResult> {
       if (wantCommand) {
         rows.command++;
         const json = commandJson(cmd);
-        const gid = applied && cmd.type === 'new' ? shard * SHARD_FACTOR + r.seq : typeof json.orderId === 'number' ? shard * SHARD_FACTOR + json.orderId : undefined;
+        const gid = applied && cmd.type === 'new' ? orderIdOf(shard, r.seq) : typeof json.orderId === 'number' ? orderIdOf(shard, json.orderId) : undefined;
         emit(
           { row: 'command', ...base, seq: applied ? r.seq : 0, ts_us: tsUs, time: isoUs(tsUs), committed, client_id: r.clientId, request_seq: r.requestSeq, outcome: OUTCOME_NAMES[r.outcome], command: json },
           {
@@ -178,7 +178,7 @@ export async function auditExport(opts: AuditOptions): Promise<AuditResult> {
       if (orderSeq !== undefined && ev.orderId[i] !== orderSeq) return;
       const e = ev.event(i);
       if (e.kind !== 'exec') return;
-      const { chain_seq: _s, chain_hash: _h, signature: _g, ...report } = toReport(shard, e);
+      const report = reportFields(shard, e, ENUMS_AS_NAMES);
       rows.report++;
       emit(
         { row: 'report', shard, log_index: index, time: isoUs(report.ts_us), committed, ...report },
@@ -205,7 +205,7 @@ export async function auditExport(opts: AuditOptions): Promise<AuditResult> {
       { row: 'event', shard, log_index: index, seq, ts_us: ts, time: isoUs(ts), committed, ...json },
       {
         row: 'event', shard, log_index: index, seq, ts_us: ts, time: isoUs(ts), committed, type: String(json.kind), account: json.account as number | undefined,
-        order_id: typeof json.orderId === 'number' && json.orderId > 0 ? shard * SHARD_FACTOR + json.orderId : undefined,
+        order_id: typeof json.orderId === 'number' && json.orderId > 0 ? orderIdOf(shard, json.orderId) : undefined,
         client_order_id: json.clOrdId as string | undefined, symbol: json.symbol as string | undefined, reason: json.reason as string | undefined, detail: JSON.stringify(json),
       },
     );

@@ -1,11 +1,13 @@
-// The gateway's canonical execution report (gateway/report-chain.ts canonicalReport of
-// gateway/gateway.ts toReport), regenerated from the engine's exec events.
+// The gateway's canonical execution report (api/report-canonical.ts canonicalReport of
+// api/execution-report.ts toReport), regenerated from the engine's exec events.
 //
 // Replay regenerates every chained report, so this runs once per report and is split in two:
 // the replay thread copies an exec row of the EventBuffer into a compact binary record
 // (writeExecRow, ~0.2 µs), and whoever hashes the chain — worker threads for large chains —
-// turns the record into the canonical string (audit/chain-hash.mjs). The gateway's own path
-// (event object → report object → string) costs ~1.3 µs per report on this machine.
+// turns the record into the canonical string (audit/chain-hash.mjs recordWriter, compiled from
+// RECORD_TEMPLATE below: the canonical form's template, api/report-canonical.ts, with each
+// field read from the record). The gateway's own path (event object → report object → string)
+// costs ~1.3 µs per report on this machine.
 //
 // The result must be the same bytes: test/audit/canonical.test.ts compares
 // canonicalFromRecord(writeExecRow(…)) with canonicalReport(toReport(…)) of the event as the
@@ -15,26 +17,62 @@
 //
 // Record layout: see audit/chain-hash.mjs.
 
+import { ENUMS_AS_NAMES, reasonText } from '../api/execution-report.js';
+import { orderIdOf } from '../api/order-ids.js';
+import { canonicalTemplate, type CanonicalField } from '../api/report-canonical.js';
 import type { EventBuffer } from '../engine/event-buffer.js';
-import { ENUM_NAMES, reasonName } from '../engine/json-codec.js';
-import { F64_AT, PLAIN_STRING, STRINGS_AT, canonicalFromRecord as fromRecord, type CanonicalTables } from './chain-hash.mjs';
+import { F64_AT, PLAIN_STRING, STRINGS_AT, recordWriter, type CanonicalTables } from './chain-hash.mjs';
 
-export { SHARD_FACTOR } from './chain-hash.mjs';
-
-function quotedTable(names: Map<number, string>): string[] {
-  const t: string[] = [];
-  for (let code = 0; code < 256; code++) t.push(JSON.stringify(names.get(code) ?? ''));
-  return t;
+function quotedTable(name: (code: number) => string): string[] {
+  return Array.from({ length: 256 }, (_, code) => JSON.stringify(name(code)));
 }
 
 /** The enum names of a canonical report, quoted, by code (what toReport writes for each code). */
 export const CANONICAL_TABLES: CanonicalTables = {
-  side: quotedTable(ENUM_NAMES.side),
-  ordType: quotedTable(ENUM_NAMES.ordType),
-  execType: quotedTable(ENUM_NAMES.execType),
-  ordStatus: quotedTable(ENUM_NAMES.ordStatus),
-  reason: Array.from({ length: 256 }, (_, code) => JSON.stringify(code === 0 ? '' : reasonName(code))),
+  side: quotedTable(ENUMS_AS_NAMES.side),
+  ordType: quotedTable(ENUMS_AS_NAMES.ordType),
+  execType: quotedTable(ENUMS_AS_NAMES.execType),
+  ordStatus: quotedTable(ENUMS_AS_NAMES.ordStatus),
+  reason: quotedTable(reasonText),
 };
+
+/**
+ * Where each field of the canonical report is in an exec record (writeExecRow below), as the
+ * JavaScript expression of its JSON text in chain-hash.mjs recordWriter: `o` is where the f64
+ * fields start, `clOrdId`, `origClOrdId` and `symbol` the strings already quoted, `t` the enum
+ * tables (CANONICAL_TABLES).
+ */
+const RECORD_FIELDS: Record<CanonicalField, string> = {
+  exec_id: 'view.getFloat64(o, true)',
+  order_id: 'view.getFloat64(o + 8, true)',
+  client_order_id: 'clOrdId',
+  orig_client_order_id: 'origClOrdId',
+  account: 'view.getFloat64(o + 16, true)',
+  symbol: 'symbol',
+  side: 't.side[bytes[at + 6]]',
+  order_type: 't.ordType[bytes[at + 7]]',
+  exec_type: 't.execType[bytes[at + 8]]',
+  order_status: 't.ordStatus[bytes[at + 9]]',
+  price: 'view.getFloat64(o + 24, true)',
+  stop_price: 'view.getFloat64(o + 32, true)',
+  order_qty: 'view.getFloat64(o + 40, true)',
+  cum_qty: 'view.getFloat64(o + 48, true)',
+  leaves_qty: 'view.getFloat64(o + 56, true)',
+  last_qty: 'view.getFloat64(o + 64, true)',
+  last_px: 'view.getFloat64(o + 72, true)',
+  cum_notional: 'view.getFloat64(o + 80, true)',
+  display_qty: 'view.getFloat64(o + 88, true)',
+  reason: 't.reason[bytes[at + 10]]',
+  trade_id: 'view.getFloat64(o + 96, true)',
+  seq: 'view.getFloat64(o + 104, true)',
+  ts_us: 'view.getFloat64(o + 112, true)',
+};
+
+/** The canonical form's template over an exec record, after `prefix`: what recordWriter compiles (here and in the hashing workers). */
+export const RECORD_TEMPLATE = canonicalTemplate((f) => RECORD_FIELDS[f], 'prefix');
+
+/** The canonical report of an exec record (and of one after a prefix, for hashing): chain-hash.mjs hashRecords takes it. */
+export const RECORD_WRITER = recordWriter(CANONICAL_TABLES, RECORD_TEMPLATE);
 
 /** Bytes writeExecRow may need for row i (strings at 2 bytes per UTF-16 unit at most). */
 export function execRowBytesMax(b: EventBuffer, i: number): number {
@@ -87,7 +125,7 @@ export function writeExecRow(out: Uint8Array, view: DataView, at: number, shard:
   out[at + 10] = b.reason[i]!;
   let o = at + F64_AT;
   view.setFloat64(o, b.id[i]!, true);
-  view.setFloat64(o + 8, b.orderId[i]!, true);
+  view.setFloat64(o + 8, orderIdOf(shard, b.orderId[i]!), true);
   view.setFloat64(o + 16, b.account[i]!, true);
   view.setFloat64(o + 24, b.price[i]!, true);
   view.setFloat64(o + 32, b.stopPrice[i]!, true);
@@ -117,5 +155,5 @@ export function execRowLength(view: DataView, at: number): number {
 
 /** canonicalReport(toReport(shard, event)) of the exec record at `at`. */
 export function canonicalFromRecord(bytes: Buffer, view: DataView, at: number): string {
-  return fromRecord(CANONICAL_TABLES, bytes, view, at);
+  return RECORD_WRITER(bytes, view, at);
 }

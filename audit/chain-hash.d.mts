@@ -1,6 +1,6 @@
 // Types of chain-hash.mjs (plain JavaScript: the hashing worker's entry point).
 
-/** Quoted enum names by code (canonicalTables() in audit/canonical.ts). */
+/** Quoted enum names by code (CANONICAL_TABLES in audit/canonical.ts). */
 export interface CanonicalTables {
   side: string[];
   ordType: string[];
@@ -9,14 +9,16 @@ export interface CanonicalTables {
   reason: string[];
 }
 
-export declare const SHARD_FACTOR: number;
 export declare const F64_AT: number;
 export declare const STRINGS_AT: number;
 export declare const PLAIN_STRING: number;
 export declare const CHAIN_WORKER_ROLE: string;
 
-export declare function canonicalFromRecord(t: CanonicalTables, bytes: Buffer, view: DataView, at: number, prefix?: string): string;
-export declare function hashRecords(t: CanonicalTables, startHash: string, bytes: Buffer, count: number, each?: (k: number, hash: string, canonical: string) => void): string;
+/** The canonical report of the exec record at `at`, after `prefix`. */
+export type RecordWriter = (bytes: Buffer, view: DataView, at: number, prefix?: string) => string;
+
+export declare function recordWriter(t: CanonicalTables, template: string): RecordWriter;
+export declare function hashRecords(write: RecordWriter, startHash: string, bytes: Buffer, count: number, each?: (k: number, hash: string, canonical: string) => void): string;
 
 export interface HashRequest {
   id: number;

@@ -24,10 +24,11 @@ import fs from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { CHAIN_GENESIS, JOURNAL_KIND_REPORT, JOURNAL_KIND_RUN_START, JOURNAL_RECORD_BYTES, canonicalReport, headMessage } from '../gateway/report-chain.js';
-import { ed25519PublicKeyFromRaw, ed25519Verify } from '../gateway/signing.js';
-import type { ExecutionReportOut } from '../gateway/types.js';
-import { CANONICAL_TABLES } from './canonical.js';
+import { CHAIN_GENESIS, canonicalReport, headMessage } from '../api/report-canonical.js';
+import { JOURNAL_KIND_REPORT, JOURNAL_KIND_RUN_START, JOURNAL_RECORD_BYTES } from '../gateway/report-chain.js';
+import { ed25519PublicKeyFromRaw, ed25519Verify } from '../api/signing.js';
+import type { ExecutionReportOut } from '../api/execution-report.js';
+import { CANONICAL_TABLES, RECORD_TEMPLATE, RECORD_WRITER } from './canonical.js';
 import { CHAIN_WORKER_ROLE, hashRecords, type HashReply, type HashRequest } from './chain-hash.mjs';
 import type { Findings } from './findings.js';
 
@@ -423,7 +424,7 @@ export class ChainCheck {
           const each = this.clientReports.size > 0 ? (k: number, h: string, canonical: string) => {
             if (this.clientReports.has(s.from + k + 1)) this.noteRegenerated(s, s.from + k + 1, h, canonical);
           } : undefined;
-          const h = hashRecords(CANONICAL_TABLES, s.startHash, Buffer.from(records.bytes.buffer, 0, records.length), records.count, each);
+          const h = hashRecords(RECORD_WRITER, s.startHash, Buffer.from(records.bytes.buffer, 0, records.length), records.count, each);
           this.segmentDone(s, h, s.head !== undefined ? this.verifyHeadSignature(s.head) : undefined);
         }
       }
@@ -604,7 +605,7 @@ class HashPool {
   constructor(threads: number, keyDer: Buffer | undefined) {
     for (let k = 0; k < threads; k++) {
       const w = new Worker(new URL('./chain-hash.mjs', import.meta.url), {
-        workerData: { role: CHAIN_WORKER_ROLE, tables: CANONICAL_TABLES, ...(keyDer !== undefined ? { keyDer: new Uint8Array(keyDer) } : {}) },
+        workerData: { role: CHAIN_WORKER_ROLE, tables: CANONICAL_TABLES, template: RECORD_TEMPLATE, ...(keyDer !== undefined ? { keyDer: new Uint8Array(keyDer) } : {}) },
       });
       w.on('message', (m: HashReply) => {
         const cb = this.callbacks.get(m.id)!;

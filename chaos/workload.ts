@@ -11,7 +11,7 @@
 //            resolved afterwards from the log by the checker.
 
 import { OrderEntryRestClient } from '../gateway/client/rest-client.js';
-import type { ExecutionReportOut } from '../gateway/types.js';
+import type { ExecutionReportOut } from '../api/execution-report.js';
 import type { Prng } from '../replicator/prng.js';
 import { keyOf } from './stack.js';
 

@@ -1,5 +1,5 @@
 // The operator/trader CLI: `npx matchbook <command>` talks to a gateway's REST API with a
-// signed request (gateway/signing.ts). Defaults match `npm start` (gateway/examples/gateway-local.json).
+// signed request (api/signing.ts). Defaults match `npm start` (gateway/examples/gateway-local.json).
 //
 //   npx matchbook place --symbol BTC-USD --side BUY --type LIMIT --price 5000000 --qty 10 [--tif GTC] [--client-order-id X]
 //   npx matchbook cancel <orderId>
@@ -15,7 +15,7 @@
 import { parseArgs } from 'node:util';
 import { runAudit, runReplay } from './audit-commands.js';
 import { OPERATOR_USAGE, runOperator } from './operator-commands.js';
-import { signRequest, HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../gateway/signing.js';
+import { signRequest, HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../api/signing.js';
 import { WATCH_USAGE, watch } from '../feed/client/watch.js';
 
 const USAGE = `usage: matchbook <place|cancel|amend|cancel-all|orders|watch|replay|audit|cluster|halt|resume|kill-switch|transfer-leader|snapshot> [args] [--url U --key K --secret S]

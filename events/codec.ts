@@ -6,9 +6,9 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import { reasonName } from '../engine/json-codec.js';
+import { ENUMS_AS_CODES, reportFields, type ExecutionReportFields } from '../api/execution-report.js';
+import { toGlobalOrderId } from '../api/order-ids.js';
 import { ExecType, OrdStatus, OrdType, Side, type ExecReport, type TradeEvent } from '../engine/types.js';
-import { toGlobalOrderId } from '../gateway/validate.js';
 
 const PROTO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../proto');
 export const EVENTS_PROTO_PATH = path.join(PROTO_ROOT, 'exchange/v1/events.proto');
@@ -24,31 +24,11 @@ export interface EventOrigin {
   ts_us: number;
 }
 
-/** exchange.v1.ExecutionReportEvent (topics exchange.orders.v1, exchange.fills.v1). */
-export interface ExecRecord extends EventOrigin {
-  exec_id: number;
-  /** Global: shard × 2^44 + the engine's order id. */
-  order_id: number;
-  client_order_id: string;
-  orig_client_order_id: string;
-  account: number;
-  symbol: string;
-  side: number;
-  order_type: number;
-  exec_type: number;
-  order_status: number;
-  price: number;
-  stop_price: number;
-  order_qty: number;
-  cum_qty: number;
-  leaves_qty: number;
-  last_qty: number;
-  last_px: number;
-  cum_notional: number;
-  display_qty: number;
-  reason: string;
-  trade_id: number;
-}
+/**
+ * exchange.v1.ExecutionReportEvent (topics exchange.orders.v1, exchange.fills.v1): where the
+ * event comes from, and the report's fields with enums as the engine's codes.
+ */
+export interface ExecRecord extends EventOrigin, ExecutionReportFields<number> {}
 
 /** exchange.v1.TradeEvent (topic exchange.trades.v1). */
 export interface TradeRecord extends EventOrigin {
@@ -81,34 +61,12 @@ export interface ProgressRecord {
 }
 
 export function execRecordOf(shard: number, logIndex: number, position: number, e: ExecReport): ExecRecord {
-  return {
-    shard,
-    log_index: logIndex,
-    position,
-    seq: e.seq,
-    ts_us: e.tsUs,
-    exec_id: e.execId,
-    order_id: toGlobalOrderId(shard, e.orderId),
-    client_order_id: e.clOrdId,
-    orig_client_order_id: e.origClOrdId ?? '',
-    account: e.account,
-    symbol: e.symbol,
-    side: e.side,
-    order_type: e.ordType,
-    exec_type: e.execType,
-    order_status: e.ordStatus,
-    price: e.price,
-    stop_price: e.stopPrice,
-    order_qty: e.orderQty,
-    cum_qty: e.cumQty,
-    leaves_qty: e.leavesQty,
-    last_qty: e.lastQty,
-    last_px: e.lastPx,
-    cum_notional: e.cumNotional,
-    display_qty: e.displayQty,
-    reason: e.reason === 0 ? '' : reasonName(e.reason),
-    trade_id: e.tradeId,
-  };
+  // The gateway's mapping (seq and ts_us included), its enums as codes, plus the origin.
+  const r = reportFields(shard, e, ENUMS_AS_CODES) as ExecRecord;
+  r.shard = shard;
+  r.log_index = logIndex;
+  r.position = position;
+  return r;
 }
 
 export function tradeRecordOf(shard: number, logIndex: number, position: number, e: TradeEvent): TradeRecord {

@@ -25,15 +25,8 @@ import path from 'node:path';
 import { parseConfig } from '../engine/config.js';
 import type { InstrumentConfig, ShardConfig } from '../engine/types.js';
 import { parseClusterConfig, parseHostPort } from '../replicator/cluster-config.js';
+import type { ApiKeyConfig } from '../api/auth.js';
 import { SLOW_ORDER_MS_DEFAULT } from './trace.js';
-
-export interface ApiKeyConfig {
-  key: string;
-  /** HMAC-SHA256 secret (UTF-8 string). */
-  hmacSecret?: string;
-  /** Ed25519 public key, base64 of the raw 32 bytes. */
-  ed25519PublicKey?: string;
-}
 
 export interface RiskLimits {
   /** Largest quantity of one order (quantity units). */

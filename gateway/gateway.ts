@@ -18,18 +18,22 @@
 
 import { randomInt, type KeyObject } from 'node:crypto';
 import { decodeEvents } from '../engine/event-codec.js';
-import { ExecType, OrdStatus, Reason, type EngineEvent, type ExecReport, type InstrumentConfig } from '../engine/types.js';
+import { ExecType, OrdStatus, Reason, type EngineEvent, type InstrumentConfig } from '../engine/types.js';
 import { ENUM_NAMES, reasonName } from '../engine/json-codec.js';
-import { encodeJsonCommand } from '../shard/json-command.js';
+import { authenticate, type AuthHeaders, type KeyEntry } from '../api/auth.js';
 import { SESSION_LOST_CODES, TRACE_INDEXES_MAX } from '../replicator/client/protocol.js';
 import { CLIENT_WINDOW_MAX, ClientRequestError, ReplicaClient, requestOnce, type SubmitResult } from '../replicator/client/client.js';
-import { authenticate, type KeyEntry } from './auth.js';
 import type { GatewayConfig, ShardEntry } from './config.js';
-import { ReportChain, canonicalReport, loadOrCreateSigningKey } from './report-chain.js';
+import { ReportChain, loadOrCreateSigningKey } from './report-chain.js';
 import { AccountRisk, TokenBucket, checkRisk, type PriceReference } from './risk.js';
-import { ed25519PublicKeyFromRaw } from './signing.js';
-import { ErrorCode, type AuthHeaders, type ExecutionReportOut, type GatewayCore, type GatewayError, type GatewayReply, type GatewaySession, type OrderOut, type OrderResultOut, type RawRequest, type SessionOptions } from './types.js';
-import { toGlobalOrderId, type ValidatedCommand } from './validate.js';
+import { ed25519PublicKeyFromRaw } from '../api/signing.js';
+import { ErrorCode, type GatewayError } from '../api/errors.js';
+import { toReport, type ExecutionReportOut } from '../api/execution-report.js';
+import { encodeJsonCommand } from '../shard/json-command.js';
+import { canonicalReport } from '../api/report-canonical.js';
+import { toGlobalOrderId } from '../api/order-ids.js';
+import { type GatewayCore, type GatewayReply, type GatewaySession, type OrderOut, type OrderResultOut, type RawRequest, type SessionOptions } from './types.js';
+import type { ValidatedCommand } from './validate.js';
 import { ValidationPool } from './worker-pool.js';
 import { GatewayMetrics } from './metrics.js';
 import { OrderTrace, SLOW_ORDERS_MAX, TraceBook, type SlowOrder } from './trace.js';
@@ -726,35 +730,4 @@ function rejectError(reason: Reason, message: string): GatewayError {
 
 function keyEntry(account: number, k: { key: string; hmacSecret?: string; ed25519PublicKey?: string }, admin: boolean): KeyEntry {
   return k.hmacSecret !== undefined ? { account, admin, hmacSecret: k.hmacSecret } : { account, admin, ed25519PublicKey: ed25519PublicKeyFromRaw(k.ed25519PublicKey!) };
-}
-
-export function toReport(shard: number, e: ExecReport): ExecutionReportOut {
-  return {
-    exec_id: e.execId,
-    order_id: toGlobalOrderId(shard, e.orderId),
-    client_order_id: e.clOrdId,
-    orig_client_order_id: e.origClOrdId ?? '',
-    account: e.account,
-    symbol: e.symbol,
-    side: ENUM_NAMES.side.get(e.side) ?? '',
-    order_type: ENUM_NAMES.ordType.get(e.ordType) ?? '',
-    exec_type: ENUM_NAMES.execType.get(e.execType) ?? '',
-    order_status: ENUM_NAMES.ordStatus.get(e.ordStatus) ?? '',
-    price: e.price,
-    stop_price: e.stopPrice,
-    order_qty: e.orderQty,
-    cum_qty: e.cumQty,
-    leaves_qty: e.leavesQty,
-    last_qty: e.lastQty,
-    last_px: e.lastPx,
-    cum_notional: e.cumNotional,
-    display_qty: e.displayQty,
-    reason: e.reason === 0 ? '' : reasonName(e.reason),
-    trade_id: e.tradeId,
-    seq: e.seq,
-    ts_us: e.tsUs,
-    chain_seq: 0,
-    chain_hash: '',
-    signature: '',
-  };
 }

@@ -31,15 +31,12 @@ import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import protobuf from 'protobufjs';
-import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from './signing.js';
+import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../api/signing.js';
+import type { AuthHeaders } from '../api/auth.js';
+import { ERROR_STATUS, ErrorCode, GrpcStatus, type GatewayError } from '../api/errors.js';
 import {
-  ERROR_STATUS,
-  ErrorCode,
-  GrpcStatus,
   Operation,
-  type AuthHeaders,
   type GatewayCore,
-  type GatewayError,
   type GatewayReply,
   type GatewaySession,
   type RawRequest,

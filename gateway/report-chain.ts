@@ -17,63 +17,19 @@
 // Journal records are written and fdatasynced before any head that covers them (same writer).
 //
 // canonical(report) is the report's JSON with its fields in the ExecutionReport message's
-// order, without chain_seq, chain_hash and signature (canonicalReport below). Heads are appended
-// to `<dataDir>/chain-heads.jsonl` (fsynced: a head that was published must survive) every
+// order, without chain_seq, chain_hash and signature; it, the chain step, the head message and
+// the auditor's verifyChain are defined in api/report-canonical.ts. Heads are appended to
+// `<dataDir>/chain-heads.jsonl` (fsynced: a head that was published must survive) every
 // `everyReports` reports or `everyMs` ms, whichever comes first, and at stop. The chain starts
 // anew at each gateway start (the first head line of a run has `"start":true`).
 
-import { createHash, generateKeyPairSync, createPrivateKey, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, createPrivateKey, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ed25519RawPublicKey, ed25519Sign, ed25519Verify } from './signing.js';
-import type { ExecutionReportOut } from './types.js';
-
-export const CHAIN_GENESIS = '0'.repeat(64);
-
-/** Field order of the canonical form (ExecutionReport in proto/exchange/v1/order_entry.proto). */
-const CANONICAL_FIELDS = [
-  'exec_id', 'order_id', 'client_order_id', 'orig_client_order_id', 'account', 'symbol', 'side', 'order_type', 'exec_type', 'order_status',
-  'price', 'stop_price', 'order_qty', 'cum_qty', 'leaves_qty', 'last_qty', 'last_px', 'cum_notional', 'display_qty', 'reason', 'trade_id', 'seq', 'ts_us',
-] as const;
-
-export function canonicalReport(r: ExecutionReportOut): string {
-  // Written out field by field: the same bytes as JSON.stringify of an object with the
-  // CANONICAL_FIELDS in order (test/gateway/report-chain.test.ts checks it), at a fraction of
-  // the cost (it runs once per report on the gateway's main thread). Free-text strings go
-  // through JSON.stringify for escaping; enum names are plain identifiers.
-  return (
-    `{"exec_id":${r.exec_id},"order_id":${r.order_id},"client_order_id":${JSON.stringify(r.client_order_id)},` +
-    `"orig_client_order_id":${JSON.stringify(r.orig_client_order_id)},"account":${r.account},"symbol":${JSON.stringify(r.symbol)},` +
-    `"side":${JSON.stringify(r.side)},"order_type":${JSON.stringify(r.order_type)},"exec_type":${JSON.stringify(r.exec_type)},` +
-    `"order_status":${JSON.stringify(r.order_status)},"price":${r.price},"stop_price":${r.stop_price},"order_qty":${r.order_qty},` +
-    `"cum_qty":${r.cum_qty},"leaves_qty":${r.leaves_qty},"last_qty":${r.last_qty},"last_px":${r.last_px},` +
-    `"cum_notional":${r.cum_notional},"display_qty":${r.display_qty},"reason":${JSON.stringify(r.reason)},` +
-    `"trade_id":${r.trade_id},"seq":${r.seq},"ts_us":${r.ts_us}}`
-  );
-}
-
-/** The canonical form by definition (slow; tests compare canonicalReport against it). */
-export function canonicalReportReference(r: ExecutionReportOut): string {
-  const o: Record<string, unknown> = {};
-  for (const f of CANONICAL_FIELDS) o[f] = r[f];
-  return JSON.stringify(o);
-}
-
-export function chainStep(prevHash: string, canonical: string): string {
-  return createHash('sha256').update(prevHash).update('\n').update(canonical).digest('hex');
-}
-
-export function headMessage(seq: number, hash: string): string {
-  return `${seq}\n${hash}`;
-}
-
-export interface ChainHead {
-  chain_seq: number;
-  chain_hash: string;
-  ts_ms: number;
-  signature: string;
-  start?: boolean;
-}
+import type { ExecutionReportOut } from '../api/execution-report.js';
+import { shardOfOrderId } from '../api/order-ids.js';
+import { CHAIN_GENESIS, canonicalReport, chainStep, headMessage, type ChainHead } from '../api/report-canonical.js';
+import { ed25519RawPublicKey, ed25519Sign } from '../api/signing.js';
 
 /** Loads the exchange's Ed25519 key (PKCS#8 PEM), creating it (mode 0600) and its public key file if missing. */
 export function loadOrCreateSigningKey(file: string): KeyObject {
@@ -89,8 +45,6 @@ export function loadOrCreateSigningKey(file: string): KeyObject {
 export const JOURNAL_RECORD_BYTES = 12;
 export const JOURNAL_KIND_REPORT = 1;
 export const JOURNAL_KIND_RUN_START = 2;
-/** Shard part of a global order id (gateway/validate.ts toGlobalOrderId: shard × 2^44 + seq). */
-const SHARD_FACTOR = 2 ** 44;
 
 /** One journal record (see the file comment). */
 export function journalRecord(buf: Buffer, at: number, shard: number, kind: number, value: number): void {
@@ -157,7 +111,7 @@ export class ReportChain {
   append(r: ExecutionReportOut, canonical: string = canonicalReport(r)): void {
     this.seq++;
     this.hash = chainStep(this.hash, canonical);
-    if (this.journalFd !== undefined) this.journalAdd(Math.floor(r.order_id / SHARD_FACTOR), JOURNAL_KIND_REPORT, r.exec_id);
+    if (this.journalFd !== undefined) this.journalAdd(shardOfOrderId(r.order_id), JOURNAL_KIND_REPORT, r.exec_id);
     r.chain_seq = this.seq;
     r.chain_hash = this.hash;
     if (++this.sinceHead >= this.opts.everyReports) this.signHead();
@@ -239,16 +193,3 @@ export class ReportChain {
   }
 }
 
-/** Auditor's check: the reports (in chain order, from chain_seq 1) hash to the signed head. */
-export function verifyChain(reports: ExecutionReportOut[], head: ChainHead, publicKey: KeyObject): { ok: true } | { ok: false; at: number; why: string } {
-  if (!ed25519Verify(publicKey, headMessage(head.chain_seq, head.chain_hash), head.signature)) return { ok: false, at: head.chain_seq, why: 'head signature does not verify' };
-  let hash = CHAIN_GENESIS;
-  for (let k = 0; k < reports.length; k++) {
-    const r = reports[k]!;
-    if (r.chain_seq !== k + 1) return { ok: false, at: k + 1, why: `report ${k} has chain_seq ${r.chain_seq}` };
-    hash = chainStep(hash, canonicalReport(r));
-    if (hash !== r.chain_hash) return { ok: false, at: r.chain_seq, why: 'chain_hash differs (report altered or missing before it)' };
-    if (r.chain_seq === head.chain_seq) return hash === head.chain_hash ? { ok: true } : { ok: false, at: r.chain_seq, why: 'head hash differs' };
-  }
-  return { ok: false, at: reports.length, why: `reports end before the head's chain_seq ${head.chain_seq}` };
-}

@@ -23,8 +23,9 @@
 
 import { STATUS_CODES } from 'node:http';
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
-import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from './signing.js';
-import { ERROR_STATUS, ErrorCode, Operation, type GatewayCore, type GatewayError, type GatewayReply, type RawRequest } from './types.js';
+import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../api/signing.js';
+import { ERROR_STATUS, ErrorCode, type GatewayError } from '../api/errors.js';
+import { Operation, type GatewayCore, type GatewayReply, type RawRequest } from './types.js';
 
 /** Requests between their arrival and the core's answer, at most; beyond: 503 OVERLOADED. */
 export const REST_INFLIGHT_MAX = 65_536;

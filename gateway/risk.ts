@@ -9,7 +9,7 @@
 
 import type { InstrumentConfig } from '../engine/types.js';
 import type { RiskLimits } from './config.js';
-import { ErrorCode, type GatewayError } from './types.js';
+import { ErrorCode, type GatewayError } from '../api/errors.js';
 import type { ValidatedCommand } from './validate.js';
 
 /** Token bucket (refill per ms, capacity), one per API key. */

@@ -32,7 +32,7 @@
 // The engine validates everything again (and the state-dependent rules: band, duplicate ids,
 // halts…); these checks exist to answer precisely and early, without a round trip to a shard.
 //
-// Order ids are global: order_id = shard × 2^44 + the shard-local sequence number.
+// Order ids are global: order_id = shard × 2^44 + the shard-local sequence number (api/order-ids.ts).
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -40,12 +40,9 @@ import protobuf from 'protobufjs';
 import { encodeCommand } from '../engine/command-codec.js';
 import { commandFromJson } from '../engine/json-codec.js';
 import type { Command, InstrumentConfig } from '../engine/types.js';
-import { ErrorCode, Operation, type GatewayError } from './types.js';
-
-export const ORDER_ID_SHARD_BITS = 44;
-const SHARD_FACTOR = 2 ** ORDER_ID_SHARD_BITS;
-/** Shard ids such that every global order id stays a safe integer: 0 … 2^(53−44) − 1. */
-export const SHARD_ID_MAX = 2 ** (53 - ORDER_ID_SHARD_BITS) - 1;
+import { ErrorCode, type GatewayError } from '../api/errors.js';
+import { fromGlobalOrderId } from '../api/order-ids.js';
+import { Operation } from './types.js';
 
 /** Largest unary request body (JSON or protobuf). */
 export const REQUEST_BODY_BYTES_MAX = 64 * 1024;
@@ -57,18 +54,6 @@ export const SESSION_REQUEST_BYTES_MAX = 1024 * 1024;
 export const CLIENT_ORDER_ID_MAX = 36;
 const CLIENT_ORDER_ID_RE = /^[A-Za-z0-9_.:-]{1,36}$/;
 const DIGITS_RE = /^[0-9]{1,32}$/;
-
-export function toGlobalOrderId(shard: number, seq: number): number {
-  if (!Number.isInteger(shard) || shard < 0 || shard > SHARD_ID_MAX) throw new RangeError(`shard ${shard} outside 0…${SHARD_ID_MAX}`);
-  if (!Number.isInteger(seq) || seq < 0 || seq >= SHARD_FACTOR) throw new RangeError(`seq ${seq} outside 0…2^${ORDER_ID_SHARD_BITS}−1`);
-  return shard * SHARD_FACTOR + seq;
-}
-
-export function fromGlobalOrderId(id: number): { shard: number; seq: number } {
-  if (!Number.isSafeInteger(id) || id < 0) throw new RangeError(`order id ${id} is not a non-negative safe integer`);
-  const shard = Math.floor(id / SHARD_FACTOR);
-  return { shard, seq: id - shard * SHARD_FACTOR };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Types

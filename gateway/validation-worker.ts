@@ -22,10 +22,10 @@
 // it on the first task, so importing it elsewhere (tests, types) has no effect.
 
 import { workerData as threadWorkerData } from 'node:worker_threads';
-import { authenticate, buildKeyTable, type AuthResult, type KeyEntry } from './auth.js';
-import type { ApiKeyConfig } from './config.js';
-import { hmacSign } from './signing.js';
-import { ErrorCode, type AuthHeaders, type GatewayError, type RawRequest } from './types.js';
+import { authenticate, buildKeyTable, type ApiKeyConfig, type AuthHeaders, type AuthResult, type KeyEntry } from '../api/auth.js';
+import { hmacSign } from '../api/signing.js';
+import { ErrorCode, type GatewayError } from '../api/errors.js';
+import type { RawRequest } from './types.js';
 import { decodeRequest, decodeSessionRequest, validateCommand, type ShardInfo, type ValidatedCommand } from './validate.js';
 
 export interface ValidationWorkerData {

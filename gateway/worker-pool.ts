@@ -64,9 +64,9 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
-import { ReplayCache, REPLAY_CACHE_ENTRIES_MAX, type AuthResult } from './auth.js';
-import type { ApiKeyConfig } from './config.js';
-import { ErrorCode, type AuthHeaders, type GatewayError, type RawRequest } from './types.js';
+import { ReplayCache, REPLAY_CACHE_ENTRIES_MAX, type ApiKeyConfig, type AuthHeaders, type AuthResult } from '../api/auth.js';
+import { ErrorCode, type GatewayError } from '../api/errors.js';
+import type { RawRequest } from './types.js';
 import type { InstrumentLimits, ValidatedCommand } from './validate.js';
 import { createWorkerState, runTask, signItem as sign, type AuthItem, type RequestItem, type RequestOutcome, type SessionItem, type SessionOutcome, type SignItem, type ValidationTask, type ValidationWorkerData, type WorkerState } from './validation-worker.js';
 

@@ -35,7 +35,7 @@ import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { cpuPerUnit, sampleCpu } from '../cpu.js';
-import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../gateway/signing.js';
+import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
 
 // autocannon ships no typings: the part of its API this script uses.
 interface AutocannonRequest {

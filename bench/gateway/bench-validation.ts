@@ -25,7 +25,7 @@
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import * as hdr from 'hdr-histogram-js';
-import { signRequest } from '../../gateway/signing.js';
+import { signRequest } from '../../api/signing.js';
 import type { RawRequest } from '../../gateway/types.js';
 import { createWorkerState, runTask } from '../../gateway/validation-worker.js';
 import { ValidationPool } from '../../gateway/worker-pool.js';

@@ -5,7 +5,7 @@
 
 import http from 'node:http';
 import { OrderEntryGrpcClient, type OrderSessionHandle, type PlaceOrderRequest } from '../../gateway/client/grpc-client.js';
-import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../gateway/signing.js';
+import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
 
 export const DEMO_KEYS = [
   { key: 'demo-key-1', hmacSecret: 'demo-secret-1-change-me' },

@@ -23,9 +23,9 @@
 import net from 'node:net';
 import * as hdr from 'hdr-histogram-js';
 import { OrderEntryGrpcClient, type OrderSessionHandle, type OrderSessionResponse } from '../../gateway/client/grpc-client.js';
-import { canonicalReport } from '../../gateway/report-chain.js';
-import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../gateway/signing.js';
-import type { ExecutionReportOut } from '../../gateway/types.js';
+import { canonicalReport } from '../../api/report-canonical.js';
+import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
+import type { ExecutionReportOut } from '../../api/execution-report.js';
 import { Prng } from '../../replicator/prng.js';
 import { cpuPerUnit, sampleCpu, type CpuTargets } from '../cpu.js';
 import { chain } from './digest.js';

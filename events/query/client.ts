@@ -1,8 +1,8 @@
 // Signed clients of the query API (tests, tools): REST with fetch and gRPC with grpc-js, each
-// request signed like order entry (gateway/signing.ts).
+// request signed like order entry (api/signing.ts).
 
 import * as grpc from '@grpc/grpc-js';
-import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../gateway/signing.js';
+import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
 import { QueryCodec, QueryGrpcServer, queryMethodPath } from './grpc-server.js';
 
 export interface QueryKey {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
-import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../../gateway/signing.js';
+import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../../api/signing.js';
 import { QUERY_ERROR_STATUS, QueryErrorCode, QueryOp, type QueryError, type QueryService } from './service.js';
 
 const PROTO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../proto');

@@ -20,7 +20,7 @@
 
 import { STATUS_CODES } from 'node:http';
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
-import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../../gateway/signing.js';
+import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../../api/signing.js';
 import { QUERY_ERROR_STATUS, QueryErrorCode, QueryOp, type QueryError, type QueryReply, type QueryService } from './service.js';
 
 /** Queries between arrival and answer at most (read-your-writes ones wait); beyond: 503 OVERLOADED. */

@@ -1,5 +1,5 @@
 // The query API's core, shared by the REST and gRPC edges (rest-server.ts, grpc-server.ts):
-// authentication exactly as order entry does it (gateway/auth.ts: API key, timestamp window,
+// authentication exactly as order entry does it (api/auth.ts: API key, timestamp window,
 // signature over the exact target and body, replay cache), the account rule (an account reads
 // only its own orders, fills and positions; admin keys read any), read-your-writes, and the
 // answers built from the read models. The edges only route and encode.
@@ -11,9 +11,9 @@
 // READ_AFTER_WAIT_MS_DEFAULT, at most READ_AFTER_WAIT_MS_MAX); past that it fails with
 // NOT_YET_CONSISTENT (HTTP 503 / gRPC UNAVAILABLE) and a retry hint.
 
-import { buildKeyTable, ReplayCache, authenticate, type KeyEntry } from '../../gateway/auth.js';
+import { buildKeyTable, ReplayCache, authenticate, type AuthHeaders, type KeyEntry } from '../../api/auth.js';
 import type { GatewayConfig } from '../../gateway/config.js';
-import { ERROR_STATUS, ErrorCode, type AuthHeaders } from '../../gateway/types.js';
+import { ERROR_STATUS, ErrorCode } from '../../api/errors.js';
 import { ENUM_NAMES } from '../../engine/json-codec.js';
 import { CANDLE_INTERVALS, FILLS_PER_ACCOUNT_MAX, type CandleInterval, type FillView, type OrderView, type ReadModels } from '../read-models/model.js';
 import type { ReadModelLag, ReadModelName } from '../read-models/consumer.js';

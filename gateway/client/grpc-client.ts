@@ -4,7 +4,7 @@
 // API keeps them below 2^53).
 //
 // Each unary call encodes its request with protobufjs, signs exactly those bytes
-// (gateway/signing.ts; target = the gRPC method path) and sends them with an identity
+// (api/signing.ts; target = the gRPC method path) and sends them with an identity
 // serializer, the auth headers in the metadata. An OrderSession is authenticated once, at open
 // (signature over the empty body, target = the OrderSession method path); its messages are then
 // matched to their replies by request_id.
@@ -31,8 +31,8 @@ import {
   methodPath,
 } from '../grpc-server.js';
 import { randomBytes } from 'node:crypto';
-import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, ed25519PrivateKeyFromSeed, signRequest } from '../signing.js';
-import type { ExecutionReportOut } from '../types.js';
+import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, ed25519PrivateKeyFromSeed, signRequest } from '../../api/signing.js';
+import type { ExecutionReportOut } from '../../api/execution-report.js';
 
 // ---------------------------------------------------------------------------------------------
 // Request and response shapes
@@ -176,7 +176,7 @@ export class OrderEntryError extends Error {
   readonly code: number;
   readonly details: string;
   readonly metadata: grpc.Metadata;
-  /** x-mb-error-code (an ErrorCode of gateway/types.ts), when the gateway set it. */
+  /** x-mb-error-code (an ErrorCode of api/errors.ts), when the gateway set it. */
   readonly errorCode: string | undefined;
   /** retry-after-ms, when set. */
   readonly retryAfterMs: number | undefined;

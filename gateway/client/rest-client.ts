@@ -1,9 +1,9 @@
 // A small REST client of the order entry API, for tests and the CLI: global fetch (undici,
 // keep-alive by default), every request signed over `METHOD /path` and the exact body bytes
-// it sends (gateway/signing.ts).
+// it sends (api/signing.ts).
 
 import type { KeyObject } from 'node:crypto';
-import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../signing.js';
+import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
 
 export interface RestClientKey {
   key: string;

@@ -4,15 +4,15 @@
 // with chainStep.
 
 import { describe, expect, it } from 'vitest';
-import { CANONICAL_TABLES, canonicalFromRecord, execRowBytesMax, writeExecRow } from '../../audit/canonical.js';
+import { RECORD_WRITER, canonicalFromRecord, execRowBytesMax, writeExecRow } from '../../audit/canonical.js';
 import { hashRecords } from '../../audit/chain-hash.mjs';
 import { generateMix1, generateMix2, benchConfig } from '../../bench/engine/workloads.js';
 import { Engine } from '../../engine/engine.js';
 import { EventBuffer } from '../../engine/event-buffer.js';
 import { decodeEvents, encodeEvents } from '../../engine/event-codec.js';
 import { EventKind, OrdType, Side, Tif, type Command } from '../../engine/types.js';
-import { toReport } from '../../gateway/gateway.js';
-import { CHAIN_GENESIS, canonicalReport, chainStep } from '../../gateway/report-chain.js';
+import { toReport } from '../../api/execution-report.js';
+import { CHAIN_GENESIS, canonicalReport, chainStep } from '../../api/report-canonical.js';
 
 /** Orders the engine rejects, echoing strings that need escaping, are not ASCII, or are long. */
 function oddCommands(): Command[] {
@@ -59,7 +59,7 @@ function check(commands: Command[], shard: number): number {
       }
     }
   }
-  expect(hashRecords(CANONICAL_TABLES, CHAIN_GENESIS, chainBuf, records)).toBe(expectedHash);
+  expect(hashRecords(RECORD_WRITER, CHAIN_GENESIS, chainBuf, records)).toBe(expectedHash);
   return checked;
 }
 

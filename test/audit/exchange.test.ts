@@ -10,8 +10,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAudit, runReplay } from '../../cli/audit-commands.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
+import type { ExecutionReportOut } from '../../api/execution-report.js';
 import { startLocalExchange } from '../../processes/local-exchange.js';
-import type { ExecutionReportOut } from '../../gateway/types.js';
 import { REPO_ROOT, freePort } from '../../replicator/process-cluster.js';
 import { copyTree, dropRecord, flipByteInRecord, runCli, tempDir, walRecords } from './helpers.js';
 

@@ -11,7 +11,7 @@ import type { Op } from '../../chaos/workload.js';
 import { encodeCommand } from '../../engine/command-codec.js';
 import { EventKind, type ExecReport } from '../../engine/types.js';
 import { commandFromJson } from '../../engine/json-codec.js';
-import { toReport } from '../../gateway/gateway.js';
+import { toReport } from '../../api/execution-report.js';
 import { EntryType, type Entry } from '../../replicator/raft/types.js';
 import { ShardStateMachine } from '../../shard/state-machine.js';
 import { encodeBatch, registerCommand, type LoggedCommand } from '../../shard/batch-codec.js';

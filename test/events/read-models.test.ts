@@ -6,7 +6,7 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { toGlobalOrderId } from '../../gateway/validate.js';
+import { toGlobalOrderId } from '../../api/order-ids.js';
 import { ReadModels, type ConsumedRecord } from '../../events/read-models/model.js';
 import { TOPIC_FILLS, TOPIC_ORDERS, TOPIC_PROGRESS, TOPIC_TRADES } from '../../events/topics.js';
 import { Side } from '../../engine/types.js';

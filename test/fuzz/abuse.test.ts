@@ -35,7 +35,7 @@ import { parseGatewayConfig } from '../../gateway/config.js';
 import { Gateway } from '../../gateway/gateway.js';
 import { METADATA_ERROR_CODE, METADATA_SESSION_NONCE, OrderEntryCodec, methodPath, sessionTarget } from '../../gateway/grpc-server.js';
 import { RestGateway } from '../../gateway/rest-server.js';
-import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../gateway/signing.js';
+import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
 import { Operation } from '../../gateway/types.js';
 import { freePort } from '../../replicator/process-cluster.js';
 import { FeedClient } from '../../feed/client/feed-client.js';

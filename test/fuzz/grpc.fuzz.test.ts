@@ -7,7 +7,7 @@
 // message framing.
 //
 // After every batch: each call ended with OK and a decodable response, or with the status of
-// its x-mb-error-code (gateway/types.ts ERROR_STATUS) and details `CODE: message` — never
+// its x-mb-error-code (api/errors.ts ERROR_STATUS) and details `CODE: message` — never
 // INTERNAL or UNKNOWN; a session answers every message, in order, and stays open; if every
 // answer was a refusal before sequencing, the replica's applied index and state hash did not
 // move; account 2's resting orders are untouched; a well-formed place + cancel still works;
@@ -23,8 +23,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrderEntryGrpcClient } from '../../gateway/client/grpc-client.js';
 import { METADATA_ERROR_CODE, METADATA_SESSION_NONCE, OrderEntryCodec, methodPath, sessionOptionsFromMetadata, sessionTarget } from '../../gateway/grpc-server.js';
-import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../gateway/signing.js';
-import { ERROR_STATUS, ErrorCode, GrpcStatus } from '../../gateway/types.js';
+import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
+import { ERROR_STATUS, ErrorCode, GrpcStatus } from '../../api/errors.js';
 import { HeapWatch, KEY1, KEY2, concatBytes, fcParams, mutationsArb, mutate, startInProcessExchange, type InProcessExchange } from './harness.js';
 
 let ex: InProcessExchange;

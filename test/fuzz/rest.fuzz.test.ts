@@ -18,8 +18,8 @@ import net from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
-import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../gateway/signing.js';
-import { ERROR_STATUS, ErrorCode } from '../../gateway/types.js';
+import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
+import { ERROR_STATUS, ErrorCode } from '../../api/errors.js';
 import { HeapWatch, KEY1, KEY2, fcParams, mutationsArb, mutate, nastyJsonValue, startInProcessExchange, type InProcessExchange } from './harness.js';
 
 let ex: InProcessExchange;

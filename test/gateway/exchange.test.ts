@@ -7,11 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalExchange, type LocalExchange } from '../../processes/local-exchange.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { OrderEntryGrpcClient } from '../../gateway/client/grpc-client.js';
-import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, hmacSign, canonicalRequest, signRequest } from '../../gateway/signing.js';
+import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, hmacSign, canonicalRequest, signRequest } from '../../api/signing.js';
+import { canonicalReport } from '../../api/report-canonical.js';
+import type { ExecutionReportOut } from '../../api/execution-report.js';
 import type { OrdersDump } from '../../replicator/client/protocol.js';
 import { requestOnce } from '../../replicator/client/client.js';
-import { canonicalReport } from '../../gateway/report-chain.js';
-import type { ExecutionReportOut } from '../../gateway/types.js';
 import { until } from '../feed/harness.js';
 
 const K1 = { key: 'demo-key-1', hmacSecret: 'demo-secret-1-change-me' };

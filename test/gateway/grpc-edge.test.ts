@@ -31,14 +31,12 @@ import {
   ed25519Verify,
   hmacVerify,
   signRequest,
-} from '../../gateway/signing.js';
+} from '../../api/signing.js';
+import type { AuthHeaders } from '../../api/auth.js';
+import { ERROR_STATUS, ErrorCode, type GatewayError } from '../../api/errors.js';
+import type { ExecutionReportOut } from '../../api/execution-report.js';
 import {
-  ERROR_STATUS,
-  ErrorCode,
-  type AuthHeaders,
-  type ExecutionReportOut,
   type GatewayCore,
-  type GatewayError,
   type GatewayReply,
   type GatewaySession,
   type OrderOut,

@@ -6,8 +6,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { JOURNAL_KIND_REPORT, JOURNAL_KIND_RUN_START, ReportChain, canonicalReport, readJournal, canonicalReportReference, verifyChain, type ChainHead } from '../../gateway/report-chain.js';
-import type { ExecutionReportOut } from '../../gateway/types.js';
+import { canonicalReport, canonicalReportReference, verifyChain, type ChainHead } from '../../api/report-canonical.js';
+import { JOURNAL_KIND_REPORT, JOURNAL_KIND_RUN_START, ReportChain, readJournal } from '../../gateway/report-chain.js';
+import type { ExecutionReportOut } from '../../api/execution-report.js';
 
 const report = (k: number): ExecutionReportOut => ({
   exec_id: k, order_id: 100 + k, client_order_id: `c${k}`, orig_client_order_id: '', account: 1, symbol: 'BTC-USD', side: 'BUY', order_type: 'LIMIT',

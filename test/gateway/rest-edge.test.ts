@@ -9,8 +9,9 @@ import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { RestGateway, type AdminRequest } from '../../gateway/rest-server.js';
-import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, canonicalRequest, ed25519Verify, hmacVerify, signRequest } from '../../gateway/signing.js';
-import { ERROR_STATUS, ErrorCode, type GatewayCore, type GatewayError, type GatewayReply, type GatewaySession, type RawRequest } from '../../gateway/types.js';
+import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, canonicalRequest, ed25519Verify, hmacVerify, signRequest } from '../../api/signing.js';
+import { ERROR_STATUS, ErrorCode, type GatewayError } from '../../api/errors.js';
+import type { GatewayCore, GatewayReply, GatewaySession, RawRequest } from '../../gateway/types.js';
 
 const HOST = '127.0.0.1';
 const WAIT_MS = 5_000;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseGatewayConfig } from '../../gateway/config.js';
 import { Gateway, SESSION_PENDING_BYTES_MAX } from '../../gateway/gateway.js';
 import { OrderEntryCodec } from '../../gateway/grpc-server.js';
-import { signRequest } from '../../gateway/signing.js';
+import { signRequest } from '../../api/signing.js';
 import type { GatewaySession } from '../../gateway/types.js';
 import { REPO_ROOT, freePort } from '../../replicator/process-cluster.js';
 

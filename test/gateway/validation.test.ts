@@ -1,4 +1,4 @@
-// Gateway authentication, decoding and validation (gateway/auth.ts, validate.ts,
+// Gateway authentication, decoding and validation (api/auth.ts, gateway/validate.ts,
 // validation-worker.ts, worker-pool.ts): one test per reject rule, each through both encodings
 // (JSON and protobuf must give the identical result, except where only JSON can express the
 // input: fractions, unknown fields, explicit zeros, wrong JSON types); authentication and the
@@ -11,20 +11,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCommand, encodeCommand } from '../../engine/command-codec.js';
 import { commandFromJson } from '../../engine/json-codec.js';
 import { OrdType, PostOnly, Side, Stp, Tif, type Command } from '../../engine/types.js';
-import { authenticate, buildKeyTable, ReplayCache, type KeyEntry } from '../../gateway/auth.js';
-import { ed25519RawPublicKey, hmacSign, signRequest } from '../../gateway/signing.js';
-import { ErrorCode, Operation, type AuthHeaders, type GatewayError, type RawRequest } from '../../gateway/types.js';
+import { authenticate, buildKeyTable, ReplayCache, type AuthHeaders, type KeyEntry } from '../../api/auth.js';
+import { ed25519RawPublicKey, hmacSign, signRequest } from '../../api/signing.js';
+import { ErrorCode, type GatewayError } from '../../api/errors.js';
+import { fromGlobalOrderId, ORDER_ID_SHARD_BITS, SHARD_ID_MAX, toGlobalOrderId } from '../../api/order-ids.js';
+import { Operation, type RawRequest } from '../../gateway/types.js';
 import {
   decodeRequest,
   decodeSessionRequest,
-  fromGlobalOrderId,
-  ORDER_ID_SHARD_BITS,
   REQUEST_BODY_BYTES_MAX,
   requestMessageType,
   SESSION_BATCH_COMMANDS_MAX,
   sessionRequestMessageType,
-  SHARD_ID_MAX,
-  toGlobalOrderId,
   validateCommand,
   type ShardInfo,
   type ValidateResult,

@@ -1,5 +1,6 @@
 // Request signing: the canonical form a client signs and the gateway verifies, for both key
-// kinds. Shared by the gateway's workers (verify), the clients (sign) and the tests.
+// kinds. Shared by the gateway's workers and the query service (verify), the clients and the
+// CLI (sign), the audit (Ed25519 chain heads) and the tests.
 //
 //   canonical = `${timestamp}\n${target}\n${sha256 hex of the body bytes}`
 //   HMAC keys:    x-mb-signature = lowercase hex of HMAC-SHA256(secret, canonical)

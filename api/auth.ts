@@ -1,7 +1,9 @@
-// Request authentication (run in the validation workers) and the replay cache (main thread).
+// Request authentication and the replay cache, shared by every edge: the gateway authenticates
+// in its validation workers and keeps the replay cache on its main thread; the query service
+// (events/query/service.ts) does both on its main thread.
 //
 // authenticate(): API key lookup, timestamp window, signature over the canonical request
-// (gateway/signing.ts). Unknown key and bad signature answer the same UNAUTHENTICATED message,
+// (signing.ts). Unknown key and bad signature answer the same UNAUTHENTICATED message,
 // so a caller cannot probe which keys exist; a timestamp that is not a decimal integer or is
 // more than windowMs away from now answers STALE_REQUEST (checked before the signature: a stale
 // request costs no crypto).
@@ -15,14 +17,35 @@
 // replay keys. HMAC signatures are lowercase hex only (signing.ts), canonical already.
 
 import type { KeyObject } from 'node:crypto';
-import type { ApiKeyConfig } from './config.js';
+import { ErrorCode, type GatewayError } from './errors.js';
 import { canonicalRequest, ed25519PublicKeyFromRaw, ed25519Verify, hmacVerify } from './signing.js';
-import { ErrorCode, type AuthHeaders, type GatewayError } from './types.js';
 
 /** Replay keys remembered at most; beyond, new requests are refused (fail closed: OVERLOADED). */
 export const REPLAY_CACHE_ENTRIES_MAX = 1_000_000;
 
 const TIMESTAMP_RE = /^[0-9]{1,16}$/;
+
+/**
+ * Authentication material of a request (REST headers, gRPC metadata):
+ *   x-mb-apikey, x-mb-timestamp (ms since the epoch, decimal), x-mb-signature.
+ * HMAC keys: signature = lowercase hex HMAC-SHA256(secret, canonical).
+ * Ed25519 keys: signature = base64 Ed25519 signature of canonical.
+ * canonical = `${timestamp}\n${target}\n${sha256 hex of the body bytes}`.
+ */
+export interface AuthHeaders {
+  apiKey: string;
+  timestamp: string;
+  signature: string;
+}
+
+/** An API key as configured (gateway/config.ts: accounts' apiKeys, adminKeys): an HMAC secret or an Ed25519 public key. */
+export interface ApiKeyConfig {
+  key: string;
+  /** HMAC-SHA256 secret (UTF-8 string). */
+  hmacSecret?: string;
+  /** Ed25519 public key, base64 of the raw 32 bytes. */
+  ed25519PublicKey?: string;
+}
 
 export interface KeyEntry {
   /** 0 for admin keys. */

@@ -7,6 +7,7 @@
 //   parts:     feed/ audit/                    feed: engine, shard, ops, replicator/client;
 //                                              audit: engine, ops, shard, api, replicator
 //   log:       replicator/                     engine, shard, ops: never gateway, feed, events, api
+//   config:    config/                         engine, api, replicator/cluster-config.ts (files shared by processes)
 //   shared:    api/ shard/                     engine only
 //   base:      engine/ ops/                    nothing of ours
 // Outside replicator/, code uses the log through replicator/log.ts and replicator/client/, never
@@ -55,6 +56,15 @@ module.exports = {
       comment: 'api/ (order ids, report mapping, canonical hashing, signing, auth) builds on engine/ only.',
       from: { path: '^api/' },
       to: localOutside('api', 'engine'),
+    },
+    {
+      name: 'config-only-engine-api-cluster-file',
+      severity: 'error',
+      comment:
+        'config/ parses the configuration files several processes share (the gateway file, read by the gateway and ' +
+        'the query service): it builds on engine/ (instrument configs), api/ (key formats) and the cluster file parser.',
+      from: { path: '^config/' },
+      to: { dependencyTypes: ['local'], pathNot: '^(config|engine|api)/|^replicator/(cluster-config|raft/types)[.]ts$' },
     },
     {
       name: 'ops-imports-nothing-of-ours',

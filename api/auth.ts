@@ -38,7 +38,7 @@ export interface AuthHeaders {
   signature: string;
 }
 
-/** An API key as configured (gateway/config.ts: accounts' apiKeys, adminKeys): an HMAC secret or an Ed25519 public key. */
+/** An API key as configured (config/gateway-config.ts: accounts' apiKeys, adminKeys): an HMAC secret or an Ed25519 public key. */
 export interface ApiKeyConfig {
   key: string;
   /** HMAC-SHA256 secret (UTF-8 string). */

@@ -27,7 +27,7 @@ import type { EventBuffer } from '../engine/event-buffer.js';
 import { decodeCommand } from '../engine/command-codec.js';
 import { ENUM_NAMES, eventToJson } from '../engine/json-codec.js';
 import { EventKind, type Command } from '../engine/types.js';
-import type { Entry } from '../replicator/raft/types.js';
+import type { Entry } from '../replicator/log.js';
 import { ApplyOutcome, OUTCOME_NAMES, type ApplyResult } from '../shard/state-machine.js';
 import { BatchCursor } from '../shard/batch-codec.js';
 import { Findings } from './findings.js';

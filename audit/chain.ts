@@ -1,4 +1,4 @@
-// Checking the gateway's report chain against the log (gateway/report-chain.ts, gateway/README.md
+// Checking the gateway's report chain against the log (gateway/report-chain.ts, api/report-journal.ts, gateway/README.md
 // "Signed reports"): the journal names every chained report by (shard, exec_id), the heads file
 // holds the exchange's signed chain heads. Replay regenerates each named report from its shard's
 // log, re-hashes the chain, and compares with every signed head.
@@ -25,7 +25,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CHAIN_GENESIS, canonicalReport, headMessage } from '../api/report-canonical.js';
-import { JOURNAL_KIND_REPORT, JOURNAL_KIND_RUN_START, JOURNAL_RECORD_BYTES } from '../gateway/report-chain.js';
+import { JOURNAL_KIND_REPORT, JOURNAL_KIND_RUN_START, JOURNAL_RECORD_BYTES } from '../api/report-journal.js';
 import { ed25519PublicKeyFromRaw, ed25519Verify } from '../api/signing.js';
 import type { ExecutionReportOut } from '../api/execution-report.js';
 import { CANONICAL_TABLES, RECORD_TEMPLATE, RECORD_WRITER } from './canonical.js';

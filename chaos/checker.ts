@@ -22,7 +22,7 @@ import { EventKind, type ExecReport, type ShardConfig } from '../engine/types.js
 import { projection, replayRecords } from '../events/read-models/reference.js';
 import type { ReadModels } from '../events/read-models/model.js';
 import { toReport, type ExecutionReportOut } from '../api/execution-report.js';
-import { EntryType, type Entry } from '../replicator/raft/types.js';
+import { EntryType, type Entry } from '../replicator/log.js';
 import { ApplyOutcome, ShardStateMachine } from '../shard/state-machine.js';
 import { decodeBatch } from '../shard/batch-codec.js';
 import type { Op } from './workload.js';

@@ -23,7 +23,7 @@ import { ENUM_NAMES, reasonName } from '../engine/json-codec.js';
 import { authenticate, type AuthHeaders, type KeyEntry } from '../api/auth.js';
 import { SESSION_LOST_CODES, TRACE_INDEXES_MAX } from '../replicator/client/protocol.js';
 import { CLIENT_WINDOW_MAX, ClientRequestError, ReplicaClient, requestOnce, type SubmitResult } from '../replicator/client/client.js';
-import type { GatewayConfig, ShardEntry } from './config.js';
+import type { GatewayConfig, ShardEntry } from '../config/gateway-config.js';
 import { ReportChain, loadOrCreateSigningKey } from './report-chain.js';
 import { AccountRisk, TokenBucket, checkRisk, type PriceReference } from './risk.js';
 import { ed25519PublicKeyFromRaw } from '../api/signing.js';

@@ -2,7 +2,7 @@
 // Serves REST and gRPC on the config's `listen` addresses; SIGTERM/SIGINT stop it cleanly.
 
 import { parseArgs } from 'node:util';
-import { loadGatewayConfig } from './config.js';
+import { loadGatewayConfig } from '../config/gateway-config.js';
 import { Gateway } from './gateway.js';
 import { GrpcGateway } from './grpc-server.js';
 import { RestGateway } from './rest-server.js';

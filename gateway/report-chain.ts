@@ -9,12 +9,7 @@
 //
 // Chain journal, for replay (audit): `<dataDir>/chain-journal.bin` names each chained report by
 // where the engine emitted it, so that an auditor can regenerate the exact report from the log
-// and re-hash the chain. Fixed 12-byte big-endian records, in chain order:
-//   u16 shard | u16 kind | u32 value_high | u32 value_low      (value = high × 2^32 + low)
-//   kind 1 = a report: value = its exec_id (unique per shard); chain_seq = the ordinal of the
-//            report record within its run (1, 2, …)
-//   kind 2 = a run starts (the chain restarts from genesis at each gateway start): value = ts_ms
-// Journal records are written and fdatasynced before any head that covers them (same writer).
+// and re-hash the chain (format: api/report-journal.ts). Journal records are written and fdatasynced before any head that covers them (same writer).
 //
 // canonical(report) is the report's JSON with its fields in the ExecutionReport message's
 // order, without chain_seq, chain_hash and signature; it, the chain step, the head message and
@@ -30,6 +25,7 @@ import type { ExecutionReportOut } from '../api/execution-report.js';
 import { shardOfOrderId } from '../api/order-ids.js';
 import { CHAIN_GENESIS, canonicalReport, chainStep, headMessage, type ChainHead } from '../api/report-canonical.js';
 import { ed25519RawPublicKey, ed25519Sign } from '../api/signing.js';
+import { JOURNAL_KIND_REPORT, JOURNAL_KIND_RUN_START, JOURNAL_RECORD_BYTES, journalRecord } from '../api/report-journal.js';
 
 /** Loads the exchange's Ed25519 key (PKCS#8 PEM), creating it (mode 0600) and its public key file if missing. */
 export function loadOrCreateSigningKey(file: string): KeyObject {
@@ -42,33 +38,6 @@ export function loadOrCreateSigningKey(file: string): KeyObject {
   return createPrivateKey(fs.readFileSync(file));
 }
 
-export const JOURNAL_RECORD_BYTES = 12;
-export const JOURNAL_KIND_REPORT = 1;
-export const JOURNAL_KIND_RUN_START = 2;
-
-/** One journal record (see the file comment). */
-export function journalRecord(buf: Buffer, at: number, shard: number, kind: number, value: number): void {
-  buf.writeUInt16BE(shard, at);
-  buf.writeUInt16BE(kind, at + 2);
-  buf.writeUInt32BE(Math.floor(value / 2 ** 32), at + 4);
-  buf.writeUInt32BE(value % 2 ** 32, at + 8);
-}
-
-export interface JournalEntry {
-  shard: number;
-  kind: number;
-  value: number;
-}
-
-/** Parses a chain journal; a torn last record (a crash mid-write) is ignored. */
-export function readJournal(bytes: Uint8Array): JournalEntry[] {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out: JournalEntry[] = [];
-  for (let at = 0; at + JOURNAL_RECORD_BYTES <= b.length; at += JOURNAL_RECORD_BYTES) {
-    out.push({ shard: b.readUInt16BE(at), kind: b.readUInt16BE(at + 2), value: b.readUInt32BE(at + 4) * 2 ** 32 + b.readUInt32BE(at + 8) });
-  }
-  return out;
-}
 
 export class ReportChain {
   private seq = 0;

@@ -8,7 +8,7 @@
 // gateway (documented in gateway/README.md).
 
 import type { InstrumentConfig } from '../engine/types.js';
-import type { RiskLimits } from './config.js';
+import type { RiskLimits } from '../config/gateway-config.js';
 import { ErrorCode, type GatewayError } from '../api/errors.js';
 import type { ValidatedCommand } from './validate.js';
 

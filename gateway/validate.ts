@@ -61,7 +61,7 @@ const DIGITS_RE = /^[0-9]{1,32}$/;
 /** What validation needs of an instrument (engine InstrumentConfig has these and more). */
 export type InstrumentLimits = Pick<InstrumentConfig, 'symbol' | 'tickSize' | 'lotSize' | 'minQty' | 'maxQty' | 'maxPrice'>;
 
-/** What validation needs of a shard (gateway/config.ts ShardEntry has these and more). */
+/** What validation needs of a shard (config/gateway-config.ts ShardEntry has these and more). */
 export interface ShardInfo {
   id: number;
   instruments: readonly InstrumentLimits[];

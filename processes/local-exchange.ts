@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseClusterConfig } from '../replicator/cluster-config.js';
 import { ProcessCluster, freePort } from '../replicator/process-cluster.js';
-import { loadGatewayConfig, parseGatewayConfig, type GatewayConfig } from '../gateway/config.js';
+import { loadGatewayConfig, parseGatewayConfig, type GatewayConfig } from '../config/gateway-config.js';
 import { Gateway } from '../gateway/gateway.js';
 import { GrpcGateway } from '../gateway/grpc-server.js';
 import { RestGateway } from '../gateway/rest-server.js';

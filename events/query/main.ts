@@ -4,7 +4,7 @@
 //   npm run query -- --config <gateway config> [--brokers host:port,...] [--data-dir DIR]
 //                    [--rest host:port] [--grpc host:port] [--group-id G] [--partitions N]
 //
-// From the gateway config (gateway/config.ts) it takes the accounts and API keys, the admin
+// From the gateway config (config/gateway-config.ts) it takes the accounts and API keys, the admin
 // keys, the receive window and the shards; its optional "query" section gives the listen
 // addresses and data directory ({"rest": "127.0.0.1:8081", "grpc": "127.0.0.1:50052",
 // "dataDir": "…"}), "kafkaBrokers" the brokers. Flags win over the file. Brokers: --brokers >
@@ -21,7 +21,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseGatewayConfig } from '../../gateway/config.js';
+import { parseGatewayConfig } from '../../config/gateway-config.js';
 import { parseHostPort } from '../../replicator/cluster-config.js';
 import { resolveBrokers } from '../kafka.js';
 import { ReadModelConsumer } from '../read-models/consumer.js';

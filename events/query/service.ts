@@ -12,7 +12,7 @@
 // NOT_YET_CONSISTENT (HTTP 503 / gRPC UNAVAILABLE) and a retry hint.
 
 import { buildKeyTable, ReplayCache, authenticate, type AuthHeaders, type KeyEntry } from '../../api/auth.js';
-import type { GatewayConfig } from '../../gateway/config.js';
+import type { GatewayConfig } from '../../config/gateway-config.js';
 import { ERROR_STATUS, ErrorCode } from '../../api/errors.js';
 import { ENUM_NAMES } from '../../engine/json-codec.js';
 import { CANDLE_INTERVALS, FILLS_PER_ACCOUNT_MAX, type CandleInterval, type FillView, type OrderView, type ReadModels } from '../read-models/model.js';

@@ -31,7 +31,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrderEntryGrpcClient } from '../../gateway/client/grpc-client.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
-import { parseGatewayConfig } from '../../gateway/config.js';
+import { parseGatewayConfig } from '../../config/gateway-config.js';
 import { Gateway } from '../../gateway/gateway.js';
 import { METADATA_ERROR_CODE, METADATA_SESSION_NONCE, OrderEntryCodec, methodPath, sessionTarget } from '../../gateway/grpc-server.js';
 import { RestGateway } from '../../gateway/rest-server.js';

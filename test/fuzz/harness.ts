@@ -12,7 +12,7 @@ import vm from 'node:vm';
 import fc from 'fast-check';
 import { parseConfig } from '../../engine/config.js';
 import type { ShardConfig } from '../../engine/types.js';
-import { parseGatewayConfig, type GatewayConfig } from '../../gateway/config.js';
+import { parseGatewayConfig, type GatewayConfig } from '../../config/gateway-config.js';
 import { Gateway } from '../../gateway/gateway.js';
 import { GrpcGateway } from '../../gateway/grpc-server.js';
 import { RestGateway } from '../../gateway/rest-server.js';

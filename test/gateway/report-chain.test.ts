@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { canonicalReport, canonicalReportReference, verifyChain, type ChainHead } from '../../api/report-canonical.js';
-import { JOURNAL_KIND_REPORT, JOURNAL_KIND_RUN_START, ReportChain, readJournal } from '../../gateway/report-chain.js';
+import { JOURNAL_KIND_REPORT, JOURNAL_KIND_RUN_START, readJournal } from '../../api/report-journal.js';
+import { ReportChain } from '../../gateway/report-chain.js';
 import type { ExecutionReportOut } from '../../api/execution-report.js';
 
 const report = (k: number): ExecutionReportOut => ({

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseGatewayConfig } from '../../gateway/config.js';
+import { parseGatewayConfig } from '../../config/gateway-config.js';
 import { Gateway, SESSION_PENDING_BYTES_MAX } from '../../gateway/gateway.js';
 import { OrderEntryCodec } from '../../gateway/grpc-server.js';
 import { signRequest } from '../../api/signing.js';

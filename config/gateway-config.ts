@@ -1,6 +1,8 @@
 // Gateway configuration: which shards exist (their instruments and replicas), who may trade
 // (accounts, their API keys and risk limits), the admin keys, and the exchange's signing key.
-// A JSON file (gateway/examples/gateway-local.json); relative paths are relative to it.
+// A JSON file (gateway/examples/gateway-local.json); relative paths are relative to it. The
+// gateway reads all of it; the query service (events/query/) reads the accounts, keys, shards
+// and data directory from the same file, which is why it lives here and not in gateway/.
 //
 //   {
 //     "listen": { "rest": "127.0.0.1:8080", "grpc": "127.0.0.1:50051" },
@@ -26,7 +28,6 @@ import { parseConfig } from '../engine/config.js';
 import type { InstrumentConfig, ShardConfig } from '../engine/types.js';
 import { parseClusterConfig, parseHostPort } from '../replicator/cluster-config.js';
 import type { ApiKeyConfig } from '../api/auth.js';
-import { SLOW_ORDER_MS_DEFAULT } from './trace.js';
 
 export interface RiskLimits {
   /** Largest quantity of one order (quantity units). */
@@ -74,6 +75,8 @@ export interface GatewayConfig {
 
 export const DEFAULT_RISK: RiskLimits = { maxOrderQty: 1e9, maxNotional: 1e15, maxOpenOrders: 100_000, ratePerSec: 100_000, burst: 200_000 };
 export const RECEIVE_WINDOW_MS_DEFAULT = 5_000;
+/** A gateway request slower than this end to end (ms) goes to the slow-order dump (gateway/trace.ts). */
+export const SLOW_ORDER_MS_DEFAULT = 5;
 
 export class GatewayConfigError extends Error {
   override name = 'GatewayConfigError';

@@ -114,7 +114,11 @@ describe('read models', () => {
         const pos = logs.map(() => 0);
         const rewinds = logs.map(() => 0);
         const m = new ReadModels();
-        for (let steps = 0; steps < 100_000; steps++) {
+        // Every step consumes at least one record and rewinds are bounded, so this many steps
+        // always suffice (a fixed cap did not: short choice arrays repeat, and a schedule that
+        // resends nearly everything makes logs ~10x the clean sequence, consumed one at a time).
+        const stepsMax = logs.reduce((n, log) => n + log.length, 0) + logs.length * 8 * 50 + 1;
+        for (let steps = 0; steps < stepsMax; steps++) {
           const live = pos.map((p, k) => (p < logs[k]!.length ? k : -1)).filter((k) => k >= 0);
           if (live.length === 0) break;
           const k = live[pick(live.length)]!;
@@ -127,7 +131,8 @@ describe('read models', () => {
         dropped.redelivered += m.stats.redelivered;
         expect(m.views()).toEqual(expected);
       }),
-      { numRuns: 60 },
+      // The schedule that outran the old fixed step cap (seed 200478469): kept as a fixed example.
+      { numRuns: 60, examples: [[[750430, 782250, 63944]]] },
     );
     // The schedules did exercise both rules.
     expect(dropped.duplicates).toBeGreaterThan(0);

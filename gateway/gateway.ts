@@ -30,41 +30,21 @@ import { ed25519PublicKeyFromRaw } from '../api/signing.js';
 import { ErrorCode, type GatewayError } from '../api/errors.js';
 import { toReport, type ExecutionReportOut } from '../api/execution-report.js';
 import { encodeJsonCommand } from '../shard/json-command.js';
+import './limits-check.js';
 import { canonicalReport } from '../api/report-canonical.js';
 import { toGlobalOrderId } from '../api/order-ids.js';
 import { type GatewayCore, type GatewayReply, type GatewaySession, type OrderOut, type OrderResultOut, type RawRequest, type SessionOptions } from './types.js';
 import type { ValidatedCommand } from './validate.js';
 import { ValidationPool } from './worker-pool.js';
 import { GatewayMetrics } from './metrics.js';
-import { OrderTrace, SLOW_ORDERS_MAX, TraceBook, type SlowOrder } from './trace.js';
+import { OrderTrace, TraceBook, type SlowOrder } from './trace.js';
+import { SLOW_ORDERS_MAX } from './limits.js';
 import { createRegistry, type Registry } from '../ops/metrics.js';
+import { SHARD_CLIENTS, SHARD_INFLIGHT_MAX, REQUEST_TIMEOUT_MS, ORDER_CACHE_MAX, SESSIONS_MAX, SESSION_PENDING_MAX, SESSION_PENDING_BYTES_MAX, READINESS_CACHE_MS, READINESS_PROBE_TIMEOUT_MS, SLOW_ORDERS_DUMP_DEFAULT } from './limits.js';
 
-/** Replica client sessions per shard (each pipelines up to CLIENT_WINDOW_MAX commands; commands of one gateway session always use the same one, so they apply in order). */
-export const SHARD_CLIENTS = 4;
-/** Commands in flight to one shard at most; more are refused OVERLOADED. */
-export const SHARD_INFLIGHT_MAX = 65_536;
-/** A command not acknowledged by then is answered UNAVAILABLE (it may still take effect, at most once). */
-export const REQUEST_TIMEOUT_MS = 10_000;
-/** Last known state of orders seen in reports (GetOrder for done orders), LRU. */
-export const ORDER_CACHE_MAX = 200_000;
-/** Order sessions open at once. */
-export const SESSIONS_MAX = 10_000;
-/** Requests of one session waiting for their replies; more are refused OVERLOADED. */
-export const SESSION_PENDING_MAX = 4_096;
-/**
- * Body bytes of one session's requests waiting for their replies; beyond, OVERLOADED. A request
- * may carry up to 1,024 commands, so a count of requests alone would let one session queue
- * millions of commands (and the gateway's heap, and its garbage collection, grow with them)
- * when a client sends faster than the shard commits. 1 MiB ≈ 16,000 ~60-byte orders.
- */
-export const SESSION_PENDING_BYTES_MAX = 1024 * 1024;
 
 const FINAL_STATUS = new Set<number>([OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.REJECTED, OrdStatus.EXPIRED]);
 
-/** How long a readiness probe result is reused (ms). */
-export const READINESS_CACHE_MS = 1_000;
-/** Per replica status request of a readiness probe (ms). */
-export const READINESS_PROBE_TIMEOUT_MS = 500;
 
 export interface Readiness {
   ready: boolean;
@@ -75,8 +55,6 @@ export interface GatewayLog {
   (line: string): void;
 }
 
-/** Slow orders the dump returns when the request does not say (`limit`, at most SLOW_ORDERS_MAX). */
-export const SLOW_ORDERS_DUMP_DEFAULT = 50;
 
 /** How often (ms) a shard link answers the commands past REQUEST_TIMEOUT_MS. */
 const DEADLINE_SWEEP_MS = 100;

@@ -42,6 +42,7 @@ import {
   type RawRequest,
   type SessionOptions,
 } from './types.js';
+import { DEAD_MAN_MS_MAX, SESSION_INFLIGHT_MAX, KEEPALIVE_TIME_MS, KEEPALIVE_TIMEOUT_MS, KEEPALIVE_PERMIT_WITHOUT_CALLS, MIN_PING_INTERVAL_MS, MAX_RECEIVE_MESSAGE_BYTES, MAX_CONCURRENT_STREAMS, STOP_GRACE_MS, DEADLINE_REPLY_MARGIN_MS, SESSION_STREAM_QUEUE_MAX } from './limits.js';
 
 // ---------------------------------------------------------------------------------------------
 // Constants
@@ -71,34 +72,9 @@ export const METADATA_RETRY_AFTER_MS = 'retry-after-ms';
 export const METADATA_CANCEL_ON_DISCONNECT = 'x-mb-cancel-on-disconnect';
 /** OrderSession opening metadata: dead-man's switch in ms (0 or absent = off). */
 export const METADATA_DEAD_MAN_MS = 'x-mb-dead-man-ms';
-/** Largest dead-man's switch (ms): the largest setTimeout delay (2^31 − 1, ~24.8 days). */
-export const DEAD_MAN_MS_MAX = 2 ** 31 - 1;
 /** OrderSession response headers (sent once the session is authenticated): the account. */
 export const METADATA_ACCOUNT = 'x-mb-account';
 
-/** Messages of one OrderSession stream submitted to the core and not yet answered (or written); reading pauses at this many and resumes below half. */
-export const SESSION_INFLIGHT_MAX = 1024;
-/** Server keepalive: ping an idle connection after this long. */
-export const KEEPALIVE_TIME_MS = 30_000;
-/** Server keepalive: drop the connection when a ping is not acknowledged within this. */
-export const KEEPALIVE_TIMEOUT_MS = 10_000;
-/** Keepalive pings also on connections without calls (grpc-js servers ping idle connections regardless; passed for clarity and for C-core interop). */
-export const KEEPALIVE_PERMIT_WITHOUT_CALLS = 1;
-/**
- * Smallest interval between client pings the server should accept without data. grpc-js 1.14 does
- * not enforce it (it reads no `grpc.http2.*` server option; Node's HTTP/2 flood protection still
- * applies); it is passed under the C-core option names so the policy is explicit, and clients of
- * this gateway must not ping more often than this.
- */
-export const MIN_PING_INTERVAL_MS = 10_000;
-/** Largest request message accepted (bytes); larger ones fail with RESOURCE_EXHAUSTED before reaching the core. */
-export const MAX_RECEIVE_MESSAGE_BYTES = 4 * 1024 * 1024;
-/** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: calls (unary or session streams) open at once per connection. */
-export const MAX_CONCURRENT_STREAMS = 1024;
-/** stop(): how long in-flight calls may take to finish before they are cancelled. */
-export const STOP_GRACE_MS = 5_000;
-/** Unary calls end with DEADLINE_EXCEEDED this long before the deadline, so that our reply (with x-mb-error-code) beats grpc-js's own deadline timer and reaches the client in time. */
-export const DEADLINE_REPLY_MARGIN_MS = 5;
 
 export const SERVER_OPTIONS: grpc.ServerOptions = {
   'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
@@ -333,12 +309,6 @@ const UNARY_OPS: ReadonlySet<string> = new Set(Object.values(Operation));
 
 type SessionCall = grpc.ServerDuplexStream<Buffer, Plain | Buffer>;
 
-/**
- * Replies and unsolicited reports queued in one session stream at most. Requests are bounded by
- * the session's own limits; unsolicited reports are not, so a client that stops reading while
- * its resting orders fill is cut off here (OVERLOADED) instead of growing the gateway's memory.
- */
-export const SESSION_STREAM_QUEUE_MAX = 16_384;
 
 interface Pending {
   settled: boolean;

@@ -26,11 +26,8 @@ import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_li
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../api/signing.js';
 import { ERROR_STATUS, ErrorCode, type GatewayError } from '../api/errors.js';
 import { Operation, type GatewayCore, type GatewayReply, type RawRequest } from './types.js';
+import { REST_INFLIGHT_MAX, REST_BODY_BYTES_MAX_DEFAULT } from './limits.js';
 
-/** Requests between their arrival and the core's answer, at most; beyond: 503 OVERLOADED. */
-export const REST_INFLIGHT_MAX = 65_536;
-/** Largest request body (bytes); beyond: 413 without calling the core. */
-export const REST_BODY_BYTES_MAX_DEFAULT = 64 * 1024;
 /** Retry-After (seconds) of the edge's own 503 when REST_INFLIGHT_MAX is reached. */
 const OVERLOADED_RETRY_AFTER_S = 1;
 

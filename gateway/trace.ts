@@ -9,9 +9,8 @@
 
 import { prom, type Registry } from '../ops/metrics.js';
 import { SLOW_ORDER_MS_DEFAULT } from '../config/gateway-config.js';
+import { SLOW_ORDERS_MAX } from './limits.js';
 
-/** Slow orders kept for the dump (a ring: the newest replace the oldest). */
-export const SLOW_ORDERS_MAX = 256;
 /** Stage histogram buckets (s): 10 µs to 1 s. */
 export const GATEWAY_STAGE_BUCKETS_S = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 

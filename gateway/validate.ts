@@ -43,15 +43,9 @@ import type { Command, InstrumentConfig } from '../engine/types.js';
 import { ErrorCode, type GatewayError } from '../api/errors.js';
 import { fromGlobalOrderId } from '../api/order-ids.js';
 import { Operation } from './types.js';
+import { REQUEST_BODY_BYTES_MAX, SESSION_BATCH_COMMANDS_MAX, SESSION_REQUEST_BYTES_MAX, CLIENT_ORDER_ID_MAX } from './limits.js';
 
-/** Largest unary request body (JSON or protobuf). */
-export const REQUEST_BODY_BYTES_MAX = 64 * 1024;
-/** Largest number of commands in one OrderSessionRequest. */
-export const SESSION_BATCH_COMMANDS_MAX = 1024;
-/** Largest OrderSessionRequest message (1,024 commands of up to ~1 KiB each). */
-export const SESSION_REQUEST_BYTES_MAX = 1024 * 1024;
 
-export const CLIENT_ORDER_ID_MAX = 36;
 const CLIENT_ORDER_ID_RE = /^[A-Za-z0-9_.:-]{1,36}$/;
 const DIGITS_RE = /^[0-9]{1,32}$/;
 

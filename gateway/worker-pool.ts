@@ -69,37 +69,8 @@ import { ErrorCode, type GatewayError } from '../api/errors.js';
 import type { RawRequest } from './types.js';
 import type { InstrumentLimits, ValidatedCommand } from './validate.js';
 import { createWorkerState, runTask, signItem as sign, type AuthItem, type RequestItem, type RequestOutcome, type SessionItem, type SessionOutcome, type SignItem, type ValidationTask, type ValidationWorkerData, type WorkerState } from './validation-worker.js';
+import { BATCH_MAX_DEFAULT, SIGN_INLINE_PAYLOADS_MAX_DEFAULT, INLINE_ITEMS_PER_TURN_MAX_DEFAULT, INLINE_ITEMS_PER_WINDOW_MAX_DEFAULT, INLINE_WINDOW_MS, BATCH_BYTES_MAX_DEFAULT, QUEUE_MAX_DEFAULT, OVERLOADED_RETRY_AFTER_MS } from './limits.js';
 
-export const BATCH_MAX_DEFAULT = 256;
-/**
- * A sign batch of at most this many report payloads is signed on the main thread when it is
- * dispatched instead of in a worker: one HMAC-SHA256 costs ~5.6 µs inline, one task costs the
- * main thread ~100 µs here (postTask self time, mostly waking the worker: 620 ms over 5,859
- * tasks in a profile of bench:rest at ~7k orders/s), so small batches are cheaper inline, in
- * main-thread time and in total CPU. Large ones (busy order sessions) still go to the workers.
- */
-export const SIGN_INLINE_PAYLOADS_MAX_DEFAULT = 16;
-/**
- * Items validated on the main thread per event-loop turn while the pool is idle (see the file
- * header): a turn with a few requests (a quiet exchange, sequential clients) pays no worker
- * hand-off; a busier turn (≈ 20 µs each here, 8 ≈ 160 µs of main thread) goes to the workers.
- */
-export const INLINE_ITEMS_PER_TURN_MAX_DEFAULT = 8;
-/**
- * …and at most this many per INLINE_WINDOW_MS (1,000 a second): above that rate the items go to
- * the workers even when each turn brings only one. Measured (bench:grpc, single orders at
- * 10,000/s): with the per-turn budget alone every order was validated and signed inline — each
- * gRPC message came in its own turn, so the pool never looked busy — and the gateway's main
- * thread, the bottleneck at that rate, spent 20–50 µs more per order than with worker batches.
- */
-export const INLINE_ITEMS_PER_WINDOW_MAX_DEFAULT = 100;
-/** The window of INLINE_ITEMS_PER_WINDOW_MAX_DEFAULT (ms). */
-export const INLINE_WINDOW_MS = 100;
-/** A batch is also dispatched once its bodies (or report payloads) reach this many bytes: one session message may carry 1,024 commands. */
-export const BATCH_BYTES_MAX_DEFAULT = 256 * 1024;
-export const QUEUE_MAX_DEFAULT = 65_536;
-/** retry_after_ms of an OVERLOADED refusal when the queue is full. */
-export const OVERLOADED_RETRY_AFTER_MS = 50;
 
 export type ValidationResult = { ok: true; account: number; apiKey: string; admin: boolean; command: ValidatedCommand } | { ok: false; error: GatewayError };
 export type SessionAuthResult = { ok: true; account: number; apiKey: string; admin: boolean } | { ok: false; error: GatewayError };

@@ -15,21 +15,8 @@
 
 import type { KeyObject } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import {
-  KEEPALIVE_TIME_MS,
-  KEEPALIVE_TIMEOUT_MS,
-  MAX_RECEIVE_MESSAGE_BYTES,
-  METADATA_ACCOUNT,
-  METADATA_CANCEL_ON_DISCONNECT,
-  METADATA_DEAD_MAN_MS,
-  METADATA_ERROR_CODE,
-  METADATA_RETRY_AFTER_MS,
-  OrderEntryCodec,
-  METADATA_SESSION_NONCE,
-  SESSION_METHOD,
-  sessionTarget,
-  methodPath,
-} from '../grpc-server.js';
+import { METADATA_ACCOUNT, METADATA_CANCEL_ON_DISCONNECT, METADATA_DEAD_MAN_MS, METADATA_ERROR_CODE, METADATA_RETRY_AFTER_MS, OrderEntryCodec, METADATA_SESSION_NONCE, SESSION_METHOD, sessionTarget, methodPath } from '../grpc-server.js';
+import { KEEPALIVE_TIME_MS, KEEPALIVE_TIMEOUT_MS, MAX_RECEIVE_MESSAGE_BYTES } from '../limits.js';
 import { randomBytes } from 'node:crypto';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, ed25519PrivateKeyFromSeed, signRequest } from '../../api/signing.js';
 import type { ExecutionReportOut } from '../../api/execution-report.js';

@@ -13,13 +13,8 @@ import * as protoLoader from '@grpc/proto-loader';
 import { service as healthService } from 'grpc-health-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { OrderEntryError, OrderEntryGrpcClient } from '../../gateway/client/grpc-client.js';
-import {
-  GrpcGateway,
-  OrderEntryCodec,
-  SERVICE_NAME,
-  SESSION_INFLIGHT_MAX,
-  methodPath,
-} from '../../gateway/grpc-server.js';
+import { GrpcGateway, OrderEntryCodec, SERVICE_NAME, methodPath } from '../../gateway/grpc-server.js';
+import { SESSION_INFLIGHT_MAX } from '../../gateway/limits.js';
 import {
   HEADER_API_KEY,
   HEADER_SIGNATURE,

@@ -16,17 +16,8 @@ import { ed25519RawPublicKey, hmacSign, signRequest } from '../../api/signing.js
 import { ErrorCode, type GatewayError } from '../../api/errors.js';
 import { fromGlobalOrderId, ORDER_ID_SHARD_BITS, SHARD_ID_MAX, toGlobalOrderId } from '../../api/order-ids.js';
 import { Operation, type RawRequest } from '../../gateway/types.js';
-import {
-  decodeRequest,
-  decodeSessionRequest,
-  REQUEST_BODY_BYTES_MAX,
-  requestMessageType,
-  SESSION_BATCH_COMMANDS_MAX,
-  sessionRequestMessageType,
-  validateCommand,
-  type ShardInfo,
-  type ValidateResult,
-} from '../../gateway/validate.js';
+import { decodeRequest, decodeSessionRequest, requestMessageType, sessionRequestMessageType, validateCommand, type ShardInfo, type ValidateResult } from '../../gateway/validate.js';
+import { REQUEST_BODY_BYTES_MAX, SESSION_BATCH_COMMANDS_MAX } from '../../gateway/limits.js';
 import { createWorkerState, runTask, type ValidationWorkerData } from '../../gateway/validation-worker.js';
 import { ValidationPool } from '../../gateway/worker-pool.js';
 

@@ -1,0 +1,117 @@
+// The gateway process's limits, in one place (TigerBeetle's constants.zig): every bound on
+// connections, requests, sessions, queues and timeouts at the edges and in the core, with its
+// unit in its name. How they must relate to each other and to the replica client protocol's and
+// the shard's limits is asserted when the process loads, in limits-check.ts. Config-file
+// settings (risk limits, the receive window, the slow-order threshold) are in
+// config/gateway-config.ts.
+
+// The core: replica clients, sessions, the order cache, readiness (gateway.ts)
+/** Replica client sessions per shard (each pipelines up to CLIENT_WINDOW_MAX commands; commands of one gateway session always use the same one, so they apply in order). */
+export const SHARD_CLIENTS = 4;
+/** Commands in flight to one shard at most; more are refused OVERLOADED. */
+export const SHARD_INFLIGHT_MAX = 65_536;
+/** A command not acknowledged by then is answered UNAVAILABLE (it may still take effect, at most once). */
+export const REQUEST_TIMEOUT_MS = 10_000;
+/** Last known state of orders seen in reports (GetOrder for done orders), LRU. */
+export const ORDER_CACHE_MAX = 200_000;
+/** Order sessions open at once. */
+export const SESSIONS_MAX = 10_000;
+/** Requests of one session waiting for their replies; more are refused OVERLOADED. */
+export const SESSION_PENDING_MAX = 4_096;
+/**
+ * Body bytes of one session's requests waiting for their replies; beyond, OVERLOADED. A request
+ * may carry up to 1,024 commands, so a count of requests alone would let one session queue
+ * millions of commands (and the gateway's heap, and its garbage collection, grow with them)
+ * when a client sends faster than the shard commits. 1 MiB ≈ 16,000 ~60-byte orders.
+ */
+export const SESSION_PENDING_BYTES_MAX = 1024 * 1024;
+/** How long a readiness probe result is reused (ms). */
+export const READINESS_CACHE_MS = 1_000;
+/** Per replica status request of a readiness probe (ms). */
+export const READINESS_PROBE_TIMEOUT_MS = 500;
+/** Slow orders the dump returns when the request does not say (`limit`, at most SLOW_ORDERS_MAX). */
+export const SLOW_ORDERS_DUMP_DEFAULT = 50;
+
+// The gRPC edge (grpc-server.ts)
+/** Largest dead-man's switch (ms): the largest setTimeout delay (2^31 − 1, ~24.8 days). */
+export const DEAD_MAN_MS_MAX = 2 ** 31 - 1;
+/** Messages of one OrderSession stream submitted to the core and not yet answered (or written); reading pauses at this many and resumes below half. */
+export const SESSION_INFLIGHT_MAX = 1024;
+/** Server keepalive: ping an idle connection after this long. */
+export const KEEPALIVE_TIME_MS = 30_000;
+/** Server keepalive: drop the connection when a ping is not acknowledged within this. */
+export const KEEPALIVE_TIMEOUT_MS = 10_000;
+/** Keepalive pings also on connections without calls (grpc-js servers ping idle connections regardless; passed for clarity and for C-core interop). */
+export const KEEPALIVE_PERMIT_WITHOUT_CALLS = 1;
+/**
+ * Smallest interval between client pings the server should accept without data. grpc-js 1.14 does
+ * not enforce it (it reads no `grpc.http2.*` server option; Node's HTTP/2 flood protection still
+ * applies); it is passed under the C-core option names so the policy is explicit, and clients of
+ * this gateway must not ping more often than this.
+ */
+export const MIN_PING_INTERVAL_MS = 10_000;
+/** Largest request message accepted (bytes); larger ones fail with RESOURCE_EXHAUSTED before reaching the core. */
+export const MAX_RECEIVE_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: calls (unary or session streams) open at once per connection. */
+export const MAX_CONCURRENT_STREAMS = 1024;
+/** stop(): how long in-flight calls may take to finish before they are cancelled. */
+export const STOP_GRACE_MS = 5_000;
+/** Unary calls end with DEADLINE_EXCEEDED this long before the deadline, so that our reply (with x-mb-error-code) beats grpc-js's own deadline timer and reaches the client in time. */
+export const DEADLINE_REPLY_MARGIN_MS = 5;
+/**
+ * Replies and unsolicited reports queued in one session stream at most. Requests are bounded by
+ * the session's own limits; unsolicited reports are not, so a client that stops reading while
+ * its resting orders fill is cut off here (OVERLOADED) instead of growing the gateway's memory.
+ */
+export const SESSION_STREAM_QUEUE_MAX = 16_384;
+
+// The REST edge (rest-server.ts)
+/** Requests between their arrival and the core's answer, at most; beyond: 503 OVERLOADED. */
+export const REST_INFLIGHT_MAX = 65_536;
+/** Largest request body (bytes); beyond: 413 without calling the core. */
+export const REST_BODY_BYTES_MAX_DEFAULT = 64 * 1024;
+
+// Request sizes (validate.ts)
+/** Largest unary request body (JSON or protobuf). */
+export const REQUEST_BODY_BYTES_MAX = 64 * 1024;
+/** Largest number of commands in one OrderSessionRequest. */
+export const SESSION_BATCH_COMMANDS_MAX = 1024;
+/** Largest OrderSessionRequest message (1,024 commands of up to ~1 KiB each). */
+export const SESSION_REQUEST_BYTES_MAX = 1024 * 1024;
+export const CLIENT_ORDER_ID_MAX = 36;
+
+// The validation and signing pool (worker-pool.ts)
+export const BATCH_MAX_DEFAULT = 256;
+/**
+ * A sign batch of at most this many report payloads is signed on the main thread when it is
+ * dispatched instead of in a worker: one HMAC-SHA256 costs ~5.6 µs inline, one task costs the
+ * main thread ~100 µs here (postTask self time, mostly waking the worker: 620 ms over 5,859
+ * tasks in a profile of bench:rest at ~7k orders/s), so small batches are cheaper inline, in
+ * main-thread time and in total CPU. Large ones (busy order sessions) still go to the workers.
+ */
+export const SIGN_INLINE_PAYLOADS_MAX_DEFAULT = 16;
+/**
+ * Items validated on the main thread per event-loop turn while the pool is idle (see the file
+ * header): a turn with a few requests (a quiet exchange, sequential clients) pays no worker
+ * hand-off; a busier turn (≈ 20 µs each here, 8 ≈ 160 µs of main thread) goes to the workers.
+ */
+export const INLINE_ITEMS_PER_TURN_MAX_DEFAULT = 8;
+/**
+ * …and at most this many per INLINE_WINDOW_MS (1,000 a second): above that rate the items go to
+ * the workers even when each turn brings only one. Measured (bench:grpc, single orders at
+ * 10,000/s): with the per-turn budget alone every order was validated and signed inline — each
+ * gRPC message came in its own turn, so the pool never looked busy — and the gateway's main
+ * thread, the bottleneck at that rate, spent 20–50 µs more per order than with worker batches.
+ */
+export const INLINE_ITEMS_PER_WINDOW_MAX_DEFAULT = 100;
+/** The window of INLINE_ITEMS_PER_WINDOW_MAX_DEFAULT (ms). */
+export const INLINE_WINDOW_MS = 100;
+/** A batch is also dispatched once its bodies (or report payloads) reach this many bytes: one session message may carry 1,024 commands. */
+export const BATCH_BYTES_MAX_DEFAULT = 256 * 1024;
+export const QUEUE_MAX_DEFAULT = 65_536;
+/** retry_after_ms of an OVERLOADED refusal when the queue is full. */
+export const OVERLOADED_RETRY_AFTER_MS = 50;
+
+// The latency trace (trace.ts)
+/** Slow orders kept for the dump (a ring: the newest replace the oldest). */
+export const SLOW_ORDERS_MAX = 256;

@@ -34,84 +34,18 @@ export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'replay') return runReplay(argv.slice(1));
   if (argv[0] === 'audit') return runAudit(argv.slice(1));
   const operator = await runOperator(argv); if (operator !== undefined) return operator; // cluster, halt, resume, kill-switch, …
-  let parsed;
+  let parsed: ReturnType<typeof parseOrderArgs>;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        url: { type: 'string', default: process.env.MATCHBOOK_URL ?? 'http://127.0.0.1:8080' },
-        key: { type: 'string', default: process.env.MATCHBOOK_KEY ?? 'demo-key-1' },
-        secret: { type: 'string', default: process.env.MATCHBOOK_SECRET ?? 'demo-secret-1-change-me' },
-        symbol: { type: 'string' },
-        side: { type: 'string' },
-        type: { type: 'string', default: 'LIMIT' },
-        qty: { type: 'string' },
-        price: { type: 'string' },
-        'stop-price': { type: 'string' },
-        tif: { type: 'string' },
-        'client-order-id': { type: 'string' },
-      },
-    });
+    parsed = parseOrderArgs(argv);
   } catch (err) {
     console.error(`${(err as Error).message}\n${USAGE}`);
     return 2;
   }
   const { values: a, positionals } = parsed;
   const [cmd, arg] = positionals;
-  const int = (v: string | undefined, what: string): number | undefined => {
-    if (v === undefined) return undefined;
-    if (!/^\d+$/.test(v)) throw new UsageError(`${what} must be a whole number of units (integer), got ${v}`);
-    return Number(v);
-  };
-  let method: string;
-  let path: string;
-  let body: Record<string, unknown> | undefined;
+  let request: GatewayRequest;
   try {
-    switch (cmd) {
-      case 'place':
-        if (a.symbol === undefined || a.side === undefined || a.qty === undefined) throw new UsageError('place needs --symbol, --side and --qty');
-        method = 'POST';
-        path = '/v1/orders';
-        body = {
-          client_order_id: a['client-order-id'] ?? `cli-${Date.now().toString(36)}`,
-          symbol: a.symbol,
-          side: a.side.toUpperCase(),
-          order_type: a.type.toUpperCase(),
-          quantity: int(a.qty, '--qty'),
-          ...(a.price !== undefined ? { price: int(a.price, '--price') } : {}),
-          ...(a['stop-price'] !== undefined ? { stop_price: int(a['stop-price'], '--stop-price') } : {}),
-          ...(a.tif !== undefined ? { time_in_force: a.tif.toUpperCase() } : {}),
-        };
-        break;
-      case 'cancel':
-        if (arg === undefined) throw new UsageError('cancel needs an order id');
-        method = 'DELETE';
-        path = `/v1/orders/${int(arg, 'orderId')}`;
-        break;
-      case 'amend':
-        if (arg === undefined) throw new UsageError('amend needs an order id');
-        method = 'PATCH';
-        path = `/v1/orders/${int(arg, 'orderId')}`;
-        body = {
-          ...(a.qty !== undefined ? { quantity: int(a.qty, '--qty') } : {}),
-          ...(a.price !== undefined ? { price: int(a.price, '--price') } : {}),
-          ...(a['stop-price'] !== undefined ? { stop_price: int(a['stop-price'], '--stop-price') } : {}),
-        };
-        break;
-      case 'cancel-all':
-        method = 'POST';
-        path = '/v1/orders/cancel-all';
-        body = { ...(a.symbol !== undefined ? { symbol: a.symbol } : {}), ...(a.side !== undefined ? { side: a.side.toUpperCase() } : {}) };
-        break;
-      case 'orders':
-        if (arg === undefined) throw new UsageError('orders needs an order id (listing comes with the read models)');
-        method = 'GET';
-        path = `/v1/orders/${int(arg, 'orderId')}`;
-        break;
-      default:
-        throw new UsageError(cmd === undefined ? 'no command' : `unknown command ${cmd}`);
-    }
+    request = gatewayRequest(cmd, arg, a);
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`${err.message}\n${USAGE}`);
@@ -119,6 +53,99 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  return sendSigned(a, request);
+}
+
+/** The order commands' options; the defaults are read from the environment at each call. */
+function parseOrderArgs(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      url: { type: 'string', default: process.env.MATCHBOOK_URL ?? 'http://127.0.0.1:8080' },
+      key: { type: 'string', default: process.env.MATCHBOOK_KEY ?? 'demo-key-1' },
+      secret: { type: 'string', default: process.env.MATCHBOOK_SECRET ?? 'demo-secret-1-change-me' },
+      symbol: { type: 'string' },
+      side: { type: 'string' },
+      type: { type: 'string', default: 'LIMIT' },
+      qty: { type: 'string' },
+      price: { type: 'string' },
+      'stop-price': { type: 'string' },
+      tif: { type: 'string' },
+      'client-order-id': { type: 'string' },
+    },
+  });
+}
+
+type OrderArgs = ReturnType<typeof parseOrderArgs>['values'];
+
+interface GatewayRequest {
+  method: string;
+  path: string;
+  body: Record<string, unknown> | undefined;
+}
+
+/** A whole number of units from the command line; UsageError otherwise. */
+function wholeUnits(v: string | undefined, what: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(`${what} must be a whole number of units (integer), got ${v}`);
+  return Number(v);
+}
+
+/** The REST request for an order command; UsageError when its arguments do not make one. */
+function gatewayRequest(cmd: string | undefined, arg: string | undefined, a: OrderArgs): GatewayRequest {
+  let method: string;
+  let path: string;
+  let body: Record<string, unknown> | undefined;
+  switch (cmd) {
+    case 'place':
+      if (a.symbol === undefined || a.side === undefined || a.qty === undefined) throw new UsageError('place needs --symbol, --side and --qty');
+      method = 'POST';
+      path = '/v1/orders';
+      body = {
+        client_order_id: a['client-order-id'] ?? `cli-${Date.now().toString(36)}`,
+        symbol: a.symbol,
+        side: a.side.toUpperCase(),
+        order_type: a.type.toUpperCase(),
+        quantity: wholeUnits(a.qty, '--qty'),
+        ...(a.price !== undefined ? { price: wholeUnits(a.price, '--price') } : {}),
+        ...(a['stop-price'] !== undefined ? { stop_price: wholeUnits(a['stop-price'], '--stop-price') } : {}),
+        ...(a.tif !== undefined ? { time_in_force: a.tif.toUpperCase() } : {}),
+      };
+      break;
+    case 'cancel':
+      if (arg === undefined) throw new UsageError('cancel needs an order id');
+      method = 'DELETE';
+      path = `/v1/orders/${wholeUnits(arg, 'orderId')}`;
+      break;
+    case 'amend':
+      if (arg === undefined) throw new UsageError('amend needs an order id');
+      method = 'PATCH';
+      path = `/v1/orders/${wholeUnits(arg, 'orderId')}`;
+      body = {
+        ...(a.qty !== undefined ? { quantity: wholeUnits(a.qty, '--qty') } : {}),
+        ...(a.price !== undefined ? { price: wholeUnits(a.price, '--price') } : {}),
+        ...(a['stop-price'] !== undefined ? { stop_price: wholeUnits(a['stop-price'], '--stop-price') } : {}),
+      };
+      break;
+    case 'cancel-all':
+      method = 'POST';
+      path = '/v1/orders/cancel-all';
+      body = { ...(a.symbol !== undefined ? { symbol: a.symbol } : {}), ...(a.side !== undefined ? { side: a.side.toUpperCase() } : {}) };
+      break;
+    case 'orders':
+      if (arg === undefined) throw new UsageError('orders needs an order id (listing comes with the read models)');
+      method = 'GET';
+      path = `/v1/orders/${wholeUnits(arg, 'orderId')}`;
+      break;
+    default:
+      throw new UsageError(cmd === undefined ? 'no command' : `unknown command ${cmd}`);
+  }
+  return { method, path, body };
+}
+
+/** Sends the request signed with the key and secret, prints the reply; 0 on success, 1 on an error reply or none. */
+async function sendSigned(a: OrderArgs, { method, path, body }: GatewayRequest): Promise<number> {
   const bytes = body === undefined ? new Uint8Array(0) : Buffer.from(JSON.stringify(body), 'utf8');
   const auth = signRequest({ key: a.key, hmacSecret: a.secret }, `${method} ${path}`, bytes);
   let res: Response;

@@ -700,16 +700,29 @@ export class Engine {
       account.clOrdIds.set(cmd.clOrdId, o);
       s.clOrdId[o] = cmd.clOrdId;
     }
-    if (pending) {
-      this.removeStop(inst, o);
-      s.orderQty[o] = qty;
-      s.price[o] = hasLimit ? price : 0;
-      s.stopPrice[o] = stopPrice;
-      s.visibleQty[o] = s.displayQty[o]! > 0 ? s.displayQty[o]! : qty;
-      this.insertStop(inst, o);
-      this.emitExec(o, ExecType.REPLACED, Reason.NONE, 0, 0, 0, origClOrdId);
-      return;
-    }
+    if (pending) this.amendPendingStop(inst, o, qty, hasLimit ? price : 0, stopPrice, origClOrdId);
+    else this.amendResting(inst, o, qty, price, priceChanged, origClOrdId);
+  }
+
+  /** Applies a validated amend to a pending stop: re-sorted among the stops with its new prices; it does not trade. */
+  private amendPendingStop(inst: Instrument, o: number, qty: number, price: number, stopPrice: number, origClOrdId: string): void {
+    const s = this.orders;
+    this.removeStop(inst, o);
+    s.orderQty[o] = qty;
+    s.price[o] = price;
+    s.stopPrice[o] = stopPrice;
+    s.visibleQty[o] = s.displayQty[o]! > 0 ? s.displayQty[o]! : qty;
+    this.insertStop(inst, o);
+    this.emitExec(o, ExecType.REPLACED, Reason.NONE, 0, 0, 0, origClOrdId);
+  }
+
+  /**
+   * Applies a validated amend to a resting order: down to its filled quantity it is done; a
+   * smaller quantity at the same price keeps its time priority; a new price or a larger
+   * quantity loses it, and the order may trade at once.
+   */
+  private amendResting(inst: Instrument, o: number, qty: number, price: number, priceChanged: boolean, origClOrdId: string): void {
+    const s = this.orders;
     const lv = this.levels;
     const cum = s.cumQty[o]!;
     if (qty <= cum) {

@@ -116,47 +116,9 @@ export class EventBuffer {
     const tsUs = this.tsUs[i]!;
     switch (this.kind[i] as EventKind) {
       case EventKind.EXEC:
-        return {
-          kind: 'exec',
-          seq,
-          tsUs,
-          execId: this.id[i]!,
-          orderId: this.orderId[i]!,
-          clOrdId: this.clOrdId[i]!,
-          ...(this.origClOrdId[i] !== undefined && this.origClOrdId[i] !== '' ? { origClOrdId: this.origClOrdId[i]! } : {}),
-          account: this.account[i]!,
-          symbol: this.symbol[i]!,
-          side: this.side[i] as Side,
-          ordType: this.ordType[i] as OrdType,
-          execType: this.execType[i] as ExecType,
-          ordStatus: this.ordStatus[i] as OrdStatus,
-          price: this.price[i]!,
-          stopPrice: this.stopPrice[i]!,
-          orderQty: this.qty[i]!,
-          cumQty: this.cumQty[i]!,
-          leavesQty: this.leavesQty[i]!,
-          lastQty: this.lastQty[i]!,
-          lastPx: this.lastPx[i]!,
-          cumNotional: this.cumNotional[i]!,
-          displayQty: this.displayQty[i]!,
-          reason: this.reason[i] as Reason,
-          tradeId: this.aux[i]!,
-        };
+        return this.execEvent(i, seq, tsUs);
       case EventKind.TRADE:
-        return {
-          kind: 'trade',
-          seq,
-          tsUs,
-          tradeId: this.id[i]!,
-          symbol: this.symbol[i]!,
-          price: this.price[i]!,
-          qty: this.qty[i]!,
-          aggressorSide: this.side[i] as Side,
-          takerOrderId: this.orderId[i]!,
-          takerAccount: this.account[i]!,
-          makerOrderId: this.otherOrderId[i]!,
-          makerAccount: this.otherAccount[i]!,
-        };
+        return this.tradeEvent(i, seq, tsUs);
       case EventKind.BOOK:
         return {
           kind: 'book',
@@ -213,6 +175,54 @@ export class EventBuffer {
       default:
         throw new Error(`event buffer: unknown kind ${this.kind[i]} at row ${i}`);
     }
+  }
+
+  /** Row i as an execution report (with origClOrdId only when the row has one: a replace). */
+  private execEvent(i: number, seq: number, tsUs: number): EngineEvent {
+    return {
+      kind: 'exec',
+      seq,
+      tsUs,
+      execId: this.id[i]!,
+      orderId: this.orderId[i]!,
+      clOrdId: this.clOrdId[i]!,
+      ...(this.origClOrdId[i] !== undefined && this.origClOrdId[i] !== '' ? { origClOrdId: this.origClOrdId[i]! } : {}),
+      account: this.account[i]!,
+      symbol: this.symbol[i]!,
+      side: this.side[i] as Side,
+      ordType: this.ordType[i] as OrdType,
+      execType: this.execType[i] as ExecType,
+      ordStatus: this.ordStatus[i] as OrdStatus,
+      price: this.price[i]!,
+      stopPrice: this.stopPrice[i]!,
+      orderQty: this.qty[i]!,
+      cumQty: this.cumQty[i]!,
+      leavesQty: this.leavesQty[i]!,
+      lastQty: this.lastQty[i]!,
+      lastPx: this.lastPx[i]!,
+      cumNotional: this.cumNotional[i]!,
+      displayQty: this.displayQty[i]!,
+      reason: this.reason[i] as Reason,
+      tradeId: this.aux[i]!,
+    };
+  }
+
+  /** Row i as a trade. */
+  private tradeEvent(i: number, seq: number, tsUs: number): EngineEvent {
+    return {
+      kind: 'trade',
+      seq,
+      tsUs,
+      tradeId: this.id[i]!,
+      symbol: this.symbol[i]!,
+      price: this.price[i]!,
+      qty: this.qty[i]!,
+      aggressorSide: this.side[i] as Side,
+      takerOrderId: this.orderId[i]!,
+      takerAccount: this.account[i]!,
+      makerOrderId: this.otherOrderId[i]!,
+      makerAccount: this.otherAccount[i]!,
+    };
   }
 
   toEvents(): EngineEvent[] {

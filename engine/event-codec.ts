@@ -197,40 +197,8 @@ function decodeEvent(r: ByteReader): EngineEvent {
   const seq = r.f64();
   const tsUs = r.f64();
   switch (kind) {
-    case EventKind.EXEC: {
-      // Read in wire order; build in EventBuffer.event()'s key order.
-      const execId = r.f64();
-      const orderId = r.f64();
-      const account = r.f64();
-      const side = r.u8() as Side;
-      const ordType = r.u8() as OrdType;
-      const execType = r.u8() as ExecType;
-      const ordStatus = r.u8() as OrdStatus;
-      const reason = r.u8() as Reason;
-      const price = r.f64();
-      const stopPrice = r.f64();
-      const orderQty = r.f64();
-      const cumQty = r.f64();
-      const leavesQty = r.f64();
-      const lastQty = r.f64();
-      const lastPx = r.f64();
-      const cumNotional = r.f64();
-      const displayQty = r.f64();
-      const tradeId = r.f64();
-      const symbol = readSymbol(r);
-      const clOrdId = readS(r);
-      const origClOrdId = readS(r);
-      if (origClOrdId !== '') {
-        return {
-          kind: 'exec', seq, tsUs, execId, orderId, clOrdId, origClOrdId, account, symbol, side, ordType, execType, ordStatus,
-          price, stopPrice, orderQty, cumQty, leavesQty, lastQty, lastPx, cumNotional, displayQty, reason, tradeId,
-        };
-      }
-      return {
-        kind: 'exec', seq, tsUs, execId, orderId, clOrdId, account, symbol, side, ordType, execType, ordStatus,
-        price, stopPrice, orderQty, cumQty, leavesQty, lastQty, lastPx, cumNotional, displayQty, reason, tradeId,
-      };
-    }
+    case EventKind.EXEC:
+      return decodeExec(r, seq, tsUs);
     case EventKind.TRADE: {
       const tradeId = r.f64();
       const symbol = readSymbol(r);
@@ -287,6 +255,42 @@ function decodeEvent(r: ByteReader): EngineEvent {
     default:
       throw new DecodeError(`unknown event kind ${kind}`);
   }
+}
+
+/** An exec event's columns after its kind, seq and tsUs. */
+function decodeExec(r: ByteReader, seq: number, tsUs: number): EngineEvent {
+  // Read in wire order; build in EventBuffer.event()'s key order.
+  const execId = r.f64();
+  const orderId = r.f64();
+  const account = r.f64();
+  const side = r.u8() as Side;
+  const ordType = r.u8() as OrdType;
+  const execType = r.u8() as ExecType;
+  const ordStatus = r.u8() as OrdStatus;
+  const reason = r.u8() as Reason;
+  const price = r.f64();
+  const stopPrice = r.f64();
+  const orderQty = r.f64();
+  const cumQty = r.f64();
+  const leavesQty = r.f64();
+  const lastQty = r.f64();
+  const lastPx = r.f64();
+  const cumNotional = r.f64();
+  const displayQty = r.f64();
+  const tradeId = r.f64();
+  const symbol = readSymbol(r);
+  const clOrdId = readS(r);
+  const origClOrdId = readS(r);
+  if (origClOrdId !== '') {
+    return {
+      kind: 'exec', seq, tsUs, execId, orderId, clOrdId, origClOrdId, account, symbol, side, ordType, execType, ordStatus,
+      price, stopPrice, orderQty, cumQty, leavesQty, lastQty, lastPx, cumNotional, displayQty, reason, tradeId,
+    };
+  }
+  return {
+    kind: 'exec', seq, tsUs, execId, orderId, clOrdId, account, symbol, side, ordType, execType, ordStatus,
+    price, stopPrice, orderQty, cumQty, leavesQty, lastQty, lastPx, cumNotional, displayQty, reason, tradeId,
+  };
 }
 
 /**

@@ -311,6 +311,66 @@ interface MixResult {
   workload: Workload['stats'] & { description: string; seed: number; genSeconds: number };
 }
 
+/**
+ * The peer on the stream's first p of n commands (prefix): a checked warm-up (and its book
+ * compared with ours), then rounds timing ours (oursPass) and the peer back to back, then the
+ * peer's latency pass. Returns the peer's figures and ours on the prefix, one per round.
+ */
+function runPeerRounds(
+  w: Workload,
+  prefix: readonly Command[],
+  p: number,
+  n: number,
+  opt: Options,
+  oursPass: (stream: readonly Command[], label: string) => number,
+): { peer: Partial<MixResult>; oursPrefix: number[] } {
+  const ops = toPeerOps(prefix, p);
+  const warm = newPeerBook();
+  const pc: PeerCheck = runPeerChecked(warm, ops);
+  const ourBook = bookAfter(w.config, w.commands, p);
+  const pb = peerBook(warm);
+  const bookDiff = sameBook(ourBook.bids, pb.bids) + sameBook(ourBook.asks, pb.asks);
+  log(
+    `    peer  ${PEER_NAME} on the first ${fmtInt(p)} commands: FOK refused ${fmtInt(pc.fokKilled)}, cancel not found ${pc.cancelNotFound}, ` +
+      `other errors ${JSON.stringify(pc.errors)}; book after ${fmtInt(p)} commands ${bookDiff === 0 ? 'IDENTICAL to ours' : `DIFFERS from ours in ${bookDiff} levels`}`,
+  );
+  const oursPrefix: number[] = [];
+  const peerRuns: number[] = [];
+  const ratios: number[] = [];
+  for (let r = 0; r < opt.repeats; r++) {
+    const o = oursPass(prefix, `round ${r + 1}/${opt.repeats} ours${p === n ? '' : ` (first ${fmtInt(p)})`}`);
+    const sec = runPeerTimed(ops);
+    log(`    round ${r + 1}/${opt.repeats} peer: ${fmtInt(p / sec)} cmd/s (${sec.toFixed(3)} s) → ratio ${(o / (p / sec)).toFixed(2)}`);
+    oursPrefix.push(o);
+    peerRuns.push(p / sec);
+    ratios.push(o / (p / sec));
+  }
+  const pd = new Float64Array(p);
+  runPeerLatency(ops, pd);
+  const plat = latencyOf(pd, p);
+  log(`    peer  latency: p50 ${plat.p50Us} µs, p99 ${plat.p99Us} µs, p99.9 ${plat.p999Us} µs, max ${plat.maxUs} µs`);
+  const peer: Partial<MixResult> = {
+    peerCommands: p,
+    peerOpsPerSec: Math.round(median(peerRuns)),
+    peerOpsPerSecBest: Math.round(Math.max(...peerRuns)),
+    peerOpsPerSecRuns: peerRuns.map(Math.round),
+    peerP50Us: plat.p50Us,
+    peerP99Us: plat.p99Us,
+    peerP999Us: plat.p999Us,
+    peerMaxUs: plat.maxUs,
+    peerMeanUs: plat.meanUs,
+    opsPerSecPrefix: Math.round(median(oursPrefix)),
+    opsPerSecPrefixRuns: oursPrefix.map(Math.round),
+    ratio: round(median(ratios), 2),
+    ratioBest: round(Math.max(...oursPrefix) / Math.max(...peerRuns), 2),
+    peerBookDiffLevels: bookDiff,
+    peerFokKilled: pc.fokKilled,
+    peerErrors: pc.errors,
+    peerCancelNotFound: pc.cancelNotFound,
+  };
+  return { peer, oursPrefix };
+}
+
 function runMix(mix: number, opt: Options): MixResult {
   const n = mix === 1 ? opt.mix1Commands : opt.mix2Commands;
   const seed = opt.seed + (mix - 1);
@@ -361,51 +421,9 @@ function runMix(mix: number, opt: Options): MixResult {
   // peer: translate, warm up + check, then interleaved rounds (ours on the prefix, peer on the prefix)
   let peer: Partial<MixResult> = {};
   if (p > 0) {
-    const ops = toPeerOps(prefix, p);
-    const warm = newPeerBook();
-    const pc: PeerCheck = runPeerChecked(warm, ops);
-    const ourBook = bookAfter(w.config, cmds, p);
-    const pb = peerBook(warm);
-    const bookDiff = sameBook(ourBook.bids, pb.bids) + sameBook(ourBook.asks, pb.asks);
-    log(
-      `    peer  ${PEER_NAME} on the first ${fmtInt(p)} commands: FOK refused ${fmtInt(pc.fokKilled)}, cancel not found ${pc.cancelNotFound}, ` +
-        `other errors ${JSON.stringify(pc.errors)}; book after ${fmtInt(p)} commands ${bookDiff === 0 ? 'IDENTICAL to ours' : `DIFFERS from ours in ${bookDiff} levels`}`,
-    );
-    const oursPrefix: number[] = [];
-    const peerRuns: number[] = [];
-    const ratios: number[] = [];
-    for (let r = 0; r < opt.repeats; r++) {
-      const o = oursPass(prefix, `round ${r + 1}/${opt.repeats} ours${p === n ? '' : ` (first ${fmtInt(p)})`}`);
-      const sec = runPeerTimed(ops);
-      log(`    round ${r + 1}/${opt.repeats} peer: ${fmtInt(p / sec)} cmd/s (${sec.toFixed(3)} s) → ratio ${(o / (p / sec)).toFixed(2)}`);
-      oursPrefix.push(o);
-      peerRuns.push(p / sec);
-      ratios.push(o / (p / sec));
-    }
-    if (p === n) runs = oursPrefix;
-    const pd = new Float64Array(p);
-    runPeerLatency(ops, pd);
-    const plat = latencyOf(pd, p);
-    log(`    peer  latency: p50 ${plat.p50Us} µs, p99 ${plat.p99Us} µs, p99.9 ${plat.p999Us} µs, max ${plat.maxUs} µs`);
-    peer = {
-      peerCommands: p,
-      peerOpsPerSec: Math.round(median(peerRuns)),
-      peerOpsPerSecBest: Math.round(Math.max(...peerRuns)),
-      peerOpsPerSecRuns: peerRuns.map(Math.round),
-      peerP50Us: plat.p50Us,
-      peerP99Us: plat.p99Us,
-      peerP999Us: plat.p999Us,
-      peerMaxUs: plat.maxUs,
-      peerMeanUs: plat.meanUs,
-      opsPerSecPrefix: Math.round(median(oursPrefix)),
-      opsPerSecPrefixRuns: oursPrefix.map(Math.round),
-      ratio: round(median(ratios), 2),
-      ratioBest: round(Math.max(...oursPrefix) / Math.max(...peerRuns), 2),
-      peerBookDiffLevels: bookDiff,
-      peerFokKilled: pc.fokKilled,
-      peerErrors: pc.errors,
-      peerCancelNotFound: pc.cancelNotFound,
-    };
+    const rounds = runPeerRounds(w, prefix, p, n, opt, oursPass);
+    peer = rounds.peer;
+    if (p === n) runs = rounds.oursPrefix;
   }
 
   // ours, latency pass (whole stream)

@@ -87,6 +87,152 @@ function lastStatus(p: Proc): { publishedSeq: number; recordsSent: number; state
   return undefined;
 }
 
+type Submit = () => ReturnType<ReplicaClient['submit']>;
+type Model = ReadModelConsumer['model'];
+
+/** Watches the read models: when each command's first record is applied and when its seq becomes visible. */
+class ReadModelProbe {
+  /** While watching: when the first exec record of each seq was applied. */
+  readonly recordAt = new Map<number, number>();
+  watch = false;
+  /** Records applied. */
+  applied = 0;
+  /** Committed commands not yet visible, sorted by seq when the load stops. */
+  readonly visibleWaiters: { seq: number; committedAt: number }[] = [];
+  /** Commit → visible, µs. */
+  readonly hVisible = histogram();
+
+  constructor(model: Model) {
+    const apply = model.apply.bind(model);
+    model.apply = (rec: ConsumedRecord) => {
+      this.applied++;
+      if (this.watch && rec.type === 'exec' && !this.recordAt.has(rec.value.seq)) this.recordAt.set(rec.value.seq, performance.now());
+      return apply(rec);
+    };
+    model.onVisible = (_shard, v) => {
+      const now = performance.now();
+      let k = 0;
+      while (k < this.visibleWaiters.length && this.visibleWaiters[k]!.seq <= v.seq) {
+        this.hVisible.recordValue(Math.max(1, Math.round((now - this.visibleWaiters[k]!.committedAt) * 1000)));
+        k++;
+      }
+      if (k > 0) this.visibleWaiters.splice(0, k);
+    };
+  }
+}
+
+/** The running setup both phases measure. */
+interface Rig {
+  dir: string;
+  cluster: ProcessCluster;
+  brokers: string;
+  broker: Proc;
+  /** Processes to stop at the end (the publisher joins them). */
+  procs: Proc[];
+  submit: Submit;
+  model: Model;
+  probe: ReadModelProbe;
+}
+
+/**
+ * 1. Publish throughput: commits BACKLOG commands with the publisher stopped, then starts it and
+ * times it over that backlog (first acknowledged batch to the last), and the read models' catch-up.
+ */
+async function measurePublish(rig: Rig) {
+  const { submit, model, probe } = rig;
+  console.error(`committing a backlog of ${BACKLOG} commands with the publisher stopped…`);
+  let lastSeq = 0;
+  for (let sent = 0; sent < BACKLOG; ) {
+    const batch: Promise<{ seq: number }>[] = [];
+    for (let k = 0; k < 2_048 && sent < BACKLOG; k++, sent++) batch.push(submit());
+    for (const r of await Promise.all(batch)) lastSeq = Math.max(lastSeq, r.seq);
+  }
+  const publisher = spawnTsx('events/publisher/main.ts', ['--cluster', rig.cluster.configPath, '--brokers', rig.brokers, '--data-dir', path.join(rig.dir, 'publisher'), '--status-every-ms', String(STATUS_EVERY_MS)]);
+  rig.procs.push(publisher);
+  await publisher.ready;
+  const publisherPid = publisher.proc.pid!;
+  const brokerPid = rig.broker.proc.pid!;
+  let t0 = 0;
+  let r0 = 0;
+  const cpu0 = sampleCpu({ publisher: publisherPid, broker: brokerPid, 'bench+read-models': 'self' });
+  const consumeStart = performance.now();
+  const applied0 = probe.applied;
+  await until(() => {
+    const s = lastStatus(publisher);
+    if (s !== undefined && s.recordsSent > 0 && t0 === 0) {
+      t0 = performance.now();
+      r0 = s.recordsSent;
+    }
+    return s !== undefined && s.publishedSeq >= lastSeq;
+  }, 'the publisher to publish the backlog');
+  const t1 = performance.now();
+  const s1 = lastStatus(publisher)!;
+  const cpu1 = sampleCpu({ publisher: publisherPid, broker: brokerPid, 'bench+read-models': 'self' });
+  await until(() => model.visibleOf(0).seq >= lastSeq, 'the read models to catch up');
+  const consumeEnd = performance.now();
+  const events = s1.recordsSent;
+  const publishEventsPerS = Math.round(((s1.recordsSent - r0) * 1000) / Math.max(1, t1 - t0));
+  const readModelRecordsPerS = Math.round(((probe.applied - applied0) * 1000) / Math.max(1, consumeEnd - consumeStart));
+  const cpu = cpuPerUnit(cpu0, cpu1, events, t1 - t0 + STATUS_EVERY_MS);
+  console.error(`publish: ${events} event records for ${BACKLOG} commands; ${publishEventsPerS} events/s; read models caught up at ${readModelRecordsPerS} records/s (CPU µs/event ${JSON.stringify(cpu.usPerUnit)})`);
+  return {
+    lastSeq,
+    publish: { backlogCommands: BACKLOG, eventRecords: events, eventsPerS: publishEventsPerS, readModelRecordsPerS, cpuUsPerEvent: cpu.usPerUnit, coresBusy: cpu.coresBusy },
+  };
+}
+
+/**
+ * 2. End-to-end lag at one offered rate, open loop for SECONDS: per command, commit → its first
+ * record applied, and commit → visible. lastSeq: the highest seq committed so far (returned updated).
+ */
+async function measureLag(rig: Rig, rate: number, lastSeq: number) {
+  const { submit, model, probe } = rig;
+  probe.recordAt.clear();
+  probe.watch = true;
+  const hRecord = histogram();
+  probe.hVisible.reset();
+  const committed = new Map<number, number>();
+  const start = performance.now() + 20;
+  const end = start + SECONDS * 1000;
+  let sent = 0;
+  let failed = 0;
+  const pending = new Set<Promise<void>>();
+  while (performance.now() < end) {
+    const due = Math.floor(((performance.now() - start) * rate) / 1000);
+    while (sent < due) {
+      sent++;
+      const p: Promise<void> = submit().then(
+        (r) => {
+          const now = performance.now();
+          committed.set(r.seq, now);
+          probe.visibleWaiters.push({ seq: r.seq, committedAt: now });
+          lastSeq = Math.max(lastSeq, r.seq);
+          pending.delete(p);
+        },
+        () => {
+          failed++;
+          pending.delete(p);
+        },
+      );
+      pending.add(p);
+    }
+    await sleep(GENERATOR_TICK_MS);
+  }
+  await Promise.all(pending);
+  probe.visibleWaiters.sort((a, b) => a.seq - b.seq);
+  await until(() => model.visibleOf(0).seq >= lastSeq && probe.visibleWaiters.length === 0, `the read models to show the ${rate}/s step`);
+  probe.watch = false;
+  let missing = 0;
+  for (const [seq, at] of committed) {
+    const seen = probe.recordAt.get(seq);
+    if (seen === undefined) missing++;
+    else hRecord.recordValue(Math.max(1, Math.round((seen - at) * 1000)));
+  }
+  const step = { offeredPerS: rate, seconds: SECONDS, committed: committed.size, failed, record: pct(hRecord), visible: pct(probe.hVisible), commandsWithoutRecord: missing };
+  console.error(`lag at ${rate}/s: record ${JSON.stringify(step.record)}; visible ${JSON.stringify(step.visible)}`);
+  return { step, lastSeq };
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mb-bench-events-'));
   const cluster = await ProcessCluster.create({ fsync: true });
@@ -105,114 +251,22 @@ async function main(): Promise<void> {
     const submit = () => clients[rr++ % CLIENTS]!.submit(flow.next());
 
     // Record-level and read-your-writes visibility, by seq.
-    const recordAt = new Map<number, number>();
-    let watch = false;
     consumer = new ReadModelConsumer({ brokers: [brokers], groupId: 'bench-events', log: (l) => console.error(`[read-models] ${l}`) });
     const model = consumer.model;
-    const apply = model.apply.bind(model);
-    let applied = 0;
-    model.apply = (rec: ConsumedRecord) => {
-      applied++;
-      if (watch && rec.type === 'exec' && !recordAt.has(rec.value.seq)) recordAt.set(rec.value.seq, performance.now());
-      return apply(rec);
-    };
-    const visibleWaiters: { seq: number; committedAt: number }[] = [];
-    const hVisible = histogram();
-    model.onVisible = (_shard, v) => {
-      const now = performance.now();
-      let k = 0;
-      while (k < visibleWaiters.length && visibleWaiters[k]!.seq <= v.seq) {
-        hVisible.recordValue(Math.max(1, Math.round((now - visibleWaiters[k]!.committedAt) * 1000)));
-        k++;
-      }
-      if (k > 0) visibleWaiters.splice(0, k);
-    };
+    const probe = new ReadModelProbe(model);
     await consumer.start();
+    const rig: Rig = { dir, cluster, brokers, broker, procs, submit, model, probe };
 
     // ---- 1. Publish throughput over a backlog ------------------------------------------------
-    console.error(`committing a backlog of ${BACKLOG} commands with the publisher stopped…`);
-    let lastSeq = 0;
-    for (let sent = 0; sent < BACKLOG; ) {
-      const batch: Promise<{ seq: number }>[] = [];
-      for (let k = 0; k < 2_048 && sent < BACKLOG; k++, sent++) batch.push(submit());
-      for (const r of await Promise.all(batch)) lastSeq = Math.max(lastSeq, r.seq);
-    }
-    const publisher = spawnTsx('events/publisher/main.ts', ['--cluster', cluster.configPath, '--brokers', brokers, '--data-dir', path.join(dir, 'publisher'), '--status-every-ms', String(STATUS_EVERY_MS)]);
-    procs.push(publisher);
-    await publisher.ready;
-    const publisherPid = publisher.proc.pid!;
-    const brokerPid = broker.proc.pid!;
-    let t0 = 0;
-    let r0 = 0;
-    const cpu0 = sampleCpu({ publisher: publisherPid, broker: brokerPid, 'bench+read-models': 'self' });
-    const consumeStart = performance.now();
-    const applied0 = applied;
-    await until(() => {
-      const s = lastStatus(publisher);
-      if (s !== undefined && s.recordsSent > 0 && t0 === 0) {
-        t0 = performance.now();
-        r0 = s.recordsSent;
-      }
-      return s !== undefined && s.publishedSeq >= lastSeq;
-    }, 'the publisher to publish the backlog');
-    const t1 = performance.now();
-    const s1 = lastStatus(publisher)!;
-    const cpu1 = sampleCpu({ publisher: publisherPid, broker: brokerPid, 'bench+read-models': 'self' });
-    await until(() => model.visibleOf(0).seq >= lastSeq, 'the read models to catch up');
-    const consumeEnd = performance.now();
-    const events = s1.recordsSent;
-    const publishEventsPerS = Math.round(((s1.recordsSent - r0) * 1000) / Math.max(1, t1 - t0));
-    const readModelRecordsPerS = Math.round(((applied - applied0) * 1000) / Math.max(1, consumeEnd - consumeStart));
-    const cpu = cpuPerUnit(cpu0, cpu1, events, t1 - t0 + STATUS_EVERY_MS);
-    console.error(`publish: ${events} event records for ${BACKLOG} commands; ${publishEventsPerS} events/s; read models caught up at ${readModelRecordsPerS} records/s (CPU µs/event ${JSON.stringify(cpu.usPerUnit)})`);
+    const { lastSeq: backlogLastSeq, publish } = await measurePublish(rig);
 
     // ---- 2. End-to-end lag at fixed rates ----------------------------------------------------
+    let lastSeq = backlogLastSeq;
     const steps: unknown[] = [];
     for (const rate of RATES) {
-      recordAt.clear();
-      watch = true;
-      const hRecord = histogram();
-      hVisible.reset();
-      const committed = new Map<number, number>();
-      const start = performance.now() + 20;
-      const end = start + SECONDS * 1000;
-      let sent = 0;
-      let failed = 0;
-      const pending = new Set<Promise<void>>();
-      while (performance.now() < end) {
-        const due = Math.floor(((performance.now() - start) * rate) / 1000);
-        while (sent < due) {
-          sent++;
-          const p: Promise<void> = submit().then(
-            (r) => {
-              const now = performance.now();
-              committed.set(r.seq, now);
-              visibleWaiters.push({ seq: r.seq, committedAt: now });
-              lastSeq = Math.max(lastSeq, r.seq);
-              pending.delete(p);
-            },
-            () => {
-              failed++;
-              pending.delete(p);
-            },
-          );
-          pending.add(p);
-        }
-        await sleep(GENERATOR_TICK_MS);
-      }
-      await Promise.all(pending);
-      visibleWaiters.sort((a, b) => a.seq - b.seq);
-      await until(() => model.visibleOf(0).seq >= lastSeq && visibleWaiters.length === 0, `the read models to show the ${rate}/s step`);
-      watch = false;
-      let missing = 0;
-      for (const [seq, at] of committed) {
-        const seen = recordAt.get(seq);
-        if (seen === undefined) missing++;
-        else hRecord.recordValue(Math.max(1, Math.round((seen - at) * 1000)));
-      }
-      const step = { offeredPerS: rate, seconds: SECONDS, committed: committed.size, failed, record: pct(hRecord), visible: pct(hVisible), commandsWithoutRecord: missing };
-      steps.push(step);
-      console.error(`lag at ${rate}/s: record ${JSON.stringify(step.record)}; visible ${JSON.stringify(step.visible)}`);
+      const lag = await measureLag(rig, rate, lastSeq);
+      lastSeq = lag.lastSeq;
+      steps.push(lag.step);
     }
 
     const result = {
@@ -220,7 +274,7 @@ async function main(): Promise<void> {
       node: process.version,
       cpus: os.cpus().length,
       fsync: { replicas: true, broker: 'always' },
-      publish: { backlogCommands: BACKLOG, eventRecords: events, eventsPerS: publishEventsPerS, readModelRecordsPerS, cpuUsPerEvent: cpu.usPerUnit, coresBusy: cpu.coresBusy },
+      publish,
       lag: steps,
     };
     mkdirSync(path.dirname(args.out!), { recursive: true });

@@ -170,6 +170,37 @@ function clientCost(): { updates: number; perSec: number; usPerUpdate: number; l
   return { updates: n, perSec: Math.round(n / (ms / 1000)), usPerUpdate: Math.round((ms * 1000 * 100) / n) / 100, levelsPerUpdate: Math.round((levels / n) * 10) / 10 };
 }
 
+/** A step's figures from the subscribers' reports over a measuring window of windowS seconds and the feed process's own. */
+function stepFigures(step: Step, rs: WorkerReport[], f: FeedDone, windowS: number) {
+  const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+  for (const r of rs) h.add(hdr.decodeFromCompressedBase64(r.hist));
+  const messages = rs.reduce((n, r) => n + r.messages, 0);
+  const ms = (p: number) => Math.round(h.getValueAtPercentile(p) / 10) / 100;
+  return {
+    subscribers: step.subscribers,
+    commandsPerSec: step.commandsPerSec,
+    commandsPerEntry: step.commandsPerEntry,
+    entriesPerSec: Math.round(f.entries / f.seconds),
+    appliedCommandsPerSec: Math.round(f.commands / f.seconds),
+    publishedPerSec: Math.round(f.published / f.seconds),
+    deliveredPerSec: Math.round(messages / windowS),
+    bytesPerSec: Math.round(rs.reduce((n, r) => n + r.bytes, 0) / windowS),
+    p50Ms: ms(50),
+    p99Ms: ms(99),
+    p999Ms: ms(99.9),
+    maxMs: Math.round(h.maxValue / 10) / 100,
+    gaps: rs.reduce((n, r) => n + r.gaps, 0),
+    closed: rs.reduce((n, r) => n + r.closed, 0),
+    lagging: f.lagging,
+    feedCpu: Math.round((f.cpuMs / 1000 / f.seconds) * 100) / 100,
+    feedElu: f.elu,
+    generatorLagMaxMs: f.lagMaxMs,
+    loadgenElu: rs.map((r) => Math.round(r.elu * 100) / 100),
+    publishIntervalMs: f.publishIntervalMs,
+    exhausted: f.exhausted,
+  };
+}
+
 async function main(): Promise<void> {
   const needed = steps.reduce((n, s) => n + s.commandsPerSec * (SECONDS + WARMUP_S + 1), 0) + 20_000;
   // BENCH_FEED_NODE_ARGS: extra node flags for the feed process (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
@@ -217,33 +248,7 @@ async function main(): Promise<void> {
       const rs = await Promise.all(reports);
       const f = await done;
       await sleep(SETTLE_MS);
-      const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
-      for (const r of rs) h.add(hdr.decodeFromCompressedBase64(r.hist));
-      const messages = rs.reduce((n, r) => n + r.messages, 0);
-      const ms = (p: number) => Math.round(h.getValueAtPercentile(p) / 10) / 100;
-      const res = {
-        subscribers: step.subscribers,
-        commandsPerSec: step.commandsPerSec,
-        commandsPerEntry: step.commandsPerEntry,
-        entriesPerSec: Math.round(f.entries / f.seconds),
-        appliedCommandsPerSec: Math.round(f.commands / f.seconds),
-        publishedPerSec: Math.round(f.published / f.seconds),
-        deliveredPerSec: Math.round(messages / window),
-        bytesPerSec: Math.round(rs.reduce((n, r) => n + r.bytes, 0) / window),
-        p50Ms: ms(50),
-        p99Ms: ms(99),
-        p999Ms: ms(99.9),
-        maxMs: Math.round(h.maxValue / 10) / 100,
-        gaps: rs.reduce((n, r) => n + r.gaps, 0),
-        closed: rs.reduce((n, r) => n + r.closed, 0),
-        lagging: f.lagging,
-        feedCpu: Math.round((f.cpuMs / 1000 / f.seconds) * 100) / 100,
-        feedElu: f.elu,
-        generatorLagMaxMs: f.lagMaxMs,
-        loadgenElu: rs.map((r) => Math.round(r.elu * 100) / 100),
-        publishIntervalMs: f.publishIntervalMs,
-        exhausted: f.exhausted,
-      };
+      const res = stepFigures(step, rs, f, window);
       results.push(res);
       console.log(
         `${String(step.subscribers).padStart(5)} subs  ${String(step.commandsPerSec).padStart(6)} cmd/s in ${String(res.entriesPerSec).padStart(5)} entries/s:  ` +

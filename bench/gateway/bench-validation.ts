@@ -189,20 +189,18 @@ async function openLoop(pool: ValidationPool, reqs: RawRequest[], rate: number):
   return { perSec: n / seconds, lat: lat(h) };
 }
 
-async function main(): Promise<void> {
-  const o = parseArgs(process.argv.slice(2));
-  const openNs = o.rates.map((r) => Math.round(r * o.openSeconds));
-  const tGen = performance.now();
-  const warm = makeRequests('w', o.warmup);
-  const closed = makeRequests('c', o.requests);
-  const opens = openNs.map((n, k) => makeRequests(`o${k}`, n));
-  console.log(`node ${process.version}, ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? '?'}), ${o.threads} worker threads`);
-  console.log(
-    `signed ${o.warmup + o.requests + openNs.reduce((a, b) => a + b, 0)} requests in ${((performance.now() - tGen) / 1000).toFixed(1)} s; ` +
-      `closed loop: ${o.requests} requests, ${o.window} outstanding; open loop: ${o.rates.join(', ')} req/s for ${o.openSeconds} s each`,
-  );
+interface OpenRow {
+  rate: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  perSec: number;
+  meanBatch: number;
+}
+type Row = { batchMax: number; closedPerSec: number; closedP50Ms: number; closedP99Ms: number; tasks: number; meanBatch: number; open: OpenRow[] };
 
-  // Reference: the same work inline on this thread (no pool, no replay cache).
+/** The reference figure: µs per request with the same work inline on this thread (no pool, no replay cache); 0 with --no-inline. */
+function inlineUsPerRequest(o: Options, warm: RawRequest[], closed: RawRequest[]): number {
   const state = createWorkerState(config);
   const nowMs = Date.now();
   const inlineN = o.inline ? Math.min(o.requests, 50_000) : 0;
@@ -214,63 +212,46 @@ async function main(): Promise<void> {
   }
   const inlineUs = inlineN === 0 ? 0 : ((performance.now() - ti) * 1000) / inlineN;
   if (inlineN > 0) console.log(`inline (main thread, no pool): ${inlineUs.toFixed(1)} µs per request → ${Math.round(1e6 / inlineUs).toLocaleString('en-US')} req/s on one core`);
-  console.log('');
+  return inlineUs;
+}
 
-  interface OpenRow {
-    rate: number;
-    p50Ms: number;
-    p99Ms: number;
-    maxMs: number;
-    perSec: number;
-    meanBatch: number;
-  }
-  type Row = { batchMax: number; closedPerSec: number; closedP50Ms: number; closedP99Ms: number; tasks: number; meanBatch: number; open: OpenRow[] };
-  const runs = new Map<number, Row[]>(o.batches.map((b) => [b, []]));
-  const header = ['batchMax', 'closed req/s', 'p50 ms', 'p99 ms', 'tasks', 'batch', ...o.rates.flatMap((r) => [`open ${r}/s p50 ms`, 'p99 ms', 'batch'])];
-  const line = (row: Row): string =>
-    [row.batchMax, row.closedPerSec.toLocaleString('en-US'), row.closedP50Ms, row.closedP99Ms, row.tasks, row.meanBatch, ...row.open.flatMap((x) => [x.p50Ms, x.p99Ms, x.meanBatch])].join(' | ');
-  console.log(header.join(' | '));
-  // Rounds: every batchMax once per round, the order rotated each round, so that a noisy
-  // stretch of a shared machine does not hit one setting only; the summary takes medians.
-  for (let round = 0; round < o.repeats; round++) {
-    console.log(`-- round ${round + 1}/${o.repeats}`);
-    for (let j = 0; j < o.batches.length; j++) {
-      const b = o.batches[(j + round) % o.batches.length]!;
-      const pool = new ValidationPool({ config, threads: o.threads, batchMax: b, queueMax: 1 << 22 });
-      try {
-        await closedLoop(pool, warm, Math.min(o.window, warm.length));
-        const s0 = pool.stats();
-        const c = await closedLoop(pool, closed, o.window);
-        const s1 = pool.stats();
-        const open: OpenRow[] = [];
-        for (let k = 0; k < o.rates.length; k++) {
-          const before = pool.stats();
-          const op = await openLoop(pool, opens[k]!, o.rates[k]!);
-          const after = pool.stats();
-          open.push({ rate: o.rates[k]!, ...op.lat, perSec: Math.round(op.perSec), meanBatch: Math.round(((after.items - before.items) / (after.tasks - before.tasks)) * 10) / 10 });
-        }
-        const tasks = s1.tasks - s0.tasks;
-        const row: Row = {
-          batchMax: b,
-          closedPerSec: Math.round(o.requests / c.seconds),
-          closedP50Ms: c.lat.p50Ms,
-          closedP99Ms: c.lat.p99Ms,
-          tasks,
-          meanBatch: Math.round(((s1.items - s0.items) / tasks) * 10) / 10,
-          open,
-        };
-        runs.get(b)!.push(row);
-        console.log(line(row));
-      } finally {
-        await pool.close();
-      }
+/** One batchMax on a fresh pool: warm-up, the closed loop, then the open loop at each rate. */
+async function measureBatchMax(o: Options, b: number, warm: RawRequest[], closed: RawRequest[], opens: RawRequest[][]): Promise<Row> {
+  const pool = new ValidationPool({ config, threads: o.threads, batchMax: b, queueMax: 1 << 22 });
+  try {
+    await closedLoop(pool, warm, Math.min(o.window, warm.length));
+    const s0 = pool.stats();
+    const c = await closedLoop(pool, closed, o.window);
+    const s1 = pool.stats();
+    const open: OpenRow[] = [];
+    for (let k = 0; k < o.rates.length; k++) {
+      const before = pool.stats();
+      const op = await openLoop(pool, opens[k]!, o.rates[k]!);
+      const after = pool.stats();
+      open.push({ rate: o.rates[k]!, ...op.lat, perSec: Math.round(op.perSec), meanBatch: Math.round(((after.items - before.items) / (after.tasks - before.tasks)) * 10) / 10 });
     }
+    const tasks = s1.tasks - s0.tasks;
+    return {
+      batchMax: b,
+      closedPerSec: Math.round(o.requests / c.seconds),
+      closedP50Ms: c.lat.p50Ms,
+      closedP99Ms: c.lat.p99Ms,
+      tasks,
+      meanBatch: Math.round(((s1.items - s0.items) / tasks) * 10) / 10,
+      open,
+    };
+  } finally {
+    await pool.close();
   }
+}
+
+/** Per batchMax, the median of each figure over the rounds. */
+function medianRows(o: Options, runs: Map<number, Row[]>): Row[] {
   const median = (xs: number[]): number => {
     const v = [...xs].sort((a, b) => a - b);
     return v.length % 2 === 1 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
   };
-  const rows: Row[] = o.batches.map((b) => {
+  return o.batches.map((b) => {
     const rs = runs.get(b)!;
     const m = (f: (r: Row) => number) => Math.round(median(rs.map(f)) * 100) / 100;
     return {
@@ -290,6 +271,42 @@ async function main(): Promise<void> {
       })),
     };
   });
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const openNs = o.rates.map((r) => Math.round(r * o.openSeconds));
+  const tGen = performance.now();
+  const warm = makeRequests('w', o.warmup);
+  const closed = makeRequests('c', o.requests);
+  const opens = openNs.map((n, k) => makeRequests(`o${k}`, n));
+  console.log(`node ${process.version}, ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? '?'}), ${o.threads} worker threads`);
+  console.log(
+    `signed ${o.warmup + o.requests + openNs.reduce((a, b) => a + b, 0)} requests in ${((performance.now() - tGen) / 1000).toFixed(1)} s; ` +
+      `closed loop: ${o.requests} requests, ${o.window} outstanding; open loop: ${o.rates.join(', ')} req/s for ${o.openSeconds} s each`,
+  );
+
+  // Reference: the same work inline on this thread (no pool, no replay cache).
+  const inlineUs = inlineUsPerRequest(o, warm, closed);
+  console.log('');
+
+  const runs = new Map<number, Row[]>(o.batches.map((b) => [b, []]));
+  const header = ['batchMax', 'closed req/s', 'p50 ms', 'p99 ms', 'tasks', 'batch', ...o.rates.flatMap((r) => [`open ${r}/s p50 ms`, 'p99 ms', 'batch'])];
+  const line = (row: Row): string =>
+    [row.batchMax, row.closedPerSec.toLocaleString('en-US'), row.closedP50Ms, row.closedP99Ms, row.tasks, row.meanBatch, ...row.open.flatMap((x) => [x.p50Ms, x.p99Ms, x.meanBatch])].join(' | ');
+  console.log(header.join(' | '));
+  // Rounds: every batchMax once per round, the order rotated each round, so that a noisy
+  // stretch of a shared machine does not hit one setting only; the summary takes medians.
+  for (let round = 0; round < o.repeats; round++) {
+    console.log(`-- round ${round + 1}/${o.repeats}`);
+    for (let j = 0; j < o.batches.length; j++) {
+      const b = o.batches[(j + round) % o.batches.length]!;
+      const row = await measureBatchMax(o, b, warm, closed, opens);
+      runs.get(b)!.push(row);
+      console.log(line(row));
+    }
+  }
+  const rows = medianRows(o, runs);
   console.log('');
   console.log(`medians of ${o.repeats} rounds:`);
   console.log(header.join(' | '));

@@ -169,10 +169,10 @@ interface RunOptions {
   injectFaults: boolean;
 }
 
-async function runScenario(p: Plan, k: number, o: RunOptions): Promise<ScenarioResult> {
-  const { seconds, warmupSeconds, eventsNice } = o;
-  const started = performance.now();
-  const base: ScenarioResult = {
+/** A scenario's result before anything is measured: what a scenario that fails at once reports. */
+function unmeasuredResult(p: Plan, o: RunOptions): ScenarioResult {
+  const { seconds, warmupSeconds } = o;
+  return {
     ...p,
     achievedPerSec: null,
     avgMs: null,
@@ -204,6 +204,12 @@ async function runScenario(p: Plan, k: number, o: RunOptions): Promise<ScenarioR
     setupSeconds: 0,
     totalSeconds: 0,
   };
+}
+
+async function runScenario(p: Plan, k: number, o: RunOptions): Promise<ScenarioResult> {
+  const { seconds, warmupSeconds, eventsNice } = o;
+  const started = performance.now();
+  const base = unmeasuredResult(p, o);
   let stack: SeedStack | undefined;
   try {
     stack = await SeedStack.start({ replicas: p.replicas, fsync: p.fsync, eventsNice });

@@ -166,18 +166,9 @@ export class Broker {
       case ApiKey.ListOffsets:
         m.encodeListOffsetsResponse(w, v, this.listOffsets(m.decodeListOffsetsRequest(r, v)));
         break;
-      case ApiKey.FindCoordinator: {
-        const req = m.decodeFindCoordinatorRequest(r, v);
-        const ok = req.keyType === 0 && req.key !== '';
-        m.encodeFindCoordinatorResponse(w, v, {
-          error: ok ? ErrorCode.NONE : req.keyType === 0 ? ErrorCode.INVALID_GROUP_ID : ErrorCode.COORDINATOR_NOT_AVAILABLE,
-          message: ok ? null : req.keyType === 0 ? 'empty group id' : 'only group coordinators: transactions are not implemented',
-          nodeId: ok ? NODE_ID : -1,
-          host: ok ? this.advertisedHost : '',
-          port: ok ? this.advertisedPort : -1,
-        });
+      case ApiKey.FindCoordinator:
+        m.encodeFindCoordinatorResponse(w, v, this.findCoordinator(m.decodeFindCoordinatorRequest(r, v)));
         break;
-      }
       case ApiKey.JoinGroup: {
         const req = m.decodeJoinGroupRequest(r, v);
         const result = await this.awaitGroupReply<JoinResult>('join', (token) =>
@@ -203,14 +194,9 @@ export class Broker {
         break;
       }
       case ApiKey.LeaveGroup: {
-        const req = m.decodeLeaveGroupRequest(r, v);
-        const { errors, replies } = this.groups.leave(req.groupId, req.members.map((x) => x.memberId), this.nowMs());
-        this.deliver(replies);
-        // A group left empty is dropped by tick() (bounded memory); no timer may be armed to do it.
-        this.deliver(this.groups.tick(this.nowMs()));
-        this.armGroupTimer();
-        const members = req.members.map((x, i) => ({ ...x, error: errors[i] ?? ErrorCode.NONE }));
-        m.encodeLeaveGroupResponse(w, v, v <= 2 ? (errors[0] ?? ErrorCode.NONE) : ErrorCode.NONE, members);
+        const members = this.leaveGroup(m.decodeLeaveGroupRequest(r, v));
+        // v0–2 name one member, and its error is the response's.
+        m.encodeLeaveGroupResponse(w, v, v <= 2 ? (members[0]?.error ?? ErrorCode.NONE) : ErrorCode.NONE, members);
         break;
       }
       case ApiKey.OffsetCommit: {
@@ -234,6 +220,28 @@ export class Broker {
         assert(false, `no handler for api key ${header.apiKey}`);
     }
     return w.finish();
+  }
+
+  /** Where a group's coordinator is: this broker, for any non-empty group id; transaction coordinators do not exist. */
+  private findCoordinator(req: ReturnType<typeof m.decodeFindCoordinatorRequest>): Parameters<typeof m.encodeFindCoordinatorResponse>[2] {
+    const ok = req.keyType === 0 && req.key !== '';
+    return {
+      error: ok ? ErrorCode.NONE : req.keyType === 0 ? ErrorCode.INVALID_GROUP_ID : ErrorCode.COORDINATOR_NOT_AVAILABLE,
+      message: ok ? null : req.keyType === 0 ? 'empty group id' : 'only group coordinators: transactions are not implemented',
+      nodeId: ok ? NODE_ID : -1,
+      host: ok ? this.advertisedHost : '',
+      port: ok ? this.advertisedPort : -1,
+    };
+  }
+
+  /** Removes the members from their group; returns each with its error. */
+  private leaveGroup(req: ReturnType<typeof m.decodeLeaveGroupRequest>): Parameters<typeof m.encodeLeaveGroupResponse>[3] {
+    const { errors, replies } = this.groups.leave(req.groupId, req.members.map((x) => x.memberId), this.nowMs());
+    this.deliver(replies);
+    // A group left empty is dropped by tick() (bounded memory); no timer may be armed to do it.
+    this.deliver(this.groups.tick(this.nowMs()));
+    this.armGroupTimer();
+    return req.members.map((x, i) => ({ ...x, error: errors[i] ?? ErrorCode.NONE }));
   }
 
   // ---- topics -------------------------------------------------------------------------

@@ -136,6 +136,28 @@ export interface PublisherStatus {
 /** A committed entry as the replicas send it. */
 type RawEntry = Extract<EntriesReply, { kind: 'entries' }>['entries'][number];
 
+/** Step 4's state (publishing) for one session: the chunk in hand, and what is acknowledged but not yet covered by a written progress record. */
+interface PublishState {
+  readonly producer: Producer;
+  readonly source: EntrySource;
+  readonly builder: RecordBuilder;
+  readonly progressPartition: number;
+  /** Progress not yet written: the index and seq through which everything is acknowledged. */
+  pending: { logIndex: number; seq: number } | undefined;
+  /** Records acknowledged but not covered by a written progress record. */
+  uncovered: number;
+  /** Whether the entries not covered by a written progress record include more than time ticks. */
+  uncoveredCommands: boolean;
+  lastProgressAtMs: number;
+  /** A captured checkpoint, written once a progress record at or past its index is acknowledged. */
+  checkpointDue: { logIndex: number; state: Uint8Array } | undefined;
+  /** The chunk of entries in hand, applied up to head. */
+  queue: RawEntry[];
+  head: number;
+  /** The next chunk, requested while the last records of this one are being sent. */
+  prefetch: Promise<EntriesReply> | undefined;
+}
+
 const assert: Assert = assertFor('publisher');
 
 class StopSession extends Error {}
@@ -277,6 +299,50 @@ export class Publisher {
     // 1. Where the previous runs got to.
     const last = await readLastProgress(kafka, admin, this.shard);
     this.checkStop();
+    let published = this.resumePoint(last);
+
+    // 2. The state machine: kept from the previous session if it is not past L (it is after a
+    //    failed send), else the local checkpoint, else empty.
+    this.prepareStateMachine(published);
+    this.log(`session ${this.st.sessions}: last published index ${published} (seq ${this.st.publishedSeq}), state machine at ${this.sm.appliedIndex}${last === undefined ? ' (no progress record: publishing from the start)' : ''}`);
+
+    this.checkpointCapturedIndex = Math.min(this.checkpointCapturedIndex, this.sm.appliedIndex);
+    const source = new EntrySource(this.opts.endpoints, this.log);
+    this.source = source;
+
+    // 3. Silent replay up to the published index.
+    published = await this.replaySilently(source, published);
+    this.st.publishedIndex = published;
+    if (this.opts.republishFromIndex !== undefined && this.st.publishedSeq === 0) this.st.publishedSeq = this.sm.lastSeq;
+
+    // 4. Publish.
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 2_000 } });
+    this.producer = producer;
+    await producer.connect();
+    this.st.state = 'publishing';
+    const builder = new RecordBuilder(this.shard, partitions);
+    const pending = published > (last?.log_index ?? 0) ? { logIndex: published, seq: this.sm.lastSeq } : undefined;
+    await this.publish({
+      producer,
+      source,
+      builder,
+      progressPartition,
+      pending,
+      uncovered: 0,
+      uncoveredCommands: pending !== undefined,
+      lastProgressAtMs: 0,
+      checkpointDue: undefined,
+      queue: [],
+      head: 0,
+      prefetch: undefined,
+    });
+  }
+
+  /**
+   * Step 1: the log index to resume after, from the last progress record (or, on the first
+   * session, the operator's republish index below it); takes over the record's offsets.
+   */
+  private resumePoint(last: ProgressRecord | undefined): number {
     let published = last?.log_index ?? 0;
     this.offsets = new Map((last?.offsets ?? []).map((o) => [`${o.topic}/${o.partition}`, { ...o }]));
     this.st.publishedIndex = published;
@@ -288,9 +354,11 @@ export class Publisher {
       this.st.publishedIndex = published;
       this.st.publishedSeq = 0; // set from the state machine once it is at `published`
     }
+    return published;
+  }
 
-    // 2. The state machine: kept from the previous session if it is not past L (it is after a
-    //    failed send), else the local checkpoint, else empty.
+  /** Step 2: a state machine at or below the published index to replay from. */
+  private prepareStateMachine(published: number): void {
     if (this.sm.appliedIndex > published) this.sm = new ShardStateMachine(this.opts.shardConfig);
     const ckpt = loadCheckpoint(this.opts.dataDir, this.shard, this.log);
     if (ckpt !== undefined && ckpt.logIndex > this.sm.appliedIndex) {
@@ -304,13 +372,14 @@ export class Publisher {
         this.log(`WARNING: local checkpoint at ${ckpt.logIndex} is past the last published index ${published} in Kafka: ignored; republishing from ${published + 1}`);
       }
     }
-    this.log(`session ${this.st.sessions}: last published index ${published} (seq ${this.st.publishedSeq}), state machine at ${this.sm.appliedIndex}${last === undefined ? ' (no progress record: publishing from the start)' : ''}`);
+  }
 
-    this.checkpointCapturedIndex = Math.min(this.checkpointCapturedIndex, this.sm.appliedIndex);
-    const source = new EntrySource(this.opts.endpoints, this.log);
-    this.source = source;
-
-    // 3. Silent replay up to the published index.
+  /**
+   * Step 3: applies committed entries up to the published index without publishing them (their
+   * events are out). Returns the published index, moved up when the replicas had compacted
+   * entries before it (a gap: their snapshot is restored instead).
+   */
+  private async replaySilently(source: EntrySource, published: number): Promise<number> {
     this.st.state = 'replaying';
     while (this.sm.appliedIndex < published) {
       this.checkStop();
@@ -329,145 +398,150 @@ export class Publisher {
         this.applyEntry(e);
       }
     }
-    this.st.publishedIndex = published;
-    if (republishFrom !== undefined && this.st.publishedSeq === 0) this.st.publishedSeq = this.sm.lastSeq;
+    return published;
+  }
 
-    // 4. Publish.
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 2_000 } });
-    this.producer = producer;
-    await producer.connect();
-    this.st.state = 'publishing';
-    const builder = new RecordBuilder(this.shard, partitions);
-    /** Progress not yet written: the index and seq through which everything is acknowledged. */
-    let pending: { logIndex: number; seq: number } | undefined = published > (last?.log_index ?? 0) ? { logIndex: published, seq: this.sm.lastSeq } : undefined;
-    /** Records acknowledged but not covered by a written progress record. */
-    let uncovered = 0;
-    /** Whether the entries not covered by a written progress record include more than time ticks. */
-    let uncoveredCommands = pending !== undefined;
-    let lastProgressAtMs = 0;
-    let checkpointDue: { logIndex: number; state: Uint8Array } | undefined;
-    let queue: RawEntry[] = [];
-    let head = 0;
-    let prefetch: Promise<EntriesReply> | undefined;
-
-    const progressMessage = (p: { logIndex: number; seq: number }): TopicMessages => {
-      const rec: ProgressRecord = {
-        shard: this.shard,
-        log_index: p.logIndex,
-        seq: p.seq,
-        offsets: [...this.offsets.values()].sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1)),
-        events_published: this.st.recordsSent,
-        publisher_id: this.publisherId,
-      };
-      const message: Message = {
-        key: shardKey(this.shard),
-        value: Buffer.from(this.codec.encodeProgress(rec)),
-        partition: progressPartition,
-        headers: { [HEADER_TYPE]: RecordType.PROGRESS, [HEADER_SHARD]: String(this.shard), [HEADER_LOG_INDEX]: String(p.logIndex), [HEADER_SEQ]: String(p.seq) },
-      };
-      return { topic: TOPIC_PROGRESS, messages: [message] };
-    };
-
-    const send = async (records: OutRecord[], withProgress: { logIndex: number; seq: number } | undefined): Promise<void> => {
-      const byTopic = new Map<string, Message[]>();
-      const counts = new Map<string, number>();
-      for (const r of records) {
-        let list = byTopic.get(r.topic);
-        if (list === undefined) byTopic.set(r.topic, (list = []));
-        list.push({ key: r.key, value: r.value, headers: r.headers, partition: r.partition });
-        const k = `${r.topic}/${r.partition}`;
-        counts.set(k, (counts.get(k) ?? 0) + 1);
-      }
-      const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
-      if (withProgress !== undefined) topicMessages.push(progressMessage(withProgress));
-      const meta: RecordMetadata[] = await producer.sendBatch({ topicMessages, acks: -1, timeout: PRODUCE_TIMEOUT_MS });
-      for (const m of meta) {
-        const k = `${m.topicName}/${m.partition}`;
-        const n = counts.get(k);
-        if (n === undefined) continue;
-        const base = Number(m.baseOffset);
-        assert(Number.isSafeInteger(base) && base >= 0, `produce to ${k} answered base offset ${m.baseOffset}`);
-        const prev = this.offsets.get(k);
-        this.offsets.set(k, { topic: m.topicName, partition: m.partition, next_offset: Math.max(prev?.next_offset ?? 0, base + n) });
-        counts.delete(k);
-      }
-      assert(counts.size === 0, `no produce result for ${[...counts.keys()].join(', ')}`);
-      this.st.recordsSent += records.length;
-      if (records.length > 0) this.st.batchesSent++;
-      if (withProgress !== undefined) {
-        this.st.progressRecordsSent++;
-        lastProgressAtMs = Date.now();
-        if (withProgress.logIndex >= this.sm.appliedIndex) uncoveredCommands = false;
-        this.maybeWriteCheckpoint(checkpointDue, withProgress.logIndex);
-        if (checkpointDue !== undefined && checkpointDue.logIndex <= withProgress.logIndex) checkpointDue = undefined;
-      }
-    };
-
+  /** Step 4, until a stop or a failure ends the session: pull a chunk, apply it, send its records, record progress. */
+  private async publish(ps: PublishState): Promise<void> {
     for (;;) {
       if (this.stopping) {
-        if (pending !== undefined) await send([], pending).catch(() => undefined);
+        if (ps.pending !== undefined) await this.send(ps, [], ps.pending).catch(() => undefined);
         throw new StopSession('stopping');
       }
-      if (head >= queue.length) {
-        // Progress when caught up: at once after records, else when the interval of what is
-        // uncovered (commands or only ticks) has passed; the read waits at most until then.
-        const dueInMs = pending === undefined ? Infinity : uncovered > 0 ? 0 : lastProgressAtMs + (uncoveredCommands ? PROGRESS_IDLE_INTERVAL_MS : PROGRESS_TICKS_INTERVAL_MS) - Date.now();
-        const flush = dueInMs <= 0;
-        let r: EntriesReply;
-        try {
-          r = await (prefetch ?? source.read(this.sm.appliedIndex + 1, this.chunkBytes, flush ? 0 : Math.min(ENTRIES_WAIT_MS, Math.ceil(dueInMs))));
-        } catch (err) {
-          // A stop interrupts the read: what is acknowledged gets its progress record first,
-          // so the next start does not resend it.
-          if (this.stopping && pending !== undefined) await send([], pending).catch(() => undefined);
-          throw err;
-        }
-        prefetch = undefined;
-        this.st.replicaApplied = r.applied;
-        if (r.kind === 'snapshot') {
-          this.noteGap(this.sm.appliedIndex, r.index);
-          this.restoreSnapshot(r);
-          pending = { logIndex: this.sm.appliedIndex, seq: this.sm.lastSeq };
-          uncoveredCommands = true;
-          this.st.publishedIndex = this.sm.appliedIndex;
-          this.st.publishedSeq = this.sm.lastSeq;
-          continue;
-        }
-        if (r.entries.length === 0) {
-          if (flush) {
-            // Caught up: the state machine is at the progress about to be written.
-            if ((checkpointDue === undefined || checkpointDue.logIndex < this.sm.appliedIndex) && this.checkpointDueNow()) checkpointDue = this.captureCheckpoint();
-            await send([], pending);
-            pending = undefined;
-            uncovered = 0;
-          }
-          continue;
-        }
-        assert(r.entries[0]!.index === this.sm.appliedIndex + 1, `replica answered entries from ${r.entries[0]!.index}, asked from ${this.sm.appliedIndex + 1}`);
-        queue = r.entries;
-        head = 0;
+      if (ps.head >= ps.queue.length && !(await this.pullChunk(ps))) continue;
+      await this.publishFromChunk(ps);
+    }
+  }
+
+  /**
+   * The chunk in hand is used up: pulls the next one (the prefetched one if any). Returns false
+   * when there is nothing to publish yet (no new entries, or a snapshot restored over a gap);
+   * when caught up it writes the pending progress once that is due.
+   */
+  private async pullChunk(ps: PublishState): Promise<boolean> {
+    // Progress when caught up: at once after records, else when the interval of what is
+    // uncovered (commands or only ticks) has passed; the read waits at most until then.
+    const dueInMs = ps.pending === undefined ? Infinity : ps.uncovered > 0 ? 0 : ps.lastProgressAtMs + (ps.uncoveredCommands ? PROGRESS_IDLE_INTERVAL_MS : PROGRESS_TICKS_INTERVAL_MS) - Date.now();
+    const flush = dueInMs <= 0;
+    let r: EntriesReply;
+    try {
+      r = await (ps.prefetch ?? ps.source.read(this.sm.appliedIndex + 1, this.chunkBytes, flush ? 0 : Math.min(ENTRIES_WAIT_MS, Math.ceil(dueInMs))));
+    } catch (err) {
+      // A stop interrupts the read: what is acknowledged gets its progress record first,
+      // so the next start does not resend it.
+      if (this.stopping && ps.pending !== undefined) await this.send(ps, [], ps.pending).catch(() => undefined);
+      throw err;
+    }
+    ps.prefetch = undefined;
+    this.st.replicaApplied = r.applied;
+    if (r.kind === 'snapshot') {
+      this.noteGap(this.sm.appliedIndex, r.index);
+      this.restoreSnapshot(r);
+      ps.pending = { logIndex: this.sm.appliedIndex, seq: this.sm.lastSeq };
+      ps.uncoveredCommands = true;
+      this.st.publishedIndex = this.sm.appliedIndex;
+      this.st.publishedSeq = this.sm.lastSeq;
+      return false;
+    }
+    if (r.entries.length === 0) {
+      if (flush) {
+        // Caught up: the state machine is at the progress about to be written.
+        if ((ps.checkpointDue === undefined || ps.checkpointDue.logIndex < this.sm.appliedIndex) && this.checkpointDueNow()) ps.checkpointDue = this.captureCheckpoint();
+        await this.send(ps, [], ps.pending);
+        ps.pending = undefined;
+        ps.uncovered = 0;
       }
-      const records: OutRecord[] = [];
-      while (head < queue.length && records.length < RECORDS_PER_SEND_MAX) {
-        const e = queue[head++]!;
-        if (!this.applyEntry(e)) uncoveredCommands = true;
-        builder.addEntry(e.index, this.sm.events, records);
-      }
-      const through = { logIndex: this.sm.appliedIndex, seq: this.sm.lastSeq };
-      if (checkpointDue === undefined && this.checkpointDueNow()) checkpointDue = this.captureCheckpoint();
-      if (head >= queue.length) {
-        // Fetch the next chunk while this one is being written.
-        prefetch = source.read(through.logIndex + 1, this.chunkBytes, 0);
-        prefetch.catch(() => undefined);
-      }
-      if (records.length > 0) {
-        await send(records, pending);
-        if (pending !== undefined) uncovered = 0;
-        uncovered += records.length;
-      }
-      pending = through;
-      this.st.publishedIndex = through.logIndex;
-      this.st.publishedSeq = through.seq;
+      return false;
+    }
+    assert(r.entries[0]!.index === this.sm.appliedIndex + 1, `replica answered entries from ${r.entries[0]!.index}, asked from ${this.sm.appliedIndex + 1}`);
+    ps.queue = r.entries;
+    ps.head = 0;
+    return true;
+  }
+
+  /**
+   * Applies the next entries in hand (up to RECORDS_PER_SEND_MAX records), sends their records
+   * with the progress pending so far, and makes their last index the pending progress.
+   */
+  private async publishFromChunk(ps: PublishState): Promise<void> {
+    const records: OutRecord[] = [];
+    while (ps.head < ps.queue.length && records.length < RECORDS_PER_SEND_MAX) {
+      const e = ps.queue[ps.head++]!;
+      if (!this.applyEntry(e)) ps.uncoveredCommands = true;
+      ps.builder.addEntry(e.index, this.sm.events, records);
+    }
+    const through = { logIndex: this.sm.appliedIndex, seq: this.sm.lastSeq };
+    if (ps.checkpointDue === undefined && this.checkpointDueNow()) ps.checkpointDue = this.captureCheckpoint();
+    if (ps.head >= ps.queue.length) {
+      // Fetch the next chunk while this one is being written.
+      ps.prefetch = ps.source.read(through.logIndex + 1, this.chunkBytes, 0);
+      ps.prefetch.catch(() => undefined);
+    }
+    if (records.length > 0) {
+      await this.send(ps, records, ps.pending);
+      if (ps.pending !== undefined) ps.uncovered = 0;
+      ps.uncovered += records.length;
+    }
+    ps.pending = through;
+    this.st.publishedIndex = through.logIndex;
+    this.st.publishedSeq = through.seq;
+  }
+
+  /** The progress record saying everything through p is acknowledged, below this publisher's offsets. */
+  private progressMessage(ps: PublishState, p: { logIndex: number; seq: number }): TopicMessages {
+    const rec: ProgressRecord = {
+      shard: this.shard,
+      log_index: p.logIndex,
+      seq: p.seq,
+      offsets: [...this.offsets.values()].sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1)),
+      events_published: this.st.recordsSent,
+      publisher_id: this.publisherId,
+    };
+    const message: Message = {
+      key: shardKey(this.shard),
+      value: Buffer.from(this.codec.encodeProgress(rec)),
+      partition: ps.progressPartition,
+      headers: { [HEADER_TYPE]: RecordType.PROGRESS, [HEADER_SHARD]: String(this.shard), [HEADER_LOG_INDEX]: String(p.logIndex), [HEADER_SEQ]: String(p.seq) },
+    };
+    return { topic: TOPIC_PROGRESS, messages: [message] };
+  }
+
+  /**
+   * One sendBatch of the records, plus a progress record when withProgress is given (acknowledged
+   * together); then the offsets move past them, and a checkpoint covered by that progress is written.
+   */
+  private async send(ps: PublishState, records: OutRecord[], withProgress: { logIndex: number; seq: number } | undefined): Promise<void> {
+    const byTopic = new Map<string, Message[]>();
+    const counts = new Map<string, number>();
+    for (const r of records) {
+      let list = byTopic.get(r.topic);
+      if (list === undefined) byTopic.set(r.topic, (list = []));
+      list.push({ key: r.key, value: r.value, headers: r.headers, partition: r.partition });
+      const k = `${r.topic}/${r.partition}`;
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
+    const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+    if (withProgress !== undefined) topicMessages.push(this.progressMessage(ps, withProgress));
+    const meta: RecordMetadata[] = await ps.producer.sendBatch({ topicMessages, acks: -1, timeout: PRODUCE_TIMEOUT_MS });
+    for (const m of meta) {
+      const k = `${m.topicName}/${m.partition}`;
+      const n = counts.get(k);
+      if (n === undefined) continue;
+      const base = Number(m.baseOffset);
+      assert(Number.isSafeInteger(base) && base >= 0, `produce to ${k} answered base offset ${m.baseOffset}`);
+      const prev = this.offsets.get(k);
+      this.offsets.set(k, { topic: m.topicName, partition: m.partition, next_offset: Math.max(prev?.next_offset ?? 0, base + n) });
+      counts.delete(k);
+    }
+    assert(counts.size === 0, `no produce result for ${[...counts.keys()].join(', ')}`);
+    this.st.recordsSent += records.length;
+    if (records.length > 0) this.st.batchesSent++;
+    if (withProgress !== undefined) {
+      this.st.progressRecordsSent++;
+      ps.lastProgressAtMs = Date.now();
+      if (withProgress.logIndex >= this.sm.appliedIndex) ps.uncoveredCommands = false;
+      this.maybeWriteCheckpoint(ps.checkpointDue, withProgress.logIndex);
+      if (ps.checkpointDue !== undefined && ps.checkpointDue.logIndex <= withProgress.logIndex) ps.checkpointDue = undefined;
     }
   }
 

@@ -3,34 +3,24 @@
 // store and the long-polling fetches. The network edge (server.ts) frames bytes and keeps
 // responses in order per connection; nothing here touches a socket.
 
+import './limits-check.js';
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { GroupCoordinator, type JoinResult, type Reply, type SyncResult } from './groups.js';
 import { LogFailedError, type FsyncPolicy, type PartitionLog } from './log.js';
 import * as m from './messages.js';
-import { OFFSET_METADATA_CHARS_MAX, OffsetStore, type OffsetCommitEntry } from './offsets.js';
+import { OffsetStore, type OffsetCommitEntry } from './offsets.js';
+import { OFFSET_METADATA_CHARS_MAX } from './limits.js';
 import { ApiKey, ErrorCode, ProtocolError, Writer, assert, type Reader, type RequestHeader } from './protocol.js';
 import { checkProducedRecords } from './record-batch.js';
-import { PARTITIONS_PER_TOPIC_MAX, TopicStore, topicNameProblem } from './topics.js';
+import { TopicStore, topicNameProblem } from './topics.js';
+import { PARTITIONS_PER_TOPIC_MAX } from './limits.js';
+import { FETCH_BYTES_MAX, FETCH_WAIT_MS_MAX, FETCH_WAITERS_MAX, GROUP_TIMER_MAX_MS } from './limits.js';
 
 /** The one broker's node id in Metadata and FindCoordinator. */
 export const NODE_ID = 1;
-/** Largest fetch response body, whatever the client asks (Kafka's fetch.max.bytes default is 50 MiB). */
-export const FETCH_BYTES_MAX = 32 * 1024 * 1024;
-/** Longest a Fetch waits for min_bytes (clients ask for 100 ms to 5 s; kafkajs's default is 5 s). */
-export const FETCH_WAIT_MS_MAX = 30_000;
-/** Fetches waiting at once, broker-wide (one per consumer connection is typical); beyond it a fetch answers at once. */
-export const FETCH_WAITERS_MAX = 4096;
 /** Characters of the client id kept at the start of a member id. */
 const CLIENT_ID_IN_MEMBER_ID_CHARS_MAX = 200;
-/**
- * Group session and rebalance timeouts are checked by one timer armed for the earliest deadline
- * (groups.ts nextDeadlineMs), re-armed after every group request and every check: no wake-ups
- * while nothing can expire (a polling tick here cost the idle broker 10 wake-ups a second). It
- * sleeps at most this long (ms) at a time, which bounds the effect of an injected clock (nowMs)
- * that does not follow real time.
- */
-export const GROUP_TIMER_MAX_MS = 60_000;
 
 export interface BrokerConfig {
   dataDir: string;
@@ -43,7 +33,7 @@ export interface BrokerConfig {
   segmentBytesMax?: number;
   retentionBytes?: number;
   retentionMs?: number;
-  /** Lowest session timeout a JoinGroup may ask for (default groups.ts SESSION_TIMEOUT_MS_MIN). */
+  /** Lowest session timeout a JoinGroup may ask for (default groups.ts GROUP_SESSION_TIMEOUT_MS_MIN). */
   sessionTimeoutMsMin?: number;
   nowMs?: () => number;
   log?: (line: string) => void;

@@ -24,16 +24,8 @@
 // initial rebalance delay.
 
 import { ErrorCode, assert } from './protocol.js';
+import { GROUP_MEMBERS_MAX, GROUPS_MAX, GROUP_SESSION_TIMEOUT_MS_MIN, GROUP_SESSION_TIMEOUT_MS_MAX, GROUP_NAME_CHARS_MAX } from './limits.js';
 
-/** Members per group (Kafka's group.max.size); one more gets GROUP_MAX_SIZE_REACHED. */
-export const GROUP_MEMBERS_MAX = 256;
-/** Groups held in memory; a JoinGroup for a new group beyond it gets COORDINATOR_NOT_AVAILABLE. */
-export const GROUPS_MAX = 1024;
-/** Session timeout bounds (Kafka's group.min/max.session.timeout.ms defaults are 6 s and 30 min; the floor here is lower so tests need not wait). */
-export const SESSION_TIMEOUT_MS_MIN = 1_000;
-export const SESSION_TIMEOUT_MS_MAX = 30 * 60_000;
-/** Longest group id, protocol type or protocol name (bytes of UTF-16 code units; an int16 string holds 32 KiB). */
-export const GROUP_NAME_CHARS_MAX = 255;
 
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable';
 
@@ -139,8 +131,8 @@ export class GroupCoordinator {
   join(token: number, req: JoinRequest, nowMs: number): Reply[] {
     const reply = (result: JoinResult): Reply[] => [{ token, kind: 'join', result }];
     if (req.groupId === '' || req.groupId.length > GROUP_NAME_CHARS_MAX) return reply(joinError(ErrorCode.INVALID_GROUP_ID));
-    const minSession = this.limits.sessionTimeoutMsMin ?? SESSION_TIMEOUT_MS_MIN;
-    if (req.sessionTimeoutMs < minSession || req.sessionTimeoutMs > SESSION_TIMEOUT_MS_MAX) return reply(joinError(ErrorCode.INVALID_SESSION_TIMEOUT, req.memberId));
+    const minSession = this.limits.sessionTimeoutMsMin ?? GROUP_SESSION_TIMEOUT_MS_MIN;
+    if (req.sessionTimeoutMs < minSession || req.sessionTimeoutMs > GROUP_SESSION_TIMEOUT_MS_MAX) return reply(joinError(ErrorCode.INVALID_SESSION_TIMEOUT, req.memberId));
     if (req.protocolType === '' || req.protocols.length === 0) return reply(joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, req.memberId));
     let g = this.groups.get(req.groupId);
     if (g === undefined) {

@@ -30,30 +30,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, assert } from './protocol.js';
 import { ProducerStateTable, type SequenceCheck } from './producer-state.js';
-import {
-  Attributes,
-  BATCH_HEADER_BYTES,
-  BATCH_BYTES_MAX,
-  Compression,
-  batchCrcOk,
-  decodeRecords,
-  headerProblem,
-  lastOffsetOf,
-  readBatchHeader,
-  setBaseOffset,
-  setPartitionLeaderEpoch,
-  type BatchHeader,
-} from './record-batch.js';
+import { Attributes, BATCH_HEADER_BYTES, Compression, batchCrcOk, decodeRecords, headerProblem, lastOffsetOf, readBatchHeader, setBaseOffset, setPartitionLeaderEpoch, type BatchHeader } from './record-batch.js';
+import { KAFKA_BATCH_BYTES_MAX } from './limits.js';
 import { fdatasync, fsyncDirSync, readAtSync, writeAllSync } from './fs-util.js';
+import { BROKER_SEGMENT_BYTES_MAX, BROKER_SEGMENT_BYTES_LIMIT, INDEX_INTERVAL_BYTES, BROKER_READ_WINDOW_BYTES } from './limits.js';
 
-/** Default segment size. */
-export const SEGMENT_BYTES_MAX = 64 * 1024 * 1024;
-/** Largest configurable segment. */
-export const SEGMENT_BYTES_LIMIT = 1024 * 1024 * 1024;
-/** One sparse-index entry per this many log bytes (Kafka's index.interval.bytes): a read scans at most this much plus one batch before the wanted offset. */
-export const INDEX_INTERVAL_BYTES = 4096;
-/** Bytes read at a time when walking batch headers (grown for a larger batch during recovery). */
-export const READ_WINDOW_BYTES = 64 * 1024;
 /** The partition leader epoch written into every stored batch: one broker, never a new leader. */
 export const LEADER_EPOCH = 0;
 
@@ -141,7 +122,7 @@ function scanSegment(fd: number, fileSize: number, seg: Segment, verifyCrc: bool
   const load = (at: number, length: number): boolean => {
     if (at >= winPos && at + length <= winPos + win.byteLength) return true;
     if (at + length > fileSize) return false;
-    win = readAtSync(fd, Math.min(fileSize - at, Math.max(length, READ_WINDOW_BYTES)), at);
+    win = readAtSync(fd, Math.min(fileSize - at, Math.max(length, BROKER_READ_WINDOW_BYTES)), at);
     winPos = at;
     return win.byteLength >= length;
   };
@@ -182,8 +163,8 @@ export class PartitionLog {
     readonly dir: string,
     private readonly options: PartitionLogOptions,
   ) {
-    this.segmentBytesMax = options.segmentBytesMax ?? SEGMENT_BYTES_MAX;
-    assert(Number.isSafeInteger(this.segmentBytesMax) && this.segmentBytesMax >= 1 && this.segmentBytesMax <= SEGMENT_BYTES_LIMIT, `segmentBytesMax ${this.segmentBytesMax}`);
+    this.segmentBytesMax = options.segmentBytesMax ?? BROKER_SEGMENT_BYTES_MAX;
+    assert(Number.isSafeInteger(this.segmentBytesMax) && this.segmentBytesMax >= 1 && this.segmentBytesMax <= BROKER_SEGMENT_BYTES_LIMIT, `segmentBytesMax ${this.segmentBytesMax}`);
     this.fsyncPolicy = options.fsync ?? 'always';
     this.activeFd = -1;
     this.durableEnd = 0;
@@ -287,7 +268,7 @@ export class PartitionLog {
    */
   appendProduced(records: Buffer, h: BatchHeader): AppendResult {
     this.checkUsable();
-    assert(records.byteLength === h.sizeBytes && h.sizeBytes <= BATCH_BYTES_MAX, 'appendProduced: records must be exactly one checked batch');
+    assert(records.byteLength === h.sizeBytes && h.sizeBytes <= KAFKA_BATCH_BYTES_MAX, 'appendProduced: records must be exactly one checked batch');
     const seq: SequenceCheck = this.producers.check(h.producerId, h.producerEpoch, h.baseSequence, h.recordCount);
     if (seq.kind === 'duplicate') return seq;
     if (seq.kind === 'error') return seq;
@@ -397,7 +378,7 @@ export class PartitionLog {
       let end = -1;
       while (pos < seg.size) {
         if (pos < winPos || pos + BATCH_HEADER_BYTES > winPos + win.byteLength) {
-          win = readAtSync(fd, Math.min(seg.size - pos, READ_WINDOW_BYTES), pos);
+          win = readAtSync(fd, Math.min(seg.size - pos, BROKER_READ_WINDOW_BYTES), pos);
           winPos = pos;
         }
         const h = readBatchHeader(win, pos - winPos);

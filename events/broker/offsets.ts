@@ -17,11 +17,8 @@ import path from 'node:path';
 import { crc32c } from '@aws-crypto/crc32c';
 import { atomicWriteFileSync, fdatasync, writeAllSync } from './fs-util.js';
 import { assert } from './protocol.js';
+import { OFFSETS_FILE_BYTES_MAX } from './limits.js';
 
-/** Size past which the commits file is considered for compaction. */
-export const OFFSETS_FILE_BYTES_MAX = 4 * 1024 * 1024;
-/** Longest metadata string kept with a committed offset (Kafka's offset.metadata.max.bytes); longer gets OFFSET_METADATA_TOO_LARGE. */
-export const OFFSET_METADATA_CHARS_MAX = 4096;
 /** Largest single record (a compacted group with many partitions): a bigger length field is corruption. */
 const RECORD_BYTES_MAX = 64 * 1024 * 1024;
 const RECORD_HEADER_BYTES = 8;

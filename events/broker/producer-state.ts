@@ -12,11 +12,8 @@
 //   - an unknown producer must start at sequence 0.
 
 import { ErrorCode, assert } from './protocol.js';
+import { PRODUCER_BATCHES_CACHED, PRODUCERS_PER_PARTITION_MAX } from './limits.js';
 
-/** Batches remembered per producer for duplicate detection (Kafka's value: clients keep at most 5 in flight). */
-export const PRODUCER_BATCHES_CACHED = 5;
-/** Producers remembered per partition; the least recently appending one is forgotten beyond it (its next non-zero sequence is then refused). */
-export const PRODUCERS_PER_PARTITION_MAX = 10_000;
 
 const SEQUENCE_MAX = 0x7fffffff;
 

@@ -13,12 +13,11 @@
 
 import { crc32c } from '@aws-crypto/crc32c';
 import { ErrorCode } from './protocol.js';
+import { KAFKA_BATCH_BYTES_MAX } from './limits.js';
 
 export const BATCH_HEADER_BYTES = 61;
 /** baseOffset + batchLength: the bytes of a batch not counted by batchLength. */
 export const BATCH_LOG_OVERHEAD_BYTES = 12;
-/** Largest record batch accepted from a producer or found in a log, header included (Kafka's message.max.bytes is about 1 MiB; this is roomier for batched event publishing). */
-export const BATCH_BYTES_MAX = 8 * 1024 * 1024;
 const CRC_START = 21;
 const MAGIC_V2 = 2;
 
@@ -93,7 +92,7 @@ export function lastOffsetOf(h: BatchHeader): number {
 export function headerProblem(h: BatchHeader): string | undefined {
   if (h.magic !== MAGIC_V2) return `magic ${h.magic}, only 2 is supported`;
   if (h.sizeBytes < BATCH_HEADER_BYTES) return `batch length ${h.sizeBytes - BATCH_LOG_OVERHEAD_BYTES} is shorter than a header`;
-  if (h.sizeBytes > BATCH_BYTES_MAX) return `batch of ${h.sizeBytes} bytes exceeds ${BATCH_BYTES_MAX}`;
+  if (h.sizeBytes > KAFKA_BATCH_BYTES_MAX) return `batch of ${h.sizeBytes} bytes exceeds ${KAFKA_BATCH_BYTES_MAX}`;
   if (h.lastOffsetDelta < 0) return `lastOffsetDelta ${h.lastOffsetDelta}`;
   if (h.recordCount < 0) return `record count ${h.recordCount}`;
   return undefined;
@@ -128,7 +127,7 @@ export type ProducedBatchCheck =
  */
 export function checkProducedRecords(records: Uint8Array, produceVersion: number): ProducedBatchCheck {
   const bad = (reason: string, error: ErrorCode = ErrorCode.CORRUPT_MESSAGE): ProducedBatchCheck => ({ ok: false, error, reason });
-  if (records.byteLength > BATCH_BYTES_MAX) return bad(`batch of ${records.byteLength} bytes exceeds ${BATCH_BYTES_MAX}`, ErrorCode.MESSAGE_TOO_LARGE);
+  if (records.byteLength > KAFKA_BATCH_BYTES_MAX) return bad(`batch of ${records.byteLength} bytes exceeds ${KAFKA_BATCH_BYTES_MAX}`, ErrorCode.MESSAGE_TOO_LARGE);
   const h = readBatchHeader(records, 0);
   if (h === undefined) return bad(`records of ${records.byteLength} bytes do not hold a batch header`);
   const problem = headerProblem(h);

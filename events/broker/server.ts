@@ -12,13 +12,8 @@ import net from 'node:net';
 import { Broker, type BrokerConfig } from './broker.js';
 import { isSupported, encodeApiVersionsResponse } from './messages.js';
 import { ApiKey, ErrorCode, ProtocolError, REQUEST_HEADER_FIXED_BYTES, Reader, Writer, frameResponse, readHeaderPrefix } from './protocol.js';
+import { KAFKA_REQUEST_BYTES_MAX, CONNECTIONS_MAX, CONNECTION_BUFFER_BYTES_MAX } from './limits.js';
 
-/** Largest request accepted (Kafka's socket.request.max.bytes is 100 MiB); a larger size prefix closes the connection. */
-export const REQUEST_BYTES_MAX = 64 * 1024 * 1024;
-/** Connections served at once; further ones are closed by the server on accept. */
-export const CONNECTIONS_MAX = 1024;
-/** Unprocessed bytes a connection may buffer (pipelined requests) before reading pauses. */
-export const CONNECTION_BUFFER_BYTES_MAX = REQUEST_BYTES_MAX + 64 * 1024;
 
 export interface StartBrokerOptions extends BrokerConfig {
   /** Address to bind (default 127.0.0.1). */
@@ -79,8 +74,8 @@ class Connection {
     if (this.buffered < 4) return undefined;
     if (this.chunks.length > 1 && (this.chunks[0] as Buffer).byteLength < 4) this.chunks = [Buffer.concat(this.chunks)];
     const size = (this.chunks[0] as Buffer).readInt32BE(0);
-    if (size < REQUEST_HEADER_FIXED_BYTES || size > REQUEST_BYTES_MAX) {
-      this.close(`request size ${size} outside ${REQUEST_HEADER_FIXED_BYTES}..${REQUEST_BYTES_MAX} bytes`);
+    if (size < REQUEST_HEADER_FIXED_BYTES || size > KAFKA_REQUEST_BYTES_MAX) {
+      this.close(`request size ${size} outside ${REQUEST_HEADER_FIXED_BYTES}..${KAFKA_REQUEST_BYTES_MAX} bytes`);
       return undefined;
     }
     if (this.buffered < 4 + size) return undefined;

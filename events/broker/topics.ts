@@ -17,15 +17,8 @@ import path from 'node:path';
 import { PartitionLog, createEmptyLog, type PartitionLogOptions } from './log.js';
 import { ErrorCode, assert } from './protocol.js';
 import { atomicWriteFileSync, fsyncDirSync } from './fs-util.js';
+import { TOPICS_MAX, PARTITIONS_PER_TOPIC_MAX, PARTITIONS_TOTAL_MAX, TOPIC_NAME_CHARS_MAX } from './limits.js';
 
-/** Topics per broker; CreateTopics (or auto-creation) beyond it gets POLICY_VIOLATION. */
-export const TOPICS_MAX = 256;
-/** Partitions per topic; more gets INVALID_PARTITIONS. */
-export const PARTITIONS_PER_TOPIC_MAX = 256;
-/** Partitions per broker, all topics together: each partition keeps its active segment open (one file descriptor). */
-export const PARTITIONS_TOTAL_MAX = 4096;
-/** Kafka's limit on a topic name (it must also fit a file name). */
-export const TOPIC_NAME_CHARS_MAX = 249;
 /** Producer ids reserved per write of meta.json: ids are unique across restarts, at most this many are skipped by a restart. */
 export const PRODUCER_ID_BLOCK_SIZE = 1000;
 

@@ -8,7 +8,6 @@
 
 import net from 'node:net';
 import {
-  CLIENT_REPLY_BYTES_MAX,
   FrameReader,
   FrameType,
   decodeEntriesFrame,
@@ -17,20 +16,8 @@ import {
   type RawFrame,
 } from '../../replicator/client/protocol.js';
 import type { ClientEndpoint } from '../../replicator/client/client.js';
+import { ENTRY_REQUEST_TIMEOUT_MS, ENTRY_SOURCE_STALE_MS, ENTRY_RETRY_DELAY_MS, ENTRY_RETRY_DELAY_MS_MAX, ENTRY_REPLY_BYTES_MAX } from './limits.js';
 
-/** A request unanswered this long beyond its own wait (ms) counts as a failure of the replica. */
-export const ENTRY_REQUEST_TIMEOUT_MS = 5_000;
-/** A replica whose applied index has not moved for this long (ms) is left for the next one (> the leader's 1 s time tick). */
-export const ENTRY_SOURCE_STALE_MS = 5_000;
-/** First delay before trying the next replica after a failure (ms); doubles per round over all replicas. */
-export const ENTRY_RETRY_DELAY_MS = 25;
-/** Cap of that delay (ms). */
-export const ENTRY_RETRY_DELAY_MS_MAX = 1_000;
-/**
- * Largest reply accepted (bytes): a snapshot of a full book travels in one frame. Bounded by
- * the client protocol's reply limit (64 MiB); a bigger snapshot is refused as a failure.
- */
-export const ENTRY_REPLY_BYTES_MAX = CLIENT_REPLY_BYTES_MAX;
 
 export class EntrySourceClosedError extends Error {
   override name = 'EntrySourceClosedError';

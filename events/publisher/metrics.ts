@@ -8,14 +8,8 @@
 
 import { readCounter, readGauge, type Registry } from '../../ops/metrics.js';
 import type { Publisher, PublisherStatus } from './publisher.js';
+import { PUBLISHER_READY_LAG_ENTRIES_MAX } from './limits.js';
 
-/**
- * /readyz: ready while publishing with at most this many entries unpublished. A publisher in
- * steady state trails by one chunk at most (a few entries); one catching up on a backlog, or
- * one that cannot reach the brokers, is not ready. A tenth of the replicas' default snapshot
- * interval (100,000 entries): far enough from the point where compaction makes a gap.
- */
-export const PUBLISHER_READY_LAG_ENTRIES_MAX = 10_000;
 
 const STATES: PublisherStatus['state'][] = ['starting', 'replaying', 'publishing', 'retrying', 'stopped'];
 

@@ -9,13 +9,8 @@ import type { Admin, Kafka } from 'kafkajs';
 import { EventsCodec, type ProgressRecord } from '../codec.js';
 import { partitionOf } from '../partitioner.js';
 import { TOPIC_PROGRESS } from '../topics.js';
+import { PROGRESS_SCAN_WINDOW_RECORDS, PROGRESS_SCAN_STEPS_MAX, PROGRESS_READ_TIMEOUT_MS } from './limits.js';
 
-/** Records read per backward step. */
-export const PROGRESS_SCAN_WINDOW_RECORDS = 1_024;
-/** Backward steps at most (then: no progress found — the publisher starts from the beginning, duplicates are dropped downstream). */
-export const PROGRESS_SCAN_STEPS_MAX = 64;
-/** One window's read (join + fetch) must finish within this (ms), else the session fails and is retried. */
-export const PROGRESS_READ_TIMEOUT_MS = 30_000;
 
 export function shardKey(shard: number): Buffer {
   return Buffer.from(String(shard), 'utf8');

@@ -24,6 +24,7 @@
 // snapshot and reports the events in between as a GAP (log line, status) — they cannot be
 // reconstructed. That is the documented retention bound.
 
+import './limits-check.js';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { Partitioners, logLevel, type Admin, type Message, type Producer, type RecordMetadata, type TopicMessages } from 'kafkajs';
@@ -42,43 +43,8 @@ import { readLastProgress, shardKey } from './progress.js';
 import { RecordBuilder, type OutRecord } from './records.js';
 import { commandData } from '../../replicator/log.js';
 import { assertFor, type Assert } from '../../ops/assert.js';
+import { ENTRIES_CHUNK_BYTES, ENTRIES_REPLAY_CHUNK_BYTES, ENTRIES_WAIT_MS, RECORDS_PER_SEND_MAX, PROGRESS_IDLE_INTERVAL_MS, PROGRESS_TICKS_INTERVAL_MS, CHECKPOINT_INTERVAL_ENTRIES, CHECKPOINT_INTERVAL_MS, SESSION_RETRY_DELAY_MS, SESSION_RETRY_DELAY_MS_MAX, GAPS_KEPT, PRODUCE_TIMEOUT_MS } from './limits.js';
 
-/** Entry bytes pulled from a replica per request (one full batch entry). */
-export const ENTRIES_CHUNK_BYTES = 1024 * 1024;
-/** Entry bytes per request while replaying silently up to the published index (no records to build). */
-export const ENTRIES_REPLAY_CHUNK_BYTES = 8 * 1024 * 1024;
-/**
- * When caught up, how long a request waits at the replica for the next entry (ms). A committed
- * entry ends the wait at once, so this adds no latency; it is the idle publisher's round-trip
- * rate (the leader's time ticks end most waits anyway, one a second).
- */
-export const ENTRIES_WAIT_MS = 2_000;
-/** Records in one sendBatch at most; a chunk that makes more is sent in several. */
-export const RECORDS_PER_SEND_MAX = 20_000;
-/**
- * When idle, a progress record for client commands without published events (a cancel reject:
- * a read with that seq as min_seq waits for it) at most this often (ms).
- */
-export const PROGRESS_IDLE_INTERVAL_MS = 1_000;
-/**
- * …and for entries that are only the leader's time ticks at most this often (ms). No reader
- * waits for a tick's seq (min_seq is a client command's), so their progress only moves the
- * resume point (a restart replays at most this many seconds of ticks silently) and the
- * read models' as_of; at one a second it cost a produce, an fsync at the broker and a snapshot
- * of the read models every few seconds on an idle exchange.
- */
-export const PROGRESS_TICKS_INTERVAL_MS = 60_000;
-/** A local checkpoint after this many applied entries… */
-export const CHECKPOINT_INTERVAL_ENTRIES = 20_000;
-/** …or this long (ms), whichever comes first (and only once something new is published). */
-export const CHECKPOINT_INTERVAL_MS = 30_000;
-/** First delay before a new session after a failure (ms); doubles up to SESSION_RETRY_DELAY_MS_MAX. */
-export const SESSION_RETRY_DELAY_MS = 100;
-export const SESSION_RETRY_DELAY_MS_MAX = 5_000;
-/** Gaps remembered in status() (the count and entries are totals). */
-export const GAPS_KEPT = 16;
-/** kafkajs produce timeout (ms): the broker acknowledges after its fsync. */
-export const PRODUCE_TIMEOUT_MS = 30_000;
 
 export interface PublisherOptions {
   shardConfig: ShardConfig;

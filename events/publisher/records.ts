@@ -14,9 +14,8 @@ import { EventKind, type ExecReport, type TradeEvent } from '../../engine/types.
 import { EventsCodec, execRecordOf, tradeRecordOf } from '../codec.js';
 import { partitionOf } from '../partitioner.js';
 import { HEADER_LOG_INDEX, HEADER_POSITION, HEADER_SEQ, HEADER_SHARD, HEADER_TYPE, RecordType, TOPIC_FILLS, TOPIC_ORDERS, TOPIC_TRADES, type EventTopic } from '../topics.js';
+import { KEY_CACHE_ENTRIES_MAX } from './limits.js';
 
-/** Keys whose bytes and partitions are remembered at most (accounts, symbols); beyond, the cache restarts empty. */
-export const KEY_CACHE_ENTRIES_MAX = 100_000;
 
 export interface OutRecord {
   topic: EventTopic;

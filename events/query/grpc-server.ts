@@ -11,14 +11,11 @@ import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../../api/signing.js';
 import { QUERY_ERROR_STATUS, QueryErrorCode, QueryOp, type QueryError, type QueryService } from './service.js';
+import { QUERY_GRPC_RECEIVE_BYTES_MAX, QUERY_GRPC_SEND_BYTES_MAX } from './limits.js';
 
 const PROTO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../proto');
 export const QUERY_PROTO_PATH = path.join(PROTO_ROOT, 'exchange/v1/query.proto');
 export const QUERY_SERVICE_NAME = 'exchange.v1.QueryService';
-/** Largest request message (bytes); queries are small. */
-export const QUERY_GRPC_RECEIVE_BYTES_MAX = 64 * 1024;
-/** Largest reply (bytes): up to 10,000 fills or orders. */
-export const QUERY_GRPC_SEND_BYTES_MAX = 64 * 1024 * 1024;
 export const METADATA_ERROR_CODE = 'x-mb-error-code';
 export const METADATA_RETRY_AFTER_MS = 'retry-after-ms';
 

@@ -8,13 +8,8 @@
 import { LATENCY_BUCKETS_S, prom, readCounter, readGauge, type Registry } from '../../ops/metrics.js';
 import type { ReadModelConsumer } from '../read-models/consumer.js';
 import type { QueryOp, QueryService } from './service.js';
+import { QUERY_READY_LAG_RECORDS_MAX } from './limits.js';
 
-/**
- * /readyz: ready once the read models consume and every read model is at most this many
- * records behind its topics. In steady state they trail by a fetch (tens of records at most);
- * one rebuilding from offset zero, or one whose broker is away, is not ready.
- */
-export const QUERY_READY_LAG_RECORDS_MAX = 10_000;
 
 export interface QueryMetricsSource {
   consumer: Pick<ReadModelConsumer, 'lag' | 'stats' | 'model'>;

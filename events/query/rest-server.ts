@@ -22,9 +22,8 @@ import { STATUS_CODES } from 'node:http';
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../../api/signing.js';
 import { QUERY_ERROR_STATUS, QueryErrorCode, QueryOp, type QueryError, type QueryReply, type QueryService } from './service.js';
+import { QUERY_REST_INFLIGHT_MAX } from './limits.js';
 
-/** Queries between arrival and answer at most (read-your-writes ones wait); beyond: 503 OVERLOADED. */
-export const QUERY_REST_INFLIGHT_MAX = 16_384;
 
 const EMPTY = new Uint8Array(0);
 const JSON_TYPE = 'application/json';

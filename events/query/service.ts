@@ -11,26 +11,16 @@
 // READ_AFTER_WAIT_MS_DEFAULT, at most READ_AFTER_WAIT_MS_MAX); past that it fails with
 // NOT_YET_CONSISTENT (HTTP 503 / gRPC UNAVAILABLE) and a retry hint.
 
+import './limits-check.js';
 import { buildKeyTable, ReplayCache, authenticate, type AuthHeaders, type KeyEntry } from '../../api/auth.js';
 import type { GatewayConfig } from '../../config/gateway-config.js';
 import { ERROR_STATUS, ErrorCode } from '../../api/errors.js';
 import { ENUM_NAMES } from '../../engine/json-codec.js';
-import { CANDLE_INTERVALS, FILLS_PER_ACCOUNT_MAX, type CandleInterval, type FillView, type OrderView, type ReadModels } from '../read-models/model.js';
+import { CANDLE_INTERVALS, type CandleInterval, type FillView, type OrderView, type ReadModels } from '../read-models/model.js';
+import { FILLS_PER_ACCOUNT_MAX } from '../read-models/limits.js';
 import type { ReadModelLag, ReadModelName } from '../read-models/consumer.js';
+import { READ_AFTER_WAIT_MS_DEFAULT, READ_AFTER_WAIT_MS_MAX, READ_AFTER_WAITERS_MAX, NOT_YET_CONSISTENT_RETRY_MS, FILLS_LIMIT_DEFAULT, CANDLES_LIMIT_DEFAULT, CANDLES_LIMIT_MAX, ORDERS_LIMIT_MAX } from './limits.js';
 
-/** How long a read-your-writes query waits by default (ms). */
-export const READ_AFTER_WAIT_MS_DEFAULT = 2_000;
-/** The longest wait a query may ask for (ms). */
-export const READ_AFTER_WAIT_MS_MAX = 10_000;
-/** Queries waiting for their min_seq at once; more are refused OVERLOADED. */
-export const READ_AFTER_WAITERS_MAX = 10_000;
-/** Retry hint of NOT_YET_CONSISTENT (ms). */
-export const NOT_YET_CONSISTENT_RETRY_MS = 500;
-export const FILLS_LIMIT_DEFAULT = 100;
-export const CANDLES_LIMIT_DEFAULT = 100;
-export const CANDLES_LIMIT_MAX = 3_600;
-/** Orders in one GetOrders answer at most (an account holds at most 10,000 finished plus its open ones). */
-export const ORDERS_LIMIT_MAX = 100_000;
 
 export const QueryOp = {
   GET_ORDERS: 'GetOrders',

@@ -22,28 +22,8 @@ import { atomicWriteFile, readFileIfExists } from '../fs-atomic.js';
 import { ensureTopics, kafkaClient } from '../kafka.js';
 import { ALL_TOPICS, EVENT_TOPIC_PARTITIONS_DEFAULT, TOPIC_FILLS, TOPIC_ORDERS, TOPIC_PROGRESS, TOPIC_TRADES } from '../topics.js';
 import { ReadModels, type ConsumedRecord, type ReadModelsJson } from './model.js';
+import { SNAPSHOT_INTERVAL_MS, LAG_POLL_MS, SEEK_ATTEMPTS_MAX, FETCH_MAX_WAIT_MS, SESSION_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS } from './limits.js';
 
-/** How often the model is written to its snapshot file when it changed (ms). */
-export const SNAPSHOT_INTERVAL_MS = 5_000;
-/**
- * How often high watermarks are fetched for the lag figures (ms). Between polls, every batch
- * consumed brings its partition's high watermark, so the figures of partitions that receive
- * records stay current; the poll covers partitions the consumer is not getting records from
- * (not assigned yet, or a stuck consumer): four ListOffsets round trips to the broker each time.
- */
-export const LAG_POLL_MS = 5_000;
-/** Seeks to the model's offset tried per partition and group join before a batch that starts later is accepted (a gap: retention deleted records). */
-export const SEEK_ATTEMPTS_MAX = 5;
-/**
- * kafkajs fetch long-poll (ms): how long the broker may hold a fetch with nothing new. A record
- * produced meanwhile ends the wait at once (min bytes 1), so this adds no latency; it is the
- * idle consumer's fetch rate (1 round trip a second instead of 10 at 100 ms), how late an idle
- * member heartbeats at worst (kafkajs heartbeats between fetches: keep it well under
- * SESSION_TIMEOUT_MS), and how long stop() may wait for the fetch in flight.
- */
-export const FETCH_MAX_WAIT_MS = 1_000;
-export const SESSION_TIMEOUT_MS = 10_000;
-export const HEARTBEAT_INTERVAL_MS = 1_000;
 export const SNAPSHOT_FILE = 'read-models.json';
 
 /** Which topics each read model is built from (lag is reported per read model). */

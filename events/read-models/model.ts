@@ -25,15 +25,8 @@ import { OrdStatus } from '../../engine/types.js';
 import type { ExecRecord, ProgressRecord, TradeRecord } from '../codec.js';
 import { EVENT_TOPICS, TOPIC_FILLS, TOPIC_ORDERS, TOPIC_PROGRESS, TOPIC_TRADES } from '../topics.js';
 import { assertFor, type Assert } from '../../ops/assert.js';
+import { DONE_ORDERS_PER_ACCOUNT_MAX, FILLS_PER_ACCOUNT_MAX, CLIENT_ORDER_IDS_PER_ORDER_MAX, PROGRESS_MARKS_PER_SHARD_MAX } from './limits.js';
 
-/** Finished orders (filled, canceled, rejected, expired) kept per account; the oldest finished are forgotten first. */
-export const DONE_ORDERS_PER_ACCOUNT_MAX = 10_000;
-/** Fills kept per account (the most recent). */
-export const FILLS_PER_ACCOUNT_MAX = 10_000;
-/** Client order ids remembered per order (the current one and those it was amended from). */
-export const CLIENT_ORDER_IDS_PER_ORDER_MAX = 16;
-/** Read-your-writes marks waiting per shard; beyond, the oldest are dropped (a later mark covers them, only later). */
-export const PROGRESS_MARKS_PER_SHARD_MAX = 1_024;
 
 /** Candle intervals: name → length in µs, and candles kept per (symbol, interval). */
 export const CANDLE_INTERVALS = [

@@ -3,15 +3,7 @@
 import { crc32c } from '@aws-crypto/crc32c';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../../events/broker/protocol.js';
-import {
-  BATCH_HEADER_BYTES,
-  checkProducedRecords,
-  decodeRecords,
-  encodeRecordBatch,
-  readBatchHeader,
-  setBaseOffset,
-  setPartitionLeaderEpoch,
-} from '../../../events/broker/record-batch.js';
+import { BATCH_HEADER_BYTES, checkProducedRecords, decodeRecords, encodeRecordBatch, readBatchHeader, setBaseOffset, setPartitionLeaderEpoch } from '../../../events/broker/record-batch.js';
 
 const enc = (s: string) => Buffer.from(s, 'utf8');
 

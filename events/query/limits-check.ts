@@ -1,0 +1,28 @@
+// How the query process's limits must relate — the query service's, the read models' it runs, and
+// the broker's it consumes from — asserted when the process loads (service.ts imports this file).
+// checkQueryLimits() takes the values so a test can plant a contradiction.
+
+import { FETCH_WAIT_MS_MAX, GROUP_SESSION_TIMEOUT_MS_MAX, GROUP_SESSION_TIMEOUT_MS_MIN } from '../broker/limits.js';
+import * as readModelLimits from '../read-models/limits.js';
+import * as limits from './limits.js';
+
+export const QUERY_LIMITS = { ...limits, ...readModelLimits, FETCH_WAIT_MS_MAX, GROUP_SESSION_TIMEOUT_MS_MIN, GROUP_SESSION_TIMEOUT_MS_MAX };
+export type QueryLimits = { [K in keyof typeof QUERY_LIMITS]: number };
+
+/** The rules, each a reason and a check; the violated ones' reasons are returned. */
+export function checkQueryLimits(l: QueryLimits = QUERY_LIMITS): string[] {
+  const rules: [string, boolean][] = [
+    ['the default read-after wait is within the maximum', l.READ_AFTER_WAIT_MS_DEFAULT <= l.READ_AFTER_WAIT_MS_MAX],
+    ['a not-yet-consistent answer suggests a retry within the default wait', l.NOT_YET_CONSISTENT_RETRY_MS < l.READ_AFTER_WAIT_MS_DEFAULT],
+    ['the default candle page is within the maximum', l.CANDLES_LIMIT_DEFAULT <= l.CANDLES_LIMIT_MAX],
+    ['a default fills page can be filled from what the read models keep', l.FILLS_LIMIT_DEFAULT <= l.FILLS_PER_ACCOUNT_MAX],
+    ['the consumer session timeout is one the broker accepts', l.SESSION_TIMEOUT_MS >= l.GROUP_SESSION_TIMEOUT_MS_MIN && l.SESSION_TIMEOUT_MS <= l.GROUP_SESSION_TIMEOUT_MS_MAX],
+    ['the consumer heartbeats several times per session timeout', 3 * l.HEARTBEAT_INTERVAL_MS <= l.SESSION_TIMEOUT_MS],
+    ['a fetch returns before the consumer session times out', l.FETCH_MAX_WAIT_MS < l.SESSION_TIMEOUT_MS],
+    ['the consumer fetch wait is one the broker accepts', l.FETCH_MAX_WAIT_MS <= l.FETCH_WAIT_MS_MAX],
+  ];
+  return rules.filter(([, ok]) => !ok).map(([why]) => why);
+}
+
+const broken = checkQueryLimits();
+if (broken.length > 0) throw new Error(`query limits contradict each other: ${broken.join('; ')} (events/query/limits.ts, events/read-models/limits.ts)`);

@@ -1,0 +1,36 @@
+// The query service's limits, in one place: waits, page sizes, requests in flight and message
+// sizes at its REST and gRPC edges, readiness. How they relate to each other, to the read models'
+// and to the broker's is asserted when the process loads, in limits-check.ts.
+
+// Reads (service.ts)
+/** How long a read-your-writes query waits by default (ms). */
+export const READ_AFTER_WAIT_MS_DEFAULT = 2_000;
+/** The longest wait a query may ask for (ms). */
+export const READ_AFTER_WAIT_MS_MAX = 10_000;
+/** Queries waiting for their min_seq at once; more are refused OVERLOADED. */
+export const READ_AFTER_WAITERS_MAX = 10_000;
+/** Retry hint of NOT_YET_CONSISTENT (ms). */
+export const NOT_YET_CONSISTENT_RETRY_MS = 500;
+export const FILLS_LIMIT_DEFAULT = 100;
+export const CANDLES_LIMIT_DEFAULT = 100;
+export const CANDLES_LIMIT_MAX = 3_600;
+/** Orders in one GetOrders answer at most (an account holds at most 10,000 finished plus its open ones). */
+export const ORDERS_LIMIT_MAX = 100_000;
+
+// The REST edge (rest-server.ts)
+/** Queries between arrival and answer at most (read-your-writes ones wait); beyond: 503 OVERLOADED. */
+export const QUERY_REST_INFLIGHT_MAX = 16_384;
+
+// The gRPC edge (grpc-server.ts)
+/** Largest request message (bytes); queries are small. */
+export const QUERY_GRPC_RECEIVE_BYTES_MAX = 64 * 1024;
+/** Largest reply (bytes): up to 10,000 fills or orders. */
+export const QUERY_GRPC_SEND_BYTES_MAX = 64 * 1024 * 1024;
+
+// Readiness (metrics.ts)
+/**
+ * /readyz: ready once the read models consume and every read model is at most this many
+ * records behind its topics. In steady state they trail by a fetch (tens of records at most);
+ * one rebuilding from offset zero, or one whose broker is away, is not ready.
+ */
+export const QUERY_READY_LAG_RECORDS_MAX = 10_000;

@@ -1,0 +1,38 @@
+// The events processes' limits are checked against each other when each process loads
+// (events/broker/limits-check.ts, events/publisher/limits-check.ts, events/query/limits-check.ts):
+// today's values pass, and each planted contradiction is named.
+
+import { describe, expect, it } from 'vitest';
+import { BROKER_LIMITS, checkBrokerLimits } from '../../events/broker/limits-check.js';
+import { PUBLISHER_LIMITS, checkPublisherLimits } from '../../events/publisher/limits-check.js';
+import { QUERY_LIMITS, checkQueryLimits } from '../../events/query/limits-check.js';
+
+describe('events limits', () => {
+  it("today's limits satisfy every rule", () => {
+    expect(checkBrokerLimits()).toEqual([]);
+    expect(checkPublisherLimits()).toEqual([]);
+    expect(checkQueryLimits()).toEqual([]);
+  });
+
+  it.each([
+    [{ KAFKA_BATCH_BYTES_MAX: BROKER_LIMITS.KAFKA_REQUEST_BYTES_MAX }, 'the largest record batch fits one produce request'],
+    [{ FETCH_BYTES_MAX: BROKER_LIMITS.KAFKA_BATCH_BYTES_MAX - 1 }, 'a fetch can return the largest batch'],
+    [{ GROUP_MEMBERS_MAX: BROKER_LIMITS.CONNECTIONS_MAX + 1 }, 'every group member can be connected at once'],
+  ])('broker: a planted contradiction %o is named', (change, rule) => {
+    expect(checkBrokerLimits({ ...BROKER_LIMITS, ...change })).toContain(rule);
+  });
+
+  it.each([
+    [{ ENTRIES_WAIT_MS: PUBLISHER_LIMITS.ENTRIES_WAIT_MS_MAX + 1 }, 'a long poll is one the replicas accept'],
+    [{ PRODUCE_TIMEOUT_MS: PUBLISHER_LIMITS.KAFKA_REQUEST_TIMEOUT_MS + 1 }, 'the broker answers a produce before the Kafka client gives up on it'],
+  ])('publisher: a planted contradiction %o is named', (change, rule) => {
+    expect(checkPublisherLimits({ ...PUBLISHER_LIMITS, ...change })).toContain(rule);
+  });
+
+  it.each([
+    [{ SESSION_TIMEOUT_MS: QUERY_LIMITS.GROUP_SESSION_TIMEOUT_MS_MAX + 1 }, 'the consumer session timeout is one the broker accepts'],
+    [{ FETCH_MAX_WAIT_MS: QUERY_LIMITS.FETCH_WAIT_MS_MAX + 1 }, 'the consumer fetch wait is one the broker accepts'],
+  ])('query: a planted contradiction %o is named', (change, rule) => {
+    expect(checkQueryLimits({ ...QUERY_LIMITS, ...change })).toContain(rule);
+  });
+});

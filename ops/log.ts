@@ -77,18 +77,3 @@ export function errorMessage(err: unknown): string {
 export function errorStack(err: unknown): string {
   return err instanceof Error ? (err.stack ?? err.message) : String(err);
 }
-
-/** Transitional: removed once every core takes a Log. */
-/**
- * Adapts a logger to the `(line: string) => void` callbacks the cores take. A line that starts
- * with the cores' severity words is logged at that level: `WARN…` (WARNING:, WARN) as warn,
- * `FATAL`, `ERROR` and the publisher's `GAP:` (events lost to read models) as error; any other
- * line at `level`.
- */
-export function lineLogger(logger: pino.Logger, level: 'info' | 'warn' | 'error' = 'info'): (line: string) => void {
-  return (line) => {
-    if (line.startsWith('WARN')) logger.warn(line);
-    else if (line.startsWith('FATAL') || line.startsWith('ERROR') || line.startsWith('GAP:')) logger.error(line);
-    else logger[level](line);
-  };
-}

@@ -32,7 +32,7 @@ import { ReplicaNode } from '../replicator/node.js';
 import { TcpTransport } from '../replicator/transport/tcp-transport.js';
 import { ConfChangeType, type Message, type NodeId } from '../replicator/raft/types.js';
 import { runMain, stopOnSignals } from '../ops/process.js';
-import { createLogger, lineLogger } from '../ops/log.js';
+import { createLogger, errorStack, pinoLog } from '../ops/log.js';
 import { registerFeedMetrics } from '../feed/metrics.js';
 import type { EntryStageDurations } from '../replicator/entry-trace.js';
 
@@ -54,11 +54,11 @@ async function main(): Promise<void> {
   if (self === undefined) usage(`node ${values.node} is not a member (${cluster.members.map((m) => m.id).join(', ')})`);
   const shardConfig = parseConfig(JSON.parse(readFileSync(cluster.shardConfigPath, 'utf8')));
   const logger = createLogger('replica', { shard: cluster.clusterId, node: id });
-  const log = lineLogger(logger);
-  if (!cluster.fsync) logger.warn('WARNING: fsync is off: acknowledged entries and votes can be lost on an OS crash or power loss (experiments only)');
+  const log = pinoLog(logger);
+  if (!cluster.fsync) log.warn('fsync is off: acknowledged entries and votes can be lost on an OS crash or power loss (experiments only)');
 
   const fatal = (err: unknown) => {
-    logger.fatal(`FATAL: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    logger.fatal({ stack: errorStack(err) }, 'fatal error: exiting');
     process.exit(1);
   };
 
@@ -101,13 +101,13 @@ async function main(): Promise<void> {
     // from the cluster file; one added after this process started is looked up in the file again.
     onConfChange: (cc) => {
       if (cc.node === id) {
-        if (cc.type === ConfChangeType.REMOVE) log('WARNING: this replica was removed from the cluster: it no longer votes or receives entries; stop it');
+        if (cc.type === ConfChangeType.REMOVE) log.warn('this replica was removed from the cluster: it no longer votes or receives entries; stop it');
         return;
       }
       if (cc.type === ConfChangeType.REMOVE || transport === undefined || transport.hasPeer(cc.node)) return;
       const again = parseClusterConfig(JSON.parse(readFileSync(configPath, 'utf8')), path.dirname(configPath));
       const m = again.members.find((x) => x.id === cc.node);
-      if (m === undefined) log(`WARNING: member ${cc.node} was added but is not in ${configPath}: add its addresses to the file on this host (it is read again at the next membership change or restart)`);
+      if (m === undefined) log.warn('member was added but is not in the cluster file: add its addresses to the file on this host (it is read again at the next membership change or restart)', { member: cc.node, file: configPath });
       else transport.setPeer(m.id, m.raft);
     },
     onFatal: fatal,
@@ -140,9 +140,8 @@ async function main(): Promise<void> {
     listen: self.raft,
     peers,
     onMessages: (msgs) => node.receive(msgs),
-    log: (e) => {
-      if (e.level === 'warn') log(`transport ${e.event}${e.peer !== undefined ? ` peer ${e.peer}` : ''}${e.reason !== undefined ? `: ${e.reason}` : ''}${e.detail !== undefined ? ` (${e.detail})` : ''}`);
-    },
+    // Connection churn is logged at debug, trouble at warn (tcp-transport.ts).
+    log,
   });
   const server = new ClientServer({ node, host: self.client.host, port: self.client.port, log, testOps: process.env.MATCHBOOK_TEST_FAULTS === '1' });
 

@@ -17,6 +17,7 @@ import {
   type RawFrame,
 } from '../../replicator/client/protocol.js';
 import type { ClientEndpoint } from '../../replicator/client/client.js';
+import { NO_LOG, type Log } from '../../ops/log.js';
 
 /** A request unanswered this long beyond its own wait (ms) counts as a failure of the replica. */
 export const ENTRY_REQUEST_TIMEOUT_MS = 5_000;
@@ -45,7 +46,7 @@ interface Pending {
 
 export class EntrySource {
   private readonly endpoints: ClientEndpoint[];
-  private readonly log: (line: string) => void;
+  private readonly log: Log;
   private socket: net.Socket | undefined;
   private reader = new FrameReader(ENTRY_REPLY_BYTES_MAX);
   private target = 0;
@@ -57,7 +58,7 @@ export class EntrySource {
   private lastApplied = 0;
   private lastAppliedAt = Date.now();
 
-  constructor(endpoints: ClientEndpoint[], log: (line: string) => void = () => undefined) {
+  constructor(endpoints: ClientEndpoint[], log: Log = NO_LOG) {
     if (endpoints.length === 0) throw new RangeError('EntrySource: no replicas');
     this.endpoints = [...endpoints];
     this.log = log;
@@ -114,7 +115,7 @@ export class EntrySource {
     this.target++;
     this.lastApplied = 0;
     this.lastAppliedAt = Date.now();
-    this.log(`entries from replica ${from}: ${why}; trying replica ${this.replica}`);
+    this.log.warn('entries: switching replicas', { from, why, to: this.replica });
   }
 
   private drop(err: Error): void {

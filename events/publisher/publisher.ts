@@ -42,6 +42,7 @@ import { readLastProgress, shardKey } from './progress.js';
 import { RecordBuilder, type OutRecord } from './records.js';
 import { commandData } from '../../replicator/log.js';
 import { assertFor, type Assert } from '../../ops/assert.js';
+import { errorMessage, linesLog, type Log } from '../../ops/log.js';
 
 /** Entry bytes pulled from a replica per request (one full batch entry). */
 export const ENTRIES_CHUNK_BYTES = 1024 * 1024;
@@ -91,7 +92,8 @@ export interface PublisherOptions {
   chunkBytes?: number;
   checkpointIntervalEntries?: number;
   checkpointIntervalMs?: number;
-  log?: (line: string) => void;
+  /** Default: text lines on stderr (linesLog). */
+  log?: Log;
   kafkaLogLevel?: logLevel;
   /**
    * First session only: publish again from this log index even if Kafka's progress record is
@@ -165,7 +167,7 @@ class StopSession extends Error {}
 export class Publisher {
   readonly shard: number;
   private readonly opts: PublisherOptions;
-  private readonly log: (line: string) => void;
+  private readonly log: Log;
   private readonly codec = EventsCodec.get();
   private readonly chunkBytes: number;
   private readonly checkpointIntervalEntries: number;
@@ -191,7 +193,7 @@ export class Publisher {
   constructor(opts: PublisherOptions) {
     this.opts = opts;
     this.shard = opts.shardConfig.shardId;
-    this.log = opts.log ?? ((l) => console.error(`[publisher ${this.shard}] ${l}`));
+    this.log = opts.log ?? linesLog((l) => console.error(`[publisher ${this.shard}] ${l}`));
     this.chunkBytes = opts.chunkBytes ?? ENTRIES_CHUNK_BYTES;
     this.checkpointIntervalEntries = opts.checkpointIntervalEntries ?? CHECKPOINT_INTERVAL_ENTRIES;
     this.checkpointIntervalMs = opts.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS;
@@ -249,7 +251,7 @@ export class Publisher {
         if (!(err instanceof StopSession)) {
           const msg = err instanceof Error ? err.message : String(err);
           this.st.lastError = msg;
-          this.log(`session failed: ${msg}; starting over in ${delay} ms`);
+          this.log.warn('publisher session failed: starting over', { session: this.st.sessions, err: msg, delayMs: delay });
         }
       } finally {
         await this.closeKafka();
@@ -304,7 +306,7 @@ export class Publisher {
     // 2. The state machine: kept from the previous session if it is not past L (it is after a
     //    failed send), else the local checkpoint, else empty.
     this.prepareStateMachine(published);
-    this.log(`session ${this.st.sessions}: last published index ${published} (seq ${this.st.publishedSeq}), state machine at ${this.sm.appliedIndex}${last === undefined ? ' (no progress record: publishing from the start)' : ''}`);
+    this.log.info(last === undefined ? 'publisher session started: no progress record, publishing from the start' : 'publisher session started', { session: this.st.sessions, publishedIndex: published, publishedSeq: this.st.publishedSeq, appliedIndex: this.sm.appliedIndex });
 
     this.checkpointCapturedIndex = Math.min(this.checkpointCapturedIndex, this.sm.appliedIndex);
     const source = new EntrySource(this.opts.endpoints, this.log);
@@ -349,7 +351,7 @@ export class Publisher {
     this.st.publishedSeq = last?.seq ?? 0;
     const republishFrom = this.opts.republishFromIndex;
     if (republishFrom !== undefined && this.st.sessions === 1 && published >= republishFrom) {
-      this.log(`republishing from log index ${republishFrom} (Kafka's progress is at ${published}): consumers will see those records twice and drop the copies`);
+      this.log.info('republishing (--republish-from): consumers will see those records twice and drop the copies', { fromIndex: republishFrom, publishedIndex: published });
       published = republishFrom - 1;
       this.st.publishedIndex = published;
       this.st.publishedSeq = 0; // set from the state machine once it is at `published`
@@ -369,7 +371,7 @@ export class Publisher {
       } else {
         // Kafka knows less than this machine published (topics recreated, another cluster):
         // the checkpoint is past the resume point and cannot be used.
-        this.log(`WARNING: local checkpoint at ${ckpt.logIndex} is past the last published index ${published} in Kafka: ignored; republishing from ${published + 1}`);
+        this.log.warn('local checkpoint is past the last published index in Kafka: ignored', { checkpointIndex: ckpt.logIndex, publishedIndex: published, republishFrom: published + 1 });
       }
     }
   }
@@ -558,7 +560,7 @@ export class Publisher {
     const { sm } = decodeSnapshotEnvelope(r.data);
     this.sm.restore(sm);
     assert(this.sm.appliedIndex === r.index, `snapshot ${r.index} restores the state machine at ${this.sm.appliedIndex}`);
-    this.log(`restored the replicas' snapshot at ${r.index}`);
+    this.log.info("restored the replicas' snapshot", { index: r.index });
   }
 
   private noteGap(from: number, to: number): void {
@@ -567,9 +569,9 @@ export class Publisher {
     this.st.gapEntries += to - from;
     this.st.gaps.push({ from, to, atMs: Date.now() });
     if (this.st.gaps.length > GAPS_KEPT) this.st.gaps.shift();
-    this.log(
-      `GAP: the events of log entries ${from + 1}..${to} cannot be published: the replicas compacted them before this publisher read them ` +
-        `(it fell more than a snapshot interval behind). Read models miss those events; continuing from the replicas' snapshot at ${to}.`,
+    this.log.error(
+      "GAP: the events of these log entries cannot be published: the replicas compacted them before this publisher read them (it fell more than a snapshot interval behind). Read models miss those events; continuing from the replicas' snapshot",
+      { fromIndex: from + 1, toIndex: to, snapshotIndex: to },
     );
   }
 
@@ -601,7 +603,7 @@ export class Publisher {
         },
         (err: unknown) => {
           // Only a cache: the next session replays from the replicas instead.
-          this.log(`checkpoint write failed (ignored): ${err instanceof Error ? err.message : String(err)}`);
+          this.log.warn('checkpoint write failed (ignored)', { logIndex: c.logIndex, err: errorMessage(err) });
         },
       )
       .finally(() => {

@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { logLevel } from 'kafkajs';
 import { ReadModelConsumer } from '../events/read-models/consumer.js';
+import { NO_LOG } from '../ops/log.js';
 import { kill, spawnReady, type Child } from '../ops/child-process.js';
 import { requestOnce } from '../replicator/client/client.js';
 import { ProcessCluster, REPO_ROOT, freePort } from '../replicator/process-cluster.js';
@@ -123,7 +124,7 @@ export class ChaosStack {
   }
 
   async startReadModels(): Promise<void> {
-    const rm = new ReadModelConsumer({ brokers: [this.brokers], dataDir: path.join(this.opts.dir, 'read-models'), groupId: 'chaos-read-models', snapshotIntervalMs: READ_MODEL_SNAPSHOT_MS, log: () => undefined, kafkaLogLevel: logLevel.NOTHING });
+    const rm = new ReadModelConsumer({ brokers: [this.brokers], dataDir: path.join(this.opts.dir, 'read-models'), groupId: 'chaos-read-models', snapshotIntervalMs: READ_MODEL_SNAPSHOT_MS, log: NO_LOG, kafkaLogLevel: logLevel.NOTHING });
     await rm.start();
     this.readModels = rm;
   }

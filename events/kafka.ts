@@ -11,6 +11,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Kafka, logLevel, type Admin, type ISocketFactory, type ITopicConfig, type LogEntry } from 'kafkajs';
 import { patchKafkajs } from './kafkajs-patch.js';
+import type { Log, LogFields, LogLevel } from '../ops/log.js';
 import { ALL_TOPICS, EVENT_TOPIC_PARTITIONS_DEFAULT, EVENT_TOPICS, PROGRESS_TOPIC_PARTITIONS, TOPIC_PROGRESS, type EventTopic } from './topics.js';
 
 /** Where the embedded broker listens by default (events/broker/main.ts). */
@@ -55,13 +56,18 @@ const noDelaySocketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) =>
 const kafkajsPatched = patchKafkajs();
 let kafkajsUnpatchedLogged = false;
 
-const LEVEL_NAMES: Record<number, string> = { [logLevel.ERROR]: 'ERROR', [logLevel.WARN]: 'WARN', [logLevel.INFO]: 'INFO', [logLevel.DEBUG]: 'DEBUG' };
+/** kafkajs's levels as ours (NOTHING never logs). */
+const LEVELS: Record<number, LogLevel> = { [logLevel.ERROR]: 'error', [logLevel.WARN]: 'warn', [logLevel.INFO]: 'info', [logLevel.DEBUG]: 'debug' };
 
-/** A kafkajs client; its warnings and errors go to `log` (one line each). */
-export function kafkaClient(brokers: string[], clientId: string, log: (line: string) => void, level: logLevel = logLevel.WARN): Kafka {
+/**
+ * A kafkajs client; what it logs at `level` or above goes to `log` at kafkajs's own level, its
+ * message prefixed `kafkajs: `, its namespace and extra values (broker, error, retry count…)
+ * as fields.
+ */
+export function kafkaClient(brokers: string[], clientId: string, log: Log, level: logLevel = logLevel.WARN): Kafka {
   if (!kafkajsPatched && !kafkajsUnpatchedLogged) {
     kafkajsUnpatchedLogged = true;
-    log('WARNING: kafkajs is not the version kafkajs-patch.ts patches: its request queues keep their 1 ms idle timer');
+    log.warn('kafkajs is not the version kafkajs-patch.ts patches: its request queues keep their 1 ms idle timer');
   }
   return new Kafka({
     clientId,
@@ -73,13 +79,15 @@ export function kafkaClient(brokers: string[], clientId: string, log: (line: str
     logLevel: level,
     logCreator:
       () =>
-      ({ level: l, log: entry }: LogEntry) => {
-        const { message, error } = entry as { message?: string; error?: string };
+      ({ namespace, level: l, log: entry }: LogEntry) => {
+        const message = typeof entry.message === 'string' ? entry.message : '';
         // The publisher bounds the idempotent producer's retries on purpose: a send that still
         // fails ends its session, and the next session resends from the last progress record
         // with a new producer id (duplicates downstream, never a gap).
-        if (message?.startsWith('Limiting retries for the idempotent producer') === true) return;
-        log(`kafkajs ${LEVEL_NAMES[l] ?? l}: ${message ?? ''}${error !== undefined ? ` (${error})` : ''}`);
+        if (message.startsWith('Limiting retries for the idempotent producer')) return;
+        const fields: LogFields = { namespace };
+        for (const [k, v] of Object.entries(entry)) if (k !== 'message' && k !== 'timestamp' && k !== 'logger') fields[k] = v;
+        log[LEVELS[l] ?? 'info'](`kafkajs: ${message}`, fields);
       },
   });
 }

@@ -27,6 +27,7 @@
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type WebSocket, type us_listen_socket } from 'uWebSockets.js';
 import { FeedProtoCodec } from './proto-codec.js';
 import type { MarketDataProjector } from './projector.js';
+import { errorStack, NO_LOG, type Log, type LogFields } from '../ops/log.js';
 import {
   CHANNELS,
   Channel,
@@ -122,7 +123,8 @@ export interface FeedServerOptions {
   /** 0: a free port (start() returns it). */
   port: number;
   limits?: Partial<FeedLimits>;
-  log?: (line: string) => void;
+  /** Default: nothing logged. */
+  log?: Log;
   /** Enables debugIntercept() (tests only: it alters what one connection receives). */
   debug?: boolean;
   /** Wall clock for heartbeats and pongs, µs. */
@@ -199,7 +201,7 @@ export class FeedServer {
   };
   private readonly projector: MarketDataProjector;
   private readonly codec: FeedProtoCodec;
-  private readonly log: (line: string) => void;
+  private readonly log: Log;
   private readonly nowUs: () => number;
   private readonly host: string;
   private readonly portWanted: number;
@@ -225,7 +227,7 @@ export class FeedServer {
   constructor(opts: FeedServerOptions) {
     this.projector = opts.projector;
     this.limits = { ...FEED_LIMITS_DEFAULT, ...(opts.limits ?? {}) };
-    this.log = opts.log ?? (() => undefined);
+    this.log = opts.log ?? NO_LOG;
     this.nowUs = opts.nowUs ?? (() => Date.now() * 1000);
     this.host = opts.host;
     this.portWanted = opts.port;
@@ -299,7 +301,7 @@ export class FeedServer {
         every(L.throttleIntervalMs, () => this.projector.flushThrottled((m) => this.publish(m)), 'throttle');
         every(L.heartbeatIntervalMs, () => this.heartbeat(), 'heartbeat');
         every(L.backpressureCheckMs, () => this.sweep(), 'sweep');
-        this.log(`feed listening on ${this.host}:${this.port}`);
+        this.log.info('feed listening', { host: this.host, port: this.port });
         resolve(this.port);
       });
     });
@@ -586,12 +588,13 @@ export class FeedServer {
     c.lagTimesMs.push(now);
     this.stats.lagging++;
     for (const k of c.subs.keys()) c.ws!.unsubscribe(topicOf(c.encoding, k));
-    if (c.lagTimesMs.length > this.limits.resyncsPerMinuteMax) this.closeSlow(c, `lagged ${c.lagTimesMs.length} times within a minute`);
+    if (c.lagTimesMs.length > this.limits.resyncsPerMinuteMax) this.closeSlow(c, `lagged ${c.lagTimesMs.length} times within a minute`, { lagged: c.lagTimesMs.length, withinMs: 60_000 });
   }
 
-  private closeSlow(c: Conn, why: string): void {
+  /** `why` goes to the client in the close frame; `fields` to the log. */
+  private closeSlow(c: Conn, why: string, fields: LogFields): void {
     this.stats.closedSlow++;
-    this.log(`feed: closing slow connection ${c.id}: ${why}`);
+    this.log.warn('feed: closing a slow connection', { connection: c.id, ...fields });
     this.end(c, FeedCloseCode.SLOW_CONSUMER, `slow consumer: ${why}`);
   }
 
@@ -639,7 +642,7 @@ export class FeedServer {
       } else if (buffered <= L.resumeBytesMax) {
         this.resume(c);
       } else if (now - c.lagSinceMs >= L.slowConsumerTimeoutMs) {
-        this.closeSlow(c, `${buffered} bytes still buffered after ${L.slowConsumerTimeoutMs} ms`);
+        this.closeSlow(c, `${buffered} bytes still buffered after ${L.slowConsumerTimeoutMs} ms`, { bufferedBytes: buffered, afterMs: L.slowConsumerTimeoutMs });
       }
     }
   }
@@ -746,7 +749,7 @@ export class FeedServer {
       fn();
     } catch (err) {
       this.stats.handlerErrors++;
-      this.log(`feed: ${what} handler failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      this.log.warn('feed: handler failed (counted, ignored)', { handler: what, stack: errorStack(err) });
     }
   }
 }

@@ -16,6 +16,7 @@ import type { EventBuffer } from '../engine/event-buffer.js';
 import { FeedServer, type FeedLimits } from './feed-server.js';
 import { MarketDataProjector } from './projector.js';
 import { ResyncReason, type DataMessage } from './types.js';
+import { errorStack, NO_LOG, type Log } from '../ops/log.js';
 
 /** One applied entry of the shard, as the feed needs it (replicator/log.ts AppliedEntry). */
 export interface FeedEntry {
@@ -32,7 +33,8 @@ export interface MarketDataFeedOptions {
   host: string;
   port: number;
   limits?: Partial<FeedLimits>;
-  log?: (line: string) => void;
+  /** Default: nothing logged. */
+  log?: Log;
   /** Enables FeedServer.debugIntercept (tests). */
   debug?: boolean;
   /** Extra fields of GET /healthz (the replica's id and role). */
@@ -50,11 +52,11 @@ export class MarketDataFeed {
   readonly server: FeedServer;
   readonly stats: MarketDataFeedStats = { entries: 0, failures: 0 };
   private engine: Engine | undefined;
-  private readonly log: (line: string) => void;
+  private readonly log: Log;
   private readonly publish = (m: DataMessage): void => this.server.publish(m);
 
   constructor(opts: MarketDataFeedOptions) {
-    this.log = opts.log ?? (() => undefined);
+    this.log = opts.log ?? NO_LOG;
     this.projector = new MarketDataProjector(opts.symbols);
     this.server = new FeedServer({
       projector: this.projector,
@@ -83,7 +85,7 @@ export class MarketDataFeed {
       this.server.resyncAll(ResyncReason.SOURCE_RESET);
     } catch (err) {
       this.stats.failures++;
-      this.log(`feed: rebuild from the engine failed: ${describe(err)}`);
+      this.log.error('feed: rebuild from the engine failed', { stack: errorStack(err) });
     }
   };
 
@@ -105,12 +107,8 @@ export class MarketDataFeed {
       this.projector.flush(this.publish);
     } catch (err) {
       this.stats.failures++;
-      this.log(`feed: projecting an entry failed, rebuilding from the engine: ${describe(err)}`);
+      this.log.warn('feed: projecting an entry failed, rebuilding from the engine', { stack: errorStack(err) });
       if (this.engine !== undefined) this.onStateReset(this.engine);
     }
   }
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? (err.stack ?? err.message) : String(err);
 }

@@ -40,6 +40,7 @@ import { GatewayMetrics } from './metrics.js';
 import { OrderTrace, TraceBook, type SlowOrder } from './trace.js';
 import { SLOW_ORDERS_MAX } from './limits.js';
 import { createRegistry, type Registry } from '../ops/metrics.js';
+import { errorMessage, linesLog, type Log, type LogFields } from '../ops/log.js';
 import { SHARD_CLIENTS, SHARD_INFLIGHT_MAX, REQUEST_TIMEOUT_MS, ORDER_CACHE_MAX, SESSIONS_MAX, SESSION_PENDING_MAX, SESSION_PENDING_BYTES_MAX, READINESS_CACHE_MS, READINESS_PROBE_TIMEOUT_MS, SLOW_ORDERS_DUMP_DEFAULT } from './limits.js';
 
 
@@ -49,10 +50,6 @@ const FINAL_STATUS = new Set<number>([OrdStatus.FILLED, OrdStatus.CANCELED, OrdS
 export interface Readiness {
   ready: boolean;
   shards: { shard: number; leader: number | null; commit: number | null; applied: number | null }[];
-}
-
-export interface GatewayLog {
-  (line: string): void;
 }
 
 
@@ -150,11 +147,13 @@ export class Gateway implements GatewayCore {
   /** Stage histograms and the slow-order dump (trace.ts). */
   readonly traces: TraceBook;
   private readiness: { atMs: number; value: Promise<Readiness> } | undefined;
+  private readonly log: Log;
 
   constructor(
     readonly config: GatewayConfig,
-    private readonly opts: { log?: GatewayLog; signingKey?: KeyObject; chainDataDir?: string | null; registry?: Registry } = {},
+    opts: { log?: Log; signingKey?: KeyObject; chainDataDir?: string | null; registry?: Registry } = {},
   ) {
+    this.log = opts.log ?? linesLog((l) => console.error(`[gateway] ${l}`));
     const now = Date.now();
     for (const a of config.accounts) {
       this.accounts.set(a.account, new AccountRisk(a.account, a.risk));
@@ -214,16 +213,13 @@ export class Gateway implements GatewayCore {
     return { ready: !this.stopped && shards.every((s) => s.leader !== null), shards };
   }
 
-  private log(line: string): void {
-    (this.opts.log ?? ((l: string) => console.error(`[gateway] ${l}`)))(line);
-  }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     for (const s of [...this.sessions]) s.close();
     for (const l of this.links.values()) l.close();
-    await this.chain.close().catch((err: unknown) => this.log(String(err)));
+    await this.chain.close().catch((err: unknown) => this.log.error('report chain: close failed', { err: errorMessage(err) }));
     await this.pool.close();
   }
 
@@ -530,8 +526,8 @@ export class Gateway implements GatewayCore {
   }
 
   /** @internal (Session) Cancels every order of the account on every shard (cancel-on-disconnect, dead-man's switch). */
-  async cancelAllOf(account: number, why: string): Promise<void> {
-    this.log(`cancel all of account ${account}: ${why}`);
+  async cancelAllOf(account: number, why: string, fields: LogFields = {}): Promise<void> {
+    this.log.info('cancelling every order of the account', { account, why, ...fields });
     const body = encodeJsonCommand({ type: 'mass_cancel', account });
     await Promise.all([...this.links.keys()].map((s) => this.submit(s, body, undefined)));
   }
@@ -649,7 +645,7 @@ class Session implements GatewaySession {
   private armDeadMan(): void {
     if (this.opts.deadManMs <= 0 || this.closed) return;
     clearTimeout(this.deadMan);
-    this.deadMan = setTimeout(() => void this.gw.cancelAllOf(this.account, `dead-man's switch: nothing for ${this.opts.deadManMs} ms`), this.opts.deadManMs);
+    this.deadMan = setTimeout(() => void this.gw.cancelAllOf(this.account, "dead-man's switch", { idleMs: this.opts.deadManMs }), this.opts.deadManMs);
     this.deadMan.unref();
   }
 

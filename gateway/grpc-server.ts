@@ -32,6 +32,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import protobuf from 'protobufjs';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../api/signing.js';
+import { NO_LOG, type Log } from '../ops/log.js';
 import type { AuthHeaders } from '../api/auth.js';
 import { ERROR_STATUS, ErrorCode, GrpcStatus, type GatewayError } from '../api/errors.js';
 import {
@@ -333,14 +334,14 @@ class SessionStream {
     private readonly core: GatewayCore,
     private readonly codec: OrderEntryCodec,
     private readonly responseType: string,
-    private readonly log: ((line: string) => void) | undefined,
+    private readonly log: Log,
   ) {}
 
   start(): void {
     const call = this.call;
     call.on('cancelled', () => this.terminate());
     call.on('error', (e) => {
-      if (!this.done) this.log?.(`grpc: OrderSession stream error from ${call.getPeer()}: ${errMessage(e)}`);
+      if (!this.done) this.log.info('grpc: OrderSession stream error', { peer: call.getPeer(), err: errMessage(e) });
       this.terminate();
     });
     call.on('close', () => this.terminate());
@@ -391,7 +392,7 @@ class SessionStream {
         });
       },
       (e) => {
-        this.log?.(`grpc: openSession failed: ${errMessage(e)}`);
+        this.log.error('grpc: openSession failed: answered INTERNAL', { err: errMessage(e) });
         this.fail({ code: ErrorCode.INTERNAL, message: 'session could not be opened' });
       },
     );
@@ -438,7 +439,7 @@ class SessionStream {
     while (this.queue.length > 0 && this.queue[0]!.settled) {
       const entry = this.queue.shift()!;
       if (entry.error !== undefined || entry.reply === undefined) {
-        this.log?.(`grpc: OrderSession submit failed: ${errMessage(entry.error)}`);
+        this.log.error('grpc: OrderSession submit failed: answered INTERNAL', { err: errMessage(entry.error) });
         this.fail({ code: ErrorCode.INTERNAL, message: 'session request failed' });
         return;
       }
@@ -446,7 +447,7 @@ class SessionStream {
       try {
         bytes = this.codec.encode(this.responseType, entry.reply);
       } catch (e) {
-        this.log?.(`grpc: OrderSession reply not encodable: ${errMessage(e)}`);
+        this.log.error('grpc: OrderSession reply not encodable: answered INTERNAL', { err: errMessage(e) });
         this.fail({ code: ErrorCode.INTERNAL, message: 'session reply could not be encoded' });
         return;
       }
@@ -515,7 +516,7 @@ class SessionStream {
       try {
         s.close();
       } catch (e) {
-        this.log?.(`grpc: session.close failed: ${errMessage(e)}`);
+        this.log.warn('grpc: session.close failed (ignored)', { err: errMessage(e) });
       }
     }
   }
@@ -529,7 +530,8 @@ export interface GrpcGatewayOptions {
   host: string;
   /** 0 = any free port (start() returns the bound one). */
   port: number;
-  log?: (line: string) => void;
+  /** Default: nothing logged. */
+  log?: Log;
   /** stop(): grace period before in-flight calls are cancelled (default STOP_GRACE_MS). */
   stopGraceMs?: number;
 }
@@ -538,7 +540,7 @@ export class GrpcGateway {
   private readonly core: GatewayCore;
   private readonly host: string;
   private readonly port: number;
-  private readonly log: ((line: string) => void) | undefined;
+  private readonly log: Log;
   private readonly stopGraceMs: number;
   private readonly codec: OrderEntryCodec;
   private readonly server: grpc.Server;
@@ -551,7 +553,7 @@ export class GrpcGateway {
     this.core = opts.core;
     this.host = opts.host;
     this.port = opts.port;
-    this.log = opts.log;
+    this.log = opts.log ?? NO_LOG;
     this.stopGraceMs = opts.stopGraceMs ?? STOP_GRACE_MS;
     this.codec = OrderEntryCodec.get();
     this.server = new grpc.Server(SERVER_OPTIONS);
@@ -581,7 +583,7 @@ export class GrpcGateway {
         this.listenPort = port;
         this.state = 'running';
         this.setServing(true);
-        this.log?.(`grpc: listening on ${host}:${port}`);
+        this.log.info('gRPC listening', { host, port });
         resolve(port);
       });
     });
@@ -619,7 +621,7 @@ export class GrpcGateway {
       const timer = setTimeout(() => {
         if (finished) return;
         finished = true;
-        this.log?.(`grpc: graceful stop timed out after ${this.stopGraceMs} ms; cancelling the remaining calls`);
+        this.log.warn('grpc: graceful stop timed out: cancelling the remaining calls', { graceMs: this.stopGraceMs });
         this.server.forceShutdown();
         resolve();
       }, this.stopGraceMs);
@@ -656,7 +658,7 @@ export class GrpcGateway {
           try {
             return this.codec.encode(responseType, v);
           } catch (e) {
-            this.log?.(`grpc: ${m.name} reply not encodable: ${errMessage(e)}`);
+            this.log.error('grpc: reply not encodable', { method: m.name, err: errMessage(e) });
             throw e;
           }
         },
@@ -708,7 +710,7 @@ export class GrpcGateway {
         p = Promise.reject(e);
       }
       p.then(finish, (e) => {
-        this.log?.(`grpc: core.handle(${op}) failed: ${errMessage(e)}`);
+        this.log.error('grpc: request failed: answered INTERNAL', { op, err: errMessage(e) });
         finish({ ok: false, error: { code: ErrorCode.INTERNAL, message: 'internal error' } });
       });
     };

@@ -7,23 +7,23 @@ import { Gateway } from './gateway.js';
 import { GrpcGateway } from './grpc-server.js';
 import { RestGateway } from './rest-server.js';
 import { exposition } from '../ops/metrics.js';
-import { createLogger, lineLogger } from '../ops/log.js';
+import { createLogger, pinoLog } from '../ops/log.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string', default: 'gateway/examples/gateway-local.json' } } });
   const config = loadGatewayConfig(values.config!);
   const logger = createLogger('gateway');
-  const gateway = new Gateway(config, { log: lineLogger(logger) });
+  const gateway = new Gateway(config, { log: pinoLog(logger) });
   const rest = new RestGateway({
     core: gateway,
     host: config.listen.rest.host,
     port: config.listen.rest.port,
-    log: lineLogger(logger.child({ edge: 'rest' })),
+    log: pinoLog(logger.child({ edge: 'rest' })),
     admin: (req) => gateway.admin(req),
     metrics: () => exposition(gateway.metrics.registry),
     ready: async () => ({ ...(await gateway.ready()) }),
   });
-  const grpc = new GrpcGateway({ core: gateway, host: config.listen.grpc.host, port: config.listen.grpc.port, log: lineLogger(logger.child({ edge: 'grpc' })) });
+  const grpc = new GrpcGateway({ core: gateway, host: config.listen.grpc.host, port: config.listen.grpc.port, log: pinoLog(logger.child({ edge: 'grpc' })) });
   const restPort = await rest.start();
   const grpcPort = await grpc.start();
   process.stdout.write(`${JSON.stringify({ event: 'ready', rest: `${config.listen.rest.host}:${restPort}`, grpc: `${config.listen.grpc.host}:${grpcPort}` })}\n`);

@@ -27,6 +27,7 @@ import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../api/signi
 import { ERROR_STATUS, ErrorCode, type GatewayError } from '../api/errors.js';
 import { Operation, type GatewayCore, type GatewayReply, type RawRequest } from './types.js';
 import { REST_INFLIGHT_MAX, REST_BODY_BYTES_MAX_DEFAULT } from './limits.js';
+import { errorMessage, errorStack, linesLog, type Log } from '../ops/log.js';
 
 /** Retry-After (seconds) of the edge's own 503 when REST_INFLIGHT_MAX is reached. */
 const OVERLOADED_RETRY_AFTER_S = 1;
@@ -57,7 +58,8 @@ export interface RestGatewayOptions {
   host: string;
   /** 0: any free port (start() reports it). */
   port: number;
-  log?: (line: string) => void;
+  /** Default: text lines on stderr (linesLog). */
+  log?: Log;
   bodyBytesMax?: number;
   /** Handles /v1/admin/* (authentication included); without it those routes answer 404. */
   admin?: (req: AdminRequest) => Promise<GatewayReply>;
@@ -183,7 +185,7 @@ export class RestGateway {
   private readonly core: GatewayCore;
   private readonly host: string;
   private readonly port: number;
-  private readonly log: (line: string) => void;
+  private readonly log: Log;
   private readonly bodyBytesMax: number;
   private readonly inflightMax: number;
   private readonly admin: ((req: AdminRequest) => Promise<GatewayReply>) | undefined;
@@ -196,7 +198,7 @@ export class RestGateway {
     this.core = opts.core;
     this.host = opts.host;
     this.port = opts.port;
-    this.log = opts.log ?? ((line) => console.error(`[rest] ${line}`));
+    this.log = opts.log ?? linesLog((line) => console.error(`[rest] ${line}`));
     this.bodyBytesMax = opts.bodyBytesMax ?? REST_BODY_BYTES_MAX_DEFAULT;
     this.inflightMax = opts.inflightMax ?? REST_INFLIGHT_MAX;
     this.admin = opts.admin;
@@ -221,7 +223,7 @@ export class RestGateway {
         }
         this.listenSocket = ls;
         const port = uWS.us_socket_local_port(ls);
-        this.log(`listening on ${this.host}:${port}`);
+        this.log.info('REST listening', { host: this.host, port });
         resolve(port);
       });
     });
@@ -369,7 +371,7 @@ export class RestGateway {
     reply.then(
       (rep) => this.answer(ex, rep),
       (err: unknown) => {
-        this.log(`${ex.raw.op} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        this.log.error('request failed: answered INTERNAL', { op: ex.raw.op, stack: errorStack(err) });
         this.answer(ex, { ok: false, error: { code: ErrorCode.INTERNAL, message: 'internal error' } });
       },
     );
@@ -411,7 +413,7 @@ export class RestGateway {
       try {
         json = JSON.stringify(reply.body);
       } catch (err) {
-        this.log(`${ex.raw.op}: reply not serializable: ${String(err)}`);
+        this.log.error('reply not serializable: answered INTERNAL', { op: ex.raw.op, err: errorMessage(err) });
         res.cork(() => writeJson(res, 500, errorJson(ErrorCode.INTERNAL, 'internal error')));
         return;
       }

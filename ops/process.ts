@@ -1,23 +1,25 @@
 // The lifecycle every server process shares: a graceful stop on SIGTERM/SIGINT bounded by a
 // timeout (then exit 1), exit 0 once stopped; and a fatal error in main() logged with exit 1.
 
+import type { Log, LogFields } from './log.js';
+
 /**
- * On the first SIGTERM or SIGINT: logs, runs `stop` (its optional result is appended to the
- * "stopped" line), exits 0; if that takes longer than timeoutMs, exits 1.
+ * On the first SIGTERM or SIGINT: logs, runs `stop` (its optional result is logged as the
+ * fields of the "stopped" record), exits 0; if that takes longer than timeoutMs, exits 1.
  */
-export function stopOnSignals(opts: { log: (line: string) => void; timeoutMs: number; stop: () => Promise<string | void> }): void {
+export function stopOnSignals(opts: { log: Log; timeoutMs: number; stop: () => Promise<LogFields | void> }): void {
   let stopping = false;
   const onSignal = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    opts.log(`${signal}: stopping`);
+    opts.log.info('stopping', { signal });
     const timer = setTimeout(() => {
-      opts.log('stop timed out');
+      opts.log.error('stop timed out: exiting with status 1', { timeoutMs: opts.timeoutMs });
       process.exit(1);
     }, opts.timeoutMs);
     timer.unref();
-    const detail = await opts.stop();
-    opts.log(detail === undefined ? 'stopped' : `stopped: ${detail}`);
+    const fields = await opts.stop();
+    opts.log.info('stopped', fields ?? undefined);
     process.exit(0);
   };
   process.on('SIGTERM', () => void onSignal('SIGTERM'));

@@ -15,6 +15,7 @@ import { Gateway } from '../gateway/gateway.js';
 import { GrpcGateway } from '../gateway/grpc-server.js';
 import { RestGateway } from '../gateway/rest-server.js';
 import { exposition } from '../ops/metrics.js';
+import type { Log } from '../ops/log.js';
 
 export interface LocalExchangeOptions {
   /** An existing cluster file (npm start); default: a temporary 3-replica cluster on free ports. */
@@ -26,7 +27,8 @@ export interface LocalExchangeOptions {
   grpcPort?: number;
   fsync?: boolean;
   echo?: boolean;
-  log?: (line: string) => void;
+  /** The in-process gateway's log: its core and both edges (default: the core's and REST's text lines on stderr, nothing from gRPC). */
+  log?: Log;
   /** Extra fields merged into the gateway config JSON (tests: risk limits, workers…). */
   gatewayOverrides?: Record<string, unknown>;
   /** Temporary cluster: give every replica a market-data feed on a free port (feed/). */
@@ -95,16 +97,18 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
     config = loadGatewayConfig(file);
   }
 
-  const gateway = new Gateway(config, { ...(opts.log !== undefined ? { log: opts.log } : {}) });
+  const log = opts.log !== undefined ? { log: opts.log } : {};
+  const gateway = new Gateway(config, { ...log });
   const rest = new RestGateway({
     core: gateway,
     host: config.listen.rest.host,
     port: config.listen.rest.port,
+    ...log,
     admin: (req) => gateway.admin(req),
     metrics: () => exposition(gateway.metrics.registry),
     ready: async () => ({ ...(await gateway.ready()) }),
   });
-  const grpc = new GrpcGateway({ core: gateway, host: config.listen.grpc.host, port: config.listen.grpc.port });
+  const grpc = new GrpcGateway({ core: gateway, host: config.listen.grpc.host, port: config.listen.grpc.port, ...log });
   const restPort = await rest.start();
   const grpcPort = await grpc.start();
   let stopped = false;

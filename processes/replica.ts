@@ -22,17 +22,18 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../engine/config.js';
+import type { ShardConfig } from '../engine/types.js';
 import { MarketDataFeed } from '../feed/feed-service.js';
-import { createRegistry } from '../ops/metrics.js';
+import { createRegistry, type Registry } from '../ops/metrics.js';
 import { startOpsHttp, type OpsHttp } from '../ops/http.js';
 import { ReplicaMetrics } from '../replicator/metrics.js';
 import { ClientServer } from '../replicator/client/server.js';
-import { genesisVoters, parseClusterConfig } from '../replicator/cluster-config.js';
-import { ReplicaNode } from '../replicator/node.js';
+import { genesisVoters, parseClusterConfig, type ClusterConfig, type MemberConfig } from '../replicator/cluster-config.js';
+import { ReplicaNode, type NodeObserver } from '../replicator/node.js';
 import { TcpTransport } from '../replicator/transport/tcp-transport.js';
-import { ConfChangeType, type Message, type NodeId } from '../replicator/raft/types.js';
+import { ConfChangeType, type ConfChange, type Message, type NodeId } from '../replicator/raft/types.js';
 import { runMain, stopOnSignals } from '../ops/process.js';
-import { createLogger, lineLogger } from '../ops/log.js';
+import { createLogger, errorStack, pinoLog, type Log } from '../ops/log.js';
 import { registerFeedMetrics } from '../feed/metrics.js';
 import type { EntryStageDurations } from '../replicator/entry-trace.js';
 
@@ -44,7 +45,17 @@ function usage(msg: string): never {
   process.exit(2);
 }
 
-async function main(): Promise<void> {
+/** What the command line names: the cluster file, this replica's member entry, the shard's engine config. */
+interface Setup {
+  configPath: string;
+  cluster: ClusterConfig;
+  id: NodeId;
+  self: MemberConfig;
+  shardConfig: ShardConfig;
+}
+
+/** Parses the arguments and reads the cluster file and the shard config it names. */
+function readSetup(): Setup {
   const { values } = parseArgs({ options: { config: { type: 'string' }, node: { type: 'string' } } });
   if (values.config === undefined || values.node === undefined) usage('missing --config or --node');
   const configPath = path.resolve(values.config);
@@ -53,12 +64,78 @@ async function main(): Promise<void> {
   const self = cluster.members.find((m) => m.id === id);
   if (self === undefined) usage(`node ${values.node} is not a member (${cluster.members.map((m) => m.id).join(', ')})`);
   const shardConfig = parseConfig(JSON.parse(readFileSync(cluster.shardConfigPath, 'utf8')));
+  return { configPath, cluster, id, self, shardConfig };
+}
+
+/** The node's observer feeding the replica's histograms; the node's gauges are read when scraped. */
+function metricsObserver(metrics: ReplicaMetrics): NodeObserver {
+  // One child per stage, looked up once (a label lookup per observation showed in profiles).
+  const h = {
+    queued: metrics.entryStageSeconds.labels('queued'),
+    leaderDurable: metrics.entryStageSeconds.labels('leader_durable'),
+    firstAck: metrics.entryStageSeconds.labels('first_ack'),
+    committed: metrics.entryStageSeconds.labels('committed'),
+    applied: metrics.entryStageSeconds.labels('applied'),
+  };
+  return {
+    fsyncSeconds: (x: number) => metrics.fsyncSeconds.observe(x),
+    batchCommands: (n: number) => metrics.batchCommands.observe(n),
+    commitSeconds: (x: number) => metrics.commitSeconds.observe(x),
+    applySeconds: (x: number) => metrics.applySeconds.observe(x),
+    entryStages: (d: EntryStageDurations) => {
+      h.queued.observe(d.queued);
+      h.leaderDurable.observe(d.leaderDurable);
+      h.firstAck.observe(d.firstAck);
+      h.committed.observe(d.committed);
+      h.applied.observe(d.applied);
+    },
+  };
+}
+
+/**
+ * Membership changes (matchbook add-node / remove-node): the addresses of every member come
+ * from the cluster file; one added after this process started is looked up in the file again.
+ */
+function confChangeHandler(setup: Setup, log: Log, transport: () => TcpTransport | undefined): (cc: ConfChange) => void {
+  const { id, configPath } = setup;
+  return (cc) => {
+    if (cc.node === id) {
+      if (cc.type === ConfChangeType.REMOVE) log.warn('this replica was removed from the cluster: it no longer votes or receives entries; stop it');
+      return;
+    }
+    const t = transport();
+    if (cc.type === ConfChangeType.REMOVE || t === undefined || t.hasPeer(cc.node)) return;
+    const again = parseClusterConfig(JSON.parse(readFileSync(configPath, 'utf8')), path.dirname(configPath));
+    const m = again.members.find((x) => x.id === cc.node);
+    if (m === undefined) log.warn('member was added but is not in the cluster file: add its addresses to the file on this host (it is read again at the next membership change or restart)', { member: cc.node, file: configPath });
+    else t.setPeer(m.id, m.raft);
+  };
+}
+
+/** The ops endpoint (/metrics, /healthz, /readyz) on the member's `ops` address, if it has one. */
+async function startOps(self: MemberConfig, registry: Registry | undefined, node: ReplicaNode): Promise<OpsHttp | undefined> {
+  if (self.ops === undefined || registry === undefined) return undefined;
+  return startOpsHttp({
+    host: self.ops.host,
+    port: self.ops.port,
+    registry,
+    // Ready: a leader is known and this replica has applied everything it knows committed.
+    ready: () => {
+      const s = node.status();
+      return { ready: s.leader !== 0 && s.applied >= s.commit, role: s.role, leader: s.leader, commit: s.commit, applied: s.applied };
+    },
+  });
+}
+
+async function main(): Promise<void> {
+  const setup = readSetup();
+  const { cluster, id, self, shardConfig } = setup;
   const logger = createLogger('replica', { shard: cluster.clusterId, node: id });
-  const log = lineLogger(logger);
-  if (!cluster.fsync) logger.warn('WARNING: fsync is off: acknowledged entries and votes can be lost on an OS crash or power loss (experiments only)');
+  const log = pinoLog(logger);
+  if (!cluster.fsync) log.warn('fsync is off: acknowledged entries and votes can be lost on an OS crash or power loss (experiments only)');
 
   const fatal = (err: unknown) => {
-    logger.fatal(`FATAL: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    logger.fatal({ stack: errorStack(err) }, 'fatal error: exiting');
     process.exit(1);
   };
 
@@ -67,17 +144,6 @@ async function main(): Promise<void> {
   const registry = self.ops !== undefined ? createRegistry('replica') : undefined;
   if (registry !== undefined) registry.setDefaultLabels({ component: 'replica', shard: cluster.clusterId, node: String(id) });
   const metrics = registry !== undefined ? new ReplicaMetrics(registry, () => node!.status(), path.join(cluster.dataDir, `node-${id}`)) : undefined;
-  // One child per stage, looked up once (a label lookup per observation showed in profiles).
-  const stageHistograms =
-    metrics === undefined
-      ? undefined
-      : {
-          queued: metrics.entryStageSeconds.labels('queued'),
-          leaderDurable: metrics.entryStageSeconds.labels('leader_durable'),
-          firstAck: metrics.entryStageSeconds.labels('first_ack'),
-          committed: metrics.entryStageSeconds.labels('committed'),
-          applied: metrics.entryStageSeconds.labels('applied'),
-        };
   // The feed's /healthz reports this replica's role (clients pick a follower); the node is created next.
   let node: ReplicaNode | undefined = undefined;
   const feed =
@@ -97,53 +163,16 @@ async function main(): Promise<void> {
     ...(cluster.electionTicks !== undefined ? { electionTicks: cluster.electionTicks } : {}),
     ...(cluster.heartbeatTicks !== undefined ? { heartbeatTicks: cluster.heartbeatTicks } : {}),
     send: (msgs: Message[]) => transport?.send(msgs),
-    // Membership changes (matchbook add-node / remove-node): the addresses of every member come
-    // from the cluster file; one added after this process started is looked up in the file again.
-    onConfChange: (cc) => {
-      if (cc.node === id) {
-        if (cc.type === ConfChangeType.REMOVE) log('WARNING: this replica was removed from the cluster: it no longer votes or receives entries; stop it');
-        return;
-      }
-      if (cc.type === ConfChangeType.REMOVE || transport === undefined || transport.hasPeer(cc.node)) return;
-      const again = parseClusterConfig(JSON.parse(readFileSync(configPath, 'utf8')), path.dirname(configPath));
-      const m = again.members.find((x) => x.id === cc.node);
-      if (m === undefined) log(`WARNING: member ${cc.node} was added but is not in ${configPath}: add its addresses to the file on this host (it is read again at the next membership change or restart)`);
-      else transport.setPeer(m.id, m.raft);
-    },
+    onConfChange: confChangeHandler(setup, log, () => transport),
     onFatal: fatal,
     log,
     ...(feed !== undefined ? { onApplied: feed.onApplied, onStateReset: feed.onStateReset } : {}),
-    ...(metrics !== undefined
-      ? {
-          observer: {
-            fsyncSeconds: (x: number) => metrics.fsyncSeconds.observe(x),
-            batchCommands: (n: number) => metrics.batchCommands.observe(n),
-            commitSeconds: (x: number) => metrics.commitSeconds.observe(x),
-            applySeconds: (x: number) => metrics.applySeconds.observe(x),
-            entryStages: (d: EntryStageDurations) => {
-              const h = stageHistograms!;
-              h.queued.observe(d.queued);
-              h.leaderDurable.observe(d.leaderDurable);
-              h.firstAck.observe(d.firstAck);
-              h.committed.observe(d.committed);
-              h.applied.observe(d.applied);
-            },
-          },
-        }
-      : {}),
+    ...(metrics !== undefined ? { observer: metricsObserver(metrics) } : {}),
   });
   const peers = new Map<NodeId, { host: string; port: number }>();
   for (const m of cluster.members) if (m.id !== id) peers.set(m.id, m.raft);
-  transport = new TcpTransport({
-    selfId: id,
-    clusterId: cluster.clusterId,
-    listen: self.raft,
-    peers,
-    onMessages: (msgs) => node.receive(msgs),
-    log: (e) => {
-      if (e.level === 'warn') log(`transport ${e.event}${e.peer !== undefined ? ` peer ${e.peer}` : ''}${e.reason !== undefined ? `: ${e.reason}` : ''}${e.detail !== undefined ? ` (${e.detail})` : ''}`);
-    },
-  });
+  // The transport's connection churn is logged at debug, its trouble at warn (tcp-transport.ts).
+  transport = new TcpTransport({ selfId: id, clusterId: cluster.clusterId, listen: self.raft, peers, onMessages: (msgs) => node.receive(msgs), log });
   const server = new ClientServer({ node, host: self.client.host, port: self.client.port, log, testOps: process.env.MATCHBOOK_TEST_FAULTS === '1' });
 
   // Recover before listening: a corrupt WAL stops the process before it talks to anyone.
@@ -152,19 +181,7 @@ async function main(): Promise<void> {
   await server.start();
   const feedPort = feed !== undefined ? await feed.start() : undefined;
   if (registry !== undefined && feed !== undefined) registerFeedMetrics(registry, feed);
-  let ops: OpsHttp | undefined;
-  if (self.ops !== undefined && registry !== undefined) {
-    ops = await startOpsHttp({
-      host: self.ops.host,
-      port: self.ops.port,
-      registry,
-      // Ready: a leader is known and this replica has applied everything it knows committed.
-      ready: () => {
-        const s = node!.status();
-        return { ready: s.leader !== 0 && s.applied >= s.commit, role: s.role, leader: s.leader, commit: s.commit, applied: s.applied };
-      },
-    });
-  }
+  const ops = await startOps(self, registry, node);
   process.stdout.write(`${JSON.stringify({ event: 'ready', node: id, raftPort: transport.port, clientPort: server.port, ...(feedPort !== undefined ? { feedPort } : {}), ...(ops !== undefined ? { opsPort: ops.port } : {}), pid: process.pid })}\n`);
 
   stopOnSignals({

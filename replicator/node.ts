@@ -50,6 +50,7 @@ import { EntryTrace, type EntryStageDurations, type EntryStages } from './entry-
 import type { WalFs } from './wal/fs.js';
 import { TAIL_LOST_FILE, Wal, type LogEntry } from './wal/wal.js';
 import { assertFor, type Assert } from '../ops/assert.js';
+import { errorStack, linesLog, type Log } from '../ops/log.js';
 
 // ---------------------------------------------------------------------------------------------
 // Limits and timing (units in the names)
@@ -114,7 +115,8 @@ export interface ReplicaNodeOptions {
   timeTickMs?: number;
   /** Called once with the error that stopped the loop; the process must exit. */
   onFatal: (err: unknown) => void;
-  log?: (line: string) => void;
+  /** Default: text lines on stderr (linesLog). */
+  log?: Log;
   /** Clock, timers, scheduling (default: the system's). The simulator injects simulated time. */
   runtime?: ReplicaRuntime;
   /** The file system under the WAL (default node:fs). The simulator injects a simulated disk. */
@@ -196,7 +198,7 @@ export class ReplicaNode implements ReplicatedLog {
   readonly dir: string;
   private readonly opts: ReplicaNodeOptions;
   private readonly fsync: boolean;
-  private readonly log: (line: string) => void;
+  private readonly log: Log;
   private readonly runtime: ReplicaRuntime;
   private readonly snapshotIntervalEntries: number;
   private readonly timeTickMs: number;
@@ -294,7 +296,7 @@ export class ReplicaNode implements ReplicatedLog {
     this.id = opts.id;
     this.dir = path.join(opts.dataDir, `node-${opts.id}`);
     this.fsync = opts.fsync ?? true;
-    this.log = opts.log ?? ((l) => console.error(`[node ${opts.id}] ${l}`));
+    this.log = opts.log ?? linesLog((l) => console.error(`[node ${opts.id}] ${l}`));
     this.runtime = opts.runtime ?? systemRuntime;
     this.snapshotIntervalEntries = opts.snapshotIntervalEntries ?? SNAPSHOT_INTERVAL_ENTRIES;
     this.timeTickMs = opts.timeTickMs ?? TIME_TICK_MS;
@@ -336,17 +338,17 @@ export class ReplicaNode implements ReplicatedLog {
 
   private recover(): void {
     const wal = Wal.open(this.dir, {
-      warn: (m) => this.log(m),
+      warn: (m) => this.log.warn(m),
       ...(this.opts.fs !== undefined ? { fs: this.opts.fs } : {}),
       ...this.opts.wal,
     });
     this.wal = wal;
-    if (wal.recovery.repairedTail !== undefined) this.log(`WAL tail repaired: ${JSON.stringify(wal.recovery.repairedTail)}`);
+    if (wal.recovery.repairedTail !== undefined) this.log.warn('WAL tail repaired', { repairedTail: wal.recovery.repairedTail });
     const tailLost = wal.recovery.tailLost;
     if (tailLost !== undefined) {
-      this.log(
-        `WAL: this log lost entries it may have acknowledged (through index ${tailLost.mustReach ?? 'unknown'}, terms ≤ ${tailLost.term}): ` +
-          `not campaigning, and voting only for candidates at least that up to date, until it holds them again (marker ${TAIL_LOST_FILE}; replicator/README.md)`,
+      this.log.warn(
+        'WAL: this log lost entries it may have acknowledged: not campaigning, and voting only for candidates at least that up to date, until it holds them again (replicator/README.md)',
+        { throughIndex: tailLost.mustReach ?? 'unknown', termsUpTo: tailLost.term, marker: TAIL_LOST_FILE },
       );
     }
     const snap = wal.loadLatestSnapshot();
@@ -380,7 +382,7 @@ export class ReplicaNode implements ReplicatedLog {
       // The saved commit never passes the durable log, so only lost entries explain this: with
       // fsync off after an OS crash, or acknowledged entries cut off with a damaged tail.
       if (this.fsync && tailLost === undefined) throw new Error(`recovered commit ${hs.commit} is beyond the durable log end ${last}`);
-      this.log(`the log lost committed entries: commit ${hs.commit} clamped to ${last} (the leader sends them again)`);
+      this.log.warn('the log lost committed entries: commit clamped to the log end (the leader sends them again)', { commit: hs.commit, clampedTo: last });
       hs.commit = last;
     }
     const recovered: RecoveredState = {
@@ -408,10 +410,7 @@ export class ReplicaNode implements ReplicatedLog {
     this.durableIndex = last;
     this.latestSnapshot = recoveredSnap;
     this.snapshotIndex = recoveredSnap?.meta.index ?? 0;
-    this.log(
-      `recovered: term ${hs.term} vote ${hs.vote} commit ${hs.commit} snapshot ${this.snapshotIndex} ` +
-        `log [${wal.firstIndex()}, ${last}] (${entries.length} entries after the snapshot)`,
-    );
+    this.log.info('recovered', { term: hs.term, vote: hs.vote, commit: hs.commit, snapshot: this.snapshotIndex, firstIndex: wal.firstIndex(), lastIndex: last, entriesAfterSnapshot: entries.length });
     if (this.opts.onStateReset !== undefined) this.notifyObserver('onStateReset', () => this.opts.onStateReset!(this.sm.engine));
   }
 
@@ -529,7 +528,7 @@ export class ReplicaNode implements ReplicatedLog {
   setTestFsyncDelay(ms: number): void {
     assert(Number.isSafeInteger(ms) && ms >= 0, `fsync delay ${ms}`);
     this.testFsyncDelayMs = ms;
-    this.log(`TEST MODE: fdatasync delayed by ${ms} ms`);
+    this.log.warn('TEST MODE: fdatasync delayed', { delayMs: ms });
   }
 
   /** Current membership (voters and learners) as this replica's log defines it. */
@@ -767,7 +766,7 @@ export class ReplicaNode implements ReplicatedLog {
       this.readLeader = this.core.leader;
     }
     if (role !== this.lastRole) {
-      this.log(`now ${ROLE_NAMES[role]} in term ${this.core.term} (leader ${this.core.leader})`);
+      this.log.info('role changed', { role: ROLE_NAMES[role], term: this.core.term, leader: this.core.leader });
       // A leader that steps down (a higher term seen, CheckQuorum) may never learn the fate of
       // its uncommitted entries — isolated, it hears nothing. Its clients are told at once, with
       // a retryable error: they resend to the new leader with the same (clientId, requestSeq),
@@ -924,7 +923,7 @@ export class ReplicaNode implements ReplicatedLog {
     if (rd.logTailRecovered === true) {
       // After this Ready's entries are durable: they are what makes the node caught up.
       this.wal.clearTailLost();
-      this.log('WAL: holds again every entry it may have acknowledged: campaigning and voting as usual');
+      this.log.info('WAL: holds again every entry it may have acknowledged: campaigning and voting as usual');
     }
     if (rd.messagesAfterPersist.length > 0) this.opts.send(rd.messagesAfterPersist);
     const committed = rd.committedEntries;
@@ -1007,7 +1006,7 @@ export class ReplicaNode implements ReplicatedLog {
   private applyConfChangeEntry(e: Entry): void {
     const cc = decodeConfChange(e.data);
     const conf = this.core.confAt(e.index);
-    this.log(`membership change at ${e.index}: ${CONF_CHANGE_NAMES[cc.type]} node ${cc.node} → voters [${conf.voters.join(',')}] learners [${conf.learners.join(',')}]`);
+    this.log.info('membership change applied', { index: e.index, change: CONF_CHANGE_NAMES[cc.type], node: cc.node, voters: conf.voters, learners: conf.learners });
     if (this.opts.onConfChange !== undefined) this.notifyObserver('onConfChange', () => this.opts.onConfChange!(cc, conf));
     const p = this.confPending;
     if (p !== undefined && e.index >= p.index) {
@@ -1030,7 +1029,7 @@ export class ReplicaNode implements ReplicatedLog {
     try {
       fn();
     } catch (err) {
-      this.log(`${what} observer failed (ignored): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      this.log.warn('observer failed (ignored)', { observer: what, stack: errorStack(err) });
     }
   }
 
@@ -1112,7 +1111,7 @@ export class ReplicaNode implements ReplicatedLog {
         this.latestSnapshot = { meta, data };
         this.snapshotIndex = Math.max(this.snapshotIndex, meta.index);
         this.stats.snapshotsInstalled++;
-        this.log(`installed the leader's snapshot at ${meta.index} (term ${meta.term})`);
+        this.log.info("installed the leader's snapshot", { index: meta.index, term: meta.term });
         if (this.opts.onStateReset !== undefined) this.notifyObserver('onStateReset', () => this.opts.onStateReset!(this.sm.engine));
         // Proposals at or below the snapshot were never seen applied here.
         this.dropConfPending('SNAPSHOT_INSTALLED', meta.index);
@@ -1144,7 +1143,7 @@ export class ReplicaNode implements ReplicatedLog {
       if (q.cb === undefined) this.timeTickRefused();
       else q.cb(err, undefined, undefined);
     }
-    if (n > 0) this.log(`stepped down: ${n} proposals answered LEADER_CHANGED (resend)`);
+    if (n > 0) this.log.info('stepped down: proposals answered LEADER_CHANGED (resend)', { proposals: n });
   }
 
   /** Reads not answered yet: a leader that stepped down cannot confirm them. */

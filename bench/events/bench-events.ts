@@ -251,7 +251,7 @@ async function main(): Promise<void> {
     const submit = () => clients[rr++ % CLIENTS]!.submit(flow.next());
 
     // Record-level and read-your-writes visibility, by seq.
-    consumer = new ReadModelConsumer({ brokers: [brokers], groupId: 'bench-events', log: (l) => console.error(`[read-models] ${l}`) });
+    consumer = new ReadModelConsumer({ brokers: [brokers], groupId: 'bench-events' });
     const model = consumer.model;
     const probe = new ReadModelProbe(model);
     await consumer.start();

@@ -14,6 +14,7 @@
 import { performance } from 'node:perf_hooks';
 import { encodeCommand } from '../../engine/command-codec.js';
 import { MarketDataFeed } from '../../feed/feed-service.js';
+import { linesLog } from '../../ops/log.js';
 import { ShardStateMachine } from '../../shard/state-machine.js';
 import { encodeBatch, registerCommand, type LoggedCommand } from '../../shard/batch-codec.js';
 import { EntryType, type Entry } from '../../replicator/log.js';
@@ -35,7 +36,7 @@ async function main(): Promise<void> {
   const generateMs = performance.now() - t0;
   const config = benchConfig();
   const sm = new ShardStateMachine(config);
-  const feed = new MarketDataFeed({ symbols: [SYMBOL], host: '127.0.0.1', port: 0, limits: { connectionsMax: 20_000, ...(publishIntervalArg !== '' ? { publishIntervalUsPerConnection: Number(publishIntervalArg) } : {}) }, log: (l) => process.stderr.write(`${l}\n`) });
+  const feed = new MarketDataFeed({ symbols: [SYMBOL], host: '127.0.0.1', port: 0, limits: { connectionsMax: 20_000, ...(publishIntervalArg !== '' ? { publishIntervalUsPerConnection: Number(publishIntervalArg) } : {}) }, log: linesLog((l) => process.stderr.write(`${l}\n`)) });
   feed.onStateReset(sm.engine);
   const port = await feed.start();
   let next = 0;

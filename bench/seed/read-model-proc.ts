@@ -52,7 +52,7 @@ const orders = new DigestTable(1 << 16);
 const fills = new DigestTable(1 << 16);
 let tradesApplied = 0;
 let maxExecLogIndex = 0;
-const consumer = new ReadModelConsumer({ brokers: [args.brokers], groupId: args['group-id'], log: (l) => console.error(`[read-models] ${l}`) });
+const consumer = new ReadModelConsumer({ brokers: [args.brokers], groupId: args['group-id'] });
 const model = consumer.model;
 const applyOne = model.apply.bind(model);
 model.apply = (rec: ConsumedRecord): boolean => {

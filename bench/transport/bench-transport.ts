@@ -15,6 +15,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { EntryType, MessageType, type Entry, type Message } from '../../replicator/raft/types.js';
 import { TcpTransport } from '../../replicator/transport/tcp-transport.js';
+import { NO_LOG } from '../../ops/log.js';
 
 interface Options {
   seconds: number;
@@ -44,7 +45,7 @@ function parseArgs(argv: string[]): Options {
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   let received = 0;
-  const quiet = (): void => undefined;
+  const quiet = NO_LOG;
   const b = new TcpTransport({ selfId: 2, clusterId: 'bench', listen: { host: '127.0.0.1', port: 0 }, peers: new Map(), onMessages: (m) => (received += m.length), log: quiet });
   await b.start();
   const a = new TcpTransport({

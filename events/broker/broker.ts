@@ -16,6 +16,7 @@ import { checkProducedRecords } from './record-batch.js';
 import { TopicStore, topicNameProblem } from './topics.js';
 import { PARTITIONS_PER_TOPIC_MAX } from './limits.js';
 import { FETCH_BYTES_MAX, FETCH_WAIT_MS_MAX, FETCH_WAITERS_MAX, GROUP_TIMER_MAX_MS } from './limits.js';
+import { NO_LOG, type Log } from '../../ops/log.js';
 
 /** The one broker's node id in Metadata and FindCoordinator. */
 export const NODE_ID = 1;
@@ -36,7 +37,8 @@ export interface BrokerConfig {
   /** Lowest session timeout a JoinGroup may ask for (default groups.ts GROUP_SESSION_TIMEOUT_MS_MIN). */
   sessionTimeoutMsMin?: number;
   nowMs?: () => number;
-  log?: (line: string) => void;
+  /** Default: nothing logged. */
+  log?: Log;
   /** Storage failed (fsync/write error): the broker must be restarted. Default: log. */
   onFatal?: (err: Error) => void;
 }
@@ -51,7 +53,7 @@ export class Broker {
   readonly groups: GroupCoordinator;
   readonly offsets: OffsetStore;
   private readonly nowMs: () => number;
-  private readonly log: (line: string) => void;
+  private readonly log: Log;
   private readonly pendingGroupReplies = new Map<number, { kind: Reply['kind']; resolve: (reply: Reply) => void }>();
   private nextToken = 1;
   private readonly fetchWaiters = new Set<FetchWaiter>();
@@ -68,10 +70,10 @@ export class Broker {
   /** Opens the data directory: recovers every partition log and the committed offsets (synchronous; throws on corruption). */
   constructor(private readonly config: BrokerConfig) {
     this.nowMs = config.nowMs ?? Date.now;
-    this.log = config.log ?? (() => undefined);
+    this.log = config.log ?? NO_LOG;
     const dp = config.defaultPartitions ?? 1;
     assert(Number.isSafeInteger(dp) && dp >= 1 && dp <= PARTITIONS_PER_TOPIC_MAX, `defaultPartitions must be 1..${PARTITIONS_PER_TOPIC_MAX}, got ${dp}`);
-    const warn = (msg: string) => this.log(`WARN ${msg}`);
+    const warn = (msg: string) => this.log.warn(msg);
     this.topics = TopicStore.open(config.dataDir, {
       fsync: config.fsync ?? 'always',
       ...(config.segmentBytesMax !== undefined ? { segmentBytesMax: config.segmentBytesMax } : {}),
@@ -105,7 +107,7 @@ export class Broker {
 
   private fatal(err: unknown): void {
     const e = err instanceof Error ? err : new Error(String(err));
-    this.log(`FATAL storage: ${e.message}`);
+    this.log.error('storage failed: nothing more is acknowledged, the broker must be restarted', { err: e.message });
     this.config.onFatal?.(e);
   }
 
@@ -254,7 +256,7 @@ export class Broker {
       if (req.allowAutoTopicCreation && (this.config.autoCreateTopics ?? true)) {
         const created = this.topics.create(name, this.defaultPartitions);
         if (created.error === ErrorCode.NONE) {
-          this.log(`auto-created topic ${name} with ${this.defaultPartitions} partition(s)`);
+          this.log.info('auto-created a topic', { topic: name, partitions: this.defaultPartitions });
           for (const p of this.topics.get(name)?.partitions ?? []) this.watch(p);
           return this.describeTopic(name);
         }
@@ -286,7 +288,7 @@ export class Broker {
       if (partitions > PARTITIONS_PER_TOPIC_MAX || partitions < 1) return fail(ErrorCode.INVALID_PARTITIONS, `partitions must be 1..${PARTITIONS_PER_TOPIC_MAX}`);
       const res = this.topics.create(t.name, partitions, req.validateOnly);
       if (res.error === ErrorCode.NONE && !req.validateOnly) {
-        this.log(`created topic ${t.name} with ${partitions} partition(s)`);
+        this.log.info('created a topic', { topic: t.name, partitions });
         for (const p of this.topics.get(t.name)?.partitions ?? []) this.watch(p);
       }
       return { name: t.name, error: res.error, message: res.message };
@@ -308,13 +310,13 @@ export class Broker {
         if (p.records === null) return fail(ErrorCode.CORRUPT_MESSAGE);
         const check = checkProducedRecords(p.records, v);
         if (!check.ok) {
-          this.log(`produce ${t.name}-${p.partition}: rejected: ${check.reason}`);
+          this.log.warn('produce rejected: bad records', { topic: t.name, partition: p.partition, reason: check.reason });
           return fail(check.error);
         }
         try {
           const res = log.appendProduced(p.records, check.header);
           if (res.kind === 'error') {
-            this.log(`produce ${t.name}-${p.partition}: ${res.reason}`);
+            this.log.warn('produce refused', { topic: t.name, partition: p.partition, reason: res.reason });
             return fail(res.error);
           }
           touched.add(log);

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startBroker } from './server.js';
 import { runMain, stopOnSignals } from '../../ops/process.js';
-import { createLogger, lineLogger } from '../../ops/log.js';
+import { createLogger, pinoLog } from '../../ops/log.js';
 import { createRegistry } from '../../ops/metrics.js';
 import { startOpsHttp, type OpsHttp } from '../../ops/http.js';
 import { parseHostPort, type HostPort } from '../../replicator/cluster-config.js';
@@ -63,8 +63,8 @@ async function main(): Promise<void> {
   } catch (err) {
     usage((err as Error).message);
   }
-  const log = lineLogger(createLogger('broker'));
-  if (fsync === 'never') log('WARNING: fsync is off: acknowledged messages and commits can be lost on an OS crash or power loss');
+  const log = pinoLog(createLogger('broker'));
+  if (fsync === 'never') log.warn('fsync is off: acknowledged messages and commits can be lost on an OS crash or power loss');
   const dataDir = path.resolve(values['data-dir']);
   const partitions = intArg('partitions', values.partitions, 1);
   const segmentBytesMax = intArg('segment-bytes', values['segment-bytes'], 1);

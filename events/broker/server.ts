@@ -13,6 +13,7 @@ import { Broker, type BrokerConfig } from './broker.js';
 import { isSupported, encodeApiVersionsResponse } from './messages.js';
 import { ApiKey, ErrorCode, ProtocolError, REQUEST_HEADER_FIXED_BYTES, Reader, Writer, frameResponse, readHeaderPrefix } from './protocol.js';
 import { KAFKA_REQUEST_BYTES_MAX, CONNECTIONS_MAX, CONNECTION_BUFFER_BYTES_MAX } from './limits.js';
+import { errorStack, NO_LOG, type Log, type LogFields } from '../../ops/log.js';
 
 
 export interface StartBrokerOptions extends BrokerConfig {
@@ -42,7 +43,7 @@ class Connection {
   constructor(
     private readonly socket: net.Socket,
     private readonly broker: Broker,
-    private readonly log: (line: string) => void,
+    private readonly log: Log,
     private readonly onFatal: (err: unknown) => void,
   ) {
     socket.setNoDelay(true);
@@ -60,10 +61,11 @@ class Connection {
     return `${this.socket.remoteAddress}:${this.socket.remotePort}`;
   }
 
-  close(reason: string | undefined): void {
+  /** `reason`: why we close it (logged with `fields`); undefined when the client went away or the broker stops. */
+  close(reason: string | undefined, fields: LogFields = {}): void {
     if (this.closed) return;
     this.closed = true;
-    if (reason !== undefined) this.log(`closing connection from ${this.peer}: ${reason}`);
+    if (reason !== undefined) this.log.warn(`closing a client connection: ${reason}`, { peer: this.peer, ...fields });
     this.socket.destroy();
     this.chunks = [];
     this.buffered = 0;
@@ -75,7 +77,7 @@ class Connection {
     if (this.chunks.length > 1 && (this.chunks[0] as Buffer).byteLength < 4) this.chunks = [Buffer.concat(this.chunks)];
     const size = (this.chunks[0] as Buffer).readInt32BE(0);
     if (size < REQUEST_HEADER_FIXED_BYTES || size > KAFKA_REQUEST_BYTES_MAX) {
-      this.close(`request size ${size} outside ${REQUEST_HEADER_FIXED_BYTES}..${KAFKA_REQUEST_BYTES_MAX} bytes`);
+      this.close('request size out of range', { size, min: REQUEST_HEADER_FIXED_BYTES, max: KAFKA_REQUEST_BYTES_MAX });
       return undefined;
     }
     if (this.buffered < 4 + size) return undefined;
@@ -132,7 +134,7 @@ class Connection {
         encodeApiVersionsResponse(w, 0, ErrorCode.UNSUPPORTED_VERSION);
         return frameResponse(prefix.correlationId, w.finish());
       }
-      this.close(`unsupported api key ${prefix.apiKey} version ${prefix.apiVersion}`);
+      this.close('unsupported api key or version', { apiKey: prefix.apiKey, apiVersion: prefix.apiVersion });
       return null;
     }
     try {
@@ -141,11 +143,11 @@ class Connection {
       return body === null ? null : frameResponse(prefix.correlationId, body);
     } catch (err) {
       if (err instanceof ProtocolError) {
-        this.close(`refused request (api key ${prefix.apiKey} v${prefix.apiVersion}): ${err.message}`);
+        this.close('refused a malformed request', { apiKey: prefix.apiKey, apiVersion: prefix.apiVersion, err: err.message });
         return null;
       }
       // Not the client's fault: a bug. Drop this connection, report, keep serving the others.
-      this.close(`internal error handling api key ${prefix.apiKey} v${prefix.apiVersion}`);
+      this.close('internal error handling a request', { apiKey: prefix.apiKey, apiVersion: prefix.apiVersion });
       this.onFatal(err);
       return null;
     }
@@ -155,10 +157,10 @@ class Connection {
 /** Opens the data directory (recovering every log) before listening, so a corrupt log stops it before any client connects. */
 export async function startBroker(options: StartBrokerOptions): Promise<RunningBroker> {
   const host = options.host ?? '127.0.0.1';
-  const log = options.log ?? (() => undefined);
+  const log = options.log ?? NO_LOG;
   const onFatal = (err: unknown) => {
     const e = err instanceof Error ? err : new Error(String(err));
-    log(`FATAL ${e.stack ?? e.message}`);
+    log.error('fatal error: the broker must be restarted', { stack: errorStack(e) });
     options.onFatal?.(e);
   };
   const broker = new Broker({ ...options, onFatal });

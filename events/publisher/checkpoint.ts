@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { atomicWriteFile, readFileIfExists } from '../fs-atomic.js';
+import type { Log } from '../../ops/log.js';
 
 const MAGIC = 0x4350424d; // 'MBPC'
 const VERSION = 1;
@@ -54,17 +55,17 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint | { error: strin
   return { shard: v.getFloat64(8, true), logIndex: v.getFloat64(16, true), state: bytes.slice(HEAD_BYTES, HEAD_BYTES + length) };
 }
 
-export function loadCheckpoint(dataDir: string, shard: number, warn: (line: string) => void): Checkpoint | undefined {
+export function loadCheckpoint(dataDir: string, shard: number, log: Log): Checkpoint | undefined {
   const file = checkpointPath(dataDir, shard);
   const bytes = readFileIfExists(file);
   if (bytes === undefined) return undefined;
   const c = decodeCheckpoint(bytes);
   if ('error' in c) {
-    warn(`checkpoint ${file} ignored: ${c.error}`);
+    log.warn('checkpoint ignored', { file, err: c.error });
     return undefined;
   }
   if (c.shard !== shard) {
-    warn(`checkpoint ${file} ignored: it is of shard ${c.shard}`);
+    log.warn('checkpoint ignored: it is of another shard', { file, checkpointShard: c.shard, shard });
     return undefined;
   }
   return c;

@@ -7,16 +7,10 @@
 // least every TIME_TICK_MS).
 
 import net from 'node:net';
-import {
-  FrameReader,
-  FrameType,
-  decodeEntriesFrame,
-  encodeFrame,
-  type EntriesReply,
-  type RawFrame,
-} from '../../replicator/client/protocol.js';
+import { FrameReader, FrameType, decodeEntriesFrame, encodeFrame, type EntriesReply, type RawFrame } from '../../replicator/client/protocol.js';
 import type { ClientEndpoint } from '../../replicator/client/client.js';
 import { ENTRY_REQUEST_TIMEOUT_MS, ENTRY_SOURCE_STALE_MS, ENTRY_RETRY_DELAY_MS, ENTRY_RETRY_DELAY_MS_MAX, ENTRY_REPLY_BYTES_MAX } from './limits.js';
+import { NO_LOG, type Log } from '../../ops/log.js';
 
 
 export class EntrySourceClosedError extends Error {
@@ -32,7 +26,7 @@ interface Pending {
 
 export class EntrySource {
   private readonly endpoints: ClientEndpoint[];
-  private readonly log: (line: string) => void;
+  private readonly log: Log;
   private socket: net.Socket | undefined;
   private reader = new FrameReader(ENTRY_REPLY_BYTES_MAX);
   private target = 0;
@@ -44,7 +38,7 @@ export class EntrySource {
   private lastApplied = 0;
   private lastAppliedAt = Date.now();
 
-  constructor(endpoints: ClientEndpoint[], log: (line: string) => void = () => undefined) {
+  constructor(endpoints: ClientEndpoint[], log: Log = NO_LOG) {
     if (endpoints.length === 0) throw new RangeError('EntrySource: no replicas');
     this.endpoints = [...endpoints];
     this.log = log;
@@ -101,7 +95,7 @@ export class EntrySource {
     this.target++;
     this.lastApplied = 0;
     this.lastAppliedAt = Date.now();
-    this.log(`entries from replica ${from}: ${why}; trying replica ${this.replica}`);
+    this.log.warn('entries: switching replicas', { from, why, to: this.replica });
   }
 
   private drop(err: Error): void {

@@ -24,7 +24,7 @@ import { parseClusterConfig, parseHostPort, type HostPort } from '../../replicat
 import { resolveBrokers } from '../kafka.js';
 import { Publisher } from './publisher.js';
 import { runMain, stopOnSignals } from '../../ops/process.js';
-import { createLogger, lineLogger } from '../../ops/log.js';
+import { createLogger, pinoLog } from '../../ops/log.js';
 import { createRegistry } from '../../ops/metrics.js';
 import { startOpsHttp, type OpsHttp } from '../../ops/http.js';
 import { publisherReady, registerPublisherMetrics } from './metrics.js';
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
   }
   const dataDir = path.resolve(values['data-dir'] ?? path.join(cluster.dataDir, 'publisher'));
   const shard = shardConfig.shardId;
-  const log = lineLogger(createLogger('publisher', { shard }));
+  const log = pinoLog(createLogger('publisher', { shard }));
 
   const publisher = new Publisher({
     shardConfig,
@@ -115,7 +115,7 @@ async function main(): Promise<void> {
       clearInterval(statusTimer);
       await publisher.stop();
       await ops?.close();
-      return JSON.stringify(publisher.status());
+      return { status: publisher.status() };
     },
   });
 }

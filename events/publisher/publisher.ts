@@ -44,6 +44,7 @@ import { RecordBuilder, type OutRecord } from './records.js';
 import { commandData } from '../../replicator/log.js';
 import { assertFor, type Assert } from '../../ops/assert.js';
 import { ENTRIES_CHUNK_BYTES, ENTRIES_REPLAY_CHUNK_BYTES, ENTRIES_WAIT_MS, RECORDS_PER_SEND_MAX, PROGRESS_IDLE_INTERVAL_MS, PROGRESS_TICKS_INTERVAL_MS, CHECKPOINT_INTERVAL_ENTRIES, CHECKPOINT_INTERVAL_MS, SESSION_RETRY_DELAY_MS, SESSION_RETRY_DELAY_MS_MAX, GAPS_KEPT, PRODUCE_TIMEOUT_MS } from './limits.js';
+import { errorMessage, linesLog, type Log } from '../../ops/log.js';
 
 
 export interface PublisherOptions {
@@ -57,7 +58,8 @@ export interface PublisherOptions {
   chunkBytes?: number;
   checkpointIntervalEntries?: number;
   checkpointIntervalMs?: number;
-  log?: (line: string) => void;
+  /** Default: text lines on stderr (linesLog). */
+  log?: Log;
   kafkaLogLevel?: logLevel;
   /**
    * First session only: publish again from this log index even if Kafka's progress record is
@@ -131,7 +133,7 @@ class StopSession extends Error {}
 export class Publisher {
   readonly shard: number;
   private readonly opts: PublisherOptions;
-  private readonly log: (line: string) => void;
+  private readonly log: Log;
   private readonly codec = EventsCodec.get();
   private readonly chunkBytes: number;
   private readonly checkpointIntervalEntries: number;
@@ -157,7 +159,7 @@ export class Publisher {
   constructor(opts: PublisherOptions) {
     this.opts = opts;
     this.shard = opts.shardConfig.shardId;
-    this.log = opts.log ?? ((l) => console.error(`[publisher ${this.shard}] ${l}`));
+    this.log = opts.log ?? linesLog((l) => console.error(`[publisher ${this.shard}] ${l}`));
     this.chunkBytes = opts.chunkBytes ?? ENTRIES_CHUNK_BYTES;
     this.checkpointIntervalEntries = opts.checkpointIntervalEntries ?? CHECKPOINT_INTERVAL_ENTRIES;
     this.checkpointIntervalMs = opts.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS;
@@ -215,7 +217,7 @@ export class Publisher {
         if (!(err instanceof StopSession)) {
           const msg = err instanceof Error ? err.message : String(err);
           this.st.lastError = msg;
-          this.log(`session failed: ${msg}; starting over in ${delay} ms`);
+          this.log.warn('publisher session failed: starting over', { session: this.st.sessions, err: msg, delayMs: delay });
         }
       } finally {
         await this.closeKafka();
@@ -270,7 +272,7 @@ export class Publisher {
     // 2. The state machine: kept from the previous session if it is not past L (it is after a
     //    failed send), else the local checkpoint, else empty.
     this.prepareStateMachine(published);
-    this.log(`session ${this.st.sessions}: last published index ${published} (seq ${this.st.publishedSeq}), state machine at ${this.sm.appliedIndex}${last === undefined ? ' (no progress record: publishing from the start)' : ''}`);
+    this.log.info(last === undefined ? 'publisher session started: no progress record, publishing from the start' : 'publisher session started', { session: this.st.sessions, publishedIndex: published, publishedSeq: this.st.publishedSeq, appliedIndex: this.sm.appliedIndex });
 
     this.checkpointCapturedIndex = Math.min(this.checkpointCapturedIndex, this.sm.appliedIndex);
     const source = new EntrySource(this.opts.endpoints, this.log);
@@ -315,7 +317,7 @@ export class Publisher {
     this.st.publishedSeq = last?.seq ?? 0;
     const republishFrom = this.opts.republishFromIndex;
     if (republishFrom !== undefined && this.st.sessions === 1 && published >= republishFrom) {
-      this.log(`republishing from log index ${republishFrom} (Kafka's progress is at ${published}): consumers will see those records twice and drop the copies`);
+      this.log.info('republishing (--republish-from): consumers will see those records twice and drop the copies', { fromIndex: republishFrom, publishedIndex: published });
       published = republishFrom - 1;
       this.st.publishedIndex = published;
       this.st.publishedSeq = 0; // set from the state machine once it is at `published`
@@ -335,7 +337,7 @@ export class Publisher {
       } else {
         // Kafka knows less than this machine published (topics recreated, another cluster):
         // the checkpoint is past the resume point and cannot be used.
-        this.log(`WARNING: local checkpoint at ${ckpt.logIndex} is past the last published index ${published} in Kafka: ignored; republishing from ${published + 1}`);
+        this.log.warn('local checkpoint is past the last published index in Kafka: ignored', { checkpointIndex: ckpt.logIndex, publishedIndex: published, republishFrom: published + 1 });
       }
     }
   }
@@ -524,7 +526,7 @@ export class Publisher {
     const { sm } = decodeSnapshotEnvelope(r.data);
     this.sm.restore(sm);
     assert(this.sm.appliedIndex === r.index, `snapshot ${r.index} restores the state machine at ${this.sm.appliedIndex}`);
-    this.log(`restored the replicas' snapshot at ${r.index}`);
+    this.log.info("restored the replicas' snapshot", { index: r.index });
   }
 
   private noteGap(from: number, to: number): void {
@@ -533,9 +535,9 @@ export class Publisher {
     this.st.gapEntries += to - from;
     this.st.gaps.push({ from, to, atMs: Date.now() });
     if (this.st.gaps.length > GAPS_KEPT) this.st.gaps.shift();
-    this.log(
-      `GAP: the events of log entries ${from + 1}..${to} cannot be published: the replicas compacted them before this publisher read them ` +
-        `(it fell more than a snapshot interval behind). Read models miss those events; continuing from the replicas' snapshot at ${to}.`,
+    this.log.error(
+      "GAP: the events of these log entries cannot be published: the replicas compacted them before this publisher read them (it fell more than a snapshot interval behind). Read models miss those events; continuing from the replicas' snapshot",
+      { fromIndex: from + 1, toIndex: to, snapshotIndex: to },
     );
   }
 
@@ -567,7 +569,7 @@ export class Publisher {
         },
         (err: unknown) => {
           // Only a cache: the next session replays from the replicas instead.
-          this.log(`checkpoint write failed (ignored): ${err instanceof Error ? err.message : String(err)}`);
+          this.log.warn('checkpoint write failed (ignored)', { logIndex: c.logIndex, err: errorMessage(err) });
         },
       )
       .finally(() => {

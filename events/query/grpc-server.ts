@@ -12,6 +12,7 @@ import protobuf from 'protobufjs';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../../api/signing.js';
 import { QUERY_ERROR_STATUS, QueryErrorCode, QueryOp, type QueryError, type QueryService } from './service.js';
 import { QUERY_GRPC_RECEIVE_BYTES_MAX, QUERY_GRPC_SEND_BYTES_MAX } from './limits.js';
+import { errorStack, linesLog, type Log } from '../../ops/log.js';
 
 const PROTO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../proto');
 export const QUERY_PROTO_PATH = path.join(PROTO_ROOT, 'exchange/v1/query.proto');
@@ -102,7 +103,8 @@ export interface QueryGrpcOptions {
   service: QueryService;
   host: string;
   port: number;
-  log?: (line: string) => void;
+  /** Default: text lines on stderr (linesLog). */
+  log?: Log;
 }
 
 const OPS: ReadonlySet<string> = new Set(Object.values(QueryOp));
@@ -110,10 +112,10 @@ const OPS: ReadonlySet<string> = new Set(Object.values(QueryOp));
 export class QueryGrpcServer {
   private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': QUERY_GRPC_RECEIVE_BYTES_MAX, 'grpc.max_send_message_length': QUERY_GRPC_SEND_BYTES_MAX });
   private readonly codec = QueryCodec.get();
-  private readonly log: (line: string) => void;
+  private readonly log: Log;
 
   constructor(private readonly opts: QueryGrpcOptions) {
-    this.log = opts.log ?? ((l) => console.error(`[query grpc] ${l}`));
+    this.log = opts.log ?? linesLog((l) => console.error(`[query grpc] ${l}`));
     const definition: Record<string, grpc.MethodDefinition<Buffer, Record<string, unknown>>> = {};
     const implementation: grpc.UntypedServiceImplementation = {};
     for (const m of this.codec.service.methodsArray) {
@@ -147,7 +149,7 @@ export class QueryGrpcServer {
               else callback(errorStatus(reply.error));
             },
             (err: unknown) => {
-              this.log(`${m.name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+              this.log.error('query failed: answered INTERNAL', { method: m.name, stack: errorStack(err) });
               callback(errorStatus({ code: QueryErrorCode.INTERNAL, message: 'internal error' }));
             },
           );

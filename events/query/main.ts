@@ -29,7 +29,7 @@ import { QueryGrpcServer } from './grpc-server.js';
 import { QueryRestServer } from './rest-server.js';
 import { QueryService } from './service.js';
 import { runMain, stopOnSignals } from '../../ops/process.js';
-import { createLogger, lineLogger } from '../../ops/log.js';
+import { createLogger, errorMessage, pinoLog } from '../../ops/log.js';
 import { createRegistry, exposition } from '../../ops/metrics.js';
 import { QueryMetrics, queryReady } from './metrics.js';
 
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   }
   const partitions = values.partitions === undefined ? undefined : Number(values.partitions);
   if (partitions !== undefined && (!Number.isSafeInteger(partitions) || partitions < 1)) usage('--partitions must be a positive integer');
-  const log = lineLogger(createLogger('query'));
+  const log = pinoLog(createLogger('query'));
 
   const consumer = new ReadModelConsumer({
     brokers,
@@ -101,11 +101,11 @@ async function main(): Promise<void> {
       consuming = true;
       break;
     } catch (err) {
-      log(`read models cannot start yet (${(err as Error).message}); retrying in ${delayMs} ms`);
+      log.warn('read models cannot start yet: retrying', { err: errorMessage(err), delayMs });
       await new Promise((r) => setTimeout(r, delayMs));
     }
   }
-  log(`serving REST on ${rest.host}:${restPort}, gRPC on ${grpcAddr.host}:${grpcPort}; read models in ${dataDir} (group ${consumer.groupId}); brokers ${brokers.join(',')}`);
+  log.info('serving REST and gRPC, read models consuming', { rest: `${rest.host}:${restPort}`, grpc: `${grpcAddr.host}:${grpcPort}`, dataDir, groupId: consumer.groupId, brokers });
   process.stdout.write(`${JSON.stringify({ event: 'ready', rest: restPort, grpc: grpcPort, dataDir, groupId: consumer.groupId, pid: process.pid })}\n`);
 
   stopOnSignals({

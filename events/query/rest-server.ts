@@ -23,6 +23,7 @@ import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_li
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../../api/signing.js';
 import { QUERY_ERROR_STATUS, QueryErrorCode, QueryOp, type QueryError, type QueryReply, type QueryService } from './service.js';
 import { QUERY_REST_INFLIGHT_MAX } from './limits.js';
+import { errorStack, linesLog, type Log } from '../../ops/log.js';
 
 
 const EMPTY = new Uint8Array(0);
@@ -80,7 +81,8 @@ export interface QueryRestOptions {
   service: QueryService;
   host: string;
   port: number;
-  log?: (line: string) => void;
+  /** Default: text lines on stderr (linesLog). */
+  log?: Log;
   /** Serves GET /metrics (without it: 404). */
   metrics?: () => Promise<{ body: string; contentType: string }>;
   /** Serves GET /readyz (without it: always ready). */
@@ -92,10 +94,10 @@ export class QueryRestServer {
   private listenSocket: us_listen_socket | undefined;
   private inflight = 0;
   private stopped = false;
-  private readonly log: (line: string) => void;
+  private readonly log: Log;
 
   constructor(private readonly opts: QueryRestOptions) {
-    this.log = opts.log ?? ((l) => console.error(`[query rest] ${l}`));
+    this.log = opts.log ?? linesLog((l) => console.error(`[query rest] ${l}`));
   }
 
   start(): Promise<number> {
@@ -162,7 +164,7 @@ export class QueryRestServer {
     this.opts.service
       .handle({ op: r.op, target, body: EMPTY, auth, params })
       .catch((err: unknown): QueryReply => {
-        this.log(`${r.op} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        this.log.error('query failed: answered INTERNAL', { op: r.op, stack: errorStack(err) });
         return { ok: false, error: { code: QueryErrorCode.INTERNAL, message: 'internal error' } };
       })
       .then((reply) => {

@@ -23,6 +23,7 @@ import { ensureTopics, kafkaClient } from '../kafka.js';
 import { ALL_TOPICS, EVENT_TOPIC_PARTITIONS_DEFAULT, TOPIC_FILLS, TOPIC_ORDERS, TOPIC_PROGRESS, TOPIC_TRADES } from '../topics.js';
 import { ReadModels, type ConsumedRecord, type ReadModelsJson } from './model.js';
 import { SNAPSHOT_INTERVAL_MS, LAG_POLL_MS, SEEK_ATTEMPTS_MAX, FETCH_MAX_WAIT_MS, SESSION_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS } from './limits.js';
+import { errorMessage, linesLog, type Log } from '../../ops/log.js';
 
 export const SNAPSHOT_FILE = 'read-models.json';
 
@@ -61,7 +62,8 @@ export interface ReadModelConsumerOptions {
   /** Partitions of event topics created if missing (the publisher's default). */
   partitions?: number;
   snapshotIntervalMs?: number;
-  log?: (line: string) => void;
+  /** Default: text lines on stderr (linesLog). */
+  log?: Log;
   kafkaLogLevel?: logLevel;
 }
 
@@ -76,7 +78,7 @@ export class ReadModelConsumer {
   model: ReadModels;
   readonly groupId: string;
   private readonly opts: ReadModelConsumerOptions;
-  private readonly log: (line: string) => void;
+  private readonly log: Log;
   private readonly codec = EventsCodec.get();
   private readonly kafka: Kafka;
   private consumer: Consumer | undefined;
@@ -96,7 +98,7 @@ export class ReadModelConsumer {
 
   constructor(opts: ReadModelConsumerOptions) {
     this.opts = opts;
-    this.log = opts.log ?? ((l) => console.error(`[read-models] ${l}`));
+    this.log = opts.log ?? linesLog((l) => console.error(`[read-models] ${l}`));
     this.groupId = opts.groupId ?? `matchbook-read-models-${createHash('sha256').update(path.resolve(opts.dataDir ?? randomUUID())).digest('hex').slice(0, 12)}`;
     this.kafka = kafkaClient(opts.brokers, `matchbook-read-models`, this.log, opts.kafkaLogLevel ?? logLevel.WARN);
     this.model = new ReadModels();
@@ -117,11 +119,11 @@ export class ReadModelConsumer {
       const s = JSON.parse(bytes.toString('utf8')) as SnapshotFile;
       if (s.version !== 1) throw new Error(`version ${String(s.version)}`);
       const m = ReadModels.fromJSON(s.model);
-      this.log(`restored read models from ${file} (written ${new Date(s.writtenAtMs).toISOString()}, ${m.stats.applied} events applied)`);
+      this.log.info('restored the read models from their snapshot', { file, writtenAt: new Date(s.writtenAtMs).toISOString(), eventsApplied: m.stats.applied });
       return m;
     } catch (err) {
       // Rebuilding from offset zero gives the same result, only later.
-      this.log(`WARNING: snapshot ${file} unreadable (${(err as Error).message}): rebuilding from offset zero`);
+      this.log.warn('read models snapshot unreadable: rebuilding from offset zero', { file, err: errorMessage(err) });
       return undefined;
     }
   }
@@ -168,7 +170,11 @@ export class ReadModelConsumer {
       this.seekAttempts.clear();
       for (const { topic, partition } of this.assigned) this.seek(topic, partition);
     });
-    consumer.on(consumer.events.CRASH, (e) => this.log(`consumer crashed: ${String((e.payload as { error?: Error }).error?.message)} (restart: ${String((e.payload as { restart?: boolean }).restart)})`));
+    consumer.on(consumer.events.CRASH, (e) => {
+      const { error, restart } = e.payload as { error?: Error; restart?: boolean };
+      // kafkajs restarts the consumer after a retriable crash; otherwise it has stopped.
+      this.log[restart === true ? 'warn' : 'error']('Kafka consumer crashed', { err: errorMessage(error), restart: restart === true });
+    });
     await consumer.connect();
     await consumer.subscribe({ topics: [...ALL_TOPICS], fromBeginning: true });
     await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch: (p) => this.onBatch(p) });
@@ -200,7 +206,7 @@ export class ReadModelConsumer {
           return;
         }
         this.stats.gaps++;
-        this.log(`GAP: ${tp} starts at offset ${first}, the read model needs ${next}: records ${next}..${first - 1} are gone (retention?); continuing without them`);
+        this.log.error('GAP: records the read models need are gone from Kafka (retention?): continuing without them', { topic, partition, firstOffset: first, neededOffset: next, lostFrom: next, lostTo: first - 1 });
       }
       this.synced.add(tp);
     }
@@ -228,7 +234,7 @@ export class ReadModelConsumer {
 
   private undecodable(topic: string, partition: number, offset: number, why: string): undefined {
     this.stats.undecodable++;
-    if (this.stats.undecodable <= 10) this.log(`skipping undecodable record ${topic}/${partition}@${offset}: ${why}`);
+    if (this.stats.undecodable <= 10) this.log.error('skipping an undecodable record (the first 10 are logged)', { topic, partition, offset, err: why });
     return undefined;
   }
 
@@ -240,7 +246,7 @@ export class ReadModelConsumer {
         for (const o of await admin.fetchTopicOffsets(topic)) this.high.set(`${topic}/${o.partition}`, Number(o.high));
       }
     } catch (err) {
-      this.log(`lag poll failed: ${(err as Error).message}`);
+      this.log.warn('lag poll failed', { err: errorMessage(err) });
     }
   }
 
@@ -290,7 +296,7 @@ export class ReadModelConsumer {
         await this.commit(offsets);
       } catch (err) {
         this.dirty = true;
-        this.log(`snapshot failed (retried at the next interval): ${(err as Error).message}`);
+        this.log.warn('read models snapshot failed (retried at the next interval)', { err: errorMessage(err) });
       } finally {
         this.snapshotWriting = undefined;
       }
@@ -309,7 +315,7 @@ export class ReadModelConsumer {
         const k = tp.lastIndexOf('/');
         return { topic: tp.slice(0, k), partition: Number(tp.slice(k + 1)), offset: String(next) };
       });
-    if (list.length > 0) await consumer.commitOffsets(list).catch((err: unknown) => this.log(`offset commit failed (informational): ${(err as Error).message}`));
+    if (list.length > 0) await consumer.commitOffsets(list).catch((err: unknown) => this.log.warn('offset commit failed (informational: the read models keep their own offsets)', { err: errorMessage(err) }));
   }
 
   /** Stops consuming, writes a last snapshot, leaves the group. */

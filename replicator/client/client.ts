@@ -17,6 +17,7 @@ import { eventToJson } from '../../engine/json-codec.js';
 import { COMMAND_BYTES_MAX } from '../../shard/batch-codec.js';
 import { encodeJsonCommand } from '../../shard/json-command.js';
 import type { NodeId } from '../raft/types.js';
+import { NO_LOG, type Log } from '../../ops/log.js';
 import { CLIENT_BATCH_COMMANDS_MAX, CLIENT_INFLIGHT_MAX, CLIENT_REPLY_BYTES_MAX, FrameReader, FrameType, JsonFrameReader, ResultsReader, encodeFrame, encodeSubmitFrame, parseJsonFrame, type RawFrame, type ReadFrame } from './protocol.js';
 
 /** Requests one ReplicaClient has sent and not yet seen answered (≤ CLIENT_INFLIGHT_MAX). */
@@ -50,7 +51,8 @@ export interface ReplicaClientOptions {
   requestTimeoutMs?: number;
   retryDelayMs?: number;
   retryDelayMsMax?: number;
-  log?: (line: string) => void;
+  /** Default: nothing logged. */
+  log?: Log;
 }
 
 export interface SubmitResult {
@@ -138,7 +140,7 @@ export class ReplicaClient {
   private readonly requestTimeoutMs: number;
   private readonly retryDelayMs: number;
   private readonly retryDelayMsMax: number;
-  private readonly log: (line: string) => void;
+  private readonly log: Log;
 
   /** The current session's clientId; 0 while none is registered (requests wait for one). */
   private session: number;
@@ -176,7 +178,7 @@ export class ReplicaClient {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? CLIENT_REQUEST_TIMEOUT_MS;
     this.retryDelayMs = opts.retryDelayMs ?? CLIENT_RETRY_DELAY_MS;
     this.retryDelayMsMax = opts.retryDelayMsMax ?? CLIENT_RETRY_DELAY_MS_MAX;
-    this.log = opts.log ?? (() => undefined);
+    this.log = opts.log ?? NO_LOG;
     this.timer = setInterval(() => this.checkTimeouts(), CLIENT_TIMER_MS);
     this.timer.unref();
   }
@@ -373,7 +375,7 @@ export class ReplicaClient {
       this.session = clientId;
       this.failures = 0;
       this.stats.registrations++;
-      this.log(`client: registered session ${clientId} at ${conn.target.id}`);
+      this.log.info('client: registered a session', { session: clientId, replica: conn.target.id });
       this.pump();
       return;
     }
@@ -386,7 +388,7 @@ export class ReplicaClient {
     }
     // A refusal that retrying will not cure (a replica that does not know op register): the
     // waiting requests were never sent, so they fail without any doubt about their effect.
-    this.log(`client: registration refused by ${conn.target.id}: ${error} ${String(rep.message ?? '')}`);
+    this.log.warn('client: registration refused: the waiting requests fail', { replica: conn.target.id, error, message: String(rep.message ?? '') });
     this.nextSeq = 1; // the session to come starts afresh
     for (const q of this.takeAll()) {
       q.done = true;
@@ -440,7 +442,7 @@ export class ReplicaClient {
     const sent = all.filter((q) => q.attempts > 0);
     const unsent = all.filter((q) => q.attempts === 0);
     this.stats.sessionsLost++;
-    this.log(`client ${lost}: request ${requestSeq} refused for good: ${error} ${message}; ${sent.length} sent requests fail, ${unsent.length} go to a new session`);
+    this.log.warn('client: a request was refused for good: the sent requests fail, the unsent ones go to a new session', { session: lost, requestSeq, error, message, sentFailed: sent.length, unsentMoved: unsent.length });
     this.session = 0;
     this.nextSeq = 1;
     for (const q of unsent) {
@@ -498,7 +500,7 @@ export class ReplicaClient {
     const rounds = Math.floor(this.failures / this.endpoints.length);
     const delay = Math.min(this.retryDelayMsMax, this.retryDelayMs * 2 ** Math.min(rounds, 10));
     this.failures++;
-    this.log(`client ${this.session}: ${why} from ${old?.target.id ?? '-'}; reconnecting to ${this.endpoints[this.targetIndex % this.endpoints.length]!.id} in ${delay} ms`);
+    this.log.warn('client: reconnecting', { session: this.session, why, from: old?.target.id ?? null, to: this.endpoints[this.targetIndex % this.endpoints.length]!.id, delayMs: delay });
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }

@@ -19,6 +19,7 @@ import { ApplyOutcome, OUTCOME_NAMES, type ApplyResult } from '../../shard/state
 import type { CommittedRead, EncodedProposal, LiveOrder, NodeStatus, Proposal, ProposalCallback, ProposalError, ProposalReply } from '../log.js';
 import { ConfChangeType, type ConfChange, type ConfState } from '../raft/types.js';
 import { RecentResults } from '../recent-results.js';
+import { linesLog, type Log } from '../../ops/log.js';
 import { CLIENT_FRAME_BYTES_MAX, CLIENT_INFLIGHT_MAX, ENTRIES_BYTES_DEFAULT, ENTRIES_BYTES_MAX, ENTRIES_WAIT_MS_MAX, FrameReader, FrameType, TRACE_INDEXES_MAX, beginResultsFrame, decodeSubmitFrame, encodeEntriesFrame, encodeFrame, finishResultsFrame, parseJsonFrame, writeAppliedResult, writeDuplicateResult, writeDuplicateWithResult, writeErrorResult, type CommandReply, type OrdersDump, type RawFrame, type RequestId } from './protocol.js';
 
 /** Op 'membership': the change names on the wire. */
@@ -98,7 +99,8 @@ export interface ClientServerOptions {
   frameBytesMax?: number;
   inflightMax?: number;
   connectionsMax?: number;
-  log?: (line: string) => void;
+  /** Default: text lines on stderr (linesLog). */
+  log?: Log;
   /**
    * Serve the fault-injection ops of the chaos suite (op 'test-fsync-delay'); never in
    * production (the replica enables it only with MATCHBOOK_TEST_FAULTS=1).
@@ -125,7 +127,7 @@ export class ClientServer {
   private readonly frameBytesMax: number;
   private readonly inflightMax: number;
   private readonly connectionsMax: number;
-  private readonly log: (line: string) => void;
+  private readonly log: Log;
   private stopped = false;
   /** Spare writers for RESULTS frames (one per connection with results pending this tick). */
   private readonly spareWriters: ByteWriter[] = [];
@@ -143,7 +145,7 @@ export class ClientServer {
     this.frameBytesMax = opts.frameBytesMax ?? CLIENT_FRAME_BYTES_MAX;
     this.inflightMax = opts.inflightMax ?? CLIENT_INFLIGHT_MAX;
     this.connectionsMax = opts.connectionsMax ?? CLIENT_CONNECTIONS_MAX;
-    this.log = opts.log ?? ((l) => console.error(`[client-server] ${l}`));
+    this.log = opts.log ?? linesLog((l) => console.error(`[client-server] ${l}`));
   }
 
   async start(): Promise<void> {
@@ -156,7 +158,7 @@ export class ClientServer {
         resolve();
       });
     });
-    server.on('error', (err) => this.log(`server error: ${err.message}`));
+    server.on('error', (err) => this.log.error('client server error', { err: err.message }));
   }
 
   get port(): number {

@@ -123,7 +123,7 @@ export const MUTANTS: readonly Mutant[] = [
 ];
 
 /** Source folders the simulator imports from (copied into a mutant's tree). */
-export const MUTANT_TREE_DIRS = ['replicator', 'shard', 'engine'];
+export const MUTANT_TREE_DIRS = ['replicator', 'shard', 'engine', 'ops'];
 
 export function mutantByName(name: string): Mutant {
   const m = MUTANTS.find((x) => x.name === name);

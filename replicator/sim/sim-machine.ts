@@ -18,6 +18,7 @@ import type { ApplyResult } from '../../shard/state-machine.js';
 import { ShardStateMachine } from '../../shard/state-machine.js';
 import type { SimScheduler, TaskOwner } from './scheduler.js';
 import { SimCrashError, SimFs, isSimCrash } from './sim-fs.js';
+import { linesLog, NO_LOG } from '../../ops/log.js';
 
 /** Where every simulated host keeps its data (the replica uses `<dir>/node-<id>/`). */
 export const SIM_DATA_DIR = '/data';
@@ -139,7 +140,8 @@ export class SimMachine {
       runtime,
       fs: this.fs,
       onFatal: (err) => this.died(life, err),
-      log: (line) => this.hooks.trace?.(`n${this.id} ${line}`),
+      // The node's log joins the trace (kept only with tracing on: formatting costs otherwise).
+      log: this.hooks.trace !== undefined ? linesLog((line) => this.hooks.trace?.(`n${this.id} ${line}`)) : NO_LOG,
       onApplied: (applied, entry) => {
         if (life.alive) this.hooks.applied?.(this, applied.results, applied.events, entry);
       },

@@ -32,6 +32,7 @@
 import { TRANSPORT_BATCH_BYTES_MAX } from '../limits.js';
 import net from 'node:net';
 import type { Message, NodeId } from '../raft/types.js';
+import { linesLog, NO_LOG, type Log } from '../../ops/log.js';
 import {
   CLUSTER_ID_BYTES_MAX,
   FRAME_BYTES_MAX,
@@ -125,15 +126,41 @@ export type CloseReason =
   | 'PEER_REMOVED'
   | 'STOPPED';
 
-export interface TransportLogEvent {
-  level: 'info' | 'warn';
-  event: 'outbound_closed' | 'inbound_closed' | 'inbound_refused' | 'queue_full' | 'message_too_large' | 'server_error';
+export type TransportEvent = 'outbound_closed' | 'inbound_closed' | 'inbound_refused' | 'queue_full' | 'message_too_large' | 'server_error';
+
+/**
+ * The fields of the transport's log records. Each record's message is a sentence for its
+ * `event` (EVENT_MESSAGES); its level is warn for trouble (a protocol violation, a stalled
+ * write, a full queue) and debug for connection churn (a peer down or restarting, a close on
+ * stop), which Raft rides out and which would otherwise log every reconnect attempt.
+ */
+export type TransportLogFields = {
+  event: TransportEvent;
   /** The peer: our dial target, or the node id an inbound connection said HELLO with. */
   peer?: NodeId;
   remote?: string;
   reason?: CloseReason;
   detail?: string;
-}
+  /** queue_full: what was queued for the peer when dropping started, and its connection state. */
+  queuedMessages?: number;
+  queuedBytes?: number;
+  state?: string;
+  /** message_too_large: the message's type and encoded size, and the frame limit. */
+  messageType?: number;
+  bytes?: number;
+  frameBytesMax?: number;
+  /** inbound_refused: inbound connections open. */
+  inbound?: number;
+};
+
+const EVENT_MESSAGES: Record<TransportEvent, string> = {
+  outbound_closed: 'transport: outbound connection closed',
+  inbound_closed: 'transport: inbound connection closed',
+  inbound_refused: 'transport: inbound connection refused',
+  queue_full: "transport: peer queue full: dropping the newest messages (Raft resends)",
+  message_too_large: 'transport: message over the frame limit dropped',
+  server_error: 'transport: server error',
+};
 
 export interface TcpTransportOptions {
   selfId: NodeId;
@@ -148,8 +175,8 @@ export interface TcpTransportOptions {
   limits?: Partial<TransportLimits>;
   /** Jitter source, [0, 1). Default Math.random. */
   random?: () => number;
-  /** Default: warn-level events to console.warn. */
-  log?: (e: TransportLogEvent) => void;
+  /** Records with TransportLogFields. Default: warn and error records as text lines on stderr (linesLog). */
+  log?: Log;
 }
 
 export interface PeerStats {
@@ -255,7 +282,7 @@ export class TcpTransport {
   private readonly onMessages: (msgs: Message[]) => void;
   private readonly limits: TransportLimits;
   private readonly random: () => number;
-  private readonly log: (e: TransportLogEvent) => void;
+  private readonly log: Log;
   private readonly hello: Uint8Array;
   private readonly peers = new Map<NodeId, Peer>();
   private readonly inbound = new Set<Inbound>();
@@ -313,7 +340,7 @@ export class TcpTransport {
         resolve();
       });
     });
-    server.on('error', (err) => this.log({ level: 'warn', event: 'server_error', detail: err.message }));
+    server.on('error', (err) => this.emit('warn', { event: 'server_error', detail: err.message }));
     for (const p of this.peers.values()) this.dial(p);
   }
 
@@ -382,7 +409,7 @@ export class TcpTransport {
       const size = messageEncodedBytes(m);
       if (messagesFrameBytes(1, size) > l.frameBytesMax) {
         this.totals.droppedTooLarge++;
-        this.log({ level: 'warn', event: 'message_too_large', peer: p.id, detail: `message type ${m.type} of ${size} bytes exceeds the ${l.frameBytesMax}-byte frame limit` });
+        this.emit('warn', { event: 'message_too_large', peer: p.id, messageType: m.type, bytes: size, frameBytesMax: l.frameBytesMax });
         continue;
       }
       if (p.queue.length >= l.peerQueueMessagesMax || p.queueBytes + size > l.peerQueueBytesMax) {
@@ -390,7 +417,7 @@ export class TcpTransport {
         p.stats.droppedBytes += size;
         if (!p.dropping) {
           p.dropping = true;
-          this.log({ level: 'warn', event: 'queue_full', peer: p.id, detail: `${p.queue.length} messages, ${p.queueBytes} bytes queued (${p.state}); dropping newest` });
+          this.emit('warn', { event: 'queue_full', peer: p.id, queuedMessages: p.queue.length, queuedBytes: p.queueBytes, state: p.state });
         }
         continue;
       }
@@ -527,8 +554,8 @@ export class TcpTransport {
     p.connectTimer = undefined;
     p.stallTimer = undefined;
     s.destroy();
-    const level = reason === 'UNEXPECTED_DATA' || reason === 'WRITE_STALLED' ? 'warn' : 'info';
-    this.log({ level, event: 'outbound_closed', peer: p.id, remote: `${p.addr.host}:${p.addr.port}`, reason, ...(detail !== undefined ? { detail } : {}) });
+    const level = reason === 'UNEXPECTED_DATA' || reason === 'WRITE_STALLED' ? 'warn' : 'debug';
+    this.emit(level, { event: 'outbound_closed', peer: p.id, remote: `${p.addr.host}:${p.addr.port}`, reason, ...(detail !== undefined ? { detail } : {}) });
     p.state = 'idle';
     if (!reconnect || this.stopped || this.peers.get(p.id) !== p) return;
     if (wasOpen && Date.now() - p.connectedAt >= this.limits.connectionStableMs) p.failures = 0;
@@ -606,7 +633,7 @@ export class TcpTransport {
     }
     if (this.inbound.size >= this.limits.inboundConnectionsMax) {
       this.totals.inboundRefused++;
-      this.log({ level: 'warn', event: 'inbound_refused', remote, reason: 'INBOUND_LIMIT', detail: `${this.inbound.size} inbound connections open` });
+      this.emit('warn', { event: 'inbound_refused', remote, reason: 'INBOUND_LIMIT', inbound: this.inbound.size });
       s.destroy();
       return;
     }
@@ -698,9 +725,8 @@ export class TcpTransport {
     this.inbound.delete(c);
     if (c.peerId !== null && this.inboundByPeer.get(c.peerId) === c) this.inboundByPeer.delete(c.peerId);
     c.socket.destroy();
-    const level = reason === 'CLOSED_BY_PEER' || reason === 'STOPPED' || reason === 'REPLACED' ? 'info' : 'warn';
-    this.log({
-      level,
+    const level = reason === 'CLOSED_BY_PEER' || reason === 'STOPPED' || reason === 'REPLACED' ? 'debug' : 'warn';
+    this.emit(level, {
       event: 'inbound_closed',
       ...(c.peerId !== null ? { peer: c.peerId } : {}),
       remote: c.remote,
@@ -708,15 +734,15 @@ export class TcpTransport {
       ...(detail !== undefined ? { detail } : {}),
     });
   }
+
+  private emit(level: 'debug' | 'warn', fields: TransportLogFields): void {
+    this.log[level](EVENT_MESSAGES[fields.event], fields);
+  }
 }
 
-function defaultLog(selfId: NodeId): (e: TransportLogEvent) => void {
-  return (e) => {
-    if (e.level !== 'warn') return;
-    const who = e.peer !== undefined ? ` peer ${e.peer}` : '';
-    const where = e.remote !== undefined ? ` (${e.remote})` : '';
-    console.warn(`[transport ${selfId}] ${e.event}${who}${where}${e.reason !== undefined ? `: ${e.reason}` : ''}${e.detail !== undefined ? ` — ${e.detail}` : ''}`);
-  };
+function defaultLog(selfId: NodeId): Log {
+  const lines = linesLog((l) => console.warn(`[transport ${selfId}] ${l}`));
+  return { ...NO_LOG, warn: lines.warn, error: lines.error };
 }
 
 // Re-exported so hosts configure the transport from one module.

@@ -27,6 +27,7 @@ import { ENUM_NAMES } from '../../engine/json-codec.js';
 import { ReplicaClient, type SubmitResult } from '../../replicator/client/client.js';
 import { ProcessCluster } from '../../replicator/process-cluster.js';
 import { kill, orderFlow, projection, readWholeLog, removeTmpDirs, replayEntries, spawnReady, tmpDir, waitFor, type Child } from './helpers.js';
+import { NO_LOG } from '../../ops/log.js';
 
 const KCAT = '/usr/bin/kcat';
 const kcatInstalled = spawnSync(KCAT, ['-V'], { stdio: 'ignore' }).status === 0;
@@ -90,7 +91,7 @@ beforeAll(async () => {
   await cluster.waitForLeader();
   client = new ReplicaClient({ endpoints: cluster.endpoints });
   publisher = await startPublisher();
-  live = new ReadModelConsumer({ brokers: [brokers], dataDir: path.join(dir, 'read-models'), groupId: 'e2e-live', snapshotIntervalMs: 500, log: () => undefined });
+  live = new ReadModelConsumer({ brokers: [brokers], dataDir: path.join(dir, 'read-models'), groupId: 'e2e-live', snapshotIntervalMs: 500, log: NO_LOG });
   await live.start();
   const gatewayConfig = {
     receiveWindowMs: 5_000,
@@ -125,7 +126,8 @@ describe('events end to end', () => {
     // (certain copies, whatever the timing), and from there on the two race over the same
     // records — what a publisher that resends after a crash does.
     const second = await spawnReady('events/publisher/main.ts', ['--cluster', cluster.configPath, '--brokers', brokers, '--data-dir', path.join(dir, 'publisher-2'), '--status-every-ms', '1000', '--republish-from', '1']);
-    await waitFor(() => second.lines.some((l) => l.includes('session 1: last published index')), 'the second publisher to read its resume point');
+    const sessionStarted = (l: string) => l.startsWith('! {') && (JSON.parse(l.slice(2)) as { msg?: string; session?: number }).session === 1 && l.includes('"msg":"publisher session started');
+    await waitFor(() => second.lines.some(sessionStarted), 'the second publisher to read its resume point');
     // SIGKILL the first publisher halfway through the second flow, and start it again.
     await submitFlow(600, async () => {
       await kill(publisher, 'SIGKILL');
@@ -154,7 +156,7 @@ describe('events end to end', () => {
   });
 
   it('a rebuild from offset zero equals the live read models', async () => {
-    const rebuild = new ReadModelConsumer({ brokers: [brokers], fromScratch: true, groupId: `e2e-rebuild-${randomInt(1, 2 ** 40)}`, log: () => undefined });
+    const rebuild = new ReadModelConsumer({ brokers: [brokers], fromScratch: true, groupId: `e2e-rebuild-${randomInt(1, 2 ** 40)}`, log: NO_LOG });
     try {
       await rebuild.start();
       await caughtUp(rebuild, lastSeq);
@@ -167,7 +169,7 @@ describe('events end to end', () => {
   it('a read-model consumer restarted from its snapshot resumes: nothing lost, nothing applied twice', async () => {
     await live.stop();
     await submitFlow(200);
-    live = new ReadModelConsumer({ brokers: [brokers], dataDir: path.join(dir, 'read-models'), groupId: 'e2e-live', snapshotIntervalMs: 500, log: () => undefined });
+    live = new ReadModelConsumer({ brokers: [brokers], dataDir: path.join(dir, 'read-models'), groupId: 'e2e-live', snapshotIntervalMs: 500, log: NO_LOG });
     expect(live.model.stats.applied).toBeGreaterThan(0); // restored from the snapshot
     await live.start();
     await caughtUp(live, lastSeq);

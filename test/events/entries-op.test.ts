@@ -11,6 +11,7 @@ import { ShardStateMachine } from '../../shard/state-machine.js';
 import { ClientServer, registerSession } from '../../replicator/client/server.js';
 import { orderFlow, removeTmpDirs, shardConfig, tmpDir, waitFor } from './helpers.js';
 import { commandData } from '../../replicator/log.js';
+import { NO_LOG } from '../../ops/log.js';
 
 let node: ReplicaNode;
 let server: ClientServer;
@@ -34,11 +35,11 @@ beforeAll(async () => {
     snapshotIntervalEntries: 10,
     timeTickMs: 0,
     onFatal: (err) => console.error('replica failed', err),
-    log: () => undefined,
+    log: NO_LOG,
   });
   node.start();
   await waitFor(() => node.status().role === 'LEADER', 'the single member to lead');
-  server = new ClientServer({ node, host: '127.0.0.1', port: 0, log: () => undefined });
+  server = new ClientServer({ node, host: '127.0.0.1', port: 0, log: NO_LOG });
   await server.start();
   source = new EntrySource([{ id: 1, host: '127.0.0.1', port: server.port }]);
 });

@@ -85,7 +85,7 @@ describe('events processes metrics', () => {
     const out = publisher.lines.filter((l) => !l.startsWith('! '));
     expect(out.every((l) => l.startsWith('{"event":"ready"') || l.startsWith('{"event":"status"'))).toBe(true);
     const logs = publisher.lines.filter((l) => l.startsWith('! ')).map((l) => JSON.parse(l.slice(2)) as Record<string, unknown>);
-    expect(logs.some((l) => l.component === 'publisher' && l.shard === 0 && String(l.msg).includes('session 1: last published index'))).toBe(true);
+    expect(logs.some((l) => l.component === 'publisher' && l.shard === 0 && l.level === 30 && String(l.msg).startsWith('publisher session started') && l.session === 1 && typeof l.publishedIndex === 'number')).toBe(true);
   });
 
   it('query: consumer lag per read model, visible seq, queries by op and code; /readyz', async () => {
@@ -108,7 +108,7 @@ describe('events processes metrics', () => {
     expect(value(m, 'matchbook_query_consumer_gaps_total', labels)).toBe(0);
     expect(samples(m, 'nodejs_eventloop_lag_seconds', labels)).toHaveLength(1);
     const logs = query.lines.filter((l) => l.startsWith('! ')).map((l) => JSON.parse(l.slice(2)) as Record<string, unknown>);
-    expect(logs.some((l) => l.component === 'query' && String(l.msg).startsWith('serving REST'))).toBe(true);
+    expect(logs.some((l) => l.component === 'query' && l.level === 30 && String(l.msg).startsWith('serving REST') && typeof l.rest === 'string' && Array.isArray(l.brokers))).toBe(true);
   });
 
   it('broker: requests and bytes per API, offsets per partition', async () => {

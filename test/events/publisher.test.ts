@@ -20,6 +20,7 @@ import { decodeEvents } from '../../engine/event-codec.js';
 import { ReplicaClient, type SubmitResult } from '../../replicator/client/client.js';
 import { ProcessCluster, freePort } from '../../replicator/process-cluster.js';
 import { kill, orderFlow, projection, removeTmpDirs, spawnReady, tmpDir, waitFor, type Child } from './helpers.js';
+import { NO_LOG } from '../../ops/log.js';
 
 const CATCH_UP_MS = 60_000;
 
@@ -85,6 +86,11 @@ function status(c: Child): { publishedIndex: number; publishedSeq: number; check
   return undefined;
 }
 
+/** The child's pino log records (its stderr lines, kept with the prefix "! "): `level` is pino's number (30 info, 50 error). */
+function logRecords(c: Child): ({ level: number; msg: string } & Record<string, unknown>)[] {
+  return c.lines.filter((l) => l.startsWith('! {')).map((l) => JSON.parse(l.slice(2)) as { level: number; msg: string } & Record<string, unknown>);
+}
+
 beforeAll(async () => {
   dir = tmpDir();
   port = await freePort();
@@ -109,7 +115,7 @@ describe('publisher under trouble', () => {
     await submit(300);
     expect(results.length).toBe(300); // acknowledged with no broker anywhere
     await openBroker();
-    consumer = new ReadModelConsumer({ brokers: [brokers()], groupId: 'publisher-test', log: () => undefined });
+    consumer = new ReadModelConsumer({ brokers: [brokers()], groupId: 'publisher-test', log: NO_LOG });
     await consumer.start();
     await caughtUp(consumer);
     expect(consumer.model.views()).toEqual(reference().views());
@@ -161,8 +167,8 @@ describe('publisher under trouble', () => {
     publisher = await startPublisher();
     await submit(100);
     await caughtUp(consumer!);
-    expect(publisher.lines.some((l) => l.includes(`last published index ${resumeAt} `) && l.includes(`state machine at ${resumeAt}`))).toBe(true);
-    expect(publisher.lines.some((l) => l.includes('GAP'))).toBe(false);
+    expect(logRecords(publisher).some((r) => r.msg.startsWith('publisher session started') && r.publishedIndex === resumeAt && r.appliedIndex === resumeAt)).toBe(true);
+    expect(logRecords(publisher).some((r) => r.msg.startsWith('GAP'))).toBe(false);
     const ref = reference();
     expect(consumer!.model.views()).toEqual(ref.views());
     expect(consumer!.model.stats.applied).toBe(ref.stats.applied);
@@ -174,12 +180,12 @@ describe('publisher under trouble', () => {
     const otherPort = await freePort();
     const other = await startBroker({ dataDir: path.join(dir, 'kafka-2'), port: otherPort, host: '127.0.0.1' });
     const fresh = await spawnReady('events/publisher/main.ts', ['--cluster', cluster.configPath, '--brokers', `127.0.0.1:${otherPort}`, '--data-dir', path.join(dir, 'publisher-fresh'), '--status-every-ms', '100']);
-    const c = new ReadModelConsumer({ brokers: [`127.0.0.1:${otherPort}`], groupId: 'publisher-test-gap', log: () => undefined });
+    const c = new ReadModelConsumer({ brokers: [`127.0.0.1:${otherPort}`], groupId: 'publisher-test-gap', log: NO_LOG });
     try {
       await submit(50);
       await c.start();
       await caughtUp(c);
-      expect(fresh.lines.some((l) => l.includes('GAP: the events of log entries 1..'))).toBe(true);
+      expect(logRecords(fresh).some((r) => r.level === 50 && r.msg.startsWith('GAP: the events of these log entries cannot be published') && r.fromIndex === 1)).toBe(true);
       // Status lines come every 100 ms: wait for one printed after the GAP.
       await waitFor(() => status(fresh)?.gapCount !== undefined && status(fresh)!.gapCount >= 1, 'a status line after the GAP', CATCH_UP_MS, 50);
       expect(status(fresh)!.gapCount).toBe(1);

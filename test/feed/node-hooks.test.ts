@@ -15,13 +15,14 @@ import { ReplicaNode } from '../../replicator/node.js';
 import { SYM_A, flowConfig } from './flow.js';
 import { until } from './harness.js';
 import { engineStateHash } from '../../engine/snapshot.js';
+import { collectLog, type LogRecord } from '../ops/collect-log.js';
 
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-function startNode(dir: string, projector: MarketDataProjector, calls: { resets: Engine[]; applied: number; events: number; throwOnce: boolean }, logs: string[]): ReplicaNode {
+function startNode(dir: string, projector: MarketDataProjector, calls: { resets: Engine[]; applied: number; events: number; throwOnce: boolean }, logs: LogRecord[]): ReplicaNode {
   const node = new ReplicaNode({
     id: 1,
     members: [1],
@@ -34,7 +35,7 @@ function startNode(dir: string, projector: MarketDataProjector, calls: { resets:
     onFatal: (err) => {
       throw err;
     },
-    log: (l) => logs.push(l),
+    log: collectLog(logs),
     onStateReset: (engine) => {
       calls.resets.push(engine);
       projector.resetFromEngine(engine);
@@ -64,7 +65,7 @@ describe('ReplicaNode observer hooks', () => {
     dirs.push(dir);
     const projector = new MarketDataProjector([SYM_A, 'ETH-USD']);
     const calls = { resets: [] as Engine[], applied: 0, events: 0, throwOnce: true };
-    const logs: string[] = [];
+    const logs: LogRecord[] = [];
     let node = startNode(dir, projector, calls, logs);
     expect(calls.resets).toHaveLength(1);
     await until('leader', () => node.status().role === 'LEADER', 10_000);
@@ -72,7 +73,7 @@ describe('ReplicaNode observer hooks', () => {
     const clientId = await registerSession(node);
     let seq = 0;
     for (let k = 0; k < 20; k++) await node.propose({ clientId, requestSeq: ++seq, command: order(k, k % 2 === 0 ? 'BUY' : 'SELL', 1_000_000 + (k % 2 === 0 ? -5 : 5) * (1 + (k % 5))) });
-    expect(logs.some((l) => l.includes('onApplied observer failed (ignored)'))).toBe(true);
+    expect(logs.some((r) => r.level === 'warn' && r.msg === 'observer failed (ignored)' && r.observer === 'onApplied' && typeof r.stack === 'string')).toBe(true);
     expect(calls.applied).toBeGreaterThan(1);
     expect(calls.events).toBeGreaterThan(0);
     // The projector missed one entry (the throw); a reset from the engine repairs it, as the feed service does.

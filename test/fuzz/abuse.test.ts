@@ -44,6 +44,7 @@ import { Channel } from '../../feed/types.js';
 import { SYM_A } from '../feed/flow.js';
 import { caughtUp, expectClientBook, startFeedHarness } from '../feed/harness.js';
 import { HeapWatch, KEY1, KEY2, SHARD_CONFIG_PATH, heapUsedAfterGc, startInProcessExchange, waitFor, type InProcessExchange } from './harness.js';
+import { NO_LOG } from '../../ops/log.js';
 
 const FLOOD_KEY = { key: 'flood-key', hmacSecret: 'flood-secret' };
 const FLOOD_RATE = { ratePerSec: 20, burst: 20 };
@@ -231,8 +232,8 @@ describe('abuse', () => {
   });
 
   it('another account’s orders, through a second gateway that never saw them: refused by the engine, the order intact', async () => {
-    const gwB = new Gateway(ex.config, { log: () => undefined, chainDataDir: null });
-    const restB = new RestGateway({ core: gwB, host: '127.0.0.1', port: 0, log: () => undefined });
+    const gwB = new Gateway(ex.config, { log: NO_LOG, chainDataDir: null });
+    const restB = new RestGateway({ core: gwB, host: '127.0.0.1', port: 0, log: NO_LOG });
     const portB = await restB.start();
     const rest2B = new OrderEntryRestClient({ baseUrl: `http://127.0.0.1:${portB}`, key: KEY2 });
     try {
@@ -275,8 +276,8 @@ describe('abuse', () => {
   // beyond the replica's CLIENT_CONNECTIONS_MAX had some refused, and the gateway then answered
   // NOT_FOUND for a live order it had not seen itself. Now: the order, or UNAVAILABLE.
   it('a GetOrder flood beyond the replica’s connection limit: a live order is found or the answer is UNAVAILABLE, never NOT_FOUND', async () => {
-    const gwB = new Gateway(ex.config, { log: () => undefined, chainDataDir: null });
-    const restB = new RestGateway({ core: gwB, host: '127.0.0.1', port: 0, log: () => undefined });
+    const gwB = new Gateway(ex.config, { log: NO_LOG, chainDataDir: null });
+    const restB = new RestGateway({ core: gwB, host: '127.0.0.1', port: 0, log: NO_LOG });
     const portB = await restB.start();
     try {
       const placedB = await new OrderEntryRestClient({ baseUrl: `http://127.0.0.1:${portB}`, key: KEY1 }).placeOrder(buy(4_500_000));
@@ -315,7 +316,7 @@ describe('abuse', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'mb-fuzz-dead-'));
     writeFileSync(path.join(dir, 'cluster.json'), JSON.stringify({ clusterId: 'dead', dataDir: path.join(dir, 'data'), shardConfig: SHARD_CONFIG_PATH, fsync: false, seed: 1, members: [{ id: 1, raft: '127.0.0.1:1', client: `127.0.0.1:${dead}` }] }));
     const config = parseGatewayConfig({ listen: { rest: '127.0.0.1:0', grpc: '127.0.0.1:0' }, shards: [{ id: 0, clusterConfig: 'cluster.json' }], accounts: [{ account: 1, apiKeys: [KEY1], risk: { maxOrderQty: 1e6, maxNotional: 1e15, maxOpenOrders: 1e6, ratePerSec: 1e6, burst: 1e6 } }], adminKeys: [], signingKey: path.join(dir, 'key.pem'), dataDir: dir, workers: 1 }, dir);
-    const gw = new Gateway(config, { log: () => undefined, chainDataDir: null });
+    const gw = new Gateway(config, { log: NO_LOG, chainDataDir: null });
     try {
       const target = 'GET /v1/orders/5';
       const reply = await gw.handle({ op: Operation.GET_ORDER, encoding: 'json', body: new Uint8Array(0), target, pathOrderId: '5', auth: signRequest(KEY1, target, new Uint8Array(0)) });

@@ -35,6 +35,7 @@ import { ClientServer } from '../../replicator/client/server.js';
 import { requestOnce } from '../../replicator/client/client.js';
 import { HeapWatch, concatBytes, fcParams, mutationsArb, mutate, nastyJsonValue, shardConfig, splitAt, waitFor } from './harness.js';
 import { commandData } from '../../replicator/log.js';
+import { NO_LOG } from '../../ops/log.js';
 
 let node: ReplicaNode;
 let server: ClientServer;
@@ -48,10 +49,10 @@ const CHECK_SESSION = 4;
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-fuzz-client-'));
-  node = new ReplicaNode({ id: 1, members: [1], dataDir: dir, shardConfig, send: () => undefined, fsync: false, timeTickMs: 0, onFatal: (e) => fatal.push(e), log: () => undefined });
+  node = new ReplicaNode({ id: 1, members: [1], dataDir: dir, shardConfig, send: () => undefined, fsync: false, timeTickMs: 0, onFatal: (e) => fatal.push(e), log: NO_LOG });
   node.start();
   await waitFor('leader', () => node.status().role === 'LEADER');
-  server = new ClientServer({ node, host: '127.0.0.1', port: 0, log: () => undefined });
+  server = new ClientServer({ node, host: '127.0.0.1', port: 0, log: NO_LOG });
   await server.start();
   const ids: unknown[] = [];
   for (let k = 0; k < 4; k++) ids.push((await requestOnce({ host: '127.0.0.1', port: server.port }, { op: 'register' })).clientId);

@@ -21,6 +21,7 @@ import { ClientServer } from '../../replicator/client/server.js';
 import { requestOnce } from '../../replicator/client/client.js';
 import { ReplicaNode } from '../../replicator/node.js';
 import { REPO_ROOT } from '../../replicator/process-cluster.js';
+import { linesLog } from '../../ops/log.js';
 
 /** Seed of every fuzz run unless FUZZ_SEED is set (a failing run prints its own seed and path). */
 export const FUZZ_SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : 20261122;
@@ -265,9 +266,9 @@ export async function startInProcessExchange(opts: InProcessExchangeOptions = {}
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-fuzz-exchange-'));
   const logs: string[] = [];
   const fatal: unknown[] = [];
-  const log = (line: string) => {
+  const log = linesLog((line) => {
     if (logs.length < 10_000) logs.push(line);
-  };
+  });
   const node = new ReplicaNode({
     id: 1,
     members: [1],

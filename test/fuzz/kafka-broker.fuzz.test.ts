@@ -8,9 +8,10 @@
 // reopen after a restart); consumer groups driven by several clients with random operations.
 //
 // Per input, on its own connection and one at a time: the broker answers with the request's
-// correlation id, or closes the connection with a logged reason ("closing connection …"); a
-// closed connection changed nothing (topics, every partition's log end, committed offsets,
-// producer-id block). Never: an internal error (onFatal, a FATAL log line). After every batch:
+// correlation id, or closes the connection with a logged reason (a warn record "closing a
+// client connection: …"); a closed connection changed nothing (topics, every partition's log
+// end, committed offsets, producer-id block). Never: an internal error (onFatal, an error-level
+// log record). After every batch:
 // a bystander connection still gets ApiVersions, a control topic still reads back exactly the
 // records produced to it at the start, and heapUsed does not keep growing.
 //
@@ -27,6 +28,7 @@ import { startBroker, type RunningBroker } from '../../events/broker/server.js';
 import { crc32c } from '@aws-crypto/crc32c';
 import { RawClient, removeTmpDirs, requestFrame, tmpDir } from '../events/broker/helpers.js';
 import { HeapWatch, fcParams, mutationsArb, mutate } from './harness.js';
+import { collectLog, type LogRecord } from '../ops/collect-log.js';
 
 let running: RunningBroker;
 let bystander: RawClient;
@@ -35,12 +37,10 @@ const brokerOptions = () => ({
   dataDir,
   port: 0,
   fsync: 'never' as const,
-  log: (l: string) => {
-    if (logLines.length < 50_000) logLines.push(l);
-  },
+  log: collectLog(logRecords, 50_000),
   onFatal: (e: Error) => fatal.push(e),
 });
-const logLines: string[] = [];
+const logRecords: LogRecord[] = [];
 const fatal: Error[] = [];
 const heap = new HeapWatch();
 const CONTROL = 'control';
@@ -246,14 +246,14 @@ function send(bytes: Buffer, waitMs: number): Promise<{ outcome: Outcome; closeL
     const s = net.connect({ host: '127.0.0.1', port: running.port });
     let buf = Buffer.alloc(0);
     let done = false;
-    const logsBefore = logLines.length;
+    const logsBefore = logRecords.length;
     const finish = (o: Outcome) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       s.destroy();
       // The close reason is logged synchronously with the close.
-      setImmediate(() => resolve({ outcome: o, closeLogged: logLines.slice(logsBefore).some((l) => l.startsWith('closing connection')) }));
+      setImmediate(() => resolve({ outcome: o, closeLogged: logRecords.slice(logsBefore).some((r) => r.level === 'warn' && r.msg.startsWith('closing a client connection')) }));
     };
     const timer = setTimeout(() => finish({ kind: 'pending' }), waitMs);
     s.on('error', () => undefined);
@@ -342,7 +342,7 @@ describe('Kafka-protocol broker fuzz', () => {
           }
           expect(fatal, String(c)).toEqual([]);
         }
-        expect(logLines.filter((l) => l.includes('FATAL'))).toEqual([]);
+        expect(logRecords.filter((r) => r.level === 'error')).toEqual([]);
         const versions = await bystander.request(ApiKey.ApiVersions, 2, () => undefined);
         expect(versions.int16()).toBe(ErrorCode.NONE);
         expect(await readControl()).toEqual(CONTROL_VALUES);
@@ -483,7 +483,7 @@ describe('Kafka-protocol broker fuzz', () => {
           }),
         );
         expect(fatal).toEqual([]);
-        expect(logLines.filter((l) => l.includes('FATAL') || l.includes('internal error'))).toEqual([]);
+        expect(logRecords.filter((r) => r.level === 'error' || r.msg.includes('internal error'))).toEqual([]);
         expect(await readControl()).toEqual(CONTROL_VALUES);
       }),
       fcParams(10),

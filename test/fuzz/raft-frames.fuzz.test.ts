@@ -22,7 +22,9 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EntryType, MessageType, type Message, type NodeId } from '../../replicator/raft/types.js';
 import { FrameDecodeError, FrameDecoder, HELLO_FRAME_BYTES_MAX, PROTOCOL_VERSION, encodeHello, encodeMessages, type DecodedFrame } from '../../replicator/transport/raft-codec.js';
-import { TcpTransport, type TransportLogEvent } from '../../replicator/transport/tcp-transport.js';
+import { TcpTransport, type TransportLogFields } from '../../replicator/transport/tcp-transport.js';
+import { NO_LOG } from '../../ops/log.js';
+import { collectLog, type LogRecord } from '../ops/collect-log.js';
 import { HeapWatch, concatBytes, fcParams, mutationsArb, mutate, splitAt, waitFor } from './harness.js';
 
 const CLUSTER = 'fuzz-cluster';
@@ -33,7 +35,7 @@ const heap = new HeapWatch();
 let receiver: TcpTransport;
 let peer: TcpTransport;
 const received: Message[] = [];
-const logs: TransportLogEvent[] = [];
+const logs: LogRecord<TransportLogFields>[] = [];
 let peerIndex = 0;
 
 beforeAll(async () => {
@@ -45,9 +47,7 @@ beforeAll(async () => {
     onMessages: (msgs) => received.push(...msgs.map(plain)),
     limits: { frameBytesMax: FRAME_MAX, helloTimeoutMs: 60_000, inboundConnectionsMax: 256 },
     random: () => 0.5,
-    log: (e) => {
-      if (logs.length < 100_000) logs.push(e);
-    },
+    log: collectLog(logs, 100_000),
   });
   await receiver.start();
   peer = new TcpTransport({
@@ -58,7 +58,7 @@ beforeAll(async () => {
     onMessages: () => undefined,
     limits: { reconnectDelayMsMin: 5, reconnectDelayMsMax: 50, connectionStableMs: 10 },
     random: () => 0.5,
-    log: () => undefined,
+    log: NO_LOG,
   });
   await peer.start();
 });

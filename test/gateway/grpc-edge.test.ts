@@ -30,6 +30,7 @@ import {
 import type { AuthHeaders } from '../../api/auth.js';
 import { ERROR_STATUS, ErrorCode, type GatewayError } from '../../api/errors.js';
 import type { ExecutionReportOut } from '../../api/execution-report.js';
+import { linesLog } from '../../ops/log.js';
 import {
   type GatewayCore,
   type GatewayReply,
@@ -220,7 +221,7 @@ let client: OrderEntryGrpcClient;
 const logLines: string[] = [];
 
 beforeAll(async () => {
-  gw = new GrpcGateway({ core, host: '127.0.0.1', port: 0, log: (l) => logLines.push(l), stopGraceMs: 2_000 });
+  gw = new GrpcGateway({ core, host: '127.0.0.1', port: 0, log: linesLog((l) => logLines.push(l)), stopGraceMs: 2_000 });
   port = await within(gw.start(), 5_000, 'gateway start');
   address = `127.0.0.1:${port}`;
   client = new OrderEntryGrpcClient({ address, key: HMAC_KEY });

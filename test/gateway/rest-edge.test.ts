@@ -12,6 +12,7 @@ import { RestGateway, type AdminRequest } from '../../gateway/rest-server.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, canonicalRequest, ed25519Verify, hmacVerify, signRequest } from '../../api/signing.js';
 import { ERROR_STATUS, ErrorCode, type GatewayError } from '../../api/errors.js';
 import type { GatewayCore, GatewayReply, GatewaySession, RawRequest } from '../../gateway/types.js';
+import { NO_LOG } from '../../ops/log.js';
 
 const HOST = '127.0.0.1';
 const WAIT_MS = 5_000;
@@ -158,7 +159,7 @@ describe('REST edge', () => {
       core,
       host: HOST,
       port: 0,
-      log: () => {},
+      log: NO_LOG,
       admin: (req) => {
         adminSeen.push(req);
         return Promise.resolve(signatureValid(req) ? { ok: true, body: { op: req.op } } : { ok: false, error: { code: ErrorCode.UNAUTHENTICATED, message: 'bad signature' } });
@@ -495,7 +496,7 @@ describe('REST edge limits', () => {
   let client: OrderEntryRestClient;
 
   beforeAll(async () => {
-    gw = new RestGateway({ core, host: HOST, port: 0, log: () => {}, bodyBytesMax: BODY_MAX, inflightMax: INFLIGHT_MAX });
+    gw = new RestGateway({ core, host: HOST, port: 0, log: NO_LOG, bodyBytesMax: BODY_MAX, inflightMax: INFLIGHT_MAX });
     port = await gw.start();
     client = new OrderEntryRestClient({ baseUrl: `http://${HOST}:${port}`, key: HMAC_KEY, timeoutMs: WAIT_MS });
   });
@@ -570,7 +571,7 @@ describe('REST edge limits', () => {
       core,
       host: HOST,
       port: 0,
-      log: () => {},
+      log: NO_LOG,
       ready: () => Promise.resolve({ ready, shards: [{ shard: 0, leader: ready ? 1 : null }] }),
       metrics: () => Promise.resolve({ body: 'matchbook_test_total 1\n', contentType: 'text/plain; version=0.0.4' }),
     });
@@ -596,7 +597,7 @@ describe('REST edge limits', () => {
   });
 
   it('stop() closes the listener and the connections', async () => {
-    const other = new RestGateway({ core, host: HOST, port: 0, log: () => {} });
+    const other = new RestGateway({ core, host: HOST, port: 0, log: NO_LOG });
     const p = await other.start();
     const c = new OrderEntryRestClient({ baseUrl: `http://${HOST}:${p}`, key: HMAC_KEY, timeoutMs: WAIT_MS });
     expect((await c.health()).status).toBe(200);

@@ -12,6 +12,7 @@ import { OrderEntryCodec } from '../../gateway/grpc-server.js';
 import { signRequest } from '../../api/signing.js';
 import type { GatewaySession } from '../../gateway/types.js';
 import { REPO_ROOT, freePort } from '../../replicator/process-cluster.js';
+import { NO_LOG } from '../../ops/log.js';
 
 describe('order session limits', () => {
   let gw: Gateway;
@@ -41,7 +42,7 @@ describe('order session limits', () => {
       },
       dir,
     );
-    gw = new Gateway(config, { log: () => undefined });
+    gw = new Gateway(config, { log: NO_LOG });
   });
   afterAll(async () => {
     await gw.stop();

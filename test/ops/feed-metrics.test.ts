@@ -123,5 +123,8 @@ describe('replica process', () => {
     expect(first).toMatchObject({ component: 'replica', shard: 'ops-feed', node: 1 });
     expect(typeof first.msg).toBe('string');
     expect(typeof first.level).toBe('number');
+    // An explicit level and the values as fields: the recovery record is info and carries its indexes.
+    const recovered = logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((r) => r.msg === 'recovered');
+    expect(recovered).toMatchObject({ level: 30, term: expect.any(Number), commit: expect.any(Number), lastIndex: expect.any(Number) });
   });
 });

@@ -13,6 +13,7 @@ import { FrameReader, JsonFrameReader, encodeFrame, encodeSubmitFrame } from '..
 import { ClientServer, type ClientServerNode } from '../../replicator/client/server.js';
 import { ClientRequestError, ReplicaClient, type SubmitResult } from '../../replicator/client/client.js';
 import { EventBuffer } from '../../engine/event-buffer.js';
+import { NO_LOG } from '../../ops/log.js';
 
 class FakeNode implements ClientServerNode {
   /** Every proposal seen, in arrival order (registrations are clientId 0). */
@@ -80,7 +81,7 @@ afterEach(async () => {
 });
 
 async function serve(node: ClientServerNode, frameBytesMax?: number): Promise<ClientServer> {
-  const s = new ClientServer({ node, host: '127.0.0.1', port: 0, log: () => undefined, ...(frameBytesMax !== undefined ? { frameBytesMax } : {}) });
+  const s = new ClientServer({ node, host: '127.0.0.1', port: 0, log: NO_LOG, ...(frameBytesMax !== undefined ? { frameBytesMax } : {}) });
   await s.start();
   servers.push(s);
   return s;

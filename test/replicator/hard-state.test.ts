@@ -13,6 +13,7 @@ import { HARD_STATE_FILE } from '../../replicator/wal/hard-state.js';
 import { SYM_A, flowConfig } from '../feed/flow.js';
 import { until } from '../feed/harness.js';
 import { engineStateHash } from '../../engine/snapshot.js';
+import { NO_LOG } from '../../ops/log.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -32,7 +33,7 @@ function node(dir: string, snapshotIntervalEntries: number): ReplicaNode {
     onFatal: (err) => {
       throw err;
     },
-    log: () => undefined,
+    log: NO_LOG,
   });
 }
 

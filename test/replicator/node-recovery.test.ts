@@ -14,6 +14,7 @@ import { Wal } from '../../replicator/wal/wal.js';
 import { SYM_A, flowConfig } from '../feed/flow.js';
 import { until } from '../feed/harness.js';
 import { commandData } from '../../replicator/log.js';
+import { NO_LOG } from '../../ops/log.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -33,7 +34,7 @@ const node = (dir: string) =>
     onFatal: (err) => {
       throw err;
     },
-    log: () => undefined,
+    log: NO_LOG,
   });
 
 describe('replica recovery', () => {

@@ -15,6 +15,7 @@ import { ClientRequestError, ReplicaClient, requestOnce } from '../../replicator
 import { ReplicaNode } from '../../replicator/node.js';
 import { SESSION_COUNT_MAX, type ShardStateMachine } from '../../shard/state-machine.js';
 import { shardConfig, waitFor } from '../fuzz/harness.js';
+import { NO_LOG } from '../../ops/log.js';
 
 let node: ReplicaNode;
 let server: ClientServer;
@@ -23,10 +24,10 @@ const fatal: unknown[] = [];
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-session-expiry-'));
-  node = new ReplicaNode({ id: 1, members: [1], dataDir: dir, shardConfig, send: () => undefined, fsync: false, timeTickMs: 0, onFatal: (e) => fatal.push(e), log: () => undefined });
+  node = new ReplicaNode({ id: 1, members: [1], dataDir: dir, shardConfig, send: () => undefined, fsync: false, timeTickMs: 0, onFatal: (e) => fatal.push(e), log: NO_LOG });
   node.start();
   await waitFor('leader', () => node.status().role === 'LEADER');
-  server = new ClientServer({ node, host: '127.0.0.1', port: 0, log: () => undefined });
+  server = new ClientServer({ node, host: '127.0.0.1', port: 0, log: NO_LOG });
   await server.start();
 }, 30_000);
 

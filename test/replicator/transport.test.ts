@@ -24,7 +24,8 @@ import {
   type DecodedFrame,
 } from '../../replicator/transport/raft-codec.js';
 import { freePort } from '../../replicator/process-cluster.js';
-import { TcpTransport, type PeerAddress, type TransportLimits, type TransportLogEvent } from '../../replicator/transport/tcp-transport.js';
+import { TcpTransport, type PeerAddress, type TransportLimits, type TransportLogFields } from '../../replicator/transport/tcp-transport.js';
+import { collectLog, type LogRecord } from '../ops/collect-log.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -317,7 +318,7 @@ const FAST: Partial<TransportLimits> = { reconnectDelayMsMin: 10, reconnectDelay
 interface Node {
   t: TcpTransport;
   received: Message[];
-  logs: TransportLogEvent[];
+  logs: LogRecord<TransportLogFields>[];
 }
 
 const open: TcpTransport[] = [];
@@ -338,7 +339,7 @@ afterEach(async () => {
 
 function node(selfId: NodeId, opts: { clusterId?: string; port?: number; limits?: Partial<TransportLimits>; peers?: Map<NodeId, PeerAddress> } = {}): Node {
   const received: Message[] = [];
-  const logs: TransportLogEvent[] = [];
+  const logs: LogRecord<TransportLogFields>[] = [];
   const t = new TcpTransport({
     selfId,
     clusterId: opts.clusterId ?? 'test-cluster',
@@ -347,7 +348,7 @@ function node(selfId: NodeId, opts: { clusterId?: string; port?: number; limits?
     onMessages: (msgs) => received.push(...msgs),
     limits: { ...FAST, ...opts.limits },
     random: () => 0.5,
-    log: (e) => logs.push(e),
+    log: collectLog(logs),
   });
   open.push(t);
   return { t, received, logs };
@@ -427,7 +428,8 @@ describe('TcpTransport', () => {
     a.t.send([appendMsg(1, 2, 1), appendMsg(1, 2, 2)]);
     await waitFor('failed dials', () => a.t.stats().peers[2]!.reconnects >= 3);
     expect(a.t.stats().peers[2]).toMatchObject({ connected: false, queuedMessages: 2 });
-    expect(a.logs.some((e) => e.event === 'outbound_closed' && e.reason === 'SOCKET_ERROR' && e.detail === 'ECONNREFUSED')).toBe(true);
+    // A peer that is down is connection churn: logged at debug, not warn.
+    expect(a.logs.some((e) => e.event === 'outbound_closed' && e.reason === 'SOCKET_ERROR' && e.detail === 'ECONNREFUSED' && e.level === 'debug')).toBe(true);
     const b = node(2, { port });
     await b.t.start();
     await waitFor('delivery after reconnect', () => b.received.length === 2);
@@ -466,7 +468,7 @@ describe('TcpTransport', () => {
     expect(s.peers[2]).toMatchObject({ queuedMessages: 10, queuedBytes: 10 * size, droppedMessages: 15, droppedBytes: 15 * size });
     expect(s.droppedMessages).toBe(15);
     expect(s.droppedUnknownPeer).toBe(1);
-    expect(a.logs.filter((e) => e.event === 'queue_full')).toHaveLength(1); // once per episode, not per message
+    expect(a.logs.filter((e) => e.event === 'queue_full').map((e) => e.level)).toEqual(['warn']); // once per episode, not per message
     // The byte limit, on another peer.
     const b = node(4, { peers: new Map([[2, { host: HOST, port }]]), limits: { peerQueueBytesMax: 3 * size } });
     await b.t.start();
@@ -607,7 +609,7 @@ describe('TcpTransport', () => {
     await rawClient(b.t.port);
     const third = await rawClient(b.t.port);
     await third.closed;
-    await waitFor('refusal logged', () => b.logs.some((e) => e.reason === 'INBOUND_LIMIT'));
+    await waitFor('refusal logged', () => b.logs.some((e) => e.reason === 'INBOUND_LIMIT' && e.level === 'warn' && e.inbound === 2));
     expect(b.t.stats().inboundConnections).toBe(2);
   });
 
@@ -621,7 +623,7 @@ describe('TcpTransport', () => {
     second.s.write(concat([hello(1), encodeMessages([appendMsg(1, 2, 9)])]));
     await first.closed;
     await waitFor('delivered on the new connection', () => b.received.length === 1);
-    expect(b.logs.some((e) => e.reason === 'REPLACED')).toBe(true);
+    expect(b.logs.some((e) => e.reason === 'REPLACED' && e.level === 'debug')).toBe(true);
     expect(b.t.stats().inboundConnections).toBe(1);
   });
 

@@ -7,14 +7,15 @@ import { startBroker, type RunningBroker } from '../../../events/broker/server.j
 import { ApiKey, ErrorCode, type Reader, type Writer } from '../../../events/broker/protocol.js';
 import { decodeRecords, encodeRecordBatch, readBatchHeader } from '../../../events/broker/record-batch.js';
 import { RawClient, removeTmpDirs, requestFrame, tmpDir } from './helpers.js';
+import { collectLog, type LogRecord } from '../../ops/collect-log.js';
 
 let running: RunningBroker;
 const clients: RawClient[] = [];
-const logLines: string[] = [];
+const logRecords: LogRecord[] = [];
 
 beforeEach(async () => {
-  logLines.length = 0;
-  running = await startBroker({ dataDir: tmpDir(), port: 0, log: (l) => logLines.push(l) });
+  logRecords.length = 0;
+  running = await startBroker({ dataDir: tmpDir(), port: 0, log: collectLog(logRecords) });
 });
 
 afterEach(async () => {
@@ -163,8 +164,8 @@ describe('version negotiation', () => {
       c.write(bytes);
       await c.closed;
     }
-    expect(logLines.filter((l) => l.startsWith('closing connection')).length).toBe(cases.length);
-    expect(logLines.some((l) => l.includes('FATAL'))).toBe(false);
+    expect(logRecords.filter((r) => r.level === 'warn' && r.msg.startsWith('closing a client connection')).length).toBe(cases.length);
+    expect(logRecords.some((r) => r.level === 'error')).toBe(false);
     expect(readApiVersions(await bystander.request(ApiKey.ApiVersions, 2, () => undefined), 2).error).toBe(ErrorCode.NONE);
   });
 });
@@ -186,7 +187,7 @@ describe('group requests', () => {
     const memberId = r.string();
     expect(memberId.startsWith('c'.repeat(200))).toBe(true);
     expect(memberId.length).toBeLessThan(300);
-    expect(logLines.some((l) => l.includes('FATAL'))).toBe(false);
+    expect(logRecords.some((r) => r.level === 'error')).toBe(false);
   });
 });
 

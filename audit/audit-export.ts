@@ -108,6 +108,16 @@ function csvCell(v: string | number | boolean | undefined): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+/** What the row writers share: the filter, the counts, and where rows go. */
+interface ExportScope {
+  filter: AuditFilter;
+  /** The order's seq in its shard (from filter.orderId). */
+  orderSeq: number | undefined;
+  rows: AuditResult['rows'];
+  inWindow: (tsUs: number) => boolean;
+  emit: (json: Record<string, unknown>, csv: CsvRow) => void;
+}
+
 export async function auditExport(opts: AuditOptions): Promise<AuditResult> {
   const f = opts.filter;
   const rows = { command: 0, report: 0, event: 0 };
@@ -120,11 +130,11 @@ export async function auditExport(opts: AuditOptions): Promise<AuditResult> {
     else opts.write(`${CSV_COLUMNS.map((c) => csvCell(csv[c])).join(',')}\n`);
   };
   if (opts.format === 'csv') opts.write(`${CSV_COLUMNS.join(',')}\n`);
+  const scope: ExportScope = { filter: f, orderSeq, rows, inWindow, emit };
 
   const onApplied = (shard: number, entry: Entry, results: ApplyResult[], ev: EventBuffer): void => {
     if (orderShard !== undefined && shard !== orderShard) return;
     const committed = entry.index <= (commitOf.get(shard) ?? 0);
-    const base = { shard, log_index: entry.index };
     const data = entry.data;
     // results[k] is command k of the batch (a malformed entry has no results).
     const c = new BatchCursor(data, results.length);
@@ -134,81 +144,12 @@ export async function auditExport(opts: AuditOptions): Promise<AuditResult> {
       const tsUs = c.tsUs;
       const cmd = decodeCommand(data, c.bodyOffset, c.bodyLength, applied ? r.seq : 0, tsUs);
       const account = (cmd as { account?: unknown } | undefined)?.account;
-      // Does this command concern the order? (its own new order, naming its id, or own reports about it)
-      let concernsOrder = orderSeq === undefined;
-      if (orderSeq !== undefined && cmd !== undefined) {
-        if (applied && cmd.type === 'new' && r.seq === orderSeq) concernsOrder = true;
-        else if ((cmd as { orderId?: unknown }).orderId === orderSeq) concernsOrder = true;
-        else {
-          for (let i = r.eventsFrom; i < r.eventsTo && !concernsOrder; i++) {
-            const kind = ev.kind[i];
-            if ((kind === EventKind.EXEC || kind === EventKind.CANCEL_REJECT) && ev.orderId[i] === orderSeq && ev.account[i] === account) concernsOrder = true;
-          }
-        }
-      }
-      const wantCommand = cmd !== undefined && concernsOrder && (f.account === undefined || account === f.account) && inWindow(tsUs);
-      if (wantCommand) {
-        rows.command++;
-        const json = commandJson(cmd);
-        const gid = applied && cmd.type === 'new' ? orderIdOf(shard, r.seq) : typeof json.orderId === 'number' ? orderIdOf(shard, json.orderId) : undefined;
-        emit(
-          { row: 'command', ...base, seq: applied ? r.seq : 0, ts_us: tsUs, time: isoUs(tsUs), committed, client_id: r.clientId, request_seq: r.requestSeq, outcome: OUTCOME_NAMES[r.outcome], command: json },
-          {
-            row: 'command', ...base, seq: applied ? r.seq : 0, ts_us: tsUs, time: isoUs(tsUs), committed, client_id: r.clientId, request_seq: r.requestSeq, outcome: OUTCOME_NAMES[r.outcome],
-            type: String(json.type), account: json.account as number | undefined, order_id: gid, client_order_id: json.clOrdId as string | undefined,
-            orig_client_order_id: json.origClOrdId as string | undefined, symbol: json.symbol as string | undefined, side: json.side as string | undefined,
-            order_type: json.ordType as string | undefined, time_in_force: json.tif as string | undefined, price: json.price as number | undefined,
-            stop_price: json.stopPrice as number | undefined, quantity: json.qty as number | undefined, display_qty: json.displayQty as number | undefined,
-            detail: JSON.stringify(json),
-          },
-        );
-      }
-      for (let i = r.eventsFrom; i < r.eventsTo; i++) exportEvent(shard, entry.index, committed, ev, i);
+      const wantCommand = cmd !== undefined && concernsOrder(orderSeq, cmd, r, ev) && (f.account === undefined || account === f.account) && inWindow(tsUs);
+      if (wantCommand) exportCommand(scope, shard, entry.index, committed, r, cmd, tsUs);
+      for (let i = r.eventsFrom; i < r.eventsTo; i++) exportEvent(scope, shard, entry.index, committed, ev, i);
     }
     // Events not attributed to a command (a malformed batch entry: the engine's reject of it).
-    if (results.length === 0) for (let i = 0; i < ev.count; i++) exportEvent(shard, entry.index, committed, ev, i);
-  };
-
-  const exportEvent = (shard: number, index: number, committed: boolean, ev: EventBuffer, i: number): void => {
-    const kind = ev.kind[i]!;
-    const ts = ev.tsUs[i]!;
-    if (!inWindow(ts)) return;
-    if (kind === EventKind.EXEC) {
-      if (f.account !== undefined && ev.account[i] !== f.account) return;
-      if (orderSeq !== undefined && ev.orderId[i] !== orderSeq) return;
-      const e = ev.event(i);
-      if (e.kind !== 'exec') return;
-      const report = reportFields(shard, e, ENUMS_AS_NAMES);
-      rows.report++;
-      emit(
-        { row: 'report', shard, log_index: index, time: isoUs(report.ts_us), committed, ...report },
-        {
-          row: 'report', shard, log_index: index, seq: report.seq, ts_us: report.ts_us, time: isoUs(report.ts_us), committed, type: 'exec', account: report.account,
-          order_id: report.order_id, client_order_id: report.client_order_id, orig_client_order_id: report.orig_client_order_id, symbol: report.symbol,
-          side: report.side, order_type: report.order_type, exec_id: report.exec_id, exec_type: report.exec_type, order_status: report.order_status,
-          price: report.price, stop_price: report.stop_price, quantity: report.order_qty, cum_qty: report.cum_qty, leaves_qty: report.leaves_qty,
-          last_qty: report.last_qty, last_px: report.last_px, cum_notional: report.cum_notional, display_qty: report.display_qty, reason: report.reason,
-          trade_id: report.trade_id,
-        },
-      );
-      return;
-    }
-    if (kind !== EventKind.CANCEL_REJECT && kind !== EventKind.MASS_CANCEL && kind !== EventKind.ACCOUNT_STATUS) {
-      if (f.account !== undefined || orderSeq !== undefined || kind !== EventKind.COMMAND_REJECT) return;
-    }
-    if (f.account !== undefined && ev.account[i] !== f.account) return;
-    if (orderSeq !== undefined && (kind !== EventKind.CANCEL_REJECT || ev.orderId[i] !== orderSeq)) return;
-    const json = JSON.parse(eventToJson(ev.event(i))) as Record<string, unknown>;
-    rows.event++;
-    const seq = ev.seq[i]!;
-    emit(
-      { row: 'event', shard, log_index: index, seq, ts_us: ts, time: isoUs(ts), committed, ...json },
-      {
-        row: 'event', shard, log_index: index, seq, ts_us: ts, time: isoUs(ts), committed, type: String(json.kind), account: json.account as number | undefined,
-        order_id: typeof json.orderId === 'number' && json.orderId > 0 ? orderIdOf(shard, json.orderId) : undefined,
-        client_order_id: json.clOrdId as string | undefined, symbol: json.symbol as string | undefined, reason: json.reason as string | undefined, detail: JSON.stringify(json),
-      },
-    );
+    if (results.length === 0) for (let i = 0; i < ev.count; i++) exportEvent(scope, shard, entry.index, committed, ev, i);
   };
 
   // The commit index is known per shard before the replay starts; the hook reads it per entry.
@@ -227,4 +168,82 @@ export async function auditExport(opts: AuditOptions): Promise<AuditResult> {
     if (s.start.mode === 'snapshot') findings.incomplete('replay', `the log before index ${s.start.index} is compacted into a snapshot (${s.start.replica}/${s.start.file}): commands and reports before it are not in the export`, { shard: s.shard });
   }
   return { exitCode: findings.exitCode(), rows, replay: { ...result, findings: findings.list, counts: findings.counts } };
+}
+
+/** Does this command concern the order? (its own new order, naming its id, or own reports about it); every command does without --order. */
+function concernsOrder(orderSeq: number | undefined, cmd: Command, r: ApplyResult, ev: EventBuffer): boolean {
+  if (orderSeq === undefined) return true;
+  if (r.outcome === ApplyOutcome.APPLIED && cmd.type === 'new' && r.seq === orderSeq) return true;
+  if ((cmd as { orderId?: unknown }).orderId === orderSeq) return true;
+  const account = (cmd as { account?: unknown }).account;
+  for (let i = r.eventsFrom; i < r.eventsTo; i++) {
+    const kind = ev.kind[i];
+    if ((kind === EventKind.EXEC || kind === EventKind.CANCEL_REJECT) && ev.orderId[i] === orderSeq && ev.account[i] === account) return true;
+  }
+  return false;
+}
+
+/** A command row (the command passed the filter). */
+function exportCommand(scope: ExportScope, shard: number, index: number, committed: boolean, r: ApplyResult, cmd: Command, tsUs: number): void {
+  const applied = r.outcome === ApplyOutcome.APPLIED;
+  const base = { shard, log_index: index };
+  scope.rows.command++;
+  const json = commandJson(cmd);
+  const gid = applied && cmd.type === 'new' ? orderIdOf(shard, r.seq) : typeof json.orderId === 'number' ? orderIdOf(shard, json.orderId) : undefined;
+  scope.emit(
+    { row: 'command', ...base, seq: applied ? r.seq : 0, ts_us: tsUs, time: isoUs(tsUs), committed, client_id: r.clientId, request_seq: r.requestSeq, outcome: OUTCOME_NAMES[r.outcome], command: json },
+    {
+      row: 'command', ...base, seq: applied ? r.seq : 0, ts_us: tsUs, time: isoUs(tsUs), committed, client_id: r.clientId, request_seq: r.requestSeq, outcome: OUTCOME_NAMES[r.outcome],
+      type: String(json.type), account: json.account as number | undefined, order_id: gid, client_order_id: json.clOrdId as string | undefined,
+      orig_client_order_id: json.origClOrdId as string | undefined, symbol: json.symbol as string | undefined, side: json.side as string | undefined,
+      order_type: json.ordType as string | undefined, time_in_force: json.tif as string | undefined, price: json.price as number | undefined,
+      stop_price: json.stopPrice as number | undefined, quantity: json.qty as number | undefined, display_qty: json.displayQty as number | undefined,
+      detail: JSON.stringify(json),
+    },
+  );
+}
+
+/** Event row i of the buffer, as a report row or an event row, if it passes the filter. */
+function exportEvent(scope: ExportScope, shard: number, index: number, committed: boolean, ev: EventBuffer, i: number): void {
+  const f = scope.filter;
+  const orderSeq = scope.orderSeq;
+  const kind = ev.kind[i]!;
+  const ts = ev.tsUs[i]!;
+  if (!scope.inWindow(ts)) return;
+  if (kind === EventKind.EXEC) {
+    if (f.account !== undefined && ev.account[i] !== f.account) return;
+    if (orderSeq !== undefined && ev.orderId[i] !== orderSeq) return;
+    const e = ev.event(i);
+    if (e.kind !== 'exec') return;
+    const report = reportFields(shard, e, ENUMS_AS_NAMES);
+    scope.rows.report++;
+    scope.emit(
+      { row: 'report', shard, log_index: index, time: isoUs(report.ts_us), committed, ...report },
+      {
+        row: 'report', shard, log_index: index, seq: report.seq, ts_us: report.ts_us, time: isoUs(report.ts_us), committed, type: 'exec', account: report.account,
+        order_id: report.order_id, client_order_id: report.client_order_id, orig_client_order_id: report.orig_client_order_id, symbol: report.symbol,
+        side: report.side, order_type: report.order_type, exec_id: report.exec_id, exec_type: report.exec_type, order_status: report.order_status,
+        price: report.price, stop_price: report.stop_price, quantity: report.order_qty, cum_qty: report.cum_qty, leaves_qty: report.leaves_qty,
+        last_qty: report.last_qty, last_px: report.last_px, cum_notional: report.cum_notional, display_qty: report.display_qty, reason: report.reason,
+        trade_id: report.trade_id,
+      },
+    );
+    return;
+  }
+  if (kind !== EventKind.CANCEL_REJECT && kind !== EventKind.MASS_CANCEL && kind !== EventKind.ACCOUNT_STATUS) {
+    if (f.account !== undefined || orderSeq !== undefined || kind !== EventKind.COMMAND_REJECT) return;
+  }
+  if (f.account !== undefined && ev.account[i] !== f.account) return;
+  if (orderSeq !== undefined && (kind !== EventKind.CANCEL_REJECT || ev.orderId[i] !== orderSeq)) return;
+  const json = JSON.parse(eventToJson(ev.event(i))) as Record<string, unknown>;
+  scope.rows.event++;
+  const seq = ev.seq[i]!;
+  scope.emit(
+    { row: 'event', shard, log_index: index, seq, ts_us: ts, time: isoUs(ts), committed, ...json },
+    {
+      row: 'event', shard, log_index: index, seq, ts_us: ts, time: isoUs(ts), committed, type: String(json.kind), account: json.account as number | undefined,
+      order_id: typeof json.orderId === 'number' && json.orderId > 0 ? orderIdOf(shard, json.orderId) : undefined,
+      client_order_id: json.clOrdId as string | undefined, symbol: json.symbol as string | undefined, reason: json.reason as string | undefined, detail: JSON.stringify(json),
+    },
+  );
 }

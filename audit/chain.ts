@@ -290,15 +290,7 @@ export class ChainCheck {
   plan(source: ReportSource): void {
     const f = this.findings;
     const jname = this.opts.journalPath !== undefined ? path.basename(this.opts.journalPath) : 'chain-journal.bin';
-    if (this.opts.publicKeyPath !== undefined) {
-      try {
-        const raw = fs.readFileSync(this.opts.publicKeyPath, 'utf8').trim();
-        this.publicKey = ed25519PublicKeyFromRaw(raw);
-        this.publicKeyDer = this.publicKey.export({ format: 'der', type: 'spki' });
-      } catch (err) {
-        f.fail('heads', `public key unusable: ${(err as Error).message}`, { file: this.opts.publicKeyPath });
-      }
-    }
+    this.loadPublicKey();
     if (this.opts.journalPath !== undefined) {
       this.journal = readJournalFile(this.opts.journalPath);
       this.runs = journalRuns(this.journal, f);
@@ -313,6 +305,31 @@ export class ChainCheck {
     if (this.journal === undefined && heads.length > 0) {
       f.incomplete('journal', `no ${jname} next to the heads: the ${heads.length} signed heads cannot be compared with the log (a gateway older than the journal?)`);
     }
+    this.planSegments(hruns);
+    this.summary.segments = this.segments.length;
+    this.markCheckable(source, jname);
+    if (this.opts.reportsFile !== undefined) this.readClientReports(this.opts.reportsFile);
+    let planned = 0;
+    for (let k = 0; k < this.segments.length; k++) if (this.checkable[k]) planned += this.segments[k]!.to - this.segments[k]!.from;
+    this.summary.hashThreads =
+      this.opts.reportsFile !== undefined ? 0 : this.opts.hashThreads >= 0 ? this.opts.hashThreads : planned >= HASH_WORKER_MIN_REPORTS ? Math.min(HASH_THREADS_MAX, availableParallelism()) : 0;
+  }
+
+  /** The exchange's public key, if one is given (one that cannot be read is a failure). */
+  private loadPublicKey(): void {
+    if (this.opts.publicKeyPath === undefined) return;
+    try {
+      const raw = fs.readFileSync(this.opts.publicKeyPath, 'utf8').trim();
+      this.publicKey = ed25519PublicKeyFromRaw(raw);
+      this.publicKeyDer = this.publicKey.export({ format: 'der', type: 'spki' });
+    } catch (err) {
+      this.findings.fail('heads', `public key unusable: ${(err as Error).message}`, { file: this.opts.publicKeyPath });
+    }
+  }
+
+  /** Head runs matched to journal runs, then each journal run cut into segments at its signed heads (see the file comment). */
+  private planSegments(hruns: HeadLine[][]): void {
+    const f = this.findings;
     const matched = matchRuns(hruns, this.runs);
     const headsOf = new Map<JournalRun, HeadLine[]>();
     for (let k = 0; k < hruns.length; k++) {
@@ -344,10 +361,16 @@ export class ChainCheck {
       }
       if (from < run.reports.length) this.segments.push({ run, from, to: run.reports.length, startHash, head: undefined });
     }
-    this.summary.segments = this.segments.length;
-    // What can be regenerated is known now for everything but the end of the replayed range.
-    // Consecutive segments of a run skipped for the same reason make one finding.
+  }
+
+  /**
+   * Which segments can be regenerated, known now for everything but the end of the replayed
+   * range: `source` is told what it will be asked for, the rest is reported not checked.
+   */
+  private markCheckable(source: ReportSource, jname: string): void {
+    const f = this.findings;
     const j = this.journal;
+    // Consecutive segments of a run skipped for the same reason make one finding.
     let skipped: { run: JournalRun; from: number; to: number; heads: number; why: string; kind: string; firstN: number } | undefined;
     const flushSkipped = () => {
       if (skipped === undefined) return;
@@ -387,11 +410,6 @@ export class ChainCheck {
       }
     }
     flushSkipped();
-    if (this.opts.reportsFile !== undefined) this.readClientReports(this.opts.reportsFile);
-    let planned = 0;
-    for (let k = 0; k < this.segments.length; k++) if (this.checkable[k]) planned += this.segments[k]!.to - this.segments[k]!.from;
-    this.summary.hashThreads =
-      this.opts.reportsFile !== undefined ? 0 : this.opts.hashThreads >= 0 ? this.opts.hashThreads : planned >= HASH_WORKER_MIN_REPORTS ? Math.min(HASH_THREADS_MAX, availableParallelism()) : 0;
   }
 
   /** Regenerates and hashes every checkable segment, in journal order (the replay advances as it is asked). */

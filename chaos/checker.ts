@@ -155,12 +155,87 @@ function engineFields(r: ExecutionReportOut): Omit<ExecutionReportOut, 'chain_se
   return rest;
 }
 
+/** The reference replay of the log: every applied new order by (account, clOrdId), every report by exec id. */
+interface Reference {
+  newOrders: Map<string, Position[]>;
+  reportsByExec: Map<number, ExecutionReportOut>;
+  positionOfExec: Map<number, Position>;
+  stateHash: string;
+  appliedIndex: number;
+}
+
+/** Check 5's whole-view comparison, which the per-order comparison builds on. */
+interface ReadModelCheck {
+  /** The clients' read models (undefined: not checked). */
+  models: ReadModels | undefined;
+  /** A projection of the replayed log (undefined: not checked). */
+  reference: ReadModels | undefined;
+  /** The whole views are equal (else every order counts inconsistent, with one violation for all). */
+  ok: boolean;
+}
+
+/** Counts over the clients' ops (CheckResult's fields of the same names). */
+interface OpTally {
+  acked: number;
+  consistent: number;
+  lost: number;
+  duplicates: number;
+  failed: number;
+  unknown: number;
+  unknownApplied: number;
+  unknownAbsent: number;
+  reportsCompared: number;
+}
+
 export function check(input: CheckInput): CheckResult {
   const { ops, entries, config } = input;
-  const shard = config.shardId;
   const violations: Violation[] = [];
+  const ref = replayReference(entries, config);
+  const { stateHash, appliedIndex } = ref;
 
-  // Reference replay: every applied new order by (account, clOrdId), every report by exec id.
+  // 4. Replicas: one state, the replay's.
+  let replicasOk = input.replicas.length > 0;
+  for (const r of input.replicas) {
+    if (r.applied !== appliedIndex || r.stateHash !== stateHash) {
+      replicasOk = false;
+      violations.push({ check: 'replicas', detail: `replica ${r.id} at applied ${r.applied} hash ${r.stateHash.slice(0, 16)}…, the replay at ${appliedIndex} hash ${stateHash.slice(0, 16)}…` });
+    }
+  }
+
+  // 7. Every replica's log: the same entries wherever two of them hold an index.
+  let divergence: LogDivergence | undefined;
+  if (input.logs !== undefined) {
+    for (const l of input.logs) {
+      if (l.error !== undefined) violations.push({ check: 'logs', detail: `replica ${l.id}'s log could not be read whole (through ${l.entries.length}): ${l.error}` });
+    }
+    divergence = firstLogDivergence(input.logs);
+    if (divergence !== undefined) {
+      replicasOk = false;
+      violations.push({ check: 'logs', detail: describeDivergence(divergence) });
+    }
+  }
+
+  // 5. Read models: the whole views, and per order below.
+  const readModels: ReadModelCheck = { models: input.readModels, reference: undefined, ok: true };
+  if (input.readModels !== undefined) {
+    readModels.reference = projection(replayRecords(entries, config));
+    if (!isDeepStrictEqual(input.readModels.views(), readModels.reference.views())) {
+      readModels.ok = false;
+      violations.push({ check: 'read-models', detail: 'the read models differ from a projection of the replayed log' });
+    }
+  }
+
+  const { tally: t, positions } = checkOps(ops, ref, replicasOk, readModels, violations);
+  const orderPairsChecked = checkRealTimeOrder(ops, positions, violations);
+  return {
+    acked: t.acked, consistent: t.consistent, k: t.acked === 0 ? 1 : t.consistent / t.acked, lost: t.lost, duplicates: t.duplicates, failed: t.failed, unknown: t.unknown,
+    unknownApplied: t.unknownApplied, unknownAbsent: t.unknownAbsent, reportsCompared: t.reportsCompared, orderPairsChecked, violations, stateHash, appliedIndex, divergence,
+  };
+}
+
+/** Replays the log through a fresh state machine; throws on an undecodable batch (the only throw of the checker). */
+function replayReference(entries: Entry[], config: ShardConfig): Reference {
+  const shard = config.shardId;
   const sm = new ShardStateMachine(config);
   const newOrders = new Map<string, Position[]>();
   const reportsByExec = new Map<number, ExecutionReportOut>();
@@ -189,97 +264,67 @@ export function check(input: CheckInput): CheckResult {
       }
     }
   }
-  const stateHash = sm.stateHash();
-  const appliedIndex = sm.appliedIndex;
+  return { newOrders, reportsByExec, positionOfExec, stateHash: sm.stateHash(), appliedIndex: sm.appliedIndex };
+}
 
-  // 4. Replicas: one state, the replay's.
-  let replicasOk = input.replicas.length > 0;
-  for (const r of input.replicas) {
-    if (r.applied !== appliedIndex || r.stateHash !== stateHash) {
-      replicasOk = false;
-      violations.push({ check: 'replicas', detail: `replica ${r.id} at applied ${r.applied} hash ${r.stateHash.slice(0, 16)}…, the replay at ${appliedIndex} hash ${stateHash.slice(0, 16)}…` });
-    }
-  }
-
-  // 7. Every replica's log: the same entries wherever two of them hold an index.
-  let divergence: LogDivergence | undefined;
-  if (input.logs !== undefined) {
-    for (const l of input.logs) {
-      if (l.error !== undefined) violations.push({ check: 'logs', detail: `replica ${l.id}'s log could not be read whole (through ${l.entries.length}): ${l.error}` });
-    }
-    divergence = firstLogDivergence(input.logs);
-    if (divergence !== undefined) {
-      replicasOk = false;
-      violations.push({ check: 'logs', detail: describeDivergence(divergence) });
-    }
-  }
-
-  // 5. Read models: the whole views, and per order below.
-  let reference: ReadModels | undefined;
-  let readModelsOk = true;
-  if (input.readModels !== undefined) {
-    reference = projection(replayRecords(entries, config));
-    if (!isDeepStrictEqual(input.readModels.views(), reference.views())) {
-      readModelsOk = false;
-      violations.push({ check: 'read-models', detail: 'the read models differ from a projection of the replayed log' });
-    }
-  }
-
-  let acked = 0;
-  let consistent = 0;
-  let lost = 0;
-  let duplicates = 0;
-  let failed = 0;
-  let unknown = 0;
-  let unknownApplied = 0;
-  let unknownAbsent = 0;
-  let reportsCompared = 0;
+/** Checks 1, 2, 5 (per order) and 6 over the ops in order; returns the counts and the log position of every ok op found there (for check 3). */
+function checkOps(ops: Op[], ref: Reference, replicasOk: boolean, readModels: ReadModelCheck, violations: Violation[]): { tally: OpTally; positions: Map<number, Position> } {
+  const tally: OpTally = { acked: 0, consistent: 0, lost: 0, duplicates: 0, failed: 0, unknown: 0, unknownApplied: 0, unknownAbsent: 0, reportsCompared: 0 };
   const positions = new Map<number, Position>();
   for (const op of ops) {
-    if (op.kind === 'new') {
-      const found = newOrders.get(`${op.account}/${op.clOrdId}`) ?? [];
-      if (found.length > 1) {
-        duplicates++;
-        violations.push({ check: 'exactly-once', detail: `order ${op.clOrdId} of account ${op.account} applied ${found.length} times (log ${found.map((p) => p.index).join(', ')})`, op: op.id });
-      }
-      if (op.outcome === 'ok') {
-        acked++;
-        let ok = found.length === 1 && replicasOk;
-        if (found.length === 0) {
-          lost++;
-          ok = false;
-          violations.push({ check: 'exactly-once', detail: `acknowledged order ${op.clOrdId} of account ${op.account} (order id ${op.orderId}) is not in the log`, op: op.id });
-        } else positions.set(op.id, found[0]!);
-        ok = compareReports(op, reportsByExec, violations) && ok;
-        reportsCompared += op.reports.length;
-        if (reference !== undefined && input.readModels !== undefined && op.orderId > 0) {
-          const mine = input.readModels.order(op.orderId);
-          if (mine === undefined || !isDeepStrictEqual(mine, reference.order(op.orderId))) {
-            ok = false;
-            if (readModelsOk) violations.push({ check: 'read-models', detail: `order ${op.orderId} in the read models differs from the reference`, op: op.id });
-          }
-        }
-        if (ok && readModelsOk) consistent++;
-      } else if (op.outcome === 'failed') {
-        failed++;
-        if (found.length > 0) violations.push({ check: 'refused-absent', detail: `order ${op.clOrdId} was refused (${op.status} ${op.code}) but is in the log at ${found[0]!.index}`, op: op.id });
-      } else {
-        unknown++;
-        if (found.length === 1) unknownApplied++;
-        else if (found.length === 0) unknownAbsent++;
-        else violations.push({ check: 'unknown-resolved', detail: `unknown order ${op.clOrdId} is in the log ${found.length} times`, op: op.id });
-      }
-    } else if (op.outcome === 'ok') {
-      compareReports(op, reportsByExec, violations);
-      reportsCompared += op.reports.length;
-      const p = op.reports.length > 0 ? positionOfExec.get(op.reports[0]!.exec_id) : undefined;
+    if (op.kind === 'new') checkNewOrder(op, ref, replicasOk, readModels, tally, positions, violations);
+    else if (op.outcome === 'ok') {
+      compareReports(op, ref.reportsByExec, violations);
+      tally.reportsCompared += op.reports.length;
+      const p = op.reports.length > 0 ? ref.positionOfExec.get(op.reports[0]!.exec_id) : undefined;
       if (p !== undefined) positions.set(op.id, p);
-    } else if (op.outcome === 'failed') failed++;
-    else unknown++;
+    } else if (op.outcome === 'failed') tally.failed++;
+    else tally.unknown++;
   }
+  return { tally, positions };
+}
 
-  // 3. Real-time order: walk the ops by send time, keeping the latest log position among those
-  //    acknowledged before it; each op must come after it.
+/** One new order: check 1 (applied at most once; an acknowledged one present, a refused one absent), 2 and 5 if acknowledged, 6 if unknown; consistent if it passes 1, 2, 4, 5 and 7. */
+function checkNewOrder(op: Op, ref: Reference, replicasOk: boolean, readModels: ReadModelCheck, tally: OpTally, positions: Map<number, Position>, violations: Violation[]): void {
+  const found = ref.newOrders.get(`${op.account}/${op.clOrdId}`) ?? [];
+  if (found.length > 1) {
+    tally.duplicates++;
+    violations.push({ check: 'exactly-once', detail: `order ${op.clOrdId} of account ${op.account} applied ${found.length} times (log ${found.map((p) => p.index).join(', ')})`, op: op.id });
+  }
+  if (op.outcome === 'ok') {
+    tally.acked++;
+    let ok = found.length === 1 && replicasOk;
+    if (found.length === 0) {
+      tally.lost++;
+      ok = false;
+      violations.push({ check: 'exactly-once', detail: `acknowledged order ${op.clOrdId} of account ${op.account} (order id ${op.orderId}) is not in the log`, op: op.id });
+    } else positions.set(op.id, found[0]!);
+    ok = compareReports(op, ref.reportsByExec, violations) && ok;
+    tally.reportsCompared += op.reports.length;
+    if (readModels.reference !== undefined && readModels.models !== undefined && op.orderId > 0) {
+      const mine = readModels.models.order(op.orderId);
+      if (mine === undefined || !isDeepStrictEqual(mine, readModels.reference.order(op.orderId))) {
+        ok = false;
+        if (readModels.ok) violations.push({ check: 'read-models', detail: `order ${op.orderId} in the read models differs from the reference`, op: op.id });
+      }
+    }
+    if (ok && readModels.ok) tally.consistent++;
+  } else if (op.outcome === 'failed') {
+    tally.failed++;
+    if (found.length > 0) violations.push({ check: 'refused-absent', detail: `order ${op.clOrdId} was refused (${op.status} ${op.code}) but is in the log at ${found[0]!.index}`, op: op.id });
+  } else {
+    tally.unknown++;
+    if (found.length === 1) tally.unknownApplied++;
+    else if (found.length === 0) tally.unknownAbsent++;
+    else violations.push({ check: 'unknown-resolved', detail: `unknown order ${op.clOrdId} is in the log ${found.length} times`, op: op.id });
+  }
+}
+
+/**
+ * 3. Real-time order: walk the ops by send time, keeping the latest log position among those
+ *    acknowledged before it; each op must come after it. Returns the pairs checked.
+ */
+function checkRealTimeOrder(ops: Op[], positions: Map<number, Position>, violations: Violation[]): number {
   const okOps = ops.filter((o) => positions.has(o.id));
   const bySent = [...okOps].sort((a, b) => a.sentAtMs - b.sentAtMs);
   const byDone = [...okOps].sort((a, b) => a.doneAtMs - b.doneAtMs);
@@ -299,8 +344,7 @@ export function check(input: CheckInput): CheckResult {
       violations.push({ check: 'real-time-order', detail: `op ${b.id} (sent at ${b.sentAtMs}) is at log ${pb.index}/${pb.k}, before op ${latest.op.id} acknowledged at ${latest.op.doneAtMs} at ${latest.pos.index}/${latest.pos.k}`, op: b.id });
     }
   }
-
-  return { acked, consistent, k: acked === 0 ? 1 : consistent / acked, lost, duplicates, failed, unknown, unknownApplied, unknownAbsent, reportsCompared, orderPairsChecked, violations, stateHash, appliedIndex, divergence };
+  return orderPairsChecked;
 }
 
 function compareReports(op: Op, reference: Map<number, ExecutionReportOut>, violations: Violation[]): boolean {

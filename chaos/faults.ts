@@ -138,159 +138,178 @@ export async function injectTogether(stack: ChaosStack, kinds: readonly FaultKin
   return records;
 }
 
+/** A fault as applied, before the step stamps its start: what it hit, how to undo it, and what came of it. */
+type Effect = Omit<Applied, 'startMs'>;
+
+/** What one fault works with: the stack, its own PRNG, and the step's targets (see the file's head). */
+interface FaultContext {
+  stack: ChaosStack;
+  rng: Prng;
+  /** Every node but the step's leader. */
+  followers: NodeId[];
+  /** A follower no other fault of the step targets; taken for this one. */
+  pickFree: () => NodeId;
+  /** The step's leader, taken for this fault; throws if there was none. */
+  takeLeader: (what: string) => NodeId;
+}
+
 /** Applies one fault on the step's plan; throws if it cannot (see the file's head for what a throw may leave down). */
 async function apply(stack: ChaosStack, kind: FaultKind, rng: Prng, plan: FaultPlan, startMs: number): Promise<Applied> {
   const leader = plan.leader;
   const followers = stack.ids.filter((id) => id !== leader);
   const pick = <T>(xs: T[]): T => xs[rng.int(xs.length)]!;
-  /** A follower no other fault of the step targets; taken for this one. */
-  const pickFree = (): NodeId => {
-    const free = followers.filter((id) => !plan.taken.has(id));
-    if (free.length === 0) throw new Error('no follower left to target');
-    const id = pick(free);
-    plan.taken.add(id);
-    return id;
+  const x: FaultContext = {
+    stack,
+    rng,
+    followers,
+    pickFree: () => {
+      const free = followers.filter((id) => !plan.taken.has(id));
+      if (free.length === 0) throw new Error('no follower left to target');
+      const id = pick(free);
+      plan.taken.add(id);
+      return id;
+    },
+    takeLeader: (what) => {
+      if (leader === undefined) throw new Error(`no leader to ${what}`);
+      plan.taken.add(leader);
+      return leader;
+    },
   };
-  const takeLeader = (what: string): NodeId => {
-    if (leader === undefined) throw new Error(`no leader to ${what}`);
-    plan.taken.add(leader);
-    return leader;
-  };
-  let target = '';
-  let heal: () => Promise<void>;
-  let outcome: (() => Promise<string>) | undefined;
-  const c = stack.cluster;
-  switch (kind) {
-    case 'kill-leader':
-    case 'kill-follower': {
-      const id = kind === 'kill-leader' ? takeLeader('kill') : pickFree();
-      target = `node ${id}`;
-      await c.kill(id);
-      heal = () => c.start(id);
-      break;
-    }
-    case 'pause-leader': {
-      const id = takeLeader('pause');
-      target = `node ${id}`;
-      c.pause(id, true);
-      heal = async () => c.pause(id, false);
-      break;
-    }
-    case 'isolate-leader': {
-      const id = takeLeader('isolate');
-      target = `node ${id}`;
-      stack.network.isolate(id);
-      heal = async () => stack.network.heal();
-      break;
-    }
-    case 'split': {
-      // The leader with a minority (alone in 3, with one other in 5), the majority on the other side.
-      const id = takeLeader('split off');
-      const others = rng.shuffle([...followers]);
-      const a = [id, ...others.slice(0, Math.floor((stack.ids.length - 1) / 2) - 1)];
-      const b = stack.ids.filter((x) => !a.includes(x));
-      target = `[${a.join(',')}] | [${b.join(',')}]`;
-      stack.network.split(a, b);
-      heal = async () => stack.network.heal();
-      break;
-    }
-    case 'one-way': {
-      // The leader's messages to everyone are lost, theirs to it arrive: it hears the others'
-      // campaigns but its heartbeats go nowhere.
-      const id = takeLeader('cut off');
-      target = `node ${id} → others cut`;
-      for (const f of followers) stack.network.cutOneWay(id, f);
-      heal = async () => stack.network.heal();
-      break;
-    }
-    case 'wal-truncate':
-    case 'wal-bitflip': {
-      const id = pickFree();
-      await c.kill(id);
-      const file = lastSegment(stack, id);
-      const size = statSync(file).size;
-      const seg = `node ${id} wal seg ${Number(/\d+/.exec(path.basename(file))![0])}`;
-      if (kind === 'wal-truncate') {
-        const cut = size === 0 ? 0 : 1 + rng.int(Math.min(size, WAL_TAIL_BYTES));
-        truncateSync(file, size - cut);
-        target = `${seg}: -${cut} B`;
-      } else {
-        const at = size === 0 ? 0 : Math.max(0, size - 1 - rng.int(Math.min(size, WAL_TAIL_BYTES)));
-        if (size > 0) {
-          const fd = openSync(file, 'r+');
-          const b = Buffer.alloc(1);
-          readSync(fd, b, 0, 1, at);
-          b[0] = b[0]! ^ (1 << rng.int(8));
-          writeSync(fd, b, 0, 1, at);
-          closeSync(fd);
-        }
-        target = `${seg}: bit flipped at ${at}/${size}`;
-      }
-      // Restarted at once on the damaged files: recovery repairs the tail, the leader refills it.
-      // The damage is done either way: a replica that does not come back up is reported as
-      // such (a finding, not a fault that could not be applied) and tried again at the heal.
-      try {
-        await c.start(id);
-        heal = async () => undefined;
-        // Whether recovery found entries it may have acknowledged gone (the tail-lost rule then
-        // governs its votes until it is caught up) or only a never-synced torn write; read at
-        // once, before a leader can catch it up.
-        const s = await statusOf(stack, id, 2_000);
-        target += s === undefined ? '; status unknown' : s.logTailLost ? '; tail lost' : '; nothing acked lost';
-      } catch (err) {
-        target += ` — RESTART FAILED: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`;
-        heal = () => c.start(id);
-      }
-      break;
-    }
-    case 'slow-fsync': {
-      const id = takeLeader('slow down');
-      target = `node ${id} +${SLOW_FSYNC_MS} ms per fdatasync`;
-      await stack.setFsyncDelay(id, SLOW_FSYNC_MS);
-      heal = () => stack.setFsyncDelay(id, 0).catch(() => undefined);
-      break;
-    }
-    case 'transfer-leader': {
-      // The operator's transfer (cli/operator-commands.ts, op 'transfer-leader'): the leader
-      // catches the follower up, sends it TimeoutNow and refuses proposals meanwhile (the
-      // gateway retries them); it gives up after an election timeout. Nothing to heal: the
-      // leadership stays where it went. The outcome (who leads after the hold) is recorded.
-      const from = takeLeader('ask for a transfer');
-      const to = pickFree();
-      const r = await requestOnce(c.endpoint(from), { op: 'transfer-leader', to }, TRANSFER_REQUEST_TIMEOUT_MS);
-      if (r.ok !== true) throw new Error(`node ${from} refused the transfer to node ${to}: ${String(r.error)} ${String(r.message ?? '')}`);
-      target = `node ${from} → node ${to}`;
-      heal = async () => undefined;
-      outcome = async () => {
-        const now = await findLeader(stack, TRANSFER_OUTCOME_WAIT_MS);
-        return now === to ? `node ${to} leads` : `node ${now ?? 'none'} leads, not ${to}`;
-      };
-      break;
-    }
-    case 'slow-network': {
-      target = 'all links: 20 ms + U[0, 30) ms, 0.5% chunk loss';
-      stack.network.degrade({ delayMs: 20, jitterMs: 30, dropRate: 0.005 });
-      heal = async () => stack.network.heal();
-      break;
-    }
-    case 'broker-restart': {
-      target = 'broker SIGKILL';
-      await stack.killBroker();
-      heal = () => stack.startBroker();
-      break;
-    }
-    case 'read-model-restart': {
-      target = 'read models stopped';
-      await stack.stopReadModels();
-      heal = () => stack.startReadModels();
-      break;
-    }
-    case 'gateway-restart': {
-      target = 'gateway SIGKILL';
-      await stack.killGateway();
-      heal = () => stack.startGateway();
-      break;
-    }
-  }
+  const { target, heal, outcome } = await APPLY_BY_KIND[kind](x);
   return outcome === undefined ? { target, startMs, heal } : { target, startMs, heal, outcome };
+}
+
+/** How each kind of fault is applied, and healed. */
+const APPLY_BY_KIND: Record<FaultKind, (x: FaultContext) => Promise<Effect>> = {
+  'kill-leader': async (x) => killNode(x.stack, x.takeLeader('kill')),
+  'kill-follower': async (x) => killNode(x.stack, x.pickFree()),
+  'pause-leader': async ({ stack, takeLeader }) => {
+    const id = takeLeader('pause');
+    stack.cluster.pause(id, true);
+    return { target: `node ${id}`, heal: async () => stack.cluster.pause(id, false) };
+  },
+  'isolate-leader': async ({ stack, takeLeader }) => {
+    const id = takeLeader('isolate');
+    stack.network.isolate(id);
+    return { target: `node ${id}`, heal: async () => stack.network.heal() };
+  },
+  split: async ({ stack, rng, followers, takeLeader }) => {
+    // The leader with a minority (alone in 3, with one other in 5), the majority on the other side.
+    const id = takeLeader('split off');
+    const others = rng.shuffle([...followers]);
+    const a = [id, ...others.slice(0, Math.floor((stack.ids.length - 1) / 2) - 1)];
+    const b = stack.ids.filter((n) => !a.includes(n));
+    stack.network.split(a, b);
+    return { target: `[${a.join(',')}] | [${b.join(',')}]`, heal: async () => stack.network.heal() };
+  },
+  'one-way': async ({ stack, followers, takeLeader }) => {
+    // The leader's messages to everyone are lost, theirs to it arrive: it hears the others'
+    // campaigns but its heartbeats go nowhere.
+    const id = takeLeader('cut off');
+    for (const f of followers) stack.network.cutOneWay(id, f);
+    return { target: `node ${id} → others cut`, heal: async () => stack.network.heal() };
+  },
+  'wal-truncate': async (x) => damageWalTail(x, truncateTail),
+  'wal-bitflip': async (x) => damageWalTail(x, flipTailBit),
+  'slow-fsync': async ({ stack, takeLeader }) => {
+    const id = takeLeader('slow down');
+    await stack.setFsyncDelay(id, SLOW_FSYNC_MS);
+    return { target: `node ${id} +${SLOW_FSYNC_MS} ms per fdatasync`, heal: () => stack.setFsyncDelay(id, 0).catch(() => undefined) };
+  },
+  'transfer-leader': async (x) => transferLeader(x),
+  'slow-network': async ({ stack }) => {
+    stack.network.degrade({ delayMs: 20, jitterMs: 30, dropRate: 0.005 });
+    return { target: 'all links: 20 ms + U[0, 30) ms, 0.5% chunk loss', heal: async () => stack.network.heal() };
+  },
+  'broker-restart': async ({ stack }) => {
+    await stack.killBroker();
+    return { target: 'broker SIGKILL', heal: () => stack.startBroker() };
+  },
+  'read-model-restart': async ({ stack }) => {
+    await stack.stopReadModels();
+    return { target: 'read models stopped', heal: () => stack.startReadModels() };
+  },
+  'gateway-restart': async ({ stack }) => {
+    await stack.killGateway();
+    return { target: 'gateway SIGKILL', heal: () => stack.startGateway() };
+  },
+};
+
+/** Kills a replica; the heal starts it again. */
+async function killNode(stack: ChaosStack, id: NodeId): Promise<Effect> {
+  await stack.cluster.kill(id);
+  return { target: `node ${id}`, heal: () => stack.cluster.start(id) };
+}
+
+/**
+ * Kills a free follower, damages the tail of its newest WAL segment (`damage` says how, and
+ * returns what it did) and restarts it at once on the damaged files.
+ */
+async function damageWalTail(x: FaultContext, damage: (file: string, size: number, rng: Prng) => string): Promise<Effect> {
+  const { stack } = x;
+  const c = stack.cluster;
+  const id = x.pickFree();
+  await c.kill(id);
+  const file = lastSegment(stack, id);
+  const size = statSync(file).size;
+  const seg = `node ${id} wal seg ${Number(/\d+/.exec(path.basename(file))![0])}`;
+  let target = `${seg}: ${damage(file, size, x.rng)}`;
+  // Restarted at once on the damaged files: recovery repairs the tail, the leader refills it.
+  // The damage is done either way: a replica that does not come back up is reported as
+  // such (a finding, not a fault that could not be applied) and tried again at the heal.
+  try {
+    await c.start(id);
+    // Whether recovery found entries it may have acknowledged gone (the tail-lost rule then
+    // governs its votes until it is caught up) or only a never-synced torn write; read at
+    // once, before a leader can catch it up.
+    const s = await statusOf(stack, id, 2_000);
+    target += s === undefined ? '; status unknown' : s.logTailLost ? '; tail lost' : '; nothing acked lost';
+    return { target, heal: async () => undefined };
+  } catch (err) {
+    target += ` — RESTART FAILED: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`;
+    return { target, heal: () => c.start(id) };
+  }
+}
+
+/** Cuts 1..WAL_TAIL_BYTES bytes off the end of the segment (nothing off an empty one). */
+function truncateTail(file: string, size: number, rng: Prng): string {
+  const cut = size === 0 ? 0 : 1 + rng.int(Math.min(size, WAL_TAIL_BYTES));
+  truncateSync(file, size - cut);
+  return `-${cut} B`;
+}
+
+/** Flips one bit of one of the segment's last WAL_TAIL_BYTES bytes (nothing in an empty one). */
+function flipTailBit(file: string, size: number, rng: Prng): string {
+  const at = size === 0 ? 0 : Math.max(0, size - 1 - rng.int(Math.min(size, WAL_TAIL_BYTES)));
+  if (size > 0) {
+    const fd = openSync(file, 'r+');
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, at);
+    b[0] = b[0]! ^ (1 << rng.int(8));
+    writeSync(fd, b, 0, 1, at);
+    closeSync(fd);
+  }
+  return `bit flipped at ${at}/${size}`;
+}
+
+/**
+ * The operator's transfer (cli/operator-commands.ts, op 'transfer-leader'): the leader
+ * catches the follower up, sends it TimeoutNow and refuses proposals meanwhile (the
+ * gateway retries them); it gives up after an election timeout. Nothing to heal: the
+ * leadership stays where it went. The outcome (who leads after the hold) is recorded.
+ */
+async function transferLeader(x: FaultContext): Promise<Effect> {
+  const c = x.stack.cluster;
+  const from = x.takeLeader('ask for a transfer');
+  const to = x.pickFree();
+  const r = await requestOnce(c.endpoint(from), { op: 'transfer-leader', to }, TRANSFER_REQUEST_TIMEOUT_MS);
+  if (r.ok !== true) throw new Error(`node ${from} refused the transfer to node ${to}: ${String(r.error)} ${String(r.message ?? '')}`);
+  return {
+    target: `node ${from} → node ${to}`,
+    heal: async () => undefined,
+    outcome: async () => {
+      const now = await findLeader(x.stack, TRANSFER_OUTCOME_WAIT_MS);
+      return now === to ? `node ${to} leads` : `node ${now ?? 'none'} leads, not ${to}`;
+    },
+  };
 }

@@ -534,6 +534,48 @@ class GrpcTransport implements Transport {
 
 // ---------------------------------------------------------------------------------------------
 
+/** LoadResult.timeline as the load goes: per TIMELINE_BUCKET_MS from t0Ms (the first scheduled order), clamped to the buckets of the load and its drain. */
+class Timeline {
+  /** Time of the first scheduled order (performance.now() ms); set when the schedule starts. */
+  t0Ms = 0;
+  private readonly buckets: number;
+  private readonly ackedPerBucket: number[];
+  private readonly sentPerBucket: number[];
+  private readonly latencySumMs: number[];
+  private readonly latencyCount: number[];
+
+  constructor(loadSeconds: number) {
+    this.buckets = Math.ceil((loadSeconds * 1000 + DRAIN_MS_MAX + GENERATOR_LATE_MS_MAX) / TIMELINE_BUCKET_MS) + 1;
+    this.ackedPerBucket = new Array<number>(this.buckets).fill(0);
+    this.sentPerBucket = new Array<number>(this.buckets).fill(0);
+    this.latencySumMs = new Array<number>(this.buckets).fill(0);
+    this.latencyCount = new Array<number>(this.buckets).fill(0);
+  }
+
+  private bucketOf(ms: number): number {
+    return Math.min(this.buckets - 1, Math.max(0, Math.floor((ms - this.t0Ms) / TIMELINE_BUCKET_MS)));
+  }
+
+  /** An acknowledgement received at nowMs of the order scheduled at scheduledMs. */
+  acked(nowMs: number, scheduledMs: number): void {
+    this.ackedPerBucket[this.bucketOf(nowMs)]!++;
+    this.latencySumMs[this.bucketOf(scheduledMs)]! += nowMs - scheduledMs;
+    this.latencyCount[this.bucketOf(scheduledMs)]!++;
+  }
+
+  sent(nowMs: number): void {
+    this.sentPerBucket[this.bucketOf(nowMs)]!++;
+  }
+
+  result(): LoadResult['timeline'] {
+    return {
+      ackedPerBucket: trimZeros(this.ackedPerBucket),
+      sentPerBucket: trimZeros(this.sentPerBucket),
+      meanLatencyMs: trimZeros(this.latencySumMs.map((sum, b) => (this.latencyCount[b]! > 0 ? Math.round(sum / this.latencyCount[b]!) : 0))),
+    };
+  }
+}
+
 /** Offers `offeredPerSec` for warm-up + measured seconds, open loop; fills in `o.table`. */
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const t = o.table;
@@ -547,19 +589,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   let ackedInWindow = 0;
   let acked = 0;
   let sendLagMaxMs = 0;
-  const buckets = Math.ceil(((o.warmupSeconds + o.seconds) * 1000 + DRAIN_MS_MAX + GENERATOR_LATE_MS_MAX) / TIMELINE_BUCKET_MS) + 1;
-  const ackedPerBucket = new Array<number>(buckets).fill(0);
-  const sentPerBucket = new Array<number>(buckets).fill(0);
-  const latencySum = new Array<number>(buckets).fill(0);
-  const latencyCount = new Array<number>(buckets).fill(0);
-  const bucketOf = (ms: number) => Math.min(buckets - 1, Math.max(0, Math.floor((ms - t0) / TIMELINE_BUCKET_MS)));
+  const timeline = new Timeline(o.warmupSeconds + o.seconds);
   const done: Done = (i, scheduledMs) => {
     if (t.outcome[i] === Outcome.ACKED) {
       const now = performance.now();
       acked++;
-      ackedPerBucket[bucketOf(now)]!++;
-      latencySum[bucketOf(scheduledMs)]! += now - scheduledMs;
-      latencyCount[bucketOf(scheduledMs)]!++;
+      timeline.acked(now, scheduledMs);
       if (now >= measureFrom && now < end) ackedInWindow++;
       if (scheduledMs >= measureFrom && scheduledMs < end) hist.recordValue(Math.min(LATENCY_US_MAX, Math.max(1, Math.round((now - scheduledMs) * 1000))));
     }
@@ -590,7 +625,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       next++;
       if (now - scheduledMs > sendLagMaxMs) sendLagMaxMs = now - scheduledMs;
       transport.send(i, scheduledMs);
-      sentPerBucket[bucketOf(now)]!++;
+      timeline.sent(now);
       sent++;
     }
     if (sent > 0) transport.flush();
@@ -599,57 +634,69 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
 
   const wallStart = performance.now();
   t0 = wallStart + 20;
+  timeline.t0Ms = t0;
   measureFrom = t0 + o.warmupSeconds * 1000;
   end = measureFrom + o.seconds * 1000;
-  await new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      const now = performance.now();
-      transport.tick(now);
-      pump();
-      if (next >= total) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, GENERATOR_TICK_MS);
-  });
-  const drainBy = performance.now() + DRAIN_MS_MAX;
-  while (transport.inFlight() > 0 && performance.now() < drainBy) {
-    transport.tick(performance.now());
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await tickUntilScheduled(transport, pump, () => next >= total);
+  await drain(transport);
   const cpu = cpuPerUnit(cpuBefore, sampleCpu(o.cpuTargets), acked, performance.now() - wallStart);
   const abandoned = transport.abandon();
   transport.close();
   if (abandoned > 0) o.log(`  ${abandoned} orders still unanswered ${DRAIN_MS_MAX} ms after the last was scheduled: counted unknown`);
-  // HDR percentiles are the top of their bucket: never report one above the exact maximum.
-  const ms = (us: number) => Math.round(Math.min(us, hist.maxValue)) / 1000;
-  const has = hist.totalCount > 0;
   const result: LoadResult = {
     scheduled: next,
     acked,
     achievedPerSec: Math.round(ackedInWindow / o.seconds),
-    latency: {
-      count: hist.totalCount,
-      avgMs: has ? Math.round(hist.mean) / 1000 : 0,
-      p50Ms: has ? ms(hist.getValueAtPercentile(50)) : 0,
-      p90Ms: has ? ms(hist.getValueAtPercentile(90)) : 0,
-      p99Ms: has ? ms(hist.getValueAtPercentile(99)) : 0,
-      p999Ms: has ? ms(hist.getValueAtPercentile(99.9)) : 0,
-      maxMs: has ? ms(hist.maxValue) : 0,
-    },
+    latency: latencySummary(hist),
     abandoned,
     sendLagMaxMs: Math.round(sendLagMaxMs * 1000) / 1000,
     wallSeconds: (performance.now() - wallStart) / 1000,
     cpuUsPerOrder: cpu.usPerUnit,
     coresBusy: cpu.coresBusy,
-    timeline: {
-      ackedPerBucket: trimZeros(ackedPerBucket),
-      sentPerBucket: trimZeros(sentPerBucket),
-      meanLatencyMs: trimZeros(latencySum.map((sum, b) => (latencyCount[b]! > 0 ? Math.round(sum / latencyCount[b]!) : 0))),
-    },
+    timeline: timeline.result(),
   };
   hist.destroy();
   return result;
+}
+
+/** Every GENERATOR_TICK_MS: the transport's timeouts, then a pump; until every order is scheduled. */
+function tickUntilScheduled(transport: Transport, pump: () => void, scheduledAll: () => boolean): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const now = performance.now();
+      transport.tick(now);
+      pump();
+      if (scheduledAll()) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, GENERATOR_TICK_MS);
+  });
+}
+
+/** After the last scheduled order: waits up to DRAIN_MS_MAX for the answers still outstanding, the transport's timeouts running. */
+async function drain(transport: Transport): Promise<void> {
+  const drainBy = performance.now() + DRAIN_MS_MAX;
+  while (transport.inFlight() > 0 && performance.now() < drainBy) {
+    transport.tick(performance.now());
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** LoadResult.latency from the histogram of latencies (µs). */
+function latencySummary(hist: hdr.Histogram): LoadResult['latency'] {
+  // HDR percentiles are the top of their bucket: never report one above the exact maximum.
+  const ms = (us: number) => Math.round(Math.min(us, hist.maxValue)) / 1000;
+  const has = hist.totalCount > 0;
+  return {
+    count: hist.totalCount,
+    avgMs: has ? Math.round(hist.mean) / 1000 : 0,
+    p50Ms: has ? ms(hist.getValueAtPercentile(50)) : 0,
+    p90Ms: has ? ms(hist.getValueAtPercentile(90)) : 0,
+    p99Ms: has ? ms(hist.getValueAtPercentile(99)) : 0,
+    p999Ms: has ? ms(hist.getValueAtPercentile(99.9)) : 0,
+    maxMs: has ? ms(hist.maxValue) : 0,
+  };
 }
 
 function trimZeros(a: number[]): number[] {

@@ -227,49 +227,50 @@ function faultyOrders(table: OrderTable): number[] {
   return acked.length === 4 ? acked : [];
 }
 
+/** What the read models report per order id (bench/seed/digest.ts tables, indexed by order id). */
+interface ReadModelTables {
+  ordersCount: Uint32Array;
+  ordersDigest: Uint32Array;
+  fillsCount: Uint32Array;
+  fillsDigest: Uint32Array;
+  views: Uint32Array;
+}
+
+/** Why one acknowledged order is inconsistent (empty: it is consistent), and whether it counts lost or duplicated. */
+interface OrderVerdict {
+  why: string[];
+  isLost: boolean;
+  isDup: boolean;
+}
+
 export async function checkConsistency(stack: SeedStack, table: OrderTable, log: (l: string) => void, faults = false): Promise<Consistency> {
   const started = performance.now();
-  const faulty = faults ? faultyOrders(table) : [];
-  if (faults && faulty.length === 0) log('  inject-faults: fewer than 4 acknowledged orders, nothing injected');
-  if (faulty.length === 4) {
-    table.price[faulty[0]!]! += 1;
-    table.ackDigest[faulty[1]!]! ^= 1;
-    table.orderId[faulty[2]!]! += 1_000_000_000;
-    log(`  inject-faults: misrecorded orders ${faulty.map((i) => table.clOrdId(i)).join(', ')} (price, acknowledged reports, order id, read-model records)`);
-  }
+  const faulty = misrecordForSelfTest(table, faults, log);
   const { index: T, hashes } = await settle(stack);
   const reference: Reference = { ordersTopic: new DigestTable(1 << 16), fillsTopic: new DigestTable(1 << 16), ackExpected: new Uint32Array(table.n), ackExpectedCount: new Uint16Array(table.n), projection: new ReadModels(), offsets: { orders: 0, fills: 0 }, trades: 0 };
   const replays: ReplicaReplay[] = [];
   for (const id of stack.cluster.ids) replays.push(await replayReplica(stack, id, T, table, replays.length === 0 ? reference : undefined));
   const lastSeq = replays[0]!.lastSeq;
-
-  const failures: Record<string, number> = {};
-  const fail = (what: string) => (failures[what] = (failures[what] ?? 0) + 1);
-  const hashList = [...hashes.values()];
-  let stateHashesEqual = hashList.every((h) => h === hashList[0]);
-  for (const r of replays) {
-    if (r.stateHash !== hashes.get(r.id)) {
-      stateHashesEqual = false;
-      log(`  replica ${r.id}: replay of its log ends with state hash ${r.stateHash.slice(0, 12)}…, the replica reports ${hashes.get(r.id)?.slice(0, 12)}…`);
-    }
-    if (r.lastSeq !== lastSeq) stateHashesEqual = false;
-  }
-  if (!stateHashesEqual) log(`  state hashes differ at index ${T}: ${[...hashes].map(([id, h]) => `${id}=${h.slice(0, 12)}`).join(' ')}`);
+  const stateHashesEqual = stateHashesAgree(replays, hashes, T, lastSeq, log);
 
   const dump = await stack.dumpReadModels(lastSeq, READ_MODEL_CATCH_UP_MS_MAX);
   const caughtUpAtMs = performance.now();
   if (dump.maxExecLogIndex > T) log(`  the read models hold execution reports of log index ${dump.maxExecLogIndex}, past the checked index ${T}: commands arrived after the load (orders given up as unknown?); their effects show as differences`);
   if (!dump.caughtUp) log(`  read models did not catch up within ${READ_MODEL_CATCH_UP_MS_MAX} ms (visible seq ${dump.visibleSeq} of ${lastSeq})`);
-  const rmOrdersCount = u32FromBase64(dump.ordersCount);
-  const rmOrdersDigest = u32FromBase64(dump.ordersDigest);
-  const rmFillsCount = u32FromBase64(dump.fillsCount);
-  const rmFillsDigest = u32FromBase64(dump.fillsDigest);
-  const rmViews = u32FromBase64(dump.viewDigest);
+  const rm: ReadModelTables = {
+    ordersCount: u32FromBase64(dump.ordersCount),
+    ordersDigest: u32FromBase64(dump.ordersDigest),
+    fillsCount: u32FromBase64(dump.fillsCount),
+    fillsDigest: u32FromBase64(dump.fillsDigest),
+    views: u32FromBase64(dump.viewDigest),
+  };
   if (faulty.length === 4) {
     const id = replays[0]!.seq[faulty[3]!]!;
-    if (id < rmOrdersDigest.length) rmOrdersDigest[id]! ^= 1;
+    if (id < rm.ordersDigest.length) rm.ordersDigest[id]! ^= 1;
   }
 
+  const failures: Record<string, number> = {};
+  const fail = (what: string) => (failures[what] = (failures[what] ?? 0) + 1);
   let acked = 0;
   let consistent = 0;
   let lost = 0;
@@ -284,55 +285,13 @@ export async function checkConsistency(stack: SeedStack, table: OrderTable, log:
     if ((outcome === Outcome.REJECTED && !table.engineRejected.has(i)) || outcome === Outcome.NOT_SENT) if (inLog) refusedInLog++;
     if (outcome !== Outcome.ACKED) continue;
     acked++;
-    const id = table.orderId[i]!;
-    const why: string[] = [];
-    let isLost = false;
-    let isDup = false;
-    for (const r of replays) {
-      const a = r.applied[i]!;
-      if (a === 0) {
-        why.push(`not in replica ${r.id}'s log`);
-        isLost = true;
-      } else if (a > 1) {
-        why.push(`applied ${a} times on replica ${r.id}`);
-        isDup = true;
-      } else if (r.seq[i] !== id) why.push(`replica ${r.id} has it as ${r.seq[i]}, acknowledged as ${id} with ${table.ackReports[i]} reports`);
-      else if (r.contentOk[i] !== 1) why.push(`replica ${r.id} holds other content`);
-    }
-    const ref = replays[0]!;
-    // Where the order is in the log (its seq there), whatever its acknowledgement said: the
-    // replicas' reports and the read models are checked for that order.
-    const logId = ref.applied[i]! > 0 ? ref.seq[i]! : id;
-    for (const r of replays.slice(1)) {
-      if (r.reports.countOf(logId) !== ref.reports.countOf(logId) || r.reports.digestOf(logId) !== ref.reports.digestOf(logId)) why.push(`reports differ between replicas ${ref.id} and ${r.id}`);
-    }
-    if (table.ackDigest[i] !== reference.ackExpected[i]) why.push(`acknowledged with ${table.ackReports[i]} reports, the log has ${reference.ackExpectedCount[i]}${table.ackReports[i] === reference.ackExpectedCount[i] ? ' (different)' : ''}`);
-    if (!isLost) {
-      const want = reference.ordersTopic.countOf(logId);
-      const got = logId < rmOrdersCount.length ? rmOrdersCount[logId]! : 0;
-      if (got === 0 && want > 0) {
-        why.push('not in the read models');
-        isLost = true;
-      } else if (got > want) {
-        why.push(`read models applied ${got} of its ${want} order records`);
-        isDup = true;
-      } else if (got < want) why.push(`read models applied ${got} of its ${want} order records`);
-      else if (rmOrdersDigest[logId] !== reference.ordersTopic.digestOf(logId)) why.push('read-model order records differ');
-      const wantF = reference.fillsTopic.countOf(logId);
-      const gotF = logId < rmFillsCount.length ? rmFillsCount[logId]! : 0;
-      if (gotF !== wantF) {
-        why.push(`read models applied ${gotF} of its ${wantF} fills`);
-        if (gotF > wantF) isDup = true;
-      } else if (rmFillsDigest[logId] !== reference.fillsTopic.digestOf(logId)) why.push('read-model fills differ');
-      if ((logId < rmViews.length ? rmViews[logId]! : 0) !== viewDigest(reference.projection.order(logId))) why.push('read-model order view differs');
-    }
-    if (!stateHashesEqual) why.push('replica state hashes differ');
+    const { why, isLost, isDup } = orderVerdict(i, table, replays, reference, rm, stateHashesEqual);
     if (isLost) lost++;
     if (isDup) duplicates++;
     if (why.length === 0) consistent++;
     else {
       for (const w of new Set(why.map((x) => x.replace(/\d+/g, 'N')))) fail(w);
-      if (examples.length < 5) examples.push(`order ${table.clOrdId(i)} (id ${id}): ${why.join('; ')}`);
+      if (examples.length < 5) examples.push(`order ${table.clOrdId(i)} (id ${table.orderId[i]!}): ${why.join('; ')}`);
     }
   }
   return {
@@ -352,4 +311,83 @@ export async function checkConsistency(stack: SeedStack, table: OrderTable, log:
     checkSeconds: Math.round((performance.now() - started) / 100) / 10,
     examples,
   };
+}
+
+/** With --inject-faults, misrecords three of the four faulty orders now (the fourth once the read models answer); returns them (none without). */
+function misrecordForSelfTest(table: OrderTable, faults: boolean, log: (l: string) => void): number[] {
+  const faulty = faults ? faultyOrders(table) : [];
+  if (faults && faulty.length === 0) log('  inject-faults: fewer than 4 acknowledged orders, nothing injected');
+  if (faulty.length === 4) {
+    table.price[faulty[0]!]! += 1;
+    table.ackDigest[faulty[1]!]! ^= 1;
+    table.orderId[faulty[2]!]! += 1_000_000_000;
+    log(`  inject-faults: misrecorded orders ${faulty.map((i) => table.clOrdId(i)).join(', ')} (price, acknowledged reports, order id, read-model records)`);
+  }
+  return faulty;
+}
+
+/** Every replica's state hash at T equal, each equal to the replay of its own log, and every replay at the same last seq (logging what differs). */
+function stateHashesAgree(replays: ReplicaReplay[], hashes: Map<number, string>, T: number, lastSeq: number, log: (l: string) => void): boolean {
+  const hashList = [...hashes.values()];
+  let stateHashesEqual = hashList.every((h) => h === hashList[0]);
+  for (const r of replays) {
+    if (r.stateHash !== hashes.get(r.id)) {
+      stateHashesEqual = false;
+      log(`  replica ${r.id}: replay of its log ends with state hash ${r.stateHash.slice(0, 12)}…, the replica reports ${hashes.get(r.id)?.slice(0, 12)}…`);
+    }
+    if (r.lastSeq !== lastSeq) stateHashesEqual = false;
+  }
+  if (!stateHashesEqual) log(`  state hashes differ at index ${T}: ${[...hashes].map(([id, h]) => `${id}=${h.slice(0, 12)}`).join(' ')}`);
+  return stateHashesEqual;
+}
+
+/** Acknowledged order i against every replica's log, the reference and the read models (see the file comment). */
+function orderVerdict(i: number, table: OrderTable, replays: ReplicaReplay[], reference: Reference, rm: ReadModelTables, stateHashesEqual: boolean): OrderVerdict {
+  const id = table.orderId[i]!;
+  const v: OrderVerdict = { why: [], isLost: false, isDup: false };
+  const why = v.why;
+  for (const r of replays) {
+    const a = r.applied[i]!;
+    if (a === 0) {
+      why.push(`not in replica ${r.id}'s log`);
+      v.isLost = true;
+    } else if (a > 1) {
+      why.push(`applied ${a} times on replica ${r.id}`);
+      v.isDup = true;
+    } else if (r.seq[i] !== id) why.push(`replica ${r.id} has it as ${r.seq[i]}, acknowledged as ${id} with ${table.ackReports[i]} reports`);
+    else if (r.contentOk[i] !== 1) why.push(`replica ${r.id} holds other content`);
+  }
+  const ref = replays[0]!;
+  // Where the order is in the log (its seq there), whatever its acknowledgement said: the
+  // replicas' reports and the read models are checked for that order.
+  const logId = ref.applied[i]! > 0 ? ref.seq[i]! : id;
+  for (const r of replays.slice(1)) {
+    if (r.reports.countOf(logId) !== ref.reports.countOf(logId) || r.reports.digestOf(logId) !== ref.reports.digestOf(logId)) why.push(`reports differ between replicas ${ref.id} and ${r.id}`);
+  }
+  if (table.ackDigest[i] !== reference.ackExpected[i]) why.push(`acknowledged with ${table.ackReports[i]} reports, the log has ${reference.ackExpectedCount[i]}${table.ackReports[i] === reference.ackExpectedCount[i] ? ' (different)' : ''}`);
+  if (!v.isLost) readModelVerdict(logId, reference, rm, v);
+  if (!stateHashesEqual) why.push('replica state hashes differ');
+  return v;
+}
+
+/** The read models' records and view of the order (at its log id) against the reference. */
+function readModelVerdict(logId: number, reference: Reference, rm: ReadModelTables, v: OrderVerdict): void {
+  const why = v.why;
+  const want = reference.ordersTopic.countOf(logId);
+  const got = logId < rm.ordersCount.length ? rm.ordersCount[logId]! : 0;
+  if (got === 0 && want > 0) {
+    why.push('not in the read models');
+    v.isLost = true;
+  } else if (got > want) {
+    why.push(`read models applied ${got} of its ${want} order records`);
+    v.isDup = true;
+  } else if (got < want) why.push(`read models applied ${got} of its ${want} order records`);
+  else if (rm.ordersDigest[logId] !== reference.ordersTopic.digestOf(logId)) why.push('read-model order records differ');
+  const wantF = reference.fillsTopic.countOf(logId);
+  const gotF = logId < rm.fillsCount.length ? rm.fillsCount[logId]! : 0;
+  if (gotF !== wantF) {
+    why.push(`read models applied ${gotF} of its ${wantF} fills`);
+    if (gotF > wantF) v.isDup = true;
+  } else if (rm.fillsDigest[logId] !== reference.fillsTopic.digestOf(logId)) why.push('read-model fills differ');
+  if ((logId < rm.views.length ? rm.views[logId]! : 0) !== viewDigest(reference.projection.order(logId))) why.push('read-model order view differs');
 }

@@ -64,7 +64,10 @@ module.exports = {
         'config/ parses the configuration files several processes share (the gateway file, read by the gateway and ' +
         'the query service): it builds on engine/ (instrument configs), api/ (key formats) and the cluster file parser.',
       from: { path: '^config/' },
-      to: { dependencyTypes: ['local'], pathNot: '^(config|engine|api)/|^replicator/(cluster-config|raft/types)[.]ts$' },
+      to: {
+        dependencyTypes: ['local'],
+        pathNot: '^(config|engine|api)/|^replicator/(cluster-config|raft/types)[.]ts$',
+      },
     },
     {
       name: 'ops-imports-nothing-of-ours',

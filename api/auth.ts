@@ -58,22 +58,36 @@ export interface KeyEntry {
 }
 
 export type AuthResult =
-  | { ok: true; account: number; apiKey: string; admin: boolean; replayKey: string; /** the request's timestamp, ms since the epoch */ tsMs: number }
+  | {
+      ok: true;
+      account: number;
+      apiKey: string;
+      admin: boolean;
+      replayKey: string /** the request's timestamp, ms since the epoch */;
+      tsMs: number;
+    }
   | { ok: false; error: GatewayError };
 
 /** The key table of a config: account keys, and admin keys (account 0, admin: true). Throws on a malformed Ed25519 key. */
-export function buildKeyTable(config: { accounts: readonly { account: number; apiKeys: readonly ApiKeyConfig[] }[]; adminKeys: readonly ApiKeyConfig[] }): Map<string, KeyEntry> {
+export function buildKeyTable(config: {
+  accounts: readonly { account: number; apiKeys: readonly ApiKeyConfig[] }[];
+  adminKeys: readonly ApiKeyConfig[];
+}): Map<string, KeyEntry> {
   const keys = new Map<string, KeyEntry>();
   const add = (account: number, k: ApiKeyConfig, admin: boolean): void => {
     if (k.hmacSecret !== undefined) keys.set(k.key, { account, admin, hmacSecret: k.hmacSecret });
-    else if (k.ed25519PublicKey !== undefined) keys.set(k.key, { account, admin, ed25519PublicKey: ed25519PublicKeyFromRaw(k.ed25519PublicKey) });
+    else if (k.ed25519PublicKey !== undefined)
+      keys.set(k.key, { account, admin, ed25519PublicKey: ed25519PublicKeyFromRaw(k.ed25519PublicKey) });
   };
   for (const a of config.accounts) for (const k of a.apiKeys) add(a.account, k, false);
   for (const k of config.adminKeys) add(0, k, true);
   return keys;
 }
 
-const UNAUTHENTICATED: { ok: false; error: GatewayError } = { ok: false, error: { code: ErrorCode.UNAUTHENTICATED, message: 'invalid API key or signature' } };
+const UNAUTHENTICATED: { ok: false; error: GatewayError } = {
+  ok: false,
+  error: { code: ErrorCode.UNAUTHENTICATED, message: 'invalid API key or signature' },
+};
 
 function stale(message: string): { ok: false; error: GatewayError } {
   return { ok: false, error: { code: ErrorCode.STALE_REQUEST, message } };
@@ -83,21 +97,39 @@ function stale(message: string): { ok: false; error: GatewayError } {
  * Verifies the auth headers of a request: `target` and `body` exactly as received, nowMs the
  * receive time. Never throws.
  */
-export function authenticate(keys: ReadonlyMap<string, KeyEntry>, auth: AuthHeaders, target: string, body: Uint8Array, nowMs: number, windowMs: number): AuthResult {
+export function authenticate(
+  keys: ReadonlyMap<string, KeyEntry>,
+  auth: AuthHeaders,
+  target: string,
+  body: Uint8Array,
+  nowMs: number,
+  windowMs: number,
+): AuthResult {
   if (typeof auth !== 'object' || auth === null) return UNAUTHENTICATED;
   const { apiKey, timestamp, signature } = auth;
-  if (typeof apiKey !== 'string' || typeof signature !== 'string' || typeof target !== 'string' || !(body instanceof Uint8Array)) return UNAUTHENTICATED;
+  if (
+    typeof apiKey !== 'string' ||
+    typeof signature !== 'string' ||
+    typeof target !== 'string' ||
+    !(body instanceof Uint8Array)
+  )
+    return UNAUTHENTICATED;
   const key = keys.get(apiKey);
   if (key === undefined) return UNAUTHENTICATED;
-  if (typeof timestamp !== 'string' || !TIMESTAMP_RE.test(timestamp)) return stale('x-mb-timestamp must be milliseconds since the epoch, decimal');
+  if (typeof timestamp !== 'string' || !TIMESTAMP_RE.test(timestamp))
+    return stale('x-mb-timestamp must be milliseconds since the epoch, decimal');
   const tsMs = Number(timestamp);
-  if (Math.abs(nowMs - tsMs) > windowMs) return stale(`timestamp ${tsMs} is more than ${windowMs} ms away from the gateway's clock (${nowMs})`);
+  if (Math.abs(nowMs - tsMs) > windowMs)
+    return stale(`timestamp ${tsMs} is more than ${windowMs} ms away from the gateway's clock (${nowMs})`);
   const canonical = canonicalRequest(timestamp, target, body);
   let good = false;
   try {
     if (key.hmacSecret !== undefined) good = hmacVerify(key.hmacSecret, canonical, signature);
     else if (key.ed25519PublicKey !== undefined) {
-      good = signature.length === 88 && Buffer.from(signature, 'base64').toString('base64') === signature && ed25519Verify(key.ed25519PublicKey, canonical, signature);
+      good =
+        signature.length === 88 &&
+        Buffer.from(signature, 'base64').toString('base64') === signature &&
+        ed25519Verify(key.ed25519PublicKey, canonical, signature);
     }
   } catch {
     good = false;
@@ -131,7 +163,8 @@ export class ReplayCache {
     maxEntries = REPLAY_CACHE_ENTRIES_MAX,
   ) {
     if (!(windowMs >= 0)) throw new RangeError('ReplayCache: windowMs must be ≥ 0');
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('ReplayCache: maxEntries must be a positive integer');
+    if (!Number.isInteger(maxEntries) || maxEntries < 1)
+      throw new RangeError('ReplayCache: maxEntries must be a positive integer');
     this.maxEntries = maxEntries;
     const cap = Math.min(maxEntries, 1024);
     this.ringKeys = new Array<string>(cap).fill('');

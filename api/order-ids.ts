@@ -36,8 +36,10 @@ export function localOfOrderId(id: number): number {
 
 /** The global id of a shard's order `seq`; RangeError if the shard or the local id is out of range. */
 export function toGlobalOrderId(shard: number, seq: number): number {
-  if (!Number.isInteger(shard) || shard < 0 || shard > SHARD_ID_MAX) throw new RangeError(`shard ${shard} outside 0…${SHARD_ID_MAX}`);
-  if (!Number.isInteger(seq) || seq < 0 || seq >= ORDER_ID_SHARD_FACTOR) throw new RangeError(`seq ${seq} outside 0…2^${ORDER_ID_SHARD_BITS}−1`);
+  if (!Number.isInteger(shard) || shard < 0 || shard > SHARD_ID_MAX)
+    throw new RangeError(`shard ${shard} outside 0…${SHARD_ID_MAX}`);
+  if (!Number.isInteger(seq) || seq < 0 || seq >= ORDER_ID_SHARD_FACTOR)
+    throw new RangeError(`seq ${seq} outside 0…2^${ORDER_ID_SHARD_BITS}−1`);
   return orderIdOf(shard, seq);
 }
 

@@ -25,14 +25,42 @@ export const CHAIN_GENESIS = '0'.repeat(64);
 
 /** Field order of the canonical form (ExecutionReport in proto/exchange/v1/order_entry.proto). */
 export const CANONICAL_FIELDS = [
-  'exec_id', 'order_id', 'client_order_id', 'orig_client_order_id', 'account', 'symbol', 'side', 'order_type', 'exec_type', 'order_status',
-  'price', 'stop_price', 'order_qty', 'cum_qty', 'leaves_qty', 'last_qty', 'last_px', 'cum_notional', 'display_qty', 'reason', 'trade_id', 'seq', 'ts_us',
+  'exec_id',
+  'order_id',
+  'client_order_id',
+  'orig_client_order_id',
+  'account',
+  'symbol',
+  'side',
+  'order_type',
+  'exec_type',
+  'order_status',
+  'price',
+  'stop_price',
+  'order_qty',
+  'cum_qty',
+  'leaves_qty',
+  'last_qty',
+  'last_px',
+  'cum_notional',
+  'display_qty',
+  'reason',
+  'trade_id',
+  'seq',
+  'ts_us',
 ] as const satisfies readonly (keyof ExecutionReportFields<string>)[];
 export type CanonicalField = (typeof CANONICAL_FIELDS)[number];
 
 /** The fields that are strings (JSON strings in the canonical form); the others are numbers. */
 export const CANONICAL_STRING_FIELDS: ReadonlySet<CanonicalField> = new Set<CanonicalField>([
-  'client_order_id', 'orig_client_order_id', 'symbol', 'side', 'order_type', 'exec_type', 'order_status', 'reason',
+  'client_order_id',
+  'orig_client_order_id',
+  'symbol',
+  'side',
+  'order_type',
+  'exec_type',
+  'order_status',
+  'reason',
 ]);
 
 /**
@@ -81,15 +109,22 @@ export interface ChainHead {
 }
 
 /** Auditor's check: the reports (in chain order, from chain_seq 1) hash to the signed head. */
-export function verifyChain(reports: ExecutionReportOut[], head: ChainHead, publicKey: KeyObject): { ok: true } | { ok: false; at: number; why: string } {
-  if (!ed25519Verify(publicKey, headMessage(head.chain_seq, head.chain_hash), head.signature)) return { ok: false, at: head.chain_seq, why: 'head signature does not verify' };
+export function verifyChain(
+  reports: ExecutionReportOut[],
+  head: ChainHead,
+  publicKey: KeyObject,
+): { ok: true } | { ok: false; at: number; why: string } {
+  if (!ed25519Verify(publicKey, headMessage(head.chain_seq, head.chain_hash), head.signature))
+    return { ok: false, at: head.chain_seq, why: 'head signature does not verify' };
   let hash = CHAIN_GENESIS;
   for (let k = 0; k < reports.length; k++) {
     const r = reports[k]!;
     if (r.chain_seq !== k + 1) return { ok: false, at: k + 1, why: `report ${k} has chain_seq ${r.chain_seq}` };
     hash = chainStep(hash, canonicalReport(r));
-    if (hash !== r.chain_hash) return { ok: false, at: r.chain_seq, why: 'chain_hash differs (report altered or missing before it)' };
-    if (r.chain_seq === head.chain_seq) return hash === head.chain_hash ? { ok: true } : { ok: false, at: r.chain_seq, why: 'head hash differs' };
+    if (hash !== r.chain_hash)
+      return { ok: false, at: r.chain_seq, why: 'chain_hash differs (report altered or missing before it)' };
+    if (r.chain_seq === head.chain_seq)
+      return hash === head.chain_hash ? { ok: true } : { ok: false, at: r.chain_seq, why: 'head hash differs' };
   }
   return { ok: false, at: reports.length, why: `reports end before the head's chain_seq ${head.chain_seq}` };
 }

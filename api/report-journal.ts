@@ -30,7 +30,11 @@ export function readJournal(bytes: Uint8Array): JournalEntry[] {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: JournalEntry[] = [];
   for (let at = 0; at + JOURNAL_RECORD_BYTES <= b.length; at += JOURNAL_RECORD_BYTES) {
-    out.push({ shard: b.readUInt16BE(at), kind: b.readUInt16BE(at + 2), value: b.readUInt32BE(at + 4) * 2 ** 32 + b.readUInt32BE(at + 8) });
+    out.push({
+      shard: b.readUInt16BE(at),
+      kind: b.readUInt16BE(at + 2),
+      value: b.readUInt32BE(at + 4) * 2 ** 32 + b.readUInt32BE(at + 8),
+    });
   }
   return out;
 }

@@ -11,7 +11,16 @@
 // method path (`/exchange.v1.OrderEntryService/PlaceOrder`) for gRPC. Hashing the body keeps
 // the canonical string short whatever the body size.
 
-import { createHash, createHmac, createPrivateKey, createPublicKey, sign as edSign, verify as edVerify, timingSafeEqual, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  sign as edSign,
+  verify as edVerify,
+  timingSafeEqual,
+  type KeyObject,
+} from 'node:crypto';
 
 export const HEADER_API_KEY = 'x-mb-apikey';
 export const HEADER_TIMESTAMP = 'x-mb-timestamp';
@@ -63,7 +72,9 @@ export function ed25519RawPublicKey(key: KeyObject): string {
 }
 
 export function ed25519Sign(privateKey: KeyObject, message: string | Uint8Array): string {
-  return edSign(null, typeof message === 'string' ? Buffer.from(message, 'utf8') : message, privateKey).toString('base64');
+  return edSign(null, typeof message === 'string' ? Buffer.from(message, 'utf8') : message, privateKey).toString(
+    'base64',
+  );
 }
 
 export function ed25519Verify(publicKey: KeyObject, message: string | Uint8Array, signatureBase64: string): boolean {

@@ -60,14 +60,50 @@ export interface AuditResult {
 }
 
 export const CSV_COLUMNS = [
-  'row', 'shard', 'log_index', 'seq', 'ts_us', 'time', 'committed', 'client_id', 'request_seq', 'outcome', 'type', 'account',
-  'order_id', 'client_order_id', 'orig_client_order_id', 'symbol', 'side', 'order_type', 'time_in_force', 'exec_id', 'exec_type',
-  'order_status', 'price', 'stop_price', 'quantity', 'cum_qty', 'leaves_qty', 'last_qty', 'last_px', 'cum_notional', 'display_qty',
-  'reason', 'trade_id', 'detail',
+  'row',
+  'shard',
+  'log_index',
+  'seq',
+  'ts_us',
+  'time',
+  'committed',
+  'client_id',
+  'request_seq',
+  'outcome',
+  'type',
+  'account',
+  'order_id',
+  'client_order_id',
+  'orig_client_order_id',
+  'symbol',
+  'side',
+  'order_type',
+  'time_in_force',
+  'exec_id',
+  'exec_type',
+  'order_status',
+  'price',
+  'stop_price',
+  'quantity',
+  'cum_qty',
+  'leaves_qty',
+  'last_qty',
+  'last_px',
+  'cum_notional',
+  'display_qty',
+  'reason',
+  'trade_id',
+  'detail',
 ] as const;
 type CsvRow = Partial<Record<(typeof CSV_COLUMNS)[number], string | number | boolean>>;
 
-const ENUM_FIELDS: Record<string, Map<number, string>> = { side: ENUM_NAMES.side, ordType: ENUM_NAMES.ordType, tif: ENUM_NAMES.tif, postOnly: ENUM_NAMES.postOnly, stp: ENUM_NAMES.stp };
+const ENUM_FIELDS: Record<string, Map<number, string>> = {
+  side: ENUM_NAMES.side,
+  ordType: ENUM_NAMES.ordType,
+  tif: ENUM_NAMES.tif,
+  postOnly: ENUM_NAMES.postOnly,
+  stp: ENUM_NAMES.stp,
+};
 
 /** A logged command in JSON form (enum names as in engine/README.md), without seq/tsUs. */
 export function commandJson(c: Command): Record<string, unknown> {
@@ -144,12 +180,17 @@ export async function auditExport(opts: AuditOptions): Promise<AuditResult> {
       const tsUs = c.tsUs;
       const cmd = decodeCommand(data, c.bodyOffset, c.bodyLength, applied ? r.seq : 0, tsUs);
       const account = (cmd as { account?: unknown } | undefined)?.account;
-      const wantCommand = cmd !== undefined && concernsOrder(orderSeq, cmd, r, ev) && (f.account === undefined || account === f.account) && inWindow(tsUs);
+      const wantCommand =
+        cmd !== undefined &&
+        concernsOrder(orderSeq, cmd, r, ev) &&
+        (f.account === undefined || account === f.account) &&
+        inWindow(tsUs);
       if (wantCommand) exportCommand(scope, shard, entry.index, committed, r, cmd, tsUs);
       for (let i = r.eventsFrom; i < r.eventsTo; i++) exportEvent(scope, shard, entry.index, committed, ev, i);
     }
     // Events not attributed to a command (a malformed batch entry: the engine's reject of it).
-    if (results.length === 0) for (let i = 0; i < ev.count; i++) exportEvent(scope, shard, entry.index, committed, ev, i);
+    if (results.length === 0)
+      for (let i = 0; i < ev.count; i++) exportEvent(scope, shard, entry.index, committed, ev, i);
   };
 
   // The commit index is known per shard before the replay starts; the hook reads it per entry.
@@ -165,9 +206,18 @@ export async function auditExport(opts: AuditOptions): Promise<AuditResult> {
   const findings = new Findings();
   for (const x of result.findings) findings.add(x);
   for (const s of result.shards) {
-    if (s.start.mode === 'snapshot') findings.incomplete('replay', `the log before index ${s.start.index} is compacted into a snapshot (${s.start.replica}/${s.start.file}): commands and reports before it are not in the export`, { shard: s.shard });
+    if (s.start.mode === 'snapshot')
+      findings.incomplete(
+        'replay',
+        `the log before index ${s.start.index} is compacted into a snapshot (${s.start.replica}/${s.start.file}): commands and reports before it are not in the export`,
+        { shard: s.shard },
+      );
   }
-  return { exitCode: findings.exitCode(), rows, replay: { ...result, findings: findings.list, counts: findings.counts } };
+  return {
+    exitCode: findings.exitCode(),
+    rows,
+    replay: { ...result, findings: findings.list, counts: findings.counts },
+  };
 }
 
 /** Does this command concern the order? (its own new order, naming its id, or own reports about it); every command does without --order. */
@@ -178,33 +228,86 @@ function concernsOrder(orderSeq: number | undefined, cmd: Command, r: ApplyResul
   const account = (cmd as { account?: unknown }).account;
   for (let i = r.eventsFrom; i < r.eventsTo; i++) {
     const kind = ev.kind[i];
-    if ((kind === EventKind.EXEC || kind === EventKind.CANCEL_REJECT) && ev.orderId[i] === orderSeq && ev.account[i] === account) return true;
+    if (
+      (kind === EventKind.EXEC || kind === EventKind.CANCEL_REJECT) &&
+      ev.orderId[i] === orderSeq &&
+      ev.account[i] === account
+    )
+      return true;
   }
   return false;
 }
 
 /** A command row (the command passed the filter). */
-function exportCommand(scope: ExportScope, shard: number, index: number, committed: boolean, r: ApplyResult, cmd: Command, tsUs: number): void {
+function exportCommand(
+  scope: ExportScope,
+  shard: number,
+  index: number,
+  committed: boolean,
+  r: ApplyResult,
+  cmd: Command,
+  tsUs: number,
+): void {
   const applied = r.outcome === ApplyOutcome.APPLIED;
   const base = { shard, log_index: index };
   scope.rows.command++;
   const json = commandJson(cmd);
-  const gid = applied && cmd.type === 'new' ? orderIdOf(shard, r.seq) : typeof json.orderId === 'number' ? orderIdOf(shard, json.orderId) : undefined;
+  const gid =
+    applied && cmd.type === 'new'
+      ? orderIdOf(shard, r.seq)
+      : typeof json.orderId === 'number'
+        ? orderIdOf(shard, json.orderId)
+        : undefined;
   scope.emit(
-    { row: 'command', ...base, seq: applied ? r.seq : 0, ts_us: tsUs, time: isoUs(tsUs), committed, client_id: r.clientId, request_seq: r.requestSeq, outcome: OUTCOME_NAMES[r.outcome], command: json },
     {
-      row: 'command', ...base, seq: applied ? r.seq : 0, ts_us: tsUs, time: isoUs(tsUs), committed, client_id: r.clientId, request_seq: r.requestSeq, outcome: OUTCOME_NAMES[r.outcome],
-      type: String(json.type), account: json.account as number | undefined, order_id: gid, client_order_id: json.clOrdId as string | undefined,
-      orig_client_order_id: json.origClOrdId as string | undefined, symbol: json.symbol as string | undefined, side: json.side as string | undefined,
-      order_type: json.ordType as string | undefined, time_in_force: json.tif as string | undefined, price: json.price as number | undefined,
-      stop_price: json.stopPrice as number | undefined, quantity: json.qty as number | undefined, display_qty: json.displayQty as number | undefined,
+      row: 'command',
+      ...base,
+      seq: applied ? r.seq : 0,
+      ts_us: tsUs,
+      time: isoUs(tsUs),
+      committed,
+      client_id: r.clientId,
+      request_seq: r.requestSeq,
+      outcome: OUTCOME_NAMES[r.outcome],
+      command: json,
+    },
+    {
+      row: 'command',
+      ...base,
+      seq: applied ? r.seq : 0,
+      ts_us: tsUs,
+      time: isoUs(tsUs),
+      committed,
+      client_id: r.clientId,
+      request_seq: r.requestSeq,
+      outcome: OUTCOME_NAMES[r.outcome],
+      type: String(json.type),
+      account: json.account as number | undefined,
+      order_id: gid,
+      client_order_id: json.clOrdId as string | undefined,
+      orig_client_order_id: json.origClOrdId as string | undefined,
+      symbol: json.symbol as string | undefined,
+      side: json.side as string | undefined,
+      order_type: json.ordType as string | undefined,
+      time_in_force: json.tif as string | undefined,
+      price: json.price as number | undefined,
+      stop_price: json.stopPrice as number | undefined,
+      quantity: json.qty as number | undefined,
+      display_qty: json.displayQty as number | undefined,
       detail: JSON.stringify(json),
     },
   );
 }
 
 /** Event row i of the buffer, as a report row or an event row, if it passes the filter. */
-function exportEvent(scope: ExportScope, shard: number, index: number, committed: boolean, ev: EventBuffer, i: number): void {
+function exportEvent(
+  scope: ExportScope,
+  shard: number,
+  index: number,
+  committed: boolean,
+  ev: EventBuffer,
+  i: number,
+): void {
   const f = scope.filter;
   const orderSeq = scope.orderSeq;
   const kind = ev.kind[i]!;
@@ -220,11 +323,34 @@ function exportEvent(scope: ExportScope, shard: number, index: number, committed
     scope.emit(
       { row: 'report', shard, log_index: index, time: isoUs(report.ts_us), committed, ...report },
       {
-        row: 'report', shard, log_index: index, seq: report.seq, ts_us: report.ts_us, time: isoUs(report.ts_us), committed, type: 'exec', account: report.account,
-        order_id: report.order_id, client_order_id: report.client_order_id, orig_client_order_id: report.orig_client_order_id, symbol: report.symbol,
-        side: report.side, order_type: report.order_type, exec_id: report.exec_id, exec_type: report.exec_type, order_status: report.order_status,
-        price: report.price, stop_price: report.stop_price, quantity: report.order_qty, cum_qty: report.cum_qty, leaves_qty: report.leaves_qty,
-        last_qty: report.last_qty, last_px: report.last_px, cum_notional: report.cum_notional, display_qty: report.display_qty, reason: report.reason,
+        row: 'report',
+        shard,
+        log_index: index,
+        seq: report.seq,
+        ts_us: report.ts_us,
+        time: isoUs(report.ts_us),
+        committed,
+        type: 'exec',
+        account: report.account,
+        order_id: report.order_id,
+        client_order_id: report.client_order_id,
+        orig_client_order_id: report.orig_client_order_id,
+        symbol: report.symbol,
+        side: report.side,
+        order_type: report.order_type,
+        exec_id: report.exec_id,
+        exec_type: report.exec_type,
+        order_status: report.order_status,
+        price: report.price,
+        stop_price: report.stop_price,
+        quantity: report.order_qty,
+        cum_qty: report.cum_qty,
+        leaves_qty: report.leaves_qty,
+        last_qty: report.last_qty,
+        last_px: report.last_px,
+        cum_notional: report.cum_notional,
+        display_qty: report.display_qty,
+        reason: report.reason,
         trade_id: report.trade_id,
       },
     );
@@ -241,9 +367,20 @@ function exportEvent(scope: ExportScope, shard: number, index: number, committed
   scope.emit(
     { row: 'event', shard, log_index: index, seq, ts_us: ts, time: isoUs(ts), committed, ...json },
     {
-      row: 'event', shard, log_index: index, seq, ts_us: ts, time: isoUs(ts), committed, type: String(json.kind), account: json.account as number | undefined,
+      row: 'event',
+      shard,
+      log_index: index,
+      seq,
+      ts_us: ts,
+      time: isoUs(ts),
+      committed,
+      type: String(json.kind),
+      account: json.account as number | undefined,
       order_id: typeof json.orderId === 'number' && json.orderId > 0 ? orderIdOf(shard, json.orderId) : undefined,
-      client_order_id: json.clOrdId as string | undefined, symbol: json.symbol as string | undefined, reason: json.reason as string | undefined, detail: JSON.stringify(json),
+      client_order_id: json.clOrdId as string | undefined,
+      symbol: json.symbol as string | undefined,
+      reason: json.reason as string | undefined,
+      detail: JSON.stringify(json),
     },
   );
 }

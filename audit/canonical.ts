@@ -116,7 +116,14 @@ function writeString(out: Uint8Array, view: DataView, at: number, s: string): nu
  * Writes exec row i of `b` as a record at `out[at…]` (execRowBytesMax(b, i) bytes must be free);
  * returns the offset after it.
  */
-export function writeExecRow(out: Uint8Array, view: DataView, at: number, shard: number, b: EventBuffer, i: number): number {
+export function writeExecRow(
+  out: Uint8Array,
+  view: DataView,
+  at: number,
+  shard: number,
+  b: EventBuffer,
+  i: number,
+): number {
   view.setUint16(at + 4, shard, true);
   out[at + 6] = b.side[i]!;
   out[at + 7] = b.ordType[i]!;
@@ -151,7 +158,6 @@ export function writeExecRow(out: Uint8Array, view: DataView, at: number, shard:
 export function execRowLength(view: DataView, at: number): number {
   return view.getUint32(at, true);
 }
-
 
 /** canonicalReport(toReport(shard, event)) of the exec record at `at`. */
 export function canonicalFromRecord(bytes: Buffer, view: DataView, at: number): string {

@@ -18,7 +18,13 @@ export declare const CHAIN_WORKER_ROLE: string;
 export type RecordWriter = (bytes: Buffer, view: DataView, at: number, prefix?: string) => string;
 
 export declare function recordWriter(t: CanonicalTables, template: string): RecordWriter;
-export declare function hashRecords(write: RecordWriter, startHash: string, bytes: Buffer, count: number, each?: (k: number, hash: string, canonical: string) => void): string;
+export declare function hashRecords(
+  write: RecordWriter,
+  startHash: string,
+  bytes: Buffer,
+  count: number,
+  each?: (k: number, hash: string, canonical: string) => void,
+): string;
 
 export interface HashRequest {
   id: number;

@@ -34,7 +34,9 @@ function quoted(bytes, view, at) {
   const word = view.getUint32(at, true);
   const n = word & LENGTH_MASK;
   lastEnd = at + 4 + n;
-  return word >= PLAIN_STRING ? bytes.latin1Slice(at + 4, at + 4 + n) : JSON.stringify(bytes.toString('utf16le', at + 4, at + 4 + n));
+  return word >= PLAIN_STRING
+    ? bytes.latin1Slice(at + 4, at + 4 + n)
+    : JSON.stringify(bytes.toString('utf16le', at + 4, at + 4 + n));
 }
 let lastEnd = 0;
 
@@ -100,7 +102,10 @@ function verifyHead(key, head) {
 if (!isMainThread && parentPort !== null && workerData?.role === CHAIN_WORKER_ROLE) {
   const port = parentPort;
   const write = recordWriter(workerData.tables, workerData.template);
-  const key = workerData.keyDer === undefined ? undefined : createPublicKey({ key: Buffer.from(workerData.keyDer), format: 'der', type: 'spki' });
+  const key =
+    workerData.keyDer === undefined
+      ? undefined
+      : createPublicKey({ key: Buffer.from(workerData.keyDer), format: 'der', type: 'spki' });
   port.on('message', (m) => {
     const endHash = hashRecords(write, m.startHash, Buffer.from(m.records, 0, m.length), m.count);
     port.postMessage({ id: m.id, endHash, sigOk: m.head === undefined ? undefined : verifyHead(key, m.head) });

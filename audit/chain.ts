@@ -19,7 +19,7 @@
 // Reports after a run's last head are regenerated (each must exist in the log) but no signature
 // covers them.
 
-import { type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
@@ -49,7 +49,14 @@ export interface Journal {
 export function readJournalFile(file: string): Journal {
   const b = fs.readFileSync(file);
   const count = Math.floor(b.length / JOURNAL_RECORD_BYTES);
-  const j: Journal = { file, count, shard: new Uint16Array(count), kind: new Uint16Array(count), value: new Float64Array(count), tornBytes: b.length - count * JOURNAL_RECORD_BYTES };
+  const j: Journal = {
+    file,
+    count,
+    shard: new Uint16Array(count),
+    kind: new Uint16Array(count),
+    value: new Float64Array(count),
+    tornBytes: b.length - count * JOURNAL_RECORD_BYTES,
+  };
   for (let k = 0, at = 0; k < count; k++, at += JOURNAL_RECORD_BYTES) {
     j.shard[k] = b.readUInt16BE(at);
     j.kind[k] = b.readUInt16BE(at + 2);
@@ -72,7 +79,13 @@ export function journalRuns(j: Journal, findings: Findings): JournalRun[] {
   const runs: JournalRun[] = [];
   let current: { startRecord: number; startTsMs: number; reports: number[] } | undefined;
   const close = () => {
-    if (current !== undefined) runs.push({ run: runs.length + 1, startRecord: current.startRecord, startTsMs: current.startTsMs, reports: Int32Array.from(current.reports) });
+    if (current !== undefined)
+      runs.push({
+        run: runs.length + 1,
+        startRecord: current.startRecord,
+        startTsMs: current.startTsMs,
+        reports: Int32Array.from(current.reports),
+      });
   };
   for (let k = 0; k < j.count; k++) {
     const kind = j.kind[k]!;
@@ -81,16 +94,28 @@ export function journalRuns(j: Journal, findings: Findings): JournalRun[] {
       current = { startRecord: k, startTsMs: j.value[k]!, reports: [] };
     } else if (kind === JOURNAL_KIND_REPORT) {
       if (current === undefined) {
-        findings.fail('journal', `record ${k} is a report before any run-start record (the journal's beginning is missing or altered)`, { file: name, offset: k * JOURNAL_RECORD_BYTES });
+        findings.fail(
+          'journal',
+          `record ${k} is a report before any run-start record (the journal's beginning is missing or altered)`,
+          { file: name, offset: k * JOURNAL_RECORD_BYTES },
+        );
         continue;
       }
       current.reports.push(k);
     } else {
-      findings.fail('journal', `record ${k} has unknown kind ${kind} (shard ${j.shard[k]}, value ${j.value[k]})`, { file: name, offset: k * JOURNAL_RECORD_BYTES });
+      findings.fail('journal', `record ${k} has unknown kind ${kind} (shard ${j.shard[k]}, value ${j.value[k]})`, {
+        file: name,
+        offset: k * JOURNAL_RECORD_BYTES,
+      });
     }
   }
   close();
-  if (j.tornBytes > 0) findings.note('journal', `${j.tornBytes} bytes after the last whole record (a write cut short by a crash); ignored`, { file: name });
+  if (j.tornBytes > 0)
+    findings.note(
+      'journal',
+      `${j.tornBytes} bytes after the last whole record (a write cut short by a crash); ignored`,
+      { file: name },
+    );
   return runs;
 }
 
@@ -121,19 +146,41 @@ export function readHeadsFile(file: string, findings: Findings): HeadLine[] {
     try {
       o = JSON.parse(raw) as Record<string, unknown>;
     } catch {
-      if (lastLine) findings.note('heads', 'last line is not whole JSON (a write cut short by a crash); ignored', { file: name, line: k + 1 });
+      if (lastLine)
+        findings.note('heads', 'last line is not whole JSON (a write cut short by a crash); ignored', {
+          file: name,
+          line: k + 1,
+        });
       else findings.fail('heads', `not JSON: ${JSON.stringify(raw.slice(0, 80))}`, { file: name, line: k + 1 });
       continue;
     }
     const seq = o.chain_seq;
     if (
-      typeof o !== 'object' || o === null || typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0 ||
-      typeof o.chain_hash !== 'string' || !/^[0-9a-f]{64}$/.test(o.chain_hash) || typeof o.signature !== 'string' || typeof o.ts_ms !== 'number'
+      typeof o !== 'object' ||
+      o === null ||
+      typeof seq !== 'number' ||
+      !Number.isSafeInteger(seq) ||
+      seq < 0 ||
+      typeof o.chain_hash !== 'string' ||
+      !/^[0-9a-f]{64}$/.test(o.chain_hash) ||
+      typeof o.signature !== 'string' ||
+      typeof o.ts_ms !== 'number'
     ) {
-      findings.fail('heads', `not a chain head (chain_seq, chain_hash, ts_ms, signature): ${JSON.stringify(raw.slice(0, 120))}`, { file: name, line: k + 1 });
+      findings.fail(
+        'heads',
+        `not a chain head (chain_seq, chain_hash, ts_ms, signature): ${JSON.stringify(raw.slice(0, 120))}`,
+        { file: name, line: k + 1 },
+      );
       continue;
     }
-    heads.push({ line: k + 1, chainSeq: seq, chainHash: o.chain_hash, tsMs: o.ts_ms, signature: o.signature, start: o.start === true });
+    heads.push({
+      line: k + 1,
+      chainSeq: seq,
+      chainHash: o.chain_hash,
+      tsMs: o.ts_ms,
+      signature: o.signature,
+      start: o.start === true,
+    });
   }
   return heads;
 }
@@ -143,14 +190,23 @@ export function headRuns(heads: HeadLine[], findings: Findings, file: string): H
   const runs: HeadLine[][] = [];
   for (const h of heads) {
     if (h.start || runs.length === 0) {
-      if (!h.start) findings.fail('heads', 'the first head has no "start": true (the beginning of the file is missing or altered)', { file: path.basename(file), line: h.line, chainSeq: h.chainSeq });
+      if (!h.start)
+        findings.fail(
+          'heads',
+          'the first head has no "start": true (the beginning of the file is missing or altered)',
+          { file: path.basename(file), line: h.line, chainSeq: h.chainSeq },
+        );
       runs.push([h]);
       continue;
     }
     const run = runs[runs.length - 1]!;
     const prev = run[run.length - 1]!;
     if (h.chainSeq <= prev.chainSeq) {
-      findings.fail('heads', `chain_seq ${h.chainSeq} does not follow the previous head's ${prev.chainSeq} (line ${prev.line}): heads reordered, duplicated or altered`, { file: path.basename(file), line: h.line, chainSeq: h.chainSeq });
+      findings.fail(
+        'heads',
+        `chain_seq ${h.chainSeq} does not follow the previous head's ${prev.chainSeq} (line ${prev.line}): heads reordered, duplicated or altered`,
+        { file: path.basename(file), line: h.line, chainSeq: h.chainSeq },
+      );
       continue;
     }
     run.push(h);
@@ -267,8 +323,19 @@ export const HASH_THREADS_MAX = 4;
 
 export class ChainCheck {
   readonly summary: ChainSummary = {
-    runs: 0, runsWithHeads: 0, heads: 0, headsVerified: 0, reportsInJournal: 0, reportsRegenerated: 0, reportsCovered: 0,
-    reportsUnsigned: 0, reportsNotChecked: 0, segments: 0, segmentsChecked: 0, hashThreads: 0, clientReportsCompared: 0,
+    runs: 0,
+    runsWithHeads: 0,
+    heads: 0,
+    headsVerified: 0,
+    reportsInJournal: 0,
+    reportsRegenerated: 0,
+    reportsCovered: 0,
+    reportsUnsigned: 0,
+    reportsNotChecked: 0,
+    segments: 0,
+    segmentsChecked: 0,
+    hashThreads: 0,
+    clientReportsCompared: 0,
   };
   private journal: Journal | undefined;
   private runs: JournalRun[] = [];
@@ -300,19 +367,32 @@ export class ChainCheck {
     this.summary.runs = this.runs.length;
     this.summary.heads = heads.length;
     if (heads.length > 0 && this.publicKey === undefined && this.opts.publicKeyPath === undefined) {
-      f.incomplete('heads', `${heads.length} signed heads, but no public key (give --public-key <signingKey>.pub): signatures not checked`);
+      f.incomplete(
+        'heads',
+        `${heads.length} signed heads, but no public key (give --public-key <signingKey>.pub): signatures not checked`,
+      );
     }
     if (this.journal === undefined && heads.length > 0) {
-      f.incomplete('journal', `no ${jname} next to the heads: the ${heads.length} signed heads cannot be compared with the log (a gateway older than the journal?)`);
+      f.incomplete(
+        'journal',
+        `no ${jname} next to the heads: the ${heads.length} signed heads cannot be compared with the log (a gateway older than the journal?)`,
+      );
     }
     this.planSegments(hruns);
     this.summary.segments = this.segments.length;
     this.markCheckable(source, jname);
     if (this.opts.reportsFile !== undefined) this.readClientReports(this.opts.reportsFile);
     let planned = 0;
-    for (let k = 0; k < this.segments.length; k++) if (this.checkable[k]) planned += this.segments[k]!.to - this.segments[k]!.from;
+    for (let k = 0; k < this.segments.length; k++)
+      if (this.checkable[k]) planned += this.segments[k]!.to - this.segments[k]!.from;
     this.summary.hashThreads =
-      this.opts.reportsFile !== undefined ? 0 : this.opts.hashThreads >= 0 ? this.opts.hashThreads : planned >= HASH_WORKER_MIN_REPORTS ? Math.min(HASH_THREADS_MAX, availableParallelism()) : 0;
+      this.opts.reportsFile !== undefined
+        ? 0
+        : this.opts.hashThreads >= 0
+          ? this.opts.hashThreads
+          : planned >= HASH_WORKER_MIN_REPORTS
+            ? Math.min(HASH_THREADS_MAX, availableParallelism())
+            : 0;
   }
 
   /** The exchange's public key, if one is given (one that cannot be read is a failure). */
@@ -338,7 +418,11 @@ export class ChainCheck {
       if (run === undefined) {
         for (const h of hr) this.verifyHeadSignatureOnly(h, undefined);
         if (this.journal !== undefined) {
-          f.incomplete('heads', `heads of lines ${hr[0]!.line}..${hr[hr.length - 1]!.line} (chain_seq up to ${hr[hr.length - 1]!.chainSeq}, signed from ts_ms ${hr[0]!.tsMs}) belong to no run of the journal (written before it existed?): not compared with the log`, { line: hr[0]!.line });
+          f.incomplete(
+            'heads',
+            `heads of lines ${hr[0]!.line}..${hr[hr.length - 1]!.line} (chain_seq up to ${hr[hr.length - 1]!.chainSeq}, signed from ts_ms ${hr[0]!.tsMs}) belong to no run of the journal (written before it existed?): not compared with the log`,
+            { line: hr[0]!.line },
+          );
         }
         continue;
       }
@@ -352,14 +436,19 @@ export class ChainCheck {
       let startHash = CHAIN_GENESIS;
       for (const h of hr) {
         if (h.chainSeq > run.reports.length) {
-          f.fail('chain', `signed head at chain_seq ${h.chainSeq} is beyond the ${run.reports.length} reports the journal holds for this run: journal records lost or the head does not belong here`, { run: run.run, chainSeq: h.chainSeq, line: h.line, file: 'chain-heads.jsonl' });
+          f.fail(
+            'chain',
+            `signed head at chain_seq ${h.chainSeq} is beyond the ${run.reports.length} reports the journal holds for this run: journal records lost or the head does not belong here`,
+            { run: run.run, chainSeq: h.chainSeq, line: h.line, file: 'chain-heads.jsonl' },
+          );
           continue;
         }
         this.segments.push({ run, from, to: h.chainSeq, startHash, head: h });
         from = h.chainSeq;
         startHash = h.chainHash;
       }
-      if (from < run.reports.length) this.segments.push({ run, from, to: run.reports.length, startHash, head: undefined });
+      if (from < run.reports.length)
+        this.segments.push({ run, from, to: run.reports.length, startHash, head: undefined });
     }
   }
 
@@ -371,11 +460,18 @@ export class ChainCheck {
     const f = this.findings;
     const j = this.journal;
     // Consecutive segments of a run skipped for the same reason make one finding.
-    let skipped: { run: JournalRun; from: number; to: number; heads: number; why: string; kind: string; firstN: number } | undefined;
+    let skipped:
+      | { run: JournalRun; from: number; to: number; heads: number; why: string; kind: string; firstN: number }
+      | undefined;
     const flushSkipped = () => {
       if (skipped === undefined) return;
-      const heads = skipped.heads > 0 ? `; ${skipped.heads} signed head(s) in that range checked for their signature only` : '';
-      f.incomplete('chain', `reports chain_seq ${skipped.from + 1}..${skipped.to} not regenerated: ${skipped.why}${heads}`, { run: skipped.run.run, chainSeq: skipped.firstN, file: jname });
+      const heads =
+        skipped.heads > 0 ? `; ${skipped.heads} signed head(s) in that range checked for their signature only` : '';
+      f.incomplete(
+        'chain',
+        `reports chain_seq ${skipped.from + 1}..${skipped.to} not regenerated: ${skipped.why}${heads}`,
+        { run: skipped.run.run, chainSeq: skipped.firstN, file: jname },
+      );
       skipped = undefined;
     };
     for (const s of this.segments) {
@@ -389,7 +485,10 @@ export class ChainCheck {
           const execId = j.value[rec]!;
           if (start === undefined || execId <= start) {
             kind = start === undefined ? `not-replayed ${shard}` : `before-start ${shard}`;
-            why = start === undefined ? `shard ${shard} is not replayed` : `exec_id ${execId} of shard ${shard} precedes the replay's start (exec ids up to ${start} are in the starting snapshot)`;
+            why =
+              start === undefined
+                ? `shard ${shard} is not replayed`
+                : `exec_id ${execId} of shard ${shard} precedes the replay's start (exec ids up to ${start} are in the starting snapshot)`;
             break;
           }
         }
@@ -397,8 +496,10 @@ export class ChainCheck {
       this.checkable.push(why === undefined);
       if (why !== undefined) {
         this.summary.reportsNotChecked += s.to - s.from;
-        if (skipped !== undefined && (skipped.run !== s.run || skipped.kind !== kind || skipped.to !== s.from)) flushSkipped();
-        if (skipped === undefined) skipped = { run: s.run, from: s.from, to: s.to, heads: 0, why, kind, firstN: s.from + 1 };
+        if (skipped !== undefined && (skipped.run !== s.run || skipped.kind !== kind || skipped.to !== s.from))
+          flushSkipped();
+        if (skipped === undefined)
+          skipped = { run: s.run, from: s.from, to: s.to, heads: 0, why, kind, firstN: s.from + 1 };
         skipped.to = s.to;
         if (s.head !== undefined) skipped.heads++;
         continue;
@@ -439,10 +540,19 @@ export class ChainCheck {
           await pool.whenBelow(HASH_INFLIGHT_MAX * threads);
           pool.submit(s.startHash, records, s.head, (end, sigOk) => this.segmentDone(s, end, sigOk));
         } else {
-          const each = this.clientReports.size > 0 ? (k: number, h: string, canonical: string) => {
-            if (this.clientReports.has(s.from + k + 1)) this.noteRegenerated(s, s.from + k + 1, h, canonical);
-          } : undefined;
-          const h = hashRecords(RECORD_WRITER, s.startHash, Buffer.from(records.bytes.buffer, 0, records.length), records.count, each);
+          const each =
+            this.clientReports.size > 0
+              ? (k: number, h: string, canonical: string) => {
+                  if (this.clientReports.has(s.from + k + 1)) this.noteRegenerated(s, s.from + k + 1, h, canonical);
+                }
+              : undefined;
+          const h = hashRecords(
+            RECORD_WRITER,
+            s.startHash,
+            Buffer.from(records.bytes.buffer, 0, records.length),
+            records.count,
+            each,
+          );
           this.segmentDone(s, h, s.head !== undefined ? this.verifyHeadSignature(s.head) : undefined);
         }
       }
@@ -463,11 +573,32 @@ export class ChainCheck {
       const execId = j.value[rec]!;
       const r = source.regenerate(shard, execId, out);
       if (r === undefined) continue;
-      const where = { run: s.run.run, chainSeq: n, shard, file: path.basename(j.file), offset: rec * JOURNAL_RECORD_BYTES };
+      const where = {
+        run: s.run.run,
+        chainSeq: n,
+        shard,
+        file: path.basename(j.file),
+        offset: rec * JOURNAL_RECORD_BYTES,
+      };
       const rest = `reports chain_seq ${n}..${s.to} of this segment not checked`;
-      if (r.unavailable === 'missing') this.findings.fail('chain', `journal names exec_id ${execId} of shard ${shard}, which the log does not contain: ${r.detail}`, where);
-      else if (r.unavailable === 'unreadable') this.findings.incomplete('chain', `exec_id ${execId} of shard ${shard} cannot be regenerated: ${r.detail}; ${rest}`, where);
-      else this.findings.incomplete('chain', `exec_id ${execId} of shard ${shard} is outside the replayed range (${r.detail}); ${rest}`, where);
+      if (r.unavailable === 'missing')
+        this.findings.fail(
+          'chain',
+          `journal names exec_id ${execId} of shard ${shard}, which the log does not contain: ${r.detail}`,
+          where,
+        );
+      else if (r.unavailable === 'unreadable')
+        this.findings.incomplete(
+          'chain',
+          `exec_id ${execId} of shard ${shard} cannot be regenerated: ${r.detail}; ${rest}`,
+          where,
+        );
+      else
+        this.findings.incomplete(
+          'chain',
+          `exec_id ${execId} of shard ${shard} is outside the replayed range (${r.detail}); ${rest}`,
+          where,
+        );
       this.summary.reportsNotChecked += s.to - n + 1;
       this.summary.reportsRegenerated += n - s.from - 1;
       return undefined;
@@ -488,7 +619,12 @@ export class ChainCheck {
     const h = s.head!;
     const where = { run: s.run.run, chainSeq: h.chainSeq, line: h.line, file: 'chain-heads.jsonl' };
     if (sigOk) this.summary.headsVerified++;
-    else if (this.publicKey !== undefined) this.findings.fail('heads', `signature does not verify with the exchange's public key (chain_hash ${h.chainHash})`, where);
+    else if (this.publicKey !== undefined)
+      this.findings.fail(
+        'heads',
+        `signature does not verify with the exchange's public key (chain_hash ${h.chainHash})`,
+        where,
+      );
     if (endHash === h.chainHash) {
       this.summary.reportsCovered += s.to - s.from;
       return;
@@ -505,12 +641,19 @@ export class ChainCheck {
   }
 
   private verifyHeadSignature(h: HeadLine): boolean {
-    return this.publicKey !== undefined && ed25519Verify(this.publicKey, headMessage(h.chainSeq, h.chainHash), h.signature);
+    return (
+      this.publicKey !== undefined && ed25519Verify(this.publicKey, headMessage(h.chainSeq, h.chainHash), h.signature)
+    );
   }
 
   private verifyHeadSignatureOnly(h: HeadLine, run: number | undefined): void {
     if (this.verifyHeadSignature(h)) this.summary.headsVerified++;
-    else if (this.publicKey !== undefined) this.findings.fail('heads', `signature does not verify with the exchange's public key (chain_hash ${h.chainHash})`, { ...(run !== undefined ? { run } : {}), chainSeq: h.chainSeq, line: h.line, file: 'chain-heads.jsonl' });
+    else if (this.publicKey !== undefined)
+      this.findings.fail(
+        'heads',
+        `signature does not verify with the exchange's public key (chain_hash ${h.chainHash})`,
+        { ...(run !== undefined ? { run } : {}), chainSeq: h.chainSeq, line: h.line, file: 'chain-heads.jsonl' },
+      );
   }
 
   /**
@@ -555,7 +698,10 @@ export class ChainCheck {
         continue;
       }
       if (typeof r.chain_seq !== 'number' || typeof r.chain_hash !== 'string') {
-        this.findings.fail('reports', 'no chain_seq/chain_hash: not a chained execution report', { file: path.basename(file), line: k + 1 });
+        this.findings.fail('reports', 'no chain_seq/chain_hash: not a chained execution report', {
+          file: path.basename(file),
+          line: k + 1,
+        });
         continue;
       }
       const list = this.clientReports.get(r.chain_seq) ?? [];
@@ -581,16 +727,34 @@ export class ChainCheck {
         const same = regen.find((g) => g.hash === report.chain_hash);
         if (same !== undefined) {
           if (same.canonical === canonical) continue;
-          this.findings.fail('reports', `report differs from the one the log regenerates at this position: ${fieldDiff(canonical, same.canonical)}`, { ...where, run: same.run });
+          this.findings.fail(
+            'reports',
+            `report differs from the one the log regenerates at this position: ${fieldDiff(canonical, same.canonical)}`,
+            { ...where, run: same.run },
+          );
           continue;
         }
         if (regen.length === 0) {
-          this.findings.incomplete('reports', `no regenerated report at chain_seq ${n} to compare with (outside the checked segments)`, where);
+          this.findings.incomplete(
+            'reports',
+            `no regenerated report at chain_seq ${n} to compare with (outside the checked segments)`,
+            where,
+          );
           continue;
         }
         const byContent = regen.find((g) => g.canonical === canonical);
-        if (byContent !== undefined) this.findings.fail('reports', `content equals the log's report, but its chain_hash ${report.chain_hash} is not the chain's ${byContent.hash}`, { ...where, run: byContent.run });
-        else this.findings.fail('reports', `chain_hash ${report.chain_hash} matches no regenerated chain at this position; against run ${regen[0]!.run}: ${fieldDiff(canonical, regen[0]!.canonical)}`, { ...where, run: regen[0]!.run });
+        if (byContent !== undefined)
+          this.findings.fail(
+            'reports',
+            `content equals the log's report, but its chain_hash ${report.chain_hash} is not the chain's ${byContent.hash}`,
+            { ...where, run: byContent.run },
+          );
+        else
+          this.findings.fail(
+            'reports',
+            `chain_hash ${report.chain_hash} matches no regenerated chain at this position; against run ${regen[0]!.run}: ${fieldDiff(canonical, regen[0]!.canonical)}`,
+            { ...where, run: regen[0]!.run },
+          );
       }
     }
   }
@@ -601,7 +765,9 @@ export function fieldDiff(reportCanonical: string, logCanonical: string): string
   const a = JSON.parse(reportCanonical) as Record<string, unknown>;
   const b = JSON.parse(logCanonical) as Record<string, unknown>;
   const diffs: string[] = [];
-  for (const k of Object.keys(b)) if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) diffs.push(`${k}: report ${JSON.stringify(a[k])}, log ${JSON.stringify(b[k])}`);
+  for (const k of Object.keys(b))
+    if (JSON.stringify(a[k]) !== JSON.stringify(b[k]))
+      diffs.push(`${k}: report ${JSON.stringify(a[k])}, log ${JSON.stringify(b[k])}`);
   return diffs.length > 0 ? diffs.join('; ') : 'same fields, different bytes';
 }
 
@@ -623,7 +789,12 @@ class HashPool {
   constructor(threads: number, keyDer: Buffer | undefined) {
     for (let k = 0; k < threads; k++) {
       const w = new Worker(new URL('./chain-hash.mjs', import.meta.url), {
-        workerData: { role: CHAIN_WORKER_ROLE, tables: CANONICAL_TABLES, template: RECORD_TEMPLATE, ...(keyDer !== undefined ? { keyDer: new Uint8Array(keyDer) } : {}) },
+        workerData: {
+          role: CHAIN_WORKER_ROLE,
+          tables: CANONICAL_TABLES,
+          template: RECORD_TEMPLATE,
+          ...(keyDer !== undefined ? { keyDer: new Uint8Array(keyDer) } : {}),
+        },
       });
       w.on('message', (m: HashReply) => {
         const cb = this.callbacks.get(m.id)!;
@@ -651,7 +822,16 @@ class HashPool {
     this.callbacks.set(id, cb);
     const w = this.workers[this.next++ % this.workers.length]!;
     const buffer = records.bytes.buffer as ArrayBuffer;
-    const m: HashRequest = { id, startHash, records: buffer, length: records.length, count: records.count, ...(head !== undefined ? { head: { chainSeq: head.chainSeq, chainHash: head.chainHash, signature: head.signature } } : {}) };
+    const m: HashRequest = {
+      id,
+      startHash,
+      records: buffer,
+      length: records.length,
+      count: records.count,
+      ...(head !== undefined
+        ? { head: { chainSeq: head.chainSeq, chainHash: head.chainHash, signature: head.signature } }
+        : {}),
+    };
     w.postMessage(m, [buffer]);
   }
 

@@ -74,6 +74,9 @@ export function formatFinding(f: Finding): string {
   if (f.index !== undefined) where.push(`index ${f.index}`);
   if (f.run !== undefined) where.push(`run ${f.run}`);
   if (f.chainSeq !== undefined) where.push(`chain_seq ${f.chainSeq}`);
-  if (f.file !== undefined) where.push(f.offset !== undefined ? `${f.file} @${f.offset}` : f.line !== undefined ? `${f.file}:${f.line}` : f.file);
+  if (f.file !== undefined)
+    where.push(
+      f.offset !== undefined ? `${f.file} @${f.offset}` : f.line !== undefined ? `${f.file}:${f.line}` : f.file,
+    );
   return `${f.severity.toUpperCase()} [${f.check}]${where.length > 0 ? ` ${where.join(', ')}` : ''}: ${f.message}`;
 }

@@ -21,13 +21,22 @@ import { eventToJson } from '../engine/json-codec.js';
 import { hashSnapshot } from '../engine/snapshot.js';
 import { EventKind } from '../engine/types.js';
 import { decodeSnapshotEnvelope } from '../shard/snapshot-envelope.js';
-import { EntryType, type Entry } from '../replicator/log.js';
+import type { EntryType, Entry } from '../replicator/log.js';
 import { ShardStateMachine, type ApplyResult } from '../shard/state-machine.js';
 import { execRowBytesMax, execRowLength, writeExecRow } from './canonical.js';
 import { ChainCheck, type ChainSummary, type RecordBuffer, type ReportSource, type Unavailable } from './chain.js';
 import { Findings, type Finding } from './findings.js';
 import { SourceError, type ShardSource, type Sources } from './sources.js';
-import { LogReader, loadSnapshotFile, openReplicaFiles, range, type LogProblem, type ReadItem, type ReplicaFiles, type SnapshotFile } from './wal-reader.js';
+import {
+  LogReader,
+  loadSnapshotFile,
+  openReplicaFiles,
+  range,
+  type LogProblem,
+  type ReadItem,
+  type ReplicaFiles,
+  type SnapshotFile,
+} from './wal-reader.js';
 import { commandData } from '../replicator/log.js';
 
 export type StartMode = 'auto' | 'genesis' | 'snapshot';
@@ -119,12 +128,32 @@ export class ShardReplay {
     this.checkpointEvery = opts.checkpointEvery ?? 0;
     this.sm = new ShardStateMachine(src.engineConfig);
     const files = src.replicaDirs.map((d) => openReplicaFiles(d));
-    this.replicas = files.map((f) => ({ files: f, reader: new LogReader(f), item: undefined, active: true, tail: undefined, provided: 0 }));
+    this.replicas = files.map((f) => ({
+      files: f,
+      reader: new LogReader(f),
+      item: undefined,
+      active: true,
+      tail: undefined,
+      provided: 0,
+    }));
     for (const f of files) {
-      if (f.hardStateProblem !== undefined) this.findings.fail('wal', `hard state unreadable: ${f.hardStateProblem}`, { shard: this.shard, replica: f.name, file: 'hardstate' });
+      if (f.hardStateProblem !== undefined)
+        this.findings.fail('wal', `hard state unreadable: ${f.hardStateProblem}`, {
+          shard: this.shard,
+          replica: f.name,
+          file: 'hardstate',
+        });
       const last = f.last?.index ?? f.firstIndex - 1;
-      if (f.hardState !== undefined && f.hardState.commit > last && f.snapshots.every((s) => s.index < f.hardState!.commit)) {
-        this.findings.fail('wal', `hard state says entries up to ${f.hardState.commit} are committed, but the log ends at ${last}: committed entries are gone`, { shard: this.shard, replica: f.name, index: last + 1 });
+      if (
+        f.hardState !== undefined &&
+        f.hardState.commit > last &&
+        f.snapshots.every((s) => s.index < f.hardState!.commit)
+      ) {
+        this.findings.fail(
+          'wal',
+          `hard state says entries up to ${f.hardState.commit} are committed, but the log ends at ${last}: committed entries are gone`,
+          { shard: this.shard, replica: f.name, index: last + 1 },
+        );
       }
     }
     this.commitKnown = commitKnown(files, src.clusterSize);
@@ -148,46 +177,81 @@ export class ShardReplay {
     if (mode === 'genesis' || (mode === 'auto' && genesisOk)) {
       if (!genesisOk) {
         const firsts = this.replicas.map((r) => `${r.files.name} from ${r.files.firstIndex}`).join(', ');
-        throw new SourceError(`shard ${this.shard}: no replica's log starts at index 1 (${firsts}): compacted into snapshots; use --from-snapshot`);
+        throw new SourceError(
+          `shard ${this.shard}: no replica's log starts at index 1 (${firsts}): compacted into snapshots; use --from-snapshot`,
+        );
       }
       return { mode: 'genesis', index: 0 };
     }
     // The oldest snapshot some log continues from: every later snapshot is then checked.
-    const candidates = this.replicas.flatMap((r) => r.files.snapshots.map((s) => ({ r, s }))).sort((a, b) => a.s.index - b.s.index);
+    const candidates = this.replicas
+      .flatMap((r) => r.files.snapshots.map((s) => ({ r, s })))
+      .sort((a, b) => a.s.index - b.s.index);
     for (const { r, s } of candidates) {
       if (s.index > this.toIndex) break;
-      const continues = this.replicas.some((x) => x.files.firstIndex <= s.index + 1 && (x.files.last?.index ?? x.files.firstIndex - 1) >= s.index);
+      const continues = this.replicas.some(
+        (x) => x.files.firstIndex <= s.index + 1 && (x.files.last?.index ?? x.files.firstIndex - 1) >= s.index,
+      );
       if (!continues) continue;
       const snap = loadSnapshotFile(s);
       if (typeof snap === 'string') {
-        this.findings.fail('snapshot', `unreadable: ${snap}`, { shard: this.shard, replica: r.files.name, index: s.index, file: s.name });
+        this.findings.fail('snapshot', `unreadable: ${snap}`, {
+          shard: this.shard,
+          replica: r.files.name,
+          index: s.index,
+          file: s.name,
+        });
         continue;
       }
       try {
         this.sm.restore(decodeSnapshotEnvelope(snap.bytes).sm);
       } catch (err) {
-        this.findings.fail('snapshot', `does not restore: ${(err as Error).message}`, { shard: this.shard, replica: r.files.name, index: s.index, file: s.name });
+        this.findings.fail('snapshot', `does not restore: ${(err as Error).message}`, {
+          shard: this.shard,
+          replica: r.files.name,
+          index: s.index,
+          file: s.name,
+        });
         continue;
       }
       if (this.sm.appliedIndex !== s.index) {
-        this.findings.fail('snapshot', `restores the state at index ${this.sm.appliedIndex}, not ${s.index}`, { shard: this.shard, replica: r.files.name, index: s.index, file: s.name });
+        this.findings.fail('snapshot', `restores the state at index ${this.sm.appliedIndex}, not ${s.index}`, {
+          shard: this.shard,
+          replica: r.files.name,
+          index: s.index,
+          file: s.name,
+        });
         continue;
       }
       return { mode: 'snapshot', index: s.index, replica: r.files.name, file: s.name };
     }
-    if (mode === 'auto' && candidates.length === 0 && this.replicas.every((r) => r.files.segments.length === 0)) return { mode: 'genesis', index: 0 };
-    throw new SourceError(`shard ${this.shard}: no usable snapshot that a log continues from (snapshots: ${candidates.map((c) => `${c.r.files.name}/${c.s.index}`).join(', ') || 'none'})`);
+    if (mode === 'auto' && candidates.length === 0 && this.replicas.every((r) => r.files.segments.length === 0))
+      return { mode: 'genesis', index: 0 };
+    throw new SourceError(
+      `shard ${this.shard}: no usable snapshot that a log continues from (snapshots: ${candidates.map((c) => `${c.r.files.name}/${c.s.index}`).join(', ') || 'none'})`,
+    );
   }
 
   private planSnapshotChecks(startIndex: number): void {
     for (const r of this.replicas) {
       for (const s of r.files.snapshots) {
         if (s.index < startIndex) {
-          this.findings.note('snapshot', `older than the replay's start (${startIndex}): not checked`, { shard: this.shard, replica: r.files.name, index: s.index, file: s.name });
+          this.findings.note('snapshot', `older than the replay's start (${startIndex}): not checked`, {
+            shard: this.shard,
+            replica: r.files.name,
+            index: s.index,
+            file: s.name,
+          });
           continue;
         }
         if (s.index > this.toIndex) continue;
-        if (s.index === startIndex && this.start.mode === 'snapshot' && r.files.name === this.start.replica && s.name === this.start.file) continue;
+        if (
+          s.index === startIndex &&
+          this.start.mode === 'snapshot' &&
+          r.files.name === this.start.replica &&
+          s.name === this.start.file
+        )
+          continue;
         const list = this.snapshotChecks.get(s.index) ?? [];
         list.push({ replica: r.files.name, file: s });
         this.snapshotChecks.set(s.index, list);
@@ -227,7 +291,11 @@ export class ShardReplay {
     }
     if (chosen === undefined) {
       if (later) {
-        this.findings.fail('wal', `no replica holds a verifiable record of entry ${k}: the replay cannot go past ${k - 1}`, { shard: this.shard, index: k });
+        this.findings.fail(
+          'wal',
+          `no replica holds a verifiable record of entry ${k}: the replay cannot go past ${k - 1}`,
+          { shard: this.shard, index: k },
+        );
         this.stoppedBy = 'unreadable';
       } else {
         this.stoppedBy = 'end';
@@ -270,14 +338,23 @@ export class ShardReplay {
       r.tail = p;
       return;
     }
-    const missing = p.resumeIndex === undefined ? `entries from ${p.index} on` : p.resumeIndex > p.index ? `entries ${range(p.index, p.resumeIndex)}` : undefined;
-    this.findings.fail('wal', `${p.kind === 'gap' ? 'missing record' : p.kind === 'corrupt' ? 'damaged record' : 'record out of place'}: ${p.reason}${missing !== undefined && p.kind !== 'gap' ? ` (${missing} lost from this replica)` : ''}`, {
-      shard: this.shard,
-      replica: p.replica,
-      index: p.index,
-      file: p.file,
-      offset: p.offset,
-    });
+    const missing =
+      p.resumeIndex === undefined
+        ? `entries from ${p.index} on`
+        : p.resumeIndex > p.index
+          ? `entries ${range(p.index, p.resumeIndex)}`
+          : undefined;
+    this.findings.fail(
+      'wal',
+      `${p.kind === 'gap' ? 'missing record' : p.kind === 'corrupt' ? 'damaged record' : 'record out of place'}: ${p.reason}${missing !== undefined && p.kind !== 'gap' ? ` (${missing} lost from this replica)` : ''}`,
+      {
+        shard: this.shard,
+        replica: p.replica,
+        index: p.index,
+        file: p.file,
+        offset: p.offset,
+      },
+    );
   }
 
   private compareReplicas(k: number, chosen: Replica, e: EntryItem): void {
@@ -287,20 +364,34 @@ export class ShardReplay {
       if (o.term === e.term) {
         if (o.type !== e.type || !bytesEqual(o.data, e.data)) {
           const at = firstDifference(o.data, e.data);
-          this.findings.fail('replicas', `entry ${k} (term ${e.term}) differs from ${chosen.files.name}'s: ${o.type !== e.type ? `type ${o.type} vs ${e.type}` : `first difference at byte ${at} of ${Math.max(o.data.length, e.data.length)}`}; Raft logs agree on every entry of the same index and term`, {
-            shard: this.shard,
-            replica: r.files.name,
-            index: k,
-            file: o.file,
-            offset: o.offset,
-          });
+          this.findings.fail(
+            'replicas',
+            `entry ${k} (term ${e.term}) differs from ${chosen.files.name}'s: ${o.type !== e.type ? `type ${o.type} vs ${e.type}` : `first difference at byte ${at} of ${Math.max(o.data.length, e.data.length)}`}; Raft logs agree on every entry of the same index and term`,
+            {
+              shard: this.shard,
+              replica: r.files.name,
+              index: k,
+              file: o.file,
+              offset: o.offset,
+            },
+          );
         }
         continue;
       }
       // Different terms: the replica with the lower one holds an entry a later leader replaced.
       const where = { shard: this.shard, replica: r.files.name, index: k, file: o.file, offset: o.offset };
-      if (k <= this.commitKnown) this.findings.fail('replicas', `term ${o.term} where ${chosen.files.name} has term ${e.term}, at an index known committed (${this.commitKnown}): committed entries differ`, where);
-      else this.findings.note('replicas', `diverges from ${chosen.files.name} at ${k} (term ${o.term} vs ${e.term}): an uncommitted suffix a later leader replaced; not compared further`, where);
+      if (k <= this.commitKnown)
+        this.findings.fail(
+          'replicas',
+          `term ${o.term} where ${chosen.files.name} has term ${e.term}, at an index known committed (${this.commitKnown}): committed entries differ`,
+          where,
+        );
+      else
+        this.findings.note(
+          'replicas',
+          `diverges from ${chosen.files.name} at ${k} (term ${o.term} vs ${e.term}): an uncommitted suffix a later leader replaced; not compared further`,
+          where,
+        );
       r.active = false;
     }
   }
@@ -311,7 +402,10 @@ export class ShardReplay {
     try {
       results = this.sm.apply(entry.index, commandData(entry));
     } catch (err) {
-      this.findings.fail('replay', `the state machine failed: ${(err as Error).message}`, { shard: this.shard, index: entry.index });
+      this.findings.fail('replay', `the state machine failed: ${(err as Error).message}`, {
+        shard: this.shard,
+        index: entry.index,
+      });
       this.stoppedBy = 'unreadable';
       return false;
     }
@@ -325,7 +419,8 @@ export class ShardReplay {
     if (this.onApplied !== undefined) this.onApplied(entry, results, ev);
     const checks = this.snapshotChecks.get(entry.index);
     if (checks !== undefined) this.checkSnapshots(entry.index, checks);
-    if (this.checkpointEvery > 0 && this.counts.entries % this.checkpointEvery === 0) this.checkpoints.push({ index: entry.index, stateHash: this.sm.stateHash() });
+    if (this.checkpointEvery > 0 && this.counts.entries % this.checkpointEvery === 0)
+      this.checkpoints.push({ index: entry.index, stateHash: this.sm.stateHash() });
     return true;
   }
 
@@ -347,7 +442,11 @@ export class ShardReplay {
       }
       this.counts.snapshotsChecked++;
       if (bytesEqual(recorded, mine)) continue;
-      this.findings.fail('snapshot', `state hash ${hashSnapshot(recorded)} recorded, ${hashSnapshot(mine)} replayed: ${describeStateDifference(recorded, mine)}`, where);
+      this.findings.fail(
+        'snapshot',
+        `state hash ${hashSnapshot(recorded)} recorded, ${hashSnapshot(mine)} replayed: ${describeStateDifference(recorded, mine)}`,
+        where,
+      );
     }
   }
 
@@ -404,16 +503,21 @@ export class ShardReplay {
   }
 
   regenerate(execId: number, out: RecordBuffer): Unavailable | undefined {
-    if (execId <= this.startExecId) return { unavailable: 'before-start', detail: `exec ids up to ${this.startExecId} are in the starting snapshot` };
+    if (execId <= this.startExecId)
+      return { unavailable: 'before-start', detail: `exec ids up to ${this.startExecId} are in the starting snapshot` };
     let l = execId < this.loc.length ? this.loc[execId]! : 0;
     while (l === 0) {
       if (this.sm.engine.execIdLast >= execId) {
-        return { unavailable: 'missing', detail: `exec id ${execId} was emitted at or before index ${this.sm.appliedIndex} but is named more often than planned` };
+        return {
+          unavailable: 'missing',
+          detail: `exec id ${execId} was emitted at or before index ${this.sm.appliedIndex} but is named more often than planned`,
+        };
       }
       if (!this.step()) {
         const where = `the replay ended at index ${this.sm.appliedIndex} with exec ids up to ${this.sm.engine.execIdLast}`;
         if (this.stoppedBy === 'to-index') return { unavailable: 'beyond-end', detail: `${where} (--to-index)` };
-        if (this.stoppedBy === 'unreadable') return { unavailable: 'unreadable', detail: `${where}: the log is unreadable after it` };
+        if (this.stoppedBy === 'unreadable')
+          return { unavailable: 'unreadable', detail: `${where}: the log is unreadable after it` };
         return { unavailable: 'missing', detail: `${where}, the end of every replica's log` };
       }
       l = this.loc[execId]!;
@@ -440,10 +544,18 @@ export class ShardReplay {
       const where = { shard: this.shard, replica: p.replica, index: p.index, file: p.file, offset: p.offset };
       const ownCommit = r.files.hardState?.commit ?? 0;
       if (p.index <= ownCommit) {
-        this.findings.fail('wal', `damaged record at the end of the log: ${p.reason}; this replica's hard state says entries up to ${ownCommit} were committed, so it was durable: not a torn write`, where);
+        this.findings.fail(
+          'wal',
+          `damaged record at the end of the log: ${p.reason}; this replica's hard state says entries up to ${ownCommit} were committed, so it was durable: not a torn write`,
+          where,
+        );
       } else {
         const peer = this.replicas.find((x) => x !== r && x.provided > 0 && (x.files.last?.index ?? 0) >= p.index);
-        this.findings.note('wal', `unreadable tail: ${p.reason}. Beyond this replica's own commit index (${ownCommit}): what a write cut short by a crash leaves${peer !== undefined ? `; entry ${p.index} taken from ${peer.files.name}` : '; the replay ends before it'}`, where);
+        this.findings.note(
+          'wal',
+          `unreadable tail: ${p.reason}. Beyond this replica's own commit index (${ownCommit}): what a write cut short by a crash leaves${peer !== undefined ? `; entry ${p.index} taken from ${peer.files.name}` : '; the replay ends before it'}`,
+          where,
+        );
       }
     }
     this.chunks = [];
@@ -488,7 +600,10 @@ export function commitKnown(files: ReplicaFiles[], clusterSize: number): number 
   if (files.length >= clusterSize) {
     const lasts = files.map((f) => f.last).filter((l): l is { index: number; term: number } => l !== undefined);
     const top = Math.max(0, ...lasts.map((l) => l.term));
-    const inTop = lasts.filter((l) => l.term === top).map((l) => l.index).sort((a, b) => b - a);
+    const inTop = lasts
+      .filter((l) => l.term === top)
+      .map((l) => l.index)
+      .sort((a, b) => b - a);
     const majority = Math.floor(clusterSize / 2) + 1;
     if (inTop.length >= majority) c = Math.max(c, inTop[majority - 1]!);
   }
@@ -496,7 +611,10 @@ export function commitKnown(files: ReplicaFiles[], clusterSize: number): number 
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  return (
+    a.length === b.length &&
+    Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
+  );
 }
 
 function firstDifference(a: Uint8Array, b: Uint8Array): number {
@@ -511,7 +629,13 @@ export function describeStateDifference(recorded: Uint8Array, replayed: Uint8Arr
     const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
     if (b.length < 32) return undefined;
     const engineLength = v.getUint32(28, true);
-    return { appliedIndex: v.getFloat64(4, true), lastSeq: v.getFloat64(12, true), nowUs: v.getFloat64(20, true), engine: b.subarray(32, 32 + engineLength), sessions: b.subarray(32 + engineLength) };
+    return {
+      appliedIndex: v.getFloat64(4, true),
+      lastSeq: v.getFloat64(12, true),
+      nowUs: v.getFloat64(20, true),
+      engine: b.subarray(32, 32 + engineLength),
+      sessions: b.subarray(32 + engineLength),
+    };
   };
   const a = head(recorded);
   const b = head(replayed);
@@ -520,7 +644,10 @@ export function describeStateDifference(recorded: Uint8Array, replayed: Uint8Arr
   if (a.appliedIndex !== b.appliedIndex) parts.push(`applied index ${a.appliedIndex} vs ${b.appliedIndex}`);
   if (a.lastSeq !== b.lastSeq) parts.push(`engine seq ${a.lastSeq} vs ${b.lastSeq}`);
   if (a.nowUs !== b.nowUs) parts.push(`log time ${a.nowUs} vs ${b.nowUs}`);
-  if (!bytesEqual(a.engine, b.engine)) parts.push(`engine state (book, orders, counters) differs, first at byte ${firstDifference(a.engine, b.engine)} of the engine image`);
+  if (!bytesEqual(a.engine, b.engine))
+    parts.push(
+      `engine state (book, orders, counters) differs, first at byte ${firstDifference(a.engine, b.engine)} of the engine image`,
+    );
   if (!bytesEqual(a.sessions, b.sessions)) parts.push('client session table differs');
   return parts.length > 0 ? parts.join('; ') : 'different bytes';
 }
@@ -564,8 +691,10 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const t0 = performance.now();
   const findings = new Findings();
   const { sources } = opts;
-  if (opts.toIndex !== undefined && sources.shards.length > 1) throw new SourceError('--to-index is an index of one shard\'s log: give --shard too');
-  if (opts.eventsOut !== undefined && sources.shards.length > 1) throw new SourceError('--events-out writes one shard\'s events: give --shard too');
+  if (opts.toIndex !== undefined && sources.shards.length > 1)
+    throw new SourceError("--to-index is an index of one shard's log: give --shard too");
+  if (opts.eventsOut !== undefined && sources.shards.length > 1)
+    throw new SourceError("--events-out writes one shard's events: give --shard too");
   const shards = sources.shards.map(
     (source) =>
       new ShardReplay({
@@ -603,11 +732,19 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
       want: (shard, execId) => byShard.get(shard)!.want(execId),
       regenerate: (shard, execId, out) => {
         const s = byShard.get(shard);
-        return s === undefined ? { unavailable: 'not-replayed', detail: `shard ${shard} is not replayed` } : s.regenerate(execId, out);
+        return s === undefined
+          ? { unavailable: 'not-replayed', detail: `shard ${shard} is not replayed` }
+          : s.regenerate(execId, out);
       },
     };
     const check = new ChainCheck(
-      { journalPath: gw.journalPath, headsPath: gw.headsPath, publicKeyPath: gw.publicKeyPath, hashThreads: opts.hashThreads ?? -1, ...(opts.reportsFile !== undefined ? { reportsFile: opts.reportsFile } : {}) },
+      {
+        journalPath: gw.journalPath,
+        headsPath: gw.headsPath,
+        publicKeyPath: gw.publicKeyPath,
+        hashThreads: opts.hashThreads ?? -1,
+        ...(opts.reportsFile !== undefined ? { reportsFile: opts.reportsFile } : {}),
+      },
       findings,
     );
     check.plan(source);
@@ -619,7 +756,12 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const summaries = shards.map((s) => s.finish());
   for (const s of summaries) {
     if (s.stoppedBy === 'to-index') findings.note('replay', `stopped at --to-index ${s.endIndex}`, { shard: s.shard });
-    if (s.uncommittedApplied > 0) findings.note('replay', `${s.uncommittedApplied} entries after index ${s.commitKnown} were replayed that the files do not prove committed (give every replica's directory to prove more)`, { shard: s.shard });
+    if (s.uncommittedApplied > 0)
+      findings.note(
+        'replay',
+        `${s.uncommittedApplied} entries after index ${s.commitKnown} were replayed that the files do not prove committed (give every replica's directory to prove more)`,
+        { shard: s.shard },
+      );
   }
   return {
     exitCode: findings.exitCode(),

@@ -101,7 +101,12 @@ function fromClusterFile(file: string, shard: number | undefined): ConfiguredSha
     throw new SourceError(`${file}: ${(err as Error).message}`);
   }
   const engineConfig = loadEngineConfig(cluster.shardConfigPath);
-  return { shard: shard ?? engineConfig.shardId, engineConfig, clusterDataDir: cluster.dataDir, members: cluster.members.length };
+  return {
+    shard: shard ?? engineConfig.shardId,
+    engineConfig,
+    clusterDataDir: cluster.dataDir,
+    members: cluster.members.length,
+  };
 }
 
 /** A gateway config, a cluster file or an engine config, told apart by their keys. */
@@ -112,7 +117,8 @@ function loadConfig(file: string, shardOpt: number | undefined): Configured {
   if (Array.isArray(raw.shards)) {
     const shards = raw.shards.map((s: unknown, i) => {
       const so = s as Record<string, unknown>;
-      if (typeof so?.clusterConfig !== 'string') throw new SourceError(`${file}: shards[${i}].clusterConfig must be a path`);
+      if (typeof so?.clusterConfig !== 'string')
+        throw new SourceError(`${file}: shards[${i}].clusterConfig must be a path`);
       const c = fromClusterFile(path.resolve(base, so.clusterConfig), undefined);
       return { ...c, shard: typeof so.id === 'number' ? so.id : c.engineConfig.shardId };
     });
@@ -124,12 +130,27 @@ function loadConfig(file: string, shardOpt: number | undefined): Configured {
       signingKeyPath: path.resolve(base, signingKey),
     };
   }
-  if (Array.isArray(raw.members)) return { path: file, shards: [fromClusterFile(file, shardOpt)], gatewayDataDir: undefined, signingKeyPath: undefined };
+  if (Array.isArray(raw.members))
+    return {
+      path: file,
+      shards: [fromClusterFile(file, shardOpt)],
+      gatewayDataDir: undefined,
+      signingKeyPath: undefined,
+    };
   if (Array.isArray(raw.instruments)) {
     const engineConfig = loadEngineConfig(file);
-    return { path: file, shards: [{ shard: shardOpt ?? engineConfig.shardId, engineConfig, clusterDataDir: undefined, members: undefined }], gatewayDataDir: undefined, signingKeyPath: undefined };
+    return {
+      path: file,
+      shards: [
+        { shard: shardOpt ?? engineConfig.shardId, engineConfig, clusterDataDir: undefined, members: undefined },
+      ],
+      gatewayDataDir: undefined,
+      signingKeyPath: undefined,
+    };
   }
-  throw new SourceError(`${file}: neither a gateway config (shards), a cluster file (members) nor an engine config (instruments)`);
+  throw new SourceError(
+    `${file}: neither a gateway config (shards), a cluster file (members) nor an engine config (instruments)`,
+  );
 }
 
 function subdirs(dir: string): string[] {
@@ -151,7 +172,12 @@ function isGatewayDir(dir: string): boolean {
   return fs.existsSync(path.join(dir, CHAIN_JOURNAL_FILE)) || fs.existsSync(path.join(dir, CHAIN_HEADS_FILE));
 }
 
-function gatewaySource(dir: string, publicKey: string | undefined, signingKeyPath: string | undefined, notes: string[]): GatewaySource {
+function gatewaySource(
+  dir: string,
+  publicKey: string | undefined,
+  signingKeyPath: string | undefined,
+  notes: string[],
+): GatewaySource {
   const journal = path.join(dir, CHAIN_JOURNAL_FILE);
   const heads = path.join(dir, CHAIN_HEADS_FILE);
   let pub = publicKey;
@@ -161,23 +187,45 @@ function gatewaySource(dir: string, publicKey: string | undefined, signingKeyPat
     else if (signingKeyPath !== undefined && fs.existsSync(`${signingKeyPath}.pub`)) pub = `${signingKeyPath}.pub`;
     if (pub !== undefined) notes.push(`public key: ${pub}`);
   }
-  return { dir, journalPath: fs.existsSync(journal) ? journal : undefined, headsPath: fs.existsSync(heads) ? heads : undefined, publicKeyPath: pub };
+  return {
+    dir,
+    journalPath: fs.existsSync(journal) ? journal : undefined,
+    headsPath: fs.existsSync(heads) ? heads : undefined,
+    publicKeyPath: pub,
+  };
 }
 
 export function resolveSources(opts: SourceOptions): Sources {
   const notes: string[] = [];
   let configPath = opts.config;
   if (configPath === undefined && opts.engineConfig === undefined) {
-    if (!fs.existsSync(DEFAULT_CONFIG)) throw new SourceError('no --config or --engine-config given (the engine configuration is not in the data directories)');
+    if (!fs.existsSync(DEFAULT_CONFIG))
+      throw new SourceError(
+        'no --config or --engine-config given (the engine configuration is not in the data directories)',
+      );
     configPath = DEFAULT_CONFIG;
-    notes.push(`config: ${path.relative(process.cwd(), DEFAULT_CONFIG)} (default: the configuration \`npm start\` runs)`);
+    notes.push(
+      `config: ${path.relative(process.cwd(), DEFAULT_CONFIG)} (default: the configuration \`npm start\` runs)`,
+    );
   }
   const configured: Configured =
     configPath !== undefined
       ? loadConfig(configPath, opts.shard)
       : (() => {
           const engineConfig = loadEngineConfig(opts.engineConfig!);
-          return { path: undefined, shards: [{ shard: opts.shard ?? engineConfig.shardId, engineConfig, clusterDataDir: undefined, members: undefined }], gatewayDataDir: undefined, signingKeyPath: undefined };
+          return {
+            path: undefined,
+            shards: [
+              {
+                shard: opts.shard ?? engineConfig.shardId,
+                engineConfig,
+                clusterDataDir: undefined,
+                members: undefined,
+              },
+            ],
+            gatewayDataDir: undefined,
+            signingKeyPath: undefined,
+          };
         })();
   if (opts.engineConfig !== undefined && configPath !== undefined) {
     const engineConfig = loadEngineConfig(opts.engineConfig);
@@ -190,10 +238,16 @@ export function resolveSources(opts: SourceOptions): Sources {
   const oneShard = (): ConfiguredShard => {
     if (opts.shard !== undefined) {
       const s = configured.shards.find((x) => x.shard === opts.shard);
-      if (s === undefined) throw new SourceError(`shard ${opts.shard} is not in the configuration (shards: ${configured.shards.map((x) => x.shard).join(', ')})`);
+      if (s === undefined)
+        throw new SourceError(
+          `shard ${opts.shard} is not in the configuration (shards: ${configured.shards.map((x) => x.shard).join(', ')})`,
+        );
       return s;
     }
-    if (configured.shards.length !== 1) throw new SourceError(`the configuration has shards ${configured.shards.map((x) => x.shard).join(', ')}: say which with --shard`);
+    if (configured.shards.length !== 1)
+      throw new SourceError(
+        `the configuration has shards ${configured.shards.map((x) => x.shard).join(', ')}: say which with --shard`,
+      );
     return configured.shards[0]!;
   };
   const add = (shard: number, dirs: string[]) => byShard.set(shard, [...(byShard.get(shard) ?? []), ...dirs]);
@@ -203,7 +257,8 @@ export function resolveSources(opts: SourceOptions): Sources {
       if (s.clusterDataDir === undefined || !fs.existsSync(s.clusterDataDir)) continue;
       add(s.shard, replicaSubdirs(s.clusterDataDir));
     }
-    if (gatewayDir === undefined && configured.gatewayDataDir !== undefined && isGatewayDir(configured.gatewayDataDir)) gatewayDir = configured.gatewayDataDir;
+    if (gatewayDir === undefined && configured.gatewayDataDir !== undefined && isGatewayDir(configured.gatewayDataDir))
+      gatewayDir = configured.gatewayDataDir;
   }
   for (const d of opts.dataDirs) {
     if (!fs.existsSync(d) || !fs.statSync(d).isDirectory()) throw new SourceError(`--data-dir ${d}: not a directory`);
@@ -234,7 +289,10 @@ export function resolveSources(opts: SourceOptions): Sources {
       const gw = subdirs(d).find(isGatewayDir) ?? (isGatewayDir(d) ? d : undefined);
       if (gw !== undefined) gatewayDir = gw;
     }
-    if (matched === 0 && gatewayDir === undefined) throw new SourceError(`--data-dir ${d}: no replica directory (hardstate, wal-*.log), no cluster directory (node-<id>/) and no gateway directory (${CHAIN_JOURNAL_FILE}) in it`);
+    if (matched === 0 && gatewayDir === undefined)
+      throw new SourceError(
+        `--data-dir ${d}: no replica directory (hardstate, wal-*.log), no cluster directory (node-<id>/) and no gateway directory (${CHAIN_JOURNAL_FILE}) in it`,
+      );
   }
 
   const shards: ShardSource[] = [];
@@ -245,7 +303,12 @@ export function resolveSources(opts: SourceOptions): Sources {
       notes.push(`shard ${s.shard}: no replica data found`);
       continue;
     }
-    shards.push({ shard: s.shard, engineConfig: s.engineConfig, replicaDirs: dirs, clusterSize: Math.max(s.members ?? dirs.length, dirs.length) });
+    shards.push({
+      shard: s.shard,
+      engineConfig: s.engineConfig,
+      replicaDirs: dirs,
+      clusterSize: Math.max(s.members ?? dirs.length, dirs.length),
+    });
     notes.push(`shard ${s.shard}: ${dirs.map((x) => path.relative(process.cwd(), x) || '.').join(', ')}`);
   }
   if (shards.length === 0) throw new SourceError('no replica data directory found for any shard');

@@ -11,7 +11,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { HARD_STATE_FILE, decodeHardState, type HardState } from '../replicator/wal/hard-state.js';
-import { ENTRY_PAYLOAD_HEADER_BYTES, RECORD_BYTES_MAX, RECORD_HEADER_BYTES, RecordType, decodeRecord, readU64 } from '../replicator/wal/record.js';
+import {
+  ENTRY_PAYLOAD_HEADER_BYTES,
+  RECORD_BYTES_MAX,
+  RECORD_HEADER_BYTES,
+  RecordType,
+  decodeRecord,
+  readU64,
+} from '../replicator/wal/record.js';
 import { listSegments } from '../replicator/wal/segment.js';
 import { decodeSnapshot, listSnapshots, type Snapshot } from '../replicator/wal/snapshot-file.js';
 
@@ -126,7 +133,8 @@ function walkLast(files: ReplicaFiles): { index: number; term: number } | undefi
       while (pos + head.length <= seg.size) {
         if (fs.readSync(fd, head, 0, head.length, pos) !== head.length) break;
         const len = view.getUint32(0, true);
-        if (len < ENTRY_PAYLOAD_HEADER_BYTES || len > RECORD_BYTES_MAX || pos + RECORD_HEADER_BYTES + len > seg.size) break;
+        if (len < ENTRY_PAYLOAD_HEADER_BYTES || len > RECORD_BYTES_MAX || pos + RECORD_HEADER_BYTES + len > seg.size)
+          break;
         const index = readU64(view, RECORD_HEADER_BYTES);
         const term = readU64(view, RECORD_HEADER_BYTES + 8);
         if (index < 0 || term < 0) break;
@@ -221,10 +229,13 @@ export class LogReader {
       }
       const expected = this.expected!;
       const at = this.pos;
-      if (!this.ensure(at, RECORD_HEADER_BYTES)) return this.damaged(at, `${seg.size - at} bytes left, less than a record header`);
+      if (!this.ensure(at, RECORD_HEADER_BYTES))
+        return this.damaged(at, `${seg.size - at} bytes left, less than a record header`);
       const len = this.buf.readUInt32LE(at - this.bufStart);
-      if (len > RECORD_BYTES_MAX - RECORD_HEADER_BYTES) return this.damaged(at, `payload length ${len} over the record limit`);
-      if (!this.ensure(at, RECORD_HEADER_BYTES + len)) return this.damaged(at, `payload length ${len} runs past the end of the file (${seg.size - at} bytes left)`);
+      if (len > RECORD_BYTES_MAX - RECORD_HEADER_BYTES)
+        return this.damaged(at, `payload length ${len} over the record limit`);
+      if (!this.ensure(at, RECORD_HEADER_BYTES + len))
+        return this.damaged(at, `payload length ${len} runs past the end of the file (${seg.size - at} bytes left)`);
       const r = decodeRecord(this.buf, this.view, at - this.bufStart, this.bufLen);
       if (r.kind === 'bad') return this.damaged(at, r.reason);
       this.pos = at + RECORD_HEADER_BYTES + len;
@@ -232,16 +243,34 @@ export class LogReader {
         return this.problem('invalid', at, expected, expected, r.reason);
       }
       if (r.index < expected) {
-        return this.problem('invalid', at, expected, expected, `record holds entry ${r.index}, expected ${expected} (duplicate or out of order)`);
+        return this.problem(
+          'invalid',
+          at,
+          expected,
+          expected,
+          `record holds entry ${r.index}, expected ${expected} (duplicate or out of order)`,
+        );
       }
       if (r.term < this.lastTerm) {
         // Still an entry: report it and hand it out, the replay decides which copy to trust.
         this.queued = this.accept(r.index, r.term, r.type, r.data, at);
-        return this.problem('invalid', at, r.index, r.index, `entry ${r.index} has term ${r.term}, below the previous entry's ${this.lastTerm}`);
+        return this.problem(
+          'invalid',
+          at,
+          r.index,
+          r.index,
+          `entry ${r.index} has term ${r.term}, below the previous entry's ${this.lastTerm}`,
+        );
       }
       if (r.index > expected) {
         this.queued = this.accept(r.index, r.term, r.type, r.data, at);
-        return this.problem('gap', at, expected, r.index, `entries ${range(expected, r.index)} missing: the record at this offset holds entry ${r.index}`);
+        return this.problem(
+          'gap',
+          at,
+          expected,
+          r.index,
+          `entries ${range(expected, r.index)} missing: the record at this offset holds entry ${r.index}`,
+        );
       }
       return this.accept(r.index, r.term, r.type, r.data, at);
     }
@@ -259,8 +288,17 @@ export class LogReader {
     return { kind: 'entry', index, term, type, data, file: this.seg!.name, offset };
   }
 
-  private problem(kind: LogProblemKind, offset: number, index: number, resumeIndex: number | undefined, reason: string): ReadItem {
-    return { kind: 'problem', problem: { kind, replica: this.files.name, file: this.seg?.name ?? '', offset, index, resumeIndex, reason } };
+  private problem(
+    kind: LogProblemKind,
+    offset: number,
+    index: number,
+    resumeIndex: number | undefined,
+    reason: string,
+  ): ReadItem {
+    return {
+      kind: 'problem',
+      problem: { kind, replica: this.files.name, file: this.seg?.name ?? '', offset, index, resumeIndex, reason },
+    };
   }
 
   /** Opens the next segment; a problem if its first index does not continue the log. */
@@ -279,7 +317,13 @@ export class LogReader {
     const expected = this.expected ?? seg.firstIndex;
     this.expected = expected;
     if (seg.firstIndex > expected) {
-      const p = this.problem('gap', 0, expected, seg.firstIndex, `entries ${range(expected, seg.firstIndex)} missing: no segment holds them (the next one starts at ${seg.firstIndex})`);
+      const p = this.problem(
+        'gap',
+        0,
+        expected,
+        seg.firstIndex,
+        `entries ${range(expected, seg.firstIndex)} missing: no segment holds them (the next one starts at ${seg.firstIndex})`,
+      );
       this.expected = seg.firstIndex;
       return p;
     }
@@ -329,18 +373,41 @@ export class LogReader {
     if (found !== undefined) {
       this.pos = found.offset;
       this.expected = found.index;
-      return this.problem('corrupt', at, expected, found.index, `${reason}; entries ${range(expected, found.index)} unreadable, next verifiable record at offset ${found.offset} (entry ${found.index})`);
+      return this.problem(
+        'corrupt',
+        at,
+        expected,
+        found.index,
+        `${reason}; entries ${range(expected, found.index)} unreadable, next verifiable record at offset ${found.offset} (entry ${found.index})`,
+      );
     }
     const nextSeg = this.files.segments[this.segIdx + 1];
     if (nextSeg !== undefined) {
-      const p = this.problem('corrupt', at, expected, nextSeg.firstIndex, `${reason}; nothing verifiable after it in ${seg.name}, entries ${range(expected, nextSeg.firstIndex)} unreadable`);
+      const p = this.problem(
+        'corrupt',
+        at,
+        expected,
+        nextSeg.firstIndex,
+        `${reason}; nothing verifiable after it in ${seg.name}, entries ${range(expected, nextSeg.firstIndex)} unreadable`,
+      );
       this.expected = nextSeg.firstIndex;
       this.closeSegment();
       return p;
     }
     this.closeSegment();
     this.done = true;
-    return { kind: 'problem', problem: { kind: 'tail', replica: this.files.name, file: seg.name, offset: at, index: expected, resumeIndex: undefined, reason: `${reason}; nothing verifiable after it (end of the log)` } };
+    return {
+      kind: 'problem',
+      problem: {
+        kind: 'tail',
+        replica: this.files.name,
+        file: seg.name,
+        offset: at,
+        index: expected,
+        resumeIndex: undefined,
+        reason: `${reason}; nothing verifiable after it (end of the log)`,
+      },
+    };
   }
 
   private resync(from: number, expected: number): { offset: number; index: number } | undefined {
@@ -351,7 +418,12 @@ export class LogReader {
       if (!this.ensure(o, minRecord)) return undefined;
       const b = o - this.bufStart;
       const len = this.buf.readUInt32LE(b);
-      if (len < ENTRY_PAYLOAD_HEADER_BYTES || len > RECORD_BYTES_MAX - RECORD_HEADER_BYTES || o + RECORD_HEADER_BYTES + len > seg.size) continue;
+      if (
+        len < ENTRY_PAYLOAD_HEADER_BYTES ||
+        len > RECORD_BYTES_MAX - RECORD_HEADER_BYTES ||
+        o + RECORD_HEADER_BYTES + len > seg.size
+      )
+        continue;
       const type = this.buf[b + 8]!;
       if (type < RecordType.entry || type > RecordType.entryLast) continue;
       const index = readU64(this.view, b + RECORD_HEADER_BYTES);

@@ -41,7 +41,12 @@ export function sampleCpu(targets: CpuTargets): CpuSample {
  * CPU µs per unit of work (e.g. per order) of each process between two samples, plus
  * `total`; and `coresBusy`: CPU time over wall time (2.0 = both cores of this machine busy).
  */
-export function cpuPerUnit(before: CpuSample, after: CpuSample, units: number, wallMs: number): { usPerUnit: Record<string, number | null>; coresBusy: number | null } {
+export function cpuPerUnit(
+  before: CpuSample,
+  after: CpuSample,
+  units: number,
+  wallMs: number,
+): { usPerUnit: Record<string, number | null>; coresBusy: number | null } {
   const usPerUnit: Record<string, number | null> = {};
   let totalMs = 0;
   let complete = true;

@@ -70,7 +70,15 @@ export interface CheckInput {
 }
 
 export interface Violation {
-  check: 'exactly-once' | 'refused-absent' | 'reports' | 'real-time-order' | 'replicas' | 'logs' | 'read-models' | 'unknown-resolved';
+  check:
+    | 'exactly-once'
+    | 'refused-absent'
+    | 'reports'
+    | 'real-time-order'
+    | 'replicas'
+    | 'logs'
+    | 'read-models'
+    | 'unknown-resolved';
   detail: string;
   op?: number;
 }
@@ -98,7 +106,11 @@ export interface CheckResult {
 const ENTRY_TYPE_NAMES = new Map<number, string>(Object.entries(EntryType).map(([name, v]) => [v, name]));
 
 function sameEntry(a: Entry, b: Entry): boolean {
-  return a.term === b.term && a.type === b.type && Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength).equals(b.data);
+  return (
+    a.term === b.term &&
+    a.type === b.type &&
+    Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength).equals(b.data)
+  );
 }
 
 /**
@@ -134,7 +146,15 @@ export function firstLogDivergence(logs: readonly ReplicaLog[]): LogDivergence |
       if (e === undefined) return;
       const g = groups.find((x) => sameEntry(x.entry, e));
       if (g !== undefined) g.ids.push(l.id);
-      else groups.push({ entry: e, ids: [l.id], term: e.term, type: ENTRY_TYPE_NAMES.get(e.type) ?? String(e.type), bytes: e.data.byteLength, sha256: createHash('sha256').update(e.data).digest('hex') });
+      else
+        groups.push({
+          entry: e,
+          ids: [l.id],
+          term: e.term,
+          type: ENTRY_TYPE_NAMES.get(e.type) ?? String(e.type),
+          bytes: e.data.byteLength,
+          sha256: createHash('sha256').update(e.data).digest('hex'),
+        });
     });
     return { index, groups: groups.map(({ entry: _, ...g }) => g), lastIndex };
   }
@@ -144,7 +164,9 @@ export function firstLogDivergence(logs: readonly ReplicaLog[]): LogDivergence |
 /** One line for the report: `first differing log index 7: node 3 holds term 2 NORMAL (…); nodes 1, 2 hold term 3 NOOP (…)`. */
 export function describeDivergence(d: LogDivergence): string {
   const who = (ids: number[]) => (ids.length === 1 ? `node ${ids[0]} holds` : `nodes ${ids.join(', ')} hold`);
-  const groups = d.groups.map((g) => `${who(g.ids)} term ${g.term} ${g.type} (${g.bytes} bytes, sha256 ${g.sha256.slice(0, 12)}…)`).join('; ');
+  const groups = d.groups
+    .map((g) => `${who(g.ids)} term ${g.term} ${g.type} (${g.bytes} bytes, sha256 ${g.sha256.slice(0, 12)}…)`)
+    .join('; ');
   const ends = d.lastIndex.map((x) => `${x.id}:${x.last}`).join(', ');
   return `first differing log index ${d.index}: ${groups} [logs read through (node:index) ${ends}]`;
 }
@@ -198,7 +220,10 @@ export function check(input: CheckInput): CheckResult {
   for (const r of input.replicas) {
     if (r.applied !== appliedIndex || r.stateHash !== stateHash) {
       replicasOk = false;
-      violations.push({ check: 'replicas', detail: `replica ${r.id} at applied ${r.applied} hash ${r.stateHash.slice(0, 16)}…, the replay at ${appliedIndex} hash ${stateHash.slice(0, 16)}…` });
+      violations.push({
+        check: 'replicas',
+        detail: `replica ${r.id} at applied ${r.applied} hash ${r.stateHash.slice(0, 16)}…, the replay at ${appliedIndex} hash ${stateHash.slice(0, 16)}…`,
+      });
     }
   }
 
@@ -206,7 +231,11 @@ export function check(input: CheckInput): CheckResult {
   let divergence: LogDivergence | undefined;
   if (input.logs !== undefined) {
     for (const l of input.logs) {
-      if (l.error !== undefined) violations.push({ check: 'logs', detail: `replica ${l.id}'s log could not be read whole (through ${l.entries.length}): ${l.error}` });
+      if (l.error !== undefined)
+        violations.push({
+          check: 'logs',
+          detail: `replica ${l.id}'s log could not be read whole (through ${l.entries.length}): ${l.error}`,
+        });
     }
     divergence = firstLogDivergence(input.logs);
     if (divergence !== undefined) {
@@ -228,8 +257,21 @@ export function check(input: CheckInput): CheckResult {
   const { tally: t, positions } = checkOps(ops, ref, replicasOk, readModels, violations);
   const orderPairsChecked = checkRealTimeOrder(ops, positions, violations);
   return {
-    acked: t.acked, consistent: t.consistent, k: t.acked === 0 ? 1 : t.consistent / t.acked, lost: t.lost, duplicates: t.duplicates, failed: t.failed, unknown: t.unknown,
-    unknownApplied: t.unknownApplied, unknownAbsent: t.unknownAbsent, reportsCompared: t.reportsCompared, orderPairsChecked, violations, stateHash, appliedIndex, divergence,
+    acked: t.acked,
+    consistent: t.consistent,
+    k: t.acked === 0 ? 1 : t.consistent / t.acked,
+    lost: t.lost,
+    duplicates: t.duplicates,
+    failed: t.failed,
+    unknown: t.unknown,
+    unknownApplied: t.unknownApplied,
+    unknownAbsent: t.unknownAbsent,
+    reportsCompared: t.reportsCompared,
+    orderPairsChecked,
+    violations,
+    stateHash,
+    appliedIndex,
+    divergence,
   };
 }
 
@@ -268,8 +310,24 @@ function replayReference(entries: Entry[], config: ShardConfig): Reference {
 }
 
 /** Checks 1, 2, 5 (per order) and 6 over the ops in order; returns the counts and the log position of every ok op found there (for check 3). */
-function checkOps(ops: Op[], ref: Reference, replicasOk: boolean, readModels: ReadModelCheck, violations: Violation[]): { tally: OpTally; positions: Map<number, Position> } {
-  const tally: OpTally = { acked: 0, consistent: 0, lost: 0, duplicates: 0, failed: 0, unknown: 0, unknownApplied: 0, unknownAbsent: 0, reportsCompared: 0 };
+function checkOps(
+  ops: Op[],
+  ref: Reference,
+  replicasOk: boolean,
+  readModels: ReadModelCheck,
+  violations: Violation[],
+): { tally: OpTally; positions: Map<number, Position> } {
+  const tally: OpTally = {
+    acked: 0,
+    consistent: 0,
+    lost: 0,
+    duplicates: 0,
+    failed: 0,
+    unknown: 0,
+    unknownApplied: 0,
+    unknownAbsent: 0,
+    reportsCompared: 0,
+  };
   const positions = new Map<number, Position>();
   for (const op of ops) {
     if (op.kind === 'new') checkNewOrder(op, ref, replicasOk, readModels, tally, positions, violations);
@@ -285,11 +343,23 @@ function checkOps(ops: Op[], ref: Reference, replicasOk: boolean, readModels: Re
 }
 
 /** One new order: check 1 (applied at most once; an acknowledged one present, a refused one absent), 2 and 5 if acknowledged, 6 if unknown; consistent if it passes 1, 2, 4, 5 and 7. */
-function checkNewOrder(op: Op, ref: Reference, replicasOk: boolean, readModels: ReadModelCheck, tally: OpTally, positions: Map<number, Position>, violations: Violation[]): void {
+function checkNewOrder(
+  op: Op,
+  ref: Reference,
+  replicasOk: boolean,
+  readModels: ReadModelCheck,
+  tally: OpTally,
+  positions: Map<number, Position>,
+  violations: Violation[],
+): void {
   const found = ref.newOrders.get(`${op.account}/${op.clOrdId}`) ?? [];
   if (found.length > 1) {
     tally.duplicates++;
-    violations.push({ check: 'exactly-once', detail: `order ${op.clOrdId} of account ${op.account} applied ${found.length} times (log ${found.map((p) => p.index).join(', ')})`, op: op.id });
+    violations.push({
+      check: 'exactly-once',
+      detail: `order ${op.clOrdId} of account ${op.account} applied ${found.length} times (log ${found.map((p) => p.index).join(', ')})`,
+      op: op.id,
+    });
   }
   if (op.outcome === 'ok') {
     tally.acked++;
@@ -297,7 +367,11 @@ function checkNewOrder(op: Op, ref: Reference, replicasOk: boolean, readModels: 
     if (found.length === 0) {
       tally.lost++;
       ok = false;
-      violations.push({ check: 'exactly-once', detail: `acknowledged order ${op.clOrdId} of account ${op.account} (order id ${op.orderId}) is not in the log`, op: op.id });
+      violations.push({
+        check: 'exactly-once',
+        detail: `acknowledged order ${op.clOrdId} of account ${op.account} (order id ${op.orderId}) is not in the log`,
+        op: op.id,
+      });
     } else positions.set(op.id, found[0]!);
     ok = compareReports(op, ref.reportsByExec, violations) && ok;
     tally.reportsCompared += op.reports.length;
@@ -305,18 +379,33 @@ function checkNewOrder(op: Op, ref: Reference, replicasOk: boolean, readModels: 
       const mine = readModels.models.order(op.orderId);
       if (mine === undefined || !isDeepStrictEqual(mine, readModels.reference.order(op.orderId))) {
         ok = false;
-        if (readModels.ok) violations.push({ check: 'read-models', detail: `order ${op.orderId} in the read models differs from the reference`, op: op.id });
+        if (readModels.ok)
+          violations.push({
+            check: 'read-models',
+            detail: `order ${op.orderId} in the read models differs from the reference`,
+            op: op.id,
+          });
       }
     }
     if (ok && readModels.ok) tally.consistent++;
   } else if (op.outcome === 'failed') {
     tally.failed++;
-    if (found.length > 0) violations.push({ check: 'refused-absent', detail: `order ${op.clOrdId} was refused (${op.status} ${op.code}) but is in the log at ${found[0]!.index}`, op: op.id });
+    if (found.length > 0)
+      violations.push({
+        check: 'refused-absent',
+        detail: `order ${op.clOrdId} was refused (${op.status} ${op.code}) but is in the log at ${found[0]!.index}`,
+        op: op.id,
+      });
   } else {
     tally.unknown++;
     if (found.length === 1) tally.unknownApplied++;
     else if (found.length === 0) tally.unknownAbsent++;
-    else violations.push({ check: 'unknown-resolved', detail: `unknown order ${op.clOrdId} is in the log ${found.length} times`, op: op.id });
+    else
+      violations.push({
+        check: 'unknown-resolved',
+        detail: `unknown order ${op.clOrdId} is in the log ${found.length} times`,
+        op: op.id,
+      });
   }
 }
 
@@ -341,7 +430,11 @@ function checkRealTimeOrder(ops: Op[], positions: Map<number, Position>, violati
     orderPairsChecked++;
     const pb = positions.get(b.id)!;
     if (before(pb, latest.pos)) {
-      violations.push({ check: 'real-time-order', detail: `op ${b.id} (sent at ${b.sentAtMs}) is at log ${pb.index}/${pb.k}, before op ${latest.op.id} acknowledged at ${latest.op.doneAtMs} at ${latest.pos.index}/${latest.pos.k}`, op: b.id });
+      violations.push({
+        check: 'real-time-order',
+        detail: `op ${b.id} (sent at ${b.sentAtMs}) is at log ${pb.index}/${pb.k}, before op ${latest.op.id} acknowledged at ${latest.op.doneAtMs} at ${latest.pos.index}/${latest.pos.k}`,
+        op: b.id,
+      });
     }
   }
   return orderPairsChecked;
@@ -353,7 +446,11 @@ function compareReports(op: Op, reference: Map<number, ExecutionReportOut>, viol
     const ref = reference.get(r.exec_id);
     if (ref === undefined || !isDeepStrictEqual(engineFields(r), engineFields(ref))) {
       ok = false;
-      violations.push({ check: 'reports', detail: `report exec ${r.exec_id} of op ${op.id} ${ref === undefined ? 'is not in the replay' : `differs from the replay: got ${JSON.stringify(engineFields(r))}, replay ${JSON.stringify(engineFields(ref))}`}`, op: op.id });
+      violations.push({
+        check: 'reports',
+        detail: `report exec ${r.exec_id} of op ${op.id} ${ref === undefined ? 'is not in the replay' : `differs from the replay: got ${JSON.stringify(engineFields(r))}, replay ${JSON.stringify(engineFields(ref))}`}`,
+        op: op.id,
+      });
     }
   }
   return ok;

@@ -90,7 +90,8 @@ export class FaultProxy {
 
   set(f: Partial<LinkFault>): void {
     const next = { ...this.fault, ...f };
-    if (!(next.delayMs >= 0 && next.jitterMs >= 0 && next.dropRate >= 0 && next.dropRate <= 1)) throw new RangeError(`${this.name}: bad fault ${JSON.stringify(f)}`);
+    if (!(next.delayMs >= 0 && next.jitterMs >= 0 && next.dropRate >= 0 && next.dropRate <= 1))
+      throw new RangeError(`${this.name}: bad fault ${JSON.stringify(f)}`);
     const healing = this.fault.blackhole && !next.blackhole;
     this.fault = next;
     if (next.blackhole) for (const c of this.conns) for (const d of c.dirs) this.discardQueue(d);
@@ -158,7 +159,10 @@ export class FaultProxy {
       return;
     }
     const now = performance.now();
-    const due = Math.max(d.lastDueMs, now + f.delayMs + (f.jitterMs > 0 ? (this.rng.next() / 2 ** 32) * f.jitterMs : 0));
+    const due = Math.max(
+      d.lastDueMs,
+      now + f.delayMs + (f.jitterMs > 0 ? (this.rng.next() / 2 ** 32) * f.jitterMs : 0),
+    );
     d.lastDueMs = due;
     d.queue.push(chunk);
     d.dues.push(due);

@@ -87,7 +87,12 @@ export async function findLeader(stack: ChaosStack, timeoutMs = 10_000): Promise
   return undefined;
 }
 
-export async function statusOf(stack: ChaosStack, id: NodeId, timeoutMs: number, hash = false): Promise<NodeStatus | undefined> {
+export async function statusOf(
+  stack: ChaosStack,
+  id: NodeId,
+  timeoutMs: number,
+  hash = false,
+): Promise<NodeStatus | undefined> {
   if (!stack.cluster.isAlive(id)) return undefined;
   try {
     const r = await requestOnce(stack.cluster.endpoint(id), { op: 'status', hash }, timeoutMs);
@@ -100,7 +105,9 @@ export async function statusOf(stack: ChaosStack, id: NodeId, timeoutMs: number,
 /** The newest WAL segment of a (stopped) replica. */
 function lastSegment(stack: ChaosStack, id: NodeId): string {
   const dir = stack.cluster.dataDirOf(id);
-  const segs = readdirSync(dir).filter((f) => /^wal-\d+\.log$/.test(f)).sort();
+  const segs = readdirSync(dir)
+    .filter((f) => /^wal-\d+\.log$/.test(f))
+    .sort();
   if (segs.length === 0) throw new Error(`node ${id}: no WAL segment in ${dir}`);
   return path.join(dir, segs[segs.length - 1]!);
 }
@@ -110,7 +117,13 @@ function lastSegment(stack: ChaosStack, id: NodeId): string {
  * (chaos/README.md, "Pairs"), holds them holdMs from the last one applied, heals them together;
  * one record per fault.
  */
-export async function injectTogether(stack: ChaosStack, kinds: readonly FaultKind[], rngs: readonly Prng[], holdMs: number, log: (l: string) => void): Promise<FaultRecord[]> {
+export async function injectTogether(
+  stack: ChaosStack,
+  kinds: readonly FaultKind[],
+  rngs: readonly Prng[],
+  holdMs: number,
+  log: (l: string) => void,
+): Promise<FaultRecord[]> {
   const plan: FaultPlan = { leader: await findLeader(stack), taken: new Set() };
   const applied: Applied[] = [];
   for (let i = 0; i < kinds.length; i++) {
@@ -121,19 +134,39 @@ export async function injectTogether(stack: ChaosStack, kinds: readonly FaultKin
       const why = err instanceof Error ? err.message : String(err);
       applied.push({ target: `NOT APPLIED: ${why}`, startMs, heal: async () => undefined });
     }
-    log(`fault ${kinds[i]}: ${applied[i]!.target}${kinds.length > 1 ? ` (with ${kinds.filter((_, j) => j !== i).join(', ')})` : ''}`);
+    log(
+      `fault ${kinds[i]}: ${applied[i]!.target}${kinds.length > 1 ? ` (with ${kinds.filter((_, j) => j !== i).join(', ')})` : ''}`,
+    );
   }
   await sleep(holdMs);
   const healMs = Date.now();
   // A heal that fails leaves its part down; the final healing in chaos/run.ts restarts it.
-  await Promise.all(applied.map((a, i) => a.heal().catch((err: unknown) => log(`fault ${kinds[i]}: heal failed: ${err instanceof Error ? err.message : String(err)}`))));
+  await Promise.all(
+    applied.map((a, i) =>
+      a
+        .heal()
+        .catch((err: unknown) =>
+          log(`fault ${kinds[i]}: heal failed: ${err instanceof Error ? err.message : String(err)}`),
+        ),
+    ),
+  );
   const endMs = Date.now();
   const records: FaultRecord[] = [];
   for (let i = 0; i < kinds.length; i++) {
     const a = applied[i]!;
-    const outcome = a.outcome === undefined ? '' : `; ${await a.outcome().catch((err: unknown) => `outcome unknown: ${String(err)}`)}`;
+    const outcome =
+      a.outcome === undefined
+        ? ''
+        : `; ${await a.outcome().catch((err: unknown) => `outcome unknown: ${String(err)}`)}`;
     if (outcome !== '') log(`fault ${kinds[i]} healed${outcome}`);
-    records.push({ kind: kinds[i]!, target: a.target + outcome, pairedWith: kinds.filter((_, j) => j !== i).join('+'), startMs: a.startMs, healMs, endMs });
+    records.push({
+      kind: kinds[i]!,
+      target: a.target + outcome,
+      pairedWith: kinds.filter((_, j) => j !== i).join('+'),
+      startMs: a.startMs,
+      healMs,
+      endMs,
+    });
   }
   return records;
 }
@@ -154,7 +187,13 @@ interface FaultContext {
 }
 
 /** Applies one fault on the step's plan; throws if it cannot (see the file's head for what a throw may leave down). */
-async function apply(stack: ChaosStack, kind: FaultKind, rng: Prng, plan: FaultPlan, startMs: number): Promise<Applied> {
+async function apply(
+  stack: ChaosStack,
+  kind: FaultKind,
+  rng: Prng,
+  plan: FaultPlan,
+  startMs: number,
+): Promise<Applied> {
   const leader = plan.leader;
   const followers = stack.ids.filter((id) => id !== leader);
   const pick = <T>(xs: T[]): T => xs[rng.int(xs.length)]!;
@@ -214,7 +253,10 @@ const APPLY_BY_KIND: Record<FaultKind, (x: FaultContext) => Promise<Effect>> = {
   'slow-fsync': async ({ stack, takeLeader }) => {
     const id = takeLeader('slow down');
     await stack.setFsyncDelay(id, SLOW_FSYNC_MS);
-    return { target: `node ${id} +${SLOW_FSYNC_MS} ms per fdatasync`, heal: () => stack.setFsyncDelay(id, 0).catch(() => undefined) };
+    return {
+      target: `node ${id} +${SLOW_FSYNC_MS} ms per fdatasync`,
+      heal: () => stack.setFsyncDelay(id, 0).catch(() => undefined),
+    };
   },
   'transfer-leader': async (x) => transferLeader(x),
   'slow-network': async ({ stack }) => {
@@ -245,7 +287,10 @@ async function killNode(stack: ChaosStack, id: NodeId): Promise<Effect> {
  * Kills a free follower, damages the tail of its newest WAL segment (`damage` says how, and
  * returns what it did) and restarts it at once on the damaged files.
  */
-async function damageWalTail(x: FaultContext, damage: (file: string, size: number, rng: Prng) => string): Promise<Effect> {
+async function damageWalTail(
+  x: FaultContext,
+  damage: (file: string, size: number, rng: Prng) => string,
+): Promise<Effect> {
   const { stack } = x;
   const c = stack.cluster;
   const id = x.pickFree();
@@ -303,7 +348,8 @@ async function transferLeader(x: FaultContext): Promise<Effect> {
   const from = x.takeLeader('ask for a transfer');
   const to = x.pickFree();
   const r = await requestOnce(c.endpoint(from), { op: 'transfer-leader', to }, TRANSFER_REQUEST_TIMEOUT_MS);
-  if (r.ok !== true) throw new Error(`node ${from} refused the transfer to node ${to}: ${String(r.error)} ${String(r.message ?? '')}`);
+  if (r.ok !== true)
+    throw new Error(`node ${from} refused the transfer to node ${to}: ${String(r.error)} ${String(r.message ?? '')}`);
   return {
     target: `node ${from} → node ${to}`,
     heal: async () => undefined,

@@ -75,7 +75,8 @@ const seed = a.seed !== undefined ? Number(a.seed) : Math.floor(Math.random() * 
 const sizes = (a.replicas ?? (quick ? '3' : '3,5')).split(',').map(Number);
 /** The faults applied alone ('none': no single-fault phase). */
 const kinds = a.faults === 'none' ? [] : ((a.faults ?? FAULT_KINDS.join(',')).split(',') as FaultKind[]);
-for (const k of kinds) if (!FAULT_KINDS.includes(k)) usage(`unknown fault ${k} (one of ${FAULT_KINDS.join(', ')}, or none)`);
+for (const k of kinds)
+  if (!FAULT_KINDS.includes(k)) usage(`unknown fault ${k} (one of ${FAULT_KINDS.join(', ')}, or none)`);
 /** The mixed pairs: by default those of MIXED_PAIRS whose two kinds are both in --faults; named either way round. */
 const pairs: [FaultKind, FaultKind][] =
   a.pairs === undefined
@@ -90,10 +91,13 @@ const holdMs = Number(a['hold-ms'] ?? (quick ? 1_500 : 4_000));
 /** Requests per second per client (4 clients). */
 const rate = Number(a.rate ?? (quick ? 40 : 100));
 const rounds = quick ? 1 : 2;
-if (!Number.isSafeInteger(seed) || sizes.some((n) => !Number.isSafeInteger(n) || n < 1) || !(holdMs > 0) || !(rate > 0)) usage('bad arguments');
+if (!Number.isSafeInteger(seed) || sizes.some((n) => !Number.isSafeInteger(n) || n < 1) || !(holdMs > 0) || !(rate > 0))
+  usage('bad arguments');
 
 function usage(msg: string): never {
-  console.error(`${msg}\nusage: npm run chaos -- [--quick] [--seed N] [--replicas 3,5] [--faults ${FAULT_KINDS.join(',')}|none] [--pairs ${MIXED_PAIRS.map(pairName).join(',')}|none] [--hold-ms MS] [--rate R] [--keep]`);
+  console.error(
+    `${msg}\nusage: npm run chaos -- [--quick] [--seed N] [--replicas 3,5] [--faults ${FAULT_KINDS.join(',')}|none] [--pairs ${MIXED_PAIRS.map(pairName).join(',')}|none] [--hold-ms MS] [--rate R] [--keep]`,
+  );
   process.exit(2);
 }
 
@@ -142,7 +146,8 @@ async function readReplicaLog(stack: ChaosStack, id: NodeId, through: number): P
     while (entries.length < through) {
       const r = await source.read(entries.length + 1, LOG_READ_BYTES, 1_000);
       if (r.kind === 'snapshot') throw new Error(`log compacted through ${r.index}`);
-      for (const e of r.entries) if (e.index <= through) entries.push({ index: e.index, term: e.term, type: e.type as EntryType, data: e.data });
+      for (const e of r.entries)
+        if (e.index <= through) entries.push({ index: e.index, term: e.term, type: e.type as EntryType, data: e.data });
     }
     return { id, entries };
   } catch (err) {
@@ -153,18 +158,20 @@ async function readReplicaLog(stack: ChaosStack, id: NodeId, through: number): P
   }
 }
 
-
 /** First acknowledgement of an op sent at or after `fromMs`, minus fromMs (null if none). */
 function firstAckAfter(ops: Op[], fromMs: number): number | null {
   let best: number | null = null;
-  for (const o of ops) if (o.outcome === 'ok' && o.sentAtMs >= fromMs && (best === null || o.doneAtMs < best)) best = o.doneAtMs;
+  for (const o of ops)
+    if (o.outcome === 'ok' && o.sentAtMs >= fromMs && (best === null || o.doneAtMs < best)) best = o.doneAtMs;
   return best === null ? null : best - fromMs;
 }
 
 function availability(ops: Op[], fromMs: number, toMs: number): number {
   const n = Math.max(1, Math.ceil((toMs - fromMs) / AVAILABILITY_BUCKET_MS));
   const hit = new Uint8Array(n);
-  for (const o of ops) if (o.outcome === 'ok' && o.doneAtMs >= fromMs && o.doneAtMs < toMs) hit[Math.floor((o.doneAtMs - fromMs) / AVAILABILITY_BUCKET_MS)] = 1;
+  for (const o of ops)
+    if (o.outcome === 'ok' && o.doneAtMs >= fromMs && o.doneAtMs < toMs)
+      hit[Math.floor((o.doneAtMs - fromMs) / AVAILABILITY_BUCKET_MS)] = 1;
   return hit.reduce((s, x) => s + x, 0) / n;
 }
 
@@ -172,12 +179,19 @@ async function converge(stack: ChaosStack): Promise<ReplicaHash[]> {
   const deadline = Date.now() + CONVERGE_MS;
   for (;;) {
     const ss = await Promise.all(stack.ids.map((id) => statusOf(stack, id, 2_000, true)));
-    if (ss.every((s) => s !== undefined) && ss.every((s) => s!.applied === ss[0]!.applied && s!.stateHash === ss[0]!.stateHash)) {
+    if (
+      ss.every((s) => s !== undefined) &&
+      ss.every((s) => s!.applied === ss[0]!.applied && s!.stateHash === ss[0]!.stateHash)
+    ) {
       return ss.map((s) => ({ id: s!.id, applied: s!.applied, stateHash: s!.stateHash! }));
     }
     if (Date.now() > deadline) {
-      log(`replicas did not converge: ${JSON.stringify(ss.map((s) => s && { id: s.id, role: s.role, applied: s.applied, hash: s.stateHash?.slice(0, 12) }))}`);
-      return ss.filter((s) => s !== undefined).map((s) => ({ id: s!.id, applied: s!.applied, stateHash: s!.stateHash ?? '' }));
+      log(
+        `replicas did not converge: ${JSON.stringify(ss.map((s) => s && { id: s.id, role: s.role, applied: s.applied, hash: s.stateHash?.slice(0, 12) }))}`,
+      );
+      return ss
+        .filter((s) => s !== undefined)
+        .map((s) => ({ id: s!.id, applied: s!.applied, stateHash: s!.stateHash ?? '' }));
     }
     await sleep(100);
   }
@@ -206,7 +220,13 @@ async function runOne(replicas: number, runSeed: number): Promise<RunSummary> {
   let workloadFrom = 0;
   let workloadTo = 0;
   try {
-    const workload = new Workload({ restUrl: stack.restUrl, accounts: CHAOS_ACCOUNTS, rng: rng.fork(2), ratePerClient: rate, maxOps: 10_000_000 });
+    const workload = new Workload({
+      restUrl: stack.restUrl,
+      accounts: CHAOS_ACCOUNTS,
+      rng: rng.fork(2),
+      ratePerClient: rate,
+      maxOps: 10_000_000,
+    });
     workloadFrom = Date.now();
     workload.start();
     await sleep(SETTLE_MS);
@@ -219,8 +239,15 @@ async function runOne(replicas: number, runSeed: number): Promise<RunSummary> {
     const frng = rng.fork(3);
     for (const step of schedule) {
       // A fault that cannot be applied (no leader to kill, say) is recorded as such, not fatal.
-      const records = await injectTogether(stack, step, step.map((_, i) => frng.fork(faults.length * 10 + i)), holdMs, log);
-      if (step.length > 1) pairStarts.push({ pair: pairName(step), startMs: Math.min(...records.map((r) => r.startMs)) });
+      const records = await injectTogether(
+        stack,
+        step,
+        step.map((_, i) => frng.fork(faults.length * 10 + i)),
+        holdMs,
+        log,
+      );
+      if (step.length > 1)
+        pairStarts.push({ pair: pairName(step), startMs: Math.min(...records.map((r) => r.startMs)) });
       for (const rec of records) faults.push({ ...rec, recoveryMs: null, afterHealMs: null });
       await sleep(SETTLE_MS);
     }
@@ -241,20 +268,35 @@ async function runOne(replicas: number, runSeed: number): Promise<RunSummary> {
     // (committed by a majority), not of the first replica to answer: a replica that diverged is
     // then reported by checks 4 and 7, not taken as the log.
     const leader = await findLeader(stack, 10_000);
-    const logs = await Promise.all(stack.ids.map((id) => readReplicaLog(stack, id, hashes.find((h) => h.id === id)?.applied ?? applied)));
+    const logs = await Promise.all(
+      stack.ids.map((id) => readReplicaLog(stack, id, hashes.find((h) => h.id === id)?.applied ?? applied)),
+    );
     for (const l of logs) if (l.error !== undefined) log(`replica ${l.id}'s log: ${l.error}`);
     const fromLeader = logs.find((l) => l.id === leader && l.error === undefined && l.entries.length === applied);
     const byLeaderFirst = [...stack.ids].sort((x, y) => Number(y === leader) - Number(x === leader));
-    const entries = fromLeader?.entries ?? (await readWholeLog(byLeaderFirst.map((id) => stack.cluster.endpoint(id)), applied));
-    log(`log through ${applied} replayed from ${fromLeader !== undefined ? `the leader, node ${leader}` : 'the first replica to serve it'}; ${logs.length} replicas' logs compared`);
+    const entries =
+      fromLeader?.entries ??
+      (await readWholeLog(
+        byLeaderFirst.map((id) => stack.cluster.endpoint(id)),
+        applied,
+      ));
+    log(
+      `log through ${applied} replayed from ${fromLeader !== undefined ? `the leader, node ${leader}` : 'the first replica to serve it'}; ${logs.length} replicas' logs compared`,
+    );
     // Read models: the publisher has published through the converged index, the consumer has read everything.
     const deadline = Date.now() + CONVERGE_MS;
     const publishedIndex = () => {
       const lines = (stack.publisher?.lines ?? []).filter((l) => l.startsWith('{"event":"status"'));
-      return lines.length === 0 ? 0 : Number((JSON.parse(lines[lines.length - 1]!) as { publishedIndex: number }).publishedIndex);
+      return lines.length === 0
+        ? 0
+        : Number((JSON.parse(lines[lines.length - 1]!) as { publishedIndex: number }).publishedIndex);
     };
-    while (Date.now() < deadline && !(publishedIndex() >= applied && (await stack.readModels!.caughtUp()))) await sleep(200);
-    const clusterFile = parseClusterConfig(JSON.parse(readFileSync(stack.cluster.configPath, 'utf8')), path.dirname(stack.cluster.configPath));
+    while (Date.now() < deadline && !(publishedIndex() >= applied && (await stack.readModels!.caughtUp())))
+      await sleep(200);
+    const clusterFile = parseClusterConfig(
+      JSON.parse(readFileSync(stack.cluster.configPath, 'utf8')),
+      path.dirname(stack.cluster.configPath),
+    );
     const config = parseConfig(JSON.parse(readFileSync(clusterFile.shardConfigPath, 'utf8')));
     result = check({ ops, entries, config, replicas: hashes, logs, readModels: stack.readModels?.model });
     for (const f of faults) {
@@ -275,14 +317,30 @@ async function runOne(replicas: number, runSeed: number): Promise<RunSummary> {
       log(`kept: ${dirs.join(' and ')}`);
     }
   }
-  return { replicas, seed: runSeed, dirs, ops: ops.length, opsList: ops, result: result!, availability: availability(ops, workloadFrom, workloadTo), faults, pairRecoveries, durationS: (Date.now() - startedAt) / 1000 };
+  return {
+    replicas,
+    seed: runSeed,
+    dirs,
+    ops: ops.length,
+    opsList: ops,
+    result: result!,
+    availability: availability(ops, workloadFrom, workloadTo),
+    faults,
+    pairRecoveries,
+    durationS: (Date.now() - startedAt) / 1000,
+  };
 }
 
 /** The replicas' last log lines and the other processes' (kept in memory) written next to the data. */
 function keepLogs(stack: ChaosStack, dir: string): void {
   try {
-    for (const id of stack.ids) writeFileSync(path.join(dir, `replica-${id}.log`), `${(stack.cluster.logs.get(id) ?? []).join('\n')}\n`);
-    for (const [name, child] of [['gateway', stack.gateway], ['publisher', stack.publisher], ['broker', stack.broker]] as const) {
+    for (const id of stack.ids)
+      writeFileSync(path.join(dir, `replica-${id}.log`), `${(stack.cluster.logs.get(id) ?? []).join('\n')}\n`);
+    for (const [name, child] of [
+      ['gateway', stack.gateway],
+      ['publisher', stack.publisher],
+      ['broker', stack.broker],
+    ] as const) {
       if (child !== undefined) writeFileSync(path.join(dir, `${name}.log`), `${child.lines.join('\n')}\n`);
     }
   } catch (err) {
@@ -299,27 +357,51 @@ async function main(): Promise<void> {
   for (const n of sizes) runs.push(await runOne(n, seed + n));
   for (const r of runs) {
     const c = r.result;
-    console.log(`\n${r.replicas} replicas (seed ${r.seed}): ${r.ops} requests in ${r.durationS.toFixed(0)} s${c.violations.length > 0 || a.keep ? `; data kept in ${r.dirs.join(' and ')}` : ''}`);
-    console.log(`  acked new orders ${c.acked}, consistent ${c.consistent}: K = ${pct(c.k)}; lost ${c.lost}, duplicates ${c.duplicates}; refused ${c.failed}; unknown ${c.unknown} (applied ${c.unknownApplied}, absent ${c.unknownAbsent})`);
-    console.log(`  reports compared ${c.reportsCompared}, real-time pairs ${c.orderPairsChecked}, log through ${c.appliedIndex}, state ${c.stateHash.slice(0, 16)}…; availability ${pct(r.availability)}`);
-    if (c.divergence !== undefined) console.log(`  LOGS DIFFER at index ${c.divergence.index}: ${c.divergence.groups.map((g) => `[${g.ids.join(',')}] term ${g.term} ${g.type}`).join(' vs ')}`);
+    console.log(
+      `\n${r.replicas} replicas (seed ${r.seed}): ${r.ops} requests in ${r.durationS.toFixed(0)} s${c.violations.length > 0 || a.keep ? `; data kept in ${r.dirs.join(' and ')}` : ''}`,
+    );
+    console.log(
+      `  acked new orders ${c.acked}, consistent ${c.consistent}: K = ${pct(c.k)}; lost ${c.lost}, duplicates ${c.duplicates}; refused ${c.failed}; unknown ${c.unknown} (applied ${c.unknownApplied}, absent ${c.unknownAbsent})`,
+    );
+    console.log(
+      `  reports compared ${c.reportsCompared}, real-time pairs ${c.orderPairsChecked}, log through ${c.appliedIndex}, state ${c.stateHash.slice(0, 16)}…; availability ${pct(r.availability)}`,
+    );
+    if (c.divergence !== undefined)
+      console.log(
+        `  LOGS DIFFER at index ${c.divergence.index}: ${c.divergence.groups.map((g) => `[${g.ids.join(',')}] term ${g.term} ${g.type}`).join(' vs ')}`,
+      );
     console.log(`  ${'fault'.padEnd(20)} ${'target'.padEnd(TARGET_COLUMN)} held ms  first ack after start  after heal`);
     for (const f of r.faults) {
       const kind = f.pairedWith === '' ? f.kind : `${f.kind} (+)`;
-      console.log(`  ${kind.padEnd(20)} ${f.target.slice(0, TARGET_COLUMN).padEnd(TARGET_COLUMN)} ${String(f.healMs - f.startMs).padStart(7)}  ${String(f.recoveryMs ?? '-').padStart(21)}  ${String(f.afterHealMs ?? '-').padStart(10)}`);
+      console.log(
+        `  ${kind.padEnd(20)} ${f.target.slice(0, TARGET_COLUMN).padEnd(TARGET_COLUMN)} ${String(f.healMs - f.startMs).padStart(7)}  ${String(f.recoveryMs ?? '-').padStart(21)}  ${String(f.afterHealMs ?? '-').padStart(10)}`,
+      );
     }
-    if (r.pairRecoveries.length > 0) console.log(`  pairs, first ack after the first fault's start: ${r.pairRecoveries.map((p) => `${p.pair} ${p.recoveryMs ?? '-'} ms`).join(', ')}`);
+    if (r.pairRecoveries.length > 0)
+      console.log(
+        `  pairs, first ack after the first fault's start: ${r.pairRecoveries.map((p) => `${p.pair} ${p.recoveryMs ?? '-'} ms`).join(', ')}`,
+      );
     const refused = new Map<string, number>();
-    for (const o of r.opsList) if (o.outcome === 'failed') refused.set(`${o.kind} ${o.status} ${o.code}`, (refused.get(`${o.kind} ${o.status} ${o.code}`) ?? 0) + 1);
+    for (const o of r.opsList)
+      if (o.outcome === 'failed')
+        refused.set(`${o.kind} ${o.status} ${o.code}`, (refused.get(`${o.kind} ${o.status} ${o.code}`) ?? 0) + 1);
     const unknownBy = new Map<string, number>();
-    for (const o of r.opsList) if (o.outcome === 'unknown') unknownBy.set(`${o.kind} ${o.status || ''} ${o.code}`.replace('  ', ' '), (unknownBy.get(`${o.kind} ${o.status || ''} ${o.code}`.replace('  ', ' ')) ?? 0) + 1);
-    console.log(`  refused: ${[...refused].map(([k, n]) => `${k} ×${n}`).join(', ') || 'none'}; unknown: ${[...unknownBy].map(([k, n]) => `${k} ×${n}`).join(', ') || 'none'}`);
+    for (const o of r.opsList)
+      if (o.outcome === 'unknown')
+        unknownBy.set(
+          `${o.kind} ${o.status || ''} ${o.code}`.replace('  ', ' '),
+          (unknownBy.get(`${o.kind} ${o.status || ''} ${o.code}`.replace('  ', ' ')) ?? 0) + 1,
+        );
+    console.log(
+      `  refused: ${[...refused].map(([k, n]) => `${k} ×${n}`).join(', ') || 'none'}; unknown: ${[...unknownBy].map(([k, n]) => `${k} ×${n}`).join(', ') || 'none'}`,
+    );
     for (const v of c.violations.slice(0, 20)) console.log(`  VIOLATION ${v.check}: ${v.detail}`);
     if (c.violations.length > 20) console.log(`  … ${c.violations.length - 20} more violations`);
   }
   const failed = runs.some((r) => r.result.violations.length > 0);
   if (failed) console.log(`\nFAILED. Reproduce the schedule with: ${replayCommand()}`);
-  const recoveries = (kind: string) => runs.flatMap((r) => r.faults.filter((f) => f.kind === kind).map((f) => f.recoveryMs));
+  const recoveries = (kind: string) =>
+    runs.flatMap((r) => r.faults.filter((f) => f.kind === kind).map((f) => f.recoveryMs));
   console.log(
     JSON.stringify({
       bench: 'chaos',
@@ -331,10 +413,33 @@ async function main(): Promise<void> {
       losses: runs.reduce((s, r) => s + r.result.lost, 0),
       duplicates: runs.reduce((s, r) => s + r.result.duplicates, 0),
       violations: runs.reduce((s, r) => s + r.result.violations.length, 0),
-      runs: runs.map((r) => ({ replicas: r.replicas, seed: r.seed, requests: r.ops, acked: r.result.acked, k: r.result.k, lost: r.result.lost, duplicates: r.result.duplicates, unknown: r.result.unknown, unknownApplied: r.result.unknownApplied, unknownAbsent: r.result.unknownAbsent, availability: r.availability, durationS: r.durationS, violations: r.result.violations.length })),
-      recoveryMs: Object.fromEntries([...new Set(runs.flatMap((r) => r.faults.map((f) => f.kind)))].map((k) => [k, recoveries(k)])),
-      pairRecoveryMs: Object.fromEntries([...new Set(runs.flatMap((r) => r.pairRecoveries.map((p) => p.pair)))].map((p) => [p, runs.flatMap((r) => r.pairRecoveries.filter((x) => x.pair === p).map((x) => x.recoveryMs))])),
-      divergence: runs.flatMap((r) => (r.result.divergence === undefined ? [] : [{ replicas: r.replicas, ...r.result.divergence }])),
+      runs: runs.map((r) => ({
+        replicas: r.replicas,
+        seed: r.seed,
+        requests: r.ops,
+        acked: r.result.acked,
+        k: r.result.k,
+        lost: r.result.lost,
+        duplicates: r.result.duplicates,
+        unknown: r.result.unknown,
+        unknownApplied: r.result.unknownApplied,
+        unknownAbsent: r.result.unknownAbsent,
+        availability: r.availability,
+        durationS: r.durationS,
+        violations: r.result.violations.length,
+      })),
+      recoveryMs: Object.fromEntries(
+        [...new Set(runs.flatMap((r) => r.faults.map((f) => f.kind)))].map((k) => [k, recoveries(k)]),
+      ),
+      pairRecoveryMs: Object.fromEntries(
+        [...new Set(runs.flatMap((r) => r.pairRecoveries.map((p) => p.pair)))].map((p) => [
+          p,
+          runs.flatMap((r) => r.pairRecoveries.filter((x) => x.pair === p).map((x) => x.recoveryMs)),
+        ]),
+      ),
+      divergence: runs.flatMap((r) =>
+        r.result.divergence === undefined ? [] : [{ replicas: r.replicas, ...r.result.divergence }],
+      ),
       kept: keptDirs,
     }),
   );
@@ -347,9 +452,11 @@ function replayCommand(): string {
 
 main().catch((err: unknown) => {
   console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-  console.log(`\nFAILED (exception${err instanceof RunError ? ` in the ${err.replicas}-replica run` : ''}). Data kept in ${keptDirs.join(' and ') || '(none created)'}. Reproduce the schedule with: ${replayCommand()}`);
-  console.log(JSON.stringify({ bench: 'chaos', quick, seed, ok: false, error: String(err).split('\n')[0], kept: keptDirs }));
+  console.log(
+    `\nFAILED (exception${err instanceof RunError ? ` in the ${err.replicas}-replica run` : ''}). Data kept in ${keptDirs.join(' and ') || '(none created)'}. Reproduce the schedule with: ${replayCommand()}`,
+  );
+  console.log(
+    JSON.stringify({ bench: 'chaos', quick, seed, ok: false, error: String(err).split('\n')[0], kept: keptDirs }),
+  );
   process.exit(1);
 });
-
-

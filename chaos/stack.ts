@@ -20,7 +20,13 @@ import { ChaosNetwork } from './network.js';
 export const CHAOS_ACCOUNTS = [1, 2, 3, 4] as const;
 export const keyOf = (account: number) => ({ key: `chaos-key-${account}`, hmacSecret: `chaos-secret-${account}` });
 /** Generous limits: the workload is bounded by its own rate, and risk rejects would hide nothing here. */
-const RISK = { maxOrderQty: 10_000_000, maxNotional: 100_000_000_000_000, maxOpenOrders: 1_000_000, ratePerSec: 100_000, burst: 100_000 };
+const RISK = {
+  maxOrderQty: 10_000_000,
+  maxNotional: 100_000_000_000_000,
+  maxOpenOrders: 1_000_000,
+  ratePerSec: 100_000,
+  burst: 100_000,
+};
 /** A process that is not ready within this is a failed start (ms). */
 const READY_TIMEOUT_MS = 60_000;
 /** How often the read models snapshot themselves (ms): restarts resume from a recent one. */
@@ -68,7 +74,9 @@ export class ChaosStack {
       await s.startParts();
     } catch (err) {
       // Whatever started is stopped; the directories are kept (a failed start is a failure).
-      opts.log(`stack did not start: ${err instanceof Error ? err.message : String(err)}; kept ${cluster.dir} and ${opts.dir}`);
+      opts.log(
+        `stack did not start: ${err instanceof Error ? err.message : String(err)}; kept ${cluster.dir} and ${opts.dir}`,
+      );
       await s.stop(true).catch(() => undefined);
       throw err;
     }
@@ -83,13 +91,27 @@ export class ChaosStack {
     this.grpcPort = await freePort();
     this.brokerPort = await freePort();
     this.restUrl = `http://127.0.0.1:${this.restPort}`;
-    const example = JSON.parse(readFileSync(path.join(REPO_ROOT, 'gateway/examples/gateway-local.json'), 'utf8')) as Record<string, unknown>;
+    const example = JSON.parse(
+      readFileSync(path.join(REPO_ROOT, 'gateway/examples/gateway-local.json'), 'utf8'),
+    ) as Record<string, unknown>;
     const gwDir = path.join(opts.dir, 'gateway');
     mkdirSync(gwDir, { recursive: true });
     this.gatewayConfigPath = path.join(opts.dir, 'gateway.json');
     writeFileSync(
       this.gatewayConfigPath,
-      JSON.stringify({ ...example, accounts: CHAOS_ACCOUNTS.map((account) => ({ account, apiKeys: [keyOf(account)], risk: RISK })), listen: { rest: `127.0.0.1:${this.restPort}`, grpc: `127.0.0.1:${this.grpcPort}` }, shards: [{ id: 0, clusterConfig: cluster.configPath }], signingKey: path.join(gwDir, 'exchange-ed25519.pem'), dataDir: gwDir, workers: 1 }, null, 2),
+      JSON.stringify(
+        {
+          ...example,
+          accounts: CHAOS_ACCOUNTS.map((account) => ({ account, apiKeys: [keyOf(account)], risk: RISK })),
+          listen: { rest: `127.0.0.1:${this.restPort}`, grpc: `127.0.0.1:${this.grpcPort}` },
+          shards: [{ id: 0, clusterConfig: cluster.configPath }],
+          signingKey: path.join(gwDir, 'exchange-ed25519.pem'),
+          dataDir: gwDir,
+          workers: 1,
+        },
+        null,
+        2,
+      ),
     );
     await this.startBroker();
     await this.startPublisher();
@@ -107,24 +129,50 @@ export class ChaosStack {
   }
 
   async startGateway(): Promise<void> {
-    this.gateway = await spawnReady('gateway/main.ts', ['--config', this.gatewayConfigPath], { LOG_LEVEL: 'warn' }, READY_TIMEOUT_MS);
+    this.gateway = await spawnReady(
+      'gateway/main.ts',
+      ['--config', this.gatewayConfigPath],
+      { LOG_LEVEL: 'warn' },
+      READY_TIMEOUT_MS,
+    );
   }
 
   async startBroker(): Promise<void> {
-    this.broker = await spawnReady('events/broker/main.ts', ['--data-dir', path.join(this.opts.dir, 'kafka'), '--port', String(this.brokerPort), '--host', '127.0.0.1'], { LOG_LEVEL: 'warn' }, READY_TIMEOUT_MS);
+    this.broker = await spawnReady(
+      'events/broker/main.ts',
+      ['--data-dir', path.join(this.opts.dir, 'kafka'), '--port', String(this.brokerPort), '--host', '127.0.0.1'],
+      { LOG_LEVEL: 'warn' },
+      READY_TIMEOUT_MS,
+    );
   }
 
   async startPublisher(): Promise<void> {
     this.publisher = await spawnReady(
       'events/publisher/main.ts',
-      ['--cluster', this.cluster.configPath, '--brokers', this.brokers, '--data-dir', path.join(this.opts.dir, 'publisher'), '--status-every-ms', '1000'],
+      [
+        '--cluster',
+        this.cluster.configPath,
+        '--brokers',
+        this.brokers,
+        '--data-dir',
+        path.join(this.opts.dir, 'publisher'),
+        '--status-every-ms',
+        '1000',
+      ],
       { LOG_LEVEL: 'warn' },
       READY_TIMEOUT_MS,
     );
   }
 
   async startReadModels(): Promise<void> {
-    const rm = new ReadModelConsumer({ brokers: [this.brokers], dataDir: path.join(this.opts.dir, 'read-models'), groupId: 'chaos-read-models', snapshotIntervalMs: READ_MODEL_SNAPSHOT_MS, log: NO_LOG, kafkaLogLevel: logLevel.NOTHING });
+    const rm = new ReadModelConsumer({
+      brokers: [this.brokers],
+      dataDir: path.join(this.opts.dir, 'read-models'),
+      groupId: 'chaos-read-models',
+      snapshotIntervalMs: READ_MODEL_SNAPSHOT_MS,
+      log: NO_LOG,
+      kafkaLogLevel: logLevel.NOTHING,
+    });
     await rm.start();
     this.readModels = rm;
   }

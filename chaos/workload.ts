@@ -83,7 +83,11 @@ export class Workload {
   }
 
   private async run(account: number, rng: Prng): Promise<void> {
-    const client = new OrderEntryRestClient({ baseUrl: this.opts.restUrl, key: keyOf(account), timeoutMs: REQUEST_TIMEOUT_MS });
+    const client = new OrderEntryRestClient({
+      baseUrl: this.opts.restUrl,
+      key: keyOf(account),
+      timeoutMs: REQUEST_TIMEOUT_MS,
+    });
     const live: number[] = [];
     const intervalMs = 1_000 / this.opts.ratePerClient;
     let n = 0;
@@ -103,7 +107,14 @@ export class Workload {
         const qty = btc ? 1 + rng.int(6) : 10 * (1 + rng.int(6));
         const body: Record<string, unknown> =
           r < 20
-            ? { client_order_id: clOrdId, symbol: btc ? 'BTC-USD' : 'ETH-USD', side, order_type: 'MARKET', time_in_force: 'IOC', quantity: qty }
+            ? {
+                client_order_id: clOrdId,
+                symbol: btc ? 'BTC-USD' : 'ETH-USD',
+                side,
+                order_type: 'MARKET',
+                time_in_force: 'IOC',
+                quantity: qty,
+              }
             : {
                 client_order_id: clOrdId,
                 symbol: btc ? 'BTC-USD' : 'ETH-USD',
@@ -115,7 +126,13 @@ export class Workload {
               };
         op = this.newOp(id, account, 'new', clOrdId, 0, body);
         await this.send(op, () => client.placeOrder(body));
-        if (op.outcome === 'ok' && op.orderId > 0 && op.reports.some((x) => x.order_id === op.orderId && (x.order_status === 'NEW' || x.order_status === 'PARTIALLY_FILLED'))) {
+        if (
+          op.outcome === 'ok' &&
+          op.orderId > 0 &&
+          op.reports.some(
+            (x) => x.order_id === op.orderId && (x.order_status === 'NEW' || x.order_status === 'PARTIALLY_FILLED'),
+          )
+        ) {
           live.push(op.orderId);
           if (live.length > LIVE_ORDERS_KEPT) live.shift();
         }
@@ -125,8 +142,28 @@ export class Workload {
     }
   }
 
-  private newOp(id: number, account: number, kind: Op['kind'], clOrdId: string, orderId: number, body: Record<string, unknown>): Op {
-    const op: Op = { id, account, kind, clOrdId, orderId, body, sentAtMs: Date.now(), doneAtMs: 0, outcome: 'unknown', status: 0, code: '', reports: [] };
+  private newOp(
+    id: number,
+    account: number,
+    kind: Op['kind'],
+    clOrdId: string,
+    orderId: number,
+    body: Record<string, unknown>,
+  ): Op {
+    const op: Op = {
+      id,
+      account,
+      kind,
+      clOrdId,
+      orderId,
+      body,
+      sentAtMs: Date.now(),
+      doneAtMs: 0,
+      outcome: 'unknown',
+      status: 0,
+      code: '',
+      reports: [],
+    };
     this.ops.push(op);
     return op;
   }
@@ -135,7 +172,10 @@ export class Workload {
     op.sentAtMs = Date.now();
     try {
       const res = await call();
-      const body = (res.body ?? {}) as { code?: string; result?: { reports?: ExecutionReportOut[]; order_id?: number } };
+      const body = (res.body ?? {}) as {
+        code?: string;
+        result?: { reports?: ExecutionReportOut[]; order_id?: number };
+      };
       op.status = res.status;
       op.code = body.code ?? '';
       op.outcome = classify(res.status, op.code);

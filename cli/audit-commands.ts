@@ -46,16 +46,25 @@ const COMMON_OPTIONS = {
 
 function uint(v: string | undefined, what: string): number | undefined {
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new UsageError(`${what} must be a non-negative integer, got ${v}`);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)))
+    throw new UsageError(`${what} must be a non-negative integer, got ${v}`);
   return Number(v);
 }
 
 function startMode(v: { 'from-snapshot'?: boolean; 'from-genesis'?: boolean }): StartMode {
-  if (v['from-snapshot'] === true && v['from-genesis'] === true) throw new UsageError('--from-snapshot and --from-genesis exclude each other');
+  if (v['from-snapshot'] === true && v['from-genesis'] === true)
+    throw new UsageError('--from-snapshot and --from-genesis exclude each other');
   return v['from-snapshot'] === true ? 'snapshot' : v['from-genesis'] === true ? 'genesis' : 'auto';
 }
 
-function sourcesOf(v: { 'data-dir'?: string[]; config?: string; 'engine-config'?: string; shard?: string; 'gateway-dir'?: string; 'public-key'?: string }): Sources {
+function sourcesOf(v: {
+  'data-dir'?: string[];
+  config?: string;
+  'engine-config'?: string;
+  shard?: string;
+  'gateway-dir'?: string;
+  'public-key'?: string;
+}): Sources {
   const shard = uint(v.shard, '--shard');
   return resolveSources({
     dataDirs: v['data-dir'] ?? [],
@@ -189,7 +198,12 @@ export async function runReplay(argv: string[]): Promise<number> {
     );
   }
   const commands = result.shards.reduce((a, s) => a + s.commands, 0);
-  const verdict = result.exitCode === 0 ? 'OK: everything checked matches' : result.exitCode === 1 ? 'FAILED: the data differ from what they claim (FAIL lines above)' : 'INCOMPLETE: nothing differs, but not everything could be checked';
+  const verdict =
+    result.exitCode === 0
+      ? 'OK: everything checked matches'
+      : result.exitCode === 1
+        ? 'FAILED: the data differ from what they claim (FAIL lines above)'
+        : 'INCOMPLETE: nothing differs, but not everything could be checked';
   print(verdict);
   console.log(
     JSON.stringify({
@@ -200,9 +214,26 @@ export async function runReplay(argv: string[]): Promise<number> {
       commands,
       elapsedMs: Math.round(result.elapsedMs),
       commandsPerSec: Math.round(commands / (result.elapsedMs / 1000)),
-      shards: result.shards.map((s) => ({ shard: s.shard, start: s.start.index, end: s.endIndex, commitKnown: s.commitKnown, stateHash: s.stateHash, execIdLast: s.execIdLast })),
+      shards: result.shards.map((s) => ({
+        shard: s.shard,
+        start: s.start.index,
+        end: s.endIndex,
+        commitKnown: s.commitKnown,
+        stateHash: s.stateHash,
+        execIdLast: s.execIdLast,
+      })),
       ...(result.eventsDigest !== undefined ? { eventsDigest: result.eventsDigest } : {}),
-      ...(c !== undefined ? { chain: { runs: c.runs, heads: c.heads, headsVerified: c.headsVerified, reportsCovered: c.reportsCovered, reportsNotChecked: c.reportsNotChecked } } : {}),
+      ...(c !== undefined
+        ? {
+            chain: {
+              runs: c.runs,
+              heads: c.heads,
+              headsVerified: c.headsVerified,
+              reportsCovered: c.reportsCovered,
+              reportsNotChecked: c.reportsNotChecked,
+            },
+          }
+        : {}),
     }),
   );
   return result.exitCode;
@@ -237,14 +268,22 @@ export async function runAudit(argv: string[]): Promise<number> {
     if (account !== undefined) filter.account = account;
     const order = uint(v.order, '--order');
     if (order !== undefined) filter.orderId = order;
-    for (const [name, val] of [['from', v.from], ['to', v.to]] as const) {
+    for (const [name, val] of [
+      ['from', v.from],
+      ['to', v.to],
+    ] as const) {
       if (val === undefined) continue;
       const us = parseTimeUs(val);
       if (us === undefined) throw new UsageError(`--${name} must be an ISO 8601 time or integer µs, got ${val}`);
       if (name === 'from') filter.fromUs = us;
       else filter.toUs = us;
     }
-    if (filter.account === undefined && filter.orderId === undefined && filter.fromUs === undefined && filter.toUs === undefined) {
+    if (
+      filter.account === undefined &&
+      filter.orderId === undefined &&
+      filter.fromUs === undefined &&
+      filter.toUs === undefined
+    ) {
       throw new UsageError('say what to export: --account, --order, or a time window (--from/--to)');
     }
     const toIndex = uint(v['to-index'], '--to-index');
@@ -252,11 +291,22 @@ export async function runAudit(argv: string[]): Promise<number> {
     fd = v.out !== undefined ? fs.openSync(v.out, 'w') : 1;
     out = new Output(fd);
     const o = out;
-    const r = await auditExport({ sources, filter, format, from: startMode(v), ...(toIndex !== undefined ? { toIndex } : {}), write: (s) => o.write(s) });
+    const r = await auditExport({
+      sources,
+      filter,
+      format,
+      from: startMode(v),
+      ...(toIndex !== undefined ? { toIndex } : {}),
+      write: (s) => o.write(s),
+    });
     out.flush();
     for (const n of sources.notes) console.error(n);
-    printFindings(r.replay.findings, r.replay.counts.fail + r.replay.counts.incomplete + r.replay.counts.note, (l) => console.error(l));
-    console.error(`audit: ${r.rows.command} commands, ${r.rows.report} reports, ${r.rows.event} other events${v.out !== undefined ? ` → ${path.resolve(v.out)}` : ''}`);
+    printFindings(r.replay.findings, r.replay.counts.fail + r.replay.counts.incomplete + r.replay.counts.note, (l) =>
+      console.error(l),
+    );
+    console.error(
+      `audit: ${r.rows.command} commands, ${r.rows.report} reports, ${r.rows.event} other events${v.out !== undefined ? ` → ${path.resolve(v.out)}` : ''}`,
+    );
     return r.exitCode;
   } catch (err) {
     out?.flush();

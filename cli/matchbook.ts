@@ -33,7 +33,8 @@ export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'watch') return watch(argv.slice(1));
   if (argv[0] === 'replay') return runReplay(argv.slice(1));
   if (argv[0] === 'audit') return runAudit(argv.slice(1));
-  const operator = await runOperator(argv); if (operator !== undefined) return operator; // cluster, halt, resume, kill-switch, …
+  const operator = await runOperator(argv);
+  if (operator !== undefined) return operator; // cluster, halt, resume, kill-switch, …
   let parsed: ReturnType<typeof parseOrderArgs>;
   try {
     parsed = parseOrderArgs(argv);
@@ -99,7 +100,8 @@ function gatewayRequest(cmd: string | undefined, arg: string | undefined, a: Ord
   let body: Record<string, unknown> | undefined;
   switch (cmd) {
     case 'place':
-      if (a.symbol === undefined || a.side === undefined || a.qty === undefined) throw new UsageError('place needs --symbol, --side and --qty');
+      if (a.symbol === undefined || a.side === undefined || a.qty === undefined)
+        throw new UsageError('place needs --symbol, --side and --qty');
       method = 'POST';
       path = '/v1/orders';
       body = {
@@ -131,7 +133,10 @@ function gatewayRequest(cmd: string | undefined, arg: string | undefined, a: Ord
     case 'cancel-all':
       method = 'POST';
       path = '/v1/orders/cancel-all';
-      body = { ...(a.symbol !== undefined ? { symbol: a.symbol } : {}), ...(a.side !== undefined ? { side: a.side.toUpperCase() } : {}) };
+      body = {
+        ...(a.symbol !== undefined ? { symbol: a.symbol } : {}),
+        ...(a.side !== undefined ? { side: a.side.toUpperCase() } : {}),
+      };
       break;
     case 'orders':
       if (arg === undefined) throw new UsageError('orders needs an order id (listing comes with the read models)');
@@ -152,7 +157,12 @@ async function sendSigned(a: OrderArgs, { method, path, body }: GatewayRequest):
   try {
     res = await fetch(new URL(path, a.url), {
       method,
-      headers: { 'content-type': 'application/json', [HEADER_API_KEY]: auth.apiKey, [HEADER_TIMESTAMP]: auth.timestamp, [HEADER_SIGNATURE]: auth.signature },
+      headers: {
+        'content-type': 'application/json',
+        [HEADER_API_KEY]: auth.apiKey,
+        [HEADER_TIMESTAMP]: auth.timestamp,
+        [HEADER_SIGNATURE]: auth.signature,
+      },
       ...(bytes.length > 0 ? { body: bytes } : {}),
     });
   } catch (err) {
@@ -171,4 +181,3 @@ async function sendSigned(a: OrderArgs, { method, path, body }: GatewayRequest):
 }
 
 class UsageError extends Error {}
-

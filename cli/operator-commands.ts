@@ -37,8 +37,10 @@ const HELP: Record<string, string> = {
   Asks every member's client port for its status. Columns: lag = commit - applied on that
   member; behind = the leader's commit - the member's applied. Exit 1 if no member answers.`,
   halt: 'usage: matchbook halt SYMBOL [--url http://127.0.0.1:8080] [--key demo-admin] [--secret demo-admin-secret-change-me]\n  Halts trading in SYMBOL (POST /v1/admin/halt).',
-  resume: 'usage: matchbook resume SYMBOL [--url U] [--key K] [--secret S]\n  Resumes trading in SYMBOL (POST /v1/admin/resume).',
-  'kill-switch': 'usage: matchbook kill-switch ACCOUNT [--off] [--url U] [--key K] [--secret S]\n  Blocks every order of ACCOUNT (--off: unblocks it) (POST /v1/admin/kill-switch).',
+  resume:
+    'usage: matchbook resume SYMBOL [--url U] [--key K] [--secret S]\n  Resumes trading in SYMBOL (POST /v1/admin/resume).',
+  'kill-switch':
+    'usage: matchbook kill-switch ACCOUNT [--off] [--url U] [--key K] [--secret S]\n  Blocks every order of ACCOUNT (--off: unblocks it) (POST /v1/admin/kill-switch).',
   'slow-orders':
     'usage: matchbook slow-orders [--limit 50] [--url U] [--key K] [--secret S]\n  The slowest recent requests the gateway kept (slower than its slowOrderMs), newest first: ms from receipt to each gateway\n  stage, and the leader\'s stages of the same log entry (POST /v1/admin/slow-orders; gateway/README.md "Latency trace").',
   'transfer-leader': `usage: matchbook transfer-leader --to N [--cluster ${CLUSTER_DEFAULT}] [--wait-ms ${TRANSFER_WAIT_MS_DEFAULT}]
@@ -96,7 +98,10 @@ export async function runOperator(argv: string[]): Promise<number | undefined> {
   try {
     switch (cmd) {
       case 'cluster':
-        if (pos[0] !== 'status' || pos.length !== 1) throw new UsageError(pos[0] === undefined ? 'cluster needs a subcommand: status' : `unknown: cluster ${pos.join(' ')}`);
+        if (pos[0] !== 'status' || pos.length !== 1)
+          throw new UsageError(
+            pos[0] === undefined ? 'cluster needs a subcommand: status' : `unknown: cluster ${pos.join(' ')}`,
+          );
         return await clusterStatus(loadMembers(a.cluster), a.json);
       case 'halt':
       case 'resume': {
@@ -135,8 +140,13 @@ export async function runOperator(argv: string[]): Promise<number | undefined> {
         if (a.node === undefined) throw new UsageError(`${cmd} needs --node N`);
         const id = positiveInt(a.node, '--node');
         const members = loadMembers(a.cluster);
-        if (!members.some((m) => m.id === id)) throw new UsageError(`node ${id} is not in ${a.cluster}: add its entry (id, raft, client addresses, "join": true) to the file on every host first`);
-        return cmd === 'add-node' ? await addNode(members, id, waitMs(a['wait-ms'], ADD_NODE_WAIT_MS_DEFAULT)) : await removeNode(members, id);
+        if (!members.some((m) => m.id === id))
+          throw new UsageError(
+            `node ${id} is not in ${a.cluster}: add its entry (id, raft, client addresses, "join": true) to the file on every host first`,
+          );
+        return cmd === 'add-node'
+          ? await addNode(members, id, waitMs(a['wait-ms'], ADD_NODE_WAIT_MS_DEFAULT))
+          : await removeNode(members, id);
       }
     }
   } catch (err) {
@@ -150,7 +160,8 @@ export async function runOperator(argv: string[]): Promise<number | undefined> {
 }
 
 function positiveInt(v: string, what: string): number {
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)) || Number(v) < 1) throw new UsageError(`${what} must be a positive integer, got ${v}`);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)) || Number(v) < 1)
+    throw new UsageError(`${what} must be a positive integer, got ${v}`);
   return Number(v);
 }
 
@@ -209,7 +220,9 @@ async function statusOf(m: MemberConfig): Promise<{ ok: true; status: NodeStatus
 
 export async function clusterRows(members: MemberConfig[]): Promise<MemberStatusRow[]> {
   const replies = await Promise.all(members.map(statusOf));
-  const leaderStatus = replies.find((r): r is { ok: true; status: NodeStatus } => r.ok && r.status.role === 'LEADER')?.status;
+  const leaderStatus = replies.find(
+    (r): r is { ok: true; status: NodeStatus } => r.ok && r.status.role === 'LEADER',
+  )?.status;
   return members.map((m, k) => {
     const r = replies[k]!;
     const endpoint = `${m.client.host}:${m.client.port}`;
@@ -242,14 +255,44 @@ async function clusterStatus(members: MemberConfig[], json: boolean): Promise<nu
   if (json) {
     console.log(JSON.stringify({ members: rows }, null, 2));
   } else {
-    const head = ['member', 'endpoint', 'role', 'term', 'leader', 'commit', 'applied', 'lag', 'behind', 'snapshot', 'membership'];
+    const head = [
+      'member',
+      'endpoint',
+      'role',
+      'term',
+      'leader',
+      'commit',
+      'applied',
+      'lag',
+      'behind',
+      'snapshot',
+      'membership',
+    ];
     const cells = rows.map((r) =>
       r.reachable
-        ? [r.member, r.endpoint, r.role, r.term, r.leader, r.commit, r.applied, r.lag, r.behindLeader ?? '-', r.snapshotIndex, r.membership ?? '-'].map(String)
+        ? [
+            r.member,
+            r.endpoint,
+            r.role,
+            r.term,
+            r.leader,
+            r.commit,
+            r.applied,
+            r.lag,
+            r.behindLeader ?? '-',
+            r.snapshotIndex,
+            r.membership ?? '-',
+          ].map(String)
         : [String(r.member), r.endpoint, `UNREACHABLE (${r.error})`, '', '', '', '', '', '', '', ''],
     );
-    const widths = head.map((h, c) => Math.max(h.length, ...cells.map((row) => (row[3] === '' && c === 2 ? 0 : row[c]!.length))));
-    const line = (row: string[]) => row.map((v, c) => v.padEnd(widths[c]!)).join('  ').trimEnd();
+    const widths = head.map((h, c) =>
+      Math.max(h.length, ...cells.map((row) => (row[3] === '' && c === 2 ? 0 : row[c]!.length))),
+    );
+    const line = (row: string[]) =>
+      row
+        .map((v, c) => v.padEnd(widths[c]!))
+        .join('  ')
+        .trimEnd();
     console.log([line(head), ...cells.map(line)].join('\n'));
     if (!rows.some((r) => r.role === 'LEADER')) console.log('no leader among the reachable members');
   }
@@ -262,7 +305,9 @@ async function transferLeader(members: MemberConfig[], to: number, waitMsMax: nu
   const rows = await clusterRows(members);
   const leaderRow = rows.find((r) => r.role === 'LEADER');
   if (leaderRow === undefined) {
-    console.error(`no leader among the reachable members (${rows.filter((r) => r.reachable).length}/${rows.length} reachable)`);
+    console.error(
+      `no leader among the reachable members (${rows.filter((r) => r.reachable).length}/${rows.length} reachable)`,
+    );
     return 1;
   }
   if (leaderRow.member === to) {
@@ -292,7 +337,9 @@ async function transferLeader(members: MemberConfig[], to: number, waitMsMax: nu
     if (Date.now() >= deadline) break;
     await sleep(POLL_MS);
   }
-  console.error(`node ${to} did not become leader within ${waitMsMax} ms (the transfer is abandoned after an election timeout; is ${to} caught up and reachable?)`);
+  console.error(
+    `node ${to} did not become leader within ${waitMsMax} ms (the transfer is abandoned after an election timeout; is ${to} caught up and reachable?)`,
+  );
   return 1;
 }
 
@@ -303,23 +350,33 @@ async function findLeader(members: MemberConfig[]): Promise<{ member: MemberConf
     const r = replies[k]!;
     if (r.ok && r.status.role === 'LEADER') return { member: members[k]!, status: r.status };
   }
-  console.error(`no leader among the reachable members (${replies.filter((r) => r.ok).length}/${members.length} reachable)`);
+  console.error(
+    `no leader among the reachable members (${replies.filter((r) => r.ok).length}/${members.length} reachable)`,
+  );
   return undefined;
 }
 
 /** Sends one membership change to the leader; prints a refusal and returns undefined. */
-async function changeMembership(members: MemberConfig[], change: 'add-learner' | 'promote' | 'remove', node: number): Promise<{ conf: NodeStatus['conf']; index: number } | undefined> {
+async function changeMembership(
+  members: MemberConfig[],
+  change: 'add-learner' | 'promote' | 'remove',
+  node: number,
+): Promise<{ conf: NodeStatus['conf']; index: number } | undefined> {
   const leader = await findLeader(members);
   if (leader === undefined) return undefined;
   let reply: Record<string, unknown>;
   try {
     reply = await requestOnce(leader.member.client, { op: 'membership', change, node }, MEMBERSHIP_TIMEOUT_MS);
   } catch (err) {
-    console.error(`${change} node ${node}: no answer from the leader ${leader.member.id}: ${(err as Error).message} (check the membership with cluster status before retrying)`);
+    console.error(
+      `${change} node ${node}: no answer from the leader ${leader.member.id}: ${(err as Error).message} (check the membership with cluster status before retrying)`,
+    );
     return undefined;
   }
   if (reply.ok !== true) {
-    console.error(`${change} node ${node}: leader ${leader.member.id} refused: ${String(reply.error)}: ${String(reply.message ?? '')}`);
+    console.error(
+      `${change} node ${node}: leader ${leader.member.id} refused: ${String(reply.error)}: ${String(reply.message ?? '')}`,
+    );
     return undefined;
   }
   return { conf: reply.conf as NodeStatus['conf'], index: reply.index as number };
@@ -329,7 +386,9 @@ async function addNode(members: MemberConfig[], id: number, waitMsMax: number): 
   const target = members.find((m) => m.id === id)!;
   const own = await statusOf(target);
   if (!own.ok) {
-    console.error(`node ${id} does not answer at ${target.client.host}:${target.client.port} (${own.error}): start it first (npm run replica -- --config FILE --node ${id})`);
+    console.error(
+      `node ${id} does not answer at ${target.client.host}:${target.client.port} (${own.error}): start it first (npm run replica -- --config FILE --node ${id})`,
+    );
     return 1;
   }
   const leader = await findLeader(members);
@@ -355,7 +414,9 @@ async function addNode(members: MemberConfig[], id: number, waitMsMax: number): 
       break;
     }
     if (Date.now() >= deadline) {
-      console.error(`node ${id} did not catch up to index ${target0} within ${waitMsMax} ms (applied ${s.ok ? s.status.applied : 'unknown'}); it stays a learner: retry add-node, or remove-node ${id}`);
+      console.error(
+        `node ${id} did not catch up to index ${target0} within ${waitMsMax} ms (applied ${s.ok ? s.status.applied : 'unknown'}); it stays a learner: retry add-node, or remove-node ${id}`,
+      );
       return 1;
     }
     await sleep(POLL_MS);
@@ -377,7 +438,9 @@ async function removeNode(members: MemberConfig[], id: number): Promise<number> 
   }
   const removed = await changeMembership(members, 'remove', id);
   if (removed === undefined) return 1;
-  console.log(JSON.stringify({ ok: true, node: id, index: removed.index, conf: removed.conf, next: `stop node ${id}'s process` }));
+  console.log(
+    JSON.stringify({ ok: true, node: id, index: removed.index, conf: removed.conf, next: `stop node ${id}'s process` }),
+  );
   return 0;
 }
 
@@ -395,8 +458,15 @@ async function snapshot(members: MemberConfig[], waitMsMax: number): Promise<num
       const deadline = Date.now() + waitMsMax;
       for (;;) {
         const s = await statusOf(m);
-        if (s.ok && s.status.snapshotIndex > before) return { member: m.id, ok: true, previousSnapshotIndex: before, snapshotIndex: s.status.snapshotIndex };
-        if (Date.now() >= deadline) return { member: m.id, ok: false, previousSnapshotIndex: before, error: `no new snapshot within ${waitMsMax} ms (nothing applied since index ${before}?)` };
+        if (s.ok && s.status.snapshotIndex > before)
+          return { member: m.id, ok: true, previousSnapshotIndex: before, snapshotIndex: s.status.snapshotIndex };
+        if (Date.now() >= deadline)
+          return {
+            member: m.id,
+            ok: false,
+            previousSnapshotIndex: before,
+            error: `no new snapshot within ${waitMsMax} ms (nothing applied since index ${before}?)`,
+          };
         await sleep(POLL_MS);
       }
     }),
@@ -409,10 +479,18 @@ async function snapshot(members: MemberConfig[], waitMsMax: number): Promise<num
 // Gateway admin API
 // ---------------------------------------------------------------------------------------------
 
-async function admin(a: { url: string; key: string; secret: string }, route: AdminRoute, body: Record<string, unknown>): Promise<number> {
+async function admin(
+  a: { url: string; key: string; secret: string },
+  route: AdminRoute,
+  body: Record<string, unknown>,
+): Promise<number> {
   let client: OrderEntryRestClient;
   try {
-    client = new OrderEntryRestClient({ baseUrl: a.url, key: { key: a.key, hmacSecret: a.secret }, timeoutMs: ADMIN_TIMEOUT_MS });
+    client = new OrderEntryRestClient({
+      baseUrl: a.url,
+      key: { key: a.key, hmacSecret: a.secret },
+      timeoutMs: ADMIN_TIMEOUT_MS,
+    });
   } catch (err) {
     throw new UsageError(`bad --url ${a.url}: ${(err as Error).message}`);
   }

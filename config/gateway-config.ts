@@ -73,7 +73,13 @@ export interface GatewayConfig {
   dataDir: string;
 }
 
-export const DEFAULT_RISK: RiskLimits = { maxOrderQty: 1e9, maxNotional: 1e15, maxOpenOrders: 100_000, ratePerSec: 100_000, burst: 200_000 };
+export const DEFAULT_RISK: RiskLimits = {
+  maxOrderQty: 1e9,
+  maxNotional: 1e15,
+  maxOpenOrders: 100_000,
+  ratePerSec: 100_000,
+  burst: 200_000,
+};
 export const RECEIVE_WINDOW_MS_DEFAULT = 5_000;
 /** A gateway request slower than this end to end (ms) goes to the slow-order dump (gateway/trace.ts). */
 export const SLOW_ORDER_MS_DEFAULT = 5;
@@ -95,11 +101,15 @@ function apiKeys(v: unknown, what: string): ApiKeyConfig[] {
   if (!Array.isArray(v)) fail(`${what} must be an array`);
   return v.map((k: unknown, i) => {
     const o = k as Record<string, unknown>;
-    if (typeof o !== 'object' || o === null || typeof o.key !== 'string' || o.key.length === 0) fail(`${what}[${i}].key must be a non-empty string`);
+    if (typeof o !== 'object' || o === null || typeof o.key !== 'string' || o.key.length === 0)
+      fail(`${what}[${i}].key must be a non-empty string`);
     const hasHmac = typeof o.hmacSecret === 'string' && o.hmacSecret.length > 0;
     const hasEd = typeof o.ed25519PublicKey === 'string' && Buffer.from(o.ed25519PublicKey, 'base64').length === 32;
-    if (hasHmac === hasEd) fail(`${what}[${i}] needs exactly one of hmacSecret or ed25519PublicKey (base64 of 32 bytes)`);
-    return hasHmac ? { key: o.key, hmacSecret: o.hmacSecret as string } : { key: o.key, ed25519PublicKey: o.ed25519PublicKey as string };
+    if (hasHmac === hasEd)
+      fail(`${what}[${i}] needs exactly one of hmacSecret or ed25519PublicKey (base64 of 32 bytes)`);
+    return hasHmac
+      ? { key: o.key, hmacSecret: o.hmacSecret as string }
+      : { key: o.key, ed25519PublicKey: o.ed25519PublicKey as string };
   });
 }
 
@@ -113,7 +123,10 @@ export function parseGatewayConfig(raw: unknown, baseDir: string): GatewayConfig
     const so = s as Record<string, unknown>;
     if (typeof so.clusterConfig !== 'string') fail(`shards[${i}].clusterConfig must be a path`);
     const clusterFile = path.resolve(baseDir, so.clusterConfig);
-    const cluster = parseClusterConfig(JSON.parse(readFileSync(clusterFile, 'utf8')) as unknown, path.dirname(clusterFile));
+    const cluster = parseClusterConfig(
+      JSON.parse(readFileSync(clusterFile, 'utf8')) as unknown,
+      path.dirname(clusterFile),
+    );
     const engineConfig = parseConfig(JSON.parse(readFileSync(cluster.shardConfigPath, 'utf8')) as unknown);
     return {
       id: typeof so.id === 'number' ? so.id : engineConfig.shardId,
@@ -124,22 +137,36 @@ export function parseGatewayConfig(raw: unknown, baseDir: string): GatewayConfig
     };
   });
   const seen = new Set<string>();
-  for (const s of shards) for (const sym of s.symbols) {
-    if (seen.has(sym)) fail(`symbol ${sym} is in two shards`);
-    seen.add(sym);
-  }
+  for (const s of shards)
+    for (const sym of s.symbols) {
+      if (seen.has(sym)) fail(`symbol ${sym} is in two shards`);
+      seen.add(sym);
+    }
   const accountsRaw = o.accounts;
   if (!Array.isArray(accountsRaw)) fail('accounts must be an array');
   const keys = new Set<string>();
   const accounts: AccountEntry[] = accountsRaw.map((a: unknown, i) => {
     const ao = a as Record<string, unknown>;
-    if (typeof ao.account !== 'number' || !Number.isSafeInteger(ao.account) || ao.account < 1) fail(`accounts[${i}].account must be a positive integer`);
+    if (typeof ao.account !== 'number' || !Number.isSafeInteger(ao.account) || ao.account < 1)
+      fail(`accounts[${i}].account must be a positive integer`);
     const r = (ao.risk ?? {}) as Record<string, unknown>;
     const risk: RiskLimits = {
-      maxOrderQty: r.maxOrderQty === undefined ? DEFAULT_RISK.maxOrderQty : num(r.maxOrderQty, `accounts[${i}].risk.maxOrderQty`, 1),
-      maxNotional: r.maxNotional === undefined ? DEFAULT_RISK.maxNotional : num(r.maxNotional, `accounts[${i}].risk.maxNotional`, 1),
-      maxOpenOrders: r.maxOpenOrders === undefined ? DEFAULT_RISK.maxOpenOrders : num(r.maxOpenOrders, `accounts[${i}].risk.maxOpenOrders`, 1),
-      ratePerSec: r.ratePerSec === undefined ? DEFAULT_RISK.ratePerSec : num(r.ratePerSec, `accounts[${i}].risk.ratePerSec`, 0.001),
+      maxOrderQty:
+        r.maxOrderQty === undefined
+          ? DEFAULT_RISK.maxOrderQty
+          : num(r.maxOrderQty, `accounts[${i}].risk.maxOrderQty`, 1),
+      maxNotional:
+        r.maxNotional === undefined
+          ? DEFAULT_RISK.maxNotional
+          : num(r.maxNotional, `accounts[${i}].risk.maxNotional`, 1),
+      maxOpenOrders:
+        r.maxOpenOrders === undefined
+          ? DEFAULT_RISK.maxOpenOrders
+          : num(r.maxOpenOrders, `accounts[${i}].risk.maxOpenOrders`, 1),
+      ratePerSec:
+        r.ratePerSec === undefined
+          ? DEFAULT_RISK.ratePerSec
+          : num(r.ratePerSec, `accounts[${i}].risk.ratePerSec`, 0.001),
       burst: r.burst === undefined ? DEFAULT_RISK.burst : num(r.burst, `accounts[${i}].risk.burst`, 1),
     };
     const ks = apiKeys(ao.apiKeys, `accounts[${i}].apiKeys`);
@@ -156,12 +183,14 @@ export function parseGatewayConfig(raw: unknown, baseDir: string): GatewayConfig
       rest: parseHostPort(listen.rest ?? '127.0.0.1:8080', 'gateway config listen.rest'),
       grpc: parseHostPort(listen.grpc ?? '127.0.0.1:50051', 'gateway config listen.grpc'),
     },
-    receiveWindowMs: o.receiveWindowMs === undefined ? RECEIVE_WINDOW_MS_DEFAULT : num(o.receiveWindowMs, 'receiveWindowMs', 1),
+    receiveWindowMs:
+      o.receiveWindowMs === undefined ? RECEIVE_WINDOW_MS_DEFAULT : num(o.receiveWindowMs, 'receiveWindowMs', 1),
     shards,
     accounts,
     adminKeys,
     signingKeyPath: path.resolve(baseDir, typeof o.signingKey === 'string' ? o.signingKey : 'exchange-ed25519.pem'),
-    chainHeadEveryReports: o.chainHeadEveryReports === undefined ? 1000 : num(o.chainHeadEveryReports, 'chainHeadEveryReports', 1),
+    chainHeadEveryReports:
+      o.chainHeadEveryReports === undefined ? 1000 : num(o.chainHeadEveryReports, 'chainHeadEveryReports', 1),
     chainHeadEveryMs: o.chainHeadEveryMs === undefined ? 1000 : num(o.chainHeadEveryMs, 'chainHeadEveryMs', 1),
     slowOrderMs: o.slowOrderMs === undefined ? SLOW_ORDER_MS_DEFAULT : num(o.slowOrderMs, 'slowOrderMs', 0),
     workers: o.workers === undefined ? 2 : num(o.workers, 'workers', 1),

@@ -49,7 +49,8 @@ export class ByteWriter {
 
   /** Drops everything written after the first `length` bytes (to undo a partial write). */
   truncate(length: number): void {
-    if (!(length >= 0 && length <= this.pos)) throw new RangeError(`ByteWriter.truncate(${length}) with length ${this.pos}`);
+    if (!(length >= 0 && length <= this.pos))
+      throw new RangeError(`ByteWriter.truncate(${length}) with length ${this.pos}`);
     this.pos = length;
   }
 
@@ -239,7 +240,13 @@ export class ByteReader {
   }
 
   reset(bytes: Uint8Array, offset = 0, length = bytes.length - offset): void {
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > bytes.length) {
+    if (
+      !Number.isSafeInteger(offset) ||
+      !Number.isSafeInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > bytes.length
+    ) {
       throw new DecodeError(`range [${offset}, +${length}) outside ${bytes.length} bytes`);
     }
     this.u8a = bytes;
@@ -378,7 +385,8 @@ export function decodeUtf8(b: Uint8Array, a: number, e: number): string {
         if ((b[a]! | b[a + 1]! | b[a + 2]!) < 0x80) return String.fromCharCode(b[a]!, b[a + 1]!, b[a + 2]!);
         break;
       case 4:
-        if ((b[a]! | b[a + 1]! | b[a + 2]! | b[a + 3]!) < 0x80) return String.fromCharCode(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!);
+        if ((b[a]! | b[a + 1]! | b[a + 2]! | b[a + 3]!) < 0x80)
+          return String.fromCharCode(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!);
         break;
       case 5:
         if ((b[a]! | b[a + 1]! | b[a + 2]! | b[a + 3]! | b[a + 4]!) < 0x80) {
@@ -397,7 +405,16 @@ export function decodeUtf8(b: Uint8Array, a: number, e: number): string {
         break;
       case 8:
         if ((b[a]! | b[a + 1]! | b[a + 2]! | b[a + 3]! | b[a + 4]! | b[a + 5]! | b[a + 6]! | b[a + 7]!) < 0x80) {
-          return String.fromCharCode(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!, b[a + 7]!);
+          return String.fromCharCode(
+            b[a]!,
+            b[a + 1]!,
+            b[a + 2]!,
+            b[a + 3]!,
+            b[a + 4]!,
+            b[a + 5]!,
+            b[a + 6]!,
+            b[a + 7]!,
+          );
         }
         break;
     }
@@ -475,6 +492,7 @@ function decodeUtf8Slow(b: Uint8Array, a: number, e: number): string {
   }
   if (k <= CHUNK) return String.fromCharCode.apply(null, u.subarray(0, k) as unknown as number[]);
   let s = '';
-  for (let j = 0; j < k; j += CHUNK) s += String.fromCharCode.apply(null, u.subarray(j, Math.min(k, j + CHUNK)) as unknown as number[]);
+  for (let j = 0; j < k; j += CHUNK)
+    s += String.fromCharCode.apply(null, u.subarray(j, Math.min(k, j + CHUNK)) as unknown as number[]);
   return s;
 }

@@ -269,7 +269,8 @@ function openContainer(w: ByteWriter, v: object, open: Set<object>, stack: Encod
     w.u8(T_ARRAY);
   } else {
     const proto = Object.getPrototypeOf(v) as unknown;
-    if (proto !== Object.prototype && proto !== null) throw new TypeError('command codec: cannot encode a non-plain object');
+    if (proto !== Object.prototype && proto !== null)
+      throw new TypeError('command codec: cannot encode a non-plain object');
     keys = Object.keys(v);
     count = keys.length;
     w.u8(T_OBJECT);
@@ -321,7 +322,13 @@ const INVALID = new Invalid();
  * The command encoded at bytes[offset, offset + length), with the log's seq and tsUs; undefined
  * when those bytes are not a valid encoding (or the range is outside bytes). Never throws.
  */
-export function decodeCommand(bytes: Uint8Array, offset: number, length: number, seq: number, tsUs: number): Command | undefined {
+export function decodeCommand(
+  bytes: Uint8Array,
+  offset: number,
+  length: number,
+  seq: number,
+  tsUs: number,
+): Command | undefined {
   try {
     const r = reader;
     r.reset(bytes, offset, length);
@@ -482,7 +489,8 @@ function readTree(r: ByteReader, rootTag: number): unknown {
     const tag = r.u8();
     const v = tag === T_ARRAY || tag === T_OBJECT ? openDecoded(r, tag, stack) : readValue(r, tag);
     if (!f.isObject) (f.node as unknown[]).push(v);
-    else if (key === '__proto__') Object.defineProperty(f.node, key, { value: v, writable: true, enumerable: true, configurable: true });
+    else if (key === '__proto__')
+      Object.defineProperty(f.node, key, { value: v, writable: true, enumerable: true, configurable: true });
     else (f.node as Record<string, unknown>)[key] = v;
   }
   return root;

@@ -28,7 +28,8 @@ function fail(path: string, message: string): never {
 }
 
 function int(value: unknown, path: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) fail(path, `must be an integer, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value))
+    fail(path, `must be an integer, got ${JSON.stringify(value)}`);
   if (value < min || value > max) fail(path, `must be in [${min}, ${max}], got ${value}`);
   return value;
 }
@@ -46,7 +47,8 @@ export function parseConfig(json: unknown): ShardConfig {
   const config: ShardConfig = {
     shardId: raw.shardId === undefined ? 0 : int(raw.shardId, 'shardId', 0, 0xffff),
     defaultStp,
-    orderCountMax: raw.orderCountMax === undefined ? 1_000_000 : int(raw.orderCountMax, 'orderCountMax', 1, ORDER_COUNT_MAX_LIMIT),
+    orderCountMax:
+      raw.orderCountMax === undefined ? 1_000_000 : int(raw.orderCountMax, 'orderCountMax', 1, ORDER_COUNT_MAX_LIMIT),
     accounts: accounts.map((a: Record<string, unknown>, i: number) => {
       const stp = stpFromName(a?.stp ?? 'EXPIRE_TAKER');
       if (stp === undefined) fail(`accounts[${i}].stp`, `unknown mode ${JSON.stringify(a?.stp)}`);
@@ -54,7 +56,8 @@ export function parseConfig(json: unknown): ShardConfig {
     }),
     instruments: instruments.map((x: Record<string, unknown>, i: number): InstrumentConfig => {
       const p = `instruments[${i}]`;
-      if (typeof x?.symbol !== 'string' || !/^[A-Za-z0-9._\-/]{1,32}$/.test(x.symbol)) fail(`${p}.symbol`, 'must be 1-32 characters of [A-Za-z0-9._-/]');
+      if (typeof x?.symbol !== 'string' || !/^[A-Za-z0-9._\-/]{1,32}$/.test(x.symbol))
+        fail(`${p}.symbol`, 'must be 1-32 characters of [A-Za-z0-9._-/]');
       return {
         symbol: x.symbol,
         tickSize: int(x.tickSize ?? 1, `${p}.tickSize`, 1),
@@ -63,7 +66,10 @@ export function parseConfig(json: unknown): ShardConfig {
         maxQty: int(x.maxQty, `${p}.maxQty`, 1),
         maxPrice: int(x.maxPrice, `${p}.maxPrice`, 1),
         priceBandTicks: int(x.priceBandTicks ?? 0, `${p}.priceBandTicks`, 0),
-        referencePrice: x.referencePrice === undefined || x.referencePrice === null ? null : int(x.referencePrice, `${p}.referencePrice`, 1),
+        referencePrice:
+          x.referencePrice === undefined || x.referencePrice === null
+            ? null
+            : int(x.referencePrice, `${p}.referencePrice`, 1),
         sessionCloseUtcUs: int(x.sessionCloseUtcUs ?? 0, `${p}.sessionCloseUtcUs`, 0, DAY_US - 1),
         priceDecimals: int(x.priceDecimals ?? 0, `${p}.priceDecimals`, 0, 18),
         qtyDecimals: int(x.qtyDecimals ?? 0, `${p}.qtyDecimals`, 0, 18),
@@ -94,11 +100,18 @@ export function validateConfig(config: ShardConfig): void {
     if (x.maxQty % x.lotSize !== 0) fail(`${p}.maxQty`, 'must be a multiple of lotSize');
     if (x.maxPrice % x.tickSize !== 0) fail(`${p}.maxPrice`, 'must be a multiple of tickSize');
     // Every notional (price * qty, an order's cumNotional) must be an exact double.
-    if (x.maxPrice * x.maxQty > Number.MAX_SAFE_INTEGER || BigInt(x.maxPrice) * BigInt(x.maxQty) > BigInt(Number.MAX_SAFE_INTEGER)) {
-      fail(p, `maxPrice * maxQty = ${BigInt(x.maxPrice) * BigInt(x.maxQty)} exceeds 2^53-1; notional would not be exact`);
+    if (
+      x.maxPrice * x.maxQty > Number.MAX_SAFE_INTEGER ||
+      BigInt(x.maxPrice) * BigInt(x.maxQty) > BigInt(Number.MAX_SAFE_INTEGER)
+    ) {
+      fail(
+        p,
+        `maxPrice * maxQty = ${BigInt(x.maxPrice) * BigInt(x.maxQty)} exceeds 2^53-1; notional would not be exact`,
+      );
     }
     // priceBandTicks * tickSize is compared with prices: keep it exact too.
-    if (x.priceBandTicks * x.tickSize > Number.MAX_SAFE_INTEGER) fail(`${p}.priceBandTicks`, 'band * tickSize exceeds 2^53-1');
+    if (x.priceBandTicks * x.tickSize > Number.MAX_SAFE_INTEGER)
+      fail(`${p}.priceBandTicks`, 'band * tickSize exceeds 2^53-1');
     if (x.referencePrice !== null) int(x.referencePrice, `${p}.referencePrice`, 1, x.maxPrice);
     int(x.sessionCloseUtcUs, `${p}.sessionCloseUtcUs`, 0, DAY_US - 1);
   });

@@ -46,7 +46,8 @@ for (const inst of config.instruments) {
   const d = { price: inst.priceDecimals, qty: inst.qtyDecimals };
   const bids = session.engine.bookLevels(inst.symbol, Side.BUY);
   const asks = session.engine.bookLevels(inst.symbol, Side.SELL);
-  const fmt = (l: { price: number; qty: number } | undefined) => (l ? `${formatUnits(l.qty, d.qty)} @ ${formatUnits(l.price, d.price)}` : '—');
+  const fmt = (l: { price: number; qty: number } | undefined) =>
+    l ? `${formatUnits(l.qty, d.qty)} @ ${formatUnits(l.price, d.price)}` : '—';
   console.log(`${inst.symbol.padEnd(8)} best bid ${fmt(bids[0])}   best ask ${fmt(asks[0])}`);
 }
 console.log(`\n${events} events, ${trades} trades, ${rejects} rejects; state hash ${engineStateHash(session.engine)}`);

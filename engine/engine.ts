@@ -188,7 +188,11 @@ export class Engine {
       default:
         // No type at all is a malformed command (what the JSON codec says too, so a command
         // is rejected alike whether it arrived through pipe mode or through the log).
-        this.commandReject(seq, type, typeof (cmd as { type?: unknown }).type === 'string' ? Reason.UNKNOWN_COMMAND : Reason.MALFORMED_COMMAND);
+        this.commandReject(
+          seq,
+          type,
+          typeof (cmd as { type?: unknown }).type === 'string' ? Reason.UNKNOWN_COMMAND : Reason.MALFORMED_COMMAND,
+        );
     }
   }
 
@@ -269,15 +273,18 @@ export class Engine {
     if (typeof cmd.clOrdId !== 'string' || !CLORDID_PATTERN.test(cmd.clOrdId)) return Reason.INVALID_CLIENT_ORDER_ID;
     if (cmd.side !== Side.BUY && cmd.side !== Side.SELL) return Reason.INVALID_SIDE;
     const t = cmd.ordType;
-    if (t !== OrdType.LIMIT && t !== OrdType.MARKET && t !== OrdType.STOP_MARKET && t !== OrdType.STOP_LIMIT) return Reason.INVALID_ORDER_TYPE;
+    if (t !== OrdType.LIMIT && t !== OrdType.MARKET && t !== OrdType.STOP_MARKET && t !== OrdType.STOP_LIMIT)
+      return Reason.INVALID_ORDER_TYPE;
     const hasLimit = t === OrdType.LIMIT || t === OrdType.STOP_LIMIT;
     const isStop = t === OrdType.STOP_MARKET || t === OrdType.STOP_LIMIT;
     const tif = cmd.tif ?? (hasLimit ? Tif.GTC : Tif.IOC);
-    if (tif !== Tif.GTC && tif !== Tif.IOC && tif !== Tif.FOK && tif !== Tif.GTD && tif !== Tif.DAY) return Reason.INVALID_TIME_IN_FORCE;
+    if (tif !== Tif.GTC && tif !== Tif.IOC && tif !== Tif.FOK && tif !== Tif.GTD && tif !== Tif.DAY)
+      return Reason.INVALID_TIME_IN_FORCE;
     const resting = tif === Tif.GTC || tif === Tif.GTD || tif === Tif.DAY;
     if (!hasLimit && resting) return Reason.INVALID_TIME_IN_FORCE;
     if (tif !== Tif.GTD && cmd.expireTsUs !== undefined) return Reason.INVALID_EXPIRE_TIME;
-    if (tif === Tif.GTD && (!Number.isSafeInteger(cmd.expireTsUs) || cmd.expireTsUs! <= this.nowUs)) return Reason.INVALID_EXPIRE_TIME;
+    if (tif === Tif.GTD && (!Number.isSafeInteger(cmd.expireTsUs) || cmd.expireTsUs! <= this.nowUs))
+      return Reason.INVALID_EXPIRE_TIME;
     const qty = cmd.qty;
     if (!Number.isSafeInteger(qty) || qty <= 0) return Reason.INVALID_QUANTITY;
     if (qty % cfg.lotSize !== 0) return Reason.QUANTITY_NOT_LOT_MULTIPLE;
@@ -292,11 +299,13 @@ export class Engine {
       if (r !== Reason.NONE) return r;
     } else if (cmd.stopPrice !== undefined) return Reason.INVALID_STOP_PRICE;
     const postOnly = cmd.postOnly ?? PostOnly.NONE;
-    if (postOnly !== PostOnly.NONE && postOnly !== PostOnly.REJECT && postOnly !== PostOnly.REPRICE) return Reason.INVALID_POST_ONLY;
+    if (postOnly !== PostOnly.NONE && postOnly !== PostOnly.REJECT && postOnly !== PostOnly.REPRICE)
+      return Reason.INVALID_POST_ONLY;
     if (postOnly !== PostOnly.NONE && (t !== OrdType.LIMIT || !resting)) return Reason.INVALID_POST_ONLY;
     if (cmd.displayQty !== undefined) {
       const d = cmd.displayQty;
-      if (!hasLimit || !resting || !Number.isSafeInteger(d) || d <= 0 || d >= qty || d % cfg.lotSize !== 0) return Reason.INVALID_DISPLAY_QUANTITY;
+      if (!hasLimit || !resting || !Number.isSafeInteger(d) || d <= 0 || d >= qty || d % cfg.lotSize !== 0)
+        return Reason.INVALID_DISPLAY_QUANTITY;
     }
     if (cmd.stp !== undefined && !STP_VALUES.includes(cmd.stp)) return Reason.INVALID_STP_MODE;
     if (inst.halted) return Reason.INSTRUMENT_HALTED;
@@ -317,7 +326,8 @@ export class Engine {
   }
 
   private validateStopPrice(inst: Instrument, side: Side, stopPrice: unknown): Reason {
-    if (typeof stopPrice !== 'number' || !Number.isSafeInteger(stopPrice) || stopPrice <= 0) return Reason.INVALID_STOP_PRICE;
+    if (typeof stopPrice !== 'number' || !Number.isSafeInteger(stopPrice) || stopPrice <= 0)
+      return Reason.INVALID_STOP_PRICE;
     if (stopPrice % inst.cfg.tickSize !== 0 || stopPrice > inst.cfg.maxPrice) return Reason.INVALID_STOP_PRICE;
     const last = inst.lastTradePrice;
     if (last > 0 && (side === Side.BUY ? stopPrice <= last : stopPrice >= last)) return Reason.STOP_PRICE_WOULD_TRIGGER;
@@ -455,7 +465,8 @@ export class Engine {
           this.freeOrder(m);
         } else if (s.visibleQty[m] === 0) {
           // Iceberg refresh: a new slice at the tail of the level (loses time priority).
-          if (!(s.displayQty[m]! > 0)) fail(`match: order ${s.orderId[m]} has no visible quantity but is not an iceberg`);
+          if (!(s.displayQty[m]! > 0))
+            fail(`match: order ${s.orderId[m]} has no visible quantity but is not an iceberg`);
           lv.unlink(s, m);
           s.visibleQty[m] = makerLeaves < s.displayQty[m]! ? makerLeaves : s.displayQty[m]!;
           lv.append(s, l, m);
@@ -650,7 +661,8 @@ export class Engine {
     // Validate everything before changing anything.
     const account = this.accounts.get(cmd.account)!;
     if (cmd.clOrdId !== undefined) {
-      if (typeof cmd.clOrdId !== 'string' || !CLORDID_PATTERN.test(cmd.clOrdId)) return this.rejectAmend(cmd, Reason.INVALID_CLIENT_ORDER_ID);
+      if (typeof cmd.clOrdId !== 'string' || !CLORDID_PATTERN.test(cmd.clOrdId))
+        return this.rejectAmend(cmd, Reason.INVALID_CLIENT_ORDER_ID);
       const holder = account.clOrdIds.get(cmd.clOrdId);
       if (holder !== undefined && holder !== o) return this.rejectAmend(cmd, Reason.DUPLICATE_CLIENT_ORDER_ID);
     }
@@ -705,7 +717,14 @@ export class Engine {
   }
 
   /** Applies a validated amend to a pending stop: re-sorted among the stops with its new prices; it does not trade. */
-  private amendPendingStop(inst: Instrument, o: number, qty: number, price: number, stopPrice: number, origClOrdId: string): void {
+  private amendPendingStop(
+    inst: Instrument,
+    o: number,
+    qty: number,
+    price: number,
+    stopPrice: number,
+    origClOrdId: string,
+  ): void {
     const s = this.orders;
     this.removeStop(inst, o);
     s.orderQty[o] = qty;
@@ -721,7 +740,14 @@ export class Engine {
    * smaller quantity at the same price keeps its time priority; a new price or a larger
    * quantity loses it, and the order may trade at once.
    */
-  private amendResting(inst: Instrument, o: number, qty: number, price: number, priceChanged: boolean, origClOrdId: string): void {
+  private amendResting(
+    inst: Instrument,
+    o: number,
+    qty: number,
+    price: number,
+    priceChanged: boolean,
+    origClOrdId: string,
+  ): void {
     const s = this.orders;
     const lv = this.levels;
     const cum = s.cumQty[o]!;
@@ -771,7 +797,8 @@ export class Engine {
   }
 
   private massCancel(cmd: MassCancelCommand): void {
-    const reject = (reason: Reason) => this.cancelReject(cmd.account, undefined, undefined, CxlRejResponseTo.MASS_CANCEL, reason);
+    const reject = (reason: Reason) =>
+      this.cancelReject(cmd.account, undefined, undefined, CxlRejResponseTo.MASS_CANCEL, reason);
     if (!validAccount(cmd.account)) return reject(Reason.INVALID_ACCOUNT);
     let inst: Instrument | undefined;
     if (cmd.symbol !== undefined) {
@@ -788,7 +815,12 @@ export class Engine {
   }
 
   /** Cancels an account's live orders (optionally one instrument / side), in order-id order. */
-  private cancelAccountOrders(accountId: number, inst: Instrument | undefined, side: Side | undefined, reason: Reason): number {
+  private cancelAccountOrders(
+    accountId: number,
+    inst: Instrument | undefined,
+    side: Side | undefined,
+    reason: Reason,
+  ): number {
     const account = this.accounts.get(accountId);
     if (account === undefined) return 0;
     const s = this.orders;
@@ -981,14 +1013,23 @@ export class Engine {
   // Events
   // -------------------------------------------------------------------------
 
-  private emitExec(o: number, execType: ExecType, reason: Reason, lastQty: number, lastPx: number, tradeId: number, origClOrdId = ''): void {
+  private emitExec(
+    o: number,
+    execType: ExecType,
+    reason: Reason,
+    lastQty: number,
+    lastPx: number,
+    tradeId: number,
+    origClOrdId = '',
+  ): void {
     const s = this.orders;
     const out = this.out;
     const i = out.next(EventKind.EXEC, this.seq, this.nowUs);
     const orderQty = s.orderQty[o]!;
     const cum = s.cumQty[o]!;
     const leaves = execType === ExecType.CANCELED || execType === ExecType.EXPIRED ? 0 : orderQty - cum;
-    if (!(cum >= 0 && leaves >= 0 && cum + leaves === orderQty)) fail(`exec: order ${s.orderId[o]} cum ${cum} + leaves ${leaves} != orderQty ${orderQty}`);
+    if (!(cum >= 0 && leaves >= 0 && cum + leaves === orderQty))
+      fail(`exec: order ${s.orderId[o]} cum ${cum} + leaves ${leaves} != orderQty ${orderQty}`);
     let status: OrdStatus;
     if (execType === ExecType.CANCELED) status = OrdStatus.CANCELED;
     else if (execType === ExecType.EXPIRED) status = OrdStatus.EXPIRED;
@@ -1070,7 +1111,13 @@ export class Engine {
     out.aux[i] = this.levels.count[l]!;
   }
 
-  private cancelReject(account: number, orderId: number | undefined, clOrdId: string | undefined, responseTo: CxlRejResponseTo, reason: Reason): void {
+  private cancelReject(
+    account: number,
+    orderId: number | undefined,
+    clOrdId: string | undefined,
+    responseTo: CxlRejResponseTo,
+    reason: Reason,
+  ): void {
     const out = this.out;
     const i = out.next(EventKind.CANCEL_REJECT, this.seq, this.nowUs);
     out.account[i] = numberOr0(account);
@@ -1106,7 +1153,8 @@ export class Engine {
     const b = inst.bids.best();
     const a = inst.asks.best();
     if (b !== NIL && a !== NIL) {
-      if (!(this.levels.price[b]! < this.levels.price[a]!)) fail(`crossed book on ${inst.cfg.symbol}: bid ${this.levels.price[b]} >= ask ${this.levels.price[a]}`);
+      if (!(this.levels.price[b]! < this.levels.price[a]!))
+        fail(`crossed book on ${inst.cfg.symbol}: bid ${this.levels.price[b]} >= ask ${this.levels.price[a]}`);
     }
   }
 
@@ -1115,7 +1163,10 @@ export class Engine {
   // -------------------------------------------------------------------------
 
   /** Resting orders of one side in priority order (best price first, then time). */
-  bookOrders(symbol: string, side: Side): { orderId: number; account: number; price: number; leavesQty: number; visibleQty: number }[] {
+  bookOrders(
+    symbol: string,
+    side: Side,
+  ): { orderId: number; account: number; price: number; leavesQty: number; visibleQty: number }[] {
     const inst = this.bySymbol.get(symbol);
     if (inst === undefined) return [];
     const s = this.orders;
@@ -1124,7 +1175,13 @@ export class Engine {
     for (let k = ladder.size - 1; k >= 0; k--) {
       const l = ladder.ids[k]!;
       for (let o = this.levels.head[l]!; o !== NIL; o = s.next[o]!) {
-        result.push({ orderId: s.orderId[o]!, account: s.account[o]!, price: s.price[o]!, leavesQty: s.leaves(o), visibleQty: s.visibleQty[o]! });
+        result.push({
+          orderId: s.orderId[o]!,
+          account: s.account[o]!,
+          price: s.price[o]!,
+          leavesQty: s.leaves(o),
+          visibleQty: s.visibleQty[o]!,
+        });
       }
     }
     return result;
@@ -1145,7 +1202,21 @@ export class Engine {
 
   /** A live order (resting or pending stop), or undefined. */
   order(orderId: number):
-    | { orderId: number; account: number; clOrdId: string; symbol: string; side: Side; ordType: OrdType; price: number; stopPrice: number; orderQty: number; cumQty: number; leavesQty: number; visibleQty: number; pending: boolean }
+    | {
+        orderId: number;
+        account: number;
+        clOrdId: string;
+        symbol: string;
+        side: Side;
+        ordType: OrdType;
+        price: number;
+        stopPrice: number;
+        orderQty: number;
+        cumQty: number;
+        leavesQty: number;
+        visibleQty: number;
+        pending: boolean;
+      }
     | undefined {
     const o = Number.isSafeInteger(orderId) && orderId >= 0 ? this.idToSlot.get(orderId) : NIL;
     if (o === NIL) return undefined;
@@ -1241,4 +1312,3 @@ function validAccount(account: unknown): account is number {
 function numberOr0(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : 0;
 }
-

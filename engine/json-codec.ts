@@ -59,7 +59,8 @@ const ENUM_FIELDS: Record<string, Record<string, number>> = {
  * not an object or has no string `type`; every other problem is left to the engine.
  */
 export function commandFromJson(value: unknown): Command | { error: Reason; command: string } {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { error: Reason.MALFORMED_COMMAND, command: 'unknown' };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { error: Reason.MALFORMED_COMMAND, command: 'unknown' };
   const raw = value as Record<string, unknown>;
   if (typeof raw.type !== 'string') return { error: Reason.MALFORMED_COMMAND, command: 'unknown' };
   const cmd: Record<string, unknown> = {};
@@ -67,7 +68,8 @@ export function commandFromJson(value: unknown): Command | { error: Reason; comm
     const v = raw[key];
     if (v === null || v === undefined || key === '__proto__') continue; // null means absent
     const names = ENUM_FIELDS[key];
-    if (names !== undefined && key !== 'type') cmd[key] = typeof v === 'string' && Object.hasOwn(names, v) ? names[v] : INVALID;
+    if (names !== undefined && key !== 'type')
+      cmd[key] = typeof v === 'string' && Object.hasOwn(names, v) ? names[v] : INVALID;
     else cmd[key] = v;
   }
   return cmd as unknown as Command;
@@ -109,7 +111,11 @@ export function eventToJson(e: EngineEvent): string {
     case 'book':
       return JSON.stringify({ ...e, side: ENUM_NAMES.side.get(e.side) });
     case 'cancel_reject':
-      return JSON.stringify({ ...e, responseTo: ENUM_NAMES.responseTo.get(e.responseTo), reason: reasonName(e.reason) });
+      return JSON.stringify({
+        ...e,
+        responseTo: ENUM_NAMES.responseTo.get(e.responseTo),
+        reason: reasonName(e.reason),
+      });
     case 'mass_cancel':
       return JSON.stringify({ ...e, side: e.side === 0 ? null : ENUM_NAMES.side.get(e.side) });
     case 'instrument_status':

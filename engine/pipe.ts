@@ -103,7 +103,8 @@ async function main(): Promise<void> {
       pending = '';
     }
   }
-  if (values.hash) pending += `${JSON.stringify({ kind: 'state_hash', seq: session.engine.lastSeq, hash: engineStateHash(session.engine) })}\n`;
+  if (values.hash)
+    pending += `${JSON.stringify({ kind: 'state_hash', seq: session.engine.lastSeq, hash: engineStateHash(session.engine) })}\n`;
   process.stdout.write(pending);
   if (values['snapshot-out'] !== undefined) writeFileSync(values['snapshot-out'], writeSnapshot(session.engine));
 }

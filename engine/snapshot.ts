@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import { Engine, type RestoredOrder } from './engine.js';
 import { NIL } from './order-store.js';
-import { type Side, type OrdType, type PostOnly, type ShardConfig, type Stp, type Tif } from './types.js';
+import type { Side, OrdType, PostOnly, ShardConfig, Stp, Tif } from './types.js';
 
 const MAGIC = 0x3153424d; // 'MBS1'
 export const SNAPSHOT_VERSION = 1;
@@ -203,15 +203,19 @@ export function readSnapshot(config: ShardConfig, bytes: Uint8Array): Engine {
   const r = new Reader(bytes);
   if (r.u32() !== MAGIC) throw new Error('snapshot: bad magic (not an engine snapshot)');
   const version = r.u16();
-  if (version !== SNAPSHOT_VERSION) throw new Error(`snapshot: version ${version} is not supported (expected ${SNAPSHOT_VERSION})`);
+  if (version !== SNAPSHOT_VERSION)
+    throw new Error(`snapshot: version ${version} is not supported (expected ${SNAPSHOT_VERSION})`);
   const shardId = r.u16();
-  if (shardId !== config.shardId) throw new Error(`snapshot: shard ${shardId} does not match configured shard ${config.shardId}`);
+  if (shardId !== config.shardId)
+    throw new Error(`snapshot: shard ${shardId} does not match configured shard ${config.shardId}`);
   const e = new Engine(config);
   const count = r.u16();
-  if (count !== e.instruments.length) throw new Error(`snapshot: ${count} instruments, configuration has ${e.instruments.length}`);
+  if (count !== e.instruments.length)
+    throw new Error(`snapshot: ${count} instruments, configuration has ${e.instruments.length}`);
   for (const inst of e.instruments) {
     const symbol = r.ascii();
-    if (symbol !== inst.cfg.symbol) throw new Error(`snapshot: instrument ${symbol} where configuration has ${inst.cfg.symbol}`);
+    if (symbol !== inst.cfg.symbol)
+      throw new Error(`snapshot: instrument ${symbol} where configuration has ${inst.cfg.symbol}`);
   }
   e.lastSeq = r.f64();
   e.nowUs = r.f64();

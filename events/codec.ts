@@ -110,7 +110,8 @@ export class EventsCodec {
     const same = (enumName: string, prefix: string, codes: Record<string, number>) => {
       const e = root.lookupEnum(`exchange.v1.${enumName}`);
       for (const [name, code] of Object.entries(codes)) {
-        if (e.values[`${prefix}_${name}`] !== code) throw new Error(`events.proto: ${enumName} ${prefix}_${name} is not ${code} (engine/types.ts)`);
+        if (e.values[`${prefix}_${name}`] !== code)
+          throw new Error(`events.proto: ${enumName} ${prefix}_${name} is not ${code} (engine/types.ts)`);
       }
     };
     same('Side', 'SIDE', Side);

@@ -12,7 +12,14 @@ import tls from 'node:tls';
 import { Kafka, logLevel, type Admin, type ISocketFactory, type ITopicConfig, type LogEntry } from 'kafkajs';
 import { patchKafkajs } from './kafkajs-patch.js';
 import type { Log, LogFields, LogLevel } from '../ops/log.js';
-import { ALL_TOPICS, EVENT_TOPIC_PARTITIONS_DEFAULT, EVENT_TOPICS, PROGRESS_TOPIC_PARTITIONS, TOPIC_PROGRESS, type EventTopic } from './topics.js';
+import {
+  ALL_TOPICS,
+  EVENT_TOPIC_PARTITIONS_DEFAULT,
+  EVENT_TOPICS,
+  PROGRESS_TOPIC_PARTITIONS,
+  TOPIC_PROGRESS,
+  type EventTopic,
+} from './topics.js';
 
 /** Where the embedded broker listens by default (events/broker/main.ts). */
 export const EMBEDDED_BROKER_DEFAULT = '127.0.0.1:9092';
@@ -26,14 +33,21 @@ export const KAFKA_CONNECTION_TIMEOUT_MS = 3_000;
 export const KAFKA_REQUEST_TIMEOUT_MS = 30_000;
 
 /** The broker list to use: an explicit flag, else KAFKA_BROKERS, else `fallback` (the embedded broker). */
-export function resolveBrokers(flag: string | undefined, env: NodeJS.ProcessEnv = process.env, fallback: string = EMBEDDED_BROKER_DEFAULT): string[] {
-  const raw = flag ?? (env.KAFKA_BROKERS !== undefined && env.KAFKA_BROKERS.trim() !== '' ? env.KAFKA_BROKERS : fallback);
+export function resolveBrokers(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  fallback: string = EMBEDDED_BROKER_DEFAULT,
+): string[] {
+  const raw =
+    flag ?? (env.KAFKA_BROKERS !== undefined && env.KAFKA_BROKERS.trim() !== '' ? env.KAFKA_BROKERS : fallback);
   const list = raw
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
   if (list.length === 0) throw new RangeError('no Kafka brokers given');
-  for (const b of list) if (!/^(\[[^\]]+\]|[^:\s]+):\d{1,5}$/.test(b)) throw new RangeError(`Kafka broker ${JSON.stringify(b)} is not host:port`);
+  for (const b of list)
+    if (!/^(\[[^\]]+\]|[^:\s]+):\d{1,5}$/.test(b))
+      throw new RangeError(`Kafka broker ${JSON.stringify(b)} is not host:port`);
   return list;
 }
 
@@ -47,7 +61,9 @@ const KAFKA_KEEPALIVE_DELAY_MS = 60_000;
  * sets it on its side (events/broker/server.ts).
  */
 const noDelaySocketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
-  const socket = ssl ? tls.connect({ host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}), ...ssl }, onConnect) : net.connect({ host, port }, onConnect);
+  const socket = ssl
+    ? tls.connect({ host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}), ...ssl }, onConnect)
+    : net.connect({ host, port }, onConnect);
   socket.setKeepAlive(true, KAFKA_KEEPALIVE_DELAY_MS);
   socket.setNoDelay(true);
   return socket;
@@ -57,7 +73,12 @@ const kafkajsPatched = patchKafkajs();
 let kafkajsUnpatchedLogged = false;
 
 /** kafkajs's levels as ours (NOTHING never logs). */
-const LEVELS: Record<number, LogLevel> = { [logLevel.ERROR]: 'error', [logLevel.WARN]: 'warn', [logLevel.INFO]: 'info', [logLevel.DEBUG]: 'debug' };
+const LEVELS: Record<number, LogLevel> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
 
 /**
  * A kafkajs client; what it logs at `level` or above goes to `log` at kafkajs's own level, its
@@ -86,7 +107,8 @@ export function kafkaClient(brokers: string[], clientId: string, log: Log, level
         // with a new producer id (duplicates downstream, never a gap).
         if (message.startsWith('Limiting retries for the idempotent producer')) return;
         const fields: LogFields = { namespace };
-        for (const [k, v] of Object.entries(entry)) if (k !== 'message' && k !== 'timestamp' && k !== 'logger') fields[k] = v;
+        for (const [k, v] of Object.entries(entry))
+          if (k !== 'message' && k !== 'timestamp' && k !== 'logger') fields[k] = v;
         log[LEVELS[l] ?? 'info'](`kafkajs: ${message}`, fields);
       },
   });
@@ -97,7 +119,10 @@ export function kafkaClient(brokers: string[], clientId: string, log: Log, level
  * progress topic with one) and returns the partition count of each event topic as the
  * cluster has it (an existing topic keeps its own).
  */
-export async function ensureTopics(admin: Admin, partitions: number = EVENT_TOPIC_PARTITIONS_DEFAULT): Promise<Record<EventTopic, number>> {
+export async function ensureTopics(
+  admin: Admin,
+  partitions: number = EVENT_TOPIC_PARTITIONS_DEFAULT,
+): Promise<Record<EventTopic, number>> {
   const existing = new Set(await admin.listTopics());
   const missing: ITopicConfig[] = [];
   for (const t of ALL_TOPICS) {
@@ -105,9 +130,10 @@ export async function ensureTopics(admin: Admin, partitions: number = EVENT_TOPI
     missing.push({ topic: t, numPartitions: t === TOPIC_PROGRESS ? PROGRESS_TOPIC_PARTITIONS : partitions });
   }
   // Another process may create them at the same moment: "already exists" is success.
-  if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true }).catch((err: unknown) => {
-    if (!/already exists/i.test(String((err as Error).message))) throw err;
-  });
+  if (missing.length > 0)
+    await admin.createTopics({ topics: missing, waitForLeaders: true }).catch((err: unknown) => {
+      if (!/already exists/i.test(String((err as Error).message))) throw err;
+    });
   const md = await admin.fetchTopicMetadata({ topics: [...ALL_TOPICS] });
   const counts = {} as Record<EventTopic, number>;
   for (const t of md.topics) {

@@ -50,7 +50,9 @@ let applied: boolean | undefined;
 
 /** The RequestQueue class of the installed kafkajs (for tests). */
 export function kafkajsRequestQueueClass(): new (opts: Record<string, unknown>) => KafkajsRequestQueue {
-  return require('kafkajs/src/network/requestQueue/index.js') as new (opts: Record<string, unknown>) => KafkajsRequestQueue;
+  return require('kafkajs/src/network/requestQueue/index.js') as new (
+    opts: Record<string, unknown>,
+  ) => KafkajsRequestQueue;
 }
 
 /** Applies the patch (idempotent). Returns whether the installed kafkajs is patched. */
@@ -58,7 +60,11 @@ export function patchKafkajs(): boolean {
   if (applied !== undefined) return applied;
   const version = (require('kafkajs/package.json') as { version: string }).version;
   const proto = kafkajsRequestQueueClass().prototype as KafkajsRequestQueue;
-  if (version !== KAFKAJS_PATCHED_VERSION || typeof proto.scheduleCheckPendingRequests !== 'function' || typeof proto.scheduleRequestTimeoutCheck !== 'function') {
+  if (
+    version !== KAFKAJS_PATCHED_VERSION ||
+    typeof proto.scheduleCheckPendingRequests !== 'function' ||
+    typeof proto.scheduleRequestTimeoutCheck !== 'function'
+  ) {
     applied = false;
     return applied;
   }

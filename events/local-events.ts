@@ -56,16 +56,27 @@ interface Child {
 }
 
 function start(name: string, script: string, args: string[], echo: boolean): Promise<Child> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const errLines: string[] = [];
   proc.stderr!.on('data', (d: Buffer) => {
     if (echo) process.stderr.write(d);
-    errLines.push(...d.toString('utf8').split('\n').filter((l) => l.length > 0));
+    errLines.push(
+      ...d
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l.length > 0),
+    );
     if (errLines.length > STDERR_LINES_KEPT) errLines.splice(0, errLines.length - STDERR_LINES_KEPT);
   });
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`${name} not ready within ${READY_TIMEOUT_MS} ms\n${errLines.join('\n')}`)), READY_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`${name} not ready within ${READY_TIMEOUT_MS} ms\n${errLines.join('\n')}`)),
+      READY_TIMEOUT_MS,
+    );
     const onData = (d: Buffer) => {
       out += d.toString('utf8');
       for (const line of out.split('\n')) {
@@ -107,23 +118,71 @@ export async function startLocalEvents(opts: LocalEventsOptions): Promise<LocalE
     let brokerMetrics: string | undefined;
     if (embeddedBroker) {
       const brokerOps = opts.brokerOps ?? LOCAL_BROKER_OPS_DEFAULT;
-      const b = await start('broker', 'events/broker/main.ts', ['--data-dir', path.join(opts.dataDir, 'broker'), '--port', String(opts.brokerPort ?? 9092), '--ops', brokerOps], echo);
+      const b = await start(
+        'broker',
+        'events/broker/main.ts',
+        [
+          '--data-dir',
+          path.join(opts.dataDir, 'broker'),
+          '--port',
+          String(opts.brokerPort ?? 9092),
+          '--ops',
+          brokerOps,
+        ],
+        echo,
+      );
       children.push(b);
       brokers = `${String(b.ready.host)}:${String(b.ready.port)}`;
       brokerMetrics = `${opsHost(brokerOps)}:${String(b.ready.opsPort)}`;
     }
     const publisherOps = opts.publisherOps ?? LOCAL_PUBLISHER_OPS_DEFAULT;
-    const p = await start('publisher', 'events/publisher/main.ts', ['--cluster', opts.clusterConfigPath, '--brokers', brokers, '--data-dir', path.join(opts.dataDir, 'publisher'), '--ops', publisherOps], echo);
+    const p = await start(
+      'publisher',
+      'events/publisher/main.ts',
+      [
+        '--cluster',
+        opts.clusterConfigPath,
+        '--brokers',
+        brokers,
+        '--data-dir',
+        path.join(opts.dataDir, 'publisher'),
+        '--ops',
+        publisherOps,
+      ],
+      echo,
+    );
     children.push(p);
     const queryRest = opts.queryRest ?? '127.0.0.1:8081';
     const queryGrpc = opts.queryGrpc ?? '127.0.0.1:50052';
-    children.push(await start('query', 'events/query/main.ts', ['--config', opts.gatewayConfigPath, '--brokers', brokers, '--data-dir', path.join(opts.dataDir, 'query'), '--rest', queryRest, '--grpc', queryGrpc], echo));
+    children.push(
+      await start(
+        'query',
+        'events/query/main.ts',
+        [
+          '--config',
+          opts.gatewayConfigPath,
+          '--brokers',
+          brokers,
+          '--data-dir',
+          path.join(opts.dataDir, 'query'),
+          '--rest',
+          queryRest,
+          '--grpc',
+          queryGrpc,
+        ],
+        echo,
+      ),
+    );
     return {
       brokers,
       embeddedBroker,
       queryRest,
       queryGrpc,
-      metrics: { ...(brokerMetrics !== undefined ? { broker: brokerMetrics } : {}), publisher: `${opsHost(publisherOps)}:${String(p.ready.opsPort)}`, query: queryRest },
+      metrics: {
+        ...(brokerMetrics !== undefined ? { broker: brokerMetrics } : {}),
+        publisher: `${opsHost(publisherOps)}:${String(p.ready.opsPort)}`,
+        query: queryRest,
+      },
       pids() {
         const out: Record<string, number> = {};
         for (const c of children) if (c.proc.pid !== undefined) out[c.name] = c.proc.pid;

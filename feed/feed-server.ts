@@ -24,7 +24,13 @@
 // headers and query are read synchronously, every async HTTP answer is corked, sends outside
 // a uWS callback (timers, publish) are corked.
 
-import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type WebSocket, type us_listen_socket } from 'uWebSockets.js';
+import uWS, {
+  type HttpRequest,
+  type HttpResponse,
+  type TemplatedApp,
+  type WebSocket,
+  type us_listen_socket,
+} from 'uWebSockets.js';
 import { FeedProtoCodec } from './proto-codec.js';
 import type { MarketDataProjector } from './projector.js';
 import { errorStack, NO_LOG, type Log, type LogFields } from '../ops/log.js';
@@ -210,7 +216,10 @@ export class FeedServer {
   /** symbol → channel → [json topic, protobuf topic] */
   private readonly topics = new Map<string, Record<string, [string, string]>>();
   private readonly conns = new Map<number, Conn>();
-  private readonly intercepts = new Map<string, { conn: Conn; afterSeq: number; mutate: (m: DataMessage) => DataMessage | undefined }[]>();
+  private readonly intercepts = new Map<
+    string,
+    { conn: Conn; afterSeq: number; mutate: (m: DataMessage) => DataMessage | undefined }[]
+  >();
   /** Messages of the next batch, in projector order. */
   private queue: DataMessage[] = [];
   private flushTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
@@ -277,14 +286,28 @@ export class FeedServer {
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => this.guardHttp(res, 'upgrade', () => this.onUpgrade(res, req, context)),
       open: (ws) => this.guard('open', () => this.onOpen(ws)),
-      message: (ws, message, isBinary) => this.guard('message', () => this.onMessage(ws.getUserData(), message, isBinary)),
+      message: (ws, message, isBinary) =>
+        this.guard('message', () => this.onMessage(ws.getUserData(), message, isBinary)),
       drain: (ws) => this.guard('drain', () => this.onDrain(ws.getUserData())),
       close: (ws) => this.guard('close', () => this.onClose(ws.getUserData())),
     });
     app.get('/v1/book/:symbol', (res, req) => this.guardHttp(res, 'book', () => this.onBook(res, req)));
-    app.get('/v1/instruments', (res) => this.guardHttp(res, 'instruments', () => json(res, 200, { symbols: this.projector.symbols })));
-    app.get('/healthz', (res) => this.guardHttp(res, 'healthz', () => json(res, 200, { ok: true, connections: this.conns.size, ...(this.info !== undefined ? { info: this.info() } : {}), stats: this.stats })));
-    app.any('/*', (res) => this.guardHttp(res, '404', () => json(res, 404, { code: 'NOT_FOUND', message: 'no such route' })));
+    app.get('/v1/instruments', (res) =>
+      this.guardHttp(res, 'instruments', () => json(res, 200, { symbols: this.projector.symbols })),
+    );
+    app.get('/healthz', (res) =>
+      this.guardHttp(res, 'healthz', () =>
+        json(res, 200, {
+          ok: true,
+          connections: this.conns.size,
+          ...(this.info !== undefined ? { info: this.info() } : {}),
+          stats: this.stats,
+        }),
+      ),
+    );
+    app.any('/*', (res) =>
+      this.guardHttp(res, '404', () => json(res, 404, { code: 'NOT_FOUND', message: 'no such route' })),
+    );
     return new Promise((resolve, reject) => {
       app.listen(this.host, this.portWanted, (ls) => {
         if (ls === false) {
@@ -344,7 +367,10 @@ export class FeedServer {
 
   /** The current minimum time between batches (see FeedLimits.publishIntervalUsPerConnection). */
   publishIntervalMs(): number {
-    return Math.min(this.limits.publishIntervalMaxMs, (this.conns.size * this.limits.publishIntervalUsPerConnection) / 1000);
+    return Math.min(
+      this.limits.publishIntervalMaxMs,
+      (this.conns.size * this.limits.publishIntervalUsPerConnection) / 1000,
+    );
   }
 
   private readonly flushGuarded = (): void => this.guard('publish', () => this.flushQueue());
@@ -404,7 +430,10 @@ export class FeedServer {
     const enc = req.getQuery('encoding') ?? '';
     if (this.stopped || this.conns.size >= this.limits.connectionsMax) {
       this.stats.connectionsRefused++;
-      json(res, 503, { code: FeedErrorCode.UNAVAILABLE, message: `connection limit (${this.limits.connectionsMax}) reached` });
+      json(res, 503, {
+        code: FeedErrorCode.UNAVAILABLE,
+        message: `connection limit (${this.limits.connectionsMax}) reached`,
+      });
       return;
     }
     if (enc !== '' && enc !== 'json' && enc !== 'protobuf') {
@@ -504,10 +533,12 @@ export class FeedServer {
   }
 
   private onRequest(c: Conn, raw: unknown): void {
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return this.error(c, 0, FeedErrorCode.BAD_REQUEST, 'a request is a JSON object with an op');
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+      return this.error(c, 0, FeedErrorCode.BAD_REQUEST, 'a request is a JSON object with an op');
     const r = raw as Record<string, unknown>;
     const id = typeof r.id === 'number' && Number.isSafeInteger(r.id) && r.id >= 0 ? r.id : 0;
-    if (r.id !== undefined && id !== r.id) return this.error(c, 0, FeedErrorCode.BAD_REQUEST, 'id must be a non-negative integer');
+    if (r.id !== undefined && id !== r.id)
+      return this.error(c, 0, FeedErrorCode.BAD_REQUEST, 'id must be a non-negative integer');
     switch (r.op) {
       case 'ping':
         return this.send(c, { type: 'pong', id, ts_us: this.nowUs() });
@@ -515,19 +546,51 @@ export class FeedServer {
       case 'unsubscribe':
         return this.onSubscribe(c, id, r as Partial<FeedRequest> & Record<string, unknown>, r.op === 'subscribe');
       default:
-        return this.error(c, id, FeedErrorCode.UNKNOWN_OP, `op must be subscribe, unsubscribe or ping, got ${JSON.stringify(r.op)?.slice(0, 40)}`);
+        return this.error(
+          c,
+          id,
+          FeedErrorCode.UNKNOWN_OP,
+          `op must be subscribe, unsubscribe or ping, got ${JSON.stringify(r.op)?.slice(0, 40)}`,
+        );
     }
   }
 
-  private onSubscribe(c: Conn, id: number, r: Partial<FeedRequest> & Record<string, unknown>, subscribe: boolean): void {
+  private onSubscribe(
+    c: Conn,
+    id: number,
+    r: Partial<FeedRequest> & Record<string, unknown>,
+    subscribe: boolean,
+  ): void {
     const L = this.limits;
     const channels = r.channels;
     const symbols = r.symbols;
-    if (!Array.isArray(channels) || channels.length === 0 || channels.length > L.requestItemsMax) return this.error(c, id, FeedErrorCode.BAD_REQUEST, `channels must be an array of 1 to ${L.requestItemsMax} channel names`);
-    if (!Array.isArray(symbols) || symbols.length === 0 || symbols.length > L.requestItemsMax) return this.error(c, id, FeedErrorCode.BAD_REQUEST, `symbols must be an array of 1 to ${L.requestItemsMax} symbols`);
-    for (const ch of channels) if (!isChannel(ch)) return this.error(c, id, FeedErrorCode.UNKNOWN_CHANNEL, `unknown channel ${JSON.stringify(ch)?.slice(0, 40)} (one of ${CHANNELS.join(', ')})`);
-    for (const s of symbols) if (typeof s !== 'string' || !this.projector.hasSymbol(s)) return this.error(c, id, FeedErrorCode.UNKNOWN_SYMBOL, `unknown symbol ${JSON.stringify(s)?.slice(0, 40)}`);
-    if (r.no_snapshot !== undefined && typeof r.no_snapshot !== 'boolean') return this.error(c, id, FeedErrorCode.BAD_REQUEST, 'no_snapshot must be a boolean');
+    if (!Array.isArray(channels) || channels.length === 0 || channels.length > L.requestItemsMax)
+      return this.error(
+        c,
+        id,
+        FeedErrorCode.BAD_REQUEST,
+        `channels must be an array of 1 to ${L.requestItemsMax} channel names`,
+      );
+    if (!Array.isArray(symbols) || symbols.length === 0 || symbols.length > L.requestItemsMax)
+      return this.error(
+        c,
+        id,
+        FeedErrorCode.BAD_REQUEST,
+        `symbols must be an array of 1 to ${L.requestItemsMax} symbols`,
+      );
+    for (const ch of channels)
+      if (!isChannel(ch))
+        return this.error(
+          c,
+          id,
+          FeedErrorCode.UNKNOWN_CHANNEL,
+          `unknown channel ${JSON.stringify(ch)?.slice(0, 40)} (one of ${CHANNELS.join(', ')})`,
+        );
+    for (const s of symbols)
+      if (typeof s !== 'string' || !this.projector.hasSymbol(s))
+        return this.error(c, id, FeedErrorCode.UNKNOWN_SYMBOL, `unknown symbol ${JSON.stringify(s)?.slice(0, 40)}`);
+    if (r.no_snapshot !== undefined && typeof r.no_snapshot !== 'boolean')
+      return this.error(c, id, FeedErrorCode.BAD_REQUEST, 'no_snapshot must be a boolean');
     const ws = c.ws!;
     if (!subscribe) {
       const removed: ChannelSeq[] = [];
@@ -542,9 +605,16 @@ export class FeedServer {
       return this.send(c, { type: 'unsubscribed', id, subscriptions: removed });
     }
     if (r.encoding !== undefined) {
-      if (r.encoding !== 'json' && r.encoding !== 'protobuf') return this.error(c, id, FeedErrorCode.BAD_REQUEST, 'encoding must be json or protobuf');
+      if (r.encoding !== 'json' && r.encoding !== 'protobuf')
+        return this.error(c, id, FeedErrorCode.BAD_REQUEST, 'encoding must be json or protobuf');
       if (r.encoding !== c.encoding) {
-        if (c.subs.size > 0) return this.error(c, id, FeedErrorCode.ENCODING_LOCKED, 'the encoding can change only while the connection has no subscription');
+        if (c.subs.size > 0)
+          return this.error(
+            c,
+            id,
+            FeedErrorCode.ENCODING_LOCKED,
+            'the encoding can change only while the connection has no subscription',
+          );
         c.encoding = r.encoding;
       }
     }
@@ -557,11 +627,22 @@ export class FeedServer {
         if (!c.subs.has(subKey(s, ch))) added++;
       }
     }
-    if (c.subs.size + added > L.subscriptionsPerConnectionMax) return this.error(c, id, FeedErrorCode.TOO_MANY_SUBSCRIPTIONS, `at most ${L.subscriptionsPerConnectionMax} subscriptions per connection`);
+    if (c.subs.size + added > L.subscriptionsPerConnectionMax)
+      return this.error(
+        c,
+        id,
+        FeedErrorCode.TOO_MANY_SUBSCRIPTIONS,
+        `at most ${L.subscriptionsPerConnectionMax} subscriptions per connection`,
+      );
     c.everSubscribed = true;
     // The snapshot is sent before the topic is joined, all in this synchronous handler: every
     // update published later has a higher seq, none is missed (uWS sends in order).
-    this.send(c, { type: 'subscribed', id, connection_id: c.id, subscriptions: pairs.map((p) => this.projector.channelSeq(p.symbol, p.channel)) });
+    this.send(c, {
+      type: 'subscribed',
+      id,
+      connection_id: c.id,
+      subscriptions: pairs.map((p) => this.projector.channelSeq(p.symbol, p.channel)),
+    });
     for (const p of pairs) {
       const k = subKey(p.symbol, p.channel);
       if (c.lagging) {
@@ -588,7 +669,11 @@ export class FeedServer {
     c.lagTimesMs.push(now);
     this.stats.lagging++;
     for (const k of c.subs.keys()) c.ws!.unsubscribe(topicOf(c.encoding, k));
-    if (c.lagTimesMs.length > this.limits.resyncsPerMinuteMax) this.closeSlow(c, `lagged ${c.lagTimesMs.length} times within a minute`, { lagged: c.lagTimesMs.length, withinMs: 60_000 });
+    if (c.lagTimesMs.length > this.limits.resyncsPerMinuteMax)
+      this.closeSlow(c, `lagged ${c.lagTimesMs.length} times within a minute`, {
+        lagged: c.lagTimesMs.length,
+        withinMs: 60_000,
+      });
   }
 
   /** `why` goes to the client in the close frame; `fields` to the log. */
@@ -599,7 +684,8 @@ export class FeedServer {
   }
 
   private onDrain(c: Conn): void {
-    if (c.lagging && !c.closed && c.ws !== undefined && c.ws.getBufferedAmount() <= this.limits.resumeBytesMax) this.resume(c);
+    if (c.lagging && !c.closed && c.ws !== undefined && c.ws.getBufferedAmount() <= this.limits.resumeBytesMax)
+      this.resume(c);
   }
 
   /** A lagging connection caught up: per subscription a resync notice and a snapshot, then the topic again. */
@@ -642,7 +728,10 @@ export class FeedServer {
       } else if (buffered <= L.resumeBytesMax) {
         this.resume(c);
       } else if (now - c.lagSinceMs >= L.slowConsumerTimeoutMs) {
-        this.closeSlow(c, `${buffered} bytes still buffered after ${L.slowConsumerTimeoutMs} ms`, { bufferedBytes: buffered, afterMs: L.slowConsumerTimeoutMs });
+        this.closeSlow(c, `${buffered} bytes still buffered after ${L.slowConsumerTimeoutMs} ms`, {
+          bufferedBytes: buffered,
+          afterMs: L.slowConsumerTimeoutMs,
+        });
       }
     }
   }
@@ -652,7 +741,12 @@ export class FeedServer {
     for (const c of this.conns.values()) {
       if (c.closed || c.lagging || c.ws === undefined || c.subs.size === 0) continue;
       const seqs: ChannelSeq[] = [];
-      for (const [k, s] of c.subs) seqs.push({ symbol: s.symbol, channel: s.channel, seq: this.publishedSeq.get(k) ?? this.projector.lastSeq(s.symbol, s.channel) });
+      for (const [k, s] of c.subs)
+        seqs.push({
+          symbol: s.symbol,
+          channel: s.channel,
+          seq: this.publishedSeq.get(k) ?? this.projector.lastSeq(s.symbol, s.channel),
+        });
       c.ws.cork(() => this.send(c, { type: 'heartbeat', ts_us: ts, seqs }));
     }
   }
@@ -669,9 +763,17 @@ export class FeedServer {
       symbol = '';
     }
     const depthText = req.getQuery('depth') ?? '';
-    if (!this.projector.hasSymbol(symbol)) return json(res, 404, { code: FeedErrorCode.UNKNOWN_SYMBOL, message: `unknown symbol ${JSON.stringify(symbol).slice(0, 40)}` });
+    if (!this.projector.hasSymbol(symbol))
+      return json(res, 404, {
+        code: FeedErrorCode.UNKNOWN_SYMBOL,
+        message: `unknown symbol ${JSON.stringify(symbol).slice(0, 40)}`,
+      });
     const depth = depthText === '' ? BOOK_DEPTH_DEFAULT : /^\d{1,9}$/.test(depthText) ? Number(depthText) : NaN;
-    if (!(depth >= 1 && depth <= this.limits.bookDepthMax)) return json(res, 400, { code: FeedErrorCode.BAD_REQUEST, message: `depth must be an integer from 1 to ${this.limits.bookDepthMax}` });
+    if (!(depth >= 1 && depth <= this.limits.bookDepthMax))
+      return json(res, 400, {
+        code: FeedErrorCode.BAD_REQUEST,
+        message: `depth must be an integer from 1 to ${this.limits.bookDepthMax}`,
+      });
     json(res, 200, this.projector.snapshot(symbol, Channel.L2, depth) as L2Message);
   }
 
@@ -686,11 +788,17 @@ export class FeedServer {
    * from before reach it unchanged), so every other subscriber is unaffected and the client's
    * real gap / checksum handling is exercised.
    */
-  debugIntercept(connectionId: number, symbol: string, channel: Channel, mutate: (m: DataMessage) => DataMessage | undefined): void {
+  debugIntercept(
+    connectionId: number,
+    symbol: string,
+    channel: Channel,
+    mutate: (m: DataMessage) => DataMessage | undefined,
+  ): void {
     if (!this.debug) throw new Error('feed: debugIntercept needs the debug option');
     const c = this.conns.get(connectionId);
     const k = subKey(symbol, channel);
-    if (c === undefined || !c.subs.has(k)) throw new Error(`feed: connection ${connectionId} is not subscribed to ${k}`);
+    if (c === undefined || !c.subs.has(k))
+      throw new Error(`feed: connection ${connectionId} is not subscribed to ${k}`);
     c.ws!.unsubscribe(topicOf(c.encoding, k));
     const list = this.intercepts.get(k) ?? [];
     list.push({ conn: c, afterSeq: this.projector.lastSeq(symbol, channel), mutate });
@@ -754,7 +862,13 @@ export class FeedServer {
   }
 }
 
-const STATUS_LINES: Record<number, string> = { 200: '200 OK', 400: '400 Bad Request', 404: '404 Not Found', 500: '500 Internal Server Error', 503: '503 Service Unavailable' };
+const STATUS_LINES: Record<number, string> = {
+  200: '200 OK',
+  400: '400 Bad Request',
+  404: '404 Not Found',
+  500: '500 Internal Server Error',
+  503: '503 Service Unavailable',
+};
 
 function json(res: HttpResponse, status: number, body: unknown): void {
   res.cork(() => {

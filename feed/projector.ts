@@ -202,7 +202,17 @@ export class MarketDataProjector {
       for (const side of [Side.BUY, Side.SELL] as const) {
         const book = side === Side.BUY ? v.bids : v.asks;
         for (const l of engine.bookLevels(inst.cfg.symbol, side)) book.set(l.price, l.qty, l.orderCount);
-        for (const o of engine.bookOrders(inst.cfg.symbol, side)) this.appendOrder(v, { orderId: o.orderId, side, price: o.price, qty: o.visibleQty, leaves: o.leavesQty, level: undefined, prev: undefined, next: undefined });
+        for (const o of engine.bookOrders(inst.cfg.symbol, side))
+          this.appendOrder(v, {
+            orderId: o.orderId,
+            side,
+            price: o.price,
+            qty: o.visibleQty,
+            leaves: o.leavesQty,
+            level: undefined,
+            prev: undefined,
+            next: undefined,
+          });
       }
       v.status = inst.halted ? 'HALTED' : 'TRADING';
       v.referencePrice = inst.referencePrice;
@@ -235,7 +245,13 @@ export class MarketDataProjector {
     if (to > from) this.used = true;
     for (let i = from; i < to; i++) {
       const kind = buf.kind[i];
-      if (kind !== EventKind.BOOK && kind !== EventKind.EXEC && kind !== EventKind.TRADE && kind !== EventKind.INSTRUMENT_STATUS) continue;
+      if (
+        kind !== EventKind.BOOK &&
+        kind !== EventKind.EXEC &&
+        kind !== EventKind.TRADE &&
+        kind !== EventKind.INSTRUMENT_STATUS
+      )
+        continue;
       const v = this.views.get(buf.symbol[i]!);
       if (v === undefined) continue; // a rejected order's unknown symbol
       const ts = buf.tsUs[i]!;
@@ -291,7 +307,16 @@ export class MarketDataProjector {
       this.inFlight = undefined;
       const d = f.displayQty;
       const visible = d > 0 && d < f.leaves ? d : f.leaves;
-      this.appendOrder(v, { orderId: f.orderId, side, price, qty: visible, leaves: f.leaves, level: undefined, prev: undefined, next: undefined });
+      this.appendOrder(v, {
+        orderId: f.orderId,
+        side,
+        price,
+        qty: visible,
+        leaves: f.leaves,
+        level: undefined,
+        prev: undefined,
+        next: undefined,
+      });
       v.l3Events.push({ op: 'add', order_id: f.orderId, side: sideName(side), price, qty: visible });
     }
   }
@@ -315,7 +340,14 @@ export class MarketDataProjector {
           const remaining = leaves === 0 ? 0 : o.qty - fill;
           o.leaves = leaves;
           o.qty = remaining;
-          v.l3Events.push({ op: 'execute', order_id: orderId, price: o.price, qty: fill, remaining, trade_id: buf.aux[i]! });
+          v.l3Events.push({
+            op: 'execute',
+            order_id: orderId,
+            price: o.price,
+            qty: fill,
+            remaining,
+            trade_id: buf.aux[i]!,
+          });
           if (leaves === 0) this.removeOrder(v, o);
           else if (remaining === 0) this.unlink(o); // an iceberg slice used up: RESTATED (refresh) follows
           this.markDirty(v);
@@ -380,7 +412,14 @@ export class MarketDataProjector {
 
   private startInFlight(v: InstrumentView, buf: EventBuffer, i: number): void {
     if (this.inFlight !== undefined) this.stats.anomalies++;
-    this.inFlight = { view: v, orderId: buf.orderId[i]!, side: buf.side[i] as Side, price: buf.price[i]!, leaves: buf.leavesQty[i]!, displayQty: buf.displayQty[i]! };
+    this.inFlight = {
+      view: v,
+      orderId: buf.orderId[i]!,
+      side: buf.side[i] as Side,
+      price: buf.price[i]!,
+      leaves: buf.leavesQty[i]!,
+      displayQty: buf.displayQty[i]!,
+    };
   }
 
   private onTrade(v: InstrumentView, tradeId: number, price: number, qty: number, aggressor: number, ts: number): void {
@@ -397,7 +436,18 @@ export class MarketDataProjector {
         c = undefined;
       }
       if (c === undefined) {
-        v.candles[k] = { interval: CANDLE_INTERVALS[k]!.name, start_us: start, open: price, high: price, low: price, close: price, volume: qty, trade_count: 1, closed: false, dirty: true };
+        v.candles[k] = {
+          interval: CANDLE_INTERVALS[k]!.name,
+          start_us: start,
+          open: price,
+          high: price,
+          low: price,
+          close: price,
+          volume: qty,
+          trade_count: 1,
+          closed: false,
+          dirty: true,
+        };
         if (start + len < this.candleCloseDueUs) this.candleCloseDueUs = start + len;
       } else {
         if (price > c.high) c.high = price;
@@ -490,7 +540,14 @@ export class MarketDataProjector {
       v.inDirtyList = false;
       const ts = v.tsUs;
       if (v.l3Events.length > 0) {
-        const m: L3Message = { channel: Channel.L3, type: 'update', symbol: v.symbol, seq: ++v.seqL3, ts_us: ts, events: v.l3Events };
+        const m: L3Message = {
+          channel: Channel.L3,
+          type: 'update',
+          symbol: v.symbol,
+          seq: ++v.seqL3,
+          ts_us: ts,
+          events: v.l3Events,
+        };
         v.l3Events = [];
         this.emit(emit, m);
       }
@@ -507,7 +564,14 @@ export class MarketDataProjector {
         }
       }
       if (v.trades.length > 0) {
-        const m: TradesMessage = { channel: Channel.TRADES, type: 'update', symbol: v.symbol, seq: ++v.seqTrades, ts_us: ts, trades: v.trades };
+        const m: TradesMessage = {
+          channel: Channel.TRADES,
+          type: 'update',
+          symbol: v.symbol,
+          seq: ++v.seqTrades,
+          ts_us: ts,
+          trades: v.trades,
+        };
         v.trades = [];
         this.emit(emit, m);
       }
@@ -522,7 +586,15 @@ export class MarketDataProjector {
           (candles ??= []).push(candleOf(c));
         }
       }
-      if (candles !== undefined) this.emit(emit, { channel: Channel.CANDLES, type: 'update', symbol: v.symbol, seq: ++v.seqCandles, ts_us: ts, candles } satisfies CandlesMessage);
+      if (candles !== undefined)
+        this.emit(emit, {
+          channel: Channel.CANDLES,
+          type: 'update',
+          symbol: v.symbol,
+          seq: ++v.seqCandles,
+          ts_us: ts,
+          candles,
+        } satisfies CandlesMessage);
       if (v.statusDirty) {
         v.statusDirty = false;
         v.seqStatus++;
@@ -539,7 +611,10 @@ export class MarketDataProjector {
     for (const v of list) {
       v.inThrottledList = false;
       if (v.throttledDirtyBids.size === 0 && v.throttledDirtyAsks.size === 0) continue;
-      this.emit(emit, this.l2Update(v, Channel.L2_THROTTLED, ++v.seqL2Throttled, v.throttledDirtyBids, v.throttledDirtyAsks));
+      this.emit(
+        emit,
+        this.l2Update(v, Channel.L2_THROTTLED, ++v.seqL2Throttled, v.throttledDirtyBids, v.throttledDirtyAsks),
+      );
     }
   }
 
@@ -548,7 +623,13 @@ export class MarketDataProjector {
     emit(m);
   }
 
-  private l2Update(v: InstrumentView, channel: 'l2' | 'l2.throttled', seq: number, dirtyBids: Set<number>, dirtyAsks: Set<number>): L2Message {
+  private l2Update(
+    v: InstrumentView,
+    channel: 'l2' | 'l2.throttled',
+    seq: number,
+    dirtyBids: Set<number>,
+    dirtyAsks: Set<number>,
+  ): L2Message {
     const bids: Level[] = [];
     const asks: Level[] = [];
     for (const p of dirtyBids) bids.push([p, v.bids.qtyAt(p), v.bids.countAt(p)]);
@@ -558,7 +639,16 @@ export class MarketDataProjector {
     // Best first, as in snapshots (the order carries no meaning for an update; it reads better).
     bids.sort((a, b) => b[0] - a[0]);
     asks.sort((a, b) => a[0] - b[0]);
-    return { channel, type: 'update', symbol: v.symbol, seq, ts_us: v.tsUs, bids, asks, checksum: bookChecksum(v.bids, v.asks) };
+    return {
+      channel,
+      type: 'update',
+      symbol: v.symbol,
+      seq,
+      ts_us: v.tsUs,
+      bids,
+      asks,
+      checksum: bookChecksum(v.bids, v.asks),
+    };
   }
 
   private rememberL1(v: InstrumentView): void {
@@ -583,7 +673,15 @@ export class MarketDataProjector {
   }
 
   private statusMessage(v: InstrumentView, type: 'snapshot' | 'update'): StatusMessage {
-    return { channel: Channel.STATUS, type, symbol: v.symbol, seq: v.seqStatus, ts_us: v.tsUs, status: v.status, reference_price: v.referencePrice };
+    return {
+      channel: Channel.STATUS,
+      type,
+      symbol: v.symbol,
+      seq: v.seqStatus,
+      ts_us: v.tsUs,
+      status: v.status,
+      reference_price: v.referencePrice,
+    };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -619,7 +717,15 @@ export class MarketDataProjector {
       case Channel.L1:
         return this.l1Message(v, 'snapshot');
       case Channel.L3:
-        return { channel, type: 'snapshot', symbol, seq: v.seqL3, ts_us: v.tsUs, bids: this.l3Side(v, Side.BUY), asks: this.l3Side(v, Side.SELL) };
+        return {
+          channel,
+          type: 'snapshot',
+          symbol,
+          seq: v.seqL3,
+          ts_us: v.tsUs,
+          bids: this.l3Side(v, Side.BUY),
+          asks: this.l3Side(v, Side.SELL),
+        };
       case Channel.TRADES:
         return { channel, type: 'snapshot', symbol, seq: v.seqTrades, ts_us: v.tsUs, trades: v.recentTrades.slice() };
       case Channel.CANDLES: {
@@ -637,7 +743,8 @@ export class MarketDataProjector {
     const levels = side === Side.BUY ? v.bidLevels : v.askLevels;
     const prices = [...levels.keys()].sort(side === Side.BUY ? (a, b) => b - a : (a, b) => a - b);
     const out: OrderEntry[] = [];
-    for (const p of prices) for (let o = levels.get(p)!.head; o !== undefined; o = o.next) out.push([o.orderId, o.price, o.qty]);
+    for (const p of prices)
+      for (let o = levels.get(p)!.head; o !== undefined; o = o.next) out.push([o.orderId, o.price, o.qty]);
     return out;
   }
 
@@ -674,5 +781,15 @@ export class MarketDataProjector {
 }
 
 function candleOf(c: CandleState): Candle {
-  return { interval: c.interval, start_us: c.start_us, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume, trade_count: c.trade_count, closed: c.closed };
+  return {
+    interval: c.interval,
+    start_us: c.start_us,
+    open: c.open,
+    high: c.high,
+    low: c.low,
+    close: c.close,
+    volume: c.volume,
+    trade_count: c.trade_count,
+    closed: c.closed,
+  };
 }

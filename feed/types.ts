@@ -212,7 +212,13 @@ export interface PongMessage {
   ts_us: number;
 }
 
-export type ControlMessage = HeartbeatMessage | SubscribedMessage | UnsubscribedMessage | ResyncMessage | ErrorMessage | PongMessage;
+export type ControlMessage =
+  | HeartbeatMessage
+  | SubscribedMessage
+  | UnsubscribedMessage
+  | ResyncMessage
+  | ErrorMessage
+  | PongMessage;
 export type ServerMessage = DataMessage | ControlMessage;
 
 export function isDataMessage(m: ServerMessage): m is DataMessage {

@@ -22,7 +22,13 @@ import { ExecType, OrdStatus, Reason, type EngineEvent, type InstrumentConfig } 
 import { ENUM_NAMES, reasonName } from '../engine/json-codec.js';
 import { authenticate, type AuthHeaders, type KeyEntry } from '../api/auth.js';
 import { SESSION_LOST_CODES, TRACE_INDEXES_MAX } from '../replicator/client/protocol.js';
-import { CLIENT_WINDOW_MAX, ClientRequestError, ReplicaClient, requestOnce, type SubmitResult } from '../replicator/client/client.js';
+import {
+  CLIENT_WINDOW_MAX,
+  ClientRequestError,
+  ReplicaClient,
+  requestOnce,
+  type SubmitResult,
+} from '../replicator/client/client.js';
 import type { GatewayConfig, ShardEntry } from '../config/gateway-config.js';
 import { ReportChain, loadOrCreateSigningKey } from './report-chain.js';
 import { AccountRisk, TokenBucket, checkRisk, type PriceReference } from './risk.js';
@@ -33,7 +39,15 @@ import { encodeJsonCommand } from '../shard/json-command.js';
 import './limits-check.js';
 import { canonicalReport } from '../api/report-canonical.js';
 import { toGlobalOrderId } from '../api/order-ids.js';
-import { type GatewayCore, type GatewayReply, type GatewaySession, type OrderOut, type OrderResultOut, type RawRequest, type SessionOptions } from './types.js';
+import type {
+  GatewayCore,
+  GatewayReply,
+  GatewaySession,
+  OrderOut,
+  OrderResultOut,
+  RawRequest,
+  SessionOptions,
+} from './types.js';
 import type { ValidatedCommand } from './validate.js';
 import { ValidationPool } from './worker-pool.js';
 import { GatewayMetrics } from './metrics.js';
@@ -41,17 +55,25 @@ import { OrderTrace, TraceBook, type SlowOrder } from './trace.js';
 import { SLOW_ORDERS_MAX } from './limits.js';
 import { createRegistry, type Registry } from '../ops/metrics.js';
 import { errorMessage, linesLog, type Log, type LogFields } from '../ops/log.js';
-import { SHARD_CLIENTS, SHARD_INFLIGHT_MAX, REQUEST_TIMEOUT_MS, ORDER_CACHE_MAX, SESSIONS_MAX, SESSION_PENDING_MAX, SESSION_PENDING_BYTES_MAX, READINESS_CACHE_MS, READINESS_PROBE_TIMEOUT_MS, SLOW_ORDERS_DUMP_DEFAULT } from './limits.js';
-
+import {
+  SHARD_CLIENTS,
+  SHARD_INFLIGHT_MAX,
+  REQUEST_TIMEOUT_MS,
+  ORDER_CACHE_MAX,
+  SESSIONS_MAX,
+  SESSION_PENDING_MAX,
+  SESSION_PENDING_BYTES_MAX,
+  READINESS_CACHE_MS,
+  READINESS_PROBE_TIMEOUT_MS,
+  SLOW_ORDERS_DUMP_DEFAULT,
+} from './limits.js';
 
 const FINAL_STATUS = new Set<number>([OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.REJECTED, OrdStatus.EXPIRED]);
-
 
 export interface Readiness {
   ready: boolean;
   shards: { shard: number; leader: number | null; commit: number | null; applied: number | null }[];
 }
-
 
 /** How often (ms) a shard link answers the commands past REQUEST_TIMEOUT_MS. */
 const DEADLINE_SWEEP_MS = 100;
@@ -102,14 +124,16 @@ class ShardLink {
     return new Promise((resolve) => {
       const w: Waiting = { deadlineMs: Date.now() + REQUEST_TIMEOUT_MS, resolve };
       this.waiting.add(w);
-      this.client(hint).submitEncoded(body).then(
-        (r) => {
-          if (this.waiting.delete(w)) resolve(r);
-        },
-        (err: unknown) => {
-          if (this.waiting.delete(w)) resolve(err instanceof Error ? err : new Error(String(err)));
-        },
-      );
+      this.client(hint)
+        .submitEncoded(body)
+        .then(
+          (r) => {
+            if (this.waiting.delete(w)) resolve(r);
+          },
+          (err: unknown) => {
+            if (this.waiting.delete(w)) resolve(err instanceof Error ? err : new Error(String(err)));
+          },
+        );
     });
   }
   /** The replica the clients talk to (the leader as far as they know), then the others. */
@@ -173,7 +197,11 @@ export class Gateway implements GatewayCore {
     this.pool = new ValidationPool({ config, threads: config.workers });
     const key = opts.signingKey ?? loadOrCreateSigningKey(config.signingKeyPath);
     const dataDir = opts.chainDataDir === null ? undefined : (opts.chainDataDir ?? config.dataDir);
-    this.chain = new ReportChain(key, { ...(dataDir !== undefined ? { dataDir } : {}), everyReports: config.chainHeadEveryReports, everyMs: config.chainHeadEveryMs });
+    this.chain = new ReportChain(key, {
+      ...(dataDir !== undefined ? { dataDir } : {}),
+      everyReports: config.chainHeadEveryReports,
+      everyMs: config.chainHeadEveryMs,
+    });
     this.metrics = new GatewayMetrics(opts.registry ?? createRegistry('gateway'), {
       sessions: () => this.sessions.size,
       shardInflight: () => new Map([...this.links].map(([id, l]) => [id, l.inflight])),
@@ -201,8 +229,17 @@ export class Gateway implements GatewayCore {
       [...this.links.values()].map(async (link) => {
         for (const ep of link.endpointsLeaderFirst()) {
           try {
-            const r = (await requestOnce(ep, { op: 'status' }, READINESS_PROBE_TIMEOUT_MS)) as { ok?: boolean; status?: { role: string; leader: number; commit: number; applied: number } };
-            if (r.ok === true && r.status !== undefined && r.status.leader !== 0) return { shard: link.shard.id, leader: r.status.leader, commit: r.status.commit, applied: r.status.applied };
+            const r = (await requestOnce(ep, { op: 'status' }, READINESS_PROBE_TIMEOUT_MS)) as {
+              ok?: boolean;
+              status?: { role: string; leader: number; commit: number; applied: number };
+            };
+            if (r.ok === true && r.status !== undefined && r.status.leader !== 0)
+              return {
+                shard: link.shard.id,
+                leader: r.status.leader,
+                commit: r.status.commit,
+                applied: r.status.applied,
+              };
           } catch {
             // next replica
           }
@@ -213,13 +250,14 @@ export class Gateway implements GatewayCore {
     return { ready: !this.stopped && shards.every((s) => s.leader !== null), shards };
   }
 
-
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     for (const s of [...this.sessions]) s.close();
     for (const l of this.links.values()) l.close();
-    await this.chain.close().catch((err: unknown) => this.log.error('report chain: close failed', { err: errorMessage(err) }));
+    await this.chain
+      .close()
+      .catch((err: unknown) => this.log.error('report chain: close failed', { err: errorMessage(err) }));
     await this.pool.close();
   }
 
@@ -253,14 +291,23 @@ export class Gateway implements GatewayCore {
     if (wait > 0) {
       this.stats.rateLimited++;
       this.metrics.rateLimited.inc();
-      return { ok: false, error: { code: ErrorCode.RATE_LIMITED, message: `rate limit of API key ${v.apiKey}`, retry_after_ms: wait } };
+      return {
+        ok: false,
+        error: { code: ErrorCode.RATE_LIMITED, message: `rate limit of API key ${v.apiKey}`, retry_after_ms: wait },
+      };
     }
     const r = await this.execute(v.account, v.apiKey, v.command, undefined, trace);
     return r.ok ? { ok: true, body: r.body } : { ok: false, error: r.error };
   }
 
   /** Risk, routing, delivery and report signing of one validated command. */
-  private async execute(account: number, apiKey: string, c: ValidatedCommand, clientHint: number | undefined, trace: OrderTrace): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; error: GatewayError }> {
+  private async execute(
+    account: number,
+    apiKey: string,
+    c: ValidatedCommand,
+    clientHint: number | undefined,
+    trace: OrderTrace,
+  ): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; error: GatewayError }> {
     const risk = this.accounts.get(account);
     if (risk === undefined) return fail(ErrorCode.PERMISSION_DENIED, `account ${account} is not configured`);
     if (c.op === 'GetOrder') return this.getOrder(account, c);
@@ -273,7 +320,8 @@ export class Gateway implements GatewayCore {
     // Ownership of an order known to this gateway: a foreign order is refused before it costs a log entry.
     if ((c.op === 'CancelOrder' || c.op === 'AmendOrder') && c.orderId !== undefined) {
       const known = this.cachedOrder(toGlobalOrderId(c.shards[0]!, c.orderId));
-      if (known !== undefined && known.account !== account) return fail(ErrorCode.PERMISSION_DENIED, 'the order belongs to another account');
+      if (known !== undefined && known.account !== account)
+        return fail(ErrorCode.PERMISSION_DENIED, 'the order belongs to another account');
     }
     this.stats.commands++;
     if (c.op === 'PlaceOrder') risk.pendingPlaces++;
@@ -302,10 +350,14 @@ export class Gateway implements GatewayCore {
             } else {
               reports.push(out);
               canonical.push(canon);
-              if (e.execType === ExecType.REJECTED && rejection === undefined) rejection = rejectError(e.reason, `order rejected: ${reasonName(e.reason)}`);
+              if (e.execType === ExecType.REJECTED && rejection === undefined)
+                rejection = rejectError(e.reason, `order rejected: ${reasonName(e.reason)}`);
             }
           } else if (e.kind === 'cancel_reject' && e.account === account && rejection === undefined) {
-            rejection = rejectError(e.reason, `${c.op === 'AmendOrder' ? 'amend' : 'cancel'} rejected: ${reasonName(e.reason)}`);
+            rejection = rejectError(
+              e.reason,
+              `${c.op === 'AmendOrder' ? 'amend' : 'cancel'} rejected: ${reasonName(e.reason)}`,
+            );
           } else if (e.kind === 'mass_cancel' && e.account === account) {
             canceled += e.canceledCount;
           } else if (e.kind === 'command_reject' && rejection === undefined) {
@@ -322,33 +374,57 @@ export class Gateway implements GatewayCore {
       await this.sign(apiKey, reports, canonical);
       trace.signed = performance.now();
       if (rejection !== undefined) return { ok: false, error: rejection };
-      const result: OrderResultOut = { seq: first.result.seq, log_index: first.result.appliedIndex, shard: first.shard, reports };
+      const result: OrderResultOut = {
+        seq: first.result.seq,
+        log_index: first.result.appliedIndex,
+        shard: first.shard,
+        reports,
+      };
       return { ok: true, body: c.op === 'MassCancel' ? { result, canceled_count: canceled } : { result } };
     } finally {
       if (c.op === 'PlaceOrder') risk.pendingPlaces--;
     }
   }
 
-  private async submit(shard: number, body: Uint8Array, clientHint: number | undefined): Promise<{ ok: true; shard: number; result: SubmitResult; events: EngineEvent[] } | { ok: false; error: GatewayError }> {
+  private async submit(
+    shard: number,
+    body: Uint8Array,
+    clientHint: number | undefined,
+  ): Promise<
+    { ok: true; shard: number; result: SubmitResult; events: EngineEvent[] } | { ok: false; error: GatewayError }
+  > {
     const link = this.links.get(shard);
     if (link === undefined) return fail(ErrorCode.NOT_FOUND, `no shard ${shard}`);
     if (link.inflight >= SHARD_INFLIGHT_MAX) {
       this.stats.overloaded++;
       this.metrics.overloaded.inc();
-      return { ok: false, error: { code: ErrorCode.OVERLOADED, message: `shard ${shard}: ${link.inflight} commands in flight`, retry_after_ms: 100 } };
+      return {
+        ok: false,
+        error: {
+          code: ErrorCode.OVERLOADED,
+          message: `shard ${shard}: ${link.inflight} commands in flight`,
+          retry_after_ms: 100,
+        },
+      };
     }
     link.inflight++;
     try {
       const r = await link.submit(body, clientHint);
       if (r === 'timeout') {
         this.stats.timeouts++;
-        return fail(ErrorCode.UNAVAILABLE, `shard ${shard}: not acknowledged within ${REQUEST_TIMEOUT_MS} ms (it may still take effect, once)`);
+        return fail(
+          ErrorCode.UNAVAILABLE,
+          `shard ${shard}: not acknowledged within ${REQUEST_TIMEOUT_MS} ms (it may still take effect, once)`,
+        );
       }
       // The replica session was lost (evicted after going unused while SESSION_COUNT_MAX other
       // sessions were registered): the command was sent, and whether a copy took effect before
       // the eviction cannot be told. Like a timeout: the client checks before sending it again.
       if (r instanceof ClientRequestError && SESSION_LOST_CODES.has(r.code)) {
-        return fail(ErrorCode.UNAVAILABLE, `shard ${shard}: outcome unknown (${r.code}: the replicas no longer hold this gateway's session); the command may or may not have taken effect: check it with GetOrder or the read models before sending it again`);
+        return fail(
+          ErrorCode.UNAVAILABLE,
+          `shard ${shard}: outcome unknown (${r.code}: the replicas no longer hold this gateway's session); the command may or may not have taken effect: check it with GetOrder or the read models before sending it again`,
+        );
       }
       if (r instanceof Error) return fail(ErrorCode.UNAVAILABLE, `shard ${shard}: ${r.message}`);
       // A command resent after a timeout that the replicas had already applied comes back as
@@ -356,9 +432,17 @@ export class Gateway implements GatewayCore {
       // from another one (a new leader). Then it took effect exactly once, but acknowledging it
       // here would mean an order id of 0 and no reports: say so instead.
       if (r.outcome === 'DUPLICATE' && r.eventBytes.length === 0) {
-        return fail(ErrorCode.UNAVAILABLE, `shard ${shard}: the command took effect (once) but its result is no longer held by the replicas after a failover; check it with GetOrder or the read models`);
+        return fail(
+          ErrorCode.UNAVAILABLE,
+          `shard ${shard}: the command took effect (once) but its result is no longer held by the replicas after a failover; check it with GetOrder or the read models`,
+        );
       }
-      return { ok: true, shard, result: r, events: r.eventBytes.length === 0 ? [] : decodeEvents(r.eventBytes, 0, r.eventBytes.length) };
+      return {
+        ok: true,
+        shard,
+        result: r,
+        events: r.eventBytes.length === 0 ? [] : decodeEvents(r.eventBytes, 0, r.eventBytes.length),
+      };
     } finally {
       link.inflight--;
     }
@@ -411,7 +495,10 @@ export class Gateway implements GatewayCore {
     for (let k = 0; k < reports.length; k++) reports[k]!.signature = sigs[k] ?? '';
   }
 
-  private async getOrder(account: number, c: ValidatedCommand): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; error: GatewayError }> {
+  private async getOrder(
+    account: number,
+    c: ValidatedCommand,
+  ): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; error: GatewayError }> {
     const shard = c.shards[0]!;
     const id = toGlobalOrderId(shard, c.orderId!);
     const link = this.links.get(shard);
@@ -427,7 +514,21 @@ export class Gateway implements GatewayCore {
       }
       if (r.ok !== true) continue;
       bookRead = true;
-      const o = r.order as { orderId: number; account: number; clOrdId: string; symbol: string; side: number; ordType: number; price: number; stopPrice: number; orderQty: number; cumQty: number; leavesQty: number; visibleQty: number; pending: boolean } | null;
+      const o = r.order as {
+        orderId: number;
+        account: number;
+        clOrdId: string;
+        symbol: string;
+        side: number;
+        ordType: number;
+        price: number;
+        stopPrice: number;
+        orderQty: number;
+        cumQty: number;
+        leavesQty: number;
+        visibleQty: number;
+        pending: boolean;
+      } | null;
       if (o === null) break;
       if (o.account !== account) return fail(ErrorCode.PERMISSION_DENIED, 'the order belongs to another account');
       const cached = this.cachedOrder(id);
@@ -451,8 +552,17 @@ export class Gateway implements GatewayCore {
     }
     const r = this.cachedOrder(id);
     // No replica answered (down, or refusing connections under load): a live order may exist, so NOT_FOUND would be a lie.
-    if (r === undefined && !bookRead) return { ok: false, error: { code: ErrorCode.UNAVAILABLE, message: `order ${id}: no replica of shard ${shard} answered; retry`, retry_after_ms: 100 } };
-    if (r === undefined) return fail(ErrorCode.NOT_FOUND, `order ${id} not found (not live, and not seen by this gateway)`);
+    if (r === undefined && !bookRead)
+      return {
+        ok: false,
+        error: {
+          code: ErrorCode.UNAVAILABLE,
+          message: `order ${id}: no replica of shard ${shard} answered; retry`,
+          retry_after_ms: 100,
+        },
+      };
+    if (r === undefined)
+      return fail(ErrorCode.NOT_FOUND, `order ${id} not found (not live, and not seen by this gateway)`);
     if (r.account !== account) return fail(ErrorCode.PERMISSION_DENIED, 'the order belongs to another account');
     const order: OrderOut = {
       order_id: id,
@@ -479,7 +589,8 @@ export class Gateway implements GatewayCore {
 
   async openSession(auth: AuthHeaders, target: string, opts: SessionOptions): Promise<GatewaySession | GatewayError> {
     if (this.stopped) return { code: ErrorCode.UNAVAILABLE, message: 'gateway stopping' };
-    if (this.sessions.size >= SESSIONS_MAX) return { code: ErrorCode.OVERLOADED, message: `${SESSIONS_MAX} sessions open`, retry_after_ms: 1000 };
+    if (this.sessions.size >= SESSIONS_MAX)
+      return { code: ErrorCode.OVERLOADED, message: `${SESSIONS_MAX} sessions open`, retry_after_ms: 1000 };
     const a = await this.pool.authenticateSession(auth, target);
     if (!a.ok) return a.error;
     if (a.admin) return { code: ErrorCode.PERMISSION_DENIED, message: 'admin keys cannot open order sessions' };
@@ -498,7 +609,12 @@ export class Gateway implements GatewayCore {
     const reply = await this.sessionRequest(s, body, trace);
     trace.written = performance.now();
     const err = reply.error as GatewayError | undefined;
-    this.metrics.observe('grpc_session', 'OrderSession', err === undefined ? 'OK' : err.code, (trace.written - t0) / 1000);
+    this.metrics.observe(
+      'grpc_session',
+      'OrderSession',
+      err === undefined ? 'OK' : err.code,
+      (trace.written - t0) / 1000,
+    );
     this.traces.finish(trace);
     return reply;
   }
@@ -514,15 +630,26 @@ export class Gateway implements GatewayCore {
       if (wait > 0) {
         this.stats.rateLimited++;
         this.metrics.rateLimited.inc(n);
-        return { request_id: v.requestId, outcomes: [], error: { code: ErrorCode.RATE_LIMITED, message: `rate limit of API key ${s.apiKey}`, retry_after_ms: wait } };
+        return {
+          request_id: v.requestId,
+          outcomes: [],
+          error: { code: ErrorCode.RATE_LIMITED, message: `rate limit of API key ${s.apiKey}`, retry_after_ms: wait },
+        };
       }
     }
     // Commands of a batch are submitted in order through the session's own replica client,
     // so they are applied in that order.
     const outcomes = await Promise.all(
-      v.commands.map((c) => (c.ok ? this.execute(s.account, s.apiKey, c.command, s.clientHint, trace) : Promise.resolve({ ok: false as const, error: c.error }))),
+      v.commands.map((c) =>
+        c.ok
+          ? this.execute(s.account, s.apiKey, c.command, s.clientHint, trace)
+          : Promise.resolve({ ok: false as const, error: c.error }),
+      ),
     );
-    return { request_id: v.requestId, outcomes: outcomes.map((o) => (o.ok ? { result: o.body.result } : { error: o.error })) };
+    return {
+      request_id: v.requestId,
+      outcomes: outcomes.map((o) => (o.ok ? { result: o.body.result } : { error: o.error })),
+    };
   }
 
   /** @internal (Session) Cancels every order of the account on every shard (cancel-on-disconnect, dead-man's switch). */
@@ -538,19 +665,30 @@ export class Gateway implements GatewayCore {
    * the leader's stages of the entry that carried it (replicator/entry-trace.ts), when the
    * leader still holds them.
    */
-  private async slowOrders(limit: unknown): Promise<{ slowOrders: (SlowOrder & { leader?: unknown })[]; slowOrderMs: number }> {
-    const n = typeof limit === 'number' && Number.isSafeInteger(limit) && limit > 0 ? Math.min(limit, SLOW_ORDERS_MAX) : SLOW_ORDERS_DUMP_DEFAULT;
+  private async slowOrders(
+    limit: unknown,
+  ): Promise<{ slowOrders: (SlowOrder & { leader?: unknown })[]; slowOrderMs: number }> {
+    const n =
+      typeof limit === 'number' && Number.isSafeInteger(limit) && limit > 0
+        ? Math.min(limit, SLOW_ORDERS_MAX)
+        : SLOW_ORDERS_DUMP_DEFAULT;
     const slow: (SlowOrder & { leader?: unknown })[] = this.traces.slow().slice(0, n);
     const byShard = new Map<number, number[]>();
-    for (const s of slow) if (s.logIndex > 0) (byShard.get(s.shard) ?? byShard.set(s.shard, []).get(s.shard)!).push(s.logIndex);
+    for (const s of slow)
+      if (s.logIndex > 0) (byShard.get(s.shard) ?? byShard.set(s.shard, []).get(s.shard)!).push(s.logIndex);
     for (const [shard, indexes] of byShard) {
       const ep = this.links.get(shard)?.endpointsLeaderFirst()[0];
       if (ep === undefined) continue;
       try {
-        const r = (await requestOnce(ep, { op: 'trace', indexes: [...new Set(indexes)].slice(0, TRACE_INDEXES_MAX) }, READINESS_PROBE_TIMEOUT_MS)) as { ok?: boolean; entries?: { index: number }[] };
+        const r = (await requestOnce(
+          ep,
+          { op: 'trace', indexes: [...new Set(indexes)].slice(0, TRACE_INDEXES_MAX) },
+          READINESS_PROBE_TIMEOUT_MS,
+        )) as { ok?: boolean; entries?: { index: number }[] };
         if (r.ok !== true || r.entries === undefined) continue;
         const at = new Map(r.entries.map((e) => [e.index, e]));
-        for (const s of slow) if (s.shard === shard) s.leader = { node: ep.id, ...(at.get(s.logIndex) ?? { unknown: true }) };
+        for (const s of slow)
+          if (s.shard === shard) s.leader = { node: ep.id, ...(at.get(s.logIndex) ?? { unknown: true }) };
       } catch {
         // The leader did not answer: the gateway's own stages still stand.
       }
@@ -588,7 +726,8 @@ export class Gateway implements GatewayCore {
     switch (req.op) {
       case 'KillSwitch': {
         const account = body.account;
-        if (typeof account !== 'number' || !this.accounts.has(account) || typeof body.active !== 'boolean') return fail(ErrorCode.INVALID_ARGUMENT, 'need {account: configured account, active: boolean}');
+        if (typeof account !== 'number' || !this.accounts.has(account) || typeof body.active !== 'boolean')
+          return fail(ErrorCode.INVALID_ARGUMENT, 'need {account: configured account, active: boolean}');
         this.accounts.get(account)!.blocked = body.active;
         shards = [...this.links.keys()];
         command = { type: 'kill_switch', account, active: body.active };
@@ -604,7 +743,8 @@ export class Gateway implements GatewayCore {
       }
       case 'SetReferencePrice': {
         const s = symbolShard(body.symbol);
-        if (s === undefined || typeof body.price !== 'number' || !Number.isSafeInteger(body.price) || body.price <= 0) return fail(ErrorCode.INVALID_ARGUMENT, 'need {symbol, price: positive integer}');
+        if (s === undefined || typeof body.price !== 'number' || !Number.isSafeInteger(body.price) || body.price <= 0)
+          return fail(ErrorCode.INVALID_ARGUMENT, 'need {symbol, price: positive integer}');
         shards = [s];
         command = { type: 'set_reference_price', symbol: body.symbol, price: body.price };
         this.references.set(body.symbol as string, body.price);
@@ -619,7 +759,8 @@ export class Gateway implements GatewayCore {
     if (bad !== undefined) return bad;
     for (const r of results as { ok: true; events: EngineEvent[] }[]) {
       const rej = r.events.find((e) => e.kind === 'command_reject');
-      if (rej !== undefined && rej.kind === 'command_reject') return fail(ErrorCode.ORDER_REJECTED, `rejected: ${reasonName(rej.reason)}`);
+      if (rej !== undefined && rej.kind === 'command_reject')
+        return fail(ErrorCode.ORDER_REJECTED, `rejected: ${reasonName(rej.reason)}`);
     }
     return { ok: true, body: { done: req.op, shards } };
   }
@@ -645,28 +786,40 @@ class Session implements GatewaySession {
   private armDeadMan(): void {
     if (this.opts.deadManMs <= 0 || this.closed) return;
     clearTimeout(this.deadMan);
-    this.deadMan = setTimeout(() => void this.gw.cancelAllOf(this.account, "dead-man's switch", { idleMs: this.opts.deadManMs }), this.opts.deadManMs);
+    this.deadMan = setTimeout(
+      () => void this.gw.cancelAllOf(this.account, "dead-man's switch", { idleMs: this.opts.deadManMs }),
+      this.opts.deadManMs,
+    );
     this.deadMan.unref();
   }
 
   submit(body: Uint8Array, receivedAtMs?: number): Promise<Record<string, unknown>> {
-    if (this.closed) return Promise.resolve({ request_id: 0, outcomes: [], error: { code: ErrorCode.UNAVAILABLE, message: 'session closed' } });
+    if (this.closed)
+      return Promise.resolve({
+        request_id: 0,
+        outcomes: [],
+        error: { code: ErrorCode.UNAVAILABLE, message: 'session closed' },
+      });
     if (this.pending >= SESSION_PENDING_MAX) {
       return this.refuse(`${SESSION_PENDING_MAX} requests waiting in this session`);
     }
     // The first request is always taken, however large (the message size limit bounds it).
     if (this.pending > 0 && this.pendingBytes + body.length > SESSION_PENDING_BYTES_MAX) {
-      return this.refuse(`${this.pendingBytes} bytes of requests waiting in this session (limit ${SESSION_PENDING_BYTES_MAX})`);
+      return this.refuse(
+        `${this.pendingBytes} bytes of requests waiting in this session (limit ${SESSION_PENDING_BYTES_MAX})`,
+      );
     }
     this.armDeadMan();
     this.pending++;
     this.pendingBytes += body.length;
     const work = this.gw.sessionMessage(this, body, receivedAtMs);
     // Replies resolve in submission order, whatever order the shards answer in.
-    const reply = this.tail.then(() => work).finally(() => {
-      this.pending--;
-      this.pendingBytes -= body.length;
-    });
+    const reply = this.tail
+      .then(() => work)
+      .finally(() => {
+        this.pending--;
+        this.pendingBytes -= body.length;
+      });
     this.tail = reply.catch(() => undefined);
     return reply;
   }
@@ -674,7 +827,11 @@ class Session implements GatewaySession {
   private refuse(message: string): Promise<Record<string, unknown>> {
     this.gw.metrics.overloaded.inc();
     this.gw.metrics.observe('grpc_session', 'OrderSession', ErrorCode.OVERLOADED, 0);
-    return Promise.resolve({ request_id: 0, outcomes: [], error: { code: ErrorCode.OVERLOADED, message, retry_after_ms: 100 } });
+    return Promise.resolve({
+      request_id: 0,
+      outcomes: [],
+      error: { code: ErrorCode.OVERLOADED, message, retry_after_ms: 100 },
+    });
   }
 
   /** @internal (Gateway) Unsolicited reports for this session's account. */
@@ -702,6 +859,12 @@ function rejectError(reason: Reason, message: string): GatewayError {
   return { code: reason === Reason.ORDER_NOT_FOUND ? ErrorCode.NOT_FOUND : ErrorCode.ORDER_REJECTED, message };
 }
 
-function keyEntry(account: number, k: { key: string; hmacSecret?: string; ed25519PublicKey?: string }, admin: boolean): KeyEntry {
-  return k.hmacSecret !== undefined ? { account, admin, hmacSecret: k.hmacSecret } : { account, admin, ed25519PublicKey: ed25519PublicKeyFromRaw(k.ed25519PublicKey!) };
+function keyEntry(
+  account: number,
+  k: { key: string; hmacSecret?: string; ed25519PublicKey?: string },
+  admin: boolean,
+): KeyEntry {
+  return k.hmacSecret !== undefined
+    ? { account, admin, hmacSecret: k.hmacSecret }
+    : { account, admin, ed25519PublicKey: ed25519PublicKeyFromRaw(k.ed25519PublicKey!) };
 }

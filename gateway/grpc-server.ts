@@ -43,7 +43,19 @@ import {
   type RawRequest,
   type SessionOptions,
 } from './types.js';
-import { DEAD_MAN_MS_MAX, SESSION_INFLIGHT_MAX, KEEPALIVE_TIME_MS, KEEPALIVE_TIMEOUT_MS, KEEPALIVE_PERMIT_WITHOUT_CALLS, MIN_PING_INTERVAL_MS, MAX_RECEIVE_MESSAGE_BYTES, MAX_CONCURRENT_STREAMS, STOP_GRACE_MS, DEADLINE_REPLY_MARGIN_MS, SESSION_STREAM_QUEUE_MAX } from './limits.js';
+import {
+  DEAD_MAN_MS_MAX,
+  SESSION_INFLIGHT_MAX,
+  KEEPALIVE_TIME_MS,
+  KEEPALIVE_TIMEOUT_MS,
+  KEEPALIVE_PERMIT_WITHOUT_CALLS,
+  MIN_PING_INTERVAL_MS,
+  MAX_RECEIVE_MESSAGE_BYTES,
+  MAX_CONCURRENT_STREAMS,
+  STOP_GRACE_MS,
+  DEADLINE_REPLY_MARGIN_MS,
+  SESSION_STREAM_QUEUE_MAX,
+} from './limits.js';
 
 // ---------------------------------------------------------------------------------------------
 // Constants
@@ -75,7 +87,6 @@ export const METADATA_CANCEL_ON_DISCONNECT = 'x-mb-cancel-on-disconnect';
 export const METADATA_DEAD_MAN_MS = 'x-mb-dead-man-ms';
 /** OrderSession response headers (sent once the session is authenticated): the account. */
 export const METADATA_ACCOUNT = 'x-mb-account';
-
 
 export const SERVER_OPTIONS: grpc.ServerOptions = {
   'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
@@ -197,7 +208,8 @@ export class OrderEntryCodec {
     if (strict) {
       for (const oneof of type.oneofsArray) {
         const set = oneof.oneof.filter((name) => out[name] !== undefined);
-        if (set.length > 1) throw new TypeError(`${where}: only one of ${oneof.oneof.join('|')} may be set (got ${set.join(', ')})`);
+        if (set.length > 1)
+          throw new TypeError(`${where}: only one of ${oneof.oneof.join('|')} may be set (got ${set.join(', ')})`);
       }
     }
     return out;
@@ -274,7 +286,10 @@ export function sessionOptionsFromMetadata(md: grpc.Metadata): SessionOptions | 
   if (dm !== undefined && dm.trim() !== '') {
     // At most a timer's largest delay: Node runs a longer setTimeout after 1 ms, which would cancel every order at once.
     if (!/^\d{1,10}$/.test(dm.trim()) || Number(dm.trim()) > DEAD_MAN_MS_MAX) {
-      return { code: ErrorCode.INVALID_ARGUMENT, message: `${METADATA_DEAD_MAN_MS} must be an integer from 0 to ${DEAD_MAN_MS_MAX} (ms)` };
+      return {
+        code: ErrorCode.INVALID_ARGUMENT,
+        message: `${METADATA_DEAD_MAN_MS} must be an integer from 0 to ${DEAD_MAN_MS_MAX} (ms)`,
+      };
     }
     deadManMs = Number(dm.trim());
   }
@@ -286,7 +301,8 @@ export function errorToStatus(err: GatewayError): grpc.StatusObject {
   const metadata = new grpc.Metadata();
   const mapped = (ERROR_STATUS as Record<string, { grpc: number } | undefined>)[err.code];
   metadata.set(METADATA_ERROR_CODE, err.code);
-  if (err.retry_after_ms !== undefined) metadata.set(METADATA_RETRY_AFTER_MS, String(Math.max(0, Math.ceil(err.retry_after_ms))));
+  if (err.retry_after_ms !== undefined)
+    metadata.set(METADATA_RETRY_AFTER_MS, String(Math.max(0, Math.ceil(err.retry_after_ms))));
   return { code: mapped?.grpc ?? GrpcStatus.INTERNAL, details: `${err.code}: ${err.message}`, metadata };
 }
 
@@ -309,7 +325,6 @@ const UNARY_OPS: ReadonlySet<string> = new Set(Object.values(Operation));
 // OrderSession stream
 
 type SessionCall = grpc.ServerDuplexStream<Buffer, Plain | Buffer>;
-
 
 interface Pending {
   settled: boolean;
@@ -353,7 +368,11 @@ class SessionStream {
     let opened: Promise<GatewaySession | GatewayError>;
     try {
       const nonce = call.metadata.get(METADATA_SESSION_NONCE)[0];
-      opened = this.core.openSession(authFromMetadata(call.metadata), sessionTarget(typeof nonce === 'string' ? nonce : ''), opts);
+      opened = this.core.openSession(
+        authFromMetadata(call.metadata),
+        sessionTarget(typeof nonce === 'string' ? nonce : ''),
+        opts,
+      );
     } catch (e) {
       opened = Promise.reject(e);
     }
@@ -368,7 +387,10 @@ class SessionStream {
         res.onUnsolicited = (reply) => {
           if (this.done) return;
           if (this.queue.length >= SESSION_STREAM_QUEUE_MAX) {
-            this.fail({ code: ErrorCode.OVERLOADED, message: `session stream: ${this.queue.length} replies and reports not yet sent (client not reading)` });
+            this.fail({
+              code: ErrorCode.OVERLOADED,
+              message: `session stream: ${this.queue.length} replies and reports not yet sent (client not reading)`,
+            });
             return;
           }
           this.queue.push({ settled: true, reply });
@@ -564,7 +586,13 @@ export class GrpcGateway {
     this.health = new HealthImplementation({ '': 'NOT_SERVING', [SERVICE_NAME]: 'NOT_SERVING' });
     this.health.addToServer(this.server);
 
-    const pkg = protoLoader.loadSync(ORDER_ENTRY_PROTO_PATH, { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
+    const pkg = protoLoader.loadSync(ORDER_ENTRY_PROTO_PATH, {
+      keepCase: true,
+      longs: Number,
+      enums: String,
+      defaults: true,
+      oneofs: true,
+    });
     new ReflectionService(pkg as ConstructorParameters<typeof ReflectionService>[0]).addToServer(this.server);
   }
 
@@ -695,14 +723,31 @@ export class GrpcGateway {
       const deadline = deadlineMs(call);
       if (Number.isFinite(deadline)) {
         const left = deadline - Date.now() - DEADLINE_REPLY_MARGIN_MS;
-        const expired: GatewayReply = { ok: false, error: { code: ErrorCode.DEADLINE_EXCEEDED, message: 'deadline exceeded before the gateway answered; the command may still have executed (check with GetOrder)' } };
+        const expired: GatewayReply = {
+          ok: false,
+          error: {
+            code: ErrorCode.DEADLINE_EXCEEDED,
+            message:
+              'deadline exceeded before the gateway answered; the command may still have executed (check with GetOrder)',
+          },
+        };
         if (left <= 0) {
-          finish({ ok: false, error: { code: ErrorCode.DEADLINE_EXCEEDED, message: 'deadline already passed on arrival; not executed' } });
+          finish({
+            ok: false,
+            error: { code: ErrorCode.DEADLINE_EXCEEDED, message: 'deadline already passed on arrival; not executed' },
+          });
           return;
         }
         timer = setTimeout(() => finish(expired), left);
       }
-      const req: RawRequest = { op, encoding: 'protobuf', body: call.request, target, auth: authFromMetadata(call.metadata), receivedAtMs };
+      const req: RawRequest = {
+        op,
+        encoding: 'protobuf',
+        body: call.request,
+        target,
+        auth: authFromMetadata(call.metadata),
+        receivedAtMs,
+      };
       let p: Promise<GatewayReply>;
       try {
         p = this.core.handle(req);

@@ -10,19 +10,43 @@ import { BATCH_COMMANDS_MAX } from '../shard/batch-codec.js';
 import * as limits from './limits.js';
 
 /** Every limit a rule reads: the gateway's (limits.ts) and the ones it is checked against. */
-export const GATEWAY_LIMITS = { ...limits, CLIENT_REQUEST_TIMEOUT_MS, CLIENT_BATCH_COMMANDS_MAX, BATCH_COMMANDS_MAX, CLORDID_LENGTH_MAX };
+export const GATEWAY_LIMITS = {
+  ...limits,
+  CLIENT_REQUEST_TIMEOUT_MS,
+  CLIENT_BATCH_COMMANDS_MAX,
+  BATCH_COMMANDS_MAX,
+  CLORDID_LENGTH_MAX,
+};
 export type GatewayLimits = { [K in keyof typeof GATEWAY_LIMITS]: number };
 
 /** The rules, each a reason and a check; the violated ones' reasons are returned. */
 export function checkGatewayLimits(l: GatewayLimits = GATEWAY_LIMITS): string[] {
   const rules: [string, boolean][] = [
-    ['a full session request fits one replica SUBMIT and one log entry', l.SESSION_BATCH_COMMANDS_MAX <= Math.min(l.CLIENT_BATCH_COMMANDS_MAX, l.BATCH_COMMANDS_MAX)],
-    ['a full session request passes the gRPC receive limit', l.SESSION_REQUEST_BYTES_MAX <= l.MAX_RECEIVE_MESSAGE_BYTES],
-    ['the REST edge admits no body the core refuses as too large', l.REST_BODY_BYTES_MAX_DEFAULT <= l.REQUEST_BODY_BYTES_MAX],
-    ['a gRPC stream pauses reading before the core refuses its session queue', l.SESSION_INFLIGHT_MAX <= l.SESSION_PENDING_MAX],
-    ['a request outlives a replica timeout and one retry to the new leader', l.REQUEST_TIMEOUT_MS >= 2 * l.CLIENT_REQUEST_TIMEOUT_MS],
+    [
+      'a full session request fits one replica SUBMIT and one log entry',
+      l.SESSION_BATCH_COMMANDS_MAX <= Math.min(l.CLIENT_BATCH_COMMANDS_MAX, l.BATCH_COMMANDS_MAX),
+    ],
+    [
+      'a full session request passes the gRPC receive limit',
+      l.SESSION_REQUEST_BYTES_MAX <= l.MAX_RECEIVE_MESSAGE_BYTES,
+    ],
+    [
+      'the REST edge admits no body the core refuses as too large',
+      l.REST_BODY_BYTES_MAX_DEFAULT <= l.REQUEST_BODY_BYTES_MAX,
+    ],
+    [
+      'a gRPC stream pauses reading before the core refuses its session queue',
+      l.SESSION_INFLIGHT_MAX <= l.SESSION_PENDING_MAX,
+    ],
+    [
+      'a request outlives a replica timeout and one retry to the new leader',
+      l.REQUEST_TIMEOUT_MS >= 2 * l.CLIENT_REQUEST_TIMEOUT_MS,
+    ],
     ['a unary deadline reply leaves time to answer', l.DEADLINE_REPLY_MARGIN_MS < l.REQUEST_TIMEOUT_MS],
-    ['a readiness probe finishes before its cached answer expires', l.READINESS_PROBE_TIMEOUT_MS < l.READINESS_CACHE_MS],
+    [
+      'a readiness probe finishes before its cached answer expires',
+      l.READINESS_PROBE_TIMEOUT_MS < l.READINESS_CACHE_MS,
+    ],
     ['a keepalive ping is answered before the next is due', l.KEEPALIVE_TIMEOUT_MS < l.KEEPALIVE_TIME_MS],
     ['the slow-order dump default is within what is kept', l.SLOW_ORDERS_DUMP_DEFAULT <= l.SLOW_ORDERS_MAX],
     ['the validation queue holds a full batch', l.QUEUE_MAX_DEFAULT >= l.BATCH_MAX_DEFAULT],
@@ -33,4 +57,5 @@ export function checkGatewayLimits(l: GatewayLimits = GATEWAY_LIMITS): string[] 
 }
 
 const broken = checkGatewayLimits();
-if (broken.length > 0) throw new Error(`gateway limits contradict each other: ${broken.join('; ')} (gateway/limits.ts)`);
+if (broken.length > 0)
+  throw new Error(`gateway limits contradict each other: ${broken.join('; ')} (gateway/limits.ts)`);

@@ -10,7 +10,9 @@ import { exposition } from '../ops/metrics.js';
 import { createLogger, pinoLog } from '../ops/log.js';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { config: { type: 'string', default: 'gateway/examples/gateway-local.json' } } });
+  const { values } = parseArgs({
+    options: { config: { type: 'string', default: 'gateway/examples/gateway-local.json' } },
+  });
   const config = loadGatewayConfig(values.config!);
   const logger = createLogger('gateway');
   const gateway = new Gateway(config, { log: pinoLog(logger) });
@@ -23,17 +25,27 @@ async function main(): Promise<void> {
     metrics: () => exposition(gateway.metrics.registry),
     ready: async () => ({ ...(await gateway.ready()) }),
   });
-  const grpc = new GrpcGateway({ core: gateway, host: config.listen.grpc.host, port: config.listen.grpc.port, log: pinoLog(logger.child({ edge: 'grpc' })) });
+  const grpc = new GrpcGateway({
+    core: gateway,
+    host: config.listen.grpc.host,
+    port: config.listen.grpc.port,
+    log: pinoLog(logger.child({ edge: 'grpc' })),
+  });
   const restPort = await rest.start();
   const grpcPort = await grpc.start();
-  process.stdout.write(`${JSON.stringify({ event: 'ready', rest: `${config.listen.rest.host}:${restPort}`, grpc: `${config.listen.grpc.host}:${grpcPort}` })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ event: 'ready', rest: `${config.listen.rest.host}:${restPort}`, grpc: `${config.listen.grpc.host}:${grpcPort}` })}\n`,
+  );
   let stopping = false;
   const stop = async (sig: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal: sig }, 'stopping');
     // One line of counters for operators and the benchmarks (bench/gateway/exchange-procs.ts prints it).
-    logger.info({ stats: { gateway: gateway.stats, pool: gateway.pool.stats(), memory: process.memoryUsage() } }, 'gateway stats');
+    logger.info(
+      { stats: { gateway: gateway.stats, pool: gateway.pool.stats(), memory: process.memoryUsage() } },
+      'gateway stats',
+    );
     await rest.stop();
     await grpc.stop();
     await gateway.stop();

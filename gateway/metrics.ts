@@ -37,9 +37,22 @@ export class GatewayMetrics {
       labelNames: ['protocol', 'op', 'code'],
       registers: [registry],
     });
-    this.rateLimited = new prom.Counter({ name: 'matchbook_gateway_rate_limited_total', help: 'Requests refused by an API key rate limit', registers: [registry] });
-    this.riskRejects = new prom.Counter({ name: 'matchbook_gateway_risk_rejects_total', help: 'Commands refused by pre-trade risk, per code', labelNames: ['code'], registers: [registry] });
-    this.overloaded = new prom.Counter({ name: 'matchbook_gateway_overloaded_total', help: 'Commands refused OVERLOADED because a queue was full', registers: [registry] });
+    this.rateLimited = new prom.Counter({
+      name: 'matchbook_gateway_rate_limited_total',
+      help: 'Requests refused by an API key rate limit',
+      registers: [registry],
+    });
+    this.riskRejects = new prom.Counter({
+      name: 'matchbook_gateway_risk_rejects_total',
+      help: 'Commands refused by pre-trade risk, per code',
+      labelNames: ['code'],
+      registers: [registry],
+    });
+    this.overloaded = new prom.Counter({
+      name: 'matchbook_gateway_overloaded_total',
+      help: 'Commands refused OVERLOADED because a queue was full',
+      registers: [registry],
+    });
     new prom.Gauge({
       name: 'matchbook_gateway_sessions',
       help: 'Open order sessions',

@@ -25,7 +25,12 @@ import type { ExecutionReportOut } from '../api/execution-report.js';
 import { shardOfOrderId } from '../api/order-ids.js';
 import { CHAIN_GENESIS, canonicalReport, chainStep, headMessage, type ChainHead } from '../api/report-canonical.js';
 import { ed25519RawPublicKey, ed25519Sign } from '../api/signing.js';
-import { JOURNAL_KIND_REPORT, JOURNAL_KIND_RUN_START, JOURNAL_RECORD_BYTES, journalRecord } from '../api/report-journal.js';
+import {
+  JOURNAL_KIND_REPORT,
+  JOURNAL_KIND_RUN_START,
+  JOURNAL_RECORD_BYTES,
+  journalRecord,
+} from '../api/report-journal.js';
 
 /** Loads the exchange's Ed25519 key (PKCS#8 PEM), creating it (mode 0600) and its public key file if missing. */
 export function loadOrCreateSigningKey(file: string): KeyObject {
@@ -37,7 +42,6 @@ export function loadOrCreateSigningKey(file: string): KeyObject {
   }
   return createPrivateKey(fs.readFileSync(file));
 }
-
 
 export class ReportChain {
   private seq = 0;
@@ -95,7 +99,12 @@ export class ReportChain {
     if (this.seq === this.lastHeadSeq) return undefined;
     this.sinceHead = 0;
     this.lastHeadSeq = this.seq;
-    const head: ChainHead = { chain_seq: this.seq, chain_hash: this.hash, ts_ms: Date.now(), signature: ed25519Sign(this.key, headMessage(this.seq, this.hash)) };
+    const head: ChainHead = {
+      chain_seq: this.seq,
+      chain_hash: this.hash,
+      ts_ms: Date.now(),
+      signature: ed25519Sign(this.key, headMessage(this.seq, this.hash)),
+    };
     if (!this.started) {
       head.start = true;
       this.started = true;
@@ -129,7 +138,9 @@ export class ReportChain {
         if (jfd !== undefined && this.journalBytes > 0) {
           const records = Buffer.from(this.journal.subarray(0, this.journalBytes));
           this.journalBytes = 0;
-          await new Promise<void>((resolve, reject) => fs.write(jfd, records, (err) => (err ? reject(err) : resolve())));
+          await new Promise<void>((resolve, reject) =>
+            fs.write(jfd, records, (err) => (err ? reject(err) : resolve())),
+          );
           await new Promise<void>((resolve, reject) => fs.fdatasync(jfd, (err) => (err ? reject(err) : resolve())));
         }
         const text = this.unwritten.join('');
@@ -161,4 +172,3 @@ export class ReportChain {
     if (this.writeError !== undefined) throw new Error(`chain heads file: ${this.writeError.message}`);
   }
 }
-

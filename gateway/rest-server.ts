@@ -350,7 +350,16 @@ export class RestGateway {
       // Chunked body (no Content-Length) that grew past the limit.
       ex.dispatched = true;
       this.release(ex);
-      if (!this.stopped) ex.res.cork(() => writeJson(ex.res, 413, errorJson(EDGE_PAYLOAD_TOO_LARGE, `body over ${this.bodyBytesMax} bytes`), undefined, true));
+      if (!this.stopped)
+        ex.res.cork(() =>
+          writeJson(
+            ex.res,
+            413,
+            errorJson(EDGE_PAYLOAD_TOO_LARGE, `body over ${this.bodyBytesMax} bytes`),
+            undefined,
+            true,
+          ),
+        );
       return;
     }
     if (n > 0) {
@@ -427,12 +436,19 @@ export class RestGateway {
 function writeError(res: HttpResponse, error: GatewayError): void {
   const status = ERROR_STATUS[error.code]?.http ?? 500;
   let retryAfterS: number | undefined;
-  if (error.retry_after_ms !== undefined && error.retry_after_ms !== null) retryAfterS = retryAfterSeconds(error.retry_after_ms);
+  if (error.retry_after_ms !== undefined && error.retry_after_ms !== null)
+    retryAfterS = retryAfterSeconds(error.retry_after_ms);
   else if (status === 429 || status === 503) retryAfterS = 1;
   writeJson(res, status, errorJson(error.code, error.message), retryAfterS);
 }
 
-function writeJson(res: HttpResponse, status: number, json: string, retryAfterS?: number, closeConnection = false): void {
+function writeJson(
+  res: HttpResponse,
+  status: number,
+  json: string,
+  retryAfterS?: number,
+  closeConnection = false,
+): void {
   res.writeStatus(statusLine(status)).writeHeader('content-type', JSON_TYPE);
   if (retryAfterS !== undefined) res.writeHeader('retry-after', String(retryAfterS));
   res.end(json, closeConnection);

@@ -58,27 +58,40 @@ export interface PriceReference {
 
 /** The pre-trade checks of one command; undefined = passes. */
 export function checkRisk(a: AccountRisk, c: ValidatedCommand, prices: PriceReference): GatewayError | undefined {
-  if (a.blocked && (c.op === 'PlaceOrder' || c.op === 'AmendOrder')) return { code: ErrorCode.ACCOUNT_BLOCKED, message: `account ${a.account} is blocked (kill switch)` };
+  if (a.blocked && (c.op === 'PlaceOrder' || c.op === 'AmendOrder'))
+    return { code: ErrorCode.ACCOUNT_BLOCKED, message: `account ${a.account} is blocked (kill switch)` };
   if (c.op !== 'PlaceOrder' && c.op !== 'AmendOrder') return undefined;
   const L = a.limits;
-  if (c.qty !== undefined && c.qty > L.maxOrderQty) return { code: ErrorCode.RISK_MAX_QTY, message: `quantity ${c.qty} over the account's maximum ${L.maxOrderQty}` };
+  if (c.qty !== undefined && c.qty > L.maxOrderQty)
+    return { code: ErrorCode.RISK_MAX_QTY, message: `quantity ${c.qty} over the account's maximum ${L.maxOrderQty}` };
   const sym = c.symbol;
   const ref = sym !== undefined ? prices.reference(sym) : null;
   const inst = sym !== undefined ? prices.instrument(sym) : undefined;
   // Notional at the order's limit price, or for a market order at the far edge of the band
   // (the worst price it could trade at), or at the reference price if there is no band.
   let px = c.price ?? c.stopPrice;
-  if (px === undefined && ref !== null && inst !== undefined) px = inst.priceBandTicks > 0 ? ref + inst.priceBandTicks * inst.tickSize : ref;
+  if (px === undefined && ref !== null && inst !== undefined)
+    px = inst.priceBandTicks > 0 ? ref + inst.priceBandTicks * inst.tickSize : ref;
   if (px !== undefined && c.qty !== undefined && px * c.qty > L.maxNotional) {
-    return { code: ErrorCode.RISK_MAX_NOTIONAL, message: `notional ${px * c.qty} over the account's maximum ${L.maxNotional}` };
+    return {
+      code: ErrorCode.RISK_MAX_NOTIONAL,
+      message: `notional ${px * c.qty} over the account's maximum ${L.maxNotional}`,
+    };
   }
   if (c.op === 'PlaceOrder' && a.open.size + a.pendingPlaces >= L.maxOpenOrders) {
-    return { code: ErrorCode.RISK_MAX_OPEN_ORDERS, message: `${a.open.size + a.pendingPlaces} open orders, the account's maximum is ${L.maxOpenOrders}` };
+    return {
+      code: ErrorCode.RISK_MAX_OPEN_ORDERS,
+      message: `${a.open.size + a.pendingPlaces} open orders, the account's maximum is ${L.maxOpenOrders}`,
+    };
   }
   if (c.price !== undefined && ref !== null && inst !== undefined && inst.priceBandTicks > 0) {
     const lo = ref - inst.priceBandTicks * inst.tickSize;
     const hi = ref + inst.priceBandTicks * inst.tickSize;
-    if (c.price < lo || c.price > hi) return { code: ErrorCode.RISK_PRICE_BAND, message: `price ${c.price} outside the band [${lo}, ${hi}] around the reference ${ref}` };
+    if (c.price < lo || c.price > hi)
+      return {
+        code: ErrorCode.RISK_PRICE_BAND,
+        message: `price ${c.price} outside the band [${lo}, ${hi}] around the reference ${ref}`,
+      };
   }
   return undefined;
 }

@@ -12,7 +12,10 @@ import { SLOW_ORDER_MS_DEFAULT } from '../config/gateway-config.js';
 import { SLOW_ORDERS_MAX } from './limits.js';
 
 /** Stage histogram buckets (s): 10 µs to 1 s. */
-export const GATEWAY_STAGE_BUCKETS_S = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+export const GATEWAY_STAGE_BUCKETS_S = [
+  0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+  0.25, 1,
+];
 
 /** The stages after `received`, in order; each histogram holds the time from the previous stage reached. */
 export const GATEWAY_STAGES = ['validated', 'checked', 'sent', 'replied', 'signed', 'written'] as const;
@@ -83,7 +86,16 @@ export class TraceBook {
     if (total < this.slowMs) return;
     const stagesMs: Partial<Record<GatewayStage, number>> = {};
     for (const s of GATEWAY_STAGES) if (t[s] !== 0) stagesMs[s] = Math.round((t[s] - t.received) * 1000) / 1000;
-    this.ring[this.ringNext] = { protocol: t.protocol, op: t.op, commands: t.commands, atMs: Date.now(), totalMs: Math.round(total * 1000) / 1000, stagesMs, shard: t.shard, logIndex: t.logIndex };
+    this.ring[this.ringNext] = {
+      protocol: t.protocol,
+      op: t.op,
+      commands: t.commands,
+      atMs: Date.now(),
+      totalMs: Math.round(total * 1000) / 1000,
+      stagesMs,
+      shard: t.shard,
+      logIndex: t.logIndex,
+    };
     this.ringNext = (this.ringNext + 1) % SLOW_ORDERS_MAX;
   }
 

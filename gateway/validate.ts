@@ -43,8 +43,12 @@ import type { Command, InstrumentConfig } from '../engine/types.js';
 import { ErrorCode, type GatewayError } from '../api/errors.js';
 import { fromGlobalOrderId } from '../api/order-ids.js';
 import { Operation } from './types.js';
-import { REQUEST_BODY_BYTES_MAX, SESSION_BATCH_COMMANDS_MAX, SESSION_REQUEST_BYTES_MAX, CLIENT_ORDER_ID_MAX } from './limits.js';
-
+import {
+  REQUEST_BODY_BYTES_MAX,
+  SESSION_BATCH_COMMANDS_MAX,
+  SESSION_REQUEST_BYTES_MAX,
+  CLIENT_ORDER_ID_MAX,
+} from './limits.js';
 
 const CLIENT_ORDER_ID_RE = /^[A-Za-z0-9_.:-]{1,36}$/;
 const DIGITS_RE = /^[0-9]{1,32}$/;
@@ -53,7 +57,10 @@ const DIGITS_RE = /^[0-9]{1,32}$/;
 // Types
 
 /** What validation needs of an instrument (engine InstrumentConfig has these and more). */
-export type InstrumentLimits = Pick<InstrumentConfig, 'symbol' | 'tickSize' | 'lotSize' | 'minQty' | 'maxQty' | 'maxPrice'>;
+export type InstrumentLimits = Pick<
+  InstrumentConfig,
+  'symbol' | 'tickSize' | 'lotSize' | 'minQty' | 'maxQty' | 'maxPrice'
+>;
 
 /** What validation needs of a shard (config/gateway-config.ts ShardEntry has these and more). */
 export interface ShardInfo {
@@ -134,13 +141,28 @@ const FIELDS: Record<Operation, ReadonlySet<string>> = {
     'self_trade_prevention',
   ]),
   CancelOrder: new Set(['order_id', 'client_order_id', 'symbol']),
-  AmendOrder: new Set(['order_id', 'orig_client_order_id', 'client_order_id', 'quantity', 'price', 'stop_price', 'symbol']),
+  AmendOrder: new Set([
+    'order_id',
+    'orig_client_order_id',
+    'client_order_id',
+    'quantity',
+    'price',
+    'stop_price',
+    'symbol',
+  ]),
   MassCancel: new Set(['symbol', 'side']),
   GetOrder: new Set(['order_id']),
 };
 
 /** uint64 fields of the request messages (protobufjs gives them as decimal strings with longs: String). */
-const UINT64_FIELDS: ReadonlySet<string> = new Set(['price', 'stop_price', 'quantity', 'expire_time_us', 'display_quantity', 'order_id']);
+const UINT64_FIELDS: ReadonlySet<string> = new Set([
+  'price',
+  'stop_price',
+  'quantity',
+  'expire_time_us',
+  'display_quantity',
+  'order_id',
+]);
 
 const REQUEST_MESSAGE: Record<Operation, string> = {
   PlaceOrder: 'exchange.v1.PlaceOrderRequest',
@@ -216,7 +238,8 @@ function uint(d: Record<string, unknown>, f: string): number | undefined {
   const v = get(d, f);
   if (v === undefined) return undefined;
   const n = parseUint(v);
-  if (n === undefined) invalid(`${f} must be an integer from 0 to 2^53−1 (a JSON number or a string of decimal digits)`);
+  if (n === undefined)
+    invalid(`${f} must be an integer from 0 to 2^53−1 (a JSON number or a string of decimal digits)`);
   return n;
 }
 
@@ -230,13 +253,15 @@ function str(d: Record<string, unknown>, f: string): string | undefined {
 function enumOf<T extends string>(d: Record<string, unknown>, f: string, names: readonly T[]): T | undefined {
   const v = get(d, f);
   if (v === undefined) return undefined;
-  if (typeof v !== 'string' || !(names as readonly string[]).includes(v)) invalid(`${f} must be one of ${names.join(', ')}`);
+  if (typeof v !== 'string' || !(names as readonly string[]).includes(v))
+    invalid(`${f} must be one of ${names.join(', ')}`);
   return v as T;
 }
 
 function clientOrderId(d: Record<string, unknown>, f: string): string | undefined {
   const v = str(d, f);
-  if (v !== undefined && !CLIENT_ORDER_ID_RE.test(v)) invalid(`${f} must be 1–${CLIENT_ORDER_ID_MAX} characters of [A-Za-z0-9_.:-]`);
+  if (v !== undefined && !CLIENT_ORDER_ID_RE.test(v))
+    invalid(`${f} must be 1–${CLIENT_ORDER_ID_MAX} characters of [A-Za-z0-9_.:-]`);
   return v;
 }
 
@@ -255,7 +280,8 @@ function checkPrice(f: string, p: number, i: InstrumentLimits): void {
 
 function checkUnknownFields(op: Operation, d: Record<string, unknown>): void {
   const allowed = FIELDS[op];
-  for (const k of Object.keys(d)) if (!allowed.has(k)) invalid(`unknown field ${k.length > 64 ? `${k.slice(0, 64)}…` : k}`);
+  for (const k of Object.keys(d))
+    if (!allowed.has(k)) invalid(`unknown field ${k.length > 64 ? `${k.slice(0, 64)}…` : k}`);
 }
 
 function symbolEntry(ix: ShardIndex, symbol: string): { shard: number; instrument: InstrumentLimits } {
@@ -332,7 +358,8 @@ function place(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardIndex)
     checkPrice('stop_price', stopPrice, instrument);
   } else if (stopPrice !== undefined) invalid(`stop_price must not be set for ${ordType} orders`);
 
-  if (!limitPriced && tif !== undefined && tif !== 'IOC' && tif !== 'FOK') invalid(`time_in_force must be IOC or FOK for ${ordType} orders`);
+  if (!limitPriced && tif !== undefined && tif !== 'IOC' && tif !== 'FOK')
+    invalid(`time_in_force must be IOC or FOK for ${ordType} orders`);
   const effectiveTif = tif ?? (limitPriced ? 'GTC' : 'IOC');
 
   const expire = uint(d, 'expire_time_us');
@@ -348,9 +375,11 @@ function place(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardIndex)
   let display = uint(d, 'display_quantity');
   if (display === 0) display = undefined; // 0 = not an iceberg
   if (display !== undefined) {
-    if (!limitPriced || !RESTING_TIFS.has(effectiveTif)) invalid('display_quantity requires a LIMIT or STOP_LIMIT order with time_in_force GTC, GTD or DAY');
+    if (!limitPriced || !RESTING_TIFS.has(effectiveTif))
+      invalid('display_quantity requires a LIMIT or STOP_LIMIT order with time_in_force GTC, GTD or DAY');
     if (display >= qty) invalid('display_quantity must be less than quantity');
-    if (display % instrument.lotSize !== 0) invalid(`display_quantity must be a multiple of the lot size ${instrument.lotSize}`);
+    if (display % instrument.lotSize !== 0)
+      invalid(`display_quantity must be a multiple of the lot size ${instrument.lotSize}`);
   }
 
   const engine: Record<string, unknown> = { type: 'new', account: ctx.account, clOrdId, symbol, side, ordType };
@@ -493,7 +522,13 @@ export function validateCommand(op: Operation, decoded: Record<string, unknown>,
     return { ok: true, command };
   } catch (err) {
     if (err instanceof Rejection) return { ok: false, error: err.error };
-    return { ok: false, error: { code: ErrorCode.INTERNAL, message: `validation failed: ${err instanceof Error ? err.message : String(err)}` } };
+    return {
+      ok: false,
+      error: {
+        code: ErrorCode.INTERNAL,
+        message: `validation failed: ${err instanceof Error ? err.message : String(err)}`,
+      },
+    };
   }
 }
 
@@ -577,7 +612,8 @@ export function decodeRequest(op: Operation, encoding: 'json' | 'protobuf', body
     } catch {
       return bad('request body is not valid JSON (UTF-8)');
     }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return bad('request body must be a JSON object');
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      return bad('request body must be a JSON object');
     return { ok: true, decoded: value as Record<string, unknown> };
   }
   if (encoding === 'protobuf') {
@@ -608,9 +644,14 @@ export function decodeSessionRequest(body: Uint8Array): SessionDecodeResult {
   }
   const rid = o.request_id === undefined ? 0 : parseUint(o.request_id);
   if (rid === undefined) return bad('request_id must be below 2^53');
-  const fail = (message: string): SessionDecodeResult => ({ ok: false, requestId: rid, error: { code: ErrorCode.INVALID_ARGUMENT, message } });
+  const fail = (message: string): SessionDecodeResult => ({
+    ok: false,
+    requestId: rid,
+    error: { code: ErrorCode.INVALID_ARGUMENT, message },
+  });
   const raw = Array.isArray(o.commands) ? (o.commands as Record<string, unknown>[]) : [];
-  if (raw.length > SESSION_BATCH_COMMANDS_MAX) return fail(`at most ${SESSION_BATCH_COMMANDS_MAX} commands per request, got ${raw.length}`);
+  if (raw.length > SESSION_BATCH_COMMANDS_MAX)
+    return fail(`at most ${SESSION_BATCH_COMMANDS_MAX} commands per request, got ${raw.length}`);
   const commands: SessionCommandDecoded[] = [];
   for (let i = 0; i < raw.length; i++) {
     const c = raw[i]!;

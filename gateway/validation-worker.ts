@@ -22,11 +22,24 @@
 // it on the first task, so importing it elsewhere (tests, types) has no effect.
 
 import { workerData as threadWorkerData } from 'node:worker_threads';
-import { authenticate, buildKeyTable, type ApiKeyConfig, type AuthHeaders, type AuthResult, type KeyEntry } from '../api/auth.js';
+import {
+  authenticate,
+  buildKeyTable,
+  type ApiKeyConfig,
+  type AuthHeaders,
+  type AuthResult,
+  type KeyEntry,
+} from '../api/auth.js';
 import { hmacSign } from '../api/signing.js';
 import { ErrorCode, type GatewayError } from '../api/errors.js';
 import type { RawRequest } from './types.js';
-import { decodeRequest, decodeSessionRequest, validateCommand, type ShardInfo, type ValidatedCommand } from './validate.js';
+import {
+  decodeRequest,
+  decodeSessionRequest,
+  validateCommand,
+  type ShardInfo,
+  type ValidatedCommand,
+} from './validate.js';
 
 export interface ValidationWorkerData {
   receiveWindowMs: number;
@@ -61,7 +74,15 @@ export type ValidationTask =
   | { kind: 'sign'; items: SignItem[] };
 
 export type RequestOutcome =
-  | { ok: true; account: number; apiKey: string; admin: boolean; replayKey: string; tsMs: number; command: ValidatedCommand }
+  | {
+      ok: true;
+      account: number;
+      apiKey: string;
+      admin: boolean;
+      replayKey: string;
+      tsMs: number;
+      command: ValidatedCommand;
+    }
   | { ok: false; error: GatewayError };
 
 export type CommandOutcome = { ok: true; command: ValidatedCommand } | { ok: false; error: GatewayError };
@@ -81,7 +102,13 @@ export function createWorkerState(data: ValidationWorkerData): WorkerState {
 }
 
 function internal(err: unknown): { ok: false; error: GatewayError } {
-  return { ok: false, error: { code: ErrorCode.INTERNAL, message: `validation worker: ${err instanceof Error ? err.message : String(err)}` } };
+  return {
+    ok: false,
+    error: {
+      code: ErrorCode.INTERNAL,
+      message: `validation worker: ${err instanceof Error ? err.message : String(err)}`,
+    },
+  };
 }
 
 function validateRequest(s: WorkerState, item: RequestItem): RequestOutcome {
@@ -92,13 +119,23 @@ function validateRequest(s: WorkerState, item: RequestItem): RequestOutcome {
   if (!d.ok) return d;
   const v = validateCommand(req.op, d.decoded, { account: a.account, shards: s.shards, pathOrderId: req.pathOrderId });
   if (!v.ok) return v;
-  return { ok: true, account: a.account, apiKey: a.apiKey, admin: a.admin, replayKey: a.replayKey, tsMs: a.tsMs, command: v.command };
+  return {
+    ok: true,
+    account: a.account,
+    apiKey: a.apiKey,
+    admin: a.admin,
+    replayKey: a.replayKey,
+    tsMs: a.tsMs,
+    command: v.command,
+  };
 }
 
 function validateSession(s: WorkerState, item: SessionItem): SessionOutcome {
   const d = decodeSessionRequest(item.body);
   if (!d.ok) return d;
-  const commands: CommandOutcome[] = d.commands.map((c) => validateCommand(c.op, c.decoded, { account: item.account, shards: s.shards }));
+  const commands: CommandOutcome[] = d.commands.map((c) =>
+    validateCommand(c.op, c.decoded, { account: item.account, shards: s.shards }),
+  );
   return { ok: true, requestId: d.requestId, heartbeat: d.heartbeat, commands };
 }
 

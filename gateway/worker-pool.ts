@@ -64,16 +64,47 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
-import { ReplayCache, REPLAY_CACHE_ENTRIES_MAX, type ApiKeyConfig, type AuthHeaders, type AuthResult } from '../api/auth.js';
+import {
+  ReplayCache,
+  REPLAY_CACHE_ENTRIES_MAX,
+  type ApiKeyConfig,
+  type AuthHeaders,
+  type AuthResult,
+} from '../api/auth.js';
 import { ErrorCode, type GatewayError } from '../api/errors.js';
 import type { RawRequest } from './types.js';
 import type { InstrumentLimits, ValidatedCommand } from './validate.js';
-import { createWorkerState, runTask, signItem as sign, type AuthItem, type RequestItem, type RequestOutcome, type SessionItem, type SessionOutcome, type SignItem, type ValidationTask, type ValidationWorkerData, type WorkerState } from './validation-worker.js';
-import { BATCH_MAX_DEFAULT, SIGN_INLINE_PAYLOADS_MAX_DEFAULT, INLINE_ITEMS_PER_TURN_MAX_DEFAULT, INLINE_ITEMS_PER_WINDOW_MAX_DEFAULT, INLINE_WINDOW_MS, BATCH_BYTES_MAX_DEFAULT, QUEUE_MAX_DEFAULT, OVERLOADED_RETRY_AFTER_MS } from './limits.js';
+import {
+  createWorkerState,
+  runTask,
+  signItem as sign,
+  type AuthItem,
+  type RequestItem,
+  type RequestOutcome,
+  type SessionItem,
+  type SessionOutcome,
+  type SignItem,
+  type ValidationTask,
+  type ValidationWorkerData,
+  type WorkerState,
+} from './validation-worker.js';
+import {
+  BATCH_MAX_DEFAULT,
+  SIGN_INLINE_PAYLOADS_MAX_DEFAULT,
+  INLINE_ITEMS_PER_TURN_MAX_DEFAULT,
+  INLINE_ITEMS_PER_WINDOW_MAX_DEFAULT,
+  INLINE_WINDOW_MS,
+  BATCH_BYTES_MAX_DEFAULT,
+  QUEUE_MAX_DEFAULT,
+  OVERLOADED_RETRY_AFTER_MS,
+} from './limits.js';
 
-
-export type ValidationResult = { ok: true; account: number; apiKey: string; admin: boolean; command: ValidatedCommand } | { ok: false; error: GatewayError };
-export type SessionAuthResult = { ok: true; account: number; apiKey: string; admin: boolean } | { ok: false; error: GatewayError };
+export type ValidationResult =
+  | { ok: true; account: number; apiKey: string; admin: boolean; command: ValidatedCommand }
+  | { ok: false; error: GatewayError };
+export type SessionAuthResult =
+  | { ok: true; account: number; apiKey: string; admin: boolean }
+  | { ok: false; error: GatewayError };
 export type { SessionOutcome, CommandOutcome } from './validation-worker.js';
 
 export interface ValidationPoolOptions {
@@ -134,7 +165,11 @@ interface Batch {
   done: ((result: unknown, error?: unknown) => void)[];
 }
 
-const OVERLOADED: GatewayError = { code: ErrorCode.OVERLOADED, message: 'validation queue full', retry_after_ms: OVERLOADED_RETRY_AFTER_MS };
+const OVERLOADED: GatewayError = {
+  code: ErrorCode.OVERLOADED,
+  message: 'validation queue full',
+  retry_after_ms: OVERLOADED_RETRY_AFTER_MS,
+};
 
 function byteLength(x: unknown): number {
   return x instanceof Uint8Array ? x.length : 0;
@@ -155,7 +190,14 @@ export function workerDataOf(config: ValidationPoolOptions['config']): Validatio
     receiveWindowMs: config.receiveWindowMs,
     shards: config.shards.map((s) => ({
       id: s.id,
-      instruments: s.instruments.map((i) => ({ symbol: i.symbol, tickSize: i.tickSize, lotSize: i.lotSize, minQty: i.minQty, maxQty: i.maxQty, maxPrice: i.maxPrice })),
+      instruments: s.instruments.map((i) => ({
+        symbol: i.symbol,
+        tickSize: i.tickSize,
+        lotSize: i.lotSize,
+        minQty: i.minQty,
+        maxQty: i.maxQty,
+        maxPrice: i.maxPrice,
+      })),
     })),
     accounts: config.accounts.map((a) => ({ account: a.account, apiKeys: a.apiKeys.map((k) => ({ ...k })) })),
     adminKeys: config.adminKeys.map((k) => ({ ...k })),
@@ -221,14 +263,27 @@ export class ValidationPool {
   private readonly piscina: Piscina<ValidationTask, unknown[]>;
   private readonly replay: ReplayCache;
   private readonly now: () => number;
-  private readonly open: Record<Kind, Batch | undefined> = { requests: undefined, session: undefined, auth: undefined, sign: undefined };
+  private readonly open: Record<Kind, Batch | undefined> = {
+    requests: undefined,
+    session: undefined,
+    auth: undefined,
+    sign: undefined,
+  };
   /** Full batches waiting for a free slot, FIFO. */
   private readonly ready: Batch[] = [];
   private queued = 0;
   private inFlight = 0;
   private flushScheduled = false;
   private closed = false;
-  private readonly counters = { tasks: 0, items: 0, overloaded: 0, replayed: 0, replayCacheFull: 0, signedInline: 0, validatedInline: 0 };
+  private readonly counters = {
+    tasks: 0,
+    items: 0,
+    overloaded: 0,
+    replayed: 0,
+    replayCacheFull: 0,
+    signedInline: 0,
+    validatedInline: 0,
+  };
 
   constructor(opts: ValidationPoolOptions) {
     this.threads = Math.max(1, Math.floor(opts.threads ?? opts.config.workers ?? 2));
@@ -236,8 +291,14 @@ export class ValidationPool {
     this.batchBytesMax = Math.max(1, Math.floor(opts.batchBytesMax ?? BATCH_BYTES_MAX_DEFAULT));
     this.queueMax = Math.max(1, Math.floor(opts.queueMax ?? QUEUE_MAX_DEFAULT));
     this.signInlineMax = Math.max(0, Math.floor(opts.signInlineMax ?? SIGN_INLINE_PAYLOADS_MAX_DEFAULT));
-    this.inlineItemsPerTurnMax = Math.max(0, Math.floor(opts.inlineItemsPerTurnMax ?? INLINE_ITEMS_PER_TURN_MAX_DEFAULT));
-    this.inlineItemsPerWindowMax = Math.max(0, Math.floor(opts.inlineItemsPerWindowMax ?? INLINE_ITEMS_PER_WINDOW_MAX_DEFAULT));
+    this.inlineItemsPerTurnMax = Math.max(
+      0,
+      Math.floor(opts.inlineItemsPerTurnMax ?? INLINE_ITEMS_PER_TURN_MAX_DEFAULT),
+    );
+    this.inlineItemsPerWindowMax = Math.max(
+      0,
+      Math.floor(opts.inlineItemsPerWindowMax ?? INLINE_ITEMS_PER_WINDOW_MAX_DEFAULT),
+    );
     this.inlineWindowMs = Math.max(1, opts.inlineWindowMs ?? INLINE_WINDOW_MS);
     this.inlineState = createWorkerState(workerDataOf(opts.config));
     this.maxInFlight = this.threads * 2;
@@ -258,7 +319,11 @@ export class ValidationPool {
   /** Authentication, replay check, decoding and validation of a unary request. */
   async validate(req: RawRequest): Promise<ValidationResult> {
     const nowMs = this.now();
-    const r = (await this.enqueue<RequestOutcome>('requests', { req, nowMs } satisfies RequestItem, byteLength(req?.body))) as RequestOutcome | GatewayError;
+    const r = (await this.enqueue<RequestOutcome>(
+      'requests',
+      { req, nowMs } satisfies RequestItem,
+      byteLength(req?.body),
+    )) as RequestOutcome | GatewayError;
     if ('code' in r) return { ok: false, error: r };
     if (!r.ok) return r;
     const replay = this.replayCheck(r.replayKey, r.tsMs, nowMs);
@@ -269,7 +334,9 @@ export class ValidationPool {
   /** Authentication of an order session's opening metadata (empty body), replay check included. */
   async authenticateSession(auth: AuthHeaders, target: string): Promise<SessionAuthResult> {
     const nowMs = this.now();
-    const r = (await this.enqueue<AuthResult>('auth', { auth, target, nowMs } satisfies AuthItem, 0)) as AuthResult | GatewayError;
+    const r = (await this.enqueue<AuthResult>('auth', { auth, target, nowMs } satisfies AuthItem, 0)) as
+      | AuthResult
+      | GatewayError;
     if ('code' in r) return { ok: false, error: r };
     if (!r.ok) return r;
     const replay = this.replayCheck(r.replayKey, r.tsMs, nowMs);
@@ -279,7 +346,11 @@ export class ValidationPool {
 
   /** Decoding and validation of one OrderSessionRequest of an authenticated session. */
   async validateSession(account: number, body: Uint8Array): Promise<SessionOutcome> {
-    const r = (await this.enqueue<SessionOutcome>('session', { account, body, nowMs: this.now() } satisfies SessionItem, byteLength(body))) as SessionOutcome | GatewayError;
+    const r = (await this.enqueue<SessionOutcome>(
+      'session',
+      { account, body, nowMs: this.now() } satisfies SessionItem,
+      byteLength(body),
+    )) as SessionOutcome | GatewayError;
     if ('code' in r) return { ok: false, error: r };
     return r;
   }
@@ -299,7 +370,9 @@ export class ValidationPool {
     }
     let bytes = 0;
     for (const p of payloads) bytes += p.length;
-    const r = (await this.enqueue<string[]>('sign', { apiKey, payloads } satisfies SignItem, bytes)) as string[] | GatewayError;
+    const r = (await this.enqueue<string[]>('sign', { apiKey, payloads } satisfies SignItem, bytes)) as
+      | string[]
+      | GatewayError;
     if (Array.isArray(r)) return r;
     this.counters.signedInline += payloads.length;
     return sign(this.inlineState, { apiKey, payloads });
@@ -445,20 +518,28 @@ export class ValidationPool {
     this.queued -= b.items.length;
     this.counters.tasks++;
     this.counters.items += b.items.length;
-    this.piscina.run(taskOf(b)).then(
-      (results) => {
-        for (let i = 0; i < b.done.length; i++) {
-          const r = results[i];
-          b.done[i]!(r === undefined ? { code: ErrorCode.INTERNAL, message: 'validation worker returned no result' } : r);
-        }
-      },
-      (err: unknown) => {
-        const error: GatewayError = { code: ErrorCode.INTERNAL, message: `validation worker failed: ${err instanceof Error ? err.message : String(err)}` };
-        for (const d of b.done) d(error);
-      },
-    ).finally(() => {
-      this.inFlight--;
-      this.pump(true);
-    });
+    this.piscina
+      .run(taskOf(b))
+      .then(
+        (results) => {
+          for (let i = 0; i < b.done.length; i++) {
+            const r = results[i];
+            b.done[i]!(
+              r === undefined ? { code: ErrorCode.INTERNAL, message: 'validation worker returned no result' } : r,
+            );
+          }
+        },
+        (err: unknown) => {
+          const error: GatewayError = {
+            code: ErrorCode.INTERNAL,
+            message: `validation worker failed: ${err instanceof Error ? err.message : String(err)}`,
+          };
+          for (const d of b.done) d(error);
+        },
+      )
+      .finally(() => {
+        this.inFlight--;
+        this.pump(true);
+      });
   }
 }

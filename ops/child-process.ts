@@ -36,7 +36,11 @@ export interface SpawnOptions {
 }
 
 /** Spawns `tsx <script> args` from the repo root; `ready` resolves with its ready line. */
-export function spawnTsx(script: string, args: string[], opts: SpawnOptions = {}): Child & { ready: Promise<Record<string, unknown>> } {
+export function spawnTsx(
+  script: string,
+  args: string[],
+  opts: SpawnOptions = {},
+): Child & { ready: Promise<Record<string, unknown>> } {
   const name = opts.name ?? script;
   const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', script, ...args], {
     cwd: REPO_ROOT,
@@ -62,7 +66,10 @@ export function spawnTsx(script: string, args: string[], opts: SpawnOptions = {}
       }
     };
   };
-  proc.stderr!.on('data', byLine((l) => keep(`! ${l}`)));
+  proc.stderr!.on(
+    'data',
+    byLine((l) => keep(`! ${l}`)),
+  );
   const waiters: { event: string; resolve: (v: Record<string, unknown>) => void }[] = [];
   proc.stdout!.on(
     'data',
@@ -105,7 +112,12 @@ export function spawnTsx(script: string, args: string[], opts: SpawnOptions = {}
 }
 
 /** Spawns `tsx <script> args` and waits for its ready line. */
-export async function spawnReady(script: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = READY_TIMEOUT_MS_DEFAULT): Promise<Child & { ready: Record<string, unknown> }> {
+export async function spawnReady(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = READY_TIMEOUT_MS_DEFAULT,
+): Promise<Child & { ready: Record<string, unknown> }> {
   const c = spawnTsx(script, args, { env, readyTimeoutMs: timeoutMs });
   return { ...c, ready: await c.ready };
 }

@@ -39,10 +39,12 @@ export function startOpsHttp(opts: OpsHttpOptions): Promise<OpsHttp> {
     }
     if (url === '/metrics') {
       busy++;
-      exposition(opts.registry).then(
-        (m) => send(200, m.contentType, m.body),
-        (err: unknown) => send(500, 'text/plain', `metrics: ${String(err)}\n`),
-      ).finally(() => busy--);
+      exposition(opts.registry)
+        .then(
+          (m) => send(200, m.contentType, m.body),
+          (err: unknown) => send(500, 'text/plain', `metrics: ${String(err)}\n`),
+        )
+        .finally(() => busy--);
       return;
     }
     send(404, 'text/plain', 'not found\n');
@@ -54,10 +56,11 @@ export function startOpsHttp(opts: OpsHttpOptions): Promise<OpsHttp> {
       server.off('error', reject);
       resolve({
         port: (server.address() as AddressInfo).port,
-        close: () => new Promise<void>((r) => {
-          server.close(() => r());
-          server.closeAllConnections();
-        }),
+        close: () =>
+          new Promise<void>((r) => {
+            server.close(() => r());
+            server.closeAllConnections();
+          }),
       });
     });
   });

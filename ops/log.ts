@@ -30,7 +30,10 @@ export interface Log {
 }
 
 export function createLogger(component: string, fields: Record<string, unknown> = {}): pino.Logger {
-  return pino({ level: process.env.LOG_LEVEL ?? 'info', base: { component, pid: process.pid, ...fields } }, pino.destination({ fd: 2, sync: true }));
+  return pino(
+    { level: process.env.LOG_LEVEL ?? 'info', base: { component, pid: process.pid, ...fields } },
+    pino.destination({ fd: 2, sync: true }),
+  );
 }
 
 /** A Log over a pino logger: each call is one JSON line with pino's level number, `msg` and the fields. */

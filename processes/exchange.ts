@@ -10,13 +10,27 @@ import { startLocalExchange } from './local-exchange.js';
 import { createLogger, pinoLog } from '../ops/log.js';
 
 async function main(): Promise<void> {
-  console.log('starting 3 replicas (replicator/examples/cluster-3-local.json) and the gateway (gateway/examples/gateway-local.json)…');
-  const ex = await startLocalExchange({ clusterConfigPath: 'replicator/examples/cluster-3-local.json', gatewayConfigPath: 'gateway/examples/gateway-local.json', log: pinoLog(createLogger('gateway')) });
+  console.log(
+    'starting 3 replicas (replicator/examples/cluster-3-local.json) and the gateway (gateway/examples/gateway-local.json)…',
+  );
+  const ex = await startLocalExchange({
+    clusterConfigPath: 'replicator/examples/cluster-3-local.json',
+    gatewayConfigPath: 'gateway/examples/gateway-local.json',
+    log: pinoLog(createLogger('gateway')),
+  });
   const kafka = process.env.KAFKA_BROKERS;
-  console.log(kafka ? `events to the Kafka cluster at ${kafka} (KAFKA_BROKERS)…` : 'starting the embedded Kafka-protocol broker (:9092), the events publisher and the query service…');
+  console.log(
+    kafka
+      ? `events to the Kafka cluster at ${kafka} (KAFKA_BROKERS)…`
+      : 'starting the embedded Kafka-protocol broker (:9092), the events publisher and the query service…',
+  );
   let events;
   try {
-    events = await startLocalEvents({ clusterConfigPath: 'replicator/examples/cluster-3-local.json', gatewayConfigPath: 'gateway/examples/gateway-local.json', dataDir: 'data/events' });
+    events = await startLocalEvents({
+      clusterConfigPath: 'replicator/examples/cluster-3-local.json',
+      gatewayConfigPath: 'gateway/examples/gateway-local.json',
+      dataDir: 'data/events',
+    });
   } catch (err) {
     await ex.stop();
     throw err;

@@ -52,11 +52,20 @@ export interface LocalExchange {
   stop(): Promise<void>;
 }
 
-const EXAMPLE_GATEWAY_CONFIG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../gateway/examples/gateway-local.json');
+const EXAMPLE_GATEWAY_CONFIG = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../gateway/examples/gateway-local.json',
+);
 
 export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promise<LocalExchange> {
   const temp = opts.clusterConfigPath === undefined;
-  const cluster = temp ? await ProcessCluster.create({ fsync: opts.fsync ?? true, ...(opts.echo !== undefined ? { echo: opts.echo } : {}), ...(opts.ops === true ? { ops: true } : {}) }) : ProcessCluster.open(opts.clusterConfigPath!, { ...(opts.echo !== undefined ? { echo: opts.echo } : {}) });
+  const cluster = temp
+    ? await ProcessCluster.create({
+        fsync: opts.fsync ?? true,
+        ...(opts.echo !== undefined ? { echo: opts.echo } : {}),
+        ...(opts.ops === true ? { ops: true } : {}),
+      })
+    : ProcessCluster.open(opts.clusterConfigPath!, { ...(opts.echo !== undefined ? { echo: opts.echo } : {}) });
   if (temp && opts.feed === true) {
     // The cluster file was just written; add a feed address per member before anyone reads it.
     const raw = JSON.parse(readFileSync(cluster.configPath, 'utf8')) as { members: Record<string, unknown>[] };
@@ -64,8 +73,12 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
     writeFileSync(cluster.configPath, JSON.stringify(raw, null, 2));
   }
   const feedUrls = new Map<number, string>();
-  for (const m of parseClusterConfig(JSON.parse(readFileSync(cluster.configPath, 'utf8')) as unknown, path.dirname(cluster.configPath)).members) {
-    if (m.feed !== undefined) feedUrls.set(m.id, `ws://${m.feed.host.includes(':') ? `[${m.feed.host}]` : m.feed.host}:${m.feed.port}/v1/ws`);
+  for (const m of parseClusterConfig(
+    JSON.parse(readFileSync(cluster.configPath, 'utf8')) as unknown,
+    path.dirname(cluster.configPath),
+  ).members) {
+    if (m.feed !== undefined)
+      feedUrls.set(m.id, `ws://${m.feed.host.includes(':') ? `[${m.feed.host}]` : m.feed.host}:${m.feed.port}/v1/ws`);
   }
   await cluster.startAll();
   await cluster.waitForLeader(30_000);
@@ -81,7 +94,13 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
     const listen = (raw.listen ?? {}) as Record<string, string>;
     const merged: Record<string, unknown> = {
       ...raw,
-      ...(temp ? { shards: [{ id: 0, clusterConfig: cluster.configPath }], signingKey: path.join(dir, 'exchange-ed25519.pem'), dataDir: dir } : {}),
+      ...(temp
+        ? {
+            shards: [{ id: 0, clusterConfig: cluster.configPath }],
+            signingKey: path.join(dir, 'exchange-ed25519.pem'),
+            dataDir: dir,
+          }
+        : {}),
       listen: {
         rest: restPort !== undefined ? `127.0.0.1:${restPort}` : (listen.rest ?? '127.0.0.1:8080'),
         grpc: grpcPort !== undefined ? `127.0.0.1:${grpcPort}` : (listen.grpc ?? '127.0.0.1:50051'),

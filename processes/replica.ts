@@ -28,7 +28,12 @@ import { createRegistry, type Registry } from '../ops/metrics.js';
 import { startOpsHttp, type OpsHttp } from '../ops/http.js';
 import { ReplicaMetrics } from '../replicator/metrics.js';
 import { ClientServer } from '../replicator/client/server.js';
-import { genesisVoters, parseClusterConfig, type ClusterConfig, type MemberConfig } from '../replicator/cluster-config.js';
+import {
+  genesisVoters,
+  parseClusterConfig,
+  type ClusterConfig,
+  type MemberConfig,
+} from '../replicator/cluster-config.js';
 import { ReplicaNode, type NodeObserver } from '../replicator/node.js';
 import { TcpTransport } from '../replicator/transport/tcp-transport.js';
 import { ConfChangeType, type ConfChange, type Message, type NodeId } from '../replicator/raft/types.js';
@@ -96,24 +101,37 @@ function metricsObserver(metrics: ReplicaMetrics): NodeObserver {
  * Membership changes (matchbook add-node / remove-node): the addresses of every member come
  * from the cluster file; one added after this process started is looked up in the file again.
  */
-function confChangeHandler(setup: Setup, log: Log, transport: () => TcpTransport | undefined): (cc: ConfChange) => void {
+function confChangeHandler(
+  setup: Setup,
+  log: Log,
+  transport: () => TcpTransport | undefined,
+): (cc: ConfChange) => void {
   const { id, configPath } = setup;
   return (cc) => {
     if (cc.node === id) {
-      if (cc.type === ConfChangeType.REMOVE) log.warn('this replica was removed from the cluster: it no longer votes or receives entries; stop it');
+      if (cc.type === ConfChangeType.REMOVE)
+        log.warn('this replica was removed from the cluster: it no longer votes or receives entries; stop it');
       return;
     }
     const t = transport();
     if (cc.type === ConfChangeType.REMOVE || t === undefined || t.hasPeer(cc.node)) return;
     const again = parseClusterConfig(JSON.parse(readFileSync(configPath, 'utf8')), path.dirname(configPath));
     const m = again.members.find((x) => x.id === cc.node);
-    if (m === undefined) log.warn('member was added but is not in the cluster file: add its addresses to the file on this host (it is read again at the next membership change or restart)', { member: cc.node, file: configPath });
+    if (m === undefined)
+      log.warn(
+        'member was added but is not in the cluster file: add its addresses to the file on this host (it is read again at the next membership change or restart)',
+        { member: cc.node, file: configPath },
+      );
     else t.setPeer(m.id, m.raft);
   };
 }
 
 /** The ops endpoint (/metrics, /healthz, /readyz) on the member's `ops` address, if it has one. */
-async function startOps(self: MemberConfig, registry: Registry | undefined, node: ReplicaNode): Promise<OpsHttp | undefined> {
+async function startOps(
+  self: MemberConfig,
+  registry: Registry | undefined,
+  node: ReplicaNode,
+): Promise<OpsHttp | undefined> {
   if (self.ops === undefined || registry === undefined) return undefined;
   return startOpsHttp({
     host: self.ops.host,
@@ -122,7 +140,13 @@ async function startOps(self: MemberConfig, registry: Registry | undefined, node
     // Ready: a leader is known and this replica has applied everything it knows committed.
     ready: () => {
       const s = node.status();
-      return { ready: s.leader !== 0 && s.applied >= s.commit, role: s.role, leader: s.leader, commit: s.commit, applied: s.applied };
+      return {
+        ready: s.leader !== 0 && s.applied >= s.commit,
+        role: s.role,
+        leader: s.leader,
+        commit: s.commit,
+        applied: s.applied,
+      };
     },
   });
 }
@@ -132,7 +156,10 @@ async function main(): Promise<void> {
   const { cluster, id, self, shardConfig } = setup;
   const logger = createLogger('replica', { shard: cluster.clusterId, node: id });
   const log = pinoLog(logger);
-  if (!cluster.fsync) log.warn('fsync is off: acknowledged entries and votes can be lost on an OS crash or power loss (experiments only)');
+  if (!cluster.fsync)
+    log.warn(
+      'fsync is off: acknowledged entries and votes can be lost on an OS crash or power loss (experiments only)',
+    );
 
   const fatal = (err: unknown) => {
     logger.fatal({ stack: errorStack(err) }, 'fatal error: exiting');
@@ -142,14 +169,24 @@ async function main(): Promise<void> {
   let transport: TcpTransport | undefined;
   // Metrics only with an `ops` address to serve them on; the node's gauges are read when scraped.
   const registry = self.ops !== undefined ? createRegistry('replica') : undefined;
-  if (registry !== undefined) registry.setDefaultLabels({ component: 'replica', shard: cluster.clusterId, node: String(id) });
-  const metrics = registry !== undefined ? new ReplicaMetrics(registry, () => node!.status(), path.join(cluster.dataDir, `node-${id}`)) : undefined;
+  if (registry !== undefined)
+    registry.setDefaultLabels({ component: 'replica', shard: cluster.clusterId, node: String(id) });
+  const metrics =
+    registry !== undefined
+      ? new ReplicaMetrics(registry, () => node!.status(), path.join(cluster.dataDir, `node-${id}`))
+      : undefined;
   // The feed's /healthz reports this replica's role (clients pick a follower); the node is created next.
-  let node: ReplicaNode | undefined = undefined;
+  let node: ReplicaNode | undefined;
   const feed =
     self.feed === undefined
       ? undefined
-      : new MarketDataFeed({ symbols: shardConfig.instruments.map((i) => i.symbol), host: self.feed.host, port: self.feed.port, log, info: () => ({ node: id, role: node?.status().role }) });
+      : new MarketDataFeed({
+          symbols: shardConfig.instruments.map((i) => i.symbol),
+          host: self.feed.host,
+          port: self.feed.port,
+          log,
+          info: () => ({ node: id, role: node?.status().role }),
+        });
   node = new ReplicaNode({
     id,
     members: genesisVoters(cluster),
@@ -157,7 +194,9 @@ async function main(): Promise<void> {
     shardConfig,
     fsync: cluster.fsync,
     seed: cluster.seed,
-    ...(cluster.snapshotIntervalEntries !== undefined ? { snapshotIntervalEntries: cluster.snapshotIntervalEntries } : {}),
+    ...(cluster.snapshotIntervalEntries !== undefined
+      ? { snapshotIntervalEntries: cluster.snapshotIntervalEntries }
+      : {}),
     ...(cluster.timeTickMs !== undefined ? { timeTickMs: cluster.timeTickMs } : {}),
     ...(cluster.tickMs !== undefined ? { tickMs: cluster.tickMs } : {}),
     ...(cluster.electionTicks !== undefined ? { electionTicks: cluster.electionTicks } : {}),
@@ -172,8 +211,21 @@ async function main(): Promise<void> {
   const peers = new Map<NodeId, { host: string; port: number }>();
   for (const m of cluster.members) if (m.id !== id) peers.set(m.id, m.raft);
   // The transport's connection churn is logged at debug, its trouble at warn (tcp-transport.ts).
-  transport = new TcpTransport({ selfId: id, clusterId: cluster.clusterId, listen: self.raft, peers, onMessages: (msgs) => node.receive(msgs), log });
-  const server = new ClientServer({ node, host: self.client.host, port: self.client.port, log, testOps: process.env.MATCHBOOK_TEST_FAULTS === '1' });
+  transport = new TcpTransport({
+    selfId: id,
+    clusterId: cluster.clusterId,
+    listen: self.raft,
+    peers,
+    onMessages: (msgs) => node.receive(msgs),
+    log,
+  });
+  const server = new ClientServer({
+    node,
+    host: self.client.host,
+    port: self.client.port,
+    log,
+    testOps: process.env.MATCHBOOK_TEST_FAULTS === '1',
+  });
 
   // Recover before listening: a corrupt WAL stops the process before it talks to anyone.
   node.start();
@@ -182,7 +234,9 @@ async function main(): Promise<void> {
   const feedPort = feed !== undefined ? await feed.start() : undefined;
   if (registry !== undefined && feed !== undefined) registerFeedMetrics(registry, feed);
   const ops = await startOps(self, registry, node);
-  process.stdout.write(`${JSON.stringify({ event: 'ready', node: id, raftPort: transport.port, clientPort: server.port, ...(feedPort !== undefined ? { feedPort } : {}), ...(ops !== undefined ? { opsPort: ops.port } : {}), pid: process.pid })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ event: 'ready', node: id, raftPort: transport.port, clientPort: server.port, ...(feedPort !== undefined ? { feedPort } : {}), ...(ops !== undefined ? { opsPort: ops.port } : {}), pid: process.pid })}\n`,
+  );
 
   stopOnSignals({
     log,

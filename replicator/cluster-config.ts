@@ -70,7 +70,8 @@ function fail(where: string, what: string): never {
 }
 
 function int(v: unknown, where: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) fail(where, `must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max)
+    fail(where, `must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -117,15 +118,28 @@ export function parseClusterConfig(json: unknown, baseDir: string): ClusterConfi
       client: parseHostPort(o.client, `members[${i}].client`),
       feed: o.feed === undefined ? undefined : parseHostPort(o.feed, `members[${i}].feed`),
       ops: o.ops === undefined ? undefined : parseHostPort(o.ops, `members[${i}].ops`),
-      join: o.join === undefined ? false : o.join === true ? true : o.join === false ? false : fail(`members[${i}].join`, 'must be true or false'),
+      join:
+        o.join === undefined
+          ? false
+          : o.join === true
+            ? true
+            : o.join === false
+              ? false
+              : fail(`members[${i}].join`, 'must be true or false'),
     };
   });
-  if (!members.some((m) => !m.join)) fail('members', 'at least one member must be in the genesis membership (without "join": true)');
+  if (!members.some((m) => !m.join))
+    fail('members', 'at least one member must be in the genesis membership (without "join": true)');
   const ids = new Set(members.map((m) => m.id));
   if (ids.size !== members.length) fail('members', 'ids must be unique');
   const endpoints = new Set<string>();
   for (const m of members) {
-    for (const hp of [m.raft, m.client, ...(m.feed !== undefined ? [m.feed] : []), ...(m.ops !== undefined ? [m.ops] : [])]) {
+    for (const hp of [
+      m.raft,
+      m.client,
+      ...(m.feed !== undefined ? [m.feed] : []),
+      ...(m.ops !== undefined ? [m.ops] : []),
+    ]) {
       const k = `${hp.host}:${hp.port}`;
       if (hp.port !== 0 && endpoints.has(k)) fail('members', `address ${k} used twice`);
       endpoints.add(k);

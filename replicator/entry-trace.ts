@@ -77,7 +77,8 @@ export class EntryTrace {
     // A new term's leader starts over from the entries it proposes.
     if (this.durableThrough >= index) this.durableThrough = index - 1;
     if (this.committedThrough >= index) this.committedThrough = index - 1;
-    for (let k = 0; k < this.ackedThrough.length; k++) if (this.ackedThrough[k]! >= index) this.ackedThrough[k] = index - 1;
+    for (let k = 0; k < this.ackedThrough.length; k++)
+      if (this.ackedThrough[k]! >= index) this.ackedThrough[k] = index - 1;
   }
 
   /** The leader's WAL is durable through `through`. */
@@ -140,7 +141,15 @@ export class EntryTrace {
       const a = this.acks[s * ENTRY_TRACE_PEERS_MAX + k]!;
       if (a !== 0) acksMs[this.peers[k]!] = rel(a)!;
     }
-    return { index, commands: this.commands[s]!, proposedMs: rel(this.proposed[s]!)!, durableMs: rel(this.durable[s]!), acksMs, committedMs: rel(this.committed[s]!), appliedMs: rel(this.applied[s]!) };
+    return {
+      index,
+      commands: this.commands[s]!,
+      proposedMs: rel(this.proposed[s]!)!,
+      durableMs: rel(this.durable[s]!),
+      acksMs,
+      committedMs: rel(this.committed[s]!),
+      appliedMs: rel(this.applied[s]!),
+    };
   }
 
   private stampRange(stamps: Float64Array, from: number, through: number, nowMs: number): number {

@@ -3,12 +3,24 @@
 // refusing a full batch or cutting a frame in production. Each rule says why it must hold.
 // checkReplicaLimits() takes the values as an argument so a test can plant a contradiction.
 
-import { BATCH_BYTES_MAX, BATCH_COMMAND_OVERHEAD_BYTES, BATCH_COMMANDS_MAX, BATCH_HEADER_BYTES, COMMAND_BYTES_MAX } from '../shard/batch-codec.js';
+import {
+  BATCH_BYTES_MAX,
+  BATCH_COMMAND_OVERHEAD_BYTES,
+  BATCH_COMMANDS_MAX,
+  BATCH_HEADER_BYTES,
+  COMMAND_BYTES_MAX,
+} from '../shard/batch-codec.js';
 import { SNAPSHOT_MEMBERS_MAX } from '../shard/snapshot-envelope.js';
 import * as limits from './limits.js';
 import { READ_PENDING_MAX } from './raft/raft-core.js';
 import { ENTRY_OVERHEAD_BYTES } from './raft/raft-log.js';
-import { ENTRY_HEADER_BYTES, FRAME_BYTES_MAX, FRAME_HEADER_BYTES, MESSAGE_FIXED_BYTES, SNAPSHOT_FIXED_BYTES } from './transport/raft-codec.js';
+import {
+  ENTRY_HEADER_BYTES,
+  FRAME_BYTES_MAX,
+  FRAME_HEADER_BYTES,
+  MESSAGE_FIXED_BYTES,
+  SNAPSHOT_FIXED_BYTES,
+} from './transport/raft-codec.js';
 import { ENTRY_DATA_BYTES_MAX, RECORD_BYTES_MAX } from './wal/record.js';
 import { SEGMENT_BYTES_MAX } from './wal/wal.js';
 
@@ -29,7 +41,10 @@ export type ReplicaLimits = { [K in keyof typeof REPLICA_LIMITS]: number };
 /** The rules, each a name, a reason and a check; the violated ones' names and reasons are returned. */
 export function checkReplicaLimits(l: ReplicaLimits = REPLICA_LIMITS): string[] {
   const rules: [string, boolean][] = [
-    ['the largest command fits a batch entry on its own', l.COMMAND_BYTES_MAX + BATCH_COMMAND_OVERHEAD_BYTES + BATCH_HEADER_BYTES <= l.BATCH_BYTES_MAX],
+    [
+      'the largest command fits a batch entry on its own',
+      l.COMMAND_BYTES_MAX + BATCH_COMMAND_OVERHEAD_BYTES + BATCH_HEADER_BYTES <= l.BATCH_BYTES_MAX,
+    ],
     ['a full batch entry fits one WAL record', l.BATCH_BYTES_MAX <= l.ENTRY_DATA_BYTES_MAX],
     ['a WAL record fits one segment', l.RECORD_BYTES_MAX <= l.SEGMENT_BYTES_MAX],
     ['one wal.append() batch is under the WAL append limit', l.WAL_APPEND_BATCH_BYTES_MAX <= l.WAL_APPEND_BYTES_MAX],
@@ -37,17 +52,38 @@ export function checkReplicaLimits(l: ReplicaLimits = REPLICA_LIMITS): string[] 
     // The core fills an APPEND up to RAFT_APPEND_BYTES_MAX (counting ENTRY_OVERHEAD_BYTES per
     // entry, which covers each entry's wire header) or sends one larger entry alone.
     ['the log counts at least the wire header per entry', ENTRY_OVERHEAD_BYTES >= ENTRY_HEADER_BYTES],
-    ['a full APPEND fits one transport frame', FRAME_HEADER_BYTES + MESSAGE_FIXED_BYTES + Math.max(l.RAFT_APPEND_BYTES_MAX, l.BATCH_BYTES_MAX + ENTRY_HEADER_BYTES) <= l.FRAME_BYTES_MAX],
-    ['a snapshot chunk with the largest membership fits one transport frame', FRAME_HEADER_BYTES + MESSAGE_FIXED_BYTES + SNAPSHOT_FIXED_BYTES + 8 * SNAPSHOT_MEMBERS_MAX + l.SNAPSHOT_CHUNK_BYTES <= l.FRAME_BYTES_MAX],
+    [
+      'a full APPEND fits one transport frame',
+      FRAME_HEADER_BYTES +
+        MESSAGE_FIXED_BYTES +
+        Math.max(l.RAFT_APPEND_BYTES_MAX, l.BATCH_BYTES_MAX + ENTRY_HEADER_BYTES) <=
+        l.FRAME_BYTES_MAX,
+    ],
+    [
+      'a snapshot chunk with the largest membership fits one transport frame',
+      FRAME_HEADER_BYTES +
+        MESSAGE_FIXED_BYTES +
+        SNAPSHOT_FIXED_BYTES +
+        8 * SNAPSHOT_MEMBERS_MAX +
+        l.SNAPSHOT_CHUNK_BYTES <=
+        l.FRAME_BYTES_MAX,
+    ],
     ['a coalesced transport batch fits one frame', l.TRANSPORT_BATCH_BYTES_MAX <= l.FRAME_BYTES_MAX],
-    ['a follower window holds at least one full APPEND', l.INFLIGHT_BYTES_MAX >= l.RAFT_APPEND_BYTES_MAX && l.INFLIGHT_MESSAGES_MAX >= 1],
+    [
+      'a follower window holds at least one full APPEND',
+      l.INFLIGHT_BYTES_MAX >= l.RAFT_APPEND_BYTES_MAX && l.INFLIGHT_MESSAGES_MAX >= 1,
+    ],
     ['the proposal queue holds at least one full batch', l.PENDING_PROPOSALS_MAX >= l.BATCH_COMMANDS_MAX],
     ['the node never queues more reads than the core accepts', l.READS_PENDING_MAX <= l.READ_PENDING_MAX],
-    ['one lost heartbeat never starts an election (2 heartbeats < election timeout)', 2 * l.HEARTBEAT_TICKS < l.ELECTION_TICKS],
+    [
+      'one lost heartbeat never starts an election (2 heartbeats < election timeout)',
+      2 * l.HEARTBEAT_TICKS < l.ELECTION_TICKS,
+    ],
     ['the leader time tick is slower than a Raft tick', l.TIME_TICK_MS >= l.TICK_MS],
   ];
   return rules.filter(([, ok]) => !ok).map(([why]) => why);
 }
 
 const broken = checkReplicaLimits();
-if (broken.length > 0) throw new Error(`replica limits contradict each other: ${broken.join('; ')} (replicator/limits.ts)`);
+if (broken.length > 0)
+  throw new Error(`replica limits contradict each other: ${broken.join('; ')} (replicator/limits.ts)`);

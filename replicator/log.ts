@@ -129,7 +129,11 @@ export interface EncodedProposal {
  * event buffer, whose rows [result.eventsFrom, result.eventsTo) are the command's events. The
  * buffer is reused by the next apply: read (or copy) the rows inside the callback.
  */
-export type ProposalCallback = (err: ProposalError | undefined, result: ApplyResult | undefined, events: EventBuffer | undefined) => void;
+export type ProposalCallback = (
+  err: ProposalError | undefined,
+  result: ApplyResult | undefined,
+  events: EventBuffer | undefined,
+) => void;
 
 /** Answer to readIndex(): an error, or the index whose apply makes a read linearizable (0 with an error). */
 export type ReadCallback = (err: ProposalError | undefined, index: number) => void;
@@ -173,12 +177,29 @@ export interface NodeStats {
 export type MembershipChangeResult =
   | { ok: true; index: number; conf: ConfState }
   | { ok: false; error: MembershipChangeError; leader: NodeId; message: string };
-export type MembershipChangeError = 'NOT_LEADER' | 'CONF_CHANGE_PENDING' | 'CONF_CHANGE_INVALID' | 'NOT_COMMITTED_IN_TERM' | 'TRANSFERRING_LEADERSHIP' | 'PROPOSAL_QUEUE_FULL' | 'LEADER_CHANGED' | 'SNAPSHOT_INSTALLED' | 'STOPPING' | 'BUSY';
+export type MembershipChangeError =
+  | 'NOT_LEADER'
+  | 'CONF_CHANGE_PENDING'
+  | 'CONF_CHANGE_INVALID'
+  | 'NOT_COMMITTED_IN_TERM'
+  | 'TRANSFERRING_LEADERSHIP'
+  | 'PROPOSAL_QUEUE_FULL'
+  | 'LEADER_CHANGED'
+  | 'SNAPSHOT_INSTALLED'
+  | 'STOPPING'
+  | 'BUSY';
 
 /** What readCommitted() answers: committed entries, or the newest snapshot when the ones asked for are compacted. */
 export type CommittedRead =
   | { kind: 'entries'; applied: number; firstIndex: number; entries: Entry[] }
-  | { kind: 'snapshot'; applied: number; firstIndex: number; index: number; term: number; /** encodeSnapshotEnvelope() bytes */ data: Uint8Array };
+  | {
+      kind: 'snapshot';
+      applied: number;
+      firstIndex: number;
+      index: number;
+      term: number /** encodeSnapshotEnvelope() bytes */;
+      data: Uint8Array;
+    };
 
 /** A live order as liveOrder() answers it (the engine's view: resting or a pending stop). */
 export type LiveOrder = NonNullable<ReturnType<Engine['order']>>;
@@ -190,7 +211,15 @@ export interface OrdersDump {
   execIdLast: number;
   liveOrderCount: number;
   truncated: boolean;
-  orders: { orderId: number; account: number; clOrdId: string; symbol: string; side: 'BUY' | 'SELL'; price: number; leavesQty: number }[];
+  orders: {
+    orderId: number;
+    account: number;
+    clOrdId: string;
+    symbol: string;
+    side: 'BUY' | 'SELL';
+    price: number;
+    leavesQty: number;
+  }[];
 }
 
 /** The replicated log as the host process uses it (promises: top of this file). */
@@ -204,7 +233,9 @@ export interface ReplicatedLog {
   onApplyBatch(fn: () => void): () => void;
   membership(): ConfState;
   changeMembershipThen(cc: ConfChange, done: (r: MembershipChangeResult) => void): void;
-  transferLeadership(to: NodeId): { ok: true } | { ok: false; error: 'NOT_LEADER' | 'BAD_TARGET'; leader: NodeId; message: string };
+  transferLeadership(
+    to: NodeId,
+  ): { ok: true } | { ok: false; error: 'NOT_LEADER' | 'BAD_TARGET'; leader: NodeId; message: string };
   requestSnapshot(): { ok: true; snapshotIndex: number; applied: number };
   status(withHash?: boolean): NodeStatus;
   stateHash(): string;

@@ -9,7 +9,10 @@ import { LATENCY_BUCKETS_S, prom, type Registry } from '../ops/metrics.js';
 import type { NodeStatus } from './log.js';
 
 /** Stage histogram buckets (s): 10 µs to 1 s, finer than LATENCY_BUCKETS_S below a millisecond. */
-export const STAGE_BUCKETS_S = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+export const STAGE_BUCKETS_S = [
+  0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+  0.25, 1,
+];
 
 const ROLES = ['FOLLOWER', 'PRE_CANDIDATE', 'CANDIDATE', 'LEADER'] as const;
 
@@ -72,7 +75,11 @@ export class ReplicaMetrics {
     gauge('matchbook_raft_applied_index', 'Highest log index applied to the engine', (s) => s.applied);
     gauge('matchbook_raft_last_index', 'Last index in the log', (s) => s.lastIndex);
     gauge('matchbook_raft_snapshot_index', 'Index of the newest snapshot', (s) => s.snapshotIndex);
-    gauge('matchbook_raft_pending_proposals', 'Commands proposed and not yet in a log entry', (s) => s.pendingProposals);
+    gauge(
+      'matchbook_raft_pending_proposals',
+      'Commands proposed and not yet in a log entry',
+      (s) => s.pendingProposals,
+    );
     new prom.Gauge({
       name: 'matchbook_raft_role',
       help: '1 for the role this node has now, 0 for the others',
@@ -83,16 +90,28 @@ export class ReplicaMetrics {
         for (const role of ROLES) this.set({ role }, role === r ? 1 : 0);
       },
     });
-    counter('matchbook_raft_elections_total', 'Terms started since this process started (each election starts a term; pre-votes do not)', (s) => {
-      termAtStart ??= s.term;
-      return Math.max(0, s.term - termAtStart);
-    });
+    counter(
+      'matchbook_raft_elections_total',
+      'Terms started since this process started (each election starts a term; pre-votes do not)',
+      (s) => {
+        termAtStart ??= s.term;
+        return Math.max(0, s.term - termAtStart);
+      },
+    );
     counter('matchbook_raft_fsyncs_total', 'fdatasync calls of the log', (s) => s.stats.fsyncs);
     counter('matchbook_raft_entries_appended_total', 'Log entries appended', (s) => s.stats.entriesAppended);
     counter('matchbook_raft_entries_applied_total', 'Log entries applied', (s) => s.stats.entriesApplied);
     counter('matchbook_raft_snapshots_total', 'Snapshots taken', (s) => s.stats.snapshotsTaken);
-    counter('matchbook_raft_messages_dropped_total', 'Incoming Raft messages dropped (inbox full)', (s) => s.stats.messagesDropped);
-    counter('matchbook_raft_proposals_rejected_total', 'Proposals refused (not leader, queue full)', (s) => s.stats.proposalsRejected);
+    counter(
+      'matchbook_raft_messages_dropped_total',
+      'Incoming Raft messages dropped (inbox full)',
+      (s) => s.stats.messagesDropped,
+    );
+    counter(
+      'matchbook_raft_proposals_rejected_total',
+      'Proposals refused (not leader, queue full)',
+      (s) => s.stats.proposalsRejected,
+    );
     new prom.Gauge({
       name: 'matchbook_wal_bytes',
       help: 'Bytes of the log segments and snapshots on disk',
@@ -101,8 +120,18 @@ export class ReplicaMetrics {
         this.set(dirBytes(nodeDir));
       },
     });
-    this.fsyncSeconds = new prom.Histogram({ name: 'matchbook_wal_fsync_seconds', help: 'fdatasync latency of a log append', buckets: LATENCY_BUCKETS_S, registers: [registry] });
-    this.commitSeconds = new prom.Histogram({ name: 'matchbook_raft_commit_seconds', help: 'Leader: from a command being proposed to its entry being committed', buckets: LATENCY_BUCKETS_S, registers: [registry] });
+    this.fsyncSeconds = new prom.Histogram({
+      name: 'matchbook_wal_fsync_seconds',
+      help: 'fdatasync latency of a log append',
+      buckets: LATENCY_BUCKETS_S,
+      registers: [registry],
+    });
+    this.commitSeconds = new prom.Histogram({
+      name: 'matchbook_raft_commit_seconds',
+      help: 'Leader: from a command being proposed to its entry being committed',
+      buckets: LATENCY_BUCKETS_S,
+      registers: [registry],
+    });
     this.batchCommands = new prom.Histogram({
       name: 'matchbook_raft_batch_commands',
       help: 'Commands per log entry (the leader packs what queued during one Ready)',
@@ -118,6 +147,13 @@ export class ReplicaMetrics {
       buckets: STAGE_BUCKETS_S,
       registers: [registry],
     });
-    this.applySeconds = new prom.Histogram({ name: 'matchbook_engine_match_seconds', help: 'Engine time to apply one log entry (matching included), per entry', buckets: [0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01], registers: [registry] });
+    this.applySeconds = new prom.Histogram({
+      name: 'matchbook_engine_match_seconds',
+      help: 'Engine time to apply one log entry (matching included), per entry',
+      buckets: [
+        0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01,
+      ],
+      registers: [registry],
+    });
   }
 }

@@ -37,14 +37,74 @@ import type { ShardConfig } from '../engine/types.js';
 import { Side } from '../engine/types.js';
 import { RaftCore, decodeConfChange } from './raft/raft-core.js';
 import './limits-check.js';
-import { TICK_MS, ELECTION_TICKS, HEARTBEAT_TICKS, INFLIGHT_MESSAGES_MAX, INFLIGHT_BYTES_MAX, RAFT_APPEND_BYTES_MAX, UNCOMMITTED_ENTRIES_MAX, SNAPSHOT_CHUNK_BYTES, PENDING_PROPOSALS_MAX, SNAPSHOT_INTERVAL_ENTRIES, TIME_TICK_MS, INBOX_MESSAGES_MAX, READS_PENDING_MAX, WAL_APPEND_BATCH_BYTES_MAX } from './limits.js';
+import {
+  TICK_MS,
+  ELECTION_TICKS,
+  HEARTBEAT_TICKS,
+  INFLIGHT_MESSAGES_MAX,
+  INFLIGHT_BYTES_MAX,
+  RAFT_APPEND_BYTES_MAX,
+  UNCOMMITTED_ENTRIES_MAX,
+  SNAPSHOT_CHUNK_BYTES,
+  PENDING_PROPOSALS_MAX,
+  SNAPSHOT_INTERVAL_ENTRIES,
+  TIME_TICK_MS,
+  INBOX_MESSAGES_MAX,
+  READS_PENDING_MAX,
+  WAL_APPEND_BATCH_BYTES_MAX,
+} from './limits.js';
 import { systemRuntime, type ReplicaRuntime } from './runtime.js';
-import { EntryType, MessageType, NONE, ConfChangeType, ProposeError, Role, type ConfChange, type ConfState, type Entry, type HardState, type Message, type NodeId, type RandomInt, type RaftConfig, type Ready, type RecoveredState, type SnapshotMeta } from './raft/types.js';
+import {
+  EntryType,
+  MessageType,
+  NONE,
+  ConfChangeType,
+  ProposeError,
+  Role,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type Message,
+  type NodeId,
+  type RandomInt,
+  type RaftConfig,
+  type Ready,
+  type RecoveredState,
+  type SnapshotMeta,
+} from './raft/types.js';
 import { ApplyOutcome, ShardStateMachine, type ApplyResult } from '../shard/state-machine.js';
 import { decodeSnapshotEnvelope, encodeSnapshotEnvelope } from '../shard/snapshot-envelope.js';
 import { encodeJsonCommand } from '../shard/json-command.js';
-import { ProposalError, ProposalErrorCode, commandData, type AppliedEntry, type LiveOrder, type OrdersDump, type CommittedRead, type EncodedProposal, type MembershipChangeError, type MembershipChangeResult, type NodeStats, type NodeStatus, type Proposal, type ProposalCallback, type ProposalReply, type ReadCallback, type ReplicatedLog, type StateMachine } from './log.js';
-import { BATCH_BYTES_MAX, BATCH_COMMAND_OVERHEAD_BYTES, BATCH_COMMANDS_MAX, BATCH_HEADER_BYTES, COMMAND_BYTES_MAX, encodeBatch, type LoggedCommand } from '../shard/batch-codec.js';
+import {
+  ProposalError,
+  ProposalErrorCode,
+  commandData,
+  type AppliedEntry,
+  type LiveOrder,
+  type OrdersDump,
+  type CommittedRead,
+  type EncodedProposal,
+  type MembershipChangeError,
+  type MembershipChangeResult,
+  type NodeStats,
+  type NodeStatus,
+  type Proposal,
+  type ProposalCallback,
+  type ProposalReply,
+  type ReadCallback,
+  type ReplicatedLog,
+  type StateMachine,
+} from './log.js';
+import {
+  BATCH_BYTES_MAX,
+  BATCH_COMMAND_OVERHEAD_BYTES,
+  BATCH_COMMANDS_MAX,
+  BATCH_HEADER_BYTES,
+  COMMAND_BYTES_MAX,
+  encodeBatch,
+  type LoggedCommand,
+} from '../shard/batch-codec.js';
 import { Prng } from './prng.js';
 import { EntryTrace, type EntryStageDurations, type EntryStages } from './entry-trace.js';
 import type { WalFs } from './wal/fs.js';
@@ -75,13 +135,18 @@ export class HardStateMissingError extends Error {
   }
 }
 
-const CONF_CHANGE_NAMES: Record<ConfChangeType, string> = { [ConfChangeType.ADD_LEARNER]: 'add learner', [ConfChangeType.PROMOTE]: 'promote', [ConfChangeType.REMOVE]: 'remove' };
+const CONF_CHANGE_NAMES: Record<ConfChangeType, string> = {
+  [ConfChangeType.ADD_LEARNER]: 'add learner',
+  [ConfChangeType.PROMOTE]: 'promote',
+  [ConfChangeType.REMOVE]: 'remove',
+};
 const CONF_REFUSALS: Record<ProposeError, string> = {
   [ProposeError.NOT_LEADER]: 'only the leader changes the membership',
   [ProposeError.TRANSFERRING_LEADERSHIP]: 'a leadership transfer is in progress',
   [ProposeError.PROPOSAL_QUEUE_FULL]: 'too many uncommitted entries: retry',
   [ProposeError.CONF_CHANGE_PENDING]: 'the previous membership change is not applied yet: retry',
-  [ProposeError.CONF_CHANGE_INVALID]: 'not valid for the current membership (add: not yet a member; promote: a learner; remove: a member, and never the last voter)',
+  [ProposeError.CONF_CHANGE_INVALID]:
+    'not valid for the current membership (add: not yet a member; promote: a learner; remove: a member, and never the last voter)',
   [ProposeError.NOT_COMMITTED_IN_TERM]: 'the new leader has not committed an entry of its term yet: retry',
 };
 
@@ -126,7 +191,18 @@ export interface ReplicaNodeOptions {
   /** The state machine (default: a new ShardStateMachine of shardConfig). */
   stateMachine?: StateMachine;
   /** Raft flow-control limits and options (defaults: the constants above, PreVote and CheckQuorum on). */
-  raft?: Partial<Pick<RaftConfig, 'inflightMessagesMax' | 'inflightBytesMax' | 'appendBytesMax' | 'uncommittedEntriesMax' | 'snapshotChunkBytes' | 'preVote' | 'checkQuorum'>>;
+  raft?: Partial<
+    Pick<
+      RaftConfig,
+      | 'inflightMessagesMax'
+      | 'inflightBytesMax'
+      | 'appendBytesMax'
+      | 'uncommittedEntriesMax'
+      | 'snapshotChunkBytes'
+      | 'preVote'
+      | 'checkQuorum'
+    >
+  >;
   /** Election-timeout randomness (default: the seeded PRNG from `seed` and the node id). */
   random?: RandomInt;
   /**
@@ -187,7 +263,12 @@ interface QueuedProposal {
   cb: ProposalCallback | undefined;
 }
 
-const ROLE_NAMES = { [Role.FOLLOWER]: 'FOLLOWER', [Role.PRE_CANDIDATE]: 'PRE_CANDIDATE', [Role.CANDIDATE]: 'CANDIDATE', [Role.LEADER]: 'LEADER' } as const;
+const ROLE_NAMES = {
+  [Role.FOLLOWER]: 'FOLLOWER',
+  [Role.PRE_CANDIDATE]: 'PRE_CANDIDATE',
+  [Role.CANDIDATE]: 'CANDIDATE',
+  [Role.LEADER]: 'LEADER',
+} as const;
 
 const assert: Assert = assertFor('replica node');
 
@@ -302,8 +383,14 @@ export class ReplicaNode implements ReplicatedLog {
     this.timeTickMs = opts.timeTickMs ?? TIME_TICK_MS;
     this.tickMs = opts.tickMs ?? TICK_MS;
     this.electionTicks = opts.electionTicks ?? ELECTION_TICKS;
-    assert(Number.isSafeInteger(this.snapshotIntervalEntries) && this.snapshotIntervalEntries >= 1, 'snapshotIntervalEntries ≥ 1');
-    assert(opts.members.length >= 1 && opts.members.every((m) => Number.isSafeInteger(m) && m > 0), `members ${opts.members}`);
+    assert(
+      Number.isSafeInteger(this.snapshotIntervalEntries) && this.snapshotIntervalEntries >= 1,
+      'snapshotIntervalEntries ≥ 1',
+    );
+    assert(
+      opts.members.length >= 1 && opts.members.every((m) => Number.isSafeInteger(m) && m > 0),
+      `members ${opts.members}`,
+    );
     this.sm = opts.stateMachine ?? new ShardStateMachine(opts.shardConfig);
     this.trace = new EntryTrace(opts.observer?.entryStages);
     this.readContext = this.runtime.entropy() * READ_CONTEXT_SPAN;
@@ -343,7 +430,8 @@ export class ReplicaNode implements ReplicatedLog {
       ...this.opts.wal,
     });
     this.wal = wal;
-    if (wal.recovery.repairedTail !== undefined) this.log.warn('WAL tail repaired', { repairedTail: wal.recovery.repairedTail });
+    if (wal.recovery.repairedTail !== undefined)
+      this.log.warn('WAL tail repaired', { repairedTail: wal.recovery.repairedTail });
     const tailLost = wal.recovery.tailLost;
     if (tailLost !== undefined) {
       this.log.warn(
@@ -356,7 +444,10 @@ export class ReplicaNode implements ReplicatedLog {
     if (snap !== undefined) {
       const { conf, sm } = decodeSnapshotEnvelope(snap.bytes);
       this.sm.restore(sm);
-      assert(this.sm.appliedIndex === snap.index, `snapshot ${snap.index} restores the state machine at ${this.sm.appliedIndex}`);
+      assert(
+        this.sm.appliedIndex === snap.index,
+        `snapshot ${snap.index} restores the state machine at ${this.sm.appliedIndex}`,
+      );
       recoveredSnap = { meta: { index: snap.index, term: snap.term, conf }, data: snap.bytes };
       // A crash between saving a leader's snapshot and resetting the log can leave entries that
       // do not continue the snapshot (older, or of another term at its index): drop them.
@@ -373,7 +464,10 @@ export class ReplicaNode implements ReplicatedLog {
     }
     const hs: HardState = saved ?? { term: 0, vote: NONE, commit: 0 };
     const lastTerm = Math.max(snap?.term ?? 0, wal.lastIndex() > 0 ? (wal.term(wal.lastIndex()) ?? 0) : 0);
-    if (hs.term < lastTerm) throw new Error(`hard state term ${hs.term} is older than the log's last term ${lastTerm} in ${this.dir}: refusing to start`);
+    if (hs.term < lastTerm)
+      throw new Error(
+        `hard state term ${hs.term} is older than the log's last term ${lastTerm} in ${this.dir}: refusing to start`,
+      );
     const lo = Math.max(wal.firstIndex(), (snap?.index ?? 0) + 1);
     const hi = wal.lastIndex() + 1;
     const entries: Entry[] = lo < hi ? wal.entries(lo, hi).map(toEntry) : [];
@@ -381,8 +475,12 @@ export class ReplicaNode implements ReplicatedLog {
     if (hs.commit > last) {
       // The saved commit never passes the durable log, so only lost entries explain this: with
       // fsync off after an OS crash, or acknowledged entries cut off with a damaged tail.
-      if (this.fsync && tailLost === undefined) throw new Error(`recovered commit ${hs.commit} is beyond the durable log end ${last}`);
-      this.log.warn('the log lost committed entries: commit clamped to the log end (the leader sends them again)', { commit: hs.commit, clampedTo: last });
+      if (this.fsync && tailLost === undefined)
+        throw new Error(`recovered commit ${hs.commit} is beyond the durable log end ${last}`);
+      this.log.warn('the log lost committed entries: commit clamped to the log end (the leader sends them again)', {
+        commit: hs.commit,
+        clampedTo: last,
+      });
       hs.commit = last;
     }
     const recovered: RecoveredState = {
@@ -410,8 +508,17 @@ export class ReplicaNode implements ReplicatedLog {
     this.durableIndex = last;
     this.latestSnapshot = recoveredSnap;
     this.snapshotIndex = recoveredSnap?.meta.index ?? 0;
-    this.log.info('recovered', { term: hs.term, vote: hs.vote, commit: hs.commit, snapshot: this.snapshotIndex, firstIndex: wal.firstIndex(), lastIndex: last, entriesAfterSnapshot: entries.length });
-    if (this.opts.onStateReset !== undefined) this.notifyObserver('onStateReset', () => this.opts.onStateReset!(this.sm.engine));
+    this.log.info('recovered', {
+      term: hs.term,
+      vote: hs.vote,
+      commit: hs.commit,
+      snapshot: this.snapshotIndex,
+      firstIndex: wal.firstIndex(),
+      lastIndex: last,
+      entriesAfterSnapshot: entries.length,
+    });
+    if (this.opts.onStateReset !== undefined)
+      this.notifyObserver('onStateReset', () => this.opts.onStateReset!(this.sm.engine));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -445,12 +552,17 @@ export class ReplicaNode implements ReplicatedLog {
   propose(p: Proposal): Promise<ProposalReply> {
     const body = encodeJsonCommand(p.command);
     return new Promise<ProposalReply>((resolve, reject) => {
-      this.proposeEncoded({ clientId: p.clientId, requestSeq: p.requestSeq, body, ...(p.tsUs !== undefined ? { tsUs: p.tsUs } : {}) }, (err, result, events) => {
-        if (err !== undefined) return reject(err);
-        const evs: unknown[] = [];
-        if (result!.outcome === ApplyOutcome.APPLIED) for (let i = result!.eventsFrom; i < result!.eventsTo; i++) evs.push(JSON.parse(eventToJson(events!.event(i))));
-        resolve({ result: result!, events: evs });
-      });
+      this.proposeEncoded(
+        { clientId: p.clientId, requestSeq: p.requestSeq, body, ...(p.tsUs !== undefined ? { tsUs: p.tsUs } : {}) },
+        (err, result, events) => {
+          if (err !== undefined) return reject(err);
+          const evs: unknown[] = [];
+          if (result!.outcome === ApplyOutcome.APPLIED)
+            for (let i = result!.eventsFrom; i < result!.eventsTo; i++)
+              evs.push(JSON.parse(eventToJson(events!.event(i))));
+          resolve({ result: result!, events: evs });
+        },
+      );
     });
   }
 
@@ -458,9 +570,13 @@ export class ReplicaNode implements ReplicatedLog {
   proposeEncoded(p: EncodedProposal, cb: ProposalCallback): void {
     if (this.stopping || this.failed) return this.refuseCb(ProposalErrorCode.STOPPING, cb);
     if (!this.running || this.core.role !== Role.LEADER) return this.refuseCb(ProposalErrorCode.NOT_LEADER, cb);
-    if (this.proposals.length + this.pendingCommands >= PENDING_PROPOSALS_MAX) return this.refuseCb(ProposalErrorCode.PROPOSAL_QUEUE_FULL, cb);
+    if (this.proposals.length + this.pendingCommands >= PENDING_PROPOSALS_MAX)
+      return this.refuseCb(ProposalErrorCode.PROPOSAL_QUEUE_FULL, cb);
     if (p.body.length > COMMAND_BYTES_MAX) return this.refuseCb(ProposalErrorCode.COMMAND_TOO_LARGE, cb);
-    this.queueProposal({ cmd: { clientId: p.clientId, requestSeq: p.requestSeq, tsUs: p.tsUs ?? this.nowUs(), body: p.body }, cb });
+    this.queueProposal({
+      cmd: { clientId: p.clientId, requestSeq: p.requestSeq, tsUs: p.tsUs ?? this.nowUs(), body: p.body },
+      cb,
+    });
     this.poke();
   }
 
@@ -479,9 +595,23 @@ export class ReplicaNode implements ReplicatedLog {
    * Checked here, done by the loop between two Readys; the caller watches status() for the
    * outcome (the core gives up after an election timeout).
    */
-  transferLeadership(to: NodeId): { ok: true } | { ok: false; error: 'NOT_LEADER' | 'BAD_TARGET'; leader: NodeId; message: string } {
-    if (!this.running || this.stopping || this.core.role !== Role.LEADER) return { ok: false, error: 'NOT_LEADER', leader: this.running ? this.core.leader : NONE, message: 'only the leader transfers leadership' };
-    if (to === this.id || !this.core.conf().voters.includes(to)) return { ok: false, error: 'BAD_TARGET', leader: this.id, message: `node ${to} is not another voter of this cluster` };
+  transferLeadership(
+    to: NodeId,
+  ): { ok: true } | { ok: false; error: 'NOT_LEADER' | 'BAD_TARGET'; leader: NodeId; message: string } {
+    if (!this.running || this.stopping || this.core.role !== Role.LEADER)
+      return {
+        ok: false,
+        error: 'NOT_LEADER',
+        leader: this.running ? this.core.leader : NONE,
+        message: 'only the leader transfers leadership',
+      };
+    if (to === this.id || !this.core.conf().voters.includes(to))
+      return {
+        ok: false,
+        error: 'BAD_TARGET',
+        leader: this.id,
+        message: `node ${to} is not another voter of this cluster`,
+      };
     this.transferDue = to;
     this.poke();
     return { ok: true };
@@ -500,9 +630,17 @@ export class ReplicaNode implements ReplicatedLog {
   /** changeMembership with a callback (called exactly once, possibly before this returns). */
   changeMembershipThen(cc: ConfChange, done: (r: MembershipChangeResult) => void): void {
     const leader = this.running ? this.core.leader : NONE;
-    if (!this.running || this.stopping) return done({ ok: false, error: 'STOPPING', leader, message: 'the replica is stopping' });
-    if (this.core.role !== Role.LEADER) return done({ ok: false, error: 'NOT_LEADER', leader, message: 'only the leader changes the membership' });
-    if (this.confDue !== undefined || this.confPending !== undefined) return done({ ok: false, error: 'BUSY', leader, message: 'another membership change is in progress on this replica' });
+    if (!this.running || this.stopping)
+      return done({ ok: false, error: 'STOPPING', leader, message: 'the replica is stopping' });
+    if (this.core.role !== Role.LEADER)
+      return done({ ok: false, error: 'NOT_LEADER', leader, message: 'only the leader changes the membership' });
+    if (this.confDue !== undefined || this.confPending !== undefined)
+      return done({
+        ok: false,
+        error: 'BUSY',
+        leader,
+        message: 'another membership change is in progress on this replica',
+      });
     this.confDue = { cc, done };
     this.poke();
   }
@@ -519,7 +657,8 @@ export class ReplicaNode implements ReplicatedLog {
   readIndex(cb: ReadCallback): void {
     if (this.stopping || this.failed) return cb(new ProposalError(ProposalErrorCode.STOPPING, NONE), 0);
     if (!this.running || this.core.leader === NONE) return cb(new ProposalError(ProposalErrorCode.NOT_LEADER, NONE), 0);
-    if (this.readsDue.length + this.readsPending.size + this.readsReady.length >= READS_PENDING_MAX) return cb(new ProposalError(ProposalErrorCode.PROPOSAL_QUEUE_FULL, this.id), 0);
+    if (this.readsDue.length + this.readsPending.size + this.readsReady.length >= READS_PENDING_MAX)
+      return cb(new ProposalError(ProposalErrorCode.PROPOSAL_QUEUE_FULL, this.id), 0);
     this.readsDue.push(cb);
     this.poke();
   }
@@ -612,7 +751,14 @@ export class ReplicaNode implements ReplicatedLog {
         }
       }
     }
-    return { applied: sm.appliedIndex, stateHash: this.stateHash(), execIdLast: engine.execIdLast, liveOrderCount: engine.liveOrderCount, truncated, orders };
+    return {
+      applied: sm.appliedIndex,
+      stateHash: this.stateHash(),
+      execIdLast: engine.execIdLast,
+      liveOrderCount: engine.liveOrderCount,
+      truncated,
+      orders,
+    };
   }
 
   /** Read-only view of the Raft core (tests and the simulator's invariant checks). */
@@ -632,14 +778,16 @@ export class ReplicaNode implements ReplicatedLog {
    * answers none.
    */
   readCommitted(fromIndex: number, bytesMax: number): CommittedRead {
-    if (!Number.isSafeInteger(fromIndex) || fromIndex < 1) throw new RangeError(`readCommitted: fromIndex ${fromIndex}`);
+    if (!Number.isSafeInteger(fromIndex) || fromIndex < 1)
+      throw new RangeError(`readCommitted: fromIndex ${fromIndex}`);
     const applied = this.sm.appliedIndex;
     const firstIndex = this.core.firstIndex;
     if (fromIndex < firstIndex) {
       const s = this.latestSnapshot;
       // While a leader's snapshot is being saved the core's log already starts after it but the
       // snapshot is not held yet: nothing to serve this moment (the reader asks again).
-      if (s === undefined || s.meta.index < firstIndex - 1) return { kind: 'entries', applied, firstIndex, entries: [] };
+      if (s === undefined || s.meta.index < firstIndex - 1)
+        return { kind: 'entries', applied, firstIndex, entries: [] };
       return { kind: 'snapshot', applied, firstIndex, index: s.meta.index, term: s.meta.term, data: s.data };
     }
     const entries: Entry[] = [];
@@ -762,7 +910,14 @@ export class ReplicaNode implements ReplicatedLog {
     const role = this.core.role;
     if (this.core.leader !== this.readLeader) {
       // Reads in flight were for the previous leader: it cannot answer them any more.
-      if (this.readsPending.size > 0) this.abandonReads(new ProposalError(ProposalErrorCode.LEADER_CHANGED, this.core.leader, 'the leader changed before the read was confirmed; read again'));
+      if (this.readsPending.size > 0)
+        this.abandonReads(
+          new ProposalError(
+            ProposalErrorCode.LEADER_CHANGED,
+            this.core.leader,
+            'the leader changed before the read was confirmed; read again',
+          ),
+        );
       this.readLeader = this.core.leader;
     }
     if (role !== this.lastRole) {
@@ -848,7 +1003,10 @@ export class ReplicaNode implements ReplicatedLog {
     this.stats.timeTicksProposed++;
     // Negative client ids are the replicas' own: no session, nothing to deduplicate (a leader
     // proposes each tick once and never resends it).
-    this.queueProposal({ cmd: { clientId: -this.core.term, requestSeq: 0, tsUs: now * 1000, body: TICK_COMMAND_BODY }, cb: undefined });
+    this.queueProposal({
+      cmd: { clientId: -this.core.term, requestSeq: 0, tsUs: now * 1000, body: TICK_COMMAND_BODY },
+      cb: undefined,
+    });
   }
 
   /** A refused time tick is proposed again at the next pass. */
@@ -909,7 +1067,8 @@ export class ReplicaNode implements ReplicatedLog {
     // A WAL that failed starting the flush (the simulator's crash at a disk call throws there and
     // the process is dead from that call on) answers nobody: the failure reaches resume() above.
     if (this.wal.failedWith !== undefined) return;
-    while (applyFrom < committed.length && committed[applyFrom]!.index <= durableBefore) this.applyEntry(committed[applyFrom++]!);
+    while (applyFrom < committed.length && committed[applyFrom]!.index <= durableBefore)
+      this.applyEntry(committed[applyFrom++]!);
   }
 
   private afterSync(rd: Ready, applyFrom: number): void {
@@ -999,20 +1158,36 @@ export class ReplicaNode implements ReplicatedLog {
     this.stats.entriesApplied++;
     this.answerProposals(e, results);
     this.trace.appliedEntry(e.index, performance.now());
-    if (this.opts.onApplied !== undefined) this.notifyObserver('onApplied', () => this.opts.onApplied!({ index: e.index, tsUs: this.sm.entryTimeUs, results, events: this.sm.events }, e));
+    if (this.opts.onApplied !== undefined)
+      this.notifyObserver('onApplied', () =>
+        this.opts.onApplied!({ index: e.index, tsUs: this.sm.entryTimeUs, results, events: this.sm.events }, e),
+      );
   }
 
   /** The configuration took effect when the entry was appended (raft/membership.ts); applying it tells the host and the operator. */
   private applyConfChangeEntry(e: Entry): void {
     const cc = decodeConfChange(e.data);
     const conf = this.core.confAt(e.index);
-    this.log.info('membership change applied', { index: e.index, change: CONF_CHANGE_NAMES[cc.type], node: cc.node, voters: conf.voters, learners: conf.learners });
-    if (this.opts.onConfChange !== undefined) this.notifyObserver('onConfChange', () => this.opts.onConfChange!(cc, conf));
+    this.log.info('membership change applied', {
+      index: e.index,
+      change: CONF_CHANGE_NAMES[cc.type],
+      node: cc.node,
+      voters: conf.voters,
+      learners: conf.learners,
+    });
+    if (this.opts.onConfChange !== undefined)
+      this.notifyObserver('onConfChange', () => this.opts.onConfChange!(cc, conf));
     const p = this.confPending;
     if (p !== undefined && e.index >= p.index) {
       this.confPending = undefined;
       if (e.index === p.index && e.term === p.term) p.done({ ok: true, index: e.index, conf });
-      else p.done({ ok: false, error: 'LEADER_CHANGED', leader: this.core.leader, message: `entry ${p.index} was replaced by another leader's: the change was not applied` });
+      else
+        p.done({
+          ok: false,
+          error: 'LEADER_CHANGED',
+          leader: this.core.leader,
+          message: `entry ${p.index} was replaced by another leader's: the change was not applied`,
+        });
     }
   }
 
@@ -1021,7 +1196,15 @@ export class ReplicaNode implements ReplicatedLog {
     const p = this.confPending;
     if (p === undefined || p.index > atOrBelow) return;
     this.confPending = undefined;
-    p.done({ ok: false, error, leader: this.running ? this.core.leader : NONE, message: error === 'STOPPING' ? 'the replica is stopping' : `a snapshot replaced the log through ${atOrBelow}: check the membership with status` });
+    p.done({
+      ok: false,
+      error,
+      leader: this.running ? this.core.leader : NONE,
+      message:
+        error === 'STOPPING'
+          ? 'the replica is stopping'
+          : `a snapshot replaced the log through ${atOrBelow}: check the membership with status`,
+    });
   }
 
   /** Observers are derived state: their failure is logged, never fatal to the replica. */
@@ -1040,11 +1223,18 @@ export class ReplicaNode implements ReplicatedLog {
     if (p.proposedAtMs > 0) this.opts.observer?.commitSeconds?.((performance.now() - p.proposedAtMs) / 1000);
     this.pendingCommands -= p.callbacks.length;
     if (p.term !== e.term) {
-      const err = new ProposalError(ProposalErrorCode.LEADER_CHANGED, this.core.leader, `entry ${e.index} is of term ${e.term}, proposed in ${p.term}`);
+      const err = new ProposalError(
+        ProposalErrorCode.LEADER_CHANGED,
+        this.core.leader,
+        `entry ${e.index} is of term ${e.term}, proposed in ${p.term}`,
+      );
       for (const cb of p.callbacks) cb?.(err, undefined, undefined);
       return;
     }
-    assert(results.length === p.callbacks.length, `entry ${e.index}: ${results.length} results for a batch of ${p.callbacks.length}`);
+    assert(
+      results.length === p.callbacks.length,
+      `entry ${e.index}: ${results.length} results for a batch of ${p.callbacks.length}`,
+    );
     const events = this.sm.events;
     for (let k = 0; k < results.length; k++) p.callbacks[k]?.(undefined, results[k], events);
   }
@@ -1104,15 +1294,22 @@ export class ReplicaNode implements ReplicatedLog {
         if (err !== undefined) throw err;
         if (this.wal.lastIndex() > meta.index) this.wal.truncateAfter(meta.index);
         this.wal.compactThrough(meta.index); // the log restarts empty at meta.index + 1
-        assert(this.wal.firstIndex() === meta.index + 1 && this.wal.lastIndex() === meta.index, 'WAL not reset to the snapshot');
+        assert(
+          this.wal.firstIndex() === meta.index + 1 && this.wal.lastIndex() === meta.index,
+          'WAL not reset to the snapshot',
+        );
         this.sm.restore(decoded.sm);
-        assert(this.sm.appliedIndex === meta.index, `installed snapshot ${meta.index} restores the state machine at ${this.sm.appliedIndex}`);
+        assert(
+          this.sm.appliedIndex === meta.index,
+          `installed snapshot ${meta.index} restores the state machine at ${this.sm.appliedIndex}`,
+        );
         this.durableIndex = meta.index;
         this.latestSnapshot = { meta, data };
         this.snapshotIndex = Math.max(this.snapshotIndex, meta.index);
         this.stats.snapshotsInstalled++;
         this.log.info("installed the leader's snapshot", { index: meta.index, term: meta.term });
-        if (this.opts.onStateReset !== undefined) this.notifyObserver('onStateReset', () => this.opts.onStateReset!(this.sm.engine));
+        if (this.opts.onStateReset !== undefined)
+          this.notifyObserver('onStateReset', () => this.opts.onStateReset!(this.sm.engine));
         // Proposals at or below the snapshot were never seen applied here.
         this.dropConfPending('SNAPSHOT_INSTALLED', meta.index);
         for (const [index, p] of this.pending) {
@@ -1131,7 +1328,11 @@ export class ReplicaNode implements ReplicatedLog {
 
   private abandonProposals(): void {
     const leader = this.core.leader;
-    const err = new ProposalError(ProposalErrorCode.LEADER_CHANGED, leader, `node ${this.id} stepped down before these entries committed; resend to the leader`);
+    const err = new ProposalError(
+      ProposalErrorCode.LEADER_CHANGED,
+      leader,
+      `node ${this.id} stepped down before these entries committed; resend to the leader`,
+    );
     this.abandonReads(err);
     const n = this.pendingCommands + this.proposals.length;
     for (const p of this.pending.values()) for (const cb of p.callbacks) cb?.(err, undefined, undefined);
@@ -1165,7 +1366,8 @@ export class ReplicaNode implements ReplicatedLog {
     for (const q of this.proposals) q.cb?.(err, undefined, undefined);
     this.proposals = [];
     this.dropConfPending('STOPPING', Number.MAX_SAFE_INTEGER);
-    if (this.confDue !== undefined) this.confDue.done({ ok: false, error: 'STOPPING', leader, message: 'the replica is stopping' });
+    if (this.confDue !== undefined)
+      this.confDue.done({ ok: false, error: 'STOPPING', leader, message: 'the replica is stopping' });
     this.confDue = undefined;
   }
 

@@ -45,7 +45,11 @@ export interface ProcessClusterOptions {
    * gets its own cluster file (cluster-<id>.json: its own raft address real, its peers' as
    * given); configPath keeps the real addresses for everyone else (gateway, publisher, CLI).
    */
-  linkAddress?: (from: NodeId, to: NodeId, real: { host: string; port: number }) => Promise<{ host: string; port: number }>;
+  linkAddress?: (
+    from: NodeId,
+    to: NodeId,
+    real: { host: string; port: number },
+  ) => Promise<{ host: string; port: number }>;
   /** Extra environment of the replica processes (e.g. MATCHBOOK_TEST_FAULTS=1). */
   env?: Record<string, string>;
 }
@@ -116,8 +120,16 @@ export class ProcessCluster {
 
   /** A cluster described by an existing cluster file (its data dir is kept: `npm start`). */
   static open(configPath: string, opts: Pick<ProcessClusterOptions, 'echo' | 'nodeArgs'> = {}): ProcessCluster {
-    const cfg = parseClusterConfig(JSON.parse(readFileSync(configPath, 'utf8')) as unknown, path.dirname(path.resolve(configPath)));
-    const c = new ProcessCluster({ ...opts, keepDir: true }, cfg.dataDir, path.resolve(configPath), cfg.members.map((m) => m.id));
+    const cfg = parseClusterConfig(
+      JSON.parse(readFileSync(configPath, 'utf8')) as unknown,
+      path.dirname(path.resolve(configPath)),
+    );
+    const c = new ProcessCluster(
+      { ...opts, keepDir: true },
+      cfg.dataDir,
+      path.resolve(configPath),
+      cfg.members.map((m) => m.id),
+    );
     c.endpoints = cfg.members.map((m) => ({ id: m.id, host: m.client.host, port: m.client.port }));
     return c;
   }
@@ -131,7 +143,13 @@ export class ProcessCluster {
       const ops = opts.ops === true ? await freePort() : undefined;
       if (ops !== undefined) c.opsPorts.set(id, ops);
       const join = c.joinIds.includes(id) ? { join: true } : {};
-      members.push({ id, raft: `127.0.0.1:${raft}`, client: `127.0.0.1:${client}`, ...(ops !== undefined ? { ops: `127.0.0.1:${ops}` } : {}), ...join });
+      members.push({
+        id,
+        raft: `127.0.0.1:${raft}`,
+        client: `127.0.0.1:${client}`,
+        ...(ops !== undefined ? { ops: `127.0.0.1:${ops}` } : {}),
+        ...join,
+      });
       c.endpoints.push({ id, host: '127.0.0.1', port: client });
     }
     const config = {
@@ -146,7 +164,10 @@ export class ProcessCluster {
     };
     writeFileSync(c.configPath, JSON.stringify(config, null, 2));
     if (opts.linkAddress !== undefined) {
-      const real = (hp: string) => ({ host: hp.slice(0, hp.lastIndexOf(':')), port: Number(hp.slice(hp.lastIndexOf(':') + 1)) });
+      const real = (hp: string) => ({
+        host: hp.slice(0, hp.lastIndexOf(':')),
+        port: Number(hp.slice(hp.lastIndexOf(':') + 1)),
+      });
       for (const self of members) {
         const own = [];
         for (const m of members) {
@@ -188,11 +209,24 @@ export class ProcessCluster {
   /** Spawns node `id` and waits for its ready line. */
   async start(id: NodeId): Promise<void> {
     if (this.isAlive(id)) throw new Error(`node ${id} already running`);
-    const child = spawn(process.execPath, [...(this.opts.nodeArgs ?? []), '--import', 'tsx', 'processes/replica.ts', '--config', this.nodeConfigPath(id), '--node', String(id)], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      ...(this.opts.env !== undefined ? { env: { ...process.env, ...this.opts.env } } : {}),
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        ...(this.opts.nodeArgs ?? []),
+        '--import',
+        'tsx',
+        'processes/replica.ts',
+        '--config',
+        this.nodeConfigPath(id),
+        '--node',
+        String(id),
+      ],
+      {
+        cwd: REPO_ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        ...(this.opts.env !== undefined ? { env: { ...process.env, ...this.opts.env } } : {}),
+      },
+    );
     const lines = this.logs.get(id) ?? [];
     this.logs.set(id, lines);
     lines.push(`---- start (pid ${child.pid}) ----`);
@@ -222,7 +256,10 @@ export class ProcessCluster {
     });
     await new Promise<void>((resolve, reject) => {
       let outBuf = '';
-      const timer = setTimeout(() => reject(new Error(`node ${id} not ready within ${PROCESS_READY_TIMEOUT_MS} ms\n${this.tail(id)}`)), PROCESS_READY_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`node ${id} not ready within ${PROCESS_READY_TIMEOUT_MS} ms\n${this.tail(id)}`)),
+        PROCESS_READY_TIMEOUT_MS,
+      );
       child.stdout!.on('data', (d: Buffer) => {
         outBuf += d.toString('utf8');
         if (outBuf.includes('"event":"ready"')) {
@@ -291,7 +328,10 @@ export class ProcessCluster {
   }
 
   tail(id: NodeId, n = 40): string {
-    return (this.logs.get(id) ?? []).slice(-n).map((l) => `  [${id}] ${l}`).join('\n');
+    return (this.logs.get(id) ?? [])
+      .slice(-n)
+      .map((l) => `  [${id}] ${l}`)
+      .join('\n');
   }
 
   /** Kills every process still running and (unless keepDir) removes the temp dir. */

@@ -33,7 +33,15 @@ export class RecentResults {
    * Keeps bytes [from, to) of `src` (copied) as the result of (clientId, requestSeq). Taking a
    * range rather than a view spares the reply path an allocation per result.
    */
-  keep(clientId: number, requestSeq: number, index: number, seq: number, src: Uint8Array, from = 0, to = src.length): void {
+  keep(
+    clientId: number,
+    requestSeq: number,
+    index: number,
+    seq: number,
+    src: Uint8Array,
+    from = 0,
+    to = src.length,
+  ): void {
     const length = to - from;
     if (length > this.ringBytes) return;
     // A result never wraps: if it does not fit before the ring's end, it starts at the next turn.

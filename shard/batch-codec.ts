@@ -72,7 +72,12 @@ export function decodeBatch(data: Uint8Array): LoggedCommand[] | undefined {
   if (count < 0) return undefined;
   const out: LoggedCommand[] = [];
   for (const c = new BatchCursor(data, count); c.next(); ) {
-    out.push({ clientId: c.clientId, requestSeq: c.requestSeq, tsUs: c.tsUs, body: data.slice(c.bodyOffset, c.bodyOffset + c.bodyLength) });
+    out.push({
+      clientId: c.clientId,
+      requestSeq: c.requestSeq,
+      tsUs: c.tsUs,
+      body: data.slice(c.bodyOffset, c.bodyOffset + c.bodyLength),
+    });
   }
   return out;
 }

@@ -36,12 +36,17 @@ export function encodeSnapshotEnvelope(conf: SnapshotMembership, sm: Uint8Array)
 
 export function decodeSnapshotEnvelope(bytes: Uint8Array): { conf: SnapshotMembership; sm: Uint8Array } {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < 16 || v.getUint32(0, true) !== NODE_SNAPSHOT_MAGIC || v.getUint32(4, true) !== NODE_SNAPSHOT_VERSION) {
+  if (
+    bytes.length < 16 ||
+    v.getUint32(0, true) !== NODE_SNAPSHOT_MAGIC ||
+    v.getUint32(4, true) !== NODE_SNAPSHOT_VERSION
+  ) {
     throw new Error('node snapshot: bad magic or version');
   }
   const nv = v.getUint32(8, true);
   const nl = v.getUint32(12, true);
-  if (nv + nl > SNAPSHOT_MEMBERS_MAX || 16 + 8 * (nv + nl) > bytes.length) throw new Error('node snapshot: bad membership');
+  if (nv + nl > SNAPSHOT_MEMBERS_MAX || 16 + 8 * (nv + nl) > bytes.length)
+    throw new Error('node snapshot: bad membership');
   const ids: number[] = [];
   for (let k = 0; k < nv + nl; k++) ids.push(v.getFloat64(16 + 8 * k, true));
   return { conf: { voters: ids.slice(0, nv), learners: ids.slice(nv) }, sm: bytes.subarray(16 + 8 * (nv + nl)) };

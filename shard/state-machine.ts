@@ -124,7 +124,8 @@ export class ShardStateMachine {
   ) {
     this.engine = new Engine(config);
     this.sessionCountMax = opts.sessionCountMax ?? SESSION_COUNT_MAX;
-    if (!Number.isSafeInteger(this.sessionCountMax) || this.sessionCountMax < 1) throw new RangeError(`sessionCountMax ${this.sessionCountMax}`);
+    if (!Number.isSafeInteger(this.sessionCountMax) || this.sessionCountMax < 1)
+      throw new RangeError(`sessionCountMax ${this.sessionCountMax}`);
   }
 
   /** Sessions in the table now (≤ sessionCountMax). */
@@ -138,13 +139,16 @@ export class ShardStateMachine {
    * are in `this.events` (cleared first).
    */
   apply(index: number, data: Uint8Array): ApplyResult[] {
-    if (index <= this.appliedIndex) throw new Error(`state machine: entry ${index} already applied (at ${this.appliedIndex})`);
+    if (index <= this.appliedIndex)
+      throw new Error(`state machine: entry ${index} already applied (at ${this.appliedIndex})`);
     this.appliedIndex = index;
     this.events.clear();
     this.entryTimeUs = 0;
     if (data.length === 0) return [];
     if (data[0] === BATCH_VERSION_OLD) {
-      throw new Error(`log entry ${index}: log written by an older matchbook (batch version ${BATCH_VERSION_OLD}): this version registers client sessions; wipe the data directory`);
+      throw new Error(
+        `log entry ${index}: log written by an older matchbook (batch version ${BATCH_VERSION_OLD}): this version registers client sessions; wipe the data directory`,
+      );
     }
     const count = batchCommandCount(data);
     if (count < 0) {
@@ -161,11 +165,27 @@ export class ShardStateMachine {
     return results;
   }
 
-  private applyCommand(index: number, clientId: number, requestSeq: number, tsUs: number, data: Uint8Array, offset: number, length: number): ApplyResult {
+  private applyCommand(
+    index: number,
+    clientId: number,
+    requestSeq: number,
+    tsUs: number,
+    data: Uint8Array,
+    offset: number,
+    length: number,
+  ): ApplyResult {
     const from = this.events.count;
     if (!Number.isSafeInteger(clientId) || !Number.isSafeInteger(requestSeq) || !Number.isSafeInteger(tsUs)) {
       this.malformed();
-      return { outcome: ApplyOutcome.SEQUENCE_GAP, clientId: 0, requestSeq: 0, appliedIndex: 0, seq: 0, eventsFrom: from, eventsTo: from };
+      return {
+        outcome: ApplyOutcome.SEQUENCE_GAP,
+        clientId: 0,
+        requestSeq: 0,
+        appliedIndex: 0,
+        seq: 0,
+        eventsFrom: from,
+        eventsTo: from,
+      };
     }
     if (tsUs > this.nowUs) this.nowUs = tsUs;
     // The replicas' own commands (time ticks): no session. A leader proposes each once and never
@@ -182,7 +202,12 @@ export class ShardStateMachine {
     const session = this.sessions.get(clientId);
     if (session === undefined) {
       // Evicted: its requests may have taken effect, and a new session's request 1 is not what this is.
-      return this.refused(clientId <= this.sessionsAllocated ? ApplyOutcome.SESSION_EXPIRED : ApplyOutcome.UNKNOWN_SESSION, clientId, requestSeq, from);
+      return this.refused(
+        clientId <= this.sessionsAllocated ? ApplyOutcome.SESSION_EXPIRED : ApplyOutcome.UNKNOWN_SESSION,
+        clientId,
+        requestSeq,
+        from,
+      );
     }
     const last = session.lastRequestSeq;
     if (requestSeq <= last) {
@@ -208,12 +233,28 @@ export class ShardStateMachine {
     return r;
   }
 
-  private applyToEngine(index: number, clientId: number, requestSeq: number, tsUs: number, data: Uint8Array, offset: number, length: number): ApplyResult {
+  private applyToEngine(
+    index: number,
+    clientId: number,
+    requestSeq: number,
+    tsUs: number,
+    data: Uint8Array,
+    offset: number,
+    length: number,
+  ): ApplyResult {
     const from = this.events.count;
     const seq = ++this.lastSeq;
     const cmd = decodeCommand(data, offset, length, seq, tsUs) ?? ({ seq, tsUs } as unknown as Command); // no type: MALFORMED_COMMAND
     this.engine.apply(cmd, this.events);
-    return { outcome: ApplyOutcome.APPLIED, clientId, requestSeq, appliedIndex: index, seq, eventsFrom: from, eventsTo: this.events.count };
+    return {
+      outcome: ApplyOutcome.APPLIED,
+      clientId,
+      requestSeq,
+      appliedIndex: index,
+      seq,
+      eventsFrom: from,
+      eventsTo: this.events.count,
+    };
   }
 
   /** A new session at the back of the LRU order; into a full table, the least recently used goes. */
@@ -221,7 +262,15 @@ export class ShardStateMachine {
     if (this.sessions.size >= this.sessionCountMax) this.sessions.delete(this.sessions.keys().next().value!);
     const clientId = ++this.sessionsAllocated;
     this.sessions.set(clientId, { lastRequestSeq: 0, lastAppliedIndex: 0, lastSeq: 0 });
-    return { outcome: ApplyOutcome.REGISTERED, clientId, requestSeq, appliedIndex: index, seq: 0, eventsFrom: from, eventsTo: from };
+    return {
+      outcome: ApplyOutcome.REGISTERED,
+      clientId,
+      requestSeq,
+      appliedIndex: index,
+      seq: 0,
+      eventsFrom: from,
+      eventsTo: from,
+    };
   }
 
   private refused(outcome: ApplyOutcome, clientId: number, requestSeq: number, from: number): ApplyResult {
@@ -276,9 +325,12 @@ export class ShardStateMachine {
   restore(bytes: Uint8Array): void {
     const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (bytes.length >= 4 && v.getUint32(0, true) === SNAPSHOT_MAGIC_OLD) {
-      throw new Error('state machine snapshot written by an older matchbook (MSS2, implicit client sessions): this version registers client sessions; wipe the data directory');
+      throw new Error(
+        'state machine snapshot written by an older matchbook (MSS2, implicit client sessions): this version registers client sessions; wipe the data directory',
+      );
     }
-    if (bytes.length < 48 || v.getUint32(0, true) !== SNAPSHOT_MAGIC) throw new Error('state machine snapshot: bad magic');
+    if (bytes.length < 48 || v.getUint32(0, true) !== SNAPSHOT_MAGIC)
+      throw new Error('state machine snapshot: bad magic');
     let o = 4;
     const appliedIndex = v.getFloat64(o, true);
     o += 8;
@@ -296,14 +348,21 @@ export class ShardStateMachine {
     const count = v.getFloat64(o, true);
     o += 8;
     if (o + count * SESSION_RECORD_BYTES !== bytes.length) throw new Error('state machine snapshot: bad length');
-    if (!Number.isSafeInteger(sessionsAllocated) || sessionsAllocated < count) throw new Error(`state machine snapshot: ${count} sessions but ${sessionsAllocated} allocated`);
+    if (!Number.isSafeInteger(sessionsAllocated) || sessionsAllocated < count)
+      throw new Error(`state machine snapshot: ${count} sessions but ${sessionsAllocated} allocated`);
     // A smaller limit than the snapshot's writer had would make this replica evict differently.
-    if (count > this.sessionCountMax) throw new Error(`state machine snapshot: ${count} sessions, this replica keeps at most ${this.sessionCountMax}`);
+    if (count > this.sessionCountMax)
+      throw new Error(`state machine snapshot: ${count} sessions, this replica keeps at most ${this.sessionCountMax}`);
     const sessions = new Map<number, Session>();
     for (let k = 0; k < count; k++) {
       const id = v.getFloat64(o, true);
-      if (!Number.isSafeInteger(id) || id < 1 || id > sessionsAllocated) throw new Error(`state machine snapshot: session id ${id} outside 1..${sessionsAllocated}`);
-      sessions.set(id, { lastRequestSeq: v.getFloat64(o + 8, true), lastAppliedIndex: v.getFloat64(o + 16, true), lastSeq: v.getFloat64(o + 24, true) });
+      if (!Number.isSafeInteger(id) || id < 1 || id > sessionsAllocated)
+        throw new Error(`state machine snapshot: session id ${id} outside 1..${sessionsAllocated}`);
+      sessions.set(id, {
+        lastRequestSeq: v.getFloat64(o + 8, true),
+        lastAppliedIndex: v.getFloat64(o + 16, true),
+        lastSeq: v.getFloat64(o + 24, true),
+      });
       o += SESSION_RECORD_BYTES;
     }
     this.engine = engine;

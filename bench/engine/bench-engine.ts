@@ -77,7 +77,9 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--mix') o.mixes = [num()];
     else if (a === '--no-peer') o.peer = false;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench:engine -- [--quick] [--commands N] [--peer-commands N] [--repeats R] [--mix 1|2] [--seed S] [--no-peer]');
+      console.log(
+        'usage: npm run bench:engine -- [--quick] [--commands N] [--peer-commands N] [--repeats R] [--mix 1|2] [--seed S] [--no-peer]',
+      );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -113,7 +115,11 @@ interface Latency {
 
 /** deltas in milliseconds (performance.now units) → HDR histogram in ns → figures in µs */
 function latencyOf(deltasMs: Float64Array, n: number): Latency {
-  const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: 3 });
+  const h = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
   for (let i = 0; i < n; i++) h.recordValue(Math.max(0, Math.round(deltasMs[i]! * 1e6)));
   const us = (ns: number): number => round(ns / 1000, 3);
   const r: Latency = {
@@ -141,7 +147,12 @@ function log(s = ''): void {
 }
 
 /** Timer overhead: back-to-back performance.now() (the latency pass' clock) and hrtime.bigint(). */
-function timerOverhead(): { perfNowP50Ns: number; perfNowP99Ns: number; perfNowMinNs: number; hrtimeBigintP50Ns: number } {
+function timerOverhead(): {
+  perfNowP50Ns: number;
+  perfNowP99Ns: number;
+  perfNowMinNs: number;
+  hrtimeBigintP50Ns: number;
+} {
   const n = 1_000_000;
   const d = new Float64Array(n);
   for (let rep = 0; rep < 2; rep++) {
@@ -151,7 +162,11 @@ function timerOverhead(): { perfNowP50Ns: number; perfNowP99Ns: number; perfNowM
       d[i] = b - a;
     }
   }
-  const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: 3 });
+  const h = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
   let min = Infinity;
   for (let i = 0; i < n; i++) {
     const ns = d[i]! * 1e6;
@@ -167,7 +182,12 @@ function timerOverhead(): { perfNowP50Ns: number; perfNowP99Ns: number; perfNowM
     const y = process.hrtime.bigint();
     b[i] = Number(y - x);
   }
-  return { perfNowP50Ns: p50, perfNowP99Ns: p99, perfNowMinNs: round(min, 1), hrtimeBigintP50Ns: median(Array.from(b.subarray(0, 100_000))) };
+  return {
+    perfNowP50Ns: p50,
+    perfNowP99Ns: p99,
+    perfNowMinNs: round(min, 1),
+    hrtimeBigintP50Ns: median(Array.from(b.subarray(0, 100_000))),
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -197,7 +217,8 @@ function runOursChecked(config: ShardConfig, cmds: readonly Command[]): OurCheck
         k === EventKind.CANCEL_REJECT ||
         (k === EventKind.EXEC && out.execType[i] === ExecType.REJECTED)
       ) {
-        if (check.problems.length < 10) check.problems.push(`${JSON.stringify(out.event(i))} for ${JSON.stringify(cmds[c])}`);
+        if (check.problems.length < 10)
+          check.problems.push(`${JSON.stringify(out.event(i))} for ${JSON.stringify(cmds[c])}`);
         else check.problems.push('…');
       }
     }
@@ -340,7 +361,9 @@ function runPeerRounds(
   for (let r = 0; r < opt.repeats; r++) {
     const o = oursPass(prefix, `round ${r + 1}/${opt.repeats} ours${p === n ? '' : ` (first ${fmtInt(p)})`}`);
     const sec = runPeerTimed(ops);
-    log(`    round ${r + 1}/${opt.repeats} peer: ${fmtInt(p / sec)} cmd/s (${sec.toFixed(3)} s) → ratio ${(o / (p / sec)).toFixed(2)}`);
+    log(
+      `    round ${r + 1}/${opt.repeats} peer: ${fmtInt(p / sec)} cmd/s (${sec.toFixed(3)} s) → ratio ${(o / (p / sec)).toFixed(2)}`,
+    );
     oursPrefix.push(o);
     peerRuns.push(p / sec);
     ratios.push(o / (p / sec));
@@ -457,7 +480,9 @@ function main(): void {
     process.exit(1);
   });
   const opt = parseArgs(process.argv.slice(2));
-  log(`engine bench: node ${process.version}, ${opt.quick ? 'quick, ' : ''}repeats ${opt.repeats}, STP NONE (ours defaultStp NONE, peer stpMode NONE)`);
+  log(
+    `engine bench: node ${process.version}, ${opt.quick ? 'quick, ' : ''}repeats ${opt.repeats}, STP NONE (ours defaultStp NONE, peer stpMode NONE)`,
+  );
   const timer = timerOverhead();
   log(
     `timer overhead (back-to-back): performance.now() p50 ${timer.perfNowP50Ns} ns, p99 ${timer.perfNowP99Ns} ns, min ${timer.perfNowMinNs} ns; ` +
@@ -467,12 +492,34 @@ function main(): void {
   for (const mix of opt.mixes) results[`mix${mix}`] = runMix(mix, opt);
 
   // table
-  const rows: string[][] = [['mix', 'engine', 'commands', 'cmd/s median', 'cmd/s best', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max µs']];
+  const rows: string[][] = [
+    ['mix', 'engine', 'commands', 'cmd/s median', 'cmd/s best', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max µs'],
+  ];
   for (const [name, r] of Object.entries(results)) {
-    rows.push([name, 'ours', fmtInt(r.commands), fmtInt(r.opsPerSec), fmtInt(r.opsPerSecBest), String(r.p50Us), String(r.p99Us), String(r.p999Us), String(r.maxUs)]);
+    rows.push([
+      name,
+      'ours',
+      fmtInt(r.commands),
+      fmtInt(r.opsPerSec),
+      fmtInt(r.opsPerSecBest),
+      String(r.p50Us),
+      String(r.p99Us),
+      String(r.p999Us),
+      String(r.maxUs),
+    ]);
     if (r.peerOpsPerSec !== undefined) {
       if (r.peerCommands! < r.commands) {
-        rows.push([name, `ours (first ${fmtInt(r.peerCommands!)})`, fmtInt(r.peerCommands!), fmtInt(r.opsPerSecPrefix!), fmtInt(Math.max(...r.opsPerSecPrefixRuns!)), '', '', '', '']);
+        rows.push([
+          name,
+          `ours (first ${fmtInt(r.peerCommands!)})`,
+          fmtInt(r.peerCommands!),
+          fmtInt(r.opsPerSecPrefix!),
+          fmtInt(Math.max(...r.opsPerSecPrefixRuns!)),
+          '',
+          '',
+          '',
+          '',
+        ]);
       }
       rows.push([
         name,
@@ -503,7 +550,9 @@ function main(): void {
       );
     }
   }
-  console.log(`timer overhead: performance.now() back-to-back p50 ${timer.perfNowP50Ns} ns (included once in every latency figure)`);
+  console.log(
+    `timer overhead: performance.now() back-to-back p50 ${timer.perfNowP50Ns} ns (included once in every latency figure)`,
+  );
   const json: Record<string, unknown> = {
     bench: 'engine',
     node: process.version,
@@ -511,7 +560,11 @@ function main(): void {
     repeats: opt.repeats,
     stp: 'NONE',
     peer: opt.peer ? PEER_NAME : null,
-    timerOverheadNs: { perfNowP50: timer.perfNowP50Ns, perfNowP99: timer.perfNowP99Ns, hrtimeBigintP50: timer.hrtimeBigintP50Ns },
+    timerOverheadNs: {
+      perfNowP50: timer.perfNowP50Ns,
+      perfNowP99: timer.perfNowP99Ns,
+      hrtimeBigintP50: timer.hrtimeBigintP50Ns,
+    },
     ...results,
   };
   console.log(JSON.stringify(json));

@@ -73,13 +73,20 @@ export function toPeerOps(commands: readonly Command[], n: number): PeerOp[] {
           const tif = TIF[c.tif ?? Tif.GTC];
           if (tif === undefined) throw new Error(`peer adapter: TIF ${c.tif} not supported by the peer`);
           const id = String(c.seq);
-          ops[i] = new PeerOp(PeerOpKind.LIMIT, id, { id, side, size: c.qty, price: c.price!, timeInForce: tif, accountId }, null, null);
+          ops[i] = new PeerOp(
+            PeerOpKind.LIMIT,
+            id,
+            { id, side, size: c.qty, price: c.price!, timeInForce: tif, accountId },
+            null,
+            null,
+          );
         } else if (c.ordType === OrdType.MARKET && (c.tif === undefined || c.tif === Tif.IOC)) {
           ops[i] = new PeerOp(PeerOpKind.MARKET, '', null, { side, size: c.qty, accountId }, null);
         } else {
           throw new Error(`peer adapter: order type ${c.ordType} / tif ${c.tif} not mapped`);
         }
-        if (c.postOnly || c.displayQty || c.stp) throw new Error('peer adapter: post-only / iceberg / per-order STP not mapped');
+        if (c.postOnly || c.displayQty || c.stp)
+          throw new Error('peer adapter: post-only / iceberg / per-order STP not mapped');
         break;
       }
       case 'cancel':
@@ -88,7 +95,9 @@ export function toPeerOps(commands: readonly Command[], n: number): PeerOp[] {
         break;
       case 'amend':
         if (c.orderId === undefined || c.price === undefined || c.qty !== undefined || c.stopPrice !== undefined) {
-          throw new Error('peer adapter: only price-only amends by orderId are mapped (peer modify size = remaining, ours qty = total)');
+          throw new Error(
+            'peer adapter: only price-only amends by orderId are mapped (peer modify size = remaining, ours qty = total)',
+          );
         }
         ops[i] = new PeerOp(PeerOpKind.MODIFY, String(c.orderId), null, null, { price: c.price });
         break;

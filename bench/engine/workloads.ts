@@ -93,7 +93,6 @@ export class Rng {
   }
 }
 
-
 // ---------------------------------------------------------------------------
 // Tracking of what the private engine did
 // ---------------------------------------------------------------------------
@@ -275,7 +274,10 @@ class Tracker {
     try {
       this.engine.apply(cmd, out);
     } catch (err) {
-      throw new Error(`workload generator: the engine threw on command #${this.commands.length + 1} ${JSON.stringify(cmd)}`, { cause: err });
+      throw new Error(
+        `workload generator: the engine threw on command #${this.commands.length + 1} ${JSON.stringify(cmd)}`,
+        { cause: err },
+      );
     }
     this.commands.push(cmd);
     this.stats.events += out.count;
@@ -288,7 +290,9 @@ class Tracker {
         const st = out.ordStatus[i]!;
         const id = out.orderId[i]!;
         if (execType === ExecType.REJECTED) {
-          throw new Error(`workload generator: exec REJECTED reason ${out.reason[i]} for seq ${cmd.seq} (${JSON.stringify(cmd)})`);
+          throw new Error(
+            `workload generator: exec REJECTED reason ${out.reason[i]} for seq ${cmd.seq} (${JSON.stringify(cmd)})`,
+          );
         }
         if ((st === OrdStatus.NEW || st === OrdStatus.PARTIALLY_FILLED) && out.leavesQty[i]! > 0) {
           this.upsert(id, out.account[i]!, out.side[i] as Side, out.price[i]!, out.leavesQty[i]!);
@@ -409,7 +413,8 @@ export function generateMix1(n: number, seed = 1): Workload {
   }
 
   while (commands.length < n) {
-    if (commands.length % 2000 === 0) mid = Math.min(MID0 + 500, Math.max(MID0 - 500, mid + (rng.side() === Side.BUY ? 1 : -1)));
+    if (commands.length % 2000 === 0)
+      mid = Math.min(MID0 + 500, Math.max(MID0 - 500, mid + (rng.side() === Side.BUY ? 1 : -1)));
     const r = rng.float();
     let action: 0 | 1 | 2 | 3 = r < P.pGtc ? 0 : r < P.pGtc + P.pIoc ? 1 : r < P.pGtc + P.pIoc + P.pCancel ? 2 : 3;
     const live = t.liveCount;
@@ -560,7 +565,11 @@ export function generateMix2(n: number, seed = 2): Workload {
 }
 
 /** Aggregated book after the first n commands, from a fresh engine's book events (price → qty per side). */
-export function bookAfter(config: ShardConfig, commands: readonly Command[], n: number): { bids: Map<number, number>; asks: Map<number, number> } {
+export function bookAfter(
+  config: ShardConfig,
+  commands: readonly Command[],
+  n: number,
+): { bids: Map<number, number>; asks: Map<number, number> } {
   const engine = new Engine(config);
   const out = new EventBuffer();
   const bids = new Map<number, number>();

@@ -61,17 +61,37 @@ class Flow {
     const k = this.n++;
     const side = this.rng.chance(0.5) ? 'BUY' : 'SELL';
     const offset = this.rng.int(11) - 5;
-    return { type: 'new', account: 1 + this.rng.int(50), clOrdId: `b${k}`, symbol: 'BTC-USD', side, ordType: 'LIMIT', tif: this.rng.chance(0.3) ? 'IOC' : 'GTC', price: 5_000_000 + (side === 'BUY' ? offset : -offset), qty: 1 + this.rng.int(3) };
+    return {
+      type: 'new',
+      account: 1 + this.rng.int(50),
+      clOrdId: `b${k}`,
+      symbol: 'BTC-USD',
+      side,
+      ordType: 'LIMIT',
+      tif: this.rng.chance(0.3) ? 'IOC' : 'GTC',
+      price: 5_000_000 + (side === 'BUY' ? offset : -offset),
+      qty: 1 + this.rng.int(3),
+    };
   }
 }
 
 function histogram() {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 600_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
 }
 
 function pct(h: hdr.Histogram) {
   const ms = (us: number) => Math.round(us) / 1000;
-  return { count: h.totalCount, p50Ms: ms(h.getValueAtPercentile(50)), p99Ms: ms(h.getValueAtPercentile(99)), p999Ms: ms(h.getValueAtPercentile(99.9)), maxMs: ms(h.maxValue) };
+  return {
+    count: h.totalCount,
+    p50Ms: ms(h.getValueAtPercentile(50)),
+    p99Ms: ms(h.getValueAtPercentile(99)),
+    p999Ms: ms(h.getValueAtPercentile(99.9)),
+    maxMs: ms(h.maxValue),
+  };
 }
 
 async function until(check: () => boolean, what: string, timeoutMs = PHASE_TIMEOUT_MS): Promise<void> {
@@ -83,7 +103,9 @@ async function until(check: () => boolean, what: string, timeoutMs = PHASE_TIMEO
 }
 
 function lastStatus(p: Proc): { publishedSeq: number; recordsSent: number; state: string } | undefined {
-  for (let k = p.lines.length - 1; k >= 0; k--) if (p.lines[k]!.startsWith('{"event":"status"')) return JSON.parse(p.lines[k]!) as { publishedSeq: number; recordsSent: number; state: string };
+  for (let k = p.lines.length - 1; k >= 0; k--)
+    if (p.lines[k]!.startsWith('{"event":"status"'))
+      return JSON.parse(p.lines[k]!) as { publishedSeq: number; recordsSent: number; state: string };
   return undefined;
 }
 
@@ -106,7 +128,8 @@ class ReadModelProbe {
     const apply = model.apply.bind(model);
     model.apply = (rec: ConsumedRecord) => {
       this.applied++;
-      if (this.watch && rec.type === 'exec' && !this.recordAt.has(rec.value.seq)) this.recordAt.set(rec.value.seq, performance.now());
+      if (this.watch && rec.type === 'exec' && !this.recordAt.has(rec.value.seq))
+        this.recordAt.set(rec.value.seq, performance.now());
       return apply(rec);
     };
     model.onVisible = (_shard, v) => {
@@ -147,7 +170,16 @@ async function measurePublish(rig: Rig) {
     for (let k = 0; k < 2_048 && sent < BACKLOG; k++, sent++) batch.push(submit());
     for (const r of await Promise.all(batch)) lastSeq = Math.max(lastSeq, r.seq);
   }
-  const publisher = spawnTsx('events/publisher/main.ts', ['--cluster', rig.cluster.configPath, '--brokers', rig.brokers, '--data-dir', path.join(rig.dir, 'publisher'), '--status-every-ms', String(STATUS_EVERY_MS)]);
+  const publisher = spawnTsx('events/publisher/main.ts', [
+    '--cluster',
+    rig.cluster.configPath,
+    '--brokers',
+    rig.brokers,
+    '--data-dir',
+    path.join(rig.dir, 'publisher'),
+    '--status-every-ms',
+    String(STATUS_EVERY_MS),
+  ]);
   rig.procs.push(publisher);
   await publisher.ready;
   const publisherPid = publisher.proc.pid!;
@@ -174,10 +206,19 @@ async function measurePublish(rig: Rig) {
   const publishEventsPerS = Math.round(((s1.recordsSent - r0) * 1000) / Math.max(1, t1 - t0));
   const readModelRecordsPerS = Math.round(((probe.applied - applied0) * 1000) / Math.max(1, consumeEnd - consumeStart));
   const cpu = cpuPerUnit(cpu0, cpu1, events, t1 - t0 + STATUS_EVERY_MS);
-  console.error(`publish: ${events} event records for ${BACKLOG} commands; ${publishEventsPerS} events/s; read models caught up at ${readModelRecordsPerS} records/s (CPU µs/event ${JSON.stringify(cpu.usPerUnit)})`);
+  console.error(
+    `publish: ${events} event records for ${BACKLOG} commands; ${publishEventsPerS} events/s; read models caught up at ${readModelRecordsPerS} records/s (CPU µs/event ${JSON.stringify(cpu.usPerUnit)})`,
+  );
   return {
     lastSeq,
-    publish: { backlogCommands: BACKLOG, eventRecords: events, eventsPerS: publishEventsPerS, readModelRecordsPerS, cpuUsPerEvent: cpu.usPerUnit, coresBusy: cpu.coresBusy },
+    publish: {
+      backlogCommands: BACKLOG,
+      eventRecords: events,
+      eventsPerS: publishEventsPerS,
+      readModelRecordsPerS,
+      cpuUsPerEvent: cpu.usPerUnit,
+      coresBusy: cpu.coresBusy,
+    },
   };
 }
 
@@ -220,7 +261,10 @@ async function measureLag(rig: Rig, rate: number, lastSeq: number) {
   }
   await Promise.all(pending);
   probe.visibleWaiters.sort((a, b) => a.seq - b.seq);
-  await until(() => model.visibleOf(0).seq >= lastSeq && probe.visibleWaiters.length === 0, `the read models to show the ${rate}/s step`);
+  await until(
+    () => model.visibleOf(0).seq >= lastSeq && probe.visibleWaiters.length === 0,
+    `the read models to show the ${rate}/s step`,
+  );
   probe.watch = false;
   let missing = 0;
   for (const [seq, at] of committed) {
@@ -228,7 +272,15 @@ async function measureLag(rig: Rig, rate: number, lastSeq: number) {
     if (seen === undefined) missing++;
     else hRecord.recordValue(Math.max(1, Math.round((seen - at) * 1000)));
   }
-  const step = { offeredPerS: rate, seconds: SECONDS, committed: committed.size, failed, record: pct(hRecord), visible: pct(probe.hVisible), commandsWithoutRecord: missing };
+  const step = {
+    offeredPerS: rate,
+    seconds: SECONDS,
+    committed: committed.size,
+    failed,
+    record: pct(hRecord),
+    visible: pct(probe.hVisible),
+    commandsWithoutRecord: missing,
+  };
   console.error(`lag at ${rate}/s: record ${JSON.stringify(step.record)}; visible ${JSON.stringify(step.visible)}`);
   return { step, lastSeq };
 }

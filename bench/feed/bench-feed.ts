@@ -167,12 +167,21 @@ function clientCost(): { updates: number; perSec: number; usPerUpdate: number; l
   run();
   const ms = Math.min(run(), run(), run());
   const n = texts.length - 1;
-  return { updates: n, perSec: Math.round(n / (ms / 1000)), usPerUpdate: Math.round((ms * 1000 * 100) / n) / 100, levelsPerUpdate: Math.round((levels / n) * 10) / 10 };
+  return {
+    updates: n,
+    perSec: Math.round(n / (ms / 1000)),
+    usPerUpdate: Math.round((ms * 1000 * 100) / n) / 100,
+    levelsPerUpdate: Math.round((levels / n) * 10) / 10,
+  };
 }
 
 /** A step's figures from the subscribers' reports over a measuring window of windowS seconds and the feed process's own. */
 function stepFigures(step: Step, rs: WorkerReport[], f: FeedDone, windowS: number) {
-  const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+  const h = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 600_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
   for (const r of rs) h.add(hdr.decodeFromCompressedBase64(r.hist));
   const messages = rs.reduce((n, r) => n + r.messages, 0);
   const ms = (p: number) => Math.round(h.getValueAtPercentile(p) / 10) / 100;
@@ -205,10 +214,29 @@ async function main(): Promise<void> {
   const needed = steps.reduce((n, s) => n + s.commandsPerSec * (SECONDS + WARMUP_S + 1), 0) + 20_000;
   // BENCH_FEED_NODE_ARGS: extra node flags for the feed process (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
   const feedNodeArgs = (process.env.BENCH_FEED_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  const feed = spawn(process.execPath, [...feedNodeArgs, '--import', 'tsx', path.join(HERE, 'feed-process.ts'), String(needed), args['publish-us-per-connection']], { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const ready = await nextMessage<{ port: number; generateMs: number; commands: number; publishIntervalUsPerConnection: number; publishIntervalMaxMs: number }>(feed, 'ready');
+  const feed = spawn(
+    process.execPath,
+    [
+      ...feedNodeArgs,
+      '--import',
+      'tsx',
+      path.join(HERE, 'feed-process.ts'),
+      String(needed),
+      args['publish-us-per-connection'],
+    ],
+    { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+  );
+  const ready = await nextMessage<{
+    port: number;
+    generateMs: number;
+    commands: number;
+    publishIntervalUsPerConnection: number;
+    publishIntervalMaxMs: number;
+  }>(feed, 'ready');
   const url = `ws://127.0.0.1:${ready.port}/v1/ws`;
-  console.log(`feed process up on :${ready.port} (${ready.commands.toLocaleString()} mix 1 commands generated in ${ready.generateMs} ms); publish interval ${ready.publishIntervalUsPerConnection} µs per connection, at most ${ready.publishIntervalMaxMs} ms; ${WORKERS} generator threads; channels ${CHANNELS.join(',')}`);
+  console.log(
+    `feed process up on :${ready.port} (${ready.commands.toLocaleString()} mix 1 commands generated in ${ready.generateMs} ms); publish interval ${ready.publishIntervalUsPerConnection} µs per connection, at most ${ready.publishIntervalMaxMs} ms; ${WORKERS} generator threads; channels ${CHANNELS.join(',')}`,
+  );
 
   // A worker's main module is not loaded through tsx's ESM hooks in Node 20: load it through
   // tsx's require hook instead (as piscina does for the gateway's workers).
@@ -230,13 +258,23 @@ async function main(): Promise<void> {
         const per = Math.ceil(step.subscribers / WORKERS);
         for (let i = 0; i < WORKERS && i * per < step.subscribers; i++) {
           const n = Math.min(per, step.subscribers - i * per);
-          workers.push(new Worker(workerCode, { eval: true, workerData: { url, connections: n, symbol: SYMBOL, channels: CHANNELS } }));
+          workers.push(
+            new Worker(workerCode, {
+              eval: true,
+              workerData: { url, connections: n, symbol: SYMBOL, channels: CHANNELS },
+            }),
+          );
         }
         for (const w of workers) w.postMessage({ type: 'connect' });
         await Promise.all(workers.map((w) => nextMessage(w, 'connected')));
         connected = step.subscribers;
       }
-      feed.send({ type: 'run', commandsPerSec: step.commandsPerSec, commandsPerEntry: step.commandsPerEntry, seconds: WARMUP_S + SECONDS });
+      feed.send({
+        type: 'run',
+        commandsPerSec: step.commandsPerSec,
+        commandsPerEntry: step.commandsPerEntry,
+        seconds: WARMUP_S + SECONDS,
+      });
       const done = nextMessage<FeedDone>(feed, 'done');
       await sleep(WARMUP_S * 1000 + 10);
       for (const w of workers) w.postMessage({ type: 'measure' });
@@ -261,8 +299,21 @@ async function main(): Promise<void> {
     feed.send({ type: 'exit' });
   }
   const client = clientCost();
-  console.log(`client library: ${client.perSec.toLocaleString()} l2 updates/s on one core (${client.usPerUpdate} µs each: JSON.parse, book update, checksum; ${client.levelsPerUpdate} levels per update)`);
-  const out = { bench: 'feed', node: process.version, cpus: os.cpus().length, channels: CHANNELS, workers: WORKERS, publishIntervalUsPerConnection: ready.publishIntervalUsPerConnection, publishIntervalMaxMs: ready.publishIntervalMaxMs, seconds: SECONDS, steps: results, client };
+  console.log(
+    `client library: ${client.perSec.toLocaleString()} l2 updates/s on one core (${client.usPerUpdate} µs each: JSON.parse, book update, checksum; ${client.levelsPerUpdate} levels per update)`,
+  );
+  const out = {
+    bench: 'feed',
+    node: process.version,
+    cpus: os.cpus().length,
+    channels: CHANNELS,
+    workers: WORKERS,
+    publishIntervalUsPerConnection: ready.publishIntervalUsPerConnection,
+    publishIntervalMaxMs: ready.publishIntervalMaxMs,
+    seconds: SECONDS,
+    steps: results,
+    client,
+  };
   const file = args.out ?? path.join(REPO_ROOT, 'bench/results', `feed-${new Date().toISOString().slice(0, 10)}.json`);
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(out)}\n`);

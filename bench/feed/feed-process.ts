@@ -36,7 +36,16 @@ async function main(): Promise<void> {
   const generateMs = performance.now() - t0;
   const config = benchConfig();
   const sm = new ShardStateMachine(config);
-  const feed = new MarketDataFeed({ symbols: [SYMBOL], host: '127.0.0.1', port: 0, limits: { connectionsMax: 20_000, ...(publishIntervalArg !== '' ? { publishIntervalUsPerConnection: Number(publishIntervalArg) } : {}) }, log: linesLog((l) => process.stderr.write(`${l}\n`)) });
+  const feed = new MarketDataFeed({
+    symbols: [SYMBOL],
+    host: '127.0.0.1',
+    port: 0,
+    limits: {
+      connectionsMax: 20_000,
+      ...(publishIntervalArg !== '' ? { publishIntervalUsPerConnection: Number(publishIntervalArg) } : {}),
+    },
+    log: linesLog((l) => process.stderr.write(`${l}\n`)),
+  });
   feed.onStateReset(sm.engine);
   const port = await feed.start();
   let next = 0;
@@ -47,7 +56,8 @@ async function main(): Promise<void> {
     // One client session, registered in the first entry (a fresh state machine gives it id 1).
     const cmds: LoggedCommand[] = index === 0 ? [registerCommand(tsUs)] : [];
     const registrations = cmds.length;
-    for (let k = 0; k < count && next < bodies.length; k++) cmds.push({ clientId: 1, requestSeq: ++requestSeq, tsUs, body: bodies[next++]! });
+    for (let k = 0; k < count && next < bodies.length; k++)
+      cmds.push({ clientId: 1, requestSeq: ++requestSeq, tsUs, body: bodies[next++]! });
     if (cmds.length === registrations) return 0;
     const entry: Entry = { index: ++index, term: 1, type: EntryType.NORMAL, data: encodeBatch(cmds) };
     sm.apply(entry.index, commandData(entry));
@@ -106,10 +116,24 @@ async function main(): Promise<void> {
 
   process.on('message', (m: { type: string; commandsPerSec?: number; commandsPerEntry?: number; seconds?: number }) => {
     if (m.type === 'run') run(m.commandsPerSec!, m.commandsPerEntry!, m.seconds!);
-    else if (m.type === 'stats') process.send!({ type: 'stats', connections: feed.server.connectionCount, server: feed.server.stats, projector: feed.projector.stats, feed: feed.stats });
+    else if (m.type === 'stats')
+      process.send!({
+        type: 'stats',
+        connections: feed.server.connectionCount,
+        server: feed.server.stats,
+        projector: feed.projector.stats,
+        feed: feed.stats,
+      });
     else if (m.type === 'exit') void feed.stop().then(() => process.exit(0));
   });
-  process.send!({ type: 'ready', port, generateMs: Math.round(generateMs), commands: bodies.length, publishIntervalUsPerConnection: feed.server.limits.publishIntervalUsPerConnection, publishIntervalMaxMs: feed.server.limits.publishIntervalMaxMs });
+  process.send!({
+    type: 'ready',
+    port,
+    generateMs: Math.round(generateMs),
+    commands: bodies.length,
+    publishIntervalUsPerConnection: feed.server.limits.publishIntervalUsPerConnection,
+    publishIntervalMaxMs: feed.server.limits.publishIntervalMaxMs,
+  });
 }
 
 main().catch((err: unknown) => {

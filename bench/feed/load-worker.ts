@@ -54,7 +54,11 @@ let hist = newHistogram();
 let elu0 = performance.eventLoopUtilization();
 
 function newHistogram() {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 600_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
 }
 
 function readInt(b: Buffer, at: number): number {

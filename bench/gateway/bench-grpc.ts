@@ -70,7 +70,16 @@ function noteError(e: unknown): void {
 function order(): Record<string, unknown> {
   const n = orderNo++;
   const buy = n % 2 === 0;
-  return { place: { client_order_id: `g${n}`, symbol: 'BTC-USD', side: buy ? 'BUY' : 'SELL', order_type: 'LIMIT', price: buy ? 4_900_000 + (n % 500) : 5_100_000 - (n % 500), quantity: 1 } };
+  return {
+    place: {
+      client_order_id: `g${n}`,
+      symbol: 'BTC-USD',
+      side: buy ? 'BUY' : 'SELL',
+      order_type: 'LIMIT',
+      price: buy ? 4_900_000 + (n % 500) : 5_100_000 - (n % 500),
+      quantity: 1,
+    },
+  };
 }
 
 /** Mass-cancels the orders of every key's account, so that each step starts from an empty book (the orders rarely cross: without this, later steps run against hundreds of thousands of resting orders). */
@@ -87,11 +96,24 @@ async function clearBook(address: string): Promise<void> {
   }
 }
 
-async function runStep(address: string, mode: Step['mode'], rate: number | 'max', batch: number, cpuTargets: CpuTargets): Promise<Step> {
+async function runStep(
+  address: string,
+  mode: Step['mode'],
+  rate: number | 'max',
+  batch: number,
+  cpuTargets: CpuTargets,
+): Promise<Step> {
   await clearBook(address);
-  const clients = Array.from({ length: STREAMS }, (_, k) => new OrderEntryGrpcClient({ address, key: KEYS[k % KEYS.length]! }));
+  const clients = Array.from(
+    { length: STREAMS },
+    (_, k) => new OrderEntryGrpcClient({ address, key: KEYS[k % KEYS.length]! }),
+  );
   const sessions = clients.map((c) => c.openSession({}));
-  const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+  const hist = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 120_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
   let acked = 0;
   let ackedAll = 0;
   let errors = 0;
@@ -108,8 +130,12 @@ async function runStep(address: string, mode: Step['mode'], rate: number | 'max'
     const p = sessions[k]!.send({ request_id: rid, commands }).then(
       (resp: { outcomes?: { error?: unknown }[]; error?: unknown }) => {
         const done = performance.now();
-        const bad = resp.error !== undefined && resp.error !== null ? batch : (resp.outcomes ?? []).filter((o) => o.error !== undefined && o.error !== null).length;
-        if (bad > 0) noteError(resp.error ?? (resp.outcomes ?? []).find((o) => o.error !== undefined && o.error !== null)?.error);
+        const bad =
+          resp.error !== undefined && resp.error !== null
+            ? batch
+            : (resp.outcomes ?? []).filter((o) => o.error !== undefined && o.error !== null).length;
+        if (bad > 0)
+          noteError(resp.error ?? (resp.outcomes ?? []).find((o) => o.error !== undefined && o.error !== null)?.error);
         errors += bad;
         ackedAll += batch - bad;
         if (scheduled >= measureFrom && scheduled < end) {
@@ -176,12 +202,21 @@ async function runStep(address: string, mode: Step['mode'], rate: number | 'max'
 }
 
 async function main(): Promise<void> {
-  const ex = args.url === undefined ? await startExchangeProcesses(process.env.BENCH_GATEWAY_NODE_ARGS ? { nodeArgs: process.env.BENCH_GATEWAY_NODE_ARGS.split(' ') } : {}) : undefined;
+  const ex =
+    args.url === undefined
+      ? await startExchangeProcesses(
+          process.env.BENCH_GATEWAY_NODE_ARGS ? { nodeArgs: process.env.BENCH_GATEWAY_NODE_ARGS.split(' ') } : {},
+        )
+      : undefined;
   const address = args.url ?? ex!.grpcAddress;
   const steps: Step[] = [];
   const cpuTargets: CpuTargets = { generator: 'self', ...(ex?.cpuTargets() ?? {}) };
   try {
-    const list = (s: string) => s.split(',').filter((x) => x.length > 0).map(Number);
+    const list = (s: string) =>
+      s
+        .split(',')
+        .filter((x) => x.length > 0)
+        .map(Number);
     for (const r of list(args.rates!)) steps.push(await runStep(address, 'single', r, 1, cpuTargets));
     for (const r of list(args['batch-rates']!)) steps.push(await runStep(address, 'batched', r, BATCH, cpuTargets));
     if (args.max && !args['no-max']) steps.push(await runStep(address, 'max', 'max', BATCH, cpuTargets));
@@ -192,10 +227,14 @@ async function main(): Promise<void> {
   for (const s of steps) {
     console.log(
       `${s.mode.padEnd(8)} ${String(s.offered).padStart(10)} ${String(s.batch).padStart(6)} ${String(s.ordersPerSec).padStart(10)} ${String(s.errors).padStart(7)} ${s.p50Ms.toFixed(2).padStart(8)} ${s.p99Ms.toFixed(2).padStart(8)} ${s.p999Ms.toFixed(2).padStart(9)} ${s.maxMs.toFixed(2).padStart(8)}` +
-        `   CPU µs/order ${Object.entries(s.cpuUsPerOrder).map(([k, v]) => `${k} ${v ?? '-'}`).join(', ')}; cores busy ${s.coresBusy ?? '-'}`,
+        `   CPU µs/order ${Object.entries(s.cpuUsPerOrder)
+          .map(([k, v]) => `${k} ${v ?? '-'}`)
+          .join(', ')}; cores busy ${s.coresBusy ?? '-'}`,
     );
   }
-  console.log(JSON.stringify({ bench: 'grpc', node: process.version, fsync: true, streams: STREAMS, seconds: SECONDS, steps }));
+  console.log(
+    JSON.stringify({ bench: 'grpc', node: process.version, fsync: true, streams: STREAMS, seconds: SECONDS, steps }),
+  );
 }
 
 main().catch((err: unknown) => {

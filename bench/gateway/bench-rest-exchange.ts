@@ -15,7 +15,12 @@ const { values: a } = parseArgs({
   },
 });
 
-const ex = a.url === undefined ? await startExchangeProcesses(process.env.BENCH_GATEWAY_NODE_ARGS ? { nodeArgs: process.env.BENCH_GATEWAY_NODE_ARGS.split(' ') } : {}) : undefined;
+const ex =
+  a.url === undefined
+    ? await startExchangeProcesses(
+        process.env.BENCH_GATEWAY_NODE_ARGS ? { nodeArgs: process.env.BENCH_GATEWAY_NODE_ARGS.split(' ') } : {},
+      )
+    : undefined;
 try {
   const result = await benchRest({
     url: a.url ?? ex!.restUrl,

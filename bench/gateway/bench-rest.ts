@@ -65,7 +65,10 @@ interface AutocannonResult {
   statusCodeStats: Record<string, { count: number }>;
 }
 interface AutocannonInstance extends PromiseLike<AutocannonResult> {
-  on(event: 'response', fn: (client: unknown, statusCode: number, resBytes: number, responseTimeMs: number) => void): void;
+  on(
+    event: 'response',
+    fn: (client: unknown, statusCode: number, resBytes: number, responseTimeMs: number) => void,
+  ): void;
   on(event: 'reqError', fn: (err: Error) => void): void;
 }
 const autocannon = createRequire(import.meta.url)('autocannon') as (opts: AutocannonOptions) => AutocannonInstance;
@@ -192,11 +195,20 @@ function round2(x: number): number {
   return Math.round(x * 100) / 100;
 }
 
-async function runStep(o: BenchRestOptions, source: OrderSource, offered: number | 'max', seconds: number): Promise<StepResult> {
+async function runStep(
+  o: BenchRestOptions,
+  source: OrderSource,
+  offered: number | 'max',
+  seconds: number,
+): Promise<StepResult> {
   const fixed = offered !== 'max';
   const connections = fixed ? Math.min(o.connections, offered) : o.connections;
   const pipelining = fixed ? 1 : o.pipelining;
-  const latencyUs = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: LATENCY_US_MAX, numberOfSignificantValueDigits: 3 });
+  const latencyUs = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: LATENCY_US_MAX,
+    numberOfSignificantValueDigits: 3,
+  });
   // Per connection, a fixed-rate step sends one request every connections / rate seconds.
   const expectedIntervalUs = fixed ? Math.max(1, Math.round((connections * 1e6) / offered)) : 0;
   const sentBefore = source.n;
@@ -262,7 +274,11 @@ function fmt(x: number | null, width: number): string {
 /** Runs the steps against a gateway that is already up. */
 export async function benchRest(opts: Partial<BenchRestOptions> = {}): Promise<BenchRestResult> {
   const o: BenchRestOptions = { ...BENCH_REST_DEFAULTS, ...opts };
-  const client = new OrderEntryRestClient({ baseUrl: o.url, key: { key: o.key, hmacSecret: o.secret }, timeoutMs: o.timeoutSeconds * 1000 });
+  const client = new OrderEntryRestClient({
+    baseUrl: o.url,
+    key: { key: o.key, hmacSecret: o.secret },
+    timeoutMs: o.timeoutSeconds * 1000,
+  });
   const health = await client.health().catch((err: unknown) => {
     throw new Error(`no gateway at ${o.url}: ${String(err)}`);
   });
@@ -270,7 +286,10 @@ export async function benchRest(opts: Partial<BenchRestOptions> = {}): Promise<B
   o.log(
     `bench:rest — POST ${ORDER_PATH} at ${o.url}, ${o.connections} connections (pipelining ${o.pipelining} at max), ${o.seconds} s per step; node ${process.version}, ${os.cpus().length} CPUs`,
   );
-  if (o.pipelining > 1) o.log('note: uWebSockets.js closes a connection that pipelines behind a pending answer; expect errors with --pipelining > 1');
+  if (o.pipelining > 1)
+    o.log(
+      'note: uWebSockets.js closes a connection that pipelines behind a pending answer; expect errors with --pipelining > 1',
+    );
 
   const source = new OrderSource(o);
   const firstRate = o.rates.find((r): r is number => r !== 'max');
@@ -289,18 +308,33 @@ export async function benchRest(opts: Partial<BenchRestOptions> = {}): Promise<B
       `${String(s.offered).padStart(9)} ${String(s.ordersPerSec).padStart(11)} ${String(s.non2xx).padStart(10)} ${String(s.errors + s.timeouts).padStart(8)} ${fmt(s.p50Ms, 9)} ${fmt(s.p99Ms, 9)} ${fmt(s.p999Ms, 9)} ${fmt(s.maxMs, 9)}`,
     );
     const unanswered = s.sent - s.requests - s.errors - s.timeouts;
-    if (unanswered > o.connections * o.pipelining) o.log(`          ${unanswered} requests sent without an answer (connections closed by the server?)`);
+    if (unanswered > o.connections * o.pipelining)
+      o.log(`          ${unanswered} requests sent without an answer (connections closed by the server?)`);
     const other = Object.entries(s.statusCodes).filter(([c]) => !c.startsWith('2'));
     if (other.length > 0) o.log(`          non-2xx by status: ${other.map(([c, n]) => `${c}×${n}`).join(', ')}`);
-    o.log(`          CPU µs per order: ${Object.entries(s.cpuUsPerOrder).map(([k, v]) => `${k} ${v ?? '-'}`).join(', ')}; cores busy ${s.coresBusy ?? '-'}`);
+    o.log(
+      `          CPU µs per order: ${Object.entries(s.cpuUsPerOrder)
+        .map(([k, v]) => `${k} ${v ?? '-'}`)
+        .join(', ')}; cores busy ${s.coresBusy ?? '-'}`,
+    );
   }
   await clearBook(o, client);
-  return { bench: 'rest', node: process.version, cpus: os.cpus().length, url: o.url, connections: o.connections, pipelining: o.pipelining, seconds: o.seconds, steps };
+  return {
+    bench: 'rest',
+    node: process.version,
+    cpus: os.cpus().length,
+    url: o.url,
+    connections: o.connections,
+    pipelining: o.pipelining,
+    seconds: o.seconds,
+    steps,
+  };
 }
 
 function positive(name: string, v: string | undefined, integer = true): number {
   const n = Number(v);
-  if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) throw new Error(`--${name}: not a valid number: ${v}`);
+  if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n)))
+    throw new Error(`--${name}: not a valid number: ${v}`);
   return n;
 }
 
@@ -324,7 +358,9 @@ async function main(): Promise<void> {
       timeout: { type: 'string', default: String(d.timeoutSeconds) },
     },
   });
-  const rates = (a.rates ?? '').split(',').map((r) => (r.trim() === 'max' ? ('max' as const) : positive('rates', r.trim())));
+  const rates = (a.rates ?? '')
+    .split(',')
+    .map((r) => (r.trim() === 'max' ? ('max' as const) : positive('rates', r.trim())));
   if (rates.some((r) => r === 0)) throw new Error('--rates: a rate must be positive');
   const result = await benchRest({
     url: a.url!,

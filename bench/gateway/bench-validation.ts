@@ -43,7 +43,17 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { requests: 200_000, threads: 2, batches: [1, 8, 32, 64, 128, 256], window: 4096, rates: [20_000, 50_000], openSeconds: 3, warmup: 20_000, inline: true, repeats: 3 };
+  const o: Options = {
+    requests: 200_000,
+    threads: 2,
+    batches: [1, 8, 32, 64, 128, 256],
+    window: 4096,
+    rates: [20_000, 50_000],
+    openSeconds: 3,
+    warmup: 20_000,
+    inline: true,
+    repeats: 3,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = (): string => {
@@ -59,9 +69,15 @@ function parseArgs(argv: string[]): Options {
     if (a === '--') continue;
     else if (a === '--requests') o.requests = Math.floor(num());
     else if (a === '--threads') o.threads = Math.floor(num());
-    else if (a === '--batches') o.batches = next().split(',').map((s) => Math.floor(Number(s)));
+    else if (a === '--batches')
+      o.batches = next()
+        .split(',')
+        .map((s) => Math.floor(Number(s)));
     else if (a === '--window') o.window = Math.floor(num());
-    else if (a === '--rates') o.rates = next().split(',').map((x) => Number(x.replace(/_/g, '')));
+    else if (a === '--rates')
+      o.rates = next()
+        .split(',')
+        .map((x) => Number(x.replace(/_/g, '')));
     else if (a === '--open-seconds') o.openSeconds = num();
     else if (a === '--warmup') o.warmup = Math.floor(num());
     else if (a === '--no-inline') o.inline = false;
@@ -72,7 +88,9 @@ function parseArgs(argv: string[]): Options {
       o.warmup = 5_000;
       o.repeats = 1;
     } else if (a === '--help' || a === '-h') {
-      console.log('usage: npx tsx bench/gateway/bench-validation.ts [--requests N] [--threads T] [--batches 1,8,32,64,128,256] [--window W] [--rates 20000,50000] [--open-seconds S] [--warmup N] [--repeats R] [--no-inline] [--quick]');
+      console.log(
+        'usage: npx tsx bench/gateway/bench-validation.ts [--requests N] [--threads T] [--batches 1,8,32,64,128,256] [--window W] [--rates 20000,50000] [--open-seconds S] [--warmup N] [--repeats R] [--no-inline] [--quick]',
+      );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -85,7 +103,14 @@ const KEY = { key: 'bench-key', hmacSecret: 'bench-secret-0123456789' };
 const WINDOW_MS = 3_600_000;
 const config = {
   receiveWindowMs: WINDOW_MS,
-  shards: [{ id: 0, instruments: [{ symbol: 'BTC-USD', tickSize: 1, lotSize: 1, minQty: 1, maxQty: 1_000_000, maxPrice: 1_000_000_000 }] }],
+  shards: [
+    {
+      id: 0,
+      instruments: [
+        { symbol: 'BTC-USD', tickSize: 1, lotSize: 1, minQty: 1, maxQty: 1_000_000, maxPrice: 1_000_000_000 },
+      ],
+    },
+  ],
   accounts: [{ account: 1, apiKeys: [{ key: KEY.key, hmacSecret: KEY.hmacSecret }] }],
   adminKeys: [],
 };
@@ -119,7 +144,11 @@ interface Lat {
 }
 
 function histogram(): hdr.Histogram {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 600_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
 }
 
 function lat(h: hdr.Histogram): Lat {
@@ -135,7 +164,11 @@ function check(ok: boolean, what: string): void {
 }
 
 /** Closed loop: `window` outstanding until every request is answered. */
-async function closedLoop(pool: ValidationPool, reqs: RawRequest[], window: number): Promise<{ seconds: number; lat: Lat }> {
+async function closedLoop(
+  pool: ValidationPool,
+  reqs: RawRequest[],
+  window: number,
+): Promise<{ seconds: number; lat: Lat }> {
   const h = histogram();
   let next = 0;
   let done = 0;
@@ -197,26 +230,49 @@ interface OpenRow {
   perSec: number;
   meanBatch: number;
 }
-type Row = { batchMax: number; closedPerSec: number; closedP50Ms: number; closedP99Ms: number; tasks: number; meanBatch: number; open: OpenRow[] };
+type Row = {
+  batchMax: number;
+  closedPerSec: number;
+  closedP50Ms: number;
+  closedP99Ms: number;
+  tasks: number;
+  meanBatch: number;
+  open: OpenRow[];
+};
 
 /** The reference figure: µs per request with the same work inline on this thread (no pool, no replay cache); 0 with --no-inline. */
 function inlineUsPerRequest(o: Options, warm: RawRequest[], closed: RawRequest[]): number {
   const state = createWorkerState(config);
   const nowMs = Date.now();
   const inlineN = o.inline ? Math.min(o.requests, 50_000) : 0;
-  for (let i = 0; i < Math.min(inlineN, 5_000); i += 64) runTask(state, { kind: 'requests', items: warm.slice(i, i + 64).map((req) => ({ req, nowMs })) });
+  for (let i = 0; i < Math.min(inlineN, 5_000); i += 64)
+    runTask(state, { kind: 'requests', items: warm.slice(i, i + 64).map((req) => ({ req, nowMs })) });
   const ti = performance.now();
   for (let i = 0; i < inlineN; i += 64) {
-    const out = runTask(state, { kind: 'requests', items: closed.slice(i, i + 64).map((req) => ({ req, nowMs })) }) as { ok: boolean }[];
-    check(out.every((x) => x.ok), 'inline validation refused a request');
+    const out = runTask(state, { kind: 'requests', items: closed.slice(i, i + 64).map((req) => ({ req, nowMs })) }) as {
+      ok: boolean;
+    }[];
+    check(
+      out.every((x) => x.ok),
+      'inline validation refused a request',
+    );
   }
   const inlineUs = inlineN === 0 ? 0 : ((performance.now() - ti) * 1000) / inlineN;
-  if (inlineN > 0) console.log(`inline (main thread, no pool): ${inlineUs.toFixed(1)} µs per request → ${Math.round(1e6 / inlineUs).toLocaleString('en-US')} req/s on one core`);
+  if (inlineN > 0)
+    console.log(
+      `inline (main thread, no pool): ${inlineUs.toFixed(1)} µs per request → ${Math.round(1e6 / inlineUs).toLocaleString('en-US')} req/s on one core`,
+    );
   return inlineUs;
 }
 
 /** One batchMax on a fresh pool: warm-up, the closed loop, then the open loop at each rate. */
-async function measureBatchMax(o: Options, b: number, warm: RawRequest[], closed: RawRequest[], opens: RawRequest[][]): Promise<Row> {
+async function measureBatchMax(
+  o: Options,
+  b: number,
+  warm: RawRequest[],
+  closed: RawRequest[],
+  opens: RawRequest[][],
+): Promise<Row> {
   const pool = new ValidationPool({ config, threads: o.threads, batchMax: b, queueMax: 1 << 22 });
   try {
     await closedLoop(pool, warm, Math.min(o.window, warm.length));
@@ -228,7 +284,12 @@ async function measureBatchMax(o: Options, b: number, warm: RawRequest[], closed
       const before = pool.stats();
       const op = await openLoop(pool, opens[k]!, o.rates[k]!);
       const after = pool.stats();
-      open.push({ rate: o.rates[k]!, ...op.lat, perSec: Math.round(op.perSec), meanBatch: Math.round(((after.items - before.items) / (after.tasks - before.tasks)) * 10) / 10 });
+      open.push({
+        rate: o.rates[k]!,
+        ...op.lat,
+        perSec: Math.round(op.perSec),
+        meanBatch: Math.round(((after.items - before.items) / (after.tasks - before.tasks)) * 10) / 10,
+      });
     }
     const tasks = s1.tasks - s0.tasks;
     return {
@@ -280,7 +341,9 @@ async function main(): Promise<void> {
   const warm = makeRequests('w', o.warmup);
   const closed = makeRequests('c', o.requests);
   const opens = openNs.map((n, k) => makeRequests(`o${k}`, n));
-  console.log(`node ${process.version}, ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? '?'}), ${o.threads} worker threads`);
+  console.log(
+    `node ${process.version}, ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? '?'}), ${o.threads} worker threads`,
+  );
   console.log(
     `signed ${o.warmup + o.requests + openNs.reduce((a, b) => a + b, 0)} requests in ${((performance.now() - tGen) / 1000).toFixed(1)} s; ` +
       `closed loop: ${o.requests} requests, ${o.window} outstanding; open loop: ${o.rates.join(', ')} req/s for ${o.openSeconds} s each`,
@@ -291,9 +354,25 @@ async function main(): Promise<void> {
   console.log('');
 
   const runs = new Map<number, Row[]>(o.batches.map((b) => [b, []]));
-  const header = ['batchMax', 'closed req/s', 'p50 ms', 'p99 ms', 'tasks', 'batch', ...o.rates.flatMap((r) => [`open ${r}/s p50 ms`, 'p99 ms', 'batch'])];
+  const header = [
+    'batchMax',
+    'closed req/s',
+    'p50 ms',
+    'p99 ms',
+    'tasks',
+    'batch',
+    ...o.rates.flatMap((r) => [`open ${r}/s p50 ms`, 'p99 ms', 'batch']),
+  ];
   const line = (row: Row): string =>
-    [row.batchMax, row.closedPerSec.toLocaleString('en-US'), row.closedP50Ms, row.closedP99Ms, row.tasks, row.meanBatch, ...row.open.flatMap((x) => [x.p50Ms, x.p99Ms, x.meanBatch])].join(' | ');
+    [
+      row.batchMax,
+      row.closedPerSec.toLocaleString('en-US'),
+      row.closedP50Ms,
+      row.closedP99Ms,
+      row.tasks,
+      row.meanBatch,
+      ...row.open.flatMap((x) => [x.p50Ms, x.p99Ms, x.meanBatch]),
+    ].join(' | ');
   console.log(header.join(' | '));
   // Rounds: every batchMax once per round, the order rotated each round, so that a noisy
   // stretch of a shared machine does not hit one setting only; the summary takes medians.

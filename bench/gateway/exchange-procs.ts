@@ -20,12 +20,16 @@ export interface ExchangeProcs {
 /** Gateway process ready line timeout (ms). */
 const GATEWAY_READY_MS = 30_000;
 
-export async function startExchangeProcesses(opts: { fsync?: boolean; workers?: number; nodeArgs?: string[] } = {}): Promise<ExchangeProcs> {
+export async function startExchangeProcesses(
+  opts: { fsync?: boolean; workers?: number; nodeArgs?: string[] } = {},
+): Promise<ExchangeProcs> {
   const cluster = await ProcessCluster.create({ fsync: opts.fsync ?? true });
   await cluster.startAll();
   await cluster.waitForLeader(30_000);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mb-gw-bench-'));
-  const example = JSON.parse(readFileSync(path.join(REPO_ROOT, 'gateway/examples/gateway-local.json'), 'utf8')) as Record<string, unknown>;
+  const example = JSON.parse(
+    readFileSync(path.join(REPO_ROOT, 'gateway/examples/gateway-local.json'), 'utf8'),
+  ) as Record<string, unknown>;
   const restPort = await freePort();
   const grpcPort = await freePort();
   const config = {
@@ -38,7 +42,11 @@ export async function startExchangeProcesses(opts: { fsync?: boolean; workers?: 
   };
   const configPath = path.join(dir, 'gateway.json');
   writeFileSync(configPath, JSON.stringify(config, null, 2));
-  const child = spawnTsx('gateway/main.ts', ['--config', configPath], { name: 'gateway', readyTimeoutMs: GATEWAY_READY_MS, ...(opts.nodeArgs !== undefined ? { nodeArgs: opts.nodeArgs } : {}) });
+  const child = spawnTsx('gateway/main.ts', ['--config', configPath], {
+    name: 'gateway',
+    readyTimeoutMs: GATEWAY_READY_MS,
+    ...(opts.nodeArgs !== undefined ? { nodeArgs: opts.nodeArgs } : {}),
+  });
   await child.ready;
   return {
     restUrl: `http://127.0.0.1:${restPort}`,

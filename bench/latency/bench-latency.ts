@@ -45,7 +45,14 @@ function summarize(samplesMs: number[]): Summary {
   const s = [...samplesMs].sort((x, y) => x - y);
   const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
   const r = (v: number) => Math.round(v * 1000) / 1000;
-  return { n: s.length, p50: r(q(0.5)), p90: r(q(0.9)), p99: r(q(0.99)), max: r(s[s.length - 1]!), mean: r(s.reduce((x, y) => x + y, 0) / s.length) };
+  return {
+    n: s.length,
+    p50: r(q(0.5)),
+    p90: r(q(0.9)),
+    p99: r(q(0.99)),
+    max: r(s[s.length - 1]!),
+    mean: r(s.reduce((x, y) => x + y, 0) / s.length),
+  };
 }
 
 async function sequential(sender: Sender, n: number, offset: number): Promise<Summary> {
@@ -60,7 +67,12 @@ async function sequential(sender: Sender, n: number, offset: number): Promise<Su
 }
 
 /** Open loop at `rate`/s for `seconds`: every order timed from when it was due. */
-async function openLoop(sender: Sender, rate: number, seconds: number, offset: number): Promise<{ sent: number; failed: number; latency: Summary; wallMs: number }> {
+async function openLoop(
+  sender: Sender,
+  rate: number,
+  seconds: number,
+  offset: number,
+): Promise<{ sent: number; failed: number; latency: Summary; wallMs: number }> {
   const total = rate * seconds;
   const ms: number[] = [];
   let failed = 0;
@@ -83,18 +95,39 @@ async function openLoop(sender: Sender, rate: number, seconds: number, offset: n
 
 // BENCH_EXCHANGE_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"): node flags of the gateway's process.
 const nodeArgs = process.env.BENCH_EXCHANGE_NODE_ARGS?.split(' ').filter((x) => x.length > 0);
-const child = spawnTsx('bench/latency/exchange-proc.ts', [], { name: 'exchange', readyTimeoutMs: 120_000, ...(nodeArgs !== undefined ? { nodeArgs } : {}) });
-const ready = (await child.ready) as { restUrl: string; grpcAddress: string; pids: Record<string, number>; metrics: { replicas: string[] } };
-const stagesNow = () => scrape(`${ready.restUrl}/metrics`, ready.metrics.replicas.map((a) => `http://${a}/metrics`));
+const child = spawnTsx('bench/latency/exchange-proc.ts', [], {
+  name: 'exchange',
+  readyTimeoutMs: 120_000,
+  ...(nodeArgs !== undefined ? { nodeArgs } : {}),
+});
+const ready = (await child.ready) as {
+  restUrl: string;
+  grpcAddress: string;
+  pids: Record<string, number>;
+  metrics: { replicas: string[] };
+};
+const stagesNow = () =>
+  scrape(
+    `${ready.restUrl}/metrics`,
+    ready.metrics.replicas.map((a) => `http://${a}/metrics`),
+  );
 const targets: CpuTargets = ready.pids;
 const result: Record<string, unknown> = { bench: 'latency', orders: ORDERS, fsync: true, replicas: 3 };
 try {
   const tag = `lat${Date.now()}`;
-  const seq: Record<string, Summary & { cpuUsPerOrder: Record<string, number | null>; stages: ReturnType<typeof stageDelta> }> = {};
+  const seq: Record<
+    string,
+    Summary & { cpuUsPerOrder: Record<string, number | null>; stages: ReturnType<typeof stageDelta> }
+  > = {};
   const protocols = a.protocols!.split(',');
   let offset = 0;
   for (const p of protocols) {
-    const sender = p === 'rest' ? restSender(ready.restUrl, tag) : p === 'grpc-unary' ? await grpcUnarySender(ready.grpcAddress, tag) : await grpcSessionSender(ready.grpcAddress, tag);
+    const sender =
+      p === 'rest'
+        ? restSender(ready.restUrl, tag)
+        : p === 'grpc-unary'
+          ? await grpcUnarySender(ready.grpcAddress, tag)
+          : await grpcSessionSender(ready.grpcAddress, tag);
     const before = await stagesNow();
     const c0 = sampleCpu(targets);
     const t0 = performance.now();
@@ -116,7 +149,14 @@ try {
     const cpu = cpuPerUnit(c0, sampleCpu(targets), ol.sent, performance.now() - t0);
     const stages = stageDelta(before, await stagesNow());
     await sender.close();
-    result.openLoop = { rate: RATE, seconds: SECONDS, ...ol, cpuUsPerOrder: cpu.usPerUnit, coresBusy: cpu.coresBusy, stages };
+    result.openLoop = {
+      rate: RATE,
+      seconds: SECONDS,
+      ...ol,
+      cpuUsPerOrder: cpu.usPerUnit,
+      coresBusy: cpu.coresBusy,
+      stages,
+    };
     console.error(`open loop ${RATE}/s: ${JSON.stringify(result.openLoop)}`);
   }
 

@@ -4,7 +4,11 @@
 // at one price, so every second order fills and the book stays small.
 
 import http from 'node:http';
-import { OrderEntryGrpcClient, type OrderSessionHandle, type PlaceOrderRequest } from '../../gateway/client/grpc-client.js';
+import {
+  OrderEntryGrpcClient,
+  type OrderSessionHandle,
+  type PlaceOrderRequest,
+} from '../../gateway/client/grpc-client.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
 
 export const DEMO_KEYS = [
@@ -17,7 +21,15 @@ export function orderAt(i: number, tag: string): { account: 0 | 1; req: PlaceOrd
   const account = (i % 2) as 0 | 1;
   return {
     account,
-    req: { client_order_id: `${tag}-${i}`, symbol: 'BTC-USD', side: account === 0 ? 'BUY' : 'SELL', order_type: 'LIMIT', time_in_force: 'GTC', price: 5_000_000, quantity: 1 },
+    req: {
+      client_order_id: `${tag}-${i}`,
+      symbol: 'BTC-USD',
+      side: account === 0 ? 'BUY' : 'SELL',
+      order_type: 'LIMIT',
+      time_in_force: 'GTC',
+      price: 5_000_000,
+      quantity: 1,
+    },
   };
 }
 
@@ -44,12 +56,22 @@ export function restSender(baseUrl: string, tag: string): Sender {
             method: 'POST',
             path: '/v1/orders',
             agent: agents[account],
-            headers: { 'content-type': 'application/json', 'content-length': body.length, [HEADER_API_KEY]: auth.apiKey, [HEADER_TIMESTAMP]: auth.timestamp, [HEADER_SIGNATURE]: auth.signature },
+            headers: {
+              'content-type': 'application/json',
+              'content-length': body.length,
+              [HEADER_API_KEY]: auth.apiKey,
+              [HEADER_TIMESTAMP]: auth.timestamp,
+              [HEADER_SIGNATURE]: auth.signature,
+            },
           },
           (res) => {
             const chunks: Buffer[] = [];
             res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () => (res.statusCode === 200 || res.statusCode === 201 ? resolve() : reject(new Error(`REST ${res.statusCode}: ${Buffer.concat(chunks).toString()}`))));
+            res.on('end', () =>
+              res.statusCode === 200 || res.statusCode === 201
+                ? resolve()
+                : reject(new Error(`REST ${res.statusCode}: ${Buffer.concat(chunks).toString()}`)),
+            );
           },
         );
         r.on('error', reject);
@@ -86,7 +108,8 @@ export async function grpcSessionSender(address: string, tag: string): Promise<S
       const { account, req } = orderAt(i, tag);
       const resp = await sessions[account]!.send({ request_id: i + 1, commands: [{ place: req }] });
       const out = resp.outcomes?.[0];
-      if (resp.error != null || out === undefined || out.error != null) throw new Error(`session: ${JSON.stringify(resp.error ?? out?.error ?? resp)}`);
+      if (resp.error != null || out === undefined || out.error != null)
+        throw new Error(`session: ${JSON.stringify(resp.error ?? out?.error ?? resp)}`);
     },
     async close() {
       await Promise.all(sessions.map((s) => s.close()));

@@ -31,7 +31,16 @@ for (const id of ex.cluster.ids) {
 }
 Object.assign(pids, events.pids());
 const replicaMetrics = [...ex.cluster.opsPorts.values()].map((p) => `127.0.0.1:${p}`);
-console.log(JSON.stringify({ event: 'ready', restUrl: ex.restUrl, grpcAddress: ex.grpcAddress, queryRest: events.queryRest, metrics: { ...events.metrics, replicas: replicaMetrics }, pids }));
+console.log(
+  JSON.stringify({
+    event: 'ready',
+    restUrl: ex.restUrl,
+    grpcAddress: ex.grpcAddress,
+    queryRest: events.queryRest,
+    metrics: { ...events.metrics, replicas: replicaMetrics },
+    pids,
+  }),
+);
 
 let stopping = false;
 const stop = async () => {

@@ -46,9 +46,15 @@ if (process.argv[2] === 'child') {
     }
     const m1 = process.cpuUsage(m0);
     const c1 = await childCpu();
-    const step = { gapMs: gap, serverUsPerRoundTrip: Math.round(((c1 - c0) * 1000) / ROUND_TRIPS), clientUsPerRoundTrip: Math.round((m1.user + m1.system) / ROUND_TRIPS) };
+    const step = {
+      gapMs: gap,
+      serverUsPerRoundTrip: Math.round(((c1 - c0) * 1000) / ROUND_TRIPS),
+      clientUsPerRoundTrip: Math.round((m1.user + m1.system) / ROUND_TRIPS),
+    };
     steps.push(step);
-    console.error(`pause ${gap} ms: server ${step.serverUsPerRoundTrip} µs, client ${step.clientUsPerRoundTrip} µs of CPU per round trip`);
+    console.error(
+      `pause ${gap} ms: server ${step.serverUsPerRoundTrip} µs, client ${step.clientUsPerRoundTrip} µs of CPU per round trip`,
+    );
   }
   s.destroy();
   child.kill();

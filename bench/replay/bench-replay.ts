@@ -50,10 +50,22 @@ function median(xs: number[]): number {
 async function main(): Promise<void> {
   const dir = a.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mb-bench-replay-'));
   const t0 = performance.now();
-  const ex = await writeSyntheticExchange({ dir, commands, replicas, seed: Number(a.seed), batchMax: 256, snapshotEveryEntries: 2000, runs: 2, chainHeadEveryReports: 1000 });
+  const ex = await writeSyntheticExchange({
+    dir,
+    commands,
+    replicas,
+    seed: Number(a.seed),
+    batchMax: 256,
+    snapshotEveryEntries: 2000,
+    runs: 2,
+    chainHeadEveryReports: 1000,
+  });
   const genMs = performance.now() - t0;
   const node1 = ex.shardDirs[0]![0]!;
-  const walBytes = fs.readdirSync(node1).filter((n) => n.endsWith('.log')).reduce((s, n) => s + fs.statSync(path.join(node1, n)).size, 0);
+  const walBytes = fs
+    .readdirSync(node1)
+    .filter((n) => n.endsWith('.log'))
+    .reduce((s, n) => s + fs.statSync(path.join(node1, n)).size, 0);
   console.log(
     `recorded exchange in ${dir} (${(genMs / 1000).toFixed(1)} s): ${ex.commands.toLocaleString()} commands in ${ex.entries[0]!.toLocaleString()} entries ` +
       `(${(walBytes / 2 ** 20).toFixed(1)} MiB of WAL per replica, ${replicas} replica(s)), ${ex.execReports.toLocaleString()} exec reports, ${ex.reportsChained.toLocaleString()} chained`,
@@ -73,16 +85,27 @@ async function main(): Promise<void> {
       reader.close();
     }
     runs['wal-read']!.push(performance.now() - t);
-    if (entries !== ex.entries[0]! * replicas) throw new Error(`read ${entries} entries, expected ${ex.entries[0]! * replicas}`);
-    for (const [name, sources, verify] of [['replay', withoutGateway, false], ['verify-state', withoutGateway, true], ['verify', withGateway, true]] as const) {
+    if (entries !== ex.entries[0]! * replicas)
+      throw new Error(`read ${entries} entries, expected ${ex.entries[0]! * replicas}`);
+    for (const [name, sources, verify] of [
+      ['replay', withoutGateway, false],
+      ['verify-state', withoutGateway, true],
+      ['verify', withGateway, true],
+    ] as const) {
       t = performance.now();
-      const res = await replay({ sources, from: 'genesis', verify, ...(hashThreads !== undefined ? { hashThreads } : {}) });
+      const res = await replay({
+        sources,
+        from: 'genesis',
+        verify,
+        ...(hashThreads !== undefined ? { hashThreads } : {}),
+      });
       runs[name]!.push(performance.now() - t);
       if (res.exitCode !== 0) {
         failed = true;
         console.error(`${name}: exit ${res.exitCode}: ${JSON.stringify(res.findings.slice(0, 3))}`);
       }
-      if (res.shards[0]!.stateHash !== ex.finalStateHashes[0]) throw new Error(`${name}: state hash ${res.shards[0]!.stateHash}, recorded ${ex.finalStateHashes[0]}`);
+      if (res.shards[0]!.stateHash !== ex.finalStateHashes[0])
+        throw new Error(`${name}: state hash ${res.shards[0]!.stateHash}, recorded ${ex.finalStateHashes[0]}`);
       if (name === 'verify') last = res;
     }
   }
@@ -108,7 +131,9 @@ async function main(): Promise<void> {
   console.log('| --- | ---: | ---: | --- |');
   for (const [name, ms] of Object.entries(runs)) {
     const m = median(ms);
-    console.log(`| ${name} | ${m.toFixed(0)} | ${rate(m).toLocaleString()} | ${ms.map((x) => x.toFixed(0)).join(', ')} |`);
+    console.log(
+      `| ${name} | ${m.toFixed(0)} | ${rate(m).toLocaleString()} | ${ms.map((x) => x.toFixed(0)).join(', ')} |`,
+    );
     result[name] = { medianMs: Math.round(m), commandsPerSec: rate(m), runsMs: ms.map((x) => Math.round(x)) };
   }
   const walMs = median(runs['wal-read']!);
@@ -119,7 +144,12 @@ async function main(): Promise<void> {
   result.verifyStateTargetMet = rate(median(runs['verify-state']!)) >= TARGET_COMMANDS_PER_SEC;
   if (!a.keep && a.dir === undefined) fs.rmSync(dir, { recursive: true, force: true });
   const line = JSON.stringify(result);
-  const out = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'results', `replay-${new Date().toISOString().slice(0, 10)}.json`);
+  const out = path.join(
+    path.dirname(new URL(import.meta.url).pathname),
+    '..',
+    'results',
+    `replay-${new Date().toISOString().slice(0, 10)}.json`,
+  );
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, `${line}\n`);
   console.log('');

@@ -189,7 +189,13 @@ async function writeShard(g: Generation, s: number): Promise<ShardReport[]> {
 }
 
 /** instruments-<s>.json and cluster-<s>.json, recorded in `out`; returns the cluster's data directory. */
-function writeShardConfigs(g: Generation, s: number, orderCountMax: number, instrument: InstrumentConfig, symbol: string): string {
+function writeShardConfigs(
+  g: Generation,
+  s: number,
+  orderCountMax: number,
+  instrument: InstrumentConfig,
+  symbol: string,
+): string {
   const { o, out, cfgDir } = g;
   const engineConfig = {
     shardId: s,
@@ -211,7 +217,11 @@ function writeShardConfigs(g: Generation, s: number, orderCountMax: number, inst
         dataDir: path.relative(cfgDir, clusterDataDir),
         shardConfig: path.basename(engineConfigPath),
         fsync: false,
-        members: Array.from({ length: g.replicas }, (_, k) => ({ id: k + 1, raft: '127.0.0.1:0', client: '127.0.0.1:0' })),
+        members: Array.from({ length: g.replicas }, (_, k) => ({
+          id: k + 1,
+          raft: '127.0.0.1:0',
+          client: '127.0.0.1:0',
+        })),
         ...(o.snapshotEveryEntries ? { snapshotIntervalEntries: o.snapshotEveryEntries } : {}),
       },
       null,
@@ -226,13 +236,28 @@ function writeShardConfigs(g: Generation, s: number, orderCountMax: number, inst
  * Writes the shard's log through a WAL in `node1` (snapshots, compaction, hard state), each
  * entry applied to `sm`; returns the last index and the shard's reports to chain.
  */
-async function writeShardLog(g: Generation, s: number, symbol: string, commands: Command[], sm: ShardStateMachine, node1: string): Promise<{ lastIndex: number; shardReports: ShardReport[] }> {
+async function writeShardLog(
+  g: Generation,
+  s: number,
+  symbol: string,
+  commands: Command[],
+  sm: ShardStateMachine,
+  node1: string,
+): Promise<{ lastIndex: number; shardReports: ShardReport[] }> {
   const { o, out, rng } = g;
-  const wal = Wal.open(node1, { warn: () => undefined, ...(o.segmentBytesMax !== undefined ? { segmentBytesMax: o.segmentBytesMax } : {}) });
+  const wal = Wal.open(node1, {
+    warn: () => undefined,
+    ...(o.segmentBytesMax !== undefined ? { segmentBytesMax: o.segmentBytesMax } : {}),
+  });
   wal.loadLatestSnapshot();
   // The generator numbers commands 1..n and uses those numbers as order ids; the log's time
   // ticks take sequence numbers too, so ids named by cancels and amends are mapped.
-  const numbering: Numbering = { requestSeq: new Array<number>(g.clients + 1).fill(0), tickSeq: 0, seq: 0, seqOf: new Float64Array(commands.length + 2) };
+  const numbering: Numbering = {
+    requestSeq: new Array<number>(g.clients + 1).fill(0),
+    tickSeq: 0,
+    seq: 0,
+    seqOf: new Float64Array(commands.length + 2),
+  };
   let index = 0;
   let pendingEntries: LogEntry[] = [];
   let pendingBytes = 0;
@@ -262,7 +287,14 @@ async function writeShardLog(g: Generation, s: number, symbol: string, commands:
       wal.append(pendingEntries);
       pendingEntries = [];
       pendingBytes = 0;
-      await wal.saveSnapshot(index, TERM, encodeSnapshotEnvelope({ voters: Array.from({ length: g.replicas }, (_, r) => r + 1), learners: [] }, sm.snapshot()));
+      await wal.saveSnapshot(
+        index,
+        TERM,
+        encodeSnapshotEnvelope(
+          { voters: Array.from({ length: g.replicas }, (_, r) => r + 1), learners: [] },
+          sm.snapshot(),
+        ),
+      );
       if (o.compact === true && previousSnapshot > 0) wal.compactThrough(previousSnapshot);
       previousSnapshot = index;
     }
@@ -279,7 +311,15 @@ async function writeShardLog(g: Generation, s: number, symbol: string, commands:
  * after every tickEvery-th command; renames their symbol to the shard's and maps the order ids
  * they name to engine seqs.
  */
-function batchCommands(g: Generation, batch: LoggedCommand[], commands: Command[], k: number, n: number, symbol: string, num: Numbering): void {
+function batchCommands(
+  g: Generation,
+  batch: LoggedCommand[],
+  commands: Command[],
+  k: number,
+  n: number,
+  symbol: string,
+  num: Numbering,
+): void {
   for (let j = 0; j < n; j++) {
     const c = commands[k + j]!;
     if (symbol !== SYMBOL && 'symbol' in c) (c as { symbol: string }).symbol = symbol;
@@ -306,7 +346,8 @@ function collectReports(g: Generation, s: number, ev: EventBuffer, shardReports:
     const report = toReport(s, e);
     const canonical = canonicalReport(report);
     shardReports.push({ shard: s, report, canonical });
-    if (g.duplicateFraction > 0 && g.rng.chance(g.duplicateFraction)) shardReports.push({ shard: s, report: { ...report }, canonical });
+    if (g.duplicateFraction > 0 && g.rng.chance(g.duplicateFraction))
+      shardReports.push({ shard: s, report: { ...report }, canonical });
   }
 }
 
@@ -333,7 +374,11 @@ async function writeGateway(g: Generation, reports: ShardReport[][]): Promise<vo
   const key = loadOrCreateSigningKey(path.join(gatewayDir, 'exchange-ed25519.pem'));
   const cursor = reports.map(() => 0);
   for (let r = 0; r < g.runs; r++) {
-    const chain = new ReportChain(key, { dataDir: gatewayDir, everyReports: o.chainHeadEveryReports ?? 1000, everyMs: 2 ** 31 - 1 });
+    const chain = new ReportChain(key, {
+      dataDir: gatewayDir,
+      everyReports: o.chainHeadEveryReports ?? 1000,
+      everyMs: 2 ** 31 - 1,
+    });
     const ends = reports.map((list) => Math.round((list.length * (r + 1)) / g.runs));
     let more = true;
     while (more) {

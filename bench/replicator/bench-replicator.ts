@@ -28,7 +28,6 @@ import { ProcessCluster, sleep } from '../../replicator/process-cluster.js';
 import * as hdr from 'hdr-histogram-js';
 import type { NodeId } from '../../replicator/log.js';
 
-
 const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
@@ -65,7 +64,10 @@ class Load {
   constructor(cluster: ProcessCluster, leader: NodeId) {
     // The known leader first, so a step does not start with a redirect.
     const endpoints = [...cluster.endpoints].sort((a, b) => Number(b.id === leader) - Number(a.id === leader));
-    this.clients = Array.from({ length: CLIENTS }, () => new ReplicaClient({ endpoints, windowMax: WINDOW, requestTimeoutMs: 2_000 }));
+    this.clients = Array.from(
+      { length: CLIENTS },
+      () => new ReplicaClient({ endpoints, windowMax: WINDOW, requestTimeoutMs: 2_000 }),
+    );
     this.accounts = this.clients.map(() => accountNext++);
     this.n = this.clients.map(() => 0);
   }
@@ -73,7 +75,18 @@ class Load {
   command(k: number): Record<string, unknown> {
     const i = this.n[k]!++;
     const account = this.accounts[k]!;
-    if (i % 2 === 0) return { type: 'new', account, clOrdId: `o${i}`, symbol: 'BTC-USD', side: 'BUY', ordType: 'LIMIT', tif: 'GTC', price: 4_900_000 + (i % 1000), qty: 1 };
+    if (i % 2 === 0)
+      return {
+        type: 'new',
+        account,
+        clOrdId: `o${i}`,
+        symbol: 'BTC-USD',
+        side: 'BUY',
+        ordType: 'LIMIT',
+        tif: 'GTC',
+        price: 4_900_000 + (i % 1000),
+        qty: 1,
+      };
     return { type: 'cancel', account, clOrdId: `o${i - 1 - 2 * CANCEL_LAG_ORDERS}` };
   }
   close(): void {
@@ -96,7 +109,11 @@ interface StepResult {
 }
 
 function histogram() {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 600_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
 }
 
 async function runStep(cluster: ProcessCluster, rate: number | 'max'): Promise<StepResult> {
@@ -164,7 +181,10 @@ async function runStep(cluster: ProcessCluster, rate: number | 'max'): Promise<S
   const failovers = load.clients.reduce((n, c) => n + c.stats.failovers, 0);
   const unfinished = outstanding.size;
   load.close();
-  if (unfinished > 0) console.error(`  ${unfinished} commands still unacknowledged ${DRAIN_TIMEOUT_MS} ms after the step (counted as not committed)`);
+  if (unfinished > 0)
+    console.error(
+      `  ${unfinished} commands still unacknowledged ${DRAIN_TIMEOUT_MS} ms after the step (counted as not committed)`,
+    );
   const ms = (v: number) => Math.round(v / 10) / 100;
   return {
     offered: rate,
@@ -187,7 +207,8 @@ async function waitCaughtUp(cluster: ProcessCluster, timeoutMs = 60_000): Promis
     // Against the highest commit any replica knows, not node 1's: when node 1 is the one just
     // restarted, its own (stale) commit made this true at once.
     const commit = Math.max(...st.map((s) => s?.commit ?? Infinity));
-    if (st.every((s) => s !== undefined) && st.every((s) => s!.applied >= commit - 5 && s!.commit >= commit - 5)) return;
+    if (st.every((s) => s !== undefined) && st.every((s) => s!.applied >= commit - 5 && s!.commit >= commit - 5))
+      return;
     await sleep(100);
   }
   throw new Error('replicas did not catch up');
@@ -251,9 +272,15 @@ async function failoverTrial(cluster: ProcessCluster): Promise<Trial> {
 
 async function main(): Promise<void> {
   const fsync = args.fsync !== 'off';
-  const cluster = await ProcessCluster.create({ fsync, echo: args.echo, ...(process.env.BENCH_NODE_ARGS ? { nodeArgs: process.env.BENCH_NODE_ARGS.split(' ') } : {}) });
+  const cluster = await ProcessCluster.create({
+    fsync,
+    echo: args.echo,
+    ...(process.env.BENCH_NODE_ARGS ? { nodeArgs: process.env.BENCH_NODE_ARGS.split(' ') } : {}),
+  });
   const rates = (args.rates ?? '').split(',').map((r) => (r.trim() === 'max' ? ('max' as const) : Number(r)));
-  console.error(`bench:replicator — 3 replicas on loopback, fsync ${fsync ? 'on' : 'OFF'}, ${CLIENTS} clients (window ${WINDOW}), ${SECONDS} s per rate after ${WARMUP_S} s warm-up; node ${process.version}, ${os.cpus().length} CPUs`);
+  console.error(
+    `bench:replicator — 3 replicas on loopback, fsync ${fsync ? 'on' : 'OFF'}, ${CLIENTS} clients (window ${WINDOW}), ${SECONDS} s per rate after ${WARMUP_S} s warm-up; node ${process.version}, ${os.cpus().length} CPUs`,
+  );
   const steps: StepResult[] = [];
   const trials: Trial[] = [];
   try {
@@ -271,7 +298,9 @@ async function main(): Promise<void> {
     for (let t = 0; t < TRIALS; t++) {
       const tr = await failoverTrial(cluster);
       trials.push(tr);
-      console.error(`failover trial ${t + 1}: new leader after ${tr.electedMs} ms, first commit by it acknowledged after ${tr.firstCommitMs} ms`);
+      console.error(
+        `failover trial ${t + 1}: new leader after ${tr.electedMs} ms, first commit by it acknowledged after ${tr.firstCommitMs} ms`,
+      );
     }
   } catch (err) {
     for (const id of cluster.ids) console.error(cluster.tail(id, 20));
@@ -287,8 +316,24 @@ async function main(): Promise<void> {
   const failover =
     trials.length === 0
       ? null
-      : { trials: trials.length, firstCommit: summary(trials.map((t) => t.firstCommitMs)), elected: summary(trials.map((t) => t.electedMs)) };
-  console.log(JSON.stringify({ bench: 'replicator', node: process.version, cpus: os.cpus().length, fsync, clients: CLIENTS, window: WINDOW, seconds: SECONDS, steps, failover }));
+      : {
+          trials: trials.length,
+          firstCommit: summary(trials.map((t) => t.firstCommitMs)),
+          elected: summary(trials.map((t) => t.electedMs)),
+        };
+  console.log(
+    JSON.stringify({
+      bench: 'replicator',
+      node: process.version,
+      cpus: os.cpus().length,
+      fsync,
+      clients: CLIENTS,
+      window: WINDOW,
+      seconds: SECONDS,
+      steps,
+      failover,
+    }),
+  );
 }
 
 main().catch((err: unknown) => {

@@ -22,7 +22,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '../../replicator/process-cluster.js';
-import { GENERATOR_LATE_MS_MAX, GRPC_ORDERS_IN_FLIGHT_MAX, OrderTable, Outcome, REST_CONNECTIONS, runLoad, type LoadResult } from './load.js';
+import {
+  GENERATOR_LATE_MS_MAX,
+  GRPC_ORDERS_IN_FLIGHT_MAX,
+  OrderTable,
+  Outcome,
+  REST_CONNECTIONS,
+  runLoad,
+  type LoadResult,
+} from './load.js';
 import { SeedStack } from './stack.js';
 import { checkConsistency, type Consistency } from './verify.js';
 
@@ -91,7 +99,11 @@ export interface ScenarioResult {
   sendLagMaxMs: number | null;
   rejectCodes: Record<string, number>;
   unknownCauses: Record<string, number>;
-  check: (Omit<Consistency, 'acked' | 'k' | 'lost' | 'duplicates' | 'readModels'> & { readModels: Omit<Consistency['readModels'], 'caughtUpAtMs'> }) | null;
+  check:
+    | (Omit<Consistency, 'acked' | 'k' | 'lost' | 'duplicates' | 'readModels'> & {
+        readModels: Omit<Consistency['readModels'], 'caughtUpAtMs'>;
+      })
+    | null;
   cpuUsPerOrder: Record<string, number | null> | null;
   coresBusy: number | null;
   /** From the end of the load (last answer) until the read models held every event: an upper bound (polled after the replicas' logs were replayed). */
@@ -103,7 +115,10 @@ export interface ScenarioResult {
 }
 
 function list(s: string, what: string): string[] {
-  const out = s.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
+  const out = s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x.length > 0);
   if (out.length === 0) throw new Error(`--${what}: empty list`);
   return out;
 }
@@ -148,12 +163,15 @@ function parse() {
   if (!(warmupSeconds >= 0 && warmupSeconds <= 60)) throw new Error('--warmup: 0 ≤ S ≤ 60');
   const eventsNice = Number(a['events-nice'] ?? EVENTS_NICE_DEFAULT);
   if (!Number.isInteger(eventsNice) || eventsNice < 0 || eventsNice > 19) throw new Error('--events-nice: 0..19');
-  const explicit = a.protocols !== undefined || a.replicas !== undefined || a.fsync !== undefined || a.rates !== undefined;
+  const explicit =
+    a.protocols !== undefined || a.replicas !== undefined || a.fsync !== undefined || a.rates !== undefined;
   let plans: Plan[];
   if (quick && !explicit) plans = quickPlan();
   else {
     plans = [];
-    for (const offeredPerSec of rates) for (const protocol of protocols) for (const r of replicas) for (const f of fsync) plans.push({ protocol, replicas: r, fsync: f, offeredPerSec });
+    for (const offeredPerSec of rates)
+      for (const protocol of protocols)
+        for (const r of replicas) for (const f of fsync) plans.push({ protocol, replicas: r, fsync: f, offeredPerSec });
   }
   const date = new Date().toISOString().slice(0, 10);
   const out = a.out ?? path.join(REPO_ROOT, `bench/results/seed-${date}.json`);
@@ -270,7 +288,9 @@ async function runScenario(p: Plan, k: number, o: RunOptions): Promise<ScenarioR
     const loadEnd = performance.now();
     const c = await checkConsistency(stack, table, log, o.injectFaults);
     base.timeline = load.timeline;
-    base.readModelsCaughtUpSeconds = c.readModels.caughtUp ? Math.round((c.readModels.caughtUpAtMs - loadEnd) / 100) / 10 : null;
+    base.readModelsCaughtUpSeconds = c.readModels.caughtUp
+      ? Math.round((c.readModels.caughtUpAtMs - loadEnd) / 100) / 10
+      : null;
     const { acked: _a, k: kk, lost, duplicates, readModels, ...rest } = c;
     const { caughtUpAtMs: _at, ...rm } = readModels;
     Object.assign(base, { consistency: kk, lost, duplicates, check: { ...rest, readModels: rm } });
@@ -279,8 +299,17 @@ async function runScenario(p: Plan, k: number, o: RunOptions): Promise<ScenarioR
       log(`  K = ${kk}: ${JSON.stringify(c.failures)}`);
       for (const e of c.examples) log(`    ${e}`);
       // The gateway's replica clients log their failovers and resends: the usual suspects.
-      const gw = stack.procs.find((x) => x.name === 'gateway')?.lines.filter((l) => /client \d+:|TIMEOUT|LEADER|SEQUENCE_GAP|reconnect/.test(l)) ?? [];
-      if (gw.length > 0) log(`  gateway replica-client log (${gw.length} lines kept; last 8):\n${gw.slice(-8).map((l) => `    ${l.slice(0, 300)}`).join('\n')}`);
+      const gw =
+        stack.procs
+          .find((x) => x.name === 'gateway')
+          ?.lines.filter((l) => /client \d+:|TIMEOUT|LEADER|SEQUENCE_GAP|reconnect/.test(l)) ?? [];
+      if (gw.length > 0)
+        log(
+          `  gateway replica-client log (${gw.length} lines kept; last 8):\n${gw
+            .slice(-8)
+            .map((l) => `    ${l.slice(0, 300)}`)
+            .join('\n')}`,
+        );
     }
   } catch (err) {
     base.error = err instanceof Error ? err.message.split('\n').slice(0, 6).join(' | ') : String(err);
@@ -299,7 +328,27 @@ function fmt(x: number | null | undefined, digits = 1): string {
 }
 
 function table(results: ScenarioResult[]): string {
-  const head = ['protocol', 'replicas', 'fsync', 'offered/s', 'achieved/s', 'avg ms', 'p50', 'p90', 'p99', 'p99.9', 'max', 'acked', 'rejected', 'unknown', 'not sent', 'lost', 'dup', 'K', 'paper: req/s, avg ms, K'];
+  const head = [
+    'protocol',
+    'replicas',
+    'fsync',
+    'offered/s',
+    'achieved/s',
+    'avg ms',
+    'p50',
+    'p90',
+    'p99',
+    'p99.9',
+    'max',
+    'acked',
+    'rejected',
+    'unknown',
+    'not sent',
+    'lost',
+    'dup',
+    'K',
+    'paper: req/s, avg ms, K',
+  ];
   const rows = results.map((r) => {
     const paper = PAPER[r.offeredPerSec];
     return [
@@ -325,7 +374,8 @@ function table(results: ScenarioResult[]): string {
     ];
   });
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-  const line = (cells: string[]) => cells.map((x, c) => (c < 3 ? x.padEnd(widths[c]!) : x.padStart(widths[c]!))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((x, c) => (c < 3 ? x.padEnd(widths[c]!) : x.padStart(widths[c]!))).join('  ');
   return [line(head), ...rows.map(line)].join('\n');
 }
 
@@ -338,15 +388,30 @@ async function main(): Promise<void> {
   );
   const results: ScenarioResult[] = [];
   for (const [k, p] of plans.entries()) {
-    log(`[${k + 1}/${plans.length}] ${p.protocol} replicas=${p.replicas} fsync=${p.fsync ? 'on' : 'off'} offered=${p.offeredPerSec}/s`);
+    log(
+      `[${k + 1}/${plans.length}] ${p.protocol} replicas=${p.replicas} fsync=${p.fsync ? 'on' : 'off'} offered=${p.offeredPerSec}/s`,
+    );
     const r = await runScenario(p, k, { seconds, warmupSeconds, eventsNice, injectFaults });
     results.push(r);
-    log(`  → achieved ${r.achievedPerSec ?? '-'}/s, avg ${r.avgMs ?? '-'} ms, p99 ${r.p99Ms ?? '-'} ms, K ${r.consistency ?? '-'} (${r.totalSeconds} s)`);
+    log(
+      `  → achieved ${r.achievedPerSec ?? '-'}/s, avg ${r.avgMs ?? '-'} ms, p99 ${r.p99Ms ?? '-'} ms, K ${r.consistency ?? '-'} (${r.totalSeconds} s)`,
+    );
   }
   const totalSeconds = Math.round((performance.now() - started) / 1000);
   console.log(table(results));
   console.log(`${results.length} scenarios in ${totalSeconds} s`);
-  const json = { bench: 'seed', node: process.version, quick, cpus: os.cpus().length, seconds, warmupSeconds, eventsNice, ...(injectFaults ? { injectFaults } : {}), totalSeconds, scenarios: results };
+  const json = {
+    bench: 'seed',
+    node: process.version,
+    quick,
+    cpus: os.cpus().length,
+    seconds,
+    warmupSeconds,
+    eventsNice,
+    ...(injectFaults ? { injectFaults } : {}),
+    totalSeconds,
+    scenarios: results,
+  };
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(json, null, 2)}\n`);
   console.log(JSON.stringify(json));

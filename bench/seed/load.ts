@@ -22,7 +22,11 @@
 
 import net from 'node:net';
 import * as hdr from 'hdr-histogram-js';
-import { OrderEntryGrpcClient, type OrderSessionHandle, type OrderSessionResponse } from '../../gateway/client/grpc-client.js';
+import {
+  OrderEntryGrpcClient,
+  type OrderSessionHandle,
+  type OrderSessionResponse,
+} from '../../gateway/client/grpc-client.js';
 import { canonicalReport } from '../../api/report-canonical.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
 import type { ExecutionReportOut } from '../../api/execution-report.js';
@@ -309,7 +313,12 @@ class RestTransport implements Transport {
   ) {
     this.hostHeader = `${o.restHost}:${o.restPort}`;
     for (let k = 0; k < REST_CONNECTIONS; k++) {
-      const c = new HttpConnection(o.restHost, o.restPort, (conn, status, body) => this.onAnswer(conn, status, body), (conn, why) => this.onLost(conn, why));
+      const c = new HttpConnection(
+        o.restHost,
+        o.restPort,
+        (conn, status, body) => this.onAnswer(conn, status, body),
+        (conn, why) => this.onLost(conn, why),
+      );
       this.conns.push(c);
       this.idle.push(c);
     }
@@ -396,7 +405,8 @@ class RestTransport implements Transport {
   }
 
   tick(now: number): void {
-    for (const c of this.conns) if (c.order >= 0 && now - c.sentAt > REST_REQUEST_TIMEOUT_MS) c.drop('transport:request timeout');
+    for (const c of this.conns)
+      if (c.order >= 0 && now - c.sentAt > REST_REQUEST_TIMEOUT_MS) c.drop('transport:request timeout');
   }
 
   abandon(): number {
@@ -468,7 +478,15 @@ class GrpcTransport implements Transport {
       while (q.length > 0) {
         const batch = q.splice(0, GRPC_BATCH_MAX);
         const commands = batch.map(({ i }) => ({
-          place: { client_order_id: t.clOrdId(i), symbol: SYMBOL, side: SIDE_NAMES[t.side[i]!]!, order_type: 'LIMIT', time_in_force: TIF_NAMES[t.tif[i]!]!, price: t.price[i]!, quantity: t.qty[i]! },
+          place: {
+            client_order_id: t.clOrdId(i),
+            symbol: SYMBOL,
+            side: SIDE_NAMES[t.side[i]!]!,
+            order_type: 'LIMIT',
+            time_in_force: TIF_NAMES[t.tif[i]!]!,
+            price: t.price[i]!,
+            quantity: t.qty[i]!,
+          },
         }));
         const rid = ++this.requestId;
         this.outstanding.set(rid, { orders: batch });
@@ -496,7 +514,8 @@ class GrpcTransport implements Transport {
       const whole = resp.error;
       const oc = resp.outcomes?.[k];
       if (whole !== undefined && whole !== null) t.failed(i, whole.code);
-      else if (oc?.result !== undefined && oc.result !== null && typeof oc.result.seq === 'number') t.acked(i, oc.result.seq as number, (oc.result.reports ?? []) as ExecutionReportOut[]);
+      else if (oc?.result !== undefined && oc.result !== null && typeof oc.result.seq === 'number')
+        t.acked(i, oc.result.seq as number, (oc.result.reports ?? []) as ExecutionReportOut[]);
       else if (oc?.error !== undefined && oc.error !== null) t.failed(i, oc.error.code);
       else t.failed(i, 'transport:no outcome for the command');
       this.done(i, scheduledMs);
@@ -571,7 +590,9 @@ class Timeline {
     return {
       ackedPerBucket: trimZeros(this.ackedPerBucket),
       sentPerBucket: trimZeros(this.sentPerBucket),
-      meanLatencyMs: trimZeros(this.latencySumMs.map((sum, b) => (this.latencyCount[b]! > 0 ? Math.round(sum / this.latencyCount[b]!) : 0))),
+      meanLatencyMs: trimZeros(
+        this.latencySumMs.map((sum, b) => (this.latencyCount[b]! > 0 ? Math.round(sum / this.latencyCount[b]!) : 0)),
+      ),
     };
   }
 }
@@ -579,7 +600,11 @@ class Timeline {
 /** Offers `offeredPerSec` for warm-up + measured seconds, open loop; fills in `o.table`. */
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const t = o.table;
-  const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: LATENCY_US_MAX, numberOfSignificantValueDigits: 3 });
+  const hist = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: LATENCY_US_MAX,
+    numberOfSignificantValueDigits: 3,
+  });
   const total = Math.round(o.offeredPerSec * (o.warmupSeconds + o.seconds));
   if (t.n + total > t.capacity) throw new Error(`order table too small: ${t.n} + ${total} > ${t.capacity}`);
   const intervalMs = 1000 / o.offeredPerSec;
@@ -596,11 +621,13 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       acked++;
       timeline.acked(now, scheduledMs);
       if (now >= measureFrom && now < end) ackedInWindow++;
-      if (scheduledMs >= measureFrom && scheduledMs < end) hist.recordValue(Math.min(LATENCY_US_MAX, Math.max(1, Math.round((now - scheduledMs) * 1000))));
+      if (scheduledMs >= measureFrom && scheduledMs < end)
+        hist.recordValue(Math.min(LATENCY_US_MAX, Math.max(1, Math.round((now - scheduledMs) * 1000))));
     }
     if (transport.pumpOnCompletion) pump();
   };
-  const transport: Transport & { ready(): Promise<void> } = o.protocol === 'rest' ? new RestTransport(o, done) : new GrpcTransport(o, done);
+  const transport: Transport & { ready(): Promise<void> } =
+    o.protocol === 'rest' ? new RestTransport(o, done) : new GrpcTransport(o, done);
   await transport.ready();
   const cpuBefore = sampleCpu(o.cpuTargets);
 
@@ -642,7 +669,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const cpu = cpuPerUnit(cpuBefore, sampleCpu(o.cpuTargets), acked, performance.now() - wallStart);
   const abandoned = transport.abandon();
   transport.close();
-  if (abandoned > 0) o.log(`  ${abandoned} orders still unanswered ${DRAIN_MS_MAX} ms after the last was scheduled: counted unknown`);
+  if (abandoned > 0)
+    o.log(`  ${abandoned} orders still unanswered ${DRAIN_MS_MAX} ms after the last was scheduled: counted unknown`);
   const result: LoadResult = {
     scheduled: next,
     acked,

@@ -31,11 +31,21 @@ export interface BenchKey {
   hmacSecret: string;
 }
 
-export const BENCH_KEYS: BenchKey[] = Array.from({ length: ACCOUNTS }, (_, k) => ({ account: k + 1, key: `seed-key-${k + 1}`, hmacSecret: `seed-secret-${k + 1}` }));
+export const BENCH_KEYS: BenchKey[] = Array.from({ length: ACCOUNTS }, (_, k) => ({
+  account: k + 1,
+  key: `seed-key-${k + 1}`,
+  hmacSecret: `seed-secret-${k + 1}`,
+}));
 
 type Proc = Child;
 
-const spawnProc = (name: string, script: string, argv: string[], stdin = false): Child & { ready: Promise<Record<string, unknown>> } => spawnTsx(script, argv, { name, stdin, readyTimeoutMs: PROCESS_READY_MS });
+const spawnProc = (
+  name: string,
+  script: string,
+  argv: string[],
+  stdin = false,
+): Child & { ready: Promise<Record<string, unknown>> } =>
+  spawnTsx(script, argv, { name, stdin, readyTimeoutMs: PROCESS_READY_MS });
 const stopProc = (p: Proc | undefined): Promise<void> => terminate(p, STOP_GRACE_MS);
 
 export interface SeedStackOptions {
@@ -75,7 +85,11 @@ export class SeedStack {
 
   static async start(opts: SeedStackOptions): Promise<SeedStack> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'mb-seed-'));
-    const cluster = await ProcessCluster.create({ size: opts.replicas, fsync: opts.fsync, snapshotIntervalEntries: SNAPSHOT_INTERVAL_ENTRIES });
+    const cluster = await ProcessCluster.create({
+      size: opts.replicas,
+      fsync: opts.fsync,
+      snapshotIntervalEntries: SNAPSHOT_INTERVAL_ENTRIES,
+    });
     const s = new SeedStack(opts, dir, cluster);
     try {
       await s.startAll();
@@ -87,14 +101,23 @@ export class SeedStack {
   }
 
   private async startAll(): Promise<void> {
-    const broker = spawnProc('broker', 'events/broker/main.ts', ['--data-dir', path.join(this.dir, 'kafka'), '--port', '0', '--fsync', this.opts.fsync ? 'always' : 'never']);
+    const broker = spawnProc('broker', 'events/broker/main.ts', [
+      '--data-dir',
+      path.join(this.dir, 'kafka'),
+      '--port',
+      '0',
+      '--fsync',
+      this.opts.fsync ? 'always' : 'never',
+    ]);
     this.procs.push(broker);
     renice(broker, this.opts.eventsNice);
     await Promise.all([this.cluster.startAll(), broker.ready]);
     this.brokers = `127.0.0.1:${String((await broker.ready).port)}`;
     await this.cluster.waitForLeader(30_000);
 
-    const example = JSON.parse(readFileSync(path.join(REPO_ROOT, 'gateway/examples/gateway-local.json'), 'utf8')) as Record<string, unknown>;
+    const example = JSON.parse(
+      readFileSync(path.join(REPO_ROOT, 'gateway/examples/gateway-local.json'), 'utf8'),
+    ) as Record<string, unknown>;
     this.restPort = await freePort();
     const grpcPort = await freePort();
     this.grpcAddress = `127.0.0.1:${grpcPort}`;
@@ -107,7 +130,13 @@ export class SeedStack {
       accounts: BENCH_KEYS.map((k) => ({
         account: k.account,
         apiKeys: [{ key: k.key, hmacSecret: k.hmacSecret }],
-        risk: { maxOrderQty: 10_000_000, maxNotional: 100_000_000_000_000, maxOpenOrders: 10_000_000, ratePerSec: 10_000_000, burst: 20_000_000 },
+        risk: {
+          maxOrderQty: 10_000_000,
+          maxNotional: 100_000_000_000_000,
+          maxOpenOrders: 10_000_000,
+          ratePerSec: 10_000_000,
+          burst: 20_000_000,
+        },
       })),
       signingKey: path.join(gwDir, 'exchange-ed25519.pem'),
       dataDir: gwDir,
@@ -115,8 +144,22 @@ export class SeedStack {
     const configPath = path.join(this.dir, 'gateway.json');
     writeFileSync(configPath, JSON.stringify(config, null, 2));
     const gateway = spawnProc('gateway', 'gateway/main.ts', ['--config', configPath]);
-    const publisher = spawnProc('publisher', 'events/publisher/main.ts', ['--cluster', this.cluster.configPath, '--brokers', this.brokers, '--data-dir', path.join(this.dir, 'publisher'), '--status-every-ms', '1000']);
-    const readModels = spawnProc('read-models', 'bench/seed/read-model-proc.ts', ['--brokers', this.brokers, '--group-id', `seed-${path.basename(this.dir)}`], true);
+    const publisher = spawnProc('publisher', 'events/publisher/main.ts', [
+      '--cluster',
+      this.cluster.configPath,
+      '--brokers',
+      this.brokers,
+      '--data-dir',
+      path.join(this.dir, 'publisher'),
+      '--status-every-ms',
+      '1000',
+    ]);
+    const readModels = spawnProc(
+      'read-models',
+      'bench/seed/read-model-proc.ts',
+      ['--brokers', this.brokers, '--group-id', `seed-${path.basename(this.dir)}`],
+      true,
+    );
     this.procs.push(gateway, publisher, readModels);
     renice(publisher, this.opts.eventsNice);
     renice(readModels, this.opts.eventsNice);

@@ -32,7 +32,7 @@ import { decodeCommand } from '../../engine/command-codec.js';
 import { parseConfig } from '../../engine/config.js';
 import { EventKind, OrdType, type ExecReport, type ShardConfig } from '../../engine/types.js';
 import { REPO_ROOT, sleep } from '../../replicator/process-cluster.js';
-import { EntryType } from '../../replicator/log.js';
+import type { EntryType } from '../../replicator/log.js';
 import { ApplyOutcome, ShardStateMachine } from '../../shard/state-machine.js';
 import { BatchCursor } from '../../shard/batch-codec.js';
 import { readFileSync } from 'node:fs';
@@ -50,7 +50,9 @@ const READ_BYTES_MAX = 8 * 1024 * 1024;
 /** How long the read models may take to catch up after the load (ms). */
 export const READ_MODEL_CATCH_UP_MS_MAX = 180_000;
 
-const SHARD_CONFIG: ShardConfig = parseConfig(JSON.parse(readFileSync(path.join(REPO_ROOT, 'engine/examples/instruments.json'), 'utf8')));
+const SHARD_CONFIG: ShardConfig = parseConfig(
+  JSON.parse(readFileSync(path.join(REPO_ROOT, 'engine/examples/instruments.json'), 'utf8')),
+);
 
 export interface Consistency {
   acked: number;
@@ -72,7 +74,15 @@ export interface Consistency {
   refusedInLog: number;
   /** Resends of our orders the replicas' sessions dropped as duplicates (in the log, not applied). */
   resendsDropped: number;
-  readModels: { caughtUp: boolean; waitedMs: number; caughtUpAtMs: number; applied: number; duplicatesDropped: number; trades: number; tradesInLog: number };
+  readModels: {
+    caughtUp: boolean;
+    waitedMs: number;
+    caughtUpAtMs: number;
+    applied: number;
+    duplicatesDropped: number;
+    trades: number;
+    tradesInLog: number;
+  };
   checkSeconds: number;
   /** First few inconsistent orders, for diagnosis. */
   examples: string[];
@@ -119,7 +129,13 @@ async function settle(stack: SeedStack): Promise<{ index: number; hashes: Map<nu
   throw new Error(`replicas never reported the same applied index (${last})`);
 }
 
-async function replayReplica(stack: SeedStack, id: number, throughIndex: number, table: OrderTable, reference: Reference | undefined): Promise<ReplicaReplay> {
+async function replayReplica(
+  stack: SeedStack,
+  id: number,
+  throughIndex: number,
+  table: OrderTable,
+  reference: Reference | undefined,
+): Promise<ReplicaReplay> {
   const n = table.n;
   const r: ReplicaReplay = {
     id,
@@ -137,7 +153,8 @@ async function replayReplica(stack: SeedStack, id: number, throughIndex: number,
     let next = 1;
     while (next <= throughIndex) {
       const reply = await source.read(next, READ_BYTES_MAX, 1_000);
-      if (reply.kind === 'snapshot') throw new Error(`replica ${id}: log compacted through ${reply.index}; cannot replay it whole`);
+      if (reply.kind === 'snapshot')
+        throw new Error(`replica ${id}: log compacted through ${reply.index}; cannot replay it whole`);
       for (const e of reply.entries) {
         if (e.index > throughIndex) break;
         if (e.index !== next) throw new Error(`replica ${id}: entry ${e.index} where ${next} was expected`);
@@ -154,7 +171,9 @@ async function replayReplica(stack: SeedStack, id: number, throughIndex: number,
             continue;
           }
           if (res.outcome !== ApplyOutcome.APPLIED) continue;
-          const cmd = decodeCommand(entry.data, c.bodyOffset, c.bodyLength, res.seq, 0) as unknown as Record<string, unknown> | undefined;
+          const cmd = decodeCommand(entry.data, c.bodyOffset, c.bodyLength, res.seq, 0) as unknown as
+            | Record<string, unknown>
+            | undefined;
           if (cmd === undefined || cmd.type !== 'new' || typeof cmd.clOrdId !== 'string') continue;
           const i = table.indexOf(cmd.clOrdId);
           if (i < 0) continue;
@@ -196,10 +215,22 @@ async function replayReplica(stack: SeedStack, id: number, throughIndex: number,
               const rec = execRecordOf(0, entry.index, row, x);
               const canon = canonicalExecRecord(rec);
               reference.ordersTopic.add(rec.order_id, canon);
-              reference.projection.apply({ topic: TOPIC_ORDERS, partition: 0, offset: reference.offsets.orders++, type: 'exec', value: rec });
+              reference.projection.apply({
+                topic: TOPIC_ORDERS,
+                partition: 0,
+                offset: reference.offsets.orders++,
+                type: 'exec',
+                value: rec,
+              });
               if (rec.last_qty > 0) {
                 reference.fillsTopic.add(rec.order_id, canon);
-                reference.projection.apply({ topic: TOPIC_FILLS, partition: 0, offset: reference.offsets.fills++, type: 'exec', value: rec });
+                reference.projection.apply({
+                  topic: TOPIC_FILLS,
+                  partition: 0,
+                  offset: reference.offsets.fills++,
+                  type: 'exec',
+                  value: rec,
+                });
               }
             }
           } else if (kind === EventKind.TRADE && reference !== undefined) reference.trades++;
@@ -243,20 +274,40 @@ interface OrderVerdict {
   isDup: boolean;
 }
 
-export async function checkConsistency(stack: SeedStack, table: OrderTable, log: (l: string) => void, faults = false): Promise<Consistency> {
+export async function checkConsistency(
+  stack: SeedStack,
+  table: OrderTable,
+  log: (l: string) => void,
+  faults = false,
+): Promise<Consistency> {
   const started = performance.now();
   const faulty = misrecordForSelfTest(table, faults, log);
   const { index: T, hashes } = await settle(stack);
-  const reference: Reference = { ordersTopic: new DigestTable(1 << 16), fillsTopic: new DigestTable(1 << 16), ackExpected: new Uint32Array(table.n), ackExpectedCount: new Uint16Array(table.n), projection: new ReadModels(), offsets: { orders: 0, fills: 0 }, trades: 0 };
+  const reference: Reference = {
+    ordersTopic: new DigestTable(1 << 16),
+    fillsTopic: new DigestTable(1 << 16),
+    ackExpected: new Uint32Array(table.n),
+    ackExpectedCount: new Uint16Array(table.n),
+    projection: new ReadModels(),
+    offsets: { orders: 0, fills: 0 },
+    trades: 0,
+  };
   const replays: ReplicaReplay[] = [];
-  for (const id of stack.cluster.ids) replays.push(await replayReplica(stack, id, T, table, replays.length === 0 ? reference : undefined));
+  for (const id of stack.cluster.ids)
+    replays.push(await replayReplica(stack, id, T, table, replays.length === 0 ? reference : undefined));
   const lastSeq = replays[0]!.lastSeq;
   const stateHashesEqual = stateHashesAgree(replays, hashes, T, lastSeq, log);
 
   const dump = await stack.dumpReadModels(lastSeq, READ_MODEL_CATCH_UP_MS_MAX);
   const caughtUpAtMs = performance.now();
-  if (dump.maxExecLogIndex > T) log(`  the read models hold execution reports of log index ${dump.maxExecLogIndex}, past the checked index ${T}: commands arrived after the load (orders given up as unknown?); their effects show as differences`);
-  if (!dump.caughtUp) log(`  read models did not catch up within ${READ_MODEL_CATCH_UP_MS_MAX} ms (visible seq ${dump.visibleSeq} of ${lastSeq})`);
+  if (dump.maxExecLogIndex > T)
+    log(
+      `  the read models hold execution reports of log index ${dump.maxExecLogIndex}, past the checked index ${T}: commands arrived after the load (orders given up as unknown?); their effects show as differences`,
+    );
+  if (!dump.caughtUp)
+    log(
+      `  read models did not catch up within ${READ_MODEL_CATCH_UP_MS_MAX} ms (visible seq ${dump.visibleSeq} of ${lastSeq})`,
+    );
   const rm: ReadModelTables = {
     ordersCount: u32FromBase64(dump.ordersCount),
     ordersDigest: u32FromBase64(dump.ordersDigest),
@@ -282,7 +333,8 @@ export async function checkConsistency(stack: SeedStack, table: OrderTable, log:
     const outcome = table.outcome[i];
     const inLog = replays.some((r) => r.applied[i]! > 0);
     if (outcome === Outcome.UNKNOWN && inLog) unknownInLog++;
-    if ((outcome === Outcome.REJECTED && !table.engineRejected.has(i)) || outcome === Outcome.NOT_SENT) if (inLog) refusedInLog++;
+    if ((outcome === Outcome.REJECTED && !table.engineRejected.has(i)) || outcome === Outcome.NOT_SENT)
+      if (inLog) refusedInLog++;
     if (outcome !== Outcome.ACKED) continue;
     acked++;
     const { why, isLost, isDup } = orderVerdict(i, table, replays, reference, rm, stateHashesEqual);
@@ -307,7 +359,15 @@ export async function checkConsistency(stack: SeedStack, table: OrderTable, log:
     unknownInLog,
     refusedInLog,
     resendsDropped: replays.reduce((s, r) => s + r.resendsDropped, 0),
-    readModels: { caughtUp: dump.caughtUp, waitedMs: dump.waitedMs, caughtUpAtMs, applied: dump.applied, duplicatesDropped: dump.duplicatesDropped, trades: dump.tradesApplied, tradesInLog: reference.trades },
+    readModels: {
+      caughtUp: dump.caughtUp,
+      waitedMs: dump.waitedMs,
+      caughtUpAtMs,
+      applied: dump.applied,
+      duplicatesDropped: dump.duplicatesDropped,
+      trades: dump.tradesApplied,
+      tradesInLog: reference.trades,
+    },
     checkSeconds: Math.round((performance.now() - started) / 100) / 10,
     examples,
   };
@@ -321,28 +381,46 @@ function misrecordForSelfTest(table: OrderTable, faults: boolean, log: (l: strin
     table.price[faulty[0]!]! += 1;
     table.ackDigest[faulty[1]!]! ^= 1;
     table.orderId[faulty[2]!]! += 1_000_000_000;
-    log(`  inject-faults: misrecorded orders ${faulty.map((i) => table.clOrdId(i)).join(', ')} (price, acknowledged reports, order id, read-model records)`);
+    log(
+      `  inject-faults: misrecorded orders ${faulty.map((i) => table.clOrdId(i)).join(', ')} (price, acknowledged reports, order id, read-model records)`,
+    );
   }
   return faulty;
 }
 
 /** Every replica's state hash at T equal, each equal to the replay of its own log, and every replay at the same last seq (logging what differs). */
-function stateHashesAgree(replays: ReplicaReplay[], hashes: Map<number, string>, T: number, lastSeq: number, log: (l: string) => void): boolean {
+function stateHashesAgree(
+  replays: ReplicaReplay[],
+  hashes: Map<number, string>,
+  T: number,
+  lastSeq: number,
+  log: (l: string) => void,
+): boolean {
   const hashList = [...hashes.values()];
   let stateHashesEqual = hashList.every((h) => h === hashList[0]);
   for (const r of replays) {
     if (r.stateHash !== hashes.get(r.id)) {
       stateHashesEqual = false;
-      log(`  replica ${r.id}: replay of its log ends with state hash ${r.stateHash.slice(0, 12)}…, the replica reports ${hashes.get(r.id)?.slice(0, 12)}…`);
+      log(
+        `  replica ${r.id}: replay of its log ends with state hash ${r.stateHash.slice(0, 12)}…, the replica reports ${hashes.get(r.id)?.slice(0, 12)}…`,
+      );
     }
     if (r.lastSeq !== lastSeq) stateHashesEqual = false;
   }
-  if (!stateHashesEqual) log(`  state hashes differ at index ${T}: ${[...hashes].map(([id, h]) => `${id}=${h.slice(0, 12)}`).join(' ')}`);
+  if (!stateHashesEqual)
+    log(`  state hashes differ at index ${T}: ${[...hashes].map(([id, h]) => `${id}=${h.slice(0, 12)}`).join(' ')}`);
   return stateHashesEqual;
 }
 
 /** Acknowledged order i against every replica's log, the reference and the read models (see the file comment). */
-function orderVerdict(i: number, table: OrderTable, replays: ReplicaReplay[], reference: Reference, rm: ReadModelTables, stateHashesEqual: boolean): OrderVerdict {
+function orderVerdict(
+  i: number,
+  table: OrderTable,
+  replays: ReplicaReplay[],
+  reference: Reference,
+  rm: ReadModelTables,
+  stateHashesEqual: boolean,
+): OrderVerdict {
   const id = table.orderId[i]!;
   const v: OrderVerdict = { why: [], isLost: false, isDup: false };
   const why = v.why;
@@ -354,7 +432,8 @@ function orderVerdict(i: number, table: OrderTable, replays: ReplicaReplay[], re
     } else if (a > 1) {
       why.push(`applied ${a} times on replica ${r.id}`);
       v.isDup = true;
-    } else if (r.seq[i] !== id) why.push(`replica ${r.id} has it as ${r.seq[i]}, acknowledged as ${id} with ${table.ackReports[i]} reports`);
+    } else if (r.seq[i] !== id)
+      why.push(`replica ${r.id} has it as ${r.seq[i]}, acknowledged as ${id} with ${table.ackReports[i]} reports`);
     else if (r.contentOk[i] !== 1) why.push(`replica ${r.id} holds other content`);
   }
   const ref = replays[0]!;
@@ -362,9 +441,16 @@ function orderVerdict(i: number, table: OrderTable, replays: ReplicaReplay[], re
   // replicas' reports and the read models are checked for that order.
   const logId = ref.applied[i]! > 0 ? ref.seq[i]! : id;
   for (const r of replays.slice(1)) {
-    if (r.reports.countOf(logId) !== ref.reports.countOf(logId) || r.reports.digestOf(logId) !== ref.reports.digestOf(logId)) why.push(`reports differ between replicas ${ref.id} and ${r.id}`);
+    if (
+      r.reports.countOf(logId) !== ref.reports.countOf(logId) ||
+      r.reports.digestOf(logId) !== ref.reports.digestOf(logId)
+    )
+      why.push(`reports differ between replicas ${ref.id} and ${r.id}`);
   }
-  if (table.ackDigest[i] !== reference.ackExpected[i]) why.push(`acknowledged with ${table.ackReports[i]} reports, the log has ${reference.ackExpectedCount[i]}${table.ackReports[i] === reference.ackExpectedCount[i] ? ' (different)' : ''}`);
+  if (table.ackDigest[i] !== reference.ackExpected[i])
+    why.push(
+      `acknowledged with ${table.ackReports[i]} reports, the log has ${reference.ackExpectedCount[i]}${table.ackReports[i] === reference.ackExpectedCount[i] ? ' (different)' : ''}`,
+    );
   if (!v.isLost) readModelVerdict(logId, reference, rm, v);
   if (!stateHashesEqual) why.push('replica state hashes differ');
   return v;
@@ -382,12 +468,14 @@ function readModelVerdict(logId: number, reference: Reference, rm: ReadModelTabl
     why.push(`read models applied ${got} of its ${want} order records`);
     v.isDup = true;
   } else if (got < want) why.push(`read models applied ${got} of its ${want} order records`);
-  else if (rm.ordersDigest[logId] !== reference.ordersTopic.digestOf(logId)) why.push('read-model order records differ');
+  else if (rm.ordersDigest[logId] !== reference.ordersTopic.digestOf(logId))
+    why.push('read-model order records differ');
   const wantF = reference.fillsTopic.countOf(logId);
   const gotF = logId < rm.fillsCount.length ? rm.fillsCount[logId]! : 0;
   if (gotF !== wantF) {
     why.push(`read models applied ${gotF} of its ${wantF} fills`);
     if (gotF > wantF) v.isDup = true;
   } else if (rm.fillsDigest[logId] !== reference.fillsTopic.digestOf(logId)) why.push('read-model fills differ');
-  if ((logId < rm.views.length ? rm.views[logId]! : 0) !== viewDigest(reference.projection.order(logId))) why.push('read-model order view differs');
+  if ((logId < rm.views.length ? rm.views[logId]! : 0) !== viewDigest(reference.projection.order(logId)))
+    why.push('read-model order view differs');
 }

@@ -72,7 +72,12 @@ const LEGEND_W_MAX = 330;
 const LINE_H = 18;
 
 export function escapeXml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;');
 }
 
 /** 1,500 → "1.5k", 2,280,090 → "2.28M", 0.25 → "0.25": tick labels (three significant digits). */
@@ -161,7 +166,10 @@ function logScale(values: number[]): Scale {
     }
   }
   // Over ~3 decades the 2s and 5s crowd the axis: keep the powers of ten and the ends.
-  if (ticks.length > 10) ticks = ticks.filter((t, i) => i === 0 || i === ticks.length - 1 || Math.abs(Math.log10(t) - Math.round(Math.log10(t))) < 1e-9);
+  if (ticks.length > 10)
+    ticks = ticks.filter(
+      (t, i) => i === 0 || i === ticks.length - 1 || Math.abs(Math.log10(t) - Math.round(Math.log10(t))) < 1e-9,
+    );
   const l0 = Math.log10(min);
   const l1 = Math.log10(max);
   return { min, max, log: true, ticks, frac: (v) => (Math.log10(v) - l0) / (l1 - l0) };
@@ -182,7 +190,10 @@ function header(width: number, height: number, title: string, subtitle: string |
     `<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text x="${width / 2}" y="26" text-anchor="middle" font-size="17" font-weight="bold" fill="#222">${escapeXml(title)}</text>`,
   ];
-  if (subtitle) out.push(`<text x="${width / 2}" y="45" text-anchor="middle" font-size="12" fill="#555">${escapeXml(subtitle)}</text>`);
+  if (subtitle)
+    out.push(
+      `<text x="${width / 2}" y="45" text-anchor="middle" font-size="12" fill="#555">${escapeXml(subtitle)}</text>`,
+    );
   return out;
 }
 
@@ -206,7 +217,9 @@ function legend(items: LegendItem[], x: number, y: number): string[] {
       out.push(
         `<line x1="${x}" y1="${cy}" x2="${x + 28}" y2="${cy}" stroke="${it.color}" stroke-width="2.5"${it.dash ? ` stroke-dasharray="${it.dash}"` : ''}/>`,
       );
-    out.push(`<text x="${x + (it.box ? 22 : 36)}" y="${cy + 4}" font-size="12" fill="#222">${escapeXml(it.label)}</text>`);
+    out.push(
+      `<text x="${x + (it.box ? 22 : 36)}" y="${cy + 4}" font-size="12" fill="#222">${escapeXml(it.label)}</text>`,
+    );
   });
   out.push('</g>');
   return out;
@@ -216,14 +229,20 @@ function yAxis(s: Scale, plot: Box, label: string): string[] {
   const out: string[] = [];
   for (const t of s.ticks) {
     const y = plot.y + plot.h - s.frac(t) * plot.h;
-    out.push(`<line x1="${plot.x}" y1="${fmt(y)}" x2="${plot.x + plot.w}" y2="${fmt(y)}" stroke="#e3e3e3" stroke-width="1"/>`);
+    out.push(
+      `<line x1="${plot.x}" y1="${fmt(y)}" x2="${plot.x + plot.w}" y2="${fmt(y)}" stroke="#e3e3e3" stroke-width="1"/>`,
+    );
     out.push(`<line x1="${plot.x - 5}" y1="${fmt(y)}" x2="${plot.x}" y2="${fmt(y)}" stroke="#333"/>`);
-    out.push(`<text x="${plot.x - 8}" y="${fmt(y + 4)}" text-anchor="end" font-size="11" fill="#333">${escapeXml(formatShort(t))}</text>`);
+    out.push(
+      `<text x="${plot.x - 8}" y="${fmt(y + 4)}" text-anchor="end" font-size="11" fill="#333">${escapeXml(formatShort(t))}</text>`,
+    );
   }
   out.push(`<line x1="${plot.x}" y1="${plot.y}" x2="${plot.x}" y2="${plot.y + plot.h}" stroke="#333"/>`);
   const cx = 18;
   const cy = plot.y + plot.h / 2;
-  out.push(`<text x="${cx}" y="${fmt(cy)}" text-anchor="middle" font-size="13" fill="#222" transform="rotate(-90 ${cx} ${fmt(cy)})">${escapeXml(axisLabel(label, s.log))}</text>`);
+  out.push(
+    `<text x="${cx}" y="${fmt(cy)}" text-anchor="middle" font-size="13" fill="#222" transform="rotate(-90 ${cx} ${fmt(cy)})">${escapeXml(axisLabel(label, s.log))}</text>`,
+  );
   return out;
 }
 
@@ -244,7 +263,12 @@ export function lineChartSvg(spec: LineChartSpec): string {
   const logX = spec.logX ?? false;
   const logY = spec.logY ?? false;
   const legendW = legendWidth((spec.legend ?? spec.series).map((x) => ('label' in x ? x.label : x.name)));
-  const plot: Box = { x: MARGIN.left, y: MARGIN.top, w: width - MARGIN.left - MARGIN.right - legendW, h: height - MARGIN.top - MARGIN.bottom };
+  const plot: Box = {
+    x: MARGIN.left,
+    y: MARGIN.top,
+    w: width - MARGIN.left - MARGIN.right - legendW,
+    h: height - MARGIN.top - MARGIN.bottom,
+  };
   const xs: number[] = [];
   const ys: number[] = [];
   for (const s of spec.series)
@@ -255,7 +279,10 @@ export function lineChartSvg(spec: LineChartSpec): string {
       }
   const out = header(width, height, spec.title, spec.subtitle);
   if (xs.length === 0) {
-    out.push(`<text x="${width / 2}" y="${height / 2}" text-anchor="middle" font-size="14" fill="#777">no data</text>`, '</svg>');
+    out.push(
+      `<text x="${width / 2}" y="${height / 2}" text-anchor="middle" font-size="14" fill="#777">no data</text>`,
+      '</svg>',
+    );
     return `${out.join('\n')}\n`;
   }
   const sx = logX ? logScale(xs) : linearScale(xs, false);
@@ -266,11 +293,17 @@ export function lineChartSvg(spec: LineChartSpec): string {
   out.push(...yAxis(sy, plot, spec.yLabel));
   for (const t of sx.ticks) {
     const x = px(t);
-    out.push(`<line x1="${fmt(x)}" y1="${plot.y}" x2="${fmt(x)}" y2="${plot.y + plot.h}" stroke="#eeeeee" stroke-width="1"/>`);
+    out.push(
+      `<line x1="${fmt(x)}" y1="${plot.y}" x2="${fmt(x)}" y2="${plot.y + plot.h}" stroke="#eeeeee" stroke-width="1"/>`,
+    );
     out.push(`<line x1="${fmt(x)}" y1="${plot.y + plot.h}" x2="${fmt(x)}" y2="${plot.y + plot.h + 5}" stroke="#333"/>`);
-    out.push(`<text x="${fmt(x)}" y="${plot.y + plot.h + 19}" text-anchor="middle" font-size="11" fill="#333">${escapeXml(formatShort(t))}</text>`);
+    out.push(
+      `<text x="${fmt(x)}" y="${plot.y + plot.h + 19}" text-anchor="middle" font-size="11" fill="#333">${escapeXml(formatShort(t))}</text>`,
+    );
   }
-  out.push(`<line x1="${plot.x}" y1="${plot.y + plot.h}" x2="${plot.x + plot.w}" y2="${plot.y + plot.h}" stroke="#333"/>`);
+  out.push(
+    `<line x1="${plot.x}" y1="${plot.y + plot.h}" x2="${plot.x + plot.w}" y2="${plot.y + plot.h}" stroke="#333"/>`,
+  );
   out.push(
     `<text x="${fmt(plot.x + plot.w / 2)}" y="${height - 16}" text-anchor="middle" font-size="13" fill="#222">${escapeXml(axisLabel(spec.xLabel, logX))}</text>`,
   );
@@ -284,7 +317,9 @@ export function lineChartSvg(spec: LineChartSpec): string {
     let run: string[] = [];
     const flush = () => {
       if (run.length > 1)
-        out.push(`<polyline fill="none" stroke="${color}" stroke-width="2.2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''} points="${run.join(' ')}"/>`);
+        out.push(
+          `<polyline fill="none" stroke="${color}" stroke-width="2.2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''} points="${run.join(' ')}"/>`,
+        );
       run = [];
     };
     out.push(`<g class="series" data-name="${escapeXml(s.name)}">`);
@@ -349,7 +384,10 @@ export function barChartSvg(spec: BarChartSpec): string {
   for (const g of spec.groups) for (const v of g.values) if (drawable(v, logY)) vals.push(v);
   const out = header(width, height, spec.title, spec.subtitle);
   if (vals.length === 0 || nCat === 0) {
-    out.push(`<text x="${width / 2}" y="${height / 2}" text-anchor="middle" font-size="14" fill="#777">no data</text>`, '</svg>');
+    out.push(
+      `<text x="${width / 2}" y="${height / 2}" text-anchor="middle" font-size="14" fill="#777">no data</text>`,
+      '</svg>',
+    );
     return `${out.join('\n')}\n`;
   }
   const sy = logY ? logScale(vals) : linearScale(vals, true);
@@ -375,7 +413,9 @@ export function barChartSvg(spec: BarChartSpec): string {
         `<rect x="${fmt(x)}" y="${fmt(y)}" width="${fmt(barW - 2)}" height="${fmt(Math.max(0, h))}" fill="${color}"><title>${escapeXml(`${g.name}, ${spec.categories[ci]}: ${formatValue(v)}`)}</title></rect>`,
       );
       if (spec.valueLabels)
-        out.push(`<text x="${fmt(x + (barW - 2) / 2)}" y="${fmt(y - 4)}" text-anchor="middle" font-size="10" fill="#333">${escapeXml(formatValue(v))}</text>`);
+        out.push(
+          `<text x="${fmt(x + (barW - 2) / 2)}" y="${fmt(y - 4)}" text-anchor="middle" font-size="10" fill="#333">${escapeXml(formatValue(v))}</text>`,
+        );
     });
     out.push('</g>');
   });
@@ -383,7 +423,9 @@ export function barChartSvg(spec: BarChartSpec): string {
   labelLines.forEach((lines, ci) => {
     const cx = plot.x + ci * slot + slot / 2;
     lines.forEach((line, li) => {
-      out.push(`<text x="${fmt(cx)}" y="${fmt(baseY + 18 + li * 13)}" text-anchor="middle" font-size="11" fill="#222">${escapeXml(line)}</text>`);
+      out.push(
+        `<text x="${fmt(cx)}" y="${fmt(baseY + 18 + li * 13)}" text-anchor="middle" font-size="11" fill="#222">${escapeXml(line)}</text>`,
+      );
     });
   });
   out.push(...legend(items, plot.x + plot.w + 22, plot.y + 8));

@@ -155,7 +155,10 @@ function fmtOffered(v: unknown): string {
 
 function mdTable(headers: string[], align: ('l' | 'r')[], rows: string[][]): string {
   const esc = (c: string) => c.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-  const lines = [`| ${headers.map(esc).join(' | ')} |`, `| ${align.map((a) => (a === 'r' ? '---:' : '---')).join(' | ')} |`];
+  const lines = [
+    `| ${headers.map(esc).join(' | ')} |`,
+    `| ${align.map((a) => (a === 'r' ? '---:' : '---')).join(' | ')} |`,
+  ];
   for (const r of rows) lines.push(`| ${r.map(esc).join(' | ')} |`);
   return lines.join('\n');
 }
@@ -192,12 +195,24 @@ function spansDecade(values: (number | null)[]): boolean {
  * p50/p99/p99.9 against offered load. One configuration: a colour per percentile. Several:
  * a colour per configuration and a line style per percentile, with a legend for each.
  */
-function latencyChart(file: string, title: string, subtitle: string, xLabel: string, configs: LatencyConfig[], yLabel = 'latency (ms)'): Chart {
+function latencyChart(
+  file: string,
+  title: string,
+  subtitle: string,
+  xLabel: string,
+  configs: LatencyConfig[],
+  yLabel = 'latency (ms)',
+): Chart {
   const series: LineSeries[] = [];
   let legend: LegendItem[] | undefined;
   if (configs.length === 1) {
     PCT_STYLE.forEach((p, i) =>
-      series.push({ name: p.label, color: PALETTE[i]!, ...(p.dash ? { dash: p.dash } : {}), points: configs[0]!.points.map((pt) => ({ x: pt.x, y: pt[p.key] })) }),
+      series.push({
+        name: p.label,
+        color: PALETTE[i]!,
+        ...(p.dash ? { dash: p.dash } : {}),
+        points: configs[0]!.points.map((pt) => ({ x: pt.x, y: pt[p.key] })),
+      }),
     );
   } else {
     legend = [];
@@ -205,13 +220,27 @@ function latencyChart(file: string, title: string, subtitle: string, xLabel: str
       const color = PALETTE[ci % PALETTE.length]!;
       legend!.push({ label: c.name, color });
       for (const p of PCT_STYLE)
-        series.push({ name: `${c.name} ${p.label}`, color, ...(p.dash ? { dash: p.dash } : {}), points: c.points.map((pt) => ({ x: pt.x, y: pt[p.key] })) });
+        series.push({
+          name: `${c.name} ${p.label}`,
+          color,
+          ...(p.dash ? { dash: p.dash } : {}),
+          points: c.points.map((pt) => ({ x: pt.x, y: pt[p.key] })),
+        });
     });
     for (const p of PCT_STYLE) legend.push({ label: p.label, color: '#555', ...(p.dash ? { dash: p.dash } : {}) });
   }
   const xs = configs.flatMap((c) => c.points.map((p) => p.x));
   const ys = configs.flatMap((c) => c.points.flatMap((p) => [p.p50, p.p99, p.p999]));
-  const svg = lineChartSvg({ title, subtitle, xLabel, yLabel, series, logX: spansDecade(xs), logY: spansDecade(ys), ...(legend ? { legend } : {}) });
+  const svg = lineChartSvg({
+    title,
+    subtitle,
+    xLabel,
+    yLabel,
+    series,
+    logX: spansDecade(xs),
+    logY: spansDecade(ys),
+    ...(legend ? { legend } : {}),
+  });
   return { file, alt: title, svg };
 }
 
@@ -233,15 +262,39 @@ function engineSection(r: Json): Section {
     const m = obj(r[key]);
     if (!m) continue;
     const label = key === 'mix1' ? 'mix 1 (exchange-core style)' : 'mix 2 (matching-heavy)';
-    rows.push([label, 'matchbook', fmtInt(m.commands), fmtInt(m.opsPerSec), fmtLat(m.p50Us, ''), fmtLat(m.p99Us, ''), fmtLat(m.p999Us, ''), fmtLat(m.maxUs, ''), num(m.ratio) === null ? DASH : `${m.ratio}×`]);
+    rows.push([
+      label,
+      'matchbook',
+      fmtInt(m.commands),
+      fmtInt(m.opsPerSec),
+      fmtLat(m.p50Us, ''),
+      fmtLat(m.p99Us, ''),
+      fmtLat(m.p999Us, ''),
+      fmtLat(m.maxUs, ''),
+      num(m.ratio) === null ? DASH : `${m.ratio}×`,
+    ]);
     if (num(m.peerOpsPerSec) !== null)
-      rows.push(['', 'nodejs-order-book', fmtInt(m.peerCommands), fmtInt(m.peerOpsPerSec), fmtLat(m.peerP50Us, ''), fmtLat(m.peerP99Us, ''), fmtLat(m.peerP999Us, ''), fmtLat(m.peerMaxUs, ''), '1×']);
+      rows.push([
+        '',
+        'nodejs-order-book',
+        fmtInt(m.peerCommands),
+        fmtInt(m.peerOpsPerSec),
+        fmtLat(m.peerP50Us, ''),
+        fmtLat(m.peerP99Us, ''),
+        fmtLat(m.peerP999Us, ''),
+        fmtLat(m.peerMaxUs, ''),
+        '1×',
+      ]);
     cats.push(label);
     ours.push(num(m.opsPerSec));
     peer.push(num(m.peerOpsPerSec));
   }
   const md = [
-    mdTable(['workload', 'engine', 'commands', 'commands/s (median)', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'vs peer'], ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'], rows),
+    mdTable(
+      ['workload', 'engine', 'commands', 'commands/s (median)', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'vs peer'],
+      ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      rows,
+    ),
     '',
     '`vs peer` is the median of per-round throughput ratios on the same command prefix (see bench/README.md).',
   ];
@@ -252,7 +305,14 @@ function engineSection(r: Json): Section {
     charts.push({
       file: 'bench-throughput-engine.svg',
       alt: 'Matching engine throughput per workload',
-      svg: barChartSvg({ title: 'Matching engine throughput per workload', subtitle: 'one core, median of the throughput passes', yLabel: 'commands/s', categories: cats, groups, valueLabels: true }),
+      svg: barChartSvg({
+        title: 'Matching engine throughput per workload',
+        subtitle: 'one core, median of the throughput passes',
+        yLabel: 'commands/s',
+        categories: cats,
+        groups,
+        valueLabels: true,
+      }),
     });
   }
   return { markdown: md.join('\n'), charts };
@@ -269,13 +329,24 @@ function replaySection(r: Json): Section {
     '',
     mdTable(['phase', 'median ms', 'commands/s'], ['l', 'r', 'r'], rows),
   ];
-  if (num(r.targetCommandsPerSec) !== null) md.push('', `Target ${fmtInt(r.targetCommandsPerSec)} commands/s: verify ${r.targetMet ? 'met' : '**not met**'}, verify-state ${r.verifyStateTargetMet ? 'met' : '**not met**'}.`);
+  if (num(r.targetCommandsPerSec) !== null)
+    md.push(
+      '',
+      `Target ${fmtInt(r.targetCommandsPerSec)} commands/s: verify ${r.targetMet ? 'met' : '**not met**'}, verify-state ${r.verifyStateTargetMet ? 'met' : '**not met**'}.`,
+    );
   return { markdown: md.join('\n'), charts: [] };
 }
 
 function replicatorSection(r: Json): Section {
   const steps = arr(r.steps);
-  const rows = steps.map((s) => [fmtOffered(s.offered), fmtInt(s.committedPerSec), fmtLat(s.p50Ms), fmtLat(s.p99Ms), fmtLat(s.p999Ms), fmtLat(s.maxMs)]);
+  const rows = steps.map((s) => [
+    fmtOffered(s.offered),
+    fmtInt(s.committedPerSec),
+    fmtLat(s.p50Ms),
+    fmtLat(s.p99Ms),
+    fmtLat(s.p999Ms),
+    fmtLat(s.maxMs),
+  ]);
   const md = [
     `3 replica processes on loopback, fsync ${r.fsync === false ? 'off' : 'on'}, ${fmtInt(r.clients)} client sessions (window ${fmtInt(r.window)}), ${fmtInt(r.seconds)} s per step; latency from each command's scheduled send time to its acknowledgement.`,
     '',
@@ -285,9 +356,23 @@ function replicatorSection(r: Json): Section {
   const charts: Chart[] = [];
   if (open.length > 0)
     charts.push(
-      latencyChart('bench-latency-replicator.svg', 'Replication: commit latency vs offered load', '3 replicas, fsync on, open loop; latency from scheduled send to acknowledgement', 'offered commands/s', [
-        { name: 'replicator', points: open.map((s) => ({ x: num(s.offered)!, p50: num(s.p50Ms), p99: num(s.p99Ms), p999: num(s.p999Ms) })) },
-      ]),
+      latencyChart(
+        'bench-latency-replicator.svg',
+        'Replication: commit latency vs offered load',
+        '3 replicas, fsync on, open loop; latency from scheduled send to acknowledgement',
+        'offered commands/s',
+        [
+          {
+            name: 'replicator',
+            points: open.map((s) => ({
+              x: num(s.offered)!,
+              p50: num(s.p50Ms),
+              p99: num(s.p99Ms),
+              p999: num(s.p999Ms),
+            })),
+          },
+        ],
+      ),
     );
   return { markdown: md.join('\n'), charts };
 }
@@ -302,7 +387,11 @@ function failoverSection(r: Json): Section | null {
     markdown: [
       `${fmtInt(f.trials)} trials under load (from bench:replicator): SIGKILL the leader, then time until a survivor reports itself leader (\`elected\`) and until the first acknowledgement by the new leader (\`first commit\`).`,
       '',
-      mdTable(['measure', 'min ms', 'p50 ms', 'max ms'], ['l', 'r', 'r', 'r'], [row('elected', e), row('first commit', c)]),
+      mdTable(
+        ['measure', 'min ms', 'p50 ms', 'max ms'],
+        ['l', 'r', 'r', 'r'],
+        [row('elected', e), row('first commit', c)],
+      ),
     ].join('\n'),
     charts: [],
   };
@@ -313,41 +402,109 @@ function gatewaySteps(name: 'rest' | 'grpc', r: Json): Section {
   const cores = (s: Json) => (num(s.coresBusy) === null ? DASH : String(s.coresBusy));
   const rows =
     name === 'rest'
-      ? steps.map((s) => [fmtOffered(s.offered), fmtInt(s.ordersPerSec), fmtLat(s.p50Ms), fmtLat(s.p99Ms), fmtLat(s.p999Ms), fmtLat(s.maxMs), fmtInt(s.non2xx), fmtInt(s.errors), cores(s)])
-      : steps.map((s) => [String(s.mode ?? DASH), fmtInt(s.batch), fmtOffered(s.offered), fmtInt(s.ordersPerSec), fmtLat(s.p50Ms), fmtLat(s.p99Ms), fmtLat(s.p999Ms), fmtLat(s.maxMs), fmtInt(s.errors), cores(s)]);
+      ? steps.map((s) => [
+          fmtOffered(s.offered),
+          fmtInt(s.ordersPerSec),
+          fmtLat(s.p50Ms),
+          fmtLat(s.p99Ms),
+          fmtLat(s.p999Ms),
+          fmtLat(s.maxMs),
+          fmtInt(s.non2xx),
+          fmtInt(s.errors),
+          cores(s),
+        ])
+      : steps.map((s) => [
+          String(s.mode ?? DASH),
+          fmtInt(s.batch),
+          fmtOffered(s.offered),
+          fmtInt(s.ordersPerSec),
+          fmtLat(s.p50Ms),
+          fmtLat(s.p99Ms),
+          fmtLat(s.p999Ms),
+          fmtLat(s.maxMs),
+          fmtInt(s.errors),
+          cores(s),
+        ]);
   const head =
     name === 'rest'
       ? ['offered/s', 'acknowledged/s', 'p50', 'p99', 'p99.9', 'max', 'non-2xx', 'errors', 'cores busy']
-      : ['mode', 'orders per message', 'offered/s', 'acknowledged/s', 'p50', 'p99', 'p99.9', 'max', 'errors', 'cores busy'];
+      : [
+          'mode',
+          'orders per message',
+          'offered/s',
+          'acknowledged/s',
+          'p50',
+          'p99',
+          'p99.9',
+          'max',
+          'errors',
+          'cores busy',
+        ];
   const intro =
     name === 'rest'
       ? `autocannon, ${fmtInt(r.connections)} connections, \`POST /v1/orders\` signed per request; 3 replicas (fsync on) and the gateway as processes; ${fmtInt(r.seconds)} s per step.`
       : `${fmtInt(r.streams)} \`OrderSession\` streams, open loop, latency from each message's scheduled send time; 3 replicas (fsync on) and the gateway as processes; ${fmtInt(r.seconds)} s per step.`;
-  const md = [intro, '', mdTable(head, head.map((_, i) => (i === 0 && name === 'grpc' ? 'l' : 'r')), rows)];
+  const md = [
+    intro,
+    '',
+    mdTable(
+      head,
+      head.map((_, i) => (i === 0 && name === 'grpc' ? 'l' : 'r')),
+      rows,
+    ),
+  ];
   const charts: Chart[] = [];
   const open = steps.filter((s) => num(s.offered) !== null);
   if (open.length > 0) {
     const modes = [...new Set(open.map((s) => String(s.mode ?? name)))];
     const configs = modes.map((m) => ({
       name: name === 'rest' ? 'REST' : `gRPC ${m}`,
-      points: open.filter((s) => String(s.mode ?? name) === m).map((s) => ({ x: num(s.offered)!, p50: num(s.p50Ms), p99: num(s.p99Ms), p999: num(s.p999Ms) })),
+      points: open
+        .filter((s) => String(s.mode ?? name) === m)
+        .map((s) => ({ x: num(s.offered)!, p50: num(s.p50Ms), p99: num(s.p99Ms), p999: num(s.p999Ms) })),
     }));
     const label = name === 'rest' ? 'REST' : 'gRPC';
-    charts.push(latencyChart(`bench-latency-${name}.svg`, `Order entry over ${label}: latency vs offered load`, 'gateway + 3 replicas (fsync on), open loop', 'offered orders/s', configs));
+    charts.push(
+      latencyChart(
+        `bench-latency-${name}.svg`,
+        `Order entry over ${label}: latency vs offered load`,
+        'gateway + 3 replicas (fsync on), open loop',
+        'offered orders/s',
+        configs,
+      ),
+    );
   }
   return { markdown: md.join('\n'), charts };
 }
 
 function feedSection(r: Json): Section {
   const steps = arr(r.steps);
-  const rows = steps.map((s) => [fmtInt(s.subscribers), fmtInt(s.commandsPerSec), fmtInt(s.entriesPerSec), fmtInt(s.deliveredPerSec), fmtLat(s.p50Ms), fmtLat(s.p99Ms), fmtLat(s.p999Ms), fmtLat(s.maxMs), fmtInt(s.gaps)]);
+  const rows = steps.map((s) => [
+    fmtInt(s.subscribers),
+    fmtInt(s.commandsPerSec),
+    fmtInt(s.entriesPerSec),
+    fmtInt(s.deliveredPerSec),
+    fmtLat(s.p50Ms),
+    fmtLat(s.p99Ms),
+    fmtLat(s.p999Ms),
+    fmtLat(s.maxMs),
+    fmtInt(s.gaps),
+  ]);
   const client = obj(r.client);
   const md = [
     `One feed process applying log entries at a fixed rate, subscribers over loopback in ${fmtInt(r.workers)} generator threads; latency from each entry's scheduled time to receipt; ${fmtInt(r.seconds)} s per step.`,
     '',
-    mdTable(['subscribers', 'orders/s', 'log entries/s', 'delivered messages/s', 'p50', 'p99', 'p99.9', 'max', 'seq gaps'], ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'], rows),
+    mdTable(
+      ['subscribers', 'orders/s', 'log entries/s', 'delivered messages/s', 'p50', 'p99', 'p99.9', 'max', 'seq gaps'],
+      ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      rows,
+    ),
   ];
-  if (client) md.push('', `Client library: ${fmtInt(client.perSec)} l2 updates/s on one core (${client.usPerUpdate} µs per update of ~${client.levelsPerUpdate} levels).`);
+  if (client)
+    md.push(
+      '',
+      `Client library: ${fmtInt(client.perSec)} l2 updates/s on one core (${client.usPerUpdate} µs per update of ~${client.levelsPerUpdate} levels).`,
+    );
   const bySubs = new Map<number, LatencyPoint[]>();
   for (const s of steps) {
     const subs = num(s.subscribers);
@@ -356,9 +513,21 @@ function feedSection(r: Json): Section {
     if (!bySubs.has(subs)) bySubs.set(subs, []);
     bySubs.get(subs)!.push({ x, p50: num(s.p50Ms), p99: num(s.p99Ms), p999: num(s.p999Ms) });
   }
-  const configs = [...bySubs.entries()].sort((a, b) => a[0] - b[0]).map(([subs, points]) => ({ name: `${subs.toLocaleString('en-US')} subscribers`, points }));
+  const configs = [...bySubs.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([subs, points]) => ({ name: `${subs.toLocaleString('en-US')} subscribers`, points }));
   const charts =
-    configs.length > 0 ? [latencyChart('bench-latency-feed.svg', 'Market data: delivery latency vs load', 'one feed process, subscribers over loopback', 'delivered messages/s', configs)] : [];
+    configs.length > 0
+      ? [
+          latencyChart(
+            'bench-latency-feed.svg',
+            'Market data: delivery latency vs load',
+            'one feed process, subscribers over loopback',
+            'delivered messages/s',
+            configs,
+          ),
+        ]
+      : [];
   return { markdown: md.join('\n'), charts };
 }
 
@@ -374,22 +543,48 @@ function eventsSection(r: Json): Section {
   const rows = lag.map((l) => {
     const rec = obj(l.record);
     const vis = obj(l.visible);
-    return [fmtInt(l.offeredPerS), fmtInt(l.committed), fmtLat(rec?.p50Ms), fmtLat(rec?.p99Ms), fmtLat(rec?.maxMs), fmtLat(vis?.p50Ms), fmtLat(vis?.p99Ms), fmtLat(vis?.maxMs)];
+    return [
+      fmtInt(l.offeredPerS),
+      fmtInt(l.committed),
+      fmtLat(rec?.p50Ms),
+      fmtLat(rec?.p99Ms),
+      fmtLat(rec?.maxMs),
+      fmtLat(vis?.p50Ms),
+      fmtLat(vis?.p99Ms),
+      fmtLat(vis?.maxMs),
+    ];
   });
   md.push(
     'End-to-end lag from commit to the event record applied by the read models (`record`) and to read-your-writes visibility (`visible`):',
     '',
-    mdTable(['offered/s', 'committed', 'record p50', 'record p99', 'record max', 'visible p50', 'visible p99', 'visible max'], ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'], rows),
+    mdTable(
+      ['offered/s', 'committed', 'record p50', 'record p99', 'record max', 'visible p50', 'visible p99', 'visible max'],
+      ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      rows,
+    ),
   );
   const pts = (k: 'record' | 'visible') =>
-    lag.filter((l) => num(l.offeredPerS) !== null).map((l) => ({ x: num(l.offeredPerS)!, p50: num(obj(l[k])?.p50Ms), p99: num(obj(l[k])?.p99Ms), p999: num(obj(l[k])?.p999Ms) }));
+    lag
+      .filter((l) => num(l.offeredPerS) !== null)
+      .map((l) => ({
+        x: num(l.offeredPerS)!,
+        p50: num(obj(l[k])?.p50Ms),
+        p99: num(obj(l[k])?.p99Ms),
+        p999: num(obj(l[k])?.p999Ms),
+      }));
   const charts =
     lag.length > 0
       ? [
-          latencyChart('bench-latency-events.svg', 'Events: commit-to-read-model lag vs offered load', 'publisher → broker → read models; all processes on one machine', 'offered commands/s', [
-            { name: 'record applied', points: pts('record') },
-            { name: 'visible (read-your-writes)', points: pts('visible') },
-          ]),
+          latencyChart(
+            'bench-latency-events.svg',
+            'Events: commit-to-read-model lag vs offered load',
+            'publisher → broker → read models; all processes on one machine',
+            'offered commands/s',
+            [
+              { name: 'record applied', points: pts('record') },
+              { name: 'visible (read-your-writes)', points: pts('visible') },
+            ],
+          ),
         ]
       : [];
   return { markdown: md.join('\n'), charts };
@@ -414,7 +609,12 @@ function orderPathChart(benches: Record<string, BenchEntry>): Chart | null {
         const offered = num(s.offered);
         const achieved = num(s[achievedKey]);
         const p99 = num(s.p99Ms);
-        return offered !== null && achieved !== null && achieved >= SUSTAINED_ACHIEVED_MIN * offered && (p99 === null || p99 < SUSTAINED_P99_MAX_MS);
+        return (
+          offered !== null &&
+          achieved !== null &&
+          achieved >= SUSTAINED_ACHIEVED_MIN * offered &&
+          (p99 === null || p99 < SUSTAINED_P99_MAX_MS)
+        );
       })
       .map((s) => num(s[achievedKey])!);
     const c = steps.filter((s) => s.offered === 'max').map((s) => num(s[achievedKey]) ?? 0);
@@ -449,7 +649,11 @@ function orderPathChart(benches: Record<string, BenchEntry>): Chart | null {
 // ---------------------------------------------------------------------------
 
 function fsyncLabel(f: boolean | string): string {
-  return f === true || f === 'on' || f === 'true' ? 'fsync on' : f === false || f === 'off' || f === 'false' ? 'fsync off' : `fsync ${String(f)}`;
+  return f === true || f === 'on' || f === 'true'
+    ? 'fsync on'
+    : f === false || f === 'off' || f === 'false'
+      ? 'fsync off'
+      : `fsync ${String(f)}`;
 }
 
 export function seedConfigName(s: SeedScenario): string {
@@ -476,11 +680,25 @@ export function scored(s: SeedScenario): s is ScoredScenario {
 }
 
 export function seedRows(scenarios: ScoredScenario[]): ScenarioRow[] {
-  return scenarios.map((s) => ({ name: seedScenarioName(s), avgLatencyMs: s.avgMs, throughputPerSec: s.achievedPerSec, consistency: consistencyFraction(s.consistency) }));
+  return scenarios.map((s) => ({
+    name: seedScenarioName(s),
+    avgLatencyMs: s.avgMs,
+    throughputPerSec: s.achievedPerSec,
+    consistency: consistencyFraction(s.consistency),
+  }));
 }
 
 function table3Md(rows: Table3Row[], weightings: readonly NamedWeights[]): string {
-  const head = ['scenario', 'T avg latency (ms)', 'Th (req/s)', 'K', 'T_norm', 'Th_norm', 'K_norm', ...weightings.map((w) => `F ${w.name} (${w.alpha}/${w.beta}/${w.gamma})`)];
+  const head = [
+    'scenario',
+    'T avg latency (ms)',
+    'Th (req/s)',
+    'K',
+    'T_norm',
+    'Th_norm',
+    'K_norm',
+    ...weightings.map((w) => `F ${w.name} (${w.alpha}/${w.beta}/${w.gamma})`),
+  ];
   const wins = weightings.map((_, w) => new Set(winners(rows, w)));
   const body = rows.map((r, i) => [
     r.name,
@@ -492,7 +710,11 @@ function table3Md(rows: Table3Row[], weightings: readonly NamedWeights[]): strin
     fmtFixed(r.consistencyNorm, 2),
     ...r.scores.map((f, w) => (wins[w]!.has(i) ? `**${fmtFixed(f, 2)}**` : fmtFixed(f, 2))),
   ]);
-  return mdTable(head, head.map((_, i) => (i === 0 ? 'l' : 'r')), body);
+  return mdTable(
+    head,
+    head.map((_, i) => (i === 0 ? 'l' : 'r')),
+    body,
+  );
 }
 
 const TERM_NAMES = ['latency', 'throughput', 'consistency'] as const;
@@ -522,7 +744,9 @@ export function discussWinners(rows: Table3Row[], weightings: readonly NamedWeig
     const win = winners(rows, wi);
     const head = `Under **${w.name}** (α ${w.alpha}, β ${w.beta}, γ ${w.gamma})`;
     if (rows.length === 1) {
-      out.push(`${head} there is a single scenario, ${rows[0]!.name}; min–max normalisation needs at least two to discriminate.`);
+      out.push(
+        `${head} there is a single scenario, ${rows[0]!.name}; min–max normalisation needs at least two to discriminate.`,
+      );
       return;
     }
     if (win.length > 1) {
@@ -531,11 +755,16 @@ export function discussWinners(rows: Table3Row[], weightings: readonly NamedWeig
         const top = c.indexOf(Math.max(...c));
         return `${rows[i]!.name} (${explainScore(rows[i]!, w, wi)}, mostly ${TERM_NAMES[top]})`;
       });
-      out.push(`${head} ${win.length} scenarios tie at F = ${fmtFixed(rows[win[0]!]!.scores[wi]!, 2)}: ${parts.join('; ')}. The weighting cannot separate them: what one gains on one metric the other gains on another.`);
+      out.push(
+        `${head} ${win.length} scenarios tie at F = ${fmtFixed(rows[win[0]!]!.scores[wi]!, 2)}: ${parts.join('; ')}. The weighting cannot separate them: what one gains on one metric the other gains on another.`,
+      );
       return;
     }
     const i = win[0]!;
-    const order = rows.map((_, k) => k).filter((k) => k !== i).sort((a, b) => rows[b]!.scores[wi]! - rows[a]!.scores[wi]!);
+    const order = rows
+      .map((_, k) => k)
+      .filter((k) => k !== i)
+      .sort((a, b) => rows[b]!.scores[wi]! - rows[a]!.scores[wi]!);
     const j = order[0]!;
     const ci = contributions(rows[i]!, w);
     const cj = contributions(rows[j]!, w);
@@ -544,13 +773,17 @@ export function discussWinners(rows: Table3Row[], weightings: readonly NamedWeig
     const loss = d.indexOf(Math.min(...d));
     const gap = rows[i]!.scores[wi]! - rows[j]!.scores[wi]!;
     let why = `its margin over the runner-up comes from ${TERM_NAMES[gain]} (+${fmtFixed(d[gain]!, 2)})`;
-    if (d[loss]! < -PRINTED_SCORE_STEP) why += `, which outweighs what it gives up on ${TERM_NAMES[loss]} (${fmtFixed(d[loss]!, 2)})`;
+    if (d[loss]! < -PRINTED_SCORE_STEP)
+      why += `, which outweighs what it gives up on ${TERM_NAMES[loss]} (${fmtFixed(d[loss]!, 2)})`;
     // Below the tables' two decimals the lead is not worth a story: say so, with enough digits to see it.
     const runner =
       gap < PRINTED_SCORE_STEP
         ? `runner-up ${rows[j]!.name} is only ${fmtFixed(gap, gap < 0.001 ? 4 : 3)} behind (F = ${fmtFixed(rows[j]!.scores[wi]!, gap < 0.001 ? 4 : 3)}): a tie at two decimals`
         : `runner-up ${rows[j]!.name} has F = ${fmtFixed(rows[j]!.scores[wi]!, 2)}`;
-    let tail = gap < PRINTED_SCORE_STEP ? `What edge there is comes from ${TERM_NAMES[gain]}.` : `${why[0]!.toUpperCase()}${why.slice(1)}.`;
+    let tail =
+      gap < PRINTED_SCORE_STEP
+        ? `What edge there is comes from ${TERM_NAMES[gain]}.`
+        : `${why[0]!.toUpperCase()}${why.slice(1)}.`;
     const fastest = Math.min(...rows.map((r) => r.avgLatencyMs));
     if (rows[i]!.latencyNorm < SLOW_WINNER_T_NORM && fastest > 0)
       tail += ` Its average latency, ${fmtLat(rows[i]!.avgLatencyMs)}, is ${formatRatio(rows[i]!.avgLatencyMs / fastest)} the fastest scenario's (${fmtLat(fastest)}): min–max scoring counts it only as ${fmtFixed(rows[i]!.latencyNorm, 2)} of the latency range.`;
@@ -566,7 +799,10 @@ export function normalisationNotes(rows: Table3Row[]): string[] {
   const ks = rows.map((r) => r.consistency);
   const kMin = Math.min(...ks);
   const kMax = Math.max(...ks);
-  if (kMax === kMin) out.push(`Consistency is ${fmtPct(kMin)} in every scenario, so K_norm = 1 for all: it adds γ to every F and changes no ranking.`);
+  if (kMax === kMin)
+    out.push(
+      `Consistency is ${fmtPct(kMin)} in every scenario, so K_norm = 1 for all: it adds γ to every F and changes no ranking.`,
+    );
   else if (kMax - kMin < SMALL_CONSISTENCY_SPAN)
     out.push(
       `Consistency differs by only ${Number(((kMax - kMin) * 100).toPrecision(2))} percentage points (${fmtPct(kMin)} to ${fmtPct(kMax)}), yet min–max normalisation stretches that to the whole 0–1 range of K_norm: worth up to γ = ${SEED_WEIGHTINGS[0]!.gamma} of F.`,
@@ -654,14 +890,27 @@ export function seedSection(entry: BenchEntry | undefined): Section {
   });
   md.push(
     mdTable(
-      ['our configuration', 'offered/s', 'ours: Th (req/s)', 'ours: T avg', 'ours: K', `seed level (${SEED_NODES} nodes)`, 'seed: Th (req/s)', 'seed: T avg', 'seed: K'],
+      [
+        'our configuration',
+        'offered/s',
+        'ours: Th (req/s)',
+        'ours: T avg',
+        'ours: K',
+        `seed level (${SEED_NODES} nodes)`,
+        'seed: Th (req/s)',
+        'seed: T avg',
+        'seed: K',
+      ],
       ['l', 'r', 'r', 'r', 'r', 'l', 'r', 'r', 'r'],
       side,
     ),
     '',
   );
   // Normalised jointly, the seed's rows and ours share one scale, so their F values compare directly.
-  const pooled = table3([...SEED_TABLE_2.map((r) => ({ ...r, name: `seed: ${r.name} (${SEED_NODES} nodes)` })), ...seedRows(scenarios)]);
+  const pooled = table3([
+    ...SEED_TABLE_2.map((r) => ({ ...r, name: `seed: ${r.name} (${SEED_NODES} nodes)` })),
+    ...seedRows(scenarios),
+  ]);
   md.push(
     "**Pooled**: the seed's three scenarios and ours normalised together, so that F compares across both (F within one table is relative to that table's best and worst, so the two tables above cannot be compared number for number):",
     '',
@@ -691,7 +940,10 @@ function seedCharts(scenarios: ScoredScenario[]): Chart[] {
       'Seed scenarios: latency vs offered load per configuration',
       'open loop; latency from scheduled send to acknowledgement',
       'offered requests/s',
-      [...configs.entries()].map(([name, ss]) => ({ name, points: ss.map((s) => ({ x: s.offeredPerSec, p50: num(s.p50Ms), p99: num(s.p99Ms), p999: num(s.p999Ms) })) })),
+      [...configs.entries()].map(([name, ss]) => ({
+        name,
+        points: ss.map((s) => ({ x: s.offeredPerSec, p50: num(s.p50Ms), p99: num(s.p99Ms), p999: num(s.p999Ms) })),
+      })),
     ),
   );
   const levels = [...new Set(scenarios.map((s) => s.offeredPerSec))].sort((a, b) => a - b);
@@ -722,7 +974,12 @@ function sustainedOnly(scenarios: ScoredScenario[]): string[] {
   if (kept.length === scenarios.length || kept.length < 2) return [];
   const t = table3(seedRows(kept));
   return [
-    `- Among the ${kept.length} scenarios that kept up with their offered rate (acknowledged ≥ ${SUSTAINED_ACHIEVED_MIN * 100}% of it), normalised over those alone: ${SEED_WEIGHTINGS.map((w, wi) => `under ${w.name} ${winners(t, wi).map((i) => `**${t[i]!.name}**`).join(' and ')} (F = ${fmtFixed(t[winners(t, wi)[0]!]!.scores[wi]!, 2)})`).join('; ')}.`,
+    `- Among the ${kept.length} scenarios that kept up with their offered rate (acknowledged ≥ ${SUSTAINED_ACHIEVED_MIN * 100}% of it), normalised over those alone: ${SEED_WEIGHTINGS.map(
+      (w, wi) =>
+        `under ${w.name} ${winners(t, wi)
+          .map((i) => `**${t[i]!.name}**`)
+          .join(' and ')} (F = ${fmtFixed(t[winners(t, wi)[0]!]!.scores[wi]!, 2)})`,
+    ).join('; ')}.`,
   ];
 }
 
@@ -747,7 +1004,25 @@ function seedFiguresMd(listed: SeedScenario[]): string {
     s.error ? `failed: ${s.error.slice(0, 120)}` : '',
   ]);
   return mdTable(
-    ['protocol', 'replicas', 'fsync', 'offered/s', 'achieved/s', 'avg', 'p50', 'p90', 'p99', 'p99.9', 'max', 'K', 'acked', 'not sent', 'lost', 'duplicates', 'note'],
+    [
+      'protocol',
+      'replicas',
+      'fsync',
+      'offered/s',
+      'achieved/s',
+      'avg',
+      'p50',
+      'p90',
+      'p99',
+      'p99.9',
+      'max',
+      'K',
+      'acked',
+      'not sent',
+      'lost',
+      'duplicates',
+      'note',
+    ],
     ['l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
     rows,
   );
@@ -759,7 +1034,10 @@ function seedFiguresMd(listed: SeedScenario[]): string {
 
 function failedMd(e: BenchEntry): string {
   const why = e.error ?? (e.timedOut ? 'over its time limit' : `exit code ${e.exitCode ?? DASH}`);
-  const extra = [...(why.includes('exit code') ? [] : [`exit code ${e.exitCode ?? DASH}`]), ...(e.signal ? [`signal ${e.signal}`] : [])];
+  const extra = [
+    ...(why.includes('exit code') ? [] : [`exit code ${e.exitCode ?? DASH}`]),
+    ...(e.signal ? [`signal ${e.signal}`] : []),
+  ];
   const lines = [`**Failed** after ${e.durationSec} s: ${why}${extra.length ? ` (${extra.join(', ')})` : ''}.`];
   if (e.stderrTail) lines.push('', 'Last lines of its stderr:', '', '```', e.stderrTail.trimEnd(), '```');
   return lines.join('\n');
@@ -811,7 +1089,12 @@ function docsHeaderMd(res: SuiteResults, resultsPath: string, names: string[], f
       ['l', 'l', 'l', 'r'],
       names.map((n) => {
         const e = res.benches[n]!;
-        return [n, `\`${e.command}\``, e.status === 'ok' ? 'ok' : `**failed** (exit ${e.exitCode ?? (e.timedOut ? 'timeout' : DASH)})`, String(e.durationSec)];
+        return [
+          n,
+          `\`${e.command}\``,
+          e.status === 'ok' ? 'ok' : `**failed** (exit ${e.exitCode ?? (e.timedOut ? 'timeout' : DASH)})`,
+          String(e.durationSec),
+        ];
       }),
     ),
     '',
@@ -856,7 +1139,8 @@ export function renderDocs(res: SuiteResults, resultsPath: string): Docs {
       if (f) md.push('### Failover', '', f.markdown, '');
     }
   }
-  if (res.benches.seed?.status === 'failed') md.push('## Seed-paper scenarios', '', `\`${res.benches.seed.command}\``, '', failedMd(res.benches.seed), '');
+  if (res.benches.seed?.status === 'failed')
+    md.push('## Seed-paper scenarios', '', `\`${res.benches.seed.command}\``, '', failedMd(res.benches.seed), '');
 
   const path = orderPathChart(res.benches);
   if (path) {
@@ -870,5 +1154,11 @@ export function renderDocs(res: SuiteResults, resultsPath: string): Docs {
     );
     charts.push(path);
   }
-  return { markdown: `${md.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`, charts };
+  return {
+    markdown: `${md
+      .join('\n')
+      .replace(/\n{3,}/g, '\n\n')
+      .trimEnd()}\n`,
+    charts,
+  };
 }

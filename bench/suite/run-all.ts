@@ -16,7 +16,16 @@
 // and killed (its whole process group) past it.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,9 +65,19 @@ export const BENCHES: BenchDef[] = [
   { name: 'engine', script: 'bench:engine', quick: ['--quick'], full: [] },
   { name: 'replay', script: 'bench:replay', quick: ['--commands', '200000', '--repeats', '2'], full: [] },
   // Also the failover figures: its trials SIGKILL the leader under load.
-  { name: 'replicator', script: 'bench:replicator', quick: ['--seconds', '2', '--warmup', '1', '--rates', '10000,20000,50000,max', '--trials', '3'], full: [] },
+  {
+    name: 'replicator',
+    script: 'bench:replicator',
+    quick: ['--seconds', '2', '--warmup', '1', '--rates', '10000,20000,50000,max', '--trials', '3'],
+    full: [],
+  },
   { name: 'rest', script: 'bench:rest', quick: ['--rates', '2000,5000,10000,max', '--seconds', '2'], full: [] },
-  { name: 'grpc', script: 'bench:grpc', quick: ['--seconds', '2', '--rates', '2000,5000,10000', '--batch-rates', '20000'], full: [] },
+  {
+    name: 'grpc',
+    script: 'bench:grpc',
+    quick: ['--seconds', '2', '--rates', '2000,5000,10000', '--batch-rates', '20000'],
+    full: [],
+  },
   {
     name: 'feed',
     script: 'bench:feed',
@@ -254,7 +273,10 @@ function selectBenches(only: string | undefined): BenchDef[] {
       .flatMap((s) => (ALIASES[s] ?? s).split(',')),
   );
   const unknown = [...names].filter((n) => !BENCHES.some((b) => b.name === n));
-  if (unknown.length) throw new UsageError(`unknown benchmark(s): ${unknown.join(', ')}; known: ${BENCHES.map((b) => b.name).join(', ')} (and ${Object.keys(ALIASES).join(', ')})`);
+  if (unknown.length)
+    throw new UsageError(
+      `unknown benchmark(s): ${unknown.join(', ')}; known: ${BENCHES.map((b) => b.name).join(', ')} (and ${Object.keys(ALIASES).join(', ')})`,
+    );
   return BENCHES.filter((b) => names.has(b.name));
 }
 
@@ -285,7 +307,8 @@ async function main(): Promise<number> {
   if (a['from-results'] !== undefined) {
     const file = path.resolve(a['from-results']);
     const res = JSON.parse(readFileSync(file, 'utf8')) as SuiteResults;
-    if (res.suite !== 'matchbook-bench' || typeof res.benches !== 'object') throw new UsageError(`${file} is not a suite results file`);
+    if (res.suite !== 'matchbook-bench' || typeof res.benches !== 'object')
+      throw new UsageError(`${file} is not a suite results file`);
     for (const f of writeDocs(res, file, docsDir)) console.error(`wrote ${path.relative(process.cwd(), f)}`);
     return 0;
   }
@@ -306,7 +329,9 @@ async function main(): Promise<number> {
     }
   }
   const mode = a.quick ? 'quick' : 'full';
-  console.error(`bench suite (${mode}): ${benches.map((b) => b.name).join(', ')} → ${path.relative(process.cwd(), outFile)}`);
+  console.error(
+    `bench suite (${mode}): ${benches.map((b) => b.name).join(', ')} → ${path.relative(process.cwd(), outFile)}`,
+  );
   let failed = 0;
   for (const def of benches) {
     console.error(`— ${def.name}: ${commandLine(def, a.quick!)}`);

@@ -46,7 +46,14 @@ async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   let received = 0;
   const quiet = NO_LOG;
-  const b = new TcpTransport({ selfId: 2, clusterId: 'bench', listen: { host: '127.0.0.1', port: 0 }, peers: new Map(), onMessages: (m) => (received += m.length), log: quiet });
+  const b = new TcpTransport({
+    selfId: 2,
+    clusterId: 'bench',
+    listen: { host: '127.0.0.1', port: 0 },
+    peers: new Map(),
+    onMessages: (m) => (received += m.length),
+    log: quiet,
+  });
   await b.start();
   const a = new TcpTransport({
     selfId: 1,
@@ -63,8 +70,21 @@ async function main(): Promise<void> {
   const batch: Message[] = [];
   for (let i = 0; i < o.batch; i++) {
     const entries: Entry[] = [];
-    for (let k = 0; k < o.entries; k++) entries.push({ index: i * o.entries + k + 1, term: 3, type: EntryType.NORMAL, data });
-    batch.push({ type: MessageType.APPEND, from: 1, to: 2, term: 3, logTerm: 3, index: i * o.entries, entries, commit: i * o.entries, reject: false, rejectHint: 0, context: 0 });
+    for (let k = 0; k < o.entries; k++)
+      entries.push({ index: i * o.entries + k + 1, term: 3, type: EntryType.NORMAL, data });
+    batch.push({
+      type: MessageType.APPEND,
+      from: 1,
+      to: 2,
+      term: 3,
+      logTerm: 3,
+      index: i * o.entries,
+      entries,
+      commit: i * o.entries,
+      reject: false,
+      rejectHint: 0,
+      context: 0,
+    });
   }
 
   let sent = 0;
@@ -93,7 +113,8 @@ async function main(): Promise<void> {
   const stats = a.stats();
   await a.stop();
   await b.stop();
-  if (stats.droppedMessages > 0) throw new Error(`bench: ${stats.droppedMessages} messages dropped (window too large for the queue)`);
+  if (stats.droppedMessages > 0)
+    throw new Error(`bench: ${stats.droppedMessages} messages dropped (window too large for the queue)`);
 
   const messagesPerSec = Math.round(r.messages / r.seconds);
   const bytesPerSec = Math.round(r.bytes / r.seconds);
@@ -114,8 +135,12 @@ async function main(): Promise<void> {
     messagesPerFrame: Number((stats.messagesSent / stats.framesSent).toFixed(1)),
     backpressureWaits: stats.peers[2]?.backpressureWaits ?? 0,
   };
-  console.log(`transport bench: APPEND of ${o.entries} × ${o.entryBytes}-byte entries, ${o.batch} per send(), window ${o.window}, ${result.seconds} s`);
-  console.log(`  ${messagesPerSec.toLocaleString('en-US')} messages/s, ${result.entriesPerSec.toLocaleString('en-US')} entries/s, ${result.mibPerSec} MiB/s on the wire`);
+  console.log(
+    `transport bench: APPEND of ${o.entries} × ${o.entryBytes}-byte entries, ${o.batch} per send(), window ${o.window}, ${result.seconds} s`,
+  );
+  console.log(
+    `  ${messagesPerSec.toLocaleString('en-US')} messages/s, ${result.entriesPerSec.toLocaleString('en-US')} entries/s, ${result.mibPerSec} MiB/s on the wire`,
+  );
   console.log(JSON.stringify(result));
 }
 

@@ -39,11 +39,16 @@ function parseArgs(argv: string[]): Options {
     };
     if (a === '--seconds') o.seconds = num();
     else if (a === '--entry-bytes') o.entryBytes = Math.floor(num());
-    else if (a === '--batches') o.batches = next().split(',').map((s) => Math.floor(Number(s)));
+    else if (a === '--batches')
+      o.batches = next()
+        .split(',')
+        .map((s) => Math.floor(Number(s)));
     else if (a === '--dir') o.dir = next();
     else if (a === '--') continue;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npx tsx bench/wal/bench-wal.ts [--seconds S] [--entry-bytes N] [--batches 1,10,100,1000] [--dir D]');
+      console.log(
+        'usage: npx tsx bench/wal/bench-wal.ts [--seconds S] [--entry-bytes N] [--batches 1,10,100,1000] [--dir D]',
+      );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -58,7 +63,11 @@ interface Latency {
 }
 
 function latencyOf(deltasMs: number[]): Latency {
-  const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: 3 });
+  const h = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
   for (const d of deltasMs) h.recordValue(Math.max(1, Math.round(d * 1e6)));
   const us = (ns: number): number => Math.round(ns / 10) / 100;
   const r = { p50Us: us(h.getValueAtPercentile(50)), p99Us: us(h.getValueAtPercentile(99)), maxUs: us(h.maxValue) };
@@ -175,14 +184,25 @@ async function main(): Promise<void> {
     if (o.dir === undefined) fs.rmSync(root, { recursive: true, force: true });
   }
   const pad = (s: string | number, n: number): string => String(s).padStart(n);
-  console.log(`\n${pad('batch', 6)} ${pad('batches', 8)} ${pad('entries/s', 11)} ${pad('MiB/s', 7)} ${pad('fdatasync p50', 14)} ${pad('p99', 9)} ${pad('sync() p50', 11)} ${pad('p99', 9)} ${pad('append p50', 11)}`);
+  console.log(
+    `\n${pad('batch', 6)} ${pad('batches', 8)} ${pad('entries/s', 11)} ${pad('MiB/s', 7)} ${pad('fdatasync p50', 14)} ${pad('p99', 9)} ${pad('sync() p50', 11)} ${pad('p99', 9)} ${pad('append p50', 11)}`,
+  );
   for (const r of results) {
     console.log(
       `${pad(r.batch, 6)} ${pad(r.batches, 8)} ${pad(r.entriesPerSec.toLocaleString('en-US'), 11)} ${pad(r.mibPerSec, 7)} ` +
         `${pad(`${r.fdatasync.p50Us} µs`, 14)} ${pad(`${r.fdatasync.p99Us} µs`, 9)} ${pad(`${r.sync.p50Us} µs`, 11)} ${pad(`${r.sync.p99Us} µs`, 9)} ${pad(`${r.appendP50Us} µs`, 11)}`,
     );
   }
-  console.log(JSON.stringify({ bench: 'wal', node: process.version, fs: fsType, entryBytes: o.entryBytes, secondsPerBatchSize: o.seconds, results }));
+  console.log(
+    JSON.stringify({
+      bench: 'wal',
+      node: process.version,
+      fs: fsType,
+      entryBytes: o.entryBytes,
+      secondsPerBatchSize: o.seconds,
+      results,
+    }),
+  );
 }
 
 await main();

@@ -72,7 +72,10 @@ export class Broker {
     this.nowMs = config.nowMs ?? Date.now;
     this.log = config.log ?? NO_LOG;
     const dp = config.defaultPartitions ?? 1;
-    assert(Number.isSafeInteger(dp) && dp >= 1 && dp <= PARTITIONS_PER_TOPIC_MAX, `defaultPartitions must be 1..${PARTITIONS_PER_TOPIC_MAX}, got ${dp}`);
+    assert(
+      Number.isSafeInteger(dp) && dp >= 1 && dp <= PARTITIONS_PER_TOPIC_MAX,
+      `defaultPartitions must be 1..${PARTITIONS_PER_TOPIC_MAX}, got ${dp}`,
+    );
     const warn = (msg: string) => this.log.warn(msg);
     this.topics = TopicStore.open(config.dataDir, {
       fsync: config.fsync ?? 'always',
@@ -83,11 +86,17 @@ export class Broker {
       warn,
     });
     for (const t of this.topics.topics.values()) for (const p of t.partitions) this.watch(p);
-    this.offsets = OffsetStore.open(path.join(config.dataDir, 'offsets'), { fsync: (config.fsync ?? 'always') === 'always', warn });
-    // Kafka's member id form, client id + UUID; the client id is clipped so the id always fits a protocol string.
-    this.groups = new GroupCoordinator((clientId) => `${clientId.slice(0, CLIENT_ID_IN_MEMBER_ID_CHARS_MAX)}-${crypto.randomUUID()}`, {
-      ...(config.sessionTimeoutMsMin !== undefined ? { sessionTimeoutMsMin: config.sessionTimeoutMsMin } : {}),
+    this.offsets = OffsetStore.open(path.join(config.dataDir, 'offsets'), {
+      fsync: (config.fsync ?? 'always') === 'always',
+      warn,
     });
+    // Kafka's member id form, client id + UUID; the client id is clipped so the id always fits a protocol string.
+    this.groups = new GroupCoordinator(
+      (clientId) => `${clientId.slice(0, CLIENT_ID_IN_MEMBER_ID_CHARS_MAX)}-${crypto.randomUUID()}`,
+      {
+        ...(config.sessionTimeoutMsMin !== undefined ? { sessionTimeoutMsMin: config.sessionTimeoutMsMin } : {}),
+      },
+    );
   }
 
   setAdvertisedAddress(host: string, port: number): void {
@@ -117,7 +126,10 @@ export class Broker {
    * Throws ProtocolError for a malformed body.
    */
   async handle(header: RequestHeader, r: Reader): Promise<Buffer[] | null> {
-    assert(m.isSupported(header.apiKey, header.apiVersion), `unsupported ${header.apiKey} v${header.apiVersion} reached the broker`);
+    assert(
+      m.isSupported(header.apiKey, header.apiVersion),
+      `unsupported ${header.apiKey} v${header.apiVersion} reached the broker`,
+    );
     if (this.closing) throw new ProtocolError('broker is closing');
     this.inflight++;
     try {
@@ -166,7 +178,15 @@ export class Broker {
         const result = await this.awaitGroupReply<JoinResult>('join', (token) =>
           this.groups.join(
             token,
-            { groupId: req.groupId, memberId: req.memberId, clientId: header.clientId ?? '', sessionTimeoutMs: req.sessionTimeoutMs, rebalanceTimeoutMs: req.rebalanceTimeoutMs, protocolType: req.protocolType, protocols: req.protocols },
+            {
+              groupId: req.groupId,
+              memberId: req.memberId,
+              clientId: header.clientId ?? '',
+              sessionTimeoutMs: req.sessionTimeoutMs,
+              rebalanceTimeoutMs: req.rebalanceTimeoutMs,
+              protocolType: req.protocolType,
+              protocols: req.protocols,
+            },
             this.nowMs(),
           ),
         );
@@ -175,13 +195,20 @@ export class Broker {
       }
       case ApiKey.SyncGroup: {
         const req = m.decodeSyncGroupRequest(r, v);
-        const result = await this.awaitGroupReply<SyncResult>('sync', (token) => this.groups.sync(token, req, this.nowMs()));
+        const result = await this.awaitGroupReply<SyncResult>('sync', (token) =>
+          this.groups.sync(token, req, this.nowMs()),
+        );
         m.encodeSyncGroupResponse(w, v, result.error, result.assignment);
         break;
       }
       case ApiKey.Heartbeat: {
         const req = m.decodeHeartbeatRequest(r, v);
-        m.encodeErrorOnlyResponse(w, v, this.groups.heartbeat(req.groupId, req.memberId, req.generationId, this.nowMs()), 1);
+        m.encodeErrorOnlyResponse(
+          w,
+          v,
+          this.groups.heartbeat(req.groupId, req.memberId, req.generationId, this.nowMs()),
+          1,
+        );
         this.armGroupTimer();
         break;
       }
@@ -204,8 +231,14 @@ export class Broker {
       case ApiKey.InitProducerId: {
         const req = m.decodeInitProducerIdRequest(r, v);
         // Transactions are not implemented: only the idempotent producer (no transactional id).
-        if (req.transactionalId !== null) m.encodeInitProducerIdResponse(w, v, { error: ErrorCode.INVALID_REQUEST, producerId: -1, producerEpoch: -1 });
-        else m.encodeInitProducerIdResponse(w, v, { error: ErrorCode.NONE, producerId: this.topics.allocateProducerId(), producerEpoch: 0 });
+        if (req.transactionalId !== null)
+          m.encodeInitProducerIdResponse(w, v, { error: ErrorCode.INVALID_REQUEST, producerId: -1, producerEpoch: -1 });
+        else
+          m.encodeInitProducerIdResponse(w, v, {
+            error: ErrorCode.NONE,
+            producerId: this.topics.allocateProducerId(),
+            producerEpoch: 0,
+          });
         break;
       }
       default:
@@ -215,11 +248,17 @@ export class Broker {
   }
 
   /** Where a group's coordinator is: this broker, for any non-empty group id; transaction coordinators do not exist. */
-  private findCoordinator(req: ReturnType<typeof m.decodeFindCoordinatorRequest>): Parameters<typeof m.encodeFindCoordinatorResponse>[2] {
+  private findCoordinator(
+    req: ReturnType<typeof m.decodeFindCoordinatorRequest>,
+  ): Parameters<typeof m.encodeFindCoordinatorResponse>[2] {
     const ok = req.keyType === 0 && req.key !== '';
     return {
       error: ok ? ErrorCode.NONE : req.keyType === 0 ? ErrorCode.INVALID_GROUP_ID : ErrorCode.COORDINATOR_NOT_AVAILABLE,
-      message: ok ? null : req.keyType === 0 ? 'empty group id' : 'only group coordinators: transactions are not implemented',
+      message: ok
+        ? null
+        : req.keyType === 0
+          ? 'empty group id'
+          : 'only group coordinators: transactions are not implemented',
       nodeId: ok ? NODE_ID : -1,
       host: ok ? this.advertisedHost : '',
       port: ok ? this.advertisedPort : -1,
@@ -227,8 +266,14 @@ export class Broker {
   }
 
   /** Removes the members from their group; returns each with its error. */
-  private leaveGroup(req: ReturnType<typeof m.decodeLeaveGroupRequest>): Parameters<typeof m.encodeLeaveGroupResponse>[3] {
-    const { errors, replies } = this.groups.leave(req.groupId, req.members.map((x) => x.memberId), this.nowMs());
+  private leaveGroup(
+    req: ReturnType<typeof m.decodeLeaveGroupRequest>,
+  ): Parameters<typeof m.encodeLeaveGroupResponse>[3] {
+    const { errors, replies } = this.groups.leave(
+      req.groupId,
+      req.members.map((x) => x.memberId),
+      this.nowMs(),
+    );
     this.deliver(replies);
     // A group left empty is dropped by tick() (bounded memory); no timer may be armed to do it.
     this.deliver(this.groups.tick(this.nowMs()));
@@ -244,7 +289,13 @@ export class Broker {
     return {
       error: ErrorCode.NONE,
       name,
-      partitions: t.partitions.map((_, i) => ({ error: ErrorCode.NONE, partition: i, leaderId: NODE_ID, leaderEpoch: 0, replicas: [NODE_ID] })),
+      partitions: t.partitions.map((_, i) => ({
+        error: ErrorCode.NONE,
+        partition: i,
+        leaderId: NODE_ID,
+        leaderEpoch: 0,
+        replicas: [NODE_ID],
+      })),
     };
   }
 
@@ -252,7 +303,8 @@ export class Broker {
     const names = req.topics ?? [...this.topics.topics.keys()];
     const topics = names.map((name): m.MetadataTopic => {
       if (this.topics.get(name) !== undefined) return this.describeTopic(name);
-      if (topicNameProblem(name) !== undefined) return { error: ErrorCode.INVALID_TOPIC_EXCEPTION, name, partitions: [] };
+      if (topicNameProblem(name) !== undefined)
+        return { error: ErrorCode.INVALID_TOPIC_EXCEPTION, name, partitions: [] };
       if (req.allowAutoTopicCreation && (this.config.autoCreateTopics ?? true)) {
         const created = this.topics.create(name, this.defaultPartitions);
         if (created.error === ErrorCode.NONE) {
@@ -277,15 +329,20 @@ export class Broker {
     for (const t of req.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
     return req.topics.map((t) => {
       const fail = (error: ErrorCode, message: string) => ({ name: t.name, error, message });
-      if ((counts.get(t.name) ?? 0) > 1) return fail(ErrorCode.INVALID_REQUEST, 'the topic appears more than once in the request');
+      if ((counts.get(t.name) ?? 0) > 1)
+        return fail(ErrorCode.INVALID_REQUEST, 'the topic appears more than once in the request');
       // -1 means the broker's default; Kafka accepts it at every version (kafkajs sends it with v3).
-      if (t.replicationFactor !== 1 && t.replicationFactor !== -1) return fail(ErrorCode.INVALID_REPLICATION_FACTOR, 'a single-node broker has replication factor 1');
-      if (t.assignmentCount > 0) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'manual replica assignment is not supported');
+      if (t.replicationFactor !== 1 && t.replicationFactor !== -1)
+        return fail(ErrorCode.INVALID_REPLICATION_FACTOR, 'a single-node broker has replication factor 1');
+      if (t.assignmentCount > 0)
+        return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'manual replica assignment is not supported');
       for (const c of t.configs) {
-        if (c.name === 'cleanup.policy' && c.value !== 'delete') return fail(ErrorCode.INVALID_CONFIG, 'only cleanup.policy=delete: log compaction is not implemented');
+        if (c.name === 'cleanup.policy' && c.value !== 'delete')
+          return fail(ErrorCode.INVALID_CONFIG, 'only cleanup.policy=delete: log compaction is not implemented');
       }
       const partitions = t.numPartitions === -1 ? this.defaultPartitions : t.numPartitions;
-      if (partitions > PARTITIONS_PER_TOPIC_MAX || partitions < 1) return fail(ErrorCode.INVALID_PARTITIONS, `partitions must be 1..${PARTITIONS_PER_TOPIC_MAX}`);
+      if (partitions > PARTITIONS_PER_TOPIC_MAX || partitions < 1)
+        return fail(ErrorCode.INVALID_PARTITIONS, `partitions must be 1..${PARTITIONS_PER_TOPIC_MAX}`);
       const res = this.topics.create(t.name, partitions, req.validateOnly);
       if (res.error === ErrorCode.NONE && !req.validateOnly) {
         this.log.info('created a topic', { topic: t.name, partitions });
@@ -297,12 +354,20 @@ export class Broker {
 
   // ---- produce ------------------------------------------------------------------------
 
-  private async produce(req: m.ProduceRequest, v: number): Promise<{ name: string; partitions: m.ProducePartitionResponse[] }[]> {
+  private async produce(
+    req: m.ProduceRequest,
+    v: number,
+  ): Promise<{ name: string; partitions: m.ProducePartitionResponse[] }[]> {
     const touched = new Set<PartitionLog>();
     const results = req.topics.map((t) => ({
       name: t.name,
       partitions: t.partitions.map((p): m.ProducePartitionResponse & { log?: PartitionLog } => {
-        const fail = (error: ErrorCode): m.ProducePartitionResponse => ({ partition: p.partition, error, baseOffset: -1, logStartOffset: -1 });
+        const fail = (error: ErrorCode): m.ProducePartitionResponse => ({
+          partition: p.partition,
+          error,
+          baseOffset: -1,
+          logStartOffset: -1,
+        });
         if (req.acks !== 0 && req.acks !== 1 && req.acks !== -1) return fail(ErrorCode.INVALID_REQUIRED_ACKS);
         if (req.transactionalId !== null) return fail(ErrorCode.INVALID_REQUEST);
         const log = this.topics.partition(t.name, p.partition);
@@ -310,7 +375,11 @@ export class Broker {
         if (p.records === null) return fail(ErrorCode.CORRUPT_MESSAGE);
         const check = checkProducedRecords(p.records, v);
         if (!check.ok) {
-          this.log.warn('produce rejected: bad records', { topic: t.name, partition: p.partition, reason: check.reason });
+          this.log.warn('produce rejected: bad records', {
+            topic: t.name,
+            partition: p.partition,
+            reason: check.reason,
+          });
           return fail(check.error);
         }
         try {
@@ -320,7 +389,13 @@ export class Broker {
             return fail(res.error);
           }
           touched.add(log);
-          return { partition: p.partition, error: ErrorCode.NONE, baseOffset: res.baseOffset, logStartOffset: log.logStartOffset, log };
+          return {
+            partition: p.partition,
+            error: ErrorCode.NONE,
+            baseOffset: res.baseOffset,
+            logStartOffset: log.logStartOffset,
+            log,
+          };
         } catch (err) {
           if (!(err instanceof LogFailedError)) throw err;
           this.fatal(err);
@@ -339,13 +414,20 @@ export class Broker {
     );
     return results.map((t) => ({
       name: t.name,
-      partitions: t.partitions.map(({ log, ...p }) => (log !== undefined && failed.has(log) ? { ...p, error: ErrorCode.KAFKA_STORAGE_ERROR, baseOffset: -1 } : p)),
+      partitions: t.partitions.map(({ log, ...p }) =>
+        log !== undefined && failed.has(log) ? { ...p, error: ErrorCode.KAFKA_STORAGE_ERROR, baseOffset: -1 } : p,
+      ),
     }));
   }
 
   // ---- fetch --------------------------------------------------------------------------
 
-  private fetchOnce(req: m.FetchRequest): { bytes: number; anyError: boolean; topics: { name: string; partitions: m.FetchPartitionResponse[] }[]; logs: Set<PartitionLog> } {
+  private fetchOnce(req: m.FetchRequest): {
+    bytes: number;
+    anyError: boolean;
+    topics: { name: string; partitions: m.FetchPartitionResponse[] }[];
+    logs: Set<PartitionLog>;
+  } {
     let budget = Math.min(Math.max(req.maxBytes, 0), FETCH_BYTES_MAX);
     let bytes = 0;
     let anyError = false;
@@ -356,22 +438,43 @@ export class Broker {
         const log = this.topics.partition(t.name, p.partition);
         if (log === undefined) {
           anyError = true;
-          return { partition: p.partition, error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, highWatermark: -1, logStartOffset: -1, records: null };
+          return {
+            partition: p.partition,
+            error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+            highWatermark: -1,
+            logStartOffset: -1,
+            records: null,
+          };
         }
         logs.add(log);
         try {
           const limit = Math.min(Math.max(p.partitionMaxBytes, 0), budget);
           // The first batch of the response goes out whatever its size, so a consumer is never stuck behind a large one.
-          const read = limit > 0 || bytes === 0 ? log.read(p.fetchOffset, limit, bytes === 0) : { error: ErrorCode.NONE, records: Buffer.alloc(0) };
+          const read =
+            limit > 0 || bytes === 0
+              ? log.read(p.fetchOffset, limit, bytes === 0)
+              : { error: ErrorCode.NONE, records: Buffer.alloc(0) };
           if (read.error !== ErrorCode.NONE) anyError = true;
           bytes += read.records.byteLength;
           budget -= read.records.byteLength;
-          return { partition: p.partition, error: read.error, highWatermark: log.highWatermark, logStartOffset: log.logStartOffset, records: read.records };
+          return {
+            partition: p.partition,
+            error: read.error,
+            highWatermark: log.highWatermark,
+            logStartOffset: log.logStartOffset,
+            records: read.records,
+          };
         } catch (err) {
           if (!(err instanceof LogFailedError)) throw err;
           this.fatal(err);
           anyError = true;
-          return { partition: p.partition, error: ErrorCode.KAFKA_STORAGE_ERROR, highWatermark: -1, logStartOffset: -1, records: null };
+          return {
+            partition: p.partition,
+            error: ErrorCode.KAFKA_STORAGE_ERROR,
+            highWatermark: -1,
+            logStartOffset: -1,
+            records: null,
+          };
         }
       }),
     }));
@@ -379,14 +482,23 @@ export class Broker {
   }
 
   /** Answers once min_bytes are available, an error occurs, or max_wait_ms passes (long poll). */
-  private async fetch(req: m.FetchRequest): Promise<{ error: ErrorCode; topics: { name: string; partitions: m.FetchPartitionResponse[] }[] }> {
+  private async fetch(
+    req: m.FetchRequest,
+  ): Promise<{ error: ErrorCode; topics: { name: string; partitions: m.FetchPartitionResponse[] }[] }> {
     // Fetch sessions (KIP-227) are not implemented: session id 0 in every response tells the client to send full requests.
     if (req.sessionId !== 0) return { error: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, topics: [] };
     const deadline = this.nowMs() + Math.min(Math.max(req.maxWaitMs, 0), FETCH_WAIT_MS_MAX);
     for (;;) {
       const res = this.fetchOnce(req);
       const waitMs = deadline - this.nowMs();
-      if (res.bytes >= req.minBytes || res.anyError || waitMs <= 0 || this.closing || res.logs.size === 0 || this.fetchWaiters.size >= FETCH_WAITERS_MAX) {
+      if (
+        res.bytes >= req.minBytes ||
+        res.anyError ||
+        waitMs <= 0 ||
+        this.closing ||
+        res.logs.size === 0 ||
+        this.fetchWaiters.size >= FETCH_WAITERS_MAX
+      ) {
         return { error: ErrorCode.NONE, topics: res.topics };
       }
       await new Promise<void>((resolve) => {
@@ -411,13 +523,22 @@ export class Broker {
       name: t.name,
       partitions: t.partitions.map((p): m.ListOffsetsPartitionResponse => {
         const log = this.topics.partition(t.name, p.partition);
-        if (log === undefined) return { partition: p.partition, error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, timestampMs: -1, offset: -1 };
+        if (log === undefined)
+          return { partition: p.partition, error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, timestampMs: -1, offset: -1 };
         try {
-          if (p.timestampMs === -1) return { partition: p.partition, error: ErrorCode.NONE, timestampMs: -1, offset: log.highWatermark };
-          if (p.timestampMs === -2) return { partition: p.partition, error: ErrorCode.NONE, timestampMs: -1, offset: log.logStartOffset };
-          if (p.timestampMs < 0) return { partition: p.partition, error: ErrorCode.INVALID_REQUEST, timestampMs: -1, offset: -1 };
+          if (p.timestampMs === -1)
+            return { partition: p.partition, error: ErrorCode.NONE, timestampMs: -1, offset: log.highWatermark };
+          if (p.timestampMs === -2)
+            return { partition: p.partition, error: ErrorCode.NONE, timestampMs: -1, offset: log.logStartOffset };
+          if (p.timestampMs < 0)
+            return { partition: p.partition, error: ErrorCode.INVALID_REQUEST, timestampMs: -1, offset: -1 };
           const found = log.offsetForTimestamp(p.timestampMs);
-          return { partition: p.partition, error: ErrorCode.NONE, timestampMs: found?.timestampMs ?? -1, offset: found?.offset ?? -1 };
+          return {
+            partition: p.partition,
+            error: ErrorCode.NONE,
+            timestampMs: found?.timestampMs ?? -1,
+            offset: found?.offset ?? -1,
+          };
         } catch (err) {
           if (!(err instanceof LogFailedError)) throw err;
           this.fatal(err);
@@ -439,7 +560,10 @@ export class Broker {
     }
   }
 
-  private awaitGroupReply<T extends JoinResult | SyncResult>(kind: Reply['kind'], call: (token: number) => Reply[]): Promise<T> {
+  private awaitGroupReply<T extends JoinResult | SyncResult>(
+    kind: Reply['kind'],
+    call: (token: number) => Reply[],
+  ): Promise<T> {
     const token = this.nextToken++;
     const done = new Promise<T>((resolve) => {
       this.pendingGroupReplies.set(token, { kind, resolve: (reply) => resolve(reply.result as T) });
@@ -476,7 +600,9 @@ export class Broker {
     this.groupTimer.unref();
   }
 
-  private async offsetCommit(req: m.OffsetCommitRequest): Promise<{ name: string; partitions: { partition: number; error: ErrorCode }[] }[]> {
+  private async offsetCommit(
+    req: m.OffsetCommitRequest,
+  ): Promise<{ name: string; partitions: { partition: number; error: ErrorCode }[] }[]> {
     const groupError = this.groups.checkCommit(req.groupId, req.memberId, req.generationId, this.nowMs());
     this.armGroupTimer();
     const entries: OffsetCommitEntry[] = [];
@@ -486,7 +612,8 @@ export class Broker {
         let error: ErrorCode = groupError;
         if (error === ErrorCode.NONE) {
           if (this.topics.partition(t.name, p.partition) === undefined) error = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-          else if (p.metadata !== null && p.metadata.length > OFFSET_METADATA_CHARS_MAX) error = ErrorCode.OFFSET_METADATA_TOO_LARGE;
+          else if (p.metadata !== null && p.metadata.length > OFFSET_METADATA_CHARS_MAX)
+            error = ErrorCode.OFFSET_METADATA_TOO_LARGE;
           else entries.push({ topic: t.name, partition: p.partition, offset: p.offset, metadata: p.metadata });
         }
         return { partition: p.partition, error };
@@ -496,12 +623,16 @@ export class Broker {
       await this.offsets.commit(req.groupId, entries);
     } catch (err) {
       this.fatal(err);
-      for (const t of results) for (const p of t.partitions) if (p.error === ErrorCode.NONE) p.error = ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      for (const t of results)
+        for (const p of t.partitions) if (p.error === ErrorCode.NONE) p.error = ErrorCode.COORDINATOR_NOT_AVAILABLE;
     }
     return results;
   }
 
-  private offsetFetch(req: { groupId: string; topics: { name: string; partitions: number[] }[] | null }): { name: string; partitions: m.OffsetFetchPartitionResponse[] }[] {
+  private offsetFetch(req: {
+    groupId: string;
+    topics: { name: string; partitions: number[] }[] | null;
+  }): { name: string; partitions: m.OffsetFetchPartitionResponse[] }[] {
     if (req.topics === null) {
       const byTopic = new Map<string, m.OffsetFetchPartitionResponse[]>();
       for (const e of this.offsets.list(req.groupId)) {
@@ -516,7 +647,12 @@ export class Broker {
       partitions: t.partitions.map((partition) => {
         const c = this.offsets.get(req.groupId, t.name, partition);
         // No commit: offset -1 and empty metadata, as Kafka answers.
-        return { partition, offset: c?.offset ?? -1, metadata: c === undefined ? '' : c.metadata, error: ErrorCode.NONE };
+        return {
+          partition,
+          offset: c?.offset ?? -1,
+          metadata: c === undefined ? '' : c.metadata,
+          error: ErrorCode.NONE,
+        };
       }),
     }));
   }
@@ -533,7 +669,11 @@ export class Broker {
       const error = ErrorCode.COORDINATOR_NOT_AVAILABLE;
       pending.resolve(
         pending.kind === 'join'
-          ? { token, kind: 'join', result: { error, generationId: -1, protocolName: '', leaderId: '', memberId: '', members: [] } }
+          ? {
+              token,
+              kind: 'join',
+              result: { error, generationId: -1, protocolName: '', leaderId: '', memberId: '', members: [] },
+            }
           : { token, kind: 'sync', result: { error, assignment: new Uint8Array(0) } },
       );
     }

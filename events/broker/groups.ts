@@ -24,8 +24,13 @@
 // initial rebalance delay.
 
 import { ErrorCode, assert } from './protocol.js';
-import { GROUP_MEMBERS_MAX, GROUPS_MAX, GROUP_SESSION_TIMEOUT_MS_MIN, GROUP_SESSION_TIMEOUT_MS_MAX, GROUP_NAME_CHARS_MAX } from './limits.js';
-
+import {
+  GROUP_MEMBERS_MAX,
+  GROUPS_MAX,
+  GROUP_SESSION_TIMEOUT_MS_MIN,
+  GROUP_SESSION_TIMEOUT_MS_MAX,
+  GROUP_NAME_CHARS_MAX,
+} from './limits.js';
 
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable';
 
@@ -68,7 +73,9 @@ export interface SyncResult {
   assignment: Uint8Array;
 }
 
-export type Reply = { token: number; kind: 'join'; result: JoinResult } | { token: number; kind: 'sync'; result: SyncResult };
+export type Reply =
+  | { token: number; kind: 'join'; result: JoinResult }
+  | { token: number; kind: 'sync'; result: SyncResult };
 
 interface Member {
   id: string;
@@ -111,7 +118,10 @@ function joinError(error: ErrorCode, memberId = ''): JoinResult {
 }
 
 function sameProtocols(a: readonly Protocol[], b: readonly Protocol[]): boolean {
-  return a.length === b.length && a.every((p, i) => p.name === b[i]?.name && Buffer.compare(p.metadata, b[i]?.metadata ?? EMPTY) === 0);
+  return (
+    a.length === b.length &&
+    a.every((p, i) => p.name === b[i]?.name && Buffer.compare(p.metadata, b[i]?.metadata ?? EMPTY) === 0)
+  );
 }
 
 export class GroupCoordinator {
@@ -125,25 +135,45 @@ export class GroupCoordinator {
   describe(groupId: string): GroupSummary | undefined {
     const g = this.groups.get(groupId);
     if (g === undefined) return undefined;
-    return { state: g.state, generationId: g.generationId, leaderId: g.leaderId, protocolName: g.protocolName, members: [...g.members.keys()] };
+    return {
+      state: g.state,
+      generationId: g.generationId,
+      leaderId: g.leaderId,
+      protocolName: g.protocolName,
+      members: [...g.members.keys()],
+    };
   }
 
   join(token: number, req: JoinRequest, nowMs: number): Reply[] {
     const reply = (result: JoinResult): Reply[] => [{ token, kind: 'join', result }];
-    if (req.groupId === '' || req.groupId.length > GROUP_NAME_CHARS_MAX) return reply(joinError(ErrorCode.INVALID_GROUP_ID));
+    if (req.groupId === '' || req.groupId.length > GROUP_NAME_CHARS_MAX)
+      return reply(joinError(ErrorCode.INVALID_GROUP_ID));
     const minSession = this.limits.sessionTimeoutMsMin ?? GROUP_SESSION_TIMEOUT_MS_MIN;
-    if (req.sessionTimeoutMs < minSession || req.sessionTimeoutMs > GROUP_SESSION_TIMEOUT_MS_MAX) return reply(joinError(ErrorCode.INVALID_SESSION_TIMEOUT, req.memberId));
-    if (req.protocolType === '' || req.protocols.length === 0) return reply(joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, req.memberId));
+    if (req.sessionTimeoutMs < minSession || req.sessionTimeoutMs > GROUP_SESSION_TIMEOUT_MS_MAX)
+      return reply(joinError(ErrorCode.INVALID_SESSION_TIMEOUT, req.memberId));
+    if (req.protocolType === '' || req.protocols.length === 0)
+      return reply(joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, req.memberId));
     let g = this.groups.get(req.groupId);
     if (g === undefined) {
       if (req.memberId !== '') return reply(joinError(ErrorCode.UNKNOWN_MEMBER_ID, req.memberId));
-      if (this.groups.size >= (this.limits.groupsMax ?? GROUPS_MAX)) return reply(joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE));
-      g = { id: req.groupId, state: 'Empty', generationId: 0, protocolType: undefined, protocolName: '', leaderId: '', members: new Map(), rebalanceDeadlineMs: 0 };
+      if (this.groups.size >= (this.limits.groupsMax ?? GROUPS_MAX))
+        return reply(joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE));
+      g = {
+        id: req.groupId,
+        state: 'Empty',
+        generationId: 0,
+        protocolType: undefined,
+        protocolName: '',
+        leaderId: '',
+        members: new Map(),
+        rebalanceDeadlineMs: 0,
+      };
       this.groups.set(g.id, g);
     }
     // A member must share the group's protocol type, and some protocol with all the others.
     if (g.members.size > 0) {
-      if (req.protocolType !== g.protocolType) return reply(joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, req.memberId));
+      if (req.protocolType !== g.protocolType)
+        return reply(joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, req.memberId));
       let common = new Set(req.protocols.map((p) => p.name));
       for (const m of g.members.values()) {
         if (m.id === req.memberId) continue;
@@ -153,11 +183,22 @@ export class GroupCoordinator {
     }
 
     if (req.memberId === '') {
-      if (g.members.size >= (this.limits.membersMax ?? GROUP_MEMBERS_MAX)) return reply(joinError(ErrorCode.GROUP_MAX_SIZE_REACHED));
+      if (g.members.size >= (this.limits.membersMax ?? GROUP_MEMBERS_MAX))
+        return reply(joinError(ErrorCode.GROUP_MAX_SIZE_REACHED));
       const id = this.newMemberId(req.clientId);
       assert(!g.members.has(id), `member id ${id} issued twice`);
       g.protocolType ??= req.protocolType;
-      g.members.set(id, { id, clientId: req.clientId, sessionTimeoutMs: req.sessionTimeoutMs, rebalanceTimeoutMs: req.rebalanceTimeoutMs, protocols: req.protocols, lastSeenMs: nowMs, joinToken: token, syncToken: undefined, assignment: EMPTY });
+      g.members.set(id, {
+        id,
+        clientId: req.clientId,
+        sessionTimeoutMs: req.sessionTimeoutMs,
+        rebalanceTimeoutMs: req.rebalanceTimeoutMs,
+        protocols: req.protocols,
+        lastSeenMs: nowMs,
+        joinToken: token,
+        syncToken: undefined,
+        assignment: EMPTY,
+      });
       return this.startOrContinueRebalance(g, nowMs);
     }
 
@@ -172,7 +213,8 @@ export class GroupCoordinator {
       return reply(this.joinResultFor(g, m.id));
     }
     const out: Reply[] = [];
-    if (m.joinToken !== undefined) out.push({ token: m.joinToken, kind: 'join', result: joinError(ErrorCode.UNKNOWN_MEMBER_ID, m.id) });
+    if (m.joinToken !== undefined)
+      out.push({ token: m.joinToken, kind: 'join', result: joinError(ErrorCode.UNKNOWN_MEMBER_ID, m.id) });
     m.protocols = req.protocols;
     m.joinToken = token;
     out.push(...this.startOrContinueRebalance(g, nowMs));
@@ -180,7 +222,9 @@ export class GroupCoordinator {
   }
 
   sync(token: number, req: SyncRequest, nowMs: number): Reply[] {
-    const reply = (error: ErrorCode, assignment: Uint8Array = EMPTY): Reply[] => [{ token, kind: 'sync', result: { error, assignment } }];
+    const reply = (error: ErrorCode, assignment: Uint8Array = EMPTY): Reply[] => [
+      { token, kind: 'sync', result: { error, assignment } },
+    ];
     const g = this.groups.get(req.groupId);
     const m = g?.members.get(req.memberId);
     if (g === undefined || m === undefined) return reply(ErrorCode.UNKNOWN_MEMBER_ID);
@@ -190,7 +234,12 @@ export class GroupCoordinator {
     if (g.state === 'Stable') return reply(ErrorCode.NONE, m.assignment);
     assert(g.state === 'CompletingRebalance', `sync in state ${g.state}`);
     const out: Reply[] = [];
-    if (m.syncToken !== undefined) out.push({ token: m.syncToken, kind: 'sync', result: { error: ErrorCode.REBALANCE_IN_PROGRESS, assignment: EMPTY } });
+    if (m.syncToken !== undefined)
+      out.push({
+        token: m.syncToken,
+        kind: 'sync',
+        result: { error: ErrorCode.REBALANCE_IN_PROGRESS, assignment: EMPTY },
+      });
     m.syncToken = token;
     if (m.id === g.leaderId) {
       const given = new Map(req.assignments.map((a) => [a.memberId, a.assignment]));
@@ -198,7 +247,11 @@ export class GroupCoordinator {
       for (const member of g.members.values()) {
         member.assignment = given.get(member.id) ?? EMPTY;
         if (member.syncToken !== undefined) {
-          out.push({ token: member.syncToken, kind: 'sync', result: { error: ErrorCode.NONE, assignment: member.assignment } });
+          out.push({
+            token: member.syncToken,
+            kind: 'sync',
+            result: { error: ErrorCode.NONE, assignment: member.assignment },
+          });
           member.syncToken = undefined;
         }
       }
@@ -259,7 +312,8 @@ export class GroupCoordinator {
     for (const g of [...this.groups.values()]) {
       for (const m of [...g.members.values()]) {
         // A member waiting in JoinGroup is bounded by the rebalance deadline instead.
-        if (m.joinToken === undefined && nowMs - m.lastSeenMs > m.sessionTimeoutMs) out.push(...this.removeMember(g, m, nowMs));
+        if (m.joinToken === undefined && nowMs - m.lastSeenMs > m.sessionTimeoutMs)
+          out.push(...this.removeMember(g, m, nowMs));
       }
       if (g.state === 'PreparingRebalance' && nowMs >= g.rebalanceDeadlineMs) {
         for (const m of [...g.members.values()]) if (m.joinToken === undefined) g.members.delete(m.id);
@@ -286,8 +340,10 @@ export class GroupCoordinator {
 
   private removeMember(g: Group, m: Member, nowMs: number): Reply[] {
     const out: Reply[] = [];
-    if (m.joinToken !== undefined) out.push({ token: m.joinToken, kind: 'join', result: joinError(ErrorCode.UNKNOWN_MEMBER_ID, m.id) });
-    if (m.syncToken !== undefined) out.push({ token: m.syncToken, kind: 'sync', result: { error: ErrorCode.UNKNOWN_MEMBER_ID, assignment: EMPTY } });
+    if (m.joinToken !== undefined)
+      out.push({ token: m.joinToken, kind: 'join', result: joinError(ErrorCode.UNKNOWN_MEMBER_ID, m.id) });
+    if (m.syncToken !== undefined)
+      out.push({ token: m.syncToken, kind: 'sync', result: { error: ErrorCode.UNKNOWN_MEMBER_ID, assignment: EMPTY } });
     g.members.delete(m.id);
     if (g.state === 'Empty') return out;
     out.push(...this.startOrContinueRebalance(g, nowMs));
@@ -301,7 +357,11 @@ export class GroupCoordinator {
       // Pending syncs of the previous generation can never succeed now.
       for (const m of g.members.values()) {
         if (m.syncToken !== undefined) {
-          out.push({ token: m.syncToken, kind: 'sync', result: { error: ErrorCode.REBALANCE_IN_PROGRESS, assignment: EMPTY } });
+          out.push({
+            token: m.syncToken,
+            kind: 'sync',
+            result: { error: ErrorCode.REBALANCE_IN_PROGRESS, assignment: EMPTY },
+          });
           m.syncToken = undefined;
         }
       }
@@ -329,7 +389,7 @@ export class GroupCoordinator {
     }
     g.state = 'CompletingRebalance';
     g.protocolName = this.selectProtocol(g);
-    if (!g.members.has(g.leaderId)) g.leaderId = (g.members.keys().next().value as string);
+    if (!g.members.has(g.leaderId)) g.leaderId = g.members.keys().next().value as string;
     const out: Reply[] = [];
     for (const m of g.members.values()) {
       assert(m.joinToken !== undefined, `member ${m.id} has no pending join at completion`);
@@ -343,16 +403,28 @@ export class GroupCoordinator {
   private joinResultFor(g: Group, memberId: string): JoinResult {
     const members =
       memberId === g.leaderId
-        ? [...g.members.values()].map((m) => ({ memberId: m.id, metadata: m.protocols.find((p) => p.name === g.protocolName)?.metadata ?? EMPTY }))
+        ? [...g.members.values()].map((m) => ({
+            memberId: m.id,
+            metadata: m.protocols.find((p) => p.name === g.protocolName)?.metadata ?? EMPTY,
+          }))
         : [];
-    return { error: ErrorCode.NONE, generationId: g.generationId, protocolName: g.protocolName, leaderId: g.leaderId, memberId, members };
+    return {
+      error: ErrorCode.NONE,
+      generationId: g.generationId,
+      protocolName: g.protocolName,
+      leaderId: g.leaderId,
+      memberId,
+      members,
+    };
   }
 
   /** Kafka's rule: among protocols every member supports, the one most members list first-best. */
   private selectProtocol(g: Group): string {
     const all = [...g.members.values()];
     const first = all[0] as Member;
-    const candidates = first.protocols.map((p) => p.name).filter((name) => all.every((m) => m.protocols.some((p) => p.name === name)));
+    const candidates = first.protocols
+      .map((p) => p.name)
+      .filter((name) => all.every((m) => m.protocols.some((p) => p.name === name)));
     assert(candidates.length > 0, `group ${g.id}: no common protocol (checked at join)`);
     const votes = new Map<string, number>();
     for (const m of all) {

@@ -11,9 +11,15 @@ export type BrokerLimits = { [K in keyof typeof BROKER_LIMITS]: number };
 /** The rules, each a reason and a check; the violated ones' reasons are returned. */
 export function checkBrokerLimits(l: BrokerLimits = BROKER_LIMITS): string[] {
   const rules: [string, boolean][] = [
-    ['the largest record batch fits one produce request', l.KAFKA_BATCH_BYTES_MAX + BATCH_LOG_OVERHEAD_BYTES < l.KAFKA_REQUEST_BYTES_MAX],
+    [
+      'the largest record batch fits one produce request',
+      l.KAFKA_BATCH_BYTES_MAX + BATCH_LOG_OVERHEAD_BYTES < l.KAFKA_REQUEST_BYTES_MAX,
+    ],
     ['a connection buffers the largest request', l.CONNECTION_BUFFER_BYTES_MAX >= l.KAFKA_REQUEST_BYTES_MAX],
-    ['the largest record batch fits one log segment', l.KAFKA_BATCH_BYTES_MAX + BATCH_LOG_OVERHEAD_BYTES <= l.BROKER_SEGMENT_BYTES_MAX],
+    [
+      'the largest record batch fits one log segment',
+      l.KAFKA_BATCH_BYTES_MAX + BATCH_LOG_OVERHEAD_BYTES <= l.BROKER_SEGMENT_BYTES_MAX,
+    ],
     ['the default segment size is configurable', l.BROKER_SEGMENT_BYTES_MAX <= l.BROKER_SEGMENT_BYTES_LIMIT],
     ['a fetch can return the largest batch', l.FETCH_BYTES_MAX >= l.KAFKA_BATCH_BYTES_MAX],
     ['a read window holds a batch header', l.BROKER_READ_WINDOW_BYTES >= BATCH_HEADER_BYTES],
@@ -25,4 +31,5 @@ export function checkBrokerLimits(l: BrokerLimits = BROKER_LIMITS): string[] {
 }
 
 const broken = checkBrokerLimits();
-if (broken.length > 0) throw new Error(`broker limits contradict each other: ${broken.join('; ')} (events/broker/limits.ts)`);
+if (broken.length > 0)
+  throw new Error(`broker limits contradict each other: ${broken.join('; ')} (events/broker/limits.ts)`);

@@ -30,10 +30,27 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, assert } from './protocol.js';
 import { ProducerStateTable, type SequenceCheck } from './producer-state.js';
-import { Attributes, BATCH_HEADER_BYTES, Compression, batchCrcOk, decodeRecords, headerProblem, lastOffsetOf, readBatchHeader, setBaseOffset, setPartitionLeaderEpoch, type BatchHeader } from './record-batch.js';
+import {
+  Attributes,
+  BATCH_HEADER_BYTES,
+  Compression,
+  batchCrcOk,
+  decodeRecords,
+  headerProblem,
+  lastOffsetOf,
+  readBatchHeader,
+  setBaseOffset,
+  setPartitionLeaderEpoch,
+  type BatchHeader,
+} from './record-batch.js';
 import { KAFKA_BATCH_BYTES_MAX } from './limits.js';
 import { fdatasync, fsyncDirSync, readAtSync, writeAllSync } from './fs-util.js';
-import { BROKER_SEGMENT_BYTES_MAX, BROKER_SEGMENT_BYTES_LIMIT, INDEX_INTERVAL_BYTES, BROKER_READ_WINDOW_BYTES } from './limits.js';
+import {
+  BROKER_SEGMENT_BYTES_MAX,
+  BROKER_SEGMENT_BYTES_LIMIT,
+  INDEX_INTERVAL_BYTES,
+  BROKER_READ_WINDOW_BYTES,
+} from './limits.js';
 
 /** The partition leader epoch written into every stored batch: one broker, never a new leader. */
 export const LEADER_EPOCH = 0;
@@ -115,7 +132,13 @@ interface ScanResult {
 }
 
 /** Walks the batches of one segment file, calling onBatch for each good one. */
-function scanSegment(fd: number, fileSize: number, seg: Segment, verifyCrc: boolean, onBatch: (h: BatchHeader, position: number) => void): ScanResult {
+function scanSegment(
+  fd: number,
+  fileSize: number,
+  seg: Segment,
+  verifyCrc: boolean,
+  onBatch: (h: BatchHeader, position: number) => void,
+): ScanResult {
   let win: Buffer = Buffer.alloc(0);
   let winPos = 0;
   let pos = 0;
@@ -132,11 +155,14 @@ function scanSegment(fd: number, fileSize: number, seg: Segment, verifyCrc: bool
     if (h === undefined) return { validEnd: pos, stop: `unreadable batch header at byte ${pos}` };
     const problem = headerProblem(h);
     if (problem !== undefined) return { validEnd: pos, stop: `byte ${pos}: ${problem}` };
-    if (h.baseOffset !== seg.nextOffset) return { validEnd: pos, stop: `byte ${pos}: batch at offset ${h.baseOffset}, expected ${seg.nextOffset}` };
-    if (pos + h.sizeBytes > fileSize) return { validEnd: pos, stop: `torn batch at byte ${pos} (${h.sizeBytes} bytes, ${fileSize - pos} in the file)` };
+    if (h.baseOffset !== seg.nextOffset)
+      return { validEnd: pos, stop: `byte ${pos}: batch at offset ${h.baseOffset}, expected ${seg.nextOffset}` };
+    if (pos + h.sizeBytes > fileSize)
+      return { validEnd: pos, stop: `torn batch at byte ${pos} (${h.sizeBytes} bytes, ${fileSize - pos} in the file)` };
     if (verifyCrc) {
       if (!load(pos, h.sizeBytes)) return { validEnd: pos, stop: `torn batch at byte ${pos}` };
-      if (!batchCrcOk(win, pos - winPos, h)) return { validEnd: pos, stop: `CRC32C mismatch in the batch at byte ${pos}` };
+      if (!batchCrcOk(win, pos - winPos, h))
+        return { validEnd: pos, stop: `CRC32C mismatch in the batch at byte ${pos}` };
     }
     onBatch(h, pos);
     indexBatch(seg, h, pos);
@@ -164,7 +190,12 @@ export class PartitionLog {
     private readonly options: PartitionLogOptions,
   ) {
     this.segmentBytesMax = options.segmentBytesMax ?? BROKER_SEGMENT_BYTES_MAX;
-    assert(Number.isSafeInteger(this.segmentBytesMax) && this.segmentBytesMax >= 1 && this.segmentBytesMax <= BROKER_SEGMENT_BYTES_LIMIT, `segmentBytesMax ${this.segmentBytesMax}`);
+    assert(
+      Number.isSafeInteger(this.segmentBytesMax) &&
+        this.segmentBytesMax >= 1 &&
+        this.segmentBytesMax <= BROKER_SEGMENT_BYTES_LIMIT,
+      `segmentBytesMax ${this.segmentBytesMax}`,
+    );
     this.fsyncPolicy = options.fsync ?? 'always';
     this.activeFd = -1;
     this.durableEnd = 0;
@@ -182,20 +213,36 @@ export class PartitionLog {
       .sort((a, b) => a.baseOffset - b.baseOffset);
     for (let i = 0; i < names.length; i++) {
       const entry = names[i] as { name: string; baseOffset: number };
-      if (!Number.isSafeInteger(entry.baseOffset)) throw new LogCorruptionError(`${dir}/${entry.name}: unusable base offset`);
+      if (!Number.isSafeInteger(entry.baseOffset))
+        throw new LogCorruptionError(`${dir}/${entry.name}: unusable base offset`);
       const prev = log.segments[log.segments.length - 1];
       if (prev !== undefined && prev.nextOffset !== entry.baseOffset) {
-        throw new LogCorruptionError(`${dir}: segment ${entry.name} starts at ${entry.baseOffset}, the previous one ends at ${prev.nextOffset}`);
+        throw new LogCorruptionError(
+          `${dir}: segment ${entry.name} starts at ${entry.baseOffset}, the previous one ends at ${prev.nextOffset}`,
+        );
       }
-      const seg: Segment = { baseOffset: entry.baseOffset, path: path.join(dir, entry.name), size: 0, nextOffset: entry.baseOffset, indexOffsets: [], indexPositions: [], bytesSinceIndex: 0, maxTimestamp: -1 };
+      const seg: Segment = {
+        baseOffset: entry.baseOffset,
+        path: path.join(dir, entry.name),
+        size: 0,
+        nextOffset: entry.baseOffset,
+        indexOffsets: [],
+        indexPositions: [],
+        bytesSinceIndex: 0,
+        maxTimestamp: -1,
+      };
       const last = i === names.length - 1;
       const fd = fs.openSync(seg.path, last ? 'r+' : 'r');
       try {
         const fileSize = fs.fstatSync(fd).size;
-        const scan = scanSegment(fd, fileSize, seg, last, (h) => log.producers.record(h.producerId, h.producerEpoch, h.baseSequence, h.recordCount, h.baseOffset));
+        const scan = scanSegment(fd, fileSize, seg, last, (h) =>
+          log.producers.record(h.producerId, h.producerEpoch, h.baseSequence, h.recordCount, h.baseOffset),
+        );
         if (scan.stop !== undefined) {
           if (!last) throw new LogCorruptionError(`${seg.path}: ${scan.stop}`);
-          options.warn?.(`${seg.path}: ${scan.stop}; truncating ${fileSize - scan.validEnd} bytes (never acknowledged under fsync 'always')`);
+          options.warn?.(
+            `${seg.path}: ${scan.stop}; truncating ${fileSize - scan.validEnd} bytes (never acknowledged under fsync 'always')`,
+          );
           fs.ftruncateSync(fd, scan.validEnd);
           fs.fsyncSync(fd);
         }
@@ -219,7 +266,16 @@ export class PartitionLog {
   }
 
   private createSegment(baseOffset: number): Segment {
-    const seg: Segment = { baseOffset, path: path.join(this.dir, segmentFileName(baseOffset)), size: 0, nextOffset: baseOffset, indexOffsets: [], indexPositions: [], bytesSinceIndex: 0, maxTimestamp: -1 };
+    const seg: Segment = {
+      baseOffset,
+      path: path.join(this.dir, segmentFileName(baseOffset)),
+      size: 0,
+      nextOffset: baseOffset,
+      indexOffsets: [],
+      indexPositions: [],
+      bytesSinceIndex: 0,
+      maxTimestamp: -1,
+    };
     fs.closeSync(fs.openSync(seg.path, 'wx'));
     fsyncDirSync(this.dir);
     this.segments.push(seg);
@@ -252,7 +308,8 @@ export class PartitionLog {
   }
 
   private checkUsable(): void {
-    if (this.failure !== undefined) throw new LogFailedError(`${this.dir}: log failed earlier: ${this.failure.message}`);
+    if (this.failure !== undefined)
+      throw new LogFailedError(`${this.dir}: log failed earlier: ${this.failure.message}`);
     assert(!this.closed, `${this.dir}: log is closed`);
   }
 
@@ -268,7 +325,10 @@ export class PartitionLog {
    */
   appendProduced(records: Buffer, h: BatchHeader): AppendResult {
     this.checkUsable();
-    assert(records.byteLength === h.sizeBytes && h.sizeBytes <= KAFKA_BATCH_BYTES_MAX, 'appendProduced: records must be exactly one checked batch');
+    assert(
+      records.byteLength === h.sizeBytes && h.sizeBytes <= KAFKA_BATCH_BYTES_MAX,
+      'appendProduced: records must be exactly one checked batch',
+    );
     const seq: SequenceCheck = this.producers.check(h.producerId, h.producerEpoch, h.baseSequence, h.recordCount);
     if (seq.kind === 'duplicate') return seq;
     if (seq.kind === 'error') return seq;
@@ -304,7 +364,11 @@ export class PartitionLog {
     // An fdatasync may still be running on the old fd: close it only after, so its number is not reused under it.
     const inflight = this.flushing;
     if (inflight === undefined) fs.closeSync(oldFd);
-    else void inflight.then(() => fs.closeSync(oldFd), () => fs.closeSync(oldFd));
+    else
+      void inflight.then(
+        () => fs.closeSync(oldFd),
+        () => fs.closeSync(oldFd),
+      );
     this.enforceRetention();
     return seg;
   }
@@ -363,7 +427,8 @@ export class PartitionLog {
    */
   read(offset: number, maxBytes: number, minOneBatch = true): ReadResult {
     this.checkUsable();
-    if (offset < this.logStartOffset || offset > this.logEndOffset) return { error: ErrorCode.OFFSET_OUT_OF_RANGE, records: Buffer.alloc(0) };
+    if (offset < this.logStartOffset || offset > this.logEndOffset)
+      return { error: ErrorCode.OFFSET_OUT_OF_RANGE, records: Buffer.alloc(0) };
     const hw = this.highWatermark;
     if (offset >= hw) return { error: ErrorCode.NONE, records: Buffer.alloc(0) };
     const seg = this.segmentFor(offset);
@@ -382,7 +447,8 @@ export class PartitionLog {
           winPos = pos;
         }
         const h = readBatchHeader(win, pos - winPos);
-        if (h === undefined || headerProblem(h) !== undefined) throw this.fail(new Error(`${seg.path}: unreadable batch at byte ${pos}`));
+        if (h === undefined || headerProblem(h) !== undefined)
+          throw this.fail(new Error(`${seg.path}: unreadable batch at byte ${pos}`));
         if (h.baseOffset >= hw) break;
         if (start < 0) {
           if (lastOffsetOf(h) >= offset) {
@@ -395,7 +461,10 @@ export class PartitionLog {
         pos += h.sizeBytes;
         if (start >= 0) end = pos;
       }
-      assert(start >= 0 && end > start, `${seg.path}: offset ${offset} below the high watermark ${hw} but no batch holds it`);
+      assert(
+        start >= 0 && end > start,
+        `${seg.path}: offset ${offset} below the high watermark ${hw} but no batch holds it`,
+      );
       const records = readAtSync(fd, end - start, start);
       if (records.byteLength !== end - start) throw this.fail(new Error(`${seg.path}: short read at byte ${start}`));
       return { error: ErrorCode.NONE, records };
@@ -434,7 +503,8 @@ export class PartitionLog {
           if (h === undefined) throw this.fail(new Error(`${seg.path}: unreadable batch at byte ${pos}`));
           if (h.baseOffset >= hw) return undefined;
           if (h.maxTimestamp >= timestampMs) {
-            if ((h.attributes & Attributes.COMPRESSION_MASK) !== Compression.NONE) return { offset: h.baseOffset, timestampMs: h.maxTimestamp };
+            if ((h.attributes & Attributes.COMPRESSION_MASK) !== Compression.NONE)
+              return { offset: h.baseOffset, timestampMs: h.maxTimestamp };
             const batch = readAtSync(fd, h.sizeBytes, pos);
             const rec = decodeRecords(batch).find((r) => r.timestampMs >= timestampMs);
             if (rec !== undefined) return { offset: rec.offset, timestampMs: rec.timestampMs };

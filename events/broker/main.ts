@@ -27,7 +27,9 @@ import { instrumentBroker } from './metrics.js';
 const STOP_TIMEOUT_MS = 10_000;
 
 function usage(msg: string): never {
-  console.error(`${msg}\nusage: npm run broker -- --data-dir DIR [--port 9092] [--host 127.0.0.1] [--advertised-host H] [--fsync always|never] [--partitions N] [--no-auto-create] [--segment-bytes N] [--retention-bytes N] [--retention-ms N] [--ops host:port]`);
+  console.error(
+    `${msg}\nusage: npm run broker -- --data-dir DIR [--port 9092] [--host 127.0.0.1] [--advertised-host H] [--fsync always|never] [--partitions N] [--no-auto-create] [--segment-bytes N] [--retention-bytes N] [--retention-ms N] [--ops host:port]`,
+  );
   process.exit(2);
 }
 
@@ -64,7 +66,8 @@ async function main(): Promise<void> {
     usage((err as Error).message);
   }
   const log = pinoLog(createLogger('broker'));
-  if (fsync === 'never') log.warn('fsync is off: acknowledged messages and commits can be lost on an OS crash or power loss');
+  if (fsync === 'never')
+    log.warn('fsync is off: acknowledged messages and commits can be lost on an OS crash or power loss');
   const dataDir = path.resolve(values['data-dir']);
   const partitions = intArg('partitions', values.partitions, 1);
   const segmentBytesMax = intArg('segment-bytes', values['segment-bytes'], 1);
@@ -91,7 +94,9 @@ async function main(): Promise<void> {
     instrumentBroker(registry, running.broker);
     ops = await startOpsHttp({ host: opsAddr.host, port: opsAddr.port, registry });
   }
-  process.stdout.write(`${JSON.stringify({ event: 'ready', host: running.host, port: running.port, dataDir, ...(ops !== undefined ? { opsPort: ops.port } : {}), pid: process.pid })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ event: 'ready', host: running.host, port: running.port, dataDir, ...(ops !== undefined ? { opsPort: ops.port } : {}), pid: process.pid })}\n`,
+  );
 
   stopOnSignals({
     log,

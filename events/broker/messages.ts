@@ -12,7 +12,10 @@
 import { ApiKey, type ErrorCode, type Reader, type Writer } from './protocol.js';
 
 /** [min, max] version per API key: exactly what the handlers implement. */
-export const SUPPORTED_VERSIONS: ReadonlyMap<number, readonly [number, number]> = new Map<number, readonly [number, number]>([
+export const SUPPORTED_VERSIONS: ReadonlyMap<number, readonly [number, number]> = new Map<
+  number,
+  readonly [number, number]
+>([
   [ApiKey.Produce, [3, 7]],
   [ApiKey.Fetch, [4, 11]],
   [ApiKey.ListOffsets, [1, 5]],
@@ -136,7 +139,11 @@ export function decodeCreateTopicsRequest(r: Reader, v: number): CreateTopicsReq
   return { topics, timeoutMs, validateOnly };
 }
 
-export function encodeCreateTopicsResponse(w: Writer, v: number, topics: { name: string; error: ErrorCode; message: string | null }[]): void {
+export function encodeCreateTopicsResponse(
+  w: Writer,
+  v: number,
+  topics: { name: string; error: ErrorCode; message: string | null }[],
+): void {
   if (v >= 2) w.int32(0);
   w.array(topics, (w2, t) => {
     w2.string(t.name).int16(t.error);
@@ -158,7 +165,10 @@ export function decodeProduceRequest(r: Reader, _v: number): ProduceRequest {
     transactionalId: r.nullableString(),
     acks: r.int16(),
     timeoutMs: r.int32(),
-    topics: r.array((x) => ({ name: x.string(), partitions: x.array((y) => ({ partition: y.int32(), records: y.nullableBytes() })) })),
+    topics: r.array((x) => ({
+      name: x.string(),
+      partitions: x.array((y) => ({ partition: y.int32(), records: y.nullableBytes() })),
+    })),
   };
 }
 
@@ -169,7 +179,11 @@ export interface ProducePartitionResponse {
   logStartOffset: number;
 }
 
-export function encodeProduceResponse(w: Writer, v: number, topics: { name: string; partitions: ProducePartitionResponse[] }[]): void {
+export function encodeProduceResponse(
+  w: Writer,
+  v: number,
+  topics: { name: string; partitions: ProducePartitionResponse[] }[],
+): void {
   w.array(topics, (w2, t) => {
     w2.string(t.name);
     w2.array(t.partitions, (w3, p) => {
@@ -230,7 +244,12 @@ export interface FetchPartitionResponse {
   records: Buffer | null;
 }
 
-export function encodeFetchResponse(w: Writer, v: number, error: ErrorCode, topics: { name: string; partitions: FetchPartitionResponse[] }[]): void {
+export function encodeFetchResponse(
+  w: Writer,
+  v: number,
+  error: ErrorCode,
+  topics: { name: string; partitions: FetchPartitionResponse[] }[],
+): void {
   if (v >= 1) w.int32(0);
   if (v >= 7) w.int16(error).int32(0); // session id 0: no fetch session was created
   w.array(topics, (w2, t) => {
@@ -274,7 +293,11 @@ export interface ListOffsetsPartitionResponse {
   offset: number;
 }
 
-export function encodeListOffsetsResponse(w: Writer, v: number, topics: { name: string; partitions: ListOffsetsPartitionResponse[] }[]): void {
+export function encodeListOffsetsResponse(
+  w: Writer,
+  v: number,
+  topics: { name: string; partitions: ListOffsetsPartitionResponse[] }[],
+): void {
   if (v >= 2) w.int32(0);
   w.array(topics, (w2, t) => {
     w2.string(t.name);
@@ -292,7 +315,11 @@ export function decodeFindCoordinatorRequest(r: Reader, v: number): { key: strin
   return { key, keyType: v >= 1 ? r.int8() : 0 };
 }
 
-export function encodeFindCoordinatorResponse(w: Writer, v: number, res: { error: ErrorCode; message: string | null; nodeId: number; host: string; port: number }): void {
+export function encodeFindCoordinatorResponse(
+  w: Writer,
+  v: number,
+  res: { error: ErrorCode; message: string | null; nodeId: number; host: string; port: number },
+): void {
   if (v >= 1) w.int32(0);
   w.int16(res.error);
   if (v >= 1) w.nullableString(res.message);
@@ -326,7 +353,14 @@ export function decodeJoinGroupRequest(r: Reader, v: number): JoinGroupRequest {
 export function encodeJoinGroupResponse(
   w: Writer,
   v: number,
-  res: { error: ErrorCode; generationId: number; protocolName: string; leaderId: string; memberId: string; members: { memberId: string; metadata: Uint8Array }[] },
+  res: {
+    error: ErrorCode;
+    generationId: number;
+    protocolName: string;
+    leaderId: string;
+    memberId: string;
+    members: { memberId: string; metadata: Uint8Array }[];
+  },
 ): void {
   if (v >= 2) w.int32(0);
   w.int16(res.error).int32(res.generationId).string(res.protocolName).string(res.leaderId).string(res.memberId);
@@ -358,7 +392,10 @@ export function encodeSyncGroupResponse(w: Writer, v: number, error: ErrorCode, 
   w.int16(error).bytes(assignment);
 }
 
-export function decodeHeartbeatRequest(r: Reader, v: number): { groupId: string; generationId: number; memberId: string } {
+export function decodeHeartbeatRequest(
+  r: Reader,
+  v: number,
+): { groupId: string; generationId: number; memberId: string } {
   const groupId = r.string();
   const generationId = r.int32();
   const memberId = r.string();
@@ -371,13 +408,21 @@ export function encodeErrorOnlyResponse(w: Writer, v: number, error: ErrorCode, 
   w.int16(error);
 }
 
-export function decodeLeaveGroupRequest(r: Reader, v: number): { groupId: string; members: { memberId: string; groupInstanceId: string | null }[] } {
+export function decodeLeaveGroupRequest(
+  r: Reader,
+  v: number,
+): { groupId: string; members: { memberId: string; groupInstanceId: string | null }[] } {
   const groupId = r.string();
   if (v <= 2) return { groupId, members: [{ memberId: r.string(), groupInstanceId: null }] };
   return { groupId, members: r.array((x) => ({ memberId: x.string(), groupInstanceId: x.nullableString() })) };
 }
 
-export function encodeLeaveGroupResponse(w: Writer, v: number, error: ErrorCode, members: { memberId: string; groupInstanceId: string | null; error: ErrorCode }[]): void {
+export function encodeLeaveGroupResponse(
+  w: Writer,
+  v: number,
+  error: ErrorCode,
+  members: { memberId: string; groupInstanceId: string | null; error: ErrorCode }[],
+): void {
   if (v >= 1) w.int32(0);
   w.int16(error);
   if (v >= 3) w.array(members, (w2, m) => w2.string(m.memberId).nullableString(m.groupInstanceId).int16(m.error));
@@ -411,7 +456,11 @@ export function decodeOffsetCommitRequest(r: Reader, v: number): OffsetCommitReq
   return { groupId, generationId, memberId, topics };
 }
 
-export function encodeOffsetCommitResponse(w: Writer, v: number, topics: { name: string; partitions: { partition: number; error: ErrorCode }[] }[]): void {
+export function encodeOffsetCommitResponse(
+  w: Writer,
+  v: number,
+  topics: { name: string; partitions: { partition: number; error: ErrorCode }[] }[],
+): void {
   if (v >= 3) w.int32(0);
   w.array(topics, (w2, t) => {
     w2.string(t.name);
@@ -419,7 +468,10 @@ export function encodeOffsetCommitResponse(w: Writer, v: number, topics: { name:
   });
 }
 
-export function decodeOffsetFetchRequest(r: Reader, v: number): { groupId: string; topics: { name: string; partitions: number[] }[] | null } {
+export function decodeOffsetFetchRequest(
+  r: Reader,
+  v: number,
+): { groupId: string; topics: { name: string; partitions: number[] }[] | null } {
   const groupId = r.string();
   const read = (x: Reader) => ({ name: x.string(), partitions: x.array((y) => y.int32()) });
   const topics = v >= 2 ? r.nullableArray(read) : r.array(read);
@@ -433,7 +485,12 @@ export interface OffsetFetchPartitionResponse {
   error: ErrorCode;
 }
 
-export function encodeOffsetFetchResponse(w: Writer, v: number, error: ErrorCode, topics: { name: string; partitions: OffsetFetchPartitionResponse[] }[]): void {
+export function encodeOffsetFetchResponse(
+  w: Writer,
+  v: number,
+  error: ErrorCode,
+  topics: { name: string; partitions: OffsetFetchPartitionResponse[] }[],
+): void {
   if (v >= 3) w.int32(0);
   w.array(topics, (w2, t) => {
     w2.string(t.name);
@@ -448,10 +505,17 @@ export function encodeOffsetFetchResponse(w: Writer, v: number, error: ErrorCode
 
 // ---- InitProducerId (22) --------------------------------------------------------------
 
-export function decodeInitProducerIdRequest(r: Reader, _v: number): { transactionalId: string | null; transactionTimeoutMs: number } {
+export function decodeInitProducerIdRequest(
+  r: Reader,
+  _v: number,
+): { transactionalId: string | null; transactionTimeoutMs: number } {
   return { transactionalId: r.nullableString(), transactionTimeoutMs: r.int32() };
 }
 
-export function encodeInitProducerIdResponse(w: Writer, _v: number, res: { error: ErrorCode; producerId: number; producerEpoch: number }): void {
+export function encodeInitProducerIdResponse(
+  w: Writer,
+  _v: number,
+  res: { error: ErrorCode; producerId: number; producerEpoch: number },
+): void {
   w.int32(0).int16(res.error).int64(res.producerId).int16(res.producerEpoch);
 }

@@ -35,21 +35,93 @@ export function instrumentBroker(registry: Registry, broker: Broker): void {
     if (body !== null) for (const chunk of body) c.responseBytes += chunk.byteLength;
     return body;
   };
-  const perApi = (field: keyof ApiCounts) => () => [...byApi].map(([key, c]) => [{ api: API_NAMES.get(key) ?? String(key) }, c[field]] as [{ api: string }, number]);
-  readCounter(registry, 'matchbook_broker_requests_total', 'Requests handled, per Kafka API (Produce, Fetch, Metadata, …)', perApi('requests'), ['api']);
-  readCounter(registry, 'matchbook_broker_request_bytes_total', 'Request bytes received (frames), per Kafka API', perApi('requestBytes'), ['api']);
-  readCounter(registry, 'matchbook_broker_response_bytes_total', 'Response bytes sent (bodies), per Kafka API', perApi('responseBytes'), ['api']);
+  const perApi = (field: keyof ApiCounts) => () =>
+    [...byApi].map(([key, c]) => [{ api: API_NAMES.get(key) ?? String(key) }, c[field]] as [{ api: string }, number]);
+  readCounter(
+    registry,
+    'matchbook_broker_requests_total',
+    'Requests handled, per Kafka API (Produce, Fetch, Metadata, …)',
+    perApi('requests'),
+    ['api'],
+  );
+  readCounter(
+    registry,
+    'matchbook_broker_request_bytes_total',
+    'Request bytes received (frames), per Kafka API',
+    perApi('requestBytes'),
+    ['api'],
+  );
+  readCounter(
+    registry,
+    'matchbook_broker_response_bytes_total',
+    'Response bytes sent (bodies), per Kafka API',
+    perApi('responseBytes'),
+    ['api'],
+  );
 
   const partitions = () => {
     const out: { topic: string; partition: string; log: PartitionLog }[] = [];
     for (const t of broker.topics.topics.values()) {
-      for (let p = 0; p < t.partitions.length && out.length < BROKER_METRICS_PARTITIONS_MAX; p++) out.push({ topic: t.name, partition: String(p), log: t.partitions[p]! });
+      for (let p = 0; p < t.partitions.length && out.length < BROKER_METRICS_PARTITIONS_MAX; p++)
+        out.push({ topic: t.name, partition: String(p), log: t.partitions[p]! });
     }
     return out;
   };
   readGauge(registry, 'matchbook_broker_topics', 'Topics', () => broker.topics.topics.size);
-  readGauge(registry, 'matchbook_broker_log_end_offset', 'Offset the next record appended to a partition gets', () => partitions().map((x) => [{ topic: x.topic, partition: x.partition }, x.log.logEndOffset] as [{ topic: string; partition: string }, number]), ['topic', 'partition']);
-  readGauge(registry, 'matchbook_broker_high_watermark', 'Offset below which consumers see records (fsynced, under --fsync always)', () => partitions().map((x) => [{ topic: x.topic, partition: x.partition }, x.log.highWatermark] as [{ topic: string; partition: string }, number]), ['topic', 'partition']);
-  readGauge(registry, 'matchbook_broker_log_start_offset', 'First offset still held by a partition (retention removes older segments)', () => partitions().map((x) => [{ topic: x.topic, partition: x.partition }, x.log.logStartOffset] as [{ topic: string; partition: string }, number]), ['topic', 'partition']);
-  readGauge(registry, 'matchbook_broker_log_bytes', 'Bytes in the segments of a partition', () => partitions().map((x) => [{ topic: x.topic, partition: x.partition }, x.log.sizeBytes] as [{ topic: string; partition: string }, number]), ['topic', 'partition']);
+  readGauge(
+    registry,
+    'matchbook_broker_log_end_offset',
+    'Offset the next record appended to a partition gets',
+    () =>
+      partitions().map(
+        (x) =>
+          [{ topic: x.topic, partition: x.partition }, x.log.logEndOffset] as [
+            { topic: string; partition: string },
+            number,
+          ],
+      ),
+    ['topic', 'partition'],
+  );
+  readGauge(
+    registry,
+    'matchbook_broker_high_watermark',
+    'Offset below which consumers see records (fsynced, under --fsync always)',
+    () =>
+      partitions().map(
+        (x) =>
+          [{ topic: x.topic, partition: x.partition }, x.log.highWatermark] as [
+            { topic: string; partition: string },
+            number,
+          ],
+      ),
+    ['topic', 'partition'],
+  );
+  readGauge(
+    registry,
+    'matchbook_broker_log_start_offset',
+    'First offset still held by a partition (retention removes older segments)',
+    () =>
+      partitions().map(
+        (x) =>
+          [{ topic: x.topic, partition: x.partition }, x.log.logStartOffset] as [
+            { topic: string; partition: string },
+            number,
+          ],
+      ),
+    ['topic', 'partition'],
+  );
+  readGauge(
+    registry,
+    'matchbook_broker_log_bytes',
+    'Bytes in the segments of a partition',
+    () =>
+      partitions().map(
+        (x) =>
+          [{ topic: x.topic, partition: x.partition }, x.log.sizeBytes] as [
+            { topic: string; partition: string },
+            number,
+          ],
+      ),
+    ['topic', 'partition'],
+  );
 }

@@ -53,7 +53,13 @@ function parsePayload(payload: Buffer): { group: string; rows: Row[] } | undefin
     for (const r of v.o as unknown[]) {
       if (!Array.isArray(r) || r.length !== 4) return undefined;
       const [t, p, o, m] = r as unknown[];
-      if (typeof t !== 'string' || !Number.isSafeInteger(p) || !Number.isSafeInteger(o) || !(m === null || typeof m === 'string')) return undefined;
+      if (
+        typeof t !== 'string' ||
+        !Number.isSafeInteger(p) ||
+        !Number.isSafeInteger(o) ||
+        !(m === null || typeof m === 'string')
+      )
+        return undefined;
       rows.push([t, p as number, o as number, m as string | null]);
     }
     return { group: v.g, rows };
@@ -90,14 +96,16 @@ export class OffsetStore {
       const len = buf.readUInt32BE(pos);
       if (len > RECORD_BYTES_MAX || pos + RECORD_HEADER_BYTES + len > buf.byteLength) break;
       const payload = buf.subarray(pos + RECORD_HEADER_BYTES, pos + RECORD_HEADER_BYTES + len);
-      if ((crc32c(payload) >>> 0) !== buf.readUInt32BE(pos + 4)) break;
+      if (crc32c(payload) >>> 0 !== buf.readUInt32BE(pos + 4)) break;
       const rec = parsePayload(payload);
       if (rec === undefined) break;
       this.apply(rec.group, rec.rows);
       pos += RECORD_HEADER_BYTES + len;
     }
     if (pos < buf.byteLength) {
-      warn(`${file}: torn or corrupt record at byte ${pos}; truncating ${buf.byteLength - pos} bytes (never acknowledged)`);
+      warn(
+        `${file}: torn or corrupt record at byte ${pos}; truncating ${buf.byteLength - pos} bytes (never acknowledged)`,
+      );
       fs.ftruncateSync(this.fd, pos);
       fs.fsyncSync(this.fd);
     }
@@ -115,12 +123,17 @@ export class OffsetStore {
       g = new Map();
       this.groups.set(group, g);
     }
-    for (const [topic, partition, offset, metadata] of rows) g.set(`${topic}\0${partition}`, { topic, partition, offset, metadata });
+    for (const [topic, partition, offset, metadata] of rows)
+      g.set(`${topic}\0${partition}`, { topic, partition, offset, metadata });
   }
 
   private recountLive(): void {
     let n = 0;
-    for (const [group, g] of this.groups) n += encodeRecord(group, [...g.values()].map((e) => [e.topic, e.partition, e.offset, e.metadata] as Row)).byteLength;
+    for (const [group, g] of this.groups)
+      n += encodeRecord(
+        group,
+        [...g.values()].map((e) => [e.topic, e.partition, e.offset, e.metadata] as Row),
+      ).byteLength;
     this.liveBytes = n;
   }
 
@@ -174,7 +187,13 @@ export class OffsetStore {
     this.recountLive();
     if (this.size < 2 * this.liveBytes) return;
     const chunks: Buffer[] = [];
-    for (const [group, g] of this.groups) chunks.push(encodeRecord(group, [...g.values()].map((e) => [e.topic, e.partition, e.offset, e.metadata] as Row)));
+    for (const [group, g] of this.groups)
+      chunks.push(
+        encodeRecord(
+          group,
+          [...g.values()].map((e) => [e.topic, e.partition, e.offset, e.metadata] as Row),
+        ),
+      );
     const file = path.join(this.dir, FILE_NAME);
     const data = Buffer.concat(chunks);
     atomicWriteFileSync(file, data);

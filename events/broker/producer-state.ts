@@ -14,7 +14,6 @@
 import { ErrorCode, assert } from './protocol.js';
 import { PRODUCER_BATCHES_CACHED, PRODUCERS_PER_PARTITION_MAX } from './limits.js';
 
-
 const SEQUENCE_MAX = 0x7fffffff;
 
 interface CachedBatch {
@@ -59,12 +58,25 @@ export class ProducerStateTable {
     const entry = this.producers.get(producerId);
     if (entry === undefined) {
       if (baseSeq === 0) return { kind: 'append' };
-      return { kind: 'error', error: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, reason: `unknown producer ${producerId} starting at sequence ${baseSeq}` };
+      return {
+        kind: 'error',
+        error: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+        reason: `unknown producer ${producerId} starting at sequence ${baseSeq}`,
+      };
     }
-    if (epoch < entry.epoch) return { kind: 'error', error: ErrorCode.INVALID_PRODUCER_EPOCH, reason: `epoch ${epoch} is older than ${entry.epoch}` };
+    if (epoch < entry.epoch)
+      return {
+        kind: 'error',
+        error: ErrorCode.INVALID_PRODUCER_EPOCH,
+        reason: `epoch ${epoch} is older than ${entry.epoch}`,
+      };
     if (epoch > entry.epoch) {
       if (baseSeq === 0) return { kind: 'append' };
-      return { kind: 'error', error: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, reason: `new epoch ${epoch} starting at sequence ${baseSeq}` };
+      return {
+        kind: 'error',
+        error: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+        reason: `new epoch ${epoch} starting at sequence ${baseSeq}`,
+      };
     }
     const lastSeq = lastSequence(baseSeq, recordCount);
     for (const b of entry.batches) {
@@ -73,7 +85,11 @@ export class ProducerStateTable {
     const newest = entry.batches[entry.batches.length - 1];
     const expected = newest === undefined ? 0 : nextSequence(newest.lastSeq);
     if (baseSeq === expected) return { kind: 'append' };
-    return { kind: 'error', error: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, reason: `sequence ${baseSeq}, expected ${expected}` };
+    return {
+      kind: 'error',
+      error: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+      reason: `sequence ${baseSeq}, expected ${expected}`,
+    };
   }
 
   /** Records an appended batch (also used when rebuilding from the log, without check()). */

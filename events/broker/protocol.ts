@@ -93,7 +93,8 @@ export class Reader {
   }
 
   private take(n: number): number {
-    if (n < 0 || this.pos + n > this.end) throw new ProtocolError(`read of ${n} bytes at ${this.pos} runs past the end (${this.end})`);
+    if (n < 0 || this.pos + n > this.end)
+      throw new ProtocolError(`read of ${n} bytes at ${this.pos} runs past the end (${this.end})`);
     const at = this.pos;
     this.pos += n;
     return at;
@@ -118,7 +119,8 @@ export class Reader {
   /** An int64 that must be a safe integer (offsets, timestamps, producer ids all are in practice). */
   int64(): number {
     const v = this.buf.readBigInt64BE(this.take(8));
-    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw new ProtocolError(`int64 ${v} is beyond 2^53`);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER))
+      throw new ProtocolError(`int64 ${v} is beyond 2^53`);
     return Number(v);
   }
 
@@ -159,7 +161,8 @@ export class Reader {
   nullableArray<T>(item: (r: Reader) => T): T[] | null {
     const len = this.int32();
     if (len === -1) return null;
-    if (len < 0 || len > this.remaining) throw new ProtocolError(`array length ${len} with ${this.remaining} bytes left`);
+    if (len < 0 || len > this.remaining)
+      throw new ProtocolError(`array length ${len} with ${this.remaining} bytes left`);
     const out: T[] = [];
     for (let i = 0; i < len; i++) out.push(item(this));
     return out;

@@ -79,7 +79,13 @@ export function readBatchHeader(buf: Uint8Array, at: number): BatchHeader | unde
     baseSequence: dv.getInt32(at + 53),
     recordCount: dv.getInt32(at + 57),
   };
-  if (Number.isNaN(h.baseOffset) || Number.isNaN(h.baseTimestamp) || Number.isNaN(h.maxTimestamp) || Number.isNaN(h.producerId)) return undefined;
+  if (
+    Number.isNaN(h.baseOffset) ||
+    Number.isNaN(h.baseTimestamp) ||
+    Number.isNaN(h.maxTimestamp) ||
+    Number.isNaN(h.producerId)
+  )
+    return undefined;
   return h;
 }
 
@@ -91,7 +97,8 @@ export function lastOffsetOf(h: BatchHeader): number {
 /** Structural checks shared by produce validation and log recovery (no CRC, no records). */
 export function headerProblem(h: BatchHeader): string | undefined {
   if (h.magic !== MAGIC_V2) return `magic ${h.magic}, only 2 is supported`;
-  if (h.sizeBytes < BATCH_HEADER_BYTES) return `batch length ${h.sizeBytes - BATCH_LOG_OVERHEAD_BYTES} is shorter than a header`;
+  if (h.sizeBytes < BATCH_HEADER_BYTES)
+    return `batch length ${h.sizeBytes - BATCH_LOG_OVERHEAD_BYTES} is shorter than a header`;
   if (h.sizeBytes > KAFKA_BATCH_BYTES_MAX) return `batch of ${h.sizeBytes} bytes exceeds ${KAFKA_BATCH_BYTES_MAX}`;
   if (h.lastOffsetDelta < 0) return `lastOffsetDelta ${h.lastOffsetDelta}`;
   if (h.recordCount < 0) return `record count ${h.recordCount}`;
@@ -101,7 +108,7 @@ export function headerProblem(h: BatchHeader): string | undefined {
 /** CRC32C of the batch at [at, at + sizeBytes) matches its header. */
 export function batchCrcOk(buf: Uint8Array, at: number, h: BatchHeader): boolean {
   if (at + h.sizeBytes > buf.byteLength) return false;
-  return (crc32c(buf.subarray(at + CRC_START, at + h.sizeBytes)) >>> 0) === h.crc;
+  return crc32c(buf.subarray(at + CRC_START, at + h.sizeBytes)) >>> 0 === h.crc;
 }
 
 /** Rewrites baseOffset (outside the CRC) in place. */
@@ -114,9 +121,7 @@ export function setPartitionLeaderEpoch(buf: Uint8Array, at: number, epoch: numb
   new DataView(buf.buffer, buf.byteOffset, buf.byteLength).setInt32(at + 12, epoch);
 }
 
-export type ProducedBatchCheck =
-  | { ok: true; header: BatchHeader }
-  | { ok: false; error: ErrorCode; reason: string };
+export type ProducedBatchCheck = { ok: true; header: BatchHeader } | { ok: false; error: ErrorCode; reason: string };
 
 /**
  * Validates the records of one partition in a Produce request: exactly one v2 batch (as
@@ -126,21 +131,34 @@ export type ProducedBatchCheck =
  * through the header (count = lastOffsetDelta + 1): the broker does not decompress.
  */
 export function checkProducedRecords(records: Uint8Array, produceVersion: number): ProducedBatchCheck {
-  const bad = (reason: string, error: ErrorCode = ErrorCode.CORRUPT_MESSAGE): ProducedBatchCheck => ({ ok: false, error, reason });
-  if (records.byteLength > KAFKA_BATCH_BYTES_MAX) return bad(`batch of ${records.byteLength} bytes exceeds ${KAFKA_BATCH_BYTES_MAX}`, ErrorCode.MESSAGE_TOO_LARGE);
+  const bad = (reason: string, error: ErrorCode = ErrorCode.CORRUPT_MESSAGE): ProducedBatchCheck => ({
+    ok: false,
+    error,
+    reason,
+  });
+  if (records.byteLength > KAFKA_BATCH_BYTES_MAX)
+    return bad(`batch of ${records.byteLength} bytes exceeds ${KAFKA_BATCH_BYTES_MAX}`, ErrorCode.MESSAGE_TOO_LARGE);
   const h = readBatchHeader(records, 0);
   if (h === undefined) return bad(`records of ${records.byteLength} bytes do not hold a batch header`);
   const problem = headerProblem(h);
   if (problem !== undefined) return bad(problem);
   if (h.sizeBytes !== records.byteLength) {
-    return bad(h.sizeBytes < records.byteLength ? 'more than one record batch for a partition' : 'batch runs past the end of the records');
+    return bad(
+      h.sizeBytes < records.byteLength
+        ? 'more than one record batch for a partition'
+        : 'batch runs past the end of the records',
+    );
   }
   if (!batchCrcOk(records, 0, h)) return bad('CRC32C mismatch');
-  if ((h.attributes & (Attributes.TRANSACTIONAL | Attributes.CONTROL)) !== 0) return bad('transactional and control batches are not supported', ErrorCode.INVALID_REQUEST);
+  if ((h.attributes & (Attributes.TRANSACTIONAL | Attributes.CONTROL)) !== 0)
+    return bad('transactional and control batches are not supported', ErrorCode.INVALID_REQUEST);
   const codec = h.attributes & Attributes.COMPRESSION_MASK;
-  if (codec > Compression.ZSTD || (codec === Compression.ZSTD && produceVersion < 7)) return bad(`compression codec ${codec}`, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE);
-  if (h.recordCount !== h.lastOffsetDelta + 1) return bad(`record count ${h.recordCount} with lastOffsetDelta ${h.lastOffsetDelta}`);
-  if (h.producerId >= 0 && (h.producerEpoch < 0 || h.baseSequence < 0)) return bad('idempotent batch without epoch or sequence', ErrorCode.INVALID_REQUEST);
+  if (codec > Compression.ZSTD || (codec === Compression.ZSTD && produceVersion < 7))
+    return bad(`compression codec ${codec}`, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE);
+  if (h.recordCount !== h.lastOffsetDelta + 1)
+    return bad(`record count ${h.recordCount} with lastOffsetDelta ${h.lastOffsetDelta}`);
+  if (h.producerId >= 0 && (h.producerEpoch < 0 || h.baseSequence < 0))
+    return bad('idempotent batch without epoch or sequence', ErrorCode.INVALID_REQUEST);
   if (codec === Compression.NONE) {
     const walked = walkRecords(records, BATCH_HEADER_BYTES, h.sizeBytes, h.recordCount, undefined);
     if (walked !== undefined) return bad(walked);
@@ -199,7 +217,21 @@ export interface DecodedRecord {
  * Walks `count` records in [at, end); returns a reason if they do not parse exactly, else
  * undefined. `emit` (if given) receives each record; base values come from the header.
  */
-function walkRecords(buf: Uint8Array, at: number, end: number, count: number, emit: ((r: { offsetDelta: number; timestampDelta: number; key: Uint8Array | null; value: Uint8Array | null; headers: RecordHeader[] }) => void) | undefined): string | undefined {
+function walkRecords(
+  buf: Uint8Array,
+  at: number,
+  end: number,
+  count: number,
+  emit:
+    | ((r: {
+        offsetDelta: number;
+        timestampDelta: number;
+        key: Uint8Array | null;
+        value: Uint8Array | null;
+        headers: RecordHeader[];
+      }) => void)
+    | undefined,
+): string | undefined {
   let pos = at;
   for (let i = 0; i < count; i++) {
     const len = readVarint(buf, pos, end, VARINT_BYTES_MAX);
@@ -250,7 +282,13 @@ export function decodeRecords(buf: Uint8Array, at = 0): DecodedRecord[] {
   if ((h.attributes & Attributes.COMPRESSION_MASK) !== Compression.NONE) throw new Error('compressed batch');
   const out: DecodedRecord[] = [];
   const why = walkRecords(buf, at + BATCH_HEADER_BYTES, at + h.sizeBytes, h.recordCount, (r) => {
-    out.push({ offset: h.baseOffset + r.offsetDelta, timestampMs: h.baseTimestamp + r.timestampDelta, key: r.key, value: r.value, headers: r.headers });
+    out.push({
+      offset: h.baseOffset + r.offsetDelta,
+      timestampMs: h.baseTimestamp + r.timestampDelta,
+      key: r.key,
+      value: r.value,
+      headers: r.headers,
+    });
   });
   if (why !== undefined) throw new Error(why);
   return out;
@@ -283,7 +321,11 @@ export function encodeRecordBatch(input: BatchInput): Buffer {
   const maxTimestamp = Math.max(...timestamps);
   const recordBufs: Buffer[] = [];
   input.records.forEach((r, i) => {
-    const body: (number[] | Uint8Array)[] = [[0], zigzagBytes((timestamps[i] as number) - baseTimestamp), zigzagBytes(i)];
+    const body: (number[] | Uint8Array)[] = [
+      [0],
+      zigzagBytes((timestamps[i] as number) - baseTimestamp),
+      zigzagBytes(i),
+    ];
     const pushBytes = (b: Uint8Array | null) => {
       if (b === null) body.push(zigzagBytes(-1));
       else body.push(zigzagBytes(b.byteLength), b);

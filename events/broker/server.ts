@@ -11,10 +11,18 @@
 import net from 'node:net';
 import { Broker, type BrokerConfig } from './broker.js';
 import { isSupported, encodeApiVersionsResponse } from './messages.js';
-import { ApiKey, ErrorCode, ProtocolError, REQUEST_HEADER_FIXED_BYTES, Reader, Writer, frameResponse, readHeaderPrefix } from './protocol.js';
+import {
+  ApiKey,
+  ErrorCode,
+  ProtocolError,
+  REQUEST_HEADER_FIXED_BYTES,
+  Reader,
+  Writer,
+  frameResponse,
+  readHeaderPrefix,
+} from './protocol.js';
 import { KAFKA_REQUEST_BYTES_MAX, CONNECTIONS_MAX, CONNECTION_BUFFER_BYTES_MAX } from './limits.js';
 import { errorStack, NO_LOG, type Log, type LogFields } from '../../ops/log.js';
-
 
 export interface StartBrokerOptions extends BrokerConfig {
   /** Address to bind (default 127.0.0.1). */
@@ -143,7 +151,11 @@ class Connection {
       return body === null ? null : frameResponse(prefix.correlationId, body);
     } catch (err) {
       if (err instanceof ProtocolError) {
-        this.close('refused a malformed request', { apiKey: prefix.apiKey, apiVersion: prefix.apiVersion, err: err.message });
+        this.close('refused a malformed request', {
+          apiKey: prefix.apiKey,
+          apiVersion: prefix.apiVersion,
+          err: err.message,
+        });
         return null;
       }
       // Not the client's fault: a bug. Drop this connection, report, keep serving the others.
@@ -181,7 +193,10 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('server has no TCP address');
   const port = address.port;
-  broker.setAdvertisedAddress(options.advertisedHost ?? (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host), port);
+  broker.setAdvertisedAddress(
+    options.advertisedHost ?? (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host),
+    port,
+  );
   const connections = new Set<Connection>();
   server.on('connection', (socket) => {
     const conn = new Connection(socket, broker, log, onFatal);

@@ -64,7 +64,10 @@ export class TopicStore {
     fs.rmSync(`${metaFile}.tmp`, { force: true });
     if (fs.existsSync(metaFile)) {
       const m = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as Meta;
-      assert(m.version === 1 && typeof m.clusterId === 'string' && Number.isSafeInteger(m.producerIdBlockEnd), `${metaFile}: unrecognised content`);
+      assert(
+        m.version === 1 && typeof m.clusterId === 'string' && Number.isSafeInteger(m.producerIdBlockEnd),
+        `${metaFile}: unrecognised content`,
+      );
       this.meta = m;
     } else {
       // Kafka cluster ids are 22-character URL-safe base64 of 16 random bytes.
@@ -81,10 +84,17 @@ export class TopicStore {
     const topicsDir = path.join(dataDir, 'topics');
     for (const name of fs.readdirSync(topicsDir).sort()) {
       const dir = path.join(topicsDir, name);
-      const desc = JSON.parse(fs.readFileSync(path.join(dir, 'topic.json'), 'utf8')) as { name?: unknown; partitions?: unknown };
-      assert(desc.name === name && Number.isSafeInteger(desc.partitions) && (desc.partitions as number) >= 1, `${dir}/topic.json: does not describe topic ${name}`);
+      const desc = JSON.parse(fs.readFileSync(path.join(dir, 'topic.json'), 'utf8')) as {
+        name?: unknown;
+        partitions?: unknown;
+      };
+      assert(
+        desc.name === name && Number.isSafeInteger(desc.partitions) && (desc.partitions as number) >= 1,
+        `${dir}/topic.json: does not describe topic ${name}`,
+      );
       const partitions: PartitionLog[] = [];
-      for (let p = 0; p < (desc.partitions as number); p++) partitions.push(PartitionLog.open(path.join(dir, String(p)), logOptions));
+      for (let p = 0; p < (desc.partitions as number); p++)
+        partitions.push(PartitionLog.open(path.join(dir, String(p)), logOptions));
       store.topics.set(name, { name, partitions });
       store.partitionCount += partitions.length;
     }
@@ -107,12 +117,21 @@ export class TopicStore {
   create(name: string, partitions: number, validateOnly = false): CreateResult {
     const problem = topicNameProblem(name);
     if (problem !== undefined) return { error: ErrorCode.INVALID_TOPIC_EXCEPTION, message: problem };
-    if (this.topics.has(name)) return { error: ErrorCode.TOPIC_ALREADY_EXISTS, message: `topic ${name} already exists` };
+    if (this.topics.has(name))
+      return { error: ErrorCode.TOPIC_ALREADY_EXISTS, message: `topic ${name} already exists` };
     if (!Number.isSafeInteger(partitions) || partitions < 1 || partitions > PARTITIONS_PER_TOPIC_MAX) {
-      return { error: ErrorCode.INVALID_PARTITIONS, message: `partitions must be 1..${PARTITIONS_PER_TOPIC_MAX}, got ${partitions}` };
+      return {
+        error: ErrorCode.INVALID_PARTITIONS,
+        message: `partitions must be 1..${PARTITIONS_PER_TOPIC_MAX}, got ${partitions}`,
+      };
     }
-    if (this.topics.size >= TOPICS_MAX) return { error: ErrorCode.POLICY_VIOLATION, message: `the broker holds its maximum of ${TOPICS_MAX} topics` };
-    if (this.partitionCount + partitions > PARTITIONS_TOTAL_MAX) return { error: ErrorCode.POLICY_VIOLATION, message: `the broker holds at most ${PARTITIONS_TOTAL_MAX} partitions` };
+    if (this.topics.size >= TOPICS_MAX)
+      return { error: ErrorCode.POLICY_VIOLATION, message: `the broker holds its maximum of ${TOPICS_MAX} topics` };
+    if (this.partitionCount + partitions > PARTITIONS_TOTAL_MAX)
+      return {
+        error: ErrorCode.POLICY_VIOLATION,
+        message: `the broker holds at most ${PARTITIONS_TOTAL_MAX} partitions`,
+      };
     if (validateOnly) return { error: ErrorCode.NONE, message: null };
     const staging = path.join(this.dataDir, 'staging', name);
     fs.rmSync(staging, { recursive: true, force: true });

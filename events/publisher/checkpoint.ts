@@ -39,7 +39,12 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
   v.setFloat64(16, c.logIndex, true);
   v.setUint32(24, c.state.length, true);
   out.set(c.state, HEAD_BYTES);
-  out.set(createHash('sha256').update(out.subarray(0, HEAD_BYTES + c.state.length)).digest(), HEAD_BYTES + c.state.length);
+  out.set(
+    createHash('sha256')
+      .update(out.subarray(0, HEAD_BYTES + c.state.length))
+      .digest(),
+    HEAD_BYTES + c.state.length,
+  );
   return out;
 }
 
@@ -50,9 +55,15 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint | { error: strin
   if (v.getUint32(0, true) !== MAGIC || v.getUint32(4, true) !== VERSION) return { error: 'bad magic or version' };
   const length = v.getUint32(24, true);
   if (HEAD_BYTES + length + HASH_BYTES !== bytes.length) return { error: 'bad length' };
-  const hash = createHash('sha256').update(bytes.subarray(0, HEAD_BYTES + length)).digest();
+  const hash = createHash('sha256')
+    .update(bytes.subarray(0, HEAD_BYTES + length))
+    .digest();
   if (!hash.equals(bytes.subarray(HEAD_BYTES + length))) return { error: 'checksum mismatch' };
-  return { shard: v.getFloat64(8, true), logIndex: v.getFloat64(16, true), state: bytes.slice(HEAD_BYTES, HEAD_BYTES + length) };
+  return {
+    shard: v.getFloat64(8, true),
+    logIndex: v.getFloat64(16, true),
+    state: bytes.slice(HEAD_BYTES, HEAD_BYTES + length),
+  };
 }
 
 export function loadCheckpoint(dataDir: string, shard: number, log: Log): Checkpoint | undefined {

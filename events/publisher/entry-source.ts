@@ -7,11 +7,23 @@
 // least every TIME_TICK_MS).
 
 import net from 'node:net';
-import { FrameReader, FrameType, decodeEntriesFrame, encodeFrame, type EntriesReply, type RawFrame } from '../../replicator/client/protocol.js';
+import {
+  FrameReader,
+  FrameType,
+  decodeEntriesFrame,
+  encodeFrame,
+  type EntriesReply,
+  type RawFrame,
+} from '../../replicator/client/protocol.js';
 import type { ClientEndpoint } from '../../replicator/client/client.js';
-import { ENTRY_REQUEST_TIMEOUT_MS, ENTRY_SOURCE_STALE_MS, ENTRY_RETRY_DELAY_MS, ENTRY_RETRY_DELAY_MS_MAX, ENTRY_REPLY_BYTES_MAX } from './limits.js';
+import {
+  ENTRY_REQUEST_TIMEOUT_MS,
+  ENTRY_SOURCE_STALE_MS,
+  ENTRY_RETRY_DELAY_MS,
+  ENTRY_RETRY_DELAY_MS_MAX,
+  ENTRY_REPLY_BYTES_MAX,
+} from './limits.js';
 import { NO_LOG, type Log } from '../../ops/log.js';
-
 
 export class EntrySourceClosedError extends Error {
   override name = 'EntrySourceClosedError';

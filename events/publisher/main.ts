@@ -34,7 +34,9 @@ const STOP_TIMEOUT_MS = 10_000;
 const STATUS_EVERY_MS_DEFAULT = 10_000;
 
 function usage(msg: string): never {
-  console.error(`${msg}\nusage: npm run publisher -- --cluster <cluster.json> [--brokers host:port,...] [--data-dir DIR] [--partitions N] [--status-every-ms MS] [--checkpoint-every-entries N] [--checkpoint-every-ms MS] [--republish-from INDEX] [--ops host:port]`);
+  console.error(
+    `${msg}\nusage: npm run publisher -- --cluster <cluster.json> [--brokers host:port,...] [--data-dir DIR] [--partitions N] [--status-every-ms MS] [--checkpoint-every-entries N] [--checkpoint-every-ms MS] [--republish-from INDEX] [--ops host:port]`,
+  );
   process.exit(2);
 }
 
@@ -64,7 +66,12 @@ async function main(): Promise<void> {
   const raw = JSON.parse(readFileSync(clusterPath, 'utf8')) as Record<string, unknown>;
   const cluster = parseClusterConfig(raw, path.dirname(clusterPath));
   const shardConfig = parseConfig(JSON.parse(readFileSync(cluster.shardConfigPath, 'utf8')));
-  const configured = typeof raw.kafkaBrokers === 'string' ? raw.kafkaBrokers : Array.isArray(raw.kafkaBrokers) ? raw.kafkaBrokers.join(',') : undefined;
+  const configured =
+    typeof raw.kafkaBrokers === 'string'
+      ? raw.kafkaBrokers
+      : Array.isArray(raw.kafkaBrokers)
+        ? raw.kafkaBrokers.join(',')
+        : undefined;
   let brokers: string[];
   try {
     brokers = resolveBrokers(values.brokers, process.env, configured);
@@ -103,10 +110,20 @@ async function main(): Promise<void> {
     const registry = createRegistry('publisher');
     registry.setDefaultLabels({ component: 'publisher', shard: String(shard) });
     registerPublisherMetrics(registry, publisher);
-    ops = await startOpsHttp({ host: opsAddr.host, port: opsAddr.port, registry, ready: () => publisherReady(publisher) });
+    ops = await startOpsHttp({
+      host: opsAddr.host,
+      port: opsAddr.port,
+      registry,
+      ready: () => publisherReady(publisher),
+    });
   }
-  process.stdout.write(`${JSON.stringify({ event: 'ready', shard, brokers, dataDir, ...(ops !== undefined ? { opsPort: ops.port } : {}), pid: process.pid })}\n`);
-  const statusTimer = setInterval(() => process.stdout.write(`${JSON.stringify({ event: 'status', ...publisher.status() })}\n`), statusEveryMs);
+  process.stdout.write(
+    `${JSON.stringify({ event: 'ready', shard, brokers, dataDir, ...(ops !== undefined ? { opsPort: ops.port } : {}), pid: process.pid })}\n`,
+  );
+  const statusTimer = setInterval(
+    () => process.stdout.write(`${JSON.stringify({ event: 'status', ...publisher.status() })}\n`),
+    statusEveryMs,
+  );
 
   stopOnSignals({
     log,

@@ -10,7 +10,6 @@ import { readCounter, readGauge, type Registry } from '../../ops/metrics.js';
 import type { Publisher, PublisherStatus } from './publisher.js';
 import { PUBLISHER_READY_LAG_ENTRIES_MAX } from './limits.js';
 
-
 const STATES: PublisherStatus['state'][] = ['starting', 'replaying', 'publishing', 'retrying', 'stopped'];
 
 export function registerPublisherMetrics(registry: Registry, publisher: Pick<Publisher, 'status'>): void {
@@ -21,13 +20,48 @@ export function registerPublisherMetrics(registry: Registry, publisher: Pick<Pub
     if (cached === undefined || now - cached.at > 100) cached = { at: now, s: publisher.status() };
     return cached.s;
   };
-  readGauge(registry, 'matchbook_publisher_lag_entries', 'Log entries applied by the replica read from and not yet published (acknowledged by the brokers)', () => status().lagEntries);
-  readGauge(registry, 'matchbook_publisher_published_index', 'Last log index whose events are all acknowledged by the brokers', () => status().publishedIndex);
-  readGauge(registry, 'matchbook_publisher_published_seq', 'Engine seq of the last published index (read-your-writes marks compare against it)', () => status().publishedSeq);
-  readGauge(registry, 'matchbook_publisher_applied_index', "Log index the publisher's own state machine has applied", () => status().appliedIndex);
-  readGauge(registry, 'matchbook_publisher_replica_applied_index', 'Applied index of the replica read from, as of its last answer', () => status().replicaApplied);
-  readGauge(registry, 'matchbook_publisher_source_replica', 'Node id of the replica the committed log is read from', () => status().replica);
-  readGauge(registry, 'matchbook_publisher_checkpoint_index', 'Log index of the newest local checkpoint written', () => status().checkpointIndex);
+  readGauge(
+    registry,
+    'matchbook_publisher_lag_entries',
+    'Log entries applied by the replica read from and not yet published (acknowledged by the brokers)',
+    () => status().lagEntries,
+  );
+  readGauge(
+    registry,
+    'matchbook_publisher_published_index',
+    'Last log index whose events are all acknowledged by the brokers',
+    () => status().publishedIndex,
+  );
+  readGauge(
+    registry,
+    'matchbook_publisher_published_seq',
+    'Engine seq of the last published index (read-your-writes marks compare against it)',
+    () => status().publishedSeq,
+  );
+  readGauge(
+    registry,
+    'matchbook_publisher_applied_index',
+    "Log index the publisher's own state machine has applied",
+    () => status().appliedIndex,
+  );
+  readGauge(
+    registry,
+    'matchbook_publisher_replica_applied_index',
+    'Applied index of the replica read from, as of its last answer',
+    () => status().replicaApplied,
+  );
+  readGauge(
+    registry,
+    'matchbook_publisher_source_replica',
+    'Node id of the replica the committed log is read from',
+    () => status().replica,
+  );
+  readGauge(
+    registry,
+    'matchbook_publisher_checkpoint_index',
+    'Log index of the newest local checkpoint written',
+    () => status().checkpointIndex,
+  );
   readGauge(
     registry,
     'matchbook_publisher_state',
@@ -38,16 +72,51 @@ export function registerPublisherMetrics(registry: Registry, publisher: Pick<Pub
     },
     ['state'],
   );
-  readCounter(registry, 'matchbook_publisher_records_sent_total', 'Event records acknowledged by the brokers (resent ones count again)', () => status().recordsSent);
-  readCounter(registry, 'matchbook_publisher_batches_sent_total', 'Batches of event records acknowledged', () => status().batchesSent);
-  readCounter(registry, 'matchbook_publisher_progress_records_sent_total', 'Progress records acknowledged', () => status().progressRecordsSent);
-  readCounter(registry, 'matchbook_publisher_sessions_total', 'Sessions started (the first, and one after every failure)', () => status().sessions);
-  readCounter(registry, 'matchbook_publisher_gaps_total', 'Gaps: ranges of entries the replicas compacted before the publisher read them (their events are lost to consumers)', () => status().gapCount);
+  readCounter(
+    registry,
+    'matchbook_publisher_records_sent_total',
+    'Event records acknowledged by the brokers (resent ones count again)',
+    () => status().recordsSent,
+  );
+  readCounter(
+    registry,
+    'matchbook_publisher_batches_sent_total',
+    'Batches of event records acknowledged',
+    () => status().batchesSent,
+  );
+  readCounter(
+    registry,
+    'matchbook_publisher_progress_records_sent_total',
+    'Progress records acknowledged',
+    () => status().progressRecordsSent,
+  );
+  readCounter(
+    registry,
+    'matchbook_publisher_sessions_total',
+    'Sessions started (the first, and one after every failure)',
+    () => status().sessions,
+  );
+  readCounter(
+    registry,
+    'matchbook_publisher_gaps_total',
+    'Gaps: ranges of entries the replicas compacted before the publisher read them (their events are lost to consumers)',
+    () => status().gapCount,
+  );
   readCounter(registry, 'matchbook_publisher_gap_entries_total', 'Log entries lost in gaps', () => status().gapEntries);
 }
 
 /** /readyz of the publisher process: publishing and less than PUBLISHER_READY_LAG_ENTRIES_MAX behind. */
-export function publisherReady(publisher: Pick<Publisher, 'status'>, lagEntriesMax = PUBLISHER_READY_LAG_ENTRIES_MAX): { ready: boolean } & Record<string, unknown> {
+export function publisherReady(
+  publisher: Pick<Publisher, 'status'>,
+  lagEntriesMax = PUBLISHER_READY_LAG_ENTRIES_MAX,
+): { ready: boolean } & Record<string, unknown> {
   const s = publisher.status();
-  return { ready: s.state === 'publishing' && s.lagEntries <= lagEntriesMax, state: s.state, lagEntries: s.lagEntries, lagEntriesMax, publishedIndex: s.publishedIndex, replicaApplied: s.replicaApplied };
+  return {
+    ready: s.state === 'publishing' && s.lagEntries <= lagEntriesMax,
+    state: s.state,
+    lagEntries: s.lagEntries,
+    lagEntriesMax,
+    publishedIndex: s.publishedIndex,
+    replicaApplied: s.replicaApplied,
+  };
 }

@@ -11,7 +11,6 @@ import { partitionOf } from '../partitioner.js';
 import { TOPIC_PROGRESS } from '../topics.js';
 import { PROGRESS_SCAN_WINDOW_RECORDS, PROGRESS_SCAN_STEPS_MAX, PROGRESS_READ_TIMEOUT_MS } from './limits.js';
 
-
 export function shardKey(shard: number): Buffer {
   return Buffer.from(String(shard), 'utf8');
 }
@@ -38,10 +37,20 @@ export async function readLastProgress(kafka: Kafka, admin: Admin, shard: number
 }
 
 /** The last record with `key` among offsets [start, end) of the progress partition. */
-async function readWindow(kafka: Kafka, partition: number, start: number, end: number, shard: number): Promise<ProgressRecord | undefined> {
+async function readWindow(
+  kafka: Kafka,
+  partition: number,
+  start: number,
+  end: number,
+  shard: number,
+): Promise<ProgressRecord | undefined> {
   const codec = EventsCodec.get();
   const key = shardKey(shard);
-  const consumer = kafka.consumer({ groupId: `matchbook-publisher-resume-${randomUUID()}`, maxWaitTimeInMs: 100, retry: { retries: 3 } });
+  const consumer = kafka.consumer({
+    groupId: `matchbook-publisher-resume-${randomUUID()}`,
+    maxWaitTimeInMs: 100,
+    retry: { retries: 3 },
+  });
   let last: ProgressRecord | undefined;
   let finish!: () => void;
   let fail!: (e: Error) => void;
@@ -49,7 +58,13 @@ async function readWindow(kafka: Kafka, partition: number, start: number, end: n
     finish = resolve;
     fail = reject;
   });
-  const timer = setTimeout(() => fail(new Error(`reading ${TOPIC_PROGRESS}/${partition} [${start}, ${end}) took over ${PROGRESS_READ_TIMEOUT_MS} ms`)), PROGRESS_READ_TIMEOUT_MS);
+  const timer = setTimeout(
+    () =>
+      fail(
+        new Error(`reading ${TOPIC_PROGRESS}/${partition} [${start}, ${end}) took over ${PROGRESS_READ_TIMEOUT_MS} ms`),
+      ),
+    PROGRESS_READ_TIMEOUT_MS,
+  );
   try {
     await consumer.connect();
     await consumer.subscribe({ topics: [TOPIC_PROGRESS], fromBeginning: true });

@@ -27,7 +27,15 @@
 import './limits-check.js';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { Partitioners, logLevel, type Admin, type Message, type Producer, type RecordMetadata, type TopicMessages } from 'kafkajs';
+import {
+  Partitioners,
+  logLevel,
+  type Admin,
+  type Message,
+  type Producer,
+  type RecordMetadata,
+  type TopicMessages,
+} from 'kafkajs';
 import type { ShardConfig } from '../../engine/types.js';
 import { decodeSnapshotEnvelope } from '../../shard/snapshot-envelope.js';
 import { ShardStateMachine } from '../../shard/state-machine.js';
@@ -36,16 +44,36 @@ import type { ClientEndpoint } from '../../replicator/client/client.js';
 import { EventsCodec, type ProgressRecord } from '../codec.js';
 import { ensureTopics, kafkaClient } from '../kafka.js';
 import { partitionOf } from '../partitioner.js';
-import { EVENT_TOPIC_PARTITIONS_DEFAULT, HEADER_LOG_INDEX, HEADER_SEQ, HEADER_SHARD, HEADER_TYPE, RecordType, TOPIC_PROGRESS } from '../topics.js';
+import {
+  EVENT_TOPIC_PARTITIONS_DEFAULT,
+  HEADER_LOG_INDEX,
+  HEADER_SEQ,
+  HEADER_SHARD,
+  HEADER_TYPE,
+  RecordType,
+  TOPIC_PROGRESS,
+} from '../topics.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { EntrySource, EntrySourceClosedError } from './entry-source.js';
 import { readLastProgress, shardKey } from './progress.js';
 import { RecordBuilder, type OutRecord } from './records.js';
 import { commandData } from '../../replicator/log.js';
 import { assertFor, type Assert } from '../../ops/assert.js';
-import { ENTRIES_CHUNK_BYTES, ENTRIES_REPLAY_CHUNK_BYTES, ENTRIES_WAIT_MS, RECORDS_PER_SEND_MAX, PROGRESS_IDLE_INTERVAL_MS, PROGRESS_TICKS_INTERVAL_MS, CHECKPOINT_INTERVAL_ENTRIES, CHECKPOINT_INTERVAL_MS, SESSION_RETRY_DELAY_MS, SESSION_RETRY_DELAY_MS_MAX, GAPS_KEPT, PRODUCE_TIMEOUT_MS } from './limits.js';
+import {
+  ENTRIES_CHUNK_BYTES,
+  ENTRIES_REPLAY_CHUNK_BYTES,
+  ENTRIES_WAIT_MS,
+  RECORDS_PER_SEND_MAX,
+  PROGRESS_IDLE_INTERVAL_MS,
+  PROGRESS_TICKS_INTERVAL_MS,
+  CHECKPOINT_INTERVAL_ENTRIES,
+  CHECKPOINT_INTERVAL_MS,
+  SESSION_RETRY_DELAY_MS,
+  SESSION_RETRY_DELAY_MS_MAX,
+  GAPS_KEPT,
+  PRODUCE_TIMEOUT_MS,
+} from './limits.js';
 import { errorMessage, linesLog, type Log } from '../../ops/log.js';
-
 
 export interface PublisherOptions {
   shardConfig: ShardConfig;
@@ -163,7 +191,11 @@ export class Publisher {
     this.chunkBytes = opts.chunkBytes ?? ENTRIES_CHUNK_BYTES;
     this.checkpointIntervalEntries = opts.checkpointIntervalEntries ?? CHECKPOINT_INTERVAL_ENTRIES;
     this.checkpointIntervalMs = opts.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS;
-    assert(opts.republishFromIndex === undefined || (Number.isSafeInteger(opts.republishFromIndex) && opts.republishFromIndex >= 1), `republishFromIndex ${opts.republishFromIndex} must be an integer ≥ 1`);
+    assert(
+      opts.republishFromIndex === undefined ||
+        (Number.isSafeInteger(opts.republishFromIndex) && opts.republishFromIndex >= 1),
+      `republishFromIndex ${opts.republishFromIndex} must be an integer ≥ 1`,
+    );
     this.sm = new ShardStateMachine(opts.shardConfig);
     this.st = {
       shard: this.shard,
@@ -188,7 +220,13 @@ export class Publisher {
   }
 
   status(): PublisherStatus {
-    return { ...this.st, appliedIndex: this.sm.appliedIndex, lagEntries: Math.max(0, this.st.replicaApplied - this.st.publishedIndex), replica: this.source?.replica ?? 0, gaps: [...this.st.gaps] };
+    return {
+      ...this.st,
+      appliedIndex: this.sm.appliedIndex,
+      lagEntries: Math.max(0, this.st.replicaApplied - this.st.publishedIndex),
+      replica: this.source?.replica ?? 0,
+      gaps: [...this.st.gaps],
+    };
   }
 
   /** Runs sessions until stop(). */
@@ -217,7 +255,11 @@ export class Publisher {
         if (!(err instanceof StopSession)) {
           const msg = err instanceof Error ? err.message : String(err);
           this.st.lastError = msg;
-          this.log.warn('publisher session failed: starting over', { session: this.st.sessions, err: msg, delayMs: delay });
+          this.log.warn('publisher session failed: starting over', {
+            session: this.st.sessions,
+            err: msg,
+            delayMs: delay,
+          });
         }
       } finally {
         await this.closeKafka();
@@ -255,7 +297,12 @@ export class Publisher {
 
   private async session(): Promise<void> {
     this.st.state = 'starting';
-    const kafka = kafkaClient(this.opts.brokers, `matchbook-publisher-${this.shard}`, this.log, this.opts.kafkaLogLevel ?? logLevel.WARN);
+    const kafka = kafkaClient(
+      this.opts.brokers,
+      `matchbook-publisher-${this.shard}`,
+      this.log,
+      this.opts.kafkaLogLevel ?? logLevel.WARN,
+    );
     const admin = kafka.admin();
     this.admin = admin;
     await admin.connect();
@@ -272,7 +319,17 @@ export class Publisher {
     // 2. The state machine: kept from the previous session if it is not past L (it is after a
     //    failed send), else the local checkpoint, else empty.
     this.prepareStateMachine(published);
-    this.log.info(last === undefined ? 'publisher session started: no progress record, publishing from the start' : 'publisher session started', { session: this.st.sessions, publishedIndex: published, publishedSeq: this.st.publishedSeq, appliedIndex: this.sm.appliedIndex });
+    this.log.info(
+      last === undefined
+        ? 'publisher session started: no progress record, publishing from the start'
+        : 'publisher session started',
+      {
+        session: this.st.sessions,
+        publishedIndex: published,
+        publishedSeq: this.st.publishedSeq,
+        appliedIndex: this.sm.appliedIndex,
+      },
+    );
 
     this.checkpointCapturedIndex = Math.min(this.checkpointCapturedIndex, this.sm.appliedIndex);
     const source = new EntrySource(this.opts.endpoints, this.log);
@@ -281,10 +338,16 @@ export class Publisher {
     // 3. Silent replay up to the published index.
     published = await this.replaySilently(source, published);
     this.st.publishedIndex = published;
-    if (this.opts.republishFromIndex !== undefined && this.st.publishedSeq === 0) this.st.publishedSeq = this.sm.lastSeq;
+    if (this.opts.republishFromIndex !== undefined && this.st.publishedSeq === 0)
+      this.st.publishedSeq = this.sm.lastSeq;
 
     // 4. Publish.
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 2_000 } });
+    const producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 2_000 },
+    });
     this.producer = producer;
     await producer.connect();
     this.st.state = 'publishing';
@@ -317,7 +380,10 @@ export class Publisher {
     this.st.publishedSeq = last?.seq ?? 0;
     const republishFrom = this.opts.republishFromIndex;
     if (republishFrom !== undefined && this.st.sessions === 1 && published >= republishFrom) {
-      this.log.info('republishing (--republish-from): consumers will see those records twice and drop the copies', { fromIndex: republishFrom, publishedIndex: published });
+      this.log.info('republishing (--republish-from): consumers will see those records twice and drop the copies', {
+        fromIndex: republishFrom,
+        publishedIndex: published,
+      });
       published = republishFrom - 1;
       this.st.publishedIndex = published;
       this.st.publishedSeq = 0; // set from the state machine once it is at `published`
@@ -332,12 +398,19 @@ export class Publisher {
     if (ckpt !== undefined && ckpt.logIndex > this.sm.appliedIndex) {
       if (ckpt.logIndex <= published) {
         this.sm.restore(ckpt.state);
-        assert(this.sm.appliedIndex === ckpt.logIndex, `checkpoint at ${ckpt.logIndex} restores the state machine at ${this.sm.appliedIndex}`);
+        assert(
+          this.sm.appliedIndex === ckpt.logIndex,
+          `checkpoint at ${ckpt.logIndex} restores the state machine at ${this.sm.appliedIndex}`,
+        );
         this.st.checkpointIndex = ckpt.logIndex;
       } else {
         // Kafka knows less than this machine published (topics recreated, another cluster):
         // the checkpoint is past the resume point and cannot be used.
-        this.log.warn('local checkpoint is past the last published index in Kafka: ignored', { checkpointIndex: ckpt.logIndex, publishedIndex: published, republishFrom: published + 1 });
+        this.log.warn('local checkpoint is past the last published index in Kafka: ignored', {
+          checkpointIndex: ckpt.logIndex,
+          publishedIndex: published,
+          republishFrom: published + 1,
+        });
       }
     }
   }
@@ -389,11 +462,23 @@ export class Publisher {
   private async pullChunk(ps: PublishState): Promise<boolean> {
     // Progress when caught up: at once after records, else when the interval of what is
     // uncovered (commands or only ticks) has passed; the read waits at most until then.
-    const dueInMs = ps.pending === undefined ? Infinity : ps.uncovered > 0 ? 0 : ps.lastProgressAtMs + (ps.uncoveredCommands ? PROGRESS_IDLE_INTERVAL_MS : PROGRESS_TICKS_INTERVAL_MS) - Date.now();
+    const dueInMs =
+      ps.pending === undefined
+        ? Infinity
+        : ps.uncovered > 0
+          ? 0
+          : ps.lastProgressAtMs +
+            (ps.uncoveredCommands ? PROGRESS_IDLE_INTERVAL_MS : PROGRESS_TICKS_INTERVAL_MS) -
+            Date.now();
     const flush = dueInMs <= 0;
     let r: EntriesReply;
     try {
-      r = await (ps.prefetch ?? ps.source.read(this.sm.appliedIndex + 1, this.chunkBytes, flush ? 0 : Math.min(ENTRIES_WAIT_MS, Math.ceil(dueInMs))));
+      r = await (ps.prefetch ??
+        ps.source.read(
+          this.sm.appliedIndex + 1,
+          this.chunkBytes,
+          flush ? 0 : Math.min(ENTRIES_WAIT_MS, Math.ceil(dueInMs)),
+        ));
     } catch (err) {
       // A stop interrupts the read: what is acknowledged gets its progress record first,
       // so the next start does not resend it.
@@ -414,14 +499,21 @@ export class Publisher {
     if (r.entries.length === 0) {
       if (flush) {
         // Caught up: the state machine is at the progress about to be written.
-        if ((ps.checkpointDue === undefined || ps.checkpointDue.logIndex < this.sm.appliedIndex) && this.checkpointDueNow()) ps.checkpointDue = this.captureCheckpoint();
+        if (
+          (ps.checkpointDue === undefined || ps.checkpointDue.logIndex < this.sm.appliedIndex) &&
+          this.checkpointDueNow()
+        )
+          ps.checkpointDue = this.captureCheckpoint();
         await this.send(ps, [], ps.pending);
         ps.pending = undefined;
         ps.uncovered = 0;
       }
       return false;
     }
-    assert(r.entries[0]!.index === this.sm.appliedIndex + 1, `replica answered entries from ${r.entries[0]!.index}, asked from ${this.sm.appliedIndex + 1}`);
+    assert(
+      r.entries[0]!.index === this.sm.appliedIndex + 1,
+      `replica answered entries from ${r.entries[0]!.index}, asked from ${this.sm.appliedIndex + 1}`,
+    );
     ps.queue = r.entries;
     ps.head = 0;
     return true;
@@ -461,7 +553,9 @@ export class Publisher {
       shard: this.shard,
       log_index: p.logIndex,
       seq: p.seq,
-      offsets: [...this.offsets.values()].sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1)),
+      offsets: [...this.offsets.values()].sort((a, b) =>
+        a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1,
+      ),
       events_published: this.st.recordsSent,
       publisher_id: this.publisherId,
     };
@@ -469,7 +563,12 @@ export class Publisher {
       key: shardKey(this.shard),
       value: Buffer.from(this.codec.encodeProgress(rec)),
       partition: ps.progressPartition,
-      headers: { [HEADER_TYPE]: RecordType.PROGRESS, [HEADER_SHARD]: String(this.shard), [HEADER_LOG_INDEX]: String(p.logIndex), [HEADER_SEQ]: String(p.seq) },
+      headers: {
+        [HEADER_TYPE]: RecordType.PROGRESS,
+        [HEADER_SHARD]: String(this.shard),
+        [HEADER_LOG_INDEX]: String(p.logIndex),
+        [HEADER_SEQ]: String(p.seq),
+      },
     };
     return { topic: TOPIC_PROGRESS, messages: [message] };
   }
@@ -478,7 +577,11 @@ export class Publisher {
    * One sendBatch of the records, plus a progress record when withProgress is given (acknowledged
    * together); then the offsets move past them, and a checkpoint covered by that progress is written.
    */
-  private async send(ps: PublishState, records: OutRecord[], withProgress: { logIndex: number; seq: number } | undefined): Promise<void> {
+  private async send(
+    ps: PublishState,
+    records: OutRecord[],
+    withProgress: { logIndex: number; seq: number } | undefined,
+  ): Promise<void> {
     const byTopic = new Map<string, Message[]>();
     const counts = new Map<string, number>();
     for (const r of records) {
@@ -490,7 +593,11 @@ export class Publisher {
     }
     const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
     if (withProgress !== undefined) topicMessages.push(this.progressMessage(ps, withProgress));
-    const meta: RecordMetadata[] = await ps.producer.sendBatch({ topicMessages, acks: -1, timeout: PRODUCE_TIMEOUT_MS });
+    const meta: RecordMetadata[] = await ps.producer.sendBatch({
+      topicMessages,
+      acks: -1,
+      timeout: PRODUCE_TIMEOUT_MS,
+    });
     for (const m of meta) {
       const k = `${m.topicName}/${m.partition}`;
       const n = counts.get(k);
@@ -498,7 +605,11 @@ export class Publisher {
       const base = Number(m.baseOffset);
       assert(Number.isSafeInteger(base) && base >= 0, `produce to ${k} answered base offset ${m.baseOffset}`);
       const prev = this.offsets.get(k);
-      this.offsets.set(k, { topic: m.topicName, partition: m.partition, next_offset: Math.max(prev?.next_offset ?? 0, base + n) });
+      this.offsets.set(k, {
+        topic: m.topicName,
+        partition: m.partition,
+        next_offset: Math.max(prev?.next_offset ?? 0, base + n),
+      });
       counts.delete(k);
     }
     assert(counts.size === 0, `no produce result for ${[...counts.keys()].join(', ')}`);
@@ -509,7 +620,8 @@ export class Publisher {
       ps.lastProgressAtMs = Date.now();
       if (withProgress.logIndex >= this.sm.appliedIndex) ps.uncoveredCommands = false;
       this.maybeWriteCheckpoint(ps.checkpointDue, withProgress.logIndex);
-      if (ps.checkpointDue !== undefined && ps.checkpointDue.logIndex <= withProgress.logIndex) ps.checkpointDue = undefined;
+      if (ps.checkpointDue !== undefined && ps.checkpointDue.logIndex <= withProgress.logIndex)
+        ps.checkpointDue = undefined;
     }
   }
 
@@ -525,7 +637,10 @@ export class Publisher {
   private restoreSnapshot(r: Extract<EntriesReply, { kind: 'snapshot' }>): void {
     const { sm } = decodeSnapshotEnvelope(r.data);
     this.sm.restore(sm);
-    assert(this.sm.appliedIndex === r.index, `snapshot ${r.index} restores the state machine at ${this.sm.appliedIndex}`);
+    assert(
+      this.sm.appliedIndex === r.index,
+      `snapshot ${r.index} restores the state machine at ${this.sm.appliedIndex}`,
+    );
     this.log.info("restored the replicas' snapshot", { index: r.index });
   }
 
@@ -544,7 +659,10 @@ export class Publisher {
   private checkpointDueNow(): boolean {
     const applied = this.sm.appliedIndex;
     if (applied <= this.checkpointCapturedIndex) return false;
-    return applied - this.checkpointCapturedIndex >= this.checkpointIntervalEntries || Date.now() - this.lastCheckpointAtMs >= this.checkpointIntervalMs;
+    return (
+      applied - this.checkpointCapturedIndex >= this.checkpointIntervalEntries ||
+      Date.now() - this.lastCheckpointAtMs >= this.checkpointIntervalMs
+    );
   }
 
   /** The state machine's state now, for a checkpoint written once its index is covered by a written progress record. */

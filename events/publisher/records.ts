@@ -13,9 +13,19 @@ import type { EventBuffer } from '../../engine/event-buffer.js';
 import { EventKind, type ExecReport, type TradeEvent } from '../../engine/types.js';
 import { EventsCodec, execRecordOf, tradeRecordOf } from '../codec.js';
 import { partitionOf } from '../partitioner.js';
-import { HEADER_LOG_INDEX, HEADER_POSITION, HEADER_SEQ, HEADER_SHARD, HEADER_TYPE, RecordType, TOPIC_FILLS, TOPIC_ORDERS, TOPIC_TRADES, type EventTopic } from '../topics.js';
+import {
+  HEADER_LOG_INDEX,
+  HEADER_POSITION,
+  HEADER_SEQ,
+  HEADER_SHARD,
+  HEADER_TYPE,
+  RecordType,
+  TOPIC_FILLS,
+  TOPIC_ORDERS,
+  TOPIC_TRADES,
+  type EventTopic,
+} from '../topics.js';
 import { KEY_CACHE_ENTRIES_MAX } from './limits.js';
-
 
 export interface OutRecord {
   topic: EventTopic;
@@ -60,7 +70,13 @@ export class RecordBuilder {
   }
 
   private headers(type: RecordType, logIndex: number, position: number, seq: number): Record<string, string> {
-    return { [HEADER_TYPE]: type, [HEADER_SHARD]: this.shardHeader, [HEADER_LOG_INDEX]: String(logIndex), [HEADER_POSITION]: String(position), [HEADER_SEQ]: String(seq) };
+    return {
+      [HEADER_TYPE]: type,
+      [HEADER_SHARD]: this.shardHeader,
+      [HEADER_LOG_INDEX]: String(logIndex),
+      [HEADER_POSITION]: String(position),
+      [HEADER_SEQ]: String(seq),
+    };
   }
 
   private addExec(logIndex: number, position: number, e: ExecReport, out: OutRecord[]): void {
@@ -74,7 +90,13 @@ export class RecordBuilder {
   private addTrade(logIndex: number, position: number, e: TradeEvent, out: OutRecord[]): void {
     const value = Buffer.from(this.codec.encodeTrade(tradeRecordOf(this.shard, logIndex, position, e)));
     const key = this.symbolKey(e.symbol);
-    out.push({ topic: TOPIC_TRADES, partition: key.partition, key: key.bytes, value, headers: this.headers(RecordType.TRADE, logIndex, position, e.seq) });
+    out.push({
+      topic: TOPIC_TRADES,
+      partition: key.partition,
+      key: key.bytes,
+      value,
+      headers: this.headers(RecordType.TRADE, logIndex, position, e.seq),
+    });
   }
 
   private accountKey(account: number): { bytes: Buffer; orders: number; fills: number } {
@@ -82,7 +104,11 @@ export class RecordBuilder {
     if (k === undefined) {
       if (this.accountKeys.size >= KEY_CACHE_ENTRIES_MAX) this.accountKeys.clear();
       const bytes = Buffer.from(String(account), 'utf8');
-      k = { bytes, orders: partitionOf(bytes, this.partitions[TOPIC_ORDERS]), fills: partitionOf(bytes, this.partitions[TOPIC_FILLS]) };
+      k = {
+        bytes,
+        orders: partitionOf(bytes, this.partitions[TOPIC_ORDERS]),
+        fills: partitionOf(bytes, this.partitions[TOPIC_FILLS]),
+      };
       this.accountKeys.set(account, k);
     }
     return k;

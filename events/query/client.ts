@@ -28,10 +28,18 @@ export class QueryRestClient {
   async get(pathAndQuery: string, key: QueryKey = this.key): Promise<QueryRestResponse> {
     const auth = signRequest(key, `GET ${pathAndQuery}`, EMPTY);
     const res = await fetch(`${this.baseUrl}${pathAndQuery}`, {
-      headers: { [HEADER_API_KEY]: auth.apiKey, [HEADER_TIMESTAMP]: auth.timestamp, [HEADER_SIGNATURE]: auth.signature },
+      headers: {
+        [HEADER_API_KEY]: auth.apiKey,
+        [HEADER_TIMESTAMP]: auth.timestamp,
+        [HEADER_SIGNATURE]: auth.signature,
+      },
     });
     const text = await res.text();
-    return { status: res.status, headers: res.headers, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
+    return {
+      status: res.status,
+      headers: res.headers,
+      body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+    };
   }
 }
 
@@ -39,9 +47,13 @@ export class QueryGrpcClient {
   private readonly client: grpc.Client & Record<string, grpc.requestCallback<unknown> | unknown>;
   private readonly codec = QueryCodec.get();
 
-  constructor(address: string, private readonly key: QueryKey) {
+  constructor(
+    address: string,
+    private readonly key: QueryKey,
+  ) {
     const Ctor = QueryGrpcServer.clientConstructor();
-    this.client = new Ctor(address, grpc.credentials.createInsecure()) as unknown as grpc.Client & Record<string, unknown>;
+    this.client = new Ctor(address, grpc.credentials.createInsecure()) as unknown as grpc.Client &
+      Record<string, unknown>;
   }
 
   /** Calls `method` with a request given as a plain object (proto field names, enum names in full); resolves with the reply or rejects with the ServiceError. */
@@ -55,8 +67,14 @@ export class QueryGrpcClient {
     md.set(HEADER_API_KEY, auth.apiKey);
     md.set(HEADER_TIMESTAMP, auth.timestamp);
     md.set(HEADER_SIGNATURE, auth.signature);
-    const fn = this.client[method] as (req: Buffer, md: grpc.Metadata, cb: (err: grpc.ServiceError | null, v?: Record<string, unknown>) => void) => void;
-    return new Promise((resolve, reject) => fn.call(this.client, body, md, (err, v) => (err !== null ? reject(err) : resolve(v!))));
+    const fn = this.client[method] as (
+      req: Buffer,
+      md: grpc.Metadata,
+      cb: (err: grpc.ServiceError | null, v?: Record<string, unknown>) => void,
+    ) => void;
+    return new Promise((resolve, reject) =>
+      fn.call(this.client, body, md, (err, v) => (err !== null ? reject(err) : resolve(v!))),
+    );
   }
 
   close(): void {

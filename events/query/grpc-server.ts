@@ -48,7 +48,10 @@ export class QueryCodec {
 
   decode(type: string, bytes: Uint8Array): Record<string, unknown> {
     const t = this.root.lookupType(type);
-    return t.toObject(t.decode(bytes), { longs: Number, enums: String, defaults: false, arrays: true }) as Record<string, unknown>;
+    return t.toObject(t.decode(bytes), { longs: Number, enums: String, defaults: false, arrays: true }) as Record<
+      string,
+      unknown
+    >;
   }
 
   /** A plain reply object (enum names without prefix, numbers, decimal strings) → bytes. */
@@ -82,7 +85,10 @@ function withoutEnumPrefixes(v: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) {
     const prefix = ENUM_PREFIX[k];
-    out[k] = prefix !== undefined && typeof x === 'string' && x.startsWith(`${prefix}_`) ? x.slice(prefix.length + 1) : withoutEnumPrefixes(x);
+    out[k] =
+      prefix !== undefined && typeof x === 'string' && x.startsWith(`${prefix}_`)
+        ? x.slice(prefix.length + 1)
+        : withoutEnumPrefixes(x);
   }
   return out;
 }
@@ -96,7 +102,11 @@ function errorStatus(e: QueryError): Partial<grpc.StatusObject> {
   const metadata = new grpc.Metadata();
   metadata.set(METADATA_ERROR_CODE, e.code);
   if (e.retry_after_ms !== undefined) metadata.set(METADATA_RETRY_AFTER_MS, String(e.retry_after_ms));
-  return { code: QUERY_ERROR_STATUS[e.code]?.grpc ?? grpc.status.INTERNAL, details: `${e.code}: ${e.message}`, metadata };
+  return {
+    code: QUERY_ERROR_STATUS[e.code]?.grpc ?? grpc.status.INTERNAL,
+    details: `${e.code}: ${e.message}`,
+    metadata,
+  };
 }
 
 export interface QueryGrpcOptions {
@@ -110,7 +120,10 @@ export interface QueryGrpcOptions {
 const OPS: ReadonlySet<string> = new Set(Object.values(QueryOp));
 
 export class QueryGrpcServer {
-  private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': QUERY_GRPC_RECEIVE_BYTES_MAX, 'grpc.max_send_message_length': QUERY_GRPC_SEND_BYTES_MAX });
+  private readonly server = new grpc.Server({
+    'grpc.max_receive_message_length': QUERY_GRPC_RECEIVE_BYTES_MAX,
+    'grpc.max_send_message_length': QUERY_GRPC_SEND_BYTES_MAX,
+  });
   private readonly codec = QueryCodec.get();
   private readonly log: Log;
 
@@ -133,14 +146,21 @@ export class QueryGrpcServer {
         responseSerialize: (v: Record<string, unknown>) => this.codec.encode(responseType, v),
         responseDeserialize: (b: Buffer) => this.codec.decodeReply(responseType, b),
       };
-      implementation[m.name] = ((call: grpc.ServerUnaryCall<Buffer, Record<string, unknown>>, callback: grpc.sendUnaryData<Record<string, unknown>>) => {
+      implementation[m.name] = ((
+        call: grpc.ServerUnaryCall<Buffer, Record<string, unknown>>,
+        callback: grpc.sendUnaryData<Record<string, unknown>>,
+      ) => {
         const md = call.metadata;
         this.opts.service
           .handle({
             op: m.name as QueryOp,
             target,
             body: call.request,
-            auth: { apiKey: firstString(md, HEADER_API_KEY), timestamp: firstString(md, HEADER_TIMESTAMP), signature: firstString(md, HEADER_SIGNATURE) },
+            auth: {
+              apiKey: firstString(md, HEADER_API_KEY),
+              timestamp: firstString(md, HEADER_TIMESTAMP),
+              signature: firstString(md, HEADER_SIGNATURE),
+            },
             params: () => this.codec.decode(requestType, call.request),
           })
           .then(
@@ -159,9 +179,12 @@ export class QueryGrpcServer {
   }
 
   start(): Promise<number> {
-    const host = this.opts.host.includes(':') && !this.opts.host.startsWith('[') ? `[${this.opts.host}]` : this.opts.host;
+    const host =
+      this.opts.host.includes(':') && !this.opts.host.startsWith('[') ? `[${this.opts.host}]` : this.opts.host;
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(`${host}:${this.opts.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => (err !== null ? reject(err) : resolve(port)));
+      this.server.bindAsync(`${host}:${this.opts.port}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
+        err !== null ? reject(err) : resolve(port),
+      );
     });
   }
 

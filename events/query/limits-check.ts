@@ -6,17 +6,32 @@ import { FETCH_WAIT_MS_MAX, GROUP_SESSION_TIMEOUT_MS_MAX, GROUP_SESSION_TIMEOUT_
 import * as readModelLimits from '../read-models/limits.js';
 import * as limits from './limits.js';
 
-export const QUERY_LIMITS = { ...limits, ...readModelLimits, FETCH_WAIT_MS_MAX, GROUP_SESSION_TIMEOUT_MS_MIN, GROUP_SESSION_TIMEOUT_MS_MAX };
+export const QUERY_LIMITS = {
+  ...limits,
+  ...readModelLimits,
+  FETCH_WAIT_MS_MAX,
+  GROUP_SESSION_TIMEOUT_MS_MIN,
+  GROUP_SESSION_TIMEOUT_MS_MAX,
+};
 export type QueryLimits = { [K in keyof typeof QUERY_LIMITS]: number };
 
 /** The rules, each a reason and a check; the violated ones' reasons are returned. */
 export function checkQueryLimits(l: QueryLimits = QUERY_LIMITS): string[] {
   const rules: [string, boolean][] = [
     ['the default read-after wait is within the maximum', l.READ_AFTER_WAIT_MS_DEFAULT <= l.READ_AFTER_WAIT_MS_MAX],
-    ['a not-yet-consistent answer suggests a retry within the default wait', l.NOT_YET_CONSISTENT_RETRY_MS < l.READ_AFTER_WAIT_MS_DEFAULT],
+    [
+      'a not-yet-consistent answer suggests a retry within the default wait',
+      l.NOT_YET_CONSISTENT_RETRY_MS < l.READ_AFTER_WAIT_MS_DEFAULT,
+    ],
     ['the default candle page is within the maximum', l.CANDLES_LIMIT_DEFAULT <= l.CANDLES_LIMIT_MAX],
-    ['a default fills page can be filled from what the read models keep', l.FILLS_LIMIT_DEFAULT <= l.FILLS_PER_ACCOUNT_MAX],
-    ['the consumer session timeout is one the broker accepts', l.SESSION_TIMEOUT_MS >= l.GROUP_SESSION_TIMEOUT_MS_MIN && l.SESSION_TIMEOUT_MS <= l.GROUP_SESSION_TIMEOUT_MS_MAX],
+    [
+      'a default fills page can be filled from what the read models keep',
+      l.FILLS_LIMIT_DEFAULT <= l.FILLS_PER_ACCOUNT_MAX,
+    ],
+    [
+      'the consumer session timeout is one the broker accepts',
+      l.SESSION_TIMEOUT_MS >= l.GROUP_SESSION_TIMEOUT_MS_MIN && l.SESSION_TIMEOUT_MS <= l.GROUP_SESSION_TIMEOUT_MS_MAX,
+    ],
     ['the consumer heartbeats several times per session timeout', 3 * l.HEARTBEAT_INTERVAL_MS <= l.SESSION_TIMEOUT_MS],
     ['a fetch returns before the consumer session times out', l.FETCH_MAX_WAIT_MS < l.SESSION_TIMEOUT_MS],
     ['the consumer fetch wait is one the broker accepts', l.FETCH_MAX_WAIT_MS <= l.FETCH_WAIT_MS_MAX],
@@ -25,4 +40,7 @@ export function checkQueryLimits(l: QueryLimits = QUERY_LIMITS): string[] {
 }
 
 const broken = checkQueryLimits();
-if (broken.length > 0) throw new Error(`query limits contradict each other: ${broken.join('; ')} (events/query/limits.ts, events/read-models/limits.ts)`);
+if (broken.length > 0)
+  throw new Error(
+    `query limits contradict each other: ${broken.join('; ')} (events/query/limits.ts, events/read-models/limits.ts)`,
+  );

@@ -42,7 +42,9 @@ const CONSUMER_RETRY_DELAY_MS_MAX = 5_000;
 const STOP_TIMEOUT_MS = 10_000;
 
 function usage(msg: string): never {
-  console.error(`${msg}\nusage: npm run query -- --config <gateway config> [--brokers host:port,...] [--data-dir DIR] [--rest host:port] [--grpc host:port] [--group-id G] [--partitions N]`);
+  console.error(
+    `${msg}\nusage: npm run query -- --config <gateway config> [--brokers host:port,...] [--data-dir DIR] [--rest host:port] [--grpc host:port] [--group-id G] [--partitions N]`,
+  );
   process.exit(2);
 }
 
@@ -65,8 +67,17 @@ async function main(): Promise<void> {
   const section = (typeof raw.query === 'object' && raw.query !== null ? raw.query : {}) as Record<string, unknown>;
   const rest = parseHostPort(values.rest ?? section.rest ?? QUERY_REST_DEFAULT, 'query rest');
   const grpcAddr = parseHostPort(values.grpc ?? section.grpc ?? QUERY_GRPC_DEFAULT, 'query grpc');
-  const dataDir = path.resolve(path.dirname(configPath), values['data-dir'] ?? (typeof section.dataDir === 'string' ? section.dataDir : path.join(config.dataDir, 'read-models')));
-  const configured = typeof raw.kafkaBrokers === 'string' ? raw.kafkaBrokers : Array.isArray(raw.kafkaBrokers) ? raw.kafkaBrokers.join(',') : undefined;
+  const dataDir = path.resolve(
+    path.dirname(configPath),
+    values['data-dir'] ??
+      (typeof section.dataDir === 'string' ? section.dataDir : path.join(config.dataDir, 'read-models')),
+  );
+  const configured =
+    typeof raw.kafkaBrokers === 'string'
+      ? raw.kafkaBrokers
+      : Array.isArray(raw.kafkaBrokers)
+        ? raw.kafkaBrokers.join(',')
+        : undefined;
   let brokers: string[];
   try {
     brokers = resolveBrokers(values.brokers, process.env, configured);
@@ -74,7 +85,8 @@ async function main(): Promise<void> {
     usage((err as Error).message);
   }
   const partitions = values.partitions === undefined ? undefined : Number(values.partitions);
-  if (partitions !== undefined && (!Number.isSafeInteger(partitions) || partitions < 1)) usage('--partitions must be a positive integer');
+  if (partitions !== undefined && (!Number.isSafeInteger(partitions) || partitions < 1))
+    usage('--partitions must be a positive integer');
   const log = pinoLog(createLogger('query'));
 
   const consumer = new ReadModelConsumer({
@@ -86,10 +98,21 @@ async function main(): Promise<void> {
   });
   const registry = createRegistry('query');
   let metrics: QueryMetrics | undefined;
-  const service = new QueryService({ config, source: consumer, observe: (op, code, s) => metrics?.observe(op, code, s) });
+  const service = new QueryService({
+    config,
+    source: consumer,
+    observe: (op, code, s) => metrics?.observe(op, code, s),
+  });
   metrics = new QueryMetrics(registry, { consumer, service });
   let consuming = false;
-  const restServer = new QueryRestServer({ service, host: rest.host, port: rest.port, log, metrics: () => exposition(registry), ready: () => queryReady(consuming, consumer) });
+  const restServer = new QueryRestServer({
+    service,
+    host: rest.host,
+    port: rest.port,
+    log,
+    metrics: () => exposition(registry),
+    ready: () => queryReady(consuming, consumer),
+  });
   const grpcServer = new QueryGrpcServer({ service, host: grpcAddr.host, port: grpcAddr.port, log });
   // Serve first (lag and NOT_YET_CONSISTENT say how far the models are), then consume.
   const restPort = await restServer.start();
@@ -105,8 +128,16 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, delayMs));
     }
   }
-  log.info('serving REST and gRPC, read models consuming', { rest: `${rest.host}:${restPort}`, grpc: `${grpcAddr.host}:${grpcPort}`, dataDir, groupId: consumer.groupId, brokers });
-  process.stdout.write(`${JSON.stringify({ event: 'ready', rest: restPort, grpc: grpcPort, dataDir, groupId: consumer.groupId, pid: process.pid })}\n`);
+  log.info('serving REST and gRPC, read models consuming', {
+    rest: `${rest.host}:${restPort}`,
+    grpc: `${grpcAddr.host}:${grpcPort}`,
+    dataDir,
+    groupId: consumer.groupId,
+    brokers,
+  });
+  process.stdout.write(
+    `${JSON.stringify({ event: 'ready', rest: restPort, grpc: grpcPort, dataDir, groupId: consumer.groupId, pid: process.pid })}\n`,
+  );
 
   stopOnSignals({
     log,

@@ -10,7 +10,6 @@ import type { ReadModelConsumer } from '../read-models/consumer.js';
 import type { QueryOp, QueryService } from './service.js';
 import { QUERY_READY_LAG_RECORDS_MAX } from './limits.js';
 
-
 export interface QueryMetricsSource {
   consumer: Pick<ReadModelConsumer, 'lag' | 'stats' | 'model'>;
   service: Pick<QueryService, 'asOf' | 'stats'>;
@@ -31,7 +30,10 @@ export class QueryMetrics {
       registry,
       'matchbook_query_consumer_lag_records',
       'Records in the read model topics not yet applied (sum over partitions of high watermark minus next offset), per read model',
-      () => Object.entries(consumer.lag()).map(([read_model, l]) => [{ read_model }, l.lag] as [{ read_model: string }, number]),
+      () =>
+        Object.entries(consumer.lag()).map(
+          ([read_model, l]) => [{ read_model }, l.lag] as [{ read_model: string }, number],
+        ),
       ['read_model'],
     );
     readGauge(
@@ -48,17 +50,73 @@ export class QueryMetrics {
       () => service.asOf().map((a) => [{ shard: String(a.shard) }, a.log_index] as [{ shard: string }, number]),
       ['shard'],
     );
-    readCounter(registry, 'matchbook_query_events_applied_total', 'Events applied to the read models (restored from the snapshot file included)', () => consumer.model.stats.applied);
-    readCounter(registry, 'matchbook_query_events_duplicate_total', 'Event copies dropped by (shard, log index, position): a publisher resent them', () => consumer.model.stats.duplicates);
-    readCounter(registry, 'matchbook_query_consumer_batches_total', 'Batches consumed from Kafka', () => consumer.stats.batches);
-    readCounter(registry, 'matchbook_query_consumer_gaps_total', 'Partitions whose records started after the model offset (deleted by retention): events missed', () => consumer.stats.gaps);
-    readCounter(registry, 'matchbook_query_consumer_undecodable_total', 'Records skipped because they do not decode', () => consumer.stats.undecodable);
-    readCounter(registry, 'matchbook_query_consumer_rebalances_total', 'Consumer group joins (the first and every rebalance)', () => consumer.stats.joins);
-    readCounter(registry, 'matchbook_query_snapshots_written_total', 'Read model snapshot files written', () => consumer.stats.snapshotsWritten);
-    readCounter(registry, 'matchbook_query_read_after_waits_total', 'Queries that waited for their min_seq (read-your-writes)', () => service.stats.waited);
-    readCounter(registry, 'matchbook_query_not_yet_consistent_total', 'Queries answered NOT_YET_CONSISTENT (min_seq not visible within wait_ms)', () => service.stats.notYetConsistent);
-    this.queries = new prom.Counter({ name: 'matchbook_query_requests_total', help: 'Queries answered (REST and gRPC), per operation and result code (OK or the error code)', labelNames: ['op', 'code'], registers: [registry] });
-    this.seconds = new prom.Histogram({ name: 'matchbook_query_seconds', help: 'Query time from the edge handing it to the service to its answer (read-your-writes waits included), per operation', labelNames: ['op'], buckets: LATENCY_BUCKETS_S, registers: [registry] });
+    readCounter(
+      registry,
+      'matchbook_query_events_applied_total',
+      'Events applied to the read models (restored from the snapshot file included)',
+      () => consumer.model.stats.applied,
+    );
+    readCounter(
+      registry,
+      'matchbook_query_events_duplicate_total',
+      'Event copies dropped by (shard, log index, position): a publisher resent them',
+      () => consumer.model.stats.duplicates,
+    );
+    readCounter(
+      registry,
+      'matchbook_query_consumer_batches_total',
+      'Batches consumed from Kafka',
+      () => consumer.stats.batches,
+    );
+    readCounter(
+      registry,
+      'matchbook_query_consumer_gaps_total',
+      'Partitions whose records started after the model offset (deleted by retention): events missed',
+      () => consumer.stats.gaps,
+    );
+    readCounter(
+      registry,
+      'matchbook_query_consumer_undecodable_total',
+      'Records skipped because they do not decode',
+      () => consumer.stats.undecodable,
+    );
+    readCounter(
+      registry,
+      'matchbook_query_consumer_rebalances_total',
+      'Consumer group joins (the first and every rebalance)',
+      () => consumer.stats.joins,
+    );
+    readCounter(
+      registry,
+      'matchbook_query_snapshots_written_total',
+      'Read model snapshot files written',
+      () => consumer.stats.snapshotsWritten,
+    );
+    readCounter(
+      registry,
+      'matchbook_query_read_after_waits_total',
+      'Queries that waited for their min_seq (read-your-writes)',
+      () => service.stats.waited,
+    );
+    readCounter(
+      registry,
+      'matchbook_query_not_yet_consistent_total',
+      'Queries answered NOT_YET_CONSISTENT (min_seq not visible within wait_ms)',
+      () => service.stats.notYetConsistent,
+    );
+    this.queries = new prom.Counter({
+      name: 'matchbook_query_requests_total',
+      help: 'Queries answered (REST and gRPC), per operation and result code (OK or the error code)',
+      labelNames: ['op', 'code'],
+      registers: [registry],
+    });
+    this.seconds = new prom.Histogram({
+      name: 'matchbook_query_seconds',
+      help: 'Query time from the edge handing it to the service to its answer (read-your-writes waits included), per operation',
+      labelNames: ['op'],
+      buckets: LATENCY_BUCKETS_S,
+      registers: [registry],
+    });
   }
 
   /** QueryServiceOptions.observe. */
@@ -74,7 +132,11 @@ export class QueryMetrics {
 }
 
 /** /readyz of the query process: the consumer runs and every read model is at most lagRecordsMax behind. */
-export function queryReady(consuming: boolean, consumer: Pick<ReadModelConsumer, 'lag'>, lagRecordsMax = QUERY_READY_LAG_RECORDS_MAX): { ready: boolean } & Record<string, unknown> {
+export function queryReady(
+  consuming: boolean,
+  consumer: Pick<ReadModelConsumer, 'lag'>,
+  lagRecordsMax = QUERY_READY_LAG_RECORDS_MAX,
+): { ready: boolean } & Record<string, unknown> {
   const lag: Record<string, number> = {};
   let worst = 0;
   for (const [name, l] of Object.entries(consumer.lag())) {

@@ -21,19 +21,30 @@
 import { STATUS_CODES } from 'node:http';
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../../api/signing.js';
-import { QUERY_ERROR_STATUS, QueryErrorCode, QueryOp, type QueryError, type QueryReply, type QueryService } from './service.js';
+import {
+  QUERY_ERROR_STATUS,
+  QueryErrorCode,
+  QueryOp,
+  type QueryError,
+  type QueryReply,
+  type QueryService,
+} from './service.js';
 import { QUERY_REST_INFLIGHT_MAX } from './limits.js';
 import { errorStack, linesLog, type Log } from '../../ops/log.js';
-
 
 const EMPTY = new Uint8Array(0);
 const JSON_TYPE = 'application/json';
 
-type Route = { op: QueryOp; params: Record<string, string> } | { health: true } | { ops: 'ready' | 'metrics' } | { status: 404 | 405; message: string };
+type Route =
+  | { op: QueryOp; params: Record<string, string> }
+  | { health: true }
+  | { ops: 'ready' | 'metrics' }
+  | { status: 404 | 405; message: string };
 
 /** Method and path → operation and path parameters (query parameters are added by the caller). */
 export function routeQuery(method: string, url: string): Route {
-  if (method !== 'get') return { status: 405, message: `${method.toUpperCase()} is not allowed: the query API is read-only (GET)` };
+  if (method !== 'get')
+    return { status: 405, message: `${method.toUpperCase()} is not allowed: the query API is read-only (GET)` };
   if (url === '/healthz') return { health: true };
   if (url === '/readyz') return { ops: 'ready' };
   if (url === '/metrics') return { ops: 'metrics' };
@@ -73,8 +84,22 @@ function writeJson(res: HttpResponse, status: number, body: string, retryAfterS?
 
 function writeError(res: HttpResponse, e: QueryError): void {
   const status = QUERY_ERROR_STATUS[e.code]?.http ?? 500;
-  const retry = e.retry_after_ms !== undefined ? Math.max(1, Math.ceil(e.retry_after_ms / 1000)) : status === 503 || status === 429 ? 1 : undefined;
-  writeJson(res, status, JSON.stringify({ code: e.code, message: e.message, ...(e.retry_after_ms !== undefined ? { retry_after_ms: e.retry_after_ms } : {}) }), retry);
+  const retry =
+    e.retry_after_ms !== undefined
+      ? Math.max(1, Math.ceil(e.retry_after_ms / 1000))
+      : status === 503 || status === 429
+        ? 1
+        : undefined;
+  writeJson(
+    res,
+    status,
+    JSON.stringify({
+      code: e.code,
+      message: e.message,
+      ...(e.retry_after_ms !== undefined ? { retry_after_ms: e.retry_after_ms } : {}),
+    }),
+    retry,
+  );
 }
 
 export interface QueryRestOptions {
@@ -131,7 +156,9 @@ export class QueryRestServer {
     if ('status' in r) {
       if (r.status === 405) res.writeStatus(statusLine(405)).writeHeader('allow', 'GET');
       else res.writeStatus(statusLine(404));
-      res.writeHeader('content-type', JSON_TYPE).end(JSON.stringify({ code: r.status === 404 ? 'NOT_FOUND' : 'METHOD_NOT_ALLOWED', message: r.message }));
+      res
+        .writeHeader('content-type', JSON_TYPE)
+        .end(JSON.stringify({ code: r.status === 404 ? 'NOT_FOUND' : 'METHOD_NOT_ALLOWED', message: r.message }));
       return;
     }
     if ('health' in r) {
@@ -144,11 +171,19 @@ export class QueryRestServer {
       return;
     }
     if (this.inflight >= QUERY_REST_INFLIGHT_MAX) {
-      writeError(res, { code: QueryErrorCode.OVERLOADED, message: 'too many queries in progress', retry_after_ms: 1_000 });
+      writeError(res, {
+        code: QueryErrorCode.OVERLOADED,
+        message: 'too many queries in progress',
+        retry_after_ms: 1_000,
+      });
       return;
     }
     const query = req.getQuery() ?? '';
-    const auth = { apiKey: req.getHeader(HEADER_API_KEY), timestamp: req.getHeader(HEADER_TIMESTAMP), signature: req.getHeader(HEADER_SIGNATURE) };
+    const auth = {
+      apiKey: req.getHeader(HEADER_API_KEY),
+      timestamp: req.getHeader(HEADER_TIMESTAMP),
+      signature: req.getHeader(HEADER_SIGNATURE),
+    };
     const target = `GET ${query === '' ? url : `${url}?${query}`}`;
     const pathParams = r.params;
     const params = (): Record<string, unknown> => {
@@ -186,7 +221,10 @@ export class QueryRestServer {
     }
     const metrics = this.opts.metrics;
     if (metrics === undefined) {
-      res.writeStatus(statusLine(404)).writeHeader('content-type', JSON_TYPE).end(JSON.stringify({ code: 'NOT_FOUND', message: 'no metrics here' }));
+      res
+        .writeStatus(statusLine(404))
+        .writeHeader('content-type', JSON_TYPE)
+        .end(JSON.stringify({ code: 'NOT_FOUND', message: 'no metrics here' }));
       return;
     }
     let aborted = false;

@@ -16,11 +16,25 @@ import { buildKeyTable, ReplayCache, authenticate, type AuthHeaders, type KeyEnt
 import type { GatewayConfig } from '../../config/gateway-config.js';
 import { ERROR_STATUS, ErrorCode } from '../../api/errors.js';
 import { ENUM_NAMES } from '../../engine/json-codec.js';
-import { CANDLE_INTERVALS, type CandleInterval, type FillView, type OrderView, type ReadModels } from '../read-models/model.js';
+import {
+  CANDLE_INTERVALS,
+  type CandleInterval,
+  type FillView,
+  type OrderView,
+  type ReadModels,
+} from '../read-models/model.js';
 import { FILLS_PER_ACCOUNT_MAX } from '../read-models/limits.js';
 import type { ReadModelLag, ReadModelName } from '../read-models/consumer.js';
-import { READ_AFTER_WAIT_MS_DEFAULT, READ_AFTER_WAIT_MS_MAX, READ_AFTER_WAITERS_MAX, NOT_YET_CONSISTENT_RETRY_MS, FILLS_LIMIT_DEFAULT, CANDLES_LIMIT_DEFAULT, CANDLES_LIMIT_MAX, ORDERS_LIMIT_MAX } from './limits.js';
-
+import {
+  READ_AFTER_WAIT_MS_DEFAULT,
+  READ_AFTER_WAIT_MS_MAX,
+  READ_AFTER_WAITERS_MAX,
+  NOT_YET_CONSISTENT_RETRY_MS,
+  FILLS_LIMIT_DEFAULT,
+  CANDLES_LIMIT_DEFAULT,
+  CANDLES_LIMIT_MAX,
+  ORDERS_LIMIT_MAX,
+} from './limits.js';
 
 export const QueryOp = {
   GET_ORDERS: 'GetOrders',
@@ -103,7 +117,8 @@ function uint(params: Record<string, unknown>, name: string, max = Number.MAX_SA
 function str(params: Record<string, unknown>, name: string, maxChars = 256): string | undefined {
   const v = params[name];
   if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string' || v.length > maxChars) invalid(`${name} must be a string of at most ${maxChars} characters`);
+  if (typeof v !== 'string' || v.length > maxChars)
+    invalid(`${name} must be a string of at most ${maxChars} characters`);
   return v;
 }
 
@@ -238,7 +253,12 @@ export class QueryService {
       const readAfter = this.readAfter(params);
       if (readAfter !== undefined) {
         const ok = await this.waitFor(readAfter.shard, readAfter.minSeq, readAfter.waitMs);
-        if (ok === 'overloaded') return fail(QueryErrorCode.OVERLOADED, `${READ_AFTER_WAITERS_MAX} queries already wait for their min_seq`, 1_000);
+        if (ok === 'overloaded')
+          return fail(
+            QueryErrorCode.OVERLOADED,
+            `${READ_AFTER_WAITERS_MAX} queries already wait for their min_seq`,
+            1_000,
+          );
         if (!ok) {
           this.stats.notYetConsistent++;
           const v = this.source.model.visibleOf(readAfter.shard);
@@ -294,7 +314,8 @@ export class QueryService {
   private account(params: Record<string, unknown>, caller: number, admin: boolean): number | QueryError {
     const a = uint(params, 'account');
     if (a === undefined || a < 1) invalid('account must be a positive integer');
-    if (!admin && a !== caller) return { code: QueryErrorCode.PERMISSION_DENIED, message: `this key belongs to account ${caller}, not ${a}` };
+    if (!admin && a !== caller)
+      return { code: QueryErrorCode.PERMISSION_DENIED, message: `this key belongs to account ${caller}, not ${a}` };
     return a;
   }
 
@@ -312,7 +333,17 @@ export class QueryService {
         }
         const filter = params.filter ?? params.state;
         const all = filter === 'all' || filter === 'ALL' || filter === 'ORDER_FILTER_ALL' || filter === 2;
-        if (!all && filter !== undefined && filter !== '' && filter !== 'open' && filter !== 'OPEN' && filter !== 'ORDER_FILTER_OPEN' && filter !== 'ORDER_FILTER_UNSPECIFIED' && filter !== 0 && filter !== 1) {
+        if (
+          !all &&
+          filter !== undefined &&
+          filter !== '' &&
+          filter !== 'open' &&
+          filter !== 'OPEN' &&
+          filter !== 'ORDER_FILTER_OPEN' &&
+          filter !== 'ORDER_FILTER_UNSPECIFIED' &&
+          filter !== 0 &&
+          filter !== 1
+        ) {
           invalid('state must be open or all');
         }
         const orders = (all ? m.ordersOf(account) : m.openOrdersOf(account)).slice(0, ORDERS_LIMIT_MAX);
@@ -322,8 +353,10 @@ export class QueryService {
         const id = uint(params, 'order_id');
         if (id === undefined || id < 1) invalid('order_id must be a positive integer');
         const o = m.order(id);
-        if (o === undefined) return fail(QueryErrorCode.NOT_FOUND, `no order ${id} in the read model (unknown, or finished long ago)`);
-        if (!admin && o.account !== caller) return fail(QueryErrorCode.PERMISSION_DENIED, `order ${id} belongs to another account`);
+        if (o === undefined)
+          return fail(QueryErrorCode.NOT_FOUND, `no order ${id} in the read model (unknown, or finished long ago)`);
+        if (!admin && o.account !== caller)
+          return fail(QueryErrorCode.PERMISSION_DENIED, `order ${id} belongs to another account`);
         return { ok: true, body: { order: orderOut(o), as_of } };
       }
       case QueryOp.GET_FILLS: {
@@ -353,16 +386,19 @@ export class QueryService {
         const symbol = str(params, 'symbol', 64);
         if (symbol === undefined) invalid('symbol is required');
         const interval = (str(params, 'interval', 8) ?? '1m') as CandleInterval;
-        if (!CANDLE_INTERVALS.some((iv) => iv.name === interval)) invalid(`interval must be one of ${CANDLE_INTERVALS.map((iv) => iv.name).join(', ')}`);
+        if (!CANDLE_INTERVALS.some((iv) => iv.name === interval))
+          invalid(`interval must be one of ${CANDLE_INTERVALS.map((iv) => iv.name).join(', ')}`);
         const limit = uint(params, 'limit', CANDLES_LIMIT_MAX) || CANDLES_LIMIT_DEFAULT;
         return { ok: true, body: { symbol, interval, candles: m.candlesOf(symbol, interval, limit), as_of } };
       }
       case QueryOp.GET_LAG: {
-        const read_models = Object.entries(this.source.lag()).map(([read_model, l]) => ({ read_model, lag: l.lag, partitions: l.partitions }));
+        const read_models = Object.entries(this.source.lag()).map(([read_model, l]) => ({
+          read_model,
+          lag: l.lag,
+          partitions: l.partitions,
+        }));
         return { ok: true, body: { read_models, as_of } };
       }
     }
   }
 }
-
-

@@ -20,9 +20,23 @@ import { logLevel, type Admin, type Consumer, type EachBatchPayload, type Kafka,
 import { EventsCodec } from '../codec.js';
 import { atomicWriteFile, readFileIfExists } from '../fs-atomic.js';
 import { ensureTopics, kafkaClient } from '../kafka.js';
-import { ALL_TOPICS, EVENT_TOPIC_PARTITIONS_DEFAULT, TOPIC_FILLS, TOPIC_ORDERS, TOPIC_PROGRESS, TOPIC_TRADES } from '../topics.js';
+import {
+  ALL_TOPICS,
+  EVENT_TOPIC_PARTITIONS_DEFAULT,
+  TOPIC_FILLS,
+  TOPIC_ORDERS,
+  TOPIC_PROGRESS,
+  TOPIC_TRADES,
+} from '../topics.js';
 import { ReadModels, type ConsumedRecord, type ReadModelsJson } from './model.js';
-import { SNAPSHOT_INTERVAL_MS, LAG_POLL_MS, SEEK_ATTEMPTS_MAX, FETCH_MAX_WAIT_MS, SESSION_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS } from './limits.js';
+import {
+  SNAPSHOT_INTERVAL_MS,
+  LAG_POLL_MS,
+  SEEK_ATTEMPTS_MAX,
+  FETCH_MAX_WAIT_MS,
+  SESSION_TIMEOUT_MS,
+  HEARTBEAT_INTERVAL_MS,
+} from './limits.js';
 import { errorMessage, linesLog, type Log } from '../../ops/log.js';
 
 export const SNAPSHOT_FILE = 'read-models.json';
@@ -99,7 +113,12 @@ export class ReadModelConsumer {
   constructor(opts: ReadModelConsumerOptions) {
     this.opts = opts;
     this.log = opts.log ?? linesLog((l) => console.error(`[read-models] ${l}`));
-    this.groupId = opts.groupId ?? `matchbook-read-models-${createHash('sha256').update(path.resolve(opts.dataDir ?? randomUUID())).digest('hex').slice(0, 12)}`;
+    this.groupId =
+      opts.groupId ??
+      `matchbook-read-models-${createHash('sha256')
+        .update(path.resolve(opts.dataDir ?? randomUUID()))
+        .digest('hex')
+        .slice(0, 12)}`;
     this.kafka = kafkaClient(opts.brokers, `matchbook-read-models`, this.log, opts.kafkaLogLevel ?? logLevel.WARN);
     this.model = new ReadModels();
     if (opts.dataDir !== undefined) {
@@ -119,7 +138,11 @@ export class ReadModelConsumer {
       const s = JSON.parse(bytes.toString('utf8')) as SnapshotFile;
       if (s.version !== 1) throw new Error(`version ${String(s.version)}`);
       const m = ReadModels.fromJSON(s.model);
-      this.log.info('restored the read models from their snapshot', { file, writtenAt: new Date(s.writtenAtMs).toISOString(), eventsApplied: m.stats.applied });
+      this.log.info('restored the read models from their snapshot', {
+        file,
+        writtenAt: new Date(s.writtenAtMs).toISOString(),
+        eventsApplied: m.stats.applied,
+      });
       return m;
     } catch (err) {
       // Rebuilding from offset zero gives the same result, only later.
@@ -165,7 +188,9 @@ export class ReadModelConsumer {
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.stats.joins++;
       const assignment = e.payload.memberAssignment as Record<string, number[]>;
-      this.assigned = Object.entries(assignment).flatMap(([topic, parts]) => parts.map((partition) => ({ topic, partition })));
+      this.assigned = Object.entries(assignment).flatMap(([topic, parts]) =>
+        parts.map((partition) => ({ topic, partition })),
+      );
       this.synced.clear();
       this.seekAttempts.clear();
       for (const { topic, partition } of this.assigned) this.seek(topic, partition);
@@ -173,11 +198,19 @@ export class ReadModelConsumer {
     consumer.on(consumer.events.CRASH, (e) => {
       const { error, restart } = e.payload as { error?: Error; restart?: boolean };
       // kafkajs restarts the consumer after a retriable crash; otherwise it has stopped.
-      this.log[restart === true ? 'warn' : 'error']('Kafka consumer crashed', { err: errorMessage(error), restart: restart === true });
+      this.log[restart === true ? 'warn' : 'error']('Kafka consumer crashed', {
+        err: errorMessage(error),
+        restart: restart === true,
+      });
     });
     await consumer.connect();
     await consumer.subscribe({ topics: [...ALL_TOPICS], fromBeginning: true });
-    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch: (p) => this.onBatch(p) });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (p) => this.onBatch(p),
+    });
     const interval = this.opts.snapshotIntervalMs ?? SNAPSHOT_INTERVAL_MS;
     if (this.opts.dataDir !== undefined) this.snapshotTimer = setInterval(() => void this.snapshot(), interval);
     this.lagTimer = setInterval(() => void this.pollHighWatermarks(), LAG_POLL_MS);
@@ -206,7 +239,14 @@ export class ReadModelConsumer {
           return;
         }
         this.stats.gaps++;
-        this.log.error('GAP: records the read models need are gone from Kafka (retention?): continuing without them', { topic, partition, firstOffset: first, neededOffset: next, lostFrom: next, lostTo: first - 1 });
+        this.log.error('GAP: records the read models need are gone from Kafka (retention?): continuing without them', {
+          topic,
+          partition,
+          firstOffset: first,
+          neededOffset: next,
+          lostFrom: next,
+          lostTo: first - 1,
+        });
       }
       this.synced.add(tp);
     }
@@ -224,8 +264,10 @@ export class ReadModelConsumer {
     const offset = Number(m.offset);
     if (m.value === null) return this.undecodable(topic, partition, offset, 'no value');
     try {
-      if (topic === TOPIC_TRADES) return { topic, partition, offset, type: 'trade', value: this.codec.decodeTrade(m.value) };
-      if (topic === TOPIC_PROGRESS) return { topic, partition, offset, type: 'progress', value: this.codec.decodeProgress(m.value) };
+      if (topic === TOPIC_TRADES)
+        return { topic, partition, offset, type: 'trade', value: this.codec.decodeTrade(m.value) };
+      if (topic === TOPIC_PROGRESS)
+        return { topic, partition, offset, type: 'progress', value: this.codec.decodeProgress(m.value) };
       return { topic, partition, offset, type: 'exec', value: this.codec.decodeExec(m.value) };
     } catch (err) {
       return this.undecodable(topic, partition, offset, (err as Error).message);
@@ -234,7 +276,13 @@ export class ReadModelConsumer {
 
   private undecodable(topic: string, partition: number, offset: number, why: string): undefined {
     this.stats.undecodable++;
-    if (this.stats.undecodable <= 10) this.log.error('skipping an undecodable record (the first 10 are logged)', { topic, partition, offset, err: why });
+    if (this.stats.undecodable <= 10)
+      this.log.error('skipping an undecodable record (the first 10 are logged)', {
+        topic,
+        partition,
+        offset,
+        err: why,
+      });
     return undefined;
   }
 
@@ -286,7 +334,12 @@ export class ReadModelConsumer {
     if (this.snapshotWriting !== undefined) return this.snapshotWriting;
     this.dirty = false;
     // Serialized now, between two batches: views, offsets and marks of one instant.
-    const file: SnapshotFile = { version: 1, groupId: this.groupId, writtenAtMs: Date.now(), model: this.model.toJSON() };
+    const file: SnapshotFile = {
+      version: 1,
+      groupId: this.groupId,
+      writtenAtMs: Date.now(),
+      model: this.model.toJSON(),
+    };
     const bytes = Buffer.from(JSON.stringify(file), 'utf8');
     const offsets = file.model.consumed;
     this.snapshotWriting = (async () => {
@@ -315,7 +368,12 @@ export class ReadModelConsumer {
         const k = tp.lastIndexOf('/');
         return { topic: tp.slice(0, k), partition: Number(tp.slice(k + 1)), offset: String(next) };
       });
-    if (list.length > 0) await consumer.commitOffsets(list).catch((err: unknown) => this.log.warn('offset commit failed (informational: the read models keep their own offsets)', { err: errorMessage(err) }));
+    if (list.length > 0)
+      await consumer.commitOffsets(list).catch((err: unknown) =>
+        this.log.warn('offset commit failed (informational: the read models keep their own offsets)', {
+          err: errorMessage(err),
+        }),
+      );
   }
 
   /** Stops consuming, writes a last snapshot, leaves the group. */

@@ -25,8 +25,12 @@ import { OrdStatus } from '../../engine/types.js';
 import type { ExecRecord, ProgressRecord, TradeRecord } from '../codec.js';
 import { EVENT_TOPICS, TOPIC_FILLS, TOPIC_ORDERS, TOPIC_PROGRESS, TOPIC_TRADES } from '../topics.js';
 import { assertFor, type Assert } from '../../ops/assert.js';
-import { DONE_ORDERS_PER_ACCOUNT_MAX, FILLS_PER_ACCOUNT_MAX, CLIENT_ORDER_IDS_PER_ORDER_MAX, PROGRESS_MARKS_PER_SHARD_MAX } from './limits.js';
-
+import {
+  DONE_ORDERS_PER_ACCOUNT_MAX,
+  FILLS_PER_ACCOUNT_MAX,
+  CLIENT_ORDER_IDS_PER_ORDER_MAX,
+  PROGRESS_MARKS_PER_SHARD_MAX,
+} from './limits.js';
 
 /** Candle intervals: name → length in µs, and candles kept per (symbol, interval). */
 export const CANDLE_INTERVALS = [
@@ -138,7 +142,14 @@ export interface ReadModelsJson {
   doneOrders: [number, number[]][];
   fills: [number, FillView[]][];
   fillCounts: [number, number][];
-  positions: [number, (Omit<PositionView, 'buy_notional' | 'sell_notional' | 'cash'> & { buy_notional: string; sell_notional: string; cash: string })[]][];
+  positions: [
+    number,
+    (Omit<PositionView, 'buy_notional' | 'sell_notional' | 'cash'> & {
+      buy_notional: string;
+      sell_notional: string;
+      cash: string;
+    })[],
+  ][];
   candles: [string, [string, Candle[]][]][];
   marks: [number, Mark[]][];
   visible: [number, Visible][];
@@ -159,7 +170,11 @@ export class ReadModelError extends Error {
 
 const assert: Assert = assertFor('read model');
 
-const OPEN_STATUSES: ReadonlySet<number> = new Set([OrdStatus.NEW, OrdStatus.PARTIALLY_FILLED, OrdStatus.PENDING_TRIGGER]);
+const OPEN_STATUSES: ReadonlySet<number> = new Set([
+  OrdStatus.NEW,
+  OrdStatus.PARTIALLY_FILLED,
+  OrdStatus.PENDING_TRIGGER,
+]);
 const EVENT_TOPIC_SET: ReadonlySet<string> = new Set(EVENT_TOPICS);
 
 export function isOpenStatus(status: number): boolean {
@@ -230,7 +245,10 @@ export class ReadModels {
       const v = rec.value;
       const dk = `${tp}/${v.shard}`;
       const last = this.applied.get(dk);
-      if (last !== undefined && (v.log_index < last.log_index || (v.log_index === last.log_index && v.position <= last.position))) {
+      if (
+        last !== undefined &&
+        (v.log_index < last.log_index || (v.log_index === last.log_index && v.position <= last.position))
+      ) {
         this.stats.duplicates++;
         changed = false;
       } else {
@@ -367,7 +385,16 @@ export class ReadModels {
     if (bySymbol === undefined) this.positions.set(r.account, (bySymbol = new Map()));
     let p = bySymbol.get(r.symbol);
     if (p === undefined) {
-      p = { symbol: r.symbol, position_qty: 0, bought_qty: 0, sold_qty: 0, buy_notional: 0n, sell_notional: 0n, cash: 0n, fill_count: 0 };
+      p = {
+        symbol: r.symbol,
+        position_qty: 0,
+        bought_qty: 0,
+        sold_qty: 0,
+        buy_notional: 0n,
+        sell_notional: 0n,
+        cash: 0n,
+        fill_count: 0,
+      };
       bySymbol.set(r.symbol, p);
     }
     const notional = BigInt(r.last_px) * BigInt(r.last_qty);
@@ -395,7 +422,10 @@ export class ReadModels {
       const last = list[list.length - 1];
       // Log time never goes back within a shard (the engine's effective time is monotone), and
       // a symbol lives on one shard: a trade is in the newest bucket or a later one.
-      assert(last === undefined || start >= last.start_us, `${t.symbol} trade ${t.trade_id} at ${t.ts_us} before the ${iv.name} candle at ${last?.start_us}`);
+      assert(
+        last === undefined || start >= last.start_us,
+        `${t.symbol} trade ${t.trade_id} at ${t.ts_us} before the ${iv.name} candle at ${last?.start_us}`,
+      );
       if (last !== undefined && last.start_us === start) {
         if (t.price > last.high) last.high = t.price;
         if (t.price < last.low) last.low = t.price;
@@ -403,7 +433,15 @@ export class ReadModels {
         last.volume = safeAdd(last.volume, t.qty, 'candle volume');
         last.trade_count++;
       } else {
-        list.push({ start_us: start, open: t.price, high: t.price, low: t.price, close: t.price, volume: t.qty, trade_count: 1 });
+        list.push({
+          start_us: start,
+          open: t.price,
+          high: t.price,
+          low: t.price,
+          close: t.price,
+          volume: t.qty,
+          trade_count: 1,
+        });
         if (list.length > iv.kept) list.shift();
       }
     }
@@ -418,7 +456,9 @@ export class ReadModels {
     list.push({
       log_index: p.log_index,
       seq: p.seq,
-      offsets: p.offsets.filter((o) => EVENT_TOPIC_SET.has(o.topic)).map((o) => ({ key: tpKey(o.topic, o.partition), next_offset: o.next_offset })),
+      offsets: p.offsets
+        .filter((o) => EVENT_TOPIC_SET.has(o.topic))
+        .map((o) => ({ key: tpKey(o.topic, o.partition), next_offset: o.next_offset })),
     });
     if (list.length > PROGRESS_MARKS_PER_SHARD_MAX) list.shift();
     this.settleMarks();
@@ -430,7 +470,8 @@ export class ReadModels {
     for (const [shard, list] of this.marks) {
       let reached: Mark | undefined;
       let k = 0;
-      while (k < list.length && list[k]!.offsets.every((o) => (this.consumed.get(o.key) ?? 0) >= o.next_offset)) reached = list[k++];
+      while (k < list.length && list[k]!.offsets.every((o) => (this.consumed.get(o.key) ?? 0) >= o.next_offset))
+        reached = list[k++];
       if (reached === undefined) continue;
       list.splice(0, k);
       if (list.length === 0) this.marks.delete(shard);
@@ -470,19 +511,25 @@ export class ReadModels {
   /** The account's most recent fills (at most `limit`), oldest first, and how many it had in all. */
   fillsOf(account: number, limit = FILLS_PER_ACCOUNT_MAX): { fills: FillView[]; total: number } {
     const list = this.fills.get(account) ?? [];
-    return { fills: list.slice(Math.max(0, list.length - limit)).map((f) => ({ ...f })), total: this.fillCounts.get(account) ?? 0 };
+    return {
+      fills: list.slice(Math.max(0, list.length - limit)).map((f) => ({ ...f })),
+      total: this.fillCounts.get(account) ?? 0,
+    };
   }
 
   positionsOf(account: number): PositionView[] {
     const m = this.positions.get(account);
     if (m === undefined) return [];
-    return [...m.values()].sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0)).map((p) => ({ ...p }));
+    return [...m.values()]
+      .sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0))
+      .map((p) => ({ ...p }));
   }
 
   /** Cash per quote currency (Σ of the positions' cash), by currency. */
   balancesOf(account: number): { currency: string; cash: bigint }[] {
     const out = new Map<string, bigint>();
-    for (const p of this.positions.get(account)?.values() ?? []) out.set(quoteOf(p.symbol), (out.get(quoteOf(p.symbol)) ?? 0n) + p.cash);
+    for (const p of this.positions.get(account)?.values() ?? [])
+      out.set(quoteOf(p.symbol), (out.get(quoteOf(p.symbol)) ?? 0n) + p.cash);
     return [...out].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([currency, cash]) => ({ currency, cash }));
   }
 
@@ -520,9 +567,17 @@ export class ReadModels {
       fillCounts: num(this.fillCounts),
       positions: num(this.positions).map(([a, m]) => [
         a,
-        str(m).map(([, p]) => ({ ...p, buy_notional: p.buy_notional.toString(), sell_notional: p.sell_notional.toString(), cash: p.cash.toString() })),
+        str(m).map(([, p]) => ({
+          ...p,
+          buy_notional: p.buy_notional.toString(),
+          sell_notional: p.sell_notional.toString(),
+          cash: p.cash.toString(),
+        })),
       ]),
-      candles: str(this.candles).map(([s, m]) => [s, str(m).map(([iv, l]) => [iv, l.map((c) => ({ ...c }))] as [string, Candle[]])]),
+      candles: str(this.candles).map(([s, m]) => [
+        s,
+        str(m).map(([iv, l]) => [iv, l.map((c) => ({ ...c }))] as [string, Candle[]]),
+      ]),
       marks: num(this.marks).map(([s, l]) => [s, l.map((m) => ({ ...m, offsets: m.offsets.map((o) => ({ ...o })) }))]),
       visible: num(this.visible).map(([s, v]) => [s, { ...v }]),
       stats: { ...this.stats },
@@ -543,13 +598,34 @@ export class ReadModels {
       set.add(o.order_id);
     }
     for (const [a, ids] of j.doneOrders) m.doneOrders.set(a, [...ids]);
-    for (const [a, l] of j.fills) m.fills.set(a, l.map((f) => ({ ...f })));
+    for (const [a, l] of j.fills)
+      m.fills.set(
+        a,
+        l.map((f) => ({ ...f })),
+      );
     for (const [a, n] of j.fillCounts) m.fillCounts.set(a, n);
     for (const [a, list] of j.positions) {
-      m.positions.set(a, new Map(list.map((p) => [p.symbol, { ...p, buy_notional: BigInt(p.buy_notional), sell_notional: BigInt(p.sell_notional), cash: BigInt(p.cash) }])));
+      m.positions.set(
+        a,
+        new Map(
+          list.map((p) => [
+            p.symbol,
+            {
+              ...p,
+              buy_notional: BigInt(p.buy_notional),
+              sell_notional: BigInt(p.sell_notional),
+              cash: BigInt(p.cash),
+            },
+          ]),
+        ),
+      );
     }
     for (const [s, list] of j.candles) m.candles.set(s, new Map(list.map(([iv, l]) => [iv, l.map((c) => ({ ...c }))])));
-    for (const [s, l] of j.marks) m.marks.set(s, l.map((x) => ({ ...x, offsets: x.offsets.map((o) => ({ ...o })) })));
+    for (const [s, l] of j.marks)
+      m.marks.set(
+        s,
+        l.map((x) => ({ ...x, offsets: x.offsets.map((o) => ({ ...o })) })),
+      );
     for (const [s, v] of j.visible) m.visible.set(s, { ...v });
     Object.assign(m.stats, j.stats);
     return m;
@@ -559,9 +635,20 @@ export class ReadModels {
    * The views alone, canonical (sorted, JSON-safe): equal for two models that applied the same
    * events, whatever the deliveries (duplicates, re-deliveries, partition interleaving) were.
    */
-  views(): Pick<ReadModelsJson, 'orders' | 'clientOrderIds' | 'doneOrders' | 'fills' | 'fillCounts' | 'positions' | 'candles'> {
+  views(): Pick<
+    ReadModelsJson,
+    'orders' | 'clientOrderIds' | 'doneOrders' | 'fills' | 'fillCounts' | 'positions' | 'candles'
+  > {
     const j = this.toJSON();
-    return { orders: j.orders, clientOrderIds: j.clientOrderIds, doneOrders: j.doneOrders, fills: j.fills, fillCounts: j.fillCounts, positions: j.positions, candles: j.candles };
+    return {
+      orders: j.orders,
+      clientOrderIds: j.clientOrderIds,
+      doneOrders: j.doneOrders,
+      fills: j.fills,
+      fillCounts: j.fillCounts,
+      positions: j.positions,
+      candles: j.candles,
+    };
   }
 }
 
@@ -571,4 +658,9 @@ function viewOf(o: OrderState): OrderView {
 }
 
 /** The topic whose records a record type comes from (for feeding a model by hand: tests, the benchmark). */
-export const TOPIC_OF = { orders: TOPIC_ORDERS, fills: TOPIC_FILLS, trades: TOPIC_TRADES, progress: TOPIC_PROGRESS } as const;
+export const TOPIC_OF = {
+  orders: TOPIC_ORDERS,
+  fills: TOPIC_FILLS,
+  trades: TOPIC_TRADES,
+  progress: TOPIC_PROGRESS,
+} as const;

@@ -5,7 +5,7 @@
 
 import type { EventBuffer } from '../../engine/event-buffer.js';
 import { EventKind, type ExecReport, type ShardConfig, type TradeEvent } from '../../engine/types.js';
-import { EntryType, type Entry } from '../../replicator/log.js';
+import type { EntryType, Entry } from '../../replicator/log.js';
 import { ShardStateMachine } from '../../shard/state-machine.js';
 import type { ClientEndpoint } from '../../replicator/client/client.js';
 import { execRecordOf, tradeRecordOf, type ExecRecord, type TradeRecord } from '../codec.js';
@@ -19,7 +19,8 @@ function publishedEvents(events: EventBuffer): { position: number; e: ExecReport
   const out: { position: number; e: ExecReport | TradeEvent }[] = [];
   for (let i = 0; i < events.count; i++) {
     const k = events.kind[i];
-    if (k === EventKind.EXEC || k === EventKind.TRADE) out.push({ position: i, e: events.event(i) as ExecReport | TradeEvent });
+    if (k === EventKind.EXEC || k === EventKind.TRADE)
+      out.push({ position: i, e: events.event(i) as ExecReport | TradeEvent });
   }
   return out;
 }
@@ -33,7 +34,11 @@ export interface ReplayedRecords {
   sm: ShardStateMachine;
 }
 
-export function replayRecords(entries: readonly Entry[], config: ShardConfig, sm = new ShardStateMachine(config)): ReplayedRecords {
+export function replayRecords(
+  entries: readonly Entry[],
+  config: ShardConfig,
+  sm = new ShardStateMachine(config),
+): ReplayedRecords {
   const out: ReplayedRecords = { orders: [], fills: [], trades: [], sm };
   for (const entry of entries) {
     sm.apply(entry.index, commandData(entry));
@@ -58,7 +63,9 @@ export async function readWholeLog(endpoints: ClientEndpoint[], throughIndex: nu
     while (entries.length < throughIndex) {
       const r = await source.read(entries.length + 1, 8 * 1024 * 1024, 1_000);
       if (r.kind === 'snapshot') throw new Error(`log compacted through ${r.index}: cannot replay it whole`);
-      for (const e of r.entries) if (e.index <= throughIndex) entries.push({ index: e.index, term: e.term, type: e.type as EntryType, data: e.data });
+      for (const e of r.entries)
+        if (e.index <= throughIndex)
+          entries.push({ index: e.index, term: e.term, type: e.type as EntryType, data: e.data });
     }
   } finally {
     source.close();
@@ -74,4 +81,3 @@ export function projection(r: Pick<ReplayedRecords, 'orders' | 'fills' | 'trades
   r.trades.forEach((value, offset) => m.apply({ topic: TOPIC_TRADES, partition: 0, offset, type: 'trade', value }));
   return m;
 }
-

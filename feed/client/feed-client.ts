@@ -85,7 +85,18 @@ const TEXT = new TextDecoder('utf-8', { fatal: true });
 const key = (symbol: string, channel: string) => `${channel}/${symbol}`;
 
 export class FeedClient extends EventEmitter {
-  readonly stats: FeedClientStats = { messages: 0, snapshots: 0, updates: 0, stale: 0, gaps: 0, checksumMismatches: 0, resyncs: 0, serverResyncs: 0, restSnapshots: 0, errors: 0 };
+  readonly stats: FeedClientStats = {
+    messages: 0,
+    snapshots: 0,
+    updates: 0,
+    stale: 0,
+    gaps: 0,
+    checksumMismatches: 0,
+    resyncs: 0,
+    serverResyncs: 0,
+    restSnapshots: 0,
+    errors: 0,
+  };
   /** Server-side id of this connection (from the first `subscribed` reply). */
   connectionId = 0;
   closed: { code: number; reason: string } | undefined;
@@ -94,7 +105,10 @@ export class FeedClient extends EventEmitter {
   private readonly subs = new Map<string, SubState>();
   private readonly l2Books = new Map<string, LocalL2Book>();
   private readonly l3Books = new Map<string, LocalL3Book>();
-  private readonly pending = new Map<number, { resolve: (m: ServerMessage) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (m: ServerMessage) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+  >();
   private nextId = 1;
 
   private constructor(private readonly opts: FeedClientOptions) {
@@ -127,8 +141,10 @@ export class FeedClient extends EventEmitter {
     for (const s of symbols) {
       for (const ch of channels) {
         const k = key(s, ch);
-        if (!this.subs.has(k)) this.subs.set(k, { symbol: s, channel: ch, seq: 0, synced: false, resyncTimesMs: [], buffered: undefined });
-        if (ch === Channel.L2 || ch === Channel.L2_THROTTLED) this.l2Books.set(k, this.l2Books.get(k) ?? new LocalL2Book(s));
+        if (!this.subs.has(k))
+          this.subs.set(k, { symbol: s, channel: ch, seq: 0, synced: false, resyncTimesMs: [], buffered: undefined });
+        if (ch === Channel.L2 || ch === Channel.L2_THROTTLED)
+          this.l2Books.set(k, this.l2Books.get(k) ?? new LocalL2Book(s));
         if (ch === Channel.L3) this.l3Books.set(s, this.l3Books.get(s) ?? new LocalL3Book(s));
       }
     }
@@ -246,7 +262,14 @@ export class FeedClient extends EventEmitter {
         // gap at the end of the stream, which no later update would reveal.
         for (const hs of m.seqs) {
           const st = this.subs.get(key(hs.symbol, hs.channel));
-          if (st === undefined || !st.synced || st.buffered !== undefined || hs.seq <= st.seq || !isDeltaChannel(hs.channel)) continue;
+          if (
+            st === undefined ||
+            !st.synced ||
+            st.buffered !== undefined ||
+            hs.seq <= st.seq ||
+            !isDeltaChannel(hs.channel)
+          )
+            continue;
           this.stats.gaps++;
           this.emit('gap', { symbol: hs.symbol, channel: hs.channel, expected: st.seq + 1, got: hs.seq });
           this.resync(st, 'gap (heartbeat)');
@@ -365,7 +388,9 @@ export class FeedClient extends EventEmitter {
     const now = Date.now();
     st.resyncTimesMs = st.resyncTimesMs.filter((t) => now - t < 60_000);
     if (st.resyncTimesMs.length >= RESYNCS_PER_MINUTE_MAX) {
-      this.fail(`${st.channel} ${st.symbol}: ${RESYNCS_PER_MINUTE_MAX} resyncs within a minute, giving up (last: ${why})`);
+      this.fail(
+        `${st.channel} ${st.symbol}: ${RESYNCS_PER_MINUTE_MAX} resyncs within a minute, giving up (last: ${why})`,
+      );
       return;
     }
     st.resyncTimesMs.push(now);

@@ -38,10 +38,17 @@ async function pickFeed(candidates: string[]): Promise<string | undefined> {
   return (up.find((a) => a.role === 'FOLLOWER') ?? up[0])?.url;
 }
 
-export async function watch(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+export async function watch(
+  argv: string[],
+  out: (s: string) => void = (s) => process.stdout.write(s),
+): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { url: { type: 'string' }, depth: { type: 'string', default: '10' }, count: { type: 'string' } } });
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { url: { type: 'string' }, depth: { type: 'string', default: '10' }, count: { type: 'string' } },
+    });
   } catch (err) {
     console.error(`${(err as Error).message}\nusage: matchbook ${WATCH_USAGE}`);
     return 2;
@@ -58,7 +65,9 @@ export async function watch(argv: string[], out: (s: string) => void = (s) => pr
   for (let attempt = 0; attempt <= RECONNECTS_MAX; attempt++) {
     const url = parsed.values.url ?? (await pickFeed(process.env.MATCHBOOK_FEED_URLS?.split(',') ?? DEFAULT_FEED_URLS));
     if (url === undefined) {
-      console.error(`no market-data feed reachable (tried ${(process.env.MATCHBOOK_FEED_URLS ?? DEFAULT_FEED_URLS.join(',')).slice(0, 200)}; is \`npm start\` running?)`);
+      console.error(
+        `no market-data feed reachable (tried ${(process.env.MATCHBOOK_FEED_URLS ?? DEFAULT_FEED_URLS.join(',')).slice(0, 200)}; is \`npm start\` running?)`,
+      );
       return 1;
     }
     let client: FeedClient;
@@ -80,16 +89,36 @@ export async function watch(argv: string[], out: (s: string) => void = (s) => pr
         const asks = book.levels('SELL', depth);
         const last = trades.at(-1);
         if (!tty) {
-          out(`${symbol} seq ${book.seq} bid ${bids[0] ? `${bids[0][1]}@${bids[0][0]}` : '-'} ask ${asks[0] ? `${asks[0][1]}@${asks[0][0]}` : '-'} last ${last ? `${last.qty}@${last.price}` : '-'}${status !== '' && status !== 'TRADING' ? ` ${status}` : ''}\n`);
+          out(
+            `${symbol} seq ${book.seq} bid ${bids[0] ? `${bids[0][1]}@${bids[0][0]}` : '-'} ask ${asks[0] ? `${asks[0][1]}@${asks[0][0]}` : '-'} last ${last ? `${last.qty}@${last.price}` : '-'}${status !== '' && status !== 'TRADING' ? ` ${status}` : ''}\n`,
+          );
         } else {
-          const lines = [`\x1b[H\x1b[2J${symbol}  ${status}  l2 seq ${book.seq}  ${url}`, '', `${'bid qty'.padStart(12)} ${'bid'.padStart(12)} | ${'ask'.padEnd(12)} ${'ask qty'.padEnd(12)}`];
+          const lines = [
+            `\x1b[H\x1b[2J${symbol}  ${status}  l2 seq ${book.seq}  ${url}`,
+            '',
+            `${'bid qty'.padStart(12)} ${'bid'.padStart(12)} | ${'ask'.padEnd(12)} ${'ask qty'.padEnd(12)}`,
+          ];
           for (let k = 0; k < depth; k++) {
             const b = bids[k];
             const a = asks[k];
-            lines.push(`${(b ? String(b[1]) : '').padStart(12)} ${(b ? String(b[0]) : '').padStart(12)} | ${(a ? String(a[0]) : '').padEnd(12)} ${(a ? String(a[1]) : '').padEnd(12)}`);
+            lines.push(
+              `${(b ? String(b[1]) : '').padStart(12)} ${(b ? String(b[0]) : '').padStart(12)} | ${(a ? String(a[0]) : '').padEnd(12)} ${(a ? String(a[1]) : '').padEnd(12)}`,
+            );
           }
-          lines.push('', `last trades: ${trades.slice(-TRADES_SHOWN).reverse().map((t) => `${t.qty}@${t.price} ${t.side}`).join('  ') || '-'}`);
-          lines.push(`gaps ${client.stats.gaps}  checksum mismatches ${client.stats.checksumMismatches}  resyncs ${client.stats.resyncs + client.stats.serverResyncs}   (Ctrl-C to quit)`, '');
+          lines.push(
+            '',
+            `last trades: ${
+              trades
+                .slice(-TRADES_SHOWN)
+                .reverse()
+                .map((t) => `${t.qty}@${t.price} ${t.side}`)
+                .join('  ') || '-'
+            }`,
+          );
+          lines.push(
+            `gaps ${client.stats.gaps}  checksum mismatches ${client.stats.checksumMismatches}  resyncs ${client.stats.resyncs + client.stats.serverResyncs}   (Ctrl-C to quit)`,
+            '',
+          );
           out(lines.join('\n'));
         }
         if (screens >= count) resolve('count');

@@ -96,7 +96,8 @@ export class WsFrameParser {
         len = hi * 0x1_0000_0000 + data.readUInt32BE(o + 6);
         head = 10;
       }
-      if (len > this.frameBytesMax) throw new WsProtocolError(`frame of ${len} bytes (limit ${this.frameBytesMax})`, 1009);
+      if (len > this.frameBytesMax)
+        throw new WsProtocolError(`frame of ${len} bytes (limit ${this.frameBytesMax})`, 1009);
       if (left < head + len) {
         this.needed = head + len;
         break;
@@ -167,7 +168,9 @@ export class WsConnection {
     const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
     const port = u.port === '' ? 80 : Number(u.port);
     const key = randomBytes(16).toString('base64');
-    const accept = createHash('sha1').update(key + GUID).digest('base64');
+    const accept = createHash('sha1')
+      .update(key + GUID)
+      .digest('base64');
     const timeoutMs = opts.connectTimeoutMs ?? WS_CONNECT_TIMEOUT_MS;
     return new Promise((resolve, reject) => {
       // onread: no Buffer is allocated per read (the parser copies only incomplete frames).
@@ -197,7 +200,9 @@ export class WsConnection {
       socket.once('error', fail);
       socket.once('close', () => fail(new Error(`ws: ${url} closed the connection during the handshake`)));
       socket.once('connect', () => {
-        socket.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+        socket.write(
+          `GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+        );
       });
       deliver = (chunk: Buffer) => {
         if (settled) return;
@@ -215,7 +220,11 @@ export class WsConnection {
           if (c > 0) headers.set(l.slice(0, c).trim().toLowerCase(), l.slice(c + 1).trim());
         }
         if (!/^HTTP\/1\.1 101\b/.test(status)) {
-          fail(new Error(`ws: ${url} refused the upgrade: ${status} ${head.subarray(end + 4, end + 4 + 200).toString('utf8')}`));
+          fail(
+            new Error(
+              `ws: ${url} refused the upgrade: ${status} ${head.subarray(end + 4, end + 4 + 200).toString('utf8')}`,
+            ),
+          );
           return;
         }
         if (headers.get('sec-websocket-accept') !== accept || headers.get('upgrade')?.toLowerCase() !== 'websocket') {
@@ -265,7 +274,8 @@ export class WsConnection {
       case Opcode.CONTINUATION: {
         if (this.fragments.length === 0) throw new WsProtocolError('continuation without a message', 1002);
         this.fragmentBytes += payload.length;
-        if (this.fragmentBytes > this.messageBytesMax) throw new WsProtocolError(`message over ${this.messageBytesMax} bytes`, 1009);
+        if (this.fragmentBytes > this.messageBytesMax)
+          throw new WsProtocolError(`message over ${this.messageBytesMax} bytes`, 1009);
         this.fragments.push(Buffer.from(payload));
         if (!fin) return;
         const whole = Buffer.concat(this.fragments, this.fragmentBytes);
@@ -307,7 +317,9 @@ export class WsConnection {
   /** Sends a text (string) or binary message; false if the connection is closing or closed. */
   send(data: string | Uint8Array): boolean {
     if (!this.isOpen) return false;
-    this.socket.write(typeof data === 'string' ? frame(Opcode.TEXT, Buffer.from(data, 'utf8')) : frame(Opcode.BINARY, data));
+    this.socket.write(
+      typeof data === 'string' ? frame(Opcode.TEXT, Buffer.from(data, 'utf8')) : frame(Opcode.BINARY, data),
+    );
     return true;
   }
 

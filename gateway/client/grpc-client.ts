@@ -15,10 +15,27 @@
 
 import type { KeyObject } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { METADATA_ACCOUNT, METADATA_CANCEL_ON_DISCONNECT, METADATA_DEAD_MAN_MS, METADATA_ERROR_CODE, METADATA_RETRY_AFTER_MS, OrderEntryCodec, METADATA_SESSION_NONCE, SESSION_METHOD, sessionTarget, methodPath } from '../grpc-server.js';
+import {
+  METADATA_ACCOUNT,
+  METADATA_CANCEL_ON_DISCONNECT,
+  METADATA_DEAD_MAN_MS,
+  METADATA_ERROR_CODE,
+  METADATA_RETRY_AFTER_MS,
+  OrderEntryCodec,
+  METADATA_SESSION_NONCE,
+  SESSION_METHOD,
+  sessionTarget,
+  methodPath,
+} from '../grpc-server.js';
 import { KEEPALIVE_TIME_MS, KEEPALIVE_TIMEOUT_MS, MAX_RECEIVE_MESSAGE_BYTES } from '../limits.js';
 import { randomBytes } from 'node:crypto';
-import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, ed25519PrivateKeyFromSeed, signRequest } from '../../api/signing.js';
+import {
+  HEADER_API_KEY,
+  HEADER_SIGNATURE,
+  HEADER_TIMESTAMP,
+  ed25519PrivateKeyFromSeed,
+  signRequest,
+} from '../../api/signing.js';
 import type { ExecutionReportOut } from '../../api/execution-report.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -30,7 +47,13 @@ export type Side = 'UNSPECIFIED' | 'BUY' | 'SELL';
 export type OrderType = 'UNSPECIFIED' | 'LIMIT' | 'MARKET' | 'STOP_MARKET' | 'STOP_LIMIT';
 export type TimeInForce = 'UNSPECIFIED' | 'GTC' | 'IOC' | 'FOK' | 'GTD' | 'DAY';
 export type PostOnly = 'UNSPECIFIED' | 'REJECT' | 'REPRICE';
-export type SelfTradePrevention = 'UNSPECIFIED' | 'NONE' | 'EXPIRE_TAKER' | 'EXPIRE_MAKER' | 'EXPIRE_BOTH' | 'DECREMENT_AND_CANCEL';
+export type SelfTradePrevention =
+  | 'UNSPECIFIED'
+  | 'NONE'
+  | 'EXPIRE_TAKER'
+  | 'EXPIRE_MAKER'
+  | 'EXPIRE_BOTH'
+  | 'DECREMENT_AND_CANCEL';
 
 export interface PlaceOrderRequest {
   client_order_id: string;
@@ -205,12 +228,16 @@ export class OrderEntryGrpcClient {
     this.key = { key: k.key };
     if (k.hmacSecret !== undefined) this.key.hmacSecret = k.hmacSecret;
     if (k.ed25519PrivateKey !== undefined) {
-      this.key.ed25519PrivateKey = typeof k.ed25519PrivateKey === 'string' ? ed25519PrivateKeyFromSeed(k.ed25519PrivateKey) : k.ed25519PrivateKey;
+      this.key.ed25519PrivateKey =
+        typeof k.ed25519PrivateKey === 'string' ? ed25519PrivateKeyFromSeed(k.ed25519PrivateKey) : k.ed25519PrivateKey;
     }
     if (this.key.hmacSecret === undefined && this.key.ed25519PrivateKey === undefined) {
       throw new Error('OrderEntryGrpcClient: the key needs an hmacSecret or an ed25519PrivateKey');
     }
-    this.client = new grpc.Client(opts.address, grpc.credentials.createInsecure(), { ...CLIENT_CHANNEL_OPTIONS, ...opts.channelOptions });
+    this.client = new grpc.Client(opts.address, grpc.credentials.createInsecure(), {
+      ...CLIENT_CHANNEL_OPTIONS,
+      ...opts.channelOptions,
+    });
   }
 
   /** Resolves once the channel is connected (rejects after timeoutMs). */
@@ -244,7 +271,8 @@ export class OrderEntryGrpcClient {
     const nonce = randomBytes(12).toString('hex');
     const md = this.signedMetadata(sessionTarget(nonce), new Uint8Array(0));
     md.set(METADATA_SESSION_NONCE, nonce);
-    if (opts.cancelOnDisconnect !== undefined) md.set(METADATA_CANCEL_ON_DISCONNECT, opts.cancelOnDisconnect ? 'true' : 'false');
+    if (opts.cancelOnDisconnect !== undefined)
+      md.set(METADATA_CANCEL_ON_DISCONNECT, opts.cancelOnDisconnect ? 'true' : 'false');
     if (opts.deadManMs !== undefined) md.set(METADATA_DEAD_MAN_MS, String(opts.deadManMs));
     const callOpts: grpc.CallOptions = {};
     if (opts.deadlineMs !== undefined) callOpts.deadline = Date.now() + opts.deadlineMs;
@@ -275,7 +303,13 @@ export class OrderEntryGrpcClient {
     return md;
   }
 
-  private unary<Res>(method: string, requestType: string, responseType: string, req: object, opts?: UnaryCallOptions): Promise<Res> {
+  private unary<Res>(
+    method: string,
+    requestType: string,
+    responseType: string,
+    req: object,
+    opts?: UnaryCallOptions,
+  ): Promise<Res> {
     const path = methodPath(method);
     let body: Buffer;
     try {
@@ -347,7 +381,12 @@ export class OrderSessionHandle {
     });
     call.on('data', (msg: Plain) => {
       const resp = msg as unknown as OrderSessionResponse;
-      if (resp.request_id === 0 && (resp.reports?.length ?? 0) > 0 && (resp.outcomes?.length ?? 0) === 0 && resp.error == null) {
+      if (
+        resp.request_id === 0 &&
+        (resp.reports?.length ?? 0) > 0 &&
+        (resp.outcomes?.length ?? 0) === 0 &&
+        resp.error == null
+      ) {
         // Unsolicited: reports of this account's orders caused by others (fills of resting orders).
         for (const fn of this.reportListeners) fn(resp.reports!);
         return;
@@ -375,7 +414,11 @@ export class OrderSessionHandle {
       setImmediate(() => {
         const err =
           status.code === grpc.status.OK
-            ? new OrderEntryError({ code: grpc.status.UNKNOWN, details: 'session ended before the reply', metadata: status.metadata })
+            ? new OrderEntryError({
+                code: grpc.status.UNKNOWN,
+                details: 'session ended before the reply',
+                metadata: status.metadata,
+              })
             : new OrderEntryError(status);
         for (const w of this.waiting.values()) w.reject(err);
         this.waiting.clear();

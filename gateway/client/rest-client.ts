@@ -86,7 +86,11 @@ export class OrderEntryRestClient {
    * so it must already be in the form fetch sends (percent-encoded). A body that is an object
    * is sent as JSON; bytes or a string are sent as they are.
    */
-  async request(method: string, path: string, body?: Record<string, unknown> | Uint8Array | string): Promise<RestResponse> {
+  async request(
+    method: string,
+    path: string,
+    body?: Record<string, unknown> | Uint8Array | string,
+  ): Promise<RestResponse> {
     let bytes: Uint8Array;
     if (body === undefined) bytes = EMPTY_BODY;
     else if (body instanceof Uint8Array) bytes = body;

@@ -18,7 +18,20 @@ import { COMMAND_BYTES_MAX } from '../../shard/batch-codec.js';
 import { encodeJsonCommand } from '../../shard/json-command.js';
 import type { NodeId } from '../raft/types.js';
 import { NO_LOG, type Log } from '../../ops/log.js';
-import { CLIENT_BATCH_COMMANDS_MAX, CLIENT_INFLIGHT_MAX, CLIENT_REPLY_BYTES_MAX, FrameReader, FrameType, JsonFrameReader, ResultsReader, encodeFrame, encodeSubmitFrame, parseJsonFrame, type RawFrame, type ReadFrame } from './protocol.js';
+import {
+  CLIENT_BATCH_COMMANDS_MAX,
+  CLIENT_INFLIGHT_MAX,
+  CLIENT_REPLY_BYTES_MAX,
+  FrameReader,
+  FrameType,
+  JsonFrameReader,
+  ResultsReader,
+  encodeFrame,
+  encodeSubmitFrame,
+  parseJsonFrame,
+  type RawFrame,
+  type ReadFrame,
+} from './protocol.js';
 
 /** Requests one ReplicaClient has sent and not yet seen answered (≤ CLIENT_INFLIGHT_MAX). */
 export const CLIENT_WINDOW_MAX = 256;
@@ -84,7 +97,10 @@ class Result implements SubmitResult {
   ) {}
   get events(): unknown[] {
     if (this.decoded === undefined) {
-      this.decoded = this.eventBytes.length === 0 ? [] : decodeEvents(this.eventBytes, 0, this.eventBytes.length).map((e) => JSON.parse(eventToJson(e)) as unknown);
+      this.decoded =
+        this.eventBytes.length === 0
+          ? []
+          : decodeEvents(this.eventBytes, 0, this.eventBytes.length).map((e) => JSON.parse(eventToJson(e)) as unknown);
     }
     return this.decoded;
   }
@@ -165,11 +181,23 @@ export class ReplicaClient {
   private readonly timer: NodeJS.Timeout;
   private readonly writer = new ByteWriter();
   private closed = false;
-  readonly stats: ClientStats = { submitted: 0, acked: 0, duplicates: 0, resends: 0, failovers: 0, timeouts: 0, registrations: 0, sessionsLost: 0, errors: {} };
+  readonly stats: ClientStats = {
+    submitted: 0,
+    acked: 0,
+    duplicates: 0,
+    resends: 0,
+    failovers: 0,
+    timeouts: 0,
+    registrations: 0,
+    sessionsLost: 0,
+    errors: {},
+  };
 
   constructor(opts: ReplicaClientOptions) {
-    if (opts.clientId !== undefined && (!Number.isSafeInteger(opts.clientId) || opts.clientId < 1)) throw new RangeError(`ReplicaClient: clientId ${opts.clientId}`);
-    if (opts.clientId === undefined && opts.firstRequestSeq !== undefined) throw new RangeError('ReplicaClient: firstRequestSeq without clientId');
+    if (opts.clientId !== undefined && (!Number.isSafeInteger(opts.clientId) || opts.clientId < 1))
+      throw new RangeError(`ReplicaClient: clientId ${opts.clientId}`);
+    if (opts.clientId === undefined && opts.firstRequestSeq !== undefined)
+      throw new RangeError('ReplicaClient: firstRequestSeq without clientId');
     if (opts.endpoints.length === 0) throw new RangeError('ReplicaClient: no endpoints');
     this.session = opts.clientId ?? 0;
     this.endpoints = [...opts.endpoints];
@@ -215,7 +243,8 @@ export class ReplicaClient {
     if (this.closed) return Promise.reject(new ClientRequestError('CLOSED', 'client closed'));
     // Checked before a requestSeq is consumed: a request the replicas refuse outright would
     // leave a hole in the sequence and every later request would be a SEQUENCE_GAP.
-    if (body.length > COMMAND_BYTES_MAX) return Promise.reject(new ClientRequestError('COMMAND_TOO_LARGE', `command over ${COMMAND_BYTES_MAX} bytes`));
+    if (body.length > COMMAND_BYTES_MAX)
+      return Promise.reject(new ClientRequestError('COMMAND_TOO_LARGE', `command over ${COMMAND_BYTES_MAX} bytes`));
     this.stats.submitted++;
     return new Promise<SubmitResult>((resolve, reject) => {
       this.backlog.push({ seq: this.nextSeq++, body, attempts: 0, sentAt: 0, resolve, reject, done: false });
@@ -333,7 +362,13 @@ export class ReplicaClient {
         r.sentAt = now;
         batch.push(r);
       }
-      conn.socket.write(encodeSubmitFrame(this.session, batch.map((r) => ({ requestSeq: r.seq, body: r.body })), this.writer));
+      conn.socket.write(
+        encodeSubmitFrame(
+          this.session,
+          batch.map((r) => ({ requestSeq: r.seq, body: r.body })),
+          this.writer,
+        ),
+      );
     }
     conn.socket.uncork();
   }
@@ -345,7 +380,15 @@ export class ReplicaClient {
         const res = results.next();
         // Results of a session given up on this connection may still come: not ours any more.
         if (res.clientId !== this.session) continue;
-        if (res.ok) this.acked(conn, res.requestSeq, res.outcome, res.appliedIndex, res.seq, res.events.length === 0 ? NO_EVENTS : copyBytes(res.events));
+        if (res.ok)
+          this.acked(
+            conn,
+            res.requestSeq,
+            res.outcome,
+            res.appliedIndex,
+            res.seq,
+            res.events.length === 0 ? NO_EVENTS : copyBytes(res.events),
+          );
         else this.failed(conn, res.requestSeq, res.code, res.leader, res.retryable, res.message);
         if (this.conn !== conn) return;
       }
@@ -388,7 +431,11 @@ export class ReplicaClient {
     }
     // A refusal that retrying will not cure (a replica that does not know op register): the
     // waiting requests were never sent, so they fail without any doubt about their effect.
-    this.log.warn('client: registration refused: the waiting requests fail', { replica: conn.target.id, error, message: String(rep.message ?? '') });
+    this.log.warn('client: registration refused: the waiting requests fail', {
+      replica: conn.target.id,
+      error,
+      message: String(rep.message ?? ''),
+    });
     this.nextSeq = 1; // the session to come starts afresh
     for (const q of this.takeAll()) {
       q.done = true;
@@ -405,7 +452,14 @@ export class ReplicaClient {
     return -1;
   }
 
-  private acked(conn: ClientConn, requestSeq: number, outcome: 'APPLIED' | 'DUPLICATE', appliedIndex: number, seq: number, eventBytes: Uint8Array): void {
+  private acked(
+    conn: ClientConn,
+    requestSeq: number,
+    outcome: 'APPLIED' | 'DUPLICATE',
+    appliedIndex: number,
+    seq: number,
+    eventBytes: Uint8Array,
+  ): void {
     const k = this.findSent(requestSeq);
     if (k < 0) return;
     const r = this.window[k]!;
@@ -420,7 +474,14 @@ export class ReplicaClient {
     if (this.backlogHead < this.backlog.length) this.schedulePump();
   }
 
-  private failed(conn: ClientConn, requestSeq: number, error: string, leader: number, retryable: boolean, message: string): void {
+  private failed(
+    conn: ClientConn,
+    requestSeq: number,
+    error: string,
+    leader: number,
+    retryable: boolean,
+    message: string,
+  ): void {
     this.stats.errors[error] = (this.stats.errors[error] ?? 0) + 1;
     if (!retryable) return this.loseSession(error, requestSeq, message);
     // One failure answers for the whole pipeline: every later request of ours on this
@@ -442,7 +503,10 @@ export class ReplicaClient {
     const sent = all.filter((q) => q.attempts > 0);
     const unsent = all.filter((q) => q.attempts === 0);
     this.stats.sessionsLost++;
-    this.log.warn('client: a request was refused for good: the sent requests fail, the unsent ones go to a new session', { session: lost, requestSeq, error, message, sentFailed: sent.length, unsentMoved: unsent.length });
+    this.log.warn(
+      'client: a request was refused for good: the sent requests fail, the unsent ones go to a new session',
+      { session: lost, requestSeq, error, message, sentFailed: sent.length, unsentMoved: unsent.length },
+    );
     this.session = 0;
     this.nextSeq = 1;
     for (const q of unsent) {
@@ -451,7 +515,12 @@ export class ReplicaClient {
     }
     for (const q of sent) {
       q.done = true;
-      q.reject(new ClientRequestError(error, `request ${q.seq} of session ${lost}: ${error}${message !== '' ? `: ${message}` : ''}`));
+      q.reject(
+        new ClientRequestError(
+          error,
+          `request ${q.seq} of session ${lost}: ${error}${message !== '' ? `: ${message}` : ''}`,
+        ),
+      );
     }
     if (this.outstanding > 0) this.schedulePump();
   }
@@ -500,18 +569,31 @@ export class ReplicaClient {
     const rounds = Math.floor(this.failures / this.endpoints.length);
     const delay = Math.min(this.retryDelayMsMax, this.retryDelayMs * 2 ** Math.min(rounds, 10));
     this.failures++;
-    this.log.warn('client: reconnecting', { session: this.session, why, from: old?.target.id ?? null, to: this.endpoints[this.targetIndex % this.endpoints.length]!.id, delayMs: delay });
+    this.log.warn('client: reconnecting', {
+      session: this.session,
+      why,
+      from: old?.target.id ?? null,
+      to: this.endpoints[this.targetIndex % this.endpoints.length]!.id,
+      delayMs: delay,
+    });
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
 }
 
 /** One request on a fresh connection (status, orders dump). Rejects on timeout or connection failure. */
-export function requestOnce(endpoint: { host: string; port: number }, request: Record<string, unknown>, timeoutMs = 5_000): Promise<Record<string, unknown>> {
+export function requestOnce(
+  endpoint: { host: string; port: number },
+  request: Record<string, unknown>,
+  timeoutMs = 5_000,
+): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: endpoint.host, port: endpoint.port });
     const reader = new JsonFrameReader(CLIENT_REPLY_BYTES_MAX);
-    const timer = setTimeout(() => finish(new Error(`request to ${endpoint.host}:${endpoint.port} timed out`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new Error(`request to ${endpoint.host}:${endpoint.port} timed out`)),
+      timeoutMs,
+    );
     let done = false;
     const finish = (err: Error | undefined, value?: Record<string, unknown>) => {
       if (done) return;

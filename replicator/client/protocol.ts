@@ -173,7 +173,11 @@ export function parseJsonFrame(f: RawFrame): ReadFrame {
 }
 
 /** A SUBMIT frame: commands of one client session, `bodies` in the command codec. */
-export function encodeSubmitFrame(clientId: number, requests: readonly { requestSeq: number; body: Uint8Array }[], w = new ByteWriter()): Buffer {
+export function encodeSubmitFrame(
+  clientId: number,
+  requests: readonly { requestSeq: number; body: Uint8Array }[],
+  w = new ByteWriter(),
+): Buffer {
   w.reset();
   w.u32(0); // length, patched below (big-endian)
   w.u8(FrameType.SUBMIT);
@@ -190,7 +194,9 @@ export function encodeSubmitFrame(clientId: number, requests: readonly { request
 }
 
 /** A SUBMIT frame as the server reads it, or why it is refused (the message of a BAD_REQUEST reply). */
-export type SubmitFrame = { ok: true; clientId: number; requests: { requestSeq: number; body: Uint8Array }[] } | { ok: false; message: string };
+export type SubmitFrame =
+  | { ok: true; clientId: number; requests: { requestSeq: number; body: Uint8Array }[] }
+  | { ok: false; message: string };
 
 /**
  * The body of a SUBMIT frame: `f64 clientId | u32 count | count × (f64 requestSeq | u32 length | command)`.
@@ -205,8 +211,10 @@ export function decodeSubmitFrame(body: Buffer): SubmitFrame {
   try {
     const clientId = r.f64();
     const count = r.u32();
-    if (!Number.isSafeInteger(clientId) || clientId < 1) return bad('clientId must be a positive safe integer (from op register)');
-    if (count > CLIENT_BATCH_COMMANDS_MAX) return bad(`${count} commands in one SUBMIT, limit ${CLIENT_BATCH_COMMANDS_MAX}`);
+    if (!Number.isSafeInteger(clientId) || clientId < 1)
+      return bad('clientId must be a positive safe integer (from op register)');
+    if (count > CLIENT_BATCH_COMMANDS_MAX)
+      return bad(`${count} commands in one SUBMIT, limit ${CLIENT_BATCH_COMMANDS_MAX}`);
     for (let k = 0; k < count; k++) {
       const requestSeq = r.f64();
       const len = r.u32();
@@ -250,7 +258,16 @@ export function finishResultsFrame(w: ByteWriter, count: number): Buffer {
  * An APPLIED result, its events encoded now from `events` (the buffer is reused). Returns where
  * the event bytes start in `w` (they end at w.length), for a copy kept to answer resends.
  */
-export function writeAppliedResult(w: ByteWriter, clientId: number, requestSeq: number, appliedIndex: number, seq: number, events: EventBuffer, eventsFrom: number, eventsTo: number): number {
+export function writeAppliedResult(
+  w: ByteWriter,
+  clientId: number,
+  requestSeq: number,
+  appliedIndex: number,
+  seq: number,
+  events: EventBuffer,
+  eventsFrom: number,
+  eventsTo: number,
+): number {
   w.f64(clientId);
   w.f64(requestSeq);
   w.u8(ResultStatus.APPLIED);
@@ -264,7 +281,14 @@ export function writeAppliedResult(w: ByteWriter, clientId: number, requestSeq: 
 }
 
 /** A DUPLICATE_WITH_RESULT: a resent command already applied, with the original's index, seq and event bytes. */
-export function writeDuplicateWithResult(w: ByteWriter, clientId: number, requestSeq: number, appliedIndex: number, seq: number, eventBytes: Uint8Array): void {
+export function writeDuplicateWithResult(
+  w: ByteWriter,
+  clientId: number,
+  requestSeq: number,
+  appliedIndex: number,
+  seq: number,
+  eventBytes: Uint8Array,
+): void {
   w.f64(clientId);
   w.f64(requestSeq);
   w.u8(ResultStatus.DUPLICATE_WITH_RESULT);
@@ -275,7 +299,13 @@ export function writeDuplicateWithResult(w: ByteWriter, clientId: number, reques
 }
 
 /** A DUPLICATE without the original's result (the server does not hold it). */
-export function writeDuplicateResult(w: ByteWriter, clientId: number, requestSeq: number, appliedIndex: number, seq: number): void {
+export function writeDuplicateResult(
+  w: ByteWriter,
+  clientId: number,
+  requestSeq: number,
+  appliedIndex: number,
+  seq: number,
+): void {
   w.f64(clientId);
   w.f64(requestSeq);
   w.u8(ResultStatus.DUPLICATE);
@@ -284,7 +314,15 @@ export function writeDuplicateResult(w: ByteWriter, clientId: number, requestSeq
 }
 
 /** An ERROR result; the message is cut to ERROR_MESSAGE_CHARS_MAX characters. */
-export function writeErrorResult(w: ByteWriter, clientId: number, requestSeq: number, code: string, leader: number, retryable: boolean, message: string): void {
+export function writeErrorResult(
+  w: ByteWriter,
+  clientId: number,
+  requestSeq: number,
+  code: string,
+  leader: number,
+  retryable: boolean,
+  message: string,
+): void {
   w.f64(clientId);
   w.f64(requestSeq);
   w.u8(ResultStatus.ERROR);
@@ -296,8 +334,24 @@ export function writeErrorResult(w: ByteWriter, clientId: number, requestSeq: nu
 
 /** One result of a RESULTS frame as the client reads it; `events` is a view into the frame (copy it to keep it). */
 export type DecodedResult =
-  | { clientId: number; requestSeq: number; ok: true; outcome: 'APPLIED' | 'DUPLICATE'; appliedIndex: number; seq: number; events: Uint8Array }
-  | { clientId: number; requestSeq: number; ok: false; code: string; leader: number; retryable: boolean; message: string };
+  | {
+      clientId: number;
+      requestSeq: number;
+      ok: true;
+      outcome: 'APPLIED' | 'DUPLICATE';
+      appliedIndex: number;
+      seq: number;
+      events: Uint8Array;
+    }
+  | {
+      clientId: number;
+      requestSeq: number;
+      ok: false;
+      code: string;
+      leader: number;
+      retryable: boolean;
+      message: string;
+    };
 
 const NO_EVENTS = new Uint8Array(0);
 
@@ -320,11 +374,23 @@ export class ResultsReader {
     const clientId = r.f64();
     const requestSeq = r.f64();
     const status = r.u8();
-    if (status === ResultStatus.APPLIED || status === ResultStatus.DUPLICATE || status === ResultStatus.DUPLICATE_WITH_RESULT) {
+    if (
+      status === ResultStatus.APPLIED ||
+      status === ResultStatus.DUPLICATE ||
+      status === ResultStatus.DUPLICATE_WITH_RESULT
+    ) {
       const appliedIndex = r.f64();
       const seq = r.f64();
       const events = status === ResultStatus.DUPLICATE ? NO_EVENTS : r.bytes(r.u32());
-      return { clientId, requestSeq, ok: true, outcome: status === ResultStatus.APPLIED ? 'APPLIED' : 'DUPLICATE', appliedIndex, seq, events };
+      return {
+        clientId,
+        requestSeq,
+        ok: true,
+        outcome: status === ResultStatus.APPLIED ? 'APPLIED' : 'DUPLICATE',
+        appliedIndex,
+        seq,
+        events,
+      };
     }
     const code = r.str();
     const leader = r.f64();
@@ -352,7 +418,10 @@ export type { OrdersDump } from '../log.js';
  * then, but the request was sent before and an earlier copy may have taken effect. The outcome
  * is unknown; check (the gateway: GetOrder) before sending the command again.
  */
-export const SESSION_LOST_CODES: ReadonlySet<string> = new Set([OUTCOME_NAMES[ApplyOutcome.SESSION_EXPIRED]!, OUTCOME_NAMES[ApplyOutcome.UNKNOWN_SESSION]!]);
+export const SESSION_LOST_CODES: ReadonlySet<string> = new Set([
+  OUTCOME_NAMES[ApplyOutcome.SESSION_EXPIRED]!,
+  OUTCOME_NAMES[ApplyOutcome.UNKNOWN_SESSION]!,
+]);
 
 // ---------------------------------------------------------------------------------------------
 // Entries (op 'entries')
@@ -396,8 +465,22 @@ export const EntriesKind = { ENTRIES: 1, SNAPSHOT: 2 } as const;
 
 /** A decoded ENTRIES frame body (the reader's side). Throws DecodeError (engine/byte-writer.ts) on malformed bytes. */
 export type EntriesReply =
-  | { id: number; kind: 'entries'; applied: number; firstIndex: number; entries: { index: number; term: number; type: number; data: Uint8Array }[] }
-  | { id: number; kind: 'snapshot'; applied: number; firstIndex: number; index: number; term: number; data: Uint8Array };
+  | {
+      id: number;
+      kind: 'entries';
+      applied: number;
+      firstIndex: number;
+      entries: { index: number; term: number; type: number; data: Uint8Array }[];
+    }
+  | {
+      id: number;
+      kind: 'snapshot';
+      applied: number;
+      firstIndex: number;
+      index: number;
+      term: number;
+      data: Uint8Array;
+    };
 
 export function decodeEntriesFrame(body: Uint8Array): EntriesReply {
   const r = new ByteReader(body, 0, body.length);

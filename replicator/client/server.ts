@@ -16,14 +16,50 @@ import net from 'node:net';
 import { ByteWriter } from '../../engine/byte-writer.js';
 import type { EventBuffer } from '../../engine/event-buffer.js';
 import { ApplyOutcome, OUTCOME_NAMES, type ApplyResult } from '../../shard/state-machine.js';
-import type { CommittedRead, EncodedProposal, LiveOrder, NodeStatus, Proposal, ProposalCallback, ProposalError, ProposalReply } from '../log.js';
+import type {
+  CommittedRead,
+  EncodedProposal,
+  LiveOrder,
+  NodeStatus,
+  Proposal,
+  ProposalCallback,
+  ProposalError,
+  ProposalReply,
+} from '../log.js';
 import { ConfChangeType, type ConfChange, type ConfState } from '../raft/types.js';
 import { RecentResults } from '../recent-results.js';
 import { linesLog, type Log } from '../../ops/log.js';
-import { CLIENT_FRAME_BYTES_MAX, CLIENT_INFLIGHT_MAX, ENTRIES_BYTES_DEFAULT, ENTRIES_BYTES_MAX, ENTRIES_WAIT_MS_MAX, FrameReader, FrameType, TRACE_INDEXES_MAX, beginResultsFrame, decodeSubmitFrame, encodeEntriesFrame, encodeFrame, finishResultsFrame, parseJsonFrame, writeAppliedResult, writeDuplicateResult, writeDuplicateWithResult, writeErrorResult, type CommandReply, type OrdersDump, type RawFrame, type RequestId } from './protocol.js';
+import {
+  CLIENT_FRAME_BYTES_MAX,
+  CLIENT_INFLIGHT_MAX,
+  ENTRIES_BYTES_DEFAULT,
+  ENTRIES_BYTES_MAX,
+  ENTRIES_WAIT_MS_MAX,
+  FrameReader,
+  FrameType,
+  TRACE_INDEXES_MAX,
+  beginResultsFrame,
+  decodeSubmitFrame,
+  encodeEntriesFrame,
+  encodeFrame,
+  finishResultsFrame,
+  parseJsonFrame,
+  writeAppliedResult,
+  writeDuplicateResult,
+  writeDuplicateWithResult,
+  writeErrorResult,
+  type CommandReply,
+  type OrdersDump,
+  type RawFrame,
+  type RequestId,
+} from './protocol.js';
 
 /** Op 'membership': the change names on the wire. */
-const MEMBERSHIP_CHANGES: Record<string, ConfChangeType> = { 'add-learner': ConfChangeType.ADD_LEARNER, promote: ConfChangeType.PROMOTE, remove: ConfChangeType.REMOVE };
+const MEMBERSHIP_CHANGES: Record<string, ConfChangeType> = {
+  'add-learner': ConfChangeType.ADD_LEARNER,
+  promote: ConfChangeType.PROMOTE,
+  remove: ConfChangeType.REMOVE,
+};
 
 /** Connections the server holds at once; more are closed on accept. */
 export const CLIENT_CONNECTIONS_MAX = 1024;
@@ -51,10 +87,14 @@ const OUTCOME_MESSAGES: Record<number, string> = {
  * applied, or the node's refusal (NOT_LEADER and the like: retryable — an extra registration
  * that did commit is harmless, it is evicted unused in time).
  */
-export function proposeRegister(node: Pick<ClientServerNode, 'proposeEncoded'>, cb: (err: ProposalError | Error | undefined, clientId: number) => void): void {
+export function proposeRegister(
+  node: Pick<ClientServerNode, 'proposeEncoded'>,
+  cb: (err: ProposalError | Error | undefined, clientId: number) => void,
+): void {
   node.proposeEncoded({ clientId: 0, requestSeq: 0, body: REGISTER_BODY }, (err, result) => {
     if (err !== undefined) return cb(err, 0);
-    if (result!.outcome !== ApplyOutcome.REGISTERED) return cb(new Error(`register: outcome ${OUTCOME_NAMES[result!.outcome] ?? result!.outcome}`), 0);
+    if (result!.outcome !== ApplyOutcome.REGISTERED)
+      return cb(new Error(`register: outcome ${OUTCOME_NAMES[result!.outcome] ?? result!.outcome}`), 0);
     cb(undefined, result!.clientId);
   });
 }
@@ -63,7 +103,9 @@ const REGISTER_BODY = new Uint8Array(0);
 
 /** A new client session on `node` (the leader), for in-process tests and tools that propose directly: resolves with its clientId. */
 export function registerSession(node: Pick<ClientServerNode, 'proposeEncoded'>): Promise<number> {
-  return new Promise((resolve, reject) => proposeRegister(node, (err, clientId) => (err !== undefined ? reject(err) : resolve(clientId))));
+  return new Promise((resolve, reject) =>
+    proposeRegister(node, (err, clientId) => (err !== undefined ? reject(err) : resolve(clientId))),
+  );
 }
 
 /** What the server needs from a replica (ReplicaNode implements it). */
@@ -88,7 +130,11 @@ export interface ClientServerNode {
   /** Op 'trace': the stages of recent entries this node proposed as leader (replicator/entry-trace.ts); without it the op is refused. */
   entryStages?(index: number): import('../entry-trace.js').EntryStages | undefined;
   /** Op 'membership' (operator CLI add-node / remove-node); without it the op is refused. */
-  changeMembership?(cc: ConfChange): Promise<{ ok: true; index: number; conf: ConfState } | { ok: false; error: string; leader: number; message: string }>;
+  changeMembership?(
+    cc: ConfChange,
+  ): Promise<
+    { ok: true; index: number; conf: ConfState } | { ok: false; error: string; leader: number; message: string }
+  >;
 }
 
 export interface ClientServerOptions {
@@ -189,7 +235,16 @@ export class ClientServer {
       return;
     }
     socket.setNoDelay(true);
-    const c: Conn = { socket, reader: new FrameReader(this.frameBytesMax), inflight: 0, paused: false, closed: false, corked: false, results: undefined, resultCount: 0 };
+    const c: Conn = {
+      socket,
+      reader: new FrameReader(this.frameBytesMax),
+      inflight: 0,
+      paused: false,
+      closed: false,
+      corked: false,
+      results: undefined,
+      resultCount: 0,
+    };
     this.conns.add(c);
     socket.on('data', (chunk: Buffer) => {
       if (c.closed) return;
@@ -214,7 +269,14 @@ export class ClientServer {
         f = c.reader.next();
       } catch (err) {
         // The length prefix is all we have to find the next frame: the stream is lost.
-        this.reply(c, { id: null, ok: false, error: 'FRAME_TOO_LARGE', leader: 0, retryable: false, message: (err as Error).message });
+        this.reply(c, {
+          id: null,
+          ok: false,
+          error: 'FRAME_TOO_LARGE',
+          leader: 0,
+          retryable: false,
+          message: (err as Error).message,
+        });
         c.socket.end();
         c.closed = true;
         this.conns.delete(c);
@@ -227,7 +289,13 @@ export class ClientServer {
       }
       const j = parseJsonFrame(f);
       if (!j.ok) {
-        this.reply(c, { id: null, ok: false, error: j.error === 'NOT_JSON' ? 'BAD_FRAME_TYPE' : j.error, leader: 0, retryable: false });
+        this.reply(c, {
+          id: null,
+          ok: false,
+          error: j.error === 'NOT_JSON' ? 'BAD_FRAME_TYPE' : j.error,
+          leader: 0,
+          retryable: false,
+        });
         continue;
       }
       this.handle(c, j.value);
@@ -246,12 +314,20 @@ export class ClientServer {
   /** A JSON frame: a request object, handed to its op in OPS (a request without op is a command). */
   private handle(c: Conn, value: unknown): void {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      this.reply(c, { id: null, ok: false, error: 'BAD_REQUEST', leader: 0, retryable: false, message: 'not an object' });
+      this.reply(c, {
+        id: null,
+        ok: false,
+        error: 'BAD_REQUEST',
+        leader: 0,
+        retryable: false,
+        message: 'not an object',
+      });
       return;
     }
     const req = value as Record<string, unknown>;
     const id: RequestId = typeof req.id === 'number' || typeof req.id === 'string' ? req.id : null;
-    const bad = (message: string) => this.reply(c, { id, ok: false, error: 'BAD_REQUEST', leader: 0, retryable: false, message });
+    const bad = (message: string) =>
+      this.reply(c, { id, ok: false, error: 'BAD_REQUEST', leader: 0, retryable: false, message });
     const op = req.op === undefined ? 'submit' : req.op;
     const handler = typeof op === 'string' && Object.hasOwn(OPS, op) ? OPS[op] : undefined;
     if (handler === undefined) return bad(`unknown op ${JSON.stringify(req.op)}`);
@@ -308,13 +384,16 @@ export class ClientServer {
     const t = this.entryDeadlineTimer;
     if (t !== undefined && t.at <= at) return;
     if (t !== undefined) clearTimeout(t.timer);
-    const timer = setTimeout(() => {
-      this.entryDeadlineTimer = undefined;
-      this.pollEntryWaiters();
-      let next = Infinity;
-      for (const w of this.entryWaiters) next = Math.min(next, w.deadline);
-      if (next !== Infinity) this.armEntryDeadline(next);
-    }, Math.max(0, at - Date.now()));
+    const timer = setTimeout(
+      () => {
+        this.entryDeadlineTimer = undefined;
+        this.pollEntryWaiters();
+        let next = Infinity;
+        for (const w of this.entryWaiters) next = Math.min(next, w.deadline);
+        if (next !== Infinity) this.armEntryDeadline(next);
+      },
+      Math.max(0, at - Date.now()),
+    );
     this.entryDeadlineTimer = { at, timer };
   }
 
@@ -326,7 +405,14 @@ export class ClientServer {
     } catch (err) {
       // A reader's request must never take the replica down.
       w.c.inflight--;
-      this.reply(w.c, { id: w.id, ok: false, error: 'INTERNAL', leader: 0, retryable: true, message: (err as Error).message });
+      this.reply(w.c, {
+        id: w.id,
+        ok: false,
+        error: 'INTERNAL',
+        leader: 0,
+        retryable: true,
+        message: (err as Error).message,
+      });
       if (w.c.paused) this.drain(w.c);
       return true;
     }
@@ -356,18 +442,35 @@ export class ClientServer {
   /** A SUBMIT frame: check the framing, propose each command; results come back one by one. */
   private handleSubmit(c: Conn, body: Buffer): void {
     const f = decodeSubmitFrame(body);
-    if (!f.ok) return this.reply(c, { id: null, ok: false, error: 'BAD_REQUEST', leader: 0, retryable: false, message: f.message });
+    if (!f.ok)
+      return this.reply(c, {
+        id: null,
+        ok: false,
+        error: 'BAD_REQUEST',
+        leader: 0,
+        retryable: false,
+        message: f.message,
+      });
     const node = this.opts.node;
     const clientId = f.clientId;
     c.inflight += f.requests.length;
     for (const q of f.requests) {
       const requestSeq = q.requestSeq;
-      node.proposeEncoded({ clientId, requestSeq, body: q.body }, (err, result, events) => this.result(c, clientId, requestSeq, err, result, events));
+      node.proposeEncoded({ clientId, requestSeq, body: q.body }, (err, result, events) =>
+        this.result(c, clientId, requestSeq, err, result, events),
+      );
     }
   }
 
   /** Appends one result to the connection's RESULTS frame of this tick (encoding the events now: the buffer is reused). */
-  private result(c: Conn, clientId: number, requestSeq: number, err: ProposalError | undefined, result: ApplyResult | undefined, events: EventBuffer | undefined): void {
+  private result(
+    c: Conn,
+    clientId: number,
+    requestSeq: number,
+    err: ProposalError | undefined,
+    result: ApplyResult | undefined,
+    events: EventBuffer | undefined,
+  ): void {
     c.inflight--;
     if (!c.closed) {
       const w = this.resultsFrame(c);
@@ -394,9 +497,25 @@ export class ClientServer {
    * One result: APPLIED (its events kept to answer resends), DUPLICATE with the original's result
    * when this port still holds it, else a bare DUPLICATE, or a refusal.
    */
-  private writeResult(w: ByteWriter, clientId: number, requestSeq: number, err: ProposalError | undefined, result: ApplyResult | undefined, events: EventBuffer | undefined): void {
+  private writeResult(
+    w: ByteWriter,
+    clientId: number,
+    requestSeq: number,
+    err: ProposalError | undefined,
+    result: ApplyResult | undefined,
+    events: EventBuffer | undefined,
+  ): void {
     if (err === undefined && result!.outcome === ApplyOutcome.APPLIED) {
-      const eventsAt = writeAppliedResult(w, clientId, requestSeq, result!.appliedIndex, result!.seq, events!, result!.eventsFrom, result!.eventsTo);
+      const eventsAt = writeAppliedResult(
+        w,
+        clientId,
+        requestSeq,
+        result!.appliedIndex,
+        result!.seq,
+        events!,
+        result!.eventsFrom,
+        result!.eventsTo,
+      );
       this.recent.keep(clientId, requestSeq, result!.appliedIndex, result!.seq, w.bytesRef(), eventsAt, w.length);
       return;
     }
@@ -410,7 +529,15 @@ export class ClientServer {
     // request is missing), SESSION_EXPIRED or UNKNOWN_SESSION (final).
     const code = err?.code ?? OUTCOME_NAMES[result!.outcome] ?? 'INTERNAL';
     const retryable = err?.retryable ?? result!.outcome === ApplyOutcome.SEQUENCE_GAP;
-    writeErrorResult(w, clientId, requestSeq, code, err?.leader ?? 0, retryable, err?.message ?? OUTCOME_MESSAGES[result!.outcome] ?? '');
+    writeErrorResult(
+      w,
+      clientId,
+      requestSeq,
+      code,
+      err?.leader ?? 0,
+      retryable,
+      err?.message ?? OUTCOME_MESSAGES[result!.outcome] ?? '',
+    );
   }
 
   private scheduleFlush(c: Conn): void {
@@ -517,7 +644,8 @@ function opOrders({ id, node, reply }: OpRequest): void {
 function opOrder({ req, id, node, reply, bad }: OpRequest): void {
   // A live order of this replica's book (the gateway's GetOrder): read after apply, not
   // linearizable (ReadIndex is not exposed yet); done orders are not in the book.
-  if (typeof req.orderId !== 'number' || !Number.isSafeInteger(req.orderId) || req.orderId < 1) return bad('orderId must be a positive safe integer');
+  if (typeof req.orderId !== 'number' || !Number.isSafeInteger(req.orderId) || req.orderId < 1)
+    return bad('orderId must be a positive safe integer');
   const r = node.liveOrder(req.orderId);
   reply({ id, ok: true, applied: r.applied, order: r.order ?? null });
 }
@@ -531,9 +659,12 @@ function opOrder({ req, id, node, reply, bad }: OpRequest): void {
 function opEntries({ req, node, bad, serveEntries }: OpRequest): void {
   if (node.readCommitted === undefined) return bad('op entries is not served by this node');
   const { fromIndex, bytesMax, waitMs } = req;
-  if (typeof fromIndex !== 'number' || !Number.isSafeInteger(fromIndex) || fromIndex < 1) return bad('fromIndex must be a positive safe integer');
-  if (bytesMax !== undefined && (typeof bytesMax !== 'number' || !Number.isSafeInteger(bytesMax) || bytesMax < 1)) return bad('bytesMax must be a positive safe integer');
-  if (waitMs !== undefined && (typeof waitMs !== 'number' || !Number.isSafeInteger(waitMs) || waitMs < 0)) return bad('waitMs must be a non-negative safe integer');
+  if (typeof fromIndex !== 'number' || !Number.isSafeInteger(fromIndex) || fromIndex < 1)
+    return bad('fromIndex must be a positive safe integer');
+  if (bytesMax !== undefined && (typeof bytesMax !== 'number' || !Number.isSafeInteger(bytesMax) || bytesMax < 1))
+    return bad('bytesMax must be a positive safe integer');
+  if (waitMs !== undefined && (typeof waitMs !== 'number' || !Number.isSafeInteger(waitMs) || waitMs < 0))
+    return bad('waitMs must be a non-negative safe integer');
   serveEntries({
     id: typeof req.id === 'number' && Number.isFinite(req.id) ? req.id : 0,
     fromIndex,
@@ -546,22 +677,32 @@ function opEntries({ req, node, bad, serveEntries }: OpRequest): void {
 function opTrace({ req, id, node, reply, bad }: OpRequest): void {
   if (node.entryStages === undefined) return bad('op trace is not served by this node');
   const ix = req.indexes;
-  if (!Array.isArray(ix) || ix.length > TRACE_INDEXES_MAX || !ix.every((i) => Number.isSafeInteger(i) && (i as number) > 0)) return bad(`indexes must be an array of at most ${TRACE_INDEXES_MAX} positive log indexes`);
+  if (
+    !Array.isArray(ix) ||
+    ix.length > TRACE_INDEXES_MAX ||
+    !ix.every((i) => Number.isSafeInteger(i) && (i as number) > 0)
+  )
+    return bad(`indexes must be an array of at most ${TRACE_INDEXES_MAX} positive log indexes`);
   reply({ id, ok: true, entries: (ix as number[]).map((i) => node.entryStages!(i) ?? { index: i, unknown: true }) });
 }
 
 /** {op:'transfer-leader', to} (operator CLI). */
 function opTransferLeader({ req, id, node, reply, bad }: OpRequest): void {
   if (node.transferLeadership === undefined) return bad('op transfer-leader is not served by this node');
-  if (typeof req.to !== 'number' || !Number.isSafeInteger(req.to) || req.to < 1) return bad('to must be a positive safe integer (a node id)');
+  if (typeof req.to !== 'number' || !Number.isSafeInteger(req.to) || req.to < 1)
+    return bad('to must be a positive safe integer (a node id)');
   const r = node.transferLeadership(req.to);
-  reply(r.ok ? { id, ok: true } : { id, ok: false, error: r.error, leader: r.leader, retryable: false, message: r.message });
+  reply(
+    r.ok ? { id, ok: true } : { id, ok: false, error: r.error, leader: r.leader, retryable: false, message: r.message },
+  );
 }
 
 /** {op:'test-fsync-delay', ms} (chaos suite, test mode only): every fdatasync takes this much longer. */
 function opTestFsyncDelay({ req, id, node, testOps, reply, bad }: OpRequest): void {
-  if (!testOps || node.setTestFsyncDelay === undefined) return bad('op test-fsync-delay is served only in test mode (MATCHBOOK_TEST_FAULTS=1)');
-  if (typeof req.ms !== 'number' || !Number.isSafeInteger(req.ms) || req.ms < 0 || req.ms > 10_000) return bad('ms must be an integer in [0, 10000]');
+  if (!testOps || node.setTestFsyncDelay === undefined)
+    return bad('op test-fsync-delay is served only in test mode (MATCHBOOK_TEST_FAULTS=1)');
+  if (typeof req.ms !== 'number' || !Number.isSafeInteger(req.ms) || req.ms < 0 || req.ms > 10_000)
+    return bad('ms must be an integer in [0, 10000]');
   node.setTestFsyncDelay(req.ms);
   reply({ id, ok: true, ms: req.ms });
 }
@@ -575,11 +716,18 @@ function opMembership({ req, id, node, bad, later }: OpRequest): void {
   if (node.changeMembership === undefined) return bad('op membership is not served by this node');
   const type = typeof req.change === 'string' ? MEMBERSHIP_CHANGES[req.change] : undefined;
   if (type === undefined) return bad(`change must be one of ${Object.keys(MEMBERSHIP_CHANGES).join(', ')}`);
-  if (typeof req.node !== 'number' || !Number.isSafeInteger(req.node) || req.node < 1 || req.node > 0xffff_ffff) return bad('node must be a positive integer (a node id)');
+  if (typeof req.node !== 'number' || !Number.isSafeInteger(req.node) || req.node < 1 || req.node > 0xffff_ffff)
+    return bad('node must be a positive integer (a node id)');
   const answer = later();
   node.changeMembership({ type, node: req.node }).then(
-    (r) => answer(r.ok ? { id, ok: true, index: r.index, conf: r.conf } : { id, ok: false, error: r.error, leader: r.leader, retryable: false, message: r.message }),
-    (err: unknown) => answer({ id, ok: false, error: 'INTERNAL', leader: 0, retryable: false, message: (err as Error).message }),
+    (r) =>
+      answer(
+        r.ok
+          ? { id, ok: true, index: r.index, conf: r.conf }
+          : { id, ok: false, error: r.error, leader: r.leader, retryable: false, message: r.message },
+      ),
+    (err: unknown) =>
+      answer({ id, ok: false, error: 'INTERNAL', leader: 0, retryable: false, message: (err as Error).message }),
   );
 }
 
@@ -595,7 +743,14 @@ function opRegister({ id, node, later }: OpRequest): void {
   proposeRegister(node, (err, clientId) => {
     if (err === undefined) return answer({ id, ok: true, clientId });
     const e = err as { code?: string; leader?: number; retryable?: boolean };
-    answer({ id, ok: false, error: e.code ?? 'INTERNAL', leader: e.leader ?? 0, retryable: e.retryable ?? false, message: err.message });
+    answer({
+      id,
+      ok: false,
+      error: e.code ?? 'INTERNAL',
+      leader: e.leader ?? 0,
+      retryable: e.retryable ?? false,
+      message: err.message,
+    });
   });
 }
 
@@ -603,15 +758,25 @@ function opRegister({ id, node, later }: OpRequest): void {
 function opSubmit({ req, id, node, bad, later }: OpRequest): void {
   const { clientId, requestSeq, command } = req;
   // Client ids come from op 'register'; 0 (registration) and < 0 (the leader's time ticks) are the replicas'.
-  if (typeof clientId !== 'number' || !Number.isSafeInteger(clientId) || clientId < 1) return bad('clientId must be a positive safe integer (from op register)');
-  if (typeof requestSeq !== 'number' || !Number.isSafeInteger(requestSeq) || requestSeq < 1) return bad('requestSeq must be a positive safe integer');
-  if (typeof command !== 'object' || command === null || Array.isArray(command)) return bad('command must be an object');
+  if (typeof clientId !== 'number' || !Number.isSafeInteger(clientId) || clientId < 1)
+    return bad('clientId must be a positive safe integer (from op register)');
+  if (typeof requestSeq !== 'number' || !Number.isSafeInteger(requestSeq) || requestSeq < 1)
+    return bad('requestSeq must be a positive safe integer');
+  if (typeof command !== 'object' || command === null || Array.isArray(command))
+    return bad('command must be an object');
   const answer = later();
   node.propose({ clientId, requestSeq, command: command as Record<string, unknown> }).then(
     (r) => answer(replyOf(id, r)),
     (err: unknown) => {
       const e = err as { code?: string; leader?: number; retryable?: boolean; message?: string };
-      answer({ id, ok: false, error: e.code ?? 'INTERNAL', leader: e.leader ?? 0, retryable: e.retryable ?? false, message: e.message ?? String(err) });
+      answer({
+        id,
+        ok: false,
+        error: e.code ?? 'INTERNAL',
+        leader: e.leader ?? 0,
+        retryable: e.retryable ?? false,
+        message: e.message ?? String(err),
+      });
     },
   );
 }
@@ -619,8 +784,22 @@ function opSubmit({ req, id, node, bad, later }: OpRequest): void {
 function replyOf(id: RequestId, r: ProposalReply): CommandReply {
   const o = r.result.outcome;
   if (o === ApplyOutcome.APPLIED || o === ApplyOutcome.DUPLICATE) {
-    return { id, ok: true, outcome: o === ApplyOutcome.APPLIED ? 'APPLIED' : 'DUPLICATE', appliedIndex: r.result.appliedIndex, seq: r.result.seq, events: r.events };
+    return {
+      id,
+      ok: true,
+      outcome: o === ApplyOutcome.APPLIED ? 'APPLIED' : 'DUPLICATE',
+      appliedIndex: r.result.appliedIndex,
+      seq: r.result.seq,
+      events: r.events,
+    };
   }
   // SEQUENCE_GAP (retryable: resend from the oldest unacknowledged), SESSION_EXPIRED, UNKNOWN_SESSION (final).
-  return { id, ok: false, error: OUTCOME_NAMES[o] ?? `OUTCOME_${o}`, leader: 0, retryable: o === ApplyOutcome.SEQUENCE_GAP, message: OUTCOME_MESSAGES[o] ?? '' };
+  return {
+    id,
+    ok: false,
+    error: OUTCOME_NAMES[o] ?? `OUTCOME_${o}`,
+    leader: 0,
+    retryable: o === ApplyOutcome.SEQUENCE_GAP,
+    message: OUTCOME_MESSAGES[o] ?? '',
+  };
 }

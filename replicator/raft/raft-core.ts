@@ -102,7 +102,19 @@ interface ReadRequest {
 }
 
 function emptyMessage(type: MessageType, from: NodeId, to: NodeId, term: number): Message {
-  return { type, from, to, term, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, context: 0 };
+  return {
+    type,
+    from,
+    to,
+    term,
+    logTerm: 0,
+    index: 0,
+    entries: [],
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    context: 0,
+  };
 }
 
 export class RaftCore {
@@ -164,7 +176,10 @@ export class RaftCore {
 
   constructor(cfg: RaftConfig, recovered?: RecoveredState) {
     invariant(cfg.id !== NONE, 'raft: node id 0 is reserved');
-    invariant(cfg.heartbeatTicks > 0 && cfg.electionTicks > cfg.heartbeatTicks, 'raft: need electionTicks > heartbeatTicks > 0');
+    invariant(
+      cfg.heartbeatTicks > 0 && cfg.electionTicks > cfg.heartbeatTicks,
+      'raft: need electionTicks > heartbeatTicks > 0',
+    );
     this.id = cfg.id;
     this.cfg = cfg;
     let conf = cfg.conf;
@@ -181,11 +196,20 @@ export class RaftCore {
       }
       for (const e of recovered.entries) this.log.entries.push(e);
       for (let k = 0; k < this.log.entries.length; k++) {
-        invariant(this.log.entries[k]!.index === this.log.snapIndex + 1 + k, 'raft: recovered entries are not contiguous');
+        invariant(
+          this.log.entries[k]!.index === this.log.snapIndex + 1 + k,
+          'raft: recovered entries are not contiguous',
+        );
       }
-      invariant(this.log.lastTerm <= hs.term, `raft: recovered log ends in term ${this.log.lastTerm}, after the hard state's term ${hs.term}`);
+      invariant(
+        this.log.lastTerm <= hs.term,
+        `raft: recovered log ends in term ${this.log.lastTerm}, after the hard state's term ${hs.term}`,
+      );
       this.log.stable = this.log.lastIndex;
-      invariant(hs.commit <= this.log.lastIndex, `raft: recovered commit ${hs.commit} beyond last index ${this.log.lastIndex}`);
+      invariant(
+        hs.commit <= this.log.lastIndex,
+        `raft: recovered commit ${hs.commit} beyond last index ${this.log.lastIndex}`,
+      );
       this.log.committed = Math.max(hs.commit, this.log.snapIndex);
       this.log.applying = this.log.snapIndex;
       this.applied = this.log.snapIndex;
@@ -196,7 +220,8 @@ export class RaftCore {
     // The configuration is the log's (thesis §4.1): the snapshot's, then every CONF_CHANGE entry
     // after it, committed or not — the same one this node had before a restart.
     this.confLog = new ConfLog(conf);
-    for (const e of this.log.entries) if (e.type === EntryType.CONF_CHANGE) this.confLog.appended(e.index, decodeConfChange(e.data));
+    for (const e of this.log.entries)
+      if (e.type === EntryType.CONF_CHANGE) this.confLog.appended(e.index, decodeConfChange(e.data));
     this.refreshConf();
     if (this.tailLost !== undefined && this.voters.size === 1 && this.voters.has(this.id)) {
       // The only voter: nobody holds what it lost, so waiting would wait forever.
@@ -227,7 +252,10 @@ export class RaftCore {
   }
   /** The configuration as of `index` (≥ the first index − 1): what a snapshot taken there must record. */
   confAt(index: number): ConfState {
-    invariant(index >= this.log.snapIndex, `raft: configuration at ${index}, before the snapshot at ${this.log.snapIndex}`);
+    invariant(
+      index >= this.log.snapIndex,
+      `raft: configuration at ${index}, before the snapshot at ${this.log.snapIndex}`,
+    );
     return this.confLog.at(index);
   }
   /** True while this node waits to catch up after recovering with a lost log tail. */
@@ -277,10 +305,13 @@ export class RaftCore {
 
   proposeConfChange(cc: ConfChange): ProposeResult {
     if (this.role !== Role.LEADER) return { ok: false, error: ProposeError.NOT_LEADER, leader: this.leader };
-    if (this.pendingConfIndex > this.applied) return { ok: false, error: ProposeError.CONF_CHANGE_PENDING, leader: this.id };
+    if (this.pendingConfIndex > this.applied)
+      return { ok: false, error: ProposeError.CONF_CHANGE_PENDING, leader: this.id };
     // Thesis §4.1 / the etcd bug fix: a new leader must commit an entry of its term before changing membership.
-    if (this.log.termAt(this.log.committed) !== this.term) return { ok: false, error: ProposeError.NOT_COMMITTED_IN_TERM, leader: this.id };
-    if (!confChangeValid(this.confLog.current, cc)) return { ok: false, error: ProposeError.CONF_CHANGE_INVALID, leader: this.id };
+    if (this.log.termAt(this.log.committed) !== this.term)
+      return { ok: false, error: ProposeError.NOT_COMMITTED_IN_TERM, leader: this.id };
+    if (!confChangeValid(this.confLog.current, cc))
+      return { ok: false, error: ProposeError.CONF_CHANGE_INVALID, leader: this.id };
     const result = this.proposeEntry(EntryType.CONF_CHANGE, encodeConfChange(cc));
     if (result.ok) this.pendingConfIndex = result.index;
     return result;
@@ -288,7 +319,8 @@ export class RaftCore {
 
   private proposeEntry(type: EntryType, data: Uint8Array): ProposeResult {
     if (this.role !== Role.LEADER) return { ok: false, error: ProposeError.NOT_LEADER, leader: this.leader };
-    if (this.leadTransferee !== NONE) return { ok: false, error: ProposeError.TRANSFERRING_LEADERSHIP, leader: this.id };
+    if (this.leadTransferee !== NONE)
+      return { ok: false, error: ProposeError.TRANSFERRING_LEADERSHIP, leader: this.id };
     if (this.log.lastIndex - this.log.committed >= this.cfg.uncommittedEntriesMax) {
       return { ok: false, error: ProposeError.PROPOSAL_QUEUE_FULL, leader: this.id };
     }
@@ -509,7 +541,9 @@ export class RaftCore {
     // No conf change until everything up to here is applied.
     this.pendingConfIndex = this.log.lastIndex;
     // §5.4.2: an entry of our own term, so that earlier entries get committed with it.
-    this.appendToLog([{ index: this.log.lastIndex + 1, term: this.term, type: EntryType.NOOP, data: new Uint8Array(0) }]);
+    this.appendToLog([
+      { index: this.log.lastIndex + 1, term: this.term, type: EntryType.NOOP, data: new Uint8Array(0) },
+    ]);
     this.needBroadcast = true;
     this.maybeCommit();
   }
@@ -614,7 +648,10 @@ export class RaftCore {
       this.recvSnapChunks = [];
       this.recvSnapOffset = 0;
     }
-    const same = this.recvSnapMeta !== undefined && this.recvSnapMeta.index === c.meta.index && this.recvSnapMeta.term === c.meta.term;
+    const same =
+      this.recvSnapMeta !== undefined &&
+      this.recvSnapMeta.index === c.meta.index &&
+      this.recvSnapMeta.term === c.meta.term;
     if (!same || c.offset !== this.recvSnapOffset || c.size > SNAPSHOT_BYTES_MAX) {
       ack(same ? this.recvSnapOffset : 0); // tell the leader where we are
       return;
@@ -751,7 +788,10 @@ export class RaftCore {
     // A follower that has everything but has not been told the newest commit index (it answered
     // after the broadcast that carried it) hears it now, not at the next heartbeat: followers
     // serve market data, and their apply should not lag by a heartbeat interval.
-    const bumpCommit = pr.state === ProgressState.REPLICATE && pr.inflightIndex.length === 0 && pr.sentCommit < Math.min(pr.match, this.log.committed);
+    const bumpCommit =
+      pr.state === ProgressState.REPLICATE &&
+      pr.inflightIndex.length === 0 &&
+      pr.sentCommit < Math.min(pr.match, this.log.committed);
     this.sendAppend(m.from, bumpCommit);
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex) {
       this.send(emptyMessage(MessageType.TIMEOUT_NOW, this.id, m.from, this.term));
@@ -799,7 +839,11 @@ export class RaftCore {
       if (pr.state === ProgressState.SNAPSHOT) return;
       if (pr.state === ProgressState.PROBE && pr.probeSent) return;
       if (pr.state === ProgressState.REPLICATE) {
-        if (pr.inflightIndex.length >= this.cfg.inflightMessagesMax || pr.inflightBytesTotal >= this.cfg.inflightBytesMax) return;
+        if (
+          pr.inflightIndex.length >= this.cfg.inflightMessagesMax ||
+          pr.inflightBytesTotal >= this.cfg.inflightBytesMax
+        )
+          return;
       }
       const prevIndex = pr.next - 1;
       const prevTerm = this.log.termAt(prevIndex);
@@ -872,7 +916,10 @@ export class RaftCore {
   }
 
   private startSnapshot(to: NodeId, pr: Progress): void {
-    invariant(this.snapMeta !== undefined && this.snapData !== undefined, `raft: follower ${to} needs a snapshot but none is held`);
+    invariant(
+      this.snapMeta !== undefined && this.snapData !== undefined,
+      `raft: follower ${to} needs a snapshot but none is held`,
+    );
     pr.state = ProgressState.SNAPSHOT;
     pr.pendingSnapshot = this.snapMeta.index;
     pr.snapshotOffset = 0;
@@ -1020,7 +1067,8 @@ export class RaftCore {
     }
     // The leader keeps its own progress even when it removed itself: it leads until that change
     // commits (thesis §4.2.2) but no longer counts towards quorums (maybeCommit counts voters).
-    for (const id of [...this.progress.keys()]) if (id !== this.id && !this.voters.has(id) && !this.learners.has(id)) this.progress.delete(id);
+    for (const id of [...this.progress.keys()])
+      if (id !== this.id && !this.voters.has(id) && !this.learners.has(id)) this.progress.delete(id);
     if (this.leadTransferee !== NONE && !this.voters.has(this.leadTransferee)) this.leadTransferee = NONE;
   }
 
@@ -1029,7 +1077,10 @@ export class RaftCore {
     invariant(meta.index <= this.applied, `raft: compact at ${meta.index} beyond applied ${this.applied}`);
     if (meta.index <= this.log.snapIndex) return;
     const conf = this.confLog.at(meta.index);
-    invariant(sameConf(conf, meta.conf), `raft: snapshot at ${meta.index} records voters [${meta.conf.voters}] learners [${meta.conf.learners}], the log says [${conf.voters}] [${conf.learners}]`);
+    invariant(
+      sameConf(conf, meta.conf),
+      `raft: snapshot at ${meta.index} records voters [${meta.conf.voters}] learners [${meta.conf.learners}], the log says [${conf.voters}] [${conf.learners}]`,
+    );
     this.log.compact(meta.index, meta.term);
     this.confLog.compactedThrough(meta.index);
     this.snapMeta = meta;
@@ -1118,7 +1169,10 @@ export class RaftCore {
     // Ready, after the hard state: the commit index moves in the next Ready.
     if (rd.snapshot !== undefined) hs.commit = this.prevHard.commit;
     if (hs.term !== this.prevHard.term || hs.vote !== this.prevHard.vote || hs.commit !== this.prevHard.commit) {
-      invariant(hs.commit >= this.prevHard.commit, `raft: commit index went back from ${this.prevHard.commit} to ${hs.commit}`);
+      invariant(
+        hs.commit >= this.prevHard.commit,
+        `raft: commit index went back from ${this.prevHard.commit} to ${hs.commit}`,
+      );
       invariant(hs.term >= this.prevHard.term, `raft: term went back from ${this.prevHard.term} to ${hs.term}`);
       rd.hardState = hs;
       this.prevHard = hs;

@@ -91,7 +91,10 @@ export class RaftLog {
     if (ents.length === 0) return;
     const first = ents[0]!.index;
     invariant(first > this.committed, `append: would overwrite committed index ${this.committed} from ${first}`);
-    invariant(first > this.snapIndex && first <= this.lastIndex + 1, `append: gap, first ${first}, last ${this.lastIndex}`);
+    invariant(
+      first > this.snapIndex && first <= this.lastIndex + 1,
+      `append: gap, first ${first}, last ${this.lastIndex}`,
+    );
     if (first <= this.lastIndex) {
       this.entries.length = first - this.snapIndex - 1;
       if (this.stable >= first) this.stable = first - 1;

@@ -148,7 +148,9 @@ export const ProposeError = {
 } as const;
 export type ProposeError = (typeof ProposeError)[keyof typeof ProposeError];
 
-export type ProposeResult = { ok: true; index: number; term: number } | { ok: false; error: ProposeError; leader: NodeId };
+export type ProposeResult =
+  | { ok: true; index: number; term: number }
+  | { ok: false; error: ProposeError; leader: NodeId };
 
 /** Deterministic randomness, injected (e.g. a seeded PRNG): returns an integer in [0, n). */
 export type RandomInt = (n: number) => number;

@@ -63,7 +63,19 @@ export const SIM_SHARD_CONFIG: ShardConfig = {
   orderCountMax: 10_000,
   accounts: [1, 2, 3].map((id) => ({ id, stp: Stp.NONE })),
   instruments: [
-    { symbol: 'SIM', tickSize: 1, lotSize: 1, minQty: 1, maxQty: 1_000, maxPrice: 1_000, priceBandTicks: 0, referencePrice: null, sessionCloseUtcUs: 0, priceDecimals: 0, qtyDecimals: 0 },
+    {
+      symbol: 'SIM',
+      tickSize: 1,
+      lotSize: 1,
+      minQty: 1,
+      maxQty: 1_000,
+      maxPrice: 1_000,
+      priceBandTicks: 0,
+      referencePrice: null,
+      sessionCloseUtcUs: 0,
+      priceDecimals: 0,
+      qtyDecimals: 0,
+    },
   ],
 };
 
@@ -228,7 +240,13 @@ export class ClusterSim {
       snapshotIntervalEntries: p.snapshotIntervalEntries,
       timeTickMs: p.timeTickMs,
       // Small limits, so that catching up takes several APPENDs and a snapshot several chunks.
-      raft: { inflightMessagesMax: 8, inflightBytesMax: 16 * 1024, appendBytesMax: 600, uncommittedEntriesMax: 256, snapshotChunkBytes: 700 },
+      raft: {
+        inflightMessagesMax: 8,
+        inflightBytesMax: 16 * 1024,
+        appendBytesMax: 600,
+        uncommittedEntriesMax: 256,
+        snapshotChunkBytes: 700,
+      },
       // Small segments, so that rolls, compaction and recovery across segments happen.
       wal: { segmentBytesMax: 4096, tailCacheBytesMax: 8192 },
       sessionsMax: p.sessionsMax,
@@ -261,7 +279,10 @@ export class ClusterSim {
       this.heal();
     } catch (e) {
       if (e instanceof SimFailure) throw e;
-      const reason = e instanceof SimInvariantError ? `invariant: ${e.message}` : `threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
+      const reason =
+        e instanceof SimInvariantError
+          ? `invariant: ${e.message}`
+          : `threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
       throw new SimFailure(this.seed, this.profile.name, this.now, this.phase, reason, [...this.traceLines]);
     }
     this.stats.steps = this.now;
@@ -337,7 +358,9 @@ export class ClusterSim {
       stateReset: (mc, installed) => this.oracle.onStateReset(mc, installed),
       fatal: (mc, err) => {
         if (err instanceof SimFailure || err instanceof SimInvariantError) throw err; // the oracle, from inside a hook
-        this.fail(`node ${mc.id} died of a real error (not a simulated crash): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        this.fail(
+          `node ${mc.id} died of a real error (not a simulated crash): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        );
       },
       ...(this.traceOn ? { trace: (line: string) => this.trace(line) } : {}),
     });
@@ -356,7 +379,9 @@ export class ClusterSim {
     if (m.lives > 1) this.stats.restarts++;
     if (node.raft.logTailLost) this.stats.tailsLost++;
     this.oracle.onBoot(m);
-    this.trace(`BOOT n${m.id} life ${m.lives}: term ${node.raft.term} commit ${node.raft.commitIndex} log [${node.raft.firstIndex}, ${node.raft.lastIndex}]${node.raft.logTailLost ? ' TAIL LOST' : ''}`);
+    this.trace(
+      `BOOT n${m.id} life ${m.lives}: term ${node.raft.term} commit ${node.raft.commitIndex} log [${node.raft.firstIndex}, ${node.raft.lastIndex}]${node.raft.logTailLost ? ' TAIL LOST' : ''}`,
+    );
   }
 
   private scheduleUp(m: SimMachine): void {
@@ -484,7 +509,8 @@ export class ClusterSim {
     if (this.rng.chance(0.5)) {
       const at = this.now + 1 + this.rng.int(POWER_CUT_DELAY_STEPS_MAX);
       this.trace(`POWER CUT on every host at ${at}, writes in flight`);
-      for (const m of this.machines.values()) if (m.status === 'up' && !m.paused && !m.armed) m.armCrash(this.rng.int(3), false);
+      for (const m of this.machines.values())
+        if (m.status === 'up' && !m.paused && !m.armed) m.armCrash(this.rng.int(3), false);
       this.powerCutAllAt = at;
       return;
     }
@@ -509,7 +535,9 @@ export class ClusterSim {
   private maybeDamageTail(m: SimMachine): void {
     if (!this.rng.chance(this.profile.tailDamageP) || m.status === 'up') return;
     const voters = (this.currentLeader() ?? this.upMachines()[0])?.node?.membership().voters ?? this.machineCfg.members;
-    const damaged = [...this.machines.values()].filter((x) => x !== m && x.status !== 'removed' && this.oracle.tailMarked(x)).length;
+    const damaged = [...this.machines.values()].filter(
+      (x) => x !== m && x.status !== 'removed' && this.oracle.tailMarked(x),
+    ).length;
     if (damaged + 1 > (voters.length - 1) >> 1) return;
     const dir = this.oracle.walDir(m);
     const segs = m.fs.files(dir).filter((f) => /^wal-\d{20}\.log$/.test(f));
@@ -595,7 +623,9 @@ export class ClusterSim {
       this.stats.readsServed++;
       const applied = m.node?.stateMachine.appliedIndex ?? index;
       if (index < required || applied < index)
-        this.fail(`linearizability: a read issued at step ${issuedAt} on node ${m.id} was answered with index ${index} (applied ${applied}), but a command acknowledged before it took effect at ${required}`);
+        this.fail(
+          `linearizability: a read issued at step ${issuedAt} on node ${m.id} was answered with index ${index} (applied ${applied}), but a command acknowledged before it took effect at ${required}`,
+        );
     });
   }
 
@@ -604,9 +634,12 @@ export class ClusterSim {
     if (leader === undefined || this.confBusy) return;
     const conf = leader.node!.membership();
     const ops: ConfChange[] = [];
-    if (this.nextNodeId <= this.profile.nodes + NODES_ADDED_MAX) ops.push({ type: ConfChangeType.ADD_LEARNER, node: this.nextNodeId });
-    for (const l of conf.learners) if (this.machines.get(l)?.status === 'up') ops.push({ type: ConfChangeType.PROMOTE, node: l });
-    if (conf.voters.length > VOTERS_MIN) for (const v of conf.voters) ops.push({ type: ConfChangeType.REMOVE, node: v });
+    if (this.nextNodeId <= this.profile.nodes + NODES_ADDED_MAX)
+      ops.push({ type: ConfChangeType.ADD_LEARNER, node: this.nextNodeId });
+    for (const l of conf.learners)
+      if (this.machines.get(l)?.status === 'up') ops.push({ type: ConfChangeType.PROMOTE, node: l });
+    if (conf.voters.length > VOTERS_MIN)
+      for (const v of conf.voters) ops.push({ type: ConfChangeType.REMOVE, node: v });
     if (ops.length === 0) return;
     const cc = this.rng.pick(ops);
     if (cc.type === ConfChangeType.ADD_LEARNER) {
@@ -615,7 +648,12 @@ export class ClusterSim {
       this.boot(m);
     }
     this.confBusy = true;
-    const name = cc.type === ConfChangeType.ADD_LEARNER ? 'ADD_LEARNER' : cc.type === ConfChangeType.PROMOTE ? 'PROMOTE' : 'REMOVE';
+    const name =
+      cc.type === ConfChangeType.ADD_LEARNER
+        ? 'ADD_LEARNER'
+        : cc.type === ConfChangeType.PROMOTE
+          ? 'PROMOTE'
+          : 'REMOVE';
     this.trace(`CONF ${name} n${cc.node} at n${leader.id}`);
     leader.node!.changeMembershipThen(cc, (r) => {
       this.confBusy = false;
@@ -689,7 +727,8 @@ export class ClusterSim {
         c.registering.retryAt = this.now + CLIENT_BACKOFF_STEPS;
         return;
       }
-      if (result!.outcome !== ApplyOutcome.REGISTERED) this.fail(`client ${c.index}: a registration answered outcome ${result!.outcome}`);
+      if (result!.outcome !== ApplyOutcome.REGISTERED)
+        this.fail(`client ${c.index}: a registration answered outcome ${result!.outcome}`);
       c.session = result!.clientId;
       c.nextReqSeq = 1;
       c.registering = undefined;
@@ -780,7 +819,9 @@ export class ClusterSim {
         c.out = undefined;
         return;
       default:
-        this.fail(`client ${c.index} session ${c.session}: request ${out.reqSeq} answered outcome ${result.outcome} (a client that sends in order never sees a gap)`);
+        this.fail(
+          `client ${c.index} session ${c.session}: request ${out.reqSeq} answered outcome ${result.outcome} (a client that sends in order never sees a gap)`,
+        );
     }
   }
 
@@ -798,7 +839,10 @@ export class ClusterSim {
     this.stats.elections++;
     this.stats.electionStepsMax = Math.max(this.stats.electionStepsMax, took);
     this.trace(`ELECTED n${leader.id} term ${r.term}, first commit ${took} steps after the kill`);
-    if (took > ELECTION_STEPS_MAX) this.fail(`liveness: a new leader committed only ${took} steps after the leader was killed (ELECTION_STEPS_MAX ${ELECTION_STEPS_MAX})`);
+    if (took > ELECTION_STEPS_MAX)
+      this.fail(
+        `liveness: a new leader committed only ${took} steps after the leader was killed (ELECTION_STEPS_MAX ${ELECTION_STEPS_MAX})`,
+      );
   }
 
   // ---- Healing: everything back, then bounded progress ----
@@ -824,9 +868,19 @@ export class ClusterSim {
     const deadline = this.now + HEAL_STEPS_MAX;
     // The probe registers and sends one command: a leader must commit both.
     while (probe.acked === 0) {
-      if (this.now >= deadline) this.fail(`liveness: no leader committed a new command within ${HEAL_STEPS_MAX} steps after healing (${this.describeNodes()})`);
+      if (this.now >= deadline)
+        this.fail(
+          `liveness: no leader committed a new command within ${HEAL_STEPS_MAX} steps after healing (${this.describeNodes()})`,
+        );
       for (const m of this.machines.values()) if (m.status === 'down') this.boot(m); // died starting
-      if (probe.session !== 0 && probe.out === undefined) probe.out = { reqSeq: probe.nextReqSeq++, body: this.command(probe), retryAt: this.now, attempts: 0, attempt: 0 };
+      if (probe.session !== 0 && probe.out === undefined)
+        probe.out = {
+          reqSeq: probe.nextReqSeq++,
+          body: this.command(probe),
+          retryAt: this.now,
+          attempts: 0,
+          attempt: 0,
+        };
       this.stepOnce();
     }
     this.stats.healSteps = this.now - start;
@@ -834,7 +888,9 @@ export class ClusterSim {
     const target = this.oracle.maxAckedIndex;
     const deadline2 = this.now + CONVERGE_STEPS_MAX;
     for (;;) {
-      const behind = this.oracle.members(this.machines).filter((m) => m.node === undefined || m.node.stateMachine.appliedIndex < target);
+      const behind = this.oracle
+        .members(this.machines)
+        .filter((m) => m.node === undefined || m.node.stateMachine.appliedIndex < target);
       if (behind.length === 0) break;
       for (const m of this.machines.values()) if (m.status === 'down') this.boot(m); // died starting
       if (this.now >= deadline2)
@@ -862,10 +918,13 @@ const ROLE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(Rol
 export function describeMessage(m: Message): string {
   let s = `${MESSAGE_NAMES[m.type] ?? m.type} ${m.from}->${m.to} t${m.term}`;
   if (m.type === MessageType.APPEND) s += ` prev=${m.index}/${m.logTerm} n=${m.entries.length} c=${m.commit}`;
-  else if (m.type === MessageType.APPEND_RESP) s += ` i=${m.index}${m.reject ? ` REJECT hint=${m.rejectHint}/${m.logTerm}` : ''}`;
+  else if (m.type === MessageType.APPEND_RESP)
+    s += ` i=${m.index}${m.reject ? ` REJECT hint=${m.rejectHint}/${m.logTerm}` : ''}`;
   else if (m.type === MessageType.VOTE || m.type === MessageType.PRE_VOTE) s += ` last=${m.index}/${m.logTerm}`;
-  else if (m.type === MessageType.VOTE_RESP || m.type === MessageType.PRE_VOTE_RESP) s += m.reject ? ' REJECT' : ' GRANT';
-  else if (m.type === MessageType.SNAPSHOT && m.snapshot) s += ` snap=${m.snapshot.meta.index}/${m.snapshot.meta.term} off=${m.snapshot.offset}${m.snapshot.done ? ' done' : ''}`;
+  else if (m.type === MessageType.VOTE_RESP || m.type === MessageType.PRE_VOTE_RESP)
+    s += m.reject ? ' REJECT' : ' GRANT';
+  else if (m.type === MessageType.SNAPSHOT && m.snapshot)
+    s += ` snap=${m.snapshot.meta.index}/${m.snapshot.meta.term} off=${m.snapshot.offset}${m.snapshot.done ? ' done' : ''}`;
   else if (m.type === MessageType.HEARTBEAT || m.type === MessageType.HEARTBEAT_RESP) s += ` c=${m.commit}`;
   return s;
 }

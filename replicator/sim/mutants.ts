@@ -31,7 +31,7 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     name: 'membership-reverts-on-restart',
-    bug: 'a restarted replica takes its snapshot\'s configuration and ignores the membership changes in its log (audit #2)',
+    bug: "a restarted replica takes its snapshot's configuration and ignores the membership changes in its log (audit #2)",
     file: 'replicator/raft/raft-core.ts',
     find: 'for (const e of this.log.entries) if (e.type === EntryType.CONF_CHANGE) this.confLog.appended(e.index, decodeConfChange(e.data));',
     replace: '',
@@ -63,7 +63,7 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     name: 'evicted-session-reapplies',
-    bug: 'an evicted session\'s request 1 is taken for a new session and applied again (audit #5)',
+    bug: "an evicted session's request 1 is taken for a new session and applied again (audit #5)",
     file: 'shard/state-machine.ts',
     find: 'return this.refused(clientId <= this.sessionsAllocated ? ApplyOutcome.SESSION_EXPIRED : ApplyOutcome.UNKNOWN_SESSION, clientId, requestSeq, from);',
     replace:
@@ -75,20 +75,22 @@ export const MUTANTS: readonly Mutant[] = [
     bug: 'removing a voter never takes effect in the configurations: a leader that removed itself and stopped is still counted by the others (audit #6)',
     file: 'replicator/raft/membership.ts',
     find: 'const voters = conf.voters.filter((v) => v !== cc.node);',
-    replace: 'const voters = cc.type === ConfChangeType.REMOVE ? [...conf.voters] : conf.voters.filter((v) => v !== cc.node);',
+    replace:
+      'const voters = cc.type === ConfChangeType.REMOVE ? [...conf.voters] : conf.voters.filter((v) => v !== cc.node);',
     profile: 'membership',
   },
   {
     name: 'messages-before-term-saved',
-    bug: 'a Ready\'s messages leave before its new term and vote are saved: a single voter\'s first APPENDs to its learners (audit #7)',
+    bug: "a Ready's messages leave before its new term and vote are saved: a single voter's first APPENDs to its learners (audit #7)",
     file: 'replicator/node.ts',
     find: 'if (rd.hardState !== undefined) this.maybeSaveHardState(rd.hardState);\n    // 2. Messages that do not depend on this Ready being durable.\n    if (rd.messages.length > 0) this.opts.send(rd.messages);',
-    replace: 'if (rd.messages.length > 0) this.opts.send(rd.messages);\n    if (rd.hardState !== undefined) this.maybeSaveHardState(rd.hardState);',
+    replace:
+      'if (rd.messages.length > 0) this.opts.send(rd.messages);\n    if (rd.hardState !== undefined) this.maybeSaveHardState(rd.hardState);',
     profile: 'mixed',
   },
   {
     name: 'commit-past-matched-prefix',
-    bug: 'a follower takes the leader\'s commit index past the prefix the APPEND matched, over a stale suffix',
+    bug: "a follower takes the leader's commit index past the prefix the APPEND matched, over a stale suffix",
     file: 'replicator/raft/raft-core.ts',
     find: 'this.log.commitTo(Math.min(m.commit, lastNew));',
     replace: 'this.log.commitTo(Math.min(m.commit, this.log.lastIndex));',
@@ -96,13 +98,13 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     name: 'ack-before-fsync',
-    bug: 'acknowledgements and votes leave before the Ready\'s entries are fsynced',
+    bug: "acknowledgements and votes leave before the Ready's entries are fsynced",
     file: 'replicator/node.ts',
     find: '    this.wal.syncThen((err) =>',
-    replace: '    if (rd.messagesAfterPersist.length > 0) this.opts.send(rd.messagesAfterPersist.splice(0));\n    this.wal.syncThen((err) =>',
+    replace:
+      '    if (rd.messagesAfterPersist.length > 0) this.opts.send(rd.messagesAfterPersist.splice(0));\n    this.wal.syncThen((err) =>',
     profile: 'no faults',
   },
-
 
   {
     name: 'vote-not-saved',
@@ -114,7 +116,7 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     name: 'resent-last-request-reapplied',
-    bug: 'a resent copy of a session\'s last request is applied again',
+    bug: "a resent copy of a session's last request is applied again",
     file: 'shard/state-machine.ts',
     find: 'if (requestSeq <= last) {',
     replace: 'if (requestSeq < last) {',
@@ -139,7 +141,10 @@ export function buildMutantTree(root: string, mutant: Mutant): string {
   const file = path.join(dir, mutant.file);
   const src = fs.readFileSync(file, 'utf8');
   const at = src.indexOf(mutant.find);
-  if (at < 0 || src.indexOf(mutant.find, at + 1) >= 0) throw new Error(`mutant ${mutant.name}: its edit must match ${mutant.file} exactly once (the code moved: update replicator/sim/mutants.ts)`);
+  if (at < 0 || src.indexOf(mutant.find, at + 1) >= 0)
+    throw new Error(
+      `mutant ${mutant.name}: its edit must match ${mutant.file} exactly once (the code moved: update replicator/sim/mutants.ts)`,
+    );
   fs.writeFileSync(file, src.slice(0, at) + mutant.replace + src.slice(at + mutant.find.length));
   return dir;
 }

@@ -120,7 +120,11 @@ export class Oracle {
     const hs = this.durableHardState(from);
     const preVote = m.type === MessageType.PRE_VOTE || (m.type === MessageType.PRE_VOTE_RESP && !m.reject);
     if (!preVote) {
-      check(hs.term >= m.term, () => `node ${from.id} sent ${MESSAGE_NAME[m.type]} of term ${m.term} before that term was durable (durable term ${hs.term})`);
+      check(
+        hs.term >= m.term,
+        () =>
+          `node ${from.id} sent ${MESSAGE_NAME[m.type]} of term ${m.term} before that term was durable (durable term ${hs.term})`,
+      );
     }
     switch (m.type) {
       case MessageType.APPEND:
@@ -128,17 +132,23 @@ export class Oracle {
       case MessageType.SNAPSHOT:
       case MessageType.TIMEOUT_NOW:
         this.noteLeader(m.term, m.from, `it sent ${MESSAGE_NAME[m.type]}`);
-        if (m.type === MessageType.SNAPSHOT && m.snapshot !== undefined) this.noteCommitted(m.snapshot.meta.index, m.snapshot.meta.term, '', m.from, 'sent in a snapshot', m.term);
+        if (m.type === MessageType.SNAPSHOT && m.snapshot !== undefined)
+          this.noteCommitted(m.snapshot.meta.index, m.snapshot.meta.term, '', m.from, 'sent in a snapshot', m.term);
         if (m.type === MessageType.APPEND) this.noteAppend(m);
         break;
       case MessageType.VOTE_RESP:
         if (!m.reject) {
-          check(hs.term > m.term || (hs.term === m.term && hs.vote === m.to), () =>
-            `node ${from.id} granted its vote to ${m.to} in term ${m.term} before it was durable (durable term ${hs.term} vote ${hs.vote})`,
+          check(
+            hs.term > m.term || (hs.term === m.term && hs.vote === m.to),
+            () =>
+              `node ${from.id} granted its vote to ${m.to} in term ${m.term} before it was durable (durable term ${hs.term} vote ${hs.vote})`,
           );
           const k = `${from.id}:${m.term}`;
           const prior = this.votes.get(k);
-          check(prior === undefined || prior === m.to, () => `node ${from.id} voted twice in term ${m.term}: for ${prior} and for ${m.to}`);
+          check(
+            prior === undefined || prior === m.to,
+            () => `node ${from.id} voted twice in term ${m.term}: for ${prior} and for ${m.to}`,
+          );
           this.votes.set(k, m.to);
         }
         break;
@@ -147,8 +157,10 @@ export class Oracle {
           // An acknowledgement promises that the entries through m.index are on this node's disk.
           const mem = node.raft.termAt(m.index);
           const durable = this.durableTermAt(from, m.index);
-          check(durable === 'compacted' || (durable !== undefined && durable === mem), () =>
-            `node ${from.id} acknowledged index ${m.index} (term ${mem}) to ${m.to} at step ${now}, but its disk holds ${durable === undefined ? 'nothing' : `term ${durable}`} there durably`,
+          check(
+            durable === 'compacted' || (durable !== undefined && durable === mem),
+            () =>
+              `node ${from.id} acknowledged index ${m.index} (term ${mem}) to ${m.to} at step ${now}, but its disk holds ${durable === undefined ? 'nothing' : `term ${durable}`} there durably`,
           );
         }
         break;
@@ -159,14 +171,21 @@ export class Oracle {
     let prev = m.index;
     let prevTerm = m.logTerm;
     for (const e of m.entries) {
-      check(e.index === prev + 1 && e.term >= prevTerm && e.term <= m.term, () => `node ${m.from}: APPEND with entry ${e.index}/${e.term} after ${prev}/${prevTerm} in term ${m.term}`);
+      check(
+        e.index === prev + 1 && e.term >= prevTerm && e.term <= m.term,
+        () => `node ${m.from}: APPEND with entry ${e.index}/${e.term} after ${prev}/${prevTerm} in term ${m.term}`,
+      );
       const k = `${e.index}:${e.term}`;
       const key = entryKey(e);
       const r = this.logEntries.get(k);
       if (r === undefined) this.logEntries.set(k, { key, prevTerm, by: m.from });
       else {
         check(r.key === key, () => `log matching: entry ${k} sent by node ${m.from} differs from node ${r.by}'s`);
-        check(r.prevTerm === prevTerm, () => `log matching: entry ${k} follows term ${prevTerm} at node ${m.from} but term ${r.prevTerm} at node ${r.by}`);
+        check(
+          r.prevTerm === prevTerm,
+          () =>
+            `log matching: entry ${k} follows term ${prevTerm} at node ${m.from} but term ${r.prevTerm} at node ${r.by}`,
+        );
       }
       prev = e.index;
       prevTerm = e.term;
@@ -179,8 +198,14 @@ export class Oracle {
     const s = this.seenOf(mc);
     const node = mc.node!;
     const id = mc.id;
-    check(entry.index === s.applied + 1, () => `node ${id} applied entry ${entry.index} after ${s.applied} (not exactly once, in order)`);
-    check(entry.index <= node.raft.commitIndex, () => `node ${id} applied entry ${entry.index} beyond its commit index ${node.raft.commitIndex}`);
+    check(
+      entry.index === s.applied + 1,
+      () => `node ${id} applied entry ${entry.index} after ${s.applied} (not exactly once, in order)`,
+    );
+    check(
+      entry.index <= node.raft.commitIndex,
+      () => `node ${id} applied entry ${entry.index} beyond its commit index ${node.raft.commitIndex}`,
+    );
     this.noteCommitted(entry.index, entry.term, entryKey(entry), id, 'applied', node.raft.term);
     s.applied = entry.index;
     let d = mix(s.digest, entry.index);
@@ -193,7 +218,11 @@ export class Oracle {
     s.digest = d;
     const prior = this.digests.get(entry.index);
     if (prior === undefined) this.digests.set(entry.index, { digest: d, by: id });
-    else check(prior.digest === d, () => `state machine safety: node ${id} applied entry ${entry.index} with other results than node ${prior.by}`);
+    else
+      check(
+        prior.digest === d,
+        () => `state machine safety: node ${id} applied entry ${entry.index} with other results than node ${prior.by}`,
+      );
     if (entry.type === EntryType.CONF_CHANGE) {
       const cc = decodeConfChange(entry.data);
       this.h.stats.confChangesApplied++;
@@ -205,7 +234,10 @@ export class Oracle {
   private noteResult(mc: SimMachine, s: Seen, r: ApplyResult, index: number): void {
     if (r.outcome === ApplyOutcome.REGISTERED) {
       const at = this.sessions.get(r.clientId);
-      check(at === undefined || at === index, () => `session ${r.clientId} registered at ${index} on node ${mc.id} but at ${at} elsewhere`);
+      check(
+        at === undefined || at === index,
+        () => `session ${r.clientId} registered at ${index} on node ${mc.id} but at ${at} elsewhere`,
+      );
       this.sessions.set(r.clientId, index);
       return;
     }
@@ -214,15 +246,26 @@ export class Oracle {
     check(!s.appliedCmds.has(k), () => `node ${mc.id} applied command ${k} twice (again at ${index})`);
     s.appliedCmds.add(k);
     const prior = this.effective.get(k);
-    check(prior === undefined || prior === index, () => `command ${k} took effect at ${index} on node ${mc.id} but at ${prior} elsewhere (applied twice)`);
+    check(
+      prior === undefined || prior === index,
+      () => `command ${k} took effect at ${index} on node ${mc.id} but at ${prior} elsewhere (applied twice)`,
+    );
     this.effective.set(k, index);
   }
 
   onAck(clientId: number, reqSeq: number, result: ApplyResult, by: NodeId, step: number): void {
     const k = `${clientId}:${reqSeq}`;
     const at = this.effective.get(k);
-    check(at !== undefined, () => `client session ${clientId} request ${reqSeq} acknowledged by node ${by} (${result.outcome}) but it never took effect anywhere`);
-    if (result.outcome === ApplyOutcome.APPLIED || result.appliedIndex > 0) check(result.appliedIndex === at, () => `command ${k} acknowledged at index ${result.appliedIndex} but it took effect at ${at}`);
+    check(
+      at !== undefined,
+      () =>
+        `client session ${clientId} request ${reqSeq} acknowledged by node ${by} (${result.outcome}) but it never took effect anywhere`,
+    );
+    if (result.outcome === ApplyOutcome.APPLIED || result.appliedIndex > 0)
+      check(
+        result.appliedIndex === at,
+        () => `command ${k} acknowledged at index ${result.appliedIndex} but it took effect at ${at}`,
+      );
     this.acks.push({ clientId, reqSeq, index: at, step });
     if (at > this.maxAckedIndex) this.maxAckedIndex = at;
     this.h.trace(`ACK ${k} by n${by} (effective at ${at})`);
@@ -235,12 +278,16 @@ export class Oracle {
     if (node === undefined) return;
     const at = node.stateMachine.appliedIndex;
     if (installed) {
-      check(at > s.applied, () => `node ${mc.id} installed a snapshot at ${at}, not after its applied index ${s.applied}`);
+      check(
+        at > s.applied,
+        () => `node ${mc.id} installed a snapshot at ${at}, not after its applied index ${s.applied}`,
+      );
       this.h.stats.snapshotsInstalled++;
     }
     s.applied = at;
     s.digest = at === 0 ? 0 : (this.digests.get(at)?.digest ?? 0);
-    if (at > 0) this.noteCommitted(at, node.raft.termAt(at) ?? 0, '', mc.id, 'restored from a snapshot', node.raft.term);
+    if (at > 0)
+      this.noteCommitted(at, node.raft.termAt(at) ?? 0, '', mc.id, 'restored from a snapshot', node.raft.term);
   }
 
   // ---- boots and steps ----------------------------------------------------------------------
@@ -253,7 +300,10 @@ export class Oracle {
     const hs = this.durableHardState(mc);
     const r = node.raft;
     check(r.term === hs.term, () => `node ${mc.id} restarted at term ${r.term}, durable term ${hs.term}`);
-    check(r.commitIndex >= Math.min(hs.commit, r.lastIndex), () => `node ${mc.id} restarted with commit ${r.commitIndex} below its durable commit ${hs.commit}`);
+    check(
+      r.commitIndex >= Math.min(hs.commit, r.lastIndex),
+      () => `node ${mc.id} restarted with commit ${r.commitIndex} below its durable commit ${hs.commit}`,
+    );
     // Everything it believes committed must be what the cluster committed.
     for (let i = Math.max(1, r.firstIndex); i <= r.commitIndex; i++) {
       const e = r.entryAt(i);
@@ -301,17 +351,26 @@ export class Oracle {
       if (c === undefined || c.commitTermMax >= r.term) continue;
       if (i < r.firstIndex - 1) break; // compacted into its snapshot, which holds only committed entries
       const t = r.termAt(i);
-      check(t === c.term, () =>
-        `leader completeness: node ${mc.id} leads term ${r.term} with entry ${i}/${t ?? 'none'} (last index ${r.lastIndex}), but ${i}/${c.term} was committed by term ${c.commitTermMax} (node ${c.by})`,
+      check(
+        t === c.term,
+        () =>
+          `leader completeness: node ${mc.id} leads term ${r.term} with entry ${i}/${t ?? 'none'} (last index ${r.lastIndex}), but ${i}/${c.term} was committed by term ${c.commitTermMax} (node ${c.by})`,
       );
       const e = r.entryAt(i);
-      if (e !== undefined && c.key !== '') check(entryKey(e) === c.key, () => `leader completeness: node ${mc.id} leads term ${r.term} with other content at committed index ${i}`);
+      if (e !== undefined && c.key !== '')
+        check(
+          entryKey(e) === c.key,
+          () => `leader completeness: node ${mc.id} leads term ${r.term} with other content at committed index ${i}`,
+        );
     }
   }
 
   private noteLeader(term: number, id: NodeId, how: string): void {
     const prior = this.leaders.get(term);
-    check(prior === undefined || prior === id, () => `two leaders in term ${term}: node ${prior} and node ${id} (${how})`);
+    check(
+      prior === undefined || prior === id,
+      () => `two leaders in term ${term}: node ${prior} and node ${id} (${how})`,
+    );
     if (prior !== undefined) return;
     this.leaders.set(term, id);
     this.h.stats.leaders++;
@@ -327,8 +386,10 @@ export class Oracle {
       if (index > this.commitMax) this.commitMax = index;
       return;
     }
-    check(r.term === term && (r.key === '' || key === '' || r.key === key), () =>
-      `state machine safety: node ${by} ${how} entry ${index}/${term} but node ${r.by} committed ${index}/${r.term}${r.key !== key && key !== '' && r.key !== '' ? ' with other content' : ''}`,
+    check(
+      r.term === term && (r.key === '' || key === '' || r.key === key),
+      () =>
+        `state machine safety: node ${by} ${how} entry ${index}/${term} but node ${r.by} committed ${index}/${r.term}${r.key !== key && key !== '' && r.key !== '' ? ' with other content' : ''}`,
     );
     if (r.key === '' && key !== '') r.key = key;
     if (byTerm < r.commitTermMax) r.commitTermMax = byTerm;
@@ -351,14 +412,21 @@ export class Oracle {
     check(typeof hs !== 'string', () => `node ${mc.id}: its durable hard state does not decode: ${String(hs)}`);
     const old = s.durableHs;
     check(hs.term >= old.term, () => `node ${mc.id}: durable term went back ${old.term} -> ${hs.term}`);
-    check(!(hs.term === old.term && old.vote !== 0 && hs.vote !== old.vote), () => `node ${mc.id}: durable vote changed within term ${hs.term}: ${old.vote} -> ${hs.vote}`);
+    check(
+      !(hs.term === old.term && old.vote !== 0 && hs.vote !== old.vote),
+      () => `node ${mc.id}: durable vote changed within term ${hs.term}: ${old.vote} -> ${hs.vote}`,
+    );
     if (hs.commit > old.commit && !this.tailMarked(mc)) {
       // The durable commit may never name an entry the durable log lacks or holds differently
       // (unless the disk was damaged on purpose: then recovery clamps it, and says so).
       const t = this.durableTermAt(mc, hs.commit);
       const c = this.committed.get(hs.commit);
       check(t !== undefined, () => `node ${mc.id}: durable commit ${hs.commit} is beyond its durable log`);
-      if (t !== 'compacted' && c !== undefined) check(t === c.term, () => `node ${mc.id}: durable commit ${hs.commit} names term ${t} there, but ${c.term} was committed`);
+      if (t !== 'compacted' && c !== undefined)
+        check(
+          t === c.term,
+          () => `node ${mc.id}: durable commit ${hs.commit} names term ${t} there, but ${c.term} was committed`,
+        );
     }
     s.durableHs = hs;
     return hs;
@@ -429,22 +497,33 @@ export class Oracle {
     }
     if (best === undefined) return [];
     const conf = best.node!.raft.conf();
-    return [...conf.voters, ...conf.learners].map((id) => machines.get(id)).filter((m): m is SimMachine => m !== undefined && m.status !== 'removed');
+    return [...conf.voters, ...conf.learners]
+      .map((id) => machines.get(id))
+      .filter((m): m is SimMachine => m !== undefined && m.status !== 'removed');
   }
 
   finalChecks(machines: Map<NodeId, SimMachine>): void {
     const members = this.members(machines);
-    for (const m of members) check(m.node !== undefined && m.status === 'up', () => `member ${m.id} is ${m.status} after healing`);
+    for (const m of members)
+      check(m.node !== undefined && m.status === 'up', () => `member ${m.id} is ${m.status} after healing`);
     for (const a of this.acks) {
       for (const m of members) {
         const applied = m.node!.stateMachine.appliedIndex;
-        check(applied >= a.index, () => `acknowledged command ${a.clientId}:${a.reqSeq} (effective at ${a.index}, acked at step ${a.step}) is missing on node ${m.id} (applied ${applied})`);
+        check(
+          applied >= a.index,
+          () =>
+            `acknowledged command ${a.clientId}:${a.reqSeq} (effective at ${a.index}, acked at step ${a.step}) is missing on node ${m.id} (applied ${applied})`,
+        );
       }
     }
     for (const a of members)
       for (const b of members)
         if (a.id < b.id && a.node!.stateMachine.appliedIndex === b.node!.stateMachine.appliedIndex)
-          check(a.node!.stateHash() === b.node!.stateHash(), () => `nodes ${a.id} and ${b.id} both applied ${a.node!.stateMachine.appliedIndex} but their state hashes differ`);
+          check(
+            a.node!.stateHash() === b.node!.stateHash(),
+            () =>
+              `nodes ${a.id} and ${b.id} both applied ${a.node!.stateMachine.appliedIndex} but their state hashes differ`,
+          );
   }
 
   private seenOf(mc: SimMachine): Seen {
@@ -489,4 +568,3 @@ function entryKey(e: Entry): string {
   for (let i = 0; i < d.length; i++) h = Math.imul(h ^ d[i]!, 0x01000193);
   return `${e.type}:${d.length}:${(h >>> 0).toString(16)}`;
 }
-

@@ -54,7 +54,9 @@ interface Summary {
 }
 
 function usage(msg: string): never {
-  console.error(`${msg}\nusage: npm run sim -- [--seeds A..B] [--profile NAME|all] [--trace] [--jobs N] [--first-failure] [--mutant NAME] | --list-profiles | --list-mutants | --check-mutants`);
+  console.error(
+    `${msg}\nusage: npm run sim -- [--seeds A..B] [--profile NAME|all] [--trace] [--jobs N] [--first-failure] [--mutant NAME] | --list-profiles | --list-mutants | --check-mutants`,
+  );
   process.exit(2);
 }
 
@@ -81,7 +83,11 @@ function parseArgs(argv: string[]): Args & { list?: 'profiles' | 'mutants'; chec
     firstFailure: argv.includes('--first-failure'),
     mutant: get('mutant') ?? process.env.SIM_MUTANT,
     json: argv.includes('--json'),
-    ...(argv.includes('--list-profiles') ? { list: 'profiles' as const } : argv.includes('--list-mutants') ? { list: 'mutants' as const } : {}),
+    ...(argv.includes('--list-profiles')
+      ? { list: 'profiles' as const }
+      : argv.includes('--list-mutants')
+        ? { list: 'mutants' as const }
+        : {}),
     checkMutants: argv.includes('--check-mutants'),
   };
 }
@@ -97,10 +103,16 @@ function runRange(a: Args): Summary {
       runs++;
       try {
         const s = runSim({ seed, profile, ...(a.trace ? { onTrace: (l: string) => console.log(l) } : {}) });
-        for (const [k, v] of Object.entries(s) as [keyof SimStats, number][]) totals[k] = k === 'electionStepsMax' ? Math.max(totals[k] ?? 0, v) : (totals[k] ?? 0) + v;
+        for (const [k, v] of Object.entries(s) as [keyof SimStats, number][])
+          totals[k] = k === 'electionStepsMax' ? Math.max(totals[k] ?? 0, v) : (totals[k] ?? 0) + v;
       } catch (e) {
         if (!(e instanceof SimFailure)) throw e;
-        failures.push({ seed, profile: profile.name, reason: e.reason, replay: replayCommand(seed, profile.name, a.mutant) });
+        failures.push({
+          seed,
+          profile: profile.name,
+          reason: e.reason,
+          replay: replayCommand(seed, profile.name, a.mutant),
+        });
         if (a.firstFailure) break outer;
       }
     }
@@ -114,7 +126,15 @@ function runRange(a: Args): Summary {
       if (e instanceof SimFailure) f.trace = e.trace.slice(-TRACE_TAIL_LINES);
     }
   }
-  return { seeds: a.seeds[1] - a.seeds[0] + 1, runs, profiles: a.profiles.map((p) => p.name), mutant: a.mutant ?? null, failures, ms: Math.round(performance.now() - t0), totals };
+  return {
+    seeds: a.seeds[1] - a.seeds[0] + 1,
+    runs,
+    profiles: a.profiles.map((p) => p.name),
+    mutant: a.mutant ?? null,
+    failures,
+    ms: Math.round(performance.now() - t0),
+    totals,
+  };
 }
 
 /** Splits the seed range over `jobs` child processes and merges their summaries. */
@@ -132,7 +152,9 @@ async function runJobs(a: Args, argv: string[]): Promise<Summary> {
   }
   const done = await Promise.all(parts);
   const totals: Partial<Record<keyof SimStats, number>> = {};
-  for (const s of done) for (const [k, v] of Object.entries(s.totals) as [keyof SimStats, number][]) totals[k] = k === 'electionStepsMax' ? Math.max(totals[k] ?? 0, v) : (totals[k] ?? 0) + v;
+  for (const s of done)
+    for (const [k, v] of Object.entries(s.totals) as [keyof SimStats, number][])
+      totals[k] = k === 'electionStepsMax' ? Math.max(totals[k] ?? 0, v) : (totals[k] ?? 0) + v;
   return {
     seeds: hi - lo + 1,
     runs: done.reduce((n, s) => n + s.runs, 0),
@@ -160,7 +182,10 @@ function withoutFlags(argv: string[], withValue: string[], bare: string[]): stri
 /** Runs this CLI (or a mutant tree's copy of it) in a child; its last output line is the JSON summary. */
 function runChild(script: string, args: string[], env: NodeJS.ProcessEnv, echo = false): Promise<Summary> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
@@ -181,10 +206,14 @@ function runChild(script: string, args: string[], env: NodeJS.ProcessEnv, echo =
 function report(s: Summary, json: boolean): void {
   if (!json) {
     for (const f of s.failures.slice(0, FAILURES_DETAILED_MAX)) {
-      if (f.trace !== undefined) console.log(`last events of seed ${f.seed} (${f.profile}):\n  ${f.trace.join('\n  ')}`);
+      if (f.trace !== undefined)
+        console.log(`last events of seed ${f.seed} (${f.profile}):\n  ${f.trace.join('\n  ')}`);
     }
-    for (const f of s.failures) console.log(`FAIL seed ${f.seed} profile "${f.profile}": ${f.reason.split('\n')[0]}\n  replay: ${f.replay}`);
-    console.log(`${s.runs} runs (${s.seeds} seeds × ${s.profiles.length} profiles${s.mutant !== null ? `, mutant ${s.mutant}` : ''}) in ${(s.ms / 1000).toFixed(1)} s: ${s.failures.length} failed`);
+    for (const f of s.failures)
+      console.log(`FAIL seed ${f.seed} profile "${f.profile}": ${f.reason.split('\n')[0]}\n  replay: ${f.replay}`);
+    console.log(
+      `${s.runs} runs (${s.seeds} seeds × ${s.profiles.length} profiles${s.mutant !== null ? `, mutant ${s.mutant}` : ''}) in ${(s.ms / 1000).toFixed(1)} s: ${s.failures.length} failed`,
+    );
   }
   const { failures, ...rest } = s;
   console.log(JSON.stringify({ ...rest, failures: failures.map(({ trace: _t, ...f }) => f) }));
@@ -207,11 +236,26 @@ async function main(): Promise<void> {
     const profileGiven = argv.includes('--profile');
     for (const m of MUTANTS) {
       const dir = buildMutantTree(TREE_ROOT, m);
-      const args = [...withoutFlags(argv, ['--mutant'], ['--check-mutants', '--json']), ...(profileGiven ? [] : ['--profile', m.profile]), '--first-failure', '--json'];
-      const s = await runChild(path.join(dir, 'replicator', 'sim', 'run.ts'), args, { ...process.env, SIM_MUTANT: m.name });
+      const args = [
+        ...withoutFlags(argv, ['--mutant'], ['--check-mutants', '--json']),
+        ...(profileGiven ? [] : ['--profile', m.profile]),
+        '--first-failure',
+        '--json',
+      ];
+      const s = await runChild(path.join(dir, 'replicator', 'sim', 'run.ts'), args, {
+        ...process.env,
+        SIM_MUTANT: m.name,
+      });
       const f = s.failures[0];
-      rows.push({ mutant: m.name, seed: f?.seed ?? null, profile: f?.profile ?? null, reason: f?.reason.split('\n')[0]!.slice(0, 160) ?? null });
-      console.log(`${m.name}: ${f !== undefined ? `caught by seed ${f.seed} on "${f.profile}": ${rows[rows.length - 1]!.reason}` : 'NOT CAUGHT'}`);
+      rows.push({
+        mutant: m.name,
+        seed: f?.seed ?? null,
+        profile: f?.profile ?? null,
+        reason: f?.reason.split('\n')[0]!.slice(0, 160) ?? null,
+      });
+      console.log(
+        `${m.name}: ${f !== undefined ? `caught by seed ${f.seed} on "${f.profile}": ${rows[rows.length - 1]!.reason}` : 'NOT CAUGHT'}`,
+      );
     }
     const missed = rows.filter((r) => r.seed === null).length;
     console.log(JSON.stringify({ checkMutants: rows, seeds: a.seeds, missed }));
@@ -221,7 +265,12 @@ async function main(): Promise<void> {
   if (a.mutant !== undefined && process.env.SIM_MUTANT === undefined) {
     // Run from a copy of the sources with the bug planted.
     const dir = buildMutantTree(TREE_ROOT, mutantByName(a.mutant));
-    const s = await runChild(path.join(dir, 'replicator', 'sim', 'run.ts'), withoutFlags(argv, ['--mutant'], []).concat(a.json ? [] : ['--json']), { ...process.env, SIM_MUTANT: a.mutant }, a.trace);
+    const s = await runChild(
+      path.join(dir, 'replicator', 'sim', 'run.ts'),
+      withoutFlags(argv, ['--mutant'], []).concat(a.json ? [] : ['--json']),
+      { ...process.env, SIM_MUTANT: a.mutant },
+      a.trace,
+    );
     report(s, a.json);
     process.exitCode = s.failures.length > 0 ? 1 : 0;
     return;

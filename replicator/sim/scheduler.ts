@@ -69,7 +69,8 @@ export class SimScheduler {
 
   /** Runs what is due now and what it defers, until nothing is left (a scenario test's "settle"). */
   settle(): void {
-    while (this.deferred.length > 0 || this.dueNow.length > 0 || (this.due.get(this.now)?.length ?? 0) > 0) this.runDue();
+    while (this.deferred.length > 0 || this.dueNow.length > 0 || (this.due.get(this.now)?.length ?? 0) > 0)
+      this.runDue();
   }
 
   /** Runs whatever was deferred outside a task (a client or a fault injected this step). */
@@ -78,7 +79,8 @@ export class SimScheduler {
       const batch = this.deferred;
       this.deferred = [];
       for (const task of batch) {
-        if (++this.deferredRun > DEFERRED_PER_STEP_MAX) throw new Error(`scheduler: more than ${DEFERRED_PER_STEP_MAX} deferred tasks in one step (a livelock)`);
+        if (++this.deferredRun > DEFERRED_PER_STEP_MAX)
+          throw new Error(`scheduler: more than ${DEFERRED_PER_STEP_MAX} deferred tasks in one step (a livelock)`);
         this.run(task);
       }
     }

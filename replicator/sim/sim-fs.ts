@@ -136,14 +136,20 @@ class Bytes {
   }
 
   truncate(length: number): void {
-    if (length < this.size) this.buf.fill(0, length, this.size); // a later extension reads zeros
+    if (length < this.size)
+      this.buf.fill(0, length, this.size); // a later extension reads zeros
     else if (length > this.buf.byteLength) this.write(length, new Uint8Array(0));
     this.size = length;
   }
 }
 
-type FileOp = { kind: 'write'; seq: number; position: number; bytes: Uint8Array } | { kind: 'truncate'; seq: number; length: number };
-type DirOp = { kind: 'link'; name: string; node: SimNode } | { kind: 'unlink'; name: string } | { kind: 'rename'; from: string; to: string };
+type FileOp =
+  | { kind: 'write'; seq: number; position: number; bytes: Uint8Array }
+  | { kind: 'truncate'; seq: number; length: number };
+type DirOp =
+  | { kind: 'link'; name: string; node: SimNode }
+  | { kind: 'unlink'; name: string }
+  | { kind: 'rename'; from: string; to: string };
 
 interface FileNode {
   kind: 'file';
@@ -227,7 +233,10 @@ export class SimFs implements WalFs {
     this.tornWriteP = options.tornWriteP ?? SIMFS_TORN_WRITE_P;
     this.tornSectorP = options.tornSectorP ?? SIMFS_TORN_SECTOR_P;
     this.bytesMax = options.bytesMax ?? SIMFS_BYTES_MAX;
-    assert(Number.isSafeInteger(this.bytesMax) && this.bytesMax > 0 && this.bytesMax <= SIMFS_BYTES_MAX, `bytesMax ${this.bytesMax} outside 1..SIMFS_BYTES_MAX`);
+    assert(
+      Number.isSafeInteger(this.bytesMax) && this.bytesMax > 0 && this.bytesMax <= SIMFS_BYTES_MAX,
+      `bytesMax ${this.bytesMax} outside 1..SIMFS_BYTES_MAX`,
+    );
     this.root = this.newDir();
   }
 
@@ -352,7 +361,8 @@ export class SimFs implements WalFs {
     const node = f.node;
     const cut = this.mutationCrashes();
     let n = length;
-    if (cut) n = this.prng.int(length + 1); // the kill lands mid-write
+    if (cut)
+      n = this.prng.int(length + 1); // the kill lands mid-write
     else if (length > 1 && this.prng.chance(this.shortWriteP)) n = this.prng.range(1, length - 1);
     if (n > 0) this.fileChange(node, { kind: 'write', seq: 0, position, bytes: buf.slice(offset, offset + n) });
     if (cut) throw new SimCrashError(`simulated kill during a write of ${length} bytes (${n} written)`);
@@ -461,8 +471,10 @@ export class SimFs implements WalFs {
       const kept = tearLast ? file.pending.length : this.prng.int(file.pending.length + 1);
       for (let i = 0; i < kept; i++) {
         const op = file.pending[i]!;
-        if (tearLast && i === kept - 1 && op.kind === 'write' && op.bytes.byteLength > 1) content.write(op.position, op.bytes.subarray(0, 1 + this.prng.int(op.bytes.byteLength - 1)));
-        else if (i === kept - 1 && op.kind === 'write' && this.prng.chance(this.tornWriteP)) this.applyTorn(content, op);
+        if (tearLast && i === kept - 1 && op.kind === 'write' && op.bytes.byteLength > 1)
+          content.write(op.position, op.bytes.subarray(0, 1 + this.prng.int(op.bytes.byteLength - 1)));
+        else if (i === kept - 1 && op.kind === 'write' && this.prng.chance(this.tornWriteP))
+          this.applyTorn(content, op);
         else applyFileOp(content, op);
       }
       this.account(file, () => {
@@ -492,7 +504,10 @@ export class SimFs implements WalFs {
   corrupt(p: string, offset: number, length: number): void {
     const node = this.lookup(p);
     assert(node?.kind === 'file', `corrupt: no file ${p}`);
-    assert(Number.isSafeInteger(offset) && offset >= 0 && Number.isSafeInteger(length) && length >= 0, `corrupt [${offset}, +${length})`);
+    assert(
+      Number.isSafeInteger(offset) && offset >= 0 && Number.isSafeInteger(length) && length >= 0,
+      `corrupt [${offset}, +${length})`,
+    );
     this.durableGeneration++;
     for (let i = offset; i < offset + length; i++) {
       const flip = 1 + this.prng.int(255);
@@ -569,7 +584,10 @@ export class SimFs implements WalFs {
 
   private parts(p: string): string[] {
     assert(typeof p === 'string' && p.startsWith('/'), `SimFs paths are absolute: ${p}`);
-    return path.posix.normalize(p).split('/').filter((s) => s.length > 0);
+    return path.posix
+      .normalize(p)
+      .split('/')
+      .filter((s) => s.length > 0);
   }
 
   /** The node at `p` through visible directory entries, or durable ones only (what a power loss would leave). */
@@ -609,19 +627,41 @@ export class SimFs implements WalFs {
 
   private checkRange(buf: Uint8Array, offset: number, length: number, position: number): void {
     assert(
-      Number.isSafeInteger(offset) && Number.isSafeInteger(length) && Number.isSafeInteger(position) && offset >= 0 && length >= 0 && position >= 0 && offset + length <= buf.byteLength,
+      Number.isSafeInteger(offset) &&
+        Number.isSafeInteger(length) &&
+        Number.isSafeInteger(position) &&
+        offset >= 0 &&
+        length >= 0 &&
+        position >= 0 &&
+        offset + length <= buf.byteLength,
       `bad range: offset ${offset}, length ${length}, position ${position}, buffer ${buf.byteLength}`,
     );
   }
 
   private newFile(): FileNode {
-    const node: FileNode = { kind: 'file', id: this.nextId++, data: new Bytes(), durable: new Bytes(), pending: [], pendingBytes: 0, seq: 0, syncsInFlight: 0 };
+    const node: FileNode = {
+      kind: 'file',
+      id: this.nextId++,
+      data: new Bytes(),
+      durable: new Bytes(),
+      pending: [],
+      pendingBytes: 0,
+      seq: 0,
+      syncsInFlight: 0,
+    };
     this.nodes.add(node);
     return node;
   }
 
   private newDir(): DirNode {
-    const node: DirNode = { kind: 'dir', id: this.nextId++, entries: new Map(), durable: new Map(), pending: [], syncsInFlight: 0 };
+    const node: DirNode = {
+      kind: 'dir',
+      id: this.nextId++,
+      entries: new Map(),
+      durable: new Map(),
+      pending: [],
+      syncsInFlight: 0,
+    };
     this.nodes.add(node);
     return node;
   }
@@ -635,7 +675,10 @@ export class SimFs implements WalFs {
     const before = this.held(node);
     change();
     this.bytesHeld += this.held(node) - before;
-    assert(this.bytesHeld <= this.bytesMax, `${this.bytesHeld} bytes held, over bytesMax ${this.bytesMax} (SIMFS_BYTES_MAX): shrink the simulated workload`);
+    assert(
+      this.bytesHeld <= this.bytesMax,
+      `${this.bytesHeld} bytes held, over bytesMax ${this.bytesMax} (SIMFS_BYTES_MAX): shrink the simulated workload`,
+    );
   }
 
   private fileChange(node: FileNode, op: FileOp): void {

@@ -10,7 +10,7 @@
 
 import type { ShardConfig } from '../../engine/types.js';
 import { ReplicaNode, type ReplicaNodeOptions } from '../node.js';
-import { Prng } from '../prng.js';
+import type { Prng } from '../prng.js';
 import type { EventBuffer } from '../../engine/event-buffer.js';
 import type { Entry, Message, NodeId } from '../raft/types.js';
 import type { ReplicaRuntime } from '../runtime.js';
@@ -120,7 +120,10 @@ export class SimMachine {
     this.status = 'up';
     const life = this.life;
     const runtime = this.runtime(life);
-    const sm = new ShardStateMachine(this.cfg.shardConfig, this.cfg.sessionsMax !== undefined ? { sessionCountMax: this.cfg.sessionsMax } : {});
+    const sm = new ShardStateMachine(
+      this.cfg.shardConfig,
+      this.cfg.sessionsMax !== undefined ? { sessionCountMax: this.cfg.sessionsMax } : {},
+    );
     const node = new ReplicaNode({
       id: this.id,
       members: this.cfg.members,
@@ -280,9 +283,13 @@ export class SimMachine {
       },
       after: (ms, fn) => {
         let cancelled = false;
-        sched.at(sched.now + ms, () => {
-          if (!cancelled) fn();
-        }, life);
+        sched.at(
+          sched.now + ms,
+          () => {
+            if (!cancelled) fn();
+          },
+          life,
+        );
         return () => {
           cancelled = true;
         };

@@ -54,7 +54,11 @@ export function copyMessage(m: Message): Message {
   if (m.snapshot) {
     const s = m.snapshot;
     c.snapshot = {
-      meta: { index: s.meta.index, term: s.meta.term, conf: { voters: [...s.meta.conf.voters], learners: [...s.meta.conf.learners] } },
+      meta: {
+        index: s.meta.index,
+        term: s.meta.term,
+        conf: { voters: [...s.meta.conf.voters], learners: [...s.meta.conf.learners] },
+      },
       size: s.size,
       offset: s.offset,
       data: s.data.slice(),
@@ -124,7 +128,8 @@ export class SimNetwork {
       this.stats.duplicated++;
       this.enqueue(copyMessage(m), now);
     }
-    if (this.queue.length > IN_FLIGHT_MAX) throw new Error(`network: ${this.queue.length} messages in flight (IN_FLIGHT_MAX ${IN_FLIGHT_MAX})`);
+    if (this.queue.length > IN_FLIGHT_MAX)
+      throw new Error(`network: ${this.queue.length} messages in flight (IN_FLIGHT_MAX ${IN_FLIGHT_MAX})`);
   }
 
   private enqueue(m: Message, now: number): void {

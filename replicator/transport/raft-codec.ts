@@ -66,7 +66,12 @@ export interface Hello {
 export type DecodedFrame =
   | { kind: 'hello'; hello: Hello }
   /** RAFT_MESSAGE (one message) or RAFT_BATCH. `frameBytes` counts the whole frame, header included. */
-  | { kind: 'messages'; frameType: typeof FrameType.RAFT_MESSAGE | typeof FrameType.RAFT_BATCH; messages: Message[]; frameBytes: number };
+  | {
+      kind: 'messages';
+      frameType: typeof FrameType.RAFT_MESSAGE | typeof FrameType.RAFT_BATCH;
+      messages: Message[];
+      frameBytes: number;
+    };
 
 export const FrameErrorCode = {
   /** The announced length exceeds the decoder's limit (FRAME_BYTES_MAX, or HELLO_FRAME_BYTES_MAX for the first frame). */
@@ -98,7 +103,8 @@ export class FrameDecodeError extends Error {
 // Encoding
 
 function checkU64(value: number, field: string): void {
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`raft-codec: ${field} = ${value} is not a u64 safe integer`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new RangeError(`raft-codec: ${field} = ${value} is not a u64 safe integer`);
 }
 
 function writeU64(view: DataView, offset: number, value: number): void {
@@ -112,13 +118,15 @@ export function messageEncodedBytes(m: Message): number {
   const entries = m.entries;
   for (let i = 0; i < entries.length; i++) n += ENTRY_HEADER_BYTES + entries[i]!.data.byteLength;
   const s = m.snapshot;
-  if (s !== undefined) n += SNAPSHOT_FIXED_BYTES + 8 * (s.meta.conf.voters.length + s.meta.conf.learners.length) + s.data.byteLength;
+  if (s !== undefined)
+    n += SNAPSHOT_FIXED_BYTES + 8 * (s.meta.conf.voters.length + s.meta.conf.learners.length) + s.data.byteLength;
   return n;
 }
 
 /** Throws RangeError if `m` holds a value the format cannot carry (an enum out of range, a number that is not a u64 safe integer). */
 export function checkMessage(m: Message): void {
-  if (!Number.isInteger(m.type) || m.type < 1 || m.type > MESSAGE_TYPE_MAX) throw new RangeError(`raft-codec: message type ${m.type}`);
+  if (!Number.isInteger(m.type) || m.type < 1 || m.type > MESSAGE_TYPE_MAX)
+    throw new RangeError(`raft-codec: message type ${m.type}`);
   checkU64(m.from, 'from');
   checkU64(m.to, 'to');
   checkU64(m.term, 'term');
@@ -132,7 +140,8 @@ export function checkMessage(m: Message): void {
     const e = entries[i]!;
     checkU64(e.index, 'entry.index');
     checkU64(e.term, 'entry.term');
-    if (!Number.isInteger(e.type) || e.type < 1 || e.type > ENTRY_TYPE_MAX) throw new RangeError(`raft-codec: entry type ${e.type}`);
+    if (!Number.isInteger(e.type) || e.type < 1 || e.type > ENTRY_TYPE_MAX)
+      throw new RangeError(`raft-codec: entry type ${e.type}`);
   }
   const s = m.snapshot;
   if (s !== undefined) {
@@ -151,7 +160,8 @@ export function messagesFrameBytes(count: number, messagesBytes: number): number
 }
 
 function encodeMessage(buf: Uint8Array, view: DataView, o: number, m: Message): number {
-  if (!Number.isInteger(m.type) || m.type < 1 || m.type > MESSAGE_TYPE_MAX) throw new RangeError(`raft-codec: message type ${m.type}`);
+  if (!Number.isInteger(m.type) || m.type < 1 || m.type > MESSAGE_TYPE_MAX)
+    throw new RangeError(`raft-codec: message type ${m.type}`);
   const s = m.snapshot;
   buf[o] = m.type;
   buf[o + 1] = (m.reject ? FLAG_REJECT : 0) | (s !== undefined ? FLAG_SNAPSHOT : 0);
@@ -180,7 +190,8 @@ function encodeMessage(buf: Uint8Array, view: DataView, o: number, m: Message): 
     writeU64(view, o, e.index);
     checkU64(e.term, 'entry.term');
     writeU64(view, o + 8, e.term);
-    if (!Number.isInteger(e.type) || e.type < 1 || e.type > ENTRY_TYPE_MAX) throw new RangeError(`raft-codec: entry type ${e.type}`);
+    if (!Number.isInteger(e.type) || e.type < 1 || e.type > ENTRY_TYPE_MAX)
+      throw new RangeError(`raft-codec: entry type ${e.type}`);
     buf[o + 16] = e.type;
     view.setUint32(o + 17, e.data.byteLength, true);
     buf.set(e.data, o + ENTRY_HEADER_BYTES);
@@ -257,7 +268,8 @@ export function encodeMessages(msgs: Message[], frameBytesMax: number = FRAME_BY
 /** Encodes the HELLO frame a dialler sends first. */
 export function encodeHello(hello: Hello): Uint8Array {
   const id = Buffer.from(hello.clusterId, 'utf8');
-  if (id.byteLength > CLUSTER_ID_BYTES_MAX) throw new RangeError(`raft-codec: cluster id of ${id.byteLength} bytes exceeds ${CLUSTER_ID_BYTES_MAX}`);
+  if (id.byteLength > CLUSTER_ID_BYTES_MAX)
+    throw new RangeError(`raft-codec: cluster id of ${id.byteLength} bytes exceeds ${CLUSTER_ID_BYTES_MAX}`);
   if (!Number.isInteger(hello.protocolVersion) || hello.protocolVersion < 0 || hello.protocolVersion > 0xffff) {
     throw new RangeError(`raft-codec: protocol version ${hello.protocolVersion}`);
   }
@@ -346,7 +358,8 @@ class Reader {
   /** A count of items of at least `itemBytes` each: refused before allocating if they cannot fit. */
   count(itemBytes: number, what: string): number {
     const n = this.u32(what);
-    if (n * itemBytes > this.end - this.pos) throw malformed(`${what}: ${n} items cannot fit in ${this.end - this.pos} bytes`);
+    if (n * itemBytes > this.end - this.pos)
+      throw malformed(`${what}: ${n} items cannot fit in ${this.end - this.pos} bytes`);
     return n;
   }
 }
@@ -410,11 +423,15 @@ function decodeMessage(r: Reader): Message {
 
 function decodeHello(r: Reader): Hello {
   const magic = r.u32('hello.magic');
-  if (magic !== HELLO_MAGIC) throw new FrameDecodeError(FrameErrorCode.BAD_MAGIC, `hello magic 0x${magic.toString(16)}`);
+  if (magic !== HELLO_MAGIC)
+    throw new FrameDecodeError(FrameErrorCode.BAD_MAGIC, `hello magic 0x${magic.toString(16)}`);
   const protocolVersion = r.u16('hello.protocolVersion');
   // Checked before the rest: another version may lay the rest out differently.
   if (protocolVersion !== PROTOCOL_VERSION) {
-    throw new FrameDecodeError(FrameErrorCode.UNSUPPORTED_VERSION, `protocol version ${protocolVersion}, this replica speaks ${PROTOCOL_VERSION}`);
+    throw new FrameDecodeError(
+      FrameErrorCode.UNSUPPORTED_VERSION,
+      `protocol version ${protocolVersion}, this replica speaks ${PROTOCOL_VERSION}`,
+    );
   }
   const nodeId = r.u64('hello.nodeId');
   const idBytes = r.bytes(r.u8('hello.clusterIdLength'), 'hello.clusterId');
@@ -435,7 +452,12 @@ function decodeBody(body: Uint8Array): DecodedFrame {
   if (frameType === FrameType.HELLO) {
     frame = { kind: 'hello', hello: decodeHello(r) };
   } else if (frameType === FrameType.RAFT_MESSAGE) {
-    frame = { kind: 'messages', frameType, messages: [decodeMessage(r)], frameBytes: FRAME_LENGTH_BYTES + body.byteLength };
+    frame = {
+      kind: 'messages',
+      frameType,
+      messages: [decodeMessage(r)],
+      frameBytes: FRAME_LENGTH_BYTES + body.byteLength,
+    };
   } else if (frameType === FrameType.RAFT_BATCH) {
     const n = r.count(MESSAGE_FIXED_BYTES, 'batch.count');
     if (n === 0) throw malformed('empty batch');
@@ -514,7 +536,10 @@ export class FrameDecoder {
     } catch (e) {
       // Anything else escaping the decoder would be a decoder bug; still report it as a bad frame
       // so that a peer can never turn it into a crash.
-      this.failed = e instanceof FrameDecodeError ? e : new FrameDecodeError(FrameErrorCode.MALFORMED_PAYLOAD, `decoder: ${String(e)}`);
+      this.failed =
+        e instanceof FrameDecodeError
+          ? e
+          : new FrameDecodeError(FrameErrorCode.MALFORMED_PAYLOAD, `decoder: ${String(e)}`);
       this.bodyPieces = [];
       throw this.failed;
     }
@@ -540,7 +565,10 @@ export class FrameDecoder {
         if (length < 1) throw new FrameDecodeError(FrameErrorCode.FRAME_TOO_SMALL, 'frame length 0');
         const max = this.frames === 0 ? this.firstFrameBytesMax : this.frameBytesMax;
         if (FRAME_LENGTH_BYTES + length > max) {
-          throw new FrameDecodeError(FrameErrorCode.FRAME_TOO_LARGE, `frame of ${FRAME_LENGTH_BYTES + length} bytes exceeds ${max}`);
+          throw new FrameDecodeError(
+            FrameErrorCode.FRAME_TOO_LARGE,
+            `frame of ${FRAME_LENGTH_BYTES + length} bytes exceeds ${max}`,
+          );
         }
         this.bodyLength = length;
         this.bodyFill = 0;

@@ -39,7 +39,7 @@ import {
   FRAME_HEADER_BYTES,
   FrameDecodeError,
   FrameDecoder,
-  FrameErrorCode,
+  type FrameErrorCode,
   HELLO_FRAME_BYTES_MAX,
   PROTOCOL_VERSION,
   encodeHello,
@@ -126,7 +126,13 @@ export type CloseReason =
   | 'PEER_REMOVED'
   | 'STOPPED';
 
-export type TransportEvent = 'outbound_closed' | 'inbound_closed' | 'inbound_refused' | 'queue_full' | 'message_too_large' | 'server_error';
+export type TransportEvent =
+  | 'outbound_closed'
+  | 'inbound_closed'
+  | 'inbound_refused'
+  | 'queue_full'
+  | 'message_too_large'
+  | 'server_error';
 
 /**
  * The fields of the transport's log records. Each record's message is a sentence for its
@@ -157,7 +163,7 @@ const EVENT_MESSAGES: Record<TransportEvent, string> = {
   outbound_closed: 'transport: outbound connection closed',
   inbound_closed: 'transport: inbound connection closed',
   inbound_refused: 'transport: inbound connection refused',
-  queue_full: "transport: peer queue full: dropping the newest messages (Raft resends)",
+  queue_full: 'transport: peer queue full: dropping the newest messages (Raft resends)',
   message_too_large: 'transport: message over the frame limit dropped',
   server_error: 'transport: server error',
 };
@@ -315,13 +321,21 @@ export class TcpTransport {
     this.limits = { ...DEFAULT_TRANSPORT_LIMITS, ...options.limits };
     this.random = options.random ?? Math.random;
     this.log = options.log ?? defaultLog(options.selfId);
-    if (!Number.isSafeInteger(this.selfId) || this.selfId <= 0) throw new RangeError(`TcpTransport: selfId ${this.selfId}`);
-    if (Buffer.byteLength(this.clusterId, 'utf8') > CLUSTER_ID_BYTES_MAX) throw new RangeError(`TcpTransport: cluster id over ${CLUSTER_ID_BYTES_MAX} bytes`);
+    if (!Number.isSafeInteger(this.selfId) || this.selfId <= 0)
+      throw new RangeError(`TcpTransport: selfId ${this.selfId}`);
+    if (Buffer.byteLength(this.clusterId, 'utf8') > CLUSTER_ID_BYTES_MAX)
+      throw new RangeError(`TcpTransport: cluster id over ${CLUSTER_ID_BYTES_MAX} bytes`);
     const l = this.limits;
-    if (l.frameBytesMax <= HELLO_FRAME_BYTES_MAX || l.batchBytesMax < FRAME_HEADER_BYTES || l.peerQueueMessagesMax < 1 || l.peerQueueBytesMax < 1) {
+    if (
+      l.frameBytesMax <= HELLO_FRAME_BYTES_MAX ||
+      l.batchBytesMax < FRAME_HEADER_BYTES ||
+      l.peerQueueMessagesMax < 1 ||
+      l.peerQueueBytesMax < 1
+    ) {
       throw new RangeError('TcpTransport: limits out of range');
     }
-    if (l.reconnectDelayMsMin <= 0 || l.reconnectDelayMsMax < l.reconnectDelayMsMin) throw new RangeError('TcpTransport: reconnect delays out of range');
+    if (l.reconnectDelayMsMin <= 0 || l.reconnectDelayMsMax < l.reconnectDelayMsMin)
+      throw new RangeError('TcpTransport: reconnect delays out of range');
     this.hello = encodeHello({ protocolVersion: PROTOCOL_VERSION, nodeId: this.selfId, clusterId: this.clusterId });
     for (const [id, addr] of options.peers) this.setPeer(id, addr);
   }
@@ -356,7 +370,8 @@ export class TcpTransport {
     if (id === this.selfId) throw new RangeError('TcpTransport: a peer cannot be this node');
     if (!Number.isSafeInteger(id) || id <= 0) throw new RangeError(`TcpTransport: peer id ${id}`);
     // net.connect() throws synchronously on a bad port; refuse it here instead of in a timer.
-    if (!Number.isInteger(addr.port) || addr.port < 1 || addr.port > 65_535) throw new RangeError(`TcpTransport: peer ${id} port ${addr.port}`);
+    if (!Number.isInteger(addr.port) || addr.port < 1 || addr.port > 65_535)
+      throw new RangeError(`TcpTransport: peer ${id} port ${addr.port}`);
     const p = this.peers.get(id);
     if (p === undefined) {
       const np = new Peer(id, { ...addr });
@@ -409,7 +424,13 @@ export class TcpTransport {
       const size = messageEncodedBytes(m);
       if (messagesFrameBytes(1, size) > l.frameBytesMax) {
         this.totals.droppedTooLarge++;
-        this.emit('warn', { event: 'message_too_large', peer: p.id, messageType: m.type, bytes: size, frameBytesMax: l.frameBytesMax });
+        this.emit('warn', {
+          event: 'message_too_large',
+          peer: p.id,
+          messageType: m.type,
+          bytes: size,
+          frameBytesMax: l.frameBytesMax,
+        });
         continue;
       }
       if (p.queue.length >= l.peerQueueMessagesMax || p.queueBytes + size > l.peerQueueBytesMax) {
@@ -417,7 +438,13 @@ export class TcpTransport {
         p.stats.droppedBytes += size;
         if (!p.dropping) {
           p.dropping = true;
-          this.emit('warn', { event: 'queue_full', peer: p.id, queuedMessages: p.queue.length, queuedBytes: p.queueBytes, state: p.state });
+          this.emit('warn', {
+            event: 'queue_full',
+            peer: p.id,
+            queuedMessages: p.queue.length,
+            queuedBytes: p.queueBytes,
+            state: p.state,
+          });
         }
         continue;
       }
@@ -444,7 +471,12 @@ export class TcpTransport {
       peers: {},
     };
     for (const p of this.peers.values()) {
-      const s = { ...p.stats, connected: p.state === 'open', queuedMessages: p.queue.length, queuedBytes: p.queueBytes };
+      const s = {
+        ...p.stats,
+        connected: p.state === 'open',
+        queuedMessages: p.queue.length,
+        queuedBytes: p.queueBytes,
+      };
       t.peers[p.id] = s;
       t.messagesSent += s.messagesSent;
       t.bytesSent += s.bytesSent;
@@ -540,7 +572,10 @@ export class TcpTransport {
   private block(p: Peer, s: net.Socket): void {
     p.blocked = true;
     p.stats.backpressureWaits++;
-    p.stallTimer = setTimeout(() => this.closeOutbound(p, s, 'WRITE_STALLED', `no 'drain' within ${this.limits.writeStallMsMax} ms`), this.limits.writeStallMsMax);
+    p.stallTimer = setTimeout(
+      () => this.closeOutbound(p, s, 'WRITE_STALLED', `no 'drain' within ${this.limits.writeStallMsMax} ms`),
+      this.limits.writeStallMsMax,
+    );
   }
 
   /** Closes `s` if it is still p's connection; schedules a redial unless told not to. Messages already written are lost (Raft resends). */
@@ -555,12 +590,21 @@ export class TcpTransport {
     p.stallTimer = undefined;
     s.destroy();
     const level = reason === 'UNEXPECTED_DATA' || reason === 'WRITE_STALLED' ? 'warn' : 'debug';
-    this.emit(level, { event: 'outbound_closed', peer: p.id, remote: `${p.addr.host}:${p.addr.port}`, reason, ...(detail !== undefined ? { detail } : {}) });
+    this.emit(level, {
+      event: 'outbound_closed',
+      peer: p.id,
+      remote: `${p.addr.host}:${p.addr.port}`,
+      reason,
+      ...(detail !== undefined ? { detail } : {}),
+    });
     p.state = 'idle';
     if (!reconnect || this.stopped || this.peers.get(p.id) !== p) return;
     if (wasOpen && Date.now() - p.connectedAt >= this.limits.connectionStableMs) p.failures = 0;
     const l = this.limits;
-    const cap = Math.min(l.reconnectDelayMsMax, l.reconnectDelayMsMin * 2 ** Math.min(p.failures, BACKOFF_EXPONENT_MAX));
+    const cap = Math.min(
+      l.reconnectDelayMsMax,
+      l.reconnectDelayMsMin * 2 ** Math.min(p.failures, BACKOFF_EXPONENT_MAX),
+    );
     // "Equal jitter": never less than half the cap, so replicas restarted together spread out
     // without ever retrying in a tight loop.
     const delay = cap / 2 + this.random() * (cap / 2);
@@ -640,7 +684,10 @@ export class TcpTransport {
     const c: Inbound = {
       socket: s,
       remote,
-      decoder: new FrameDecoder({ frameBytesMax: this.limits.frameBytesMax, firstFrameBytesMax: HELLO_FRAME_BYTES_MAX }),
+      decoder: new FrameDecoder({
+        frameBytesMax: this.limits.frameBytesMax,
+        firstFrameBytesMax: HELLO_FRAME_BYTES_MAX,
+      }),
       peerId: null,
       helloTimer: undefined,
       closed: false,
@@ -648,7 +695,10 @@ export class TcpTransport {
     this.inbound.add(c);
     s.setNoDelay(true);
     s.setKeepAlive(true, this.limits.keepAliveDelayMs);
-    c.helloTimer = setTimeout(() => this.refuse(c, 'HELLO_TIMEOUT', `no HELLO within ${this.limits.helloTimeoutMs} ms`), this.limits.helloTimeoutMs);
+    c.helloTimer = setTimeout(
+      () => this.refuse(c, 'HELLO_TIMEOUT', `no HELLO within ${this.limits.helloTimeoutMs} ms`),
+      this.limits.helloTimeoutMs,
+    );
     s.on('data', (chunk: Buffer) => this.onInboundData(c, chunk));
     s.on('error', (err: NodeJS.ErrnoException) => this.closeInbound(c, 'SOCKET_ERROR', err.code ?? err.message));
     s.on('close', () => this.closeInbound(c, 'CLOSED_BY_PEER'));
@@ -674,7 +724,8 @@ export class TcpTransport {
       if (f.kind === 'hello') {
         if (c.peerId !== null) return this.refuse(c, 'UNEXPECTED_HELLO', 'second HELLO');
         const h = f.hello;
-        if (h.clusterId !== this.clusterId) return this.refuse(c, 'WRONG_CLUSTER', `cluster "${h.clusterId}", expected "${this.clusterId}"`);
+        if (h.clusterId !== this.clusterId)
+          return this.refuse(c, 'WRONG_CLUSTER', `cluster "${h.clusterId}", expected "${this.clusterId}"`);
         if (h.nodeId === this.selfId || h.nodeId <= 0) return this.refuse(c, 'BAD_NODE_ID', `node id ${h.nodeId}`);
         c.peerId = h.nodeId;
         clearTimeout(c.helloTimer);

@@ -15,7 +15,7 @@ const impl = require('crc-32/crc32c') as Crc32cModule;
 
 // Guard against a silently different algorithm (e.g. a resolution to plain CRC-32): the
 // standard check value of CRC32C over "123456789" is 0xE3069283.
-if ((impl.buf(new TextEncoder().encode('123456789')) >>> 0) !== 0xe3069283) {
+if (impl.buf(new TextEncoder().encode('123456789')) >>> 0 !== 0xe3069283) {
   throw new Error('crc-32/crc32c does not compute CRC32C');
 }
 

@@ -82,19 +82,24 @@ export type DecodeResult =
 /** Decodes the record at `offset` of `buf[0, limit)`. The caller checks offset < limit. */
 export function decodeRecord(buf: Uint8Array, view: DataView, offset: number, limit: number): DecodeResult {
   const available = limit - offset;
-  if (available < RECORD_HEADER_BYTES) return { kind: 'bad', reason: `${available} bytes left, less than a record header` };
+  if (available < RECORD_HEADER_BYTES)
+    return { kind: 'bad', reason: `${available} bytes left, less than a record header` };
   const payloadLength = view.getUint32(offset, true);
   if (payloadLength > RECORD_BYTES_MAX - RECORD_HEADER_BYTES) {
     return { kind: 'bad', reason: `payload length ${payloadLength} over the record limit` };
   }
   const end = offset + RECORD_HEADER_BYTES + payloadLength;
-  if (end > limit) return { kind: 'bad', reason: `payload length ${payloadLength} runs past the end (${available} bytes left)` };
+  if (end > limit)
+    return { kind: 'bad', reason: `payload length ${payloadLength} runs past the end (${available} bytes left)` };
   const stored = view.getUint32(offset + 4, true);
   const actual = crc32c(buf.subarray(offset + 8, end));
-  if (stored !== actual) return { kind: 'bad', reason: `CRC mismatch (stored ${hex(stored)}, computed ${hex(actual)})` };
+  if (stored !== actual)
+    return { kind: 'bad', reason: `CRC mismatch (stored ${hex(stored)}, computed ${hex(actual)})` };
   const type = buf[offset + 8]!;
-  if (type < RecordType.entry || type > RecordType.entryLast) return { kind: 'invalid', reason: `unknown record type ${type}` };
-  if (payloadLength < ENTRY_PAYLOAD_HEADER_BYTES) return { kind: 'invalid', reason: `entry payload of ${payloadLength} bytes` };
+  if (type < RecordType.entry || type > RecordType.entryLast)
+    return { kind: 'invalid', reason: `unknown record type ${type}` };
+  if (payloadLength < ENTRY_PAYLOAD_HEADER_BYTES)
+    return { kind: 'invalid', reason: `entry payload of ${payloadLength} bytes` };
   const index = readU64(view, offset + RECORD_HEADER_BYTES);
   const term = readU64(view, offset + RECORD_HEADER_BYTES + 8);
   if (index < 0 || term < 0) return { kind: 'invalid', reason: 'index or term is not a safe integer' };

@@ -30,7 +30,8 @@ export function listSegments(dir: string, fs: WalFs = nodeFs): { name: string; f
     if (!m) continue;
     const firstIndex = Number(m[1]);
     // A damaged directory, like any other: the typed error open() documents, not a plain Error.
-    if (!Number.isSafeInteger(firstIndex) || firstIndex < 1) throw new WalCorruptionError(name, 0, 'the file name gives an unusable first index');
+    if (!Number.isSafeInteger(firstIndex) || firstIndex < 1)
+      throw new WalCorruptionError(name, 0, 'the file name gives an unusable first index');
     out.push({ name, firstIndex });
   }
   return out.sort((a, b) => a.firstIndex - b.firstIndex);
@@ -69,7 +70,12 @@ export interface ScanResult {
  * first must equal the name's index), term never lower than the previous entry's.
  * `onEntry` sees each good entry's index and term (data is not retained).
  */
-export function scanSegment(buf: Uint8Array, firstIndex: number, previousTerm: number, onEntry: (index: number, term: number) => void): ScanResult {
+export function scanSegment(
+  buf: Uint8Array,
+  firstIndex: number,
+  previousTerm: number,
+  onEntry: (index: number, term: number) => void,
+): ScanResult {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const offsets: number[] = [];
   let offset = 0;
@@ -87,7 +93,11 @@ export function scanSegment(buf: Uint8Array, firstIndex: number, previousTerm: n
       break;
     }
     if (r.term < lastTerm) {
-      stop = { kind: 'invalid', offset, reason: `entry ${r.index} has term ${r.term}, below the previous entry's ${lastTerm}` };
+      stop = {
+        kind: 'invalid',
+        offset,
+        reason: `entry ${r.index} has term ${r.term}, below the previous entry's ${lastTerm}`,
+      };
       break;
     }
     if ((r.index - firstIndex) % OFFSET_INDEX_STRIDE === 0) offsets.push(offset);
@@ -105,9 +115,17 @@ export function scanSegment(buf: Uint8Array, firstIndex: number, previousTerm: n
  * throws: the segment was verified at open or written by this process, so it is corruption
  * after the fact.
  */
-export function readSegmentEntries(fs: WalFs, segment: Segment, lo: number, hi: number, emit: (entry: LogEntry, offset: number) => boolean): void {
+export function readSegmentEntries(
+  fs: WalFs,
+  segment: Segment,
+  lo: number,
+  hi: number,
+  emit: (entry: LogEntry, offset: number) => boolean,
+): void {
   if (!(segment.firstIndex <= lo && lo < hi && hi <= segment.lastIndex + 1)) {
-    throw new Error(`WAL: read [${lo}, ${hi}) outside segment ${segment.name} [${segment.firstIndex}, ${segment.lastIndex}]`);
+    throw new Error(
+      `WAL: read [${lo}, ${hi}) outside segment ${segment.name} [${segment.firstIndex}, ${segment.lastIndex}]`,
+    );
   }
   const slot = Math.floor((lo - segment.firstIndex) / OFFSET_INDEX_STRIDE);
   const startOffset = segment.offsets[slot];
@@ -120,7 +138,9 @@ export function readSegmentEntries(fs: WalFs, segment: Segment, lo: number, hi: 
     const load = (position: number, length: number): void => {
       if (position >= windowStart && position + length <= windowEnd) return;
       if (position + length > segment.size) {
-        throw new Error(`WAL: ${segment.name} offset ${position}: record runs past the segment's ${segment.size} bytes`);
+        throw new Error(
+          `WAL: ${segment.name} offset ${position}: record runs past the segment's ${segment.size} bytes`,
+        );
       }
       const size = Math.min(Math.max(length, READ_CHUNK_BYTES), segment.size - position);
       if (buf.byteLength < size) buf = Buffer.allocUnsafe(size);

@@ -55,6 +55,7 @@ export function decodeTailLost(bytes: Uint8Array): TailLoss {
 
 /** Two losses not yet caught up with, as one: the higher bound (unknown wins), the higher term. */
 export function mergeTailLoss(a: TailLoss, b: TailLoss): TailLoss {
-  const mustReach = a.mustReach === undefined || b.mustReach === undefined ? undefined : Math.max(a.mustReach, b.mustReach);
+  const mustReach =
+    a.mustReach === undefined || b.mustReach === undefined ? undefined : Math.max(a.mustReach, b.mustReach);
   return { mustReach, term: Math.max(a.term, b.term) };
 }

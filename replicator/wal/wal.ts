@@ -33,7 +33,14 @@ import path from 'node:path';
 import { nodeFs, type Fd, type WalFs } from './fs.js';
 import { HARD_STATE_FILE, decodeHardState, encodeHardState, validateHardState, type HardState } from './hard-state.js';
 import { TMP_SUFFIX, atomicWriteFileSync, fsyncDir, writeAll } from './io.js';
-import { ENTRY_DATA_BYTES_MAX, RECORD_BYTES_MAX, RecordType, encodeEntryRecord, entryRecordBytes, type LogEntry } from './record.js';
+import {
+  ENTRY_DATA_BYTES_MAX,
+  RECORD_BYTES_MAX,
+  RecordType,
+  encodeEntryRecord,
+  entryRecordBytes,
+  type LogEntry,
+} from './record.js';
 import {
   OFFSET_INDEX_STRIDE,
   listSegments,
@@ -43,9 +50,25 @@ import {
   segmentFileName,
   type Segment,
 } from './segment.js';
-import { SNAPSHOTS_KEPT, SNAPSHOT_BYTES_MAX, SNAPSHOT_HEADER_BYTES, decodeSnapshot, listSnapshots, snapshotFileName, writeSnapshotFile, type Snapshot } from './snapshot-file.js';
+import {
+  SNAPSHOTS_KEPT,
+  SNAPSHOT_BYTES_MAX,
+  SNAPSHOT_HEADER_BYTES,
+  decodeSnapshot,
+  listSnapshots,
+  snapshotFileName,
+  writeSnapshotFile,
+  type Snapshot,
+} from './snapshot-file.js';
 import { SYNCED_FILE, SyncMark, readSyncMark } from './sync-mark.js';
-import { TAIL_LOST_FILE, decodeTailLost, encodeTailLost, mergeTailLoss, type TailLoss, type TailLostRecord } from './tail-loss.js';
+import {
+  TAIL_LOST_FILE,
+  decodeTailLost,
+  encodeTailLost,
+  mergeTailLoss,
+  type TailLoss,
+  type TailLostRecord,
+} from './tail-loss.js';
 import { assertFor, type Assert } from '../../ops/assert.js';
 
 export type { Fd, WalFs } from './fs.js';
@@ -57,7 +80,12 @@ export { nodeFs } from './fs.js';
 export { HARD_STATE_BYTES } from './hard-state.js';
 export { ENTRY_DATA_BYTES_MAX, RECORD_BYTES_MAX, RECORD_HEADER_BYTES } from './record.js';
 export { OFFSET_INDEX_STRIDE, READ_CHUNK_BYTES } from './segment.js';
-export { SNAPSHOTS_KEPT, SNAPSHOT_BYTES_MAX, SNAPSHOT_CRC_CHUNK_BYTES, SNAPSHOT_WRITE_CHUNK_BYTES } from './snapshot-file.js';
+export {
+  SNAPSHOTS_KEPT,
+  SNAPSHOT_BYTES_MAX,
+  SNAPSHOT_CRC_CHUNK_BYTES,
+  SNAPSHOT_WRITE_CHUNK_BYTES,
+} from './snapshot-file.js';
 export { SYNCED_FILE } from './sync-mark.js';
 export { TAIL_LOST_FILE } from './tail-loss.js';
 
@@ -113,7 +141,10 @@ export interface WalRecovery {
 /** The WAL hit an I/O error and refuses every further call; the host must exit. */
 export class WalFailedError extends Error {
   override name = 'WalFailedError';
-  constructor(readonly operation: string, cause: unknown) {
+  constructor(
+    readonly operation: string,
+    cause: unknown,
+  ) {
     super(
       `WAL failed in ${operation}: ${cause instanceof Error ? cause.message : String(cause)}; ` +
         'the process must exit and this replica be repaired from its peers (do not retry)',
@@ -121,7 +152,6 @@ export class WalFailedError extends Error {
     );
   }
 }
-
 
 interface Waiter {
   seq: number;
@@ -217,18 +247,26 @@ export class Wal {
     this.segmentBytesMax = options.segmentBytesMax ?? SEGMENT_BYTES_MAX;
     this.tailCacheBytesMax = options.tailCacheBytesMax ?? TAIL_CACHE_BYTES_MAX;
     this.snapshotsKept = options.snapshotsKept ?? SNAPSHOTS_KEPT;
-    if (!Number.isSafeInteger(this.segmentBytesMax) || this.segmentBytesMax < 1 || this.segmentBytesMax > SEGMENT_BYTES_LIMIT) {
+    if (
+      !Number.isSafeInteger(this.segmentBytesMax) ||
+      this.segmentBytesMax < 1 ||
+      this.segmentBytesMax > SEGMENT_BYTES_LIMIT
+    ) {
       throw new RangeError(`WAL: segmentBytesMax ${this.segmentBytesMax} outside 1..${SEGMENT_BYTES_LIMIT}`);
     }
     if (!Number.isSafeInteger(this.tailCacheBytesMax) || this.tailCacheBytesMax < 0) {
       throw new RangeError(`WAL: bad tailCacheBytesMax ${this.tailCacheBytesMax}`);
     }
-    if (!Number.isSafeInteger(this.snapshotsKept) || this.snapshotsKept < 1) throw new RangeError(`WAL: bad snapshotsKept ${this.snapshotsKept}`);
+    if (!Number.isSafeInteger(this.snapshotsKept) || this.snapshotsKept < 1)
+      throw new RangeError(`WAL: bad snapshotsKept ${this.snapshotsKept}`);
     const fs = this.fs;
 
     this.createDirectory(dir);
 
-    const removedTempFiles = fs.readdir(dir).filter((n) => n.endsWith(TMP_SUFFIX)).sort();
+    const removedTempFiles = fs
+      .readdir(dir)
+      .filter((n) => n.endsWith(TMP_SUFFIX))
+      .sort();
     for (const name of removedTempFiles) fs.unlink(path.join(dir, name));
     if (removedTempFiles.length > 0) fsyncDir(fs, dir);
 
@@ -264,7 +302,11 @@ export class Wal {
         const { name, firstIndex } = listed[i]!;
         const isLast = i === listed.length - 1;
         if (firstIndex !== this.last + 1) {
-          throw new WalCorruptionError(name, 0, `index gap: the previous segment ends at entry ${this.last}, this one starts at ${firstIndex}`);
+          throw new WalCorruptionError(
+            name,
+            0,
+            `index gap: the previous segment ends at entry ${this.last}, this one starts at ${firstIndex}`,
+          );
         }
         const file = path.join(dir, name);
         const buf = fs.readFile(file);
@@ -273,7 +315,14 @@ export class Wal {
           throw new WalCorruptionError(name, scan.stop.offset, scan.stop.reason);
         }
         if (scan.stop.kind === 'bad') damaged = { name, buf, validEnd: scan.validEnd, reason: scan.stop.reason };
-        this.segments.push({ name, path: file, firstIndex, lastIndex: scan.lastIndex, size: scan.validEnd, offsets: scan.offsets });
+        this.segments.push({
+          name,
+          path: file,
+          firstIndex,
+          lastIndex: scan.lastIndex,
+          size: scan.validEnd,
+          offsets: scan.offsets,
+        });
         this.last = scan.lastIndex;
       }
     }
@@ -303,10 +352,17 @@ export class Wal {
     } else if (fs.exists(path.join(dir, TAIL_LOST_FILE))) {
       tailLost = decodeTailLost(fs.readFile(path.join(dir, TAIL_LOST_FILE)));
     }
-    const lossNote = lost ? `; entries it may have acknowledged are lost (up to ${synced ?? 'an unknown index'}): marker ${TAIL_LOST_FILE} written` : '; a torn write never synced (at or above the sync mark): nothing acknowledged is lost';
-    const repairedTail = damaged === undefined ? undefined : this.repairTail(damaged.name, damaged.buf, damaged.validEnd, damaged.reason, lossNote);
-    if (lost && damaged === undefined) this.warn(`WAL: the log ends at entry ${end}, below the sync mark ${synced}${lossNote}`);
-    if (typeof read === 'string' && (listed.length > 0 || fs.exists(path.join(dir, SYNCED_FILE)))) this.warn(`WAL: sync mark unknown (${read}); rewritten`);
+    const lossNote = lost
+      ? `; entries it may have acknowledged are lost (up to ${synced ?? 'an unknown index'}): marker ${TAIL_LOST_FILE} written`
+      : '; a torn write never synced (at or above the sync mark): nothing acknowledged is lost';
+    const repairedTail =
+      damaged === undefined
+        ? undefined
+        : this.repairTail(damaged.name, damaged.buf, damaged.validEnd, damaged.reason, lossNote);
+    if (lost && damaged === undefined)
+      this.warn(`WAL: the log ends at entry ${end}, below the sync mark ${synced}${lossNote}`);
+    if (typeof read === 'string' && (listed.length > 0 || fs.exists(path.join(dir, SYNCED_FILE))))
+      this.warn(`WAL: sync mark unknown (${read}); rewritten`);
 
     // The host treats the recovered log as durable and may acknowledge all of it. After a
     // killed process, the page cache may still hold what was never flushed: the last segment's
@@ -323,7 +379,14 @@ export class Wal {
     // bring the loss back at every open). With no segment it only comes down to the
     // snapshot's end: it never claims more than the files hold.
     this.mark = SyncMark.open(fs, dir, stored, listed.length > 0 ? this.last : Math.min(synced ?? 0, end));
-    this.recovery = { firstIndex: this.first, lastIndex: this.last, segments: this.segments.length, repairedTail, tailLost, removedTempFiles };
+    this.recovery = {
+      firstIndex: this.first,
+      lastIndex: this.last,
+      segments: this.segments.length,
+      repairedTail,
+      tailLost,
+      removedTempFiles,
+    };
   }
 
   /** Creates `dir` if missing, with every directory it creates made durable in its parent. */
@@ -342,7 +405,9 @@ export class Wal {
     if (this.fs.exists(file)) loss = mergeTailLoss(loss, decodeTailLost(this.fs.readFile(file)));
     // First the marker: once the tail is cut nothing else shows that entries may be missing,
     // and a crash before the node has caught up must not let it forget.
-    atomicWriteFileSync(this.fs, this.dir, TAIL_LOST_FILE, [encodeTailLost({ ...record, mustReach: loss.mustReach ?? null, term: loss.term })]);
+    atomicWriteFileSync(this.fs, this.dir, TAIL_LOST_FILE, [
+      encodeTailLost({ ...record, mustReach: loss.mustReach ?? null, term: loss.term }),
+    ]);
     return loss;
   }
 
@@ -369,7 +434,9 @@ export class Wal {
     } finally {
       fs.close(fd);
     }
-    this.warn(`WAL: ${name}: ${reason} at byte offset ${validEnd}; truncated there, ${removed.byteLength} bytes kept in ${corruptCopy}${note}`);
+    this.warn(
+      `WAL: ${name}: ${reason} at byte offset ${validEnd}; truncated there, ${removed.byteLength} bytes kept in ${corruptCopy}${note}`,
+    );
     return { segment: name, offset: validEnd, removedBytes: removed.byteLength, corruptCopy, reason };
   }
 
@@ -469,21 +536,29 @@ export class Wal {
     for (const e of entries) {
       if (e.index !== expected) throw new RangeError(`WAL: append of entry ${e.index}, expected ${expected}`);
       if (!Number.isSafeInteger(e.term) || e.term < previousTerm) {
-        throw new RangeError(`WAL: entry ${e.index} has term ${e.term}, below the previous entry's ${previousTerm} or not an integer`);
+        throw new RangeError(
+          `WAL: entry ${e.index} has term ${e.term}, below the previous entry's ${previousTerm} or not an integer`,
+        );
       }
       if (!(e.data instanceof Uint8Array)) throw new TypeError(`WAL: entry ${e.index} data is not a Uint8Array`);
-      if (e.type !== undefined && (e.type < RecordType.entry || e.type > RecordType.entryLast || !Number.isInteger(e.type))) {
+      if (
+        e.type !== undefined &&
+        (e.type < RecordType.entry || e.type > RecordType.entryLast || !Number.isInteger(e.type))
+      ) {
         throw new RangeError(`WAL: entry ${e.index} has type ${e.type}, expected 1..${RecordType.entryLast}`);
       }
       if (e.data.byteLength > ENTRY_DATA_BYTES_MAX) {
-        throw new RangeError(`WAL: entry ${e.index} record of ${entryRecordBytes(e.data.byteLength)} bytes is over RECORD_BYTES_MAX (${RECORD_BYTES_MAX})`);
+        throw new RangeError(
+          `WAL: entry ${e.index} record of ${entryRecordBytes(e.data.byteLength)} bytes is over RECORD_BYTES_MAX (${RECORD_BYTES_MAX})`,
+        );
       }
       total += entryRecordBytes(e.data.byteLength);
       previousTerm = e.term;
       expected++;
     }
     if (!Number.isSafeInteger(expected - 1)) throw new RangeError('WAL: index past the safe-integer range');
-    if (total > WAL_APPEND_BYTES_MAX) throw new RangeError(`WAL: batch of ${total} bytes is over WAL_APPEND_BYTES_MAX (${WAL_APPEND_BYTES_MAX})`);
+    if (total > WAL_APPEND_BYTES_MAX)
+      throw new RangeError(`WAL: batch of ${total} bytes is over WAL_APPEND_BYTES_MAX (${WAL_APPEND_BYTES_MAX})`);
 
     // Encode the whole batch into one fresh buffer; cached entries keep views into it, so
     // it is never reused.
@@ -531,7 +606,12 @@ export class Wal {
       const end = starts[i + 1]!;
       if ((e.index - segment.firstIndex) % OFFSET_INDEX_STRIDE === 0) segment.offsets.push(segment.size + start - base);
       this.noteTerm(e.index, e.term);
-      this.cachePush({ index: e.index, term: e.term, type: e.type ?? RecordType.entry, data: buf.subarray(end - e.data.byteLength, end) });
+      this.cachePush({
+        index: e.index,
+        term: e.term,
+        type: e.type ?? RecordType.entry,
+        data: buf.subarray(end - e.data.byteLength, end),
+      });
     }
     segment.size += starts[to]! - base;
     segment.lastIndex = entries[to - 1]!.index;
@@ -676,7 +756,8 @@ export class Wal {
       throw new RangeError(`WAL: truncateAfter(${index}) outside [${this.first - 1}, ${this.last}]`);
     }
     const commit = this.hardState?.commit ?? 0;
-    if (index < commit) throw new RangeError(`WAL: truncateAfter(${index}) would remove committed entries (commit ${commit})`);
+    if (index < commit)
+      throw new RangeError(`WAL: truncateAfter(${index}) would remove committed entries (commit ${commit})`);
     if (index === this.last) return;
     try {
       // The keeper is the segment holding `index`, or the first segment when everything goes
@@ -732,7 +813,9 @@ export class Wal {
     this.check();
     if (!Number.isSafeInteger(index)) throw new RangeError(`WAL: compactThrough(${index})`);
     if (this.snapshotIndex === undefined || index > this.snapshotIndex) {
-      throw new RangeError(`WAL: compactThrough(${index}) passes the newest snapshot (${this.snapshotIndex ?? 'none'})`);
+      throw new RangeError(
+        `WAL: compactThrough(${index}) passes the newest snapshot (${this.snapshotIndex ?? 'none'})`,
+      );
     }
     if (index < this.first) return;
     try {
@@ -779,7 +862,8 @@ export class Wal {
     this.runFirst.splice(0, drop);
     this.runTerm.splice(0, drop);
     if (this.runFirst.length > 0) this.runFirst[0] = Math.max(this.runFirst[0]!, this.first);
-    while (this.cacheHead < this.cache.length && this.cache[this.cacheHead]!.index < this.first) this.cacheEvictOldest();
+    while (this.cacheHead < this.cache.length && this.cache[this.cacheHead]!.index < this.first)
+      this.cacheEvictOldest();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -844,7 +928,8 @@ export class Wal {
         throw new RangeError(`WAL: snapshot index ${index} / term ${term}`);
       }
       if (!(bytes instanceof Uint8Array)) throw new TypeError('WAL: snapshot bytes are not a Uint8Array');
-      if (bytes.byteLength > SNAPSHOT_BYTES_MAX) throw new RangeError(`WAL: snapshot of ${bytes.byteLength} bytes is over SNAPSHOT_BYTES_MAX`);
+      if (bytes.byteLength > SNAPSHOT_BYTES_MAX)
+        throw new RangeError(`WAL: snapshot of ${bytes.byteLength} bytes is over SNAPSHOT_BYTES_MAX`);
       if (this.snapshotIndex !== undefined && index < this.snapshotIndex) {
         throw new RangeError(`WAL: snapshot at ${index} is older than the saved one at ${this.snapshotIndex}`);
       }
@@ -862,7 +947,9 @@ export class Wal {
 
   /** saveSnapshotThen() as a promise. */
   saveSnapshot(index: number, term: number, bytes: Uint8Array): Promise<void> {
-    return new Promise<void>((resolve, reject) => this.saveSnapshotThen(index, term, bytes, (err) => (err ? reject(err) : resolve())));
+    return new Promise<void>((resolve, reject) =>
+      this.saveSnapshotThen(index, term, bytes, (err) => (err ? reject(err) : resolve())),
+    );
   }
 
   private nextSnapshot(): void {
@@ -884,14 +971,23 @@ export class Wal {
       this.fs.defer(() => finish(err));
       return;
     }
-    writeSnapshotFile(this.fs, this.dir, job.index, job.term, job.bytes, this.snapshotsKept, () => this.failure, (err) => {
-      if (err !== undefined) {
-        finish(this.fail(err, 'saveSnapshot'));
-        return;
-      }
-      this.snapshotIndex = Math.max(this.snapshotIndex ?? job.index, job.index);
-      finish(undefined);
-    });
+    writeSnapshotFile(
+      this.fs,
+      this.dir,
+      job.index,
+      job.term,
+      job.bytes,
+      this.snapshotsKept,
+      () => this.failure,
+      (err) => {
+        if (err !== undefined) {
+          finish(this.fail(err, 'saveSnapshot'));
+          return;
+        }
+        this.snapshotIndex = Math.max(this.snapshotIndex ?? job.index, job.index);
+        finish(undefined);
+      },
+    );
   }
 
   /**
@@ -924,8 +1020,11 @@ export class Wal {
       this.first = covered + 1;
       this.last = covered;
     } else if (this.first > covered + 1) {
-      throw new WalCorruptionError(found ? snapshotFileName(found.index) : segmentFileName(this.first), 0,
-        `the log starts at entry ${this.first} but the newest valid snapshot ends at ${covered}`);
+      throw new WalCorruptionError(
+        found ? snapshotFileName(found.index) : segmentFileName(this.first),
+        0,
+        `the log starts at entry ${this.first} but the newest valid snapshot ends at ${covered}`,
+      );
     }
     if (found) this.snapshotIndex = Math.max(this.snapshotIndex ?? found.index, found.index);
     return found;
@@ -1022,7 +1121,10 @@ export class Wal {
       else hi = mid - 1;
     }
     const segment = this.segments[lo];
-    assert(segment !== undefined && segment.firstIndex <= index && index <= segment.lastIndex, `no segment holds entry ${index}`);
+    assert(
+      segment !== undefined && segment.firstIndex <= index && index <= segment.lastIndex,
+      `no segment holds entry ${index}`,
+    );
     return segment;
   }
 

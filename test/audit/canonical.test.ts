@@ -16,16 +16,71 @@ import { CHAIN_GENESIS, canonicalReport, chainStep } from '../../api/report-cano
 
 /** Orders the engine rejects, echoing strings that need escaping, are not ASCII, or are long. */
 function oddCommands(): Command[] {
-  const names = ['q"uote', 'back\\slash', 'tab\there', 'nl\n', 'é-accent', '日本', '\ud800lone', 'emoji-😀', 'x'.repeat(300), '', '\u007f', 'ok-1'];
+  const names = [
+    'q"uote',
+    'back\\slash',
+    'tab\there',
+    'nl\n',
+    'é-accent',
+    '日本',
+    '\ud800lone',
+    'emoji-😀',
+    'x'.repeat(300),
+    '',
+    '\u007f',
+    'ok-1',
+  ];
   const out: Command[] = [];
   let seq = 0;
   for (const clOrdId of names) {
-    out.push({ type: 'new', seq: ++seq, tsUs: 1_700_000_000_000_000 + seq, account: 7, clOrdId, symbol: 'BENCH', side: Side.BUY, ordType: OrdType.LIMIT, price: 10_000_000, qty: 5, tif: Tif.GTC });
-    out.push({ type: 'new', seq: ++seq, tsUs: 1_700_000_000_000_000 + seq, account: 7, clOrdId, symbol: 'NOPE', side: Side.SELL, ordType: OrdType.LIMIT, price: 1.5, qty: -3 } as unknown as Command);
+    out.push({
+      type: 'new',
+      seq: ++seq,
+      tsUs: 1_700_000_000_000_000 + seq,
+      account: 7,
+      clOrdId,
+      symbol: 'BENCH',
+      side: Side.BUY,
+      ordType: OrdType.LIMIT,
+      price: 10_000_000,
+      qty: 5,
+      tif: Tif.GTC,
+    });
+    out.push({
+      type: 'new',
+      seq: ++seq,
+      tsUs: 1_700_000_000_000_000 + seq,
+      account: 7,
+      clOrdId,
+      symbol: 'NOPE',
+      side: Side.SELL,
+      ordType: OrdType.LIMIT,
+      price: 1.5,
+      qty: -3,
+    } as unknown as Command);
   }
   // Amend with a new client order id: REPLACED carries origClOrdId.
-  out.push({ type: 'amend', seq: ++seq, tsUs: 1_700_000_000_000_000 + seq, account: 7, origClOrdId: 'ok-1', clOrdId: 'ok-"2"', qty: 4 });
-  out.push({ type: 'new', seq: ++seq, tsUs: 1_700_000_000_000_000 + seq, account: 8, clOrdId: 'taker', symbol: 'BENCH', side: Side.SELL, ordType: OrdType.MARKET, qty: 50, tif: Tif.IOC });
+  out.push({
+    type: 'amend',
+    seq: ++seq,
+    tsUs: 1_700_000_000_000_000 + seq,
+    account: 7,
+    origClOrdId: 'ok-1',
+    clOrdId: 'ok-"2"',
+    qty: 4,
+  });
+  out.push({
+    type: 'new',
+    seq: ++seq,
+    tsUs: 1_700_000_000_000_000 + seq,
+    account: 8,
+    clOrdId: 'taker',
+    symbol: 'BENCH',
+    side: Side.SELL,
+    ordType: OrdType.MARKET,
+    qty: 50,
+    tif: Tif.IOC,
+  });
   return out;
 }
 
@@ -64,7 +119,7 @@ function check(commands: Command[], shard: number): number {
 }
 
 describe('canonical report from an exec record', () => {
-  it('equals the gateway\'s canonicalReport(toReport(decoded event)) on both benchmark mixes', () => {
+  it("equals the gateway's canonicalReport(toReport(decoded event)) on both benchmark mixes", () => {
     expect(check(generateMix1(30_000, 11).commands, 0)).toBeGreaterThan(20_000);
     expect(check(generateMix2(20_000, 12).commands, 5)).toBeGreaterThan(20_000);
   });

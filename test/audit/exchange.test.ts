@@ -17,7 +17,13 @@ import { copyTree, dropRecord, flipByteInRecord, runCli, tempDir, walRecords } f
 
 const K1 = { key: 'audit-key-1', hmacSecret: 'audit-secret-1' };
 const K2 = { key: 'audit-key-2', hmacSecret: 'audit-secret-2' };
-const RISK = { maxOrderQty: 1_000_000, maxNotional: 10_000_000_000_000, maxOpenOrders: 1_000, ratePerSec: 100_000, burst: 100_000 };
+const RISK = {
+  maxOrderQty: 1_000_000,
+  maxNotional: 10_000_000_000_000,
+  maxOpenOrders: 1_000,
+  ratePerSec: 100_000,
+  burst: 100_000,
+};
 
 let root: string;
 let config: string;
@@ -35,10 +41,20 @@ beforeAll(async () => {
   data = path.join(root, 'data');
   fs.mkdirSync(cfg, { recursive: true });
   const members = [];
-  for (let id = 1; id <= 3; id++) members.push({ id, raft: `127.0.0.1:${await freePort()}`, client: `127.0.0.1:${await freePort()}` });
+  for (let id = 1; id <= 3; id++)
+    members.push({ id, raft: `127.0.0.1:${await freePort()}`, client: `127.0.0.1:${await freePort()}` });
   fs.writeFileSync(
     path.join(cfg, 'cluster.json'),
-    JSON.stringify({ clusterId: 'audit-test', dataDir: '../data/cluster', shardConfig: path.join(REPO_ROOT, 'engine/examples/instruments.json'), fsync: true, seed: 1, members, snapshotIntervalEntries: 30, timeTickMs: 0 }),
+    JSON.stringify({
+      clusterId: 'audit-test',
+      dataDir: '../data/cluster',
+      shardConfig: path.join(REPO_ROOT, 'engine/examples/instruments.json'),
+      fsync: true,
+      seed: 1,
+      members,
+      snapshotIntervalEntries: 30,
+      timeTickMs: 0,
+    }),
   );
   config = path.join(cfg, 'gateway.json');
   fs.writeFileSync(
@@ -64,18 +80,37 @@ beforeAll(async () => {
     const rest2 = new OrderEntryRestClient({ baseUrl: ex.restUrl, key: K2 });
     let n = 0;
     const keep = (r: { status: number; body: unknown }, account: number): ExecutionReportOut[] => {
-      const reports = ((r.body as { result?: { reports?: ExecutionReportOut[] } }).result?.reports ?? []) as ExecutionReportOut[];
+      const reports = ((r.body as { result?: { reports?: ExecutionReportOut[] } }).result?.reports ??
+        []) as ExecutionReportOut[];
       received.push(...reports);
       if (account === 1 && (r.status < 300 || r.status === 409 || r.status === 404)) account1Sequenced++;
       return reports;
     };
-    const buy = (price: number, qty: number, tif = 'GTC') => ({ client_order_id: `b${++n}`, symbol: 'BTC-USD', side: 'BUY', order_type: 'LIMIT', time_in_force: tif, price, quantity: qty });
-    const sell = (price: number, qty: number, tif = 'GTC') => ({ client_order_id: `s${++n}`, symbol: 'BTC-USD', side: 'SELL', order_type: 'LIMIT', time_in_force: tif, price, quantity: qty });
+    const buy = (price: number, qty: number, tif = 'GTC') => ({
+      client_order_id: `b${++n}`,
+      symbol: 'BTC-USD',
+      side: 'BUY',
+      order_type: 'LIMIT',
+      time_in_force: tif,
+      price,
+      quantity: qty,
+    });
+    const sell = (price: number, qty: number, tif = 'GTC') => ({
+      client_order_id: `s${++n}`,
+      symbol: 'BTC-USD',
+      side: 'SELL',
+      order_type: 'LIMIT',
+      time_in_force: tif,
+      price,
+      quantity: qty,
+    });
     const ids: number[] = [];
-    for (let k = 0; k < 12; k++) ids.push(keep(await rest1.placeOrder(buy(4_990_000 + k * 1000, 10 + k)), 1)[0]!.order_id);
+    for (let k = 0; k < 12; k++)
+      ids.push(keep(await rest1.placeOrder(buy(4_990_000 + k * 1000, 10 + k)), 1)[0]!.order_id);
     tracked = ids[11]!;
     keep(await rest1.amendOrder(tracked, { quantity: 100 }), 1); // up: loses priority; partly filled below, then canceled
-    for (let k = 0; k < 6; k++) keep(await rest2.placeOrder(sell(5_001_000 - k * 500, 7, k % 2 === 0 ? 'IOC' : 'GTC')), 2);
+    for (let k = 0; k < 6; k++)
+      keep(await rest2.placeOrder(sell(5_001_000 - k * 500, 7, k % 2 === 0 ? 'IOC' : 'GTC')), 2);
     keep(await rest1.amendOrder(ids[3]!, { price: 4_985_000 }), 1);
     keep(await rest1.cancelOrder(ids[0]!), 1);
     keep(await rest1.cancelOrder(ids[0]!), 1); // already gone: rejected after sequencing (404)
@@ -103,11 +138,21 @@ function receivedFile(dir: string, reports: ExecutionReportOut[]): string {
 describe('replay of a recorded exchange run', () => {
   it('verifies, and reproduces every report the clients received byte for byte (exit 0)', async () => {
     expect(received.length).toBeGreaterThan(40);
-    const r = await runCli(runReplay, ['--data-dir', data, '--config', config, '--verify', '--reports', receivedFile(root, received)]);
+    const r = await runCli(runReplay, [
+      '--data-dir',
+      data,
+      '--config',
+      config,
+      '--verify',
+      '--reports',
+      receivedFile(root, received),
+    ]);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain(`${received.length} client reports compared`);
     expect(r.out).toMatch(/shard 0: from genesis .* [3-9] snapshot\(s\) checked/);
-    const chain = (r.last as { chain: { reportsCovered: number; reportsNotChecked: number; heads: number; headsVerified: number } }).chain;
+    const chain = (
+      r.last as { chain: { reportsCovered: number; reportsNotChecked: number; heads: number; headsVerified: number } }
+    ).chain;
     expect(chain.reportsCovered).toBe(received.length);
     expect(chain.reportsNotChecked).toBe(0);
     expect(chain.headsVerified).toBe(chain.heads);
@@ -143,13 +188,27 @@ describe('replay of a recorded exchange run', () => {
     h.signature = `${h.signature.slice(0, 10)}${h.signature[10] === 'x' ? 'y' : 'x'}${h.signature.slice(11)}`;
     lines[1] = JSON.stringify(h);
     fs.writeFileSync(heads, lines.join('\n'));
-    const r = await runCli(runReplay, ['--data-dir', cdata, '--config', cconfig, '--verify', '--reports', receivedFile(copy, altered)]);
+    const r = await runCli(runReplay, [
+      '--data-dir',
+      cdata,
+      '--config',
+      cconfig,
+      '--verify',
+      '--reports',
+      receivedFile(copy, altered),
+    ]);
     expect(r.code).toBe(1);
-    expect(r.out).toContain(`FAIL [wal] shard 0, node-2, index ${flipped.index}, ${path.basename(flipped.file)} @${flipped.offset}: damaged record: CRC mismatch`);
-    expect(r.out).toContain(`FAIL [wal] shard 0, node-1, index ${dropped.index}, ${path.basename(dropped.file)} @${dropped.offset}: missing record`);
+    expect(r.out).toContain(
+      `FAIL [wal] shard 0, node-2, index ${flipped.index}, ${path.basename(flipped.file)} @${flipped.offset}: damaged record: CRC mismatch`,
+    );
+    expect(r.out).toContain(
+      `FAIL [wal] shard 0, node-1, index ${dropped.index}, ${path.basename(dropped.file)} @${dropped.offset}: missing record`,
+    );
     expect(r.out).toContain(`FAIL [reports] run 1, chain_seq ${victim.chain_seq}, received.jsonl:`);
     expect(r.out).toContain(`last_px: report ${victim.last_px}, log ${victim.last_px - 1}`);
-    expect(r.out).toContain(`FAIL [heads] run 1, chain_seq ${h.chain_seq}, chain-heads.jsonl:2: signature does not verify`);
+    expect(r.out).toContain(
+      `FAIL [heads] run 1, chain_seq ${h.chain_seq}, chain-heads.jsonl:2: signature does not verify`,
+    );
     // The third replica's copies keep the replay itself exact.
     const clean = await runCli(runReplay, ['--data-dir', data, '--config', config, '--quiet']);
     expect((r.last as { shards: unknown[] }).shards).toEqual((clean.last as { shards: unknown[] }).shards);
@@ -161,7 +220,13 @@ describe('audit export', () => {
     const out = path.join(root, `audit-${Math.random().toString(36).slice(2)}.out`);
     const r = await runCli(runAudit, ['--data-dir', data, '--config', config, '--out', out, ...args]);
     const text = fs.readFileSync(out, 'utf8');
-    const rows = args.includes('csv') ? [] : text.trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const rows = args.includes('csv')
+      ? []
+      : text
+          .trim()
+          .split('\n')
+          .filter((l) => l !== '')
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
     return { code: r.code, rows, text };
   }
 
@@ -171,8 +236,18 @@ describe('audit export', () => {
     const commands = rows.filter((r) => r.row === 'command');
     const reports = rows.filter((r) => r.row === 'report');
     expect(commands).toHaveLength(account1Sequenced);
-    expect(commands.every((c) => (c.command as { account: number }).account === 1 && c.outcome === 'APPLIED')).toBe(true);
-    expect(rows.every((r) => typeof r.log_index === 'number' && typeof r.ts_us === 'number' && /^\d{4}-\d\d-\d\dT.*\.\d{6}Z$/.test(r.time as string) && r.committed === true)).toBe(true);
+    expect(commands.every((c) => (c.command as { account: number }).account === 1 && c.outcome === 'APPLIED')).toBe(
+      true,
+    );
+    expect(
+      rows.every(
+        (r) =>
+          typeof r.log_index === 'number' &&
+          typeof r.ts_us === 'number' &&
+          /^\d{4}-\d\d-\d\dT.*\.\d{6}Z$/.test(r.time as string) &&
+          r.committed === true,
+      ),
+    ).toBe(true);
     expect(reports.every((r) => r.account === 1)).toBe(true);
     // Every report account 1 received is in the export, field for field; and more: fills of its
     // resting orders caused by account 2 (sent to no session of account 1 over REST).
@@ -200,20 +275,26 @@ describe('audit export', () => {
     const lines = csv.text.trim().split('\n');
     expect(lines[0]).toMatch(/^row,shard,log_index,seq,ts_us,time,committed,/);
     expect(lines.length - 1).toBe(rows.length);
-    expect(lines.slice(1).every((l) => l.startsWith('command,0,') || l.startsWith('report,0,') || l.startsWith('event,0,'))).toBe(true);
+    expect(
+      lines.slice(1).every((l) => l.startsWith('command,0,') || l.startsWith('report,0,') || l.startsWith('event,0,')),
+    ).toBe(true);
   });
 
   it('a time window, and usage errors', async () => {
     const all = await exportRows(['--account', '2']);
-    const t = (all.rows[Math.floor(all.rows.length / 2)]!.ts_us as number);
+    const t = all.rows[Math.floor(all.rows.length / 2)]!.ts_us as number;
     const iso = new Date(Math.floor(t / 1000)).toISOString();
     const later = await exportRows(['--account', '2', '--from', String(t)]);
     expect(later.rows.length).toBeGreaterThan(0);
     expect(later.rows.every((r) => (r.ts_us as number) >= t)).toBe(true);
     const window = await exportRows(['--from', iso, '--to', String(t + 1)]);
-    expect(window.rows.every((r) => (r.ts_us as number) >= Math.floor(t / 1000) * 1000 && (r.ts_us as number) <= t + 1)).toBe(true);
+    expect(
+      window.rows.every((r) => (r.ts_us as number) >= Math.floor(t / 1000) * 1000 && (r.ts_us as number) <= t + 1),
+    ).toBe(true);
     expect((await runCli(runAudit, ['--data-dir', data, '--config', config])).code).toBe(2);
-    expect((await runCli(runAudit, ['--data-dir', data, '--config', config, '--account', '1', '--format', 'xml'])).code).toBe(2);
+    expect(
+      (await runCli(runAudit, ['--data-dir', data, '--config', config, '--account', '1', '--format', 'xml'])).code,
+    ).toBe(2);
     expect((await runCli(runAudit, ['--data-dir', data, '--config', config, '--from', 'yesterday'])).code).toBe(2);
   });
 });

@@ -70,12 +70,20 @@ export function setJournalValue(journal: string, k: number, value: number): void
 export function readJournalValues(journal: string): { shard: number; kind: number; value: number }[] {
   const buf = fs.readFileSync(journal);
   const out = [];
-  for (let at = 0; at + 12 <= buf.length; at += 12) out.push({ shard: buf.readUInt16BE(at), kind: buf.readUInt16BE(at + 2), value: buf.readUInt32BE(at + 4) * 2 ** 32 + buf.readUInt32BE(at + 8) });
+  for (let at = 0; at + 12 <= buf.length; at += 12)
+    out.push({
+      shard: buf.readUInt16BE(at),
+      kind: buf.readUInt16BE(at + 2),
+      value: buf.readUInt32BE(at + 4) * 2 ** 32 + buf.readUInt32BE(at + 8),
+    });
   return out;
 }
 
 /** Runs a CLI function with console output captured. */
-export async function runCli(fn: (argv: string[]) => Promise<number>, argv: string[]): Promise<{ code: number; out: string; err: string; last: Record<string, unknown> | undefined }> {
+export async function runCli(
+  fn: (argv: string[]) => Promise<number>,
+  argv: string[],
+): Promise<{ code: number; out: string; err: string; last: Record<string, unknown> | undefined }> {
   const out: string[] = [];
   const err: string[] = [];
   const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));

@@ -12,7 +12,16 @@ import { replay } from '../../audit/replay.js';
 import { resolveSources } from '../../audit/sources.js';
 import { encodeSnapshotHeader } from '../../replicator/wal/snapshot-file.js';
 import { crc32c } from '../../replicator/wal/crc32c.js';
-import { copyTree, dropRecord, flipByteInRecord, readJournalValues, runCli, setJournalValue, tempDir, walRecords } from './helpers.js';
+import {
+  copyTree,
+  dropRecord,
+  flipByteInRecord,
+  readJournalValues,
+  runCli,
+  setJournalValue,
+  tempDir,
+  walRecords,
+} from './helpers.js';
 
 let base: string;
 let ex: SyntheticExchange;
@@ -29,10 +38,31 @@ function copy(prefix: string): { root: string; config: string } {
 beforeAll(async () => {
   base = tempDir('synthetic');
   dirs.push(base);
-  ex = await writeSyntheticExchange({ dir: base, commands: 4000, shards: 2, replicas: 3, runs: 2, batchMax: 48, snapshotEveryEntries: 40, chainHeadEveryReports: 150, keepReports: true, seed: 3 });
+  ex = await writeSyntheticExchange({
+    dir: base,
+    commands: 4000,
+    shards: 2,
+    replicas: 3,
+    runs: 2,
+    batchMax: 48,
+    snapshotEveryEntries: 40,
+    chainHeadEveryReports: 150,
+    keepReports: true,
+    seed: 3,
+  });
   const c = tempDir('compacted');
   dirs.push(c);
-  compacted = await writeSyntheticExchange({ dir: c, commands: 3000, shards: 1, replicas: 1, batchMax: 32, snapshotEveryEntries: 30, compact: true, segmentBytesMax: 32 * 1024, seed: 5 });
+  compacted = await writeSyntheticExchange({
+    dir: c,
+    commands: 3000,
+    shards: 1,
+    replicas: 1,
+    batchMax: 32,
+    snapshotEveryEntries: 30,
+    compact: true,
+    segmentBytesMax: 32 * 1024,
+    seed: 5,
+  });
 }, 60_000);
 
 afterAll(() => {
@@ -44,7 +74,10 @@ describe('untouched data', () => {
     const r = await runCli(runReplay, ['--config', ex.gatewayConfig, '--verify']);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain('OK: everything checked matches');
-    const last = r.last as { shards: { stateHash: string }[]; chain: { reportsCovered: number; reportsNotChecked: number; headsVerified: number; heads: number } };
+    const last = r.last as {
+      shards: { stateHash: string }[];
+      chain: { reportsCovered: number; reportsNotChecked: number; headsVerified: number; heads: number };
+    };
     expect(last.shards.map((s) => s.stateHash)).toEqual(ex.finalStateHashes);
     expect(last.chain.reportsCovered).toBe(ex.reportsChained);
     expect(last.chain.reportsNotChecked).toBe(0);
@@ -72,8 +105,32 @@ describe('untouched data', () => {
   it('is deterministic: two replays emit the same event bytes, event digest and state hash, whatever the hashing threads', async () => {
     const out1 = path.join(base, 'events-1.jsonl');
     const out2 = path.join(base, 'events-2.jsonl');
-    const a = await runCli(runReplay, ['--config', ex.gatewayConfig, '--shard', '1', '--verify', '--events-out', out1, '--events-digest', '--hash-threads', '0', '--quiet']);
-    const b = await runCli(runReplay, ['--config', ex.gatewayConfig, '--shard', '1', '--verify', '--events-out', out2, '--events-digest', '--hash-threads', '2', '--quiet']);
+    const a = await runCli(runReplay, [
+      '--config',
+      ex.gatewayConfig,
+      '--shard',
+      '1',
+      '--verify',
+      '--events-out',
+      out1,
+      '--events-digest',
+      '--hash-threads',
+      '0',
+      '--quiet',
+    ]);
+    const b = await runCli(runReplay, [
+      '--config',
+      ex.gatewayConfig,
+      '--shard',
+      '1',
+      '--verify',
+      '--events-out',
+      out2,
+      '--events-digest',
+      '--hash-threads',
+      '2',
+      '--quiet',
+    ]);
     expect(a.code).toBe(3); // shard 0's reports of the same runs are not replayed
     expect(b.code).toBe(3);
     expect(a.last!.eventsDigest).toMatch(/^[0-9a-f]{64}$/);
@@ -87,7 +144,13 @@ describe('untouched data', () => {
 
   it('compares reports as a client received them, one by one', async () => {
     const file = path.join(base, 'received.jsonl');
-    fs.writeFileSync(file, ex.chained.slice(0, 400).map((r) => JSON.stringify(r)).join('\n'));
+    fs.writeFileSync(
+      file,
+      ex.chained
+        .slice(0, 400)
+        .map((r) => JSON.stringify(r))
+        .join('\n'),
+    );
     const r = await runCli(runReplay, ['--config', ex.gatewayConfig, '--verify', '--reports', file]);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain('400 client reports compared');
@@ -95,14 +158,18 @@ describe('untouched data', () => {
 });
 
 describe('tamper evidence', () => {
-  it('a flipped byte in one replica\'s WAL: that replica, that index, the damaged record; the peers\' copies keep the replay exact', async () => {
+  it("a flipped byte in one replica's WAL: that replica, that index, the damaged record; the peers' copies keep the replay exact", async () => {
     const { root, config } = copy('flip');
     const recs = walRecords(path.join(root, 'cluster-1', 'node-2'));
     const victim = recs[Math.floor(recs.length / 2)]!;
     flipByteInRecord(victim);
     const r = await runCli(runReplay, ['--config', config, '--verify']);
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(new RegExp(`FAIL \\[wal\\] shard 1, node-2, index ${victim.index}, ${path.basename(victim.file)} @${victim.offset}: damaged record: CRC mismatch`));
+    expect(r.out).toMatch(
+      new RegExp(
+        `FAIL \\[wal\\] shard 1, node-2, index ${victim.index}, ${path.basename(victim.file)} @${victim.offset}: damaged record: CRC mismatch`,
+      ),
+    );
     expect((r.last as { shards: { stateHash: string }[] }).shards.map((s) => s.stateHash)).toEqual(ex.finalStateHashes);
     expect((r.last as { fail: number }).fail, r.out).toBe(1);
   });
@@ -113,7 +180,17 @@ describe('tamper evidence', () => {
     const recs = walRecords(node);
     const victim = recs[Math.floor(recs.length / 3)]!;
     flipByteInRecord(victim, 40);
-    const r = await runCli(runReplay, ['--config', config, '--data-dir', node, '--shard', '0', '--gateway-dir', path.join(root, 'gateway'), '--verify']);
+    const r = await runCli(runReplay, [
+      '--config',
+      config,
+      '--data-dir',
+      node,
+      '--shard',
+      '0',
+      '--gateway-dir',
+      path.join(root, 'gateway'),
+      '--verify',
+    ]);
     expect(r.code).toBe(1);
     expect(r.out).toContain(`FAIL [wal] shard 0, node-1, index ${victim.index}`);
     expect(r.out).toContain(`no replica holds a verifiable record of entry ${victim.index}`);
@@ -127,7 +204,9 @@ describe('tamper evidence', () => {
     dropRecord(victim);
     const r = await runCli(runReplay, ['--config', config, '--verify']);
     expect(r.code).toBe(1);
-    expect(r.out).toContain(`FAIL [wal] shard 0, node-1, index ${victim.index}, ${path.basename(victim.file)} @${victim.offset}: missing record: entries ${victim.index} missing`);
+    expect(r.out).toContain(
+      `FAIL [wal] shard 0, node-1, index ${victim.index}, ${path.basename(victim.file)} @${victim.offset}: missing record: entries ${victim.index} missing`,
+    );
     expect((r.last as { shards: { stateHash: string }[] }).shards.map((s) => s.stateHash)).toEqual(ex.finalStateHashes);
   });
 
@@ -142,7 +221,9 @@ describe('tamper evidence', () => {
     setJournalValue(journal, k, recs[k]!.value + 7);
     const r = await runCli(runReplay, ['--config', config, '--verify']);
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/FAIL \[chain\] run 1, chain_seq 150, chain-heads.jsonl:1: the reports regenerated from the log for chain_seq 1\.\.150 hash to [0-9a-f]{64}, the signed head says [0-9a-f]{64}/);
+    expect(r.out).toMatch(
+      /FAIL \[chain\] run 1, chain_seq 150, chain-heads.jsonl:1: the reports regenerated from the log for chain_seq 1\.\.150 hash to [0-9a-f]{64}, the signed head says [0-9a-f]{64}/,
+    );
     expect(r.out).toContain('chain_seq 100 (exec_id');
   });
 
@@ -156,7 +237,11 @@ describe('tamper evidence', () => {
     setJournalValue(journal, k, 10_000_000);
     const r = await runCli(runReplay, ['--config', config, '--verify']);
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(new RegExp(`FAIL \\[chain\\] shard ${recs[k]!.shard}, run 1, chain_seq 42, chain-journal.bin @${k * 12}: journal names exec_id 10000000 of shard ${recs[k]!.shard}, which the log does not contain`));
+    expect(r.out).toMatch(
+      new RegExp(
+        `FAIL \\[chain\\] shard ${recs[k]!.shard}, run 1, chain_seq 42, chain-journal.bin @${k * 12}: journal names exec_id 10000000 of shard ${recs[k]!.shard}, which the log does not contain`,
+      ),
+    );
   });
 
   it('an altered report as received: exact chain_seq and field', async () => {
@@ -167,7 +252,11 @@ describe('tamper evidence', () => {
     fs.writeFileSync(file, reports.map((x) => JSON.stringify(x)).join('\n'));
     const r = await runCli(runReplay, ['--config', ex.gatewayConfig, '--verify', '--reports', file]);
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(new RegExp(`FAIL \\[reports\\] run 1, chain_seq ${victim.chain_seq}, altered.jsonl:\\d+: report differs from the one the log regenerates at this position: cum_qty: report ${victim.cum_qty}, log ${victim.cum_qty - 1}`));
+    expect(r.out).toMatch(
+      new RegExp(
+        `FAIL \\[reports\\] run 1, chain_seq ${victim.chain_seq}, altered.jsonl:\\d+: report differs from the one the log regenerates at this position: cum_qty: report ${victim.cum_qty}, log ${victim.cum_qty - 1}`,
+      ),
+    );
   });
 
   it('a tampered head signature or head hash: that line', async () => {
@@ -183,15 +272,24 @@ describe('tamper evidence', () => {
     fs.writeFileSync(heads, lines.join('\n'));
     const r = await runCli(runReplay, ['--config', config, '--verify']);
     expect(r.code).toBe(1);
-    expect(r.out).toContain(`FAIL [heads] run 1, chain_seq ${h3.chain_seq}, chain-heads.jsonl:3: signature does not verify with the exchange's public key`);
-    expect(r.out).toContain(`FAIL [heads] run 1, chain_seq ${h5.chain_seq}, chain-heads.jsonl:5: signature does not verify`);
-    expect(r.out).toMatch(new RegExp(`FAIL \\[chain\\] run 1, chain_seq ${h5.chain_seq}, chain-heads.jsonl:5: the reports regenerated`));
+    expect(r.out).toContain(
+      `FAIL [heads] run 1, chain_seq ${h3.chain_seq}, chain-heads.jsonl:3: signature does not verify with the exchange's public key`,
+    );
+    expect(r.out).toContain(
+      `FAIL [heads] run 1, chain_seq ${h5.chain_seq}, chain-heads.jsonl:5: signature does not verify`,
+    );
+    expect(r.out).toMatch(
+      new RegExp(`FAIL \\[chain\\] run 1, chain_seq ${h5.chain_seq}, chain-heads.jsonl:5: the reports regenerated`),
+    );
   });
 
   it('a damaged snapshot file, and a valid snapshot of another state: that replica, that index', async () => {
     const { root, config } = copy('snap');
     const node3 = path.join(root, 'cluster-0', 'node-3');
-    const snaps = fs.readdirSync(node3).filter((n) => n.endsWith('.snap')).sort();
+    const snaps = fs
+      .readdirSync(node3)
+      .filter((n) => n.endsWith('.snap'))
+      .sort();
     expect(snaps.length).toBe(2);
     const [older, newer] = snaps as [string, string];
     const newerIndex = Number(newer.slice(5, 25));
@@ -210,8 +308,14 @@ describe('tamper evidence', () => {
     fs.writeFileSync(f, b);
     const r = await runCli(runReplay, ['--config', config, '--verify']);
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(new RegExp(`FAIL \\[snapshot\\] shard 0, node-3, index ${newerIndex}, ${newer}: state hash [0-9a-f]{64} recorded, [0-9a-f]{64} replayed: applied index ${Number(older.slice(5, 25))} vs ${newerIndex}`));
-    expect(r.out).toContain(`FAIL [snapshot] shard 0, node-2, index ${Number(older.slice(5, 25))}, ${older}: unreadable: CRC mismatch`);
+    expect(r.out).toMatch(
+      new RegExp(
+        `FAIL \\[snapshot\\] shard 0, node-3, index ${newerIndex}, ${newer}: state hash [0-9a-f]{64} recorded, [0-9a-f]{64} replayed: applied index ${Number(older.slice(5, 25))} vs ${newerIndex}`,
+      ),
+    );
+    expect(r.out).toContain(
+      `FAIL [snapshot] shard 0, node-2, index ${Number(older.slice(5, 25))}, ${older}: unreadable: CRC mismatch`,
+    );
   });
 });
 
@@ -228,7 +332,11 @@ describe('compacted logs', () => {
   });
 
   it('the replay API gives the same as the CLI', async () => {
-    const result = await replay({ sources: resolveSources({ dataDirs: [], config: compacted.gatewayConfig }), from: 'auto', verify: true });
+    const result = await replay({
+      sources: resolveSources({ dataDirs: [], config: compacted.gatewayConfig }),
+      from: 'auto',
+      verify: true,
+    });
     expect(result.shards[0]!.stateHash).toBe(compacted.finalStateHashes[0]);
     expect(result.exitCode).toBe(3);
   });

@@ -10,9 +10,31 @@ describe('lineChartSvg', () => {
     logX: true,
     logY: true,
     series: [
-      { name: 'p50', points: [{ x: 1000, y: 1.5 }, { x: 10_000, y: 2 }, { x: 100_000, y: 3 }] },
-      { name: 'p99', points: [{ x: 1000, y: 9 }, { x: 10_000, y: null }, { x: 100_000, y: 40 }], dash: '8 4' },
-      { name: 'p99.9 "tail"', points: [{ x: 1000, y: 12 }, { x: 10_000, y: 0 }, { x: 100_000, y: 2500 }] },
+      {
+        name: 'p50',
+        points: [
+          { x: 1000, y: 1.5 },
+          { x: 10_000, y: 2 },
+          { x: 100_000, y: 3 },
+        ],
+      },
+      {
+        name: 'p99',
+        points: [
+          { x: 1000, y: 9 },
+          { x: 10_000, y: null },
+          { x: 100_000, y: 40 },
+        ],
+        dash: '8 4',
+      },
+      {
+        name: 'p99.9 "tail"',
+        points: [
+          { x: 1000, y: 12 },
+          { x: 10_000, y: 0 },
+          { x: 100_000, y: 2500 },
+        ],
+      },
     ],
   });
 
@@ -47,7 +69,12 @@ describe('lineChartSvg', () => {
   });
 
   it('says "no data" when nothing can be drawn', () => {
-    const empty = lineChartSvg({ title: 't', xLabel: 'x', yLabel: 'y', series: [{ name: 's', points: [{ x: 1, y: null }] }] });
+    const empty = lineChartSvg({
+      title: 't',
+      xLabel: 'x',
+      yLabel: 'y',
+      series: [{ name: 's', points: [{ x: 1, y: null }] }],
+    });
     checkWellFormedXml(empty);
     expect(empty).toContain('no data');
   });

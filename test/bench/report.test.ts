@@ -40,22 +40,34 @@ describe('renderDocs', () => {
 
   it("has the seed's Table 2 figures in its Table 3 form, with F under both weightings", () => {
     const s = section("The seed paper's evaluation model");
-    expect(s).toContain('| scenario | T avg latency (ms) | Th (req/s) | K | T_norm | Th_norm | K_norm | F real-time priority (0.5/0.3/0.2) | F throughput priority (0.3/0.5/0.2) |');
+    expect(s).toContain(
+      '| scenario | T avg latency (ms) | Th (req/s) | K | T_norm | Th_norm | K_norm | F real-time priority (0.5/0.3/0.2) | F throughput priority (0.3/0.5/0.2) |',
+    );
     expect(s).toContain('| low load | 12 | 980 | 100% | 1.00 | 0.00 | 1.00 | **0.70** | **0.50** |');
     expect(s).toContain('| medium load | 38 | 9,450 | 99% | 0.76 | 0.18 | 0.67 | 0.57 | 0.45 |');
     expect(s).toContain('| high load | 120 | 46,800 | 97% | 0.00 | 1.00 | 0.00 | 0.30 | **0.50** |');
     expect(s).toMatch(/real-time priority\*\* \(α 0\.5, β 0\.3, γ 0\.2\) \*\*low load\*\* wins with F = 0\.70/);
-    expect(s).toMatch(/throughput priority\*\* \(α 0\.3, β 0\.5, γ 0\.2\) 2 scenarios tie at F = 0\.50: low load .*high load/);
+    expect(s).toMatch(
+      /throughput priority\*\* \(α 0\.3, β 0\.5, γ 0\.2\) 2 scenarios tie at F = 0\.50: low load .*high load/,
+    );
   });
 
   it('scores our seed scenarios in the same form, side by side with the seed, and pooled', () => {
     const s = section("The seed paper's evaluation model");
     expect(s).toContain('`npm run bench:seed -- --quick`: 14 scenarios; 1 more failed before they were measured');
-    expect(s).toContain('| grpc, 1 replica, fsync on @ 10,000/s | 4.2 | 9,990 | 100% | 1.00 | 0.35 | 1.00 | 0.80 | 0.67 |');
-    expect(s).toContain('| grpc, 3 replicas, fsync off @ 50,000/s | 1,500 | 26,800 | 100% | 0.69 | 1.00 | 1.00 | **0.84** | **0.91** |');
-    expect(s).toContain('| rest, 3 replicas, fsync on @ 50,000/s | 4,800 | 10,200 | 99.95% | 0.00 | 0.36 | 0.00 | 0.11 | 0.18 |');
+    expect(s).toContain(
+      '| grpc, 1 replica, fsync on @ 10,000/s | 4.2 | 9,990 | 100% | 1.00 | 0.35 | 1.00 | 0.80 | 0.67 |',
+    );
+    expect(s).toContain(
+      '| grpc, 3 replicas, fsync off @ 50,000/s | 1,500 | 26,800 | 100% | 0.69 | 1.00 | 1.00 | **0.84** | **0.91** |',
+    );
+    expect(s).toContain(
+      '| rest, 3 replicas, fsync on @ 50,000/s | 4,800 | 10,200 | 99.95% | 0.00 | 0.36 | 0.00 | 0.11 | 0.18 |',
+    );
     // The discussion: who wins under each weighting, why, and how the normalisation shaped it.
-    expect(s).toMatch(/real-time priority\*\* .* \*\*grpc, 3 replicas, fsync off @ 50,000\/s\*\* wins with F = 0\.84 .*comes from throughput \(\+0\.20\), which outweighs what it gives up on latency \(-0\.16\)\. Its average latency, 1,500 ms, is 714× the fastest scenario's \(2\.1 ms\)/);
+    expect(s).toMatch(
+      /real-time priority\*\* .* \*\*grpc, 3 replicas, fsync off @ 50,000\/s\*\* wins with F = 0\.84 .*comes from throughput \(\+0\.20\), which outweighs what it gives up on latency \(-0\.16\)\. Its average latency, 1,500 ms, is 714× the fastest scenario's \(2\.1 ms\)/,
+    );
     expect(s).toMatch(/throughput priority\*\* .* \*\*grpc, 3 replicas, fsync off @ 50,000\/s\*\* wins with F = 0\.91/);
     expect(s).toContain('Consistency differs by only 0.05 percentage points (99.95% to 100%)');
     expect(s).toContain('Latency spans 2.1 ms to 4,800 ms');
@@ -63,12 +75,18 @@ describe('renderDocs', () => {
       'Among the 9 scenarios that kept up with their offered rate (acknowledged ≥ 95% of it), normalised over those alone: under real-time priority **grpc, 1 replica, fsync on @ 10,000/s** (F = 0.90); under throughput priority **grpc, 1 replica, fsync on @ 10,000/s** (F = 0.94).',
     );
     // Side by side: each of ours next to the seed's nearest load level.
-    expect(s).toContain('| grpc, 3 replicas, fsync off | 50,000 | 26,800 | 1,500 ms | 100% | high load | 46,800 | 120 ms | 97% |');
+    expect(s).toContain(
+      '| grpc, 3 replicas, fsync off | 50,000 | 26,800 | 1,500 ms | 100% | high load | 46,800 | 120 ms | 97% |',
+    );
     expect(s).toContain('| grpc, 5 replicas, fsync on | 1,000 | 999 | 4.6 ms | 100% | low load | 980 | 12 ms | 100% |');
     // Pooled: the seed's rows and ours on one scale.
-    expect(s).toContain('| seed: high load (7 nodes) | 120 | 46,800 | 97% | 0.98 | 1.00 | 0.00 | **0.79** | **0.79** |');
+    expect(s).toContain(
+      '| seed: high load (7 nodes) | 120 | 46,800 | 97% | 0.98 | 1.00 | 0.00 | **0.79** | **0.79** |',
+    );
     // Every scenario in the last table, the failed one with its error.
-    expect(s).toContain('| grpc | 5 | on | 50,000 | – | – | – | – | – | – | – | – | 0 | 0 | – | – | failed: gateway not ready within 30 s |');
+    expect(s).toContain(
+      '| grpc | 5 | on | 50,000 | – | – | – | – | – | – | – | – | 0 | 0 | – | – | failed: gateway not ready within 30 s |',
+    );
     expect(s).toContain('![Seed scenarios: latency vs offered load per configuration](bench-latency-seed.svg)');
   });
 
@@ -80,15 +98,21 @@ describe('renderDocs', () => {
   });
 
   it('has a table per benchmark', () => {
-    expect(section('Matching engine')).toContain('| mix 1 (exchange-core style) | matchbook | 2,000,000 | 2,280,090 | 0.49 | 1.4 | 2.5 | 5,379 | 7.2× |');
+    expect(section('Matching engine')).toContain(
+      '| mix 1 (exchange-core style) | matchbook | 2,000,000 | 2,280,090 | 0.49 | 1.4 | 2.5 | 5,379 | 7.2× |',
+    );
     expect(section('Replay and audit')).toContain('| verify | 2,688 | 372,034 |');
     const rep = section('Replication');
     expect(rep).toContain('| 20,000 | 20,004 | 1.8 ms | 13 ms | 23 ms | 27 ms |');
     expect(rep).toContain('| max (closed loop) | 199,578 | 9.4 ms | 29 ms | 40 ms | 41 ms |');
     expect(rep).toContain('| first commit | 244 | 266 | 571 |');
     expect(section('Order entry over gRPC')).toContain('| batched | 50 | 50,000 | 27,090 | 13,853 ms |');
-    expect(section('Market data')).toContain('| 1,000 | 10,000 | 998 | 1,000,407 | 15 ms | 40 ms | 58 ms | 80 ms | 0 |');
-    expect(section('Events to Kafka')).toContain('| 5,000 | 24,918 | 104 ms | 356 ms | 398 ms | 139 ms | 411 ms | 414 ms |');
+    expect(section('Market data')).toContain(
+      '| 1,000 | 10,000 | 998 | 1,000,407 | 15 ms | 40 ms | 58 ms | 80 ms | 0 |',
+    );
+    expect(section('Events to Kafka')).toContain(
+      '| 5,000 | 24,918 | 104 ms | 356 ms | 398 ms | 139 ms | 411 ms | 414 ms |',
+    );
   });
 
   it('records a failed benchmark with its exit code and stderr tail', () => {
@@ -96,7 +120,9 @@ describe('renderDocs', () => {
     expect(s).toContain('**Failed** after 6.3 s: exit code 1.');
     expect(s).toContain('Error: gateway not ready within 30 s');
     expect(md).toContain('**1 of 8 failed**: rest.');
-    expect(md).toContain('| rest | `npm run bench:rest -- --rates 2000,5000,10000,max --seconds 2` | **failed** (exit 1) | 6.3 |');
+    expect(md).toContain(
+      '| rest | `npm run bench:rest -- --rates 2000,5000,10000,max --seconds 2` | **failed** (exit 1) | 6.3 |',
+    );
   });
 
   it('embeds every chart it generates, and every chart is well-formed SVG', () => {
@@ -125,7 +151,9 @@ describe('renderDocs', () => {
 
   it('explains a single winner by the term that decides it', () => {
     const lines = discussWinners([...SEED_TABLE_3]);
-    expect(lines[0]).toContain('Its margin over the runner-up comes from latency (+0.12), which outweighs what it gives up on throughput (-0.06).');
+    expect(lines[0]).toContain(
+      'Its margin over the runner-up comes from latency (+0.12), which outweighs what it gives up on throughput (-0.06).',
+    );
   });
 
   it('calls a lead below the printed precision a tie at two decimals', () => {
@@ -135,7 +163,9 @@ describe('renderDocs', () => {
       { name: 'c', avgLatencyMs: 3900, throughputPerSec: 21000, consistency: 1 },
     ]);
     const lines = discussWinners(rows);
-    expect(lines[0]).toMatch(/\*\*a\*\* wins with F = 0\.70 .*runner-up b is only 0\.0003 behind \(F = 0\.6999\): a tie at two decimals\. What edge there is comes from throughput\./);
+    expect(lines[0]).toMatch(
+      /\*\*a\*\* wins with F = 0\.70 .*runner-up b is only 0\.0003 behind \(F = 0\.6999\): a tie at two decimals\. What edge there is comes from throughput\./,
+    );
   });
 });
 
@@ -152,7 +182,11 @@ describe('run-all --from-results', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('regenerates BENCHMARKS.md and the charts from a results file without running anything', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/suite/run-all.ts', '--from-results', FIXTURE, '--docs-dir', dir], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'bench/suite/run-all.ts', '--from-results', FIXTURE, '--docs-dir', dir],
+      { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 },
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(existsSync(path.join(dir, 'BENCHMARKS.md'))).toBe(true);
     expect(readFileSync(path.join(dir, 'BENCHMARKS.md'), 'utf8')).toBe(md);
@@ -160,7 +194,11 @@ describe('run-all --from-results', () => {
   });
 
   it('refuses an unknown benchmark name with a usage message', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/suite/run-all.ts', '--only', 'nope', '--docs-dir', dir], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'bench/suite/run-all.ts', '--only', 'nope', '--docs-dir', dir],
+      { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 },
+    );
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('unknown benchmark(s): nope');
   });

@@ -7,12 +7,27 @@ import { describe, expect, it } from 'vitest';
 import { BENCHES, runBench, type BenchDef } from '../../bench/suite/run-all.js';
 
 function fake(name: string, script: string, extra: Partial<BenchDef> = {}): BenchDef {
-  return { name: `test-fake-${name}`, script: `bench:${name}`, quick: ['--quick'], full: [], argv: [process.execPath, '-e', script], ...extra };
+  return {
+    name: `test-fake-${name}`,
+    script: `bench:${name}`,
+    quick: ['--quick'],
+    full: [],
+    argv: [process.execPath, '-e', script],
+    ...extra,
+  };
 }
 
 describe('runBench', () => {
   it('takes the last JSON line even when a line follows it', async () => {
-    const e = await runBench(fake('ok', `console.log('a table'); console.log(JSON.stringify({ bench: 'x', v: 1 })); console.log('[gateway] stats {}');`), true, os.tmpdir(), false);
+    const e = await runBench(
+      fake(
+        'ok',
+        `console.log('a table'); console.log(JSON.stringify({ bench: 'x', v: 1 })); console.log('[gateway] stats {}');`,
+      ),
+      true,
+      os.tmpdir(),
+      false,
+    );
     expect(e.status).toBe('ok');
     expect(e.exitCode).toBe(0);
     expect(e.result).toEqual({ bench: 'x', v: 1 });
@@ -21,7 +36,15 @@ describe('runBench', () => {
   });
 
   it('records a failed bench with its exit code and the tail of its stderr, and keeps a JSON line it printed', async () => {
-    const e = await runBench(fake('fail', `console.log('{"bench":"y"}'); console.error('line 1'); console.error('boom: it broke'); process.exit(3);`), true, os.tmpdir(), false);
+    const e = await runBench(
+      fake(
+        'fail',
+        `console.log('{"bench":"y"}'); console.error('line 1'); console.error('boom: it broke'); process.exit(3);`,
+      ),
+      true,
+      os.tmpdir(),
+      false,
+    );
     expect(e.status).toBe('failed');
     expect(e.exitCode).toBe(3);
     expect(e.error).toBe('exit code 3');
@@ -61,7 +84,16 @@ describe('runBench', () => {
 
 describe('the suite', () => {
   it('runs every benchmark of the issue, seed included, each with --quick flags', () => {
-    expect(BENCHES.map((b) => b.name)).toEqual(['engine', 'replay', 'replicator', 'rest', 'grpc', 'feed', 'events', 'seed']);
+    expect(BENCHES.map((b) => b.name)).toEqual([
+      'engine',
+      'replay',
+      'replicator',
+      'rest',
+      'grpc',
+      'feed',
+      'events',
+      'seed',
+    ]);
     for (const b of BENCHES) expect(b.quick.length).toBeGreaterThan(0);
     expect(BENCHES.find((b) => b.name === 'seed')!.quick).toEqual(['--quick']);
     // Failover figures come from the replicator's trials.

@@ -104,7 +104,9 @@ describe("the seed's Table 3 from its Table 2", () => {
   });
 
   it('does not depend on the units: consistency as a percentage and latency in seconds give the same table', () => {
-    const scaled = table3(SEED_TABLE_2.map((r) => ({ ...r, avgLatencyMs: r.avgLatencyMs / 1000, consistency: r.consistency * 100 })));
+    const scaled = table3(
+      SEED_TABLE_2.map((r) => ({ ...r, avgLatencyMs: r.avgLatencyMs / 1000, consistency: r.consistency * 100 })),
+    );
     scaled.forEach((r, i) => {
       expect(r.scores[0]).toBeCloseTo(t[i]!.scores[0]!, 12);
       expect(r.scores[1]).toBeCloseTo(t[i]!.scores[1]!, 12);

@@ -20,7 +20,10 @@ describe('chaos --quick', () => {
       const out: string[] = [];
       const stdout: string[] = [];
       const code = await new Promise<number | null>((resolve) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', 'chaos/run.ts', '--quick', '--seed', String(SEED)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, ['--import', 'tsx', 'chaos/run.ts', '--quick', '--seed', String(SEED)], {
+          cwd: REPO_ROOT,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
         const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
         child.stdout.on('data', (d: Buffer) => {
           out.push(d.toString('utf8'));
@@ -34,8 +37,22 @@ describe('chaos --quick', () => {
       });
       const text = out.join('');
       const lines = stdout.join('').trim().split('\n');
-      const last = JSON.parse(lines[lines.length - 1]!) as { ok: boolean; k: number; losses: number; duplicates: number; violations: number; acked: number };
-      expect({ code, ...last }, text.slice(-6_000)).toMatchObject({ code: 0, ok: true, k: 1, losses: 0, duplicates: 0, violations: 0 });
+      const last = JSON.parse(lines[lines.length - 1]!) as {
+        ok: boolean;
+        k: number;
+        losses: number;
+        duplicates: number;
+        violations: number;
+        acked: number;
+      };
+      expect({ code, ...last }, text.slice(-6_000)).toMatchObject({
+        code: 0,
+        ok: true,
+        k: 1,
+        losses: 0,
+        duplicates: 0,
+        violations: 0,
+      });
       expect(last.acked).toBeGreaterThan(500);
     },
     RUN_TIMEOUT_MS + 60_000,

@@ -27,9 +27,26 @@ afterAll(async () => {
 const run = (...argv: string[]) => runOperatorCaptured(argv);
 
 const admin = (...argv: string[]) => run(...argv, '--url', ex.restUrl);
-const place = () => rest1.placeOrder({ client_order_id: `op-${++seq}`, symbol: 'BTC-USD', side: 'BUY', order_type: 'LIMIT', time_in_force: 'GTC', price: 4_990_000, quantity: 1 });
+const place = () =>
+  rest1.placeOrder({
+    client_order_id: `op-${++seq}`,
+    symbol: 'BTC-USD',
+    side: 'BUY',
+    order_type: 'LIMIT',
+    time_in_force: 'GTC',
+    price: 4_990_000,
+    quantity: 1,
+  });
 
-interface Row { member: number; reachable: boolean; role?: string; applied?: number; commit?: number; leader?: number; snapshotIndex?: number }
+interface Row {
+  member: number;
+  reachable: boolean;
+  role?: string;
+  applied?: number;
+  commit?: number;
+  leader?: number;
+  snapshotIndex?: number;
+}
 
 async function status(): Promise<Row[]> {
   const r = await run('cluster', 'status', '--cluster', ex.cluster.configPath, '--json');
@@ -51,11 +68,15 @@ async function statusUntil(what: string, ok: (rows: Row[]) => boolean): Promise<
   }
 }
 
-const oneLeader = (rows: Row[]) => rows.every((r) => r.reachable) && rows.filter((r) => r.role === 'LEADER').length === 1;
+const oneLeader = (rows: Row[]) =>
+  rows.every((r) => r.reachable) && rows.filter((r) => r.role === 'LEADER').length === 1;
 
 describe('operator CLI', () => {
   it('cluster status: three members, one leader, entries applied; the table form too', async () => {
-    const rows = await statusUntil('every member reachable, one leader, entries applied', (rows) => oneLeader(rows) && rows.every((r) => (r.applied ?? 0) >= 1));
+    const rows = await statusUntil(
+      'every member reachable, one leader, entries applied',
+      (rows) => oneLeader(rows) && rows.every((r) => (r.applied ?? 0) >= 1),
+    );
     expect(rows).toHaveLength(3);
     expect(rows.every((r) => r.reachable)).toBe(true);
     expect(rows.filter((r) => r.role === 'LEADER')).toHaveLength(1);
@@ -95,7 +116,14 @@ describe('operator CLI', () => {
   });
 
   it('bad usage exits 2 with a message; --help exits 0; other commands are not ours', async () => {
-    for (const argv of [['halt'], ['kill-switch', 'abc'], ['cluster'], ['cluster', 'status', '--bogus'], ['transfer-leader'], ['transfer-leader', '--to', '9', '--cluster', ex.cluster.configPath]]) {
+    for (const argv of [
+      ['halt'],
+      ['kill-switch', 'abc'],
+      ['cluster'],
+      ['cluster', 'status', '--bogus'],
+      ['transfer-leader'],
+      ['transfer-leader', '--to', '9', '--cluster', ex.cluster.configPath],
+    ]) {
       const r = await run(...argv);
       expect(r.code, argv.join(' ')).toBe(2);
       expect(r.err).toMatch(/usage: matchbook/);
@@ -119,7 +147,10 @@ describe('operator CLI', () => {
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ ok: true, from: leader, leader: to });
     // The old leader's own row may still say LEADER for a moment: wait for one leader, then check who.
-    const rows = await statusUntil(`member ${to} the only leader`, (rows) => oneLeader(rows) && rows.find((x) => x.role === 'LEADER')?.member === to);
+    const rows = await statusUntil(
+      `member ${to} the only leader`,
+      (rows) => oneLeader(rows) && rows.find((x) => x.role === 'LEADER')?.member === to,
+    );
     expect(rows.find((x) => x.role === 'LEADER')?.member).toBe(to);
     let placed = await place();
     for (const deadline = Date.now() + 30_000; placed.status !== 201 && Date.now() < deadline; ) {
@@ -134,6 +165,7 @@ describe('operator CLI', () => {
     const r = await run('snapshot', '--cluster', ex.cluster.configPath);
     expect(r.code, r.out + r.err).toBe(0);
     const after = await statusUntil('every member reachable', (rows) => rows.every((r) => r.reachable));
-    for (const b of before) expect(after.find((x) => x.member === b.member)!.snapshotIndex).toBeGreaterThan(b.snapshotIndex!);
+    for (const b of before)
+      expect(after.find((x) => x.member === b.member)!.snapshotIndex).toBeGreaterThan(b.snapshotIndex!);
   }, 90_000);
 });

@@ -3,7 +3,9 @@
 
 import { runOperator } from '../../cli/operator-commands.js';
 
-export async function runOperatorCaptured(argv: string[]): Promise<{ code: number | undefined; out: string; err: string }> {
+export async function runOperatorCaptured(
+  argv: string[],
+): Promise<{ code: number | undefined; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
   const log = console.log;

@@ -20,7 +20,9 @@ const SEED = 20_250_301;
 const opts = (numRuns: number) => ({ seed: SEED, numRuns, endOnFailure: false });
 
 const config = parseConfig(JSON.parse(readFileSync('engine/examples/instruments.json', 'utf8')));
-const exampleLines = readFileSync('engine/examples/commands.jsonl', 'utf8').split('\n').filter((l) => l.trim() !== '');
+const exampleLines = readFileSync('engine/examples/commands.jsonl', 'utf8')
+  .split('\n')
+  .filter((l) => l.trim() !== '');
 const T0 = 1_700_000_000_000_000;
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set(['type', ...COMMAND_FIELDS.filter((f) => f !== '')]);
@@ -72,14 +74,30 @@ const anyString = fc.string({ unit: charUnit, maxLength: 12 });
 const anyNumber = fc.oneof(
   fc.integer({ min: -300, max: 300 }),
   fc.integer(),
-  fc.constantFrom(-0, 0.5, -1.5, 255, 256, 0xffff_ffff, 0x1_0000_0000, -0x8000_0000, -0x8000_0001, 2 ** 53, -(2 ** 53), 1e300, -1e-300, 5e-324),
+  fc.constantFrom(
+    -0,
+    0.5,
+    -1.5,
+    255,
+    256,
+    0xffff_ffff,
+    0x1_0000_0000,
+    -0x8000_0000,
+    -0x8000_0001,
+    2 ** 53,
+    -(2 ** 53),
+    1e300,
+    -1e-300,
+    5e-324,
+  ),
   fc.double({ noNaN: true, noDefaultInfinity: true }),
 );
 
 /** An object as JSON.parse makes it: own data properties only, "__proto__" included, last duplicate wins. */
 function jsonObject(entries: [string, unknown][]): Record<string, unknown> {
   const o: Record<string, unknown> = {};
-  for (const [k, v] of entries) Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
+  for (const [k, v] of entries)
+    Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
   return o;
 }
 
@@ -95,22 +113,47 @@ const { json: anyJson } = fc.letrec<{ json: unknown; arr: unknown[]; obj: Record
   ),
   arr: fc.array(tie('json'), { maxLength: 4 }),
   obj: fc
-    .array(fc.tuple(fc.oneof(anyString, fc.constantFrom('__proto__', 'constructor', '0', '10', 'price')), tie('json')), { maxLength: 4 })
+    .array(
+      fc.tuple(fc.oneof(anyString, fc.constantFrom('__proto__', 'constructor', '0', '10', 'price')), tie('json')),
+      { maxLength: 4 },
+    )
     .map(jsonObject),
 }));
 
 const ACCOUNTS = [1, 2, 3, 4, 5];
 const CLORDIDS = ['a', 'b', 'c', 'd', 'e', 'f'];
 const validValue: Record<string, fc.Arbitrary<unknown>> = {
-  type: fc.constantFrom('new', 'new', 'new', 'new', 'cancel', 'cancel', 'amend', 'amend', 'mass_cancel', 'halt', 'resume', 'kill_switch', 'set_reference_price', 'set_account', 'tick'),
+  type: fc.constantFrom(
+    'new',
+    'new',
+    'new',
+    'new',
+    'cancel',
+    'cancel',
+    'amend',
+    'amend',
+    'mass_cancel',
+    'halt',
+    'resume',
+    'kill_switch',
+    'set_reference_price',
+    'set_account',
+    'tick',
+  ),
   account: fc.constantFrom(...ACCOUNTS),
   clOrdId: fc.constantFrom(...CLORDIDS),
   origClOrdId: fc.constantFrom(...CLORDIDS),
   symbol: fc.constantFrom('BTC-USD', 'BTC-USD', 'ETH-USD'),
   side: fc.constantFrom('BUY', 'SELL'),
   ordType: fc.constantFrom('LIMIT', 'LIMIT', 'LIMIT', 'MARKET', 'STOP_MARKET', 'STOP_LIMIT'),
-  price: fc.oneof(fc.integer({ min: -20, max: 20 }).map((d) => 5_000_000 + d * 10), fc.integer({ min: -10, max: 10 }).map((d) => 300_000 + d * 5)),
-  stopPrice: fc.oneof(fc.integer({ min: -20, max: 20 }).map((d) => 5_000_000 + d * 10), fc.integer({ min: -10, max: 10 }).map((d) => 300_000 + d * 5)),
+  price: fc.oneof(
+    fc.integer({ min: -20, max: 20 }).map((d) => 5_000_000 + d * 10),
+    fc.integer({ min: -10, max: 10 }).map((d) => 300_000 + d * 5),
+  ),
+  stopPrice: fc.oneof(
+    fc.integer({ min: -20, max: 20 }).map((d) => 5_000_000 + d * 10),
+    fc.integer({ min: -10, max: 10 }).map((d) => 300_000 + d * 5),
+  ),
   qty: fc.integer({ min: 1, max: 20 }).map((q) => q * 10),
   displayQty: fc.integer({ min: 1, max: 5 }).map((q) => q * 10),
   tif: fc.constantFrom('GTC', 'IOC', 'FOK', 'GTD', 'DAY'),
@@ -127,7 +170,10 @@ const UNKNOWN_KEYS = ['foo', 'constructor', 'toString', '__proto__', 'command', 
 /** One field: usually a valid value, sometimes any JSON value (wrong type, null = absent, nested). */
 const fieldValue = (key: string, pInvalid: number) => {
   const valid = validValue[key] ?? anyJson;
-  return fc.oneof({ weight: Math.round((1 - pInvalid) * 100), arbitrary: valid }, { weight: Math.round(pInvalid * 100), arbitrary: anyJson });
+  return fc.oneof(
+    { weight: Math.round((1 - pInvalid) * 100), arbitrary: valid },
+    { weight: Math.round(pInvalid * 100), arbitrary: anyJson },
+  );
 };
 
 /** A raw JSON command object: a string type, any subset of the real fields, a few unknown keys. */
@@ -140,10 +186,7 @@ const rawCommand = (pInvalid: number) =>
     )
     .chain(([type, keys, unknown]) =>
       fc
-        .tuple(
-          fc.tuple(...keys.map((k) => fieldValue(k, pInvalid))),
-          fc.tuple(...unknown.map(() => anyJson)),
-        )
+        .tuple(fc.tuple(...keys.map((k) => fieldValue(k, pInvalid))), fc.tuple(...unknown.map(() => anyJson)))
         .map(([vals, unknownVals]) =>
           jsonObject([
             ['type', type],
@@ -239,13 +282,23 @@ describe('command codec', () => {
     for (let i = 0; i < depth; i++) deep = i % 2 === 0 ? [deep] : { k: deep };
     const d = throughLog({ type: 'new', qty: deep }, 1, 2) as unknown as Record<string, unknown>;
     let node = d.qty;
-    for (let i = depth - 1; i >= 0; i--) node = i % 2 === 0 ? (node as unknown[])[0] : (node as Record<string, unknown>).k;
+    for (let i = depth - 1; i >= 0; i--)
+      node = i % 2 === 0 ? (node as unknown[])[0] : (node as Record<string, unknown>).k;
     expect(node).toStrictEqual([{ '': 'bottom' }]);
     expect(Object.keys(d)).toEqual(['type', 'seq', 'tsUs', 'qty']);
   });
 
   it('drops unknown keys, seq, tsUs and undefined values; keeps null (the engine tells null from absent)', () => {
-    const c = { type: 'cancel', seq: 'x', tsUs: null, account: 3, orderId: undefined, clOrdId: null, foo: 1, __proto__: { side: 1 } };
+    const c = {
+      type: 'cancel',
+      seq: 'x',
+      tsUs: null,
+      account: 3,
+      orderId: undefined,
+      clOrdId: null,
+      foo: 1,
+      __proto__: { side: 1 },
+    };
     expect(throughLog(c, 5, 6)).toStrictEqual({ type: 'cancel', seq: 5, tsUs: 6, account: 3, clOrdId: null, side: 1 });
   });
 
@@ -269,7 +322,12 @@ describe('command codec', () => {
     }
     // Shared (non-cyclic) references are fine.
     const shared = { a: 1 };
-    expect(throughLog({ type: 'new', qty: [shared, shared] }, 1, 1)).toStrictEqual({ type: 'new', qty: [{ a: 1 }, { a: 1 }], seq: 1, tsUs: 1 });
+    expect(throughLog({ type: 'new', qty: [shared, shared] }, 1, 1)).toStrictEqual({
+      type: 'new',
+      qty: [{ a: 1 }, { a: 1 }],
+      seq: 1,
+      tsUs: 1,
+    });
   });
 
   it('encodeCommandTo appends: several commands in one buffer decode at their offsets', () => {
@@ -294,7 +352,9 @@ describe('command codec', () => {
     expect(viaLog.lines).toEqual(direct.lines);
     expect(viaLog.hash).toBe(direct.hash);
     // and the pipe's golden output
-    const golden = readFileSync('engine/examples/events.jsonl', 'utf8').split('\n').filter((l) => l !== '' && !l.includes('"state_hash"'));
+    const golden = readFileSync('engine/examples/events.jsonl', 'utf8')
+      .split('\n')
+      .filter((l) => l !== '' && !l.includes('"state_hash"'));
     expect(viaLog.lines).toEqual(golden);
   });
 
@@ -340,7 +400,9 @@ describe('command codec', () => {
       const spied = runEngine(cmds.map(spy));
       expect(spied.lines).toEqual(plain.lines);
       // With junk in unknown keys the events are the same.
-      const junk = runEngine(cmds.map((c) => ({ ...c, foo: 1, command: 'x', Price: [1], toString: 5 }) as unknown as Command));
+      const junk = runEngine(
+        cmds.map((c) => ({ ...c, foo: 1, command: 'x', Price: [1], toString: 5 }) as unknown as Command),
+      );
       expect(junk.lines).toEqual(plain.lines);
     }
     expect(introspected).toEqual([]);
@@ -365,7 +427,10 @@ describe('command codec', () => {
     fc.assert(
       fc.property(
         rawCommand(0.3),
-        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('set', 'insert', 'delete')), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('set', 'insert', 'delete')), {
+          minLength: 1,
+          maxLength: 4,
+        }),
         (raw, edits) => {
           const bytes = Array.from(encodeCommand(parsed(raw)));
           for (const [at, v, op] of edits) {
@@ -411,7 +476,12 @@ describe('command codec', () => {
     expect(ok([1, 2, 1, 1, 12])).toBeUndefined(); // unknown tag
     expect(ok([1, 2, 1, 2, 8, 2, 0, 0xc0, 0x80])).toBeUndefined(); // overlong UTF-8
     expect(ok([1, 2, 1, 2, 8, 6, 0, 0xed, 0xa0, 0x80, 0xed, 0xb0, 0x80])).toBeUndefined(); // a pair as two 3-byte sequences
-    expect(ok([1, 2, 1, 2, 8, 3, 0, 0xed, 0xa0, 0x80])).toStrictEqual({ type: 'cancel', seq: 1, tsUs: 2, clOrdId: '\ud800' });
+    expect(ok([1, 2, 1, 2, 8, 3, 0, 0xed, 0xa0, 0x80])).toStrictEqual({
+      type: 'cancel',
+      seq: 1,
+      tsUs: 2,
+      clOrdId: '\ud800',
+    });
     expect(ok([1, 2, 1, 2, 11, 2, 0, 0, 0, 8, 1, 0, 0x61, 1, 8, 1, 0, 0x61, 1])).toBeUndefined(); // duplicate object key
     expect(ok([1, 2, 1, 2, 10, 0xff, 0xff, 0xff, 0xff])).toBeUndefined(); // count beyond the input
     expect(decodeCommand(new Uint8Array([1, 10, 0]), 1, 3, 1, 2)).toBeUndefined(); // range outside the bytes
@@ -456,7 +526,21 @@ describe('event codec', () => {
     // every kind but mass_cancel/account_status occurs in the example; add those
     const e = new Engine(config);
     const more = new EventBuffer();
-    e.apply({ type: 'new', seq: 1, tsUs: T0, account: 1, clOrdId: 'a', symbol: 'BTC-USD', side: 1, ordType: 1, price: 5_000_000, qty: 5 } as Command, more);
+    e.apply(
+      {
+        type: 'new',
+        seq: 1,
+        tsUs: T0,
+        account: 1,
+        clOrdId: 'a',
+        symbol: 'BTC-USD',
+        side: 1,
+        ordType: 1,
+        price: 5_000_000,
+        qty: 5,
+      } as Command,
+      more,
+    );
     e.apply({ type: 'mass_cancel', seq: 2, tsUs: T0, account: 1 } as Command, more);
     e.apply({ type: 'kill_switch', seq: 3, tsUs: T0, account: 1, active: true } as Command, more);
     e.apply({ type: 'amend', seq: 4, tsUs: T0, account: 9, orderId: 1, qty: 3 } as Command, more);
@@ -485,7 +569,21 @@ describe('event codec', () => {
     const buf = new EventBuffer();
     const long = 'é'.repeat(40_000); // 80,000 UTF-8 bytes: past the u16 length
     e.apply({ type: 'cancel', seq: 1, tsUs: T0, account: 1, clOrdId: long } as Command, buf);
-    e.apply({ type: 'new', seq: 2, tsUs: T0, account: 1, clOrdId: '\udc00', symbol: 'BTC-\ud800', side: 1, ordType: 1, price: -0, qty: 1 } as Command, buf);
+    e.apply(
+      {
+        type: 'new',
+        seq: 2,
+        tsUs: T0,
+        account: 1,
+        clOrdId: '\udc00',
+        symbol: 'BTC-\ud800',
+        side: 1,
+        ordType: 1,
+        price: -0,
+        qty: 1,
+      } as Command,
+      buf,
+    );
     e.apply({ type: `${'x'.repeat(31)}\ud83d\ude00`, seq: 3, tsUs: T0 } as unknown as Command, buf); // sliced mid-pair: a lone surrogate
     const e0 = buf.event(0);
     expect(e0.kind === 'cancel_reject' && e0.clOrdId).toBe(long);
@@ -515,16 +613,22 @@ describe('event codec', () => {
       }
     };
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('set', 'insert', 'delete')), { minLength: 1, maxLength: 3 }), (edits) => {
-        const bytes = good.slice();
-        for (const [at, v, op] of edits) {
-          const i = at % (bytes.length + 1);
-          if (op === 'set') bytes[Math.min(i, bytes.length - 1)] = v;
-          else if (op === 'insert') bytes.splice(i, 0, v);
-          else bytes.splice(i, 1);
-        }
-        check(new Uint8Array(bytes));
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('set', 'insert', 'delete')), {
+          minLength: 1,
+          maxLength: 3,
+        }),
+        (edits) => {
+          const bytes = good.slice();
+          for (const [at, v, op] of edits) {
+            const i = at % (bytes.length + 1);
+            if (op === 'set') bytes[Math.min(i, bytes.length - 1)] = v;
+            else if (op === 'insert') bytes.splice(i, 0, v);
+            else bytes.splice(i, 1);
+          }
+          check(new Uint8Array(bytes));
+        },
+      ),
       opts(3000),
     );
     fc.assert(
@@ -626,7 +730,8 @@ describe('ByteWriter / ByteReader', () => {
         expect(r.str()).toBe(s);
         expect(r.lstr()).toBe(s);
         const wellFormed = !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s);
-        if (wellFormed) expect(w.view().subarray(2, 2 + (w.length - 6) / 2)).toEqual(new Uint8Array(Buffer.from(s, 'utf8')));
+        if (wellFormed)
+          expect(w.view().subarray(2, 2 + (w.length - 6) / 2)).toEqual(new Uint8Array(Buffer.from(s, 'utf8')));
       }),
       opts(5000),
     );
@@ -636,7 +741,14 @@ describe('ByteWriter / ByteReader', () => {
     const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
     fc.assert(
       fc.property(
-        fc.array(fc.oneof(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0x80, max: 0xbf }), fc.constantFrom(0xc2, 0xe0, 0xed, 0xf0, 0xf4, 0xa0)), { maxLength: 16 }),
+        fc.array(
+          fc.oneof(
+            fc.integer({ min: 0, max: 255 }),
+            fc.integer({ min: 0x80, max: 0xbf }),
+            fc.constantFrom(0xc2, 0xe0, 0xed, 0xf0, 0xf4, 0xa0),
+          ),
+          { maxLength: 16 },
+        ),
         (arr) => {
           const b = new Uint8Array(arr);
           let ours: string | undefined;

@@ -119,18 +119,32 @@ export function checkInvariants(cmd: Command, events: EngineEvent[]): void {
     if (isTradeExec) {
       const prev1 = events[i - 1];
       const prev2 = events[i - 2];
-      expect(prev1?.kind === 'trade' || prev2?.kind === 'trade', `exec TRADE without a preceding trade event at ${i}`).toBe(true);
+      expect(
+        prev1?.kind === 'trade' || prev2?.kind === 'trade',
+        `exec TRADE without a preceding trade event at ${i}`,
+      ).toBe(true);
     }
     if (e.kind !== 'trade') return;
     const maker = events[i + 1];
     const taker = events[i + 2];
     expect(maker, `maker report after trade ${e.tradeId}`).toMatchObject({
-      kind: 'exec', execType: ExecType.TRADE, orderId: e.makerOrderId, account: e.makerAccount,
-      tradeId: e.tradeId, lastQty: e.qty, lastPx: e.price,
+      kind: 'exec',
+      execType: ExecType.TRADE,
+      orderId: e.makerOrderId,
+      account: e.makerAccount,
+      tradeId: e.tradeId,
+      lastQty: e.qty,
+      lastPx: e.price,
     });
     expect(taker, `taker report after trade ${e.tradeId}`).toMatchObject({
-      kind: 'exec', execType: ExecType.TRADE, orderId: e.takerOrderId, account: e.takerAccount,
-      tradeId: e.tradeId, lastQty: e.qty, lastPx: e.price, side: e.aggressorSide,
+      kind: 'exec',
+      execType: ExecType.TRADE,
+      orderId: e.takerOrderId,
+      account: e.takerAccount,
+      tradeId: e.tradeId,
+      lastQty: e.qty,
+      lastPx: e.price,
+      side: e.aggressorSide,
     });
   });
 }
@@ -266,7 +280,8 @@ export function withoutExecIds(events: EngineEvent[]): unknown[] {
 
 /** One-line summaries, handy in failure messages. */
 export function summary(events: EngineEvent[]): string[] {
-  const name = <T extends Record<string, number>>(m: T, v: number) => Object.keys(m).find((k) => m[k] === v) ?? String(v);
+  const name = <T extends Record<string, number>>(m: T, v: number) =>
+    Object.keys(m).find((k) => m[k] === v) ?? String(v);
   return events.map((e) => {
     switch (e.kind) {
       case 'exec':

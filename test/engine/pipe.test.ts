@@ -9,7 +9,10 @@ const CONFIG = 'engine/examples/instruments.json';
 const config = parseConfig(JSON.parse(readFileSync(CONFIG, 'utf8')));
 
 function runPipe(input: string, args: string[] = []): string {
-  return execFileSync(process.execPath, ['--import', 'tsx', 'engine/pipe.ts', '--config', CONFIG, ...args], { input, encoding: 'utf8' });
+  return execFileSync(process.execPath, ['--import', 'tsx', 'engine/pipe.ts', '--config', CONFIG, ...args], {
+    input,
+    encoding: 'utf8',
+  });
 }
 
 describe('pipe mode', () => {
@@ -31,7 +34,12 @@ describe('pipe mode', () => {
     expect(JSON.parse(lines[0]!)).toMatchObject({ kind: 'command_reject', seq: 0, reason: 'MALFORMED_COMMAND' });
     expect(JSON.parse(lines[1]!)).toMatchObject({ kind: 'command_reject', reason: 'MALFORMED_COMMAND' });
     expect(JSON.parse(lines[2]!)).toMatchObject({ kind: 'command_reject', reason: 'MALFORMED_COMMAND' });
-    expect(JSON.parse(lines[3]!)).toMatchObject({ kind: 'command_reject', seq: 1, command: 'teleport', reason: 'UNKNOWN_COMMAND' });
+    expect(JSON.parse(lines[3]!)).toMatchObject({
+      kind: 'command_reject',
+      seq: 1,
+      command: 'teleport',
+      reason: 'UNKNOWN_COMMAND',
+    });
     expect(JSON.parse(lines[4]!)).toMatchObject({ kind: 'exec', seq: 2, execType: 'REJECTED', reason: 'INVALID_SIDE' });
     expect(JSON.parse(lines[5]!.split('\n')[0]!)).toMatchObject({ kind: 'exec', seq: 3, execType: 'NEW' });
   });
@@ -40,7 +48,11 @@ describe('pipe mode', () => {
     const session = new PipeSession({ config });
     session.line('{"type":"tick","seq":10,"tsUs":1000}');
     const e = JSON.parse(
-      session.line('{"type":"new","account":1,"clOrdId":"a","symbol":"BTC-USD","side":"BUY","ordType":"LIMIT","price":5000000,"qty":1}').split('\n')[0]!,
+      session
+        .line(
+          '{"type":"new","account":1,"clOrdId":"a","symbol":"BTC-USD","side":"BUY","ordType":"LIMIT","price":5000000,"qty":1}',
+        )
+        .split('\n')[0]!,
     );
     expect(e).toMatchObject({ seq: 11, tsUs: 1000, orderId: 11 });
   });
@@ -61,12 +73,16 @@ describe('pipe mode', () => {
 describe('configuration', () => {
   const instrument = JSON.parse(readFileSync(CONFIG, 'utf8')).instruments[0];
   it('refuses a config whose maxPrice * maxQty would pass 2^53', () => {
-    expect(() => parseConfig({ instruments: [{ ...instrument, maxPrice: 2 ** 30, maxQty: 2 ** 30 }] })).toThrow(/exceeds 2\^53-1/);
+    expect(() => parseConfig({ instruments: [{ ...instrument, maxPrice: 2 ** 30, maxQty: 2 ** 30 }] })).toThrow(
+      /exceeds 2\^53-1/,
+    );
   });
   it('refuses duplicate symbols, unknown STP modes and non-integer sizes', () => {
     expect(() => parseConfig({ instruments: [instrument, instrument] })).toThrow(/duplicate symbol/);
     expect(() => parseConfig({ defaultStp: 'MAYBE', instruments: [instrument] })).toThrow(/defaultStp/);
     expect(() => parseConfig({ instruments: [{ ...instrument, tickSize: 0.5 }] })).toThrow(/tickSize/);
-    expect(() => parseConfig({ instruments: [{ ...instrument, minQty: 3, lotSize: 2 }] })).toThrow(/multiple of lotSize/);
+    expect(() => parseConfig({ instruments: [{ ...instrument, minQty: 3, lotSize: 2 }] })).toThrow(
+      /multiple of lotSize/,
+    );
   });
 });

@@ -87,7 +87,13 @@ function makeConfig(c: ConfigChoice): ShardConfig {
   };
 }
 
-const stpArb = fc.constantFrom<Stp>(Stp.NONE, Stp.EXPIRE_TAKER, Stp.EXPIRE_MAKER, Stp.EXPIRE_BOTH, Stp.DECREMENT_AND_CANCEL);
+const stpArb = fc.constantFrom<Stp>(
+  Stp.NONE,
+  Stp.EXPIRE_TAKER,
+  Stp.EXPIRE_MAKER,
+  Stp.EXPIRE_BOTH,
+  Stp.DECREMENT_AND_CANCEL,
+);
 
 const configArb: fc.Arbitrary<ConfigChoice> = fc.record({
   defaultStp: stpArb,
@@ -180,13 +186,31 @@ const newSpecArb: fc.Arbitrary<NewSpec> = fc.record({
   ),
   priceOff: fc.integer({ min: -6, max: 6 }),
   qtyUnits: fc.integer({ min: 1, max: 8 }),
-  tif: fc.constantFrom<Tif | undefined>(undefined, undefined, undefined, Tif.GTC, Tif.IOC, Tif.FOK, Tif.GTD, Tif.GTD, Tif.DAY),
+  tif: fc.constantFrom<Tif | undefined>(
+    undefined,
+    undefined,
+    undefined,
+    Tif.GTC,
+    Tif.IOC,
+    Tif.FOK,
+    Tif.GTD,
+    Tif.GTD,
+    Tif.DAY,
+  ),
   gtdDeltaUs: fc.oneof(
     { arbitrary: fc.integer({ min: 1, max: 4 * HOUR_US }), weight: 4 },
     { arbitrary: fc.constantFrom(1, 2, 3, 4), weight: 2 },
     { arbitrary: fc.integer({ min: 1, max: 2000 }), weight: 1 },
   ),
-  postOnly: fc.constantFrom<PostOnly | undefined>(undefined, undefined, undefined, undefined, PostOnly.NONE, PostOnly.REJECT, PostOnly.REPRICE),
+  postOnly: fc.constantFrom<PostOnly | undefined>(
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    PostOnly.NONE,
+    PostOnly.REJECT,
+    PostOnly.REPRICE,
+  ),
   displayUnits: fc.option(fc.integer({ min: 1, max: 3 }), { freq: 4, nil: undefined }),
   stp: fc.option(stpArb, { freq: 2, nil: undefined }),
   stopOff: fc.integer({ min: -5, max: 5 }),
@@ -249,7 +273,10 @@ const bodyArb = fc.oneof(
       k: fc.constant('amend' as const),
       back: fc.nat({ max: 8 }),
       byCl: fc.boolean(),
-      qtyUnits: fc.option(fc.oneof(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 10 })), { freq: 2, nil: undefined }),
+      qtyUnits: fc.option(fc.oneof(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 10 })), {
+        freq: 2,
+        nil: undefined,
+      }),
       priceOff: fc.option(fc.integer({ min: -6, max: 6 }), { freq: 2, nil: undefined }),
       stopOff: fc.option(fc.integer({ min: -5, max: 5 }), { freq: 4, nil: undefined }),
       newCl: fc.option(fc.integer({ min: 0, max: 9 }), { freq: 4, nil: undefined }),
@@ -267,7 +294,14 @@ const bodyArb = fc.oneof(
   },
   { arbitrary: fc.record({ k: fc.constant('halt' as const), sym: fc.constantFrom(0, 1) }), weight: 1 },
   { arbitrary: fc.record({ k: fc.constant('resume' as const), sym: fc.constantFrom(0, 1) }), weight: 3 },
-  { arbitrary: fc.record({ k: fc.constant('kill' as const), account: fc.integer({ min: 1, max: 4 }), active: fc.boolean() }), weight: 1 },
+  {
+    arbitrary: fc.record({
+      k: fc.constant('kill' as const),
+      account: fc.integer({ min: 1, max: 4 }),
+      active: fc.boolean(),
+    }),
+    weight: 1,
+  },
   {
     arbitrary: fc.record({
       k: fc.constant('ref' as const),
@@ -277,7 +311,14 @@ const bodyArb = fc.oneof(
     }),
     weight: 2,
   },
-  { arbitrary: fc.record({ k: fc.constant('set_account' as const), account: fc.integer({ min: 1, max: 4 }), stp: stpArb }), weight: 1 },
+  {
+    arbitrary: fc.record({
+      k: fc.constant('set_account' as const),
+      account: fc.integer({ min: 1, max: 4 }),
+      stp: stpArb,
+    }),
+    weight: 1,
+  },
   { arbitrary: fc.record({ k: fc.constant('tick' as const) }), weight: 4 },
   { arbitrary: fc.record({ k: fc.constant('junk' as const), variant: fc.nat({ max: 5 }) }), weight: 1 },
   { arbitrary: fc.record({ k: fc.constant('dupseq' as const), back: fc.nat({ max: 3 }) }), weight: 1 },
@@ -338,12 +379,14 @@ function build(choice: ConfigChoice, specs: Spec[]): Scenario {
         if (!marketLike) c.price = priceOf(s.sym, s.priceOff);
         if (isStop) c.stopPrice = priceOf(s.sym, s.stopOff);
         let tif = s.tif;
-        if (marketLike && tif !== undefined && tif !== Tif.IOC && tif !== Tif.FOK) tif = s.cl % 2 === 0 ? Tif.IOC : Tif.FOK;
+        if (marketLike && tif !== undefined && tif !== Tif.IOC && tif !== Tif.FOK)
+          tif = s.cl % 2 === 0 ? Tif.IOC : Tif.FOK;
         if (tif !== undefined) c.tif = tif;
         if (tif === Tif.GTD) c.expireTsUs = eff + s.gtdDeltaUs;
         const resting = !marketLike && (tif === undefined || tif === Tif.GTC || tif === Tif.GTD || tif === Tif.DAY);
         if (s.postOnly !== undefined && s.ordType === OrdType.LIMIT && resting) c.postOnly = s.postOnly;
-        if (s.displayUnits !== undefined && resting && s.displayUnits < s.qtyUnits) c.displayQty = qtyOf(s.sym, s.displayUnits);
+        if (s.displayUnits !== undefined && resting && s.displayUnits < s.qtyUnits)
+          c.displayQty = qtyOf(s.sym, s.displayUnits);
         if (s.stp !== undefined) c.stp = s.stp;
         switch (s.invalid) {
           case 'none':
@@ -479,10 +522,39 @@ function build(choice: ConfigChoice, specs: Spec[]): Scenario {
       case 'junk': {
         const junkCmds: Record<string, unknown>[] = [
           { type: 'bogus', ...env },
-          { type: 'new', ...env, account: 1, clOrdId: 'j', symbol: 'AAA', side: Side.BUY, ordType: OrdType.LIMIT, price: 1000, qty: '5' },
-          { type: 'new', ...env, account: 1, clOrdId: 'j', symbol: 'ZZZ', side: Side.BUY, ordType: OrdType.LIMIT, price: 1000, qty: 5 },
+          {
+            type: 'new',
+            ...env,
+            account: 1,
+            clOrdId: 'j',
+            symbol: 'AAA',
+            side: Side.BUY,
+            ordType: OrdType.LIMIT,
+            price: 1000,
+            qty: '5',
+          },
+          {
+            type: 'new',
+            ...env,
+            account: 1,
+            clOrdId: 'j',
+            symbol: 'ZZZ',
+            side: Side.BUY,
+            ordType: OrdType.LIMIT,
+            price: 1000,
+            qty: 5,
+          },
           { type: 'cancel', ...env, account: 1 },
-          { type: 'new', ...env, account: 1, clOrdId: 'j', symbol: 'AAA', side: Side.SELL, ordType: OrdType.LIMIT, qty: 5 },
+          {
+            type: 'new',
+            ...env,
+            account: 1,
+            clOrdId: 'j',
+            symbol: 'AAA',
+            side: Side.SELL,
+            ordType: OrdType.LIMIT,
+            qty: 5,
+          },
           { type: 'halt', ...env, symbol: 'ZZZ' },
         ];
         cmds.push(junkCmds[s.variant % junkCmds.length] as unknown as Command);
@@ -499,7 +571,8 @@ function build(choice: ConfigChoice, specs: Spec[]): Scenario {
           const r = ref(0);
           const variant = s.back % 3;
           if (variant === 0 || !r) cmds.push({ type: 'tick', seq: prev, tsUs: ts });
-          else if (variant === 1) cmds.push({ type: 'cancel', seq: prev, tsUs: ts, account: r.account, orderId: r.seq });
+          else if (variant === 1)
+            cmds.push({ type: 'cancel', seq: prev, tsUs: ts, account: r.account, orderId: r.seq });
           else {
             cmds.push({
               type: 'new',
@@ -582,7 +655,12 @@ const STATUS_NAME: Record<number, ModelStatus> = {
   [OrdStatus.EXPIRED]: 'EXPIRED',
   [OrdStatus.PENDING_TRIGGER]: 'PENDING_TRIGGER',
 };
-const TERMINAL_ORD_STATUS = new Set<number>([OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.EXPIRED, OrdStatus.REJECTED]);
+const TERMINAL_ORD_STATUS = new Set<number>([
+  OrdStatus.FILLED,
+  OrdStatus.CANCELED,
+  OrdStatus.EXPIRED,
+  OrdStatus.REJECTED,
+]);
 
 function fail(step: number, cmd: Command, what: string, actual: unknown, expected: unknown): never {
   throw new Error(
@@ -601,7 +679,9 @@ function compareWithModel({ config, cmds }: Scenario): void {
     for (const e of events) if (isExec(e)) lastExec.set(e.orderId, e);
     if (cmd.type === 'new' && m.accepted) orderIds.add(cmd.seq);
 
-    const trades = events.filter(isTrade).map((t) => ({ price: t.price, qty: t.qty, makerOrderId: t.makerOrderId, takerOrderId: t.takerOrderId }));
+    const trades = events
+      .filter(isTrade)
+      .map((t) => ({ price: t.price, qty: t.qty, makerOrderId: t.makerOrderId, takerOrderId: t.takerOrderId }));
     if (JSON.stringify(trades) !== JSON.stringify(m.trades)) fail(i, cmd, 'trades differ', trades, m.trades);
 
     for (const symbol of SYMBOLS) {
@@ -614,7 +694,8 @@ function compareWithModel({ config, cmds }: Scenario): void {
           visibleQty: o.visibleQty,
         }));
         const mb = model.bookOrders(symbol, side);
-        if (JSON.stringify(eb) !== JSON.stringify(mb)) fail(i, cmd, `book ${symbol} ${side === Side.BUY ? 'BUY' : 'SELL'} differs`, eb, mb);
+        if (JSON.stringify(eb) !== JSON.stringify(mb))
+          fail(i, cmd, `book ${symbol} ${side === Side.BUY ? 'BUY' : 'SELL'} differs`, eb, mb);
       }
     }
 
@@ -672,7 +753,10 @@ const opts = (numRuns: number) => ({ seed: SEED, numRuns, endOnFailure: false })
 
 describe('engine vs reference model (README semantics)', () => {
   it('trades, book (both sides, priority order) and order states equal the model after every command', () => {
-    fc.assert(fc.property(scenarioArb(80), (s) => compareWithModel(s)), opts(5000));
+    fc.assert(
+      fc.property(scenarioArb(80), (s) => compareWithModel(s)),
+      opts(5000),
+    );
   });
 
   it('no crossed book at rest; book levels agree with book orders', () => {
@@ -690,14 +774,17 @@ describe('engine vs reference model (README semantics)', () => {
               const orders = engine.bookOrders(symbol, side);
               const levels: { price: number; qty: number; orderCount: number }[] = [];
               for (const o of orders) {
-                if (!(o.visibleQty > 0 && o.visibleQty <= o.leavesQty)) fail(i, cmd, 'visible out of range', o, '0 < visible <= leaves');
+                if (!(o.visibleQty > 0 && o.visibleQty <= o.leavesQty))
+                  fail(i, cmd, 'visible out of range', o, '0 < visible <= leaves');
                 const last = levels[levels.length - 1];
                 if (last && last.price === o.price) {
                   last.qty += o.visibleQty;
                   last.orderCount++;
                 } else levels.push({ price: o.price, qty: o.visibleQty, orderCount: 1 });
               }
-              const el = engine.bookLevels(symbol, side).map((l) => ({ price: l.price, qty: l.qty, orderCount: l.orderCount }));
+              const el = engine
+                .bookLevels(symbol, side)
+                .map((l) => ({ price: l.price, qty: l.qty, orderCount: l.orderCount }));
               if (JSON.stringify(el) !== JSON.stringify(levels)) fail(i, cmd, 'bookLevels vs bookOrders', el, levels);
             }
           }
@@ -761,9 +848,12 @@ describe('engine vs reference model (README semantics)', () => {
         for (const { cmd, events } of steps) {
           for (const e of events) {
             if (!isExec(e)) continue;
-            if (e.cumQty + e.leavesQty !== e.orderQty) throw new Error(`seq ${cmd.seq}: cum+leaves != orderQty ${JSON.stringify(e)}`);
-            if (TERMINAL_ORD_STATUS.has(e.ordStatus) && e.leavesQty !== 0) throw new Error(`seq ${cmd.seq}: terminal with leaves ${JSON.stringify(e)}`);
-            if (e.ordStatus === OrdStatus.REJECTED && e.orderQty !== 0) throw new Error(`seq ${cmd.seq}: REJECTED with orderQty ${JSON.stringify(e)}`);
+            if (e.cumQty + e.leavesQty !== e.orderQty)
+              throw new Error(`seq ${cmd.seq}: cum+leaves != orderQty ${JSON.stringify(e)}`);
+            if (TERMINAL_ORD_STATUS.has(e.ordStatus) && e.leavesQty !== 0)
+              throw new Error(`seq ${cmd.seq}: terminal with leaves ${JSON.stringify(e)}`);
+            if (e.ordStatus === OrdStatus.REJECTED && e.orderQty !== 0)
+              throw new Error(`seq ${cmd.seq}: REJECTED with orderQty ${JSON.stringify(e)}`);
             if (!(e.execId > lastExecId)) throw new Error(`seq ${cmd.seq}: execId ${e.execId} after ${lastExecId}`);
             lastExecId = e.execId;
           }
@@ -809,7 +899,8 @@ describe('engine vs reference model (README semantics)', () => {
               for (let k = 1; k < orders.length; k++) {
                 const a = orders[k - 1]!;
                 const b = orders[k]!;
-                if (side === Side.BUY ? a.price < b.price : a.price > b.price) fail(i, cmd, 'price order', [a, b], 'best first');
+                if (side === Side.BUY ? a.price < b.price : a.price > b.price)
+                  fail(i, cmd, 'price order', [a, b], 'best first');
                 if (a.price === b.price && !(stamp.get(a.orderId)! < stamp.get(b.orderId)!)) {
                   fail(i, cmd, `FIFO at ${symbol} ${a.price}`, [a.orderId, b.orderId], 'ascending stamps');
                 }
@@ -836,7 +927,8 @@ describe('engine vs reference model (README semantics)', () => {
               if (c && c.type === 'new' && c.tif === Tif.FOK) fok.set(e.orderId, e.orderQty);
             }
             // A pending FOK stop can be amended: its requested quantity is then the replaced one.
-            if (e.execType === ExecType.REPLACED && fok.has(e.orderId) && e.cumQty === 0) fok.set(e.orderId, e.orderQty);
+            if (e.execType === ExecType.REPLACED && fok.has(e.orderId) && e.cumQty === 0)
+              fok.set(e.orderId, e.orderQty);
             if (e.execType === ExecType.TRADE && fok.has(e.orderId)) {
               const f = fills.get(e.orderId) ?? { seqs: new Set<number>(), qty: 0 };
               f.seqs.add(cmd.seq);
@@ -876,7 +968,14 @@ describe('engine vs reference model (README semantics)', () => {
               // Some trade of this command, before this report, reached the stop.
               const prices = tradedPrices.get(e.symbol) ?? [];
               const reached = prices.some((p) => (e.side === Side.BUY ? p >= e.stopPrice : p <= e.stopPrice));
-              if (!reached) fail(i, cmd, `order ${e.orderId} triggered without a trade reaching ${e.stopPrice}`, prices, 'a reaching trade');
+              if (!reached)
+                fail(
+                  i,
+                  cmd,
+                  `order ${e.orderId} triggered without a trade reaching ${e.stopPrice}`,
+                  prices,
+                  'a reaching trade',
+                );
             }
           }
           // No pending stop is left whose condition holds for the current last trade price.
@@ -885,10 +984,17 @@ describe('engine vs reference model (README semantics)', () => {
             if (!o || !o.pending) continue;
             const lp = last.get(o.symbol);
             if (lp !== undefined && (o.side === Side.BUY ? lp >= o.stopPrice : lp <= o.stopPrice)) {
-              fail(i, cmd, `stop ${id} (${o.side === Side.BUY ? 'BUY' : 'SELL'} stop ${o.stopPrice}) still pending at last ${lp}`, o, 'triggered');
+              fail(
+                i,
+                cmd,
+                `stop ${id} (${o.side === Side.BUY ? 'BUY' : 'SELL'} stop ${o.stopPrice}) still pending at last ${lp}`,
+                o,
+                'triggered',
+              );
             }
           }
-          if (JSON.stringify(triggered) !== JSON.stringify(m.triggered)) fail(i, cmd, 'triggered stops differ', triggered, m.triggered);
+          if (JSON.stringify(triggered) !== JSON.stringify(m.triggered))
+            fail(i, cmd, 'triggered stops differ', triggered, m.triggered);
         });
       }),
       opts(2500),
@@ -931,4 +1037,3 @@ describe('engine vs reference model (README semantics)', () => {
     );
   });
 });
-

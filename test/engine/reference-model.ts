@@ -657,8 +657,12 @@ export class ReferenceModel {
     const last = inst.lastPrice;
     if (last === null) return [];
     const pend = this.liveOrders().filter((o) => o.pending && o.symbol === inst.cfg.symbol && this.triggers(o, last));
-    const buys = pend.filter((o) => o.side === Side.BUY).sort((a, b) => a.stopPrice - b.stopPrice || a.orderId - b.orderId);
-    const sells = pend.filter((o) => o.side === Side.SELL).sort((a, b) => b.stopPrice - a.stopPrice || a.orderId - b.orderId);
+    const buys = pend
+      .filter((o) => o.side === Side.BUY)
+      .sort((a, b) => a.stopPrice - b.stopPrice || a.orderId - b.orderId);
+    const sells = pend
+      .filter((o) => o.side === Side.SELL)
+      .sort((a, b) => b.stopPrice - a.stopPrice || a.orderId - b.orderId);
     const out: ModelOrder[] = [];
     let bi = 0;
     let si = 0;

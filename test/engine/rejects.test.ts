@@ -42,7 +42,12 @@ const ALL_IDS = Array.from({ length: 12 }, (_, i) => i + 1);
 
 function expectNoRejects(events: EngineEvent[]): void {
   for (const e of events) {
-    expect(e.kind === 'command_reject' || e.kind === 'cancel_reject' || (e.kind === 'exec' && e.execType === ExecType.REJECTED), JSON.stringify(e)).toBe(false);
+    expect(
+      e.kind === 'command_reject' ||
+        e.kind === 'cancel_reject' ||
+        (e.kind === 'exec' && e.execType === ExecType.REJECTED),
+      JSON.stringify(e),
+    ).toBe(false);
   }
 }
 
@@ -55,7 +60,17 @@ function baseline(k: Kit): void {
   ev.push(...k.new({ account: 2, symbol: ETH, side: SELL, price: 5000, qty: 7, clOrdId: 'e1' }));
   ev.push(...k.new({ account: 3, side: SELL, price: 1_000_000, qty: 10, clOrdId: 'f1' }));
   ev.push(...k.new({ account: 4, side: BUY, price: 1_000_000, qty: 10, clOrdId: 'f2' }));
-  ev.push(...k.new({ account: 1, side: BUY, ordType: STOP_LIMIT, stopPrice: 1_002_000, price: 1_002_000, qty: 10, clOrdId: 'st1' }));
+  ev.push(
+    ...k.new({
+      account: 1,
+      side: BUY,
+      ordType: STOP_LIMIT,
+      stopPrice: 1_002_000,
+      price: 1_002_000,
+      qty: 10,
+      clOrdId: 'st1',
+    }),
+  );
   ev.push(...k.new({ account: 2, side: SELL, ordType: STOP_MARKET, stopPrice: 999_000, qty: 10, clOrdId: 'st2' }));
   ev.push(...k.new({ account: 2, side: SELL, price: 1_002_000, qty: 10, clOrdId: 's2' }));
   expectNoRejects(ev);
@@ -88,7 +103,11 @@ interface Options {
 }
 
 /** Applies `bad` after the baseline and checks it was rejected with no effect. Returns its events. */
-function expectRejected(bad: (k: Kit) => Command, expected: Record<string, unknown>, opts: Options = {}): EngineEvent[] {
+function expectRejected(
+  bad: (k: Kit) => Command,
+  expected: Record<string, unknown>,
+  opts: Options = {},
+): EngineEvent[] {
   const k = new Kit(opts.config ?? defaultConfig());
   const twin = new Kit(opts.config ?? defaultConfig());
   for (const kit of [k, twin]) {
@@ -135,7 +154,11 @@ function newRejected(reason: Reason, f: Record<string, unknown>, opts: Options =
 }
 
 function amendRejected(reason: Reason, f: Record<string, unknown>, opts: Options = {}): void {
-  expectRejected((k) => k.amendCmd({ account: 1, orderId: S1, ...f }), cancelReject(CxlRejResponseTo.AMEND, reason), opts);
+  expectRejected(
+    (k) => k.amendCmd({ account: 1, orderId: S1, ...f }),
+    cancelReject(CxlRejResponseTo.AMEND, reason),
+    opts,
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -289,7 +312,10 @@ describe('INVALID_PRICE', () => {
     ['NaN', NaN],
     ['above maxPrice', 10_000_005],
   ])('set_reference_price %s is a command_reject', (_n, price) => {
-    expectRejected((k) => k.cmd('set_reference_price', { symbol: BTC, price }), commandReject('set_reference_price', Reason.INVALID_PRICE));
+    expectRejected(
+      (k) => k.cmd('set_reference_price', { symbol: BTC, price }),
+      commandReject('set_reference_price', Reason.INVALID_PRICE),
+    );
   });
 });
 
@@ -313,7 +339,10 @@ describe('PRICE_OUT_OF_BAND', () => {
     ['BUY one tick above the band', { side: BUY, price: BTC_BAND_HIGH + 5 }],
     ['SELL one tick below the band', { side: SELL, price: BTC_BAND_LOW - 5 }],
     ['SELL above the band', { side: SELL, price: 1_100_000 }],
-    ['STOP_LIMIT limit price outside the band', { ordType: STOP_LIMIT, stopPrice: 1_003_000, price: BTC_BAND_HIGH + 5 }],
+    [
+      'STOP_LIMIT limit price outside the band',
+      { ordType: STOP_LIMIT, stopPrice: 1_003_000, price: BTC_BAND_HIGH + 5 },
+    ],
   ])('%s', (_n, f) => newRejected(Reason.PRICE_OUT_OF_BAND, f));
 
   it('band edges are accepted', () => {
@@ -431,7 +460,8 @@ describe('INVALID_CLIENT_ORDER_ID', () => {
     expectRejected((k) => k.newOrder({ account: 1, ...f }), rejectedNew(Reason.INVALID_CLIENT_ORDER_ID));
   });
 
-  it('amend to a 65-character clOrdId', () => amendRejected(Reason.INVALID_CLIENT_ORDER_ID, { clOrdId: 'y'.repeat(65) }));
+  it('amend to a 65-character clOrdId', () =>
+    amendRejected(Reason.INVALID_CLIENT_ORDER_ID, { clOrdId: 'y'.repeat(65) }));
 });
 
 describe('DUPLICATE_CLIENT_ORDER_ID', () => {
@@ -440,7 +470,10 @@ describe('DUPLICATE_CLIENT_ORDER_ID', () => {
     ['of a resting iceberg', 'b2'],
     ['of a pending stop', 'st1'],
   ])('new order reusing the clOrdId %s of the same account', (_n, clOrdId) => {
-    expectRejected((k) => k.newOrder({ account: 1, clOrdId, price: 996_000 }), rejectedNew(Reason.DUPLICATE_CLIENT_ORDER_ID));
+    expectRejected(
+      (k) => k.newOrder({ account: 1, clOrdId, price: 996_000 }),
+      rejectedNew(Reason.DUPLICATE_CLIENT_ORDER_ID),
+    );
   });
 
   it('amend to the clOrdId of another live order of the account', () =>
@@ -449,14 +482,20 @@ describe('DUPLICATE_CLIENT_ORDER_ID', () => {
   it('the same clOrdId on another account is allowed', () => {
     const k = new Kit();
     baseline(k);
-    expect(k.new({ account: 2, clOrdId: 's1', price: 996_000 })[0]).toMatchObject({ execType: ExecType.NEW, clOrdId: 's1' });
+    expect(k.new({ account: 2, clOrdId: 's1', price: 996_000 })[0]).toMatchObject({
+      execType: ExecType.NEW,
+      clOrdId: 's1',
+    });
   });
 
   it('reuse after the order is done (filled, canceled, expired) is allowed', () => {
     const k = new Kit();
     baseline(k);
     // filled
-    expect(k.new({ account: 3, clOrdId: 'f1', price: 996_000 })[0]).toMatchObject({ execType: ExecType.NEW, clOrdId: 'f1' });
+    expect(k.new({ account: 3, clOrdId: 'f1', price: 996_000 })[0]).toMatchObject({
+      execType: ExecType.NEW,
+      clOrdId: 'f1',
+    });
     // canceled
     expect(k.cancel({ account: 1, orderId: S1 })[0]).toMatchObject({ execType: ExecType.CANCELED });
     expect(k.new({ account: 1, clOrdId: 's1', price: 996_000 })[0]).toMatchObject({ execType: ExecType.NEW });
@@ -484,9 +523,15 @@ describe('INVALID_ACCOUNT', () => {
   });
 
   it('kill_switch for account 0 is a command_reject', () =>
-    expectRejected((k) => k.cmd('kill_switch', { account: 0, active: true }), commandReject('kill_switch', Reason.INVALID_ACCOUNT)));
+    expectRejected(
+      (k) => k.cmd('kill_switch', { account: 0, active: true }),
+      commandReject('kill_switch', Reason.INVALID_ACCOUNT),
+    ));
   it('set_account for account -1 is a command_reject', () =>
-    expectRejected((k) => k.cmd('set_account', { account: -1, stp: Stp.NONE }), commandReject('set_account', Reason.INVALID_ACCOUNT)));
+    expectRejected(
+      (k) => k.cmd('set_account', { account: -1, stp: Stp.NONE }),
+      commandReject('set_account', Reason.INVALID_ACCOUNT),
+    ));
 });
 
 describe('INVALID_POST_ONLY', () => {
@@ -510,7 +555,10 @@ describe('INVALID_STP_MODE', () => {
   ])('new order stp %s', (_n, f) => newRejected(Reason.INVALID_STP_MODE, f));
 
   it('set_account with stp 9 is a command_reject', () =>
-    expectRejected((k) => k.cmd('set_account', { account: 1, stp: 9 }), commandReject('set_account', Reason.INVALID_STP_MODE)));
+    expectRejected(
+      (k) => k.cmd('set_account', { account: 1, stp: 9 }),
+      commandReject('set_account', Reason.INVALID_STP_MODE),
+    ));
 });
 
 describe('POST_ONLY_WOULD_CROSS', () => {
@@ -526,7 +574,9 @@ describe('POST_ONLY_WOULD_CROSS', () => {
       cancelReject(CxlRejResponseTo.AMEND, Reason.POST_ONLY_WOULD_CROSS),
       {
         then: (k) => {
-          expect(k.new({ account: 6, clOrdId: 'po', side: BUY, price: 998_000, postOnly: PostOnly.REJECT })[0]).toMatchObject({
+          expect(
+            k.new({ account: 6, clOrdId: 'po', side: BUY, price: 998_000, postOnly: PostOnly.REJECT })[0],
+          ).toMatchObject({
             execType: ExecType.NEW,
           });
         },
@@ -553,7 +603,8 @@ describe('ACCOUNT_BLOCKED', () => {
     ['BTC', { account: 5, price: 996_000 }],
     ['ETH', { account: 5, symbol: ETH, price: 5000 }],
   ])('new %s order of a kill-switched account', (_n, f) =>
-    newRejected(Reason.ACCOUNT_BLOCKED, f, { then: (k) => k.killSwitch(5, true) }));
+    newRejected(Reason.ACCOUNT_BLOCKED, f, { then: (k) => k.killSwitch(5, true) }),
+  );
 
   it('amend by a kill-switched account', () =>
     amendRejected(Reason.ACCOUNT_BLOCKED, { orderId: S1, qty: 90 }, { then: (k) => k.killSwitch(1, true) }));
@@ -583,9 +634,13 @@ describe('ORDER_NOT_FOUND', () => {
   });
 
   it('cancel twice: the second is ORDER_NOT_FOUND', () => {
-    expectRejected((k) => k.cancelCmd({ account: 1, orderId: S1 }), cancelReject(CxlRejResponseTo.CANCEL, Reason.ORDER_NOT_FOUND), {
-      then: (k) => k.cancel({ account: 1, orderId: S1 }),
-    });
+    expectRejected(
+      (k) => k.cancelCmd({ account: 1, orderId: S1 }),
+      cancelReject(CxlRejResponseTo.CANCEL, Reason.ORDER_NOT_FOUND),
+      {
+        then: (k) => k.cancel({ account: 1, orderId: S1 }),
+      },
+    );
   });
 
   // "An order of another account is answered exactly like a missing one": compare against an
@@ -630,7 +685,9 @@ describe('BOOK_FULL', () => {
   it('orderCountMax 1: a second order is BOOK_FULL even if it would only trade', () => {
     const k = new Kit(defaultConfig({ orderCountMax: 1 }));
     expect(k.new({ price: 996_000 })[0]).toMatchObject({ execType: ExecType.NEW });
-    expect(k.new({ price: 996_000, side: SELL, qty: 10, account: 2, tif: Tif.IOC })).toMatchObject([rejectedNew(Reason.BOOK_FULL)]);
+    expect(k.new({ price: 996_000, side: SELL, qty: 10, account: 2, tif: Tif.IOC })).toMatchObject([
+      rejectedNew(Reason.BOOK_FULL),
+    ]);
     expect(k.engine.bookOrders(BTC, BUY)).toHaveLength(1);
   });
 });
@@ -639,13 +696,27 @@ describe('INVALID_SEQUENCE', () => {
   it.each([
     ['new with seq equal to the previous', (k: Kit) => k.newOrder({ seq: k.seq, price: 996_000 }), 'new'],
     ['new with a lower seq', (k: Kit) => k.newOrder({ seq: k.seq - 3, price: 996_000 }), 'new'],
-    ['cancel with seq equal to the previous', (k: Kit) => k.cancelCmd({ seq: k.seq, account: 1, orderId: S1 }), 'cancel'],
-    ['tick with a lower seq and a later time', (k: Kit) => k.cmd('tick', { seq: 1, tsUs: k.tsUs + 30 * 86_400_000_000 }), 'tick'],
-    ['new with an equal seq and a time past a GTD expiry', (k: Kit) => k.newOrder({ seq: k.seq, tsUs: k.tsUs + 2000, price: 996_000 }), 'new'],
+    [
+      'cancel with seq equal to the previous',
+      (k: Kit) => k.cancelCmd({ seq: k.seq, account: 1, orderId: S1 }),
+      'cancel',
+    ],
+    [
+      'tick with a lower seq and a later time',
+      (k: Kit) => k.cmd('tick', { seq: 1, tsUs: k.tsUs + 30 * 86_400_000_000 }),
+      'tick',
+    ],
+    [
+      'new with an equal seq and a time past a GTD expiry',
+      (k: Kit) => k.newOrder({ seq: k.seq, tsUs: k.tsUs + 2000, price: 996_000 }),
+      'new',
+    ],
     ['halt with seq 0', (k: Kit) => k.cmd('halt', { seq: 0, symbol: BTC }), 'halt'],
   ])('%s', (_n, bad, command) => {
     // A GTD order that a valid command at the bad command's time would expire: it must survive.
-    const gtd: Options = { then: (k) => k.new({ account: 6, side: BUY, price: 997_000, qty: 10, tif: Tif.GTD, expireTsUs: k.tsUs + 1000 }) };
+    const gtd: Options = {
+      then: (k) => k.new({ account: 6, side: BUY, price: 997_000, qty: 10, tif: Tif.GTD, expireTsUs: k.tsUs + 1000 }),
+    };
     expectRejected(bad, commandReject(command, Reason.INVALID_SEQUENCE), gtd);
   });
 });
@@ -667,7 +738,10 @@ describe('UNKNOWN_COMMAND', () => {
 
 describe('MALFORMED_COMMAND', () => {
   it('kill_switch with a non-boolean active', () =>
-    expectRejected((k) => k.cmd('kill_switch', { account: 1, active: 'yes' }), commandReject('kill_switch', Reason.MALFORMED_COMMAND)));
+    expectRejected(
+      (k) => k.cmd('kill_switch', { account: 1, active: 'yes' }),
+      commandReject('kill_switch', Reason.MALFORMED_COMMAND),
+    ));
 });
 
 // The JSON edge (json-codec.ts, config.ts): loaded lazily so the engine tests above do not depend on them.
@@ -697,10 +771,29 @@ describe('JSON codec envelope errors', () => {
     const { commandFromJson } = await import('../../engine/json-codec.js');
     expect(
       commandFromJson({
-        type: 'new', seq: 1, tsUs: 1_700_000_000_000_000, account: 1, clOrdId: 'a1', symbol: BTC,
-        side: 'SELL', ordType: 'LIMIT', price: 5_000_100, qty: 5, tif: 'IOC', postOnly: 'NONE', stp: 'EXPIRE_MAKER',
+        type: 'new',
+        seq: 1,
+        tsUs: 1_700_000_000_000_000,
+        account: 1,
+        clOrdId: 'a1',
+        symbol: BTC,
+        side: 'SELL',
+        ordType: 'LIMIT',
+        price: 5_000_100,
+        qty: 5,
+        tif: 'IOC',
+        postOnly: 'NONE',
+        stp: 'EXPIRE_MAKER',
       }),
-    ).toMatchObject({ type: 'new', side: SELL, ordType: LIMIT, tif: Tif.IOC, stp: Stp.EXPIRE_MAKER, price: 5_000_100, qty: 5 });
+    ).toMatchObject({
+      type: 'new',
+      side: SELL,
+      ordType: LIMIT,
+      tif: Tif.IOC,
+      stp: Stp.EXPIRE_MAKER,
+      price: 5_000_100,
+      qty: 5,
+    });
   });
 });
 
@@ -712,8 +805,17 @@ describe('config validation', () => {
     accounts: [{ id: 7, stp: 'EXPIRE_MAKER' }],
     instruments: [
       {
-        symbol: BTC, tickSize: 1, lotSize: 1, minQty: 1, maxQty, maxPrice, priceBandTicks: 100_000,
-        referencePrice: 5_000_000, sessionCloseUtcUs: 0, priceDecimals: 2, qtyDecimals: 4,
+        symbol: BTC,
+        tickSize: 1,
+        lotSize: 1,
+        minQty: 1,
+        maxQty,
+        maxPrice,
+        priceBandTicks: 100_000,
+        referencePrice: 5_000_000,
+        sessionCloseUtcUs: 0,
+        priceDecimals: 2,
+        qtyDecimals: 4,
       },
     ],
   });

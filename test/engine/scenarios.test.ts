@@ -36,7 +36,8 @@ const nonBook = (ev: EngineEvent[]) => ev.filter((e) => e.kind !== 'book');
 /** The last book event of each (symbol, side, price) level touched, in first-touch order. */
 function lastBookPerLevel(ev: EngineEvent[]): object[] {
   const m = new Map<string, object>();
-  for (const e of ev) if (e.kind === 'book') m.set(`${e.symbol}/${e.side}/${e.price}`, { ...e, seq: undefined, tsUs: undefined });
+  for (const e of ev)
+    if (e.kind === 'book') m.set(`${e.symbol}/${e.side}/${e.price}`, { ...e, seq: undefined, tsUs: undefined });
   return [...m.values()].map((e) => {
     const { seq: _s, tsUs: _t, ...rest } = e as Record<string, unknown>;
     return rest;
@@ -50,15 +51,51 @@ describe('matching', () => {
   it('simple cross with partial fill, then the rest of the maker', () => {
     const k = new Kit();
     expectEvents(k.new({ account: A, side: SELL, price: 1_000_000, qty: 30, clOrdId: 'a' }), [
-      newAck(1, { clOrdId: 'a', account: A, symbol: BTC, side: SELL, ordType: OrdType.LIMIT, price: 1_000_000, orderQty: 30, leavesQty: 30 }),
+      newAck(1, {
+        clOrdId: 'a',
+        account: A,
+        symbol: BTC,
+        side: SELL,
+        ordType: OrdType.LIMIT,
+        price: 1_000_000,
+        orderQty: 30,
+        leavesQty: 30,
+      }),
       book(SELL, 1_000_000, 30, 1),
     ]);
     const ev = k.new({ account: B, side: BUY, price: 1_000_005, qty: 10 });
     expectEvents(ev, [
       newAck(2, { price: 1_000_005, orderQty: 10, leavesQty: 10 }),
-      trade({ symbol: BTC, price: 1_000_000, qty: 10, aggressorSide: BUY, takerOrderId: 2, takerAccount: B, makerOrderId: 1, makerAccount: A }),
-      exec(TRADE, S.PARTIALLY_FILLED, { orderId: 1, orderQty: 30, cumQty: 10, leavesQty: 20, lastQty: 10, lastPx: 1_000_000, cumNotional: 10_000_000, price: 1_000_000 }),
-      exec(TRADE, S.FILLED, { orderId: 2, orderQty: 10, cumQty: 10, leavesQty: 0, lastQty: 10, lastPx: 1_000_000, cumNotional: 10_000_000, price: 1_000_005 }),
+      trade({
+        symbol: BTC,
+        price: 1_000_000,
+        qty: 10,
+        aggressorSide: BUY,
+        takerOrderId: 2,
+        takerAccount: B,
+        makerOrderId: 1,
+        makerAccount: A,
+      }),
+      exec(TRADE, S.PARTIALLY_FILLED, {
+        orderId: 1,
+        orderQty: 30,
+        cumQty: 10,
+        leavesQty: 20,
+        lastQty: 10,
+        lastPx: 1_000_000,
+        cumNotional: 10_000_000,
+        price: 1_000_000,
+      }),
+      exec(TRADE, S.FILLED, {
+        orderId: 2,
+        orderQty: 10,
+        cumQty: 10,
+        leavesQty: 0,
+        lastQty: 10,
+        lastPx: 1_000_000,
+        cumNotional: 10_000_000,
+        price: 1_000_005,
+      }),
       book(SELL, 1_000_000, 20, 1),
     ]);
     expect(k.engine.order(2)).toBeUndefined();
@@ -82,7 +119,9 @@ describe('matching', () => {
     const ev = k.new({ account: B, side: BUY, price: 1_000_000, qty: 30 }); // 2: fills 20, rests 10
     expect.soft(ev.at(-1)).toEqual(expect.objectContaining(book(BUY, 1_000_000, 10, 1)));
     expect.soft(k.engine.bookLevels(BTC, BUY)).toEqual([{ price: 1_000_000, qty: 10, orderCount: 1 }]);
-    expect.soft(k.engine.bookOrders(BTC, BUY)).toEqual([{ orderId: 2, account: B, price: 1_000_000, leavesQty: 10, visibleQty: 10 }]);
+    expect
+      .soft(k.engine.bookOrders(BTC, BUY))
+      .toEqual([{ orderId: 2, account: B, price: 1_000_000, leavesQty: 10, visibleQty: 10 }]);
     // Must not throw, must not fill more than the maker's 10.
     expectEvents(k.new({ account: C, side: SELL, price: 1_000_000, qty: 30 }), [
       newAck(3, { orderQty: 30 }),
@@ -99,7 +138,9 @@ describe('matching', () => {
     k.new({ account: A, side: SELL, price: 1_000_000, qty: 30 }); // 1
     const ev = k.new({ account: B, side: BUY, price: 1_000_000, qty: 50, displayQty: 40 }); // 2: fills 30, 20 left
     expect(ev.at(-1)).toEqual(expect.objectContaining(book(BUY, 1_000_000, 20, 1)));
-    expect(k.engine.bookOrders(BTC, BUY)).toEqual([{ orderId: 2, account: B, price: 1_000_000, leavesQty: 20, visibleQty: 20 }]);
+    expect(k.engine.bookOrders(BTC, BUY)).toEqual([
+      { orderId: 2, account: B, price: 1_000_000, leavesQty: 20, visibleQty: 20 },
+    ]);
   });
 
   it('market orders on an instrument without a reference price are not band-limited', () => {
@@ -152,11 +193,24 @@ describe('matching', () => {
       exec(TRADE, S.FILLED, { orderId: 1 }),
       exec(TRADE, S.PARTIALLY_FILLED, { orderId: 2, orderQty: 30, cumQty: 10, leavesQty: 20 }),
       book(SELL, 1_000_000, 0, 0),
-      exec(EXPIRED, S.EXPIRED, { orderId: 2, orderQty: 10, cumQty: 10, leavesQty: 0, reason: Reason.IMMEDIATE_OR_CANCEL, cumNotional: 10_000_000 }),
+      exec(EXPIRED, S.EXPIRED, {
+        orderId: 2,
+        orderQty: 10,
+        cumQty: 10,
+        leavesQty: 0,
+        reason: Reason.IMMEDIATE_OR_CANCEL,
+        cumNotional: 10_000_000,
+      }),
     ]);
     expectEvents(k.new({ account: B, side: BUY, price: 1_000_005, qty: 30, tif: Tif.IOC }), [
       newAck(3, { orderQty: 30, leavesQty: 30 }),
-      exec(EXPIRED, S.EXPIRED, { orderId: 3, orderQty: 0, cumQty: 0, leavesQty: 0, reason: Reason.IMMEDIATE_OR_CANCEL }),
+      exec(EXPIRED, S.EXPIRED, {
+        orderId: 3,
+        orderQty: 0,
+        cumQty: 0,
+        leavesQty: 0,
+        reason: Reason.IMMEDIATE_OR_CANCEL,
+      }),
     ]);
     expect(k.engine.bookLevels(BTC, BUY)).toEqual([]);
   });
@@ -192,7 +246,9 @@ describe('matching', () => {
     const k = new Kit();
     k.new({ account: A, side: SELL, price: 1_000_000, qty: 50, displayQty: 10 }); // 1
     const ev = k.new({ account: B, side: BUY, price: 1_000_000, qty: 40, tif: Tif.FOK });
-    expect(ev.filter((e) => e.kind === 'exec' && e.orderId === 2).at(-1)).toMatchObject(exec(TRADE, S.FILLED, { orderId: 2, cumQty: 40 }));
+    expect(ev.filter((e) => e.kind === 'exec' && e.orderId === 2).at(-1)).toMatchObject(
+      exec(TRADE, S.FILLED, { orderId: 2, cumQty: 40 }),
+    );
     expect(ev.filter((e) => e.kind === 'trade').map((e) => (e as { qty: number }).qty)).toEqual([10, 10, 10, 10]);
     expect(k.engine.order(1)).toMatchObject({ leavesQty: 10, visibleQty: 10 });
   });
@@ -227,7 +283,13 @@ describe('matching', () => {
       exec(TRADE, S.FILLED, { orderId: 1 }),
       exec(TRADE, S.PARTIALLY_FILLED, { orderId: 4, cumQty: 10, leavesQty: 20 }),
       book(SELL, 1_000_000, 0, 0),
-      exec(EXPIRED, S.EXPIRED, { orderId: 4, orderQty: 10, cumQty: 10, leavesQty: 0, reason: Reason.PRICE_BAND_REACHED }),
+      exec(EXPIRED, S.EXPIRED, {
+        orderId: 4,
+        orderQty: 10,
+        cumQty: 10,
+        leavesQty: 0,
+        reason: Reason.PRICE_BAND_REACHED,
+      }),
     ]);
     expect(k.engine.bookLevels(BTC, SELL)).toEqual([{ price: 1_005_000, qty: 10, orderCount: 1 }]);
     // A limit order is not bound by the band at match time (only its price is validated).
@@ -305,13 +367,23 @@ describe('icebergs', () => {
       newAck(1, { orderQty: 50, leavesQty: 50, displayQty: 10 }),
       book(SELL, 1_000_000, 10, 1),
     ]);
-    expectEvents(k.new({ account: B, side: SELL, price: 1_000_000, qty: 10 }), [newAck(2), book(SELL, 1_000_000, 20, 2)]);
+    expectEvents(k.new({ account: B, side: SELL, price: 1_000_000, qty: 10 }), [
+      newAck(2),
+      book(SELL, 1_000_000, 20, 2),
+    ]);
     expectEvents(k.new({ account: C, side: BUY, price: 1_000_000, qty: 10 }), [
       newAck(3),
       trade({ qty: 10, makerOrderId: 1 }),
       exec(TRADE, S.PARTIALLY_FILLED, { orderId: 1, cumQty: 10, leavesQty: 40, displayQty: 10 }),
       exec(TRADE, S.FILLED, { orderId: 3 }),
-      exec(RESTATED, S.PARTIALLY_FILLED, { orderId: 1, orderQty: 50, cumQty: 10, leavesQty: 40, displayQty: 10, reason: Reason.ICEBERG_REFRESH }),
+      exec(RESTATED, S.PARTIALLY_FILLED, {
+        orderId: 1,
+        orderQty: 50,
+        cumQty: 10,
+        leavesQty: 40,
+        displayQty: 10,
+        reason: Reason.ICEBERG_REFRESH,
+      }),
       book(SELL, 1_000_000, 20, 2),
     ]);
     // The iceberg lost priority to order 2, placed after it.
@@ -361,7 +433,13 @@ describe('self-trade prevention', () => {
       exec(TRADE, S.FILLED, { orderId: 1 }),
       exec(TRADE, S.PARTIALLY_FILLED, { orderId: 4, cumQty: 10, leavesQty: 20 }),
       book(SELL, 1_000_000, 10, 1),
-      exec(EXPIRED, S.EXPIRED, { orderId: 4, orderQty: 10, cumQty: 10, leavesQty: 0, reason: Reason.SELF_TRADE_PREVENTED }),
+      exec(EXPIRED, S.EXPIRED, {
+        orderId: 4,
+        orderQty: 10,
+        cumQty: 10,
+        leavesQty: 0,
+        reason: Reason.SELF_TRADE_PREVENTED,
+      }),
     ]);
     expect(k.priority(BTC, SELL)).toEqual([2, 3]);
   });
@@ -379,7 +457,13 @@ describe('self-trade prevention', () => {
       trade({ qty: 10, makerOrderId: 1 }),
       exec(TRADE, S.FILLED, { orderId: 1 }),
       exec(TRADE, S.PARTIALLY_FILLED, { orderId: 4, cumQty: 10 }),
-      exec(EXPIRED, S.EXPIRED, { orderId: 2, orderQty: 0, cumQty: 0, leavesQty: 0, reason: Reason.SELF_TRADE_PREVENTED }),
+      exec(EXPIRED, S.EXPIRED, {
+        orderId: 2,
+        orderQty: 0,
+        cumQty: 0,
+        leavesQty: 0,
+        reason: Reason.SELF_TRADE_PREVENTED,
+      }),
       book(SELL, 1_000_000, 0, 0),
       trade({ price: 1_000_005, qty: 10, makerOrderId: 3 }),
       exec(TRADE, S.FILLED, { orderId: 3 }),
@@ -398,7 +482,13 @@ describe('self-trade prevention', () => {
       exec(TRADE, S.PARTIALLY_FILLED, { orderId: 4, cumQty: 10 }),
       exec(EXPIRED, S.EXPIRED, { orderId: 2, orderQty: 0, reason: Reason.SELF_TRADE_PREVENTED }),
       book(SELL, 1_000_000, 0, 0),
-      exec(EXPIRED, S.EXPIRED, { orderId: 4, orderQty: 10, cumQty: 10, leavesQty: 0, reason: Reason.SELF_TRADE_PREVENTED }),
+      exec(EXPIRED, S.EXPIRED, {
+        orderId: 4,
+        orderQty: 10,
+        cumQty: 10,
+        leavesQty: 0,
+        reason: Reason.SELF_TRADE_PREVENTED,
+      }),
     ]);
     expect(k.priority(BTC, SELL)).toEqual([3]);
   });
@@ -411,7 +501,13 @@ describe('self-trade prevention', () => {
       exec(TRADE, S.FILLED, { orderId: 1 }),
       exec(TRADE, S.PARTIALLY_FILLED, { orderId: 4, orderQty: 30, cumQty: 10, leavesQty: 20 }),
       exec(EXPIRED, S.EXPIRED, { orderId: 2, orderQty: 0, reason: Reason.SELF_TRADE_PREVENTED }),
-      exec(RESTATED, S.PARTIALLY_FILLED, { orderId: 4, orderQty: 20, cumQty: 10, leavesQty: 10, reason: Reason.SELF_TRADE_PREVENTED }),
+      exec(RESTATED, S.PARTIALLY_FILLED, {
+        orderId: 4,
+        orderQty: 20,
+        cumQty: 10,
+        leavesQty: 10,
+        reason: Reason.SELF_TRADE_PREVENTED,
+      }),
       book(SELL, 1_000_000, 0, 0),
       trade({ price: 1_000_005, qty: 10, makerOrderId: 3 }),
       exec(TRADE, S.FILLED, { orderId: 3 }),
@@ -427,9 +523,21 @@ describe('self-trade prevention', () => {
     k.new({ account: B, side: SELL, price: 1_000_000, qty: 10 }); // 2
     expectEvents(k.new({ account: A, side: BUY, price: 1_000_000, qty: 10, stp: Stp.DECREMENT_AND_CANCEL }), [
       newAck(3, { orderQty: 10 }),
-      exec(RESTATED, S.NEW, { orderId: 1, orderQty: 20, cumQty: 0, leavesQty: 20, reason: Reason.SELF_TRADE_PREVENTED }),
+      exec(RESTATED, S.NEW, {
+        orderId: 1,
+        orderQty: 20,
+        cumQty: 0,
+        leavesQty: 20,
+        reason: Reason.SELF_TRADE_PREVENTED,
+      }),
       book(SELL, 1_000_000, 30, 2),
-      exec(EXPIRED, S.EXPIRED, { orderId: 3, orderQty: 0, cumQty: 0, leavesQty: 0, reason: Reason.SELF_TRADE_PREVENTED }),
+      exec(EXPIRED, S.EXPIRED, {
+        orderId: 3,
+        orderQty: 0,
+        cumQty: 0,
+        leavesQty: 0,
+        reason: Reason.SELF_TRADE_PREVENTED,
+      }),
     ]);
     expect(k.priority(BTC, SELL)).toEqual([1, 2]);
     expect(k.engine.order(1)).toMatchObject({ orderQty: 20, leavesQty: 20 });
@@ -464,9 +572,13 @@ describe('self-trade prevention', () => {
     const k = new Kit(defaultConfig({ accounts: [{ id: 7, stp: Stp.NONE }] }));
     // Account 7 (configured NONE) self-trades.
     k.new({ account: 7, side: SELL, price: 1_000_000, qty: 10 }); // 1
-    expect(k.new({ account: 7, side: BUY, price: 1_000_000, qty: 10 }).filter((e) => e.kind === 'trade')).toHaveLength(1);
+    expect(k.new({ account: 7, side: BUY, price: 1_000_000, qty: 10 }).filter((e) => e.kind === 'trade')).toHaveLength(
+      1,
+    );
     // set_account switches A to EXPIRE_MAKER.
-    expectEvents(k.setAccount(A, Stp.EXPIRE_MAKER), [{ kind: 'account_status', account: A, blocked: false, stp: Stp.EXPIRE_MAKER }]);
+    expectEvents(k.setAccount(A, Stp.EXPIRE_MAKER), [
+      { kind: 'account_status', account: A, blocked: false, stp: Stp.EXPIRE_MAKER },
+    ]);
     k.new({ account: A, side: SELL, price: 1_000_000, qty: 10 }); // 4
     const ev = k.new({ account: A, side: BUY, price: 1_000_000, qty: 10 }); // 5
     expect(ev[1]).toMatchObject(exec(EXPIRED, S.EXPIRED, { orderId: 4, reason: Reason.SELF_TRADE_PREVENTED }));
@@ -558,9 +670,19 @@ describe('stops', () => {
 
   it('stop-market: pending until the last trade reaches it, then trades as a market order', () => {
     const k = withLast();
-    expectEvents(k.new({ account: C, side: BUY, ordType: STOP_MARKET, price: undefined, stopPrice: 1_000_010, qty: 10 }), [
-      exec(NEW, S.PENDING_TRIGGER, { orderId: 3, ordType: STOP_MARKET, price: 0, stopPrice: 1_000_010, orderQty: 10, leavesQty: 10 }),
-    ]);
+    expectEvents(
+      k.new({ account: C, side: BUY, ordType: STOP_MARKET, price: undefined, stopPrice: 1_000_010, qty: 10 }),
+      [
+        exec(NEW, S.PENDING_TRIGGER, {
+          orderId: 3,
+          ordType: STOP_MARKET,
+          price: 0,
+          stopPrice: 1_000_010,
+          orderQty: 10,
+          leavesQty: 10,
+        }),
+      ],
+    );
     expect(k.engine.order(3)).toMatchObject({ pending: true });
     expect(k.engine.bookLevels(BTC, BUY)).toEqual([]);
     k.new({ account: A, side: SELL, price: 1_000_010, qty: 20 }); // 4
@@ -582,7 +704,13 @@ describe('stops', () => {
   it('stop-limit: triggers, trades at its limit, rests the remainder', () => {
     const k = withLast();
     expectEvents(k.new({ account: C, side: SELL, ordType: STOP_LIMIT, stopPrice: 999_990, price: 999_980, qty: 30 }), [
-      exec(NEW, S.PENDING_TRIGGER, { orderId: 3, ordType: STOP_LIMIT, price: 999_980, stopPrice: 999_990, orderQty: 30 }),
+      exec(NEW, S.PENDING_TRIGGER, {
+        orderId: 3,
+        ordType: STOP_LIMIT,
+        price: 999_980,
+        stopPrice: 999_990,
+        orderQty: 30,
+      }),
     ]);
     k.new({ account: B, side: BUY, price: 999_990, qty: 10 }); // 4
     k.new({ account: B, side: BUY, price: 999_980, qty: 10 }); // 5
@@ -645,7 +773,13 @@ describe('stops', () => {
       exec(TRADE, S.FILLED, { orderId: 4 }),
       exec(TRADE, S.PARTIALLY_FILLED, { orderId: 3, cumQty: 10, leavesQty: 20 }),
       book(SELL, 1_000_005, 0, 0),
-      exec(EXPIRED, S.EXPIRED, { orderId: 3, orderQty: 10, cumQty: 10, leavesQty: 0, reason: Reason.PRICE_BAND_REACHED }),
+      exec(EXPIRED, S.EXPIRED, {
+        orderId: 3,
+        orderQty: 10,
+        cumQty: 10,
+        leavesQty: 0,
+        reason: Reason.PRICE_BAND_REACHED,
+      }),
     ]);
     k.new({ account: D, side: SELL, ordType: STOP_MARKET, price: undefined, stopPrice: 999_000, qty: 10 }); // 8
     k.new({ account: A, side: BUY, price: 999_000, qty: 10 }); // 9
@@ -663,7 +797,9 @@ describe('stops', () => {
     k.new({ account: C, side: BUY, ordType: STOP_MARKET, price: undefined, stopPrice: 1_000_005, qty: 10 }); // 5
     k.new({ account: A, side: SELL, price: 1_000_010, qty: 40 }); // 6
     const ev = k.new({ account: B, side: BUY, price: 1_000_010, qty: 10 }); // 7
-    const triggered = ev.filter((e) => e.kind === 'exec' && e.execType === TRIGGERED).map((e) => (e as ExecReport).orderId);
+    const triggered = ev
+      .filter((e) => e.kind === 'exec' && e.execType === TRIGGERED)
+      .map((e) => (e as ExecReport).orderId);
     expect(triggered).toEqual([4, 5, 3]);
   });
 
@@ -689,28 +825,56 @@ describe('stops', () => {
 
   it('STOP_PRICE_WOULD_TRIGGER against the last trade price', () => {
     const k = withLast();
-    expectEvents(k.new({ account: C, side: BUY, ordType: STOP_MARKET, price: undefined, stopPrice: 1_000_000, qty: 10 }), [
-      exec(REJECTED, S.REJECTED, { orderId: 3, reason: Reason.STOP_PRICE_WOULD_TRIGGER }),
-    ]);
-    expectEvents(k.new({ account: C, side: SELL, ordType: STOP_LIMIT, price: 999_000, stopPrice: 1_000_005, qty: 10 }), [
-      exec(REJECTED, S.REJECTED, { orderId: 4, reason: Reason.STOP_PRICE_WOULD_TRIGGER }),
-    ]);
+    expectEvents(
+      k.new({ account: C, side: BUY, ordType: STOP_MARKET, price: undefined, stopPrice: 1_000_000, qty: 10 }),
+      [exec(REJECTED, S.REJECTED, { orderId: 3, reason: Reason.STOP_PRICE_WOULD_TRIGGER })],
+    );
+    expectEvents(
+      k.new({ account: C, side: SELL, ordType: STOP_LIMIT, price: 999_000, stopPrice: 1_000_005, qty: 10 }),
+      [exec(REJECTED, S.REJECTED, { orderId: 4, reason: Reason.STOP_PRICE_WOULD_TRIGGER })],
+    );
   });
 
   it('amend of a pending stop: qty, price and stopPrice', () => {
     const k = withLast();
-    k.new({ account: C, side: BUY, ordType: STOP_LIMIT, stopPrice: 1_000_010, price: 1_000_010, qty: 10, clOrdId: 's' }); // 3
+    k.new({
+      account: C,
+      side: BUY,
+      ordType: STOP_LIMIT,
+      stopPrice: 1_000_010,
+      price: 1_000_010,
+      qty: 10,
+      clOrdId: 's',
+    }); // 3
     expectEvents(k.amend({ account: C, orderId: 3, qty: 20, price: 1_000_020, stopPrice: 1_000_015 }), [
-      exec(REPLACED, S.PENDING_TRIGGER, { orderId: 3, orderQty: 20, leavesQty: 20, price: 1_000_020, stopPrice: 1_000_015 }),
+      exec(REPLACED, S.PENDING_TRIGGER, {
+        orderId: 3,
+        orderQty: 20,
+        leavesQty: 20,
+        price: 1_000_020,
+        stopPrice: 1_000_015,
+      }),
     ]);
     k.new({ account: A, side: SELL, price: 1_000_010, qty: 10 }); // 5
-    expect(k.new({ account: B, side: BUY, price: 1_000_010, qty: 10 }).some((e) => e.kind === 'exec' && e.execType === TRIGGERED)).toBe(false);
+    expect(
+      k
+        .new({ account: B, side: BUY, price: 1_000_010, qty: 10 })
+        .some((e) => e.kind === 'exec' && e.execType === TRIGGERED),
+    ).toBe(false);
     expect(k.engine.order(3)).toMatchObject({ pending: true, stopPrice: 1_000_015 });
   });
 
   it('cancel of a pending stop: CANCELED, no book event', () => {
     const k = withLast();
-    k.new({ account: C, side: BUY, ordType: STOP_MARKET, price: undefined, stopPrice: 1_000_010, qty: 10, clOrdId: 's' }); // 3
+    k.new({
+      account: C,
+      side: BUY,
+      ordType: STOP_MARKET,
+      price: undefined,
+      stopPrice: 1_000_010,
+      qty: 10,
+      clOrdId: 's',
+    }); // 3
     expectEvents(k.cancel({ account: C, clOrdId: 's' }), [
       exec(CANCELED, S.CANCELED, { orderId: 3, orderQty: 0, leavesQty: 0, reason: Reason.CANCELED_BY_USER }),
     ]);
@@ -766,8 +930,18 @@ describe('amend', () => {
     const k = bids();
     k.new({ account: C, side: SELL, price: 1_000_000, qty: 10 }); // 3
     const ev = k.amend({ account: A, orderId: 1, price: 1_000_000 }); // 30 -> fills 10, rests 20
-    expect(lastBookPerLevel(ev)).toEqual([book(BUY, 999_000, 10, 1), book(SELL, 1_000_000, 0, 0), book(BUY, 1_000_000, 20, 1)]);
-    expect(k.engine.bookOrders(BTC, BUY)[0]).toEqual({ orderId: 1, account: A, price: 1_000_000, leavesQty: 20, visibleQty: 20 });
+    expect(lastBookPerLevel(ev)).toEqual([
+      book(BUY, 999_000, 10, 1),
+      book(SELL, 1_000_000, 0, 0),
+      book(BUY, 1_000_000, 20, 1),
+    ]);
+    expect(k.engine.bookOrders(BTC, BUY)[0]).toEqual({
+      orderId: 1,
+      account: A,
+      price: 1_000_000,
+      leavesQty: 20,
+      visibleQty: 20,
+    });
   });
 
   it('amend to qty <= cumQty ends the order: REPLACED with ordStatus FILLED', () => {
@@ -810,7 +984,13 @@ describe('amend', () => {
       book(BUY, 999_000, 30, 2),
     ]);
     expectEvents(k.cancel({ account: A, clOrdId: 'a1' }), [
-      { kind: 'cancel_reject', account: A, clOrdId: 'a1', responseTo: CxlRejResponseTo.CANCEL, reason: Reason.ORDER_NOT_FOUND },
+      {
+        kind: 'cancel_reject',
+        account: A,
+        clOrdId: 'a1',
+        responseTo: CxlRejResponseTo.CANCEL,
+        reason: Reason.ORDER_NOT_FOUND,
+      },
     ]);
     expect(k.new({ account: A, clOrdId: 'a1', price: 998_000 })[0]).toMatchObject(newAck(5, { clOrdId: 'a1' }));
     expect(k.new({ account: A, clOrdId: 'a2', price: 998_000 })[0]).toMatchObject(
@@ -829,12 +1009,26 @@ describe('cancel and mass cancel', () => {
     k.new({ account: A, side: BUY, price: 999_000, qty: 10, clOrdId: 'x' }); // 1
     k.new({ account: A, side: BUY, price: 999_000, qty: 30, clOrdId: 'y' }); // 2
     expectEvents(k.cancel({ account: A, clOrdId: 'x' }), [
-      exec(CANCELED, S.CANCELED, { orderId: 1, clOrdId: 'x', orderQty: 0, cumQty: 0, leavesQty: 0, reason: Reason.CANCELED_BY_USER }),
+      exec(CANCELED, S.CANCELED, {
+        orderId: 1,
+        clOrdId: 'x',
+        orderQty: 0,
+        cumQty: 0,
+        leavesQty: 0,
+        reason: Reason.CANCELED_BY_USER,
+      }),
       book(BUY, 999_000, 30, 1),
     ]);
     k.new({ account: B, side: SELL, price: 999_000, qty: 10 }); // 3
     expectEvents(k.cancel({ account: A, orderId: 2 }), [
-      exec(CANCELED, S.CANCELED, { orderId: 2, clOrdId: 'y', orderQty: 10, cumQty: 10, leavesQty: 0, cumNotional: 9_990_000 }),
+      exec(CANCELED, S.CANCELED, {
+        orderId: 2,
+        clOrdId: 'y',
+        orderQty: 10,
+        cumQty: 10,
+        leavesQty: 0,
+        cumNotional: 9_990_000,
+      }),
       book(BUY, 999_000, 0, 0),
     ]);
   });
@@ -856,11 +1050,17 @@ describe('cancel and mass cancel', () => {
   it('mass cancel by account+side (all symbols)', () => {
     const k = accountBook();
     const ev = k.massCancel({ account: A, side: SELL });
-    expectEvents(nonBook(ev), [mc(2), mc(5), { kind: 'mass_cancel', account: A, symbol: '', side: SELL, canceledCount: 2 }]);
-    expect(books(ev)).toEqual(expect.arrayContaining([
-      expect.objectContaining(book(SELL, 1_001_000, 0, 0)),
-      expect.objectContaining(book(SELL, 6000, 0, 0, ETH)),
-    ]));
+    expectEvents(nonBook(ev), [
+      mc(2),
+      mc(5),
+      { kind: 'mass_cancel', account: A, symbol: '', side: SELL, canceledCount: 2 },
+    ]);
+    expect(books(ev)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining(book(SELL, 1_001_000, 0, 0)),
+        expect.objectContaining(book(SELL, 6000, 0, 0, ETH)),
+      ]),
+    );
     expect(books(ev)).toHaveLength(2);
     expect(ev.at(-1)!.kind).toBe('mass_cancel');
   });
@@ -868,7 +1068,12 @@ describe('cancel and mass cancel', () => {
   it('mass cancel by account+symbol (resting and pending stops)', () => {
     const k = accountBook();
     const ev = k.massCancel({ account: A, symbol: BTC });
-    expectEvents(nonBook(ev), [mc(1), mc(2), mc(4), { kind: 'mass_cancel', account: A, symbol: BTC, side: 0, canceledCount: 3 }]);
+    expectEvents(nonBook(ev), [
+      mc(1),
+      mc(2),
+      mc(4),
+      { kind: 'mass_cancel', account: A, symbol: BTC, side: 0, canceledCount: 3 },
+    ]);
     expect(books(ev)).toHaveLength(2);
     expect(k.engine.bookLevels(BTC, BUY)).toEqual([{ price: 999_000, qty: 10, orderCount: 1 }]);
     expect(k.engine.order(3)).toBeDefined();
@@ -878,13 +1083,24 @@ describe('cancel and mass cancel', () => {
   it('mass cancel by account+symbol+side', () => {
     const k = accountBook();
     const ev = k.massCancel({ account: A, symbol: BTC, side: BUY });
-    expectEvents(nonBook(ev), [mc(1), mc(4), { kind: 'mass_cancel', account: A, symbol: BTC, side: BUY, canceledCount: 2 }]);
+    expectEvents(nonBook(ev), [
+      mc(1),
+      mc(4),
+      { kind: 'mass_cancel', account: A, symbol: BTC, side: BUY, canceledCount: 2 },
+    ]);
   });
 
   it('mass cancel by account; a second one cancels nothing', () => {
     const k = accountBook();
     const ev = k.massCancel({ account: A });
-    expectEvents(nonBook(ev), [mc(1), mc(2), mc(3), mc(4), mc(5), { kind: 'mass_cancel', account: A, symbol: '', side: 0, canceledCount: 5 }]);
+    expectEvents(nonBook(ev), [
+      mc(1),
+      mc(2),
+      mc(3),
+      mc(4),
+      mc(5),
+      { kind: 'mass_cancel', account: A, symbol: '', side: 0, canceledCount: 5 },
+    ]);
     expect(books(ev)).toHaveLength(4);
     expect(k.priority(BTC, BUY)).toEqual([6]);
     expectEvents(k.massCancel({ account: A }), [{ kind: 'mass_cancel', account: A, canceledCount: 0 }]);
@@ -896,15 +1112,26 @@ describe('admin', () => {
     const k = new Kit();
     k.new({ account: A, side: BUY, price: 999_000, qty: 20 }); // 1
     k.new({ account: A, side: BUY, price: 998_000, qty: 20 }); // 2
-    expectEvents(k.halt(BTC), [{ kind: 'instrument_status', symbol: BTC, status: InstrumentStatus.HALTED, referencePrice: 1_000_000 }]);
+    expectEvents(k.halt(BTC), [
+      { kind: 'instrument_status', symbol: BTC, status: InstrumentStatus.HALTED, referencePrice: 1_000_000 },
+    ]);
     expectEvents(k.new({ account: B, side: SELL, price: 999_000, qty: 10 }), [
       exec(REJECTED, S.REJECTED, { orderId: 4, reason: Reason.INSTRUMENT_HALTED }),
     ]);
     expectEvents(k.amend({ account: A, orderId: 1, qty: 10 }), [
-      { kind: 'cancel_reject', account: A, orderId: 1, responseTo: CxlRejResponseTo.AMEND, reason: Reason.INSTRUMENT_HALTED },
+      {
+        kind: 'cancel_reject',
+        account: A,
+        orderId: 1,
+        responseTo: CxlRejResponseTo.AMEND,
+        reason: Reason.INSTRUMENT_HALTED,
+      },
     ]);
     expect(k.new({ account: B, symbol: ETH, side: SELL, price: 5000, qty: 10 })[0]).toMatchObject(newAck(6));
-    expectEvents(k.cancel({ account: A, orderId: 2 }), [exec(CANCELED, S.CANCELED, { orderId: 2 }), book(BUY, 998_000, 0, 0)]);
+    expectEvents(k.cancel({ account: A, orderId: 2 }), [
+      exec(CANCELED, S.CANCELED, { orderId: 2 }),
+      book(BUY, 998_000, 0, 0),
+    ]);
     expectEvents(k.massCancel({ account: A, symbol: BTC }), [
       exec(CANCELED, S.CANCELED, { orderId: 1, reason: Reason.MASS_CANCELED }),
       book(BUY, 999_000, 0, 0),
@@ -921,12 +1148,15 @@ describe('admin', () => {
     k.new({ account: A, side: BUY, ordType: STOP_MARKET, price: undefined, stopPrice: 1_002_000, qty: 10 }); // 3
     k.new({ account: B, side: BUY, price: 999_000, qty: 10 }); // 4
     const ev = k.killSwitch(A, true);
-    expectEvents(ev.filter((e) => e.kind !== 'book'), [
-      exec(CANCELED, S.CANCELED, { orderId: 1, reason: Reason.KILL_SWITCH }),
-      exec(CANCELED, S.CANCELED, { orderId: 2, reason: Reason.KILL_SWITCH }),
-      exec(CANCELED, S.CANCELED, { orderId: 3, reason: Reason.KILL_SWITCH }),
-      { kind: 'account_status', account: A, blocked: true, stp: Stp.EXPIRE_TAKER, canceledCount: 3 },
-    ]);
+    expectEvents(
+      ev.filter((e) => e.kind !== 'book'),
+      [
+        exec(CANCELED, S.CANCELED, { orderId: 1, reason: Reason.KILL_SWITCH }),
+        exec(CANCELED, S.CANCELED, { orderId: 2, reason: Reason.KILL_SWITCH }),
+        exec(CANCELED, S.CANCELED, { orderId: 3, reason: Reason.KILL_SWITCH }),
+        { kind: 'account_status', account: A, blocked: true, stp: Stp.EXPIRE_TAKER, canceledCount: 3 },
+      ],
+    );
     expect(ev.filter((e) => e.kind === 'book')).toHaveLength(2);
     expect(k.priority(BTC, BUY)).toEqual([4]);
     expectEvents(k.new({ account: A, side: BUY, price: 999_000, qty: 10 }), [
@@ -942,14 +1172,21 @@ describe('admin', () => {
 });
 
 describe('time', () => {
-  it('GTD expires on a later command, with that command\'s seq and time, before its own events', () => {
+  it("GTD expires on a later command, with that command's seq and time, before its own events", () => {
     const k = new Kit();
     k.new({ account: A, side: BUY, price: 999_000, qty: 10, tif: Tif.GTD, expireTsUs: T0 + 1000 }); // 1
     k.new({ account: A, side: BUY, price: 999_000, qty: 10, tif: Tif.GTD, expireTsUs: T0 + 500 }); // 2
     expectEvents(k.tick(T0 + 499), []);
     const t = k.tick(T0 + 500); // 4
     expectEvents(t, [
-      exec(EXPIRED, S.EXPIRED, { orderId: 2, orderQty: 0, leavesQty: 0, reason: Reason.EXPIRED_GTD, seq: 4, tsUs: T0 + 500 }),
+      exec(EXPIRED, S.EXPIRED, {
+        orderId: 2,
+        orderQty: 0,
+        leavesQty: 0,
+        reason: Reason.EXPIRED_GTD,
+        seq: 4,
+        tsUs: T0 + 500,
+      }),
       book(BUY, 999_000, 10, 1),
     ]);
     expectEvents(k.new({ account: B, side: SELL, price: 1_001_000, qty: 10, tsUs: T0 + 2000 }), [
@@ -965,10 +1202,21 @@ describe('time', () => {
     k.new({ account: A, side: BUY, price: 999_000, qty: 10, tif: Tif.GTD, expireTsUs: T0 + 3000 }); // 1
     k.new({ account: B, side: BUY, price: 998_000, qty: 10, tif: Tif.GTD, expireTsUs: T0 + 3000 }); // 2
     k.new({ account: C, side: SELL, price: 1_001_000, qty: 10, tif: Tif.GTD, expireTsUs: T0 + 2500 }); // 3
-    k.new({ account: D, side: BUY, ordType: STOP_LIMIT, stopPrice: 1_002_000, price: 1_002_000, qty: 10, tif: Tif.GTD, expireTsUs: T0 + 2000 }); // 4
+    k.new({
+      account: D,
+      side: BUY,
+      ordType: STOP_LIMIT,
+      stopPrice: 1_002_000,
+      price: 1_002_000,
+      qty: 10,
+      tif: Tif.GTD,
+      expireTsUs: T0 + 2000,
+    }); // 4
     const ev = k.tick(T0 + 5000);
     expect(ev.filter((e) => e.kind === 'exec').map((e) => (e as ExecReport).orderId)).toEqual([4, 3, 1, 2]);
-    expect(ev.filter((e) => e.kind === 'exec').every((e) => (e as ExecReport).reason === Reason.EXPIRED_GTD)).toBe(true);
+    expect(ev.filter((e) => e.kind === 'exec').every((e) => (e as ExecReport).reason === Reason.EXPIRED_GTD)).toBe(
+      true,
+    );
     expect(ev.filter((e) => e.kind === 'book')).toHaveLength(3);
   });
 
@@ -1001,9 +1249,10 @@ describe('time', () => {
       book(BUY, 998_000, 10, 1, BTC),
     ]);
     // GTD validity is judged against the effective time.
-    expectEvents(k.new({ account: B, side: BUY, price: 998_000, qty: 10, tif: Tif.GTD, expireTsUs: T0 + 800, tsUs: T0 + 100 }), [
-      exec(REJECTED, S.REJECTED, { orderId: 3, reason: Reason.INVALID_EXPIRE_TIME, tsUs: T0 + 1000 }),
-    ]);
+    expectEvents(
+      k.new({ account: B, side: BUY, price: 998_000, qty: 10, tif: Tif.GTD, expireTsUs: T0 + 800, tsUs: T0 + 100 }),
+      [exec(REJECTED, S.REJECTED, { orderId: 3, reason: Reason.INVALID_EXPIRE_TIME, tsUs: T0 + 1000 })],
+    );
     expectEvents(k.tick(T0 + 1499), []);
     expectEvents(k.tick(T0 + 200), []);
     expect(k.engine.order(1)).toBeDefined();
@@ -1014,7 +1263,9 @@ describe('time', () => {
     const ev = k.tick(T0 + 10);
     expect(ev).toEqual([]);
     // A later event still carries the max time.
-    expect(k.new({ account: B, side: BUY, price: 997_000, qty: 10, tsUs: T0 + 20 })[0]).toMatchObject({ tsUs: T0 + 1500 });
+    expect(k.new({ account: B, side: BUY, price: 997_000, qty: 10, tsUs: T0 + 20 })[0]).toMatchObject({
+      tsUs: T0 + 1500,
+    });
   });
 });
 

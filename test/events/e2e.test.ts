@@ -26,12 +26,24 @@ import { runAudit } from '../../cli/audit-commands.js';
 import { ENUM_NAMES } from '../../engine/json-codec.js';
 import { ReplicaClient, type SubmitResult } from '../../replicator/client/client.js';
 import { ProcessCluster } from '../../replicator/process-cluster.js';
-import { kill, orderFlow, projection, readWholeLog, removeTmpDirs, replayEntries, spawnReady, tmpDir, waitFor, type Child } from './helpers.js';
+import {
+  kill,
+  orderFlow,
+  projection,
+  readWholeLog,
+  removeTmpDirs,
+  replayEntries,
+  spawnReady,
+  tmpDir,
+  waitFor,
+  type Child,
+} from './helpers.js';
 import { NO_LOG } from '../../ops/log.js';
 
 const KCAT = '/usr/bin/kcat';
 const kcatInstalled = spawnSync(KCAT, ['-V'], { stdio: 'ignore' }).status === 0;
-if (!kcatInstalled) console.warn(`${KCAT} is missing: the kcat check of the e2e test is skipped (apt-get install -y kcat)`);
+if (!kcatInstalled)
+  console.warn(`${KCAT} is missing: the kcat check of the e2e test is skipped (apt-get install -y kcat)`);
 
 const ACCOUNTS = [1, 2, 3, 4, 5, 6];
 const keyOf = (account: number) => ({ key: `key-${account}`, hmacSecret: `secret-${account}` });
@@ -50,7 +62,16 @@ let lastSeq = 0;
 let flowCount = 0;
 
 async function startPublisher(): Promise<Child> {
-  return spawnReady('events/publisher/main.ts', ['--cluster', cluster.configPath, '--brokers', brokers, '--data-dir', path.join(dir, 'publisher'), '--status-every-ms', '1000']);
+  return spawnReady('events/publisher/main.ts', [
+    '--cluster',
+    cluster.configPath,
+    '--brokers',
+    brokers,
+    '--data-dir',
+    path.join(dir, 'publisher'),
+    '--status-every-ms',
+    '1000',
+  ]);
 }
 
 async function submitFlow(n: number, during?: (done: number) => Promise<void> | void): Promise<SubmitResult[]> {
@@ -73,7 +94,12 @@ async function submitFlow(n: number, during?: (done: number) => Promise<void> | 
 
 /** Waits until the consumer's models hold every event up to `seq` and every partition is read to its end. */
 async function caughtUp(c: ReadModelConsumer, seq: number): Promise<void> {
-  await waitFor(() => c.model.visibleOf(0).seq >= seq, `read models to reach seq ${seq} (at ${c.model.visibleOf(0).seq})`, CATCH_UP_MS, 50);
+  await waitFor(
+    () => c.model.visibleOf(0).seq >= seq,
+    `read models to reach seq ${seq} (at ${c.model.visibleOf(0).seq})`,
+    CATCH_UP_MS,
+    50,
+  );
   await waitFor(() => c.caughtUp(), 'read models to reach the end of every partition', CATCH_UP_MS, 50);
 }
 
@@ -91,7 +117,13 @@ beforeAll(async () => {
   await cluster.waitForLeader();
   client = new ReplicaClient({ endpoints: cluster.endpoints });
   publisher = await startPublisher();
-  live = new ReadModelConsumer({ brokers: [brokers], dataDir: path.join(dir, 'read-models'), groupId: 'e2e-live', snapshotIntervalMs: 500, log: NO_LOG });
+  live = new ReadModelConsumer({
+    brokers: [brokers],
+    dataDir: path.join(dir, 'read-models'),
+    groupId: 'e2e-live',
+    snapshotIntervalMs: 500,
+    log: NO_LOG,
+  });
   await live.start();
   const gatewayConfig = {
     receiveWindowMs: 5_000,
@@ -102,7 +134,18 @@ beforeAll(async () => {
   };
   const configPath = path.join(dir, 'gateway.json');
   writeFileSync(configPath, JSON.stringify(gatewayConfig));
-  query = await spawnReady('events/query/main.ts', ['--config', configPath, '--brokers', brokers, '--data-dir', path.join(dir, 'query'), '--rest', '127.0.0.1:0', '--grpc', '127.0.0.1:0']);
+  query = await spawnReady('events/query/main.ts', [
+    '--config',
+    configPath,
+    '--brokers',
+    brokers,
+    '--data-dir',
+    path.join(dir, 'query'),
+    '--rest',
+    '127.0.0.1:0',
+    '--grpc',
+    '127.0.0.1:0',
+  ]);
 });
 
 afterAll(async () => {
@@ -125,8 +168,22 @@ describe('events end to end', () => {
     // index 1 while the first still runs: every record of the first flow goes on the wire again
     // (certain copies, whatever the timing), and from there on the two race over the same
     // records — what a publisher that resends after a crash does.
-    const second = await spawnReady('events/publisher/main.ts', ['--cluster', cluster.configPath, '--brokers', brokers, '--data-dir', path.join(dir, 'publisher-2'), '--status-every-ms', '1000', '--republish-from', '1']);
-    const sessionStarted = (l: string) => l.startsWith('! {') && (JSON.parse(l.slice(2)) as { msg?: string; session?: number }).session === 1 && l.includes('"msg":"publisher session started');
+    const second = await spawnReady('events/publisher/main.ts', [
+      '--cluster',
+      cluster.configPath,
+      '--brokers',
+      brokers,
+      '--data-dir',
+      path.join(dir, 'publisher-2'),
+      '--status-every-ms',
+      '1000',
+      '--republish-from',
+      '1',
+    ]);
+    const sessionStarted = (l: string) =>
+      l.startsWith('! {') &&
+      (JSON.parse(l.slice(2)) as { msg?: string; session?: number }).session === 1 &&
+      l.includes('"msg":"publisher session started');
     await waitFor(() => second.lines.some(sessionStarted), 'the second publisher to read its resume point');
     // SIGKILL the first publisher halfway through the second flow, and start it again.
     await submitFlow(600, async () => {
@@ -135,8 +192,19 @@ describe('events end to end', () => {
     });
     await submitFlow(300);
     // Both publishers get through the whole flow; then the read models read everything.
-    const publishedSeq = (c: Child) => Math.max(0, ...c.lines.filter((l) => l.startsWith('{"event":"status"')).map((l) => Number((JSON.parse(l) as { publishedSeq: number }).publishedSeq)));
-    await waitFor(() => publishedSeq(second) >= lastSeq && publishedSeq(publisher!) >= lastSeq, 'both publishers to publish the whole flow', CATCH_UP_MS, 100);
+    const publishedSeq = (c: Child) =>
+      Math.max(
+        0,
+        ...c.lines
+          .filter((l) => l.startsWith('{"event":"status"'))
+          .map((l) => Number((JSON.parse(l) as { publishedSeq: number }).publishedSeq)),
+      );
+    await waitFor(
+      () => publishedSeq(second) >= lastSeq && publishedSeq(publisher!) >= lastSeq,
+      'both publishers to publish the whole flow',
+      CATCH_UP_MS,
+      100,
+    );
     await kill(second, 'SIGTERM');
     await caughtUp(live, lastSeq);
 
@@ -151,12 +219,20 @@ describe('events end to end', () => {
     const execIds = ACCOUNTS.flatMap((a) => live.model.fillsOf(a).fills.map((f) => f.exec_id));
     expect(new Set(execIds).size).toBe(execIds.length);
     expect(execIds.length).toBe(replay.fills.length);
-    const tradeCount = ['BTC-USD', 'ETH-USD'].reduce((s, sym) => s + live.model.candlesOf(sym, '1h').reduce((n, c) => n + c.trade_count, 0), 0);
+    const tradeCount = ['BTC-USD', 'ETH-USD'].reduce(
+      (s, sym) => s + live.model.candlesOf(sym, '1h').reduce((n, c) => n + c.trade_count, 0),
+      0,
+    );
     expect(tradeCount).toBe(replay.trades.length);
   });
 
   it('a rebuild from offset zero equals the live read models', async () => {
-    const rebuild = new ReadModelConsumer({ brokers: [brokers], fromScratch: true, groupId: `e2e-rebuild-${randomInt(1, 2 ** 40)}`, log: NO_LOG });
+    const rebuild = new ReadModelConsumer({
+      brokers: [brokers],
+      fromScratch: true,
+      groupId: `e2e-rebuild-${randomInt(1, 2 ** 40)}`,
+      log: NO_LOG,
+    });
     try {
       await rebuild.start();
       await caughtUp(rebuild, lastSeq);
@@ -169,7 +245,13 @@ describe('events end to end', () => {
   it('a read-model consumer restarted from its snapshot resumes: nothing lost, nothing applied twice', async () => {
     await live.stop();
     await submitFlow(200);
-    live = new ReadModelConsumer({ brokers: [brokers], dataDir: path.join(dir, 'read-models'), groupId: 'e2e-live', snapshotIntervalMs: 500, log: NO_LOG });
+    live = new ReadModelConsumer({
+      brokers: [brokers],
+      dataDir: path.join(dir, 'read-models'),
+      groupId: 'e2e-live',
+      snapshotIntervalMs: 500,
+      log: NO_LOG,
+    });
     expect(live.model.stats.applied).toBeGreaterThan(0); // restored from the snapshot
     await live.start();
     await caughtUp(live, lastSeq);
@@ -183,15 +265,37 @@ describe('events end to end', () => {
     const rest = new QueryRestClient(base, keyOf(3));
     const health = await fetch(`${base}/healthz`).then((r) => r.json() as Promise<Record<string, unknown>>);
     expect(health.status).toBe('ok');
-    expect(Object.keys(health.lag as object).sort()).toEqual(['candles', 'consistency', 'fills', 'orders', 'positions']);
+    expect(Object.keys(health.lag as object).sort()).toEqual([
+      'candles',
+      'consistency',
+      'fills',
+      'orders',
+      'positions',
+    ]);
 
     // Read your writes: a resting order is in the open orders as soon as its seq is visible.
-    const placed = await client.submit({ type: 'new', account: 3, clOrdId: 'ryw-1', symbol: 'BTC-USD', side: 'BUY', ordType: 'LIMIT', price: 4_600_000, qty: 7 });
+    const placed = await client.submit({
+      type: 'new',
+      account: 3,
+      clOrdId: 'ryw-1',
+      symbol: 'BTC-USD',
+      side: 'BUY',
+      ordType: 'LIMIT',
+      price: 4_600_000,
+      qty: 7,
+    });
     lastSeq = Math.max(lastSeq, placed.seq);
     const mine = await rest.get(`/v1/accounts/3/orders?min_seq=${placed.seq}&shard=0&wait_ms=10000`);
     expect(mine.status).toBe(200);
     const orders = mine.body.orders as Record<string, unknown>[];
-    expect(orders.find((o) => o.order_id === placed.seq)).toMatchObject({ client_order_id: 'ryw-1', side: 'BUY', order_type: 'LIMIT', order_status: 'NEW', leaves_qty: 7, price: 4_600_000 });
+    expect(orders.find((o) => o.order_id === placed.seq)).toMatchObject({
+      client_order_id: 'ryw-1',
+      side: 'BUY',
+      order_type: 'LIMIT',
+      order_status: 'NEW',
+      leaves_qty: 7,
+      price: 4_600_000,
+    });
     const byClientId = await rest.get('/v1/accounts/3/orders?client_order_id=ryw-1');
     expect((byClientId.body.orders as Record<string, unknown>[])[0]?.order_id).toBe(placed.seq);
     const one = await rest.get(`/v1/orders/${placed.seq}`);
@@ -216,7 +320,12 @@ describe('events end to end', () => {
     expect((fills.body.fills as unknown[]).length).toBe(live.model.fillsOf(3).fills.length);
     const positions = await rest.get('/v1/accounts/3/positions');
     expect(positions.body.positions).toEqual(
-      live.model.positionsOf(3).map((p) => ({ ...p, buy_notional: p.buy_notional.toString(), sell_notional: p.sell_notional.toString(), cash: p.cash.toString() })),
+      live.model.positionsOf(3).map((p) => ({
+        ...p,
+        buy_notional: p.buy_notional.toString(),
+        sell_notional: p.sell_notional.toString(),
+        cash: p.cash.toString(),
+      })),
     );
     const candles = await rest.get('/v1/candles/BTC-USD?interval=1s&limit=3600');
     expect(candles.status).toBe(200);
@@ -230,13 +339,22 @@ describe('events end to end', () => {
     const g = new QueryGrpcClient(`127.0.0.1:${String(query!.ready.grpc)}`, keyOf(3));
     try {
       const viaGrpc = await g.call('GetOrders', { account: 3, read_after: { min_seq: placed.seq, wait_ms: 10_000 } });
-      expect((viaGrpc.orders as Record<string, unknown>[]).map((o) => o.order_id)).toEqual(orders.map((o) => o.order_id));
-      expect((viaGrpc.orders as Record<string, unknown>[]).find((o) => o.order_id === placed.seq)).toMatchObject({ side: 'BUY', order_status: 'NEW' });
+      expect((viaGrpc.orders as Record<string, unknown>[]).map((o) => o.order_id)).toEqual(
+        orders.map((o) => o.order_id),
+      );
+      expect((viaGrpc.orders as Record<string, unknown>[]).find((o) => o.order_id === placed.seq)).toMatchObject({
+        side: 'BUY',
+        order_status: 'NEW',
+      });
       const gpos = await g.call('GetPositions', { account: 3 });
-      expect((gpos.positions as Record<string, unknown>[]).map((p) => p.cash)).toEqual((positions.body.positions as Record<string, unknown>[]).map((p) => p.cash));
+      expect((gpos.positions as Record<string, unknown>[]).map((p) => p.cash)).toEqual(
+        (positions.body.positions as Record<string, unknown>[]).map((p) => p.cash),
+      );
       const denied = await g.call('GetFills', { account: 4 }).catch((e: grpc.ServiceError) => e);
       expect((denied as grpc.ServiceError).code).toBe(grpc.status.PERMISSION_DENIED);
-      const notYet = await g.call('GetOrders', { account: 3, read_after: { min_seq: lastSeq + 1_000_000, wait_ms: 100 } }).catch((e: grpc.ServiceError) => e);
+      const notYet = await g
+        .call('GetOrders', { account: 3, read_after: { min_seq: lastSeq + 1_000_000, wait_ms: 100 } })
+        .catch((e: grpc.ServiceError) => e);
       expect((notYet as grpc.ServiceError).code).toBe(grpc.status.UNAVAILABLE);
       expect((notYet as grpc.ServiceError).metadata.get('x-mb-error-code')).toEqual(['NOT_YET_CONSISTENT']);
       const glag = await g.call('GetLag', {});
@@ -248,8 +366,12 @@ describe('events end to end', () => {
 
   it.skipIf(!kcatInstalled)('kcat reads fills that decode (protobufjs) to what the engine emitted', async () => {
     const out = await new Promise<Buffer>((resolve, reject) => {
-      execFile(KCAT, ['-C', '-b', brokers, '-t', TOPIC_FILLS, '-e', '-o', 'beginning', '-q', '-f', '%R%s'], { encoding: 'buffer', timeout: 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
-        err !== null ? reject(new Error(`kcat failed: ${err.message}\n${stderr.toString()}`)) : resolve(stdout),
+      execFile(
+        KCAT,
+        ['-C', '-b', brokers, '-t', TOPIC_FILLS, '-e', '-o', 'beginning', '-q', '-f', '%R%s'],
+        { encoding: 'buffer', timeout: 30_000, maxBuffer: 64 * 1024 * 1024 },
+        (err, stdout, stderr) =>
+          err !== null ? reject(new Error(`kcat failed: ${err.message}\n${stderr.toString()}`)) : resolve(stdout),
       );
     });
     // -f '%R%s': each payload preceded by its length (big-endian int32).
@@ -276,9 +398,23 @@ describe('events end to end', () => {
     const dataDir = path.join(cluster.dir, 'data');
     for (const account of ACCOUNTS) {
       const out = path.join(dir, `audit-${account}.jsonl`);
-      const code = await runAudit(['--data-dir', dataDir, '--config', cluster.configPath, '--account', String(account), '--format', 'jsonl', '--out', out]);
+      const code = await runAudit([
+        '--data-dir',
+        dataDir,
+        '--config',
+        cluster.configPath,
+        '--account',
+        String(account),
+        '--format',
+        'jsonl',
+        '--out',
+        out,
+      ]);
       expect(code).toBe(0);
-      const rows = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const rows = readFileSync(out, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       const reports = rows.filter((r) => r.row === 'report');
       // Orders: the last report of each order (in log order) is the read model's order state.
       const last = new Map<number, Record<string, unknown>>();
@@ -288,13 +424,51 @@ describe('events end to end', () => {
       expect(orders.map((o) => o.order_id)).toEqual([...last.keys()].sort((a, b) => a - b));
       for (const o of orders) {
         const r = last.get(o.order_id)!;
-        expect({ order_id: o.order_id, client_order_id: o.client_order_id, symbol: o.symbol, side: ENUM_NAMES.side.get(o.side as never), order_status: ENUM_NAMES.ordStatus.get(o.order_status as never), price: o.price, order_qty: o.order_qty, cum_qty: o.cum_qty, leaves_qty: o.leaves_qty, cum_notional: o.cum_notional, last_exec_id: o.last_exec_id }).toEqual({
-          order_id: r.order_id, client_order_id: r.client_order_id, symbol: r.symbol, side: r.side, order_status: r.order_status, price: r.price, order_qty: r.order_qty, cum_qty: r.cum_qty, leaves_qty: r.leaves_qty, cum_notional: r.cum_notional, last_exec_id: r.exec_id,
+        expect({
+          order_id: o.order_id,
+          client_order_id: o.client_order_id,
+          symbol: o.symbol,
+          side: ENUM_NAMES.side.get(o.side as never),
+          order_status: ENUM_NAMES.ordStatus.get(o.order_status as never),
+          price: o.price,
+          order_qty: o.order_qty,
+          cum_qty: o.cum_qty,
+          leaves_qty: o.leaves_qty,
+          cum_notional: o.cum_notional,
+          last_exec_id: o.last_exec_id,
+        }).toEqual({
+          order_id: r.order_id,
+          client_order_id: r.client_order_id,
+          symbol: r.symbol,
+          side: r.side,
+          order_status: r.order_status,
+          price: r.price,
+          order_qty: r.order_qty,
+          cum_qty: r.cum_qty,
+          leaves_qty: r.leaves_qty,
+          cum_notional: r.cum_notional,
+          last_exec_id: r.exec_id,
         });
       }
       // Fills: every TRADE report is a fill of the read model, with the same log index.
-      const trades = reports.filter((r) => r.exec_type === 'TRADE').map((r) => ({ exec_id: r.exec_id, order_id: r.order_id, trade_id: r.trade_id, last_qty: r.last_qty, last_px: r.last_px, log_index: r.log_index }));
-      const fills = live.model.fillsOf(account).fills.map((f) => ({ exec_id: f.exec_id, order_id: f.order_id, trade_id: f.trade_id, last_qty: f.last_qty, last_px: f.last_px, log_index: f.log_index }));
+      const trades = reports
+        .filter((r) => r.exec_type === 'TRADE')
+        .map((r) => ({
+          exec_id: r.exec_id,
+          order_id: r.order_id,
+          trade_id: r.trade_id,
+          last_qty: r.last_qty,
+          last_px: r.last_px,
+          log_index: r.log_index,
+        }));
+      const fills = live.model.fillsOf(account).fills.map((f) => ({
+        exec_id: f.exec_id,
+        order_id: f.order_id,
+        trade_id: f.trade_id,
+        last_qty: f.last_qty,
+        last_px: f.last_px,
+        log_index: f.log_index,
+      }));
       expect(fills).toEqual(trades);
     }
   });

@@ -21,7 +21,8 @@ let clientSeq = 0;
 
 async function submit(n: number): Promise<void> {
   if (clientId === 0) clientId = await registerSession(node);
-  for (const command of orderFlow(n, 100 + clientSeq)) await node.propose({ clientId, requestSeq: ++clientSeq, command });
+  for (const command of orderFlow(n, 100 + clientSeq))
+    await node.propose({ clientId, requestSeq: ++clientSeq, command });
 }
 
 beforeAll(async () => {
@@ -82,7 +83,10 @@ describe("client protocol op 'entries'", () => {
   it('a caught-up reader of a ReplicaNode is woken by the apply, not by a poll timer; with nothing applied it gets an empty answer at its deadline', async () => {
     const from = node.status().applied + 1;
     const waiting = source.read(from, 1 << 20, 150);
-    await waitFor(() => (server as unknown as { entryWaiters: Set<unknown> }).entryWaiters.size === 1, 'the read to wait');
+    await waitFor(
+      () => (server as unknown as { entryWaiters: Set<unknown> }).entryWaiters.size === 1,
+      'the read to wait',
+    );
     expect((server as unknown as { entryPollTimer: unknown }).entryPollTimer).toBeUndefined();
     const r = await waiting;
     expect(r.kind === 'entries' && r.entries.length).toBe(0);

@@ -39,7 +39,12 @@ export function removeTmpDirs(): void {
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls `check` until it is true (bounded), without asserting anything about time. */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000, everyMs = 25): Promise<void> {
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 30_000,
+  everyMs = 25,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -66,13 +71,36 @@ export function orderFlow(count: number, seed: number, firstOrderSeq = 1): Recor
     if (r < 8 && k > 5) {
       out.push({ type: 'cancel', account, orderId: firstOrderSeq + rng.int(k) });
     } else if (r < 14 && k > 5) {
-      out.push({ type: 'amend', account, orderId: firstOrderSeq + rng.int(k), qty: btc ? 1 + rng.int(5) : 10 * (1 + rng.int(5)) });
+      out.push({
+        type: 'amend',
+        account,
+        orderId: firstOrderSeq + rng.int(k),
+        qty: btc ? 1 + rng.int(5) : 10 * (1 + rng.int(5)),
+      });
     } else if (r < 20) {
-      out.push({ type: 'new', account, clOrdId, symbol, side, ordType: 'MARKET', qty: btc ? 1 + rng.int(4) : 10 * (1 + rng.int(4)) });
+      out.push({
+        type: 'new',
+        account,
+        clOrdId,
+        symbol,
+        side,
+        ordType: 'MARKET',
+        qty: btc ? 1 + rng.int(4) : 10 * (1 + rng.int(4)),
+      });
     } else {
       const price = btc ? 5_000_000 + (rng.int(21) - 10) : 300_000 + 5 * (rng.int(21) - 10);
       const qty = btc ? 1 + rng.int(6) : 10 * (1 + rng.int(6));
-      out.push({ type: 'new', account, clOrdId, symbol, side, ordType: 'LIMIT', price, qty, ...(r < 30 ? { tif: 'IOC' } : {}) });
+      out.push({
+        type: 'new',
+        account,
+        clOrdId,
+        symbol,
+        side,
+        ordType: 'LIMIT',
+        price,
+        qty,
+        ...(r < 30 ? { tif: 'IOC' } : {}),
+      });
     }
   }
   return out;
@@ -101,14 +129,22 @@ export function flowEntries(commands: Record<string, unknown>[], perEntry: numbe
 }
 
 /** A log replayed into records independently of the publisher (events/read-models/reference.ts), with the example config by default. */
-export function replayEntries(entries: readonly Entry[], config: ShardConfig = shardConfig, sm = new ShardStateMachine(config)): ReplayedRecords {
+export function replayEntries(
+  entries: readonly Entry[],
+  config: ShardConfig = shardConfig,
+  sm = new ShardStateMachine(config),
+): ReplayedRecords {
   return replayRecords(entries, config, sm);
 }
 
 export { projection, readWholeLog, type ReplayedRecords };
 
 /** The publisher's records of these entries (RecordBuilder), decoded back, with offsets per partition from 0. */
-export function publishedRecords(entries: readonly Entry[], partitions: Record<EventTopic, number>, config: ShardConfig = shardConfig): ConsumedRecord[] {
+export function publishedRecords(
+  entries: readonly Entry[],
+  partitions: Record<EventTopic, number>,
+  config: ShardConfig = shardConfig,
+): ConsumedRecord[] {
   const sm = new ShardStateMachine(config);
   const builder = new RecordBuilder(config.shardId, partitions);
   const out: OutRecord[] = [];

@@ -3,25 +3,46 @@
 // throttling) are still sent. Driven on a bare RequestQueue with fake timers.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import '../../events/kafka.js';
-import { KAFKAJS_REQUEST_TIMEOUT_CHECK_MS, kafkajsRequestQueueClass, patchKafkajs, type KafkajsRequestQueue } from '../../events/kafkajs-patch.js';
+import {
+  KAFKAJS_REQUEST_TIMEOUT_CHECK_MS,
+  kafkajsRequestQueueClass,
+  patchKafkajs,
+  type KafkajsRequestQueue,
+} from '../../events/kafkajs-patch.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 interface Queue extends KafkajsRequestQueue {
-  push(r: { entry: { correlationId: number }; expectResponse: boolean; sendRequest: () => void; requestTimeout?: number }): void;
+  push(r: {
+    entry: { correlationId: number };
+    expectResponse: boolean;
+    sendRequest: () => void;
+    requestTimeout?: number;
+  }): void;
   fulfillRequest(r: { correlationId: number; payload: Buffer; size: number }): void;
   maybeThrottle(ms: number): void;
 }
 
 function queue(maxInFlightRequests: number, enforceRequestTimeout = false): Queue {
   const RequestQueue = kafkajsRequestQueueClass();
-  return new RequestQueue({ maxInFlightRequests, requestTimeout: 30_000, enforceRequestTimeout, clientId: 't', broker: 'b:1', logger: quiet }) as Queue;
+  return new RequestQueue({
+    maxInFlightRequests,
+    requestTimeout: 30_000,
+    enforceRequestTimeout,
+    clientId: 't',
+    broker: 'b:1',
+    logger: quiet,
+  }) as Queue;
 }
 
 /** A request whose sends are recorded; resolves through the queue's completion path. */
 function request(q: Queue, id: number, sent: number[]): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    q.push({ entry: { correlationId: id, resolve, reject } as never, expectResponse: true, sendRequest: () => sent.push(id) });
+    q.push({
+      entry: { correlationId: id, resolve, reject } as never,
+      expectResponse: true,
+      sendRequest: () => sent.push(id),
+    });
   });
 }
 

@@ -15,7 +15,10 @@ describe('events limits', () => {
   });
 
   it.each([
-    [{ KAFKA_BATCH_BYTES_MAX: BROKER_LIMITS.KAFKA_REQUEST_BYTES_MAX }, 'the largest record batch fits one produce request'],
+    [
+      { KAFKA_BATCH_BYTES_MAX: BROKER_LIMITS.KAFKA_REQUEST_BYTES_MAX },
+      'the largest record batch fits one produce request',
+    ],
     [{ FETCH_BYTES_MAX: BROKER_LIMITS.KAFKA_BATCH_BYTES_MAX - 1 }, 'a fetch can return the largest batch'],
     [{ GROUP_MEMBERS_MAX: BROKER_LIMITS.CONNECTIONS_MAX + 1 }, 'every group member can be connected at once'],
   ])('broker: a planted contradiction %o is named', (change, rule) => {
@@ -24,13 +27,19 @@ describe('events limits', () => {
 
   it.each([
     [{ ENTRIES_WAIT_MS: PUBLISHER_LIMITS.ENTRIES_WAIT_MS_MAX + 1 }, 'a long poll is one the replicas accept'],
-    [{ PRODUCE_TIMEOUT_MS: PUBLISHER_LIMITS.KAFKA_REQUEST_TIMEOUT_MS + 1 }, 'the broker answers a produce before the Kafka client gives up on it'],
+    [
+      { PRODUCE_TIMEOUT_MS: PUBLISHER_LIMITS.KAFKA_REQUEST_TIMEOUT_MS + 1 },
+      'the broker answers a produce before the Kafka client gives up on it',
+    ],
   ])('publisher: a planted contradiction %o is named', (change, rule) => {
     expect(checkPublisherLimits({ ...PUBLISHER_LIMITS, ...change })).toContain(rule);
   });
 
   it.each([
-    [{ SESSION_TIMEOUT_MS: QUERY_LIMITS.GROUP_SESSION_TIMEOUT_MS_MAX + 1 }, 'the consumer session timeout is one the broker accepts'],
+    [
+      { SESSION_TIMEOUT_MS: QUERY_LIMITS.GROUP_SESSION_TIMEOUT_MS_MAX + 1 },
+      'the consumer session timeout is one the broker accepts',
+    ],
     [{ FETCH_MAX_WAIT_MS: QUERY_LIMITS.FETCH_WAIT_MS_MAX + 1 }, 'the consumer fetch wait is one the broker accepts'],
   ])('query: a planted contradiction %o is named', (change, rule) => {
     expect(checkQueryLimits({ ...QUERY_LIMITS, ...change })).toContain(rule);

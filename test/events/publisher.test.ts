@@ -43,8 +43,16 @@ async function openBroker(): Promise<void> {
 
 async function startPublisher(): Promise<Child> {
   return spawnReady('events/publisher/main.ts', [
-    '--cluster', cluster.configPath, '--brokers', brokers(), '--data-dir', path.join(dir, 'publisher'),
-    '--status-every-ms', '100', '--checkpoint-every-entries', '1',
+    '--cluster',
+    cluster.configPath,
+    '--brokers',
+    brokers(),
+    '--data-dir',
+    path.join(dir, 'publisher'),
+    '--status-every-ms',
+    '100',
+    '--checkpoint-every-entries',
+    '1',
   ]);
 }
 
@@ -81,14 +89,21 @@ async function caughtUp(c: ReadModelConsumer): Promise<void> {
   await waitFor(() => c.caughtUp(), 'read models to reach the end of every partition', CATCH_UP_MS, 50);
 }
 
-function status(c: Child): { publishedIndex: number; publishedSeq: number; checkpointIndex: number; gapCount: number; sessions: number } | undefined {
-  for (let k = c.lines.length - 1; k >= 0; k--) if (c.lines[k]!.startsWith('{"event":"status"')) return JSON.parse(c.lines[k]!);
+function status(
+  c: Child,
+):
+  | { publishedIndex: number; publishedSeq: number; checkpointIndex: number; gapCount: number; sessions: number }
+  | undefined {
+  for (let k = c.lines.length - 1; k >= 0; k--)
+    if (c.lines[k]!.startsWith('{"event":"status"')) return JSON.parse(c.lines[k]!);
   return undefined;
 }
 
 /** The child's pino log records (its stderr lines, kept with the prefix "! "): `level` is pino's number (30 info, 50 error). */
 function logRecords(c: Child): ({ level: number; msg: string } & Record<string, unknown>)[] {
-  return c.lines.filter((l) => l.startsWith('! {')).map((l) => JSON.parse(l.slice(2)) as { level: number; msg: string } & Record<string, unknown>);
+  return c.lines
+    .filter((l) => l.startsWith('! {'))
+    .map((l) => JSON.parse(l.slice(2)) as { level: number; msg: string } & Record<string, unknown>);
 }
 
 beforeAll(async () => {
@@ -139,19 +154,29 @@ describe('publisher under trouble', () => {
     await submit(25, true);
     // Idle, with everything published and the checkpoint at the published index: stop it hard.
     const seq = lastSeq();
-    await waitFor(() => {
-      const s = status(publisher!);
-      return s !== undefined && s.publishedSeq >= seq && s.checkpointIndex === s.publishedIndex;
-    }, 'the publisher to publish everything and checkpoint it', CATCH_UP_MS, 50);
+    await waitFor(
+      () => {
+        const s = status(publisher!);
+        return s !== undefined && s.publishedSeq >= seq && s.checkpointIndex === s.publishedIndex;
+      },
+      'the publisher to publish everything and checkpoint it',
+      CATCH_UP_MS,
+      50,
+    );
     const resumeAt = status(publisher!)!.publishedIndex;
     await kill(publisher, 'SIGKILL');
 
     // One command per entry until every replica has a snapshot past the resume point.
-    await waitFor(async () => {
-      await submit(3, true);
-      const st = await Promise.all(cluster.ids.map((id) => cluster.status(id)));
-      return st.every((s) => s !== undefined && s.snapshotIndex > resumeAt && s.firstIndex > 1);
-    }, 'every replica to snapshot past the resume point', CATCH_UP_MS, 10);
+    await waitFor(
+      async () => {
+        await submit(3, true);
+        const st = await Promise.all(cluster.ids.map((id) => cluster.status(id)));
+        return st.every((s) => s !== undefined && s.snapshotIndex > resumeAt && s.firstIndex > 1);
+      },
+      'every replica to snapshot past the resume point',
+      CATCH_UP_MS,
+      10,
+    );
     // Without a checkpoint there would be no way but a gap: from index 1 a replica answers its snapshot.
     const probe = new EntrySource(cluster.endpoints);
     try {
@@ -167,27 +192,57 @@ describe('publisher under trouble', () => {
     publisher = await startPublisher();
     await submit(100);
     await caughtUp(consumer!);
-    expect(logRecords(publisher).some((r) => r.msg.startsWith('publisher session started') && r.publishedIndex === resumeAt && r.appliedIndex === resumeAt)).toBe(true);
+    expect(
+      logRecords(publisher).some(
+        (r) =>
+          r.msg.startsWith('publisher session started') && r.publishedIndex === resumeAt && r.appliedIndex === resumeAt,
+      ),
+    ).toBe(true);
     expect(logRecords(publisher).some((r) => r.msg.startsWith('GAP'))).toBe(false);
     const ref = reference();
     expect(consumer!.model.views()).toEqual(ref.views());
     expect(consumer!.model.stats.applied).toBe(ref.stats.applied);
   });
 
-  it('a publisher that finds its entries compacted says GAP loudly and goes on from the replicas\' snapshot', async () => {
+  it("a publisher that finds its entries compacted says GAP loudly and goes on from the replicas' snapshot", async () => {
     // A fresh publisher (no checkpoint) against an empty Kafka: it must start at index 1,
     // which the replicas compacted long ago.
     const otherPort = await freePort();
     const other = await startBroker({ dataDir: path.join(dir, 'kafka-2'), port: otherPort, host: '127.0.0.1' });
-    const fresh = await spawnReady('events/publisher/main.ts', ['--cluster', cluster.configPath, '--brokers', `127.0.0.1:${otherPort}`, '--data-dir', path.join(dir, 'publisher-fresh'), '--status-every-ms', '100']);
-    const c = new ReadModelConsumer({ brokers: [`127.0.0.1:${otherPort}`], groupId: 'publisher-test-gap', log: NO_LOG });
+    const fresh = await spawnReady('events/publisher/main.ts', [
+      '--cluster',
+      cluster.configPath,
+      '--brokers',
+      `127.0.0.1:${otherPort}`,
+      '--data-dir',
+      path.join(dir, 'publisher-fresh'),
+      '--status-every-ms',
+      '100',
+    ]);
+    const c = new ReadModelConsumer({
+      brokers: [`127.0.0.1:${otherPort}`],
+      groupId: 'publisher-test-gap',
+      log: NO_LOG,
+    });
     try {
       await submit(50);
       await c.start();
       await caughtUp(c);
-      expect(logRecords(fresh).some((r) => r.level === 50 && r.msg.startsWith('GAP: the events of these log entries cannot be published') && r.fromIndex === 1)).toBe(true);
+      expect(
+        logRecords(fresh).some(
+          (r) =>
+            r.level === 50 &&
+            r.msg.startsWith('GAP: the events of these log entries cannot be published') &&
+            r.fromIndex === 1,
+        ),
+      ).toBe(true);
       // Status lines come every 100 ms: wait for one printed after the GAP.
-      await waitFor(() => status(fresh)?.gapCount !== undefined && status(fresh)!.gapCount >= 1, 'a status line after the GAP', CATCH_UP_MS, 50);
+      await waitFor(
+        () => status(fresh)?.gapCount !== undefined && status(fresh)!.gapCount >= 1,
+        'a status line after the GAP',
+        CATCH_UP_MS,
+        50,
+      );
       expect(status(fresh)!.gapCount).toBe(1);
       // What came after the snapshot is there: the last flow's orders.
       const last = results[results.length - 1]!;

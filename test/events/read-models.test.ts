@@ -48,7 +48,10 @@ describe('read models', () => {
       const traded = replayed.trades.filter((t) => t.symbol === symbol).reduce((s, t) => s + t.qty, 0);
       for (const iv of ['1s', '1m', '1h'] as const) {
         const candles = m.candlesOf(symbol, iv);
-        expect(candles.reduce((s, c) => s + c.volume, 0), `${symbol} ${iv}`).toBe(traded);
+        expect(
+          candles.reduce((s, c) => s + c.volume, 0),
+          `${symbol} ${iv}`,
+        ).toBe(traded);
         for (const c of candles) {
           expect(c.low).toBeLessThanOrEqual(Math.min(c.open, c.close));
           expect(c.high).toBeGreaterThanOrEqual(Math.max(c.open, c.close));
@@ -185,7 +188,9 @@ describe('read models', () => {
     expect(m.visibleOf(0)).toEqual({ log_index: 40, seq: 123 });
     expect(seen).toEqual([123]);
     // An older or repeated mark changes nothing.
-    expect(m.apply({ ...mark, offset: 1, value: { ...mark.value, log_index: 30, seq: 100 } } as ConsumedRecord)).toBe(false);
+    expect(m.apply({ ...mark, offset: 1, value: { ...mark.value, log_index: 30, seq: 100 } } as ConsumedRecord)).toBe(
+      false,
+    );
     expect(m.visibleOf(0).seq).toBe(123);
     expect(shardConfig.shardId).toBe(0);
   });

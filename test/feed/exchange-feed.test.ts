@@ -31,7 +31,9 @@ describe('the exchange with market data', () => {
     expect(ex.feedUrls.size).toBe(3);
     const roles = new Map<number, string>();
     for (const [id, url] of ex.feedUrls) {
-      const h = (await (await fetch(`${url.replace('ws://', 'http://').replace('/v1/ws', '')}/healthz`)).json()) as { info: { node: number; role: string } };
+      const h = (await (await fetch(`${url.replace('ws://', 'http://').replace('/v1/ws', '')}/healthz`)).json()) as {
+        info: { node: number; role: string };
+      };
       expect(h.info.node).toBe(id);
       roles.set(id, h.info.role);
     }
@@ -44,17 +46,49 @@ describe('the exchange with market data', () => {
     await client.subscribe(['BTC-USD'], [Channel.L2, Channel.L3, Channel.TRADES]);
     const rest1 = new OrderEntryRestClient({ baseUrl: ex.restUrl, key: K1 });
     const rest2 = new OrderEntryRestClient({ baseUrl: ex.restUrl, key: K2 });
-    const order = (side: string, price: number, quantity: number, n: number) => ({ client_order_id: `feed-${side}-${n}`, symbol: 'BTC-USD', side, order_type: 'LIMIT', time_in_force: 'GTC', price, quantity });
+    const order = (side: string, price: number, quantity: number, n: number) => ({
+      client_order_id: `feed-${side}-${n}`,
+      symbol: 'BTC-USD',
+      side,
+      order_type: 'LIMIT',
+      time_in_force: 'GTC',
+      price,
+      quantity,
+    });
     expect((await rest1.placeOrder(order('BUY', 4_990_000, 10, 1))).status).toBe(201);
     expect((await rest1.placeOrder(order('BUY', 4_990_000, 5, 2))).status).toBe(201);
     expect((await rest1.placeOrder(order('BUY', 4_980_000, 7, 3))).status).toBe(201);
     expect((await rest2.placeOrder(order('SELL', 5_010_000, 8, 4))).status).toBe(201);
     expect((await rest2.placeOrder(order('SELL', 4_990_000, 12, 5))).status).toBe(201); // trades 10 + 2 at 4,990,000
-    await until('book on the follower feed', () => JSON.stringify(client!.book('BTC-USD')!.levels('BUY')) === JSON.stringify([[4_990_000, 3, 1], [4_980_000, 7, 1]]));
+    await until(
+      'book on the follower feed',
+      () =>
+        JSON.stringify(client!.book('BTC-USD')!.levels('BUY')) ===
+        JSON.stringify([
+          [4_990_000, 3, 1],
+          [4_980_000, 7, 1],
+        ]),
+    );
     expect(client.book('BTC-USD')!.levels('SELL')).toEqual([[5_010_000, 8, 1]]);
-    expect(client.l3('BTC-USD')!.ordersOf('BUY').map((o) => o.slice(1))).toEqual([[4_990_000, 3], [4_980_000, 7]]);
+    expect(
+      client
+        .l3('BTC-USD')!
+        .ordersOf('BUY')
+        .map((o) => o.slice(1)),
+    ).toEqual([
+      [4_990_000, 3],
+      [4_980_000, 7],
+    ]);
     await until('trades', () => trades.flatMap((m) => m.trades).filter((t) => t.side === 'SELL').length === 2);
-    expect(trades.flatMap((m) => m.trades).filter((t) => t.side === 'SELL').map((t) => [t.price, t.qty])).toEqual([[4_990_000, 10], [4_990_000, 2]]);
+    expect(
+      trades
+        .flatMap((m) => m.trades)
+        .filter((t) => t.side === 'SELL')
+        .map((t) => [t.price, t.qty]),
+    ).toEqual([
+      [4_990_000, 10],
+      [4_990_000, 2],
+    ]);
     expect(client.stats.gaps + client.stats.checksumMismatches + client.stats.errors).toBe(0);
 
     // watch, non-TTY: one line per screen; it finds a follower among the feeds by itself.

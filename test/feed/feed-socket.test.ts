@@ -46,9 +46,6 @@ async function raw(url = h!.url) {
   return { ws, got, closed };
 }
 
-
-
-
 describe('books over sockets', () => {
   it('after a random flow, JSON, protobuf and REST-synced clients hold the engine book (every level, every order); throttled ends the same', async () => {
     h = await startFeedHarness({ seed: 3 });
@@ -90,9 +87,19 @@ describe('books over sockets', () => {
       expectClientBook(rest, h.engine, s);
       // l2.throttled: conflated at 100 ms, lands on the same book once its interval has passed.
       const engine = h.engine;
-      await until(`throttled ${s} converged`, () => JSON.stringify(throttled.book(s, Channel.L2_THROTTLED)!.levels('BUY')) === JSON.stringify(levelsOf(engine, s, Side.BUY)) && JSON.stringify(throttled.book(s, Channel.L2_THROTTLED)!.levels('SELL')) === JSON.stringify(levelsOf(engine, s, Side.SELL)));
+      await until(
+        `throttled ${s} converged`,
+        () =>
+          JSON.stringify(throttled.book(s, Channel.L2_THROTTLED)!.levels('BUY')) ===
+            JSON.stringify(levelsOf(engine, s, Side.BUY)) &&
+          JSON.stringify(throttled.book(s, Channel.L2_THROTTLED)!.levels('SELL')) ===
+            JSON.stringify(levelsOf(engine, s, Side.SELL)),
+      );
       const throttledSeq = h.feed.projector.lastSeq(s, Channel.L2_THROTTLED); // throttled updates published for s
-      expect(throttledSeq, `${s} l2.throttled updates (drives ${driveMs.map((ms) => ms.toFixed(0)).join('+')} ms, l2 updates ${h.feed.projector.lastSeq(s, Channel.L2)})`).toBeLessThanOrEqual(throttledMax);
+      expect(
+        throttledSeq,
+        `${s} l2.throttled updates (drives ${driveMs.map((ms) => ms.toFixed(0)).join('+')} ms, l2 updates ${h.feed.projector.lastSeq(s, Channel.L2)})`,
+      ).toBeLessThanOrEqual(throttledMax);
       expect(throttledSeq, `${s} l2.throttled updates`).toBeGreaterThanOrEqual(1);
       expect(throttled.lastSeq(s, Channel.L2_THROTTLED)).toBeLessThanOrEqual(throttledSeq);
     }
@@ -163,7 +170,10 @@ describe('books over sockets', () => {
     c.on('checksum_mismatch', (x) => mismatches.push(x));
     const best = h.engine.bookLevels(SYM_A, Side.SELL)[0]?.price ?? 2_000_000;
     // A bogus best ask one tick below the real one: the top 10 change, the checksum cannot match.
-    h.feed.server.debugIntercept(c.connectionId, SYM_A, Channel.L2, (m) => ({ ...(m as L2Message), asks: [...(m as L2Message).asks, [best - 5, 12_340, 1]] }));
+    h.feed.server.debugIntercept(c.connectionId, SYM_A, Channel.L2, (m) => ({
+      ...(m as L2Message),
+      asks: [...(m as L2Message).asks, [best - 5, 12_340, 1]],
+    }));
     await h.drive(1000);
     await caughtUp(h, c, SYM_A, Channel.L2);
     expect(c.stats.checksumMismatches).toBe(1);
@@ -204,14 +214,23 @@ describe('state reset', () => {
 
 describe('backpressure', () => {
   it('a paused consumer gets a resync notice and a fresh snapshot; a fast one receives every sequence', async () => {
-    h = await startFeedHarness({ seed: 8, limits: { slowBytesMax: 256 * 1024, resumeBytesMax: 32 * 1024, slowConsumerTimeoutMs: 60_000, backpressureCheckMs: 10 } });
+    h = await startFeedHarness({
+      seed: 8,
+      limits: {
+        slowBytesMax: 256 * 1024,
+        resumeBytesMax: 32 * 1024,
+        slowConsumerTimeoutMs: 60_000,
+        backpressureCheckMs: 10,
+      },
+    });
     const fast = await client();
     const slow = await client();
     await fast.subscribe([SYM_A, SYM_B], [Channel.L2, Channel.L3, Channel.TRADES]);
     await slow.subscribe([SYM_A, SYM_B], [Channel.L2, Channel.L3, Channel.TRADES]);
     const seen = new Map<string, number[]>();
     fast.on('message', (m: ServerMessage) => {
-      if (m.type === 'update') seen.set(`${m.channel}/${m.symbol}`, [...(seen.get(`${m.channel}/${m.symbol}`) ?? []), m.seq]);
+      if (m.type === 'update')
+        seen.set(`${m.channel}/${m.symbol}`, [...(seen.get(`${m.channel}/${m.symbol}`) ?? []), m.seq]);
     });
     const resyncs: { reason: string }[] = [];
     slow.on('resync', (r: { reason: string }) => resyncs.push(r));
@@ -242,7 +261,15 @@ describe('backpressure', () => {
   });
 
   it('a consumer that stays paused is disconnected with 4008 (slow consumer); the others are not', async () => {
-    h = await startFeedHarness({ seed: 9, limits: { slowBytesMax: 256 * 1024, resumeBytesMax: 32 * 1024, slowConsumerTimeoutMs: 200, backpressureCheckMs: 10 } });
+    h = await startFeedHarness({
+      seed: 9,
+      limits: {
+        slowBytesMax: 256 * 1024,
+        resumeBytesMax: 32 * 1024,
+        slowConsumerTimeoutMs: 200,
+        backpressureCheckMs: 10,
+      },
+    });
     const fast = await client();
     const slow = await client();
     await fast.subscribe([SYM_A], [Channel.L2, Channel.L3]);
@@ -279,7 +306,10 @@ describe('protocol', () => {
       ['{"op":"subscribe","id":11,"channels":["l2"],"symbols":["DOGE-USD"]}', 'UNKNOWN_SYMBOL'],
       ['{"op":"subscribe","id":12,"channels":["l2"],"symbols":[42]}', 'UNKNOWN_SYMBOL'],
       ['{"op":"subscribe","id":-1,"channels":["l2"],"symbols":["BTC-USD"]}', 'BAD_REQUEST'],
-      ['{"op":"subscribe","id":13,"channels":["l2","l3","l1"],"symbols":["BTC-USD","ETH-USD"]}', 'TOO_MANY_SUBSCRIPTIONS'],
+      [
+        '{"op":"subscribe","id":13,"channels":["l2","l3","l1"],"symbols":["BTC-USD","ETH-USD"]}',
+        'TOO_MANY_SUBSCRIPTIONS',
+      ],
       ['{"op":"subscribe","id":14,"channels":["l2"],"symbols":["BTC-USD"],"no_snapshot":"yes"}', 'BAD_REQUEST'],
       [new Uint8Array([0xff, 0xff, 0xff, 0x01]), 'BAD_REQUEST'],
     ];
@@ -293,8 +323,17 @@ describe('protocol', () => {
     send('{"op":"subscribe","id":21,"channels":["l1"],"symbols":["BTC-USD"],"encoding":"protobuf"}');
     send('{"op":"ping","id":22}');
     await until('replies', () => r.got.some((m) => m.type === 'pong'));
-    expect(r.got.find((m) => m.type === 'subscribed')).toMatchObject({ id: 20, subscriptions: [{ symbol: SYM_A, channel: 'l2', seq: 0 }, { symbol: SYM_A, channel: 'status', seq: 0 }] });
-    expect(r.got.filter((m) => m.type === 'snapshot').map((m) => (m as { channel: string }).channel)).toEqual(['l2', 'status']);
+    expect(r.got.find((m) => m.type === 'subscribed')).toMatchObject({
+      id: 20,
+      subscriptions: [
+        { symbol: SYM_A, channel: 'l2', seq: 0 },
+        { symbol: SYM_A, channel: 'status', seq: 0 },
+      ],
+    });
+    expect(r.got.filter((m) => m.type === 'snapshot').map((m) => (m as { channel: string }).channel)).toEqual([
+      'l2',
+      'status',
+    ]);
     expect(r.got.find((m) => m.type === 'error' && m.id === 21)).toMatchObject({ code: 'ENCODING_LOCKED' });
     expect(r.closed.code).toBeUndefined();
     expect(h.feed.server.stats.handlerErrors).toBe(0);
@@ -334,7 +373,9 @@ describe('protocol', () => {
     await c.subscribe([SYM_A, SYM_B], [Channel.L2, Channel.TRADES]);
     await h.drive(800);
     await caughtUp(h, c, SYM_A, Channel.L2);
-    const hb = await new Promise<{ seqs: { symbol: string; channel: Channel; seq: number }[] }>((resolve) => c.once('heartbeat', resolve));
+    const hb = await new Promise<{ seqs: { symbol: string; channel: Channel; seq: number }[] }>((resolve) =>
+      c.once('heartbeat', resolve),
+    );
     expect(hb.seqs).toHaveLength(4);
     for (const s of hb.seqs) {
       expect(s.seq).toBe(h.feed.projector.lastSeq(s.symbol, s.channel));
@@ -343,7 +384,9 @@ describe('protocol', () => {
   });
 
   it('limits: connections beyond the maximum are refused at the upgrade; a request flood is closed (4029); oversized messages close the connection', async () => {
-    h = await startFeedHarness({ limits: { connectionsMax: 2, clientMessagesPerSecondMax: 5, clientMessageBytesMax: 1024 } });
+    h = await startFeedHarness({
+      limits: { connectionsMax: 2, clientMessagesPerSecondMax: 5, clientMessageBytesMax: 1024 },
+    });
     const a = await raw();
     const b = await raw();
     await expect(raw()).rejects.toThrow(/503/);
@@ -384,13 +427,19 @@ describe('REST', () => {
     const r = await fetch(`${h.http}/v1/book/${SYM_A}?depth=5`);
     expect(r.status).toBe(200);
     const b = (await r.json()) as L2Message;
-    expect(b).toMatchObject({ channel: 'l2', type: 'snapshot', symbol: SYM_A, seq: h.feed.projector.lastSeq(SYM_A, Channel.L2) });
+    expect(b).toMatchObject({
+      channel: 'l2',
+      type: 'snapshot',
+      symbol: SYM_A,
+      seq: h.feed.projector.lastSeq(SYM_A, Channel.L2),
+    });
     expect(b.bids).toEqual(levelsOf(h.engine, SYM_A, Side.BUY).slice(0, 5));
     expect(b.asks).toEqual(levelsOf(h.engine, SYM_A, Side.SELL).slice(0, 5));
     const full = (await (await fetch(`${h.http}/v1/book/${SYM_A}`)).json()) as L2Message;
     expect(b.checksum).toBe(full.checksum); // covers the top 10 whatever the depth asked
     expect((await fetch(`${h.http}/v1/book/NOPE`)).status).toBe(404);
-    for (const d of ['0', '-1', 'abc', '99999999']) expect((await fetch(`${h.http}/v1/book/${SYM_A}?depth=${d}`)).status, d).toBe(400);
+    for (const d of ['0', '-1', 'abc', '99999999'])
+      expect((await fetch(`${h.http}/v1/book/${SYM_A}?depth=${d}`)).status, d).toBe(400);
     expect(await (await fetch(`${h.http}/v1/instruments`)).json()).toEqual({ symbols: [SYM_A, SYM_B] });
     expect((await fetch(`${h.http}/healthz`)).status).toBe(200);
     expect((await fetch(`${h.http}/nothing`)).status).toBe(404);

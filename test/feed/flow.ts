@@ -6,7 +6,18 @@
 
 import { Engine } from '../../engine/engine.js';
 import { EventBuffer } from '../../engine/event-buffer.js';
-import { EventKind, InstrumentStatus, OrdStatus, OrdType, PostOnly, Side, Stp, Tif, type Command, type ShardConfig } from '../../engine/types.js';
+import {
+  EventKind,
+  InstrumentStatus,
+  OrdStatus,
+  OrdType,
+  PostOnly,
+  Side,
+  Stp,
+  Tif,
+  type Command,
+  type ShardConfig,
+} from '../../engine/types.js';
 import { Prng } from '../../replicator/prng.js';
 
 export const SYM_A = 'BTC-USD';
@@ -26,8 +37,32 @@ export function flowConfig(): ShardConfig {
       { id: 5, stp: Stp.NONE },
     ],
     instruments: [
-      { symbol: SYM_A, tickSize: 5, lotSize: 10, minQty: 10, maxQty: 1_000_000, maxPrice: 10_000_000, priceBandTicks: 1000, referencePrice: 1_000_000, sessionCloseUtcUs: 0, priceDecimals: 2, qtyDecimals: 4 },
-      { symbol: SYM_B, tickSize: 1, lotSize: 1, minQty: 1, maxQty: 100_000_000, maxPrice: 90_000_000, priceBandTicks: 0, referencePrice: null, sessionCloseUtcUs: 0, priceDecimals: 2, qtyDecimals: 0 },
+      {
+        symbol: SYM_A,
+        tickSize: 5,
+        lotSize: 10,
+        minQty: 10,
+        maxQty: 1_000_000,
+        maxPrice: 10_000_000,
+        priceBandTicks: 1000,
+        referencePrice: 1_000_000,
+        sessionCloseUtcUs: 0,
+        priceDecimals: 2,
+        qtyDecimals: 4,
+      },
+      {
+        symbol: SYM_B,
+        tickSize: 1,
+        lotSize: 1,
+        minQty: 1,
+        maxQty: 100_000_000,
+        maxPrice: 90_000_000,
+        priceBandTicks: 0,
+        referencePrice: null,
+        sessionCloseUtcUs: 0,
+        priceDecimals: 2,
+        qtyDecimals: 0,
+      },
     ],
   };
 }
@@ -63,7 +98,8 @@ export class Flow {
       const k = buf.kind[i];
       if (k === EventKind.EXEC) {
         const st = buf.ordStatus[i];
-        if (st === OrdStatus.NEW || st === OrdStatus.PARTIALLY_FILLED || st === OrdStatus.PENDING_TRIGGER) this.live.set(buf.orderId[i]!, buf.account[i]!);
+        if (st === OrdStatus.NEW || st === OrdStatus.PARTIALLY_FILLED || st === OrdStatus.PENDING_TRIGGER)
+          this.live.set(buf.orderId[i]!, buf.account[i]!);
         else this.live.delete(buf.orderId[i]!);
       } else if (k === EventKind.INSTRUMENT_STATUS) {
         if (buf.aux[i] === InstrumentStatus.HALTED) this.halted.add(buf.symbol[i]!);
@@ -95,17 +131,28 @@ export class Flow {
     const base = { account, clOrdId: `f${this.n}`, symbol: sym, side };
     // Halts and kill switches are short: most of the flow trades.
     if (this.halted.has(sym) && this.chance(0.3)) return { type: 'resume', symbol: sym };
-    if (this.blocked.size > 0 && this.chance(0.3)) return { type: 'kill_switch', account: [...this.blocked][0]!, active: false };
+    if (this.blocked.size > 0 && this.chance(0.3))
+      return { type: 'kill_switch', account: [...this.blocked][0]!, active: false };
     // Keep a book of a few hundred orders: more makers when thin, more cancels when thick.
-    if (this.live.size < 150 && r >= 48 && r < 70) return { type: 'new', ...base, ordType: 'LIMIT', price, qty, tif: 'GTC' };
+    if (this.live.size < 150 && r >= 48 && r < 70)
+      return { type: 'new', ...base, ordType: 'LIMIT', price, qty, tif: 'GTC' };
     if (this.live.size > 400 && r < 30) return this.cancelOne(account);
     if (r < 38) {
-      const o: FlowCommand = { type: 'new', ...base, ordType: 'LIMIT', price, qty, tif: this.pick(['GTC', 'GTC', 'GTC', 'IOC', 'FOK', 'GTD', 'DAY']) };
+      const o: FlowCommand = {
+        type: 'new',
+        ...base,
+        ordType: 'LIMIT',
+        price,
+        qty,
+        tif: this.pick(['GTC', 'GTC', 'GTC', 'IOC', 'FOK', 'GTD', 'DAY']),
+      };
       if (o.tif === 'GTD') o.expireTsUs = this.tsUs + this.rng.int(3_000_000) + 1;
-      if ((o.tif === 'GTC' || o.tif === 'GTD') && this.chance(0.15)) o.displayQty = lot * (1 + this.rng.int(Math.max(1, qty / lot - 1)));
+      if ((o.tif === 'GTC' || o.tif === 'GTD') && this.chance(0.15))
+        o.displayQty = lot * (1 + this.rng.int(Math.max(1, qty / lot - 1)));
       if (o.displayQty !== undefined && (o.displayQty as number) >= qty) delete o.displayQty;
       if (o.tif === 'GTC' && this.chance(0.1)) o.postOnly = this.pick(['REJECT', 'REPRICE']);
-      if (this.chance(0.1)) o.stp = this.pick(['NONE', 'EXPIRE_TAKER', 'EXPIRE_MAKER', 'EXPIRE_BOTH', 'DECREMENT_AND_CANCEL']);
+      if (this.chance(0.1))
+        o.stp = this.pick(['NONE', 'EXPIRE_TAKER', 'EXPIRE_MAKER', 'EXPIRE_BOTH', 'DECREMENT_AND_CANCEL']);
       return o;
     }
     if (r < 44) return { type: 'new', ...base, ordType: 'MARKET', qty, tif: this.pick(['IOC', 'FOK']) };
@@ -113,7 +160,14 @@ export class Flow {
       const stopPrice = mid + (side === 'BUY' ? 1 : -1) * tick * (1 + this.rng.int(15));
       return this.chance(0.5)
         ? { type: 'new', ...base, ordType: 'STOP_MARKET', stopPrice, qty }
-        : { type: 'new', ...base, ordType: 'STOP_LIMIT', stopPrice, price: stopPrice + (side === 'BUY' ? 2 : -2) * tick, qty };
+        : {
+            type: 'new',
+            ...base,
+            ordType: 'STOP_LIMIT',
+            stopPrice,
+            price: stopPrice + (side === 'BUY' ? 2 : -2) * tick,
+            qty,
+          };
     }
     // Amends and cancels name a live order of the right account most of the time.
     const [id, owner] = this.liveOne() ?? [1, account];
@@ -125,7 +179,15 @@ export class Flow {
       if (k === 1) return { type: 'amend', account: acct, orderId: id, price };
       return { type: 'amend', account: acct, orderId: id, qty, price };
     }
-    if (r < 94) return this.chance(0.7) ? { type: 'tick' } : { type: 'mass_cancel', account, ...(this.chance(0.5) ? { symbol: sym } : {}), ...(this.chance(0.3) ? { side } : {}) };
+    if (r < 94)
+      return this.chance(0.7)
+        ? { type: 'tick' }
+        : {
+            type: 'mass_cancel',
+            account,
+            ...(this.chance(0.5) ? { symbol: sym } : {}),
+            ...(this.chance(0.3) ? { side } : {}),
+          };
     if (r < 95) return this.chance(0.3) ? { type: 'kill_switch', account, active: true } : { type: 'tick' };
     if (r < 96) return this.chance(0.3) ? { type: 'halt', symbol: sym } : { type: 'tick' };
     if (r < 97) return { type: 'set_reference_price', symbol: SYM_A, price: 1_000_000 + 5 * (this.rng.int(21) - 10) };
@@ -146,7 +208,13 @@ export class Flow {
   }
 }
 
-const ENUMS: Record<string, Record<string, number>> = { side: Side, ordType: OrdType, tif: Tif, postOnly: PostOnly, stp: Stp };
+const ENUMS: Record<string, Record<string, number>> = {
+  side: Side,
+  ordType: OrdType,
+  tif: Tif,
+  postOnly: PostOnly,
+  stp: Stp,
+};
 
 /** The JSON-style flow command → an engine command (numeric enums), stamped with seq/tsUs. */
 export function toEngineCommand(c: FlowCommand, seq: number, tsUs: number): Command {

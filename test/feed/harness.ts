@@ -35,9 +35,17 @@ export interface FeedHarness {
 
 export const tick = () => new Promise<void>((r) => setImmediate(r));
 
-export async function startFeedHarness(opts: { seed?: number; limits?: Partial<FeedLimits> } = {}): Promise<FeedHarness> {
+export async function startFeedHarness(
+  opts: { seed?: number; limits?: Partial<FeedLimits> } = {},
+): Promise<FeedHarness> {
   const engine = new Engine(flowConfig());
-  const feed = new MarketDataFeed({ symbols: engine.config.instruments.map((i) => i.symbol), host: '127.0.0.1', port: 0, debug: true, ...(opts.limits !== undefined ? { limits: opts.limits } : {}) });
+  const feed = new MarketDataFeed({
+    symbols: engine.config.instruments.map((i) => i.symbol),
+    host: '127.0.0.1',
+    port: 0,
+    debug: true,
+    ...(opts.limits !== undefined ? { limits: opts.limits } : {}),
+  });
   feed.onStateReset(engine);
   const port = await feed.start();
   const runner = new FlowRunner(opts.seed ?? 1, engine);
@@ -63,7 +71,10 @@ export async function startFeedHarness(opts: { seed?: number; limits?: Partial<F
         const c = feed.server.connection(id);
         if (c === undefined || c.closed) throw new Error(`connection ${id} was closed before it lagged`);
         if (c.lagging) return;
-        if (Date.now() > deadline) throw new Error(`connection ${id} not lagging after ${timeoutMs} ms (${commands} commands driven); server stats ${JSON.stringify(feed.server.stats)}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `connection ${id} not lagging after ${timeoutMs} ms (${commands} commands driven); server stats ${JSON.stringify(feed.server.stats)}`,
+          );
         await h.drive(500, 5);
       }
     },
@@ -87,16 +98,26 @@ export async function until<T>(what: string, fn: () => T | undefined | false, ti
   }
 }
 
-export const levelsOf = (engine: Engine, symbol: string, side: Side) => engine.bookLevels(symbol, side).map((l) => [l.price, l.qty, l.orderCount]);
-export const ordersOf = (engine: Engine, symbol: string, side: Side) => engine.bookOrders(symbol, side).map((o) => [o.orderId, o.price, o.visibleQty]);
+export const levelsOf = (engine: Engine, symbol: string, side: Side) =>
+  engine.bookLevels(symbol, side).map((l) => [l.price, l.qty, l.orderCount]);
+export const ordersOf = (engine: Engine, symbol: string, side: Side) =>
+  engine.bookOrders(symbol, side).map((o) => [o.orderId, o.price, o.visibleQty]);
 
 /** Waits until the client has applied the server's last message on (symbol, channel). */
 export async function caughtUp(h: FeedHarness, c: FeedClient, symbol: string, channel: Channel): Promise<void> {
-  await until(`${channel} ${symbol} caught up (client ${c.lastSeq(symbol, channel)}, server ${h.feed.projector.lastSeq(symbol, channel)})`, () => c.isSynced(symbol, channel) && c.lastSeq(symbol, channel) === h.feed.projector.lastSeq(symbol, channel));
+  await until(
+    `${channel} ${symbol} caught up (client ${c.lastSeq(symbol, channel)}, server ${h.feed.projector.lastSeq(symbol, channel)})`,
+    () => c.isSynced(symbol, channel) && c.lastSeq(symbol, channel) === h.feed.projector.lastSeq(symbol, channel),
+  );
 }
 
 /** The client's l2 book (and l3, when subscribed) equal the engine's, every level, every order. */
-export function expectClientBook(c: FeedClient, engine: Engine, symbol: string, opts: { l3?: boolean; channel?: 'l2' | 'l2.throttled' } = {}): void {
+export function expectClientBook(
+  c: FeedClient,
+  engine: Engine,
+  symbol: string,
+  opts: { l3?: boolean; channel?: 'l2' | 'l2.throttled' } = {},
+): void {
   const book = c.book(symbol, opts.channel ?? Channel.L2)!;
   expect(book.levels('BUY'), `${symbol} bids`).toEqual(levelsOf(engine, symbol, Side.BUY));
   expect(book.levels('SELL'), `${symbol} asks`).toEqual(levelsOf(engine, symbol, Side.SELL));

@@ -22,7 +22,12 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-function startNode(dir: string, projector: MarketDataProjector, calls: { resets: Engine[]; applied: number; events: number; throwOnce: boolean }, logs: LogRecord[]): ReplicaNode {
+function startNode(
+  dir: string,
+  projector: MarketDataProjector,
+  calls: { resets: Engine[]; applied: number; events: number; throwOnce: boolean },
+  logs: LogRecord[],
+): ReplicaNode {
   const node = new ReplicaNode({
     id: 1,
     members: [1],
@@ -57,7 +62,16 @@ function startNode(dir: string, projector: MarketDataProjector, calls: { resets:
   return node;
 }
 
-const order = (k: number, side: 'BUY' | 'SELL', price: number) => ({ type: 'new', account: 1 + (k % 3), clOrdId: `o${k}`, symbol: SYM_A, side, ordType: 'LIMIT', price, qty: 10 * (1 + (k % 4)) });
+const order = (k: number, side: 'BUY' | 'SELL', price: number) => ({
+  type: 'new',
+  account: 1 + (k % 3),
+  clOrdId: `o${k}`,
+  symbol: SYM_A,
+  side,
+  ordType: 'LIMIT',
+  price,
+  qty: 10 * (1 + (k % 4)),
+});
 
 describe('ReplicaNode observer hooks', () => {
   it('feed a projector that equals the engine, across a restart; a throwing observer is ignored', async () => {
@@ -72,17 +86,43 @@ describe('ReplicaNode observer hooks', () => {
     // The first entry (the leader's no-op or the first order) hits the throwing observer.
     const clientId = await registerSession(node);
     let seq = 0;
-    for (let k = 0; k < 20; k++) await node.propose({ clientId, requestSeq: ++seq, command: order(k, k % 2 === 0 ? 'BUY' : 'SELL', 1_000_000 + (k % 2 === 0 ? -5 : 5) * (1 + (k % 5))) });
-    expect(logs.some((r) => r.level === 'warn' && r.msg === 'observer failed (ignored)' && r.observer === 'onApplied' && typeof r.stack === 'string')).toBe(true);
+    for (let k = 0; k < 20; k++)
+      await node.propose({
+        clientId,
+        requestSeq: ++seq,
+        command: order(k, k % 2 === 0 ? 'BUY' : 'SELL', 1_000_000 + (k % 2 === 0 ? -5 : 5) * (1 + (k % 5))),
+      });
+    expect(
+      logs.some(
+        (r) =>
+          r.level === 'warn' &&
+          r.msg === 'observer failed (ignored)' &&
+          r.observer === 'onApplied' &&
+          typeof r.stack === 'string',
+      ),
+    ).toBe(true);
     expect(calls.applied).toBeGreaterThan(1);
     expect(calls.events).toBeGreaterThan(0);
     // The projector missed one entry (the throw); a reset from the engine repairs it, as the feed service does.
     projector.resetFromEngine(node.stateMachine.engine);
     const engine = () => node.stateMachine.engine;
-    expect(projector.levels(SYM_A, Side.BUY)).toEqual(engine().bookLevels(SYM_A, Side.BUY).map((l) => [l.price, l.qty, l.orderCount]));
-    for (let k = 20; k < 30; k++) await node.propose({ clientId, requestSeq: ++seq, command: order(k, 'SELL', 1_000_000 - 10) }); // these trade
-    expect(projector.levels(SYM_A, Side.BUY)).toEqual(engine().bookLevels(SYM_A, Side.BUY).map((l) => [l.price, l.qty, l.orderCount]));
-    expect(projector.levels(SYM_A, Side.SELL)).toEqual(engine().bookLevels(SYM_A, Side.SELL).map((l) => [l.price, l.qty, l.orderCount]));
+    expect(projector.levels(SYM_A, Side.BUY)).toEqual(
+      engine()
+        .bookLevels(SYM_A, Side.BUY)
+        .map((l) => [l.price, l.qty, l.orderCount]),
+    );
+    for (let k = 20; k < 30; k++)
+      await node.propose({ clientId, requestSeq: ++seq, command: order(k, 'SELL', 1_000_000 - 10) }); // these trade
+    expect(projector.levels(SYM_A, Side.BUY)).toEqual(
+      engine()
+        .bookLevels(SYM_A, Side.BUY)
+        .map((l) => [l.price, l.qty, l.orderCount]),
+    );
+    expect(projector.levels(SYM_A, Side.SELL)).toEqual(
+      engine()
+        .bookLevels(SYM_A, Side.SELL)
+        .map((l) => [l.price, l.qty, l.orderCount]),
+    );
     const hash = engineStateHash(engine());
     await node.stop();
 
@@ -93,8 +133,16 @@ describe('ReplicaNode observer hooks', () => {
     expect(calls2.resets).toHaveLength(1);
     expect(calls2.resets[0]!.lastSeq).toBeGreaterThan(0); // restored from a snapshot, not empty
     await until('replayed', () => node.status().role === 'LEADER' && engineStateHash(engine()) === hash, 10_000);
-    expect(p2.levels(SYM_A, Side.BUY)).toEqual(engine().bookLevels(SYM_A, Side.BUY).map((l) => [l.price, l.qty, l.orderCount]));
-    expect(p2.levels(SYM_A, Side.SELL)).toEqual(engine().bookLevels(SYM_A, Side.SELL).map((l) => [l.price, l.qty, l.orderCount]));
+    expect(p2.levels(SYM_A, Side.BUY)).toEqual(
+      engine()
+        .bookLevels(SYM_A, Side.BUY)
+        .map((l) => [l.price, l.qty, l.orderCount]),
+    );
+    expect(p2.levels(SYM_A, Side.SELL)).toEqual(
+      engine()
+        .bookLevels(SYM_A, Side.SELL)
+        .map((l) => [l.price, l.qty, l.orderCount]),
+    );
     await node.stop();
   });
 });

@@ -12,7 +12,14 @@ import { Side } from '../../engine/types.js';
 import { l2Checksum, checksumString, crc32 } from '../../feed/checksum.js';
 import { LocalL2Book, LocalL3Book } from '../../feed/client/local-book.js';
 import { MarketDataProjector } from '../../feed/projector.js';
-import { Channel, type CandlesMessage, type DataMessage, type L2Message, type L3Message, type TradesMessage } from '../../feed/types.js';
+import {
+  Channel,
+  type CandlesMessage,
+  type DataMessage,
+  type L2Message,
+  type L3Message,
+  type TradesMessage,
+} from '../../feed/types.js';
 import { SYM_A, SYM_B, T0_US, flowConfig, runFlow, toEngineCommand } from './flow.js';
 import { readSnapshot, writeSnapshot } from '../../engine/snapshot.js';
 
@@ -61,7 +68,10 @@ class ClientModel {
 
 function checkBooks(engine: Engine, p: MarketDataProjector, c: ClientModel, where: string): void {
   for (const s of SYMBOLS) {
-    for (const [side, name] of [[Side.BUY, 'BUY'], [Side.SELL, 'SELL']] as const) {
+    for (const [side, name] of [
+      [Side.BUY, 'BUY'],
+      [Side.SELL, 'SELL'],
+    ] as const) {
       const levels = engineLevels(engine, s, side);
       expect(p.levels(s, side), `${where} projector L2 ${s} ${name}`).toEqual(levels);
       expect(c.l2.get(s)!.levels(name), `${where} client L2 ${s} ${name}`).toEqual(levels);
@@ -78,7 +88,15 @@ function checkBooks(engine: Engine, p: MarketDataProjector, c: ClientModel, wher
 
 describe('checksum', () => {
   it('follows the documented formula', () => {
-    expect(checksumString([[100, 5], [99, 2]], [[101, 7]])).toBe('100:5:101:7:99:2');
+    expect(
+      checksumString(
+        [
+          [100, 5],
+          [99, 2],
+        ],
+        [[101, 7]],
+      ),
+    ).toBe('100:5:101:7:99:2');
     expect(checksumString([], [])).toBe('');
     expect(l2Checksum([], [])).toBe(0);
     // CRC-32/IEEE check value
@@ -111,10 +129,13 @@ describe('projector', () => {
     );
     checkBooks(engine, p, c, 'end');
     // The flow exercised every L3 operation and every channel.
-    const ops = new Set(c.messages.flatMap((m) => (m.channel === Channel.L3 ? (m as L3Message).events!.map((e) => e.op) : [])));
+    const ops = new Set(
+      c.messages.flatMap((m) => (m.channel === Channel.L3 ? (m as L3Message).events!.map((e) => e.op) : [])),
+    );
     expect([...ops].sort()).toEqual(['add', 'execute', 'modify', 'remove']);
     const channels = new Set(c.messages.map((m) => m.channel));
-    for (const ch of [Channel.L2, Channel.L1, Channel.L3, Channel.TRADES, Channel.CANDLES, Channel.STATUS]) expect(channels.has(ch), ch).toBe(true);
+    for (const ch of [Channel.L2, Channel.L1, Channel.L3, Channel.TRADES, Channel.CANDLES, Channel.STATUS])
+      expect(channels.has(ch), ch).toBe(true);
   });
 
   it('property: after any random flow, projected L2 == engine.bookLevels and L3 == engine.bookOrders', () => {
@@ -123,10 +144,15 @@ describe('projector', () => {
         const engine = new Engine(flowConfig());
         const p = MarketDataProjector.fromEngine(engine);
         const c = new ClientModel(p);
-        runFlow(seed, count, (buf, from, to) => {
-          p.apply(buf, from, to);
-          p.flush(c.on);
-        }, engine);
+        runFlow(
+          seed,
+          count,
+          (buf, from, to) => {
+            p.apply(buf, from, to);
+            p.flush(c.on);
+          },
+          engine,
+        );
         checkBooks(engine, p, c, `seed ${seed} count ${count}`);
       }),
       { numRuns: 60 },
@@ -137,10 +163,15 @@ describe('projector', () => {
     const engine = new Engine(flowConfig());
     const p = MarketDataProjector.fromEngine(engine);
     let n = 0;
-    runFlow(11, 1500, (buf, from, to) => {
-      p.apply(buf, from, to);
-      p.flush(() => n++);
-    }, engine);
+    runFlow(
+      11,
+      1500,
+      (buf, from, to) => {
+        p.apply(buf, from, to);
+        p.flush(() => n++);
+      },
+      engine,
+    );
     const seqBefore = p.lastSeq(SYM_A, Channel.L2);
     // A restored engine (as after a snapshot install) and a fresh projector from it; the old one reset.
     const restored = readSnapshot(flowConfig(), writeSnapshot(engine));
@@ -149,12 +180,18 @@ describe('projector', () => {
     expect(p.lastSeq(SYM_A, Channel.L2)).toBe(seqBefore + 1);
     const c1 = new ClientModel(p);
     const c2 = new ClientModel(fresh);
-    runFlow(12, 1500, (buf, from, to) => {
-      p.apply(buf, from, to);
-      p.flush(c1.on);
-      fresh.apply(buf, from, to);
-      fresh.flush(c2.on);
-    }, restored, restored.lastSeq + 1);
+    runFlow(
+      12,
+      1500,
+      (buf, from, to) => {
+        p.apply(buf, from, to);
+        p.flush(c1.on);
+        fresh.apply(buf, from, to);
+        fresh.flush(c2.on);
+      },
+      restored,
+      restored.lastSeq + 1,
+    );
     checkBooks(restored, p, c1, 'reset projector');
     checkBooks(restored, fresh, c2, 'fresh projector');
   });
@@ -164,31 +201,49 @@ describe('projector', () => {
     const p = MarketDataProjector.fromEngine(engine);
     const c = new ClientModel(p);
     let entries = 0;
-    runFlow(21, 3000, (buf, from, to) => {
-      p.apply(buf, from, to);
-      p.flush(c.on);
-      if (++entries % 10 === 0) p.flushThrottled(c.on);
-    }, engine);
+    runFlow(
+      21,
+      3000,
+      (buf, from, to) => {
+        p.apply(buf, from, to);
+        p.flush(c.on);
+        if (++entries % 10 === 0) p.flushThrottled(c.on);
+      },
+      engine,
+    );
     p.flushThrottled(c.on);
     const full = c.messages.filter((m) => m.channel === Channel.L2 && m.symbol === SYM_A).length;
     const throttled = c.messages.filter((m) => m.channel === Channel.L2_THROTTLED && m.symbol === SYM_A).length;
     expect(throttled).toBeGreaterThan(0);
     expect(throttled).toBeLessThan(full / 3);
     for (const s of SYMBOLS) {
-      for (const side of ['BUY', 'SELL'] as const) expect(c.l2t.get(s)!.levels(side)).toEqual(c.l2.get(s)!.levels(side));
+      for (const side of ['BUY', 'SELL'] as const)
+        expect(c.l2t.get(s)!.levels(side)).toEqual(c.l2.get(s)!.levels(side));
     }
     expect(c.checksumFailures).toBe(0);
     // A throttled snapshot taken between intervals plus the next throttled update is exact too.
-    runFlow(22, 200, (buf, from, to) => {
-      p.apply(buf, from, to);
-      p.flush(() => undefined);
-    }, engine, engine.lastSeq + 1);
+    runFlow(
+      22,
+      200,
+      (buf, from, to) => {
+        p.apply(buf, from, to);
+        p.flush(() => undefined);
+      },
+      engine,
+      engine.lastSeq + 1,
+    );
     const late = new LocalL2Book(SYM_A);
     late.applySnapshot(p.snapshot(SYM_A, Channel.L2_THROTTLED) as L2Message);
-    runFlow(23, 200, (buf, from, to) => {
-      p.apply(buf, from, to);
-      p.flush(() => undefined);
-    }, engine, engine.lastSeq + 1);
+    runFlow(
+      23,
+      200,
+      (buf, from, to) => {
+        p.apply(buf, from, to);
+        p.flush(() => undefined);
+      },
+      engine,
+      engine.lastSeq + 1,
+    );
     p.flushThrottled((m) => {
       if (m.symbol === SYM_A) {
         expect(m.seq).toBe(late.seq + 1);
@@ -213,11 +268,46 @@ describe('projector', () => {
       p.flush((m) => out.push(m));
     };
     const t = T0_US - (T0_US % 60_000_000); // a minute boundary
-    run({ type: 'new', account: 1, clOrdId: 's1', symbol: SYM_B, side: 'SELL', ordType: 'LIMIT', price: 500, qty: 100 }, t + 100);
-    run({ type: 'new', account: 2, clOrdId: 'b1', symbol: SYM_B, side: 'BUY', ordType: 'LIMIT', price: 500, qty: 10, tif: 'IOC' }, t + 200);
-    run({ type: 'new', account: 1, clOrdId: 's2', symbol: SYM_B, side: 'SELL', ordType: 'LIMIT', price: 490, qty: 100 }, t + 300);
-    run({ type: 'new', account: 2, clOrdId: 'b2', symbol: SYM_B, side: 'BUY', ordType: 'LIMIT', price: 500, qty: 30, tif: 'IOC' }, t + 400_000);
-    run({ type: 'new', account: 2, clOrdId: 'b3', symbol: SYM_B, side: 'BUY', ordType: 'MARKET', qty: 5 }, t + 1_200_000); // next second
+    run(
+      { type: 'new', account: 1, clOrdId: 's1', symbol: SYM_B, side: 'SELL', ordType: 'LIMIT', price: 500, qty: 100 },
+      t + 100,
+    );
+    run(
+      {
+        type: 'new',
+        account: 2,
+        clOrdId: 'b1',
+        symbol: SYM_B,
+        side: 'BUY',
+        ordType: 'LIMIT',
+        price: 500,
+        qty: 10,
+        tif: 'IOC',
+      },
+      t + 200,
+    );
+    run(
+      { type: 'new', account: 1, clOrdId: 's2', symbol: SYM_B, side: 'SELL', ordType: 'LIMIT', price: 490, qty: 100 },
+      t + 300,
+    );
+    run(
+      {
+        type: 'new',
+        account: 2,
+        clOrdId: 'b2',
+        symbol: SYM_B,
+        side: 'BUY',
+        ordType: 'LIMIT',
+        price: 500,
+        qty: 30,
+        tif: 'IOC',
+      },
+      t + 400_000,
+    );
+    run(
+      { type: 'new', account: 2, clOrdId: 'b3', symbol: SYM_B, side: 'BUY', ordType: 'MARKET', qty: 5 },
+      t + 1_200_000,
+    ); // next second
     const trades = out.filter((m): m is TradesMessage => m.channel === Channel.TRADES).flatMap((m) => m.trades);
     expect(trades.map((x) => [x.price, x.qty, x.side, x.ts_us])).toEqual([
       [500, 10, 'BUY', t + 200],
@@ -226,9 +316,31 @@ describe('projector', () => {
     ]);
     const candles = out.filter((m): m is CandlesMessage => m.channel === Channel.CANDLES).flatMap((m) => m.candles);
     const closed1s = candles.filter((c) => c.interval === '1s' && c.closed);
-    expect(closed1s).toEqual([{ interval: '1s', start_us: t, open: 500, high: 500, low: 490, close: 490, volume: 40, trade_count: 2, closed: true }]);
+    expect(closed1s).toEqual([
+      {
+        interval: '1s',
+        start_us: t,
+        open: 500,
+        high: 500,
+        low: 490,
+        close: 490,
+        volume: 40,
+        trade_count: 2,
+        closed: true,
+      },
+    ]);
     const last1m = candles.filter((c) => c.interval === '1m').at(-1)!;
-    expect(last1m).toEqual({ interval: '1m', start_us: t, open: 500, high: 500, low: 490, close: 490, volume: 45, trade_count: 3, closed: false });
+    expect(last1m).toEqual({
+      interval: '1m',
+      start_us: t,
+      open: 500,
+      high: 500,
+      low: 490,
+      close: 490,
+      volume: 45,
+      trade_count: 3,
+      closed: false,
+    });
     // Log time passing the minute (a time tick: no events) closes the open candles.
     out.length = 0;
     p.advanceTime(t + 60_000_000);

@@ -28,16 +28,37 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'mb-feed-cluster-'));
   const cfg = flowConfig();
   const stpName = (v: number) => Object.entries(Stp).find(([, n]) => n === v)![0];
-  writeFileSync(path.join(dir, 'shard.json'), JSON.stringify({ ...cfg, defaultStp: stpName(cfg.defaultStp), accounts: cfg.accounts.map((a) => ({ id: a.id, stp: stpName(a.stp) })) }));
+  writeFileSync(
+    path.join(dir, 'shard.json'),
+    JSON.stringify({
+      ...cfg,
+      defaultStp: stpName(cfg.defaultStp),
+      accounts: cfg.accounts.map((a) => ({ id: a.id, stp: stpName(a.stp) })),
+    }),
+  );
   const members = [];
   for (const id of [1, 2, 3]) {
     const feed = await freePort();
     feedPorts.set(id, feed);
-    members.push({ id, raft: `127.0.0.1:${await freePort()}`, client: `127.0.0.1:${await freePort()}`, feed: `127.0.0.1:${feed}` });
+    members.push({
+      id,
+      raft: `127.0.0.1:${await freePort()}`,
+      client: `127.0.0.1:${await freePort()}`,
+      feed: `127.0.0.1:${feed}`,
+    });
   }
   writeFileSync(
     path.join(dir, 'cluster.json'),
-    JSON.stringify({ clusterId: 'feed-test', dataDir: path.join(dir, 'data'), shardConfig: path.join(dir, 'shard.json'), fsync: true, seed: 3, snapshotIntervalEntries: 8, timeTickMs: 200, members }),
+    JSON.stringify({
+      clusterId: 'feed-test',
+      dataDir: path.join(dir, 'data'),
+      shardConfig: path.join(dir, 'shard.json'),
+      fsync: true,
+      seed: 3,
+      snapshotIntervalEntries: 8,
+      timeTickMs: 200,
+      members,
+    }),
   );
   cluster = ProcessCluster.open(path.join(dir, 'cluster.json'));
   await cluster.startAll();
@@ -72,7 +93,7 @@ async function orderFlow(count: number, seed: number, onProgress?: (k: number) =
   const clientsOut = [1, 2].map(() => new ReplicaClient({ endpoints: cluster.endpoints, requestTimeoutMs: 1_000 }));
   const live: number[] = [];
   let x = seed;
-  const rnd = (n: number) => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) % n);
+  const rnd = (n: number) => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) % n;
   try {
     const inflight: Promise<unknown>[] = [];
     for (let k = 0; k < count; k++) {
@@ -87,7 +108,17 @@ async function orderFlow(count: number, seed: number, onProgress?: (k: number) =
       const r = rnd(100);
       let cmd: Record<string, unknown>;
       if (r < 55 || live.length < 10) {
-        cmd = { type: 'new', account, clOrdId: `p${seed}-${k}`, symbol: sym, side, ordType: 'LIMIT', tif: r % 9 === 0 ? 'IOC' : 'GTC', price: mid + (side === 'BUY' ? -1 : 1) * tick * (rnd(25) - 3), qty: lot * (1 + rnd(20)) };
+        cmd = {
+          type: 'new',
+          account,
+          clOrdId: `p${seed}-${k}`,
+          symbol: sym,
+          side,
+          ordType: 'LIMIT',
+          tif: r % 9 === 0 ? 'IOC' : 'GTC',
+          price: mid + (side === 'BUY' ? -1 : 1) * tick * (rnd(25) - 3),
+          qty: lot * (1 + rnd(20)),
+        };
       } else if (r < 80) {
         cmd = { type: 'cancel', account: 0, orderId: live.splice(rnd(live.length), 1)[0]! };
       } else {
@@ -123,7 +154,8 @@ async function expectFeedMatchesReplica(c: FeedClient, replica: NodeId): Promise
         const want = JSON.stringify(levelsFromDump(dump, s, side));
         const got = JSON.stringify(c.book(s)!.levels(side));
         const l3 = JSON.stringify(c.l3(s)!.levels(side));
-        if (last === '' && (want !== got || want !== l3)) last = `${s} ${side}: replica ${want.slice(0, 300)} feed ${got.slice(0, 300)}`;
+        if (last === '' && (want !== got || want !== l3))
+          last = `${s} ${side}: replica ${want.slice(0, 300)} feed ${got.slice(0, 300)}`;
       }
     }
     if (last === '') return;
@@ -139,7 +171,8 @@ async function waitApplied(ids: NodeId[]): Promise<void> {
     for (const deadline = Date.now() + WAIT_MS; ; ) {
       const st = await cluster.status(id);
       if ((st?.applied ?? 0) >= target) break;
-      if (Date.now() > deadline) throw new Error(`node ${id} did not catch up (applied ${st?.applied}, leader commit ${target})`);
+      if (Date.now() > deadline)
+        throw new Error(`node ${id} did not catch up (applied ${st?.applied}, leader commit ${target})`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -159,7 +192,8 @@ describe('feed in replica processes', () => {
     await expectFeedMatchesReplica(onLeader, leader);
     // Both replicas' feeds agree order by order, priority included.
     for (const s of [SYM_A, SYM_B]) {
-      for (const side of ['BUY', 'SELL'] as const) expect(onFollower.l3(s)!.ordersOf(side)).toEqual(onLeader.l3(s)!.ordersOf(side));
+      for (const side of ['BUY', 'SELL'] as const)
+        expect(onFollower.l3(s)!.ordersOf(side)).toEqual(onLeader.l3(s)!.ordersOf(side));
     }
     const trades = onFollower.lastSeq(SYM_A, Channel.TRADES);
     expect(trades).toBeGreaterThan(0);

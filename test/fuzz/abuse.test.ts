@@ -33,7 +33,13 @@ import { OrderEntryGrpcClient } from '../../gateway/client/grpc-client.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { parseGatewayConfig } from '../../config/gateway-config.js';
 import { Gateway } from '../../gateway/gateway.js';
-import { METADATA_ERROR_CODE, METADATA_SESSION_NONCE, OrderEntryCodec, methodPath, sessionTarget } from '../../gateway/grpc-server.js';
+import {
+  METADATA_ERROR_CODE,
+  METADATA_SESSION_NONCE,
+  OrderEntryCodec,
+  methodPath,
+  sessionTarget,
+} from '../../gateway/grpc-server.js';
 import { RestGateway } from '../../gateway/rest-server.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
 import { Operation } from '../../gateway/types.js';
@@ -43,7 +49,16 @@ import { WsConnection } from '../../feed/client/ws-connection.js';
 import { Channel } from '../../feed/types.js';
 import { SYM_A } from '../feed/flow.js';
 import { caughtUp, expectClientBook, startFeedHarness } from '../feed/harness.js';
-import { HeapWatch, KEY1, KEY2, SHARD_CONFIG_PATH, heapUsedAfterGc, startInProcessExchange, waitFor, type InProcessExchange } from './harness.js';
+import {
+  HeapWatch,
+  KEY1,
+  KEY2,
+  SHARD_CONFIG_PATH,
+  heapUsedAfterGc,
+  startInProcessExchange,
+  waitFor,
+  type InProcessExchange,
+} from './harness.js';
 import { NO_LOG } from '../../ops/log.js';
 
 const FLOOD_KEY = { key: 'flood-key', hmacSecret: 'flood-secret' };
@@ -56,14 +71,28 @@ let g1: OrderEntryGrpcClient;
 let seq = 0;
 const heap = new HeapWatch(64 * 1024 * 1024);
 const cid = (p: string) => `${p}-${++seq}`;
-const buy = (price = 4_900_000, quantity = 1) => ({ client_order_id: cid('b'), symbol: 'BTC-USD', side: 'BUY', order_type: 'LIMIT', time_in_force: 'GTC', price, quantity });
+const buy = (price = 4_900_000, quantity = 1) => ({
+  client_order_id: cid('b'),
+  symbol: 'BTC-USD',
+  side: 'BUY',
+  order_type: 'LIMIT',
+  time_in_force: 'GTC',
+  price,
+  quantity,
+});
 
 /** Slowloris sockets, started by the first test, checked by the last. */
 let slowloris: Promise<{ closedByServer: number; completed: number; total: number }> | undefined;
 
 beforeAll(async () => {
   ex = await startInProcessExchange({
-    accounts: [{ account: 3, apiKeys: [FLOOD_KEY], risk: { maxOrderQty: 1_000_000, maxNotional: 10_000_000_000_000, maxOpenOrders: 100_000, ...FLOOD_RATE } }],
+    accounts: [
+      {
+        account: 3,
+        apiKeys: [FLOOD_KEY],
+        risk: { maxOrderQty: 1_000_000, maxNotional: 10_000_000_000_000, maxOpenOrders: 100_000, ...FLOOD_RATE },
+      },
+    ],
   });
   rest1 = new OrderEntryRestClient({ baseUrl: ex.restUrl, key: KEY1 });
   rest2 = new OrderEntryRestClient({ baseUrl: ex.restUrl, key: KEY2 });
@@ -95,7 +124,9 @@ async function servedOk(client = rest2): Promise<void> {
 
 describe('abuse', () => {
   it('slowloris: REST headers trickled a byte at a time (checked at the end, while the rest of this file runs)', async () => {
-    const head = Buffer.from(`POST /v1/orders HTTP/1.1\r\nHost: x\r\nX-Pad: ${'p'.repeat(400)}\r\nContent-Length: 2\r\n\r\n{}`);
+    const head = Buffer.from(
+      `POST /v1/orders HTTP/1.1\r\nHost: x\r\nX-Pad: ${'p'.repeat(400)}\r\nContent-Length: 2\r\n\r\n{}`,
+    );
     const one = () =>
       new Promise<{ closedByServer: boolean; completed: boolean }>((resolve) => {
         const s = net.connect({ host: '127.0.0.1', port: ex.restPort });
@@ -121,7 +152,11 @@ describe('abuse', () => {
         });
       });
     const all = Array.from({ length: 150 }, one);
-    slowloris = Promise.all(all).then((rs) => ({ closedByServer: rs.filter((r) => r.closedByServer).length, completed: rs.filter((r) => r.completed).length, total: rs.length }));
+    slowloris = Promise.all(all).then((rs) => ({
+      closedByServer: rs.filter((r) => r.closedByServer).length,
+      completed: rs.filter((r) => r.completed).length,
+      total: rs.length,
+    }));
     await servedOk(); // served while they trickle
   });
 
@@ -135,7 +170,10 @@ describe('abuse', () => {
     const elapsedS = (Date.now() - t0) / 1000;
     const statuses = new Map<number, number>();
     for (const r of flooded) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
-    expect([...statuses.keys()].every((s) => s === 201 || s === 429), JSON.stringify([...statuses])).toBe(true);
+    expect(
+      [...statuses.keys()].every((s) => s === 201 || s === 429),
+      JSON.stringify([...statuses]),
+    ).toBe(true);
     for (const r of flooded.filter((x) => x.status === 429)) {
       expect((r.body as { code: string }).code).toBe('RATE_LIMITED');
       expect(Number(r.headers['retry-after'])).toBeGreaterThanOrEqual(1);
@@ -151,7 +189,12 @@ describe('abuse', () => {
     try {
       const s = g3.openSession({});
       const replies = await Promise.all(
-        Array.from({ length: 30 }, (_, k) => s.send({ request_id: k + 1, commands: Array.from({ length: 100 }, () => ({ place: { ...buy(4_700_000), time_in_force: 'GTC' } })) })),
+        Array.from({ length: 30 }, (_, k) =>
+          s.send({
+            request_id: k + 1,
+            commands: Array.from({ length: 100 }, () => ({ place: { ...buy(4_700_000), time_in_force: 'GTC' } })),
+          }),
+        ),
       );
       for (const r of replies) {
         if (r.error != null) expect(r.error.code).toBe('RATE_LIMITED');
@@ -172,11 +215,21 @@ describe('abuse', () => {
     const a = signRequest(KEY1, 'POST /v1/orders', body);
     const copies = await Promise.all(
       Array.from({ length: 40 }, () =>
-        fetch(`${ex.restUrl}/v1/orders`, { method: 'POST', headers: { 'content-type': 'application/json', [HEADER_API_KEY]: a.apiKey, [HEADER_TIMESTAMP]: a.timestamp, [HEADER_SIGNATURE]: a.signature }, body }).then(async (r) => ({ status: r.status, body: (await r.json()) as { code?: string } })),
+        fetch(`${ex.restUrl}/v1/orders`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            [HEADER_API_KEY]: a.apiKey,
+            [HEADER_TIMESTAMP]: a.timestamp,
+            [HEADER_SIGNATURE]: a.signature,
+          },
+          body,
+        }).then(async (r) => ({ status: r.status, body: (await r.json()) as { code?: string } })),
       ),
     );
     expect(copies.filter((c) => c.status === 201)).toHaveLength(1);
-    for (const c of copies.filter((x) => x.status !== 201)) expect(c).toMatchObject({ status: 401, body: { code: 'REPLAYED_REQUEST' } });
+    for (const c of copies.filter((x) => x.status !== 201))
+      expect(c).toMatchObject({ status: 401, body: { code: 'REPLAYED_REQUEST' } });
     const clOrd = (JSON.parse(body.toString()) as { client_order_id: string }).client_order_id;
     expect((await ex.book()).orders.filter((o) => o.clOrdId === clOrd)).toHaveLength(1);
 
@@ -196,12 +249,22 @@ describe('abuse', () => {
           { length: 30 },
           () =>
             new Promise<string>((resolve) =>
-              client.makeUnaryRequest(placePath, (b: Buffer) => b, (b: Buffer) => b, msg, md, (err) => resolve(err ? String(err.metadata?.get(METADATA_ERROR_CODE)[0]) : 'OK')),
+              client.makeUnaryRequest(
+                placePath,
+                (b: Buffer) => b,
+                (b: Buffer) => b,
+                msg,
+                md,
+                (err) => resolve(err ? String(err.metadata?.get(METADATA_ERROR_CODE)[0]) : 'OK'),
+              ),
             ),
         ),
       );
       expect(results.filter((r) => r === 'OK')).toHaveLength(1);
-      expect(results.filter((r) => r !== 'OK').every((r) => r === 'REPLAYED_REQUEST'), results.join(',')).toBe(true);
+      expect(
+        results.filter((r) => r !== 'OK').every((r) => r === 'REPLAYED_REQUEST'),
+        results.join(','),
+      ).toBe(true);
 
       // A session open replayed (same nonce, timestamp and signature): refused.
       const nonce = randomBytes(8).toString('hex');
@@ -214,13 +277,20 @@ describe('abuse', () => {
           m.set(HEADER_TIMESTAMP, sa.timestamp);
           m.set(HEADER_SIGNATURE, sa.signature);
           m.set(METADATA_SESSION_NONCE, nonce);
-          const call = client.makeBidiStreamRequest(methodPath('OrderSession'), (b: Buffer) => b, (b: Buffer) => b, m);
+          const call = client.makeBidiStreamRequest(
+            methodPath('OrderSession'),
+            (b: Buffer) => b,
+            (b: Buffer) => b,
+            m,
+          );
           call.on('metadata', () => {
             resolve('OPEN');
             call.cancel();
           });
           call.on('error', () => undefined);
-          call.on('status', (s: grpc.StatusObject) => resolve(String(s.metadata.get(METADATA_ERROR_CODE)[0] ?? s.code)));
+          call.on('status', (s: grpc.StatusObject) =>
+            resolve(String(s.metadata.get(METADATA_ERROR_CODE)[0] ?? s.code)),
+          );
         });
       expect(await open()).toBe('OPEN');
       expect(await open()).toBe('REPLAYED_REQUEST');
@@ -238,13 +308,18 @@ describe('abuse', () => {
     const rest2B = new OrderEntryRestClient({ baseUrl: `http://127.0.0.1:${portB}`, key: KEY2 });
     try {
       const placed = await rest1.placeOrder(buy(4_600_000, 7));
-      const rep = (placed.body as { result: { reports: { order_id: number; client_order_id: string }[] } }).result.reports[0]!;
+      const rep = (placed.body as { result: { reports: { order_id: number; client_order_id: string }[] } }).result
+        .reports[0]!;
       const before = await liveOrders(1);
       const answers = [
         await rest2B.cancelOrder(rep.order_id),
         await rest2B.amendOrder(rep.order_id, { quantity: 3 }),
         await rest2B.cancelOrder({ client_order_id: rep.client_order_id, symbol: 'BTC-USD' }),
-        await rest2B.amendOrder(undefined, { orig_client_order_id: rep.client_order_id, symbol: 'BTC-USD', quantity: 3 }),
+        await rest2B.amendOrder(undefined, {
+          orig_client_order_id: rep.client_order_id,
+          symbol: 'BTC-USD',
+          quantity: 3,
+        }),
         await rest2B.getOrder(rep.order_id),
         await rest2B.massCancel({ symbol: 'BTC-USD' }),
       ];
@@ -258,7 +333,14 @@ describe('abuse', () => {
       const g2 = new OrderEntryGrpcClient({ address: ex.grpcAddress, key: KEY2 });
       try {
         const s = g2.openSession({});
-        const r = await s.send({ request_id: 1, commands: [{ cancel: { order_id: rep.order_id } }, { amend: { order_id: rep.order_id, quantity: 2 } }, { cancel: { client_order_id: rep.client_order_id, symbol: 'BTC-USD' } }] });
+        const r = await s.send({
+          request_id: 1,
+          commands: [
+            { cancel: { order_id: rep.order_id } },
+            { amend: { order_id: rep.order_id, quantity: 2 } },
+            { cancel: { client_order_id: rep.client_order_id, symbol: 'BTC-USD' } },
+          ],
+        });
         expect(r.outcomes.map((o) => o.error?.code)).toEqual(['PERMISSION_DENIED', 'PERMISSION_DENIED', 'NOT_FOUND']);
         s.close();
       } finally {
@@ -280,13 +362,17 @@ describe('abuse', () => {
     const restB = new RestGateway({ core: gwB, host: '127.0.0.1', port: 0, log: NO_LOG });
     const portB = await restB.start();
     try {
-      const placedB = await new OrderEntryRestClient({ baseUrl: `http://127.0.0.1:${portB}`, key: KEY1 }).placeOrder(buy(4_500_000));
+      const placedB = await new OrderEntryRestClient({ baseUrl: `http://127.0.0.1:${portB}`, key: KEY1 }).placeOrder(
+        buy(4_500_000),
+      );
       const id = (placedB.body as { result: { reports: { order_id: number }[] } }).result.reports[0]!.order_id;
       let n = 0;
       const get = async () => {
         const target = `/v1/orders/${id}?n=${++n}`; // distinct targets: not replays of one another
         const a = signRequest(KEY1, `GET ${target}`, new Uint8Array(0));
-        const r = await fetch(`${ex.restUrl}${target}`, { headers: { [HEADER_API_KEY]: a.apiKey, [HEADER_TIMESTAMP]: a.timestamp, [HEADER_SIGNATURE]: a.signature } });
+        const r = await fetch(`${ex.restUrl}${target}`, {
+          headers: { [HEADER_API_KEY]: a.apiKey, [HEADER_TIMESTAMP]: a.timestamp, [HEADER_SIGNATURE]: a.signature },
+        });
         return { status: r.status, body: (await r.json()) as { code?: string; order?: { order_id: number } } };
       };
       const answers = await Promise.all(Array.from({ length: 2_500 }, get));
@@ -314,12 +400,46 @@ describe('abuse', () => {
   it('GetOrder with no replica reachable: UNAVAILABLE, not NOT_FOUND (regression, deterministic)', async () => {
     const dead = await freePort();
     const dir = mkdtempSync(path.join(os.tmpdir(), 'mb-fuzz-dead-'));
-    writeFileSync(path.join(dir, 'cluster.json'), JSON.stringify({ clusterId: 'dead', dataDir: path.join(dir, 'data'), shardConfig: SHARD_CONFIG_PATH, fsync: false, seed: 1, members: [{ id: 1, raft: '127.0.0.1:1', client: `127.0.0.1:${dead}` }] }));
-    const config = parseGatewayConfig({ listen: { rest: '127.0.0.1:0', grpc: '127.0.0.1:0' }, shards: [{ id: 0, clusterConfig: 'cluster.json' }], accounts: [{ account: 1, apiKeys: [KEY1], risk: { maxOrderQty: 1e6, maxNotional: 1e15, maxOpenOrders: 1e6, ratePerSec: 1e6, burst: 1e6 } }], adminKeys: [], signingKey: path.join(dir, 'key.pem'), dataDir: dir, workers: 1 }, dir);
+    writeFileSync(
+      path.join(dir, 'cluster.json'),
+      JSON.stringify({
+        clusterId: 'dead',
+        dataDir: path.join(dir, 'data'),
+        shardConfig: SHARD_CONFIG_PATH,
+        fsync: false,
+        seed: 1,
+        members: [{ id: 1, raft: '127.0.0.1:1', client: `127.0.0.1:${dead}` }],
+      }),
+    );
+    const config = parseGatewayConfig(
+      {
+        listen: { rest: '127.0.0.1:0', grpc: '127.0.0.1:0' },
+        shards: [{ id: 0, clusterConfig: 'cluster.json' }],
+        accounts: [
+          {
+            account: 1,
+            apiKeys: [KEY1],
+            risk: { maxOrderQty: 1e6, maxNotional: 1e15, maxOpenOrders: 1e6, ratePerSec: 1e6, burst: 1e6 },
+          },
+        ],
+        adminKeys: [],
+        signingKey: path.join(dir, 'key.pem'),
+        dataDir: dir,
+        workers: 1,
+      },
+      dir,
+    );
     const gw = new Gateway(config, { log: NO_LOG, chainDataDir: null });
     try {
       const target = 'GET /v1/orders/5';
-      const reply = await gw.handle({ op: Operation.GET_ORDER, encoding: 'json', body: new Uint8Array(0), target, pathOrderId: '5', auth: signRequest(KEY1, target, new Uint8Array(0)) });
+      const reply = await gw.handle({
+        op: Operation.GET_ORDER,
+        encoding: 'json',
+        body: new Uint8Array(0),
+        target,
+        pathOrderId: '5',
+        auth: signRequest(KEY1, target, new Uint8Array(0)),
+      });
       expect(reply).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE' } });
     } finally {
       await gw.stop();
@@ -329,7 +449,19 @@ describe('abuse', () => {
 
   it('order ids that do not exist, in every form: 404 or 400, the book unchanged, memory bounded', async () => {
     const before = await ex.book();
-    const ids = [...Array.from({ length: 300 }, (_, k) => 1_000_000 + k * 7919), 0, -1, 2 ** 53 - 1, 2 ** 53, 2 ** 44 * 3 + 1, 2 ** 44 * 511 + 9, '1e3', '00000000000000000001234567', 'abc', '%00'];
+    const ids = [
+      ...Array.from({ length: 300 }, (_, k) => 1_000_000 + k * 7919),
+      0,
+      -1,
+      2 ** 53 - 1,
+      2 ** 53,
+      2 ** 44 * 3 + 1,
+      2 ** 44 * 511 + 9,
+      '1e3',
+      '00000000000000000001234567',
+      'abc',
+      '%00',
+    ];
     const answers = await Promise.all(
       ids.flatMap((id) => [
         rest1.cancelOrder(typeof id === 'number' ? id : id),
@@ -337,7 +469,9 @@ describe('abuse', () => {
         rest1.getOrder(typeof id === 'number' ? id : id),
       ]),
     );
-    const byClOrd = await Promise.all(Array.from({ length: 30 }, (_, k) => rest1.cancelOrder({ client_order_id: `never-${k}`, symbol: 'BTC-USD' })));
+    const byClOrd = await Promise.all(
+      Array.from({ length: 30 }, (_, k) => rest1.cancelOrder({ client_order_id: `never-${k}`, symbol: 'BTC-USD' })),
+    );
     for (const r of [...answers, ...byClOrd]) {
       expect([400, 404], JSON.stringify(r.body)).toContain(r.status);
       expect(['INVALID_ARGUMENT', 'NOT_FOUND']).toContain((r.body as { code: string }).code);
@@ -369,7 +503,12 @@ describe('abuse', () => {
     const sessions = Array.from({ length: 300 }, () => {
       const c = http2.connect(`http://${ex.grpcAddress}`);
       c.on('error', () => undefined);
-      const st = c.request({ ':method': 'POST', ':path': methodPath('OrderSession'), 'content-type': 'application/grpc', te: 'trailers' });
+      const st = c.request({
+        ':method': 'POST',
+        ':path': methodPath('OrderSession'),
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
       st.on('error', () => undefined);
       return c;
     });
@@ -406,7 +545,11 @@ describe('abuse', () => {
       await caughtUp(h, bystander, SYM_A, Channel.L2);
       expectClientBook(bystander, h.engine, SYM_A);
       for (const c of conns) c.destroy();
-      await waitFor('feed connections closed', () => h.feed.server.stats.connectionsOpened - h.feed.server.stats.connectionsClosed === 1, 20_000);
+      await waitFor(
+        'feed connections closed',
+        () => h.feed.server.stats.connectionsOpened - h.feed.server.stats.connectionsClosed === 1,
+        20_000,
+      );
       await bystander.close();
     } finally {
       for (const c of conns) c.destroy();
@@ -414,7 +557,10 @@ describe('abuse', () => {
     }
     await new Promise((r) => setTimeout(r, 200));
     const after = heapUsedAfterGc();
-    expect(after - baseline, `heap ${(baseline / 1048576).toFixed(1)} → ${(after / 1048576).toFixed(1)} MiB`).toBeLessThan(48 * 1024 * 1024);
+    expect(
+      after - baseline,
+      `heap ${(baseline / 1048576).toFixed(1)} → ${(after / 1048576).toFixed(1)} MiB`,
+    ).toBeLessThan(48 * 1024 * 1024);
     heap.sample();
   }, 90_000);
 

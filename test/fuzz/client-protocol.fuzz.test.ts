@@ -30,10 +30,26 @@ import { ReplicaNode } from '../../replicator/node.js';
 import { encodeJsonCommand } from '../../shard/json-command.js';
 import { COMMAND_BYTES_MAX } from '../../shard/batch-codec.js';
 import { ShardStateMachine } from '../../shard/state-machine.js';
-import { CLIENT_FRAME_BYTES_MAX, CLIENT_BATCH_COMMANDS_MAX, FrameType, encodeFrame, encodeSubmitFrame } from '../../replicator/client/protocol.js';
+import {
+  CLIENT_FRAME_BYTES_MAX,
+  CLIENT_BATCH_COMMANDS_MAX,
+  FrameType,
+  encodeFrame,
+  encodeSubmitFrame,
+} from '../../replicator/client/protocol.js';
 import { ClientServer } from '../../replicator/client/server.js';
 import { requestOnce } from '../../replicator/client/client.js';
-import { HeapWatch, concatBytes, fcParams, mutationsArb, mutate, nastyJsonValue, shardConfig, splitAt, waitFor } from './harness.js';
+import {
+  HeapWatch,
+  concatBytes,
+  fcParams,
+  mutationsArb,
+  mutate,
+  nastyJsonValue,
+  shardConfig,
+  splitAt,
+  waitFor,
+} from './harness.js';
 import { commandData } from '../../replicator/log.js';
 import { NO_LOG } from '../../ops/log.js';
 
@@ -49,13 +65,24 @@ const CHECK_SESSION = 4;
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-fuzz-client-'));
-  node = new ReplicaNode({ id: 1, members: [1], dataDir: dir, shardConfig, send: () => undefined, fsync: false, timeTickMs: 0, onFatal: (e) => fatal.push(e), log: NO_LOG });
+  node = new ReplicaNode({
+    id: 1,
+    members: [1],
+    dataDir: dir,
+    shardConfig,
+    send: () => undefined,
+    fsync: false,
+    timeTickMs: 0,
+    onFatal: (e) => fatal.push(e),
+    log: NO_LOG,
+  });
   node.start();
   await waitFor('leader', () => node.status().role === 'LEADER');
   server = new ClientServer({ node, host: '127.0.0.1', port: 0, log: NO_LOG });
   await server.start();
   const ids: unknown[] = [];
-  for (let k = 0; k < 4; k++) ids.push((await requestOnce({ host: '127.0.0.1', port: server.port }, { op: 'register' })).clientId);
+  for (let k = 0; k < 4; k++)
+    ids.push((await requestOnce({ host: '127.0.0.1', port: server.port }, { op: 'register' })).clientId);
   expect(ids).toEqual([...FUZZ_SESSIONS, CHECK_SESSION]);
 }, 30_000);
 
@@ -199,14 +226,22 @@ async function exchange(chunks: Uint8Array[], d: Due): Promise<Got> {
     s.write(c);
     await new Promise((r) => setImmediate(r));
   }
-  const answered = () => got.json.length + got.entriesFrames >= d.json + (d.tooLarge ? 1 : 0) && got.results.length >= d.results;
+  const answered = () =>
+    got.json.length + got.entriesFrames >= d.json + (d.tooLarge ? 1 : 0) && got.results.length >= d.results;
   // After a bad length prefix the server answers FRAME_TOO_LARGE and closes at once: the replies
   // of commands still being applied for that connection are dropped (the client resends them).
   if (d.tooLarge) await waitFor('close after FRAME_TOO_LARGE', () => got.closed, 10_000, 2);
   else if (d.incomplete) {
     await waitFor('the complete frames answered', answered, 10_000, 2);
     await new Promise((r) => setTimeout(r, 5)); // and nothing more
-  } else await waitFor(() => `every answer (due ${JSON.stringify(d)}; got ${got.json.length} JSON, ${got.entriesFrames} ENTRIES, ${got.results.length} results, malformed [${got.malformed.join('; ')}], closed ${got.closed})`, answered, 10_000, 2);
+  } else
+    await waitFor(
+      () =>
+        `every answer (due ${JSON.stringify(d)}; got ${got.json.length} JSON, ${got.entriesFrames} ENTRIES, ${got.results.length} results, malformed [${got.malformed.join('; ')}], closed ${got.closed})`,
+      answered,
+      10_000,
+      2,
+    );
   s.destroy();
   return got;
 }
@@ -214,7 +249,17 @@ async function exchange(chunks: Uint8Array[], d: Due): Promise<Got> {
 // ---------------------------------------------------------------------------------------------
 // Inputs
 
-const PLACE = { type: 'new_order', account: 1, clOrdId: 'fz', symbol: 'BTC-USD', side: 'BUY', ordType: 'LIMIT', tif: 'GTC', price: 4_950_000, qty: 2 };
+const PLACE = {
+  type: 'new_order',
+  account: 1,
+  clOrdId: 'fz',
+  symbol: 'BTC-USD',
+  side: 'BUY',
+  ordType: 'LIMIT',
+  tif: 'GTC',
+  price: 4_950_000,
+  qty: 2,
+};
 const jsonTemplates: Record<string, unknown>[] = [
   { id: 1, clientId: FUZZ_SESSIONS[0], requestSeq: 1, command: PLACE },
   { id: 2, op: 'status', hash: true },
@@ -226,19 +271,43 @@ const jsonTemplates: Record<string, unknown>[] = [
 const jsonFrameArb = fc
   .record({
     template: fc.constantFrom(...jsonTemplates),
-    replace: fc.array(fc.tuple(fc.constantFrom('id', 'op', 'clientId', 'requestSeq', 'command', 'orderId', 'fromIndex', 'bytesMax', 'waitMs', 'hash'), nastyJsonValue), { maxLength: 3 }),
-    commandField: fc.option(fc.tuple(fc.constantFrom(...Object.keys(PLACE), 'stp', 'expireTimeUs'), nastyJsonValue), { nil: undefined }),
+    replace: fc.array(
+      fc.tuple(
+        fc.constantFrom(
+          'id',
+          'op',
+          'clientId',
+          'requestSeq',
+          'command',
+          'orderId',
+          'fromIndex',
+          'bytesMax',
+          'waitMs',
+          'hash',
+        ),
+        nastyJsonValue,
+      ),
+      { maxLength: 3 },
+    ),
+    commandField: fc.option(fc.tuple(fc.constantFrom(...Object.keys(PLACE), 'stp', 'expireTimeUs'), nastyJsonValue), {
+      nil: undefined,
+    }),
   })
   .map(({ template, replace, commandField }) => {
     const o: Record<string, unknown> = structuredClone(template);
     for (const [k, v] of replace) o[k] = v;
     // waitMs > 0 on a caught-up reader is a long poll (legitimately up to 5 s): keep runs short.
     if (typeof o.waitMs === 'number' && o.waitMs > 0) o.waitMs = 0;
-    if (commandField !== undefined && typeof o.command === 'object' && o.command !== null && !Array.isArray(o.command)) (o.command as Record<string, unknown>)[commandField[0]] = commandField[1];
+    if (commandField !== undefined && typeof o.command === 'object' && o.command !== null && !Array.isArray(o.command))
+      (o.command as Record<string, unknown>)[commandField[0]] = commandField[1];
     return encodeFrame(o);
   });
 
-const validSubmit = () => encodeSubmitFrame(FUZZ_SESSIONS[2]!, [1, 2, 3].map((k) => ({ requestSeq: k, body: encodeJsonCommand({ ...PLACE, clOrdId: `s${k}` }) })));
+const validSubmit = () =>
+  encodeSubmitFrame(
+    FUZZ_SESSIONS[2]!,
+    [1, 2, 3].map((k) => ({ requestSeq: k, body: encodeJsonCommand({ ...PLACE, clOrdId: `s${k}` }) })),
+  );
 const rawFrame = (type: number, body: Uint8Array, declared = body.byteLength + 1) => {
   const h = Buffer.alloc(5);
   h.writeUInt32BE(declared >>> 0, 0);
@@ -258,18 +327,53 @@ const frameArb: fc.Arbitrary<Uint8Array> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc
-      .record({ clientId: fc.oneof(fc.constantFrom(0, -1, 1.5, 2 ** 53, Number.NaN, Infinity, ...FUZZ_SESSIONS), fc.integer({ min: 70, max: 10_000 })), bodies: fc.array(fc.uint8Array({ maxLength: 60 }), { maxLength: 5 }) })
-      .map(({ clientId, bodies }) => encodeSubmitFrame(clientId, bodies.map((body, k) => ({ requestSeq: k + 1, body })))),
+      .record({
+        clientId: fc.oneof(
+          fc.constantFrom(0, -1, 1.5, 2 ** 53, Number.NaN, Infinity, ...FUZZ_SESSIONS),
+          fc.integer({ min: 70, max: 10_000 }),
+        ),
+        bodies: fc.array(fc.uint8Array({ maxLength: 60 }), { maxLength: 5 }),
+      })
+      .map(({ clientId, bodies }) =>
+        encodeSubmitFrame(
+          clientId,
+          bodies.map((body, k) => ({ requestSeq: k + 1, body })),
+        ),
+      ),
   },
-  { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 40 })).map(([t, b]) => rawFrame(t, b)) },
-  { weight: 1, arbitrary: fc.constantFrom(rawFrame(1, Buffer.from('{}'), 0), rawFrame(2, new Uint8Array(8), CLIENT_FRAME_BYTES_MAX + 1), rawFrame(2, new Uint8Array(8), 0xffff_ffff), rawFrame(2, Buffer.concat([Buffer.from(new Float64Array([7]).buffer), Buffer.from([0xff, 0xff, 0xff, 0xff])]))) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 40 }))
+      .map(([t, b]) => rawFrame(t, b)),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      rawFrame(1, Buffer.from('{}'), 0),
+      rawFrame(2, new Uint8Array(8), CLIENT_FRAME_BYTES_MAX + 1),
+      rawFrame(2, new Uint8Array(8), 0xffff_ffff),
+      rawFrame(2, Buffer.concat([Buffer.from(new Float64Array([7]).buffer), Buffer.from([0xff, 0xff, 0xff, 0xff])])),
+    ),
+  },
 );
 
 type Input = { bytes: Uint8Array; cuts: number[] };
-const inputArb: fc.Arbitrary<Input> = fc.record({ frames: fc.array(frameArb, { minLength: 1, maxLength: 4 }), tail: fc.option(fc.uint8Array({ minLength: 1, maxLength: 10 }), { freq: 6, nil: undefined }), cuts: fc.array(fc.nat(), { maxLength: 5 }) }).map(({ frames, tail, cuts }) => {
-  const bytes = concatBytes([...frames, ...(tail !== undefined ? [tail] : [])]);
-  return { bytes, cuts, [fc.toStringMethod]: () => `${Buffer.from(bytes.subarray(0, 160)).toString('hex')}${bytes.byteLength > 160 ? `… (${bytes.byteLength} bytes)` : ''} cut at ${cuts.join(',')}` } as Input;
-});
+const inputArb: fc.Arbitrary<Input> = fc
+  .record({
+    frames: fc.array(frameArb, { minLength: 1, maxLength: 4 }),
+    tail: fc.option(fc.uint8Array({ minLength: 1, maxLength: 10 }), { freq: 6, nil: undefined }),
+    cuts: fc.array(fc.nat(), { maxLength: 5 }),
+  })
+  .map(({ frames, tail, cuts }) => {
+    const bytes = concatBytes([...frames, ...(tail !== undefined ? [tail] : [])]);
+    return {
+      bytes,
+      cuts,
+      [fc.toStringMethod]: () =>
+        `${Buffer.from(bytes.subarray(0, 160)).toString('hex')}${bytes.byteLength > 160 ? `… (${bytes.byteLength} bytes)` : ''} cut at ${cuts.join(',')}`,
+    } as Input;
+  });
 
 /** Frame-level and request-level refusals: nothing was proposed. */
 const REFUSALS = new Set(['BAD_REQUEST', 'BAD_JSON', 'BAD_FRAME_TYPE', 'FRAME_TOO_LARGE']);
@@ -304,7 +408,12 @@ describe('replica client protocol fuzz', () => {
             expect(got.results.length, `${what}: results`).toBe(d.results);
           }
           expect(got.closed && !d.tooLarge && !d.incomplete, `${what}: closed without FRAME_TOO_LARGE`).toBe(false);
-          if (d.tooLarge) expect(got.json[got.json.length - 1], what).toMatchObject({ id: null, ok: false, error: 'FRAME_TOO_LARGE' });
+          if (d.tooLarge)
+            expect(got.json[got.json.length - 1], what).toMatchObject({
+              id: null,
+              ok: false,
+              error: 'FRAME_TOO_LARGE',
+            });
           for (const j of got.json) {
             expect(typeof j.ok, `${what}: ${JSON.stringify(j)}`).toBe('boolean');
             if (j.ok === false) expect(typeof j.error, `${what}: ${JSON.stringify(j)}`).toBe('string');
@@ -312,7 +421,8 @@ describe('replica client protocol fuzz', () => {
           }
           for (const r of got.results) expect(r.error, what).not.toBe('INTERNAL');
           // (After FRAME_TOO_LARGE the replies of commands already proposed are dropped: not judged.)
-          const refusedWhole = !d.tooLarge && d.results === 0 && got.json.every((j) => j.ok === false && REFUSALS.has(String(j.error)));
+          const refusedWhole =
+            !d.tooLarge && d.results === 0 && got.json.every((j) => j.ok === false && REFUSALS.has(String(j.error)));
           if (refusedWhole) {
             await waitFor('no proposal pending', () => node.status().pendingProposals === 0);
             expect(node.status().applied, `${what}: a refused input moved the applied index`).toBe(before);
@@ -320,7 +430,10 @@ describe('replica client protocol fuzz', () => {
         }
         expect(fatal).toEqual([]);
         await replayMatches();
-        const r = (await requestOnce({ host: '127.0.0.1', port: server.port }, { id: 9, clientId: CHECK_SESSION, requestSeq: ++requestSeq, command: { type: 'tick' } })) as { ok: boolean; outcome?: string };
+        const r = (await requestOnce(
+          { host: '127.0.0.1', port: server.port },
+          { id: 9, clientId: CHECK_SESSION, requestSeq: ++requestSeq, command: { type: 'tick' } },
+        )) as { ok: boolean; outcome?: string };
         expect(r).toMatchObject({ ok: true, outcome: 'APPLIED' });
         heap.sample();
       }),

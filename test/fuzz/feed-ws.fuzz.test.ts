@@ -38,7 +38,14 @@ let sentinel = 1_000_000_000;
 
 beforeAll(async () => {
   // The fuzz sends far more than a client may per second, and never needs to subscribe in time.
-  h = await startFeedHarness({ seed: 7, limits: { clientMessagesPerSecondMax: 1_000_000, subscribeTimeoutMs: 600_000, clientMessageBytesMax: MESSAGE_BYTES_MAX } });
+  h = await startFeedHarness({
+    seed: 7,
+    limits: {
+      clientMessagesPerSecondMax: 1_000_000,
+      subscribeTimeoutMs: 600_000,
+      clientMessageBytesMax: MESSAGE_BYTES_MAX,
+    },
+  });
   await h.drive(500);
   bystander = await FeedClient.connect({ url: h.url });
   await bystander.subscribe([SYM_A, SYM_B], [Channel.L2, Channel.L3]);
@@ -74,10 +81,16 @@ async function exchange(r: Raw, frame: string | Uint8Array, pingBinary: boolean)
   const from = r.got.length;
   r.ws.send(frame);
   r.ws.send(pingBinary ? codec.encodeRequest({ op: 'ping', id }) : JSON.stringify({ op: 'ping', id }));
-  await waitFor(`pong ${id}`, () => r.closed.code !== undefined || r.got.slice(from).some((m) => m.type === 'pong' && m.id === id));
+  await waitFor(
+    `pong ${id}`,
+    () => r.closed.code !== undefined || r.got.slice(from).some((m) => m.type === 'pong' && m.id === id),
+  );
   if (r.closed.code !== undefined) return 'closed';
   const replies = r.got.slice(from);
-  return replies.slice(0, replies.findIndex((m) => m.type === 'pong' && m.id === id));
+  return replies.slice(
+    0,
+    replies.findIndex((m) => m.type === 'pong' && m.id === id),
+  );
 }
 
 /** The replies to one request are one of the protocol's answers. */
@@ -99,7 +112,10 @@ function checkReplies(what: string, replies: ServerMessage[]): void {
     case 'subscribed':
       // Then one snapshot per subscription (none with no_snapshot), nothing else.
       for (const m of own.slice(1)) expect(m.type, what).toBe('snapshot');
-      expect(own.length - 1 === first.subscriptions.length || own.length === 1, `${what}: ${own.length - 1} snapshots for ${first.subscriptions.length} subscriptions`).toBe(true);
+      expect(
+        own.length - 1 === first.subscriptions.length || own.length === 1,
+        `${what}: ${own.length - 1} snapshots for ${first.subscriptions.length} subscriptions`,
+      ).toBe(true);
       break;
     default:
       throw new Error(`${what}: unexpected reply ${JSON.stringify(first).slice(0, 200)}`);
@@ -109,7 +125,8 @@ function checkReplies(what: string, replies: ServerMessage[]): void {
 /** The last seq of every (symbol, channel) but l2.throttled, which its own timer publishes after the flow. */
 function seqs(): number[] {
   const out: number[] = [];
-  for (const s of [SYM_A, SYM_B]) for (const c of CHANNELS) if (c !== Channel.L2_THROTTLED) out.push(h.feed.projector.lastSeq(s, c));
+  for (const s of [SYM_A, SYM_B])
+    for (const c of CHANNELS) if (c !== Channel.L2_THROTTLED) out.push(h.feed.projector.lastSeq(s, c));
   return out;
 }
 
@@ -132,7 +149,21 @@ const VALID = { op: 'subscribe', id: 5, channels: ['l2', 'trades'], symbols: [SY
 const FIELDS = ['op', 'id', 'channels', 'symbols', 'no_snapshot', 'encoding'];
 const valueArb = fc.oneof(
   nastyJsonValue,
-  fc.constantFrom<unknown>('subscribe', 'unsubscribe', 'ping', 'SUBSCRIBE', SYM_A, SYM_B, 'protobuf', 'json', ['l2'], [SYM_A, SYM_A, SYM_A], CHANNELS, Array.from({ length: 40 }, () => SYM_A), Array.from({ length: 33 }, () => 'l2')),
+  fc.constantFrom<unknown>(
+    'subscribe',
+    'unsubscribe',
+    'ping',
+    'SUBSCRIBE',
+    SYM_A,
+    SYM_B,
+    'protobuf',
+    'json',
+    ['l2'],
+    [SYM_A, SYM_A, SYM_A],
+    CHANNELS,
+    Array.from({ length: 40 }, () => SYM_A),
+    Array.from({ length: 33 }, () => 'l2'),
+  ),
   fc.array(fc.constantFrom<unknown>(...CHANNELS, SYM_A, SYM_B, '', null, 1, 'L2', 'btc-usd'), { maxLength: 8 }),
 );
 const mutatedRequestArb = fc
@@ -151,19 +182,43 @@ const mutatedRequestArb = fc
 
 const textArb: fc.Arbitrary<string> = fc.oneof(
   { weight: 4, arbitrary: mutatedRequestArb },
-  { weight: 2, arbitrary: mutationsArb.map((ms) => Buffer.from(mutate(Buffer.from(JSON.stringify(VALID)), ms)).toString('utf8')) },
+  {
+    weight: 2,
+    arbitrary: mutationsArb.map((ms) => Buffer.from(mutate(Buffer.from(JSON.stringify(VALID)), ms)).toString('utf8')),
+  },
   { weight: 2, arbitrary: fc.json({ maxDepth: 3 }) },
   { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 50 }) },
-  { weight: 1, arbitrary: fc.constantFrom('', ' ', 'null', '[]', '{"op":"unsubscribe","id":1,"channels":["l2"],"symbols":["BTC-USD"]}', `${'['.repeat(5000)}${']'.repeat(5000)}`, '{"op":"ping","id":1e400}', '{"op":"ping","id":-0}', '{"__proto__":{"op":"ping"}}') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '',
+      ' ',
+      'null',
+      '[]',
+      '{"op":"unsubscribe","id":1,"channels":["l2"],"symbols":["BTC-USD"]}',
+      `${'['.repeat(5000)}${']'.repeat(5000)}`,
+      '{"op":"ping","id":1e400}',
+      '{"op":"ping","id":-0}',
+      '{"__proto__":{"op":"ping"}}',
+    ),
+  },
 );
 
-const validProto = (): Uint8Array => codec.encodeRequest({ op: 'subscribe', id: 6, channels: [Channel.L1, Channel.STATUS], symbols: [SYM_B] });
+const validProto = (): Uint8Array =>
+  codec.encodeRequest({ op: 'subscribe', id: 6, channels: [Channel.L1, Channel.STATUS], symbols: [SYM_B] });
 const binaryArb: fc.Arbitrary<Uint8Array> = fc.oneof(
   { weight: 3, arbitrary: mutationsArb.map((ms) => mutate(validProto(), ms)) },
   { weight: 2, arbitrary: fc.uint8Array({ maxLength: 120 }) },
   {
     weight: 1,
-    arbitrary: fc.record({ id: fc.oneof(fc.nat(), fc.constant(2 ** 53 - 1)), op: fc.constantFrom<'subscribe' | 'unsubscribe' | 'ping'>('subscribe', 'unsubscribe', 'ping'), channels: fc.array(fc.constantFrom(...CHANNELS), { maxLength: 40 }), symbols: fc.array(fc.oneof(fc.constantFrom(SYM_A, SYM_B), fc.string({ maxLength: 8 })), { maxLength: 40 }) }).map((r) => codec.encodeRequest(r)),
+    arbitrary: fc
+      .record({
+        id: fc.oneof(fc.nat(), fc.constant(2 ** 53 - 1)),
+        op: fc.constantFrom<'subscribe' | 'unsubscribe' | 'ping'>('subscribe', 'unsubscribe', 'ping'),
+        channels: fc.array(fc.constantFrom(...CHANNELS), { maxLength: 40 }),
+        symbols: fc.array(fc.oneof(fc.constantFrom(SYM_A, SYM_B), fc.string({ maxLength: 8 })), { maxLength: 40 }),
+      })
+      .map((r) => codec.encodeRequest(r)),
   },
 );
 
@@ -179,7 +234,9 @@ describe('feed WebSocket fuzz', () => {
         try {
           for (const frame of batch) {
             const replies = await exchange(r, frame, false);
-            expect(replies, `closed (${r.closed.code} ${r.closed.reason}) after ${frame.slice(0, 200)}`).not.toBe('closed');
+            expect(replies, `closed (${r.closed.code} ${r.closed.reason}) after ${frame.slice(0, 200)}`).not.toBe(
+              'closed',
+            );
             checkReplies(frame.slice(0, 200), replies as ServerMessage[]);
           }
         } finally {
@@ -193,56 +250,89 @@ describe('feed WebSocket fuzz', () => {
 
   it('binary frames: mutated protobuf FeedRequests and random bytes, on both encodings', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(binaryArb, fc.boolean()), { minLength: 15, maxLength: 40 }), fc.constantFrom<'json' | 'protobuf'>('json', 'protobuf'), async (batch, encoding) => {
-        const before = seqs();
-        const r = await raw(encoding);
-        try {
-          for (const [frame, pingBinary] of batch) {
-            const replies = await exchange(r, frame, pingBinary);
-            expect(replies, `closed (${r.closed.code}) after ${Buffer.from(frame).toString('hex')}`).not.toBe('closed');
-            checkReplies(Buffer.from(frame).toString('hex'), replies as ServerMessage[]);
+      fc.asyncProperty(
+        fc.array(fc.tuple(binaryArb, fc.boolean()), { minLength: 15, maxLength: 40 }),
+        fc.constantFrom<'json' | 'protobuf'>('json', 'protobuf'),
+        async (batch, encoding) => {
+          const before = seqs();
+          const r = await raw(encoding);
+          try {
+            for (const [frame, pingBinary] of batch) {
+              const replies = await exchange(r, frame, pingBinary);
+              expect(replies, `closed (${r.closed.code}) after ${Buffer.from(frame).toString('hex')}`).not.toBe(
+                'closed',
+              );
+              checkReplies(Buffer.from(frame).toString('hex'), replies as ServerMessage[]);
+            }
+          } finally {
+            r.ws.destroy();
           }
-        } finally {
-          r.ws.destroy();
-        }
-        await afterBatch(before);
-      }),
+          await afterBatch(before);
+        },
+      ),
       fcParams(10),
     );
   });
 
   it('a message over the size limit closes that connection, nobody else’s', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: MESSAGE_BYTES_MAX + 1, max: 4 * MESSAGE_BYTES_MAX }), fc.boolean(), async (size, binary) => {
-        const before = seqs();
-        const r = await raw('json');
-        r.ws.send(binary ? new Uint8Array(size) : JSON.stringify({ op: 'ping', pad: 'x'.repeat(size) }));
-        await waitFor('oversize closed', () => r.closed.code !== undefined);
-        // uWS drops the socket (the client sees 1006) or sends 1009.
-        expect([1006, 1009]).toContain(r.closed.code);
-        await afterBatch(before);
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: MESSAGE_BYTES_MAX + 1, max: 4 * MESSAGE_BYTES_MAX }),
+        fc.boolean(),
+        async (size, binary) => {
+          const before = seqs();
+          const r = await raw('json');
+          r.ws.send(binary ? new Uint8Array(size) : JSON.stringify({ op: 'ping', pad: 'x'.repeat(size) }));
+          await waitFor('oversize closed', () => r.closed.code !== undefined);
+          // uWS drops the socket (the client sees 1006) or sends 1009.
+          expect([1006, 1009]).toContain(r.closed.code);
+          await afterBatch(before);
+        },
+      ),
       fcParams(4),
     );
   });
 
   it('broken WebSocket framing after the handshake: the connection is closed, the server keeps serving', async () => {
     const port = Number(new URL(h.url).port);
-    const frame = (opcode: number, payload: Uint8Array, opts: { fin?: boolean; mask?: boolean; rsv?: number; len?: number } = {}) => {
+    const frame = (
+      opcode: number,
+      payload: Uint8Array,
+      opts: { fin?: boolean; mask?: boolean; rsv?: number; len?: number } = {},
+    ) => {
       const fin = opts.fin ?? true;
       const mask = opts.mask ?? true;
       const len = opts.len ?? payload.byteLength;
       const head: number[] = [(fin ? 0x80 : 0) | ((opts.rsv ?? 0) << 4) | opcode];
       if (len < 126) head.push((mask ? 0x80 : 0) | len);
       else if (len < 65_536) head.push((mask ? 0x80 : 0) | 126, len >> 8, len & 0xff);
-      else head.push((mask ? 0x80 : 0) | 127, 0, 0, 0, 0, (len >>> 24) & 0xff, (len >>> 16) & 0xff, (len >>> 8) & 0xff, len & 0xff);
+      else
+        head.push(
+          (mask ? 0x80 : 0) | 127,
+          0,
+          0,
+          0,
+          0,
+          (len >>> 24) & 0xff,
+          (len >>> 16) & 0xff,
+          (len >>> 8) & 0xff,
+          len & 0xff,
+        );
       const key = [1, 2, 3, 4];
       const body = Buffer.from(payload.map((b, i) => (mask ? b ^ key[i % 4]! : b)));
       return Buffer.concat([Buffer.from(head), mask ? Buffer.from(key) : Buffer.alloc(0), body]);
     };
     const ping = Buffer.from('{"op":"ping","id":1}');
     const frameArb = fc.oneof(
-      fc.record({ opcode: fc.integer({ min: 0, max: 15 }), payload: fc.uint8Array({ maxLength: 200 }), fin: fc.boolean(), mask: fc.boolean(), rsv: fc.integer({ min: 0, max: 7 }) }).map((f) => frame(f.opcode, f.payload, f)),
+      fc
+        .record({
+          opcode: fc.integer({ min: 0, max: 15 }),
+          payload: fc.uint8Array({ maxLength: 200 }),
+          fin: fc.boolean(),
+          mask: fc.boolean(),
+          rsv: fc.integer({ min: 0, max: 7 }),
+        })
+        .map((f) => frame(f.opcode, f.payload, f)),
       mutationsArb.map((ms) => Buffer.from(mutate(frame(1, ping), ms))),
       fc.constantFrom(
         frame(9, new Uint8Array(200)), // control frame over 125 bytes
@@ -270,7 +360,11 @@ describe('feed WebSocket fuzz', () => {
                   clearTimeout(timer);
                   resolve();
                 });
-                s.on('connect', () => s.write(`GET /v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`));
+                s.on('connect', () =>
+                  s.write(
+                    `GET /v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+                  ),
+                );
                 s.on('data', (d: Buffer) => {
                   if (!upgraded && d.toString('latin1').startsWith('HTTP/1.1 101')) {
                     upgraded = true;
@@ -289,7 +383,18 @@ describe('feed WebSocket fuzz', () => {
   it('garbage upgrade requests get an HTTP error or a close, never a 500', async () => {
     const port = Number(new URL(h.url).port);
     const reqArb = fc.record({
-      path: fc.constantFrom('/v1/ws', '/v1/ws?encoding=protobuf', '/v1/ws?encoding=xml', '/v1/ws?encoding=', '/v1/ws?encoding=%ff%fe', '/v1/wss', '/', '/v1/book/BTC-USD?depth=-1', '/v1/book/%E0%A4%A?depth=5', '/v1/book/BTC-USD?depth=99999999999'),
+      path: fc.constantFrom(
+        '/v1/ws',
+        '/v1/ws?encoding=protobuf',
+        '/v1/ws?encoding=xml',
+        '/v1/ws?encoding=',
+        '/v1/ws?encoding=%ff%fe',
+        '/v1/wss',
+        '/',
+        '/v1/book/BTC-USD?depth=-1',
+        '/v1/book/%E0%A4%A?depth=5',
+        '/v1/book/BTC-USD?depth=99999999999',
+      ),
       key: fc.constantFrom('dGhlIHNhbXBsZSBub25jZQ==', '', 'short', 'x'.repeat(300)),
       version: fc.constantFrom('13', '8', '', 'abc'),
       upgrade: fc.constantFrom('websocket', 'WebSocket', 'h2c', ''),
@@ -308,7 +413,11 @@ describe('feed WebSocket fuzz', () => {
                   resolve(buf.slice(0, 12) || 'timeout');
                 }, 500);
                 s.on('error', () => undefined);
-                s.on('connect', () => s.write(`GET ${q.path} HTTP/1.1\r\nHost: x\r\nUpgrade: ${q.upgrade}\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${q.key}\r\nSec-WebSocket-Version: ${q.version}\r\n\r\n`));
+                s.on('connect', () =>
+                  s.write(
+                    `GET ${q.path} HTTP/1.1\r\nHost: x\r\nUpgrade: ${q.upgrade}\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${q.key}\r\nSec-WebSocket-Version: ${q.version}\r\n\r\n`,
+                  ),
+                );
                 s.on('data', (d: Buffer) => {
                   buf += d.toString('latin1');
                 });

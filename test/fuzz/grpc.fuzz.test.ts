@@ -22,17 +22,34 @@ import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrderEntryGrpcClient } from '../../gateway/client/grpc-client.js';
-import { METADATA_ERROR_CODE, METADATA_SESSION_NONCE, OrderEntryCodec, methodPath, sessionOptionsFromMetadata, sessionTarget } from '../../gateway/grpc-server.js';
+import {
+  METADATA_ERROR_CODE,
+  METADATA_SESSION_NONCE,
+  OrderEntryCodec,
+  methodPath,
+  sessionOptionsFromMetadata,
+  sessionTarget,
+} from '../../gateway/grpc-server.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
 import { ERROR_STATUS, ErrorCode, GrpcStatus } from '../../api/errors.js';
-import { HeapWatch, KEY1, KEY2, concatBytes, fcParams, mutationsArb, mutate, startInProcessExchange, type InProcessExchange } from './harness.js';
+import {
+  HeapWatch,
+  KEY1,
+  KEY2,
+  concatBytes,
+  fcParams,
+  mutationsArb,
+  mutate,
+  startInProcessExchange,
+  type InProcessExchange,
+} from './harness.js';
 
 let ex: InProcessExchange;
 let client: grpc.Client;
 let g1: OrderEntryGrpcClient;
 let g2: OrderEntryGrpcClient;
 let victimOrders = '';
-let victimIds: number[] = [];
+const victimIds: number[] = [];
 const heap = new HeapWatch();
 const codec = OrderEntryCodec.get();
 let seq = 0;
@@ -42,11 +59,20 @@ const identity = (b: Buffer): Buffer => b;
 
 beforeAll(async () => {
   ex = await startInProcessExchange();
-  client = new grpc.Client(ex.grpcAddress, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+  client = new grpc.Client(ex.grpcAddress, grpc.credentials.createInsecure(), {
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+  });
   g1 = new OrderEntryGrpcClient({ address: ex.grpcAddress, key: KEY1 });
   g2 = new OrderEntryGrpcClient({ address: ex.grpcAddress, key: KEY2 });
   for (const price of [299_000, 301_000]) {
-    const r = await g2.placeOrder({ client_order_id: `victim-${price}`, symbol: 'ETH-USD', side: price < 300_000 ? 'BUY' : 'SELL', order_type: 'LIMIT', price, quantity: 50 });
+    const r = await g2.placeOrder({
+      client_order_id: `victim-${price}`,
+      symbol: 'ETH-USD',
+      side: price < 300_000 ? 'BUY' : 'SELL',
+      order_type: 'LIMIT',
+      price,
+      quantity: 50,
+    });
     victimIds.push(r.result.reports[0]!.order_id);
   }
   victimOrders = await ordersOf(2);
@@ -115,7 +141,15 @@ const METHODS = ['PlaceOrder', 'CancelOrder', 'AmendOrder', 'MassCancel', 'GetOr
 type Method = (typeof METHODS)[number];
 
 const VALID: Record<Method, Record<string, unknown>> = {
-  PlaceOrder: { client_order_id: 'fz-1', symbol: 'BTC-USD', side: 'BUY', order_type: 'LIMIT', time_in_force: 'GTC', price: 4_950_000, quantity: 2 },
+  PlaceOrder: {
+    client_order_id: 'fz-1',
+    symbol: 'BTC-USD',
+    side: 'BUY',
+    order_type: 'LIMIT',
+    time_in_force: 'GTC',
+    price: 4_950_000,
+    quantity: 2,
+  },
   CancelOrder: { order_id: 999_999 },
   AmendOrder: { order_id: 999_999, quantity: 5 },
   MassCancel: { symbol: 'BTC-USD', side: 'BUY' },
@@ -125,22 +159,57 @@ const validBytes = (m: Method): Uint8Array => codec.encode(`${m}Request`, VALID[
 
 type Input = { method: Method; what: string; body: Uint8Array };
 function input(method: Method, what: string, body: Uint8Array): Input {
-  return { method, what, body, [fc.toStringMethod]: () => `${method} ${what}: ${Buffer.from(body.subarray(0, 60)).toString('hex')}${body.byteLength > 60 ? `… (${body.byteLength} bytes)` : ''}` } as Input;
+  return {
+    method,
+    what,
+    body,
+    [fc.toStringMethod]: () =>
+      `${method} ${what}: ${Buffer.from(body.subarray(0, 60)).toString('hex')}${body.byteLength > 60 ? `… (${body.byteLength} bytes)` : ''}`,
+  } as Input;
 }
 
 const methodArb = fc.constantFrom(...METHODS);
 /** A string field repeated n times (a scalar: the last one wins in proto3), then an unknown field of n bytes. */
 const REPEATED = [1_000, 20_000, 150_000].map((n) => {
   const one = encodeFields([{ field: 2, wire: 2, value: Buffer.from('BTC-USD') }]);
-  return concatBytes([Buffer.concat(Array.from({ length: n }, () => one)), encodeFields([{ field: 99, wire: 2, value: new Uint8Array(n) }])]);
+  return concatBytes([
+    Buffer.concat(Array.from({ length: n }, () => one)),
+    encodeFields([{ field: 99, wire: 2, value: new Uint8Array(n) }]),
+  ]);
 });
 const unaryArb: fc.Arbitrary<Input> = fc.oneof(
-  { weight: 4, arbitrary: fc.tuple(methodArb, mutationsArb).map(([m, ms]) => input(m, 'mutated', mutate(validBytes(m), ms))) },
-  { weight: 3, arbitrary: fc.tuple(methodArb, fc.array(wireFieldArb, { maxLength: 6 })).map(([m, fs]) => input(m, 'wire fields', encodeFields(fs))) },
-  { weight: 2, arbitrary: fc.tuple(methodArb, fc.array(wireFieldArb, { maxLength: 3 })).map(([m, fs]) => input(m, 'valid + wire fields', concatBytes([validBytes(m), encodeFields(fs)]))) },
-  { weight: 1, arbitrary: fc.tuple(methodArb, fc.nat()).map(([m, n]) => input(m, 'truncated', validBytes(m).slice(0, n % Math.max(1, validBytes(m).byteLength)))) },
-  { weight: 1, arbitrary: fc.tuple(methodArb, fc.uint8Array({ maxLength: 200 })).map(([m, b]) => input(m, 'random bytes', b)) },
-  { weight: 1, arbitrary: fc.tuple(methodArb, fc.constantFrom(...REPEATED)).map(([m, body]) => input(m, `a field repeated (${body.byteLength} bytes)`, body)) },
+  {
+    weight: 4,
+    arbitrary: fc.tuple(methodArb, mutationsArb).map(([m, ms]) => input(m, 'mutated', mutate(validBytes(m), ms))),
+  },
+  {
+    weight: 3,
+    arbitrary: fc
+      .tuple(methodArb, fc.array(wireFieldArb, { maxLength: 6 }))
+      .map(([m, fs]) => input(m, 'wire fields', encodeFields(fs))),
+  },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(methodArb, fc.array(wireFieldArb, { maxLength: 3 }))
+      .map(([m, fs]) => input(m, 'valid + wire fields', concatBytes([validBytes(m), encodeFields(fs)]))),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(methodArb, fc.nat())
+      .map(([m, n]) => input(m, 'truncated', validBytes(m).slice(0, n % Math.max(1, validBytes(m).byteLength)))),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(methodArb, fc.uint8Array({ maxLength: 200 })).map(([m, b]) => input(m, 'random bytes', b)),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(methodArb, fc.constantFrom(...REPEATED))
+      .map(([m, body]) => input(m, `a field repeated (${body.byteLength} bytes)`, body)),
+  },
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -164,10 +233,24 @@ function signed(target: string, body: Uint8Array, key = KEY1): grpc.Metadata {
 
 function unary(method: Method, body: Uint8Array, md = signed(methodPath(method), body)): Promise<CallOutcome> {
   return new Promise((resolve) => {
-    client.makeUnaryRequest<Buffer, Buffer>(methodPath(method), identity, identity, Buffer.from(body), md, { deadline: Date.now() + 10_000 }, (err, value) => {
-      if (err) resolve({ code: err.code, details: err.details, errorCode: err.metadata?.get(METADATA_ERROR_CODE)[0]?.toString(), response: undefined });
-      else resolve({ code: grpc.status.OK, details: '', errorCode: undefined, response: value });
-    });
+    client.makeUnaryRequest<Buffer, Buffer>(
+      methodPath(method),
+      identity,
+      identity,
+      Buffer.from(body),
+      md,
+      { deadline: Date.now() + 10_000 },
+      (err, value) => {
+        if (err)
+          resolve({
+            code: err.code,
+            details: err.details,
+            errorCode: err.metadata?.get(METADATA_ERROR_CODE)[0]?.toString(),
+            response: undefined,
+          });
+        else resolve({ code: grpc.status.OK, details: '', errorCode: undefined, response: value });
+      },
+    );
   });
 }
 
@@ -215,7 +298,14 @@ async function afterBatch(before: { applied: number; stateHash: string }, mayHav
     expect(now.stateHash, 'state hash after refusals only').toBe(before.stateHash);
   }
   expect(await ordersOf(2), "account 2's orders").toBe(victimOrders);
-  const placed = await g1.placeOrder({ client_order_id: `ok-${++seq}`, symbol: 'BTC-USD', side: 'BUY', order_type: 'LIMIT', price: 4_900_000, quantity: 1 });
+  const placed = await g1.placeOrder({
+    client_order_id: `ok-${++seq}`,
+    symbol: 'BTC-USD',
+    side: 'BUY',
+    order_type: 'LIMIT',
+    price: 4_900_000,
+    quantity: 1,
+  });
   await g1.cancelOrder({ order_id: placed.result.reports[0]!.order_id });
   await g1.massCancel({});
   expect(ex.fatal).toEqual([]);
@@ -259,33 +349,49 @@ describe('gRPC fuzz', () => {
       fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
     );
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(fc.constantFrom<Method>('CancelOrder', 'AmendOrder', 'GetOrder'), idArb), { minLength: 10, maxLength: 20 }), async (batch) => {
-        const before = await ex.book();
-        const outcomes = await Promise.all(
-          batch.map(([m, id]) => {
-            const fields: WireField[] = [{ field: 1, wire: 0, value: BigInt(id) }];
-            if (m === 'AmendOrder') fields.push({ field: 4, wire: 0, value: 10n });
-            return unary(m, encodeFields(fields));
-          }),
-        );
-        let sequenced = false;
-        outcomes.forEach((o, k) => {
-          const [m, id] = batch[k]!;
-          const what = `${m} ${String(id)}`;
-          sequenced = checkUnary(what, m, o, 0) || sequenced;
-          // (A small id may be one of account 1's own orders; the same bytes twice in one millisecond are one signed request replayed.)
-          if (victimIds.includes(Number(id))) expect([ErrorCode.PERMISSION_DENIED, ErrorCode.REPLAYED_REQUEST], what).toContain(o.errorCode);
-        });
-        await afterBatch(before, sequenced);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.constantFrom<Method>('CancelOrder', 'AmendOrder', 'GetOrder'), idArb), {
+          minLength: 10,
+          maxLength: 20,
+        }),
+        async (batch) => {
+          const before = await ex.book();
+          const outcomes = await Promise.all(
+            batch.map(([m, id]) => {
+              const fields: WireField[] = [{ field: 1, wire: 0, value: BigInt(id) }];
+              if (m === 'AmendOrder') fields.push({ field: 4, wire: 0, value: 10n });
+              return unary(m, encodeFields(fields));
+            }),
+          );
+          let sequenced = false;
+          outcomes.forEach((o, k) => {
+            const [m, id] = batch[k]!;
+            const what = `${m} ${String(id)}`;
+            sequenced = checkUnary(what, m, o, 0) || sequenced;
+            // (A small id may be one of account 1's own orders; the same bytes twice in one millisecond are one signed request replayed.)
+            if (victimIds.includes(Number(id)))
+              expect([ErrorCode.PERMISSION_DENIED, ErrorCode.REPLAYED_REQUEST], what).toContain(o.errorCode);
+          });
+          await afterBatch(before, sequenced);
+        },
+      ),
       fcParams(6),
     );
   });
 
   it('garbage metadata: missing, malformed, other keys, stale, binary', async () => {
     const mdArb = fc.record({
-      apiKey: fc.option(fc.oneof(fc.constantFrom('', KEY1.key, KEY2.key, 'fuzz-admin'), fc.stringMatching(/^[\x20-\x7e]{0,60}$/)), { nil: undefined }),
-      timestamp: fc.option(fc.oneof(fc.constantFrom('', '0', '-1', '1e12', '99999999999999999999', 'NaN'), fc.stringMatching(/^[\x20-\x7e]{0,30}$/)), { nil: undefined }),
+      apiKey: fc.option(
+        fc.oneof(fc.constantFrom('', KEY1.key, KEY2.key, 'fuzz-admin'), fc.stringMatching(/^[\x20-\x7e]{0,60}$/)),
+        { nil: undefined },
+      ),
+      timestamp: fc.option(
+        fc.oneof(
+          fc.constantFrom('', '0', '-1', '1e12', '99999999999999999999', 'NaN'),
+          fc.stringMatching(/^[\x20-\x7e]{0,30}$/),
+        ),
+        { nil: undefined },
+      ),
       signature: fc.option(fc.stringMatching(/^[\x20-\x7e]{0,100}$/), { nil: undefined }),
       binary: fc.option(fc.uint8Array({ maxLength: 50 }), { nil: undefined }),
     });
@@ -307,7 +413,8 @@ describe('gRPC fuzz', () => {
           const [a, c] = batch[k]!;
           const what = `${JSON.stringify({ ...a, binary: a.binary?.length })} ${c.method} ${c.what}`;
           sequenced = checkUnary(what, c.method, o, c.body.byteLength) || sequenced;
-          if (a.apiKey !== undefined && a.apiKey !== KEY1.key && c.body.byteLength <= MAX_MESSAGE) expect([grpc.status.UNAUTHENTICATED, grpc.status.PERMISSION_DENIED], what).toContain(o.code);
+          if (a.apiKey !== undefined && a.apiKey !== KEY1.key && c.body.byteLength <= MAX_MESSAGE)
+            expect([grpc.status.UNAUTHENTICATED, grpc.status.PERMISSION_DENIED], what).toContain(o.code);
         });
         await afterBatch(before, sequenced);
       }),
@@ -318,11 +425,28 @@ describe('gRPC fuzz', () => {
   it('OrderSession: every message answered in order, the stream stays open', async () => {
     // OrderSessionRequest.commands (2) = SessionCommand { place 1 | cancel 2 | amend 3 | mass_cancel 4 } (5: no such member).
     const member: Record<Method, number> = { PlaceOrder: 1, CancelOrder: 2, AmendOrder: 3, MassCancel: 4, GetOrder: 5 };
-    const sessionCommand = (m: Method, body: Uint8Array) => encodeFields([{ field: 2, wire: 2, value: encodeFields([{ field: member[m], wire: 2, value: body }]) }]);
+    const sessionCommand = (m: Method, body: Uint8Array) =>
+      encodeFields([{ field: 2, wire: 2, value: encodeFields([{ field: member[m], wire: 2, value: body }]) }]);
     const messageArb: fc.Arbitrary<Input> = fc.oneof(
-      { weight: 3, arbitrary: unaryArb.map((c) => input(c.method, `session ${c.what}`, concatBytes([encodeFields([{ field: 1, wire: 0, value: 7n }]), sessionCommand(c.method, c.body)]))) },
+      {
+        weight: 3,
+        arbitrary: unaryArb.map((c) =>
+          input(
+            c.method,
+            `session ${c.what}`,
+            concatBytes([encodeFields([{ field: 1, wire: 0, value: 7n }]), sessionCommand(c.method, c.body)]),
+          ),
+        ),
+      },
       { weight: 2, arbitrary: unaryArb.map((c) => input(c.method, `raw ${c.what}`, c.body)) },
-      { weight: 1, arbitrary: fc.tuple(fc.constantFrom(1_025, 5_000), methodArb).map(([n, m]) => input(m, `${n} commands`, concatBytes(Array.from({ length: n }, () => sessionCommand(m, validBytes(m)))))) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(fc.constantFrom(1_025, 5_000), methodArb)
+          .map(([n, m]) =>
+            input(m, `${n} commands`, concatBytes(Array.from({ length: n }, () => sessionCommand(m, validBytes(m))))),
+          ),
+      },
     );
     await fc.assert(
       fc.asyncProperty(fc.array(messageArb, { minLength: 10, maxLength: 30 }), async (batch) => {
@@ -330,7 +454,13 @@ describe('gRPC fuzz', () => {
         const nonce = randomBytes(8).toString('hex');
         const md = signed(sessionTarget(nonce), new Uint8Array(0));
         md.set(METADATA_SESSION_NONCE, nonce);
-        const call = client.makeBidiStreamRequest<Buffer, Buffer>(methodPath('OrderSession'), identity, identity, md, {});
+        const call = client.makeBidiStreamRequest<Buffer, Buffer>(
+          methodPath('OrderSession'),
+          identity,
+          identity,
+          md,
+          {},
+        );
         const replies: Record<string, unknown>[] = [];
         const status = new Promise<grpc.StatusObject>((r) => call.on('status', r));
         call.on('error', () => undefined);
@@ -380,24 +510,65 @@ describe('gRPC fuzz', () => {
 
   it('OrderSession options metadata (cancel-on-disconnect, dead-man’s switch): opened as asked or refused INVALID_ARGUMENT; no switch fires early', async () => {
     const optArb = fc.record({
-      cancel: fc.option(fc.oneof(fc.constantFrom('true', 'false', '1', '0', '', ' TRUE ', 'yes', '2', 'truee'), fc.stringMatching(/^[\x20-\x7e]{0,12}$/)), { nil: undefined }),
-      deadMan: fc.option(fc.oneof(fc.constantFrom('0', '', ' 60000 ', '2147483647', '2147483648', '3000000000', '9999999999', '99999999999', '-1', '1e9', '0x10', '60000.5'), fc.integer({ min: 1_000, max: 2 ** 31 - 1 }).map(String), fc.integer({ min: 2 ** 31, max: 9_999_999_999 }).map(String)), { nil: undefined }),
+      cancel: fc.option(
+        fc.oneof(
+          fc.constantFrom('true', 'false', '1', '0', '', ' TRUE ', 'yes', '2', 'truee'),
+          fc.stringMatching(/^[\x20-\x7e]{0,12}$/),
+        ),
+        { nil: undefined },
+      ),
+      deadMan: fc.option(
+        fc.oneof(
+          fc.constantFrom(
+            '0',
+            '',
+            ' 60000 ',
+            '2147483647',
+            '2147483648',
+            '3000000000',
+            '9999999999',
+            '99999999999',
+            '-1',
+            '1e9',
+            '0x10',
+            '60000.5',
+          ),
+          fc.integer({ min: 1_000, max: 2 ** 31 - 1 }).map(String),
+          fc.integer({ min: 2 ** 31, max: 9_999_999_999 }).map(String),
+        ),
+        { nil: undefined },
+      ),
     });
     await fc.assert(
       fc.asyncProperty(optArb, async (o) => {
         // A resting order of account 1 that a misfiring switch would cancel.
-        const placed = await g1.placeOrder({ client_order_id: `dm-${++seq}`, symbol: 'BTC-USD', side: 'BUY', order_type: 'LIMIT', price: 4_900_000, quantity: 1 });
+        const placed = await g1.placeOrder({
+          client_order_id: `dm-${++seq}`,
+          symbol: 'BTC-USD',
+          side: 'BUY',
+          order_type: 'LIMIT',
+          price: 4_900_000,
+          quantity: 1,
+        });
         const orderId = placed.result.reports[0]!.order_id;
         const nonce = randomBytes(8).toString('hex');
         const md = signed(sessionTarget(nonce), new Uint8Array(0));
         md.set(METADATA_SESSION_NONCE, nonce);
         if (o.cancel !== undefined) md.set('x-mb-cancel-on-disconnect', o.cancel);
         if (o.deadMan !== undefined) md.set('x-mb-dead-man-ms', o.deadMan);
-        const call = client.makeBidiStreamRequest<Buffer, Buffer>(methodPath('OrderSession'), identity, identity, md, {});
+        const call = client.makeBidiStreamRequest<Buffer, Buffer>(
+          methodPath('OrderSession'),
+          identity,
+          identity,
+          md,
+          {},
+        );
         call.on('error', () => undefined);
         const opened = await new Promise<string>((resolve) => {
           call.on('metadata', () => resolve('OPEN'));
-          call.on('status', (s: grpc.StatusObject) => resolve(String(s.metadata.get(METADATA_ERROR_CODE)[0] ?? s.code)));
+          call.on('status', (s: grpc.StatusObject) =>
+            resolve(String(s.metadata.get(METADATA_ERROR_CODE)[0] ?? s.code)),
+          );
         });
         const what = JSON.stringify(o);
         expect(['OPEN', ErrorCode.INVALID_ARGUMENT], `${what}: ${opened}`).toContain(opened);
@@ -406,7 +577,10 @@ describe('gRPC fuzz', () => {
         await new Promise((r) => setTimeout(r, 60));
         if (opened === 'OPEN' && (dm === 0 || dm >= 1_000)) {
           const book = await ex.book();
-          expect(book.orders.some((x) => x.orderId === orderId), `${what}: the order was canceled before the switch was due`).toBe(true);
+          expect(
+            book.orders.some((x) => x.orderId === orderId),
+            `${what}: the order was canceled before the switch was due`,
+          ).toBe(true);
         }
         call.end();
         await new Promise((r) => setTimeout(r, 10));
@@ -425,10 +599,21 @@ describe('gRPC fuzz', () => {
       return concatBytes([h, payload]);
     };
     const caseArb = fc.record({
-      path: fc.oneof(fc.constantFrom(...METHODS.map(methodPath), methodPath('OrderSession'), '/exchange.v1.OrderEntryService/Nope', '/', '/grpc.health.v1.Health/Check'), fc.stringMatching(/^\/[A-Za-z0-9./]{0,40}$/)),
+      path: fc.oneof(
+        fc.constantFrom(
+          ...METHODS.map(methodPath),
+          methodPath('OrderSession'),
+          '/exchange.v1.OrderEntryService/Nope',
+          '/',
+          '/grpc.health.v1.Health/Check',
+        ),
+        fc.stringMatching(/^\/[A-Za-z0-9./]{0,40}$/),
+      ),
       contentType: fc.constantFrom('application/grpc', 'application/grpc+proto', 'application/json', 'text/plain', ''),
       body: fc.oneof(
-        fc.tuple(methodArb, fc.integer({ min: 0, max: 3 }), fc.integer({ min: -10, max: 10 })).map(([m, flag, delta]) => framed(validBytes(m), flag, Math.max(0, validBytes(m).byteLength + delta))),
+        fc
+          .tuple(methodArb, fc.integer({ min: 0, max: 3 }), fc.integer({ min: -10, max: 10 }))
+          .map(([m, flag, delta]) => framed(validBytes(m), flag, Math.max(0, validBytes(m).byteLength + delta))),
         fc.tuple(methodArb, mutationsArb).map(([m, ms]) => mutate(framed(validBytes(m)), ms)),
         fc.uint8Array({ maxLength: 100 }),
         fc.constant(framed(new Uint8Array(0), 0, 0xffff_ffff)),
@@ -445,7 +630,8 @@ describe('gRPC fuzz', () => {
               new Promise<string>((resolve) => {
                 const headers: http2.OutgoingHttpHeaders = { ':method': 'POST', ':path': c.path, te: 'trailers' };
                 if (c.contentType !== '') headers['content-type'] = c.contentType;
-                for (const [k, v] of Object.entries(signed(c.path, c.body.subarray(5)).getMap())) headers[k] = String(v);
+                for (const [k, v] of Object.entries(signed(c.path, c.body.subarray(5)).getMap()))
+                  headers[k] = String(v);
                 let req: http2.ClientHttp2Stream;
                 try {
                   req = session.request(headers);

@@ -60,10 +60,19 @@ export const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
   fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: fc.constantFrom(0x00, 0x01, 0x7f, 0x80, 0xff) }),
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    at: fc.nat(),
+    bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }),
+  }),
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), n: fc.integer({ min: 1, max: 16 }) }),
   fc.record({ kind: fc.constant('duplicate' as const), at: fc.nat(), n: fc.integer({ min: 1, max: 32 }) }),
-  fc.record({ kind: fc.constant('extreme' as const), at: fc.nat(), width: fc.constantFrom(1 as const, 2 as const, 4 as const, 8 as const), high: fc.boolean() }),
+  fc.record({
+    kind: fc.constant('extreme' as const),
+    at: fc.nat(),
+    width: fc.constantFrom(1 as const, 2 as const, 4 as const, 8 as const),
+    high: fc.boolean(),
+  }),
 );
 
 export function applyMutation(input: Uint8Array, m: Mutation): Uint8Array {
@@ -212,10 +221,16 @@ export class HeapWatch {
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls `check` until it holds (bounded); `what` may be a function, to describe the state at the timeout. */
-export async function waitFor(what: string | (() => string), check: () => boolean | Promise<boolean>, timeoutMs = 10_000, everyMs = 5): Promise<void> {
+export async function waitFor(
+  what: string | (() => string),
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  everyMs = 5,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
     await sleep(everyMs);
   }
 }
@@ -229,7 +244,13 @@ export const shardConfig: ShardConfig = parseConfig(JSON.parse(fs.readFileSync(S
 export const KEY1 = { key: 'fuzz-key-1', hmacSecret: 'fuzz-secret-1' };
 export const KEY2 = { key: 'fuzz-key-2', hmacSecret: 'fuzz-secret-2' };
 export const ADMIN_KEY = { key: 'fuzz-admin', hmacSecret: 'fuzz-admin-secret' };
-const RISK_OPEN = { maxOrderQty: 1_000_000, maxNotional: 10_000_000_000_000, maxOpenOrders: 100_000, ratePerSec: 1_000_000, burst: 1_000_000 };
+const RISK_OPEN = {
+  maxOrderQty: 1_000_000,
+  maxNotional: 10_000_000_000_000,
+  maxOpenOrders: 100_000,
+  ratePerSec: 1_000_000,
+  burst: 1_000_000,
+};
 
 export interface InProcessExchange {
   dir: string;
@@ -288,7 +309,14 @@ export async function startInProcessExchange(opts: InProcessExchangeOptions = {}
   const clusterFile = path.join(dir, 'cluster.json');
   fs.writeFileSync(
     clusterFile,
-    JSON.stringify({ clusterId: 'fuzz', dataDir: path.join(dir, 'data'), shardConfig: SHARD_CONFIG_PATH, fsync: false, seed: 1, members: [{ id: 1, raft: '127.0.0.1:1', client: `127.0.0.1:${endpoint.port}` }] }),
+    JSON.stringify({
+      clusterId: 'fuzz',
+      dataDir: path.join(dir, 'data'),
+      shardConfig: SHARD_CONFIG_PATH,
+      fsync: false,
+      seed: 1,
+      members: [{ id: 1, raft: '127.0.0.1:1', client: `127.0.0.1:${endpoint.port}` }],
+    }),
   );
   const accounts = new Map<number, unknown>([
     [1, { account: 1, apiKeys: [KEY1], risk: RISK_OPEN }],

@@ -21,7 +21,15 @@ import net from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EntryType, MessageType, type Message, type NodeId } from '../../replicator/raft/types.js';
-import { FrameDecodeError, FrameDecoder, HELLO_FRAME_BYTES_MAX, PROTOCOL_VERSION, encodeHello, encodeMessages, type DecodedFrame } from '../../replicator/transport/raft-codec.js';
+import {
+  FrameDecodeError,
+  FrameDecoder,
+  HELLO_FRAME_BYTES_MAX,
+  PROTOCOL_VERSION,
+  encodeHello,
+  encodeMessages,
+  type DecodedFrame,
+} from '../../replicator/transport/raft-codec.js';
 import { TcpTransport, type TransportLogFields } from '../../replicator/transport/tcp-transport.js';
 import { NO_LOG } from '../../ops/log.js';
 import { collectLog, type LogRecord } from '../ops/collect-log.js';
@@ -71,12 +79,21 @@ afterAll(async () => {
 /** A message as plain data (entry and snapshot data copied out of the receive buffers). */
 function plain(m: Message): Message {
   const out: Message = { ...m, entries: m.entries.map((e) => ({ ...e, data: new Uint8Array(e.data) })) };
-  if (m.snapshot !== undefined) out.snapshot = { ...m.snapshot, meta: { ...m.snapshot.meta, conf: { voters: [...m.snapshot.meta.conf.voters], learners: [...m.snapshot.meta.conf.learners] } }, data: new Uint8Array(m.snapshot.data) };
+  if (m.snapshot !== undefined)
+    out.snapshot = {
+      ...m.snapshot,
+      meta: {
+        ...m.snapshot.meta,
+        conf: { voters: [...m.snapshot.meta.conf.voters], learners: [...m.snapshot.meta.conf.learners] },
+      },
+      data: new Uint8Array(m.snapshot.data),
+    };
   else delete out.snapshot;
   return out;
 }
 
-const show = (m: Message): string => JSON.stringify(m, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
+const show = (m: Message): string =>
+  JSON.stringify(m, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
 
 // ---------------------------------------------------------------------------------------------
 // The reference: decode byte by byte, then the connection rules
@@ -134,10 +151,25 @@ const messageArb = (from: number, to: number): fc.Arbitrary<Message> =>
       reject: fc.boolean(),
       rejectHint: u64,
       context: u64,
-      entries: fc.array(fc.record({ index: u64, term: u64, type: fc.constantFrom(EntryType.NORMAL, EntryType.NOOP, EntryType.CONF_CHANGE), data: fc.uint8Array({ maxLength: 60 }) }), { maxLength: 3 }),
+      entries: fc.array(
+        fc.record({
+          index: u64,
+          term: u64,
+          type: fc.constantFrom(EntryType.NORMAL, EntryType.NOOP, EntryType.CONF_CHANGE),
+          data: fc.uint8Array({ maxLength: 60 }),
+        }),
+        { maxLength: 3 },
+      ),
       snapshot: fc.option(
         fc.record({
-          meta: fc.record({ index: u64, term: u64, conf: fc.record({ voters: fc.array(fc.nat({ max: 9 }), { maxLength: 5 }), learners: fc.array(fc.nat({ max: 9 }), { maxLength: 2 }) }) }),
+          meta: fc.record({
+            index: u64,
+            term: u64,
+            conf: fc.record({
+              voters: fc.array(fc.nat({ max: 9 }), { maxLength: 5 }),
+              learners: fc.array(fc.nat({ max: 9 }), { maxLength: 2 }),
+            }),
+          }),
           size: u64,
           offset: u64,
           data: fc.uint8Array({ maxLength: 80 }),
@@ -158,12 +190,27 @@ interface Stream {
 }
 
 const helloArb = fc.oneof(
-  { weight: 6, arbitrary: fc.constant(encodeHello({ protocolVersion: PROTOCOL_VERSION, nodeId: 3, clusterId: CLUSTER })) },
-  { weight: 2, arbitrary: mutationsArb.map((ms) => mutate(encodeHello({ protocolVersion: PROTOCOL_VERSION, nodeId: 3, clusterId: CLUSTER }), ms)) },
+  {
+    weight: 6,
+    arbitrary: fc.constant(encodeHello({ protocolVersion: PROTOCOL_VERSION, nodeId: 3, clusterId: CLUSTER })),
+  },
+  {
+    weight: 2,
+    arbitrary: mutationsArb.map((ms) =>
+      mutate(encodeHello({ protocolVersion: PROTOCOL_VERSION, nodeId: 3, clusterId: CLUSTER }), ms),
+    ),
+  },
   {
     weight: 1,
     arbitrary: fc
-      .record({ protocolVersion: fc.constantFrom(0, PROTOCOL_VERSION, PROTOCOL_VERSION + 1, 65_535), nodeId: fc.constantFrom(0, 1, SELF, 3, 2 ** 53 - 1), clusterId: fc.oneof(fc.constantFrom(CLUSTER, '', 'other', CLUSTER.toUpperCase(), `${CLUSTER}\u0000`), fc.string({ maxLength: 20 })) })
+      .record({
+        protocolVersion: fc.constantFrom(0, PROTOCOL_VERSION, PROTOCOL_VERSION + 1, 65_535),
+        nodeId: fc.constantFrom(0, 1, SELF, 3, 2 ** 53 - 1),
+        clusterId: fc.oneof(
+          fc.constantFrom(CLUSTER, '', 'other', CLUSTER.toUpperCase(), `${CLUSTER}\u0000`),
+          fc.string({ maxLength: 20 }),
+        ),
+      })
       .filter((h) => Buffer.byteLength(h.clusterId) <= 255)
       .map((h) => encodeHello(h)),
   },
@@ -172,10 +219,27 @@ const helloArb = fc.oneof(
 );
 
 const frameArb = fc.oneof(
-  { weight: 5, arbitrary: fc.array(messageArb(3, SELF), { minLength: 1, maxLength: 3 }).map((ms) => encodeMessages(ms)) },
-  { weight: 3, arbitrary: fc.tuple(fc.array(messageArb(3, SELF), { minLength: 1, maxLength: 3 }), mutationsArb).map(([ms, mu]) => mutate(encodeMessages(ms), mu)) },
-  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(1, 3, 4), fc.constantFrom(SELF, 1, 5)).chain(([from, to]) => messageArb(from, to)).map((m) => encodeMessages([m])) },
-  { weight: 1, arbitrary: fc.constant(encodeHello({ protocolVersion: PROTOCOL_VERSION, nodeId: 3, clusterId: CLUSTER })) },
+  {
+    weight: 5,
+    arbitrary: fc.array(messageArb(3, SELF), { minLength: 1, maxLength: 3 }).map((ms) => encodeMessages(ms)),
+  },
+  {
+    weight: 3,
+    arbitrary: fc
+      .tuple(fc.array(messageArb(3, SELF), { minLength: 1, maxLength: 3 }), mutationsArb)
+      .map(([ms, mu]) => mutate(encodeMessages(ms), mu)),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.constantFrom(1, 3, 4), fc.constantFrom(SELF, 1, 5))
+      .chain(([from, to]) => messageArb(from, to))
+      .map((m) => encodeMessages([m])),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constant(encodeHello({ protocolVersion: PROTOCOL_VERSION, nodeId: 3, clusterId: CLUSTER })),
+  },
 );
 
 const streamArb: fc.Arbitrary<Stream> = fc
@@ -187,7 +251,11 @@ const streamArb: fc.Arbitrary<Stream> = fc
   })
   .map(({ hello, frames, garbage, cuts }) => {
     const bytes = concatBytes([hello, ...frames, ...(garbage !== undefined ? [garbage] : [])]);
-    return { bytes, cuts, [fc.toStringMethod]: () => `${Buffer.from(bytes).toString('hex')} cut at ${cuts.join(',')}` } as Stream;
+    return {
+      bytes,
+      cuts,
+      [fc.toStringMethod]: () => `${Buffer.from(bytes).toString('hex')} cut at ${cuts.join(',')}`,
+    } as Stream;
   });
 
 // ---------------------------------------------------------------------------------------------
@@ -210,7 +278,10 @@ async function runStream(st: Stream): Promise<void> {
     await new Promise<void>((r) => s.write(chunk, () => r()));
     await new Promise((r) => setImmediate(r)); // one chunk per read, as far as TCP lets us
   }
-  const refused = () => logs.slice(logsFrom).find((e) => e.event === 'inbound_closed' && e.remote === local && e.reason !== 'CLOSED_BY_PEER');
+  const refused = () =>
+    logs
+      .slice(logsFrom)
+      .find((e) => e.event === 'inbound_closed' && e.remote === local && e.reason !== 'CLOSED_BY_PEER');
   const what = `${String(st)} → reference ${expected.messages.length} messages, ${[...expected.reasons].join('|') || 'no violation'}`;
   if (expected.reasons.size > 0) {
     await waitFor(`refusal of ${what}`, () => closed && refused() !== undefined, 5_000, 2);
@@ -239,8 +310,26 @@ describe('Raft transport fuzz', () => {
         // The real peer still gets through (a raw HELLO claiming its node id may have replaced its connection: it redials).
         const index = ++peerIndex;
         const before = received.length;
-        peer.send([{ type: MessageType.HEARTBEAT, from: 1, to: SELF, term: 1, logTerm: 0, index: 0, entries: [], commit: index, reject: false, rejectHint: 0, context: index }]);
-        await waitFor('the real peer’s heartbeat', () => received.slice(before).some((m) => m.from === 1 && m.context === index), 10_000);
+        peer.send([
+          {
+            type: MessageType.HEARTBEAT,
+            from: 1,
+            to: SELF,
+            term: 1,
+            logTerm: 0,
+            index: 0,
+            entries: [],
+            commit: index,
+            reject: false,
+            rejectHint: 0,
+            context: index,
+          },
+        ]);
+        await waitFor(
+          'the real peer’s heartbeat',
+          () => received.slice(before).some((m) => m.from === 1 && m.context === index),
+          10_000,
+        );
         heap.sample();
       }),
       fcParams(12),
@@ -250,7 +339,9 @@ describe('Raft transport fuzz', () => {
   it('decoding does not depend on chunking; accepted messages re-encode to themselves (no sockets)', () => {
     const bytesArb = fc.oneof(
       streamArb.map((s) => s.bytes),
-      fc.tuple(fc.array(messageArb(3, SELF), { minLength: 1, maxLength: 4 }), mutationsArb).map(([ms, mu]) => mutate(encodeMessages(ms), mu)),
+      fc
+        .tuple(fc.array(messageArb(3, SELF), { minLength: 1, maxLength: 4 }), mutationsArb)
+        .map(([ms, mu]) => mutate(encodeMessages(ms), mu)),
     );
     fc.assert(
       fc.property(bytesArb, fc.array(fc.nat(), { maxLength: 8 }), (bytes, cuts) => {
@@ -282,7 +373,9 @@ describe('Raft transport fuzz', () => {
               expect(b.messages.map((m) => show(plain(m)))).toEqual(a.messages.map((m) => show(plain(m))));
               // Canonical: what was accepted encodes back to bytes that decode to the same messages.
               const again = new FrameDecoder({ frameBytesMax: FRAME_MAX }).push(encodeMessages(a.messages));
-              expect(again.flatMap((f) => (f.kind === 'messages' ? f.messages.map((m) => show(plain(m))) : []))).toEqual(a.messages.map((m) => show(plain(m))));
+              expect(
+                again.flatMap((f) => (f.kind === 'messages' ? f.messages.map((m) => show(plain(m))) : [])),
+              ).toEqual(a.messages.map((m) => show(plain(m))));
             }
           }
         }

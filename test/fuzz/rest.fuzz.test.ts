@@ -20,13 +20,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
 import { ERROR_STATUS, ErrorCode } from '../../api/errors.js';
-import { HeapWatch, KEY1, KEY2, fcParams, mutationsArb, mutate, nastyJsonValue, startInProcessExchange, type InProcessExchange } from './harness.js';
+import {
+  HeapWatch,
+  KEY1,
+  KEY2,
+  fcParams,
+  mutationsArb,
+  mutate,
+  nastyJsonValue,
+  startInProcessExchange,
+  type InProcessExchange,
+} from './harness.js';
 
 let ex: InProcessExchange;
 let rest1: OrderEntryRestClient;
 let rest2: OrderEntryRestClient;
 /** Account 2's resting ETH-USD orders: the fuzz (account 1, BTC-USD) must never touch them. */
-let victimIds: number[] = [];
+const victimIds: number[] = [];
 let victimOrders = '';
 const heap = new HeapWatch();
 let seq = 0;
@@ -38,7 +48,15 @@ beforeAll(async () => {
   rest1 = new OrderEntryRestClient({ baseUrl: ex.restUrl, key: KEY1 });
   rest2 = new OrderEntryRestClient({ baseUrl: ex.restUrl, key: KEY2 });
   for (const price of [299_000, 298_000, 301_000]) {
-    const r = await rest2.placeOrder({ client_order_id: `victim-${price}`, symbol: 'ETH-USD', side: price < 300_000 ? 'BUY' : 'SELL', order_type: 'LIMIT', time_in_force: 'GTC', price, quantity: 50 });
+    const r = await rest2.placeOrder({
+      client_order_id: `victim-${price}`,
+      symbol: 'ETH-USD',
+      side: price < 300_000 ? 'BUY' : 'SELL',
+      order_type: 'LIMIT',
+      time_in_force: 'GTC',
+      price,
+      quantity: 50,
+    });
     expect(r.status).toBe(201);
     victimIds.push((r.body as { result: { reports: { order_id: number }[] } }).result.reports[0]!.order_id);
   }
@@ -157,7 +175,9 @@ function checkAnswer(what: string, o: HttpOutcome, opts: { allowClose?: boolean 
   try {
     body = JSON.parse(o.body.toString('utf8')) as Record<string, unknown>;
   } catch {
-    throw new Error(`${what}: ${o.status} with a body that is not JSON: ${JSON.stringify(o.body.toString('latin1').slice(0, 200))} headers ${JSON.stringify([...o.headers])}`);
+    throw new Error(
+      `${what}: ${o.status} with a body that is not JSON: ${JSON.stringify(o.body.toString('latin1').slice(0, 200))} headers ${JSON.stringify([...o.headers])}`,
+    );
   }
   if (o.status === 200 || o.status === 201) {
     expect('result' in body || 'order' in body, `${what}: success body ${o.body.toString().slice(0, 200)}`).toBe(true);
@@ -170,7 +190,8 @@ function checkAnswer(what: string, o: HttpOutcome, opts: { allowClose?: boolean 
   expect(expected, `${what}: unknown code ${code}`).toBeDefined();
   expect(o.status, `${what}: status of ${code}`).toBe(expected);
   expect(code, what).not.toBe(ErrorCode.INTERNAL);
-  if (o.status === 429 || o.status === 503) expect(Number(o.headers.get('retry-after')), what).toBeGreaterThanOrEqual(1);
+  if (o.status === 429 || o.status === 503)
+    expect(Number(o.headers.get('retry-after')), what).toBeGreaterThanOrEqual(1);
   return { mayHaveSequenced: !PRE_SEQUENCING.has(code) };
 }
 
@@ -182,7 +203,15 @@ async function afterBatch(before: { applied: number; stateHash: string }, mayHav
     expect(now.stateHash, 'state hash after refusals only').toBe(before.stateHash);
   }
   expect(await ordersOf(2), "account 2's orders").toBe(victimOrders);
-  const placed = await rest1.placeOrder({ client_order_id: `ok-${++seq}`, symbol: 'BTC-USD', side: 'BUY', order_type: 'LIMIT', time_in_force: 'GTC', price: 4_900_000, quantity: 1 });
+  const placed = await rest1.placeOrder({
+    client_order_id: `ok-${++seq}`,
+    symbol: 'BTC-USD',
+    side: 'BUY',
+    order_type: 'LIMIT',
+    time_in_force: 'GTC',
+    price: 4_900_000,
+    quantity: 1,
+  });
   expect(placed.status, JSON.stringify(placed.body)).toBe(201);
   const id = (placed.body as { result: { reports: { order_id: number }[] } }).result.reports[0]!.order_id;
   expect((await rest1.cancelOrder(id)).status).toBe(200);
@@ -195,8 +224,23 @@ async function afterBatch(before: { applied: number; stateHash: string }, mayHav
 // ---------------------------------------------------------------------------------------------
 // Inputs
 
-const VALID_ORDER = { client_order_id: 'fz-1', symbol: 'BTC-USD', side: 'BUY', order_type: 'LIMIT', time_in_force: 'GTC', price: 4_950_000, quantity: 2 };
-const ORDER_FIELDS = [...Object.keys(VALID_ORDER), 'stop_price', 'expire_time_us', 'post_only', 'display_quantity', 'self_trade_prevention'];
+const VALID_ORDER = {
+  client_order_id: 'fz-1',
+  symbol: 'BTC-USD',
+  side: 'BUY',
+  order_type: 'LIMIT',
+  time_in_force: 'GTC',
+  price: 4_950_000,
+  quantity: 2,
+};
+const ORDER_FIELDS = [
+  ...Object.keys(VALID_ORDER),
+  'stop_price',
+  'expire_time_us',
+  'post_only',
+  'display_quantity',
+  'self_trade_prevention',
+];
 
 /** A valid order with fields replaced by nasty values, removed, or unknown ones added. */
 const mutatedOrderArb = fc
@@ -218,7 +262,12 @@ const validBody = Buffer.from(JSON.stringify(VALID_ORDER));
 type BodyCase = { what: string; body: Uint8Array };
 /** Printed by fast-check as its name and first bytes (some bodies are 64 KiB). */
 function bodyCase(what: string, body: Uint8Array): BodyCase {
-  return { what, body, [fc.toStringMethod]: () => `${what}: ${JSON.stringify(Buffer.from(body.subarray(0, 100)).toString('latin1'))}${body.byteLength > 100 ? `… (${body.byteLength} bytes)` : ''}` } as BodyCase;
+  return {
+    what,
+    body,
+    [fc.toStringMethod]: () =>
+      `${what}: ${JSON.stringify(Buffer.from(body.subarray(0, 100)).toString('latin1'))}${body.byteLength > 100 ? `… (${body.byteLength} bytes)` : ''}`,
+  } as BodyCase;
 }
 const bodyArb: fc.Arbitrary<BodyCase> = fc.oneof(
   { weight: 4, arbitrary: mutatedOrderArb.map((body) => bodyCase('mutated order', body)) },
@@ -230,8 +279,14 @@ const bodyArb: fc.Arbitrary<BodyCase> = fc.oneof(
     arbitrary: fc.constantFrom<BodyCase>(
       bodyCase('deep array', Buffer.from(`${'['.repeat(30_000)}${']'.repeat(30_000)}`)),
       bodyCase('deep object', Buffer.from(`${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`)),
-      bodyCase('huge repeated field', Buffer.from(JSON.stringify({ ...VALID_ORDER, client_order_id: Array.from({ length: 8000 }, () => 'x') }))),
-      bodyCase('exactly the limit', Buffer.from(JSON.stringify({ ...VALID_ORDER, pad: 'x'.repeat(BODY_MAX - 200) })).subarray(0, BODY_MAX)),
+      bodyCase(
+        'huge repeated field',
+        Buffer.from(JSON.stringify({ ...VALID_ORDER, client_order_id: Array.from({ length: 8000 }, () => 'x') })),
+      ),
+      bodyCase(
+        'exactly the limit',
+        Buffer.from(JSON.stringify({ ...VALID_ORDER, pad: 'x'.repeat(BODY_MAX - 200) })).subarray(0, BODY_MAX),
+      ),
       bodyCase('number with 60k digits', Buffer.from(`{"quantity":${'9'.repeat(60_000)}}`)),
       bodyCase('BOM + JSON', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), validBody])),
       bodyCase('UTF-16 JSON', Buffer.from(JSON.stringify(VALID_ORDER), 'utf16le')),
@@ -242,7 +297,24 @@ const bodyArb: fc.Arbitrary<BodyCase> = fc.oneof(
 );
 
 const nastySegment = fc.oneof(
-  fc.constantFrom('0', '-1', '1.5', '1e3', '9'.repeat(30), String(2 ** 53), String(2 ** 53 - 1), String(2 ** 44 * 7 + 5), '999999', '%zz', '%00', '%2F', '..', '%E2%82%AC', 'cancel-all', ''),
+  fc.constantFrom(
+    '0',
+    '-1',
+    '1.5',
+    '1e3',
+    '9'.repeat(30),
+    String(2 ** 53),
+    String(2 ** 53 - 1),
+    String(2 ** 44 * 7 + 5),
+    '999999',
+    '%zz',
+    '%00',
+    '%2F',
+    '..',
+    '%E2%82%AC',
+    'cancel-all',
+    '',
+  ),
   fc.nat().map(String),
   fc.stringMatching(/^[A-Za-z0-9%._~-]{1,40}$/),
 );
@@ -252,21 +324,55 @@ type RouteCase = { method: string; path: string; body: Uint8Array; victim: boole
 const routeArb: fc.Arbitrary<RouteCase> = fc
   .record({
     method: fc.constantFrom('GET', 'POST', 'DELETE', 'PATCH', 'PUT', 'HEAD', 'OPTIONS', 'get', 'TRACE', 'X'),
-    shape: fc.constantFrom('/v1/orders/', '/v1/orders', '/v1/orders/cancel-all', '/v1/admin/', '/v1/', '/', '/healthz/', '/v1/orders//'),
+    shape: fc.constantFrom(
+      '/v1/orders/',
+      '/v1/orders',
+      '/v1/orders/cancel-all',
+      '/v1/admin/',
+      '/v1/',
+      '/',
+      '/healthz/',
+      '/v1/orders//',
+    ),
     segment: fc.oneof({ weight: 2, arbitrary: nastySegment }, { weight: 1, arbitrary: fc.constant('VICTIM') }),
     query: fc.option(fc.stringMatching(/^[A-Za-z0-9=&%]{0,20}$/), { nil: undefined }),
-    body: fc.oneof(fc.constant(new Uint8Array(0)), mutatedOrderArb, fc.json({ maxDepth: 2 }).map((j) => Buffer.from(j))),
+    body: fc.oneof(
+      fc.constant(new Uint8Array(0)),
+      mutatedOrderArb,
+      fc.json({ maxDepth: 2 }).map((j) => Buffer.from(j)),
+    ),
     victimPick: fc.nat(),
   })
   .map((r) => {
     const victim = r.segment === 'VICTIM';
     const segment = victim ? String(victimIds[r.victimPick % victimIds.length]) : r.segment;
     const path = `${r.shape}${r.shape.endsWith('/') ? segment : ''}${r.query !== undefined ? `?${r.query}` : ''}`;
-    return { method: r.method, path, body: r.method === 'GET' || r.method === 'HEAD' ? new Uint8Array(0) : r.body, victim };
+    return {
+      method: r.method,
+      path,
+      body: r.method === 'GET' || r.method === 'HEAD' ? new Uint8Array(0) : r.body,
+      victim,
+    };
   });
 
 /** Auth headers with nasty values (printable ASCII: what an HTTP header can carry without uWS refusing the request line). */
-const asciiNasty = fc.oneof(fc.constantFrom('', ' ', '0', '-1', '1e12', '99999999999999999999', String(Date.now()), 'ff'.repeat(32), 'GG'.repeat(32), 'fuzz-key-1', 'fuzz-key-2', 'fuzz-admin'), fc.stringMatching(/^[\x21-\x7e]{0,80}$/));
+const asciiNasty = fc.oneof(
+  fc.constantFrom(
+    '',
+    ' ',
+    '0',
+    '-1',
+    '1e12',
+    '99999999999999999999',
+    String(Date.now()),
+    'ff'.repeat(32),
+    'GG'.repeat(32),
+    'fuzz-key-1',
+    'fuzz-key-2',
+    'fuzz-admin',
+  ),
+  fc.stringMatching(/^[\x21-\x7e]{0,80}$/),
+);
 const authArb = fc.record({
   apiKey: fc.option(asciiNasty, { nil: undefined }),
   timestamp: fc.option(asciiNasty, { nil: undefined }),
@@ -282,7 +388,11 @@ describe('REST fuzz', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(bodyArb, { minLength: 10, maxLength: 25 }), async (batch) => {
         const before = await ex.book();
-        const outcomes = await Promise.all(batch.map((c) => httpRaw(requestBytes('POST', '/v1/orders', signedHeaders('POST', '/v1/orders', c.body), c.body))));
+        const outcomes = await Promise.all(
+          batch.map((c) =>
+            httpRaw(requestBytes('POST', '/v1/orders', signedHeaders('POST', '/v1/orders', c.body), c.body)),
+          ),
+        );
         let sequenced = false;
         outcomes.forEach((o, k) => {
           const c = batch[k]!;
@@ -304,7 +414,12 @@ describe('REST fuzz', () => {
         const headers = signedHeaders('POST', '/v1/orders', body);
         let bytes: Uint8Array;
         if (chunked) {
-          const head = ['POST /v1/orders HTTP/1.1', 'Host: x', 'Transfer-Encoding: chunked', ...headers.map(([k, v]) => `${k}: ${v}`)].join('\r\n');
+          const head = [
+            'POST /v1/orders HTTP/1.1',
+            'Host: x',
+            'Transfer-Encoding: chunked',
+            ...headers.map(([k, v]) => `${k}: ${v}`),
+          ].join('\r\n');
           const chunks: Buffer[] = [Buffer.from(`${head}\r\n\r\n`)];
           for (let at = 0; at < size; at += 16_384) {
             const part = body.subarray(at, at + 16_384);
@@ -327,7 +442,15 @@ describe('REST fuzz', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(routeArb, { minLength: 10, maxLength: 25 }), async (batch) => {
         const before = await ex.book();
-        const outcomes = await Promise.all(batch.map((c) => httpRaw(requestBytes(c.method, c.path, signedHeaders(c.method.toUpperCase(), c.path, c.body), c.body), 3_000, c.method === 'HEAD')));
+        const outcomes = await Promise.all(
+          batch.map((c) =>
+            httpRaw(
+              requestBytes(c.method, c.path, signedHeaders(c.method.toUpperCase(), c.path, c.body), c.body),
+              3_000,
+              c.method === 'HEAD',
+            ),
+          ),
+        );
         let sequenced = false;
         outcomes.forEach((o, k) => {
           const c = batch[k]!;
@@ -337,7 +460,13 @@ describe('REST fuzz', () => {
           // uWS's parser closes the connection on a method it does not know.
           const v = checkAnswer(what, o, { allowClose: !STANDARD_METHODS.has(c.method) });
           // Another account's order is never visible, cancellable or amendable.
-          if (c.victim && o.kind === 'answer' && c.path.startsWith('/v1/orders/') && ['GET', 'DELETE', 'PATCH'].includes(c.method)) expect(o.status, what).not.toBeLessThan(300);
+          if (
+            c.victim &&
+            o.kind === 'answer' &&
+            c.path.startsWith('/v1/orders/') &&
+            ['GET', 'DELETE', 'PATCH'].includes(c.method)
+          )
+            expect(o.status, what).not.toBeLessThan(300);
           sequenced ||= v.mayHaveSequenced;
         });
         await afterBatch(before, sequenced);
@@ -352,7 +481,12 @@ describe('REST fuzz', () => {
         const before = await ex.book();
         const outcomes = await Promise.all(
           batch.map(([a, c]) => {
-            const good = signRequest(KEY1, 'POST /v1/orders', c.body, a.staleMs !== undefined ? Date.now() + a.staleMs : undefined);
+            const good = signRequest(
+              KEY1,
+              'POST /v1/orders',
+              c.body,
+              a.staleMs !== undefined ? Date.now() + a.staleMs : undefined,
+            );
             const headers: [string, string][] = [['Content-Type', 'application/json']];
             if (a.apiKey !== undefined) headers.push([HEADER_API_KEY, a.apiKey]);
             headers.push([HEADER_TIMESTAMP, a.timestamp ?? good.timestamp]);
@@ -365,7 +499,8 @@ describe('REST fuzz', () => {
           const [a, c] = batch[k]!;
           const v = checkAnswer(`auth ${JSON.stringify(a)} ${c.what}`, o);
           // Without the right key, timestamp and signature nothing gets through.
-          if (a.apiKey !== undefined && a.apiKey !== KEY1.key && o.kind === 'answer' && o.status !== 413) expect([401, 403], JSON.stringify(a)).toContain(o.status);
+          if (a.apiKey !== undefined && a.apiKey !== KEY1.key && o.kind === 'answer' && o.status !== 413)
+            expect([401, 403], JSON.stringify(a)).toContain(o.status);
           sequenced ||= v.mayHaveSequenced;
         });
         await afterBatch(before, sequenced);
@@ -375,7 +510,9 @@ describe('REST fuzz', () => {
   });
 
   it('raw garbage and mutated HTTP bytes: an answer or a close, never a hang; the server keeps serving', async () => {
-    const valid = Buffer.from(requestBytes('POST', '/v1/orders', signedHeaders('POST', '/v1/orders', validBody), validBody));
+    const valid = Buffer.from(
+      requestBytes('POST', '/v1/orders', signedHeaders('POST', '/v1/orders', validBody), validBody),
+    );
     const inputArb = fc.oneof(
       fc.uint8Array({ minLength: 1, maxLength: 300 }),
       mutationsArb.map((ms) => mutate(valid, ms)),

@@ -23,7 +23,15 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYNCED_FILE, Wal, WalCorruptionError, nodeFs, type HardState, type LogEntry, type WalFs } from '../../replicator/wal/wal.js';
+import {
+  SYNCED_FILE,
+  Wal,
+  WalCorruptionError,
+  nodeFs,
+  type HardState,
+  type LogEntry,
+  type WalFs,
+} from '../../replicator/wal/wal.js';
 import { fcParams, mutationsArb, mutate, type Mutation } from './harness.js';
 
 /** fsync is irrelevant to what is checked here (no crash is simulated); skipping it keeps a run fast. */
@@ -68,8 +76,16 @@ afterAll(() => {
 
 // ---------------------------------------------------------------------------------------------
 
-const segmentNames = () => fs.readdirSync(pristine).filter((n) => /^wal-\d{20}\.log$/.test(n)).sort();
-const snapshotNames = () => fs.readdirSync(pristine).filter((n) => /^snap-\d{20}\.snap$/.test(n)).sort();
+const segmentNames = () =>
+  fs
+    .readdirSync(pristine)
+    .filter((n) => /^wal-\d{20}\.log$/.test(n))
+    .sort();
+const snapshotNames = () =>
+  fs
+    .readdirSync(pristine)
+    .filter((n) => /^snap-\d{20}\.snap$/.test(n))
+    .sort();
 
 type Damage =
   | { kind: 'bytes'; file: number; mutations: Mutation[] }
@@ -79,11 +95,28 @@ type Damage =
   | { kind: 'stray'; index: number; bytes: Uint8Array };
 
 const damageArb: fc.Arbitrary<Damage> = fc.oneof(
-  { weight: 10, arbitrary: fc.record({ kind: fc.constant('bytes' as const), file: fc.nat(), mutations: mutationsArb }) },
+  {
+    weight: 10,
+    arbitrary: fc.record({ kind: fc.constant('bytes' as const), file: fc.nat(), mutations: mutationsArb }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('empty' as const), file: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), file: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('rename' as const), file: fc.nat(), index: fc.oneof(fc.integer({ min: 0, max: LAST + 5 }), fc.constant(99_999_999_999_999_999_999)) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('stray' as const), index: fc.integer({ min: 0, max: LAST + 5 }), bytes: fc.uint8Array({ maxLength: 100 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('rename' as const),
+      file: fc.nat(),
+      index: fc.oneof(fc.integer({ min: 0, max: LAST + 5 }), fc.constant(99_999_999_999_999_999_999)),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('stray' as const),
+      index: fc.integer({ min: 0, max: LAST + 5 }),
+      bytes: fc.uint8Array({ maxLength: 100 }),
+    }),
+  },
 );
 
 /** Every file a damage may hit: the segments, then the hard state, the sync mark, then the snapshots. */
@@ -159,7 +192,9 @@ describe('WAL recovery fuzz', () => {
           // What was written, and nothing else.
           // A deleted hard-state file reads as never saved, as after a crash before the first save
           // (the log's own terms then bound the term; undetectable from the files alone).
-          expect(wal.loadHardState(), what).toEqual(d.kind === 'delete' && hit.file === 'hardstate' ? undefined : hardState);
+          expect(wal.loadHardState(), what).toEqual(
+            d.kind === 'delete' && hit.file === 'hardstate' ? undefined : hardState,
+          );
           if (snap !== undefined) {
             const s = snapshots.get(snap.index);
             expect(s, `${what}: snapshot at ${snap.index}`).toBeDefined();
@@ -172,12 +207,23 @@ describe('WAL recovery fuzz', () => {
           // Only the end of the log may be missing (what a torn write leaves), and only when the
           // last segment was hit. When that takes committed entries, the hard state's commit is
           // beyond the log's end: ReplicaNode.recover() refuses to start on it (with fsync on).
-          if (last < LAST) expect(hit.isLastSegment, `${what}: entries ${last + 1}… gone, but the last segment was not damaged`).toBe(true);
+          if (last < LAST)
+            expect(hit.isLastSegment, `${what}: entries ${last + 1}… gone, but the last segment was not damaged`).toBe(
+              true,
+            );
           // The sync mark tells lost acknowledged entries from a torn write, whatever the damage.
-          if (last < LAST) expect(wal.recovery.tailLost, `${what}: entries ${last + 1}… gone without tailLost`).toEqual({ mustReach: LAST, term: hardState.term });
+          if (last < LAST)
+            expect(wal.recovery.tailLost, `${what}: entries ${last + 1}… gone without tailLost`).toEqual({
+              mustReach: LAST,
+              term: hardState.term,
+            });
           else expect(wal.recovery.tailLost, `${what}: tailLost with every entry there`).toBeUndefined();
           // Usable: an append continues the log, and a reopen gives the same log.
-          const next: LogEntry = { index: last + 1, term: Math.max(termOf(LAST), wal.term(last) ?? 0), data: Uint8Array.of(1, 2, 3) };
+          const next: LogEntry = {
+            index: last + 1,
+            term: Math.max(termOf(LAST), wal.term(last) ?? 0),
+            data: Uint8Array.of(1, 2, 3),
+          };
           await wal.appendAndSync([next]);
           await wal.close();
           wal = Wal.open(dir, OPTIONS);

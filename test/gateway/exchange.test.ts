@@ -7,7 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalExchange, type LocalExchange } from '../../processes/local-exchange.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { OrderEntryGrpcClient } from '../../gateway/client/grpc-client.js';
-import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, hmacSign, canonicalRequest, signRequest } from '../../api/signing.js';
+import {
+  HEADER_API_KEY,
+  HEADER_SIGNATURE,
+  HEADER_TIMESTAMP,
+  hmacSign,
+  canonicalRequest,
+  signRequest,
+} from '../../api/signing.js';
 import { canonicalReport } from '../../api/report-canonical.js';
 import type { ExecutionReportOut } from '../../api/execution-report.js';
 import type { OrdersDump } from '../../replicator/client/protocol.js';
@@ -24,13 +31,42 @@ let seq = 0;
 const cid = (p: string) => `${p}-${++seq}`;
 
 beforeAll(async () => {
-  ex = await startLocalExchange({ gatewayOverrides: { slowOrderMs: 0, accounts: [
-    { account: 1, apiKeys: [K1], risk: { maxOrderQty: 1_000_000, maxNotional: 10_000_000_000_000, maxOpenOrders: 1_000, ratePerSec: 100_000, burst: 100_000 } },
-    { account: 2, apiKeys: [K2], risk: { maxOrderQty: 1_000_000, maxNotional: 10_000_000_000_000, maxOpenOrders: 1_000, ratePerSec: 100_000, burst: 100_000 } },
-    // ratePerSec 0.001 is the smallest the config allows: one token per 1,000 s, so once the
-    // burst of 3 is spent the next request is refused however slowly the test runs.
-    { account: 3, apiKeys: [{ key: 'slow-key', hmacSecret: 'slow' }], risk: { maxOrderQty: 100, maxNotional: 1_000_000_000, maxOpenOrders: 2, ratePerSec: 0.001, burst: 3 } },
-  ] } });
+  ex = await startLocalExchange({
+    gatewayOverrides: {
+      slowOrderMs: 0,
+      accounts: [
+        {
+          account: 1,
+          apiKeys: [K1],
+          risk: {
+            maxOrderQty: 1_000_000,
+            maxNotional: 10_000_000_000_000,
+            maxOpenOrders: 1_000,
+            ratePerSec: 100_000,
+            burst: 100_000,
+          },
+        },
+        {
+          account: 2,
+          apiKeys: [K2],
+          risk: {
+            maxOrderQty: 1_000_000,
+            maxNotional: 10_000_000_000_000,
+            maxOpenOrders: 1_000,
+            ratePerSec: 100_000,
+            burst: 100_000,
+          },
+        },
+        // ratePerSec 0.001 is the smallest the config allows: one token per 1,000 s, so once the
+        // burst of 3 is spent the next request is refused however slowly the test runs.
+        {
+          account: 3,
+          apiKeys: [{ key: 'slow-key', hmacSecret: 'slow' }],
+          risk: { maxOrderQty: 100, maxNotional: 1_000_000_000, maxOpenOrders: 2, ratePerSec: 0.001, burst: 3 },
+        },
+      ],
+    },
+  });
   rest1 = new OrderEntryRestClient({ baseUrl: ex.restUrl, key: K1 });
   rest2 = new OrderEntryRestClient({ baseUrl: ex.restUrl, key: K2 });
 }, 90_000);
@@ -46,8 +82,24 @@ async function books(): Promise<{ execIdLast: number; orders: string }> {
   return { execIdLast: r.execIdLast, orders: JSON.stringify(r.orders) };
 }
 
-const buy = (price = 4_990_000, quantity = 10) => ({ client_order_id: cid('b'), symbol: 'BTC-USD', side: 'BUY', order_type: 'LIMIT', time_in_force: 'GTC', price, quantity });
-const sell = (price = 5_010_000, quantity = 10) => ({ client_order_id: cid('s'), symbol: 'BTC-USD', side: 'SELL', order_type: 'LIMIT', time_in_force: 'GTC', price, quantity });
+const buy = (price = 4_990_000, quantity = 10) => ({
+  client_order_id: cid('b'),
+  symbol: 'BTC-USD',
+  side: 'BUY',
+  order_type: 'LIMIT',
+  time_in_force: 'GTC',
+  price,
+  quantity,
+});
+const sell = (price = 5_010_000, quantity = 10) => ({
+  client_order_id: cid('s'),
+  symbol: 'BTC-USD',
+  side: 'SELL',
+  order_type: 'LIMIT',
+  time_in_force: 'GTC',
+  price,
+  quantity,
+});
 
 describe('REST', () => {
   it('place, amend, get, cancel an order; a cross makes signed, chained fills', async () => {
@@ -56,33 +108,51 @@ describe('REST', () => {
     const result = (placed.body as { result: { reports: Record<string, unknown>[]; seq: number } }).result;
     expect(result.reports).toHaveLength(1);
     const rep = result.reports[0]!;
-    expect(rep).toMatchObject({ exec_type: 'NEW', order_status: 'NEW', account: 1, price: 4_995_000, order_qty: 20, leaves_qty: 20 });
+    expect(rep).toMatchObject({
+      exec_type: 'NEW',
+      order_status: 'NEW',
+      account: 1,
+      price: 4_995_000,
+      order_qty: 20,
+      leaves_qty: 20,
+    });
     expect(rep.signature).toBe(hmacSign(K1.hmacSecret, JSON.stringify(pick(rep))));
     const id = rep.order_id as number;
 
     const amended = await rest1.amendOrder(id, { quantity: 15 });
     expect(amended.status).toBe(200);
-    expect((amended.body as { result: { reports: { exec_type: string; order_qty: number }[] } }).result.reports[0]).toMatchObject({ exec_type: 'REPLACED', order_qty: 15 });
+    expect(
+      (amended.body as { result: { reports: { exec_type: string; order_qty: number }[] } }).result.reports[0],
+    ).toMatchObject({ exec_type: 'REPLACED', order_qty: 15 });
 
     const got = await rest1.getOrder(id);
     expect(got.status).toBe(200);
-    expect((got.body as { order: Record<string, unknown> }).order).toMatchObject({ order_id: id, order_qty: 15, leaves_qty: 15, order_status: 'NEW', side: 'BUY' });
+    expect((got.body as { order: Record<string, unknown> }).order).toMatchObject({
+      order_id: id,
+      order_qty: 15,
+      leaves_qty: 15,
+      order_status: 'NEW',
+      side: 'BUY',
+    });
 
     // Account 2 sells into it: a fill for both (account 2's report in its own reply).
     const hit = await rest2.placeOrder({ ...sell(4_995_000, 5), time_in_force: 'IOC' });
     expect(hit.status).toBe(201);
-    const hitReports = (hit.body as { result: { reports: { exec_type: string; last_qty: number; account: number }[] } }).result.reports;
+    const hitReports = (hit.body as { result: { reports: { exec_type: string; last_qty: number; account: number }[] } })
+      .result.reports;
     expect(hitReports.some((r) => r.exec_type === 'TRADE' && r.last_qty === 5 && r.account === 2)).toBe(true);
     expect(hitReports.every((r) => r.account === 2)).toBe(true);
 
     const canceled = await rest1.cancelOrder(id);
     expect(canceled.status).toBe(200);
-    expect((canceled.body as { result: { reports: { exec_type: string; cum_qty: number }[] } }).result.reports[0]).toMatchObject({ exec_type: 'CANCELED', cum_qty: 5 });
+    expect(
+      (canceled.body as { result: { reports: { exec_type: string; cum_qty: number }[] } }).result.reports[0],
+    ).toMatchObject({ exec_type: 'CANCELED', cum_qty: 5 });
     // Gone from the book: a second cancel is NOT_FOUND.
     expect((await rest1.cancelOrder(id)).status).toBe(404);
   });
 
-  it('mass cancel removes only the account\'s orders', async () => {
+  it("mass cancel removes only the account's orders", async () => {
     await rest1.placeOrder(buy(4_980_000));
     await rest1.placeOrder(buy(4_981_000));
     const other = await rest2.placeOrder(buy(4_982_000));
@@ -98,13 +168,27 @@ describe('REST', () => {
     const before = await books();
     const body = Buffer.from(JSON.stringify(buy()));
     const target = 'POST /v1/orders';
-    const post = (headers: Record<string, string>) => fetch(`${ex.restUrl}/v1/orders`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    const post = (headers: Record<string, string>) =>
+      fetch(`${ex.restUrl}/v1/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body,
+      });
     const good = signRequest(K1, target, body);
-    const h = (a: { apiKey: string; timestamp: string; signature: string }) => ({ [HEADER_API_KEY]: a.apiKey, [HEADER_TIMESTAMP]: a.timestamp, [HEADER_SIGNATURE]: a.signature });
+    const h = (a: { apiKey: string; timestamp: string; signature: string }) => ({
+      [HEADER_API_KEY]: a.apiKey,
+      [HEADER_TIMESTAMP]: a.timestamp,
+      [HEADER_SIGNATURE]: a.signature,
+    });
     const cases: [string, Record<string, string>, number, string][] = [
       ['no headers', {}, 401, 'UNAUTHENTICATED'],
       ['unknown key', h({ ...good, apiKey: 'nobody' }), 401, 'UNAUTHENTICATED'],
-      ['bad signature', h({ ...good, signature: hmacSign('wrong-secret', canonicalRequest(good.timestamp, target, body)) }), 401, 'UNAUTHENTICATED'],
+      [
+        'bad signature',
+        h({ ...good, signature: hmacSign('wrong-secret', canonicalRequest(good.timestamp, target, body)) }),
+        401,
+        'UNAUTHENTICATED',
+      ],
       ['stale timestamp', h(signRequest(K1, target, body, Date.now() - 60_000)), 401, 'STALE_REQUEST'],
       ['future timestamp', h(signRequest(K1, target, body, Date.now() + 60_000)), 401, 'STALE_REQUEST'],
       ['signed for another path', h(signRequest(K1, 'POST /v1/orders/cancel-all', body)), 401, 'UNAUTHENTICATED'],
@@ -121,7 +205,8 @@ describe('REST', () => {
     const again = await post(h(once));
     expect(again.status).toBe(401);
     expect(((await again.json()) as { code: string }).code).toBe('REPLAYED_REQUEST');
-    const firstId = ((await first.json()) as { result: { reports: { order_id: number }[] } }).result.reports[0]!.order_id;
+    const firstId = ((await first.json()) as { result: { reports: { order_id: number }[] } }).result.reports[0]!
+      .order_id;
     await rest1.cancelOrder(firstId);
     const after = await books();
     expect(after.orders).toBe(before.orders);
@@ -188,15 +273,28 @@ describe('REST', () => {
 });
 
 describe('latency trace', () => {
-  it('the slow-order dump gives each stage of a request, joined with the leader\'s stages of its log entry; /metrics has the stage histograms', async () => {
+  it("the slow-order dump gives each stage of a request, joined with the leader's stages of its log entry; /metrics has the stage histograms", async () => {
     // slowOrderMs 0 (beforeAll): every request is kept.
     const placed = await rest1.placeOrder(buy(4_980_000, 1));
     expect(placed.status).toBe(201);
     const logIndex = (placed.body as { result: { log_index: number } }).result.log_index;
-    const admin = new OrderEntryRestClient({ baseUrl: ex.restUrl, key: { key: 'demo-admin', hmacSecret: 'demo-admin-secret-change-me' } });
+    const admin = new OrderEntryRestClient({
+      baseUrl: ex.restUrl,
+      key: { key: 'demo-admin', hmacSecret: 'demo-admin-secret-change-me' },
+    });
     const dump = await admin.admin('slow-orders', { limit: 10 });
     expect(dump.status).toBe(200);
-    const body = dump.body as { slowOrderMs: number; slowOrders: { op: string; protocol: string; logIndex: number; totalMs: number; stagesMs: Record<string, number>; leader?: Record<string, unknown> }[] };
+    const body = dump.body as {
+      slowOrderMs: number;
+      slowOrders: {
+        op: string;
+        protocol: string;
+        logIndex: number;
+        totalMs: number;
+        stagesMs: Record<string, number>;
+        leader?: Record<string, unknown>;
+      }[];
+    };
     expect(body.slowOrderMs).toBe(0);
     const mine = body.slowOrders.find((o) => o.logIndex === logIndex && o.op === 'PlaceOrder');
     expect(mine).toBeDefined();
@@ -207,7 +305,15 @@ describe('latency trace', () => {
     for (let k = 1; k < order.length; k++) expect(order[k]!).toBeGreaterThanOrEqual(order[k - 1]!);
     expect(mine!.totalMs).toBe(st.written);
     // The leader's side of the same entry: proposed ≤ committed ≤ applied, durable here and acknowledged by a follower.
-    const leader = mine!.leader as { index: number; node: number; proposedMs: number; durableMs: number; committedMs: number; appliedMs: number; acksMs: Record<string, number> };
+    const leader = mine!.leader as {
+      index: number;
+      node: number;
+      proposedMs: number;
+      durableMs: number;
+      committedMs: number;
+      appliedMs: number;
+      acksMs: Record<string, number>;
+    };
     expect(leader.index).toBe(logIndex);
     expect(leader.node).toBe(await ex.cluster.waitForLeader(10_000));
     expect(leader.proposedMs).toBeGreaterThanOrEqual(0);
@@ -226,12 +332,28 @@ describe('gRPC', () => {
   it('unary place and cancel; errors carry their status', async () => {
     const g = new OrderEntryGrpcClient({ address: ex.grpcAddress, key: K1 });
     try {
-      const placed = await g.placeOrder({ client_order_id: cid('g'), symbol: 'BTC-USD', side: 'BUY', order_type: 'LIMIT', price: 4_960_000, quantity: 3 });
+      const placed = await g.placeOrder({
+        client_order_id: cid('g'),
+        symbol: 'BTC-USD',
+        side: 'BUY',
+        order_type: 'LIMIT',
+        price: 4_960_000,
+        quantity: 3,
+      });
       const rep = placed.result.reports[0];
       expect(rep).toMatchObject({ exec_type: 'NEW', order_qty: 3, account: 1 });
       const canceled = await g.cancelOrder({ order_id: rep.order_id });
       expect(canceled.result.reports[0]).toMatchObject({ exec_type: 'CANCELED' });
-      await expect(g.placeOrder({ client_order_id: cid('g'), symbol: 'BTC-USD', side: 'BUY', order_type: 'LIMIT', price: 4_960_001, quantity: 0 })).rejects.toMatchObject({ code: 3 });
+      await expect(
+        g.placeOrder({
+          client_order_id: cid('g'),
+          symbol: 'BTC-USD',
+          side: 'BUY',
+          order_type: 'LIMIT',
+          price: 4_960_001,
+          quantity: 0,
+        }),
+      ).rejects.toMatchObject({ code: 3 });
     } finally {
       g.close();
     }
@@ -244,7 +366,21 @@ describe('gRPC', () => {
     s.onReports((reports) => pushed.push(...(reports as unknown as Record<string, unknown>[])));
     try {
       const makerId = cid('mk');
-      const placed = await s.send({ request_id: 1, commands: [{ place: { client_order_id: makerId, symbol: 'BTC-USD', side: 'SELL', order_type: 'LIMIT', price: 5_002_000, quantity: 3 } }] });
+      const placed = await s.send({
+        request_id: 1,
+        commands: [
+          {
+            place: {
+              client_order_id: makerId,
+              symbol: 'BTC-USD',
+              side: 'SELL',
+              order_type: 'LIMIT',
+              price: 5_002_000,
+              quantity: 3,
+            },
+          },
+        ],
+      });
       expect(placed.outcomes[0]!.error).toBeUndefined();
       // Account 1 takes it over REST.
       const taker = await rest1.placeOrder({ ...buy(5_002_000, 3) });
@@ -255,7 +391,14 @@ describe('gRPC', () => {
       await until('the maker fill to be pushed to the session', () => pushed.length >= 1, 30_000);
       expect(pushed).toHaveLength(1);
       const r = pushed[0]!;
-      expect(r).toMatchObject({ client_order_id: makerId, account: 2, exec_type: 'TRADE', order_status: 'FILLED', last_qty: 3, last_px: 5_002_000 });
+      expect(r).toMatchObject({
+        client_order_id: makerId,
+        account: 2,
+        exec_type: 'TRADE',
+        order_status: 'FILLED',
+        last_qty: 3,
+        last_px: 5_002_000,
+      });
       expect(r.signature).toBe(hmacSign(K2.hmacSecret, canonicalReport(r as unknown as ExecutionReportOut)));
       expect(r.chain_seq).toBeGreaterThan(0);
     } finally {
@@ -270,11 +413,21 @@ describe('gRPC', () => {
     const placedIds = new Set<number>();
     const clOrdIds: string[] = [];
     try {
-      const batch = (n: number) => Array.from({ length: n }, () => {
-        const id = cid('sess');
-        clOrdIds.push(id);
-        return { place: { client_order_id: id, symbol: 'BTC-USD', side: 'BUY', order_type: 'LIMIT', price: 4_900_000, quantity: 1 } };
-      });
+      const batch = (n: number) =>
+        Array.from({ length: n }, () => {
+          const id = cid('sess');
+          clOrdIds.push(id);
+          return {
+            place: {
+              client_order_id: id,
+              symbol: 'BTC-USD',
+              side: 'BUY',
+              order_type: 'LIMIT',
+              price: 4_900_000,
+              quantity: 1,
+            },
+          };
+        });
       let requestId = 0;
       const sendBatch = async () => {
         const rid = ++requestId;
@@ -309,7 +462,31 @@ describe('gRPC', () => {
 });
 
 function pick(r: Record<string, unknown>): Record<string, unknown> {
-  const fields = ['exec_id', 'order_id', 'client_order_id', 'orig_client_order_id', 'account', 'symbol', 'side', 'order_type', 'exec_type', 'order_status', 'price', 'stop_price', 'order_qty', 'cum_qty', 'leaves_qty', 'last_qty', 'last_px', 'cum_notional', 'display_qty', 'reason', 'trade_id', 'seq', 'ts_us'];
+  const fields = [
+    'exec_id',
+    'order_id',
+    'client_order_id',
+    'orig_client_order_id',
+    'account',
+    'symbol',
+    'side',
+    'order_type',
+    'exec_type',
+    'order_status',
+    'price',
+    'stop_price',
+    'order_qty',
+    'cum_qty',
+    'leaves_qty',
+    'last_qty',
+    'last_px',
+    'cum_notional',
+    'display_qty',
+    'reason',
+    'trade_id',
+    'seq',
+    'ts_us',
+  ];
   const o: Record<string, unknown> = {};
   for (const f of fields) o[f] = r[f];
   return o;

@@ -31,13 +31,13 @@ import type { AuthHeaders } from '../../api/auth.js';
 import { ERROR_STATUS, ErrorCode, type GatewayError } from '../../api/errors.js';
 import type { ExecutionReportOut } from '../../api/execution-report.js';
 import { linesLog } from '../../ops/log.js';
-import {
-  type GatewayCore,
-  type GatewayReply,
-  type GatewaySession,
-  type OrderOut,
-  type RawRequest,
-  type SessionOptions,
+import type {
+  GatewayCore,
+  GatewayReply,
+  GatewaySession,
+  OrderOut,
+  RawRequest,
+  SessionOptions,
 } from '../../gateway/types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -165,12 +165,26 @@ class FakeSession implements GatewaySession {
   static answer(request: Record<string, unknown>): Record<string, unknown> {
     const rid = request.request_id as number;
     // Like the core for a request it cannot read: no request id.
-    if (rid === 999) return { request_id: 0, outcomes: [], error: { code: 'INVALID_ARGUMENT', message: 'malformed request' } };
+    if (rid === 999)
+      return { request_id: 0, outcomes: [], error: { code: 'INVALID_ARGUMENT', message: 'malformed request' } };
     const commands = request.commands as Record<string, unknown>[];
     const outcomes = commands.map((c, i) => {
       if (c.place !== undefined) {
         const p = c.place as Record<string, unknown>;
-        return { result: orderResult(rid * 100 + i, [report({ client_order_id: p.client_order_id as string, exec_type: 'NEW', order_status: 'NEW', cum_qty: 0, leaves_qty: 3, last_qty: 0, last_px: 0, cum_notional: 0 })]) };
+        return {
+          result: orderResult(rid * 100 + i, [
+            report({
+              client_order_id: p.client_order_id as string,
+              exec_type: 'NEW',
+              order_status: 'NEW',
+              cum_qty: 0,
+              leaves_qty: 3,
+              last_qty: 0,
+              last_px: 0,
+              cum_notional: 0,
+            }),
+          ]),
+        };
       }
       if (c.cancel !== undefined) return { error: { code: 'NOT_FOUND', message: 'no such order' } };
       return { result: orderResult(rid * 100 + i, []) };
@@ -195,7 +209,8 @@ class FakeCore implements GatewayCore {
   async openSession(auth: AuthHeaders, target: string, opts: SessionOptions): Promise<GatewaySession | GatewayError> {
     this.opens.push({ auth, target, opts });
     if (this.openError !== null) return this.openError;
-    if (!verifies(auth, target, new Uint8Array(0))) return { code: ErrorCode.UNAUTHENTICATED, message: 'bad signature' };
+    if (!verifies(auth, target, new Uint8Array(0)))
+      return { code: ErrorCode.UNAUTHENTICATED, message: 'bad signature' };
     const s = new FakeSession(this.sessionMode);
     this.sessions.push(s);
     return s;
@@ -221,7 +236,13 @@ let client: OrderEntryGrpcClient;
 const logLines: string[] = [];
 
 beforeAll(async () => {
-  gw = new GrpcGateway({ core, host: '127.0.0.1', port: 0, log: linesLog((l) => logLines.push(l)), stopGraceMs: 2_000 });
+  gw = new GrpcGateway({
+    core,
+    host: '127.0.0.1',
+    port: 0,
+    log: linesLog((l) => logLines.push(l)),
+    stopGraceMs: 2_000,
+  });
   port = await within(gw.start(), 5_000, 'gateway start');
   address = `127.0.0.1:${port}`;
   client = new OrderEntryGrpcClient({ address, key: HMAC_KEY });
@@ -281,13 +302,22 @@ describe('unary', () => {
       md.set(HEADER_SIGNATURE, h.signature);
       const wire = await within(
         new Promise<Buffer>((resolve, reject) =>
-          raw.makeUnaryRequest(target, (b: Buffer) => b, (b: Buffer) => b, bytes, md, (err, v) => (err ? reject(err) : resolve(v!))),
+          raw.makeUnaryRequest(
+            target,
+            (b: Buffer) => b,
+            (b: Buffer) => b,
+            bytes,
+            md,
+            (err, v) => (err ? reject(err) : resolve(v!)),
+          ),
         ),
         5_000,
         'raw PlaceOrder',
       );
       const T = codec.root.lookupType('exchange.v1.PlaceOrderResponse');
-      const obj = T.toObject(T.decode(wire), { enums: String, longs: Number }) as { result: { reports: Record<string, unknown>[] } };
+      const obj = T.toObject(T.decode(wire), { enums: String, longs: Number }) as {
+        result: { reports: Record<string, unknown>[] };
+      };
       expect(obj.result.reports[0]).toMatchObject({
         side: 'SIDE_BUY',
         order_type: 'ORDER_TYPE_LIMIT',
@@ -302,18 +332,36 @@ describe('unary', () => {
 
   it('every method reaches the core with its op and target; Ed25519 signatures verify', async () => {
     const order: OrderOut = {
-      order_id: 5, client_order_id: 'c-5', account: 7, symbol: 'ETH-USD', side: 'SELL', order_type: 'STOP_LIMIT', order_status: 'PENDING_TRIGGER',
-      price: 100, stop_price: 90, order_qty: 10, cum_qty: 0, leaves_qty: 10, display_qty: 0, time_in_force: 'GTC',
+      order_id: 5,
+      client_order_id: 'c-5',
+      account: 7,
+      symbol: 'ETH-USD',
+      side: 'SELL',
+      order_type: 'STOP_LIMIT',
+      order_status: 'PENDING_TRIGGER',
+      price: 100,
+      stop_price: 90,
+      order_qty: 10,
+      cum_qty: 0,
+      leaves_qty: 10,
+      display_qty: 0,
+      time_in_force: 'GTC',
     };
     core.reply = async (req) => {
-      if (!verifies(req.auth, req.target, req.body)) return { ok: false, error: { code: ErrorCode.UNAUTHENTICATED, message: 'bad signature' } };
+      if (!verifies(req.auth, req.target, req.body))
+        return { ok: false, error: { code: ErrorCode.UNAUTHENTICATED, message: 'bad signature' } };
       switch (req.op) {
         case 'GetOrder':
           return { ok: true, body: { order } };
         case 'MassCancel':
           return { ok: true, body: { result: orderResult(9, []), canceled_count: 4 } };
         default:
-          return { ok: true, body: { result: orderResult(8, [report({ exec_type: req.op === 'CancelOrder' ? 'CANCELED' : 'REPLACED' })]) } };
+          return {
+            ok: true,
+            body: {
+              result: orderResult(8, [report({ exec_type: req.op === 'CancelOrder' ? 'CANCELED' : 'REPLACED' })]),
+            },
+          };
       }
     };
     const ed = new OrderEntryGrpcClient({ address, key: ED_KEY });
@@ -329,7 +377,9 @@ describe('unary', () => {
     }
     expect(core.requests.map((r) => `${r.op} ${r.target} ${r.auth.apiKey}`)).toEqual(
       [HMAC_KEY.key, ED_KEY.key].flatMap((k) =>
-        ['GetOrder', 'MassCancel', 'CancelOrder', 'AmendOrder'].map((m) => `${m} /exchange.v1.OrderEntryService/${m} ${k}`),
+        ['GetOrder', 'MassCancel', 'CancelOrder', 'AmendOrder'].map(
+          (m) => `${m} /exchange.v1.OrderEntryService/${m} ${k}`,
+        ),
       ),
     );
     expect(codec.decode('MassCancelRequest', core.requests[1]!.body)).toEqual({ symbol: 'ETH-USD', side: 'SELL' });
@@ -338,11 +388,18 @@ describe('unary', () => {
   it('an unset enum from the core ("") encodes as UNSPECIFIED', async () => {
     core.reply = async () => ({ ok: true, body: { order: { order_id: 1, side: 'BUY', time_in_force: '' } } });
     const res = await within(client.getOrder({ order_id: 1 }), 5_000, 'getOrder');
-    expect(res.order).toMatchObject({ order_id: 1, side: 'BUY', time_in_force: 'UNSPECIFIED', order_type: 'UNSPECIFIED' });
+    expect(res.order).toMatchObject({
+      order_id: 1,
+      side: 'BUY',
+      time_in_force: 'UNSPECIFIED',
+      order_type: 'UNSPECIFIED',
+    });
   });
 
   it('the client refuses unknown fields and enum names before sending', async () => {
-    await expect(client.placeOrder({ ...place, ...({ clientOrderId: 'x' } as object) })).rejects.toThrow(/unknown field "clientOrderId"/);
+    await expect(client.placeOrder({ ...place, ...({ clientOrderId: 'x' } as object) })).rejects.toThrow(
+      /unknown field "clientOrderId"/,
+    );
     await expect(client.placeOrder({ ...place, side: 'UP' })).rejects.toThrow(/unknown Side value "UP"/);
     expect(core.requests).toHaveLength(0);
   });
@@ -358,7 +415,14 @@ describe('unary', () => {
     const codes = Object.values(ErrorCode);
     for (let i = 0; i < codes.length; i++) {
       const ec = codes[i]!;
-      const err = await within(client.getOrder({ order_id: i }).then(() => null, (e: unknown) => e), 5_000, ec);
+      const err = await within(
+        client.getOrder({ order_id: i }).then(
+          () => null,
+          (e: unknown) => e,
+        ),
+        5_000,
+        ec,
+      );
       expect(err, ec).toBeInstanceOf(OrderEntryError);
       const e = err as OrderEntryError;
       expect(e.code, ec).toBe(ERROR_STATUS[ec].grpc);
@@ -371,7 +435,10 @@ describe('unary', () => {
 
   it('a core that throws gives INTERNAL', async () => {
     core.reply = () => Promise.reject(new Error('boom'));
-    await expect(within(client.getOrder({ order_id: 1 }), 5_000, 'getOrder')).rejects.toMatchObject({ code: grpc.status.INTERNAL, errorCode: 'INTERNAL' });
+    await expect(within(client.getOrder({ order_id: 1 }), 5_000, 'getOrder')).rejects.toMatchObject({
+      code: grpc.status.INTERNAL,
+      errorCode: 'INTERNAL',
+    });
   });
 });
 
@@ -383,7 +450,14 @@ describe('deadlines', () => {
     // before the handler runs and the call would never reach the core.
     const late = deferred<GatewayReply>();
     core.reply = () => late.promise;
-    const err = await within(client.getOrder({ order_id: 1 }, { deadlineMs: 2_000 }).then(() => null, (e: unknown) => e), 30_000, 'getOrder');
+    const err = await within(
+      client.getOrder({ order_id: 1 }, { deadlineMs: 2_000 }).then(
+        () => null,
+        (e: unknown) => e,
+      ),
+      30_000,
+      'getOrder',
+    );
     expect(err).toMatchObject({ code: grpc.status.DEADLINE_EXCEEDED });
     expect(core.requests).toHaveLength(1); // it reached the core: it may have executed
     late.resolve({ ok: true, body: { order: { order_id: 1 } } });
@@ -449,17 +523,39 @@ describe('OrderSession', () => {
 
       const arrived: number[] = [];
       const sends = [1, 2, 3, 4, 5].map((id) =>
-        s.send({ request_id: id, commands: [{ place: { client_order_id: `o${id}`, symbol: 'BTC-USD', side: 'BUY', order_type: 'LIMIT', price: 1, quantity: 3 } }] }).then((r) => {
-          arrived.push(r.request_id);
-          return r;
-        }),
+        s
+          .send({
+            request_id: id,
+            commands: [
+              {
+                place: {
+                  client_order_id: `o${id}`,
+                  symbol: 'BTC-USD',
+                  side: 'BUY',
+                  order_type: 'LIMIT',
+                  price: 1,
+                  quantity: 3,
+                },
+              },
+            ],
+          })
+          .then((r) => {
+            arrived.push(r.request_id);
+            return r;
+          }),
       );
       const fake = core.sessions[0]!;
       await waitFor(() => fake.held.length === 5, '5 submitted');
       fake.release([4, 2, 3, 0, 1]);
       const replies = await within(Promise.all(sends), 5_000, 'replies');
       expect(arrived).toEqual([1, 2, 3, 4, 5]);
-      expect(replies.map((r) => r.outcomes[0]!.result.reports[0].client_order_id)).toEqual(['o1', 'o2', 'o3', 'o4', 'o5']);
+      expect(replies.map((r) => r.outcomes[0]!.result.reports[0].client_order_id)).toEqual([
+        'o1',
+        'o2',
+        'o3',
+        'o4',
+        'o5',
+      ]);
     } finally {
       s.cancel();
     }
@@ -486,20 +582,43 @@ describe('OrderSession', () => {
       expect(fake.received[0]).toMatchObject({
         request_id: 42,
         heartbeat: true,
-        commands: [{ place: { client_order_id: 'b1', side: 'SELL', order_type: 'MARKET', quantity: 2 } }, { cancel: { order_id: 17 } }, { mass_cancel: { symbol: 'BTC-USD' } }],
+        commands: [
+          { place: { client_order_id: 'b1', side: 'SELL', order_type: 'MARKET', quantity: 2 } },
+          { cancel: { order_id: 17 } },
+          { mass_cancel: { symbol: 'BTC-USD' } },
+        ],
       });
       expect(resp.request_id).toBe(42);
       expect(resp.error).toBeUndefined();
       expect(resp.outcomes).toHaveLength(3);
-      expect(resp.outcomes[0]!.result.reports[0]).toMatchObject({ client_order_id: 'b1', exec_type: 'NEW', order_status: 'NEW' });
+      expect(resp.outcomes[0]!.result.reports[0]).toMatchObject({
+        client_order_id: 'b1',
+        exec_type: 'NEW',
+        order_status: 'NEW',
+      });
       expect(resp.outcomes[1]).toEqual({ error: { code: 'NOT_FOUND', message: 'no such order', retry_after_ms: 0 } });
       expect(resp.outcomes[2]!.result).toEqual({ seq: 4202, log_index: 5202, shard: 3, reports: [] });
       // A heartbeat alone.
-      expect(await within(s.send({ request_id: 43, heartbeat: true }), 5_000, 'heartbeat')).toEqual({ request_id: 43, outcomes: [], reports: [] });
-      await expect(s.send({ request_id: 44, commands: [{ cancel: { order_id: 1 }, mass_cancel: {} }] })).rejects.toThrow(/only one of/);
+      expect(await within(s.send({ request_id: 43, heartbeat: true }), 5_000, 'heartbeat')).toEqual({
+        request_id: 43,
+        outcomes: [],
+        reports: [],
+      });
+      await expect(
+        s.send({ request_id: 44, commands: [{ cancel: { order_id: 1 }, mass_cancel: {} }] }),
+      ).rejects.toThrow(/only one of/);
       // A whole-request error without a request id goes to the oldest pending request.
-      const [bad, next] = await within(Promise.all([s.send({ request_id: 999, heartbeat: true }), s.send({ request_id: 1000, heartbeat: true })]), 5_000, 'bad');
-      expect(bad).toEqual({ request_id: 0, outcomes: [], reports: [], error: { code: 'INVALID_ARGUMENT', message: 'malformed request', retry_after_ms: 0 } });
+      const [bad, next] = await within(
+        Promise.all([s.send({ request_id: 999, heartbeat: true }), s.send({ request_id: 1000, heartbeat: true })]),
+        5_000,
+        'bad',
+      );
+      expect(bad).toEqual({
+        request_id: 0,
+        outcomes: [],
+        reports: [],
+        error: { code: 'INVALID_ARGUMENT', message: 'malformed request', retry_after_ms: 0 },
+      });
       expect(next.request_id).toBe(1000);
     } finally {
       s.cancel();
@@ -584,7 +703,9 @@ describe('OrderSession', () => {
       await within(s.ready, 5_000, 'ready');
       const N = SESSION_INFLIGHT_MAX + 600;
       const arrived: number[] = [];
-      const sends = Array.from({ length: N }, (_, i) => s.send({ request_id: 10_000 + i, heartbeat: true }).then((r) => void arrived.push(r.request_id)));
+      const sends = Array.from({ length: N }, (_, i) =>
+        s.send({ request_id: 10_000 + i, heartbeat: true }).then((r) => void arrived.push(r.request_id)),
+      );
       const fake = core.sessions[0]!;
       await waitFor(() => fake.received.length >= SESSION_INFLIGHT_MAX, `${SESSION_INFLIGHT_MAX} submitted`, 10_000);
       await sleep(200);
@@ -619,7 +740,9 @@ describe('health and reflection', () => {
     const ask = (service: string) =>
       within(
         new Promise<{ status: string }>((resolve, reject) =>
-          hc.makeUnaryRequest(check.path, check.requestSerialize, check.responseDeserialize, { service }, (err, v) => (err ? reject(err) : resolve(v as { status: string }))),
+          hc.makeUnaryRequest(check.path, check.requestSerialize, check.responseDeserialize, { service }, (err, v) =>
+            err ? reject(err) : resolve(v as { status: string }),
+          ),
         ),
         5_000,
         `health ${service}`,
@@ -638,14 +761,30 @@ describe('health and reflection', () => {
 
   it('server reflection lists the service', async () => {
     const require = createRequire(import.meta.url);
-    const protoPath = path.join(path.dirname(require.resolve('@grpc/reflection')), '../proto/grpc/reflection/v1/reflection.proto');
-    const pkg = protoLoader.loadSync(protoPath, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+    const protoPath = path.join(
+      path.dirname(require.resolve('@grpc/reflection')),
+      '../proto/grpc/reflection/v1/reflection.proto',
+    );
+    const pkg = protoLoader.loadSync(protoPath, {
+      keepCase: true,
+      longs: String,
+      enums: String,
+      defaults: true,
+      oneofs: true,
+    });
     const info = (pkg['grpc.reflection.v1.ServerReflection'] as grpc.ServiceDefinition).ServerReflectionInfo!;
     const rc = new grpc.Client(address, grpc.credentials.createInsecure());
     try {
-      const call = rc.makeBidiStreamRequest(info.path, info.requestSerialize, info.responseDeserialize, new grpc.Metadata());
+      const call = rc.makeBidiStreamRequest(
+        info.path,
+        info.requestSerialize,
+        info.responseDeserialize,
+        new grpc.Metadata(),
+      );
       const got = new Promise<string[]>((resolve, reject) => {
-        call.on('data', (r: { list_services_response?: { service: { name: string }[] } }) => resolve((r.list_services_response?.service ?? []).map((x) => x.name)));
+        call.on('data', (r: { list_services_response?: { service: { name: string }[] } }) =>
+          resolve((r.list_services_response?.service ?? []).map((x) => x.name)),
+        );
         call.on('error', reject);
       });
       call.write({ list_services: '' });

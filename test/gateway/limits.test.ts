@@ -11,13 +11,34 @@ describe('gateway limits', () => {
   });
 
   it.each([
-    [{ SESSION_BATCH_COMMANDS_MAX: GATEWAY_LIMITS.BATCH_COMMANDS_MAX + 1 }, 'a full session request fits one replica SUBMIT and one log entry'],
-    [{ SESSION_REQUEST_BYTES_MAX: GATEWAY_LIMITS.MAX_RECEIVE_MESSAGE_BYTES + 1 }, 'a full session request passes the gRPC receive limit'],
-    [{ REST_BODY_BYTES_MAX_DEFAULT: GATEWAY_LIMITS.REQUEST_BODY_BYTES_MAX + 1 }, 'the REST edge admits no body the core refuses as too large'],
-    [{ SESSION_INFLIGHT_MAX: GATEWAY_LIMITS.SESSION_PENDING_MAX + 1 }, 'a gRPC stream pauses reading before the core refuses its session queue'],
-    [{ REQUEST_TIMEOUT_MS: GATEWAY_LIMITS.CLIENT_REQUEST_TIMEOUT_MS }, 'a request outlives a replica timeout and one retry to the new leader'],
-    [{ CLIENT_ORDER_ID_MAX: GATEWAY_LIMITS.CLORDID_LENGTH_MAX + 1 }, 'the gateway refuses a client order id the engine would'],
-    [{ SLOW_ORDERS_DUMP_DEFAULT: GATEWAY_LIMITS.SLOW_ORDERS_MAX + 1 }, 'the slow-order dump default is within what is kept'],
+    [
+      { SESSION_BATCH_COMMANDS_MAX: GATEWAY_LIMITS.BATCH_COMMANDS_MAX + 1 },
+      'a full session request fits one replica SUBMIT and one log entry',
+    ],
+    [
+      { SESSION_REQUEST_BYTES_MAX: GATEWAY_LIMITS.MAX_RECEIVE_MESSAGE_BYTES + 1 },
+      'a full session request passes the gRPC receive limit',
+    ],
+    [
+      { REST_BODY_BYTES_MAX_DEFAULT: GATEWAY_LIMITS.REQUEST_BODY_BYTES_MAX + 1 },
+      'the REST edge admits no body the core refuses as too large',
+    ],
+    [
+      { SESSION_INFLIGHT_MAX: GATEWAY_LIMITS.SESSION_PENDING_MAX + 1 },
+      'a gRPC stream pauses reading before the core refuses its session queue',
+    ],
+    [
+      { REQUEST_TIMEOUT_MS: GATEWAY_LIMITS.CLIENT_REQUEST_TIMEOUT_MS },
+      'a request outlives a replica timeout and one retry to the new leader',
+    ],
+    [
+      { CLIENT_ORDER_ID_MAX: GATEWAY_LIMITS.CLORDID_LENGTH_MAX + 1 },
+      'the gateway refuses a client order id the engine would',
+    ],
+    [
+      { SLOW_ORDERS_DUMP_DEFAULT: GATEWAY_LIMITS.SLOW_ORDERS_MAX + 1 },
+      'the slow-order dump default is within what is kept',
+    ],
   ])('a planted contradiction %o is named', (change, rule) => {
     expect(checkGatewayLimits({ ...GATEWAY_LIMITS, ...change })).toEqual([rule]);
   });

@@ -12,9 +12,32 @@ import { ReportChain } from '../../gateway/report-chain.js';
 import type { ExecutionReportOut } from '../../api/execution-report.js';
 
 const report = (k: number): ExecutionReportOut => ({
-  exec_id: k, order_id: 100 + k, client_order_id: `c${k}`, orig_client_order_id: '', account: 1, symbol: 'BTC-USD', side: 'BUY', order_type: 'LIMIT',
-  exec_type: 'NEW', order_status: 'NEW', price: 5_000_000 + k, stop_price: 0, order_qty: 10, cum_qty: 0, leaves_qty: 10, last_qty: 0, last_px: 0,
-  cum_notional: 0, display_qty: 0, reason: '', trade_id: 0, seq: k, ts_us: 1_700_000_000_000_000 + k, chain_seq: 0, chain_hash: '', signature: '',
+  exec_id: k,
+  order_id: 100 + k,
+  client_order_id: `c${k}`,
+  orig_client_order_id: '',
+  account: 1,
+  symbol: 'BTC-USD',
+  side: 'BUY',
+  order_type: 'LIMIT',
+  exec_type: 'NEW',
+  order_status: 'NEW',
+  price: 5_000_000 + k,
+  stop_price: 0,
+  order_qty: 10,
+  cum_qty: 0,
+  leaves_qty: 10,
+  last_qty: 0,
+  last_px: 0,
+  cum_notional: 0,
+  display_qty: 0,
+  reason: '',
+  trade_id: 0,
+  seq: k,
+  ts_us: 1_700_000_000_000_000 + k,
+  chain_seq: 0,
+  chain_hash: '',
+  signature: '',
 });
 
 describe('report chain', () => {
@@ -33,7 +56,10 @@ describe('report chain', () => {
     const { reports, head, dir } = await build(50, 20);
     expect(head.chain_seq).toBe(50);
     expect(verifyChain(reports, head, publicKey)).toEqual({ ok: true });
-    const lines = readFileSync(path.join(dir, 'chain-heads.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ChainHead);
+    const lines = readFileSync(path.join(dir, 'chain-heads.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as ChainHead);
     expect(lines.map((h) => h.chain_seq)).toEqual([20, 40, 50]);
     expect(lines[0]!.start).toBe(true);
     // An intermediate head verifies the prefix it covers.
@@ -45,7 +71,9 @@ describe('report chain', () => {
     const j = readJournal(readFileSync(path.join(dir, 'chain-journal.bin')));
     expect(j[0]).toMatchObject({ kind: JOURNAL_KIND_RUN_START, shard: 0 });
     expect(j[0]!.value).toBeGreaterThan(1_600_000_000_000);
-    expect(j.slice(1)).toEqual(reports.map((r) => ({ shard: Math.floor(r.order_id / 2 ** 44), kind: JOURNAL_KIND_REPORT, value: r.exec_id })));
+    expect(j.slice(1)).toEqual(
+      reports.map((r) => ({ shard: Math.floor(r.order_id / 2 ** 44), kind: JOURNAL_KIND_REPORT, value: r.exec_id })),
+    );
   });
 
   it('names the first altered, missing or reordered report', async () => {
@@ -72,7 +100,17 @@ describe('report chain', () => {
     const str = fc.string({ unit: 'binary', maxLength: 40 });
     fc.assert(
       fc.property(int, int, str, str, str, str, int, int, (execId, price, clOrdId, orig, symbol, reason, seq, ts) => {
-        const r: ExecutionReportOut = { ...report(1), exec_id: execId, price, client_order_id: clOrdId, orig_client_order_id: orig, symbol, reason, seq, ts_us: ts };
+        const r: ExecutionReportOut = {
+          ...report(1),
+          exec_id: execId,
+          price,
+          client_order_id: clOrdId,
+          orig_client_order_id: orig,
+          symbol,
+          reason,
+          seq,
+          ts_us: ts,
+        };
         expect(canonicalReport(r)).toBe(canonicalReportReference(r));
       }),
       { numRuns: 2000 },

@@ -9,7 +9,15 @@ import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { RestGateway, type AdminRequest } from '../../gateway/rest-server.js';
-import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, canonicalRequest, ed25519Verify, hmacVerify, signRequest } from '../../api/signing.js';
+import {
+  HEADER_API_KEY,
+  HEADER_SIGNATURE,
+  HEADER_TIMESTAMP,
+  canonicalRequest,
+  ed25519Verify,
+  hmacVerify,
+  signRequest,
+} from '../../api/signing.js';
 import { ERROR_STATUS, ErrorCode, type GatewayError } from '../../api/errors.js';
 import type { GatewayCore, GatewayReply, GatewaySession, RawRequest } from '../../gateway/types.js';
 import { NO_LOG } from '../../ops/log.js';
@@ -75,7 +83,10 @@ function signatureValid(req: Pick<RawRequest, 'auth' | 'target' | 'body'>): bool
 
 function echo(req: RawRequest): GatewayReply {
   if (!signatureValid(req)) return { ok: false, error: { code: ErrorCode.UNAUTHENTICATED, message: 'bad signature' } };
-  return { ok: true, body: { op: req.op, target: req.target, path_order_id: req.pathOrderId ?? null, body_bytes: req.body.length } };
+  return {
+    ok: true,
+    body: { op: req.op, target: req.target, path_order_id: req.pathOrderId ?? null, body_bytes: req.body.length },
+  };
 }
 
 interface RawResponse {
@@ -85,14 +96,24 @@ interface RawResponse {
 }
 
 /** One request with node:http on a fresh connection (lets a test choose chunked bodies and headers freely). */
-function httpRequest(port: number, method: string, path: string, opts: { headers?: Record<string, string>; chunks?: Uint8Array[] } = {}): Promise<RawResponse> {
+function httpRequest(
+  port: number,
+  method: string,
+  path: string,
+  opts: { headers?: Record<string, string>; chunks?: Uint8Array[] } = {},
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: HOST, port, method, path, headers: opts.headers, agent: false, timeout: WAIT_MS }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (d: Buffer) => parts.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      { host: HOST, port, method, path, headers: opts.headers, agent: false, timeout: WAIT_MS },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('http request timed out')));
     req.on('error', reject);
     for (const c of opts.chunks ?? []) req.write(c);
@@ -162,7 +183,11 @@ describe('REST edge', () => {
       log: NO_LOG,
       admin: (req) => {
         adminSeen.push(req);
-        return Promise.resolve(signatureValid(req) ? { ok: true, body: { op: req.op } } : { ok: false, error: { code: ErrorCode.UNAUTHENTICATED, message: 'bad signature' } });
+        return Promise.resolve(
+          signatureValid(req)
+            ? { ok: true, body: { op: req.op } }
+            : { ok: false, error: { code: ErrorCode.UNAUTHENTICATED, message: 'bad signature' } },
+        );
       },
     });
     port = await gw.start();
@@ -194,11 +219,24 @@ describe('REST edge', () => {
   });
 
   it('POST /v1/orders → PlaceOrder with the exact body, target and auth; 201', async () => {
-    const order = { client_order_id: 'c-1', symbol: 'BTC-USD', side: 'BUY', order_type: 'LIMIT', time_in_force: 'GTC', price: 5_000_000, quantity: 1 };
+    const order = {
+      client_order_id: 'c-1',
+      symbol: 'BTC-USD',
+      side: 'BUY',
+      order_type: 'LIMIT',
+      time_in_force: 'GTC',
+      price: 5_000_000,
+      quantity: 1,
+    };
     const r = await client.placeOrder(order);
     expect(r.status).toBe(201);
     expect(r.headers['content-type']).toBe('application/json');
-    expect(r.body).toEqual({ op: 'PlaceOrder', target: 'POST /v1/orders', path_order_id: null, body_bytes: Buffer.byteLength(JSON.stringify(order)) });
+    expect(r.body).toEqual({
+      op: 'PlaceOrder',
+      target: 'POST /v1/orders',
+      path_order_id: null,
+      body_bytes: Buffer.byteLength(JSON.stringify(order)),
+    });
     const seen = core.last();
     expect(seen.op).toBe('PlaceOrder');
     expect(seen.encoding).toBe('json');
@@ -272,7 +310,9 @@ describe('REST edge', () => {
     expect(signatureValid(seen)).toBe(true);
     // An empty query ("?" alone) is part of what was sent, hence of the target.
     // (fetch drops a lone "?", so this one goes through node:http.)
-    const r2 = await httpRequest(port, 'GET', '/v1/orders/5?', { headers: signedHeaders('GET /v1/orders/5?', new Uint8Array(0)) });
+    const r2 = await httpRequest(port, 'GET', '/v1/orders/5?', {
+      headers: signedHeaders('GET /v1/orders/5?', new Uint8Array(0)),
+    });
     expect(r2.status).toBe(200);
     expect(core.last().target).toBe('GET /v1/orders/5?');
     expect(signatureValid(core.last())).toBe(true);
@@ -303,7 +343,10 @@ describe('REST edge', () => {
   it('collects a chunked (Transfer-Encoding) body', async () => {
     const parts = [randomBytes(1000), randomBytes(5000), randomBytes(3)];
     const whole = Buffer.concat(parts);
-    const r = await httpRequest(port, 'POST', '/v1/orders', { headers: { 'transfer-encoding': 'chunked', ...signedHeaders('POST /v1/orders', whole) }, chunks: parts });
+    const r = await httpRequest(port, 'POST', '/v1/orders', {
+      headers: { 'transfer-encoding': 'chunked', ...signedHeaders('POST /v1/orders', whole) },
+      chunks: parts,
+    });
     expect(r.status).toBe(201);
     expect(Buffer.from(core.last().body).equals(whole)).toBe(true);
     expect(signatureValid(core.last())).toBe(true);
@@ -311,7 +354,14 @@ describe('REST edge', () => {
 
   it('signs and verifies with Ed25519 keys too', async () => {
     const ed = new OrderEntryRestClient({ baseUrl: base, key: ED_KEY, timeoutMs: WAIT_MS });
-    const r = await ed.placeOrder({ client_order_id: 'e-1', symbol: 'BTC-USD', side: 'SELL', order_type: 'LIMIT', price: 5_000_100, quantity: 1 });
+    const r = await ed.placeOrder({
+      client_order_id: 'e-1',
+      symbol: 'BTC-USD',
+      side: 'SELL',
+      order_type: 'LIMIT',
+      price: 5_000_100,
+      quantity: 1,
+    });
     expect(r.status).toBe(201);
     expect(core.last().auth.apiKey).toBe(ED_KEY.key);
   });
@@ -345,7 +395,8 @@ describe('REST edge', () => {
   });
 
   it('429 and 503 carry Retry-After in whole seconds, rounded up, at least 1', async () => {
-    core.respond = (req) => Promise.resolve({ ok: false, error: JSON.parse(Buffer.from(req.body).toString('utf8')) as GatewayError });
+    core.respond = (req) =>
+      Promise.resolve({ ok: false, error: JSON.parse(Buffer.from(req.body).toString('utf8')) as GatewayError });
     const cases: [ErrorCode, number | undefined, string][] = [
       [ErrorCode.RATE_LIMITED, 1500, '2'],
       [ErrorCode.RATE_LIMITED, 1, '1'],
@@ -356,7 +407,11 @@ describe('REST edge', () => {
       [ErrorCode.UNAVAILABLE, 2001, '3'],
     ];
     for (const [code, ms, header] of cases) {
-      const r = await client.placeOrder({ code, message: 'later', ...(ms === undefined ? {} : { retry_after_ms: ms }) });
+      const r = await client.placeOrder({
+        code,
+        message: 'later',
+        ...(ms === undefined ? {} : { retry_after_ms: ms }),
+      });
       expect(r.status).toBe(ERROR_STATUS[code].http);
       expect(r.headers['retry-after'], `${code} ${ms}`).toBe(header);
       expect(r.body).toEqual({ code, message: 'later' });
@@ -440,7 +495,8 @@ describe('REST edge', () => {
       await sleep(20);
       // Answer after the disconnect: ok, error, or a rejection.
       if (i % 3 === 0) gate.resolve({ ok: true, body: { late: true } });
-      else if (i % 3 === 1) gate.resolve({ ok: false, error: { code: ErrorCode.RATE_LIMITED, message: 'late', retry_after_ms: 10 } });
+      else if (i % 3 === 1)
+        gate.resolve({ ok: false, error: { code: ErrorCode.RATE_LIMITED, message: 'late', retry_after_ms: 10 } });
       else gate.reject(new Error('late failure'));
       await sleep(5);
     }
@@ -452,7 +508,10 @@ describe('REST edge', () => {
 
   it('a client that disconnects mid-body never reaches the core', async () => {
     const n = core.seen.length;
-    const s = await rawSocket(port, `POST /v1/orders HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n${'x'.repeat(100)}`);
+    const s = await rawSocket(
+      port,
+      `POST /v1/orders HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n${'x'.repeat(100)}`,
+    );
     await waitFor(() => gw.inflightCount === 1, 'the request to be read');
     s.destroy();
     await waitFor(() => gw.inflightCount === 0, 'the aborted request to be released');
@@ -462,7 +521,10 @@ describe('REST edge', () => {
 
   it('pipelining: answered in order when the answers are immediate; uWS closes the connection when a request comes while one is pending', async () => {
     // Immediate answers (health, 404): one connection, in order.
-    const quick = await rawSocket(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    const quick = await rawSocket(
+      port,
+      'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n',
+    );
     let text = '';
     quick.on('data', (d: Buffer) => (text += d.toString('utf8')));
     await waitFor(() => (text.match(/HTTP\/1\.1 \d+/g) ?? []).length === 3, 'three responses');
@@ -512,7 +574,10 @@ describe('REST edge limits', () => {
   it('413 for a body over the limit, on the declared length alone, without calling the core; exactly the limit passes', async () => {
     const n = core.seen.length;
     for (const declared of [BODY_MAX + 1, 1024 * 1024]) {
-      const s = await rawSocket(port, `POST /v1/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${declared}\r\n\r\n`);
+      const s = await rawSocket(
+        port,
+        `POST /v1/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${declared}\r\n\r\n`,
+      );
       try {
         const r = await responseThenClose(s);
         expect(r.status, `Content-Length ${declared}`).toBe(413);
@@ -534,7 +599,10 @@ describe('REST edge limits', () => {
     // A chunk of exactly the limit, then the byte that goes over it — the last byte sent (no
     // chunk end, no terminator follow): the server can only decide once it has read everything,
     // so its close leaves nothing unread and the 413 arrives before a clean close.
-    const s = await rawSocket(port, `POST /v1/orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${BODY_MAX.toString(16)}\r\n${'x'.repeat(BODY_MAX)}\r\n1\r\ny`);
+    const s = await rawSocket(
+      port,
+      `POST /v1/orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${BODY_MAX.toString(16)}\r\n${'x'.repeat(BODY_MAX)}\r\n1\r\ny`,
+    );
     try {
       const r = await responseThenClose(s);
       expect(r.status).toBe(413);

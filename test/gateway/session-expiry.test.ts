@@ -8,7 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalExchange, type LocalExchange } from '../../processes/local-exchange.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { SESSION_COUNT_MAX } from '../../shard/state-machine.js';
-import { CLIENT_REPLY_BYTES_MAX, JsonFrameReader, encodeFrame, type OrdersDump } from '../../replicator/client/protocol.js';
+import {
+  CLIENT_REPLY_BYTES_MAX,
+  JsonFrameReader,
+  encodeFrame,
+  type OrdersDump,
+} from '../../replicator/client/protocol.js';
 import { requestOnce } from '../../replicator/client/client.js';
 
 const K1 = { key: 'demo-key-1', hmacSecret: 'demo-secret-1-change-me' };
@@ -18,7 +23,21 @@ let rest: OrderEntryRestClient;
 beforeAll(async () => {
   ex = await startLocalExchange({
     fsync: false,
-    gatewayOverrides: { accounts: [{ account: 1, apiKeys: [K1], risk: { maxOrderQty: 1_000_000, maxNotional: 10_000_000_000_000, maxOpenOrders: 1_000, ratePerSec: 100_000, burst: 100_000 } }] },
+    gatewayOverrides: {
+      accounts: [
+        {
+          account: 1,
+          apiKeys: [K1],
+          risk: {
+            maxOrderQty: 1_000_000,
+            maxNotional: 10_000_000_000_000,
+            maxOpenOrders: 1_000,
+            ratePerSec: 100_000,
+            burst: 100_000,
+          },
+        },
+      ],
+    },
   });
   rest = new OrderEntryRestClient({ baseUrl: ex.restUrl, key: K1 });
 }, 90_000);
@@ -61,7 +80,15 @@ async function liveOrders(): Promise<OrdersDump> {
   return (await requestOnce(ex.cluster.endpoint(leader), { op: 'orders' })) as unknown as OrdersDump;
 }
 
-const buy = (id: string) => ({ client_order_id: id, symbol: 'BTC-USD', side: 'BUY', order_type: 'LIMIT', time_in_force: 'GTC', price: 4_990_000, quantity: 1 });
+const buy = (id: string) => ({
+  client_order_id: id,
+  symbol: 'BTC-USD',
+  side: 'BUY',
+  order_type: 'LIMIT',
+  time_in_force: 'GTC',
+  price: 4_990_000,
+  quantity: 1,
+});
 
 describe('gateway: a replica session evicted', () => {
   it('answers the order sent on it UNAVAILABLE (outcome unknown), applies nothing twice, and goes on under a new session', async () => {

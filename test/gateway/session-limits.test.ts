@@ -34,7 +34,13 @@ describe('order session limits', () => {
       {
         listen: { rest: '127.0.0.1:0', grpc: '127.0.0.1:0' },
         shards: [{ id: 0, clusterConfig: 'cluster.json' }],
-        accounts: [{ account: 1, apiKeys: [{ key: 'k1', hmacSecret: 's1' }], risk: { maxOrderQty: 1e6, maxNotional: 1e15, maxOpenOrders: 1e6, ratePerSec: 1e6, burst: 1e6 } }],
+        accounts: [
+          {
+            account: 1,
+            apiKeys: [{ key: 'k1', hmacSecret: 's1' }],
+            risk: { maxOrderQty: 1e6, maxNotional: 1e15, maxOpenOrders: 1e6, ratePerSec: 1e6, burst: 1e6 },
+          },
+        ],
         adminKeys: [],
         signingKey: path.join(dir, 'key.pem'),
         dataDir: dir,
@@ -50,25 +56,45 @@ describe('order session limits', () => {
 
   it('refuses requests beyond SESSION_PENDING_BYTES_MAX waiting in one session with OVERLOADED', async () => {
     const target = 'exchange.v1.OrderEntryService/OrderSession#n1';
-    const s = (await gw.openSession(signRequest({ key: 'k1', hmacSecret: 's1' }, target, new Uint8Array(0)), target, { cancelOnDisconnect: false, deadManMs: 0 })) as GatewaySession;
+    const s = (await gw.openSession(signRequest({ key: 'k1', hmacSecret: 's1' }, target, new Uint8Array(0)), target, {
+      cancelOnDisconnect: false,
+      deadManMs: 0,
+    })) as GatewaySession;
     expect('submit' in s).toBe(true);
     const codec = OrderEntryCodec.get();
-    const commands = Array.from({ length: 100 }, (_, i) => ({ place: { client_order_id: `c${i}`, symbol: 'BTC-USD', side: 'BUY', order_type: 'LIMIT', price: 5_000_000, quantity: 1 } }));
+    const commands = Array.from({ length: 100 }, (_, i) => ({
+      place: {
+        client_order_id: `c${i}`,
+        symbol: 'BTC-USD',
+        side: 'BUY',
+        order_type: 'LIMIT',
+        price: 5_000_000,
+        quantity: 1,
+      },
+    }));
     const body = codec.encode('OrderSessionRequest', { request_id: 1, commands });
     const fits = Math.floor(SESSION_PENDING_BYTES_MAX / body.length);
     const replies: Promise<Record<string, unknown>>[] = [];
     for (let i = 0; i < fits + 5; i++) replies.push(s.submit(body));
     // The requests beyond the limit are answered at once, before any shard could answer.
     const refused = await Promise.all(replies.slice(fits));
-    for (const r of refused) expect(r).toMatchObject({ outcomes: [], error: { code: 'OVERLOADED', retry_after_ms: 100 } });
+    for (const r of refused)
+      expect(r).toMatchObject({ outcomes: [], error: { code: 'OVERLOADED', retry_after_ms: 100 } });
     s.close();
   });
 
   it('is not ready without a shard leader, and counts what it answered in its metrics', async () => {
-    expect(await gw.ready()).toEqual({ ready: false, shards: [{ shard: 0, leader: null, commit: null, applied: null }] });
+    expect(await gw.ready()).toEqual({
+      ready: false,
+      shards: [{ shard: 0, leader: null, commit: null, applied: null }],
+    });
     const text = await gw.metrics.registry.metrics();
-    expect(text).toMatch(/matchbook_gateway_order_ack_seconds_count\{component="gateway",protocol="grpc_session",op="OrderSession"\} [1-9]/);
-    expect(text).toMatch(/matchbook_gateway_requests_total\{protocol="grpc_session",op="OrderSession",code="OVERLOADED",component="gateway"\} 5/);
+    expect(text).toMatch(
+      /matchbook_gateway_order_ack_seconds_count\{component="gateway",protocol="grpc_session",op="OrderSession"\} [1-9]/,
+    );
+    expect(text).toMatch(
+      /matchbook_gateway_requests_total\{protocol="grpc_session",op="OrderSession",code="OVERLOADED",component="gateway"\} 5/,
+    );
     expect(text).toMatch(/matchbook_gateway_overloaded_total\{component="gateway"\} 5/);
     expect(text).toContain('matchbook_gateway_sessions');
     expect(text).toContain('nodejs_eventloop_lag_seconds');

@@ -16,7 +16,15 @@ import { ed25519RawPublicKey, hmacSign, signRequest } from '../../api/signing.js
 import { ErrorCode, type GatewayError } from '../../api/errors.js';
 import { fromGlobalOrderId, ORDER_ID_SHARD_BITS, SHARD_ID_MAX, toGlobalOrderId } from '../../api/order-ids.js';
 import { Operation, type RawRequest } from '../../gateway/types.js';
-import { decodeRequest, decodeSessionRequest, requestMessageType, sessionRequestMessageType, validateCommand, type ShardInfo, type ValidateResult } from '../../gateway/validate.js';
+import {
+  decodeRequest,
+  decodeSessionRequest,
+  requestMessageType,
+  sessionRequestMessageType,
+  validateCommand,
+  type ShardInfo,
+  type ValidateResult,
+} from '../../gateway/validate.js';
 import { REQUEST_BODY_BYTES_MAX, SESSION_BATCH_COMMANDS_MAX } from '../../gateway/limits.js';
 import { createWorkerState, runTask, type ValidationWorkerData } from '../../gateway/validation-worker.js';
 import { ValidationPool } from '../../gateway/worker-pool.js';
@@ -49,7 +57,8 @@ const utf8 = (s: string) => new TextEncoder().encode(s);
 /** A request object (JSON shape) as protobuf bytes: enum names get their prefix back, numbers stay numbers (unknown enum values). */
 function protoBytes(op: Operation, obj: Record<string, unknown>): Uint8Array {
   const o: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) o[k] = ENUM_PREFIX[k] !== undefined && typeof v === 'string' ? ENUM_PREFIX[k] + v : v;
+  for (const [k, v] of Object.entries(obj))
+    o[k] = ENUM_PREFIX[k] !== undefined && typeof v === 'string' ? ENUM_PREFIX[k] + v : v;
   const T = requestMessageType(op);
   return T.encode(T.fromObject(o)).finish();
 }
@@ -59,13 +68,22 @@ function viaJson(op: Operation, obj: unknown, c: Parameters<typeof validateComma
   return d.ok ? validateCommand(op, d.decoded, c) : d;
 }
 
-function viaProto(op: Operation, obj: Record<string, unknown>, c: Parameters<typeof validateCommand>[2] = ctx): ValidateResult {
+function viaProto(
+  op: Operation,
+  obj: Record<string, unknown>,
+  c: Parameters<typeof validateCommand>[2] = ctx,
+): ValidateResult {
   const d = decodeRequest(op, 'protobuf', protoBytes(op, obj));
   return d.ok ? validateCommand(op, d.decoded, c) : d;
 }
 
 /** Both encodings; they must agree exactly. protoObj: the same request where JSON and protobuf must spell it differently (unknown enum values). */
-function both(op: Operation, obj: Record<string, unknown>, protoObj: Record<string, unknown> = obj, c = ctx): ValidateResult {
+function both(
+  op: Operation,
+  obj: Record<string, unknown>,
+  protoObj: Record<string, unknown> = obj,
+  c = ctx,
+): ValidateResult {
   const j = viaJson(op, obj, c);
   const p = viaProto(op, protoObj, c);
   expect(p).toEqual(j);
@@ -82,8 +100,16 @@ function expectReject(r: ValidateResult, code: string, message: RegExp | string)
 
 const invalid = (r: ValidateResult, message: RegExp | string) => expectReject(r, ErrorCode.INVALID_ARGUMENT, message);
 
-const LIMIT = { client_order_id: 'c-1', symbol: 'BTC-USD', side: 'BUY', order_type: 'LIMIT', price: 1000, quantity: 30 };
-const without = (o: Record<string, unknown>, k: string) => Object.fromEntries(Object.entries(o).filter(([x]) => x !== k));
+const LIMIT = {
+  client_order_id: 'c-1',
+  symbol: 'BTC-USD',
+  side: 'BUY',
+  order_type: 'LIMIT',
+  price: 1000,
+  quantity: 30,
+};
+const without = (o: Record<string, unknown>, k: string) =>
+  Object.fromEntries(Object.entries(o).filter(([x]) => x !== k));
 
 // ---------------------------------------------------------------------------------------------
 
@@ -120,24 +146,78 @@ describe('PlaceOrder: accepted requests map to the engine command', () => {
       displayQty: 100,
       stp: 'EXPIRE_TAKER',
     });
-    expect(c).toMatchObject({ op: 'PlaceOrder', shards: [0], symbol: 'BTC-USD', side: 'SELL', price: 995, qty: 500, ordType: 'LIMIT' });
+    expect(c).toMatchObject({
+      op: 'PlaceOrder',
+      shards: [0],
+      symbol: 'BTC-USD',
+      side: 'SELL',
+      price: 995,
+      qty: 500,
+      ordType: 'LIMIT',
+    });
     expect(c.stopPrice).toBeUndefined();
     expect(c.body).toEqual(encodeCommand(commandFromJson(c.engine) as Command));
     const decoded = decodeCommand(c.body!, 0, c.body!.length, 9, 1);
     expect(decoded).toEqual({
-      type: 'new', seq: 9, tsUs: 1, account: ACCOUNT, clOrdId: 'Ab_0.9:z-', symbol: 'BTC-USD', side: Side.SELL, ordType: OrdType.LIMIT, price: 995, qty: 500,
-      tif: Tif.GTD, expireTsUs: 1_800_000_000_000_000, postOnly: PostOnly.REJECT, displayQty: 100, stp: Stp.EXPIRE_TAKER,
+      type: 'new',
+      seq: 9,
+      tsUs: 1,
+      account: ACCOUNT,
+      clOrdId: 'Ab_0.9:z-',
+      symbol: 'BTC-USD',
+      side: Side.SELL,
+      ordType: OrdType.LIMIT,
+      price: 995,
+      qty: 500,
+      tif: Tif.GTD,
+      expireTsUs: 1_800_000_000_000_000,
+      postOnly: PostOnly.REJECT,
+      displayQty: 100,
+      stp: Stp.EXPIRE_TAKER,
     });
   });
 
   it('MARKET, STOP_MARKET and STOP_LIMIT orders; routing to the symbol’s shard', () => {
-    const m = both(Operation.PLACE_ORDER, { client_order_id: 'm', symbol: 'ETH-USD', side: 'BUY', order_type: 'MARKET', quantity: 7, time_in_force: 'FOK' });
-    expect(m.ok && m.command.engine).toEqual({ type: 'new', account: ACCOUNT, clOrdId: 'm', symbol: 'ETH-USD', side: 'BUY', ordType: 'MARKET', qty: 7, tif: 'FOK' });
+    const m = both(Operation.PLACE_ORDER, {
+      client_order_id: 'm',
+      symbol: 'ETH-USD',
+      side: 'BUY',
+      order_type: 'MARKET',
+      quantity: 7,
+      time_in_force: 'FOK',
+    });
+    expect(m.ok && m.command.engine).toEqual({
+      type: 'new',
+      account: ACCOUNT,
+      clOrdId: 'm',
+      symbol: 'ETH-USD',
+      side: 'BUY',
+      ordType: 'MARKET',
+      qty: 7,
+      tif: 'FOK',
+    });
     expect(m.ok && m.command.shards).toEqual([1]);
-    const sm = both(Operation.PLACE_ORDER, { client_order_id: 's', symbol: 'SOL-USD', side: 'SELL', order_type: 'STOP_MARKET', quantity: 3, stop_price: 90 });
-    expect(sm.ok && sm.command).toMatchObject({ shards: [1], stopPrice: 90, ordType: 'STOP_MARKET', engine: { stopPrice: 90, ordType: 'STOP_MARKET' } });
+    const sm = both(Operation.PLACE_ORDER, {
+      client_order_id: 's',
+      symbol: 'SOL-USD',
+      side: 'SELL',
+      order_type: 'STOP_MARKET',
+      quantity: 3,
+      stop_price: 90,
+    });
+    expect(sm.ok && sm.command).toMatchObject({
+      shards: [1],
+      stopPrice: 90,
+      ordType: 'STOP_MARKET',
+      engine: { stopPrice: 90, ordType: 'STOP_MARKET' },
+    });
     const sl = both(Operation.PLACE_ORDER, { ...LIMIT, order_type: 'STOP_LIMIT', stop_price: 1005 });
-    expect(sl.ok && sl.command).toMatchObject({ shards: [0], price: 1000, stopPrice: 1005, engine: { price: 1000, stopPrice: 1005 } });
+    expect(sl.ok && sl.command).toMatchObject({
+      shards: [0],
+      price: 1000,
+      stopPrice: 1005,
+      engine: { price: 1000, stopPrice: 1005 },
+    });
   });
 
   it('integers as decimal strings are accepted (JSON), and give the same command as numbers', () => {
@@ -148,14 +228,18 @@ describe('PlaceOrder: accepted requests map to the engine command', () => {
   });
 
   it('JSON null means absent', () => {
-    expect(viaJson(Operation.PLACE_ORDER, { ...LIMIT, time_in_force: null, stop_price: null })).toEqual(viaJson(Operation.PLACE_ORDER, LIMIT));
+    expect(viaJson(Operation.PLACE_ORDER, { ...LIMIT, time_in_force: null, stop_price: null })).toEqual(
+      viaJson(Operation.PLACE_ORDER, LIMIT),
+    );
   });
 });
 
 describe('PlaceOrder rejects (both encodings)', () => {
   const P = Operation.PLACE_ORDER;
-  it('client_order_id required', () => invalid(both(P, without(LIMIT, 'client_order_id')), 'client_order_id is required'));
-  it('client_order_id characters', () => invalid(both(P, { ...LIMIT, client_order_id: 'a b' }), /client_order_id must be 1–36 characters/));
+  it('client_order_id required', () =>
+    invalid(both(P, without(LIMIT, 'client_order_id')), 'client_order_id is required'));
+  it('client_order_id characters', () =>
+    invalid(both(P, { ...LIMIT, client_order_id: 'a b' }), /client_order_id must be 1–36 characters/));
   it('client_order_id length 37', () => {
     expect(both(P, { ...LIMIT, client_order_id: 'x'.repeat(36) }).ok).toBe(true);
     invalid(both(P, { ...LIMIT, client_order_id: 'x'.repeat(37) }), /client_order_id must be 1–36/);
@@ -167,20 +251,38 @@ describe('PlaceOrder rejects (both encodings)', () => {
   it('symbol required', () => invalid(both(P, without(LIMIT, 'symbol')), 'symbol is required'));
   it('unknown symbol', () => invalid(both(P, { ...LIMIT, symbol: 'DOGE-USD' }), 'unknown symbol'));
   it('side required', () => invalid(both(P, without(LIMIT, 'side')), 'side is required'));
-  it('side unknown', () => invalid(both(P, { ...LIMIT, side: 'HOLD' }, { ...LIMIT, side: 9 }), 'side must be one of BUY, SELL'));
+  it('side unknown', () =>
+    invalid(both(P, { ...LIMIT, side: 'HOLD' }, { ...LIMIT, side: 9 }), 'side must be one of BUY, SELL'));
   it('order_type required', () => invalid(both(P, without(LIMIT, 'order_type')), 'order_type is required'));
-  it('order_type unknown', () => invalid(both(P, { ...LIMIT, order_type: 'ICEBERG' }, { ...LIMIT, order_type: 9 }), /order_type must be one of LIMIT/));
-  it('time_in_force unknown', () => invalid(both(P, { ...LIMIT, time_in_force: 'GTX' }, { ...LIMIT, time_in_force: 9 }), /time_in_force must be one of GTC/));
-  it('post_only unknown', () => invalid(both(P, { ...LIMIT, post_only: 'MAYBE' }, { ...LIMIT, post_only: 9 }), /post_only must be one of REJECT, REPRICE/));
+  it('order_type unknown', () =>
+    invalid(
+      both(P, { ...LIMIT, order_type: 'ICEBERG' }, { ...LIMIT, order_type: 9 }),
+      /order_type must be one of LIMIT/,
+    ));
+  it('time_in_force unknown', () =>
+    invalid(
+      both(P, { ...LIMIT, time_in_force: 'GTX' }, { ...LIMIT, time_in_force: 9 }),
+      /time_in_force must be one of GTC/,
+    ));
+  it('post_only unknown', () =>
+    invalid(
+      both(P, { ...LIMIT, post_only: 'MAYBE' }, { ...LIMIT, post_only: 9 }),
+      /post_only must be one of REJECT, REPRICE/,
+    ));
   it('self_trade_prevention unknown', () =>
-    invalid(both(P, { ...LIMIT, self_trade_prevention: 'ALLOW' }, { ...LIMIT, self_trade_prevention: 9 }), /self_trade_prevention must be one of NONE/));
-  it('UNSPECIFIED is not a JSON enum name', () => invalid(viaJson(P, { ...LIMIT, side: 'UNSPECIFIED' }), /side must be one of/));
+    invalid(
+      both(P, { ...LIMIT, self_trade_prevention: 'ALLOW' }, { ...LIMIT, self_trade_prevention: 9 }),
+      /self_trade_prevention must be one of NONE/,
+    ));
+  it('UNSPECIFIED is not a JSON enum name', () =>
+    invalid(viaJson(P, { ...LIMIT, side: 'UNSPECIFIED' }), /side must be one of/));
   it('quantity required', () => invalid(both(P, without(LIMIT, 'quantity')), 'quantity is required'));
   it('quantity > 0 (JSON; protobuf 0 = unset)', () => {
     invalid(viaJson(P, { ...LIMIT, quantity: 0 }), 'quantity must be > 0');
     invalid(viaProto(P, { ...LIMIT, quantity: 0 }), 'quantity is required');
   });
-  it('quantity lot multiple', () => invalid(both(P, { ...LIMIT, quantity: 35 }), 'quantity must be a multiple of the lot size 10'));
+  it('quantity lot multiple', () =>
+    invalid(both(P, { ...LIMIT, quantity: 35 }), 'quantity must be a multiple of the lot size 10'));
   it('quantity min', () => invalid(both(P, { ...LIMIT, quantity: 10 }), 'quantity must be at least 20'));
   it('quantity max', () => invalid(both(P, { ...LIMIT, quantity: 100_010 }), 'quantity must be at most 100000'));
   it('quantity beyond 2^53 (number in JSON rounds; decimal string in both)', () => {
@@ -188,7 +290,8 @@ describe('PlaceOrder rejects (both encodings)', () => {
     invalid(both(P, { ...LIMIT, quantity: '9007199254740993' }), /quantity must be an integer from 0 to 2\^53/);
     invalid(both(P, { ...LIMIT, quantity: '18446744073709551615' }), /quantity must be an integer/);
   });
-  it('quantity negative (JSON; uint64 on the wire)', () => invalid(viaJson(P, { ...LIMIT, quantity: -10 }), /quantity must be an integer from 0/));
+  it('quantity negative (JSON; uint64 on the wire)', () =>
+    invalid(viaJson(P, { ...LIMIT, quantity: -10 }), /quantity must be an integer from 0/));
   it('quantity fraction, exponent beyond range, non-decimal strings (JSON)', () => {
     for (const bad of [30.5, 1e300, '30.0', '3e1', ' 30', '0x1e', '', '-30', true, [30], { n: 30 }]) {
       invalid(viaJson(P, { ...LIMIT, quantity: bad }), /quantity must be an integer from 0 to 2\^53/);
@@ -199,33 +302,74 @@ describe('PlaceOrder rejects (both encodings)', () => {
     invalid(d.ok ? validateCommand(P, d.decoded, ctx) : d, /quantity must be an integer/);
   });
   it('price required for LIMIT', () => invalid(both(P, without(LIMIT, 'price')), 'price is required for LIMIT orders'));
-  it('price required for STOP_LIMIT', () => invalid(both(P, { ...without(LIMIT, 'price'), order_type: 'STOP_LIMIT', stop_price: 1000 }), 'price is required for STOP_LIMIT orders'));
-  it('no price for MARKET', () => invalid(both(P, { ...LIMIT, order_type: 'MARKET' }), 'price must not be set for MARKET orders'));
-  it('no price for STOP_MARKET', () => invalid(both(P, { ...LIMIT, order_type: 'STOP_MARKET', stop_price: 1000 }), 'price must not be set for STOP_MARKET orders'));
+  it('price required for STOP_LIMIT', () =>
+    invalid(
+      both(P, { ...without(LIMIT, 'price'), order_type: 'STOP_LIMIT', stop_price: 1000 }),
+      'price is required for STOP_LIMIT orders',
+    ));
+  it('no price for MARKET', () =>
+    invalid(both(P, { ...LIMIT, order_type: 'MARKET' }), 'price must not be set for MARKET orders'));
+  it('no price for STOP_MARKET', () =>
+    invalid(
+      both(P, { ...LIMIT, order_type: 'STOP_MARKET', stop_price: 1000 }),
+      'price must not be set for STOP_MARKET orders',
+    ));
   it('price > 0 (JSON; protobuf 0 = unset)', () => {
     invalid(viaJson(P, { ...LIMIT, price: 0 }), 'price must be > 0');
     invalid(viaProto(P, { ...LIMIT, price: 0 }), 'price is required');
   });
-  it('price tick multiple', () => invalid(both(P, { ...LIMIT, price: 1003 }), 'price must be a multiple of the tick size 5'));
+  it('price tick multiple', () =>
+    invalid(both(P, { ...LIMIT, price: 1003 }), 'price must be a multiple of the tick size 5'));
   it('price ≤ maxPrice', () => invalid(both(P, { ...LIMIT, price: 1_000_005 }), 'price must be at most 1000000'));
   it('price fraction (JSON)', () => invalid(viaJson(P, { ...LIMIT, price: 1000.5 }), /price must be an integer/));
-  it('stop_price required for STOP_MARKET', () => invalid(both(P, { ...without(LIMIT, 'price'), order_type: 'STOP_MARKET' }), 'stop_price is required for STOP_MARKET orders'));
-  it('stop_price required for STOP_LIMIT', () => invalid(both(P, { ...LIMIT, order_type: 'STOP_LIMIT' }), 'stop_price is required for STOP_LIMIT orders'));
-  it('no stop_price for LIMIT', () => invalid(both(P, { ...LIMIT, stop_price: 1000 }), 'stop_price must not be set for LIMIT orders'));
-  it('stop_price tick multiple', () => invalid(both(P, { ...LIMIT, order_type: 'STOP_LIMIT', stop_price: 1001 }), 'stop_price must be a multiple of the tick size 5'));
-  it('stop_price ≤ maxPrice', () => invalid(both(P, { ...LIMIT, order_type: 'STOP_LIMIT', stop_price: 2_000_000 }), 'stop_price must be at most 1000000'));
-  it('MARKET only IOC/FOK', () => invalid(both(P, { ...without(LIMIT, 'price'), order_type: 'MARKET', time_in_force: 'GTC' }), 'time_in_force must be IOC or FOK for MARKET orders'));
-  it('GTD needs expire_time_us', () => invalid(both(P, { ...LIMIT, time_in_force: 'GTD' }), 'expire_time_us is required with time_in_force GTD'));
-  it('expire_time_us only with GTD', () => invalid(both(P, { ...LIMIT, expire_time_us: 5 }), 'expire_time_us is only allowed with time_in_force GTD'));
-  it('expire_time_us > 0 (JSON)', () => invalid(viaJson(P, { ...LIMIT, time_in_force: 'GTD', expire_time_us: 0 }), 'expire_time_us must be > 0'));
+  it('stop_price required for STOP_MARKET', () =>
+    invalid(
+      both(P, { ...without(LIMIT, 'price'), order_type: 'STOP_MARKET' }),
+      'stop_price is required for STOP_MARKET orders',
+    ));
+  it('stop_price required for STOP_LIMIT', () =>
+    invalid(both(P, { ...LIMIT, order_type: 'STOP_LIMIT' }), 'stop_price is required for STOP_LIMIT orders'));
+  it('no stop_price for LIMIT', () =>
+    invalid(both(P, { ...LIMIT, stop_price: 1000 }), 'stop_price must not be set for LIMIT orders'));
+  it('stop_price tick multiple', () =>
+    invalid(
+      both(P, { ...LIMIT, order_type: 'STOP_LIMIT', stop_price: 1001 }),
+      'stop_price must be a multiple of the tick size 5',
+    ));
+  it('stop_price ≤ maxPrice', () =>
+    invalid(
+      both(P, { ...LIMIT, order_type: 'STOP_LIMIT', stop_price: 2_000_000 }),
+      'stop_price must be at most 1000000',
+    ));
+  it('MARKET only IOC/FOK', () =>
+    invalid(
+      both(P, { ...without(LIMIT, 'price'), order_type: 'MARKET', time_in_force: 'GTC' }),
+      'time_in_force must be IOC or FOK for MARKET orders',
+    ));
+  it('GTD needs expire_time_us', () =>
+    invalid(both(P, { ...LIMIT, time_in_force: 'GTD' }), 'expire_time_us is required with time_in_force GTD'));
+  it('expire_time_us only with GTD', () =>
+    invalid(both(P, { ...LIMIT, expire_time_us: 5 }), 'expire_time_us is only allowed with time_in_force GTD'));
+  it('expire_time_us > 0 (JSON)', () =>
+    invalid(viaJson(P, { ...LIMIT, time_in_force: 'GTD', expire_time_us: 0 }), 'expire_time_us must be > 0'));
   it('post_only only on resting LIMIT orders', () => {
     invalid(both(P, { ...LIMIT, time_in_force: 'IOC', post_only: 'REPRICE' }), 'post_only requires a LIMIT order');
-    invalid(both(P, { ...LIMIT, order_type: 'STOP_LIMIT', stop_price: 1000, post_only: 'REJECT' }), 'post_only requires a LIMIT order');
+    invalid(
+      both(P, { ...LIMIT, order_type: 'STOP_LIMIT', stop_price: 1000, post_only: 'REJECT' }),
+      'post_only requires a LIMIT order',
+    );
   });
-  it('display_quantity < quantity', () => invalid(both(P, { ...LIMIT, display_quantity: 30 }), 'display_quantity must be less than quantity'));
-  it('display_quantity lot multiple', () => invalid(both(P, { ...LIMIT, display_quantity: 15 }), 'display_quantity must be a multiple of the lot size 10'));
-  it('display_quantity only on resting LIMIT/STOP_LIMIT', () => invalid(both(P, { ...LIMIT, time_in_force: 'FOK', display_quantity: 10 }), /display_quantity requires a LIMIT or STOP_LIMIT/));
-  it('display_quantity 0 = not an iceberg', () => expect(both(P, { ...LIMIT, display_quantity: 0 })).toEqual(viaJson(P, LIMIT)));
+  it('display_quantity < quantity', () =>
+    invalid(both(P, { ...LIMIT, display_quantity: 30 }), 'display_quantity must be less than quantity'));
+  it('display_quantity lot multiple', () =>
+    invalid(both(P, { ...LIMIT, display_quantity: 15 }), 'display_quantity must be a multiple of the lot size 10'));
+  it('display_quantity only on resting LIMIT/STOP_LIMIT', () =>
+    invalid(
+      both(P, { ...LIMIT, time_in_force: 'FOK', display_quantity: 10 }),
+      /display_quantity requires a LIMIT or STOP_LIMIT/,
+    ));
+  it('display_quantity 0 = not an iceberg', () =>
+    expect(both(P, { ...LIMIT, display_quantity: 0 })).toEqual(viaJson(P, LIMIT)));
   it('unknown field (JSON)', () => {
     invalid(viaJson(P, { ...LIMIT, leverage: 10 }), 'unknown field leverage');
     invalid(viaJson(P, JSON.parse(`{"__proto__":1,"client_order_id":"c"}`) as object), 'unknown field __proto__');
@@ -240,17 +384,45 @@ describe('PlaceOrder rejects (both encodings)', () => {
 describe('request bodies', () => {
   const P = Operation.PLACE_ORDER;
   it('JSON: not JSON, not an object, not UTF-8, too large', () => {
-    expectReject(decodeRequest(P, 'json', utf8('{"a":')) as ValidateResult, ErrorCode.INVALID_ARGUMENT, 'not valid JSON');
-    expectReject(decodeRequest(P, 'json', utf8('[1]')) as ValidateResult, ErrorCode.INVALID_ARGUMENT, 'must be a JSON object');
-    expectReject(decodeRequest(P, 'json', utf8('null')) as ValidateResult, ErrorCode.INVALID_ARGUMENT, 'must be a JSON object');
-    expectReject(decodeRequest(P, 'json', new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d])) as ValidateResult, ErrorCode.INVALID_ARGUMENT, 'UTF-8');
+    expectReject(
+      decodeRequest(P, 'json', utf8('{"a":')) as ValidateResult,
+      ErrorCode.INVALID_ARGUMENT,
+      'not valid JSON',
+    );
+    expectReject(
+      decodeRequest(P, 'json', utf8('[1]')) as ValidateResult,
+      ErrorCode.INVALID_ARGUMENT,
+      'must be a JSON object',
+    );
+    expectReject(
+      decodeRequest(P, 'json', utf8('null')) as ValidateResult,
+      ErrorCode.INVALID_ARGUMENT,
+      'must be a JSON object',
+    );
+    expectReject(
+      decodeRequest(P, 'json', new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d])) as ValidateResult,
+      ErrorCode.INVALID_ARGUMENT,
+      'UTF-8',
+    );
     const big = utf8(JSON.stringify({ ...LIMIT, client_order_id: 'x'.repeat(REQUEST_BODY_BYTES_MAX) }));
-    expectReject(decodeRequest(P, 'json', big) as ValidateResult, ErrorCode.INVALID_ARGUMENT, `exceeds ${REQUEST_BODY_BYTES_MAX} bytes`);
+    expectReject(
+      decodeRequest(P, 'json', big) as ValidateResult,
+      ErrorCode.INVALID_ARGUMENT,
+      `exceeds ${REQUEST_BODY_BYTES_MAX} bytes`,
+    );
     expect(decodeRequest(P, 'json', new Uint8Array(0))).toEqual({ ok: true, decoded: {} });
   });
   it('protobuf: malformed, too large', () => {
-    expectReject(decodeRequest(P, 'protobuf', new Uint8Array([0x0a, 0x05, 0x61])) as ValidateResult, ErrorCode.INVALID_ARGUMENT, 'not a valid PlaceOrderRequest');
-    expectReject(decodeRequest(P, 'protobuf', new Uint8Array(REQUEST_BODY_BYTES_MAX + 1)) as ValidateResult, ErrorCode.INVALID_ARGUMENT, 'exceeds');
+    expectReject(
+      decodeRequest(P, 'protobuf', new Uint8Array([0x0a, 0x05, 0x61])) as ValidateResult,
+      ErrorCode.INVALID_ARGUMENT,
+      'not a valid PlaceOrderRequest',
+    );
+    expectReject(
+      decodeRequest(P, 'protobuf', new Uint8Array(REQUEST_BODY_BYTES_MAX + 1)) as ValidateResult,
+      ErrorCode.INVALID_ARGUMENT,
+      'exceeds',
+    );
   });
   it('protobuf: explicit zero values on the wire are unset, like absent ones', () => {
     // quantity = 0 (field 8 varint), side = 0 (field 3), symbol = "" (field 2)
@@ -264,32 +436,53 @@ describe('CancelOrder', () => {
   const id1 = toGlobalOrderId(1, 42);
   it('by order id: the shard from the id, the local seq in the engine command', () => {
     const r = both(C, { order_id: id1 });
-    expect(r.ok && r.command).toEqual({ op: 'CancelOrder', shards: [1], orderId: 42, engine: { type: 'cancel', account: ACCOUNT, orderId: 42 }, body: encodeCommand({ type: 'cancel', account: ACCOUNT, orderId: 42 }) });
+    expect(r.ok && r.command).toEqual({
+      op: 'CancelOrder',
+      shards: [1],
+      orderId: 42,
+      engine: { type: 'cancel', account: ACCOUNT, orderId: 42 },
+      body: encodeCommand({ type: 'cancel', account: ACCOUNT, orderId: 42 }),
+    });
   });
   it('by client order id: the symbol’s shard, or the only shard', () => {
     const r = both(C, { client_order_id: 'c-1', symbol: 'SOL-USD' });
-    expect(r.ok && r.command).toMatchObject({ shards: [1], symbol: 'SOL-USD', engine: { type: 'cancel', account: ACCOUNT, clOrdId: 'c-1' } });
+    expect(r.ok && r.command).toMatchObject({
+      shards: [1],
+      symbol: 'SOL-USD',
+      engine: { type: 'cancel', account: ACCOUNT, clOrdId: 'c-1' },
+    });
     const one = both(C, { client_order_id: 'c-1' }, undefined, { account: ACCOUNT, shards: ONE_SHARD });
     expect(one.ok && one.command.shards).toEqual([0]);
   });
-  it('client order id without symbol on several shards', () => invalid(both(C, { client_order_id: 'c-1' }), 'symbol is required with client_order_id'));
+  it('client order id without symbol on several shards', () =>
+    invalid(both(C, { client_order_id: 'c-1' }), 'symbol is required with client_order_id'));
   it('neither id', () => invalid(both(C, {}), 'order_id or client_order_id is required'));
   it('both ids', () => invalid(both(C, { order_id: id1, client_order_id: 'c' }), 'either order_id or client_order_id'));
   it('order_id > 0 (JSON)', () => invalid(viaJson(C, { order_id: 0 }), 'order_id must be > 0'));
   it('order_id not an integer (JSON)', () => invalid(viaJson(C, { order_id: 1.5 }), /order_id must be an integer/));
-  it('order id of a shard that does not exist → NOT_FOUND', () => expectReject(both(C, { order_id: toGlobalOrderId(5, 1) }), ErrorCode.NOT_FOUND, 'order not found'));
-  it('order id with local seq 0 → NOT_FOUND', () => expectReject(both(C, { order_id: toGlobalOrderId(1, 0) }), ErrorCode.NOT_FOUND, 'order not found'));
-  it('symbol of another shard than the order id', () => invalid(both(C, { order_id: id1, symbol: 'BTC-USD' }), 'symbol is not traded on the shard of order_id'));
+  it('order id of a shard that does not exist → NOT_FOUND', () =>
+    expectReject(both(C, { order_id: toGlobalOrderId(5, 1) }), ErrorCode.NOT_FOUND, 'order not found'));
+  it('order id with local seq 0 → NOT_FOUND', () =>
+    expectReject(both(C, { order_id: toGlobalOrderId(1, 0) }), ErrorCode.NOT_FOUND, 'order not found'));
+  it('symbol of another shard than the order id', () =>
+    invalid(both(C, { order_id: id1, symbol: 'BTC-USD' }), 'symbol is not traded on the shard of order_id'));
   it('unknown symbol', () => invalid(both(C, { client_order_id: 'c', symbol: 'X' }), 'unknown symbol'));
   it('client_order_id format', () => invalid(both(C, { client_order_id: 'é' }), /client_order_id must be 1–36/));
   it('unknown field (JSON)', () => invalid(viaJson(C, { order_id: id1, price: 5 }), 'unknown field price'));
   it('REST path id: positive decimal integer, equal to a body order_id if both', () => {
     const r = validateCommand(C, {}, { ...ctx, pathOrderId: String(id1) });
     expect(r.ok && r.command.orderId).toBe(42);
-    for (const bad of ['0', '-1', '1.5', 'abc', '', '9007199254740993', ' 1']) invalid(validateCommand(C, {}, { ...ctx, pathOrderId: bad }), 'order id in the path must be a positive integer');
-    invalid(validateCommand(C, { order_id: id1 + 1 }, { ...ctx, pathOrderId: String(id1) }), 'order_id in the body differs');
+    for (const bad of ['0', '-1', '1.5', 'abc', '', '9007199254740993', ' 1'])
+      invalid(validateCommand(C, {}, { ...ctx, pathOrderId: bad }), 'order id in the path must be a positive integer');
+    invalid(
+      validateCommand(C, { order_id: id1 + 1 }, { ...ctx, pathOrderId: String(id1) }),
+      'order_id in the body differs',
+    );
     expect(validateCommand(C, { order_id: id1 }, { ...ctx, pathOrderId: String(id1) }).ok).toBe(true);
-    invalid(validateCommand(C, { client_order_id: 'c' }, { ...ctx, pathOrderId: String(id1) }), 'either order_id or client_order_id');
+    invalid(
+      validateCommand(C, { client_order_id: 'c' }, { ...ctx, pathOrderId: String(id1) }),
+      'either order_id or client_order_id',
+    );
   });
 });
 
@@ -300,30 +493,50 @@ describe('AmendOrder', () => {
   it('by order id: new quantity and price, checked against the shard’s only instrument; 0 = unchanged', () => {
     const r = both(A, { order_id: id0, quantity: 40, price: 1005, stop_price: 0, client_order_id: 'n-1' });
     expect(r.ok && r.command).toMatchObject({
-      op: 'AmendOrder', shards: [0], orderId: 9, symbol: 'BTC-USD', qty: 40, price: 1005,
+      op: 'AmendOrder',
+      shards: [0],
+      orderId: 9,
+      symbol: 'BTC-USD',
+      qty: 40,
+      price: 1005,
       engine: { type: 'amend', account: ACCOUNT, orderId: 9, clOrdId: 'n-1', qty: 40, price: 1005 },
     });
     expect(r.ok && 'stopPrice' in r.command.engine!).toBe(false);
   });
   it('by orig client order id, routed by symbol', () => {
     const r = both(A, { orig_client_order_id: 'o', symbol: 'ETH-USD', price: 7 });
-    expect(r.ok && r.command).toMatchObject({ shards: [1], symbol: 'ETH-USD', engine: { type: 'amend', account: ACCOUNT, origClOrdId: 'o', price: 7 } });
+    expect(r.ok && r.command).toMatchObject({
+      shards: [1],
+      symbol: 'ETH-USD',
+      engine: { type: 'amend', account: ACCOUNT, origClOrdId: 'o', price: 7 },
+    });
   });
   it('nothing to change', () => invalid(both(A, { order_id: id0, quantity: 0 }), 'amend changes nothing'));
   it('neither id', () => invalid(both(A, { quantity: 40 }), 'order_id or orig_client_order_id is required'));
-  it('both ids', () => invalid(both(A, { order_id: id0, orig_client_order_id: 'o', quantity: 40 }), 'either order_id or orig_client_order_id'));
-  it('orig client order id without symbol on several shards', () => invalid(both(A, { orig_client_order_id: 'o', quantity: 40 }), 'symbol is required with orig_client_order_id'));
-  it('quantity lot multiple (instrument known)', () => invalid(both(A, { order_id: id0, quantity: 45 }), 'quantity must be a multiple of the lot size 10'));
-  it('quantity max (instrument known)', () => invalid(both(A, { order_id: id0, quantity: 200_000 }), 'quantity must be at most 100000'));
-  it('price tick multiple (instrument known)', () => invalid(both(A, { order_id: id0, price: 1001 }), 'price must be a multiple of the tick size 5'));
-  it('stop_price ≤ maxPrice (instrument known)', () => invalid(both(A, { order_id: id0, stop_price: 2_000_000 }), 'stop_price must be at most 1000000'));
+  it('both ids', () =>
+    invalid(
+      both(A, { order_id: id0, orig_client_order_id: 'o', quantity: 40 }),
+      'either order_id or orig_client_order_id',
+    ));
+  it('orig client order id without symbol on several shards', () =>
+    invalid(both(A, { orig_client_order_id: 'o', quantity: 40 }), 'symbol is required with orig_client_order_id'));
+  it('quantity lot multiple (instrument known)', () =>
+    invalid(both(A, { order_id: id0, quantity: 45 }), 'quantity must be a multiple of the lot size 10'));
+  it('quantity max (instrument known)', () =>
+    invalid(both(A, { order_id: id0, quantity: 200_000 }), 'quantity must be at most 100000'));
+  it('price tick multiple (instrument known)', () =>
+    invalid(both(A, { order_id: id0, price: 1001 }), 'price must be a multiple of the tick size 5'));
+  it('stop_price ≤ maxPrice (instrument known)', () =>
+    invalid(both(A, { order_id: id0, stop_price: 2_000_000 }), 'stop_price must be at most 1000000'));
   it('instrument unknown (shard of two, no symbol): only range-checked', () => {
     const r = both(A, { order_id: id1, quantity: 3, price: 7 });
     expect(r.ok && r.command.symbol).toBeUndefined();
     invalid(both(A, { order_id: id1, price: '9007199254740993' }), /price must be an integer/);
   });
-  it('client_order_id format', () => invalid(both(A, { order_id: id0, client_order_id: 'x'.repeat(40) }), /client_order_id must be 1–36/));
-  it('order id of an unknown shard', () => expectReject(both(A, { order_id: toGlobalOrderId(3, 9), quantity: 40 }), ErrorCode.NOT_FOUND, 'order not found'));
+  it('client_order_id format', () =>
+    invalid(both(A, { order_id: id0, client_order_id: 'x'.repeat(40) }), /client_order_id must be 1–36/));
+  it('order id of an unknown shard', () =>
+    expectReject(both(A, { order_id: toGlobalOrderId(3, 9), quantity: 40 }), ErrorCode.NOT_FOUND, 'order not found'));
   it('unknown field (JSON)', () => invalid(viaJson(A, { order_id: id0, side: 'BUY' }), 'unknown field side'));
 });
 
@@ -333,17 +546,25 @@ describe('MassCancel and GetOrder', () => {
   it('mass cancel without symbol: every shard, same body', () => {
     const r = both(M, { side: 'SELL' });
     expect(r.ok && r.command).toEqual({
-      op: 'MassCancel', shards: [0, 1], side: 'SELL',
-      engine: { type: 'mass_cancel', account: ACCOUNT, side: 'SELL' }, body: encodeCommand(commandFromJson({ type: 'mass_cancel', account: ACCOUNT, side: 'SELL' }) as Command),
+      op: 'MassCancel',
+      shards: [0, 1],
+      side: 'SELL',
+      engine: { type: 'mass_cancel', account: ACCOUNT, side: 'SELL' },
+      body: encodeCommand(commandFromJson({ type: 'mass_cancel', account: ACCOUNT, side: 'SELL' }) as Command),
     });
     expect(viaJson(M, { symbol: '' })).toEqual(viaJson(M, {}));
   });
   it('mass cancel with symbol: that shard', () => {
     const r = both(M, { symbol: 'SOL-USD' });
-    expect(r.ok && r.command).toMatchObject({ shards: [1], symbol: 'SOL-USD', engine: { type: 'mass_cancel', account: ACCOUNT, symbol: 'SOL-USD' } });
+    expect(r.ok && r.command).toMatchObject({
+      shards: [1],
+      symbol: 'SOL-USD',
+      engine: { type: 'mass_cancel', account: ACCOUNT, symbol: 'SOL-USD' },
+    });
   });
   it('mass cancel: unknown symbol', () => invalid(both(M, { symbol: 'X' }), 'unknown symbol'));
-  it('mass cancel: unknown side', () => invalid(both(M, { side: 'BOTH' }, { side: 7 }), 'side must be one of BUY, SELL'));
+  it('mass cancel: unknown side', () =>
+    invalid(both(M, { side: 'BOTH' }, { side: 7 }), 'side must be one of BUY, SELL'));
   it('get order: id required; no engine command', () => {
     invalid(both(G, {}), 'order_id is required');
     const r = both(G, { order_id: toGlobalOrderId(1, 5) });
@@ -374,11 +595,18 @@ describe('session requests', () => {
     expect(d.requestId).toBe(77);
     expect(d.heartbeat).toBe(true);
     expect(d.commands.map((c) => c.op)).toEqual(['PlaceOrder', 'CancelOrder', 'AmendOrder', 'MassCancel']);
-    expect(validateCommand(d.commands[0]!.op, d.commands[0]!.decoded, ctx)).toEqual(viaJson(Operation.PLACE_ORDER, LIMIT));
+    expect(validateCommand(d.commands[0]!.op, d.commands[0]!.decoded, ctx)).toEqual(
+      viaJson(Operation.PLACE_ORDER, LIMIT),
+    );
     expect(validateCommand(d.commands[3]!.op, d.commands[3]!.decoded, ctx).ok).toBe(true);
   });
   it('heartbeat only', () => {
-    expect(decodeSessionRequest(S.encode(S.fromObject({ heartbeat: true })).finish())).toEqual({ ok: true, requestId: 0, heartbeat: true, commands: [] });
+    expect(decodeSessionRequest(S.encode(S.fromObject({ heartbeat: true })).finish())).toEqual({
+      ok: true,
+      requestId: 0,
+      heartbeat: true,
+      commands: [],
+    });
   });
   it(`more than ${SESSION_BATCH_COMMANDS_MAX} commands`, () => {
     const cmds = Array.from({ length: SESSION_BATCH_COMMANDS_MAX + 1 }, () => ({ mass_cancel: {} }));
@@ -390,18 +618,25 @@ describe('session requests', () => {
   it('a command with nothing set, malformed bytes', () => {
     const d = decodeSessionRequest(S.encode(S.fromObject({ commands: [{ mass_cancel: {} }, {}] })).finish());
     expect(!d.ok && d.error.message).toContain('commands[1] sets no command');
-    expect(decodeSessionRequest(new Uint8Array([0x12, 0x09, 0x01]))).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
+    expect(decodeSessionRequest(new Uint8Array([0x12, 0x09, 0x01]))).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_ARGUMENT' },
+    });
   });
 });
 
 describe('global order ids', () => {
   it('round trip', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: SHARD_ID_MAX }), fc.integer({ min: 0, max: 2 ** ORDER_ID_SHARD_BITS - 1 }), (shard, seq) => {
-        const id = toGlobalOrderId(shard, seq);
-        expect(Number.isSafeInteger(id)).toBe(true);
-        expect(fromGlobalOrderId(id)).toEqual({ shard, seq });
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: SHARD_ID_MAX }),
+        fc.integer({ min: 0, max: 2 ** ORDER_ID_SHARD_BITS - 1 }),
+        (shard, seq) => {
+          const id = toGlobalOrderId(shard, seq);
+          expect(Number.isSafeInteger(id)).toBe(true);
+          expect(fromGlobalOrderId(id)).toEqual({ shard, seq });
+        },
+      ),
       { seed: SEED, numRuns: 2000 },
     );
     expect(toGlobalOrderId(0, 123)).toBe(123); // one shard: the order id is the sequence number
@@ -416,25 +651,68 @@ describe('global order ids', () => {
 describe('validateCommand never throws', () => {
   const ops = Object.values(Operation);
   const fieldNames = [
-    'client_order_id', 'symbol', 'side', 'order_type', 'time_in_force', 'price', 'stop_price', 'quantity', 'expire_time_us', 'post_only',
-    'display_quantity', 'self_trade_prevention', 'order_id', 'orig_client_order_id', '__proto__', 'constructor', 'toString', 'x',
+    'client_order_id',
+    'symbol',
+    'side',
+    'order_type',
+    'time_in_force',
+    'price',
+    'stop_price',
+    'quantity',
+    'expire_time_us',
+    'post_only',
+    'display_quantity',
+    'self_trade_prevention',
+    'order_id',
+    'orig_client_order_id',
+    '__proto__',
+    'constructor',
+    'toString',
+    'x',
   ];
   const value = fc.oneof(
     fc.jsonValue(),
-    fc.constantFrom('BUY', 'SELL', 'LIMIT', 'MARKET', 'STOP_MARKET', 'STOP_LIMIT', 'GTC', 'GTD', 'IOC', 'REJECT', 'BTC-USD', 'ETH-USD', 'c-1', '30', '1000'),
+    fc.constantFrom(
+      'BUY',
+      'SELL',
+      'LIMIT',
+      'MARKET',
+      'STOP_MARKET',
+      'STOP_LIMIT',
+      'GTC',
+      'GTD',
+      'IOC',
+      'REJECT',
+      'BTC-USD',
+      'ETH-USD',
+      'c-1',
+      '30',
+      '1000',
+    ),
     fc.integer({ min: -5, max: 2_000_000 }),
     fc.constantFrom(0, -0, 1e300, 2 ** 53, 0.5, toGlobalOrderId(1, 3), toGlobalOrderId(7, 3)),
   );
-  const obj = fc.dictionary(fc.constantFrom(...fieldNames), value, { maxKeys: 10 }).map((o) => JSON.parse(JSON.stringify(o)) as Record<string, unknown>);
+  const obj = fc
+    .dictionary(fc.constantFrom(...fieldNames), value, { maxKeys: 10 })
+    .map((o) => JSON.parse(JSON.stringify(o)) as Record<string, unknown>);
   it('on arbitrary JSON objects, for every operation, with and without a path id', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...ops), fc.oneof(obj, fc.object().map((o) => o as Record<string, unknown>)), fc.option(fc.string({ maxLength: 20 }), { nil: undefined }), (op, o, pathId) => {
-        const r = validateCommand(op, o, { account: 1, shards: SHARDS, pathOrderId: pathId });
-        expect(typeof r.ok).toBe('boolean');
-        if (!r.ok) expect(r.error.code === ErrorCode.INVALID_ARGUMENT || r.error.code === ErrorCode.NOT_FOUND).toBe(true);
-        const text = decodeRequest(op, 'json', utf8(JSON.stringify(o)));
-        if (text.ok) validateCommand(op, text.decoded, { account: 1, shards: SHARDS });
-      }),
+      fc.property(
+        fc.constantFrom(...ops),
+        fc.oneof(
+          obj,
+          fc.object().map((o) => o as Record<string, unknown>),
+        ),
+        fc.option(fc.string({ maxLength: 20 }), { nil: undefined }),
+        (op, o, pathId) => {
+          const r = validateCommand(op, o, { account: 1, shards: SHARDS, pathOrderId: pathId });
+          expect(typeof r.ok).toBe('boolean');
+          if (!r.ok)
+            expect(r.error.code === ErrorCode.INVALID_ARGUMENT || r.error.code === ErrorCode.NOT_FOUND).toBe(true);
+          const text = decodeRequest(op, 'json', utf8(JSON.stringify(o)));
+          if (text.ok) validateCommand(op, text.decoded, { account: 1, shards: SHARDS });
+        },
+      ),
       { seed: SEED, numRuns: 3000 },
     );
   });
@@ -449,25 +727,52 @@ const WINDOW = 5_000;
 describe('authenticate', () => {
   const ed = generateKeyPairSync('ed25519');
   const keys: Map<string, KeyEntry> = buildKeyTable({
-    accounts: [{ account: ACCOUNT, apiKeys: [{ key: 'hk', hmacSecret: 'secret' }, { key: 'ek', ed25519PublicKey: ed25519RawPublicKey(ed.publicKey) }] }],
+    accounts: [
+      {
+        account: ACCOUNT,
+        apiKeys: [
+          { key: 'hk', hmacSecret: 'secret' },
+          { key: 'ek', ed25519PublicKey: ed25519RawPublicKey(ed.publicKey) },
+        ],
+      },
+    ],
     adminKeys: [{ key: 'adm', hmacSecret: 'admin-secret' }],
   });
   const target = 'POST /v1/orders';
   const body = utf8(JSON.stringify(LIMIT));
-  const hmacAuth = (ts = T0, b = body, t = target): AuthHeaders => signRequest({ key: 'hk', hmacSecret: 'secret' }, t, b, ts);
-  const edAuth = (ts = T0): AuthHeaders => signRequest({ key: 'ek', ed25519PrivateKey: ed.privateKey }, target, body, ts);
+  const hmacAuth = (ts = T0, b = body, t = target): AuthHeaders =>
+    signRequest({ key: 'hk', hmacSecret: 'secret' }, t, b, ts);
+  const edAuth = (ts = T0): AuthHeaders =>
+    signRequest({ key: 'ek', ed25519PrivateKey: ed.privateKey }, target, body, ts);
 
   it('good HMAC, good Ed25519, admin key', () => {
     const a = authenticate(keys, hmacAuth(), target, body, T0, WINDOW);
-    expect(a).toEqual({ ok: true, account: ACCOUNT, apiKey: 'hk', admin: false, replayKey: `hk:${hmacAuth().signature}`, tsMs: T0 });
+    expect(a).toEqual({
+      ok: true,
+      account: ACCOUNT,
+      apiKey: 'hk',
+      admin: false,
+      replayKey: `hk:${hmacAuth().signature}`,
+      tsMs: T0,
+    });
     const e = edAuth();
-    expect(authenticate(keys, e, target, body, T0, WINDOW)).toEqual({ ok: true, account: ACCOUNT, apiKey: 'ek', admin: false, replayKey: `ek:${e.signature}`, tsMs: T0 });
+    expect(authenticate(keys, e, target, body, T0, WINDOW)).toEqual({
+      ok: true,
+      account: ACCOUNT,
+      apiKey: 'ek',
+      admin: false,
+      replayKey: `ek:${e.signature}`,
+      tsMs: T0,
+    });
     const adm = signRequest({ key: 'adm', hmacSecret: 'admin-secret' }, target, body, T0);
     expect(authenticate(keys, adm, target, body, T0, WINDOW)).toMatchObject({ ok: true, account: 0, admin: true });
   });
   it('unknown key', () => {
     const a = signRequest({ key: 'nope', hmacSecret: 'secret' }, target, body, T0);
-    expect(authenticate(keys, a, target, body, T0, WINDOW)).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
+    expect(authenticate(keys, a, target, body, T0, WINDOW)).toMatchObject({
+      ok: false,
+      error: { code: 'UNAUTHENTICATED' },
+    });
   });
   it('bad HMAC signature: other secret, other body, other target, upper-case hex', () => {
     const wrong = signRequest({ key: 'hk', hmacSecret: 'other' }, target, body, T0);
@@ -478,7 +783,10 @@ describe('authenticate', () => {
       [{ ...hmacAuth(), signature: hmacAuth().signature.toUpperCase() }, body, target],
       [{ ...hmacAuth(), signature: '' }, body, target],
     ] as const) {
-      expect(authenticate(keys, auth, t, b, T0, WINDOW)).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
+      expect(authenticate(keys, auth, t, b, T0, WINDOW)).toMatchObject({
+        ok: false,
+        error: { code: 'UNAUTHENTICATED' },
+      });
     }
   });
   it('bad Ed25519 signature: another key’s, tampered, non-canonical base64', () => {
@@ -493,22 +801,48 @@ describe('authenticate', () => {
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
     const respelled = { ...good, signature: good.signature.slice(0, -3) + alphabet[alphabet.indexOf(last) ^ 1] + '==' };
     expect(Buffer.from(respelled.signature, 'base64')).toEqual(Buffer.from(good.signature, 'base64'));
-    for (const a of [foreign, tampered, respelled, { ...good, signature: `${good.signature}\n` }, { ...good, signature: 'AAAA' }]) {
-      expect(authenticate(keys, a, target, body, T0, WINDOW)).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
+    for (const a of [
+      foreign,
+      tampered,
+      respelled,
+      { ...good, signature: `${good.signature}\n` },
+      { ...good, signature: 'AAAA' },
+    ]) {
+      expect(authenticate(keys, a, target, body, T0, WINDOW)).toMatchObject({
+        ok: false,
+        error: { code: 'UNAUTHENTICATED' },
+      });
     }
   });
   it('stale and future timestamps, malformed timestamps', () => {
     expect(authenticate(keys, hmacAuth(T0 - WINDOW), target, body, T0, WINDOW).ok).toBe(true);
     expect(authenticate(keys, hmacAuth(T0 + WINDOW), target, body, T0, WINDOW).ok).toBe(true);
-    expect(authenticate(keys, hmacAuth(T0 - WINDOW - 1), target, body, T0, WINDOW)).toMatchObject({ ok: false, error: { code: 'STALE_REQUEST' } });
-    expect(authenticate(keys, hmacAuth(T0 + WINDOW + 1), target, body, T0, WINDOW)).toMatchObject({ ok: false, error: { code: 'STALE_REQUEST' } });
-    expect(authenticate(keys, edAuth(T0 - 60_000), target, body, T0, WINDOW)).toMatchObject({ ok: false, error: { code: 'STALE_REQUEST' } });
+    expect(authenticate(keys, hmacAuth(T0 - WINDOW - 1), target, body, T0, WINDOW)).toMatchObject({
+      ok: false,
+      error: { code: 'STALE_REQUEST' },
+    });
+    expect(authenticate(keys, hmacAuth(T0 + WINDOW + 1), target, body, T0, WINDOW)).toMatchObject({
+      ok: false,
+      error: { code: 'STALE_REQUEST' },
+    });
+    expect(authenticate(keys, edAuth(T0 - 60_000), target, body, T0, WINDOW)).toMatchObject({
+      ok: false,
+      error: { code: 'STALE_REQUEST' },
+    });
     for (const ts of ['', '1.8e12', `${T0}.0`, `-${T0}`, ` ${T0}`, '0x1']) {
-      expect(authenticate(keys, { ...hmacAuth(), timestamp: ts }, target, body, T0, WINDOW)).toMatchObject({ ok: false, error: { code: 'STALE_REQUEST' } });
+      expect(authenticate(keys, { ...hmacAuth(), timestamp: ts }, target, body, T0, WINDOW)).toMatchObject({
+        ok: false,
+        error: { code: 'STALE_REQUEST' },
+      });
     }
   });
   it('malformed headers never throw', () => {
-    for (const a of [null, {}, { apiKey: 5, timestamp: 1, signature: null }, { apiKey: 'hk', timestamp: String(T0), signature: 7 }]) {
+    for (const a of [
+      null,
+      {},
+      { apiKey: 5, timestamp: 1, signature: null },
+      { apiKey: 'hk', timestamp: String(T0), signature: 7 },
+    ]) {
       expect(authenticate(keys, a as unknown as AuthHeaders, target, body, T0, WINDOW).ok).toBe(false);
     }
   });
@@ -552,24 +886,50 @@ describe('worker task logic (in this thread)', () => {
   const data: ValidationWorkerData = {
     receiveWindowMs: WINDOW,
     shards: SHARDS,
-    accounts: [{ account: ACCOUNT, apiKeys: [{ key: 'hk', hmacSecret: 'secret' }, { key: 'ek', ed25519PublicKey: ed25519RawPublicKey(generateKeyPairSync('ed25519').publicKey) }] }],
+    accounts: [
+      {
+        account: ACCOUNT,
+        apiKeys: [
+          { key: 'hk', hmacSecret: 'secret' },
+          { key: 'ek', ed25519PublicKey: ed25519RawPublicKey(generateKeyPairSync('ed25519').publicKey) },
+        ],
+      },
+    ],
     adminKeys: [],
   };
   const s = createWorkerState(data);
   it('sign: HMAC hex per payload; Ed25519 and unknown keys get empty strings', () => {
-    expect(runTask(s, { kind: 'sign', items: [{ apiKey: 'hk', payloads: ['a', 'b'] }, { apiKey: 'ek', payloads: ['a'] }, { apiKey: '?', payloads: ['a'] }] })).toEqual([
-      [hmacSign('secret', 'a'), hmacSign('secret', 'b')],
-      [''],
-      [''],
-    ]);
+    expect(
+      runTask(s, {
+        kind: 'sign',
+        items: [
+          { apiKey: 'hk', payloads: ['a', 'b'] },
+          { apiKey: 'ek', payloads: ['a'] },
+          { apiKey: '?', payloads: ['a'] },
+        ],
+      }),
+    ).toEqual([[hmacSign('secret', 'a'), hmacSign('secret', 'b')], [''], ['']]);
   });
   it('requests: the bodies of a batch share one buffer; a broken item gets INTERNAL, not a throw', () => {
     const target = 'POST /v1/orders';
     const mk = (i: number): RawRequest => {
       const body = utf8(JSON.stringify({ ...LIMIT, client_order_id: `c${i}` }));
-      return { op: 'PlaceOrder', encoding: 'json', body, target, auth: signRequest({ key: 'hk', hmacSecret: 'secret' }, target, body, T0) };
+      return {
+        op: 'PlaceOrder',
+        encoding: 'json',
+        body,
+        target,
+        auth: signRequest({ key: 'hk', hmacSecret: 'secret' }, target, body, T0),
+      };
     };
-    const out = runTask(s, { kind: 'requests', items: [{ req: mk(1), nowMs: T0 }, { req: null as unknown as RawRequest, nowMs: T0 }, { req: mk(2), nowMs: T0 }] }) as { ok: boolean; command?: { body: Uint8Array }; error?: GatewayError }[];
+    const out = runTask(s, {
+      kind: 'requests',
+      items: [
+        { req: mk(1), nowMs: T0 },
+        { req: null as unknown as RawRequest, nowMs: T0 },
+        { req: mk(2), nowMs: T0 },
+      ],
+    }) as { ok: boolean; command?: { body: Uint8Array }; error?: GatewayError }[];
     expect(out.map((o) => o.ok)).toEqual([true, false, true]);
     expect(out[1]!.error!.code).toBe('INTERNAL');
     expect(out[0]!.command!.body.buffer).toBe(out[2]!.command!.body.buffer);
@@ -594,7 +954,11 @@ describe('ValidationPool (worker threads)', () => {
     await pool.close();
   });
   const target = 'POST /v1/orders';
-  const request = (obj: Record<string, unknown>, key = { key: 'hk', hmacSecret: 'secret' }, ts = Date.now()): RawRequest => {
+  const request = (
+    obj: Record<string, unknown>,
+    key = { key: 'hk', hmacSecret: 'secret' },
+    ts = Date.now(),
+  ): RawRequest => {
     const body = utf8(JSON.stringify(obj));
     return { op: 'PlaceOrder', encoding: 'json', body, target, auth: signRequest(key, target, body, ts) };
   };
@@ -603,20 +967,36 @@ describe('ValidationPool (worker threads)', () => {
     const req = request({ ...LIMIT, client_order_id: 'p-1' });
     const r = await pool.validate(req);
     if (!r.ok) throw new Error(r.error.message);
-    expect(r).toMatchObject({ account: ACCOUNT, apiKey: 'hk', admin: false, command: { op: 'PlaceOrder', shards: [0], engine: { clOrdId: 'p-1', account: ACCOUNT } } });
+    expect(r).toMatchObject({
+      account: ACCOUNT,
+      apiKey: 'hk',
+      admin: false,
+      command: { op: 'PlaceOrder', shards: [0], engine: { clOrdId: 'p-1', account: ACCOUNT } },
+    });
     expect(r.command.body).toBeInstanceOf(Uint8Array);
     expect(r.command.body).toEqual(encodeCommand(commandFromJson(r.command.engine) as Command));
     expect(await pool.validate(req)).toMatchObject({ ok: false, error: { code: 'REPLAYED_REQUEST' } });
-    expect(await pool.validate(request(LIMIT, { key: 'hk', hmacSecret: 'wrong' }))).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
-    expect(await pool.validate(request(LIMIT, undefined, Date.now() - 60_000))).toMatchObject({ ok: false, error: { code: 'STALE_REQUEST' } });
-    expect(await pool.validate(request({ ...LIMIT, price: 3 }))).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
+    expect(await pool.validate(request(LIMIT, { key: 'hk', hmacSecret: 'wrong' }))).toMatchObject({
+      ok: false,
+      error: { code: 'UNAUTHENTICATED' },
+    });
+    expect(await pool.validate(request(LIMIT, undefined, Date.now() - 60_000))).toMatchObject({
+      ok: false,
+      error: { code: 'STALE_REQUEST' },
+    });
+    expect(await pool.validate(request({ ...LIMIT, price: 3 }))).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_ARGUMENT' },
+    });
     const adm = await pool.validate(request(LIMIT, { key: 'adm', hmacSecret: 'admin-secret' }));
     expect(adm).toMatchObject({ ok: true, admin: true, account: 0 });
   });
 
   it('500 concurrent requests: all validated, in batches', async () => {
     const before = pool.stats();
-    const reqs = Array.from({ length: 500 }, (_, i) => request({ ...LIMIT, client_order_id: `b-${i}`, quantity: 20 + 10 * (i % 7) }));
+    const reqs = Array.from({ length: 500 }, (_, i) =>
+      request({ ...LIMIT, client_order_id: `b-${i}`, quantity: 20 + 10 * (i % 7) }),
+    );
     const results = await Promise.all(reqs.map((q) => pool.validate(q)));
     results.forEach((r, i) => {
       if (!r.ok) throw new Error(`${i}: ${r.error.code} ${r.error.message}`);
@@ -632,13 +1012,31 @@ describe('ValidationPool (worker threads)', () => {
   it('sessions: authenticate the opening, validate messages, sign reports', async () => {
     const sessionTarget = '/exchange.v1.OrderEntryService/OrderSession';
     const auth = signRequest({ key: 'hk', hmacSecret: 'secret' }, sessionTarget, new Uint8Array(0));
-    expect(await pool.authenticateSession(auth, sessionTarget)).toEqual({ ok: true, account: ACCOUNT, apiKey: 'hk', admin: false });
-    expect(await pool.authenticateSession(auth, sessionTarget)).toMatchObject({ ok: false, error: { code: 'REPLAYED_REQUEST' } });
-    expect(await pool.authenticateSession({ ...auth, signature: '00' }, sessionTarget)).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
+    expect(await pool.authenticateSession(auth, sessionTarget)).toEqual({
+      ok: true,
+      account: ACCOUNT,
+      apiKey: 'hk',
+      admin: false,
+    });
+    expect(await pool.authenticateSession(auth, sessionTarget)).toMatchObject({
+      ok: false,
+      error: { code: 'REPLAYED_REQUEST' },
+    });
+    expect(await pool.authenticateSession({ ...auth, signature: '00' }, sessionTarget)).toMatchObject({
+      ok: false,
+      error: { code: 'UNAUTHENTICATED' },
+    });
 
     const S = sessionRequestMessageType();
     const body = S.encode(
-      S.fromObject({ request_id: 3, commands: [{ place: { ...LIMIT, side: 'SIDE_BUY', order_type: 'ORDER_TYPE_LIMIT' } }, { cancel: {} }, { mass_cancel: {} }] }),
+      S.fromObject({
+        request_id: 3,
+        commands: [
+          { place: { ...LIMIT, side: 'SIDE_BUY', order_type: 'ORDER_TYPE_LIMIT' } },
+          { cancel: {} },
+          { mass_cancel: {} },
+        ],
+      }),
     ).finish();
     const v = await pool.validateSession(ACCOUNT, body);
     if (!v.ok) throw new Error(v.error.message);
@@ -646,7 +1044,10 @@ describe('ValidationPool (worker threads)', () => {
     expect(v.commands.map((c) => c.ok)).toEqual([true, false, true]);
     expect(v.commands[0]).toMatchObject({ ok: true, command: { op: 'PlaceOrder', engine: { account: ACCOUNT } } });
     expect(v.commands[1]).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
-    expect(await pool.validateSession(ACCOUNT, new Uint8Array([0xff]))).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
+    expect(await pool.validateSession(ACCOUNT, new Uint8Array([0xff]))).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_ARGUMENT' },
+    });
 
     expect(await pool.signReports('hk', ['r1', 'r2'])).toEqual([hmacSign('secret', 'r1'), hmacSign('secret', 'r2')]);
     expect(await pool.signReports('hk', [])).toEqual([]);

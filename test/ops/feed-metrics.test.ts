@@ -26,11 +26,17 @@ afterEach(async () => {
   h = undefined;
 });
 
-
-
 describe('feed metrics', () => {
   it('counts subscriptions per channel, messages sent, and a slow consumer lagging then disconnected', async () => {
-    h = await startFeedHarness({ seed: 11, limits: { slowBytesMax: 256 * 1024, resumeBytesMax: 32 * 1024, slowConsumerTimeoutMs: 200, backpressureCheckMs: 10 } });
+    h = await startFeedHarness({
+      seed: 11,
+      limits: {
+        slowBytesMax: 256 * 1024,
+        resumeBytesMax: 32 * 1024,
+        slowConsumerTimeoutMs: 200,
+        backpressureCheckMs: 10,
+      },
+    });
     const registry = createRegistry('feed-test');
     registerFeedMetrics(registry, h.feed);
     const scrape = async () => (await exposition(registry)).body;
@@ -67,7 +73,11 @@ describe('feed metrics', () => {
     expect(value(m, 'matchbook_feed_messages_sent_total')).toBeGreaterThan(0);
     expect(value(m, 'matchbook_feed_entries_total')).toBeGreaterThan(0);
     expect(value(m, 'matchbook_feed_projection_failures_total')).toBe(0);
-    expect(samples(m, 'matchbook_feed_resyncs_total').map((s) => s.labels.reason).sort()).toEqual(['slow_consumer', 'source_reset']);
+    expect(
+      samples(m, 'matchbook_feed_resyncs_total')
+        .map((s) => s.labels.reason)
+        .sort(),
+    ).toEqual(['slow_consumer', 'source_reset']);
   });
 });
 
@@ -90,7 +100,15 @@ describe('replica process', () => {
         shardConfig: path.join(REPO_ROOT, 'engine/examples/instruments.json'),
         fsync: false,
         seed: 5,
-        members: [{ id: 1, raft: `127.0.0.1:${raft}`, client: `127.0.0.1:${client}`, feed: `127.0.0.1:${feed}`, ops: `127.0.0.1:${ops}` }],
+        members: [
+          {
+            id: 1,
+            raft: `127.0.0.1:${raft}`,
+            client: `127.0.0.1:${client}`,
+            feed: `127.0.0.1:${feed}`,
+            ops: `127.0.0.1:${ops}`,
+          },
+        ],
       }),
     );
     cluster = ProcessCluster.open(path.join(dir, 'cluster.json'));
@@ -101,11 +119,24 @@ describe('replica process', () => {
     await sub.subscribe(['BTC-USD'], [Channel.L2, Channel.TRADES]);
     const rc = new ReplicaClient({ endpoints: cluster.endpoints });
     try {
-      for (let k = 0; k < 5; k++) await rc.submit({ type: 'new', account: 1, clOrdId: `f${k}`, symbol: 'BTC-USD', side: 'BUY', ordType: 'LIMIT', price: 4_990_000 - k, qty: 1 });
+      for (let k = 0; k < 5; k++)
+        await rc.submit({
+          type: 'new',
+          account: 1,
+          clOrdId: `f${k}`,
+          symbol: 'BTC-USD',
+          side: 'BUY',
+          ordType: 'LIMIT',
+          price: 4_990_000 - k,
+          qty: 1,
+        });
     } finally {
       rc.close();
     }
-    await until('the subscriber to see the orders', () => (sub.book('BTC-USD', Channel.L2)?.levels('BUY').length ?? 0) >= 5);
+    await until(
+      'the subscriber to see the orders',
+      () => (sub.book('BTC-USD', Channel.L2)?.levels('BUY').length ?? 0) >= 5,
+    );
 
     const m = (await httpGet(`http://127.0.0.1:${ops}/metrics`)).body;
     const labels = { component: 'replica', shard: 'ops-feed', node: '1' };
@@ -125,6 +156,11 @@ describe('replica process', () => {
     expect(typeof first.level).toBe('number');
     // An explicit level and the values as fields: the recovery record is info and carries its indexes.
     const recovered = logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((r) => r.msg === 'recovered');
-    expect(recovered).toMatchObject({ level: 30, term: expect.any(Number), commit: expect.any(Number), lastIndex: expect.any(Number) });
+    expect(recovered).toMatchObject({
+      level: 30,
+      term: expect.any(Number),
+      commit: expect.any(Number),
+      lastIndex: expect.any(Number),
+    });
   });
 });

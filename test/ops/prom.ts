@@ -25,7 +25,9 @@ export function parseExposition(text: string): Sample[] {
 
 /** The samples of `name` whose labels include `labels`. */
 export function samples(text: string, name: string, labels: Record<string, string> = {}): Sample[] {
-  return parseExposition(text).filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  return parseExposition(text).filter(
+    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  );
 }
 
 /** The value of the one sample of `name` with these labels (undefined if absent; throws if several match). */

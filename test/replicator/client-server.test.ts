@@ -7,7 +7,15 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ProposalError, ProposalErrorCode, type EncodedProposal, type NodeStatus, type Proposal, type ProposalCallback, type ProposalReply } from '../../replicator/log.js';
+import {
+  ProposalError,
+  ProposalErrorCode,
+  type EncodedProposal,
+  type NodeStatus,
+  type Proposal,
+  type ProposalCallback,
+  type ProposalReply,
+} from '../../replicator/log.js';
 import { ApplyOutcome, type ApplyResult } from '../../shard/state-machine.js';
 import { FrameReader, JsonFrameReader, encodeFrame, encodeSubmitFrame } from '../../replicator/client/protocol.js';
 import { ClientServer, type ClientServerNode } from '../../replicator/client/server.js';
@@ -33,10 +41,22 @@ class FakeNode implements ClientServerNode {
   expire(clientId: number): void {
     this.last.delete(clientId);
   }
-  private decide(p: { clientId: number; requestSeq: number; body?: Uint8Array }): ApplyResult | ProposalError | undefined {
+  private decide(p: {
+    clientId: number;
+    requestSeq: number;
+    body?: Uint8Array;
+  }): ApplyResult | ProposalError | undefined {
     this.seen.push({ clientId: p.clientId, requestSeq: p.requestSeq });
     if (this.leader !== this.id) return new ProposalError(ProposalErrorCode.NOT_LEADER, this.leader);
-    const result = (outcome: ApplyOutcome, clientId = p.clientId): ApplyResult => ({ outcome, clientId, requestSeq: p.requestSeq, appliedIndex: p.requestSeq, seq: p.requestSeq, eventsFrom: 0, eventsTo: 0 });
+    const result = (outcome: ApplyOutcome, clientId = p.clientId): ApplyResult => ({
+      outcome,
+      clientId,
+      requestSeq: p.requestSeq,
+      appliedIndex: p.requestSeq,
+      seq: p.requestSeq,
+      eventsFrom: 0,
+      eventsTo: 0,
+    });
     if (p.clientId === 0 && p.requestSeq === 0 && p.body?.length === 0) {
       if (this.dropRegisters > 0) {
         this.dropRegisters--;
@@ -46,7 +66,10 @@ class FakeNode implements ClientServerNode {
       return result(ApplyOutcome.REGISTERED, this.allocated);
     }
     const last = this.last.get(p.clientId);
-    if (last === undefined) return result(p.clientId >= 1 && p.clientId <= this.allocated ? ApplyOutcome.SESSION_EXPIRED : ApplyOutcome.UNKNOWN_SESSION);
+    if (last === undefined)
+      return result(
+        p.clientId >= 1 && p.clientId <= this.allocated ? ApplyOutcome.SESSION_EXPIRED : ApplyOutcome.UNKNOWN_SESSION,
+      );
     let outcome: ApplyOutcome = ApplyOutcome.APPLIED;
     if (p.requestSeq <= last) outcome = ApplyOutcome.DUPLICATE;
     else if (p.requestSeq !== last + 1) outcome = ApplyOutcome.SEQUENCE_GAP;
@@ -65,7 +88,21 @@ class FakeNode implements ClientServerNode {
     queueMicrotask(() => (r instanceof ProposalError ? cb(r, undefined, undefined) : cb(undefined, r, this.events)));
   }
   status(): NodeStatus {
-    return { id: this.id, role: 'LEADER', term: 1, leader: this.leader, commit: 0, applied: 0, firstIndex: 1, lastIndex: 0, snapshotIndex: 0, pendingProposals: 0, conf: { voters: [this.id], learners: [] }, logTailLost: false, stats: {} as NodeStatus['stats'] };
+    return {
+      id: this.id,
+      role: 'LEADER',
+      term: 1,
+      leader: this.leader,
+      commit: 0,
+      applied: 0,
+      firstIndex: 1,
+      lastIndex: 0,
+      snapshotIndex: 0,
+      pendingProposals: 0,
+      conf: { voters: [this.id], learners: [] },
+      logTailLost: false,
+      stats: {} as NodeStatus['stats'],
+    };
   }
   liveOrder(): never {
     throw new Error('not in the fake');
@@ -81,7 +118,13 @@ afterEach(async () => {
 });
 
 async function serve(node: ClientServerNode, frameBytesMax?: number): Promise<ClientServer> {
-  const s = new ClientServer({ node, host: '127.0.0.1', port: 0, log: NO_LOG, ...(frameBytesMax !== undefined ? { frameBytesMax } : {}) });
+  const s = new ClientServer({
+    node,
+    host: '127.0.0.1',
+    port: 0,
+    log: NO_LOG,
+    ...(frameBytesMax !== undefined ? { frameBytesMax } : {}),
+  });
   await s.start();
   servers.push(s);
   return s;
@@ -105,7 +148,8 @@ function raw(port: number, bytes: Buffer, n: number): Promise<{ replies: Record<
     s.on('connect', () => s.write(bytes));
     s.on('data', (d: Buffer) => {
       reader.push(d);
-      for (let f = reader.next(); f !== undefined; f = reader.next()) if (f.ok) replies.push(f.value as Record<string, unknown>);
+      for (let f = reader.next(); f !== undefined; f = reader.next())
+        if (f.ok) replies.push(f.value as Record<string, unknown>);
       if (replies.length >= n) done(false);
     });
     s.on('close', () => done(true));
@@ -125,15 +169,19 @@ describe('frame reader', () => {
   it('returns the same frames however the stream is cut into chunks', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ type: fc.integer({ min: 0, max: 255 }), body: fc.uint8Array({ maxLength: 300 }) }), { maxLength: 20 }),
+        fc.array(fc.record({ type: fc.integer({ min: 0, max: 255 }), body: fc.uint8Array({ maxLength: 300 }) }), {
+          maxLength: 20,
+        }),
         fc.array(fc.integer({ min: 1, max: 97 }), { minLength: 1, maxLength: 50 }),
         (frames, cuts) => {
-          const stream = Buffer.concat(frames.map((f) => {
-            const h = Buffer.alloc(5);
-            h.writeUInt32BE(f.body.length + 1, 0);
-            h[4] = f.type;
-            return Buffer.concat([h, f.body]);
-          }));
+          const stream = Buffer.concat(
+            frames.map((f) => {
+              const h = Buffer.alloc(5);
+              h.writeUInt32BE(f.body.length + 1, 0);
+              h[4] = f.type;
+              return Buffer.concat([h, f.body]);
+            }),
+          );
           const r = new FrameReader(1 << 20);
           const got: { type: number; body: number[] }[] = [];
           let at = 0;
@@ -174,7 +222,11 @@ describe('client server', () => {
     const { replies } = await raw(s.port, bytes, 13);
     // Replies carry the request id; a status is answered at once, a proposal when applied.
     const byId = (r: Record<string, unknown>) => (typeof r.id === 'number' ? r.id : 0);
-    expect([...replies].sort((x, y) => byId(x) - byId(y) || String(x.error).localeCompare(String(y.error))).map((r) => [r.id, r.ok, r.error])).toEqual([
+    expect(
+      [...replies]
+        .sort((x, y) => byId(x) - byId(y) || String(x.error).localeCompare(String(y.error)))
+        .map((r) => [r.id, r.ok, r.error]),
+    ).toEqual([
       [null, false, 'BAD_FRAME_TYPE'],
       [null, false, 'BAD_JSON'],
       [null, false, 'BAD_REQUEST'],
@@ -242,8 +294,17 @@ describe('client server', () => {
     const node = new FakeNode(1, 1);
     const s = await serve(node);
     // A window of 2: of 5 requests submitted at once, 3 wait unsent in the backlog.
-    const client = new ReplicaClient({ endpoints: [{ id: 1, host: '127.0.0.1', port: s.port }], windowMax: 2, retryDelayMs: 1, requestTimeoutMs: 60_000 });
-    const settle = (p: Promise<SubmitResult>) => p.then((r) => ({ ok: true as const, seq: r.requestSeq }), (e: unknown) => ({ ok: false as const, code: (e as ClientRequestError).code }));
+    const client = new ReplicaClient({
+      endpoints: [{ id: 1, host: '127.0.0.1', port: s.port }],
+      windowMax: 2,
+      retryDelayMs: 1,
+      requestTimeoutMs: 60_000,
+    });
+    const settle = (p: Promise<SubmitResult>) =>
+      p.then(
+        (r) => ({ ok: true as const, seq: r.requestSeq }),
+        (e: unknown) => ({ ok: false as const, code: (e as ClientRequestError).code }),
+      );
     try {
       expect((await client.submit({ type: 'tick' })).requestSeq).toBe(1);
       expect(client.clientId).toBe(1);
@@ -271,7 +332,12 @@ describe('client server', () => {
   it('client: a pinned session the replicas never registered fails UNKNOWN_SESSION; a lost registration is asked again', async () => {
     const node = new FakeNode(1, 1);
     const s = await serve(node);
-    const client = new ReplicaClient({ clientId: 99, endpoints: [{ id: 1, host: '127.0.0.1', port: s.port }], retryDelayMs: 1, requestTimeoutMs: 300 });
+    const client = new ReplicaClient({
+      clientId: 99,
+      endpoints: [{ id: 1, host: '127.0.0.1', port: s.port }],
+      retryDelayMs: 1,
+      requestTimeoutMs: 300,
+    });
     try {
       const err = await client.submit({ type: 'tick' }).then(
         () => undefined,

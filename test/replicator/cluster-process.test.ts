@@ -55,7 +55,8 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
   for (;;) {
     const v = await fn();
     if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${cluster.ids.map((id) => cluster.tail(id, 15)).join('\n')}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}\n${cluster.ids.map((id) => cluster.tail(id, 15)).join('\n')}`);
     await sleep(50);
   }
 }
@@ -63,7 +64,10 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
 describe('a 3-process cluster', () => {
   it('survives a leader SIGKILL mid-stream: exactly-once, identical replicas, restarted node caught up', async () => {
     const leader1 = await cluster.waitForLeader();
-    const clients = Array.from({ length: CLIENTS }, (_, k) => new ReplicaClient({ endpoints: cluster.endpoints, requestTimeoutMs: 1_000 }));
+    const clients = Array.from(
+      { length: CLIENTS },
+      (_, k) => new ReplicaClient({ endpoints: cluster.endpoints, requestTimeoutMs: 1_000 }),
+    );
     const acked = new Map<string, SubmitResult>();
     let sent = 0;
     // Crashes are triggered from the acknowledgement path itself, so they land mid-stream
@@ -130,7 +134,9 @@ describe('a 3-process cluster', () => {
       expect(acked.size).toBe(sent);
 
       const stats = clients.map((c) => c.stats);
-      console.log(`acked ${acked.size} (${ackedBeforeKill} before the kill); leader ${leader1} → ${leader2}; client stats ${JSON.stringify(stats)}`);
+      console.log(
+        `acked ${acked.size} (${ackedBeforeKill} before the kill); leader ${leader1} → ${leader2}; client stats ${JSON.stringify(stats)}`,
+      );
       expect(stats.reduce((n, s) => n + s.failovers, 0)).toBeGreaterThan(0); // the kill was felt
 
       // Convergence: all three at the same applied index with the same state hash (time ticks
@@ -145,7 +151,12 @@ describe('a 3-process cluster', () => {
       const restarted = [leader1, leader3].map((id) => final.find((s) => s.id === id)!);
       console.log(
         `converged at applied ${final[0]!.applied}, hash ${final[0]!.stateHash!.slice(0, 16)}…; ` +
-          restarted.map((r) => `restarted node ${r.id}: snapshots installed ${r.stats.snapshotsInstalled}, entries applied ${r.stats.entriesApplied}; `).join('') +
+          restarted
+            .map(
+              (r) =>
+                `restarted node ${r.id}: snapshots installed ${r.stats.snapshotsInstalled}, entries applied ${r.stats.entriesApplied}; `,
+            )
+            .join('') +
           `snapshots taken ${final.map((s) => s.stats.snapshotsTaken).join('/')}`,
       );
       for (const r of restarted) expect(r.applied).toBe(final[0]!.applied);
@@ -209,4 +220,3 @@ describe('a 3-process cluster', () => {
     }
   }, 120_000);
 });
-

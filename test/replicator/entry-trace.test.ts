@@ -18,7 +18,15 @@ describe('EntryTrace', () => {
     t.committedUpTo(5, 101.6);
     expect(seen).toEqual([]);
     t.appliedEntry(5, 101.8);
-    expect(t.stages(5)).toEqual({ index: 5, commands: 3, proposedMs: 0.5, durableMs: 1, acksMs: { 3: 1.5, 2: 2 }, committedMs: 1.6, appliedMs: 1.8 });
+    expect(t.stages(5)).toEqual({
+      index: 5,
+      commands: 3,
+      proposedMs: 0.5,
+      durableMs: 1,
+      acksMs: { 3: 1.5, 2: 2 },
+      committedMs: 1.6,
+      appliedMs: 1.8,
+    });
     expect(seen).toHaveLength(1);
     const d = seen[0]!;
     expect(d.queued).toBeCloseTo(0.0005);
@@ -51,7 +59,15 @@ describe('EntryTrace', () => {
     t.committedUpTo(7, 1);
     // Leadership lost and won again; index 7 proposed anew (the old one was overwritten).
     t.proposedEntry(7, 2, 50, 50);
-    expect(t.stages(7)).toEqual({ index: 7, commands: 2, proposedMs: 0, durableMs: undefined, acksMs: {}, committedMs: undefined, appliedMs: undefined });
+    expect(t.stages(7)).toEqual({
+      index: 7,
+      commands: 2,
+      proposedMs: 0,
+      durableMs: undefined,
+      acksMs: {},
+      committedMs: undefined,
+      appliedMs: undefined,
+    });
     t.durableUpTo(7, 51);
     t.acked(2, 7, 52);
     t.committedUpTo(7, 53);

@@ -43,7 +43,20 @@ async function runAndStop(dir: string, orders: number, snapshotIntervalEntries: 
   await until('leader', () => n.status().role === 'LEADER', 10_000);
   const clientId = await registerSession(n);
   for (let k = 1; k <= orders; k++) {
-    await n.propose({ clientId, requestSeq: k, command: { type: 'new', account: 1, clOrdId: `h${k}`, symbol: SYM_A, side: k % 2 === 0 ? 'BUY' : 'SELL', ordType: 'LIMIT', price: 1_000_000 + (k % 2 === 0 ? -k : k), qty: 10 } });
+    await n.propose({
+      clientId,
+      requestSeq: k,
+      command: {
+        type: 'new',
+        account: 1,
+        clOrdId: `h${k}`,
+        symbol: SYM_A,
+        side: k % 2 === 0 ? 'BUY' : 'SELL',
+        ordType: 'LIMIT',
+        price: 1_000_000 + (k % 2 === 0 ? -k : k),
+        qty: 10,
+      },
+    });
   }
   const hash = engineStateHash(n.stateMachine.engine);
   await n.stop();
@@ -54,35 +67,42 @@ describe('hard state on restart', () => {
   it.each([
     ['a log only', 1_000],
     ['a snapshot and a log', 3],
-  ])('%s without the hard-state file: refuses to start and changes nothing; with it: recovers', async (_name, interval) => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'mb-hardstate-'));
-    dirs.push(dir);
-    const hash = await runAndStop(dir, 10, interval);
-    const nodeDir = path.join(dir, 'node-1'); // the node's own directory under dataDir
-    expect(existsSync(path.join(nodeDir, HARD_STATE_FILE))).toBe(true);
+  ])(
+    '%s without the hard-state file: refuses to start and changes nothing; with it: recovers',
+    async (_name, interval) => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'mb-hardstate-'));
+      dirs.push(dir);
+      const hash = await runAndStop(dir, 10, interval);
+      const nodeDir = path.join(dir, 'node-1'); // the node's own directory under dataDir
+      expect(existsSync(path.join(nodeDir, HARD_STATE_FILE))).toBe(true);
 
-    // Restart with the file: same state.
-    const ok = node(dir, interval);
-    ok.start();
-    await until('replayed', () => ok.status().role === 'LEADER' && engineStateHash(ok.stateMachine.engine) === hash, 10_000);
-    await ok.stop();
+      // Restart with the file: same state.
+      const ok = node(dir, interval);
+      ok.start();
+      await until(
+        'replayed',
+        () => ok.status().role === 'LEADER' && engineStateHash(ok.stateMachine.engine) === hash,
+        10_000,
+      );
+      await ok.stop();
 
-    unlinkSync(path.join(nodeDir, HARD_STATE_FILE));
-    const before = readdirSync(nodeDir).sort();
-    expect(before.length).toBeGreaterThan(0);
-    const lost = node(dir, interval);
-    let err: unknown;
-    try {
-      lost.start();
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(HardStateMissingError);
-    expect((err as Error).message).toContain('no hard state file');
-    expect((err as Error).message).toContain('add-node');
-    expect(readdirSync(nodeDir).sort()).toEqual(before); // nothing written, nothing removed
-    expect(existsSync(path.join(nodeDir, HARD_STATE_FILE))).toBe(false);
-  });
+      unlinkSync(path.join(nodeDir, HARD_STATE_FILE));
+      const before = readdirSync(nodeDir).sort();
+      expect(before.length).toBeGreaterThan(0);
+      const lost = node(dir, interval);
+      let err: unknown;
+      try {
+        lost.start();
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(HardStateMissingError);
+      expect((err as Error).message).toContain('no hard state file');
+      expect((err as Error).message).toContain('add-node');
+      expect(readdirSync(nodeDir).sort()).toEqual(before); // nothing written, nothing removed
+      expect(existsSync(path.join(nodeDir, HARD_STATE_FILE))).toBe(false);
+    },
+  );
 
   it('an empty directory is a new node: starts with term 0 and no vote', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'mb-hardstate-'));

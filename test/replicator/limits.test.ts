@@ -12,14 +12,26 @@ describe('replica limits', () => {
   it.each([
     [{ COMMAND_BYTES_MAX: REPLICA_LIMITS.BATCH_BYTES_MAX }, 'the largest command fits a batch entry on its own'],
     [{ BATCH_BYTES_MAX: REPLICA_LIMITS.ENTRY_DATA_BYTES_MAX + 1 }, 'a full batch entry fits one WAL record'],
-    [{ WAL_APPEND_BATCH_BYTES_MAX: REPLICA_LIMITS.WAL_APPEND_BYTES_MAX * 2 }, 'one wal.append() batch is under the WAL append limit'],
+    [
+      { WAL_APPEND_BATCH_BYTES_MAX: REPLICA_LIMITS.WAL_APPEND_BYTES_MAX * 2 },
+      'one wal.append() batch is under the WAL append limit',
+    ],
     [{ RAFT_APPEND_BYTES_MAX: REPLICA_LIMITS.FRAME_BYTES_MAX }, 'a full APPEND fits one transport frame'],
-    [{ SNAPSHOT_CHUNK_BYTES: REPLICA_LIMITS.FRAME_BYTES_MAX }, 'a snapshot chunk with the largest membership fits one transport frame'],
+    [
+      { SNAPSHOT_CHUNK_BYTES: REPLICA_LIMITS.FRAME_BYTES_MAX },
+      'a snapshot chunk with the largest membership fits one transport frame',
+    ],
     [{ TRANSPORT_BATCH_BYTES_MAX: REPLICA_LIMITS.FRAME_BYTES_MAX + 1 }, 'a coalesced transport batch fits one frame'],
     [{ INFLIGHT_BYTES_MAX: 1 }, 'a follower window holds at least one full APPEND'],
     [{ PENDING_PROPOSALS_MAX: 1 }, 'the proposal queue holds at least one full batch'],
-    [{ READS_PENDING_MAX: REPLICA_LIMITS.READ_PENDING_MAX + 1 }, 'the node never queues more reads than the core accepts'],
-    [{ HEARTBEAT_TICKS: REPLICA_LIMITS.ELECTION_TICKS }, 'one lost heartbeat never starts an election (2 heartbeats < election timeout)'],
+    [
+      { READS_PENDING_MAX: REPLICA_LIMITS.READ_PENDING_MAX + 1 },
+      'the node never queues more reads than the core accepts',
+    ],
+    [
+      { HEARTBEAT_TICKS: REPLICA_LIMITS.ELECTION_TICKS },
+      'one lost heartbeat never starts an election (2 heartbeats < election timeout)',
+    ],
   ])('a planted contradiction %o is named', (change, rule) => {
     expect(checkReplicaLimits({ ...REPLICA_LIMITS, ...change })).toEqual([rule]);
   });

@@ -10,7 +10,15 @@
 
 import { encodeJsonCommand } from '../../shard/json-command.js';
 import type { RaftCore } from '../../replicator/raft/raft-core.js';
-import { MessageType, Role, type ConfState, type Entry, type Message, type NodeId, type ReadState } from '../../replicator/raft/types.js';
+import {
+  MessageType,
+  Role,
+  type ConfState,
+  type Entry,
+  type Message,
+  type NodeId,
+  type ReadState,
+} from '../../replicator/raft/types.js';
 import { Prng } from '../../replicator/prng.js';
 import { SIM_SHARD_CONFIG } from '../../replicator/sim/cluster-sim.js';
 import { SimScheduler } from '../../replicator/sim/scheduler.js';
@@ -78,7 +86,9 @@ export class ManualNode {
     const hs = hsBytes === undefined ? { term: 0, vote: 0, commit: 0 } : decodeHardState(hsBytes);
     if (typeof hs === 'string') throw new Error(`node ${this.id}: hard state does not decode: ${hs}`);
     const marker = fs.durableBytes(`${dir}/${TAIL_LOST_FILE}`);
-    const snaps = fs.files(dir).filter((f) => /^snap-\d{20}\.snap$/.test(f) && fs.durableBytes(`${dir}/${f}`) !== undefined);
+    const snaps = fs
+      .files(dir)
+      .filter((f) => /^snap-\d{20}\.snap$/.test(f) && fs.durableBytes(`${dir}/${f}`) !== undefined);
     const snapshotIndex = snaps.length === 0 ? 0 : Math.max(...snaps.map((f) => Number(f.slice(5, 25))));
     return { hardState: hs, tailLost: marker === undefined ? undefined : decodeTailLost(marker), snapshotIndex };
   }
@@ -143,7 +153,10 @@ export class ManualCluster {
           // carry the term they would campaign in, not one they hold).
           const preVote = m.type === MessageType.PRE_VOTE || (m.type === MessageType.PRE_VOTE_RESP && !m.reject);
           const durable = this.nodes.get(from.id)?.disk.hardState.term ?? 0;
-          if (!preVote && durable < m.term) throw new Error(`node ${from.id} sent a message of term ${m.term} before that term was durable (durable term ${durable})`);
+          if (!preVote && durable < m.term)
+            throw new Error(
+              `node ${from.id} sent a message of term ${m.term} before that term was durable (durable term ${durable})`,
+            );
           this.queue.push(m);
           this.sent.push(m);
         }
@@ -233,7 +246,8 @@ export class ManualCluster {
     for (let r = 0; ; r++) {
       held.push(...this.take(hold));
       if (this.queue.length === 0) return held;
-      if (r >= ROUNDS_MAX) throw new Error(`stabilizeHolding: still ${this.queue.length} messages after ${ROUNDS_MAX} rounds`);
+      if (r >= ROUNDS_MAX)
+        throw new Error(`stabilizeHolding: still ${this.queue.length} messages after ${ROUNDS_MAX} rounds`);
       this.deliver();
     }
   }
@@ -276,12 +290,14 @@ export class ManualCluster {
     const start = this.core(id).term;
     this.tickUntil(id, () => this.core(id).role !== Role.FOLLOWER || this.core(id).term > start, 4 * ELECTION_TICKS);
     this.stabilize();
-    if (this.core(id).role !== Role.LEADER) throw new Error(`node ${id} did not become leader (role ${this.core(id).role}, term ${this.core(id).term})`);
+    if (this.core(id).role !== Role.LEADER)
+      throw new Error(`node ${id} did not become leader (role ${this.core(id).role}, term ${this.core(id).term})`);
   }
 
   leader(): ManualNode | undefined {
     let best: ManualNode | undefined;
-    for (const n of this.nodes.values()) if (n.up && n.c.role === Role.LEADER && (best === undefined || n.c.term > best.c.term)) best = n;
+    for (const n of this.nodes.values())
+      if (n.up && n.c.role === Role.LEADER && (best === undefined || n.c.term > best.c.term)) best = n;
     return best;
   }
 
@@ -302,7 +318,8 @@ export class ManualCluster {
   settle(): void {
     this.sched.settle();
     const f = this.failures[0];
-    if (f !== undefined) throw new Error(`node ${f.id} died: ${f.err instanceof Error ? (f.err.stack ?? f.err.message) : String(f.err)}`);
+    if (f !== undefined)
+      throw new Error(`node ${f.id} died: ${f.err instanceof Error ? (f.err.stack ?? f.err.message) : String(f.err)}`);
   }
 
   // ---- Faults ----
@@ -361,7 +378,8 @@ export class ManualCluster {
       starts.push(at);
       at = r.end;
     }
-    if (starts.length < n) throw new Error(`node ${id}: its last segment holds ${starts.length} records, cannot lose ${n}`);
+    if (starts.length < n)
+      throw new Error(`node ${id}: its last segment holds ${starts.length} records, cannot lose ${n}`);
     const cut = starts[starts.length - n]!;
     // Not on a boundary: a few bytes of the first lost record stay, so recovery sees a torn one.
     m.fs.truncate(file, onBoundary ? cut : cut + 5);
@@ -380,9 +398,16 @@ export class ManualCluster {
     const node = this.node(id).machine.node!;
     let refused: string | undefined;
     const before = node.raft.lastIndex;
-    node.proposeEncoded({ clientId: 1, requestSeq: seq, body: encodeJsonCommand({ type: 'cancel', account: 1, clOrdId: `p${payload}-${seq}` }) }, (err) => {
-      if (err !== undefined && refused === undefined && node.raft.lastIndex === before) refused = err.code;
-    });
+    node.proposeEncoded(
+      {
+        clientId: 1,
+        requestSeq: seq,
+        body: encodeJsonCommand({ type: 'cancel', account: 1, clOrdId: `p${payload}-${seq}` }),
+      },
+      (err) => {
+        if (err !== undefined && refused === undefined && node.raft.lastIndex === before) refused = err.code;
+      },
+    );
     this.settle();
     if (refused !== undefined) return { ok: false, error: refused };
     if (node.raft.lastIndex <= before) return { ok: false, error: 'NOT_PROPOSED' };

@@ -21,7 +21,12 @@ let client: ReplicaClient;
 let n = 0;
 
 beforeAll(async () => {
-  cluster = await ProcessCluster.create({ joining: 1, fsync: false, snapshotIntervalEntries: SNAPSHOT_INTERVAL_ENTRIES, timeTickMs: 200 });
+  cluster = await ProcessCluster.create({
+    joining: 1,
+    fsync: false,
+    snapshotIntervalEntries: SNAPSHOT_INTERVAL_ENTRIES,
+    timeTickMs: 200,
+  });
   await cluster.startAll();
   await cluster.waitForLeader();
   client = new ReplicaClient({ endpoints: cluster.endpoints, requestTimeoutMs: 2_000 });
@@ -39,7 +44,17 @@ async function placeOrders(count: number): Promise<void> {
   await Promise.all(
     Array.from({ length: count }, () => {
       n++;
-      return client.submit({ type: 'new', account: 1 + (n % 5), clOrdId: `m-${n}`, symbol: 'BTC-USD', side: n % 2 === 0 ? 'BUY' : 'SELL', ordType: 'LIMIT', tif: 'GTC', price: 4_900_000 + (n % 40) * (n % 2 === 0 ? -1 : 1), qty: 1 + (n % 5) });
+      return client.submit({
+        type: 'new',
+        account: 1 + (n % 5),
+        clOrdId: `m-${n}`,
+        symbol: 'BTC-USD',
+        side: n % 2 === 0 ? 'BUY' : 'SELL',
+        ordType: 'LIMIT',
+        tif: 'GTC',
+        price: 4_900_000 + (n % 40) * (n % 2 === 0 ? -1 : 1),
+        qty: 1 + (n % 5),
+      });
     }),
   );
 }
@@ -55,7 +70,10 @@ async function placeUntilCompacted(): Promise<void> {
     // Every voter, since any of them may be the leader by the time the new member starts.
     const ss = await Promise.all(cluster.ids.map((id) => cluster.status(id)));
     if (ss.every((s) => s !== undefined && s.firstIndex > 1)) return;
-    if (Date.now() > deadline) throw new Error(`the voters' logs were not all compacted: ${JSON.stringify(ss.map((s) => s && { id: s.id, firstIndex: s.firstIndex, snapshotIndex: s.snapshotIndex, applied: s.applied }))}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `the voters' logs were not all compacted: ${JSON.stringify(ss.map((s) => s && { id: s.id, firstIndex: s.firstIndex, snapshotIndex: s.snapshotIndex, applied: s.applied }))}`,
+      );
     await placeOrders(1);
   }
 }
@@ -74,8 +92,15 @@ async function converged(ids: NodeId[]): Promise<NodeStatus[]> {
   const deadline = Date.now() + WAIT_MS;
   for (;;) {
     const ss = await Promise.all(ids.map((id) => cluster.status(id, true)));
-    if (ss.every((s) => s !== undefined) && ss.every((s) => s!.applied === ss[0]!.applied && s!.stateHash === ss[0]!.stateHash)) return ss as NodeStatus[];
-    if (Date.now() > deadline) throw new Error(`nodes ${ids} did not converge: ${JSON.stringify(ss.map((s) => s && { id: s.id, applied: s.applied, hash: s.stateHash?.slice(0, 12) }))}\n${ids.map((id) => cluster.tail(id, 10)).join('\n')}`);
+    if (
+      ss.every((s) => s !== undefined) &&
+      ss.every((s) => s!.applied === ss[0]!.applied && s!.stateHash === ss[0]!.stateHash)
+    )
+      return ss as NodeStatus[];
+    if (Date.now() > deadline)
+      throw new Error(
+        `nodes ${ids} did not converge: ${JSON.stringify(ss.map((s) => s && { id: s.id, applied: s.applied, hash: s.stateHash?.slice(0, 12) }))}\n${ids.map((id) => cluster.tail(id, 10)).join('\n')}`,
+      );
     await sleep(50);
   }
 }
@@ -99,7 +124,10 @@ describe('membership changes through the operator CLI', () => {
 
     const added = await cli('add-node', '--node', String(joiner));
     expect(added.code, added.err).toBe(0);
-    const result = JSON.parse(added.out) as { conf: { voters: number[]; learners: number[] }; steps: { step: string }[] };
+    const result = JSON.parse(added.out) as {
+      conf: { voters: number[]; learners: number[] };
+      steps: { step: string }[];
+    };
     expect(result.steps.map((s) => s.step)).toEqual(['add-learner', 'caught-up', 'promote']);
     expect(result.conf).toEqual({ voters: [1, 2, 3, joiner], learners: [] });
     // Again: nothing to do.
@@ -114,8 +142,13 @@ describe('membership changes through the operator CLI', () => {
     // It caught up from the leader's snapshot: the log before it was compacted away.
     expect(ss.find((s) => s.id === joiner)!.stats.snapshotsInstalled).toBeGreaterThanOrEqual(1);
     // (A member slower than the status timeout shows as unreachable, without a membership: read again.)
-    const memberships = async () => (JSON.parse((await cli('cluster', 'status', '--json')).out) as { members: { membership?: string }[] }).members.map((r) => r.membership);
-    await until('every member a voter in cluster status', async () => (await memberships()).every((m) => m === 'voter'));
+    const memberships = async () =>
+      (
+        JSON.parse((await cli('cluster', 'status', '--json')).out) as { members: { membership?: string }[] }
+      ).members.map((r) => r.membership);
+    await until('every member a voter in cluster status', async () =>
+      (await memberships()).every((m) => m === 'voter'),
+    );
     expect(await memberships()).toEqual(['voter', 'voter', 'voter', 'voter']);
 
     // A restart recovers the membership (from its snapshot or by re-applying the change).
@@ -139,7 +172,8 @@ describe('membership changes through the operator CLI', () => {
     await placeOrders(200); // the client finds the new leader by itself
     const ss = await converged(rest);
     for (const s of ss) expect(s.conf.voters).toEqual(conf.voters);
-    const leaders = async () => (await Promise.all(rest.map((id) => cluster.status(id)))).filter((s) => s?.role === 'LEADER').length;
+    const leaders = async () =>
+      (await Promise.all(rest.map((id) => cluster.status(id)))).filter((s) => s?.role === 'LEADER').length;
     await until('one leader among the other three', async () => (await leaders()) === 1);
     // Removing a node that is no longer a member is a no-op; the last voters are protected by the core.
     const twice = await cli('remove-node', '--node', String(leader));

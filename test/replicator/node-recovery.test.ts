@@ -53,7 +53,20 @@ describe('replica recovery', () => {
         Array.from({ length: 500 }, () => {
           const k = ++seq;
           const side = k % 2 === 0 ? 'BUY' : 'SELL';
-          return n.propose({ clientId, requestSeq: k, command: { type: 'new', account: 1 + (k % 5), clOrdId: `r-${k}-${'x'.repeat(k % 40)}`, symbol: SYM_A, side, ordType: 'LIMIT', price: 1_000_000 + (side === 'BUY' ? -1 : 1) * (1 + (k % 50)), qty: 1 + (k % 9) } });
+          return n.propose({
+            clientId,
+            requestSeq: k,
+            command: {
+              type: 'new',
+              account: 1 + (k % 5),
+              clOrdId: `r-${k}-${'x'.repeat(k % 40)}`,
+              symbol: SYM_A,
+              side,
+              ordType: 'LIMIT',
+              price: 1_000_000 + (side === 'BUY' ? -1 : 1) * (1 + (k % 50)),
+              qty: 1 + (k % 9),
+            },
+          });
         }),
       );
     }

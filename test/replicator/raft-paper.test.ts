@@ -6,7 +6,15 @@
 
 import { describe, expect, it } from 'vitest';
 import { RaftCore } from '../../replicator/raft/raft-core.js';
-import { ConfChangeType, MessageType, ProposeError, Role, type Message, type NodeId, type RaftConfig } from '../../replicator/raft/types.js';
+import {
+  ConfChangeType,
+  MessageType,
+  ProposeError,
+  Role,
+  type Message,
+  type NodeId,
+  type RaftConfig,
+} from '../../replicator/raft/types.js';
 import { Prng } from '../../replicator/prng.js';
 import { ELECTION_TICKS, ManualCluster } from './manual-cluster.js';
 
@@ -235,7 +243,9 @@ describe('§5.3 log replication', () => {
     cl.elect(3); // term 3, last 42/2: its first probe to node 1 is at 42, far past the divergence at 2
     cl.tick(3);
     cl.stabilize();
-    const rejections = cl.sent.slice(from).filter((m) => m.type === MessageType.APPEND_RESP && m.from === 1 && m.reject);
+    const rejections = cl.sent
+      .slice(from)
+      .filter((m) => m.type === MessageType.APPEND_RESP && m.from === 1 && m.reject);
     expect(rejections.length).toBeGreaterThan(0);
     expect(rejections.length).toBeLessThanOrEqual(2);
     expect(cl.logOf(1)).toEqual(cl.logOf(3));
@@ -373,7 +383,10 @@ describe('§6 (thesis §4.1) membership changes, one server at a time', () => {
     const add = cl.core(1).proposeConfChange({ type: ConfChangeType.ADD_LEARNER, node: 4 });
     expect(add.ok).toBe(true);
     cl.process(1);
-    expect(cl.core(1).proposeConfChange({ type: ConfChangeType.ADD_LEARNER, node: 5 })).toMatchObject({ ok: false, error: ProposeError.CONF_CHANGE_PENDING });
+    expect(cl.core(1).proposeConfChange({ type: ConfChangeType.ADD_LEARNER, node: 5 })).toMatchObject({
+      ok: false,
+      error: ProposeError.CONF_CHANGE_PENDING,
+    });
     cl.stabilize();
     expect(cl.node(1).conf).toEqual({ voters: [1, 2, 3], learners: [4] });
     cl.tick(1);
@@ -394,8 +407,14 @@ describe('§6 (thesis §4.1) membership changes, one server at a time', () => {
     cl.stabilize();
     expect(cl.core(1).commitIndex).toBe(p.ok ? p.index : -1);
     // Invalid changes are refused.
-    expect(cl.core(1).proposeConfChange({ type: ConfChangeType.PROMOTE, node: 2 })).toMatchObject({ ok: false, error: ProposeError.CONF_CHANGE_INVALID });
-    expect(cl.core(1).proposeConfChange({ type: ConfChangeType.ADD_LEARNER, node: 3 })).toMatchObject({ ok: false, error: ProposeError.CONF_CHANGE_INVALID });
+    expect(cl.core(1).proposeConfChange({ type: ConfChangeType.PROMOTE, node: 2 })).toMatchObject({
+      ok: false,
+      error: ProposeError.CONF_CHANGE_INVALID,
+    });
+    expect(cl.core(1).proposeConfChange({ type: ConfChangeType.ADD_LEARNER, node: 3 })).toMatchObject({
+      ok: false,
+      error: ProposeError.CONF_CHANGE_INVALID,
+    });
     // Promote: 4 voters, quorum 3.
     expect(cl.core(1).proposeConfChange({ type: ConfChangeType.PROMOTE, node: 4 }).ok).toBe(true);
     cl.process(1);
@@ -566,7 +585,9 @@ describe('§6.4 (thesis) ReadIndex', () => {
       cl.tick(1);
       cl.stabilize();
     }
-    expect(cl.sentOfType(MessageType.HEARTBEAT_RESP, (m) => m.from === 2 && m.to === 1 && m.context !== 0).length).toBeGreaterThan(0);
+    expect(
+      cl.sentOfType(MessageType.HEARTBEAT_RESP, (m) => m.from === 2 && m.to === 1 && m.context !== 0).length,
+    ).toBeGreaterThan(0);
     expect(cl.node(1).readStates).toEqual([]);
   });
 
@@ -680,7 +701,13 @@ describe('§7 log compaction: InstallSnapshot', () => {
         from: 2,
         to: 3,
         term: 2,
-        snapshot: { meta: { index: 3, term: 1, conf: { voters: [1, 2, 3], learners: [] } }, size: data.length, offset: 0, data, done: true },
+        snapshot: {
+          meta: { index: 3, term: 1, conf: { voters: [1, 2, 3], learners: [] } },
+          size: data.length,
+          offset: 0,
+          data,
+          done: true,
+        },
       }),
     );
     const out = drain(f);

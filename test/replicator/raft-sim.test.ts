@@ -35,7 +35,7 @@ describe('the simulation itself', () => {
     expect(a).toEqual(b);
   });
 
-  it('regression (2026-12-07): a replica killed at the fdatasync that starts a Ready\'s flush answers no client afterwards', () => {
+  it("regression (2026-12-07): a replica killed at the fdatasync that starts a Ready's flush answers no client afterwards", () => {
     // Seeds 131 and 195 of "power cuts" kill a replica at that disk call. When the node began
     // applying already-durable committed entries after starting the flush (so the engine works
     // while the disk does), the dead process went on applying and acknowledging: the oracle saw

@@ -30,7 +30,21 @@ describe('replica metrics', () => {
     const leader = await cluster.waitForLeader(20_000);
     const client = new ReplicaClient({ endpoints: cluster.endpoints });
     try {
-      await Promise.all(Array.from({ length: 20 }, (_, i) => client.submit({ type: 'new_order', account: 1, clOrdId: `m${i}`, symbol: 'BTC-USD', side: 1, ordType: 1, tif: 1, price: 5_000_000, qty: 1 })));
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          client.submit({
+            type: 'new_order',
+            account: 1,
+            clOrdId: `m${i}`,
+            symbol: 'BTC-USD',
+            side: 1,
+            ordType: 1,
+            tif: 1,
+            price: 5_000_000,
+            qty: 1,
+          }),
+        ),
+      );
     } finally {
       client.close();
     }

@@ -45,7 +45,18 @@ describe('replication safety (issue 15 audit)', () => {
     expect(entries.every((e) => e.term === lead.term)).toBe(true);
     cl.heal();
     cl.dropQueued();
-    cl.release([msg({ type: MessageType.APPEND, from: 2, to: 3, term: lead.term, index: 1, logTerm: cl.core(3).termAt(1)!, entries, commit: 3 })]);
+    cl.release([
+      msg({
+        type: MessageType.APPEND,
+        from: 2,
+        to: 3,
+        term: lead.term,
+        index: 1,
+        logTerm: cl.core(3).termAt(1)!,
+        entries,
+        commit: 3,
+      }),
+    ]);
     cl.deliver(); // before the fix: node 3 died here (the WAL refused to cut "committed" entries)
     expect(cl.core(3).term).toBe(lead.term);
     expect(cl.logOf(3).slice(0, 3)).toEqual(cl.logOf(2).slice(0, 3));
@@ -106,7 +117,9 @@ describe('replication safety (issue 15 audit)', () => {
     cl.elect(1);
     cl.propose(1);
     cl.stabilize();
-    const old = cl.sent.filter((m) => m.type === MessageType.APPEND && m.to === 3 && m.entries.some((e) => e.index === 2)).pop()!;
+    const old = cl.sent
+      .filter((m) => m.type === MessageType.APPEND && m.to === 3 && m.entries.some((e) => e.index === 2))
+      .pop()!;
     expect(old).toBeDefined();
     cl.isolate(2);
     for (let i = 0; i < 3; i++) cl.propose(1);
@@ -122,7 +135,11 @@ describe('replication safety (issue 15 audit)', () => {
     cl.tickUntil(2, () => cl.core(2).role === CANDIDATE);
     cl.stabilize();
     expect(cl.core(2).role).not.toBe(LEADER);
-    expect(cl.sentOfType(MessageType.VOTE_RESP, (m) => m.from === 3 && m.to === 2 && m.term === cl.core(2).term).every((m) => m.reject)).toBe(true);
+    expect(
+      cl
+        .sentOfType(MessageType.VOTE_RESP, (m) => m.from === 3 && m.to === 2 && m.term === cl.core(2).term)
+        .every((m) => m.reject),
+    ).toBe(true);
   });
 
   it('#4 torn writes mark acknowledged-data loss: after a power cut on every host in the middle of writes, no replica waits for lost data and a leader is elected', () => {
@@ -144,7 +161,12 @@ describe('replication safety (issue 15 audit)', () => {
     for (const id of [1, 2, 3]) cl.restart(id);
     for (const id of [1, 2, 3]) expect(cl.core(id).logTailLost).toBe(false);
     // Every WAL really ended torn (recovery kept the cut bytes beside it).
-    const cut = [1, 2, 3].filter((id) => cl.node(id).machine.fs.files(`${SIM_DATA_DIR}/node-${id}`).some((f) => f.includes('.corrupt-')));
+    const cut = [1, 2, 3].filter((id) =>
+      cl
+        .node(id)
+        .machine.fs.files(`${SIM_DATA_DIR}/node-${id}`)
+        .some((f) => f.includes('.corrupt-')),
+    );
     expect(cut).toEqual([1, 2, 3]);
     cl.elect(1);
     cl.propose(1);
@@ -197,7 +219,7 @@ describe('replication safety (issue 15 audit)', () => {
     expect(cl.core(2).commitIndex).toBe(cl.core(2).lastIndex);
   });
 
-  it('#7 single voter with learners: the new leader\'s APPENDs leave only after its new term is saved', () => {
+  it("#7 single voter with learners: the new leader's APPENDs leave only after its new term is saved", () => {
     // Voter 1 with learner 2. Campaigning alone, node 1 becomes leader in the same step; before
     // the fix its APPENDs to the learner were handed to the transport before the term was saved,
     // so a crash there left a learner holding entries of a term its leader had not recorded.

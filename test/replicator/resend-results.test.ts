@@ -23,7 +23,16 @@ afterAll(async () => {
 describe('resent commands', () => {
   it('already applied ones are answered with their original order id, log index and events', async () => {
     const n = 500; // within RECENT_RESULTS_PER_SESSION_MAX (a client resends at most its window of 256)
-    const commands = Array.from({ length: n }, (_, k) => ({ type: 'new', account: 1, clOrdId: `x${k}`, symbol: 'BTC-USD', side: 'BUY', ordType: 'LIMIT', price: 4_998_000 + k, qty: 1 }));
+    const commands = Array.from({ length: n }, (_, k) => ({
+      type: 'new',
+      account: 1,
+      clOrdId: `x${k}`,
+      symbol: 'BTC-USD',
+      side: 'BUY',
+      ordType: 'LIMIT',
+      price: 4_998_000 + k,
+      qty: 1,
+    }));
     // The first client's requests take effect; a second client continuing the first one's
     // session with the same request numbers is what a resend after a timeout looks like to the
     // replicas. A long request timeout: a resend after a stall would make the first answer DUPLICATE too.
@@ -31,15 +40,27 @@ describe('resent commands', () => {
     const original = await Promise.all(commands.map((c) => first.submit(c)));
     first.close();
     expect(first.clientId).toBeGreaterThan(0);
-    const again = new ReplicaClient({ clientId: first.clientId, endpoints: cluster.endpoints, requestTimeoutMs: 60_000 });
+    const again = new ReplicaClient({
+      clientId: first.clientId,
+      endpoints: cluster.endpoints,
+      requestTimeoutMs: 60_000,
+    });
     try {
       const resent = await Promise.all(commands.map((c) => again.submit(c)));
       for (let k = 0; k < n; k++) {
         const [o, r] = [original[k]!, resent[k]!];
         expect(o.outcome).toBe('APPLIED');
         expect(r.outcome, `request ${k}`).toBe('DUPLICATE');
-        expect({ seq: r.seq, appliedIndex: r.appliedIndex, events: r.events }).toEqual({ seq: o.seq, appliedIndex: o.appliedIndex, events: o.events });
-        expect(r.events.find((e) => (e as { kind?: string }).kind === 'exec')).toMatchObject({ orderId: o.seq, clOrdId: `x${k}`, ordStatus: 'NEW' });
+        expect({ seq: r.seq, appliedIndex: r.appliedIndex, events: r.events }).toEqual({
+          seq: o.seq,
+          appliedIndex: o.appliedIndex,
+          events: o.events,
+        });
+        expect(r.events.find((e) => (e as { kind?: string }).kind === 'exec')).toMatchObject({
+          orderId: o.seq,
+          clOrdId: `x${k}`,
+          ordStatus: 'NEW',
+        });
       }
     } finally {
       again.close();

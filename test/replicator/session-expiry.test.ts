@@ -24,7 +24,17 @@ const fatal: unknown[] = [];
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-session-expiry-'));
-  node = new ReplicaNode({ id: 1, members: [1], dataDir: dir, shardConfig, send: () => undefined, fsync: false, timeTickMs: 0, onFatal: (e) => fatal.push(e), log: NO_LOG });
+  node = new ReplicaNode({
+    id: 1,
+    members: [1],
+    dataDir: dir,
+    shardConfig,
+    send: () => undefined,
+    fsync: false,
+    timeTickMs: 0,
+    onFatal: (e) => fatal.push(e),
+    log: NO_LOG,
+  });
   node.start();
   await waitFor('leader', () => node.status().role === 'LEADER');
   server = new ClientServer({ node, host: '127.0.0.1', port: 0, log: NO_LOG });
@@ -37,11 +47,24 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const order = (clOrdId: string, price: number) => ({ type: 'new', account: 1, clOrdId, symbol: 'BTC-USD', side: 'BUY', ordType: 'LIMIT', tif: 'GTC', price, qty: 1 });
+const order = (clOrdId: string, price: number) => ({
+  type: 'new',
+  account: 1,
+  clOrdId,
+  symbol: 'BTC-USD',
+  side: 'BUY',
+  ordType: 'LIMIT',
+  tif: 'GTC',
+  price,
+  qty: 1,
+});
 
 describe('client sessions on a real replica', () => {
   it('ReplicaClient: registers, fails its outstanding requests for good on SESSION_EXPIRED, works again on a new session', async () => {
-    const client = new ReplicaClient({ endpoints: [{ id: 1, host: '127.0.0.1', port: server.port }], requestTimeoutMs: 30_000 });
+    const client = new ReplicaClient({
+      endpoints: [{ id: 1, host: '127.0.0.1', port: server.port }],
+      requestTimeoutMs: 30_000,
+    });
     try {
       const a1 = await client.submit(order('a1', 4_990_000));
       expect(a1).toMatchObject({ requestSeq: 1, outcome: 'APPLIED' });
@@ -81,8 +104,12 @@ describe('client sessions on a real replica', () => {
 
       // The JSON path: the same codes, not retryable.
       const endpoint = { host: '127.0.0.1', port: server.port };
-      expect(await requestOnce(endpoint, { clientId: first, requestSeq: 2, command: order('a2', 4_990_001) })).toMatchObject({ ok: false, error: 'SESSION_EXPIRED', retryable: false });
-      expect(await requestOnce(endpoint, { clientId: 10 ** 9, requestSeq: 1, command: order('x', 4_990_009) })).toMatchObject({ ok: false, error: 'UNKNOWN_SESSION', retryable: false });
+      expect(
+        await requestOnce(endpoint, { clientId: first, requestSeq: 2, command: order('a2', 4_990_001) }),
+      ).toMatchObject({ ok: false, error: 'SESSION_EXPIRED', retryable: false });
+      expect(
+        await requestOnce(endpoint, { clientId: 10 ** 9, requestSeq: 1, command: order('x', 4_990_009) }),
+      ).toMatchObject({ ok: false, error: 'UNKNOWN_SESSION', retryable: false });
       expect(sm.lastSeq).toBe(seqBefore + 1);
       expect(fatal).toEqual([]);
     } finally {

@@ -5,14 +5,24 @@
 
 import { describe, expect, it } from 'vitest';
 import { Prng } from '../../replicator/prng.js';
-import { SIMFS_SECTOR_BYTES, SimCrashError, SimFs, isSimCrash, type SimFsOptions } from '../../replicator/sim/sim-fs.js';
+import {
+  SIMFS_SECTOR_BYTES,
+  SimCrashError,
+  SimFs,
+  isSimCrash,
+  type SimFsOptions,
+} from '../../replicator/sim/sim-fs.js';
 import { WalFailedError } from '../../replicator/wal/wal.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
-const dec = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : new TextDecoder().decode(b));
+const dec = (b: Uint8Array | undefined): string | undefined =>
+  b === undefined ? undefined : new TextDecoder().decode(b);
 
 /** A SimFs whose completions queue up until run() (in order) or are inspected. */
-function machine(seed: number, options: Partial<SimFsOptions> = {}): { fs: SimFs; queue: (() => void)[]; run: () => void } {
+function machine(
+  seed: number,
+  options: Partial<SimFsOptions> = {},
+): { fs: SimFs; queue: (() => void)[]; run: () => void } {
   const queue: (() => void)[] = [];
   const fs = new SimFs({ prng: new Prng(seed), schedule: (run) => queue.push(run), ...options });
   const run = (): void => {
@@ -138,7 +148,8 @@ describe('SimFs: power loss', () => {
   it('a file keeps its durable image plus a prefix of its unsynced writes, the last one possibly torn', () => {
     const WRITE_BYTES = 700;
     const WRITES = 6;
-    const pattern = (k: number): Uint8Array => Uint8Array.from({ length: WRITE_BYTES }, (_, i) => (k * 37 + i * 11 + 1) & 0xff || 1);
+    const pattern = (k: number): Uint8Array =>
+      Uint8Array.from({ length: WRITE_BYTES }, (_, i) => (k * 37 + i * 11 + 1) & 0xff || 1);
     const all = new Uint8Array(WRITE_BYTES * WRITES);
     for (let k = 0; k < WRITES; k++) all.set(pattern(k), k * WRITE_BYTES);
     const seen = { whole: 0, torn: 0, sector: 0, none: 0 };
@@ -212,7 +223,10 @@ describe('SimFs: power loss', () => {
         fs.close(fd);
       }
       fs.powerLoss();
-      return fs.files('/x').map((n) => `${n}:${Array.from(fs.readFile(`/x/${n}`)).join('.')}`).join('|');
+      return fs
+        .files('/x')
+        .map((n) => `${n}:${Array.from(fs.readFile(`/x/${n}`)).join('.')}`)
+        .join('|');
     };
     expect(script(7)).toBe(script(7));
     const distinct = new Set([1, 2, 3, 4, 5, 6].map(script));

@@ -25,7 +25,11 @@ describe('planted bugs of the simulator', () => {
   });
 
   it('--list-mutants prints one name a line', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'replicator/sim/run.ts'), '--list-mutants'], { encoding: 'utf8', cwd: ROOT });
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'replicator/sim/run.ts'), '--list-mutants'],
+      { encoding: 'utf8', cwd: ROOT },
+    );
     expect(r.status).toBe(0);
     expect(r.stdout.trim().split('\n')).toEqual(MUTANTS.map((m) => m.name));
   });
@@ -33,10 +37,29 @@ describe('planted bugs of the simulator', () => {
   it.each([
     ['ack-before-fsync', 'no faults'],
     ['vote-not-saved', 'partitions'],
-  ])('the simulator catches %s (profile %s) within the first seeds, and exits 1 with the replay command', (name, profile) => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'replicator/sim/run.ts'), '--mutant', name, '--profile', profile, '--seeds', '1..5', '--first-failure'], { encoding: 'utf8', cwd: ROOT });
-    expect(r.status).toBe(1);
-    expect(r.stdout).toContain('FAIL seed');
-    expect(r.stdout).toContain(`--mutant ${name}`);
-  }, 120_000);
+  ])(
+    'the simulator catches %s (profile %s) within the first seeds, and exits 1 with the replay command',
+    (name, profile) => {
+      const r = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          path.join(ROOT, 'replicator/sim/run.ts'),
+          '--mutant',
+          name,
+          '--profile',
+          profile,
+          '--seeds',
+          '1..5',
+          '--first-failure',
+        ],
+        { encoding: 'utf8', cwd: ROOT },
+      );
+      expect(r.status).toBe(1);
+      expect(r.stdout).toContain('FAIL seed');
+      expect(r.stdout).toContain(`--mutant ${name}`);
+    },
+    120_000,
+  );
 });

@@ -8,7 +8,8 @@ import { PROFILES, SimFailure, replayCommand, runSim, type SimStats } from '../.
 /** Seeds per profile in npm test: 12 profiles × 170 = 2,040 seeds. */
 export const SEEDS_PER_PROFILE = 170;
 const COUNT = Number(process.env.SIM_SEEDS ?? SEEDS_PER_PROFILE);
-if (!Number.isSafeInteger(COUNT) || COUNT < 1) throw new Error(`SIM_SEEDS=${process.env.SIM_SEEDS} is not a positive integer`);
+if (!Number.isSafeInteger(COUNT) || COUNT < 1)
+  throw new Error(`SIM_SEEDS=${process.env.SIM_SEEDS} is not a positive integer`);
 /** Failing seeds reported with their trace. */
 const DETAILED_FAILURES_MAX = 2;
 const TRACE_TAIL_LINES = 60;
@@ -24,7 +25,8 @@ function runProfile(name: string): Totals {
   for (let seed = 1; seed <= COUNT; seed++) {
     try {
       const s = runSim({ seed, profile });
-      for (const [k, v] of Object.entries(s) as [keyof SimStats, number][]) totals[k] = k === 'electionStepsMax' ? Math.max(totals[k] ?? 0, v) : (totals[k] ?? 0) + v;
+      for (const [k, v] of Object.entries(s) as [keyof SimStats, number][])
+        totals[k] = k === 'electionStepsMax' ? Math.max(totals[k] ?? 0, v) : (totals[k] ?? 0) + v;
     } catch (e) {
       if (!(e instanceof SimFailure)) throw e;
       failures.push(e);
@@ -38,9 +40,13 @@ function runProfile(name: string): Totals {
       } catch (e) {
         if (e instanceof SimFailure) trace = e.trace;
       }
-      console.error(`${f.message}\n  replay: ${replayCommand(f.seed, name)}\n  last events:\n    ${trace.slice(-TRACE_TAIL_LINES).join('\n    ')}`);
+      console.error(
+        `${f.message}\n  replay: ${replayCommand(f.seed, name)}\n  last events:\n    ${trace.slice(-TRACE_TAIL_LINES).join('\n    ')}`,
+      );
     }
-    throw new Error(`${failures.length} of ${COUNT} seeds failed in profile "${name}":\n${failures.map((f) => `  seed ${f.seed}: ${f.reason.split('\n')[0]}\n    replay: ${replayCommand(f.seed, name)}`).join('\n')}`);
+    throw new Error(
+      `${failures.length} of ${COUNT} seeds failed in profile "${name}":\n${failures.map((f) => `  seed ${f.seed}: ${f.reason.split('\n')[0]}\n    replay: ${replayCommand(f.seed, name)}`).join('\n')}`,
+    );
   }
   return totals;
 }
@@ -80,9 +86,13 @@ const EXERCISED: Record<string, (t: Totals) => void> = {
 
 export function simProfileTests(names: string[]): void {
   for (const name of names) {
-    it(`${name}: ${COUNT} seeds`, () => {
-      const t = runProfile(name);
-      if (COUNT >= 50) EXERCISED[name]?.(t);
-    }, PROFILE_TIMEOUT_MS);
+    it(
+      `${name}: ${COUNT} seeds`,
+      () => {
+        const t = runProfile(name);
+        if (COUNT >= 50) EXERCISED[name]?.(t);
+      },
+      PROFILE_TIMEOUT_MS,
+    );
   }
 }

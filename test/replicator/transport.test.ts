@@ -24,14 +24,32 @@ import {
   type DecodedFrame,
 } from '../../replicator/transport/raft-codec.js';
 import { freePort } from '../../replicator/process-cluster.js';
-import { TcpTransport, type PeerAddress, type TransportLimits, type TransportLogFields } from '../../replicator/transport/tcp-transport.js';
+import {
+  TcpTransport,
+  type PeerAddress,
+  type TransportLimits,
+  type TransportLogFields,
+} from '../../replicator/transport/tcp-transport.js';
 import { collectLog, type LogRecord } from '../ops/collect-log.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
 function msg(type: MessageType, from: NodeId, to: NodeId, fields: Partial<Message> = {}): Message {
-  return { type, from, to, term: 0, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, context: 0, ...fields };
+  return {
+    type,
+    from,
+    to,
+    term: 0,
+    logTerm: 0,
+    index: 0,
+    entries: [],
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    context: 0,
+    ...fields,
+  };
 }
 
 function bytes(n: number, seed: number): Uint8Array {
@@ -45,7 +63,11 @@ function plain(m: Message): Message {
   const out: Message = { ...m, entries: m.entries.map((e) => ({ ...e, data: new Uint8Array(e.data) })) };
   if (m.snapshot !== undefined) {
     const s = m.snapshot;
-    out.snapshot = { ...s, meta: { ...s.meta, conf: { voters: [...s.meta.conf.voters], learners: [...s.meta.conf.learners] } }, data: new Uint8Array(s.data) };
+    out.snapshot = {
+      ...s,
+      meta: { ...s.meta, conf: { voters: [...s.meta.conf.voters], learners: [...s.meta.conf.learners] } },
+      data: new Uint8Array(s.data),
+    };
   } else delete out.snapshot;
   return out;
 }
@@ -95,11 +117,23 @@ function everyType(): Message[] {
     msg(MessageType.HEARTBEAT_RESP, 2, 1, { term: 4, context: 77 }),
     msg(MessageType.SNAPSHOT, 1, 2, {
       term: 4,
-      snapshot: { meta: { index: 1000, term: 3, conf: { voters: [1, 2, 3], learners: [4] } }, size: 5000, offset: 4096, data: bytes(904, 3), done: true },
+      snapshot: {
+        meta: { index: 1000, term: 3, conf: { voters: [1, 2, 3], learners: [4] } },
+        size: 5000,
+        offset: 4096,
+        data: bytes(904, 3),
+        done: true,
+      },
     }),
     msg(MessageType.SNAPSHOT, 1, 3, {
       term: 4,
-      snapshot: { meta: { index: 1000, term: 3, conf: { voters: [], learners: [] } }, size: 5000, offset: 0, data: new Uint8Array(0), done: false },
+      snapshot: {
+        meta: { index: 1000, term: 3, conf: { voters: [], learners: [] } },
+        size: 5000,
+        offset: 0,
+        data: new Uint8Array(0),
+        done: false,
+      },
     }),
     msg(MessageType.SNAPSHOT_RESP, 2, 1, { term: 4, index: 4096 }),
     msg(MessageType.TIMEOUT_NOW, 1, 2, { term: 4 }),
@@ -131,7 +165,11 @@ const messageArb: fc.Arbitrary<Message> = fc
     context: u64,
     snapshot: fc.option(
       fc.record({
-        meta: fc.record({ index: u64, term: u64, conf: fc.record({ voters: fc.array(idArb, { maxLength: 7 }), learners: fc.array(idArb, { maxLength: 3 }) }) }),
+        meta: fc.record({
+          index: u64,
+          term: u64,
+          conf: fc.record({ voters: fc.array(idArb, { maxLength: 7 }), learners: fc.array(idArb, { maxLength: 3 }) }),
+        }),
         size: u64,
         offset: u64,
         data: fc.uint8Array({ maxLength: 300 }),
@@ -164,7 +202,11 @@ describe('raft codec', () => {
     expect(batch[4]).toBe(FrameType.RAFT_BATCH);
     const frames = decodeAll([batch]);
     expect(frames).toHaveLength(1);
-    expect(frames[0]).toMatchObject({ kind: 'messages', frameType: FrameType.RAFT_BATCH, frameBytes: batch.byteLength });
+    expect(frames[0]).toMatchObject({
+      kind: 'messages',
+      frameType: FrameType.RAFT_BATCH,
+      frameBytes: batch.byteLength,
+    });
     expect(messagesOf(frames)).toEqual(all.map(plain));
   });
 
@@ -206,7 +248,10 @@ describe('raft codec', () => {
           }
           const decoder = new FrameDecoder({ firstFrameBytesMax: HELLO_FRAME_BYTES_MAX });
           const frames = decodeAll(chunks, decoder);
-          expect(frames[0]).toEqual({ kind: 'hello', hello: { protocolVersion: PROTOCOL_VERSION, nodeId: 7, clusterId: 'c-1' } });
+          expect(frames[0]).toEqual({
+            kind: 'hello',
+            hello: { protocolVersion: PROTOCOL_VERSION, nodeId: 7, clusterId: 'c-1' },
+          });
           expect(frames).toHaveLength(1 + batches.length);
           expect(messagesOf(frames)).toEqual(batches.flat().map(plain));
           expect(decoder.bufferedBytes).toBe(0);
@@ -233,12 +278,20 @@ describe('raft codec', () => {
     expect(d.error).toBe(e);
     // The first-frame limit.
     const small = new FrameDecoder({ firstFrameBytesMax: HELLO_FRAME_BYTES_MAX });
-    expect(errorOf(() => small.push(encodeMessages([msg(MessageType.APPEND, 1, 2, { entries: [{ index: 1, term: 1, type: 1, data: bytes(600, 0) }] })]))).code).toBe(
-      FrameErrorCode.FRAME_TOO_LARGE,
-    );
+    expect(
+      errorOf(() =>
+        small.push(
+          encodeMessages([
+            msg(MessageType.APPEND, 1, 2, { entries: [{ index: 1, term: 1, type: 1, data: bytes(600, 0) }] }),
+          ]),
+        ),
+      ).code,
+    ).toBe(FrameErrorCode.FRAME_TOO_LARGE);
     // Exactly at the limit is fine.
     const m = msg(MessageType.HEARTBEAT, 1, 2);
-    expect(new FrameDecoder({ frameBytesMax: FRAME_HEADER_BYTES + MESSAGE_FIXED_BYTES }).push(encodeMessages([m]))).toHaveLength(1);
+    expect(
+      new FrameDecoder({ frameBytesMax: FRAME_HEADER_BYTES + MESSAGE_FIXED_BYTES }).push(encodeMessages([m])),
+    ).toHaveLength(1);
     expect(() => encodeMessages([m], FRAME_HEADER_BYTES + MESSAGE_FIXED_BYTES - 1)).toThrow(RangeError);
   });
 
@@ -254,8 +307,12 @@ describe('raft codec', () => {
     const code = (f: Uint8Array): FrameErrorCode => errorOf(() => new FrameDecoder().push(f)).code;
     expect(code(Uint8Array.of(0, 0, 0, 0))).toBe(FrameErrorCode.FRAME_TOO_SMALL);
     expect(code(frame(9, good))).toBe(FrameErrorCode.UNKNOWN_FRAME_TYPE);
-    expect(code(frame(FrameType.RAFT_MESSAGE, good.subarray(0, good.byteLength - 1)))).toBe(FrameErrorCode.MALFORMED_PAYLOAD); // truncated
-    expect(code(frame(FrameType.RAFT_MESSAGE, concat([good, Uint8Array.of(0)])))).toBe(FrameErrorCode.MALFORMED_PAYLOAD); // trailing byte
+    expect(code(frame(FrameType.RAFT_MESSAGE, good.subarray(0, good.byteLength - 1)))).toBe(
+      FrameErrorCode.MALFORMED_PAYLOAD,
+    ); // truncated
+    expect(code(frame(FrameType.RAFT_MESSAGE, concat([good, Uint8Array.of(0)])))).toBe(
+      FrameErrorCode.MALFORMED_PAYLOAD,
+    ); // trailing byte
     const mutate = (at: number, v: number): Uint8Array => {
       const p = good.slice();
       p[at] = v;
@@ -269,12 +326,16 @@ describe('raft codec', () => {
     expect(code(mutate(MESSAGE_FIXED_BYTES + 20, 0x10))).toBe(FrameErrorCode.MALFORMED_PAYLOAD); // first entry's data length past the end
     expect(code(mutate(69, 0xff))).toBe(FrameErrorCode.MALFORMED_PAYLOAD); // 2^24+ entries cannot fit
     expect(code(frame(FrameType.RAFT_BATCH, Uint8Array.of(0, 0, 0, 0)))).toBe(FrameErrorCode.MALFORMED_PAYLOAD); // empty batch
-    expect(code(frame(FrameType.RAFT_BATCH, Uint8Array.of(0xff, 0xff, 0xff, 0xff)))).toBe(FrameErrorCode.MALFORMED_PAYLOAD);
+    expect(code(frame(FrameType.RAFT_BATCH, Uint8Array.of(0xff, 0xff, 0xff, 0xff)))).toBe(
+      FrameErrorCode.MALFORMED_PAYLOAD,
+    );
     const hello = encodeHello({ protocolVersion: PROTOCOL_VERSION, nodeId: 1, clusterId: 'x' });
     const badMagic = hello.slice();
     badMagic[5] = 0;
     expect(code(badMagic)).toBe(FrameErrorCode.BAD_MAGIC);
-    expect(code(encodeHello({ protocolVersion: PROTOCOL_VERSION + 1, nodeId: 1, clusterId: 'x' }))).toBe(FrameErrorCode.UNSUPPORTED_VERSION);
+    expect(code(encodeHello({ protocolVersion: PROTOCOL_VERSION + 1, nodeId: 1, clusterId: 'x' }))).toBe(
+      FrameErrorCode.UNSUPPORTED_VERSION,
+    );
     const badUtf8 = hello.slice();
     badUtf8[20] = 0xff;
     expect(code(badUtf8)).toBe(FrameErrorCode.MALFORMED_PAYLOAD);
@@ -291,11 +352,15 @@ describe('raft codec', () => {
     };
     fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 6 }), check), { numRuns: 500 });
     fc.assert(
-      fc.property(fc.array(messageArb, { minLength: 1, maxLength: 3 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), (msgs, flips) => {
-        const f = encodeMessages(msgs).slice();
-        for (const [at, v] of flips) f[at % f.byteLength] = v;
-        check([f]);
-      }),
+      fc.property(
+        fc.array(messageArb, { minLength: 1, maxLength: 3 }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+        (msgs, flips) => {
+          const f = encodeMessages(msgs).slice();
+          for (const [at, v] of flips) f[at % f.byteLength] = v;
+          check([f]);
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -337,7 +402,10 @@ afterEach(async () => {
   await Promise.all(rawServers.splice(0).map((s) => new Promise<void>((r) => s.close(() => r()))));
 });
 
-function node(selfId: NodeId, opts: { clusterId?: string; port?: number; limits?: Partial<TransportLimits>; peers?: Map<NodeId, PeerAddress> } = {}): Node {
+function node(
+  selfId: NodeId,
+  opts: { clusterId?: string; port?: number; limits?: Partial<TransportLimits>; peers?: Map<NodeId, PeerAddress> } = {},
+): Node {
   const received: Message[] = [];
   const logs: LogRecord<TransportLogFields>[] = [];
   const t = new TcpTransport({
@@ -364,7 +432,13 @@ async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): P
 }
 
 function appendMsg(from: NodeId, to: NodeId, i: number, dataBytes = 100): Message {
-  return msg(MessageType.APPEND, from, to, { term: 1, index: i, logTerm: 1, commit: i, entries: [{ index: i + 1, term: 1, type: EntryType.NORMAL, data: bytes(dataBytes, i) }] });
+  return msg(MessageType.APPEND, from, to, {
+    term: 1,
+    index: i,
+    logTerm: 1,
+    commit: i,
+    entries: [{ index: i + 1, term: 1, type: EntryType.NORMAL, data: bytes(dataBytes, i) }],
+  });
 }
 
 /** A raw client socket to a transport, for speaking bad protocol. Resolves once connected. */
@@ -389,7 +463,8 @@ describe('TcpTransport', () => {
     const ids = [1, 2, 3];
     const nodes = ids.map((id) => node(id));
     await Promise.all(nodes.map((n) => n.t.start()));
-    for (const a of nodes) for (const b of nodes) if (a !== b) a.t.setPeer(ids[nodes.indexOf(b)]!, { host: HOST, port: b.t.port });
+    for (const a of nodes)
+      for (const b of nodes) if (a !== b) a.t.setPeer(ids[nodes.indexOf(b)]!, { host: HOST, port: b.t.port });
     const perPair = 300;
     for (let round = 0; round < 3; round++) {
       for (const [ai, a] of nodes.entries()) {
@@ -417,7 +492,12 @@ describe('TcpTransport', () => {
     expect(s.messagesReceived).toBe(2 * perPair);
     expect(s.framesSent).toBeLessThan(s.messagesSent); // coalesced
     expect(s.droppedMessages).toBe(0);
-    expect(s.peers[2]).toMatchObject({ connected: true, messagesSent: perPair, messagesReceived: perPair, connects: 1 });
+    expect(s.peers[2]).toMatchObject({
+      connected: true,
+      messagesSent: perPair,
+      messagesReceived: perPair,
+      connects: 1,
+    });
     expect(s.inboundConnections).toBe(2);
   });
 
@@ -429,7 +509,15 @@ describe('TcpTransport', () => {
     await waitFor('failed dials', () => a.t.stats().peers[2]!.reconnects >= 3);
     expect(a.t.stats().peers[2]).toMatchObject({ connected: false, queuedMessages: 2 });
     // A peer that is down is connection churn: logged at debug, not warn.
-    expect(a.logs.some((e) => e.event === 'outbound_closed' && e.reason === 'SOCKET_ERROR' && e.detail === 'ECONNREFUSED' && e.level === 'debug')).toBe(true);
+    expect(
+      a.logs.some(
+        (e) =>
+          e.event === 'outbound_closed' &&
+          e.reason === 'SOCKET_ERROR' &&
+          e.detail === 'ECONNREFUSED' &&
+          e.level === 'debug',
+      ),
+    ).toBe(true);
     const b = node(2, { port });
     await b.t.start();
     await waitFor('delivery after reconnect', () => b.received.length === 2);
@@ -447,7 +535,10 @@ describe('TcpTransport', () => {
   it('a peer that dials us ends our reconnect backoff to it at once (no one-way link after a restart)', async () => {
     const port = await freePort();
     // Backoff long enough that only the early redial can connect within the wait below.
-    const a = node(1, { peers: new Map([[2, { host: HOST, port }]]), limits: { reconnectDelayMsMin: 20_000, reconnectDelayMsMax: 60_000 } });
+    const a = node(1, {
+      peers: new Map([[2, { host: HOST, port }]]),
+      limits: { reconnectDelayMsMin: 20_000, reconnectDelayMsMax: 60_000 },
+    });
     await a.t.start();
     a.t.send([appendMsg(1, 2, 1)]);
     await waitFor('a failed dial, then backoff', () => a.t.stats().peers[2]!.reconnects >= 1);
@@ -460,12 +551,20 @@ describe('TcpTransport', () => {
   it('drops and counts the newest messages when a peer queue is full (unreachable peer)', async () => {
     const port = await freePort();
     const size = messageEncodedBytes(appendMsg(1, 2, 0));
-    const a = node(1, { peers: new Map([[2, { host: HOST, port }]]), limits: { peerQueueMessagesMax: 10, peerQueueBytesMax: 1 << 20 } });
+    const a = node(1, {
+      peers: new Map([[2, { host: HOST, port }]]),
+      limits: { peerQueueMessagesMax: 10, peerQueueBytesMax: 1 << 20 },
+    });
     await a.t.start();
     a.t.send(Array.from({ length: 25 }, (_, i) => appendMsg(1, 2, i)));
     a.t.send([appendMsg(1, 99, 0)]); // not a peer
     let s = a.t.stats();
-    expect(s.peers[2]).toMatchObject({ queuedMessages: 10, queuedBytes: 10 * size, droppedMessages: 15, droppedBytes: 15 * size });
+    expect(s.peers[2]).toMatchObject({
+      queuedMessages: 10,
+      queuedBytes: 10 * size,
+      droppedMessages: 15,
+      droppedBytes: 15 * size,
+    });
     expect(s.droppedMessages).toBe(15);
     expect(s.droppedUnknownPeer).toBe(1);
     expect(a.logs.filter((e) => e.event === 'queue_full').map((e) => e.level)).toEqual(['warn']); // once per episode, not per message
@@ -501,7 +600,10 @@ describe('TcpTransport', () => {
     await new Promise<void>((r) => server.listen(0, HOST, () => r()));
     const port = (server.address() as net.AddressInfo).port;
     const big = { peerQueueBytesMax: 256 * 1024 * 1024 };
-    const a = node(1, { peers: new Map([[2, { host: HOST, port }]]), limits: { ...big, batchBytesMax: 64 * 1024, writeStallMsMax: 60_000 } });
+    const a = node(1, {
+      peers: new Map([[2, { host: HOST, port }]]),
+      limits: { ...big, batchBytesMax: 64 * 1024, writeStallMsMax: 60_000 },
+    });
     await a.t.start();
     await waitFor('connected', () => a.t.stats().peers[2]!.connected);
     // How much the loopback socket buffers hold depends on the machine (tcp_wmem/tcp_rmem
@@ -513,7 +615,14 @@ describe('TcpTransport', () => {
       for (let round = 0; !cond(); round++) {
         if (round === 32) throw new Error(`no ${what} after ${(total * 4) / 1024} MiB`);
         for (let i = 0; i < BURST_MESSAGES; i += 500) {
-          t.send(Array.from({ length: 500 }, (_, j) => msg(MessageType.APPEND, from, 2, { index: total + i + j, entries: [{ index: total + i + j + 1, term: 1, type: EntryType.NORMAL, data: payload }] })));
+          t.send(
+            Array.from({ length: 500 }, (_, j) =>
+              msg(MessageType.APPEND, from, 2, {
+                index: total + i + j,
+                entries: [{ index: total + i + j + 1, term: 1, type: EntryType.NORMAL, data: payload }],
+              }),
+            ),
+          );
         }
         total += BURST_MESSAGES;
         await waitFor(what, cond, 2_000).catch(() => undefined);
@@ -525,7 +634,11 @@ describe('TcpTransport', () => {
     expect(blocked.queuedMessages).toBeGreaterThan(0); // held in our queue, not in Node's socket buffer
     expect(blocked.messagesSent + blocked.queuedMessages).toBe(total);
     for (const s of conns) s.resume();
-    await waitFor('queue drained', () => a.t.stats().peers[2]!.queuedMessages === 0 && received === a.t.stats().peers[2]!.bytesSent, 30_000);
+    await waitFor(
+      'queue drained',
+      () => a.t.stats().peers[2]!.queuedMessages === 0 && received === a.t.stats().peers[2]!.bytesSent,
+      30_000,
+    );
     expect(a.t.stats().peers[2]).toMatchObject({ messagesSent: total, droppedMessages: 0 });
 
     // Stall: the reader stops for good; the sender gives up on the connection and redials.
@@ -544,7 +657,8 @@ describe('TcpTransport', () => {
     const b = node(2, { limits: { frameBytesMax: 1 << 20 } });
     await b.t.start();
     const port = b.t.port;
-    const reasons = (): (string | undefined)[] => b.logs.filter((e) => e.event === 'inbound_closed').map((e) => e.reason);
+    const reasons = (): (string | undefined)[] =>
+      b.logs.filter((e) => e.event === 'inbound_closed').map((e) => e.reason);
     const expectClosedWith = async (reason: string, write: (s: net.Socket) => void): Promise<void> => {
       const { s, closed } = await rawClient(port);
       write(s);
@@ -553,10 +667,14 @@ describe('TcpTransport', () => {
     };
     await expectClosedWith(FrameErrorCode.FRAME_TOO_LARGE, (s) => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')); // "GET " as a length
     await expectClosedWith(FrameErrorCode.UNKNOWN_FRAME_TYPE, (s) => s.write(Uint8Array.of(1, 0, 0, 0, 77)));
-    await expectClosedWith(FrameErrorCode.BAD_MAGIC, (s) => s.write(Uint8Array.of(16, 0, 0, 0, 1, ...new Uint8Array(15))));
+    await expectClosedWith(FrameErrorCode.BAD_MAGIC, (s) =>
+      s.write(Uint8Array.of(16, 0, 0, 0, 1, ...new Uint8Array(15))),
+    );
     await expectClosedWith('HELLO_EXPECTED', (s) => s.write(encodeMessages([appendMsg(1, 2, 0)])));
     await expectClosedWith('WRONG_CLUSTER', (s) => s.write(hello(1, 'other-cluster')));
-    await expectClosedWith(FrameErrorCode.UNSUPPORTED_VERSION, (s) => s.write(hello(1, 'test-cluster', PROTOCOL_VERSION + 1)));
+    await expectClosedWith(FrameErrorCode.UNSUPPORTED_VERSION, (s) =>
+      s.write(hello(1, 'test-cluster', PROTOCOL_VERSION + 1)),
+    );
     await expectClosedWith('BAD_NODE_ID', (s) => s.write(hello(2)));
     await expectClosedWith('UNEXPECTED_HELLO', (s) => s.write(concat([hello(1), hello(1)])));
     await expectClosedWith('SENDER_MISMATCH', (s) => s.write(concat([hello(1), encodeMessages([appendMsg(3, 2, 0)])])));
@@ -580,7 +698,9 @@ describe('TcpTransport', () => {
     await quiet.t.start();
     const silent = await rawClient(quiet.t.port);
     await silent.closed;
-    await waitFor('log HELLO_TIMEOUT', () => quiet.logs.some((e) => e.event === 'inbound_closed' && e.reason === 'HELLO_TIMEOUT'));
+    await waitFor('log HELLO_TIMEOUT', () =>
+      quiet.logs.some((e) => e.event === 'inbound_closed' && e.reason === 'HELLO_TIMEOUT'),
+    );
     expect(quiet.t.stats()).toMatchObject({ inboundRefused: 1, inboundConnections: 0 });
     await quiet.t.stop();
     // The transport still works for well-behaved peers.
@@ -609,7 +729,9 @@ describe('TcpTransport', () => {
     await rawClient(b.t.port);
     const third = await rawClient(b.t.port);
     await third.closed;
-    await waitFor('refusal logged', () => b.logs.some((e) => e.reason === 'INBOUND_LIMIT' && e.level === 'warn' && e.inbound === 2));
+    await waitFor('refusal logged', () =>
+      b.logs.some((e) => e.reason === 'INBOUND_LIMIT' && e.level === 'warn' && e.inbound === 2),
+    );
     expect(b.t.stats().inboundConnections).toBe(2);
   });
 
@@ -630,7 +752,8 @@ describe('TcpTransport', () => {
   it('stop() closes the server, every connection and timer (no open handles)', async () => {
     const kinds = (): Record<string, number> => {
       const c: Record<string, number> = {};
-      for (const k of process.getActiveResourcesInfo()) if (k === 'TCPSocketWrap' || k === 'TCPServerWrap' || k === 'Timeout') c[k] = (c[k] ?? 0) + 1;
+      for (const k of process.getActiveResourcesInfo())
+        if (k === 'TCPSocketWrap' || k === 'TCPServerWrap' || k === 'Timeout') c[k] = (c[k] ?? 0) + 1;
       return c;
     };
     const settle = async (): Promise<void> => {
@@ -658,7 +781,9 @@ describe('TcpTransport', () => {
     await settle();
     expect(kinds()).toEqual(before);
     for (const n of nodes) expect(n.t.stats()).toMatchObject({ inboundConnections: 0 });
-    for (const n of nodes) for (const p of Object.values(n.t.stats().peers)) expect(p).toMatchObject({ connected: false, queuedMessages: 0 });
+    for (const n of nodes)
+      for (const p of Object.values(n.t.stats().peers))
+        expect(p).toMatchObject({ connected: false, queuedMessages: 0 });
     // The ports no longer accept.
     for (const port of ports) {
       const s = net.connect({ host: HOST, port });

@@ -16,7 +16,14 @@ import { describe, expect, it } from 'vitest';
 import { Prng } from '../../replicator/prng.js';
 import { SimFs, isSimCrash } from '../../replicator/sim/sim-fs.js';
 import { decodeSyncMark } from '../../replicator/wal/sync-mark.js';
-import { RECORD_HEADER_BYTES, SYNCED_FILE, TAIL_LOST_FILE, Wal, type LogEntry, type WalOptions } from '../../replicator/wal/wal.js';
+import {
+  RECORD_HEADER_BYTES,
+  SYNCED_FILE,
+  TAIL_LOST_FILE,
+  Wal,
+  type LogEntry,
+  type WalOptions,
+} from '../../replicator/wal/wal.js';
 
 const DIR = '/data/node-1';
 const SEGMENT_BYTES = 300;
@@ -36,7 +43,12 @@ class Machine {
 
   open(options: WalOptions = {}): Wal {
     this.warnings = [];
-    return Wal.open(DIR, { fs: this.fs, segmentBytesMax: SEGMENT_BYTES, warn: (m) => this.warnings.push(m), ...options });
+    return Wal.open(DIR, {
+      fs: this.fs,
+      segmentBytesMax: SEGMENT_BYTES,
+      warn: (m) => this.warnings.push(m),
+      ...options,
+    });
   }
 
   /** Runs one pending completion, picked at random. */
@@ -55,7 +67,8 @@ class Machine {
 
   /** The mark in the page cache, or on disk (what a power cut losing every unsynced write leaves). */
   mark(where: 'cache' | 'durable' = 'cache'): number | undefined {
-    const bytes = where === 'cache' ? this.fs.readFile(`${DIR}/${SYNCED_FILE}`) : this.fs.durableBytes(`${DIR}/${SYNCED_FILE}`);
+    const bytes =
+      where === 'cache' ? this.fs.readFile(`${DIR}/${SYNCED_FILE}`) : this.fs.durableBytes(`${DIR}/${SYNCED_FILE}`);
     if (bytes === undefined) return undefined;
     const m = decodeSyncMark(bytes);
     return typeof m === 'string' ? undefined : m.index;
@@ -89,7 +102,8 @@ function appendAndSync(m: Machine, wal: Wal, entries: LogEntry[]): void {
 function recordOffsets(bytes: Uint8Array): number[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: number[] = [];
-  for (let at = 0; at + RECORD_HEADER_BYTES <= bytes.byteLength; at += RECORD_HEADER_BYTES + view.getUint32(at, true)) out.push(at);
+  for (let at = 0; at + RECORD_HEADER_BYTES <= bytes.byteLength; at += RECORD_HEADER_BYTES + view.getUint32(at, true))
+    out.push(at);
   return out;
 }
 
@@ -148,7 +162,11 @@ describe('sync mark on SimFs', () => {
       const m = new Machine(2);
       let wal = m.open();
       wal.saveHardState({ term: 3, vote: 1, commit: 0 });
-      appendAndSync(m, wal, Array.from({ length: 20 }, (_, k) => entry(k + 1, 3)));
+      appendAndSync(
+        m,
+        wal,
+        Array.from({ length: 20 }, (_, k) => entry(k + 1, 3)),
+      );
       expect(m.mark()).toBe(20);
       m.fs.crash();
       const file = m.lastSegment();
@@ -160,7 +178,10 @@ describe('sync mark on SimFs', () => {
       expect(wal.lastIndex()).toBe(19);
       expect(wal.recovery.repairedTail?.offset).toBe(lastRecord);
       expect(wal.recovery.tailLost).toEqual({ mustReach: 20, term: 3 });
-      const marker = JSON.parse(new TextDecoder().decode(m.fs.readFile(`${DIR}/${TAIL_LOST_FILE}`))) as Record<string, unknown>;
+      const marker = JSON.parse(new TextDecoder().decode(m.fs.readFile(`${DIR}/${TAIL_LOST_FILE}`))) as Record<
+        string,
+        unknown
+      >;
       expect(marker).toMatchObject({ mustReach: 20, term: 3, offset: lastRecord });
       // The mark follows the log again; the marker alone remembers the loss.
       expect(m.mark('durable')).toBe(19);
@@ -176,7 +197,11 @@ describe('sync mark on SimFs', () => {
   it('(c) a log cut exactly on a record boundary below the mark marks tail-lost', () => {
     const m = new Machine(3);
     let wal = m.open();
-    appendAndSync(m, wal, Array.from({ length: 20 }, (_, k) => entry(k + 1, 1)));
+    appendAndSync(
+      m,
+      wal,
+      Array.from({ length: 20 }, (_, k) => entry(k + 1, 1)),
+    );
     m.fs.crash();
     const file = m.lastSegment();
     const offsets = recordOffsets(m.fs.readFile(file));
@@ -197,7 +222,11 @@ describe('sync mark on SimFs', () => {
   it('(d) truncateAfter lowers the mark durably before removing anything', () => {
     const m = new Machine(4);
     let wal = m.open();
-    appendAndSync(m, wal, Array.from({ length: 30 }, (_, k) => entry(k + 1, 1)));
+    appendAndSync(
+      m,
+      wal,
+      Array.from({ length: 30 }, (_, k) => entry(k + 1, 1)),
+    );
     expect(m.mark()).toBe(30);
     wal.truncateAfter(17);
     expect(m.mark('durable')).toBe(17);
@@ -232,7 +261,11 @@ describe('sync mark on SimFs', () => {
   it('compaction to an empty log (snapshot install) moves the mark to the snapshot', () => {
     const m = new Machine(6);
     let wal = m.open();
-    appendAndSync(m, wal, Array.from({ length: 10 }, (_, k) => entry(k + 1, 1)));
+    appendAndSync(
+      m,
+      wal,
+      Array.from({ length: 10 }, (_, k) => entry(k + 1, 1)),
+    );
     wal.append([entry(11, 1)]);
     let saved = false;
     wal.saveSnapshotThen(50, 2, new Uint8Array([1, 2, 3]), (err) => {
@@ -253,7 +286,11 @@ describe('sync mark on SimFs', () => {
   it('an old directory without a sync mark: a cut tail counts as lost (unknown), an intact one does not', () => {
     const m = new Machine(7);
     let wal = m.open();
-    appendAndSync(m, wal, Array.from({ length: 8 }, (_, k) => entry(k + 1, 1)));
+    appendAndSync(
+      m,
+      wal,
+      Array.from({ length: 8 }, (_, k) => entry(k + 1, 1)),
+    );
     m.fs.crash();
     m.fs.unlink(`${DIR}/${SYNCED_FILE}`);
     wal = m.open();
@@ -264,7 +301,9 @@ describe('sync mark on SimFs', () => {
     m.fs.truncate(m.lastSegment(), m.fs.size(m.lastSegment()) - 3);
     wal = m.open();
     expect(wal.recovery.tailLost).toEqual({ mustReach: undefined, term: 0 });
-    expect(JSON.parse(new TextDecoder().decode(m.fs.readFile(`${DIR}/${TAIL_LOST_FILE}`)))).toMatchObject({ mustReach: null });
+    expect(JSON.parse(new TextDecoder().decode(m.fs.readFile(`${DIR}/${TAIL_LOST_FILE}`)))).toMatchObject({
+      mustReach: null,
+    });
   });
 
   it('a kill at any file-system call of a roll, a truncation or a compaction, a restart, then a power cut: nothing acknowledged is lost', () => {
@@ -279,7 +318,11 @@ describe('sync mark on SimFs', () => {
         const afterOps = Math.floor(run / SEEDS_PER_POINT);
         const m = new Machine(1000 + run);
         let wal = m.open();
-        appendAndSync(m, wal, Array.from({ length: 20 }, (_, k) => entry(k + 1, 1)));
+        appendAndSync(
+          m,
+          wal,
+          Array.from({ length: 20 }, (_, k) => entry(k + 1, 1)),
+        );
         let saved = false;
         wal.saveSnapshotThen(12, 1, new Uint8Array([1]), () => (saved = true));
         m.drain();
@@ -380,7 +423,10 @@ describe('random workload on SimFs with kills and power cuts', () => {
         expect(last, `seed ${seed} ${what}: acknowledged entries lost`).toBeGreaterThanOrEqual(acked);
         for (const e of last >= first ? wal.entries(first, last + 1) : []) {
           const k = key(e);
-          expect(k === model.get(e.index) || k === before?.get(e.index), `seed ${seed} ${what}: entry ${e.index} is not one written`).toBe(true);
+          expect(
+            k === model.get(e.index) || k === before?.get(e.index),
+            `seed ${seed} ${what}: entry ${e.index} is not one written`,
+          ).toBe(true);
         }
         // From here the recovered log is the host's log, all of it durable (the Wal fsynced it).
         const next: Model = new Map();

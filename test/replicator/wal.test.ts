@@ -61,7 +61,10 @@ function plain(entries: LogEntry[]): { index: number; term: number; data: number
 }
 
 function segmentFiles(dir: string): string[] {
-  return fs.readdirSync(dir).filter((n) => /^wal-\d{20}\.log$/.test(n)).sort();
+  return fs
+    .readdirSync(dir)
+    .filter((n) => /^wal-\d{20}\.log$/.test(n))
+    .sort();
 }
 
 /** Byte offsets of each record in a segment file, by walking the length fields. */
@@ -138,7 +141,6 @@ describe('append and read back', () => {
     const third = open(dir, SMALL_SEGMENTS);
     expect(plain(third.entries(1, 71))).toEqual(plain([...all, ...more]));
   });
-
 
   it('one read of more than the read chunk (1 MiB) from disk gives every entry its own bytes', async () => {
     // Regression: entries read from disk were Buffer.slice() views into the reader's buffer,
@@ -288,7 +290,11 @@ describe('recovery', () => {
     const warnings: string[] = [];
     const wal = open(dir, { ...SMALL_SEGMENTS, warn: (m) => warnings.push(m) });
     expect(wal.lastIndex()).toBe(39);
-    expect(wal.recovery.repairedTail).toMatchObject({ segment: path.basename(last), offset: lastRecord, removedBytes: 5 });
+    expect(wal.recovery.repairedTail).toMatchObject({
+      segment: path.basename(last),
+      offset: lastRecord,
+      removedBytes: 5,
+    });
     expect(warnings).toHaveLength(1);
     expect(fs.statSync(last).size).toBe(lastRecord);
     const copy = `${path.basename(last)}.corrupt-1`;
@@ -349,7 +355,12 @@ describe('recovery', () => {
     expect(wal.recovery.repairedTail).toBeDefined();
     // The cut entry 30 was synced (so perhaps acknowledged): below the sync mark.
     expect(wal.recovery.tailLost).toEqual({ mustReach: 30, term: 0 });
-    expect(JSON.parse(fs.readFileSync(path.join(dir, TAIL_LOST_FILE), 'utf8'))).toMatchObject({ mustReach: 30, term: 0, segment: path.basename(last), removedBytes: expect.any(Number) });
+    expect(JSON.parse(fs.readFileSync(path.join(dir, TAIL_LOST_FILE), 'utf8'))).toMatchObject({
+      mustReach: 30,
+      term: 0,
+      segment: path.basename(last),
+      removedBytes: expect.any(Number),
+    });
     await wal.close();
     // Reopened with nothing left to repair: the marker still says entries may be missing.
     wal = open(dir, SMALL_SEGMENTS);
@@ -459,7 +470,11 @@ describe('sync mark (real disk)', () => {
     wal = open(dir, SMALL_SEGMENTS);
     expect(wal.lastIndex()).toBe(24);
     expect(wal.recovery.tailLost).toEqual({ mustReach: 25, term: 4 });
-    expect(JSON.parse(fs.readFileSync(path.join(dir, TAIL_LOST_FILE), 'utf8'))).toMatchObject({ mustReach: 25, term: 4, offset: offsets.at(-1) });
+    expect(JSON.parse(fs.readFileSync(path.join(dir, TAIL_LOST_FILE), 'utf8'))).toMatchObject({
+      mustReach: 25,
+      term: 4,
+      offset: offsets.at(-1),
+    });
     expect(mark(dir)).toMatchObject({ index: 24 }); // the mark follows the log; the marker keeps the loss
   });
 
@@ -523,7 +538,9 @@ describe('truncateAfter', () => {
     wal = open(dir, SMALL_SEGMENTS);
     expect(wal.recovery.repairedTail).toBeUndefined();
     expect(wal.lastIndex()).toBe(35);
-    expect(plain(wal.entries(1, 36))).toEqual(plain([...range(1, 22, () => 1), ...replacement.slice(0, 12), entry(35, 3, 10, 5)]));
+    expect(plain(wal.entries(1, 36))).toEqual(
+      plain([...range(1, 22, () => 1), ...replacement.slice(0, 12), entry(35, 3, 10, 5)]),
+    );
     expect([wal.term(22), wal.term(23), wal.term(34), wal.term(35)]).toEqual([1, 2, 2, 3]);
   });
 
@@ -653,10 +670,12 @@ describe('snapshots', () => {
     await wal.saveSnapshot(10, 1, payload(1));
     await wal.saveSnapshot(20, 2, payload(2));
     await wal.saveSnapshot(30, 2, payload(3));
-    expect(fs.readdirSync(dir).filter((n) => n.endsWith('.snap')).sort()).toEqual([
-      'snap-00000000000000000020.snap',
-      'snap-00000000000000000030.snap',
-    ]);
+    expect(
+      fs
+        .readdirSync(dir)
+        .filter((n) => n.endsWith('.snap'))
+        .sort(),
+    ).toEqual(['snap-00000000000000000020.snap', 'snap-00000000000000000030.snap']);
     let latest = wal.loadLatestSnapshot();
     expect(latest?.index).toBe(30);
     expect(latest?.term).toBe(2);
@@ -730,7 +749,9 @@ describe('limits', () => {
     expect(() => wal.append([big])).toThrow(/RECORD_BYTES_MAX/);
     await expect(wal.appendAndSync([entry(2, 1), { ...big, index: 3 }])).rejects.toThrow(/RECORD_BYTES_MAX/);
     expect(wal.lastIndex()).toBe(1);
-    expect(fs.statSync(path.join(dir, segmentFiles(dir)[0]!)).size).toBe(RECORD_HEADER_BYTES + 16 + entry(1, 1).data.byteLength);
+    expect(fs.statSync(path.join(dir, segmentFiles(dir)[0]!)).size).toBe(
+      RECORD_HEADER_BYTES + 16 + entry(1, 1).data.byteLength,
+    );
     const largest = { index: 2, term: 1, data: new Uint8Array(ENTRY_DATA_BYTES_MAX).fill(7) };
     await wal.appendAndSync([largest]);
     expect(wal.entries(2, 3)[0]!.data.byteLength).toBe(ENTRY_DATA_BYTES_MAX);
@@ -833,74 +854,92 @@ describe('model check', () => {
     | { kind: 'compact'; back: number };
 
   const opArb: fc.Arbitrary<Op> = fc.oneof(
-    { weight: 5, arbitrary: fc.record({ kind: fc.constant('append' as const), sizes: fc.array(fc.integer({ min: 0, max: 90 }), { minLength: 1, maxLength: 12 }), termBump: fc.integer({ min: 0, max: 2 }) }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant('truncate' as const), back: fc.integer({ min: 0, max: 15 }) }) },
+    {
+      weight: 5,
+      arbitrary: fc.record({
+        kind: fc.constant('append' as const),
+        sizes: fc.array(fc.integer({ min: 0, max: 90 }), { minLength: 1, maxLength: 12 }),
+        termBump: fc.integer({ min: 0, max: 2 }),
+      }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({ kind: fc.constant('truncate' as const), back: fc.integer({ min: 0, max: 15 }) }),
+    },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('sync' as const) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('reopen' as const) }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('compact' as const), back: fc.integer({ min: 0, max: 20 }) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({ kind: fc.constant('compact' as const), back: fc.integer({ min: 0, max: 20 }) }),
+    },
   );
 
   it('matches an in-memory log through appends, truncations, compactions and reopens', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 40 }), fc.integer({ min: 120, max: 900 }), fc.integer({ min: 0, max: 2000 }), async (ops, segmentBytesMax, cacheBytes) => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'matchbook-wal-model-'));
-        const options: WalOptions = { segmentBytesMax, tailCacheBytesMax: cacheBytes, warn: () => undefined };
-        let wal = Wal.open(dir, options);
-        try {
-          let model: LogEntry[] = []; // model[i] has index first + i
-          let first = 1;
-          let term = 1;
-          let salt = 0;
-          let snapshot = 0; // snapshots never go back
-          for (const op of ops) {
-            const last = first + model.length - 1;
-            if (op.kind === 'append') {
-              term += op.termBump;
-              const batch = op.sizes.map((size, i) => entry(last + 1 + i, term, size, ++salt));
-              wal.append(batch);
-              model.push(...batch);
-            } else if (op.kind === 'truncate') {
-              const to = Math.max(first - 1, last - op.back);
-              wal.truncateAfter(to);
-              model = model.slice(0, to - first + 1);
-            } else if (op.kind === 'sync') {
-              await wal.sync();
-            } else if (op.kind === 'reopen') {
-              await wal.sync();
-              await wal.close();
-              wal = Wal.open(dir, options);
-            } else {
-              const through = Math.max(snapshot, last - op.back);
-              snapshot = through;
-              await wal.saveSnapshot(through, 1, new Uint8Array([1]));
-              wal.compactThrough(through);
-              const newFirst = wal.firstIndex();
-              expect(newFirst).toBeLessThanOrEqual(Math.max(through + 1, first));
-              if (through >= last) {
-                model = [];
-                first = through + 1;
+      fc.asyncProperty(
+        fc.array(opArb, { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 120, max: 900 }),
+        fc.integer({ min: 0, max: 2000 }),
+        async (ops, segmentBytesMax, cacheBytes) => {
+          const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'matchbook-wal-model-'));
+          const options: WalOptions = { segmentBytesMax, tailCacheBytesMax: cacheBytes, warn: () => undefined };
+          let wal = Wal.open(dir, options);
+          try {
+            let model: LogEntry[] = []; // model[i] has index first + i
+            let first = 1;
+            let term = 1;
+            let salt = 0;
+            let snapshot = 0; // snapshots never go back
+            for (const op of ops) {
+              const last = first + model.length - 1;
+              if (op.kind === 'append') {
+                term += op.termBump;
+                const batch = op.sizes.map((size, i) => entry(last + 1 + i, term, size, ++salt));
+                wal.append(batch);
+                model.push(...batch);
+              } else if (op.kind === 'truncate') {
+                const to = Math.max(first - 1, last - op.back);
+                wal.truncateAfter(to);
+                model = model.slice(0, to - first + 1);
+              } else if (op.kind === 'sync') {
+                await wal.sync();
+              } else if (op.kind === 'reopen') {
+                await wal.sync();
+                await wal.close();
+                wal = Wal.open(dir, options);
               } else {
-                model = model.slice(newFirst - first);
-                first = newFirst;
+                const through = Math.max(snapshot, last - op.back);
+                snapshot = through;
+                await wal.saveSnapshot(through, 1, new Uint8Array([1]));
+                wal.compactThrough(through);
+                const newFirst = wal.firstIndex();
+                expect(newFirst).toBeLessThanOrEqual(Math.max(through + 1, first));
+                if (through >= last) {
+                  model = [];
+                  first = through + 1;
+                } else {
+                  model = model.slice(newFirst - first);
+                  first = newFirst;
+                }
               }
+              expect(wal.firstIndex()).toBe(first);
+              expect(wal.lastIndex()).toBe(first + model.length - 1);
             }
-            expect(wal.firstIndex()).toBe(first);
-            expect(wal.lastIndex()).toBe(first + model.length - 1);
+            const lastIndex = first + model.length - 1;
+            expect(plain(wal.entries(first, lastIndex + 1))).toEqual(plain(model));
+            for (const e of model) expect(wal.term(e.index)).toBe(e.term);
+            await wal.sync();
+            await wal.close();
+            wal = Wal.open(dir, options);
+            expect(wal.recovery.repairedTail).toBeUndefined();
+            expect([wal.firstIndex(), wal.lastIndex()]).toEqual([first, lastIndex]);
+            expect(plain(wal.entries(first, lastIndex + 1))).toEqual(plain(model));
+          } finally {
+            await wal.close();
+            fs.rmSync(dir, { recursive: true, force: true });
           }
-          const lastIndex = first + model.length - 1;
-          expect(plain(wal.entries(first, lastIndex + 1))).toEqual(plain(model));
-          for (const e of model) expect(wal.term(e.index)).toBe(e.term);
-          await wal.sync();
-          await wal.close();
-          wal = Wal.open(dir, options);
-          expect(wal.recovery.repairedTail).toBeUndefined();
-          expect([wal.firstIndex(), wal.lastIndex()]).toEqual([first, lastIndex]);
-          expect(plain(wal.entries(first, lastIndex + 1))).toEqual(plain(model));
-        } finally {
-          await wal.close();
-          fs.rmSync(dir, { recursive: true, force: true });
-        }
-      }),
+        },
+      ),
       { numRuns: 40, seed: 20240611 },
     );
   });

@@ -12,12 +12,32 @@ import { EntryType, type Entry } from '../../replicator/raft/types.js';
 import { parseConfig } from '../../engine/config.js';
 
 const config = parseConfig(JSON.parse(readFileSync('engine/examples/instruments.json', 'utf8')));
-const order = (clOrdId: string, price = 4999000) => ({ type: 'new', account: 1, clOrdId, symbol: 'BTC-USD', side: 'BUY', ordType: 'LIMIT', price, qty: 10 });
+const order = (clOrdId: string, price = 4999000) => ({
+  type: 'new',
+  account: 1,
+  clOrdId,
+  symbol: 'BTC-USD',
+  side: 'BUY',
+  ordType: 'LIMIT',
+  price,
+  qty: 10,
+});
 const body = (command: Record<string, unknown>): Uint8Array => encodeCommand(commandFromJson(command) as object);
 let index = 0;
-const cmd = (clientId: number, requestSeq: number, command: Record<string, unknown>): LoggedCommand => ({ clientId, requestSeq, tsUs: 1_700_000_000_000_000 + index, body: body(command) });
-const batchEntry = (cmds: LoggedCommand[]): Entry => ({ index: ++index, term: 1, type: EntryType.NORMAL, data: encodeBatch(cmds) });
-const entry = (clientId: number, requestSeq: number, command: Record<string, unknown>): Entry => batchEntry([cmd(clientId, requestSeq, command)]);
+const cmd = (clientId: number, requestSeq: number, command: Record<string, unknown>): LoggedCommand => ({
+  clientId,
+  requestSeq,
+  tsUs: 1_700_000_000_000_000 + index,
+  body: body(command),
+});
+const batchEntry = (cmds: LoggedCommand[]): Entry => ({
+  index: ++index,
+  term: 1,
+  type: EntryType.NORMAL,
+  data: encodeBatch(cmds),
+});
+const entry = (clientId: number, requestSeq: number, command: Record<string, unknown>): Entry =>
+  batchEntry([cmd(clientId, requestSeq, command)]);
 const registration = (): Entry => batchEntry([registerCommand(1_700_000_000_000_000 + index)]);
 const noop = (): Entry => ({ index: ++index, term: 1, type: EntryType.NORMAL, data: new Uint8Array(0) });
 /** The replicas' call: the entry's index and bytes. */
@@ -73,8 +93,21 @@ describe('shard state machine', () => {
       [ApplyOutcome.REGISTERED, 2, 0],
     ]);
     expect(sm.lastSeq).toBe(0); // a registration is not an engine command
-    const results = applyEntry(sm, batchEntry([cmd(1, 1, order('a')), cmd(2, 1, order('b', 4998000)), cmd(1, 1, order('a')), cmd(1, 2, { type: 'cancel', account: 1, clOrdId: 'a' })]));
-    expect(results.map((r) => r.outcome)).toEqual([ApplyOutcome.APPLIED, ApplyOutcome.APPLIED, ApplyOutcome.DUPLICATE, ApplyOutcome.APPLIED]);
+    const results = applyEntry(
+      sm,
+      batchEntry([
+        cmd(1, 1, order('a')),
+        cmd(2, 1, order('b', 4998000)),
+        cmd(1, 1, order('a')),
+        cmd(1, 2, { type: 'cancel', account: 1, clOrdId: 'a' }),
+      ]),
+    );
+    expect(results.map((r) => r.outcome)).toEqual([
+      ApplyOutcome.APPLIED,
+      ApplyOutcome.APPLIED,
+      ApplyOutcome.DUPLICATE,
+      ApplyOutcome.APPLIED,
+    ]);
     expect(results.map((r) => r.seq)).toEqual([1, 2, 1, 3]);
     expect(results.every((r) => r.appliedIndex === 2)).toBe(true);
     // Event rows of consecutive commands are adjacent and carry their command's seq.
@@ -92,7 +125,9 @@ describe('shard state machine', () => {
   it('a malformed payload consumes a seq as a command_reject on every replica', () => {
     index = 0;
     const sm = new ShardStateMachine(config);
-    expect(applyEntry(sm, { index: ++index, term: 1, type: EntryType.NORMAL, data: new Uint8Array([1, 2, 3]) })).toEqual([]);
+    expect(
+      applyEntry(sm, { index: ++index, term: 1, type: EntryType.NORMAL, data: new Uint8Array([1, 2, 3]) }),
+    ).toEqual([]);
     expect(sm.events.kind[0]).toBe(EventKind.COMMAND_REJECT);
     expect(sm.lastSeq).toBe(1);
     // An undecodable command body inside a good batch: applied (the session advances) as a reject.
@@ -135,7 +170,12 @@ describe('client sessions (Raft thesis §6.3: registered, evicted sessions refus
   // Every command at the same log time, so a refused one that changed nothing leaves the state
   // hash of a twin that got an empty entry at that index instead.
   const T = 1_700_000_000_000_000;
-  const at = (clientId: number, requestSeq: number, command: Record<string, unknown>): LoggedCommand => ({ clientId, requestSeq, tsUs: T, body: body(command) });
+  const at = (clientId: number, requestSeq: number, command: Record<string, unknown>): LoggedCommand => ({
+    clientId,
+    requestSeq,
+    tsUs: T,
+    body: body(command),
+  });
   const reg = (): LoggedCommand => registerCommand(T);
   /** Applies `e` to `sm` and an empty entry at the same index to `twin`. */
   const againstTwin = (sm: ShardStateMachine, twin: ShardStateMachine, e: Entry) => {
@@ -162,15 +202,25 @@ describe('client sessions (Raft thesis §6.3: registered, evicted sessions refus
     const liveBefore = sm.engine.liveOrderCount;
     // A's request 1 resent (its acknowledgement was lost): before the fix, a new implicit
     // session took it for its request 1 and applied it a second time.
-    expect(againstTwin(sm, twin, batchEntry([at(a, 1, order('a1'))]))).toMatchObject({ outcome: ApplyOutcome.SESSION_EXPIRED, clientId: a, seq: 0 });
+    expect(againstTwin(sm, twin, batchEntry([at(a, 1, order('a1'))]))).toMatchObject({
+      outcome: ApplyOutcome.SESSION_EXPIRED,
+      clientId: a,
+      seq: 0,
+    });
     expect(sm.events.count).toBe(0);
     // A's next request: refused the same way, not a SEQUENCE_GAP forever.
-    expect(againstTwin(sm, twin, batchEntry([at(a, 2, order('a2'))]))).toMatchObject({ outcome: ApplyOutcome.SESSION_EXPIRED, clientId: a });
+    expect(againstTwin(sm, twin, batchEntry([at(a, 2, order('a2'))]))).toMatchObject({
+      outcome: ApplyOutcome.SESSION_EXPIRED,
+      clientId: a,
+    });
     expect(sm.lastSeq).toBe(seqBefore);
     expect(sm.engine.liveOrderCount).toBe(liveBefore);
     expect(sm.stateHash(), 'refusals changed nothing').toBe(twin.stateHash());
     // The sessions still held work as before.
-    expect(one(sm, batchEntry([at(b, 1, order('b1'))]))).toMatchObject({ outcome: ApplyOutcome.APPLIED, seq: seqBefore + 1 });
+    expect(one(sm, batchEntry([at(b, 1, order('b1'))]))).toMatchObject({
+      outcome: ApplyOutcome.APPLIED,
+      seq: seqBefore + 1,
+    });
   });
 
   it('evicts only when registering into a full table, the least recently used first', () => {
@@ -181,7 +231,8 @@ describe('client sessions (Raft thesis §6.3: registered, evicted sessions refus
     // A used after B registered: B is now the least recently used.
     expect(one(sm, batchEntry([at(a, 1, order('a1'))])).outcome).toBe(ApplyOutcome.APPLIED);
     // Requests never evict anything.
-    for (let k = 2; k <= 5; k++) expect(one(sm, batchEntry([at(a, k, { type: 'tick' })])).outcome).toBe(ApplyOutcome.APPLIED);
+    for (let k = 2; k <= 5; k++)
+      expect(one(sm, batchEntry([at(a, k, { type: 'tick' })])).outcome).toBe(ApplyOutcome.APPLIED);
     expect(sm.sessionCount).toBe(2);
     const c = register(sm);
     expect(one(sm, batchEntry([at(b, 1, order('b1'))])).outcome).toBe(ApplyOutcome.SESSION_EXPIRED);
@@ -196,7 +247,13 @@ describe('client sessions (Raft thesis §6.3: registered, evicted sessions refus
     const a = register(sm);
     applyEntry(twin, { index, term: 1, type: EntryType.NORMAL, data: encodeBatch([reg()]) });
     // Above every id handed out; 0 when it is not exactly a registration (a request number, a body).
-    for (const c of [at(a + 1, 1, order('x')), at(2 ** 40, 1, order('y')), at(0, 1, order('z')), { ...reg(), requestSeq: 1 }, { ...reg(), body: body({ type: 'tick' }) }]) {
+    for (const c of [
+      at(a + 1, 1, order('x')),
+      at(2 ** 40, 1, order('y')),
+      at(0, 1, order('z')),
+      { ...reg(), requestSeq: 1 },
+      { ...reg(), body: body({ type: 'tick' }) },
+    ]) {
       expect(againstTwin(sm, twin, batchEntry([c]))).toMatchObject({ outcome: ApplyOutcome.UNKNOWN_SESSION, seq: 0 });
     }
     expect(sm.sessionsAllocated).toBe(1);
@@ -213,7 +270,12 @@ describe('client sessions (Raft thesis §6.3: registered, evicted sessions refus
     push([at(1, 1, order('a')), reg(), at(2, 1, order('b', 4998000))]);
     push([reg(), reg()]); // 4 and 5, into a full table: 1, then 3 are evicted
     push([at(1, 2, order('c')), at(5, 1, order('d', 4997000)), reg()]);
-    const ids = (sm: ShardStateMachine) => log.flatMap((e) => applyEntry(sm, e).filter((r) => r.outcome === ApplyOutcome.REGISTERED).map((r) => r.clientId));
+    const ids = (sm: ShardStateMachine) =>
+      log.flatMap((e) =>
+        applyEntry(sm, e)
+          .filter((r) => r.outcome === ApplyOutcome.REGISTERED)
+          .map((r) => r.clientId),
+      );
     const first = new ShardStateMachine(config, { sessionCountMax: 3 });
     expect(ids(first)).toEqual([1, 2, 3, 4, 5, 6]);
     const replay = new ShardStateMachine(config, { sessionCountMax: 3 });
@@ -227,7 +289,9 @@ describe('client sessions (Raft thesis §6.3: registered, evicted sessions refus
     restored.restore(half.snapshot());
     expect(restored.sessionsAllocated).toBe(3);
     expect(restored.stateHash()).toBe(half.stateHash());
-    const rest = log.slice(2).flatMap((e) => applyEntry(restored, e).map((r) => [OUTCOME_NAMES[r.outcome], r.clientId]));
+    const rest = log
+      .slice(2)
+      .flatMap((e) => applyEntry(restored, e).map((r) => [OUTCOME_NAMES[r.outcome], r.clientId]));
     expect(rest).toEqual([
       ['REGISTERED', 4],
       ['REGISTERED', 5],
@@ -249,7 +313,9 @@ describe('client sessions (Raft thesis §6.3: registered, evicted sessions refus
     const a = register(sm);
     const term = (t: number, n: number) => at(-t, n, { type: 'tick' });
     // Many leader terms, each ticking: no session is created, so nothing is ever evicted by them.
-    for (let t = 1; t <= 50; t++) for (let n = 1; n <= 3; n++) expect(one(sm, batchEntry([term(t, n)]))).toMatchObject({ outcome: ApplyOutcome.APPLIED, clientId: -t });
+    for (let t = 1; t <= 50; t++)
+      for (let n = 1; n <= 3; n++)
+        expect(one(sm, batchEntry([term(t, n)]))).toMatchObject({ outcome: ApplyOutcome.APPLIED, clientId: -t });
     expect(sm.sessionCount).toBe(1);
     expect(sm.sessionsAllocated).toBe(1);
     expect(sm.lastSeq).toBe(150);
@@ -267,7 +333,9 @@ describe('client sessions (Raft thesis §6.3: registered, evicted sessions refus
     const sm = new ShardStateMachine(config);
     const v2 = encodeBatch([at(1, 1, order('a'))]);
     v2[0] = 2;
-    expect(() => applyEntry(sm, { index: 1, term: 1, type: EntryType.NORMAL, data: v2 })).toThrow(/older matchbook \(batch version 2\).*registers client sessions; wipe the data directory/);
+    expect(() => applyEntry(sm, { index: 1, term: 1, type: EntryType.NORMAL, data: v2 })).toThrow(
+      /older matchbook \(batch version 2\).*registers client sessions; wipe the data directory/,
+    );
     const snap = new ShardStateMachine(config).snapshot();
     snap.set([0x4d, 0x53, 0x53, 0x32], 0); // 'MSS2'
     expect(() => new ShardStateMachine(config).restore(snap)).toThrow(/older matchbook/);

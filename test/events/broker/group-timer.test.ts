@@ -30,7 +30,10 @@ async function connect(): Promise<RawClient> {
   return c;
 }
 
-async function join(c: RawClient, memberId: string): Promise<{ error: number; generation: number; leader: string; memberId: string }> {
+async function join(
+  c: RawClient,
+  memberId: string,
+): Promise<{ error: number; generation: number; leader: string; memberId: string }> {
   const r = await c.request(ApiKey.JoinGroup, 5, (w) => {
     w.string(GROUP).int32(TIMEOUT_MS).int32(TIMEOUT_MS).string(memberId).nullableString(null).string('consumer');
     w.array(['roundrobin'], (w2, n) => w2.string(n).bytes(Buffer.from('m')));
@@ -53,7 +56,9 @@ async function sync(c: RawClient, generation: number, memberId: string): Promise
 }
 
 async function heartbeat(c: RawClient, generation: number, memberId: string): Promise<number> {
-  const r = await c.request(ApiKey.Heartbeat, 3, (w) => w.string(GROUP).int32(generation).string(memberId).nullableString(null));
+  const r = await c.request(ApiKey.Heartbeat, 3, (w) =>
+    w.string(GROUP).int32(generation).string(memberId).nullableString(null),
+  );
   r.int32();
   return r.int16();
 }

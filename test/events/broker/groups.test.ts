@@ -2,7 +2,13 @@
 // deterministic member ids; every transition is checked through its replies and describe().
 
 import { describe, expect, it } from 'vitest';
-import { GroupCoordinator, type JoinRequest, type JoinResult, type Reply, type SyncResult } from '../../../events/broker/groups.js';
+import {
+  GroupCoordinator,
+  type JoinRequest,
+  type JoinResult,
+  type Reply,
+  type SyncResult,
+} from '../../../events/broker/groups.js';
 import { ErrorCode } from '../../../events/broker/protocol.js';
 
 const meta = (s: string) => Buffer.from(s);
@@ -43,7 +49,14 @@ function stableWithOne(gc: GroupCoordinator, now = 0): string {
   expect(j?.leaderId).toBe(id);
   expect(j?.members.map((m) => m.memberId)).toEqual([id]);
   expect(gc.describe('g')?.state).toBe('CompletingRebalance');
-  const s = syncOf(gc.sync(2, { groupId: 'g', memberId: id, generationId: 1, assignments: [{ memberId: id, assignment: meta('all') }] }, now), 2);
+  const s = syncOf(
+    gc.sync(
+      2,
+      { groupId: 'g', memberId: id, generationId: 1, assignments: [{ memberId: id, assignment: meta('all') }] },
+      now,
+    ),
+    2,
+  );
   expect(s).toEqual({ error: ErrorCode.NONE, assignment: meta('all') });
   expect(gc.describe('g')?.state).toBe('Stable');
   return id;
@@ -80,13 +93,29 @@ describe('group coordinator', () => {
     expect(ja?.members.map((m) => m.memberId).sort()).toEqual([a, b].sort());
     expect(gc.checkCommit('g', a, 2, 1_200)).toBe(ErrorCode.REBALANCE_IN_PROGRESS);
     // B's sync waits for the leader's; the leader's sync answers both.
-    expect(syncOf(gc.sync(12, { groupId: 'g', memberId: b, generationId: 2, assignments: [] }, 1_300), 12)).toBeUndefined();
-    const r3 = gc.sync(13, { groupId: 'g', memberId: a, generationId: 2, assignments: [{ memberId: a, assignment: meta('p0') }, { memberId: b, assignment: meta('p1') }] }, 1_300);
+    expect(
+      syncOf(gc.sync(12, { groupId: 'g', memberId: b, generationId: 2, assignments: [] }, 1_300), 12),
+    ).toBeUndefined();
+    const r3 = gc.sync(
+      13,
+      {
+        groupId: 'g',
+        memberId: a,
+        generationId: 2,
+        assignments: [
+          { memberId: a, assignment: meta('p0') },
+          { memberId: b, assignment: meta('p1') },
+        ],
+      },
+      1_300,
+    );
     expect(syncOf(r3, 13)).toEqual({ error: ErrorCode.NONE, assignment: meta('p0') });
     expect(syncOf(r3, 12)).toEqual({ error: ErrorCode.NONE, assignment: meta('p1') });
     expect(gc.describe('g')).toMatchObject({ state: 'Stable', generationId: 2 });
     // An old-generation sync is refused.
-    expect(syncOf(gc.sync(14, { groupId: 'g', memberId: b, generationId: 1, assignments: [] }, 1_400), 14)?.error).toBe(ErrorCode.ILLEGAL_GENERATION);
+    expect(syncOf(gc.sync(14, { groupId: 'g', memberId: b, generationId: 1, assignments: [] }, 1_400), 14)?.error).toBe(
+      ErrorCode.ILLEGAL_GENERATION,
+    );
   });
 
   it('a member leaving moves the group to PreparingRebalance; the survivor rejoins alone and leads', () => {
@@ -147,11 +176,17 @@ describe('group coordinator', () => {
   it('refuses bad joins: empty group id, session timeout out of bounds, unknown member, no common protocol, wrong protocol type', () => {
     const gc = coordinator();
     expect(joinOf(gc.join(1, joinReq('', { groupId: '' }), 0), 1)?.error).toBe(ErrorCode.INVALID_GROUP_ID);
-    expect(joinOf(gc.join(2, joinReq('', { sessionTimeoutMs: 10 }), 0), 2)?.error).toBe(ErrorCode.INVALID_SESSION_TIMEOUT);
+    expect(joinOf(gc.join(2, joinReq('', { sessionTimeoutMs: 10 }), 0), 2)?.error).toBe(
+      ErrorCode.INVALID_SESSION_TIMEOUT,
+    );
     expect(joinOf(gc.join(3, joinReq('who'), 0), 3)?.error).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
     stableWithOne(gc);
-    expect(joinOf(gc.join(4, joinReq('', { protocols: [{ name: 'range', metadata: meta('') }] }), 0), 4)?.error).toBe(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
-    expect(joinOf(gc.join(5, joinReq('', { protocolType: 'connect' }), 0), 5)?.error).toBe(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    expect(joinOf(gc.join(4, joinReq('', { protocols: [{ name: 'range', metadata: meta('') }] }), 0), 4)?.error).toBe(
+      ErrorCode.INCONSISTENT_GROUP_PROTOCOL,
+    );
+    expect(joinOf(gc.join(5, joinReq('', { protocolType: 'connect' }), 0), 5)?.error).toBe(
+      ErrorCode.INCONSISTENT_GROUP_PROTOCOL,
+    );
     expect(gc.describe('g')?.state).toBe('Stable');
   });
 

@@ -21,7 +21,13 @@ export function removeTmpDirs(): void {
 }
 
 /** Encodes a request frame: size, header v1 (key, version, correlation id, client id), body. */
-export function requestFrame(apiKey: number, version: number, correlationId: number, body: (w: Writer) => void, clientId: string | null = 'raw-test'): Buffer {
+export function requestFrame(
+  apiKey: number,
+  version: number,
+  correlationId: number,
+  body: (w: Writer) => void,
+  clientId: string | null = 'raw-test',
+): Buffer {
   const w = new Writer();
   w.int16(apiKey).int16(version).int32(correlationId).nullableString(clientId);
   body(w);

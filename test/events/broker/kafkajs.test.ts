@@ -31,7 +31,12 @@ async function stop(b: RunningBroker): Promise<void> {
 }
 
 function client(b: RunningBroker, clientId: string): Kafka {
-  return new Kafka({ clientId, brokers: [`127.0.0.1:${b.port}`], logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 50, maxRetryTime: 1_000 } });
+  return new Kafka({
+    clientId,
+    brokers: [`127.0.0.1:${b.port}`],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 8, initialRetryTime: 50, maxRetryTime: 1_000 },
+  });
 }
 
 interface Delivered {
@@ -42,14 +47,33 @@ interface Delivered {
   value: string;
 }
 
-async function consume(kafka: Kafka, name: string, groupId: string, topic: string, out: Delivered[]): Promise<Consumer> {
-  const consumer = kafka.consumer({ groupId, sessionTimeout: 6_000, rebalanceTimeout: 10_000, heartbeatInterval: 100, maxWaitTimeInMs: 100, retry: { retries: 8, initialRetryTime: 50 } });
+async function consume(
+  kafka: Kafka,
+  name: string,
+  groupId: string,
+  topic: string,
+  out: Delivered[],
+): Promise<Consumer> {
+  const consumer = kafka.consumer({
+    groupId,
+    sessionTimeout: 6_000,
+    rebalanceTimeout: 10_000,
+    heartbeatInterval: 100,
+    maxWaitTimeInMs: 100,
+    retry: { retries: 8, initialRetryTime: 50 },
+  });
   consumers.push(consumer);
   await consumer.connect();
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
   await consumer.run({
     eachMessage: async ({ partition, message }: EachMessagePayload) => {
-      out.push({ consumer: name, partition, offset: Number(message.offset), key: message.key?.toString() ?? '', value: message.value?.toString() ?? '' });
+      out.push({
+        consumer: name,
+        partition,
+        offset: Number(message.offset),
+        key: message.key?.toString() ?? '',
+        value: message.value?.toString() ?? '',
+      });
     },
   });
   return consumer;
@@ -72,7 +96,11 @@ function byPartition(ds: readonly Delivered[]): Map<number, Delivered[]> {
 }
 
 /** Every offset of every partition exactly once, in order, from `from[partition]` (default 0). */
-function expectExactlyOnceInOrder(ds: readonly Delivered[], total: number, from: Map<number, number> = new Map()): void {
+function expectExactlyOnceInOrder(
+  ds: readonly Delivered[],
+  total: number,
+  from: Map<number, number> = new Map(),
+): void {
   expect(ds).toHaveLength(total);
   for (const [partition, list] of byPartition(ds)) {
     const start = from.get(partition) ?? 0;
@@ -92,13 +120,22 @@ describe('kafkajs against the broker', () => {
     expect(await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true })).toBe(true);
     expect(await admin.createTopics({ topics: [{ topic, numPartitions: 3 }] })).toBe(false); // already exists
     const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-    expect(meta.topics[0]?.partitions.map((p) => [p.partitionId, p.leader]).sort()).toEqual([[0, 1], [1, 1], [2, 1]]);
+    expect(meta.topics[0]?.partitions.map((p) => [p.partitionId, p.leader]).sort()).toEqual([
+      [0, 1],
+      [1, 1],
+      [2, 1],
+    ]);
 
     // Two consumers in one group: wait until both hold assignments (generation with 2 members, Stable).
     const got: Delivered[] = [];
     const a = await consume(kafka, 'A', 'readers', topic, got);
     const b = await consume(kafka, 'B', 'readers', topic, got);
-    await waitFor(() => broker.broker.groups.describe('readers')?.members.length === 2 && broker.broker.groups.describe('readers')?.state === 'Stable', 'a stable group of two');
+    await waitFor(
+      () =>
+        broker.broker.groups.describe('readers')?.members.length === 2 &&
+        broker.broker.groups.describe('readers')?.state === 'Stable',
+      'a stable group of two',
+    );
 
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     producers.push(producer);
@@ -117,7 +154,12 @@ describe('kafkajs against the broker', () => {
 
     // B leaves: the group rebalances and A takes over B's partitions from B's committed offsets.
     await disconnect(b);
-    await waitFor(() => broker.broker.groups.describe('readers')?.members.length === 1 && broker.broker.groups.describe('readers')?.state === 'Stable', 'a stable group of one');
+    await waitFor(
+      () =>
+        broker.broker.groups.describe('readers')?.members.length === 1 &&
+        broker.broker.groups.describe('readers')?.state === 'Stable',
+      'a stable group of one',
+    );
     await produce(120, 180);
     await waitFor(() => got.length >= 180, '180 deliveries');
     await new Promise((r) => setTimeout(r, 300)); // room for a duplicate to show up, if one were coming
@@ -159,7 +201,14 @@ describe('kafkajs against the broker', () => {
     producers.push(producer2);
     await producer2.connect();
     const produce2 = async (from: number, to: number) => {
-      const acks = await producer2.send({ topic, acks: -1, messages: Array.from({ length: to - from }, (_, k) => ({ key: `account-${(from + k) % 7}`, value: `event-${from + k}` })) });
+      const acks = await producer2.send({
+        topic,
+        acks: -1,
+        messages: Array.from({ length: to - from }, (_, k) => ({
+          key: `account-${(from + k) % 7}`,
+          value: `event-${from + k}`,
+        })),
+      });
       for (const ack of acks) expect(ack.errorCode).toBe(0);
     };
     await produce2(180, 210);

@@ -12,14 +12,20 @@ import { removeTmpDirs, tmpDir, waitFor } from './helpers.js';
 const KCAT_TIMEOUT_MS = 20_000;
 
 const kcatInstalled = spawnSync('kcat', ['-V'], { stdio: 'ignore' }).status === 0;
-if (!kcatInstalled) console.warn('kcat is not installed: skipping the kcat interoperability tests (apt-get install -y kcat)');
+if (!kcatInstalled)
+  console.warn('kcat is not installed: skipping the kcat interoperability tests (apt-get install -y kcat)');
 
 function kcat(args: string[], stdin?: string): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = execFile('kcat', args, { timeout: KCAT_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`kcat ${args.join(' ')} failed: ${err.message}\n${stderr}`));
-      else resolve({ stdout, stderr });
-    });
+    const child = execFile(
+      'kcat',
+      args,
+      { timeout: KCAT_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`kcat ${args.join(' ')} failed: ${err.message}\n${stderr}`));
+        else resolve({ stdout, stderr });
+      },
+    );
     if (stdin !== undefined) child.stdin?.end(stdin);
   });
 }
@@ -69,7 +75,19 @@ describe.skipIf(!kcatInstalled)('kcat against the broker', () => {
     await producer.send({ topic: 'from-kafkajs', acks: -1, messages: messages.slice(0, 25) });
     await producer.send({ topic: 'from-kafkajs', acks: -1, messages: messages.slice(25) });
 
-    const { stdout } = await kcat(['-b', bootstrap, '-C', '-t', 'from-kafkajs', '-o', 'beginning', '-e', '-q', '-f', '%k %s\n']);
+    const { stdout } = await kcat([
+      '-b',
+      bootstrap,
+      '-C',
+      '-t',
+      'from-kafkajs',
+      '-o',
+      'beginning',
+      '-e',
+      '-q',
+      '-f',
+      '%k %s\n',
+    ]);
     const lines = stdout.trim().split('\n');
     expect([...lines].sort()).toEqual(messages.map((m) => `${m.key} ${m.value}`).sort());
     // Within one key (one partition) the order is the production order.
@@ -90,7 +108,11 @@ describe.skipIf(!kcatInstalled)('kcat against the broker', () => {
     await consumer.subscribe({ topics: ['from-kcat'], fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ message }) => {
-        got.push({ key: message.key?.toString() ?? '', value: message.value?.toString() ?? '', offset: Number(message.offset) });
+        got.push({
+          key: message.key?.toString() ?? '',
+          value: message.value?.toString() ?? '',
+          offset: Number(message.offset),
+        });
       },
     });
     await waitFor(() => got.length >= 20, '20 messages from kcat');
@@ -101,7 +123,19 @@ describe.skipIf(!kcatInstalled)('kcat against the broker', () => {
   it('a kcat consumer group (librdkafka coordinator protocol) reads and commits', async () => {
     const run = () =>
       new Promise<string>((resolve, reject) => {
-        const child = spawn('kcat', ['-b', bootstrap, '-G', 'kcat-group', '-X', 'auto.offset.reset=earliest', '-e', '-q', '-f', '%s\n', 'from-kcat']);
+        const child = spawn('kcat', [
+          '-b',
+          bootstrap,
+          '-G',
+          'kcat-group',
+          '-X',
+          'auto.offset.reset=earliest',
+          '-e',
+          '-q',
+          '-f',
+          '%s\n',
+          'from-kcat',
+        ]);
         let out = '';
         child.stdout.on('data', (d: Buffer) => (out += d.toString()));
         const timer = setTimeout(() => child.kill('SIGKILL'), KCAT_TIMEOUT_MS);

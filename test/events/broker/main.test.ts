@@ -17,7 +17,11 @@ afterEach(() => {
 });
 
 function startProcess(dataDir: string): Promise<{ child: ChildProcess; ready: { port: number; host: string } }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'events/broker/main.ts', '--data-dir', dataDir, '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'events/broker/main.ts', '--data-dir', dataDir, '--port', '0'],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   children.push(child);
   child.stderr?.resume();
   return new Promise((resolve, reject) => {
@@ -39,7 +43,9 @@ describe('broker process', () => {
       w.int32(5_000).bool(false);
     });
     r.int32();
-    expect(r.array((x) => ({ name: x.string(), error: x.int16(), message: x.nullableString() }))[0]?.error).toBe(ErrorCode.NONE);
+    expect(r.array((x) => ({ name: x.string(), error: x.int16(), message: x.nullableString() }))[0]?.error).toBe(
+      ErrorCode.NONE,
+    );
     c.close();
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
@@ -50,7 +56,18 @@ describe('broker process', () => {
     const meta = await c2.request(ApiKey.Metadata, 1, (w) => w.int32(-1));
     meta.array((x) => [x.int32(), x.string(), x.int32(), x.nullableString()]);
     meta.int32();
-    const topics = meta.array((x) => ({ error: x.int16(), name: x.string(), internal: x.bool(), partitions: x.array((y) => [y.int16(), y.int32(), y.int32(), y.array((z) => z.int32()), y.array((z) => z.int32())]) }));
+    const topics = meta.array((x) => ({
+      error: x.int16(),
+      name: x.string(),
+      internal: x.bool(),
+      partitions: x.array((y) => [
+        y.int16(),
+        y.int32(),
+        y.int32(),
+        y.array((z) => z.int32()),
+        y.array((z) => z.int32()),
+      ]),
+    }));
     expect(topics.map((t) => [t.name, t.partitions.length])).toEqual([['kept', 2]]);
     c2.close();
   }, 30_000);

@@ -30,7 +30,10 @@ async function connect(): Promise<RawClient> {
   return c;
 }
 
-function readApiVersions(r: Reader, v: number): { error: number; apis: Map<number, [number, number]>; throttle?: number } {
+function readApiVersions(
+  r: Reader,
+  v: number,
+): { error: number; apis: Map<number, [number, number]>; throttle?: number } {
   const error = r.int16();
   const apis = new Map<number, [number, number]>();
   for (const e of r.array((x) => [x.int16(), x.int16(), x.int16()] as const)) apis.set(e[0], [e[1], e[2]]);
@@ -65,7 +68,16 @@ function produceBody(topic: string, partition: number, records: Buffer, acks = -
 }
 
 function readProduce(r: Reader): { error: number; baseOffset: number; logStartOffset: number } {
-  const [t] = r.array((x) => ({ name: x.string(), partitions: x.array((y) => ({ partition: y.int32(), error: y.int16(), baseOffset: y.int64(), appendTime: y.int64(), logStartOffset: y.int64() })) }));
+  const [t] = r.array((x) => ({
+    name: x.string(),
+    partitions: x.array((y) => ({
+      partition: y.int32(),
+      error: y.int16(),
+      baseOffset: y.int64(),
+      appendTime: y.int64(),
+      logStartOffset: y.int64(),
+    })),
+  }));
   const p = t?.partitions[0];
   if (p === undefined) throw new Error('no partition in produce response');
   return { error: p.error, baseOffset: p.baseOffset, logStartOffset: p.logStartOffset };
@@ -80,16 +92,38 @@ async function latestOffset(c: RawClient, topic: string, partition: number): Pro
     });
   });
   r.int32();
-  const [t] = r.array((x) => ({ name: x.string(), partitions: x.array((y) => ({ partition: y.int32(), error: y.int16(), ts: y.int64(), offset: y.int64() })) }));
+  const [t] = r.array((x) => ({
+    name: x.string(),
+    partitions: x.array((y) => ({ partition: y.int32(), error: y.int16(), ts: y.int64(), offset: y.int64() })),
+  }));
   return t?.partitions[0]?.offset ?? -999;
 }
 
-function fetchBody(topic: string, partition: number, offset: number, maxWaitMs: number, minBytes: number): (w: Writer) => void {
+function fetchBody(
+  topic: string,
+  partition: number,
+  offset: number,
+  maxWaitMs: number,
+  minBytes: number,
+): (w: Writer) => void {
   return (w) => {
-    w.int32(-1).int32(maxWaitMs).int32(minBytes).int32(1 << 20).int8(0).int32(0).int32(-1);
+    w.int32(-1)
+      .int32(maxWaitMs)
+      .int32(minBytes)
+      .int32(1 << 20)
+      .int8(0)
+      .int32(0)
+      .int32(-1);
     w.array([topic], (w2, t) => {
       w2.string(t);
-      w2.array([partition], (w3, p) => w3.int32(p).int32(-1).int64(offset).int64(-1).int32(1 << 20));
+      w2.array([partition], (w3, p) =>
+        w3
+          .int32(p)
+          .int32(-1)
+          .int64(offset)
+          .int64(-1)
+          .int32(1 << 20),
+      );
     });
     w.int32(0).string('');
   };
@@ -119,14 +153,21 @@ function readFetchValues(r: Reader): { error: number; highWatermark: number; val
   for (let at = 0; at < recs.byteLength; ) {
     const h = readBatchHeader(recs, at);
     if (h === undefined) break;
-    for (const rec of decodeRecords(recs.subarray(at, at + h.sizeBytes))) values.push(Buffer.from(rec.value ?? []).toString());
+    for (const rec of decodeRecords(recs.subarray(at, at + h.sizeBytes)))
+      values.push(Buffer.from(rec.value ?? []).toString());
     at += h.sizeBytes;
   }
   return { error: p.error, highWatermark: p.highWatermark, values };
 }
 
 const batchOf = (values: string[], pid = -1, epoch = -1, seq = -1) =>
-  encodeRecordBatch({ records: values.map((v) => ({ key: null, value: Buffer.from(v) })), producerId: pid, producerEpoch: epoch, baseSequence: seq, nowMs: 1_700_000_000_000 });
+  encodeRecordBatch({
+    records: values.map((v) => ({ key: null, value: Buffer.from(v) })),
+    producerId: pid,
+    producerEpoch: epoch,
+    baseSequence: seq,
+    nowMs: 1_700_000_000_000,
+  });
 
 describe('version negotiation', () => {
   it('answers ApiVersions v0–v2 with the table, and v3 (flexible) with UNSUPPORTED_VERSION and the table in the v0 layout', async () => {
@@ -157,16 +198,29 @@ describe('version negotiation', () => {
       Buffer.from([0xff, 0xff, 0xff, 0xf0]),
       requestFrame(ApiKey.Metadata, 1, 1, (w) => w.int32(5).string('only-one')),
       requestFrame(ApiKey.Produce, 7, 1, (w) => w.nullableString(null).int16(-1)),
-      requestFrame(ApiKey.JoinGroup, 5, 1, (w) => w.string('g').int32(10_000).int32(10_000).string('').nullableString(null).string('consumer').int32(2_000_000_000)),
+      requestFrame(ApiKey.JoinGroup, 5, 1, (w) =>
+        w
+          .string('g')
+          .int32(10_000)
+          .int32(10_000)
+          .string('')
+          .nullableString(null)
+          .string('consumer')
+          .int32(2_000_000_000),
+      ),
     ];
     for (const bytes of cases) {
       const c = await connect();
       c.write(bytes);
       await c.closed;
     }
-    expect(logRecords.filter((r) => r.level === 'warn' && r.msg.startsWith('closing a client connection')).length).toBe(cases.length);
+    expect(logRecords.filter((r) => r.level === 'warn' && r.msg.startsWith('closing a client connection')).length).toBe(
+      cases.length,
+    );
     expect(logRecords.some((r) => r.level === 'error')).toBe(false);
-    expect(readApiVersions(await bystander.request(ApiKey.ApiVersions, 2, () => undefined), 2).error).toBe(ErrorCode.NONE);
+    expect(readApiVersions(await bystander.request(ApiKey.ApiVersions, 2, () => undefined), 2).error).toBe(
+      ErrorCode.NONE,
+    );
   });
 });
 
@@ -174,10 +228,16 @@ describe('group requests', () => {
   it('a client id of maximal length still yields a member id that fits a protocol string', async () => {
     const c = await connect();
     const clientId = 'c'.repeat(32_000);
-    const frame = requestFrame(ApiKey.JoinGroup, 5, 9, (w) => {
-      w.string('long-client').int32(10_000).int32(10_000).string('').nullableString(null).string('consumer');
-      w.array(['roundrobin'], (w2, n) => w2.string(n).bytes(Buffer.from('m')));
-    }, clientId);
+    const frame = requestFrame(
+      ApiKey.JoinGroup,
+      5,
+      9,
+      (w) => {
+        w.string('long-client').int32(10_000).int32(10_000).string('').nullableString(null).string('consumer');
+        w.array(['roundrobin'], (w2, n) => w2.string(n).bytes(Buffer.from('m')));
+      },
+      clientId,
+    );
     const r = await c.requestBytes(frame, 9);
     r.int32();
     expect(r.int16()).toBe(ErrorCode.NONE);
@@ -196,7 +256,12 @@ describe('produce', () => {
     const c = await connect();
     expect(await createTopic(c, 'dedup', 2)).toBe(ErrorCode.NONE);
     const { producerId, epoch } = await initProducerId(c);
-    const frame = requestFrame(ApiKey.Produce, 7, 1000, produceBody('dedup', 1, batchOf(['a', 'b', 'c'], producerId, epoch, 0)));
+    const frame = requestFrame(
+      ApiKey.Produce,
+      7,
+      1000,
+      produceBody('dedup', 1, batchOf(['a', 'b', 'c'], producerId, epoch, 0)),
+    );
     const first = readProduce(await c.requestBytes(frame, 1000));
     expect(first).toMatchObject({ error: ErrorCode.NONE, baseOffset: 0 });
     // The same bytes again, as a producer retrying after a lost response would send them.
@@ -205,13 +270,19 @@ describe('produce', () => {
     expect(await latestOffset(c, 'dedup', 1)).toBe(3);
 
     // A gap in the sequence is refused; the next sequence is accepted.
-    const gap = readProduce(await c.request(ApiKey.Produce, 7, produceBody('dedup', 1, batchOf(['x'], producerId, epoch, 5))));
+    const gap = readProduce(
+      await c.request(ApiKey.Produce, 7, produceBody('dedup', 1, batchOf(['x'], producerId, epoch, 5))),
+    );
     expect(gap.error).toBe(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
-    const next = readProduce(await c.request(ApiKey.Produce, 7, produceBody('dedup', 1, batchOf(['d'], producerId, epoch, 3))));
+    const next = readProduce(
+      await c.request(ApiKey.Produce, 7, produceBody('dedup', 1, batchOf(['d'], producerId, epoch, 3))),
+    );
     expect(next).toMatchObject({ error: ErrorCode.NONE, baseOffset: 3 });
     expect(await latestOffset(c, 'dedup', 1)).toBe(4);
     // Sequences are per partition: partition 0 starts at 0.
-    expect(readProduce(await c.request(ApiKey.Produce, 7, produceBody('dedup', 0, batchOf(['p0'], producerId, epoch, 0))))).toMatchObject({ error: ErrorCode.NONE, baseOffset: 0 });
+    expect(
+      readProduce(await c.request(ApiKey.Produce, 7, produceBody('dedup', 0, batchOf(['p0'], producerId, epoch, 0)))),
+    ).toMatchObject({ error: ErrorCode.NONE, baseOffset: 0 });
     const fetched = readFetchValues(await c.request(ApiKey.Fetch, 11, fetchBody('dedup', 1, 0, 0, 0)));
     expect(fetched.values).toEqual(['a', 'b', 'c', 'd']);
   });
@@ -221,10 +292,18 @@ describe('produce', () => {
     await createTopic(c, 'crc', 1);
     const bad = batchOf(['payload']);
     bad[bad.byteLength - 2] = (bad[bad.byteLength - 2] as number) ^ 0x10;
-    expect(readProduce(await c.request(ApiKey.Produce, 7, produceBody('crc', 0, bad))).error).toBe(ErrorCode.CORRUPT_MESSAGE);
-    expect(readProduce(await c.request(ApiKey.Produce, 7, produceBody('crc', 3, batchOf(['x'])))).error).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-    expect(readProduce(await c.request(ApiKey.Produce, 7, produceBody('nope', 0, batchOf(['x'])))).error).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-    expect(readProduce(await c.request(ApiKey.Produce, 7, produceBody('crc', 0, batchOf(['x']), 2))).error).toBe(ErrorCode.INVALID_REQUIRED_ACKS);
+    expect(readProduce(await c.request(ApiKey.Produce, 7, produceBody('crc', 0, bad))).error).toBe(
+      ErrorCode.CORRUPT_MESSAGE,
+    );
+    expect(readProduce(await c.request(ApiKey.Produce, 7, produceBody('crc', 3, batchOf(['x'])))).error).toBe(
+      ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+    );
+    expect(readProduce(await c.request(ApiKey.Produce, 7, produceBody('nope', 0, batchOf(['x'])))).error).toBe(
+      ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+    );
+    expect(readProduce(await c.request(ApiKey.Produce, 7, produceBody('crc', 0, batchOf(['x']), 2))).error).toBe(
+      ErrorCode.INVALID_REQUIRED_ACKS,
+    );
     expect(await latestOffset(c, 'crc', 0)).toBe(0);
   });
 
@@ -247,7 +326,9 @@ describe('fetch', () => {
     void pending.then(() => (answered = true));
     await latestOffset(producer, 'poll', 0); // a round trip: the fetch is surely parked by now
     expect(answered).toBe(false);
-    expect(readProduce(await producer.request(ApiKey.Produce, 7, produceBody('poll', 0, batchOf(['wake']))))).toMatchObject({ error: ErrorCode.NONE });
+    expect(
+      readProduce(await producer.request(ApiKey.Produce, 7, produceBody('poll', 0, batchOf(['wake'])))),
+    ).toMatchObject({ error: ErrorCode.NONE });
     const res = readFetchValues(await pending);
     expect(res.values).toEqual(['wake']);
     expect(res.highWatermark).toBe(1);
@@ -265,7 +346,10 @@ describe('fetch', () => {
     r.int32();
     r.int16();
     r.int32();
-    const [t] = r.array((x) => ({ name: x.string(), partitions: x.array((y) => ({ partition: y.int32(), error: y.int16() })) }));
+    const [t] = r.array((x) => ({
+      name: x.string(),
+      partitions: x.array((y) => ({ partition: y.int32(), error: y.int16() })),
+    }));
     expect(t?.partitions[0]?.error).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
   });
 });

@@ -8,7 +8,13 @@ import { LogCorruptionError, PartitionLog, type PartitionLogOptions } from '../.
 import { OffsetStore } from '../../../events/broker/offsets.js';
 import { ProducerStateTable } from '../../../events/broker/producer-state.js';
 import { ErrorCode } from '../../../events/broker/protocol.js';
-import { checkProducedRecords, decodeRecords, encodeRecordBatch, readBatchHeader, type BatchHeader } from '../../../events/broker/record-batch.js';
+import {
+  checkProducedRecords,
+  decodeRecords,
+  encodeRecordBatch,
+  readBatchHeader,
+  type BatchHeader,
+} from '../../../events/broker/record-batch.js';
 import { removeTmpDirs, tmpDir } from './helpers.js';
 
 const logs: PartitionLog[] = [];
@@ -23,10 +29,19 @@ function open(dir: string, options: PartitionLogOptions = {}): PartitionLog {
   return log;
 }
 
-function batch(values: string[], extra: { producerId?: number; producerEpoch?: number; baseSequence?: number; timestampMs?: number } = {}): { buf: Buffer; h: BatchHeader } {
+function batch(
+  values: string[],
+  extra: { producerId?: number; producerEpoch?: number; baseSequence?: number; timestampMs?: number } = {},
+): { buf: Buffer; h: BatchHeader } {
   const buf = encodeRecordBatch({
-    records: values.map((v, i) => ({ key: Buffer.from(`k-${v}`), value: Buffer.from(v), timestampMs: (extra.timestampMs ?? 1_000) + i })),
-    ...(extra.producerId !== undefined ? { producerId: extra.producerId, producerEpoch: extra.producerEpoch ?? 0, baseSequence: extra.baseSequence ?? 0 } : {}),
+    records: values.map((v, i) => ({
+      key: Buffer.from(`k-${v}`),
+      value: Buffer.from(v),
+      timestampMs: (extra.timestampMs ?? 1_000) + i,
+    })),
+    ...(extra.producerId !== undefined
+      ? { producerId: extra.producerId, producerEpoch: extra.producerEpoch ?? 0, baseSequence: extra.baseSequence ?? 0 }
+      : {}),
   });
   const check = checkProducedRecords(buf, 7);
   if (!check.ok) throw new Error(check.reason);
@@ -151,8 +166,14 @@ describe('partition log', () => {
     expect(append(log, ['c'], { producerId: 5, baseSequence: 2 })).toEqual({ kind: 'appended', baseOffset: 2 });
     expect(append(log, ['a', 'b'], { producerId: 5, baseSequence: 0 })).toEqual({ kind: 'duplicate', baseOffset: 0 });
     expect(append(log, ['c'], { producerId: 5, baseSequence: 2 })).toEqual({ kind: 'duplicate', baseOffset: 2 });
-    expect(append(log, ['e'], { producerId: 5, baseSequence: 4 })).toMatchObject({ kind: 'error', error: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER });
-    expect(append(log, ['x'], { producerId: 6, baseSequence: 3 })).toMatchObject({ kind: 'error', error: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER });
+    expect(append(log, ['e'], { producerId: 5, baseSequence: 4 })).toMatchObject({
+      kind: 'error',
+      error: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+    });
+    expect(append(log, ['x'], { producerId: 6, baseSequence: 3 })).toMatchObject({
+      kind: 'error',
+      error: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+    });
     expect(log.logEndOffset).toBe(3);
     await log.flush();
     await log.close();
@@ -160,8 +181,14 @@ describe('partition log', () => {
     const again = open(dir);
     expect(append(again, ['c'], { producerId: 5, baseSequence: 2 })).toEqual({ kind: 'duplicate', baseOffset: 2 });
     expect(append(again, ['d'], { producerId: 5, baseSequence: 3 })).toEqual({ kind: 'appended', baseOffset: 3 });
-    expect(append(again, ['z'], { producerId: 5, producerEpoch: 1, baseSequence: 0 })).toEqual({ kind: 'appended', baseOffset: 4 });
-    expect(append(again, ['old'], { producerId: 5, producerEpoch: 0, baseSequence: 4 })).toMatchObject({ kind: 'error', error: ErrorCode.INVALID_PRODUCER_EPOCH });
+    expect(append(again, ['z'], { producerId: 5, producerEpoch: 1, baseSequence: 0 })).toEqual({
+      kind: 'appended',
+      baseOffset: 4,
+    });
+    expect(append(again, ['old'], { producerId: 5, producerEpoch: 0, baseSequence: 4 })).toMatchObject({
+      kind: 'error',
+      error: ErrorCode.INVALID_PRODUCER_EPOCH,
+    });
   });
 
   it('producer sequences wrap from 2^31 - 1 to 0', () => {
@@ -200,7 +227,10 @@ describe('committed offsets', () => {
   it('persists commits, keeps the last per partition, and survives a torn tail', async () => {
     const dir = tmpDir();
     const store = OffsetStore.open(dir);
-    await store.commit('g1', [{ topic: 't', partition: 0, offset: 5, metadata: null }, { topic: 't', partition: 1, offset: 9, metadata: 'm' }]);
+    await store.commit('g1', [
+      { topic: 't', partition: 0, offset: 5, metadata: null },
+      { topic: 't', partition: 1, offset: 9, metadata: 'm' },
+    ]);
     await store.commit('g1', [{ topic: 't', partition: 0, offset: 7, metadata: null }]);
     await store.commit('g2', [{ topic: 'u', partition: 3, offset: 1, metadata: '' }]);
     await store.close();
@@ -213,7 +243,10 @@ describe('committed offsets', () => {
     expect(again.get('g1', 't', 1)).toEqual({ offset: 9, metadata: 'm' });
     expect(again.get('g2', 'u', 3)).toEqual({ offset: 1, metadata: '' });
     expect(again.get('g2', 't', 0)).toBeUndefined();
-    expect(again.list('g1').map((e) => [e.topic, e.partition, e.offset])).toEqual([['t', 0, 7], ['t', 1, 9]]);
+    expect(again.list('g1').map((e) => [e.topic, e.partition, e.offset])).toEqual([
+      ['t', 0, 7],
+      ['t', 1, 9],
+    ]);
     await again.close();
   });
 

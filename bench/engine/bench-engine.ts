@@ -469,29 +469,8 @@ function runMix(mix: number, opt: Options): MixResult {
   return result;
 }
 
-// ---------------------------------------------------------------------------
-// main
-// ---------------------------------------------------------------------------
-
-function main(): void {
-  process.on('uncaughtException', (err) => {
-    log(`\nFAIL: ${err.stack ?? err}`);
-    if (err.cause instanceof Error) log(`caused by: ${err.cause.stack ?? err.cause}`);
-    process.exit(1);
-  });
-  const opt = parseArgs(process.argv.slice(2));
-  log(
-    `engine bench: node ${process.version}, ${opt.quick ? 'quick, ' : ''}repeats ${opt.repeats}, STP NONE (ours defaultStp NONE, peer stpMode NONE)`,
-  );
-  const timer = timerOverhead();
-  log(
-    `timer overhead (back-to-back): performance.now() p50 ${timer.perfNowP50Ns} ns, p99 ${timer.perfNowP99Ns} ns, min ${timer.perfNowMinNs} ns; ` +
-      `process.hrtime.bigint() p50 ${timer.hrtimeBigintP50Ns} ns. Latencies below include one performance.now() overhead.`,
-  );
-  const results: Record<string, MixResult> = {};
-  for (const mix of opt.mixes) results[`mix${mix}`] = runMix(mix, opt);
-
-  // table
+/** The results table: one row per mix for ours, one for ours on the peer's prefix (when shorter) and one for the peer. */
+function printResultTable(results: Record<string, MixResult>): void {
   const rows: string[][] = [
     ['mix', 'engine', 'commands', 'cmd/s median', 'cmd/s best', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max µs'],
   ];
@@ -540,6 +519,31 @@ function main(): void {
     console.log(r.map((x, c) => (c < 2 ? x.padEnd(widths[c]!) : x.padStart(widths[c]!))).join('  '));
     if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   }
+}
+
+// ---------------------------------------------------------------------------
+// main
+// ---------------------------------------------------------------------------
+
+function main(): void {
+  process.on('uncaughtException', (err) => {
+    log(`\nFAIL: ${err.stack ?? err}`);
+    if (err.cause instanceof Error) log(`caused by: ${err.cause.stack ?? err.cause}`);
+    process.exit(1);
+  });
+  const opt = parseArgs(process.argv.slice(2));
+  log(
+    `engine bench: node ${process.version}, ${opt.quick ? 'quick, ' : ''}repeats ${opt.repeats}, STP NONE (ours defaultStp NONE, peer stpMode NONE)`,
+  );
+  const timer = timerOverhead();
+  log(
+    `timer overhead (back-to-back): performance.now() p50 ${timer.perfNowP50Ns} ns, p99 ${timer.perfNowP99Ns} ns, min ${timer.perfNowMinNs} ns; ` +
+      `process.hrtime.bigint() p50 ${timer.hrtimeBigintP50Ns} ns. Latencies below include one performance.now() overhead.`,
+  );
+  const results: Record<string, MixResult> = {};
+  for (const mix of opt.mixes) results[`mix${mix}`] = runMix(mix, opt);
+
+  printResultTable(results);
   console.log('');
   for (const [name, r] of Object.entries(results)) {
     if (r.ratio !== undefined) {

@@ -210,8 +210,17 @@ function stepFigures(step: Step, rs: WorkerReport[], f: FeedDone, windowS: numbe
   };
 }
 
-async function main(): Promise<void> {
-  const needed = steps.reduce((n, s) => n + s.commandsPerSec * (SECONDS + WARMUP_S + 1), 0) + 20_000;
+/** The feed process's first message: its port, the generated stream and its publish interval. */
+interface FeedReady {
+  port: number;
+  generateMs: number;
+  commands: number;
+  publishIntervalUsPerConnection: number;
+  publishIntervalMaxMs: number;
+}
+
+/** Spawns the feed process (bench/feed/feed-process.ts) with enough commands for every step and waits until it listens. */
+async function startFeedProcess(needed: number): Promise<{ feed: ChildProcess; ready: FeedReady }> {
   // BENCH_FEED_NODE_ARGS: extra node flags for the feed process (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
   const feedNodeArgs = (process.env.BENCH_FEED_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
   const feed = spawn(
@@ -226,13 +235,44 @@ async function main(): Promise<void> {
     ],
     { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
   );
-  const ready = await nextMessage<{
-    port: number;
-    generateMs: number;
-    commands: number;
-    publishIntervalUsPerConnection: number;
-    publishIntervalMaxMs: number;
-  }>(feed, 'ready');
+  const ready = await nextMessage<FeedReady>(feed, 'ready');
+  return { feed, ready };
+}
+
+/**
+ * Closes the current subscribers and opens `subscribers` connections spread over the generator threads.
+ * Edits `workers` in place so that main's finally terminates whatever was started, even on a failure half-way.
+ */
+async function replaceSubscribers(
+  workers: Worker[],
+  subscribers: number,
+  workerCode: string,
+  url: string,
+): Promise<void> {
+  for (const w of workers) {
+    w.postMessage({ type: 'close' });
+    await nextMessage(w, 'closed');
+    await w.terminate();
+  }
+  workers.length = 0;
+  await sleep(SETTLE_MS);
+  const per = Math.ceil(subscribers / WORKERS);
+  for (let i = 0; i < WORKERS && i * per < subscribers; i++) {
+    const n = Math.min(per, subscribers - i * per);
+    workers.push(
+      new Worker(workerCode, {
+        eval: true,
+        workerData: { url, connections: n, symbol: SYMBOL, channels: CHANNELS },
+      }),
+    );
+  }
+  for (const w of workers) w.postMessage({ type: 'connect' });
+  await Promise.all(workers.map((w) => nextMessage(w, 'connected')));
+}
+
+async function main(): Promise<void> {
+  const needed = steps.reduce((n, s) => n + s.commandsPerSec * (SECONDS + WARMUP_S + 1), 0) + 20_000;
+  const { feed, ready } = await startFeedProcess(needed);
   const url = `ws://127.0.0.1:${ready.port}/v1/ws`;
   console.log(
     `feed process up on :${ready.port} (${ready.commands.toLocaleString()} mix 1 commands generated in ${ready.generateMs} ms); publish interval ${ready.publishIntervalUsPerConnection} µs per connection, at most ${ready.publishIntervalMaxMs} ms; ${WORKERS} generator threads; channels ${CHANNELS.join(',')}`,
@@ -242,31 +282,13 @@ async function main(): Promise<void> {
   // tsx's require hook instead (as piscina does for the gateway's workers).
   const tsxCjs = createRequire(import.meta.url).resolve('tsx/cjs');
   const workerCode = `require(${JSON.stringify(tsxCjs)}); require(${JSON.stringify(path.join(HERE, 'load-worker.ts'))});`;
-  let workers: Worker[] = [];
+  const workers: Worker[] = [];
   let connected = 0;
   const results = [];
   try {
     for (const step of steps) {
       if (connected !== step.subscribers) {
-        for (const w of workers) {
-          w.postMessage({ type: 'close' });
-          await nextMessage(w, 'closed');
-          await w.terminate();
-        }
-        workers = [];
-        await sleep(SETTLE_MS);
-        const per = Math.ceil(step.subscribers / WORKERS);
-        for (let i = 0; i < WORKERS && i * per < step.subscribers; i++) {
-          const n = Math.min(per, step.subscribers - i * per);
-          workers.push(
-            new Worker(workerCode, {
-              eval: true,
-              workerData: { url, connections: n, symbol: SYMBOL, channels: CHANNELS },
-            }),
-          );
-        }
-        for (const w of workers) w.postMessage({ type: 'connect' });
-        await Promise.all(workers.map((w) => nextMessage(w, 'connected')));
+        await replaceSubscribers(workers, step.subscribers, workerCode, url);
         connected = step.subscribers;
       }
       feed.send({

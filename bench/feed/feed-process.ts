@@ -29,14 +29,9 @@ const commandsTotal = Number(process.argv[2] ?? '1000000');
 const publishIntervalArg = process.argv[3] ?? '';
 const wallUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
 
-async function main(): Promise<void> {
-  const t0 = performance.now();
-  const workload = generateMix1(commandsTotal, 1);
-  const bodies = workload.commands.map((c) => encodeCommand(c));
-  const generateMs = performance.now() - t0;
-  const config = benchConfig();
-  const sm = new ShardStateMachine(config);
-  const feed = new MarketDataFeed({
+/** The feed as a replica runs it, for SYMBOL on an ephemeral loopback port, with room for the benchmark's connections. */
+function createFeed(): MarketDataFeed {
+  return new MarketDataFeed({
     symbols: [SYMBOL],
     host: '127.0.0.1',
     port: 0,
@@ -46,6 +41,27 @@ async function main(): Promise<void> {
     },
     log: linesLog((l) => process.stderr.write(`${l}\n`)),
   });
+}
+
+/** The reply to {type:'stats'}: connections now and the server's, projector's and feed's counters. */
+function statsMessage(feed: MarketDataFeed) {
+  return {
+    type: 'stats',
+    connections: feed.server.connectionCount,
+    server: feed.server.stats,
+    projector: feed.projector.stats,
+    feed: feed.stats,
+  };
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const workload = generateMix1(commandsTotal, 1);
+  const bodies = workload.commands.map((c) => encodeCommand(c));
+  const generateMs = performance.now() - t0;
+  const config = benchConfig();
+  const sm = new ShardStateMachine(config);
+  const feed = createFeed();
   feed.onStateReset(sm.engine);
   const port = await feed.start();
   let next = 0;
@@ -116,14 +132,7 @@ async function main(): Promise<void> {
 
   process.on('message', (m: { type: string; commandsPerSec?: number; commandsPerEntry?: number; seconds?: number }) => {
     if (m.type === 'run') run(m.commandsPerSec!, m.commandsPerEntry!, m.seconds!);
-    else if (m.type === 'stats')
-      process.send!({
-        type: 'stats',
-        connections: feed.server.connectionCount,
-        server: feed.server.stats,
-        projector: feed.projector.stats,
-        feed: feed.stats,
-      });
+    else if (m.type === 'stats') process.send!(statsMessage(feed));
     else if (m.type === 'exit') void feed.stop().then(() => process.exit(0));
   });
   process.send!({

@@ -96,6 +96,46 @@ async function clearBook(address: string): Promise<void> {
   }
 }
 
+/**
+ * Offers the step's load from t0 until end through `send(stream, scheduled)`: with rate 'max' a closed loop of WINDOW
+ * messages in flight per stream, else an open loop of rate/batch messages per second spread over the streams in turn.
+ */
+async function offerLoad(
+  rate: number | 'max',
+  batch: number,
+  streams: number,
+  t0: number,
+  end: number,
+  send: (k: number, scheduled: number) => Promise<void>,
+): Promise<void> {
+  if (rate === 'max') {
+    await new Promise((r) => setTimeout(r, Math.max(0, t0 - performance.now())));
+    const loop = async (k: number) => {
+      while (performance.now() < end) await send(k, performance.now());
+    };
+    await Promise.all(Array.from({ length: streams }, (_, k) => Array.from({ length: WINDOW }, () => loop(k))).flat());
+  } else {
+    const msgsPerSec = rate / batch;
+    const interval = 1000 / msgsPerSec;
+    let i = 0;
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        const now = performance.now();
+        for (;;) {
+          const scheduled = t0 + i * interval;
+          if (scheduled > now || scheduled >= end) break;
+          void send(i % streams, scheduled);
+          i++;
+        }
+        if (t0 + i * interval >= end) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, TICK_MS);
+    });
+  }
+}
+
 async function runStep(
   address: string,
   mode: Step['mode'],
@@ -152,32 +192,7 @@ async function runStep(
     outstanding.add(q);
     return q;
   };
-  if (rate === 'max') {
-    await new Promise((r) => setTimeout(r, Math.max(0, t0 - performance.now())));
-    const loop = async (k: number) => {
-      while (performance.now() < end) await send(k, performance.now());
-    };
-    await Promise.all(sessions.flatMap((_, k) => Array.from({ length: WINDOW }, () => loop(k))));
-  } else {
-    const msgsPerSec = rate / batch;
-    const interval = 1000 / msgsPerSec;
-    let i = 0;
-    await new Promise<void>((resolve) => {
-      const timer = setInterval(() => {
-        const now = performance.now();
-        for (;;) {
-          const scheduled = t0 + i * interval;
-          if (scheduled > now || scheduled >= end) break;
-          void send(i % STREAMS, scheduled);
-          i++;
-        }
-        if (t0 + i * interval >= end) {
-          clearInterval(timer);
-          resolve();
-        }
-      }, TICK_MS);
-    });
-  }
+  await offerLoad(rate, batch, sessions.length, t0, end, send);
   const drainBy = performance.now() + DRAIN_MS;
   while (outstanding.size > 0 && performance.now() < drainBy) await new Promise((r) => setTimeout(r, 20));
   const cpu = cpuPerUnit(cpuBefore, sampleCpu(cpuTargets), ackedAll, performance.now() - wallStart);

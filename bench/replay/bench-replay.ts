@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { LogReader, openReplicaFiles } from '../../audit/wal-reader.js';
 import { replay, type ReplayResult } from '../../audit/replay.js';
 import { resolveSources, type Sources } from '../../audit/sources.js';
-import { writeSyntheticExchange } from './synthetic-exchange.js';
+import { type SyntheticExchange, writeSyntheticExchange } from './synthetic-exchange.js';
 
 const TARGET_COMMANDS_PER_SEC = 1_000_000;
 
@@ -47,32 +47,15 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-async function main(): Promise<void> {
-  const dir = a.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mb-bench-replay-'));
-  const t0 = performance.now();
-  const ex = await writeSyntheticExchange({
-    dir,
-    commands,
-    replicas,
-    seed: Number(a.seed),
-    batchMax: 256,
-    snapshotEveryEntries: 2000,
-    runs: 2,
-    chainHeadEveryReports: 1000,
-  });
-  const genMs = performance.now() - t0;
-  const node1 = ex.shardDirs[0]![0]!;
-  const walBytes = fs
-    .readdirSync(node1)
-    .filter((n) => n.endsWith('.log'))
-    .reduce((s, n) => s + fs.statSync(path.join(node1, n)).size, 0);
-  console.log(
-    `recorded exchange in ${dir} (${(genMs / 1000).toFixed(1)} s): ${ex.commands.toLocaleString()} commands in ${ex.entries[0]!.toLocaleString()} entries ` +
-      `(${(walBytes / 2 ** 20).toFixed(1)} MiB of WAL per replica, ${replicas} replica(s)), ${ex.execReports.toLocaleString()} exec reports, ${ex.reportsChained.toLocaleString()} chained`,
-  );
-
-  const withGateway = resolveSources({ dataDirs: [], config: ex.gatewayConfig });
-  const withoutGateway: Sources = { ...withGateway, gateway: undefined };
+/**
+ * Times `repeats` rounds of every phase (wal-read, replay, verify-state, verify) on the recorded exchange, checking
+ * each run's entry count or final state hash against the recording; a replay with findings marks the bench failed.
+ */
+async function timePhases(
+  ex: SyntheticExchange,
+  withGateway: Sources,
+  withoutGateway: Sources,
+): Promise<{ runs: Record<string, number[]>; last: ReplayResult | undefined; failed: boolean }> {
   const runs: Record<string, number[]> = { 'wal-read': [], replay: [], 'verify-state': [], verify: [] };
   let last: ReplayResult | undefined;
   let failed = false;
@@ -109,6 +92,36 @@ async function main(): Promise<void> {
       if (name === 'verify') last = res;
     }
   }
+  return { runs, last, failed };
+}
+
+async function main(): Promise<void> {
+  const dir = a.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mb-bench-replay-'));
+  const t0 = performance.now();
+  const ex = await writeSyntheticExchange({
+    dir,
+    commands,
+    replicas,
+    seed: Number(a.seed),
+    batchMax: 256,
+    snapshotEveryEntries: 2000,
+    runs: 2,
+    chainHeadEveryReports: 1000,
+  });
+  const genMs = performance.now() - t0;
+  const node1 = ex.shardDirs[0]![0]!;
+  const walBytes = fs
+    .readdirSync(node1)
+    .filter((n) => n.endsWith('.log'))
+    .reduce((s, n) => s + fs.statSync(path.join(node1, n)).size, 0);
+  console.log(
+    `recorded exchange in ${dir} (${(genMs / 1000).toFixed(1)} s): ${ex.commands.toLocaleString()} commands in ${ex.entries[0]!.toLocaleString()} entries ` +
+      `(${(walBytes / 2 ** 20).toFixed(1)} MiB of WAL per replica, ${replicas} replica(s)), ${ex.execReports.toLocaleString()} exec reports, ${ex.reportsChained.toLocaleString()} chained`,
+  );
+
+  const withGateway = resolveSources({ dataDirs: [], config: ex.gatewayConfig });
+  const withoutGateway: Sources = { ...withGateway, gateway: undefined };
+  const { runs, last, failed } = await timePhases(ex, withGateway, withoutGateway);
   const rate = (ms: number) => Math.round(ex.commands / (ms / 1000));
   const result: Record<string, unknown> = {
     bench: 'replay',

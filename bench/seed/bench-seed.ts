@@ -224,6 +224,30 @@ function unmeasuredResult(p: Plan, o: RunOptions): ScenarioResult {
   };
 }
 
+/** A scenario's figures from its measured load: throughput and latency, and every order's outcome in the table. */
+function loadFigures(load: LoadResult, table: OrderTable): Partial<ScenarioResult> {
+  return {
+    achievedPerSec: load.achievedPerSec,
+    avgMs: load.latency.avgMs,
+    p50Ms: load.latency.p50Ms,
+    p90Ms: load.latency.p90Ms,
+    p99Ms: load.latency.p99Ms,
+    p999Ms: load.latency.p999Ms,
+    maxMs: load.latency.maxMs,
+    acked: table.count(Outcome.ACKED),
+    rejected: table.count(Outcome.REJECTED),
+    unknown: table.count(Outcome.UNKNOWN),
+    notSent: table.count(Outcome.NOT_SENT),
+    scheduled: load.scheduled,
+    latencySamples: load.latency.count,
+    sendLagMaxMs: load.sendLagMaxMs,
+    rejectCodes: Object.fromEntries(table.rejectCodes),
+    unknownCauses: Object.fromEntries(table.unknownCauses),
+    cpuUsPerOrder: load.cpuUsPerOrder,
+    coresBusy: load.coresBusy,
+  };
+}
+
 async function runScenario(p: Plan, k: number, o: RunOptions): Promise<ScenarioResult> {
   const { seconds, warmupSeconds, eventsNice } = o;
   const started = performance.now();
@@ -262,26 +286,7 @@ async function runScenario(p: Plan, k: number, o: RunOptions): Promise<ScenarioR
       cpuTargets: { generator: 'self', ...stack.cpuTargets() },
       log,
     });
-    Object.assign(base, {
-      achievedPerSec: load.achievedPerSec,
-      avgMs: load.latency.avgMs,
-      p50Ms: load.latency.p50Ms,
-      p90Ms: load.latency.p90Ms,
-      p99Ms: load.latency.p99Ms,
-      p999Ms: load.latency.p999Ms,
-      maxMs: load.latency.maxMs,
-      acked: table.count(Outcome.ACKED),
-      rejected: table.count(Outcome.REJECTED),
-      unknown: table.count(Outcome.UNKNOWN),
-      notSent: table.count(Outcome.NOT_SENT),
-      scheduled: load.scheduled,
-      latencySamples: load.latency.count,
-      sendLagMaxMs: load.sendLagMaxMs,
-      rejectCodes: Object.fromEntries(table.rejectCodes),
-      unknownCauses: Object.fromEntries(table.unknownCauses),
-      cpuUsPerOrder: load.cpuUsPerOrder,
-      coresBusy: load.coresBusy,
-    });
+    Object.assign(base, loadFigures(load, table));
     log(
       `  load done: ${base.acked} acked, ${base.rejected} rejected, ${base.unknown} unknown, ${base.notSent} not sent; ${load.achievedPerSec}/s; p50 ${load.latency.p50Ms} ms p99 ${load.latency.p99Ms} ms; checking…`,
     );

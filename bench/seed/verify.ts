@@ -29,6 +29,7 @@ import { TOPIC_FILLS, TOPIC_ORDERS } from '../../events/topics.js';
 import { toReport } from '../../api/execution-report.js';
 import { canonicalReport } from '../../api/report-canonical.js';
 import { decodeCommand } from '../../engine/command-codec.js';
+import type { EventBuffer } from '../../engine/event-buffer.js';
 import { parseConfig } from '../../engine/config.js';
 import { EventKind, OrdType, type ExecReport, type ShardConfig } from '../../engine/types.js';
 import { REPO_ROOT, sleep } from '../../replicator/process-cluster.js';
@@ -39,6 +40,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DigestTable, canonicalExecRecord, chain, u32FromBase64, viewDigest } from './digest.js';
 import { Outcome, SYMBOL, type OrderTable } from './load.js';
+import type { ReadModelDump } from './read-model-proc.js';
 import type { SeedStack } from './stack.js';
 import { commandData } from '../../replicator/log.js';
 
@@ -205,36 +207,7 @@ async function replayReplica(
             reference.ackExpectedCount[i] = Math.min(count, 0xffff);
           }
         }
-        // Every exec report of the entry, per order id; the reference also builds the records.
-        for (let row = 0; row < ev.count; row++) {
-          const kind = ev.kind[row];
-          if (kind === EventKind.EXEC) {
-            const x = ev.event(row) as ExecReport;
-            r.reports.add(x.orderId, canonicalReport(toReport(0, x)));
-            if (reference !== undefined) {
-              const rec = execRecordOf(0, entry.index, row, x);
-              const canon = canonicalExecRecord(rec);
-              reference.ordersTopic.add(rec.order_id, canon);
-              reference.projection.apply({
-                topic: TOPIC_ORDERS,
-                partition: 0,
-                offset: reference.offsets.orders++,
-                type: 'exec',
-                value: rec,
-              });
-              if (rec.last_qty > 0) {
-                reference.fillsTopic.add(rec.order_id, canon);
-                reference.projection.apply({
-                  topic: TOPIC_FILLS,
-                  partition: 0,
-                  offset: reference.offsets.fills++,
-                  type: 'exec',
-                  value: rec,
-                });
-              }
-            }
-          } else if (kind === EventKind.TRADE && reference !== undefined) reference.trades++;
-        }
+        recordEntryReports(r, reference, ev, entry.index);
       }
     }
   } finally {
@@ -243,6 +216,44 @@ async function replayReplica(
   r.stateHash = sm.stateHash();
   r.lastSeq = sm.lastSeq;
   return r;
+}
+
+/** Every exec report of an applied entry, per order id, into the replica's digests; the reference also builds the records. */
+function recordEntryReports(
+  r: ReplicaReplay,
+  reference: Reference | undefined,
+  ev: EventBuffer,
+  entryIndex: number,
+): void {
+  for (let row = 0; row < ev.count; row++) {
+    const kind = ev.kind[row];
+    if (kind === EventKind.EXEC) {
+      const x = ev.event(row) as ExecReport;
+      r.reports.add(x.orderId, canonicalReport(toReport(0, x)));
+      if (reference !== undefined) {
+        const rec = execRecordOf(0, entryIndex, row, x);
+        const canon = canonicalExecRecord(rec);
+        reference.ordersTopic.add(rec.order_id, canon);
+        reference.projection.apply({
+          topic: TOPIC_ORDERS,
+          partition: 0,
+          offset: reference.offsets.orders++,
+          type: 'exec',
+          value: rec,
+        });
+        if (rec.last_qty > 0) {
+          reference.fillsTopic.add(rec.order_id, canon);
+          reference.projection.apply({
+            topic: TOPIC_FILLS,
+            partition: 0,
+            offset: reference.offsets.fills++,
+            type: 'exec',
+            value: rec,
+          });
+        }
+      }
+    } else if (kind === EventKind.TRADE && reference !== undefined) reference.trades++;
+  }
 }
 
 /**
@@ -298,23 +309,7 @@ export async function checkConsistency(
   const lastSeq = replays[0]!.lastSeq;
   const stateHashesEqual = stateHashesAgree(replays, hashes, T, lastSeq, log);
 
-  const dump = await stack.dumpReadModels(lastSeq, READ_MODEL_CATCH_UP_MS_MAX);
-  const caughtUpAtMs = performance.now();
-  if (dump.maxExecLogIndex > T)
-    log(
-      `  the read models hold execution reports of log index ${dump.maxExecLogIndex}, past the checked index ${T}: commands arrived after the load (orders given up as unknown?); their effects show as differences`,
-    );
-  if (!dump.caughtUp)
-    log(
-      `  read models did not catch up within ${READ_MODEL_CATCH_UP_MS_MAX} ms (visible seq ${dump.visibleSeq} of ${lastSeq})`,
-    );
-  const rm: ReadModelTables = {
-    ordersCount: u32FromBase64(dump.ordersCount),
-    ordersDigest: u32FromBase64(dump.ordersDigest),
-    fillsCount: u32FromBase64(dump.fillsCount),
-    fillsDigest: u32FromBase64(dump.fillsDigest),
-    views: u32FromBase64(dump.viewDigest),
-  };
+  const { dump, caughtUpAtMs, rm } = await readReadModels(stack, lastSeq, T, log);
   if (faulty.length === 4) {
     const id = replays[0]!.seq[faulty[3]!]!;
     if (id < rm.ordersDigest.length) rm.ordersDigest[id]! ^= 1;
@@ -371,6 +366,33 @@ export async function checkConsistency(
     checkSeconds: Math.round((performance.now() - started) / 100) / 10,
     examples,
   };
+}
+
+/** The read models' dump and tables once they hold everything through lastSeq (waiting at most READ_MODEL_CATCH_UP_MS_MAX); logs reports past T and a failure to catch up. */
+async function readReadModels(
+  stack: SeedStack,
+  lastSeq: number,
+  T: number,
+  log: (l: string) => void,
+): Promise<{ dump: ReadModelDump; caughtUpAtMs: number; rm: ReadModelTables }> {
+  const dump = await stack.dumpReadModels(lastSeq, READ_MODEL_CATCH_UP_MS_MAX);
+  const caughtUpAtMs = performance.now();
+  if (dump.maxExecLogIndex > T)
+    log(
+      `  the read models hold execution reports of log index ${dump.maxExecLogIndex}, past the checked index ${T}: commands arrived after the load (orders given up as unknown?); their effects show as differences`,
+    );
+  if (!dump.caughtUp)
+    log(
+      `  read models did not catch up within ${READ_MODEL_CATCH_UP_MS_MAX} ms (visible seq ${dump.visibleSeq} of ${lastSeq})`,
+    );
+  const rm: ReadModelTables = {
+    ordersCount: u32FromBase64(dump.ordersCount),
+    ordersDigest: u32FromBase64(dump.ordersDigest),
+    fillsCount: u32FromBase64(dump.fillsCount),
+    fillsDigest: u32FromBase64(dump.fillsDigest),
+    views: u32FromBase64(dump.viewDigest),
+  };
+  return { dump, caughtUpAtMs, rm };
 }
 
 /** With --inject-faults, misrecords three of the four faulty orders now (the fourth once the read models answer); returns them (none without). */

@@ -206,14 +206,14 @@ function latencyChart(
   const series: LineSeries[] = [];
   let legend: LegendItem[] | undefined;
   if (configs.length === 1) {
-    PCT_STYLE.forEach((p, i) =>
+    PCT_STYLE.forEach((p, i) => {
       series.push({
         name: p.label,
         color: PALETTE[i]!,
         ...(p.dash ? { dash: p.dash } : {}),
         points: configs[0]!.points.map((pt) => ({ x: pt.x, y: pt[p.key] })),
-      }),
-    );
+      });
+    });
   } else {
     legend = [];
     configs.forEach((c, ci) => {
@@ -874,38 +874,7 @@ export function seedSection(entry: BenchEntry | undefined): Section {
     "**Side by side with the seed's Table 2**, each of our scenarios next to the seed's load level nearest to its offered rate:",
     '',
   );
-  const side = scenarios.map((s) => {
-    const lvl = SEED_TABLE_2[nearestSeedLevel(s.offeredPerSec)]!;
-    return [
-      seedConfigName(s),
-      fmtInt(s.offeredPerSec),
-      fmtInt(s.achievedPerSec),
-      fmtLat(s.avgMs),
-      fmtPct(consistencyFraction(s.consistency)),
-      lvl.name,
-      fmtInt(lvl.throughputPerSec),
-      fmtLat(lvl.avgLatencyMs),
-      fmtPct(lvl.consistency),
-    ];
-  });
-  md.push(
-    mdTable(
-      [
-        'our configuration',
-        'offered/s',
-        'ours: Th (req/s)',
-        'ours: T avg',
-        'ours: K',
-        `seed level (${SEED_NODES} nodes)`,
-        'seed: Th (req/s)',
-        'seed: T avg',
-        'seed: K',
-      ],
-      ['l', 'r', 'r', 'r', 'r', 'l', 'r', 'r', 'r'],
-      side,
-    ),
-    '',
-  );
+  md.push(sideBySideMd(scenarios), '');
   // Normalised jointly, the seed's rows and ours share one scale, so their F values compare directly.
   const pooled = table3([
     ...SEED_TABLE_2.map((r) => ({ ...r, name: `seed: ${r.name} (${SEED_NODES} nodes)` })),
@@ -923,6 +892,39 @@ export function seedSection(entry: BenchEntry | undefined): Section {
   const charts = seedCharts(scenarios);
   md.push('', 'All seed-scenario figures:', '', seedFiguresMd(listed));
   return { markdown: md.join('\n'), charts };
+}
+
+/** Each of our scenarios next to the seed's load level nearest to its offered rate (Table 2 figures, not normalised). */
+function sideBySideMd(scenarios: ScoredScenario[]): string {
+  const side = scenarios.map((s) => {
+    const lvl = SEED_TABLE_2[nearestSeedLevel(s.offeredPerSec)]!;
+    return [
+      seedConfigName(s),
+      fmtInt(s.offeredPerSec),
+      fmtInt(s.achievedPerSec),
+      fmtLat(s.avgMs),
+      fmtPct(consistencyFraction(s.consistency)),
+      lvl.name,
+      fmtInt(lvl.throughputPerSec),
+      fmtLat(lvl.avgLatencyMs),
+      fmtPct(lvl.consistency),
+    ];
+  });
+  return mdTable(
+    [
+      'our configuration',
+      'offered/s',
+      'ours: Th (req/s)',
+      'ours: T avg',
+      'ours: K',
+      `seed level (${SEED_NODES} nodes)`,
+      'seed: Th (req/s)',
+      'seed: T avg',
+      'seed: K',
+    ],
+    ['l', 'r', 'r', 'r', 'r', 'l', 'r', 'r', 'r'],
+    side,
+  );
 }
 
 /** The seed scenarios' charts: latency against offered load per configuration, and achieved throughput per configuration and offered load. */

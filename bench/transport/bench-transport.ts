@@ -42,6 +42,31 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
+/** The o.batch APPEND messages of one send(), node 1 to node 2, each of o.entries entries of o.entryBytes bytes. */
+function appendBatch(o: Options): Message[] {
+  const data = new Uint8Array(o.entryBytes).fill(7);
+  const batch: Message[] = [];
+  for (let i = 0; i < o.batch; i++) {
+    const entries: Entry[] = [];
+    for (let k = 0; k < o.entries; k++)
+      entries.push({ index: i * o.entries + k + 1, term: 3, type: EntryType.NORMAL, data });
+    batch.push({
+      type: MessageType.APPEND,
+      from: 1,
+      to: 2,
+      term: 3,
+      logTerm: 3,
+      index: i * o.entries,
+      entries,
+      commit: i * o.entries,
+      reject: false,
+      rejectHint: 0,
+      context: 0,
+    });
+  }
+  return batch;
+}
+
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   let received = 0;
@@ -66,26 +91,7 @@ async function main(): Promise<void> {
   await a.start();
 
   // One set of messages reused for every send: the bench measures the transport, not message building.
-  const data = new Uint8Array(o.entryBytes).fill(7);
-  const batch: Message[] = [];
-  for (let i = 0; i < o.batch; i++) {
-    const entries: Entry[] = [];
-    for (let k = 0; k < o.entries; k++)
-      entries.push({ index: i * o.entries + k + 1, term: 3, type: EntryType.NORMAL, data });
-    batch.push({
-      type: MessageType.APPEND,
-      from: 1,
-      to: 2,
-      term: 3,
-      logTerm: 3,
-      index: i * o.entries,
-      entries,
-      commit: i * o.entries,
-      reject: false,
-      rejectHint: 0,
-      context: 0,
-    });
-  }
+  const batch = appendBatch(o);
 
   let sent = 0;
   let running = true;

@@ -592,18 +592,7 @@ export class FeedServer {
     if (r.no_snapshot !== undefined && typeof r.no_snapshot !== 'boolean')
       return this.error(c, id, FeedErrorCode.BAD_REQUEST, 'no_snapshot must be a boolean');
     const ws = c.ws!;
-    if (!subscribe) {
-      const removed: ChannelSeq[] = [];
-      for (const s of symbols as string[]) {
-        for (const ch of channels as Channel[]) {
-          const k = subKey(s, ch);
-          if (!c.subs.delete(k)) continue;
-          ws.unsubscribe(topicOf(c.encoding, k));
-          removed.push(this.projector.channelSeq(s, ch));
-        }
-      }
-      return this.send(c, { type: 'unsubscribed', id, subscriptions: removed });
-    }
+    if (!subscribe) return this.unsubscribe(c, id, symbols as string[], channels as Channel[]);
     if (r.encoding !== undefined) {
       if (r.encoding !== 'json' && r.encoding !== 'protobuf')
         return this.error(c, id, FeedErrorCode.BAD_REQUEST, 'encoding must be json or protobuf');
@@ -655,6 +644,21 @@ export class FeedServer {
         ws.subscribe(topicOf(c.encoding, k));
       }
     }
+  }
+
+  /** Leaves the pairs the connection holds (the others are ignored) and answers with their seqs. */
+  private unsubscribe(c: Conn, id: number, symbols: string[], channels: Channel[]): void {
+    const ws = c.ws!;
+    const removed: ChannelSeq[] = [];
+    for (const s of symbols) {
+      for (const ch of channels) {
+        const k = subKey(s, ch);
+        if (!c.subs.delete(k)) continue;
+        ws.unsubscribe(topicOf(c.encoding, k));
+        removed.push(this.projector.channelSeq(s, ch));
+      }
+    }
+    return this.send(c, { type: 'unsubscribed', id, subscriptions: removed });
   }
 
   // -------------------------------------------------------------------------------------------

@@ -8,6 +8,15 @@ import type { MarketDataFeed } from './feed-service.js';
 export function registerFeedMetrics(registry: Registry, feed: MarketDataFeed): void {
   const server = feed.server;
   const st = server.stats;
+  registerConnectionMetrics(registry, server, st);
+  registerDeliveryMetrics(registry, st);
+  registerProjectionMetrics(registry, feed);
+}
+
+type FeedServer = MarketDataFeed['server'];
+
+/** Open connections and their subscriptions, connections opened, refused and closed (per reason). */
+function registerConnectionMetrics(registry: Registry, server: FeedServer, st: FeedServer['stats']): void {
   readGauge(registry, 'matchbook_feed_connections', 'Open WebSocket connections', () => server.connectionCount);
   readGauge(
     registry,
@@ -55,6 +64,10 @@ export function registerFeedMetrics(registry: Registry, feed: MarketDataFeed): v
       ] as [{ reason: string }, number][],
     ['reason'],
   );
+}
+
+/** Backpressure, resyncs, messages published and sent, errors. */
+function registerDeliveryMetrics(registry: Registry, st: FeedServer['stats']): void {
   readCounter(
     registry,
     'matchbook_feed_backpressure_lags_total',
@@ -102,6 +115,10 @@ export function registerFeedMetrics(registry: Registry, feed: MarketDataFeed): v
     'Exceptions caught in the feed server handlers (bugs: see the log)',
     () => st.handlerErrors,
   );
+}
+
+/** The projection of applied entries: entries projected, failures repaired by a rebuild. */
+function registerProjectionMetrics(registry: Registry, feed: MarketDataFeed): void {
   readCounter(
     registry,
     'matchbook_feed_entries_total',

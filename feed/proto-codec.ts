@@ -133,6 +133,27 @@ const seqsFrom = (ss: Obj[]): ChannelSeq[] =>
 const sideTo = (s: string) => (s === 'BUY' ? SIDE_BUY : SIDE_SELL);
 const sideFrom = (n: unknown) => (n === SIDE_BUY ? 'BUY' : 'SELL') as 'BUY' | 'SELL';
 
+/** An L3 event as its protobuf message (op numbered as in L3_OPS); the switch covers every op of L3Event. */
+function l3EventTo(e: L3Event) {
+  switch (e.op) {
+    case 'add':
+      return { op: 1, order_id: e.order_id, side: sideTo(e.side), price: e.price, qty: e.qty };
+    case 'modify':
+      return { op: 2, order_id: e.order_id, qty: e.qty };
+    case 'remove':
+      return { op: 3, order_id: e.order_id };
+    case 'execute':
+      return {
+        op: 4,
+        order_id: e.order_id,
+        price: e.price,
+        qty: e.qty,
+        remaining: e.remaining,
+        trade_id: e.trade_id,
+      };
+  }
+}
+
 function toProto(m: ServerMessage): Obj {
   if (isDataMessage(m)) {
     switch (m.channel) {
@@ -153,25 +174,7 @@ function toProto(m: ServerMessage): Obj {
             ...header(m),
             bids: ordersTo(m.bids ?? []),
             asks: ordersTo(m.asks ?? []),
-            events: (m.events ?? []).map((e) => {
-              switch (e.op) {
-                case 'add':
-                  return { op: 1, order_id: e.order_id, side: sideTo(e.side), price: e.price, qty: e.qty };
-                case 'modify':
-                  return { op: 2, order_id: e.order_id, qty: e.qty };
-                case 'remove':
-                  return { op: 3, order_id: e.order_id };
-                case 'execute':
-                  return {
-                    op: 4,
-                    order_id: e.order_id,
-                    price: e.price,
-                    qty: e.qty,
-                    remaining: e.remaining,
-                    trade_id: e.trade_id,
-                  };
-              }
-            }),
+            events: (m.events ?? []).map(l3EventTo),
           },
         };
       case 'trades':
@@ -211,6 +214,53 @@ function toProto(m: ServerMessage): Obj {
   }
 }
 
+const l3EventFrom = (e: Obj): L3Event => {
+  const op = L3_OPS[e.op as number];
+  switch (op) {
+    case 'add':
+      return {
+        op,
+        order_id: e.order_id as number,
+        side: sideFrom(e.side),
+        price: e.price as number,
+        qty: e.qty as number,
+      };
+    case 'modify':
+      return { op, order_id: e.order_id as number, qty: e.qty as number };
+    case 'remove':
+      return { op, order_id: e.order_id as number };
+    case 'execute':
+      return {
+        op,
+        order_id: e.order_id as number,
+        price: e.price as number,
+        qty: e.qty as number,
+        remaining: e.remaining as number,
+        trade_id: e.trade_id as number,
+      };
+    default:
+      throw new Error(`feed proto: unknown L3 op ${e.op}`);
+  }
+};
+const tradeFrom = (t: Obj): Trade => ({
+  trade_id: t.trade_id as number,
+  price: t.price as number,
+  qty: t.qty as number,
+  side: sideFrom(t.side),
+  ts_us: t.ts_us as number,
+});
+const candleFrom = (c: Obj): Candle => ({
+  interval: (INTERVALS[c.interval as number] || '1s') as Candle['interval'],
+  start_us: c.start_us as number,
+  open: c.open as number,
+  high: c.high as number,
+  low: c.low as number,
+  close: c.close as number,
+  volume: c.volume as number,
+  trade_count: c.trade_count as number,
+  closed: c.closed as boolean,
+});
+
 function fromProto(o: Obj): ServerMessage {
   const which = o.payload as string | undefined;
   if (which === undefined) throw new Error('feed proto: empty FeedMessage');
@@ -245,67 +295,20 @@ function fromProto(o: Obj): ServerMessage {
       const h = head();
       if (h.type === 'snapshot')
         return { ...h, channel: 'l3', bids: ordersFrom(p.bids as Obj[]), asks: ordersFrom(p.asks as Obj[]) };
-      const events = (p.events as Obj[]).map((e): L3Event => {
-        const op = L3_OPS[e.op as number];
-        switch (op) {
-          case 'add':
-            return {
-              op,
-              order_id: e.order_id as number,
-              side: sideFrom(e.side),
-              price: e.price as number,
-              qty: e.qty as number,
-            };
-          case 'modify':
-            return { op, order_id: e.order_id as number, qty: e.qty as number };
-          case 'remove':
-            return { op, order_id: e.order_id as number };
-          case 'execute':
-            return {
-              op,
-              order_id: e.order_id as number,
-              price: e.price as number,
-              qty: e.qty as number,
-              remaining: e.remaining as number,
-              trade_id: e.trade_id as number,
-            };
-          default:
-            throw new Error(`feed proto: unknown L3 op ${e.op}`);
-        }
-      });
+      const events = (p.events as Obj[]).map(l3EventFrom);
       return { ...h, channel: 'l3', events };
     }
     case 'trades':
       return {
         ...head(),
         channel: 'trades',
-        trades: (p.trades as Obj[]).map(
-          (t): Trade => ({
-            trade_id: t.trade_id as number,
-            price: t.price as number,
-            qty: t.qty as number,
-            side: sideFrom(t.side),
-            ts_us: t.ts_us as number,
-          }),
-        ),
+        trades: (p.trades as Obj[]).map(tradeFrom),
       };
     case 'candles':
       return {
         ...head(),
         channel: 'candles',
-        candles: (p.candles as Obj[]).map(
-          (c): Candle => ({
-            interval: (INTERVALS[c.interval as number] || '1s') as Candle['interval'],
-            start_us: c.start_us as number,
-            open: c.open as number,
-            high: c.high as number,
-            low: c.low as number,
-            close: c.close as number,
-            volume: c.volume as number,
-            trade_count: c.trade_count as number,
-            closed: c.closed as boolean,
-          }),
-        ),
+        candles: (p.candles as Obj[]).map(candleFrom),
       };
     case 'status':
       return {

@@ -151,6 +151,22 @@ async function startOps(
   });
 }
 
+/** The Raft transport: listens on the member's raft address, the other members are its peers. */
+function createTransport(setup: Setup, log: Log, node: ReplicaNode): TcpTransport {
+  const { cluster, id, self } = setup;
+  const peers = new Map<NodeId, { host: string; port: number }>();
+  for (const m of cluster.members) if (m.id !== id) peers.set(m.id, m.raft);
+  // The transport's connection churn is logged at debug, its trouble at warn (tcp-transport.ts).
+  return new TcpTransport({
+    selfId: id,
+    clusterId: cluster.clusterId,
+    listen: self.raft,
+    peers,
+    onMessages: (msgs) => node.receive(msgs),
+    log,
+  });
+}
+
 async function main(): Promise<void> {
   const setup = readSetup();
   const { cluster, id, self, shardConfig } = setup;
@@ -208,17 +224,7 @@ async function main(): Promise<void> {
     ...(feed !== undefined ? { onApplied: feed.onApplied, onStateReset: feed.onStateReset } : {}),
     ...(metrics !== undefined ? { observer: metricsObserver(metrics) } : {}),
   });
-  const peers = new Map<NodeId, { host: string; port: number }>();
-  for (const m of cluster.members) if (m.id !== id) peers.set(m.id, m.raft);
-  // The transport's connection churn is logged at debug, its trouble at warn (tcp-transport.ts).
-  transport = new TcpTransport({
-    selfId: id,
-    clusterId: cluster.clusterId,
-    listen: self.raft,
-    peers,
-    onMessages: (msgs) => node.receive(msgs),
-    log,
-  });
+  transport = createTransport(setup, log, node);
   const server = new ClientServer({
     node,
     host: self.client.host,

@@ -37,6 +37,73 @@ function dirBytes(dir: string): number {
   return total;
 }
 
+/** Raft state read from the node's status when scraped: term, leader, indexes, pending proposals, role. */
+function registerRaftStateGauges(registry: Registry, status: () => NodeStatus): void {
+  const gauge = (name: string, help: string, read: (s: NodeStatus) => number) =>
+    new prom.Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read(status()));
+      },
+    });
+  gauge('matchbook_raft_term', 'Current Raft term', (s) => s.term);
+  gauge('matchbook_raft_leader_id', 'Node id of the leader this node knows (0: none)', (s) => s.leader);
+  gauge('matchbook_raft_commit_index', 'Highest log index known committed', (s) => s.commit);
+  gauge('matchbook_raft_applied_index', 'Highest log index applied to the engine', (s) => s.applied);
+  gauge('matchbook_raft_last_index', 'Last index in the log', (s) => s.lastIndex);
+  gauge('matchbook_raft_snapshot_index', 'Index of the newest snapshot', (s) => s.snapshotIndex);
+  gauge('matchbook_raft_pending_proposals', 'Commands proposed and not yet in a log entry', (s) => s.pendingProposals);
+  new prom.Gauge({
+    name: 'matchbook_raft_role',
+    help: '1 for the role this node has now, 0 for the others',
+    labelNames: ['role'],
+    registers: [registry],
+    collect() {
+      const r = status().role;
+      for (const role of ROLES) this.set({ role }, role === r ? 1 : 0);
+    },
+  });
+}
+
+/** The node's running totals (elections, fsyncs, entries, snapshots, drops, refusals), copied when scraped. */
+function registerRaftCounters(registry: Registry, status: () => NodeStatus): void {
+  let termAtStart: number | undefined;
+  const counter = (name: string, help: string, read: (s: NodeStatus) => number) =>
+    new prom.Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read(status()));
+      },
+    });
+  counter(
+    'matchbook_raft_elections_total',
+    'Terms started since this process started (each election starts a term; pre-votes do not)',
+    (s) => {
+      termAtStart ??= s.term;
+      return Math.max(0, s.term - termAtStart);
+    },
+  );
+  counter('matchbook_raft_fsyncs_total', 'fdatasync calls of the log', (s) => s.stats.fsyncs);
+  counter('matchbook_raft_entries_appended_total', 'Log entries appended', (s) => s.stats.entriesAppended);
+  counter('matchbook_raft_entries_applied_total', 'Log entries applied', (s) => s.stats.entriesApplied);
+  counter('matchbook_raft_snapshots_total', 'Snapshots taken', (s) => s.stats.snapshotsTaken);
+  counter(
+    'matchbook_raft_messages_dropped_total',
+    'Incoming Raft messages dropped (inbox full)',
+    (s) => s.stats.messagesDropped,
+  );
+  counter(
+    'matchbook_raft_proposals_rejected_total',
+    'Proposals refused (not leader, queue full)',
+    (s) => s.stats.proposalsRejected,
+  );
+}
+
 export class ReplicaMetrics {
   readonly fsyncSeconds: prom.Histogram;
   readonly commitSeconds: prom.Histogram;
@@ -49,69 +116,8 @@ export class ReplicaMetrics {
     status: () => NodeStatus,
     nodeDir: string,
   ) {
-    let termAtStart: number | undefined;
-    const gauge = (name: string, help: string, read: (s: NodeStatus) => number) =>
-      new prom.Gauge({
-        name,
-        help,
-        registers: [registry],
-        collect() {
-          this.set(read(status()));
-        },
-      });
-    const counter = (name: string, help: string, read: (s: NodeStatus) => number) =>
-      new prom.Counter({
-        name,
-        help,
-        registers: [registry],
-        collect() {
-          this.reset();
-          this.inc(read(status()));
-        },
-      });
-    gauge('matchbook_raft_term', 'Current Raft term', (s) => s.term);
-    gauge('matchbook_raft_leader_id', 'Node id of the leader this node knows (0: none)', (s) => s.leader);
-    gauge('matchbook_raft_commit_index', 'Highest log index known committed', (s) => s.commit);
-    gauge('matchbook_raft_applied_index', 'Highest log index applied to the engine', (s) => s.applied);
-    gauge('matchbook_raft_last_index', 'Last index in the log', (s) => s.lastIndex);
-    gauge('matchbook_raft_snapshot_index', 'Index of the newest snapshot', (s) => s.snapshotIndex);
-    gauge(
-      'matchbook_raft_pending_proposals',
-      'Commands proposed and not yet in a log entry',
-      (s) => s.pendingProposals,
-    );
-    new prom.Gauge({
-      name: 'matchbook_raft_role',
-      help: '1 for the role this node has now, 0 for the others',
-      labelNames: ['role'],
-      registers: [registry],
-      collect() {
-        const r = status().role;
-        for (const role of ROLES) this.set({ role }, role === r ? 1 : 0);
-      },
-    });
-    counter(
-      'matchbook_raft_elections_total',
-      'Terms started since this process started (each election starts a term; pre-votes do not)',
-      (s) => {
-        termAtStart ??= s.term;
-        return Math.max(0, s.term - termAtStart);
-      },
-    );
-    counter('matchbook_raft_fsyncs_total', 'fdatasync calls of the log', (s) => s.stats.fsyncs);
-    counter('matchbook_raft_entries_appended_total', 'Log entries appended', (s) => s.stats.entriesAppended);
-    counter('matchbook_raft_entries_applied_total', 'Log entries applied', (s) => s.stats.entriesApplied);
-    counter('matchbook_raft_snapshots_total', 'Snapshots taken', (s) => s.stats.snapshotsTaken);
-    counter(
-      'matchbook_raft_messages_dropped_total',
-      'Incoming Raft messages dropped (inbox full)',
-      (s) => s.stats.messagesDropped,
-    );
-    counter(
-      'matchbook_raft_proposals_rejected_total',
-      'Proposals refused (not leader, queue full)',
-      (s) => s.stats.proposalsRejected,
-    );
+    registerRaftStateGauges(registry, status);
+    registerRaftCounters(registry, status);
     new prom.Gauge({
       name: 'matchbook_wal_bytes',
       help: 'Bytes of the log segments and snapshots on disk',

@@ -35,6 +35,12 @@ export function instrumentBroker(registry: Registry, broker: Broker): void {
     if (body !== null) for (const chunk of body) c.responseBytes += chunk.byteLength;
     return body;
   };
+  registerRequestCounters(registry, byApi);
+  registerPartitionGauges(registry, broker);
+}
+
+/** Requests and bytes per Kafka API, copied from the counts instrumentBroker keeps. */
+function registerRequestCounters(registry: Registry, byApi: Map<number, ApiCounts>): void {
   const perApi = (field: keyof ApiCounts) => () =>
     [...byApi].map(([key, c]) => [{ api: API_NAMES.get(key) ?? String(key) }, c[field]] as [{ api: string }, number]);
   readCounter(
@@ -58,7 +64,10 @@ export function instrumentBroker(registry: Registry, broker: Broker): void {
     perApi('responseBytes'),
     ['api'],
   );
+}
 
+/** The topic count, and per partition (at most BROKER_METRICS_PARTITIONS_MAX) its offsets and size. */
+function registerPartitionGauges(registry: Registry, broker: Broker): void {
   const partitions = () => {
     const out: { topic: string; partition: string; log: PartitionLog }[] = [];
     for (const t of broker.topics.topics.values()) {

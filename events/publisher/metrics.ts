@@ -20,6 +20,12 @@ export function registerPublisherMetrics(registry: Registry, publisher: Pick<Pub
     if (cached === undefined || now - cached.at > 100) cached = { at: now, s: publisher.status() };
     return cached.s;
   };
+  registerProgressGauges(registry, status);
+  registerSendCounters(registry, status);
+}
+
+/** Lag, indexes, source replica and state: gauges read from one status snapshot per scrape. */
+function registerProgressGauges(registry: Registry, status: () => PublisherStatus): void {
   readGauge(
     registry,
     'matchbook_publisher_lag_entries',
@@ -72,6 +78,10 @@ export function registerPublisherMetrics(registry: Registry, publisher: Pick<Pub
     },
     ['state'],
   );
+}
+
+/** Records, batches, sessions and gaps: counters copied from the status totals. */
+function registerSendCounters(registry: Registry, status: () => PublisherStatus): void {
   readCounter(
     registry,
     'matchbook_publisher_records_sent_total',

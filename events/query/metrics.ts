@@ -26,84 +26,8 @@ export class QueryMetrics {
     src: QueryMetricsSource,
   ) {
     const { consumer, service } = src;
-    readGauge(
-      registry,
-      'matchbook_query_consumer_lag_records',
-      'Records in the read model topics not yet applied (sum over partitions of high watermark minus next offset), per read model',
-      () =>
-        Object.entries(consumer.lag()).map(
-          ([read_model, l]) => [{ read_model }, l.lag] as [{ read_model: string }, number],
-        ),
-      ['read_model'],
-    );
-    readGauge(
-      registry,
-      'matchbook_query_visible_seq',
-      'Per shard, the engine seq up to which the read models hold every event (read-your-writes)',
-      () => service.asOf().map((a) => [{ shard: String(a.shard) }, a.seq] as [{ shard: string }, number]),
-      ['shard'],
-    );
-    readGauge(
-      registry,
-      'matchbook_query_visible_log_index',
-      'Per shard, the log index up to which the read models hold every event',
-      () => service.asOf().map((a) => [{ shard: String(a.shard) }, a.log_index] as [{ shard: string }, number]),
-      ['shard'],
-    );
-    readCounter(
-      registry,
-      'matchbook_query_events_applied_total',
-      'Events applied to the read models (restored from the snapshot file included)',
-      () => consumer.model.stats.applied,
-    );
-    readCounter(
-      registry,
-      'matchbook_query_events_duplicate_total',
-      'Event copies dropped by (shard, log index, position): a publisher resent them',
-      () => consumer.model.stats.duplicates,
-    );
-    readCounter(
-      registry,
-      'matchbook_query_consumer_batches_total',
-      'Batches consumed from Kafka',
-      () => consumer.stats.batches,
-    );
-    readCounter(
-      registry,
-      'matchbook_query_consumer_gaps_total',
-      'Partitions whose records started after the model offset (deleted by retention): events missed',
-      () => consumer.stats.gaps,
-    );
-    readCounter(
-      registry,
-      'matchbook_query_consumer_undecodable_total',
-      'Records skipped because they do not decode',
-      () => consumer.stats.undecodable,
-    );
-    readCounter(
-      registry,
-      'matchbook_query_consumer_rebalances_total',
-      'Consumer group joins (the first and every rebalance)',
-      () => consumer.stats.joins,
-    );
-    readCounter(
-      registry,
-      'matchbook_query_snapshots_written_total',
-      'Read model snapshot files written',
-      () => consumer.stats.snapshotsWritten,
-    );
-    readCounter(
-      registry,
-      'matchbook_query_read_after_waits_total',
-      'Queries that waited for their min_seq (read-your-writes)',
-      () => service.stats.waited,
-    );
-    readCounter(
-      registry,
-      'matchbook_query_not_yet_consistent_total',
-      'Queries answered NOT_YET_CONSISTENT (min_seq not visible within wait_ms)',
-      () => service.stats.notYetConsistent,
-    );
+    registerVisibilityGauges(registry, consumer, service);
+    registerProgressCounters(registry, consumer, service);
     this.queries = new prom.Counter({
       name: 'matchbook_query_requests_total',
       help: 'Queries answered (REST and gRPC), per operation and result code (OK or the error code)',
@@ -129,6 +53,100 @@ export class QueryMetrics {
     if (h === undefined) this.secondsChildren.set(op, (h = this.seconds.labels({ op })));
     h.observe(seconds);
   };
+}
+
+/** Consumer lag per read model, and per shard what the read models hold (read-your-writes). */
+function registerVisibilityGauges(
+  registry: Registry,
+  consumer: QueryMetricsSource['consumer'],
+  service: QueryMetricsSource['service'],
+): void {
+  readGauge(
+    registry,
+    'matchbook_query_consumer_lag_records',
+    'Records in the read model topics not yet applied (sum over partitions of high watermark minus next offset), per read model',
+    () =>
+      Object.entries(consumer.lag()).map(
+        ([read_model, l]) => [{ read_model }, l.lag] as [{ read_model: string }, number],
+      ),
+    ['read_model'],
+  );
+  readGauge(
+    registry,
+    'matchbook_query_visible_seq',
+    'Per shard, the engine seq up to which the read models hold every event (read-your-writes)',
+    () => service.asOf().map((a) => [{ shard: String(a.shard) }, a.seq] as [{ shard: string }, number]),
+    ['shard'],
+  );
+  readGauge(
+    registry,
+    'matchbook_query_visible_log_index',
+    'Per shard, the log index up to which the read models hold every event',
+    () => service.asOf().map((a) => [{ shard: String(a.shard) }, a.log_index] as [{ shard: string }, number]),
+    ['shard'],
+  );
+}
+
+/** Events applied, consumer batches, gaps and rebalances, snapshots, read-your-writes waits. */
+function registerProgressCounters(
+  registry: Registry,
+  consumer: QueryMetricsSource['consumer'],
+  service: QueryMetricsSource['service'],
+): void {
+  readCounter(
+    registry,
+    'matchbook_query_events_applied_total',
+    'Events applied to the read models (restored from the snapshot file included)',
+    () => consumer.model.stats.applied,
+  );
+  readCounter(
+    registry,
+    'matchbook_query_events_duplicate_total',
+    'Event copies dropped by (shard, log index, position): a publisher resent them',
+    () => consumer.model.stats.duplicates,
+  );
+  readCounter(
+    registry,
+    'matchbook_query_consumer_batches_total',
+    'Batches consumed from Kafka',
+    () => consumer.stats.batches,
+  );
+  readCounter(
+    registry,
+    'matchbook_query_consumer_gaps_total',
+    'Partitions whose records started after the model offset (deleted by retention): events missed',
+    () => consumer.stats.gaps,
+  );
+  readCounter(
+    registry,
+    'matchbook_query_consumer_undecodable_total',
+    'Records skipped because they do not decode',
+    () => consumer.stats.undecodable,
+  );
+  readCounter(
+    registry,
+    'matchbook_query_consumer_rebalances_total',
+    'Consumer group joins (the first and every rebalance)',
+    () => consumer.stats.joins,
+  );
+  readCounter(
+    registry,
+    'matchbook_query_snapshots_written_total',
+    'Read model snapshot files written',
+    () => consumer.stats.snapshotsWritten,
+  );
+  readCounter(
+    registry,
+    'matchbook_query_read_after_waits_total',
+    'Queries that waited for their min_seq (read-your-writes)',
+    () => service.stats.waited,
+  );
+  readCounter(
+    registry,
+    'matchbook_query_not_yet_consistent_total',
+    'Queries answered NOT_YET_CONSISTENT (min_seq not visible within wait_ms)',
+    () => service.stats.notYetConsistent,
+  );
 }
 
 /** /readyz of the query process: the consumer runs and every read model is at most lagRecordsMax behind. */

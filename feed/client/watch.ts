@@ -10,7 +10,7 @@
 
 import { parseArgs } from 'node:util';
 import { FeedClient } from './feed-client.js';
-import { Channel, type StatusMessage, type Trade, type TradesMessage } from '../types.js';
+import { Channel, type Level, type StatusMessage, type Trade, type TradesMessage } from '../types.js';
 
 export const WATCH_USAGE = 'watch SYMBOL [--url ws://HOST:PORT/v1/ws] [--depth N] [--count N]';
 const DEFAULT_FEED_URLS = ['ws://127.0.0.1:8091/v1/ws', 'ws://127.0.0.1:8092/v1/ws', 'ws://127.0.0.1:8093/v1/ws'];
@@ -38,21 +38,78 @@ async function pickFeed(candidates: string[]): Promise<string | undefined> {
   return (up.find((a) => a.role === 'FOLLOWER') ?? up[0])?.url;
 }
 
-export async function watch(
-  argv: string[],
-  out: (s: string) => void = (s) => process.stdout.write(s),
-): Promise<number> {
-  let parsed;
+/** The parsed command line, or undefined (after printing the usage) when it does not parse. */
+function parseWatchArgs(argv: string[]) {
   try {
-    parsed = parseArgs({
+    return parseArgs({
       args: argv,
       allowPositionals: true,
       options: { url: { type: 'string' }, depth: { type: 'string', default: '10' }, count: { type: 'string' } },
     });
   } catch (err) {
     console.error(`${(err as Error).message}\nusage: matchbook ${WATCH_USAGE}`);
-    return 2;
+    return undefined;
   }
+}
+
+/** What one screen shows: the book's top levels, the last trades, the status, the client's counters. */
+interface ScreenView {
+  symbol: string;
+  url: string;
+  status: string;
+  seq: number;
+  bids: Level[];
+  asks: Level[];
+  depth: number;
+  trades: Trade[];
+  stats: FeedClient['stats'];
+}
+
+/** Without a terminal: one line per screen (best bid and ask, last trade, the status unless TRADING). */
+function screenLine(v: ScreenView): string {
+  const { symbol, status, bids, asks } = v;
+  const last = v.trades.at(-1);
+  return `${symbol} seq ${v.seq} bid ${bids[0] ? `${bids[0][1]}@${bids[0][0]}` : '-'} ask ${asks[0] ? `${asks[0][1]}@${asks[0][0]}` : '-'} last ${last ? `${last.qty}@${last.price}` : '-'}${status !== '' && status !== 'TRADING' ? ` ${status}` : ''}\n`;
+}
+
+/** In a terminal: the screen cleared and redrawn, `depth` levels a side, the last trades, the client's counters. */
+function screenPage(v: ScreenView): string {
+  const { symbol, status, url, bids, asks, depth, trades } = v;
+  const lines = [
+    `\x1b[H\x1b[2J${symbol}  ${status}  l2 seq ${v.seq}  ${url}`,
+    '',
+    `${'bid qty'.padStart(12)} ${'bid'.padStart(12)} | ${'ask'.padEnd(12)} ${'ask qty'.padEnd(12)}`,
+  ];
+  for (let k = 0; k < depth; k++) {
+    const b = bids[k];
+    const a = asks[k];
+    lines.push(
+      `${(b ? String(b[1]) : '').padStart(12)} ${(b ? String(b[0]) : '').padStart(12)} | ${(a ? String(a[0]) : '').padEnd(12)} ${(a ? String(a[1]) : '').padEnd(12)}`,
+    );
+  }
+  lines.push(
+    '',
+    `last trades: ${
+      trades
+        .slice(-TRADES_SHOWN)
+        .reverse()
+        .map((t) => `${t.qty}@${t.price} ${t.side}`)
+        .join('  ') || '-'
+    }`,
+  );
+  lines.push(
+    `gaps ${v.stats.gaps}  checksum mismatches ${v.stats.checksumMismatches}  resyncs ${v.stats.resyncs + v.stats.serverResyncs}   (Ctrl-C to quit)`,
+    '',
+  );
+  return lines.join('\n');
+}
+
+export async function watch(
+  argv: string[],
+  out: (s: string) => void = (s) => process.stdout.write(s),
+): Promise<number> {
+  const parsed = parseWatchArgs(argv);
+  if (parsed === undefined) return 2;
   const symbol = parsed.positionals[0];
   const depth = Number(parsed.values.depth);
   const count = parsed.values.count === undefined ? Infinity : Number(parsed.values.count);
@@ -85,42 +142,18 @@ export async function watch(
         const book = client.book(symbol, Channel.L2_THROTTLED);
         if (book === undefined) return;
         screens++;
-        const bids = book.levels('BUY', depth);
-        const asks = book.levels('SELL', depth);
-        const last = trades.at(-1);
-        if (!tty) {
-          out(
-            `${symbol} seq ${book.seq} bid ${bids[0] ? `${bids[0][1]}@${bids[0][0]}` : '-'} ask ${asks[0] ? `${asks[0][1]}@${asks[0][0]}` : '-'} last ${last ? `${last.qty}@${last.price}` : '-'}${status !== '' && status !== 'TRADING' ? ` ${status}` : ''}\n`,
-          );
-        } else {
-          const lines = [
-            `\x1b[H\x1b[2J${symbol}  ${status}  l2 seq ${book.seq}  ${url}`,
-            '',
-            `${'bid qty'.padStart(12)} ${'bid'.padStart(12)} | ${'ask'.padEnd(12)} ${'ask qty'.padEnd(12)}`,
-          ];
-          for (let k = 0; k < depth; k++) {
-            const b = bids[k];
-            const a = asks[k];
-            lines.push(
-              `${(b ? String(b[1]) : '').padStart(12)} ${(b ? String(b[0]) : '').padStart(12)} | ${(a ? String(a[0]) : '').padEnd(12)} ${(a ? String(a[1]) : '').padEnd(12)}`,
-            );
-          }
-          lines.push(
-            '',
-            `last trades: ${
-              trades
-                .slice(-TRADES_SHOWN)
-                .reverse()
-                .map((t) => `${t.qty}@${t.price} ${t.side}`)
-                .join('  ') || '-'
-            }`,
-          );
-          lines.push(
-            `gaps ${client.stats.gaps}  checksum mismatches ${client.stats.checksumMismatches}  resyncs ${client.stats.resyncs + client.stats.serverResyncs}   (Ctrl-C to quit)`,
-            '',
-          );
-          out(lines.join('\n'));
-        }
+        const view: ScreenView = {
+          symbol,
+          url,
+          status,
+          seq: book.seq,
+          bids: book.levels('BUY', depth),
+          asks: book.levels('SELL', depth),
+          depth,
+          trades,
+          stats: client.stats,
+        };
+        out(tty ? screenPage(view) : screenLine(view));
         if (screens >= count) resolve('count');
       };
       client.on('l2', draw);

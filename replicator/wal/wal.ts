@@ -158,6 +158,14 @@ interface Waiter {
   done: (err?: Error) => void;
 }
 
+/** The last segment's damaged tail found at open: its bytes, where the good records end, why. */
+interface DamagedTail {
+  name: string;
+  buf: Uint8Array;
+  validEnd: number;
+  reason: string;
+}
+
 interface SnapshotJob {
   index: number;
   term: number;
@@ -247,36 +255,14 @@ export class Wal {
     this.segmentBytesMax = options.segmentBytesMax ?? SEGMENT_BYTES_MAX;
     this.tailCacheBytesMax = options.tailCacheBytesMax ?? TAIL_CACHE_BYTES_MAX;
     this.snapshotsKept = options.snapshotsKept ?? SNAPSHOTS_KEPT;
-    if (
-      !Number.isSafeInteger(this.segmentBytesMax) ||
-      this.segmentBytesMax < 1 ||
-      this.segmentBytesMax > SEGMENT_BYTES_LIMIT
-    ) {
-      throw new RangeError(`WAL: segmentBytesMax ${this.segmentBytesMax} outside 1..${SEGMENT_BYTES_LIMIT}`);
-    }
-    if (!Number.isSafeInteger(this.tailCacheBytesMax) || this.tailCacheBytesMax < 0) {
-      throw new RangeError(`WAL: bad tailCacheBytesMax ${this.tailCacheBytesMax}`);
-    }
-    if (!Number.isSafeInteger(this.snapshotsKept) || this.snapshotsKept < 1)
-      throw new RangeError(`WAL: bad snapshotsKept ${this.snapshotsKept}`);
+    this.checkLimits();
     const fs = this.fs;
 
     this.createDirectory(dir);
 
-    const removedTempFiles = fs
-      .readdir(dir)
-      .filter((n) => n.endsWith(TMP_SUFFIX))
-      .sort();
-    for (const name of removedTempFiles) fs.unlink(path.join(dir, name));
-    if (removedTempFiles.length > 0) fsyncDir(fs, dir);
+    const removedTempFiles = this.removeTempFiles(dir);
 
-    const hardStatePath = path.join(dir, HARD_STATE_FILE);
-    if (fs.exists(hardStatePath)) {
-      const hs = decodeHardState(fs.readFile(hardStatePath));
-      // Never guessed: a lost vote or term could let this replica vote twice in a term.
-      if (typeof hs === 'string') throw new WalCorruptionError(HARD_STATE_FILE, 0, hs);
-      this.hardState = hs;
-    }
+    this.readHardStateFile(dir);
 
     const read = readSyncMark(fs, dir);
     const stored = typeof read === 'string' ? undefined : read;
@@ -288,7 +274,7 @@ export class Wal {
 
     const listed = listSegments(dir, fs);
     this.segments = [];
-    let damaged: { name: string; buf: Uint8Array; validEnd: number; reason: string } | undefined;
+    let damaged: DamagedTail | undefined;
     if (listed.length === 0) {
       // No segment file: a new log, or a crash between deleting the old segments and
       // creating the new one in compactThrough's reset. Either way the log is empty and
@@ -298,33 +284,7 @@ export class Wal {
     } else {
       this.first = listed[0]!.firstIndex;
       this.last = this.first - 1;
-      for (let i = 0; i < listed.length; i++) {
-        const { name, firstIndex } = listed[i]!;
-        const isLast = i === listed.length - 1;
-        if (firstIndex !== this.last + 1) {
-          throw new WalCorruptionError(
-            name,
-            0,
-            `index gap: the previous segment ends at entry ${this.last}, this one starts at ${firstIndex}`,
-          );
-        }
-        const file = path.join(dir, name);
-        const buf = fs.readFile(file);
-        const scan = scanSegment(buf, firstIndex, this.lastTerm(), (index, term) => this.noteTerm(index, term));
-        if (scan.stop.kind === 'invalid' || (scan.stop.kind === 'bad' && !isLast)) {
-          throw new WalCorruptionError(name, scan.stop.offset, scan.stop.reason);
-        }
-        if (scan.stop.kind === 'bad') damaged = { name, buf, validEnd: scan.validEnd, reason: scan.stop.reason };
-        this.segments.push({
-          name,
-          path: file,
-          firstIndex,
-          lastIndex: scan.lastIndex,
-          size: scan.validEnd,
-          offsets: scan.offsets,
-        });
-        this.last = scan.lastIndex;
-      }
+      damaged = this.scanSegments(dir, listed);
     }
 
     // Did the log lose entries the host may have acknowledged? It acknowledges an entry only
@@ -387,6 +347,85 @@ export class Wal {
       tailLost,
       removedTempFiles,
     };
+  }
+
+  /** At open: throws RangeError when an option (already defaulted) is outside its bounds (WalOptions). */
+  private checkLimits(): void {
+    if (
+      !Number.isSafeInteger(this.segmentBytesMax) ||
+      this.segmentBytesMax < 1 ||
+      this.segmentBytesMax > SEGMENT_BYTES_LIMIT
+    ) {
+      throw new RangeError(`WAL: segmentBytesMax ${this.segmentBytesMax} outside 1..${SEGMENT_BYTES_LIMIT}`);
+    }
+    if (!Number.isSafeInteger(this.tailCacheBytesMax) || this.tailCacheBytesMax < 0) {
+      throw new RangeError(`WAL: bad tailCacheBytesMax ${this.tailCacheBytesMax}`);
+    }
+    if (!Number.isSafeInteger(this.snapshotsKept) || this.snapshotsKept < 1)
+      throw new RangeError(`WAL: bad snapshotsKept ${this.snapshotsKept}`);
+  }
+
+  /** At open: deletes the temp files of interrupted saves, then fsyncs `dir` if there were any; returns their names, sorted. */
+  private removeTempFiles(dir: string): string[] {
+    const fs = this.fs;
+    const removedTempFiles = fs
+      .readdir(dir)
+      .filter((n) => n.endsWith(TMP_SUFFIX))
+      .sort();
+    for (const name of removedTempFiles) fs.unlink(path.join(dir, name));
+    if (removedTempFiles.length > 0) fsyncDir(fs, dir);
+    return removedTempFiles;
+  }
+
+  /** At open: reads the hard state file into this.hardState if it exists; a damaged one throws WalCorruptionError. */
+  private readHardStateFile(dir: string): void {
+    const fs = this.fs;
+    const hardStatePath = path.join(dir, HARD_STATE_FILE);
+    if (fs.exists(hardStatePath)) {
+      const hs = decodeHardState(fs.readFile(hardStatePath));
+      // Never guessed: a lost vote or term could let this replica vote twice in a term.
+      if (typeof hs === 'string') throw new WalCorruptionError(HARD_STATE_FILE, 0, hs);
+      this.hardState = hs;
+    }
+  }
+
+  /**
+   * At open: verifies the listed segments in order (this.first set, this.last = first - 1,
+   * this.segments empty), pushing each to this.segments, noting its term runs and advancing
+   * this.last. Throws WalCorruptionError on an index gap, on an invalid record, or on a bad
+   * record anywhere but in the last segment; returns the last segment's bad tail, if any.
+   */
+  private scanSegments(dir: string, listed: { name: string; firstIndex: number }[]): DamagedTail | undefined {
+    const fs = this.fs;
+    let damaged: DamagedTail | undefined;
+    for (let i = 0; i < listed.length; i++) {
+      const { name, firstIndex } = listed[i]!;
+      const isLast = i === listed.length - 1;
+      if (firstIndex !== this.last + 1) {
+        throw new WalCorruptionError(
+          name,
+          0,
+          `index gap: the previous segment ends at entry ${this.last}, this one starts at ${firstIndex}`,
+        );
+      }
+      const file = path.join(dir, name);
+      const buf = fs.readFile(file);
+      const scan = scanSegment(buf, firstIndex, this.lastTerm(), (index, term) => this.noteTerm(index, term));
+      if (scan.stop.kind === 'invalid' || (scan.stop.kind === 'bad' && !isLast)) {
+        throw new WalCorruptionError(name, scan.stop.offset, scan.stop.reason);
+      }
+      if (scan.stop.kind === 'bad') damaged = { name, buf, validEnd: scan.validEnd, reason: scan.stop.reason };
+      this.segments.push({
+        name,
+        path: file,
+        firstIndex,
+        lastIndex: scan.lastIndex,
+        size: scan.validEnd,
+        offsets: scan.offsets,
+      });
+      this.last = scan.lastIndex;
+    }
+    return damaged;
   }
 
   /** Creates `dir` if missing, with every directory it creates made durable in its parent. */

@@ -38,17 +38,21 @@ async function pickFeed(candidates: string[]): Promise<string | undefined> {
   return (up.find((a) => a.role === 'FOLLOWER') ?? up[0])?.url;
 }
 
+function parseWatchArgs(args: string[]) {
+  return parseArgs({
+    args,
+    allowPositionals: true,
+    options: { url: { type: 'string' }, depth: { type: 'string', default: '10' }, count: { type: 'string' } },
+  });
+}
+
 export async function watch(
   argv: string[],
   out: (s: string) => void = (s) => process.stdout.write(s),
 ): Promise<number> {
-  let parsed;
+  let parsed: ReturnType<typeof parseWatchArgs>;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { url: { type: 'string' }, depth: { type: 'string', default: '10' }, count: { type: 'string' } },
-    });
+    parsed = parseWatchArgs(argv);
   } catch (err) {
     console.error(`${(err as Error).message}\nusage: matchbook ${WATCH_USAGE}`);
     return 2;

@@ -171,6 +171,7 @@ function toProto(m: ServerMessage): Obj {
                     trade_id: e.trade_id,
                   };
               }
+              return undefined; // unreachable: e.op is one of the four above
             }),
           },
         };

@@ -206,14 +206,14 @@ function latencyChart(
   const series: LineSeries[] = [];
   let legend: LegendItem[] | undefined;
   if (configs.length === 1) {
-    PCT_STYLE.forEach((p, i) =>
+    PCT_STYLE.forEach((p, i) => {
       series.push({
         name: p.label,
         color: PALETTE[i]!,
         ...(p.dash ? { dash: p.dash } : {}),
         points: configs[0]!.points.map((pt) => ({ x: pt.x, y: pt[p.key] })),
-      }),
-    );
+      });
+    });
   } else {
     legend = [];
     configs.forEach((c, ci) => {

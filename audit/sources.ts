@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../engine/config.js';
 import type { ShardConfig } from '../engine/types.js';
-import { parseClusterConfig } from '../replicator/cluster-config.js';
+import { type ClusterConfig, parseClusterConfig } from '../replicator/cluster-config.js';
 import { isReplicaDir } from './wal-reader.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -93,7 +93,7 @@ function loadEngineConfig(file: string): ShardConfig {
 }
 
 function fromClusterFile(file: string, shard: number | undefined): ConfiguredShard {
-  let cluster;
+  let cluster: ClusterConfig;
   try {
     cluster = parseClusterConfig(readJson(file), path.dirname(path.resolve(file)));
   } catch (err) {
@@ -195,47 +195,58 @@ function gatewaySource(
   };
 }
 
-export function resolveSources(opts: SourceOptions): Sources {
-  const notes: string[] = [];
-  let configPath = opts.config;
-  if (configPath === undefined && opts.engineConfig === undefined) {
-    if (!fs.existsSync(DEFAULT_CONFIG))
-      throw new SourceError(
-        'no --config or --engine-config given (the engine configuration is not in the data directories)',
-      );
-    configPath = DEFAULT_CONFIG;
-    notes.push(
-      `config: ${path.relative(process.cwd(), DEFAULT_CONFIG)} (default: the configuration \`npm start\` runs)`,
+/** The configuration to read: --config, else the default one when no --engine-config is given. */
+function configPathOf(opts: SourceOptions, notes: string[]): string | undefined {
+  if (opts.config !== undefined || opts.engineConfig !== undefined) return opts.config;
+  if (!fs.existsSync(DEFAULT_CONFIG))
+    throw new SourceError(
+      'no --config or --engine-config given (the engine configuration is not in the data directories)',
     );
+  notes.push(`config: ${path.relative(process.cwd(), DEFAULT_CONFIG)} (default: the configuration \`npm start\` runs)`);
+  return DEFAULT_CONFIG;
+}
+
+/** The configured shards; --engine-config alone is one shard, and with --config it overrides every shard's. */
+function loadConfigured(opts: SourceOptions, configPath: string | undefined): Configured {
+  if (configPath === undefined) {
+    const engineConfig = loadEngineConfig(opts.engineConfig!);
+    return {
+      path: undefined,
+      shards: [
+        { shard: opts.shard ?? engineConfig.shardId, engineConfig, clusterDataDir: undefined, members: undefined },
+      ],
+      gatewayDataDir: undefined,
+      signingKeyPath: undefined,
+    };
   }
-  const configured: Configured =
-    configPath !== undefined
-      ? loadConfig(configPath, opts.shard)
-      : (() => {
-          const engineConfig = loadEngineConfig(opts.engineConfig!);
-          return {
-            path: undefined,
-            shards: [
-              {
-                shard: opts.shard ?? engineConfig.shardId,
-                engineConfig,
-                clusterDataDir: undefined,
-                members: undefined,
-              },
-            ],
-            gatewayDataDir: undefined,
-            signingKeyPath: undefined,
-          };
-        })();
-  if (opts.engineConfig !== undefined && configPath !== undefined) {
+  const configured = loadConfig(configPath, opts.shard);
+  if (opts.engineConfig !== undefined) {
     const engineConfig = loadEngineConfig(opts.engineConfig);
     for (const s of configured.shards) s.engineConfig = engineConfig;
   }
+  return configured;
+}
 
-  // Replica directories per configured shard.
-  const byShard = new Map<number, string[]>();
-  let gatewayDir = opts.gatewayDir;
-  const oneShard = (): ConfiguredShard => {
+/** Where the replica directories of each shard and the gateway's directory were found. */
+class Found {
+  readonly byShard = new Map<number, string[]>();
+  gatewayDir: string | undefined;
+
+  constructor(
+    private readonly opts: SourceOptions,
+    private readonly configured: Configured,
+    private readonly notes: string[],
+  ) {
+    this.gatewayDir = opts.gatewayDir;
+  }
+
+  add(shard: number, dirs: string[]): void {
+    this.byShard.set(shard, [...(this.byShard.get(shard) ?? []), ...dirs]);
+  }
+
+  /** The shard a replica or cluster directory belongs to: --shard, or the configuration's only one. */
+  oneShard(): ConfiguredShard {
+    const { opts, configured } = this;
     if (opts.shard !== undefined) {
       const s = configured.shards.find((x) => x.shard === opts.shard);
       if (s === undefined)
@@ -249,29 +260,41 @@ export function resolveSources(opts: SourceOptions): Sources {
         `the configuration has shards ${configured.shards.map((x) => x.shard).join(', ')}: say which with --shard`,
       );
     return configured.shards[0]!;
-  };
-  const add = (shard: number, dirs: string[]) => byShard.set(shard, [...(byShard.get(shard) ?? []), ...dirs]);
+  }
 
-  if (opts.dataDirs.length === 0) {
+  /** No --data-dir: the configuration's own data directories. */
+  fromConfiguration(): void {
+    const { configured } = this;
     for (const s of configured.shards) {
       if (s.clusterDataDir === undefined || !fs.existsSync(s.clusterDataDir)) continue;
-      add(s.shard, replicaSubdirs(s.clusterDataDir));
+      this.add(s.shard, replicaSubdirs(s.clusterDataDir));
     }
-    if (gatewayDir === undefined && configured.gatewayDataDir !== undefined && isGatewayDir(configured.gatewayDataDir))
-      gatewayDir = configured.gatewayDataDir;
+    if (
+      this.gatewayDir === undefined &&
+      configured.gatewayDataDir !== undefined &&
+      isGatewayDir(configured.gatewayDataDir)
+    )
+      this.gatewayDir = configured.gatewayDataDir;
   }
-  for (const d of opts.dataDirs) {
+
+  /** One --data-dir: a replica directory, a cluster directory or an exchange data directory. */
+  fromDataDir(d: string): void {
     if (!fs.existsSync(d) || !fs.statSync(d).isDirectory()) throw new SourceError(`--data-dir ${d}: not a directory`);
     if (isReplicaDir(d)) {
-      add(oneShard().shard, [d]);
-      continue;
+      this.add(this.oneShard().shard, [d]);
+      return;
     }
     const replicas = replicaSubdirs(d);
     if (replicas.length > 0) {
-      add(oneShard().shard, replicas);
-      continue;
+      this.add(this.oneShard().shard, replicas);
+      return;
     }
-    // An exchange data directory: cluster directories and the gateway's, one level down.
+    this.fromExchangeDir(d);
+  }
+
+  /** An exchange data directory: cluster directories and the gateway's, one level down. */
+  private fromExchangeDir(d: string): void {
+    const { configured } = this;
     let matched = 0;
     const clusterDirs = subdirs(d).filter((sd) => replicaSubdirs(sd).length > 0);
     for (const cd of clusterDirs) {
@@ -279,22 +302,30 @@ export function resolveSources(opts: SourceOptions): Sources {
       let s = configured.shards.find((x) => x.clusterDataDir !== undefined && path.basename(x.clusterDataDir) === base);
       if (s === undefined && configured.shards.length === 1 && clusterDirs.length === 1) s = configured.shards[0];
       if (s === undefined) {
-        notes.push(`${cd}: no shard of the configuration keeps its data in a directory named ${base}; skipped`);
+        this.notes.push(`${cd}: no shard of the configuration keeps its data in a directory named ${base}; skipped`);
         continue;
       }
-      add(s.shard, replicaSubdirs(cd));
+      this.add(s.shard, replicaSubdirs(cd));
       matched++;
     }
-    if (gatewayDir === undefined) {
+    if (this.gatewayDir === undefined) {
       const gw = subdirs(d).find(isGatewayDir) ?? (isGatewayDir(d) ? d : undefined);
-      if (gw !== undefined) gatewayDir = gw;
+      if (gw !== undefined) this.gatewayDir = gw;
     }
-    if (matched === 0 && gatewayDir === undefined)
+    if (matched === 0 && this.gatewayDir === undefined)
       throw new SourceError(
         `--data-dir ${d}: no replica directory (hardstate, wal-*.log), no cluster directory (node-<id>/) and no gateway directory (${CHAIN_JOURNAL_FILE}) in it`,
       );
   }
+}
 
+/** The shards (restricted to --shard) that have replica data, in configuration order. */
+function shardSources(
+  opts: SourceOptions,
+  configured: Configured,
+  byShard: Map<number, string[]>,
+  notes: string[],
+): ShardSource[] {
   const shards: ShardSource[] = [];
   for (const s of configured.shards) {
     if (opts.shard !== undefined && s.shard !== opts.shard) continue;
@@ -312,9 +343,22 @@ export function resolveSources(opts: SourceOptions): Sources {
     notes.push(`shard ${s.shard}: ${dirs.map((x) => path.relative(process.cwd(), x) || '.').join(', ')}`);
   }
   if (shards.length === 0) throw new SourceError('no replica data directory found for any shard');
+  return shards;
+}
+
+export function resolveSources(opts: SourceOptions): Sources {
+  const notes: string[] = [];
+  const configured = loadConfigured(opts, configPathOf(opts, notes));
+
+  // Replica directories per configured shard.
+  const found = new Found(opts, configured, notes);
+  if (opts.dataDirs.length === 0) found.fromConfiguration();
+  for (const d of opts.dataDirs) found.fromDataDir(d);
+
+  const shards = shardSources(opts, configured, found.byShard, notes);
   let gateway: GatewaySource | undefined;
-  if (gatewayDir !== undefined) {
-    gateway = gatewaySource(path.resolve(gatewayDir), opts.publicKey, configured.signingKeyPath, notes);
+  if (found.gatewayDir !== undefined) {
+    gateway = gatewaySource(path.resolve(found.gatewayDir), opts.publicKey, configured.signingKeyPath, notes);
     notes.push(`gateway: ${path.relative(process.cwd(), gateway.dir) || '.'}`);
   } else if (opts.publicKey !== undefined) {
     throw new SourceError('--public-key needs a gateway directory (--gateway-dir, or one inside --data-dir)');

@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../engine/config.js';
+import type { ShardConfig } from '../engine/types.js';
 import { parseClusterConfig } from '../replicator/cluster-config.js';
 import { EntrySource } from '../events/publisher/entry-source.js';
 import { readWholeLog } from '../events/read-models/reference.js';
@@ -197,6 +198,113 @@ async function converge(stack: ChaosStack): Promise<ReplicaHash[]> {
   }
 }
 
+/** The steps of a run: every fault kind alone, `rounds` times over, each round in a seeded order; then the pairs. */
+function faultSchedule(rng: Prng): FaultKind[][] {
+  const schedule: FaultKind[][] = [];
+  for (let r = 0; r < rounds; r++) {
+    const order = rng.shuffle([...kinds]);
+    for (const k of order) schedule.push([k]);
+  }
+  for (const pair of pairs) schedule.push(pair);
+  return schedule;
+}
+
+/** Injects each step (its faults held, then healed), SETTLE_MS apart; records them in `faults` and `pairStarts`. */
+async function injectSchedule(
+  stack: ChaosStack,
+  schedule: FaultKind[][],
+  frng: Prng,
+  faults: RunSummary['faults'],
+  pairStarts: { pair: string; startMs: number }[],
+): Promise<void> {
+  for (const step of schedule) {
+    // A fault that cannot be applied (no leader to kill, say) is recorded as such, not fatal.
+    const records = await injectTogether(
+      stack,
+      step,
+      step.map((_, i) => frng.fork(faults.length * 10 + i)),
+      holdMs,
+      log,
+    );
+    if (step.length > 1) pairStarts.push({ pair: pairName(step), startMs: Math.min(...records.map((r) => r.startMs)) });
+    for (const rec of records) faults.push({ ...rec, recoveryMs: null, afterHealMs: null });
+    await sleep(SETTLE_MS);
+  }
+}
+
+/** After the workload: every link healed, every replica resumed and running. */
+async function healAll(stack: ChaosStack): Promise<void> {
+  stack.network.heal();
+  for (const id of stack.ids) {
+    stack.cluster.pause(id, false);
+    if (!stack.cluster.isAlive(id)) await stack.cluster.start(id);
+  }
+  if ((await findLeader(stack, 30_000)) === undefined) log('no leader after healing');
+}
+
+/**
+ * Every replica's log, each read from that replica alone through its applied index (its
+ * committed prefix; all equal once converged), for check 7; and the log to replay. The replay is
+ * of the leader's (committed by a majority), not of the first replica to answer: a replica that
+ * diverged is then reported by checks 4 and 7, not taken as the log.
+ */
+async function collectLogs(
+  stack: ChaosStack,
+  hashes: ReplicaHash[],
+  applied: number,
+): Promise<{ logs: ReplicaLog[]; entries: Entry[] }> {
+  const leader = await findLeader(stack, 10_000);
+  const logs = await Promise.all(
+    stack.ids.map((id) => readReplicaLog(stack, id, hashes.find((h) => h.id === id)?.applied ?? applied)),
+  );
+  for (const l of logs) if (l.error !== undefined) log(`replica ${l.id}'s log: ${l.error}`);
+  const fromLeader = logs.find((l) => l.id === leader && l.error === undefined && l.entries.length === applied);
+  const byLeaderFirst = [...stack.ids].sort((x, y) => Number(y === leader) - Number(x === leader));
+  const entries =
+    fromLeader?.entries ??
+    (await readWholeLog(
+      byLeaderFirst.map((id) => stack.cluster.endpoint(id)),
+      applied,
+    ));
+  log(
+    `log through ${applied} replayed from ${fromLeader !== undefined ? `the leader, node ${leader}` : 'the first replica to serve it'}; ${logs.length} replicas' logs compared`,
+  );
+  return { logs, entries };
+}
+
+/** Read models: the publisher has published through the converged index, the consumer has read everything. */
+async function awaitReadModels(stack: ChaosStack, applied: number): Promise<void> {
+  const deadline = Date.now() + CONVERGE_MS;
+  const publishedIndex = () => {
+    const lines = (stack.publisher?.lines ?? []).filter((l) => l.startsWith('{"event":"status"'));
+    return lines.length === 0
+      ? 0
+      : Number((JSON.parse(lines[lines.length - 1]!) as { publishedIndex: number }).publishedIndex);
+  };
+  while (Date.now() < deadline && !(publishedIndex() >= applied && (await stack.readModels!.caughtUp())))
+    await sleep(200);
+}
+
+/** The engine configuration the shard ran, from the cluster file the stack wrote. */
+function shardConfigOf(stack: ChaosStack): ShardConfig {
+  const clusterFile = parseClusterConfig(
+    JSON.parse(readFileSync(stack.cluster.configPath, 'utf8')),
+    path.dirname(stack.cluster.configPath),
+  );
+  return parseConfig(JSON.parse(readFileSync(clusterFile.shardConfigPath, 'utf8')));
+}
+
+/** Heals everything, waits for convergence and the read models, reads the logs, and runs the checker. */
+async function healAndCheck(stack: ChaosStack, ops: Op[]): Promise<CheckResult> {
+  await healAll(stack);
+  const hashes = await converge(stack);
+  const applied = Math.max(...hashes.map((h) => h.applied));
+  const { logs, entries } = await collectLogs(stack, hashes, applied);
+  await awaitReadModels(stack, applied);
+  const config = shardConfigOf(stack);
+  return check({ ops, entries, config, replicas: hashes, logs, readModels: stack.readModels?.model });
+}
+
 async function runOne(replicas: number, runSeed: number): Promise<RunSummary> {
   const rng = new Prng(runSeed);
   const dir = mkdtempSync(path.join(os.tmpdir(), `mb-chaos-${replicas}-`));
@@ -230,75 +338,13 @@ async function runOne(replicas: number, runSeed: number): Promise<RunSummary> {
     workloadFrom = Date.now();
     workload.start();
     await sleep(SETTLE_MS);
-    const schedule: FaultKind[][] = [];
-    for (let r = 0; r < rounds; r++) {
-      const order = rng.shuffle([...kinds]);
-      for (const k of order) schedule.push([k]);
-    }
-    for (const pair of pairs) schedule.push(pair);
-    const frng = rng.fork(3);
-    for (const step of schedule) {
-      // A fault that cannot be applied (no leader to kill, say) is recorded as such, not fatal.
-      const records = await injectTogether(
-        stack,
-        step,
-        step.map((_, i) => frng.fork(faults.length * 10 + i)),
-        holdMs,
-        log,
-      );
-      if (step.length > 1)
-        pairStarts.push({ pair: pairName(step), startMs: Math.min(...records.map((r) => r.startMs)) });
-      for (const rec of records) faults.push({ ...rec, recoveryMs: null, afterHealMs: null });
-      await sleep(SETTLE_MS);
-    }
+    const schedule = faultSchedule(rng);
+    await injectSchedule(stack, schedule, rng.fork(3), faults, pairStarts);
     await workload.stop();
     workloadTo = Date.now();
     ops = workload.ops;
     log(`workload: ${ops.length} requests; converging`);
-    stack.network.heal();
-    for (const id of stack.ids) {
-      stack.cluster.pause(id, false);
-      if (!stack.cluster.isAlive(id)) await stack.cluster.start(id);
-    }
-    if ((await findLeader(stack, 30_000)) === undefined) log('no leader after healing');
-    const hashes = await converge(stack);
-    const applied = Math.max(...hashes.map((h) => h.applied));
-    // Every replica's log, each read from that replica alone through its applied index (its
-    // committed prefix; all equal once converged), for check 7. The replay is of the leader's
-    // (committed by a majority), not of the first replica to answer: a replica that diverged is
-    // then reported by checks 4 and 7, not taken as the log.
-    const leader = await findLeader(stack, 10_000);
-    const logs = await Promise.all(
-      stack.ids.map((id) => readReplicaLog(stack, id, hashes.find((h) => h.id === id)?.applied ?? applied)),
-    );
-    for (const l of logs) if (l.error !== undefined) log(`replica ${l.id}'s log: ${l.error}`);
-    const fromLeader = logs.find((l) => l.id === leader && l.error === undefined && l.entries.length === applied);
-    const byLeaderFirst = [...stack.ids].sort((x, y) => Number(y === leader) - Number(x === leader));
-    const entries =
-      fromLeader?.entries ??
-      (await readWholeLog(
-        byLeaderFirst.map((id) => stack.cluster.endpoint(id)),
-        applied,
-      ));
-    log(
-      `log through ${applied} replayed from ${fromLeader !== undefined ? `the leader, node ${leader}` : 'the first replica to serve it'}; ${logs.length} replicas' logs compared`,
-    );
-    // Read models: the publisher has published through the converged index, the consumer has read everything.
-    const deadline = Date.now() + CONVERGE_MS;
-    const publishedIndex = () => {
-      const lines = (stack.publisher?.lines ?? []).filter((l) => l.startsWith('{"event":"status"'));
-      return lines.length === 0
-        ? 0
-        : Number((JSON.parse(lines[lines.length - 1]!) as { publishedIndex: number }).publishedIndex);
-    };
-    while (Date.now() < deadline && !(publishedIndex() >= applied && (await stack.readModels!.caughtUp())))
-      await sleep(200);
-    const clusterFile = parseClusterConfig(
-      JSON.parse(readFileSync(stack.cluster.configPath, 'utf8')),
-      path.dirname(stack.cluster.configPath),
-    );
-    const config = parseConfig(JSON.parse(readFileSync(clusterFile.shardConfigPath, 'utf8')));
-    result = check({ ops, entries, config, replicas: hashes, logs, readModels: stack.readModels?.model });
+    result = await healAndCheck(stack, ops);
     for (const f of faults) {
       f.recoveryMs = firstAckAfter(ops, f.startMs);
       f.afterHealMs = firstAckAfter(ops, f.healMs);
@@ -352,97 +398,103 @@ function pct(x: number): string {
   return `${(100 * x).toFixed(2)}%`;
 }
 
+/** One run's table: counts, K, availability, each fault's recovery, refusals, violations. */
+function printRun(r: RunSummary): void {
+  const c = r.result;
+  console.log(
+    `\n${r.replicas} replicas (seed ${r.seed}): ${r.ops} requests in ${r.durationS.toFixed(0)} s${c.violations.length > 0 || a.keep ? `; data kept in ${r.dirs.join(' and ')}` : ''}`,
+  );
+  console.log(
+    `  acked new orders ${c.acked}, consistent ${c.consistent}: K = ${pct(c.k)}; lost ${c.lost}, duplicates ${c.duplicates}; refused ${c.failed}; unknown ${c.unknown} (applied ${c.unknownApplied}, absent ${c.unknownAbsent})`,
+  );
+  console.log(
+    `  reports compared ${c.reportsCompared}, real-time pairs ${c.orderPairsChecked}, log through ${c.appliedIndex}, state ${c.stateHash.slice(0, 16)}…; availability ${pct(r.availability)}`,
+  );
+  if (c.divergence !== undefined)
+    console.log(
+      `  LOGS DIFFER at index ${c.divergence.index}: ${c.divergence.groups.map((g) => `[${g.ids.join(',')}] term ${g.term} ${g.type}`).join(' vs ')}`,
+    );
+  console.log(`  ${'fault'.padEnd(20)} ${'target'.padEnd(TARGET_COLUMN)} held ms  first ack after start  after heal`);
+  for (const f of r.faults) {
+    const kind = f.pairedWith === '' ? f.kind : `${f.kind} (+)`;
+    console.log(
+      `  ${kind.padEnd(20)} ${f.target.slice(0, TARGET_COLUMN).padEnd(TARGET_COLUMN)} ${String(f.healMs - f.startMs).padStart(7)}  ${String(f.recoveryMs ?? '-').padStart(21)}  ${String(f.afterHealMs ?? '-').padStart(10)}`,
+    );
+  }
+  if (r.pairRecoveries.length > 0)
+    console.log(
+      `  pairs, first ack after the first fault's start: ${r.pairRecoveries.map((p) => `${p.pair} ${p.recoveryMs ?? '-'} ms`).join(', ')}`,
+    );
+  const refused = new Map<string, number>();
+  for (const o of r.opsList)
+    if (o.outcome === 'failed')
+      refused.set(`${o.kind} ${o.status} ${o.code}`, (refused.get(`${o.kind} ${o.status} ${o.code}`) ?? 0) + 1);
+  const unknownBy = new Map<string, number>();
+  for (const o of r.opsList)
+    if (o.outcome === 'unknown')
+      unknownBy.set(
+        `${o.kind} ${o.status || ''} ${o.code}`.replace('  ', ' '),
+        (unknownBy.get(`${o.kind} ${o.status || ''} ${o.code}`.replace('  ', ' ')) ?? 0) + 1,
+      );
+  console.log(
+    `  refused: ${[...refused].map(([k, n]) => `${k} ×${n}`).join(', ') || 'none'}; unknown: ${[...unknownBy].map(([k, n]) => `${k} ×${n}`).join(', ') || 'none'}`,
+  );
+  for (const v of c.violations.slice(0, 20)) console.log(`  VIOLATION ${v.check}: ${v.detail}`);
+  if (c.violations.length > 20) console.log(`  … ${c.violations.length - 20} more violations`);
+}
+
+/** The last line: one JSON object over every run. */
+function chaosSummary(runs: RunSummary[], failed: boolean): object {
+  const recoveries = (kind: string) =>
+    runs.flatMap((r) => r.faults.filter((f) => f.kind === kind).map((f) => f.recoveryMs));
+  return {
+    bench: 'chaos',
+    quick,
+    seed,
+    ok: !failed,
+    k: Math.min(...runs.map((r) => r.result.k)),
+    acked: runs.reduce((s, r) => s + r.result.acked, 0),
+    losses: runs.reduce((s, r) => s + r.result.lost, 0),
+    duplicates: runs.reduce((s, r) => s + r.result.duplicates, 0),
+    violations: runs.reduce((s, r) => s + r.result.violations.length, 0),
+    runs: runs.map((r) => ({
+      replicas: r.replicas,
+      seed: r.seed,
+      requests: r.ops,
+      acked: r.result.acked,
+      k: r.result.k,
+      lost: r.result.lost,
+      duplicates: r.result.duplicates,
+      unknown: r.result.unknown,
+      unknownApplied: r.result.unknownApplied,
+      unknownAbsent: r.result.unknownAbsent,
+      availability: r.availability,
+      durationS: r.durationS,
+      violations: r.result.violations.length,
+    })),
+    recoveryMs: Object.fromEntries(
+      [...new Set(runs.flatMap((r) => r.faults.map((f) => f.kind)))].map((k) => [k, recoveries(k)]),
+    ),
+    pairRecoveryMs: Object.fromEntries(
+      [...new Set(runs.flatMap((r) => r.pairRecoveries.map((p) => p.pair)))].map((p) => [
+        p,
+        runs.flatMap((r) => r.pairRecoveries.filter((x) => x.pair === p).map((x) => x.recoveryMs)),
+      ]),
+    ),
+    divergence: runs.flatMap((r) =>
+      r.result.divergence === undefined ? [] : [{ replicas: r.replicas, ...r.result.divergence }],
+    ),
+    kept: keptDirs,
+  };
+}
+
 async function main(): Promise<void> {
   const runs: RunSummary[] = [];
   for (const n of sizes) runs.push(await runOne(n, seed + n));
-  for (const r of runs) {
-    const c = r.result;
-    console.log(
-      `\n${r.replicas} replicas (seed ${r.seed}): ${r.ops} requests in ${r.durationS.toFixed(0)} s${c.violations.length > 0 || a.keep ? `; data kept in ${r.dirs.join(' and ')}` : ''}`,
-    );
-    console.log(
-      `  acked new orders ${c.acked}, consistent ${c.consistent}: K = ${pct(c.k)}; lost ${c.lost}, duplicates ${c.duplicates}; refused ${c.failed}; unknown ${c.unknown} (applied ${c.unknownApplied}, absent ${c.unknownAbsent})`,
-    );
-    console.log(
-      `  reports compared ${c.reportsCompared}, real-time pairs ${c.orderPairsChecked}, log through ${c.appliedIndex}, state ${c.stateHash.slice(0, 16)}…; availability ${pct(r.availability)}`,
-    );
-    if (c.divergence !== undefined)
-      console.log(
-        `  LOGS DIFFER at index ${c.divergence.index}: ${c.divergence.groups.map((g) => `[${g.ids.join(',')}] term ${g.term} ${g.type}`).join(' vs ')}`,
-      );
-    console.log(`  ${'fault'.padEnd(20)} ${'target'.padEnd(TARGET_COLUMN)} held ms  first ack after start  after heal`);
-    for (const f of r.faults) {
-      const kind = f.pairedWith === '' ? f.kind : `${f.kind} (+)`;
-      console.log(
-        `  ${kind.padEnd(20)} ${f.target.slice(0, TARGET_COLUMN).padEnd(TARGET_COLUMN)} ${String(f.healMs - f.startMs).padStart(7)}  ${String(f.recoveryMs ?? '-').padStart(21)}  ${String(f.afterHealMs ?? '-').padStart(10)}`,
-      );
-    }
-    if (r.pairRecoveries.length > 0)
-      console.log(
-        `  pairs, first ack after the first fault's start: ${r.pairRecoveries.map((p) => `${p.pair} ${p.recoveryMs ?? '-'} ms`).join(', ')}`,
-      );
-    const refused = new Map<string, number>();
-    for (const o of r.opsList)
-      if (o.outcome === 'failed')
-        refused.set(`${o.kind} ${o.status} ${o.code}`, (refused.get(`${o.kind} ${o.status} ${o.code}`) ?? 0) + 1);
-    const unknownBy = new Map<string, number>();
-    for (const o of r.opsList)
-      if (o.outcome === 'unknown')
-        unknownBy.set(
-          `${o.kind} ${o.status || ''} ${o.code}`.replace('  ', ' '),
-          (unknownBy.get(`${o.kind} ${o.status || ''} ${o.code}`.replace('  ', ' ')) ?? 0) + 1,
-        );
-    console.log(
-      `  refused: ${[...refused].map(([k, n]) => `${k} ×${n}`).join(', ') || 'none'}; unknown: ${[...unknownBy].map(([k, n]) => `${k} ×${n}`).join(', ') || 'none'}`,
-    );
-    for (const v of c.violations.slice(0, 20)) console.log(`  VIOLATION ${v.check}: ${v.detail}`);
-    if (c.violations.length > 20) console.log(`  … ${c.violations.length - 20} more violations`);
-  }
+  for (const r of runs) printRun(r);
   const failed = runs.some((r) => r.result.violations.length > 0);
   if (failed) console.log(`\nFAILED. Reproduce the schedule with: ${replayCommand()}`);
-  const recoveries = (kind: string) =>
-    runs.flatMap((r) => r.faults.filter((f) => f.kind === kind).map((f) => f.recoveryMs));
-  console.log(
-    JSON.stringify({
-      bench: 'chaos',
-      quick,
-      seed,
-      ok: !failed,
-      k: Math.min(...runs.map((r) => r.result.k)),
-      acked: runs.reduce((s, r) => s + r.result.acked, 0),
-      losses: runs.reduce((s, r) => s + r.result.lost, 0),
-      duplicates: runs.reduce((s, r) => s + r.result.duplicates, 0),
-      violations: runs.reduce((s, r) => s + r.result.violations.length, 0),
-      runs: runs.map((r) => ({
-        replicas: r.replicas,
-        seed: r.seed,
-        requests: r.ops,
-        acked: r.result.acked,
-        k: r.result.k,
-        lost: r.result.lost,
-        duplicates: r.result.duplicates,
-        unknown: r.result.unknown,
-        unknownApplied: r.result.unknownApplied,
-        unknownAbsent: r.result.unknownAbsent,
-        availability: r.availability,
-        durationS: r.durationS,
-        violations: r.result.violations.length,
-      })),
-      recoveryMs: Object.fromEntries(
-        [...new Set(runs.flatMap((r) => r.faults.map((f) => f.kind)))].map((k) => [k, recoveries(k)]),
-      ),
-      pairRecoveryMs: Object.fromEntries(
-        [...new Set(runs.flatMap((r) => r.pairRecoveries.map((p) => p.pair)))].map((p) => [
-          p,
-          runs.flatMap((r) => r.pairRecoveries.filter((x) => x.pair === p).map((x) => x.recoveryMs)),
-        ]),
-      ),
-      divergence: runs.flatMap((r) =>
-        r.result.divergence === undefined ? [] : [{ replicas: r.replicas, ...r.result.divergence }],
-      ),
-      kept: keptDirs,
-    }),
-  );
+  console.log(JSON.stringify(chaosSummary(runs, failed)));
   process.exit(failed ? 1 : 0);
 }
 

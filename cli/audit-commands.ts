@@ -123,6 +123,67 @@ function printFindings(findings: Finding[], total: number, print: (l: string) =>
 
 // ---------------------------------------------------------------------------------------------
 
+/** The human-readable account of a replay: findings, each shard's range and state hash, the chain, the verdict. */
+function printReplay(result: ReplayResult, print: (l: string) => void): void {
+  printFindings(result.findings, result.counts.fail + result.counts.incomplete + result.counts.note, print);
+  for (const s of result.shards) {
+    print(
+      `shard ${s.shard}: ${s.start.mode === 'genesis' ? 'from genesis' : `from snapshot ${s.start.index} (${s.start.replica}/${s.start.file})`} to index ${s.endIndex} (${s.stoppedBy}; commit known ${s.commitKnown}); ` +
+        `${s.entries} entries, ${s.commands} commands, ${s.events} events; ${s.snapshotsChecked} snapshot(s) checked; state hash ${s.stateHash}`,
+    );
+    for (const c of s.checkpoints) print(`  checkpoint index ${c.index}: state hash ${c.stateHash}`);
+  }
+  const c = result.chain;
+  if (c !== undefined) {
+    print(
+      `report chain: ${c.runs} run(s), ${c.reportsInJournal} reports in the journal, ${c.reportsRegenerated} regenerated, ${c.reportsCovered} covered by ${c.headsVerified}/${c.heads} signed heads, ` +
+        `${c.reportsUnsigned} after the last head, ${c.reportsNotChecked} not checked${c.clientReportsCompared > 0 ? `, ${c.clientReportsCompared} client reports compared` : ''}`,
+    );
+  }
+  const verdict =
+    result.exitCode === 0
+      ? 'OK: everything checked matches'
+      : result.exitCode === 1
+        ? 'FAILED: the data differ from what they claim (FAIL lines above)'
+        : 'INCOMPLETE: nothing differs, but not everything could be checked';
+  print(verdict);
+}
+
+/** The one JSON line a replay always prints (also with --quiet), for scripts. */
+function replaySummary(result: ReplayResult): object {
+  const commands = result.shards.reduce((a, s) => a + s.commands, 0);
+  const c = result.chain;
+  return {
+    replay: result.exitCode === 0 ? 'ok' : result.exitCode === 1 ? 'mismatch' : 'incomplete',
+    exitCode: result.exitCode,
+    fail: result.counts.fail,
+    incomplete: result.counts.incomplete,
+    commands,
+    elapsedMs: Math.round(result.elapsedMs),
+    commandsPerSec: Math.round(commands / (result.elapsedMs / 1000)),
+    shards: result.shards.map((s) => ({
+      shard: s.shard,
+      start: s.start.index,
+      end: s.endIndex,
+      commitKnown: s.commitKnown,
+      stateHash: s.stateHash,
+      execIdLast: s.execIdLast,
+    })),
+    ...(result.eventsDigest !== undefined ? { eventsDigest: result.eventsDigest } : {}),
+    ...(c !== undefined
+      ? {
+          chain: {
+            runs: c.runs,
+            heads: c.heads,
+            headsVerified: c.headsVerified,
+            reportsCovered: c.reportsCovered,
+            reportsNotChecked: c.reportsNotChecked,
+          },
+        }
+      : {}),
+  };
+}
+
 export async function runReplay(argv: string[]): Promise<number> {
   let sources: Sources;
   let result: ReplayResult;
@@ -182,60 +243,8 @@ export async function runReplay(argv: string[]): Promise<number> {
   const print = (l: string) => {
     if (!quiet) console.log(l);
   };
-  printFindings(result.findings, result.counts.fail + result.counts.incomplete + result.counts.note, print);
-  for (const s of result.shards) {
-    print(
-      `shard ${s.shard}: ${s.start.mode === 'genesis' ? 'from genesis' : `from snapshot ${s.start.index} (${s.start.replica}/${s.start.file})`} to index ${s.endIndex} (${s.stoppedBy}; commit known ${s.commitKnown}); ` +
-        `${s.entries} entries, ${s.commands} commands, ${s.events} events; ${s.snapshotsChecked} snapshot(s) checked; state hash ${s.stateHash}`,
-    );
-    for (const c of s.checkpoints) print(`  checkpoint index ${c.index}: state hash ${c.stateHash}`);
-  }
-  const c = result.chain;
-  if (c !== undefined) {
-    print(
-      `report chain: ${c.runs} run(s), ${c.reportsInJournal} reports in the journal, ${c.reportsRegenerated} regenerated, ${c.reportsCovered} covered by ${c.headsVerified}/${c.heads} signed heads, ` +
-        `${c.reportsUnsigned} after the last head, ${c.reportsNotChecked} not checked${c.clientReportsCompared > 0 ? `, ${c.clientReportsCompared} client reports compared` : ''}`,
-    );
-  }
-  const commands = result.shards.reduce((a, s) => a + s.commands, 0);
-  const verdict =
-    result.exitCode === 0
-      ? 'OK: everything checked matches'
-      : result.exitCode === 1
-        ? 'FAILED: the data differ from what they claim (FAIL lines above)'
-        : 'INCOMPLETE: nothing differs, but not everything could be checked';
-  print(verdict);
-  console.log(
-    JSON.stringify({
-      replay: result.exitCode === 0 ? 'ok' : result.exitCode === 1 ? 'mismatch' : 'incomplete',
-      exitCode: result.exitCode,
-      fail: result.counts.fail,
-      incomplete: result.counts.incomplete,
-      commands,
-      elapsedMs: Math.round(result.elapsedMs),
-      commandsPerSec: Math.round(commands / (result.elapsedMs / 1000)),
-      shards: result.shards.map((s) => ({
-        shard: s.shard,
-        start: s.start.index,
-        end: s.endIndex,
-        commitKnown: s.commitKnown,
-        stateHash: s.stateHash,
-        execIdLast: s.execIdLast,
-      })),
-      ...(result.eventsDigest !== undefined ? { eventsDigest: result.eventsDigest } : {}),
-      ...(c !== undefined
-        ? {
-            chain: {
-              runs: c.runs,
-              heads: c.heads,
-              headsVerified: c.headsVerified,
-              reportsCovered: c.reportsCovered,
-              reportsNotChecked: c.reportsNotChecked,
-            },
-          }
-        : {}),
-    }),
-  );
+  printReplay(result, print);
+  console.log(JSON.stringify(replaySummary(result)));
   return result.exitCode;
 }
 

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { parseClusterConfig, type MemberConfig } from '../replicator/cluster-config.js';
 import type { NodeStatus } from '../replicator/log.js';
 import { requestOnce } from '../replicator/client/client.js';
-import { OrderEntryRestClient, type AdminRoute } from '../gateway/client/rest-client.js';
+import { OrderEntryRestClient, type AdminRoute, type RestResponse } from '../gateway/client/rest-client.js';
 
 const CLUSTER_DEFAULT = 'replicator/examples/cluster-3-local.json';
 const STATUS_TIMEOUT_MS = 1_000;
@@ -62,30 +62,35 @@ const HELP: Record<string, string> = {
 
 class UsageError extends Error {}
 
+/** The flags of every operator command; the defaults come from the environment. */
+function parseOperatorArgs(args: string[]) {
+  return parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      help: { type: 'boolean', short: 'h', default: false },
+      cluster: { type: 'string', default: process.env.MATCHBOOK_CLUSTER ?? CLUSTER_DEFAULT },
+      json: { type: 'boolean', default: false },
+      url: { type: 'string', default: process.env.MATCHBOOK_URL ?? 'http://127.0.0.1:8080' },
+      key: { type: 'string', default: process.env.MATCHBOOK_ADMIN_KEY ?? 'demo-admin' },
+      secret: { type: 'string', default: process.env.MATCHBOOK_ADMIN_SECRET ?? 'demo-admin-secret-change-me' },
+      off: { type: 'boolean', default: false },
+      to: { type: 'string' },
+      node: { type: 'string' },
+      'wait-ms': { type: 'string' },
+      limit: { type: 'string' },
+    },
+  });
+}
+
 /** Runs an operator command; undefined if argv[0] is not one (the caller tries its own commands). */
 export async function runOperator(argv: string[]): Promise<number | undefined> {
   const cmd = argv[0];
   if (cmd === undefined || !(cmd in HELP)) return undefined;
-  let parsed;
+  let parsed: ReturnType<typeof parseOperatorArgs>;
   try {
-    parsed = parseArgs({
-      args: argv.slice(1),
-      allowPositionals: true,
-      strict: true,
-      options: {
-        help: { type: 'boolean', short: 'h', default: false },
-        cluster: { type: 'string', default: process.env.MATCHBOOK_CLUSTER ?? CLUSTER_DEFAULT },
-        json: { type: 'boolean', default: false },
-        url: { type: 'string', default: process.env.MATCHBOOK_URL ?? 'http://127.0.0.1:8080' },
-        key: { type: 'string', default: process.env.MATCHBOOK_ADMIN_KEY ?? 'demo-admin' },
-        secret: { type: 'string', default: process.env.MATCHBOOK_ADMIN_SECRET ?? 'demo-admin-secret-change-me' },
-        off: { type: 'boolean', default: false },
-        to: { type: 'string' },
-        node: { type: 'string' },
-        'wait-ms': { type: 'string' },
-        limit: { type: 'string' },
-      },
-    });
+    parsed = parseOperatorArgs(argv.slice(1));
   } catch (err) {
     console.error(`${(err as Error).message}\n${HELP[cmd]}`);
     return 2;
@@ -494,7 +499,7 @@ async function admin(
   } catch (err) {
     throw new UsageError(`bad --url ${a.url}: ${(err as Error).message}`);
   }
-  let res;
+  let res: RestResponse;
   try {
     res = await client.admin(route, body);
   } catch (err) {

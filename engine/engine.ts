@@ -445,7 +445,7 @@ export class Engine {
         }
 
         const visible = s.visibleQty[m]!;
-        const fill = leaves < visible ? leaves : visible;
+        const fill = Math.min(leaves, visible);
         const tradeId = ++this.tradeIdLast;
         s.visibleQty[m] = visible - fill;
         s.cumQty[m]! += fill;
@@ -468,7 +468,7 @@ export class Engine {
           if (!(s.displayQty[m]! > 0))
             fail(`match: order ${s.orderId[m]} has no visible quantity but is not an iceberg`);
           lv.unlink(s, m);
-          s.visibleQty[m] = makerLeaves < s.displayQty[m]! ? makerLeaves : s.displayQty[m]!;
+          s.visibleQty[m] = Math.min(makerLeaves, s.displayQty[m]!);
           lv.append(s, l, m);
           if (nextM === NIL) nextM = m;
           this.emitExec(m, ExecType.RESTATED, Reason.ICEBERG_REFRESH, 0, 0, 0);

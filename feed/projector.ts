@@ -581,7 +581,7 @@ export class MarketDataProjector {
         v.closedCandles = [];
       }
       for (const c of v.candles) {
-        if (c !== undefined && c.dirty) {
+        if (c?.dirty) {
           c.dirty = false;
           (candles ??= []).push(candleOf(c));
         }

@@ -49,7 +49,12 @@ export function spawnTsx(
   });
   const lines: string[] = [];
   let alive = true;
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => ((alive = false), resolve(code))));
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once('exit', (code) => {
+      alive = false;
+      resolve(code);
+    }),
+  );
   const keep = (l: string) => {
     lines.push(l);
     if (lines.length > CHILD_LINES_KEPT) lines.splice(0, lines.length - CHILD_LINES_KEPT);

@@ -7,7 +7,7 @@ import type { Log, LogFields } from './log.js';
  * On the first SIGTERM or SIGINT: logs, runs `stop` (its optional result is logged as the
  * fields of the "stopped" record), exits 0; if that takes longer than timeoutMs, exits 1.
  */
-export function stopOnSignals(opts: { log: Log; timeoutMs: number; stop: () => Promise<LogFields | void> }): void {
+export function stopOnSignals(opts: { log: Log; timeoutMs: number; stop: () => Promise<LogFields | undefined> }): void {
   let stopping = false;
   const onSignal = async (signal: string) => {
     if (stopping) return;

@@ -5,7 +5,7 @@
 // broker on :9092 unless KAFKA_BROKERS is set, the publisher, the query service (REST :8081,
 // gRPC :50052). Ctrl-C stops everything cleanly.
 
-import { startLocalEvents } from '../events/local-events.js';
+import { type LocalEvents, startLocalEvents } from '../events/local-events.js';
 import { startLocalExchange } from './local-exchange.js';
 import { createLogger, pinoLog } from '../ops/log.js';
 
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
       ? `events to the Kafka cluster at ${kafka} (KAFKA_BROKERS)…`
       : 'starting the embedded Kafka-protocol broker (:9092), the events publisher and the query service…',
   );
-  let events;
+  let events: LocalEvents;
   try {
     events = await startLocalEvents({
       clusterConfigPath: 'replicator/examples/cluster-3-local.json',

@@ -43,6 +43,19 @@ export interface BrokerConfig {
   onFatal?: (err: Error) => void;
 }
 
+/**
+ * Decodes one request body (version v), acts on it and returns the encoded response body, or
+ * null when no response is due (produce with acks=0). Throws ProtocolError for a malformed body.
+ */
+type Handler = (v: number, r: Reader, header: RequestHeader) => Buffer[] | null | Promise<Buffer[] | null>;
+
+/** The response body encode writes. */
+function respond(encode: (w: Writer) => void): Buffer[] {
+  const w = new Writer();
+  encode(w);
+  return w.finish();
+}
+
 interface FetchWaiter {
   logs: Set<PartitionLog>;
   wake: () => void;
@@ -140,112 +153,106 @@ export class Broker {
     }
   }
 
-  private async dispatch(header: RequestHeader, r: Reader): Promise<Buffer[] | null> {
-    const v = header.apiVersion;
-    const w = new Writer();
-    switch (header.apiKey) {
-      case ApiKey.ApiVersions:
-        m.encodeApiVersionsResponse(w, v, ErrorCode.NONE);
-        break;
-      case ApiKey.Metadata:
-        m.encodeMetadataResponse(w, v, this.metadata(m.decodeMetadataRequest(r, v)));
-        break;
-      case ApiKey.CreateTopics: {
-        const req = m.decodeCreateTopicsRequest(r, v);
-        m.encodeCreateTopicsResponse(w, v, this.createTopics(req));
-        break;
-      }
-      case ApiKey.Produce: {
-        const req = m.decodeProduceRequest(r, v);
-        const topics = await this.produce(req, v);
-        if (req.acks === 0) return null;
-        m.encodeProduceResponse(w, v, topics);
-        break;
-      }
-      case ApiKey.Fetch: {
-        const res = await this.fetch(m.decodeFetchRequest(r, v));
-        m.encodeFetchResponse(w, v, res.error, res.topics);
-        break;
-      }
-      case ApiKey.ListOffsets:
-        m.encodeListOffsetsResponse(w, v, this.listOffsets(m.decodeListOffsetsRequest(r, v)));
-        break;
-      case ApiKey.FindCoordinator:
-        m.encodeFindCoordinatorResponse(w, v, this.findCoordinator(m.decodeFindCoordinatorRequest(r, v)));
-        break;
-      case ApiKey.JoinGroup: {
-        const req = m.decodeJoinGroupRequest(r, v);
-        const result = await this.awaitGroupReply<JoinResult>('join', (token) =>
-          this.groups.join(
-            token,
-            {
-              groupId: req.groupId,
-              memberId: req.memberId,
-              clientId: header.clientId ?? '',
-              sessionTimeoutMs: req.sessionTimeoutMs,
-              rebalanceTimeoutMs: req.rebalanceTimeoutMs,
-              protocolType: req.protocolType,
-              protocols: req.protocols,
-            },
-            this.nowMs(),
-          ),
-        );
-        m.encodeJoinGroupResponse(w, v, result);
-        break;
-      }
-      case ApiKey.SyncGroup: {
-        const req = m.decodeSyncGroupRequest(r, v);
-        const result = await this.awaitGroupReply<SyncResult>('sync', (token) =>
-          this.groups.sync(token, req, this.nowMs()),
-        );
-        m.encodeSyncGroupResponse(w, v, result.error, result.assignment);
-        break;
-      }
-      case ApiKey.Heartbeat: {
-        const req = m.decodeHeartbeatRequest(r, v);
+  private dispatch(header: RequestHeader, r: Reader): Buffer[] | null | Promise<Buffer[] | null> {
+    const handler = this.handlers[header.apiKey as ApiKey];
+    assert(handler !== undefined, `no handler for api key ${header.apiKey}`);
+    return handler(header.apiVersion, r, header);
+  }
+
+  /** The handler of each supported API key (m.isSupported). */
+  private readonly handlers: Record<ApiKey, Handler> = {
+    [ApiKey.ApiVersions]: (v) => respond((w) => m.encodeApiVersionsResponse(w, v, ErrorCode.NONE)),
+    [ApiKey.Metadata]: (v, r) =>
+      respond((w) => m.encodeMetadataResponse(w, v, this.metadata(m.decodeMetadataRequest(r, v)))),
+    [ApiKey.CreateTopics]: (v, r) => {
+      const req = m.decodeCreateTopicsRequest(r, v);
+      return respond((w) => m.encodeCreateTopicsResponse(w, v, this.createTopics(req)));
+    },
+    [ApiKey.Produce]: async (v, r) => {
+      const req = m.decodeProduceRequest(r, v);
+      const topics = await this.produce(req, v);
+      if (req.acks === 0) return null;
+      return respond((w) => m.encodeProduceResponse(w, v, topics));
+    },
+    [ApiKey.Fetch]: async (v, r) => {
+      const res = await this.fetch(m.decodeFetchRequest(r, v));
+      return respond((w) => m.encodeFetchResponse(w, v, res.error, res.topics));
+    },
+    [ApiKey.ListOffsets]: (v, r) =>
+      respond((w) => m.encodeListOffsetsResponse(w, v, this.listOffsets(m.decodeListOffsetsRequest(r, v)))),
+    [ApiKey.FindCoordinator]: (v, r) =>
+      respond((w) => m.encodeFindCoordinatorResponse(w, v, this.findCoordinator(m.decodeFindCoordinatorRequest(r, v)))),
+    [ApiKey.JoinGroup]: async (v, r, header) => {
+      const req = m.decodeJoinGroupRequest(r, v);
+      const result = await this.awaitGroupReply<JoinResult>('join', (token) =>
+        this.groups.join(
+          token,
+          {
+            groupId: req.groupId,
+            memberId: req.memberId,
+            clientId: header.clientId ?? '',
+            sessionTimeoutMs: req.sessionTimeoutMs,
+            rebalanceTimeoutMs: req.rebalanceTimeoutMs,
+            protocolType: req.protocolType,
+            protocols: req.protocols,
+          },
+          this.nowMs(),
+        ),
+      );
+      return respond((w) => m.encodeJoinGroupResponse(w, v, result));
+    },
+    [ApiKey.SyncGroup]: async (v, r) => {
+      const req = m.decodeSyncGroupRequest(r, v);
+      const result = await this.awaitGroupReply<SyncResult>('sync', (token) =>
+        this.groups.sync(token, req, this.nowMs()),
+      );
+      return respond((w) => m.encodeSyncGroupResponse(w, v, result.error, result.assignment));
+    },
+    [ApiKey.Heartbeat]: (v, r) => {
+      const req = m.decodeHeartbeatRequest(r, v);
+      const body = respond((w) =>
         m.encodeErrorOnlyResponse(
           w,
           v,
           this.groups.heartbeat(req.groupId, req.memberId, req.generationId, this.nowMs()),
           1,
+        ),
+      );
+      this.armGroupTimer();
+      return body;
+    },
+    [ApiKey.LeaveGroup]: (v, r) => {
+      const members = this.leaveGroup(m.decodeLeaveGroupRequest(r, v));
+      // v0–2 name one member, and its error is the response's.
+      return respond((w) =>
+        m.encodeLeaveGroupResponse(w, v, v <= 2 ? (members[0]?.error ?? ErrorCode.NONE) : ErrorCode.NONE, members),
+      );
+    },
+    [ApiKey.OffsetCommit]: async (v, r) => {
+      const req = m.decodeOffsetCommitRequest(r, v);
+      const res = await this.offsetCommit(req);
+      return respond((w) => m.encodeOffsetCommitResponse(w, v, res));
+    },
+    [ApiKey.OffsetFetch]: (v, r) => {
+      const req = m.decodeOffsetFetchRequest(r, v);
+      return respond((w) => m.encodeOffsetFetchResponse(w, v, ErrorCode.NONE, this.offsetFetch(req)));
+    },
+    [ApiKey.InitProducerId]: (v, r) => {
+      const req = m.decodeInitProducerIdRequest(r, v);
+      // Transactions are not implemented: only the idempotent producer (no transactional id).
+      if (req.transactionalId !== null)
+        return respond((w) =>
+          m.encodeInitProducerIdResponse(w, v, { error: ErrorCode.INVALID_REQUEST, producerId: -1, producerEpoch: -1 }),
         );
-        this.armGroupTimer();
-        break;
-      }
-      case ApiKey.LeaveGroup: {
-        const members = this.leaveGroup(m.decodeLeaveGroupRequest(r, v));
-        // v0–2 name one member, and its error is the response's.
-        m.encodeLeaveGroupResponse(w, v, v <= 2 ? (members[0]?.error ?? ErrorCode.NONE) : ErrorCode.NONE, members);
-        break;
-      }
-      case ApiKey.OffsetCommit: {
-        const req = m.decodeOffsetCommitRequest(r, v);
-        m.encodeOffsetCommitResponse(w, v, await this.offsetCommit(req));
-        break;
-      }
-      case ApiKey.OffsetFetch: {
-        const req = m.decodeOffsetFetchRequest(r, v);
-        m.encodeOffsetFetchResponse(w, v, ErrorCode.NONE, this.offsetFetch(req));
-        break;
-      }
-      case ApiKey.InitProducerId: {
-        const req = m.decodeInitProducerIdRequest(r, v);
-        // Transactions are not implemented: only the idempotent producer (no transactional id).
-        if (req.transactionalId !== null)
-          m.encodeInitProducerIdResponse(w, v, { error: ErrorCode.INVALID_REQUEST, producerId: -1, producerEpoch: -1 });
-        else
-          m.encodeInitProducerIdResponse(w, v, {
-            error: ErrorCode.NONE,
-            producerId: this.topics.allocateProducerId(),
-            producerEpoch: 0,
-          });
-        break;
-      }
-      default:
-        assert(false, `no handler for api key ${header.apiKey}`);
-    }
-    return w.finish();
-  }
+      return respond((w) =>
+        m.encodeInitProducerIdResponse(w, v, {
+          error: ErrorCode.NONE,
+          producerId: this.topics.allocateProducerId(),
+          producerEpoch: 0,
+        }),
+      );
+    },
+  };
 
   /** Where a group's coordinator is: this broker, for any non-empty group id; transaction coordinators do not exist. */
   private findCoordinator(

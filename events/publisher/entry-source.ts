@@ -67,7 +67,7 @@ export class EntrySource {
    * for the next one. Retries across replicas until it gets an answer; rejects only on close().
    */
   async read(fromIndex: number, bytesMax: number, waitMs: number): Promise<EntriesReply> {
-    for (let attempt = 0; ; attempt++) {
+    for (;;) {
       if (this.closed) throw new EntrySourceClosedError('entry source closed');
       try {
         const r = await this.request(fromIndex, bytesMax, waitMs);

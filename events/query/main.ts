@@ -21,15 +21,15 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseGatewayConfig } from '../../config/gateway-config.js';
-import { parseHostPort } from '../../replicator/cluster-config.js';
+import { type GatewayConfig, parseGatewayConfig } from '../../config/gateway-config.js';
+import { type HostPort, parseHostPort } from '../../replicator/cluster-config.js';
 import { resolveBrokers } from '../kafka.js';
 import { ReadModelConsumer } from '../read-models/consumer.js';
 import { QueryGrpcServer } from './grpc-server.js';
 import { QueryRestServer } from './rest-server.js';
 import { QueryService } from './service.js';
 import { runMain, stopOnSignals } from '../../ops/process.js';
-import { createLogger, errorMessage, pinoLog } from '../../ops/log.js';
+import { createLogger, errorMessage, type Log, pinoLog } from '../../ops/log.js';
 import { createRegistry, exposition } from '../../ops/metrics.js';
 import { QueryMetrics, queryReady } from './metrics.js';
 
@@ -48,7 +48,18 @@ function usage(msg: string): never {
   process.exit(2);
 }
 
-async function main(): Promise<void> {
+interface QueryOptions {
+  config: GatewayConfig;
+  rest: HostPort;
+  grpcAddr: HostPort;
+  dataDir: string;
+  brokers: string[];
+  groupId: string | undefined;
+  partitions: number | undefined;
+}
+
+/** The flags over the gateway config's "query" section and kafkaBrokers (flags win); bad usage exits 2. */
+function parseOptions(): QueryOptions {
   const { values } = parseArgs({
     options: {
       config: { type: 'string' },
@@ -87,12 +98,30 @@ async function main(): Promise<void> {
   const partitions = values.partitions === undefined ? undefined : Number(values.partitions);
   if (partitions !== undefined && (!Number.isSafeInteger(partitions) || partitions < 1))
     usage('--partitions must be a positive integer');
+  return { config, rest, grpcAddr, dataDir, brokers, groupId: values['group-id'], partitions };
+}
+
+/** Starts the consumer. Kafka may not be up yet (started together with the exchange): keep trying, bounded backoff. */
+async function startConsuming(consumer: ReadModelConsumer, log: Log): Promise<void> {
+  for (let delayMs = CONSUMER_RETRY_DELAY_MS; ; delayMs = Math.min(delayMs * 2, CONSUMER_RETRY_DELAY_MS_MAX)) {
+    try {
+      await consumer.start();
+      return;
+    } catch (err) {
+      log.warn('read models cannot start yet: retrying', { err: errorMessage(err), delayMs });
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const { config, rest, grpcAddr, dataDir, brokers, groupId, partitions } = parseOptions();
   const log = pinoLog(createLogger('query'));
 
   const consumer = new ReadModelConsumer({
     brokers,
     dataDir,
-    ...(values['group-id'] !== undefined ? { groupId: values['group-id'] } : {}),
+    ...(groupId !== undefined ? { groupId } : {}),
     ...(partitions !== undefined ? { partitions } : {}),
     log,
   });
@@ -117,17 +146,8 @@ async function main(): Promise<void> {
   // Serve first (lag and NOT_YET_CONSISTENT say how far the models are), then consume.
   const restPort = await restServer.start();
   const grpcPort = await grpcServer.start();
-  // Kafka may not be up yet (started together with the exchange): keep trying, bounded backoff.
-  for (let delayMs = CONSUMER_RETRY_DELAY_MS; ; delayMs = Math.min(delayMs * 2, CONSUMER_RETRY_DELAY_MS_MAX)) {
-    try {
-      await consumer.start();
-      consuming = true;
-      break;
-    } catch (err) {
-      log.warn('read models cannot start yet: retrying', { err: errorMessage(err), delayMs });
-      await new Promise((r) => setTimeout(r, delayMs));
-    }
-  }
+  await startConsuming(consumer, log);
+  consuming = true;
   log.info('serving REST and gRPC, read models consuming', {
     rest: `${rest.host}:${restPort}`,
     grpc: `${grpcAddr.host}:${grpcPort}`,

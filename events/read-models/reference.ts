@@ -76,8 +76,11 @@ export async function readWholeLog(endpoints: ClientEndpoint[], throughIndex: nu
 /** A read model fed directly with replayed records (one partition per topic, offsets from 0). */
 export function projection(r: Pick<ReplayedRecords, 'orders' | 'fills' | 'trades'>): ReadModels {
   const m = new ReadModels();
-  r.orders.forEach((value, offset) => m.apply({ topic: TOPIC_ORDERS, partition: 0, offset, type: 'exec', value }));
-  r.fills.forEach((value, offset) => m.apply({ topic: TOPIC_FILLS, partition: 0, offset, type: 'exec', value }));
-  r.trades.forEach((value, offset) => m.apply({ topic: TOPIC_TRADES, partition: 0, offset, type: 'trade', value }));
+  for (const [offset, value] of r.orders.entries())
+    m.apply({ topic: TOPIC_ORDERS, partition: 0, offset, type: 'exec', value });
+  for (const [offset, value] of r.fills.entries())
+    m.apply({ topic: TOPIC_FILLS, partition: 0, offset, type: 'exec', value });
+  for (const [offset, value] of r.trades.entries())
+    m.apply({ topic: TOPIC_TRADES, partition: 0, offset, type: 'trade', value });
   return m;
 }

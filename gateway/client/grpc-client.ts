@@ -37,6 +37,7 @@ import {
   signRequest,
 } from '../../api/signing.js';
 import type { ExecutionReportOut } from '../../api/execution-report.js';
+import type { OrderOut, OrderResultOut } from '../types.js';
 
 // ---------------------------------------------------------------------------------------------
 // Request and response shapes
@@ -98,23 +99,18 @@ export interface GetOrderRequest {
 }
 
 // Responses are decoded plain objects: every scalar present (proto3 defaults), absent
-// sub-messages omitted. `result` has the shape of OrderResultOut and `order` of OrderOut
-// (gateway/types.ts); they are typed `any` so that callers (tests, CLI, benchmark) can index
-// `result.reports[0]` without a check at every step.
-/* eslint-disable @typescript-eslint/no-explicit-any */
+// sub-messages omitted. `result` and `order` have the gateway's shapes, OrderResultOut and
+// OrderOut (gateway/types.ts; REST's JSON is the same).
 /** PlaceOrderResponse, CancelOrderResponse, AmendOrderResponse. */
 export interface OrderResultResponse {
-  /** OrderResultOut */
-  result: any;
+  result: OrderResultOut;
 }
 export interface MassCancelResponse {
-  /** OrderResultOut */
-  result: any;
+  result: OrderResultOut;
   canceled_count: number;
 }
 export interface GetOrderResponse {
-  /** OrderOut */
-  order: any;
+  order: OrderOut;
 }
 
 /** Exactly one of the keys. */
@@ -137,11 +133,9 @@ export interface ErrorOut {
   retry_after_ms: number;
 }
 export interface CommandOutcome {
-  /** OrderResultOut */
-  result?: any;
+  result?: OrderResultOut;
   error?: ErrorOut;
 }
-/* eslint-enable @typescript-eslint/no-explicit-any */
 export interface OrderSessionResponse {
   request_id: number;
   /** One per command, in order. */

@@ -3,7 +3,9 @@
 // it sends (api/signing.ts).
 
 import type { KeyObject } from 'node:crypto';
+import type { GatewayError } from '../../api/errors.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
+import type { GetOrderResponse, MassCancelResponse, OrderResultResponse } from './grpc-client.js';
 
 export interface RestClientKey {
   key: string;
@@ -20,11 +22,19 @@ export interface RestClientOptions {
 }
 
 /** What the gateway answered: the JSON body parsed (the text as is if it is not JSON). */
-export interface RestResponse<T = any> {
+export interface RestResponse<T = unknown> {
   status: number;
   body: T;
   headers: Record<string, string>;
 }
+
+/**
+ * The body of an order entry reply: on success (2xx) the response message, the same as the
+ * gRPC client's (REST's JSON uses the proto names); otherwise the gateway's error ({code,
+ * message}, api/errors.ts); the text as is when it is not JSON (a proxy's page, say). Tell
+ * them apart by the status.
+ */
+export type ReplyBody<M> = M | GatewayError | string;
 
 export type AdminRoute = 'kill-switch' | 'halt' | 'resume' | 'reference-price' | 'slow-orders';
 
@@ -47,28 +57,31 @@ export class OrderEntryRestClient {
     this.timeoutMs = opts.timeoutMs ?? REQUEST_TIMEOUT_MS_DEFAULT;
   }
 
-  placeOrder(body: Record<string, unknown>): Promise<RestResponse> {
-    return this.request('POST', '/v1/orders', body);
+  placeOrder(body: Record<string, unknown>): Promise<RestResponse<ReplyBody<OrderResultResponse>>> {
+    return this.reply('POST', '/v1/orders', body);
   }
 
   /** By order id (`DELETE /v1/orders/{id}`, no body), or by client order id (`DELETE /v1/orders` with a JSON body). */
-  cancelOrder(by: CancelBy): Promise<RestResponse> {
-    if (typeof by === 'object') return this.request('DELETE', '/v1/orders', by);
-    return this.request('DELETE', `/v1/orders/${encodeURIComponent(String(by))}`);
+  cancelOrder(by: CancelBy): Promise<RestResponse<ReplyBody<OrderResultResponse>>> {
+    if (typeof by === 'object') return this.reply('DELETE', '/v1/orders', by);
+    return this.reply('DELETE', `/v1/orders/${encodeURIComponent(String(by))}`);
   }
 
   /** By order id (`PATCH /v1/orders/{id}`), or with `undefined` by orig_client_order_id in the body (`PATCH /v1/orders`). */
-  amendOrder(id: number | string | undefined, body: Record<string, unknown>): Promise<RestResponse> {
-    if (id === undefined) return this.request('PATCH', '/v1/orders', body);
-    return this.request('PATCH', `/v1/orders/${encodeURIComponent(String(id))}`, body);
+  amendOrder(
+    id: number | string | undefined,
+    body: Record<string, unknown>,
+  ): Promise<RestResponse<ReplyBody<OrderResultResponse>>> {
+    if (id === undefined) return this.reply('PATCH', '/v1/orders', body);
+    return this.reply('PATCH', `/v1/orders/${encodeURIComponent(String(id))}`, body);
   }
 
-  massCancel(body: Record<string, unknown> = {}): Promise<RestResponse> {
-    return this.request('POST', '/v1/orders/cancel-all', body);
+  massCancel(body: Record<string, unknown> = {}): Promise<RestResponse<ReplyBody<MassCancelResponse>>> {
+    return this.reply('POST', '/v1/orders/cancel-all', body);
   }
 
-  getOrder(id: number | string): Promise<RestResponse> {
-    return this.request('GET', `/v1/orders/${encodeURIComponent(String(id))}`);
+  getOrder(id: number | string): Promise<RestResponse<ReplyBody<GetOrderResponse>>> {
+    return this.reply('GET', `/v1/orders/${encodeURIComponent(String(id))}`);
   }
 
   admin(route: AdminRoute, body: Record<string, unknown> = {}): Promise<RestResponse> {
@@ -79,6 +92,11 @@ export class OrderEntryRestClient {
   async health(): Promise<RestResponse<string>> {
     const res = await fetch(`${this.origin}${this.prefix}/healthz`, { signal: AbortSignal.timeout(this.timeoutMs) });
     return { status: res.status, body: await res.text(), headers: Object.fromEntries(res.headers) };
+  }
+
+  /** An order entry request, its body typed as what the gateway answers to it (not checked). */
+  private reply<M>(method: string, path: string, body?: Record<string, unknown>): Promise<RestResponse<ReplyBody<M>>> {
+    return this.request(method, path, body) as Promise<RestResponse<ReplyBody<M>>>;
   }
 
   /**

@@ -251,7 +251,7 @@ async function main(): Promise<void> {
         mutant: m.name,
         seed: f?.seed ?? null,
         profile: f?.profile ?? null,
-        reason: f?.reason.split('\n')[0]!.slice(0, 160) ?? null,
+        reason: f === undefined ? null : f.reason.split('\n')[0]!.slice(0, 160),
       });
       console.log(
         `${m.name}: ${f !== undefined ? `caught by seed ${f.seed} on "${f.profile}": ${rows[rows.length - 1]!.reason}` : 'NOT CAUGHT'}`,

@@ -35,6 +35,7 @@ import type { Message, NodeId } from '../raft/types.js';
 import { linesLog, NO_LOG, type Log } from '../../ops/log.js';
 import {
   CLUSTER_ID_BYTES_MAX,
+  type DecodedFrame,
   FRAME_BYTES_MAX,
   FRAME_HEADER_BYTES,
   FrameDecodeError,
@@ -707,7 +708,7 @@ export class TcpTransport {
   private onInboundData(c: Inbound, chunk: Buffer): void {
     if (c.closed) return;
     this.totals.bytesReceived += chunk.byteLength;
-    let frames;
+    let frames: DecodedFrame[];
     try {
       frames = c.decoder.push(chunk);
     } catch (e) {

@@ -206,7 +206,7 @@ describe('chaos checker', () => {
       const d = firstLogDivergence([replicaLog(1, entries), { id: 2, entries: flipped }]);
       expect(d?.index).toBe(2);
       expect(d?.groups.map((g) => g.ids)).toEqual([[1], [2]]);
-      expect(d?.groups[0]!.sha256).not.toBe(d?.groups[1]!.sha256);
+      expect(d!.groups[0]!.sha256).not.toBe(d!.groups[1]!.sha256);
     });
 
     it('the same logs, or a shorter one that is a prefix, are no divergence; a log not read whole is reported', () => {

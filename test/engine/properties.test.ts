@@ -981,7 +981,7 @@ describe('engine vs reference model (README semantics)', () => {
           // No pending stop is left whose condition holds for the current last trade price.
           for (const id of stopIds) {
             const o = engine.order(id);
-            if (!o || !o.pending) continue;
+            if (!o?.pending) continue;
             const lp = last.get(o.symbol);
             if (lp !== undefined && (o.side === Side.BUY ? lp >= o.stopPrice : lp <= o.stopPrice)) {
               fail(

@@ -99,7 +99,7 @@ function probe(k: Kit): EngineEvent[] {
 interface Options {
   config?: ShardConfig;
   /** Extra commands after the baseline (applied to both twins). */
-  then?: (k: Kit) => void;
+  afterBaseline?: (k: Kit) => void;
 }
 
 /** Applies `bad` after the baseline and checks it was rejected with no effect. Returns its events. */
@@ -112,7 +112,7 @@ function expectRejected(
   const twin = new Kit(opts.config ?? defaultConfig());
   for (const kit of [k, twin]) {
     baseline(kit);
-    opts.then?.(kit);
+    opts.afterBaseline?.(kit);
   }
   const before = k.view(ALL_IDS);
   const cmd = bad(k);
@@ -356,7 +356,7 @@ describe('PRICE_OUT_OF_BAND', () => {
     newRejected(
       Reason.PRICE_OUT_OF_BAND,
       { side: BUY, price: 1_002_000, postOnly: PostOnly.REPRICE },
-      { then: (k) => k.setReferencePrice(BTC, 1_006_000) },
+      { afterBaseline: (k) => k.setReferencePrice(BTC, 1_006_000) },
     );
   });
 
@@ -573,7 +573,7 @@ describe('POST_ONLY_WOULD_CROSS', () => {
       (k) => k.amendCmd({ account: 6, origClOrdId: 'po', price: 1_001_000 }),
       cancelReject(CxlRejResponseTo.AMEND, Reason.POST_ONLY_WOULD_CROSS),
       {
-        then: (k) => {
+        afterBaseline: (k) => {
           expect(
             k.new({ account: 6, clOrdId: 'po', side: BUY, price: 998_000, postOnly: PostOnly.REJECT })[0],
           ).toMatchObject({
@@ -586,7 +586,7 @@ describe('POST_ONLY_WOULD_CROSS', () => {
 });
 
 describe('INSTRUMENT_HALTED', () => {
-  const halted: Options = { then: (k) => k.halt(BTC) };
+  const halted: Options = { afterBaseline: (k) => k.halt(BTC) };
   it.each([
     ['LIMIT', { price: 996_000 }],
     ['MARKET', { ordType: MARKET, price: undefined, side: SELL }],
@@ -603,11 +603,11 @@ describe('ACCOUNT_BLOCKED', () => {
     ['BTC', { account: 5, price: 996_000 }],
     ['ETH', { account: 5, symbol: ETH, price: 5000 }],
   ])('new %s order of a kill-switched account', (_n, f) =>
-    newRejected(Reason.ACCOUNT_BLOCKED, f, { then: (k) => k.killSwitch(5, true) }),
+    newRejected(Reason.ACCOUNT_BLOCKED, f, { afterBaseline: (k) => k.killSwitch(5, true) }),
   );
 
   it('amend by a kill-switched account', () =>
-    amendRejected(Reason.ACCOUNT_BLOCKED, { orderId: S1, qty: 90 }, { then: (k) => k.killSwitch(1, true) }));
+    amendRejected(Reason.ACCOUNT_BLOCKED, { orderId: S1, qty: 90 }, { afterBaseline: (k) => k.killSwitch(1, true) }));
 });
 
 describe('ORDER_NOT_FOUND', () => {
@@ -638,7 +638,7 @@ describe('ORDER_NOT_FOUND', () => {
       (k) => k.cancelCmd({ account: 1, orderId: S1 }),
       cancelReject(CxlRejResponseTo.CANCEL, Reason.ORDER_NOT_FOUND),
       {
-        then: (k) => k.cancel({ account: 1, orderId: S1 }),
+        afterBaseline: (k) => k.cancel({ account: 1, orderId: S1 }),
       },
     );
   });
@@ -715,7 +715,8 @@ describe('INVALID_SEQUENCE', () => {
   ])('%s', (_n, bad, command) => {
     // A GTD order that a valid command at the bad command's time would expire: it must survive.
     const gtd: Options = {
-      then: (k) => k.new({ account: 6, side: BUY, price: 997_000, qty: 10, tif: Tif.GTD, expireTsUs: k.tsUs + 1000 }),
+      afterBaseline: (k) =>
+        k.new({ account: 6, side: BUY, price: 997_000, qty: 10, tif: Tif.GTD, expireTsUs: k.tsUs + 1000 }),
     };
     expectRejected(bad, commandReject(command, Reason.INVALID_SEQUENCE), gtd);
   });

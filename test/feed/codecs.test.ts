@@ -173,7 +173,7 @@ describe('WebSocket frame parser', () => {
       const readBuffer = Buffer.alloc(size);
       for (let o = 0; o < stream.length; o += size) {
         const n = stream.copy(readBuffer, 0, o, o + size);
-        p.push(readBuffer.subarray(0, n), (op, fin, payload) => got.push(Buffer.from(payload)));
+        p.push(readBuffer.subarray(0, n), (_op, _fin, payload) => got.push(Buffer.from(payload)));
         readBuffer.fill(0xaa); // the socket's next read overwrites it
       }
       expect(

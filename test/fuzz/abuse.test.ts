@@ -29,7 +29,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OrderEntryGrpcClient } from '../../gateway/client/grpc-client.js';
+import { type MassCancelResponse, OrderEntryGrpcClient } from '../../gateway/client/grpc-client.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { parseGatewayConfig } from '../../config/gateway-config.js';
 import { Gateway } from '../../gateway/gateway.js';
@@ -326,7 +326,7 @@ describe('abuse', () => {
       expect(answers.slice(0, 4).map((r) => r.status)).toEqual([404, 404, 404, 404]);
       expect(answers[4]!.status).toBe(403);
       expect(answers[5]!.status).toBe(200);
-      expect((answers[5]!.body as { canceled_count: number }).canceled_count).toBe(0);
+      expect((answers[5]!.body as MassCancelResponse).canceled_count).toBe(0);
       expect(await liveOrders(1)).toBe(before);
 
       // In a session batch on the first gateway too, by id and by client order id.

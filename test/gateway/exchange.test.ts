@@ -6,7 +6,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalExchange, type LocalExchange } from '../../processes/local-exchange.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
-import { OrderEntryGrpcClient } from '../../gateway/client/grpc-client.js';
+import {
+  type GetOrderResponse,
+  OrderEntryGrpcClient,
+  type OrderResultResponse,
+} from '../../gateway/client/grpc-client.js';
 import {
   HEADER_API_KEY,
   HEADER_SIGNATURE,
@@ -105,7 +109,7 @@ describe('REST', () => {
   it('place, amend, get, cancel an order; a cross makes signed, chained fills', async () => {
     const placed = await rest1.placeOrder(buy(4_995_000, 20));
     expect(placed.status).toBe(201);
-    const result = (placed.body as { result: { reports: Record<string, unknown>[]; seq: number } }).result;
+    const result = (placed.body as OrderResultResponse).result;
     expect(result.reports).toHaveLength(1);
     const rep = result.reports[0]!;
     expect(rep).toMatchObject({
@@ -127,7 +131,7 @@ describe('REST', () => {
 
     const got = await rest1.getOrder(id);
     expect(got.status).toBe(200);
-    expect((got.body as { order: Record<string, unknown> }).order).toMatchObject({
+    expect((got.body as GetOrderResponse).order).toMatchObject({
       order_id: id,
       order_qty: 15,
       leaves_qty: 15,
@@ -340,7 +344,7 @@ describe('gRPC', () => {
         price: 4_960_000,
         quantity: 3,
       });
-      const rep = placed.result.reports[0];
+      const rep = placed.result.reports[0]!;
       expect(rep).toMatchObject({ exec_type: 'NEW', order_qty: 3, account: 1 });
       const canceled = await g.cancelOrder({ order_id: rep.order_id });
       expect(canceled.result.reports[0]).toMatchObject({ exec_type: 'CANCELED' });
@@ -436,7 +440,7 @@ describe('gRPC', () => {
         expect(resp.outcomes).toHaveLength(20);
         for (const o of resp.outcomes) {
           expect(o.error, JSON.stringify(o.error)).toBeUndefined();
-          placedIds.add(o.result.reports[0].order_id);
+          placedIds.add(o.result!.reports[0]!.order_id);
         }
       };
       await sendBatch();
@@ -461,8 +465,8 @@ describe('gRPC', () => {
   }, 60_000);
 });
 
-function pick(r: Record<string, unknown>): Record<string, unknown> {
-  const fields = [
+function pick(r: ExecutionReportOut): Record<string, unknown> {
+  const fields: (keyof ExecutionReportOut)[] = [
     'exec_id',
     'order_id',
     'client_order_id',

@@ -369,8 +369,8 @@ describe('unary', () => {
       for (const c of [client, ed]) {
         expect((await c.getOrder({ order_id: 5 })).order).toEqual(order);
         expect((await c.massCancel({ symbol: 'ETH-USD', side: 'SELL' })).canceled_count).toBe(4);
-        expect((await c.cancelOrder({ order_id: 5 })).result.reports[0].exec_type).toBe('CANCELED');
-        expect((await c.amendOrder({ order_id: 5, quantity: 8 })).result.reports[0].exec_type).toBe('REPLACED');
+        expect((await c.cancelOrder({ order_id: 5 })).result.reports[0]!.exec_type).toBe('CANCELED');
+        expect((await c.amendOrder({ order_id: 5, quantity: 8 })).result.reports[0]!.exec_type).toBe('REPLACED');
       }
     } finally {
       ed.close();
@@ -549,7 +549,7 @@ describe('OrderSession', () => {
       fake.release([4, 2, 3, 0, 1]);
       const replies = await within(Promise.all(sends), 5_000, 'replies');
       expect(arrived).toEqual([1, 2, 3, 4, 5]);
-      expect(replies.map((r) => r.outcomes[0]!.result.reports[0].client_order_id)).toEqual([
+      expect(replies.map((r) => r.outcomes[0]!.result!.reports[0]!.client_order_id)).toEqual([
         'o1',
         'o2',
         'o3',
@@ -591,7 +591,7 @@ describe('OrderSession', () => {
       expect(resp.request_id).toBe(42);
       expect(resp.error).toBeUndefined();
       expect(resp.outcomes).toHaveLength(3);
-      expect(resp.outcomes[0]!.result.reports[0]).toMatchObject({
+      expect(resp.outcomes[0]!.result!.reports[0]).toMatchObject({
         client_order_id: 'b1',
         exec_type: 'NEW',
         order_status: 'NEW',

@@ -624,7 +624,7 @@ describe('REST edge limits', () => {
     const third = await client.getOrder(3);
     expect(third.status).toBe(503);
     expect(third.headers['retry-after']).toBe('1');
-    expect(third.body.code).toBe('OVERLOADED');
+    expect((third.body as GatewayError).code).toBe('OVERLOADED');
     expect(core.seen.length).toBe(n);
     for (const g of gates) g.resolve({ ok: true, body: {} });
     expect((await Promise.all(pending)).map((r) => r.status)).toEqual([200, 200]);

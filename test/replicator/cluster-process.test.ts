@@ -66,7 +66,7 @@ describe('a 3-process cluster', () => {
     const leader1 = await cluster.waitForLeader();
     const clients = Array.from(
       { length: CLIENTS },
-      (_, k) => new ReplicaClient({ endpoints: cluster.endpoints, requestTimeoutMs: 1_000 }),
+      () => new ReplicaClient({ endpoints: cluster.endpoints, requestTimeoutMs: 1_000 }),
     );
     const acked = new Map<string, SubmitResult>();
     let sent = 0;
@@ -214,7 +214,7 @@ describe('a 3-process cluster', () => {
           expect(Buffer.from(b.data).equals(Buffer.from(a.data)), `data at ${a.index}`).toBe(true);
         }
       }
-      snaps.forEach((s, k) => expect(wals[k]!.firstIndex()).toBeLessThanOrEqual((s?.index ?? 0) + 1));
+      for (const [k, s] of snaps.entries()) expect(wals[k]!.firstIndex()).toBeLessThanOrEqual((s?.index ?? 0) + 1);
     } finally {
       for (const w of wals) await w.close();
     }

@@ -338,8 +338,16 @@ describe('fetch', () => {
     const c = await connect();
     await createTopic(c, 'order', 1);
     const order: string[] = [];
-    const slow = c.request(ApiKey.Fetch, 11, fetchBody('order', 0, 0, 200, 1)).then((r) => (order.push('fetch'), r));
-    const quick = c.request(ApiKey.ApiVersions, 2, () => undefined).then((r) => (order.push('apiVersions'), r));
+    const slow = c.request(ApiKey.Fetch, 11, fetchBody('order', 0, 0, 200, 1)).then((r) => {
+      order.push('fetch');
+      return r;
+    });
+    const quick = c
+      .request(ApiKey.ApiVersions, 2, () => undefined)
+      .then((r) => {
+        order.push('apiVersions');
+        return r;
+      });
     await Promise.all([slow, quick]);
     expect(order).toEqual(['fetch', 'apiVersions']);
     const r = await c.request(ApiKey.Fetch, 11, fetchBody('order', 0, 5, 0, 0));

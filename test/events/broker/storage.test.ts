@@ -82,7 +82,7 @@ describe('partition log', () => {
       const values = [`v${i}a`, `v${i}b`, `v${i}c`].slice(0, 1 + (i % 3));
       const res = append(log, values);
       expect(res).toEqual({ kind: 'appended', baseOffset: expected.length });
-      values.forEach((value) => expected.push({ offset: expected.length, value }));
+      for (const value of values) expected.push({ offset: expected.length, value });
     }
     await log.flush();
     expect(log.segmentCount).toBeGreaterThan(3);

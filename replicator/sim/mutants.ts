@@ -33,7 +33,7 @@ export const MUTANTS: readonly Mutant[] = [
     name: 'membership-reverts-on-restart',
     bug: "a restarted replica takes its snapshot's configuration and ignores the membership changes in its log (audit #2)",
     file: 'replicator/raft/raft-core.ts',
-    find: 'for (const e of this.log.entries) if (e.type === EntryType.CONF_CHANGE) this.confLog.appended(e.index, decodeConfChange(e.data));',
+    find: 'for (const e of this.log.entries)\n      if (e.type === EntryType.CONF_CHANGE) this.confLog.appended(e.index, decodeConfChange(e.data));',
     replace: '',
     profile: 'membership',
   },
@@ -65,7 +65,7 @@ export const MUTANTS: readonly Mutant[] = [
     name: 'evicted-session-reapplies',
     bug: "an evicted session's request 1 is taken for a new session and applied again (audit #5)",
     file: 'shard/state-machine.ts',
-    find: 'return this.refused(clientId <= this.sessionsAllocated ? ApplyOutcome.SESSION_EXPIRED : ApplyOutcome.UNKNOWN_SESSION, clientId, requestSeq, from);',
+    find: 'return this.refused(\n        clientId <= this.sessionsAllocated ? ApplyOutcome.SESSION_EXPIRED : ApplyOutcome.UNKNOWN_SESSION,\n        clientId,\n        requestSeq,\n        from,\n      );',
     replace:
       'if (requestSeq !== 1) return this.refused(ApplyOutcome.SEQUENCE_GAP, clientId, requestSeq, from); this.sessions.set(clientId, { lastRequestSeq: 0, lastAppliedIndex: 0, lastSeq: 0 }); return this.applyCommand(index, clientId, requestSeq, tsUs, data, offset, length);',
     profile: 'sessions',

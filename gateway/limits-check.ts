@@ -3,6 +3,7 @@
 // limits stop the gateway at start instead of refusing valid requests in production. Each rule
 // says why. checkGatewayLimits() takes the values as an argument so a test can plant a contradiction.
 
+import { assertLimits, brokenRules, type LimitRule } from '../ops/limits.js';
 import { CLIENT_REQUEST_TIMEOUT_MS } from '../replicator/client/client.js';
 import { CLIENT_BATCH_COMMANDS_MAX } from '../replicator/client/protocol.js';
 import { CLORDID_LENGTH_MAX } from '../engine/engine.js';
@@ -21,7 +22,7 @@ export type GatewayLimits = { [K in keyof typeof GATEWAY_LIMITS]: number };
 
 /** The rules, each a reason and a check; the violated ones' reasons are returned. */
 export function checkGatewayLimits(l: GatewayLimits = GATEWAY_LIMITS): string[] {
-  const rules: [string, boolean][] = [
+  const rules: LimitRule[] = [
     [
       'a full session request fits one replica SUBMIT and one log entry',
       l.SESSION_BATCH_COMMANDS_MAX <= Math.min(l.CLIENT_BATCH_COMMANDS_MAX, l.BATCH_COMMANDS_MAX),
@@ -53,9 +54,7 @@ export function checkGatewayLimits(l: GatewayLimits = GATEWAY_LIMITS): string[] 
     ['the gateway refuses a client order id the engine would', l.CLIENT_ORDER_ID_MAX <= l.CLORDID_LENGTH_MAX],
     ['the shard window admits what all edges may have in flight at once', l.SHARD_INFLIGHT_MAX >= l.REST_INFLIGHT_MAX],
   ];
-  return rules.filter(([, ok]) => !ok).map(([why]) => why);
+  return brokenRules(rules);
 }
 
-const broken = checkGatewayLimits();
-if (broken.length > 0)
-  throw new Error(`gateway limits contradict each other: ${broken.join('; ')} (gateway/limits.ts)`);
+assertLimits('gateway', 'gateway/limits.ts', checkGatewayLimits());

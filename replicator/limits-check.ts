@@ -3,6 +3,7 @@
 // refusing a full batch or cutting a frame in production. Each rule says why it must hold.
 // checkReplicaLimits() takes the values as an argument so a test can plant a contradiction.
 
+import { assertLimits, brokenRules, type LimitRule } from '../ops/limits.js';
 import {
   BATCH_BYTES_MAX,
   BATCH_COMMAND_OVERHEAD_BYTES,
@@ -40,7 +41,7 @@ export type ReplicaLimits = { [K in keyof typeof REPLICA_LIMITS]: number };
 
 /** The rules, each a name, a reason and a check; the violated ones' names and reasons are returned. */
 export function checkReplicaLimits(l: ReplicaLimits = REPLICA_LIMITS): string[] {
-  const rules: [string, boolean][] = [
+  const rules: LimitRule[] = [
     [
       'the largest command fits a batch entry on its own',
       l.COMMAND_BYTES_MAX + BATCH_COMMAND_OVERHEAD_BYTES + BATCH_HEADER_BYTES <= l.BATCH_BYTES_MAX,
@@ -81,9 +82,7 @@ export function checkReplicaLimits(l: ReplicaLimits = REPLICA_LIMITS): string[] 
     ],
     ['the leader time tick is slower than a Raft tick', l.TIME_TICK_MS >= l.TICK_MS],
   ];
-  return rules.filter(([, ok]) => !ok).map(([why]) => why);
+  return brokenRules(rules);
 }
 
-const broken = checkReplicaLimits();
-if (broken.length > 0)
-  throw new Error(`replica limits contradict each other: ${broken.join('; ')} (replicator/limits.ts)`);
+assertLimits('replica', 'replicator/limits.ts', checkReplicaLimits());

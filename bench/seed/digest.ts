@@ -5,38 +5,22 @@
 // sequences (up to a 2^-32 chance per order of a difference going unseen).
 
 import { crc32 } from 'node:zlib';
+import { CANONICAL_FIELDS } from '../../api/report-canonical.js';
 import type { ExecRecord } from '../../events/codec.js';
 import type { OrderView } from '../../events/read-models/model.js';
 
-/** Fields of an exec record in a fixed order (EventOrigin first; events/codec.ts ExecRecord). */
-const EXEC_RECORD_FIELDS = [
+/**
+ * Fields of an exec record in a fixed order: EventOrigin first (events/codec.ts ExecRecord), then
+ * the report's fields in the canonical order (api/report-canonical.ts), seq and ts_us among the origin.
+ */
+const EXEC_RECORD_FIELDS: readonly (keyof ExecRecord)[] = [
   'shard',
   'log_index',
   'position',
   'seq',
   'ts_us',
-  'exec_id',
-  'order_id',
-  'client_order_id',
-  'orig_client_order_id',
-  'account',
-  'symbol',
-  'side',
-  'order_type',
-  'exec_type',
-  'order_status',
-  'price',
-  'stop_price',
-  'order_qty',
-  'cum_qty',
-  'leaves_qty',
-  'last_qty',
-  'last_px',
-  'cum_notional',
-  'display_qty',
-  'reason',
-  'trade_id',
-] as const satisfies readonly (keyof ExecRecord)[];
+  ...CANONICAL_FIELDS.filter((f) => f !== 'seq' && f !== 'ts_us'),
+];
 
 /** Fields of an order view in a fixed order (events/read-models/model.ts OrderView). */
 const ORDER_VIEW_FIELDS = [

@@ -2,6 +2,7 @@
 // file): contradictory limits stop the broker at start instead of refusing a valid produce or
 // fetch in production. checkBrokerLimits() takes the values so a test can plant a contradiction.
 
+import { assertLimits, brokenRules, type LimitRule } from '../../ops/limits.js';
 import * as limits from './limits.js';
 import { BATCH_HEADER_BYTES, BATCH_LOG_OVERHEAD_BYTES } from './record-batch.js';
 
@@ -10,7 +11,7 @@ export type BrokerLimits = { [K in keyof typeof BROKER_LIMITS]: number };
 
 /** The rules, each a reason and a check; the violated ones' reasons are returned. */
 export function checkBrokerLimits(l: BrokerLimits = BROKER_LIMITS): string[] {
-  const rules: [string, boolean][] = [
+  const rules: LimitRule[] = [
     [
       'the largest record batch fits one produce request',
       l.KAFKA_BATCH_BYTES_MAX + BATCH_LOG_OVERHEAD_BYTES < l.KAFKA_REQUEST_BYTES_MAX,
@@ -27,9 +28,7 @@ export function checkBrokerLimits(l: BrokerLimits = BROKER_LIMITS): string[] {
     ['every group member can be connected at once', l.GROUP_MEMBERS_MAX <= l.CONNECTIONS_MAX],
     ['the group session timeout range is not empty', l.GROUP_SESSION_TIMEOUT_MS_MIN < l.GROUP_SESSION_TIMEOUT_MS_MAX],
   ];
-  return rules.filter(([, ok]) => !ok).map(([why]) => why);
+  return brokenRules(rules);
 }
 
-const broken = checkBrokerLimits();
-if (broken.length > 0)
-  throw new Error(`broker limits contradict each other: ${broken.join('; ')} (events/broker/limits.ts)`);
+assertLimits('broker', 'events/broker/limits.ts', checkBrokerLimits());

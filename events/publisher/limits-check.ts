@@ -2,6 +2,7 @@
 // the Kafka client's, asserted when the process loads (publisher.ts imports this file).
 // checkPublisherLimits() takes the values so a test can plant a contradiction.
 
+import { assertLimits, brokenRules, type LimitRule } from '../../ops/limits.js';
 import { ENTRIES_BYTES_MAX, ENTRIES_WAIT_MS_MAX } from '../../replicator/client/protocol.js';
 import { KAFKA_REQUEST_TIMEOUT_MS } from '../kafka.js';
 import * as limits from './limits.js';
@@ -11,7 +12,7 @@ export type PublisherLimits = { [K in keyof typeof PUBLISHER_LIMITS]: number };
 
 /** The rules, each a reason and a check; the violated ones' reasons are returned. */
 export function checkPublisherLimits(l: PublisherLimits = PUBLISHER_LIMITS): string[] {
-  const rules: [string, boolean][] = [
+  const rules: LimitRule[] = [
     [
       'a chunk of entries is one the replicas serve',
       l.ENTRIES_CHUNK_BYTES <= l.ENTRIES_BYTES_MAX && l.ENTRIES_REPLAY_CHUNK_BYTES <= l.ENTRIES_BYTES_MAX,
@@ -35,9 +36,7 @@ export function checkPublisherLimits(l: PublisherLimits = PUBLISHER_LIMITS): str
       l.SESSION_RETRY_DELAY_MS <= l.SESSION_RETRY_DELAY_MS_MAX && l.ENTRY_RETRY_DELAY_MS <= l.ENTRY_RETRY_DELAY_MS_MAX,
     ],
   ];
-  return rules.filter(([, ok]) => !ok).map(([why]) => why);
+  return brokenRules(rules);
 }
 
-const broken = checkPublisherLimits();
-if (broken.length > 0)
-  throw new Error(`publisher limits contradict each other: ${broken.join('; ')} (events/publisher/limits.ts)`);
+assertLimits('publisher', 'events/publisher/limits.ts', checkPublisherLimits());

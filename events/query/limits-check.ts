@@ -2,6 +2,7 @@
 // the broker's it consumes from — asserted when the process loads (service.ts imports this file).
 // checkQueryLimits() takes the values so a test can plant a contradiction.
 
+import { assertLimits, brokenRules, type LimitRule } from '../../ops/limits.js';
 import { FETCH_WAIT_MS_MAX, GROUP_SESSION_TIMEOUT_MS_MAX, GROUP_SESSION_TIMEOUT_MS_MIN } from '../broker/limits.js';
 import * as readModelLimits from '../read-models/limits.js';
 import * as limits from './limits.js';
@@ -17,7 +18,7 @@ export type QueryLimits = { [K in keyof typeof QUERY_LIMITS]: number };
 
 /** The rules, each a reason and a check; the violated ones' reasons are returned. */
 export function checkQueryLimits(l: QueryLimits = QUERY_LIMITS): string[] {
-  const rules: [string, boolean][] = [
+  const rules: LimitRule[] = [
     ['the default read-after wait is within the maximum', l.READ_AFTER_WAIT_MS_DEFAULT <= l.READ_AFTER_WAIT_MS_MAX],
     [
       'a not-yet-consistent answer suggests a retry within the default wait',
@@ -36,11 +37,7 @@ export function checkQueryLimits(l: QueryLimits = QUERY_LIMITS): string[] {
     ['a fetch returns before the consumer session times out', l.FETCH_MAX_WAIT_MS < l.SESSION_TIMEOUT_MS],
     ['the consumer fetch wait is one the broker accepts', l.FETCH_MAX_WAIT_MS <= l.FETCH_WAIT_MS_MAX],
   ];
-  return rules.filter(([, ok]) => !ok).map(([why]) => why);
+  return brokenRules(rules);
 }
 
-const broken = checkQueryLimits();
-if (broken.length > 0)
-  throw new Error(
-    `query limits contradict each other: ${broken.join('; ')} (events/query/limits.ts, events/read-models/limits.ts)`,
-  );
+assertLimits('query', 'events/query/limits.ts, events/read-models/limits.ts', checkQueryLimits());

@@ -375,9 +375,9 @@ export class ReplicaClient {
 
   private onResults(conn: ClientConn, body: Buffer): void {
     try {
-      const results = new ResultsReader(body);
-      for (let k = 0; k < results.count; k++) {
-        const res = results.next();
+      const res = new ResultsReader(body);
+      for (let k = 0; k < res.count; k++) {
+        res.next();
         // Results of a session given up on this connection may still come: not ours any more.
         if (res.clientId !== this.session) continue;
         if (res.ok)

@@ -333,70 +333,57 @@ export function writeErrorResult(
 }
 
 /** One result of a RESULTS frame as the client reads it; `events` is a view into the frame (copy it to keep it). */
-export type DecodedResult =
-  | {
-      clientId: number;
-      requestSeq: number;
-      ok: true;
-      outcome: 'APPLIED' | 'DUPLICATE';
-      appliedIndex: number;
-      seq: number;
-      events: Uint8Array;
-    }
-  | {
-      clientId: number;
-      requestSeq: number;
-      ok: false;
-      code: string;
-      leader: number;
-      retryable: boolean;
-      message: string;
-    };
-
 const NO_EVENTS = new Uint8Array(0);
 
 /**
- * Reads a RESULTS frame body one result at a time, so the reader can act on each (and stop)
- * before the next. The constructor and next() throw DecodeError (engine/byte-writer.ts) on
- * malformed bytes. A status other than APPLIED, DUPLICATE and DUPLICATE_WITH_RESULT reads as ERROR.
+ * Reads a RESULTS frame body one result at a time, in place (no object per result: the client
+ * reads one per order), so the reader can act on each (and stop) before the next. `next()` fills
+ * the fields of the result it read: `ok` with outcome, appliedIndex, seq and events (a view into
+ * the body), or not `ok` with code, leader, retryable and message. The constructor and next()
+ * throw DecodeError (engine/byte-writer.ts) on malformed bytes. A status other than APPLIED,
+ * DUPLICATE and DUPLICATE_WITH_RESULT reads as ERROR.
  */
 export class ResultsReader {
   private readonly r: ByteReader;
   /** Results in the frame. */
   readonly count: number;
+  clientId = 0;
+  requestSeq = 0;
+  ok = false;
+  outcome: 'APPLIED' | 'DUPLICATE' = 'APPLIED';
+  appliedIndex = 0;
+  seq = 0;
+  events: Uint8Array = NO_EVENTS;
+  code = '';
+  leader = 0;
+  retryable = false;
+  message = '';
+
   constructor(body: Uint8Array) {
     this.r = new ByteReader(body, 0, body.length);
     this.count = this.r.u32();
   }
 
-  next(): DecodedResult {
+  next(): void {
     const r = this.r;
-    const clientId = r.f64();
-    const requestSeq = r.f64();
+    this.clientId = r.f64();
+    this.requestSeq = r.f64();
     const status = r.u8();
-    if (
+    this.ok =
       status === ResultStatus.APPLIED ||
       status === ResultStatus.DUPLICATE ||
-      status === ResultStatus.DUPLICATE_WITH_RESULT
-    ) {
-      const appliedIndex = r.f64();
-      const seq = r.f64();
-      const events = status === ResultStatus.DUPLICATE ? NO_EVENTS : r.bytes(r.u32());
-      return {
-        clientId,
-        requestSeq,
-        ok: true,
-        outcome: status === ResultStatus.APPLIED ? 'APPLIED' : 'DUPLICATE',
-        appliedIndex,
-        seq,
-        events,
-      };
+      status === ResultStatus.DUPLICATE_WITH_RESULT;
+    if (this.ok) {
+      this.outcome = status === ResultStatus.APPLIED ? 'APPLIED' : 'DUPLICATE';
+      this.appliedIndex = r.f64();
+      this.seq = r.f64();
+      this.events = status === ResultStatus.DUPLICATE ? NO_EVENTS : r.bytes(r.u32());
+      return;
     }
-    const code = r.str();
-    const leader = r.f64();
-    const retryable = r.u8() === 1;
-    const message = r.str();
-    return { clientId, requestSeq, ok: false, code, leader, retryable, message };
+    this.code = r.str();
+    this.leader = r.f64();
+    this.retryable = r.u8() === 1;
+    this.message = r.str();
   }
 }
 

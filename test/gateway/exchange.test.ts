@@ -19,7 +19,7 @@ import {
   canonicalRequest,
   signRequest,
 } from '../../api/signing.js';
-import { canonicalReport } from '../../api/report-canonical.js';
+import { CANONICAL_FIELDS, canonicalReport } from '../../api/report-canonical.js';
 import type { ExecutionReportOut } from '../../api/execution-report.js';
 import type { OrdersDump } from '../../replicator/client/protocol.js';
 import { requestOnce } from '../../replicator/client/client.js';
@@ -466,32 +466,7 @@ describe('gRPC', () => {
 });
 
 function pick(r: ExecutionReportOut): Record<string, unknown> {
-  const fields: (keyof ExecutionReportOut)[] = [
-    'exec_id',
-    'order_id',
-    'client_order_id',
-    'orig_client_order_id',
-    'account',
-    'symbol',
-    'side',
-    'order_type',
-    'exec_type',
-    'order_status',
-    'price',
-    'stop_price',
-    'order_qty',
-    'cum_qty',
-    'leaves_qty',
-    'last_qty',
-    'last_px',
-    'cum_notional',
-    'display_qty',
-    'reason',
-    'trade_id',
-    'seq',
-    'ts_us',
-  ];
   const o: Record<string, unknown> = {};
-  for (const f of fields) o[f] = r[f];
+  for (const f of CANONICAL_FIELDS) o[f] = r[f];
   return o;
 }

@@ -5,6 +5,7 @@
 
 import { DAY_US, validateConfig } from './config.js';
 import { IntMap } from './int-map.js';
+import { CLORDID_CHAR_MAX, CLORDID_CHAR_MIN, CLORDID_LENGTH_MAX } from './limits.js';
 import { EventBuffer } from './event-buffer.js';
 import { NIL, OrderStore, SlotState } from './order-store.js';
 import { Ladder, LevelPool } from './price-levels.js';
@@ -38,9 +39,6 @@ function fail(message: string): never {
   throw new InvariantError(message);
 }
 
-/** A client order id: 1–64 printable ASCII characters, no spaces. */
-export const CLORDID_LENGTH_MAX = 64;
-const CLORDID_PATTERN = /^[\x21-\x7e]{1,64}$/;
 const ACCOUNT_ID_MAX = 0xffff_ffff;
 
 /** Mutable per-instrument state. */
@@ -270,7 +268,7 @@ export class Engine {
     if (inst === undefined) return Reason.UNKNOWN_INSTRUMENT;
     const cfg = inst.cfg;
     if (!validAccount(cmd.account)) return Reason.INVALID_ACCOUNT;
-    if (typeof cmd.clOrdId !== 'string' || !CLORDID_PATTERN.test(cmd.clOrdId)) return Reason.INVALID_CLIENT_ORDER_ID;
+    if (!validClOrdId(cmd.clOrdId)) return Reason.INVALID_CLIENT_ORDER_ID;
     if (cmd.side !== Side.BUY && cmd.side !== Side.SELL) return Reason.INVALID_SIDE;
     const t = cmd.ordType;
     if (t !== OrdType.LIMIT && t !== OrdType.MARKET && t !== OrdType.STOP_MARKET && t !== OrdType.STOP_LIMIT)
@@ -661,8 +659,7 @@ export class Engine {
     // Validate everything before changing anything.
     const account = this.accounts.get(cmd.account)!;
     if (cmd.clOrdId !== undefined) {
-      if (typeof cmd.clOrdId !== 'string' || !CLORDID_PATTERN.test(cmd.clOrdId))
-        return this.rejectAmend(cmd, Reason.INVALID_CLIENT_ORDER_ID);
+      if (!validClOrdId(cmd.clOrdId)) return this.rejectAmend(cmd, Reason.INVALID_CLIENT_ORDER_ID);
       const holder = account.clOrdIds.get(cmd.clOrdId);
       if (holder !== undefined && holder !== o) return this.rejectAmend(cmd, Reason.DUPLICATE_CLIENT_ORDER_ID);
     }
@@ -1303,6 +1300,16 @@ export interface RestoredOrder {
   expireTsUs: number;
   clOrdId: string;
   pending: boolean;
+}
+
+/** A client order id: 1 to CLORDID_LENGTH_MAX characters, each from CLORDID_CHAR_MIN to CLORDID_CHAR_MAX (0x21–0x7E). */
+export function validClOrdId(clOrdId: unknown): clOrdId is string {
+  if (typeof clOrdId !== 'string' || clOrdId.length === 0 || clOrdId.length > CLORDID_LENGTH_MAX) return false;
+  for (let i = 0; i < clOrdId.length; i++) {
+    const c = clOrdId.charCodeAt(i);
+    if (c < CLORDID_CHAR_MIN || c > CLORDID_CHAR_MAX) return false;
+  }
+  return true;
 }
 
 function validAccount(account: unknown): account is number {

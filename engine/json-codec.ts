@@ -18,9 +18,6 @@ import {
   type ShardConfig,
 } from './types.js';
 
-/** Longest JSON command line accepted by pipe mode and other line-based adapters. */
-export const COMMAND_JSON_BYTES_MAX = 64 * 1024;
-
 const INVALID = -1;
 
 function invert<T extends Record<string, number>>(o: T): Map<number, string> {

@@ -6,7 +6,7 @@
 import { assertLimits, brokenRules, type LimitRule } from '../ops/limits.js';
 import { CLIENT_REQUEST_TIMEOUT_MS } from '../replicator/client/client.js';
 import { CLIENT_BATCH_COMMANDS_MAX } from '../replicator/client/protocol.js';
-import { CLORDID_LENGTH_MAX } from '../engine/engine.js';
+import { CLORDID_LENGTH_MAX } from '../engine/limits.js';
 import { BATCH_COMMANDS_MAX } from '../shard/batch-codec.js';
 import * as limits from './limits.js';
 

@@ -624,6 +624,11 @@ export class Engine {
   // -------------------------------------------------------------------------
 
   private cancel(cmd: CancelCommand): void {
+    // Naming the order twice is ambiguous (the two may name different orders): refused, not resolved.
+    if (cmd.orderId !== undefined && cmd.clOrdId !== undefined) {
+      this.cancelReject(cmd.account, cmd.orderId, cmd.clOrdId, CxlRejResponseTo.CANCEL, Reason.MALFORMED_COMMAND);
+      return;
+    }
     const o = this.findOwn(cmd.account, cmd.orderId, cmd.clOrdId);
     if (o === NIL) {
       this.cancelReject(cmd.account, cmd.orderId, cmd.clOrdId, CxlRejResponseTo.CANCEL, Reason.ORDER_NOT_FOUND);
@@ -646,6 +651,8 @@ export class Engine {
 
   private amend(cmd: AmendCommand): void {
     const s = this.orders;
+    if (cmd.orderId !== undefined && cmd.origClOrdId !== undefined)
+      return this.rejectAmend(cmd, Reason.MALFORMED_COMMAND);
     // A kill-switched account has no orders left; say why rather than ORDER_NOT_FOUND.
     if (this.accounts.get(cmd.account)?.blocked === true) return this.rejectAmend(cmd, Reason.ACCOUNT_BLOCKED);
     const o = this.findOwn(cmd.account, cmd.orderId, cmd.origClOrdId);
@@ -653,6 +660,7 @@ export class Engine {
     const inst = this.instruments[s.instrument[o]!]!;
     const cfg = inst.cfg;
     if (inst.halted) return this.rejectAmend(cmd, Reason.INSTRUMENT_HALTED);
+    if (setsFixedAttribute(cmd)) return this.rejectAmend(cmd, Reason.AMEND_NOT_ALLOWED);
     const pending = s.state[o] === SlotState.PENDING_STOP;
     const ordType = s.ordType[o]!;
     const hasLimit = ordType === OrdType.LIMIT || ordType === OrdType.STOP_LIMIT;
@@ -1310,6 +1318,25 @@ export function validClOrdId(clOrdId: unknown): clOrdId is string {
     if (c < CLORDID_CHAR_MIN || c > CLORDID_CHAR_MAX) return false;
   }
   return true;
+}
+
+/**
+ * Whether an amend carries an order attribute an amend cannot change (side, type, time in force,
+ * expiry, post-only, display quantity, STP mode). Such an amend is refused rather than applied
+ * without it: the client would otherwise believe the attribute had changed.
+ */
+function setsFixedAttribute(cmd: AmendCommand): boolean {
+  const c = cmd as AmendCommand &
+    Partial<Pick<NewOrderCommand, 'side' | 'ordType' | 'tif' | 'expireTsUs' | 'postOnly' | 'displayQty' | 'stp'>>;
+  return (
+    c.side !== undefined ||
+    c.ordType !== undefined ||
+    c.tif !== undefined ||
+    c.expireTsUs !== undefined ||
+    c.postOnly !== undefined ||
+    c.displayQty !== undefined ||
+    c.stp !== undefined
+  );
 }
 
 function validAccount(account: unknown): account is number {

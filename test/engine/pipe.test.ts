@@ -209,3 +209,229 @@ describe('configuration', () => {
     );
   });
 });
+
+// ---------------------------------------------------------------------------
+// What engine/README.md says about commands in JSON, each claim checked here so the text cannot drift.
+// ---------------------------------------------------------------------------
+
+const BTC = { symbol: 'BTC-USD' };
+const limit = (f: Record<string, unknown>) =>
+  JSON.stringify({ type: 'new', account: 1, ...BTC, side: 'BUY', ordType: 'LIMIT', price: 4_900_000, qty: 1, ...f });
+
+/** Feeds JSON lines to a fresh session; returns the events of each line (book events left out). */
+function feed(lines: string[]): Record<string, unknown>[][] {
+  const session = new PipeSession({ config });
+  return lines.map((l) =>
+    session
+      .line(l)
+      .split('\n')
+      .filter((x) => x !== '')
+      .map((x) => JSON.parse(x) as Record<string, unknown>)
+      .filter((e) => e.kind !== 'book'),
+  );
+}
+const last = (lines: string[]) => feed(lines).at(-1)!;
+const rejected = (reason: string) => ({ kind: 'exec', execType: 'REJECTED', reason });
+const cancelRejected = (responseTo: string, reason: string) => ({ kind: 'cancel_reject', responseTo, reason });
+
+describe('JSON null is the same as an absent field', () => {
+  it.each([
+    ['tif on LIMIT', { tif: null }],
+    ['price on MARKET', { ordType: 'MARKET', price: null }],
+    ['stopPrice on LIMIT', { stopPrice: null }],
+    ['expireTsUs on GTC', { tif: 'GTC', expireTsUs: null }],
+    ['displayQty', { displayQty: null }],
+    ['postOnly', { postOnly: null }],
+    ['stp', { stp: null }],
+    ['seq and tsUs', { seq: null, tsUs: null }],
+  ])('%s', (_n, f) => {
+    const absent = Object.fromEntries(Object.entries(f).map(([k, v]) => [k, v === null ? undefined : v]));
+    const withNull = feed(['{"type":"tick","seq":5,"tsUs":1000}', limit({ clOrdId: 'n', ...f })]);
+    const without = feed(['{"type":"tick","seq":5,"tsUs":1000}', limit({ clOrdId: 'n', ...f, ...absent })]);
+    expect(withNull).toEqual(without);
+    expect(withNull[1]![0]).toMatchObject({ kind: 'exec', execType: 'NEW', seq: 6, tsUs: 1000 });
+  });
+
+  it('on an amend too: a null qty leaves the quantity as it is', () => {
+    const placed = limit({ clOrdId: 'a', qty: 5 });
+    expect(last([placed, '{"type":"amend","account":1,"orderId":1,"qty":null,"price":4900100}'])).toMatchObject([
+      { kind: 'exec', execType: 'REPLACED', orderQty: 5, price: 4_900_100 },
+    ]);
+  });
+
+  it('except type: a null type is a line without a string type', () => {
+    expect(last(['{"type":null,"seq":1}'])).toEqual([
+      expect.objectContaining({ kind: 'command_reject', seq: 0, message: LINE_REJECT_MESSAGES.noType }),
+    ]);
+  });
+
+  it('a value that is present is checked: price 0 on a MARKET order is refused', () => {
+    expect(last([limit({ clOrdId: 'x', ordType: 'MARKET', price: 0 })])).toMatchObject([rejected('INVALID_PRICE')]);
+  });
+});
+
+describe('default time in force: GTC for LIMIT and STOP_LIMIT, IOC for MARKET and STOP_MARKET', () => {
+  // Each scenario leaves the order with quantity left after a partial fill, then lets two days pass
+  // and cancels what is left: GTC, IOC, FOK and DAY each give different events.
+  const scenario = (order: Record<string, unknown>) => [
+    limit({ account: 2, clOrdId: 'maker', side: 'SELL', price: 4_950_000, qty: 2 }),
+    limit({ clOrdId: 'x', price: 4_950_000, qty: 3, ...order }),
+    limit({ account: 3, clOrdId: 'trigger', price: 4_950_000, qty: 1 }),
+    '{"type":"tick","tsUs":172800000000}',
+    '{"type":"mass_cancel","account":1}',
+  ];
+  const stop = { stopPrice: 4_950_000 };
+  it.each([
+    ['LIMIT', {}, 'GTC', ['IOC', 'FOK', 'DAY']],
+    ['MARKET', { ordType: 'MARKET', price: undefined }, 'IOC', ['FOK']],
+    ['STOP_LIMIT', { ordType: 'STOP_LIMIT', ...stop }, 'GTC', ['IOC', 'FOK', 'DAY']],
+    ['STOP_MARKET', { ordType: 'STOP_MARKET', price: undefined, ...stop }, 'IOC', ['FOK']],
+  ])('%s without tif is %s', (_n, order, tif, others) => {
+    const implicit = feed(scenario(order));
+    expect(implicit).toEqual(feed(scenario({ ...order, tif })));
+    for (const other of others) expect(implicit, other).not.toEqual(feed(scenario({ ...order, tif: other })));
+  });
+});
+
+describe('a field that does not belong to the order type is refused, not ignored', () => {
+  it.each([
+    ['price on MARKET', { ordType: 'MARKET' }, 'INVALID_PRICE'],
+    ['price on STOP_MARKET', { ordType: 'STOP_MARKET', stopPrice: 5_100_000 }, 'INVALID_PRICE'],
+    ['stopPrice on LIMIT', { stopPrice: 5_100_000 }, 'INVALID_STOP_PRICE'],
+    ['stopPrice on MARKET', { ordType: 'MARKET', price: undefined, stopPrice: 5_100_000 }, 'INVALID_STOP_PRICE'],
+    ['expireTsUs without tif', { expireTsUs: 9_000_000_000_000_000 }, 'INVALID_EXPIRE_TIME'],
+    ['expireTsUs on GTC', { tif: 'GTC', expireTsUs: 9_000_000_000_000_000 }, 'INVALID_EXPIRE_TIME'],
+    ['expireTsUs on DAY', { tif: 'DAY', expireTsUs: 9_000_000_000_000_000 }, 'INVALID_EXPIRE_TIME'],
+    [
+      'displayQty on MARKET',
+      { ordType: 'MARKET', price: undefined, qty: 5, displayQty: 1 },
+      'INVALID_DISPLAY_QUANTITY',
+    ],
+    ['displayQty on IOC', { tif: 'IOC', qty: 5, displayQty: 1 }, 'INVALID_DISPLAY_QUANTITY'],
+    ['postOnly on MARKET', { ordType: 'MARKET', price: undefined, postOnly: 'REJECT' }, 'INVALID_POST_ONLY'],
+    [
+      'postOnly on STOP_LIMIT',
+      { ordType: 'STOP_LIMIT', stopPrice: 5_100_000, postOnly: 'REJECT' },
+      'INVALID_POST_ONLY',
+    ],
+    ['a resting tif on MARKET', { ordType: 'MARKET', price: undefined, tif: 'GTC' }, 'INVALID_TIME_IN_FORCE'],
+  ])('%s', (_n, f, reason) => {
+    expect(last([limit({ clOrdId: 'x', ...f })])).toMatchObject([rejected(reason)]);
+  });
+
+  it('postOnly NONE (the default) is allowed on any order type', () => {
+    expect(last([limit({ clOrdId: 'x', ordType: 'MARKET', price: undefined, postOnly: 'NONE' })])[0]).toMatchObject({
+      execType: 'NEW',
+    });
+  });
+});
+
+describe('client order id: 1–64 characters from 0x21 to 0x7E', () => {
+  it.each([
+    ['0x20 (space)', 'a b', false],
+    ['0x21 (!)', 'a!b', true],
+    ['0x7E (~)', 'a~b', true],
+    ['0x7F (DEL)', 'a\u007fb', false],
+    ['non-ASCII', 'aéb', false],
+    ['64 characters', 'x'.repeat(64), true],
+    ['65 characters', 'x'.repeat(65), false],
+    ['empty', '', false],
+  ])('%s', (_n, clOrdId, ok) => {
+    const placed = last([limit({ clOrdId })]);
+    expect(placed[0]).toMatchObject(ok ? { execType: 'NEW', clOrdId } : rejected('INVALID_CLIENT_ORDER_ID'));
+    const amended = last([limit({ clOrdId: 'a' }), JSON.stringify({ type: 'amend', account: 1, orderId: 1, clOrdId })]);
+    expect(amended[0]).toMatchObject(
+      ok ? { execType: 'REPLACED', clOrdId, origClOrdId: 'a' } : cancelRejected('AMEND', 'INVALID_CLIENT_ORDER_ID'),
+    );
+  });
+});
+
+describe('repeating an admin command re-emits its status event', () => {
+  it('halt, halt, resume, resume, kill switch on twice and off twice, the same reference price twice', () => {
+    const events = feed([
+      limit({ clOrdId: 'a' }),
+      '{"type":"halt","symbol":"BTC-USD"}',
+      '{"type":"halt","symbol":"BTC-USD"}',
+      '{"type":"resume","symbol":"BTC-USD"}',
+      '{"type":"resume","symbol":"BTC-USD"}',
+      '{"type":"kill_switch","account":1,"active":true}',
+      '{"type":"kill_switch","account":1,"active":true}',
+      '{"type":"kill_switch","account":1,"active":false}',
+      '{"type":"kill_switch","account":1,"active":false}',
+      '{"type":"set_reference_price","symbol":"BTC-USD","price":5000000}',
+      '{"type":"set_reference_price","symbol":"BTC-USD","price":5000000}',
+    ]).slice(1);
+    const status = (s: string) => [{ kind: 'instrument_status', symbol: 'BTC-USD', status: s }];
+    const account = (blocked: boolean, canceledCount: number) => [
+      expect.objectContaining({ kind: 'account_status', account: 1, blocked, canceledCount }),
+    ];
+    expect(events.slice(0, 4)).toMatchObject([
+      status('HALTED'),
+      status('HALTED'),
+      status('TRADING'),
+      status('TRADING'),
+    ]);
+    // The first kill switch cancels the order (its CANCELED report comes first), the second finds nothing.
+    expect(events[4]!.at(-1)).toEqual(account(true, 1)[0]);
+    expect(events.slice(5, 8)).toEqual([account(true, 0), account(false, 0), account(false, 0)]);
+    expect(events.slice(8)).toMatchObject([status('TRADING'), status('TRADING')]);
+  });
+});
+
+describe('amend and cancel (the real process)', () => {
+  it('an amend to quantity 0 is refused; to at most the filled quantity it ends the order', async () => {
+    const events = await streamPipe([
+      `${limit({ clOrdId: 'a', price: 4_950_000, qty: 5 })}\n`,
+      `${limit({ account: 2, clOrdId: 'maker', side: 'SELL', price: 4_950_000, qty: 2 })}\n`,
+      '{"type":"amend","account":1,"orderId":1,"qty":0}\n',
+      '{"type":"amend","account":1,"orderId":1,"qty":1}\n',
+    ]);
+    expect(events.slice(-2)).toMatchObject([
+      cancelRejected('AMEND', 'INVALID_QUANTITY'),
+      {
+        kind: 'exec',
+        execType: 'REPLACED',
+        ordStatus: 'FILLED',
+        reason: 'AMENDED_BELOW_FILLED',
+        orderQty: 2,
+        leavesQty: 0,
+      },
+    ]);
+  });
+
+  it('an amend carrying an attribute it cannot change is refused, and the order is left as it was', async () => {
+    const fixed = [
+      { side: 'SELL' },
+      { ordType: 'MARKET' },
+      { tif: 'IOC' },
+      { expireTsUs: 9_000_000_000_000_000 },
+      { postOnly: 'REJECT' },
+      { displayQty: 1 },
+      { stp: 'NONE' },
+    ];
+    const events = await streamPipe([
+      `${limit({ clOrdId: 'a', qty: 5 })}\n`,
+      ...fixed.map((f) => `${JSON.stringify({ type: 'amend', account: 1, orderId: 1, qty: 4, ...f })}\n`),
+      '{"type":"amend","account":1,"orderId":1,"qty":3}\n',
+    ]);
+    expect(events.slice(1)).toMatchObject([
+      ...fixed.map(() => cancelRejected('AMEND', 'AMEND_NOT_ALLOWED')),
+      { kind: 'exec', execType: 'REPLACED', orderQty: 3, displayQty: 0, side: 'BUY', ordType: 'LIMIT' },
+    ]);
+  });
+
+  it('naming the order both by id and by client order id is refused (cancel and amend)', async () => {
+    const events = await streamPipe([
+      `${limit({ clOrdId: 'a' })}\n`,
+      `${limit({ clOrdId: 'b' })}\n`,
+      '{"type":"cancel","account":1,"orderId":1,"clOrdId":"b"}\n',
+      '{"type":"amend","account":1,"orderId":1,"origClOrdId":"b","qty":2}\n',
+      '{"type":"cancel","account":1,"orderId":1}\n',
+    ]);
+    expect(events.slice(2)).toMatchObject([
+      cancelRejected('CANCEL', 'MALFORMED_COMMAND'),
+      cancelRejected('AMEND', 'MALFORMED_COMMAND'),
+      { kind: 'exec', execType: 'CANCELED', orderId: 1, clOrdId: 'a' },
+    ]);
+  });
+});

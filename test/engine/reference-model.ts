@@ -141,6 +141,9 @@ const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isInt
 const isSide = (x: unknown): x is Side => x === Side.BUY || x === Side.SELL;
 const isStp = (x: unknown): x is Stp => isInt(x) && x >= 0 && x <= 4;
 const isAccount = (x: unknown): x is number => isInt(x) && x > 0 && x <= ACCOUNT_MAX;
+/** NewOrder fields an amend may not carry (README "Amend"). */
+const AMEND_FIXED_FIELDS = ['side', 'ordType', 'tif', 'expireTsUs', 'postOnly', 'displayQty', 'stp'] as const;
+
 const validClOrdId = (x: unknown): x is string =>
   typeof x === 'string' && x.length >= 1 && x.length <= 64 && /^[\x21-\x7e]+$/.test(x);
 
@@ -722,6 +725,7 @@ export class ReferenceModel {
   private cancel(cmd: CancelCommand): boolean {
     const c = cmd as unknown as Record<string, unknown>;
     if (!isAccount(c['account'])) return false;
+    if (c['orderId'] !== undefined && c['clOrdId'] !== undefined) return false; // MALFORMED_COMMAND: named twice
     const o = this.findOwn(cmd.account, c['orderId'], c['clOrdId']);
     if (!o) return false; // ORDER_NOT_FOUND
     this.finish(o, 'CANCELED');
@@ -759,10 +763,13 @@ export class ReferenceModel {
   private amend(cmd: AmendCommand): boolean {
     const c = cmd as unknown as Record<string, unknown>;
     if (!isAccount(c['account'])) return false;
+    if (c['orderId'] !== undefined && c['origClOrdId'] !== undefined) return false; // MALFORMED_COMMAND: named twice
     const o = this.findOwn(cmd.account, c['orderId'], c['origClOrdId']);
     if (!o) return false;
     const inst = this.insts.get(o.symbol)!;
     if (inst.halted) return false;
+    // AMEND_NOT_ALLOWED: an attribute an amend cannot change is refused, not ignored.
+    if (AMEND_FIXED_FIELDS.some((f) => c[f] !== undefined)) return false;
     if (this.blocked.has(o.account)) return false;
     if (c['clOrdId'] !== undefined) {
       if (!validClOrdId(c['clOrdId'])) return false;

@@ -831,3 +831,202 @@ describe('config validation', () => {
     expect(() => parseConfig(json(1_000_000_000, 9_007_200))).toThrow(Error);
   });
 });
+
+// ---------------------------------------------------------------------------
+// Which reject wins when a command breaks several rules (engine/README.md "Which reject wins"):
+// for each pair of rules next to each other in the order, a command breaking both gets the first,
+// and the same command without the first fault gets the second (so it really breaks both).
+// ---------------------------------------------------------------------------
+
+type Fields = Record<string, unknown>;
+/** [first, second, breaks both, breaks only the second, options]. */
+type PrecedenceRow = [Reason, Reason, Fields, Fields, Options?];
+
+const R = Reason;
+const LATER = 1_800_000_000_000_000;
+const haltBtc: Options = { afterBaseline: (k) => k.halt(BTC) };
+const block = (account: number): Options => ({ afterBaseline: (k) => k.killSwitch(account, true) });
+const haltAndBlock5: Options = {
+  afterBaseline: (k) => {
+    k.halt(BTC);
+    k.killSwitch(5, true);
+  },
+};
+const stopLimit = { ordType: STOP_LIMIT, price: 1_003_000 };
+const postOnlyCross = { price: 1_001_000, postOnly: PostOnly.REJECT };
+
+describe('which reject wins: new order', () => {
+  const rows: PrecedenceRow[] = [
+    [R.UNKNOWN_INSTRUMENT, R.INVALID_ACCOUNT, { symbol: 'DOGE', account: 0 }, { account: 0 }],
+    [R.INVALID_ACCOUNT, R.INVALID_CLIENT_ORDER_ID, { account: 0, clOrdId: 'a b' }, { clOrdId: 'a b' }],
+    [R.INVALID_CLIENT_ORDER_ID, R.INVALID_SIDE, { clOrdId: 'a b', side: 3 }, { side: 3 }],
+    [R.INVALID_SIDE, R.INVALID_ORDER_TYPE, { side: 3, ordType: 9 }, { ordType: 9 }],
+    [R.INVALID_ORDER_TYPE, R.INVALID_TIME_IN_FORCE, { ordType: 9, tif: 9 }, { tif: 9 }],
+    [R.INVALID_TIME_IN_FORCE, R.INVALID_EXPIRE_TIME, { tif: 9, expireTsUs: LATER }, { expireTsUs: LATER }],
+    [R.INVALID_EXPIRE_TIME, R.INVALID_QUANTITY, { expireTsUs: LATER, qty: 0 }, { qty: 0 }],
+    [R.INVALID_QUANTITY, R.QUANTITY_NOT_LOT_MULTIPLE, { qty: -5 }, { qty: 15 }],
+    [R.QUANTITY_NOT_LOT_MULTIPLE, R.QUANTITY_BELOW_MIN, { qty: 5 }, { symbol: ETH, price: 5000, qty: 3 }],
+    [R.QUANTITY_BELOW_MIN, R.INVALID_PRICE, { symbol: ETH, qty: 3, price: 0 }, { symbol: ETH, price: 0 }],
+    [R.QUANTITY_ABOVE_MAX, R.INVALID_PRICE, { qty: 1_000_010, price: 0 }, { price: 0 }],
+    [R.INVALID_PRICE, R.PRICE_NOT_TICK_MULTIPLE, { price: -3 }, { price: 1_000_003 }],
+    [R.PRICE_NOT_TICK_MULTIPLE, R.INVALID_PRICE, { price: 10_000_003 }, { price: 10_000_005 }],
+    [R.INVALID_PRICE, R.PRICE_OUT_OF_BAND, { price: 10_000_005 }, { price: BTC_BAND_HIGH + 5 }],
+    [
+      R.PRICE_OUT_OF_BAND,
+      R.INVALID_STOP_PRICE,
+      { ...stopLimit, price: BTC_BAND_HIGH + 5, stopPrice: 3 },
+      { ...stopLimit, stopPrice: 3 },
+    ],
+    [
+      R.INVALID_PRICE,
+      R.INVALID_STOP_PRICE,
+      { ordType: MARKET, price: 1_000_000, stopPrice: 1_003_000 },
+      { ordType: MARKET, stopPrice: 1_003_000 },
+    ],
+    [
+      R.INVALID_STOP_PRICE,
+      R.INVALID_POST_ONLY,
+      { ...stopLimit, stopPrice: 3, postOnly: PostOnly.REJECT },
+      { ...stopLimit, stopPrice: 1_003_000, postOnly: PostOnly.REJECT },
+    ],
+    [
+      R.STOP_PRICE_WOULD_TRIGGER,
+      R.INVALID_POST_ONLY,
+      { ...stopLimit, stopPrice: 1_000_000, postOnly: PostOnly.REJECT },
+      { ...stopLimit, stopPrice: 1_003_000, postOnly: PostOnly.REJECT },
+    ],
+    [
+      R.INVALID_POST_ONLY,
+      R.INVALID_DISPLAY_QUANTITY,
+      { postOnly: 7, qty: 30, displayQty: 15 },
+      { qty: 30, displayQty: 15 },
+    ],
+    [R.INVALID_DISPLAY_QUANTITY, R.INVALID_STP_MODE, { qty: 30, displayQty: 15, stp: 9 }, { stp: 9 }],
+    [R.INVALID_STP_MODE, R.INSTRUMENT_HALTED, { stp: 9, price: 996_000 }, { price: 996_000 }, haltBtc],
+    [
+      R.INSTRUMENT_HALTED,
+      R.ACCOUNT_BLOCKED,
+      { account: 5, price: 996_000 },
+      { account: 5, symbol: ETH, price: 5000 },
+      haltAndBlock5,
+    ],
+    // A kill-switched account has no live order, so ACCOUNT_BLOCKED and DUPLICATE_CLIENT_ORDER_ID never meet.
+    [
+      R.INSTRUMENT_HALTED,
+      R.DUPLICATE_CLIENT_ORDER_ID,
+      { clOrdId: 's1', price: 996_000 },
+      { clOrdId: 's1', symbol: ETH, price: 5000 },
+      haltBtc,
+    ],
+    [
+      R.ACCOUNT_BLOCKED,
+      R.POST_ONLY_WOULD_CROSS,
+      { account: 5, ...postOnlyCross },
+      { account: 6, ...postOnlyCross },
+      block(5),
+    ],
+    [R.DUPLICATE_CLIENT_ORDER_ID, R.POST_ONLY_WOULD_CROSS, { clOrdId: 's1', ...postOnlyCross }, postOnlyCross],
+    [
+      R.POST_ONLY_WOULD_CROSS,
+      R.BOOK_FULL,
+      postOnlyCross,
+      { price: 996_000 },
+      { config: defaultConfig({ orderCountMax: LIVE_AFTER_BASELINE }) },
+    ],
+  ];
+  it.each(rows.map((r) => [names(r[0]), names(r[1]), ...r] as const))(
+    '%s before %s',
+    (_a, _b, first, second, both, only, opts) => {
+      newRejected(first, both, opts);
+      newRejected(second, only, opts);
+    },
+  );
+});
+
+describe('which reject wins: amend, cancel, mass cancel, admin and envelope', () => {
+  const ST = { account: 2, orderId: ST2 };
+  const E = { account: 2, orderId: E1 };
+  const amendRows: PrecedenceRow[] = [
+    [R.MALFORMED_COMMAND, R.ACCOUNT_BLOCKED, { origClOrdId: 's1', qty: 90 }, { qty: 90 }, block(1)],
+    [R.ACCOUNT_BLOCKED, R.ORDER_NOT_FOUND, { orderId: 999, qty: 90 }, { account: 6, orderId: 999, qty: 90 }, block(1)],
+    [R.ORDER_NOT_FOUND, R.INSTRUMENT_HALTED, { orderId: 999, qty: 90 }, { qty: 90 }, haltBtc],
+    [R.INSTRUMENT_HALTED, R.AMEND_NOT_ALLOWED, { qty: 90, displayQty: 10 }, { ...E, qty: 6, displayQty: 1 }, haltBtc],
+    [R.INSTRUMENT_HALTED, R.MALFORMED_COMMAND, {}, E, haltBtc],
+    [R.AMEND_NOT_ALLOWED, R.INVALID_CLIENT_ORDER_ID, { displayQty: 10, clOrdId: 'a b' }, { clOrdId: 'a b' }],
+    [R.INVALID_CLIENT_ORDER_ID, R.INVALID_QUANTITY, { clOrdId: 'a b', qty: 0 }, { qty: 0 }],
+    [R.DUPLICATE_CLIENT_ORDER_ID, R.INVALID_QUANTITY, { clOrdId: 'b2', qty: 0 }, { qty: 0 }],
+    [R.INVALID_QUANTITY, R.QUANTITY_NOT_LOT_MULTIPLE, { qty: -5 }, { qty: 95 }],
+    [R.QUANTITY_NOT_LOT_MULTIPLE, R.QUANTITY_ABOVE_MAX, { qty: 1_000_015 }, { qty: 1_000_010 }],
+    [
+      R.QUANTITY_ABOVE_MAX,
+      R.AMEND_NOT_ALLOWED,
+      { ...ST, qty: 1_000_010, price: 1_000_000 },
+      { ...ST, price: 1_000_000 },
+    ],
+    [R.QUANTITY_BELOW_MIN, R.INVALID_PRICE, { ...E, qty: 3, price: 0 }, { ...E, price: 0 }],
+    [R.AMEND_NOT_ALLOWED, R.INVALID_PRICE, { ...ST, price: 0 }, { price: 0 }],
+    [
+      R.PRICE_OUT_OF_BAND,
+      R.AMEND_NOT_ALLOWED,
+      { price: BTC_BAND_HIGH + 5, stopPrice: 1_003_000 },
+      { stopPrice: 1_003_000 },
+    ],
+  ];
+  it.each(amendRows.map((r) => [names(r[0]), names(r[1]), ...r] as const))(
+    'amend: %s before %s',
+    (_a, _b, first, second, both, only, opts) => {
+      amendRejected(first, both, opts);
+      amendRejected(second, only, opts);
+    },
+  );
+
+  it('cancel: MALFORMED_COMMAND (named twice) before ORDER_NOT_FOUND', () => {
+    const cancel = (f: Fields) => (k: Kit) => k.cancelCmd({ account: 1, ...f });
+    expectRejected(
+      cancel({ orderId: 999, clOrdId: 'nope' }),
+      cancelReject(CxlRejResponseTo.CANCEL, R.MALFORMED_COMMAND),
+    );
+    expectRejected(cancel({ orderId: 999 }), cancelReject(CxlRejResponseTo.CANCEL, R.ORDER_NOT_FOUND));
+  });
+
+  it.each([
+    [R.INVALID_ACCOUNT, R.UNKNOWN_INSTRUMENT, { account: 0, symbol: 'DOGE' }, { symbol: 'DOGE' }],
+    [R.UNKNOWN_INSTRUMENT, R.INVALID_SIDE, { symbol: 'DOGE', side: 3 }, { side: 3 }],
+  ] as const)('mass cancel: reason %i before %i', (first, second, both, only) => {
+    const mass = (f: Fields) => (k: Kit) => k.massCancelCmd({ account: 1, ...f });
+    expectRejected(mass(both), cancelReject(CxlRejResponseTo.MASS_CANCEL, first));
+    expectRejected(mass(only), cancelReject(CxlRejResponseTo.MASS_CANCEL, second));
+  });
+
+  it.each([
+    [
+      'kill_switch',
+      R.INVALID_ACCOUNT,
+      R.MALFORMED_COMMAND,
+      { account: 0, active: 'yes' },
+      { account: 1, active: 'yes' },
+    ],
+    ['set_account', R.INVALID_ACCOUNT, R.INVALID_STP_MODE, { account: 0, stp: 9 }, { account: 1, stp: 9 }],
+    [
+      'set_reference_price',
+      R.UNKNOWN_INSTRUMENT,
+      R.INVALID_PRICE,
+      { symbol: 'DOGE', price: 0 },
+      { symbol: BTC, price: 0 },
+    ],
+  ] as const)('%s: reason %i before %i', (type, first, second, both, only) => {
+    expectRejected((k) => k.cmd(type, both), commandReject(type, first));
+    expectRejected((k) => k.cmd(type, only), commandReject(type, second));
+  });
+
+  it('envelope: INVALID_SEQUENCE before INVALID_TIMESTAMP before UNKNOWN_COMMAND and every command rule', () => {
+    expectRejected((k) => k.cmd('explode', { seq: 0, tsUs: NaN }), commandReject('explode', R.INVALID_SEQUENCE));
+    expectRejected((k) => k.cmd('explode', { tsUs: NaN }), commandReject('explode', R.INVALID_TIMESTAMP));
+    expectRejected((k) => k.cmd('explode'), commandReject('explode', R.UNKNOWN_COMMAND));
+    expectRejected((k) => k.newOrder({ tsUs: NaN, qty: 0 }), commandReject('new', R.INVALID_TIMESTAMP));
+  });
+});
+
+function names(reason: Reason): string {
+  return Object.keys(Reason).find((k) => Reason[k as keyof typeof Reason] === reason) ?? String(reason);
+}

@@ -347,7 +347,7 @@ describe('client order id: 1–64 characters from 0x21 to 0x7E', () => {
 });
 
 describe('repeating an admin command re-emits its status event', () => {
-  it('halt, halt, resume, resume, kill switch on twice and off twice, the same reference price twice', () => {
+  it('halt, halt, resume, resume, kill switch on twice and off twice, the same reference price and STP mode twice', () => {
     const events = feed([
       limit({ clOrdId: 'a' }),
       '{"type":"halt","symbol":"BTC-USD"}',
@@ -360,6 +360,8 @@ describe('repeating an admin command re-emits its status event', () => {
       '{"type":"kill_switch","account":1,"active":false}',
       '{"type":"set_reference_price","symbol":"BTC-USD","price":5000000}',
       '{"type":"set_reference_price","symbol":"BTC-USD","price":5000000}',
+      '{"type":"set_account","account":1,"stp":"NONE"}',
+      '{"type":"set_account","account":1,"stp":"NONE"}',
     ]).slice(1);
     const status = (s: string) => [{ kind: 'instrument_status', symbol: 'BTC-USD', status: s }];
     const account = (blocked: boolean, canceledCount: number) => [
@@ -374,7 +376,9 @@ describe('repeating an admin command re-emits its status event', () => {
     // The first kill switch cancels the order (its CANCELED report comes first), the second finds nothing.
     expect(events[4]!.at(-1)).toEqual(account(true, 1)[0]);
     expect(events.slice(5, 8)).toEqual([account(true, 0), account(false, 0), account(false, 0)]);
-    expect(events.slice(8)).toMatchObject([status('TRADING'), status('TRADING')]);
+    expect(events.slice(8, 10)).toMatchObject([status('TRADING'), status('TRADING')]);
+    const stp = { kind: 'account_status', account: 1, blocked: false, stp: 'NONE', canceledCount: 0 };
+    expect(events.slice(10)).toMatchObject([[stp], [stp]]);
   });
 });
 

@@ -745,6 +745,27 @@ describe('MALFORMED_COMMAND', () => {
     ));
 });
 
+// engine/README.md "null and absent inside the engine": a command built in code or read from the log.
+describe('null inside the engine', () => {
+  it.each([
+    ['tif', { tif: null }],
+    ['postOnly', { postOnly: null }],
+  ])('null %s selects the default, as absence does', (_n, f) => {
+    const k = new Kit();
+    baseline(k);
+    expect(k.new({ account: 6, clOrdId: 'n', price: 996_000, ...f })[0]).toMatchObject({ execType: ExecType.NEW });
+    expect(k.engine.order(k.last)).toBeDefined(); // rests: GTC, not IOC
+  });
+
+  it.each([
+    ['price on MARKET', Reason.INVALID_PRICE, { ordType: MARKET, price: null }],
+    ['stopPrice on LIMIT', Reason.INVALID_STOP_PRICE, { stopPrice: null }],
+    ['expireTsUs', Reason.INVALID_EXPIRE_TIME, { expireTsUs: null }],
+    ['displayQty', Reason.INVALID_DISPLAY_QUANTITY, { qty: 30, displayQty: null }],
+    ['stp', Reason.INVALID_STP_MODE, { stp: null }],
+  ])('null %s is a value of the wrong type', (_n, reason, f) => newRejected(reason, f));
+});
+
 // The JSON edge (json-codec.ts, config.ts): loaded lazily so the engine tests above do not depend on them.
 describe('JSON codec envelope errors', () => {
   it.each([

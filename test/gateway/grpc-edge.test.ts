@@ -631,7 +631,15 @@ describe('OrderSession', () => {
         request_id: 0,
         outcomes: [],
         reports: [],
-        error: { code: 'INVALID_ARGUMENT', message: 'malformed request', retry_after_ms: 0 },
+        error: {
+          code: 'INVALID_ARGUMENT',
+          reason: '',
+          message: 'malformed request',
+          retry_after_ms: 0,
+          order_id: 0,
+          seq: 0,
+          field: '',
+        },
       });
       expect(next.request_id).toBe(1000);
     } finally {

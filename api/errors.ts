@@ -205,3 +205,6 @@ export function errorBody(e: GatewayError | { code: string; reason: string; mess
   if (x.field !== undefined) out.field = x.field;
   return JSON.stringify(out);
 }
+
+/** Every reason an edge of the gateway or the query service can answer with (own and engine reject reasons). */
+export const ALL_REASONS: ReadonlySet<string> = new Set<string>([...Object.values(ErrorReason), ...ENGINE_REJECT_REASONS]);

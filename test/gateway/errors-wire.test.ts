@@ -137,7 +137,7 @@ describe('REST error bodies', () => {
     const firstSeq = (first.body as { result: { seq: number } }).result.seq;
     const again = await rest.placeOrder(limitBuy({ client_order_id: id }));
     expect(again.status).toBe(409);
-    const body = again.body as Record<string, unknown>;
+    const body = again.body as unknown as Record<string, unknown>;
     expect(body).toMatchObject({ code: 'ORDER_REJECTED', reason: 'DUPLICATE_CLIENT_ORDER_ID' });
     expect(body.seq).toBeGreaterThan(firstSeq);
     expect(body.order_id).toBe(body.seq); // one shard (shard 0): the order id is the command's seq

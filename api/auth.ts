@@ -91,7 +91,10 @@ function unauthenticated(reason: ErrorReason, message: string): { ok: false; err
   return { ok: false, error: gatewayError(ErrorCode.UNAUTHENTICATED, reason, message) };
 }
 
-const HEADERS_MISSING = unauthenticated(ErrorReason.AUTH_HEADERS_MISSING, 'x-mb-apikey and x-mb-signature are required');
+const HEADERS_MISSING = unauthenticated(
+  ErrorReason.AUTH_HEADERS_MISSING,
+  'x-mb-apikey and x-mb-signature are required',
+);
 const UNKNOWN_API_KEY = unauthenticated(ErrorReason.UNKNOWN_API_KEY, 'unknown API key');
 const BAD_SIGNATURE = unauthenticated(
   ErrorReason.BAD_SIGNATURE,

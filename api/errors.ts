@@ -207,4 +207,7 @@ export function errorBody(e: GatewayError | { code: string; reason: string; mess
 }
 
 /** Every reason an edge of the gateway or the query service can answer with (own and engine reject reasons). */
-export const ALL_REASONS: ReadonlySet<string> = new Set<string>([...Object.values(ErrorReason), ...ENGINE_REJECT_REASONS]);
+export const ALL_REASONS: ReadonlySet<string> = new Set<string>([
+  ...Object.values(ErrorReason),
+  ...ENGINE_REJECT_REASONS,
+]);

@@ -304,9 +304,14 @@ export class Gateway implements GatewayCore {
     if (wait > 0) {
       this.stats.rateLimited++;
       this.metrics.rateLimited.inc();
-      const error = gatewayError(ErrorCode.RATE_LIMITED, ErrorReason.API_KEY_RATE, `rate limit of API key ${v.apiKey}`, {
-        retry_after_ms: wait,
-      });
+      const error = gatewayError(
+        ErrorCode.RATE_LIMITED,
+        ErrorReason.API_KEY_RATE,
+        `rate limit of API key ${v.apiKey}`,
+        {
+          retry_after_ms: wait,
+        },
+      );
       return withRateLimit({ ok: false, error }, rateLimit);
     }
     const r = await this.execute(v.account, v.apiKey, v.command, undefined, trace);
@@ -323,7 +328,11 @@ export class Gateway implements GatewayCore {
   ): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; error: GatewayError }> {
     const risk = this.accounts.get(account);
     if (risk === undefined)
-      return fail(ErrorCode.PERMISSION_DENIED, ErrorReason.ACCOUNT_NOT_CONFIGURED, `account ${account} is not configured`);
+      return fail(
+        ErrorCode.PERMISSION_DENIED,
+        ErrorReason.ACCOUNT_NOT_CONFIGURED,
+        `account ${account} is not configured`,
+      );
     if (c.op === 'GetOrder') return this.getOrder(account, c);
     const riskError = checkRisk(risk, c, this.prices);
     if (riskError !== undefined) {
@@ -334,8 +343,7 @@ export class Gateway implements GatewayCore {
     // Ownership of an order known to this gateway: a foreign order is refused before it costs a log entry.
     if ((c.op === 'CancelOrder' || c.op === 'AmendOrder') && c.orderId !== undefined) {
       const known = this.cachedOrder(toGlobalOrderId(c.shards[0]!, c.orderId));
-      if (known !== undefined && known.account !== account)
-        return fail(ErrorCode.PERMISSION_DENIED, ErrorReason.ORDER_OF_ANOTHER_ACCOUNT, 'the order belongs to another account');
+      if (known !== undefined && known.account !== account) return foreignOrder();
     }
     this.stats.commands++;
     if (c.op === 'PlaceOrder') risk.pendingPlaces++;
@@ -365,7 +373,12 @@ export class Gateway implements GatewayCore {
               reports.push(out);
               canonical.push(canon);
               if (e.execType === ExecType.REJECTED && rejection === undefined)
-                rejection = rejectError(e.reason, `order rejected: ${reasonName(e.reason)}`, r.result.seq, out.order_id);
+                rejection = rejectError(
+                  e.reason,
+                  `order rejected: ${reasonName(e.reason)}`,
+                  r.result.seq,
+                  out.order_id,
+                );
             }
           } else if (e.kind === 'cancel_reject' && e.account === account && rejection === undefined) {
             rejection = rejectError(
@@ -414,9 +427,14 @@ export class Gateway implements GatewayCore {
     if (link.inflight >= SHARD_INFLIGHT_MAX) {
       this.stats.overloaded++;
       this.metrics.overloaded.inc();
-      return fail(ErrorCode.OVERLOADED, ErrorReason.SHARD_INFLIGHT_MAX, `shard ${shard}: ${link.inflight} commands in flight`, {
-        retry_after_ms: 100,
-      });
+      return fail(
+        ErrorCode.OVERLOADED,
+        ErrorReason.SHARD_INFLIGHT_MAX,
+        `shard ${shard}: ${link.inflight} commands in flight`,
+        {
+          retry_after_ms: 100,
+        },
+      );
     }
     link.inflight++;
     try {
@@ -516,7 +534,8 @@ export class Gateway implements GatewayCore {
     const shard = c.shards[0]!;
     const id = toGlobalOrderId(shard, c.orderId!);
     const link = this.links.get(shard);
-    if (link === undefined) return fail(ErrorCode.NOT_FOUND, 'ORDER_NOT_FOUND', `order ${id} not found`, { order_id: id });
+    if (link === undefined)
+      return fail(ErrorCode.NOT_FOUND, 'ORDER_NOT_FOUND', `order ${id} not found`, { order_id: id });
     // The live book first (authoritative for live orders), then what this gateway saw.
     let bookRead = false;
     for (const ep of link.endpointsLeaderFirst()) {
@@ -544,10 +563,7 @@ export class Gateway implements GatewayCore {
         pending: boolean;
       } | null;
       if (o === null) break;
-      if (o.account !== account)
-        return fail(ErrorCode.PERMISSION_DENIED, ErrorReason.ORDER_OF_ANOTHER_ACCOUNT, 'the order belongs to another account', {
-          order_id: id,
-        });
+      if (o.account !== account) return foreignOrder(id);
       const cached = this.cachedOrder(id);
       const order: OrderOut = {
         order_id: id,
@@ -577,13 +593,15 @@ export class Gateway implements GatewayCore {
         { retry_after_ms: 100, order_id: id },
       );
     if (r === undefined)
-      return fail(ErrorCode.NOT_FOUND, 'ORDER_NOT_FOUND', `order ${id} not found (not live, and not seen by this gateway)`, {
-        order_id: id,
-      });
-    if (r.account !== account)
-      return fail(ErrorCode.PERMISSION_DENIED, ErrorReason.ORDER_OF_ANOTHER_ACCOUNT, 'the order belongs to another account', {
-        order_id: id,
-      });
+      return fail(
+        ErrorCode.NOT_FOUND,
+        'ORDER_NOT_FOUND',
+        `order ${id} not found (not live, and not seen by this gateway)`,
+        {
+          order_id: id,
+        },
+      );
+    if (r.account !== account) return foreignOrder(id);
     const order: OrderOut = {
       order_id: id,
       client_order_id: r.client_order_id,
@@ -772,7 +790,9 @@ export class Gateway implements GatewayCore {
       case 'Resume': {
         const s = symbolShard(body.symbol);
         if (s === undefined)
-          return fail(ErrorCode.INVALID_ARGUMENT, 'UNKNOWN_INSTRUMENT', 'need {symbol: a known symbol}', { field: 'symbol' });
+          return fail(ErrorCode.INVALID_ARGUMENT, 'UNKNOWN_INSTRUMENT', 'need {symbol: a known symbol}', {
+            field: 'symbol',
+          });
         shards = [s];
         command = { type: req.op === 'Halt' ? 'halt' : 'resume', symbol: body.symbol };
         break;
@@ -837,7 +857,11 @@ class Session implements GatewaySession {
         error: gatewayError(ErrorCode.UNAVAILABLE, ErrorReason.SESSION_CLOSED, 'session closed'),
       });
     if (this.pending >= SESSION_PENDING_MAX) {
-      return this.refuse(body, ErrorReason.SESSION_PENDING_MAX, `${SESSION_PENDING_MAX} requests waiting in this session`);
+      return this.refuse(
+        body,
+        ErrorReason.SESSION_PENDING_MAX,
+        `${SESSION_PENDING_MAX} requests waiting in this session`,
+      );
     }
     // The first request is always taken, however large (the message size limit bounds it).
     if (this.pending > 0 && this.pendingBytes + body.length > SESSION_PENDING_BYTES_MAX) {
@@ -899,6 +923,17 @@ function fail(
   return { ok: false, error: gatewayError(code, reason, message, extra) };
 }
 
+/** PERMISSION_DENIED: the order (global id, when known) belongs to another account. */
+function foreignOrder(orderId?: number): { ok: false; error: GatewayError } {
+  const extra = orderId === undefined ? undefined : { order_id: orderId };
+  return fail(
+    ErrorCode.PERMISSION_DENIED,
+    ErrorReason.ORDER_OF_ANOTHER_ACCOUNT,
+    'the order belongs to another account',
+    extra,
+  );
+}
+
 /** A reply with the rate-limit state of its API key (the edges turn it into headers / metadata). */
 function withRateLimit(reply: GatewayReply, rateLimit: RateLimitState | undefined): GatewayReply {
   if (rateLimit !== undefined) reply.rateLimit = rateLimit;
@@ -908,10 +943,15 @@ function withRateLimit(reply: GatewayReply, rateLimit: RateLimitState | undefine
 /** The error of a command the engine refused after sequencing: its reject reason, its seq, the order it concerns. */
 function rejectError(reason: Reason, message: string, seq: number, orderId?: number): GatewayError {
   const name = reasonName(reason) as Why;
-  return gatewayError(reason === Reason.ORDER_NOT_FOUND ? ErrorCode.NOT_FOUND : ErrorCode.ORDER_REJECTED, name, message, {
-    seq,
-    ...(orderId !== undefined && orderId > 0 ? { order_id: orderId } : {}),
-  });
+  return gatewayError(
+    reason === Reason.ORDER_NOT_FOUND ? ErrorCode.NOT_FOUND : ErrorCode.ORDER_REJECTED,
+    name,
+    message,
+    {
+      seq,
+      ...(orderId !== undefined && orderId > 0 ? { order_id: orderId } : {}),
+    },
+  );
 }
 
 function keyEntry(

@@ -326,7 +326,10 @@ export function errorToStatus(err: GatewayError, rateLimit?: RateLimitState): gr
   metadata.set(METADATA_ERROR_REASON, err.reason ?? ErrorReason.INTERNAL);
   if (err.retry_after_ms !== undefined)
     metadata.set(METADATA_RETRY_AFTER_MS, String(Math.max(0, Math.ceil(err.retry_after_ms))));
-  metadata.set(METADATA_STATUS_DETAILS, statusDetailsBin(code, details, { ...err, reason: err.reason ?? ErrorReason.INTERNAL }));
+  metadata.set(
+    METADATA_STATUS_DETAILS,
+    statusDetailsBin(code, details, { ...err, reason: err.reason ?? ErrorReason.INTERNAL }),
+  );
   return { code, details, metadata };
 }
 

@@ -30,4 +30,3 @@ export function rateLimitHeaders(s: RateLimitState): [string, string][] {
     [HEADER_RATELIMIT_RESET_MS, String(s.resetMs)],
   ];
 }
-

@@ -311,9 +311,14 @@ export class RestGateway {
     }
     if (this.inflight >= this.inflightMax) {
       // A body still to come is parsed and dropped by uWS: the connection stays usable.
-      const overloaded = gatewayError(ErrorCode.OVERLOADED, ErrorReason.REST_INFLIGHT_MAX, 'too many requests in progress', {
-        retry_after_ms: OVERLOADED_RETRY_AFTER_S * 1000,
-      });
+      const overloaded = gatewayError(
+        ErrorCode.OVERLOADED,
+        ErrorReason.REST_INFLIGHT_MAX,
+        'too many requests in progress',
+        {
+          retry_after_ms: OVERLOADED_RETRY_AFTER_S * 1000,
+        },
+      );
       writeJson(res, 503, errorBody(overloaded), OVERLOADED_RETRY_AFTER_S);
       return;
     }
@@ -372,7 +377,11 @@ export class RestGateway {
       this.opts.metrics().then(
         (m) => answer(200, m.contentType, m.body),
         (err: unknown) =>
-          answer(500, JSON_TYPE, errorBody(gatewayError(ErrorCode.INTERNAL, ErrorReason.INTERNAL, `metrics: ${String(err)}`))),
+          answer(
+            500,
+            JSON_TYPE,
+            errorBody(gatewayError(ErrorCode.INTERNAL, ErrorReason.INTERNAL, `metrics: ${String(err)}`)),
+          ),
       );
       return;
     }
@@ -389,10 +398,7 @@ export class RestGateway {
       // Chunked body (no Content-Length) that grew past the limit.
       ex.dispatched = true;
       this.release(ex);
-      if (!this.stopped)
-        ex.res.cork(() =>
-          writeJson(ex.res, 413, tooLargeJson(this.bodyBytesMax), undefined, true),
-        );
+      if (!this.stopped) ex.res.cork(() => writeJson(ex.res, 413, tooLargeJson(this.bodyBytesMax), undefined, true));
       return;
     }
     if (n > 0) {

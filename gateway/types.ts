@@ -66,10 +66,7 @@ export interface OrderOut {
  * (PlaceOrderResponse {result}, MassCancelResponse {result, canceled_count},
  * GetOrderResponse {order}); the edge encodes it as JSON or protobuf.
  */
-export type GatewayReply = (
-  | { ok: true; body: Record<string, unknown> }
-  | { ok: false; error: GatewayError }
-) & {
+export type GatewayReply = ({ ok: true; body: Record<string, unknown> } | { ok: false; error: GatewayError }) & {
   /** The API key's token bucket after this request (authenticated requests): the edges send it as RateLimit-* headers / metadata. */
   rateLimit?: RateLimitState;
 };

@@ -246,7 +246,11 @@ function uint(d: Record<string, unknown>, f: string): number | undefined {
   if (v === undefined) return undefined;
   const n = parseUint(v);
   if (n === undefined)
-    invalid(R.INVALID_INTEGER, f, `${f} must be an integer from 0 to 2^53−1 (a JSON number or a string of decimal digits)`);
+    invalid(
+      R.INVALID_INTEGER,
+      f,
+      `${f} must be an integer from 0 to 2^53−1 (a JSON number or a string of decimal digits)`,
+    );
   return n;
 }
 
@@ -274,7 +278,8 @@ function clientOrderId(d: Record<string, unknown>, f: string): string | undefine
 
 function checkQty(f: string, q: number, i: InstrumentLimits): void {
   if (q <= 0) invalid('INVALID_QUANTITY', f, `${f} must be > 0`);
-  if (q % i.lotSize !== 0) invalid('QUANTITY_NOT_LOT_MULTIPLE', f, `${f} must be a multiple of the lot size ${i.lotSize}`);
+  if (q % i.lotSize !== 0)
+    invalid('QUANTITY_NOT_LOT_MULTIPLE', f, `${f} must be a multiple of the lot size ${i.lotSize}`);
   if (q < i.minQty) invalid('QUANTITY_BELOW_MIN', f, `${f} must be at least ${i.minQty}`);
   if (q > i.maxQty) invalid('QUANTITY_ABOVE_MAX', f, `${f} must be at most ${i.maxQty}`);
 }
@@ -284,7 +289,11 @@ function checkPrice(f: string, p: number, i: InstrumentLimits): void {
   const stop = f === 'stop_price';
   if (p <= 0) invalid(stop ? 'INVALID_STOP_PRICE' : 'INVALID_PRICE', f, `${f} must be > 0`);
   if (p % i.tickSize !== 0)
-    invalid(stop ? 'INVALID_STOP_PRICE' : 'PRICE_NOT_TICK_MULTIPLE', f, `${f} must be a multiple of the tick size ${i.tickSize}`);
+    invalid(
+      stop ? 'INVALID_STOP_PRICE' : 'PRICE_NOT_TICK_MULTIPLE',
+      f,
+      `${f} must be a multiple of the tick size ${i.tickSize}`,
+    );
   if (p > i.maxPrice) invalid(stop ? 'INVALID_STOP_PRICE' : 'INVALID_PRICE', f, `${f} must be at most ${i.maxPrice}`);
 }
 
@@ -480,7 +489,11 @@ function amend(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardIndex)
     engine.origClOrdId = origClOrdId;
   } else missing('order_id', 'order_id or orig_client_order_id is required');
   if (qty === undefined && price === undefined && stopPrice === undefined && clOrdId === undefined) {
-    invalid(R.AMEND_CHANGES_NOTHING, undefined, 'amend changes nothing: set quantity, price, stop_price or client_order_id');
+    invalid(
+      R.AMEND_CHANGES_NOTHING,
+      undefined,
+      'amend changes nothing: set quantity, price, stop_price or client_order_id',
+    );
   }
   // The instrument, when it is known: the symbol's, or the shard's only one.
   const shardInstruments = ix.byId.get(shard)?.instruments ?? [];

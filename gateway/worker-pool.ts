@@ -166,9 +166,14 @@ interface Batch {
   done: ((result: unknown, error?: unknown) => void)[];
 }
 
-const OVERLOADED: GatewayError = gatewayError(ErrorCode.OVERLOADED, ErrorReason.VALIDATION_QUEUE_MAX, 'validation queue full', {
-  retry_after_ms: OVERLOADED_RETRY_AFTER_MS,
-});
+const OVERLOADED: GatewayError = gatewayError(
+  ErrorCode.OVERLOADED,
+  ErrorReason.VALIDATION_QUEUE_MAX,
+  'validation queue full',
+  {
+    retry_after_ms: OVERLOADED_RETRY_AFTER_MS,
+  },
+);
 const STOPPING: GatewayError = gatewayError(ErrorCode.UNAVAILABLE, ErrorReason.GATEWAY_STOPPING, 'gateway stopping');
 
 function byteLength(x: unknown): number {

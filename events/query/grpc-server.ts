@@ -175,7 +175,9 @@ export class QueryGrpcServer {
             },
             (err: unknown) => {
               this.log.error('query failed: answered INTERNAL', { method: m.name, stack: errorStack(err) });
-              callback(errorStatus({ code: QueryErrorCode.INTERNAL, reason: ErrorReason.INTERNAL, message: 'internal error' }));
+              callback(
+                errorStatus({ code: QueryErrorCode.INTERNAL, reason: ErrorReason.INTERNAL, message: 'internal error' }),
+              );
             },
           );
       }) as grpc.handleUnaryCall<Buffer, Record<string, unknown>>;

@@ -95,12 +95,7 @@ function writeError(res: HttpResponse, e: QueryError): void {
       : status === 503 || status === 429
         ? 1
         : undefined;
-  writeJson(
-    res,
-    status,
-    errorBody(e),
-    retry,
-  );
+  writeJson(res, status, errorBody(e), retry);
 }
 
 export interface QueryRestOptions {
@@ -165,7 +160,11 @@ export class QueryRestServer {
       return;
     }
     if ('time' in r) {
-      writeJson(res, 200, JSON.stringify({ server_time_ms: Date.now(), receive_window_ms: this.opts.service.receiveWindowMs }));
+      writeJson(
+        res,
+        200,
+        JSON.stringify({ server_time_ms: Date.now(), receive_window_ms: this.opts.service.receiveWindowMs }),
+      );
       return;
     }
     if ('health' in r) {
@@ -208,7 +207,10 @@ export class QueryRestServer {
       .handle({ op: r.op, target, body: EMPTY, auth, params })
       .catch((err: unknown): QueryReply => {
         this.log.error('query failed: answered INTERNAL', { op: r.op, stack: errorStack(err) });
-        return { ok: false, error: { code: QueryErrorCode.INTERNAL, reason: ErrorReason.INTERNAL, message: 'internal error' } };
+        return {
+          ok: false,
+          error: { code: QueryErrorCode.INTERNAL, reason: ErrorReason.INTERNAL, message: 'internal error' },
+        };
       })
       .then((reply) => {
         this.inflight--;
@@ -232,7 +234,13 @@ export class QueryRestServer {
       res
         .writeStatus(statusLine(404))
         .writeHeader('content-type', JSON_TYPE)
-        .end(errorBody({ code: QueryErrorCode.NOT_FOUND, reason: ErrorReason.ROUTE_NOT_FOUND, message: 'no metrics here' }));
+        .end(
+          errorBody({
+            code: QueryErrorCode.NOT_FOUND,
+            reason: ErrorReason.ROUTE_NOT_FOUND,
+            message: 'no metrics here',
+          }),
+        );
       return;
     }
     let aborted = false;
@@ -250,7 +258,11 @@ export class QueryRestServer {
           writeJson(
             res,
             500,
-            errorBody({ code: QueryErrorCode.INTERNAL, reason: ErrorReason.INTERNAL, message: `metrics: ${String(err)}` }),
+            errorBody({
+              code: QueryErrorCode.INTERNAL,
+              reason: ErrorReason.INTERNAL,
+              message: `metrics: ${String(err)}`,
+            }),
           ),
         );
       },

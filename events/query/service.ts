@@ -118,6 +118,33 @@ function fail(
   };
 }
 
+/** GetOrders' filter (REST `state`, gRPC `filter`): true for all orders, false for open ones (the default). */
+function allOrders(params: Record<string, unknown>): boolean {
+  const filter = params.filter ?? params.state;
+  const all = filter === 'all' || filter === 'ALL' || filter === 'ORDER_FILTER_ALL' || filter === 2;
+  const open =
+    filter === undefined ||
+    filter === '' ||
+    filter === 'open' ||
+    filter === 'OPEN' ||
+    filter === 'ORDER_FILTER_OPEN' ||
+    filter === 'ORDER_FILTER_UNSPECIFIED' ||
+    filter === 0 ||
+    filter === 1;
+  if (!all && !open) invalid(ErrorReason.INVALID_ENUM_VALUE, 'state', 'state must be open or all');
+  return all;
+}
+
+/** An error about order `id` (order_id set): `order <id> <what>`. */
+function orderError(
+  code: QueryErrorCode,
+  reason: QueryError['reason'],
+  id: number,
+  what: string,
+): { ok: false; error: QueryError } {
+  return { ok: false, error: { code, reason, message: `order ${id} ${what}`, order_id: id } };
+}
+
 /** A non-negative safe integer from a JSON number, a decimal string (REST query) or absent (→ undefined). */
 function uint(params: Record<string, unknown>, name: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
   const v = params[name];
@@ -370,48 +397,29 @@ export class QueryService {
           const o = m.orderByClientOrderId(account, clientOrderId);
           return { ok: true, body: { orders: o === undefined ? [] : [orderOut(o)], as_of } };
         }
-        const filter = params.filter ?? params.state;
-        const all = filter === 'all' || filter === 'ALL' || filter === 'ORDER_FILTER_ALL' || filter === 2;
-        if (
-          !all &&
-          filter !== undefined &&
-          filter !== '' &&
-          filter !== 'open' &&
-          filter !== 'OPEN' &&
-          filter !== 'ORDER_FILTER_OPEN' &&
-          filter !== 'ORDER_FILTER_UNSPECIFIED' &&
-          filter !== 0 &&
-          filter !== 1
-        ) {
-          invalid(ErrorReason.INVALID_ENUM_VALUE, 'state', 'state must be open or all');
-        }
+        const all = allOrders(params);
         const orders = (all ? m.ordersOf(account) : m.openOrdersOf(account)).slice(0, ORDERS_LIMIT_MAX);
         return { ok: true, body: { orders: orders.map(orderOut), as_of } };
       }
       case QueryOp.GET_ORDER: {
         const id = uint(params, 'order_id');
-        if (id === undefined || id < 1) invalid(ErrorReason.INVALID_ORDER_ID, 'order_id', 'order_id must be a positive integer');
+        if (id === undefined || id < 1)
+          invalid(ErrorReason.INVALID_ORDER_ID, 'order_id', 'order_id must be a positive integer');
         const o = m.order(id);
         if (o === undefined)
-          return {
-            ok: false,
-            error: {
-              code: QueryErrorCode.NOT_FOUND,
-              reason: 'ORDER_NOT_FOUND',
-              message: `no order ${id} in the read model (unknown, or finished long ago)`,
-              order_id: id,
-            },
-          };
+          return orderError(
+            QueryErrorCode.NOT_FOUND,
+            'ORDER_NOT_FOUND',
+            id,
+            'not in the read model (unknown, or finished long ago)',
+          );
         if (!admin && o.account !== caller)
-          return {
-            ok: false,
-            error: {
-              code: QueryErrorCode.PERMISSION_DENIED,
-              reason: ErrorReason.ORDER_OF_ANOTHER_ACCOUNT,
-              message: `order ${id} belongs to another account`,
-              order_id: id,
-            },
-          };
+          return orderError(
+            QueryErrorCode.PERMISSION_DENIED,
+            ErrorReason.ORDER_OF_ANOTHER_ACCOUNT,
+            id,
+            'belongs to another account',
+          );
         return { ok: true, body: { order: orderOut(o), as_of } };
       }
       case QueryOp.GET_FILLS: {

@@ -422,8 +422,9 @@ export class OrderSessionHandle {
       let id = resp.request_id;
       let w = this.waiting.get(id);
       if (w === undefined) {
-        // Not a pending id: a request the gateway could not even read answers with request_id 0
-        // and an error. Replies come in request order, so it is the oldest pending request's.
+        // Not a pending id: a request the gateway could not even read the id of answers with
+        // request_id 0 and an error (a readable id is always echoed). Replies come in request
+        // order, so it is the oldest pending request's.
         const oldest = this.waiting.entries().next();
         if (oldest.done === true) return;
         [id, w] = oldest.value;

@@ -37,7 +37,7 @@ function names(r: string[][]): string[] {
   return out;
 }
 
-const GRPC_NAME = new Map(Object.entries(GrpcStatus).map(([name, n]) => [n, name]));
+const GRPC_NAME = new Map<number, string>(Object.entries(GrpcStatus).map(([name, n]) => [n, name]));
 
 describe('docs/errors.md', () => {
   it('lists every error code with its HTTP and gRPC status (gateway and query service), and nothing else', () => {
@@ -56,7 +56,8 @@ describe('docs/errors.md', () => {
     expect(new Set(names(r))).toEqual(new Set(Object.values(ErrorReason)));
     const codes = new Set<string>([...Object.values(ErrorCode), ...Object.values(QueryErrorCode)]);
     for (const [reason, codeCell] of r)
-      for (const c of codeCell!.split(',').map((x) => x.trim())) expect(codes.has(c), `${reason}: code ${c}`).toBe(true);
+      for (const c of codeCell!.split(',').map((x) => x.trim()))
+        expect(codes.has(c), `${reason}: code ${c}`).toBe(true);
   });
 
   it('lists every engine reject reason, and nothing else', () => {

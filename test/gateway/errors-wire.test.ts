@@ -47,7 +47,10 @@ beforeAll(async () => {
   grpcClient = new OrderEntryGrpcClient({ address: ex.grpcAddress, key: KEY1 });
   const root = new protobuf.Root();
   root.loadSync(
-    [path.join(REPO_ROOT, 'proto/google/rpc/status.proto'), path.join(REPO_ROOT, 'proto/google/rpc/error_details.proto')],
+    [
+      path.join(REPO_ROOT, 'proto/google/rpc/status.proto'),
+      path.join(REPO_ROOT, 'proto/google/rpc/error_details.proto'),
+    ],
     { keepCase: true },
   );
   root.resolveAll();
@@ -197,7 +200,8 @@ describe('rate-limit state', () => {
       remaining.push(Number(r.headers['ratelimit-remaining']));
     }
     expect(remaining).toEqual([2, 1, 0]);
-    const limited = await slow.getOrder(99);
+    expect((await slow.getOrder(98)).rateLimit).toMatchObject({ limit: SLOW_BURST, remaining: 0 });
+    const limited = await slow.getOrder(99); // still refused: nothing refilled
     expect(limited.status).toBe(429);
     expect(limited.body).toMatchObject({ code: 'RATE_LIMITED', reason: 'API_KEY_RATE' });
     expect(limited.headers['ratelimit-remaining']).toBe('0');

@@ -350,7 +350,10 @@ describe('unary', () => {
     };
     core.reply = async (req) => {
       if (!verifies(req.auth, req.target, req.body))
-        return { ok: false, error: { code: ErrorCode.UNAUTHENTICATED, reason: 'BAD_SIGNATURE', message: 'bad signature' } };
+        return {
+          ok: false,
+          error: { code: ErrorCode.UNAUTHENTICATED, reason: 'BAD_SIGNATURE', message: 'bad signature' },
+        };
       switch (req.op) {
         case 'GetOrder':
           return { ok: true, body: { order } };
@@ -665,7 +668,12 @@ describe('OrderSession', () => {
   });
 
   it('the core refusing the session (e.g. OVERLOADED) gives its status and retry hint', async () => {
-    core.openError = { code: ErrorCode.OVERLOADED, reason: 'SESSIONS_MAX', message: 'too many sessions', retry_after_ms: 1000 };
+    core.openError = {
+      code: ErrorCode.OVERLOADED,
+      reason: 'SESSIONS_MAX',
+      message: 'too many sessions',
+      retry_after_ms: 1000,
+    };
     const s = client.openSession();
     const status = await within(s.closed, 5_000, 'closed');
     expect(status.code).toBe(grpc.status.UNAVAILABLE);

@@ -64,7 +64,11 @@ class FakeCore implements GatewayCore {
   }
 
   openSession(): Promise<GatewaySession | GatewayError> {
-    return Promise.resolve({ code: ErrorCode.UNAVAILABLE, reason: 'GATEWAY_STOPPING', message: 'no sessions in the fake' });
+    return Promise.resolve({
+      code: ErrorCode.UNAVAILABLE,
+      reason: 'GATEWAY_STOPPING',
+      message: 'no sessions in the fake',
+    });
   }
 
   last(): RawRequest {
@@ -82,7 +86,8 @@ function signatureValid(req: Pick<RawRequest, 'auth' | 'target' | 'body'>): bool
 }
 
 function echo(req: RawRequest): GatewayReply {
-  if (!signatureValid(req)) return { ok: false, error: { code: ErrorCode.UNAUTHENTICATED, reason: 'BAD_SIGNATURE', message: 'bad signature' } };
+  if (!signatureValid(req))
+    return { ok: false, error: { code: ErrorCode.UNAUTHENTICATED, reason: 'BAD_SIGNATURE', message: 'bad signature' } };
   return {
     ok: true,
     body: { op: req.op, target: req.target, path_order_id: req.pathOrderId ?? null, body_bytes: req.body.length },
@@ -186,7 +191,10 @@ describe('REST edge', () => {
         return Promise.resolve(
           signatureValid(req)
             ? { ok: true, body: { op: req.op } }
-            : { ok: false, error: { code: ErrorCode.UNAUTHENTICATED, reason: 'BAD_SIGNATURE', message: 'bad signature' } },
+            : {
+                ok: false,
+                error: { code: ErrorCode.UNAUTHENTICATED, reason: 'BAD_SIGNATURE', message: 'bad signature' },
+              },
         );
       },
     });

@@ -45,7 +45,10 @@ beforeAll(async () => {
   grpcClient = new QueryGrpcClient(`127.0.0.1:${await grpcServer.start()}`, KEY);
   const root = new protobuf.Root();
   root.loadSync(
-    [path.join(REPO_ROOT, 'proto/google/rpc/status.proto'), path.join(REPO_ROOT, 'proto/google/rpc/error_details.proto')],
+    [
+      path.join(REPO_ROOT, 'proto/google/rpc/status.proto'),
+      path.join(REPO_ROOT, 'proto/google/rpc/error_details.proto'),
+    ],
     { keepCase: true },
   );
   root.resolveAll();

@@ -3,10 +3,13 @@
 // (events/query/service.ts) does both on its main thread.
 //
 // authenticate(): API key lookup, timestamp window, signature over the canonical request
-// (signing.ts). Unknown key and bad signature answer the same UNAUTHENTICATED message,
-// so a caller cannot probe which keys exist; a timestamp that is not a decimal integer or is
-// more than windowMs away from now answers STALE_REQUEST (checked before the signature: a stale
-// request costs no crypto).
+// (signing.ts). Each failure has its own reason (AUTH_HEADERS_MISSING, UNKNOWN_API_KEY,
+// BAD_SIGNATURE under UNAUTHENTICATED; TIMESTAMP_INVALID, TIMESTAMP_OUTSIDE_WINDOW under
+// STALE_REQUEST) so that a client can tell a wrong key from a wrong secret or clock. Telling an
+// unknown key from a bad signature reveals no more than the order of the checks already did: a
+// known key with a stale timestamp answers STALE_REQUEST, an unknown one does not, and key ids
+// are not secrets (the secret or private key is). A stale request is refused before the
+// signature is checked: it costs no crypto.
 //
 // Replay protection: a request is identified by replayKey = apiKey + ':' + signature. The
 // signature covers timestamp, target and body, so two distinct requests never share a key, and
@@ -17,7 +20,7 @@
 // replay keys. HMAC signatures are lowercase hex only (signing.ts), canonical already.
 
 import type { KeyObject } from 'node:crypto';
-import { ErrorCode, type GatewayError } from './errors.js';
+import { ErrorCode, ErrorReason, gatewayError, type GatewayError } from './errors.js';
 import { canonicalRequest, ed25519PublicKeyFromRaw, ed25519Verify, hmacVerify } from './signing.js';
 
 /** Replay keys remembered at most; beyond, new requests are refused (fail closed: OVERLOADED). */
@@ -84,13 +87,22 @@ export function buildKeyTable(config: {
   return keys;
 }
 
-const UNAUTHENTICATED: { ok: false; error: GatewayError } = {
-  ok: false,
-  error: { code: ErrorCode.UNAUTHENTICATED, message: 'invalid API key or signature' },
-};
+function unauthenticated(reason: ErrorReason, message: string): { ok: false; error: GatewayError } {
+  return { ok: false, error: gatewayError(ErrorCode.UNAUTHENTICATED, reason, message) };
+}
 
-function stale(message: string): { ok: false; error: GatewayError } {
-  return { ok: false, error: { code: ErrorCode.STALE_REQUEST, message } };
+const HEADERS_MISSING = unauthenticated(
+  ErrorReason.AUTH_HEADERS_MISSING,
+  'x-mb-apikey and x-mb-signature are required',
+);
+const UNKNOWN_API_KEY = unauthenticated(ErrorReason.UNKNOWN_API_KEY, 'unknown API key');
+const BAD_SIGNATURE = unauthenticated(
+  ErrorReason.BAD_SIGNATURE,
+  'the signature does not match the request (timestamp, target, body) under this key',
+);
+
+function stale(reason: ErrorReason, message: string): { ok: false; error: GatewayError } {
+  return { ok: false, error: gatewayError(ErrorCode.STALE_REQUEST, reason, message) };
 }
 
 /**
@@ -105,22 +117,27 @@ export function authenticate(
   nowMs: number,
   windowMs: number,
 ): AuthResult {
-  if (typeof auth !== 'object' || auth === null) return UNAUTHENTICATED;
+  if (typeof auth !== 'object' || auth === null) return HEADERS_MISSING;
   const { apiKey, timestamp, signature } = auth;
   if (
     typeof apiKey !== 'string' ||
     typeof signature !== 'string' ||
     typeof target !== 'string' ||
-    !(body instanceof Uint8Array)
+    !(body instanceof Uint8Array) ||
+    apiKey === '' ||
+    signature === ''
   )
-    return UNAUTHENTICATED;
+    return HEADERS_MISSING;
   const key = keys.get(apiKey);
-  if (key === undefined) return UNAUTHENTICATED;
+  if (key === undefined) return UNKNOWN_API_KEY;
   if (typeof timestamp !== 'string' || !TIMESTAMP_RE.test(timestamp))
-    return stale('x-mb-timestamp must be milliseconds since the epoch, decimal');
+    return stale(ErrorReason.TIMESTAMP_INVALID, 'x-mb-timestamp must be milliseconds since the epoch, decimal');
   const tsMs = Number(timestamp);
   if (Math.abs(nowMs - tsMs) > windowMs)
-    return stale(`timestamp ${tsMs} is more than ${windowMs} ms away from the gateway's clock (${nowMs})`);
+    return stale(
+      ErrorReason.TIMESTAMP_OUTSIDE_WINDOW,
+      `timestamp ${tsMs} is more than ${windowMs} ms away from the server's clock (${nowMs}; GET /v1/time)`,
+    );
   const canonical = canonicalRequest(timestamp, target, body);
   let good = false;
   try {
@@ -134,7 +151,7 @@ export function authenticate(
   } catch {
     good = false;
   }
-  if (!good) return UNAUTHENTICATED;
+  if (!good) return BAD_SIGNATURE;
   return { ok: true, account: key.account, apiKey, admin: key.admin, replayKey: `${apiKey}:${signature}`, tsMs };
 }
 

@@ -32,8 +32,9 @@ import {
 import type { GatewayConfig, ShardEntry } from '../config/gateway-config.js';
 import { ReportChain, loadOrCreateSigningKey } from './report-chain.js';
 import { AccountRisk, TokenBucket, checkRisk, type PriceReference } from './risk.js';
+import type { RateLimitState } from './rate-limit-headers.js';
 import { ed25519PublicKeyFromRaw } from '../api/signing.js';
-import { ErrorCode, type GatewayError } from '../api/errors.js';
+import { ErrorCode, ErrorReason, gatewayError, type ErrorReason as Why, type GatewayError } from '../api/errors.js';
 import { toReport, type ExecutionReportOut } from '../api/execution-report.js';
 import { encodeJsonCommand } from '../shard/json-command.js';
 import './limits-check.js';
@@ -48,7 +49,7 @@ import type {
   RawRequest,
   SessionOptions,
 } from './types.js';
-import type { ValidatedCommand } from './validate.js';
+import { peekSessionRequestId, type ValidatedCommand } from './validate.js';
 import { ValidationPool } from './worker-pool.js';
 import { GatewayMetrics } from './metrics.js';
 import { OrderTrace, TraceBook, type SlowOrder } from './trace.js';
@@ -281,23 +282,40 @@ export class Gateway implements GatewayCore {
     return reply;
   }
 
+  /** The rate-limit state of an API key's bucket, to report with a reply (undefined: not a rate-limited key). */
+  private rateLimit(apiKey: string | undefined): RateLimitState | undefined {
+    return apiKey === undefined ? undefined : this.buckets.get(apiKey)?.state(Date.now());
+  }
+
+  /** The receive window of signed requests (ms): GET /v1/time tells clients. */
+  get receiveWindowMs(): number {
+    return this.config.receiveWindowMs;
+  }
+
   private async handleRequest(req: RawRequest, trace: OrderTrace): Promise<GatewayReply> {
-    if (this.stopped) return fail(ErrorCode.UNAVAILABLE, 'gateway stopping');
+    if (this.stopped) return fail(ErrorCode.UNAVAILABLE, ErrorReason.GATEWAY_STOPPING, 'gateway stopping');
     const v = await this.pool.validate(req);
     trace.validated = performance.now();
-    if (!v.ok) return { ok: false, error: v.error };
-    if (v.admin) return fail(ErrorCode.PERMISSION_DENIED, 'admin keys use the admin API only');
+    if (!v.ok) return withRateLimit({ ok: false, error: v.error }, this.rateLimit(v.apiKey));
+    if (v.admin)
+      return fail(ErrorCode.PERMISSION_DENIED, ErrorReason.ADMIN_KEY_NOT_ALLOWED, 'admin keys use the admin API only');
     const wait = this.buckets.get(v.apiKey)?.take(1, Date.now()) ?? 0;
+    const rateLimit = this.rateLimit(v.apiKey);
     if (wait > 0) {
       this.stats.rateLimited++;
       this.metrics.rateLimited.inc();
-      return {
-        ok: false,
-        error: { code: ErrorCode.RATE_LIMITED, message: `rate limit of API key ${v.apiKey}`, retry_after_ms: wait },
-      };
+      const error = gatewayError(
+        ErrorCode.RATE_LIMITED,
+        ErrorReason.API_KEY_RATE,
+        `rate limit of API key ${v.apiKey}`,
+        {
+          retry_after_ms: wait,
+        },
+      );
+      return withRateLimit({ ok: false, error }, rateLimit);
     }
     const r = await this.execute(v.account, v.apiKey, v.command, undefined, trace);
-    return r.ok ? { ok: true, body: r.body } : { ok: false, error: r.error };
+    return withRateLimit(r.ok ? { ok: true, body: r.body } : { ok: false, error: r.error }, rateLimit);
   }
 
   /** Risk, routing, delivery and report signing of one validated command. */
@@ -309,7 +327,12 @@ export class Gateway implements GatewayCore {
     trace: OrderTrace,
   ): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; error: GatewayError }> {
     const risk = this.accounts.get(account);
-    if (risk === undefined) return fail(ErrorCode.PERMISSION_DENIED, `account ${account} is not configured`);
+    if (risk === undefined)
+      return fail(
+        ErrorCode.PERMISSION_DENIED,
+        ErrorReason.ACCOUNT_NOT_CONFIGURED,
+        `account ${account} is not configured`,
+      );
     if (c.op === 'GetOrder') return this.getOrder(account, c);
     const riskError = checkRisk(risk, c, this.prices);
     if (riskError !== undefined) {
@@ -320,8 +343,7 @@ export class Gateway implements GatewayCore {
     // Ownership of an order known to this gateway: a foreign order is refused before it costs a log entry.
     if ((c.op === 'CancelOrder' || c.op === 'AmendOrder') && c.orderId !== undefined) {
       const known = this.cachedOrder(toGlobalOrderId(c.shards[0]!, c.orderId));
-      if (known !== undefined && known.account !== account)
-        return fail(ErrorCode.PERMISSION_DENIED, 'the order belongs to another account');
+      if (known !== undefined && known.account !== account) return foreignOrder();
     }
     this.stats.commands++;
     if (c.op === 'PlaceOrder') risk.pendingPlaces++;
@@ -351,17 +373,24 @@ export class Gateway implements GatewayCore {
               reports.push(out);
               canonical.push(canon);
               if (e.execType === ExecType.REJECTED && rejection === undefined)
-                rejection = rejectError(e.reason, `order rejected: ${reasonName(e.reason)}`);
+                rejection = rejectError(
+                  e.reason,
+                  `order rejected: ${reasonName(e.reason)}`,
+                  r.result.seq,
+                  out.order_id,
+                );
             }
           } else if (e.kind === 'cancel_reject' && e.account === account && rejection === undefined) {
             rejection = rejectError(
               e.reason,
               `${c.op === 'AmendOrder' ? 'amend' : 'cancel'} rejected: ${reasonName(e.reason)}`,
+              r.result.seq,
+              e.orderId > 0 ? toGlobalOrderId(r.shard, e.orderId) : undefined,
             );
           } else if (e.kind === 'mass_cancel' && e.account === account) {
             canceled += e.canceledCount;
           } else if (e.kind === 'command_reject' && rejection === undefined) {
-            rejection = rejectError(e.reason, `command rejected: ${reasonName(e.reason)}`);
+            rejection = rejectError(e.reason, `command rejected: ${reasonName(e.reason)}`, r.result.seq);
           }
         }
       }
@@ -394,18 +423,18 @@ export class Gateway implements GatewayCore {
     { ok: true; shard: number; result: SubmitResult; events: EngineEvent[] } | { ok: false; error: GatewayError }
   > {
     const link = this.links.get(shard);
-    if (link === undefined) return fail(ErrorCode.NOT_FOUND, `no shard ${shard}`);
+    if (link === undefined) return fail(ErrorCode.NOT_FOUND, ErrorReason.UNKNOWN_SHARD, `no shard ${shard}`);
     if (link.inflight >= SHARD_INFLIGHT_MAX) {
       this.stats.overloaded++;
       this.metrics.overloaded.inc();
-      return {
-        ok: false,
-        error: {
-          code: ErrorCode.OVERLOADED,
-          message: `shard ${shard}: ${link.inflight} commands in flight`,
+      return fail(
+        ErrorCode.OVERLOADED,
+        ErrorReason.SHARD_INFLIGHT_MAX,
+        `shard ${shard}: ${link.inflight} commands in flight`,
+        {
           retry_after_ms: 100,
         },
-      };
+      );
     }
     link.inflight++;
     try {
@@ -414,6 +443,7 @@ export class Gateway implements GatewayCore {
         this.stats.timeouts++;
         return fail(
           ErrorCode.UNAVAILABLE,
+          ErrorReason.REQUEST_TIMEOUT,
           `shard ${shard}: not acknowledged within ${REQUEST_TIMEOUT_MS} ms (it may still take effect, once)`,
         );
       }
@@ -423,10 +453,11 @@ export class Gateway implements GatewayCore {
       if (r instanceof ClientRequestError && SESSION_LOST_CODES.has(r.code)) {
         return fail(
           ErrorCode.UNAVAILABLE,
+          ErrorReason.OUTCOME_UNKNOWN,
           `shard ${shard}: outcome unknown (${r.code}: the replicas no longer hold this gateway's session); the command may or may not have taken effect: check it with GetOrder or the read models before sending it again`,
         );
       }
-      if (r instanceof Error) return fail(ErrorCode.UNAVAILABLE, `shard ${shard}: ${r.message}`);
+      if (r instanceof Error) return fail(ErrorCode.UNAVAILABLE, ErrorReason.NO_LEADER, `shard ${shard}: ${r.message}`);
       // A command resent after a timeout that the replicas had already applied comes back as
       // DUPLICATE with the original's result from the replica that answered it first — but not
       // from another one (a new leader). Then it took effect exactly once, but acknowledging it
@@ -434,6 +465,7 @@ export class Gateway implements GatewayCore {
       if (r.outcome === 'DUPLICATE' && r.eventBytes.length === 0) {
         return fail(
           ErrorCode.UNAVAILABLE,
+          ErrorReason.RESULT_NOT_HELD,
           `shard ${shard}: the command took effect (once) but its result is no longer held by the replicas after a failover; check it with GetOrder or the read models`,
         );
       }
@@ -502,7 +534,8 @@ export class Gateway implements GatewayCore {
     const shard = c.shards[0]!;
     const id = toGlobalOrderId(shard, c.orderId!);
     const link = this.links.get(shard);
-    if (link === undefined) return fail(ErrorCode.NOT_FOUND, `order ${id} not found`);
+    if (link === undefined)
+      return fail(ErrorCode.NOT_FOUND, 'ORDER_NOT_FOUND', `order ${id} not found`, { order_id: id });
     // The live book first (authoritative for live orders), then what this gateway saw.
     let bookRead = false;
     for (const ep of link.endpointsLeaderFirst()) {
@@ -530,7 +563,7 @@ export class Gateway implements GatewayCore {
         pending: boolean;
       } | null;
       if (o === null) break;
-      if (o.account !== account) return fail(ErrorCode.PERMISSION_DENIED, 'the order belongs to another account');
+      if (o.account !== account) return foreignOrder(id);
       const cached = this.cachedOrder(id);
       const order: OrderOut = {
         order_id: id,
@@ -553,17 +586,22 @@ export class Gateway implements GatewayCore {
     const r = this.cachedOrder(id);
     // No replica answered (down, or refusing connections under load): a live order may exist, so NOT_FOUND would be a lie.
     if (r === undefined && !bookRead)
-      return {
-        ok: false,
-        error: {
-          code: ErrorCode.UNAVAILABLE,
-          message: `order ${id}: no replica of shard ${shard} answered; retry`,
-          retry_after_ms: 100,
-        },
-      };
+      return fail(
+        ErrorCode.UNAVAILABLE,
+        ErrorReason.NO_REPLICA_ANSWERED,
+        `order ${id}: no replica of shard ${shard} answered; retry`,
+        { retry_after_ms: 100, order_id: id },
+      );
     if (r === undefined)
-      return fail(ErrorCode.NOT_FOUND, `order ${id} not found (not live, and not seen by this gateway)`);
-    if (r.account !== account) return fail(ErrorCode.PERMISSION_DENIED, 'the order belongs to another account');
+      return fail(
+        ErrorCode.NOT_FOUND,
+        'ORDER_NOT_FOUND',
+        `order ${id} not found (not live, and not seen by this gateway)`,
+        {
+          order_id: id,
+        },
+      );
+    if (r.account !== account) return foreignOrder(id);
     const order: OrderOut = {
       order_id: id,
       client_order_id: r.client_order_id,
@@ -588,12 +626,19 @@ export class Gateway implements GatewayCore {
   // -------------------------------------------------------------------------------------------
 
   async openSession(auth: AuthHeaders, target: string, opts: SessionOptions): Promise<GatewaySession | GatewayError> {
-    if (this.stopped) return { code: ErrorCode.UNAVAILABLE, message: 'gateway stopping' };
+    if (this.stopped) return gatewayError(ErrorCode.UNAVAILABLE, ErrorReason.GATEWAY_STOPPING, 'gateway stopping');
     if (this.sessions.size >= SESSIONS_MAX)
-      return { code: ErrorCode.OVERLOADED, message: `${SESSIONS_MAX} sessions open`, retry_after_ms: 1000 };
+      return gatewayError(ErrorCode.OVERLOADED, ErrorReason.SESSIONS_MAX, `${SESSIONS_MAX} sessions open`, {
+        retry_after_ms: 1000,
+      });
     const a = await this.pool.authenticateSession(auth, target);
     if (!a.ok) return a.error;
-    if (a.admin) return { code: ErrorCode.PERMISSION_DENIED, message: 'admin keys cannot open order sessions' };
+    if (a.admin)
+      return gatewayError(
+        ErrorCode.PERMISSION_DENIED,
+        ErrorReason.ADMIN_KEY_NOT_ALLOWED,
+        'admin keys cannot open order sessions',
+      );
     const s = new Session(this, a.account, a.apiKey, opts, randomInt(0, 1 << 30));
     this.sessions.add(s);
     let mine = this.sessionsOf.get(s.account);
@@ -622,7 +667,9 @@ export class Gateway implements GatewayCore {
   private async sessionRequest(s: Session, body: Uint8Array, trace: OrderTrace): Promise<Record<string, unknown>> {
     const v = await this.pool.validateSession(s.account, body);
     trace.validated = performance.now();
-    if (!v.ok) return { request_id: 0, outcomes: [], error: v.error };
+    // A refused request still answers with its own id (0 only when it could not be read):
+    // request_id 0 is the unsolicited reports' (types.ts GatewaySession.onUnsolicited).
+    if (!v.ok) return { request_id: v.requestId ?? 0, outcomes: [], error: v.error };
     const n = v.commands.length;
     trace.commands = n;
     if (n > 0) {
@@ -633,7 +680,9 @@ export class Gateway implements GatewayCore {
         return {
           request_id: v.requestId,
           outcomes: [],
-          error: { code: ErrorCode.RATE_LIMITED, message: `rate limit of API key ${s.apiKey}`, retry_after_ms: wait },
+          error: gatewayError(ErrorCode.RATE_LIMITED, ErrorReason.API_KEY_RATE, `rate limit of API key ${s.apiKey}`, {
+            retry_after_ms: wait,
+          }),
         };
       }
     }
@@ -711,13 +760,13 @@ export class Gateway implements GatewayCore {
   async admin(req: Omit<RawRequest, 'op' | 'encoding'> & { op: string }): Promise<GatewayReply> {
     const a = authenticate(this.keyEntries, req.auth, req.target, req.body, Date.now(), this.config.receiveWindowMs);
     if (!a.ok) return { ok: false, error: a.error };
-    if (!a.admin) return fail(ErrorCode.PERMISSION_DENIED, 'not an admin key');
+    if (!a.admin) return fail(ErrorCode.PERMISSION_DENIED, ErrorReason.NOT_AN_ADMIN_KEY, 'not an admin key');
     let body: Record<string, unknown>;
     try {
       body = JSON.parse(Buffer.from(req.body).toString('utf8')) as Record<string, unknown>;
       if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error('not an object');
     } catch {
-      return fail(ErrorCode.INVALID_ARGUMENT, 'body must be a JSON object');
+      return fail(ErrorCode.INVALID_ARGUMENT, ErrorReason.MALFORMED_REQUEST, 'body must be a JSON object');
     }
     if (req.op === 'SlowOrders') return { ok: true, body: await this.slowOrders(body.limit) };
     const symbolShard = (sym: unknown) => (typeof sym === 'string' ? this.instruments.get(sym)?.shard : undefined);
@@ -727,7 +776,11 @@ export class Gateway implements GatewayCore {
       case 'KillSwitch': {
         const account = body.account;
         if (typeof account !== 'number' || !this.accounts.has(account) || typeof body.active !== 'boolean')
-          return fail(ErrorCode.INVALID_ARGUMENT, 'need {account: configured account, active: boolean}');
+          return fail(
+            ErrorCode.INVALID_ARGUMENT,
+            ErrorReason.FIELD_MISSING,
+            'need {account: configured account, active: boolean}',
+          );
         this.accounts.get(account)!.blocked = body.active;
         shards = [...this.links.keys()];
         command = { type: 'kill_switch', account, active: body.active };
@@ -736,7 +789,10 @@ export class Gateway implements GatewayCore {
       case 'Halt':
       case 'Resume': {
         const s = symbolShard(body.symbol);
-        if (s === undefined) return fail(ErrorCode.INVALID_ARGUMENT, 'need {symbol: a known symbol}');
+        if (s === undefined)
+          return fail(ErrorCode.INVALID_ARGUMENT, 'UNKNOWN_INSTRUMENT', 'need {symbol: a known symbol}', {
+            field: 'symbol',
+          });
         shards = [s];
         command = { type: req.op === 'Halt' ? 'halt' : 'resume', symbol: body.symbol };
         break;
@@ -744,14 +800,14 @@ export class Gateway implements GatewayCore {
       case 'SetReferencePrice': {
         const s = symbolShard(body.symbol);
         if (s === undefined || typeof body.price !== 'number' || !Number.isSafeInteger(body.price) || body.price <= 0)
-          return fail(ErrorCode.INVALID_ARGUMENT, 'need {symbol, price: positive integer}');
+          return fail(ErrorCode.INVALID_ARGUMENT, 'INVALID_PRICE', 'need {symbol, price: positive integer}');
         shards = [s];
         command = { type: 'set_reference_price', symbol: body.symbol, price: body.price };
         this.references.set(body.symbol as string, body.price);
         break;
       }
       default:
-        return fail(ErrorCode.NOT_FOUND, `no admin operation ${req.op}`);
+        return fail(ErrorCode.NOT_FOUND, ErrorReason.UNKNOWN_ADMIN_OPERATION, `no admin operation ${req.op}`);
     }
     const enc = encodeJsonCommand(command);
     const results = await Promise.all(shards.map((s) => this.submit(s, enc, undefined)));
@@ -760,7 +816,7 @@ export class Gateway implements GatewayCore {
     for (const r of results as { ok: true; events: EngineEvent[] }[]) {
       const rej = r.events.find((e) => e.kind === 'command_reject');
       if (rej !== undefined && rej.kind === 'command_reject')
-        return fail(ErrorCode.ORDER_REJECTED, `rejected: ${reasonName(rej.reason)}`);
+        return { ok: false, error: rejectError(rej.reason, `rejected: ${reasonName(rej.reason)}`, rej.seq) };
     }
     return { ok: true, body: { done: req.op, shards } };
   }
@@ -796,16 +852,22 @@ class Session implements GatewaySession {
   submit(body: Uint8Array, receivedAtMs?: number): Promise<Record<string, unknown>> {
     if (this.closed)
       return Promise.resolve({
-        request_id: 0,
+        request_id: peekSessionRequestId(body),
         outcomes: [],
-        error: { code: ErrorCode.UNAVAILABLE, message: 'session closed' },
+        error: gatewayError(ErrorCode.UNAVAILABLE, ErrorReason.SESSION_CLOSED, 'session closed'),
       });
     if (this.pending >= SESSION_PENDING_MAX) {
-      return this.refuse(`${SESSION_PENDING_MAX} requests waiting in this session`);
+      return this.refuse(
+        body,
+        ErrorReason.SESSION_PENDING_MAX,
+        `${SESSION_PENDING_MAX} requests waiting in this session`,
+      );
     }
     // The first request is always taken, however large (the message size limit bounds it).
     if (this.pending > 0 && this.pendingBytes + body.length > SESSION_PENDING_BYTES_MAX) {
       return this.refuse(
+        body,
+        ErrorReason.SESSION_PENDING_BYTES_MAX,
         `${this.pendingBytes} bytes of requests waiting in this session (limit ${SESSION_PENDING_BYTES_MAX})`,
       );
     }
@@ -824,13 +886,14 @@ class Session implements GatewaySession {
     return reply;
   }
 
-  private refuse(message: string): Promise<Record<string, unknown>> {
+  /** Refuses a request at a session limit, at once, echoing its id. */
+  private refuse(body: Uint8Array, reason: Why, message: string): Promise<Record<string, unknown>> {
     this.gw.metrics.overloaded.inc();
     this.gw.metrics.observe('grpc_session', 'OrderSession', ErrorCode.OVERLOADED, 0);
     return Promise.resolve({
-      request_id: 0,
+      request_id: peekSessionRequestId(body),
       outcomes: [],
-      error: { code: ErrorCode.OVERLOADED, message, retry_after_ms: 100 },
+      error: gatewayError(ErrorCode.OVERLOADED, reason, message, { retry_after_ms: 100 }),
     });
   }
 
@@ -851,12 +914,44 @@ class Session implements GatewaySession {
 
 // ---------------------------------------------------------------------------------------------
 
-function fail(code: ErrorCode, message: string): { ok: false; error: GatewayError } {
-  return { ok: false, error: { code, message } };
+function fail(
+  code: ErrorCode,
+  reason: Why,
+  message: string,
+  extra?: Parameters<typeof gatewayError>[3],
+): { ok: false; error: GatewayError } {
+  return { ok: false, error: gatewayError(code, reason, message, extra) };
 }
 
-function rejectError(reason: Reason, message: string): GatewayError {
-  return { code: reason === Reason.ORDER_NOT_FOUND ? ErrorCode.NOT_FOUND : ErrorCode.ORDER_REJECTED, message };
+/** PERMISSION_DENIED: the order (global id, when known) belongs to another account. */
+function foreignOrder(orderId?: number): { ok: false; error: GatewayError } {
+  const extra = orderId === undefined ? undefined : { order_id: orderId };
+  return fail(
+    ErrorCode.PERMISSION_DENIED,
+    ErrorReason.ORDER_OF_ANOTHER_ACCOUNT,
+    'the order belongs to another account',
+    extra,
+  );
+}
+
+/** A reply with the rate-limit state of its API key (the edges turn it into headers / metadata). */
+function withRateLimit(reply: GatewayReply, rateLimit: RateLimitState | undefined): GatewayReply {
+  if (rateLimit !== undefined) reply.rateLimit = rateLimit;
+  return reply;
+}
+
+/** The error of a command the engine refused after sequencing: its reject reason, its seq, the order it concerns. */
+function rejectError(reason: Reason, message: string, seq: number, orderId?: number): GatewayError {
+  const name = reasonName(reason) as Why;
+  return gatewayError(
+    reason === Reason.ORDER_NOT_FOUND ? ErrorCode.NOT_FOUND : ErrorCode.ORDER_REJECTED,
+    name,
+    message,
+    {
+      seq,
+      ...(orderId !== undefined && orderId > 0 ? { order_id: orderId } : {}),
+    },
+  );
 }
 
 function keyEntry(

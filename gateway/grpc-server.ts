@@ -8,8 +8,11 @@
 //     RESPONSE serializer encodes the core's plain objects with protobufjs, mapping the API's
 //     unprefixed enum strings ("BUY") to the proto enum names ("SIDE_BUY").
 //   * Unary methods → core.handle(RawRequest). A GatewayError becomes the gRPC status of
-//     ERROR_STATUS, details `${code}: ${message}`, trailing metadata `x-mb-error-code` (and
-//     `retry-after-ms`).
+//     ERROR_STATUS, details `${code}: ${message}`, trailing metadata `x-mb-error-code`,
+//     `x-mb-error-reason` (and `retry-after-ms`) for simple clients, and `grpc-status-details-bin`:
+//     a google.rpc.Status with ErrorInfo and RetryInfo (AIP-193; api/grpc-status.ts). Every
+//     authenticated reply, success or not, carries the API key's rate-limit state in its
+//     trailing metadata (rate-limit-headers.ts).
 //   * Deadlines: when the call's deadline passes before the core has answered, the call ends with
 //     DEADLINE_EXCEEDED (a few ms early, so the reply carries `x-mb-error-code` and reaches the
 //     client by its deadline). The command may still execute: as always with gRPC deadlines, a
@@ -34,7 +37,9 @@ import protobuf from 'protobufjs';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../api/signing.js';
 import { NO_LOG, type Log } from '../ops/log.js';
 import type { AuthHeaders } from '../api/auth.js';
-import { ERROR_STATUS, ErrorCode, GrpcStatus, type GatewayError } from '../api/errors.js';
+import { ERROR_STATUS, ErrorCode, ErrorReason, GrpcStatus, gatewayError, type GatewayError } from '../api/errors.js';
+import { METADATA_STATUS_DETAILS, statusDetailsBin } from '../api/grpc-status.js';
+import { rateLimitHeaders, type RateLimitState } from './rate-limit-headers.js';
 import {
   Operation,
   type GatewayCore,
@@ -79,6 +84,8 @@ export function methodPath(method: string): string {
 
 /** Trailing metadata: the gateway's error code (ErrorCode) of a failed call. */
 export const METADATA_ERROR_CODE = 'x-mb-error-code';
+/** Trailing metadata: the machine reason (ErrorReason, docs/errors.md) of a failed call. */
+export const METADATA_ERROR_REASON = 'x-mb-error-reason';
 /** Trailing metadata: RATE_LIMITED / OVERLOADED — retry after this many ms. */
 export const METADATA_RETRY_AFTER_MS = 'retry-after-ms';
 /** OrderSession opening metadata: `true` arms cancel-on-disconnect. */
@@ -278,7 +285,12 @@ export function sessionOptionsFromMetadata(md: grpc.Metadata): SessionOptions | 
     const s = cod.trim().toLowerCase();
     if (s === 'true' || s === '1') cancelOnDisconnect = true;
     else if (s !== 'false' && s !== '0' && s !== '') {
-      return { code: ErrorCode.INVALID_ARGUMENT, message: `${METADATA_CANCEL_ON_DISCONNECT} must be true or false` };
+      return gatewayError(
+        ErrorCode.INVALID_ARGUMENT,
+        ErrorReason.INVALID_METADATA,
+        `${METADATA_CANCEL_ON_DISCONNECT} must be true or false`,
+        { field: METADATA_CANCEL_ON_DISCONNECT },
+      );
     }
   }
   const dm = firstString(md, METADATA_DEAD_MAN_MS);
@@ -286,25 +298,42 @@ export function sessionOptionsFromMetadata(md: grpc.Metadata): SessionOptions | 
   if (dm !== undefined && dm.trim() !== '') {
     // At most a timer's largest delay: Node runs a longer setTimeout after 1 ms, which would cancel every order at once.
     if (!/^\d{1,10}$/.test(dm.trim()) || Number(dm.trim()) > DEAD_MAN_MS_MAX) {
-      return {
-        code: ErrorCode.INVALID_ARGUMENT,
-        message: `${METADATA_DEAD_MAN_MS} must be an integer from 0 to ${DEAD_MAN_MS_MAX} (ms)`,
-      };
+      return gatewayError(
+        ErrorCode.INVALID_ARGUMENT,
+        ErrorReason.INVALID_METADATA,
+        `${METADATA_DEAD_MAN_MS} must be an integer from 0 to ${DEAD_MAN_MS_MAX} (ms)`,
+        { field: METADATA_DEAD_MAN_MS },
+      );
     }
     deadManMs = Number(dm.trim());
   }
   return { cancelOnDisconnect, deadManMs };
 }
 
-/** The gRPC status (with x-mb-error-code trailer) of a GatewayError. */
-export function errorToStatus(err: GatewayError): grpc.StatusObject {
-  const metadata = new grpc.Metadata();
+/** Adds a rate-limit state to (trailing) metadata. */
+export function setRateLimitMetadata(metadata: grpc.Metadata, rateLimit: RateLimitState | undefined): grpc.Metadata {
+  if (rateLimit !== undefined) for (const [k, v] of rateLimitHeaders(rateLimit)) metadata.set(k, v);
+  return metadata;
+}
+
+/** The gRPC status of a GatewayError: x-mb-error-code, x-mb-error-reason, retry-after-ms and grpc-status-details-bin trailers. */
+export function errorToStatus(err: GatewayError, rateLimit?: RateLimitState): grpc.StatusObject {
+  const metadata = setRateLimitMetadata(new grpc.Metadata(), rateLimit);
   const mapped = (ERROR_STATUS as Record<string, { grpc: number } | undefined>)[err.code];
+  const code = mapped?.grpc ?? GrpcStatus.INTERNAL;
+  const details = `${err.code}: ${err.message}`;
   metadata.set(METADATA_ERROR_CODE, err.code);
+  metadata.set(METADATA_ERROR_REASON, err.reason ?? ErrorReason.INTERNAL);
   if (err.retry_after_ms !== undefined)
     metadata.set(METADATA_RETRY_AFTER_MS, String(Math.max(0, Math.ceil(err.retry_after_ms))));
-  return { code: mapped?.grpc ?? GrpcStatus.INTERNAL, details: `${err.code}: ${err.message}`, metadata };
+  metadata.set(
+    METADATA_STATUS_DETAILS,
+    statusDetailsBin(code, details, { ...err, reason: err.reason ?? ErrorReason.INTERNAL }),
+  );
+  return { code, details, metadata };
 }
+
+const STOPPING = gatewayError(ErrorCode.UNAVAILABLE, ErrorReason.GATEWAY_STOPPING, 'gateway stopping');
 
 function isGatewayError(x: GatewaySession | GatewayError): x is GatewayError {
   return typeof (x as Partial<GatewaySession>).submit !== 'function';
@@ -387,10 +416,13 @@ class SessionStream {
         res.onUnsolicited = (reply) => {
           if (this.done) return;
           if (this.queue.length >= SESSION_STREAM_QUEUE_MAX) {
-            this.fail({
-              code: ErrorCode.OVERLOADED,
-              message: `session stream: ${this.queue.length} replies and reports not yet sent (client not reading)`,
-            });
+            this.fail(
+              gatewayError(
+                ErrorCode.OVERLOADED,
+                ErrorReason.SESSION_STREAM_QUEUE_MAX,
+                `session stream: ${this.queue.length} replies and reports not yet sent (client not reading)`,
+              ),
+            );
             return;
           }
           this.queue.push({ settled: true, reply });
@@ -401,7 +433,7 @@ class SessionStream {
           return;
         }
         if (this.stopping) {
-          this.fail({ code: ErrorCode.UNAVAILABLE, message: 'gateway stopping' });
+          this.fail(STOPPING);
           return;
         }
         const md = new grpc.Metadata();
@@ -415,7 +447,7 @@ class SessionStream {
       },
       (e) => {
         this.log.error('grpc: openSession failed: answered INTERNAL', { err: errMessage(e) });
-        this.fail({ code: ErrorCode.INTERNAL, message: 'session could not be opened' });
+        this.fail(gatewayError(ErrorCode.INTERNAL, ErrorReason.INTERNAL, 'session could not be opened'));
       },
     );
   }
@@ -462,7 +494,7 @@ class SessionStream {
       const entry = this.queue.shift()!;
       if (entry.error !== undefined || entry.reply === undefined) {
         this.log.error('grpc: OrderSession submit failed: answered INTERNAL', { err: errMessage(entry.error) });
-        this.fail({ code: ErrorCode.INTERNAL, message: 'session request failed' });
+        this.fail(gatewayError(ErrorCode.INTERNAL, ErrorReason.INTERNAL, 'session request failed'));
         return;
       }
       let bytes: Buffer;
@@ -470,7 +502,7 @@ class SessionStream {
         bytes = this.codec.encode(this.responseType, entry.reply);
       } catch (e) {
         this.log.error('grpc: OrderSession reply not encodable: answered INTERNAL', { err: errMessage(e) });
-        this.fail({ code: ErrorCode.INTERNAL, message: 'session reply could not be encoded' });
+        this.fail(gatewayError(ErrorCode.INTERNAL, ErrorReason.INTERNAL, 'session reply could not be encoded'));
         return;
       }
       if (!this.call.write(bytes) && !this.writeBlocked) {
@@ -482,7 +514,7 @@ class SessionStream {
       }
     }
     if (this.queue.length === 0 && (this.inputEnded || this.stopping)) {
-      if (this.stopping) this.fail({ code: ErrorCode.UNAVAILABLE, message: 'gateway stopping' });
+      if (this.stopping) this.fail(STOPPING);
       else this.finishOk();
       return;
     }
@@ -713,8 +745,8 @@ export class GrpcGateway {
         if (settled) return;
         settled = true;
         if (timer !== undefined) clearTimeout(timer);
-        if (reply.ok) callback(null, reply.body);
-        else callback(errorToStatus(reply.error));
+        if (reply.ok) callback(null, reply.body, setRateLimitMetadata(new grpc.Metadata(), reply.rateLimit));
+        else callback(errorToStatus(reply.error, reply.rateLimit));
       };
       call.on('cancelled', () => {
         settled = true;
@@ -725,16 +757,20 @@ export class GrpcGateway {
         const left = deadline - Date.now() - DEADLINE_REPLY_MARGIN_MS;
         const expired: GatewayReply = {
           ok: false,
-          error: {
-            code: ErrorCode.DEADLINE_EXCEEDED,
-            message:
-              'deadline exceeded before the gateway answered; the command may still have executed (check with GetOrder)',
-          },
+          error: gatewayError(
+            ErrorCode.DEADLINE_EXCEEDED,
+            ErrorReason.DEADLINE_PASSED,
+            'deadline exceeded before the gateway answered; the command may still have executed (check with GetOrder)',
+          ),
         };
         if (left <= 0) {
           finish({
             ok: false,
-            error: { code: ErrorCode.DEADLINE_EXCEEDED, message: 'deadline already passed on arrival; not executed' },
+            error: gatewayError(
+              ErrorCode.DEADLINE_EXCEEDED,
+              ErrorReason.DEADLINE_PASSED_ON_ARRIVAL,
+              'deadline already passed on arrival; not executed',
+            ),
           });
           return;
         }
@@ -756,14 +792,14 @@ export class GrpcGateway {
       }
       p.then(finish, (e) => {
         this.log.error('grpc: request failed: answered INTERNAL', { op, err: errMessage(e) });
-        finish({ ok: false, error: { code: ErrorCode.INTERNAL, message: 'internal error' } });
+        finish({ ok: false, error: gatewayError(ErrorCode.INTERNAL, ErrorReason.INTERNAL, 'internal error') });
       });
     };
   }
 
   private handleSession(call: SessionCall, responseType: string): void {
     if (this.state !== 'running') {
-      call.emit('error', errorToStatus({ code: ErrorCode.UNAVAILABLE, message: 'gateway stopping' }));
+      call.emit('error', errorToStatus(STOPPING));
       return;
     }
     const s = new SessionStream(call, this, this.core, this.codec, responseType, this.log);

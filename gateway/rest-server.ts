@@ -12,6 +12,7 @@
 //   POST   /v1/orders/cancel-all   MassCancel
 //   GET    /v1/orders/:id          GetOrder
 //   POST   /v1/admin/{kill-switch,halt,resume,reference-price,slow-orders}   → the optional admin callback
+//   GET    /v1/time                {server_time_ms, receive_window_ms} (no auth): check the clock against the signing window
 //   GET    /healthz                "ok" (no auth): the process is alive
 //   GET    /readyz                 200 {"ready":true,…} / 503 {"ready":false,…} (no auth): every shard has a leader
 //   GET    /metrics                Prometheus text exposition (no auth; keep the port off the internet)
@@ -20,11 +21,16 @@
 // (the HttpRequest is invalid after it returns); body chunks are copied (uWS reuses the
 // ArrayBuffer); every response that outlives its handler has onAborted, and nothing is written
 // to it after that fired; asynchronous writes are corked.
+//
+// Errors: `{code, reason, message}` (+ retry_after_ms, order_id, seq, field when they apply;
+// api/errors.ts errorBody) with the code's HTTP status; every reply to an authenticated request
+// carries its API key's RateLimit-* headers (rate-limit-headers.ts). docs/errors.md lists them.
 
 import { STATUS_CODES } from 'node:http';
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../api/signing.js';
-import { ERROR_STATUS, ErrorCode, type GatewayError } from '../api/errors.js';
+import { ERROR_STATUS, ErrorCode, ErrorReason, errorBody, gatewayError, type GatewayError } from '../api/errors.js';
+import { rateLimitHeaders, type RateLimitState } from './rate-limit-headers.js';
 import { Operation, type GatewayCore, type GatewayReply, type RawRequest } from './types.js';
 import { REST_INFLIGHT_MAX, REST_BODY_BYTES_MAX_DEFAULT } from './limits.js';
 import { errorMessage, errorStack, linesLog, type Log } from '../ops/log.js';
@@ -75,10 +81,6 @@ const EMPTY_BODY = new Uint8Array(0);
 const JSON_TYPE = 'application/json';
 const ORDERS_PREFIX = '/v1/orders/';
 const ADMIN_PREFIX = '/v1/admin/';
-/** Status codes the edge adds to the ErrorCode set (not answers of the core). */
-const EDGE_NOT_FOUND = 'NOT_FOUND';
-const EDGE_METHOD_NOT_ALLOWED = 'METHOD_NOT_ALLOWED';
-const EDGE_PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE';
 
 const statusLines = new Map<number, string>();
 function statusLine(status: number): string {
@@ -90,8 +92,27 @@ function statusLine(status: number): string {
   return line;
 }
 
-function errorJson(code: string, message: string): string {
-  return JSON.stringify({ code, message });
+function notFoundJson(method: string, url: string): string {
+  return errorBody(
+    gatewayError(ErrorCode.NOT_FOUND, ErrorReason.ROUTE_NOT_FOUND, `no route for ${method.toUpperCase()} ${url}`),
+  );
+}
+
+function tooLargeJson(bodyBytesMax: number): string {
+  return errorBody(
+    gatewayError(ErrorCode.PAYLOAD_TOO_LARGE, ErrorReason.REST_BODY_BYTES_MAX, `body over ${bodyBytesMax} bytes`),
+  );
+}
+
+const INTERNAL_JSON = errorBody(gatewayError(ErrorCode.INTERNAL, ErrorReason.INTERNAL, 'internal error'));
+
+/** GET /v1/time: the server's clock and the signing window, so a client can check its own clock before signing. */
+export function timeJson(nowMs: number, receiveWindowMs: number | undefined): string {
+  return JSON.stringify(
+    receiveWindowMs === undefined
+      ? { server_time_ms: nowMs }
+      : { server_time_ms: nowMs, receive_window_ms: receiveWindowMs },
+  );
 }
 
 /** Retry-After in whole seconds, rounded up, at least 1. */
@@ -104,6 +125,7 @@ type Route =
   | { kind: 'core'; op: Operation; pathOrderId: string | undefined; okStatus: number }
   | { kind: 'admin'; op: AdminOperation }
   | { kind: 'health' }
+  | { kind: 'time' }
   | { kind: 'ready' }
   | { kind: 'metrics' }
   | { kind: 'not-found' }
@@ -111,6 +133,7 @@ type Route =
 
 const NOT_FOUND_ROUTE: Route = { kind: 'not-found' };
 const HEALTH_ROUTE: Route = { kind: 'health' };
+const TIME_ROUTE: Route = { kind: 'time' };
 const READY_ROUTE: Route = { kind: 'ready' };
 const METRICS_ROUTE: Route = { kind: 'metrics' };
 const ALLOW_GET: Route = { kind: 'method-not-allowed', allow: 'GET' };
@@ -125,6 +148,7 @@ const MASS_CANCEL_ROUTE: Route = { kind: 'core', op: Operation.MASS_CANCEL, path
 /** uWS gives the method in lower case. */
 function route(method: string, url: string, hasAdmin: boolean): Route {
   if (url === '/healthz') return method === 'get' ? HEALTH_ROUTE : ALLOW_GET;
+  if (url === '/v1/time') return method === 'get' ? TIME_ROUTE : ALLOW_GET;
   if (url === '/readyz') return method === 'get' ? READY_ROUTE : ALLOW_GET;
   if (url === '/metrics') return method === 'get' ? METRICS_ROUTE : ALLOW_GET;
   if (url === '/v1/orders') {
@@ -251,16 +275,27 @@ export class RestGateway {
       case 'health':
         res.writeStatus('200 OK').writeHeader('content-type', 'text/plain').end('ok');
         return;
+      case 'time':
+        writeJson(res, 200, timeJson(Date.now(), this.core.receiveWindowMs));
+        return;
       case 'ready':
       case 'metrics':
         this.serveOps(res, r.kind, method, url);
         return;
       case 'not-found':
-        writeJson(res, 404, errorJson(EDGE_NOT_FOUND, `no route for ${method.toUpperCase()} ${url}`));
+        writeJson(res, 404, notFoundJson(method, url));
         return;
       case 'method-not-allowed':
         res.writeStatus(statusLine(405)).writeHeader('allow', r.allow).writeHeader('content-type', JSON_TYPE);
-        res.end(errorJson(EDGE_METHOD_NOT_ALLOWED, `${method.toUpperCase()} is not allowed on ${url}`));
+        res.end(
+          errorBody(
+            gatewayError(
+              ErrorCode.METHOD_NOT_ALLOWED,
+              ErrorReason.METHOD_NOT_ALLOWED,
+              `${method.toUpperCase()} is not allowed on ${url} (allowed: ${r.allow})`,
+            ),
+          ),
+        );
         return;
       case 'core':
       case 'admin':
@@ -271,12 +306,20 @@ export class RestGateway {
     const declared = contentLength === '' ? -1 : Number(contentLength);
     if (declared > this.bodyBytesMax) {
       // The rest of the body is never read: close rather than drain it.
-      writeJson(res, 413, errorJson(EDGE_PAYLOAD_TOO_LARGE, `body over ${this.bodyBytesMax} bytes`), undefined, true);
+      writeJson(res, 413, tooLargeJson(this.bodyBytesMax), undefined, true);
       return;
     }
     if (this.inflight >= this.inflightMax) {
       // A body still to come is parsed and dropped by uWS: the connection stays usable.
-      writeJson(res, 503, errorJson(ErrorCode.OVERLOADED, 'too many requests in progress'), OVERLOADED_RETRY_AFTER_S);
+      const overloaded = gatewayError(
+        ErrorCode.OVERLOADED,
+        ErrorReason.REST_INFLIGHT_MAX,
+        'too many requests in progress',
+        {
+          retry_after_ms: OVERLOADED_RETRY_AFTER_S * 1000,
+        },
+      );
+      writeJson(res, 503, errorBody(overloaded), OVERLOADED_RETRY_AFTER_S);
       return;
     }
 
@@ -328,12 +371,17 @@ export class RestGateway {
     };
     if (kind === 'metrics') {
       if (this.opts.metrics === undefined) {
-        answer(404, JSON_TYPE, errorJson(EDGE_NOT_FOUND, `no route for ${method.toUpperCase()} ${url}`));
+        answer(404, JSON_TYPE, notFoundJson(method, url));
         return;
       }
       this.opts.metrics().then(
         (m) => answer(200, m.contentType, m.body),
-        (err: unknown) => answer(500, JSON_TYPE, errorJson(ErrorCode.INTERNAL, `metrics: ${String(err)}`)),
+        (err: unknown) =>
+          answer(
+            500,
+            JSON_TYPE,
+            errorBody(gatewayError(ErrorCode.INTERNAL, ErrorReason.INTERNAL, `metrics: ${String(err)}`)),
+          ),
       );
       return;
     }
@@ -350,16 +398,7 @@ export class RestGateway {
       // Chunked body (no Content-Length) that grew past the limit.
       ex.dispatched = true;
       this.release(ex);
-      if (!this.stopped)
-        ex.res.cork(() =>
-          writeJson(
-            ex.res,
-            413,
-            errorJson(EDGE_PAYLOAD_TOO_LARGE, `body over ${this.bodyBytesMax} bytes`),
-            undefined,
-            true,
-          ),
-        );
+      if (!this.stopped) ex.res.cork(() => writeJson(ex.res, 413, tooLargeJson(this.bodyBytesMax), undefined, true));
       return;
     }
     if (n > 0) {
@@ -381,7 +420,7 @@ export class RestGateway {
       (rep) => this.answer(ex, rep),
       (err: unknown) => {
         this.log.error('request failed: answered INTERNAL', { op: ex.raw.op, stack: errorStack(err) });
-        this.answer(ex, { ok: false, error: { code: ErrorCode.INTERNAL, message: 'internal error' } });
+        this.answer(ex, { ok: false, error: gatewayError(ErrorCode.INTERNAL, ErrorReason.INTERNAL, 'internal error') });
       },
     );
   }
@@ -423,23 +462,23 @@ export class RestGateway {
         json = JSON.stringify(reply.body);
       } catch (err) {
         this.log.error('reply not serializable: answered INTERNAL', { op: ex.raw.op, err: errorMessage(err) });
-        res.cork(() => writeJson(res, 500, errorJson(ErrorCode.INTERNAL, 'internal error')));
+        res.cork(() => writeJson(res, 500, INTERNAL_JSON));
         return;
       }
-      res.cork(() => writeJson(res, ex.okStatus, json));
+      res.cork(() => writeJson(res, ex.okStatus, json, undefined, false, reply.rateLimit));
     } else {
-      res.cork(() => writeError(res, reply.error));
+      res.cork(() => writeError(res, reply.error, reply.rateLimit));
     }
   }
 }
 
-function writeError(res: HttpResponse, error: GatewayError): void {
+function writeError(res: HttpResponse, error: GatewayError, rateLimit: RateLimitState | undefined): void {
   const status = ERROR_STATUS[error.code]?.http ?? 500;
   let retryAfterS: number | undefined;
   if (error.retry_after_ms !== undefined && error.retry_after_ms !== null)
     retryAfterS = retryAfterSeconds(error.retry_after_ms);
   else if (status === 429 || status === 503) retryAfterS = 1;
-  writeJson(res, status, errorJson(error.code, error.message), retryAfterS);
+  writeJson(res, status, errorBody(error), retryAfterS, false, rateLimit);
 }
 
 function writeJson(
@@ -448,8 +487,10 @@ function writeJson(
   json: string,
   retryAfterS?: number,
   closeConnection = false,
+  rateLimit?: RateLimitState,
 ): void {
   res.writeStatus(statusLine(status)).writeHeader('content-type', JSON_TYPE);
   if (retryAfterS !== undefined) res.writeHeader('retry-after', String(retryAfterS));
+  if (rateLimit !== undefined) for (const [k, v] of rateLimitHeaders(rateLimit)) res.writeHeader(k, v);
   res.end(json, closeConnection);
 }

@@ -9,8 +9,9 @@
 
 import type { InstrumentConfig } from '../engine/types.js';
 import type { RiskLimits } from '../config/gateway-config.js';
-import { ErrorCode, type GatewayError } from '../api/errors.js';
+import { ErrorCode, ErrorReason, gatewayError, type GatewayError } from '../api/errors.js';
 import type { ValidatedCommand } from './validate.js';
+import type { RateLimitState } from './rate-limit-headers.js';
 
 /** Token bucket (refill per ms, capacity), one per API key. */
 export class TokenBucket {
@@ -24,11 +25,23 @@ export class TokenBucket {
     this.tokens = burst;
     this.lastMs = nowMs;
   }
-  /** Takes `n` tokens, or returns the ms until they would be there. */
-  take(n: number, nowMs: number): 0 | number {
+  private refill(nowMs: number): void {
     const elapsed = Math.max(0, nowMs - this.lastMs);
     this.lastMs = nowMs;
     this.tokens = Math.min(this.burst, this.tokens + (elapsed * this.ratePerSec) / 1000);
+  }
+  /** The bucket at nowMs, without taking anything. */
+  state(nowMs: number): RateLimitState {
+    this.refill(nowMs);
+    return {
+      limit: Math.floor(this.burst),
+      remaining: Math.floor(this.tokens),
+      resetMs: Math.ceil(((this.burst - this.tokens) * 1000) / this.ratePerSec),
+    };
+  }
+  /** Takes `n` tokens, or returns the ms until they would be there. */
+  take(n: number, nowMs: number): 0 | number {
+    this.refill(nowMs);
     if (this.tokens >= n) {
       this.tokens -= n;
       return 0;
@@ -59,11 +72,20 @@ export interface PriceReference {
 /** The pre-trade checks of one command; undefined = passes. */
 export function checkRisk(a: AccountRisk, c: ValidatedCommand, prices: PriceReference): GatewayError | undefined {
   if (a.blocked && (c.op === 'PlaceOrder' || c.op === 'AmendOrder'))
-    return { code: ErrorCode.ACCOUNT_BLOCKED, message: `account ${a.account} is blocked (kill switch)` };
+    return gatewayError(
+      ErrorCode.ACCOUNT_BLOCKED,
+      ErrorReason.KILL_SWITCH,
+      `account ${a.account} is blocked (kill switch)`,
+    );
   if (c.op !== 'PlaceOrder' && c.op !== 'AmendOrder') return undefined;
   const L = a.limits;
   if (c.qty !== undefined && c.qty > L.maxOrderQty)
-    return { code: ErrorCode.RISK_MAX_QTY, message: `quantity ${c.qty} over the account's maximum ${L.maxOrderQty}` };
+    return gatewayError(
+      ErrorCode.RISK_MAX_QTY,
+      ErrorReason.MAX_ORDER_QTY,
+      `quantity ${c.qty} over the account's maximum ${L.maxOrderQty}`,
+      { field: 'quantity' },
+    );
   const sym = c.symbol;
   const ref = sym !== undefined ? prices.reference(sym) : null;
   const inst = sym !== undefined ? prices.instrument(sym) : undefined;
@@ -73,25 +95,29 @@ export function checkRisk(a: AccountRisk, c: ValidatedCommand, prices: PriceRefe
   if (px === undefined && ref !== null && inst !== undefined)
     px = inst.priceBandTicks > 0 ? ref + inst.priceBandTicks * inst.tickSize : ref;
   if (px !== undefined && c.qty !== undefined && px * c.qty > L.maxNotional) {
-    return {
-      code: ErrorCode.RISK_MAX_NOTIONAL,
-      message: `notional ${px * c.qty} over the account's maximum ${L.maxNotional}`,
-    };
+    return gatewayError(
+      ErrorCode.RISK_MAX_NOTIONAL,
+      ErrorReason.MAX_NOTIONAL,
+      `notional ${px * c.qty} over the account's maximum ${L.maxNotional}`,
+    );
   }
   if (c.op === 'PlaceOrder' && a.open.size + a.pendingPlaces >= L.maxOpenOrders) {
-    return {
-      code: ErrorCode.RISK_MAX_OPEN_ORDERS,
-      message: `${a.open.size + a.pendingPlaces} open orders, the account's maximum is ${L.maxOpenOrders}`,
-    };
+    return gatewayError(
+      ErrorCode.RISK_MAX_OPEN_ORDERS,
+      ErrorReason.MAX_OPEN_ORDERS,
+      `${a.open.size + a.pendingPlaces} open orders, the account's maximum is ${L.maxOpenOrders}`,
+    );
   }
   if (c.price !== undefined && ref !== null && inst !== undefined && inst.priceBandTicks > 0) {
     const lo = ref - inst.priceBandTicks * inst.tickSize;
     const hi = ref + inst.priceBandTicks * inst.tickSize;
     if (c.price < lo || c.price > hi)
-      return {
-        code: ErrorCode.RISK_PRICE_BAND,
-        message: `price ${c.price} outside the band [${lo}, ${hi}] around the reference ${ref}`,
-      };
+      return gatewayError(
+        ErrorCode.RISK_PRICE_BAND,
+        ErrorReason.PRICE_BAND,
+        `price ${c.price} outside the band [${lo}, ${hi}] around the reference ${ref}`,
+        { field: 'price' },
+      );
   }
   return undefined;
 }

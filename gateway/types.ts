@@ -10,6 +10,7 @@
 import type { AuthHeaders } from '../api/auth.js';
 import type { GatewayError } from '../api/errors.js';
 import type { ExecutionReportOut } from '../api/execution-report.js';
+import type { RateLimitState } from './rate-limit-headers.js';
 
 /** The unary operations (gRPC method names; REST routes map to them). */
 export const Operation = {
@@ -65,7 +66,10 @@ export interface OrderOut {
  * (PlaceOrderResponse {result}, MassCancelResponse {result, canceled_count},
  * GetOrderResponse {order}); the edge encodes it as JSON or protobuf.
  */
-export type GatewayReply = { ok: true; body: Record<string, unknown> } | { ok: false; error: GatewayError };
+export type GatewayReply = ({ ok: true; body: Record<string, unknown> } | { ok: false; error: GatewayError }) & {
+  /** The API key's token bucket after this request (authenticated requests): the edges send it as RateLimit-* headers / metadata. */
+  rateLimit?: RateLimitState;
+};
 
 /** An authenticated order session (gRPC OrderSession). */
 export interface SessionOptions {
@@ -96,4 +100,6 @@ export interface GatewayCore {
   handle(req: RawRequest): Promise<GatewayReply>;
   /** Authenticates a session from its opening metadata (target = the OrderSession method path, empty body). */
   openSession(auth: AuthHeaders, target: string, opts: SessionOptions): Promise<GatewaySession | GatewayError>;
+  /** The receive window of signed requests (ms), for GET /v1/time; absent: the edge answers without it. */
+  readonly receiveWindowMs?: number;
 }

@@ -9,8 +9,9 @@
 // safe integers and stay decimal strings otherwise (so that the validator refuses them exactly as
 // it refuses the same string in JSON; `longs: Number` would round them silently).
 //
-// Rules (every failure is INVALID_ARGUMENT naming the field, except an order id of a shard that
-// does not exist: NOT_FOUND):
+// Rules (every failure is INVALID_ARGUMENT naming the field, with the rule's reason — the
+// engine's reject reason when the engine checks the same rule — except an order id of a shard
+// that does not exist: NOT_FOUND, ORDER_NOT_FOUND; docs/errors.md lists them):
 //   - JSON: an unknown field is refused ("unknown field x"); `null` means absent.
 //   - integers: a JSON number that is a safe non-negative integer, or a string of decimal
 //     digits whose value is one; anything else (fraction, exponent beyond 2^53, negative, "1e3",
@@ -40,7 +41,7 @@ import protobuf from 'protobufjs';
 import { encodeCommand } from '../engine/command-codec.js';
 import { commandFromJson } from '../engine/json-codec.js';
 import type { Command, InstrumentConfig } from '../engine/types.js';
-import { ErrorCode, type GatewayError } from '../api/errors.js';
+import { ErrorCode, ErrorReason as R, gatewayError, type ErrorReason, type GatewayError } from '../api/errors.js';
 import { fromGlobalOrderId } from '../api/order-ids.js';
 import { Operation } from './types.js';
 import {
@@ -211,12 +212,18 @@ class Rejection {
   constructor(readonly error: GatewayError) {}
 }
 
-function invalid(message: string): never {
-  throw new Rejection({ code: ErrorCode.INVALID_ARGUMENT, message });
+function invalid(reason: ErrorReason, field: string | undefined, message: string): never {
+  throw new Rejection(
+    gatewayError(ErrorCode.INVALID_ARGUMENT, reason, message, field === undefined ? undefined : { field }),
+  );
+}
+
+function missing(field: string, message = `${field} is required`): never {
+  invalid(R.FIELD_MISSING, field, message);
 }
 
 function notFound(message: string): never {
-  throw new Rejection({ code: ErrorCode.NOT_FOUND, message });
+  throw new Rejection(gatewayError(ErrorCode.NOT_FOUND, 'ORDER_NOT_FOUND', message));
 }
 
 function get(d: Record<string, unknown>, f: string): unknown {
@@ -239,14 +246,18 @@ function uint(d: Record<string, unknown>, f: string): number | undefined {
   if (v === undefined) return undefined;
   const n = parseUint(v);
   if (n === undefined)
-    invalid(`${f} must be an integer from 0 to 2^53−1 (a JSON number or a string of decimal digits)`);
+    invalid(
+      R.INVALID_INTEGER,
+      f,
+      `${f} must be an integer from 0 to 2^53−1 (a JSON number or a string of decimal digits)`,
+    );
   return n;
 }
 
 function str(d: Record<string, unknown>, f: string): string | undefined {
   const v = get(d, f);
   if (v === undefined) return undefined;
-  if (typeof v !== 'string') invalid(`${f} must be a string`);
+  if (typeof v !== 'string') invalid(R.FIELD_WRONG_TYPE, f, `${f} must be a string`);
   return v;
 }
 
@@ -254,51 +265,64 @@ function enumOf<T extends string>(d: Record<string, unknown>, f: string, names: 
   const v = get(d, f);
   if (v === undefined) return undefined;
   if (typeof v !== 'string' || !(names as readonly string[]).includes(v))
-    invalid(`${f} must be one of ${names.join(', ')}`);
+    invalid(R.INVALID_ENUM_VALUE, f, `${f} must be one of ${names.join(', ')}`);
   return v as T;
 }
 
 function clientOrderId(d: Record<string, unknown>, f: string): string | undefined {
   const v = str(d, f);
   if (v !== undefined && !CLIENT_ORDER_ID_RE.test(v))
-    invalid(`${f} must be 1–${CLIENT_ORDER_ID_MAX} characters of [A-Za-z0-9_.:-]`);
+    invalid('INVALID_CLIENT_ORDER_ID', f, `${f} must be 1–${CLIENT_ORDER_ID_MAX} characters of [A-Za-z0-9_.:-]`);
   return v;
 }
 
 function checkQty(f: string, q: number, i: InstrumentLimits): void {
-  if (q <= 0) invalid(`${f} must be > 0`);
-  if (q % i.lotSize !== 0) invalid(`${f} must be a multiple of the lot size ${i.lotSize}`);
-  if (q < i.minQty) invalid(`${f} must be at least ${i.minQty}`);
-  if (q > i.maxQty) invalid(`${f} must be at most ${i.maxQty}`);
+  if (q <= 0) invalid('INVALID_QUANTITY', f, `${f} must be > 0`);
+  if (q % i.lotSize !== 0)
+    invalid('QUANTITY_NOT_LOT_MULTIPLE', f, `${f} must be a multiple of the lot size ${i.lotSize}`);
+  if (q < i.minQty) invalid('QUANTITY_BELOW_MIN', f, `${f} must be at least ${i.minQty}`);
+  if (q > i.maxQty) invalid('QUANTITY_ABOVE_MAX', f, `${f} must be at most ${i.maxQty}`);
 }
 
+/** The engine's reasons: INVALID_PRICE / PRICE_NOT_TICK_MULTIPLE for price, INVALID_STOP_PRICE for every stop_price rule. */
 function checkPrice(f: string, p: number, i: InstrumentLimits): void {
-  if (p <= 0) invalid(`${f} must be > 0`);
-  if (p % i.tickSize !== 0) invalid(`${f} must be a multiple of the tick size ${i.tickSize}`);
-  if (p > i.maxPrice) invalid(`${f} must be at most ${i.maxPrice}`);
+  const stop = f === 'stop_price';
+  if (p <= 0) invalid(stop ? 'INVALID_STOP_PRICE' : 'INVALID_PRICE', f, `${f} must be > 0`);
+  if (p % i.tickSize !== 0)
+    invalid(
+      stop ? 'INVALID_STOP_PRICE' : 'PRICE_NOT_TICK_MULTIPLE',
+      f,
+      `${f} must be a multiple of the tick size ${i.tickSize}`,
+    );
+  if (p > i.maxPrice) invalid(stop ? 'INVALID_STOP_PRICE' : 'INVALID_PRICE', f, `${f} must be at most ${i.maxPrice}`);
 }
 
 function checkUnknownFields(op: Operation, d: Record<string, unknown>): void {
   const allowed = FIELDS[op];
   for (const k of Object.keys(d))
-    if (!allowed.has(k)) invalid(`unknown field ${k.length > 64 ? `${k.slice(0, 64)}…` : k}`);
+    if (!allowed.has(k)) {
+      const name = k.length > 64 ? `${k.slice(0, 64)}…` : k;
+      invalid(R.UNKNOWN_FIELD, name, `unknown field ${name}`);
+    }
 }
 
 function symbolEntry(ix: ShardIndex, symbol: string): { shard: number; instrument: InstrumentLimits } {
   const e = ix.bySymbol.get(symbol);
-  if (e === undefined) invalid('unknown symbol');
+  if (e === undefined) invalid('UNKNOWN_INSTRUMENT', 'symbol', 'unknown symbol');
   return e;
 }
 
 /** The order id of a cancel/amend/get: body `order_id` and/or the REST path's; undefined if neither. */
 function orderIdOf(d: Record<string, unknown>, ctx: ValidateContext): number | undefined {
   const body = uint(d, 'order_id');
-  if (body !== undefined && body === 0) invalid('order_id must be > 0');
+  if (body !== undefined && body === 0) invalid(R.INVALID_ORDER_ID, 'order_id', 'order_id must be > 0');
   if (ctx.pathOrderId === undefined) return body;
   const p = ctx.pathOrderId;
   const path = typeof p === 'string' && DIGITS_RE.test(p) ? Number(p) : NaN;
-  if (!Number.isSafeInteger(path) || path <= 0) invalid('order id in the path must be a positive integer below 2^53');
-  if (body !== undefined && body !== path) invalid('order_id in the body differs from the order id in the path');
+  if (!Number.isSafeInteger(path) || path <= 0)
+    invalid(R.INVALID_ORDER_ID, 'order_id', 'order id in the path must be a positive integer below 2^53');
+  if (body !== undefined && body !== path)
+    invalid(R.CONFLICTING_FIELDS, 'order_id', 'order_id in the body differs from the order id in the path');
   return path;
 }
 
@@ -312,7 +336,7 @@ function locateOrder(ix: ShardIndex, id: number): { shard: number; seq: number }
 function routeByClientId(ix: ShardIndex, symbolShard: number | undefined, field: string): number {
   if (symbolShard !== undefined) return symbolShard;
   if (ix.ids.length === 1) return ix.ids[0]!;
-  invalid(`symbol is required with ${field} when the exchange has several shards`);
+  missing('symbol', `symbol is required with ${field} when the exchange has several shards`);
 }
 
 function withBody(command: ValidatedCommand): ValidatedCommand {
@@ -329,57 +353,68 @@ const RESTING_TIFS: ReadonlySet<string> = new Set(['GTC', 'GTD', 'DAY']);
 
 function place(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardIndex): ValidatedCommand {
   const clOrdId = clientOrderId(d, 'client_order_id');
-  if (clOrdId === undefined) invalid('client_order_id is required');
+  if (clOrdId === undefined) missing('client_order_id');
   const symbol = str(d, 'symbol');
-  if (symbol === undefined) invalid('symbol is required');
+  if (symbol === undefined) missing('symbol');
   const { shard, instrument } = symbolEntry(ix, symbol);
   const side = enumOf(d, 'side', SIDES);
-  if (side === undefined) invalid('side is required');
+  if (side === undefined) missing('side');
   const ordType = enumOf(d, 'order_type', ORDER_TYPES);
-  if (ordType === undefined) invalid('order_type is required');
+  if (ordType === undefined) missing('order_type');
   const tif = enumOf(d, 'time_in_force', TIFS);
   const postOnly = enumOf(d, 'post_only', POST_ONLY);
   const stp = enumOf(d, 'self_trade_prevention', STPS);
 
   const qty = uint(d, 'quantity');
-  if (qty === undefined) invalid('quantity is required');
+  if (qty === undefined) missing('quantity');
   checkQty('quantity', qty, instrument);
 
   const limitPriced = ordType === 'LIMIT' || ordType === 'STOP_LIMIT';
   const stop = ordType === 'STOP_MARKET' || ordType === 'STOP_LIMIT';
   const price = uint(d, 'price');
   if (limitPriced) {
-    if (price === undefined) invalid(`price is required for ${ordType} orders`);
+    if (price === undefined) missing('price', `price is required for ${ordType} orders`);
     checkPrice('price', price, instrument);
-  } else if (price !== undefined) invalid(`price must not be set for ${ordType} orders`);
+  } else if (price !== undefined) invalid(R.FIELD_NOT_ALLOWED, 'price', `price must not be set for ${ordType} orders`);
   const stopPrice = uint(d, 'stop_price');
   if (stop) {
-    if (stopPrice === undefined) invalid(`stop_price is required for ${ordType} orders`);
+    if (stopPrice === undefined) missing('stop_price', `stop_price is required for ${ordType} orders`);
     checkPrice('stop_price', stopPrice, instrument);
-  } else if (stopPrice !== undefined) invalid(`stop_price must not be set for ${ordType} orders`);
+  } else if (stopPrice !== undefined)
+    invalid(R.FIELD_NOT_ALLOWED, 'stop_price', `stop_price must not be set for ${ordType} orders`);
 
   if (!limitPriced && tif !== undefined && tif !== 'IOC' && tif !== 'FOK')
-    invalid(`time_in_force must be IOC or FOK for ${ordType} orders`);
+    invalid('INVALID_TIME_IN_FORCE', 'time_in_force', `time_in_force must be IOC or FOK for ${ordType} orders`);
   const effectiveTif = tif ?? (limitPriced ? 'GTC' : 'IOC');
 
   const expire = uint(d, 'expire_time_us');
   if (effectiveTif === 'GTD') {
-    if (expire === undefined) invalid('expire_time_us is required with time_in_force GTD');
-    if (expire <= 0) invalid('expire_time_us must be > 0');
-  } else if (expire !== undefined) invalid('expire_time_us is only allowed with time_in_force GTD');
+    if (expire === undefined) missing('expire_time_us', 'expire_time_us is required with time_in_force GTD');
+    if (expire <= 0) invalid('INVALID_EXPIRE_TIME', 'expire_time_us', 'expire_time_us must be > 0');
+  } else if (expire !== undefined)
+    invalid(R.FIELD_NOT_ALLOWED, 'expire_time_us', 'expire_time_us is only allowed with time_in_force GTD');
 
   if (postOnly !== undefined && (ordType !== 'LIMIT' || !RESTING_TIFS.has(effectiveTif))) {
-    invalid('post_only requires a LIMIT order with time_in_force GTC, GTD or DAY');
+    invalid('INVALID_POST_ONLY', 'post_only', 'post_only requires a LIMIT order with time_in_force GTC, GTD or DAY');
   }
 
   let display = uint(d, 'display_quantity');
   if (display === 0) display = undefined; // 0 = not an iceberg
   if (display !== undefined) {
     if (!limitPriced || !RESTING_TIFS.has(effectiveTif))
-      invalid('display_quantity requires a LIMIT or STOP_LIMIT order with time_in_force GTC, GTD or DAY');
-    if (display >= qty) invalid('display_quantity must be less than quantity');
+      invalid(
+        'INVALID_DISPLAY_QUANTITY',
+        'display_quantity',
+        'display_quantity requires a LIMIT or STOP_LIMIT order with time_in_force GTC, GTD or DAY',
+      );
+    if (display >= qty)
+      invalid('INVALID_DISPLAY_QUANTITY', 'display_quantity', 'display_quantity must be less than quantity');
     if (display % instrument.lotSize !== 0)
-      invalid(`display_quantity must be a multiple of the lot size ${instrument.lotSize}`);
+      invalid(
+        'INVALID_DISPLAY_QUANTITY',
+        'display_quantity',
+        `display_quantity must be a multiple of the lot size ${instrument.lotSize}`,
+      );
   }
 
   const engine: Record<string, unknown> = { type: 'new', account: ctx.account, clOrdId, symbol, side, ordType };
@@ -403,19 +438,21 @@ function cancel(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardIndex
   const clOrdId = clientOrderId(d, 'client_order_id');
   const symbol = str(d, 'symbol');
   const sym = symbol === undefined ? undefined : symbolEntry(ix, symbol);
-  if (id !== undefined && clOrdId !== undefined) invalid('give either order_id or client_order_id, not both');
+  if (id !== undefined && clOrdId !== undefined)
+    invalid(R.CONFLICTING_FIELDS, 'client_order_id', 'give either order_id or client_order_id, not both');
   const engine: Record<string, unknown> = { type: 'cancel', account: ctx.account };
   const out: ValidatedCommand = { op: Operation.CANCEL_ORDER, shards: [], engine };
   if (id !== undefined) {
     const { shard, seq } = locateOrder(ix, id);
-    if (sym !== undefined && sym.shard !== shard) invalid('symbol is not traded on the shard of order_id');
+    if (sym !== undefined && sym.shard !== shard)
+      invalid(R.CONFLICTING_FIELDS, 'symbol', 'symbol is not traded on the shard of order_id');
     engine.orderId = seq;
     out.shards = [shard];
     out.orderId = seq;
   } else if (clOrdId !== undefined) {
     out.shards = [routeByClientId(ix, sym?.shard, 'client_order_id')];
     engine.clOrdId = clOrdId;
-  } else invalid('order_id or client_order_id is required');
+  } else missing('order_id', 'order_id or client_order_id is required');
   if (symbol !== undefined) out.symbol = symbol;
   return withBody(out);
 }
@@ -426,7 +463,8 @@ function amend(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardIndex)
   const clOrdId = clientOrderId(d, 'client_order_id');
   const symbol = str(d, 'symbol');
   const sym = symbol === undefined ? undefined : symbolEntry(ix, symbol);
-  if (id !== undefined && origClOrdId !== undefined) invalid('give either order_id or orig_client_order_id, not both');
+  if (id !== undefined && origClOrdId !== undefined)
+    invalid(R.CONFLICTING_FIELDS, 'orig_client_order_id', 'give either order_id or orig_client_order_id, not both');
   // 0 = unchanged (AmendOrderRequest), in both encodings.
   const nz = (f: string): number | undefined => {
     const v = uint(d, f);
@@ -441,16 +479,21 @@ function amend(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardIndex)
   let shard: number;
   if (id !== undefined) {
     const loc = locateOrder(ix, id);
-    if (sym !== undefined && sym.shard !== loc.shard) invalid('symbol is not traded on the shard of order_id');
+    if (sym !== undefined && sym.shard !== loc.shard)
+      invalid(R.CONFLICTING_FIELDS, 'symbol', 'symbol is not traded on the shard of order_id');
     shard = loc.shard;
     engine.orderId = loc.seq;
     out.orderId = loc.seq;
   } else if (origClOrdId !== undefined) {
     shard = routeByClientId(ix, sym?.shard, 'orig_client_order_id');
     engine.origClOrdId = origClOrdId;
-  } else invalid('order_id or orig_client_order_id is required');
+  } else missing('order_id', 'order_id or orig_client_order_id is required');
   if (qty === undefined && price === undefined && stopPrice === undefined && clOrdId === undefined) {
-    invalid('amend changes nothing: set quantity, price, stop_price or client_order_id');
+    invalid(
+      R.AMEND_CHANGES_NOTHING,
+      undefined,
+      'amend changes nothing: set quantity, price, stop_price or client_order_id',
+    );
   }
   // The instrument, when it is known: the symbol's, or the shard's only one.
   const shardInstruments = ix.byId.get(shard)?.instruments ?? [];
@@ -486,7 +529,7 @@ function massCancel(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardI
 
 function getOrder(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardIndex): ValidatedCommand {
   const id = orderIdOf(d, ctx);
-  if (id === undefined) invalid('order_id is required');
+  if (id === undefined) missing('order_id');
   const { shard, seq } = locateOrder(ix, id);
   return { op: Operation.GET_ORDER, shards: [shard], orderId: seq };
 }
@@ -497,8 +540,9 @@ function getOrder(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardInd
  */
 export function validateCommand(op: Operation, decoded: Record<string, unknown>, ctx: ValidateContext): ValidateResult {
   try {
-    if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded)) invalid('request must be an object');
-    if (!Object.hasOwn(FIELDS, op)) invalid(`unknown operation ${String(op)}`);
+    if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded))
+      invalid(R.MALFORMED_REQUEST, undefined, 'request must be an object');
+    if (!Object.hasOwn(FIELDS, op)) invalid(R.MALFORMED_REQUEST, undefined, `unknown operation ${String(op)}`);
     checkUnknownFields(op, decoded);
     const ix = shardIndex(ctx.shards);
     let command: ValidatedCommand;
@@ -524,10 +568,11 @@ export function validateCommand(op: Operation, decoded: Record<string, unknown>,
     if (err instanceof Rejection) return { ok: false, error: err.error };
     return {
       ok: false,
-      error: {
-        code: ErrorCode.INTERNAL,
-        message: `validation failed: ${err instanceof Error ? err.message : String(err)}`,
-      },
+      error: gatewayError(
+        ErrorCode.INTERNAL,
+        R.INTERNAL,
+        `validation failed: ${err instanceof Error ? err.message : String(err)}`,
+      ),
     };
   }
 }
@@ -595,15 +640,16 @@ export function normalizeProto(o: Record<string, unknown>): Record<string, unkno
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function bad(message: string): { ok: false; error: GatewayError } {
-  return { ok: false, error: { code: ErrorCode.INVALID_ARGUMENT, message } };
+function bad(message: string, reason: ErrorReason = R.MALFORMED_REQUEST): { ok: false; error: GatewayError } {
+  return { ok: false, error: gatewayError(ErrorCode.INVALID_ARGUMENT, reason, message) };
 }
 
 /** Decodes a unary request body (JSON object or protobuf request message of op) into the common shape. Never throws. */
 export function decodeRequest(op: Operation, encoding: 'json' | 'protobuf', body: Uint8Array): DecodeResult {
   if (!Object.hasOwn(REQUEST_MESSAGE, op)) return bad(`unknown operation ${String(op)}`);
   if (!(body instanceof Uint8Array)) return bad('request body must be bytes');
-  if (body.length > REQUEST_BODY_BYTES_MAX) return bad(`request body exceeds ${REQUEST_BODY_BYTES_MAX} bytes`);
+  if (body.length > REQUEST_BODY_BYTES_MAX)
+    return bad(`request body exceeds ${REQUEST_BODY_BYTES_MAX} bytes`, R.REQUEST_BODY_BYTES_MAX);
   if (encoding === 'json') {
     if (body.length === 0) return { ok: true, decoded: {} };
     let value: unknown;
@@ -629,29 +675,63 @@ export function decodeRequest(op: Operation, encoding: 'json' | 'protobuf', body
 }
 
 /**
+ * The request_id (field 1, varint) of an OrderSessionRequest's bytes, read without decoding the
+ * rest: the id a refusal must echo when the message is refused before (or instead of) being
+ * decoded — over a size limit, a full session queue, undecodable further on. 0 when the bytes
+ * hold no readable id below 2^53 before the first malformed field. Never throws.
+ */
+export function peekSessionRequestId(body: Uint8Array): number {
+  if (!(body instanceof Uint8Array)) return 0;
+  const reader = protobuf.Reader.create(body);
+  let id = 0;
+  try {
+    while (reader.pos < reader.len) {
+      const tag = reader.uint32();
+      if (tag >>> 3 === 1 && (tag & 7) === 0) {
+        const v = reader.uint64();
+        const n = typeof v === 'number' ? v : Number(v.toString());
+        id = Number.isSafeInteger(n) ? n : 0; // the last occurrence wins, as in a decoder
+      } else reader.skipType(tag & 7);
+    }
+  } catch {
+    // truncated or malformed past this point: the id read so far stands
+  }
+  return id;
+}
+
+/**
  * Decodes an OrderSessionRequest (protobuf): its request id, heartbeat flag and commands, each
- * as (op, decoded) in the common shape. Never throws.
+ * as (op, decoded) in the common shape. A refusal carries the request's id whenever it can be
+ * read (peekSessionRequestId), so the client can match it. Never throws.
  */
 export function decodeSessionRequest(body: Uint8Array): SessionDecodeResult {
   if (!(body instanceof Uint8Array)) return bad('request body must be bytes');
-  if (body.length > SESSION_REQUEST_BYTES_MAX) return bad(`session request exceeds ${SESSION_REQUEST_BYTES_MAX} bytes`);
+  if (body.length > SESSION_REQUEST_BYTES_MAX)
+    return {
+      ...bad(`session request exceeds ${SESSION_REQUEST_BYTES_MAX} bytes`, R.SESSION_REQUEST_BYTES_MAX),
+      requestId: peekSessionRequestId(body),
+    };
   let o: Record<string, unknown>;
   try {
     const type = protoTypes().session;
     o = type.toObject(type.decode(body), TO_OBJECT);
   } catch {
-    return bad('request body is not a valid OrderSessionRequest message');
+    return { ...bad('request body is not a valid OrderSessionRequest message'), requestId: peekSessionRequestId(body) };
   }
   const rid = o.request_id === undefined ? 0 : parseUint(o.request_id);
-  if (rid === undefined) return bad('request_id must be below 2^53');
-  const fail = (message: string): SessionDecodeResult => ({
+  if (rid === undefined) return bad('request_id must be below 2^53', R.INVALID_INTEGER);
+  const fail = (reason: ErrorReason, message: string, field?: string): SessionDecodeResult => ({
     ok: false,
     requestId: rid,
-    error: { code: ErrorCode.INVALID_ARGUMENT, message },
+    error: gatewayError(ErrorCode.INVALID_ARGUMENT, reason, message, field === undefined ? undefined : { field }),
   });
   const raw = Array.isArray(o.commands) ? (o.commands as Record<string, unknown>[]) : [];
   if (raw.length > SESSION_BATCH_COMMANDS_MAX)
-    return fail(`at most ${SESSION_BATCH_COMMANDS_MAX} commands per request, got ${raw.length}`);
+    return fail(
+      R.SESSION_BATCH_COMMANDS_MAX,
+      `at most ${SESSION_BATCH_COMMANDS_MAX} commands per request, got ${raw.length}`,
+      'commands',
+    );
   const commands: SessionCommandDecoded[] = [];
   for (let i = 0; i < raw.length; i++) {
     const c = raw[i]!;
@@ -659,10 +739,11 @@ export function decodeSessionRequest(body: Uint8Array): SessionDecodeResult {
     for (const [field, op] of SESSION_OPS) {
       const sub = c[field];
       if (sub === undefined || sub === null) continue;
-      if (found !== undefined) return fail(`commands[${i}] sets more than one command`);
+      if (found !== undefined)
+        return fail(R.CONFLICTING_FIELDS, `commands[${i}] sets more than one command`, `commands[${i}]`);
       found = { op, decoded: normalizeProto(sub as Record<string, unknown>) };
     }
-    if (found === undefined) return fail(`commands[${i}] sets no command`);
+    if (found === undefined) return fail(R.FIELD_MISSING, `commands[${i}] sets no command`, `commands[${i}]`);
     commands.push(found);
   }
   return { ok: true, requestId: rid, heartbeat: o.heartbeat === true, commands };

@@ -31,7 +31,7 @@ import {
   type KeyEntry,
 } from '../api/auth.js';
 import { hmacSign } from '../api/signing.js';
-import { ErrorCode, type GatewayError } from '../api/errors.js';
+import { ErrorCode, ErrorReason, gatewayError, type GatewayError } from '../api/errors.js';
 import type { RawRequest } from './types.js';
 import {
   decodeRequest,
@@ -83,7 +83,8 @@ export type RequestOutcome =
       tsMs: number;
       command: ValidatedCommand;
     }
-  | { ok: false; error: GatewayError };
+  /** apiKey: set when the request was authenticated and failed after (decoding, validation). */
+  | { ok: false; error: GatewayError; apiKey?: string };
 
 export type CommandOutcome = { ok: true; command: ValidatedCommand } | { ok: false; error: GatewayError };
 
@@ -104,10 +105,11 @@ export function createWorkerState(data: ValidationWorkerData): WorkerState {
 function internal(err: unknown): { ok: false; error: GatewayError } {
   return {
     ok: false,
-    error: {
-      code: ErrorCode.INTERNAL,
-      message: `validation worker: ${err instanceof Error ? err.message : String(err)}`,
-    },
+    error: gatewayError(
+      ErrorCode.INTERNAL,
+      ErrorReason.INTERNAL,
+      `validation worker: ${err instanceof Error ? err.message : String(err)}`,
+    ),
   };
 }
 
@@ -116,9 +118,9 @@ function validateRequest(s: WorkerState, item: RequestItem): RequestOutcome {
   const a = authenticate(s.keys, req.auth, req.target, req.body, nowMs, s.windowMs);
   if (!a.ok) return a;
   const d = decodeRequest(req.op, req.encoding, req.body);
-  if (!d.ok) return d;
+  if (!d.ok) return { ok: false, error: d.error, apiKey: a.apiKey };
   const v = validateCommand(req.op, d.decoded, { account: a.account, shards: s.shards, pathOrderId: req.pathOrderId });
-  if (!v.ok) return v;
+  if (!v.ok) return { ok: false, error: v.error, apiKey: a.apiKey };
   return {
     ok: true,
     account: a.account,

@@ -71,9 +71,9 @@ import {
   type AuthHeaders,
   type AuthResult,
 } from '../api/auth.js';
-import { ErrorCode, type GatewayError } from '../api/errors.js';
+import { ErrorCode, ErrorReason, gatewayError, type GatewayError } from '../api/errors.js';
 import type { RawRequest } from './types.js';
-import type { InstrumentLimits, ValidatedCommand } from './validate.js';
+import { peekSessionRequestId, type InstrumentLimits, type ValidatedCommand } from './validate.js';
 import {
   createWorkerState,
   runTask,
@@ -101,7 +101,8 @@ import {
 
 export type ValidationResult =
   | { ok: true; account: number; apiKey: string; admin: boolean; command: ValidatedCommand }
-  | { ok: false; error: GatewayError };
+  /** apiKey: the request was authenticated before it failed (its rate-limit state can be reported). */
+  | { ok: false; error: GatewayError; apiKey?: string };
 export type SessionAuthResult =
   | { ok: true; account: number; apiKey: string; admin: boolean }
   | { ok: false; error: GatewayError };
@@ -165,11 +166,15 @@ interface Batch {
   done: ((result: unknown, error?: unknown) => void)[];
 }
 
-const OVERLOADED: GatewayError = {
-  code: ErrorCode.OVERLOADED,
-  message: 'validation queue full',
-  retry_after_ms: OVERLOADED_RETRY_AFTER_MS,
-};
+const OVERLOADED: GatewayError = gatewayError(
+  ErrorCode.OVERLOADED,
+  ErrorReason.VALIDATION_QUEUE_MAX,
+  'validation queue full',
+  {
+    retry_after_ms: OVERLOADED_RETRY_AFTER_MS,
+  },
+);
+const STOPPING: GatewayError = gatewayError(ErrorCode.UNAVAILABLE, ErrorReason.GATEWAY_STOPPING, 'gateway stopping');
 
 function byteLength(x: unknown): number {
   return x instanceof Uint8Array ? x.length : 0;
@@ -327,7 +332,7 @@ export class ValidationPool {
     if ('code' in r) return { ok: false, error: r };
     if (!r.ok) return r;
     const replay = this.replayCheck(r.replayKey, r.tsMs, nowMs);
-    if (replay !== undefined) return { ok: false, error: replay };
+    if (replay !== undefined) return { ok: false, error: replay, apiKey: r.apiKey };
     return { ok: true, account: r.account, apiKey: r.apiKey, admin: r.admin, command: r.command };
   }
 
@@ -351,7 +356,7 @@ export class ValidationPool {
       { account, body, nowMs: this.now() } satisfies SessionItem,
       byteLength(body),
     )) as SessionOutcome | GatewayError;
-    if ('code' in r) return { ok: false, error: r };
+    if ('code' in r) return { ok: false, error: r, requestId: peekSessionRequestId(body) };
     return r;
   }
 
@@ -402,7 +407,7 @@ export class ValidationPool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const unavailable: GatewayError = { code: ErrorCode.UNAVAILABLE, message: 'gateway stopping' };
+    const unavailable = STOPPING;
     const waiting = [...this.ready, ...Object.values(this.open).filter((b): b is Batch => b !== undefined)];
     this.ready.length = 0;
     for (const k of Object.keys(this.open) as Kind[]) this.open[k] = undefined;
@@ -418,15 +423,21 @@ export class ValidationPool {
     if (r === 'fresh') return undefined;
     if (r === 'replayed') {
       this.counters.replayed++;
-      return { code: ErrorCode.REPLAYED_REQUEST, message: 'this signed request was already received' };
+      return gatewayError(
+        ErrorCode.REPLAYED_REQUEST,
+        ErrorReason.REQUEST_REPLAYED,
+        'this signed request was already received',
+      );
     }
     this.counters.replayCacheFull++;
-    return { code: ErrorCode.OVERLOADED, message: 'replay cache full', retry_after_ms: 1000 };
+    return gatewayError(ErrorCode.OVERLOADED, ErrorReason.REPLAY_CACHE_ENTRIES_MAX, 'replay cache full', {
+      retry_after_ms: 1000,
+    });
   }
 
   /** Queues one item; resolves with its outcome, or with a GatewayError (overloaded, closed, worker failure). */
   private enqueue<R>(kind: Kind, item: unknown, bytes: number): Promise<R | GatewayError> {
-    if (this.closed) return Promise.resolve({ code: ErrorCode.UNAVAILABLE, message: 'gateway stopping' });
+    if (this.closed) return Promise.resolve(STOPPING);
     if (this.queued >= this.queueMax) {
       this.counters.overloaded++;
       return Promise.resolve(OVERLOADED);
@@ -525,15 +536,18 @@ export class ValidationPool {
           for (let i = 0; i < b.done.length; i++) {
             const r = results[i];
             b.done[i]!(
-              r === undefined ? { code: ErrorCode.INTERNAL, message: 'validation worker returned no result' } : r,
+              r === undefined
+                ? gatewayError(ErrorCode.INTERNAL, ErrorReason.INTERNAL, 'validation worker returned no result')
+                : r,
             );
           }
         },
         (err: unknown) => {
-          const error: GatewayError = {
-            code: ErrorCode.INTERNAL,
-            message: `validation worker failed: ${err instanceof Error ? err.message : String(err)}`,
-          };
+          const error = gatewayError(
+            ErrorCode.INTERNAL,
+            ErrorReason.INTERNAL,
+            `validation worker failed: ${err instanceof Error ? err.message : String(err)}`,
+          );
           for (const d of b.done) d(error);
         },
       )

@@ -3,7 +3,9 @@
 // bytes (the signature covers them exactly, as in order entry), are authenticated by the core
 // and only then decoded with protobufjs; replies are plain objects encoded with protobufjs.
 // Errors: the gRPC status mapped from the code, details `CODE: message`, and the trailers
-// x-mb-error-code and (when there is one) retry-after-ms.
+// x-mb-error-code, x-mb-error-reason, (when there is one) retry-after-ms, and
+// grpc-status-details-bin (google.rpc.Status with ErrorInfo and RetryInfo: api/grpc-status.ts),
+// as at the gateway's gRPC edge.
 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +14,8 @@ import protobuf from 'protobufjs';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../../api/signing.js';
 import { QUERY_ERROR_STATUS, QueryErrorCode, QueryOp, type QueryError, type QueryService } from './service.js';
 import { QUERY_GRPC_RECEIVE_BYTES_MAX, QUERY_GRPC_SEND_BYTES_MAX } from './limits.js';
+import { ErrorReason } from '../../api/errors.js';
+import { METADATA_STATUS_DETAILS, statusDetailsBin } from '../../api/grpc-status.js';
 import { errorStack, linesLog, type Log } from '../../ops/log.js';
 
 const PROTO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../proto');
@@ -19,6 +23,7 @@ export const QUERY_PROTO_PATH = path.join(PROTO_ROOT, 'exchange/v1/query.proto')
 export const QUERY_SERVICE_NAME = 'exchange.v1.QueryService';
 export const METADATA_ERROR_CODE = 'x-mb-error-code';
 export const METADATA_RETRY_AFTER_MS = 'retry-after-ms';
+export const METADATA_ERROR_REASON = 'x-mb-error-reason';
 
 /** Output enum fields → their proto enum prefix (the core writes names without it: "BUY"). */
 const ENUM_PREFIX: Record<string, string> = { side: 'SIDE', order_type: 'ORDER_TYPE', order_status: 'ORDER_STATUS' };
@@ -100,13 +105,13 @@ function firstString(md: grpc.Metadata, key: string): string {
 
 function errorStatus(e: QueryError): Partial<grpc.StatusObject> {
   const metadata = new grpc.Metadata();
+  const code = QUERY_ERROR_STATUS[e.code]?.grpc ?? grpc.status.INTERNAL;
+  const details = `${e.code}: ${e.message}`;
   metadata.set(METADATA_ERROR_CODE, e.code);
+  metadata.set(METADATA_ERROR_REASON, e.reason);
   if (e.retry_after_ms !== undefined) metadata.set(METADATA_RETRY_AFTER_MS, String(e.retry_after_ms));
-  return {
-    code: QUERY_ERROR_STATUS[e.code]?.grpc ?? grpc.status.INTERNAL,
-    details: `${e.code}: ${e.message}`,
-    metadata,
-  };
+  metadata.set(METADATA_STATUS_DETAILS, statusDetailsBin(code, details, e));
+  return { code, details, metadata };
 }
 
 export interface QueryGrpcOptions {
@@ -170,7 +175,9 @@ export class QueryGrpcServer {
             },
             (err: unknown) => {
               this.log.error('query failed: answered INTERNAL', { method: m.name, stack: errorStack(err) });
-              callback(errorStatus({ code: QueryErrorCode.INTERNAL, message: 'internal error' }));
+              callback(
+                errorStatus({ code: QueryErrorCode.INTERNAL, reason: ErrorReason.INTERNAL, message: 'internal error' }),
+              );
             },
           );
       }) as grpc.handleUnaryCall<Buffer, Record<string, unknown>>;

@@ -7,6 +7,7 @@
 //   GET /v1/orders/{order_id}             GetOrder
 //   GET /v1/candles/{symbol}              GetCandles   ?interval=1s|1m|1h  ?limit=N
 //   GET /v1/lag                           GetLag       (consumer lag per read model, detail)
+//   GET /v1/time                          no auth: {server_time_ms, receive_window_ms} (check the clock before signing)
 //   GET /healthz                          no auth: {"status":"ok", lag per read model, as_of}
 //   GET /readyz                           no auth: 200 {"ready":true,…} / 503 {"ready":false,…} (main.ts: consuming, lag bounded)
 //   GET /metrics                          no auth: Prometheus exposition (metrics.ts; keep the port off the internet)
@@ -30,6 +31,7 @@ import {
   type QueryService,
 } from './service.js';
 import { QUERY_REST_INFLIGHT_MAX } from './limits.js';
+import { ErrorReason, errorBody } from '../../api/errors.js';
 import { errorStack, linesLog, type Log } from '../../ops/log.js';
 
 const EMPTY = new Uint8Array(0);
@@ -38,6 +40,7 @@ const JSON_TYPE = 'application/json';
 type Route =
   | { op: QueryOp; params: Record<string, string> }
   | { health: true }
+  | { time: true }
   | { ops: 'ready' | 'metrics' }
   | { status: 404 | 405; message: string };
 
@@ -46,6 +49,7 @@ export function routeQuery(method: string, url: string): Route {
   if (method !== 'get')
     return { status: 405, message: `${method.toUpperCase()} is not allowed: the query API is read-only (GET)` };
   if (url === '/healthz') return { health: true };
+  if (url === '/v1/time') return { time: true };
   if (url === '/readyz') return { ops: 'ready' };
   if (url === '/metrics') return { ops: 'metrics' };
   if (url === '/v1/lag') return { op: QueryOp.GET_LAG, params: {} };
@@ -83,6 +87,7 @@ function writeJson(res: HttpResponse, status: number, body: string, retryAfterS?
 }
 
 function writeError(res: HttpResponse, e: QueryError): void {
+  // {code, reason, message} and retry_after_ms, order_id, seq, field when set: the gateway's shape (api/errors.ts).
   const status = QUERY_ERROR_STATUS[e.code]?.http ?? 500;
   const retry =
     e.retry_after_ms !== undefined
@@ -90,16 +95,7 @@ function writeError(res: HttpResponse, e: QueryError): void {
       : status === 503 || status === 429
         ? 1
         : undefined;
-  writeJson(
-    res,
-    status,
-    JSON.stringify({
-      code: e.code,
-      message: e.message,
-      ...(e.retry_after_ms !== undefined ? { retry_after_ms: e.retry_after_ms } : {}),
-    }),
-    retry,
-  );
+  writeJson(res, status, errorBody(e), retry);
 }
 
 export interface QueryRestOptions {
@@ -156,9 +152,19 @@ export class QueryRestServer {
     if ('status' in r) {
       if (r.status === 405) res.writeStatus(statusLine(405)).writeHeader('allow', 'GET');
       else res.writeStatus(statusLine(404));
-      res
-        .writeHeader('content-type', JSON_TYPE)
-        .end(JSON.stringify({ code: r.status === 404 ? 'NOT_FOUND' : 'METHOD_NOT_ALLOWED', message: r.message }));
+      const e =
+        r.status === 404
+          ? { code: QueryErrorCode.NOT_FOUND, reason: ErrorReason.ROUTE_NOT_FOUND, message: r.message }
+          : { code: QueryErrorCode.METHOD_NOT_ALLOWED, reason: ErrorReason.METHOD_NOT_ALLOWED, message: r.message };
+      res.writeHeader('content-type', JSON_TYPE).end(errorBody(e));
+      return;
+    }
+    if ('time' in r) {
+      writeJson(
+        res,
+        200,
+        JSON.stringify({ server_time_ms: Date.now(), receive_window_ms: this.opts.service.receiveWindowMs }),
+      );
       return;
     }
     if ('health' in r) {
@@ -173,6 +179,7 @@ export class QueryRestServer {
     if (this.inflight >= QUERY_REST_INFLIGHT_MAX) {
       writeError(res, {
         code: QueryErrorCode.OVERLOADED,
+        reason: ErrorReason.QUERY_REST_INFLIGHT_MAX,
         message: 'too many queries in progress',
         retry_after_ms: 1_000,
       });
@@ -200,7 +207,10 @@ export class QueryRestServer {
       .handle({ op: r.op, target, body: EMPTY, auth, params })
       .catch((err: unknown): QueryReply => {
         this.log.error('query failed: answered INTERNAL', { op: r.op, stack: errorStack(err) });
-        return { ok: false, error: { code: QueryErrorCode.INTERNAL, message: 'internal error' } };
+        return {
+          ok: false,
+          error: { code: QueryErrorCode.INTERNAL, reason: ErrorReason.INTERNAL, message: 'internal error' },
+        };
       })
       .then((reply) => {
         this.inflight--;
@@ -224,7 +234,13 @@ export class QueryRestServer {
       res
         .writeStatus(statusLine(404))
         .writeHeader('content-type', JSON_TYPE)
-        .end(JSON.stringify({ code: 'NOT_FOUND', message: 'no metrics here' }));
+        .end(
+          errorBody({
+            code: QueryErrorCode.NOT_FOUND,
+            reason: ErrorReason.ROUTE_NOT_FOUND,
+            message: 'no metrics here',
+          }),
+        );
       return;
     }
     let aborted = false;
@@ -238,7 +254,17 @@ export class QueryRestServer {
       },
       (err: unknown) => {
         if (aborted || this.stopped) return;
-        res.cork(() => writeJson(res, 500, JSON.stringify({ code: 'INTERNAL', message: `metrics: ${String(err)}` })));
+        res.cork(() =>
+          writeJson(
+            res,
+            500,
+            errorBody({
+              code: QueryErrorCode.INTERNAL,
+              reason: ErrorReason.INTERNAL,
+              message: `metrics: ${String(err)}`,
+            }),
+          ),
+        );
       },
     );
   }

@@ -14,7 +14,7 @@
 import './limits-check.js';
 import { buildKeyTable, ReplayCache, authenticate, type AuthHeaders, type KeyEntry } from '../../api/auth.js';
 import type { GatewayConfig } from '../../config/gateway-config.js';
-import { ERROR_STATUS, ErrorCode } from '../../api/errors.js';
+import { ERROR_STATUS, ErrorCode, ErrorReason, type GatewayError } from '../../api/errors.js';
 import { ENUM_NAMES } from '../../engine/json-codec.js';
 import {
   CANDLE_INTERVALS,
@@ -55,11 +55,8 @@ export const QUERY_ERROR_STATUS: Record<QueryErrorCode, { http: number; grpc: nu
   NOT_YET_CONSISTENT: { http: 503, grpc: 14 /* UNAVAILABLE */ },
 };
 
-export interface QueryError {
-  code: QueryErrorCode;
-  message: string;
-  retry_after_ms?: number;
-}
+/** The API's error shape (api/errors.ts GatewayError: code, reason, message, …) with the query codes. */
+export type QueryError = Omit<GatewayError, 'code'> & { code: QueryErrorCode };
 
 export type QueryReply = { ok: true; body: Record<string, unknown> } | { ok: false; error: QueryError };
 
@@ -95,14 +92,57 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
-class InvalidArgument extends Error {}
-
-function invalid(message: string): never {
-  throw new InvalidArgument(message);
+class InvalidArgument extends Error {
+  constructor(
+    readonly reason: QueryError['reason'],
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
-function fail(code: QueryErrorCode, message: string, retry_after_ms?: number): { ok: false; error: QueryError } {
-  return { ok: false, error: retry_after_ms === undefined ? { code, message } : { code, message, retry_after_ms } };
+function invalid(reason: QueryError['reason'], field: string, message: string): never {
+  throw new InvalidArgument(reason, field, message);
+}
+
+function fail(
+  code: QueryErrorCode,
+  reason: QueryError['reason'],
+  message: string,
+  retry_after_ms?: number,
+): { ok: false; error: QueryError } {
+  return {
+    ok: false,
+    error: retry_after_ms === undefined ? { code, reason, message } : { code, reason, message, retry_after_ms },
+  };
+}
+
+/** GetOrders' filter (REST `state`, gRPC `filter`): true for all orders, false for open ones (the default). */
+function allOrders(params: Record<string, unknown>): boolean {
+  const filter = params.filter ?? params.state;
+  const all = filter === 'all' || filter === 'ALL' || filter === 'ORDER_FILTER_ALL' || filter === 2;
+  const open =
+    filter === undefined ||
+    filter === '' ||
+    filter === 'open' ||
+    filter === 'OPEN' ||
+    filter === 'ORDER_FILTER_OPEN' ||
+    filter === 'ORDER_FILTER_UNSPECIFIED' ||
+    filter === 0 ||
+    filter === 1;
+  if (!all && !open) invalid(ErrorReason.INVALID_ENUM_VALUE, 'state', 'state must be open or all');
+  return all;
+}
+
+/** An error about order `id` (order_id set): `order <id> <what>`. */
+function orderError(
+  code: QueryErrorCode,
+  reason: QueryError['reason'],
+  id: number,
+  what: string,
+): { ok: false; error: QueryError } {
+  return { ok: false, error: { code, reason, message: `order ${id} ${what}`, order_id: id } };
 }
 
 /** A non-negative safe integer from a JSON number, a decimal string (REST query) or absent (→ undefined). */
@@ -110,7 +150,8 @@ function uint(params: Record<string, unknown>, name: string, max = Number.MAX_SA
   const v = params[name];
   if (v === undefined || v === null || v === '') return undefined;
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^[0-9]{1,16}$/.test(v) ? Number(v) : NaN;
-  if (!Number.isSafeInteger(n) || n < 0 || n > max) invalid(`${name} must be an integer in [0, ${max}]`);
+  if (!Number.isSafeInteger(n) || n < 0 || n > max)
+    invalid(ErrorReason.INVALID_INTEGER, name, `${name} must be an integer in [0, ${max}]`);
   return n;
 }
 
@@ -118,7 +159,7 @@ function str(params: Record<string, unknown>, name: string, maxChars = 256): str
   const v = params[name];
   if (v === undefined || v === null || v === '') return undefined;
   if (typeof v !== 'string' || v.length > maxChars)
-    invalid(`${name} must be a string of at most ${maxChars} characters`);
+    invalid(ErrorReason.FIELD_WRONG_TYPE, name, `${name} must be a string of at most ${maxChars} characters`);
   return v;
 }
 
@@ -172,6 +213,10 @@ export class QueryService {
   private readonly keys: Map<string, KeyEntry>;
   private readonly replay: ReplayCache;
   private readonly windowMs: number;
+  /** The receive window of signed requests (ms): GET /v1/time reports it. */
+  get receiveWindowMs(): number {
+    return this.windowMs;
+  }
   private readonly source: QuerySource;
   private readonly shards: number[];
   private readonly nowMs: () => number;
@@ -241,13 +286,23 @@ export class QueryService {
     const auth = authenticate(this.keys, req.auth, req.target, req.body, now, this.windowMs);
     if (!auth.ok) return { ok: false, error: auth.error };
     const replay = this.replay.check(auth.replayKey, auth.tsMs, now);
-    if (replay === 'replayed') return fail(QueryErrorCode.REPLAYED_REQUEST, 'this signed request was already received');
-    if (replay === 'full') return fail(QueryErrorCode.OVERLOADED, 'replay cache full', 1_000);
+    if (replay === 'replayed')
+      return fail(
+        QueryErrorCode.REPLAYED_REQUEST,
+        ErrorReason.REQUEST_REPLAYED,
+        'this signed request was already received',
+      );
+    if (replay === 'full')
+      return fail(QueryErrorCode.OVERLOADED, ErrorReason.REPLAY_CACHE_ENTRIES_MAX, 'replay cache full', 1_000);
     let params: Record<string, unknown>;
     try {
       params = req.params();
     } catch (err) {
-      return fail(QueryErrorCode.INVALID_ARGUMENT, `cannot decode the request: ${(err as Error).message}`);
+      return fail(
+        QueryErrorCode.INVALID_ARGUMENT,
+        ErrorReason.MALFORMED_REQUEST,
+        `cannot decode the request: ${(err as Error).message}`,
+      );
     }
     try {
       const readAfter = this.readAfter(params);
@@ -256,6 +311,7 @@ export class QueryService {
         if (ok === 'overloaded')
           return fail(
             QueryErrorCode.OVERLOADED,
+            ErrorReason.READ_AFTER_WAITERS_MAX,
             `${READ_AFTER_WAITERS_MAX} queries already wait for their min_seq`,
             1_000,
           );
@@ -264,6 +320,7 @@ export class QueryService {
           const v = this.source.model.visibleOf(readAfter.shard);
           return fail(
             QueryErrorCode.NOT_YET_CONSISTENT,
+            ErrorReason.READ_AFTER_WAIT,
             `the read models hold shard ${readAfter.shard} up to seq ${v.seq}, not yet min_seq ${readAfter.minSeq} (waited ${readAfter.waitMs} ms); retry`,
             NOT_YET_CONSISTENT_RETRY_MS,
           );
@@ -271,7 +328,11 @@ export class QueryService {
       }
       return this.answer(req.op, params, auth.account, auth.admin);
     } catch (err) {
-      if (err instanceof InvalidArgument) return fail(QueryErrorCode.INVALID_ARGUMENT, err.message);
+      if (err instanceof InvalidArgument)
+        return {
+          ok: false,
+          error: { code: QueryErrorCode.INVALID_ARGUMENT, reason: err.reason, message: err.message, field: err.field },
+        };
       throw err;
     }
   }
@@ -285,10 +346,11 @@ export class QueryService {
     if (minSeq === undefined || minSeq === 0) return undefined;
     let shard = shardGiven;
     if (shard === undefined || (shard === 0 && !this.shards.includes(0))) {
-      if (this.shards.length !== 1) invalid('shard is required with min_seq on an exchange of several shards');
+      if (this.shards.length !== 1)
+        invalid(ErrorReason.FIELD_MISSING, 'shard', 'shard is required with min_seq on an exchange of several shards');
       shard = this.shards[0]!;
     }
-    if (!this.shards.includes(shard)) invalid(`no shard ${shard}`);
+    if (!this.shards.includes(shard)) invalid(ErrorReason.UNKNOWN_SHARD, 'shard', `no shard ${shard}`);
     return { shard, minSeq, waitMs: waitMs === undefined || waitMs === 0 ? READ_AFTER_WAIT_MS_DEFAULT : waitMs };
   }
 
@@ -313,9 +375,13 @@ export class QueryService {
   /** The account a per-account query is about: the path's (or request's) account, which must be the caller's unless admin. */
   private account(params: Record<string, unknown>, caller: number, admin: boolean): number | QueryError {
     const a = uint(params, 'account');
-    if (a === undefined || a < 1) invalid('account must be a positive integer');
+    if (a === undefined || a < 1) invalid(ErrorReason.INVALID_INTEGER, 'account', 'account must be a positive integer');
     if (!admin && a !== caller)
-      return { code: QueryErrorCode.PERMISSION_DENIED, message: `this key belongs to account ${caller}, not ${a}` };
+      return {
+        code: QueryErrorCode.PERMISSION_DENIED,
+        reason: ErrorReason.ACCOUNT_OF_ANOTHER_KEY,
+        message: `this key belongs to account ${caller}, not ${a}`,
+      };
     return a;
   }
 
@@ -331,32 +397,29 @@ export class QueryService {
           const o = m.orderByClientOrderId(account, clientOrderId);
           return { ok: true, body: { orders: o === undefined ? [] : [orderOut(o)], as_of } };
         }
-        const filter = params.filter ?? params.state;
-        const all = filter === 'all' || filter === 'ALL' || filter === 'ORDER_FILTER_ALL' || filter === 2;
-        if (
-          !all &&
-          filter !== undefined &&
-          filter !== '' &&
-          filter !== 'open' &&
-          filter !== 'OPEN' &&
-          filter !== 'ORDER_FILTER_OPEN' &&
-          filter !== 'ORDER_FILTER_UNSPECIFIED' &&
-          filter !== 0 &&
-          filter !== 1
-        ) {
-          invalid('state must be open or all');
-        }
+        const all = allOrders(params);
         const orders = (all ? m.ordersOf(account) : m.openOrdersOf(account)).slice(0, ORDERS_LIMIT_MAX);
         return { ok: true, body: { orders: orders.map(orderOut), as_of } };
       }
       case QueryOp.GET_ORDER: {
         const id = uint(params, 'order_id');
-        if (id === undefined || id < 1) invalid('order_id must be a positive integer');
+        if (id === undefined || id < 1)
+          invalid(ErrorReason.INVALID_ORDER_ID, 'order_id', 'order_id must be a positive integer');
         const o = m.order(id);
         if (o === undefined)
-          return fail(QueryErrorCode.NOT_FOUND, `no order ${id} in the read model (unknown, or finished long ago)`);
+          return orderError(
+            QueryErrorCode.NOT_FOUND,
+            'ORDER_NOT_FOUND',
+            id,
+            'not in the read model (unknown, or finished long ago)',
+          );
         if (!admin && o.account !== caller)
-          return fail(QueryErrorCode.PERMISSION_DENIED, `order ${id} belongs to another account`);
+          return orderError(
+            QueryErrorCode.PERMISSION_DENIED,
+            ErrorReason.ORDER_OF_ANOTHER_ACCOUNT,
+            id,
+            'belongs to another account',
+          );
         return { ok: true, body: { order: orderOut(o), as_of } };
       }
       case QueryOp.GET_FILLS: {
@@ -384,10 +447,14 @@ export class QueryService {
       }
       case QueryOp.GET_CANDLES: {
         const symbol = str(params, 'symbol', 64);
-        if (symbol === undefined) invalid('symbol is required');
+        if (symbol === undefined) invalid(ErrorReason.FIELD_MISSING, 'symbol', 'symbol is required');
         const interval = (str(params, 'interval', 8) ?? '1m') as CandleInterval;
         if (!CANDLE_INTERVALS.some((iv) => iv.name === interval))
-          invalid(`interval must be one of ${CANDLE_INTERVALS.map((iv) => iv.name).join(', ')}`);
+          invalid(
+            ErrorReason.INVALID_ENUM_VALUE,
+            'interval',
+            `interval must be one of ${CANDLE_INTERVALS.map((iv) => iv.name).join(', ')}`,
+          );
         const limit = uint(params, 'limit', CANDLES_LIMIT_MAX) || CANDLES_LIMIT_DEFAULT;
         return { ok: true, body: { symbol, interval, candles: m.candlesOf(symbol, interval, limit), as_of } };
       }

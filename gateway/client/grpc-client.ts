@@ -10,8 +10,10 @@
 // matched to their replies by request_id.
 //
 // Errors: a failed call rejects with OrderEntryError (gRPC status `code`, the gateway's
-// `errorCode` from `x-mb-error-code`, `retryAfterMs`). DEADLINE_EXCEEDED on a command does not
-// mean it was not executed: check with getOrder before resending.
+// `errorCode` from `x-mb-error-code`, the machine `reason` and `errorInfo` metadata from the
+// google.rpc.Status in `grpc-status-details-bin`, `retryAfterMs`, the API key's `rateLimit`).
+// DEADLINE_EXCEEDED on a command does not mean it was not executed: check with getOrder before
+// resending. docs/errors.md lists every code and reason.
 
 import type { KeyObject } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
@@ -20,6 +22,7 @@ import {
   METADATA_CANCEL_ON_DISCONNECT,
   METADATA_DEAD_MAN_MS,
   METADATA_ERROR_CODE,
+  METADATA_ERROR_REASON,
   METADATA_RETRY_AFTER_MS,
   OrderEntryCodec,
   METADATA_SESSION_NONCE,
@@ -28,6 +31,12 @@ import {
   methodPath,
 } from '../grpc-server.js';
 import { KEEPALIVE_TIME_MS, KEEPALIVE_TIMEOUT_MS, MAX_RECEIVE_MESSAGE_BYTES } from '../limits.js';
+import { METADATA_STATUS_DETAILS, decodeStatusDetails } from '../../api/grpc-status.js';
+import {
+  HEADER_RATELIMIT_LIMIT,
+  HEADER_RATELIMIT_REMAINING,
+  HEADER_RATELIMIT_RESET_MS,
+} from '../rate-limit-headers.js';
 import { randomBytes } from 'node:crypto';
 import {
   HEADER_API_KEY,
@@ -127,10 +136,15 @@ export interface OrderSessionRequest {
   commands?: ReadonlyArray<SessionCommand | Record<string, unknown>>;
   heartbeat?: boolean;
 }
+/** An OrderSession error (proto `Error`): the code, the machine reason, and (0 / "" when not applicable) order id, seq, field. */
 export interface ErrorOut {
   code: string;
+  reason: string;
   message: string;
   retry_after_ms: number;
+  order_id: number;
+  seq: number;
+  field: string;
 }
 export interface CommandOutcome {
   result?: OrderResultOut;
@@ -184,6 +198,12 @@ export class OrderEntryError extends Error {
   readonly errorCode: string | undefined;
   /** retry-after-ms, when set. */
   readonly retryAfterMs: number | undefined;
+  /** The machine reason (docs/errors.md): ErrorInfo.reason of grpc-status-details-bin, else x-mb-error-reason. */
+  readonly reason: string | undefined;
+  /** ErrorInfo.metadata (code, and field, order_id, seq, retry_after_ms when they apply). */
+  readonly errorInfo: Record<string, string> | undefined;
+  /** The API key's rate-limit state from the trailers (authenticated calls). */
+  readonly rateLimit: { limit: number; remaining: number; resetMs: number } | undefined;
 
   constructor(status: { code: number; details: string; metadata?: grpc.Metadata | null }) {
     super(`${grpc.status[status.code] ?? status.code}: ${status.details}`);
@@ -195,6 +215,20 @@ export class OrderEntryError extends Error {
     this.errorCode = ec === undefined ? undefined : String(ec);
     const ra = this.metadata.get(METADATA_RETRY_AFTER_MS)[0];
     this.retryAfterMs = ra === undefined ? undefined : Number(String(ra));
+    const bin = this.metadata.get(METADATA_STATUS_DETAILS)[0];
+    const rich = Buffer.isBuffer(bin) ? decodeStatusDetails(bin) : undefined;
+    const er = this.metadata.get(METADATA_ERROR_REASON)[0];
+    this.reason = rich?.reason ?? (er === undefined ? undefined : String(er));
+    this.errorInfo = rich?.metadata;
+    const limit = this.metadata.get(HEADER_RATELIMIT_LIMIT)[0];
+    this.rateLimit =
+      limit === undefined
+        ? undefined
+        : {
+            limit: Number(String(limit)),
+            remaining: Number(String(this.metadata.get(HEADER_RATELIMIT_REMAINING)[0])),
+            resetMs: Number(String(this.metadata.get(HEADER_RATELIMIT_RESET_MS)[0])),
+          };
   }
 }
 
@@ -388,8 +422,9 @@ export class OrderSessionHandle {
       let id = resp.request_id;
       let w = this.waiting.get(id);
       if (w === undefined) {
-        // Not a pending id: a request the gateway could not even read answers with request_id 0
-        // and an error. Replies come in request order, so it is the oldest pending request's.
+        // Not a pending id: a request the gateway could not even read the id of answers with
+        // request_id 0 and an error (a readable id is always echoed). Replies come in request
+        // order, so it is the oldest pending request's.
         const oldest = this.waiting.entries().next();
         if (oldest.done === true) return;
         [id, w] = oldest.value;

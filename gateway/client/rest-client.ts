@@ -6,6 +6,12 @@ import type { KeyObject } from 'node:crypto';
 import type { GatewayError } from '../../api/errors.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
 import type { GetOrderResponse, MassCancelResponse, OrderResultResponse } from './grpc-client.js';
+import {
+  HEADER_RATELIMIT_LIMIT,
+  HEADER_RATELIMIT_REMAINING,
+  HEADER_RATELIMIT_RESET_MS,
+  type RateLimitState,
+} from '../rate-limit-headers.js';
 
 export interface RestClientKey {
   key: string;
@@ -26,13 +32,27 @@ export interface RestResponse<T = unknown> {
   status: number;
   body: T;
   headers: Record<string, string>;
+  /** The API key's token bucket after the request (the RateLimit-* headers), when the request was authenticated. */
+  rateLimit?: RateLimitState;
+}
+
+/** The rate-limit state of a reply's headers (undefined without them). */
+export function rateLimitOf(headers: Record<string, string>): RateLimitState | undefined {
+  const limit = headers[HEADER_RATELIMIT_LIMIT];
+  if (limit === undefined) return undefined;
+  return {
+    limit: Number(limit),
+    remaining: Number(headers[HEADER_RATELIMIT_REMAINING]),
+    resetMs: Number(headers[HEADER_RATELIMIT_RESET_MS]),
+  };
 }
 
 /**
  * The body of an order entry reply: on success (2xx) the response message, the same as the
  * gRPC client's (REST's JSON uses the proto names); otherwise the gateway's error ({code,
- * message}, api/errors.ts); the text as is when it is not JSON (a proxy's page, say). Tell
- * them apart by the status.
+ * reason, message} and retry_after_ms, order_id, seq, field when they apply; api/errors.ts,
+ * docs/errors.md); the text as is when it is not JSON (a proxy's page, say). Tell them apart by
+ * the status.
  */
 export type ReplyBody<M> = M | GatewayError | string;
 
@@ -138,6 +158,9 @@ export class OrderEntryRestClient {
         // not JSON: keep the text
       }
     }
-    return { status: res.status, body: parsed, headers: Object.fromEntries(res.headers) };
+    const out: RestResponse = { status: res.status, body: parsed, headers: Object.fromEntries(res.headers) };
+    const rateLimit = rateLimitOf(out.headers);
+    if (rateLimit !== undefined) out.rateLimit = rateLimit;
+    return out;
   }
 }

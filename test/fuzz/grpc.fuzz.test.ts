@@ -31,7 +31,8 @@ import {
   sessionTarget,
 } from '../../gateway/grpc-server.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
-import { ERROR_STATUS, ErrorCode, GrpcStatus } from '../../api/errors.js';
+import { ALL_REASONS, ERROR_STATUS, ErrorCode, GrpcStatus } from '../../api/errors.js';
+import { METADATA_STATUS_DETAILS, decodeStatusDetails, type DecodedStatus } from '../../api/grpc-status.js';
 import {
   HeapWatch,
   KEY1,
@@ -219,7 +220,14 @@ interface CallOutcome {
   code: number;
   details: string;
   errorCode: string | undefined;
+  /** The decoded grpc-status-details-bin trailer, when there is one. */
+  rich?: DecodedStatus | undefined;
   response: Buffer | undefined;
+}
+
+function richOf(md: grpc.Metadata | undefined): DecodedStatus | undefined {
+  const bin = md?.get(METADATA_STATUS_DETAILS)[0];
+  return Buffer.isBuffer(bin) ? decodeStatusDetails(bin) : undefined;
 }
 
 function signed(target: string, body: Uint8Array, key = KEY1): grpc.Metadata {
@@ -246,6 +254,7 @@ function unary(method: Method, body: Uint8Array, md = signed(methodPath(method),
             code: err.code,
             details: err.details,
             errorCode: err.metadata?.get(METADATA_ERROR_CODE)[0]?.toString(),
+            rich: richOf(err.metadata),
             response: undefined,
           });
         else resolve({ code: grpc.status.OK, details: '', errorCode: undefined, response: value });
@@ -287,6 +296,10 @@ function checkUnary(what: string, method: Method, o: CallOutcome, bodyBytes: num
   expect(mapped, `${what}: unknown code ${code}`).toBeDefined();
   expect(o.code, `${what}: status of ${code}`).toBe(mapped!.grpc);
   expect(o.details.startsWith(`${code}: `), `${what}: details ${o.details}`).toBe(true);
+  // The google.rpc.Status in grpc-status-details-bin says the same, with a documented reason.
+  expect(o.rich?.code, `${what}: grpc-status-details-bin`).toBe(o.code);
+  expect(o.rich?.metadata?.code, what).toBe(code);
+  expect(ALL_REASONS.has(o.rich?.reason ?? ''), `${what}: reason ${o.rich?.reason}`).toBe(true);
   expect([ErrorCode.INTERNAL as string], what).not.toContain(code);
   return !PRE_SEQUENCING.has(code);
 }
@@ -472,9 +485,10 @@ describe('gRPC fuzz', () => {
         let sequenced = false;
         replies.forEach((r, k) => {
           const what = String(batch[k]);
-          const err = r.error as { code: string; message: string } | undefined;
+          const err = r.error as { code: string; reason: string; message: string } | undefined;
           if (err !== undefined) {
             expect(Object.keys(ERROR_STATUS), what).toContain(err.code);
+            expect(ALL_REASONS.has(err.reason), `${what}: reason ${err.reason}`).toBe(true);
             expect(err.code, what).not.toBe(ErrorCode.INTERNAL);
             if (!PRE_SEQUENCING.has(err.code)) sequenced = true;
           }

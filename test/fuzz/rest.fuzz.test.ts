@@ -6,7 +6,7 @@
 // another account's); garbage auth headers; and raw garbage / mutated HTTP request bytes.
 //
 // After every batch: each answer had the documented shape (a status of the table in
-// gateway/README.md with a matching {code, message} body, never 500); if every answer was a
+// gateway/README.md with a matching {code, reason, message} body — reason one of docs/errors.md — never 500); if every answer was a
 // refusal before sequencing, the replica's applied index and state hash did not move; account
 // 2's resting orders (the bystander: the fuzz signs as account 1) are untouched; a well-formed
 // place + cancel still works; heapUsed does not keep growing.
@@ -19,7 +19,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
-import { ERROR_STATUS, ErrorCode } from '../../api/errors.js';
+import { ALL_REASONS, ERROR_STATUS, ErrorCode } from '../../api/errors.js';
 import {
   HeapWatch,
   KEY1,
@@ -155,7 +155,6 @@ const PRE_SEQUENCING = new Set<string>([
   'METHOD_NOT_ALLOWED',
 ]);
 /** The edge's own codes (not in ERROR_STATUS). */
-const EDGE_CODES: Record<string, number> = { NOT_FOUND: 404, METHOD_NOT_ALLOWED: 405, PAYLOAD_TOO_LARGE: 413 };
 
 interface Verdict {
   /** The request may have reached the shard (a success, an engine refusal, or a NOT_FOUND that may be the engine's). */
@@ -185,8 +184,10 @@ function checkAnswer(what: string, o: HttpOutcome, opts: { allowClose?: boolean 
   }
   expect(typeof body.code, what).toBe('string');
   expect(typeof body.message, what).toBe('string');
+  expect(ALL_REASONS.has(body.reason as string), `${what}: reason ${String(body.reason)}`).toBe(true);
   const code = body.code as string;
-  const expected = (ERROR_STATUS as Record<string, { http: number } | undefined>)[code]?.http ?? EDGE_CODES[code];
+  // The edge's own 404/405/413 are ErrorCodes too (NOT_FOUND, METHOD_NOT_ALLOWED, PAYLOAD_TOO_LARGE).
+  const expected = (ERROR_STATUS as Record<string, { http: number } | undefined>)[code]?.http;
   expect(expected, `${what}: unknown code ${code}`).toBeDefined();
   expect(o.status, `${what}: status of ${code}`).toBe(expected);
   expect(code, what).not.toBe(ErrorCode.INTERNAL);

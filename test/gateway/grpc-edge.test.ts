@@ -186,7 +186,8 @@ class FakeSession implements GatewaySession {
           ]),
         };
       }
-      if (c.cancel !== undefined) return { error: { code: 'NOT_FOUND', message: 'no such order' } };
+      if (c.cancel !== undefined)
+        return { error: { code: 'NOT_FOUND', reason: 'ORDER_NOT_FOUND', message: 'no such order', order_id: 5 } };
       return { result: orderResult(rid * 100 + i, []) };
     });
     return { request_id: rid, outcomes };
@@ -210,7 +211,7 @@ class FakeCore implements GatewayCore {
     this.opens.push({ auth, target, opts });
     if (this.openError !== null) return this.openError;
     if (!verifies(auth, target, new Uint8Array(0)))
-      return { code: ErrorCode.UNAUTHENTICATED, message: 'bad signature' };
+      return { code: ErrorCode.UNAUTHENTICATED, reason: 'BAD_SIGNATURE', message: 'bad signature' };
     const s = new FakeSession(this.sessionMode);
     this.sessions.push(s);
     return s;
@@ -349,7 +350,10 @@ describe('unary', () => {
     };
     core.reply = async (req) => {
       if (!verifies(req.auth, req.target, req.body))
-        return { ok: false, error: { code: ErrorCode.UNAUTHENTICATED, message: 'bad signature' } };
+        return {
+          ok: false,
+          error: { code: ErrorCode.UNAUTHENTICATED, reason: 'BAD_SIGNATURE', message: 'bad signature' },
+        };
       switch (req.op) {
         case 'GetOrder':
           return { ok: true, body: { order } };
@@ -408,7 +412,7 @@ describe('unary', () => {
     core.reply = async (req) => {
       const code = codec.decode('GetOrderRequest', req.body).order_id as number;
       const ec = Object.values(ErrorCode)[code]!;
-      const error: GatewayError = { code: ec, message: `because ${ec}` };
+      const error: GatewayError = { code: ec, reason: 'INTERNAL', message: `because ${ec}` };
       if (ec === ErrorCode.RATE_LIMITED || ec === ErrorCode.OVERLOADED) error.retry_after_ms = 250;
       return { ok: false, error };
     };
@@ -429,6 +433,9 @@ describe('unary', () => {
       expect(e.details, ec).toBe(`${ec}: because ${ec}`);
       expect(e.errorCode, ec).toBe(ec);
       expect(e.retryAfterMs, ec).toBe(ec === ErrorCode.RATE_LIMITED || ec === ErrorCode.OVERLOADED ? 250 : undefined);
+      expect(e.reason, ec).toBe('INTERNAL');
+      expect(e.metadata.get('x-mb-error-reason'), ec).toEqual(['INTERNAL']);
+      expect(e.errorInfo?.code, ec).toBe(ec);
     }
     expect(core.requests).toHaveLength(codes.length);
   });
@@ -596,7 +603,17 @@ describe('OrderSession', () => {
         exec_type: 'NEW',
         order_status: 'NEW',
       });
-      expect(resp.outcomes[1]).toEqual({ error: { code: 'NOT_FOUND', message: 'no such order', retry_after_ms: 0 } });
+      expect(resp.outcomes[1]).toEqual({
+        error: {
+          code: 'NOT_FOUND',
+          reason: 'ORDER_NOT_FOUND',
+          message: 'no such order',
+          retry_after_ms: 0,
+          order_id: 5,
+          seq: 0,
+          field: '',
+        },
+      });
       expect(resp.outcomes[2]!.result).toEqual({ seq: 4202, log_index: 5202, shard: 3, reports: [] });
       // A heartbeat alone.
       expect(await within(s.send({ request_id: 43, heartbeat: true }), 5_000, 'heartbeat')).toEqual({
@@ -617,7 +634,15 @@ describe('OrderSession', () => {
         request_id: 0,
         outcomes: [],
         reports: [],
-        error: { code: 'INVALID_ARGUMENT', message: 'malformed request', retry_after_ms: 0 },
+        error: {
+          code: 'INVALID_ARGUMENT',
+          reason: '',
+          message: 'malformed request',
+          retry_after_ms: 0,
+          order_id: 0,
+          seq: 0,
+          field: '',
+        },
       });
       expect(next.request_id).toBe(1000);
     } finally {
@@ -643,7 +668,12 @@ describe('OrderSession', () => {
   });
 
   it('the core refusing the session (e.g. OVERLOADED) gives its status and retry hint', async () => {
-    core.openError = { code: ErrorCode.OVERLOADED, message: 'too many sessions', retry_after_ms: 1000 };
+    core.openError = {
+      code: ErrorCode.OVERLOADED,
+      reason: 'SESSIONS_MAX',
+      message: 'too many sessions',
+      retry_after_ms: 1000,
+    };
     const s = client.openSession();
     const status = await within(s.closed, 5_000, 'closed');
     expect(status.code).toBe(grpc.status.UNAVAILABLE);

@@ -64,7 +64,11 @@ class FakeCore implements GatewayCore {
   }
 
   openSession(): Promise<GatewaySession | GatewayError> {
-    return Promise.resolve({ code: ErrorCode.UNAVAILABLE, message: 'no sessions in the fake' });
+    return Promise.resolve({
+      code: ErrorCode.UNAVAILABLE,
+      reason: 'GATEWAY_STOPPING',
+      message: 'no sessions in the fake',
+    });
   }
 
   last(): RawRequest {
@@ -82,7 +86,8 @@ function signatureValid(req: Pick<RawRequest, 'auth' | 'target' | 'body'>): bool
 }
 
 function echo(req: RawRequest): GatewayReply {
-  if (!signatureValid(req)) return { ok: false, error: { code: ErrorCode.UNAUTHENTICATED, message: 'bad signature' } };
+  if (!signatureValid(req))
+    return { ok: false, error: { code: ErrorCode.UNAUTHENTICATED, reason: 'BAD_SIGNATURE', message: 'bad signature' } };
   return {
     ok: true,
     body: { op: req.op, target: req.target, path_order_id: req.pathOrderId ?? null, body_bytes: req.body.length },
@@ -186,7 +191,10 @@ describe('REST edge', () => {
         return Promise.resolve(
           signatureValid(req)
             ? { ok: true, body: { op: req.op } }
-            : { ok: false, error: { code: ErrorCode.UNAUTHENTICATED, message: 'bad signature' } },
+            : {
+                ok: false,
+                error: { code: ErrorCode.UNAUTHENTICATED, reason: 'BAD_SIGNATURE', message: 'bad signature' },
+              },
         );
       },
     });
@@ -369,7 +377,7 @@ describe('REST edge', () => {
   it('passes missing auth headers on as empty strings (the core answers UNAUTHENTICATED)', async () => {
     const r = await httpRequest(port, 'GET', '/v1/orders/1');
     expect(r.status).toBe(401);
-    expect(JSON.parse(r.body)).toEqual({ code: 'UNAUTHENTICATED', message: 'bad signature' });
+    expect(JSON.parse(r.body)).toEqual({ code: 'UNAUTHENTICATED', reason: 'BAD_SIGNATURE', message: 'bad signature' });
     expect(core.last().auth).toEqual({ apiKey: '', timestamp: '', signature: '' });
   });
 
@@ -380,15 +388,17 @@ describe('REST edge', () => {
     expect(r.status).toBe(401);
   });
 
-  it('maps every error code to its HTTP status and a {code, message} body', async () => {
+  it('maps every error code to its HTTP status and a {code, reason, message, order_id?, seq?, field?} body', async () => {
     core.respond = (req) => {
       const { code } = JSON.parse(Buffer.from(req.body).toString('utf8')) as { code: ErrorCode };
-      return Promise.resolve({ ok: false, error: { code, message: `because ${code}` } });
+      const extra = code === ErrorCode.ORDER_REJECTED ? { order_id: 7, seq: 9 } : {};
+      return Promise.resolve({ ok: false, error: { code, reason: 'INTERNAL', message: `because ${code}`, ...extra } });
     };
     for (const code of Object.keys(ERROR_STATUS) as ErrorCode[]) {
       const r = await client.placeOrder({ code });
       expect(r.status, code).toBe(ERROR_STATUS[code].http);
-      expect(r.body, code).toEqual({ code, message: `because ${code}` });
+      const extra = code === ErrorCode.ORDER_REJECTED ? { order_id: 7, seq: 9 } : {};
+      expect(r.body, code).toEqual({ code, reason: 'INTERNAL', message: `because ${code}`, ...extra });
       expect(r.headers['content-type']).toBe('application/json');
       if (r.status !== 429 && r.status !== 503) expect(r.headers['retry-after'], code).toBeUndefined();
     }
@@ -407,14 +417,11 @@ describe('REST edge', () => {
       [ErrorCode.UNAVAILABLE, 2001, '3'],
     ];
     for (const [code, ms, header] of cases) {
-      const r = await client.placeOrder({
-        code,
-        message: 'later',
-        ...(ms === undefined ? {} : { retry_after_ms: ms }),
-      });
+      const retry = ms === undefined ? {} : { retry_after_ms: ms };
+      const r = await client.placeOrder({ code, reason: 'API_KEY_RATE', message: 'later', ...retry });
       expect(r.status).toBe(ERROR_STATUS[code].http);
       expect(r.headers['retry-after'], `${code} ${ms}`).toBe(header);
-      expect(r.body).toEqual({ code, message: 'later' });
+      expect(r.body).toEqual({ code, reason: 'API_KEY_RATE', message: 'later', ...retry });
     }
   });
 
@@ -422,7 +429,7 @@ describe('REST edge', () => {
     core.respond = () => Promise.reject(new Error('boom'));
     const r1 = await client.getOrder(1);
     expect(r1.status).toBe(500);
-    expect(r1.body).toEqual({ code: 'INTERNAL', message: 'internal error' });
+    expect(r1.body).toEqual({ code: 'INTERNAL', reason: 'INTERNAL', message: 'internal error' });
     core.respond = () => {
       throw new Error('sync boom');
     };
@@ -446,6 +453,7 @@ describe('REST edge', () => {
       const r = await httpRequest(port, method, path);
       expect(r.status, `${method} ${path}`).toBe(404);
       expect(JSON.parse(r.body).code).toBe('NOT_FOUND');
+      expect(JSON.parse(r.body).reason).toBe('ROUTE_NOT_FOUND');
     }
     for (const [method, path, allow] of [
       ['GET', '/v1/orders', 'POST, DELETE, PATCH'],
@@ -455,11 +463,13 @@ describe('REST edge', () => {
       ['DELETE', '/v1/orders/cancel-all', 'POST'],
       ['POST', '/healthz', 'GET'],
       ['GET', '/v1/admin/halt', 'POST'],
+      ['POST', '/v1/time', 'GET'],
     ] as const) {
       const r = await httpRequest(port, method, path);
       expect(r.status, `${method} ${path}`).toBe(405);
       expect(r.headers.allow).toBe(allow);
       expect(JSON.parse(r.body).code).toBe('METHOD_NOT_ALLOWED');
+      expect(JSON.parse(r.body).reason).toBe('METHOD_NOT_ALLOWED');
     }
     expect(core.seen.length).toBe(n);
   });
@@ -496,7 +506,10 @@ describe('REST edge', () => {
       // Answer after the disconnect: ok, error, or a rejection.
       if (i % 3 === 0) gate.resolve({ ok: true, body: { late: true } });
       else if (i % 3 === 1)
-        gate.resolve({ ok: false, error: { code: ErrorCode.RATE_LIMITED, message: 'late', retry_after_ms: 10 } });
+        gate.resolve({
+          ok: false,
+          error: { code: ErrorCode.RATE_LIMITED, reason: 'API_KEY_RATE', message: 'late', retry_after_ms: 10 },
+        });
       else gate.reject(new Error('late failure'));
       await sleep(5);
     }
@@ -582,7 +595,11 @@ describe('REST edge limits', () => {
         const r = await responseThenClose(s);
         expect(r.status, `Content-Length ${declared}`).toBe(413);
         expect(r.headers['content-type']).toBe('application/json');
-        expect(JSON.parse(r.body)).toEqual({ code: 'PAYLOAD_TOO_LARGE', message: `body over ${BODY_MAX} bytes` });
+        expect(JSON.parse(r.body)).toEqual({
+          code: 'PAYLOAD_TOO_LARGE',
+          reason: 'REST_BODY_BYTES_MAX',
+          message: `body over ${BODY_MAX} bytes`,
+        });
       } finally {
         s.destroy();
       }

@@ -19,13 +19,14 @@ import { Operation, type RawRequest } from '../../gateway/types.js';
 import {
   decodeRequest,
   decodeSessionRequest,
+  peekSessionRequestId,
   requestMessageType,
   sessionRequestMessageType,
   validateCommand,
   type ShardInfo,
   type ValidateResult,
 } from '../../gateway/validate.js';
-import { REQUEST_BODY_BYTES_MAX, SESSION_BATCH_COMMANDS_MAX } from '../../gateway/limits.js';
+import { REQUEST_BODY_BYTES_MAX, SESSION_BATCH_COMMANDS_MAX, SESSION_REQUEST_BYTES_MAX } from '../../gateway/limits.js';
 import { createWorkerState, runTask, type ValidationWorkerData } from '../../gateway/validation-worker.js';
 import { ValidationPool } from '../../gateway/worker-pool.js';
 
@@ -611,9 +612,34 @@ describe('session requests', () => {
   it(`more than ${SESSION_BATCH_COMMANDS_MAX} commands`, () => {
     const cmds = Array.from({ length: SESSION_BATCH_COMMANDS_MAX + 1 }, () => ({ mass_cancel: {} }));
     const d = decodeSessionRequest(S.encode(S.fromObject({ request_id: 4, commands: cmds })).finish());
-    expect(d).toMatchObject({ ok: false, requestId: 4, error: { code: 'INVALID_ARGUMENT' } });
+    expect(d).toMatchObject({
+      ok: false,
+      requestId: 4,
+      error: { code: 'INVALID_ARGUMENT', reason: 'SESSION_BATCH_COMMANDS_MAX', field: 'commands' },
+    });
     expect(!d.ok && d.error.message).toContain(`at most ${SESSION_BATCH_COMMANDS_MAX} commands`);
     expect(decodeSessionRequest(S.encode(S.fromObject({ commands: cmds.slice(1) })).finish()).ok).toBe(true);
+  });
+  it('a refusal echoes the request_id whenever it can be read (over the byte limit, undecodable further on)', () => {
+    const big = S.encode(
+      S.fromObject({
+        request_id: 9,
+        commands: [{ place: { client_order_id: 'x'.repeat(SESSION_REQUEST_BYTES_MAX) } }],
+      }),
+    ).finish();
+    expect(decodeSessionRequest(big)).toMatchObject({
+      ok: false,
+      requestId: 9,
+      error: { code: 'INVALID_ARGUMENT', reason: 'SESSION_REQUEST_BYTES_MAX' },
+    });
+    const good = S.encode(S.fromObject({ request_id: 12, commands: [{ mass_cancel: {} }] })).finish();
+    const broken = new Uint8Array([...good.subarray(0, good.length - 1), 0xff]); // a truncated field at the end
+    expect(decodeSessionRequest(broken)).toMatchObject({
+      ok: false,
+      requestId: 12,
+      error: { reason: 'MALFORMED_REQUEST' },
+    });
+    expect(peekSessionRequestId(new Uint8Array([0xff, 0xff]))).toBe(0);
   });
   it('a command with nothing set, malformed bytes', () => {
     const d = decodeSessionRequest(S.encode(S.fromObject({ commands: [{ mass_cancel: {} }, {}] })).finish());
@@ -1155,5 +1181,82 @@ describe('ValidationPool (worker threads)', () => {
     // report signing never fails: refused by the pool, it is done inline
     expect(await small.signReports('hk', ['r1'])).toEqual([hmacSign('secret', 'r1')]);
     expect(small.stats().signedInline).toBe(1);
+  });
+});
+
+describe('reasons', () => {
+  // Each rule's machine reason and field (docs/errors.md): the engine's reject name when the
+  // engine checks the same rule, else the gateway's own (api/errors.ts ErrorReason).
+  const cases: [string, Operation, Record<string, unknown>, string, string | undefined][] = [
+    ['unknown field', Operation.PLACE_ORDER, { ...LIMIT, colour: 'red' }, 'UNKNOWN_FIELD', 'colour'],
+    ['missing side', Operation.PLACE_ORDER, { ...LIMIT, side: undefined }, 'FIELD_MISSING', 'side'],
+    ['a fraction', Operation.PLACE_ORDER, { ...LIMIT, quantity: 30.5 }, 'INVALID_INTEGER', 'quantity'],
+    ['an unknown enum name', Operation.PLACE_ORDER, { ...LIMIT, side: 'UP' }, 'INVALID_ENUM_VALUE', 'side'],
+    ['a symbol not a string', Operation.PLACE_ORDER, { ...LIMIT, symbol: 5 }, 'FIELD_WRONG_TYPE', 'symbol'],
+    ['unknown symbol', Operation.PLACE_ORDER, { ...LIMIT, symbol: 'DOGE-USD' }, 'UNKNOWN_INSTRUMENT', 'symbol'],
+    ['off tick', Operation.PLACE_ORDER, { ...LIMIT, price: 1001 }, 'PRICE_NOT_TICK_MULTIPLE', 'price'],
+    ['over max price', Operation.PLACE_ORDER, { ...LIMIT, price: 2_000_000 }, 'INVALID_PRICE', 'price'],
+    ['off lot', Operation.PLACE_ORDER, { ...LIMIT, quantity: 35 }, 'QUANTITY_NOT_LOT_MULTIPLE', 'quantity'],
+    ['below min', Operation.PLACE_ORDER, { ...LIMIT, quantity: 10 }, 'QUANTITY_BELOW_MIN', 'quantity'],
+    ['above max', Operation.PLACE_ORDER, { ...LIMIT, quantity: 200_000 }, 'QUANTITY_ABOVE_MAX', 'quantity'],
+    [
+      'bad client order id',
+      Operation.PLACE_ORDER,
+      { ...LIMIT, client_order_id: 'a b' },
+      'INVALID_CLIENT_ORDER_ID',
+      'client_order_id',
+    ],
+    ['price on MARKET', Operation.PLACE_ORDER, { ...LIMIT, order_type: 'MARKET' }, 'FIELD_NOT_ALLOWED', 'price'],
+    [
+      'stop price off tick',
+      Operation.PLACE_ORDER,
+      { ...LIMIT, order_type: 'STOP_LIMIT', stop_price: 3 },
+      'INVALID_STOP_PRICE',
+      'stop_price',
+    ],
+    [
+      'GTC on MARKET',
+      Operation.PLACE_ORDER,
+      { ...LIMIT, order_type: 'MARKET', price: undefined, time_in_force: 'GTC' },
+      'INVALID_TIME_IN_FORCE',
+      'time_in_force',
+    ],
+    [
+      'post-only IOC',
+      Operation.PLACE_ORDER,
+      { ...LIMIT, time_in_force: 'IOC', post_only: 'REJECT' },
+      'INVALID_POST_ONLY',
+      'post_only',
+    ],
+    [
+      'iceberg too big',
+      Operation.PLACE_ORDER,
+      { ...LIMIT, display_quantity: 30 },
+      'INVALID_DISPLAY_QUANTITY',
+      'display_quantity',
+    ],
+    [
+      'both ids',
+      Operation.CANCEL_ORDER,
+      { order_id: 5, client_order_id: 'c' },
+      'CONFLICTING_FIELDS',
+      'client_order_id',
+    ],
+    ['order id 0', Operation.GET_ORDER, { order_id: 0 }, 'INVALID_ORDER_ID', 'order_id'],
+    ['amend nothing', Operation.AMEND_ORDER, { order_id: 5 }, 'AMEND_CHANGES_NOTHING', undefined],
+  ];
+  for (const [what, op, req, reason, field] of cases) {
+    it(`${what}: ${reason}`, () => {
+      const r = viaJson(op, JSON.parse(JSON.stringify(req)) as Record<string, unknown>);
+      expect(r.ok).toBe(false);
+      const e = (r as { error: GatewayError }).error;
+      expect(e.code).toBe('INVALID_ARGUMENT');
+      expect(e.reason).toBe(reason);
+      expect(e.field).toBe(field);
+    });
+  }
+  it("an order id of a shard that does not exist: NOT_FOUND, the engine's ORDER_NOT_FOUND", () => {
+    const r = viaJson(Operation.GET_ORDER, { order_id: toGlobalOrderId(9, 1) });
+    expect(r).toMatchObject({ ok: false, error: { code: 'NOT_FOUND', reason: 'ORDER_NOT_FOUND' } });
   });
 });

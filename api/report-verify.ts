@@ -99,7 +99,7 @@ function canonicalValue(f: CanonicalField, v: unknown): string | number | undefi
     if (typeof v !== 'string') return undefined;
     const prefix = ENUM_PREFIXES[f];
     if (prefix === undefined) return v;
-    if (v.endsWith('_UNSPECIFIED')) return '';
+    if (v === 'UNSPECIFIED' || v.endsWith('_UNSPECIFIED')) return ''; // the zero value, with or without prefix
     return v.startsWith(prefix) ? v.slice(prefix.length) : v;
   }
   if (v === undefined) return 0;
@@ -119,7 +119,9 @@ function parseLine(text: string): Parsed {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return { kind: 'bad', why: 'not a JSON object' };
   const r = o as Record<string, unknown>;
   const seq = canonicalValue('seq', r.chain_seq);
-  if (typeof seq !== 'number' || seq < 1) return { kind: 'bad', why: 'chain_seq is not a positive integer' };
+  // A head may be at 0 (signed before the first report: the genesis); a report is at 1 or later.
+  if (typeof seq !== 'number' || (seq < 1 && r.exec_id !== undefined))
+    return { kind: 'bad', why: 'chain_seq is not a positive integer' };
   if (typeof r.chain_hash !== 'string' || !/^[0-9a-f]{64}$/.test(r.chain_hash))
     return { kind: 'bad', why: 'chain_hash is not 64 lowercase hex digits' };
   if (r.exec_id === undefined) {

@@ -9,6 +9,7 @@
 // Field names are the protobuf names (ExecutionReport in proto/exchange/v1/order_entry.proto,
 // ExecutionReportEvent in events.proto), in the messages' order; REST's JSON uses the same.
 
+import { avgPx } from '../engine/avg-px.js';
 import { ENUM_NAMES, reasonName } from '../engine/json-codec.js';
 import type { ExecReport } from '../engine/types.js';
 import { toGlobalOrderId } from './order-ids.js';
@@ -24,6 +25,8 @@ export interface ExecutionReportFields<E> {
   symbol: string;
   side: E;
   order_type: E;
+  /** The order's time in force (FIX TimeInForce, tag 59); '' / 0 when none (a REJECTED report of a command without a valid one). */
+  time_in_force: E;
   exec_type: E;
   order_status: E;
   price: number;
@@ -34,10 +37,14 @@ export interface ExecutionReportFields<E> {
   last_qty: number;
   last_px: number;
   cum_notional: number;
+  /** FIX AvgPx (tag 6): cum_notional / cum_qty in price units, an exact decimal string with 8 decimals, rounded half to even (engine/avg-px.ts); "0.00000000" before any fill. */
+  avg_px: string;
   display_qty: number;
   /** The engine's reason name (engine/README.md), empty if none. */
   reason: string;
   trade_id: number;
+  /** FIX LastLiquidityInd (tag 851) on TRADE reports: ADDED_LIQUIDITY (maker) / REMOVED_LIQUIDITY (taker); '' / 0 on every other report. */
+  last_liquidity_ind: E;
   seq: number;
   ts_us: number;
 }
@@ -55,6 +62,8 @@ export interface EnumWriter<E> {
   ordType(code: number): E;
   execType(code: number): E;
   ordStatus(code: number): E;
+  tif(code: number): E;
+  liquidity(code: number): E;
 }
 
 /** Enums as their names without the proto prefix ('' for a code without one): the API's reports, the canonical form. */
@@ -63,11 +72,20 @@ export const ENUMS_AS_NAMES: EnumWriter<string> = {
   ordType: (code) => ENUM_NAMES.ordType.get(code) ?? '',
   execType: (code) => ENUM_NAMES.execType.get(code) ?? '',
   ordStatus: (code) => ENUM_NAMES.ordStatus.get(code) ?? '',
+  tif: (code) => ENUM_NAMES.tif.get(code) ?? '',
+  liquidity: (code) => ENUM_NAMES.liquidity.get(code) ?? '',
 };
 
 const same = (code: number): number => code;
 /** Enums as the engine's codes, which are the proto enums' numbers (events/codec.ts checks it): the event records. */
-export const ENUMS_AS_CODES: EnumWriter<number> = { side: same, ordType: same, execType: same, ordStatus: same };
+export const ENUMS_AS_CODES: EnumWriter<number> = {
+  side: same,
+  ordType: same,
+  execType: same,
+  ordStatus: same,
+  tif: same,
+  liquidity: same,
+};
 
 /** A report's reason: '' for none (0), else the engine's reason name. */
 export function reasonText(code: number): string {
@@ -85,6 +103,7 @@ export function reportFields<E>(shard: number, e: ExecReport, enums: EnumWriter<
     symbol: e.symbol,
     side: enums.side(e.side),
     order_type: enums.ordType(e.ordType),
+    time_in_force: enums.tif(e.tif),
     exec_type: enums.execType(e.execType),
     order_status: enums.ordStatus(e.ordStatus),
     price: e.price,
@@ -95,9 +114,11 @@ export function reportFields<E>(shard: number, e: ExecReport, enums: EnumWriter<
     last_qty: e.lastQty,
     last_px: e.lastPx,
     cum_notional: e.cumNotional,
+    avg_px: avgPx(e.cumNotional, e.cumQty),
     display_qty: e.displayQty,
     reason: reasonText(e.reason),
     trade_id: e.tradeId,
+    last_liquidity_ind: enums.liquidity(e.lastLiquidityInd),
     seq: e.seq,
     ts_us: e.tsUs,
   };

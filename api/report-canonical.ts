@@ -8,7 +8,13 @@
 //                       signature
 //   chain_hash(0)     = CHAIN_GENESIS, 64 zero hex digits
 //   chain_hash(n)     = sha256_hex(chain_hash(n-1) + "\n" + canonical(report n))        chainStep
-//   head message      = `${n}\n${chain_hash(n)}`, signed by the exchange (Ed25519)      headMessage
+//   head message      = `matchbook-report-chain/2\n${n}\n${chain_hash(n)}`, signed by the
+//                       exchange (Ed25519)                                              headMessage
+//
+// Version 2 (REPORT_CHAIN_VERSION) added time_in_force, avg_px and last_liquidity_ind to the
+// canonical form; the version is in every signed head message (and on each head line), so a
+// head of one version never verifies as another. The full specification, a worked example and
+// test vectors: docs/report-signatures.md, docs/report-signatures-vectors.json.
 //
 // canonical() runs once per report on the gateway's main thread and once per regenerated report
 // in a replay, so it is written as one template literal rather than JSON.stringify of an object
@@ -23,6 +29,11 @@ import { ed25519Verify } from './signing.js';
 
 export const CHAIN_GENESIS = '0'.repeat(64);
 
+/** Version of the canonical form and chain: bumped whenever the canonical form's fields or the chain's rules change. */
+export const REPORT_CHAIN_VERSION = 2;
+/** What every signed head message starts with (it names the version). */
+export const HEAD_MESSAGE_PREFIX = `matchbook-report-chain/${REPORT_CHAIN_VERSION}\n`;
+
 /** Field order of the canonical form (ExecutionReport in proto/exchange/v1/order_entry.proto). */
 export const CANONICAL_FIELDS = [
   'exec_id',
@@ -33,6 +44,7 @@ export const CANONICAL_FIELDS = [
   'symbol',
   'side',
   'order_type',
+  'time_in_force',
   'exec_type',
   'order_status',
   'price',
@@ -43,9 +55,11 @@ export const CANONICAL_FIELDS = [
   'last_qty',
   'last_px',
   'cum_notional',
+  'avg_px',
   'display_qty',
   'reason',
   'trade_id',
+  'last_liquidity_ind',
   'seq',
   'ts_us',
 ] as const satisfies readonly (keyof ExecutionReportFields<string>)[];
@@ -60,7 +74,10 @@ export const CANONICAL_STRING_FIELDS: ReadonlySet<CanonicalField> = new Set<Cano
   'order_type',
   'exec_type',
   'order_status',
+  'time_in_force',
+  'avg_px',
   'reason',
+  'last_liquidity_ind',
 ]);
 
 /**
@@ -96,7 +113,7 @@ export function chainStep(prevHash: string, canonical: string): string {
 }
 
 export function headMessage(seq: number, hash: string): string {
-  return `${seq}\n${hash}`;
+  return `${HEAD_MESSAGE_PREFIX}${seq}\n${hash}`;
 }
 
 /** A signed chain head (a line of the gateway's chain-heads.jsonl). */
@@ -106,6 +123,8 @@ export interface ChainHead {
   ts_ms: number;
   signature: string;
   start?: boolean;
+  /** REPORT_CHAIN_VERSION of the gateway that signed it (absent: version 1, before it was written). */
+  version?: number;
 }
 
 /** Auditor's check: the reports (in chain order, from chain_seq 1) hash to the signed head. */

@@ -20,6 +20,7 @@
 import { ENUMS_AS_NAMES, reasonText } from '../api/execution-report.js';
 import { orderIdOf } from '../api/order-ids.js';
 import { canonicalTemplate, type CanonicalField } from '../api/report-canonical.js';
+import { avgPx } from '../engine/avg-px.js';
 import type { EventBuffer } from '../engine/event-buffer.js';
 import { F64_AT, PLAIN_STRING, STRINGS_AT, recordWriter, type CanonicalTables } from './chain-hash.mjs';
 
@@ -34,12 +35,14 @@ export const CANONICAL_TABLES: CanonicalTables = {
   execType: quotedTable(ENUMS_AS_NAMES.execType),
   ordStatus: quotedTable(ENUMS_AS_NAMES.ordStatus),
   reason: quotedTable(reasonText),
+  tif: quotedTable(ENUMS_AS_NAMES.tif),
+  liquidity: quotedTable(ENUMS_AS_NAMES.liquidity),
 };
 
 /**
  * Where each field of the canonical report is in an exec record (writeExecRow below), as the
  * JavaScript expression of its JSON text in chain-hash.mjs recordWriter: `o` is where the f64
- * fields start, `clOrdId`, `origClOrdId` and `symbol` the strings already quoted, `t` the enum
+ * fields start, `clOrdId`, `origClOrdId`, `symbol` and `avgPx` the strings already quoted, `t` the enum
  * tables (CANONICAL_TABLES).
  */
 const RECORD_FIELDS: Record<CanonicalField, string> = {
@@ -51,6 +54,7 @@ const RECORD_FIELDS: Record<CanonicalField, string> = {
   symbol: 'symbol',
   side: 't.side[bytes[at + 6]]',
   order_type: 't.ordType[bytes[at + 7]]',
+  time_in_force: 't.tif[bytes[at + 11]]',
   exec_type: 't.execType[bytes[at + 8]]',
   order_status: 't.ordStatus[bytes[at + 9]]',
   price: 'view.getFloat64(o + 24, true)',
@@ -61,9 +65,11 @@ const RECORD_FIELDS: Record<CanonicalField, string> = {
   last_qty: 'view.getFloat64(o + 64, true)',
   last_px: 'view.getFloat64(o + 72, true)',
   cum_notional: 'view.getFloat64(o + 80, true)',
+  avg_px: 'avgPx',
   display_qty: 'view.getFloat64(o + 88, true)',
   reason: 't.reason[bytes[at + 10]]',
   trade_id: 'view.getFloat64(o + 96, true)',
+  last_liquidity_ind: 't.liquidity[bytes[at + 12]]',
   seq: 'view.getFloat64(o + 104, true)',
   ts_us: 'view.getFloat64(o + 112, true)',
 };
@@ -76,7 +82,8 @@ export const RECORD_WRITER = recordWriter(CANONICAL_TABLES, RECORD_TEMPLATE);
 
 /** Bytes writeExecRow may need for row i (strings at 2 bytes per UTF-16 unit at most). */
 export function execRowBytesMax(b: EventBuffer, i: number): number {
-  return STRINGS_AT + 12 + 6 + 2 * (b.clOrdId[i]!.length + (b.origClOrdId[i] ?? '').length + b.symbol[i]!.length);
+  // Four u32 lengths, four pairs of quotes; avgPx: at most 16 integer digits (below 2^53), the point, 8 decimals.
+  return STRINGS_AT + 16 + 8 + 25 + 2 * (b.clOrdId[i]!.length + (b.origClOrdId[i] ?? '').length + b.symbol[i]!.length);
 }
 
 /**
@@ -130,6 +137,8 @@ export function writeExecRow(
   out[at + 8] = b.execType[i]!;
   out[at + 9] = b.ordStatus[i]!;
   out[at + 10] = b.reason[i]!;
+  out[at + 11] = b.tif[i]!;
+  out[at + 12] = b.liquidity[i]!;
   let o = at + F64_AT;
   view.setFloat64(o, b.id[i]!, true);
   view.setFloat64(o + 8, orderIdOf(shard, b.orderId[i]!), true);
@@ -150,6 +159,7 @@ export function writeExecRow(
   o = writeString(out, view, o, b.clOrdId[i]!);
   o = writeString(out, view, o, b.origClOrdId[i] ?? '');
   o = writeString(out, view, o, b.symbol[i]!);
+  o = writeString(out, view, o, avgPx(b.cumNotional[i]!, b.cumQty[i]!));
   view.setUint32(at, o - at, true);
   return o;
 }

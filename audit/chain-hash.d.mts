@@ -7,6 +7,8 @@ export interface CanonicalTables {
   execType: string[];
   ordStatus: string[];
   reason: string[];
+  tif: string[];
+  liquidity: string[];
 }
 
 export declare const F64_AT: number;

@@ -12,16 +12,17 @@
 // api/execution-report.ts). Types: chain-hash.d.mts.
 //
 // Record layout (little-endian; audit/canonical.ts writeExecRow):
-//   u32 byteLength | u16 shard | u8 side ordType execType ordStatus reason
+//   u32 byteLength | u16 shard | u8 side ordType execType ordStatus reason tif lastLiquidityInd
 //   | f64 execId orderId account price stopPrice orderQty cumQty leavesQty lastQty lastPx
 //         cumNotional displayQty tradeId seq tsUs          (orderId: the global id, api/order-ids.ts)
-//   | 3 × string: u32 byteLength (top bit: printable ASCII with nothing to escape, stored with
-//         its JSON quotes) + the bytes (else UTF-16LE code units): clOrdId, origClOrdId, symbol
+//   | 4 × string: u32 byteLength (top bit: printable ASCII with nothing to escape, stored with
+//         its JSON quotes) + the bytes (else UTF-16LE code units): clOrdId, origClOrdId, symbol,
+//         avgPx (written by the replay thread with engine/avg-px.ts, the one definition)
 
 import { createPublicKey, hash, verify } from 'node:crypto';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 
-export const F64_AT = 4 + 2 + 5;
+export const F64_AT = 4 + 2 + 7;
 export const STRINGS_AT = F64_AT + 8 * 15;
 export const CHAIN_WORKER_ROLE = 'matchbook-chain-hash';
 
@@ -51,7 +52,7 @@ function quotedNext(bytes, view) {
  * passes the previous hash and the newline: one string, not two joined). `template` is the
  * JavaScript of the template literal writing it (audit/canonical.ts RECORD_TEMPLATE), over the
  * names declared here: the record's `bytes`, `view` and `at`, `o` where its f64 fields start,
- * its three strings quoted (`clOrdId`, `origClOrdId`, `symbol`), the enum tables `t`, `prefix`.
+ * its four strings quoted (`clOrdId`, `origClOrdId`, `symbol`, `avgPx`), the enum tables `t`, `prefix`.
  */
 export function recordWriter(t, template) {
   const source = `return function canonicalFromRecord(bytes, view, at, prefix = '') {
@@ -59,6 +60,7 @@ export function recordWriter(t, template) {
     const clOrdId = quoted(bytes, view, at + ${STRINGS_AT});
     const origClOrdId = quotedNext(bytes, view);
     const symbol = quotedNext(bytes, view);
+    const avgPx = quotedNext(bytes, view);
     return ${template};
   };`;
   return new Function('t', 'quoted', 'quotedNext', source)(t, quoted, quotedNext);
@@ -85,19 +87,19 @@ export function hashRecords(write, startHash, bytes, count, each) {
   return h;
 }
 
-/** The head's signature over its message, `${chain_seq}\n${chain_hash}` (api/report-canonical.ts headMessage). */
-function verifyHead(key, head) {
+/** The head's signature over its message, `${prefix}${chain_seq}\n${chain_hash}` (api/report-canonical.ts headMessage; the prefix, which names the chain's version, comes in workerData). */
+function verifyHead(key, prefix, head) {
   if (key === undefined) return false;
   const sig = Buffer.from(head.signature, 'base64');
   if (sig.length !== 64) return false;
   try {
-    return verify(null, Buffer.from(`${head.chainSeq}\n${head.chainHash}`, 'utf8'), key, sig);
+    return verify(null, Buffer.from(`${prefix}${head.chainSeq}\n${head.chainHash}`, 'utf8'), key, sig);
   } catch {
     return false;
   }
 }
 
-// As a worker (workerData: role, tables, template, keyDer?): { id, startHash, records
+// As a worker (workerData: role, tables, template, headPrefix, keyDer?): { id, startHash, records
 // (transferred ArrayBuffer), length, count, head? } in, { id, endHash, sigOk } out.
 if (!isMainThread && parentPort !== null && workerData?.role === CHAIN_WORKER_ROLE) {
   const port = parentPort;
@@ -108,6 +110,10 @@ if (!isMainThread && parentPort !== null && workerData?.role === CHAIN_WORKER_RO
       : createPublicKey({ key: Buffer.from(workerData.keyDer), format: 'der', type: 'spki' });
   port.on('message', (m) => {
     const endHash = hashRecords(write, m.startHash, Buffer.from(m.records, 0, m.length), m.count);
-    port.postMessage({ id: m.id, endHash, sigOk: m.head === undefined ? undefined : verifyHead(key, m.head) });
+    port.postMessage({
+      id: m.id,
+      endHash,
+      sigOk: m.head === undefined ? undefined : verifyHead(key, workerData.headPrefix, m.head),
+    });
   });
 }

@@ -24,7 +24,13 @@ import fs from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { CHAIN_GENESIS, canonicalReport, headMessage } from '../api/report-canonical.js';
+import {
+  CHAIN_GENESIS,
+  HEAD_MESSAGE_PREFIX,
+  REPORT_CHAIN_VERSION,
+  canonicalReport,
+  headMessage,
+} from '../api/report-canonical.js';
 import { JOURNAL_KIND_REPORT, JOURNAL_KIND_RUN_START, JOURNAL_RECORD_BYTES } from '../api/report-journal.js';
 import { ed25519PublicKeyFromRaw, ed25519Verify } from '../api/signing.js';
 import type { ExecutionReportOut } from '../api/execution-report.js';
@@ -173,6 +179,12 @@ export function readHeadsFile(file: string, findings: Findings): HeadLine[] {
       );
       continue;
     }
+    if ((o.version ?? 1) !== REPORT_CHAIN_VERSION)
+      findings.fail(
+        'heads',
+        `head of report chain version ${String(o.version ?? 1)}; this release checks version ${REPORT_CHAIN_VERSION} (docs/report-signatures.md): its signature cannot verify here`,
+        { file: name, line: k + 1 },
+      );
     heads.push({
       line: k + 1,
       chainSeq: seq,
@@ -793,6 +805,7 @@ class HashPool {
           role: CHAIN_WORKER_ROLE,
           tables: CANONICAL_TABLES,
           template: RECORD_TEMPLATE,
+          headPrefix: HEAD_MESSAGE_PREFIX,
           ...(keyDer !== undefined ? { keyDer: new Uint8Array(keyDer) } : {}),
         },
       });

@@ -8,17 +8,19 @@
 //   npx matchbook orders <orderId>
 //   common: --url http://127.0.0.1:8080 --key demo-key-1 --secret demo-secret-1-change-me
 //   npx matchbook cluster status | halt S | resume S | kill-switch A [--off] | transfer-leader --to N | snapshot   (cli/operator-commands.ts)
+//   npx matchbook verify-reports FILE [--heads F] [--public-key K] [--secret S]   (cli/verify-reports.ts)
 //   npx matchbook watch SYMBOL [--url ws://127.0.0.1:8092/v1/ws] [--depth 10] [--count N]   (market data: feed/client/watch.ts)
 //
 // Prints the JSON reply; exit code 0 on success, 1 on an error reply, 2 on bad usage.
 
 import { parseArgs } from 'node:util';
 import { runAudit, runReplay } from './audit-commands.js';
+import { VERIFY_REPORTS_USAGE, runVerifyReports } from './verify-reports.js';
 import { OPERATOR_USAGE, runOperator } from './operator-commands.js';
 import { signRequest, HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../api/signing.js';
 import { WATCH_USAGE, watch } from '../feed/client/watch.js';
 
-const USAGE = `usage: matchbook <place|cancel|amend|cancel-all|orders|watch|replay|audit|cluster|halt|resume|kill-switch|transfer-leader|snapshot> [args] [--url U --key K --secret S]
+const USAGE = `usage: matchbook <place|cancel|amend|cancel-all|orders|watch|replay|audit|verify-reports|cluster|halt|resume|kill-switch|transfer-leader|snapshot> [args] [--url U --key K --secret S]
   place --symbol S --side BUY|SELL --type LIMIT|MARKET|STOP_MARKET|STOP_LIMIT --qty N [--price P] [--stop-price P] [--tif GTC|IOC|FOK|GTD|DAY] [--client-order-id X]
   cancel <orderId>
   amend <orderId> [--qty N] [--price P] [--stop-price P]
@@ -27,12 +29,14 @@ const USAGE = `usage: matchbook <place|cancel|amend|cancel-all|orders|watch|repl
   ${WATCH_USAGE}
   replay --data-dir DIR [--shard S] [--from-snapshot|--from-genesis] [--to-index N] --verify   (audit/README.md)
   audit --data-dir DIR --account A [--from T1 --to T2] [--order ID] --format jsonl|csv
+  ${VERIFY_REPORTS_USAGE}
 ${OPERATOR_USAGE}`;
 
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'watch') return watch(argv.slice(1));
   if (argv[0] === 'replay') return runReplay(argv.slice(1));
   if (argv[0] === 'audit') return runAudit(argv.slice(1));
+  if (argv[0] === 'verify-reports') return runVerifyReports(argv.slice(1));
   const operator = await runOperator(argv);
   if (operator !== undefined) return operator; // cluster, halt, resume, kill-switch, …
   let parsed: ReturnType<typeof parseOrderArgs>;

@@ -14,6 +14,7 @@ import {
   EventKind,
   ExecType,
   InstrumentStatus,
+  LiquidityInd,
   OrdStatus,
   OrdType,
   PostOnly,
@@ -455,8 +456,8 @@ export class Engine {
         inst.lastTradePrice = px;
         this.tradedInstrument = inst;
         this.emitTrade(inst, tradeId, px, fill, o, m);
-        this.emitExec(m, ExecType.TRADE, Reason.NONE, fill, px, tradeId);
-        this.emitExec(o, ExecType.TRADE, Reason.NONE, fill, px, tradeId);
+        this.emitExec(m, ExecType.TRADE, Reason.NONE, fill, px, tradeId, '', LiquidityInd.ADDED_LIQUIDITY);
+        this.emitExec(o, ExecType.TRADE, Reason.NONE, fill, px, tradeId, '', LiquidityInd.REMOVED_LIQUIDITY);
         const makerLeaves = s.leaves(m);
         if (makerLeaves === 0) {
           lv.unlink(s, m);
@@ -533,14 +534,10 @@ export class Engine {
 
   /**
    * Ends a live order that is not in a level (in flight or pending stop): reports it and frees it.
-   * For EXPIRED/CANCELED the effective orderQty becomes cumQty (leaves 0).
+   * EXPIRED/CANCELED reports keep orderQty (what was ordered) and cumQty, with leaves 0 (FIX 4.4).
    */
   private endOrder(o: number, execType: ExecType, reason: Reason): void {
-    const s = this.orders;
-    if (execType !== ExecType.TRADE) {
-      s.orderQty[o] = s.cumQty[o]!;
-      this.emitExec(o, execType, reason, 0, 0, 0);
-    }
+    if (execType !== ExecType.TRADE) this.emitExec(o, execType, reason, 0, 0, 0);
     this.freeOrder(o);
   }
 
@@ -550,7 +547,6 @@ export class Engine {
     const l = s.level[o]!;
     const side = s.side[o] as Side;
     this.levels.unlink(s, o);
-    s.orderQty[o] = s.cumQty[o]!;
     this.emitExec(o, execType, reason, 0, 0, 0);
     this.freeOrder(o);
     if (emitBook) {
@@ -1026,14 +1022,17 @@ export class Engine {
     lastPx: number,
     tradeId: number,
     origClOrdId = '',
+    liquidity: LiquidityInd | 0 = 0,
   ): void {
     const s = this.orders;
     const out = this.out;
     const i = out.next(EventKind.EXEC, this.seq, this.nowUs);
     const orderQty = s.orderQty[o]!;
     const cum = s.cumQty[o]!;
-    const leaves = execType === ExecType.CANCELED || execType === ExecType.EXPIRED ? 0 : orderQty - cum;
-    if (!(cum >= 0 && leaves >= 0 && cum + leaves === orderQty))
+    // A canceled or expired order keeps what was ordered (FIX 4.4): leaves 0, cum ≤ orderQty.
+    const ended = execType === ExecType.CANCELED || execType === ExecType.EXPIRED;
+    const leaves = ended ? 0 : orderQty - cum;
+    if (!(cum >= 0 && leaves >= 0 && (ended ? cum <= orderQty : cum + leaves === orderQty)))
       fail(`exec: order ${s.orderId[o]} cum ${cum} + leaves ${leaves} != orderQty ${orderQty}`);
     let status: OrdStatus;
     if (execType === ExecType.CANCELED) status = OrdStatus.CANCELED;
@@ -1046,6 +1045,7 @@ export class Engine {
     out.account[i] = s.account[o]!;
     out.side[i] = s.side[o]!;
     out.ordType[i] = s.ordType[o]!;
+    out.tif[i] = s.tif[o]!;
     out.execType[i] = execType;
     out.ordStatus[i] = status;
     out.reason[i] = reason;
@@ -1059,6 +1059,7 @@ export class Engine {
     out.cumNotional[i] = s.cumNotional[o]!;
     out.displayQty[i] = s.displayQty[o]!;
     out.aux[i] = tradeId;
+    out.liquidity[i] = liquidity;
     out.symbol[i] = this.instruments[s.instrument[o]!]!.cfg.symbol;
     out.clOrdId[i] = s.clOrdId[o]!;
     out.origClOrdId[i] = origClOrdId;
@@ -1072,6 +1073,7 @@ export class Engine {
     out.account[i] = numberOr0(cmd.account);
     out.side[i] = cmd.side === Side.BUY || cmd.side === Side.SELL ? cmd.side : 0;
     out.ordType[i] = typeof cmd.ordType === 'number' && cmd.ordType >= 1 && cmd.ordType <= 4 ? cmd.ordType : 0;
+    out.tif[i] = typeof cmd.tif === 'number' && cmd.tif >= Tif.GTC && cmd.tif <= Tif.DAY ? cmd.tif : 0;
     out.execType[i] = ExecType.REJECTED;
     out.ordStatus[i] = OrdStatus.REJECTED;
     out.reason[i] = reason;
@@ -1085,6 +1087,7 @@ export class Engine {
     out.cumNotional[i] = 0;
     out.displayQty[i] = numberOr0(cmd.displayQty);
     out.aux[i] = 0;
+    out.liquidity[i] = 0;
     out.symbol[i] = typeof cmd.symbol === 'string' ? cmd.symbol : '';
     out.clOrdId[i] = typeof cmd.clOrdId === 'string' ? cmd.clOrdId : '';
     out.origClOrdId[i] = '';
@@ -1214,6 +1217,7 @@ export class Engine {
         symbol: string;
         side: Side;
         ordType: OrdType;
+        tif: Tif;
         price: number;
         stopPrice: number;
         orderQty: number;
@@ -1233,6 +1237,7 @@ export class Engine {
       symbol: this.instruments[s.instrument[o]!]!.cfg.symbol,
       side: s.side[o] as Side,
       ordType: s.ordType[o] as OrdType,
+      tif: s.tif[o] as Tif,
       price: s.price[o]!,
       stopPrice: s.stopPrice[o]!,
       orderQty: s.orderQty[o]!,

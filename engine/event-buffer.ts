@@ -14,6 +14,8 @@ import {
   type Stp,
   type CxlRejResponseTo,
   type InstrumentStatus,
+  type LiquidityInd,
+  type Tif,
 } from './types.js';
 
 const CAPACITY_INITIAL = 1024;
@@ -58,6 +60,10 @@ export class EventBuffer {
   aux!: Float64Array;
   /** account_status: blocked (1/0) */
   flag!: Uint8Array;
+  /** exec: the order's time in force (0: none, on some rejects) */
+  tif!: Uint8Array;
+  /** exec: LastLiquidityInd on TRADE reports (1 added: maker, 2 removed: taker), 0 otherwise */
+  liquidity!: Uint8Array;
   symbol: string[] = [];
   clOrdId: string[] = [];
   origClOrdId: string[] = [];
@@ -107,6 +113,8 @@ export class EventBuffer {
     this.displayQty = f64(this.displayQty);
     this.aux = f64(this.aux);
     this.flag = u8(this.flag);
+    this.tif = u8(this.tif);
+    this.liquidity = u8(this.liquidity);
     this.capacity = capacity;
   }
 
@@ -191,6 +199,7 @@ export class EventBuffer {
       symbol: this.symbol[i]!,
       side: this.side[i] as Side,
       ordType: this.ordType[i] as OrdType,
+      tif: this.tif[i] as Tif | 0,
       execType: this.execType[i] as ExecType,
       ordStatus: this.ordStatus[i] as OrdStatus,
       price: this.price[i]!,
@@ -204,6 +213,7 @@ export class EventBuffer {
       displayQty: this.displayQty[i]!,
       reason: this.reason[i] as Reason,
       tradeId: this.aux[i]!,
+      lastLiquidityInd: this.liquidity[i] as LiquidityInd | 0,
     };
   }
 

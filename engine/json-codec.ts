@@ -2,10 +2,12 @@
 // The codec only translates names; every check of values is the engine's, so a bad
 // field becomes the same reject event whichever adapter it came through.
 
+import { avgPx } from './avg-px.js';
 import {
   CxlRejResponseTo,
   ExecType,
   InstrumentStatus,
+  LiquidityInd,
   OrdStatus,
   OrdType,
   PostOnly,
@@ -36,6 +38,7 @@ export const ENUM_NAMES = {
   reason: invert(Reason),
   responseTo: invert(CxlRejResponseTo),
   instrumentStatus: invert(InstrumentStatus),
+  liquidity: invert(LiquidityInd),
 };
 
 export function reasonName(reason: number): string {
@@ -72,7 +75,7 @@ export function commandFromJson(value: unknown): Command | { error: Reason; comm
   return cmd as unknown as Command;
 }
 
-/** Event → one JSON line (stable key order; enums as names; avgPx derived). */
+/** Event → one JSON line (stable key order; enums as names; avgPx derived: the exact decimal string of avg-px.ts). */
 export function eventToJson(e: EngineEvent): string {
   switch (e.kind) {
     case 'exec':
@@ -88,6 +91,7 @@ export function eventToJson(e: EngineEvent): string {
         symbol: e.symbol,
         side: ENUM_NAMES.side.get(e.side) ?? null,
         ordType: ENUM_NAMES.ordType.get(e.ordType) ?? null,
+        tif: ENUM_NAMES.tif.get(e.tif) ?? null,
         execType: ENUM_NAMES.execType.get(e.execType),
         ordStatus: ENUM_NAMES.ordStatus.get(e.ordStatus),
         price: e.price,
@@ -98,10 +102,11 @@ export function eventToJson(e: EngineEvent): string {
         lastQty: e.lastQty,
         lastPx: e.lastPx,
         cumNotional: e.cumNotional,
-        avgPx: e.cumQty === 0 ? 0 : e.cumNotional / e.cumQty,
+        avgPx: avgPx(e.cumNotional, e.cumQty),
         displayQty: e.displayQty,
         reason: reasonName(e.reason),
         tradeId: e.tradeId,
+        ...(e.lastLiquidityInd !== 0 ? { lastLiquidityInd: ENUM_NAMES.liquidity.get(e.lastLiquidityInd) } : {}),
       });
     case 'trade':
       return JSON.stringify({ ...e, aggressorSide: ENUM_NAMES.side.get(e.aggressorSide) });

@@ -44,6 +44,10 @@ export const OrdStatus = {
 } as const;
 export type OrdStatus = (typeof OrdStatus)[keyof typeof OrdStatus];
 
+/** FIX 4.4 LastLiquidityInd (tag 851), on TRADE reports only: did this fill's order rest in the book (maker) or take from it (taker). */
+export const LiquidityInd = { ADDED_LIQUIDITY: 1, REMOVED_LIQUIDITY: 2 } as const;
+export type LiquidityInd = (typeof LiquidityInd)[keyof typeof LiquidityInd];
+
 /** Reject and cancel reasons. Numeric for the hot path; names are the public codes. */
 export const Reason = {
   NONE: 0,
@@ -276,6 +280,8 @@ export interface ExecReport {
   symbol: string;
   side: Side;
   ordType: OrdType;
+  /** The order's time in force (resolved: GTC for limit, IOC for market orders without one); on REJECTED the command's, 0 if it had none or an invalid one. */
+  tif: Tif | 0;
   execType: ExecType;
   ordStatus: OrdStatus;
   /** Working limit price (0 for market orders). */
@@ -286,13 +292,15 @@ export interface ExecReport {
   leavesQty: number;
   lastQty: number;
   lastPx: number;
-  /** Sum of price*qty over fills, exact (range-checked by config). AvgPx = cumNotional / cumQty. */
+  /** Sum of price*qty over fills, exact (range-checked by config). AvgPx = cumNotional / cumQty (avg-px.ts). */
   cumNotional: number;
   /** Iceberg display quantity, 0 otherwise. */
   displayQty: number;
   reason: Reason;
   /** On Trade reports: the trade id; 0 otherwise. */
   tradeId: number;
+  /** On Trade reports: ADDED_LIQUIDITY for the maker, REMOVED_LIQUIDITY for the taker; 0 otherwise. */
+  lastLiquidityInd: LiquidityInd | 0;
 }
 
 export interface TradeEvent {

@@ -1,14 +1,23 @@
 // Event records ⇄ protobuf (proto/exchange/v1/events.proto), with protobufjs loaded once
 // (keepCase: the records use the proto's snake_case names as they are). Records are plain
 // objects with numbers; enums are the proto numbers, which equal the engine's codes
-// (engine/types.ts: Side, OrdType, ExecType, OrdStatus — checked when the schema loads).
+// (engine/types.ts: Side, OrdType, ExecType, OrdStatus, Tif, LiquidityInd — checked when the schema loads).
 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { ENUMS_AS_CODES, reportFields, type ExecutionReportFields } from '../api/execution-report.js';
 import { toGlobalOrderId } from '../api/order-ids.js';
-import { ExecType, OrdStatus, OrdType, Side, type ExecReport, type TradeEvent } from '../engine/types.js';
+import {
+  ExecType,
+  LiquidityInd,
+  OrdStatus,
+  OrdType,
+  Side,
+  Tif,
+  type ExecReport,
+  type TradeEvent,
+} from '../engine/types.js';
 
 const PROTO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../proto');
 export const EVENTS_PROTO_PATH = path.join(PROTO_ROOT, 'exchange/v1/events.proto');
@@ -118,6 +127,8 @@ export class EventsCodec {
     same('OrderType', 'ORDER_TYPE', OrdType);
     same('ExecType', 'EXEC_TYPE', ExecType);
     same('OrderStatus', 'ORDER_STATUS', OrdStatus);
+    same('TimeInForce', 'TIME_IN_FORCE', Tif);
+    same('LastLiquidityInd', 'LAST_LIQUIDITY_IND', LiquidityInd);
   }
 
   private static shared: EventsCodec | undefined;

@@ -554,6 +554,7 @@ export class Gateway implements GatewayCore {
         symbol: string;
         side: number;
         ordType: number;
+        tif: number;
         price: number;
         stopPrice: number;
         orderQty: number;
@@ -579,7 +580,7 @@ export class Gateway implements GatewayCore {
         cum_qty: o.cumQty,
         leaves_qty: o.leavesQty,
         display_qty: cached?.display_qty ?? 0,
-        time_in_force: '', // not in the book's record; comes with the read models
+        time_in_force: ENUM_NAMES.tif.get(o.tif) ?? '',
       };
       return { ok: true, body: { order } };
     }
@@ -616,7 +617,7 @@ export class Gateway implements GatewayCore {
       cum_qty: r.cum_qty,
       leaves_qty: r.leaves_qty,
       display_qty: r.display_qty,
-      time_in_force: '',
+      time_in_force: r.time_in_force,
     };
     return { ok: true, body: { order } };
   }

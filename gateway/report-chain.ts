@@ -5,7 +5,8 @@
 //
 //   chain_hash(0) = 64 zero hex digits
 //   chain_hash(n) = sha256_hex( chain_hash(n-1) + "\n" + canonical(report n) )
-//   head line     = {"chain_seq":n,"chain_hash":…,"ts_ms":…,"signature": base64 Ed25519 over `${n}\n${chain_hash(n)}`}
+//   head line     = {"chain_seq":n,"chain_hash":…,"ts_ms":…,"signature": base64 Ed25519 over
+//                   `matchbook-report-chain/2\n${n}\n${chain_hash(n)}`,"version":2}  (docs/report-signatures.md)
 //
 // Chain journal, for replay (audit): `<dataDir>/chain-journal.bin` names each chained report by
 // where the engine emitted it, so that an auditor can regenerate the exact report from the log
@@ -23,7 +24,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ExecutionReportOut } from '../api/execution-report.js';
 import { shardOfOrderId } from '../api/order-ids.js';
-import { CHAIN_GENESIS, canonicalReport, chainStep, headMessage, type ChainHead } from '../api/report-canonical.js';
+import {
+  CHAIN_GENESIS,
+  REPORT_CHAIN_VERSION,
+  canonicalReport,
+  chainStep,
+  headMessage,
+  type ChainHead,
+} from '../api/report-canonical.js';
 import { ed25519RawPublicKey, ed25519Sign } from '../api/signing.js';
 import {
   JOURNAL_KIND_REPORT,
@@ -104,6 +112,7 @@ export class ReportChain {
       chain_hash: this.hash,
       ts_ms: Date.now(),
       signature: ed25519Sign(this.key, headMessage(this.seq, this.hash)),
+      version: REPORT_CHAIN_VERSION,
     };
     if (!this.started) {
       head.start = true;

@@ -26,7 +26,13 @@ export const METADATA_RETRY_AFTER_MS = 'retry-after-ms';
 export const METADATA_ERROR_REASON = 'x-mb-error-reason';
 
 /** Output enum fields → their proto enum prefix (the core writes names without it: "BUY"). */
-const ENUM_PREFIX: Record<string, string> = { side: 'SIDE', order_type: 'ORDER_TYPE', order_status: 'ORDER_STATUS' };
+const ENUM_PREFIX: Record<string, string> = {
+  side: 'SIDE',
+  order_type: 'ORDER_TYPE',
+  order_status: 'ORDER_STATUS',
+  time_in_force: 'TIME_IN_FORCE',
+  last_liquidity_ind: 'LAST_LIQUIDITY_IND',
+};
 
 export function queryMethodPath(method: string): string {
   return `/${QUERY_SERVICE_NAME}/${method}`;

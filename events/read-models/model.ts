@@ -53,14 +53,19 @@ export interface OrderView {
   symbol: string;
   side: number;
   order_type: number;
+  /** The order's time in force (engine code = proto TimeInForce number). */
+  time_in_force: number;
   order_status: number;
   price: number;
   stop_price: number;
+  /** What was ordered (as amended); kept when the order is canceled or expires. */
   order_qty: number;
   cum_qty: number;
   leaves_qty: number;
   display_qty: number;
   cum_notional: number;
+  /** cum_notional / cum_qty, the report's exact decimal string (engine/avg-px.ts). */
+  avg_px: string;
   /** Reason of the last report (empty if none). */
   reason: string;
   last_exec_id: number;
@@ -80,6 +85,8 @@ export interface FillView {
   side: number;
   last_qty: number;
   last_px: number;
+  /** LastLiquidityInd: 1 ADDED_LIQUIDITY (maker), 2 REMOVED_LIQUIDITY (taker). */
+  last_liquidity_ind: number;
   seq: number;
   log_index: number;
   ts_us: number;
@@ -134,7 +141,7 @@ interface EventPosition {
 
 /** JSON-safe form of the whole state (snapshot file; bigint as decimal strings; maps as sorted entry lists). */
 export interface ReadModelsJson {
-  version: 1;
+  version: 2;
   consumed: [string, number][];
   applied: [string, EventPosition][];
   orders: OrderState[];
@@ -275,6 +282,7 @@ export class ReadModels {
         symbol: r.symbol,
         side: r.side,
         order_type: r.order_type,
+        time_in_force: r.time_in_force,
         order_status: r.order_status,
         price: r.price,
         stop_price: r.stop_price,
@@ -283,6 +291,7 @@ export class ReadModels {
         leaves_qty: r.leaves_qty,
         display_qty: r.display_qty,
         cum_notional: r.cum_notional,
+        avg_px: r.avg_px,
         reason: r.reason,
         last_exec_id: r.exec_id,
         seq: r.seq,
@@ -304,6 +313,7 @@ export class ReadModels {
       o.leaves_qty = r.leaves_qty;
       o.display_qty = r.display_qty;
       o.cum_notional = r.cum_notional;
+      o.avg_px = r.avg_px;
       o.reason = r.reason;
       o.last_exec_id = r.exec_id;
       o.seq = r.seq;
@@ -374,6 +384,7 @@ export class ReadModels {
       side: r.side,
       last_qty: r.last_qty,
       last_px: r.last_px,
+      last_liquidity_ind: r.last_liquidity_ind,
       seq: r.seq,
       log_index: r.log_index,
       ts_us: r.ts_us,
@@ -557,7 +568,7 @@ export class ReadModels {
     const num = <V>(m: Map<number, V>) => [...m].sort((a, b) => a[0] - b[0]);
     const str = <V>(m: Map<string, V>) => [...m].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     return {
-      version: 1,
+      version: 2,
       consumed: str(this.consumed),
       applied: str(this.applied).map(([k, v]) => [k, { ...v }]),
       orders: num(this.orders).map(([, o]) => ({ ...o, client_order_ids: [...o.client_order_ids] })),
@@ -585,7 +596,7 @@ export class ReadModels {
   }
 
   static fromJSON(j: ReadModelsJson): ReadModels {
-    if (j.version !== 1) throw new ReadModelError(`read model snapshot version ${String(j.version)}`);
+    if (j.version !== 2) throw new ReadModelError(`read model snapshot version ${String(j.version)}`);
     const m = new ReadModels();
     for (const [k, v] of j.consumed) m.consumed.set(k, v);
     for (const [k, v] of j.applied) m.applied.set(k, { ...v });

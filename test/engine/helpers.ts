@@ -109,7 +109,13 @@ export function checkInvariants(cmd: Command, events: EngineEvent[]): void {
     if (e.kind !== 'exec') continue;
     expect(e.execId, 'execId increasing').toBeGreaterThan(lastExecId);
     lastExecId = e.execId;
-    expect(e.cumQty + e.leavesQty, `cumQty + leavesQty = orderQty in ${JSON.stringify(e)}`).toBe(e.orderQty);
+    if (e.execType === ExecType.CANCELED || e.execType === ExecType.EXPIRED) {
+      // FIX 4.4: a canceled or expired order keeps what was ordered; nothing is left.
+      expect(e.leavesQty, `canceled/expired leavesQty in ${JSON.stringify(e)}`).toBe(0);
+      expect(e.cumQty, `cumQty ≤ orderQty in ${JSON.stringify(e)}`).toBeLessThanOrEqual(e.orderQty);
+    } else {
+      expect(e.cumQty + e.leavesQty, `cumQty + leavesQty = orderQty in ${JSON.stringify(e)}`).toBe(e.orderQty);
+    }
     if (TERMINAL.has(e.ordStatus)) expect(e.leavesQty, `terminal leavesQty in ${JSON.stringify(e)}`).toBe(0);
     if (e.execType === ExecType.REJECTED) expect(e.orderQty, 'REJECTED orderQty').toBe(0);
   }

@@ -6,9 +6,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../engine/engine.js';
+import { avgPx } from '../../engine/avg-px.js';
 import { EventBuffer } from '../../engine/event-buffer.js';
 import {
   ExecType,
+  LiquidityInd,
   OrdStatus,
   OrdType,
   PostOnly,
@@ -708,6 +710,11 @@ function compareWithModel({ config, cmds }: Scenario): void {
         const le = lastExec.get(id);
         const st = le ? STATUS_NAME[le.ordStatus] : undefined;
         if (st !== mo.status) fail(i, cmd, `order ${id} final ordStatus`, st, mo.status);
+        // The final report's quantities: a canceled or expired order keeps what was ordered.
+        const gotQty = le && { orderQty: le.orderQty, cumQty: le.cumQty, leavesQty: le.leavesQty };
+        const wantQty = { orderQty: mo.orderQty, cumQty: mo.cumQty, leavesQty: mo.leavesQty };
+        if (mo.status !== 'REJECTED' && JSON.stringify(gotQty) !== JSON.stringify(wantQty))
+          fail(i, cmd, `order ${id} final quantities`, gotQty, wantQty);
         continue;
       }
       const want = {
@@ -716,6 +723,7 @@ function compareWithModel({ config, cmds }: Scenario): void {
         symbol: mo.symbol,
         side: mo.side,
         ordType: mo.ordType,
+        tif: mo.tif,
         price: mo.price,
         stopPrice: mo.stopPrice,
         orderQty: mo.orderQty,
@@ -729,6 +737,7 @@ function compareWithModel({ config, cmds }: Scenario): void {
         symbol: eo.symbol,
         side: eo.side,
         ordType: eo.ordType,
+        tif: eo.tif,
         price: eo.price,
         stopPrice: eo.stopPrice,
         orderQty: eo.orderQty,
@@ -840,7 +849,7 @@ describe('engine vs reference model (README semantics)', () => {
     );
   });
 
-  it('exec reports: cumQty + leavesQty = orderQty, leavesQty = 0 when terminal, execIds strictly increasing', () => {
+  it('exec reports: cumQty + leavesQty = orderQty (canceled/expired: cumQty ≤ orderQty), leavesQty = 0 when terminal, execIds strictly increasing', () => {
     fc.assert(
       fc.property(scenarioArb(80), ({ config, cmds }) => {
         const steps = runEngine(new Engine(config), cmds);
@@ -848,7 +857,8 @@ describe('engine vs reference model (README semantics)', () => {
         for (const { cmd, events } of steps) {
           for (const e of events) {
             if (!isExec(e)) continue;
-            if (e.cumQty + e.leavesQty !== e.orderQty)
+            const ended = e.execType === ExecType.CANCELED || e.execType === ExecType.EXPIRED;
+            if (ended ? !(e.leavesQty === 0 && e.cumQty <= e.orderQty) : e.cumQty + e.leavesQty !== e.orderQty)
               throw new Error(`seq ${cmd.seq}: cum+leaves != orderQty ${JSON.stringify(e)}`);
             if (TERMINAL_ORD_STATUS.has(e.ordStatus) && e.leavesQty !== 0)
               throw new Error(`seq ${cmd.seq}: terminal with leaves ${JSON.stringify(e)}`);
@@ -860,6 +870,48 @@ describe('engine vs reference model (README semantics)', () => {
         }
       }),
       opts(1500),
+    );
+  });
+
+  it('liquidity indicator: each trade is followed by the maker TRADE report (ADDED) and the taker one (REMOVED); no other report has one; avgPx is exact', () => {
+    fc.assert(
+      fc.property(scenarioArb(80), ({ config, cmds }) => {
+        const steps = runEngine(new Engine(config), cmds);
+        for (const { cmd, events } of steps) {
+          for (let k = 0; k < events.length; k++) {
+            const e = events[k]!;
+            if (isExec(e)) {
+              const want = e.execType === ExecType.TRADE ? undefined : 0;
+              if (want !== undefined && e.lastLiquidityInd !== want)
+                throw new Error(`seq ${cmd.seq}: non-trade report with a liquidity indicator ${JSON.stringify(e)}`);
+              // avgPx × cumQty is within half a unit of the last decimal of cumNotional (rational check, no floats).
+              const [int, frac] = avgPx(e.cumNotional, e.cumQty).split('.') as [string, string];
+              const scaled = BigInt(int + frac) * BigInt(e.cumQty);
+              const exact = BigInt(e.cumNotional) * 10n ** BigInt(frac.length);
+              const diff = scaled > exact ? scaled - exact : exact - scaled;
+              if (2n * diff > BigInt(e.cumQty))
+                throw new Error(`seq ${cmd.seq}: avgPx ${int}.${frac} of ${JSON.stringify(e)}`);
+              continue;
+            }
+            if (e.kind !== 'trade') continue;
+            const maker = events[k + 1];
+            const taker = events[k + 2];
+            const ok =
+              maker !== undefined &&
+              isExec(maker) &&
+              maker.orderId === e.makerOrderId &&
+              maker.execType === ExecType.TRADE &&
+              maker.lastLiquidityInd === LiquidityInd.ADDED_LIQUIDITY &&
+              taker !== undefined &&
+              isExec(taker) &&
+              taker.orderId === e.takerOrderId &&
+              taker.execType === ExecType.TRADE &&
+              taker.lastLiquidityInd === LiquidityInd.REMOVED_LIQUIDITY;
+            if (!ok) throw new Error(`seq ${cmd.seq}: trade ${e.tradeId} not followed by maker ADDED, taker REMOVED`);
+          }
+        }
+      }),
+      opts(500),
     );
   });
 

@@ -61,7 +61,7 @@ export interface ModelOrder {
   price: number;
   /** 0 for LIMIT / MARKET. */
   stopPrice: number;
-  /** Effective quantity (reduced by DECREMENT_AND_CANCEL; equals cumQty once terminal). */
+  /** Ordered quantity: as amended, reduced by a DECREMENT_AND_CANCEL restatement; kept when the order is canceled or expires (FIX 4.4). */
   orderQty: number;
   cumQty: number;
   leavesQty: number;
@@ -320,7 +320,6 @@ export class ReferenceModel {
     o.status = status;
     o.resting = false;
     o.pending = false;
-    o.orderQty = o.cumQty;
     o.leavesQty = 0;
     o.visibleQty = 0;
   }
@@ -607,20 +606,23 @@ export class ReferenceModel {
           this.finish(o, 'EXPIRED');
           return true;
         }
-        // DECREMENT_AND_CANCEL
+        // DECREMENT_AND_CANCEL: the one left with nothing expires (its orderQty as it was), the
+        // other is restated with its orderQty reduced.
         const d = Math.min(o.leavesQty, maker.leavesQty);
-        o.leavesQty -= d;
-        o.orderQty -= d;
-        maker.leavesQty -= d;
-        maker.orderQty -= d;
-        // README-AMBIGUOUS: which part of an iceberg maker is decremented; here the visible slice is
-        // only capped by what remains.
-        maker.visibleQty = Math.min(maker.visibleQty, maker.leavesQty);
-        if (maker.leavesQty === 0) this.finish(maker, 'EXPIRED');
-        if (o.leavesQty === 0) {
+        if (maker.leavesQty === d) this.finish(maker, 'EXPIRED');
+        else {
+          maker.leavesQty -= d;
+          maker.orderQty -= d;
+          // README-AMBIGUOUS: which part of an iceberg maker is decremented; here the visible slice is
+          // only capped by what remains.
+          maker.visibleQty = Math.min(maker.visibleQty, maker.leavesQty);
+        }
+        if (o.leavesQty === d) {
           this.finish(o, 'EXPIRED');
           return true;
         }
+        o.leavesQty -= d;
+        o.orderQty -= d;
         continue;
       }
       const q = Math.min(o.leavesQty, maker.visibleQty);
@@ -811,6 +813,7 @@ export class ReferenceModel {
     }
     if (newQty <= o.cumQty) {
       o.price = newPrice;
+      o.orderQty = o.cumQty; // amended to what is filled: the order amounts to that
       this.finish(o, 'FILLED'); // REPLACED, ordStatus FILLED
       return true;
     }

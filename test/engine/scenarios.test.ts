@@ -195,7 +195,7 @@ describe('matching', () => {
       book(SELL, 1_000_000, 0, 0),
       exec(EXPIRED, S.EXPIRED, {
         orderId: 2,
-        orderQty: 10,
+        orderQty: 30,
         cumQty: 10,
         leavesQty: 0,
         reason: Reason.IMMEDIATE_OR_CANCEL,
@@ -206,7 +206,7 @@ describe('matching', () => {
       newAck(3, { orderQty: 30, leavesQty: 30 }),
       exec(EXPIRED, S.EXPIRED, {
         orderId: 3,
-        orderQty: 0,
+        orderQty: 30,
         cumQty: 0,
         leavesQty: 0,
         reason: Reason.IMMEDIATE_OR_CANCEL,
@@ -222,11 +222,11 @@ describe('matching', () => {
     const before = k.view([1, 2]);
     expectEvents(k.new({ account: B, side: BUY, price: 1_000_010, qty: 30, tif: Tif.FOK }), [
       newAck(3, { orderQty: 30, leavesQty: 30 }),
-      exec(EXPIRED, S.EXPIRED, { orderId: 3, orderQty: 0, cumQty: 0, leavesQty: 0, reason: Reason.FILL_OR_KILL }),
+      exec(EXPIRED, S.EXPIRED, { orderId: 3, orderQty: 30, cumQty: 0, leavesQty: 0, reason: Reason.FILL_OR_KILL }),
     ]);
     expectEvents(k.new({ account: B, side: BUY, price: 1_000_005, qty: 20, tif: Tif.FOK }), [
       newAck(4, { orderQty: 20, leavesQty: 20 }),
-      exec(EXPIRED, S.EXPIRED, { orderId: 4, orderQty: 0, reason: Reason.FILL_OR_KILL }),
+      exec(EXPIRED, S.EXPIRED, { orderId: 4, orderQty: 20, reason: Reason.FILL_OR_KILL }),
     ]);
     expect(k.view([1, 2])).toEqual(before);
     expectEvents(k.new({ account: B, side: BUY, price: 1_000_010, qty: 20, tif: Tif.FOK }), [
@@ -257,7 +257,7 @@ describe('matching', () => {
     const k = new Kit();
     expectEvents(k.new({ account: B, side: BUY, ordType: MARKET, price: undefined, qty: 10 }), [
       newAck(1, { ordType: MARKET, price: 0, orderQty: 10, leavesQty: 10 }),
-      exec(EXPIRED, S.EXPIRED, { orderId: 1, orderQty: 0, cumQty: 0, leavesQty: 0, reason: Reason.NO_LIQUIDITY }),
+      exec(EXPIRED, S.EXPIRED, { orderId: 1, orderQty: 10, cumQty: 0, leavesQty: 0, reason: Reason.NO_LIQUIDITY }),
     ]);
     k.new({ account: A, side: SELL, price: 1_000_000, qty: 10 }); // 2
     expectEvents(k.new({ account: B, side: BUY, ordType: MARKET, price: undefined, qty: 30 }), [
@@ -266,7 +266,7 @@ describe('matching', () => {
       exec(TRADE, S.FILLED, { orderId: 2 }),
       exec(TRADE, S.PARTIALLY_FILLED, { orderId: 3, price: 0, cumQty: 10, leavesQty: 20 }),
       book(SELL, 1_000_000, 0, 0),
-      exec(EXPIRED, S.EXPIRED, { orderId: 3, orderQty: 10, cumQty: 10, leavesQty: 0, reason: Reason.NO_LIQUIDITY }),
+      exec(EXPIRED, S.EXPIRED, { orderId: 3, orderQty: 30, cumQty: 10, leavesQty: 0, reason: Reason.NO_LIQUIDITY }),
     ]);
   });
 
@@ -285,7 +285,7 @@ describe('matching', () => {
       book(SELL, 1_000_000, 0, 0),
       exec(EXPIRED, S.EXPIRED, {
         orderId: 4,
-        orderQty: 10,
+        orderQty: 30,
         cumQty: 10,
         leavesQty: 0,
         reason: Reason.PRICE_BAND_REACHED,
@@ -295,7 +295,7 @@ describe('matching', () => {
     // A limit order is not bound by the band at match time (only its price is validated).
     expectEvents(k.new({ account: B, side: BUY, ordType: MARKET, price: undefined, qty: 10, tif: Tif.FOK }), [
       newAck(5, { orderQty: 10 }),
-      exec(EXPIRED, S.EXPIRED, { orderId: 5, orderQty: 0, reason: Reason.FILL_OR_KILL }),
+      exec(EXPIRED, S.EXPIRED, { orderId: 5, orderQty: 10, reason: Reason.FILL_OR_KILL }),
     ]);
   });
 
@@ -310,7 +310,7 @@ describe('matching', () => {
       exec(TRADE, S.FILLED, { orderId: 1 }),
       exec(TRADE, S.PARTIALLY_FILLED, { orderId: 4 }),
       book(BUY, 999_000, 0, 0),
-      exec(EXPIRED, S.EXPIRED, { orderId: 4, orderQty: 10, cumQty: 10, reason: Reason.PRICE_BAND_REACHED }),
+      exec(EXPIRED, S.EXPIRED, { orderId: 4, orderQty: 20, cumQty: 10, reason: Reason.PRICE_BAND_REACHED }),
     ]);
   });
 });
@@ -435,7 +435,7 @@ describe('self-trade prevention', () => {
       book(SELL, 1_000_000, 10, 1),
       exec(EXPIRED, S.EXPIRED, {
         orderId: 4,
-        orderQty: 10,
+        orderQty: 30,
         cumQty: 10,
         leavesQty: 0,
         reason: Reason.SELF_TRADE_PREVENTED,
@@ -459,7 +459,7 @@ describe('self-trade prevention', () => {
       exec(TRADE, S.PARTIALLY_FILLED, { orderId: 4, cumQty: 10 }),
       exec(EXPIRED, S.EXPIRED, {
         orderId: 2,
-        orderQty: 0,
+        orderQty: 10,
         cumQty: 0,
         leavesQty: 0,
         reason: Reason.SELF_TRADE_PREVENTED,
@@ -480,11 +480,11 @@ describe('self-trade prevention', () => {
       trade({ qty: 10, makerOrderId: 1 }),
       exec(TRADE, S.FILLED, { orderId: 1 }),
       exec(TRADE, S.PARTIALLY_FILLED, { orderId: 4, cumQty: 10 }),
-      exec(EXPIRED, S.EXPIRED, { orderId: 2, orderQty: 0, reason: Reason.SELF_TRADE_PREVENTED }),
+      exec(EXPIRED, S.EXPIRED, { orderId: 2, orderQty: 10, reason: Reason.SELF_TRADE_PREVENTED }),
       book(SELL, 1_000_000, 0, 0),
       exec(EXPIRED, S.EXPIRED, {
         orderId: 4,
-        orderQty: 10,
+        orderQty: 30,
         cumQty: 10,
         leavesQty: 0,
         reason: Reason.SELF_TRADE_PREVENTED,
@@ -500,7 +500,7 @@ describe('self-trade prevention', () => {
       trade({ qty: 10, makerOrderId: 1 }),
       exec(TRADE, S.FILLED, { orderId: 1 }),
       exec(TRADE, S.PARTIALLY_FILLED, { orderId: 4, orderQty: 30, cumQty: 10, leavesQty: 20 }),
-      exec(EXPIRED, S.EXPIRED, { orderId: 2, orderQty: 0, reason: Reason.SELF_TRADE_PREVENTED }),
+      exec(EXPIRED, S.EXPIRED, { orderId: 2, orderQty: 10, reason: Reason.SELF_TRADE_PREVENTED }),
       exec(RESTATED, S.PARTIALLY_FILLED, {
         orderId: 4,
         orderQty: 20,
@@ -533,7 +533,7 @@ describe('self-trade prevention', () => {
       book(SELL, 1_000_000, 30, 2),
       exec(EXPIRED, S.EXPIRED, {
         orderId: 3,
-        orderQty: 0,
+        orderQty: 10,
         cumQty: 0,
         leavesQty: 0,
         reason: Reason.SELF_TRADE_PREVENTED,
@@ -548,9 +548,9 @@ describe('self-trade prevention', () => {
     k.new({ account: A, side: SELL, price: 1_000_000, qty: 10 }); // 1
     expectEvents(k.new({ account: A, side: BUY, price: 1_000_000, qty: 10, stp: Stp.DECREMENT_AND_CANCEL }), [
       newAck(2),
-      exec(EXPIRED, S.EXPIRED, { orderId: 1, orderQty: 0, reason: Reason.SELF_TRADE_PREVENTED }),
+      exec(EXPIRED, S.EXPIRED, { orderId: 1, orderQty: 10, reason: Reason.SELF_TRADE_PREVENTED }),
       book(SELL, 1_000_000, 0, 0),
-      exec(EXPIRED, S.EXPIRED, { orderId: 2, orderQty: 0, reason: Reason.SELF_TRADE_PREVENTED }),
+      exec(EXPIRED, S.EXPIRED, { orderId: 2, orderQty: 10, reason: Reason.SELF_TRADE_PREVENTED }),
     ]);
     expect(k.engine.bookLevels(BTC, SELL)).toEqual([]);
     expect(k.engine.bookLevels(BTC, BUY)).toEqual([]);
@@ -595,7 +595,7 @@ describe('self-trade prevention', () => {
       const before = k.view([1, 2, 3]);
       expectEvents(k.new({ account: A, side: BUY, price: 1_000_005, qty: 20, tif: Tif.FOK, stp: Stp.EXPIRE_TAKER }), [
         newAck(4, { orderQty: 20 }),
-        exec(EXPIRED, S.EXPIRED, { orderId: 4, orderQty: 0, reason: Reason.FILL_OR_KILL }),
+        exec(EXPIRED, S.EXPIRED, { orderId: 4, orderQty: 20, cumQty: 0, reason: Reason.FILL_OR_KILL }),
       ]);
       expect(k.view([1, 2, 3])).toEqual(before);
     });
@@ -619,7 +619,7 @@ describe('self-trade prevention', () => {
       const before = k.view([1, 2, 3]);
       expectEvents(k.new({ account: A, side: BUY, price: 1_000_005, qty: 20, tif: Tif.FOK, stp }), [
         newAck(4),
-        exec(EXPIRED, S.EXPIRED, { orderId: 4, orderQty: 0, reason: Reason.FILL_OR_KILL }),
+        exec(EXPIRED, S.EXPIRED, { orderId: 4, orderQty: 20, cumQty: 0, reason: Reason.FILL_OR_KILL }),
       ]);
       expect(k.view([1, 2, 3])).toEqual(before);
     });
@@ -775,7 +775,7 @@ describe('stops', () => {
       book(SELL, 1_000_005, 0, 0),
       exec(EXPIRED, S.EXPIRED, {
         orderId: 3,
-        orderQty: 10,
+        orderQty: 30,
         cumQty: 10,
         leavesQty: 0,
         reason: Reason.PRICE_BAND_REACHED,
@@ -786,7 +786,7 @@ describe('stops', () => {
     const ev = k.new({ account: B, side: SELL, price: 999_000, qty: 10 }); // 10: last 999_000 triggers 8, no bids left
     expect(ev.slice(-2)).toMatchObject([
       exec(TRIGGERED, S.NEW, { orderId: 8 }),
-      exec(EXPIRED, S.EXPIRED, { orderId: 8, orderQty: 0, reason: Reason.NO_LIQUIDITY }),
+      exec(EXPIRED, S.EXPIRED, { orderId: 8, orderQty: 10, reason: Reason.NO_LIQUIDITY }),
     ]);
   });
 
@@ -876,7 +876,7 @@ describe('stops', () => {
       clOrdId: 's',
     }); // 3
     expectEvents(k.cancel({ account: C, clOrdId: 's' }), [
-      exec(CANCELED, S.CANCELED, { orderId: 3, orderQty: 0, leavesQty: 0, reason: Reason.CANCELED_BY_USER }),
+      exec(CANCELED, S.CANCELED, { orderId: 3, orderQty: 10, leavesQty: 0, reason: Reason.CANCELED_BY_USER }),
     ]);
   });
 });
@@ -1004,7 +1004,7 @@ describe('amend', () => {
 });
 
 describe('cancel and mass cancel', () => {
-  it('cancel by clOrdId and by orderId; a partially filled order reports orderQty = cumQty', () => {
+  it('cancel by clOrdId and by orderId; a canceled order reports what was ordered (orderQty), cumQty and leavesQty 0', () => {
     const k = new Kit();
     k.new({ account: A, side: BUY, price: 999_000, qty: 10, clOrdId: 'x' }); // 1
     k.new({ account: A, side: BUY, price: 999_000, qty: 30, clOrdId: 'y' }); // 2
@@ -1012,7 +1012,7 @@ describe('cancel and mass cancel', () => {
       exec(CANCELED, S.CANCELED, {
         orderId: 1,
         clOrdId: 'x',
-        orderQty: 0,
+        orderQty: 10,
         cumQty: 0,
         leavesQty: 0,
         reason: Reason.CANCELED_BY_USER,
@@ -1024,7 +1024,7 @@ describe('cancel and mass cancel', () => {
       exec(CANCELED, S.CANCELED, {
         orderId: 2,
         clOrdId: 'y',
-        orderQty: 10,
+        orderQty: 30,
         cumQty: 10,
         leavesQty: 0,
         cumNotional: 9_990_000,
@@ -1181,7 +1181,7 @@ describe('time', () => {
     expectEvents(t, [
       exec(EXPIRED, S.EXPIRED, {
         orderId: 2,
-        orderQty: 0,
+        orderQty: 10,
         leavesQty: 0,
         reason: Reason.EXPIRED_GTD,
         seq: 4,

@@ -53,6 +53,13 @@ import { ValidationPool } from './worker-pool.js';
 import { GatewayMetrics } from './metrics.js';
 import { OrderTrace, TraceBook, type SlowOrder } from './trace.js';
 import { SLOW_ORDERS_MAX } from './limits.js';
+import {
+  FreshReads,
+  parseInstrumentStates,
+  shardInstruments,
+  type InstrumentEngineState,
+  type InstrumentOut,
+} from './instruments.js';
 import { createRegistry, type Registry } from '../ops/metrics.js';
 import { errorMessage, linesLog, type Log, type LogFields } from '../ops/log.js';
 import {
@@ -66,6 +73,8 @@ import {
   READINESS_CACHE_MS,
   READINESS_PROBE_TIMEOUT_MS,
   SLOW_ORDERS_DUMP_DEFAULT,
+  INSTRUMENTS_READ_TIMEOUT_MS,
+  INSTRUMENTS_RETRY_AFTER_MS,
 } from './limits.js';
 
 const FINAL_STATUS = new Set<number>([OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.REJECTED, OrdStatus.EXPIRED]);
@@ -155,6 +164,8 @@ export class Gateway implements GatewayCore {
   private readonly keyEntries = new Map<string, KeyEntry>();
   private readonly instruments = new Map<string, { inst: InstrumentConfig; shard: number }>();
   private readonly references = new Map<string, number | null>();
+  /** Per shard: the engine state of its instruments, read from its replicas (ListInstruments). */
+  private readonly instrumentReads = new Map<number, FreshReads<InstrumentEngineState[] | undefined>>();
   /**
    * Last report per order seen (ownership checks, GetOrder of done orders), LRU by Map order,
    * kept as its canonical JSON (report-chain.ts): one flat string per order instead of an
@@ -188,7 +199,9 @@ export class Gateway implements GatewayCore {
     }
     for (const k of config.adminKeys) this.keyEntries.set(k.key, keyEntry(0, k, true));
     for (const s of config.shards) {
-      this.links.set(s.id, new ShardLink(s));
+      const link = new ShardLink(s);
+      this.links.set(s.id, link);
+      this.instrumentReads.set(s.id, new FreshReads(() => readInstrumentStates(link)));
       for (const inst of s.instruments) {
         this.instruments.set(inst.symbol, { inst, shard: s.id });
         this.references.set(inst.symbol, inst.referencePrice);
@@ -584,6 +597,36 @@ export class Gateway implements GatewayCore {
   }
 
   // -------------------------------------------------------------------------------------------
+  // Instruments (no authentication: public reference data)
+  // -------------------------------------------------------------------------------------------
+
+  async listInstruments(): Promise<GatewayReply> {
+    if (this.stopped) return fail(ErrorCode.UNAVAILABLE, 'gateway stopping');
+    const shards = this.config.shards;
+    const states = await Promise.all(shards.map((s) => this.instrumentReads.get(s.id)!.get()));
+    const instruments: InstrumentOut[] = [];
+    for (const [k, s] of shards.entries()) {
+      const st = states[k];
+      if (st === undefined)
+        return {
+          ok: false,
+          error: {
+            code: ErrorCode.UNAVAILABLE,
+            message: `instruments: no replica of shard ${s.id} answered; retry`,
+            retry_after_ms: INSTRUMENTS_RETRY_AFTER_MS,
+          },
+        };
+      const list = shardInstruments(s.id, s.instruments, st);
+      if (typeof list === 'string') {
+        this.log.error('ListInstruments: answered INTERNAL', { reason: list });
+        return fail(ErrorCode.INTERNAL, list);
+      }
+      instruments.push(...list);
+    }
+    return { ok: true, body: { instruments } };
+  }
+
+  // -------------------------------------------------------------------------------------------
   // Sessions
   // -------------------------------------------------------------------------------------------
 
@@ -850,6 +893,19 @@ class Session implements GatewaySession {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/** The engine state of a shard's instruments from its replicas, leader first (op 'instruments'); undefined if none answered. */
+async function readInstrumentStates(link: ShardLink): Promise<InstrumentEngineState[] | undefined> {
+  for (const ep of link.endpointsLeaderFirst()) {
+    try {
+      const states = parseInstrumentStates(await requestOnce(ep, { op: 'instruments' }, INSTRUMENTS_READ_TIMEOUT_MS));
+      if (states !== undefined) return states;
+    } catch {
+      // next replica
+    }
+  }
+  return undefined;
+}
 
 function fail(code: ErrorCode, message: string): { ok: false; error: GatewayError } {
   return { ok: false, error: { code, message } };

@@ -11,6 +11,7 @@
 //   PATCH  /v1/orders              AmendOrder by orig_client_order_id (in the body; no path id)
 //   POST   /v1/orders/cancel-all   MassCancel
 //   GET    /v1/orders/:id          GetOrder
+//   GET    /v1/instruments         ListInstruments (no auth: public reference data; counted in REST_INFLIGHT_MAX)
 //   POST   /v1/admin/{kill-switch,halt,resume,reference-price,slow-orders}   → the optional admin callback
 //   GET    /healthz                "ok" (no auth): the process is alive
 //   GET    /readyz                 200 {"ready":true,…} / 503 {"ready":false,…} (no auth): every shard has a leader
@@ -104,6 +105,7 @@ type Route =
   | { kind: 'core'; op: Operation; pathOrderId: string | undefined; okStatus: number }
   | { kind: 'admin'; op: AdminOperation }
   | { kind: 'health' }
+  | { kind: 'instruments' }
   | { kind: 'ready' }
   | { kind: 'metrics' }
   | { kind: 'not-found' }
@@ -111,6 +113,7 @@ type Route =
 
 const NOT_FOUND_ROUTE: Route = { kind: 'not-found' };
 const HEALTH_ROUTE: Route = { kind: 'health' };
+const INSTRUMENTS_ROUTE: Route = { kind: 'instruments' };
 const READY_ROUTE: Route = { kind: 'ready' };
 const METRICS_ROUTE: Route = { kind: 'metrics' };
 const ALLOW_GET: Route = { kind: 'method-not-allowed', allow: 'GET' };
@@ -127,6 +130,7 @@ function route(method: string, url: string, hasAdmin: boolean): Route {
   if (url === '/healthz') return method === 'get' ? HEALTH_ROUTE : ALLOW_GET;
   if (url === '/readyz') return method === 'get' ? READY_ROUTE : ALLOW_GET;
   if (url === '/metrics') return method === 'get' ? METRICS_ROUTE : ALLOW_GET;
+  if (url === '/v1/instruments') return method === 'get' ? INSTRUMENTS_ROUTE : ALLOW_GET;
   if (url === '/v1/orders') {
     // The core's validation requires a path id to be a positive order id, so orders named by a
     // client order id are cancelled and amended here, with the id in the body.
@@ -255,6 +259,9 @@ export class RestGateway {
       case 'metrics':
         this.serveOps(res, r.kind, method, url);
         return;
+      case 'instruments':
+        this.serveInstruments(res);
+        return;
       case 'not-found':
         writeJson(res, 404, errorJson(EDGE_NOT_FOUND, `no route for ${method.toUpperCase()} ${url}`));
         return;
@@ -314,6 +321,37 @@ export class RestGateway {
       if (!ex.dispatched) this.release(ex);
     });
     res.onData((chunk, isLast) => this.onData(ex, chunk, isLast));
+  }
+
+  /**
+   * GET /v1/instruments: no authentication, no body; counted in `inflight` like order entry (it
+   * waits for the replicas), so a flood is refused OVERLOADED at the same limit.
+   */
+  private serveInstruments(res: HttpResponse): void {
+    if (this.inflight >= this.inflightMax) {
+      writeJson(res, 503, errorJson(ErrorCode.OVERLOADED, 'too many requests in progress'), OVERLOADED_RETRY_AFTER_S);
+      return;
+    }
+    this.inflight++;
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    const done = (reply: GatewayReply): void => {
+      this.inflight--;
+      if (aborted || this.stopped) return;
+      res.cork(() => (reply.ok ? writeJson(res, 200, JSON.stringify(reply.body)) : writeError(res, reply.error)));
+    };
+    let p: Promise<GatewayReply>;
+    try {
+      p = this.core.listInstruments();
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(done, (err: unknown) => {
+      this.log.error('ListInstruments failed: answered INTERNAL', { stack: errorStack(err) });
+      done({ ok: false, error: { code: ErrorCode.INTERNAL, message: 'internal error' } });
+    });
   }
 
   /** GET /readyz and /metrics: answered asynchronously, outside the order-entry accounting. */

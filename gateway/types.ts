@@ -96,4 +96,9 @@ export interface GatewayCore {
   handle(req: RawRequest): Promise<GatewayReply>;
   /** Authenticates a session from its opening metadata (target = the OrderSession method path, empty body). */
   openSession(auth: AuthHeaders, target: string, opts: SessionOptions): Promise<GatewaySession | GatewayError>;
+  /**
+   * ListInstruments / GET /v1/instruments (no authentication): body `{instruments: InstrumentOut[]}`
+   * (gateway/instruments.ts), with each instrument's status read from its shard's replicas.
+   */
+  listInstruments(): Promise<GatewayReply>;
 }

@@ -216,6 +216,13 @@ class FakeCore implements GatewayCore {
     return s;
   }
 
+  instrumentsCalls = 0;
+  instruments: () => Promise<GatewayReply> = async () => ({ ok: true, body: { instruments: [] } });
+  listInstruments(): Promise<GatewayReply> {
+    this.instrumentsCalls++;
+    return this.instruments();
+  }
+
   reset(): void {
     this.requests.length = 0;
     this.opens.length = 0;

@@ -67,6 +67,11 @@ class FakeCore implements GatewayCore {
     return Promise.resolve({ code: ErrorCode.UNAVAILABLE, message: 'no sessions in the fake' });
   }
 
+  instruments: () => Promise<GatewayReply> = () => Promise.resolve({ ok: true, body: { instruments: [] } });
+  listInstruments(): Promise<GatewayReply> {
+    return this.instruments();
+  }
+
   last(): RawRequest {
     const r = this.seen[this.seen.length - 1];
     if (r === undefined) throw new Error('the core saw no request');

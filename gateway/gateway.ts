@@ -50,6 +50,7 @@ import type {
 } from './types.js';
 import type { ValidatedCommand } from './validate.js';
 import { ValidationPool } from './worker-pool.js';
+import { inexactInteger, inexactIntegerMessage } from './json-numbers.js';
 import { GatewayMetrics } from './metrics.js';
 import { OrderTrace, TraceBook, type SlowOrder } from './trace.js';
 import { SLOW_ORDERS_MAX } from './limits.js';
@@ -76,6 +77,9 @@ import {
   INSTRUMENTS_READ_TIMEOUT_MS,
   INSTRUMENTS_RETRY_AFTER_MS,
 } from './limits.js';
+
+/** Integer fields of the admin API's bodies (kill-switch account, reference price, slow-orders limit). */
+const ADMIN_INTEGER_FIELDS: ReadonlySet<string> = new Set(['account', 'price', 'limit']);
 
 const FINAL_STATUS = new Set<number>([OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.REJECTED, OrdStatus.EXPIRED]);
 
@@ -756,12 +760,17 @@ export class Gateway implements GatewayCore {
     if (!a.ok) return { ok: false, error: a.error };
     if (!a.admin) return fail(ErrorCode.PERMISSION_DENIED, 'not an admin key');
     let body: Record<string, unknown>;
+    let text: string;
     try {
-      body = JSON.parse(Buffer.from(req.body).toString('utf8')) as Record<string, unknown>;
+      text = Buffer.from(req.body).toString('utf8');
+      body = JSON.parse(text) as Record<string, unknown>;
       if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error('not an object');
     } catch {
       return fail(ErrorCode.INVALID_ARGUMENT, 'body must be a JSON object');
     }
+    // Integers as written: a reference price of 4.7e6 is refused like an order's (json-numbers.ts).
+    const inexact = inexactInteger(text, ADMIN_INTEGER_FIELDS);
+    if (inexact !== undefined) return fail(ErrorCode.INVALID_ARGUMENT, inexactIntegerMessage(inexact));
     if (req.op === 'SlowOrders') return { ok: true, body: await this.slowOrders(body.limit) };
     const symbolShard = (sym: unknown) => (typeof sym === 'string' ? this.instruments.get(sym)?.shard : undefined);
     let shards: number[];

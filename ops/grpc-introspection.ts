@@ -141,8 +141,7 @@ function fileDescriptorProtos(files: readonly ParsedFile[]): Uint8Array[] {
       if (obj instanceof protobuf.Type) {
         fixMapEntries(d as MessageDescriptor);
         messageType.push(d);
-      }
-      else if (obj instanceof protobuf.Enum) enumType.push(d);
+      } else if (obj instanceof protobuf.Enum) enumType.push(d);
       else if (obj instanceof protobuf.Service) service.push(d);
     }
     const T = descriptorExt.FileDescriptorProto;

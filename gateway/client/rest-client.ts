@@ -6,6 +6,7 @@ import type { KeyObject } from 'node:crypto';
 import type { GatewayError } from '../../api/errors.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
 import type { GetOrderResponse, MassCancelResponse, OrderResultResponse } from './grpc-client.js';
+import type { InstrumentOut } from '../instruments.js';
 
 export interface RestClientKey {
   key: string;
@@ -92,6 +93,25 @@ export class OrderEntryRestClient {
   async health(): Promise<RestResponse<string>> {
     const res = await fetch(`${this.origin}${this.prefix}/healthz`, { signal: AbortSignal.timeout(this.timeoutMs) });
     return { status: res.status, body: await res.text(), headers: Object.fromEntries(res.headers) };
+  }
+
+  /** GET /v1/instruments (unsigned: public reference data). */
+  async instruments(): Promise<RestResponse<ReplyBody<{ instruments: InstrumentOut[] }>>> {
+    const res = await fetch(`${this.origin}${this.prefix}/v1/instruments`, {
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON: keep the text
+    }
+    return {
+      status: res.status,
+      body: body as ReplyBody<{ instruments: InstrumentOut[] }>,
+      headers: Object.fromEntries(res.headers),
+    };
   }
 
   /** An order entry request, its body typed as what the gateway answers to it (not checked). */

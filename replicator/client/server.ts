@@ -664,7 +664,8 @@ function opOrder({ req, id, node, reply, bad }: OpRequest): void {
  */
 function opInstruments({ id, node, bad, later }: OpRequest): void {
   const { readIndex, instrumentStates } = node;
-  if (readIndex === undefined || instrumentStates === undefined) return bad('op instruments is not served by this node');
+  if (readIndex === undefined || instrumentStates === undefined)
+    return bad('op instruments is not served by this node');
   const answer = later();
   readIndex.call(node, (err, index) => {
     if (err !== undefined) return answer(refusalOf(id, err));

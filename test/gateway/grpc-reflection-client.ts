@@ -99,7 +99,9 @@ export async function files(
 
 /** A protobufjs root built from reflected files alone (what a dynamic client decodes with). */
 export function rootOf(fds: readonly FileDescriptor[]): protobuf.Root {
-  const set = descriptor.FileDescriptorSet.create({ file: fds.map((f) => descriptor.FileDescriptorProto.decode(f.raw)) });
+  const set = descriptor.FileDescriptorSet.create({
+    file: fds.map((f) => descriptor.FileDescriptorProto.decode(f.raw)),
+  });
   return (protobuf.Root as unknown as { fromDescriptor(s: unknown): protobuf.Root }).fromDescriptor(set);
 }
 

@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main as cliMain } from '../../cli/matchbook.js';
 import { startLocalExchange, type LocalExchange } from '../../processes/local-exchange.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { OrderEntryGrpcClient, type OrderResultResponse } from '../../gateway/client/grpc-client.js';
@@ -179,6 +180,19 @@ describe('instruments', () => {
     const configured = Number(btcRaw.referencePrice);
     expect((await admin.admin('reference-price', { symbol: 'BTC-USD', price: configured })).status).toBe(200);
     expect(statusOf(await instruments(), 'BTC-USD')).toBe('TRADING');
+  });
+
+  it('npx matchbook instruments prints the same list', async () => {
+    const printed: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void printed.push(line));
+    let code: number;
+    try {
+      code = await cliMain(['instruments', '--url', ex.restUrl]);
+    } finally {
+      log.mockRestore();
+    }
+    expect(code).toBe(0);
+    expect(JSON.parse(printed.join('\n'))).toEqual({ status: 200, body: { instruments: await restInstruments() } });
   });
 
   it('only GET: other methods get 405 with Allow', async () => {

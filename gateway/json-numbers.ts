@@ -52,7 +52,9 @@ export function inexactInteger(text: string, fields: ReadonlySet<string>): Inexa
     if (c === QUOTE) {
       const end = stringEnd(text, i);
       if (depth === 1 && expectKey) {
-        key = JSON.parse(text.slice(i, end + 1)) as string;
+        // Keys are plain ASCII in practice: unescape only when there is an escape.
+        const raw = text.slice(i + 1, end);
+        key = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
         expectKey = false;
       }
       i = end;

@@ -6,6 +6,7 @@
 //   npx matchbook amend <orderId> [--qty N] [--price P]
 //   npx matchbook cancel-all [--symbol S] [--side BUY|SELL]
 //   npx matchbook orders <orderId>
+//   npx matchbook instruments                        (GET /v1/instruments: sizes, limits, band, TRADING/HALTED)
 //   common: --url http://127.0.0.1:8080 --key demo-key-1 --secret demo-secret-1-change-me
 //   npx matchbook cluster status | halt S | resume S | kill-switch A [--off] | transfer-leader --to N | snapshot   (cli/operator-commands.ts)
 //   npx matchbook verify-reports FILE [--heads F] [--public-key K] [--secret S]   (cli/verify-reports.ts)
@@ -20,12 +21,13 @@ import { OPERATOR_USAGE, runOperator } from './operator-commands.js';
 import { signRequest, HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../api/signing.js';
 import { WATCH_USAGE, watch } from '../feed/client/watch.js';
 
-const USAGE = `usage: matchbook <place|cancel|amend|cancel-all|orders|watch|replay|audit|verify-reports|cluster|halt|resume|kill-switch|transfer-leader|snapshot> [args] [--url U --key K --secret S]
+const USAGE = `usage: matchbook <place|cancel|amend|cancel-all|orders|instruments|watch|replay|audit|verify-reports|cluster|halt|resume|kill-switch|transfer-leader|snapshot> [args] [--url U --key K --secret S]
   place --symbol S --side BUY|SELL --type LIMIT|MARKET|STOP_MARKET|STOP_LIMIT --qty N [--price P] [--stop-price P] [--tif GTC|IOC|FOK|GTD|DAY] [--client-order-id X]
   cancel <orderId>
   amend <orderId> [--qty N] [--price P] [--stop-price P]
   cancel-all [--symbol S] [--side BUY|SELL]
   orders <orderId>
+  instruments
   ${WATCH_USAGE}
   replay --data-dir DIR [--shard S] [--from-snapshot|--from-genesis] [--to-index N] --verify   (audit/README.md)
   audit --data-dir DIR --account A [--from T1 --to T2] [--order ID] --format jsonl|csv
@@ -146,6 +148,10 @@ function gatewayRequest(cmd: string | undefined, arg: string | undefined, a: Ord
       if (arg === undefined) throw new UsageError('orders needs an order id (listing comes with the read models)');
       method = 'GET';
       path = `/v1/orders/${wholeUnits(arg, 'orderId')}`;
+      break;
+    case 'instruments':
+      method = 'GET';
+      path = '/v1/instruments';
       break;
     default:
       throw new UsageError(cmd === undefined ? 'no command' : `unknown command ${cmd}`);

@@ -51,9 +51,17 @@ import type {
 } from './types.js';
 import { peekSessionRequestId, type ValidatedCommand } from './validate.js';
 import { ValidationPool } from './worker-pool.js';
+import { inexactInteger, inexactIntegerMessage } from './json-numbers.js';
 import { GatewayMetrics } from './metrics.js';
 import { OrderTrace, TraceBook, type SlowOrder } from './trace.js';
 import { SLOW_ORDERS_MAX } from './limits.js';
+import {
+  FreshReads,
+  parseInstrumentStates,
+  shardInstruments,
+  type InstrumentEngineState,
+  type InstrumentOut,
+} from './instruments.js';
 import { createRegistry, type Registry } from '../ops/metrics.js';
 import { errorMessage, linesLog, type Log, type LogFields } from '../ops/log.js';
 import {
@@ -67,7 +75,12 @@ import {
   READINESS_CACHE_MS,
   READINESS_PROBE_TIMEOUT_MS,
   SLOW_ORDERS_DUMP_DEFAULT,
+  INSTRUMENTS_READ_TIMEOUT_MS,
+  INSTRUMENTS_RETRY_AFTER_MS,
 } from './limits.js';
+
+/** Integer fields of the admin API's bodies (kill-switch account, reference price, slow-orders limit). */
+const ADMIN_INTEGER_FIELDS: ReadonlySet<string> = new Set(['account', 'price', 'limit']);
 
 const FINAL_STATUS = new Set<number>([OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.REJECTED, OrdStatus.EXPIRED]);
 
@@ -156,6 +169,8 @@ export class Gateway implements GatewayCore {
   private readonly keyEntries = new Map<string, KeyEntry>();
   private readonly instruments = new Map<string, { inst: InstrumentConfig; shard: number }>();
   private readonly references = new Map<string, number | null>();
+  /** Per shard: the engine state of its instruments, read from its replicas (ListInstruments). */
+  private readonly instrumentReads = new Map<number, FreshReads<InstrumentEngineState[] | undefined>>();
   /**
    * Last report per order seen (ownership checks, GetOrder of done orders), LRU by Map order,
    * kept as its canonical JSON (report-chain.ts): one flat string per order instead of an
@@ -189,7 +204,9 @@ export class Gateway implements GatewayCore {
     }
     for (const k of config.adminKeys) this.keyEntries.set(k.key, keyEntry(0, k, true));
     for (const s of config.shards) {
-      this.links.set(s.id, new ShardLink(s));
+      const link = new ShardLink(s);
+      this.links.set(s.id, link);
+      this.instrumentReads.set(s.id, new FreshReads(() => readInstrumentStates(link)));
       for (const inst of s.instruments) {
         this.instruments.set(inst.symbol, { inst, shard: s.id });
         this.references.set(inst.symbol, inst.referencePrice);
@@ -623,6 +640,34 @@ export class Gateway implements GatewayCore {
   }
 
   // -------------------------------------------------------------------------------------------
+  // Instruments (no authentication: public reference data)
+  // -------------------------------------------------------------------------------------------
+
+  async listInstruments(): Promise<GatewayReply> {
+    if (this.stopped) return fail(ErrorCode.UNAVAILABLE, ErrorReason.GATEWAY_STOPPING, 'gateway stopping');
+    const shards = this.config.shards;
+    const states = await Promise.all(shards.map((s) => this.instrumentReads.get(s.id)!.get()));
+    const instruments: InstrumentOut[] = [];
+    for (const [k, s] of shards.entries()) {
+      const st = states[k];
+      if (st === undefined)
+        return fail(
+          ErrorCode.UNAVAILABLE,
+          ErrorReason.NO_REPLICA_ANSWERED,
+          `instruments: no replica of shard ${s.id} answered; retry`,
+          { retry_after_ms: INSTRUMENTS_RETRY_AFTER_MS },
+        );
+      const list = shardInstruments(s.id, s.instruments, st);
+      if (typeof list === 'string') {
+        this.log.error('ListInstruments: answered INTERNAL', { reason: list });
+        return fail(ErrorCode.INTERNAL, ErrorReason.INTERNAL, list);
+      }
+      instruments.push(...list);
+    }
+    return { ok: true, body: { instruments } };
+  }
+
+  // -------------------------------------------------------------------------------------------
   // Sessions
   // -------------------------------------------------------------------------------------------
 
@@ -763,12 +808,20 @@ export class Gateway implements GatewayCore {
     if (!a.ok) return { ok: false, error: a.error };
     if (!a.admin) return fail(ErrorCode.PERMISSION_DENIED, ErrorReason.NOT_AN_ADMIN_KEY, 'not an admin key');
     let body: Record<string, unknown>;
+    let text: string;
     try {
-      body = JSON.parse(Buffer.from(req.body).toString('utf8')) as Record<string, unknown>;
+      text = Buffer.from(req.body).toString('utf8');
+      body = JSON.parse(text) as Record<string, unknown>;
       if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error('not an object');
     } catch {
       return fail(ErrorCode.INVALID_ARGUMENT, ErrorReason.MALFORMED_REQUEST, 'body must be a JSON object');
     }
+    // Integers as written: a reference price of 4.7e6 is refused like an order's (json-numbers.ts).
+    const inexact = inexactInteger(text, ADMIN_INTEGER_FIELDS);
+    if (inexact !== undefined)
+      return fail(ErrorCode.INVALID_ARGUMENT, ErrorReason.INVALID_INTEGER, inexactIntegerMessage(inexact), {
+        field: inexact.field,
+      });
     if (req.op === 'SlowOrders') return { ok: true, body: await this.slowOrders(body.limit) };
     const symbolShard = (sym: unknown) => (typeof sym === 'string' ? this.instruments.get(sym)?.shard : undefined);
     let shards: number[];
@@ -914,6 +967,19 @@ class Session implements GatewaySession {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/** The engine state of a shard's instruments from its replicas, leader first (op 'instruments'); undefined if none answered. */
+async function readInstrumentStates(link: ShardLink): Promise<InstrumentEngineState[] | undefined> {
+  for (const ep of link.endpointsLeaderFirst()) {
+    try {
+      const states = parseInstrumentStates(await requestOnce(ep, { op: 'instruments' }, INSTRUMENTS_READ_TIMEOUT_MS));
+      if (states !== undefined) return states;
+    } catch {
+      // next replica
+    }
+  }
+  return undefined;
+}
 
 function fail(
   code: ErrorCode,

@@ -7,7 +7,8 @@
 //     the signature over exactly the received bytes and decodes them in worker threads); the
 //     RESPONSE serializer encodes the core's plain objects with protobufjs, mapping the API's
 //     unprefixed enum strings ("BUY") to the proto enum names ("SIDE_BUY").
-//   * Unary methods → core.handle(RawRequest). A GatewayError becomes the gRPC status of
+//   * ListInstruments → core.listInstruments(), without authentication (public reference data).
+//   * Other unary methods → core.handle(RawRequest). A GatewayError becomes the gRPC status of
 //     ERROR_STATUS, details `${code}: ${message}`, trailing metadata `x-mb-error-code`,
 //     `x-mb-error-reason` (and `retry-after-ms`) for simple clients, and `grpc-status-details-bin`:
 //     a google.rpc.Status with ErrorInfo and RetryInfo (AIP-193; api/grpc-status.ts). Every
@@ -24,18 +25,18 @@
 //     most SESSION_INFLIGHT_MAX messages awaiting replies per stream (reading pauses above it).
 //     On client half-close the pending replies are written, then the call ends OK; on cancel,
 //     error or end, session.close() (cancel-on-disconnect is the core's).
-//   * grpc.health.v1.Health (grpc-health-check) and server reflection (@grpc/reflection).
+//   * grpc.health.v1.Health and server reflection v1 / v1alpha (ops/grpc-introspection.ts): health
+//     of "" and the service SERVING while running; reflection lists every service served (health
+//     and reflection included) and serves exchange/v1/order_entry.proto under that name.
 //
 // The encoding helpers (OrderEntryCodec) are exported for the client (gateway/client/grpc-client.ts).
 
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation } from 'grpc-health-check';
 import protobuf from 'protobufjs';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../api/signing.js';
 import { NO_LOG, type Log } from '../ops/log.js';
+import { GrpcIntrospection } from '../ops/grpc-introspection.js';
 import type { AuthHeaders } from '../api/auth.js';
 import { ERROR_STATUS, ErrorCode, ErrorReason, GrpcStatus, gatewayError, type GatewayError } from '../api/errors.js';
 import { METADATA_STATUS_DETAILS, statusDetailsBin } from '../api/grpc-status.js';
@@ -65,10 +66,16 @@ import {
 // ---------------------------------------------------------------------------------------------
 // Constants
 
-export const ORDER_ENTRY_PROTO_PATH = fileURLToPath(new URL('../proto/exchange/v1/order_entry.proto', import.meta.url));
+/** The include root of the .proto files (imports are relative to it, buf style). */
+const PROTO_ROOT = fileURLToPath(new URL('../proto/', import.meta.url));
+/** The order-entry contract as clients and reflection name it. */
+const ORDER_ENTRY_PROTO_FILE = 'exchange/v1/order_entry.proto';
+export const ORDER_ENTRY_PROTO_PATH = fileURLToPath(new URL(`../proto/${ORDER_ENTRY_PROTO_FILE}`, import.meta.url));
 export const PROTO_PACKAGE = 'exchange.v1';
 export const SERVICE_NAME = 'exchange.v1.OrderEntryService';
 export const SESSION_METHOD = 'OrderSession';
+/** Public reference data: answered without authentication (gateway/instruments.ts). */
+export const LIST_INSTRUMENTS_METHOD = 'ListInstruments';
 /** gRPC method path (`/exchange.v1.OrderEntryService/PlaceOrder`): the signing target of gRPC requests. */
 /** Metadata of an OrderSession open: a client nonce, part of the signed target (see sessionTarget). */
 export const METADATA_SESSION_NONCE = 'x-mb-nonce';
@@ -598,7 +605,7 @@ export class GrpcGateway {
   private readonly stopGraceMs: number;
   private readonly codec: OrderEntryCodec;
   private readonly server: grpc.Server;
-  private readonly health: HealthImplementation;
+  private readonly health: GrpcIntrospection;
   private readonly sessions = new Set<SessionStream>();
   private listenPort = 0;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -615,17 +622,11 @@ export class GrpcGateway {
     const { definition, implementation } = this.buildService();
     this.server.addService(definition, implementation);
 
-    this.health = new HealthImplementation({ '': 'NOT_SERVING', [SERVICE_NAME]: 'NOT_SERVING' });
-    this.health.addToServer(this.server);
-
-    const pkg = protoLoader.loadSync(ORDER_ENTRY_PROTO_PATH, {
-      keepCase: true,
-      longs: Number,
-      enums: String,
-      defaults: true,
-      oneofs: true,
+    this.health = new GrpcIntrospection(this.server, {
+      protoRoot: PROTO_ROOT,
+      files: [ORDER_ENTRY_PROTO_FILE],
+      services: [SERVICE_NAME],
     });
-    new ReflectionService(pkg as ConstructorParameters<typeof ReflectionService>[0]).addToServer(this.server);
   }
 
   /** Binds and serves; resolves with the bound port. Health turns SERVING. */
@@ -656,9 +657,7 @@ export class GrpcGateway {
 
   /** Health status of "" and exchange.v1.OrderEntryService: SERVING or NOT_SERVING. */
   setServing(serving: boolean): void {
-    const status = serving ? 'SERVING' : 'NOT_SERVING';
-    this.health.setStatus('', status);
-    this.health.setStatus(SERVICE_NAME, status);
+    this.health.setServing(serving);
   }
 
   /**
@@ -727,6 +726,8 @@ export class GrpcGateway {
       };
       if (m.name === SESSION_METHOD) {
         implementation[m.name] = (call: SessionCall) => this.handleSession(call, responseType);
+      } else if (m.name === LIST_INSTRUMENTS_METHOD) {
+        implementation[m.name] = this.listInstrumentsHandler();
       } else if (!m.requestStream && !m.responseStream && UNARY_OPS.has(m.name)) {
         implementation[m.name] = this.unaryHandler(m.name as Operation, path);
       } else {
@@ -794,6 +795,44 @@ export class GrpcGateway {
         this.log.error('grpc: request failed: answered INTERNAL', { op, err: errMessage(e) });
         finish({ ok: false, error: gatewayError(ErrorCode.INTERNAL, ErrorReason.INTERNAL, 'internal error') });
       });
+    };
+  }
+
+  /**
+   * ListInstruments: no authentication (metadata is ignored). The request is an empty message:
+   * bytes that do not decode are refused INVALID_ARGUMENT; fields it does not know are ignored,
+   * as in every request.
+   */
+  private listInstrumentsHandler(): grpc.handleUnaryCall<Buffer, Plain> {
+    const requestType = this.codec.type('ListInstrumentsRequest');
+    return (call, callback) => {
+      try {
+        requestType.decode(call.request);
+      } catch {
+        callback(
+          errorToStatus(
+            gatewayError(
+              ErrorCode.INVALID_ARGUMENT,
+              ErrorReason.MALFORMED_REQUEST,
+              'request body is not a valid ListInstrumentsRequest message',
+            ),
+          ),
+        );
+        return;
+      }
+      let p: Promise<GatewayReply>;
+      try {
+        p = this.core.listInstruments();
+      } catch (e) {
+        p = Promise.reject(e);
+      }
+      p.then(
+        (reply) => (reply.ok ? callback(null, reply.body) : callback(errorToStatus(reply.error))),
+        (e) => {
+          this.log.error('grpc: ListInstruments failed: answered INTERNAL', { err: errMessage(e) });
+          callback(errorToStatus(gatewayError(ErrorCode.INTERNAL, ErrorReason.INTERNAL, 'internal error')));
+        },
+      );
     };
   }
 

@@ -29,6 +29,13 @@ export const SESSION_PENDING_BYTES_MAX = 1024 * 1024;
 export const READINESS_CACHE_MS = 1_000;
 /** Per replica status request of a readiness probe (ms). */
 export const READINESS_PROBE_TIMEOUT_MS = 500;
+/**
+ * Per replica `instruments` request of ListInstruments / GET /v1/instruments (ms): a ReadIndex,
+ * one quorum round trip; the replicas are asked leader first, each at most this long.
+ */
+export const INSTRUMENTS_READ_TIMEOUT_MS = 2_000;
+/** Retry hint (ms) when no replica of a shard answered ListInstruments (UNAVAILABLE). */
+export const INSTRUMENTS_RETRY_AFTER_MS = 100;
 /** Slow orders the dump returns when the request does not say (`limit`, at most SLOW_ORDERS_MAX). */
 export const SLOW_ORDERS_DUMP_DEFAULT = 50;
 

@@ -11,6 +11,7 @@
 //   PATCH  /v1/orders              AmendOrder by orig_client_order_id (in the body; no path id)
 //   POST   /v1/orders/cancel-all   MassCancel
 //   GET    /v1/orders/:id          GetOrder
+//   GET    /v1/instruments         ListInstruments (no auth: public reference data; counted in REST_INFLIGHT_MAX)
 //   POST   /v1/admin/{kill-switch,halt,resume,reference-price,slow-orders}   → the optional admin callback
 //   GET    /v1/time                {server_time_ms, receive_window_ms} (no auth): check the clock against the signing window
 //   GET    /healthz                "ok" (no auth): the process is alive
@@ -126,6 +127,7 @@ type Route =
   | { kind: 'admin'; op: AdminOperation }
   | { kind: 'health' }
   | { kind: 'time' }
+  | { kind: 'instruments' }
   | { kind: 'ready' }
   | { kind: 'metrics' }
   | { kind: 'not-found' }
@@ -134,6 +136,7 @@ type Route =
 const NOT_FOUND_ROUTE: Route = { kind: 'not-found' };
 const HEALTH_ROUTE: Route = { kind: 'health' };
 const TIME_ROUTE: Route = { kind: 'time' };
+const INSTRUMENTS_ROUTE: Route = { kind: 'instruments' };
 const READY_ROUTE: Route = { kind: 'ready' };
 const METRICS_ROUTE: Route = { kind: 'metrics' };
 const ALLOW_GET: Route = { kind: 'method-not-allowed', allow: 'GET' };
@@ -151,6 +154,7 @@ function route(method: string, url: string, hasAdmin: boolean): Route {
   if (url === '/v1/time') return method === 'get' ? TIME_ROUTE : ALLOW_GET;
   if (url === '/readyz') return method === 'get' ? READY_ROUTE : ALLOW_GET;
   if (url === '/metrics') return method === 'get' ? METRICS_ROUTE : ALLOW_GET;
+  if (url === '/v1/instruments') return method === 'get' ? INSTRUMENTS_ROUTE : ALLOW_GET;
   if (url === '/v1/orders') {
     // The core's validation requires a path id to be a positive order id, so orders named by a
     // client order id are cancelled and amended here, with the id in the body.
@@ -282,6 +286,9 @@ export class RestGateway {
       case 'metrics':
         this.serveOps(res, r.kind, method, url);
         return;
+      case 'instruments':
+        this.serveInstruments(res);
+        return;
       case 'not-found':
         writeJson(res, 404, notFoundJson(method, url));
         return;
@@ -357,6 +364,47 @@ export class RestGateway {
       if (!ex.dispatched) this.release(ex);
     });
     res.onData((chunk, isLast) => this.onData(ex, chunk, isLast));
+  }
+
+  /**
+   * GET /v1/instruments: no authentication, no body; counted in `inflight` like order entry (it
+   * waits for the replicas), so a flood is refused OVERLOADED at the same limit.
+   */
+  private serveInstruments(res: HttpResponse): void {
+    if (this.inflight >= this.inflightMax) {
+      const overloaded = gatewayError(
+        ErrorCode.OVERLOADED,
+        ErrorReason.REST_INFLIGHT_MAX,
+        'too many requests in progress',
+        {
+          retry_after_ms: OVERLOADED_RETRY_AFTER_S * 1000,
+        },
+      );
+      writeJson(res, 503, errorBody(overloaded), OVERLOADED_RETRY_AFTER_S);
+      return;
+    }
+    this.inflight++;
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    const done = (reply: GatewayReply): void => {
+      this.inflight--;
+      if (aborted || this.stopped) return;
+      res.cork(() =>
+        reply.ok ? writeJson(res, 200, JSON.stringify(reply.body)) : writeError(res, reply.error, undefined),
+      );
+    };
+    let p: Promise<GatewayReply>;
+    try {
+      p = this.core.listInstruments();
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(done, (err: unknown) => {
+      this.log.error('ListInstruments failed: answered INTERNAL', { stack: errorStack(err) });
+      done({ ok: false, error: gatewayError(ErrorCode.INTERNAL, ErrorReason.INTERNAL, 'internal error') });
+    });
   }
 
   /** GET /readyz and /metrics: answered asynchronously, outside the order-entry accounting. */

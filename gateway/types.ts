@@ -102,4 +102,9 @@ export interface GatewayCore {
   openSession(auth: AuthHeaders, target: string, opts: SessionOptions): Promise<GatewaySession | GatewayError>;
   /** The receive window of signed requests (ms), for GET /v1/time; absent: the edge answers without it. */
   readonly receiveWindowMs?: number;
+  /**
+   * ListInstruments / GET /v1/instruments (no authentication): body `{instruments: InstrumentOut[]}`
+   * (gateway/instruments.ts), with each instrument's status read from its shard's replicas.
+   */
+  listInstruments(): Promise<GatewayReply>;
 }

@@ -12,10 +12,15 @@
 // Rules (every failure is INVALID_ARGUMENT naming the field, with the rule's reason — the
 // engine's reject reason when the engine checks the same rule — except an order id of a shard
 // that does not exist: NOT_FOUND, ORDER_NOT_FOUND; docs/errors.md lists them):
-//   - JSON: an unknown field is refused ("unknown field x"); `null` means absent.
-//   - integers: a JSON number that is a safe non-negative integer, or a string of decimal
-//     digits whose value is one; anything else (fraction, exponent beyond 2^53, negative, "1e3",
-//     "0x10", " 1") is refused. JSON cannot tell 1e3 from 1000: both are the number 1000.
+//   - JSON: an unknown field is refused ("unknown field x"), so a misspelt field never passes
+//     unnoticed; `null` means absent.
+//   - protobuf: fields the message does not define are ignored (proto3: a newer client's field
+//     reaches an older server harmlessly); the request acts exactly as without them.
+//   - integers: a JSON number written in plain decimal digits whose value is a safe integer, or
+//     a string of decimal digits whose value is one; anything else is refused — a fraction, an
+//     exponent or a sign in the number as written (4700000.0, 4.7e6, 1E2, -0: read in the body's
+//     text, json-numbers.ts, since JSON.parse makes them all integers), a value beyond 2^53 − 1,
+//     "1e3", "0x10", " 1".
 //   - client_order_id: 1–36 characters of [A-Za-z0-9_.:-].
 //   - enums: the names of the proto enums without their prefix, UNSPECIFIED excluded.
 //   - place: quantity > 0, a multiple of the lot size, within [minQty, maxQty]; price required
@@ -44,6 +49,7 @@ import type { Command, InstrumentConfig } from '../engine/types.js';
 import { ErrorCode, ErrorReason as R, gatewayError, type ErrorReason, type GatewayError } from '../api/errors.js';
 import { fromGlobalOrderId } from '../api/order-ids.js';
 import { Operation } from './types.js';
+import { inexactInteger, inexactIntegerMessage } from './json-numbers.js';
 import {
   REQUEST_BODY_BYTES_MAX,
   SESSION_BATCH_COMMANDS_MAX,
@@ -653,13 +659,24 @@ export function decodeRequest(op: Operation, encoding: 'json' | 'protobuf', body
   if (encoding === 'json') {
     if (body.length === 0) return { ok: true, decoded: {} };
     let value: unknown;
+    let text: string;
     try {
-      value = JSON.parse(utf8.decode(body));
+      text = utf8.decode(body);
+      value = JSON.parse(text);
     } catch {
       return bad('request body is not valid JSON (UTF-8)');
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value))
       return bad('request body must be a JSON object');
+    // JSON.parse has made 4.7e6 and 4700000.0 the integer 4700000: read them as written.
+    const inexact = inexactInteger(text, UINT64_FIELDS);
+    if (inexact !== undefined)
+      return {
+        ok: false,
+        error: gatewayError(ErrorCode.INVALID_ARGUMENT, R.INVALID_INTEGER, inexactIntegerMessage(inexact), {
+          field: inexact.field,
+        }),
+      };
     return { ok: true, decoded: value as Record<string, unknown> };
   }
   if (encoding === 'protobuf') {

@@ -204,6 +204,15 @@ export type CommittedRead =
 /** A live order as liveOrder() answers it (the engine's view: resting or a pending stop). */
 export type LiveOrder = NonNullable<ReturnType<Engine['order']>>;
 
+/** One instrument's engine state as instrumentStates() answers it (the client port's op 'instruments'). */
+export interface InstrumentState {
+  symbol: string;
+  /** Halted by an admin `halt` (new orders and amends rejected) until `resume`. */
+  halted: boolean;
+  /** The price band's centre now (set_reference_price moves it); 0 = none. */
+  referencePrice: number;
+}
+
 /** What ordersDump() answers (the client port's op 'orders': tests, debugging): the live book at the applied index. */
 export interface OrdersDump {
   applied: number;

@@ -81,6 +81,7 @@ import {
   ProposalErrorCode,
   commandData,
   type AppliedEntry,
+  type InstrumentState,
   type LiveOrder,
   type OrdersDump,
   type CommittedRead,
@@ -723,6 +724,19 @@ export class ReplicaNode implements ReplicatedLog {
   liveOrder(orderId: number): { applied: number; order: LiveOrder | undefined } {
     const order = this.sm.engine.order(orderId);
     return { applied: this.sm.appliedIndex, order };
+  }
+
+  /**
+   * Every instrument's trading state (halted, reference price) at the applied index, in the
+   * shard config's order: the client port's op 'instruments', read after readIndex.
+   */
+  instrumentStates(): { applied: number; instruments: InstrumentState[] } {
+    const instruments = this.sm.engine.instruments.map((i) => ({
+      symbol: i.cfg.symbol,
+      halted: i.halted,
+      referencePrice: i.referencePrice,
+    }));
+    return { applied: this.sm.appliedIndex, instruments };
   }
 
   /** The resting orders of the book, instrument by instrument, bids then asks, at most `max` (the client port's op 'orders'). */

@@ -6,6 +6,7 @@ const steps = [
   ['format and lint (Biome)', 'lint:code'],
   ['dependency rules (dependency-cruiser)', 'lint:deps'],
   ['duplication (jscpd)', 'lint:dup'],
+  ['protobuf contracts (buf lint, STANDARD)', 'lint:proto'],
 ];
 
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';

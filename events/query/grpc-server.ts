@@ -5,7 +5,9 @@
 // Errors: the gRPC status mapped from the code, details `CODE: message`, and the trailers
 // x-mb-error-code, x-mb-error-reason, (when there is one) retry-after-ms, and
 // grpc-status-details-bin (google.rpc.Status with ErrorInfo and RetryInfo: api/grpc-status.ts),
-// as at the gateway's gRPC edge.
+// as at the gateway's gRPC edge. Also grpc.health.v1.Health (NOT_SERVING until the read models
+// are ready) and server reflection v1 / v1alpha, serving exchange/v1/query.proto and its import
+// under their names (ops/grpc-introspection.ts).
 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,13 +15,16 @@ import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../../api/signing.js';
 import { QUERY_ERROR_STATUS, QueryErrorCode, QueryOp, type QueryError, type QueryService } from './service.js';
-import { QUERY_GRPC_RECEIVE_BYTES_MAX, QUERY_GRPC_SEND_BYTES_MAX } from './limits.js';
+import { QUERY_GRPC_RECEIVE_BYTES_MAX, QUERY_GRPC_SEND_BYTES_MAX, QUERY_HEALTH_REFRESH_MS } from './limits.js';
 import { ErrorReason } from '../../api/errors.js';
 import { METADATA_STATUS_DETAILS, statusDetailsBin } from '../../api/grpc-status.js';
 import { errorStack, linesLog, type Log } from '../../ops/log.js';
+import { GrpcIntrospection } from '../../ops/grpc-introspection.js';
 
 const PROTO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../proto');
-export const QUERY_PROTO_PATH = path.join(PROTO_ROOT, 'exchange/v1/query.proto');
+/** The query contract as clients and reflection name it (it imports exchange/v1/order_entry.proto). */
+const QUERY_PROTO_FILE = 'exchange/v1/query.proto';
+export const QUERY_PROTO_PATH = path.join(PROTO_ROOT, QUERY_PROTO_FILE);
 export const QUERY_SERVICE_NAME = 'exchange.v1.QueryService';
 export const METADATA_ERROR_CODE = 'x-mb-error-code';
 export const METADATA_RETRY_AFTER_MS = 'retry-after-ms';
@@ -126,6 +131,12 @@ export interface QueryGrpcOptions {
   port: number;
   /** Default: text lines on stderr (linesLog). */
   log?: Log;
+  /**
+   * Whether the read models are ready (main.ts: queryReady, as /readyz). Health (grpc.health.v1,
+   * "" and exchange.v1.QueryService) says NOT_SERVING until it is true, refreshed every
+   * QUERY_HEALTH_REFRESH_MS. Default: ready once started.
+   */
+  ready?: () => boolean;
 }
 
 const OPS: ReadonlySet<string> = new Set(Object.values(QueryOp));
@@ -137,6 +148,8 @@ export class QueryGrpcServer {
   });
   private readonly codec = QueryCodec.get();
   private readonly log: Log;
+  private readonly introspection: GrpcIntrospection;
+  private healthTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: QueryGrpcOptions) {
     this.log = opts.log ?? linesLog((l) => console.error(`[query grpc] ${l}`));
@@ -189,19 +202,40 @@ export class QueryGrpcServer {
       }) as grpc.handleUnaryCall<Buffer, Record<string, unknown>>;
     }
     this.server.addService(definition, implementation);
+    this.introspection = new GrpcIntrospection(this.server, {
+      protoRoot: PROTO_ROOT,
+      files: [QUERY_PROTO_FILE],
+      services: [QUERY_SERVICE_NAME],
+    });
   }
 
   start(): Promise<number> {
     const host =
       this.opts.host.includes(':') && !this.opts.host.startsWith('[') ? `[${this.opts.host}]` : this.opts.host;
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(`${host}:${this.opts.port}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
-        err !== null ? reject(err) : resolve(port),
-      );
+      this.server.bindAsync(`${host}:${this.opts.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => {
+        if (err !== null) return reject(err);
+        this.refreshHealth();
+        this.healthTimer = setInterval(() => this.refreshHealth(), QUERY_HEALTH_REFRESH_MS);
+        this.healthTimer.unref();
+        resolve(port);
+      });
     });
   }
 
+  private refreshHealth(): void {
+    let ready = false;
+    try {
+      ready = this.opts.ready?.() ?? true;
+    } catch (err) {
+      this.log.warn('readiness check failed: health NOT_SERVING', { stack: errorStack(err) });
+    }
+    this.introspection.setServing(ready);
+  }
+
   stop(): Promise<void> {
+    clearInterval(this.healthTimer);
+    this.introspection.setServing(false);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();

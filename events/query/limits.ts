@@ -26,6 +26,11 @@ export const QUERY_REST_INFLIGHT_MAX = 16_384;
 export const QUERY_GRPC_RECEIVE_BYTES_MAX = 64 * 1024;
 /** Largest reply (bytes): up to 10,000 fills or orders. */
 export const QUERY_GRPC_SEND_BYTES_MAX = 64 * 1024 * 1024;
+/**
+ * How often (ms) the gRPC health status (grpc.health.v1) is refreshed from readiness: NOT_SERVING
+ * until the read models are ready (as /readyz), SERVING after; a Check sees a change within this.
+ */
+export const QUERY_HEALTH_REFRESH_MS = 250;
 
 // Readiness (metrics.ts)
 /**

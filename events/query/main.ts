@@ -142,7 +142,13 @@ async function main(): Promise<void> {
     metrics: () => exposition(registry),
     ready: () => queryReady(consuming, consumer),
   });
-  const grpcServer = new QueryGrpcServer({ service, host: grpcAddr.host, port: grpcAddr.port, log });
+  const grpcServer = new QueryGrpcServer({
+    service,
+    host: grpcAddr.host,
+    port: grpcAddr.port,
+    log,
+    ready: () => queryReady(consuming, consumer).ready,
+  });
   // Serve first (lag and NOT_YET_CONSISTENT say how far the models are), then consume.
   const restPort = await restServer.start();
   const grpcPort = await grpcServer.start();

@@ -47,6 +47,7 @@ import {
 } from '../../api/signing.js';
 import type { ExecutionReportOut } from '../../api/execution-report.js';
 import type { OrderOut, OrderResultOut } from '../types.js';
+import type { InstrumentOut } from '../instruments.js';
 
 // ---------------------------------------------------------------------------------------------
 // Request and response shapes
@@ -120,6 +121,9 @@ export interface MassCancelResponse {
 }
 export interface GetOrderResponse {
   order: OrderOut;
+}
+export interface ListInstrumentsResponse {
+  instruments: InstrumentOut[];
 }
 
 /** Exactly one of the keys. */
@@ -289,6 +293,10 @@ export class OrderEntryGrpcClient {
   }
   getOrder(req: GetOrderRequest, opts?: UnaryCallOptions): Promise<GetOrderResponse> {
     return this.unary('GetOrder', 'GetOrderRequest', 'GetOrderResponse', req, opts);
+  }
+  /** Every instrument with its sizes, limits, band and trading status (the gateway needs no signature for it). */
+  listInstruments(opts?: UnaryCallOptions): Promise<ListInstrumentsResponse> {
+    return this.unary('ListInstruments', 'ListInstrumentsRequest', 'ListInstrumentsResponse', {}, opts);
   }
 
   /** Opens an authenticated OrderSession stream (see OrderSessionHandle). */

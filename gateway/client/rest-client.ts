@@ -12,6 +12,7 @@ import {
   HEADER_RATELIMIT_RESET_MS,
   type RateLimitState,
 } from '../rate-limit-headers.js';
+import type { InstrumentOut } from '../instruments.js';
 
 export interface RestClientKey {
   key: string;
@@ -112,6 +113,25 @@ export class OrderEntryRestClient {
   async health(): Promise<RestResponse<string>> {
     const res = await fetch(`${this.origin}${this.prefix}/healthz`, { signal: AbortSignal.timeout(this.timeoutMs) });
     return { status: res.status, body: await res.text(), headers: Object.fromEntries(res.headers) };
+  }
+
+  /** GET /v1/instruments (unsigned: public reference data). */
+  async instruments(): Promise<RestResponse<ReplyBody<{ instruments: InstrumentOut[] }>>> {
+    const res = await fetch(`${this.origin}${this.prefix}/v1/instruments`, {
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON: keep the text
+    }
+    return {
+      status: res.status,
+      body: body as ReplyBody<{ instruments: InstrumentOut[] }>,
+      headers: Object.fromEntries(res.headers),
+    };
   }
 
   /** An order entry request, its body typed as what the gateway answers to it (not checked). */

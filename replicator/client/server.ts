@@ -19,12 +19,14 @@ import { ApplyOutcome, OUTCOME_NAMES, type ApplyResult } from '../../shard/state
 import type {
   CommittedRead,
   EncodedProposal,
+  InstrumentState,
   LiveOrder,
   NodeStatus,
   Proposal,
   ProposalCallback,
   ProposalError,
   ProposalReply,
+  ReadCallback,
 } from '../log.js';
 import { ConfChangeType, type ConfChange, type ConfState } from '../raft/types.js';
 import { RecentResults } from '../recent-results.js';
@@ -117,6 +119,10 @@ export interface ClientServerNode {
   liveOrder(orderId: number): { applied: number; order: LiveOrder | undefined };
   /** Op 'orders' (tests, debugging): the book's resting orders, at most `max`. */
   ordersDump(max: number): OrdersDump;
+  /** Linearizable read (ReplicatedLog.readIndex): op 'instruments' reads after it; without it the op is refused. */
+  readIndex?(cb: ReadCallback): void;
+  /** Op 'instruments': every instrument's halt state and reference price; without it the op is refused. */
+  instrumentStates?(): { applied: number; instruments: InstrumentState[] };
   /** Committed entries for op 'entries' (ReplicaNode.readCommitted); without it the op is refused. */
   readCommitted?(fromIndex: number, bytesMax: number): CommittedRead;
   /** Op 'transfer-leader' (operator CLI); without it the op is refused. */
@@ -620,6 +626,7 @@ const OPS: Record<string, OpHandler> = {
   status: opStatus,
   orders: opOrders,
   order: opOrder,
+  instruments: opInstruments,
   entries: opEntries,
   trace: opTrace,
   'transfer-leader': opTransferLeader,
@@ -648,6 +655,22 @@ function opOrder({ req, id, node, reply, bad }: OpRequest): void {
     return bad('orderId must be a positive safe integer');
   const r = node.liveOrder(req.orderId);
   reply({ id, ok: true, applied: r.applied, order: r.order ?? null });
+}
+
+/**
+ * {op:'instruments'}: every instrument's halt state and reference price (the gateway's
+ * ListInstruments), read after a ReadIndex, so an admin halt acknowledged before the request is
+ * always seen, whichever replica answers. The shard config bounds the list (INSTRUMENT_COUNT_MAX).
+ */
+function opInstruments({ id, node, bad, later }: OpRequest): void {
+  const { readIndex, instrumentStates } = node;
+  if (readIndex === undefined || instrumentStates === undefined)
+    return bad('op instruments is not served by this node');
+  const answer = later();
+  readIndex.call(node, (err, index) => {
+    if (err !== undefined) return answer(refusalOf(id, err));
+    answer({ id, ok: true, readIndex: index, ...instrumentStates.call(node) });
+  });
 }
 
 /**
@@ -742,16 +765,21 @@ function opRegister({ id, node, later }: OpRequest): void {
   const answer = later();
   proposeRegister(node, (err, clientId) => {
     if (err === undefined) return answer({ id, ok: true, clientId });
-    const e = err as { code?: string; leader?: number; retryable?: boolean };
-    answer({
-      id,
-      ok: false,
-      error: e.code ?? 'INTERNAL',
-      leader: e.leader ?? 0,
-      retryable: e.retryable ?? false,
-      message: err.message,
-    });
+    answer(refusalOf(id, err));
   });
+}
+
+/** A node's refusal (a ProposalError: code, leader, retryable) as a JSON reply. */
+function refusalOf(id: RequestId, err: Error): Record<string, unknown> {
+  const e = err as { code?: string; leader?: number; retryable?: boolean };
+  return {
+    id,
+    ok: false,
+    error: e.code ?? 'INTERNAL',
+    leader: e.leader ?? 0,
+    retryable: e.retryable ?? false,
+    message: err.message,
+  };
 }
 
 /** {clientId, requestSeq, command} (op 'submit' or none): one command in the engine's JSON form, the slow path for tools. */

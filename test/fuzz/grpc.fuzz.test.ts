@@ -1,14 +1,15 @@
 // Fuzz of the gRPC order-entry edge (gateway/grpc-server.ts → Gateway) over real HTTP/2
 // connections: every unary method with signed request bytes that are byte-mutated valid
-// messages, truncated messages, fields of the wrong wire type, random bytes, huge repeated
-// fields and oversize messages; OrderSession streams fed the same kind of messages; garbage
+// messages, valid messages with well-formed unknown fields, truncated messages, fields of the
+// wrong wire type, random bytes, huge repeated fields and oversize messages; OrderSession streams fed the same kind of messages; garbage
 // metadata, session options included (cancel-on-disconnect, dead-man's switch: a switch that
 // opened must not fire before it is due); and raw HTTP/2 requests (node:http2) with broken gRPC
 // message framing.
 //
 // After every batch: each call ended with OK and a decodable response, or with the status of
 // its x-mb-error-code (api/errors.ts ERROR_STATUS) and details `CODE: message` — never
-// INTERNAL or UNKNOWN; a session answers every message, in order, and stays open; if every
+// INTERNAL or UNKNOWN; a valid message with unknown fields is never INVALID_ARGUMENT (they are
+// ignored, proto3) and a mass cancel with them succeeds; a session answers every message, in order, and stays open; if every
 // answer was a refusal before sequencing, the replica's applied index and state hash did not
 // move; account 2's resting orders are untouched; a well-formed place + cancel still works;
 // heapUsed does not keep growing.
@@ -178,7 +179,27 @@ const REPEATED = [1_000, 20_000, 150_000].map((n) => {
     encodeFields([{ field: 99, wire: 2, value: new Uint8Array(n) }]),
   ]);
 });
+/** Well-formed fields no request message defines (numbers from 20): what a newer client might add. */
+const unknownFieldArb: fc.Arbitrary<WireField> = fc.record({
+  field: fc.integer({ min: 20, max: 100_000 }),
+  wire: fc.constantFrom(0 as const, 1 as const, 2 as const, 5 as const),
+  value: fc.oneof(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.uint8Array({ maxLength: 40 })),
+});
+/** The `what` of a valid message with unknown fields: ignored (proto3), never a reason to refuse. */
+const WITH_UNKNOWN_FIELDS = 'valid + unknown fields';
 const unaryArb: fc.Arbitrary<Input> = fc.oneof(
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(methodArb, fc.array(unknownFieldArb, { minLength: 1, maxLength: 4 }), fc.boolean())
+      .map(([m, fs, before]) =>
+        input(
+          m,
+          WITH_UNKNOWN_FIELDS,
+          concatBytes(before ? [encodeFields(fs), validBytes(m)] : [validBytes(m), encodeFields(fs)]),
+        ),
+      ),
+  },
   {
     weight: 4,
     arbitrary: fc.tuple(methodArb, mutationsArb).map(([m, ms]) => input(m, 'mutated', mutate(validBytes(m), ms))),
@@ -338,6 +359,11 @@ describe('gRPC fuzz', () => {
         outcomes.forEach((o, k) => {
           const c = batch[k]!;
           sequenced = checkUnary(`${c.method} ${c.what}`, c.method, o, c.body.byteLength) || sequenced;
+          if (c.what === WITH_UNKNOWN_FIELDS) {
+            // Acts as the valid message alone: never INVALID_ARGUMENT; a mass cancel always succeeds.
+            expect(o.errorCode, `${c.method} ${c.what}: ${o.details}`).not.toBe(ErrorCode.INVALID_ARGUMENT);
+            if (c.method === 'MassCancel') expect(o.code, `${c.what}: ${o.details}`).toBe(grpc.status.OK);
+          }
         });
         await afterBatch(before, sequenced);
       }),

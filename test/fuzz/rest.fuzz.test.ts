@@ -1,8 +1,8 @@
 // Fuzz of the REST order-entry edge (gateway/rest-server.ts → Gateway) over real sockets, each
 // request hand-written on its own TCP connection (so paths, methods and header bytes go out
 // exactly as generated): signed bodies that are mutated valid orders (wrong types, extreme
-// numbers, unicode, unknown fields), byte-mutated JSON, random JSON, invalid UTF-8, deep
-// nesting and oversize bodies; random methods and paths (order ids that do not exist, or are
+// numbers, unicode, unknown fields, integers written with a fraction, an exponent or a sign),
+// byte-mutated JSON, random JSON, invalid UTF-8, deep nesting and oversize bodies; random methods and paths (order ids that do not exist, or are
 // another account's); garbage auth headers; and raw garbage / mutated HTTP request bytes.
 //
 // After every batch: each answer had the documented shape (a status of the table in
@@ -260,6 +260,21 @@ const mutatedOrderArb = fc
 
 const validBody = Buffer.from(JSON.stringify(VALID_ORDER));
 
+/**
+ * A valid order whose integer field is written with a fraction, an exponent or a sign — the
+ * same value once JSON.parse has read it, but not an integer as written: always refused.
+ */
+const inexactLiteralArb = fc
+  .tuple(fc.constantFrom('price', 'quantity'), fc.constantFrom('.0', '.000', 'e0', 'E0', '.0e0', 'e+0', 'neg'))
+  .map(([field, form]) => {
+    const v = VALID_ORDER[field as 'price' | 'quantity'];
+    const literal = form === 'neg' ? '-0' : `${v}${form}`;
+    const text = JSON.stringify({ ...VALID_ORDER, [field]: 0 }).replace(`"${field}":0`, `"${field}":${literal}`);
+    return bodyCase('integer written inexactly', Buffer.from(text));
+  });
+/** An integer field whose number, as written, has a fraction, an exponent or a sign: never accepted. */
+const INEXACT_INTEGER_RE = /"(price|stop_price|quantity|expire_time_us|display_quantity|order_id)"\s*:\s*(-|\d+[.eE])/;
+
 type BodyCase = { what: string; body: Uint8Array };
 /** Printed by fast-check as its name and first bytes (some bodies are 64 KiB). */
 function bodyCase(what: string, body: Uint8Array): BodyCase {
@@ -275,6 +290,7 @@ const bodyArb: fc.Arbitrary<BodyCase> = fc.oneof(
   { weight: 3, arbitrary: mutationsArb.map((ms) => bodyCase('byte-mutated JSON', mutate(validBody, ms))) },
   { weight: 2, arbitrary: fc.json({ maxDepth: 3 }).map((j) => bodyCase('random JSON', Buffer.from(j))) },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 200 }).map((b) => bodyCase('random bytes', b)) },
+  { weight: 1, arbitrary: inexactLiteralArb },
   {
     weight: 1,
     arbitrary: fc.constantFrom<BodyCase>(
@@ -399,6 +415,8 @@ describe('REST fuzz', () => {
           const c = batch[k]!;
           const v = checkAnswer(`${c.what} ${Buffer.from(c.body.subarray(0, 120)).toString('latin1')}`, o);
           if (c.body.byteLength > BODY_MAX) expect(o.kind === 'answer' && o.status, c.what).toBe(413);
+          if (INEXACT_INTEGER_RE.test(Buffer.from(c.body).toString('latin1')))
+            expect(o.kind === 'answer' && o.status < 300, `${c.what}: accepted`).toBe(false);
           sequenced ||= v.mayHaveSequenced;
         });
         await afterBatch(before, sequenced);

@@ -220,6 +220,13 @@ class FakeCore implements GatewayCore {
     return s;
   }
 
+  instrumentsCalls = 0;
+  instruments: () => Promise<GatewayReply> = async () => ({ ok: true, body: { instruments: [] } });
+  listInstruments(): Promise<GatewayReply> {
+    this.instrumentsCalls++;
+    return this.instruments();
+  }
+
   reset(): void {
     this.requests.length = 0;
     this.opens.length = 0;
@@ -826,6 +833,74 @@ describe('health and reflection', () => {
       expect(names).toContain(SERVICE_NAME);
     } finally {
       rc.close();
+    }
+  });
+});
+
+describe('ListInstruments', () => {
+  it('needs no auth; the core’s list, or its error as a status; undecodable bytes are INVALID_ARGUMENT without the core', async () => {
+    const list = {
+      instruments: [
+        {
+          symbol: 'BTC-USD',
+          shard: 0,
+          status: 'HALTED',
+          tick_size: 5,
+          lot_size: 10,
+          min_quantity: 10,
+          max_quantity: 1000,
+          max_price: 100_000,
+          price_decimals: 2,
+          quantity_decimals: 3,
+          reference_price: 50_000,
+          price_band_ticks: 100,
+          band_low_price: 49_500,
+          band_high_price: 50_500,
+          session_close_utc_us: 0,
+        },
+      ],
+    };
+    core.instruments = async () => ({ ok: true, body: list });
+    const bare = new grpc.Client(address, grpc.credentials.createInsecure());
+    const call = (body: Buffer) =>
+      within(
+        new Promise<Record<string, unknown>>((resolve, reject) =>
+          bare.makeUnaryRequest(
+            methodPath('ListInstruments'),
+            (b: Buffer) => b,
+            (b: Buffer) => codec.decode('ListInstrumentsResponse', b),
+            body,
+            (err, v) => (err ? reject(err) : resolve(v!)),
+          ),
+        ),
+        5_000,
+        'ListInstruments',
+      );
+    try {
+      const calls = core.instrumentsCalls;
+      expect(await call(Buffer.alloc(0))).toEqual(list); // no metadata at all
+      expect((await client.listInstruments()).instruments).toEqual(list.instruments); // signed: ignored
+      expect(core.instrumentsCalls).toBe(calls + 2);
+      await expect(call(Buffer.from([0xff, 0xff, 0xff]))).rejects.toMatchObject({
+        code: grpc.status.INVALID_ARGUMENT,
+        details: expect.stringMatching(/^INVALID_ARGUMENT: /),
+      });
+      expect(core.instrumentsCalls).toBe(calls + 2);
+      core.instruments = async () => ({
+        ok: false,
+        error: {
+          code: ErrorCode.UNAVAILABLE,
+          reason: 'NO_REPLICA_ANSWERED',
+          message: 'no replica of shard 0 answered',
+          retry_after_ms: 100,
+        },
+      });
+      await expect(call(Buffer.alloc(0))).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+      core.instruments = () => Promise.reject(new Error('boom'));
+      await expect(call(Buffer.alloc(0))).rejects.toMatchObject({ code: grpc.status.INTERNAL });
+    } finally {
+      bare.close();
+      core.instruments = async () => ({ ok: true, body: { instruments: [] } });
     }
   });
 });

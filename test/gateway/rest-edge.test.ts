@@ -71,6 +71,11 @@ class FakeCore implements GatewayCore {
     });
   }
 
+  instruments: () => Promise<GatewayReply> = () => Promise.resolve({ ok: true, body: { instruments: [] } });
+  listInstruments(): Promise<GatewayReply> {
+    return this.instruments();
+  }
+
   last(): RawRequest {
     const r = this.seen[this.seen.length - 1];
     if (r === undefined) throw new Error('the core saw no request');
@@ -648,6 +653,48 @@ describe('REST edge limits', () => {
     core.respond = (req) => Promise.resolve(echo(req));
     expect((await client.getOrder(4)).status).toBe(200);
     expect(gw.inflightCount).toBe(0);
+  });
+
+  it('GET /v1/instruments: no auth, the core’s list or error; counted in the requests in progress bound', async () => {
+    const gate = deferred<GatewayReply>();
+    const held = deferred<GatewayReply>();
+    core.instruments = () => gate.promise;
+    core.respond = () => held.promise;
+    // OrderEntryRestClient.instruments() sends no auth headers.
+    const listing = client.instruments();
+    const order = client.getOrder(1);
+    try {
+      await waitFor(() => gw.inflightCount === INFLIGHT_MAX, 'an instruments request and an order at the core');
+      const third = await client.instruments();
+      expect(third.status).toBe(503);
+      expect((third.body as GatewayError).code).toBe('OVERLOADED');
+      gate.resolve({ ok: true, body: { instruments: [{ symbol: 'X' }] } });
+      const r = await listing;
+      expect(r.status).toBe(200);
+      expect(r.body).toEqual({ instruments: [{ symbol: 'X' }] });
+    } finally {
+      held.resolve({ ok: true, body: {} });
+      core.respond = (req) => Promise.resolve(echo(req));
+    }
+    expect((await order).status).toBe(200);
+    core.instruments = () =>
+      Promise.resolve({
+        ok: false,
+        error: {
+          code: ErrorCode.UNAVAILABLE,
+          reason: 'NO_REPLICA_ANSWERED',
+          message: 'no replica',
+          retry_after_ms: 100,
+        },
+      });
+    const down = await client.instruments();
+    expect(down.status).toBe(503);
+    expect(down.headers['retry-after']).toBe('1');
+    expect(down.body).toEqual({ code: 'UNAVAILABLE', message: 'no replica' });
+    core.instruments = () => Promise.reject(new Error('boom'));
+    expect((await client.instruments()).status).toBe(500);
+    expect(gw.inflightCount).toBe(0);
+    core.instruments = () => Promise.resolve({ ok: true, body: { instruments: [] } });
   });
 
   it('serves /readyz (503 when not ready) and /metrics from the given callbacks, without auth or the core', async () => {

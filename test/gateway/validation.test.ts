@@ -302,6 +302,33 @@ describe('PlaceOrder rejects (both encodings)', () => {
     const d = decodeRequest(P, 'json', utf8(raw));
     invalid(d.ok ? validateCommand(P, d.decoded, ctx) : d, /quantity must be an integer/);
   });
+  it('a JSON number with a fraction, an exponent or a sign is refused as written, though JSON.parse makes it an integer', () => {
+    const order = (field: string, literal: string) =>
+      `{"client_order_id":"c","symbol":"BTC-USD","side":"BUY","order_type":"LIMIT","price":1000,"quantity":30,"${field}":${literal}}`;
+    for (const [field, literal, why] of [
+      ['price', '1000.0', 'a fraction'],
+      ['price', '1e3', 'an exponent'],
+      ['price', '1E3', 'an exponent'],
+      ['price', '0.1e4', 'an exponent'],
+      ['quantity', '30.00', 'a fraction'],
+      ['quantity', '3e1', 'an exponent'],
+      ['quantity', '-0.0', 'a sign'],
+      ['quantity', '-0', 'a sign'],
+    ] as const) {
+      const d = decodeRequest(P, 'json', utf8(order(field, literal)));
+      invalid(
+        d.ok ? validateCommand(P, d.decoded, ctx) : d,
+        `${field} must be an integer from 0 to 2^53−1 in plain digits: ${literal} has ${why}`,
+      );
+    }
+    // The same values in plain digits, or as strings of digits, pass.
+    expect(decodeRequest(P, 'json', utf8(order('price', '1000'))).ok).toBe(true);
+    const asString = decodeRequest(P, 'json', utf8(order('quantity', '"30"')));
+    expect(asString.ok && validateCommand(P, asString.decoded, ctx).ok).toBe(true);
+    // Other fields' numbers are the schema's business (a number is not a string).
+    const other = decodeRequest(P, 'json', utf8('{"client_order_id":1.5}'));
+    invalid(other.ok ? validateCommand(P, other.decoded, ctx) : other, 'client_order_id must be a string');
+  });
   it('price required for LIMIT', () => invalid(both(P, without(LIMIT, 'price')), 'price is required for LIMIT orders'));
   it('price required for STOP_LIMIT', () =>
     invalid(

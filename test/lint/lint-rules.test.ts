@@ -327,3 +327,32 @@ describe('duplication (.jscpd.json)', () => {
     expect(r.status).toBe(0);
   });
 });
+
+describe('protobuf contracts (buf.yaml, STANDARD)', () => {
+  const proto = (rpc: string, messages: string) =>
+    `syntax = "proto3";\n\npackage exchange.v1;\n\n${messages}\nservice QueryService {\n  ${rpc}\n}\n`;
+
+  it('fails on an RPC whose request and response are not named after it (the old QueryService.GetOrder)', () => {
+    const dir = project(['buf.yaml'], {
+      'proto/exchange/v1/query.proto': proto(
+        'rpc GetOrder(QueryOrderRequest) returns (QueryOrderResponse);',
+        'message QueryOrderRequest {\n  uint64 order_id = 1;\n}\n\nmessage QueryOrderResponse {\n  uint64 order_id = 1;\n}\n',
+      ),
+    });
+    const r = run(dir, 'buf', ['lint']);
+    expect(r.status).not.toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/RPC request type "QueryOrderRequest" should be named/);
+    expect(r.stdout + r.stderr).toMatch(/RPC response type "QueryOrderResponse" should be named/);
+  });
+
+  it('passes the names STANDARD asks for; npm run lint:proto is buf lint over proto/', () => {
+    const dir = project(['buf.yaml'], {
+      'proto/exchange/v1/query.proto': proto(
+        'rpc GetOrder(QueryServiceGetOrderRequest) returns (QueryServiceGetOrderResponse);',
+        'message QueryServiceGetOrderRequest {\n  uint64 order_id = 1;\n}\n\nmessage QueryServiceGetOrderResponse {\n  uint64 order_id = 1;\n}\n',
+      ),
+    });
+    expect(run(dir, 'buf', ['lint']).status).toBe(0);
+    expect(scripts['lint:proto']).toBe('buf lint');
+  });
+});

@@ -690,7 +690,12 @@ describe('REST edge limits', () => {
     const down = await client.instruments();
     expect(down.status).toBe(503);
     expect(down.headers['retry-after']).toBe('1');
-    expect(down.body).toEqual({ code: 'UNAVAILABLE', message: 'no replica' });
+    expect(down.body).toEqual({
+      code: 'UNAVAILABLE',
+      reason: 'NO_REPLICA_ANSWERED',
+      message: 'no replica',
+      retry_after_ms: 100,
+    });
     core.instruments = () => Promise.reject(new Error('boom'));
     expect((await client.instruments()).status).toBe(500);
     expect(gw.inflightCount).toBe(0);

@@ -10,7 +10,9 @@
 //   DELETE /v1/orders              CancelOrder by client_order_id (in the body; no path id)
 //   PATCH  /v1/orders              AmendOrder by orig_client_order_id (in the body; no path id)
 //   POST   /v1/orders/cancel-all   MassCancel
+//   POST   /v1/orders/cancel-all-after  CancelAllAfter (the API key's dead-man's switch)
 //   GET    /v1/orders/:id          GetOrder
+//   GET    /v1/orders?client_order_id=…&symbol=…   GetOrder by client order id (fields in the query)
 //   POST   /v1/admin/{kill-switch,halt,resume,reference-price,slow-orders}   → the optional admin callback
 //   GET    /healthz                "ok" (no auth): the process is alive
 //   GET    /readyz                 200 {"ready":true,…} / 503 {"ready":false,…} (no auth): every shard has a leader
@@ -116,11 +118,18 @@ const METRICS_ROUTE: Route = { kind: 'metrics' };
 const ALLOW_GET: Route = { kind: 'method-not-allowed', allow: 'GET' };
 const ALLOW_POST: Route = { kind: 'method-not-allowed', allow: 'POST' };
 const ALLOW_ORDER: Route = { kind: 'method-not-allowed', allow: 'GET, DELETE, PATCH' };
-const ALLOW_ORDERS: Route = { kind: 'method-not-allowed', allow: 'POST, DELETE, PATCH' };
+const ALLOW_ORDERS: Route = { kind: 'method-not-allowed', allow: 'GET, POST, DELETE, PATCH' };
 const PLACE_ROUTE: Route = { kind: 'core', op: Operation.PLACE_ORDER, pathOrderId: undefined, okStatus: 201 };
 const CANCEL_BY_BODY_ROUTE: Route = { kind: 'core', op: Operation.CANCEL_ORDER, pathOrderId: undefined, okStatus: 200 };
 const AMEND_BY_BODY_ROUTE: Route = { kind: 'core', op: Operation.AMEND_ORDER, pathOrderId: undefined, okStatus: 200 };
 const MASS_CANCEL_ROUTE: Route = { kind: 'core', op: Operation.MASS_CANCEL, pathOrderId: undefined, okStatus: 200 };
+const CANCEL_ALL_AFTER_ROUTE: Route = {
+  kind: 'core',
+  op: Operation.CANCEL_ALL_AFTER,
+  pathOrderId: undefined,
+  okStatus: 200,
+};
+const GET_BY_QUERY_ROUTE: Route = { kind: 'core', op: Operation.GET_ORDER, pathOrderId: undefined, okStatus: 200 };
 
 /** uWS gives the method in lower case. */
 function route(method: string, url: string, hasAdmin: boolean): Route {
@@ -131,6 +140,7 @@ function route(method: string, url: string, hasAdmin: boolean): Route {
     // The core's validation requires a path id to be a positive order id, so orders named by a
     // client order id are cancelled and amended here, with the id in the body.
     if (method === 'post') return PLACE_ROUTE;
+    if (method === 'get') return GET_BY_QUERY_ROUTE;
     if (method === 'delete') return CANCEL_BY_BODY_ROUTE;
     if (method === 'patch') return AMEND_BY_BODY_ROUTE;
     return ALLOW_ORDERS;
@@ -138,6 +148,7 @@ function route(method: string, url: string, hasAdmin: boolean): Route {
   if (url.startsWith(ORDERS_PREFIX)) {
     const id = url.slice(ORDERS_PREFIX.length);
     if (id === 'cancel-all') return method === 'post' ? MASS_CANCEL_ROUTE : ALLOW_POST;
+    if (id === 'cancel-all-after') return method === 'post' ? CANCEL_ALL_AFTER_ROUTE : ALLOW_POST;
     if (id.length === 0 || id.includes('/')) return NOT_FOUND_ROUTE;
     let op: Operation;
     if (method === 'get') op = Operation.GET_ORDER;
@@ -294,6 +305,7 @@ export class RestGateway {
       receivedAtMs: performance.now(),
     };
     if (r.kind === 'core' && r.pathOrderId !== undefined) raw.pathOrderId = r.pathOrderId;
+    if (r.kind === 'core' && query !== undefined && query !== '') (raw as RawRequest).query = query;
 
     const ex: Exchange = {
       res,

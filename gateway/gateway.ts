@@ -173,6 +173,8 @@ export class Gateway implements GatewayCore {
   private readonly sessionOrders = new Map<number, Session>();
   /** CancelAllAfter timers, one per API key at most. */
   private readonly cancelAfter = new Map<string, { timer: NodeJS.Timeout; triggerMs: number }>();
+  /** Sessions' automatic cancels under way (stop waits for them). */
+  private readonly autoCancels = new Set<Promise<void>>();
   private readonly sessions = new Set<Session>();
   /** Open sessions by account: where maker fills are pushed. */
   private readonly sessionsOf = new Map<number, Set<Session>>();
@@ -265,9 +267,13 @@ export class Gateway implements GatewayCore {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    // A REST dead-man's switch guards against its client going silent, not the gateway stopping.
     for (const t of this.cancelAfter.values()) clearTimeout(t.timer);
     this.cancelAfter.clear();
     for (const s of [...this.sessions]) s.close();
+    // Sessions ending with the gateway still get their cancel-on-disconnect (each bounded by
+    // REQUEST_TIMEOUT_MS per command) before the shard links close.
+    await Promise.all([...this.autoCancels]);
     for (const l of this.links.values()) l.close();
     await this.chain
       .close()
@@ -672,22 +678,36 @@ export class Gateway implements GatewayCore {
     if (timeoutMs === 0 || this.stopped) return { ok: true, body: { current_time_ms: nowMs, trigger_time_ms: 0 } };
     const timer = setTimeout(() => {
       this.cancelAfter.delete(apiKey);
-      void this.cancelAccountOrders(account, 'cancel-all-after', undefined, { apiKey, timeoutMs });
+      this.cancelAccountOrders(account, 'cancel-all-after', undefined, { apiKey, timeoutMs }).catch((err: unknown) =>
+        this.log.error('cancel-all-after: failed', { account, err: errorMessage(err) }),
+      );
     }, timeoutMs);
     timer.unref();
     this.cancelAfter.set(apiKey, { timer, triggerMs: nowMs + timeoutMs });
     return { ok: true, body: { current_time_ms: nowMs, trigger_time_ms: nowMs + timeoutMs } };
   }
 
-  /** @internal (Session) Its cancel-on-disconnect or dead-man's switch fired: cancel by its scope. */
-  async cancelForSession(s: Session, why: string, fields: LogFields = {}): Promise<void> {
-    if (s.scope === 'ACCOUNT') await this.cancelAccountOrders(s.account, why, s.clientHint, fields);
-    else await this.cancelOrdersById(s.account, [...s.liveOrders], why, s.clientHint, fields);
+  /**
+   * @internal (Session) Its cancel-on-disconnect or dead-man's switch fired: once `answered`
+   * (its requests already sent are answered, so that an order placed just before is among those
+   * canceled), cancel by its scope. Never rejects.
+   */
+  autoCancel(s: Session, why: string, answered: Promise<unknown>): Promise<void> {
+    const fields = { account: s.account, scope: s.scope };
+    const p = answered
+      .then(() =>
+        s.scope === 'ACCOUNT'
+          ? this.cancelAccountOrders(s.account, why, s.clientHint, fields)
+          : this.cancelOrdersById(s.account, [...s.liveOrders], why, s.clientHint, fields),
+      )
+      .catch((err: unknown) => this.log.error(`${why}: failed`, { ...fields, err: errorMessage(err) }))
+      .finally(() => this.autoCancels.delete(p));
+    this.autoCancels.add(p);
+    return p;
   }
 
   /** Every order of the account on every shard (mass_cancel). */
   private async cancelAccountOrders(account: number, why: string, hint: number | undefined, fields: LogFields) {
-    if (this.stopped) return;
     this.log.info('cancelling every order of the account', { account, why, ...fields });
     const body = encodeJsonCommand({ type: 'mass_cancel', account });
     this.absorbOwn(await Promise.all([...this.links.keys()].map((s) => this.submit(s, body, hint))), why);
@@ -701,7 +721,7 @@ export class Gateway implements GatewayCore {
     hint: number | undefined,
     fields: LogFields,
   ) {
-    if (this.stopped || ids.length === 0) return;
+    if (ids.length === 0) return;
     this.log.info("cancelling the session's orders", { account, why, orders: ids.length, ...fields });
     for (let at = 0; at < ids.length; at += SESSION_CANCEL_BATCH_MAX) {
       const chunk = ids.slice(at, at + SESSION_CANCEL_BATCH_MAX);
@@ -833,11 +853,6 @@ export class Gateway implements GatewayCore {
     return { slowOrders: slow, slowOrderMs: this.config.slowOrderMs };
   }
 
-  /** @internal (Session) */
-  logError(message: string, fields: LogFields): void {
-    this.log.error(message, fields);
-  }
-
   /** @internal (Session) The session is closed and its automatic cancels are done: stop tracking its orders. */
   forgetSessionOrders(s: Session): void {
     for (const id of s.liveOrders) this.sessionOrders.delete(id);
@@ -942,18 +957,8 @@ class Session implements GatewaySession {
   private armDeadMan(): void {
     if (this.opts.deadManMs <= 0 || this.closed) return;
     clearTimeout(this.deadMan);
-    this.deadMan = setTimeout(() => void this.autoCancel("dead-man's switch"), this.opts.deadManMs);
+    this.deadMan = setTimeout(() => void this.gw.autoCancel(this, "dead-man's switch", this.tail), this.opts.deadManMs);
     this.deadMan.unref();
-  }
-
-  /**
-   * Cancel-on-disconnect or the dead-man's switch: once the requests already sent are answered
-   * (so that an order placed just before is among those canceled), cancel by scope.
-   */
-  private autoCancel(why: string): Promise<void> {
-    return this.tail
-      .then(() => this.gw.cancelForSession(this, why, { scope: this.scope }))
-      .catch((err: unknown) => this.gw.logError(`${why}: failed`, { account: this.account, err: errorMessage(err) }));
   }
 
   submit(body: Uint8Array, receivedAtMs?: number): Promise<Record<string, unknown>> {
@@ -1008,7 +1013,9 @@ class Session implements GatewaySession {
     this.closed = true;
     clearTimeout(this.deadMan);
     this.gw.sessionClosed(this);
-    const cancel = this.opts.cancelOnDisconnect ? this.autoCancel('cancel-on-disconnect') : this.tail;
+    const cancel = this.opts.cancelOnDisconnect
+      ? this.gw.autoCancel(this, 'cancel-on-disconnect', this.tail)
+      : this.tail;
     // Then nothing refers to the session any more (its orders' later reports find no owner).
     void cancel.finally(() => this.gw.forgetSessionOrders(this));
   }

@@ -86,9 +86,9 @@ export class OrderEntryRestClient {
   }
 
   /** By order id (`GET /v1/orders/{id}`), or by client order id (`GET /v1/orders?client_order_id=…&symbol=…`). */
-  getOrder(by: number | string | { client_order_id: string; symbol?: string }): Promise<
-    RestResponse<ReplyBody<GetOrderResponse>>
-  > {
+  getOrder(
+    by: number | string | { client_order_id: string; symbol?: string },
+  ): Promise<RestResponse<ReplyBody<GetOrderResponse>>> {
     if (typeof by !== 'object') return this.reply('GET', `/v1/orders/${encodeURIComponent(String(by))}`);
     const q = new URLSearchParams({ client_order_id: by.client_order_id });
     if (by.symbol !== undefined) q.set('symbol', by.symbol);

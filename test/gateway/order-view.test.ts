@@ -274,3 +274,17 @@ describe('GetOrder by client order id', () => {
     expect((await rest1.request('GET', '/v1/orders?unknown=1')).status).toBe(400);
   });
 });
+
+// Last: it stops the gateway (the replicas keep running; afterAll stops the rest).
+describe('gateway stop', () => {
+  it("a session ended by the gateway's stop still gets its cancel-on-disconnect before the shard links close", async () => {
+    const s = grpc1.openSession({ cancelOnDisconnect: true, cancelScope: 'SESSION' });
+    await s.ready;
+    const id = await sessionPlace(s, 1);
+    // The core first: it closes its open sessions itself, then its shard links.
+    await ex.gateway.stop();
+    expect((await bookIds()).has(id)).toBe(false);
+    await ex.rest.stop();
+    await ex.grpc.stop();
+  });
+});

@@ -57,7 +57,6 @@ export function checkGatewayLimits(l: GatewayLimits = GATEWAY_LIMITS): string[] 
       "a chunk of a session's cancels leaves the shard window room for other traffic",
       l.SESSION_CANCEL_BATCH_MAX < l.SHARD_INFLIGHT_MAX,
     ],
-    ['a book read gives up before the request it serves does', l.BOOK_READ_TIMEOUT_MS < l.REQUEST_TIMEOUT_MS],
   ];
   return brokenRules(rules);
 }

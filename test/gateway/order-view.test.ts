@@ -19,6 +19,7 @@ import {
 import type { ExecutionReportOut } from '../../api/execution-report.js';
 import type { OrdersDump } from '../../replicator/client/protocol.js';
 import { ReplicaClient, requestOnce } from '../../replicator/client/client.js';
+import { main } from '../../cli/matchbook.js';
 
 const K1 = { key: 'demo-key-1', hmacSecret: 'demo-secret-1-change-me' };
 const K2 = { key: 'demo-key-2', hmacSecret: 'demo-secret-2-change-me' };
@@ -269,6 +270,19 @@ describe('GetOrder by client order id', () => {
     expect((await rest2.getOrder({ client_order_id: clOrdId })).status).toBe(404);
     await expect(grpc2.getOrder({ client_order_id: clOrdId })).rejects.toMatchObject({ errorCode: 'NOT_FOUND' });
     // Both ids at once, or neither, is a malformed request.
+    // The CLI: `npx matchbook orders --client-order-id X`.
+    const cli = (id: string) =>
+      main(['orders', '--client-order-id', id, '--url', ex.restUrl, '--key', K1.key, '--secret', K1.hmacSecret]);
+    const log = console.log;
+    const printed: string[] = [];
+    console.log = (line: string) => printed.push(line);
+    try {
+      expect(await cli(clOrdId)).toBe(0);
+      expect(JSON.parse(printed[0]!).body.order).toMatchObject({ order_id: second, order_status: 'NEW' });
+      expect(await cli('never-used')).toBe(1);
+    } finally {
+      console.log = log;
+    }
     const both = await rest1.request('GET', `/v1/orders?client_order_id=${clOrdId}&order_id=${second}`);
     expect(both.status).toBe(400);
     expect((await rest1.request('GET', '/v1/orders?unknown=1')).status).toBe(400);

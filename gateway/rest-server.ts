@@ -305,7 +305,8 @@ export class RestGateway {
       receivedAtMs: performance.now(),
     };
     if (r.kind === 'core' && r.pathOrderId !== undefined) raw.pathOrderId = r.pathOrderId;
-    if (r.kind === 'core' && query !== undefined && query !== '') (raw as RawRequest).query = query;
+    // Only GetOrder by query reads the query string; elsewhere it is signed (the target) and ignored, as ever.
+    if (r === GET_BY_QUERY_ROUTE && query !== undefined && query !== '') (raw as RawRequest).query = query;
 
     const ex: Exchange = {
       res,

@@ -33,7 +33,7 @@ export interface RawRequest {
   target: string;
   /** REST path parameter {id} (order id), if the route has one. */
   pathOrderId?: string;
-  /** REST query string (without `?`), if any: GetOrder reads its fields from it (`GET /v1/orders?client_order_id=…`). */
+  /** REST `GET /v1/orders?…` only: the query string (without `?`), GetOrder's fields (`client_order_id=…&symbol=…`). */
   query?: string;
   auth: AuthHeaders;
   /** performance.now() when the edge received the request (the latency trace's first stamp, gateway/trace.ts); default: when the core got it. */

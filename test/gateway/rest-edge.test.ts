@@ -324,6 +324,7 @@ describe('REST edge', () => {
     expect(r.status).toBe(200);
     const seen = core.last();
     expect(seen).toMatchObject({ op: 'GetOrder', target: 'GET /v1/orders/12%33?verbose=1&x=%20', pathOrderId: '123' });
+    expect(seen.query, 'a path id: the query is not read').toBeUndefined();
     expect(signatureValid(seen)).toBe(true);
     // An empty query ("?" alone) is part of what was sent, hence of the target.
     // (fetch drops a lone "?", so this one goes through node:http.)

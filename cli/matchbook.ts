@@ -5,7 +5,7 @@
 //   npx matchbook cancel <orderId>
 //   npx matchbook amend <orderId> [--qty N] [--price P]
 //   npx matchbook cancel-all [--symbol S] [--side BUY|SELL]
-//   npx matchbook orders <orderId>
+//   npx matchbook orders <orderId> | orders --client-order-id X [--symbol S]
 //   npx matchbook instruments                        (GET /v1/instruments: sizes, limits, band, TRADING/HALTED)
 //   common: --url http://127.0.0.1:8080 --key demo-key-1 --secret demo-secret-1-change-me
 //   npx matchbook cluster status | halt S | resume S | kill-switch A [--off] | transfer-leader --to N | snapshot   (cli/operator-commands.ts)
@@ -26,7 +26,7 @@ const USAGE = `usage: matchbook <place|cancel|amend|cancel-all|orders|instrument
   cancel <orderId>
   amend <orderId> [--qty N] [--price P] [--stop-price P]
   cancel-all [--symbol S] [--side BUY|SELL]
-  orders <orderId>
+  orders <orderId> | orders --client-order-id X [--symbol S]
   instruments
   ${WATCH_USAGE}
   replay --data-dir DIR [--shard S] [--from-snapshot|--from-genesis] [--to-index N] --verify   (audit/README.md)
@@ -144,11 +144,19 @@ function gatewayRequest(cmd: string | undefined, arg: string | undefined, a: Ord
         ...(a.side !== undefined ? { side: a.side.toUpperCase() } : {}),
       };
       break;
-    case 'orders':
-      if (arg === undefined) throw new UsageError('orders needs an order id (listing comes with the read models)');
+    case 'orders': {
+      const clOrdId = a['client-order-id'];
+      if ((arg === undefined) === (clOrdId === undefined))
+        throw new UsageError('orders needs an order id or --client-order-id (listing comes with the read models)');
       method = 'GET';
-      path = `/v1/orders/${wholeUnits(arg, 'orderId')}`;
+      // By client order id: the live order with it, else the most recent one (gateway/README.md).
+      const q = new URLSearchParams({
+        client_order_id: clOrdId ?? '',
+        ...(a.symbol !== undefined ? { symbol: a.symbol } : {}),
+      });
+      path = arg !== undefined ? `/v1/orders/${wholeUnits(arg, 'orderId')}` : `/v1/orders?${q.toString()}`;
       break;
+    }
     case 'instruments':
       method = 'GET';
       path = '/v1/instruments';

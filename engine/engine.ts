@@ -1248,6 +1248,12 @@ export class Engine {
     };
   }
 
+  /** The id of the account's live order with this client order id (unique among its live orders), or undefined. */
+  liveOrderIdOf(account: number, clOrdId: string): number | undefined {
+    const o = this.accounts.get(account)?.clOrdIds.get(clOrdId);
+    return o === undefined ? undefined : this.orders.orderId[o];
+  }
+
   /** Live orders (resting plus pending stops). */
   get liveOrderCount(): number {
     return this.orders.used;

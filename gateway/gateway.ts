@@ -18,7 +18,14 @@
 
 import { randomInt, type KeyObject } from 'node:crypto';
 import { decodeEvents } from '../engine/event-codec.js';
-import { ExecType, OrdStatus, Reason, type EngineEvent, type InstrumentConfig } from '../engine/types.js';
+import {
+  ExecType,
+  OrdStatus,
+  Reason,
+  type EngineEvent,
+  type ExecReport,
+  type InstrumentConfig,
+} from '../engine/types.js';
 import { ENUM_NAMES, reasonName } from '../engine/json-codec.js';
 import { authenticate, type AuthHeaders, type KeyEntry } from '../api/auth.js';
 import { SESSION_LOST_CODES, TRACE_INDEXES_MAX } from '../replicator/client/protocol.js';
@@ -39,13 +46,16 @@ import { toReport, type ExecutionReportOut } from '../api/execution-report.js';
 import { encodeJsonCommand } from '../shard/json-command.js';
 import './limits-check.js';
 import { canonicalReport } from '../api/report-canonical.js';
-import { toGlobalOrderId } from '../api/order-ids.js';
+import { fromGlobalOrderId, toGlobalOrderId } from '../api/order-ids.js';
+import type { LiveOrder } from '../replicator/log.js';
+import { OrderView, isFinalStatus, type ViewedOrder } from './order-view.js';
 import type {
   GatewayCore,
   GatewayReply,
   GatewaySession,
   OrderOut,
   OrderResultOut,
+  CancelScope,
   RawRequest,
   SessionOptions,
 } from './types.js';
@@ -68,8 +78,10 @@ import {
   SHARD_CLIENTS,
   SHARD_INFLIGHT_MAX,
   REQUEST_TIMEOUT_MS,
-  ORDER_CACHE_MAX,
+  BOOK_READ_TIMEOUT_MS,
   SESSIONS_MAX,
+  SESSION_LIVE_ORDERS_MAX,
+  SESSION_CANCEL_BATCH_MAX,
   SESSION_PENDING_MAX,
   SESSION_PENDING_BYTES_MAX,
   READINESS_CACHE_MS,
@@ -171,12 +183,14 @@ export class Gateway implements GatewayCore {
   private readonly references = new Map<string, number | null>();
   /** Per shard: the engine state of its instruments, read from its replicas (ListInstruments). */
   private readonly instrumentReads = new Map<number, FreshReads<InstrumentEngineState[] | undefined>>();
-  /**
-   * Last report per order seen (ownership checks, GetOrder of done orders), LRU by Map order,
-   * kept as its canonical JSON (report-chain.ts): one flat string per order instead of an
-   * object of 26 fields, which the garbage collector would trace on every major collection.
-   */
-  private readonly orders = new Map<number, string>();
+  /** The last report seen per order, and client order ids (order-view.ts): ownership checks, GetOrder. */
+  private readonly view = new OrderView();
+  /** Live orders placed by SESSION-scope sessions → the session (what their automatic cancels cancel). */
+  private readonly sessionOrders = new Map<number, Session>();
+  /** CancelAllAfter timers, one per API key at most. */
+  private readonly cancelAfter = new Map<string, { timer: NodeJS.Timeout; triggerMs: number }>();
+  /** Sessions' automatic cancels under way (stop waits for them). */
+  private readonly autoCancels = new Set<Promise<void>>();
   private readonly sessions = new Set<Session>();
   /** Open sessions by account: where maker fills are pushed. */
   private readonly sessionsOf = new Map<number, Set<Session>>();
@@ -271,7 +285,13 @@ export class Gateway implements GatewayCore {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    // A REST dead-man's switch guards against its client going silent, not the gateway stopping.
+    for (const t of this.cancelAfter.values()) clearTimeout(t.timer);
+    this.cancelAfter.clear();
     for (const s of [...this.sessions]) s.close();
+    // Sessions ending with the gateway still get their cancel-on-disconnect (each bounded by
+    // REQUEST_TIMEOUT_MS per command) before the shard links close.
+    await Promise.all([...this.autoCancels]);
     for (const l of this.links.values()) l.close();
     await this.chain
       .close()
@@ -335,12 +355,12 @@ export class Gateway implements GatewayCore {
     return withRateLimit(r.ok ? { ok: true, body: r.body } : { ok: false, error: r.error }, rateLimit);
   }
 
-  /** Risk, routing, delivery and report signing of one validated command. */
+  /** Risk, routing, delivery and report signing of one validated command (`session`: the order session it came on). */
   private async execute(
     account: number,
     apiKey: string,
     c: ValidatedCommand,
-    clientHint: number | undefined,
+    session: Session | undefined,
     trace: OrderTrace,
   ): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; error: GatewayError }> {
     const risk = this.accounts.get(account);
@@ -351,6 +371,53 @@ export class Gateway implements GatewayCore {
         `account ${account} is not configured`,
       );
     if (c.op === 'GetOrder') return this.getOrder(account, c);
+    if (c.op === 'CancelAllAfter') return this.cancelAllAfter(account, apiKey, c.timeoutMs ?? 0);
+    const refused = this.refuseBeforeSending(account, risk, c, session);
+    if (refused !== undefined) return refused;
+    this.stats.commands++;
+    const place = c.op === 'PlaceOrder';
+    if (place) risk.pendingPlaces++;
+    if (place && session !== undefined) session.pendingPlaces++;
+    try {
+      const now = performance.now();
+      if (trace.checked === 0) trace.checked = now;
+      if (trace.sent === 0) trace.sent = now;
+      const results = await Promise.all(c.shards.map((s) => this.submit(s, c.body!, session?.clientHint)));
+      trace.replied = performance.now();
+      const failed = results.find((r): r is { ok: false; error: GatewayError } => !r.ok);
+      if (failed !== undefined) return failed;
+      const ok = results as ShardResult[];
+      const out = absorbed();
+      for (const r of ok) this.absorb(r, account, place ? session : undefined, c.op, out);
+      if (out.others !== undefined) void this.pushToSessions(out.others);
+      const first = ok[0]!;
+      if (trace.logIndex === 0) {
+        trace.shard = first.shard;
+        trace.logIndex = first.result.appliedIndex;
+      }
+      await this.sign(apiKey, out.mine, out.canonical);
+      trace.signed = performance.now();
+      if (out.rejection !== undefined) return { ok: false, error: out.rejection };
+      const result: OrderResultOut = {
+        seq: first.result.seq,
+        log_index: first.result.appliedIndex,
+        shard: first.shard,
+        reports: out.mine,
+      };
+      return { ok: true, body: c.op === 'MassCancel' ? { result, canceled_count: out.canceled } : { result } };
+    } finally {
+      if (place) risk.pendingPlaces--;
+      if (place && session !== undefined) session.pendingPlaces--;
+    }
+  }
+
+  /** Pre-trade refusals: risk, a foreign order known to this gateway, a full SESSION-scope session. */
+  private refuseBeforeSending(
+    account: number,
+    risk: AccountRisk,
+    c: ValidatedCommand,
+    session: Session | undefined,
+  ): { ok: false; error: GatewayError } | undefined {
     const riskError = checkRisk(risk, c, this.prices);
     if (riskError !== undefined) {
       this.stats.rejectedByRisk++;
@@ -359,76 +426,66 @@ export class Gateway implements GatewayCore {
     }
     // Ownership of an order known to this gateway: a foreign order is refused before it costs a log entry.
     if ((c.op === 'CancelOrder' || c.op === 'AmendOrder') && c.orderId !== undefined) {
-      const known = this.cachedOrder(toGlobalOrderId(c.shards[0]!, c.orderId));
-      if (known !== undefined && known.account !== account) return foreignOrder();
+      const known = this.view.get(toGlobalOrderId(c.shards[0]!, c.orderId));
+      if (known !== undefined && known.report.account !== account) return foreignOrder();
     }
-    this.stats.commands++;
-    if (c.op === 'PlaceOrder') risk.pendingPlaces++;
-    try {
-      const now = performance.now();
-      if (trace.checked === 0) trace.checked = now;
-      if (trace.sent === 0) trace.sent = now;
-      const results = await Promise.all(c.shards.map((s) => this.submit(s, c.body!, clientHint)));
-      trace.replied = performance.now();
-      const failed = results.find((r): r is { ok: false; error: GatewayError } => !r.ok);
-      if (failed !== undefined) return failed;
-      const ok = results as { ok: true; shard: number; result: SubmitResult; events: EngineEvent[] }[];
-      const reports: ExecutionReportOut[] = [];
-      const canonical: string[] = [];
-      let others: ExecutionReportOut[] | undefined;
-      let canceled = 0;
-      let rejection: GatewayError | undefined;
-      for (const r of ok) {
-        for (const e of r.events) {
-          if (e.kind === 'exec') {
-            const out = toReport(r.shard, e);
-            const canon = canonicalReport(out);
-            this.noteReport(e.account, out.order_id, e.ordStatus, canon);
-            if (e.account !== account) {
-              if (this.sessionsOf.has(e.account)) (others ??= []).push(out);
-            } else {
-              reports.push(out);
-              canonical.push(canon);
-              if (e.execType === ExecType.REJECTED && rejection === undefined)
-                rejection = rejectError(
-                  e.reason,
-                  `order rejected: ${reasonName(e.reason)}`,
-                  r.result.seq,
-                  out.order_id,
-                );
-            }
-          } else if (e.kind === 'cancel_reject' && e.account === account && rejection === undefined) {
-            rejection = rejectError(
+    // A SESSION-scope session must be able to cancel every order it placed: it tracks at most SESSION_LIVE_ORDERS_MAX.
+    if (
+      c.op === 'PlaceOrder' &&
+      session?.scope === 'SESSION' &&
+      session.liveOrders.size + session.pendingPlaces >= SESSION_LIVE_ORDERS_MAX
+    ) {
+      this.stats.rejectedByRisk++;
+      this.metrics.riskRejects.labels(ErrorCode.RISK_MAX_OPEN_ORDERS).inc();
+      return fail(
+        ErrorCode.RISK_MAX_OPEN_ORDERS,
+        ErrorReason.SESSION_LIVE_ORDERS_MAX,
+        `this session (cancel scope SESSION) has ${SESSION_LIVE_ORDERS_MAX} live orders and places in flight (SESSION_LIVE_ORDERS_MAX)`,
+      );
+    }
+    return undefined;
+  }
+
+  /**
+   * Every result the gateway receives goes through here — its clients' commands and the cancels
+   * it sends itself — so that each report updates the view of orders, the open-order counts and
+   * the SESSION-scope sessions' order sets. The reports of `requester` (0: none, a cancel of the
+   * gateway's own) go to `out.mine` (the reply); the others to `out.others`, for their
+   * accounts' open sessions. `placer`: the session whose PlaceOrder this is (its NEW orders are tracked).
+   */
+  private absorb(r: ShardResult, requester: number, placer: Session | undefined, op: string, out: Absorbed): void {
+    for (const e of r.events) {
+      if (e.kind === 'exec') {
+        const rep = toReport(r.shard, e);
+        const canon = canonicalReport(rep);
+        if (placer?.scope === 'SESSION' && e.account === requester && e.execType === ExecType.NEW)
+          this.trackSessionOrder(placer, rep.order_id);
+        this.noteReport(r.shard, r.result.appliedIndex, e, rep, canon);
+        if (e.account !== requester) {
+          if (this.sessionsOf.has(e.account)) (out.others ??= []).push(rep);
+        } else {
+          out.mine.push(rep);
+          out.canonical.push(canon);
+          if (e.execType === ExecType.REJECTED && out.rejection === undefined)
+            out.rejection = rejectError(
               e.reason,
-              `${c.op === 'AmendOrder' ? 'amend' : 'cancel'} rejected: ${reasonName(e.reason)}`,
+              `order rejected: ${reasonName(e.reason)}`,
               r.result.seq,
-              e.orderId > 0 ? toGlobalOrderId(r.shard, e.orderId) : undefined,
+              rep.order_id,
             );
-          } else if (e.kind === 'mass_cancel' && e.account === account) {
-            canceled += e.canceledCount;
-          } else if (e.kind === 'command_reject' && rejection === undefined) {
-            rejection = rejectError(e.reason, `command rejected: ${reasonName(e.reason)}`, r.result.seq);
-          }
         }
+      } else if (e.kind === 'cancel_reject' && e.account === requester && out.rejection === undefined) {
+        out.rejection = rejectError(
+          e.reason,
+          `${op === 'AmendOrder' ? 'amend' : 'cancel'} rejected: ${reasonName(e.reason)}`,
+          r.result.seq,
+          e.orderId > 0 ? toGlobalOrderId(r.shard, e.orderId) : undefined,
+        );
+      } else if (e.kind === 'mass_cancel' && e.account === requester) {
+        out.canceled += e.canceledCount;
+      } else if (e.kind === 'command_reject' && out.rejection === undefined) {
+        out.rejection = rejectError(e.reason, `command rejected: ${reasonName(e.reason)}`, r.result.seq);
       }
-      if (others !== undefined) void this.pushToSessions(others);
-      const first = ok[0]!;
-      if (trace.logIndex === 0) {
-        trace.shard = first.shard;
-        trace.logIndex = first.result.appliedIndex;
-      }
-      await this.sign(apiKey, reports, canonical);
-      trace.signed = performance.now();
-      if (rejection !== undefined) return { ok: false, error: rejection };
-      const result: OrderResultOut = {
-        seq: first.result.seq,
-        log_index: first.result.appliedIndex,
-        shard: first.shard,
-        reports,
-      };
-      return { ok: true, body: c.op === 'MassCancel' ? { result, canceled_count: canceled } : { result } };
-    } finally {
-      if (c.op === 'PlaceOrder') risk.pendingPlaces--;
     }
   }
 
@@ -497,16 +554,30 @@ export class Gateway implements GatewayCore {
     }
   }
 
-  /** Updates open-order counts and the order cache from any exec report. */
-  private noteReport(account: number, orderId: number, ordStatus: number, canonical: string): void {
-    const a = this.accounts.get(account);
+  /** Updates open-order counts, the view of orders and the sessions' order sets from any exec report. */
+  private noteReport(shard: number, logIndex: number, e: ExecReport, rep: ExecutionReportOut, canonical: string): void {
+    const orderId = rep.order_id;
+    const final = FINAL_STATUS.has(e.ordStatus);
+    const a = this.accounts.get(e.account);
     if (a !== undefined) {
-      if (FINAL_STATUS.has(ordStatus)) a.open.delete(orderId);
+      if (final) a.open.delete(orderId);
       else a.open.add(orderId);
     }
-    this.orders.delete(orderId);
-    this.orders.set(orderId, canonical);
-    if (this.orders.size > ORDER_CACHE_MAX) this.orders.delete(this.orders.keys().next().value!);
+    // NEW and REPLACED reports accept the order under their client order id (an amend may change it).
+    this.view.note(shard, logIndex, rep, canonical, e.execType === ExecType.NEW || e.execType === ExecType.REPLACED);
+    if (final) this.untrackSessionOrder(orderId);
+  }
+
+  private trackSessionOrder(s: Session, orderId: number): void {
+    s.liveOrders.add(orderId);
+    this.sessionOrders.set(orderId, s);
+  }
+
+  private untrackSessionOrder(orderId: number): void {
+    const s = this.sessionOrders.get(orderId);
+    if (s === undefined) return;
+    s.liveOrders.delete(orderId);
+    this.sessionOrders.delete(orderId);
   }
 
   /**
@@ -530,12 +601,6 @@ export class Gateway implements GatewayCore {
     }
   }
 
-  /** The last report seen of an order, from the cache. */
-  private cachedOrder(orderId: number): ExecutionReportOut | undefined {
-    const c = this.orders.get(orderId);
-    return c === undefined ? undefined : (JSON.parse(c) as ExecutionReportOut);
-  }
-
   /** Chain (in send order) and HMAC-sign the reports of one reply; canonical[k] is canonicalReport(reports[k]). */
   private async sign(apiKey: string, reports: ExecutionReportOut[], canonical: string[]): Promise<void> {
     if (reports.length === 0) return;
@@ -549,68 +614,47 @@ export class Gateway implements GatewayCore {
     c: ValidatedCommand,
   ): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; error: GatewayError }> {
     const shard = c.shards[0]!;
-    const id = toGlobalOrderId(shard, c.orderId!);
     const link = this.links.get(shard);
-    if (link === undefined)
-      return fail(ErrorCode.NOT_FOUND, 'ORDER_NOT_FOUND', `order ${id} not found`, { order_id: id });
-    // The live book first (authoritative for live orders), then what this gateway saw.
-    let bookRead = false;
-    for (const ep of link.endpointsLeaderFirst()) {
-      let r: Record<string, unknown>;
-      try {
-        r = await requestOnce(ep, { op: 'order', orderId: c.orderId }, 2_000);
-      } catch {
-        continue;
-      }
-      if (r.ok !== true) continue;
-      bookRead = true;
-      const o = r.order as {
-        orderId: number;
-        account: number;
-        clOrdId: string;
-        symbol: string;
-        side: number;
-        ordType: number;
-        tif: number;
-        price: number;
-        stopPrice: number;
-        orderQty: number;
-        cumQty: number;
-        leavesQty: number;
-        visibleQty: number;
-        pending: boolean;
-      } | null;
-      if (o === null) break;
-      if (o.account !== account) return foreignOrder(id);
-      const cached = this.cachedOrder(id);
-      const order: OrderOut = {
-        order_id: id,
-        client_order_id: o.clOrdId,
-        account: o.account,
-        symbol: o.symbol,
-        side: ENUM_NAMES.side.get(o.side) ?? '',
-        order_type: ENUM_NAMES.ordType.get(o.ordType) ?? '',
-        order_status: o.pending ? 'PENDING_TRIGGER' : o.cumQty > 0 ? 'PARTIALLY_FILLED' : 'NEW',
-        price: o.price,
-        stop_price: o.stopPrice,
-        order_qty: o.orderQty,
-        cum_qty: o.cumQty,
-        leaves_qty: o.leavesQty,
-        display_qty: cached?.display_qty ?? 0,
-        time_in_force: ENUM_NAMES.tif.get(o.tif) ?? '',
-      };
-      return { ok: true, body: { order } };
+    if (link === undefined) return fail(ErrorCode.NOT_FOUND, ErrorReason.UNKNOWN_SHARD, `no shard ${shard}`);
+    if (c.clientOrderId === undefined) return this.getOrderById(account, link, toGlobalOrderId(shard, c.orderId!));
+    // The account's live order with that client order id (unique among its live orders: the
+    // engine refuses a duplicate), else the most recent order this gateway saw accepted under it.
+    const book = await this.readBook(link, { account, clOrdId: c.clientOrderId }, 0);
+    if (book.order !== undefined) {
+      const id = toGlobalOrderId(shard, book.order.orderId);
+      return this.liveOrderReply(account, id, book.order, this.view.get(id));
     }
-    const r = this.cachedOrder(id);
-    // No replica answered (down, or refusing connections under load): a live order may exist, so NOT_FOUND would be a lie.
-    if (r === undefined && !bookRead)
-      return fail(
-        ErrorCode.UNAVAILABLE,
-        ErrorReason.NO_REPLICA_ANSWERED,
-        `order ${id}: no replica of shard ${shard} answered; retry`,
-        { retry_after_ms: 100, order_id: id },
-      );
-    if (r === undefined)
+    const id = this.view.orderIdOf(account, shard, c.clientOrderId);
+    if (id !== undefined) return this.getOrderById(account, link, id);
+    if (!book.read) return noReplica(`client order id ${c.clientOrderId}`, shard);
+    return fail(
+      ErrorCode.NOT_FOUND,
+      'ORDER_NOT_FOUND',
+      `no order with client order id ${c.clientOrderId} (not live, and not seen by this gateway)`,
+    );
+  }
+
+  /**
+   * GetOrder by order id. The rule: a final report seen is the answer (a done order never comes
+   * back); otherwise the book, read on a replica that has applied at least the entry of the last
+   * report seen (a lagging follower is skipped), is authoritative: live there → its state; not
+   * there → ENDED if this gateway saw the order (it ended, but its final report never reached this
+   * gateway), NOT_FOUND if not. Never NEW or PARTIALLY_FILLED for an order the book does not hold.
+   */
+  private async getOrderById(
+    account: number,
+    link: ShardLink,
+    id: number,
+  ): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; error: GatewayError }> {
+    const seen = this.view.get(id);
+    if (seen !== undefined && seen.report.account !== account) return foreignOrder(id);
+    if (seen !== undefined && isFinalStatus(seen.report.order_status))
+      return { ok: true, body: { order: orderFromReport(seen.report, seen.report.order_status) } };
+    const book = await this.readBook(link, { orderId: fromGlobalOrderId(id).seq }, seen?.logIndex ?? 0);
+    if (book.order !== undefined) return this.liveOrderReply(account, id, book.order, seen);
+    // No replica answered (down, refusing connections under load, or behind): a live order may exist.
+    if (!book.read) return noReplica(`order ${id}`, link.shard.id);
+    if (seen === undefined)
       return fail(
         ErrorCode.NOT_FOUND,
         'ORDER_NOT_FOUND',
@@ -619,24 +663,145 @@ export class Gateway implements GatewayCore {
           order_id: id,
         },
       );
-    if (r.account !== account) return foreignOrder(id);
+    return { ok: true, body: { order: { ...orderFromReport(seen.report, 'ENDED'), leaves_qty: 0 } } };
+  }
+
+  /**
+   * One book read (op 'order'), leader first: the first replica that answers having applied at
+   * least `minApplied` (the entry of the last report seen of the order) is authoritative.
+   */
+  private async readBook(
+    link: ShardLink,
+    query: { orderId: number } | { account: number; clOrdId: string },
+    minApplied: number,
+  ): Promise<{ read: boolean; order: LiveOrder | undefined }> {
+    for (const ep of link.endpointsLeaderFirst()) {
+      let r: Record<string, unknown>;
+      try {
+        r = await requestOnce(ep, { op: 'order', ...query }, BOOK_READ_TIMEOUT_MS);
+      } catch {
+        continue;
+      }
+      if (r.ok !== true || typeof r.applied !== 'number' || r.applied < minApplied) continue;
+      return { read: true, order: (r.order as LiveOrder | null) ?? undefined };
+    }
+    return { read: false, order: undefined };
+  }
+
+  private liveOrderReply(
+    account: number,
+    id: number,
+    o: LiveOrder,
+    seen: ViewedOrder | undefined,
+  ): { ok: true; body: Record<string, unknown> } | { ok: false; error: GatewayError } {
+    if (o.account !== account) return foreignOrder(id);
     const order: OrderOut = {
       order_id: id,
-      client_order_id: r.client_order_id,
-      account: r.account,
-      symbol: r.symbol,
-      side: r.side,
-      order_type: r.order_type,
-      order_status: r.order_status,
-      price: r.price,
-      stop_price: r.stop_price,
-      order_qty: r.order_qty,
-      cum_qty: r.cum_qty,
-      leaves_qty: r.leaves_qty,
-      display_qty: r.display_qty,
-      time_in_force: r.time_in_force,
+      client_order_id: o.clOrdId,
+      account: o.account,
+      symbol: o.symbol,
+      side: ENUM_NAMES.side.get(o.side) ?? '',
+      order_type: ENUM_NAMES.ordType.get(o.ordType) ?? '',
+      order_status: o.pending ? 'PENDING_TRIGGER' : o.cumQty > 0 ? 'PARTIALLY_FILLED' : 'NEW',
+      price: o.price,
+      stop_price: o.stopPrice,
+      order_qty: o.orderQty,
+      cum_qty: o.cumQty,
+      leaves_qty: o.leavesQty,
+      display_qty: seen?.report.display_qty ?? 0,
+      time_in_force: ENUM_NAMES.tif.get(o.tif) ?? '',
     };
     return { ok: true, body: { order } };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Cancels the gateway sends itself: sessions' cancel-on-disconnect and dead-man's switch, the
+  // REST dead-man's switch (CancelAllAfter). Their reports go through absorb like any other.
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * CancelAllAfter (REST `POST /v1/orders/cancel-all-after`): the API key's dead-man's switch.
+   * Each call replaces the key's timer (one per key at most, so as many as configured keys);
+   * 0 disarms. When it fires, every order of the account is canceled on every shard.
+   */
+  private cancelAllAfter(
+    account: number,
+    apiKey: string,
+    timeoutMs: number,
+  ): { ok: true; body: Record<string, unknown> } {
+    const nowMs = Date.now();
+    clearTimeout(this.cancelAfter.get(apiKey)?.timer);
+    this.cancelAfter.delete(apiKey);
+    if (timeoutMs === 0 || this.stopped) return { ok: true, body: { current_time_ms: nowMs, trigger_time_ms: 0 } };
+    const timer = setTimeout(() => {
+      this.cancelAfter.delete(apiKey);
+      this.cancelAccountOrders(account, 'cancel-all-after', undefined, { apiKey, timeoutMs }).catch((err: unknown) =>
+        this.log.error('cancel-all-after: failed', { account, err: errorMessage(err) }),
+      );
+    }, timeoutMs);
+    timer.unref();
+    this.cancelAfter.set(apiKey, { timer, triggerMs: nowMs + timeoutMs });
+    return { ok: true, body: { current_time_ms: nowMs, trigger_time_ms: nowMs + timeoutMs } };
+  }
+
+  /**
+   * @internal (Session) Its cancel-on-disconnect or dead-man's switch fired: once `answered`
+   * (its requests already sent are answered, so that an order placed just before is among those
+   * canceled), cancel by its scope. Never rejects.
+   */
+  autoCancel(s: Session, why: string, answered: Promise<unknown>): Promise<void> {
+    const fields = { account: s.account, scope: s.scope };
+    const p = answered
+      .then(() =>
+        s.scope === 'ACCOUNT'
+          ? this.cancelAccountOrders(s.account, why, s.clientHint, fields)
+          : this.cancelOrdersById(s.account, [...s.liveOrders], why, s.clientHint, fields),
+      )
+      .catch((err: unknown) => this.log.error(`${why}: failed`, { ...fields, err: errorMessage(err) }))
+      .finally(() => this.autoCancels.delete(p));
+    this.autoCancels.add(p);
+    return p;
+  }
+
+  /** Every order of the account on every shard (mass_cancel). */
+  private async cancelAccountOrders(account: number, why: string, hint: number | undefined, fields: LogFields) {
+    this.log.info('cancelling every order of the account', { account, why, ...fields });
+    const body = encodeJsonCommand({ type: 'mass_cancel', account });
+    this.absorbOwn(await Promise.all([...this.links.keys()].map((s) => this.submit(s, body, hint))), why);
+  }
+
+  /** The given orders of the account, by order id, SESSION_CANCEL_BATCH_MAX in flight at once. */
+  private async cancelOrdersById(
+    account: number,
+    ids: number[],
+    why: string,
+    hint: number | undefined,
+    fields: LogFields,
+  ) {
+    if (ids.length === 0) return;
+    this.log.info("cancelling the session's orders", { account, why, orders: ids.length, ...fields });
+    for (let at = 0; at < ids.length; at += SESSION_CANCEL_BATCH_MAX) {
+      const chunk = ids.slice(at, at + SESSION_CANCEL_BATCH_MAX);
+      const results = await Promise.all(
+        chunk.map((id) => {
+          const { shard, seq } = fromGlobalOrderId(id);
+          return this.submit(shard, encodeJsonCommand({ type: 'cancel', account, orderId: seq }), hint);
+        }),
+      );
+      this.absorbOwn(results, why);
+      // Answered: canceled (untracked by its report), or not live any more (its end not seen here).
+      for (let k = 0; k < chunk.length; k++) if (results[k]!.ok) this.untrackSessionOrder(chunk[k]!);
+    }
+  }
+
+  /** Results of the gateway's own cancels: absorbed (the view), their reports pushed to the accounts' open sessions. */
+  private absorbOwn(results: ({ ok: false; error: GatewayError } | ShardResult)[], why: string): void {
+    const out = absorbed();
+    for (const r of results) {
+      if (r.ok) this.absorb(r, 0, undefined, why, out);
+      else this.log.error('a cancel of the gateway failed', { why, code: r.error.code, err: r.error.message });
+    }
+    if (out.others !== undefined) void this.pushToSessions(out.others);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -737,7 +902,7 @@ export class Gateway implements GatewayCore {
     const outcomes = await Promise.all(
       v.commands.map((c) =>
         c.ok
-          ? this.execute(s.account, s.apiKey, c.command, s.clientHint, trace)
+          ? this.execute(s.account, s.apiKey, c.command, s, trace)
           : Promise.resolve({ ok: false as const, error: c.error }),
       ),
     );
@@ -745,13 +910,6 @@ export class Gateway implements GatewayCore {
       request_id: v.requestId,
       outcomes: outcomes.map((o) => (o.ok ? { result: o.body.result } : { error: o.error })),
     };
-  }
-
-  /** @internal (Session) Cancels every order of the account on every shard (cancel-on-disconnect, dead-man's switch). */
-  async cancelAllOf(account: number, why: string, fields: LogFields = {}): Promise<void> {
-    this.log.info('cancelling every order of the account', { account, why, ...fields });
-    const body = encodeJsonCommand({ type: 'mass_cancel', account });
-    await Promise.all([...this.links.keys()].map((s) => this.submit(s, body, undefined)));
   }
 
   /**
@@ -789,6 +947,12 @@ export class Gateway implements GatewayCore {
       }
     }
     return { slowOrders: slow, slowOrderMs: this.config.slowOrderMs };
+  }
+
+  /** @internal (Session) The session is closed and its automatic cancels are done: stop tracking its orders. */
+  forgetSessionOrders(s: Session): void {
+    for (const id of s.liveOrders) this.sessionOrders.delete(id);
+    s.liveOrders.clear();
   }
 
   /** @internal */
@@ -867,6 +1031,8 @@ export class Gateway implements GatewayCore {
     const results = await Promise.all(shards.map((s) => this.submit(s, enc, undefined)));
     const bad = results.find((r): r is { ok: false; error: GatewayError } => !r.ok);
     if (bad !== undefined) return bad;
+    // The kill switch's cancels: into the view, and to the account's open sessions.
+    this.absorbOwn(results, req.op);
     for (const r of results as { ok: true; events: EngineEvent[] }[]) {
       const rej = r.events.find((e) => e.kind === 'command_reject');
       if (rej !== undefined && rej.kind === 'command_reject')
@@ -883,6 +1049,11 @@ class Session implements GatewaySession {
   private closed = false;
   private deadMan: NodeJS.Timeout | undefined;
   onUnsolicited: ((reply: Record<string, unknown>) => void) | undefined = undefined;
+  /** Cancel scope SESSION: the live orders this session placed, as far as this gateway saw (at most SESSION_LIVE_ORDERS_MAX). */
+  readonly liveOrders = new Set<number>();
+  /** PlaceOrders of this session in flight (counted against SESSION_LIVE_ORDERS_MAX). */
+  pendingPlaces = 0;
+  readonly scope: CancelScope;
   constructor(
     private readonly gw: Gateway,
     readonly account: number,
@@ -890,16 +1061,14 @@ class Session implements GatewaySession {
     private readonly opts: SessionOptions,
     readonly clientHint: number,
   ) {
+    this.scope = opts.cancelScope;
     this.armDeadMan();
   }
 
   private armDeadMan(): void {
     if (this.opts.deadManMs <= 0 || this.closed) return;
     clearTimeout(this.deadMan);
-    this.deadMan = setTimeout(
-      () => void this.gw.cancelAllOf(this.account, "dead-man's switch", { idleMs: this.opts.deadManMs }),
-      this.opts.deadManMs,
-    );
+    this.deadMan = setTimeout(() => void this.gw.autoCancel(this, "dead-man's switch", this.tail), this.opts.deadManMs);
     this.deadMan.unref();
   }
 
@@ -962,11 +1131,66 @@ class Session implements GatewaySession {
     this.closed = true;
     clearTimeout(this.deadMan);
     this.gw.sessionClosed(this);
-    if (this.opts.cancelOnDisconnect) void this.gw.cancelAllOf(this.account, 'cancel-on-disconnect');
+    const cancel = this.opts.cancelOnDisconnect
+      ? this.gw.autoCancel(this, 'cancel-on-disconnect', this.tail)
+      : this.tail;
+    // Then nothing refers to the session any more (its orders' later reports find no owner).
+    void cancel.finally(() => this.gw.forgetSessionOrders(this));
   }
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/** A shard's answer to one command. */
+type ShardResult = { ok: true; shard: number; result: SubmitResult; events: EngineEvent[] };
+
+/** What absorb sorts a command's events into. */
+interface Absorbed {
+  /** The requester's reports (its reply), and their canonical forms. */
+  mine: ExecutionReportOut[];
+  canonical: string[];
+  /** Reports of other accounts with open sessions here: pushed to them. */
+  others: ExecutionReportOut[] | undefined;
+  canceled: number;
+  rejection: GatewayError | undefined;
+}
+
+function absorbed(): Absorbed {
+  return { mine: [], canonical: [], others: undefined, canceled: 0, rejection: undefined };
+}
+
+/** GetOrder's Order from a report. */
+function orderFromReport(r: ExecutionReportOut, orderStatus: string): OrderOut {
+  return {
+    order_id: r.order_id,
+    client_order_id: r.client_order_id,
+    account: r.account,
+    symbol: r.symbol,
+    side: r.side,
+    order_type: r.order_type,
+    order_status: orderStatus,
+    price: r.price,
+    stop_price: r.stop_price,
+    order_qty: r.order_qty,
+    cum_qty: r.cum_qty,
+    leaves_qty: r.leaves_qty,
+    display_qty: r.display_qty,
+    time_in_force: r.time_in_force,
+  };
+}
+
+/** No replica of the shard gave an authoritative book read: a live order may exist, so NOT_FOUND (or a stale status) would be a lie. */
+function noReplica(what: string, shard: number): { ok: false; error: GatewayError } {
+  return {
+    ok: false,
+    error: gatewayError(
+      ErrorCode.UNAVAILABLE,
+      ErrorReason.NO_REPLICA_ANSWERED,
+      `${what}: no replica of shard ${shard} answered; retry`,
+      { retry_after_ms: 100 },
+    ),
+  };
+}
 
 /** The engine state of a shard's instruments from its replicas, leader first (op 'instruments'); undefined if none answered. */
 async function readInstrumentStates(link: ShardLink): Promise<InstrumentEngineState[] | undefined> {

@@ -99,6 +99,8 @@ export const METADATA_RETRY_AFTER_MS = 'retry-after-ms';
 export const METADATA_CANCEL_ON_DISCONNECT = 'x-mb-cancel-on-disconnect';
 /** OrderSession opening metadata: dead-man's switch in ms (0 or absent = off). */
 export const METADATA_DEAD_MAN_MS = 'x-mb-dead-man-ms';
+/** OrderSession opening metadata: what cancel-on-disconnect and the dead-man's switch cancel, SESSION or ACCOUNT (default). */
+export const METADATA_CANCEL_SCOPE = 'x-mb-cancel-on-disconnect-scope';
 /** OrderSession response headers (sent once the session is authenticated): the account. */
 export const METADATA_ACCOUNT = 'x-mb-account';
 
@@ -314,7 +316,15 @@ export function sessionOptionsFromMetadata(md: grpc.Metadata): SessionOptions | 
     }
     deadManMs = Number(dm.trim());
   }
-  return { cancelOnDisconnect, deadManMs };
+  const scope = (firstString(md, METADATA_CANCEL_SCOPE) ?? '').trim().toUpperCase();
+  if (scope !== '' && scope !== 'SESSION' && scope !== 'ACCOUNT')
+    return gatewayError(
+      ErrorCode.INVALID_ARGUMENT,
+      ErrorReason.INVALID_METADATA,
+      `${METADATA_CANCEL_SCOPE} must be SESSION or ACCOUNT`,
+      { field: METADATA_CANCEL_SCOPE },
+    );
+  return { cancelOnDisconnect, deadManMs, cancelScope: scope === 'SESSION' ? 'SESSION' : 'ACCOUNT' };
 }
 
 /** Adds a rate-limit state to (trailing) metadata. */

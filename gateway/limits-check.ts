@@ -53,6 +53,10 @@ export function checkGatewayLimits(l: GatewayLimits = GATEWAY_LIMITS): string[] 
     ['the validation queue holds a full batch', l.QUEUE_MAX_DEFAULT >= l.BATCH_MAX_DEFAULT],
     ['the gateway refuses a client order id the engine would', l.CLIENT_ORDER_ID_MAX <= l.CLORDID_LENGTH_MAX],
     ['the shard window admits what all edges may have in flight at once', l.SHARD_INFLIGHT_MAX >= l.REST_INFLIGHT_MAX],
+    [
+      "a chunk of a session's cancels leaves the shard window room for other traffic",
+      l.SESSION_CANCEL_BATCH_MAX < l.SHARD_INFLIGHT_MAX,
+    ],
   ];
   return brokenRules(rules);
 }

@@ -12,8 +12,22 @@ export const SHARD_CLIENTS = 4;
 export const SHARD_INFLIGHT_MAX = 65_536;
 /** A command not acknowledged by then is answered UNAVAILABLE (it may still take effect, at most once). */
 export const REQUEST_TIMEOUT_MS = 10_000;
-/** Last known state of orders seen in reports (GetOrder for done orders), LRU. */
+/** Orders in the gateway's view (order-view.ts: the last report seen per order, GetOrder of done orders), LRU; its client-order-id index holds at most as many. */
 export const ORDER_CACHE_MAX = 200_000;
+/** GetOrder: how long one replica may take to answer a book read (op 'order') before the next one is asked. */
+export const BOOK_READ_TIMEOUT_MS = 2_000;
+/**
+ * Live orders one order session with cancel scope SESSION tracks (the orders it placed: what its
+ * cancel-on-disconnect and dead-man's switch cancel). A PlaceOrder that would go beyond (live +
+ * places in flight) is refused RISK_MAX_OPEN_ORDERS; the account's own maxOpenOrders usually binds first.
+ */
+export const SESSION_LIVE_ORDERS_MAX = 65_536;
+/**
+ * Cancels by order id sent at once when a SESSION-scope session's orders are canceled; the next
+ * chunk goes when this one is answered, so that a session with many orders does not fill the
+ * shard's window (SHARD_INFLIGHT_MAX) for everyone else.
+ */
+export const SESSION_CANCEL_BATCH_MAX = 1024;
 /** Order sessions open at once. */
 export const SESSIONS_MAX = 10_000;
 /** Requests of one session waiting for their replies; more are refused OVERLOADED. */
@@ -39,9 +53,14 @@ export const INSTRUMENTS_RETRY_AFTER_MS = 100;
 /** Slow orders the dump returns when the request does not say (`limit`, at most SLOW_ORDERS_MAX). */
 export const SLOW_ORDERS_DUMP_DEFAULT = 50;
 
-// The gRPC edge (grpc-server.ts)
-/** Largest dead-man's switch (ms): the largest setTimeout delay (2^31 − 1, ~24.8 days). */
+/**
+ * Largest dead-man's switch (ms): a session's `x-mb-dead-man-ms` and the `timeout_ms` of
+ * CancelAllAfter (`POST /v1/orders/cancel-all-after`, one timer per API key at most). The
+ * largest setTimeout delay (2^31 − 1, ~24.8 days): Node runs a longer one after 1 ms.
+ */
 export const DEAD_MAN_MS_MAX = 2 ** 31 - 1;
+
+// The gRPC edge (grpc-server.ts)
 /** Messages of one OrderSession stream submitted to the core and not yet answered (or written); reading pauses at this many and resumes below half. */
 export const SESSION_INFLIGHT_MAX = 1024;
 /** Server keepalive: ping an idle connection after this long. */

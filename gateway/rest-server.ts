@@ -10,8 +10,10 @@
 //   DELETE /v1/orders              CancelOrder by client_order_id (in the body; no path id)
 //   PATCH  /v1/orders              AmendOrder by orig_client_order_id (in the body; no path id)
 //   POST   /v1/orders/cancel-all   MassCancel
+//   POST   /v1/orders/cancel-all-after  CancelAllAfter (the API key's dead-man's switch)
 //   GET    /v1/orders/:id          GetOrder
 //   GET    /v1/instruments         ListInstruments (no auth: public reference data; counted in REST_INFLIGHT_MAX)
+//   GET    /v1/orders?client_order_id=…&symbol=…   GetOrder by client order id (fields in the query)
 //   POST   /v1/admin/{kill-switch,halt,resume,reference-price,slow-orders}   → the optional admin callback
 //   GET    /v1/time                {server_time_ms, receive_window_ms} (no auth): check the clock against the signing window
 //   GET    /healthz                "ok" (no auth): the process is alive
@@ -106,6 +108,12 @@ function tooLargeJson(bodyBytesMax: number): string {
 }
 
 const INTERNAL_JSON = errorBody(gatewayError(ErrorCode.INTERNAL, ErrorReason.INTERNAL, 'internal error'));
+/** 503 beyond REST_INFLIGHT_MAX requests in progress. */
+const OVERLOADED_JSON = errorBody(
+  gatewayError(ErrorCode.OVERLOADED, ErrorReason.REST_INFLIGHT_MAX, 'too many requests in progress', {
+    retry_after_ms: OVERLOADED_RETRY_AFTER_S * 1000,
+  }),
+);
 
 /** GET /v1/time: the server's clock and the signing window, so a client can check its own clock before signing. */
 export function timeJson(nowMs: number, receiveWindowMs: number | undefined): string {
@@ -142,11 +150,18 @@ const METRICS_ROUTE: Route = { kind: 'metrics' };
 const ALLOW_GET: Route = { kind: 'method-not-allowed', allow: 'GET' };
 const ALLOW_POST: Route = { kind: 'method-not-allowed', allow: 'POST' };
 const ALLOW_ORDER: Route = { kind: 'method-not-allowed', allow: 'GET, DELETE, PATCH' };
-const ALLOW_ORDERS: Route = { kind: 'method-not-allowed', allow: 'POST, DELETE, PATCH' };
+const ALLOW_ORDERS: Route = { kind: 'method-not-allowed', allow: 'GET, POST, DELETE, PATCH' };
 const PLACE_ROUTE: Route = { kind: 'core', op: Operation.PLACE_ORDER, pathOrderId: undefined, okStatus: 201 };
 const CANCEL_BY_BODY_ROUTE: Route = { kind: 'core', op: Operation.CANCEL_ORDER, pathOrderId: undefined, okStatus: 200 };
 const AMEND_BY_BODY_ROUTE: Route = { kind: 'core', op: Operation.AMEND_ORDER, pathOrderId: undefined, okStatus: 200 };
 const MASS_CANCEL_ROUTE: Route = { kind: 'core', op: Operation.MASS_CANCEL, pathOrderId: undefined, okStatus: 200 };
+const CANCEL_ALL_AFTER_ROUTE: Route = {
+  kind: 'core',
+  op: Operation.CANCEL_ALL_AFTER,
+  pathOrderId: undefined,
+  okStatus: 200,
+};
+const GET_BY_QUERY_ROUTE: Route = { kind: 'core', op: Operation.GET_ORDER, pathOrderId: undefined, okStatus: 200 };
 
 /** uWS gives the method in lower case. */
 function route(method: string, url: string, hasAdmin: boolean): Route {
@@ -159,6 +174,7 @@ function route(method: string, url: string, hasAdmin: boolean): Route {
     // The core's validation requires a path id to be a positive order id, so orders named by a
     // client order id are cancelled and amended here, with the id in the body.
     if (method === 'post') return PLACE_ROUTE;
+    if (method === 'get') return GET_BY_QUERY_ROUTE;
     if (method === 'delete') return CANCEL_BY_BODY_ROUTE;
     if (method === 'patch') return AMEND_BY_BODY_ROUTE;
     return ALLOW_ORDERS;
@@ -166,6 +182,7 @@ function route(method: string, url: string, hasAdmin: boolean): Route {
   if (url.startsWith(ORDERS_PREFIX)) {
     const id = url.slice(ORDERS_PREFIX.length);
     if (id === 'cancel-all') return method === 'post' ? MASS_CANCEL_ROUTE : ALLOW_POST;
+    if (id === 'cancel-all-after') return method === 'post' ? CANCEL_ALL_AFTER_ROUTE : ALLOW_POST;
     if (id.length === 0 || id.includes('/')) return NOT_FOUND_ROUTE;
     let op: Operation;
     if (method === 'get') op = Operation.GET_ORDER;
@@ -293,16 +310,7 @@ export class RestGateway {
         writeJson(res, 404, notFoundJson(method, url));
         return;
       case 'method-not-allowed':
-        res.writeStatus(statusLine(405)).writeHeader('allow', r.allow).writeHeader('content-type', JSON_TYPE);
-        res.end(
-          errorBody(
-            gatewayError(
-              ErrorCode.METHOD_NOT_ALLOWED,
-              ErrorReason.METHOD_NOT_ALLOWED,
-              `${method.toUpperCase()} is not allowed on ${url} (allowed: ${r.allow})`,
-            ),
-          ),
-        );
+        writeMethodNotAllowed(res, method, url, r.allow);
         return;
       case 'core':
       case 'admin':
@@ -318,15 +326,7 @@ export class RestGateway {
     }
     if (this.inflight >= this.inflightMax) {
       // A body still to come is parsed and dropped by uWS: the connection stays usable.
-      const overloaded = gatewayError(
-        ErrorCode.OVERLOADED,
-        ErrorReason.REST_INFLIGHT_MAX,
-        'too many requests in progress',
-        {
-          retry_after_ms: OVERLOADED_RETRY_AFTER_S * 1000,
-        },
-      );
-      writeJson(res, 503, errorBody(overloaded), OVERLOADED_RETRY_AFTER_S);
+      writeJson(res, 503, OVERLOADED_JSON, OVERLOADED_RETRY_AFTER_S);
       return;
     }
 
@@ -344,6 +344,8 @@ export class RestGateway {
       receivedAtMs: performance.now(),
     };
     if (r.kind === 'core' && r.pathOrderId !== undefined) raw.pathOrderId = r.pathOrderId;
+    // Only GetOrder by query reads the query string; elsewhere it is signed (the target) and ignored, as ever.
+    if (r === GET_BY_QUERY_ROUTE && query !== undefined && query !== '') (raw as RawRequest).query = query;
 
     const ex: Exchange = {
       res,
@@ -372,15 +374,7 @@ export class RestGateway {
    */
   private serveInstruments(res: HttpResponse): void {
     if (this.inflight >= this.inflightMax) {
-      const overloaded = gatewayError(
-        ErrorCode.OVERLOADED,
-        ErrorReason.REST_INFLIGHT_MAX,
-        'too many requests in progress',
-        {
-          retry_after_ms: OVERLOADED_RETRY_AFTER_S * 1000,
-        },
-      );
-      writeJson(res, 503, errorBody(overloaded), OVERLOADED_RETRY_AFTER_S);
+      writeJson(res, 503, OVERLOADED_JSON, OVERLOADED_RETRY_AFTER_S);
       return;
     }
     this.inflight++;
@@ -518,6 +512,13 @@ export class RestGateway {
       res.cork(() => writeError(res, reply.error, reply.rateLimit));
     }
   }
+}
+
+/** 405 with the path's allowed methods. */
+function writeMethodNotAllowed(res: HttpResponse, method: string, url: string, allow: string): void {
+  const message = `${method.toUpperCase()} is not allowed on ${url} (allowed: ${allow})`;
+  res.writeStatus(statusLine(405)).writeHeader('allow', allow).writeHeader('content-type', JSON_TYPE);
+  res.end(errorBody(gatewayError(ErrorCode.METHOD_NOT_ALLOWED, ErrorReason.METHOD_NOT_ALLOWED, message)));
 }
 
 function writeError(res: HttpResponse, error: GatewayError, rateLimit: RateLimitState | undefined): void {

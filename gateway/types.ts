@@ -19,6 +19,8 @@ export const Operation = {
   AMEND_ORDER: 'AmendOrder',
   MASS_CANCEL: 'MassCancel',
   GET_ORDER: 'GetOrder',
+  /** REST dead-man's switch of an API key (`POST /v1/orders/cancel-all-after`). */
+  CANCEL_ALL_AFTER: 'CancelAllAfter',
 } as const;
 export type Operation = (typeof Operation)[keyof typeof Operation];
 
@@ -32,6 +34,8 @@ export interface RawRequest {
   target: string;
   /** REST path parameter {id} (order id), if the route has one. */
   pathOrderId?: string;
+  /** REST `GET /v1/orders?…` only: the query string (without `?`), GetOrder's fields (`client_order_id=…&symbol=…`). */
+  query?: string;
   auth: AuthHeaders;
   /** performance.now() when the edge received the request (the latency trace's first stamp, gateway/trace.ts); default: when the core got it. */
   receivedAtMs?: number;
@@ -71,12 +75,19 @@ export type GatewayReply = ({ ok: true; body: Record<string, unknown> } | { ok: 
   rateLimit?: RateLimitState;
 };
 
+/**
+ * What a session's automatic cancels (cancel-on-disconnect, dead-man's switch) cancel: the orders
+ * this session placed (SESSION), or every order of the account on every shard (ACCOUNT, the default).
+ */
+export type CancelScope = 'SESSION' | 'ACCOUNT';
+
 /** An authenticated order session (gRPC OrderSession). */
 export interface SessionOptions {
-  /** Cancel every order of the account when the session ends (stream closed or broken). */
+  /** Cancel the orders of `cancelScope` when the session ends (stream closed or broken). */
   cancelOnDisconnect: boolean;
-  /** Dead-man's switch: cancel all after this long (ms) without a heartbeat or command; 0 = off. */
+  /** Dead-man's switch: cancel the orders of `cancelScope` after this long (ms) without a heartbeat or command; 0 = off. */
   deadManMs: number;
+  cancelScope: CancelScope;
 }
 
 export interface GatewaySession {

@@ -35,6 +35,9 @@
 //     at least one change; the new values are checked against the instrument when it is known
 //     (`symbol` given, or the order's shard has one instrument), else only for being positive.
 //   - mass cancel: symbol optional ("" or absent = every instrument, i.e. every shard).
+//   - get: exactly one of order_id (body, query or the REST path) and client_order_id (routed
+//     like a cancel's); a REST query string is read as the request's fields (GET has no body).
+//   - cancel-all-after: timeout_ms from 0 (absent: disarm) to DEAD_MAN_MS_MAX.
 // The engine validates everything again (and the state-dependent rules: band, duplicate ids,
 // halts…); these checks exist to answer precisely and early, without a round trip to a shard.
 //
@@ -51,6 +54,7 @@ import { fromGlobalOrderId } from '../api/order-ids.js';
 import { Operation } from './types.js';
 import { inexactInteger, inexactIntegerMessage } from './json-numbers.js';
 import {
+  DEAD_MAN_MS_MAX,
   REQUEST_BODY_BYTES_MAX,
   SESSION_BATCH_COMMANDS_MAX,
   SESSION_REQUEST_BYTES_MAX,
@@ -94,6 +98,10 @@ export interface ValidatedCommand {
   body?: Uint8Array;
   /** Shard-local order id (engine seq) for cancel/amend/get by order id. */
   orderId?: number;
+  /** GetOrder by client order id. */
+  clientOrderId?: string;
+  /** CancelAllAfter: ms until every order of the account is canceled; 0 = disarm. */
+  timeoutMs?: number;
   symbol?: string;
   // Risk inputs (place, amend).
   side?: Side;
@@ -158,7 +166,8 @@ const FIELDS: Record<Operation, ReadonlySet<string>> = {
     'symbol',
   ]),
   MassCancel: new Set(['symbol', 'side']),
-  GetOrder: new Set(['order_id']),
+  GetOrder: new Set(['order_id', 'client_order_id', 'symbol']),
+  CancelAllAfter: new Set(['timeout_ms']),
 };
 
 /** uint64 fields of the request messages (protobufjs gives them as decimal strings with longs: String). */
@@ -177,6 +186,7 @@ const REQUEST_MESSAGE: Record<Operation, string> = {
   AmendOrder: 'exchange.v1.AmendOrderRequest',
   MassCancel: 'exchange.v1.MassCancelRequest',
   GetOrder: 'exchange.v1.GetOrderRequest',
+  CancelAllAfter: 'exchange.v1.CancelAllAfterRequest',
 };
 
 const SESSION_OPS: readonly (readonly [string, Operation])[] = [
@@ -439,27 +449,40 @@ function place(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardIndex)
   return withBody(out);
 }
 
-function cancel(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardIndex): ValidatedCommand {
+/** The order a cancel or a get names: by order id, or by client order id (routed by `symbol`, or to the only shard). */
+function namedOrder(
+  d: Record<string, unknown>,
+  ctx: ValidateContext,
+  ix: ShardIndex,
+): { shard: number; seq?: number; clOrdId?: string; symbol?: string } {
   const id = orderIdOf(d, ctx);
   const clOrdId = clientOrderId(d, 'client_order_id');
   const symbol = str(d, 'symbol');
   const sym = symbol === undefined ? undefined : symbolEntry(ix, symbol);
   if (id !== undefined && clOrdId !== undefined)
     invalid(R.CONFLICTING_FIELDS, 'client_order_id', 'give either order_id or client_order_id, not both');
-  const engine: Record<string, unknown> = { type: 'cancel', account: ctx.account };
-  const out: ValidatedCommand = { op: Operation.CANCEL_ORDER, shards: [], engine };
+  const named: { shard: number; seq?: number; clOrdId?: string; symbol?: string } = { shard: 0 };
   if (id !== undefined) {
     const { shard, seq } = locateOrder(ix, id);
     if (sym !== undefined && sym.shard !== shard)
       invalid(R.CONFLICTING_FIELDS, 'symbol', 'symbol is not traded on the shard of order_id');
-    engine.orderId = seq;
-    out.shards = [shard];
-    out.orderId = seq;
+    named.shard = shard;
+    named.seq = seq;
   } else if (clOrdId !== undefined) {
-    out.shards = [routeByClientId(ix, sym?.shard, 'client_order_id')];
-    engine.clOrdId = clOrdId;
+    named.shard = routeByClientId(ix, sym?.shard, 'client_order_id');
+    named.clOrdId = clOrdId;
   } else missing('order_id', 'order_id or client_order_id is required');
-  if (symbol !== undefined) out.symbol = symbol;
+  if (symbol !== undefined) named.symbol = symbol;
+  return named;
+}
+
+function cancel(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardIndex): ValidatedCommand {
+  const named = namedOrder(d, ctx, ix);
+  const engine: Record<string, unknown> = { type: 'cancel', account: ctx.account };
+  const out: ValidatedCommand = { op: Operation.CANCEL_ORDER, shards: [named.shard], engine };
+  if (named.seq !== undefined) engine.orderId = out.orderId = named.seq;
+  else engine.clOrdId = named.clOrdId;
+  if (named.symbol !== undefined) out.symbol = named.symbol;
   return withBody(out);
 }
 
@@ -534,10 +557,18 @@ function massCancel(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardI
 }
 
 function getOrder(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardIndex): ValidatedCommand {
-  const id = orderIdOf(d, ctx);
-  if (id === undefined) missing('order_id');
-  const { shard, seq } = locateOrder(ix, id);
-  return { op: Operation.GET_ORDER, shards: [shard], orderId: seq };
+  const named = namedOrder(d, ctx, ix);
+  const out: ValidatedCommand = { op: Operation.GET_ORDER, shards: [named.shard] };
+  if (named.seq !== undefined) out.orderId = named.seq;
+  else out.clientOrderId = named.clOrdId!;
+  return out;
+}
+
+function cancelAllAfter(d: Record<string, unknown>): ValidatedCommand {
+  const timeoutMs = uint(d, 'timeout_ms') ?? 0;
+  if (timeoutMs > DEAD_MAN_MS_MAX)
+    invalid(R.INVALID_INTEGER, 'timeout_ms', `timeout_ms must be at most ${DEAD_MAN_MS_MAX} (0 disarms)`);
+  return { op: Operation.CANCEL_ALL_AFTER, shards: [], timeoutMs };
 }
 
 /**
@@ -567,6 +598,9 @@ export function validateCommand(op: Operation, decoded: Record<string, unknown>,
         break;
       case Operation.GET_ORDER:
         command = getOrder(decoded, ctx, ix);
+        break;
+      case Operation.CANCEL_ALL_AFTER:
+        command = cancelAllAfter(decoded);
         break;
     }
     return { ok: true, command };
@@ -650,12 +684,40 @@ function bad(message: string, reason: ErrorReason = R.MALFORMED_REQUEST): { ok: 
   return { ok: false, error: gatewayError(ErrorCode.INVALID_ARGUMENT, reason, message) };
 }
 
-/** Decodes a unary request body (JSON object or protobuf request message of op) into the common shape. Never throws. */
-export function decodeRequest(op: Operation, encoding: 'json' | 'protobuf', body: Uint8Array): DecodeResult {
+/**
+ * The fields of a REST query string (GetOrder's), each given once: `client_order_id=a1&symbol=BTC-USD`
+ * → {client_order_id: 'a1', symbol: 'BTC-USD'}. Values stay strings (the validator reads digits as integers).
+ */
+export function decodeQuery(query: string): DecodeResult {
+  const decoded: Record<string, unknown> = {};
+  // URLSearchParams never throws on a string: a malformed escape stays as sent (and fails the field's check).
+  for (const [k, v] of new URLSearchParams(query)) {
+    if (Object.hasOwn(decoded, k)) return bad(`query parameter ${k.slice(0, 64)} given twice`);
+    decoded[k] = v;
+  }
+  return { ok: true, decoded };
+}
+
+/**
+ * Decodes a unary request body (JSON object or protobuf request message of op) into the common
+ * shape; GetOrder over REST reads its fields from the query string instead (GET has no body).
+ * Never throws.
+ */
+export function decodeRequest(
+  op: Operation,
+  encoding: 'json' | 'protobuf',
+  body: Uint8Array,
+  query?: string,
+): DecodeResult {
   if (!Object.hasOwn(REQUEST_MESSAGE, op)) return bad(`unknown operation ${String(op)}`);
   if (!(body instanceof Uint8Array)) return bad('request body must be bytes');
   if (body.length > REQUEST_BODY_BYTES_MAX)
     return bad(`request body exceeds ${REQUEST_BODY_BYTES_MAX} bytes`, R.REQUEST_BODY_BYTES_MAX);
+  if (encoding === 'json' && op === Operation.GET_ORDER && typeof query === 'string' && query !== '') {
+    if (body.length > 0)
+      return bad('give the fields in the query string or in the body, not both', R.CONFLICTING_FIELDS);
+    return decodeQuery(query);
+  }
   if (encoding === 'json') {
     if (body.length === 0) return { ok: true, decoded: {} };
     let value: unknown;

@@ -117,7 +117,7 @@ function validateRequest(s: WorkerState, item: RequestItem): RequestOutcome {
   const { req, nowMs } = item;
   const a = authenticate(s.keys, req.auth, req.target, req.body, nowMs, s.windowMs);
   if (!a.ok) return a;
-  const d = decodeRequest(req.op, req.encoding, req.body);
+  const d = decodeRequest(req.op, req.encoding, req.body, req.query);
   if (!d.ok) return { ok: false, error: d.error, apiKey: a.apiKey };
   const v = validateCommand(req.op, d.decoded, { account: a.account, shards: s.shards, pathOrderId: req.pathOrderId });
   if (!v.ok) return { ok: false, error: v.error, apiKey: a.apiKey };

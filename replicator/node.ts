@@ -739,6 +739,11 @@ export class ReplicaNode implements ReplicatedLog {
     return { applied: this.sm.appliedIndex, instruments };
   }
 
+  /** The id of the account's live order with this client order id (op 'order' by client order id), and the applied index. */
+  liveOrderIdOf(account: number, clOrdId: string): { applied: number; orderId: number | undefined } {
+    return { applied: this.sm.appliedIndex, orderId: this.sm.engine.liveOrderIdOf(account, clOrdId) };
+  }
+
   /** The resting orders of the book, instrument by instrument, bids then asks, at most `max` (the client port's op 'orders'). */
   ordersDump(max: number): OrdersDump {
     const sm = this.sm;

@@ -20,6 +20,7 @@ import * as grpc from '@grpc/grpc-js';
 import {
   METADATA_ACCOUNT,
   METADATA_CANCEL_ON_DISCONNECT,
+  METADATA_CANCEL_SCOPE,
   METADATA_DEAD_MAN_MS,
   METADATA_ERROR_CODE,
   METADATA_ERROR_REASON,
@@ -104,8 +105,15 @@ export interface MassCancelRequest {
   /** Side; absent or UNSPECIFIED = both sides */
   side?: string;
 }
+/** By order id, or by client order id (with `symbol` when the exchange has several shards). */
 export interface GetOrderRequest {
-  order_id: number;
+  order_id?: number;
+  client_order_id?: string;
+  symbol?: string;
+}
+/** Dead-man's switch of the calling API key: 0 disarms. */
+export interface CancelAllAfterRequest {
+  timeout_ms: number;
 }
 
 // Responses are decoded plain objects: every scalar present (proto3 defaults), absent
@@ -124,6 +132,12 @@ export interface GetOrderResponse {
 }
 export interface ListInstrumentsResponse {
   instruments: InstrumentOut[];
+}
+
+/** Both ms since the Unix epoch; trigger_time_ms 0 = disarmed. */
+export interface CancelAllAfterResponse {
+  current_time_ms: number;
+  trigger_time_ms: number;
 }
 
 /** Exactly one of the keys. */
@@ -181,6 +195,8 @@ export interface SessionOpenOptions {
   cancelOnDisconnect?: boolean;
   /** Dead-man's switch: cancel all after this long without a message (metadata x-mb-dead-man-ms). */
   deadManMs?: number;
+  /** What both cancel: this session's orders or the account's (metadata x-mb-cancel-on-disconnect-scope; gateway default ACCOUNT). */
+  cancelScope?: 'SESSION' | 'ACCOUNT';
   /** Deadline of the whole stream, ms from now (none by default). */
   deadlineMs?: number;
 }
@@ -299,6 +315,10 @@ export class OrderEntryGrpcClient {
     return this.unary('ListInstruments', 'ListInstrumentsRequest', 'ListInstrumentsResponse', {}, opts);
   }
 
+  cancelAllAfter(req: CancelAllAfterRequest, opts?: UnaryCallOptions): Promise<CancelAllAfterResponse> {
+    return this.unary('CancelAllAfter', 'CancelAllAfterRequest', 'CancelAllAfterResponse', req, opts);
+  }
+
   /** Opens an authenticated OrderSession stream (see OrderSessionHandle). */
   openSession(opts: SessionOpenOptions = {}): OrderSessionHandle {
     const path = methodPath(SESSION_METHOD);
@@ -310,6 +330,7 @@ export class OrderEntryGrpcClient {
     if (opts.cancelOnDisconnect !== undefined)
       md.set(METADATA_CANCEL_ON_DISCONNECT, opts.cancelOnDisconnect ? 'true' : 'false');
     if (opts.deadManMs !== undefined) md.set(METADATA_DEAD_MAN_MS, String(opts.deadManMs));
+    if (opts.cancelScope !== undefined) md.set(METADATA_CANCEL_SCOPE, opts.cancelScope);
     const callOpts: grpc.CallOptions = {};
     if (opts.deadlineMs !== undefined) callOpts.deadline = Date.now() + opts.deadlineMs;
     const call = this.client.makeBidiStreamRequest<Buffer, Plain>(

@@ -5,7 +5,12 @@
 import type { KeyObject } from 'node:crypto';
 import type { GatewayError } from '../../api/errors.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
-import type { GetOrderResponse, MassCancelResponse, OrderResultResponse } from './grpc-client.js';
+import type {
+  CancelAllAfterResponse,
+  GetOrderResponse,
+  MassCancelResponse,
+  OrderResultResponse,
+} from './grpc-client.js';
 import {
   HEADER_RATELIMIT_LIMIT,
   HEADER_RATELIMIT_REMAINING,
@@ -101,8 +106,19 @@ export class OrderEntryRestClient {
     return this.reply('POST', '/v1/orders/cancel-all', body);
   }
 
-  getOrder(id: number | string): Promise<RestResponse<ReplyBody<GetOrderResponse>>> {
-    return this.reply('GET', `/v1/orders/${encodeURIComponent(String(id))}`);
+  /** By order id (`GET /v1/orders/{id}`), or by client order id (`GET /v1/orders?client_order_id=…&symbol=…`). */
+  getOrder(
+    by: number | string | { client_order_id: string; symbol?: string },
+  ): Promise<RestResponse<ReplyBody<GetOrderResponse>>> {
+    if (typeof by !== 'object') return this.reply('GET', `/v1/orders/${encodeURIComponent(String(by))}`);
+    const q = new URLSearchParams({ client_order_id: by.client_order_id });
+    if (by.symbol !== undefined) q.set('symbol', by.symbol);
+    return this.reply('GET', `/v1/orders?${q.toString()}`);
+  }
+
+  /** The API key's dead-man's switch (`POST /v1/orders/cancel-all-after`): re-arms at each call; 0 disarms. */
+  cancelAllAfter(timeoutMs: number): Promise<RestResponse<ReplyBody<CancelAllAfterResponse>>> {
+    return this.reply('POST', '/v1/orders/cancel-all-after', { timeout_ms: timeoutMs });
   }
 
   admin(route: AdminRoute, body: Record<string, unknown> = {}): Promise<RestResponse> {

@@ -11,6 +11,7 @@
 //                {id, op:'status', hash?:boolean}     → {id, ok:true, status}
 //                {id, op:'orders'}                    → {id, ok:true, applied, stateHash, execIdLast, orders:[…]}  (tests, debugging)
 //                {id, op:'order', orderId}            → {id, ok:true, applied, order | null}  (a live order; the gateway's GetOrder)
+//                {id, op:'order', account, clOrdId}   → the same, for the account's live order with that client order id
 //                {id, op:'trace', indexes:[…]}         → {id, ok:true, entries:[EntryStages | {index, unknown:true}]}
 //                                                       (stage times of recent leader entries, replicator/entry-trace.ts)
 //                {id, op:'entries', fromIndex, bytesMax?, waitMs?}

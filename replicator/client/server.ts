@@ -14,6 +14,7 @@
 
 import net from 'node:net';
 import { ByteWriter } from '../../engine/byte-writer.js';
+import { CLORDID_LENGTH_MAX } from '../../engine/limits.js';
 import type { EventBuffer } from '../../engine/event-buffer.js';
 import { ApplyOutcome, OUTCOME_NAMES, type ApplyResult } from '../../shard/state-machine.js';
 import type {
@@ -117,6 +118,8 @@ export interface ClientServerNode {
   status(withHash?: boolean): NodeStatus;
   /** Op 'order' (the gateway's GetOrder): a live order of the book, or undefined, and the applied index it was read at. */
   liveOrder(orderId: number): { applied: number; order: LiveOrder | undefined };
+  /** Op 'order' by (account, clOrdId): the id of the account's live order with that client order id; without it that form of the op is refused. */
+  liveOrderIdOf?(account: number, clOrdId: string): { applied: number; orderId: number | undefined };
   /** Op 'orders' (tests, debugging): the book's resting orders, at most `max`. */
   ordersDump(max: number): OrdersDump;
   /** Linearizable read (ReplicatedLog.readIndex): op 'instruments' reads after it; without it the op is refused. */
@@ -647,13 +650,25 @@ function opOrders({ id, node, reply }: OpRequest): void {
   reply({ id, ok: true, ...node.ordersDump(ORDERS_DUMP_MAX) });
 }
 
-/** {op:'order', orderId}: one live order, or null. */
+/** {op:'order', orderId} or {op:'order', account, clOrdId}: one live order, or null. */
 function opOrder({ req, id, node, reply, bad }: OpRequest): void {
   // A live order of this replica's book (the gateway's GetOrder): read after apply, not
   // linearizable (ReadIndex is not exposed yet); done orders are not in the book.
-  if (typeof req.orderId !== 'number' || !Number.isSafeInteger(req.orderId) || req.orderId < 1)
+  let orderId = req.orderId;
+  if (req.clOrdId !== undefined) {
+    // By client order id: unique among the account's live orders (engine rule).
+    if (typeof req.clOrdId !== 'string' || req.clOrdId.length > CLORDID_LENGTH_MAX)
+      return bad(`clOrdId must be a string of at most ${CLORDID_LENGTH_MAX} characters`);
+    if (typeof req.account !== 'number' || !Number.isSafeInteger(req.account) || req.account < 1)
+      return bad('account must be a positive safe integer');
+    if (node.liveOrderIdOf === undefined) return bad('op order by clOrdId is not served by this node');
+    const found = node.liveOrderIdOf(req.account, req.clOrdId);
+    if (found.orderId === undefined) return reply({ id, ok: true, applied: found.applied, order: null });
+    orderId = found.orderId;
+  }
+  if (typeof orderId !== 'number' || !Number.isSafeInteger(orderId) || orderId < 1)
     return bad('orderId must be a positive safe integer');
-  const r = node.liveOrder(req.orderId);
+  const r = node.liveOrder(orderId);
   reply({ id, ok: true, applied: r.applied, order: r.order ?? null });
 }
 

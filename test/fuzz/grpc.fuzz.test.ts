@@ -543,7 +543,11 @@ describe('gRPC fuzz', () => {
       m.set('x-mb-dead-man-ms', v);
       return m;
     };
-    expect(sessionOptionsFromMetadata(md('2147483647'))).toEqual({ cancelOnDisconnect: false, deadManMs: 2 ** 31 - 1 });
+    expect(sessionOptionsFromMetadata(md('2147483647'))).toEqual({
+      cancelOnDisconnect: false,
+      deadManMs: 2 ** 31 - 1,
+      cancelScope: 'ACCOUNT',
+    });
     expect(sessionOptionsFromMetadata(md('2147483648'))).toMatchObject({ code: ErrorCode.INVALID_ARGUMENT });
     expect(sessionOptionsFromMetadata(md('2500359144'))).toMatchObject({ code: ErrorCode.INVALID_ARGUMENT });
   });

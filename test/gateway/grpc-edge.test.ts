@@ -535,7 +535,7 @@ describe('OrderSession', () => {
       const open = core.opens[0]!;
       // The signed target carries the client's per-open nonce (two opens in one ms are not a replay).
       expect(open.target).toMatch(/^\/exchange\.v1\.OrderEntryService\/OrderSession#[0-9a-f]{24}$/);
-      expect(open.opts).toEqual({ cancelOnDisconnect: true, deadManMs: 5_000 });
+      expect(open.opts).toEqual({ cancelOnDisconnect: true, deadManMs: 5_000, cancelScope: 'ACCOUNT' });
       expect(verifies(open.auth, open.target, new Uint8Array(0))).toBe(true);
 
       const arrived: number[] = [];

@@ -39,6 +39,10 @@ describe('gateway limits', () => {
       { SLOW_ORDERS_DUMP_DEFAULT: GATEWAY_LIMITS.SLOW_ORDERS_MAX + 1 },
       'the slow-order dump default is within what is kept',
     ],
+    [
+      { SESSION_CANCEL_BATCH_MAX: GATEWAY_LIMITS.SHARD_INFLIGHT_MAX },
+      "a chunk of a session's cancels leaves the shard window room for other traffic",
+    ],
   ])('a planted contradiction %o is named', (change, rule) => {
     expect(checkGatewayLimits({ ...GATEWAY_LIMITS, ...change })).toEqual([rule]);
   });

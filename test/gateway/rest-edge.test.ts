@@ -315,11 +315,29 @@ describe('REST edge', () => {
     expect(signatureValid(seen)).toBe(true);
   });
 
+  it('GET /v1/orders?client_order_id=… → GetOrder with the query; POST /v1/orders/cancel-all-after → CancelAllAfter', async () => {
+    const r = await client.request('GET', '/v1/orders?client_order_id=a-1&symbol=BTC-USD');
+    expect(r.status).toBe(200);
+    const seen = core.last();
+    expect(seen).toMatchObject({
+      op: 'GetOrder',
+      target: 'GET /v1/orders?client_order_id=a-1&symbol=BTC-USD',
+      query: 'client_order_id=a-1&symbol=BTC-USD',
+    });
+    expect(seen.pathOrderId).toBeUndefined();
+    expect(signatureValid(seen)).toBe(true);
+    const after = await client.request('POST', '/v1/orders/cancel-all-after', { timeout_ms: 5000 });
+    expect(after.status).toBe(200);
+    expect(core.last()).toMatchObject({ op: 'CancelAllAfter', target: 'POST /v1/orders/cancel-all-after' });
+    expect(signatureValid(core.last())).toBe(true);
+  });
+
   it('GET /v1/orders/:id → GetOrder; the target keeps the query string and escapes exactly as sent', async () => {
     const r = await client.request('GET', '/v1/orders/12%33?verbose=1&x=%20');
     expect(r.status).toBe(200);
     const seen = core.last();
     expect(seen).toMatchObject({ op: 'GetOrder', target: 'GET /v1/orders/12%33?verbose=1&x=%20', pathOrderId: '123' });
+    expect(seen.query, 'a path id: the query is not read').toBeUndefined();
     expect(signatureValid(seen)).toBe(true);
     // An empty query ("?" alone) is part of what was sent, hence of the target.
     // (fetch drops a lone "?", so this one goes through node:http.)
@@ -461,7 +479,8 @@ describe('REST edge', () => {
       expect(JSON.parse(r.body).reason).toBe('ROUTE_NOT_FOUND');
     }
     for (const [method, path, allow] of [
-      ['GET', '/v1/orders', 'POST, DELETE, PATCH'],
+      ['PUT', '/v1/orders', 'GET, POST, DELETE, PATCH'],
+      ['GET', '/v1/orders/cancel-all-after', 'POST'],
       ['PUT', '/v1/orders/1', 'GET, DELETE, PATCH'],
       ['POST', '/v1/orders/1', 'GET, DELETE, PATCH'],
       ['GET', '/v1/orders/cancel-all', 'POST'],

@@ -59,6 +59,7 @@ describe('order session limits', () => {
     const s = (await gw.openSession(signRequest({ key: 'k1', hmacSecret: 's1' }, target, new Uint8Array(0)), target, {
       cancelOnDisconnect: false,
       deadManMs: 0,
+      cancelScope: 'ACCOUNT',
     })) as GatewaySession;
     expect('submit' in s).toBe(true);
     const codec = OrderEntryCodec.get();

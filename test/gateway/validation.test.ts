@@ -26,7 +26,12 @@ import {
   type ShardInfo,
   type ValidateResult,
 } from '../../gateway/validate.js';
-import { REQUEST_BODY_BYTES_MAX, SESSION_BATCH_COMMANDS_MAX, SESSION_REQUEST_BYTES_MAX } from '../../gateway/limits.js';
+import {
+  DEAD_MAN_MS_MAX,
+  REQUEST_BODY_BYTES_MAX,
+  SESSION_BATCH_COMMANDS_MAX,
+  SESSION_REQUEST_BYTES_MAX,
+} from '../../gateway/limits.js';
 import { createWorkerState, runTask, type ValidationWorkerData } from '../../gateway/validation-worker.js';
 import { ValidationPool } from '../../gateway/worker-pool.js';
 
@@ -601,6 +606,43 @@ describe('MassCancel and GetOrder', () => {
     expect(p.ok && p.command).toEqual({ op: 'GetOrder', shards: [0], orderId: 77 });
     expectReject(both(G, { order_id: toGlobalOrderId(9, 5) }), ErrorCode.NOT_FOUND, 'order not found');
   });
+  it('get order by client order id: routed by symbol (or the only shard), exactly one of the two ids', () => {
+    const r = both(G, { client_order_id: 'c-9', symbol: 'SOL-USD' });
+    expect(r.ok && r.command).toEqual({ op: 'GetOrder', shards: [1], clientOrderId: 'c-9' });
+    const one = both(G, { client_order_id: 'c-9' }, { client_order_id: 'c-9' }, { ...ctx, shards: ONE_SHARD });
+    expect(one.ok && one.command).toEqual({ op: 'GetOrder', shards: [0], clientOrderId: 'c-9' });
+    invalid(both(G, { client_order_id: 'c-9' }), 'symbol is required with client_order_id');
+    invalid(both(G, { client_order_id: 'c-9', order_id: 5 }), 'not both');
+    invalid(both(G, { client_order_id: 'no spaces', symbol: 'SOL-USD' }), 'client_order_id must be');
+    invalid(both(G, { order_id: toGlobalOrderId(1, 5), symbol: 'BTC-USD' }), 'not traded on the shard');
+  });
+  it('get order over REST: the fields come from the query string, each once, never also in a body', () => {
+    const q = decodeRequest(G, 'json', new Uint8Array(0), 'client_order_id=c-9&symbol=SOL-USD');
+    expect(q).toEqual({ ok: true, decoded: { client_order_id: 'c-9', symbol: 'SOL-USD' } });
+    const byId = decodeRequest(G, 'json', new Uint8Array(0), `order_id=${toGlobalOrderId(1, 5)}`);
+    const v = byId.ok ? validateCommand(G, byId.decoded, ctx) : byId;
+    expect(v.ok && v.command).toEqual({ op: 'GetOrder', shards: [1], orderId: 5 });
+    invalid(decodeRequest(G, 'json', new Uint8Array(0), 'symbol=A&symbol=B') as ValidateResult, 'given twice');
+    invalid(decodeRequest(G, 'json', utf8('{}'), 'symbol=A') as ValidateResult, 'not both');
+    const unknown = decodeRequest(G, 'json', new Uint8Array(0), 'verbose=1');
+    invalid(unknown.ok ? validateCommand(G, unknown.decoded, ctx) : unknown, 'unknown field verbose');
+    // Other operations read their body, never the query.
+    expect(decodeRequest(M, 'json', utf8('{"side":"BUY"}'), 'symbol=X')).toEqual({
+      ok: true,
+      decoded: { side: 'BUY' },
+    });
+  });
+  it('cancel-all-after: timeout_ms from 0 (also absent: disarm) to DEAD_MAN_MS_MAX', () => {
+    const A = Operation.CANCEL_ALL_AFTER;
+    const r = both(A, { timeout_ms: 60_000 });
+    expect(r.ok && r.command).toEqual({ op: 'CancelAllAfter', shards: [], timeoutMs: 60_000 });
+    expect(viaJson(A, {})).toEqual(viaJson(A, { timeout_ms: 0 }));
+    expect(both(A, { timeout_ms: DEAD_MAN_MS_MAX }).ok).toBe(true);
+    invalid(both(A, { timeout_ms: DEAD_MAN_MS_MAX + 1 }), 'timeout_ms must be at most');
+    invalid(viaJson(A, { timeout_ms: -1 }), 'timeout_ms must be an integer');
+    invalid(viaJson(A, { timeout_ms: 1.5 }), 'timeout_ms must be an integer');
+    invalid(viaJson(A, { timeout: 5 }), 'unknown field timeout');
+  });
 });
 
 describe('session requests', () => {
@@ -718,6 +760,7 @@ describe('validateCommand never throws', () => {
     'self_trade_prevention',
     'order_id',
     'orig_client_order_id',
+    'timeout_ms',
     '__proto__',
     'constructor',
     'toString',

@@ -146,7 +146,9 @@ describe.skipIf(python === undefined && process.env.CI === undefined)('an indepe
       expect(r, name).toMatchObject({ http_status: 400, body: { code: 'INVALID_ARGUMENT', reason, field } });
       expect(r.body.message, name).toBe((e.grpc_message as string).slice('INVALID_ARGUMENT: '.length));
     }
-    expect(step('grpc.error.off_tick').error).toMatchObject({ status: { message: 'INVALID_ARGUMENT: price must be a multiple of the tick size 5' } });
+    expect(step('grpc.error.off_tick').error).toMatchObject({
+      status: { message: 'INVALID_ARGUMENT: price must be a multiple of the tick size 5' },
+    });
   });
 
   it('decodes an engine reject (ORDER_REJECTED) with its seq and order id, over both protocols', () => {
@@ -270,7 +272,11 @@ describe.skipIf(python === undefined && process.env.CI === undefined)('an indepe
       });
       const [, makerTrade, takerTrade] = taker.reports as Report[];
       expect(makerTrade!.trade_id, t).toBe(takerTrade!.trade_id);
-      expect(readBack(`${t}.fill.taker`, makerId), t).toMatchObject({ order_status: 'FILLED', cum_qty: 2, leaves_qty: 0 });
+      expect(readBack(`${t}.fill.taker`, makerId), t).toMatchObject({
+        order_status: 'FILLED',
+        cum_qty: 2,
+        leaves_qty: 0,
+      });
       expect(readBack(`${t}.fill.taker`, takerId), t).toMatchObject({
         order_status: 'PARTIALLY_FILLED',
         cum_qty: 2,

@@ -50,7 +50,8 @@ function grpcError(grpcStatus: string, statusCode: number, code: string, reason:
     grpc_status: grpcStatus,
     x_mb_error_code: code,
     x_mb_error_reason: reason,
-    status: { code: statusCode, grpc_code_value: statusCode },
+    status: { code: statusCode },
+    consistent: true,
     error_info: { reason, domain: 'matchbook.exchange', metadata: { code, ...metadata } },
   };
 }

@@ -109,6 +109,10 @@ def verify_reports(reports, secret):
     out = {"reports": len(reports), "hmac_ok": 0, "links_checked": 0, "gaps": 0, "runs": 0, "failures": []}
     previous = None
     for r in reports:
+        missing = [k for k in (*CANONICAL_FIELDS, "chain_seq", "chain_hash", "signature") if k not in r]
+        if missing:  # not a report this specification describes: nothing of it can be checked
+            out["failures"].append(f"report {r.get('exec_id')}: fields missing: {', '.join(missing)}")
+            continue
         form = canonical(r)
         if hmac.compare_digest(report_hmac(secret, form), r["signature"]):
             out["hmac_ok"] += 1
@@ -232,22 +236,32 @@ class GrpcClient:
             return None, self.decode_error(err)
 
     def decode_error(self, err):
-        """The x-mb-* trailers and the google.rpc.Status in grpc-status-details-bin, decoded."""
+        """The x-mb-* trailers and the google.rpc.Status in grpc-status-details-bin, decoded, and
+        whether they agree as docs/errors.md "Shapes" says (same code and message as the call's
+        status; ErrorInfo's reason and metadata "code" equal to the x-mb-error-* trailers)."""
         trailers = {m.key: m.value for m in (err.trailing_metadata() or ())}
         out = {"grpc_status": err.code().name, "grpc_message": err.details(),
                "x_mb_error_code": trailers.get("x-mb-error-code"), "x_mb_error_reason": trailers.get("x-mb-error-reason")}
-        raw = trailers.get("grpc-status-details-bin")
+        raw = trailers.get("grpc-status-details-bin")  # bytes: grpcio base64-decodes -bin metadata
         if raw is None:
             return out
         status = self.s.status.Status.FromString(raw)
-        out["status"] = {"code": status.code, "message": status.message, "grpc_code_value": err.code().value[0]}
+        out["status"] = {"code": status.code, "message": status.message}
         for any_detail in status.details:
-            for name, cls in (("error_info", self.s.details.ErrorInfo), ("retry_info", self.s.details.RetryInfo)):
-                if any_detail.Is(cls.DESCRIPTOR):
-                    detail = cls()
-                    any_detail.Unpack(detail)
-                    out[name] = {"reason": detail.reason, "domain": detail.domain, "metadata": dict(detail.metadata)} \
-                        if name == "error_info" else {"retry_delay_ms": detail.retry_delay.ToMilliseconds()}
+            if any_detail.Is(self.s.details.ErrorInfo.DESCRIPTOR):
+                info = self.s.details.ErrorInfo()
+                any_detail.Unpack(info)
+                out["error_info"] = {"reason": info.reason, "domain": info.domain, "metadata": dict(info.metadata)}
+            elif any_detail.Is(self.s.details.RetryInfo.DESCRIPTOR):
+                retry = self.s.details.RetryInfo()
+                any_detail.Unpack(retry)
+                out["retry_info"] = {"retry_delay_ms": retry.retry_delay.ToMilliseconds()}
+        info = out.get("error_info", {})
+        out["consistent"] = (
+            status.code == err.code().value[0] and status.message == err.details()
+            and info.get("domain") == ERROR_DOMAIN and info.get("reason") == out["x_mb_error_reason"]
+            and info.get("metadata", {}).get("code") == out["x_mb_error_code"]
+        )
         return out
 
     def command(self, method, request_cls, fields):

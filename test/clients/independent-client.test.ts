@@ -147,9 +147,6 @@ describe.skipIf(python === undefined && process.env.CI === undefined)('an indepe
       expect(r, name).toMatchObject({ http_status: 400, body: { code: 'INVALID_ARGUMENT', reason, field } });
       expect(r.body.message, name).toBe((e.grpc_message as string).slice('INVALID_ARGUMENT: '.length));
     }
-    expect(step('grpc.error.off_tick').error).toMatchObject({
-      status: { message: 'INVALID_ARGUMENT: price must be a multiple of the tick size 5' },
-    });
   });
 
   it('decodes an engine reject (ORDER_REJECTED) with its seq and order id, over both protocols', () => {
@@ -173,7 +170,7 @@ describe.skipIf(python === undefined && process.env.CI === undefined)('an indepe
           body: {
             code: 'ORDER_REJECTED',
             reason: 'DUPLICATE_CLIENT_ORDER_ID',
-            message: 'order rejected: DUPLICATE_CLIENT_ORDER_ID',
+            message: expect.any(String), // for people; docs/errors.md: may change
             order_id: seq,
             seq,
           },

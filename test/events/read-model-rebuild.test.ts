@@ -1,0 +1,238 @@
+// The query process against a broker that is not the one its read models were built from
+// (issue 18: `rm -rf data` left the query service on the previous exchange's read models).
+// Real processes over loopback: replica processes, the embedded broker, the publisher process
+// and the query process, whose --data-dir is kept across exchanges and brokers:
+//   1. exchange A + broker A: many fills; the query process consumes them and writes its snapshot;
+//   2. a fresh exchange B and a fresh broker B (fewer records: the old offsets are past the new
+//      topics' ends): the query process restarted on the old data dir must discard its models
+//      and rebuild; once /readyz says ready, the new fill is there, the old ones are gone,
+//      as_of is B's, and /v1/lag's offsets are within the broker's;
+//   3. the same exchange B republished into a fresh broker C (the same records at the same
+//      offsets: only the cluster id tells): rebuilt again, and a new fill appears.
+// Every wait is bounded and polls; nothing asserts on timing.
+
+import path from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startBroker, type RunningBroker } from '../../events/broker/server.js';
+import { QueryRestClient } from '../../events/query/client.js';
+import { staleReason } from '../../events/read-models/consumer.js';
+import { ReplicaClient } from '../../replicator/client/client.js';
+import { ProcessCluster } from '../../replicator/process-cluster.js';
+import { terminate } from '../../ops/child-process.js';
+import { kill, orderFlow, removeTmpDirs, spawnReady, tmpDir, waitFor, type Child } from './helpers.js';
+
+/** Bound on every wait for the processes to catch up (ms): generous for a loaded 2-core machine. */
+const CATCH_UP_MS = 120_000;
+const STOP_GRACE_MS = 15_000;
+const ACCOUNTS = [1, 2, 3, 4, 5, 6];
+const keyOf = (account: number) => ({ key: `key-${account}`, hmacSecret: `secret-${account}` });
+
+interface Exchange {
+  cluster: ProcessCluster;
+  client: ReplicaClient;
+}
+
+const dir = tmpDir('mb-rebuild-');
+const queryDataDir = path.join(dir, 'query');
+const running: { brokers: RunningBroker[]; exchanges: Exchange[]; children: Child[] } = {
+  brokers: [],
+  exchanges: [],
+  children: [],
+};
+
+async function startExchange(): Promise<Exchange> {
+  const cluster = await ProcessCluster.create({ fsync: true });
+  await cluster.startAll();
+  await cluster.waitForLeader();
+  const ex = { cluster, client: new ReplicaClient({ endpoints: cluster.endpoints }) };
+  running.exchanges.push(ex);
+  return ex;
+}
+
+async function startEventsBroker(name: string): Promise<string> {
+  const b = await startBroker({ dataDir: path.join(dir, name), port: 0, host: '127.0.0.1' });
+  running.brokers.push(b);
+  return `127.0.0.1:${b.port}`;
+}
+
+async function startPublisher(ex: Exchange, brokers: string, name: string): Promise<Child> {
+  const p = await spawnReady('events/publisher/main.ts', [
+    '--cluster',
+    ex.cluster.configPath,
+    '--brokers',
+    brokers,
+    '--data-dir',
+    path.join(dir, name),
+    '--status-every-ms',
+    '200',
+  ]);
+  running.children.push(p);
+  return p;
+}
+
+/** Waits until the publisher's status lines say everything through `seq` is in Kafka. */
+async function published(p: Child, seq: number): Promise<void> {
+  const publishedSeq = () => {
+    for (let k = p.lines.length - 1; k >= 0; k--)
+      if (p.lines[k]!.startsWith('{"event":"status"'))
+        return Number((JSON.parse(p.lines[k]!) as { publishedSeq: number }).publishedSeq);
+    return 0;
+  };
+  await waitFor(() => publishedSeq() >= seq, `the publisher to publish seq ${seq}`, CATCH_UP_MS, 100);
+}
+
+/** The query process on the shared data dir, answering for `ex`'s shard. */
+async function startQuery(ex: Exchange, brokers: string): Promise<Child & { ready: Record<string, unknown> }> {
+  const configPath = path.join(dir, `gateway-${running.children.length}.json`);
+  writeFileSync(
+    configPath,
+    JSON.stringify({
+      receiveWindowMs: 5_000,
+      shards: [{ id: 0, clusterConfig: ex.cluster.configPath }],
+      accounts: ACCOUNTS.map((account) => ({ account, apiKeys: [keyOf(account)] })),
+      dataDir: path.join(dir, 'gateway'),
+    }),
+  );
+  const q = await spawnReady('events/query/main.ts', [
+    '--config',
+    configPath,
+    '--brokers',
+    brokers,
+    '--data-dir',
+    queryDataDir,
+    '--rest',
+    '127.0.0.1:0',
+    '--grpc',
+    '127.0.0.1:0',
+  ]);
+  running.children.push(q);
+  return q;
+}
+
+/** One trade between accounts 1 (buyer) and 2 (seller); returns the last seq. */
+async function oneTrade(ex: Exchange, tag: string, qty: number): Promise<number> {
+  const order = (account: number, side: string) => ({
+    type: 'new',
+    account,
+    clOrdId: `${tag}-${account}`,
+    symbol: 'BTC-USD',
+    side,
+    ordType: 'LIMIT',
+    price: 5_000_000,
+    qty,
+  });
+  await ex.client.submit(order(1, 'BUY'));
+  return (await ex.client.submit(order(2, 'SELL'))).seq;
+}
+
+async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+async function metric(base: string, name: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line === undefined ? Number.NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+/**
+ * Polls /readyz until ready; the moment it says so, the read models must already hold the
+ * fresh exchange (the records were in Kafka before the process started): account 1's fills
+ * are exactly `fills` (quantities), as_of is at least `seq` (the last order; time ticks may
+ * follow it) and at most what `pub` has published, and no offset is past a high watermark.
+ */
+async function readyMeansFresh(base: string, fills: number[], seq: number, pub: Child): Promise<void> {
+  await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, '/readyz to say ready', CATCH_UP_MS, 100);
+  const rest = new QueryRestClient(base, keyOf(1));
+  const r = await rest.get('/v1/accounts/1/fills?limit=10000');
+  expect(r.status).toBe(200);
+  expect((r.body.fills as { last_qty: number }[]).map((f) => f.last_qty).sort()).toEqual(fills);
+  expect(r.body.total).toBe(fills.length);
+  const asOf = r.body.as_of as { shard: number; seq: number }[];
+  expect(asOf.map((a) => a.shard)).toEqual([0]);
+  expect(asOf[0]!.seq).toBeGreaterThanOrEqual(seq);
+  const status = await pub.nextEvent('status', CATCH_UP_MS);
+  expect(asOf[0]!.seq).toBeLessThanOrEqual(status.publishedSeq as number);
+  const lag = await rest.get('/v1/lag');
+  for (const m of lag.body.read_models as { partitions: { next_offset: number; high_watermark: number }[] }[])
+    for (const p of m.partitions) expect(p.next_offset).toBeLessThanOrEqual(p.high_watermark);
+}
+
+afterAll(async () => {
+  for (const c of running.children) await terminate(c, STOP_GRACE_MS);
+  for (const ex of running.exchanges) {
+    ex.client.close();
+    await ex.cluster.stop();
+  }
+  for (const b of running.brokers) await b.close().catch(() => undefined);
+  removeTmpDirs();
+});
+
+describe('read models built from another broker', () => {
+  it('staleReason: the rebuild rule', () => {
+    const next = new Map([['t/0', 5]]);
+    expect(staleReason('a', 'a', next, new Map([['t/0', 5]]))).toBeUndefined();
+    expect(staleReason(undefined, 'b', next, new Map([['t/0', 9]]))).toBeUndefined();
+    expect(staleReason('a', 'b', next, new Map([['t/0', 9]]))).toMatch(/^the broker's cluster id b is not a[^;]*$/);
+    expect(staleReason('a', 'b', next, new Map([['t/0', 1]]))).toMatch(/cluster id b is not a.*; t\/0: .*past/);
+    expect(staleReason('a', 'a', next, new Map([['t/0', 4]]))).toMatch(/next offset 5 is past .* high watermark 4/);
+    expect(staleReason('a', 'a', next, new Map())).toMatch(/no such partition/);
+    expect(staleReason('a', 'a', new Map([['t/1', 0]]), new Map())).toBeUndefined();
+    expect(staleReason(undefined, 'a', next, new Map([['t/0', 0]]))).toMatch(/past/);
+  });
+
+  it('a fresh broker and exchange: the query process rebuilds, is not ready before, then shows the new fill', async () => {
+    // 1. Exchange A, broker A: a flow with many trades, consumed and snapshotted by the query process.
+    const a = await startExchange();
+    const brokersA = await startEventsBroker('kafka-a');
+    const pubA = await startPublisher(a, brokersA, 'publisher-a');
+    let lastA = 0;
+    for (const c of orderFlow(300, 7)) lastA = Math.max(lastA, (await a.client.submit(c)).seq);
+    await published(pubA, lastA);
+    const q1 = await startQuery(a, brokersA);
+    const base1 = `http://127.0.0.1:${String(q1.ready.rest)}`;
+    await waitFor(
+      async () => ((await getJson(`${base1}/healthz`)).body.as_of as { seq: number }[])[0]!.seq >= lastA,
+      'the first query process to hold exchange A',
+      CATCH_UP_MS,
+      100,
+    );
+    const oldFills = await new QueryRestClient(base1, keyOf(1)).get('/v1/accounts/1/fills?limit=10000');
+    expect(oldFills.body.total as number).toBeGreaterThan(1);
+    await kill(q1, 'SIGTERM'); // writes the snapshot
+    await kill(pubA, 'SIGTERM');
+
+    // 2. `rm -rf` everything but the query's data dir: a new exchange and broker, one trade.
+    const b = await startExchange();
+    const brokersB = await startEventsBroker('kafka-b');
+    const pubB = await startPublisher(b, brokersB, 'publisher-b');
+    const seqB = await oneTrade(b, 'b', 3);
+    await published(pubB, seqB);
+    const q2 = await startQuery(b, brokersB);
+    const base2 = `http://127.0.0.1:${String(q2.ready.rest)}`;
+    await readyMeansFresh(base2, [3], seqB, pubB);
+    expect(await metric(base2, 'matchbook_query_read_model_rebuilds_total')).toBe(1);
+    expect(await metric(base2, 'matchbook_query_read_model_rebuilding')).toBe(0);
+    expect(q2.lines.some((l) => l.includes('rebuilding from offset zero') && l.includes('past the broker'))).toBe(true);
+    await kill(q2, 'SIGTERM');
+    await kill(pubB, 'SIGTERM');
+
+    // 3. Exchange B republished into a fresh broker C: same offsets, another cluster id.
+    const brokersC = await startEventsBroker('kafka-c');
+    const pubC = await startPublisher(b, brokersC, 'publisher-c');
+    await published(pubC, seqB);
+    const q3 = await startQuery(b, brokersC);
+    const base3 = `http://127.0.0.1:${String(q3.ready.rest)}`;
+    await readyMeansFresh(base3, [3], seqB, pubC);
+    expect(await metric(base3, 'matchbook_query_read_model_rebuilds_total')).toBe(1);
+    expect(q3.lines.some((l) => l.includes('rebuilding from offset zero') && l.includes('cluster id'))).toBe(true);
+    const seqC = await oneTrade(b, 'c', 5);
+    const fresh = await new QueryRestClient(base3, keyOf(1)).get(
+      `/v1/accounts/1/fills?limit=10000&min_seq=${seqC}&wait_ms=10000`,
+    );
+    expect(fresh.status).toBe(200);
+    expect((fresh.body.fills as { last_qty: number }[]).map((f) => f.last_qty).sort()).toEqual([3, 5]);
+  });
+});

@@ -17,7 +17,8 @@
 // snapshot, exit 0.
 //
 // The REST port also serves GET /metrics (consumer lag per read model, queries, event-loop
-// delay: metrics.ts), /healthz and /readyz (consuming, not rebuilding — read-models/consumer.ts
+// delay: metrics.ts), /healthz and /readyz (consuming — a consumer running and joined, also
+// after a crash, which it restarts from itself — not rebuilding — read-models/consumer.ts
 // discards models read from another Kafka cluster or past the topics' ends and rebuilds them
 // from offset zero — and every read model at most QUERY_READY_LAG_RECORDS_MAX records behind).
 

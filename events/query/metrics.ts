@@ -162,13 +162,13 @@ function registerProgressCounters(
 }
 
 /**
- * /readyz of the query process: the consumer runs, the read models are not rebuilding (a
+ * /readyz of the query process: the consumer runs (started, and not restarting after a crash), the read models are not rebuilding (a
  * rebuild is not ready until it has caught up, whatever its lag), and every read model is at
  * most lagRecordsMax behind.
  */
 export function queryReady(
   consuming: boolean,
-  consumer: Pick<ReadModelConsumer, 'lag' | 'rebuilding'>,
+  consumer: Pick<ReadModelConsumer, 'lag' | 'rebuilding' | 'running'>,
   lagRecordsMax = QUERY_READY_LAG_RECORDS_MAX,
 ): { ready: boolean } & Record<string, unknown> {
   const lag: Record<string, number> = {};
@@ -178,9 +178,11 @@ export function queryReady(
     worst = Math.max(worst, l.lag);
   }
   const rebuild = consumer.rebuilding();
+  // After a crash the consumer restarts (read-models/consumer.ts): its lag figures are stale meanwhile.
+  const running = consuming && consumer.running();
   return {
-    ready: consuming && rebuild === undefined && worst <= lagRecordsMax,
-    consuming,
+    ready: running && rebuild === undefined && worst <= lagRecordsMax,
+    consuming: running,
     ...(rebuild !== undefined ? { rebuilding: rebuild.reason } : {}),
     lag,
     lagRecordsMax,

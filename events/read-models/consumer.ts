@@ -18,9 +18,14 @@
 // would drop every new record below the old offsets as a re-delivery. So when the cluster id
 // (Metadata) differs from the snapshot's, or a partition's next offset is past the broker's
 // high watermark (the topic was recreated), or the snapshot has no cluster id, the model is
-// discarded and rebuilt from offset zero — at start, on every high-watermark poll and on every
-// batch — with a warning, a counter (stats.rebuilds), and rebuilding() set until it has caught
-// up with the high watermarks seen when it was discarded (the query process is not ready then).
+// discarded and rebuilt from offset zero — checked at start, on every high-watermark poll, and
+// at once when a batch's high watermark is below the model's offset (that batch is not applied)
+// — with a warning, a counter (stats.rebuilds), and rebuilding() set until it has caught up
+// with the high watermarks seen when it was discarded (the query process is not ready then).
+//
+// Crashes: kafkajs restarts its consumer after a retriable crash; after any other this class
+// starts a new one (backoff CONSUMER_RESTART_DELAY_MS…_MAX). running() is false from a crash
+// until the consumer has joined its group again.
 
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -45,6 +50,8 @@ import {
   FETCH_MAX_WAIT_MS,
   SESSION_TIMEOUT_MS,
   HEARTBEAT_INTERVAL_MS,
+  CONSUMER_RESTART_DELAY_MS,
+  CONSUMER_RESTART_DELAY_MS_MAX,
 } from './limits.js';
 import { errorMessage, linesLog, type Log } from '../../ops/log.js';
 
@@ -163,10 +170,26 @@ export class ReadModelConsumer {
   private dirty = false;
   private snapshotWriting: Promise<void> | undefined;
   private stopped = false;
+  /** stop() was called (stopped is set at its end, after the last snapshot). */
+  private stopping = false;
+  private restarting = false;
+  /** The consumer crashed and has not joined its group since (kafkajs restarting it, or restartAfterCrash). */
+  private crashed = false;
+  /** The high-watermark poll in flight. */
+  private polling: Promise<void> | undefined;
   /** The cluster id the model's offsets were read from (undefined: a model that has read nothing yet). */
   private builtOn: string | undefined;
   private rebuild: Rebuild | undefined;
-  readonly stats = { batches: 0, undecodable: 0, seeks: 0, gaps: 0, snapshotsWritten: 0, joins: 0, rebuilds: 0 };
+  readonly stats = {
+    batches: 0,
+    undecodable: 0,
+    seeks: 0,
+    gaps: 0,
+    snapshotsWritten: 0,
+    joins: 0,
+    rebuilds: 0,
+    restarts: 0,
+  };
 
   constructor(opts: ReadModelConsumerOptions) {
     this.opts = opts;
@@ -207,6 +230,11 @@ export class ReadModelConsumer {
       writtenAt: new Date(s.writtenAtMs).toISOString(),
       eventsApplied: this.model.stats.applied,
     });
+  }
+
+  /** Whether a Kafka consumer is running (false before start() succeeded, and from a crash until it has joined its group again). */
+  running(): boolean {
+    return this.consumer !== undefined && !this.crashed && !this.restarting && !this.stopping;
   }
 
   /** A rebuild in progress (the query process is not ready meanwhile), or undefined. */
@@ -273,14 +301,45 @@ export class ReadModelConsumer {
     try {
       await this.startOnce();
     } catch (err) {
-      clearInterval(this.snapshotTimer);
-      clearInterval(this.lagTimer);
-      await this.consumer?.disconnect().catch(() => undefined);
-      await this.admin?.disconnect().catch(() => undefined);
-      this.consumer = undefined;
-      this.admin = undefined;
+      await this.closeClients();
       throw err;
     }
+  }
+
+  private async closeClients(): Promise<void> {
+    clearInterval(this.snapshotTimer);
+    clearInterval(this.lagTimer);
+    await this.consumer?.disconnect().catch(() => undefined);
+    await this.admin?.disconnect().catch(() => undefined);
+    this.consumer = undefined;
+    this.admin = undefined;
+  }
+
+  /**
+   * A crash kafkajs does not restart from (e.g. the broker gone longer than its retries, as
+   * when it is replaced): start again, with backoff, until it runs or stop() is called. The
+   * new start applies the rebuild rule to whatever broker it finds.
+   */
+  private async restartAfterCrash(): Promise<void> {
+    if (this.restarting || this.stopping) return;
+    this.restarting = true;
+    this.stats.restarts++;
+    await this.closeClients();
+    for (let delayMs = CONSUMER_RESTART_DELAY_MS; !this.stopping; ) {
+      await new Promise((r) => setTimeout(r, delayMs));
+      if (this.stopping) break;
+      try {
+        await this.start();
+        if (this.stopping)
+          await this.closeClients(); // stop() came while it started: it did not see this one
+        else this.log.info('Kafka consumer restarted after its crash');
+        break;
+      } catch (err) {
+        this.log.warn('Kafka consumer cannot restart yet: retrying', { err: errorMessage(err), delayMs });
+        delayMs = Math.min(delayMs * 2, CONSUMER_RESTART_DELAY_MS_MAX);
+      }
+    }
+    this.restarting = false;
   }
 
   private async startOnce(): Promise<void> {
@@ -302,6 +361,7 @@ export class ReadModelConsumer {
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.stats.joins++;
+      this.crashed = false;
       const assignment = e.payload.memberAssignment as Record<string, number[]>;
       this.assigned = Object.entries(assignment).flatMap(([topic, parts]) =>
         parts.map((partition) => ({ topic, partition })),
@@ -310,14 +370,9 @@ export class ReadModelConsumer {
       this.seekAttempts.clear();
       for (const { topic, partition } of this.assigned) this.seek(topic, partition);
     });
-    consumer.on(consumer.events.CRASH, (e) => {
-      const { error, restart } = e.payload as { error?: Error; restart?: boolean };
-      // kafkajs restarts the consumer after a retriable crash; otherwise it has stopped.
-      this.log[restart === true ? 'warn' : 'error']('Kafka consumer crashed', {
-        err: errorMessage(error),
-        restart: restart === true,
-      });
-    });
+    consumer.on(consumer.events.CRASH, (e) =>
+      this.onCrash(consumer, e.payload as { error?: Error; restart?: boolean }),
+    );
     await consumer.connect();
     await consumer.subscribe({ topics: [...ALL_TOPICS], fromBeginning: true });
     await consumer.run({
@@ -331,6 +386,17 @@ export class ReadModelConsumer {
     this.lagTimer = setInterval(() => void this.pollHighWatermarks(), LAG_POLL_MS);
   }
 
+  /** kafkajs's CRASH event of `consumer`: it restarts after a retriable crash; otherwise it has stopped, and we restart it. */
+  private onCrash(consumer: Consumer, { error, restart }: { error?: Error; restart?: boolean }): void {
+    this.log[restart === true ? 'warn' : 'error']('Kafka consumer crashed', {
+      err: errorMessage(error),
+      restart: restart === true,
+    });
+    if (consumer !== this.consumer) return;
+    this.crashed = true; // not running until it has joined its group again
+    if (restart !== true) void this.restartAfterCrash();
+  }
+
   private seek(topic: string, partition: number): void {
     this.stats.seeks++;
     this.consumer?.seek({ topic, partition, offset: String(this.model.nextOffset(topic, partition)) });
@@ -341,12 +407,11 @@ export class ReadModelConsumer {
     const tp = `${topic}/${partition}`;
     const high = Number(batch.highWatermark);
     this.high.set(tp, high);
-    if (this.builtOn !== undefined && high >= 0 && this.model.nextOffset(topic, partition) > high) {
-      // The broker was wiped or the topic recreated under us: these are not re-deliveries.
-      this.startRebuild(
-        `${tp}: the read models' next offset ${this.model.nextOffset(topic, partition)} is past the broker's high watermark ${high}`,
-        new Map(this.high),
-      );
+    if (high >= 0 && this.model.nextOffset(topic, partition) > high) {
+      // Past the broker's end: a wiped broker or a recreated topic (or a stale answer). Not
+      // re-deliveries to drop: nothing is applied, and a poll applies the rebuild rule with
+      // fresh watermarks (it rebuilds and seeks back here if the broker really is behind).
+      void this.pollHighWatermarks();
       return;
     }
     if (batch.messages.length === 0) return;
@@ -410,15 +475,16 @@ export class ReadModelConsumer {
     return undefined;
   }
 
-  /** Refreshes the high watermarks (lag) and applies the rebuild rule to them and to the cluster id. */
-  private async pollHighWatermarks(): Promise<void> {
+  /** Refreshes the high watermarks (lag) and applies the rebuild rule to them and to the cluster id; one at a time. */
+  private pollHighWatermarks(): Promise<void> {
     const admin = this.admin;
-    if (admin === undefined || this.stopped) return;
-    try {
-      await this.checkIdentity(admin);
-    } catch (err) {
-      this.log.warn('lag poll failed', { err: errorMessage(err) });
-    }
+    if (admin === undefined || this.stopped) return Promise.resolve();
+    this.polling ??= this.checkIdentity(admin)
+      .catch((err: unknown) => this.log.warn('lag poll failed', { err: errorMessage(err) }))
+      .finally(() => {
+        this.polling = undefined;
+      });
+    return this.polling;
   }
 
   /** Lag per read model, from the last known high watermarks. */
@@ -442,6 +508,7 @@ export class ReadModelConsumer {
 
   /** Fetches fresh high watermarks and tells whether every partition is consumed to its end. */
   async caughtUp(): Promise<boolean> {
+    await this.polling; // a poll already in flight may have asked before the newest records
     await this.pollHighWatermarks();
     for (const [tp, high] of this.high) {
       const k = tp.lastIndexOf('/');
@@ -504,6 +571,7 @@ export class ReadModelConsumer {
   /** Stops consuming, writes a last snapshot, leaves the group. */
   async stop(): Promise<void> {
     if (this.stopped) return;
+    this.stopping = true;
     clearInterval(this.snapshotTimer);
     clearInterval(this.lagTimer);
     const consumer = this.consumer;

@@ -8,7 +8,10 @@
 //      and rebuild; once /readyz says ready, the new fill is there, the old ones are gone,
 //      as_of is B's, and /v1/lag's offsets are within the broker's;
 //   3. the same exchange B republished into a fresh broker C (the same records at the same
-//      offsets: only the cluster id tells): rebuilt again, and a new fill appears.
+//      offsets: only the cluster id tells): rebuilt again, and a new fill appears;
+//   4. a broker replaced under a running query process (down until its consumer crashes, then
+//      an empty one on the same address): not ready while down, then it notices, rebuilds and
+//      shows the new exchange.
 // Every wait is bounded and polls; nothing asserts on timing.
 
 import path from 'node:path';
@@ -16,14 +19,18 @@ import { writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startBroker, type RunningBroker } from '../../events/broker/server.js';
 import { QueryRestClient } from '../../events/query/client.js';
-import { staleReason } from '../../events/read-models/consumer.js';
+import { ReadModelConsumer, staleReason } from '../../events/read-models/consumer.js';
+import { NO_LOG } from '../../ops/log.js';
 import { ReplicaClient } from '../../replicator/client/client.js';
 import { ProcessCluster } from '../../replicator/process-cluster.js';
 import { terminate } from '../../ops/child-process.js';
 import { kill, orderFlow, removeTmpDirs, spawnReady, tmpDir, waitFor, type Child } from './helpers.js';
+import { freePort } from '../../replicator/process-cluster.js';
 
 /** Bound on every wait for the processes to catch up (ms): generous for a loaded 2-core machine. */
 const CATCH_UP_MS = 120_000;
+/** A whole scenario: a handful of such waits. */
+const TEST_MS = 6 * CATCH_UP_MS;
 const STOP_GRACE_MS = 15_000;
 const ACCOUNTS = [1, 2, 3, 4, 5, 6];
 const keyOf = (account: number) => ({ key: `key-${account}`, hmacSecret: `secret-${account}` });
@@ -50,8 +57,8 @@ async function startExchange(): Promise<Exchange> {
   return ex;
 }
 
-async function startEventsBroker(name: string): Promise<string> {
-  const b = await startBroker({ dataDir: path.join(dir, name), port: 0, host: '127.0.0.1' });
+async function startEventsBroker(name: string, port = 0): Promise<string> {
+  const b = await startBroker({ dataDir: path.join(dir, name), port, host: '127.0.0.1' });
   running.brokers.push(b);
   return `127.0.0.1:${b.port}`;
 }
@@ -82,8 +89,12 @@ async function published(p: Child, seq: number): Promise<void> {
   await waitFor(() => publishedSeq() >= seq, `the publisher to publish seq ${seq}`, CATCH_UP_MS, 100);
 }
 
-/** The query process on the shared data dir, answering for `ex`'s shard. */
-async function startQuery(ex: Exchange, brokers: string): Promise<Child & { ready: Record<string, unknown> }> {
+/** The query process on a data dir kept across brokers (default the first scenario's), answering for `ex`'s shard. */
+async function startQuery(
+  ex: Exchange,
+  brokers: string,
+  dataDir = queryDataDir,
+): Promise<Child & { ready: Record<string, unknown> }> {
   const configPath = path.join(dir, `gateway-${running.children.length}.json`);
   writeFileSync(
     configPath,
@@ -100,7 +111,7 @@ async function startQuery(ex: Exchange, brokers: string): Promise<Child & { read
     '--brokers',
     brokers,
     '--data-dir',
-    queryDataDir,
+    dataDir,
     '--rest',
     '127.0.0.1:0',
     '--grpc',
@@ -183,56 +194,137 @@ describe('read models built from another broker', () => {
     expect(staleReason(undefined, 'a', next, new Map([['t/0', 0]]))).toMatch(/past/);
   });
 
-  it('a fresh broker and exchange: the query process rebuilds, is not ready before, then shows the new fill', async () => {
-    // 1. Exchange A, broker A: a flow with many trades, consumed and snapshotted by the query process.
-    const a = await startExchange();
-    const brokersA = await startEventsBroker('kafka-a');
-    const pubA = await startPublisher(a, brokersA, 'publisher-a');
-    let lastA = 0;
-    for (const c of orderFlow(300, 7)) lastA = Math.max(lastA, (await a.client.submit(c)).seq);
-    await published(pubA, lastA);
-    const q1 = await startQuery(a, brokersA);
-    const base1 = `http://127.0.0.1:${String(q1.ready.rest)}`;
-    await waitFor(
-      async () => ((await getJson(`${base1}/healthz`)).body.as_of as { seq: number }[])[0]!.seq >= lastA,
-      'the first query process to hold exchange A',
-      CATCH_UP_MS,
-      100,
-    );
-    const oldFills = await new QueryRestClient(base1, keyOf(1)).get('/v1/accounts/1/fills?limit=10000');
-    expect(oldFills.body.total as number).toBeGreaterThan(1);
-    await kill(q1, 'SIGTERM'); // writes the snapshot
-    await kill(pubA, 'SIGTERM');
+  it(
+    'a fresh broker and exchange: the query process rebuilds, is not ready before, then shows the new fill',
+    async () => {
+      // 1. Exchange A, broker A: a flow with many trades, consumed and snapshotted by the query process.
+      const a = await startExchange();
+      const brokersA = await startEventsBroker('kafka-a');
+      const pubA = await startPublisher(a, brokersA, 'publisher-a');
+      let lastA = 0;
+      for (const c of orderFlow(300, 7)) lastA = Math.max(lastA, (await a.client.submit(c)).seq);
+      await published(pubA, lastA);
+      const q1 = await startQuery(a, brokersA);
+      const base1 = `http://127.0.0.1:${String(q1.ready.rest)}`;
+      await waitFor(
+        async () => ((await getJson(`${base1}/healthz`)).body.as_of as { seq: number }[])[0]!.seq >= lastA,
+        'the first query process to hold exchange A',
+        CATCH_UP_MS,
+        100,
+      );
+      const oldFills = await new QueryRestClient(base1, keyOf(1)).get('/v1/accounts/1/fills?limit=10000');
+      expect(oldFills.body.total as number).toBeGreaterThan(1);
+      await kill(q1, 'SIGTERM'); // writes the snapshot
+      await kill(pubA, 'SIGTERM');
 
-    // 2. `rm -rf` everything but the query's data dir: a new exchange and broker, one trade.
-    const b = await startExchange();
-    const brokersB = await startEventsBroker('kafka-b');
-    const pubB = await startPublisher(b, brokersB, 'publisher-b');
-    const seqB = await oneTrade(b, 'b', 3);
-    await published(pubB, seqB);
-    const q2 = await startQuery(b, brokersB);
-    const base2 = `http://127.0.0.1:${String(q2.ready.rest)}`;
-    await readyMeansFresh(base2, [3], seqB, pubB);
-    expect(await metric(base2, 'matchbook_query_read_model_rebuilds_total')).toBe(1);
-    expect(await metric(base2, 'matchbook_query_read_model_rebuilding')).toBe(0);
-    expect(q2.lines.some((l) => l.includes('rebuilding from offset zero') && l.includes('past the broker'))).toBe(true);
-    await kill(q2, 'SIGTERM');
-    await kill(pubB, 'SIGTERM');
+      // 2. `rm -rf` everything but the query's data dir: a new exchange and broker, one trade.
+      const b = await startExchange();
+      const brokersB = await startEventsBroker('kafka-b');
+      const pubB = await startPublisher(b, brokersB, 'publisher-b');
+      const seqB = await oneTrade(b, 'b', 3);
+      await published(pubB, seqB);
+      const q2 = await startQuery(b, brokersB);
+      const base2 = `http://127.0.0.1:${String(q2.ready.rest)}`;
+      await readyMeansFresh(base2, [3], seqB, pubB);
+      expect(await metric(base2, 'matchbook_query_read_model_rebuilds_total')).toBe(1);
+      expect(await metric(base2, 'matchbook_query_read_model_rebuilding')).toBe(0);
+      expect(q2.lines.some((l) => l.includes('rebuilding from offset zero') && l.includes('past the broker'))).toBe(
+        true,
+      );
+      await kill(q2, 'SIGTERM');
+      await kill(pubB, 'SIGTERM');
 
-    // 3. Exchange B republished into a fresh broker C: same offsets, another cluster id.
-    const brokersC = await startEventsBroker('kafka-c');
-    const pubC = await startPublisher(b, brokersC, 'publisher-c');
-    await published(pubC, seqB);
-    const q3 = await startQuery(b, brokersC);
-    const base3 = `http://127.0.0.1:${String(q3.ready.rest)}`;
-    await readyMeansFresh(base3, [3], seqB, pubC);
-    expect(await metric(base3, 'matchbook_query_read_model_rebuilds_total')).toBe(1);
-    expect(q3.lines.some((l) => l.includes('rebuilding from offset zero') && l.includes('cluster id'))).toBe(true);
-    const seqC = await oneTrade(b, 'c', 5);
-    const fresh = await new QueryRestClient(base3, keyOf(1)).get(
-      `/v1/accounts/1/fills?limit=10000&min_seq=${seqC}&wait_ms=10000`,
-    );
-    expect(fresh.status).toBe(200);
-    expect((fresh.body.fills as { last_qty: number }[]).map((f) => f.last_qty).sort()).toEqual([3, 5]);
+      // 3. Exchange B republished into a fresh broker C: same offsets, another cluster id.
+      const brokersC = await startEventsBroker('kafka-c');
+      const pubC = await startPublisher(b, brokersC, 'publisher-c');
+      await published(pubC, seqB);
+      const q3 = await startQuery(b, brokersC);
+      const base3 = `http://127.0.0.1:${String(q3.ready.rest)}`;
+      await readyMeansFresh(base3, [3], seqB, pubC);
+      expect(await metric(base3, 'matchbook_query_read_model_rebuilds_total')).toBe(1);
+      expect(q3.lines.some((l) => l.includes('rebuilding from offset zero') && l.includes('cluster id'))).toBe(true);
+      const seqC = await oneTrade(b, 'c', 5);
+      const fresh = await new QueryRestClient(base3, keyOf(1)).get(
+        `/v1/accounts/1/fills?limit=10000&min_seq=${seqC}&wait_ms=10000`,
+      );
+      expect(fresh.status).toBe(200);
+      expect((fresh.body.fills as { last_qty: number }[]).map((f) => f.last_qty).sort()).toEqual([3, 5]);
+    },
+    TEST_MS,
+  );
+
+  it(
+    'a broker wiped under a running query process: it notices, rebuilds, and shows the new exchange',
+    async () => {
+      const port = await freePort();
+      const a = await startExchange();
+      const brokers = await startEventsBroker('kafka-live-a', port);
+      const pubA = await startPublisher(a, brokers, 'publisher-live-a');
+      let lastA = 0;
+      for (const c of orderFlow(200, 8)) lastA = Math.max(lastA, (await a.client.submit(c)).seq);
+      await published(pubA, lastA);
+      const q = await startQuery(a, brokers, path.join(dir, 'query-live'));
+      const base = `http://127.0.0.1:${String(q.ready.rest)}`;
+      await waitFor(
+        async () => ((await getJson(`${base}/healthz`)).body.as_of as { seq: number }[])[0]!.seq >= lastA,
+        'the query process to hold exchange A',
+        CATCH_UP_MS,
+        100,
+      );
+      await kill(pubA, 'SIGTERM');
+      // The broker is replaced on the same address by an empty one; the query process keeps running.
+      await running.brokers.find((b) => b.port === port)!.close();
+      // Down long enough for the consumer to crash (kafkajs restarts it, or it restarts itself):
+      // not ready from then until it has joined its group again.
+      await waitFor(
+        () => q.lines.some((l) => l.includes('Kafka consumer crashed')),
+        'the consumer to crash',
+        CATCH_UP_MS,
+        100,
+      );
+      expect((await getJson(`${base}/readyz`)).body).toMatchObject({ ready: false, consuming: false });
+      const b = await startExchange();
+      await startEventsBroker('kafka-live-b', port);
+      const pubB = await startPublisher(b, brokers, 'publisher-live-b');
+      const seqB = await oneTrade(b, 'live', 2);
+      await published(pubB, seqB);
+      await waitFor(
+        async () => (await metric(base, 'matchbook_query_read_model_rebuilds_total')) >= 1,
+        'the query process to notice the new broker',
+        CATCH_UP_MS,
+        100,
+      ).catch((err: unknown) => {
+        throw new Error(`${String(err)}\n${q.lines.slice(-400).join('\n')}`);
+      });
+      await readyMeansFresh(base, [2], seqB, pubB).catch(async (err: unknown) => {
+        const r = await getJson(`${base}/readyz`);
+        const lag = await new QueryRestClient(base, keyOf(1)).get('/v1/lag');
+        throw new Error(
+          `${String(err)}\n${JSON.stringify(r)}\n${JSON.stringify(lag.body)}\n${q.lines.slice(-400).join('\n')}`,
+        );
+      });
+    },
+    TEST_MS,
+  );
+
+  it('a crash kafkajs does not restart from: the consumer restarts itself, not running meanwhile', async () => {
+    const brokers = await startEventsBroker('kafka-crash');
+    const c = new ReadModelConsumer({ brokers: [brokers], groupId: 'rebuild-test-crash', log: NO_LOG });
+    try {
+      await c.start();
+      await waitFor(() => c.running(), 'the consumer to join its group', CATCH_UP_MS, 50);
+      const kafkajs = (c as unknown as { consumer: unknown }).consumer;
+      // kafkajs's CRASH event with restart false (what it emits when it gives up).
+      (c as unknown as { onCrash(k: unknown, p: { error: Error; restart: boolean }): void }).onCrash(kafkajs, {
+        error: new Error('planted'),
+        restart: false,
+      });
+      expect(c.running()).toBe(false);
+      await waitFor(() => c.running() && c.stats.restarts === 1, 'the consumer to restart', CATCH_UP_MS, 50);
+      expect((c as unknown as { consumer: unknown }).consumer).not.toBe(kafkajs);
+      expect(c.stats.joins).toBeGreaterThanOrEqual(2);
+    } finally {
+      await c.stop();
+    }
   });
 });

@@ -21,9 +21,10 @@ export const LOCAL_BROKER_OPS_DEFAULT = '127.0.0.1:9104';
 export const LOCAL_PUBLISHER_OPS_DEFAULT = '127.0.0.1:9105';
 
 export interface LocalEventsOptions {
+  /** Paths relative to the working directory (the children run from the repo root: they get them absolute). */
   clusterConfigPath: string;
   gatewayConfigPath: string;
-  /** Broker, publisher and read-model files go under here. */
+  /** Broker (<dataDir>/broker), publisher (/publisher) and read-model (/query) files go under here. */
   dataDir: string;
   /** Embedded broker port (default 9092). */
   brokerPort?: number;
@@ -109,7 +110,21 @@ async function stopChild(c: Child): Promise<void> {
   if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
 }
 
-export async function startLocalEvents(opts: LocalEventsOptions): Promise<LocalEvents> {
+/**
+ * The options with their paths absolute: the children run from the repo root, so paths given
+ * relative to our working directory must reach them as the caller meant them.
+ */
+function absolutePaths(o: LocalEventsOptions): LocalEventsOptions {
+  return {
+    ...o,
+    clusterConfigPath: path.resolve(o.clusterConfigPath),
+    gatewayConfigPath: path.resolve(o.gatewayConfigPath),
+    dataDir: path.resolve(o.dataDir),
+  };
+}
+
+export async function startLocalEvents(options: LocalEventsOptions): Promise<LocalEvents> {
+  const opts = absolutePaths(options);
   const echo = opts.echo ?? false;
   const children: Child[] = [];
   try {

@@ -36,6 +36,10 @@ export function checkQueryLimits(l: QueryLimits = QUERY_LIMITS): string[] {
     ['the consumer heartbeats several times per session timeout', 3 * l.HEARTBEAT_INTERVAL_MS <= l.SESSION_TIMEOUT_MS],
     ['a fetch returns before the consumer session times out', l.FETCH_MAX_WAIT_MS < l.SESSION_TIMEOUT_MS],
     ['the consumer fetch wait is one the broker accepts', l.FETCH_MAX_WAIT_MS <= l.FETCH_WAIT_MS_MAX],
+    [
+      'the consumer restart backoff starts positive and within its maximum',
+      l.CONSUMER_RESTART_DELAY_MS > 0 && l.CONSUMER_RESTART_DELAY_MS <= l.CONSUMER_RESTART_DELAY_MS_MAX,
+    ],
   ];
   return brokenRules(rules);
 }

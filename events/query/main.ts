@@ -8,15 +8,19 @@
 // keys, the receive window and the shards; its optional "query" section gives the listen
 // addresses and data directory ({"rest": "127.0.0.1:8081", "grpc": "127.0.0.1:50052",
 // "dataDir": "…"}), "kafkaBrokers" the brokers. Flags win over the file. Brokers: --brokers >
-// KAFKA_BROKERS > the config's kafkaBrokers > the embedded broker (127.0.0.1:9092).
+// KAFKA_BROKERS > the config's kafkaBrokers > the embedded broker (127.0.0.1:9092). Paths:
+// --data-dir is relative to the working directory, the section's dataDir to the config file;
+// default <the config's dataDir>/read-models.
 //
 // Prints `{"event":"ready","rest":…,"grpc":…}` on stdout once serving; logs go to stderr (pino
 // JSON lines, ops/log.ts; LOG_LEVEL). SIGTERM / SIGINT: stop serving, write the read models'
 // snapshot, exit 0.
 //
 // The REST port also serves GET /metrics (consumer lag per read model, queries, event-loop
-// delay: metrics.ts), /healthz and /readyz (consuming, every read model at most
-// QUERY_READY_LAG_RECORDS_MAX records behind).
+// delay: metrics.ts), /healthz and /readyz (consuming — a consumer running and joined, also
+// after a crash, which it restarts from itself — not rebuilding — read-models/consumer.ts
+// discards models read from another Kafka cluster or past the topics' ends and rebuilds them
+// from offset zero — and every read model at most QUERY_READY_LAG_RECORDS_MAX records behind).
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -78,11 +82,13 @@ function parseOptions(): QueryOptions {
   const section = (typeof raw.query === 'object' && raw.query !== null ? raw.query : {}) as Record<string, unknown>;
   const rest = parseHostPort(values.rest ?? section.rest ?? QUERY_REST_DEFAULT, 'query rest');
   const grpcAddr = parseHostPort(values.grpc ?? section.grpc ?? QUERY_GRPC_DEFAULT, 'query grpc');
-  const dataDir = path.resolve(
-    path.dirname(configPath),
-    values['data-dir'] ??
-      (typeof section.dataDir === 'string' ? section.dataDir : path.join(config.dataDir, 'read-models')),
-  );
+  // A flag's path is relative to the working directory, a path in the file to the file (as every process here).
+  const dataDir =
+    values['data-dir'] !== undefined
+      ? path.resolve(values['data-dir'])
+      : typeof section.dataDir === 'string'
+        ? path.resolve(path.dirname(configPath), section.dataDir)
+        : path.join(config.dataDir, 'read-models');
   const configured =
     typeof raw.kafkaBrokers === 'string'
       ? raw.kafkaBrokers

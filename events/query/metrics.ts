@@ -11,7 +11,7 @@ import type { QueryOp, QueryService } from './service.js';
 import { QUERY_READY_LAG_RECORDS_MAX } from './limits.js';
 
 export interface QueryMetricsSource {
-  consumer: Pick<ReadModelConsumer, 'lag' | 'stats' | 'model'>;
+  consumer: Pick<ReadModelConsumer, 'lag' | 'stats' | 'model' | 'rebuilding'>;
   service: Pick<QueryService, 'asOf' | 'stats'>;
 }
 
@@ -131,6 +131,18 @@ function registerProgressCounters(
   );
   readCounter(
     registry,
+    'matchbook_query_read_model_rebuilds_total',
+    'Times the read models were discarded and rebuilt from offset zero (their snapshot unusable, another Kafka cluster, or offsets past the high watermark)',
+    () => consumer.stats.rebuilds,
+  );
+  readGauge(
+    registry,
+    'matchbook_query_read_model_rebuilding',
+    '1 while the read models rebuild from offset zero (the process is not ready), else 0',
+    () => (consumer.rebuilding() === undefined ? 0 : 1),
+  );
+  readCounter(
+    registry,
     'matchbook_query_snapshots_written_total',
     'Read model snapshot files written',
     () => consumer.stats.snapshotsWritten,
@@ -149,10 +161,14 @@ function registerProgressCounters(
   );
 }
 
-/** /readyz of the query process: the consumer runs and every read model is at most lagRecordsMax behind. */
+/**
+ * /readyz of the query process: the consumer runs (started, and not restarting after a crash), the read models are not rebuilding (a
+ * rebuild is not ready until it has caught up, whatever its lag), and every read model is at
+ * most lagRecordsMax behind.
+ */
 export function queryReady(
   consuming: boolean,
-  consumer: Pick<ReadModelConsumer, 'lag'>,
+  consumer: Pick<ReadModelConsumer, 'lag' | 'rebuilding' | 'running'>,
   lagRecordsMax = QUERY_READY_LAG_RECORDS_MAX,
 ): { ready: boolean } & Record<string, unknown> {
   const lag: Record<string, number> = {};
@@ -161,5 +177,14 @@ export function queryReady(
     lag[name] = l.lag;
     worst = Math.max(worst, l.lag);
   }
-  return { ready: consuming && worst <= lagRecordsMax, consuming, lag, lagRecordsMax };
+  const rebuild = consumer.rebuilding();
+  // After a crash the consumer restarts (read-models/consumer.ts): its lag figures are stale meanwhile.
+  const running = consuming && consumer.running();
+  return {
+    ready: running && rebuild === undefined && worst <= lagRecordsMax,
+    consuming: running,
+    ...(rebuild !== undefined ? { rebuilding: rebuild.reason } : {}),
+    lag,
+    lagRecordsMax,
+  };
 }

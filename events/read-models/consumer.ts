@@ -10,8 +10,22 @@
 //
 // Persistence: every SNAPSHOT_INTERVAL_MS (and at stop) the whole model — views, consumed
 // offsets and de-duplication marks together — is serialized at one instant between batches and
-// written atomically (fs-atomic.ts); a restart loads it and resumes from its offsets, so state
-// and offsets are always consistent.
+// written atomically (fs-atomic.ts), with the Kafka cluster id it was built from; a restart
+// loads it and resumes from its offsets, so state and offsets are always consistent.
+//
+// Rebuild rule. The model's offsets mean something only on the cluster and topics they were
+// read from. A wiped or replaced broker starts its topics at offset zero again: resuming there
+// would drop every new record below the old offsets as a re-delivery. So when the cluster id
+// (Metadata) differs from the snapshot's, or a partition's next offset is past the broker's
+// high watermark (the topic was recreated), or the snapshot has no cluster id, the model is
+// discarded and rebuilt from offset zero — checked at start, on every high-watermark poll, and
+// at once when a batch's high watermark is below the model's offset (that batch is not applied)
+// — with a warning, a counter (stats.rebuilds), and rebuilding() set until it has caught up
+// with the high watermarks seen when it was discarded (the query process is not ready then).
+//
+// Crashes: kafkajs restarts its consumer after a retriable crash; after any other this class
+// starts a new one (backoff CONSUMER_RESTART_DELAY_MS…_MAX). running() is false from a crash
+// until the consumer has joined its group again.
 
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -36,10 +50,20 @@ import {
   FETCH_MAX_WAIT_MS,
   SESSION_TIMEOUT_MS,
   HEARTBEAT_INTERVAL_MS,
+  CONSUMER_RESTART_DELAY_MS,
+  CONSUMER_RESTART_DELAY_MS_MAX,
 } from './limits.js';
 import { errorMessage, linesLog, type Log } from '../../ops/log.js';
 
 export const SNAPSHOT_FILE = 'read-models.json';
+
+/** High watermark per "topic/partition" of every topic the read models read. */
+async function fetchHighWatermarks(admin: Admin): Promise<Map<string, number>> {
+  const highs = new Map<string, number>();
+  for (const topic of ALL_TOPICS)
+    for (const o of await admin.fetchTopicOffsets(topic)) highs.set(`${topic}/${o.partition}`, Number(o.high));
+  return highs;
+}
 
 /** Which topics each read model is built from (lag is reported per read model). */
 export const READ_MODEL_TOPICS = {
@@ -81,11 +105,49 @@ export interface ReadModelConsumerOptions {
   kafkaLogLevel?: logLevel;
 }
 
+/** Version 1 files (no cluster id) are discarded: which cluster they were read from is unknown. */
+const SNAPSHOT_VERSION = 2;
+
 interface SnapshotFile {
-  version: 1;
+  version: 2;
   groupId: string;
+  /** The Kafka cluster id (Metadata) the model's offsets were read from. */
+  clusterId: string;
   writtenAtMs: number;
   model: ReadModelsJson;
+}
+
+/** A rebuild from offset zero in progress: why, and the high watermarks it must reach (known once the broker answered). */
+export interface Rebuild {
+  reason: string;
+  target: Map<string, number> | undefined;
+}
+
+/**
+ * Why a model whose offsets are `next`, built from cluster `builtOn` (undefined: nothing read
+ * yet), cannot continue on cluster `clusterId` whose partitions end at `highs` (every reason,
+ * the first partition of each kind); undefined if it can. Pure: the rebuild rule.
+ */
+export function staleReason(
+  builtOn: string | undefined,
+  clusterId: string,
+  next: ReadonlyMap<string, number>,
+  highs: ReadonlyMap<string, number>,
+): string | undefined {
+  const reasons: string[] = [];
+  if (builtOn !== undefined && builtOn !== clusterId)
+    reasons.push(`the broker's cluster id ${clusterId} is not ${builtOn}, the one the read models were built from`);
+  const ahead = [...next].find(([tp, offset]) => offset > (highs.get(tp) ?? 0));
+  if (ahead !== undefined) {
+    const [tp, offset] = ahead;
+    const high = highs.get(tp);
+    reasons.push(
+      high === undefined
+        ? `${tp}: the read models consumed it up to offset ${offset} but the broker has no such partition`
+        : `${tp}: the read models' next offset ${offset} is past the broker's high watermark ${high}`,
+    );
+  }
+  return reasons.length === 0 ? undefined : reasons.join('; ');
 }
 
 export class ReadModelConsumer {
@@ -108,7 +170,26 @@ export class ReadModelConsumer {
   private dirty = false;
   private snapshotWriting: Promise<void> | undefined;
   private stopped = false;
-  readonly stats = { batches: 0, undecodable: 0, seeks: 0, gaps: 0, snapshotsWritten: 0, joins: 0 };
+  /** stop() was called (stopped is set at its end, after the last snapshot). */
+  private stopping = false;
+  private restarting = false;
+  /** The consumer crashed and has not joined its group since (kafkajs restarting it, or restartAfterCrash). */
+  private crashed = false;
+  /** The high-watermark poll in flight. */
+  private polling: Promise<void> | undefined;
+  /** The cluster id the model's offsets were read from (undefined: a model that has read nothing yet). */
+  private builtOn: string | undefined;
+  private rebuild: Rebuild | undefined;
+  readonly stats = {
+    batches: 0,
+    undecodable: 0,
+    seeks: 0,
+    gaps: 0,
+    snapshotsWritten: 0,
+    joins: 0,
+    rebuilds: 0,
+    restarts: 0,
+  };
 
   constructor(opts: ReadModelConsumerOptions) {
     this.opts = opts;
@@ -123,32 +204,92 @@ export class ReadModelConsumer {
     this.model = new ReadModels();
     if (opts.dataDir !== undefined) {
       mkdirSync(opts.dataDir, { recursive: true });
-      if (opts.fromScratch !== true) {
-        const loaded = this.loadSnapshot(opts.dataDir);
-        if (loaded !== undefined) this.model = loaded;
-      }
+      if (opts.fromScratch !== true) this.loadSnapshot(opts.dataDir);
     }
   }
 
-  private loadSnapshot(dir: string): ReadModels | undefined {
+  private loadSnapshot(dir: string): void {
     const file = path.join(dir, SNAPSHOT_FILE);
     const bytes = readFileIfExists(file);
-    if (bytes === undefined) return undefined;
+    if (bytes === undefined) return;
+    let s: SnapshotFile;
     try {
-      const s = JSON.parse(bytes.toString('utf8')) as SnapshotFile;
-      if (s.version !== 1) throw new Error(`version ${String(s.version)}`);
-      const m = ReadModels.fromJSON(s.model);
-      this.log.info('restored the read models from their snapshot', {
-        file,
-        writtenAt: new Date(s.writtenAtMs).toISOString(),
-        eventsApplied: m.stats.applied,
-      });
-      return m;
+      s = JSON.parse(bytes.toString('utf8')) as SnapshotFile;
+      if (s.version !== SNAPSHOT_VERSION || typeof s.clusterId !== 'string')
+        throw new Error(`version ${String(s.version)}: it records no broker cluster id`);
+      this.model = ReadModels.fromJSON(s.model);
     } catch (err) {
       // Rebuilding from offset zero gives the same result, only later.
-      this.log.warn('read models snapshot unreadable: rebuilding from offset zero', { file, err: errorMessage(err) });
-      return undefined;
+      this.startRebuild(`snapshot ${file} unusable: ${errorMessage(err)}`, undefined);
+      return;
     }
+    this.builtOn = s.clusterId;
+    this.log.info('restored the read models from their snapshot', {
+      file,
+      clusterId: s.clusterId,
+      writtenAt: new Date(s.writtenAtMs).toISOString(),
+      eventsApplied: this.model.stats.applied,
+    });
+  }
+
+  /** Whether a Kafka consumer is running (false before start() succeeded, and from a crash until it has joined its group again). */
+  running(): boolean {
+    return this.consumer !== undefined && !this.crashed && !this.restarting && !this.stopping;
+  }
+
+  /** A rebuild in progress (the query process is not ready meanwhile), or undefined. */
+  rebuilding(): { reason: string } | undefined {
+    return this.rebuild === undefined ? undefined : { reason: this.rebuild.reason };
+  }
+
+  /**
+   * Discards the model for an empty one (the query service's hooks carried over) that reads
+   * every assigned partition from offset zero; it counts as rebuilt once it reaches `target`.
+   */
+  private startRebuild(reason: string, target: Map<string, number> | undefined): void {
+    const onVisible = this.model.onVisible;
+    this.model = new ReadModels();
+    this.model.onVisible = onVisible;
+    this.builtOn = undefined;
+    this.dirty = true;
+    this.stats.rebuilds++;
+    this.rebuild = { reason, target };
+    this.synced.clear();
+    this.seekAttempts.clear();
+    for (const { topic, partition } of this.assigned) this.seek(topic, partition);
+    this.log.warn('read models discarded: rebuilding from offset zero (not ready until caught up)', { reason });
+  }
+
+  /**
+   * Asks the broker for its cluster id and high watermarks (lag figures) and applies the rebuild
+   * rule to them. The model's offsets are taken first: records consumed while the broker answers
+   * may lie past the watermarks it sends, and must not look like offsets ahead of the broker.
+   */
+  private async checkIdentity(admin: Admin): Promise<void> {
+    const model = this.model;
+    const next = model.consumedOffsets();
+    const { clusterId } = await admin.describeCluster();
+    const highs = await fetchHighWatermarks(admin);
+    for (const [tp, high] of highs) this.high.set(tp, high);
+    // Stopped, or discarded meanwhile (a batch found it ahead): the next poll looks again.
+    if (this.stopped || model !== this.model) return;
+    const why = staleReason(this.builtOn, clusterId, next, highs);
+    if (why !== undefined) this.startRebuild(why, new Map(highs));
+    else if (this.rebuild !== undefined && this.rebuild.target === undefined) this.rebuild.target = new Map(highs);
+    this.builtOn ??= clusterId;
+    this.noteRebuildProgress();
+  }
+
+  /** Ends the rebuild once every partition is consumed to the high watermark it had when the rebuild began. */
+  private noteRebuildProgress(): void {
+    const r = this.rebuild;
+    if (r?.target === undefined) return;
+    for (const [tp, high] of r.target) {
+      const k = tp.lastIndexOf('/');
+      if (this.model.nextOffset(tp.slice(0, k), Number(tp.slice(k + 1))) < high) return;
+    }
+    this.rebuild = undefined;
+    this.log.info('read models rebuilt: caught up with the broker', { reason: r.reason, clusterId: this.builtOn });
   }
 
   /**
@@ -160,14 +301,45 @@ export class ReadModelConsumer {
     try {
       await this.startOnce();
     } catch (err) {
-      clearInterval(this.snapshotTimer);
-      clearInterval(this.lagTimer);
-      await this.consumer?.disconnect().catch(() => undefined);
-      await this.admin?.disconnect().catch(() => undefined);
-      this.consumer = undefined;
-      this.admin = undefined;
+      await this.closeClients();
       throw err;
     }
+  }
+
+  private async closeClients(): Promise<void> {
+    clearInterval(this.snapshotTimer);
+    clearInterval(this.lagTimer);
+    await this.consumer?.disconnect().catch(() => undefined);
+    await this.admin?.disconnect().catch(() => undefined);
+    this.consumer = undefined;
+    this.admin = undefined;
+  }
+
+  /**
+   * A crash kafkajs does not restart from (e.g. the broker gone longer than its retries, as
+   * when it is replaced): start again, with backoff, until it runs or stop() is called. The
+   * new start applies the rebuild rule to whatever broker it finds.
+   */
+  private async restartAfterCrash(): Promise<void> {
+    if (this.restarting || this.stopping) return;
+    this.restarting = true;
+    this.stats.restarts++;
+    await this.closeClients();
+    for (let delayMs = CONSUMER_RESTART_DELAY_MS; !this.stopping; ) {
+      await new Promise((r) => setTimeout(r, delayMs));
+      if (this.stopping) break;
+      try {
+        await this.start();
+        if (this.stopping)
+          await this.closeClients(); // stop() came while it started: it did not see this one
+        else this.log.info('Kafka consumer restarted after its crash');
+        break;
+      } catch (err) {
+        this.log.warn('Kafka consumer cannot restart yet: retrying', { err: errorMessage(err), delayMs });
+        delayMs = Math.min(delayMs * 2, CONSUMER_RESTART_DELAY_MS_MAX);
+      }
+    }
+    this.restarting = false;
   }
 
   private async startOnce(): Promise<void> {
@@ -177,6 +349,8 @@ export class ReadModelConsumer {
     // Create the topics with their intended partition counts if the publisher has not yet:
     // subscribing to a missing topic would auto-create it with the broker's default.
     await ensureTopics(admin, this.opts.partitions ?? EVENT_TOPIC_PARTITIONS_DEFAULT);
+    // Before any seek: a model from another cluster (or ahead of these topics) is discarded now.
+    await this.checkIdentity(admin);
     const consumer = this.kafka.consumer({
       groupId: this.groupId,
       sessionTimeout: SESSION_TIMEOUT_MS,
@@ -187,6 +361,7 @@ export class ReadModelConsumer {
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.stats.joins++;
+      this.crashed = false;
       const assignment = e.payload.memberAssignment as Record<string, number[]>;
       this.assigned = Object.entries(assignment).flatMap(([topic, parts]) =>
         parts.map((partition) => ({ topic, partition })),
@@ -195,14 +370,9 @@ export class ReadModelConsumer {
       this.seekAttempts.clear();
       for (const { topic, partition } of this.assigned) this.seek(topic, partition);
     });
-    consumer.on(consumer.events.CRASH, (e) => {
-      const { error, restart } = e.payload as { error?: Error; restart?: boolean };
-      // kafkajs restarts the consumer after a retriable crash; otherwise it has stopped.
-      this.log[restart === true ? 'warn' : 'error']('Kafka consumer crashed', {
-        err: errorMessage(error),
-        restart: restart === true,
-      });
-    });
+    consumer.on(consumer.events.CRASH, (e) =>
+      this.onCrash(consumer, e.payload as { error?: Error; restart?: boolean }),
+    );
     await consumer.connect();
     await consumer.subscribe({ topics: [...ALL_TOPICS], fromBeginning: true });
     await consumer.run({
@@ -214,7 +384,17 @@ export class ReadModelConsumer {
     const interval = this.opts.snapshotIntervalMs ?? SNAPSHOT_INTERVAL_MS;
     if (this.opts.dataDir !== undefined) this.snapshotTimer = setInterval(() => void this.snapshot(), interval);
     this.lagTimer = setInterval(() => void this.pollHighWatermarks(), LAG_POLL_MS);
-    await this.pollHighWatermarks();
+  }
+
+  /** kafkajs's CRASH event of `consumer`: it restarts after a retriable crash; otherwise it has stopped, and we restart it. */
+  private onCrash(consumer: Consumer, { error, restart }: { error?: Error; restart?: boolean }): void {
+    this.log[restart === true ? 'warn' : 'error']('Kafka consumer crashed', {
+      err: errorMessage(error),
+      restart: restart === true,
+    });
+    if (consumer !== this.consumer) return;
+    this.crashed = true; // not running until it has joined its group again
+    if (restart !== true) void this.restartAfterCrash();
   }
 
   private seek(topic: string, partition: number): void {
@@ -225,7 +405,15 @@ export class ReadModelConsumer {
   private async onBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
     const tp = `${topic}/${partition}`;
-    this.high.set(tp, Number(batch.highWatermark));
+    const high = Number(batch.highWatermark);
+    this.high.set(tp, high);
+    if (high >= 0 && this.model.nextOffset(topic, partition) > high) {
+      // Past the broker's end: a wiped broker or a recreated topic (or a stale answer). Not
+      // re-deliveries to drop: nothing is applied, and a poll applies the rebuild rule with
+      // fresh watermarks (it rebuilds and seeks back here if the broker really is behind).
+      void this.pollHighWatermarks();
+      return;
+    }
     if (batch.messages.length === 0) return;
     this.stats.batches++;
     const next = this.model.nextOffset(topic, partition);
@@ -257,6 +445,7 @@ export class ReadModelConsumer {
       // Moves kafkajs's fetch position (not the group's committed offset: autoCommit is off).
       resolveOffset(m.offset);
     }
+    this.noteRebuildProgress();
     await heartbeat();
   }
 
@@ -286,16 +475,16 @@ export class ReadModelConsumer {
     return undefined;
   }
 
-  private async pollHighWatermarks(): Promise<void> {
+  /** Refreshes the high watermarks (lag) and applies the rebuild rule to them and to the cluster id; one at a time. */
+  private pollHighWatermarks(): Promise<void> {
     const admin = this.admin;
-    if (admin === undefined || this.stopped) return;
-    try {
-      for (const topic of ALL_TOPICS) {
-        for (const o of await admin.fetchTopicOffsets(topic)) this.high.set(`${topic}/${o.partition}`, Number(o.high));
-      }
-    } catch (err) {
-      this.log.warn('lag poll failed', { err: errorMessage(err) });
-    }
+    if (admin === undefined || this.stopped) return Promise.resolve();
+    this.polling ??= this.checkIdentity(admin)
+      .catch((err: unknown) => this.log.warn('lag poll failed', { err: errorMessage(err) }))
+      .finally(() => {
+        this.polling = undefined;
+      });
+    return this.polling;
   }
 
   /** Lag per read model, from the last known high watermarks. */
@@ -319,6 +508,7 @@ export class ReadModelConsumer {
 
   /** Fetches fresh high watermarks and tells whether every partition is consumed to its end. */
   async caughtUp(): Promise<boolean> {
+    await this.polling; // a poll already in flight may have asked before the newest records
     await this.pollHighWatermarks();
     for (const [tp, high] of this.high) {
       const k = tp.lastIndexOf('/');
@@ -330,13 +520,15 @@ export class ReadModelConsumer {
   /** Writes the snapshot file if the model changed (one write at a time), then commits its offsets to the group. */
   async snapshot(): Promise<void> {
     const dir = this.opts.dataDir;
-    if (dir === undefined || !this.dirty) return;
+    // Without a cluster id the model has read nothing worth keeping (a stale file is discarded at load anyway).
+    if (dir === undefined || !this.dirty || this.builtOn === undefined) return;
     if (this.snapshotWriting !== undefined) return this.snapshotWriting;
     this.dirty = false;
     // Serialized now, between two batches: views, offsets and marks of one instant.
     const file: SnapshotFile = {
-      version: 1,
+      version: SNAPSHOT_VERSION,
       groupId: this.groupId,
+      clusterId: this.builtOn,
       writtenAtMs: Date.now(),
       model: this.model.toJSON(),
     };
@@ -379,6 +571,7 @@ export class ReadModelConsumer {
   /** Stops consuming, writes a last snapshot, leaves the group. */
   async stop(): Promise<void> {
     if (this.stopped) return;
+    this.stopping = true;
     clearInterval(this.snapshotTimer);
     clearInterval(this.lagTimer);
     const consumer = this.consumer;

@@ -34,3 +34,10 @@ export const SEEK_ATTEMPTS_MAX = 5;
 export const FETCH_MAX_WAIT_MS = 1_000;
 export const SESSION_TIMEOUT_MS = 10_000;
 export const HEARTBEAT_INTERVAL_MS = 1_000;
+/**
+ * After a crash kafkajs does not restart itself from (a non-retriable error: the broker
+ * unreachable longer than its retries, say), the consumer is started again after this delay
+ * (ms), doubling up to the max, until it runs or is stopped.
+ */
+export const CONSUMER_RESTART_DELAY_MS = 500;
+export const CONSUMER_RESTART_DELAY_MS_MAX = 5_000;

@@ -41,6 +41,10 @@ describe('events limits', () => {
       'the consumer session timeout is one the broker accepts',
     ],
     [{ FETCH_MAX_WAIT_MS: QUERY_LIMITS.FETCH_WAIT_MS_MAX + 1 }, 'the consumer fetch wait is one the broker accepts'],
+    [
+      { CONSUMER_RESTART_DELAY_MS: QUERY_LIMITS.CONSUMER_RESTART_DELAY_MS_MAX + 1 },
+      'the consumer restart backoff starts positive and within its maximum',
+    ],
   ])('query: a planted contradiction %o is named', (change, rule) => {
     expect(checkQueryLimits({ ...QUERY_LIMITS, ...change })).toContain(rule);
   });

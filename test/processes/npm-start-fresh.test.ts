@@ -1,0 +1,322 @@
+// The README's quickstart followed literally twice, with `rm -rf data` in between (issue 18):
+// the real `npm start` entry (processes/exchange.ts, as a child process) runs with a temporary
+// working directory, so its data root ./data is a temp dir (never the repo's), and with
+// --port-offset so it does not clash with an exchange on the usual ports. Each run places a
+// resting buy and a sell that partly fills it, and checks every part: the gateway (REST), the
+// feed (GET /v1/book on a follower), Kafka (the fills topic read with kafkajs), the read models
+// through the query API (fills, orders, /readyz). After SIGINT and `rm -rf data` the second run
+// must show a fresh exchange everywhere: none of the first run's orders, fills, book levels or
+// records. Nothing may be written into the source tree. Every wait polls with a generous bound.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { randomInt } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { EventsCodec } from '../../events/codec.js';
+import { QueryRestClient } from '../../events/query/client.js';
+import { TOPIC_FILLS } from '../../events/topics.js';
+import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
+import type { OrderResultResponse } from '../../gateway/client/grpc-client.js';
+import {
+  EXAMPLE_CLUSTER_CONFIG,
+  EXAMPLE_GATEWAY_CONFIG,
+  clusterConfigFor,
+  exchangeLayout,
+  gatewayConfigFor,
+} from '../../processes/exchange-layout.js';
+import { REPO_ROOT } from '../../replicator/process-cluster.js';
+
+/** Bounds (ms) for a loaded 2-core machine: the start compiles and boots seven processes. */
+const START_MS = 240_000;
+/** The whole test: two starts, two stops and the checks, each bounded above. */
+const TEST_MS = 2 * (START_MS + 90_000) + 4 * 120_000;
+const STOP_MS = 90_000;
+const CHECK_MS = 120_000;
+const POLL_MS = 200;
+const TSX_LOADER = createRequire(import.meta.url).resolve('tsx');
+/** Source folders that must not change while the exchange runs (issue 18: the query wrote under gateway/examples/). */
+const SOURCE_DIRS = ['gateway', 'replicator', 'events', 'processes', 'engine', 'config', 'feed', 'api', 'shard', 'ops'];
+
+const workDir = mkdtempSync(path.join(os.tmpdir(), 'mb-npm-start-'));
+const dataRoot = path.join(workDir, 'data');
+let exchange: ChildProcess | undefined;
+let output = '';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      lastErr = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what} (${String(lastErr)})\n${output.slice(-3000)}`,
+      );
+    await sleep(POLL_MS);
+  }
+}
+
+function filesUnder(dir: string, out: string[] = []): string[] {
+  for (const name of readdirSync(dir)) {
+    const p = path.join(dir, name);
+    if (statSync(p).isDirectory()) filesUnder(p, out);
+    else out.push(path.relative(REPO_ROOT, p));
+  }
+  return out;
+}
+const sourceFiles = () => SOURCE_DIRS.flatMap((d) => filesUnder(path.join(REPO_ROOT, d))).sort();
+
+/** Every address the exchange will listen on with this offset (from the same files it derives its own from). */
+function addressesAt(offset: number): string[] {
+  const read = (f: string) => JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
+  const cluster = clusterConfigFor(
+    read(EXAMPLE_CLUSTER_CONFIG),
+    path.dirname(EXAMPLE_CLUSTER_CONFIG),
+    dataRoot,
+    offset,
+  );
+  const gateway = gatewayConfigFor(
+    read(EXAMPLE_GATEWAY_CONFIG),
+    path.dirname(EXAMPLE_GATEWAY_CONFIG),
+    dataRoot,
+    'x',
+    offset,
+  );
+  const layout = exchangeLayout(dataRoot, offset);
+  const members = cluster.members as Record<string, string>[];
+  return [
+    ...members.flatMap((m) => [m.raft!, m.client!, m.feed!, m.ops!]),
+    ...Object.values(gateway.listen as Record<string, string>),
+    `127.0.0.1:${layout.events.brokerPort}`,
+    layout.events.brokerOps,
+    layout.events.publisherOps,
+    layout.events.queryRest,
+    layout.events.queryGrpc,
+  ];
+}
+
+const portFree = (addr: string) =>
+  new Promise<boolean>((resolve) => {
+    const k = addr.lastIndexOf(':');
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(Number(addr.slice(k + 1)), addr.slice(0, k), () => s.close(() => resolve(true)));
+  });
+
+/** An offset whose every port is free now (tried at random; the usual ports stay for a developer's `npm start`). */
+async function pickOffset(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const offset = 10 * randomInt(200, 1_500);
+    const free = await Promise.all(addressesAt(offset).map(portFree));
+    if (free.every(Boolean)) return offset;
+  }
+  throw new Error('no port offset with every port free');
+}
+
+/** Our environment without KAFKA_BROKERS: the exchange must run its embedded broker. */
+function embeddedBrokerEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.KAFKA_BROKERS;
+  return env;
+}
+
+async function startExchange(offset: number): Promise<void> {
+  output = '';
+  exchange = spawn(
+    process.execPath,
+    ['--import', TSX_LOADER, path.join(REPO_ROOT, 'processes/exchange.ts'), '--port-offset', String(offset)],
+    {
+      cwd: workDir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // its own process group: the cleanup can reach the replicas it spawns
+      env: embeddedBrokerEnv(),
+    },
+  );
+  exchange.stdout!.on('data', (d: Buffer) => (output += d.toString('utf8')));
+  exchange.stderr!.on('data', (d: Buffer) => (output += d.toString('utf8')));
+  const proc = exchange;
+  const exited = new Promise<never>((_, reject) =>
+    proc.once('exit', (code) =>
+      reject(new Error(`the exchange exited (${code}) before it was up\n${output.slice(-3000)}`)),
+    ),
+  );
+  exited.catch(() => undefined); // a later exit (the stop) is not an error
+  await Promise.race([
+    exited,
+    waitFor('the exchange to start', START_MS, async () => (output.includes('Ctrl-C to stop.') ? true : undefined)),
+  ]);
+}
+
+async function stopExchange(): Promise<void> {
+  const proc = exchange!;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGINT');
+  await Promise.race([exited, sleep(STOP_MS)]);
+  expect(proc.exitCode).toBe(0);
+  exchange = undefined;
+}
+
+afterAll(async () => {
+  if (exchange?.pid !== undefined && exchange.exitCode === null) {
+    try {
+      process.kill(-exchange.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    await sleep(1_000);
+  }
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+interface Run {
+  buyId: number;
+  sellSeq: number;
+}
+
+/** Places a resting buy (account 1) and a sell (account 2) that fills `fillQty` of it. */
+async function trade(offset: number, tag: string, price: number, fillQty: number): Promise<Run> {
+  const baseUrl = `http://127.0.0.1:${8080 + offset}`;
+  const rest1 = new OrderEntryRestClient({
+    baseUrl,
+    key: { key: 'demo-key-1', hmacSecret: 'demo-secret-1-change-me' },
+  });
+  const rest2 = new OrderEntryRestClient({
+    baseUrl,
+    key: { key: 'demo-key-2', hmacSecret: 'demo-secret-2-change-me' },
+  });
+  const order = (side: string, quantity: number) => ({
+    client_order_id: `${tag}-${side.toLowerCase()}`,
+    symbol: 'BTC-USD',
+    side,
+    order_type: 'LIMIT',
+    time_in_force: 'GTC',
+    price,
+    quantity,
+  });
+  const buy = await rest1.placeOrder(order('BUY', 10));
+  expect(buy.status).toBe(201);
+  const sell = await rest2.placeOrder(order('SELL', fillQty));
+  expect(sell.status).toBe(201);
+  const sellResult = (sell.body as OrderResultResponse).result;
+  expect(sellResult.reports.some((r) => r.exec_type === 'TRADE' && r.last_qty === fillQty)).toBe(true);
+  const buyId = (buy.body as OrderResultResponse).result.reports[0]!.order_id;
+  const got = await rest1.getOrder(buyId);
+  expect(got.status).toBe(200);
+  expect(got.body).toMatchObject({ order: { client_order_id: `${tag}-buy`, cum_qty: fillQty } });
+  return { buyId, sellSeq: sellResult.seq };
+}
+
+/** The follower feeds' book: exactly one bid level, this run's. */
+async function checkFeed(offset: number, price: number, qty: number): Promise<void> {
+  await waitFor('the feed to show the book', CHECK_MS, async () => {
+    const res = await fetch(`http://127.0.0.1:${8092 + offset}/v1/book/BTC-USD`);
+    const book = (await res.json()) as { bids: number[][]; asks: number[][] };
+    return JSON.stringify(book.bids) === JSON.stringify([[price, qty, 1]]) && book.asks.length === 0 ? true : undefined;
+  });
+}
+
+/** The client order ids of every record in the fills topic (read to its end with kafkajs). */
+async function fillsInKafka(offset: number): Promise<string[]> {
+  const kafka = new Kafka({
+    brokers: [`127.0.0.1:${9092 + offset}`],
+    clientId: 'npm-start-test',
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(TOPIC_FILLS);
+  await admin.disconnect();
+  const total = ends.reduce((s, o) => s + Number(o.high), 0);
+  const consumer = kafka.consumer({ groupId: `npm-start-test-${randomInt(1e9)}`, maxWaitTimeInMs: 200 });
+  const ids: string[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [TOPIC_FILLS], fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        ids.push(EventsCodec.get().decodeExec(message.value!).client_order_id);
+      },
+    });
+    await waitFor(`${total} fill records`, CHECK_MS, async () => (ids.length >= total ? true : undefined));
+  } finally {
+    await consumer.disconnect();
+  }
+  return ids.sort();
+}
+
+/** The query API: account 2's fills and account 1's orders are this run's only; /readyz says ready. */
+async function checkQuery(offset: number, tag: string, run: Run, fillQty: number): Promise<void> {
+  const base = `http://127.0.0.1:${8081 + offset}`;
+  const q2 = new QueryRestClient(base, { key: 'demo-key-2', hmacSecret: 'demo-secret-2-change-me' });
+  const q1 = new QueryRestClient(base, { key: 'demo-key-1', hmacSecret: 'demo-secret-1-change-me' });
+  await waitFor('/readyz of the query service', CHECK_MS, async () =>
+    (await fetch(`${base}/readyz`)).status === 200 ? true : undefined,
+  );
+  const fills = await waitFor('the fill in the query API', CHECK_MS, async () => {
+    const r = await q2.get(`/v1/accounts/2/fills?limit=100&min_seq=${run.sellSeq}&wait_ms=5000`);
+    return r.status === 200 ? r.body : undefined;
+  });
+  expect(
+    (fills.fills as { client_order_id: string; last_qty: number }[]).map((f) => [f.client_order_id, f.last_qty]),
+  ).toEqual([[`${tag}-sell`, fillQty]]);
+  expect(fills.total).toBe(1);
+  expect((fills.as_of as { seq: number }[])[0]!.seq).toBeGreaterThanOrEqual(run.sellSeq);
+  const orders = await q1.get('/v1/accounts/1/orders?state=all');
+  expect((orders.body.orders as { client_order_id: string }[]).map((o) => o.client_order_id)).toEqual([`${tag}-buy`]);
+}
+
+describe('npm start, rm -rf data, npm start', () => {
+  it(
+    'gives a fresh exchange in every part, all of it under the data root',
+    async () => {
+      const sourcesBefore = sourceFiles();
+      const offset = await pickOffset();
+
+      await startExchange(offset);
+      expect(output).toContain(`data root ${dataRoot}`);
+      const first = await trade(offset, 'r1', 4_999_000, 4);
+      await checkFeed(offset, 4_999_000, 6);
+      await checkQuery(offset, 'r1', first, 4);
+      expect(await fillsInKafka(offset)).toEqual(['r1-buy', 'r1-sell']);
+      await stopExchange();
+      for (const p of [
+        'cluster-3-local/node-1',
+        'gateway/exchange-ed25519.pem',
+        'events/broker/meta.json',
+        'events/query/read-models.json',
+      ])
+        expect(existsSync(path.join(dataRoot, p)), p).toBe(true);
+
+      rmSync(dataRoot, { recursive: true, force: true });
+      await startExchange(offset);
+      const second = await trade(offset, 'r2', 4_998_000, 3);
+      await checkFeed(offset, 4_998_000, 7);
+      await checkQuery(offset, 'r2', second, 3);
+      expect(await fillsInKafka(offset)).toEqual(['r2-buy', 'r2-sell']);
+      // The first run's order is gone from the gateway's (the engine's) view.
+      const old = await new OrderEntryRestClient({
+        baseUrl: `http://127.0.0.1:${8080 + offset}`,
+        key: { key: 'demo-key-1', hmacSecret: 'demo-secret-1-change-me' },
+      }).getOrder(first.buyId);
+      if (old.status === 200)
+        expect((old.body as { order: { client_order_id: string } }).order.client_order_id).toMatch(/^r2-/);
+      else expect(old.status).toBe(404);
+      await stopExchange();
+
+      expect(sourceFiles()).toEqual(sourcesBefore);
+      expect(existsSync(path.join(REPO_ROOT, 'gateway/examples/data'))).toBe(false);
+    },
+    TEST_MS,
+  );
+});

@@ -169,7 +169,7 @@ async function grpcError(p: Promise<unknown>): Promise<OrderEntryError> {
 
 async function restPlace(clientOrderId: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const r = await rest.placeOrder(limitBuy(clientOrderId));
-  return { status: r.status, body: r.body as Record<string, unknown> };
+  return { status: r.status, body: r.body as unknown as Record<string, unknown> };
 }
 
 describe('REST: the error body of a command refused after sequencing carries result', () => {

@@ -9,6 +9,7 @@
 // reason whichever of the gateway and the engine caught it; a limit has its constant's name.
 
 import { Reason } from '../engine/types.js';
+import type { OrderResultOut } from './execution-report.js';
 
 /** Error codes with their HTTP status and gRPC status (docs/errors.md lists them all). */
 export const ErrorCode = {
@@ -184,6 +185,14 @@ export interface GatewayError {
   seq?: number;
   /** The request field (or metadata key) at fault, for request-shape errors. */
   field?: string;
+  /**
+   * A command the engine refused after sequencing (ORDER_REJECTED, NOT_FOUND with a seq): what
+   * it did, as a success's `result` would say — seq, log index, shard and the requester's
+   * execution reports (a refused order's REJECTED report, signed and chained like any report;
+   * none for a refused cancel or amend). REST: `result` in the body; gRPC: an
+   * exchange.v1.OrderResult in the status details; OrderSession: `Error.result`.
+   */
+  result?: OrderResultOut;
 }
 
 /** The error object of a reject. */
@@ -196,7 +205,7 @@ export function gatewayError(
   return extra === undefined ? { code, reason, message } : { code, reason, message, ...extra };
 }
 
-/** The JSON error body of the REST edges: `{code, reason, message}` and whichever of retry_after_ms, order_id, seq, field apply. */
+/** The JSON error body of the REST edges: `{code, reason, message}` and whichever of retry_after_ms, order_id, seq, field, result apply. */
 export function errorBody(e: GatewayError | { code: string; reason: string; message: string }): string {
   const x = e as GatewayError;
   const out: Record<string, unknown> = { code: x.code, reason: x.reason, message: x.message };
@@ -204,6 +213,7 @@ export function errorBody(e: GatewayError | { code: string; reason: string; mess
   if (x.order_id !== undefined) out.order_id = x.order_id;
   if (x.seq !== undefined) out.seq = x.seq;
   if (x.field !== undefined) out.field = x.field;
+  if (x.result !== undefined) out.result = x.result;
   return JSON.stringify(out);
 }
 

@@ -56,6 +56,19 @@ export interface ExecutionReportOut extends ExecutionReportFields<string> {
   signature: string;
 }
 
+/**
+ * What a sequenced command did (OrderResult in proto/exchange/v1/order_entry.proto): its sequence
+ * number in its shard, the Raft index of the entry holding it, and the requester's execution
+ * reports. A success's `result`; also carried by the error of a command the engine refused after
+ * sequencing (GatewayError.result), so that its reports reach the client too.
+ */
+export interface OrderResultOut {
+  seq: number;
+  log_index: number;
+  shard: number;
+  reports: ExecutionReportOut[];
+}
+
 /** How a report's enum fields are written, from the engine's codes. */
 export interface EnumWriter<E> {
   side(code: number): E;

@@ -1,6 +1,8 @@
 // The rich gRPC error model (AIP-193): a failed call's google.rpc.Status, with an ErrorInfo
-// (reason, domain, metadata) and, when a retry may succeed, a RetryInfo, encoded for the
-// `grpc-status-details-bin` trailer. Shared by the gateway's and the query service's gRPC edges.
+// (reason, domain, metadata), when a retry may succeed a RetryInfo, and any details of the
+// edge's own types it passes in already encoded (the gateway's OrderResult of a refused
+// command), encoded for the `grpc-status-details-bin` trailer. Shared by the gateway's and the
+// query service's gRPC edges.
 //
 // The message types are built here from a JSON descriptor rather than loaded from
 // proto/google/rpc/*.proto, so this stays pure (no file read): test/api/grpc-status.test.ts
@@ -72,10 +74,25 @@ export function errorMetadata(e: StatusError): Record<string, string> {
   return md;
 }
 
-/** The encoded google.rpc.Status of a failed call with gRPC status `grpcCode` and message `details`. */
-export function statusDetailsBin(grpcCode: number, details: string, e: StatusError): Buffer {
+/** A google.protobuf.Any: a message's type URL and its encoded bytes. */
+export interface AnyDetail {
+  type_url: string;
+  value: Uint8Array;
+}
+
+/**
+ * The encoded google.rpc.Status of a failed call with gRPC status `grpcCode` and message
+ * `details`: ErrorInfo, RetryInfo when there is a retry hint, then `extra` (details of the
+ * caller's own types, already encoded: the gateway's OrderResult of a refused command).
+ */
+export function statusDetailsBin(
+  grpcCode: number,
+  details: string,
+  e: StatusError,
+  extra: readonly AnyDetail[] = [],
+): Buffer {
   const info = ErrorInfoType.encode({ reason: e.reason, domain: ERROR_DOMAIN, metadata: errorMetadata(e) }).finish();
-  const anys = [{ type_url: TYPE_URL_ERROR_INFO, value: info }];
+  const anys: AnyDetail[] = [{ type_url: TYPE_URL_ERROR_INFO, value: info }];
   if (e.retry_after_ms !== undefined) {
     const ms = Math.max(0, Math.ceil(e.retry_after_ms));
     const retry = RetryInfoType.encode({
@@ -83,6 +100,7 @@ export function statusDetailsBin(grpcCode: number, details: string, e: StatusErr
     }).finish();
     anys.push({ type_url: TYPE_URL_RETRY_INFO, value: retry });
   }
+  anys.push(...extra);
   return Buffer.from(StatusType.encode({ code: grpcCode, message: details, details: anys }).finish());
 }
 
@@ -96,6 +114,8 @@ export interface DecodedStatus {
   metadata?: Record<string, string>;
   /** RetryInfo.retry_delay in ms, when present. */
   retryDelayMs?: number;
+  /** The details of other types, as received (the gateway's exchange.v1.OrderResult of a refused command). */
+  others: AnyDetail[];
 }
 
 /** Decodes a `grpc-status-details-bin` value written by statusDetailsBin (for clients); undefined if it is not a Status. */
@@ -106,7 +126,7 @@ export function decodeStatusDetails(bytes: Uint8Array): DecodedStatus | undefine
       message: string;
       details: { type_url: string; value: Uint8Array }[];
     };
-    const out: DecodedStatus = { code: st.code, message: st.message };
+    const out: DecodedStatus = { code: st.code, message: st.message, others: [] };
     for (const any of st.details ?? []) {
       if (any.type_url === TYPE_URL_ERROR_INFO) {
         const info = ErrorInfoType.toObject(ErrorInfoType.decode(any.value), { defaults: true }) as {
@@ -123,6 +143,8 @@ export function decodeStatusDetails(bytes: Uint8Array): DecodedStatus | undefine
         };
         const d = r.retry_delay ?? { seconds: 0, nanos: 0 };
         out.retryDelayMs = d.seconds * 1000 + Math.round(d.nanos / 1_000_000);
+      } else {
+        out.others.push({ type_url: any.type_url, value: any.value });
       }
     }
     return out;

@@ -397,13 +397,16 @@ export class Gateway implements GatewayCore {
       }
       await this.sign(apiKey, out.mine, out.canonical);
       trace.signed = performance.now();
-      if (out.rejection !== undefined) return { ok: false, error: out.rejection };
       const result: OrderResultOut = {
         seq: first.result.seq,
         log_index: first.result.appliedIndex,
         shard: first.shard,
         reports: out.mine,
       };
+      // A refusal after sequencing still carries what the command did: its reports (the REJECTED
+      // one) are chained and signed above, and a client that never received them would see a
+      // gap in its own chain_seq.
+      if (out.rejection !== undefined) return { ok: false, error: { ...out.rejection, result } };
       return { ok: true, body: c.op === 'MassCancel' ? { result, canceled_count: out.canceled } : { result } };
     } finally {
       if (place) risk.pendingPlaces--;

@@ -11,7 +11,8 @@
 //   * Other unary methods → core.handle(RawRequest). A GatewayError becomes the gRPC status of
 //     ERROR_STATUS, details `${code}: ${message}`, trailing metadata `x-mb-error-code`,
 //     `x-mb-error-reason` (and `retry-after-ms`) for simple clients, and `grpc-status-details-bin`:
-//     a google.rpc.Status with ErrorInfo and RetryInfo (AIP-193; api/grpc-status.ts). Every
+//     a google.rpc.Status with ErrorInfo and RetryInfo (AIP-193; api/grpc-status.ts) and, for a
+//     command the engine refused after sequencing, its exchange.v1.OrderResult. Every
 //     authenticated reply, success or not, carries the API key's rate-limit state in its
 //     trailing metadata (rate-limit-headers.ts).
 //   * Deadlines: when the call's deadline passes before the core has answered, the call ends with
@@ -39,7 +40,7 @@ import { NO_LOG, type Log } from '../ops/log.js';
 import { GrpcIntrospection } from '../ops/grpc-introspection.js';
 import type { AuthHeaders } from '../api/auth.js';
 import { ERROR_STATUS, ErrorCode, ErrorReason, GrpcStatus, gatewayError, type GatewayError } from '../api/errors.js';
-import { METADATA_STATUS_DETAILS, statusDetailsBin } from '../api/grpc-status.js';
+import { METADATA_STATUS_DETAILS, statusDetailsBin, type AnyDetail } from '../api/grpc-status.js';
 import { rateLimitHeaders, type RateLimitState } from './rate-limit-headers.js';
 import {
   Operation,
@@ -61,6 +62,7 @@ import {
   STOP_GRACE_MS,
   DEADLINE_REPLY_MARGIN_MS,
   SESSION_STREAM_QUEUE_MAX,
+  STATUS_DETAILS_RESULT_BYTES_MAX,
 } from './limits.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -93,6 +95,11 @@ export function methodPath(method: string): string {
 export const METADATA_ERROR_CODE = 'x-mb-error-code';
 /** Trailing metadata: the machine reason (ErrorReason, docs/errors.md) of a failed call. */
 export const METADATA_ERROR_REASON = 'x-mb-error-reason';
+/**
+ * google.protobuf.Any type URL of the exchange.v1.OrderResult in the google.rpc.Status details
+ * of a command the engine refused after sequencing (its reports, as a success would carry them).
+ */
+export const TYPE_URL_ORDER_RESULT = 'type.googleapis.com/exchange.v1.OrderResult';
 /** Trailing metadata: RATE_LIMITED / OVERLOADED — retry after this many ms. */
 export const METADATA_RETRY_AFTER_MS = 'retry-after-ms';
 /** OrderSession opening metadata: `true` arms cancel-on-disconnect. */
@@ -333,6 +340,22 @@ export function setRateLimitMetadata(metadata: grpc.Metadata, rateLimit: RateLim
   return metadata;
 }
 
+/**
+ * The details of a command the engine refused after sequencing: its OrderResult (the REJECTED
+ * report, signed and chained like any), unless over STATUS_DETAILS_RESULT_BYTES_MAX (left out:
+ * the trailer must stay within what clients accept) or not encodable (left out, not a crash).
+ */
+function resultDetails(err: GatewayError): AnyDetail[] {
+  if (err.result === undefined) return [];
+  let value: Buffer;
+  try {
+    value = OrderEntryCodec.get().encode('OrderResult', err.result as unknown as Plain);
+  } catch {
+    return [];
+  }
+  return value.length > STATUS_DETAILS_RESULT_BYTES_MAX ? [] : [{ type_url: TYPE_URL_ORDER_RESULT, value }];
+}
+
 /** The gRPC status of a GatewayError: x-mb-error-code, x-mb-error-reason, retry-after-ms and grpc-status-details-bin trailers. */
 export function errorToStatus(err: GatewayError, rateLimit?: RateLimitState): grpc.StatusObject {
   const metadata = setRateLimitMetadata(new grpc.Metadata(), rateLimit);
@@ -345,7 +368,7 @@ export function errorToStatus(err: GatewayError, rateLimit?: RateLimitState): gr
     metadata.set(METADATA_RETRY_AFTER_MS, String(Math.max(0, Math.ceil(err.retry_after_ms))));
   metadata.set(
     METADATA_STATUS_DETAILS,
-    statusDetailsBin(code, details, { ...err, reason: err.reason ?? ErrorReason.INTERNAL }),
+    statusDetailsBin(code, details, { ...err, reason: err.reason ?? ErrorReason.INTERNAL }, resultDetails(err)),
   );
   return { code, details, metadata };
 }

@@ -48,6 +48,10 @@ export function checkGatewayLimits(l: GatewayLimits = GATEWAY_LIMITS): string[] 
       'a readiness probe finishes before its cached answer expires',
       l.READINESS_PROBE_TIMEOUT_MS < l.READINESS_CACHE_MS,
     ],
+    [
+      "a refused command's status details (base64) and the other trailers fit the metadata clients accept",
+      Math.ceil((l.STATUS_DETAILS_RESULT_BYTES_MAX * 4) / 3) + 2 * 1024 <= l.CLIENT_METADATA_BYTES_ASSUMED,
+    ],
     ['a keepalive ping is answered before the next is due', l.KEEPALIVE_TIMEOUT_MS < l.KEEPALIVE_TIME_MS],
     ['the slow-order dump default is within what is kept', l.SLOW_ORDERS_DUMP_DEFAULT <= l.SLOW_ORDERS_MAX],
     ['the validation queue holds a full batch', l.QUEUE_MAX_DEFAULT >= l.BATCH_MAX_DEFAULT],

@@ -90,6 +90,20 @@ export const DEADLINE_REPLY_MARGIN_MS = 5;
  * its resting orders fill is cut off here (OVERLOADED) instead of growing the gateway's memory.
  */
 export const SESSION_STREAM_QUEUE_MAX = 16_384;
+/**
+ * Response metadata (headers + trailers, bytes) we assume every gRPC client accepts: C-core's
+ * default `grpc.max_metadata_size` (Python, C++, Ruby… clients), the smallest in common use.
+ */
+export const CLIENT_METADATA_BYTES_ASSUMED = 8 * 1024;
+/**
+ * Largest encoded exchange.v1.OrderResult packed into the google.rpc.Status of a command the
+ * engine refused after sequencing (the `grpc-status-details-bin` trailer, base64 on the wire).
+ * A refused order has one report (~350 bytes) and a refused cancel or amend none, so only a
+ * refusal whose command also produced many reports (a multi-shard mass cancel refused by one
+ * shard) can pass it; then the OrderResult is left out of the details (the reports are chained
+ * all the same: the client sees a gap in its chain_seq and reads the orders back).
+ */
+export const STATUS_DETAILS_RESULT_BYTES_MAX = 4 * 1024;
 
 // The REST edge (rest-server.ts)
 /** Requests between their arrival and the core's answer, at most; beyond: 503 OVERLOADED. */

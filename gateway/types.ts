@@ -9,7 +9,6 @@
 
 import type { AuthHeaders } from '../api/auth.js';
 import type { GatewayError } from '../api/errors.js';
-import type { ExecutionReportOut } from '../api/execution-report.js';
 import type { RateLimitState } from './rate-limit-headers.js';
 
 /** The unary operations (gRPC method names; REST routes map to them). */
@@ -41,12 +40,8 @@ export interface RawRequest {
   receivedAtMs?: number;
 }
 
-export interface OrderResultOut {
-  seq: number;
-  log_index: number;
-  shard: number;
-  reports: ExecutionReportOut[];
-}
+/** A command's result (defined in api/: a refused command's GatewayError carries it too). */
+export type { OrderResultOut } from '../api/execution-report.js';
 
 export interface OrderOut {
   order_id: number;

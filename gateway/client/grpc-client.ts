@@ -11,7 +11,8 @@
 //
 // Errors: a failed call rejects with OrderEntryError (gRPC status `code`, the gateway's
 // `errorCode` from `x-mb-error-code`, the machine `reason` and `errorInfo` metadata from the
-// google.rpc.Status in `grpc-status-details-bin`, `retryAfterMs`, the API key's `rateLimit`).
+// google.rpc.Status in `grpc-status-details-bin`, `retryAfterMs`, the API key's `rateLimit`, and
+// for a command the engine refused after sequencing its `result` with the REJECTED report).
 // DEADLINE_EXCEEDED on a command does not mean it was not executed: check with getOrder before
 // resending. docs/errors.md lists every code and reason.
 
@@ -28,6 +29,7 @@ import {
   OrderEntryCodec,
   METADATA_SESSION_NONCE,
   SESSION_METHOD,
+  TYPE_URL_ORDER_RESULT,
   sessionTarget,
   methodPath,
 } from '../grpc-server.js';
@@ -154,7 +156,10 @@ export interface OrderSessionRequest {
   commands?: ReadonlyArray<SessionCommand | Record<string, unknown>>;
   heartbeat?: boolean;
 }
-/** An OrderSession error (proto `Error`): the code, the machine reason, and (0 / "" when not applicable) order id, seq, field. */
+/**
+ * An OrderSession error (proto `Error`): the code, the machine reason, and (0 / "" when not
+ * applicable) order id, seq, field; `result` for a command the engine refused after sequencing.
+ */
 export interface ErrorOut {
   code: string;
   reason: string;
@@ -163,6 +168,7 @@ export interface ErrorOut {
   order_id: number;
   seq: number;
   field: string;
+  result?: OrderResultOut;
 }
 export interface CommandOutcome {
   result?: OrderResultOut;
@@ -224,6 +230,8 @@ export class OrderEntryError extends Error {
   readonly errorInfo: Record<string, string> | undefined;
   /** The API key's rate-limit state from the trailers (authenticated calls). */
   readonly rateLimit: { limit: number; remaining: number; resetMs: number } | undefined;
+  /** A command the engine refused after sequencing: its OrderResult from the status details (the REJECTED report). */
+  readonly result: OrderResultOut | undefined;
 
   constructor(status: { code: number; details: string; metadata?: grpc.Metadata | null }) {
     super(`${grpc.status[status.code] ?? status.code}: ${status.details}`);
@@ -240,6 +248,7 @@ export class OrderEntryError extends Error {
     const er = this.metadata.get(METADATA_ERROR_REASON)[0];
     this.reason = rich?.reason ?? (er === undefined ? undefined : String(er));
     this.errorInfo = rich?.metadata;
+    this.result = orderResultOf(rich?.others.find((d) => d.type_url === TYPE_URL_ORDER_RESULT)?.value);
     const limit = this.metadata.get(HEADER_RATELIMIT_LIMIT)[0];
     this.rateLimit =
       limit === undefined
@@ -249,6 +258,16 @@ export class OrderEntryError extends Error {
             remaining: Number(String(this.metadata.get(HEADER_RATELIMIT_REMAINING)[0])),
             resetMs: Number(String(this.metadata.get(HEADER_RATELIMIT_RESET_MS)[0])),
           };
+  }
+}
+
+/** An OrderResult detail decoded; undefined when absent or not decodable. */
+function orderResultOf(bytes: Uint8Array | undefined): OrderResultOut | undefined {
+  if (bytes === undefined) return undefined;
+  try {
+    return OrderEntryCodec.get().decode('OrderResult', bytes) as unknown as OrderResultOut;
+  } catch {
+    return undefined;
   }
 }
 

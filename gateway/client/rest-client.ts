@@ -56,9 +56,9 @@ export function rateLimitOf(headers: Record<string, string>): RateLimitState | u
 /**
  * The body of an order entry reply: on success (2xx) the response message, the same as the
  * gRPC client's (REST's JSON uses the proto names); otherwise the gateway's error ({code,
- * reason, message} and retry_after_ms, order_id, seq, field when they apply; api/errors.ts,
- * docs/errors.md); the text as is when it is not JSON (a proxy's page, say). Tell them apart by
- * the status.
+ * reason, message} and retry_after_ms, order_id, seq, field, result when they apply;
+ * api/errors.ts, docs/errors.md); the text as is when it is not JSON (a proxy's page, say). Tell
+ * them apart by the status.
  */
 export type ReplyBody<M> = M | GatewayError | string;
 

@@ -3,7 +3,7 @@
 // says, report verification as docs/report-signatures.md says) runs against a real local exchange:
 // it checks its verifier against the published test vectors, reads the instruments,
 // is refused bad orders and decodes the errors (google.rpc.Status from grpc-status-details-bin, the
-// REST body), places, amends, cancels and fills orders over gRPC and REST reading each back with
+// REST body; an engine reject's REJECTED report in both), places, amends, cancels and fills orders over gRPC and REST reading each back with
 // GetOrder over both protocols, and verifies every report it received (HMAC, chain links, signed
 // heads; a report or head with one byte changed fails). It needs python3 with grpcio, grpc_tools,
 // protobuf and cryptography (Debian: python3-grpcio python3-grpc-tools python3-protobuf
@@ -147,14 +147,34 @@ describe.skipIf(python === undefined && process.env.CI === undefined)('an indepe
     }
   });
 
-  it('decodes an engine reject (ORDER_REJECTED) with its seq and order id, over both protocols', () => {
+  it('decodes an engine reject (ORDER_REJECTED) with its seq, order id and REJECTED report, over both protocols', () => {
     for (const t of ['grpc', 'rest']) {
-      const placedId = (step(`${t}.place`).report as Report).order_id as number;
+      const placed = step(`${t}.place`).report as Report;
       const e = step(`${t}.error.duplicate`).error as Report;
       const body = t === 'grpc' ? ((e.error_info as Report).metadata as Report) : (e.body as Report);
       const seq = Number(body.seq);
-      expect(seq, t).toBeGreaterThan(placedId);
+      expect(seq, t).toBeGreaterThan(placed.order_id as number);
       expect(Number(body.order_id), `${t}: a refused new order's id is its seq`).toBe(seq);
+      // The command's result, as a success carries it: the REST body's `result`, the gRPC
+      // status details' exchange.v1.OrderResult. Its REJECTED report comes next in the chain.
+      const result = {
+        seq,
+        log_index: expect.any(Number),
+        shard: 0,
+        reports: [
+          expect.objectContaining({
+            order_id: seq,
+            client_order_id: `py-${t}-1`,
+            account: 1,
+            symbol: SYMBOL,
+            exec_type: 'REJECTED',
+            order_status: 'REJECTED',
+            reason: 'DUPLICATE_CLIENT_ORDER_ID',
+            seq,
+            chain_seq: (placed.chain_seq as number) + 1,
+          }),
+        ],
+      };
       if (t === 'grpc') {
         expect(e).toMatchObject(
           grpcError('FAILED_PRECONDITION', 9, 'ORDER_REJECTED', 'DUPLICATE_CLIENT_ORDER_ID', {
@@ -162,6 +182,7 @@ describe.skipIf(python === undefined && process.env.CI === undefined)('an indepe
             order_id: String(seq),
           }),
         );
+        expect(e.order_result, t).toEqual(result);
       } else {
         expect(e).toEqual({
           http_status: 409,
@@ -171,6 +192,7 @@ describe.skipIf(python === undefined && process.env.CI === undefined)('an indepe
             message: expect.any(String), // for people; docs/errors.md: may change
             order_id: seq,
             seq,
+            result,
           },
         });
       }
@@ -286,21 +308,21 @@ describe.skipIf(python === undefined && process.env.CI === undefined)('an indepe
     }
   });
 
-  it('verifies every report it received: HMACs and chain links, with a gap at each engine reject', () => {
-    // Per protocol: place, amend, cancel, maker, taker NEW + 2 TRADEs, cancel = 8 reports. Each
-    // duplicate's REJECTED report is chained but reaches the client only as the error: one gap each.
+  it('verifies every report it received: HMACs and chain links, without a gap (engine rejects included)', () => {
+    // Per protocol: place, the duplicate's REJECTED (in the error), amend, cancel, maker, taker
+    // NEW + 2 TRADEs, cancel = 9 reports, chained from 1 by a gateway that served no one else.
     expect(step('chain')).toEqual({
       step: 'chain',
-      reports: 16,
-      hmac_ok: 16,
-      links_checked: 14,
-      gaps: 2,
+      reports: 18,
+      hmac_ok: 18,
+      links_checked: 18,
+      gaps: 0,
       runs: 1,
       failures: [],
     });
     const tampered = step('chain.tampered');
     const seq = tampered.chain_seq as number;
-    expect(tampered).toMatchObject({ reports: 16, hmac_ok: 15, links_checked: 14, gaps: 2 });
+    expect(tampered).toMatchObject({ reports: 18, hmac_ok: 17, links_checked: 18, gaps: 0 });
     expect(tampered.failures).toEqual([
       `chain_seq ${seq}: HMAC signature does not verify`,
       `chain_seq ${seq}: chain_hash does not follow from the previous one`,
@@ -309,7 +331,7 @@ describe.skipIf(python === undefined && process.env.CI === undefined)('an indepe
 
   it("verifies the gateway's Ed25519-signed chain heads and that one binds its last report", () => {
     const heads = step('heads');
-    // 16 reports and 2 rejected orders' reports, chained from 1 by a gateway that served no one else.
+    // 18 reports (2 of them rejected orders'), chained from 1 by a gateway that served no one else.
     expect(heads).toMatchObject({ skipped: false, last_report_chain_seq: 18, failures: [] });
     expect(heads.signatures_ok).toBe(heads.heads);
     expect(heads.bound_chain_seqs).toContain(18);

@@ -248,7 +248,13 @@ class GrpcClient:
         status = self.s.status.Status.FromString(raw)
         out["status"] = {"code": status.code, "message": status.message}
         for any_detail in status.details:
-            if any_detail.Is(self.s.details.ErrorInfo.DESCRIPTOR):
+            if any_detail.Is(self.s.pb.OrderResult.DESCRIPTOR):
+                # docs/errors.md: a command the engine refused after sequencing carries its
+                # OrderResult (the REJECTED report, signed and chained like any report).
+                result = self.s.pb.OrderResult()
+                any_detail.Unpack(result)
+                out["order_result"] = {**from_proto(result), "reports": [from_proto(r) for r in result.reports]}
+            elif any_detail.Is(self.s.details.ErrorInfo.DESCRIPTOR):
                 info = self.s.details.ErrorInfo()
                 any_detail.Unpack(info)
                 out["error_info"] = {"reason": info.reason, "domain": info.domain, "metadata": dict(info.metadata)}
@@ -267,6 +273,7 @@ class GrpcClient:
     def command(self, method, request_cls, fields):
         response, err = self.call(method, to_proto(request_cls, fields))
         if err is not None:
+            self.received.extend(err.get("order_result", {}).get("reports", []))  # a refused command's reports
             return None, err
         reports = [from_proto(r) for r in response.result.reports]  # the signing fields included
         self.received.extend(reports)
@@ -321,6 +328,10 @@ class RestClient:
     def command(self, method, path, payload=None):
         status, body = self.request(method, path, payload)
         if status >= 300:
+            # docs/errors.md: a command the engine refused after sequencing has `result` in the
+            # error body, with its reports (the REJECTED one), signed and chained like any report.
+            result = body.get("result") if isinstance(body, dict) else None
+            self.received.extend(result["reports"] if isinstance(result, dict) else [])
             return None, {"http_status": status, "body": body}
         reports = body["result"]["reports"]
         self.received.extend(reports)
@@ -422,7 +433,8 @@ def run_orders(c, clients, symbol, params):
     if placed is None:
         return
     order_id = placed[0]["order_id"]
-    # Sequenced, then refused by the engine (docs/errors.md: ORDER_REJECTED with seq and order_id).
+    # Sequenced, then refused by the engine (docs/errors.md: ORDER_REJECTED with seq and order_id,
+    # and the command's result with its REJECTED report).
     emit(f"{c.name}.error.duplicate", error=c.place(order)[1])
     amended, err = c.amend(order_id, {"quantity": 2 * lot, "price": px + tick})
     emit(f"{c.name}.amend", report=amended and amended[0], error=err, get=read_back(clients, order_id))

@@ -1079,7 +1079,8 @@ export class Engine {
     out.reason[i] = reason;
     out.price[i] = numberOr0(cmd.price);
     out.stopPrice[i] = numberOr0(cmd.stopPrice);
-    out.qty[i] = 0;
+    // FIX 4.4: a rejected order's OrderQty is what was asked for (0 if that was not a quantity at all).
+    out.qty[i] = requestedQty(cmd.qty);
     out.cumQty[i] = 0;
     out.leavesQty[i] = 0;
     out.lastQty[i] = 0;
@@ -1352,6 +1353,11 @@ function setsFixedAttribute(cmd: AmendCommand): boolean {
 
 function validAccount(account: unknown): account is number {
   return typeof account === 'number' && Number.isSafeInteger(account) && account >= 1 && account <= ACCOUNT_ID_MAX;
+}
+
+/** The quantity a rejected order asked for, if it is one (a positive safe integer); else 0. */
+function requestedQty(v: unknown): number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : 0;
 }
 
 function numberOr0(v: unknown): number {

@@ -109,7 +109,13 @@ export function checkInvariants(cmd: Command, events: EngineEvent[]): void {
     if (e.kind !== 'exec') continue;
     expect(e.execId, 'execId increasing').toBeGreaterThan(lastExecId);
     lastExecId = e.execId;
-    if (e.execType === ExecType.CANCELED || e.execType === ExecType.EXPIRED) {
+    if (e.execType === ExecType.REJECTED) {
+      // FIX 4.4: the quantity asked for (0 if it was not a positive integer), nothing filled or left.
+      const asked = (cmd as { qty?: unknown }).qty;
+      const askedQty = typeof asked === 'number' && Number.isSafeInteger(asked) && asked > 0 ? asked : 0;
+      expect(e.orderQty, `REJECTED orderQty in ${JSON.stringify(e)}`).toBe(askedQty);
+      expect(e.cumQty + e.leavesQty, `REJECTED cum/leaves in ${JSON.stringify(e)}`).toBe(0);
+    } else if (e.execType === ExecType.CANCELED || e.execType === ExecType.EXPIRED) {
       // FIX 4.4: a canceled or expired order keeps what was ordered; nothing is left.
       expect(e.leavesQty, `canceled/expired leavesQty in ${JSON.stringify(e)}`).toBe(0);
       expect(e.cumQty, `cumQty ≤ orderQty in ${JSON.stringify(e)}`).toBeLessThanOrEqual(e.orderQty);
@@ -117,7 +123,6 @@ export function checkInvariants(cmd: Command, events: EngineEvent[]): void {
       expect(e.cumQty + e.leavesQty, `cumQty + leavesQty = orderQty in ${JSON.stringify(e)}`).toBe(e.orderQty);
     }
     if (TERMINAL.has(e.ordStatus)) expect(e.leavesQty, `terminal leavesQty in ${JSON.stringify(e)}`).toBe(0);
-    if (e.execType === ExecType.REJECTED) expect(e.orderQty, 'REJECTED orderQty').toBe(0);
   }
   // Each fill: trade, the maker's exec TRADE, the taker's exec TRADE (same tradeId, lastQty, lastPx).
   events.forEach((e, i) => {

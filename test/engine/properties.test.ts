@@ -713,7 +713,7 @@ function compareWithModel({ config, cmds }: Scenario): void {
         // The final report's quantities: a canceled or expired order keeps what was ordered.
         const gotQty = le && { orderQty: le.orderQty, cumQty: le.cumQty, leavesQty: le.leavesQty };
         const wantQty = { orderQty: mo.orderQty, cumQty: mo.cumQty, leavesQty: mo.leavesQty };
-        if (mo.status !== 'REJECTED' && JSON.stringify(gotQty) !== JSON.stringify(wantQty))
+        if (JSON.stringify(gotQty) !== JSON.stringify(wantQty))
           fail(i, cmd, `order ${id} final quantities`, gotQty, wantQty);
         continue;
       }
@@ -858,12 +858,22 @@ describe('engine vs reference model (README semantics)', () => {
           for (const e of events) {
             if (!isExec(e)) continue;
             const ended = e.execType === ExecType.CANCELED || e.execType === ExecType.EXPIRED;
-            if (ended ? !(e.leavesQty === 0 && e.cumQty <= e.orderQty) : e.cumQty + e.leavesQty !== e.orderQty)
+            const rejected = e.execType === ExecType.REJECTED;
+            if (
+              ended
+                ? !(e.leavesQty === 0 && e.cumQty <= e.orderQty)
+                : !rejected && e.cumQty + e.leavesQty !== e.orderQty
+            )
               throw new Error(`seq ${cmd.seq}: cum+leaves != orderQty ${JSON.stringify(e)}`);
             if (TERMINAL_ORD_STATUS.has(e.ordStatus) && e.leavesQty !== 0)
               throw new Error(`seq ${cmd.seq}: terminal with leaves ${JSON.stringify(e)}`);
-            if (e.ordStatus === OrdStatus.REJECTED && e.orderQty !== 0)
-              throw new Error(`seq ${cmd.seq}: REJECTED with orderQty ${JSON.stringify(e)}`);
+            // FIX 4.4: a REJECTED report echoes the quantity asked for (0 if it was not a positive integer), nothing filled.
+            const asked = (cmd as { qty?: unknown }).qty;
+            const askedQty = typeof asked === 'number' && Number.isSafeInteger(asked) && asked > 0 ? asked : 0;
+            if (rejected && (e.orderQty !== askedQty || e.cumQty !== 0))
+              throw new Error(
+                `seq ${cmd.seq}: REJECTED orderQty ${e.orderQty}, asked ${askedQty}: ${JSON.stringify(e)}`,
+              );
             if (!(e.execId > lastExecId)) throw new Error(`seq ${cmd.seq}: execId ${e.execId} after ${lastExecId}`);
             lastExecId = e.execId;
           }

@@ -398,7 +398,8 @@ export class ReferenceModel {
         tif: cmd.tif ?? Tif.GTC,
         price: 0,
         stopPrice: 0,
-        orderQty: 0,
+        // FIX 4.4: a rejected order reports the quantity it asked for, when that is a quantity.
+        orderQty: isInt(cmd.qty) && cmd.qty > 0 ? cmd.qty : 0,
         cumQty: 0,
         leavesQty: 0,
         visibleQty: 0,

@@ -130,7 +130,7 @@ const rejectedNew = (reason: Reason, seqOrId?: number) => ({
   execType: ExecType.REJECTED,
   ordStatus: OrdStatus.REJECTED,
   reason,
-  orderQty: 0,
+  // orderQty: the quantity asked for (helpers.ts checkInvariants checks it on every REJECTED report)
   cumQty: 0,
   leavesQty: 0,
   ...(seqOrId === undefined ? {} : { orderId: seqOrId }),

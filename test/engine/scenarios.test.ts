@@ -320,7 +320,7 @@ describe('post-only', () => {
     const k = new Kit();
     k.new({ account: A, side: SELL, price: 1_000_000, qty: 10 }); // 1
     expectEvents(k.new({ account: B, side: BUY, price: 1_000_000, qty: 10, postOnly: PostOnly.REJECT }), [
-      exec(REJECTED, S.REJECTED, { orderId: 2, orderQty: 0, reason: Reason.POST_ONLY_WOULD_CROSS }),
+      exec(REJECTED, S.REJECTED, { orderId: 2, orderQty: 10, reason: Reason.POST_ONLY_WOULD_CROSS }),
     ]);
     expectEvents(k.new({ account: B, side: BUY, price: 999_995, qty: 10, postOnly: PostOnly.REJECT }), [
       newAck(3, { price: 999_995, orderQty: 10, leavesQty: 10 }),

@@ -198,6 +198,10 @@ describe('REST: the error body of a command refused after sequencing carries res
       order_status: 'REJECTED',
       reason: 'DUPLICATE_CLIENT_ORDER_ID',
       seq,
+      // FIX 4.4: the quantity asked for, nothing filled or left.
+      order_qty: 10,
+      cum_qty: 0,
+      leaves_qty: 0,
     });
     expect(hmacOk(rejected)).toBe(true);
     expect(linksFrom(first, rejected)).toBe(true);
@@ -243,6 +247,7 @@ describe('gRPC: the status details of a command refused after sequencing carry a
       order_status: 'REJECTED',
       reason: 'DUPLICATE_CLIENT_ORDER_ID',
       last_liquidity_ind: '',
+      order_qty: 10,
     });
     expect(hmacOk(rejected)).toBe(true);
     expect(linksFrom(first, rejected)).toBe(true);

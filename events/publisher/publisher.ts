@@ -365,8 +365,7 @@ export class Publisher {
     this.st.logCheckReason = err.reason;
     this.st.lastError = err.reason;
     // What it replayed is the other log's: the next check starts from scratch.
-    this.sm = new ShardStateMachine(this.opts.shardConfig);
-    this.lastEntry = undefined;
+    this.resetStateMachine();
     if (this.refusalLogged === err.reason) return;
     this.refusalLogged = err.reason;
     this.log.error(
@@ -725,7 +724,7 @@ export class Publisher {
     const a = check.anchor;
     if (r.index <= a.logIndex) {
       this.restoreSnapshot(r);
-      this.smFromCheckpoint = false;
+      check.checkpoint = false; // the state is the replicas' own now
       if (r.index === a.logIndex && a.term !== 0 && r.term !== a.term)
         throw new LogRefusal(
           'mismatch',

@@ -67,6 +67,12 @@ export interface ProgressRecord {
   offsets: PartitionOffsetRecord[];
   events_published: number;
   publisher_id: string;
+  /** Identity of the log at log_index (publisher/log-identity.ts); absent in records written before them. */
+  log_term?: number;
+  entry_sha256?: Uint8Array;
+  log_time_us?: number;
+  /** Kafka cluster id the writing publisher's session started on. */
+  cluster_id?: string;
 }
 
 export function execRecordOf(shard: number, logIndex: number, position: number, e: ExecReport): ExecRecord {

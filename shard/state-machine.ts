@@ -128,6 +128,11 @@ export class ShardStateMachine {
       throw new RangeError(`sessionCountMax ${this.sessionCountMax}`);
   }
 
+  /** Log time of the newest applied command (µs; only grows along a log): the events publisher records it to recognise its log. */
+  get logTimeUs(): number {
+    return this.nowUs;
+  }
+
   /** Sessions in the table now (≤ sessionCountMax). */
   get sessionCount(): number {
     return this.sessions.size;

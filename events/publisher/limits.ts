@@ -38,6 +38,13 @@ export const CHECKPOINT_INTERVAL_MS = 30_000;
 /** First delay before a new session after a failure (ms); doubles up to SESSION_RETRY_DELAY_MS_MAX. */
 export const SESSION_RETRY_DELAY_MS = 100;
 export const SESSION_RETRY_DELAY_MS_MAX = 5_000;
+/**
+ * A publisher that refused its resume point (the replicas' log is not the one the progress
+ * record is about, or cannot be shown to be) reads the progress record again this often (ms):
+ * once the operator has deleted the topics (or pointed it at a fresh broker) it goes on by itself.
+ * Each recheck is one session start (a progress read, a replay up to where the logs differ).
+ */
+export const LOG_RECHECK_DELAY_MS = 30_000;
 /** Gaps remembered in status() (the count and entries are totals). */
 export const GAPS_KEPT = 16;
 /** kafkajs produce timeout (ms): the broker acknowledges after its fsync. */

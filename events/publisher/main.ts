@@ -14,7 +14,9 @@
 //
 // --ops host:port (default: none) serves GET /metrics (publish lag, records, sessions, gaps,
 // state: metrics.ts), /healthz and /readyz (publishing and at most
-// PUBLISHER_READY_LAG_ENTRIES_MAX entries behind); the ready line then carries `opsPort`.
+// PUBLISHER_READY_LAG_ENTRIES_MAX entries behind; a resume point of another log is refused: not
+// ready, events/README.md "Another log, another broker"); the ready line then carries `opsPort`.
+// --republish-from skips that check for its first session (the operator's word).
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -10,7 +10,7 @@ import { readCounter, readGauge, type Registry } from '../../ops/metrics.js';
 import type { Publisher, PublisherStatus } from './publisher.js';
 import { PUBLISHER_READY_LAG_ENTRIES_MAX } from './limits.js';
 
-const STATES: PublisherStatus['state'][] = ['starting', 'replaying', 'publishing', 'retrying', 'stopped'];
+const STATES: PublisherStatus['state'][] = ['starting', 'replaying', 'publishing', 'retrying', 'refused', 'stopped'];
 
 export function registerPublisherMetrics(registry: Registry, publisher: Pick<Publisher, 'status'>): void {
   // One status() per gauge would copy the gaps list each time; the scrape reads one snapshot.
@@ -70,6 +70,15 @@ function registerProgressGauges(registry: Registry, status: () => PublisherStatu
   );
   readGauge(
     registry,
+    'matchbook_publisher_log_refused',
+    "1 while the publisher refuses its resume point: the replicas' log is not the one the last progress record is about (a wiped exchange), or cannot be shown to be; nothing of the shard is published",
+    () => {
+      const c = status().logCheck;
+      return c === 'mismatch' || c === 'unverifiable' ? 1 : 0;
+    },
+  );
+  readGauge(
+    registry,
     'matchbook_publisher_state',
     '1 for the state the publisher is in now, 0 for the others',
     () => {
@@ -113,9 +122,18 @@ function registerSendCounters(registry: Registry, status: () => PublisherStatus)
     () => status().gapCount,
   );
   readCounter(registry, 'matchbook_publisher_gap_entries_total', 'Log entries lost in gaps', () => status().gapEntries);
+  readCounter(
+    registry,
+    'matchbook_publisher_broker_resets_total',
+    'Sessions ended because the broker held fewer records than the publisher had written (wiped or replaced under it)',
+    () => status().brokerResets,
+  );
 }
 
-/** /readyz of the publisher process: publishing and less than PUBLISHER_READY_LAG_ENTRIES_MAX behind. */
+/**
+ * /readyz of the publisher process: publishing and less than PUBLISHER_READY_LAG_ENTRIES_MAX
+ * behind (a refused resume point is state 'refused': not ready, with logCheck and its reason).
+ */
 export function publisherReady(
   publisher: Pick<Publisher, 'status'>,
   lagEntriesMax = PUBLISHER_READY_LAG_ENTRIES_MAX,
@@ -128,5 +146,7 @@ export function publisherReady(
     lagEntriesMax,
     publishedIndex: s.publishedIndex,
     replicaApplied: s.replicaApplied,
+    logCheck: s.logCheck,
+    ...(s.logCheckReason !== undefined ? { logCheckReason: s.logCheckReason } : {}),
   };
 }

@@ -15,8 +15,25 @@ export function shardKey(shard: number): Buffer {
   return Buffer.from(String(shard), 'utf8');
 }
 
-/** The newest progress record of `shard`, or undefined if there is none. */
-export async function readLastProgress(kafka: Kafka, admin: Admin, shard: number): Promise<ProgressRecord | undefined> {
+/** A progress record read back, with its offset in the progress partition. */
+export interface FoundProgress {
+  record: ProgressRecord;
+  offset: number;
+}
+
+/**
+ * The newest progress record of `shard` written on the cluster `clusterId`, or undefined if
+ * there is none. A record that names another cluster was written by a session that started on
+ * another broker and did not notice the broker was replaced under it: what it says published is
+ * not in this cluster, so it is passed over (older ones are read instead). Records without a
+ * cluster id (written before issue 18) are taken as they are.
+ */
+export async function readLastProgress(
+  kafka: Kafka,
+  admin: Admin,
+  shard: number,
+  clusterId: string,
+): Promise<FoundProgress | undefined> {
   const md = await admin.fetchTopicMetadata({ topics: [TOPIC_PROGRESS] });
   const partitions = md.topics[0]?.partitions.length ?? 0;
   if (partitions < 1) throw new Error(`topic ${TOPIC_PROGRESS} has no partitions`);
@@ -29,7 +46,7 @@ export async function readLastProgress(kafka: Kafka, admin: Admin, shard: number
   let end = Number(po.high);
   for (let step = 0; step < PROGRESS_SCAN_STEPS_MAX && end > low; step++) {
     const start = Math.max(low, end - PROGRESS_SCAN_WINDOW_RECORDS);
-    const found = await readWindow(kafka, partition, start, end, shard);
+    const found = await readWindow(kafka, partition, start, end, shard, clusterId);
     if (found !== undefined) return found;
     end = start;
   }
@@ -43,7 +60,8 @@ async function readWindow(
   start: number,
   end: number,
   shard: number,
-): Promise<ProgressRecord | undefined> {
+  clusterId: string,
+): Promise<FoundProgress | undefined> {
   const codec = EventsCodec.get();
   const key = shardKey(shard);
   const consumer = kafka.consumer({
@@ -51,7 +69,7 @@ async function readWindow(
     maxWaitTimeInMs: 100,
     retry: { retries: 3 },
   });
-  let last: ProgressRecord | undefined;
+  let last: FoundProgress | undefined;
   let finish!: () => void;
   let fail!: (e: Error) => void;
   const done = new Promise<void>((resolve, reject) => {
@@ -81,7 +99,8 @@ async function readWindow(
           if (m.key !== null && key.equals(m.key) && m.value !== null) {
             try {
               const p = codec.decodeProgress(m.value);
-              if (p.shard === shard) last = p;
+              const sameCluster = p.cluster_id === undefined || p.cluster_id === '' || p.cluster_id === clusterId;
+              if (p.shard === shard && sameCluster) last = { record: p, offset };
             } catch {
               // Not a PublisherProgress: someone else's record; skip it.
             }

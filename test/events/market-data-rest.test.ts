@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TradeRecord } from '../../events/codec.js';
 import { PUBLIC_TRADES_LIMIT_MAX } from '../../events/query/limits.js';
 import { PublicRateLimiter } from '../../events/query/public-rate-limit.js';
+import { QueryGrpcClient } from '../../events/query/client.js';
+import { QueryGrpcServer } from '../../events/query/grpc-server.js';
 import { QueryRestServer } from '../../events/query/rest-server.js';
 import { QueryService, type QueryServiceOptions } from '../../events/query/service.js';
 import type { ReadModelLag, ReadModelName } from '../../events/read-models/consumer.js';
@@ -24,6 +26,8 @@ let nowMs = 1_000_000;
 const servers: QueryRestServer[] = [];
 let openUrl: string;
 let limitedUrl: string;
+let grpcServer: QueryGrpcServer;
+let grpcClient: QueryGrpcClient;
 
 function trade(k: number, tsUs: number, price: number, qty: number, side: number): TradeRecord {
   return {
@@ -76,9 +80,13 @@ beforeAll(async () => {
   servers.push(open, limited);
   openUrl = `http://127.0.0.1:${await open.start()}`;
   limitedUrl = `http://127.0.0.1:${await limited.start()}`;
+  grpcServer = new QueryGrpcServer({ service, host: '127.0.0.1', port: 0, log: NO_LOG });
+  grpcClient = new QueryGrpcClient(`127.0.0.1:${await grpcServer.start()}`, { key: 'k', hmacSecret: 's' });
 });
 
 afterAll(async () => {
+  grpcClient?.close();
+  await grpcServer?.stop();
   for (const s of servers) await s.stop();
 });
 
@@ -139,6 +147,16 @@ describe('public market data over REST (no signature)', () => {
     const recent = await get(openUrl, `/v1/market/candles/BTC-USD?interval=1h&end_us=${to}&limit=2`);
     expect(recent.body.candles).toEqual(hourly.slice(7, 9)); // the most recent up to end_us
     expect(BigInt((hourly[0] as { quote_volume: string }).quote_volume) > 2n ** 53n).toBe(true);
+  });
+
+  it('signed GetCandles (gRPC) has the 1d interval and the exact quote volume too', async () => {
+    const r = (await grpcClient.call('GetCandles', { symbol: 'BTC-USD', interval: '1d', limit: 10 })) as {
+      candles: Record<string, unknown>[];
+    };
+    const expected = referenceCandles(trades, 'BTC-USD', CANDLE_INTERVALS.find((iv) => iv.name === '1d')!);
+    expect(r.candles.map((c) => ({ start_us: Number(c.start_us), quote_volume: c.quote_volume }))).toEqual(
+      expected.map((c) => ({ start_us: c.start_us, quote_volume: c.quote_volume })),
+    );
   });
 
   it('24-hour ticker: the window ends at the latest log time known, not the wall clock', async () => {

@@ -18,8 +18,9 @@
 //      shard are two ordered copies of the same sequence: the rule still keeps each event once.)
 //
 // Determinism. Every view depends on the records of one partition only (orders and fills are
-// keyed by account, trades by symbol, and every bound below is per account or per symbol), so
-// the order in which partitions interleave never changes a view: a rebuild from offset zero
+// keyed by account, trades by symbol, and every bound below is per account or per symbol) —
+// except the log time (the ticker's "now"), a maximum over all records, which no order of
+// application changes — so the order in which partitions interleave never changes a view: a rebuild from offset zero
 // equals the live model, whatever the batches and rebalances were.
 
 import { OrdStatus } from '../../engine/types.js';

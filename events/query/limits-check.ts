@@ -5,12 +5,15 @@
 import { assertLimits, brokenRules, type LimitRule } from '../../ops/limits.js';
 import { FETCH_WAIT_MS_MAX, GROUP_SESSION_TIMEOUT_MS_MAX, GROUP_SESSION_TIMEOUT_MS_MIN } from '../broker/limits.js';
 import * as readModelLimits from '../read-models/limits.js';
+import { CANDLE_INTERVALS, TICKER_WINDOW_MINUTES } from '../read-models/model.js';
 import * as limits from './limits.js';
 
 export const QUERY_LIMITS = {
   ...limits,
   ...readModelLimits,
   FETCH_WAIT_MS_MAX,
+  CANDLES_1M_KEPT: CANDLE_INTERVALS.find((iv) => iv.name === '1m')!.kept,
+  TICKER_WINDOW_MINUTES,
   GROUP_SESSION_TIMEOUT_MS_MIN,
   GROUP_SESSION_TIMEOUT_MS_MAX,
 };
@@ -25,6 +28,27 @@ export function checkQueryLimits(l: QueryLimits = QUERY_LIMITS): string[] {
       l.NOT_YET_CONSISTENT_RETRY_MS < l.READ_AFTER_WAIT_MS_DEFAULT,
     ],
     ['the default candle page is within the maximum', l.CANDLES_LIMIT_DEFAULT <= l.CANDLES_LIMIT_MAX],
+    [
+      'a public trades page fits in what the read models keep per instrument',
+      l.PUBLIC_TRADES_LIMIT_DEFAULT <= l.PUBLIC_TRADES_LIMIT_MAX &&
+        l.PUBLIC_TRADES_LIMIT_MAX <= l.TRADES_PER_SYMBOL_MAX,
+    ],
+    [
+      "the 1m candles kept cover the 24-hour ticker's window",
+      l.CANDLES_1M_KEPT >= l.TICKER_WINDOW_MINUTES && l.TICKER_WINDOW_MINUTES * 60 >= 24 * 3_600,
+    ],
+    [
+      'one client IP cannot take the whole public budget alone',
+      l.PUBLIC_RATE_PER_IP_PER_SEC < l.PUBLIC_RATE_TOTAL_PER_SEC && l.PUBLIC_BURST_PER_IP < l.PUBLIC_BURST_TOTAL,
+    ],
+    [
+      'the public buckets are positive and hold at least a second of their rate',
+      l.PUBLIC_RATE_PER_IP_PER_SEC > 0 &&
+        l.PUBLIC_RATE_TOTAL_PER_SEC > 0 &&
+        l.PUBLIC_BURST_PER_IP >= l.PUBLIC_RATE_PER_IP_PER_SEC &&
+        l.PUBLIC_BURST_TOTAL >= l.PUBLIC_RATE_TOTAL_PER_SEC &&
+        l.PUBLIC_CLIENT_IPS_MAX > 0,
+    ],
     [
       'a default fills page can be filled from what the read models keep',
       l.FILLS_LIMIT_DEFAULT <= l.FILLS_PER_ACCOUNT_MAX,

@@ -17,6 +17,23 @@ export const CANDLES_LIMIT_MAX = 3_600;
 /** Orders in one GetOrders answer at most (an account holds at most 10,000 finished plus its open ones). */
 export const ORDERS_LIMIT_MAX = 100_000;
 
+// Public market data (service.ts, rest-server.ts: /v1/market/*, no signature)
+export const PUBLIC_TRADES_LIMIT_DEFAULT = 100;
+/** At most this many trades per answer (the read models keep TRADES_PER_SYMBOL_MAX per instrument). */
+export const PUBLIC_TRADES_LIMIT_MAX = 1_000;
+/**
+ * Token buckets in front of the unsigned routes, so an open endpoint cannot overload the
+ * service: one per client IP (refill per second, capacity) and one for all of them together.
+ * An empty bucket is 429 RATE_LIMITED (reason PUBLIC_RATE_PER_IP / PUBLIC_RATE_TOTAL) with
+ * retry_after_ms = until a token is back. Signed routes are not counted here.
+ */
+export const PUBLIC_RATE_PER_IP_PER_SEC = 20;
+export const PUBLIC_BURST_PER_IP = 40;
+export const PUBLIC_RATE_TOTAL_PER_SEC = 1_000;
+export const PUBLIC_BURST_TOTAL = 2_000;
+/** Client IPs with a bucket at once; beyond, the least recently seen IP's bucket is forgotten (it starts full again). */
+export const PUBLIC_CLIENT_IPS_MAX = 10_000;
+
 // The REST edge (rest-server.ts)
 /** Queries between arrival and answer at most (read-your-writes ones wait); beyond: 503 OVERLOADED. */
 export const QUERY_REST_INFLIGHT_MAX = 16_384;

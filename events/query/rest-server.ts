@@ -7,12 +7,16 @@
 //   GET /v1/orders/{order_id}             GetOrder
 //   GET /v1/candles/{symbol}              GetCandles   ?interval=1s|1m|1h  ?limit=N
 //   GET /v1/lag                           GetLag       (consumer lag per read model, detail)
+//   GET /v1/market/trades/{symbol}        no auth: recent public trades       ?limit=N
+//   GET /v1/market/candles/{symbol}       no auth: klines                     ?interval=1s|1m|1h|1d ?start_us ?end_us ?limit
+//   GET /v1/market/ticker/{symbol}        no auth: 24-hour ticker (window ending at the latest log time known)
 //   GET /v1/time                          no auth: {server_time_ms, receive_window_ms} (check the clock before signing)
 //   GET /healthz                          no auth: {"status":"ok", lag per read model, as_of}
 //   GET /readyz                           no auth: 200 {"ready":true,…} / 503 {"ready":false,…} (main.ts: consuming, lag bounded)
 //   GET /metrics                          no auth: Prometheus exposition (metrics.ts; keep the port off the internet)
 //
-// Every authenticated route also takes ?min_seq=S[&shard=N][&wait_ms=W] (read-your-writes).
+// The /v1/market/* routes are rate-limited per client IP and in total (public-rate-limit.ts):
+// 429 RATE_LIMITED beyond. Every authenticated route also takes ?min_seq=S[&shard=N][&wait_ms=W] (read-your-writes).
 // The signed target is `GET <path>?<query>` exactly as sent (gateway/README.md).
 //
 // uWS rules followed (as in gateway/rest-server.ts): headers, URL and query are read
@@ -26,12 +30,14 @@ import {
   QUERY_ERROR_STATUS,
   QueryErrorCode,
   QueryOp,
+  PUBLIC_OPS,
   type QueryError,
   type QueryReply,
   type QueryService,
 } from './service.js';
 import { QUERY_REST_INFLIGHT_MAX } from './limits.js';
 import { ErrorReason, errorBody } from '../../api/errors.js';
+import { PUBLIC_RATE_LIMITS, PublicRateLimiter, type PublicRateLimits } from './public-rate-limit.js';
 import { errorStack, linesLog, type Log } from '../../ops/log.js';
 
 const EMPTY = new Uint8Array(0);
@@ -65,8 +71,20 @@ export function routeQuery(method: string, url: string): Route {
     if (parts[2] === 'orders') return { op: QueryOp.GET_ORDER, params: { order_id: decode(parts[3]!) } };
     if (parts[2] === 'candles') return { op: QueryOp.GET_CANDLES, params: { symbol: decode(parts[3]!) } };
   }
+  // ['', 'v1', 'market', 'trades|candles|ticker', '{symbol}']
+  if (parts.length === 5 && parts[1] === 'v1' && parts[2] === 'market' && parts[4] !== '') {
+    const op = MARKET_ROUTES.get(parts[3]!);
+    if (op !== undefined) return { op, params: { symbol: decode(parts[4]!) } };
+  }
   return { status: 404, message: `no route for GET ${url}` };
 }
+
+/** A Map, not an object: a path segment such as `constructor` must not find an inherited property. */
+const MARKET_ROUTES: ReadonlyMap<string, QueryOp> = new Map([
+  ['trades', QueryOp.MARKET_TRADES],
+  ['candles', QueryOp.MARKET_CANDLES],
+  ['ticker', QueryOp.MARKET_TICKER],
+]);
 
 function decode(segment: string): string {
   try {
@@ -108,6 +126,10 @@ export interface QueryRestOptions {
   metrics?: () => Promise<{ body: string; contentType: string }>;
   /** Serves GET /readyz (without it: always ready). */
   ready?: () => { ready: boolean } & Record<string, unknown>;
+  /** The public routes' buckets (default PUBLIC_RATE_LIMITS, from limits.ts). */
+  publicRate?: PublicRateLimits;
+  /** The clock of the public routes' buckets (default Date.now; tests pass a fake one). */
+  nowMs?: () => number;
 }
 
 export class QueryRestServer {
@@ -116,9 +138,13 @@ export class QueryRestServer {
   private inflight = 0;
   private stopped = false;
   private readonly log: Log;
+  private readonly nowMs: () => number;
+  private readonly publicRate: PublicRateLimiter;
 
   constructor(private readonly opts: QueryRestOptions) {
     this.log = opts.log ?? linesLog((l) => console.error(`[query rest] ${l}`));
+    this.nowMs = opts.nowMs ?? Date.now;
+    this.publicRate = new PublicRateLimiter(opts.publicRate ?? PUBLIC_RATE_LIMITS, this.nowMs());
   }
 
   start(): Promise<number> {
@@ -176,6 +202,7 @@ export class QueryRestServer {
       this.serveOps(res, r.ops);
       return;
     }
+    if (PUBLIC_OPS.has(r.op) && !this.admitPublic(res)) return;
     if (this.inflight >= QUERY_REST_INFLIGHT_MAX) {
       writeError(res, {
         code: QueryErrorCode.OVERLOADED,
@@ -220,6 +247,23 @@ export class QueryRestServer {
           else writeError(res, reply.error);
         });
       });
+  }
+
+  /** Takes a token of the public budget for the client's IP, or answers 429 RATE_LIMITED (then false). */
+  private admitPublic(res: HttpResponse): boolean {
+    const ip = Buffer.from(res.getRemoteAddressAsText()).toString('utf8');
+    const v = this.publicRate.take(ip, this.nowMs());
+    if (v.ok) return true;
+    const perIp = v.which === 'ip';
+    writeError(res, {
+      code: QueryErrorCode.RATE_LIMITED,
+      reason: perIp ? ErrorReason.PUBLIC_RATE_PER_IP : ErrorReason.PUBLIC_RATE_TOTAL,
+      message: perIp
+        ? `more than ${this.publicRate.limits.perIpPerSec} public requests a second from ${ip}`
+        : `more than ${this.publicRate.limits.totalPerSec} public requests a second from all clients`,
+      retry_after_ms: v.retryAfterMs,
+    });
+    return false;
   }
 
   /** GET /readyz (synchronous) and /metrics (asynchronous: aborted-safe, corked), outside the query accounting. */

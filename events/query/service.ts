@@ -10,6 +10,10 @@
 // (model.ts, "read-your-writes marks") — waiting at most wait_ms (default
 // READ_AFTER_WAIT_MS_DEFAULT, at most READ_AFTER_WAIT_MS_MAX); past that it fails with
 // NOT_YET_CONSISTENT (HTTP 503 / gRPC UNAVAILABLE) and a retry hint.
+//
+// Public market data (PUBLIC_OPS: recent trades, candles, 24-hour ticker) needs no signature:
+// it holds nothing of any account. Its budget (a token bucket per client IP and in total) is
+// the REST edge's (public-rate-limit.ts); everything else here is as for the signed queries.
 
 import './limits-check.js';
 import { buildKeyTable, ReplayCache, authenticate, type AuthHeaders, type KeyEntry } from '../../api/auth.js';
@@ -18,8 +22,10 @@ import { ERROR_STATUS, ErrorCode, ErrorReason, type GatewayError } from '../../a
 import { ENUM_NAMES } from '../../engine/json-codec.js';
 import {
   CANDLE_INTERVALS,
+  type Candle,
   type CandleInterval,
   type FillView,
+  type PublicTrade,
   type OrderView,
   type ReadModels,
 } from '../read-models/model.js';
@@ -34,6 +40,8 @@ import {
   CANDLES_LIMIT_DEFAULT,
   CANDLES_LIMIT_MAX,
   ORDERS_LIMIT_MAX,
+  PUBLIC_TRADES_LIMIT_DEFAULT,
+  PUBLIC_TRADES_LIMIT_MAX,
 } from './limits.js';
 
 export const QueryOp = {
@@ -43,8 +51,18 @@ export const QueryOp = {
   GET_POSITIONS: 'GetPositions',
   GET_CANDLES: 'GetCandles',
   GET_LAG: 'GetLag',
+  MARKET_TRADES: 'GetMarketTrades',
+  MARKET_CANDLES: 'GetMarketCandles',
+  MARKET_TICKER: 'GetMarketTicker',
 } as const;
 export type QueryOp = (typeof QueryOp)[keyof typeof QueryOp];
+
+/** The operations answered without authentication (public market data). */
+export const PUBLIC_OPS: ReadonlySet<QueryOp> = new Set([
+  QueryOp.MARKET_TRADES,
+  QueryOp.MARKET_CANDLES,
+  QueryOp.MARKET_TICKER,
+]);
 
 /** The gateway's error codes plus the query API's own. */
 export const QueryErrorCode = { ...ErrorCode, NOT_YET_CONSISTENT: 'NOT_YET_CONSISTENT' } as const;
@@ -194,6 +212,49 @@ export function orderOut(o: OrderView): Record<string, unknown> {
   };
 }
 
+function publicTradeOut(t: PublicTrade): Record<string, unknown> {
+  return {
+    trade_id: t.trade_id,
+    price: t.price,
+    qty: t.qty,
+    quote_qty: (BigInt(t.price) * BigInt(t.qty)).toString(),
+    aggressor_side: enumName(ENUM_NAMES.side, t.aggressor_side),
+    ts_us: t.ts_us,
+  };
+}
+
+/** The `symbol` parameter (required) of the candle and market queries. */
+function symbolParam(params: Record<string, unknown>): string {
+  const symbol = str(params, 'symbol', 64);
+  if (symbol === undefined) invalid(ErrorReason.FIELD_MISSING, 'symbol', 'symbol is required');
+  return symbol;
+}
+
+/** The `interval` parameter (default 1m): one of CANDLE_INTERVALS. */
+function intervalParam(params: Record<string, unknown>): CandleInterval {
+  const interval = (str(params, 'interval', 8) ?? '1m') as CandleInterval;
+  if (!CANDLE_INTERVALS.some((iv) => iv.name === interval))
+    invalid(
+      ErrorReason.INVALID_ENUM_VALUE,
+      'interval',
+      `interval must be one of ${CANDLE_INTERVALS.map((iv) => iv.name).join(', ')}`,
+    );
+  return interval;
+}
+
+/** GET /v1/market/candles: start_us / end_us (bucket starts, inclusive) and limit. */
+function marketCandles(m: ReadModels, params: Record<string, unknown>): Record<string, unknown> {
+  const symbol = symbolParam(params);
+  const interval = intervalParam(params);
+  const startUs = uint(params, 'start_us');
+  const endUs = uint(params, 'end_us');
+  if (startUs !== undefined && endUs !== undefined && startUs > endUs)
+    invalid(ErrorReason.CONFLICTING_FIELDS, 'end_us', `end_us ${endUs} is before start_us ${startUs}`);
+  const limit = uint(params, 'limit', CANDLES_LIMIT_MAX) || CANDLES_LIMIT_DEFAULT;
+  const candles: Candle[] = m.candlesBetween(symbol, interval, { startUs, endUs, limit });
+  return { symbol, interval, candles };
+}
+
 function fillOut(f: FillView): Record<string, unknown> {
   return {
     exec_id: f.exec_id,
@@ -285,6 +346,7 @@ export class QueryService {
 
   private async handleOnce(req: QueryRequest): Promise<QueryReply> {
     this.stats.queries++;
+    if (PUBLIC_OPS.has(req.op)) return this.answerQuery(req, 0, false);
     const now = this.nowMs();
     const auth = authenticate(this.keys, req.auth, req.target, req.body, now, this.windowMs);
     if (!auth.ok) return { ok: false, error: auth.error };
@@ -297,6 +359,11 @@ export class QueryService {
       );
     if (replay === 'full')
       return fail(QueryErrorCode.OVERLOADED, ErrorReason.REPLAY_CACHE_ENTRIES_MAX, 'replay cache full', 1_000);
+    return this.answerQuery(req, auth.account, auth.admin);
+  }
+
+  /** Decodes the parameters, waits for min_seq if asked, and answers (the caller is authenticated, or the op is public). */
+  private async answerQuery(req: QueryRequest, caller: number, admin: boolean): Promise<QueryReply> {
     let params: Record<string, unknown>;
     try {
       params = req.params();
@@ -329,7 +396,7 @@ export class QueryService {
           );
         }
       }
-      return this.answer(req.op, params, auth.account, auth.admin);
+      return this.answer(req.op, params, caller, admin);
     } catch (err) {
       if (err instanceof InvalidArgument)
         return {
@@ -449,18 +516,20 @@ export class QueryService {
         return { ok: true, body: { positions, balances, as_of } };
       }
       case QueryOp.GET_CANDLES: {
-        const symbol = str(params, 'symbol', 64);
-        if (symbol === undefined) invalid(ErrorReason.FIELD_MISSING, 'symbol', 'symbol is required');
-        const interval = (str(params, 'interval', 8) ?? '1m') as CandleInterval;
-        if (!CANDLE_INTERVALS.some((iv) => iv.name === interval))
-          invalid(
-            ErrorReason.INVALID_ENUM_VALUE,
-            'interval',
-            `interval must be one of ${CANDLE_INTERVALS.map((iv) => iv.name).join(', ')}`,
-          );
+        const symbol = symbolParam(params);
+        const interval = intervalParam(params);
         const limit = uint(params, 'limit', CANDLES_LIMIT_MAX) || CANDLES_LIMIT_DEFAULT;
         return { ok: true, body: { symbol, interval, candles: m.candlesOf(symbol, interval, limit), as_of } };
       }
+      case QueryOp.MARKET_TRADES: {
+        const symbol = symbolParam(params);
+        const limit = uint(params, 'limit', PUBLIC_TRADES_LIMIT_MAX) || PUBLIC_TRADES_LIMIT_DEFAULT;
+        return { ok: true, body: { symbol, trades: m.tradesOf(symbol, limit).map(publicTradeOut), as_of } };
+      }
+      case QueryOp.MARKET_CANDLES:
+        return { ok: true, body: { ...marketCandles(m, params), as_of } };
+      case QueryOp.MARKET_TICKER:
+        return { ok: true, body: { ...m.tickerOf(symbolParam(params)), as_of } };
       case QueryOp.GET_LAG: {
         const read_models = Object.entries(this.source.lag()).map(([read_model, l]) => ({
           read_model,

@@ -9,6 +9,8 @@ export const DONE_ORDERS_PER_ACCOUNT_MAX = 10_000;
 export const FILLS_PER_ACCOUNT_MAX = 10_000;
 /** Client order ids remembered per order (the current one and those it was amended from). */
 export const CLIENT_ORDER_IDS_PER_ORDER_MAX = 16;
+/** Public trades kept per instrument (the most recent): what GET /v1/market/trades/{symbol} can return. */
+export const TRADES_PER_SYMBOL_MAX = 1_000;
 /** Read-your-writes marks waiting per shard; beyond, the oldest are dropped (a later mark covers them, only later). */
 export const PROGRESS_MARKS_PER_SHARD_MAX = 1_024;
 

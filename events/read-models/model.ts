@@ -4,7 +4,8 @@
 //
 //   exchange.orders.v1  → order status by order id and by (account, client order id); open orders per account
 //   exchange.fills.v1   → fills per account; positions and balances per account
-//   exchange.trades.v1  → OHLCV candles per instrument (1s, 1m, 1h)
+//   exchange.trades.v1  → OHLCV candles per instrument (1s, 1m, 1h, 1d); recent public trades and
+//                         the 24-hour ticker per instrument (public market data)
 //   exchange.publisher-progress.v1 → read-your-writes marks: how far (seq, log index) per shard is visible
 //
 // Exactly once. A record is applied at most once, by two rules:
@@ -17,8 +18,9 @@
 //      shard are two ordered copies of the same sequence: the rule still keeps each event once.)
 //
 // Determinism. Every view depends on the records of one partition only (orders and fills are
-// keyed by account, trades by symbol, and every bound below is per account or per symbol), so
-// the order in which partitions interleave never changes a view: a rebuild from offset zero
+// keyed by account, trades by symbol, and every bound below is per account or per symbol) —
+// except the log time (the ticker's "now"), a maximum over all records, which no order of
+// application changes — so the order in which partitions interleave never changes a view: a rebuild from offset zero
 // equals the live model, whatever the batches and rebalances were.
 
 import { OrdStatus } from '../../engine/types.js';
@@ -30,6 +32,7 @@ import {
   FILLS_PER_ACCOUNT_MAX,
   CLIENT_ORDER_IDS_PER_ORDER_MAX,
   PROGRESS_MARKS_PER_SHARD_MAX,
+  TRADES_PER_SYMBOL_MAX,
 } from './limits.js';
 
 /** Candle intervals: name → length in µs, and candles kept per (symbol, interval). */
@@ -37,7 +40,17 @@ export const CANDLE_INTERVALS = [
   { name: '1s', lengthUs: 1_000_000, kept: 3_600 },
   { name: '1m', lengthUs: 60_000_000, kept: 1_440 },
   { name: '1h', lengthUs: 3_600_000_000, kept: 720 },
+  { name: '1d', lengthUs: 86_400_000_000, kept: 365 },
 ] as const;
+
+/** One minute (µs): the ticker's window is made of the 1m candles. */
+const MINUTE_US = 60_000_000;
+/**
+ * The 24-hour ticker's window, in 1m buckets: the bucket holding "now" and the 1,439 before it
+ * (so the window covers between 23 h 59 min and 24 h of log time, minute-aligned; the 1m
+ * candles kept, 1,440, always hold it — checked in events/query/limits-check.ts).
+ */
+export const TICKER_WINDOW_MINUTES = 1_440;
 export type CandleInterval = (typeof CANDLE_INTERVALS)[number]['name'];
 
 export type ConsumedRecord =
@@ -114,7 +127,48 @@ export interface Candle {
   close: number;
   /** Σ qty of the bucket's trades. */
   volume: number;
+  /** Σ price × qty of the bucket's trades (price units × quantity units), an exact decimal string. */
+  quote_volume: string;
   trade_count: number;
+}
+
+/** A candle as kept: the quote volume as a bigint (it can pass 2^53). */
+interface CandleState extends Omit<Candle, 'quote_volume'> {
+  quote_volume: bigint;
+}
+
+/** A trade as the public sees it: no accounts, no order ids. */
+export interface PublicTrade {
+  trade_id: number;
+  price: number;
+  qty: number;
+  /** The taker's side (engine code: 1 BUY, 2 SELL). */
+  aggressor_side: number;
+  /** Log time of the trade (µs since the epoch). */
+  ts_us: number;
+}
+
+/** 24-hour statistics of an instrument, over the ticker window ending at the model's log time. */
+export interface Ticker {
+  symbol: string;
+  /** The window's end: the latest log time the read models know (not the wall clock). */
+  now_us: number;
+  /** Start of the window's oldest 1m bucket. */
+  window_start_us: number;
+  /** The first trade's price in the window, its highest, lowest and the last one; null with no trade in the window. */
+  open: number | null;
+  high: number | null;
+  low: number | null;
+  /** The last trade's price ever known (even before the window); null if the instrument never traded. */
+  last: number | null;
+  /** last − open (price units); 0 with no trade in the window. */
+  price_change: number;
+  /** Σ qty and Σ price × qty (exact decimal string) of the window's trades. */
+  volume: number;
+  quote_volume: string;
+  trade_count: number;
+  /** Log time of the last trade ever known (0 if none). */
+  last_trade_ts_us: number;
 }
 
 export interface Visible {
@@ -141,7 +195,8 @@ interface EventPosition {
 
 /** JSON-safe form of the whole state (snapshot file; bigint as decimal strings; maps as sorted entry lists). */
 export interface ReadModelsJson {
-  version: 2;
+  /** 3: candles have quote_volume and a 1d interval; recent trades and the log time are kept (version 2 is rebuilt). */
+  version: 3;
   consumed: [string, number][];
   applied: [string, EventPosition][];
   orders: OrderState[];
@@ -158,6 +213,8 @@ export interface ReadModelsJson {
     })[],
   ][];
   candles: [string, [string, Candle[]][]][];
+  trades: [string, PublicTrade[]][];
+  log_time_us: number;
   marks: [number, Mark[]][];
   visible: [number, Visible][];
   stats: ReadModelStats;
@@ -219,7 +276,11 @@ export class ReadModels {
   /** account → symbol → position. */
   private readonly positions = new Map<number, Map<string, PositionView>>();
   /** symbol → interval → candles, oldest first. */
-  private readonly candles = new Map<string, Map<string, Candle[]>>();
+  private readonly candles = new Map<string, Map<string, CandleState[]>>();
+  /** symbol → its most recent trades (TRADES_PER_SYMBOL_MAX), oldest first. */
+  private readonly trades = new Map<string, PublicTrade[]>();
+  /** The latest log time of any event applied (µs): the ticker's "now". */
+  private logTimeUs = 0;
   /** shard → read-your-writes marks not yet reached, oldest first. */
   private readonly marks = new Map<number, Mark[]>();
   private readonly visible = new Map<number, Visible>();
@@ -260,6 +321,7 @@ export class ReadModels {
         changed = false;
       } else {
         this.applied.set(dk, { log_index: v.log_index, position: v.position });
+        if (v.ts_us > this.logTimeUs) this.logTimeUs = v.ts_us;
         if (rec.type === 'trade') this.applyTrade(rec.value);
         else if (rec.topic === TOPIC_FILLS) this.applyFill(rec.value);
         else this.applyOrderReport(rec.value);
@@ -424,8 +486,13 @@ export class ReadModels {
   }
 
   private applyTrade(t: TradeRecord): void {
+    let recent = this.trades.get(t.symbol);
+    if (recent === undefined) this.trades.set(t.symbol, (recent = []));
+    recent.push({ trade_id: t.trade_id, price: t.price, qty: t.qty, aggressor_side: t.aggressor_side, ts_us: t.ts_us });
+    if (recent.length > TRADES_PER_SYMBOL_MAX) recent.shift();
     let byInterval = this.candles.get(t.symbol);
     if (byInterval === undefined) this.candles.set(t.symbol, (byInterval = new Map()));
+    const quote = BigInt(t.price) * BigInt(t.qty);
     for (const iv of CANDLE_INTERVALS) {
       let list = byInterval.get(iv.name);
       if (list === undefined) byInterval.set(iv.name, (list = []));
@@ -442,6 +509,7 @@ export class ReadModels {
         if (t.price < last.low) last.low = t.price;
         last.close = t.price;
         last.volume = safeAdd(last.volume, t.qty, 'candle volume');
+        last.quote_volume += quote;
         last.trade_count++;
       } else {
         list.push({
@@ -451,6 +519,7 @@ export class ReadModels {
           low: t.price,
           close: t.price,
           volume: t.qty,
+          quote_volume: quote,
           trade_count: 1,
         });
         if (list.length > iv.kept) list.shift();
@@ -547,7 +616,77 @@ export class ReadModels {
   /** The symbol's most recent candles of an interval (at most `limit`), oldest first. */
   candlesOf(symbol: string, interval: CandleInterval, limit = Number.MAX_SAFE_INTEGER): Candle[] {
     const list = this.candles.get(symbol)?.get(interval) ?? [];
-    return list.slice(Math.max(0, list.length - limit)).map((c) => ({ ...c }));
+    return list.slice(Math.max(0, list.length - limit)).map(candleOut);
+  }
+
+  /**
+   * Candles of an interval whose start is within [startUs, endUs], oldest first, at most
+   * `limit`: the first ones from startUs when it is given (paging forward), else the most recent.
+   */
+  candlesBetween(
+    symbol: string,
+    interval: CandleInterval,
+    range: { startUs?: number; endUs?: number; limit: number },
+  ): Candle[] {
+    const list = this.candles.get(symbol)?.get(interval) ?? [];
+    const from = range.startUs ?? 0;
+    const to = range.endUs ?? Number.MAX_SAFE_INTEGER;
+    const inRange = list.filter((c) => c.start_us >= from && c.start_us <= to);
+    const page =
+      range.startUs !== undefined
+        ? inRange.slice(0, range.limit)
+        : inRange.slice(Math.max(0, inRange.length - range.limit));
+    return page.map(candleOut);
+  }
+
+  /** The symbol's most recent public trades (at most `limit`), oldest first. */
+  tradesOf(symbol: string, limit = TRADES_PER_SYMBOL_MAX): PublicTrade[] {
+    const list = this.trades.get(symbol) ?? [];
+    return list.slice(Math.max(0, list.length - limit)).map((t) => ({ ...t }));
+  }
+
+  /** The latest log time of any event applied (µs; 0 before any): the ticker's "now". */
+  logTime(): number {
+    return this.logTimeUs;
+  }
+
+  /** 24-hour statistics of the symbol over the 1m buckets of the ticker window ending at logTime(). */
+  tickerOf(symbol: string): Ticker {
+    const list = this.candles.get(symbol)?.get('1m') ?? [];
+    const now = this.logTimeUs;
+    const windowStart = Math.floor(now / MINUTE_US) * MINUTE_US - (TICKER_WINDOW_MINUTES - 1) * MINUTE_US;
+    const newest = list[list.length - 1];
+    let k = list.length;
+    while (k > 0 && list[k - 1]!.start_us >= windowStart) k--;
+    const window = list.slice(k);
+    const first = window[0];
+    let volume = 0;
+    let quote = 0n;
+    let count = 0;
+    let high: number | null = null;
+    let low: number | null = null;
+    for (const c of window) {
+      volume = safeAdd(volume, c.volume, 'ticker volume');
+      quote += c.quote_volume;
+      count += c.trade_count;
+      high = high === null || c.high > high ? c.high : high;
+      low = low === null || c.low < low ? c.low : low;
+    }
+    const last = newest?.close ?? null;
+    return {
+      symbol,
+      now_us: now,
+      window_start_us: windowStart,
+      open: first?.open ?? null,
+      high,
+      low,
+      last,
+      price_change: first === undefined || last === null ? 0 : last - first.open,
+      volume,
+      quote_volume: quote.toString(),
+      trade_count: count,
+      last_trade_ts_us: this.trades.get(symbol)?.at(-1)?.ts_us ?? 0,
+    };
   }
 
   /** Read-your-writes position of a shard. */
@@ -568,7 +707,7 @@ export class ReadModels {
     const num = <V>(m: Map<number, V>) => [...m].sort((a, b) => a[0] - b[0]);
     const str = <V>(m: Map<string, V>) => [...m].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     return {
-      version: 2,
+      version: 3,
       consumed: str(this.consumed),
       applied: str(this.applied).map(([k, v]) => [k, { ...v }]),
       orders: num(this.orders).map(([, o]) => ({ ...o, client_order_ids: [...o.client_order_ids] })),
@@ -587,8 +726,10 @@ export class ReadModels {
       ]),
       candles: str(this.candles).map(([s, m]) => [
         s,
-        str(m).map(([iv, l]) => [iv, l.map((c) => ({ ...c }))] as [string, Candle[]]),
+        str(m).map(([iv, l]) => [iv, l.map(candleOut)] as [string, Candle[]]),
       ]),
+      trades: str(this.trades).map(([s, l]) => [s, l.map((t) => ({ ...t }))]),
+      log_time_us: this.logTimeUs,
       marks: num(this.marks).map(([s, l]) => [s, l.map((m) => ({ ...m, offsets: m.offsets.map((o) => ({ ...o })) }))]),
       visible: num(this.visible).map(([s, v]) => [s, { ...v }]),
       stats: { ...this.stats },
@@ -596,7 +737,7 @@ export class ReadModels {
   }
 
   static fromJSON(j: ReadModelsJson): ReadModels {
-    if (j.version !== 2) throw new ReadModelError(`read model snapshot version ${String(j.version)}`);
+    if (j.version !== 3) throw new ReadModelError(`read model snapshot version ${String(j.version)}`);
     const m = new ReadModels();
     for (const [k, v] of j.consumed) m.consumed.set(k, v);
     for (const [k, v] of j.applied) m.applied.set(k, { ...v });
@@ -631,7 +772,17 @@ export class ReadModels {
         ),
       );
     }
-    for (const [s, list] of j.candles) m.candles.set(s, new Map(list.map(([iv, l]) => [iv, l.map((c) => ({ ...c }))])));
+    for (const [s, list] of j.candles)
+      m.candles.set(
+        s,
+        new Map(list.map(([iv, l]) => [iv, l.map((c) => ({ ...c, quote_volume: BigInt(c.quote_volume) }))])),
+      );
+    for (const [s, l] of j.trades)
+      m.trades.set(
+        s,
+        l.map((t) => ({ ...t })),
+      );
+    m.logTimeUs = j.log_time_us;
     for (const [s, l] of j.marks)
       m.marks.set(
         s,
@@ -648,7 +799,15 @@ export class ReadModels {
    */
   views(): Pick<
     ReadModelsJson,
-    'orders' | 'clientOrderIds' | 'doneOrders' | 'fills' | 'fillCounts' | 'positions' | 'candles'
+    | 'orders'
+    | 'clientOrderIds'
+    | 'doneOrders'
+    | 'fills'
+    | 'fillCounts'
+    | 'positions'
+    | 'candles'
+    | 'trades'
+    | 'log_time_us'
   > {
     const j = this.toJSON();
     return {
@@ -659,8 +818,14 @@ export class ReadModels {
       fillCounts: j.fillCounts,
       positions: j.positions,
       candles: j.candles,
+      trades: j.trades,
+      log_time_us: j.log_time_us,
     };
   }
+}
+
+function candleOut(c: CandleState): Candle {
+  return { ...c, quote_volume: c.quote_volume.toString() };
 }
 
 function viewOf(o: OrderState): OrderView {

@@ -84,3 +84,75 @@ export function projection(r: Pick<ReplayedRecords, 'orders' | 'fills' | 'trades
     m.apply({ topic: TOPIC_TRADES, partition: 0, offset, type: 'trade', value });
   return m;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Public market data, computed naively from every trade of a symbol (no buckets kept, no
+// running sums): what the read models' bounded trades, candles and 24-hour ticker must equal.
+
+/** Length of one candle interval (µs) and how many the read models keep, by name. */
+export interface ReferenceInterval {
+  lengthUs: number;
+  kept: number;
+}
+
+/** The symbol's last `limit` trades, oldest first, in the public form. */
+export function referenceTrades(trades: readonly TradeRecord[], symbol: string, limit: number) {
+  const mine = trades.filter((t) => t.symbol === symbol);
+  return mine.slice(Math.max(0, mine.length - limit)).map((t) => ({
+    trade_id: t.trade_id,
+    price: t.price,
+    qty: t.qty,
+    aggressor_side: t.aggressor_side,
+    ts_us: t.ts_us,
+  }));
+}
+
+/** The symbol's candles of one interval: trades grouped by bucket start, the newest `kept` buckets. */
+export function referenceCandles(trades: readonly TradeRecord[], symbol: string, iv: ReferenceInterval) {
+  const groups = new Map<number, TradeRecord[]>();
+  for (const t of trades) {
+    if (t.symbol !== symbol) continue;
+    const start = t.ts_us - (t.ts_us % iv.lengthUs);
+    groups.set(start, [...(groups.get(start) ?? []), t]);
+  }
+  const all = [...groups].map(([start_us, ts]) => ({
+    start_us,
+    open: ts[0]!.price,
+    high: Math.max(...ts.map((t) => t.price)),
+    low: Math.min(...ts.map((t) => t.price)),
+    close: ts[ts.length - 1]!.price,
+    volume: ts.reduce((s, t) => s + t.qty, 0),
+    quote_volume: ts.reduce((s, t) => s + BigInt(t.price) * BigInt(t.qty), 0n).toString(),
+    trade_count: ts.length,
+  }));
+  return all.slice(Math.max(0, all.length - iv.kept));
+}
+
+/**
+ * The 24-hour ticker at log time `nowUs`: the trades from the start of the minute 1,439 minutes
+ * before the one holding nowUs (the window the read models document), and the last trade ever.
+ */
+export function referenceTicker(trades: readonly TradeRecord[], symbol: string, nowUs: number) {
+  const minuteUs = 60_000_000;
+  const windowStart = nowUs - (nowUs % minuteUs) - 1_439 * minuteUs;
+  const mine = trades.filter((t) => t.symbol === symbol);
+  const inWindow = mine.filter((t) => t.ts_us >= windowStart && t.ts_us <= nowUs);
+  const lastTrade = mine[mine.length - 1];
+  const prices = inWindow.map((t) => t.price);
+  const open = inWindow[0]?.price ?? null;
+  const last = lastTrade?.price ?? null;
+  return {
+    symbol,
+    now_us: nowUs,
+    window_start_us: windowStart,
+    open,
+    high: prices.length === 0 ? null : Math.max(...prices),
+    low: prices.length === 0 ? null : Math.min(...prices),
+    last,
+    price_change: open === null || last === null ? 0 : last - open,
+    volume: inWindow.reduce((s, t) => s + t.qty, 0),
+    quote_volume: inWindow.reduce((s, t) => s + BigInt(t.price) * BigInt(t.qty), 0n).toString(),
+    trade_count: inWindow.length,
+    last_trade_ts_us: lastTrade?.ts_us ?? 0,
+  };
+}

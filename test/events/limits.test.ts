@@ -45,6 +45,19 @@ describe('events limits', () => {
       { CONSUMER_RESTART_DELAY_MS: QUERY_LIMITS.CONSUMER_RESTART_DELAY_MS_MAX + 1 },
       'the consumer restart backoff starts positive and within its maximum',
     ],
+    [
+      { PUBLIC_TRADES_LIMIT_MAX: QUERY_LIMITS.TRADES_PER_SYMBOL_MAX + 1 },
+      'a public trades page fits in what the read models keep per instrument',
+    ],
+    [
+      { CANDLES_1M_KEPT: QUERY_LIMITS.TICKER_WINDOW_MINUTES - 1 },
+      "the 1m candles kept cover the 24-hour ticker's window",
+    ],
+    [
+      { PUBLIC_BURST_PER_IP: QUERY_LIMITS.PUBLIC_BURST_TOTAL },
+      'one client IP cannot take the whole public budget alone',
+    ],
+    [{ PUBLIC_CLIENT_IPS_MAX: 0 }, 'the public buckets are positive and hold at least a second of their rate'],
   ])('query: a planted contradiction %o is named', (change, rule) => {
     expect(checkQueryLimits({ ...QUERY_LIMITS, ...change })).toContain(rule);
   });

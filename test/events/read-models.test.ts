@@ -2,12 +2,17 @@
 // agree with the engine's own state; the publisher's records (encoded, partitioned, decoded)
 // give the same views as an independent projection; duplicates, re-deliveries and any
 // interleaving of partitions change nothing (fast-check); a snapshot round-trips; read-your-
-// writes marks advance only once the offsets they name are consumed.
+// writes marks advance only once the offsets they name are consumed; public market data (recent
+// trades, candles with quote volume, the 24-hour ticker) equals a naive computation from every
+// trade (events/read-models/reference.ts), bounds included.
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { toGlobalOrderId } from '../../api/order-ids.js';
-import { ReadModels, type ConsumedRecord } from '../../events/read-models/model.js';
+import { CANDLE_INTERVALS, ReadModels, type ConsumedRecord } from '../../events/read-models/model.js';
+import { TRADES_PER_SYMBOL_MAX } from '../../events/read-models/limits.js';
+import { referenceCandles, referenceTicker, referenceTrades } from '../../events/read-models/reference.js';
+import type { TradeRecord } from '../../events/codec.js';
 import { TOPIC_FILLS, TOPIC_ORDERS, TOPIC_PROGRESS, TOPIC_TRADES } from '../../events/topics.js';
 import { Side } from '../../engine/types.js';
 import { flowEntries, orderFlow, projection, publishedRecords, replayEntries, shardConfig } from './helpers.js';
@@ -46,7 +51,7 @@ describe('read models', () => {
       expect(position, symbol).toBe(0);
       expect(cash, symbol).toBe(0n);
       const traded = replayed.trades.filter((t) => t.symbol === symbol).reduce((s, t) => s + t.qty, 0);
-      for (const iv of ['1s', '1m', '1h'] as const) {
+      for (const iv of ['1s', '1m', '1h', '1d'] as const) {
         const candles = m.candlesOf(symbol, iv);
         expect(
           candles.reduce((s, c) => s + c.volume, 0),
@@ -153,6 +158,97 @@ describe('read models', () => {
     // Resuming re-delivers from an earlier offset: the offset rule drops what is in the snapshot.
     for (const r of published.slice(cut - 100)) restored.apply(r);
     expect(restored.views()).toEqual(whole.views());
+  });
+
+  it('public market data of the engine flow: trades, candles and ticker equal the naive reference', () => {
+    const m = projection(replayed);
+    const all = replayed.trades;
+    const now = Math.max(...[...replayed.orders, ...replayed.trades].map((r) => r.ts_us));
+    expect(m.logTime()).toBe(now);
+    for (const symbol of ['BTC-USD', 'ETH-USD', 'NOPE-USD']) {
+      expect(m.tradesOf(symbol)).toEqual(referenceTrades(all, symbol, TRADES_PER_SYMBOL_MAX));
+      expect(m.tradesOf(symbol, 7)).toEqual(referenceTrades(all, symbol, 7));
+      for (const iv of CANDLE_INTERVALS)
+        expect(m.candlesOf(symbol, iv.name)).toEqual(referenceCandles(all, symbol, iv));
+      expect(m.tickerOf(symbol)).toEqual(referenceTicker(all, symbol, now));
+    }
+    expect(m.tickerOf('BTC-USD').trade_count).toBe(all.filter((t) => t.symbol === 'BTC-USD').length);
+    expect(m.tickerOf('NOPE-USD')).toMatchObject({ open: null, last: null, trade_count: 0, quote_volume: '0' });
+  });
+
+  it('public market data over days of wide trades: bounded, exact (BigInt quote volume), equal to the reference', () => {
+    const gapUs = fc.oneof(fc.integer({ min: 0, max: 2_000_000 }), fc.integer({ min: 0, max: 4 * 3_600_000_000 }));
+    const trade = fc.record({
+      btc: fc.boolean(),
+      gapUs,
+      price: fc.integer({ min: 1, max: 100_000_000_000 }), // 1,000,000.00 USD at 0.01
+      qty: fc.integer({ min: 1, max: 100_000_000 }), // 1 BTC at 1e-8: price × qty passes 2^53
+      side: fc.constantFrom(1, 2),
+    });
+    const seen = { bounded: 0, windowed: 0 };
+    fc.assert(
+      fc.property(
+        fc.array(trade, { minLength: 1, maxLength: 2_600, size: 'max' }),
+        fc.integer({ min: 0, max: 3 }),
+        (ts, lateMin) => {
+          const m = new ReadModels();
+          const records: TradeRecord[] = [];
+          let tsUs = 1_700_000_000_000_000;
+          for (const [k, t] of ts.entries()) {
+            tsUs += t.gapUs;
+            const symbol = t.btc ? 'BTC-USD' : 'ETH-USD';
+            const r: TradeRecord = {
+              shard: 0,
+              log_index: k + 1,
+              position: 0,
+              seq: k + 1,
+              ts_us: tsUs,
+              trade_id: k + 1,
+              symbol,
+              price: t.price,
+              qty: t.qty,
+              aggressor_side: t.side,
+              taker_order_id: 1,
+              taker_account: 1,
+              maker_order_id: 2,
+              maker_account: 2,
+            };
+            records.push(r);
+            const partition = t.btc ? 0 : 1; // trades are keyed by symbol
+            m.apply({ topic: TOPIC_TRADES, partition, offset: k, type: 'trade', value: r });
+          }
+          // Log time known past the last trade (an order report later on): the window moves on.
+          const now = tsUs + lateMin * 3_600_000_000;
+          if (lateMin > 0)
+            m.apply({
+              topic: TOPIC_ORDERS,
+              partition: 0,
+              offset: 0,
+              type: 'exec',
+              value: { ...published.find((r) => r.topic === TOPIC_ORDERS)!.value, ts_us: now } as never,
+            });
+          for (const symbol of ['BTC-USD', 'ETH-USD']) {
+            const mine = m.tradesOf(symbol);
+            expect(mine.length).toBeLessThanOrEqual(TRADES_PER_SYMBOL_MAX);
+            expect(mine).toEqual(referenceTrades(records, symbol, TRADES_PER_SYMBOL_MAX));
+            for (const iv of CANDLE_INTERVALS)
+              expect(m.candlesOf(symbol, iv.name)).toEqual(referenceCandles(records, symbol, iv));
+            expect(m.tickerOf(symbol)).toEqual(referenceTicker(records, symbol, now));
+            if (records.filter((r) => r.symbol === symbol).length > TRADES_PER_SYMBOL_MAX) seen.bounded++;
+            const t = m.tickerOf(symbol);
+            if (t.trade_count > 0 && t.trade_count < records.filter((r) => r.symbol === symbol).length) seen.windowed++;
+          }
+          // The snapshot keeps all of it.
+          const back = ReadModels.fromJSON(JSON.parse(JSON.stringify(m.toJSON())));
+          expect(back.views()).toEqual(m.views());
+          expect(back.tickerOf('BTC-USD')).toEqual(m.tickerOf('BTC-USD'));
+        },
+      ),
+      { numRuns: 25 },
+    );
+    // The runs did pass the trades bound and leave trades outside the 24-hour window.
+    expect(seen.bounded).toBeGreaterThan(0);
+    expect(seen.windowed).toBeGreaterThan(0);
   });
 
   it('read-your-writes: a progress mark becomes visible only once every offset it names is consumed', () => {

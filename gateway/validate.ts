@@ -72,10 +72,9 @@ const DIGITS_RE = /^[0-9]{1,32}$/;
 /** What validation needs of an instrument (engine InstrumentConfig has these and more). */
 export type InstrumentLimits = Pick<
   InstrumentConfig,
-  'symbol' | 'tickSize' | 'lotSize' | 'minQty' | 'maxQty' | 'maxPrice'
-> &
-  /** Digits after the point of the *_decimal fields; absent = 0, as in the engine config. */
-  Partial<Pick<InstrumentConfig, 'priceDecimals' | 'qtyDecimals'>>;
+  // priceDecimals / qtyDecimals: the digits after the point of the *_decimal fields.
+  'symbol' | 'tickSize' | 'lotSize' | 'minQty' | 'maxQty' | 'maxPrice' | 'priceDecimals' | 'qtyDecimals'
+>;
 
 /** What validation needs of a shard (config/gateway-config.ts ShardEntry has these and more). */
 export interface ShardInfo {
@@ -304,8 +303,8 @@ function clientOrderId(d: Record<string, unknown>, f: string): string | undefine
 }
 
 /** A limit in units as field `f` writes it: decimal for a *_decimal field (a tick of 5 with 2 decimals is 0.05). */
-function shown(f: string, units: number, decimals: number | undefined): string {
-  return f.endsWith('_decimal') ? formatUnits(units, decimals ?? 0) : String(units);
+function shown(f: string, units: number, decimals: number): string {
+  return f.endsWith('_decimal') ? formatUnits(units, decimals) : String(units);
 }
 
 function checkQty(f: string, q: number, i: InstrumentLimits): void {
@@ -360,7 +359,7 @@ function unitsOf(
   if (int !== undefined) invalid(R.CONFLICTING_FIELDS, df, `give either ${f} or ${df}, not both`);
   if (instrument === undefined)
     missing('symbol', `symbol is required with ${df} when the order's shard has several instruments`);
-  const decimals = (scale === 'price' ? instrument.priceDecimals : instrument.qtyDecimals) ?? 0;
+  const decimals = scale === 'price' ? instrument.priceDecimals : instrument.qtyDecimals;
   const p = parseDecimal(text, decimals);
   if (!p.ok) {
     if (p.error === 'PRECISION')

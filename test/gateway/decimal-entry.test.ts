@@ -6,12 +6,14 @@
 //     same order as the integer form;
 //   - too many decimals is INVALID_PRICE_PRECISION / INVALID_QTY_PRECISION, both forms is
 //     CONFLICTING_FIELDS, off-tick stays PRICE_NOT_TICK_MULTIPLE: nothing is sequenced;
+//   - the CLI sends a value with a point as a decimal (`--price 49990.00 --qty 0.0010`);
 //   - every report and GetOrder carries decimal strings that convert back to its integers, with
 //     exactly the instrument's decimals; fills carry last_px, cum_notional and avg_px in decimals.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseDecimal, shiftPoint } from '../../api/decimal.js';
 import type { ExecutionReportOut } from '../../api/execution-report.js';
+import { main } from '../../cli/matchbook.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { OrderEntryError, OrderEntryGrpcClient } from '../../gateway/client/grpc-client.js';
 import { KEY1, KEY2, startInProcessExchange, type InProcessExchange } from '../fuzz/harness.js';
@@ -294,5 +296,46 @@ describe('amend with decimal strings, fills and GetOrder', () => {
     });
     const gg = await grpcClient.getOrder({ order_id: id });
     expect(gg.order).toMatchObject({ price_decimal: '50050.50', cum_qty_decimal: '0.0150' });
+  });
+});
+
+describe('CLI (npx matchbook place / amend)', () => {
+  /** Runs the CLI's main against the exchange; its exit code and the JSON it printed. */
+  async function cli(
+    args: string[],
+  ): Promise<{ code: number; out: { status: number; body: Record<string, unknown> } }> {
+    const printed: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((x: unknown) => void printed.push(String(x)));
+    const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const code = await main([...args, '--url', ex.restUrl, '--key', KEY1.key, '--secret', KEY1.hmacSecret]);
+      return { code, out: JSON.parse(printed.join('\n') || '{}') };
+    } finally {
+      log.mockRestore();
+      err.mockRestore();
+    }
+  }
+
+  it('--price 49990.00 --qty 0.0010 sends decimals; plain digits stay units; --decimal makes them display units', async () => {
+    const common = ['place', '--symbol', 'BTC-USD', '--side', 'BUY', '--type', 'LIMIT'];
+    const dec = await cli([...common, '--price', '49990.00', '--qty', '0.0010']);
+    expect(dec.code).toBe(0);
+    const r = (dec.out.body.result as Result).reports[0]!;
+    expect(r).toMatchObject({
+      price: 4_999_000,
+      order_qty: 10,
+      price_decimal: '49990.00',
+      order_qty_decimal: '0.0010',
+    });
+    const units = await cli([...common, '--price', '4999000', '--qty', '10']);
+    expect((units.out.body.result as Result).reports[0]).toMatchObject({ price: 4_999_000, order_qty: 10 });
+    const flagged = await cli([...common, '--price', '49990', '--qty', '1', '--decimal']);
+    expect((flagged.out.body.result as Result).reports[0]).toMatchObject({ price: 4_999_000, order_qty: 10_000 });
+    const amended = await cli(['amend', String(r.order_id), '--price', '49990.10', '--symbol', 'BTC-USD']);
+    expect(amended.code).toBe(0);
+    expect((amended.out.body.result as Result).reports[0]).toMatchObject({ exec_type: 'REPLACED', price: 4_999_010 });
+    const refused = await cli([...common, '--price', '49990.001', '--qty', '0.0010']);
+    expect(refused.code).toBe(1);
+    expect(refused.out.body).toMatchObject({ reason: 'INVALID_PRICE_PRECISION', field: 'price_decimal' });
   });
 });

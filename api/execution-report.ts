@@ -9,9 +9,10 @@
 // Field names are the protobuf names (ExecutionReport in proto/exchange/v1/order_entry.proto,
 // ExecutionReportEvent in events.proto), in the messages' order; REST's JSON uses the same.
 
-import { avgPx } from '../engine/avg-px.js';
+import { AVG_PX_DECIMALS, avgPx } from '../engine/avg-px.js';
 import { ENUM_NAMES, reasonName } from '../engine/json-codec.js';
 import type { ExecReport } from '../engine/types.js';
+import { formatUnits, shiftPoint } from './decimal.js';
 import { toGlobalOrderId } from './order-ids.js';
 
 /** The fields of an execution report, enums as E: their names (the API) or the engine's codes (event records). */
@@ -49,11 +50,62 @@ export interface ExecutionReportFields<E> {
   ts_us: number;
 }
 
-/** Execution report as the API returns it (JSON and protobuf share the names). Enums are the proto names without prefix in JSON ("BUY", "LIMIT", "NEW"…). */
-export interface ExecutionReportOut extends ExecutionReportFields<string> {
+/**
+ * The report's prices and quantities as exact decimal strings in the instrument's display units
+ * (api/decimal.ts): `*_decimal` beside each integer field. Derived from the integers and the
+ * instrument's priceDecimals / qtyDecimals, so they are not in the signed canonical form
+ * (docs/report-signatures.md): signatures, the chain and the audit are unchanged by them.
+ * cum_notional_decimal has price + quantity decimals; avg_px_decimal is avg_px (8 decimals in
+ * price units) in display units, so it has price decimals + 8.
+ */
+export interface ReportDecimals {
+  price_decimal: string;
+  stop_price_decimal: string;
+  order_qty_decimal: string;
+  cum_qty_decimal: string;
+  leaves_qty_decimal: string;
+  last_qty_decimal: string;
+  last_px_decimal: string;
+  cum_notional_decimal: string;
+  avg_px_decimal: string;
+  display_qty_decimal: string;
+}
+
+/** An instrument's display decimals (engine InstrumentConfig has them). */
+export interface InstrumentDecimals {
+  priceDecimals: number;
+  qtyDecimals: number;
+}
+
+/**
+ * Execution report as the API returns it (JSON and protobuf share the names). Enums are the proto
+ * names without prefix in JSON ("BUY", "LIMIT", "NEW"…). The gateway always adds the decimal
+ * strings (withDecimals); they are absent only for a symbol it does not know.
+ */
+export interface ExecutionReportOut extends ExecutionReportFields<string>, Partial<ReportDecimals> {
   chain_seq: number;
   chain_hash: string;
   signature: string;
+}
+
+/** Sets the decimal strings of report `r` (ReportDecimals) from its integers; returns r. */
+export function withDecimals<R extends ExecutionReportFields<unknown> & Partial<ReportDecimals>>(
+  r: R,
+  d: InstrumentDecimals,
+): R {
+  const p = d.priceDecimals;
+  const q = d.qtyDecimals;
+  r.price_decimal = formatUnits(r.price, p);
+  r.stop_price_decimal = formatUnits(r.stop_price, p);
+  r.order_qty_decimal = formatUnits(r.order_qty, q);
+  r.cum_qty_decimal = formatUnits(r.cum_qty, q);
+  r.leaves_qty_decimal = formatUnits(r.leaves_qty, q);
+  r.last_qty_decimal = formatUnits(r.last_qty, q);
+  r.last_px_decimal = formatUnits(r.last_px, p);
+  r.cum_notional_decimal = formatUnits(r.cum_notional, p + q);
+  r.avg_px_decimal = shiftPoint(r.avg_px, AVG_PX_DECIMALS, AVG_PX_DECIMALS + p);
+  r.display_qty_decimal = formatUnits(r.display_qty, q);
+  return r;
 }
 
 /**
@@ -138,12 +190,12 @@ export function reportFields<E>(shard: number, e: ExecReport, enums: EnumWriter<
 }
 
 /** The report the gateway sends for `e`, its chain and signature fields still empty (the gateway fills them in). */
-export function toReport(shard: number, e: ExecReport): ExecutionReportOut {
+export function toReport(shard: number, e: ExecReport, decimals?: InstrumentDecimals): ExecutionReportOut {
   // Fields added to the mapping's object, not spread into a new one: a spread copy of this
   // object costs ~50× the mapping itself in V8.
   const r = reportFields(shard, e, ENUMS_AS_NAMES) as ExecutionReportOut;
   r.chain_seq = 0;
   r.chain_hash = '';
   r.signature = '';
-  return r;
+  return decimals === undefined ? r : withDecimals(r, decimals);
 }

@@ -171,9 +171,14 @@ export function describeDivergence(d: LogDivergence): string {
   return `first differing log index ${d.index}: ${groups} [logs read through (node:index) ${ends}]`;
 }
 
-/** Signing fields are per session, not the engine's: left out of the comparison. */
+/**
+ * Signing fields are per session, not the engine's: left out of the comparison; so are the
+ * decimal strings (`*_decimal`), which the gateway derives from these integers and the
+ * instrument's decimals (api/execution-report.ts withDecimals) and the replay does not add.
+ */
 function engineFields(r: ExecutionReportOut): Omit<ExecutionReportOut, 'chain_seq' | 'chain_hash' | 'signature'> {
   const { chain_seq: _a, chain_hash: _b, signature: _c, ...rest } = r;
+  for (const k of Object.keys(rest)) if (k.endsWith('_decimal')) delete (rest as Record<string, unknown>)[k];
   return rest;
 }
 

@@ -1,9 +1,13 @@
 // The operator/trader CLI: `npx matchbook <command>` talks to a gateway's REST API with a
 // signed request (api/signing.ts). Defaults match `npm start` (gateway/examples/gateway-local.json).
 //
-//   npx matchbook place --symbol BTC-USD --side BUY --type LIMIT --price 5000000 --qty 10 [--tif GTC] [--client-order-id X]
+//   npx matchbook place --symbol BTC-USD --side BUY --type LIMIT --price 49990.00 --qty 0.0010 [--tif GTC] [--client-order-id X]
 //   npx matchbook cancel <orderId>
-//   npx matchbook amend <orderId> [--qty N] [--price P]
+//   npx matchbook amend <orderId> [--qty N] [--price P] [--symbol S]
+//   Prices and quantities: a value with a point ("49990.00", "0.0010") is an exact decimal in
+//   display units, sent as price_decimal / quantity_decimal (the gateway scales it by the
+//   instrument's decimals); plain digits are integer units (price / quantity) unless --decimal
+//   says they are display units too ("--price 49990 --decimal" = 49990.00).
 //   npx matchbook cancel-all [--symbol S] [--side BUY|SELL]
 //   npx matchbook orders <orderId> | orders --client-order-id X [--symbol S]
 //   npx matchbook instruments                        (GET /v1/instruments: sizes, limits, band, TRADING/HALTED)
@@ -22,9 +26,10 @@ import { signRequest, HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from 
 import { WATCH_USAGE, watch } from '../feed/client/watch.js';
 
 const USAGE = `usage: matchbook <place|cancel|amend|cancel-all|orders|instruments|watch|replay|audit|verify-reports|cluster|halt|resume|kill-switch|transfer-leader|snapshot> [args] [--url U --key K --secret S]
-  place --symbol S --side BUY|SELL --type LIMIT|MARKET|STOP_MARKET|STOP_LIMIT --qty N [--price P] [--stop-price P] [--tif GTC|IOC|FOK|GTD|DAY] [--client-order-id X]
+  place --symbol S --side BUY|SELL --type LIMIT|MARKET|STOP_MARKET|STOP_LIMIT --qty N [--price P] [--stop-price P] [--tif GTC|IOC|FOK|GTD|DAY] [--client-order-id X] [--decimal]
   cancel <orderId>
-  amend <orderId> [--qty N] [--price P] [--stop-price P]
+  amend <orderId> [--qty N] [--price P] [--stop-price P] [--symbol S] [--decimal]
+    (N, P: "49990.00" with a point = display units, sent as *_decimal; plain digits = integer units, or display units with --decimal)
   cancel-all [--symbol S] [--side BUY|SELL]
   orders <orderId> | orders --client-order-id X [--symbol S]
   instruments
@@ -80,6 +85,7 @@ function parseOrderArgs(argv: string[]) {
       'stop-price': { type: 'string' },
       tif: { type: 'string' },
       'client-order-id': { type: 'string' },
+      decimal: { type: 'boolean', default: false },
     },
   });
 }
@@ -90,6 +96,18 @@ interface GatewayRequest {
   method: string;
   path: string;
   body: Record<string, unknown> | undefined;
+}
+
+/**
+ * A price or quantity option as its request field: `{field_decimal: "49990.00"}` when the value
+ * has a point or --decimal is given (the gateway converts it exactly, by the instrument's
+ * decimals), else `{field: units}`; {} when the option is absent. The grammar is checked by the
+ * gateway (INVALID_DECIMAL, INVALID_PRICE_PRECISION…), not here, so the CLI says what it says.
+ */
+function amount(v: string | undefined, field: string, what: string, decimal: boolean): Record<string, unknown> {
+  if (v === undefined) return {};
+  if (decimal || v.includes('.')) return { [`${field}_decimal`]: v };
+  return { [field]: wholeUnits(v, what) };
 }
 
 /** A whole number of units from the command line; UsageError otherwise. */
@@ -115,9 +133,9 @@ function gatewayRequest(cmd: string | undefined, arg: string | undefined, a: Ord
         symbol: a.symbol,
         side: a.side.toUpperCase(),
         order_type: a.type.toUpperCase(),
-        quantity: wholeUnits(a.qty, '--qty'),
-        ...(a.price !== undefined ? { price: wholeUnits(a.price, '--price') } : {}),
-        ...(a['stop-price'] !== undefined ? { stop_price: wholeUnits(a['stop-price'], '--stop-price') } : {}),
+        ...amount(a.qty, 'quantity', '--qty', a.decimal),
+        ...amount(a.price, 'price', '--price', a.decimal),
+        ...amount(a['stop-price'], 'stop_price', '--stop-price', a.decimal),
         ...(a.tif !== undefined ? { time_in_force: a.tif.toUpperCase() } : {}),
       };
       break;
@@ -131,9 +149,11 @@ function gatewayRequest(cmd: string | undefined, arg: string | undefined, a: Ord
       method = 'PATCH';
       path = `/v1/orders/${wholeUnits(arg, 'orderId')}`;
       body = {
-        ...(a.qty !== undefined ? { quantity: wholeUnits(a.qty, '--qty') } : {}),
-        ...(a.price !== undefined ? { price: wholeUnits(a.price, '--price') } : {}),
-        ...(a['stop-price'] !== undefined ? { stop_price: wholeUnits(a['stop-price'], '--stop-price') } : {}),
+        ...amount(a.qty, 'quantity', '--qty', a.decimal),
+        ...amount(a.price, 'price', '--price', a.decimal),
+        ...amount(a['stop-price'], 'stop_price', '--stop-price', a.decimal),
+        // the instrument whose decimals a *_decimal value is in (needed when a shard has several)
+        ...(a.symbol !== undefined ? { symbol: a.symbol } : {}),
       };
       break;
     case 'cancel-all':

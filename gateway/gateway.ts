@@ -42,7 +42,8 @@ import { AccountRisk, TokenBucket, checkRisk, type PriceReference } from './risk
 import type { RateLimitState } from './rate-limit-headers.js';
 import { ed25519PublicKeyFromRaw } from '../api/signing.js';
 import { ErrorCode, ErrorReason, gatewayError, type ErrorReason as Why, type GatewayError } from '../api/errors.js';
-import { toReport, type ExecutionReportOut } from '../api/execution-report.js';
+import { toReport, type ExecutionReportOut, type InstrumentDecimals } from '../api/execution-report.js';
+import { formatUnits } from '../api/decimal.js';
 import { encodeJsonCommand } from '../shard/json-command.js';
 import './limits-check.js';
 import { canonicalReport } from '../api/report-canonical.js';
@@ -459,7 +460,8 @@ export class Gateway implements GatewayCore {
   private absorb(r: ShardResult, requester: number, placer: Session | undefined, op: string, out: Absorbed): void {
     for (const e of r.events) {
       if (e.kind === 'exec') {
-        const rep = toReport(r.shard, e);
+        // With the decimal strings of the order's instrument (not signed: api/execution-report.ts).
+        const rep = toReport(r.shard, e, this.instruments.get(e.symbol)?.inst);
         const canon = canonicalReport(rep);
         if (placer?.scope === 'SESSION' && e.account === requester && e.execType === ExecType.NEW)
           this.trackSessionOrder(placer, rep.order_id);
@@ -612,7 +614,21 @@ export class Gateway implements GatewayCore {
     for (let k = 0; k < reports.length; k++) reports[k]!.signature = sigs[k] ?? '';
   }
 
+  /** GetOrder: the order (findOrder), with the decimal strings of its instrument. */
   private async getOrder(
+    account: number,
+    c: ValidatedCommand,
+  ): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; error: GatewayError }> {
+    const r = await this.findOrder(account, c);
+    if (r.ok) {
+      const order = r.body.order as OrderOut;
+      const inst = this.instruments.get(order.symbol)?.inst;
+      if (inst !== undefined) orderWithDecimals(order, inst);
+    }
+    return r;
+  }
+
+  private async findOrder(
     account: number,
     c: ValidatedCommand,
   ): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; error: GatewayError }> {
@@ -1180,6 +1196,16 @@ function orderFromReport(r: ExecutionReportOut, orderStatus: string): OrderOut {
     display_qty: r.display_qty,
     time_in_force: r.time_in_force,
   };
+}
+
+/** Sets GetOrder's decimal strings (OrderOut *_decimal) from its integers and the instrument's decimals. */
+function orderWithDecimals(o: OrderOut, d: InstrumentDecimals): void {
+  o.price_decimal = formatUnits(o.price, d.priceDecimals);
+  o.stop_price_decimal = formatUnits(o.stop_price, d.priceDecimals);
+  o.order_qty_decimal = formatUnits(o.order_qty, d.qtyDecimals);
+  o.cum_qty_decimal = formatUnits(o.cum_qty, d.qtyDecimals);
+  o.leaves_qty_decimal = formatUnits(o.leaves_qty, d.qtyDecimals);
+  o.display_qty_decimal = formatUnits(o.display_qty, d.qtyDecimals);
 }
 
 /** No replica of the shard gave an authoritative book read: a live order may exist, so NOT_FOUND (or a stale status) would be a lie. */

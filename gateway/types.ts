@@ -58,6 +58,13 @@ export interface OrderOut {
   leaves_qty: number;
   display_qty: number;
   time_in_force: string;
+  /** The prices and quantities as exact decimal strings in the instrument's display units (api/decimal.ts); set by GetOrder. */
+  price_decimal?: string;
+  stop_price_decimal?: string;
+  order_qty_decimal?: string;
+  cum_qty_decimal?: string;
+  leaves_qty_decimal?: string;
+  display_qty_decimal?: string;
 }
 
 /**

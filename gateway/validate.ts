@@ -51,6 +51,8 @@ import { commandFromJson } from '../engine/json-codec.js';
 import type { Command, InstrumentConfig } from '../engine/types.js';
 import { ErrorCode, ErrorReason as R, gatewayError, type ErrorReason, type GatewayError } from '../api/errors.js';
 import { fromGlobalOrderId } from '../api/order-ids.js';
+import { parseDecimal, formatUnits } from '../api/decimal.js';
+import { DECIMAL_STRING_CHARS_MAX } from '../api/limits.js';
 import { Operation } from './types.js';
 import { inexactInteger, inexactIntegerMessage } from './json-numbers.js';
 import {
@@ -70,7 +72,8 @@ const DIGITS_RE = /^[0-9]{1,32}$/;
 /** What validation needs of an instrument (engine InstrumentConfig has these and more). */
 export type InstrumentLimits = Pick<
   InstrumentConfig,
-  'symbol' | 'tickSize' | 'lotSize' | 'minQty' | 'maxQty' | 'maxPrice'
+  // priceDecimals / qtyDecimals: the digits after the point of the *_decimal fields.
+  'symbol' | 'tickSize' | 'lotSize' | 'minQty' | 'maxQty' | 'maxPrice' | 'priceDecimals' | 'qtyDecimals'
 >;
 
 /** What validation needs of a shard (config/gateway-config.ts ShardEntry has these and more). */
@@ -154,6 +157,10 @@ const FIELDS: Record<Operation, ReadonlySet<string>> = {
     'post_only',
     'display_quantity',
     'self_trade_prevention',
+    'price_decimal',
+    'stop_price_decimal',
+    'quantity_decimal',
+    'display_quantity_decimal',
   ]),
   CancelOrder: new Set(['order_id', 'client_order_id', 'symbol']),
   AmendOrder: new Set([
@@ -164,6 +171,9 @@ const FIELDS: Record<Operation, ReadonlySet<string>> = {
     'price',
     'stop_price',
     'symbol',
+    'quantity_decimal',
+    'price_decimal',
+    'stop_price_decimal',
   ]),
   MassCancel: new Set(['symbol', 'side']),
   GetOrder: new Set(['order_id', 'client_order_id', 'symbol']),
@@ -292,26 +302,85 @@ function clientOrderId(d: Record<string, unknown>, f: string): string | undefine
   return v;
 }
 
+/** A limit in units as field `f` writes it: decimal for a *_decimal field (a tick of 5 with 2 decimals is 0.05). */
+function shown(f: string, units: number, decimals: number): string {
+  return f.endsWith('_decimal') ? formatUnits(units, decimals) : String(units);
+}
+
 function checkQty(f: string, q: number, i: InstrumentLimits): void {
+  const d = i.qtyDecimals;
   if (q <= 0) invalid('INVALID_QUANTITY', f, `${f} must be > 0`);
+  // Infinity (a decimal beyond 2^53 − 1, unitsOf) has no remainder: the range rule refuses it.
+  if (q > Number.MAX_SAFE_INTEGER) invalid('QUANTITY_ABOVE_MAX', f, `${f} must be at most ${shown(f, i.maxQty, d)}`);
   if (q % i.lotSize !== 0)
-    invalid('QUANTITY_NOT_LOT_MULTIPLE', f, `${f} must be a multiple of the lot size ${i.lotSize}`);
-  if (q < i.minQty) invalid('QUANTITY_BELOW_MIN', f, `${f} must be at least ${i.minQty}`);
-  if (q > i.maxQty) invalid('QUANTITY_ABOVE_MAX', f, `${f} must be at most ${i.maxQty}`);
+    invalid('QUANTITY_NOT_LOT_MULTIPLE', f, `${f} must be a multiple of the lot size ${shown(f, i.lotSize, d)}`);
+  if (q < i.minQty) invalid('QUANTITY_BELOW_MIN', f, `${f} must be at least ${shown(f, i.minQty, d)}`);
+  if (q > i.maxQty) invalid('QUANTITY_ABOVE_MAX', f, `${f} must be at most ${shown(f, i.maxQty, d)}`);
 }
 
 /** The engine's reasons: INVALID_PRICE / PRICE_NOT_TICK_MULTIPLE for price, INVALID_STOP_PRICE for every stop_price rule. */
 function checkPrice(f: string, p: number, i: InstrumentLimits): void {
-  const stop = f === 'stop_price';
+  const stop = f.startsWith('stop_price');
+  const d = i.priceDecimals;
+  const above = (): never =>
+    invalid(stop ? 'INVALID_STOP_PRICE' : 'INVALID_PRICE', f, `${f} must be at most ${shown(f, i.maxPrice, d)}`);
   if (p <= 0) invalid(stop ? 'INVALID_STOP_PRICE' : 'INVALID_PRICE', f, `${f} must be > 0`);
+  if (p > Number.MAX_SAFE_INTEGER) above(); // Infinity: see checkQty
   if (p % i.tickSize !== 0)
     invalid(
       stop ? 'INVALID_STOP_PRICE' : 'PRICE_NOT_TICK_MULTIPLE',
       f,
-      `${f} must be a multiple of the tick size ${i.tickSize}`,
+      `${f} must be a multiple of the tick size ${shown(f, i.tickSize, d)}`,
     );
-  if (p > i.maxPrice) invalid(stop ? 'INVALID_STOP_PRICE' : 'INVALID_PRICE', f, `${f} must be at most ${i.maxPrice}`);
+  if (p > i.maxPrice) above();
 }
+
+/** Which scale a *_decimal field is in. */
+type Scale = 'price' | 'qty';
+
+/**
+ * The value of an integer field `f` or of its decimal twin `${f}_decimal` (a string converted
+ * exactly with the instrument's decimals, api/decimal.ts), with the name of the field that gave
+ * it (for messages); undefined when neither is set. Both set: CONFLICTING_FIELDS. A decimal
+ * needs the instrument (an amend by order id on a shard with several instruments: `symbol`).
+ * A value beyond 2^53 − 1 comes back as Infinity: above every limit, refused by the caller's
+ * range check (the engine's units are safe integers; wide instruments change that later).
+ */
+function unitsOf(
+  d: Record<string, unknown>,
+  f: string,
+  scale: Scale,
+  instrument: InstrumentLimits | undefined,
+): { value: number; field: string } | undefined {
+  const df = `${f}_decimal`;
+  const text = str(d, df);
+  const int = uint(d, f);
+  if (text === undefined) return int === undefined ? undefined : { value: int, field: f };
+  if (int !== undefined) invalid(R.CONFLICTING_FIELDS, df, `give either ${f} or ${df}, not both`);
+  if (instrument === undefined)
+    missing('symbol', `symbol is required with ${df} when the order's shard has several instruments`);
+  const decimals = scale === 'price' ? instrument.priceDecimals : instrument.qtyDecimals;
+  const p = parseDecimal(text, decimals);
+  if (!p.ok) {
+    if (p.error === 'PRECISION')
+      invalid(
+        scale === 'price' ? R.INVALID_PRICE_PRECISION : R.INVALID_QTY_PRECISION,
+        df,
+        `${df} has more than ${decimals} digits after the point (${instrument.symbol} ${scale === 'price' ? 'prices' : 'quantities'} have ${decimals})`,
+      );
+    if (p.error === 'TOO_LONG')
+      invalid(R.DECIMAL_STRING_CHARS_MAX, df, `${df} is longer than ${DECIMAL_STRING_CHARS_MAX} characters`);
+    invalid(
+      R.INVALID_DECIMAL,
+      df,
+      `${df} must be a decimal string: digits, optionally a point and digits ("49990.50"), no sign, exponent or spaces`,
+    );
+  }
+  const value = p.units <= MAX_SAFE_UNITS ? Number(p.units) : Number.POSITIVE_INFINITY;
+  return { value, field: df };
+}
+
+const MAX_SAFE_UNITS = BigInt(Number.MAX_SAFE_INTEGER);
 
 function checkUnknownFields(op: Operation, d: Record<string, unknown>): void {
   const allowed = FIELDS[op];
@@ -381,23 +450,26 @@ function place(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardIndex)
   const postOnly = enumOf(d, 'post_only', POST_ONLY);
   const stp = enumOf(d, 'self_trade_prevention', STPS);
 
-  const qty = uint(d, 'quantity');
-  if (qty === undefined) missing('quantity');
-  checkQty('quantity', qty, instrument);
+  const q = unitsOf(d, 'quantity', 'qty', instrument);
+  if (q === undefined) missing('quantity');
+  checkQty(q.field, q.value, instrument);
+  const qty = q.value;
 
   const limitPriced = ordType === 'LIMIT' || ordType === 'STOP_LIMIT';
   const stop = ordType === 'STOP_MARKET' || ordType === 'STOP_LIMIT';
-  const price = uint(d, 'price');
+  const p = unitsOf(d, 'price', 'price', instrument);
   if (limitPriced) {
-    if (price === undefined) missing('price', `price is required for ${ordType} orders`);
-    checkPrice('price', price, instrument);
-  } else if (price !== undefined) invalid(R.FIELD_NOT_ALLOWED, 'price', `price must not be set for ${ordType} orders`);
-  const stopPrice = uint(d, 'stop_price');
+    if (p === undefined) missing('price', `price is required for ${ordType} orders`);
+    checkPrice(p.field, p.value, instrument);
+  } else if (p !== undefined) invalid(R.FIELD_NOT_ALLOWED, p.field, `${p.field} must not be set for ${ordType} orders`);
+  const price = p?.value;
+  const sp = unitsOf(d, 'stop_price', 'price', instrument);
   if (stop) {
-    if (stopPrice === undefined) missing('stop_price', `stop_price is required for ${ordType} orders`);
-    checkPrice('stop_price', stopPrice, instrument);
-  } else if (stopPrice !== undefined)
-    invalid(R.FIELD_NOT_ALLOWED, 'stop_price', `stop_price must not be set for ${ordType} orders`);
+    if (sp === undefined) missing('stop_price', `stop_price is required for ${ordType} orders`);
+    checkPrice(sp.field, sp.value, instrument);
+  } else if (sp !== undefined)
+    invalid(R.FIELD_NOT_ALLOWED, sp.field, `${sp.field} must not be set for ${ordType} orders`);
+  const stopPrice = sp?.value;
 
   if (!limitPriced && tif !== undefined && tif !== 'IOC' && tif !== 'FOK')
     invalid('INVALID_TIME_IN_FORCE', 'time_in_force', `time_in_force must be IOC or FOK for ${ordType} orders`);
@@ -414,24 +486,7 @@ function place(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardIndex)
     invalid('INVALID_POST_ONLY', 'post_only', 'post_only requires a LIMIT order with time_in_force GTC, GTD or DAY');
   }
 
-  let display = uint(d, 'display_quantity');
-  if (display === 0) display = undefined; // 0 = not an iceberg
-  if (display !== undefined) {
-    if (!limitPriced || !RESTING_TIFS.has(effectiveTif))
-      invalid(
-        'INVALID_DISPLAY_QUANTITY',
-        'display_quantity',
-        'display_quantity requires a LIMIT or STOP_LIMIT order with time_in_force GTC, GTD or DAY',
-      );
-    if (display >= qty)
-      invalid('INVALID_DISPLAY_QUANTITY', 'display_quantity', 'display_quantity must be less than quantity');
-    if (display % instrument.lotSize !== 0)
-      invalid(
-        'INVALID_DISPLAY_QUANTITY',
-        'display_quantity',
-        `display_quantity must be a multiple of the lot size ${instrument.lotSize}`,
-      );
-  }
+  const display = displayQty(d, instrument, limitPriced && RESTING_TIFS.has(effectiveTif), qty);
 
   const engine: Record<string, unknown> = { type: 'new', account: ctx.account, clOrdId, symbol, side, ordType };
   if (price !== undefined) engine.price = price;
@@ -447,6 +502,32 @@ function place(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardIndex)
   if (price !== undefined) out.price = price;
   if (stopPrice !== undefined) out.stopPrice = stopPrice;
   return withBody(out);
+}
+
+/** An iceberg's display quantity (display_quantity or display_quantity_decimal); undefined (0 too) = not an iceberg. */
+function displayQty(
+  d: Record<string, unknown>,
+  instrument: InstrumentLimits,
+  restingLimit: boolean,
+  qty: number,
+): number | undefined {
+  const dq = unitsOf(d, 'display_quantity', 'qty', instrument);
+  if (dq === undefined || dq.value === 0) return undefined; // 0 = not an iceberg
+  const f = dq.field;
+  if (!restingLimit)
+    invalid(
+      'INVALID_DISPLAY_QUANTITY',
+      f,
+      `${f} requires a LIMIT or STOP_LIMIT order with time_in_force GTC, GTD or DAY`,
+    );
+  if (dq.value >= qty) invalid('INVALID_DISPLAY_QUANTITY', f, `${f} must be less than quantity`);
+  if (dq.value % instrument.lotSize !== 0)
+    invalid(
+      'INVALID_DISPLAY_QUANTITY',
+      f,
+      `${f} must be a multiple of the lot size ${shown(f, instrument.lotSize, instrument.qtyDecimals)}`,
+    );
+  return dq.value;
 }
 
 /** The order a cancel or a get names: by order id, or by client order id (routed by `symbol`, or to the only shard). */
@@ -494,14 +575,13 @@ function amend(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardIndex)
   const sym = symbol === undefined ? undefined : symbolEntry(ix, symbol);
   if (id !== undefined && origClOrdId !== undefined)
     invalid(R.CONFLICTING_FIELDS, 'orig_client_order_id', 'give either order_id or orig_client_order_id, not both');
-  // 0 = unchanged (AmendOrderRequest), in both encodings.
-  const nz = (f: string): number | undefined => {
+  // 0 = unchanged (AmendOrderRequest), in both encodings; the *_decimal twins are read once the
+  // instrument is known (below), and "0.00" there is a price of 0, refused.
+  const nz = (f: string): boolean => {
     const v = uint(d, f);
-    return v === 0 ? undefined : v;
+    return v !== undefined && v !== 0;
   };
-  const qty = nz('quantity');
-  const price = nz('price');
-  const stopPrice = nz('stop_price');
+  const changes = ['quantity', 'price', 'stop_price'].filter((f) => nz(f) || get(d, `${f}_decimal`) !== undefined);
 
   const engine: Record<string, unknown> = { type: 'amend', account: ctx.account };
   const out: ValidatedCommand = { op: Operation.AMEND_ORDER, shards: [], engine };
@@ -517,21 +597,31 @@ function amend(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardIndex)
     shard = routeByClientId(ix, sym?.shard, 'orig_client_order_id');
     engine.origClOrdId = origClOrdId;
   } else missing('order_id', 'order_id or orig_client_order_id is required');
-  if (qty === undefined && price === undefined && stopPrice === undefined && clOrdId === undefined) {
+  if (changes.length === 0 && clOrdId === undefined) {
     invalid(
       R.AMEND_CHANGES_NOTHING,
       undefined,
-      'amend changes nothing: set quantity, price, stop_price or client_order_id',
+      'amend changes nothing: set quantity, price, stop_price (or their _decimal forms) or client_order_id',
     );
   }
   // The instrument, when it is known: the symbol's, or the shard's only one.
   const shardInstruments = ix.byId.get(shard)?.instruments ?? [];
   const instrument = sym?.instrument ?? (shardInstruments.length === 1 ? shardInstruments[0] : undefined);
+  const change = (f: string, scale: Scale): { value: number; field: string } | undefined => {
+    const u = unitsOf(d, f, scale, instrument);
+    return u === undefined || (u.field === f && u.value === 0) ? undefined : u;
+  };
+  const q = change('quantity', 'qty');
+  const p = change('price', 'price');
+  const sp = change('stop_price', 'price');
   if (instrument !== undefined) {
-    if (qty !== undefined) checkQty('quantity', qty, instrument);
-    if (price !== undefined) checkPrice('price', price, instrument);
-    if (stopPrice !== undefined) checkPrice('stop_price', stopPrice, instrument);
+    if (q !== undefined) checkQty(q.field, q.value, instrument);
+    if (p !== undefined) checkPrice(p.field, p.value, instrument);
+    if (sp !== undefined) checkPrice(sp.field, sp.value, instrument);
   }
+  const qty = q?.value;
+  const price = p?.value;
+  const stopPrice = sp?.value;
   if (clOrdId !== undefined) engine.clOrdId = clOrdId;
   if (qty !== undefined) engine.qty = out.qty = qty;
   if (price !== undefined) engine.price = out.price = price;

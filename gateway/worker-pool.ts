@@ -202,6 +202,8 @@ export function workerDataOf(config: ValidationPoolOptions['config']): Validatio
         minQty: i.minQty,
         maxQty: i.maxQty,
         maxPrice: i.maxPrice,
+        priceDecimals: i.priceDecimals,
+        qtyDecimals: i.qtyDecimals,
       })),
     })),
     accounts: config.accounts.map((a) => ({ account: a.account, apiKeys: a.apiKeys.map((k) => ({ ...k })) })),

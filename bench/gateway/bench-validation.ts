@@ -107,7 +107,16 @@ const config = {
     {
       id: 0,
       instruments: [
-        { symbol: 'BTC-USD', tickSize: 1, lotSize: 1, minQty: 1, maxQty: 1_000_000, maxPrice: 1_000_000_000 },
+        {
+          symbol: 'BTC-USD',
+          tickSize: 1,
+          lotSize: 1,
+          minQty: 1,
+          maxQty: 1_000_000,
+          maxPrice: 1_000_000_000,
+          priceDecimals: 2,
+          qtyDecimals: 4,
+        },
       ],
     },
   ],

@@ -80,13 +80,19 @@ export interface PlaceOrderRequest {
   time_in_force?: string;
   price?: number;
   stop_price?: number;
-  quantity: number;
+  /** Either quantity or quantity_decimal. */
+  quantity?: number;
   expire_time_us?: number;
   /** PostOnly */
   post_only?: string;
   display_quantity?: number;
   /** SelfTradePrevention */
   self_trade_prevention?: string;
+  /** Exact decimal strings in display units, instead of their integer fields ("49990.50"; gateway/README.md). */
+  price_decimal?: string;
+  stop_price_decimal?: string;
+  quantity_decimal?: string;
+  display_quantity_decimal?: string;
 }
 export interface CancelOrderRequest {
   order_id?: number;
@@ -101,6 +107,9 @@ export interface AmendOrderRequest {
   price?: number;
   stop_price?: number;
   symbol?: string;
+  quantity_decimal?: string;
+  price_decimal?: string;
+  stop_price_decimal?: string;
 }
 export interface MassCancelRequest {
   symbol?: string;

@@ -13,7 +13,18 @@ import { decodeRequest, requestMessageType, validateCommand, type ShardInfo } fr
 const SHARDS: ShardInfo[] = [
   {
     id: 0,
-    instruments: [{ symbol: 'BTC-USD', tickSize: 1, lotSize: 1, minQty: 1, maxQty: 1000, maxPrice: 1_000_000 }],
+    instruments: [
+      {
+        symbol: 'BTC-USD',
+        tickSize: 1,
+        lotSize: 1,
+        minQty: 1,
+        maxQty: 1000,
+        maxPrice: 1_000_000,
+        priceDecimals: 2,
+        qtyDecimals: 0,
+      },
+    ],
   },
 ];
 const ctx = { account: 7, shards: SHARDS };

@@ -29,7 +29,7 @@ import {
 } from '../../api/signing.js';
 import type { AuthHeaders } from '../../api/auth.js';
 import { ERROR_STATUS, ErrorCode, type GatewayError } from '../../api/errors.js';
-import type { ExecutionReportOut } from '../../api/execution-report.js';
+import { withDecimals, type ExecutionReportOut } from '../../api/execution-report.js';
 import { linesLog } from '../../ops/log.js';
 import type {
   GatewayCore,
@@ -91,7 +91,12 @@ function verifies(auth: AuthHeaders, target: string, body: Uint8Array): boolean 
   return false;
 }
 
+/** A report as the gateway sends it: with its decimal strings (BTC-USD: 2 price, 4 quantity decimals). */
 function report(over: Partial<ExecutionReportOut> = {}): ExecutionReportOut {
+  return withDecimals(reportFields(over), { priceDecimals: 2, qtyDecimals: 4 });
+}
+
+function reportFields(over: Partial<ExecutionReportOut>): ExecutionReportOut {
   return {
     exec_id: 77,
     order_id: 3 * 2 ** 44 + 12_345, // shard 3: above 2^32, below 2^53
@@ -357,6 +362,12 @@ describe('unary', () => {
       leaves_qty: 10,
       display_qty: 0,
       time_in_force: 'GTC',
+      price_decimal: '1.00',
+      stop_price_decimal: '0.90',
+      order_qty_decimal: '0.010',
+      cum_qty_decimal: '0.000',
+      leaves_qty_decimal: '0.010',
+      display_qty_decimal: '0.000',
     };
     core.reply = async (req) => {
       if (!verifies(req.auth, req.target, req.body))

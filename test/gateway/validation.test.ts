@@ -39,9 +39,36 @@ const SEED = 20_261_122;
 
 // Shard 0: BTC-USD (tick 5, lot 10, min 20, max 100,000, maxPrice 1,000,000).
 // Shard 1: ETH-USD and SOL-USD (tick 1, lot 1).
-const BTC = { symbol: 'BTC-USD', tickSize: 5, lotSize: 10, minQty: 20, maxQty: 100_000, maxPrice: 1_000_000 };
-const ETH = { symbol: 'ETH-USD', tickSize: 1, lotSize: 1, minQty: 1, maxQty: 1_000_000, maxPrice: 10_000_000 };
-const SOL = { symbol: 'SOL-USD', tickSize: 1, lotSize: 1, minQty: 1, maxQty: 1_000_000, maxPrice: 10_000_000 };
+const BTC = {
+  symbol: 'BTC-USD',
+  tickSize: 5,
+  lotSize: 10,
+  minQty: 20,
+  maxQty: 100_000,
+  maxPrice: 1_000_000,
+  priceDecimals: 2,
+  qtyDecimals: 0,
+};
+const ETH = {
+  symbol: 'ETH-USD',
+  tickSize: 1,
+  lotSize: 1,
+  minQty: 1,
+  maxQty: 1_000_000,
+  maxPrice: 10_000_000,
+  priceDecimals: 2,
+  qtyDecimals: 0,
+};
+const SOL = {
+  symbol: 'SOL-USD',
+  tickSize: 1,
+  lotSize: 1,
+  minQty: 1,
+  maxQty: 1_000_000,
+  maxPrice: 10_000_000,
+  priceDecimals: 2,
+  qtyDecimals: 0,
+};
 const SHARDS: ShardInfo[] = [
   { id: 0, instruments: [BTC] },
   { id: 1, instruments: [ETH, SOL] },

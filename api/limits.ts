@@ -1,0 +1,9 @@
+// The limits of what api/ parses on behalf of every edge, defined once.
+
+/**
+ * Longest decimal string (price_decimal, quantity_decimal, …) an edge accepts, in characters.
+ * 40 holds any uint64 (20 digits) with up to 18 decimals (engine/config.ts allows 0–18) and the
+ * point, with room to spare; a longer string is refused before any arithmetic, so a client
+ * cannot make the gateway build a huge BigInt.
+ */
+export const DECIMAL_STRING_CHARS_MAX = 40;

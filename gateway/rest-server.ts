@@ -20,6 +20,9 @@
 //   GET    /readyz                 200 {"ready":true,…} / 503 {"ready":false,…} (no auth): every shard has a leader
 //   GET    /metrics                Prometheus text exposition (no auth; keep the port off the internet)
 //
+// docs/openapi.yaml describes these routes for clients; test/api/openapi.test.ts keeps this table
+// equal to its paths and validates the answers against it (a new route or field goes there too).
+//
 // uWS rules this file follows: headers, URL and query are read synchronously in the handler
 // (the HttpRequest is invalid after it returns); body chunks are copied (uWS reuses the
 // ArrayBuffer); every response that outlives its handler has onAborted, and nothing is written

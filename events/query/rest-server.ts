@@ -5,7 +5,7 @@
 //   GET /v1/accounts/{account}/fills      GetFills     ?limit=N
 //   GET /v1/accounts/{account}/positions  GetPositions
 //   GET /v1/orders/{order_id}             GetOrder
-//   GET /v1/candles/{symbol}              GetCandles   ?interval=1s|1m|1h  ?limit=N
+//   GET /v1/candles/{symbol}              GetCandles   ?interval=1s|1m|1h|1d  ?limit=N
 //   GET /v1/lag                           GetLag       (consumer lag per read model, detail)
 //   GET /v1/market/trades/{symbol}        no auth: recent public trades       ?limit=N
 //   GET /v1/market/candles/{symbol}       no auth: klines                     ?interval=1s|1m|1h|1d ?start_us ?end_us ?limit
@@ -14,6 +14,9 @@
 //   GET /healthz                          no auth: {"status":"ok", lag per read model, as_of}
 //   GET /readyz                           no auth: 200 {"ready":true,…} / 503 {"ready":false,…} (main.ts: consuming, lag bounded)
 //   GET /metrics                          no auth: Prometheus exposition (metrics.ts; keep the port off the internet)
+//
+// docs/openapi-query.yaml describes these routes for clients; test/api/openapi.test.ts keeps this
+// table equal to its paths and validates the answers against it (a new route or field goes there too).
 //
 // The /v1/market/* routes are rate-limited per client IP and in total (public-rate-limit.ts):
 // 429 RATE_LIMITED beyond. Every authenticated route also takes ?min_seq=S[&shard=N][&wait_ms=W] (read-your-writes).

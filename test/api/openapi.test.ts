@@ -230,7 +230,7 @@ describe('OpenAPI: the gateway answers as docs/openapi.yaml says', () => {
     sellId = ((sell.body.result as Json).reports as Json[])[0]!.order_id as number;
     // The schemas are closed: a field the document does not name fails the check.
     const extra = structuredClone(sell.body) as { result: { reports: Json[] } };
-    extra.result.reports[0]!.price_decimal = '50000.00';
+    extra.result.reports[0]!.undocumented_field = 1;
     expect(validateAt('gateway', ['components', 'schemas', 'ResultBody'], extra)).toMatch(/additional properties/);
     const buy = await g('post', '/v1/orders', '/v1/orders', {
       key: K2,

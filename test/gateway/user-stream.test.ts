@@ -225,6 +225,31 @@ describe('the private user stream', () => {
     s2.ws.close();
   });
 
+  it("carries the gateway's own cancels: cancel-on-disconnect and the REST dead-man's switch (CancelAllAfter)", async () => {
+    const s = await Stream.open();
+    await s.login(K1);
+    const session = grpc1.openSession({ cancelOnDisconnect: true });
+    await session.ready;
+    const placed = await session.send({ request_id: 1, commands: [{ place: buy() }] });
+    const onDisconnect = placed.outcomes[0]!.result!.reports[0]!.order_id;
+    session.cancel();
+    const c1 = await poll('the cancel-on-disconnect report', () =>
+      s.reports.find((m) => m.report.order_id === onDisconnect && m.report.exec_type === 'CANCELED'),
+    );
+    expect(c1.report.reason).toBe('MASS_CANCELED');
+    const p = (await rest1.placeOrder(buy())).body as OrderResultResponse;
+    const deadMan = p.result.reports[0]!.order_id;
+    expect((await rest1.cancelAllAfter(500)).status).toBe(200);
+    const c2 = await poll("the dead-man's switch report", () =>
+      s.reports.find((m) => m.report.order_id === deadMan && m.report.exec_type === 'CANCELED'),
+    );
+    expect(c2.report.account).toBe(1);
+    // Each report once, the stream dense: NEW, CANCELED, NEW, CANCELED.
+    expect(s.reports.map((m) => m.report.exec_type)).toEqual(['NEW', 'CANCELED', 'NEW', 'CANCELED']);
+    expectDenseAndSigned(s.reports, s.reports[0]!.stream_seq, K1.hmacSecret);
+    s.ws.close();
+  });
+
   it('a reconnect with resume_from gets exactly the missed reports: no gap, no duplicate', async () => {
     const s = await Stream.open();
     const l = await s.login(K1);
@@ -365,12 +390,12 @@ describe('the private user stream', () => {
     ok.ws.close();
   });
 
-  it('bounds connections per account and in total', async () => {
+  it('bounds connections per account and in total; closes a connection that does not log in', async () => {
     const edge = new RestGateway({
       core: ex.gateway,
       host: '127.0.0.1',
       port: 0,
-      userStream: { core: ex.gateway, connectionsMax: 3, connectionsPerAccountMax: 2 },
+      userStream: { core: ex.gateway, connectionsMax: 3, connectionsPerAccountMax: 2, loginTimeoutMs: 2_000 },
     });
     const port = await edge.start();
     const url = `http://127.0.0.1:${port}`;
@@ -391,6 +416,12 @@ describe('the private user stream', () => {
       const d = await Stream.open(url);
       expect(await d.login(K2)).toMatchObject({ type: 'login', account: 2 });
       await expect(Stream.open(url)).rejects.toThrow(/503/);
+      // A connection that never logs in is closed LOGIN_TIMEOUT (this edge: after 2 s).
+      d.ws.close();
+      await d.waitClosed();
+      const idle = await poll('a free connection slot', () => Stream.open(url).catch(() => undefined));
+      expect((await idle.waitClosed()).code).toBe(UserStreamCloseCode.LOGIN_TIMEOUT);
+      expect(idle.msgs).toEqual([]);
     } finally {
       await edge.stop();
     }

@@ -40,7 +40,8 @@ import type { GatewayConfig, ShardEntry } from '../config/gateway-config.js';
 import { ReportChain, loadOrCreateSigningKey } from './report-chain.js';
 import { AccountRisk, TokenBucket, checkRisk, type PriceReference } from './risk.js';
 import type { RateLimitState } from './rate-limit-headers.js';
-import { ed25519PublicKeyFromRaw } from '../api/signing.js';
+import { ed25519PublicKeyFromRaw, hmacSign } from '../api/signing.js';
+import { USER_STREAM_LOGIN_TARGET, UserStreamHub, type UserStreamCore } from './user-stream.js';
 import { ErrorCode, ErrorReason, gatewayError, type ErrorReason as Why, type GatewayError } from '../api/errors.js';
 import { toReport, type ExecutionReportOut, type InstrumentDecimals } from '../api/execution-report.js';
 import { formatUnits } from '../api/decimal.js';
@@ -174,7 +175,7 @@ class ShardLink {
   }
 }
 
-export class Gateway implements GatewayCore {
+export class Gateway implements GatewayCore, UserStreamCore {
   readonly pool: ValidationPool;
   private readonly links = new Map<number, ShardLink>();
   private readonly accounts = new Map<number, AccountRisk>();
@@ -196,6 +197,8 @@ export class Gateway implements GatewayCore {
   /** Open sessions by account: where maker fills are pushed. */
   private readonly sessionsOf = new Map<number, Set<Session>>();
   readonly chain: ReportChain;
+  /** The accounts' private user streams (user-stream.ts): every report absorbed is published there. */
+  readonly userStreams: UserStreamHub;
   private stopped = false;
   readonly stats = { commands: 0, rejectedByRisk: 0, rateLimited: 0, overloaded: 0, timeouts: 0 };
   readonly metrics: GatewayMetrics;
@@ -206,7 +209,14 @@ export class Gateway implements GatewayCore {
 
   constructor(
     readonly config: GatewayConfig,
-    opts: { log?: Log; signingKey?: KeyObject; chainDataDir?: string | null; registry?: Registry } = {},
+    opts: {
+      log?: Log;
+      signingKey?: KeyObject;
+      chainDataDir?: string | null;
+      registry?: Registry;
+      /** Defaults to USER_STREAM_REPORTS_HELD_MAX (tests lower it). */
+      userStreamReportsHeldMax?: number;
+    } = {},
   ) {
     this.log = opts.log ?? linesLog((l) => console.error(`[gateway] ${l}`));
     const now = Date.now();
@@ -242,6 +252,35 @@ export class Gateway implements GatewayCore {
       chainSeq: () => this.chain.head.chain_seq,
     });
     this.traces = new TraceBook(this.metrics.registry, config.slowOrderMs);
+    this.userStreams = new UserStreamHub(
+      opts.userStreamReportsHeldMax === undefined ? {} : { reportsHeldMax: opts.userStreamReportsHeldMax },
+    );
+  }
+
+  /** A user-stream login: the signature over USER_STREAM_LOGIN_TARGET (empty body), the window, the replay cache. */
+  async authenticateUserStream(auth: AuthHeaders): Promise<{ account: number; apiKey: string } | GatewayError> {
+    if (this.stopped) return gatewayError(ErrorCode.UNAVAILABLE, ErrorReason.GATEWAY_STOPPING, 'gateway stopping');
+    const a = await this.pool.authenticateSession(auth, USER_STREAM_LOGIN_TARGET);
+    if (!a.ok) return a.error;
+    if (a.admin)
+      return gatewayError(
+        ErrorCode.PERMISSION_DENIED,
+        ErrorReason.ADMIN_KEY_NOT_ALLOWED,
+        'admin keys have no user stream',
+      );
+    if (!this.accounts.has(a.account))
+      return gatewayError(
+        ErrorCode.PERMISSION_DENIED,
+        ErrorReason.ACCOUNT_NOT_CONFIGURED,
+        `account ${a.account} is not configured`,
+      );
+    return { account: a.account, apiKey: a.apiKey };
+  }
+
+  /** HMAC-SHA256 of a report's canonical form under the key's secret, as replies are signed ('' for Ed25519 keys). */
+  signReportFor(apiKey: string, canonical: string): string {
+    const secret = this.keyEntries.get(apiKey)?.hmacSecret;
+    return secret === undefined ? '' : hmacSign(secret, canonical);
   }
 
   /**
@@ -466,6 +505,7 @@ export class Gateway implements GatewayCore {
         if (placer?.scope === 'SESSION' && e.account === requester && e.execType === ExecType.NEW)
           this.trackSessionOrder(placer, rep.order_id);
         this.noteReport(r.shard, r.result.appliedIndex, e, rep, canon);
+        this.userStreams.publish(rep, canon);
         if (e.account !== requester) {
           if (this.sessionsOf.has(e.account)) (out.others ??= []).push(rep);
         } else {

@@ -61,6 +61,19 @@ export function checkGatewayLimits(l: GatewayLimits = GATEWAY_LIMITS): string[] 
       "a chunk of a session's cancels leaves the shard window room for other traffic",
       l.SESSION_CANCEL_BATCH_MAX < l.SHARD_INFLIGHT_MAX,
     ],
+    [
+      'a user-stream login (api key, timestamp, signature, resume point) fits the client message limit',
+      l.USER_STREAM_CLIENT_MESSAGE_BYTES_MAX >= 1024,
+    ],
+    [
+      'every account may have a user-stream connection and a second one while it reconnects',
+      l.USER_STREAM_CONNECTIONS_PER_ACCOUNT_MAX >= 2 &&
+        l.USER_STREAM_CONNECTIONS_PER_ACCOUNT_MAX <= l.USER_STREAM_CONNECTIONS_MAX,
+    ],
+    [
+      'a connection that never logs in is closed for that, before uWS would close it as idle',
+      l.USER_STREAM_LOGIN_TIMEOUT_MS < l.USER_STREAM_IDLE_TIMEOUT_S * 1000,
+    ],
   ];
   return brokenRules(rules);
 }

@@ -111,6 +111,31 @@ export const REST_INFLIGHT_MAX = 65_536;
 /** Largest request body (bytes); beyond: 413 without calling the core. */
 export const REST_BODY_BYTES_MAX_DEFAULT = 64 * 1024;
 
+// The private user stream (user-stream.ts: the per-account rings; user-stream-server.ts: the WebSocket edge)
+/**
+ * Execution reports held per account for resuming (a ring: the newest replace the oldest). A
+ * client that resumes from further back gets RESUME_GAP; a connection whose unsent reports fall
+ * out of the ring (it reads slower than its account trades) is closed SLOW_CONSUMER (4008). An
+ * account's ring exists from its first login on this gateway run (~1 KiB a report: ≤ ~10 MiB an account).
+ */
+export const USER_STREAM_REPORTS_HELD_MAX = 10_000;
+/** User-stream WebSocket connections open at once (logged in or not); more are refused at the upgrade (HTTP 503, USER_STREAM_CONNECTIONS_MAX). */
+export const USER_STREAM_CONNECTIONS_MAX = 1_000;
+/** Logged-in user-stream connections of one account; one more login is refused (USER_STREAM_CONNECTIONS_PER_ACCOUNT_MAX) and closed 4029. */
+export const USER_STREAM_CONNECTIONS_PER_ACCOUNT_MAX = 16;
+/**
+ * Bytes uWS may hold for one user-stream connection (what the kernel did not take yet): reports
+ * are sent while the connection's buffered amount is below this and the rest wait in the
+ * account's ring until uWS drains; memory per connection is this plus one message.
+ */
+export const USER_STREAM_SEND_BYTES_MAX = 1024 * 1024;
+/** Largest message a client may send (a login is ~300 bytes); beyond, uWS drops the connection (no close frame: the client sees 1006). */
+export const USER_STREAM_CLIENT_MESSAGE_BYTES_MAX = 4 * 1024;
+/** A connection that has not logged in by then is closed LOGIN_TIMEOUT (4002). */
+export const USER_STREAM_LOGIN_TIMEOUT_MS = 10_000;
+/** uWS idleTimeout (s): it pings idle connections automatically and closes one that stays silent this long. */
+export const USER_STREAM_IDLE_TIMEOUT_S = 60;
+
 // Request sizes (validate.ts)
 /** Largest unary request body (JSON or protobuf). */
 export const REQUEST_BODY_BYTES_MAX = 64 * 1024;

@@ -24,6 +24,7 @@ async function main(): Promise<void> {
     admin: (req) => gateway.admin(req),
     metrics: () => exposition(gateway.metrics.registry),
     ready: async () => ({ ...(await gateway.ready()) }),
+    userStream: { core: gateway },
   });
   const grpc = new GrpcGateway({
     core: gateway,

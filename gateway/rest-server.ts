@@ -19,6 +19,7 @@
 //   GET    /healthz                "ok" (no auth): the process is alive
 //   GET    /readyz                 200 {"ready":true,…} / 503 {"ready":false,…} (no auth): every shard has a leader
 //   GET    /metrics                Prometheus text exposition (no auth; keep the port off the internet)
+//   WS     /v1/user-stream         the private user stream (user-stream-server.ts), when `userStream` is given
 //
 // docs/openapi.yaml describes these routes for clients; test/api/openapi.test.ts keeps this table
 // equal to its paths and validates the answers against it (a new route or field goes there too).
@@ -40,6 +41,7 @@ import { rateLimitHeaders, type RateLimitState } from './rate-limit-headers.js';
 import { Operation, type GatewayCore, type GatewayReply, type RawRequest } from './types.js';
 import { REST_INFLIGHT_MAX, REST_BODY_BYTES_MAX_DEFAULT } from './limits.js';
 import { errorMessage, errorStack, linesLog, type Log } from '../ops/log.js';
+import { UserStreamEdge, type UserStreamOptions } from './user-stream-server.js';
 
 /** Retry-After (seconds) of the edge's own 503 when REST_INFLIGHT_MAX is reached. */
 const OVERLOADED_RETRY_AFTER_S = 1;
@@ -81,6 +83,8 @@ export interface RestGatewayOptions {
   metrics?: () => Promise<{ body: string; contentType: string }>;
   /** Serves GET /readyz (without it: always ready). */
   ready?: () => Promise<{ ready: boolean } & Record<string, unknown>>;
+  /** Serves the private user stream on WS /v1/user-stream (without it: 404). */
+  userStream?: UserStreamOptions;
 }
 
 const EMPTY_BODY = new Uint8Array(0);
@@ -241,6 +245,8 @@ export class RestGateway {
   private listenSocket: us_listen_socket | undefined;
   private stopped = false;
   private inflight = 0;
+  /** The user stream's edge, when served. */
+  userStream: UserStreamEdge | undefined;
 
   constructor(private readonly opts: RestGatewayOptions) {
     this.core = opts.core;
@@ -262,6 +268,10 @@ export class RestGateway {
     if (this.app !== undefined) return Promise.reject(new Error('RestGateway already started'));
     const app = uWS.App();
     this.app = app;
+    if (this.opts.userStream !== undefined) {
+      this.userStream = new UserStreamEdge(this.opts.userStream, this.log);
+      this.userStream.attach(app);
+    }
     app.any('/*', (res, req) => this.onRequest(res, req));
     return new Promise((resolve, reject) => {
       app.listen(this.host, this.port, (ls) => {
@@ -281,6 +291,7 @@ export class RestGateway {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.userStream?.stop();
     if (this.listenSocket !== undefined) uWS.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
     // close() (all sockets of the app) exists in this build but not in the published typings.

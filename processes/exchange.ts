@@ -64,6 +64,7 @@ exchange up:
   data       ${layout.dataRoot}   (everything this exchange writes; stop it and rm -rf it for a fresh one)
   replicas   ${ex.cluster.endpoints.map((e) => `${e.id}@${e.host}:${e.port}`).join('  ')}   (leader: ${leader})
   REST       ${ex.restUrl}      (POST /v1/orders, DELETE|PATCH|GET /v1/orders/{id}, POST /v1/orders/cancel-all)
+  user       ${ex.restUrl.replace(/^http/, 'ws')}/v1/user-stream   (private user stream: signed login, the account's execution reports; gateway/README.md)
   gRPC       ${ex.grpcAddress}   (exchange.v1.OrderEntryService; health and reflection on)
   market     ${feeds || 'none (no feed addresses in the cluster file)'}
              (subscribe on a follower; GET /v1/book/{symbol}?depth=N on the same ports; feed/README.md)

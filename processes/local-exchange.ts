@@ -35,6 +35,8 @@ export interface LocalExchangeOptions {
   feed?: boolean;
   /** Temporary cluster: give every replica an ops address (/metrics) on a free port, as `npm start` has. */
   ops?: boolean;
+  /** Tests: the user stream's reports held per account (default USER_STREAM_REPORTS_HELD_MAX). */
+  userStreamReportsHeldMax?: number;
 }
 
 export interface LocalExchange {
@@ -117,7 +119,8 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
   }
 
   const log = opts.log !== undefined ? { log: opts.log } : {};
-  const gateway = new Gateway(config, { ...log });
+  const held = opts.userStreamReportsHeldMax;
+  const gateway = new Gateway(config, { ...log, ...(held !== undefined ? { userStreamReportsHeldMax: held } : {}) });
   const rest = new RestGateway({
     core: gateway,
     host: config.listen.rest.host,
@@ -126,6 +129,7 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
     admin: (req) => gateway.admin(req),
     metrics: () => exposition(gateway.metrics.registry),
     ready: async () => ({ ...(await gateway.ready()) }),
+    userStream: { core: gateway },
   });
   const grpc = new GrpcGateway({ core: gateway, host: config.listen.grpc.host, port: config.listen.grpc.port, ...log });
   const restPort = await rest.start();

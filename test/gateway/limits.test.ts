@@ -43,6 +43,18 @@ describe('gateway limits', () => {
       { SESSION_CANCEL_BATCH_MAX: GATEWAY_LIMITS.SHARD_INFLIGHT_MAX },
       "a chunk of a session's cancels leaves the shard window room for other traffic",
     ],
+    [
+      { USER_STREAM_CLIENT_MESSAGE_BYTES_MAX: 512 },
+      'a user-stream login (api key, timestamp, signature, resume point) fits the client message limit',
+    ],
+    [
+      { USER_STREAM_CONNECTIONS_PER_ACCOUNT_MAX: 1 },
+      'every account may have a user-stream connection and a second one while it reconnects',
+    ],
+    [
+      { USER_STREAM_LOGIN_TIMEOUT_MS: GATEWAY_LIMITS.USER_STREAM_IDLE_TIMEOUT_S * 1000 },
+      'a connection that never logs in is closed for that, before uWS would close it as idle',
+    ],
   ])('a planted contradiction %o is named', (change, rule) => {
     expect(checkGatewayLimits({ ...GATEWAY_LIMITS, ...change })).toEqual([rule]);
   });

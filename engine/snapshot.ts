@@ -12,10 +12,11 @@
 //   u32 accountCount, per account (ascending id, only those differing from configuration): f64 id | u8 stp | u8 blocked
 //   order: f64 orderId | f64 account | u8 side | u8 ordType | u8 tif | u8 postOnly | u8 stp
 //          f64 price | f64 stopPrice | f64 orderQty | f64 cumQty | f64 cumNotional
+//          [f64 cumNotionalHi: only for a wide instrument (notional.ts), so narrow images are as before]
 //          f64 displayQty | f64 visibleQty | f64 expireTsUs | u8 len + clOrdId (ASCII)
 
 import { createHash } from 'node:crypto';
-import { Engine, type RestoredOrder } from './engine.js';
+import { Engine, type Instrument, type RestoredOrder } from './engine.js';
 import { NIL } from './order-store.js';
 import type { Side, OrdType, PostOnly, ShardConfig, Stp, Tif } from './types.js';
 
@@ -123,17 +124,20 @@ function writeOrder(w: Writer, e: Engine, o: number): void {
   w.f64(s.orderQty[o]!);
   w.f64(s.cumQty[o]!);
   w.f64(s.cumNotional[o]!);
+  // The high limb only for a wide instrument: a narrow instrument's image is unchanged.
+  if (e.instruments[s.instrument[o]!]!.wide) w.f64(s.cumNotionalHi[o]!);
   w.f64(s.displayQty[o]!);
   w.f64(s.visibleQty[o]!);
   w.f64(s.expireTsUs[o]!);
   w.ascii(s.clOrdId[o]!);
 }
 
-function readOrder(r: Reader, instrument: number, pending: boolean): RestoredOrder {
+function readOrder(r: Reader, inst: Instrument, pending: boolean): RestoredOrder {
+  // Fields are read in the order of the keys (object literals evaluate in order).
   return {
     orderId: r.f64(),
     account: r.f64(),
-    instrument,
+    instrument: inst.index,
     side: r.u8() as Side,
     ordType: r.u8() as OrdType,
     tif: r.u8() as Tif,
@@ -144,6 +148,7 @@ function readOrder(r: Reader, instrument: number, pending: boolean): RestoredOrd
     orderQty: r.f64(),
     cumQty: r.f64(),
     cumNotional: r.f64(),
+    cumNotionalHi: inst.wide ? r.f64() : 0,
     displayQty: r.f64(),
     visibleQty: r.f64(),
     expireTsUs: r.f64(),
@@ -229,12 +234,12 @@ export function readSnapshot(config: ShardConfig, bytes: Uint8Array): Engine {
       const levelCount = r.u32();
       for (let k = 0; k < levelCount; k++) {
         const orderCount = r.u32();
-        for (let j = 0; j < orderCount; j++) e.restoreOrder(readOrder(r, inst.index, false));
+        for (let j = 0; j < orderCount; j++) e.restoreOrder(readOrder(r, inst, false));
       }
     }
     for (let side = 0; side < 2; side++) {
       const n = r.u32();
-      for (let j = 0; j < n; j++) e.restoreOrder(readOrder(r, inst.index, true));
+      for (let j = 0; j < n; j++) e.restoreOrder(readOrder(r, inst, true));
     }
   }
   const accounts = r.u32();

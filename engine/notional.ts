@@ -20,7 +20,8 @@ export type Notional = number | bigint;
 
 /**
  * Adds qty × px to the two-limb notional at slot of (lo, hi); qty and px are non-negative safe
- * integers. Exact: a double product or sum that is at most MAX_SAFE_INTEGER is exact (rounding
+ * integers and the result is at most (2^53 − 1)^2 (an order's notional is at most maxPrice ×
+ * maxQty), so hi stays a safe integer. Exact: a double product or sum that is at most MAX_SAFE_INTEGER is exact (rounding
  * is monotone and 2^53 is a double, so a true value ≥ 2^53 never rounds below it); otherwise
  * the sum is done in BigInt and split again.
  */

@@ -15,10 +15,10 @@
 //      books are identical after those P commands), R rounds each timing ours then the
 //      peer on those P commands back to back (ratio = median of the per-round ratios,
 //      so machine noise hits both sides of a ratio alike), and a latency pass
-//   6. with mix 1 (unless --no-wide): mix 1 on a narrow and on a wide instrument (maxPrice ×
+//   6. unless --no-wide, per mix: the mix on a narrow and on a wide instrument (maxPrice ×
 //      maxQty ≥ 2^53, quantities in satoshis so notionals pass 2^53; workloads.ts), R rounds
 //      each timing narrow then wide back to back; the wide/narrow ratio is the median of the
-//      per-round ratios (JSON key mix1Widths)
+//      per-round ratios (JSON keys mix1Widths, mix2Widths)
 // Prints a table, and as the last line one JSON object with all figures.
 
 import * as hdr from 'hdr-histogram-js';
@@ -49,7 +49,7 @@ interface Options {
   mixes: number[];
   seed: number;
   peer: boolean;
-  /** mix 1 also on a wide instrument (step 6) */
+  /** each mix also narrow vs wide (step 6) */
   wide: boolean;
   quick: boolean;
 }
@@ -495,12 +495,14 @@ interface WidthResult {
   wideExecs: number;
 }
 
-/** Generates mix 1 at one width and checks it like runMix does (all-valid stream). */
-function widthWorkload(width: BenchWidth, n: number, seed: number): Workload {
-  const w = generateMix1(n, seed, width);
+/** Generates a mix at one width and checks it like runMix does (all-valid stream). */
+function widthWorkload(mix: number, width: BenchWidth, n: number, seed: number): Workload {
+  const w = mix === 1 ? generateMix1(n, seed, width) : generateMix2(n, seed, width);
   const check = runOursChecked(w.config, w.commands);
   if (check.problems.length > 0 || check.events !== w.stats.events) {
-    log(`\nFAIL: mix 1 (${width}) stream: ${check.problems.slice(0, 5).join('; ') || 'non-deterministic event count'}`);
+    log(
+      `\nFAIL: mix ${mix} (${width}) stream: ${check.problems.slice(0, 5).join('; ') || 'non-deterministic event count'}`,
+    );
     process.exit(1);
   }
   return w;
@@ -524,11 +526,12 @@ function countWideExecs(w: Workload): { execs: number; above: number } {
   return { execs, above };
 }
 
-function runWidths(opt: Options): WidthResult {
-  const n = opt.mix1Commands;
-  log(`\n=== mix 1, narrow vs wide instrument: ${fmtInt(n)} commands each (seed ${opt.seed}) …`);
-  const narrow = widthWorkload('narrow', n, opt.seed);
-  const wide = widthWorkload('wide', n, opt.seed);
+function runWidths(mix: number, opt: Options): WidthResult {
+  const n = mix === 1 ? opt.mix1Commands : opt.mix2Commands;
+  const seed = opt.seed + (mix - 1);
+  log(`\n=== mix ${mix}, narrow vs wide instrument: ${fmtInt(n)} commands each (seed ${seed}) …`);
+  const narrow = widthWorkload(mix, 'narrow', n, seed);
+  const wide = widthWorkload(mix, 'wide', n, seed);
   const counts = countWideExecs(wide);
   log(`    ${wide.description}; ${fmtInt(counts.above)} of ${fmtInt(counts.execs)} exec reports above 2^53`);
   const narrowRuns: number[] = [];
@@ -629,15 +632,16 @@ function main(): void {
   );
   const results: Record<string, MixResult> = {};
   for (const mix of opt.mixes) results[`mix${mix}`] = runMix(mix, opt);
-  const widths = opt.wide && opt.mixes.includes(1) ? runWidths(opt) : undefined;
+  const widths: Record<string, WidthResult> = {};
+  if (opt.wide) for (const mix of opt.mixes) widths[`mix${mix}Widths`] = runWidths(mix, opt);
 
   printResultTable(results);
   console.log('');
-  if (widths !== undefined) {
+  for (const [name, w] of Object.entries(widths)) {
     console.log(
-      `mix1 narrow vs wide instrument: ${fmtInt(widths.narrowOpsPerSec)} vs ${fmtInt(widths.wideOpsPerSec)} cmd/s (medians), ` +
-        `wide/narrow ${widths.wideOverNarrow} (median of ${opt.repeats} back-to-back rounds); ` +
-        `${fmtInt(widths.wideExecsAboveMaxSafe)} of ${fmtInt(widths.wideExecs)} wide exec reports above 2^53`,
+      `${name.replace('Widths', '')} narrow vs wide instrument: ${fmtInt(w.narrowOpsPerSec)} vs ${fmtInt(w.wideOpsPerSec)} cmd/s (medians), ` +
+        `wide/narrow ${w.wideOverNarrow} (median of ${opt.repeats} back-to-back rounds); ` +
+        `${fmtInt(w.wideExecsAboveMaxSafe)} of ${fmtInt(w.wideExecs)} wide exec reports above 2^53`,
     );
   }
   for (const [name, r] of Object.entries(results)) {
@@ -665,7 +669,7 @@ function main(): void {
       hrtimeBigintP50: timer.hrtimeBigintP50Ns,
     },
     ...results,
-    ...(widths !== undefined ? { mix1Widths: widths } : {}),
+    ...widths,
   };
   console.log(JSON.stringify(json));
 }

@@ -503,8 +503,11 @@ export const MIX2 = {
   // rest: cancel (0.14)
 } as const;
 
-export function generateMix2(n: number, seed = 2): Workload {
-  const config = benchConfig();
+/** Mix 2 on a narrow instrument (the default) or the same stream shape on a wide one (quantities × WIDE_QTY_UNIT). */
+export function generateMix2(n: number, seed = 2, width: BenchWidth = 'narrow'): Workload {
+  const config = benchConfig(width);
+  const qtyUnit = width === 'wide' ? WIDE_QTY_UNIT : 1;
+  const qty = (range: readonly [number, number]): number => rng.int(range[0], range[1]) * qtyUnit;
   const rng = new Rng(seed);
   const commands: Command[] = [];
   const t = new Tracker(config, rng, commands);
@@ -519,7 +522,7 @@ export function generateMix2(n: number, seed = 2): Workload {
     const side = rng.side();
     const dist = rng.int(1, P.makerSpread);
     const price = side === Side.BUY ? ref() - dist : ref() + dist;
-    t.newLimit(account(), side, price, rng.int(P.makerQty[0], P.makerQty[1]), Tif.GTC);
+    t.newLimit(account(), side, price, qty(P.makerQty), Tif.GTC);
   };
 
   while (t.liveCount < P.targetOrders && commands.length < n) {
@@ -546,17 +549,17 @@ export function generateMix2(n: number, seed = 2): Workload {
         const d = rng.int(P.aggressiveTicks[0], P.aggressiveTicks[1]);
         const price = side === Side.BUY ? ref() + d : ref() - d;
         const tif = (rng.u32() & 1) === 0 ? Tif.IOC : Tif.GTC;
-        t.newLimit(account(), side, price, rng.int(P.aggressiveQty[0], P.aggressiveQty[1]), tif);
+        t.newLimit(account(), side, price, qty(P.aggressiveQty), tif);
         break;
       }
       case 2:
-        t.newMarket(account(), rng.side(), rng.int(P.marketQty[0], P.marketQty[1]));
+        t.newMarket(account(), rng.side(), qty(P.marketQty));
         break;
       case 3: {
         const side = rng.side();
         const d = rng.int(P.fokTicks[0], P.fokTicks[1]);
         const price = side === Side.BUY ? ref() + d : ref() - d;
-        t.newLimit(account(), side, price, rng.int(P.fokQty[0], P.fokQty[1]), Tif.FOK);
+        t.newLimit(account(), side, price, qty(P.fokQty), Tif.FOK);
         break;
       }
       case 4: {
@@ -571,9 +574,10 @@ export function generateMix2(n: number, seed = 2): Workload {
     t.sample();
   }
   return {
-    name: 'mix2',
+    name: width === 'wide' ? 'mix2-wide' : 'mix2',
     description:
-      'matching-heavy: GTC makers within 10 ticks of the last trade, large aggressive limits (IOC/GTC, 3-10 ticks through) sweeping levels, market IOC, FOK limits, cancels (stale first); book kept near 200 orders',
+      'matching-heavy: GTC makers within 10 ticks of the last trade, large aggressive limits (IOC/GTC, 3-10 ticks through) sweeping levels, market IOC, FOK limits, cancels (stale first); book kept near 200 orders' +
+      (width === 'wide' ? `; wide instrument (quantities × ${WIDE_QTY_UNIT}, notionals above 2^53)` : ''),
     config,
     commands,
     stats: t.finish(),

@@ -59,11 +59,14 @@ const EVENT_BYTES_MIN = 1 + 8 + 8 + 2 + 1;
 /** Wire kind of an exec whose cumNotional has a high limb (not an EventKind: it decodes to EXEC). */
 const WIRE_EXEC_WIDE = 9;
 
-/** The high limb of an exec_wide: a positive safe integer, else the bytes are not ours. */
-function readNotionalHi(r: ByteReader): number {
+/**
+ * The high limb of an exec_wide, after its low limb lo: hi a positive safe integer and lo a
+ * safe integer ≥ 0 (below 2^53), else the bytes are not ours (only canonical limbs are accepted).
+ */
+function readNotionalHi(r: ByteReader, lo: number): number {
   const hi = r.f64();
-  if (!(Number.isSafeInteger(hi) && hi > 0))
-    throw new DecodeError(`exec_wide: cumNotionalHi ${hi} is not a positive integer`);
+  if (!(Number.isSafeInteger(hi) && hi > 0 && Number.isSafeInteger(lo) && lo >= 0))
+    throw new DecodeError(`exec_wide: cumNotional limbs (${lo}, ${hi}) are not canonical`);
   return hi;
 }
 
@@ -315,7 +318,7 @@ function decodeExec(r: ByteReader, seq: number, tsUs: number, wide: boolean): En
   const lastQty = r.f64();
   const lastPx = r.f64();
   const cumNotionalLo = r.f64();
-  const cumNotional = wide ? notionalValue(cumNotionalLo, readNotionalHi(r)) : cumNotionalLo;
+  const cumNotional = wide ? notionalValue(cumNotionalLo, readNotionalHi(r, cumNotionalLo)) : cumNotionalLo;
   const displayQty = r.f64();
   const tradeId = r.f64();
   const symbol = readSymbol(r);
@@ -432,7 +435,7 @@ function decodeRow(r: ByteReader, b: EventBuffer): void {
       b.lastQty[i] = r.f64();
       b.lastPx[i] = r.f64();
       b.cumNotional[i] = r.f64();
-      b.cumNotionalHi[i] = wide ? readNotionalHi(r) : 0;
+      b.cumNotionalHi[i] = wide ? readNotionalHi(r, b.cumNotional[i]!) : 0;
       b.displayQty[i] = r.f64();
       b.aux[i] = r.f64();
       b.symbol[i] = readSymbol(r);

@@ -12,7 +12,9 @@
 //   u32 accountCount, per account (ascending id, only those differing from configuration): f64 id | u8 stp | u8 blocked
 //   order: f64 orderId | f64 account | u8 side | u8 ordType | u8 tif | u8 postOnly | u8 stp
 //          f64 price | f64 stopPrice | f64 orderQty | f64 cumQty | f64 cumNotional
-//          [f64 cumNotionalHi: only for a wide instrument (notional.ts), so narrow images are as before]
+//          (a notional above 2^53 - 1, only a wide instrument's (notional.ts): f64 -(lo + 1), then
+//          f64 hi. A notional is never negative, so the form tells itself apart whatever the
+//          configuration says, and every other order's image is as before)
 //          f64 displayQty | f64 visibleQty | f64 expireTsUs | u8 len + clOrdId (ASCII)
 
 import { createHash } from 'node:crypto';
@@ -123,36 +125,67 @@ function writeOrder(w: Writer, e: Engine, o: number): void {
   w.f64(s.stopPrice[o]!);
   w.f64(s.orderQty[o]!);
   w.f64(s.cumQty[o]!);
-  w.f64(s.cumNotional[o]!);
-  // The high limb only for a wide instrument: a narrow instrument's image is unchanged.
-  if (e.instruments[s.instrument[o]!]!.wide) w.f64(s.cumNotionalHi[o]!);
+  const hi = s.cumNotionalHi[o]!;
+  if (hi === 0) {
+    w.f64(s.cumNotional[o]!);
+  } else {
+    w.f64(-(s.cumNotional[o]! + 1));
+    w.f64(hi);
+  }
   w.f64(s.displayQty[o]!);
   w.f64(s.visibleQty[o]!);
   w.f64(s.expireTsUs[o]!);
   w.ascii(s.clOrdId[o]!);
 }
 
+/** An order's cumNotional as [lo, hi] (see the layout: a negative first f64 announces the high limb). */
+function readNotional(r: Reader, inst: Instrument): [number, number] {
+  const first = r.f64();
+  if (!(first < 0)) return [first, 0];
+  const hi = r.f64();
+  if (!inst.wide)
+    throw new Error(`snapshot: a notional above 2^53 on ${inst.cfg.symbol}, which is not wide in this configuration`);
+  return [-first - 1, hi];
+}
+
 function readOrder(r: Reader, inst: Instrument, pending: boolean): RestoredOrder {
-  // Fields are read in the order of the keys (object literals evaluate in order).
+  // In wire order (the layout above).
+  const orderId = r.f64();
+  const account = r.f64();
+  const side = r.u8() as Side;
+  const ordType = r.u8() as OrdType;
+  const tif = r.u8() as Tif;
+  const postOnly = r.u8() as PostOnly;
+  const stp = r.u8() as Stp;
+  const price = r.f64();
+  const stopPrice = r.f64();
+  const orderQty = r.f64();
+  const cumQty = r.f64();
+  const [cumNotional, cumNotionalHi] = readNotional(r, inst);
+  const displayQty = r.f64();
+  const visibleQty = r.f64();
+  const expireTsUs = r.f64();
+  const clOrdId = r.ascii();
+  const instrument = inst.index;
   return {
-    orderId: r.f64(),
-    account: r.f64(),
-    instrument: inst.index,
-    side: r.u8() as Side,
-    ordType: r.u8() as OrdType,
-    tif: r.u8() as Tif,
-    postOnly: r.u8() as PostOnly,
-    stp: r.u8() as Stp,
-    price: r.f64(),
-    stopPrice: r.f64(),
-    orderQty: r.f64(),
-    cumQty: r.f64(),
-    cumNotional: r.f64(),
-    cumNotionalHi: inst.wide ? r.f64() : 0,
-    displayQty: r.f64(),
-    visibleQty: r.f64(),
-    expireTsUs: r.f64(),
-    clOrdId: r.ascii(),
+    orderId,
+    account,
+    instrument,
+    side,
+    ordType,
+    tif,
+    postOnly,
+    stp,
+    price,
+    stopPrice,
+    orderQty,
+    cumQty,
+    cumNotional,
+    cumNotionalHi,
+    displayQty,
+    visibleQty,
+    expireTsUs,
+    clOrdId,
     pending,
   };
 }

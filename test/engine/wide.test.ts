@@ -2,6 +2,7 @@
 // engine, the exec report, avgPx, pipe-mode JSON, the binary event codec and the snapshot.
 // The engine in general is compared with a BigInt reference in properties.test.ts.
 
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { avgPx } from '../../engine/avg-px.js';
 import { DecodeError } from '../../engine/byte-writer.js';
@@ -231,6 +232,25 @@ describe('wide instruments: snapshot and state hash', () => {
     expect(fills(a)[0]!.cumNotional).toBe(99_999_999n * 10_000_000_008n);
   });
 
+  it('the high limb is announced in the image itself: narrow images are unchanged, and a config that made the instrument narrow is refused', () => {
+    const s = new Session();
+    s.limit(1, BTC_WIDE.symbol, Side.SELL, 99_999_999, 90_000_000_000);
+    // cumNotional below 2^53: the wide instrument's order is written as any narrow one; the same
+    // image restores under a config where the instrument is narrow.
+    s.limit(2, BTC_WIDE.symbol, Side.BUY, 99_999_999, 1000, Tif.IOC);
+    const narrowed: ShardConfig = {
+      ...config,
+      instruments: [{ ...BTC_WIDE, maxQty: 90_000_000 }, EXTREME, NARROW],
+    };
+    expect(isWide(narrowed.instruments[0]!)).toBe(false);
+    expect(engineStateHash(readSnapshot(narrowed, writeSnapshot(s.engine)))).toBe(engineStateHash(s.engine));
+    // Above 2^53 the image carries the high limb, which a narrow instrument cannot hold: refused.
+    s.limit(2, BTC_WIDE.symbol, Side.BUY, 99_999_999, 10_000_000_001, Tif.IOC);
+    const bytes = writeSnapshot(s.engine);
+    expect(engineStateHash(readSnapshot(config, bytes))).toBe(engineStateHash(s.engine));
+    expect(() => readSnapshot(narrowed, bytes)).toThrow(/notional above 2\^53 on BTC-USD-WIDE, which is not wide/);
+  });
+
   it('the high limb is part of the state hash', () => {
     const a = new Session();
     const b = new Session();
@@ -247,7 +267,9 @@ describe('wide instruments: snapshot and state hash', () => {
 });
 
 describe('wide instruments: binary codec and pipe mode', () => {
-  function execWideBytes(hi: number): Uint8Array {
+  /** Offset of the low limb (cumNotional) in a one-event frame: count, kind, seq, tsUs, 3 f64, 7 u8, 7 f64. */
+  const LO_OFFSET = 4 + 1 + 8 + 8 + 24 + 7 + 7 * 8;
+  function execWideBytes(hi: number, lo?: number): Uint8Array {
     const s = new Session();
     s.limit(1, BTC_WIDE.symbol, Side.SELL, 99_999_999, 90_000_000_000);
     const out = new EventBuffer();
@@ -270,18 +292,25 @@ describe('wide instruments: binary codec and pipe mode', () => {
     // Keep only the maker's exec (row 2, after the taker's NEW and the trade), an exec_wide, with its high limb replaced.
     const bytes = encodeEvents(out, 2, 3);
     expect(bytes[4]).toBe(9);
-    new DataView(bytes.buffer, bytes.byteOffset).setFloat64(4 + 1 + 8 + 8 + 24 + 7 + 7 * 8 + 8, hi, true);
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    view.setFloat64(LO_OFFSET + 8, hi, true);
+    if (lo !== undefined) view.setFloat64(LO_OFFSET, lo, true);
     return bytes;
   }
 
-  it('decodes a well-formed exec_wide, refuses one whose high limb is not a positive integer', () => {
+  it('decodes a well-formed exec_wide, refuses non-canonical limbs (hi not a positive integer, lo not in [0, 2^53))', () => {
     const good = decodeEvents(execWideBytes(3));
     const lo = (99_999_999n * 90_000_000_000n) & (2n ** 53n - 1n);
     expect((good[0] as ExecReport).cumNotional).toBe(3n * 2n ** 53n + lo);
-    for (const hi of [0, -1, 1.5, Number.NaN, 2 ** 53]) {
-      expect(() => decodeEvents(execWideBytes(hi))).toThrow(DecodeError);
+    expect((decodeEvents(execWideBytes(3, 0))[0] as ExecReport).cumNotional).toBe(3n * 2n ** 53n);
+    const bad = [
+      ...[0, -1, 1.5, Number.NaN, 2 ** 53].map((hi) => execWideBytes(hi)),
+      ...[-1, 0.5, 2 ** 53, Number.POSITIVE_INFINITY].map((badLo) => execWideBytes(3, badLo)),
+    ];
+    for (const bytes of bad) {
+      expect(() => decodeEvents(bytes)).toThrow(DecodeError);
       const buf = new EventBuffer();
-      expect(() => decodeEventsInto(buf, execWideBytes(hi))).toThrow(DecodeError);
+      expect(() => decodeEventsInto(buf, bytes)).toThrow(DecodeError);
       expect(buf.count).toBe(0);
     }
   });
@@ -341,5 +370,45 @@ describe('addNotional', () => {
       expect(lo[0]! >= 0 && lo[0]! <= MAX_SAFE && Number.isInteger(hi[0]!)).toBe(true);
     }
     expect(want > 2n ** 105n && want <= BigInt(MAX_SAFE) ** 2n).toBe(true);
+  });
+
+  /** A non-negative safe integer, often at or near the edges (0, 1, 2^26, 2^27, 2^52, 2^53 - 1). */
+  const safeInt = fc.oneof(
+    fc.integer({ min: 0, max: MAX_SAFE }),
+    fc.constantFrom(
+      0,
+      1,
+      2,
+      2 ** 26 - 1,
+      2 ** 26,
+      2 ** 27 + 1,
+      2 ** 52 - 1,
+      2 ** 52,
+      2 ** 52 + 1,
+      MAX_SAFE - 1,
+      MAX_SAFE,
+    ),
+    fc.integer({ min: MAX_SAFE - 1_000_000, max: MAX_SAFE }),
+    fc.integer({ min: 0, max: 2 ** 32 }),
+  );
+
+  it('agrees with BigInt on any sequence of fills within the bound (fast-check)', () => {
+    const bound = BigInt(MAX_SAFE) ** 2n;
+    fc.assert(
+      fc.property(fc.array(fc.tuple(safeInt, safeInt), { minLength: 1, maxLength: 12 }), (steps) => {
+        const lo = new Float64Array(1);
+        const hi = new Float64Array(1);
+        let want = 0n;
+        for (const [qty, px] of steps) {
+          if (want + BigInt(qty) * BigInt(px) > bound) break; // an order never passes maxPrice × maxQty
+          addNotional(lo, hi, 0, qty, px);
+          want += BigInt(qty) * BigInt(px);
+          const got = notionalValue(lo[0]!, hi[0]!);
+          if (got !== (want <= BigInt(MAX_SAFE) ? Number(want) : want) || !(lo[0]! >= 0 && lo[0]! <= MAX_SAFE))
+            throw new Error(`after ${qty} × ${px}: (${lo[0]}, ${hi[0]}) = ${got}, want ${want}`);
+        }
+      }),
+      { seed: 20_261_207, numRuns: 20_000 },
+    );
   });
 });

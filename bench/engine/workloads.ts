@@ -44,7 +44,7 @@ export type BenchWidth = 'narrow' | 'wide';
  * The wide mix 1 quotes BTC-USD-like quantities: one unit of the narrow mix becomes 10,000,019
  * satoshis (~0.1 BTC; odd, so sums are not round), so a resting 1..100 units and an IOC 1..200
  * units at ~10,000,000 (100,000.00 USD) give fills of up to 2e16 units of notional: many
- * cumNotionals pass 2^53 and take the exact path's carry (BigInt), the rest its plain-number path.
+ * cumNotionals pass 2^53 and take the exact path's two-limb product and carries, the rest its plain-number path.
  */
 export const WIDE_QTY_UNIT = 10_000_019;
 /** 1,000 BTC in satoshis: maxPrice × maxQty = 1e9 × 1e11 = 1e20 ≥ 2^53. */

@@ -11,6 +11,7 @@
 
 import { AVG_PX_DECIMALS, avgPx } from '../engine/avg-px.js';
 import { ENUM_NAMES, reasonName } from '../engine/json-codec.js';
+import { safeNotional } from '../engine/notional.js';
 import type { ExecReport } from '../engine/types.js';
 import { formatUnits, shiftPoint } from './decimal.js';
 import { toGlobalOrderId } from './order-ids.js';
@@ -178,7 +179,7 @@ export function reportFields<E>(shard: number, e: ExecReport, enums: EnumWriter<
     leaves_qty: e.leavesQty,
     last_qty: e.lastQty,
     last_px: e.lastPx,
-    cum_notional: e.cumNotional,
+    cum_notional: safeNotional(e.cumNotional), // wide instruments are refused at gateway startup (config/gateway-config.ts)
     avg_px: avgPx(e.cumNotional, e.cumQty),
     display_qty: e.displayQty,
     reason: reasonText(e.reason),

@@ -24,7 +24,7 @@
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseConfig } from '../engine/config.js';
+import { parseConfig, refuseWideInstruments } from '../engine/config.js';
 import type { InstrumentConfig, ShardConfig } from '../engine/types.js';
 import { parseClusterConfig, parseHostPort } from '../replicator/cluster-config.js';
 import type { ApiKeyConfig } from '../api/auth.js';
@@ -128,6 +128,11 @@ export function parseGatewayConfig(raw: unknown, baseDir: string): GatewayConfig
       path.dirname(clusterFile),
     );
     const engineConfig = parseConfig(JSON.parse(readFileSync(cluster.shardConfigPath, 'utf8')) as unknown);
+    refuseWideInstruments(
+      engineConfig,
+      'gateway and query service',
+      'cum_notional in execution reports and read models',
+    );
     return {
       id: typeof so.id === 'number' ? so.id : engineConfig.shardId,
       symbols: engineConfig.instruments.map((x) => x.symbol),

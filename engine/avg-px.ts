@@ -17,13 +17,14 @@ const ZERO_FRACTION = '0'.repeat(AVG_PX_DECIMALS);
 const NOTHING_FILLED = `0.${ZERO_FRACTION}`;
 
 /**
- * cumNotional / cumQty (non-negative safe integers, as the engine reports them) as a decimal
+ * cumNotional / cumQty (non-negative integers as the engine reports them: cumQty a safe integer,
+ * cumNotional a safe integer or, above 2^53 − 1 on a wide instrument, a bigint) as a decimal
  * string with AVG_PX_DECIMALS decimals, rounded half to even; "0.00000000" when cumQty is 0.
  */
-export function avgPx(cumNotional: number, cumQty: number): string {
+export function avgPx(cumNotional: number | bigint, cumQty: number): string {
   if (cumQty === 0) return NOTHING_FILLED;
   // Fast path, exact: one price (or prices that average to an integer), the common case.
-  if (cumNotional % cumQty === 0) return `${cumNotional / cumQty}.${ZERO_FRACTION}`;
+  if (typeof cumNotional === 'number' && cumNotional % cumQty === 0) return `${cumNotional / cumQty}.${ZERO_FRACTION}`;
   const n = BigInt(cumNotional) * SCALE;
   const d = BigInt(cumQty);
   let q = n / d;

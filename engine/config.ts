@@ -2,6 +2,7 @@
 // make integer arithmetic in the engine exact. A bad config is an operator error:
 // it throws at startup, never at match time.
 
+import { isWide, notionalMax } from './notional.js';
 import { Stp, type InstrumentConfig, type ShardConfig } from './types.js';
 
 /** Hard ceiling on live orders per shard, whatever the config says (typed-array sizes stay addressable). */
@@ -99,16 +100,9 @@ export function validateConfig(config: ShardConfig): void {
     if (x.minQty % x.lotSize !== 0) fail(`${p}.minQty`, 'must be a multiple of lotSize');
     if (x.maxQty % x.lotSize !== 0) fail(`${p}.maxQty`, 'must be a multiple of lotSize');
     if (x.maxPrice % x.tickSize !== 0) fail(`${p}.maxPrice`, 'must be a multiple of tickSize');
-    // Every notional (price * qty, an order's cumNotional) must be an exact double.
-    if (
-      x.maxPrice * x.maxQty > Number.MAX_SAFE_INTEGER ||
-      BigInt(x.maxPrice) * BigInt(x.maxQty) > BigInt(Number.MAX_SAFE_INTEGER)
-    ) {
-      fail(
-        p,
-        `maxPrice * maxQty = ${BigInt(x.maxPrice) * BigInt(x.maxQty)} exceeds 2^53-1; notional would not be exact`,
-      );
-    }
+    // maxPrice and maxQty are safe integers (int() above), so every price and quantity is an exact
+    // double; their product may pass 2^53 (a wide instrument): notionals are then kept exact in
+    // two limbs (notional.ts).
     // priceBandTicks * tickSize is compared with prices: keep it exact too.
     if (x.priceBandTicks * x.tickSize > Number.MAX_SAFE_INTEGER)
       fail(`${p}.priceBandTicks`, 'band * tickSize exceeds 2^53-1');
@@ -121,5 +115,21 @@ export function validateConfig(config: ShardConfig): void {
     if (ids.has(a.id)) fail(`accounts[${i}].id`, `duplicate account ${a.id}`);
     ids.add(a.id);
     if (!Object.values(Stp).includes(a.stp)) fail(`accounts[${i}].stp`, 'unknown mode');
+  });
+}
+
+/**
+ * For a process whose downstream code does not yet carry notionals above 2^53 exactly (it would
+ * round them silently): throws, naming the first wide instrument (maxPrice × maxQty ≥ 2^53),
+ * the process and what would not be exact. An operator error at startup, like any bad config.
+ */
+export function refuseWideInstruments(config: ShardConfig, processName: string, notExact: string): void {
+  config.instruments.forEach((x, i) => {
+    if (!isWide(x)) return;
+    fail(
+      `instruments[${i}]`,
+      `${x.symbol} is a wide instrument (maxPrice * maxQty = ${notionalMax(x.maxPrice, x.maxQty)} exceeds 2^53-1), ` +
+        `which the ${processName} does not support yet: ${notExact} would not be exact`,
+    );
   });
 }

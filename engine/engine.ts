@@ -7,6 +7,7 @@ import { DAY_US, validateConfig } from './config.js';
 import { IntMap } from './int-map.js';
 import { CLORDID_CHAR_MAX, CLORDID_CHAR_MIN, CLORDID_LENGTH_MAX } from './limits.js';
 import { EventBuffer } from './event-buffer.js';
+import { addNotional, isWide } from './notional.js';
 import { NIL, OrderStore, SlotState } from './order-store.js';
 import { Ladder, LevelPool } from './price-levels.js';
 import {
@@ -50,6 +51,8 @@ export class Instrument {
   referencePrice: number;
   /** 0: no trade yet. */
   lastTradePrice = 0;
+  /** maxPrice × maxQty ≥ 2^53: notionals may need the high limb (notional.ts); fixed at config load. */
+  readonly wide: boolean;
   /** Pending BUY stops, sorted so the next to trigger (lowest stop, then lowest id) is at the end. */
   readonly buyStops: number[] = [];
   /** Pending SELL stops, sorted so the next to trigger (highest stop, then lowest id) is at the end. */
@@ -63,6 +66,7 @@ export class Instrument {
     this.bids = new Ladder(true, pool);
     this.asks = new Ladder(false, pool);
     this.referencePrice = cfg.referencePrice ?? 0;
+    this.wide = isWide(cfg);
   }
 
   /** Lowest price inside the band (0 when there is no band: no reference price or priceBandTicks 0). */
@@ -448,9 +452,14 @@ export class Engine {
         const tradeId = ++this.tradeIdLast;
         s.visibleQty[m] = visible - fill;
         s.cumQty[m]! += fill;
-        s.cumNotional[m]! += fill * px;
         s.cumQty[o]! += fill;
-        s.cumNotional[o]! += fill * px;
+        if (inst.wide) {
+          addNotional(s.cumNotional, s.cumNotionalHi, m, fill, px);
+          addNotional(s.cumNotional, s.cumNotionalHi, o, fill, px);
+        } else {
+          s.cumNotional[m]! += fill * px;
+          s.cumNotional[o]! += fill * px;
+        }
         lv.qty[l]! -= fill;
         leaves -= fill;
         inst.lastTradePrice = px;
@@ -1057,6 +1066,7 @@ export class Engine {
     out.lastQty[i] = lastQty;
     out.lastPx[i] = lastPx;
     out.cumNotional[i] = s.cumNotional[o]!;
+    out.cumNotionalHi[i] = s.cumNotionalHi[o]!;
     out.displayQty[i] = s.displayQty[o]!;
     out.aux[i] = tradeId;
     out.liquidity[i] = liquidity;
@@ -1086,6 +1096,7 @@ export class Engine {
     out.lastQty[i] = 0;
     out.lastPx[i] = 0;
     out.cumNotional[i] = 0;
+    out.cumNotionalHi[i] = 0;
     out.displayQty[i] = numberOr0(cmd.displayQty);
     out.aux[i] = 0;
     out.liquidity[i] = 0;
@@ -1279,6 +1290,7 @@ export class Engine {
     s.orderQty[o] = fields.orderQty;
     s.cumQty[o] = fields.cumQty;
     s.cumNotional[o] = fields.cumNotional;
+    s.cumNotionalHi[o] = fields.cumNotionalHi;
     s.displayQty[o] = fields.displayQty;
     s.visibleQty[o] = fields.visibleQty;
     s.expireTsUs[o] = fields.expireTsUs;
@@ -1314,7 +1326,9 @@ export interface RestoredOrder {
   stopPrice: number;
   orderQty: number;
   cumQty: number;
+  /** Low and high limb (notional.ts). */
   cumNotional: number;
+  cumNotionalHi: number;
   displayQty: number;
   visibleQty: number;
   expireTsUs: number;

@@ -18,6 +18,8 @@ import {
   type Tif,
 } from './types.js';
 
+import { notionalValue } from './notional.js';
+
 const CAPACITY_INITIAL = 1024;
 
 export class EventBuffer {
@@ -53,7 +55,10 @@ export class EventBuffer {
   leavesQty!: Float64Array;
   lastQty!: Float64Array;
   lastPx!: Float64Array;
+  /** exec: cumNotional, the low limb (the whole value below 2^53; notional.ts) */
   cumNotional!: Float64Array;
+  /** exec: cumNotional's high limb, in units of 2^53 (0 but on a wide instrument's large orders) */
+  cumNotionalHi!: Float64Array;
   displayQty!: Float64Array;
   /** exec: tradeId; book: order count; mass_cancel/account_status: canceled count;
    *  cancel_reject: responseTo; instrument_status: status */
@@ -110,6 +115,7 @@ export class EventBuffer {
     this.lastQty = f64(this.lastQty);
     this.lastPx = f64(this.lastPx);
     this.cumNotional = f64(this.cumNotional);
+    this.cumNotionalHi = f64(this.cumNotionalHi);
     this.displayQty = f64(this.displayQty);
     this.aux = f64(this.aux);
     this.flag = u8(this.flag);
@@ -209,7 +215,7 @@ export class EventBuffer {
       leavesQty: this.leavesQty[i]!,
       lastQty: this.lastQty[i]!,
       lastPx: this.lastPx[i]!,
-      cumNotional: this.cumNotional[i]!,
+      cumNotional: notionalValue(this.cumNotional[i]!, this.cumNotionalHi[i]!),
       displayQty: this.displayQty[i]!,
       reason: this.reason[i] as Reason,
       tradeId: this.aux[i]!,

@@ -15,6 +15,10 @@
 //     instrument_status (6) s symbol | f64 status, referencePrice
 //     account_status (7)    f64 account | u8 blocked, stp | f64 canceledCount
 //     command_reject (8)    s command | u8 reason
+//     exec_wide (9)         an exec whose cumNotional passes 2^53 (only a wide instrument's, notional.ts):
+//                             exec's columns with f64 cumNotionalHi (a positive integer) right after
+//                             cumNotional (then the low limb); decodes to kind exec with a bigint
+//                             cumNotional. Every other exec is kind 1, byte for byte as before.
 //   s: a string: u16 byte length + UTF-8 (ByteWriter.str); the length 0xFFFF is an escape
 //      followed by a u32 byte length, for strings too long for a u16 (the engine echoes
 //      strings of rejected commands, which may be of any length).
@@ -31,6 +35,7 @@
 
 import { ByteReader, ByteWriter, DecodeError, StringCache } from './byte-writer.js';
 import type { EventBuffer } from './event-buffer.js';
+import { notionalValue } from './notional.js';
 import {
   EventKind,
   type CxlRejResponseTo,
@@ -51,6 +56,19 @@ const SHORT_UNITS_MAX = 21844;
 const LONG_STRING = 0xffff;
 /** Smallest encoded event (command_reject with an empty string): kind, seq, tsUs, u16, u8. */
 const EVENT_BYTES_MIN = 1 + 8 + 8 + 2 + 1;
+/** Wire kind of an exec whose cumNotional has a high limb (not an EventKind: it decodes to EXEC). */
+const WIRE_EXEC_WIDE = 9;
+
+/**
+ * The high limb of an exec_wide, after its low limb lo: hi a positive safe integer and lo a
+ * safe integer ≥ 0 (below 2^53), else the bytes are not ours (only canonical limbs are accepted).
+ */
+function readNotionalHi(r: ByteReader, lo: number): number {
+  const hi = r.f64();
+  if (!(Number.isSafeInteger(hi) && hi > 0 && Number.isSafeInteger(lo) && lo >= 0))
+    throw new DecodeError(`exec_wide: cumNotional limbs (${lo}, ${hi}) are not canonical`);
+  return hi;
+}
 
 function writeS(w: ByteWriter, s: string): void {
   if (s.length <= SHORT_UNITS_MAX) {
@@ -97,7 +115,8 @@ export function encodeEvents(buf: EventBuffer, from = 0, to = buf.count): Uint8A
 
 function encodeRow(w: ByteWriter, b: EventBuffer, i: number): void {
   const kind = b.kind[i]!;
-  w.u8(kind);
+  const wide = kind === EventKind.EXEC && b.cumNotionalHi[i] !== 0;
+  w.u8(wide ? WIRE_EXEC_WIDE : kind);
   w.f64(b.seq[i]!);
   w.f64(b.tsUs[i]!);
   switch (kind) {
@@ -120,6 +139,7 @@ function encodeRow(w: ByteWriter, b: EventBuffer, i: number): void {
       w.f64(b.lastQty[i]!);
       w.f64(b.lastPx[i]!);
       w.f64(b.cumNotional[i]!);
+      if (wide) w.f64(b.cumNotionalHi[i]!);
       w.f64(b.displayQty[i]!);
       w.f64(b.aux[i]!);
       writeS(w, b.symbol[i]!);
@@ -203,7 +223,9 @@ function decodeEvent(r: ByteReader): EngineEvent {
   const tsUs = r.f64();
   switch (kind) {
     case EventKind.EXEC:
-      return decodeExec(r, seq, tsUs);
+      return decodeExec(r, seq, tsUs, false);
+    case WIRE_EXEC_WIDE:
+      return decodeExec(r, seq, tsUs, true);
     case EventKind.TRADE: {
       const tradeId = r.f64();
       const symbol = readSymbol(r);
@@ -276,7 +298,7 @@ function decodeEvent(r: ByteReader): EngineEvent {
 }
 
 /** An exec event's columns after its kind, seq and tsUs. */
-function decodeExec(r: ByteReader, seq: number, tsUs: number): EngineEvent {
+function decodeExec(r: ByteReader, seq: number, tsUs: number, wide: boolean): EngineEvent {
   // Read in wire order; build in EventBuffer.event()'s key order.
   const execId = r.f64();
   const orderId = r.f64();
@@ -295,7 +317,8 @@ function decodeExec(r: ByteReader, seq: number, tsUs: number): EngineEvent {
   const leavesQty = r.f64();
   const lastQty = r.f64();
   const lastPx = r.f64();
-  const cumNotional = r.f64();
+  const cumNotionalLo = r.f64();
+  const cumNotional = wide ? notionalValue(cumNotionalLo, readNotionalHi(r, cumNotionalLo)) : cumNotionalLo;
   const displayQty = r.f64();
   const tradeId = r.f64();
   const symbol = readSymbol(r);
@@ -386,12 +409,14 @@ export function decodeEventsInto(
 
 function decodeRow(r: ByteReader, b: EventBuffer): void {
   const kind = r.u8();
-  if (kind < EventKind.EXEC || kind > EventKind.COMMAND_REJECT) throw new DecodeError(`unknown event kind ${kind}`);
+  if (kind < EventKind.EXEC || kind > WIRE_EXEC_WIDE) throw new DecodeError(`unknown event kind ${kind}`);
   const seq = r.f64();
   const tsUs = r.f64();
-  const i = b.next(kind as EventKind, seq, tsUs);
+  const wide = kind === WIRE_EXEC_WIDE;
+  const i = b.next(wide ? EventKind.EXEC : (kind as EventKind), seq, tsUs);
   switch (kind) {
     case EventKind.EXEC:
+    case WIRE_EXEC_WIDE:
       b.id[i] = r.f64();
       b.orderId[i] = r.f64();
       b.account[i] = r.f64();
@@ -410,6 +435,7 @@ function decodeRow(r: ByteReader, b: EventBuffer): void {
       b.lastQty[i] = r.f64();
       b.lastPx[i] = r.f64();
       b.cumNotional[i] = r.f64();
+      b.cumNotionalHi[i] = wide ? readNotionalHi(r, b.cumNotional[i]!) : 0;
       b.displayQty[i] = r.f64();
       b.aux[i] = r.f64();
       b.symbol[i] = readSymbol(r);

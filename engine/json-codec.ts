@@ -3,6 +3,7 @@
 // field becomes the same reject event whichever adapter it came through.
 
 import { avgPx } from './avg-px.js';
+import { notionalJson } from './notional.js';
 import {
   CxlRejResponseTo,
   ExecType,
@@ -101,7 +102,7 @@ export function eventToJson(e: EngineEvent): string {
         leavesQty: e.leavesQty,
         lastQty: e.lastQty,
         lastPx: e.lastPx,
-        cumNotional: e.cumNotional,
+        cumNotional: notionalJson(e.cumNotional),
         avgPx: avgPx(e.cumNotional, e.cumQty),
         displayQty: e.displayQty,
         reason: reasonName(e.reason),

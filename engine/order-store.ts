@@ -29,7 +29,10 @@ export class OrderStore {
   stopPrice!: Float64Array;
   orderQty!: Float64Array;
   cumQty!: Float64Array;
+  /** Sum of price × qty over fills: the low limb (the whole value below 2^53; notional.ts). */
   cumNotional!: Float64Array;
+  /** Its high limb, in units of 2^53: 0 but on a wide instrument's large orders. */
+  cumNotionalHi!: Float64Array;
   /** Iceberg slice size; 0 for ordinary orders. */
   displayQty!: Float64Array;
   /** Quantity currently shown in the book (leaves for ordinary orders, the slice for icebergs). */
@@ -62,6 +65,7 @@ export class OrderStore {
     this.acctNext[slot] = NIL;
     this.cumQty[slot] = 0;
     this.cumNotional[slot] = 0;
+    this.cumNotionalHi[slot] = 0;
     this.displayQty[slot] = 0;
     this.expireTsUs[slot] = 0;
     this.stopPrice[slot] = 0;
@@ -99,6 +103,7 @@ export class OrderStore {
     this.orderQty = f64(this.orderQty);
     this.cumQty = f64(this.cumQty);
     this.cumNotional = f64(this.cumNotional);
+    this.cumNotionalHi = f64(this.cumNotionalHi);
     this.displayQty = f64(this.displayQty);
     this.visibleQty = f64(this.visibleQty);
     this.expireTsUs = f64(this.expireTsUs);

@@ -12,10 +12,13 @@
 //   u32 accountCount, per account (ascending id, only those differing from configuration): f64 id | u8 stp | u8 blocked
 //   order: f64 orderId | f64 account | u8 side | u8 ordType | u8 tif | u8 postOnly | u8 stp
 //          f64 price | f64 stopPrice | f64 orderQty | f64 cumQty | f64 cumNotional
+//          (a notional above 2^53 - 1, only a wide instrument's (notional.ts): f64 -(lo + 1), then
+//          f64 hi. A notional is never negative, so the form tells itself apart whatever the
+//          configuration says, and every other order's image is as before)
 //          f64 displayQty | f64 visibleQty | f64 expireTsUs | u8 len + clOrdId (ASCII)
 
 import { createHash } from 'node:crypto';
-import { Engine, type RestoredOrder } from './engine.js';
+import { Engine, type Instrument, type RestoredOrder } from './engine.js';
 import { NIL } from './order-store.js';
 import type { Side, OrdType, PostOnly, ShardConfig, Stp, Tif } from './types.js';
 
@@ -122,32 +125,67 @@ function writeOrder(w: Writer, e: Engine, o: number): void {
   w.f64(s.stopPrice[o]!);
   w.f64(s.orderQty[o]!);
   w.f64(s.cumQty[o]!);
-  w.f64(s.cumNotional[o]!);
+  const hi = s.cumNotionalHi[o]!;
+  if (hi === 0) {
+    w.f64(s.cumNotional[o]!);
+  } else {
+    w.f64(-(s.cumNotional[o]! + 1));
+    w.f64(hi);
+  }
   w.f64(s.displayQty[o]!);
   w.f64(s.visibleQty[o]!);
   w.f64(s.expireTsUs[o]!);
   w.ascii(s.clOrdId[o]!);
 }
 
-function readOrder(r: Reader, instrument: number, pending: boolean): RestoredOrder {
+/** An order's cumNotional as [lo, hi] (see the layout: a negative first f64 announces the high limb). */
+function readNotional(r: Reader, inst: Instrument): [number, number] {
+  const first = r.f64();
+  if (!(first < 0)) return [first, 0];
+  const hi = r.f64();
+  if (!inst.wide)
+    throw new Error(`snapshot: a notional above 2^53 on ${inst.cfg.symbol}, which is not wide in this configuration`);
+  return [-first - 1, hi];
+}
+
+function readOrder(r: Reader, inst: Instrument, pending: boolean): RestoredOrder {
+  // In wire order (the layout above).
+  const orderId = r.f64();
+  const account = r.f64();
+  const side = r.u8() as Side;
+  const ordType = r.u8() as OrdType;
+  const tif = r.u8() as Tif;
+  const postOnly = r.u8() as PostOnly;
+  const stp = r.u8() as Stp;
+  const price = r.f64();
+  const stopPrice = r.f64();
+  const orderQty = r.f64();
+  const cumQty = r.f64();
+  const [cumNotional, cumNotionalHi] = readNotional(r, inst);
+  const displayQty = r.f64();
+  const visibleQty = r.f64();
+  const expireTsUs = r.f64();
+  const clOrdId = r.ascii();
+  const instrument = inst.index;
   return {
-    orderId: r.f64(),
-    account: r.f64(),
+    orderId,
+    account,
     instrument,
-    side: r.u8() as Side,
-    ordType: r.u8() as OrdType,
-    tif: r.u8() as Tif,
-    postOnly: r.u8() as PostOnly,
-    stp: r.u8() as Stp,
-    price: r.f64(),
-    stopPrice: r.f64(),
-    orderQty: r.f64(),
-    cumQty: r.f64(),
-    cumNotional: r.f64(),
-    displayQty: r.f64(),
-    visibleQty: r.f64(),
-    expireTsUs: r.f64(),
-    clOrdId: r.ascii(),
+    side,
+    ordType,
+    tif,
+    postOnly,
+    stp,
+    price,
+    stopPrice,
+    orderQty,
+    cumQty,
+    cumNotional,
+    cumNotionalHi,
+    displayQty,
+    visibleQty,
+    expireTsUs,
+    clOrdId,
     pending,
   };
 }
@@ -229,12 +267,12 @@ export function readSnapshot(config: ShardConfig, bytes: Uint8Array): Engine {
       const levelCount = r.u32();
       for (let k = 0; k < levelCount; k++) {
         const orderCount = r.u32();
-        for (let j = 0; j < orderCount; j++) e.restoreOrder(readOrder(r, inst.index, false));
+        for (let j = 0; j < orderCount; j++) e.restoreOrder(readOrder(r, inst, false));
       }
     }
     for (let side = 0; side < 2; side++) {
       const n = r.u32();
-      for (let j = 0; j < n; j++) e.restoreOrder(readOrder(r, inst.index, true));
+      for (let j = 0; j < n; j++) e.restoreOrder(readOrder(r, inst, true));
     }
   }
   const accounts = r.u32();

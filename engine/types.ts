@@ -2,6 +2,8 @@
 // Enumerations are small integers on the hot path; the JSON codec (json-codec.ts)
 // translates them to and from the strings users see.
 
+import type { Notional } from './notional.js';
+
 export const Side = { BUY: 1, SELL: 2 } as const;
 export type Side = (typeof Side)[keyof typeof Side];
 
@@ -216,7 +218,7 @@ export interface InstrumentConfig {
   lotSize: number;
   minQty: number;
   maxQty: number;
-  /** Highest accepted price, in price units. maxPrice * maxQty must stay below 2^53 so notional is exact. */
+  /** Highest accepted price, in price units; at most 2^53 − 1 (as is maxQty). maxPrice * maxQty may pass 2^53 (a wide instrument): notionals stay exact (notional.ts). */
   maxPrice: number;
   /** Band half-width in ticks around the reference price; 0 disables the band. */
   priceBandTicks: number;
@@ -292,8 +294,12 @@ export interface ExecReport {
   leavesQty: number;
   lastQty: number;
   lastPx: number;
-  /** Sum of price*qty over fills, exact (range-checked by config). AvgPx = cumNotional / cumQty (avg-px.ts). */
-  cumNotional: number;
+  /**
+   * Sum of price*qty over fills, exact: a safe integer, or a bigint when above
+   * Number.MAX_SAFE_INTEGER (only a wide instrument's orders get there, notional.ts).
+   * AvgPx = cumNotional / cumQty (avg-px.ts).
+   */
+  cumNotional: Notional;
   /** Iceberg display quantity, 0 otherwise. */
   displayQty: number;
   reason: Reason;

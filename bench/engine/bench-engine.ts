@@ -1,5 +1,5 @@
 // npm run bench:engine [-- --quick] [-- --commands N] [-- --peer-commands N] [-- --repeats R]
-//                      [-- --mix 1|2] [-- --seed S] [-- --no-peer]
+//                      [-- --mix 1|2] [-- --seed S] [-- --no-peer] [-- --no-wide]
 //
 // One process, two workloads (bench/engine/workloads.ts), our Engine vs
 // nodejs-order-book on the same pre-generated command stream:
@@ -15,13 +15,17 @@
 //      books are identical after those P commands), R rounds each timing ours then the
 //      peer on those P commands back to back (ratio = median of the per-round ratios,
 //      so machine noise hits both sides of a ratio alike), and a latency pass
+//   6. unless --no-wide, per mix: the mix on a narrow and on a wide instrument (maxPrice ×
+//      maxQty ≥ 2^53, quantities in satoshis so notionals pass 2^53; workloads.ts), R rounds
+//      each timing narrow then wide back to back; the wide/narrow ratio is the median of the
+//      per-round ratios (JSON keys mix1Widths, mix2Widths)
 // Prints a table, and as the last line one JSON object with all figures.
 
 import * as hdr from 'hdr-histogram-js';
 import { Engine } from '../../engine/engine.js';
 import { EventBuffer } from '../../engine/event-buffer.js';
 import { EventKind, ExecType, type Command, type ShardConfig } from '../../engine/types.js';
-import { bookAfter, generateMix1, generateMix2, type Workload } from './workloads.js';
+import { bookAfter, generateMix1, generateMix2, type BenchWidth, type Workload } from './workloads.js';
 import {
   PEER_NAME,
   applyPeer,
@@ -45,6 +49,8 @@ interface Options {
   mixes: number[];
   seed: number;
   peer: boolean;
+  /** each mix also narrow vs wide (step 6) */
+  wide: boolean;
   quick: boolean;
 }
 
@@ -57,6 +63,7 @@ function parseArgs(argv: string[]): Options {
     mixes: [1, 2],
     seed: 1,
     peer: true,
+    wide: true,
     quick: false,
   };
   let commands: number | undefined;
@@ -76,9 +83,10 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--seed') o.seed = num();
     else if (a === '--mix') o.mixes = [num()];
     else if (a === '--no-peer') o.peer = false;
+    else if (a === '--no-wide') o.wide = false;
     else if (a === '--help' || a === '-h') {
       console.log(
-        'usage: npm run bench:engine -- [--quick] [--commands N] [--peer-commands N] [--repeats R] [--mix 1|2] [--seed S] [--no-peer]',
+        'usage: npm run bench:engine -- [--quick] [--commands N] [--peer-commands N] [--repeats R] [--mix 1|2] [--seed S] [--no-peer] [--no-wide]',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
@@ -469,6 +477,88 @@ function runMix(mix: number, opt: Options): MixResult {
   return result;
 }
 
+// ---------------------------------------------------------------------------
+// mix 1 on a narrow and a wide instrument
+// ---------------------------------------------------------------------------
+
+interface WidthResult {
+  commands: number;
+  /** medians of the back-to-back rounds (commands per second) */
+  narrowOpsPerSec: number;
+  wideOpsPerSec: number;
+  narrowOpsPerSecRuns: number[];
+  wideOpsPerSecRuns: number[];
+  /** median over rounds of wide / narrow, each round back to back */
+  wideOverNarrow: number;
+  /** exec reports of the wide stream whose cumNotional passed 2^53 (the exact path's carry was taken) */
+  wideExecsAboveMaxSafe: number;
+  wideExecs: number;
+}
+
+/** Generates a mix at one width and checks it like runMix does (all-valid stream). */
+function widthWorkload(mix: number, width: BenchWidth, n: number, seed: number): Workload {
+  const w = mix === 1 ? generateMix1(n, seed, width) : generateMix2(n, seed, width);
+  const check = runOursChecked(w.config, w.commands);
+  if (check.problems.length > 0 || check.events !== w.stats.events) {
+    log(
+      `\nFAIL: mix ${mix} (${width}) stream: ${check.problems.slice(0, 5).join('; ') || 'non-deterministic event count'}`,
+    );
+    process.exit(1);
+  }
+  return w;
+}
+
+/** Exec reports of a stream, and those whose cumNotional has a high limb (above 2^53 - 1). */
+function countWideExecs(w: Workload): { execs: number; above: number } {
+  const engine = new Engine(w.config);
+  const out = new EventBuffer();
+  let execs = 0;
+  let above = 0;
+  for (const cmd of w.commands) {
+    out.clear();
+    engine.apply(cmd, out);
+    for (let i = 0; i < out.count; i++) {
+      if (out.kind[i] !== EventKind.EXEC) continue;
+      execs++;
+      if (out.cumNotionalHi[i] !== 0) above++;
+    }
+  }
+  return { execs, above };
+}
+
+function runWidths(mix: number, opt: Options): WidthResult {
+  const n = mix === 1 ? opt.mix1Commands : opt.mix2Commands;
+  const seed = opt.seed + (mix - 1);
+  log(`\n=== mix ${mix}, narrow vs wide instrument: ${fmtInt(n)} commands each (seed ${seed}) …`);
+  const narrow = widthWorkload(mix, 'narrow', n, seed);
+  const wide = widthWorkload(mix, 'wide', n, seed);
+  const counts = countWideExecs(wide);
+  log(`    ${wide.description}; ${fmtInt(counts.above)} of ${fmtInt(counts.execs)} exec reports above 2^53`);
+  const narrowRuns: number[] = [];
+  const wideRuns: number[] = [];
+  const ratios: number[] = [];
+  for (let r = 0; r < opt.repeats; r++) {
+    const a = n / runOursTimed(narrow.config, narrow.commands)[0];
+    const b = n / runOursTimed(wide.config, wide.commands)[0];
+    log(
+      `    round ${r + 1}/${opt.repeats}: narrow ${fmtInt(a)} cmd/s, wide ${fmtInt(b)} cmd/s → wide/narrow ${(b / a).toFixed(3)}`,
+    );
+    narrowRuns.push(a);
+    wideRuns.push(b);
+    ratios.push(b / a);
+  }
+  return {
+    commands: n,
+    narrowOpsPerSec: Math.round(median(narrowRuns)),
+    wideOpsPerSec: Math.round(median(wideRuns)),
+    narrowOpsPerSecRuns: narrowRuns.map(Math.round),
+    wideOpsPerSecRuns: wideRuns.map(Math.round),
+    wideOverNarrow: round(median(ratios), 3),
+    wideExecsAboveMaxSafe: counts.above,
+    wideExecs: counts.execs,
+  };
+}
+
 /** The results table: one row per mix for ours, one for ours on the peer's prefix (when shorter) and one for the peer. */
 function printResultTable(results: Record<string, MixResult>): void {
   const rows: string[][] = [
@@ -542,9 +632,18 @@ function main(): void {
   );
   const results: Record<string, MixResult> = {};
   for (const mix of opt.mixes) results[`mix${mix}`] = runMix(mix, opt);
+  const widths: Record<string, WidthResult> = {};
+  if (opt.wide) for (const mix of opt.mixes) widths[`mix${mix}Widths`] = runWidths(mix, opt);
 
   printResultTable(results);
   console.log('');
+  for (const [name, w] of Object.entries(widths)) {
+    console.log(
+      `${name.replace('Widths', '')} narrow vs wide instrument: ${fmtInt(w.narrowOpsPerSec)} vs ${fmtInt(w.wideOpsPerSec)} cmd/s (medians), ` +
+        `wide/narrow ${w.wideOverNarrow} (median of ${opt.repeats} back-to-back rounds); ` +
+        `${fmtInt(w.wideExecsAboveMaxSafe)} of ${fmtInt(w.wideExecs)} wide exec reports above 2^53`,
+    );
+  }
   for (const [name, r] of Object.entries(results)) {
     if (r.ratio !== undefined) {
       console.log(
@@ -570,6 +669,7 @@ function main(): void {
       hrtimeBigintP50: timer.hrtimeBigintP50Ns,
     },
     ...results,
+    ...widths,
   };
   console.log(JSON.stringify(json));
 }

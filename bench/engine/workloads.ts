@@ -37,7 +37,20 @@ export const SYMBOL = 'BENCH';
 export const MID0 = 10_000_000;
 export const TS0 = 1_700_000_000_000_000;
 
-export function benchConfig(): ShardConfig {
+/** Instrument width: narrow (maxPrice × maxQty < 2^53, as before) or wide (notionals above 2^53, engine/notional.ts). */
+export type BenchWidth = 'narrow' | 'wide';
+
+/**
+ * The wide mix 1 quotes BTC-USD-like quantities: one unit of the narrow mix becomes 10,000,019
+ * satoshis (~0.1 BTC; odd, so sums are not round), so a resting 1..100 units and an IOC 1..200
+ * units at ~10,000,000 (100,000.00 USD) give fills of up to 2e16 units of notional: many
+ * cumNotionals pass 2^53 and take the exact path's two-limb product and carries, the rest its plain-number path.
+ */
+export const WIDE_QTY_UNIT = 10_000_019;
+/** 1,000 BTC in satoshis: maxPrice × maxQty = 1e9 × 1e11 = 1e20 ≥ 2^53. */
+const WIDE_MAX_QTY = 100_000_000_000;
+
+export function benchConfig(width: BenchWidth = 'narrow'): ShardConfig {
   return {
     shardId: 0,
     defaultStp: Stp.NONE,
@@ -49,13 +62,13 @@ export function benchConfig(): ShardConfig {
         tickSize: 1,
         lotSize: 1,
         minQty: 1,
-        maxQty: 1_000_000,
+        maxQty: width === 'wide' ? WIDE_MAX_QTY : 1_000_000,
         maxPrice: 1_000_000_000,
         priceBandTicks: 1_000_000,
         referencePrice: MID0,
         sessionCloseUtcUs: 0,
-        priceDecimals: 0,
-        qtyDecimals: 0,
+        priceDecimals: width === 'wide' ? 2 : 0,
+        qtyDecimals: width === 'wide' ? 8 : 0,
       },
     ],
   };
@@ -385,8 +398,10 @@ export const MIX1 = {
   pCancel: 0.06,
 } as const;
 
-export function generateMix1(n: number, seed = 1): Workload {
-  const config = benchConfig();
+/** Mix 1 on a narrow instrument (the default) or the same stream shape on a wide one (quantities × WIDE_QTY_UNIT). */
+export function generateMix1(n: number, seed = 1, width: BenchWidth = 'narrow'): Workload {
+  const config = benchConfig(width);
+  const qtyUnit = width === 'wide' ? WIDE_QTY_UNIT : 1;
   const rng = new Rng(seed);
   const commands: Command[] = [];
   const t = new Tracker(config, rng, commands);
@@ -403,7 +418,7 @@ export function generateMix1(n: number, seed = 1): Workload {
         ? mid - rng.int(1, P.halfWidth)
         : mid + rng.int(1, P.halfWidth)
       : rng.int(bandLo(side), bandHi(side));
-    t.newLimit(account(), side, price, rng.int(1, 100), Tif.GTC);
+    t.newLimit(account(), side, price, rng.int(1, 100) * qtyUnit, Tif.GTC);
   };
 
   // Initial book: GTC orders until the target count is reached.
@@ -430,7 +445,7 @@ export function generateMix1(n: number, seed = 1): Workload {
         const side = rng.side();
         const best = side === Side.BUY ? t.bestAsk() : t.bestBid();
         const price = side === Side.BUY ? (best || mid) + rng.int(0, 10) : (best || mid) - rng.int(0, 10);
-        t.newLimit(account(), side, price, rng.int(1, 200), Tif.IOC);
+        t.newLimit(account(), side, price, rng.int(1, 200) * qtyUnit, Tif.IOC);
         break;
       }
       case 2:
@@ -452,9 +467,10 @@ export function generateMix1(n: number, seed = 1): Workload {
     t.sample();
   }
   return {
-    name: 'mix1',
+    name: width === 'wide' ? 'mix1-wide' : 'mix1',
     description:
-      'exchange-core style: ~9% GTC limit, ~3% IOC limit, ~6% cancel, ~82% move (price amend of a live order); ~1,000 resting orders, 1,000 accounts',
+      'exchange-core style: ~9% GTC limit, ~3% IOC limit, ~6% cancel, ~82% move (price amend of a live order); ~1,000 resting orders, 1,000 accounts' +
+      (width === 'wide' ? `; wide instrument (quantities × ${WIDE_QTY_UNIT}, notionals above 2^53)` : ''),
     config,
     commands,
     stats: t.finish(),
@@ -487,8 +503,11 @@ export const MIX2 = {
   // rest: cancel (0.14)
 } as const;
 
-export function generateMix2(n: number, seed = 2): Workload {
-  const config = benchConfig();
+/** Mix 2 on a narrow instrument (the default) or the same stream shape on a wide one (quantities × WIDE_QTY_UNIT). */
+export function generateMix2(n: number, seed = 2, width: BenchWidth = 'narrow'): Workload {
+  const config = benchConfig(width);
+  const qtyUnit = width === 'wide' ? WIDE_QTY_UNIT : 1;
+  const qty = (range: readonly [number, number]): number => rng.int(range[0], range[1]) * qtyUnit;
   const rng = new Rng(seed);
   const commands: Command[] = [];
   const t = new Tracker(config, rng, commands);
@@ -503,7 +522,7 @@ export function generateMix2(n: number, seed = 2): Workload {
     const side = rng.side();
     const dist = rng.int(1, P.makerSpread);
     const price = side === Side.BUY ? ref() - dist : ref() + dist;
-    t.newLimit(account(), side, price, rng.int(P.makerQty[0], P.makerQty[1]), Tif.GTC);
+    t.newLimit(account(), side, price, qty(P.makerQty), Tif.GTC);
   };
 
   while (t.liveCount < P.targetOrders && commands.length < n) {
@@ -530,17 +549,17 @@ export function generateMix2(n: number, seed = 2): Workload {
         const d = rng.int(P.aggressiveTicks[0], P.aggressiveTicks[1]);
         const price = side === Side.BUY ? ref() + d : ref() - d;
         const tif = (rng.u32() & 1) === 0 ? Tif.IOC : Tif.GTC;
-        t.newLimit(account(), side, price, rng.int(P.aggressiveQty[0], P.aggressiveQty[1]), tif);
+        t.newLimit(account(), side, price, qty(P.aggressiveQty), tif);
         break;
       }
       case 2:
-        t.newMarket(account(), rng.side(), rng.int(P.marketQty[0], P.marketQty[1]));
+        t.newMarket(account(), rng.side(), qty(P.marketQty));
         break;
       case 3: {
         const side = rng.side();
         const d = rng.int(P.fokTicks[0], P.fokTicks[1]);
         const price = side === Side.BUY ? ref() + d : ref() - d;
-        t.newLimit(account(), side, price, rng.int(P.fokQty[0], P.fokQty[1]), Tif.FOK);
+        t.newLimit(account(), side, price, qty(P.fokQty), Tif.FOK);
         break;
       }
       case 4: {
@@ -555,9 +574,10 @@ export function generateMix2(n: number, seed = 2): Workload {
     t.sample();
   }
   return {
-    name: 'mix2',
+    name: width === 'wide' ? 'mix2-wide' : 'mix2',
     description:
-      'matching-heavy: GTC makers within 10 ticks of the last trade, large aggressive limits (IOC/GTC, 3-10 ticks through) sweeping levels, market IOC, FOK limits, cancels (stale first); book kept near 200 orders',
+      'matching-heavy: GTC makers within 10 ticks of the last trade, large aggressive limits (IOC/GTC, 3-10 ticks through) sweeping levels, market IOC, FOK limits, cancels (stale first); book kept near 200 orders' +
+      (width === 'wide' ? `; wide instrument (quantities × ${WIDE_QTY_UNIT}, notionals above 2^53)` : ''),
     config,
     commands,
     stats: t.finish(),

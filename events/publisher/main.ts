@@ -21,7 +21,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseConfig } from '../../engine/config.js';
+import { parseConfig, refuseWideInstruments } from '../../engine/config.js';
 import { parseClusterConfig, parseHostPort, type HostPort } from '../../replicator/cluster-config.js';
 import { resolveBrokers } from '../kafka.js';
 import { Publisher } from './publisher.js';
@@ -68,6 +68,7 @@ async function main(): Promise<void> {
   const raw = JSON.parse(readFileSync(clusterPath, 'utf8')) as Record<string, unknown>;
   const cluster = parseClusterConfig(raw, path.dirname(clusterPath));
   const shardConfig = parseConfig(JSON.parse(readFileSync(cluster.shardConfigPath, 'utf8')));
+  refuseWideInstruments(shardConfig, 'event publisher', 'cum_notional in Kafka execution reports');
   const configured =
     typeof raw.kafkaBrokers === 'string'
       ? raw.kafkaBrokers

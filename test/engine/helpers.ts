@@ -102,10 +102,15 @@ export function run(engine: Engine, cmd: Command, out: EventBuffer = new EventBu
   return events;
 }
 
+/** An event as JSON for a failure message; bigints (a wide instrument's cumNotional) as digits + n. */
+function show(e: EngineEvent): string {
+  return JSON.stringify(e, (_key, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+}
+
 export function checkInvariants(cmd: Command, events: EngineEvent[]): void {
   let lastExecId = -Infinity;
   for (const e of events) {
-    if (Number.isSafeInteger(cmd.seq)) expect(e.seq, `event seq of ${JSON.stringify(e)}`).toBe(cmd.seq);
+    if (Number.isSafeInteger(cmd.seq)) expect(e.seq, `event seq of ${show(e)}`).toBe(cmd.seq);
     if (e.kind !== 'exec') continue;
     expect(e.execId, 'execId increasing').toBeGreaterThan(lastExecId);
     lastExecId = e.execId;
@@ -113,16 +118,16 @@ export function checkInvariants(cmd: Command, events: EngineEvent[]): void {
       // FIX 4.4: the quantity asked for (0 if it was not a positive integer), nothing filled or left.
       const asked = (cmd as { qty?: unknown }).qty;
       const askedQty = typeof asked === 'number' && Number.isSafeInteger(asked) && asked > 0 ? asked : 0;
-      expect(e.orderQty, `REJECTED orderQty in ${JSON.stringify(e)}`).toBe(askedQty);
-      expect(e.cumQty + e.leavesQty, `REJECTED cum/leaves in ${JSON.stringify(e)}`).toBe(0);
+      expect(e.orderQty, `REJECTED orderQty in ${show(e)}`).toBe(askedQty);
+      expect(e.cumQty + e.leavesQty, `REJECTED cum/leaves in ${show(e)}`).toBe(0);
     } else if (e.execType === ExecType.CANCELED || e.execType === ExecType.EXPIRED) {
       // FIX 4.4: a canceled or expired order keeps what was ordered; nothing is left.
-      expect(e.leavesQty, `canceled/expired leavesQty in ${JSON.stringify(e)}`).toBe(0);
-      expect(e.cumQty, `cumQty ≤ orderQty in ${JSON.stringify(e)}`).toBeLessThanOrEqual(e.orderQty);
+      expect(e.leavesQty, `canceled/expired leavesQty in ${show(e)}`).toBe(0);
+      expect(e.cumQty, `cumQty ≤ orderQty in ${show(e)}`).toBeLessThanOrEqual(e.orderQty);
     } else {
-      expect(e.cumQty + e.leavesQty, `cumQty + leavesQty = orderQty in ${JSON.stringify(e)}`).toBe(e.orderQty);
+      expect(e.cumQty + e.leavesQty, `cumQty + leavesQty = orderQty in ${show(e)}`).toBe(e.orderQty);
     }
-    if (TERMINAL.has(e.ordStatus)) expect(e.leavesQty, `terminal leavesQty in ${JSON.stringify(e)}`).toBe(0);
+    if (TERMINAL.has(e.ordStatus)) expect(e.leavesQty, `terminal leavesQty in ${show(e)}`).toBe(0);
   }
   // Each fill: trade, the maker's exec TRADE, the taker's exec TRADE (same tradeId, lastQty, lastPx).
   events.forEach((e, i) => {

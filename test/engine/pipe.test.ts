@@ -195,10 +195,11 @@ describe('LineSplitter', () => {
 
 describe('configuration', () => {
   const instrument = JSON.parse(readFileSync(CONFIG, 'utf8')).instruments[0];
-  it('refuses a config whose maxPrice * maxQty would pass 2^53', () => {
-    expect(() => parseConfig({ instruments: [{ ...instrument, maxPrice: 2 ** 30, maxQty: 2 ** 30 }] })).toThrow(
-      /exceeds 2\^53-1/,
-    );
+  it('accepts a config whose maxPrice * maxQty passes 2^53 (wide), refuses maxPrice above 2^53 - 1', () => {
+    expect(
+      parseConfig({ instruments: [{ ...instrument, maxPrice: 2 ** 30, maxQty: 2 ** 30 }] }).instruments,
+    ).toHaveLength(1);
+    expect(() => parseConfig({ instruments: [{ ...instrument, maxPrice: 2 ** 53, maxQty: 1 }] })).toThrow(/maxPrice/);
   });
   it('refuses duplicate symbols, unknown STP modes and non-integer sizes', () => {
     expect(() => parseConfig({ instruments: [instrument, instrument] })).toThrow(/duplicate symbol/);

@@ -28,6 +28,11 @@ import { nextSessionClose, ReferenceModel, type ModelStatus } from './reference-
 import { engineStateHash, readSnapshot, writeSnapshot } from '../../engine/snapshot.js';
 
 const SEED = 20_240_611;
+
+/** JSON.stringify that also writes bigints (a wide instrument's cumNotional above 2^53), as `123n`. */
+function stringify(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+}
 const SYMBOLS = ['AAA', 'BBB'] as const;
 const SIDES = [Side.BUY, Side.SELL] as const;
 
@@ -40,6 +45,8 @@ const HOUR_US = 3_600_000_000;
 const T0 = 1_699_920_000_000_000 + 18 * HOUR_US;
 
 interface ConfigChoice {
+  /** AAA at BTC-USD precision (0.01 USD, 1 satoshi; maxPrice × maxQty = 1e19 > 2^53): a wide instrument. */
+  wide: boolean;
   defaultStp: Stp;
   orderCountMax: number;
   aaaBand: number;
@@ -64,13 +71,13 @@ function makeConfig(c: ConfigChoice): ShardConfig {
         tickSize: 1,
         lotSize: 1,
         minQty: 1,
-        maxQty: 1000,
-        maxPrice: 1_000_000,
+        maxQty: c.wide ? WIDE_MAX_QTY : 1000,
+        maxPrice: c.wide ? WIDE_MAX_PRICE : 1_000_000,
         priceBandTicks: c.aaaBand,
-        referencePrice: c.aaaRef,
+        referencePrice: c.aaaRef === null ? null : priceOf(c.wide, 0, c.aaaRef - 1000),
         sessionCloseUtcUs: 20 * HOUR_US,
         priceDecimals: 2,
-        qtyDecimals: 0,
+        qtyDecimals: c.wide ? 8 : 0,
       },
       {
         symbol: 'BBB',
@@ -97,14 +104,16 @@ const stpArb = fc.constantFrom<Stp>(
   Stp.DECREMENT_AND_CANCEL,
 );
 
-const configArb: fc.Arbitrary<ConfigChoice> = fc.record({
-  defaultStp: stpArb,
-  orderCountMax: fc.constantFrom(6, 1000, 1000, 1000),
-  aaaBand: fc.constantFrom(0, 4, 8),
-  aaaRef: fc.constantFrom<number | null>(1000, 1000, null),
-  acct1Stp: stpArb,
-  acct2Stp: stpArb,
-});
+const configArb = (wide: boolean): fc.Arbitrary<ConfigChoice> =>
+  fc.record({
+    wide: fc.constant(wide),
+    defaultStp: stpArb,
+    orderCountMax: fc.constantFrom(6, 1000, 1000, 1000),
+    aaaBand: fc.constantFrom(0, 4, 8),
+    aaaRef: fc.constantFrom<number | null>(1000, 1000, null),
+    acct1Stp: stpArb,
+    acct2Stp: stpArb,
+  });
 
 // ---------------------------------------------------------------------------
 // Command stream generator: specs (relative references) resolved into commands
@@ -333,11 +342,22 @@ interface Scenario {
   cmds: Command[];
 }
 
-function priceOf(sym: number, off: number): number {
-  return sym === 0 ? 1000 + off : 500 + 5 * off;
+/** The wide AAA: BTC-USD with 2 price decimals and 8 quantity decimals, up to 1,000,000.00 USD × 1,000 BTC. */
+const WIDE_MAX_PRICE = 100_000_000;
+const WIDE_MAX_QTY = 100_000_000_000;
+/** The wide AAA trades around 500,000.01 USD … */
+const WIDE_PRICE_BASE = 50_000_001;
+/** … in lots of an odd number of satoshis (~123.46 BTC), so notionals are above 2^53 and not multiples of a
+ *  power of two that a double would hold exactly: any rounding shows. */
+const WIDE_QTY_UNIT = 12_345_678_901;
+
+function priceOf(wide: boolean, sym: number, off: number): number {
+  if (sym === 0) return wide ? WIDE_PRICE_BASE + off : 1000 + off;
+  return 500 + 5 * off;
 }
-function qtyOf(sym: number, units: number): number {
-  return sym === 0 ? units : 2 * units;
+function qtyOf(wide: boolean, sym: number, units: number): number {
+  if (sym === 0) return wide ? units * WIDE_QTY_UNIT : units;
+  return 2 * units;
 }
 
 /** Resolves specs into a concrete command stream (seq, tsUs, order references, clOrdIds). */
@@ -374,12 +394,12 @@ function build(choice: ConfigChoice, specs: Spec[]): Scenario {
           symbol: inst.symbol,
           side: s.side,
           ordType: s.ordType,
-          qty: qtyOf(s.sym, s.qtyUnits),
+          qty: qtyOf(choice.wide, s.sym, s.qtyUnits),
         };
         const marketLike = s.ordType === OrdType.MARKET || s.ordType === OrdType.STOP_MARKET;
         const isStop = s.ordType === OrdType.STOP_MARKET || s.ordType === OrdType.STOP_LIMIT;
-        if (!marketLike) c.price = priceOf(s.sym, s.priceOff);
-        if (isStop) c.stopPrice = priceOf(s.sym, s.stopOff);
+        if (!marketLike) c.price = priceOf(choice.wide, s.sym, s.priceOff);
+        if (isStop) c.stopPrice = priceOf(choice.wide, s.sym, s.stopOff);
         let tif = s.tif;
         if (marketLike && tif !== undefined && tif !== Tif.IOC && tif !== Tif.FOK)
           tif = s.cl % 2 === 0 ? Tif.IOC : Tif.FOK;
@@ -388,7 +408,7 @@ function build(choice: ConfigChoice, specs: Spec[]): Scenario {
         const resting = !marketLike && (tif === undefined || tif === Tif.GTC || tif === Tif.GTD || tif === Tif.DAY);
         if (s.postOnly !== undefined && s.ordType === OrdType.LIMIT && resting) c.postOnly = s.postOnly;
         if (s.displayUnits !== undefined && resting && s.displayUnits < s.qtyUnits)
-          c.displayQty = qtyOf(s.sym, s.displayUnits);
+          c.displayQty = qtyOf(choice.wide, s.sym, s.displayUnits);
         if (s.stp !== undefined) c.stp = s.stp;
         switch (s.invalid) {
           case 'none':
@@ -400,7 +420,7 @@ function build(choice: ConfigChoice, specs: Spec[]): Scenario {
             c.price = s.sym === 0 ? 1000.5 : 501;
             break;
           case 'priceFar':
-            c.price = priceOf(s.sym, 40);
+            c.price = priceOf(choice.wide, s.sym, 40);
             break;
           case 'qty0':
             c.qty = 0;
@@ -436,14 +456,14 @@ function build(choice: ConfigChoice, specs: Spec[]): Scenario {
             if (!marketLike) {
               c.tif = Tif.GTC;
               c.displayQty = c.qty;
-            } else c.displayQty = qtyOf(s.sym, 1);
+            } else c.displayQty = qtyOf(choice.wide, s.sym, 1);
             break;
           case 'stp':
             c.stp = 7;
             break;
           case 'postOnlyIoc':
             c.ordType = OrdType.LIMIT;
-            c.price = priceOf(s.sym, s.priceOff);
+            c.price = priceOf(choice.wide, s.sym, s.priceOff);
             delete c.stopPrice;
             c.tif = Tif.IOC;
             c.postOnly = PostOnly.REJECT;
@@ -463,7 +483,7 @@ function build(choice: ConfigChoice, specs: Spec[]): Scenario {
             delete c.postOnly;
             if (marketLike) {
               c.ordType = OrdType.LIMIT;
-              c.price = priceOf(s.sym, s.priceOff);
+              c.price = priceOf(choice.wide, s.sym, s.priceOff);
               delete c.stopPrice;
             }
             break;
@@ -485,9 +505,9 @@ function build(choice: ConfigChoice, specs: Spec[]): Scenario {
         const c: Record<string, unknown> = { type: 'amend', ...env, account: r ? r.account : 1 };
         if (s.byCl) c.origClOrdId = r ? r.clOrdId : 'c0';
         else c.orderId = r ? r.seq : 999_999;
-        if (s.qtyUnits !== undefined) c.qty = qtyOf(sym, s.qtyUnits);
-        if (s.priceOff !== undefined) c.price = priceOf(sym, s.priceOff);
-        if (s.stopOff !== undefined) c.stopPrice = priceOf(sym, s.stopOff);
+        if (s.qtyUnits !== undefined) c.qty = qtyOf(choice.wide, sym, s.qtyUnits);
+        if (s.priceOff !== undefined) c.price = priceOf(choice.wide, sym, s.priceOff);
+        if (s.stopOff !== undefined) c.stopPrice = priceOf(choice.wide, sym, s.stopOff);
         // A new clOrdId: sometimes one that other orders of the account use, never the order's original one.
         if (s.newCl !== undefined) {
           const cl = s.newCl <= 7 ? `c${s.newCl}` : `m${seq}`;
@@ -511,7 +531,7 @@ function build(choice: ConfigChoice, specs: Spec[]): Scenario {
         cmds.push({ type: 'kill_switch', ...env, account: s.account, active: s.active });
         break;
       case 'ref': {
-        const price = s.bad ? (s.sym === 0 ? 0 : 502) : priceOf(s.sym, s.off);
+        const price = s.bad ? (s.sym === 0 ? 0 : 502) : priceOf(choice.wide, s.sym, s.off);
         cmds.push({ type: 'set_reference_price', ...env, symbol: SYMBOLS[s.sym]!, price });
         break;
       }
@@ -618,9 +638,9 @@ const stopPrefixArb: fc.Arbitrary<Spec[]> = fc.oneof(
   },
 );
 
-const scenarioArb = (maxLen: number): fc.Arbitrary<Scenario> =>
+const scenarioArb = (maxLen: number, wide = false): fc.Arbitrary<Scenario> =>
   fc
-    .tuple(configArb, stopPrefixArb, fc.array(specArb, { minLength: 1, maxLength: maxLen, size: 'max' }))
+    .tuple(configArb(wide), stopPrefixArb, fc.array(specArb, { minLength: 1, maxLength: maxLen, size: 'max' }))
     .map(([c, prefix, specs]) => build(c, [...prefix, ...specs]));
 
 // ---------------------------------------------------------------------------
@@ -666,8 +686,13 @@ const TERMINAL_ORD_STATUS = new Set<number>([
 
 function fail(step: number, cmd: Command, what: string, actual: unknown, expected: unknown): never {
   throw new Error(
-    `step ${step} (seq ${cmd.seq}, ${JSON.stringify(cmd)}): ${what}\n  engine: ${JSON.stringify(actual)}\n  model:  ${JSON.stringify(expected)}`,
+    `step ${step} (seq ${cmd.seq}, ${stringify(cmd)}): ${what}\n  engine: ${stringify(actual)}\n  model:  ${stringify(expected)}`,
   );
+}
+
+/** The model's BigInt notional in the engine's form: a number up to MAX_SAFE_INTEGER, a bigint above. */
+function asNotional(n: bigint): number | bigint {
+  return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
 }
 
 /** Runs the engine and the model side by side and compares after every command. */
@@ -684,7 +709,7 @@ function compareWithModel({ config, cmds }: Scenario): void {
     const trades = events
       .filter(isTrade)
       .map((t) => ({ price: t.price, qty: t.qty, makerOrderId: t.makerOrderId, takerOrderId: t.takerOrderId }));
-    if (JSON.stringify(trades) !== JSON.stringify(m.trades)) fail(i, cmd, 'trades differ', trades, m.trades);
+    if (stringify(trades) !== stringify(m.trades)) fail(i, cmd, 'trades differ', trades, m.trades);
 
     for (const symbol of SYMBOLS) {
       for (const side of SIDES) {
@@ -696,7 +721,7 @@ function compareWithModel({ config, cmds }: Scenario): void {
           visibleQty: o.visibleQty,
         }));
         const mb = model.bookOrders(symbol, side);
-        if (JSON.stringify(eb) !== JSON.stringify(mb))
+        if (stringify(eb) !== stringify(mb))
           fail(i, cmd, `book ${symbol} ${side === Side.BUY ? 'BUY' : 'SELL'} differs`, eb, mb);
       }
     }
@@ -711,10 +736,20 @@ function compareWithModel({ config, cmds }: Scenario): void {
         const st = le ? STATUS_NAME[le.ordStatus] : undefined;
         if (st !== mo.status) fail(i, cmd, `order ${id} final ordStatus`, st, mo.status);
         // The final report's quantities: a canceled or expired order keeps what was ordered.
-        const gotQty = le && { orderQty: le.orderQty, cumQty: le.cumQty, leavesQty: le.leavesQty };
-        const wantQty = { orderQty: mo.orderQty, cumQty: mo.cumQty, leavesQty: mo.leavesQty };
-        if (JSON.stringify(gotQty) !== JSON.stringify(wantQty))
-          fail(i, cmd, `order ${id} final quantities`, gotQty, wantQty);
+        // cumNotional exactly as the model's BigInt sum (a number up to 2^53 - 1, a bigint above).
+        const gotQty = le && {
+          orderQty: le.orderQty,
+          cumQty: le.cumQty,
+          leavesQty: le.leavesQty,
+          cumNotional: le.cumNotional,
+        };
+        const wantQty = {
+          orderQty: mo.orderQty,
+          cumQty: mo.cumQty,
+          leavesQty: mo.leavesQty,
+          cumNotional: asNotional(mo.cumNotional),
+        };
+        if (stringify(gotQty) !== stringify(wantQty)) fail(i, cmd, `order ${id} final quantities`, gotQty, wantQty);
         continue;
       }
       const want = {
@@ -730,6 +765,7 @@ function compareWithModel({ config, cmds }: Scenario): void {
         cumQty: mo.cumQty,
         leavesQty: mo.leavesQty,
         pending: mo.pending,
+        cumNotional: asNotional(mo.cumNotional),
       };
       const got = eo && {
         account: eo.account,
@@ -744,8 +780,9 @@ function compareWithModel({ config, cmds }: Scenario): void {
         cumQty: eo.cumQty,
         leavesQty: eo.leavesQty,
         pending: eo.pending,
+        cumNotional: lastExec.get(id)?.cumNotional,
       };
-      if (JSON.stringify(got) !== JSON.stringify(want)) fail(i, cmd, `live order ${id} differs`, got, want);
+      if (stringify(got) !== stringify(want)) fail(i, cmd, `live order ${id} differs`, got, want);
     }
     // Orders the model rejected: no live order in the engine, and no accepted report.
     if (cmd.type === 'new' && !m.accepted && model.orders.get(cmd.seq)?.status === 'REJECTED') {
@@ -794,7 +831,7 @@ describe('engine vs reference model (README semantics)', () => {
               const el = engine
                 .bookLevels(symbol, side)
                 .map((l) => ({ price: l.price, qty: l.qty, orderCount: l.orderCount }));
-              if (JSON.stringify(el) !== JSON.stringify(levels)) fail(i, cmd, 'bookLevels vs bookOrders', el, levels);
+              if (stringify(el) !== stringify(levels)) fail(i, cmd, 'bookLevels vs bookOrders', el, levels);
             }
           }
         });
@@ -815,11 +852,11 @@ describe('engine vs reference model (README semantics)', () => {
         let sold = 0;
         const tradeExecs = new Map<number, ExecReport[]>();
         for (const e of events) {
-          if (isTrade(e) && !(Number.isInteger(e.qty) && e.qty > 0)) throw new Error(`trade qty ${JSON.stringify(e)}`);
+          if (isTrade(e) && !(Number.isInteger(e.qty) && e.qty > 0)) throw new Error(`trade qty ${stringify(e)}`);
           if (!isExec(e)) continue;
           lastCum.set(e.orderId, e.cumQty);
           if (e.execType !== ExecType.TRADE) continue;
-          if (!(e.lastQty > 0)) throw new Error(`fill qty ${JSON.stringify(e)}`);
+          if (!(e.lastQty > 0)) throw new Error(`fill qty ${stringify(e)}`);
           fills.set(e.orderId, (fills.get(e.orderId) ?? 0) + e.lastQty);
           if (e.side === Side.BUY) bought += e.lastQty;
           else sold += e.lastQty;
@@ -864,16 +901,14 @@ describe('engine vs reference model (README semantics)', () => {
                 ? !(e.leavesQty === 0 && e.cumQty <= e.orderQty)
                 : !rejected && e.cumQty + e.leavesQty !== e.orderQty
             )
-              throw new Error(`seq ${cmd.seq}: cum+leaves != orderQty ${JSON.stringify(e)}`);
+              throw new Error(`seq ${cmd.seq}: cum+leaves != orderQty ${stringify(e)}`);
             if (TERMINAL_ORD_STATUS.has(e.ordStatus) && e.leavesQty !== 0)
-              throw new Error(`seq ${cmd.seq}: terminal with leaves ${JSON.stringify(e)}`);
+              throw new Error(`seq ${cmd.seq}: terminal with leaves ${stringify(e)}`);
             // FIX 4.4: a REJECTED report echoes the quantity asked for (0 if it was not a positive integer), nothing filled.
             const asked = (cmd as { qty?: unknown }).qty;
             const askedQty = typeof asked === 'number' && Number.isSafeInteger(asked) && asked > 0 ? asked : 0;
             if (rejected && (e.orderQty !== askedQty || e.cumQty !== 0))
-              throw new Error(
-                `seq ${cmd.seq}: REJECTED orderQty ${e.orderQty}, asked ${askedQty}: ${JSON.stringify(e)}`,
-              );
+              throw new Error(`seq ${cmd.seq}: REJECTED orderQty ${e.orderQty}, asked ${askedQty}: ${stringify(e)}`);
             if (!(e.execId > lastExecId)) throw new Error(`seq ${cmd.seq}: execId ${e.execId} after ${lastExecId}`);
             lastExecId = e.execId;
           }
@@ -893,14 +928,14 @@ describe('engine vs reference model (README semantics)', () => {
             if (isExec(e)) {
               const want = e.execType === ExecType.TRADE ? undefined : 0;
               if (want !== undefined && e.lastLiquidityInd !== want)
-                throw new Error(`seq ${cmd.seq}: non-trade report with a liquidity indicator ${JSON.stringify(e)}`);
+                throw new Error(`seq ${cmd.seq}: non-trade report with a liquidity indicator ${stringify(e)}`);
               // avgPx × cumQty is within half a unit of the last decimal of cumNotional (rational check, no floats).
               const [int, frac] = avgPx(e.cumNotional, e.cumQty).split('.') as [string, string];
               const scaled = BigInt(int + frac) * BigInt(e.cumQty);
               const exact = BigInt(e.cumNotional) * 10n ** BigInt(frac.length);
               const diff = scaled > exact ? scaled - exact : exact - scaled;
               if (2n * diff > BigInt(e.cumQty))
-                throw new Error(`seq ${cmd.seq}: avgPx ${int}.${frac} of ${JSON.stringify(e)}`);
+                throw new Error(`seq ${cmd.seq}: avgPx ${int}.${frac} of ${stringify(e)}`);
               continue;
             }
             if (e.kind !== 'trade') continue;
@@ -1055,7 +1090,7 @@ describe('engine vs reference model (README semantics)', () => {
               );
             }
           }
-          if (JSON.stringify(triggered) !== JSON.stringify(m.triggered))
+          if (stringify(triggered) !== stringify(m.triggered))
             fail(i, cmd, 'triggered stops differ', triggered, m.triggered);
         });
       }),
@@ -1064,38 +1099,104 @@ describe('engine vs reference model (README semantics)', () => {
   });
 
   it('determinism: the same stream on fresh engines gives identical events and state hash', () => {
+    fc.assert(fc.property(scenarioArb(80), checkDeterminism), opts(600));
+  });
+
+  it('snapshot/restore at a random cut point continues identically', () => {
+    fc.assert(fc.property(scenarioArb(80), fc.double({ min: 0, max: 1, noNaN: true }), checkSnapshotCut), opts(1500));
+  });
+});
+
+function checkDeterminism({ config, cmds }: Scenario): void {
+  const a = new Engine(config);
+  const b = new Engine(config);
+  const ea = stringify(runEngine(a, cmds).map((s) => s.events));
+  const eb = stringify(runEngine(b, cmds).map((s) => s.events));
+  expect(eb).toBe(ea);
+  expect(engineStateHash(b)).toBe(engineStateHash(a));
+}
+
+function checkSnapshotCut({ config, cmds }: Scenario, cutFrac: number): void {
+  const cut = Math.floor(cutFrac * cmds.length);
+  const a = new Engine(config);
+  runEngine(a, cmds.slice(0, cut));
+  const bytes = writeSnapshot(a);
+  const b = readSnapshot(config, bytes);
+  expect(engineStateHash(b)).toBe(engineStateHash(a));
+  expect(Buffer.from(writeSnapshot(b)).equals(Buffer.from(bytes))).toBe(true);
+  const suffix = cmds.slice(cut);
+  const ea = runEngine(a, suffix).map((s) => stringify(s.events));
+  const eb = runEngine(b, suffix).map((s) => stringify(s.events));
+  for (let k = 0; k < suffix.length; k++) {
+    if (ea[k] !== eb[k]) fail(cut + k, suffix[k]!, 'restored engine diverges', eb[k], ea[k]);
+  }
+  expect(engineStateHash(b)).toBe(engineStateHash(a));
+}
+
+/**
+ * Every exec report of a stream: cumNotional is exactly the BigInt sum of lastQty × lastPx of the
+ * order's TRADE reports (a number up to 2^53 - 1, a bigint above: one form per value), and avgPx
+ * is cumNotional / cumQty to within half a unit of its last decimal (rational check in BigInt).
+ * Returns how many reports had a cumNotional above 2^53 - 1.
+ */
+function checkNotionals({ config, cmds }: Scenario): number {
+  const sums = new Map<number, bigint>();
+  let wideCount = 0;
+  for (const { cmd, events } of runEngine(new Engine(config), cmds)) {
+    for (const e of events) {
+      if (!isExec(e) || e.execType === ExecType.REJECTED) continue;
+      const sum = (sums.get(e.orderId) ?? 0n) + BigInt(e.lastQty) * BigInt(e.lastPx);
+      sums.set(e.orderId, sum);
+      if (stringify(e.cumNotional) !== stringify(asNotional(sum)))
+        throw new Error(`seq ${cmd.seq}: cumNotional ${stringify(e.cumNotional)}, fills sum to ${sum}`);
+      if (typeof e.cumNotional === 'bigint') wideCount++;
+      const [int, frac] = avgPx(e.cumNotional, e.cumQty).split('.') as [string, string];
+      const diff = BigInt(int + frac) * BigInt(e.cumQty) - sum * 10n ** BigInt(frac.length);
+      if (2n * (diff < 0n ? -diff : diff) > BigInt(e.cumQty))
+        throw new Error(`seq ${cmd.seq}: avgPx ${int}.${frac} of ${stringify(e)}`);
+    }
+  }
+  return wideCount;
+}
+
+describe('wide instrument (AAA as BTC-USD: 0.01 USD × 1 satoshi, maxPrice × maxQty = 1e19 > 2^53)', () => {
+  it('trades, book, order states and cumNotional (BigInt in the model) equal the model after every command', () => {
     fc.assert(
-      fc.property(scenarioArb(80), ({ config, cmds }) => {
-        const a = new Engine(config);
-        const b = new Engine(config);
-        const ea = JSON.stringify(runEngine(a, cmds).map((s) => s.events));
-        const eb = JSON.stringify(runEngine(b, cmds).map((s) => s.events));
-        expect(eb).toBe(ea);
-        expect(engineStateHash(b)).toBe(engineStateHash(a));
-      }),
-      opts(600),
+      fc.property(scenarioArb(80, true), (s) => compareWithModel(s)),
+      opts(1500),
     );
+  });
+
+  it('cumNotional is the exact BigInt sum of the fills and avgPx is exact; notionals above 2^53 do occur', () => {
+    let wideCount = 0;
+    fc.assert(
+      fc.property(scenarioArb(80, true), (s) => {
+        wideCount += checkNotionals(s);
+      }),
+      opts(800),
+    );
+    expect(wideCount).toBeGreaterThan(100);
+  });
+
+  it('narrow instruments: cumNotional is the exact sum of the fills, always a number', () => {
+    let wideCount = 0;
+    fc.assert(
+      fc.property(scenarioArb(80), (s) => {
+        wideCount += checkNotionals(s);
+      }),
+      opts(300),
+    );
+    expect(wideCount).toBe(0);
+  });
+
+  it('determinism: identical events and state hash', () => {
+    fc.assert(fc.property(scenarioArb(80, true), checkDeterminism), opts(300));
   });
 
   it('snapshot/restore at a random cut point continues identically', () => {
     fc.assert(
-      fc.property(scenarioArb(80), fc.double({ min: 0, max: 1, noNaN: true }), ({ config, cmds }, cutFrac) => {
-        const cut = Math.floor(cutFrac * cmds.length);
-        const a = new Engine(config);
-        runEngine(a, cmds.slice(0, cut));
-        const bytes = writeSnapshot(a);
-        const b = readSnapshot(config, bytes);
-        expect(engineStateHash(b)).toBe(engineStateHash(a));
-        expect(Buffer.from(writeSnapshot(b)).equals(Buffer.from(bytes))).toBe(true);
-        const suffix = cmds.slice(cut);
-        const ea = runEngine(a, suffix).map((s) => JSON.stringify(s.events));
-        const eb = runEngine(b, suffix).map((s) => JSON.stringify(s.events));
-        for (let k = 0; k < suffix.length; k++) {
-          if (ea[k] !== eb[k]) fail(cut + k, suffix[k]!, 'restored engine diverges', eb[k], ea[k]);
-        }
-        expect(engineStateHash(b)).toBe(engineStateHash(a));
-      }),
-      opts(1500),
+      fc.property(scenarioArb(80, true), fc.double({ min: 0, max: 1, noNaN: true }), checkSnapshotCut),
+      opts(800),
     );
   });
 });

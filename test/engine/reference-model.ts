@@ -64,6 +64,8 @@ export interface ModelOrder {
   /** Ordered quantity: as amended, reduced by a DECREMENT_AND_CANCEL restatement; kept when the order is canceled or expires (FIX 4.4). */
   orderQty: number;
   cumQty: number;
+  /** Sum of price × qty over fills, in BigInt: exact whatever the instrument's width (engine/README.md). */
+  cumNotional: bigint;
   leavesQty: number;
   visibleQty: number;
   /** Iceberg display quantity; 0 when not an iceberg. */
@@ -401,6 +403,7 @@ export class ReferenceModel {
         // FIX 4.4: a rejected order reports the quantity it asked for, when that is a quantity.
         orderQty: isInt(cmd.qty) && cmd.qty > 0 ? cmd.qty : 0,
         cumQty: 0,
+        cumNotional: 0n,
         leavesQty: 0,
         visibleQty: 0,
         displayQty: 0,
@@ -501,6 +504,7 @@ export class ReferenceModel {
       stopPrice,
       orderQty: qty,
       cumQty: 0,
+      cumNotional: 0n,
       leavesQty: qty,
       visibleQty: 0,
       displayQty,
@@ -630,9 +634,11 @@ export class ReferenceModel {
       this.trades.push({ price: maker.price, qty: q, makerOrderId: maker.orderId, takerOrderId: o.orderId });
       inst.lastPrice = maker.price;
       maker.cumQty += q;
+      maker.cumNotional += BigInt(maker.price) * BigInt(q);
       maker.leavesQty -= q;
       maker.visibleQty -= q;
       o.cumQty += q;
+      o.cumNotional += BigInt(maker.price) * BigInt(q);
       o.leavesQty -= q;
       if (maker.leavesQty === 0) {
         this.finish(maker, 'FILLED');

@@ -841,15 +841,29 @@ describe('config validation', () => {
       },
     ],
   });
-  it('accepts maxPrice * maxQty <= 2^53 - 1', async () => {
+  it('accepts maxPrice * maxQty <= 2^53 - 1 (narrow) and above (wide)', async () => {
     const { parseConfig } = await import('../../engine/config.js');
+    const { isWide } = await import('../../engine/notional.js');
     const c = parseConfig(json(1_000_000_000, 9_007_199));
     expect(c.defaultStp).toBe(Stp.EXPIRE_TAKER);
     expect(c.accounts).toEqual([{ id: 7, stp: Stp.EXPIRE_MAKER }]);
+    expect(isWide(c.instruments[0]!)).toBe(false);
+    const wide = parseConfig(json(1_000_000_000, 9_007_200));
+    expect(isWide(wide.instruments[0]!)).toBe(true);
+    // The extremes: both bounds at 2^53 - 1 (a notional up to ~2^106).
+    expect(isWide(parseConfig(json(2 ** 53 - 1, 2 ** 53 - 1)).instruments[0]!)).toBe(true);
   });
-  it('refuses maxPrice * maxQty > 2^53 - 1', async () => {
+  it('refuses maxPrice or maxQty above 2^53 - 1 (each must be an exact double)', async () => {
     const { parseConfig } = await import('../../engine/config.js');
-    expect(() => parseConfig(json(1_000_000_000, 9_007_200))).toThrow(Error);
+    expect(() => parseConfig(json(2 ** 53, 1))).toThrow(/maxPrice/);
+    expect(() => parseConfig(json(1_000_000_000, 2 ** 53))).toThrow(/maxQty/);
+  });
+  it('refuseWideInstruments names the wide instrument and what is not exact', async () => {
+    const { parseConfig, refuseWideInstruments } = await import('../../engine/config.js');
+    refuseWideInstruments(parseConfig(json(1_000_000_000, 9_007_199)), 'gateway', 'cum_notional');
+    expect(() => refuseWideInstruments(parseConfig(json(1_000_000_000, 9_007_200)), 'gateway', 'cum_notional')).toThrow(
+      /instruments\[0\]: BTC-USD is a wide instrument .* 9007200000000000 .* gateway .* cum_notional would not be exact/,
+    );
   });
 });
 

@@ -7,8 +7,8 @@
 //   reference price), then ping, unsubscribe and bad requests; every message received is
 //   validated against the payload schema of the document's message of its kind (the channel for
 //   data messages, the type otherwise) with ajv; the requests sent (the valid ones) against the
-//   request schemas. Every documented kind is seen, except `resync` (it needs a lagging
-//   connection or a snapshot install: test/feed/ covers it; its schema is still checked to exist).
+//   request schemas. Every documented kind is seen; `resync` (it needs a lagging connection or a
+//   snapshot install) on the feed server of test/feed/harness.ts after a state reset.
 // - User stream: login, ping, an error after login, reports, a resume with RESUME_GAP, a refused
 //   first message; every message validated the same way.
 // - Drift: the documents' message names equal what the code can send (feed/types.ts CHANNELS,
@@ -30,6 +30,7 @@ import { CHANNELS, CONTROL_MESSAGE_TYPES, FEED_REQUEST_OPS, FeedCloseCode, FeedE
 import { OrderEntryRestClient, type RestClientKey } from '../../gateway/client/rest-client.js';
 import { USER_STREAM_MESSAGE_TYPES, UserStreamCloseCode } from '../../gateway/user-stream-server.js';
 import { startLocalExchange, type LocalExchange } from '../../processes/local-exchange.js';
+import { startFeedHarness } from '../feed/harness.js';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 const K1 = { key: 'demo-key-1', hmacSecret: 'demo-secret-1-change-me' };
@@ -261,6 +262,30 @@ describe('the market-data feed, validated against docs/asyncapi.yaml', () => {
     expect(validate(FEED_SENDS, 'l1', l2)).toBeDefined();
     const seen = new Set(feed.msgs.map(feedKind));
     expect(new Set([...FEED_SENDS.keys()].filter((k) => !seen.has(k)))).toEqual(new Set(['resync']));
+  });
+});
+
+describe('the resync notice, validated against docs/asyncapi.yaml', () => {
+  it("after the feed's state is reset (a snapshot installed), resync then a fresh snapshot, as documented", async () => {
+    // The feed server over a real socket, fed in process: the only cheap way to a state reset.
+    const h = await startFeedHarness({ seed: 2 });
+    try {
+      await h.drive(200);
+      const symbol = h.engine.config.instruments[0]!.symbol;
+      const feed = await Socket.open(h.url);
+      feed.send({ op: 'subscribe', id: 1, channels: ['l2', 'l3'], symbols: [symbol] }, FEED_RECEIVES);
+      await poll('two snapshots', () => feed.msgs.filter((m) => m.type === 'snapshot').length === 2);
+      h.feed.onStateReset(h.engine);
+      await poll('two resync notices', () => feed.msgs.filter((m) => m.type === 'resync').length >= 2);
+      await poll('two fresh snapshots', () => feed.msgs.filter((m) => m.type === 'snapshot').length >= 4);
+      for (const m of feed.msgs) expect(validate(FEED_SENDS, feedKind(m), m), JSON.stringify(m)).toBeUndefined();
+      expect(feed.msgs.filter((m) => m.type === 'resync').map((m) => m.reason)).toEqual([
+        'SOURCE_RESET',
+        'SOURCE_RESET',
+      ]);
+    } finally {
+      await h.stop();
+    }
   });
 });
 

@@ -221,6 +221,19 @@ export type ControlMessage =
   | PongMessage;
 export type ServerMessage = DataMessage | ControlMessage;
 
+/**
+ * Every control message `type` the server sends. A Record over the union, so the compiler keeps
+ * it complete; docs/asyncapi.yaml is checked against it and CHANNELS (test/api/asyncapi.test.ts).
+ */
+export const CONTROL_MESSAGE_TYPES: Readonly<Record<ControlMessage['type'], true>> = {
+  heartbeat: true,
+  subscribed: true,
+  unsubscribed: true,
+  resync: true,
+  error: true,
+  pong: true,
+};
+
 export function isDataMessage(m: ServerMessage): m is DataMessage {
   return m.type === 'snapshot' || m.type === 'update';
 }
@@ -240,6 +253,13 @@ export interface FeedRequest {
 }
 
 export type Encoding = 'json' | 'protobuf';
+
+/** Every request op (complete by the same Record trick; checked against docs/asyncapi.yaml). */
+export const FEED_REQUEST_OPS: Readonly<Record<FeedRequest['op'], true>> = {
+  subscribe: true,
+  unsubscribe: true,
+  ping: true,
+};
 
 /** WebSocket close codes the server uses (4000–4999: application codes). */
 export const FeedCloseCode = {

@@ -49,6 +49,9 @@ export const UserStreamCloseCode = {
   TOO_MANY_CONNECTIONS: 4029,
 } as const;
 
+/** Every message `type` the user stream sends (docs/asyncapi.yaml is checked against it: test/api/asyncapi.test.ts). */
+export const USER_STREAM_MESSAGE_TYPES = ['login', 'report', 'resume_gap', 'pong', 'error'] as const;
+
 export interface UserStreamOptions {
   core: UserStreamCore;
   /** Defaults: gateway/limits.ts (tests lower them). */

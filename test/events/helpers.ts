@@ -9,7 +9,7 @@ import { parseConfig } from '../../engine/config.js';
 import { encodeCommand } from '../../engine/command-codec.js';
 import { commandFromJson } from '../../engine/json-codec.js';
 import type { ShardConfig } from '../../engine/types.js';
-import { EventsCodec } from '../../events/codec.js';
+import { decimalsOfConfig, EventsCodec } from '../../events/codec.js';
 import { RecordBuilder, type OutRecord } from '../../events/publisher/records.js';
 import type { ConsumedRecord } from '../../events/read-models/model.js';
 import { TOPIC_TRADES, type EventTopic } from '../../events/topics.js';
@@ -146,7 +146,7 @@ export function publishedRecords(
   config: ShardConfig = shardConfig,
 ): ConsumedRecord[] {
   const sm = new ShardStateMachine(config);
-  const builder = new RecordBuilder(config.shardId, partitions);
+  const builder = new RecordBuilder(config.shardId, partitions, decimalsOfConfig(config));
   const out: OutRecord[] = [];
   for (const e of entries) {
     sm.apply(e.index, commandData(e));

@@ -36,6 +36,13 @@ export function removeTmpDirs(): void {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 }
 
+/** `o` (or each item of it) without its `*_decimal` strings (test/events/decimal-strings-e2e.test.ts checks those). */
+export function integersOnly(o: unknown): unknown {
+  if (Array.isArray(o)) return o.map(integersOnly);
+  if (typeof o !== 'object' || o === null) return o;
+  return Object.fromEntries(Object.entries(o).filter(([k]) => !k.endsWith('_decimal')));
+}
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls `check` until it is true (bounded), without asserting anything about time. */

@@ -18,7 +18,7 @@ import { referenceCandles, referenceTicker, referenceTrades } from '../../events
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { startLocalExchange, type LocalExchange } from '../../processes/local-exchange.js';
 import { freePort } from '../../replicator/process-cluster.js';
-import { waitFor } from './helpers.js';
+import { integersOnly, waitFor } from './helpers.js';
 
 const K1 = { key: 'demo-key-1', hmacSecret: 'demo-secret-1-change-me' };
 const K2 = { key: 'demo-key-2', hmacSecret: 'demo-secret-2-change-me' };
@@ -77,13 +77,6 @@ async function place(client: OrderEntryRestClient, side: string, price: number, 
 async function getPublic(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(url);
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
-/** `o` (or each item of it) without its `*_decimal` strings, which decimal-strings-e2e.test.ts checks. */
-function integersOnly(o: unknown): unknown {
-  if (Array.isArray(o)) return o.map(integersOnly);
-  if (typeof o !== 'object' || o === null) return o;
-  return Object.fromEntries(Object.entries(o).filter(([k]) => !k.endsWith('_decimal')));
 }
 
 /** The trades the fills imply, from the takers' TRADE reports (one per trade; the taker's side is the aggressor). */

@@ -31,10 +31,13 @@ function notional(units: number | bigint | string, d: InstrumentDecimals): strin
   return formatUnits(typeof units === 'string' ? BigInt(units) : units, d.priceDecimals + d.qtyDecimals);
 }
 
+/** avg_px as the engine writes it (engine/avg-px.ts); a record from before the field existed has ''. */
+const AVG_PX_RE = new RegExp(`^[0-9]+\\.[0-9]{${AVG_PX_DECIMALS}}$`);
+
 export function orderDecimals(o: OrderView, d: InstrumentDecimals): Record<string, string> {
   const p = d.priceDecimals;
   const q = d.qtyDecimals;
-  return {
+  const out: Record<string, string> = {
     price_decimal: formatUnits(o.price, p),
     stop_price_decimal: formatUnits(o.stop_price, p),
     order_qty_decimal: formatUnits(o.order_qty, q),
@@ -42,8 +45,10 @@ export function orderDecimals(o: OrderView, d: InstrumentDecimals): Record<strin
     leaves_qty_decimal: formatUnits(o.leaves_qty, q),
     display_qty_decimal: formatUnits(o.display_qty, q),
     cum_notional_decimal: notional(o.cum_notional, d),
-    avg_px_decimal: shiftPoint(o.avg_px, AVG_PX_DECIMALS, AVG_PX_DECIMALS + p),
   };
+  // No avg_px_decimal for an avg_px that is not one (rather than failing the whole answer).
+  if (AVG_PX_RE.test(o.avg_px)) out.avg_px_decimal = shiftPoint(o.avg_px, AVG_PX_DECIMALS, AVG_PX_DECIMALS + p);
+  return out;
 }
 
 export function fillDecimals(f: FillView, d: InstrumentDecimals): Record<string, string> {

@@ -6,7 +6,15 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import { ENUMS_AS_CODES, reportFields, type ExecutionReportFields } from '../api/execution-report.js';
+import { formatUnits } from '../api/decimal.js';
+import {
+  ENUMS_AS_CODES,
+  reportFields,
+  withDecimals,
+  type ExecutionReportFields,
+  type InstrumentDecimals,
+  type ReportDecimals,
+} from '../api/execution-report.js';
 import { toGlobalOrderId } from '../api/order-ids.js';
 import {
   ExecType,
@@ -16,6 +24,7 @@ import {
   Side,
   Tif,
   type ExecReport,
+  type ShardConfig,
   type TradeEvent,
 } from '../engine/types.js';
 
@@ -35,9 +44,12 @@ export interface EventOrigin {
 
 /**
  * exchange.v1.ExecutionReportEvent (topics exchange.orders.v1, exchange.fills.v1): where the
- * event comes from, and the report's fields with enums as the engine's codes.
+ * event comes from, and the report's fields with enums as the engine's codes. The decimal
+ * strings (here and in TradeRecord) are always set by execRecordOf / tradeRecordOf; they are
+ * optional because the read models use only the integers (records built by hand in tests omit
+ * them, and records published before the fields existed decode with '').
  */
-export interface ExecRecord extends EventOrigin, ExecutionReportFields<number> {}
+export interface ExecRecord extends EventOrigin, ExecutionReportFields<number>, Partial<ReportDecimals> {}
 
 /** exchange.v1.TradeEvent (topic exchange.trades.v1). */
 export interface TradeRecord extends EventOrigin {
@@ -51,6 +63,9 @@ export interface TradeRecord extends EventOrigin {
   taker_account: number;
   maker_order_id: number;
   maker_account: number;
+  /** price and qty in display units (the instrument's decimals). */
+  price_decimal?: string;
+  qty_decimal?: string;
 }
 
 export interface PartitionOffsetRecord {
@@ -75,16 +90,46 @@ export interface ProgressRecord {
   cluster_id?: string;
 }
 
-export function execRecordOf(shard: number, logIndex: number, position: number, e: ExecReport): ExecRecord {
+/**
+ * The decimals of an event's symbol. Every symbol an engine event names is one of the shard's
+ * instruments; an unknown one (a config that changed under a log) is written with 0 decimals,
+ * so its decimal strings equal its integers rather than being dropped.
+ */
+export type DecimalsOf = (symbol: string) => InstrumentDecimals | undefined;
+
+const NO_DECIMALS: InstrumentDecimals = { priceDecimals: 0, qtyDecimals: 0 };
+
+/** The decimals of the instruments of shard config `config`, by symbol. */
+export function decimalsOfConfig(config: Pick<ShardConfig, 'instruments'>): DecimalsOf {
+  const bySymbol = new Map<string, InstrumentDecimals>();
+  for (const i of config.instruments)
+    bySymbol.set(i.symbol, { priceDecimals: i.priceDecimals, qtyDecimals: i.qtyDecimals });
+  return (symbol) => bySymbol.get(symbol);
+}
+
+export function execRecordOf(
+  shard: number,
+  logIndex: number,
+  position: number,
+  e: ExecReport,
+  decimalsOf: DecimalsOf,
+): ExecRecord {
   // The gateway's mapping (seq and ts_us included), its enums as codes, plus the origin.
   const r = reportFields(shard, e, ENUMS_AS_CODES) as ExecRecord;
   r.shard = shard;
   r.log_index = logIndex;
   r.position = position;
-  return r;
+  return withDecimals(r, decimalsOf(e.symbol) ?? NO_DECIMALS);
 }
 
-export function tradeRecordOf(shard: number, logIndex: number, position: number, e: TradeEvent): TradeRecord {
+export function tradeRecordOf(
+  shard: number,
+  logIndex: number,
+  position: number,
+  e: TradeEvent,
+  decimalsOf: DecimalsOf,
+): TradeRecord {
+  const d = decimalsOf(e.symbol) ?? NO_DECIMALS;
   return {
     shard,
     log_index: logIndex,
@@ -100,6 +145,8 @@ export function tradeRecordOf(shard: number, logIndex: number, position: number,
     taker_account: e.takerAccount,
     maker_order_id: toGlobalOrderId(shard, e.makerOrderId),
     maker_account: e.makerAccount,
+    price_decimal: formatUnits(e.price, d.priceDecimals),
+    qty_decimal: formatUnits(e.qty, d.qtyDecimals),
   };
 }
 

@@ -23,7 +23,7 @@
 // consistent acknowledged orders / the acknowledged orders.
 
 import { EntrySource } from '../../events/publisher/entry-source.js';
-import { execRecordOf } from '../../events/codec.js';
+import { decimalsOfConfig, execRecordOf } from '../../events/codec.js';
 import { ReadModels } from '../../events/read-models/model.js';
 import { TOPIC_FILLS, TOPIC_ORDERS } from '../../events/topics.js';
 import { toReport } from '../../api/execution-report.js';
@@ -55,6 +55,7 @@ export const READ_MODEL_CATCH_UP_MS_MAX = 180_000;
 const SHARD_CONFIG: ShardConfig = parseConfig(
   JSON.parse(readFileSync(path.join(REPO_ROOT, 'engine/examples/instruments.json'), 'utf8')),
 );
+const DECIMALS_OF = decimalsOfConfig(SHARD_CONFIG);
 
 export interface Consistency {
   acked: number;
@@ -231,7 +232,7 @@ function recordEntryReports(
       const x = ev.event(row) as ExecReport;
       r.reports.add(x.orderId, canonicalReport(toReport(0, x)));
       if (reference !== undefined) {
-        const rec = execRecordOf(0, entryIndex, row, x);
+        const rec = execRecordOf(0, entryIndex, row, x, DECIMALS_OF);
         const canon = canonicalExecRecord(rec);
         reference.ordersTopic.add(rec.order_id, canon);
         reference.projection.apply({

@@ -51,7 +51,7 @@ import { decodeSnapshotEnvelope } from '../../shard/snapshot-envelope.js';
 import { ShardStateMachine } from '../../shard/state-machine.js';
 import type { EntriesReply } from '../../replicator/client/protocol.js';
 import type { ClientEndpoint } from '../../replicator/client/client.js';
-import { EventsCodec, type ProgressRecord } from '../codec.js';
+import { decimalsOfConfig, EventsCodec, type ProgressRecord } from '../codec.js';
 import { ensureTopics, kafkaClient } from '../kafka.js';
 import { partitionOf } from '../partitioner.js';
 import {
@@ -475,7 +475,7 @@ export class Publisher {
     await this.publish({
       producer,
       source,
-      builder: new RecordBuilder(this.shard, partitions),
+      builder: new RecordBuilder(this.shard, partitions, decimalsOfConfig(this.opts.shardConfig)),
       progressPartition,
       pending,
       uncovered: 0,

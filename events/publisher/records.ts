@@ -11,7 +11,7 @@
 
 import type { EventBuffer } from '../../engine/event-buffer.js';
 import { EventKind, type ExecReport, type TradeEvent } from '../../engine/types.js';
-import { EventsCodec, execRecordOf, tradeRecordOf } from '../codec.js';
+import { EventsCodec, execRecordOf, tradeRecordOf, type DecimalsOf } from '../codec.js';
 import { partitionOf } from '../partitioner.js';
 import {
   HEADER_LOG_INDEX,
@@ -50,6 +50,8 @@ export class RecordBuilder {
     readonly shard: number,
     /** Partition count of each event topic. */
     readonly partitions: Readonly<Record<EventTopic, number>>,
+    /** Each instrument's decimals, for the records' decimal strings (codec.ts decimalsOfConfig). */
+    private readonly decimalsOf: DecimalsOf,
   ) {
     this.shardHeader = String(shard);
   }
@@ -80,7 +82,7 @@ export class RecordBuilder {
   }
 
   private addExec(logIndex: number, position: number, e: ExecReport, out: OutRecord[]): void {
-    const value = Buffer.from(this.codec.encodeExec(execRecordOf(this.shard, logIndex, position, e)));
+    const value = Buffer.from(this.codec.encodeExec(execRecordOf(this.shard, logIndex, position, e, this.decimalsOf)));
     const key = this.accountKey(e.account);
     const headers = this.headers(RecordType.EXEC, logIndex, position, e.seq);
     out.push({ topic: TOPIC_ORDERS, partition: key.orders, key: key.bytes, value, headers });
@@ -88,7 +90,9 @@ export class RecordBuilder {
   }
 
   private addTrade(logIndex: number, position: number, e: TradeEvent, out: OutRecord[]): void {
-    const value = Buffer.from(this.codec.encodeTrade(tradeRecordOf(this.shard, logIndex, position, e)));
+    const value = Buffer.from(
+      this.codec.encodeTrade(tradeRecordOf(this.shard, logIndex, position, e, this.decimalsOf)),
+    );
     const key = this.symbolKey(e.symbol);
     out.push({
       topic: TOPIC_TRADES,

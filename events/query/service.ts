@@ -28,7 +28,20 @@ import {
   type PublicTrade,
   type OrderView,
   type ReadModels,
+  quoteOf,
 } from '../read-models/model.js';
+import type { InstrumentDecimals } from '../../api/execution-report.js';
+import {
+  balanceCashDecimals,
+  candleDecimals,
+  decimalsOfShards,
+  fillDecimals,
+  orderDecimals,
+  positionDecimals,
+  publicTradeDecimals,
+  tickerDecimals,
+  type DecimalsOf,
+} from './decimal-views.js';
 import { FILLS_PER_ACCOUNT_MAX } from '../read-models/limits.js';
 import type { ReadModelLag, ReadModelName } from '../read-models/consumer.js';
 import {
@@ -185,8 +198,9 @@ function enumName(table: Map<number, string>, code: number): string {
   return table.get(code) ?? '';
 }
 
-export function orderOut(o: OrderView): Record<string, unknown> {
-  return {
+export function orderOut(o: OrderView, decimalsOf?: DecimalsOf): Record<string, unknown> {
+  const d = decimalsOf?.(o.symbol);
+  const out: Record<string, unknown> = {
     order_id: o.order_id,
     client_order_id: o.client_order_id,
     account: o.account,
@@ -210,10 +224,11 @@ export function orderOut(o: OrderView): Record<string, unknown> {
     created_ts_us: o.created_ts_us,
     updated_ts_us: o.updated_ts_us,
   };
+  return d === undefined ? out : Object.assign(out, orderDecimals(o, d));
 }
 
-function publicTradeOut(t: PublicTrade): Record<string, unknown> {
-  return {
+function publicTradeOut(t: PublicTrade, d: InstrumentDecimals | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {
     trade_id: t.trade_id,
     price: t.price,
     qty: t.qty,
@@ -221,6 +236,12 @@ function publicTradeOut(t: PublicTrade): Record<string, unknown> {
     aggressor_side: enumName(ENUM_NAMES.side, t.aggressor_side),
     ts_us: t.ts_us,
   };
+  return d === undefined ? out : Object.assign(out, publicTradeDecimals(t, d));
+}
+
+/** Candles with their decimal strings (when the symbol's decimals are known). */
+function candlesOut(candles: Candle[], d: InstrumentDecimals | undefined): Candle[] {
+  return d === undefined ? candles : candles.map((c) => Object.assign(c, candleDecimals(c, d)));
 }
 
 /** The `symbol` parameter (required) of the candle and market queries. */
@@ -243,7 +264,11 @@ function intervalParam(params: Record<string, unknown>): CandleInterval {
 }
 
 /** GET /v1/market/candles: start_us / end_us (bucket starts, inclusive) and limit. */
-function marketCandles(m: ReadModels, params: Record<string, unknown>): Record<string, unknown> {
+function marketCandles(
+  m: ReadModels,
+  params: Record<string, unknown>,
+  decimalsOf: DecimalsOf,
+): Record<string, unknown> {
   const symbol = symbolParam(params);
   const interval = intervalParam(params);
   const startUs = uint(params, 'start_us');
@@ -251,12 +276,12 @@ function marketCandles(m: ReadModels, params: Record<string, unknown>): Record<s
   if (startUs !== undefined && endUs !== undefined && startUs > endUs)
     invalid(ErrorReason.CONFLICTING_FIELDS, 'end_us', `end_us ${endUs} is before start_us ${startUs}`);
   const limit = uint(params, 'limit', CANDLES_LIMIT_MAX) || CANDLES_LIMIT_DEFAULT;
-  const candles: Candle[] = m.candlesBetween(symbol, interval, { startUs, endUs, limit });
+  const candles = candlesOut(m.candlesBetween(symbol, interval, { startUs, endUs, limit }), decimalsOf(symbol));
   return { symbol, interval, candles };
 }
 
-function fillOut(f: FillView): Record<string, unknown> {
-  return {
+function fillOut(f: FillView, d: InstrumentDecimals | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {
     exec_id: f.exec_id,
     trade_id: f.trade_id,
     order_id: f.order_id,
@@ -271,6 +296,7 @@ function fillOut(f: FillView): Record<string, unknown> {
     shard: f.shard,
     ts_us: f.ts_us,
   };
+  return d === undefined ? out : Object.assign(out, fillDecimals(f, d));
 }
 
 export class QueryService {
@@ -283,6 +309,8 @@ export class QueryService {
   }
   private readonly source: QuerySource;
   private readonly shards: number[];
+  /** Each configured instrument's decimals, for the `_decimal` strings (decimal-views.ts). */
+  private readonly decimalsOf: DecimalsOf;
   private readonly nowMs: () => number;
   private readonly observe: ((op: QueryOp, code: string, seconds: number) => void) | undefined;
   private readonly waiters = new Set<Waiter>();
@@ -294,6 +322,7 @@ export class QueryService {
     this.replay = new ReplayCache(this.windowMs);
     this.source = opts.source;
     this.shards = opts.config.shards.map((s) => s.id).sort((a, b) => a - b);
+    this.decimalsOf = decimalsOfShards(opts.config.shards);
     this.nowMs = opts.nowMs ?? Date.now;
     this.observe = opts.observe;
     this.source.model.onVisible = (shard, v) => {
@@ -455,6 +484,35 @@ export class QueryService {
     return a;
   }
 
+  /** An account's positions and balances, notionals as decimal strings of units, each with its `_decimal` strings. */
+  private positionsOut(m: ReadModels, account: number): { positions: unknown[]; balances: unknown[] } {
+    const views = m.positionsOf(account);
+    const positions = views.map((p) => {
+      const out: Record<string, unknown> = {
+        symbol: p.symbol,
+        position_qty: p.position_qty,
+        bought_qty: p.bought_qty,
+        sold_qty: p.sold_qty,
+        buy_notional: p.buy_notional.toString(),
+        sell_notional: p.sell_notional.toString(),
+        cash: p.cash.toString(),
+        fill_count: p.fill_count,
+      };
+      const d = this.decimalsOf(p.symbol);
+      return d === undefined ? out : Object.assign(out, positionDecimals(p, d));
+    });
+    const cashDecimals = balanceCashDecimals(views, quoteOf, this.decimalsOf);
+    const balances = m.balancesOf(account).map((b) => {
+      const cashDecimal = cashDecimals.get(b.currency);
+      return {
+        currency: b.currency,
+        cash: b.cash.toString(),
+        ...(cashDecimal === undefined ? {} : { cash_decimal: cashDecimal }),
+      };
+    });
+    return { positions, balances };
+  }
+
   private answer(op: QueryOp, params: Record<string, unknown>, caller: number, admin: boolean): QueryReply {
     const m = this.source.model;
     const as_of = this.asOf();
@@ -465,11 +523,11 @@ export class QueryService {
         const clientOrderId = str(params, 'client_order_id', 64);
         if (clientOrderId !== undefined) {
           const o = m.orderByClientOrderId(account, clientOrderId);
-          return { ok: true, body: { orders: o === undefined ? [] : [orderOut(o)], as_of } };
+          return { ok: true, body: { orders: o === undefined ? [] : [orderOut(o, this.decimalsOf)], as_of } };
         }
         const all = allOrders(params);
         const orders = (all ? m.ordersOf(account) : m.openOrdersOf(account)).slice(0, ORDERS_LIMIT_MAX);
-        return { ok: true, body: { orders: orders.map(orderOut), as_of } };
+        return { ok: true, body: { orders: orders.map((o) => orderOut(o, this.decimalsOf)), as_of } };
       }
       case QueryOp.GET_ORDER: {
         const id = uint(params, 'order_id');
@@ -490,46 +548,44 @@ export class QueryService {
             id,
             'belongs to another account',
           );
-        return { ok: true, body: { order: orderOut(o), as_of } };
+        return { ok: true, body: { order: orderOut(o, this.decimalsOf), as_of } };
       }
       case QueryOp.GET_FILLS: {
         const account = this.account(params, caller, admin);
         if (typeof account !== 'number') return { ok: false, error: account };
         const limit = uint(params, 'limit', FILLS_PER_ACCOUNT_MAX) || FILLS_LIMIT_DEFAULT;
         const f = m.fillsOf(account, limit);
-        return { ok: true, body: { fills: f.fills.map(fillOut), total: f.total, as_of } };
+        const fills = f.fills.map((x) => fillOut(x, this.decimalsOf(x.symbol)));
+        return { ok: true, body: { fills, total: f.total, as_of } };
       }
       case QueryOp.GET_POSITIONS: {
         const account = this.account(params, caller, admin);
         if (typeof account !== 'number') return { ok: false, error: account };
-        const positions = m.positionsOf(account).map((p) => ({
-          symbol: p.symbol,
-          position_qty: p.position_qty,
-          bought_qty: p.bought_qty,
-          sold_qty: p.sold_qty,
-          buy_notional: p.buy_notional.toString(),
-          sell_notional: p.sell_notional.toString(),
-          cash: p.cash.toString(),
-          fill_count: p.fill_count,
-        }));
-        const balances = m.balancesOf(account).map((b) => ({ currency: b.currency, cash: b.cash.toString() }));
-        return { ok: true, body: { positions, balances, as_of } };
+        return { ok: true, body: { ...this.positionsOut(m, account), as_of } };
       }
       case QueryOp.GET_CANDLES: {
         const symbol = symbolParam(params);
         const interval = intervalParam(params);
         const limit = uint(params, 'limit', CANDLES_LIMIT_MAX) || CANDLES_LIMIT_DEFAULT;
-        return { ok: true, body: { symbol, interval, candles: m.candlesOf(symbol, interval, limit), as_of } };
+        const candles = candlesOut(m.candlesOf(symbol, interval, limit), this.decimalsOf(symbol));
+        return { ok: true, body: { symbol, interval, candles, as_of } };
       }
       case QueryOp.MARKET_TRADES: {
         const symbol = symbolParam(params);
         const limit = uint(params, 'limit', PUBLIC_TRADES_LIMIT_MAX) || PUBLIC_TRADES_LIMIT_DEFAULT;
-        return { ok: true, body: { symbol, trades: m.tradesOf(symbol, limit).map(publicTradeOut), as_of } };
+        const d = this.decimalsOf(symbol);
+        return {
+          ok: true,
+          body: { symbol, trades: m.tradesOf(symbol, limit).map((t) => publicTradeOut(t, d)), as_of },
+        };
       }
       case QueryOp.MARKET_CANDLES:
-        return { ok: true, body: { ...marketCandles(m, params), as_of } };
-      case QueryOp.MARKET_TICKER:
-        return { ok: true, body: { ...m.tickerOf(symbolParam(params)), as_of } };
+        return { ok: true, body: { ...marketCandles(m, params, this.decimalsOf), as_of } };
+      case QueryOp.MARKET_TICKER: {
+        const ticker = m.tickerOf(symbolParam(params));
+        const d = this.decimalsOf(ticker.symbol);
+        return { ok: true, body: { ...ticker, ...(d === undefined ? {} : tickerDecimals(ticker, d)), as_of } };
+      }
       case QueryOp.GET_LAG: {
         const read_models = Object.entries(this.source.lag()).map(([read_model, l]) => ({
           read_model,

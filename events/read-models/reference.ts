@@ -8,7 +8,7 @@ import { EventKind, type ExecReport, type ShardConfig, type TradeEvent } from '.
 import type { EntryType, Entry } from '../../replicator/log.js';
 import { ShardStateMachine } from '../../shard/state-machine.js';
 import type { ClientEndpoint } from '../../replicator/client/client.js';
-import { execRecordOf, tradeRecordOf, type ExecRecord, type TradeRecord } from '../codec.js';
+import { decimalsOfConfig, execRecordOf, tradeRecordOf, type ExecRecord, type TradeRecord } from '../codec.js';
 import { EntrySource } from '../publisher/entry-source.js';
 import { TOPIC_FILLS, TOPIC_ORDERS, TOPIC_TRADES } from '../topics.js';
 import { ReadModels } from './model.js';
@@ -40,15 +40,16 @@ export function replayRecords(
   sm = new ShardStateMachine(config),
 ): ReplayedRecords {
   const out: ReplayedRecords = { orders: [], fills: [], trades: [], sm };
+  const decimalsOf = decimalsOfConfig(config);
   for (const entry of entries) {
     sm.apply(entry.index, commandData(entry));
     for (const { position, e } of publishedEvents(sm.events)) {
       if (e.kind === 'exec') {
-        const r = execRecordOf(config.shardId, entry.index, position, e);
+        const r = execRecordOf(config.shardId, entry.index, position, e, decimalsOf);
         out.orders.push(r);
         if (r.last_qty > 0) out.fills.push(r);
       } else {
-        out.trades.push(tradeRecordOf(config.shardId, entry.index, position, e));
+        out.trades.push(tradeRecordOf(config.shardId, entry.index, position, e, decimalsOf));
       }
     }
   }

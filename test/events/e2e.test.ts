@@ -27,6 +27,7 @@ import { ENUM_NAMES } from '../../engine/json-codec.js';
 import { ReplicaClient, type SubmitResult } from '../../replicator/client/client.js';
 import { ProcessCluster } from '../../replicator/process-cluster.js';
 import {
+  integersOnly,
   kill,
   orderFlow,
   projection,
@@ -319,7 +320,7 @@ describe('events end to end', () => {
     expect(fills.body.total).toBe(live.model.fillsOf(3).total);
     expect((fills.body.fills as unknown[]).length).toBe(live.model.fillsOf(3).fills.length);
     const positions = await rest.get('/v1/accounts/3/positions');
-    expect(positions.body.positions).toEqual(
+    expect(integersOnly(positions.body.positions)).toEqual(
       live.model.positionsOf(3).map((p) => ({
         ...p,
         buy_notional: p.buy_notional.toString(),
@@ -329,7 +330,7 @@ describe('events end to end', () => {
     );
     const candles = await rest.get('/v1/candles/BTC-USD?interval=1s&limit=3600');
     expect(candles.status).toBe(200);
-    expect(candles.body.candles).toEqual(live.model.candlesOf('BTC-USD', '1s'));
+    expect(integersOnly(candles.body.candles)).toEqual(live.model.candlesOf('BTC-USD', '1s'));
     expect((await rest.get('/v1/candles/BTC-USD?interval=5m')).status).toBe(400);
     const lag = await rest.get('/v1/lag');
     expect(lag.status).toBe(200);

@@ -9,7 +9,7 @@ import { parseConfig } from '../../engine/config.js';
 import { encodeCommand } from '../../engine/command-codec.js';
 import { commandFromJson } from '../../engine/json-codec.js';
 import type { ShardConfig } from '../../engine/types.js';
-import { EventsCodec } from '../../events/codec.js';
+import { decimalsOfConfig, EventsCodec } from '../../events/codec.js';
 import { RecordBuilder, type OutRecord } from '../../events/publisher/records.js';
 import type { ConsumedRecord } from '../../events/read-models/model.js';
 import { TOPIC_TRADES, type EventTopic } from '../../events/topics.js';
@@ -34,6 +34,13 @@ export function tmpDir(prefix = 'mb-events-'): string {
 }
 export function removeTmpDirs(): void {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+}
+
+/** `o` (or each item of it) without its `*_decimal` strings (test/events/decimal-strings-e2e.test.ts checks those). */
+export function integersOnly(o: unknown): unknown {
+  if (Array.isArray(o)) return o.map(integersOnly);
+  if (typeof o !== 'object' || o === null) return o;
+  return Object.fromEntries(Object.entries(o).filter(([k]) => !k.endsWith('_decimal')));
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -146,7 +153,7 @@ export function publishedRecords(
   config: ShardConfig = shardConfig,
 ): ConsumedRecord[] {
   const sm = new ShardStateMachine(config);
-  const builder = new RecordBuilder(config.shardId, partitions);
+  const builder = new RecordBuilder(config.shardId, partitions, decimalsOfConfig(config));
   const out: OutRecord[] = [];
   for (const e of entries) {
     sm.apply(e.index, commandData(e));

@@ -18,7 +18,7 @@ import { referenceCandles, referenceTicker, referenceTrades } from '../../events
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { startLocalExchange, type LocalExchange } from '../../processes/local-exchange.js';
 import { freePort } from '../../replicator/process-cluster.js';
-import { waitFor } from './helpers.js';
+import { integersOnly, waitFor } from './helpers.js';
 
 const K1 = { key: 'demo-key-1', hmacSecret: 'demo-secret-1-change-me' };
 const K2 = { key: 'demo-key-2', hmacSecret: 'demo-secret-2-change-me' };
@@ -128,7 +128,12 @@ describe('public market data over real processes', () => {
       WAIT_MS,
       200,
     );
-    expect(got!.body.trades).toEqual(
+    expect((got!.body.trades as Record<string, unknown>[])[0]).toMatchObject({
+      price_decimal: '50000.00',
+      qty_decimal: '0.0002',
+      quote_qty_decimal: '10.000000',
+    });
+    expect(integersOnly(got!.body.trades)).toEqual(
       referenceTrades(trades, 'BTC-USD', 100).map((t) => ({
         ...t,
         quote_qty: String(t.price * t.qty),
@@ -143,7 +148,7 @@ describe('public market data over real processes', () => {
     for (const iv of CANDLE_INTERVALS) {
       const c = await getPublic(`${q}/v1/market/candles/BTC-USD?interval=${iv.name}`);
       expect(c.status, iv.name).toBe(200);
-      expect(c.body.candles, iv.name).toEqual(referenceCandles(trades, 'BTC-USD', iv));
+      expect(integersOnly(c.body.candles), iv.name).toEqual(referenceCandles(trades, 'BTC-USD', iv));
     }
 
     // "now" is the latest log time the read models know: the last command's reports.
@@ -151,7 +156,8 @@ describe('public market data over real processes', () => {
     const t = await getPublic(`${q}/v1/market/ticker/BTC-USD`);
     expect(t.status).toBe(200);
     const { as_of: _asOf, ...ticker } = t.body;
-    expect(ticker).toEqual(referenceTicker(trades, 'BTC-USD', now));
+    expect(integersOnly(ticker)).toEqual(referenceTicker(trades, 'BTC-USD', now));
+    expect(ticker).toMatchObject({ last_decimal: '49999.00', price_change_decimal: '-1.00' });
     expect(ticker).toMatchObject({
       open: 5_000_000,
       high: 5_000_100,

@@ -62,7 +62,7 @@ beforeAll(async () => {
     accounts: [{ account: 1, apiKeys: [{ key: 'k', hmacSecret: 's' }] }],
     adminKeys: [],
     receiveWindowMs: 5_000,
-    shards: [{ id: 0 }],
+    shards: [{ id: 0, instruments: [] }], // no instrument: no `_decimal` strings (decimal-strings-e2e.test.ts)
   } as unknown as QueryServiceOptions['config'];
   const service = new QueryService({
     config,

@@ -18,7 +18,13 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startBroker, type RunningBroker } from '../../events/broker/server.js';
-import { execRecordOf, tradeRecordOf, type ExecRecord, type TradeRecord } from '../../events/codec.js';
+import {
+  decimalsOfConfig,
+  execRecordOf,
+  tradeRecordOf,
+  type ExecRecord,
+  type TradeRecord,
+} from '../../events/codec.js';
 import { ensureTopics } from '../../events/kafka.js';
 import { ReadModelConsumer } from '../../events/read-models/consumer.js';
 import { decodeEvents } from '../../engine/event-codec.js';
@@ -26,7 +32,16 @@ import { NO_LOG } from '../../ops/log.js';
 import { terminate } from '../../ops/child-process.js';
 import { ReplicaClient, type SubmitResult } from '../../replicator/client/client.js';
 import { ProcessCluster, freePort } from '../../replicator/process-cluster.js';
-import { orderFlow, projection, removeTmpDirs, spawnReady, tmpDir, waitFor, type Child } from './helpers.js';
+import {
+  orderFlow,
+  projection,
+  removeTmpDirs,
+  shardConfig,
+  spawnReady,
+  tmpDir,
+  waitFor,
+  type Child,
+} from './helpers.js';
 
 /** Bound on every wait for the processes (ms): generous for a loaded 2-core machine. */
 const CATCH_UP_MS = 120_000;
@@ -135,13 +150,14 @@ function reference(results: SubmitResult[]) {
   const fills: ExecRecord[] = [];
   const trades: TradeRecord[] = [];
   let position = 0;
+  const decimalsOf = decimalsOfConfig(shardConfig);
   for (const r of [...results].sort((a, b) => a.seq - b.seq)) {
     for (const e of decodeEvents(r.eventBytes, 0, r.eventBytes.length)) {
       if (e.kind === 'exec') {
-        const rec = execRecordOf(0, r.appliedIndex, position++, e);
+        const rec = execRecordOf(0, r.appliedIndex, position++, e, decimalsOf);
         orders.push(rec);
         if (rec.last_qty > 0) fills.push(rec);
-      } else if (e.kind === 'trade') trades.push(tradeRecordOf(0, r.appliedIndex, position++, e));
+      } else if (e.kind === 'trade') trades.push(tradeRecordOf(0, r.appliedIndex, position++, e, decimalsOf));
     }
   }
   return { orders, trades, model: projection({ orders, fills, trades }) };

@@ -12,14 +12,31 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type RunningBroker } from '../../events/broker/server.js';
-import { execRecordOf, tradeRecordOf, type ExecRecord, type TradeRecord } from '../../events/codec.js';
+import {
+  decimalsOfConfig,
+  execRecordOf,
+  tradeRecordOf,
+  type ExecRecord,
+  type TradeRecord,
+} from '../../events/codec.js';
 import { EntrySource } from '../../events/publisher/entry-source.js';
 import { ReadModelConsumer } from '../../events/read-models/consumer.js';
 import type { ReadModels } from '../../events/read-models/model.js';
 import { decodeEvents } from '../../engine/event-codec.js';
 import { ReplicaClient, type SubmitResult } from '../../replicator/client/client.js';
 import { ProcessCluster, freePort } from '../../replicator/process-cluster.js';
-import { kill, orderFlow, projection, removeTmpDirs, spawnReady, tmpDir, waitFor, type Child } from './helpers.js';
+import {
+  kill,
+  orderFlow,
+  projection,
+  removeTmpDirs,
+  shardConfig,
+  spawnReady,
+  tmpDir,
+  waitFor,
+  type Child,
+} from './helpers.js';
+
 import { NO_LOG } from '../../ops/log.js';
 
 const CATCH_UP_MS = 60_000;
@@ -71,13 +88,14 @@ function reference(): ReadModels {
   const fills: ExecRecord[] = [];
   const trades: TradeRecord[] = [];
   let position = 0;
+  const decimalsOf = decimalsOfConfig(shardConfig);
   for (const r of [...results].sort((a, b) => a.seq - b.seq)) {
     for (const e of decodeEvents(r.eventBytes, 0, r.eventBytes.length)) {
       if (e.kind === 'exec') {
-        const rec = execRecordOf(0, r.appliedIndex, position++, e);
+        const rec = execRecordOf(0, r.appliedIndex, position++, e, decimalsOf);
         orders.push(rec);
         if (rec.last_qty > 0) fills.push(rec);
-      } else if (e.kind === 'trade') trades.push(tradeRecordOf(0, r.appliedIndex, position++, e));
+      } else if (e.kind === 'trade') trades.push(tradeRecordOf(0, r.appliedIndex, position++, e, decimalsOf));
     }
   }
   return projection({ orders, fills, trades });

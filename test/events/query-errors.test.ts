@@ -35,7 +35,7 @@ beforeAll(async () => {
     accounts: [{ account: 1, apiKeys: [KEY] }],
     adminKeys: [],
     receiveWindowMs: RECEIVE_WINDOW_MS,
-    shards: [{ id: 0 }],
+    shards: [{ id: 0, instruments: [] }], // no instrument: no `_decimal` strings (decimal-strings-e2e.test.ts)
   } as unknown as QueryServiceOptions['config'];
   const service = new QueryService({ config, source: { model, lag: () => lag } });
   rest = new QueryRestServer({ service, host: '127.0.0.1', port: 0, log: NO_LOG });

@@ -3,8 +3,9 @@
 //
 //   epoch                    the epoch (16 hex digits), written and fsynced when the journal is new
 //   segment-NNNNNNNN.jsonl   one JSON record a line, oldest segment first:
-//     {"k":"run","boot":…,"ts_ms":…}   a gateway run starts (boot: the machine's boot id); fdatasynced
-//     {"k":"ckpt","streams":[{"a","last","min_seq"}]}   first line of a rotated segment: every stream
+//     {"k":"run","boot":…,"ts_ms":…}   a gateway run starts (boot: the machine's boot id); fdatasynced;
+//                                       repeated first in each segment the run rotates to
+//     {"k":"ckpt","streams":[{"a","last","min_seq"}]}   second line of a rotated segment: every stream
 //     {"k":"open","a":…}                an account's stream opens (its first login)
 //     {"k":"rep","a","s","c","r"}       a report: account, stream_seq, canonical form, report
 //     {"k":"stop"}                      a clean stop; fdatasynced
@@ -93,6 +94,8 @@ export class UserStreamStore implements UserStreamJournal {
   private segment: number;
   private sizeBytes: number;
   private checkpoint: () => StreamCheckpoint[] = () => [];
+  /** This run's record: also the first line of each segment it rotates to, so that the kept segments always name the last run. */
+  private readonly run: StreamJournalRecord = { k: 'run', boot: bootId() ?? '', ts_ms: Date.now() };
   private readonly segmentBytesMax: number;
   private readonly segmentsKept: number;
 
@@ -145,7 +148,7 @@ export class UserStreamStore implements UserStreamJournal {
   /** Starts this run (after the hub restored the records): the run record, flushed, so that a machine crash is told from a process crash. */
   begin(checkpoint: () => StreamCheckpoint[]): void {
     this.checkpoint = checkpoint;
-    this.write({ k: 'run', boot: bootId() ?? '', ts_ms: Date.now() });
+    this.write(this.run);
     this.sync();
   }
 
@@ -181,12 +184,22 @@ export class UserStreamStore implements UserStreamJournal {
     }
   }
 
-  /** The next segment, starting with every stream's checkpoint; segments beyond the kept ones are deleted. */
+  /** The next segment, starting with the run and every stream's checkpoint; segments beyond the kept ones are deleted. */
   private rotate(): void {
     fs.closeSync(this.fd!);
     this.segment++;
     this.fd = fs.openSync(path.join(this.dir, segmentName(this.segment)), 'a');
-    this.sizeBytes = fs.writeSync(this.fd, `${JSON.stringify({ k: 'ckpt', streams: this.checkpoint() })}\n`);
+    const head = `${JSON.stringify(this.run)}\n${JSON.stringify({ k: 'ckpt', streams: this.checkpoint() })}\n`;
+    this.sizeBytes = fs.writeSync(this.fd, head);
+    // Durable (file and directory entry) before older segments go: after a machine crash the kept
+    // segments still name this run, so that the crash is detected (rare: once per segment).
+    fs.fdatasyncSync(this.fd);
+    const dirFd = fs.openSync(this.dir, 'r');
+    try {
+      fs.fsyncSync(dirFd);
+    } finally {
+      fs.closeSync(dirFd);
+    }
     for (const n of UserStreamStore.segments(this.dir))
       if (n <= this.segment - this.segmentsKept) fs.rmSync(path.join(this.dir, segmentName(n)));
   }

@@ -116,7 +116,8 @@ export const REST_BODY_BYTES_MAX_DEFAULT = 64 * 1024;
  * Execution reports held per account for resuming (a ring: the newest replace the oldest). A
  * client that resumes from further back gets RESUME_GAP; a connection whose unsent reports fall
  * out of the ring (it reads slower than its account trades) is closed SLOW_CONSUMER (4008). An
- * account's ring exists from its first login on this gateway run (~1 KiB a report: ≤ ~10 MiB an account).
+ * account's ring exists from its first login on this gateway and is restored from the journal at a restart
+ * (~1 KiB a report: ≤ ~10 MiB an account).
  */
 export const USER_STREAM_REPORTS_HELD_MAX = 10_000;
 /** User-stream WebSocket connections open at once (logged in or not); more are refused at the upgrade (HTTP 503, USER_STREAM_CONNECTIONS_MAX). */

@@ -61,6 +61,9 @@ export interface LocalExchange {
   stop(): Promise<void>;
 }
 
+/** A restarted gateway must reach the shards' leaders within this (generous: a loaded machine). */
+const RESTART_READY_TIMEOUT_MS = 60_000;
+
 const EXAMPLE_GATEWAY_CONFIG = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
   '../gateway/examples/gateway-local.json',
@@ -142,6 +145,7 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
       await stopGateway(ex);
       const next = await startGateway(config, opts, edges.restPort, edges.grpcPort);
       Object.assign(ex, { gateway: next.gateway, rest: next.rest, grpc: next.grpc });
+      await untilReady(next.gateway);
     },
     async stop() {
       if (stopped) return;
@@ -179,6 +183,15 @@ async function startGateway(
   const restPort = await rest.start();
   const grpcPort = await grpc.start();
   return { gateway, rest, grpc, restPort, grpcPort };
+}
+
+/** Until the gateway reaches every shard's leader (as a client polls GET /ready), RESTART_READY_TIMEOUT_MS at most. */
+async function untilReady(gateway: Gateway): Promise<void> {
+  const deadline = Date.now() + RESTART_READY_TIMEOUT_MS;
+  while (!(await gateway.ready()).ready) {
+    if (Date.now() > deadline) throw new Error(`gateway not ready ${RESTART_READY_TIMEOUT_MS} ms after its restart`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function stopGateway(ex: Pick<LocalExchange, 'gateway' | 'rest' | 'grpc'>): Promise<void> {

@@ -185,7 +185,9 @@ describe('the private user stream across gateway restarts', () => {
     const last2 = got2.at(-1)!.stream_seq;
 
     await ex.restartGateway({ crash });
-    expect((await s2.waitClosed()).code).toBe(UserStreamCloseCode.GOING_AWAY);
+    // 1001 from the user-stream edge; the app closes its sockets right after, so the close frame
+    // can be overtaken by a reset (1006): either way the connection is gone with every report sent.
+    expect([UserStreamCloseCode.GOING_AWAY, 1006]).toContain((await s2.waitClosed()).code);
     expect(s2.reports).toHaveLength(before.a2.length + justBefore.a2.length);
     const after = await activity();
 

@@ -17,6 +17,7 @@
 // the client checks with GetOrder).
 
 import { randomInt, type KeyObject } from 'node:crypto';
+import path from 'node:path';
 import { decodeEvents } from '../engine/event-codec.js';
 import {
   ExecType,
@@ -41,7 +42,8 @@ import { ReportChain, loadOrCreateSigningKey } from './report-chain.js';
 import { AccountRisk, TokenBucket, checkRisk, type PriceReference } from './risk.js';
 import type { RateLimitState } from './rate-limit-headers.js';
 import { ed25519PublicKeyFromRaw, hmacSign } from '../api/signing.js';
-import { USER_STREAM_LOGIN_TARGET, UserStreamHub, type UserStreamCore } from './user-stream.js';
+import { USER_STREAM_LOGIN_TARGET, type UserStreamHub, type UserStreamCore } from './user-stream.js';
+import { openUserStreams, type UserStreamStore } from './user-stream-store.js';
 import { ErrorCode, ErrorReason, gatewayError, type ErrorReason as Why, type GatewayError } from '../api/errors.js';
 import { toReport, type ExecutionReportOut, type InstrumentDecimals } from '../api/execution-report.js';
 import { formatUnits } from '../api/decimal.js';
@@ -199,6 +201,8 @@ export class Gateway implements GatewayCore, UserStreamCore {
   readonly chain: ReportChain;
   /** The accounts' private user streams (user-stream.ts): every report absorbed is published there. */
   readonly userStreams: UserStreamHub;
+  /** Their journal in `<dataDir>/user-stream/` (user-stream-store.ts); none when the chain has no data dir. */
+  readonly userStreamJournal: UserStreamStore | undefined;
   private stopped = false;
   readonly stats = { commands: 0, rejectedByRisk: 0, rateLimited: 0, overloaded: 0, timeouts: 0 };
   readonly metrics: GatewayMetrics;
@@ -252,9 +256,12 @@ export class Gateway implements GatewayCore, UserStreamCore {
       chainSeq: () => this.chain.head.chain_seq,
     });
     this.traces = new TraceBook(this.metrics.registry, config.slowOrderMs);
-    this.userStreams = new UserStreamHub(
-      opts.userStreamReportsHeldMax === undefined ? {} : { reportsHeldMax: opts.userStreamReportsHeldMax },
-    );
+    const streams = openUserStreams(dataDir === undefined ? undefined : path.join(dataDir, 'user-stream'), {
+      log: this.log,
+      ...(opts.userStreamReportsHeldMax === undefined ? {} : { reportsHeldMax: opts.userStreamReportsHeldMax }),
+    });
+    this.userStreams = streams.hub;
+    this.userStreamJournal = streams.store;
   }
 
   /** A user-stream login: the signature over USER_STREAM_LOGIN_TARGET (empty body), the window, the replay cache. */
@@ -333,6 +340,8 @@ export class Gateway implements GatewayCore, UserStreamCore {
     // REQUEST_TIMEOUT_MS per command) before the shard links close.
     await Promise.all([...this.autoCancels]);
     for (const l of this.links.values()) l.close();
+    // After the automatic cancels: their reports are journaled too.
+    this.userStreamJournal?.close();
     await this.chain
       .close()
       .catch((err: unknown) => this.log.error('report chain: close failed', { err: errorMessage(err) }));

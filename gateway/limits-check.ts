@@ -74,6 +74,10 @@ export function checkGatewayLimits(l: GatewayLimits = GATEWAY_LIMITS): string[] 
       'a connection that never logs in is closed for that, before uWS would close it as idle',
       l.USER_STREAM_LOGIN_TIMEOUT_MS < l.USER_STREAM_IDLE_TIMEOUT_S * 1000,
     ],
+    [
+      "the user-stream journal keeps a previous segment beside the one being written (the checkpoint's reports)",
+      l.USER_STREAM_SEGMENTS_KEPT >= 2 && l.USER_STREAM_SEGMENT_BYTES_MAX >= 1024 * 1024,
+    ],
   ];
   return brokenRules(rules);
 }

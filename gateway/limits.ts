@@ -116,7 +116,8 @@ export const REST_BODY_BYTES_MAX_DEFAULT = 64 * 1024;
  * Execution reports held per account for resuming (a ring: the newest replace the oldest). A
  * client that resumes from further back gets RESUME_GAP; a connection whose unsent reports fall
  * out of the ring (it reads slower than its account trades) is closed SLOW_CONSUMER (4008). An
- * account's ring exists from its first login on this gateway run (~1 KiB a report: ≤ ~10 MiB an account).
+ * account's ring exists from its first login on this gateway and is restored from the journal at a restart
+ * (~1 KiB a report: ≤ ~10 MiB an account).
  */
 export const USER_STREAM_REPORTS_HELD_MAX = 10_000;
 /** User-stream WebSocket connections open at once (logged in or not); more are refused at the upgrade (HTTP 503, USER_STREAM_CONNECTIONS_MAX). */
@@ -135,6 +136,18 @@ export const USER_STREAM_CLIENT_MESSAGE_BYTES_MAX = 4 * 1024;
 export const USER_STREAM_LOGIN_TIMEOUT_MS = 10_000;
 /** uWS idleTimeout (s): it pings idle connections automatically and closes one that stays silent this long. */
 export const USER_STREAM_IDLE_TIMEOUT_S = 60;
+/**
+ * The user stream's journal (user-stream-store.ts, `<dataDir>/user-stream/`): a segment is
+ * closed once it holds this many bytes and a new one starts with a checkpoint of every stream
+ * (its last stream_seq, where a re-sync starts); a single report line may overshoot it.
+ */
+export const USER_STREAM_SEGMENT_BYTES_MAX = 64 * 1024 * 1024;
+/**
+ * Journal segments kept (the newest): older ones are deleted at rotation, so the journal takes at
+ * most about this × USER_STREAM_SEGMENT_BYTES_MAX on disk and in memory while it is read at start.
+ * Reports only in a deleted segment are not held after a restart (a resume from there: RESUME_GAP).
+ */
+export const USER_STREAM_SEGMENTS_KEPT = 4;
 
 // Request sizes (validate.ts)
 /** Largest unary request body (JSON or protobuf). */

@@ -7,8 +7,12 @@
 // from it with a cursor per connection: nothing is queued per connection, so a connection's
 // backlog is bounded by the ring, and one that falls out of it is a slow consumer.
 //
-// The epoch names this gateway run: the rings live in memory only, so after a restart stream_seq
-// starts again at 1 under a new epoch, and a client resuming with the old epoch is told so
+// The epoch names the stream's numbering. With a journal (user-stream-store.ts, in the gateway's
+// data dir) every stream opening and every report is written before any connection can send it,
+// and the rings are rebuilt from it at start (restore): the epoch and stream_seq numbering go on
+// across a restart, and a client resuming with (epoch, resume_from) gets exactly what it missed,
+// as far as it is still held. The epoch changes only when the retained data is lost (no journal,
+// data dir wiped, a crash of the machine): a client resuming with the old epoch is told so
 // (RESUME_GAP, epoch_changed) and re-syncs from the read models.
 
 import { randomBytes } from 'node:crypto';
@@ -37,6 +41,27 @@ export interface HeldReport {
   canonical: string;
 }
 
+/** Where the hub writes what it must find again after a restart (user-stream-store.ts); each call returns once the record is written. */
+export interface UserStreamJournal {
+  opened(account: number): void;
+  appended(account: number, streamSeq: number, held: HeldReport): void;
+}
+
+/** One stream's state at a journal checkpoint: its last stream_seq and where a re-sync starts (per shard). */
+export interface StreamCheckpoint {
+  a: number;
+  last: number;
+  min_seq: Record<string, number>;
+}
+
+/** A journal record, as the store reads it back (user-stream-store.ts: the file format). */
+export type StreamJournalRecord =
+  | { k: 'run'; boot: string; ts_ms: number }
+  | { k: 'open'; a: number }
+  | { k: 'rep'; a: number; s: number; c: string; r: ExecutionReportOut }
+  | { k: 'ckpt'; streams: StreamCheckpoint[] }
+  | { k: 'stop' };
+
 /** Someone reading an account's ring (a connection): woken after each publish. */
 export interface StreamReader {
   wake(): void;
@@ -50,6 +75,8 @@ export class AccountStream {
   /** Per shard, the highest engine `seq` of a report dropped from the ring: where a client re-syncs from (min_seq). */
   readonly droppedMaxSeq = new Map<number, number>();
   readonly readers = new Set<StreamReader>();
+  /** The oldest stream_seq this ring can hold: above 1 when a restart restored the stream without its older reports. */
+  private heldFrom = 1;
 
   constructor(
     readonly account: number,
@@ -60,7 +87,32 @@ export class AccountStream {
 
   /** stream_seq of the oldest report held (lastSeq + 1 when none is). */
   get firstSeq(): number {
-    return Math.max(1, this.lastSeq - this.capacity + 1);
+    return Math.max(this.heldFrom, this.lastSeq - this.capacity + 1);
+  }
+
+  /**
+   * The stream goes on from stream_seq `last` with nothing held (a checkpoint of the journal, or
+   * a hole in it): every report up to `last` counts as dropped, so a resume from before gets
+   * RESUME_GAP with min_seq covering them.
+   */
+  resetTo(last: number, minSeq: Record<string, number>): void {
+    for (const [shard, seq] of this.resyncFrom()) this.droppedMaxSeq.set(shard, seq);
+    for (const [shard, seq] of Object.entries(minSeq))
+      if ((this.droppedMaxSeq.get(Number(shard)) ?? 0) < seq) this.droppedMaxSeq.set(Number(shard), seq);
+    this.ring.fill(undefined);
+    this.lastSeq = last;
+    this.heldFrom = last + 1;
+  }
+
+  /** Per shard, the highest engine seq of any report so far, dropped or held: a checkpoint's min_seq. */
+  resyncFrom(): Map<number, number> {
+    const out = new Map(this.droppedMaxSeq);
+    for (let seq = this.firstSeq; seq <= this.lastSeq; seq++) {
+      const r = this.get(seq)!.report;
+      const shard = shardOfOrderId(r.order_id);
+      if ((out.get(shard) ?? 0) < r.seq) out.set(shard, r.seq);
+    }
+    return out;
   }
 
   append(h: HeldReport): number {
@@ -109,17 +161,59 @@ export class UserStreamHub {
   readonly epoch: string;
   private readonly streams = new Map<number, AccountStream>();
   readonly reportsHeldMax: number;
+  private readonly journal: UserStreamJournal | undefined;
 
-  constructor(opts: { epoch?: string; reportsHeldMax?: number } = {}) {
+  constructor(opts: { epoch?: string; reportsHeldMax?: number; journal?: UserStreamJournal } = {}) {
     this.epoch = opts.epoch ?? randomBytes(8).toString('hex');
     this.reportsHeldMax = opts.reportsHeldMax ?? USER_STREAM_REPORTS_HELD_MAX;
+    this.journal = opts.journal;
   }
 
-  /** The account's stream, created at its first login (reports before that are not held). */
+  /** The account's stream, created at its first login (reports before that are not held); journaled before use. */
   open(account: number): AccountStream {
     let s = this.streams.get(account);
-    if (s === undefined) this.streams.set(account, (s = new AccountStream(account, this.reportsHeldMax)));
+    if (s === undefined) {
+      this.journal?.opened(account);
+      this.streams.set(account, (s = new AccountStream(account, this.reportsHeldMax)));
+    }
     return s;
+  }
+
+  /** Every stream's checkpoint: what a new journal segment starts with. */
+  checkpoint(): StreamCheckpoint[] {
+    return [...this.streams.values()].map((s) => ({
+      a: s.account,
+      last: s.lastSeq,
+      min_seq: Object.fromEntries([...s.resyncFrom()].map(([shard, seq]) => [String(shard), seq])),
+    }));
+  }
+
+  /**
+   * Rebuilds the streams from the journal's records, oldest first (at start, before any login or
+   * publish; nothing is journaled again). A checkpoint ahead of a stream, or a report past the
+   * next stream_seq (a record lost), moves the stream on with nothing held before it: a resume
+   * from there is told RESUME_GAP, never skipped silently. A report already held is ignored.
+   */
+  restore(records: Iterable<StreamJournalRecord>): void {
+    const get = (a: number) => {
+      let s = this.streams.get(a);
+      if (s === undefined) this.streams.set(a, (s = new AccountStream(a, this.reportsHeldMax)));
+      return s;
+    };
+    for (const r of records) {
+      if (r.k === 'open') get(r.a);
+      else if (r.k === 'ckpt') {
+        for (const c of r.streams) {
+          const s = get(c.a);
+          if (s.lastSeq < c.last) s.resetTo(c.last, c.min_seq);
+        }
+      } else if (r.k === 'rep') {
+        const s = get(r.a);
+        if (r.s <= s.lastSeq) continue;
+        if (r.s > s.lastSeq + 1) s.resetTo(r.s - 1, {});
+        s.append({ report: r.r, canonical: r.c });
+      }
+    }
   }
 
   /** The account's stream if it exists. */
@@ -134,7 +228,10 @@ export class UserStreamHub {
   publish(rep: ExecutionReportOut, canonical: string): void {
     const s = this.streams.get(rep.account);
     if (s === undefined) return;
-    s.append({ report: { ...rep, chain_seq: 0, chain_hash: '', signature: '' }, canonical });
+    const held = { report: { ...rep, chain_seq: 0, chain_hash: '', signature: '' }, canonical };
+    const seq = s.append(held);
+    // Written before any reader is woken: a report the stream sent is in the journal.
+    this.journal?.appended(rep.account, seq, held);
     for (const r of s.readers) r.wake();
   }
 

@@ -51,8 +51,18 @@ export interface LocalExchange {
   config: GatewayConfig;
   /** The gateway config file the exchange runs with (a temporary cluster: the one written for it). */
   gatewayConfigPath: string;
+  /**
+   * Stops the in-process gateway (REST, gRPC, core) and starts a new one on the same config, data
+   * dir and ports; the replicas keep running. `crash`: the user-stream journal is closed first as
+   * a kill -9 leaves it (no stop record, nothing flushed); everything else stops gracefully, since
+   * the process lives on. Replaces gateway, rest and grpc in this object.
+   */
+  restartGateway(opts?: { crash?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** A restarted gateway must reach the shards' leaders within this (generous: a loaded machine). */
+const RESTART_READY_TIMEOUT_MS = 60_000;
 
 const EXAMPLE_GATEWAY_CONFIG = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -118,42 +128,74 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
     config = loadGatewayConfig(file);
   }
 
+  const edges = await startGateway(config, opts, config.listen.rest.port, config.listen.grpc.port);
+  let stopped = false;
+  const ex: LocalExchange = {
+    cluster,
+    gateway: edges.gateway,
+    rest: edges.rest,
+    grpc: edges.grpc,
+    config,
+    gatewayConfigPath: configPath,
+    restUrl: `http://${config.listen.rest.host}:${edges.restPort}`,
+    grpcAddress: `${config.listen.grpc.host}:${edges.grpcPort}`,
+    feedUrls,
+    async restartGateway(o = {}) {
+      if (o.crash === true) ex.gateway.userStreamJournal?.abandon();
+      await stopGateway(ex);
+      const next = await startGateway(config, opts, edges.restPort, edges.grpcPort);
+      Object.assign(ex, { gateway: next.gateway, rest: next.rest, grpc: next.grpc });
+      await untilReady(next.gateway);
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await stopGateway(ex);
+      // Graceful for the replicas: each finishes its Ready in progress.
+      await Promise.all(cluster.ids.map((id) => cluster.terminate(id)));
+      await cluster.stop();
+    },
+  };
+  return ex;
+}
+
+/** The in-process gateway and its edges on these ports (0: free ports). */
+async function startGateway(
+  config: GatewayConfig,
+  opts: LocalExchangeOptions,
+  restPortWanted: number,
+  grpcPortWanted: number,
+) {
   const log = opts.log !== undefined ? { log: opts.log } : {};
   const held = opts.userStreamReportsHeldMax;
   const gateway = new Gateway(config, { ...log, ...(held !== undefined ? { userStreamReportsHeldMax: held } : {}) });
   const rest = new RestGateway({
     core: gateway,
     host: config.listen.rest.host,
-    port: config.listen.rest.port,
+    port: restPortWanted,
     ...log,
     admin: (req) => gateway.admin(req),
     metrics: () => exposition(gateway.metrics.registry),
     ready: async () => ({ ...(await gateway.ready()) }),
     userStream: { core: gateway },
   });
-  const grpc = new GrpcGateway({ core: gateway, host: config.listen.grpc.host, port: config.listen.grpc.port, ...log });
+  const grpc = new GrpcGateway({ core: gateway, host: config.listen.grpc.host, port: grpcPortWanted, ...log });
   const restPort = await rest.start();
   const grpcPort = await grpc.start();
-  let stopped = false;
-  return {
-    cluster,
-    gateway,
-    rest,
-    grpc,
-    config,
-    gatewayConfigPath: configPath,
-    restUrl: `http://${config.listen.rest.host}:${restPort}`,
-    grpcAddress: `${config.listen.grpc.host}:${grpcPort}`,
-    feedUrls,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await rest.stop();
-      await grpc.stop();
-      await gateway.stop();
-      // Graceful for the replicas: each finishes its Ready in progress.
-      await Promise.all(cluster.ids.map((id) => cluster.terminate(id)));
-      await cluster.stop();
-    },
-  };
+  return { gateway, rest, grpc, restPort, grpcPort };
+}
+
+/** Until the gateway reaches every shard's leader (as a client polls GET /ready), RESTART_READY_TIMEOUT_MS at most. */
+async function untilReady(gateway: Gateway): Promise<void> {
+  const deadline = Date.now() + RESTART_READY_TIMEOUT_MS;
+  while (!(await gateway.ready()).ready) {
+    if (Date.now() > deadline) throw new Error(`gateway not ready ${RESTART_READY_TIMEOUT_MS} ms after its restart`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function stopGateway(ex: Pick<LocalExchange, 'gateway' | 'rest' | 'grpc'>): Promise<void> {
+  await ex.rest.stop();
+  await ex.grpc.stop();
+  await ex.gateway.stop();
 }

@@ -51,6 +51,12 @@ export function resolveBrokers(
   return list;
 }
 
+/** A config file's `kafkaBrokers` (a "host:port,…" string or an array of them) as one list string; undefined if absent. */
+export function configuredBrokers(raw: Record<string, unknown>): string | undefined {
+  const b = raw.kafkaBrokers;
+  return typeof b === 'string' ? b : Array.isArray(b) ? b.join(',') : undefined;
+}
+
 /** TCP keep-alive delay of broker connections (ms), as kafkajs's own socket factory sets it. */
 const KAFKA_KEEPALIVE_DELAY_MS = 60_000;
 

@@ -23,7 +23,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseConfig, refuseWideInstruments } from '../../engine/config.js';
 import { parseClusterConfig, parseHostPort, type HostPort } from '../../replicator/cluster-config.js';
-import { resolveBrokers } from '../kafka.js';
+import { configuredBrokers, resolveBrokers } from '../kafka.js';
 import { Publisher } from './publisher.js';
 import { runMain, stopOnSignals } from '../../ops/process.js';
 import { createLogger, pinoLog } from '../../ops/log.js';
@@ -69,12 +69,7 @@ async function main(): Promise<void> {
   const cluster = parseClusterConfig(raw, path.dirname(clusterPath));
   const shardConfig = parseConfig(JSON.parse(readFileSync(cluster.shardConfigPath, 'utf8')));
   refuseWideInstruments(shardConfig, 'event publisher', 'cum_notional in Kafka execution reports');
-  const configured =
-    typeof raw.kafkaBrokers === 'string'
-      ? raw.kafkaBrokers
-      : Array.isArray(raw.kafkaBrokers)
-        ? raw.kafkaBrokers.join(',')
-        : undefined;
+  const configured = configuredBrokers(raw);
   let brokers: string[];
   try {
     brokers = resolveBrokers(values.brokers, process.env, configured);

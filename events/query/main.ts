@@ -27,7 +27,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { type GatewayConfig, parseGatewayConfig } from '../../config/gateway-config.js';
 import { type HostPort, parseHostPort } from '../../replicator/cluster-config.js';
-import { resolveBrokers } from '../kafka.js';
+import { configuredBrokers, resolveBrokers } from '../kafka.js';
 import { ReadModelConsumer } from '../read-models/consumer.js';
 import { QueryGrpcServer } from './grpc-server.js';
 import { QueryRestServer } from './rest-server.js';
@@ -89,12 +89,7 @@ function parseOptions(): QueryOptions {
       : typeof section.dataDir === 'string'
         ? path.resolve(path.dirname(configPath), section.dataDir)
         : path.join(config.dataDir, 'read-models');
-  const configured =
-    typeof raw.kafkaBrokers === 'string'
-      ? raw.kafkaBrokers
-      : Array.isArray(raw.kafkaBrokers)
-        ? raw.kafkaBrokers.join(',')
-        : undefined;
+  const configured = configuredBrokers(raw);
   let brokers: string[];
   try {
     brokers = resolveBrokers(values.brokers, process.env, configured);

@@ -65,16 +65,26 @@ export function formatUnits(units: number | bigint, decimals: number): string {
     throw new RangeError(`decimals must be an integer ≥ 0, got ${decimals}`);
   if (typeof units === 'number' && !Number.isSafeInteger(units))
     throw new RangeError(`units must be a safe integer or a bigint, got ${units}`);
+  // Zero is most fields of most reports (stop_price, last_qty, display_qty, …): one shared string.
+  if (units === 0 && decimals < ZERO_TEXT.length) return ZERO_TEXT[decimals]!;
   const negative = units < 0;
   const text = insertPoint(String(negative ? -units : units), decimals);
   return negative ? `-${text}` : text;
 }
 
-/** Non-negative integer digits with the point inserted `decimals` places from the right. */
+/** ZEROS[k]: k zeros (k < ZEROS_CACHED), for padding without building the same string again. */
+const ZEROS_CACHED = 48;
+const ZEROS: readonly string[] = Array.from({ length: ZEROS_CACHED }, (_, k) => '0'.repeat(k));
+/** ZERO_TEXT[d]: zero with d decimals — "0", "0.0", "0.00", … */
+const ZERO_TEXT: readonly string[] = ZEROS.map((zeros, d) => (d === 0 ? '0' : `0.${zeros}`));
+
+/** Non-negative integer digits (no leading zero but for "0") with the point inserted `decimals` places from the right. */
 function insertPoint(digits: string, decimals: number): string {
   if (decimals === 0) return digits;
-  const padded = digits.padStart(decimals + 1, '0');
-  return `${padded.slice(0, -decimals)}.${padded.slice(-decimals)}`;
+  const n = digits.length;
+  if (n > decimals) return `${digits.slice(0, n - decimals)}.${digits.slice(n - decimals)}`;
+  const pad = decimals - n;
+  return `0.${pad < ZEROS_CACHED ? ZEROS[pad] : '0'.repeat(pad)}${digits}`;
 }
 
 /**
@@ -84,6 +94,8 @@ function insertPoint(digits: string, decimals: number): string {
  * in display units is shiftPoint(avg_px, 8, 8 + priceDecimals). `to` may exceed DECIMALS_MAX.
  */
 export function shiftPoint(text: string, from: number, to: number): string {
+  // avg_px of an unfilled order, most reports: no parsing.
+  if (from < ZERO_TEXT.length && to >= from && to < ZERO_TEXT.length && text === ZERO_TEXT[from]) return ZERO_TEXT[to]!;
   const m = DECIMAL_RE.exec(text);
   if (m === null || (m[2] ?? '').length !== from || !Number.isInteger(to) || to < from)
     throw new RangeError(`shiftPoint: ${text} is not a decimal with exactly ${from} decimals, or ${to} < ${from}`);

@@ -10,7 +10,6 @@ import { formatUnits } from '../api/decimal.js';
 import {
   ENUMS_AS_CODES,
   reportFields,
-  withDecimals,
   type ExecutionReportFields,
   type InstrumentDecimals,
   type ReportDecimals,
@@ -115,11 +114,11 @@ export function execRecordOf(
   decimalsOf: DecimalsOf,
 ): ExecRecord {
   // The gateway's mapping (seq and ts_us included), its enums as codes, plus the origin.
-  const r = reportFields(shard, e, ENUMS_AS_CODES) as ExecRecord;
+  const r = reportFields(shard, e, ENUMS_AS_CODES, decimalsOf(e.symbol) ?? NO_DECIMALS) as ExecRecord;
   r.shard = shard;
   r.log_index = logIndex;
   r.position = position;
-  return withDecimals(r, decimalsOf(e.symbol) ?? NO_DECIMALS);
+  return r;
 }
 
 export function tradeRecordOf(

@@ -41,6 +41,7 @@ import { GrpcIntrospection } from '../ops/grpc-introspection.js';
 import type { AuthHeaders } from '../api/auth.js';
 import { ERROR_STATUS, ErrorCode, ErrorReason, GrpcStatus, gatewayError, type GatewayError } from '../api/errors.js';
 import { METADATA_STATUS_DETAILS, statusDetailsBin, type AnyDetail } from '../api/grpc-status.js';
+import { WireConverters } from './proto-wire.js';
 import { rateLimitHeaders, type RateLimitState } from './rate-limit-headers.js';
 import {
   Operation,
@@ -142,6 +143,8 @@ export class OrderEntryCodec {
   readonly root: protobuf.Root;
   private readonly types = new Map<string, protobuf.Type>();
   private readonly enums = new Map<protobuf.Enum, EnumInfo>();
+  /** The reply path's compiled converters (proto-wire.ts); the strict (client) path walks generically. */
+  private readonly converters = new WireConverters((e, v, where) => this.enumNumber(e, v, where));
 
   constructor(protoPath: string = ORDER_ENTRY_PROTO_PATH) {
     this.root = new protobuf.Root().loadSync(protoPath, { keepCase: true });
@@ -175,7 +178,7 @@ export class OrderEntryCodec {
    */
   encode(typeName: string, plain: Plain, strict = false): Buffer {
     const type = this.type(typeName);
-    const wire = this.toWire(type, plain, strict, type.name);
+    const wire = strict ? this.toWire(type, plain, strict, type.name) : this.converters.of(type)(plain);
     // toWire leaves only proto field names with enum numbers and JS numbers, strings, booleans
     // and bytes, which the generated encoder takes as they are; fromObject's second copy is for
     // the clients' (strict) path, where a caller may pass e.g. a decimal string for an int64.
@@ -238,15 +241,18 @@ export class OrderEntryCodec {
     return out;
   }
 
+  /** The number of enum value v: a number as it is, '' the zero value, a name (unprefixed or prefixed); else throws. */
+  private enumNumber(e: protobuf.Enum, v: unknown, where: string): number {
+    if (typeof v === 'number') return v;
+    if (v === '') return 0; // unset: the zero (*_UNSPECIFIED) value
+    const n = typeof v === 'string' ? this.enumInfo(e).toNumber.get(v) : undefined;
+    if (n === undefined) throw new TypeError(`${where}: unknown ${e.name} value ${JSON.stringify(v)}`);
+    return n;
+  }
+
   private valueToWire(field: protobuf.Field, v: unknown, strict: boolean, where: string): unknown {
     const rt = field.resolvedType;
-    if (rt instanceof protobuf.Enum) {
-      if (typeof v === 'number') return v;
-      if (v === '') return 0; // unset: the zero (*_UNSPECIFIED) value
-      const n = typeof v === 'string' ? this.enumInfo(rt).toNumber.get(v) : undefined;
-      if (n === undefined) throw new TypeError(`${where}: unknown ${rt.name} value ${JSON.stringify(v)}`);
-      return n;
-    }
+    if (rt instanceof protobuf.Enum) return this.enumNumber(rt, v, where);
     if (rt instanceof protobuf.Type) return this.toWire(rt, v as Plain, strict, where);
     return v;
   }

@@ -10,15 +10,13 @@ import { describe, expect, it } from 'vitest';
 import { RECORD_WRITER, canonicalFromRecord, execRowBytesMax, writeExecRow } from '../../audit/canonical.js';
 import { hashRecords } from '../../audit/chain-hash.mjs';
 import { MID0, SYMBOL, generateMix1, generateMix2, benchConfig } from '../../bench/engine/workloads.js';
-import { avgPx } from '../../engine/avg-px.js';
 import { Engine } from '../../engine/engine.js';
 import { EventBuffer } from '../../engine/event-buffer.js';
 import { decodeEvents, encodeEvents } from '../../engine/event-codec.js';
-import { EventKind, ExecType, OrdType, Side, Tif, type Command, type ExecReport } from '../../engine/types.js';
+import { EventKind, ExecType, OrdType, Side, Tif, type Command } from '../../engine/types.js';
 import type { ShardConfig } from '../../engine/types.js';
-import { toReport } from '../../api/execution-report.js';
 import { CHAIN_GENESIS, canonicalReport, chainStep } from '../../api/report-canonical.js';
-import type { ExecutionReportFields } from '../../api/execution-report.js';
+import { reportWithNotional } from './helpers.js';
 
 /** Orders the engine rejects, echoing strings that need escaping, are not ASCII, or are long. */
 function oddCommands(): Command[] {
@@ -90,20 +88,6 @@ function oddCommands(): Command[] {
   return out;
 }
 
-/**
- * The gateway's canonical report of exec `e`, its cum_notional the BigInt reference `exact`
- * (and avg_px from it). toReport carries cum_notional as a number (a bigint throws until the
- * gateway's reports are exact), so a wide one is put in the report object after: the canonical
- * template writes `${r.cum_notional}`, a bigint's digits.
- */
-function gatewayCanonical(shard: number, e: ExecReport, exact: bigint): string {
-  if (exact <= BigInt(Number.MAX_SAFE_INTEGER)) return canonicalReport(toReport(shard, e));
-  const r = toReport(shard, { ...e, cumNotional: 0 }) as unknown as Record<string, unknown>;
-  r.cum_notional = exact;
-  r.avg_px = avgPx(exact, e.cumQty);
-  return canonicalReport(r as unknown as ExecutionReportFields<string>);
-}
-
 interface Checked {
   checked: number;
   /** Reports whose cum_notional is above 2^53 − 1. */
@@ -139,7 +123,7 @@ function check(commands: Command[], shard: number, config: ShardConfig = benchCo
       reference.set(key, exact);
       if (BigInt(asGateway.cumNotional) !== exact) expect(BigInt(asGateway.cumNotional)).toBe(exact);
       if (exact > BigInt(Number.MAX_SAFE_INTEGER)) wide++;
-      const theirs = gatewayCanonical(shard, asGateway, exact);
+      const theirs = canonicalReport(reportWithNotional(shard, asGateway, exact));
       if (mine !== theirs) expect(mine).toBe(theirs);
       checked++;
       if (records < 5000 && at + execRowBytesMax(ev, i) < chainBuf.length) {

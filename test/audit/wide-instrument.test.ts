@@ -150,6 +150,10 @@ describe('a wide instrument in the audit tools', () => {
     expect(last.chain.headsVerified).toBeGreaterThan(0);
     expect(r.out).toContain(`, ${reports.length} client reports compared`);
     expect(Number(/; (\d+) snapshot\(s\) checked;/.exec(r.out)?.[1])).toBeGreaterThan(0);
+    // The same chain hashed on worker threads (chain-hash.mjs compiled there).
+    const threaded = await runCli(runReplay, ['--config', gatewayConfig, '--verify', '--hash-threads', '2']);
+    expect(threaded.code, `${threaded.out}\n${threaded.err}`).toBe(0);
+    expect((threaded.last as { chain: { reportsCovered: number } }).chain.reportsCovered).toBe(reports.length);
   });
 
   it('a received report whose cum_notional differs by 1 (invisible in a double) fails, naming the field', async () => {

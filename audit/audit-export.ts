@@ -10,6 +10,9 @@
 //            make no row.
 //   report   an execution report, field for field what the gateway sends (api/execution-report.ts
 //            reportFields, as toReport), without the per-session chain and signing fields.
+//            cum_notional is exact: a wide instrument's above 2^53 − 1 (engine/notional.ts) is a
+//            bigint, written as its integer literal in JSON (api/json-exact.ts) and as its
+//            digits in CSV; avg_px is computed from the exact value.
 //   event    another engine event about the account: cancel_reject, mass_cancel, account_status.
 // Times: ts_us (integer µs since the epoch, from the log) and time (the same as ISO 8601 with
 // microseconds, UTC). An event's ts_us is its command's effective time (never before the
@@ -21,12 +24,15 @@
 // about it, like a cancel by client order id or a mass cancel); with --from/--to, rows whose
 // ts_us is in [from, to]. Filters combine (and). A time window alone gives every row.
 
-import { ENUMS_AS_NAMES, reportFields } from '../api/execution-report.js';
+import { ENUMS_AS_NAMES, reportFields, type ExecutionReportFields } from '../api/execution-report.js';
+import { jsonStringifyExact } from '../api/json-exact.js';
 import { localOfOrderId, orderIdOf, shardOfOrderId } from '../api/order-ids.js';
+import { avgPx } from '../engine/avg-px.js';
 import type { EventBuffer } from '../engine/event-buffer.js';
+import type { Notional } from '../engine/notional.js';
 import { decodeCommand } from '../engine/command-codec.js';
 import { ENUM_NAMES, eventToJson } from '../engine/json-codec.js';
-import { EventKind, type Command } from '../engine/types.js';
+import { EventKind, type Command, type ExecReport } from '../engine/types.js';
 import type { Entry } from '../replicator/log.js';
 import { ApplyOutcome, OUTCOME_NAMES, type ApplyResult } from '../shard/state-machine.js';
 import { BatchCursor } from '../shard/batch-codec.js';
@@ -95,7 +101,24 @@ export const CSV_COLUMNS = [
   'trade_id',
   'detail',
 ] as const;
-type CsvRow = Partial<Record<(typeof CSV_COLUMNS)[number], string | number | boolean>>;
+type CsvRow = Partial<Record<(typeof CSV_COLUMNS)[number], string | number | bigint | boolean>>;
+
+/** A report row's fields: cum_notional exact (a bigint above 2^53 − 1). */
+type ExactReport = Omit<ExecutionReportFields<string>, 'cum_notional'> & { cum_notional: Notional };
+
+/**
+ * reportFields of exec `e` with cum_notional exact. reportFields carries cum_notional as a
+ * number (safeNotional throws on a bigint, the gateway's reports not being exact yet), so a
+ * wide one is mapped with a placeholder and its exact value and avg_px set after.
+ */
+function exactReportFields(shard: number, e: ExecReport): ExactReport {
+  const cum = e.cumNotional;
+  if (typeof cum === 'number') return reportFields(shard, e, ENUMS_AS_NAMES);
+  const r: ExactReport = reportFields(shard, { ...e, cumNotional: 0 }, ENUMS_AS_NAMES);
+  r.cum_notional = cum;
+  r.avg_px = avgPx(cum, e.cumQty);
+  return r;
+}
 
 const ENUM_FIELDS: Record<string, Map<number, string>> = {
   side: ENUM_NAMES.side,
@@ -138,7 +161,7 @@ export function parseTimeUs(s: string): number | undefined {
   return ms * 1000 + sub;
 }
 
-function csvCell(v: string | number | boolean | undefined): string {
+function csvCell(v: string | number | bigint | boolean | undefined): string {
   if (v === undefined) return '';
   const s = String(v);
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
@@ -162,7 +185,7 @@ export async function auditExport(opts: AuditOptions): Promise<AuditResult> {
   const commitOf = new Map<number, number>();
   const inWindow = (ts: number) => (f.fromUs === undefined || ts >= f.fromUs) && (f.toUs === undefined || ts <= f.toUs);
   const emit = (json: Record<string, unknown>, csv: CsvRow) => {
-    if (opts.format === 'jsonl') opts.write(`${JSON.stringify(json)}\n`);
+    if (opts.format === 'jsonl') opts.write(`${jsonStringifyExact(json)}\n`);
     else opts.write(`${CSV_COLUMNS.map((c) => csvCell(csv[c])).join(',')}\n`);
   };
   if (opts.format === 'csv') opts.write(`${CSV_COLUMNS.join(',')}\n`);
@@ -318,7 +341,7 @@ function exportEvent(
     if (orderSeq !== undefined && ev.orderId[i] !== orderSeq) return;
     const e = ev.event(i);
     if (e.kind !== 'exec') return;
-    const report = reportFields(shard, e, ENUMS_AS_NAMES);
+    const report = exactReportFields(shard, e);
     scope.rows.report++;
     scope.emit(
       { row: 'report', shard, log_index: index, time: isoUs(report.ts_us), committed, ...report },

@@ -15,6 +15,11 @@
 // difference could only make a replay report a mismatch that is not there, never hide one: the
 // chain hashes are compared with what the exchange signed.
 //
+// Wide instruments (engine/notional.ts): the record carries cum_notional's two limbs, and the
+// canonical text is the exact value — a number up to 2^53 − 1, else the bigint's digits, as the
+// gateway's template writes `${r.cum_notional}` of a bigint; avg_px is computed from the exact
+// value (test/audit/canonical.test.ts checks both across 2^53 against a BigInt reference).
+//
 // Record layout: see audit/chain-hash.mjs.
 
 import { ENUMS_AS_NAMES, reasonText } from '../api/execution-report.js';
@@ -22,6 +27,7 @@ import { orderIdOf } from '../api/order-ids.js';
 import { canonicalTemplate, type CanonicalField } from '../api/report-canonical.js';
 import { avgPx } from '../engine/avg-px.js';
 import type { EventBuffer } from '../engine/event-buffer.js';
+import { notionalValue } from '../engine/notional.js';
 import { F64_AT, PLAIN_STRING, STRINGS_AT, recordWriter, type CanonicalTables } from './chain-hash.mjs';
 
 function quotedTable(name: (code: number) => string): string[] {
@@ -43,7 +49,8 @@ export const CANONICAL_TABLES: CanonicalTables = {
  * Where each field of the canonical report is in an exec record (writeExecRow below), as the
  * JavaScript expression of its JSON text in chain-hash.mjs recordWriter: `o` is where the f64
  * fields start, `clOrdId`, `origClOrdId`, `symbol` and `avgPx` the strings already quoted, `t` the enum
- * tables (CANONICAL_TABLES).
+ * tables (CANONICAL_TABLES), `notionalText` the notional's text from its two limbs (a bigint's
+ * digits above 2^53 − 1, as the gateway's template writes a wide report's cum_notional).
  */
 const RECORD_FIELDS: Record<CanonicalField, string> = {
   exec_id: 'view.getFloat64(o, true)',
@@ -64,7 +71,7 @@ const RECORD_FIELDS: Record<CanonicalField, string> = {
   leaves_qty: 'view.getFloat64(o + 56, true)',
   last_qty: 'view.getFloat64(o + 64, true)',
   last_px: 'view.getFloat64(o + 72, true)',
-  cum_notional: 'view.getFloat64(o + 80, true)',
+  cum_notional: 'notionalText(view.getFloat64(o + 80, true), view.getFloat64(o + 120, true))',
   avg_px: 'avgPx',
   display_qty: 'view.getFloat64(o + 88, true)',
   reason: 't.reason[bytes[at + 10]]',
@@ -82,7 +89,8 @@ export const RECORD_WRITER = recordWriter(CANONICAL_TABLES, RECORD_TEMPLATE);
 
 /** Bytes writeExecRow may need for row i (strings at 2 bytes per UTF-16 unit at most). */
 export function execRowBytesMax(b: EventBuffer, i: number): number {
-  // Four u32 lengths, four pairs of quotes; avgPx: at most 16 integer digits (below 2^53), the point, 8 decimals.
+  // Four u32 lengths, four pairs of quotes; avgPx: at most 16 integer digits (it is at most the
+  // highest fill price, below 2^53, also on a wide instrument), the point, 8 decimals.
   return STRINGS_AT + 16 + 8 + 25 + 2 * (b.clOrdId[i]!.length + (b.origClOrdId[i] ?? '').length + b.symbol[i]!.length);
 }
 
@@ -155,11 +163,12 @@ export function writeExecRow(
   view.setFloat64(o + 96, b.aux[i]!, true);
   view.setFloat64(o + 104, b.seq[i]!, true);
   view.setFloat64(o + 112, b.tsUs[i]!, true);
+  view.setFloat64(o + 120, b.cumNotionalHi[i]!, true);
   o = at + STRINGS_AT;
   o = writeString(out, view, o, b.clOrdId[i]!);
   o = writeString(out, view, o, b.origClOrdId[i] ?? '');
   o = writeString(out, view, o, b.symbol[i]!);
-  o = writeString(out, view, o, avgPx(b.cumNotional[i]!, b.cumQty[i]!));
+  o = writeString(out, view, o, avgPx(notionalValue(b.cumNotional[i]!, b.cumNotionalHi[i]!), b.cumQty[i]!));
   view.setUint32(at, o - at, true);
   return o;
 }

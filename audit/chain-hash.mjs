@@ -14,7 +14,9 @@
 // Record layout (little-endian; audit/canonical.ts writeExecRow):
 //   u32 byteLength | u16 shard | u8 side ordType execType ordStatus reason tif lastLiquidityInd
 //   | f64 execId orderId account price stopPrice orderQty cumQty leavesQty lastQty lastPx
-//         cumNotional displayQty tradeId seq tsUs          (orderId: the global id, api/order-ids.ts)
+//         cumNotional displayQty tradeId seq tsUs cumNotionalHi
+//         (orderId: the global id, api/order-ids.ts; cumNotional, cumNotionalHi: the notional's
+//         two limbs, value = hi × 2^53 + lo, engine/notional.ts; hi is 0 up to 2^53 − 1)
 //   | 4 × string: u32 byteLength (top bit: printable ASCII with nothing to escape, stored with
 //         its JSON quotes) + the bytes (else UTF-16LE code units): clOrdId, origClOrdId, symbol,
 //         avgPx (written by the replay thread with engine/avg-px.ts, the one definition)
@@ -23,7 +25,7 @@ import { createPublicKey, hash, verify } from 'node:crypto';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 
 export const F64_AT = 4 + 2 + 7;
-export const STRINGS_AT = F64_AT + 8 * 15;
+export const STRINGS_AT = F64_AT + 8 * 16;
 export const CHAIN_WORKER_ROLE = 'matchbook-chain-hash';
 
 /** Top bit of a string's length: printable ASCII with nothing to escape (the writer checked). */
@@ -41,6 +43,18 @@ function quoted(bytes, view, at) {
 }
 let lastEnd = 0;
 
+const LIMB_BITS = 53n;
+
+/**
+ * The canonical text of the notional of limbs (lo, hi): lo itself (a number, written as
+ * Number#toString) when hi is 0, else the exact value's decimal digits — what the gateway's
+ * template writes for its bigint (engine/notional.ts notionalValue; test/audit/canonical.test.ts
+ * compares them across 2^53).
+ */
+function notionalText(lo, hi) {
+  return hi === 0 ? lo : ((BigInt(hi) << LIMB_BITS) + BigInt(lo)).toString();
+}
+
 /** The JSON string of the string field after the one read last. */
 function quotedNext(bytes, view) {
   return quoted(bytes, view, lastEnd);
@@ -52,7 +66,8 @@ function quotedNext(bytes, view) {
  * passes the previous hash and the newline: one string, not two joined). `template` is the
  * JavaScript of the template literal writing it (audit/canonical.ts RECORD_TEMPLATE), over the
  * names declared here: the record's `bytes`, `view` and `at`, `o` where its f64 fields start,
- * its four strings quoted (`clOrdId`, `origClOrdId`, `symbol`, `avgPx`), the enum tables `t`, `prefix`.
+ * its four strings quoted (`clOrdId`, `origClOrdId`, `symbol`, `avgPx`), the enum tables `t`, `prefix`,
+ * and `notionalText(lo, hi)` (a notional's canonical text from its two limbs).
  */
 export function recordWriter(t, template) {
   const source = `return function canonicalFromRecord(bytes, view, at, prefix = '') {
@@ -63,7 +78,7 @@ export function recordWriter(t, template) {
     const avgPx = quotedNext(bytes, view);
     return ${template};
   };`;
-  return new Function('t', 'quoted', 'quotedNext', source)(t, quoted, quotedNext);
+  return new Function('t', 'quoted', 'quotedNext', 'notionalText', source)(t, quoted, quotedNext, notionalText);
 }
 
 /**

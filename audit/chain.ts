@@ -34,8 +34,10 @@ import {
 import { JOURNAL_KIND_REPORT, JOURNAL_KIND_RUN_START, JOURNAL_RECORD_BYTES } from '../api/report-journal.js';
 import { ed25519PublicKeyFromRaw, ed25519Verify } from '../api/signing.js';
 import type { ExecutionReportOut } from '../api/execution-report.js';
+import { jsonStringifyExact } from '../api/json-exact.js';
 import { CANONICAL_TABLES, RECORD_TEMPLATE, RECORD_WRITER } from './canonical.js';
 import { CHAIN_WORKER_ROLE, hashRecords, type HashReply, type HashRequest } from './chain-hash.mjs';
+import { parseJsonExact } from './exact-json.js';
 import type { Findings } from './findings.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -704,7 +706,8 @@ export class ChainCheck {
       if (raw === '') continue;
       let r: ExecutionReportOut;
       try {
-        r = JSON.parse(raw) as ExecutionReportOut;
+        // Exact: a wide instrument's cum_notional is an integer literal above 2^53 − 1.
+        r = parseJsonExact(raw) as ExecutionReportOut;
       } catch {
         this.findings.fail('reports', 'not JSON', { file: path.basename(file), line: k + 1 });
         continue;
@@ -774,12 +777,13 @@ export class ChainCheck {
 
 /** "cum_qty: report 4, log 3; …" between two canonical reports. */
 export function fieldDiff(reportCanonical: string, logCanonical: string): string {
-  const a = JSON.parse(reportCanonical) as Record<string, unknown>;
-  const b = JSON.parse(logCanonical) as Record<string, unknown>;
+  const a = parseJsonExact(reportCanonical) as Record<string, unknown>;
+  const b = parseJsonExact(logCanonical) as Record<string, unknown>;
   const diffs: string[] = [];
-  for (const k of Object.keys(b))
-    if (JSON.stringify(a[k]) !== JSON.stringify(b[k]))
-      diffs.push(`${k}: report ${JSON.stringify(a[k])}, log ${JSON.stringify(b[k])}`);
+  for (const k of Object.keys(b)) {
+    const [x, y] = [jsonStringifyExact(a[k]), jsonStringifyExact(b[k])];
+    if (x !== y) diffs.push(`${k}: report ${x}, log ${y}`);
+  }
   return diffs.length > 0 ? diffs.join('; ') : 'same fields, different bytes';
 }
 

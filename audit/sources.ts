@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseConfig, refuseWideInstruments } from '../engine/config.js';
+import { parseConfig } from '../engine/config.js';
 import type { ShardConfig } from '../engine/types.js';
 import { type ClusterConfig, parseClusterConfig } from '../replicator/cluster-config.js';
 import { isReplicaDir } from './wal-reader.js';
@@ -85,9 +85,7 @@ function readJson(file: string): unknown {
 
 function loadEngineConfig(file: string): ShardConfig {
   try {
-    const config = parseConfig(readJson(file));
-    refuseWideInstruments(config, 'audit tools', 'cum_notional in the canonical report (audit/canonical.ts)');
-    return config;
+    return parseConfig(readJson(file));
   } catch (err) {
     if (err instanceof SourceError) throw err;
     throw new SourceError(`${file}: ${(err as Error).message}`);

@@ -1,18 +1,22 @@
 // Replay regenerates each chained report from the engine's exec rows through its own fast path
 // (audit/canonical.ts → audit/chain-hash.mjs). It must give the gateway's bytes exactly: the
 // gateway decodes the replica's binary events and runs toReport + canonicalReport, then chains
-// with chainStep.
+// with chainStep. On a wide instrument (engine/notional.ts) cum_notional passes 2^53: the
+// record's canonical text must be the exact value, a BigInt reference summed here from the
+// trades, as the gateway's template writes it (`${r.cum_notional}` of a bigint: its digits).
 
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RECORD_WRITER, canonicalFromRecord, execRowBytesMax, writeExecRow } from '../../audit/canonical.js';
 import { hashRecords } from '../../audit/chain-hash.mjs';
-import { generateMix1, generateMix2, benchConfig } from '../../bench/engine/workloads.js';
+import { MID0, SYMBOL, generateMix1, generateMix2, benchConfig } from '../../bench/engine/workloads.js';
 import { Engine } from '../../engine/engine.js';
 import { EventBuffer } from '../../engine/event-buffer.js';
 import { decodeEvents, encodeEvents } from '../../engine/event-codec.js';
-import { EventKind, OrdType, Side, Tif, type Command } from '../../engine/types.js';
-import { toReport } from '../../api/execution-report.js';
+import { EventKind, ExecType, OrdType, Side, Tif, type Command } from '../../engine/types.js';
+import type { ShardConfig } from '../../engine/types.js';
 import { CHAIN_GENESIS, canonicalReport, chainStep } from '../../api/report-canonical.js';
+import { reportWithNotional } from './helpers.js';
 
 /** Orders the engine rejects, echoing strings that need escaping, are not ASCII, or are long. */
 function oddCommands(): Command[] {
@@ -84,8 +88,17 @@ function oddCommands(): Command[] {
   return out;
 }
 
-function check(commands: Command[], shard: number): number {
-  const engine = new Engine(benchConfig());
+interface Checked {
+  checked: number;
+  /** Reports whose cum_notional is above 2^53 − 1. */
+  wide: number;
+}
+
+function check(commands: Command[], shard: number, config: ShardConfig = benchConfig()): Checked {
+  const engine = new Engine(config);
+  // The BigInt reference: each order's cum notional, the sum of its trades' last_qty × last_px.
+  const reference = new Map<number, bigint>();
+  let wide = 0;
   const ev = new EventBuffer();
   const buf = Buffer.alloc(1 << 16);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -104,7 +117,13 @@ function check(commands: Command[], shard: number): number {
       const mine = canonicalFromRecord(buf, view, 0);
       const asGateway = decodeEvents(encodeEvents(ev, i, i + 1))[0]!;
       if (asGateway.kind !== 'exec') throw new Error('not exec');
-      const theirs = canonicalReport(toReport(shard, asGateway));
+      const key = asGateway.orderId;
+      let exact = reference.get(key) ?? 0n;
+      if (asGateway.execType === ExecType.TRADE) exact += BigInt(asGateway.lastQty) * BigInt(asGateway.lastPx);
+      reference.set(key, exact);
+      if (BigInt(asGateway.cumNotional) !== exact) expect(BigInt(asGateway.cumNotional)).toBe(exact);
+      if (exact > BigInt(Number.MAX_SAFE_INTEGER)) wide++;
+      const theirs = canonicalReport(reportWithNotional(shard, asGateway, exact));
       if (mine !== theirs) expect(mine).toBe(theirs);
       checked++;
       if (records < 5000 && at + execRowBytesMax(ev, i) < chainBuf.length) {
@@ -115,16 +134,56 @@ function check(commands: Command[], shard: number): number {
     }
   }
   expect(hashRecords(RECORD_WRITER, CHAIN_GENESIS, chainBuf, records)).toBe(expectedHash);
-  return checked;
+  return { checked, wide };
 }
 
 describe('canonical report from an exec record', () => {
   it("equals the gateway's canonicalReport(toReport(decoded event)) on both benchmark mixes", () => {
-    expect(check(generateMix1(30_000, 11).commands, 0)).toBeGreaterThan(20_000);
-    expect(check(generateMix2(20_000, 12).commands, 5)).toBeGreaterThan(20_000);
+    expect(check(generateMix1(30_000, 11).commands, 0).checked).toBeGreaterThan(20_000);
+    expect(check(generateMix2(20_000, 12).commands, 5).checked).toBeGreaterThan(20_000);
+  });
+
+  it('equals it on the wide mixes: cum_notional (a bigint above 2^53 − 1) and avg_px exact', () => {
+    const m1 = check(generateMix1(20_000, 13, 'wide').commands, 0, benchConfig('wide'));
+    const m2 = check(generateMix2(10_000, 14, 'wide').commands, 3, benchConfig('wide'));
+    expect(m1.checked + m2.checked).toBeGreaterThan(20_000);
+    expect(m1.wide).toBeGreaterThan(100);
+    expect(m2.wide).toBeGreaterThan(100);
+  });
+
+  it('equals it for any fills on a wide instrument, cum_notional crossing 2^53 (property, vs a BigInt reference)', () => {
+    const order = fc.record({
+      account: fc.integer({ min: 1, max: 3 }),
+      side: fc.constantFrom(Side.BUY, Side.SELL),
+      px: fc.integer({ min: MID0 - 400_000, max: MID0 + 400_000 }),
+      // From a few units to a tenth of maxQty: sums from below 2^53 to far above it.
+      qty: fc.oneof(fc.integer({ min: 1, max: 1_000 }), fc.integer({ min: 1, max: 10_000_000_000 })),
+      tif: fc.constantFrom(Tif.GTC, Tif.IOC),
+    });
+    let wide = 0;
+    fc.assert(
+      fc.property(fc.array(order, { minLength: 2, maxLength: 40 }), (orders) => {
+        const commands: Command[] = orders.map((o, k) => ({
+          type: 'new',
+          seq: k + 1,
+          tsUs: 1_700_000_000_000_000 + k,
+          account: o.account,
+          clOrdId: `w${k}`,
+          symbol: SYMBOL,
+          side: o.side,
+          ordType: OrdType.LIMIT,
+          price: o.px,
+          qty: o.qty,
+          tif: o.tif,
+        }));
+        wide += check(commands, 1, benchConfig('wide')).wide;
+      }),
+      { numRuns: 300 },
+    );
+    expect(wide).toBeGreaterThan(100);
   });
 
   it('equals it for rejected orders echoing strings that need escaping, non-ASCII, lone surrogates, long ones', () => {
-    expect(check(oddCommands(), 2 ** 9 - 1)).toBeGreaterThan(20);
+    expect(check(oddCommands(), 2 ** 9 - 1).checked).toBeGreaterThan(20);
   });
 });

@@ -5,6 +5,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { vi } from 'vitest';
+import { toReport, type ExecutionReportOut } from '../../api/execution-report.js';
+import { avgPx } from '../../engine/avg-px.js';
+import type { ExecReport } from '../../engine/types.js';
 import { RECORD_HEADER_BYTES, decodeRecord } from '../../replicator/wal/record.js';
 import { listSegments } from '../../replicator/wal/segment.js';
 
@@ -102,4 +105,18 @@ export async function runCli(
     log.mockRestore();
     error.mockRestore();
   }
+}
+
+/**
+ * The report the gateway sends for exec `e`, with cum_notional the exact value `exact` (a
+ * bigint above 2^53 − 1, a number below) and avg_px from it. toReport carries cum_notional as a
+ * number (a bigint throws until the gateway's reports are exact), so a wide one is put in after;
+ * canonicalReport of it writes `${r.cum_notional}`, a bigint's digits.
+ */
+export function reportWithNotional(shard: number, e: ExecReport, exact: bigint): ExecutionReportOut {
+  if (exact <= BigInt(Number.MAX_SAFE_INTEGER)) return toReport(shard, { ...e, cumNotional: Number(exact) });
+  const r = toReport(shard, { ...e, cumNotional: 0 }) as unknown as Record<string, unknown>;
+  r.cum_notional = exact;
+  r.avg_px = avgPx(exact, e.cumQty);
+  return r as unknown as ExecutionReportOut;
 }

@@ -2,7 +2,6 @@
 // Kafka record's cum_notional, and every notional the read models keep, exact — checked against
 // BigInt references computed here from the fills, never against the code under test.
 
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../engine/config.js';
@@ -11,25 +10,9 @@ import { EventsCodec, refuseNotionalsBeyondUint64, type ExecRecord } from '../..
 import { notionalOfBigint, UINT64_MAX } from '../../events/exact-uint64.js';
 import { ReadModels, type ConsumedRecord } from '../../events/read-models/model.js';
 import { TOPIC_FILLS, TOPIC_ORDERS, TOPIC_TRADES } from '../../events/topics.js';
-import { flowEntries, orderFlow, publishedRecords, replayEntries, SHARD_CONFIG_PATH } from './helpers.js';
+import { flowEntries, orderFlow, publishedRecords, replayEntries, wideFlow, wideShardConfigJson } from './helpers.js';
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-/** BTC quantities of the example flow (1–6 units) times this: up to ~60 BTC in satoshis, so a fill at ~50,000.00 USD passes 2^53. */
-const QTY_SCALE = 1_000_000_007;
-
-/** The example config file with BTC-USD wide: 1 satoshi up to 1,000 BTC at up to 1,000,000.00 USD (1e19 units of notional). */
-export function wideShardConfigJson(): { instruments: Record<string, unknown>[] } {
-  const raw = JSON.parse(readFileSync(SHARD_CONFIG_PATH, 'utf8'));
-  Object.assign(raw.instruments[0], { maxQty: 100_000_000_000, maxPrice: 100_000_000, qtyDecimals: 8 });
-  return raw;
-}
-
-/** The example order flow with BTC-USD quantities (and amends, < 10) scaled to wide ones. */
-export function wideFlow(count: number, seed: number, firstOrderSeq = 1): Record<string, unknown>[] {
-  return orderFlow(count, seed, firstOrderSeq).map((c) =>
-    typeof c.qty === 'number' && c.qty < 10 ? { ...c, qty: c.qty * QTY_SCALE } : c,
-  );
-}
 
 const WIDE: ShardConfig = parseConfig(wideShardConfigJson());
 const PARTITIONS = { [TOPIC_ORDERS]: 4, [TOPIC_FILLS]: 4, [TOPIC_TRADES]: 3 } as const;

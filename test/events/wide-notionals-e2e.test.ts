@@ -29,7 +29,16 @@ import { DEFAULT_RISK } from '../../config/gateway-config.js';
 import { NO_LOG } from '../../ops/log.js';
 import { ReplicaClient } from '../../replicator/client/client.js';
 import { ProcessCluster } from '../../replicator/process-cluster.js';
-import { kill, removeTmpDirs, spawnReady, tmpDir, waitFor, wideFlow, wideShardConfigJson, type Child } from './helpers.js';
+import {
+  kill,
+  removeTmpDirs,
+  spawnReady,
+  tmpDir,
+  waitFor,
+  wideFlow,
+  wideShardConfigJson,
+  type Child,
+} from './helpers.js';
 
 const WAIT_MS = 90_000;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -55,7 +64,9 @@ let lastSeq = 0;
 /** Reads the orders topic (every execution report) from the beginning. */
 async function consumeOrders(brokers: string): Promise<() => Promise<void>> {
   const codec = EventsCodec.get();
-  const c = kafkaClient([brokers], 'wide-notionals-test', NO_LOG).consumer({ groupId: `wide-notionals-${process.pid}` });
+  const c = kafkaClient([brokers], 'wide-notionals-test', NO_LOG).consumer({
+    groupId: `wide-notionals-${process.pid}`,
+  });
   await c.connect();
   await c.subscribe({ topics: [TOPIC_ORDERS], fromBeginning: true });
   await c.run({
@@ -210,7 +221,11 @@ describe('wide notionals end to end below the gateway', () => {
     // Query REST (the JSON integer literal parsed exactly) and gRPC (uint64), account 1's orders.
     const restOrders = await rest.get(`/v1/accounts/1/orders?state=all&min_seq=${lastSeq}`);
     expect(restOrders.status).toBe(200);
-    const grpcOrders = await grpc.call('GetOrders', { account: 1, filter: 'ORDER_FILTER_ALL', read_after: { min_seq: lastSeq } });
+    const grpcOrders = await grpc.call('GetOrders', {
+      account: 1,
+      filter: 'ORDER_FILTER_ALL',
+      read_after: { min_seq: lastSeq },
+    });
     for (const orders of [restOrders.body.orders, grpcOrders.orders] as Record<string, unknown>[][]) {
       const sell = orders.find((o) => o.client_order_id === 'wide-sell')!;
       expect(sell).toMatchObject({
@@ -219,7 +234,8 @@ describe('wide notionals end to end below the gateway', () => {
         cum_notional_decimal: '2500000.0005000000',
       });
       // (gRPC leaves zero fields out.)
-      for (const o of orders) expect(o.cum_notional ?? 0).toBe(notionalOfBigint(perOrder.get(o.order_id as number) ?? 0n));
+      for (const o of orders)
+        expect(o.cum_notional ?? 0).toBe(notionalOfBigint(perOrder.get(o.order_id as number) ?? 0n));
     }
     expect(sellId).toBeGreaterThan(0);
 

@@ -126,7 +126,11 @@ describe('wide notionals through events/', () => {
     const narrow = new ReadModels();
     for (const r of publishedRecords(flowEntries(orderFlow(300, 5), 7), PARTITIONS)) narrow.apply(r);
     const v4 = narrow.toJSON();
-    const v3 = { ...v4, version: 3 as const, orders: v4.orders.map((o) => ({ ...o, cum_notional: Number(o.cum_notional) })) };
+    const v3 = {
+      ...v4,
+      version: 3 as const,
+      orders: v4.orders.map((o) => ({ ...o, cum_notional: Number(o.cum_notional) })),
+    };
     expect(ReadModels.fromJSON(JSON.parse(JSON.stringify(v3))).views()).toEqual(narrow.views());
     expect(() => ReadModels.fromJSON({ ...v4, version: 2 as never })).toThrow(/snapshot version 2/);
   });

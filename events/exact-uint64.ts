@@ -20,6 +20,8 @@ export interface LongLike {
 }
 
 const U32_MASK = 0xffff_ffffn;
+/** A uint64's high 32 bits below this: the value is below 2^53, a safe integer. */
+const HIGH_SAFE_LIMIT = 2 ** 21;
 
 /**
  * Throws unless protobufjs decodes 64-bit fields as Longs: without its `long` dependency it
@@ -48,7 +50,10 @@ export function notionalOfBigint(value: bigint): Notional {
 export function notionalOfUint64(value: number | bigint | LongLike): Notional {
   if (typeof value === 'number') return value;
   if (typeof value === 'bigint') return notionalOfBigint(value);
-  return notionalOfBigint((BigInt(value.high >>> 0) << 32n) | BigInt(value.low >>> 0));
+  const high = value.high >>> 0;
+  // Below 2^53 (high < 2^21): an exact double, without a BigInt (every narrow record).
+  if (high < HIGH_SAFE_LIMIT) return high * 2 ** 32 + (value.low >>> 0);
+  return notionalOfBigint((BigInt(high) << 32n) | BigInt(value.low >>> 0));
 }
 
 /**

@@ -10,7 +10,7 @@
 // reads them through config/gateway-config.ts, which refuses wide instruments until the
 // gateway's part lifts it. Every wait polls with a generous bound; nothing depends on timing.
 
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../engine/config.js';
@@ -23,7 +23,8 @@ import { QueryGrpcClient, QueryRestClient } from '../../events/query/client.js';
 import { QueryGrpcServer } from '../../events/query/grpc-server.js';
 import { QueryRestServer } from '../../events/query/rest-server.js';
 import { QueryService } from '../../events/query/service.js';
-import { ReadModelConsumer } from '../../events/read-models/consumer.js';
+import { ReadModelConsumer, SNAPSHOT_FILE } from '../../events/read-models/consumer.js';
+import { ReadModels } from '../../events/read-models/model.js';
 import { TOPIC_ORDERS } from '../../events/topics.js';
 import { DEFAULT_RISK } from '../../config/gateway-config.js';
 import { NO_LOG } from '../../ops/log.js';
@@ -238,6 +239,22 @@ describe('wide notionals end to end below the gateway', () => {
         expect(o.cum_notional ?? 0).toBe(notionalOfBigint(perOrder.get(o.order_id as number) ?? 0n));
     }
     expect(sellId).toBeGreaterThan(0);
+
+    // Fills (REST, oldest first): account 2's first two fills are its buys against the wide sell
+    // (the second buy's rest trades later with the flow); their Σ last_qty × last_px is the sell's notional.
+    const fillsBody = (await rest.get(`/v1/accounts/2/fills?limit=10000&min_seq=${lastSeq}`, keyOf(2))).body;
+    const againstSell = (fillsBody.fills as Record<string, unknown>[])
+      .filter((f) => String(f.client_order_id).startsWith('wide-buy-'))
+      .slice(0, 2);
+    expect(againstSell.map((f) => f.last_qty)).toEqual([BUYS[0], SELL.qty - BUYS[0]!]);
+    expect(againstSell.reduce((s, f) => s + BigInt(f.last_qty as number) * BigInt(f.last_px as number), 0n)).toBe(
+      sellNotional,
+    );
+
+    // The snapshot file the read models write holds the wide notionals exactly.
+    await consumer.snapshot();
+    const file = JSON.parse(readFileSync(path.join(dir, 'read-models', SNAPSHOT_FILE), 'utf8'));
+    expect(ReadModels.fromJSON(file.model).views()).toEqual(consumer.model.views());
 
     // Positions and balances of every account, REST and gRPC, against the fills' BigInt sums.
     for (const account of ACCOUNTS) {

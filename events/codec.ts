@@ -15,6 +15,7 @@ import {
   type ReportDecimals,
 } from '../api/execution-report.js';
 import { toGlobalOrderId } from '../api/order-ids.js';
+import { isWide, notionalMax, type Notional } from '../engine/notional.js';
 import {
   ExecType,
   LiquidityInd,
@@ -26,6 +27,7 @@ import {
   type ShardConfig,
   type TradeEvent,
 } from '../engine/types.js';
+import { assertProtobufLongs, notionalOfUint64, UINT64_MAX, uint64Wire, type LongLike } from './exact-uint64.js';
 
 const PROTO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../proto');
 export const EVENTS_PROTO_PATH = path.join(PROTO_ROOT, 'exchange/v1/events.proto');
@@ -48,7 +50,13 @@ export interface EventOrigin {
  * optional because the read models use only the integers (records built by hand in tests omit
  * them, and records published before the fields existed decode with '').
  */
-export interface ExecRecord extends EventOrigin, ExecutionReportFields<number>, Partial<ReportDecimals> {}
+export interface ExecRecord
+  extends EventOrigin,
+    Omit<ExecutionReportFields<number>, 'cum_notional'>,
+    Partial<ReportDecimals> {
+  /** Exact: a number up to Number.MAX_SAFE_INTEGER, a bigint above (a wide instrument's, engine/notional.ts). */
+  cum_notional: Notional;
+}
 
 /** exchange.v1.TradeEvent (topic exchange.trades.v1). */
 export interface TradeRecord extends EventOrigin {
@@ -121,6 +129,23 @@ export function execRecordOf(
   return r;
 }
 
+/**
+ * Throws, naming the instrument, for a shard config whose notionals can pass 2^64 − 1: the
+ * records carry cum_notional as a uint64 (events.proto). Up to it a wide instrument is exact
+ * (BTC-USD to 0.01 USD and 1 satoshi, up to 1,000,000 USD × 1,000 BTC, is 1e19 < 2^64).
+ */
+export function refuseNotionalsBeyondUint64(config: Pick<ShardConfig, 'instruments'>, processName: string): void {
+  for (const x of config.instruments) {
+    if (!isWide(x)) continue;
+    const max = notionalMax(x.maxPrice, x.maxQty);
+    if (max > UINT64_MAX)
+      throw new Error(
+        `${processName}: ${x.symbol} has maxPrice * maxQty = ${max}, beyond 2^64-1: ` +
+          'cum_notional is a uint64 in the event records (proto/exchange/v1/events.proto)',
+      );
+  }
+}
+
 export function tradeRecordOf(
   shard: number,
   logIndex: number,
@@ -158,6 +183,7 @@ export class EventsCodec {
   private readonly progress: protobuf.Type;
 
   constructor(protoPath: string = EVENTS_PROTO_PATH) {
+    assertProtobufLongs();
     const root = new protobuf.Root();
     // Imports are relative to proto/ (buf style), not to the importing file.
     root.resolvePath = (_origin, target) => (path.isAbsolute(target) ? target : path.join(PROTO_ROOT, target));
@@ -189,8 +215,11 @@ export class EventsCodec {
     return (EventsCodec.shared ??= new EventsCodec());
   }
 
+  /** cum_notional exactly (a bigint as a uint64's halves); throws a RangeError for one outside [0, 2^64). */
   encodeExec(r: ExecRecord): Uint8Array {
-    return this.exec.encode(r as unknown as Record<string, unknown>).finish();
+    const n = r.cum_notional;
+    const value = typeof n === 'bigint' ? { ...r, cum_notional: uint64Wire(n) } : r;
+    return this.exec.encode(value as unknown as Record<string, unknown>).finish();
   }
 
   encodeTrade(r: TradeRecord): Uint8Array {
@@ -201,9 +230,12 @@ export class EventsCodec {
     return this.progress.encode(r as unknown as Record<string, unknown>).finish();
   }
 
-  /** Throws on bytes that are not an ExecutionReportEvent. */
+  /** Throws on bytes that are not an ExecutionReportEvent. cum_notional exact (a bigint above 2^53). */
   decodeExec(bytes: Uint8Array): ExecRecord {
-    return this.exec.toObject(this.exec.decode(bytes), TO_OBJECT) as ExecRecord;
+    const m = this.exec.decode(bytes);
+    const r = this.exec.toObject(m, TO_OBJECT) as ExecRecord;
+    r.cum_notional = notionalOfUint64((m as unknown as { cum_notional: number | LongLike }).cum_notional);
+    return r;
   }
 
   decodeTrade(bytes: Uint8Array): TradeRecord {

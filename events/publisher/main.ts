@@ -21,8 +21,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseConfig, refuseWideInstruments } from '../../engine/config.js';
+import { parseConfig } from '../../engine/config.js';
 import { parseClusterConfig, parseHostPort, type HostPort } from '../../replicator/cluster-config.js';
+import { refuseNotionalsBeyondUint64 } from '../codec.js';
 import { configuredBrokers, resolveBrokers } from '../kafka.js';
 import { Publisher } from './publisher.js';
 import { runMain, stopOnSignals } from '../../ops/process.js';
@@ -68,7 +69,8 @@ async function main(): Promise<void> {
   const raw = JSON.parse(readFileSync(clusterPath, 'utf8')) as Record<string, unknown>;
   const cluster = parseClusterConfig(raw, path.dirname(clusterPath));
   const shardConfig = parseConfig(JSON.parse(readFileSync(cluster.shardConfigPath, 'utf8')));
-  refuseWideInstruments(shardConfig, 'event publisher', 'cum_notional in Kafka execution reports');
+  // Wide instruments are exact on Kafka (cum_notional a uint64, codec.ts); beyond 2^64 − 1 not.
+  refuseNotionalsBeyondUint64(shardConfig, 'event publisher');
   const configured = configuredBrokers(raw);
   let brokers: string[];
   try {

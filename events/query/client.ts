@@ -2,6 +2,7 @@
 // request signed like order entry (api/signing.ts).
 
 import * as grpc from '@grpc/grpc-js';
+import { parse as losslessParse } from 'lossless-json';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
 import { QueryCodec, QueryGrpcServer, queryMethodPath } from './grpc-server.js';
 
@@ -11,6 +12,19 @@ export interface QueryKey {
 }
 
 const EMPTY = new Uint8Array(0);
+
+const INTEGER_RE = /^-?[0-9]+$/;
+
+/** A JSON number: an integer above 2^53 (a wide order's cum_notional) as a bigint, exactly; else a number. */
+function exactNumber(text: string): number | bigint {
+  const n = Number(text);
+  return INTEGER_RE.test(text) && !Number.isSafeInteger(n) ? BigInt(text) : n;
+}
+
+/** JSON.parse, except that an integer beyond Number.MAX_SAFE_INTEGER is a bigint (exact) rather than a rounded number. */
+export function parseJsonExact(text: string): unknown {
+  return losslessParse(text, undefined, exactNumber);
+}
 
 export interface QueryRestResponse {
   status: number;
@@ -24,7 +38,7 @@ export class QueryRestClient {
     private readonly key: QueryKey,
   ) {}
 
-  /** GET `pathAndQuery` (e.g. `/v1/accounts/1/orders?state=all`), signed; the JSON body and status. */
+  /** GET `pathAndQuery` (e.g. `/v1/accounts/1/orders?state=all`), signed; the JSON body (parsed exactly: parseJsonExact) and status. */
   async get(pathAndQuery: string, key: QueryKey = this.key): Promise<QueryRestResponse> {
     const auth = signRequest(key, `GET ${pathAndQuery}`, EMPTY);
     const res = await fetch(`${this.baseUrl}${pathAndQuery}`, {
@@ -38,7 +52,7 @@ export class QueryRestClient {
     return {
       status: res.status,
       headers: res.headers,
-      body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+      body: text === '' ? {} : (parseJsonExact(text) as Record<string, unknown>),
     };
   }
 }

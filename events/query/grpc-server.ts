@@ -20,6 +20,7 @@ import { ErrorReason } from '../../api/errors.js';
 import { METADATA_STATUS_DETAILS, statusDetailsBin } from '../../api/grpc-status.js';
 import { errorStack, linesLog, type Log } from '../../ops/log.js';
 import { GrpcIntrospection } from '../../ops/grpc-introspection.js';
+import { assertProtobufLongs, safeIntegersAsNumbers, uint64Wire } from '../exact-uint64.js';
 
 const PROTO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../proto');
 /** The query contract as clients and reflection name it (it imports exchange/v1/order_entry.proto). */
@@ -49,6 +50,7 @@ export class QueryCodec {
   readonly service: protobuf.Service;
 
   constructor() {
+    assertProtobufLongs();
     const root = new protobuf.Root();
     root.resolvePath = (_origin, target) => (path.isAbsolute(target) ? target : path.join(PROTO_ROOT, target));
     root.loadSync(QUERY_PROTO_PATH, { keepCase: true });
@@ -62,6 +64,7 @@ export class QueryCodec {
     return (QueryCodec.shared ??= new QueryCodec());
   }
 
+  /** Requests: 64-bit fields as numbers (the core checks them as safe integers). */
   decode(type: string, bytes: Uint8Array): Record<string, unknown> {
     const t = this.root.lookupType(type);
     return t.toObject(t.decode(bytes), { longs: Number, enums: String, defaults: false, arrays: true }) as Record<
@@ -76,13 +79,19 @@ export class QueryCodec {
     return Buffer.from(t.encode(t.fromObject(withEnumPrefixes(value) as Record<string, unknown>)).finish());
   }
 
-  /** For clients (tests): bytes → plain object with enum names without prefix. */
+  /**
+   * For clients (tests): bytes → plain object with enum names without prefix, 64-bit fields
+   * exact — numbers, except a value above 2^53 (a wide order's cum_notional) as a bigint.
+   */
   decodeReply(type: string, bytes: Uint8Array): Record<string, unknown> {
-    return withoutEnumPrefixes(this.decode(type, bytes)) as Record<string, unknown>;
+    const t = this.root.lookupType(type);
+    const v = t.toObject(t.decode(bytes), { longs: BigInt, enums: String, defaults: false, arrays: true });
+    return withoutEnumPrefixes(safeIntegersAsNumbers(v)) as Record<string, unknown>;
   }
 }
 
 function withEnumPrefixes(v: unknown): unknown {
+  if (typeof v === 'bigint') return uint64Wire(v); // a wide cum_notional, exactly
   if (Array.isArray(v)) return v.map(withEnumPrefixes);
   if (typeof v !== 'object' || v === null) return v;
   const out: Record<string, unknown> = {};

@@ -26,6 +26,7 @@
 // synchronously in the handler; every response that outlives its handler has onAborted and is
 // never written after it fired; asynchronous writes are corked.
 
+import { jsonStringifyExact } from '../../api/json-exact.js';
 import { STATUS_CODES } from 'node:http';
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../../api/signing.js';
@@ -246,7 +247,8 @@ export class QueryRestServer {
         this.inflight--;
         if (aborted || this.stopped) return;
         res.cork(() => {
-          if (reply.ok) writeJson(res, 200, JSON.stringify(reply.body));
+          // A wide order's cum_notional is a bigint: written as its exact integer literal.
+          if (reply.ok) writeJson(res, 200, jsonStringifyExact(reply.body));
           else writeError(res, reply.error);
         });
       });

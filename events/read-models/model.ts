@@ -23,7 +23,9 @@
 // application changes — so the order in which partitions interleave never changes a view: a rebuild from offset zero
 // equals the live model, whatever the batches and rebalances were.
 
+import type { Notional } from '../../engine/notional.js';
 import { OrdStatus } from '../../engine/types.js';
+import { notionalOfBigint } from '../exact-uint64.js';
 import type { ExecRecord, ProgressRecord, TradeRecord } from '../codec.js';
 import { EVENT_TOPICS, TOPIC_FILLS, TOPIC_ORDERS, TOPIC_PROGRESS, TOPIC_TRADES } from '../topics.js';
 import { assertFor, type Assert } from '../../ops/assert.js';
@@ -76,7 +78,8 @@ export interface OrderView {
   cum_qty: number;
   leaves_qty: number;
   display_qty: number;
-  cum_notional: number;
+  /** Σ last_qty × last_px, exact: a number up to Number.MAX_SAFE_INTEGER, a bigint above (a wide instrument's). */
+  cum_notional: Notional;
   /** cum_notional / cum_qty, the report's exact decimal string (engine/avg-px.ts). */
   avg_px: string;
   /** Reason of the last report (empty if none). */
@@ -193,13 +196,23 @@ interface EventPosition {
   position: number;
 }
 
+/** An order in the snapshot: cum_notional as a decimal string (version 4; a number in version 3). */
+type OrderJson = Omit<OrderState, 'cum_notional'> & { cum_notional: string | number };
+
+/**
+ * The snapshot's version: 4 writes an order's cum_notional as a decimal string (it can pass
+ * 2^53). Version 3 (a number, exact: the publisher then refused wide instruments) is still
+ * read; older ones are not (rebuilt from offset zero, consumer.ts).
+ */
+const SNAPSHOT_MODEL_VERSION = 4;
+
 /** JSON-safe form of the whole state (snapshot file; bigint as decimal strings; maps as sorted entry lists). */
 export interface ReadModelsJson {
-  /** 3: candles have quote_volume and a 1d interval; recent trades and the log time are kept (version 2 is rebuilt). */
-  version: 3;
+  /** 3: candles have quote_volume and a 1d interval; recent trades and the log time are kept (version 2 is rebuilt). 4: orders' cum_notional as a string. */
+  version: 3 | 4;
   consumed: [string, number][];
   applied: [string, EventPosition][];
-  orders: OrderState[];
+  orders: OrderJson[];
   clientOrderIds: [number, [string, number][]][];
   doneOrders: [number, number[]][];
   fills: [number, FillView[]][];
@@ -707,10 +720,14 @@ export class ReadModels {
     const num = <V>(m: Map<number, V>) => [...m].sort((a, b) => a[0] - b[0]);
     const str = <V>(m: Map<string, V>) => [...m].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     return {
-      version: 3,
+      version: SNAPSHOT_MODEL_VERSION,
       consumed: str(this.consumed),
       applied: str(this.applied).map(([k, v]) => [k, { ...v }]),
-      orders: num(this.orders).map(([, o]) => ({ ...o, client_order_ids: [...o.client_order_ids] })),
+      orders: num(this.orders).map(([, o]) => ({
+        ...o,
+        cum_notional: o.cum_notional.toString(),
+        client_order_ids: [...o.client_order_ids],
+      })),
       clientOrderIds: num(this.clientOrderIds).map(([a, m]) => [a, str(m)]),
       doneOrders: num(this.doneOrders).map(([a, ids]) => [a, [...ids]]),
       fills: num(this.fills).map(([a, l]) => [a, l.map((f) => ({ ...f }))]),
@@ -737,11 +754,17 @@ export class ReadModels {
   }
 
   static fromJSON(j: ReadModelsJson): ReadModels {
-    if (j.version !== 3) throw new ReadModelError(`read model snapshot version ${String(j.version)}`);
+    if (j.version !== SNAPSHOT_MODEL_VERSION && j.version !== 3)
+      throw new ReadModelError(`read model snapshot version ${String(j.version)}`);
     const m = new ReadModels();
     for (const [k, v] of j.consumed) m.consumed.set(k, v);
     for (const [k, v] of j.applied) m.applied.set(k, { ...v });
-    for (const o of j.orders) m.orders.set(o.order_id, { ...o, client_order_ids: [...o.client_order_ids] });
+    for (const o of j.orders)
+      m.orders.set(o.order_id, {
+        ...o,
+        cum_notional: cumNotionalOfJson(o.cum_notional),
+        client_order_ids: [...o.client_order_ids],
+      });
     for (const [a, list] of j.clientOrderIds) m.clientOrderIds.set(a, new Map(list));
     for (const o of m.orders.values()) {
       if (!isOpenStatus(o.order_status)) continue;
@@ -822,6 +845,16 @@ export class ReadModels {
       log_time_us: j.log_time_us,
     };
   }
+}
+
+/** An order's cum_notional from the snapshot: a decimal string (version 4) or a safe integer (version 3). */
+function cumNotionalOfJson(v: string | number): Notional {
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v) || v < 0) throw new ReadModelError(`order cum_notional ${v} is not exact`);
+    return v;
+  }
+  if (!/^[0-9]+$/.test(v)) throw new ReadModelError(`order cum_notional ${JSON.stringify(v)} is not an integer`);
+  return notionalOfBigint(BigInt(v));
 }
 
 function candleOut(c: CandleState): Candle {

@@ -113,6 +113,23 @@ export function orderFlow(count: number, seed: number, firstOrderSeq = 1): Recor
   return out;
 }
 
+/** BTC quantities of the example flow (1–6 units) times this: up to ~60 BTC in satoshis, so a fill at ~50,000.00 USD passes 2^53. */
+const QTY_SCALE = 1_000_000_007;
+
+/** The example config file with BTC-USD wide: 1 satoshi up to 1,000 BTC at up to 1,000,000.00 USD (1e19 units of notional). */
+export function wideShardConfigJson(): { instruments: Record<string, unknown>[] } {
+  const raw = JSON.parse(fs.readFileSync(SHARD_CONFIG_PATH, 'utf8'));
+  Object.assign(raw.instruments[0], { maxQty: 100_000_000_000, maxPrice: 100_000_000, qtyDecimals: 8 });
+  return raw;
+}
+
+/** The example order flow with BTC-USD quantities (and amends, < 10) scaled to wide ones. */
+export function wideFlow(count: number, seed: number, firstOrderSeq = 1): Record<string, unknown>[] {
+  return orderFlow(count, seed, firstOrderSeq).map((c) =>
+    typeof c.qty === 'number' && c.qty < 10 ? { ...c, qty: c.qty * QTY_SCALE } : c,
+  );
+}
+
 /**
  * The flow packed into batch entries of up to `perEntry` commands of one client session, as a
  * leader would log them for a fresh state machine: the first entry starts with the session's

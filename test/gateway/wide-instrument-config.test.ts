@@ -59,8 +59,12 @@ describe('wide instruments are refused where notionals are not yet exact', () =>
     );
   });
 
-  it('the event publisher process exits at startup with that error', async () => {
-    const cluster = writeCluster('wide-pub', true);
+  it('the event publisher process accepts wide instruments (exact on Kafka) but exits at startup on notionals beyond 2^64-1 (uint64 records)', async () => {
+    const cluster = writeCluster('huge-pub', true);
+    const shardPath = path.join(dir, 'huge-pub-shard.json');
+    const shard = JSON.parse(readFileSync(shardPath, 'utf8'));
+    shard.instruments[0].maxPrice = 1_000_000_000; // × 1e11 = 1e20 > 2^64 - 1
+    writeFileSync(shardPath, JSON.stringify(shard));
     const err = await run(process.execPath, ['--import', 'tsx', 'events/publisher/main.ts', '--cluster', cluster], {
       cwd: REPO_ROOT,
       timeout: 120_000,
@@ -70,7 +74,7 @@ describe('wide instruments are refused where notionals are not yet exact', () =>
     );
     expect(err?.code).not.toBe(0);
     expect(err?.stderr).toMatch(
-      /BTC-USD is a wide instrument .* event publisher does not support yet: cum_notional in Kafka/,
+      /event publisher: BTC-USD has maxPrice \* maxQty = 100000000000000000000, beyond 2\^64-1: cum_notional is a uint64/,
     );
   });
 });

@@ -1,0 +1,71 @@
+// uint64 fields that may pass 2^53 (a wide instrument's cum_notional, engine/notional.ts),
+// exact through protobufjs. protobufjs reads a uint64 as a Long (its `util.Long`, the `long`
+// package, set when it loads) and converts it to a double with `longs: Number` — rounded above
+// 2^53; on the way in it takes a number, a decimal string or a Long-like {low, high}, but a
+// bigint is silently written as 0 (LongBits.from reads .low/.high of it). So a bigint goes in
+// as its two 32-bit halves, and a value comes out as a number when it is a safe integer, as a
+// bigint above: the edges' Notional.
+
+import protobuf from 'protobufjs';
+import type { Notional } from '../engine/notional.js';
+
+/** The largest uint64: a notional above it has no protobuf form (events.proto, query.proto). */
+export const UINT64_MAX = (1n << 64n) - 1n;
+
+/** What protobufjs reads a 64-bit field from, and what it decodes one to (its Long has these fields). */
+export interface LongLike {
+  low: number;
+  high: number;
+  unsigned?: boolean;
+}
+
+const U32_MASK = 0xffff_ffffn;
+/** A uint64's high 32 bits below this: the value is below 2^53, a safe integer. */
+const HIGH_SAFE_LIMIT = 2 ** 21;
+
+/**
+ * Throws unless protobufjs decodes 64-bit fields as Longs: without its `long` dependency it
+ * decodes them straight to doubles, which no later step can make exact again.
+ */
+export function assertProtobufLongs(): void {
+  if (!protobuf.util.Long) throw new Error('protobufjs has no Long (package long): 64-bit fields would not be exact');
+}
+
+/**
+ * A uint64 as protobufjs writes it exactly: a number as it is, a bigint as its two 32-bit
+ * halves. Throws a RangeError for a value outside [0, 2^64) rather than writing it wrapped.
+ */
+export function uint64Wire(value: Notional): number | LongLike {
+  if (typeof value === 'number') return value;
+  if (value < 0n || value > UINT64_MAX) throw new RangeError(`${value} is not a uint64`);
+  return { low: Number(value & U32_MASK) | 0, high: Number((value >> 32n) & U32_MASK) | 0, unsigned: true };
+}
+
+/** A bigint as the edges carry a notional: a number when it is a safe integer, else the bigint. */
+export function notionalOfBigint(value: bigint): Notional {
+  return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value;
+}
+
+/** A decoded uint64 (protobufjs gives a Long, or a number) as a Notional, exactly. */
+export function notionalOfUint64(value: number | bigint | LongLike): Notional {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'bigint') return notionalOfBigint(value);
+  const high = value.high >>> 0;
+  // Below 2^53 (high < 2^21): an exact double, without a BigInt (every narrow record).
+  if (high < HIGH_SAFE_LIMIT) return high * 2 ** 32 + (value.low >>> 0);
+  return notionalOfBigint((BigInt(high) << 32n) | BigInt(value.low >>> 0));
+}
+
+/**
+ * A plain object decoded with `longs: BigInt` with every bigint that is a safe integer turned
+ * back into a number (the rest stay bigints: exact). For replies whose 64-bit fields are
+ * numbers everywhere except a wide notional.
+ */
+export function safeIntegersAsNumbers(v: unknown): unknown {
+  if (typeof v === 'bigint') return notionalOfBigint(v);
+  if (Array.isArray(v)) return v.map(safeIntegersAsNumbers);
+  if (typeof v !== 'object' || v === null || ArrayBuffer.isView(v)) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[k] = safeIntegersAsNumbers(x);
+  return out;
+}

@@ -37,7 +37,7 @@ import type { ExecutionReportOut } from '../api/execution-report.js';
 import { jsonStringifyExact } from '../api/json-exact.js';
 import { CANONICAL_TABLES, RECORD_TEMPLATE, RECORD_WRITER } from './canonical.js';
 import { CHAIN_WORKER_ROLE, hashRecords, type HashReply, type HashRequest } from './chain-hash.mjs';
-import { parseJsonExact } from './exact-json.js';
+import { parseJsonExact } from '../api/json-exact.js';
 import type { Findings } from './findings.js';
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 // request signed like order entry (api/signing.ts).
 
 import * as grpc from '@grpc/grpc-js';
-import { parse as losslessParse } from 'lossless-json';
+import { parseJsonExact } from '../../api/json-exact.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
 import { QueryCodec, QueryGrpcServer, queryMethodPath } from './grpc-server.js';
 
@@ -12,19 +12,6 @@ export interface QueryKey {
 }
 
 const EMPTY = new Uint8Array(0);
-
-const INTEGER_RE = /^-?[0-9]+$/;
-
-/** A JSON number: an integer above 2^53 (a wide order's cum_notional) as a bigint, exactly; else a number. */
-function exactNumber(text: string): number | bigint {
-  const n = Number(text);
-  return INTEGER_RE.test(text) && !Number.isSafeInteger(n) ? BigInt(text) : n;
-}
-
-/** JSON.parse, except that an integer beyond Number.MAX_SAFE_INTEGER is a bigint (exact) rather than a rounded number. */
-export function parseJsonExact(text: string): unknown {
-  return losslessParse(text, undefined, exactNumber);
-}
 
 export interface QueryRestResponse {
   status: number;

@@ -24,6 +24,7 @@
 // equals the live model, whatever the batches and rebalances were.
 
 import { OrdStatus } from '../../engine/types.js';
+import { safeNotional } from '../../engine/notional.js';
 import type { ExecRecord, ProgressRecord, TradeRecord } from '../codec.js';
 import { EVENT_TOPICS, TOPIC_FILLS, TOPIC_ORDERS, TOPIC_PROGRESS, TOPIC_TRADES } from '../topics.js';
 import { assertFor, type Assert } from '../../ops/assert.js';
@@ -352,7 +353,7 @@ export class ReadModels {
         cum_qty: r.cum_qty,
         leaves_qty: r.leaves_qty,
         display_qty: r.display_qty,
-        cum_notional: r.cum_notional,
+        cum_notional: safeNotional(r.cum_notional), // wide instruments: refused by the publisher for now
         avg_px: r.avg_px,
         reason: r.reason,
         last_exec_id: r.exec_id,
@@ -374,7 +375,7 @@ export class ReadModels {
       o.cum_qty = r.cum_qty;
       o.leaves_qty = r.leaves_qty;
       o.display_qty = r.display_qty;
-      o.cum_notional = r.cum_notional;
+      o.cum_notional = safeNotional(r.cum_notional);
       o.avg_px = r.avg_px;
       o.reason = r.reason;
       o.last_exec_id = r.exec_id;

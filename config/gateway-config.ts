@@ -24,16 +24,23 @@
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseConfig, refuseWideInstruments } from '../engine/config.js';
+import { parseConfig } from '../engine/config.js';
+import { notionalMax, type Notional } from '../engine/notional.js';
 import type { InstrumentConfig, ShardConfig } from '../engine/types.js';
 import { parseClusterConfig, parseHostPort } from '../replicator/cluster-config.js';
 import type { ApiKeyConfig } from '../api/auth.js';
+import { NOTIONAL_MAX } from '../api/limits.js';
 
 export interface RiskLimits {
   /** Largest quantity of one order (quantity units). */
   maxOrderQty: number;
-  /** Largest price × quantity of one order (price units × quantity units). */
-  maxNotional: number;
+  /**
+   * Largest price × quantity of one order (price units × quantity units). In the file a positive
+   * integer: a JSON number up to 2^53 − 1, or a string of digits for any larger value (a wide
+   * instrument's, e.g. "1000000000000000000"); here a number when it is at most 2^53 − 1, else a
+   * bigint (the Notional rule), so that gateway/risk.ts compares exactly.
+   */
+  maxNotional: Notional;
   /** Live orders of the account at most (as seen by this gateway, pending ones included). */
   maxOpenOrders: number;
   /** Token bucket per API key: refill rate (requests/s) and capacity. */
@@ -97,6 +104,39 @@ function num(v: unknown, what: string, min: number): number {
   return v;
 }
 
+/**
+ * A positive integer notional limit: a JSON number that is a safe integer, or a string of digits
+ * (for a limit above 2^53 − 1, which a JSON number cannot hold exactly). A number above 2^53 − 1
+ * is refused rather than taken as whatever double it was read as.
+ */
+function notionalLimit(v: unknown, what: string): Notional {
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v) || v < 1)
+      fail(`${what} must be an integer from 1 to 2^53-1, or a string of digits for a larger value`);
+    return v;
+  }
+  if (typeof v !== 'string' || !/^[1-9][0-9]{0,39}$/.test(v))
+    fail(`${what} must be a positive integer (a number, or a string of digits)`);
+  const n = BigInt(v);
+  return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+}
+
+/**
+ * Refuses a shard whose instrument's notional (at most maxPrice × maxQty for one order) could
+ * pass NOTIONAL_MAX (2^64 − 1, the reports' uint64 cum_notional): no report could carry it.
+ * Wide instruments below it (maxPrice × maxQty ≥ 2^53) are exact at every edge of the gateway.
+ */
+function refuseNotionalsBeyondApi(engineConfig: ShardConfig, shardConfigPath: string): void {
+  engineConfig.instruments.forEach((x, i) => {
+    const max = notionalMax(x.maxPrice, x.maxQty);
+    if (max > NOTIONAL_MAX)
+      fail(
+        `${shardConfigPath} instruments[${i}]: ${x.symbol}'s maxPrice * maxQty = ${max} exceeds 2^64-1, ` +
+          'the largest cum_notional an execution report carries (uint64)',
+      );
+  });
+}
+
 function apiKeys(v: unknown, what: string): ApiKeyConfig[] {
   if (!Array.isArray(v)) fail(`${what} must be an array`);
   return v.map((k: unknown, i) => {
@@ -128,11 +168,7 @@ export function parseGatewayConfig(raw: unknown, baseDir: string): GatewayConfig
       path.dirname(clusterFile),
     );
     const engineConfig = parseConfig(JSON.parse(readFileSync(cluster.shardConfigPath, 'utf8')) as unknown);
-    refuseWideInstruments(
-      engineConfig,
-      'gateway and query service',
-      'cum_notional in execution reports and read models',
-    );
+    refuseNotionalsBeyondApi(engineConfig, cluster.shardConfigPath);
     return {
       id: typeof so.id === 'number' ? so.id : engineConfig.shardId,
       symbols: engineConfig.instruments.map((x) => x.symbol),
@@ -163,7 +199,7 @@ export function parseGatewayConfig(raw: unknown, baseDir: string): GatewayConfig
       maxNotional:
         r.maxNotional === undefined
           ? DEFAULT_RISK.maxNotional
-          : num(r.maxNotional, `accounts[${i}].risk.maxNotional`, 1),
+          : notionalLimit(r.maxNotional, `accounts[${i}].risk.maxNotional`),
       maxOpenOrders:
         r.maxOpenOrders === undefined
           ? DEFAULT_RISK.maxOpenOrders

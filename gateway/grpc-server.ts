@@ -183,10 +183,15 @@ export class OrderEntryCodec {
     return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
-  /** Decodes to a plain object: longs as numbers, enums as unprefixed strings, scalar defaults set, absent sub-messages omitted. */
+  /**
+   * Decodes to a plain object: 64-bit integers exactly (a number up to 2^53 − 1, a bigint above:
+   * a wide instrument's cum_notional), enums as unprefixed strings, scalar defaults set, absent
+   * sub-messages omitted.
+   */
   decode(typeName: string, bytes: Uint8Array): Plain {
     const type = this.type(typeName);
-    const obj = type.toObject(type.decode(bytes), { longs: Number, enums: String, defaults: true, arrays: true });
+    // longs as strings, then exactLong: `longs: Number` would round a uint64 above 2^53 silently.
+    const obj = type.toObject(type.decode(bytes), { longs: String, enums: String, defaults: true, arrays: true });
     return this.fromWire(type, obj);
   }
 
@@ -248,6 +253,7 @@ export class OrderEntryCodec {
       return n;
     }
     if (rt instanceof protobuf.Type) return this.toWire(rt, v as Plain, strict, where);
+    if (typeof v === 'bigint') return uint64Bits(v, where);
     return v;
   }
 
@@ -269,10 +275,31 @@ export class OrderEntryCodec {
         obj[key] = Array.isArray(v) ? v.map(strip) : strip(v);
       } else if (rt instanceof protobuf.Type) {
         obj[key] = Array.isArray(v) ? v.map((x) => this.fromWire(rt, x as Plain)) : this.fromWire(rt, v as Plain);
+      } else if (LONG_TYPES.has(field.type)) {
+        obj[key] = Array.isArray(v) ? v.map(exactLong) : exactLong(v);
       }
     }
     return obj;
   }
+}
+
+/** The proto scalar types protobufjs decodes as Longs (with `longs: String`, as decimal strings). */
+const LONG_TYPES: ReadonlySet<string> = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
+
+/** A 64-bit integer decoded as a decimal string, exactly: a number when it is a safe integer, else a bigint (the Notional rule). */
+function exactLong(s: unknown): unknown {
+  if (typeof s !== 'string') return s;
+  const n = Number(s);
+  return Number.isSafeInteger(n) ? n : BigInt(s);
+}
+
+/**
+ * A bigint as protobufjs's writer takes a 64-bit value exactly (its low and high 32 bits; the
+ * writer reads a bigint itself as 0). Only uint64 values are bigints here (cum_notional above 2^53).
+ */
+function uint64Bits(v: bigint, where: string): { low: number; high: number; unsigned: true } {
+  if (v < 0n || BigInt.asUintN(64, v) !== v) throw new TypeError(`${where}: ${v} is not a uint64`);
+  return { low: Number(v & 0xffff_ffffn) | 0, high: Number(v >> 32n) | 0, unsigned: true };
 }
 
 // ---------------------------------------------------------------------------------------------

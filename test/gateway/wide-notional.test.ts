@@ -344,4 +344,40 @@ describe('a wide instrument through the gateway', () => {
       g3.close();
     }
   });
+
+  it('`matchbook place` prints the wide fill with every digit of cum_notional', async () => {
+    await rest1.placeOrder(order('SELL', PX_1M_LESS_1C, QTY_1000_BTC - 1));
+    const printed: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((x: unknown) => void printed.push(String(x)));
+    const err = vi.spyOn(console, 'error').mockImplementation((x: unknown) => void printed.push(String(x)));
+    let code: number;
+    try {
+      code = await main([
+        'place',
+        '--symbol',
+        'BTC-USD',
+        '--side',
+        'BUY',
+        '--type',
+        'LIMIT',
+        '--price',
+        '1000000.00',
+        '--qty',
+        '999.99999999',
+        '--url',
+        ex.restUrl,
+        '--key',
+        KEY2.key,
+        '--secret',
+        KEY2.hmacSecret,
+      ]);
+    } finally {
+      log.mockRestore();
+      err.mockRestore();
+    }
+    const text = printed.join('\n');
+    expect(code, text).toBe(0);
+    expect(text).toContain('"cum_notional": 9999999899900000001,');
+    expect(text).toContain('"cum_notional_decimal": "999999989.9900000001"');
+  });
 });

@@ -26,6 +26,7 @@ import { main } from '../../cli/matchbook.js';
 import { WsConnection } from '../../feed/client/ws-connection.js';
 import { OrderEntryGrpcClient, OrderEntryError } from '../../gateway/client/grpc-client.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
+import type { OrderView } from '../../gateway/order-view.js';
 import { REPO_ROOT } from '../../replicator/process-cluster.js';
 import { KEY1, KEY2, startInProcessExchange, waitFor, type InProcessExchange } from '../fuzz/harness.js';
 
@@ -225,6 +226,9 @@ describe('a wide instrument through the gateway', () => {
     expect(expected).toBe(9_999_999_899_900_000_001n);
     expect(BigInt(Number(expected))).not.toBe(expected); // no double holds it: a rounded value would show
     expect(t.cum_notional).toBe(expected);
+    // The gateway's order view (GetOrder's memory, kept as JSON text) reads it back exactly too.
+    const view = (ex.gateway as unknown as { view: OrderView }).view;
+    expect(view.get(t.order_id)!.report.cum_notional).toBe(expected);
     expect(t).toMatchObject({
       cum_qty: qty,
       cum_notional_decimal: '999999989.9900000001',

@@ -117,9 +117,8 @@ describe('the user stream journal', () => {
     let gw = open(dir);
     gw.hub.open(1);
     const notionals = [9_999_999_899_900_000_001n, 15_000_100, 2n ** 64n - 1n, 9_007_199_254_740_991];
-    notionals.forEach((n, k) =>
-      gw.hub.publish({ ...report(1, k + 1), cum_notional: n } as ExecutionReportOut, `c${k + 1}`),
-    );
+    for (const [k, n] of notionals.entries())
+      gw.hub.publish({ ...report(1, k + 1), cum_notional: n } as ExecutionReportOut, `c${k + 1}`);
     gw.store!.close();
     gw = open(dir);
     const s = gw.hub.stream(1)!;

@@ -11,7 +11,10 @@
 //   - every report's HMAC verifies with verifyReportLines and `matchbook verify-reports`;
 //   - decimal strings in (price_decimal, quantity_decimal) come back the same in the reports;
 //   - a notional risk limit above 2^53, written as a digit string, is enforced exactly, and the
-//     reject names the exact product.
+//     reject names the exact product;
+//   - the gateway's order view reads the notional back exactly; `matchbook place` prints every digit.
+// On the code before this part every test fails: the gateway refused the config at startup (and
+// with only that refusal lifted, REST and gRPC answered INTERNAL, the user stream sent nothing).
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

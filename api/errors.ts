@@ -10,6 +10,7 @@
 
 import { Reason } from '../engine/types.js';
 import type { OrderResultOut } from './execution-report.js';
+import { jsonStringifyExact } from './json-exact.js';
 
 /** Error codes with their HTTP status and gRPC status (docs/errors.md lists them all). */
 export const ErrorCode = {
@@ -227,7 +228,8 @@ export function errorBody(e: GatewayError | { code: string; reason: string; mess
   if (x.seq !== undefined) out.seq = x.seq;
   if (x.field !== undefined) out.field = x.field;
   if (x.result !== undefined) out.result = x.result;
-  return JSON.stringify(out);
+  // A refused command's reports may carry a wide instrument's cum_notional (a bigint).
+  return jsonStringifyExact(out);
 }
 
 /** Every reason an edge of the gateway or the query service can answer with (own and engine reject reasons). */

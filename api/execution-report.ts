@@ -11,7 +11,7 @@
 
 import { AVG_PX_DECIMALS, avgPx } from '../engine/avg-px.js';
 import { ENUM_NAMES, reasonName } from '../engine/json-codec.js';
-import { safeNotional } from '../engine/notional.js';
+import type { Notional } from '../engine/notional.js';
 import type { ExecReport } from '../engine/types.js';
 import { formatUnits, shiftPoint } from './decimal.js';
 import { toGlobalOrderId } from './order-ids.js';
@@ -38,7 +38,13 @@ export interface ExecutionReportFields<E> {
   leaves_qty: number;
   last_qty: number;
   last_px: number;
-  cum_notional: number;
+  /**
+   * Price × quantity summed over the fills, in price units × quantity units, exact (engine/notional.ts):
+   * a number up to Number.MAX_SAFE_INTEGER, a bigint above (only a wide instrument's, maxPrice ×
+   * maxQty ≥ 2^53), at most NOTIONAL_MAX (api/limits.ts). JSON writes a bigint as its exact integer
+   * literal (api/json-exact.ts), protobuf as the uint64 it is.
+   */
+  cum_notional: Notional;
   /** FIX AvgPx (tag 6): cum_notional / cum_qty in price units, an exact decimal string with 8 decimals, rounded half to even (engine/avg-px.ts); "0.00000000" before any fill. */
   avg_px: string;
   display_qty: number;
@@ -194,7 +200,7 @@ export function reportFields<E>(
     leaves_qty: e.leavesQty,
     last_qty: e.lastQty,
     last_px: e.lastPx,
-    cum_notional: safeNotional(e.cumNotional), // wide instruments are refused at gateway startup (config/gateway-config.ts)
+    cum_notional: e.cumNotional,
     avg_px: avg,
     display_qty: e.displayQty,
     reason: reasonText(e.reason),

@@ -7,18 +7,18 @@
 // JSON.stringify refuses a bigint (TypeError) and is the fast path: a value without one never
 // pays for the fallback, lossless-json's stringify, which writes a bigint as its digits.
 //
-// parseJsonExact is the way back: JSON.parse would round such a literal to a double, so a
+// jsonParseExact is the way back: JSON.parse would round such a literal to a double, so a
 // report compared, verified or summed after it would differ from the one sent.
 
 import { parse as losslessParse, stringify as losslessStringify } from 'lossless-json';
 
-/** JSON.stringify, except that a bigint anywhere in `value` is written as its exact integer literal. */
-export function jsonStringifyExact(value: unknown): string {
+/** JSON.stringify, except that a bigint anywhere in `value` is written as its exact integer literal (`space`: indentation, as JSON.stringify's). */
+export function jsonStringifyExact(value: unknown, space?: number): string {
   try {
-    return JSON.stringify(value);
+    return JSON.stringify(value, null, space);
   } catch (err) {
     if (!(err instanceof TypeError) || !/BigInt/i.test(err.message)) throw err;
-    const text = losslessStringify(value);
+    const text = losslessStringify(value, undefined, space);
     if (text === undefined) throw new TypeError('jsonStringifyExact: value has no JSON form');
     return text;
   }
@@ -40,7 +40,7 @@ function exactNumber(text: string): number | bigint {
  * lossless-json, with JSON.parse's rule for a duplicate key (the last one wins). Throws a
  * SyntaxError on text that is not JSON, as JSON.parse does.
  */
-export function parseJsonExact(text: string): unknown {
+export function jsonParseExact(text: string): unknown {
   if (!LONG_DIGIT_RUN.test(text)) return JSON.parse(text);
   return losslessParse(text, null, { parseNumber: exactNumber, onDuplicateKey: (d) => d.newValue });
 }

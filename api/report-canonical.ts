@@ -25,6 +25,7 @@
 
 import { createHash, type KeyObject } from 'node:crypto';
 import type { ExecutionReportFields, ExecutionReportOut } from './execution-report.js';
+import { jsonStringifyExact } from './json-exact.js';
 import { ed25519Verify } from './signing.js';
 
 export const CHAIN_GENESIS = '0'.repeat(64);
@@ -83,8 +84,9 @@ export const CANONICAL_STRING_FIELDS: ReadonlySet<CanonicalField> = new Set<Cano
 /**
  * JavaScript source of the template literal that writes the canonical form: `json(field)` is
  * the expression of the field's JSON text (a number, which the template writes as
- * Number#toString does, the same text as JSON for any finite number; or a string already in
- * JSON quotes), and `before`, if given, the expression of text to write before it (the audit's
+ * Number#toString does, the same text as JSON for any finite number; a bigint — a wide
+ * instrument's cum_notional — which it writes as its decimal digits, the exact JSON integer;
+ * or a string already in JSON quotes), and `before`, if given, the expression of text to write before it (the audit's
  * hashing writes the previous hash and the newline in the same string).
  */
 export function canonicalTemplate(json: (field: CanonicalField) => string, before?: string): string {
@@ -101,11 +103,14 @@ export const canonicalReport = new Function(
   `return function canonicalReport(r) { return ${canonicalTemplate((f) => (CANONICAL_STRING_FIELDS.has(f) ? `JSON.stringify(r.${f})` : `r.${f}`))}; };`,
 )() as (r: ExecutionReportFields<string>) => string;
 
-/** The canonical form by definition (slow; tests compare canonicalReport against it). */
+/**
+ * The canonical form by definition (slow; tests compare canonicalReport against it): the JSON of
+ * the fields in order, a bigint cum_notional as its exact integer literal.
+ */
 export function canonicalReportReference(r: ExecutionReportFields<string>): string {
   const o: Record<string, unknown> = {};
   for (const f of CANONICAL_FIELDS) o[f] = r[f];
-  return JSON.stringify(o);
+  return jsonStringifyExact(o);
 }
 
 export function chainStep(prevHash: string, canonical: string): string {

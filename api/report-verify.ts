@@ -21,6 +21,8 @@
 
 import type { KeyObject } from 'node:crypto';
 import type { ExecutionReportOut } from './execution-report.js';
+import { jsonParseExact, jsonStringifyExact } from './json-exact.js';
+import { NOTIONAL_MAX } from './limits.js';
 import {
   CANONICAL_FIELDS,
   CANONICAL_STRING_FIELDS,
@@ -92,8 +94,24 @@ interface ParsedHead {
 
 type Parsed = { kind: 'report'; v: ParsedReport } | { kind: 'head'; v: ParsedHead } | { kind: 'bad'; why: string };
 
+/**
+ * cum_notional as the canonical form needs it: a number up to 2^53 − 1, a bigint above (the
+ * gateway's one rule, so both write the same digits), up to NOTIONAL_MAX; from a JSON integer
+ * (parsed exactly) or protobuf's JSON mapping of a uint64 (a decimal string). Undefined if it
+ * cannot be one.
+ */
+function notionalValue(v: unknown): number | bigint | undefined {
+  let n: bigint;
+  if (typeof v === 'bigint') n = v;
+  else if (typeof v === 'string' && /^(0|[1-9][0-9]{0,19})$/.test(v)) n = BigInt(v);
+  else if (typeof v === 'number' && Number.isSafeInteger(v)) n = BigInt(v);
+  else return undefined;
+  if (n < 0n || n > NOTIONAL_MAX) return undefined;
+  return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+}
+
 /** A report field as the canonical form needs it, from REST's JSON or protobuf's JSON mapping; undefined if it cannot be one. */
-function canonicalValue(f: CanonicalField, v: unknown): string | number | undefined {
+function canonicalValue(f: CanonicalField, v: unknown): string | number | bigint | undefined {
   if (CANONICAL_STRING_FIELDS.has(f)) {
     if (v === undefined) return '';
     if (typeof v !== 'string') return undefined;
@@ -103,6 +121,7 @@ function canonicalValue(f: CanonicalField, v: unknown): string | number | undefi
     return v.startsWith(prefix) ? v.slice(prefix.length) : v;
   }
   if (v === undefined) return 0;
+  if (f === 'cum_notional') return notionalValue(v);
   const n = typeof v === 'string' && /^(0|[1-9][0-9]{0,15})$/.test(v) ? Number(v) : v;
   return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
@@ -112,7 +131,8 @@ function parseLine(text: string): Parsed {
     return { kind: 'bad', why: `longer than ${VERIFY_LINE_CHARS_MAX} characters` };
   let o: unknown;
   try {
-    o = JSON.parse(text);
+    // Exactly: a wide instrument's cum_notional above 2^53 rounded would not verify.
+    o = jsonParseExact(text);
   } catch {
     return { kind: 'bad', why: 'not JSON' };
   }
@@ -132,7 +152,7 @@ function parseLine(text: string): Parsed {
   const report: Record<string, unknown> = {};
   for (const f of CANONICAL_FIELDS) {
     const v = canonicalValue(f, r[f]);
-    if (v === undefined) return { kind: 'bad', why: `field ${f} is not a valid value: ${JSON.stringify(r[f])}` };
+    if (v === undefined) return { kind: 'bad', why: `field ${f} is not a valid value: ${jsonStringifyExact(r[f])}` };
     report[f] = v;
   }
   report.chain_seq = seq;

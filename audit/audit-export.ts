@@ -24,15 +24,13 @@
 // about it, like a cancel by client order id or a mass cancel); with --from/--to, rows whose
 // ts_us is in [from, to]. Filters combine (and). A time window alone gives every row.
 
-import { ENUMS_AS_NAMES, reportFields, type ExecutionReportFields } from '../api/execution-report.js';
+import { ENUMS_AS_NAMES, reportFields } from '../api/execution-report.js';
 import { jsonStringifyExact } from '../api/json-exact.js';
 import { localOfOrderId, orderIdOf, shardOfOrderId } from '../api/order-ids.js';
-import { avgPx } from '../engine/avg-px.js';
 import type { EventBuffer } from '../engine/event-buffer.js';
-import type { Notional } from '../engine/notional.js';
 import { decodeCommand } from '../engine/command-codec.js';
 import { ENUM_NAMES, eventToJson } from '../engine/json-codec.js';
-import { EventKind, type Command, type ExecReport } from '../engine/types.js';
+import { EventKind, type Command } from '../engine/types.js';
 import type { Entry } from '../replicator/log.js';
 import { ApplyOutcome, OUTCOME_NAMES, type ApplyResult } from '../shard/state-machine.js';
 import { BatchCursor } from '../shard/batch-codec.js';
@@ -102,23 +100,6 @@ export const CSV_COLUMNS = [
   'detail',
 ] as const;
 type CsvRow = Partial<Record<(typeof CSV_COLUMNS)[number], string | number | bigint | boolean>>;
-
-/** A report row's fields: cum_notional exact (a bigint above 2^53 − 1). */
-type ExactReport = Omit<ExecutionReportFields<string>, 'cum_notional'> & { cum_notional: Notional };
-
-/**
- * reportFields of exec `e` with cum_notional exact. reportFields carries cum_notional as a
- * number (safeNotional throws on a bigint, the gateway's reports not being exact yet), so a
- * wide one is mapped with a placeholder and its exact value and avg_px set after.
- */
-function exactReportFields(shard: number, e: ExecReport): ExactReport {
-  const cum = e.cumNotional;
-  if (typeof cum === 'number') return reportFields(shard, e, ENUMS_AS_NAMES);
-  const r: ExactReport = reportFields(shard, { ...e, cumNotional: 0 }, ENUMS_AS_NAMES);
-  r.cum_notional = cum;
-  r.avg_px = avgPx(cum, e.cumQty);
-  return r;
-}
 
 const ENUM_FIELDS: Record<string, Map<number, string>> = {
   side: ENUM_NAMES.side,
@@ -341,7 +322,7 @@ function exportEvent(
     if (orderSeq !== undefined && ev.orderId[i] !== orderSeq) return;
     const e = ev.event(i);
     if (e.kind !== 'exec') return;
-    const report = exactReportFields(shard, e);
+    const report = reportFields(shard, e, ENUMS_AS_NAMES);
     scope.rows.report++;
     scope.emit(
       { row: 'report', shard, log_index: index, time: isoUs(report.ts_us), committed, ...report },

@@ -37,7 +37,7 @@ import type { ExecutionReportOut } from '../api/execution-report.js';
 import { jsonStringifyExact } from '../api/json-exact.js';
 import { CANONICAL_TABLES, RECORD_TEMPLATE, RECORD_WRITER } from './canonical.js';
 import { CHAIN_WORKER_ROLE, hashRecords, type HashReply, type HashRequest } from './chain-hash.mjs';
-import { parseJsonExact } from '../api/json-exact.js';
+import { jsonParseExact } from '../api/json-exact.js';
 import type { Findings } from './findings.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -707,7 +707,7 @@ export class ChainCheck {
       let r: ExecutionReportOut;
       try {
         // Exact: a wide instrument's cum_notional is an integer literal above 2^53 − 1.
-        r = parseJsonExact(raw) as ExecutionReportOut;
+        r = jsonParseExact(raw) as ExecutionReportOut;
       } catch {
         this.findings.fail('reports', 'not JSON', { file: path.basename(file), line: k + 1 });
         continue;
@@ -777,8 +777,8 @@ export class ChainCheck {
 
 /** "cum_qty: report 4, log 3; …" between two canonical reports. */
 export function fieldDiff(reportCanonical: string, logCanonical: string): string {
-  const a = parseJsonExact(reportCanonical) as Record<string, unknown>;
-  const b = parseJsonExact(logCanonical) as Record<string, unknown>;
+  const a = jsonParseExact(reportCanonical) as Record<string, unknown>;
+  const b = jsonParseExact(logCanonical) as Record<string, unknown>;
   const diffs: string[] = [];
   for (const k of Object.keys(b)) {
     const [x, y] = [jsonStringifyExact(a[k]), jsonStringifyExact(b[k])];

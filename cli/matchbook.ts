@@ -23,6 +23,7 @@ import { runAudit, runReplay } from './audit-commands.js';
 import { VERIFY_REPORTS_USAGE, runVerifyReports } from './verify-reports.js';
 import { OPERATOR_USAGE, runOperator } from './operator-commands.js';
 import { signRequest, HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../api/signing.js';
+import { jsonParseExact, jsonStringifyExact } from '../api/json-exact.js';
 import { WATCH_USAGE, watch } from '../feed/client/watch.js';
 
 const USAGE = `usage: matchbook <place|cancel|amend|cancel-all|orders|instruments|watch|replay|audit|verify-reports|cluster|halt|resume|kill-switch|transfer-leader|snapshot> [args] [--url U --key K --secret S]
@@ -210,11 +211,11 @@ async function sendSigned(a: OrderArgs, { method, path, body }: GatewayRequest):
   const text = await res.text();
   let out: unknown = text;
   try {
-    out = JSON.parse(text);
+    out = jsonParseExact(text); // a wide instrument's cum_notional above 2^53 printed with all its digits
   } catch {
     /* not JSON: print as is */
   }
-  console.log(JSON.stringify({ status: res.status, body: out }, null, 2));
+  console.log(jsonStringifyExact({ status: res.status, body: out }, 2));
   return res.ok ? 0 : 1;
 }
 

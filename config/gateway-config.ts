@@ -24,16 +24,23 @@
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseConfig, refuseWideInstruments } from '../engine/config.js';
+import { parseConfig } from '../engine/config.js';
+import type { Notional } from '../engine/notional.js';
 import type { InstrumentConfig, ShardConfig } from '../engine/types.js';
 import { parseClusterConfig, parseHostPort } from '../replicator/cluster-config.js';
 import type { ApiKeyConfig } from '../api/auth.js';
+import { notionalBeyondUint64 } from '../api/exact-uint64.js';
 
 export interface RiskLimits {
   /** Largest quantity of one order (quantity units). */
   maxOrderQty: number;
-  /** Largest price × quantity of one order (price units × quantity units). */
-  maxNotional: number;
+  /**
+   * Largest price × quantity of one order (price units × quantity units). In the file a positive
+   * integer: a JSON number up to 2^53 − 1, or a string of digits for any larger value (a wide
+   * instrument's, e.g. "1000000000000000000"); here a number when it is at most 2^53 − 1, else a
+   * bigint (the Notional rule), so that gateway/risk.ts compares exactly.
+   */
+  maxNotional: Notional;
   /** Live orders of the account at most (as seen by this gateway, pending ones included). */
   maxOpenOrders: number;
   /** Token bucket per API key: refill rate (requests/s) and capacity. */
@@ -97,6 +104,23 @@ function num(v: unknown, what: string, min: number): number {
   return v;
 }
 
+/**
+ * A positive integer notional limit: a JSON number that is a safe integer, or a string of digits
+ * (for a limit above 2^53 − 1, which a JSON number cannot hold exactly). A number above 2^53 − 1
+ * is refused rather than taken as whatever double it was read as.
+ */
+function notionalLimit(v: unknown, what: string): Notional {
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v) || v < 1)
+      fail(`${what} must be an integer from 1 to 2^53-1, or a string of digits for a larger value`);
+    return v;
+  }
+  if (typeof v !== 'string' || !/^[1-9][0-9]{0,39}$/.test(v))
+    fail(`${what} must be a positive integer (a number, or a string of digits)`);
+  const n = BigInt(v);
+  return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+}
+
 function apiKeys(v: unknown, what: string): ApiKeyConfig[] {
   if (!Array.isArray(v)) fail(`${what} must be an array`);
   return v.map((k: unknown, i) => {
@@ -128,11 +152,8 @@ export function parseGatewayConfig(raw: unknown, baseDir: string): GatewayConfig
       path.dirname(clusterFile),
     );
     const engineConfig = parseConfig(JSON.parse(readFileSync(cluster.shardConfigPath, 'utf8')) as unknown);
-    refuseWideInstruments(
-      engineConfig,
-      'gateway and query service',
-      'cum_notional in execution reports and read models',
-    );
+    const beyond = notionalBeyondUint64(engineConfig);
+    if (beyond !== undefined) fail(`${cluster.shardConfigPath} ${beyond}`);
     return {
       id: typeof so.id === 'number' ? so.id : engineConfig.shardId,
       symbols: engineConfig.instruments.map((x) => x.symbol),
@@ -163,7 +184,7 @@ export function parseGatewayConfig(raw: unknown, baseDir: string): GatewayConfig
       maxNotional:
         r.maxNotional === undefined
           ? DEFAULT_RISK.maxNotional
-          : num(r.maxNotional, `accounts[${i}].risk.maxNotional`, 1),
+          : notionalLimit(r.maxNotional, `accounts[${i}].risk.maxNotional`),
       maxOpenOrders:
         r.maxOpenOrders === undefined
           ? DEFAULT_RISK.maxOpenOrders

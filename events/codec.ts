@@ -15,7 +15,7 @@ import {
   type ReportDecimals,
 } from '../api/execution-report.js';
 import { toGlobalOrderId } from '../api/order-ids.js';
-import { isWide, notionalMax, type Notional } from '../engine/notional.js';
+import type { Notional } from '../engine/notional.js';
 import {
   ExecType,
   LiquidityInd,
@@ -27,7 +27,7 @@ import {
   type ShardConfig,
   type TradeEvent,
 } from '../engine/types.js';
-import { assertProtobufLongs, notionalOfUint64, UINT64_MAX, uint64Wire, type LongLike } from './exact-uint64.js';
+import { assertProtobufLongs, notionalOfUint64, uint64Wire, type LongLike } from '../api/exact-uint64.js';
 
 const PROTO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../proto');
 export const EVENTS_PROTO_PATH = path.join(PROTO_ROOT, 'exchange/v1/events.proto');
@@ -127,23 +127,6 @@ export function execRecordOf(
   r.log_index = logIndex;
   r.position = position;
   return r;
-}
-
-/**
- * Throws, naming the instrument, for a shard config whose notionals can pass 2^64 − 1: the
- * records carry cum_notional as a uint64 (events.proto). Up to it a wide instrument is exact
- * (BTC-USD to 0.01 USD and 1 satoshi, up to 1,000,000 USD × 1,000 BTC, is 1e19 < 2^64).
- */
-export function refuseNotionalsBeyondUint64(config: Pick<ShardConfig, 'instruments'>, processName: string): void {
-  for (const x of config.instruments) {
-    if (!isWide(x)) continue;
-    const max = notionalMax(x.maxPrice, x.maxQty);
-    if (max > UINT64_MAX)
-      throw new Error(
-        `${processName}: ${x.symbol} has maxPrice * maxQty = ${max}, beyond 2^64-1: ` +
-          'cum_notional is a uint64 in the event records (proto/exchange/v1/events.proto)',
-      );
-  }
 }
 
 export function tradeRecordOf(

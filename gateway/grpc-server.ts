@@ -41,6 +41,7 @@ import { GrpcIntrospection } from '../ops/grpc-introspection.js';
 import type { AuthHeaders } from '../api/auth.js';
 import { ERROR_STATUS, ErrorCode, ErrorReason, GrpcStatus, gatewayError, type GatewayError } from '../api/errors.js';
 import { METADATA_STATUS_DETAILS, statusDetailsBin, type AnyDetail } from '../api/grpc-status.js';
+import { uint64Wire } from '../api/exact-uint64.js';
 import { WireConverters } from './proto-wire.js';
 import { rateLimitHeaders, type RateLimitState } from './rate-limit-headers.js';
 import {
@@ -186,10 +187,15 @@ export class OrderEntryCodec {
     return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
-  /** Decodes to a plain object: longs as numbers, enums as unprefixed strings, scalar defaults set, absent sub-messages omitted. */
+  /**
+   * Decodes to a plain object: 64-bit integers exactly (a number up to 2^53 − 1, a bigint above:
+   * a wide instrument's cum_notional), enums as unprefixed strings, scalar defaults set, absent
+   * sub-messages omitted.
+   */
   decode(typeName: string, bytes: Uint8Array): Plain {
     const type = this.type(typeName);
-    const obj = type.toObject(type.decode(bytes), { longs: Number, enums: String, defaults: true, arrays: true });
+    // longs as strings, then exactLong: `longs: Number` would round a uint64 above 2^53 silently.
+    const obj = type.toObject(type.decode(bytes), { longs: String, enums: String, defaults: true, arrays: true });
     return this.fromWire(type, obj);
   }
 
@@ -254,6 +260,7 @@ export class OrderEntryCodec {
     const rt = field.resolvedType;
     if (rt instanceof protobuf.Enum) return this.enumNumber(rt, v, where);
     if (rt instanceof protobuf.Type) return this.toWire(rt, v as Plain, strict, where);
+    if (typeof v === 'bigint') return uint64Wire(v); // a wide cum_notional, exactly
     return v;
   }
 
@@ -275,10 +282,22 @@ export class OrderEntryCodec {
         obj[key] = Array.isArray(v) ? v.map(strip) : strip(v);
       } else if (rt instanceof protobuf.Type) {
         obj[key] = Array.isArray(v) ? v.map((x) => this.fromWire(rt, x as Plain)) : this.fromWire(rt, v as Plain);
+      } else if (LONG_TYPES.has(field.type)) {
+        obj[key] = Array.isArray(v) ? v.map(exactLong) : exactLong(v);
       }
     }
     return obj;
   }
+}
+
+/** The proto scalar types protobufjs decodes as Longs (with `longs: String`, as decimal strings). */
+const LONG_TYPES: ReadonlySet<string> = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
+
+/** A 64-bit integer decoded as a decimal string, exactly: a number when it is a safe integer, else a bigint (the Notional rule). */
+function exactLong(s: unknown): unknown {
+  if (typeof s !== 'string') return s;
+  const n = Number(s);
+  return Number.isSafeInteger(n) ? n : BigInt(s);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 // the log index.
 
 import type { ExecutionReportOut } from '../api/execution-report.js';
+import { jsonParseExact } from '../api/json-exact.js';
 import { ORDER_CACHE_MAX } from './limits.js';
 
 /** Report statuses after which an order is done (engine OrdStatus names). */
@@ -60,7 +61,8 @@ export class OrderView {
     const c = this.last.get(orderId);
     if (c === undefined) return undefined;
     const nl = c.indexOf('\n');
-    return { logIndex: Number(c.slice(0, nl)), report: JSON.parse(c.slice(nl + 1)) as ExecutionReportOut };
+    // Exactly: the canonical JSON of a wide instrument's report holds cum_notional above 2^53.
+    return { logIndex: Number(c.slice(0, nl)), report: jsonParseExact(c.slice(nl + 1)) as ExecutionReportOut };
   }
 
   /** The most recent order of the account on the shard accepted with this client order id, as far as this gateway saw. */

@@ -11,11 +11,12 @@
 // converted alike. Clients (strict) keep the generic walk, which also names the bad field.
 
 import protobuf from 'protobufjs';
+import { uint64Wire } from '../api/exact-uint64.js';
 
 type Plain = Record<string, unknown>;
 export type WireConverter = (obj: Plain) => Plain;
 
-/** 64-bit integer field types: a bigint value goes to the encoder as its decimal string (exact). */
+/** 64-bit integer field types: a bigint value goes to the encoder as its two 32-bit halves (exact; api/exact-uint64.ts). */
 const LONG_TYPES: ReadonlySet<string> = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
 
 function expectObject(obj: unknown, type: protobuf.Type): void {
@@ -29,7 +30,7 @@ function mapArray(v: unknown, conv: ((x: unknown) => unknown) | null, where: str
 }
 
 function longValue(v: unknown): unknown {
-  return typeof v === 'bigint' ? v.toString() : v;
+  return typeof v === 'bigint' ? uint64Wire(v) : v;
 }
 
 /**

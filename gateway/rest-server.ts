@@ -36,6 +36,7 @@
 import { STATUS_CODES } from 'node:http';
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../api/signing.js';
+import { jsonStringifyExact } from '../api/json-exact.js';
 import { ERROR_STATUS, ErrorCode, ErrorReason, errorBody, gatewayError, type GatewayError } from '../api/errors.js';
 import { rateLimitHeaders, type RateLimitState } from './rate-limit-headers.js';
 import { Operation, type GatewayCore, type GatewayReply, type RawRequest } from './types.js';
@@ -515,7 +516,9 @@ export class RestGateway {
     if (reply.ok) {
       let json: string;
       try {
-        json = JSON.stringify(reply.body);
+        // Exact: a wide instrument's cum_notional above 2^53 is a bigint, written as its digits
+        // (JSON.stringify first: a reply without a bigint never pays for the fallback).
+        json = jsonStringifyExact(reply.body);
       } catch (err) {
         this.log.error('reply not serializable: answered INTERNAL', { op: ex.raw.op, err: errorMessage(err) });
         res.cork(() => writeJson(res, 500, INTERNAL_JSON));

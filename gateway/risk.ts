@@ -8,6 +8,7 @@
 // gateway (documented in gateway/README.md).
 
 import type { InstrumentConfig } from '../engine/types.js';
+import type { Notional } from '../engine/notional.js';
 import type { RiskLimits } from '../config/gateway-config.js';
 import { ErrorCode, ErrorReason, gatewayError, type GatewayError } from '../api/errors.js';
 import type { ValidatedCommand } from './validate.js';
@@ -69,6 +70,19 @@ export interface PriceReference {
   instrument(symbol: string): InstrumentConfig | undefined;
 }
 
+/**
+ * Whether px × qty (safe integers) exceeds the limit, exactly, without a BigInt when the limit is
+ * a number. A number limit M is a safe integer (config/gateway-config.ts), so the double product
+ * decides exactly: rounding is monotone and M and M + 1 (≤ 2^53) are doubles, so a true product
+ * > M rounds to at least M + 1 and one ≤ M rounds to at most M. A bigint limit is above 2^53 − 1:
+ * a double product ≤ 2^53 − 1 is exact and below it; a larger one is compared as BigInts.
+ */
+export function overNotional(px: number, qty: number, limit: Notional): boolean {
+  const product = px * qty;
+  if (typeof limit === 'number') return product > limit;
+  return product > Number.MAX_SAFE_INTEGER && BigInt(px) * BigInt(qty) > limit;
+}
+
 /** The pre-trade checks of one command; undefined = passes. */
 export function checkRisk(a: AccountRisk, c: ValidatedCommand, prices: PriceReference): GatewayError | undefined {
   if (a.blocked && (c.op === 'PlaceOrder' || c.op === 'AmendOrder'))
@@ -94,11 +108,12 @@ export function checkRisk(a: AccountRisk, c: ValidatedCommand, prices: PriceRefe
   let px = c.price ?? c.stopPrice;
   if (px === undefined && ref !== null && inst !== undefined)
     px = inst.priceBandTicks > 0 ? ref + inst.priceBandTicks * inst.tickSize : ref;
-  if (px !== undefined && c.qty !== undefined && px * c.qty > L.maxNotional) {
+  if (px !== undefined && c.qty !== undefined && overNotional(px, c.qty, L.maxNotional)) {
     return gatewayError(
       ErrorCode.RISK_MAX_NOTIONAL,
       ErrorReason.MAX_NOTIONAL,
-      `notional ${px * c.qty} over the account's maximum ${L.maxNotional}`,
+      // The exact product (a wide instrument's passes 2^53): BigInt in the reject path only.
+      `notional ${BigInt(px) * BigInt(c.qty)} over the account's maximum ${L.maxNotional}`,
     );
   }
   if (c.op === 'PlaceOrder' && a.open.size + a.pendingPlaces >= L.maxOpenOrders) {

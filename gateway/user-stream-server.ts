@@ -15,6 +15,7 @@
 
 import type { HttpResponse, TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { ErrorCode, ErrorReason, errorBody, gatewayError, type GatewayError } from '../api/errors.js';
+import { jsonStringifyExact } from '../api/json-exact.js';
 import { errorStack, type Log } from '../ops/log.js';
 import {
   USER_STREAM_CLIENT_MESSAGE_BYTES_MAX,
@@ -322,7 +323,8 @@ export class UserStreamEdge {
       while (c.nextSeq <= s.lastSeq && ws.getBufferedAmount() < this.limits.sendBytesMax) {
         const h = s.get(c.nextSeq)!;
         const report = { ...h.report, signature: this.core.signReportFor(c.apiKey, h.canonical) };
-        ws.send(`{"type":"report","epoch":${epoch},"stream_seq":${c.nextSeq},"report":${JSON.stringify(report)}}`);
+        // Exact: a wide instrument's cum_notional above 2^53 is a bigint, written as its digits.
+        ws.send(`{"type":"report","epoch":${epoch},"stream_seq":${c.nextSeq},"report":${jsonStringifyExact(report)}}`);
         c.nextSeq++;
         this.stats.reportsSent++;
       }

@@ -27,6 +27,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { jsonParseExact, jsonStringifyExact } from '../api/json-exact.js';
 import { errorMessage, type Log } from '../ops/log.js';
 import { USER_STREAM_SEGMENT_BYTES_MAX, USER_STREAM_SEGMENTS_KEPT } from './limits.js';
 import {
@@ -70,7 +71,7 @@ function parseSegment(text: string): StreamJournalRecord[] {
   for (const line of text.split('\n')) {
     if (line === '') continue;
     try {
-      out.push(JSON.parse(line) as StreamJournalRecord);
+      out.push(jsonParseExact(line) as StreamJournalRecord); // a cum_notional above 2^53 back as the bigint it was
     } catch {
       // skipped: a report lost this way shows as a hole in stream_seq, which restore announces as a gap
     }
@@ -176,7 +177,7 @@ export class UserStreamStore implements UserStreamJournal {
   private write(r: StreamJournalRecord): void {
     if (this.fd === undefined) return;
     try {
-      const line = `${JSON.stringify(r)}\n`;
+      const line = `${jsonStringifyExact(r)}\n`;
       this.sizeBytes += fs.writeSync(this.fd, line);
       if (this.sizeBytes >= this.segmentBytesMax) this.rotate();
     } catch (err) {

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { toReport } from '../api/execution-report.js';
+import { jsonStringifyExact } from '../api/json-exact.js';
 import {
   CHAIN_GENESIS,
   HEAD_MESSAGE_PREFIX,
@@ -107,6 +108,41 @@ function events(): ExecReport[] {
   ];
 }
 
+/**
+ * A wide instrument's fill (maxPrice × maxQty ≥ 2^53, engine/notional.ts): order 77 of account 1
+ * on BTC-USD with 8 quantity decimals, BUY 999.99999999 BTC (99_999_999_999) @ 999,999.99 USD
+ * (99_999_999) filled at once: cum_notional 9999999899900000001, above 2^53 and held by no double.
+ */
+function wideFill(): ExecReport {
+  return {
+    kind: 'exec',
+    orderId: 77,
+    clOrdId: 'vec-wide',
+    account: 1,
+    symbol: 'BTC-USD',
+    side: Side.BUY,
+    ordType: OrdType.LIMIT,
+    tif: Tif.GTC,
+    price: 99_999_999,
+    stopPrice: 0,
+    orderQty: 99_999_999_999,
+    displayQty: 0,
+    seq: 77,
+    tsUs: T0 + 2_000,
+    execId: 201,
+    execType: ExecType.TRADE,
+    ordStatus: OrdStatus.FILLED,
+    cumQty: 99_999_999_999,
+    leavesQty: 0,
+    lastQty: 99_999_999_999,
+    lastPx: 99_999_999,
+    cumNotional: 99_999_999_999n * 99_999_999n,
+    reason: Reason.NONE,
+    tradeId: 9,
+    lastLiquidityInd: LiquidityInd.REMOVED_LIQUIDITY,
+  };
+}
+
 const key = ed25519PrivateKeyFromSeed(SEED);
 let hash = CHAIN_GENESIS;
 const reports = events().map((e, k) => {
@@ -128,6 +164,15 @@ const head = {
   start: true,
   version: REPORT_CHAIN_VERSION,
 };
+/** The wide report as the first report of a gateway run of its own (chain_seq 1, from the genesis). */
+const wide = (() => {
+  const r = toReport(0, wideFill());
+  const canonical = canonicalReport(r);
+  r.chain_seq = 1;
+  r.chain_hash = chainStep(CHAIN_GENESIS, canonical);
+  r.signature = hmacSign(HMAC_SECRET, canonical);
+  return { report: r, canonical, previous_chain_hash: CHAIN_GENESIS };
+})();
 const vectors = {
   comment:
     'Test vectors of docs/report-signatures.md; test/gateway/report-vectors.test.ts checks them against the code.',
@@ -139,8 +184,9 @@ const vectors = {
   ed25519_public_key_base64: ed25519RawPublicKey(key),
   reports,
   head: { line: head, message: headMessage(headSeq, hash) },
+  wide_report: wide,
 };
 writeFileSync(
   new URL('../docs/report-signatures-vectors.json', import.meta.url),
-  `${JSON.stringify(vectors, null, 2)}\n`,
+  `${jsonStringifyExact(vectors, 2)}\n`,
 );

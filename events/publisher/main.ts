@@ -23,7 +23,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../../engine/config.js';
 import { parseClusterConfig, parseHostPort, type HostPort } from '../../replicator/cluster-config.js';
-import { refuseNotionalsBeyondUint64 } from '../codec.js';
+import { notionalBeyondUint64 } from '../../api/exact-uint64.js';
 import { configuredBrokers, resolveBrokers } from '../kafka.js';
 import { Publisher } from './publisher.js';
 import { runMain, stopOnSignals } from '../../ops/process.js';
@@ -70,7 +70,8 @@ async function main(): Promise<void> {
   const cluster = parseClusterConfig(raw, path.dirname(clusterPath));
   const shardConfig = parseConfig(JSON.parse(readFileSync(cluster.shardConfigPath, 'utf8')));
   // Wide instruments are exact on Kafka (cum_notional a uint64, codec.ts); beyond 2^64 − 1 not.
-  refuseNotionalsBeyondUint64(shardConfig, 'event publisher');
+  const beyond = notionalBeyondUint64(shardConfig);
+  if (beyond !== undefined) throw new Error(`event publisher: ${cluster.shardConfigPath} ${beyond}`);
   const configured = configuredBrokers(raw);
   let brokers: string[];
   try {

@@ -2,7 +2,7 @@
 // request signed like order entry (api/signing.ts).
 
 import * as grpc from '@grpc/grpc-js';
-import { parseJsonExact } from '../../api/json-exact.js';
+import { jsonParseExact } from '../../api/json-exact.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
 import { QueryCodec, QueryGrpcServer, queryMethodPath } from './grpc-server.js';
 
@@ -25,7 +25,7 @@ export class QueryRestClient {
     private readonly key: QueryKey,
   ) {}
 
-  /** GET `pathAndQuery` (e.g. `/v1/accounts/1/orders?state=all`), signed; the JSON body (parsed exactly: parseJsonExact) and status. */
+  /** GET `pathAndQuery` (e.g. `/v1/accounts/1/orders?state=all`), signed; the JSON body (parsed exactly: jsonParseExact) and status. */
   async get(pathAndQuery: string, key: QueryKey = this.key): Promise<QueryRestResponse> {
     const auth = signRequest(key, `GET ${pathAndQuery}`, EMPTY);
     const res = await fetch(`${this.baseUrl}${pathAndQuery}`, {
@@ -39,7 +39,7 @@ export class QueryRestClient {
     return {
       status: res.status,
       headers: res.headers,
-      body: text === '' ? {} : (parseJsonExact(text) as Record<string, unknown>),
+      body: text === '' ? {} : (jsonParseExact(text) as Record<string, unknown>),
     };
   }
 }

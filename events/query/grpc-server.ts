@@ -20,7 +20,7 @@ import { ErrorReason } from '../../api/errors.js';
 import { METADATA_STATUS_DETAILS, statusDetailsBin } from '../../api/grpc-status.js';
 import { errorStack, linesLog, type Log } from '../../ops/log.js';
 import { GrpcIntrospection } from '../../ops/grpc-introspection.js';
-import { assertProtobufLongs, safeIntegersAsNumbers, uint64Wire } from '../exact-uint64.js';
+import { assertProtobufLongs, safeIntegersAsNumbers, uint64Wire } from '../../api/exact-uint64.js';
 
 const PROTO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../proto');
 /** The query contract as clients and reflection name it (it imports exchange/v1/order_entry.proto). */

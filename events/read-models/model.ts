@@ -25,7 +25,7 @@
 
 import type { Notional } from '../../engine/notional.js';
 import { OrdStatus } from '../../engine/types.js';
-import { notionalOfBigint } from '../exact-uint64.js';
+import { notionalOfBigint } from '../../api/exact-uint64.js';
 import type { ExecRecord, ProgressRecord, TradeRecord } from '../codec.js';
 import { EVENT_TOPICS, TOPIC_FILLS, TOPIC_ORDERS, TOPIC_PROGRESS, TOPIC_TRADES } from '../topics.js';
 import { assertFor, type Assert } from '../../ops/assert.js';

@@ -5,6 +5,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { GatewayError } from '../../api/errors.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
+import { jsonParseExact } from '../../api/json-exact.js';
 import type {
   CancelAllAfterResponse,
   GetOrderResponse,
@@ -189,7 +190,8 @@ export class OrderEntryRestClient {
     let parsed: unknown = text;
     if (text.length > 0) {
       try {
-        parsed = JSON.parse(text);
+        // Exactly: a wide instrument's cum_notional above 2^53 comes back as a bigint, not rounded.
+        parsed = jsonParseExact(text);
       } catch {
         // not JSON: keep the text
       }

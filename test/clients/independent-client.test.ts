@@ -107,6 +107,8 @@ describe.skipIf(python === undefined && process.env.CI === undefined)('an indepe
       head_message_ok: true,
       reports: { reports: 4, hmac_ok: 4, links_checked: 4, gaps: 0, runs: 1, failures: [] },
       heads: { heads: 1, signatures_ok: 1, bound_chain_seqs: [4], failures: [] },
+      wide_canonical_ok: true,
+      wide_report: { reports: 1, hmac_ok: 1, links_checked: 1, gaps: 0, runs: 1, failures: [] },
     });
   });
 

@@ -17,7 +17,7 @@ import { parseConfig } from '../../engine/config.js';
 import type { ShardConfig } from '../../engine/types.js';
 import { startBroker, type RunningBroker } from '../../events/broker/server.js';
 import { EventsCodec, type ExecRecord } from '../../events/codec.js';
-import { notionalOfBigint } from '../../events/exact-uint64.js';
+import { notionalOfBigint } from '../../api/exact-uint64.js';
 import { kafkaClient } from '../../events/kafka.js';
 import { QueryGrpcClient, QueryRestClient } from '../../events/query/client.js';
 import { QueryGrpcServer } from '../../events/query/grpc-server.js';

@@ -275,8 +275,16 @@ export interface InProcessExchange {
 
 export interface InProcessExchangeOptions {
   /** Extra accounts, or replacements of accounts 1 and 2 (by account id). */
-  accounts?: { account: number; apiKeys: { key: string; hmacSecret: string }[]; risk: Record<string, number> }[];
+  accounts?: {
+    account: number;
+    apiKeys: { key: string; hmacSecret: string }[];
+    risk: Record<string, number | string>;
+  }[];
   restBodyBytesMax?: number;
+  /** The shard's engine config file (default engine/examples/instruments.json). */
+  shardConfigPath?: string;
+  /** Serve the private user stream (WS /v1/user-stream) on the REST port. */
+  userStream?: boolean;
 }
 
 /**
@@ -290,11 +298,15 @@ export async function startInProcessExchange(opts: InProcessExchangeOptions = {}
   const log = linesLog((line) => {
     if (logs.length < 10_000) logs.push(line);
   });
+  const shardConfigPath = opts.shardConfigPath ?? SHARD_CONFIG_PATH;
   const node = new ReplicaNode({
     id: 1,
     members: [1],
     dataDir: path.join(dir, 'data'),
-    shardConfig,
+    shardConfig:
+      opts.shardConfigPath === undefined
+        ? shardConfig
+        : parseConfig(JSON.parse(fs.readFileSync(shardConfigPath, 'utf8'))),
     send: () => undefined,
     fsync: false,
     timeTickMs: 0,
@@ -312,7 +324,7 @@ export async function startInProcessExchange(opts: InProcessExchangeOptions = {}
     JSON.stringify({
       clusterId: 'fuzz',
       dataDir: path.join(dir, 'data'),
-      shardConfig: SHARD_CONFIG_PATH,
+      shardConfig: shardConfigPath,
       fsync: false,
       seed: 1,
       members: [{ id: 1, raft: '127.0.0.1:1', client: `127.0.0.1:${endpoint.port}` }],
@@ -344,6 +356,7 @@ export async function startInProcessExchange(opts: InProcessExchangeOptions = {}
     port: 0,
     log,
     admin: (req) => gateway.admin(req),
+    ...(opts.userStream === true ? { userStream: { core: gateway } } : {}),
     ...(opts.restBodyBytesMax !== undefined ? { bodyBytesMax: opts.restBodyBytesMax } : {}),
   });
   const grpc = new GrpcGateway({ core: gateway, host: '127.0.0.1', port: 0, log, stopGraceMs: 500 });

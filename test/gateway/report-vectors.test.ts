@@ -8,12 +8,14 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ExecutionReportOut } from '../../api/execution-report.js';
+import { jsonParseExact, jsonStringifyExact } from '../../api/json-exact.js';
 import {
   CANONICAL_FIELDS,
   CHAIN_GENESIS,
   HEAD_MESSAGE_PREFIX,
   REPORT_CHAIN_VERSION,
   canonicalReport,
+  canonicalReportReference,
   headMessage,
 } from '../../api/report-canonical.js';
 import { verifyReportLines } from '../../api/report-verify.js';
@@ -35,9 +37,12 @@ interface Vectors {
   ed25519_public_key_base64: string;
   reports: { report: ExecutionReportOut; canonical: string; previous_chain_hash: string }[];
   head: { line: { chain_seq: number; chain_hash: string; signature: string; version: number }; message: string };
+  /** A wide instrument's report (cum_notional above 2^53), the first of a run of its own. */
+  wide_report: { report: ExecutionReportOut; canonical: string; previous_chain_hash: string };
 }
 
-const V = JSON.parse(readFileSync('docs/report-signatures-vectors.json', 'utf8')) as Vectors;
+// Exactly: the wide report's cum_notional (9999999899900000001) is no double.
+const V = jsonParseExact(readFileSync('docs/report-signatures-vectors.json', 'utf8')) as Vectors;
 const DOC = readFileSync('docs/report-signatures.md', 'utf8');
 const sha256Hex = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 
@@ -76,6 +81,36 @@ describe('report signature test vectors (docs/report-signatures-vectors.json)', 
     expect(headMessage(h.chain_seq, h.chain_hash)).toBe(V.head.message);
     expect(ed25519Sign(key, V.head.message)).toBe(h.signature);
     expect(ed25519Verify(ed25519PublicKeyFromRaw(V.ed25519_public_key_base64), V.head.message, h.signature)).toBe(true);
+  });
+
+  it('the wide report: cum_notional above 2^53 is the exact integer literal in the canonical form; its HMAC and link verify', () => {
+    const w = V.wide_report;
+    expect(w.report.cum_notional).toBe(9_999_999_899_900_000_001n);
+    expect(canonicalReport(w.report)).toBe(w.canonical);
+    expect(canonicalReportReference(w.report)).toBe(w.canonical);
+    expect(w.canonical).toContain('"cum_notional":9999999899900000001,');
+    expect(w.previous_chain_hash).toBe(CHAIN_GENESIS);
+    expect(sha256Hex(`${CHAIN_GENESIS}\n${w.canonical}`)).toBe(w.report.chain_hash);
+    expect(hmacSign(V.hmac_secret, w.canonical)).toBe(w.report.signature);
+    // As REST writes it (an integer literal) and as protobuf's JSON mapping writes a uint64 (a string).
+    const asRest = jsonStringifyExact(w.report);
+    const asProtoJson = asRest.replace('"cum_notional":9999999899900000001', '"cum_notional":"9999999899900000001"');
+    expect(asProtoJson).not.toBe(asRest);
+    for (const line of [asRest, asProtoJson])
+      expect(verifyReportLines([line], { hmacSecret: V.hmac_secret })).toMatchObject({
+        ok: true,
+        linked: 1,
+        hmacChecked: 1,
+      });
+    // The value JSON.parse would give (rounded to a double) fails the HMAC and the link.
+    const rounded = asRest.replace('9999999899900000001', String(Number(w.report.cum_notional)));
+    expect(rounded).not.toBe(asRest);
+    expect(verifyReportLines([rounded], { hmacSecret: V.hmac_secret }).failures.length).toBe(2);
+    // Beyond a uint64 is not a report.
+    const beyond = asRest.replace('9999999899900000001', '18446744073709551616');
+    expect(verifyReportLines([beyond], {}).failures[0]!.why).toMatch(
+      /field cum_notional is not a valid value: 18446744073709551616/,
+    );
   });
 
   it('verify-reports accepts the vectors and names the first altered report', () => {

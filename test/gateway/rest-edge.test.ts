@@ -458,9 +458,17 @@ describe('REST edge', () => {
     };
     const r2 = await client.getOrder(1);
     expect(r2.status).toBe(500);
-    core.respond = () => Promise.resolve({ ok: true, body: { n: 1n } as Record<string, unknown> });
+    // A reply JSON cannot write (a cycle) is INTERNAL; a bigint (a wide instrument's notional) is
+    // not an error: it is written as its exact integer literal.
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    core.respond = () => Promise.resolve({ ok: true, body: cyclic });
     const r3 = await client.getOrder(1);
     expect(r3.status).toBe(500);
+    core.respond = () => Promise.resolve({ ok: true, body: { n: 2n ** 64n - 1n } as Record<string, unknown> });
+    const r4 = await client.getOrder(1);
+    expect(r4.status).toBe(200);
+    expect(r4.body).toEqual({ n: 18_446_744_073_709_551_615n });
   });
 
   it('404 for unknown routes, 405 with Allow for a wrong method on a known path', async () => {

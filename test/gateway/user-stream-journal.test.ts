@@ -112,6 +112,20 @@ describe('the user stream journal', () => {
     }
   });
 
+  it("a wide instrument's cum_notional above 2^53 is restored as the exact bigint (a safe one as a number)", () => {
+    const dir = tempDir();
+    let gw = open(dir);
+    gw.hub.open(1);
+    const notionals = [9_999_999_899_900_000_001n, 15_000_100, 2n ** 64n - 1n, 9_007_199_254_740_991];
+    for (const [k, n] of notionals.entries())
+      gw.hub.publish({ ...report(1, k + 1), cum_notional: n } as ExecutionReportOut, `c${k + 1}`);
+    gw.store!.close();
+    gw = open(dir);
+    const s = gw.hub.stream(1)!;
+    expect(notionals.map((_, k) => s.get(k + 1)!.report.cum_notional)).toEqual(notionals);
+    gw.store!.close();
+  });
+
   it('a torn last line is cut and what follows is read again; a lost record is a gap, not a skip', () => {
     const dir = tempDir();
     let gw = open(dir);

@@ -181,7 +181,12 @@ def check_vectors():
     head = v["head"]["line"]
     message_ok = head_message(head) == v["head"]["message"].encode()
     heads = verify_heads([head], v["ed25519_public_key_base64"], reports)
-    emit("vectors", canonical_ok=canonical_ok, head_message_ok=message_ok, reports=summary, heads=heads)
+    # A wide instrument's report: cum_notional above 2^53 (Python's int is exact; json writes its digits).
+    wide = v["wide_report"]
+    wide_summary = verify_reports([wide["report"]], v["hmac_secret"])
+    wide_ok = canonical(wide["report"]) == wide["canonical"] and wide["report"]["cum_notional"] > 2**53
+    emit("vectors", canonical_ok=canonical_ok, head_message_ok=message_ok, reports=summary, heads=heads,
+         wide_canonical_ok=wide_ok, wide_report=wide_summary)
 
 
 # --- Generic proto <-> JSON, as the REST API writes it (gateway/README.md "API": snake_case names,

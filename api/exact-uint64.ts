@@ -7,10 +7,12 @@
 // bigint above: the edges' Notional.
 
 import protobuf from 'protobufjs';
-import type { Notional } from '../engine/notional.js';
+import { notionalMax, type Notional } from '../engine/notional.js';
+import type { ShardConfig } from '../engine/types.js';
+import { NOTIONAL_MAX } from './limits.js';
 
-/** The largest uint64: a notional above it has no protobuf form (events.proto, query.proto). */
-export const UINT64_MAX = (1n << 64n) - 1n;
+/** The largest uint64: a notional above it has no protobuf form (order_entry.proto, events.proto, query.proto). */
+export const UINT64_MAX = NOTIONAL_MAX;
 
 /** What protobufjs reads a 64-bit field from, and what it decodes one to (its Long has these fields). */
 export interface LongLike {
@@ -68,4 +70,22 @@ export function safeIntegersAsNumbers(v: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) out[k] = safeIntegersAsNumbers(x);
   return out;
+}
+
+/**
+ * Why shard config `config` cannot be served, if one of its instruments' notionals (at most
+ * maxPrice × maxQty for one order) could pass 2^64 − 1: no report or record (uint64
+ * cum_notional) could carry it. Undefined when all fit. The gateway, the query service and the
+ * event publisher refuse such a config at startup; below it a wide instrument is exact everywhere.
+ */
+export function notionalBeyondUint64(config: Pick<ShardConfig, 'instruments'>): string | undefined {
+  for (const [i, x] of config.instruments.entries()) {
+    const max = notionalMax(x.maxPrice, x.maxQty);
+    if (max > UINT64_MAX)
+      return (
+        `instruments[${i}]: ${x.symbol}'s maxPrice * maxQty = ${max} exceeds 2^64-1, the largest ` +
+        'cum_notional an execution report or event record carries (uint64)'
+      );
+  }
+  return undefined;
 }

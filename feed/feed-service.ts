@@ -13,7 +13,7 @@
 
 import type { Engine } from '../engine/engine.js';
 import type { EventBuffer } from '../engine/event-buffer.js';
-import { FeedServer, type FeedLimits } from './feed-server.js';
+import { FeedServer, type FeedInstrument, type FeedLimits } from './feed-server.js';
 import { MarketDataProjector } from './projector.js';
 import { ResyncReason, type DataMessage } from './types.js';
 import { errorStack, NO_LOG, type Log } from '../ops/log.js';
@@ -28,8 +28,8 @@ export interface FeedEntry {
 }
 
 export interface MarketDataFeedOptions {
-  /** The shard's instruments (the projector serves exactly these). */
-  symbols: string[];
+  /** The shard's instruments (the projector serves exactly these), with their decimals (the decimal form). */
+  instruments: readonly FeedInstrument[];
   host: string;
   port: number;
   limits?: Partial<FeedLimits>;
@@ -57,9 +57,10 @@ export class MarketDataFeed {
 
   constructor(opts: MarketDataFeedOptions) {
     this.log = opts.log ?? NO_LOG;
-    this.projector = new MarketDataProjector(opts.symbols);
+    this.projector = new MarketDataProjector(opts.instruments.map((i) => i.symbol));
     this.server = new FeedServer({
       projector: this.projector,
+      instruments: opts.instruments,
       host: opts.host,
       port: opts.port,
       log: this.log,

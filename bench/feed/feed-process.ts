@@ -18,6 +18,7 @@ import { linesLog } from '../../ops/log.js';
 import { ShardStateMachine } from '../../shard/state-machine.js';
 import { encodeBatch, registerCommand, type LoggedCommand } from '../../shard/batch-codec.js';
 import { EntryType, type Entry } from '../../replicator/log.js';
+import type { InstrumentConfig } from '../../engine/types.js';
 import { SYMBOL, benchConfig, generateMix1 } from '../engine/workloads.js';
 import { commandData } from '../../replicator/log.js';
 
@@ -30,9 +31,9 @@ const publishIntervalArg = process.argv[3] ?? '';
 const wallUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
 
 /** The feed as a replica runs it, for SYMBOL on an ephemeral loopback port, with room for the benchmark's connections. */
-function createFeed(): MarketDataFeed {
+function createFeed(instruments: readonly InstrumentConfig[]): MarketDataFeed {
   return new MarketDataFeed({
-    symbols: [SYMBOL],
+    instruments,
     host: '127.0.0.1',
     port: 0,
     limits: {
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
   const generateMs = performance.now() - t0;
   const config = benchConfig();
   const sm = new ShardStateMachine(config);
-  const feed = createFeed();
+  const feed = createFeed(config.instruments.filter((i) => i.symbol === SYMBOL));
   feed.onStateReset(sm.engine);
   const port = await feed.start();
   let next = 0;

@@ -29,14 +29,14 @@ interface NumberMap<A extends Num, B extends Num> {
 /** The decimal form of a units message (a new object; `m` is not changed). */
 export function toDecimalForm(m: DataMessage, d: InstrumentDecimals): DataMessage<string> {
   return mapNumbers<number, string>(m, {
-    price: (u) => formatUnits(u, d.priceDecimals),
-    qty: (u) => formatUnits(u, d.qtyDecimals),
+    price: (u) => formatUnits(exactUnits(u), d.priceDecimals),
+    qty: (u) => formatUnits(exactUnits(u), d.qtyDecimals),
   });
 }
 
 /**
- * The units form of a decimal message, exactly. Throws a RangeError on a string that is not a
- * decimal with at most the instrument's decimals, or whose units are not a safe integer.
+ * The units form of a decimal message, exactly (as decimalToUnits). Throws a RangeError on a
+ * string that is not a decimal with at most the instrument's decimals.
  */
 export function fromDecimalForm(m: DataMessage<string>, d: InstrumentDecimals): DataMessage {
   return mapNumbers<string, number>(m, {
@@ -45,11 +45,24 @@ export function fromDecimalForm(m: DataMessage<string>, d: InstrumentDecimals): 
   });
 }
 
-/** Units of one decimal string, as a safe integer (RangeError otherwise). */
+/**
+ * A units number as formatUnits takes it. Above 2^53 − 1 (an l2 level's sum or a candle's volume
+ * on a wide instrument, already rounded where it was summed: feed/README.md "Exactness") a double
+ * is still an integer: its exact value as a bigint, the digits JSON.stringify writes for it on a
+ * units connection, so both forms carry the same value.
+ */
+function exactUnits(u: number): number | bigint {
+  return Number.isSafeInteger(u) ? u : BigInt(u);
+}
+
+/**
+ * Units of one decimal string (RangeError when it is not a decimal with at most `decimals`
+ * digits after the point). A number: exact up to 2^53 − 1; above, the nearest double, which is the
+ * value itself for what the server sends (see exactUnits).
+ */
 export function decimalToUnits(text: string, decimals: number): number {
   const r = parseDecimal(text, decimals);
   if (!r.ok) throw new RangeError(`not a decimal with ${decimals} decimals (${r.error}): ${String(text).slice(0, 48)}`);
-  if (r.units > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError(`${text} is beyond 2^53 - 1 units`);
   return Number(r.units);
 }
 

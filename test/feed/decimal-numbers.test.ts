@@ -16,12 +16,13 @@ import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatUnits, parseDecimal } from '../../api/decimal.js';
 import { EventBuffer } from '../../engine/event-buffer.js';
-import type { ShardConfig } from '../../engine/types.js';
+import { EventKind, Side } from '../../engine/types.js';
 import { FeedClient } from '../../feed/client/feed-client.js';
 import { WsConnection } from '../../feed/client/ws-connection.js';
 import { decimalUnitsText, l2ChecksumOfDecimal } from '../../feed/decimal-form.js';
+import { levelSumMayPassSafe } from '../../feed/projector.js';
 import { CHANNELS, type Channel, type Level } from '../../feed/types.js';
-import { SYM_A, SYM_B, flowConfig, toEngineCommand, type FlowCommand } from './flow.js';
+import { SYM_A, SYM_B, flowConfig, toEngineCommand, wideFlowConfig, type FlowCommand } from './flow.js';
 import { caughtUp, expectClientBook, startFeedHarness, until, type FeedHarness } from './harness.js';
 
 type Json = Record<string, unknown>;
@@ -35,13 +36,6 @@ afterEach(async () => {
   await h?.stop();
   h = undefined;
 });
-
-/** flowConfig with BTC-USD wide (maxPrice × maxQty = 10^19 > 2^53), as the issue's BTC-USD. */
-function wideConfig(): ShardConfig {
-  const c = flowConfig();
-  c.instruments[0] = { ...c.instruments[0]!, maxPrice: 100_000_000, maxQty: 100_000_000_000, qtyDecimals: 8 };
-  return c;
-}
 
 /** A raw WebSocket recording every JSON message. */
 async function raw(url: string): Promise<{ ws: WsConnection; got: Json[]; status: () => number }> {
@@ -165,7 +159,7 @@ const big = (n: number, side: string, price: number, qty: number, tif = 'GTC'): 
 
 describe.each([
   { name: 'narrow', config: flowConfig, bigQty: 990_000 },
-  { name: 'wide', config: wideConfig, bigQty: 99_999_999_990 },
+  { name: 'wide', config: wideFlowConfig, bigQty: 99_999_999_990 },
 ])('decimal numbers on a $name configuration', ({ config, bigQty }) => {
   it('every channel: each decimal message is its units twin with exact decimal strings, same seqs', async () => {
     h = await startFeedHarness({ seed: 7, config: config() });
@@ -192,25 +186,31 @@ describe.each([
     ]);
     await h.drive(200);
     const last = (s: { got: Json[] }, ch: Channel, sym: string) =>
-      s.got.filter((m) => isData(m) && m.channel === ch && m.symbol === sym).at(-1)?.seq;
+      s.got.filter((m) => isData(m) && m.channel === ch && m.symbol === sym).at(-1)?.seq as number | undefined;
+    // l2.throttled updates leave on the server's 100 ms timer, possibly after the flow: wait for
+    // one per symbol, then compare every socket up to the seqs all three have reached.
+    const hasUpdate = (ch: Channel, sym: string) =>
+      byUrl.got.some((m) => m.channel === ch && m.symbol === sym && m.type === 'update');
+    for (const sym of [SYM_A, SYM_B]) await until(`l2.throttled ${sym} update`, () => hasUpdate('l2.throttled', sym));
+    const upTo = new Map<string, number>();
     for (const ch of CHANNELS)
-      for (const sym of [SYM_A, SYM_B])
-        await until(
-          `${ch} ${sym} caught up`,
-          () =>
-            [units, byUrl, byOption].every((s) => last(s, ch, sym) === h!.feed.projector.lastSeq(sym, ch)) || undefined,
+      for (const sym of [SYM_A, SYM_B]) {
+        const seq = h.feed.projector.lastSeq(sym, ch);
+        await until(`${ch} ${sym} at ${seq}`, () =>
+          [units, byUrl, byOption].every((s) => (last(s, ch, sym) ?? -1) >= seq),
         );
-    const data = (s: { got: Json[] }) => s.got.filter(isData);
+        upTo.set(`${ch}/${sym}`, seq);
+      }
+    const data = (s: { got: Json[] }) =>
+      s.got.filter((m) => isData(m) && (m.seq as number) <= upTo.get(`${m.channel}/${m.symbol}`)!);
     expect(data(byUrl).length).toBe(data(units).length);
     expect(data(byOption)).toEqual(data(byUrl));
+    // Every channel sent a snapshot and updates on both symbols; the big orders are in the trades.
+    for (const ch of CHANNELS) for (const sym of [SYM_A, SYM_B]) expect(hasUpdate(ch, sym), `${ch} ${sym}`).toBe(true);
     let numbers = 0;
     data(units).forEach((u, k) => {
       numbers += expectDecimalTwin(u, data(byUrl)[k]!, decimalsOf);
     });
-    // Every channel sent a snapshot and updates on both symbols; the big orders are in the trades.
-    for (const ch of CHANNELS)
-      for (const sym of [SYM_A, SYM_B])
-        expect(data(byUrl).some((m) => m.channel === ch && m.symbol === sym && m.type === 'update')).toBe(true);
     expect(numbers).toBeGreaterThan(1000);
     // The IOC ate the flow's bids, then most of the first big bid: a trade of more than half of it
     // (above 2^32 units on the wide instrument), compared as a decimal string with the rest above.
@@ -292,6 +292,56 @@ describe('the numbers option: refusals leave the connection as it was', () => {
     }
     for (const q of ['numbers=decimal&encoding=protobuf', 'numbers=decimals'])
       expect(await upgradeRefusal(`${h.http}/v1/ws?${q}`), q).toEqual({ status: 400, code: 'BAD_REQUEST' });
+  });
+});
+
+describe('quantities above 2^53 − 1 (an l2 level summed past it on a wide instrument)', () => {
+  it('both forms carry the same value, nothing throws, the projector counts it; the config check names the instrument', async () => {
+    h = await startFeedHarness({ seed: 9, config: wideFlowConfig() });
+    expect(levelSumMayPassSafe(h.engine.config)).toEqual([SYM_A]); // 100,000 orders × 10^11
+    expect(levelSumMayPassSafe(flowConfig())).toEqual([]);
+    await h.drive(200);
+    const units = await raw(h.url);
+    const dec = await raw(`${h.url}?numbers=decimal`);
+    const c = await FeedClient.connect({ url: h.url, numbers: 'decimal' });
+    clients.push(c);
+    await c.subscribe([SYM_A], ['l2']);
+    for (const s of [units, dec])
+      s.ws.send(JSON.stringify({ op: 'subscribe', id: 1, channels: ['l2'], symbols: [SYM_A] }));
+    await until('two snapshots', () => [units, dec].every((s) => s.got.some((m) => m.type === 'snapshot')));
+    // The book event the engine emits for such a level (its ladder sums displayed quantities in a
+    // double): 2^60 + 2^8 units, a double (and an integer) beyond 2^53 − 1.
+    const qty = 2 ** 60 + 2 ** 8;
+    const buf = new EventBuffer();
+    const i = buf.next(EventKind.BOOK, h.runner.seq, h.runner.flow.tsUs);
+    buf.symbol[i] = SYM_A;
+    buf.side[i] = Side.BUY;
+    buf.price[i] = 900_000;
+    buf.qty[i] = qty;
+    buf.aux[i] = 1;
+    h.feed.applyEvents(buf, 0, buf.count, h.runner.flow.tsUs);
+    const level = (s: { got: Json[] }) =>
+      s.got
+        .flatMap((m) => (m.type === 'update' ? (m.bids as unknown[][]) : []))
+        .find((l) => l[0] === 900_000 || l[0] === '9000.00');
+    await until('the level on both', () => level(units) !== undefined && level(dec) !== undefined);
+    expect(level(units)).toEqual([900_000, qty, 1]);
+    expect(level(dec)).toEqual([
+      '9000.00',
+      `${(2n ** 60n + 256n) / 10n ** 8n}.${((2n ** 60n + 256n) % 10n ** 8n).toString().padStart(8, '0')}`,
+      1,
+    ]);
+    expect(h.feed.projector.stats.unsafeSums).toBe(1);
+    expect(h.feed.stats.failures).toBe(0);
+    await caughtUp(h, c, SYM_A, 'l2');
+    expect(
+      c
+        .book(SYM_A)!
+        .levels('BUY')
+        .find((l) => l[0] === 900_000),
+    ).toEqual([900_000, qty, 1]);
+    expect(c.stats.checksumMismatches).toBe(0);
+    expect(c.stats.errors).toBe(0);
   });
 });
 

@@ -18,7 +18,6 @@ import { linesLog } from '../../ops/log.js';
 import { ShardStateMachine } from '../../shard/state-machine.js';
 import { encodeBatch, registerCommand, type LoggedCommand } from '../../shard/batch-codec.js';
 import { EntryType, type Entry } from '../../replicator/log.js';
-import type { InstrumentConfig } from '../../engine/types.js';
 import { SYMBOL, benchConfig, generateMix1 } from '../engine/workloads.js';
 import { commandData } from '../../replicator/log.js';
 
@@ -31,9 +30,11 @@ const publishIntervalArg = process.argv[3] ?? '';
 const wallUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
 
 /** The feed as a replica runs it, for SYMBOL on an ephemeral loopback port, with room for the benchmark's connections. */
-function createFeed(instruments: readonly InstrumentConfig[]): MarketDataFeed {
+function createFeed(): MarketDataFeed {
   return new MarketDataFeed({
-    instruments,
+    // The decimals of issue 19's BTC-USD (2 and 8), so that a decimal subscriber's formatting
+    // does real work (benchConfig's narrow instrument has none); units subscribers never use them.
+    instruments: [{ symbol: SYMBOL, priceDecimals: 2, qtyDecimals: 8 }],
     host: '127.0.0.1',
     port: 0,
     limits: {
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
   const generateMs = performance.now() - t0;
   const config = benchConfig();
   const sm = new ShardStateMachine(config);
-  const feed = createFeed(config.instruments.filter((i) => i.symbol === SYMBOL));
+  const feed = createFeed();
   feed.onStateReset(sm.engine);
   const port = await feed.start();
   let next = 0;

@@ -1,16 +1,19 @@
 // The market-data edge: uWebSockets.js serving the projector's messages to subscribers.
 //
-//   WS   /v1/ws[?encoding=json|protobuf][&numbers=units|decimal]   subscribe / unsubscribe / ping (feed/README.md)
-//   GET  /v1/book/:symbol?depth=N[&numbers=decimal]   l2 snapshot with its seq (sync the Binance way)
+//   WS   /v1/ws[?encoding=json|protobuf][&numbers=units|decimal]
+//                                          subscribe / unsubscribe / ping (feed/README.md)
+//   GET  /v1/book/:symbol?depth=N[&numbers=units|decimal]
+//                                          l2 snapshot with its seq (sync the Binance way)
 //   GET  /v1/instruments                   the symbols served, with their price and quantity decimals
 //   GET  /healthz                          liveness, counters, the host's info (a replica: id, role)
 //
 // Fan-out uses uWS topics: one topic per (form, channel, symbol), the forms being JSON with
 // integer units, JSON with decimal strings (feed/decimal-form.ts) and protobuf; app.publish()
 // encodes a message once per form that has subscribers (numSubscribers) and uWS copies it into
-// each subscriber's buffer, so a form nobody reads costs one numSubscribers call per message. Nothing here ever waits for a subscriber: publish() only queues, and the queue
-// leaves in batches (limits.publishIntervalUsPerConnection): each batch is one write per
-// subscriber, the real cost of fan-out (~5–7 µs of kernel and uWS time per write on loopback).
+// each subscriber's buffer, so a form nobody reads costs one numSubscribers call per message.
+// Nothing here ever waits for a subscriber: publish() only queues, and the queue leaves in
+// batches (limits.publishIntervalUsPerConnection): each batch is one write per subscriber, the
+// real cost of fan-out (~5–7 µs of kernel and uWS time per write on loopback).
 //
 // Backpressure, per connection (FeedLimits): a sweep every backpressureCheckMs looks at each
 // socket's buffered bytes. Above slowBytesMax the connection is LAGGING: it is unsubscribed

@@ -4,7 +4,7 @@
 // The layers of ARCHITECTURE.md, each importing only layers below it:
 //   tools:     cli/ chaos/ bench/ test/        anything below (test/ only by tests)
 //   processes: processes/ gateway/ events/     not tools; gateway never events, events never gateway
-//   parts:     feed/ audit/                    feed: engine, shard, ops, replicator/client;
+//   parts:     feed/ audit/                    feed: engine, shard, ops, replicator/client, api/decimal.ts;
 //                                              audit: engine, ops, shard, api, replicator
 //   log:       replicator/                     engine, shard, ops: never gateway, feed, events, api
 //   config:    config/                         engine, api, replicator/cluster-config.ts (files shared by processes)
@@ -90,10 +90,14 @@ module.exports = {
       name: 'feed-only-engine-shard-ops-replicator-client',
       severity: 'error',
       comment:
-        'feed/ may import engine/, shard/, ops/ and the replica client protocol (replicator/client/) only: in particular ' +
-        'never gateway/ or events/, and not the Raft internals.',
+        'feed/ may import engine/, shard/, ops/ and the replica client protocol (replicator/client/) only, and of api/ ' +
+        'the pure decimal conversion (api/decimal.ts and its limits): in particular never gateway/ or events/, and not ' +
+        'the Raft internals.',
       from: { path: '^feed/' },
-      to: localOutside('feed', 'engine', 'shard', 'ops', 'replicator/client'),
+      to: {
+        dependencyTypes: ['local'],
+        pathNot: '^(feed|engine|shard|ops|replicator/client)/|^api/(decimal|limits)[.]ts$',
+      },
     },
     {
       name: 'audit-only-engine-ops-shard-api-replicator',

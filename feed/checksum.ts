@@ -14,7 +14,10 @@ import CRC32 from 'crc-32';
 export const CHECKSUM_LEVELS = 10;
 
 /** The string the checksum is computed over (exported for tests and for clients in other languages). */
-export function checksumString(bids: readonly (readonly number[])[], asks: readonly (readonly number[])[]): string {
+export function checksumString(
+  bids: readonly (readonly (number | string)[])[],
+  asks: readonly (readonly (number | string)[])[],
+): string {
   let s = '';
   for (let k = 0; k < CHECKSUM_LEVELS; k++) {
     const b = bids[k];
@@ -31,7 +34,14 @@ export function crc32(s: string): number {
   return CRC32.str(s) >>> 0;
 }
 
-/** The checksum of a book given as [price, qty, …] levels, best first (only the first 10 are read). */
-export function l2Checksum(bids: readonly (readonly number[])[], asks: readonly (readonly number[])[]): number {
+/**
+ * The checksum of a book given as [price, qty, …] levels, best first (only the first 10 are
+ * read); units as numbers, or as their decimal digits in strings (feed/decimal-form.ts
+ * l2ChecksumOfDecimal turns decimal-form levels into those).
+ */
+export function l2Checksum(
+  bids: readonly (readonly (number | string)[])[],
+  asks: readonly (readonly (number | string)[])[],
+): number {
   return crc32(checksumString(bids, asks));
 }

@@ -1,15 +1,19 @@
 // The market-data edge: uWebSockets.js serving the projector's messages to subscribers.
 //
-//   WS   /v1/ws[?encoding=json|protobuf]   subscribe / unsubscribe / ping (feed/README.md)
-//   GET  /v1/book/:symbol?depth=N          l2 snapshot with its seq (sync the Binance way)
-//   GET  /v1/instruments                   the symbols served
+//   WS   /v1/ws[?encoding=json|protobuf][&numbers=units|decimal]
+//                                          subscribe / unsubscribe / ping (feed/README.md)
+//   GET  /v1/book/:symbol?depth=N[&numbers=units|decimal]
+//                                          l2 snapshot with its seq (sync the Binance way)
+//   GET  /v1/instruments                   the symbols served, with their price and quantity decimals
 //   GET  /healthz                          liveness, counters, the host's info (a replica: id, role)
 //
-// Fan-out uses uWS topics: one topic per (encoding, channel, symbol); app.publish() encodes a
-// message once per encoding that has subscribers and uWS copies it into each subscriber's
-// buffer. Nothing here ever waits for a subscriber: publish() only queues, and the queue
-// leaves in batches (limits.publishIntervalUsPerConnection): each batch is one write per
-// subscriber, the real cost of fan-out (~5–7 µs of kernel and uWS time per write on loopback).
+// Fan-out uses uWS topics: one topic per (form, channel, symbol), the forms being JSON with
+// integer units, JSON with decimal strings (feed/decimal-form.ts) and protobuf; app.publish()
+// encodes a message once per form that has subscribers (numSubscribers) and uWS copies it into
+// each subscriber's buffer, so a form nobody reads costs one numSubscribers call per message.
+// Nothing here ever waits for a subscriber: publish() only queues, and the queue leaves in
+// batches (limits.publishIntervalUsPerConnection): each batch is one write per subscriber, the
+// real cost of fan-out (~5–7 µs of kernel and uWS time per write on loopback).
 //
 // Backpressure, per connection (FeedLimits): a sweep every backpressureCheckMs looks at each
 // socket's buffered bytes. Above slowBytesMax the connection is LAGGING: it is unsubscribed
@@ -31,6 +35,7 @@ import uWS, {
   type WebSocket,
   type us_listen_socket,
 } from 'uWebSockets.js';
+import { toDecimalForm, type InstrumentDecimals } from './decimal-form.js';
 import { FeedProtoCodec } from './proto-codec.js';
 import type { MarketDataProjector } from './projector.js';
 import { errorStack, NO_LOG, type Log, type LogFields } from '../ops/log.js';
@@ -41,11 +46,13 @@ import {
   FeedErrorCode,
   ResyncReason,
   isChannel,
+  isDataMessage,
   type ChannelSeq,
   type DataMessage,
   type Encoding,
   type FeedRequest,
   type L2Message,
+  type Numbers,
   type ServerMessage,
 } from './types.js';
 
@@ -122,9 +129,16 @@ export const FEED_LIMITS_DEFAULT: Readonly<FeedLimits> = {
 };
 export const BOOK_DEPTH_DEFAULT = 100;
 
+/** An instrument the feed serves, with the decimals of its decimal form (engine/config.ts InstrumentConfig fits). */
+export interface FeedInstrument extends InstrumentDecimals {
+  symbol: string;
+}
+
 export interface FeedServerOptions {
   /** Where snapshots come from and what flushThrottled() drains. */
   projector: MarketDataProjector;
+  /** The decimals of every symbol of the projector (for the decimal form and GET /v1/instruments). */
+  instruments: readonly FeedInstrument[];
   host: string;
   /** 0: a free port (start() returns it). */
   port: number;
@@ -149,6 +163,8 @@ interface Conn {
   id: number;
   ws: WebSocket<Conn> | undefined;
   encoding: Encoding;
+  /** units or decimal strings; decimal only with the json encoding. */
+  numbers: Numbers;
   subs: Map<string, Sub>;
   openedAtMs: number;
   everSubscribed: boolean;
@@ -184,7 +200,11 @@ export interface FeedServerStats {
 }
 
 const subKey = (symbol: string, channel: string) => `${channel}/${symbol}`;
-const topicOf = (enc: Encoding, key: string) => (enc === 'json' ? 'j/' : 'p/') + key;
+/** The form a connection receives data messages in: its topic prefix (j/ units JSON, d/ decimal JSON, p/ protobuf). */
+const formPrefix = (enc: Encoding, numbers: Numbers) =>
+  enc === 'protobuf' ? 'p/' : numbers === 'decimal' ? 'd/' : 'j/';
+const topicOf = (c: Conn, key: string) => formPrefix(c.encoding, c.numbers) + key;
+const NUMBERS_DECIMAL_NEEDS_JSON = 'numbers=decimal needs the json encoding (protobuf carries integer units)';
 const TEXT = new TextDecoder('utf-8', { fatal: true });
 
 export class FeedServer {
@@ -213,8 +233,9 @@ export class FeedServer {
   private readonly portWanted: number;
   private readonly debug: boolean;
   private readonly info: (() => Record<string, unknown>) | undefined;
-  /** symbol → channel → [json topic, protobuf topic] */
-  private readonly topics = new Map<string, Record<string, [string, string]>>();
+  /** symbol → channel → [json topic, protobuf topic, decimal json topic] */
+  private readonly topics = new Map<string, Record<string, [string, string, string]>>();
+  private readonly decimals = new Map<string, InstrumentDecimals>();
   private readonly conns = new Map<number, Conn>();
   private readonly intercepts = new Map<
     string,
@@ -243,9 +264,19 @@ export class FeedServer {
     this.debug = opts.debug === true;
     this.info = opts.info;
     this.codec = FeedProtoCodec.get();
+    for (const i of opts.instruments)
+      this.decimals.set(i.symbol, { priceDecimals: i.priceDecimals, qtyDecimals: i.qtyDecimals });
     for (const s of this.projector.symbols) {
-      const byChannel: Record<string, [string, string]> = {};
-      for (const ch of CHANNELS) byChannel[ch] = [topicOf('json', subKey(s, ch)), topicOf('protobuf', subKey(s, ch))];
+      if (!this.decimals.has(s)) throw new Error(`feed: no decimals given for ${s}`);
+      const byChannel: Record<string, [string, string, string]> = {};
+      for (const ch of CHANNELS) {
+        const k = subKey(s, ch);
+        byChannel[ch] = [
+          formPrefix('json', 'units') + k,
+          formPrefix('protobuf', 'units') + k,
+          formPrefix('json', 'decimal') + k,
+        ];
+      }
       this.topics.set(s, byChannel);
     }
   }
@@ -292,9 +323,7 @@ export class FeedServer {
       close: (ws) => this.guard('close', () => this.onClose(ws.getUserData())),
     });
     app.get('/v1/book/:symbol', (res, req) => this.guardHttp(res, 'book', () => this.onBook(res, req)));
-    app.get('/v1/instruments', (res) =>
-      this.guardHttp(res, 'instruments', () => json(res, 200, { symbols: this.projector.symbols })),
-    );
+    app.get('/v1/instruments', (res) => this.guardHttp(res, 'instruments', () => json(res, 200, this.instruments())));
     app.get('/healthz', (res) =>
       this.guardHttp(res, 'healthz', () =>
         json(res, 200, {
@@ -406,7 +435,32 @@ export class FeedServer {
       app.publish(t[1], this.codec.encodeMessage(m), true);
       this.stats.deliveries += np;
     }
+    const nd = app.numSubscribers(t[2]);
+    if (nd > 0) {
+      app.publish(t[2], JSON.stringify(this.decimalForm(m)), false);
+      this.stats.deliveries += nd;
+    }
     if (this.intercepts.size > 0) this.runIntercepts(m);
+  }
+
+  /** The decimal form of a data message (feed/decimal-form.ts), with its instrument's decimals. */
+  decimalForm(m: DataMessage): DataMessage<string> {
+    return toDecimalForm(m, this.decimals.get(m.symbol)!);
+  }
+
+  /** GET /v1/instruments: the symbols, and each with its decimals (what a decimal client parses with). */
+  private instruments(): {
+    symbols: string[];
+    instruments: { symbol: string; price_decimals: number; quantity_decimals: number }[];
+  } {
+    const symbols = this.projector.symbols;
+    return {
+      symbols,
+      instruments: symbols.map((symbol) => {
+        const d = this.decimals.get(symbol)!;
+        return { symbol, price_decimals: d.priceDecimals, quantity_decimals: d.qtyDecimals };
+      }),
+    };
   }
 
   /** After the projector was rebuilt: every subscription gets a `resync` notice and a fresh snapshot. */
@@ -428,6 +482,7 @@ export class FeedServer {
     const protocol = req.getHeader('sec-websocket-protocol');
     const extensions = req.getHeader('sec-websocket-extensions');
     const enc = req.getQuery('encoding') ?? '';
+    const numbers = req.getQuery('numbers') ?? '';
     if (this.stopped || this.conns.size >= this.limits.connectionsMax) {
       this.stats.connectionsRefused++;
       json(res, 503, {
@@ -440,11 +495,20 @@ export class FeedServer {
       json(res, 400, { code: FeedErrorCode.BAD_REQUEST, message: 'encoding must be json or protobuf' });
       return;
     }
+    if (numbers !== '' && numbers !== 'units' && numbers !== 'decimal') {
+      json(res, 400, { code: FeedErrorCode.BAD_REQUEST, message: 'numbers must be units or decimal' });
+      return;
+    }
+    if (numbers === 'decimal' && enc === 'protobuf') {
+      json(res, 400, { code: FeedErrorCode.BAD_REQUEST, message: NUMBERS_DECIMAL_NEEDS_JSON });
+      return;
+    }
     const now = Date.now();
     const conn: Conn = {
       id: this.nextConnId++,
       ws: undefined,
       encoding: enc === 'protobuf' ? 'protobuf' : 'json',
+      numbers: numbers === 'decimal' ? 'decimal' : 'units',
       subs: new Map(),
       openedAtMs: now,
       everSubscribed: false,
@@ -488,7 +552,10 @@ export class FeedServer {
   private send(c: Conn, m: ServerMessage): void {
     const ws = c.ws;
     if (ws === undefined || c.closed) return;
-    const r = c.encoding === 'json' ? ws.send(JSON.stringify(m), false) : ws.send(this.codec.encodeMessage(m), true);
+    const r =
+      c.encoding === 'protobuf'
+        ? ws.send(this.codec.encodeMessage(m), true)
+        : ws.send(JSON.stringify(c.numbers === 'decimal' && isDataMessage(m) ? this.decimalForm(m) : m), false);
     if (r === 2) {
       this.stats.dropped++;
       if (!c.lagging && c.subs.size > 0) this.startLag(c);
@@ -593,20 +660,8 @@ export class FeedServer {
       return this.error(c, id, FeedErrorCode.BAD_REQUEST, 'no_snapshot must be a boolean');
     const ws = c.ws!;
     if (!subscribe) return this.unsubscribe(c, id, symbols as string[], channels as Channel[]);
-    if (r.encoding !== undefined) {
-      if (r.encoding !== 'json' && r.encoding !== 'protobuf')
-        return this.error(c, id, FeedErrorCode.BAD_REQUEST, 'encoding must be json or protobuf');
-      if (r.encoding !== c.encoding) {
-        if (c.subs.size > 0)
-          return this.error(
-            c,
-            id,
-            FeedErrorCode.ENCODING_LOCKED,
-            'the encoding can change only while the connection has no subscription',
-          );
-        c.encoding = r.encoding;
-      }
-    }
+    const form = this.requestedForm(c, id, r);
+    if (form === undefined) return;
     const pairs: Sub[] = [];
     let added = 0;
     for (const s of symbols as string[]) {
@@ -623,6 +678,7 @@ export class FeedServer {
         FeedErrorCode.TOO_MANY_SUBSCRIPTIONS,
         `at most ${L.subscriptionsPerConnectionMax} subscriptions per connection`,
       );
+    [c.encoding, c.numbers] = form;
     c.everSubscribed = true;
     // The snapshot is sent before the topic is joined, all in this synchronous handler: every
     // update published later has a higher seq, none is missed (uWS sends in order).
@@ -641,9 +697,42 @@ export class FeedServer {
       if (r.no_snapshot !== true) this.send(c, this.projector.snapshot(p.symbol, p.channel));
       if (!c.subs.has(k)) {
         c.subs.set(k, p);
-        ws.subscribe(topicOf(c.encoding, k));
+        ws.subscribe(topicOf(c, k));
       }
     }
+  }
+
+  /**
+   * The form a subscribe asks for with its `encoding` and `numbers` options (the connection's
+   * when absent): each may change only while the connection has no subscription (its topics are
+   * per form); decimal numbers only with JSON. Answers the error and returns undefined when
+   * refused. The caller sets it on the connection once the request is accepted.
+   */
+  private requestedForm(
+    c: Conn,
+    id: number,
+    r: Partial<FeedRequest> & Record<string, unknown>,
+  ): [Encoding, Numbers] | undefined {
+    const fail = (code: FeedErrorCode, message: string) => {
+      this.error(c, id, code, message);
+      return undefined;
+    };
+    if (r.encoding !== undefined && r.encoding !== 'json' && r.encoding !== 'protobuf')
+      return fail(FeedErrorCode.BAD_REQUEST, 'encoding must be json or protobuf');
+    if (r.numbers !== undefined && r.numbers !== 'units' && r.numbers !== 'decimal')
+      return fail(FeedErrorCode.BAD_REQUEST, 'numbers must be units or decimal');
+    const encoding = r.encoding ?? c.encoding;
+    const numbers = r.numbers ?? c.numbers;
+    if (encoding !== c.encoding && c.subs.size > 0)
+      return fail(
+        FeedErrorCode.ENCODING_LOCKED,
+        'the encoding can change only while the connection has no subscription',
+      );
+    if (numbers !== c.numbers && c.subs.size > 0)
+      return fail(FeedErrorCode.NUMBERS_LOCKED, 'numbers can change only while the connection has no subscription');
+    if (numbers === 'decimal' && encoding === 'protobuf')
+      return fail(FeedErrorCode.BAD_REQUEST, NUMBERS_DECIMAL_NEEDS_JSON);
+    return [encoding, numbers];
   }
 
   /** Leaves the pairs the connection holds (the others are ignored) and answers with their seqs. */
@@ -654,7 +743,7 @@ export class FeedServer {
       for (const ch of channels) {
         const k = subKey(s, ch);
         if (!c.subs.delete(k)) continue;
-        ws.unsubscribe(topicOf(c.encoding, k));
+        ws.unsubscribe(topicOf(c, k));
         removed.push(this.projector.channelSeq(s, ch));
       }
     }
@@ -672,7 +761,7 @@ export class FeedServer {
     c.lagTimesMs = c.lagTimesMs.filter((t) => now - t < 60_000);
     c.lagTimesMs.push(now);
     this.stats.lagging++;
-    for (const k of c.subs.keys()) c.ws!.unsubscribe(topicOf(c.encoding, k));
+    for (const k of c.subs.keys()) c.ws!.unsubscribe(topicOf(c, k));
     if (c.lagTimesMs.length > this.limits.resyncsPerMinuteMax)
       this.closeSlow(c, `lagged ${c.lagTimesMs.length} times within a minute`, {
         lagged: c.lagTimesMs.length,
@@ -699,7 +788,7 @@ export class FeedServer {
     ws.cork(() => {
       for (const [k, s] of c.subs) {
         this.resyncOne(c, s, ResyncReason.SLOW_CONSUMER);
-        ws.subscribe(topicOf(c.encoding, k));
+        ws.subscribe(topicOf(c, k));
       }
     });
   }
@@ -767,6 +856,7 @@ export class FeedServer {
       symbol = '';
     }
     const depthText = req.getQuery('depth') ?? '';
+    const numbers = req.getQuery('numbers') ?? '';
     if (!this.projector.hasSymbol(symbol))
       return json(res, 404, {
         code: FeedErrorCode.UNKNOWN_SYMBOL,
@@ -778,7 +868,10 @@ export class FeedServer {
         code: FeedErrorCode.BAD_REQUEST,
         message: `depth must be an integer from 1 to ${this.limits.bookDepthMax}`,
       });
-    json(res, 200, this.projector.snapshot(symbol, Channel.L2, depth) as L2Message);
+    if (numbers !== '' && numbers !== 'units' && numbers !== 'decimal')
+      return json(res, 400, { code: FeedErrorCode.BAD_REQUEST, message: 'numbers must be units or decimal' });
+    const book = this.projector.snapshot(symbol, Channel.L2, depth) as L2Message;
+    json(res, 200, numbers === 'decimal' ? this.decimalForm(book) : book);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -803,7 +896,7 @@ export class FeedServer {
     const k = subKey(symbol, channel);
     if (c === undefined || !c.subs.has(k))
       throw new Error(`feed: connection ${connectionId} is not subscribed to ${k}`);
-    c.ws!.unsubscribe(topicOf(c.encoding, k));
+    c.ws!.unsubscribe(topicOf(c, k));
     const list = this.intercepts.get(k) ?? [];
     list.push({ conn: c, afterSeq: this.projector.lastSeq(symbol, channel), mutate });
     this.intercepts.set(k, list);
@@ -826,7 +919,7 @@ export class FeedServer {
       const out = mutate(structuredClone(m));
       conn.ws.cork(() => {
         if (out !== undefined) this.send(conn, out);
-        if (conn.subs.has(k) && !conn.lagging) conn.ws!.subscribe(topicOf(conn.encoding, k));
+        if (conn.subs.has(k) && !conn.lagging) conn.ws!.subscribe(topicOf(conn, k));
       });
     }
     if (rest.length > 0) this.intercepts.set(k, rest);

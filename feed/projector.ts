@@ -27,7 +27,7 @@
 
 import type { Engine } from '../engine/engine.js';
 import type { EventBuffer } from '../engine/event-buffer.js';
-import { EventKind, ExecType, InstrumentStatus, OrdStatus, Reason, Side } from '../engine/types.js';
+import { EventKind, ExecType, InstrumentStatus, OrdStatus, Reason, Side, type ShardConfig } from '../engine/types.js';
 import { BookSide, bookChecksum } from './book-side.js';
 import {
   CANDLE_INTERVALS,
@@ -47,6 +47,18 @@ import {
   type Trade,
   type TradesMessage,
 } from './types.js';
+
+/**
+ * The instruments of a shard whose l2 level quantity can pass 2^53 − 1: a level sums up to
+ * orderCountMax displayed quantities of up to maxQty each, in a double (the engine's ladder), so
+ * past it the sum is no longer exact. Wide instruments with a large order capacity (BTC-USD to
+ * 1,000 BTC in satoshis: from 90,072 orders at one price). The feed warns about them at start.
+ */
+export function levelSumMayPassSafe(config: ShardConfig): string[] {
+  return config.instruments
+    .filter((i) => BigInt(config.orderCountMax) * BigInt(i.maxQty) > BigInt(Number.MAX_SAFE_INTEGER))
+    .map((i) => i.symbol);
+}
 
 /** Recent trades kept per instrument for the trades snapshot. */
 export const TRADES_SNAPSHOT_COUNT = 50;
@@ -136,6 +148,13 @@ export interface ProjectorStats {
   messagesEmitted: number;
   /** Inconsistencies repaired (an order missing from the L3 book, an order still in flight at a flush). Always 0 unless the engine's event contract changed. */
   anomalies: number;
+  /**
+   * Quantities above 2^53 − 1 seen: an l2 level's qty (summed by the engine in a double) or a
+   * candle's volume (summed here) past it, where integer sums stop being exact (feed/README.md
+   * "Exactness"). 0 on a narrow instrument; on a wide one it takes ~90,000 maximum-size orders at
+   * one price (or trades in one candle).
+   */
+  unsafeSums: number;
   resets: number;
 }
 
@@ -151,7 +170,7 @@ export class MarketDataProjector {
   private candleCloseDueUs = Number.MAX_SAFE_INTEGER;
   /** Has held state (events or a reset): a later reset must move the seqs on. */
   private used = false;
-  readonly stats: ProjectorStats = { eventsApplied: 0, messagesEmitted: 0, anomalies: 0, resets: 0 };
+  readonly stats: ProjectorStats = { eventsApplied: 0, messagesEmitted: 0, anomalies: 0, unsafeSums: 0, resets: 0 };
 
   constructor(symbols: readonly string[]) {
     for (const s of symbols) {
@@ -293,6 +312,7 @@ export class MarketDataProjector {
   }
 
   private onBook(v: InstrumentView, side: Side, price: number, qty: number, count: number): void {
+    if (qty > Number.MAX_SAFE_INTEGER) this.stats.unsafeSums++;
     (side === Side.BUY ? v.bids : v.asks).set(price, qty, count);
     (side === Side.BUY ? v.l2DirtyBids : v.l2DirtyAsks).add(price);
     (side === Side.BUY ? v.throttledDirtyBids : v.throttledDirtyAsks).add(price);
@@ -454,6 +474,7 @@ export class MarketDataProjector {
         if (price < c.low) c.low = price;
         c.close = price;
         c.volume += qty;
+        if (c.volume > Number.MAX_SAFE_INTEGER) this.stats.unsafeSums++;
         c.trade_count++;
         c.dirty = true;
       }

@@ -1,8 +1,10 @@
 // The market-data protocol: channels, the messages the server sends, the requests a client
 // sends. These TypeScript shapes ARE the JSON wire format (snake_case, like the order-entry
 // API); the protobuf encoding (proto/exchange/v1/market_data.proto, feed/proto-codec.ts)
-// carries the same fields. Prices and quantities are integers in the instrument's units.
-// Documented in feed/README.md.
+// carries the same fields. Prices and quantities are integers in the instrument's units, or,
+// on a connection with the decimal numbers option, exact decimal strings (feed/decimal-form.ts):
+// the shapes below take the type of those fields as a parameter N (number: units; string:
+// decimal). Documented in feed/README.md.
 
 /** Data channels, per instrument. */
 export const Channel = {
@@ -35,10 +37,19 @@ export function isDeltaChannel(ch: Channel): boolean {
   return ch !== Channel.L1 && ch !== Channel.STATUS;
 }
 
+/**
+ * How a connection receives prices, quantities and volumes: integer units (the default) or exact
+ * decimal strings with the instrument's priceDecimals / qtyDecimals ("50000.00", "0.00020000").
+ * Counts, ids, seqs, times and checksums are integers in both.
+ */
+export type Numbers = 'units' | 'decimal';
+/** A price / quantity field: units (number) or, in the decimal form, its exact decimal string. */
+export type Num = number | string;
+
 /** [price, qty, order_count]; in an update qty 0 (and order_count 0) removes the level. */
-export type Level = [price: number, qty: number, orderCount: number];
+export type Level<N extends Num = number> = [price: N, qty: N, orderCount: number];
 /** [order_id, price, qty]: a resting order's displayed quantity, in priority order. */
-export type OrderEntry = [orderId: number, price: number, qty: number];
+export type OrderEntry<N extends Num = number> = [orderId: number, price: N, qty: N];
 export type SideName = 'BUY' | 'SELL';
 
 /** Fields every data message starts with (in this order in JSON). */
@@ -53,54 +64,54 @@ interface DataHeader {
   ts_us: number;
 }
 
-export interface L2Message extends DataHeader {
+export interface L2Message<N extends Num = number> extends DataHeader {
   channel: 'l2' | 'l2.throttled';
   /** Best first. */
-  bids: Level[];
-  asks: Level[];
+  bids: Level<N>[];
+  asks: Level<N>[];
   /** CRC-32 of the top 10 levels after this message (feed/checksum.ts). */
   checksum: number;
 }
 
-export interface L1Message extends DataHeader {
+export interface L1Message<N extends Num = number> extends DataHeader {
   channel: 'l1';
   /** [price, qty] of the best level, or null when the side is empty. */
-  bid: [number, number] | null;
-  ask: [number, number] | null;
+  bid: [N, N] | null;
+  ask: [N, N] | null;
 }
 
-export type L3Event =
+export type L3Event<N extends Num = number> =
   /** A new resting order (or an iceberg's new slice) at the tail of its level. */
-  | { op: 'add'; order_id: number; side: SideName; price: number; qty: number }
+  | { op: 'add'; order_id: number; side: SideName; price: N; qty: N }
   /** Displayed quantity changed in place (keeps its priority). */
-  | { op: 'modify'; order_id: number; qty: number }
+  | { op: 'modify'; order_id: number; qty: N }
   /** Left the book (cancelled, expired, amended away: a price change comes back as an add). */
   | { op: 'remove'; order_id: number }
   /** Traded as maker; `remaining` is its displayed quantity after the fill, 0 removes it from the level. */
-  | { op: 'execute'; order_id: number; price: number; qty: number; remaining: number; trade_id: number };
+  | { op: 'execute'; order_id: number; price: N; qty: N; remaining: N; trade_id: number };
 
-export interface L3Message extends DataHeader {
+export interface L3Message<N extends Num = number> extends DataHeader {
   channel: 'l3';
   /** Snapshot only: resting orders, best price first, then time priority. */
-  bids?: OrderEntry[];
-  asks?: OrderEntry[];
+  bids?: OrderEntry<N>[];
+  asks?: OrderEntry<N>[];
   /** Update only, in engine order. */
-  events?: L3Event[];
+  events?: L3Event<N>[];
 }
 
-export interface Trade {
+export interface Trade<N extends Num = number> {
   trade_id: number;
-  price: number;
-  qty: number;
+  price: N;
+  qty: N;
   /** The aggressor (taker) side. */
   side: SideName;
   ts_us: number;
 }
 
-export interface TradesMessage extends DataHeader {
+export interface TradesMessage<N extends Num = number> extends DataHeader {
   channel: 'trades';
   /** Update: the trades of one log entry; snapshot: the most recent ones (up to TRADES_SNAPSHOT_COUNT). */
-  trades: Trade[];
+  trades: Trade<N>[];
 }
 
 export const CandleInterval = { S1: '1s', M1: '1m' } as const;
@@ -110,33 +121,41 @@ export const CANDLE_INTERVALS: readonly { name: CandleInterval; us: number }[] =
   { name: '1m', us: 60_000_000 },
 ];
 
-export interface Candle {
+export interface Candle<N extends Num = number> {
   interval: CandleInterval;
   /** Start of the bucket (µs since the epoch, log time), a multiple of the interval. */
   start_us: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
+  open: N;
+  high: N;
+  low: N;
+  close: N;
+  /** Sum of the trades' quantities (qty units). */
+  volume: N;
   trade_count: number;
   /** Final: log time has passed the end of the bucket. Sent once closed; open candles are sent on every change. */
   closed: boolean;
 }
 
-export interface CandlesMessage extends DataHeader {
+export interface CandlesMessage<N extends Num = number> extends DataHeader {
   channel: 'candles';
-  candles: Candle[];
+  candles: Candle<N>[];
 }
 
-export interface StatusMessage extends DataHeader {
+export interface StatusMessage<N extends Num = number> extends DataHeader {
   channel: 'status';
   status: 'TRADING' | 'HALTED';
-  /** 0: none set. */
-  reference_price: number;
+  /** 0 (decimal form: zero with the price decimals, "0.00"): none set. */
+  reference_price: N;
 }
 
-export type DataMessage = L2Message | L1Message | L3Message | TradesMessage | CandlesMessage | StatusMessage;
+/** A data message; DataMessage<string> is its decimal form (feed/decimal-form.ts). */
+export type DataMessage<N extends Num = number> =
+  | L2Message<N>
+  | L1Message<N>
+  | L3Message<N>
+  | TradesMessage<N>
+  | CandlesMessage<N>
+  | StatusMessage<N>;
 
 /** (symbol, channel, seq): in heartbeats and subscription replies. */
 export interface ChannelSeq {
@@ -193,6 +212,8 @@ export const FeedErrorCode = {
   UNKNOWN_SYMBOL: 'UNKNOWN_SYMBOL',
   TOO_MANY_SUBSCRIPTIONS: 'TOO_MANY_SUBSCRIPTIONS',
   ENCODING_LOCKED: 'ENCODING_LOCKED',
+  /** Changing the numbers option while the connection holds subscriptions. */
+  NUMBERS_LOCKED: 'NUMBERS_LOCKED',
   RATE_LIMITED: 'RATE_LIMITED',
   UNAVAILABLE: 'UNAVAILABLE',
 } as const;
@@ -219,7 +240,7 @@ export type ControlMessage =
   | ResyncMessage
   | ErrorMessage
   | PongMessage;
-export type ServerMessage = DataMessage | ControlMessage;
+export type ServerMessage<N extends Num = number> = DataMessage<N> | ControlMessage;
 
 /**
  * Every control message `type` the server sends. A Record over the union, so the compiler keeps
@@ -234,7 +255,7 @@ export const CONTROL_MESSAGE_TYPES: Readonly<Record<ControlMessage['type'], true
   pong: true,
 };
 
-export function isDataMessage(m: ServerMessage): m is DataMessage {
+export function isDataMessage<N extends Num>(m: ServerMessage<N>): m is DataMessage<N> {
   return m.type === 'snapshot' || m.type === 'update';
 }
 
@@ -250,6 +271,8 @@ export interface FeedRequest {
   no_snapshot?: boolean;
   /** subscribe: switch this connection's encoding (only while it has no subscription). */
   encoding?: Encoding;
+  /** subscribe: switch this connection's numbers to units or decimal strings (only while it has no subscription; decimal is JSON only). */
+  numbers?: Numbers;
 }
 
 export type Encoding = 'json' | 'protobuf';

@@ -197,7 +197,7 @@ async function main(): Promise<void> {
     self.feed === undefined
       ? undefined
       : new MarketDataFeed({
-          symbols: shardConfig.instruments.map((i) => i.symbol),
+          instruments: shardConfig.instruments,
           host: self.feed.host,
           port: self.feed.port,
           log,

@@ -2,6 +2,7 @@
 //
 //   npm run bench:feed
 //   npm run bench:feed -- --steps 100x10000/10,1000x10000/10 --seconds 5 --workers 2 --channels l2
+//   npm run bench:feed -- --numbers decimal     # every subscriber with ?numbers=decimal (mixed: every second one)
 //
 // Processes: the feed process (bench/feed/feed-process.ts: a ShardStateMachine applying log
 // entries at a fixed rate and a MarketDataFeed on uWebSockets.js, wired as in a replica) and
@@ -34,6 +35,7 @@ import * as hdr from 'hdr-histogram-js';
 import { Engine } from '../../engine/engine.js';
 import { EventBuffer } from '../../engine/event-buffer.js';
 import { LocalL2Book } from '../../feed/client/local-book.js';
+import { fromDecimalForm, toDecimalForm } from '../../feed/decimal-form.js';
 import { MarketDataProjector } from '../../feed/projector.js';
 import type { L2Message } from '../../feed/types.js';
 import { SYMBOL, generateMix1 } from '../engine/workloads.js';
@@ -48,6 +50,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '1' },
     workers: { type: 'string', default: '2' },
     channels: { type: 'string', default: 'l2' },
+    numbers: { type: 'string', default: 'units' },
     'publish-us-per-connection': { type: 'string', default: '' },
     out: { type: 'string' },
   },
@@ -56,6 +59,9 @@ const SECONDS = Number(args.seconds);
 const WARMUP_S = Number(args.warmup);
 const WORKERS = Number(args.workers);
 const CHANNELS = args.channels.split(',');
+/** units | decimal (every subscriber with ?numbers=decimal) | mixed (every second one). */
+const NUMBERS = args.numbers;
+if (!['units', 'decimal', 'mixed'].includes(NUMBERS)) throw new Error('--numbers: units, decimal or mixed');
 /** Between steps: let buffers drain (ms). */
 const SETTLE_MS = 500;
 /** Any single wait of the orchestrator (ms). */
@@ -134,12 +140,16 @@ interface FeedDone {
 }
 
 /** The client library's cost: JSON.parse + book update + checksum per l2 update, one core. */
-function clientCost(): { updates: number; perSec: number; usPerUpdate: number; levelsPerUpdate: number } {
+/** The decimals the feed process gives SYMBOL (feed-process.ts): issue 19's BTC-USD. */
+const BENCH_DECIMALS = { priceDecimals: 2, qtyDecimals: 8 };
+
+/** Mix 1's l2 messages in entries of 10 commands, after 10,000 commands of warm-up: a snapshot, then the updates. */
+function l2Messages(): { messages: L2Message[]; levels: number } {
   const w = generateMix1(210_000, 2);
   const engine = new Engine(w.config);
   const projector = MarketDataProjector.fromEngine(engine);
   const buf = new EventBuffer();
-  const texts: string[] = [];
+  const messages: L2Message[] = [];
   let levels = 0;
   for (let k = 0; k < w.commands.length; k += 10) {
     buf.clear();
@@ -147,31 +157,68 @@ function clientCost(): { updates: number; perSec: number; usPerUpdate: number; l
     projector.apply(buf, 0, buf.count);
     projector.flush((m) => {
       if (m.channel === 'l2' && k >= 10_000) {
-        texts.push(JSON.stringify(m));
+        messages.push(m);
         levels += m.bids.length + m.asks.length;
       }
     });
-    if (k === 10_000 - 10) texts.push(JSON.stringify(projector.snapshot(SYMBOL, 'l2')));
+    if (k === 10_000 - 10) messages.push(projector.snapshot(SYMBOL, 'l2') as L2Message);
   }
+  return { messages, levels };
+}
+
+/** Best of three runs of fn (ms), after one to warm up. */
+function bestMs(fn: () => void): number {
   const run = () => {
-    const book = new LocalL2Book(SYMBOL);
-    book.applySnapshot(JSON.parse(texts[0]!) as L2Message);
     const t = performance.now();
-    for (let i = 1; i < texts.length; i++) {
-      const m = JSON.parse(texts[i]!) as L2Message;
-      book.applyUpdate(m);
-      if (book.checksum() !== m.checksum) throw new Error('client cost: checksum mismatch');
-    }
+    fn();
     return performance.now() - t;
   };
   run();
-  const ms = Math.min(run(), run(), run());
+  return Math.min(run(), run(), run());
+}
+
+const usEach = (ms: number, n: number) => Math.round((ms * 1000 * 100) / n) / 100;
+
+/**
+ * The client library's cost per l2 update (JSON.parse, book update, checksum), in units and in
+ * decimal form (plus fromDecimalForm); and the server's cost per published message of each form
+ * (JSON.stringify; toDecimalForm + JSON.stringify): paid once per message and topic, whatever
+ * the number of subscribers.
+ */
+function clientCost() {
+  const { messages, levels } = l2Messages();
+  const texts = messages.map((m) => JSON.stringify(m));
+  const decimalTexts = messages.map((m) => JSON.stringify(toDecimalForm(m, BENCH_DECIMALS)));
+  const follow = (ts: string[], parse: (t: string) => L2Message) => () => {
+    const book = new LocalL2Book(SYMBOL);
+    book.applySnapshot(parse(ts[0]!));
+    for (let i = 1; i < ts.length; i++) {
+      const m = parse(ts[i]!);
+      book.applyUpdate(m);
+      if (book.checksum() !== m.checksum) throw new Error('client cost: checksum mismatch');
+    }
+  };
+  const ms = bestMs(follow(texts, (t) => JSON.parse(t) as L2Message));
+  const decimalMs = bestMs(
+    follow(decimalTexts, (t) => fromDecimalForm(JSON.parse(t) as L2Message<string>, BENCH_DECIMALS) as L2Message),
+  );
+  const encodeMs = bestMs(() => {
+    for (const m of messages) JSON.stringify(m);
+  });
+  const encodeDecimalMs = bestMs(() => {
+    for (const m of messages) JSON.stringify(toDecimalForm(m, BENCH_DECIMALS));
+  });
   const n = texts.length - 1;
   return {
     updates: n,
     perSec: Math.round(n / (ms / 1000)),
-    usPerUpdate: Math.round((ms * 1000 * 100) / n) / 100,
+    usPerUpdate: usEach(ms, n),
+    usPerUpdateDecimal: usEach(decimalMs, n),
     levelsPerUpdate: Math.round((levels / n) * 10) / 10,
+    serverUsPerMessage: usEach(encodeMs, n + 1),
+    serverUsPerMessageDecimal: usEach(encodeDecimalMs, n + 1),
+    bytesPerMessage: Math.round(texts.reduce((b, t) => b + t.length, 0) / texts.length),
+    bytesPerMessageDecimal: Math.round(decimalTexts.reduce((b, t) => b + t.length, 0) / decimalTexts.length),
   };
 }
 
@@ -262,7 +309,7 @@ async function replaceSubscribers(
     workers.push(
       new Worker(workerCode, {
         eval: true,
-        workerData: { url, connections: n, symbol: SYMBOL, channels: CHANNELS },
+        workerData: { url, connections: n, symbol: SYMBOL, channels: CHANNELS, numbers: NUMBERS },
       }),
     );
   }
@@ -275,7 +322,7 @@ async function main(): Promise<void> {
   const { feed, ready } = await startFeedProcess(needed);
   const url = `ws://127.0.0.1:${ready.port}/v1/ws`;
   console.log(
-    `feed process up on :${ready.port} (${ready.commands.toLocaleString()} mix 1 commands generated in ${ready.generateMs} ms); publish interval ${ready.publishIntervalUsPerConnection} µs per connection, at most ${ready.publishIntervalMaxMs} ms; ${WORKERS} generator threads; channels ${CHANNELS.join(',')}`,
+    `feed process up on :${ready.port} (${ready.commands.toLocaleString()} mix 1 commands generated in ${ready.generateMs} ms); publish interval ${ready.publishIntervalUsPerConnection} µs per connection, at most ${ready.publishIntervalMaxMs} ms; ${WORKERS} generator threads; channels ${CHANNELS.join(',')}; numbers ${NUMBERS}`,
   );
 
   // A worker's main module is not loaded through tsx's ESM hooks in Node 20: load it through
@@ -322,13 +369,17 @@ async function main(): Promise<void> {
   }
   const client = clientCost();
   console.log(
-    `client library: ${client.perSec.toLocaleString()} l2 updates/s on one core (${client.usPerUpdate} µs each: JSON.parse, book update, checksum; ${client.levelsPerUpdate} levels per update)`,
+    `client library: ${client.perSec.toLocaleString()} l2 updates/s on one core (${client.usPerUpdate} µs each: JSON.parse, book update, checksum; ${client.levelsPerUpdate} levels per update); decimal form ${client.usPerUpdateDecimal} µs`,
+  );
+  console.log(
+    `server, per published message and form: units ${client.serverUsPerMessage} µs (${client.bytesPerMessage} bytes), decimal ${client.serverUsPerMessageDecimal} µs (${client.bytesPerMessageDecimal} bytes)`,
   );
   const out = {
     bench: 'feed',
     node: process.version,
     cpus: os.cpus().length,
     channels: CHANNELS,
+    numbers: NUMBERS,
     workers: WORKERS,
     publishIntervalUsPerConnection: ready.publishIntervalUsPerConnection,
     publishIntervalMaxMs: ready.publishIntervalMaxMs,

@@ -32,7 +32,9 @@ const wallUs = () => Math.round((performance.timeOrigin + performance.now()) * 1
 /** The feed as a replica runs it, for SYMBOL on an ephemeral loopback port, with room for the benchmark's connections. */
 function createFeed(): MarketDataFeed {
   return new MarketDataFeed({
-    symbols: [SYMBOL],
+    // The decimals of issue 19's BTC-USD (2 and 8), so that a decimal subscriber's formatting
+    // does real work (benchConfig's narrow instrument has none); units subscribers never use them.
+    instruments: [{ symbol: SYMBOL, priceDecimals: 2, qtyDecimals: 8 }],
     host: '127.0.0.1',
     port: 0,
     limits: {

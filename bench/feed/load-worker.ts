@@ -19,6 +19,8 @@ interface Init {
   connections: number;
   symbol: string;
   channels: string[];
+  /** units | decimal (?numbers=decimal on every connection) | mixed (on every second one). */
+  numbers: 'units' | 'decimal' | 'mixed';
 }
 
 const init = workerData as Init;
@@ -111,9 +113,11 @@ async function connectAll(): Promise<void> {
   let k = 0;
   const one = async () => {
     while (k < init.connections) {
+      const decimal = init.numbers === 'decimal' || (init.numbers === 'mixed' && k % 2 === 1);
       k++;
       const c: Conn = { ws: undefined, last: new Map(), snapshots: 0 };
-      c.ws = await WsConnection.connect(init.url, { onMessage: (d) => onMessage(c, d), onClose: () => closed++ });
+      const url = decimal ? `${init.url}?numbers=decimal` : init.url;
+      c.ws = await WsConnection.connect(url, { onMessage: (d) => onMessage(c, d), onClose: () => closed++ });
       c.ws.send(sub);
       conns.push(c);
     }

@@ -15,8 +15,15 @@
 // Sync modes for l2: 'snapshot' (default: the server sends a snapshot on subscribe and on each
 // resync request) or 'rest' (the Binance way: subscribe without a snapshot, buffer the updates,
 // GET /v1/book/{symbol}, drop updates at or below its seq, apply the rest).
+//
+// numbers: 'decimal' connects with ?numbers=decimal (prices and quantities as exact decimal
+// strings), reads each instrument's decimals from GET /v1/instruments first, and parses every data
+// message back to integer units exactly (feed/decimal-form.ts): the 'message' event has the
+// message as received (decimal strings), the books and the channel events the units form, so
+// gap detection and the checksum check work as on a units connection.
 
 import { EventEmitter } from 'node:events';
+import { fromDecimalForm, type InstrumentDecimals } from '../decimal-form.js';
 import { FeedProtoCodec } from '../proto-codec.js';
 import {
   Channel,
@@ -27,6 +34,7 @@ import {
   type FeedRequest,
   type L2Message,
   type L3Message,
+  type Numbers,
   type ServerMessage,
   type SubscribedMessage,
   type UnsubscribedMessage,
@@ -47,6 +55,8 @@ export interface FeedClientOptions {
   /** ws://host:port/v1/ws */
   url: string;
   encoding?: Encoding;
+  /** 'decimal': receive decimal strings (JSON only), parsed back to units; default 'units'. */
+  numbers?: Numbers;
   l2Sync?: 'snapshot' | 'rest';
   /** Verify l2 checksums (default true). */
   verifyChecksums?: boolean;
@@ -110,6 +120,8 @@ export class FeedClient extends EventEmitter {
     { resolve: (m: ServerMessage) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
   >();
   private nextId = 1;
+  /** numbers 'decimal': symbol → decimals, from GET /v1/instruments. */
+  private decimals: Map<string, InstrumentDecimals> | undefined;
 
   private constructor(private readonly opts: FeedClientOptions) {
     super();
@@ -120,7 +132,12 @@ export class FeedClient extends EventEmitter {
 
   static async connect(opts: FeedClientOptions): Promise<FeedClient> {
     const c = new FeedClient(opts);
-    const url = opts.encoding === 'protobuf' ? withQuery(opts.url, 'encoding', 'protobuf') : opts.url;
+    let url = opts.encoding === 'protobuf' ? withQuery(opts.url, 'encoding', 'protobuf') : opts.url;
+    if (opts.numbers === 'decimal') {
+      if (opts.encoding === 'protobuf') throw new Error('feed: numbers decimal needs the json encoding');
+      c.decimals = await fetchDecimals(opts.url);
+      url = withQuery(url, 'numbers', 'decimal');
+    }
     c.ws = await WsConnection.connect(
       url,
       {
@@ -223,6 +240,7 @@ export class FeedClient extends EventEmitter {
 
   private onFrame(data: Buffer, isBinary: boolean): void {
     let m: ServerMessage;
+    let wire: ServerMessage<number | string>;
     try {
       if (isBinary) {
         if (this.codec === undefined) throw new Error('binary frame on a JSON connection');
@@ -230,13 +248,15 @@ export class FeedClient extends EventEmitter {
       } else {
         m = JSON.parse(TEXT.decode(data)) as ServerMessage;
       }
+      wire = m;
+      if (this.decimals !== undefined && isDataMessage(m)) m = this.toUnits(m as unknown as DataMessage<string>);
     } catch (err) {
       this.fail(`undecodable message: ${(err as Error).message}`);
       return;
     }
     this.stats.messages++;
     try {
-      this.emit('message', m);
+      this.emit('message', wire);
       this.onMessage(m);
     } catch (err) {
       // A consumer's handler threw: report it, keep the connection and the books.
@@ -286,6 +306,13 @@ export class FeedClient extends EventEmitter {
         return;
       }
     }
+  }
+
+  /** A decimal-form data message in units, exactly (throws on a malformed number or an unknown symbol). */
+  private toUnits(m: DataMessage<string>): DataMessage {
+    const d = this.decimals?.get(m.symbol);
+    if (d === undefined) throw new Error(`no decimals known for ${String(m.symbol).slice(0, 40)}`);
+    return fromDecimalForm(m, d);
   }
 
   private answer(id: number, m: ServerMessage): void {
@@ -411,13 +438,16 @@ export class FeedClient extends EventEmitter {
    */
   private async restSync(st: SubState): Promise<void> {
     const base = new URL(this.opts.url);
-    const url = `http://${base.host}/v1/book/${encodeURIComponent(st.symbol)}?depth=${REST_SYNC_DEPTH}`;
+    const numbers = this.decimals !== undefined ? '&numbers=decimal' : '';
+    const url = `http://${base.host}/v1/book/${encodeURIComponent(st.symbol)}?depth=${REST_SYNC_DEPTH}${numbers}`;
     for (let attempt = 0; attempt < 10; attempt++) {
       let snap: L2Message;
       try {
         const res = await fetch(url);
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
-        snap = (await res.json()) as L2Message;
+        const body = (await res.json()) as L2Message | L2Message<string>;
+        snap =
+          this.decimals !== undefined ? (this.toUnits(body as L2Message<string>) as L2Message) : (body as L2Message);
       } catch (err) {
         this.fail(`GET ${url}: ${(err as Error).message}`);
         return;
@@ -469,6 +499,20 @@ export class FeedClient extends EventEmitter {
   resume(): void {
     this.ws.resume();
   }
+}
+
+/** Each instrument's decimals from the feed's GET /v1/instruments (same host as the WebSocket URL). */
+async function fetchDecimals(wsUrl: string): Promise<Map<string, InstrumentDecimals>> {
+  const url = `http://${new URL(wsUrl).host}/v1/instruments`;
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`feed: GET ${url}: HTTP ${res.status}`);
+  const body = (await res.json()) as {
+    instruments?: { symbol: string; price_decimals: number; quantity_decimals: number }[];
+  };
+  if (!Array.isArray(body.instruments)) throw new Error(`feed: GET ${url}: no instruments with decimals`);
+  return new Map(
+    body.instruments.map((i) => [i.symbol, { priceDecimals: i.price_decimals, qtyDecimals: i.quantity_decimals }]),
+  );
 }
 
 function withQuery(url: string, k: string, v: string): string {

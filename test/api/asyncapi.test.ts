@@ -30,6 +30,7 @@ import { CHANNELS, CONTROL_MESSAGE_TYPES, FEED_REQUEST_OPS, FeedCloseCode, FeedE
 import { OrderEntryRestClient, type RestClientKey } from '../../gateway/client/rest-client.js';
 import { USER_STREAM_MESSAGE_TYPES, UserStreamCloseCode } from '../../gateway/user-stream-server.js';
 import { startLocalExchange, type LocalExchange } from '../../processes/local-exchange.js';
+import { wideFlowConfig } from '../feed/flow.js';
 import { startFeedHarness } from '../feed/harness.js';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
@@ -283,6 +284,32 @@ describe('the resync notice, validated against docs/asyncapi.yaml', () => {
         'SOURCE_RESET',
         'SOURCE_RESET',
       ]);
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
+describe('the decimal numbers option, validated against docs/asyncapi.yaml', () => {
+  it('a numbers=decimal connection on a wide instrument sends only documented messages, every channel', async () => {
+    // The feed server over a real socket, fed in process: the gateway may not serve wide instruments.
+    const h = await startFeedHarness({ seed: 4, config: wideFlowConfig() });
+    try {
+      await h.drive(300);
+      const feed = await Socket.open(h.url);
+      const symbols = h.engine.config.instruments.map((i) => i.symbol);
+      feed.send({ op: 'subscribe', id: 1, channels: [...CHANNELS], symbols, numbers: 'decimal' }, FEED_RECEIVES);
+      await feed.next('subscribed', (m) => m.type === 'subscribed');
+      await h.drive(1500);
+      for (const ch of CHANNELS) await feed.next(`${ch} update`, (m) => m.type === 'update' && m.channel === ch);
+      feed.send({ op: 'subscribe', id: 2, channels: ['l2'], symbols, numbers: 'units' }, FEED_RECEIVES);
+      expect(await feed.next('error', (m) => m.type === 'error')).toMatchObject({ id: 2, code: 'NUMBERS_LOCKED' });
+      for (const m of feed.msgs) expect(validate(FEED_SENDS, feedKind(m), m), JSON.stringify(m)).toBeUndefined();
+      // Decimal strings where prices are: a float-looking or signed string is not a DecimalString.
+      const l2 = feed.msgs.find((m) => m.channel === 'l2' && (m.bids as unknown[]).length > 0)!;
+      expect(typeof (l2.bids as unknown[][])[0]![0]).toBe('string');
+      expect(validate(FEED_SENDS, 'l2', { ...l2, bids: [['-1.00', '1.0', 1]] })).toBeDefined();
+      expect(validate(FEED_SENDS, 'l2', { ...l2, bids: [['1e3', '1.0', 1]] })).toBeDefined();
     } finally {
       await h.stop();
     }

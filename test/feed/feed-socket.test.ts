@@ -440,7 +440,13 @@ describe('REST', () => {
     expect((await fetch(`${h.http}/v1/book/NOPE`)).status).toBe(404);
     for (const d of ['0', '-1', 'abc', '99999999'])
       expect((await fetch(`${h.http}/v1/book/${SYM_A}?depth=${d}`)).status, d).toBe(400);
-    expect(await (await fetch(`${h.http}/v1/instruments`)).json()).toEqual({ symbols: [SYM_A, SYM_B] });
+    expect(await (await fetch(`${h.http}/v1/instruments`)).json()).toEqual({
+      symbols: [SYM_A, SYM_B],
+      instruments: [
+        { symbol: SYM_A, price_decimals: 2, quantity_decimals: 4 },
+        { symbol: SYM_B, price_decimals: 2, quantity_decimals: 0 },
+      ],
+    });
     expect((await fetch(`${h.http}/healthz`)).status).toBe(200);
     expect((await fetch(`${h.http}/nothing`)).status).toBe(404);
   });

@@ -67,6 +67,17 @@ export function flowConfig(): ShardConfig {
   };
 }
 
+/**
+ * flowConfig with BTC-USD wide, as issue 19's BTC-USD: maxPrice 100,000,000 (1,000,000.00 USD) ×
+ * maxQty 100,000,000,000 (1,000 BTC to 8 decimals) = 10^19 units > 2^53. The flow runs on it
+ * unchanged (its prices and quantities are within both configs).
+ */
+export function wideFlowConfig(): ShardConfig {
+  const c = flowConfig();
+  c.instruments[0] = { ...c.instruments[0]!, maxPrice: 100_000_000, maxQty: 100_000_000_000, qtyDecimals: 8 };
+  return c;
+}
+
 /** A command without seq/tsUs (the runner or the state machine stamps them). */
 export type FlowCommand = Record<string, unknown> & { type: string };
 

@@ -1,11 +1,12 @@
-// Test kit for the feed over real sockets: an in-process engine driven by a random flow,
+// Test kit for the feed over real sockets: an in-process engine driven by a random flow (on
+// flowConfig(), or a variant of it with the same symbols),
 // feeding a real MarketDataFeed (uWS on an ephemeral loopback port), and helpers to wait
 // (bounded, by condition, never by sleeping a fixed time) and to compare a client's books with
 // the engine's, level by level and order by order.
 
 import { expect } from 'vitest';
 import { Engine } from '../../engine/engine.js';
-import { Side } from '../../engine/types.js';
+import { Side, type ShardConfig } from '../../engine/types.js';
 import type { FeedClient } from '../../feed/client/feed-client.js';
 import { MarketDataFeed } from '../../feed/feed-service.js';
 import type { FeedLimits } from '../../feed/feed-server.js';
@@ -36,11 +37,11 @@ export interface FeedHarness {
 export const tick = () => new Promise<void>((r) => setImmediate(r));
 
 export async function startFeedHarness(
-  opts: { seed?: number; limits?: Partial<FeedLimits> } = {},
+  opts: { seed?: number; limits?: Partial<FeedLimits>; config?: ShardConfig } = {},
 ): Promise<FeedHarness> {
-  const engine = new Engine(flowConfig());
+  const engine = new Engine(opts.config ?? flowConfig());
   const feed = new MarketDataFeed({
-    symbols: engine.config.instruments.map((i) => i.symbol),
+    instruments: engine.config.instruments,
     host: '127.0.0.1',
     port: 0,
     debug: true,

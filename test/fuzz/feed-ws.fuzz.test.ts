@@ -146,7 +146,7 @@ async function afterBatch(seqsBefore: number[]): Promise<void> {
 // Inputs
 
 const VALID = { op: 'subscribe', id: 5, channels: ['l2', 'trades'], symbols: [SYM_A] };
-const FIELDS = ['op', 'id', 'channels', 'symbols', 'no_snapshot', 'encoding'];
+const FIELDS = ['op', 'id', 'channels', 'symbols', 'no_snapshot', 'encoding', 'numbers'];
 const valueArb = fc.oneof(
   nastyJsonValue,
   fc.constantFrom<unknown>(
@@ -158,6 +158,8 @@ const valueArb = fc.oneof(
     SYM_B,
     'protobuf',
     'json',
+    'decimal',
+    'units',
     ['l2'],
     [SYM_A, SYM_A, SYM_A],
     CHANNELS,
@@ -389,11 +391,16 @@ describe('feed WebSocket fuzz', () => {
         '/v1/ws?encoding=xml',
         '/v1/ws?encoding=',
         '/v1/ws?encoding=%ff%fe',
+        '/v1/ws?numbers=decimal',
+        '/v1/ws?numbers=decimal&encoding=protobuf',
+        '/v1/ws?numbers=%00',
         '/v1/wss',
         '/',
         '/v1/book/BTC-USD?depth=-1',
         '/v1/book/%E0%A4%A?depth=5',
         '/v1/book/BTC-USD?depth=99999999999',
+        '/v1/book/BTC-USD?depth=5&numbers=decimal',
+        '/v1/book/BTC-USD?numbers=1e3',
       ),
       key: fc.constantFrom('dGhlIHNhbXBsZSBub25jZQ==', '', 'short', 'x'.repeat(300)),
       version: fc.constantFrom('13', '8', '', 'abc'),

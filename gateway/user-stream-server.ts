@@ -1,6 +1,7 @@
 // The private user stream's WebSocket edge, on the REST edge's uWS app (rest-server.ts):
 //
-//   WS /v1/user-stream   login (signed like a REST request), then the account's execution reports
+//   WS /v1/user-stream   login (signed like a REST request), then the account's execution reports,
+//                        each fill's followed by its position update (user-stream-position.ts)
 //
 // A connection reads its account's ring (user-stream.ts) with a cursor, `nextSeq`: after each
 // publish, and whenever uWS drains, it sends the reports from the cursor on while uWS holds less
@@ -32,6 +33,7 @@ import {
   type UserStreamCore,
   type UserStreamLogin,
 } from './user-stream.js';
+import { positionUpdateMessage, positionUpdateOf } from './user-stream-position.js';
 
 /** Close codes of the user stream (gateway/README.md); uWS itself drops a connection whose message is over the size limit (no close frame: 1006). */
 export const UserStreamCloseCode = {
@@ -50,7 +52,7 @@ export const UserStreamCloseCode = {
 } as const;
 
 /** Every message `type` the user stream sends (docs/asyncapi.yaml is checked against it: test/api/asyncapi.test.ts). */
-export const USER_STREAM_MESSAGE_TYPES = ['login', 'report', 'resume_gap', 'pong', 'error'] as const;
+export const USER_STREAM_MESSAGE_TYPES = ['login', 'report', 'position_update', 'resume_gap', 'pong', 'error'] as const;
 
 export interface UserStreamOptions {
   core: UserStreamCore;
@@ -97,7 +99,14 @@ export class UserStreamEdge {
     sendBytesMax: number;
     loginTimeoutMs: number;
   };
-  readonly stats = { opened: 0, loggedIn: 0, loginsFailed: 0, slowConsumers: 0, reportsSent: 0 };
+  readonly stats = {
+    opened: 0,
+    loggedIn: 0,
+    loginsFailed: 0,
+    slowConsumers: 0,
+    reportsSent: 0,
+    positionUpdatesSent: 0,
+  };
 
   constructor(
     opts: UserStreamOptions,
@@ -290,6 +299,7 @@ export class UserStreamEdge {
       stream_seq: stream.lastSeq,
       first_held_seq: stream.firstSeq,
       next_seq: plan.fromSeq,
+      min_seq: hub.minSeqAtLogin(),
     };
     c.ws?.cork(() => {
       this.send(c, JSON.stringify(ok));
@@ -323,6 +333,12 @@ export class UserStreamEdge {
         const h = s.get(c.nextSeq)!;
         const report = { ...h.report, signature: this.core.signReportFor(c.apiKey, h.canonical) };
         ws.send(`{"type":"report","epoch":${epoch},"stream_seq":${c.nextSeq},"report":${JSON.stringify(report)}}`);
+        // A fill's position update follows its report, with the same epoch and stream_seq.
+        const update = positionUpdateOf(h.report);
+        if (update !== undefined) {
+          ws.send(positionUpdateMessage(this.core.userStreams.epoch, c.nextSeq, update));
+          this.stats.positionUpdatesSent++;
+        }
         c.nextSeq++;
         this.stats.reportsSent++;
       }

@@ -1,7 +1,8 @@
 // The user stream's position update of one report (gateway/user-stream-position.ts), pure: signs,
 // exact quote deltas past 2^53 (a bigint written as its exact integer literal), the decimal
 // strings at the report's own scales, and nothing for a report without a fill. The same over
-// real sockets: test/gateway/user-stream-positions.test.ts.
+// real sockets: test/gateway/user-stream-positions.test.ts. And the login's min_seq, where a
+// client's re-sync of positions starts.
 
 import { describe, expect, it } from 'vitest';
 import { parse } from 'lossless-json';
@@ -9,6 +10,7 @@ import type { ExecutionReportOut } from '../../api/execution-report.js';
 import { baseOf, quoteOf } from '../../api/symbol-currencies.js';
 import { positionUpdateMessage, positionUpdateOf } from '../../gateway/user-stream-position.js';
 import { Prng } from '../../replicator/prng.js';
+import { UserStreamHub } from '../../gateway/user-stream.js';
 
 /** A TRADE report with just what the update reads (the rest is irrelevant filler). */
 function fill(side: string, px: number, qty: number, d?: { p: number; q: number }): ExecutionReportOut {
@@ -121,5 +123,29 @@ describe('baseOf / quoteOf', () => {
     expect([baseOf('BTC-PERP-USD'), quoteOf('BTC-PERP-USD')]).toEqual(['BTC-PERP', 'USD']);
     expect([baseOf('XYZ'), quoteOf('XYZ')]).toEqual(['XYZ', 'XYZ']);
     expect([baseOf('XYZ-'), quoteOf('XYZ-')]).toEqual(['XYZ-', 'XYZ-']);
+  });
+});
+
+describe("the login's min_seq (UserStreamHub.minSeqAtLogin)", () => {
+  const rep = (account: number, shard: number, seq: number) =>
+    ({ account, seq, order_id: shard * 2 ** 44 + seq, exec_id: seq }) as unknown as ExecutionReportOut;
+
+  it('is the highest seq published per shard, of any account (logged in or not), and survives a restore', () => {
+    const hub = new UserStreamHub({ epoch: 'e1' });
+    expect(hub.minSeqAtLogin()).toEqual({});
+    hub.open(1);
+    hub.publish(rep(1, 0, 5), 'a');
+    hub.publish(rep(9, 0, 8), 'b'); // never logged in: not held, but counted
+    hub.publish(rep(1, 2, 3), 'c');
+    hub.publish(rep(1, 0, 7), 'd'); // an older seq does not lower it
+    expect(hub.minSeqAtLogin()).toEqual({ '0': 8, '2': 3 });
+    // A restart restores it from the journal: held reports and checkpoints.
+    const again = new UserStreamHub({ epoch: 'e1' });
+    again.restore([
+      { k: 'open', a: 1 },
+      { k: 'ckpt', streams: [{ a: 1, last: 2, min_seq: { '0': 6, '1': 4 } }] },
+      { k: 'rep', a: 1, s: 3, c: 'x', r: rep(1, 0, 9) },
+    ]);
+    expect(again.minSeqAtLogin()).toEqual({ '0': 9, '1': 4 });
   });
 });

@@ -24,6 +24,7 @@ import {
   USER_STREAM_IDLE_TIMEOUT_S,
   USER_STREAM_LOGIN_TIMEOUT_MS,
   USER_STREAM_SEND_BYTES_MAX,
+  USER_STREAM_SEND_DEFER_REPORTS_MAX,
 } from './limits.js';
 import {
   USER_STREAM_PATH,
@@ -76,6 +77,8 @@ class Conn implements StreamReader {
   /** The next stream_seq to send. */
   nextSeq = 0;
   loginTimer: NodeJS.Timeout | undefined;
+  /** A pump is due at the end of this turn (UserStreamEdge.wake). */
+  pumpDue = false;
 
   constructor(
     readonly id: number,
@@ -83,7 +86,7 @@ class Conn implements StreamReader {
   ) {}
 
   wake(): void {
-    this.edge.pump(this);
+    this.edge.wake(this);
   }
 }
 
@@ -93,6 +96,9 @@ export class UserStreamEdge {
   private readonly liveByAccount = new Map<number, number>();
   private nextId = 1;
   private stopped = false;
+  /** Connections to pump at the end of this turn (wake), and whether that is scheduled. */
+  private readonly due: Conn[] = [];
+  private dueScheduled = false;
   readonly limits: {
     connectionsMax: number;
     connectionsPerAccountMax: number;
@@ -306,6 +312,34 @@ export class UserStreamEdge {
       if (plan.gap !== undefined) this.send(c, JSON.stringify({ type: 'resume_gap', ...plan.gap }));
     });
     this.pump(c);
+  }
+
+  /**
+   * After a publish: the connection is pumped at the end of this event-loop turn, so that every
+   * report the turn published goes out in one corked write (one send(2): per report it was the
+   * largest part of the stream's cost); at once when USER_STREAM_SEND_DEFER_REPORTS_MAX reports
+   * or half the ring are unsent, so that a burst cannot overtake a connection that reads.
+   */
+  wake(c: Conn): void {
+    const s = c.stream;
+    if (s === undefined) return;
+    const unsent = s.lastSeq - c.nextSeq + 1;
+    if (unsent >= Math.min(USER_STREAM_SEND_DEFER_REPORTS_MAX, Math.max(1, Math.floor(s.capacity / 2)))) {
+      this.pump(c);
+      return;
+    }
+    if (c.pumpDue) return;
+    c.pumpDue = true;
+    this.due.push(c);
+    if (this.dueScheduled) return;
+    this.dueScheduled = true;
+    // A throwing pump (a bug: logged by guard) leaves every other connection still pumped and wakeable.
+    setImmediate(() => {
+      this.dueScheduled = false;
+      const list = this.due.splice(0);
+      for (const d of list) d.pumpDue = false;
+      for (const d of list) this.guard('pump', () => this.pump(d));
+    });
   }
 
   /**

@@ -30,12 +30,15 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '10' },
     'warmup-seconds': { type: 'string', default: '2' },
     rounds: { type: 'string', default: '5' },
+    /** The modes of a round, in the order of its even rounds (odd rounds reverse it): comparing builds, `--modes on`. */
+    modes: { type: 'string', default: 'off,on' },
   },
 });
 const RATE = Number(args.rate);
 const SECONDS = Number(args.seconds);
 const WARMUP_S = Number(args['warmup-seconds']);
 const ROUNDS = Number(args.rounds);
+const MODES = args.modes!.split(',') as Phase['mode'][];
 /** Replies still outstanding after the load are awaited at most this long (ms). */
 const DRAIN_MS = 30_000;
 /** The stream is done when no message arrived for this long (ms) after the last reply, or at DRAIN_MS. */
@@ -190,7 +193,7 @@ async function main(): Promise<void> {
   const nodeArgs = process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ');
   const phases: Phase[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    const order: Phase['mode'][] = round % 2 === 0 ? ['off', 'on'] : ['on', 'off'];
+    const order = round % 2 === 0 ? MODES : [...MODES].reverse();
     for (const mode of order) {
       const ex = await startExchangeProcesses(nodeArgs === undefined ? {} : { nodeArgs });
       try {
@@ -208,7 +211,17 @@ async function main(): Promise<void> {
   const off = summary(phases.filter((p) => p.mode === 'off'));
   const on = summary(phases.filter((p) => p.mode === 'on'));
   const ratio = Object.fromEntries(Object.keys(off).map((k) => [k, Math.round((on[k]! / off[k]!) * 1000) / 1000]));
-  console.log(`medians: off ${JSON.stringify(off)}  on ${JSON.stringify(on)}  on/off ${JSON.stringify(ratio)}`);
+  // Each round's on/off of the gateway's CPU per order (its two phases ran back to back): the median is less exposed to drift.
+  const roundRatios = [...new Set(phases.map((p) => p.round))].flatMap((r) => {
+    const g = (m: string) => phases.find((p) => p.round === r && p.mode === m)?.cpuUsPerOrder.gateway;
+    const a = g('on');
+    const b = g('off');
+    return a == null || b == null ? [] : [Math.round((a / b) * 1000) / 1000];
+  });
+  const gatewayCpuRoundRatioMedian = roundRatios.length === 0 ? null : median(roundRatios);
+  console.log(
+    `medians: off ${JSON.stringify(off)}  on ${JSON.stringify(on)}  on/off ${JSON.stringify(ratio)}  gateway CPU on/off per round ${JSON.stringify(roundRatios)} (median ${gatewayCpuRoundRatioMedian})`,
+  );
   console.log(
     JSON.stringify({
       bench: 'user-stream',
@@ -220,6 +233,8 @@ async function main(): Promise<void> {
       off,
       on,
       onOverOff: ratio,
+      gatewayCpuRoundRatios: roundRatios,
+      gatewayCpuRoundRatioMedian,
       phases,
     }),
   );

@@ -133,7 +133,7 @@ export const USER_STREAM_SEND_BYTES_MAX = 1024 * 1024;
 /**
  * Reports a user-stream connection may have unsent before it is pumped at once: below this (and
  * below half its ring) the publishes of one event-loop turn are sent together at the end of the
- * turn, in one corked write (one send(2) instead of one per report: bench/gateway/bench-user-stream.ts);
+ * turn, in one corked write (one send(2) instead of one per report);
  * at it, they are sent right away, so that a burst (a mass cancel) never overtakes a reading connection.
  */
 export const USER_STREAM_SEND_DEFER_REPORTS_MAX = 256;

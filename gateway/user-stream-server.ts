@@ -316,8 +316,8 @@ export class UserStreamEdge {
 
   /**
    * After a publish: the connection is pumped at the end of this event-loop turn, so that every
-   * report the turn published goes out in one corked write (one send(2): per report it was the
-   * largest part of the stream's cost); at once when USER_STREAM_SEND_DEFER_REPORTS_MAX reports
+   * report the turn published goes out in one corked write (one send(2), not one per report: a
+   * sweep, a mass cancel, a batched session's reports); at once when USER_STREAM_SEND_DEFER_REPORTS_MAX reports
    * or half the ring are unsent, so that a burst cannot overtake a connection that reads.
    */
   wake(c: Conn): void {

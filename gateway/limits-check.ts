@@ -71,6 +71,11 @@ export function checkGatewayLimits(l: GatewayLimits = GATEWAY_LIMITS): string[] 
         l.USER_STREAM_CONNECTIONS_PER_ACCOUNT_MAX <= l.USER_STREAM_CONNECTIONS_MAX,
     ],
     [
+      'a burst held back to the end of a turn fits in half of a ring: it never makes a reading connection a slow consumer',
+      l.USER_STREAM_SEND_DEFER_REPORTS_MAX >= 1 &&
+        l.USER_STREAM_SEND_DEFER_REPORTS_MAX <= l.USER_STREAM_REPORTS_HELD_MAX / 2,
+    ],
+    [
       'a connection that never logs in is closed for that, before uWS would close it as idle',
       l.USER_STREAM_LOGIN_TIMEOUT_MS < l.USER_STREAM_IDLE_TIMEOUT_S * 1000,
     ],

@@ -130,6 +130,13 @@ export const USER_STREAM_CONNECTIONS_PER_ACCOUNT_MAX = 16;
  * account's ring until uWS drains; memory per connection is this plus one message.
  */
 export const USER_STREAM_SEND_BYTES_MAX = 1024 * 1024;
+/**
+ * Reports a user-stream connection may have unsent before it is pumped at once: below this (and
+ * below half its ring) the publishes of one event-loop turn are sent together at the end of the
+ * turn, in one corked write (one send(2) instead of one per report);
+ * at it, they are sent right away, so that a burst (a mass cancel) never overtakes a reading connection.
+ */
+export const USER_STREAM_SEND_DEFER_REPORTS_MAX = 256;
 /** Largest message a client may send (a login is ~300 bytes); beyond, uWS drops the connection (no close frame: the client sees 1006). */
 export const USER_STREAM_CLIENT_MESSAGE_BYTES_MAX = 4 * 1024;
 /** A connection that has not logged in by then is closed LOGIN_TIMEOUT (4002). */

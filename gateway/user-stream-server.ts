@@ -1,6 +1,7 @@
 // The private user stream's WebSocket edge, on the REST edge's uWS app (rest-server.ts):
 //
-//   WS /v1/user-stream   login (signed like a REST request), then the account's execution reports
+//   WS /v1/user-stream   login (signed like a REST request), then the account's execution reports,
+//                        each fill's followed by its position update (user-stream-position.ts)
 //
 // A connection reads its account's ring (user-stream.ts) with a cursor, `nextSeq`: after each
 // publish, and whenever uWS drains, it sends the reports from the cursor on while uWS holds less
@@ -24,6 +25,7 @@ import {
   USER_STREAM_IDLE_TIMEOUT_S,
   USER_STREAM_LOGIN_TIMEOUT_MS,
   USER_STREAM_SEND_BYTES_MAX,
+  USER_STREAM_SEND_DEFER_REPORTS_MAX,
 } from './limits.js';
 import {
   USER_STREAM_PATH,
@@ -33,6 +35,7 @@ import {
   type UserStreamCore,
   type UserStreamLogin,
 } from './user-stream.js';
+import { positionUpdateMessage, positionUpdateOf } from './user-stream-position.js';
 
 /** Close codes of the user stream (gateway/README.md); uWS itself drops a connection whose message is over the size limit (no close frame: 1006). */
 export const UserStreamCloseCode = {
@@ -51,7 +54,7 @@ export const UserStreamCloseCode = {
 } as const;
 
 /** Every message `type` the user stream sends (docs/asyncapi.yaml is checked against it: test/api/asyncapi.test.ts). */
-export const USER_STREAM_MESSAGE_TYPES = ['login', 'report', 'resume_gap', 'pong', 'error'] as const;
+export const USER_STREAM_MESSAGE_TYPES = ['login', 'report', 'position_update', 'resume_gap', 'pong', 'error'] as const;
 
 export interface UserStreamOptions {
   core: UserStreamCore;
@@ -75,6 +78,8 @@ class Conn implements StreamReader {
   /** The next stream_seq to send. */
   nextSeq = 0;
   loginTimer: NodeJS.Timeout | undefined;
+  /** A pump is due at the end of this turn (UserStreamEdge.wake). */
+  pumpDue = false;
 
   constructor(
     readonly id: number,
@@ -82,7 +87,7 @@ class Conn implements StreamReader {
   ) {}
 
   wake(): void {
-    this.edge.pump(this);
+    this.edge.wake(this);
   }
 }
 
@@ -92,13 +97,23 @@ export class UserStreamEdge {
   private readonly liveByAccount = new Map<number, number>();
   private nextId = 1;
   private stopped = false;
+  /** Connections to pump at the end of this turn (wake), and whether that is scheduled. */
+  private readonly due: Conn[] = [];
+  private dueScheduled = false;
   readonly limits: {
     connectionsMax: number;
     connectionsPerAccountMax: number;
     sendBytesMax: number;
     loginTimeoutMs: number;
   };
-  readonly stats = { opened: 0, loggedIn: 0, loginsFailed: 0, slowConsumers: 0, reportsSent: 0 };
+  readonly stats = {
+    opened: 0,
+    loggedIn: 0,
+    loginsFailed: 0,
+    slowConsumers: 0,
+    reportsSent: 0,
+    positionUpdatesSent: 0,
+  };
 
   constructor(
     opts: UserStreamOptions,
@@ -291,12 +306,41 @@ export class UserStreamEdge {
       stream_seq: stream.lastSeq,
       first_held_seq: stream.firstSeq,
       next_seq: plan.fromSeq,
+      min_seq: hub.minSeqAtLogin(),
     };
     c.ws?.cork(() => {
       this.send(c, JSON.stringify(ok));
       if (plan.gap !== undefined) this.send(c, JSON.stringify({ type: 'resume_gap', ...plan.gap }));
     });
     this.pump(c);
+  }
+
+  /**
+   * After a publish: the connection is pumped at the end of this event-loop turn, so that every
+   * report the turn published goes out in one corked write (one send(2), not one per report: a
+   * sweep, a mass cancel, a batched session's reports); at once when USER_STREAM_SEND_DEFER_REPORTS_MAX reports
+   * or half the ring are unsent, so that a burst cannot overtake a connection that reads.
+   */
+  wake(c: Conn): void {
+    const s = c.stream;
+    if (s === undefined) return;
+    const unsent = s.lastSeq - c.nextSeq + 1;
+    if (unsent >= Math.min(USER_STREAM_SEND_DEFER_REPORTS_MAX, Math.max(1, Math.floor(s.capacity / 2)))) {
+      this.pump(c);
+      return;
+    }
+    if (c.pumpDue) return;
+    c.pumpDue = true;
+    this.due.push(c);
+    if (this.dueScheduled) return;
+    this.dueScheduled = true;
+    // A throwing pump (a bug: logged by guard) leaves every other connection still pumped and wakeable.
+    setImmediate(() => {
+      this.dueScheduled = false;
+      const list = this.due.splice(0);
+      for (const d of list) d.pumpDue = false;
+      for (const d of list) this.guard('pump', () => this.pump(d));
+    });
   }
 
   /**
@@ -325,6 +369,12 @@ export class UserStreamEdge {
         const report = { ...h.report, signature: this.core.signReportFor(c.apiKey, h.canonical) };
         // Exact: a wide instrument's cum_notional above 2^53 is a bigint, written as its digits.
         ws.send(`{"type":"report","epoch":${epoch},"stream_seq":${c.nextSeq},"report":${jsonStringifyExact(report)}}`);
+        // A fill's position update follows its report, with the same epoch and stream_seq.
+        const update = positionUpdateOf(h.report);
+        if (update !== undefined) {
+          ws.send(positionUpdateMessage(this.core.userStreams.epoch, c.nextSeq, update));
+          this.stats.positionUpdatesSent++;
+        }
         c.nextSeq++;
         this.stats.reportsSent++;
       }

@@ -162,6 +162,12 @@ export class UserStreamHub {
   private readonly streams = new Map<number, AccountStream>();
   readonly reportsHeldMax: number;
   private readonly journal: UserStreamJournal | undefined;
+  /**
+   * Per shard, the highest engine seq of any report published (any account's; restored ones too):
+   * a login's min_seq. A client that reads positions with at least these seqs, then applies the
+   * stream's position updates above the answer's as_of, misses none of this gateway's fills.
+   */
+  private readonly publishedMaxSeq = new Map<number, number>();
 
   constructor(opts: { epoch?: string; reportsHeldMax?: number; journal?: UserStreamJournal } = {}) {
     this.epoch = opts.epoch ?? randomBytes(8).toString('hex');
@@ -206,14 +212,27 @@ export class UserStreamHub {
         for (const c of r.streams) {
           const s = get(c.a);
           if (s.lastSeq < c.last) s.resetTo(c.last, c.min_seq);
+          for (const [shard, seq] of Object.entries(c.min_seq))
+            if ((this.publishedMaxSeq.get(Number(shard)) ?? 0) < seq) this.publishedMaxSeq.set(Number(shard), seq);
         }
       } else if (r.k === 'rep') {
         const s = get(r.a);
         if (r.s <= s.lastSeq) continue;
         if (r.s > s.lastSeq + 1) s.resetTo(r.s - 1, {});
         s.append({ report: r.r, canonical: r.c });
+        this.notePublished(r.r);
       }
     }
+  }
+
+  private notePublished(rep: ExecutionReportOut): void {
+    const shard = shardOfOrderId(rep.order_id);
+    if ((this.publishedMaxSeq.get(shard) ?? 0) < rep.seq) this.publishedMaxSeq.set(shard, rep.seq);
+  }
+
+  /** publishedMaxSeq as `{shard: seq}`: the login answer's min_seq. */
+  minSeqAtLogin(): Record<string, number> {
+    return Object.fromEntries([...this.publishedMaxSeq].map(([shard, seq]) => [String(shard), seq]));
   }
 
   /** The account's stream if it exists. */
@@ -226,6 +245,7 @@ export class UserStreamHub {
    * logged in (one map lookup): the hot path of every command goes through here.
    */
   publish(rep: ExecutionReportOut, canonical: string): void {
+    this.notePublished(rep);
     const s = this.streams.get(rep.account);
     if (s === undefined) return;
     const held = { report: { ...rep, chain_seq: 0, chain_hash: '', signature: '' }, canonical };

@@ -26,6 +26,7 @@
 import type { Notional } from '../../engine/notional.js';
 import { OrdStatus } from '../../engine/types.js';
 import { notionalOfBigint } from '../../api/exact-uint64.js';
+import { quoteOf } from '../../api/symbol-currencies.js';
 import type { ExecRecord, ProgressRecord, TradeRecord } from '../codec.js';
 import { EVENT_TOPICS, TOPIC_FILLS, TOPIC_ORDERS, TOPIC_PROGRESS, TOPIC_TRADES } from '../topics.js';
 import { assertFor, type Assert } from '../../ops/assert.js';
@@ -258,11 +259,8 @@ export function isOpenStatus(status: number): boolean {
   return OPEN_STATUSES.has(status);
 }
 
-/** Quote currency of a symbol: what follows its last '-' ("BTC-USD" → "USD"), else the symbol. */
-export function quoteOf(symbol: string): string {
-  const k = symbol.lastIndexOf('-');
-  return k >= 0 && k < symbol.length - 1 ? symbol.slice(k + 1) : symbol;
-}
+// Quote currency of a symbol ("BTC-USD" → "USD"): defined once in api/, where the user stream's position updates also take it.
+export { quoteOf };
 
 function safeAdd(a: number, b: number, what: string): number {
   const s = a + b;

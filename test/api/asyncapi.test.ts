@@ -324,7 +324,7 @@ describe('the private user stream, validated against docs/asyncapi.yaml', () => 
     return { op: 'login', api_key: a.apiKey, timestamp: a.timestamp, signature: a.signature, ...extra };
   }
 
-  it('sends only documented messages: login, report, pong, error, resume_gap', async () => {
+  it('sends only documented messages: login, report, position_update, pong, error, resume_gap', async () => {
     const s = await Socket.open(streamUrl());
     s.send(loginRequest(K1), USER_RECEIVES);
     const login = await s.next('login', (m) => m.type === 'login');
@@ -335,6 +335,8 @@ describe('the private user stream, validated against docs/asyncapi.yaml', () => 
     // More reports than the ring holds: a resume from the login's point falls out of it.
     const ids: number[] = [];
     for (let i = 0; i < HELD + 2; i++) ids.push(await place(rest1, 'BUY', 4_900_000 - 100 * i, 1));
+    // Account 2 sells into the best buy: account 1's maker fill, and its position_update.
+    await place(rest2, 'SELL', 4_900_000, 1, 'IOC');
     expect((await rest1.massCancel({ symbol: SYMBOL })).status).toBe(200);
     await poll('the reports on the stream', () => s.msgs.filter((m) => m.type === 'report').length >= 2 * ids.length);
     const r = await Socket.open(streamUrl());

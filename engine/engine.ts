@@ -372,7 +372,14 @@ export class Engine {
     else this.rest(inst, o);
   }
 
-  /** Puts an in-flight order at the tail of its price level. */
+  /**
+   * Puts an in-flight order at the tail of its price level — unless its displayed quantity
+   * would take the level's total past 2^53 − 1: the total is a double, exact only up to there,
+   * and the book events and the feed publish it. Only a very deep level gets there (90,072
+   * orders of 1,000 BTC in satoshis at one price); the order then expires with
+   * LEVEL_QUANTITY_LIMIT rather than make the total inexact. An iceberg's refresh never passes
+   * the bound: its new slice is at most the one it replaces, within the same command.
+   */
   private rest(inst: Instrument, o: number): void {
     const s = this.orders;
     const ladder = s.side[o] === Side.BUY ? inst.bids : inst.asks;
@@ -380,7 +387,13 @@ export class Engine {
     // What it shows now: an iceberg its slice (bounded by what is left), others all that is left.
     const leaves = s.leaves(o);
     const display = s.displayQty[o]!;
-    s.visibleQty[o] = display > 0 && display < leaves ? display : leaves;
+    const visible = display > 0 && display < leaves ? display : leaves;
+    // (A level created just now is empty, so it is never left behind empty by this refusal.)
+    if (this.levels.qty[l]! + visible > Number.MAX_SAFE_INTEGER) {
+      this.endOrder(o, ExecType.EXPIRED, Reason.LEVEL_QUANTITY_LIMIT);
+      return;
+    }
+    s.visibleQty[o] = visible;
     s.state[o] = SlotState.RESTING;
     this.levels.append(s, l, o);
     this.emitBook(inst, s.side[o] as Side, l);

@@ -99,6 +99,8 @@ export const Reason = {
   EXPIRED_DAY: 49,
   ICEBERG_REFRESH: 50,
   AMENDED_BELOW_FILLED: 51,
+  /** Resting the remainder would take its price level's displayed quantity past 2^53 − 1 (engine.ts rest). */
+  LEVEL_QUANTITY_LIMIT: 52,
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 

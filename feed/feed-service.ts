@@ -14,7 +14,7 @@
 import type { Engine } from '../engine/engine.js';
 import type { EventBuffer } from '../engine/event-buffer.js';
 import { FeedServer, type FeedInstrument, type FeedLimits } from './feed-server.js';
-import { MarketDataProjector, levelSumMayPassSafe } from './projector.js';
+import { MarketDataProjector } from './projector.js';
 import { ResyncReason, type DataMessage } from './types.js';
 import { errorStack, NO_LOG, type Log } from '../ops/log.js';
 
@@ -80,7 +80,6 @@ export class MarketDataFeed {
 
   /** ReplicaNodeOptions.onStateReset: the engine was (re)built other than by applying entries. */
   readonly onStateReset = (engine: Engine): void => {
-    if (this.engine === undefined) this.warnUnsafeSums(engine);
     this.engine = engine;
     try {
       this.projector.resetFromEngine(engine);
@@ -90,19 +89,6 @@ export class MarketDataFeed {
       this.log.error('feed: rebuild from the engine failed', { stack: errorStack(err) });
     }
   };
-
-  /** Once, at start: the instruments whose level quantities could pass 2^53 − 1 (projector.ts levelSumMayPassSafe). */
-  private warnUnsafeSums(engine: Engine): void {
-    const symbols = levelSumMayPassSafe(engine.config);
-    if (symbols.length > 0)
-      this.log.warn(
-        'feed: an l2 level qty can pass 2^53 - 1 on these instruments (orderCountMax * maxQty), not exact past it',
-        {
-          symbols: symbols.join(','),
-          orderCountMax: engine.config.orderCountMax,
-        },
-      );
-  }
 
   /** ReplicaNodeOptions.onApplied: one committed entry was applied; its events are all of `events`. */
   readonly onApplied = (entry: FeedEntry): void => {

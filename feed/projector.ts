@@ -27,7 +27,7 @@
 
 import type { Engine } from '../engine/engine.js';
 import type { EventBuffer } from '../engine/event-buffer.js';
-import { EventKind, ExecType, InstrumentStatus, OrdStatus, Reason, Side, type ShardConfig } from '../engine/types.js';
+import { EventKind, ExecType, InstrumentStatus, OrdStatus, Reason, Side } from '../engine/types.js';
 import { BookSide, bookChecksum } from './book-side.js';
 import {
   CANDLE_INTERVALS,
@@ -47,18 +47,6 @@ import {
   type Trade,
   type TradesMessage,
 } from './types.js';
-
-/**
- * The instruments of a shard whose l2 level quantity can pass 2^53 − 1: a level sums up to
- * orderCountMax displayed quantities of up to maxQty each, in a double (the engine's ladder), so
- * past it the sum is no longer exact. Wide instruments with a large order capacity (BTC-USD to
- * 1,000 BTC in satoshis: from 90,072 orders at one price). The feed warns about them at start.
- */
-export function levelSumMayPassSafe(config: ShardConfig): string[] {
-  return config.instruments
-    .filter((i) => BigInt(config.orderCountMax) * BigInt(i.maxQty) > BigInt(Number.MAX_SAFE_INTEGER))
-    .map((i) => i.symbol);
-}
 
 /** Recent trades kept per instrument for the trades snapshot. */
 export const TRADES_SNAPSHOT_COUNT = 50;
@@ -149,10 +137,10 @@ export interface ProjectorStats {
   /** Inconsistencies repaired (an order missing from the L3 book, an order still in flight at a flush). Always 0 unless the engine's event contract changed. */
   anomalies: number;
   /**
-   * Quantities above 2^53 − 1 seen: an l2 level's qty (summed by the engine in a double) or a
-   * candle's volume (summed here) past it, where integer sums stop being exact (feed/README.md
-   * "Exactness"). 0 on a narrow instrument; on a wide one it takes ~90,000 maximum-size orders at
-   * one price (or trades in one candle).
+   * Quantities above 2^53 − 1 seen, where integer sums stop being exact (feed/README.md
+   * "Exactness"): a candle's volume (summed here) past it — on a wide instrument, trades of
+   * ~90,000 maximum-size orders in one candle — or an l2 level's qty, which the engine never
+   * sends (it keeps every level's total ≤ 2^53 − 1: LEVEL_QUANTITY_LIMIT).
    */
   unsafeSums: number;
   resets: number;

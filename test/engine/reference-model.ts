@@ -542,10 +542,19 @@ export class ReferenceModel {
   }
 
   private rest(o: ModelOrder): void {
+    const visible = o.displayQty > 0 ? Math.min(o.displayQty, o.leavesQty) : o.leavesQty;
+    // The level's displayed total stays ≤ 2^53 − 1 (README: LEVEL_QUANTITY_LIMIT), in BigInt here.
+    let level = 0n;
+    for (const m of this.orders.values())
+      if (m.resting && m.symbol === o.symbol && m.side === o.side && m.price === o.price) level += BigInt(m.visibleQty);
+    if (level + BigInt(visible) > BigInt(Number.MAX_SAFE_INTEGER)) {
+      this.finish(o, 'EXPIRED'); // LEVEL_QUANTITY_LIMIT
+      return;
+    }
     o.resting = true;
     o.pending = false;
     o.prio = this.nextPrio++;
-    o.visibleQty = o.displayQty > 0 ? Math.min(o.displayQty, o.leavesQty) : o.leavesQty;
+    o.visibleQty = visible;
     o.status = o.cumQty > 0 ? 'PARTIALLY_FILLED' : 'NEW';
   }
 
@@ -840,7 +849,7 @@ export class ReferenceModel {
     const stopped = this.match(inst, o);
     if (!stopped && o.leavesQty > 0) {
       this.rest(o);
-      if (this.opts.amendIcebergSlice === 'keep' && o.displayQty > 0 && keepVisible > 0) {
+      if (o.resting && this.opts.amendIcebergSlice === 'keep' && o.displayQty > 0 && keepVisible > 0) {
         o.visibleQty = Math.min(keepVisible, o.leavesQty);
       }
     }

@@ -17,6 +17,7 @@ import {
   ExecType,
   OrdStatus,
   OrdType,
+  Reason,
   Side,
   Stp,
   Tif,
@@ -410,5 +411,50 @@ describe('addNotional', () => {
       }),
       { seed: 20_261_207, numRuns: 20_000 },
     );
+  });
+});
+
+describe('a price level’s displayed total stays exact (≤ 2^53 − 1)', () => {
+  const HALF = 2 ** 52; // two of these at one price make 2^53: one past the exact range
+  const bookQty = (events: EngineEvent[]) =>
+    events.filter((e) => e.kind === 'book').map((e) => (e as { qty: number }).qty);
+
+  it('an order whose rest would pass it expires with LEVEL_QUANTITY_LIMIT; the level is unchanged, the next price level takes it', () => {
+    const k = new Session();
+    expect(bookQty(k.limit(1, 'EXTREME', Side.SELL, 1_000, HALF))).toEqual([HALF]);
+    const refused = k.limit(2, 'EXTREME', Side.SELL, 1_000, HALF);
+    expect(execs(refused).map((e) => [e.execType, e.ordStatus, e.reason, e.leavesQty])).toEqual([
+      [ExecType.NEW, OrdStatus.NEW, Reason.NONE, HALF],
+      [ExecType.EXPIRED, OrdStatus.EXPIRED, Reason.LEVEL_QUANTITY_LIMIT, 0],
+    ]);
+    expect(bookQty(refused)).toEqual([]); // nothing rested, no book event
+    // Up to exactly 2^53 − 1 it rests.
+    expect(bookQty(k.limit(3, 'EXTREME', Side.SELL, 1_000, HALF - 1))).toEqual([MAX_SAFE]);
+    expect(bookQty(k.limit(4, 'EXTREME', Side.SELL, 1_001, HALF))).toEqual([HALF]);
+    // A buyer takes the whole 2^53 − 1 level exactly, and the level is gone.
+    const sweep = k.limit(5, 'EXTREME', Side.BUY, 1_000, MAX_SAFE);
+    expect(
+      fills(sweep)
+        .filter((e) => e.account === 5)
+        .at(-1),
+    ).toMatchObject({ cumQty: MAX_SAFE, leavesQty: 0 });
+    expect(bookQty(sweep)).toEqual([0]);
+  });
+
+  it('an amend that loses priority re-rests under the same rule: up to 2^53 − 1 it rests, past it it expires', () => {
+    const k = new Session();
+    k.limit(1, 'EXTREME', Side.SELL, 1_000, HALF);
+    const placed = execs(k.limit(2, 'EXTREME', Side.SELL, 1_000, HALF - 2))[0]!;
+    const amend = (seq: number, qty: number) => {
+      const out = new EventBuffer();
+      k.engine.apply({ type: 'amend', seq, tsUs: T0 + seq, account: 2, orderId: placed.orderId, qty }, out);
+      return out.toEvents();
+    };
+    // Up by one: the level's total becomes exactly 2^53 − 1.
+    expect(bookQty(amend(3, HALF - 1))).toEqual([HALF, MAX_SAFE]);
+    // Up by one more: it would pass it, so the order expires and the level keeps the other's quantity.
+    const over = amend(4, HALF);
+    expect(execs(over).at(-1)).toMatchObject({ execType: ExecType.EXPIRED, reason: Reason.LEVEL_QUANTITY_LIMIT });
+    expect(bookQty(over).at(-1)).toBe(HALF);
   });
 });

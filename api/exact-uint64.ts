@@ -43,6 +43,22 @@ export function uint64Wire(value: Notional): number | LongLike {
   return { low: Number(value & U32_MASK) | 0, high: Number((value >> 32n) & U32_MASK) | 0, unsigned: true };
 }
 
+/** The int64 range: a signed sum beyond it has no protobuf form. */
+const INT64_MIN = -(1n << 63n);
+const INT64_MAX = (1n << 63n) - 1n;
+
+/**
+ * A signed 64-bit value as protobufjs writes it exactly (an int64 field: a position's quantity,
+ * negative when short): a number as it is, a bigint as the two 32-bit halves of its two's
+ * complement. Throws a RangeError outside the int64 range.
+ */
+export function int64Wire(value: Notional): number | LongLike {
+  if (typeof value === 'number') return value;
+  if (value < INT64_MIN || value > INT64_MAX) throw new RangeError(`${value} is not an int64`);
+  const bits = BigInt.asUintN(64, value);
+  return { low: Number(bits & U32_MASK) | 0, high: Number((bits >> 32n) & U32_MASK) | 0, unsigned: false };
+}
+
 /** A bigint as the edges carry a notional: a number when it is a safe integer, else the bigint. */
 export function notionalOfBigint(value: bigint): Notional {
   return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value;

@@ -20,7 +20,7 @@ import { ErrorReason } from '../../api/errors.js';
 import { METADATA_STATUS_DETAILS, statusDetailsBin } from '../../api/grpc-status.js';
 import { errorStack, linesLog, type Log } from '../../ops/log.js';
 import { GrpcIntrospection } from '../../ops/grpc-introspection.js';
-import { assertProtobufLongs, safeIntegersAsNumbers, uint64Wire } from '../../api/exact-uint64.js';
+import { assertProtobufLongs, int64Wire, safeIntegersAsNumbers, uint64Wire } from '../../api/exact-uint64.js';
 
 const PROTO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../proto');
 /** The query contract as clients and reflection name it (it imports exchange/v1/order_entry.proto). */
@@ -91,7 +91,8 @@ export class QueryCodec {
 }
 
 function withEnumPrefixes(v: unknown): unknown {
-  if (typeof v === 'bigint') return uint64Wire(v); // a wide cum_notional, exactly
+  // A wide cum_notional (uint64) or a quantity sum past 2^53 − 1 (a position's, int64: negative when short), exactly.
+  if (typeof v === 'bigint') return v < 0n ? int64Wire(v) : uint64Wire(v);
   if (Array.isArray(v)) return v.map(withEnumPrefixes);
   if (typeof v !== 'object' || v === null) return v;
   const out: Record<string, unknown> = {};

@@ -111,10 +111,14 @@ export interface FillView {
 
 export interface PositionView {
   symbol: string;
-  /** Bought minus sold, quantity units. */
-  position_qty: number;
-  bought_qty: number;
-  sold_qty: number;
+  /**
+   * Bought minus sold, quantity units; bought and sold. Sums over the account's lifetime, so
+   * exact past 2^53 − 1 (a satoshi instrument: 90 million BTC): a number while safe, a bigint
+   * above (the Notional rule of the edges).
+   */
+  position_qty: Notional;
+  bought_qty: Notional;
+  sold_qty: Notional;
   /** Σ price × qty of buys and sells (price units × quantity units), exact. */
   buy_notional: bigint;
   sell_notional: bigint;
@@ -129,8 +133,8 @@ export interface Candle {
   high: number;
   low: number;
   close: number;
-  /** Σ qty of the bucket's trades. */
-  volume: number;
+  /** Σ qty of the bucket's trades: a number while safe, a bigint above 2^53 − 1. */
+  volume: Notional;
   /** Σ price × qty of the bucket's trades (price units × quantity units), an exact decimal string. */
   quote_volume: string;
   trade_count: number;
@@ -167,8 +171,8 @@ export interface Ticker {
   last: number | null;
   /** last − open (price units); 0 with no trade in the window. */
   price_change: number;
-  /** Σ qty and Σ price × qty (exact decimal string) of the window's trades. */
-  volume: number;
+  /** Σ qty (a number while safe, a bigint above 2^53 − 1) and Σ price × qty (exact decimal string) of the window's trades. */
+  volume: Notional;
   quote_volume: string;
   trade_count: number;
   /** Log time of the last trade ever known (0 if none). */
@@ -202,15 +206,16 @@ type OrderJson = Omit<OrderState, 'cum_notional'> & { cum_notional: string | num
 
 /**
  * The snapshot's version: 4 writes an order's cum_notional as a decimal string (it can pass
- * 2^53). Version 3 (a number, exact: the publisher then refused wide instruments) is still
- * read; older ones are not (rebuilt from offset zero, consumer.ts).
+ * 2^53); 5 also the positions' quantity sums and the candles' volume when above 2^53 − 1.
+ * Versions 3 and 4 (numbers, exact: those sums were asserted to stay safe) are still read;
+ * older ones are not (rebuilt from offset zero, consumer.ts).
  */
-const SNAPSHOT_MODEL_VERSION = 4;
+const SNAPSHOT_MODEL_VERSION = 5;
 
 /** JSON-safe form of the whole state (snapshot file; bigint as decimal strings; maps as sorted entry lists). */
 export interface ReadModelsJson {
-  /** 3: candles have quote_volume and a 1d interval; recent trades and the log time are kept (version 2 is rebuilt). 4: orders' cum_notional as a string. */
-  version: 3 | 4;
+  /** 3: candles have quote_volume and a 1d interval; recent trades and the log time are kept (version 2 is rebuilt). 4: orders' cum_notional as a string. 5: quantity sums above 2^53 − 1 as strings. */
+  version: 3 | 4 | 5;
   consumed: [string, number][];
   applied: [string, EventPosition][];
   orders: OrderJson[];
@@ -220,13 +225,13 @@ export interface ReadModelsJson {
   fillCounts: [number, number][];
   positions: [
     number,
-    (Omit<PositionView, 'buy_notional' | 'sell_notional' | 'cash'> & {
+    (Omit<PositionView, 'buy_notional' | 'sell_notional' | 'cash' | QtySum> & {
       buy_notional: string;
       sell_notional: string;
       cash: string;
-    })[],
+    } & Record<QtySum, number | string>)[],
   ][];
-  candles: [string, [string, Candle[]][]][];
+  candles: [string, [string, CandleJson[]][]][];
   trades: [string, PublicTrade[]][];
   log_time_us: number;
   marks: [number, Mark[]][];
@@ -262,10 +267,13 @@ export function isOpenStatus(status: number): boolean {
 // Quote currency of a symbol ("BTC-USD" → "USD"): defined once in api/, where the user stream's position updates also take it.
 export { quoteOf };
 
-function safeAdd(a: number, b: number, what: string): number {
-  const s = a + b;
-  assert(Number.isSafeInteger(s), `${what} overflows 2^53 (${a} + ${b})`);
-  return s;
+/** a + b exactly (b a safe integer): a number while the sum is safe, a bigint above. */
+function addExact(a: Notional, b: number | Notional): Notional {
+  if (typeof a === 'number' && typeof b === 'number') {
+    const sum = a + b;
+    if (Number.isSafeInteger(sum)) return sum;
+  }
+  return notionalOfBigint(BigInt(a) + BigInt(b));
 }
 
 const tpKey = (topic: string, partition: number): string => `${topic}/${partition}`;
@@ -483,13 +491,13 @@ export class ReadModels {
     }
     const notional = BigInt(r.last_px) * BigInt(r.last_qty);
     if (r.side === 1) {
-      p.bought_qty = safeAdd(p.bought_qty, r.last_qty, 'bought quantity');
-      p.position_qty = safeAdd(p.position_qty, r.last_qty, 'position');
+      p.bought_qty = addExact(p.bought_qty, r.last_qty);
+      p.position_qty = addExact(p.position_qty, r.last_qty);
       p.buy_notional += notional;
       p.cash -= notional;
     } else {
-      p.sold_qty = safeAdd(p.sold_qty, r.last_qty, 'sold quantity');
-      p.position_qty = safeAdd(p.position_qty, -r.last_qty, 'position');
+      p.sold_qty = addExact(p.sold_qty, r.last_qty);
+      p.position_qty = addExact(p.position_qty, -r.last_qty);
       p.sell_notional += notional;
       p.cash += notional;
     }
@@ -519,7 +527,7 @@ export class ReadModels {
         if (t.price > last.high) last.high = t.price;
         if (t.price < last.low) last.low = t.price;
         last.close = t.price;
-        last.volume = safeAdd(last.volume, t.qty, 'candle volume');
+        last.volume = addExact(last.volume, t.qty);
         last.quote_volume += quote;
         last.trade_count++;
       } else {
@@ -671,13 +679,13 @@ export class ReadModels {
     while (k > 0 && list[k - 1]!.start_us >= windowStart) k--;
     const window = list.slice(k);
     const first = window[0];
-    let volume = 0;
+    let volume: Notional = 0;
     let quote = 0n;
     let count = 0;
     let high: number | null = null;
     let low: number | null = null;
     for (const c of window) {
-      volume = safeAdd(volume, c.volume, 'ticker volume');
+      volume = addExact(volume, c.volume);
       quote += c.quote_volume;
       count += c.trade_count;
       high = high === null || c.high > high ? c.high : high;
@@ -734,6 +742,9 @@ export class ReadModels {
         a,
         str(m).map(([, p]) => ({
           ...p,
+          position_qty: qtyJson(p.position_qty),
+          bought_qty: qtyJson(p.bought_qty),
+          sold_qty: qtyJson(p.sold_qty),
           buy_notional: p.buy_notional.toString(),
           sell_notional: p.sell_notional.toString(),
           cash: p.cash.toString(),
@@ -741,7 +752,7 @@ export class ReadModels {
       ]),
       candles: str(this.candles).map(([s, m]) => [
         s,
-        str(m).map(([iv, l]) => [iv, l.map(candleOut)] as [string, Candle[]]),
+        str(m).map(([iv, l]) => [iv, l.map(candleJson)] as [string, CandleJson[]]),
       ]),
       trades: str(this.trades).map(([s, l]) => [s, l.map((t) => ({ ...t }))]),
       log_time_us: this.logTimeUs,
@@ -752,7 +763,7 @@ export class ReadModels {
   }
 
   static fromJSON(j: ReadModelsJson): ReadModels {
-    if (j.version !== SNAPSHOT_MODEL_VERSION && j.version !== 3)
+    if (j.version !== SNAPSHOT_MODEL_VERSION && j.version !== 4 && j.version !== 3)
       throw new ReadModelError(`read model snapshot version ${String(j.version)}`);
     const m = new ReadModels();
     for (const [k, v] of j.consumed) m.consumed.set(k, v);
@@ -785,6 +796,9 @@ export class ReadModels {
             p.symbol,
             {
               ...p,
+              position_qty: qtyOfJson(p.position_qty),
+              bought_qty: qtyOfJson(p.bought_qty),
+              sold_qty: qtyOfJson(p.sold_qty),
               buy_notional: BigInt(p.buy_notional),
               sell_notional: BigInt(p.sell_notional),
               cash: BigInt(p.cash),
@@ -796,7 +810,12 @@ export class ReadModels {
     for (const [s, list] of j.candles)
       m.candles.set(
         s,
-        new Map(list.map(([iv, l]) => [iv, l.map((c) => ({ ...c, quote_volume: BigInt(c.quote_volume) }))])),
+        new Map(
+          list.map(([iv, l]) => [
+            iv,
+            l.map((c) => ({ ...c, volume: qtyOfJson(c.volume), quote_volume: BigInt(c.quote_volume) })),
+          ]),
+        ),
       );
     for (const [s, l] of j.trades)
       m.trades.set(
@@ -857,6 +876,29 @@ function cumNotionalOfJson(v: string | number): Notional {
 
 function candleOut(c: CandleState): Candle {
   return { ...c, quote_volume: c.quote_volume.toString() };
+}
+
+/** The quantity sums that may pass 2^53 − 1 (a bigint then), written in the snapshot as decimal strings. */
+type QtySum = 'position_qty' | 'bought_qty' | 'sold_qty';
+/** A candle in the snapshot: its volume a number, or (version 5, above 2^53 − 1) a decimal string. */
+type CandleJson = Omit<Candle, 'volume'> & { volume: number | string };
+
+function candleJson(c: CandleState): CandleJson {
+  return { ...c, volume: qtyJson(c.volume), quote_volume: c.quote_volume.toString() };
+}
+
+function qtyJson(v: Notional): number | string {
+  return typeof v === 'bigint' ? v.toString() : v;
+}
+
+/** A quantity sum from the snapshot: a safe integer, or (version 5) a decimal string, sign allowed. */
+function qtyOfJson(v: number | string): Notional {
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v)) throw new ReadModelError(`quantity sum ${v} is not exact`);
+    return v;
+  }
+  if (!/^-?[0-9]+$/.test(v)) throw new ReadModelError(`quantity sum ${JSON.stringify(v)} is not an integer`);
+  return notionalOfBigint(BigInt(v));
 }
 
 function viewOf(o: OrderState): OrderView {

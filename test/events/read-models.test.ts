@@ -45,7 +45,7 @@ describe('read models', () => {
       let cash = 0n;
       for (let account = 1; account <= 6; account++) {
         const p = m.positionsOf(account).find((x) => x.symbol === symbol);
-        position += p?.position_qty ?? 0;
+        position += Number(p?.position_qty ?? 0); // small here: numbers
         cash += p?.cash ?? 0n;
       }
       expect(position, symbol).toBe(0);
@@ -54,7 +54,7 @@ describe('read models', () => {
       for (const iv of ['1s', '1m', '1h', '1d'] as const) {
         const candles = m.candlesOf(symbol, iv);
         expect(
-          candles.reduce((s, c) => s + c.volume, 0),
+          candles.reduce((s, c) => s + Number(c.volume), 0),
           `${symbol} ${iv}`,
         ).toBe(traded);
         for (const c of candles) {
@@ -72,7 +72,7 @@ describe('read models', () => {
       fills += f.total;
       const bought = f.fills.filter((x) => x.side === Side.BUY).reduce((s, x) => s + x.last_qty, 0);
       const sold = f.fills.filter((x) => x.side === Side.SELL).reduce((s, x) => s + x.last_qty, 0);
-      const net = m.positionsOf(account).reduce((s, p) => s + p.position_qty, 0);
+      const net = m.positionsOf(account).reduce((s, p) => s + Number(p.position_qty), 0);
       expect(net).toBe(bought - sold);
       const balance = m.balancesOf(account).find((b) => b.currency === 'USD')?.cash ?? 0n;
       expect(balance).toBe(m.positionsOf(account).reduce((s, p) => s + p.cash, 0n));

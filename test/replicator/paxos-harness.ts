@@ -85,6 +85,10 @@ export class PaxosCluster {
   /** The one applied sequence every replica must follow (index 0 = slot 1). */
   readonly sequence: string[] = [];
   readonly acked = new Set<string>();
+  /** What the run went through, so a test can check its faults happened. */
+  readonly stats = { crashes: 0, snapshotsInstalled: 0, noops: 0 };
+  /** Every ballot that led at some point. */
+  readonly leaderBallots = new Set<string>();
   private readonly quorum: number;
   private cut = new Set<NodeId>();
   private proposalSeq = 0;
@@ -126,6 +130,7 @@ export class PaxosCluster {
   }
 
   crash(id: NodeId): void {
+    this.stats.crashes++;
     this.hosts.get(id)!.core = undefined;
   }
 
@@ -174,6 +179,7 @@ export class PaxosCluster {
     host.disk.records = host.disk.records.filter((r) => r.slot > slot);
     host.applied = [...applied];
     core.installSnapshot(slot);
+    this.stats.snapshotsInstalled++;
   }
 
   /** Snapshot the applied state and compact the core and the disk through it. */
@@ -197,6 +203,7 @@ export class PaxosCluster {
       if (guard > 1000) throw new Error('ready loop does not settle');
       const core = host.core;
       const rd = core.ready();
+      if (rd.soft.role === PaxosRole.LEADER) this.leaderBallots.add(key(0, rd.soft.ballot));
       if (rd.promised !== undefined) host.disk.promised = rd.promised;
       this.send(rd.messages);
       if (this.rng.chance(this.faults.crashMidReady)) {
@@ -205,6 +212,7 @@ export class PaxosCluster {
         host.disk.records.push(...written);
         this.observeRecords(host.id, written);
         host.core = undefined;
+        this.stats.crashes++;
         return;
       }
       host.disk.records.push(...rd.records);
@@ -279,7 +287,8 @@ export class PaxosCluster {
       if (truth !== v) throw new Error(`node ${host.id} applies ${v} in slot ${e.slot}, chosen: ${truth ?? 'nothing'}`);
       const seen = this.sequence[e.slot - 1];
       if (seen === undefined) {
-        if (v !== '<noop>' && this.sequence.includes(v)) throw new Error(`${v} applied twice (slot ${e.slot})`);
+        if (v === '<noop>') this.stats.noops++;
+        else if (this.sequence.includes(v)) throw new Error(`${v} applied twice (slot ${e.slot})`);
         this.sequence[e.slot - 1] = v;
       } else if (seen !== v) throw new Error(`node ${host.id} applies ${v} in slot ${e.slot}, others ${seen}`);
       host.applied.push(v);

@@ -10,8 +10,39 @@ import { Prng } from '../../replicator/prng.js';
 import { PaxosCluster, type Faults } from './paxos-harness.js';
 
 const FAULTS: Faults = { drop: 0.1, duplicate: 0.05, crash: 0.5, partition: 0.4, crashMidReady: 0.002 };
-const FAULT_STEPS = 400;
+const FAULT_STEPS = 600;
 const HEAL_STEPS_MAX = 20_000;
+
+interface Totals {
+  acked: number;
+  crashes: number;
+  snapshotsInstalled: number;
+  noops: number;
+  leaderships: number;
+}
+
+function runSeeds(list: number[], members: number[]): Totals {
+  const t: Totals = { acked: 0, crashes: 0, snapshotsInstalled: 0, noops: 0, leaderships: 0 };
+  for (const seed of list) {
+    const cl = runSeed(seed, members);
+    t.acked += cl.acked.size;
+    t.crashes += cl.stats.crashes;
+    t.snapshotsInstalled += cl.stats.snapshotsInstalled;
+    t.noops += cl.stats.noops;
+    t.leaderships += cl.leaderBallots.size;
+  }
+  return t;
+}
+
+/** The faults and paths the runs must have gone through, or the test proves little. */
+function expectExercised(t: Totals, seedCount: number): void {
+  if (seedCount < 100) return; // one replayed seed
+  expect(t.acked).toBeGreaterThan(seedCount);
+  expect(t.crashes).toBeGreaterThan(seedCount);
+  expect(t.leaderships).toBeGreaterThan(2 * seedCount);
+  expect(t.noops).toBeGreaterThan(0);
+  expect(t.snapshotsInstalled).toBeGreaterThan(0);
+}
 
 function runSeed(seed: number, members: number[]): PaxosCluster {
   const cl = new PaxosCluster(members, new Prng(seed), FAULTS);
@@ -34,14 +65,16 @@ function seeds(from: number, count: number): number[] {
 
 describe('Multi-Paxos core, randomized cluster (drops, duplicates, reordering, partitions, crashes)', () => {
   it('N=3: one value per slot, one applied sequence, acknowledged proposals applied exactly once, progress after healing', () => {
-    let acked = 0;
-    for (const seed of seeds(1, 2000)) acked += runSeed(seed, [1, 2, 3]).acked.size;
-    expect(acked).toBeGreaterThan(0);
+    const list = seeds(1, 3000);
+    const t = runSeeds(list, [1, 2, 3]);
+    console.log('paxos N=3', list.length, 'seeds', t);
+    expectExercised(t, list.length);
   }, 120_000);
 
   it('N=5: the same under the same faults', () => {
-    let acked = 0;
-    for (const seed of seeds(100_001, 1000)) acked += runSeed(seed, [1, 2, 3, 4, 5]).acked.size;
-    expect(acked).toBeGreaterThan(0);
+    const list = seeds(100_001, 1500);
+    const t = runSeeds(list, [1, 2, 3, 4, 5]);
+    console.log('paxos N=5', list.length, 'seeds', t);
+    expectExercised(t, list.length);
   }, 120_000);
 });

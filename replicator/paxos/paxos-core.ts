@@ -16,7 +16,7 @@
 // Safety rules and the durable-state design: replicator/paxos/README.md.
 
 import type { Assert } from '../../ops/assert.js';
-import { SlotStore, ballotEquals, compareBallots, invariant } from './slot-store.js';
+import { SlotStore, ballotEquals, compareBallots, invariant, valuesEqual } from './slot-store.js';
 import {
   BALLOT_ZERO,
   PaxosMessageType,
@@ -432,6 +432,11 @@ export class PaxosCore {
   }
 
   private learn(sv: SlotValue): void {
+    const mine = this.role === LEADER ? this.proposals.get(sv.slot) : undefined;
+    invariant(
+      mine === undefined || valuesEqual(mine, sv.value),
+      `leader: slot ${sv.slot} chosen with a value it did not propose`,
+    );
     if (!this.slots.learn(sv)) return;
     const a = this.slots.acceptedAt(sv.slot);
     const inAccepted = a !== undefined && ballotEquals(a.ballot, sv.ballot);

@@ -15,7 +15,6 @@
 // - catch-up: chosen values in bounded LEARN messages, or a snapshot request to the host.
 // Safety rules and the durable-state design: replicator/paxos/README.md.
 
-import type { Assert } from '../../ops/assert.js';
 import { SlotStore, ballotEquals, compareBallots, invariant, valuesEqual } from './slot-store.js';
 import {
   BALLOT_ZERO,
@@ -39,7 +38,6 @@ import {
 } from './types.js';
 
 export { compareBallots, ballotEquals, valuesEqual } from './slot-store.js';
-export const paxosInvariant: Assert = invariant;
 
 const { PREPARE, PROMISE, ACCEPT, ACCEPTED, NACK, HEARTBEAT, HEARTBEAT_RESP, LEARN } = PaxosMessageType;
 const { FOLLOWER, CANDIDATE, LEADER } = PaxosRole;

@@ -154,6 +154,9 @@ export class PaxosCore {
     if (this.nextSlot > this.slots.chosen + this.cfg.pipelineSlotsMax) {
       return { ok: false, error: PaxosProposeError.PROPOSAL_QUEUE_FULL, leader: this.id };
     }
+    // Every chosen slot above the floor was reported by some promiser (quorum intersection), so
+    // recovery put nextSlot above it: a new proposal never lands in a chosen slot.
+    invariant(this.nextSlot > this.slots.chosen, `leader: next slot ${this.nextSlot} is already chosen`);
     const slot = this.nextSlot++;
     this.proposals.set(slot, { type: ValueType.NORMAL, origin: this.ballot, data });
     this.pumpAccepts();
@@ -230,6 +233,8 @@ export class PaxosCore {
     const above = Math.max(m.index, this.slots.chosen);
     const reply = message(PROMISE, this.id, m.from, m.ballot, this.slots.chosen);
     reply.values = this.slots.acceptedAbove(above);
+    // Bounded by the accept window (README.md, "Why the PROMISE fits in a frame").
+    invariant(reply.values.length <= this.cfg.acceptWindowSlots, `PROMISE: ${reply.values.length} values`);
     this.msgsAfterPersist.push(reply);
     if (m.index < this.slots.chosen) this.catchUp(m.from, m.index);
   }

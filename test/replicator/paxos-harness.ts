@@ -75,6 +75,19 @@ export interface Faults {
 
 export const NO_FAULTS: Faults = { drop: 0, duplicate: 0, crash: 0, partition: 0, crashMidReady: 0 };
 
+/** What the core promises about a Ready's shape: acknowledgements wait for the persist step; LEARNs are bounded. */
+function checkReadyContract(rd: PaxosReady): void {
+  for (const m of rd.messages) {
+    if (m.type === PaxosMessageType.PROMISE || m.type === PaxosMessageType.ACCEPTED) {
+      throw new Error(`message type ${m.type} offered before the records are durable`);
+    }
+    if (m.type === PaxosMessageType.LEARN && m.values.length > LEARN_SLOTS_MAX) throw new Error('LEARN over its limit');
+  }
+  for (let k = 1; k < rd.chosen.length; k++) {
+    if (rd.chosen[k]!.slot !== rd.chosen[k - 1]!.slot + 1) throw new Error('chosen entries out of slot order');
+  }
+}
+
 export class PaxosCluster {
   readonly hosts = new Map<NodeId, Host>();
   readonly net: Wire[] = [];
@@ -205,6 +218,7 @@ export class PaxosCluster {
       const rd = core.ready();
       if (rd.soft.role === PaxosRole.LEADER) this.leaderBallots.add(key(0, rd.soft.ballot));
       if (rd.promised !== undefined) host.disk.promised = rd.promised;
+      checkReadyContract(rd);
       this.send(rd.messages);
       if (this.rng.chance(this.faults.crashMidReady)) {
         // Killed during the record write: a prefix of the records made it to disk.

@@ -26,17 +26,26 @@ export const PIPELINE_SLOTS_MAX = 4;
 export const ACCEPT_WINDOW_SLOTS = 8;
 export const LEARN_SLOTS_MAX = 3;
 
-export function paxosConfig(id: NodeId, members: NodeId[], random: (n: number) => number): PaxosConfig {
-  return {
-    id,
-    members,
-    electionTicks: 10,
-    heartbeatTicks: 2,
-    random,
-    pipelineSlotsMax: PIPELINE_SLOTS_MAX,
-    acceptWindowSlots: ACCEPT_WINDOW_SLOTS,
-    learnSlotsMax: LEARN_SLOTS_MAX,
-  };
+/** The windows: small by default, so that tests reach their edges in few steps. */
+export interface PaxosWindows {
+  pipelineSlotsMax: number;
+  acceptWindowSlots: number;
+  learnSlotsMax: number;
+}
+
+export const SMALL_WINDOWS: PaxosWindows = {
+  pipelineSlotsMax: PIPELINE_SLOTS_MAX,
+  acceptWindowSlots: ACCEPT_WINDOW_SLOTS,
+  learnSlotsMax: LEARN_SLOTS_MAX,
+};
+
+export function paxosConfig(
+  id: NodeId,
+  members: NodeId[],
+  random: (n: number) => number,
+  windows: PaxosWindows = SMALL_WINDOWS,
+): PaxosConfig {
+  return { id, members, electionTicks: 10, heartbeatTicks: 2, random, ...windows };
 }
 
 const enc = new TextEncoder();
@@ -76,12 +85,12 @@ export interface Faults {
 export const NO_FAULTS: Faults = { drop: 0, duplicate: 0, crash: 0, partition: 0, crashMidReady: 0 };
 
 /** What the core promises about a Ready's shape: acknowledgements wait for the persist step; LEARNs are bounded. */
-function checkReadyContract(rd: PaxosReady): void {
+function checkReadyContract(rd: PaxosReady, learnSlotsMax: number): void {
   for (const m of rd.messages) {
     if (m.type === PaxosMessageType.PROMISE || m.type === PaxosMessageType.ACCEPTED) {
       throw new Error(`message type ${m.type} offered before the records are durable`);
     }
-    if (m.type === PaxosMessageType.LEARN && m.values.length > LEARN_SLOTS_MAX) throw new Error('LEARN over its limit');
+    if (m.type === PaxosMessageType.LEARN && m.values.length > learnSlotsMax) throw new Error('LEARN over its limit');
   }
   for (let k = 1; k < rd.chosen.length; k++) {
     if (rd.chosen[k]!.slot !== rd.chosen[k - 1]!.slot + 1) throw new Error('chosen entries out of slot order');
@@ -110,6 +119,7 @@ export class PaxosCluster {
     readonly members: NodeId[],
     readonly rng: Prng,
     public faults: Faults = NO_FAULTS,
+    readonly windows: PaxosWindows = SMALL_WINDOWS,
   ) {
     this.quorum = Math.floor(members.length / 2) + 1;
     for (const id of members) {
@@ -130,7 +140,7 @@ export class PaxosCluster {
   start(host: Host): void {
     const fork = this.rng.fork(host.id * 1000 + this.rng.int(1000));
     host.core = new PaxosCore(
-      paxosConfig(host.id, this.members, (n) => fork.int(n)),
+      paxosConfig(host.id, this.members, (n) => fork.int(n), this.windows),
       {
         promised: host.disk.promised,
         snapshotSlot: host.disk.snapshot.slot,
@@ -218,7 +228,7 @@ export class PaxosCluster {
       const rd = core.ready();
       if (rd.soft.role === PaxosRole.LEADER) this.leaderBallots.add(key(0, rd.soft.ballot));
       if (rd.promised !== undefined) host.disk.promised = rd.promised;
-      checkReadyContract(rd);
+      checkReadyContract(rd, this.windows.learnSlotsMax);
       this.send(rd.messages);
       if (this.rng.chance(this.faults.crashMidReady)) {
         // Killed during the record write: a prefix of the records made it to disk.

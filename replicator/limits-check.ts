@@ -81,6 +81,20 @@ export function checkReplicaLimits(l: ReplicaLimits = REPLICA_LIMITS): string[] 
       2 * l.HEARTBEAT_TICKS < l.ELECTION_TICKS,
     ],
     ['the leader time tick is slower than a Raft tick', l.TIME_TICK_MS >= l.TICK_MS],
+    // Multi-Paxos (core only): a PROMISE carries up to the accept window's values and a LEARN
+    // up to PAXOS_LEARN_SLOTS_MAX, each value a batch; counted with the Raft codec's per-entry
+    // header until the Multi-Paxos wire format exists.
+    [
+      'a Multi-Paxos acceptor accepts the whole pipeline window',
+      l.PAXOS_ACCEPT_WINDOW_SLOTS >= l.PAXOS_PIPELINE_SLOTS_MAX && l.PAXOS_PIPELINE_SLOTS_MAX >= 1,
+    ],
+    [
+      'a full Multi-Paxos PROMISE or LEARN fits one transport frame',
+      FRAME_HEADER_BYTES +
+        MESSAGE_FIXED_BYTES +
+        Math.max(l.PAXOS_ACCEPT_WINDOW_SLOTS, l.PAXOS_LEARN_SLOTS_MAX) * (l.BATCH_BYTES_MAX + ENTRY_HEADER_BYTES) <=
+        l.FRAME_BYTES_MAX,
+    ],
   ];
   return brokenRules(rules);
 }

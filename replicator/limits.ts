@@ -40,3 +40,16 @@ export const WAL_APPEND_BATCH_BYTES_MAX = 32 * 1024 * 1024;
 export const WAL_APPEND_BYTES_MAX = 64 * 1024 * 1024;
 /** Target size of one RAFT_BATCH transport frame when coalescing messages (1 MiB); one larger message is sent alone. */
 export const TRANSPORT_BATCH_BYTES_MAX = 1024 * 1024;
+/**
+ * Multi-Paxos (replicator/paxos/, core only, not hosted yet): the leader proposes slots up to its
+ * chosen prefix + this (phase 2 pipelining; propose() refuses PROPOSAL_QUEUE_FULL beyond).
+ */
+export const PAXOS_PIPELINE_SLOTS_MAX = 8;
+/**
+ * Multi-Paxos: an acceptor accepts slots up to its chosen prefix + this (further ones wait for
+ * catch-up), which bounds the accepted values one PROMISE reports. ≥ the pipeline, so a follower
+ * one round trip behind the leader still accepts the whole window.
+ */
+export const PAXOS_ACCEPT_WINDOW_SLOTS = 16;
+/** Multi-Paxos: chosen values in one LEARN (catch-up) message. */
+export const PAXOS_LEARN_SLOTS_MAX = 16;

@@ -11,7 +11,16 @@ describe('replica limits', () => {
 
   it.each([
     [{ COMMAND_BYTES_MAX: REPLICA_LIMITS.BATCH_BYTES_MAX }, 'the largest command fits a batch entry on its own'],
-    [{ BATCH_BYTES_MAX: REPLICA_LIMITS.ENTRY_DATA_BYTES_MAX + 1 }, 'a full batch entry fits one WAL record'],
+    [
+      // (Multi-Paxos windows of one value each, so that only the WAL rule breaks.)
+      {
+        BATCH_BYTES_MAX: REPLICA_LIMITS.ENTRY_DATA_BYTES_MAX + 1,
+        PAXOS_PIPELINE_SLOTS_MAX: 1,
+        PAXOS_ACCEPT_WINDOW_SLOTS: 1,
+        PAXOS_LEARN_SLOTS_MAX: 1,
+      },
+      'a full batch entry fits one WAL record',
+    ],
     [
       { WAL_APPEND_BATCH_BYTES_MAX: REPLICA_LIMITS.WAL_APPEND_BYTES_MAX * 2 },
       'one wal.append() batch is under the WAL append limit',
@@ -31,6 +40,11 @@ describe('replica limits', () => {
     [
       { HEARTBEAT_TICKS: REPLICA_LIMITS.ELECTION_TICKS },
       'one lost heartbeat never starts an election (2 heartbeats < election timeout)',
+    ],
+    [{ PAXOS_ACCEPT_WINDOW_SLOTS: 1 }, 'a Multi-Paxos acceptor accepts the whole pipeline window'],
+    [
+      { PAXOS_ACCEPT_WINDOW_SLOTS: 64, PAXOS_PIPELINE_SLOTS_MAX: 1 },
+      'a full Multi-Paxos PROMISE or LEARN fits one transport frame',
     ],
   ])('a planted contradiction %o is named', (change, rule) => {
     expect(checkReplicaLimits({ ...REPLICA_LIMITS, ...change })).toEqual([rule]);

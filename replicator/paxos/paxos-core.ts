@@ -1,0 +1,537 @@
+// The Multi-Paxos consensus core: a pure state machine, no sockets, files or timers, driven like
+// the Raft core (step, tick, propose → ready() → host I/O → advance()). Each replica is proposer
+// (leader), acceptor and learner in one, as in "Paxos Made Simple" (Lamport 2001) and "Paxos
+// Made Moderately Complex" (van Renesse & Altinbuken 2015):
+// - ballots (round, leader id), totally ordered; a candidate runs phase 1 once per leadership for
+//   every slot above its chosen prefix; a majority of promises makes it leader;
+// - the new leader re-proposes, in every unchosen slot a promise reported, the value of the
+//   highest ballot reported, and a no-op in every hole below the highest reported slot;
+// - phase 2 per slot, pipelined up to `pipelineSlotsMax` slots above the chosen prefix;
+//   acceptors accept any slot order within their window (holes allowed, unlike Raft);
+// - learners learn from the leader's chosen prefix piggy-backed on ACCEPT/HEARTBEAT (a slot they
+//   accepted at the leader's ballot) or from LEARN messages, and apply in slot order;
+// - heartbeats with a randomized election timeout (injected entropy) detect a failed leader; a
+//   NACK carrying a higher ballot preempts a leader or candidate, which steps down;
+// - catch-up: chosen values in bounded LEARN messages, or a snapshot request to the host.
+// Safety rules and the durable-state design: replicator/paxos/README.md.
+
+import { SlotStore, ballotEquals, compareBallots, invariant, valuesEqual } from './slot-store.js';
+import {
+  BALLOT_ZERO,
+  PaxosMessageType,
+  PaxosProposeError,
+  PaxosRole,
+  RecordKind,
+  ValueType,
+  type Ballot,
+  type ChosenEntry,
+  type NodeId,
+  type PaxosConfig,
+  type PaxosMessage,
+  type PaxosProposeResult,
+  type PaxosReady,
+  type PaxosRecord,
+  type PaxosRecoveredState,
+  type PaxosValue,
+  type SlotValue,
+  type SnapshotRequest,
+} from './types.js';
+
+export { compareBallots, ballotEquals, valuesEqual } from './slot-store.js';
+
+const { PREPARE, PROMISE, ACCEPT, ACCEPTED, NACK, HEARTBEAT, HEARTBEAT_RESP, LEARN } = PaxosMessageType;
+const { FOLLOWER, CANDIDATE, LEADER } = PaxosRole;
+
+function message(type: PaxosMessageType, from: NodeId, to: NodeId, ballot: Ballot, index: number): PaxosMessage {
+  return { type, from, to, ballot, index, slot: 0, values: [] };
+}
+
+/** What a candidate heard in one PROMISE. */
+interface Promise1b {
+  chosen: number;
+  values: SlotValue[];
+}
+
+export class PaxosCore {
+  readonly id: NodeId;
+  private readonly cfg: PaxosConfig;
+  private readonly peers: NodeId[];
+  private readonly quorum: number;
+  readonly slots = new SlotStore();
+
+  role: PaxosRole = FOLLOWER;
+  /** The acceptor's promise: it accepts nothing below it (durable before any message that depends on it). */
+  promised: Ballot = BALLOT_ZERO;
+  /** This replica's ballot as candidate or leader. */
+  ballot: Ballot = BALLOT_ZERO;
+  /** The leader this replica last heard from at its promised ballot (0: none known). */
+  leader: NodeId = 0;
+  /** Highest round seen anywhere (NACKs, promises): a new campaign goes above it. */
+  private roundSeen = 0;
+
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private electionTimeout = 0;
+
+  // Candidate.
+  private readonly promises = new Map<NodeId, Promise1b>();
+  // Leader: the value it proposes per unchosen slot, who accepted it, what was sent.
+  private readonly proposals = new Map<number, PaxosValue>();
+  private readonly acks = new Map<number, Set<NodeId>>();
+  /** Slots ≤ floor are chosen (a promiser said so): the leader learns them, never proposes there. */
+  private floor = 0;
+  private nextSlot = 1;
+  /** ACCEPTs were sent for every proposal ≤ sentThrough. */
+  private sentThrough = 0;
+  /** Self-acceptances of this leader in the outstanding Ready: counted once durable (advance). */
+  private selfAcksPending: number[] = [];
+  private selfAcksInReady: { ballot: Ballot; slots: number[] } | undefined;
+
+  /** Chosen entries handed to the host through this slot. */
+  private applied = 0;
+
+  // Output accumulated until the next ready().
+  private msgs: PaxosMessage[] = [];
+  private msgsAfterPersist: PaxosMessage[] = [];
+  private records: PaxosRecord[] = [];
+  private snapshotRequests: SnapshotRequest[] = [];
+  private promisedDirty = false;
+  private outstandingReady = false;
+
+  constructor(cfg: PaxosConfig, recovered?: PaxosRecoveredState) {
+    invariant(cfg.id !== 0, 'paxos: node id 0 is reserved');
+    invariant(cfg.members.includes(cfg.id), 'paxos: members must include this node');
+    invariant(
+      cfg.heartbeatTicks > 0 && cfg.electionTicks > cfg.heartbeatTicks,
+      'paxos: need electionTicks > heartbeatTicks > 0',
+    );
+    invariant(
+      cfg.pipelineSlotsMax >= 1 && cfg.acceptWindowSlots >= cfg.pipelineSlotsMax,
+      'paxos: need acceptWindowSlots ≥ pipelineSlotsMax ≥ 1',
+    );
+    invariant(cfg.learnSlotsMax >= 1, 'paxos: learnSlotsMax ≥ 1');
+    this.id = cfg.id;
+    this.cfg = cfg;
+    this.peers = cfg.members.filter((m) => m !== cfg.id);
+    this.quorum = Math.floor(cfg.members.length / 2) + 1;
+    if (recovered !== undefined) this.recover(recovered);
+    this.resetElectionTimeout();
+  }
+
+  private recover(r: PaxosRecoveredState): void {
+    this.promised = r.promised;
+    if (r.snapshotSlot > 0) this.slots.installSnapshot(r.snapshotSlot);
+    this.applied = r.snapshotSlot;
+    for (const rec of r.records) {
+      if (rec.slot <= this.slots.compacted) continue;
+      if (rec.kind === RecordKind.ACCEPTED) {
+        this.slots.accept(rec);
+        // An accepted ballot is a promise too (phase 2a raises the promise).
+        if (compareBallots(rec.ballot, this.promised) > 0) this.promised = rec.ballot;
+      } else this.slots.learn(rec);
+    }
+    this.slots.advanceChosen();
+    this.roundSeen = this.promised.round;
+  }
+
+  // ---- inputs ---------------------------------------------------------------------------
+
+  /** One logical clock tick: heartbeats (leader), election timeout (others). */
+  tick(): void {
+    if (this.role === LEADER) {
+      if (++this.heartbeatElapsed >= this.cfg.heartbeatTicks) {
+        this.heartbeatElapsed = 0;
+        this.broadcastHeartbeat();
+      }
+      return;
+    }
+    if (++this.electionElapsed >= this.electionTimeout) this.campaign();
+  }
+
+  /** Proposes `data` for the next slot (leader only). The host answers it once the slot is chosen with origin = the returned ballot. */
+  propose(data: Uint8Array): PaxosProposeResult {
+    if (this.role !== LEADER) return { ok: false, error: PaxosProposeError.NOT_LEADER, leader: this.leader };
+    if (this.nextSlot > this.slots.chosen + this.cfg.pipelineSlotsMax) {
+      return { ok: false, error: PaxosProposeError.PROPOSAL_QUEUE_FULL, leader: this.id };
+    }
+    // Every chosen slot above the floor was reported by some promiser (quorum intersection), so
+    // recovery put nextSlot above it: a new proposal never lands in a chosen slot.
+    invariant(this.nextSlot > this.slots.chosen, `leader: next slot ${this.nextSlot} is already chosen`);
+    const slot = this.nextSlot++;
+    this.proposals.set(slot, { type: ValueType.NORMAL, origin: this.ballot, data });
+    this.pumpAccepts();
+    return { ok: true, slot, ballot: this.ballot };
+  }
+
+  step(m: PaxosMessage): void {
+    invariant(m.to === this.id, `paxos: message for ${m.to} stepped into ${this.id}`);
+    if (m.from === this.id || !this.cfg.members.includes(m.from)) return;
+    if (m.ballot.round > this.roundSeen) this.roundSeen = m.ballot.round;
+    switch (m.type) {
+      case PREPARE:
+        return this.onPrepare(m);
+      case PROMISE:
+        return this.onPromise(m);
+      case ACCEPT:
+        return this.onAccept(m);
+      case ACCEPTED:
+        return this.onAccepted(m);
+      case NACK:
+        return this.onNack(m);
+      case HEARTBEAT:
+        return this.onHeartbeat(m);
+      case HEARTBEAT_RESP:
+        return this.onHeartbeatResp(m);
+      case LEARN:
+        return this.onLearn(m);
+    }
+  }
+
+  /**
+   * The host installed (durably) a snapshot covering every slot ≤ `slot` and restored its state
+   * machine from it. Returns false (nothing changes) if this replica already applied that far.
+   */
+  installSnapshot(slot: number): boolean {
+    if (slot <= this.applied) return false;
+    this.slots.installSnapshot(slot);
+    this.applied = slot;
+    this.afterChosenAdvanced();
+    return true;
+  }
+
+  /** The host saved a snapshot through `slot` (≤ applied): forget the slots it covers. */
+  compact(slot: number): void {
+    invariant(slot <= this.applied, `compact: slot ${slot} not applied (applied ${this.applied})`);
+    this.slots.compact(slot);
+  }
+
+  // ---- phase 1 --------------------------------------------------------------------------
+
+  private campaign(): void {
+    const round = Math.max(this.promised.round, this.roundSeen) + 1;
+    this.becomeFollower(0);
+    this.role = CANDIDATE;
+    this.ballot = { round, leader: this.id };
+    this.roundSeen = round;
+    this.setPromised(this.ballot);
+    this.promises.clear();
+    this.promises.set(this.id, { chosen: this.slots.chosen, values: this.slots.acceptedAbove(this.slots.chosen) });
+    for (const p of this.peers) this.msgs.push(message(PREPARE, this.id, p, this.ballot, this.slots.chosen));
+    if (this.promises.size >= this.quorum) this.becomeLeader();
+  }
+
+  private onPrepare(m: PaxosMessage): void {
+    if (compareBallots(m.ballot, this.promised) < 0) {
+      this.msgs.push(message(NACK, this.id, m.from, this.promised, this.slots.chosen));
+      return;
+    }
+    if (compareBallots(m.ballot, this.promised) > 0) {
+      this.becomeFollower(0);
+      this.setPromised(m.ballot);
+    }
+    this.electionElapsed = 0; // someone is campaigning: give it a chance
+    const above = Math.max(m.index, this.slots.chosen);
+    const reply = message(PROMISE, this.id, m.from, m.ballot, this.slots.chosen);
+    reply.values = this.slots.acceptedAbove(above);
+    // Bounded by the accept window (README.md, "Why the PROMISE fits in a frame").
+    invariant(reply.values.length <= this.cfg.acceptWindowSlots, `PROMISE: ${reply.values.length} values`);
+    this.msgsAfterPersist.push(reply);
+    if (m.index < this.slots.chosen) this.catchUp(m.from, m.index);
+  }
+
+  private onPromise(m: PaxosMessage): void {
+    if (this.role !== CANDIDATE || !ballotEquals(m.ballot, this.ballot)) return;
+    this.promises.set(m.from, { chosen: m.index, values: m.values });
+    if (this.promises.size >= this.quorum) this.becomeLeader();
+  }
+
+  /**
+   * A majority promised: every slot above the highest chosen prefix any promiser reported gets the
+   * value of the highest ballot reported for it (P2c), or a no-op if none was (a hole). Slots at or
+   * below that prefix are chosen: this leader learns them (LEARN, snapshot) and never proposes there.
+   */
+  private becomeLeader(): void {
+    let floor = this.slots.chosen;
+    for (const p of this.promises.values()) if (p.chosen > floor) floor = p.chosen;
+    const best = new Map<number, SlotValue>();
+    let top = floor;
+    for (const p of this.promises.values()) {
+      for (const v of p.values) {
+        if (v.slot <= floor) continue;
+        const b = best.get(v.slot);
+        if (b === undefined || compareBallots(v.ballot, b.ballot) > 0) best.set(v.slot, v);
+        if (v.slot > top) top = v.slot;
+      }
+    }
+    this.role = LEADER;
+    this.leader = this.id;
+    this.floor = floor;
+    this.proposals.clear();
+    this.acks.clear();
+    for (let s = floor + 1; s <= top; s++) {
+      const known = this.slots.learnedAt(s);
+      const v = known?.value ??
+        best.get(s)?.value ?? { type: ValueType.NOOP, origin: this.ballot, data: new Uint8Array(0) };
+      this.proposals.set(s, v);
+    }
+    this.nextSlot = top + 1;
+    this.sentThrough = floor;
+    this.promises.clear();
+    this.heartbeatElapsed = 0;
+    this.broadcastHeartbeat();
+    this.pumpAccepts();
+  }
+
+  // ---- phase 2 --------------------------------------------------------------------------
+
+  /** Sends ACCEPT for every proposal in the window not sent yet; the leader's own acceptor accepts first. */
+  private pumpAccepts(): void {
+    if (this.role !== LEADER) return;
+    const last = Math.min(this.nextSlot - 1, this.slots.chosen + this.cfg.pipelineSlotsMax);
+    for (let s = Math.max(this.sentThrough, this.floor, this.slots.chosen) + 1; s <= last; s++) {
+      const value = this.proposals.get(s);
+      invariant(value !== undefined, `leader: no proposal for slot ${s} below next ${this.nextSlot}`);
+      const sv = { slot: s, ballot: this.ballot, value };
+      this.acceptLocally(sv);
+      this.selfAcksPending.push(s);
+      for (const p of this.peers) this.msgs.push(this.acceptMessage(p, sv));
+    }
+    if (last > this.sentThrough) this.sentThrough = last;
+  }
+
+  private acceptMessage(to: NodeId, sv: SlotValue): PaxosMessage {
+    const m = message(ACCEPT, this.id, to, this.ballot, this.slots.chosen);
+    m.slot = sv.slot;
+    m.values = [sv];
+    return m;
+  }
+
+  private acceptLocally(sv: SlotValue): void {
+    this.slots.accept(sv);
+    this.records.push({ kind: RecordKind.ACCEPTED, ...sv, valueInAccepted: false });
+  }
+
+  private onAccept(m: PaxosMessage): void {
+    if (!this.followLeader(m)) return;
+    const sv = m.values[0];
+    invariant(sv !== undefined && sv.slot === m.slot && ballotEquals(sv.ballot, m.ballot), 'ACCEPT: malformed');
+    const reply = message(ACCEPTED, this.id, m.from, m.ballot, this.slots.chosen);
+    reply.slot = m.slot;
+    if (m.slot <= this.slots.compacted) {
+      // Chosen and in a durable snapshot: every later PROMISE reports a chosen prefix ≥ it.
+      this.msgsAfterPersist.push(reply);
+    } else if (m.slot > this.slots.chosen + this.cfg.acceptWindowSlots) {
+      // Too far ahead of what this replica knows: ask to be caught up first.
+      this.msgs.push(message(HEARTBEAT_RESP, this.id, m.from, m.ballot, this.slots.chosen));
+    } else {
+      this.acceptLocally(sv);
+      this.msgsAfterPersist.push(reply);
+    }
+    this.learnFromLeader(m);
+  }
+
+  private onAccepted(m: PaxosMessage): void {
+    if (this.role !== LEADER || !ballotEquals(m.ballot, this.ballot)) return;
+    this.countAck(m.slot, m.from);
+  }
+
+  private countAck(slot: number, from: NodeId): void {
+    if (slot <= this.slots.chosen || this.slots.learnedAt(slot) !== undefined) return;
+    const value = this.proposals.get(slot);
+    if (value === undefined) return;
+    let set = this.acks.get(slot);
+    if (set === undefined) this.acks.set(slot, (set = new Set()));
+    set.add(from);
+    if (set.size >= this.quorum) this.learn({ slot, ballot: this.ballot, value });
+  }
+
+  // ---- leadership, preemption, liveness ---------------------------------------------------
+
+  /** A leader's message at `m.ballot`: follow it if no higher promise, else NACK. */
+  private followLeader(m: PaxosMessage): boolean {
+    const c = compareBallots(m.ballot, this.promised);
+    if (c < 0) {
+      this.msgs.push(message(NACK, this.id, m.from, this.promised, this.slots.chosen));
+      return false;
+    }
+    if (c > 0) {
+      this.becomeFollower(m.ballot.leader);
+      this.setPromised(m.ballot);
+    } else if (this.role !== FOLLOWER) {
+      // Our own ballot comes back only from ourselves; equal ballots from another id cannot exist.
+      invariant(m.ballot.leader !== this.id, 'paxos: a message of our own ballot from a peer');
+    }
+    this.leader = m.ballot.leader;
+    this.electionElapsed = 0;
+    return true;
+  }
+
+  private onNack(m: PaxosMessage): void {
+    if (this.role === FOLLOWER || compareBallots(m.ballot, this.ballot) <= 0) return;
+    this.becomeFollower(0); // preempted: a higher ballot is out there
+  }
+
+  private broadcastHeartbeat(): void {
+    for (const p of this.peers) this.msgs.push(message(HEARTBEAT, this.id, p, this.ballot, this.slots.chosen));
+    // Retransmit what is unacknowledged in the window (lost ACCEPTs), to those that did not answer.
+    for (let s = Math.max(this.slots.chosen, this.floor) + 1; s <= this.sentThrough; s++) {
+      const value = this.proposals.get(s);
+      if (value === undefined || this.slots.learnedAt(s) !== undefined) continue;
+      const acked = this.acks.get(s);
+      for (const p of this.peers) {
+        if (acked?.has(p) !== true) this.msgs.push(this.acceptMessage(p, { slot: s, ballot: this.ballot, value }));
+      }
+    }
+  }
+
+  private onHeartbeat(m: PaxosMessage): void {
+    if (!this.followLeader(m)) return;
+    this.learnFromLeader(m);
+    this.msgs.push(message(HEARTBEAT_RESP, this.id, m.from, m.ballot, this.slots.chosen));
+    if (m.index < this.slots.chosen) this.catchUp(m.from, m.index); // a new leader behind us
+  }
+
+  private onHeartbeatResp(m: PaxosMessage): void {
+    if (this.role !== LEADER || !ballotEquals(m.ballot, this.ballot)) return;
+    if (m.index < this.slots.chosen) this.catchUp(m.from, m.index);
+  }
+
+  private becomeFollower(leader: NodeId): void {
+    this.role = FOLLOWER;
+    this.leader = leader;
+    this.ballot = BALLOT_ZERO;
+    this.promises.clear();
+    this.proposals.clear();
+    this.acks.clear();
+    this.selfAcksPending = [];
+    this.electionElapsed = 0;
+    this.resetElectionTimeout();
+  }
+
+  private resetElectionTimeout(): void {
+    this.electionTimeout = this.cfg.electionTicks + this.cfg.random(this.cfg.electionTicks);
+  }
+
+  private setPromised(b: Ballot): void {
+    invariant(compareBallots(b, this.promised) > 0, 'paxos: a promise never goes down');
+    this.promised = b;
+    this.promisedDirty = true;
+  }
+
+  // ---- learning and catch-up ------------------------------------------------------------
+
+  /** The leader of m.ballot says slots ≤ m.index are chosen: each slot we accepted at that very ballot holds its chosen value. */
+  private learnFromLeader(m: PaxosMessage): void {
+    const last = Math.min(m.index, this.slots.chosen + this.cfg.acceptWindowSlots);
+    for (let s = this.slots.chosen + 1; s <= last; s++) {
+      const a = this.slots.acceptedAt(s);
+      if (a !== undefined && ballotEquals(a.ballot, m.ballot))
+        this.learn({ slot: s, ballot: a.ballot, value: a.value });
+    }
+  }
+
+  private onLearn(m: PaxosMessage): void {
+    for (const sv of m.values) this.learn(sv);
+  }
+
+  private learn(sv: SlotValue): void {
+    const mine = this.role === LEADER ? this.proposals.get(sv.slot) : undefined;
+    invariant(
+      mine === undefined || valuesEqual(mine, sv.value),
+      `leader: slot ${sv.slot} chosen with a value it did not propose`,
+    );
+    if (!this.slots.learn(sv)) return;
+    const a = this.slots.acceptedAt(sv.slot);
+    const inAccepted = a !== undefined && ballotEquals(a.ballot, sv.ballot);
+    this.records.push({ kind: RecordKind.CHOSEN, ...sv, valueInAccepted: inAccepted });
+    this.afterChosenAdvanced();
+  }
+
+  private afterChosenAdvanced(): void {
+    this.slots.advanceChosen();
+    if (this.role !== LEADER) return;
+    for (const s of this.proposals.keys()) if (s <= this.slots.chosen) this.proposals.delete(s);
+    for (const s of this.acks.keys()) if (s <= this.slots.chosen) this.acks.delete(s);
+    this.pumpAccepts(); // the window moved
+  }
+
+  /** Sends `to` the chosen values after `hasThrough`, or asks the host for a snapshot if they are compacted here. */
+  private catchUp(to: NodeId, hasThrough: number): void {
+    if (hasThrough < this.slots.compacted) {
+      this.snapshotRequests.push({ to, slot: this.slots.compacted });
+      return;
+    }
+    const m = message(LEARN, this.id, to, this.promised, this.slots.chosen);
+    m.values = this.slots.chosenFrom(hasThrough + 1, this.cfg.learnSlotsMax);
+    if (m.values.length > 0) this.msgs.push(m);
+  }
+
+  // ---- Ready ----------------------------------------------------------------------------
+
+  hasReady(): boolean {
+    return (
+      this.promisedDirty ||
+      this.msgs.length + this.msgsAfterPersist.length + this.records.length + this.snapshotRequests.length > 0 ||
+      this.slots.chosen > this.applied ||
+      this.selfAcksPending.length > 0
+    );
+  }
+
+  ready(): PaxosReady {
+    invariant(!this.outstandingReady, 'paxos: ready() called again before advance()');
+    this.outstandingReady = true;
+    const chosen: ChosenEntry[] = [];
+    for (let s = this.applied + 1; s <= this.slots.chosen; s++) {
+      chosen.push({ slot: s, value: this.slots.learnedAt(s)!.value });
+    }
+    const rd: PaxosReady = {
+      messages: this.msgs,
+      records: this.records,
+      messagesAfterPersist: this.msgsAfterPersist,
+      chosen,
+      snapshotRequests: this.snapshotRequests,
+      soft: { role: this.role, leader: this.leader, ballot: this.ballot },
+    };
+    if (this.promisedDirty) rd.promised = this.promised;
+    this.selfAcksInReady = this.role === LEADER ? { ballot: this.ballot, slots: this.selfAcksPending } : undefined;
+    this.selfAcksPending = [];
+    this.msgs = [];
+    this.msgsAfterPersist = [];
+    this.records = [];
+    this.snapshotRequests = [];
+    this.promisedDirty = false;
+    this.applied = this.slots.chosen;
+    return rd;
+  }
+
+  /** The host persisted, sent and applied the last Ready. The leader's own acceptances are durable now and count. */
+  advance(): void {
+    invariant(this.outstandingReady, 'paxos: advance() without ready()');
+    this.outstandingReady = false;
+    const own = this.selfAcksInReady;
+    this.selfAcksInReady = undefined;
+    if (own === undefined || this.role !== LEADER || !ballotEquals(own.ballot, this.ballot)) return;
+    for (const s of own.slots) this.countAck(s, this.id);
+  }
+
+  /** For tests and status: the contiguous chosen prefix, what is applied, what is compacted. */
+  status(): {
+    role: PaxosRole;
+    ballot: Ballot;
+    promised: Ballot;
+    leader: NodeId;
+    chosen: number;
+    applied: number;
+    compacted: number;
+  } {
+    return {
+      role: this.role,
+      ballot: this.ballot,
+      promised: this.promised,
+      leader: this.leader,
+      chosen: this.slots.chosen,
+      applied: this.applied,
+      compacted: this.slots.compacted,
+    };
+  }
+}

@@ -43,12 +43,17 @@ describe('renderDocs', () => {
     expect(s).toContain(
       '| scenario | T avg latency (ms) | Th (req/s) | K | T_norm | Th_norm | K_norm | F real-time priority (0.5/0.3/0.2) | F throughput priority (0.3/0.5/0.2) |',
     );
-    expect(s).toContain('| low load | 12 | 980 | 100% | 1.00 | 0.00 | 1.00 | **0.70** | **0.50** |');
-    expect(s).toContain('| medium load | 38 | 9,450 | 99% | 0.76 | 0.18 | 0.67 | 0.57 | 0.45 |');
-    expect(s).toContain('| high load | 120 | 46,800 | 97% | 0.00 | 1.00 | 0.00 | 0.30 | **0.50** |');
-    expect(s).toMatch(/real-time priority\*\* \(α 0\.5, β 0\.3, γ 0\.2\) \*\*low load\*\* wins with F = 0\.70/);
+    // The paper's five rows, normalised together: its printed Table 3 at two decimals.
+    expect(s).toContain('| low load (Raft) | 12 | 980 | 100% | 1.00 | 0.00 | 1.00 | **0.70** | 0.50 |');
+    expect(s).toContain('| medium load (Raft) | 38 | 9,450 | 99% | 0.79 | 0.18 | 0.75 | 0.60 | 0.48 |');
+    expect(s).toContain('| high load (Raft) | 120 | 46,800 | 97% | 0.12 | 1.00 | 0.25 | 0.41 | **0.59** |');
+    expect(s).toContain('| medium load (Paxos) | 45 | 9,200 | 99% | 0.73 | 0.18 | 0.75 | 0.57 | 0.46 |');
+    expect(s).toContain('| high load (Paxos) | 135 | 45,000 | 96% | 0.00 | 0.96 | 0.00 | 0.29 | 0.48 |');
     expect(s).toMatch(
-      /throughput priority\*\* \(α 0\.3, β 0\.5, γ 0\.2\) 2 scenarios tie at F = 0\.50: low load .*high load/,
+      /real-time priority\*\* \(α 0\.5, β 0\.3, γ 0\.2\) \*\*low load \(Raft\)\*\* wins with F = 0\.70/,
+    );
+    expect(s).toMatch(
+      /throughput priority\*\* \(α 0\.3, β 0\.5, γ 0\.2\) \*\*high load \(Raft\)\*\* wins with F = 0\.59/,
     );
   });
 
@@ -76,13 +81,16 @@ describe('renderDocs', () => {
     );
     // Side by side: each of ours next to the seed's nearest load level.
     expect(s).toContain(
-      '| grpc, 3 replicas, fsync off | 50,000 | 26,800 | 1,500 ms | 100% | high load | 46,800 | 120 ms | 97% |',
+      '| grpc, 3 replicas, fsync off | 50,000 | 26,800 | 1,500 ms | 100% | high load (Raft), 7 nodes | 46,800 | 120 ms | 97% |',
     );
-    expect(s).toContain('| grpc, 5 replicas, fsync on | 1,000 | 999 | 4.6 ms | 100% | low load | 980 | 12 ms | 100% |');
+    expect(s).toContain(
+      '| grpc, 5 replicas, fsync on | 1,000 | 999 | 4.6 ms | 100% | low load (Raft), 3 nodes | 980 | 12 ms | 100% |',
+    );
     // Pooled: the seed's rows and ours on one scale.
     expect(s).toContain(
-      '| seed: high load (7 nodes) | 120 | 46,800 | 97% | 0.98 | 1.00 | 0.00 | **0.79** | **0.79** |',
+      '| seed: high load, Raft, 7 nodes | 120 | 46,800 | 97% | 0.98 | 1.00 | 0.25 | **0.84** | **0.84** |',
     );
+    expect(s).toContain('| seed: high load, Paxos, 7 nodes | 135 | 45,000 | 96% | 0.97 | 0.96 | 0.00 | 0.77 | 0.77 |');
     // Every scenario in the last table, the failed one with its error.
     expect(s).toContain(
       '| grpc | 5 | on | 50,000 | – | – | – | – | – | – | – | – | 0 | 0 | – | – | failed: gateway not ready within 30 s |',
@@ -93,7 +101,7 @@ describe('renderDocs', () => {
   it('still shows the seed table, and says why ours is missing, without a seed run', () => {
     const { seed: _seed, ...rest } = results.benches;
     const without = renderDocs({ ...results, benches: rest }, 'x.json').markdown;
-    expect(without).toContain('| low load | 12 | 980 | 100% | 1.00 | 0.00 | 1.00 | **0.70** | **0.50** |');
+    expect(without).toContain('| low load (Raft) | 12 | 980 | 100% | 1.00 | 0.00 | 1.00 | **0.70** | 0.50 |');
     expect(without).toContain('`bench:seed` was not part of this run');
   });
 
@@ -152,7 +160,7 @@ describe('renderDocs', () => {
   it('explains a single winner by the term that decides it', () => {
     const lines = discussWinners([...SEED_TABLE_3]);
     expect(lines[0]).toContain(
-      'Its margin over the runner-up comes from latency (+0.12), which outweighs what it gives up on throughput (-0.06).',
+      'Its margin over the runner-up comes from latency (+0.11), which outweighs what it gives up on throughput (-0.06).',
     );
   });
 

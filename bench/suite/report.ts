@@ -141,11 +141,11 @@ export function fmtLat(v: unknown, unit = 'ms'): string {
   return unit === '' ? s : `${s} ${unit}`;
 }
 
-function fmtFixed(v: number, digits: number): string {
+export function fmtFixed(v: number, digits: number): string {
   return v.toFixed(digits);
 }
 
-function fmtPct(fraction: number): string {
+export function fmtPct(fraction: number): string {
   return `${Number((fraction * 100).toFixed(2))}%`;
 }
 
@@ -153,7 +153,7 @@ function fmtOffered(v: unknown): string {
   return v === 'max' ? 'max (closed loop)' : fmtInt(v);
 }
 
-function mdTable(headers: string[], align: ('l' | 'r')[], rows: string[][]): string {
+export function mdTable(headers: string[], align: ('l' | 'r')[], rows: string[][]): string {
   const esc = (c: string) => c.replace(/\|/g, '\\|').replace(/\n/g, ' ');
   const lines = [
     `| ${headers.map(esc).join(' | ')} |`,
@@ -688,7 +688,7 @@ export function seedRows(scenarios: ScoredScenario[]): ScenarioRow[] {
   }));
 }
 
-function table3Md(rows: Table3Row[], weightings: readonly NamedWeights[]): string {
+export function table3Md(rows: Table3Row[], weightings: readonly NamedWeights[]): string {
   const head = [
     'scenario',
     'T avg latency (ms)',

@@ -20,7 +20,6 @@
 // scenarios rather than 36: a star around gRPC / 3 replicas / fsync on). Table on stdout, then
 // the JSON line (last line of stdout), also written to bench/results/seed-<date>.json.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,7 +33,8 @@ import {
   runLoad,
   type LoadResult,
 } from './load.js';
-import { paperMain } from './paper.js';
+import { paperMain, writeResults } from './paper.js';
+import { list } from './paper-plan.js';
 import { SeedStack } from './stack.js';
 import { checkConsistency, type Consistency } from './verify.js';
 
@@ -119,15 +119,6 @@ export interface ScenarioResult {
   setupSeconds: number;
   totalSeconds: number;
   error?: string;
-}
-
-function list(s: string, what: string): string[] {
-  const out = s
-    .split(',')
-    .map((x) => x.trim())
-    .filter((x) => x.length > 0);
-  if (out.length === 0) throw new Error(`--${what}: empty list`);
-  return out;
 }
 
 function parse() {
@@ -430,9 +421,7 @@ async function main(): Promise<void> {
     totalSeconds,
     scenarios: results,
   };
-  mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(json, null, 2)}\n`);
-  console.log(JSON.stringify(json));
+  writeResults(out, json);
 }
 
 main().then(

@@ -48,7 +48,8 @@ export interface PaperPlanned {
   unavailable: { consensus: PaperConsensus; error: string; line: string }[];
 }
 
-function list(s: string, what: string): string[] {
+/** A comma-separated command-line list, blanks dropped; empty: an error naming the flag. */
+export function list(s: string, what: string): string[] {
   const out = s
     .split(',')
     .map((x) => x.trim())

@@ -110,6 +110,11 @@ export async function paperMain(argv: readonly string[], runScenario: RunScenari
     totalSeconds: Math.round((performance.now() - started) / 1000),
     tables: { table2Paper: SEED_TABLE_2, table3PaperPrinted: SEED_TABLE_3_PRINTED, ...paperTables(scenarios) },
   };
+  writeResults(out, json);
+}
+
+/** The results file (pretty) and the last stdout line (one line of JSON). */
+export function writeResults(out: string, json: object): void {
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(json, null, 2)}\n`);
   console.log(JSON.stringify(json));

@@ -291,3 +291,14 @@ export function seedPaperMarkdown(run: PaperRun, resultsPath: string | undefined
   ];
   return md.join('\n');
 }
+
+/** The heading of the docs section this one follows (report.ts seedSection). */
+const AFTER_SECTION = "## The seed paper's evaluation model";
+
+/** docs/BENCHMARKS.md with the --paper section inserted after the seed-model section (appended if there is none). */
+export function insertSeedPaperSection(markdown: string, section: string): string {
+  const at = markdown.indexOf(AFTER_SECTION);
+  const next = at < 0 ? -1 : markdown.indexOf('\n## ', at + AFTER_SECTION.length);
+  if (next < 0) return `${markdown.trimEnd()}\n\n${section}\n`;
+  return `${markdown.slice(0, next)}\n${section}\n${markdown.slice(next)}`;
+}

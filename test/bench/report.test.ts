@@ -4,7 +4,7 @@
 // made up for this test (two configurations at the seed's three load levels, one overloaded).
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -192,13 +192,87 @@ describe('run-all --from-results', () => {
   it('regenerates BENCHMARKS.md and the charts from a results file without running anything', () => {
     const r = spawnSync(
       process.execPath,
-      ['--import', 'tsx', 'bench/suite/run-all.ts', '--from-results', FIXTURE, '--docs-dir', dir],
+      [
+        '--import',
+        'tsx',
+        'bench/suite/run-all.ts',
+        '--from-results',
+        FIXTURE,
+        '--docs-dir',
+        dir,
+        '--seed-paper',
+        'none',
+      ],
       { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 },
     );
     expect(r.status, r.stderr).toBe(0);
     expect(existsSync(path.join(dir, 'BENCHMARKS.md'))).toBe(true);
     expect(readFileSync(path.join(dir, 'BENCHMARKS.md'), 'utf8')).toBe(md);
     expect(readdirSync(dir).filter((f) => f.endsWith('.svg'))).toHaveLength(docs.charts.length);
+  });
+
+  it("inserts the seed paper's experiment (a bench:seed --paper results file) after the seed-model section", () => {
+    const paperFile = path.join(dir, 'seed-paper-fixture.json');
+    const run = {
+      bench: 'seed-paper',
+      date: '2026-12-07',
+      cpus: 2,
+      cpuModel: 'fixture CPU',
+      node: 'v20.20.2',
+      loadAverageBefore: [1, 1, 1],
+      loadAverageAfter: [2, 2, 2],
+      protocol: 'grpc',
+      fsync: true,
+      seconds: 20,
+      warmupSeconds: 2,
+      consensusRequested: ['raft'],
+      unavailable: [],
+      scenarios: [
+        {
+          consensus: 'raft',
+          load: 'low',
+          replicas: 3,
+          offeredPerSec: 1000,
+          achievedPerSec: 1001,
+          avgMs: 7,
+          p50Ms: 5,
+          p99Ms: 30,
+          consistency: 1,
+          acked: 20020,
+          lost: 0,
+          duplicates: 0,
+          cpuUsPerOrder: { total: 1800 },
+          coresBusy: 1.8,
+        },
+      ],
+    };
+    writeFileSync(paperFile, JSON.stringify(run));
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'bench/suite/run-all.ts',
+        '--from-results',
+        FIXTURE,
+        '--docs-dir',
+        dir,
+        '--seed-paper',
+        paperFile,
+      ],
+      { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const out = readFileSync(path.join(dir, 'BENCHMARKS.md'), 'utf8');
+    const model = out.indexOf("## The seed paper's evaluation model");
+    const paper = out.indexOf("## The seed paper's experiment as the paper ran it");
+    expect(model).toBeGreaterThanOrEqual(0);
+    expect(paper).toBeGreaterThan(model);
+    expect(out.indexOf('\n## ', model + 3)).toBe(paper - 1);
+    expect(out).toContain(
+      '| low load | 3 | Raft | 1,000 | 1,001 | 7.0 ms | 5.0 ms | 30 ms | 100% | 1,800 | 1.80 | 1,111 |',
+    );
+    expect(out).toContain('**Multi-Paxos rows: not yet measured: Multi-Paxos is not in this build.**');
   });
 
   it('refuses an unknown benchmark name with a usage message', () => {

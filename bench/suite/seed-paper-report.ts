@@ -34,6 +34,8 @@ export interface PaperScenario {
   /** CPU µs per acknowledged order of each process and `total` (bench/cpu.ts). */
   cpuUsPerOrder: Record<string, number | null> | null;
   coresBusy: number | null;
+  /** Orders given up by the generator (not sent within GENERATOR_LATE_MS_MAX of their schedule). */
+  notSent?: number;
   error?: string;
 }
 
@@ -208,7 +210,7 @@ export function discussPaperRun(run: PaperRun): string[] {
     const cpu = s.cpuUsPerOrder?.total ?? null;
     const ceiling = cpuCeilingPerSec(run.cpus, cpu);
     out.push(
-      `${ourRowName(s)} achieved ${fmtInt(s.achievedPerSec)}/s of the ${fmtInt(s.offeredPerSec)}/s offered (${pct0(s.achievedPerSec / s.offeredPerSec)}); the backlog of a saturated open-loop run is what its ${fmtLat(s.avgMs)} average latency measures. ` +
+      `${ourRowName(s)} achieved ${fmtInt(s.achievedPerSec)}/s of the ${fmtInt(s.offeredPerSec)}/s offered (${pct0(s.achievedPerSec / s.offeredPerSec)}); its ${fmtLat(s.avgMs)} average latency is the backlog of a saturated open-loop run${s.notSent === undefined || s.notSent === 0 ? '' : `, capped because the generator gives up an order it cannot send within 1 s of its schedule (${fmtInt(s.notSent)} not sent)`}. ` +
         (cpu === null
           ? 'Its CPU per order was not measured.'
           : `It cost ${fmtInt(cpu)} µs of CPU per acknowledged order over all processes (${s.replicas} replicas, gateway, broker, publisher, read models and the load generator), so ${run.cpus} cores carry at most ${fmtInt(ceiling)} orders/s${s.coresBusy === null ? '' : `; ${s.coresBusy.toFixed(2)} of the ${run.cpus} cores were busy`}. The paper ran each node on its own machine.`),
@@ -258,11 +260,11 @@ export function seedPaperMarkdown(run: PaperRun, resultsPath: string | undefined
   const md: string[] = [
     `${heading} The seed paper's experiment as the paper ran it`,
     '',
-    `Command: \`npm run bench:seed -- --paper --consensus ${run.consensusRequested.join(',')} --seconds ${run.seconds} --warmup ${run.warmupSeconds}\`, ${run.date}${resultsPath === undefined ? '' : `; results: [\`${resultsPath}\`](../${resultsPath})`}. The paper's scenarios as it defines them — low load ${fmtInt(SEED_SCENARIOS.low.offeredPerSec)} req/s on ${SEED_SCENARIOS.low.nodes} nodes, medium ${fmtInt(SEED_SCENARIOS.medium.offeredPerSec)}/s on ${SEED_SCENARIOS.medium.nodes}, high ${fmtInt(SEED_SCENARIOS.high.offeredPerSec)}/s on ${SEED_SCENARIOS.high.nodes} — for each consensus protocol the replicas accept, orders over ${run.protocol} through the gateway (fsync ${run.fsync ? 'on' : 'off'}), open loop, ${run.warmupSeconds} s warm-up then ${run.seconds} s measured; fills flow through Kafka (the embedded broker and the publisher) into the read models, and K is checked on them. Machine: ${run.cpus} cores (${run.cpuModel}), Node ${run.node}, every process of the scenario on it; load average (1/5/15 min) ${load(run.loadAverageBefore)} before, ${load(run.loadAverageAfter)} after (the machine is shared: a load average above ${run.cpus} means other jobs competed for its cores).`,
+    `Command: \`npm run bench:seed -- --paper --consensus ${run.consensusRequested.join(',')} --protocol ${run.protocol} --fsync ${run.fsync ? 'on' : 'off'} --seconds ${run.seconds} --warmup ${run.warmupSeconds}\`, ${run.date}${resultsPath === undefined ? '' : `; results: [\`${resultsPath}\`](../${resultsPath})`}. The paper's scenarios as it defines them — low load ${fmtInt(SEED_SCENARIOS.low.offeredPerSec)} req/s on ${SEED_SCENARIOS.low.nodes} nodes, medium ${fmtInt(SEED_SCENARIOS.medium.offeredPerSec)}/s on ${SEED_SCENARIOS.medium.nodes}, high ${fmtInt(SEED_SCENARIOS.high.offeredPerSec)}/s on ${SEED_SCENARIOS.high.nodes} — for each consensus protocol the replicas accept, orders over ${run.protocol} through the gateway (fsync ${run.fsync ? 'on' : 'off'}), open loop, ${run.warmupSeconds} s warm-up then ${run.seconds} s measured; fills flow through Kafka (the embedded broker and the publisher) into the read models, and K is checked on them. Machine: ${run.cpus} cores (${run.cpuModel}), Node ${run.node}, every process of the scenario on it; load average (1/5/15 min) ${load(run.loadAverageBefore)} before, ${load(run.loadAverageAfter)} after (the machine is shared: a load average above ${run.cpus} means other jobs competed for its cores).`,
     '',
     ...run.unavailable.map((u) => `\`${u.line}\``),
     ...(run.unavailable.length > 0 ? [''] : []),
-    "**Table 2, ours** (avg, p50, p99: from each order's scheduled send to its acknowledgement; CPU µs/order: CPU time of every process of the scenario over the acknowledged orders; CPU ceiling: the cores' time divided by it), beside the paper's row of the same load and algorithm:",
+    "**Table 2, ours** (avg, p50, p99: from each order's scheduled send to its acknowledgement; CPU µs/order: CPU time of every process of the scenario over the acknowledged orders; CPU ceiling: the cores' time divided by it — at low load the processes' fixed costs (timers, heartbeats, polls) dominate the figure, so there it understates what the cores could carry), beside the paper's row of the same load and algorithm:",
     '',
     table2Md(run),
     '',

@@ -14,10 +14,15 @@ import { ClusterConfigError, parseClusterConfig } from '../../replicator/cluster
 const PROBE_TEST_TIMEOUT_MS = 120_000;
 
 describe('parsePaperArgs', () => {
-  it('defaults to both protocols, gRPC, fsync on', () => {
+  it('defaults to both protocols, REST (the paper used HTTP clients), fsync on', () => {
     const o = parsePaperArgs(['--paper']);
     expect(o.consensus).toEqual(['raft', 'multipaxos']);
-    expect([o.protocol, o.fsync]).toEqual(['grpc', true]);
+    expect([o.protocol, o.fsync]).toEqual(['rest', true]);
+    expect(parsePaperArgs(['--paper', '--protocol', 'grpc', '--fsync', 'off'])).toMatchObject({
+      protocol: 'grpc',
+      fsync: false,
+    });
+    expect(() => parsePaperArgs(['--paper', '--protocol', 'udp'])).toThrow(/--protocol: udp/);
     expect(o.seconds).toBeGreaterThan(0);
   });
 
@@ -171,6 +176,7 @@ describe('seedPaperMarkdown', () => {
     );
     expect(md).toContain('| high load | 7 | Raft | 50,000 | failed: boom |');
     expect(md).toContain('achieved 4,000/s of the 10,000/s offered (40%)');
+    expect(md).toContain('--paper --consensus raft,multipaxos --protocol grpc --fsync on --seconds 20 --warmup 2');
     expect(md).toContain('so 2 cores carry at most 5,000 orders/s');
   });
 

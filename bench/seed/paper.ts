@@ -14,6 +14,7 @@ import path from 'node:path';
 import { ProcessCluster, REPO_ROOT } from '../../replicator/process-cluster.js';
 import { paperTables, seedPaperMarkdown, type PaperRun, type PaperScenario } from '../suite/seed-paper-report.js';
 import { SEED_TABLE_2, SEED_TABLE_3_PRINTED } from '../suite/seed-model.js';
+import { GENERATOR_LATE_MS_MAX } from './load.js';
 import {
   parsePaperArgs,
   planPaper,
@@ -100,6 +101,7 @@ export async function paperMain(argv: readonly string[], runScenario: RunScenari
     seconds: opts.seconds,
     warmupSeconds: opts.warmupSeconds,
     consensusRequested: opts.consensus,
+    generatorLateMsMax: GENERATOR_LATE_MS_MAX,
     unavailable,
     scenarios,
   };

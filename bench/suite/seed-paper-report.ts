@@ -52,6 +52,8 @@ export interface PaperRun {
   seconds: number;
   warmupSeconds: number;
   consensusRequested: string[];
+  /** The generator gives up an order not sent within this of its schedule (bench/seed/load.ts GENERATOR_LATE_MS_MAX). */
+  generatorLateMsMax?: number;
   unavailable: { consensus: string; error: string; line: string }[];
   scenarios: PaperScenario[];
 }
@@ -210,7 +212,7 @@ export function discussPaperRun(run: PaperRun): string[] {
     const cpu = s.cpuUsPerOrder?.total ?? null;
     const ceiling = cpuCeilingPerSec(run.cpus, cpu);
     out.push(
-      `${ourRowName(s)} achieved ${fmtInt(s.achievedPerSec)}/s of the ${fmtInt(s.offeredPerSec)}/s offered (${pct0(s.achievedPerSec / s.offeredPerSec)}); its ${fmtLat(s.avgMs)} average latency is the backlog of a saturated open-loop run${s.notSent === undefined || s.notSent === 0 ? '' : `, capped because the generator gives up an order it cannot send within 1 s of its schedule (${fmtInt(s.notSent)} not sent)`}. ` +
+      `${ourRowName(s)} achieved ${fmtInt(s.achievedPerSec)}/s of the ${fmtInt(s.offeredPerSec)}/s offered (${pct0(s.achievedPerSec / s.offeredPerSec)}); its ${fmtLat(s.avgMs)} average latency is the backlog of a saturated open-loop run${s.notSent === undefined || s.notSent === 0 ? '' : `, capped because the generator gives up an order it cannot send within ${run.generatorLateMsMax === undefined ? 'GENERATOR_LATE_MS_MAX (bench/seed/load.ts)' : `${fmtInt(run.generatorLateMsMax)} ms`} of its schedule (${fmtInt(s.notSent)} not sent)`}. ` +
         (cpu === null
           ? 'Its CPU per order was not measured.'
           : `It cost ${fmtInt(cpu)} µs of CPU per acknowledged order over all processes (${s.replicas} replicas, gateway, broker, publisher, read models and the load generator), so ${run.cpus} cores carry at most ${fmtInt(ceiling)} orders/s${s.coresBusy === null ? '' : `; ${s.coresBusy.toFixed(2)} of the ${run.cpus} cores were busy`}. The paper ran each node on its own machine.`),

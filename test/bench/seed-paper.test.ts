@@ -108,9 +108,13 @@ describe('availability is found by trying a replica', () => {
   }
 
   it(
-    'a replica accepts raft, and multipaxos exactly when the cluster config parser does (refused: reported with its error)',
+    'a real replica accepts raft, refuses an unknown name, and accepts multipaxos exactly when the cluster config parser does',
     async () => {
       expect(await probeConsensus('raft')).toEqual({ available: true });
+      // A name no build knows: the real replica refuses it (a replica that ignored the field would run Raft under it).
+      const unknown = await probeConsensus('pbft');
+      expect(unknown).toMatchObject({ available: false, refusedByConfig: true });
+      expect(unknown.available ? '' : unknown.error).toMatch(/cluster config: consensus: must be one of "raft"/);
       const refusal = parserSays('multipaxos');
       const probe = await probeConsensus('multipaxos');
       if (refusal === undefined) expect(probe).toEqual({ available: true });

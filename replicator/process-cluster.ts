@@ -52,6 +52,8 @@ export interface ProcessClusterOptions {
   ) => Promise<{ host: string; port: number }>;
   /** Extra environment of the replica processes (e.g. MATCHBOOK_TEST_FAULTS=1). */
   env?: Record<string, string>;
+  /** Written as the file's "consensus" as given (unchecked here: the replicas refuse a value cluster-config.ts does not accept). */
+  consensus?: string;
 }
 
 interface Proc {
@@ -161,6 +163,7 @@ export class ProcessCluster {
       members,
       ...(opts.snapshotIntervalEntries !== undefined ? { snapshotIntervalEntries: opts.snapshotIntervalEntries } : {}),
       ...(opts.timeTickMs !== undefined ? { timeTickMs: opts.timeTickMs } : {}),
+      ...(opts.consensus !== undefined ? { consensus: opts.consensus } : {}),
     };
     writeFileSync(c.configPath, JSON.stringify(config, null, 2));
     if (opts.linkAddress !== undefined) {

@@ -1,9 +1,12 @@
 // Seed-scenario benchmark (issue 8): the load levels of the seed paper (Humeniuk 2025: a
-// Raft-based CQRS + Kafka system on 7 nodes — 980 req/s at 12 ms average latency, 9,450 at
-// 38 ms, 46,800 at 120 ms; consistency 100%, 99%, 97%) offered to this exchange, end to end.
+// CQRS + Kafka system with Raft — 980 req/s at 12 ms average latency on 3 nodes, 9,450 at 38 ms
+// on 5, 46,800 at 120 ms on 7; consistency 100%, 99%, 97%) offered to this exchange, end to end,
+// across replica counts, fsync modes and order-entry protocols. `--paper` (paper.ts) runs the
+// paper's own experiment instead: its three scenarios with its node counts, per consensus protocol.
 //
 //   npm run bench:seed [-- --quick] [--protocols rest,grpc] [--replicas 1,3,5] [--fsync on,off]
 //                         [--rates 1000,10000,50000] [--seconds N] [--warmup S] [--out FILE]
+//   npm run bench:seed -- --paper [--consensus raft,multipaxos] …   the paper's own experiment (paper.ts)
 //
 // Per scenario (protocol × replicas × fsync × offered rate) a fresh exchange as processes
 // (stack.ts: N replicas, gateway, broker, publisher, read models); orders offered open loop at
@@ -17,7 +20,6 @@
 // scenarios rather than 36: a star around gRPC / 3 replicas / fsync on). Table on stdout, then
 // the JSON line (last line of stdout), also written to bench/results/seed-<date>.json.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,6 +33,8 @@ import {
   runLoad,
   type LoadResult,
 } from './load.js';
+import { paperMain, writeResults } from './paper.js';
+import { list } from './paper-plan.js';
 import { SeedStack } from './stack.js';
 import { checkConsistency, type Consistency } from './verify.js';
 
@@ -41,9 +45,11 @@ interface Plan {
   replicas: number;
   fsync: boolean;
   offeredPerSec: number;
+  /** The cluster file's "consensus" (--paper); undefined: not written, Raft. */
+  consensus?: string;
 }
 
-/** The seed paper's figures, for the table (7 nodes). */
+/** The seed paper's Raft figures per offered rate, for the table (3, 5 and 7 nodes: bench/suite/seed-model.ts). */
 const PAPER: Record<number, { reqPerSec: number; avgMs: number; consistency: number }> = {
   1000: { reqPerSec: 980, avgMs: 12, consistency: 1 },
   10000: { reqPerSec: 9450, avgMs: 38, consistency: 0.99 },
@@ -70,6 +76,7 @@ function quickPlan(): Plan[] {
 
 export interface ScenarioResult {
   protocol: Protocol;
+  consensus?: string;
   replicas: number;
   fsync: boolean;
   offeredPerSec: number;
@@ -112,15 +119,6 @@ export interface ScenarioResult {
   setupSeconds: number;
   totalSeconds: number;
   error?: string;
-}
-
-function list(s: string, what: string): string[] {
-  const out = s
-    .split(',')
-    .map((x) => x.trim())
-    .filter((x) => x.length > 0);
-  if (out.length === 0) throw new Error(`--${what}: empty list`);
-  return out;
 }
 
 function parse() {
@@ -254,7 +252,12 @@ async function runScenario(p: Plan, k: number, o: RunOptions): Promise<ScenarioR
   const base = unmeasuredResult(p, o);
   let stack: SeedStack | undefined;
   try {
-    stack = await SeedStack.start({ replicas: p.replicas, fsync: p.fsync, eventsNice });
+    stack = await SeedStack.start({
+      replicas: p.replicas,
+      fsync: p.fsync,
+      eventsNice,
+      ...(p.consensus !== undefined ? { consensus: p.consensus } : {}),
+    });
     base.setupSeconds = Math.round((performance.now() - started) / 100) / 10;
     const capacity = Math.ceil(PREWARM_PER_SEC * PREWARM_SECONDS + p.offeredPerSec * (seconds + warmupSeconds)) + 16;
     const table = new OrderTable(capacity, `q${k.toString(36)}${Date.now().toString(36)}-`, 1_000 + k);
@@ -385,6 +388,7 @@ function table(results: ScenarioResult[]): string {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--paper')) return paperMain(process.argv.slice(2), runScenario);
   const { quick, plans, seconds, warmupSeconds, eventsNice, injectFaults, out } = parse();
   const started = performance.now();
   log(
@@ -417,9 +421,7 @@ async function main(): Promise<void> {
     totalSeconds,
     scenarios: results,
   };
-  mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(json, null, 2)}\n`);
-  console.log(JSON.stringify(json));
+  writeResults(out, json);
 }
 
 main().then(

@@ -58,6 +58,8 @@ export interface SeedStackOptions {
    * from order entry, and catches up afterwards.
    */
   eventsNice: number;
+  /** The cluster file's "consensus" (replicator/cluster-config.ts); undefined: not written (the default, Raft). */
+  consensus?: string;
 }
 
 /** Lowers a process's CPU priority (a no-op where not permitted). */
@@ -89,6 +91,7 @@ export class SeedStack {
       size: opts.replicas,
       fsync: opts.fsync,
       snapshotIntervalEntries: SNAPSHOT_INTERVAL_ENTRIES,
+      ...(opts.consensus !== undefined ? { consensus: opts.consensus } : {}),
     });
     const s = new SeedStack(opts, dir, cluster);
     try {

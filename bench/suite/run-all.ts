@@ -7,6 +7,9 @@
 // A bench that fails (non-zero exit, no JSON line, or over its time limit) is recorded as failed
 // with its exit code and the tail of its stderr, and the suite goes on; the suite's own exit
 // code is then 1. `--from-results FILE` only regenerates the docs and charts from FILE.
+// docs/BENCHMARKS.md also gets the seed paper's experiment (`npm run bench:seed -- --paper`,
+// seed-paper-report.ts) from the newest bench/results/seed-paper-*.json, or `--seed-paper FILE`
+// (`none`: without it); the suite does not run that bench itself (about 10 minutes).
 //
 // The suite leaves the per-bench result files (bench/results/<bench>-<date>.json, cited by the
 // READMEs) as they were: feed and events get `--out` into a temporary directory, and any such
@@ -31,6 +34,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { renderDocs, type BenchEntry, type Machine, type SuiteResults } from './report.js';
+import { insertSeedPaperSection, type PaperRun, seedPaperMarkdown } from './seed-paper-report.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -249,9 +253,18 @@ function noExitCode(signal: NodeJS.Signals | null): string {
 }
 
 /** Writes docs/BENCHMARKS.md and the charts; removes charts of an earlier run that this one does not have. */
-export function writeDocs(res: SuiteResults, resultsPath: string, docsDir: string): string[] {
-  const rel = path.relative(REPO_ROOT, path.resolve(resultsPath)).split(path.sep).join('/');
-  const docs = renderDocs(res, rel.startsWith('..') ? path.resolve(resultsPath) : rel);
+export function writeDocs(
+  res: SuiteResults,
+  resultsPath: string,
+  docsDir: string,
+  seedPaperPath: string | undefined,
+): string[] {
+  const docs = renderDocs(res, repoRelative(resultsPath));
+  if (seedPaperPath !== undefined) {
+    const run = JSON.parse(readFileSync(seedPaperPath, 'utf8')) as PaperRun & { bench?: unknown };
+    if (run.bench !== 'seed-paper') throw new UsageError(`${seedPaperPath} is not a bench:seed --paper results file`);
+    docs.markdown = insertSeedPaperSection(docs.markdown, seedPaperMarkdown(run, repoRelative(seedPaperPath)));
+  }
   mkdirSync(docsDir, { recursive: true });
   const written = new Set<string>();
   for (const c of docs.charts) {
@@ -261,6 +274,22 @@ export function writeDocs(res: SuiteResults, resultsPath: string, docsDir: strin
   for (const f of readdirSync(docsDir)) if (/^bench-.*\.svg$/.test(f) && !written.has(f)) rmSync(path.join(docsDir, f));
   writeFileSync(path.join(docsDir, 'BENCHMARKS.md'), docs.markdown);
   return [path.join(docsDir, 'BENCHMARKS.md'), ...[...written].map((f) => path.join(docsDir, f))];
+}
+
+function repoRelative(file: string): string {
+  const rel = path.relative(REPO_ROOT, path.resolve(file)).split(path.sep).join('/');
+  return rel.startsWith('..') ? path.resolve(file) : rel;
+}
+
+/** --seed-paper: a file, `none`, or (absent) the newest bench/results/seed-paper-<date>.json if any. */
+function seedPaperFile(arg: string | undefined): string | undefined {
+  if (arg === 'none') return undefined;
+  if (arg !== undefined) return path.resolve(arg);
+  const dir = path.join(REPO_ROOT, 'bench', 'results');
+  const files = readdirSync(dir)
+    .filter((f) => /^seed-paper-\d{4}-\d{2}-\d{2}\.json$/.test(f))
+    .sort();
+  return files.length === 0 ? undefined : path.join(dir, files[files.length - 1]!);
 }
 
 function selectBenches(only: string | undefined): BenchDef[] {
@@ -282,8 +311,8 @@ function selectBenches(only: string | undefined): BenchDef[] {
 
 class UsageError extends Error {}
 
-const USAGE = `usage: npm run bench -- [--quick] [--only a,b] [--out FILE] [--docs-dir DIR] [--verbose]
-       npm run bench -- --from-results FILE [--docs-dir DIR]
+const USAGE = `usage: npm run bench -- [--quick] [--only a,b] [--out FILE] [--docs-dir DIR] [--seed-paper FILE|none] [--verbose]
+       npm run bench -- --from-results FILE [--docs-dir DIR] [--seed-paper FILE|none]
 benchmarks: ${BENCHES.map((b) => b.name).join(', ')} (failover = replicator, gateway = rest,grpc)`;
 
 async function main(): Promise<number> {
@@ -294,6 +323,7 @@ async function main(): Promise<number> {
       'from-results': { type: 'string' },
       out: { type: 'string' },
       'docs-dir': { type: 'string' },
+      'seed-paper': { type: 'string' },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -303,13 +333,14 @@ async function main(): Promise<number> {
     return 0;
   }
   const docsDir = path.resolve(a['docs-dir'] ?? path.join(REPO_ROOT, 'docs'));
+  const seedPaper = seedPaperFile(a['seed-paper']);
 
   if (a['from-results'] !== undefined) {
     const file = path.resolve(a['from-results']);
     const res = JSON.parse(readFileSync(file, 'utf8')) as SuiteResults;
     if (res.suite !== 'matchbook-bench' || typeof res.benches !== 'object')
       throw new UsageError(`${file} is not a suite results file`);
-    for (const f of writeDocs(res, file, docsDir)) console.error(`wrote ${path.relative(process.cwd(), f)}`);
+    for (const f of writeDocs(res, file, docsDir, seedPaper)) console.error(`wrote ${path.relative(process.cwd(), f)}`);
     return 0;
   }
 
@@ -357,7 +388,8 @@ async function main(): Promise<number> {
   mkdirSync(path.dirname(outFile), { recursive: true });
   writeFileSync(outFile, `${JSON.stringify(res, null, 2)}\n`);
   console.error(`wrote ${path.relative(process.cwd(), outFile)} (${res.durationSec} s)`);
-  for (const f of writeDocs(res, outFile, docsDir)) console.error(`wrote ${path.relative(process.cwd(), f)}`);
+  for (const f of writeDocs(res, outFile, docsDir, seedPaper))
+    console.error(`wrote ${path.relative(process.cwd(), f)}`);
   if (failed) console.error(`${failed} benchmark(s) failed`);
   return failed ? 1 : 0;
 }

@@ -4,7 +4,7 @@
 // made up for this test (two configurations at the seed's three load levels, one overloaded).
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,12 +43,17 @@ describe('renderDocs', () => {
     expect(s).toContain(
       '| scenario | T avg latency (ms) | Th (req/s) | K | T_norm | Th_norm | K_norm | F real-time priority (0.5/0.3/0.2) | F throughput priority (0.3/0.5/0.2) |',
     );
-    expect(s).toContain('| low load | 12 | 980 | 100% | 1.00 | 0.00 | 1.00 | **0.70** | **0.50** |');
-    expect(s).toContain('| medium load | 38 | 9,450 | 99% | 0.76 | 0.18 | 0.67 | 0.57 | 0.45 |');
-    expect(s).toContain('| high load | 120 | 46,800 | 97% | 0.00 | 1.00 | 0.00 | 0.30 | **0.50** |');
-    expect(s).toMatch(/real-time priority\*\* \(α 0\.5, β 0\.3, γ 0\.2\) \*\*low load\*\* wins with F = 0\.70/);
+    // The paper's five rows, normalised together: its printed Table 3 at two decimals.
+    expect(s).toContain('| low load (Raft) | 12 | 980 | 100% | 1.00 | 0.00 | 1.00 | **0.70** | 0.50 |');
+    expect(s).toContain('| medium load (Raft) | 38 | 9,450 | 99% | 0.79 | 0.18 | 0.75 | 0.60 | 0.48 |');
+    expect(s).toContain('| high load (Raft) | 120 | 46,800 | 97% | 0.12 | 1.00 | 0.25 | 0.41 | **0.59** |');
+    expect(s).toContain('| medium load (Paxos) | 45 | 9,200 | 99% | 0.73 | 0.18 | 0.75 | 0.57 | 0.46 |');
+    expect(s).toContain('| high load (Paxos) | 135 | 45,000 | 96% | 0.00 | 0.96 | 0.00 | 0.29 | 0.48 |');
     expect(s).toMatch(
-      /throughput priority\*\* \(α 0\.3, β 0\.5, γ 0\.2\) 2 scenarios tie at F = 0\.50: low load .*high load/,
+      /real-time priority\*\* \(α 0\.5, β 0\.3, γ 0\.2\) \*\*low load \(Raft\)\*\* wins with F = 0\.70/,
+    );
+    expect(s).toMatch(
+      /throughput priority\*\* \(α 0\.3, β 0\.5, γ 0\.2\) \*\*high load \(Raft\)\*\* wins with F = 0\.59/,
     );
   });
 
@@ -76,13 +81,16 @@ describe('renderDocs', () => {
     );
     // Side by side: each of ours next to the seed's nearest load level.
     expect(s).toContain(
-      '| grpc, 3 replicas, fsync off | 50,000 | 26,800 | 1,500 ms | 100% | high load | 46,800 | 120 ms | 97% |',
+      '| grpc, 3 replicas, fsync off | 50,000 | 26,800 | 1,500 ms | 100% | high load (Raft), 7 nodes | 46,800 | 120 ms | 97% |',
     );
-    expect(s).toContain('| grpc, 5 replicas, fsync on | 1,000 | 999 | 4.6 ms | 100% | low load | 980 | 12 ms | 100% |');
+    expect(s).toContain(
+      '| grpc, 5 replicas, fsync on | 1,000 | 999 | 4.6 ms | 100% | low load (Raft), 3 nodes | 980 | 12 ms | 100% |',
+    );
     // Pooled: the seed's rows and ours on one scale.
     expect(s).toContain(
-      '| seed: high load (7 nodes) | 120 | 46,800 | 97% | 0.98 | 1.00 | 0.00 | **0.79** | **0.79** |',
+      '| seed: high load, Raft, 7 nodes | 120 | 46,800 | 97% | 0.98 | 1.00 | 0.25 | **0.84** | **0.84** |',
     );
+    expect(s).toContain('| seed: high load, Paxos, 7 nodes | 135 | 45,000 | 96% | 0.97 | 0.96 | 0.00 | 0.77 | 0.77 |');
     // Every scenario in the last table, the failed one with its error.
     expect(s).toContain(
       '| grpc | 5 | on | 50,000 | – | – | – | – | – | – | – | – | 0 | 0 | – | – | failed: gateway not ready within 30 s |',
@@ -93,7 +101,7 @@ describe('renderDocs', () => {
   it('still shows the seed table, and says why ours is missing, without a seed run', () => {
     const { seed: _seed, ...rest } = results.benches;
     const without = renderDocs({ ...results, benches: rest }, 'x.json').markdown;
-    expect(without).toContain('| low load | 12 | 980 | 100% | 1.00 | 0.00 | 1.00 | **0.70** | **0.50** |');
+    expect(without).toContain('| low load (Raft) | 12 | 980 | 100% | 1.00 | 0.00 | 1.00 | **0.70** | 0.50 |');
     expect(without).toContain('`bench:seed` was not part of this run');
   });
 
@@ -152,7 +160,7 @@ describe('renderDocs', () => {
   it('explains a single winner by the term that decides it', () => {
     const lines = discussWinners([...SEED_TABLE_3]);
     expect(lines[0]).toContain(
-      'Its margin over the runner-up comes from latency (+0.12), which outweighs what it gives up on throughput (-0.06).',
+      'Its margin over the runner-up comes from latency (+0.11), which outweighs what it gives up on throughput (-0.06).',
     );
   });
 
@@ -184,13 +192,87 @@ describe('run-all --from-results', () => {
   it('regenerates BENCHMARKS.md and the charts from a results file without running anything', () => {
     const r = spawnSync(
       process.execPath,
-      ['--import', 'tsx', 'bench/suite/run-all.ts', '--from-results', FIXTURE, '--docs-dir', dir],
+      [
+        '--import',
+        'tsx',
+        'bench/suite/run-all.ts',
+        '--from-results',
+        FIXTURE,
+        '--docs-dir',
+        dir,
+        '--seed-paper',
+        'none',
+      ],
       { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 },
     );
     expect(r.status, r.stderr).toBe(0);
     expect(existsSync(path.join(dir, 'BENCHMARKS.md'))).toBe(true);
     expect(readFileSync(path.join(dir, 'BENCHMARKS.md'), 'utf8')).toBe(md);
     expect(readdirSync(dir).filter((f) => f.endsWith('.svg'))).toHaveLength(docs.charts.length);
+  });
+
+  it("inserts the seed paper's experiment (a bench:seed --paper results file) after the seed-model section", () => {
+    const paperFile = path.join(dir, 'seed-paper-fixture.json');
+    const run = {
+      bench: 'seed-paper',
+      date: '2026-12-07',
+      cpus: 2,
+      cpuModel: 'fixture CPU',
+      node: 'v20.20.2',
+      loadAverageBefore: [1, 1, 1],
+      loadAverageAfter: [2, 2, 2],
+      protocol: 'grpc',
+      fsync: true,
+      seconds: 20,
+      warmupSeconds: 2,
+      consensusRequested: ['raft'],
+      unavailable: [],
+      scenarios: [
+        {
+          consensus: 'raft',
+          load: 'low',
+          replicas: 3,
+          offeredPerSec: 1000,
+          achievedPerSec: 1001,
+          avgMs: 7,
+          p50Ms: 5,
+          p99Ms: 30,
+          consistency: 1,
+          acked: 20020,
+          lost: 0,
+          duplicates: 0,
+          cpuUsPerOrder: { total: 1800 },
+          coresBusy: 1.8,
+        },
+      ],
+    };
+    writeFileSync(paperFile, JSON.stringify(run));
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'bench/suite/run-all.ts',
+        '--from-results',
+        FIXTURE,
+        '--docs-dir',
+        dir,
+        '--seed-paper',
+        paperFile,
+      ],
+      { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const out = readFileSync(path.join(dir, 'BENCHMARKS.md'), 'utf8');
+    const model = out.indexOf("## The seed paper's evaluation model");
+    const paper = out.indexOf("## The seed paper's experiment as the paper ran it");
+    expect(model).toBeGreaterThanOrEqual(0);
+    expect(paper).toBeGreaterThan(model);
+    expect(out.indexOf('\n## ', model + 3)).toBe(paper - 1);
+    expect(out).toContain(
+      '| low load | 3 | Raft | 1,000 | 1,001 | 7.0 ms | 5.0 ms | 30 ms | 100% | 1,800 | 1.80 | 1,111 |',
+    );
+    expect(out).toContain('**Multi-Paxos rows: not yet measured: Multi-Paxos is not in this build.**');
   });
 
   it('refuses an unknown benchmark name with a usage message', () => {

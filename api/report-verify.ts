@@ -126,6 +126,28 @@ function canonicalValue(f: CanonicalField, v: unknown): string | number | bigint
   return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
+/** The canonical fields of a received report (any form: above), or why one is not a valid value. */
+function canonicalFieldsOf(r: Record<string, unknown>): Record<string, unknown> | string {
+  const report: Record<string, unknown> = {};
+  for (const f of CANONICAL_FIELDS) {
+    const v = canonicalValue(f, r[f]);
+    if (v === undefined) return `field ${f} is not a valid value: ${jsonStringifyExact(r[f])}`;
+    report[f] = v;
+  }
+  return report;
+}
+
+/**
+ * The canonical form (what the chain hashes and the HMAC signs) of a report as a client received
+ * it: REST's JSON, protobuf's JSON mapping, or the project's gRPC client's decoding, where an
+ * enum at its zero value is "UNSPECIFIED" (the canonical form has ""). Undefined if a field is
+ * not a valid value.
+ */
+export function canonicalOfReceived(r: Record<string, unknown>): string | undefined {
+  const fields = canonicalFieldsOf(r);
+  return typeof fields === 'string' ? undefined : canonicalReport(fields as unknown as ExecutionReportOut);
+}
+
 function parseLine(text: string): Parsed {
   if (text.length > VERIFY_LINE_CHARS_MAX)
     return { kind: 'bad', why: `longer than ${VERIFY_LINE_CHARS_MAX} characters` };
@@ -149,12 +171,9 @@ function parseLine(text: string): Parsed {
     const version = typeof r.version === 'number' ? r.version : 1;
     return { kind: 'head', v: { line: 0, chain_seq: seq, chain_hash: r.chain_hash, signature: r.signature, version } };
   }
-  const report: Record<string, unknown> = {};
-  for (const f of CANONICAL_FIELDS) {
-    const v = canonicalValue(f, r[f]);
-    if (v === undefined) return { kind: 'bad', why: `field ${f} is not a valid value: ${jsonStringifyExact(r[f])}` };
-    report[f] = v;
-  }
+  const fields = canonicalFieldsOf(r);
+  if (typeof fields === 'string') return { kind: 'bad', why: fields };
+  const report: Record<string, unknown> = fields;
   report.chain_seq = seq;
   report.chain_hash = r.chain_hash;
   report.signature = typeof r.signature === 'string' ? r.signature : '';

@@ -27,7 +27,7 @@ import {
   type OrderSessionHandle,
   type OrderSessionResponse,
 } from '../../gateway/client/grpc-client.js';
-import { canonicalReport } from '../../api/report-canonical.js';
+import { canonicalOfReceived } from '../../api/report-verify.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
 import type { ExecutionReportOut } from '../../api/execution-report.js';
 import { Prng } from '../../replicator/prng.js';
@@ -132,7 +132,8 @@ export class OrderTable {
     this.outcome[i] = Outcome.ACKED;
     this.orderId[i] = orderId;
     let d = 0;
-    for (const r of reports) d = chain(d, canonicalReport(r));
+    // As received: a gRPC client's report has "UNSPECIFIED" where the signed canonical form has "".
+    for (const r of reports) d = chain(d, canonicalOfReceived(r as unknown as Record<string, unknown>) ?? '');
     this.ackDigest[i] = d;
     this.ackReports[i] = Math.min(reports.length, 0xffff);
   }

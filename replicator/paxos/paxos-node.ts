@@ -32,7 +32,6 @@ import path from 'node:path';
 import { copyBytes } from '../../engine/byte-writer.js';
 import { encodeCommand } from '../../engine/command-codec.js';
 import type { Engine } from '../../engine/engine.js';
-import { eventToJson } from '../../engine/json-codec.js';
 import type { ShardConfig } from '../../engine/types.js';
 import { assertFor, type Assert } from '../../ops/assert.js';
 import { linesLog, type Log } from '../../ops/log.js';
@@ -45,9 +44,8 @@ import {
   encodeBatch,
   type LoggedCommand,
 } from '../../shard/batch-codec.js';
-import { encodeJsonCommand } from '../../shard/json-command.js';
 import { decodeSnapshotEnvelope, encodeSnapshotEnvelope } from '../../shard/snapshot-envelope.js';
-import { ApplyOutcome, ShardStateMachine } from '../../shard/state-machine.js';
+import { ShardStateMachine } from '../../shard/state-machine.js';
 import {
   ELECTION_TICKS,
   HEARTBEAT_TICKS,
@@ -73,6 +71,7 @@ import {
   type EncodedProposal,
   type Entry,
   type MembershipChangeResult,
+  newNodeStats,
   type NodeStats,
   type NodeStatus,
   type Proposal,
@@ -83,6 +82,7 @@ import {
   type StateMachine,
 } from '../log.js';
 import { Prng } from '../prng.js';
+import { proposeJson } from '../proposal-json.js';
 import { systemRuntime, type ReplicaRuntime } from '../runtime.js';
 import type { WalFs } from '../wal/fs.js';
 import { PaxosCore, ballotEquals } from './paxos-core.js';
@@ -206,18 +206,7 @@ export class PaxosNode implements ReplicatedLog {
   private hashCache: { applied: number; hash: string } | undefined;
   private readonly applyListeners = new Set<() => void>();
 
-  readonly stats: NodeStats = {
-    readies: 0,
-    fsyncs: 0,
-    entriesAppended: 0,
-    entriesApplied: 0,
-    snapshotsTaken: 0,
-    snapshotsInstalled: 0,
-    proposalsAccepted: 0,
-    proposalsRejected: 0,
-    timeTicksProposed: 0,
-    messagesDropped: 0,
-  };
+  readonly stats: NodeStats = newNodeStats();
 
   constructor(opts: PaxosNodeOptions) {
     this.opts = opts;
@@ -323,23 +312,7 @@ export class PaxosNode implements ReplicatedLog {
   }
 
   propose(p: Proposal): Promise<ProposalReply> {
-    const body = encodeJsonCommand(p.command);
-    return new Promise<ProposalReply>((resolve, reject) => {
-      const ep = {
-        clientId: p.clientId,
-        requestSeq: p.requestSeq,
-        body,
-        ...(p.tsUs !== undefined ? { tsUs: p.tsUs } : {}),
-      };
-      this.proposeEncoded(ep, (err, result, events) => {
-        if (err !== undefined) return reject(err);
-        const evs: unknown[] = [];
-        if (result!.outcome === ApplyOutcome.APPLIED)
-          for (let i = result!.eventsFrom; i < result!.eventsTo; i++)
-            evs.push(JSON.parse(eventToJson(events!.event(i))));
-        resolve({ result: result!, events: evs });
-      });
-    });
+    return proposeJson(this, p);
   }
 
   proposeEncoded(p: EncodedProposal, cb: ProposalCallback): void {

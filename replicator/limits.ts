@@ -53,3 +53,14 @@ export const PAXOS_PIPELINE_SLOTS_MAX = 8;
 export const PAXOS_ACCEPT_WINDOW_SLOTS = 16;
 /** Multi-Paxos: chosen values in one LEARN (catch-up) message. */
 export const PAXOS_LEARN_SLOTS_MAX = 16;
+/**
+ * Multi-Paxos on the WAL (paxos/record-log.ts): a ballot is saved as one WAL term,
+ * round × PAXOS_BALLOT_LEADER_SPAN + leader id, so that promises keep the WAL's order (terms never
+ * go down) and two ballots of one round with different leaders are different terms. Hence node
+ * ids of a Multi-Paxos cluster are at most PAXOS_NODE_ID_MAX (refused at start above it), and a
+ * round at most PAXOS_ROUND_MAX (2^33 − 1: 27 years of a campaign every 100 ms); a promise above
+ * it is refused (RangeError, fatal for the replica).
+ */
+export const PAXOS_BALLOT_LEADER_SPAN = 2 ** 20;
+export const PAXOS_NODE_ID_MAX = PAXOS_BALLOT_LEADER_SPAN - 1;
+export const PAXOS_ROUND_MAX = 2 ** 33 - 1;

@@ -173,6 +173,22 @@ export interface NodeStats {
   messagesDropped: number;
 }
 
+/** Every counter at 0 (a host's stats at start). */
+export function newNodeStats(): NodeStats {
+  return {
+    readies: 0,
+    fsyncs: 0,
+    entriesAppended: 0,
+    entriesApplied: 0,
+    snapshotsTaken: 0,
+    snapshotsInstalled: 0,
+    proposalsAccepted: 0,
+    proposalsRejected: 0,
+    timeTicksProposed: 0,
+    messagesDropped: 0,
+  };
+}
+
 /** Outcome of changeMembership(): the change is applied here, or why it was not proposed or not seen applied. */
 export type MembershipChangeResult =
   | { ok: true; index: number; conf: ConfState }

@@ -32,7 +32,6 @@ import path from 'node:path';
 import { copyBytes } from '../engine/byte-writer.js';
 import { encodeCommand } from '../engine/command-codec.js';
 import type { Engine } from '../engine/engine.js';
-import { eventToJson } from '../engine/json-codec.js';
 import type { ShardConfig } from '../engine/types.js';
 import { Side } from '../engine/types.js';
 import { RaftCore, decodeConfChange } from './raft/raft-core.js';
@@ -73,13 +72,14 @@ import {
   type RecoveredState,
   type SnapshotMeta,
 } from './raft/types.js';
-import { ApplyOutcome, ShardStateMachine, type ApplyResult } from '../shard/state-machine.js';
+import { ShardStateMachine, type ApplyResult } from '../shard/state-machine.js';
 import { decodeSnapshotEnvelope, encodeSnapshotEnvelope } from '../shard/snapshot-envelope.js';
-import { encodeJsonCommand } from '../shard/json-command.js';
+import { proposeJson } from './proposal-json.js';
 import {
   ProposalError,
   ProposalErrorCode,
   commandData,
+  newNodeStats,
   type AppliedEntry,
   type InstrumentState,
   type LiveOrder,
@@ -360,18 +360,7 @@ export class ReplicaNode implements ReplicatedLog {
   /** Called after each Ready that applied entries or installed a snapshot (onApplyBatch). */
   private readonly applyListeners = new Set<() => void>();
 
-  readonly stats: NodeStats = {
-    readies: 0,
-    fsyncs: 0,
-    entriesAppended: 0,
-    entriesApplied: 0,
-    snapshotsTaken: 0,
-    snapshotsInstalled: 0,
-    proposalsAccepted: 0,
-    proposalsRejected: 0,
-    timeTicksProposed: 0,
-    messagesDropped: 0,
-  };
+  readonly stats: NodeStats = newNodeStats();
 
   constructor(opts: ReplicaNodeOptions) {
     this.opts = opts;
@@ -551,20 +540,7 @@ export class ReplicaNode implements ReplicatedLog {
    * of proposeEncoded, for tests and tools.)
    */
   propose(p: Proposal): Promise<ProposalReply> {
-    const body = encodeJsonCommand(p.command);
-    return new Promise<ProposalReply>((resolve, reject) => {
-      this.proposeEncoded(
-        { clientId: p.clientId, requestSeq: p.requestSeq, body, ...(p.tsUs !== undefined ? { tsUs: p.tsUs } : {}) },
-        (err, result, events) => {
-          if (err !== undefined) return reject(err);
-          const evs: unknown[] = [];
-          if (result!.outcome === ApplyOutcome.APPLIED)
-            for (let i = result!.eventsFrom; i < result!.eventsTo; i++)
-              evs.push(JSON.parse(eventToJson(events!.event(i))));
-          resolve({ result: result!, events: evs });
-        },
-      );
-    });
+    return proposeJson(this, p);
   }
 
   /** Proposes an encoded command; `cb` is called exactly once (see ProposalCallback), possibly before this returns. */

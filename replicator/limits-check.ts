@@ -22,6 +22,12 @@ import {
   MESSAGE_FIXED_BYTES,
   SNAPSHOT_FIXED_BYTES,
 } from './transport/raft-codec.js';
+import {
+  PAXOS_MESSAGE_FIXED_BYTES,
+  PAXOS_MESSAGE_VALUES_MAX,
+  SLOT_VALUE_HEADER_BYTES,
+  SNAPSHOT_CHUNK_FIXED_BYTES,
+} from './transport/paxos-codec.js';
 import { ENTRY_DATA_BYTES_MAX, RECORD_BYTES_MAX } from './wal/record.js';
 import { SEGMENT_BYTES_MAX } from './wal/wal.js';
 
@@ -36,6 +42,7 @@ export const REPLICA_LIMITS = {
   ENTRY_DATA_BYTES_MAX,
   SEGMENT_BYTES_MAX,
   READ_PENDING_MAX,
+  PAXOS_MESSAGE_VALUES_MAX,
 };
 export type ReplicaLimits = { [K in keyof typeof REPLICA_LIMITS]: number };
 
@@ -81,19 +88,27 @@ export function checkReplicaLimits(l: ReplicaLimits = REPLICA_LIMITS): string[] 
       2 * l.HEARTBEAT_TICKS < l.ELECTION_TICKS,
     ],
     ['the leader time tick is slower than a Raft tick', l.TIME_TICK_MS >= l.TICK_MS],
-    // Multi-Paxos (core only): a PROMISE carries up to the accept window's values and a LEARN
-    // up to PAXOS_LEARN_SLOTS_MAX, each value a batch; counted with the Raft codec's per-entry
-    // header until the Multi-Paxos wire format exists.
+    // Multi-Paxos: a PROMISE carries up to the accept window's values and a LEARN up to
+    // PAXOS_LEARN_SLOTS_MAX (paxos-codec.ts refuses more than PAXOS_MESSAGE_VALUES_MAX), each
+    // value a full batch at most; snapshots travel in SNAPSHOT_CHUNK_BYTES chunks.
     [
       'a Multi-Paxos acceptor accepts the whole pipeline window',
       l.PAXOS_ACCEPT_WINDOW_SLOTS >= l.PAXOS_PIPELINE_SLOTS_MAX && l.PAXOS_PIPELINE_SLOTS_MAX >= 1,
     ],
     [
-      'a full Multi-Paxos PROMISE or LEARN fits one transport frame',
+      'the Multi-Paxos decoder accepts a PROMISE of the whole accept window and a full LEARN',
+      l.PAXOS_MESSAGE_VALUES_MAX >= Math.max(l.PAXOS_ACCEPT_WINDOW_SLOTS, l.PAXOS_LEARN_SLOTS_MAX),
+    ],
+    [
+      'the largest PROMISE or LEARN the Multi-Paxos decoder accepts fits one transport frame',
       FRAME_HEADER_BYTES +
-        MESSAGE_FIXED_BYTES +
-        Math.max(l.PAXOS_ACCEPT_WINDOW_SLOTS, l.PAXOS_LEARN_SLOTS_MAX) * (l.BATCH_BYTES_MAX + ENTRY_HEADER_BYTES) <=
+        PAXOS_MESSAGE_FIXED_BYTES +
+        l.PAXOS_MESSAGE_VALUES_MAX * (l.BATCH_BYTES_MAX + SLOT_VALUE_HEADER_BYTES) <=
         l.FRAME_BYTES_MAX,
+    ],
+    [
+      'a Multi-Paxos snapshot chunk fits one transport frame',
+      FRAME_HEADER_BYTES + SNAPSHOT_CHUNK_FIXED_BYTES + l.SNAPSHOT_CHUNK_BYTES <= l.FRAME_BYTES_MAX,
     ],
   ];
   return brokenRules(rules);

@@ -18,6 +18,7 @@ describe('replica limits', () => {
         PAXOS_PIPELINE_SLOTS_MAX: 1,
         PAXOS_ACCEPT_WINDOW_SLOTS: 1,
         PAXOS_LEARN_SLOTS_MAX: 1,
+        PAXOS_MESSAGE_VALUES_MAX: 1,
       },
       'a full batch entry fits one WAL record',
     ],
@@ -27,8 +28,12 @@ describe('replica limits', () => {
     ],
     [{ RAFT_APPEND_BYTES_MAX: REPLICA_LIMITS.FRAME_BYTES_MAX }, 'a full APPEND fits one transport frame'],
     [
+      // (Raft's chunk is the larger of the two: a chunk too large for Multi-Paxos is too large for Raft.)
       { SNAPSHOT_CHUNK_BYTES: REPLICA_LIMITS.FRAME_BYTES_MAX },
-      'a snapshot chunk with the largest membership fits one transport frame',
+      [
+        'a snapshot chunk with the largest membership fits one transport frame',
+        'a Multi-Paxos snapshot chunk fits one transport frame',
+      ],
     ],
     [{ TRANSPORT_BATCH_BYTES_MAX: REPLICA_LIMITS.FRAME_BYTES_MAX + 1 }, 'a coalesced transport batch fits one frame'],
     [{ INFLIGHT_BYTES_MAX: 1 }, 'a follower window holds at least one full APPEND'],
@@ -44,9 +49,13 @@ describe('replica limits', () => {
     [{ PAXOS_ACCEPT_WINDOW_SLOTS: 1 }, 'a Multi-Paxos acceptor accepts the whole pipeline window'],
     [
       { PAXOS_ACCEPT_WINDOW_SLOTS: 64, PAXOS_PIPELINE_SLOTS_MAX: 1 },
-      'a full Multi-Paxos PROMISE or LEARN fits one transport frame',
+      'the Multi-Paxos decoder accepts a PROMISE of the whole accept window and a full LEARN',
     ],
-  ])('a planted contradiction %o is named', (change, rule) => {
-    expect(checkReplicaLimits({ ...REPLICA_LIMITS, ...change })).toEqual([rule]);
+    [
+      { PAXOS_MESSAGE_VALUES_MAX: 64 },
+      'the largest PROMISE or LEARN the Multi-Paxos decoder accepts fits one transport frame',
+    ],
+  ])('a planted contradiction %o is named', (change, rule: string | string[]) => {
+    expect(checkReplicaLimits({ ...REPLICA_LIMITS, ...change })).toEqual(typeof rule === 'string' ? [rule] : rule);
   });
 });

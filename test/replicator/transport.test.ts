@@ -24,6 +24,7 @@ import {
   type DecodedFrame,
 } from '../../replicator/transport/raft-codec.js';
 import { freePort } from '../../replicator/process-cluster.js';
+import { PAXOS_PROTOCOL_VERSION, encodePaxosHello } from '../../replicator/transport/paxos-codec.js';
 import {
   TcpTransport,
   type PeerAddress,
@@ -670,6 +671,10 @@ describe('TcpTransport', () => {
     await expectClosedWith(FrameErrorCode.BAD_MAGIC, (s) =>
       s.write(Uint8Array.of(16, 0, 0, 0, 1, ...new Uint8Array(15))),
     );
+    // A Multi-Paxos replica dialling a Raft one: refused with the protocol named, not as garbage.
+    await expectClosedWith(FrameErrorCode.WRONG_PROTOCOL, (s) =>
+      s.write(encodePaxosHello({ protocolVersion: PAXOS_PROTOCOL_VERSION, nodeId: 1, clusterId: 'test-cluster' })),
+    );
     await expectClosedWith('HELLO_EXPECTED', (s) => s.write(encodeMessages([appendMsg(1, 2, 0)])));
     await expectClosedWith('WRONG_CLUSTER', (s) => s.write(hello(1, 'other-cluster')));
     await expectClosedWith(FrameErrorCode.UNSUPPORTED_VERSION, (s) =>
@@ -691,7 +696,7 @@ describe('TcpTransport', () => {
       s.write(concat([hello(1), f]));
     });
     expect(b.received).toHaveLength(0); // nothing from a bad connection was delivered
-    expect(b.t.stats()).toMatchObject({ inboundRefused: 12, inboundConnections: 0 });
+    expect(b.t.stats()).toMatchObject({ inboundRefused: 13, inboundConnections: 0 });
     expect(reasons()).not.toContain('HELLO_TIMEOUT');
     // A connection that never says HELLO is closed after helloTimeoutMs.
     const quiet = node(3, { limits: { helloTimeoutMs: 200 } });

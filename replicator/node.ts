@@ -33,7 +33,6 @@ import { copyBytes } from '../engine/byte-writer.js';
 import { encodeCommand } from '../engine/command-codec.js';
 import type { Engine } from '../engine/engine.js';
 import type { ShardConfig } from '../engine/types.js';
-import { Side } from '../engine/types.js';
 import { RaftCore, decodeConfChange } from './raft/raft-core.js';
 import './limits-check.js';
 import {
@@ -75,6 +74,7 @@ import {
 import { ShardStateMachine, type ApplyResult } from '../shard/state-machine.js';
 import { decodeSnapshotEnvelope, encodeSnapshotEnvelope } from '../shard/snapshot-envelope.js';
 import { proposeJson } from './proposal-json.js';
+import { instrumentStatesOf, liveOrderIdOfAccount, liveOrderOf, ordersDumpOf } from './state-reads.js';
 import {
   ProposalError,
   ProposalErrorCode,
@@ -698,8 +698,7 @@ export class ReplicaNode implements ReplicatedLog {
    * after apply, not linearizable.
    */
   liveOrder(orderId: number): { applied: number; order: LiveOrder | undefined } {
-    const order = this.sm.engine.order(orderId);
-    return { applied: this.sm.appliedIndex, order };
+    return liveOrderOf(this.sm, orderId);
   }
 
   /**
@@ -707,53 +706,17 @@ export class ReplicaNode implements ReplicatedLog {
    * shard config's order: the client port's op 'instruments', read after readIndex.
    */
   instrumentStates(): { applied: number; instruments: InstrumentState[] } {
-    const instruments = this.sm.engine.instruments.map((i) => ({
-      symbol: i.cfg.symbol,
-      halted: i.halted,
-      referencePrice: i.referencePrice,
-    }));
-    return { applied: this.sm.appliedIndex, instruments };
+    return instrumentStatesOf(this.sm);
   }
 
   /** The id of the account's live order with this client order id (op 'order' by client order id), and the applied index. */
   liveOrderIdOf(account: number, clOrdId: string): { applied: number; orderId: number | undefined } {
-    return { applied: this.sm.appliedIndex, orderId: this.sm.engine.liveOrderIdOf(account, clOrdId) };
+    return liveOrderIdOfAccount(this.sm, account, clOrdId);
   }
 
   /** The resting orders of the book, instrument by instrument, bids then asks, at most `max` (the client port's op 'orders'). */
   ordersDump(max: number): OrdersDump {
-    const sm = this.sm;
-    const engine = sm.engine;
-    const orders: OrdersDump['orders'] = [];
-    let truncated = false;
-    outer: for (const inst of engine.config.instruments) {
-      for (const side of [Side.BUY, Side.SELL] as const) {
-        for (const o of engine.bookOrders(inst.symbol, side)) {
-          if (orders.length >= max) {
-            truncated = true;
-            break outer;
-          }
-          const full = engine.order(o.orderId);
-          orders.push({
-            orderId: o.orderId,
-            account: o.account,
-            clOrdId: full?.clOrdId ?? '',
-            symbol: inst.symbol,
-            side: side === Side.BUY ? 'BUY' : 'SELL',
-            price: o.price,
-            leavesQty: o.leavesQty,
-          });
-        }
-      }
-    }
-    return {
-      applied: sm.appliedIndex,
-      stateHash: this.stateHash(),
-      execIdLast: engine.execIdLast,
-      liveOrderCount: engine.liveOrderCount,
-      truncated,
-      orders,
-    };
+    return ordersDumpOf(this.sm, max, this.stateHash());
   }
 
   /** Read-only view of the Raft core (tests and the simulator's invariant checks). */

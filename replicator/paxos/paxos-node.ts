@@ -70,6 +70,9 @@ import {
   type ConfState,
   type EncodedProposal,
   type Entry,
+  type InstrumentState,
+  type LiveOrder,
+  type OrdersDump,
   type MembershipChangeResult,
   newNodeStats,
   type NodeStats,
@@ -83,6 +86,7 @@ import {
 } from '../log.js';
 import { Prng } from '../prng.js';
 import { proposeJson } from '../proposal-json.js';
+import { instrumentStatesOf, liveOrderIdOfAccount, liveOrderOf, ordersDumpOf } from '../state-reads.js';
 import { systemRuntime, type ReplicaRuntime } from '../runtime.js';
 import type { WalFs } from '../wal/fs.js';
 import { PaxosCore, ballotEquals } from './paxos-core.js';
@@ -205,6 +209,8 @@ export class PaxosNode implements ReplicatedLog {
   private failed = false;
   private hashCache: { applied: number; hash: string } | undefined;
   private readonly applyListeners = new Set<() => void>();
+  /** Chaos suite only (setTestFsyncDelay): a slow disk, added to every fdatasync. */
+  private testFsyncDelayMs = 0;
 
   readonly stats: NodeStats = newNodeStats();
 
@@ -382,6 +388,33 @@ export class PaxosNode implements ReplicatedLog {
     return this.sm;
   }
 
+  /** A live order of the book and the applied index it was read at (op 'order'; read after apply, not linearizable). */
+  liveOrder(orderId: number): { applied: number; order: LiveOrder | undefined } {
+    return liveOrderOf(this.sm, orderId);
+  }
+
+  /** Every instrument's trading state at the applied index (op 'instruments', read after readIndex). */
+  instrumentStates(): { applied: number; instruments: InstrumentState[] } {
+    return instrumentStatesOf(this.sm);
+  }
+
+  /** The id of the account's live order with this client order id (op 'order' by client order id). */
+  liveOrderIdOf(account: number, clOrdId: string): { applied: number; orderId: number | undefined } {
+    return liveOrderIdOfAccount(this.sm, account, clOrdId);
+  }
+
+  /** The resting orders of the book, at most `max` (op 'orders'). */
+  ordersDump(max: number): OrdersDump {
+    return ordersDumpOf(this.sm, max, this.stateHash());
+  }
+
+  /** Chaos suite only (op 'test-fsync-delay' in test mode): every fdatasync from now on takes `ms` longer. */
+  setTestFsyncDelay(ms: number): void {
+    assert(Number.isSafeInteger(ms) && ms >= 0, `fsync delay ${ms}`);
+    this.testFsyncDelayMs = ms;
+    this.log.warn('TEST MODE: fdatasync delayed', { delayMs: ms });
+  }
+
   /** Read-only view of the core (tests). */
   get paxos(): PaxosCore {
     return this.core;
@@ -557,7 +590,14 @@ export class PaxosNode implements ReplicatedLog {
   private startReady(rd: PaxosReady): void {
     this.stats.readies++;
     this.busy = true;
-    this.recordLog.persist(rd.promised, rd.records, (err) => this.resume(() => this.finishReady(rd, err)));
+    this.recordLog.persist(rd.promised, rd.records, (err) =>
+      this.resume(() => {
+        // Chaos suite only: a slow disk, as node.ts (the delay stands in for a longer fdatasync).
+        if (this.testFsyncDelayMs > 0 && rd.records.length > 0 && err === undefined)
+          this.runtime.after(this.testFsyncDelayMs, () => this.resume(() => this.finishReady(rd, undefined)));
+        else this.finishReady(rd, err);
+      }),
+    );
     this.stats.entriesAppended += rd.records.length;
     if (rd.messages.length > 0) this.opts.send(rd.messages.map((message) => ({ kind: 'message', message })));
   }

@@ -30,6 +30,8 @@ import {
 } from './transport/paxos-codec.js';
 import { ENTRY_DATA_BYTES_MAX, RECORD_BYTES_MAX } from './wal/record.js';
 import { SEGMENT_BYTES_MAX } from './wal/wal.js';
+import { SNAPSHOT_BYTES_MAX } from './wal/snapshot-file.js';
+import { PAXOS_SNAPSHOT_HEADER_BYTES } from './paxos/record-log.js';
 
 /** Every limit a rule below reads: this process's (limits.ts) and the ones it is checked against. */
 export const REPLICA_LIMITS = {
@@ -42,6 +44,7 @@ export const REPLICA_LIMITS = {
   ENTRY_DATA_BYTES_MAX,
   SEGMENT_BYTES_MAX,
   READ_PENDING_MAX,
+  SNAPSHOT_BYTES_MAX,
   PAXOS_MESSAGE_VALUES_MAX,
 };
 export type ReplicaLimits = { [K in keyof typeof REPLICA_LIMITS]: number };
@@ -109,6 +112,11 @@ export function checkReplicaLimits(l: ReplicaLimits = REPLICA_LIMITS): string[] 
     [
       'a Multi-Paxos snapshot chunk fits one transport frame',
       FRAME_HEADER_BYTES + SNAPSHOT_CHUNK_FIXED_BYTES + l.SNAPSHOT_CHUNK_BYTES <= l.FRAME_BYTES_MAX,
+    ],
+    [
+      'a received Multi-Paxos snapshot, with the record log header, fits the WAL snapshot limit',
+      l.PAXOS_SNAPSHOT_BYTES_MAX + PAXOS_SNAPSHOT_HEADER_BYTES <= l.SNAPSHOT_BYTES_MAX &&
+        l.PAXOS_SNAPSHOT_BYTES_MAX >= l.SNAPSHOT_CHUNK_BYTES,
     ],
   ];
   return brokenRules(rules);

@@ -54,6 +54,13 @@ export const PAXOS_ACCEPT_WINDOW_SLOTS = 16;
 /** Multi-Paxos: chosen values in one LEARN (catch-up) message. */
 export const PAXOS_LEARN_SLOTS_MAX = 16;
 /**
+ * Multi-Paxos: bytes of one snapshot received from a peer (its chunks reassembled,
+ * transport/paxos-snapshot-assembly.ts): 1 GiB − 64 KiB, so that with the record log's snapshot
+ * header it stays under the WAL's snapshot limit. A peer announcing more is not listened to
+ * (its chunks are dropped and counted; the replica then cannot catch up through snapshots).
+ */
+export const PAXOS_SNAPSHOT_BYTES_MAX = 1024 * 1024 * 1024 - 64 * 1024;
+/**
  * Multi-Paxos on the WAL (paxos/record-log.ts): a ballot is saved as one WAL term,
  * round × PAXOS_BALLOT_LEADER_SPAN + leader id, so that promises keep the WAL's order (terms never
  * go down) and two ballots of one round with different leaders are different terms. Hence node

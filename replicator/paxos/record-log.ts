@@ -20,7 +20,9 @@ import { BALLOT_ZERO, type Ballot, type PaxosRecord, type PaxosRecoveredState } 
 
 const SNAPSHOT_MAGIC = 0x5850424d; // 'MBPX' read as a little-endian u32
 const SNAPSHOT_VERSION = 1;
-const SNAPSHOT_HEADER_BYTES = 16;
+/** Bytes the record log puts before a snapshot's state ('MBPX' | u32 version | u64 slot). */
+export const PAXOS_SNAPSHOT_HEADER_BYTES = 16;
+const SNAPSHOT_HEADER_BYTES = PAXOS_SNAPSHOT_HEADER_BYTES;
 /** Records read back from the WAL per call during recovery and compaction (bounded memory per read). */
 const READ_BATCH_BYTES = 1024 * 1024;
 /** WAL entry data bytes beyond the record itself, counted against WAL_APPEND_BATCH_BYTES_MAX (the WAL's record header). */

@@ -1,4 +1,6 @@
-// TCP transport between replicas: a thin node:net adapter around raft-codec.ts.
+// TCP transport between replicas: a thin node:net adapter around a protocol's wire codec
+// (wire-codecs.ts: Raft's raft-codec.ts by default, Multi-Paxos's paxos-codec.ts). Below, a
+// "message" is one item of the codec (a Raft message; a Paxos message or snapshot chunk).
 //
 // Topology: we dial one outbound connection to each peer and only write on it; peers' inbound
 // connections to us only deliver messages to us (proto/raft-frames.md). One writer per
@@ -35,20 +37,14 @@ import type { Message, NodeId } from '../raft/types.js';
 import { linesLog, NO_LOG, type Log } from '../../ops/log.js';
 import {
   CLUSTER_ID_BYTES_MAX,
-  type DecodedFrame,
   FRAME_BYTES_MAX,
   FRAME_HEADER_BYTES,
   FrameDecodeError,
-  FrameDecoder,
   type FrameErrorCode,
   HELLO_FRAME_BYTES_MAX,
   PROTOCOL_VERSION,
-  encodeHello,
-  checkMessage,
-  encodeMessages,
-  messageEncodedBytes,
-  messagesFrameBytes,
 } from './raft-codec.js';
+import { RAFT_WIRE_CODEC, type WireCodec, type WireFrame } from './wire-codecs.js';
 
 /** Encoded bytes queued for one peer (32 MiB); more → the newest messages are dropped and counted. */
 export const PEER_QUEUE_BYTES_MAX = 32 * 1024 * 1024;
@@ -169,8 +165,10 @@ const EVENT_MESSAGES: Record<TransportEvent, string> = {
   server_error: 'transport: server error',
 };
 
-export interface TcpTransportOptions {
+export interface TcpTransportOptions<T = Message> {
   selfId: NodeId;
+  /** The protocol's wire codec (wire-codecs.ts). Default: Raft's; required for any other item type. */
+  codec?: WireCodec<T>;
   /** Sent and checked in HELLO; at most CLUSTER_ID_BYTES_MAX UTF-8 bytes. */
   clusterId: string;
   /** Port 0: the OS picks one; read it from `port` after start(). */
@@ -178,7 +176,7 @@ export interface TcpTransportOptions {
   /** Peers to dial. Copied; change later with setPeer()/removePeer(). */
   peers: Map<NodeId, PeerAddress>;
   /** Messages received, in arrival order per sender; one call per socket read. May throw only for a local bug. */
-  onMessages: (msgs: Message[]) => void;
+  onMessages: (msgs: T[]) => void;
   limits?: Partial<TransportLimits>;
   /** Jitter source, [0, 1). Default Math.random. */
   random?: () => number;
@@ -247,7 +245,7 @@ function newPeerStats(): PeerStats {
   };
 }
 
-class Peer {
+class Peer<T> {
   state: PeerState = 'idle';
   socket: net.Socket | null = null;
   /** Waiting for 'drain'. */
@@ -258,7 +256,7 @@ class Peer {
   connectTimer: NodeJS.Timeout | undefined;
   stallTimer: NodeJS.Timeout | undefined;
   reconnectTimer: NodeJS.Timeout | undefined;
-  readonly queue: Message[] = [];
+  readonly queue: T[] = [];
   readonly sizes: number[] = [];
   queueBytes = 0;
   /** Dropping since the last successful enqueue (logs once per episode, not per message). */
@@ -274,7 +272,7 @@ class Peer {
 interface Inbound {
   readonly socket: net.Socket;
   readonly remote: string;
-  readonly decoder: FrameDecoder;
+  readonly decoder: { push(chunk: Uint8Array): WireFrame[] };
   peerId: NodeId | null;
   helloTimer: NodeJS.Timeout | undefined;
   closed: boolean;
@@ -282,16 +280,17 @@ interface Inbound {
 
 const BACKOFF_EXPONENT_MAX = 30;
 
-export class TcpTransport {
+export class TcpTransport<T = Message> {
   private readonly selfId: NodeId;
+  private readonly codec: WireCodec<T>;
   private readonly clusterId: string;
   private readonly listenAddr: PeerAddress;
-  private readonly onMessages: (msgs: Message[]) => void;
+  private readonly onMessages: (msgs: T[]) => void;
   private readonly limits: TransportLimits;
   private readonly random: () => number;
   private readonly log: Log;
   private readonly hello: Uint8Array;
-  private readonly peers = new Map<NodeId, Peer>();
+  private readonly peers = new Map<NodeId, Peer<T>>();
   private readonly inbound = new Set<Inbound>();
   private readonly inboundByPeer = new Map<NodeId, Inbound>();
   /** Every socket not yet 'close'd, so stop() can wait for all handles to be released. */
@@ -301,10 +300,10 @@ export class TcpTransport {
   private started = false;
   private stopped = false;
   private stopping: Promise<void> | undefined;
-  private readonly dirty = new Set<Peer>();
+  private readonly dirty = new Set<Peer<T>>();
   private flushScheduled = false;
   /** Reused batch array of a flush. */
-  private readonly batch: Message[] = [];
+  private readonly batch: T[] = [];
   private readonly totals = {
     messagesReceived: 0,
     bytesReceived: 0,
@@ -314,8 +313,10 @@ export class TcpTransport {
     inboundRefused: 0,
   };
 
-  constructor(options: TcpTransportOptions) {
+  constructor(options: TcpTransportOptions<T>) {
     this.selfId = options.selfId;
+    // The default is Raft's codec, whose items are Messages (T's default).
+    this.codec = options.codec ?? (RAFT_WIRE_CODEC as unknown as WireCodec<T>);
     this.clusterId = options.clusterId;
     this.listenAddr = { ...options.listen };
     this.onMessages = options.onMessages;
@@ -337,7 +338,11 @@ export class TcpTransport {
     }
     if (l.reconnectDelayMsMin <= 0 || l.reconnectDelayMsMax < l.reconnectDelayMsMin)
       throw new RangeError('TcpTransport: reconnect delays out of range');
-    this.hello = encodeHello({ protocolVersion: PROTOCOL_VERSION, nodeId: this.selfId, clusterId: this.clusterId });
+    this.hello = this.codec.encodeHello({
+      protocolVersion: this.codec.protocolVersion,
+      nodeId: this.selfId,
+      clusterId: this.clusterId,
+    });
     for (const [id, addr] of options.peers) this.setPeer(id, addr);
   }
 
@@ -375,7 +380,7 @@ export class TcpTransport {
       throw new RangeError(`TcpTransport: peer ${id} port ${addr.port}`);
     const p = this.peers.get(id);
     if (p === undefined) {
-      const np = new Peer(id, { ...addr });
+      const np = new Peer<T>(id, { ...addr });
       this.peers.set(id, np);
       if (this.started && !this.stopped) this.dial(np);
       return;
@@ -411,24 +416,25 @@ export class TcpTransport {
    * format cannot carry, a local bug better reported here than from the flush. Messages are
    * referenced, not copied, until flushed: do not mutate them after send().
    */
-  send(msgs: Message[]): void {
+  send(msgs: T[]): void {
     if (this.stopped) return;
-    for (let i = 0; i < msgs.length; i++) checkMessage(msgs[i]!);
+    const codec = this.codec;
+    for (let i = 0; i < msgs.length; i++) codec.check(msgs[i]!);
     const l = this.limits;
     for (let i = 0; i < msgs.length; i++) {
       const m = msgs[i]!;
-      const p = this.peers.get(m.to);
+      const p = this.peers.get(codec.toOf(m));
       if (p === undefined) {
         this.totals.droppedUnknownPeer++;
         continue;
       }
-      const size = messageEncodedBytes(m);
-      if (messagesFrameBytes(1, size) > l.frameBytesMax) {
+      const size = codec.encodedBytes(m);
+      if (codec.frameBytes(1, size) > l.frameBytesMax) {
         this.totals.droppedTooLarge++;
         this.emit('warn', {
           event: 'message_too_large',
           peer: p.id,
-          messageType: m.type,
+          messageType: codec.typeOf(m),
           bytes: size,
           frameBytesMax: l.frameBytesMax,
         });
@@ -520,7 +526,7 @@ export class TcpTransport {
     });
   }
 
-  private dial(p: Peer): void {
+  private dial(p: Peer<T>): void {
     if (this.stopped || this.peers.get(p.id) !== p) return;
     p.reconnectTimer = undefined;
     p.state = 'connecting';
@@ -570,7 +576,7 @@ export class TcpTransport {
     this.dial(p);
   }
 
-  private block(p: Peer, s: net.Socket): void {
+  private block(p: Peer<T>, s: net.Socket): void {
     p.blocked = true;
     p.stats.backpressureWaits++;
     p.stallTimer = setTimeout(
@@ -580,7 +586,13 @@ export class TcpTransport {
   }
 
   /** Closes `s` if it is still p's connection; schedules a redial unless told not to. Messages already written are lost (Raft resends). */
-  private closeOutbound(p: Peer, s: net.Socket | null, reason: CloseReason, detail?: string, reconnect = true): void {
+  private closeOutbound(
+    p: Peer<T>,
+    s: net.Socket | null,
+    reason: CloseReason,
+    detail?: string,
+    reconnect = true,
+  ): void {
     if (s === null || p.socket !== s) return;
     const wasOpen = p.state === 'open';
     p.socket = null;
@@ -622,7 +634,7 @@ export class TcpTransport {
   };
 
   /** Writes everything queued for p as frames of up to batchBytesMax, until the queue is empty or write() says stop. */
-  private flush(p: Peer): void {
+  private flush(p: Peer<T>): void {
     const s = p.socket;
     if (s === null || p.state !== 'open' || p.blocked || p.queue.length === 0) return;
     const batchBytesMax = this.limits.batchBytesMax;
@@ -635,12 +647,12 @@ export class TcpTransport {
         let bytes = 0;
         while (head < p.queue.length) {
           const size = p.sizes[head]!;
-          if (batch.length > 0 && messagesFrameBytes(batch.length + 1, bytes + size) > batchBytesMax) break;
+          if (batch.length > 0 && this.codec.frameBytes(batch.length + 1, bytes + size) > batchBytesMax) break;
           batch.push(p.queue[head]!);
           bytes += size;
           head++;
         }
-        const frame = encodeMessages(batch, this.limits.frameBytesMax);
+        const frame = this.codec.encode(batch, this.limits.frameBytesMax);
         p.queueBytes -= bytes;
         p.stats.messagesSent += batch.length;
         p.stats.bytesSent += frame.byteLength;
@@ -658,7 +670,7 @@ export class TcpTransport {
     p.sizes.splice(0, head);
   }
 
-  private clearQueue(p: Peer): void {
+  private clearQueue(p: Peer<T>): void {
     p.queue.length = 0;
     p.sizes.length = 0;
     p.queueBytes = 0;
@@ -685,7 +697,7 @@ export class TcpTransport {
     const c: Inbound = {
       socket: s,
       remote,
-      decoder: new FrameDecoder({
+      decoder: this.codec.newDecoder({
         frameBytesMax: this.limits.frameBytesMax,
         firstFrameBytesMax: HELLO_FRAME_BYTES_MAX,
       }),
@@ -708,7 +720,7 @@ export class TcpTransport {
   private onInboundData(c: Inbound, chunk: Buffer): void {
     if (c.closed) return;
     this.totals.bytesReceived += chunk.byteLength;
-    let frames: DecodedFrame[];
+    let frames: WireFrame[];
     try {
       frames = c.decoder.push(chunk);
     } catch (e) {
@@ -719,7 +731,7 @@ export class TcpTransport {
       throw e; // unreachable: push() throws only FrameDecodeError
     }
     // Validate the whole chunk before delivering any of it.
-    let delivered: Message[] | null = null;
+    let delivered: T[] | null = null;
     for (let i = 0; i < frames.length; i++) {
       const f = frames[i]!;
       if (f.kind === 'hello') {
@@ -739,11 +751,12 @@ export class TcpTransport {
         continue;
       }
       if (c.peerId === null) return this.refuse(c, 'HELLO_EXPECTED', `frame type ${f.frameType} before HELLO`);
-      const msgs = f.messages;
+      const msgs = this.codec.itemsOf(f);
       for (let j = 0; j < msgs.length; j++) {
-        const m = msgs[j]!;
-        if (m.from !== c.peerId || m.to !== this.selfId) {
-          return this.refuse(c, 'SENDER_MISMATCH', `message ${m.from}→${m.to} on the connection of node ${c.peerId}`);
+        const from = this.codec.fromOf(msgs[j]!);
+        const to = this.codec.toOf(msgs[j]!);
+        if (from !== c.peerId || to !== this.selfId) {
+          return this.refuse(c, 'SENDER_MISMATCH', `message ${from}→${to} on the connection of node ${c.peerId}`);
         }
       }
       this.totals.framesReceived++;

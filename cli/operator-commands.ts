@@ -211,6 +211,8 @@ export interface MemberStatusRow {
   snapshotIndex?: number;
   /** In the leader's membership (or this member's own view without a reachable leader). */
   membership?: 'voter' | 'learner' | 'none';
+  /** The member's replicated-log protocol (a replica that does not report it runs Raft). */
+  consensus?: 'raft' | 'multipaxos';
 }
 
 async function statusOf(m: MemberConfig): Promise<{ ok: true; status: NodeStatus } | { ok: false; error: string }> {
@@ -246,6 +248,7 @@ export async function clusterRows(members: MemberConfig[]): Promise<MemberStatus
       ...(leaderStatus !== undefined ? { behindLeader: Math.max(0, leaderStatus.commit - s.applied) } : {}),
       snapshotIndex: s.snapshotIndex,
       membership: membershipOf(m.id, (leaderStatus ?? s).conf),
+      consensus: s.consensus ?? 'raft',
     };
   });
 }
@@ -299,6 +302,8 @@ async function clusterStatus(members: MemberConfig[], json: boolean): Promise<nu
         .join('  ')
         .trimEnd();
     console.log([line(head), ...cells.map(line)].join('\n'));
+    const protocols = [...new Set(rows.flatMap((r) => (r.consensus !== undefined ? [r.consensus] : [])))];
+    if (protocols.length > 0) console.log(`consensus: ${protocols.join(', ')}`);
     if (!rows.some((r) => r.role === 'LEADER')) console.log('no leader among the reachable members');
   }
   return rows.some((r) => r.reachable) ? 0 : 1;

@@ -1,5 +1,8 @@
-// A replica process: one shard's ReplicaNode wired to the TCP Raft transport and the client
-// protocol. The same program runs all replicas, on one host or several:
+// A replica process: one shard's replicated log wired to the TCP transport between replicas and
+// the client protocol. The cluster file's "consensus" picks the log: Raft (a ReplicaNode,
+// replicator/node.ts) by default, or Multi-Paxos (a PaxosNode, replicator/paxos/, with its own
+// wire codec); both keep their files in <dataDir>/node-<id>/ and serve the same client port,
+// feed and ops. The same program runs all replicas, on one host or several:
 //
 //   npm run replica -- --config replicator/examples/cluster-3-local.json --node 2
 //   (= tsx processes/replica.ts --config … --node 2)
@@ -35,7 +38,9 @@ import {
   type MemberConfig,
 } from '../replicator/cluster-config.js';
 import { ReplicaNode, type NodeObserver } from '../replicator/node.js';
+import { PaxosNode } from '../replicator/paxos/paxos-node.js';
 import { TcpTransport } from '../replicator/transport/tcp-transport.js';
+import { PaxosTransport } from '../replicator/transport/paxos-transport.js';
 import { ConfChangeType, type ConfChange, type Message, type NodeId } from '../replicator/raft/types.js';
 import { runMain, stopOnSignals } from '../ops/process.js';
 import { createLogger, errorStack, pinoLog, type Log } from '../ops/log.js';
@@ -130,7 +135,7 @@ function confChangeHandler(
 async function startOps(
   self: MemberConfig,
   registry: Registry | undefined,
-  node: ReplicaNode,
+  node: HostedNode,
 ): Promise<OpsHttp | undefined> {
   if (self.ops === undefined || registry === undefined) return undefined;
   return startOpsHttp({
@@ -151,28 +156,125 @@ async function startOps(
   });
 }
 
+/** The peers' transport addresses: every other member's `raft` address (whatever the protocol). */
+function peerAddresses(setup: Setup): Map<NodeId, { host: string; port: number }> {
+  const peers = new Map<NodeId, { host: string; port: number }>();
+  for (const m of setup.cluster.members) if (m.id !== setup.id) peers.set(m.id, m.raft);
+  return peers;
+}
+
 /** The Raft transport: listens on the member's raft address, the other members are its peers. */
 function createTransport(setup: Setup, log: Log, node: ReplicaNode): TcpTransport {
   const { cluster, id, self } = setup;
-  const peers = new Map<NodeId, { host: string; port: number }>();
-  for (const m of cluster.members) if (m.id !== id) peers.set(m.id, m.raft);
   // The transport's connection churn is logged at debug, its trouble at warn (tcp-transport.ts).
   return new TcpTransport({
     selfId: id,
     clusterId: cluster.clusterId,
     listen: self.raft,
-    peers,
+    peers: peerAddresses(setup),
     onMessages: (msgs) => node.receive(msgs),
     log,
   });
 }
 
+/** Either protocol's node, as the rest of the process uses it. */
+type HostedNode = ReplicaNode | PaxosNode;
+
+/** A node and its transport, ready to start. */
+interface Replica {
+  node: HostedNode;
+  transport: { start(): Promise<void>; stop(): Promise<void>; readonly port: number };
+}
+
+/** What both protocols' nodes are given alike. */
+interface NodeHooks {
+  log: Log;
+  fatal: (err: unknown) => void;
+  feed: MarketDataFeed | undefined;
+  metrics: ReplicaMetrics | undefined;
+}
+
+/** The optional timing and snapshot settings of the cluster file, as node options. */
+function timingOptions(cluster: ClusterConfig) {
+  return {
+    ...(cluster.timeTickMs !== undefined ? { timeTickMs: cluster.timeTickMs } : {}),
+    ...(cluster.tickMs !== undefined ? { tickMs: cluster.tickMs } : {}),
+    ...(cluster.electionTicks !== undefined ? { electionTicks: cluster.electionTicks } : {}),
+    ...(cluster.heartbeatTicks !== undefined ? { heartbeatTicks: cluster.heartbeatTicks } : {}),
+  };
+}
+
+function feedHooks(feed: MarketDataFeed | undefined) {
+  return feed !== undefined ? { onApplied: feed.onApplied, onStateReset: feed.onStateReset } : {};
+}
+
+/** Raft: a ReplicaNode over the Raft TCP transport. */
+function buildRaftReplica(setup: Setup, h: NodeHooks): Replica {
+  const { cluster, id, shardConfig } = setup;
+  let transport: TcpTransport | undefined;
+  const node = new ReplicaNode({
+    id,
+    members: genesisVoters(cluster),
+    dataDir: cluster.dataDir,
+    shardConfig,
+    fsync: cluster.fsync,
+    seed: cluster.seed,
+    ...(cluster.snapshotIntervalEntries !== undefined
+      ? { snapshotIntervalEntries: cluster.snapshotIntervalEntries }
+      : {}),
+    ...timingOptions(cluster),
+    send: (msgs: Message[]) => transport?.send(msgs),
+    onConfChange: confChangeHandler(setup, h.log, () => transport),
+    onFatal: h.fatal,
+    log: h.log,
+    ...feedHooks(h.feed),
+    ...(h.metrics !== undefined ? { observer: metricsObserver(h.metrics) } : {}),
+  });
+  transport = createTransport(setup, h.log, node);
+  return { node, transport };
+}
+
+/**
+ * Multi-Paxos: a PaxosNode over the Multi-Paxos TCP transport (snapshots in chunks). Fixed
+ * membership (the cluster file refuses "join" members for it). It always fsyncs: the record
+ * log has no "fsync": false mode, and a cluster file asking for it is told so.
+ */
+function buildPaxosReplica(setup: Setup, h: NodeHooks): Replica {
+  const { cluster, id, self, shardConfig } = setup;
+  if (!cluster.fsync) h.log.warn('consensus multipaxos always fsyncs: the cluster file\'s "fsync": false is ignored');
+  let transport: PaxosTransport | undefined;
+  const node = new PaxosNode({
+    id,
+    members: cluster.members.map((m) => m.id),
+    dataDir: cluster.dataDir,
+    shardConfig,
+    seed: cluster.seed,
+    ...(cluster.snapshotIntervalEntries !== undefined
+      ? { snapshotIntervalSlots: cluster.snapshotIntervalEntries }
+      : {}),
+    ...timingOptions(cluster),
+    send: (out) => transport?.send(out),
+    onFatal: h.fatal,
+    log: h.log,
+    ...feedHooks(h.feed),
+  });
+  transport = new PaxosTransport({
+    selfId: id,
+    clusterId: cluster.clusterId,
+    listen: self.raft,
+    peers: peerAddresses(setup),
+    onDeliveries: (items) => node.receive(items),
+    log: h.log,
+  });
+  return { node, transport };
+}
+
 async function main(): Promise<void> {
   const setup = readSetup();
   const { cluster, id, self, shardConfig } = setup;
-  const logger = createLogger('replica', { shard: cluster.clusterId, node: id });
+  const logger = createLogger('replica', { shard: cluster.clusterId, node: id, consensus: cluster.consensus });
   const log = pinoLog(logger);
-  if (!cluster.fsync)
+  if (!cluster.fsync && cluster.consensus === 'raft')
     log.warn(
       'fsync is off: acknowledged entries and votes can be lost on an OS crash or power loss (experiments only)',
     );
@@ -182,17 +284,17 @@ async function main(): Promise<void> {
     process.exit(1);
   };
 
-  let transport: TcpTransport | undefined;
   // Metrics only with an `ops` address to serve them on; the node's gauges are read when scraped.
   const registry = self.ops !== undefined ? createRegistry('replica') : undefined;
   if (registry !== undefined)
     registry.setDefaultLabels({ component: 'replica', shard: cluster.clusterId, node: String(id) });
+  // The node is created below; metrics and the feed read it only once it exists.
+  let node: HostedNode | undefined;
   const metrics =
     registry !== undefined
       ? new ReplicaMetrics(registry, () => node!.status(), path.join(cluster.dataDir, `node-${id}`))
       : undefined;
-  // The feed's /healthz reports this replica's role (clients pick a follower); the node is created next.
-  let node: ReplicaNode | undefined;
+  // The feed's /healthz reports this replica's role (clients pick a follower).
   const feed =
     self.feed === undefined
       ? undefined
@@ -203,28 +305,10 @@ async function main(): Promise<void> {
           log,
           info: () => ({ node: id, role: node?.status().role }),
         });
-  node = new ReplicaNode({
-    id,
-    members: genesisVoters(cluster),
-    dataDir: cluster.dataDir,
-    shardConfig,
-    fsync: cluster.fsync,
-    seed: cluster.seed,
-    ...(cluster.snapshotIntervalEntries !== undefined
-      ? { snapshotIntervalEntries: cluster.snapshotIntervalEntries }
-      : {}),
-    ...(cluster.timeTickMs !== undefined ? { timeTickMs: cluster.timeTickMs } : {}),
-    ...(cluster.tickMs !== undefined ? { tickMs: cluster.tickMs } : {}),
-    ...(cluster.electionTicks !== undefined ? { electionTicks: cluster.electionTicks } : {}),
-    ...(cluster.heartbeatTicks !== undefined ? { heartbeatTicks: cluster.heartbeatTicks } : {}),
-    send: (msgs: Message[]) => transport?.send(msgs),
-    onConfChange: confChangeHandler(setup, log, () => transport),
-    onFatal: fatal,
-    log,
-    ...(feed !== undefined ? { onApplied: feed.onApplied, onStateReset: feed.onStateReset } : {}),
-    ...(metrics !== undefined ? { observer: metricsObserver(metrics) } : {}),
-  });
-  transport = createTransport(setup, log, node);
+  const hooks: NodeHooks = { log, fatal, feed, metrics };
+  const replica = cluster.consensus === 'multipaxos' ? buildPaxosReplica(setup, hooks) : buildRaftReplica(setup, hooks);
+  node = replica.node;
+  const { transport } = replica;
   const server = new ClientServer({
     node,
     host: self.client.host,
@@ -241,9 +325,10 @@ async function main(): Promise<void> {
   if (registry !== undefined && feed !== undefined) registerFeedMetrics(registry, feed);
   const ops = await startOps(self, registry, node);
   process.stdout.write(
-    `${JSON.stringify({ event: 'ready', node: id, raftPort: transport.port, clientPort: server.port, ...(feedPort !== undefined ? { feedPort } : {}), ...(ops !== undefined ? { opsPort: ops.port } : {}), pid: process.pid })}\n`,
+    `${JSON.stringify({ event: 'ready', node: id, consensus: cluster.consensus, raftPort: transport.port, clientPort: server.port, ...(feedPort !== undefined ? { feedPort } : {}), ...(ops !== undefined ? { opsPort: ops.port } : {}), pid: process.pid })}\n`,
   );
 
+  const stopNode = node;
   stopOnSignals({
     log,
     timeoutMs: STOP_TIMEOUT_MS,
@@ -251,8 +336,8 @@ async function main(): Promise<void> {
       await feed?.stop();
       await ops?.close();
       await server.stop();
-      await node.stop();
-      await transport?.stop();
+      await stopNode.stop();
+      await transport.stop();
     },
   });
 }

@@ -16,25 +16,29 @@
 //   "snapshotIntervalEntries": 100000,      // optional, default SNAPSHOT_INTERVAL_ENTRIES
 //   "timeTickMs": 1000,                     // optional, default TIME_TICK_MS; 0 = no time ticks
 //   "tickMs": 10, "electionTicks": 15, "heartbeatTicks": 3,  // optional Raft timing
-//   "consensus": "raft"                     // optional, default "raft"; see CONSENSUS_PROTOCOLS
+//   "consensus": "raft"                     // optional, default "raft"; or "multipaxos" (CONSENSUS_PROTOCOLS)
 // }
 
 import path from 'node:path';
+import { PAXOS_NODE_ID_MAX } from './limits.js';
 import type { NodeId } from './raft/types.js';
 
 /** Replicas in one cluster at most (Raft groups are small; this bounds a bad file). */
 export const CLUSTER_MEMBERS_MAX = 9;
 
 /**
- * The replicated-log protocols a cluster file may name in "consensus". "multipaxos" is a known
- * name (issue 20) but not in this build: a file naming it is refused with a clear error rather
- * than run as Raft, so that nothing (e.g. `npm run bench:seed -- --paper`) can report a Raft
- * cluster as a Multi-Paxos one.
+ * The replicated-log protocols a cluster file may name in "consensus": "raft" (replicator/raft/,
+ * node.ts) and "multipaxos" (replicator/paxos/, issue 20: fixed membership, member ids at most
+ * PAXOS_NODE_ID_MAX, no "join" members).
  */
-export const CONSENSUS_PROTOCOLS = ['raft'] as const;
+export const CONSENSUS_PROTOCOLS = ['raft', 'multipaxos'] as const;
 export type ConsensusProtocol = (typeof CONSENSUS_PROTOCOLS)[number];
-/** Names of protocols that are planned but not built here (refused with "not available in this build"). */
-const CONSENSUS_NOT_BUILT: readonly string[] = ['multipaxos'];
+/**
+ * Names of protocols that are planned but not built here, refused with "not available in this
+ * build" rather than run as another protocol (so that nothing, e.g. `npm run bench:seed --
+ * --paper`, reports one protocol's cluster as another's). None at present.
+ */
+const CONSENSUS_NOT_BUILT: readonly string[] = [];
 
 export interface HostPort {
   host: string;
@@ -121,6 +125,22 @@ function parseConsensus(v: unknown): ConsensusProtocol {
   );
 }
 
+/**
+ * Multi-Paxos runs a fixed membership (paxos/README.md) whose ballots hold the leader's id in
+ * PAXOS_NODE_ID_MAX's bits: refuse what it cannot run here, not at the first campaign.
+ */
+function checkMultiPaxosMembers(members: MemberConfig[]): void {
+  members.forEach((m, i) => {
+    if (m.id > PAXOS_NODE_ID_MAX)
+      fail(
+        `members[${i}].id`,
+        `at most ${PAXOS_NODE_ID_MAX} (PAXOS_NODE_ID_MAX) with consensus "multipaxos", got ${m.id}`,
+      );
+    if (m.join)
+      fail(`members[${i}].join`, 'consensus "multipaxos" runs a fixed membership: no member may "join" later');
+  });
+}
+
 /** The voters a fresh cluster starts with: every member not marked `join`. */
 export function genesisVoters(c: ClusterConfig): number[] {
   return c.members.filter((m) => !m.join).map((m) => m.id);
@@ -170,6 +190,8 @@ export function parseClusterConfig(json: unknown, baseDir: string): ClusterConfi
       endpoints.add(k);
     }
   }
+  const consensus = parseConsensus(raw.consensus);
+  if (consensus === 'multipaxos') checkMultiPaxosMembers(members);
   const fsync = raw.fsync ?? true;
   if (typeof fsync !== 'boolean') fail('fsync', 'must be true or false');
   return {
@@ -184,6 +206,6 @@ export function parseClusterConfig(json: unknown, baseDir: string): ClusterConfi
     tickMs: optInt(raw.tickMs, 'tickMs', 1, 10_000),
     electionTicks: optInt(raw.electionTicks, 'electionTicks', 2, 100_000),
     heartbeatTicks: optInt(raw.heartbeatTicks, 'heartbeatTicks', 1, 100_000),
-    consensus: parseConsensus(raw.consensus),
+    consensus,
   };
 }

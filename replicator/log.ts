@@ -157,6 +157,8 @@ export interface NodeStatus {
   stats: NodeStats;
   /** SHA-256 of the state machine at `applied` (only when asked: it serializes the whole book). */
   stateHash?: string;
+  /** The replicated-log protocol (the cluster file's "consensus"); absent from replicas older than it (Raft). */
+  consensus?: 'raft' | 'multipaxos';
 }
 
 export interface NodeStats {

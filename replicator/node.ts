@@ -675,6 +675,7 @@ export class ReplicaNode implements ReplicatedLog {
       conf: c.conf(),
       logTailLost: c.logTailLost,
       stats: { ...this.stats },
+      consensus: 'raft',
     };
     if (withHash) s.stateHash = this.stateHash();
     return s;

@@ -442,6 +442,7 @@ export class PaxosNode implements ReplicatedLog {
       conf: this.membership(),
       logTailLost: false,
       stats: { ...this.stats },
+      consensus: 'multipaxos',
     };
     if (withHash) s.stateHash = this.stateHash();
     return s;

@@ -37,6 +37,8 @@ export interface LocalExchangeOptions {
   ops?: boolean;
   /** Tests: the user stream's reports held per account (default USER_STREAM_REPORTS_HELD_MAX). */
   userStreamReportsHeldMax?: number;
+  /** Temporary cluster: the replicas' "consensus" (cluster-config.ts; default "raft"). */
+  consensus?: 'raft' | 'multipaxos';
 }
 
 export interface LocalExchange {
@@ -76,6 +78,7 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
         fsync: opts.fsync ?? true,
         ...(opts.echo !== undefined ? { echo: opts.echo } : {}),
         ...(opts.ops === true ? { ops: true } : {}),
+        ...(opts.consensus !== undefined ? { consensus: opts.consensus } : {}),
       })
     : ProcessCluster.open(opts.clusterConfigPath!, { ...(opts.echo !== undefined ? { echo: opts.echo } : {}) });
   if (temp && opts.feed === true) {

@@ -41,7 +41,7 @@ export const WAL_APPEND_BYTES_MAX = 64 * 1024 * 1024;
 /** Target size of one RAFT_BATCH transport frame when coalescing messages (1 MiB); one larger message is sent alone. */
 export const TRANSPORT_BATCH_BYTES_MAX = 1024 * 1024;
 /**
- * Multi-Paxos (replicator/paxos/, core only, not hosted yet): the leader proposes slots up to its
+ * Multi-Paxos (replicator/paxos/, "consensus": "multipaxos"): the leader proposes slots up to its
  * chosen prefix + this (phase 2 pipelining; propose() refuses PROPOSAL_QUEUE_FULL beyond).
  */
 export const PAXOS_PIPELINE_SLOTS_MAX = 8;

@@ -31,6 +31,7 @@ import {
 import { ENTRY_DATA_BYTES_MAX, RECORD_BYTES_MAX } from './wal/record.js';
 import { SEGMENT_BYTES_MAX } from './wal/wal.js';
 import { SNAPSHOT_BYTES_MAX } from './wal/snapshot-file.js';
+import { PEER_QUEUE_BYTES_MAX } from './transport/tcp-transport.js';
 import { PAXOS_SNAPSHOT_HEADER_BYTES } from './paxos/record-log.js';
 
 /** Every limit a rule below reads: this process's (limits.ts) and the ones it is checked against. */
@@ -45,6 +46,7 @@ export const REPLICA_LIMITS = {
   SEGMENT_BYTES_MAX,
   READ_PENDING_MAX,
   SNAPSHOT_BYTES_MAX,
+  PEER_QUEUE_BYTES_MAX,
   PAXOS_MESSAGE_VALUES_MAX,
 };
 export type ReplicaLimits = { [K in keyof typeof REPLICA_LIMITS]: number };
@@ -117,6 +119,13 @@ export function checkReplicaLimits(l: ReplicaLimits = REPLICA_LIMITS): string[] 
       'a received Multi-Paxos snapshot, with the record log header, fits the WAL snapshot limit',
       l.PAXOS_SNAPSHOT_BYTES_MAX + PAXOS_SNAPSHOT_HEADER_BYTES <= l.SNAPSHOT_BYTES_MAX &&
         l.PAXOS_SNAPSHOT_BYTES_MAX >= l.SNAPSHOT_CHUNK_BYTES,
+    ],
+    [
+      'a Multi-Paxos sender queues at least one snapshot chunk, and leaves room in the peer queue for messages',
+      l.PAXOS_SNAPSHOT_QUEUED_BYTES_MAX >= l.SNAPSHOT_CHUNK_BYTES &&
+        l.PAXOS_SNAPSHOT_QUEUED_BYTES_MAX + SNAPSHOT_CHUNK_FIXED_BYTES + l.SNAPSHOT_CHUNK_BYTES <=
+          l.PEER_QUEUE_BYTES_MAX &&
+        l.PAXOS_SNAPSHOT_PACE_MS > 0,
     ],
   ];
   return brokenRules(rules);

@@ -61,6 +61,15 @@ export const PAXOS_LEARN_SLOTS_MAX = 16;
  */
 export const PAXOS_SNAPSHOT_BYTES_MAX = 1024 * 1024 * 1024 - 64 * 1024;
 /**
+ * Multi-Paxos: snapshot chunks queued for one peer at once (2 chunks, 8 MiB; transport/paxos-transport.ts).
+ * The rest of the snapshot waits in the sender and is queued as these leave, so a snapshot larger
+ * than the transport's peer queue (PEER_QUEUE_BYTES_MAX) still goes through instead of being cut
+ * by its drops, and other messages are not shut out of that queue meanwhile.
+ */
+export const PAXOS_SNAPSHOT_QUEUED_BYTES_MAX = 2 * SNAPSHOT_CHUNK_BYTES;
+/** Multi-Paxos: how often a snapshot waiting to be queued checks the peer queue again (ms). */
+export const PAXOS_SNAPSHOT_PACE_MS = 10;
+/**
  * Multi-Paxos on the WAL (paxos/record-log.ts): a ballot is saved as one WAL term,
  * round × PAXOS_BALLOT_LEADER_SPAN + leader id, so that promises keep the WAL's order (terms never
  * go down) and two ballots of one round with different leaders are different terms. Hence node

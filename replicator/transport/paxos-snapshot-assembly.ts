@@ -2,8 +2,9 @@
 // a whole snapshot, `{ kind: 'snapshot', from, to, slot, data }`; the wire carries it as chunks
 // (paxos-codec.ts: at most SNAPSHOT_CHUNK_BYTES of data each, so a frame stays small and a large
 // snapshot does not hold up the messages queued behind it for a whole frame limit). Pure: the
-// sender cuts (toPaxosWireItems), the receiver reassembles (PaxosSnapshotAssembly) and hands
-// PaxosNode.receive() whole snapshots.
+// receiver reassembles (PaxosSnapshotAssembly) and hands PaxosNode.receive() whole snapshots;
+// the sender's side, with its pacing, is paxos-transport.ts (toPaxosWireItems is the unpaced cut,
+// for tests and tools).
 //
 // Reassembly, per sender: one snapshot at a time, chunks in offset order (one connection per
 // sender keeps them in order; a drop in the sender's queue makes a gap). A chunk at offset 0
@@ -22,7 +23,7 @@ export type PaxosDelivery =
   | { kind: 'message'; message: PaxosMessage }
   | { kind: 'snapshot'; from: NodeId; to: NodeId; slot: number; data: Uint8Array };
 
-/** The wire items of `out`: messages as they are, each snapshot cut into chunks of at most `chunkBytes`. */
+/** The wire items of `out`: messages as they are, each snapshot cut into chunks of at most `chunkBytes` (unpaced: tests, tools). */
 export function toPaxosWireItems(out: readonly PaxosDelivery[], chunkBytes: number): PaxosWireItem[] {
   const items: PaxosWireItem[] = [];
   for (const o of out) {

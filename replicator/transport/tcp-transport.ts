@@ -399,6 +399,11 @@ export class TcpTransport<T = Message> {
     return this.peers.has(id);
   }
 
+  /** Encoded bytes queued for `id` and not yet written (0 for an unknown peer): senders of bulk data pace themselves on it. */
+  queuedBytes(id: NodeId): number {
+    return this.peers.get(id)?.queueBytes ?? 0;
+  }
+
   /** Forgets a peer: closes its connection and drops its queue. */
   removePeer(id: NodeId): void {
     const p = this.peers.get(id);

@@ -33,6 +33,7 @@ describe('replica limits', () => {
       [
         'a snapshot chunk with the largest membership fits one transport frame',
         'a Multi-Paxos snapshot chunk fits one transport frame',
+        'a Multi-Paxos sender queues at least one snapshot chunk, and leaves room in the peer queue for messages',
       ],
     ],
     [{ TRANSPORT_BATCH_BYTES_MAX: REPLICA_LIMITS.FRAME_BYTES_MAX + 1 }, 'a coalesced transport batch fits one frame'],
@@ -54,6 +55,14 @@ describe('replica limits', () => {
     [
       { PAXOS_MESSAGE_VALUES_MAX: 64 },
       'the largest PROMISE or LEARN the Multi-Paxos decoder accepts fits one transport frame',
+    ],
+    [
+      { PAXOS_SNAPSHOT_BYTES_MAX: REPLICA_LIMITS.SNAPSHOT_BYTES_MAX },
+      'a received Multi-Paxos snapshot, with the record log header, fits the WAL snapshot limit',
+    ],
+    [
+      { PAXOS_SNAPSHOT_QUEUED_BYTES_MAX: REPLICA_LIMITS.PEER_QUEUE_BYTES_MAX },
+      'a Multi-Paxos sender queues at least one snapshot chunk, and leaves room in the peer queue for messages',
     ],
   ])('a planted contradiction %o is named', (change, rule: string | string[]) => {
     expect(checkReplicaLimits({ ...REPLICA_LIMITS, ...change })).toEqual(typeof rule === 'string' ? [rule] : rule);

@@ -13,6 +13,7 @@ import {
   type PaxosDelivery,
 } from '../../replicator/transport/paxos-snapshot-assembly.js';
 import { PROTOCOL_VERSION, encodeHello } from '../../replicator/transport/raft-codec.js';
+import { PaxosTransport } from '../../replicator/transport/paxos-transport.js';
 import { TcpTransport, type TransportLogFields } from '../../replicator/transport/tcp-transport.js';
 import { paxosWireCodec } from '../../replicator/transport/wire-codecs.js';
 import { collectLog, type LogRecord } from '../ops/collect-log.js';
@@ -148,6 +149,56 @@ describe('TcpTransport with the Multi-Paxos codec (real sockets)', () => {
     await closed;
     await waitFor('refusal logged', () => b.logs.some((l) => l.reason === 'WRONG_PROTOCOL'));
     expect(b.received).toEqual([]);
+  });
+});
+
+describe('PaxosTransport (real sockets): snapshots paced on the peer queue', () => {
+  const open: PaxosTransport[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((t) => t.stop()));
+  });
+
+  /** A peer queue of 64 KiB (the newest dropped beyond), chunks of 8 KiB, at most 16 KiB of them queued. */
+  function paxosNode(id: number, peers: Map<number, { host: string; port: number }>) {
+    const received: PaxosDelivery[] = [];
+    const t = new PaxosTransport({
+      selfId: id,
+      clusterId: 'paxos-test',
+      listen: { host: HOST, port: 0 },
+      peers,
+      onDeliveries: (items) => received.push(...items),
+      limits: { peerQueueBytesMax: 64 * 1024 },
+      snapshotChunkBytes: 8 * 1024,
+      snapshotQueuedBytesMax: 16 * 1024,
+      log: collectLog([]),
+    });
+    open.push(t);
+    return { t, received };
+  }
+
+  it('delivers a snapshot 16 times the peer queue whole, with messages between its chunks, and ignores re-offers meanwhile', async () => {
+    const b = paxosNode(2, new Map());
+    await b.t.start();
+    const a = paxosNode(1, new Map([[2, { host: HOST, port: b.t.port }]]));
+    // Queued before the connection is up: everything waits in the 64 KiB peer queue at first.
+    const data = bytes(1024 * 1024, 11);
+    a.t.send([snapshot(1, 2, 90, data), { kind: 'message', message: prepare(1, 2, 1) }]);
+    a.t.send([snapshot(1, 2, 91, bytes(10, 1))]); // still being queued: ignored
+    await a.t.start();
+    for (let round = 2; round <= 5; round++) a.t.send([{ kind: 'message', message: prepare(1, 2, round) }]);
+    await waitFor('the snapshot', () => b.received.some((d) => d.kind === 'snapshot'));
+    await waitFor('the messages', () => b.received.filter((d) => d.kind === 'message').length === 5);
+    const snaps = b.received.filter((d) => d.kind === 'snapshot');
+    expect(snaps).toHaveLength(1);
+    expect(snaps[0]!.slot).toBe(90);
+    expect(Buffer.from(snaps[0]!.data).equals(Buffer.from(data))).toBe(true);
+    const st = a.t.stats();
+    expect(st.droppedMessages).toBe(0); // nothing cut by the queue limit
+    expect(st.snapshots).toMatchObject({ sent: 1, offersIgnored: 1 });
+    expect(b.t.stats().snapshots).toMatchObject({ delivered: 1, dropped: 0, refusedTooLarge: 0 });
+    // Once the first is queued, the next offer goes out.
+    a.t.send([snapshot(1, 2, 92, bytes(20_000, 2))]);
+    await waitFor('the second snapshot', () => b.received.filter((d) => d.kind === 'snapshot').length === 2);
   });
 });
 

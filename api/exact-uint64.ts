@@ -7,9 +7,11 @@
 // bigint above: the edges' Notional.
 
 import protobuf from 'protobufjs';
-import { notionalMax, type Notional } from '../engine/notional.js';
+import { notionalMax, notionalOfBigint, type Notional } from '../engine/notional.js';
 import type { ShardConfig } from '../engine/types.js';
 import { NOTIONAL_MAX } from './limits.js';
+
+export { notionalOfBigint };
 
 /** The largest uint64: a notional above it has no protobuf form (order_entry.proto, events.proto, query.proto). */
 export const UINT64_MAX = NOTIONAL_MAX;
@@ -57,11 +59,6 @@ export function int64Wire(value: Notional): number | LongLike {
   if (value < INT64_MIN || value > INT64_MAX) throw new RangeError(`${value} is not an int64`);
   const bits = BigInt.asUintN(64, value);
   return { low: Number(bits & U32_MASK) | 0, high: Number((bits >> 32n) & U32_MASK) | 0, unsigned: false };
-}
-
-/** A bigint as the edges carry a notional: a number when it is a safe integer, else the bigint. */
-export function notionalOfBigint(value: bigint): Notional {
-  return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value;
 }
 
 /** A decoded uint64 (protobufjs gives a Long, or a number) as a Notional, exactly. */

@@ -22,6 +22,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { ExecutionReportOut } from './execution-report.js';
 import { jsonParseExact, jsonStringifyExact } from './json-exact.js';
+import { notionalOfBigint } from '../engine/notional.js';
 import { NOTIONAL_MAX } from './limits.js';
 import {
   CANONICAL_FIELDS,
@@ -107,7 +108,7 @@ function notionalValue(v: unknown): number | bigint | undefined {
   else if (typeof v === 'number' && Number.isSafeInteger(v)) n = BigInt(v);
   else return undefined;
   if (n < 0n || n > NOTIONAL_MAX) return undefined;
-  return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+  return notionalOfBigint(n);
 }
 
 /** A report field as the canonical form needs it, from REST's JSON or protobuf's JSON mapping; undefined if it cannot be one. */

@@ -29,7 +29,7 @@ import type { Notional } from '../engine/notional.js';
 import type { InstrumentConfig, ShardConfig } from '../engine/types.js';
 import { parseClusterConfig, parseHostPort } from '../replicator/cluster-config.js';
 import type { ApiKeyConfig } from '../api/auth.js';
-import { notionalBeyondUint64 } from '../api/exact-uint64.js';
+import { notionalBeyondUint64, notionalOfBigint } from '../api/exact-uint64.js';
 
 export interface RiskLimits {
   /** Largest quantity of one order (quantity units). */
@@ -117,8 +117,7 @@ function notionalLimit(v: unknown, what: string): Notional {
   }
   if (typeof v !== 'string' || !/^[1-9][0-9]{0,39}$/.test(v))
     fail(`${what} must be a positive integer (a number, or a string of digits)`);
-  const n = BigInt(v);
-  return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+  return notionalOfBigint(BigInt(v));
 }
 
 function apiKeys(v: unknown, what: string): ApiKeyConfig[] {

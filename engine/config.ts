@@ -2,7 +2,6 @@
 // make integer arithmetic in the engine exact. A bad config is an operator error:
 // it throws at startup, never at match time.
 
-import { isWide, notionalMax } from './notional.js';
 import { Stp, type InstrumentConfig, type ShardConfig } from './types.js';
 
 /** Hard ceiling on live orders per shard, whatever the config says (typed-array sizes stay addressable). */
@@ -115,21 +114,5 @@ export function validateConfig(config: ShardConfig): void {
     if (ids.has(a.id)) fail(`accounts[${i}].id`, `duplicate account ${a.id}`);
     ids.add(a.id);
     if (!Object.values(Stp).includes(a.stp)) fail(`accounts[${i}].stp`, 'unknown mode');
-  });
-}
-
-/**
- * For a process whose downstream code does not yet carry notionals above 2^53 exactly (it would
- * round them silently): throws, naming the first wide instrument (maxPrice × maxQty ≥ 2^53),
- * the process and what would not be exact. An operator error at startup, like any bad config.
- */
-export function refuseWideInstruments(config: ShardConfig, processName: string, notExact: string): void {
-  config.instruments.forEach((x, i) => {
-    if (!isWide(x)) return;
-    fail(
-      `instruments[${i}]`,
-      `${x.symbol} is a wide instrument (maxPrice * maxQty = ${notionalMax(x.maxPrice, x.maxQty)} exceeds 2^53-1), ` +
-        `which the ${processName} does not support yet: ${notExact} would not be exact`,
-    );
   });
 }

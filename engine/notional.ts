@@ -103,6 +103,11 @@ export function notionalHi(value: Notional): number {
   return typeof value === 'number' ? 0 : Number(value >> LIMB_BITS);
 }
 
+/** A bigint as the edges carry a notional (or any integer sum): a number when it is a safe integer, else the bigint. */
+export function notionalOfBigint(value: bigint): Notional {
+  return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value;
+}
+
 /** maxPrice × maxQty, exactly. */
 export function notionalMax(maxPrice: number, maxQty: number): bigint {
   return BigInt(maxPrice) * BigInt(maxQty);
@@ -120,15 +125,4 @@ export function isWide(cfg: { maxPrice: number; maxQty: number }): boolean {
  */
 export function notionalJson(value: Notional): number | string {
   return typeof value === 'number' ? value : value.toString();
-}
-
-/**
- * The notional as a number, for consumers that carry it as one (JSON numbers, proto uint64 via
- * double, f64 columns): exact when it is one; a bigint (only a wide instrument's, which such a
- * process refuses at startup with config.ts refuseWideInstruments) throws a RangeError rather
- * than being rounded silently.
- */
-export function safeNotional(value: Notional): number {
-  if (typeof value === 'number') return value;
-  throw new RangeError(`notional ${value} exceeds 2^53-1: this consumer carries notionals as numbers`);
 }

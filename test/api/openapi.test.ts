@@ -25,12 +25,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { ALL_REASONS, ErrorCode } from '../../api/errors.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
-import { startLocalEvents, type LocalEvents } from '../../events/local-events.js';
+import type { LocalEvents } from '../../events/local-events.js';
 import { QueryErrorCode } from '../../events/query/service.js';
 import { ADMIN_ROUTES } from '../../gateway/rest-server.js';
 import { startLocalExchange, type LocalExchange } from '../../processes/local-exchange.js';
-import { freePort } from '../../replicator/process-cluster.js';
-import { waitFor } from '../events/helpers.js';
+import { startEventsOn, waitFor } from '../events/helpers.js';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 const K1 = { key: 'demo-key-1', hmacSecret: 'demo-secret-1-change-me' };
@@ -166,16 +165,7 @@ let q: string;
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'mb-openapi-'));
   ex = await startLocalExchange();
-  events = await startLocalEvents({
-    clusterConfigPath: ex.cluster.configPath,
-    gatewayConfigPath: ex.gatewayConfigPath,
-    dataDir: dir,
-    brokerPort: 0,
-    brokerOps: '127.0.0.1:0',
-    publisherOps: '127.0.0.1:0',
-    queryRest: `127.0.0.1:${await freePort()}`,
-    queryGrpc: `127.0.0.1:${await freePort()}`,
-  });
+  events = await startEventsOn(ex.cluster.configPath, ex.gatewayConfigPath, dir);
   gw = ex.restUrl;
   q = `http://${events.queryRest}`;
 }, 180_000);

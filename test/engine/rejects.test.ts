@@ -858,13 +858,6 @@ describe('config validation', () => {
     expect(() => parseConfig(json(2 ** 53, 1))).toThrow(/maxPrice/);
     expect(() => parseConfig(json(1_000_000_000, 2 ** 53))).toThrow(/maxQty/);
   });
-  it('refuseWideInstruments names the wide instrument and what is not exact', async () => {
-    const { parseConfig, refuseWideInstruments } = await import('../../engine/config.js');
-    refuseWideInstruments(parseConfig(json(1_000_000_000, 9_007_199)), 'gateway', 'cum_notional');
-    expect(() => refuseWideInstruments(parseConfig(json(1_000_000_000, 9_007_200)), 'gateway', 'cum_notional')).toThrow(
-      /instruments\[0\]: BTC-USD is a wide instrument .* 9007200000000000 .* gateway .* cum_notional would not be exact/,
-    );
-  });
 });
 
 // ---------------------------------------------------------------------------

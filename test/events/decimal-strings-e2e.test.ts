@@ -16,14 +16,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventsCodec, type ExecRecord, type TradeRecord } from '../../events/codec.js';
 import { kafkaClient } from '../../events/kafka.js';
-import { startLocalEvents, type LocalEvents } from '../../events/local-events.js';
+import type { LocalEvents } from '../../events/local-events.js';
 import { QueryGrpcClient, QueryRestClient } from '../../events/query/client.js';
 import { TOPIC_FILLS, TOPIC_ORDERS, TOPIC_TRADES } from '../../events/topics.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { NO_LOG } from '../../ops/log.js';
 import { startLocalExchange, type LocalExchange } from '../../processes/local-exchange.js';
-import { freePort } from '../../replicator/process-cluster.js';
-import { waitFor } from './helpers.js';
+import { startEventsOn, waitFor } from './helpers.js';
 
 const K1 = { key: 'demo-key-1', hmacSecret: 'demo-secret-1-change-me' };
 const K2 = { key: 'demo-key-2', hmacSecret: 'demo-secret-2-change-me' };
@@ -120,16 +119,7 @@ let lastSeq = 0;
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'mb-decimal-strings-'));
   ex = await startLocalExchange({});
-  events = await startLocalEvents({
-    clusterConfigPath: ex.cluster.configPath,
-    gatewayConfigPath: ex.gatewayConfigPath,
-    dataDir: dir,
-    brokerPort: 0,
-    brokerOps: '127.0.0.1:0',
-    publisherOps: '127.0.0.1:0',
-    queryRest: `127.0.0.1:${await freePort()}`,
-    queryGrpc: `127.0.0.1:${await freePort()}`,
-  });
+  events = await startEventsOn(ex.cluster.configPath, ex.gatewayConfigPath, dir);
   queryRest = new QueryRestClient(`http://${events.queryRest}`, K1);
   queryGrpc = new QueryGrpcClient(events.queryGrpc, K1);
   stopKafka = await consumeKafka(events.brokers);

@@ -19,7 +19,8 @@ import { encodeBatch, registerCommand, type LoggedCommand } from '../../shard/ba
 import { projection, readWholeLog, replayRecords, type ReplayedRecords } from '../../events/read-models/reference.js';
 import { decodeSnapshotEnvelope } from '../../shard/snapshot-envelope.js';
 import { Prng } from '../../replicator/prng.js';
-import { REPO_ROOT } from '../../replicator/process-cluster.js';
+import { REPO_ROOT, freePort } from '../../replicator/process-cluster.js';
+import { startLocalEvents, type LocalEvents } from '../../events/local-events.js';
 import { kill, spawnReady, type Child } from '../../ops/child-process.js';
 import { commandData } from '../../replicator/log.js';
 
@@ -194,3 +195,24 @@ export { decodeSnapshotEnvelope };
 // Child processes
 
 export { kill, spawnReady, type Child };
+
+/**
+ * The events side of an exchange (embedded broker, publisher, query service) for the cluster and
+ * gateway files given, every port free, its data under `dataDir`.
+ */
+export async function startEventsOn(
+  clusterConfigPath: string,
+  gatewayConfigPath: string,
+  dataDir: string,
+): Promise<LocalEvents> {
+  return startLocalEvents({
+    clusterConfigPath,
+    gatewayConfigPath,
+    dataDir,
+    brokerPort: 0,
+    brokerOps: '127.0.0.1:0',
+    publisherOps: '127.0.0.1:0',
+    queryRest: `127.0.0.1:${await freePort()}`,
+    queryGrpc: `127.0.0.1:${await freePort()}`,
+  });
+}

@@ -12,13 +12,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionReportOut } from '../../api/execution-report.js';
 import type { TradeRecord } from '../../events/codec.js';
-import { startLocalEvents, type LocalEvents } from '../../events/local-events.js';
+import type { LocalEvents } from '../../events/local-events.js';
 import { CANDLE_INTERVALS } from '../../events/read-models/model.js';
 import { referenceCandles, referenceTicker, referenceTrades } from '../../events/read-models/reference.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { startLocalExchange, type LocalExchange } from '../../processes/local-exchange.js';
-import { freePort } from '../../replicator/process-cluster.js';
-import { integersOnly, waitFor } from './helpers.js';
+import { integersOnly, startEventsOn, waitFor } from './helpers.js';
 
 const K1 = { key: 'demo-key-1', hmacSecret: 'demo-secret-1-change-me' };
 const K2 = { key: 'demo-key-2', hmacSecret: 'demo-secret-2-change-me' };
@@ -36,16 +35,7 @@ let lastSeq = 0;
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'mb-market-data-'));
   ex = await startLocalExchange({ feed: true });
-  events = await startLocalEvents({
-    clusterConfigPath: ex.cluster.configPath,
-    gatewayConfigPath: ex.gatewayConfigPath,
-    dataDir: dir,
-    brokerPort: 0,
-    brokerOps: '127.0.0.1:0',
-    publisherOps: '127.0.0.1:0',
-    queryRest: `127.0.0.1:${await freePort()}`,
-    queryGrpc: `127.0.0.1:${await freePort()}`,
-  });
+  events = await startEventsOn(ex.cluster.configPath, ex.gatewayConfigPath, dir);
   rest1 = new OrderEntryRestClient({ baseUrl: ex.restUrl, key: K1 });
   rest2 = new OrderEntryRestClient({ baseUrl: ex.restUrl, key: K2 });
 }, 180_000);

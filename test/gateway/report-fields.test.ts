@@ -19,15 +19,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionReportOut } from '../../api/execution-report.js';
 import { EventsCodec, type ExecRecord } from '../../events/codec.js';
 import { kafkaClient } from '../../events/kafka.js';
-import { startLocalEvents, type LocalEvents } from '../../events/local-events.js';
+import type { LocalEvents } from '../../events/local-events.js';
 import { QueryGrpcClient, QueryRestClient } from '../../events/query/client.js';
 import { TOPIC_FILLS, TOPIC_ORDERS } from '../../events/topics.js';
 import { OrderEntryGrpcClient, type OrderSessionHandle } from '../../gateway/client/grpc-client.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { NO_LOG } from '../../ops/log.js';
 import { startLocalExchange, type LocalExchange } from '../../processes/local-exchange.js';
-import { freePort } from '../../replicator/process-cluster.js';
-import { waitFor } from '../events/helpers.js';
+import { startEventsOn, waitFor } from '../events/helpers.js';
 import { until } from '../feed/harness.js';
 
 const K1 = { key: 'demo-key-1', hmacSecret: 'demo-secret-1-change-me' };
@@ -59,16 +58,7 @@ const keep = (rs: ExecutionReportOut[]): ExecutionReportOut[] => {
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'mb-report-fields-'));
   ex = await startLocalExchange({ gatewayOverrides: { chainHeadEveryMs: 100 } });
-  events = await startLocalEvents({
-    clusterConfigPath: ex.cluster.configPath,
-    gatewayConfigPath: ex.gatewayConfigPath,
-    dataDir: dir,
-    brokerPort: 0,
-    brokerOps: '127.0.0.1:0',
-    publisherOps: '127.0.0.1:0',
-    queryRest: `127.0.0.1:${await freePort()}`,
-    queryGrpc: `127.0.0.1:${await freePort()}`,
-  });
+  events = await startEventsOn(ex.cluster.configPath, ex.gatewayConfigPath, dir);
   rest1 = new OrderEntryRestClient({ baseUrl: ex.restUrl, key: K1 });
   rest2 = new OrderEntryRestClient({ baseUrl: ex.restUrl, key: K2 });
   grpc1 = new OrderEntryGrpcClient({ address: ex.grpcAddress, key: K1 });

@@ -17,12 +17,12 @@ import path from 'node:path';
 import { parse } from 'lossless-json';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signRequest } from '../../api/signing.js';
-import { startLocalEvents, type LocalEvents } from '../../events/local-events.js';
+import type { LocalEvents } from '../../events/local-events.js';
+import { startEventsOn } from '../events/helpers.js';
 import { QueryRestClient } from '../../events/query/client.js';
 import { OrderEntryRestClient, type RestClientKey } from '../../gateway/client/rest-client.js';
 import { WsConnection } from '../../feed/client/ws-connection.js';
 import { startLocalExchange, type LocalExchange } from '../../processes/local-exchange.js';
-import { freePort } from '../../replicator/process-cluster.js';
 import { Prng } from '../../replicator/prng.js';
 
 const K1 = { key: 'demo-key-1', hmacSecret: 'demo-secret-1-change-me' };
@@ -153,16 +153,7 @@ let n = 0;
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'mb-user-stream-positions-'));
   ex = await startLocalExchange({});
-  events = await startLocalEvents({
-    clusterConfigPath: ex.cluster.configPath,
-    gatewayConfigPath: ex.gatewayConfigPath,
-    dataDir: dir,
-    brokerPort: 0,
-    brokerOps: '127.0.0.1:0',
-    publisherOps: '127.0.0.1:0',
-    queryRest: `127.0.0.1:${await freePort()}`,
-    queryGrpc: `127.0.0.1:${await freePort()}`,
-  });
+  events = await startEventsOn(ex.cluster.configPath, ex.gatewayConfigPath, dir);
   rest[1] = new OrderEntryRestClient({ baseUrl: ex.restUrl, key: K1 });
   rest[2] = new OrderEntryRestClient({ baseUrl: ex.restUrl, key: K2 });
   query[1] = new QueryRestClient(`http://${events.queryRest}`, K1);

@@ -17,13 +17,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionReportOut } from '../../api/execution-report.js';
 import { jsonStringifyExact } from '../../api/json-exact.js';
 import { runReplay } from '../../cli/audit-commands.js';
-import { startLocalEvents, type LocalEvents } from '../../events/local-events.js';
+import type { LocalEvents } from '../../events/local-events.js';
 import { QueryGrpcClient, QueryRestClient } from '../../events/query/client.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { startLocalExchange, type LocalExchange } from '../../processes/local-exchange.js';
 import { REPO_ROOT, freePort } from '../../replicator/process-cluster.js';
 import { runCli, tempDir } from '../audit/helpers.js';
-import { waitFor } from '../events/helpers.js';
+import { startEventsOn, waitFor } from '../events/helpers.js';
 
 const K1 = { key: 'wide-e2e-key-1', hmacSecret: 'wide-e2e-secret-1' };
 const K2 = { key: 'wide-e2e-key-2', hmacSecret: 'wide-e2e-secret-2' };
@@ -131,16 +131,7 @@ beforeAll(async () => {
   data = path.join(root, 'data');
   const clusterConfig = await writeConfigs();
   ex = await startLocalExchange({ clusterConfigPath: clusterConfig, gatewayConfigPath: gatewayConfig });
-  events = await startLocalEvents({
-    clusterConfigPath: clusterConfig,
-    gatewayConfigPath: gatewayConfig,
-    dataDir: path.join(data, 'events'),
-    brokerPort: 0,
-    brokerOps: '127.0.0.1:0',
-    publisherOps: '127.0.0.1:0',
-    queryRest: `127.0.0.1:${await freePort()}`,
-    queryGrpc: `127.0.0.1:${await freePort()}`,
-  });
+  events = await startEventsOn(clusterConfig, gatewayConfig, path.join(data, 'events'));
   const rest1 = new OrderEntryRestClient({ baseUrl: ex.restUrl, key: K1 });
   const rest2 = new OrderEntryRestClient({ baseUrl: ex.restUrl, key: K2 });
   await place(rest1, 'SELL', '999999.97', '600.00000000');

@@ -140,19 +140,29 @@ async function converged(cl: Cluster): Promise<void> {
   );
 }
 
+/** A cluster of MEMBERS on a fresh temporary data dir (removed after the tests). */
+function newCluster(): Cluster {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-paxos-node-'));
+  dirs.push(dataDir);
+  return new Cluster(dataDir);
+}
+
+/** Starts every member and waits for a leader. */
+async function startAll(cl: Cluster): Promise<void> {
+  for (const id of MEMBERS) cl.start(id);
+  await waitFor(
+    () => `a leader:\n${cl.describe()}`,
+    () => cl.leader() !== undefined,
+    DEADLINE_MS,
+    20,
+  );
+}
+
 describe('PaxosNode: three replicas in-process over the real WAL', () => {
   it('applies proposals exactly once in one order on every replica, through a leader crash, a restart and snapshots', async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-paxos-node-'));
-    dirs.push(dataDir);
-    const cl = new Cluster(dataDir);
+    const cl = newCluster();
     try {
-      for (const id of MEMBERS) cl.start(id);
-      await waitFor(
-        () => `a leader:\n${cl.describe()}`,
-        () => cl.leader() !== undefined,
-        DEADLINE_MS,
-        20,
-      );
+      await startAll(cl);
       const clientId = await registerSession(cl.leader()!);
       const first = await submit(cl, clientId, 1, 31);
       expect([...first.values()].every((o) => o === ApplyOutcome.APPLIED)).toBe(true);
@@ -211,17 +221,9 @@ describe('PaxosNode: three replicas in-process over the real WAL', () => {
   }, 120_000);
 
   it('recovers after a restart of the whole cluster: the same state, and progress', async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-paxos-node-'));
-    dirs.push(dataDir);
-    const cl = new Cluster(dataDir);
+    const cl = newCluster();
     try {
-      for (const id of MEMBERS) cl.start(id);
-      await waitFor(
-        () => `a leader:\n${cl.describe()}`,
-        () => cl.leader() !== undefined,
-        DEADLINE_MS,
-        20,
-      );
+      await startAll(cl);
       const clientId = await registerSession(cl.leader()!);
       await submit(cl, clientId, 1, 21);
       await converged(cl);

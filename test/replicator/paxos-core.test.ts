@@ -582,6 +582,19 @@ describe('departure 8 — a replica whose WAL lost acknowledged records recovers
     expect(promise.index).toBe(2); // its chosen prefix covers every slot where it may have lost an acceptance
   });
 
+  it('the marker removal waits for the CHOSEN records that reach H to be durable, even when the reply comes after they were learned', () => {
+    const c2 = lostTail(2, b(2, 1), 5);
+    drain(c2);
+    c2.step(accept(3, 2, b(3, 3), 1, val('a', b(3, 3)), 1)); // learned in memory, record not yet durable
+    c2.step(reply(3, b(3, 3), 1, 5));
+    const rd = c2.ready();
+    expect(rd.records.some((r) => r.kind === RecordKind.CHOSEN && r.slot === 1)).toBe(true);
+    expect(rd.logTailRecovered).toBeUndefined(); // a crash now would lose the CHOSEN record with the marker gone
+    c2.advance();
+    expect(drain(c2).logTailRecovered).toBe(true);
+    expect(c2.recovering).toBe(false);
+  });
+
   it('a restart while recovering finds the marker again and starts over with a new nonce', () => {
     const c2 = lostTail(2, b(2, 1), 5);
     drain(c2);

@@ -12,7 +12,9 @@
 //   accepted at the leader's ballot) or from LEARN messages, and apply in slot order;
 // - heartbeats with a randomized election timeout (injected entropy) detect a failed leader; a
 //   NACK carrying a higher ballot preempts a leader or candidate, which steps down;
-// - catch-up: chosen values in bounded LEARN messages, or a snapshot request to the host.
+// - catch-up: chosen values in bounded LEARN messages, or a snapshot request to the host;
+// - a replica whose WAL lost acknowledged records recovers without promising or campaigning
+//   until its chosen prefix covers what a current leader proposed (RECOVER_QUERY / _REPLY).
 // Safety rules and the durable-state design: replicator/paxos/README.md.
 
 import { SlotStore, ballotEquals, compareBallots, invariant, valuesEqual } from './slot-store.js';
@@ -39,11 +41,25 @@ import {
 
 export { compareBallots, ballotEquals, valuesEqual } from './slot-store.js';
 
-const { PREPARE, PROMISE, ACCEPT, ACCEPTED, NACK, HEARTBEAT, HEARTBEAT_RESP, LEARN } = PaxosMessageType;
+const { PREPARE, PROMISE, ACCEPT, ACCEPTED, NACK, HEARTBEAT, HEARTBEAT_RESP, LEARN, RECOVER_QUERY, RECOVER_REPLY } =
+  PaxosMessageType;
 const { FOLLOWER, CANDIDATE, LEADER } = PaxosRole;
 
 function message(type: PaxosMessageType, from: NodeId, to: NodeId, ballot: Ballot, index: number): PaxosMessage {
   return { type, from, to, ballot, index, slot: 0, values: [] };
+}
+
+/**
+ * A replica recovering from a lost WAL tail (README.md, departure 8): it neither promises nor
+ * campaigns until its durable chosen prefix reaches `targetSlot`, the lowest highest-proposed
+ * slot of a leader of ballot ≥ `promisedAtLoss` that answered this life's nonce.
+ */
+interface TailRecovery {
+  nonce: number;
+  /** The promise recovered at start (≥ the promise when the records were lost). */
+  promisedAtLoss: Ballot;
+  targetSlot: number | undefined;
+  queryElapsed: number;
 }
 
 /** What a candidate heard in one PROMISE. */
@@ -90,6 +106,15 @@ export class PaxosCore {
   /** Chosen entries handed to the host through this slot. */
   private applied = 0;
 
+  /** Set while recovering from a lost WAL tail; cleared at the advance() of the Ready that says logTailRecovered. */
+  private tailRecovery: TailRecovery | undefined;
+  /** The chosen prefix whose CHOSEN records (or snapshot) are durable: as of the last advance(). */
+  private durableChosen = 0;
+  private chosenInReady = 0;
+  /** The next Ready says logTailRecovered; then the one in flight does. */
+  private tailRecoveredPending = false;
+  private tailRecoveredInReady = false;
+
   // Output accumulated until the next ready().
   private msgs: PaxosMessage[] = [];
   private msgsAfterPersist: PaxosMessage[] = [];
@@ -116,6 +141,19 @@ export class PaxosCore {
     this.quorum = Math.floor(cfg.members.length / 2) + 1;
     if (recovered !== undefined) this.recover(recovered);
     this.resetElectionTimeout();
+    const lost = recovered?.logTailLost;
+    if (lost !== undefined) this.startTailRecovery(lost.recoveryNonce);
+  }
+
+  /** README.md, departure 8. A single member does not wait: nobody holds what it lost. */
+  private startTailRecovery(nonce: number): void {
+    invariant(Number.isSafeInteger(nonce) && nonce >= 1, `paxos: recovery nonce ${nonce}`);
+    if (this.peers.length === 0) {
+      this.tailRecoveredPending = true;
+      return;
+    }
+    this.tailRecovery = { nonce, promisedAtLoss: this.promised, targetSlot: undefined, queryElapsed: 0 };
+    this.broadcastRecoverQuery();
   }
 
   private recover(r: PaxosRecoveredState): void {
@@ -132,6 +170,7 @@ export class PaxosCore {
     }
     this.slots.advanceChosen();
     this.roundSeen = this.promised.round;
+    this.durableChosen = this.slots.chosen;
   }
 
   // ---- inputs ---------------------------------------------------------------------------
@@ -143,6 +182,12 @@ export class PaxosCore {
         this.heartbeatElapsed = 0;
         this.broadcastHeartbeat();
       }
+      return;
+    }
+    const rec = this.tailRecovery;
+    if (rec !== undefined) {
+      // Never campaigns (its own promise would count in its quorum); asks again until caught up.
+      if (++rec.queryElapsed >= this.cfg.heartbeatTicks) this.broadcastRecoverQuery();
       return;
     }
     if (++this.electionElapsed >= this.electionTimeout) this.campaign();
@@ -184,6 +229,10 @@ export class PaxosCore {
         return this.onHeartbeatResp(m);
       case LEARN:
         return this.onLearn(m);
+      case RECOVER_QUERY:
+        return this.onRecoverQuery(m);
+      case RECOVER_REPLY:
+        return this.onRecoverReply(m);
     }
   }
 
@@ -195,7 +244,10 @@ export class PaxosCore {
     if (slot <= this.applied) return false;
     this.slots.installSnapshot(slot);
     this.applied = slot;
+    // The host saved the snapshot durably before calling this.
+    if (slot > this.durableChosen) this.durableChosen = slot;
     this.afterChosenAdvanced();
+    this.checkTailRecovered();
     return true;
   }
 
@@ -208,6 +260,7 @@ export class PaxosCore {
   // ---- phase 1 --------------------------------------------------------------------------
 
   private campaign(): void {
+    invariant(this.tailRecovery === undefined, 'paxos: a recovering replica campaigned');
     const round = Math.max(this.promised.round, this.roundSeen) + 1;
     this.becomeFollower(0);
     this.role = CANDIDATE;
@@ -225,6 +278,8 @@ export class PaxosCore {
       this.msgs.push(message(NACK, this.id, m.from, this.promised, this.slots.chosen));
       return;
     }
+    // Recovering: its PROMISE would omit the acceptances it lost (departure 8): no phase 1 at all.
+    if (this.tailRecovery !== undefined) return;
     if (compareBallots(m.ballot, this.promised) > 0) {
       this.becomeFollower(0);
       this.setPromised(m.ballot);
@@ -466,6 +521,51 @@ export class PaxosCore {
     if (m.values.length > 0) this.msgs.push(m);
   }
 
+  // ---- recovery from a lost WAL tail (README.md, departure 8) ------------------------------
+
+  private broadcastRecoverQuery(): void {
+    const rec = this.tailRecovery!;
+    rec.queryElapsed = 0;
+    for (const p of this.peers) {
+      const q = message(RECOVER_QUERY, this.id, p, BALLOT_ZERO, 0);
+      q.slot = rec.nonce;
+      this.msgs.push(q);
+    }
+  }
+
+  /** A leader answers with its ballot and the highest slot it proposed (every slot ≤ its floor is chosen, so it counts too). */
+  private onRecoverQuery(m: PaxosMessage): void {
+    if (this.role !== LEADER) return;
+    const highest = Math.max(this.nextSlot - 1, this.floor, this.slots.chosen);
+    const r = message(RECOVER_REPLY, this.id, m.from, this.ballot, highest);
+    r.slot = m.slot;
+    this.msgs.push(r);
+  }
+
+  /**
+   * Only an answer to this life's nonce (sent after the restart, so its H covers every slot where
+   * an acceptance was lost) from a leader of a ballot ≥ the promise at the loss sets the target.
+   * Each such answer suffices alone, so the lowest is kept (a later leader may have proposed less).
+   */
+  private onRecoverReply(m: PaxosMessage): void {
+    const rec = this.tailRecovery;
+    if (rec === undefined || m.slot !== rec.nonce || compareBallots(m.ballot, rec.promisedAtLoss) < 0) return;
+    if (rec.targetSlot === undefined || m.index < rec.targetSlot) rec.targetSlot = m.index;
+    this.checkTailRecovered();
+  }
+
+  /** Caught up once the durable chosen prefix reaches the target: the next Ready asks for the marker's removal. */
+  private checkTailRecovered(): void {
+    const rec = this.tailRecovery;
+    if (rec === undefined || this.tailRecoveredInReady || rec.targetSlot === undefined) return;
+    if (this.durableChosen >= rec.targetSlot) this.tailRecoveredPending = true;
+  }
+
+  /** Recovering from a lost WAL tail: no PROMISE, no campaign (README.md, departure 8). */
+  get recovering(): boolean {
+    return this.tailRecovery !== undefined;
+  }
+
   // ---- Ready ----------------------------------------------------------------------------
 
   hasReady(): boolean {
@@ -473,7 +573,8 @@ export class PaxosCore {
       this.promisedDirty ||
       this.msgs.length + this.msgsAfterPersist.length + this.records.length + this.snapshotRequests.length > 0 ||
       this.slots.chosen > this.applied ||
-      this.selfAcksPending.length > 0
+      this.selfAcksPending.length > 0 ||
+      this.tailRecoveredPending
     );
   }
 
@@ -493,6 +594,13 @@ export class PaxosCore {
       soft: { role: this.role, leader: this.leader, ballot: this.ballot },
     };
     if (this.promisedDirty) rd.promised = this.promised;
+    if (this.tailRecoveredPending) {
+      rd.logTailRecovered = true;
+      this.tailRecoveredPending = false;
+      this.tailRecoveredInReady = true;
+    }
+    // Every slot ≤ chosen has its CHOSEN record in this Ready or an earlier one (or a snapshot).
+    this.chosenInReady = this.slots.chosen;
     this.selfAcksInReady = this.role === LEADER ? { ballot: this.ballot, slots: this.selfAcksPending } : undefined;
     this.selfAcksPending = [];
     this.msgs = [];
@@ -508,6 +616,14 @@ export class PaxosCore {
   advance(): void {
     invariant(this.outstandingReady, 'paxos: advance() without ready()');
     this.outstandingReady = false;
+    if (this.chosenInReady > this.durableChosen) this.durableChosen = this.chosenInReady;
+    if (this.tailRecoveredInReady) {
+      // The marker's removal is durable: promise and campaign again.
+      this.tailRecoveredInReady = false;
+      this.tailRecovery = undefined;
+      this.electionElapsed = 0;
+    }
+    this.checkTailRecovered();
     const own = this.selfAcksInReady;
     this.selfAcksInReady = undefined;
     if (own === undefined || this.role !== LEADER || !ballotEquals(own.ballot, this.ballot)) return;
@@ -523,6 +639,7 @@ export class PaxosCore {
     chosen: number;
     applied: number;
     compacted: number;
+    recovering: boolean;
   } {
     return {
       role: this.role,
@@ -532,6 +649,7 @@ export class PaxosCore {
       chosen: this.slots.chosen,
       applied: this.applied,
       compacted: this.slots.compacted,
+      recovering: this.tailRecovery !== undefined,
     };
   }
 }

@@ -12,7 +12,8 @@
 //   3. append rd.records to the record log; one fdatasync           ┘ …completes in a callback:
 //   4. send rd.messagesAfterPersist (PROMISE, ACCEPTED: they promise durability)
 //   5. apply rd.chosen in slot order (log index = slot) and answer proposals by origin ballot
-//   6. send a snapshot for each rd.snapshotRequests entry; core.advance()
+//   6. send a snapshot for each rd.snapshotRequests entry; if rd.logTailRecovered, remove the
+//      WAL's tail-lost marker (durably); core.advance()
 //
 // Like node.ts it runs on callbacks (runtime.defer schedules a pass), inputs that arrive while a
 // Ready waits for the disk are queued and land in the next Ready (group commit), and any
@@ -90,7 +91,7 @@ import { instrumentStatesOf, liveOrderIdOfAccount, liveOrderOf, ordersDumpOf } f
 import { systemRuntime, type ReplicaRuntime } from '../runtime.js';
 import type { WalFs } from '../wal/fs.js';
 import { PaxosCore, ballotEquals } from './paxos-core.js';
-import { PaxosRecordLog, ballotToTerm } from './record-log.js';
+import { PaxosRecordLog, ballotToTerm, type RecordLogRecovery } from './record-log.js';
 import {
   PaxosProposeError,
   PaxosRole,
@@ -100,6 +101,7 @@ import {
   type NodeId,
   type PaxosMessage,
   type PaxosReady,
+  type PaxosRecoveredState,
 } from './types.js';
 
 /** What a replica sends to another: a core message, or its newest snapshot (catch-up past what it retains). */
@@ -283,7 +285,7 @@ export class PaxosNode implements ReplicatedLog {
         acceptWindowSlots: w.acceptWindowSlots ?? PAXOS_ACCEPT_WINDOW_SLOTS,
         learnSlotsMax: w.learnSlotsMax ?? PAXOS_LEARN_SLOTS_MAX,
       },
-      recovery.recovered,
+      this.withTailLoss(recovery),
     );
     const r = recovery.recovered;
     this.log.info('recovered', {
@@ -292,6 +294,22 @@ export class PaxosNode implements ReplicatedLog {
       records: r.records.length,
     });
     this.notifyObserver('onStateReset', () => this.opts.onStateReset?.(this.sm.engine));
+  }
+
+  /**
+   * A lost WAL tail starts the core recovering (README.md, departure 8) under a nonce random per
+   * life: from the runtime's entropy, not the seeded PRNG, which draws the same in every life.
+   */
+  private withTailLoss(recovery: RecordLogRecovery): PaxosRecoveredState {
+    const lost = recovery.tailLost;
+    if (lost === undefined) return recovery.recovered;
+    // < 2^52 + 1: a safe integer ≥ 1 (the wire's u64).
+    const recoveryNonce = (this.runtime.entropy() % 2 ** 20) * 2 ** 32 + this.runtime.entropy() + 1;
+    this.log.warn(
+      'WAL: lost records this replica may have acknowledged: no promise and no campaign until caught up with a leader',
+      { mustReach: lost.mustReach ?? 'unknown' },
+    );
+    return { ...recovery.recovered, logTailLost: { recoveryNonce } };
   }
 
   // ---- inputs ---------------------------------------------------------------------------
@@ -440,7 +458,7 @@ export class PaxosNode implements ReplicatedLog {
       snapshotIndex: this.latestSnapshot?.slot ?? 0,
       pendingProposals: this.pendingCommands + this.proposals.length,
       conf: this.membership(),
-      logTailLost: false,
+      logTailLost: st.recovering,
       stats: { ...this.stats },
       consensus: 'multipaxos',
     };
@@ -616,6 +634,11 @@ export class PaxosNode implements ReplicatedLog {
       this.opts.send(
         rd.snapshotRequests.map((r) => ({ kind: 'snapshot', from: this.id, to: r.to, slot: s.slot, data: s.data })),
       );
+    }
+    if (rd.logTailRecovered === true) {
+      // Durable before advance(): the core promises again only after it.
+      this.recordLog.clearTailLost();
+      this.log.info('WAL: caught up past the records it lost: promising and campaigning as usual');
     }
     this.core.advance();
     this.busy = false;

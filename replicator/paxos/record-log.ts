@@ -14,7 +14,7 @@
 // I/O runs on callbacks through the WAL's own scheduling (no promises), like node.ts.
 
 import { PAXOS_BALLOT_LEADER_SPAN, PAXOS_NODE_ID_MAX, PAXOS_ROUND_MAX, WAL_APPEND_BATCH_BYTES_MAX } from '../limits.js';
-import { Wal, nodeFs, type LogEntry, type WalFs, type WalOptions } from '../wal/wal.js';
+import { Wal, nodeFs, type LogEntry, type TailLoss, type WalFs, type WalOptions } from '../wal/wal.js';
 import { PaxosRecordCorruptError, decodeRecord, encodeRecord, recoverRecords, type DecodedRecord } from './records.js';
 import { BALLOT_ZERO, type Ballot, type PaxosRecord, type PaxosRecoveredState } from './types.js';
 
@@ -27,19 +27,6 @@ const SNAPSHOT_HEADER_BYTES = PAXOS_SNAPSHOT_HEADER_BYTES;
 const READ_BATCH_BYTES = 1024 * 1024;
 /** WAL entry data bytes beyond the record itself, counted against WAL_APPEND_BATCH_BYTES_MAX (the WAL's record header). */
 const ENTRY_OVERHEAD_BYTES = 25;
-
-/** The WAL lost records this replica may have acknowledged (a PROMISE or ACCEPTED): it must not run (README.md, departure 8). */
-export class PaxosTailLostError extends Error {
-  override name = 'PaxosTailLostError';
-  readonly code = 'PAXOS_WAL_TAIL_LOST';
-  constructor(dir: string, mustReach: number | null | undefined) {
-    super(
-      `${dir}: the record log lost records it may have acknowledged (up to record ${mustReach ?? 'unknown'}): ` +
-        'refusing to start, since an acceptor that forgot an acceptance could let two values be chosen. ' +
-        'Wipe the directory and let the replica catch up from a snapshot (not automated yet).',
-    );
-  }
-}
 
 /** The directory holds records or a snapshot but no promise (hard state file lost): starting could promise a lower ballot. */
 export class PaxosHardStateMissingError extends Error {
@@ -93,6 +80,13 @@ export function decodePaxosSnapshot(bytes: Uint8Array): { slot: number; state: U
 export interface RecordLogRecovery {
   recovered: PaxosRecoveredState;
   snapshot?: { slot: number; state: Uint8Array };
+  /**
+   * The WAL lost records this replica may have acknowledged (its `tail-lost` marker, written now
+   * or at an earlier open and not cleared since): the host starts the core recovering
+   * (PaxosRecoveredState.logTailLost, README.md departure 8) and calls clearTailLost() when the
+   * core's Ready says logTailRecovered.
+   */
+  tailLost?: TailLoss;
 }
 
 export type RecordLogOptions = Pick<WalOptions, 'segmentBytesMax' | 'tailCacheBytesMax' | 'warn'> & { fs?: WalFs };
@@ -113,12 +107,11 @@ export class PaxosRecordLog {
     this.promised = promised;
   }
 
-  /** Opens the WAL in `dir` and recovers the record log; throws on a lost tail, a lost hard state or a corrupt record. */
+  /** Opens the WAL in `dir` and recovers the record log (a lost tail is reported, not refused); throws on a lost hard state or a corrupt record. */
   static open(dir: string, opts: RecordLogOptions = {}): { log: PaxosRecordLog; recovery: RecordLogRecovery } {
     const fs = opts.fs ?? nodeFs;
     const wal = Wal.open(dir, opts);
     const lost = wal.recovery.tailLost;
-    if (lost !== undefined) throw new PaxosTailLostError(dir, lost.mustReach);
     const snap = wal.loadLatestSnapshot();
     const hs = wal.loadHardState();
     if (hs === undefined && (snap !== undefined || wal.lastIndex() > 0)) throw new PaxosHardStateMissingError(dir);
@@ -137,7 +130,11 @@ export class PaxosRecordLog {
     const recovered = recoverRecords(promised, log.snapshotSlot, records, from);
     return {
       log,
-      recovery: { recovered, ...(decoded !== undefined ? { snapshot: decoded } : {}) },
+      recovery: {
+        recovered,
+        ...(decoded !== undefined ? { snapshot: decoded } : {}),
+        ...(lost !== undefined ? { tailLost: lost } : {}),
+      },
     };
   }
 
@@ -252,6 +249,11 @@ export class PaxosRecordLog {
       });
     });
     return true;
+  }
+
+  /** The core is caught up after a lost tail (PaxosReady.logTailRecovered): removes the marker, durably, before the core promises again. */
+  clearTailLost(): void {
+    this.wal.clearTailLost();
   }
 
   close(): Promise<void> {

@@ -79,6 +79,17 @@ export const PaxosMessageType = {
   HEARTBEAT_RESP: 7,
   /** Chosen values (catch-up), any replica to any replica; values carry their slots. */
   LEARN: 8,
+  // 9 is the wire codec's snapshot-chunk item kind (proto/paxos-frames.md): not a message type.
+  /**
+   * A replica recovering from a lost WAL tail asks who leads (README.md, departure 8): slot = its
+   * recovery nonce (random per life, never 0); ballot, index 0.
+   */
+  RECOVER_QUERY: 10,
+  /**
+   * A leader's answer to RECOVER_QUERY: ballot = its ballot, index = the highest slot it proposed
+   * (or its floor, whichever is higher), slot = the query's nonce.
+   */
+  RECOVER_REPLY: 11,
 } as const;
 export type PaxosMessageType = (typeof PaxosMessageType)[keyof typeof PaxosMessageType];
 
@@ -90,7 +101,7 @@ export interface PaxosMessage {
   ballot: Ballot;
   /** A chosen prefix (see the types above). */
   index: number;
-  /** ACCEPT / ACCEPTED: the slot. */
+  /** ACCEPT / ACCEPTED: the slot; RECOVER_QUERY / RECOVER_REPLY: the recovery nonce. */
   slot: number;
   /** ACCEPT: one value; PROMISE: accepted proposals; LEARN: chosen values. */
   values: SlotValue[];
@@ -122,6 +133,11 @@ export interface PaxosReady {
   chosen: ChosenEntry[];
   /** Snapshots to send (catch-up beyond what this replica retains). */
   snapshotRequests: SnapshotRequest[];
+  /**
+   * The replica recovered with a lost WAL tail (PaxosRecoveredState.logTailLost) is caught up:
+   * remove the `tail-lost` marker, durably, before advance(). It promises again only after it.
+   */
+  logTailRecovered?: boolean;
   /** Role/leader/ballot as of this Ready, for the host to route clients. */
   soft: { role: PaxosRole; leader: NodeId; ballot: Ballot };
 }
@@ -162,4 +178,11 @@ export interface PaxosRecoveredState {
   snapshotSlot: number;
   /** Records after the snapshot, in the order they were written. */
   records: PaxosRecord[];
+  /**
+   * The WAL lost records this replica may have acknowledged (its `tail-lost` marker is present):
+   * it starts recovering (README.md, departure 8) — no PROMISE, no campaign — until caught up.
+   * `recoveryNonce` identifies this life's RECOVER_QUERYs: random per life (the host's entropy),
+   * a safe integer ≥ 1.
+   */
+  logTailLost?: { recoveryNonce: number };
 }

@@ -56,7 +56,7 @@ export type PaxosFrameType = (typeof PaxosFrameType)[keyof typeof PaxosFrameType
 /** Raft's frame types, recognized only to refuse them clearly. */
 const RAFT_FRAME_TYPES: readonly number[] = [2, 3];
 
-/** First byte of an item: a PaxosMessageType (1..8), or this for a snapshot chunk. */
+/** First byte of an item: a PaxosMessageType (1..8, 10, 11), or this for a snapshot chunk. */
 export const SNAPSHOT_CHUNK_KIND = 9;
 /** Bytes a PAXOS_BATCH adds after the header: the item count. */
 export const PAXOS_BATCH_HEADER_BYTES = 4;
@@ -73,7 +73,23 @@ export const SNAPSHOT_CHUNK_FIXED_BYTES = 46;
  */
 export const PAXOS_MESSAGE_VALUES_MAX = Math.max(PAXOS_ACCEPT_WINDOW_SLOTS, PAXOS_LEARN_SLOTS_MAX);
 
-const MESSAGE_TYPE_MAX = PaxosMessageType.LEARN;
+/** Every PaxosMessageType (9 is the snapshot chunk's item kind, not a message). */
+const MESSAGE_TYPES: ReadonlySet<number> = new Set(Object.values(PaxosMessageType));
+const isMessageType = (t: number): t is PaxosMessageType => MESSAGE_TYPES.has(t);
+const isRecoverType = (t: number): boolean =>
+  t === PaxosMessageType.RECOVER_QUERY || t === PaxosMessageType.RECOVER_REPLY;
+
+/**
+ * What RECOVER_QUERY and RECOVER_REPLY must hold (null: fine): a nonce (slot) ≥ 1, and a query
+ * carries no ballot nor index. The core compares nonces only; a zero one would be a host bug.
+ */
+function recoverFieldsError(m: Pick<PaxosMessage, 'type' | 'slot' | 'index' | 'ballot'>): string | null {
+  if (!isRecoverType(m.type)) return null;
+  if (m.slot < 1) return `message type ${m.type} with nonce ${m.slot}`;
+  if (m.type === PaxosMessageType.RECOVER_QUERY && (m.index !== 0 || m.ballot.round !== 0 || m.ballot.leader !== 0))
+    return 'RECOVER_QUERY with a ballot or an index';
+  return null;
+}
 const VALUE_TYPE_MAX = ValueType.NOOP;
 
 /** Part of a snapshot (the host's catch-up past what it retains): bytes [offset, offset + data) of `size`. */
@@ -174,8 +190,7 @@ export function checkPaxosItem(item: PaxosWireItem, valuesMax: number = PAXOS_ME
     return;
   }
   const m = item.message;
-  if (!Number.isInteger(m.type) || m.type < 1 || m.type > MESSAGE_TYPE_MAX)
-    throw new RangeError(`${CODEC}: message type ${m.type}`);
+  if (!isMessageType(m.type)) throw new RangeError(`${CODEC}: message type ${m.type}`);
   for (const [field, v] of [
     ['from', m.from],
     ['to', m.to],
@@ -185,6 +200,8 @@ export function checkPaxosItem(item: PaxosWireItem, valuesMax: number = PAXOS_ME
     checkU64(v, field, CODEC);
   checkBallot(m.ballot, 'ballot');
   checkMessageValues(m, valuesMax);
+  const bad = recoverFieldsError(m);
+  if (bad !== null) throw new RangeError(`${CODEC}: ${bad}`);
 }
 
 function writeBallot(view: DataView, o: number, b: Ballot): number {
@@ -318,7 +335,7 @@ function valueCountAllowed(type: PaxosMessageType, n: number, valuesMax: number)
 }
 
 function readMessage(r: Reader, type: number, valuesMax: number): PaxosMessage {
-  if (type < 1 || type > MESSAGE_TYPE_MAX) throw malformed(`item kind ${type}`);
+  if (!isMessageType(type)) throw malformed(`item kind ${type}`);
   const from = r.u64('message.from');
   const to = r.u64('message.to');
   const ballot = readBallot(r, 'message.ballot');
@@ -333,7 +350,9 @@ function readMessage(r: Reader, type: number, valuesMax: number): PaxosMessage {
   const sv = values[0];
   if (type === PaxosMessageType.ACCEPT && (sv!.slot !== slot || !sameBallot(sv!.ballot, ballot)))
     throw malformed('ACCEPT value of another slot or ballot');
-  return { type: type as PaxosMessageType, from, to, ballot, index, slot, values };
+  const bad = recoverFieldsError({ type, slot, index, ballot });
+  if (bad !== null) throw malformed(bad);
+  return { type, from, to, ballot, index, slot, values };
 }
 
 function readChunk(r: Reader): PaxosSnapshotChunk {

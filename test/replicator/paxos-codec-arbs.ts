@@ -79,6 +79,10 @@ export function messageArb(
       if (m.type === PaxosMessageType.ACCEPT)
         return { ...m, values: [{ slot: m.slot, ballot: m.ballot, value: accepted }] };
       if (m.type === PaxosMessageType.PROMISE || m.type === PaxosMessageType.LEARN) return m;
+      // The recovery pair carries a nonce ≥ 1 in `slot`; a query no ballot nor index.
+      if (m.type === PaxosMessageType.RECOVER_QUERY)
+        return { ...m, ballot: BALLOT_ZERO, index: 0, slot: Math.max(1, m.slot), values: [] };
+      if (m.type === PaxosMessageType.RECOVER_REPLY) return { ...m, slot: Math.max(1, m.slot), values: [] };
       return { ...m, values: [] };
     });
 }

@@ -232,6 +232,9 @@ describe('paxos-codec layouts and limits', () => {
     const bad: PaxosWireItem[] = [
       { kind: 'message', message: msg(PaxosMessageType.ACCEPT) }, // no value
       { kind: 'message', message: msg(9 as PaxosMessage['type']) },
+      { kind: 'message', message: msg(12 as PaxosMessage['type']) },
+      { kind: 'message', message: msg(PaxosMessageType.RECOVER_REPLY, { slot: 0 }) }, // nonce 0
+      { kind: 'message', message: msg(PaxosMessageType.RECOVER_QUERY, { slot: 5 }) }, // with a ballot and index
       { kind: 'message', message: msg(PaxosMessageType.HEARTBEAT, { from: -1 }) },
       { kind: 'message', message: msg(PaxosMessageType.HEARTBEAT, { index: 2 ** 53 }) },
       { kind: 'message', message: msg(PaxosMessageType.NACK, { ballot: { round: 0.5, leader: 1 } }) },
@@ -300,6 +303,32 @@ describe('paxos-codec layouts and limits', () => {
     expect(codeOf(noValue)).toBe(FrameErrorCode.MALFORMED_PAYLOAD);
   });
 
+  it('RECOVER_QUERY (10) and RECOVER_REPLY (11): the nonce in `slot`, round trip; a zero nonce or a query with a ballot or index is malformed', () => {
+    const query = msg(PaxosMessageType.RECOVER_QUERY, { ballot: BALLOT_ZERO, index: 0, slot: 2 ** 53 - 1 });
+    const reply = msg(PaxosMessageType.RECOVER_REPLY, {
+      ballot: { round: 7, leader: 2 },
+      index: 41,
+      slot: 2 ** 53 - 1,
+    });
+    for (const m of [query, reply]) {
+      const bytes = encodePaxosItems([{ kind: 'message', message: m }]);
+      expect(bytes.byteLength).toBe(5 + PAXOS_MESSAGE_FIXED_BYTES);
+      expect(bytes[5]).toBe(m.type);
+      expect(items(new PaxosFrameDecoder().push(bytes)).map(showItem)).toEqual([
+        showItem({ kind: 'message', message: m }),
+      ]);
+      const zeroNonce = bytes.slice();
+      zeroNonce.fill(0, 5 + 41, 5 + 49); // slot = nonce
+      expect(codeOf(zeroNonce), `type ${m.type} nonce 0`).toBe(FrameErrorCode.MALFORMED_PAYLOAD);
+    }
+    const q = encodePaxosItems([{ kind: 'message', message: query }]);
+    for (const at of [5 + 17, 5 + 25, 5 + 33]) {
+      const p = q.slice(); // ballot.round, ballot.leader, index
+      p[at] = 1;
+      expect(codeOf(p), `query byte ${at}`).toBe(FrameErrorCode.MALFORMED_PAYLOAD);
+    }
+  });
+
   it('refuses malformed frames with a code', () => {
     const hb = encodePaxosItems([{ kind: 'message', message: msg(PaxosMessageType.HEARTBEAT) }]);
     const payload = hb.subarray(5);
@@ -315,10 +344,10 @@ describe('paxos-codec layouts and limits', () => {
     expect(codeOf(count)).toBe(FrameErrorCode.MALFORMED_PAYLOAD);
     for (const [at, v] of [
       [5, 0],
-      [5, 10],
+      [5, 9 + 3],
       [13, 0xff],
     ] as const) {
-      const p = hb.slice(); // kind 0, kind 10, from's high half above 2^21
+      const p = hb.slice(); // kind 0, kind 12 (after RECOVER_REPLY), from's high half above 2^21
       p[at] = v;
       if (at === 13) p[12] = 0xff;
       expect(codeOf(p), `byte ${at} = ${v}`).toBe(FrameErrorCode.MALFORMED_PAYLOAD);

@@ -464,3 +464,178 @@ describe('catch-up, snapshots and recovery', () => {
     expect(drain(restarted).chosen.map((e) => text(e.value))).toEqual(['a', 'b']);
   });
 });
+
+describe('departure 8 — a replica whose WAL lost acknowledged records recovers before it promises again', () => {
+  const { RECOVER_QUERY, RECOVER_REPLY, HEARTBEAT_RESP } = PaxosMessageType;
+  const lostTail = (id: NodeId, promised: Ballot, nonce: number, records: PaxosReady['records'] = []): PaxosCore =>
+    core(id, { promised, snapshotSlot: 0, records, logTailLost: { recoveryNonce: nonce } });
+  const reply = (from: NodeId, ballot: Ballot, highest: number, nonce: number): PaxosMessage =>
+    msg(RECOVER_REPLY, from, 2, ballot, { index: highest, slot: nonce });
+
+  /** 1 leads b(1,1); 'v' is chosen in slot 1 by 1 and 2 (3 never sees the ACCEPT); then 2 loses that acceptance and 1 goes away. */
+  function chosenThenLost(recovering: boolean): { net: Net; one: PaxosCore } {
+    const net = new Net();
+    elect(net, 1);
+    net.propose(1, 'v');
+    net.deliver((m) => m.to === 3);
+    expect(net.applied.get(1)).toEqual(['v']);
+    const promised = net.get(2).promised;
+    net.add(recovering ? lostTail(2, promised, 77) : core(2, { promised, snapshotSlot: 0, records: [] }));
+    net.flush(2);
+    const one = net.get(1);
+    net.cores.delete(1); // cut off
+    net.queue = [];
+    return { net, one };
+  }
+
+  it('without the rule, the acceptor that forgot its acceptance promises with its damaged state and a chosen value is lost', () => {
+    const { net } = chosenThenLost(false);
+    net.campaign(3);
+    net.deliver();
+    expect(net.get(3).role).toBe(PaxosRole.LEADER); // quorum {3, 2}: 2 reported nothing in slot 1
+    expect(net.propose(3, 'w').slot).toBe(1); // slot 1 looks free to the new leader
+    net.deliver();
+    expect(net.applied.get(3)).toEqual(['w']); // 'v' was chosen there: two values in one slot
+    expect(net.applied.get(1)).toEqual(['v']);
+  });
+
+  it('with the rule, the recovering acceptor does not promise: the new leader needs one that remembers, and re-proposes the chosen value', () => {
+    const { net, one } = chosenThenLost(true);
+    net.campaign(3);
+    net.deliver();
+    expect(net.get(3).role).toBe(PaxosRole.CANDIDATE); // 2 ignored the PREPARE
+    net.add(one); // 1 is back (it was only cut off): its promise reports 'v'
+    net.tick(3, 2 * ELECTION_TICKS); // campaigns again, higher
+    net.deliver();
+    expect(net.get(3).role).toBe(PaxosRole.LEADER);
+    expect(net.applied.get(3)).toEqual(['v']);
+    // 2 asks, 3 answers its highest proposed slot (1), 2 learns slot 1 and leaves recovering.
+    net.tick(2, ELECTION_TICKS);
+    net.tick(3, ELECTION_TICKS);
+    net.deliver();
+    expect(net.get(2).recovering).toBe(false);
+    expect(net.applied.get(2)).toEqual(['v']);
+  });
+
+  it('a recovering acceptor never promises nor campaigns; it accepts, learns and answers heartbeats', () => {
+    const c2 = lostTail(2, b(2, 1), 5);
+    const first = drain(c2);
+    expect(first.messages.filter((m) => m.type === RECOVER_QUERY).map((m) => [m.to, m.slot])).toEqual([
+      [1, 5],
+      [3, 5],
+    ]);
+    c2.step(msg(PREPARE, 3, 2, b(1, 3))); // below its promise: a NACK (not a promise)
+    expect(sent(drain(c2)).map((m) => [m.type, m.ballot])).toEqual([[NACK, b(2, 1)]]);
+    c2.step(msg(PREPARE, 3, 2, b(3, 3))); // above: ignored, and not promised
+    const ignored = drain(c2);
+    expect(sent(ignored)).toEqual([]);
+    expect(ignored.promised).toBeUndefined();
+    let queries = 0;
+    for (let k = 0; k < 10 * ELECTION_TICKS; k++) {
+      c2.tick();
+      const rd = drain(c2);
+      expect(sent(rd).filter((m) => m.type === PREPARE)).toEqual([]);
+      queries += rd.messages.filter((m) => m.type === RECOVER_QUERY).length;
+    }
+    expect(c2.role).toBe(PaxosRole.FOLLOWER);
+    expect(queries).toBeGreaterThan(2); // asked again every heartbeat interval
+    c2.step(accept(3, 2, b(3, 3), 1, val('w', b(3, 3))));
+    const acc = drain(c2);
+    expect(acc.promised).toEqual(b(3, 3)); // phase 2 raises the promise, durably, as usual
+    expect(acc.records.map((r) => [r.kind, r.slot])).toEqual([[RecordKind.ACCEPTED, 1]]);
+    expect(acc.messagesAfterPersist.map((m) => [m.type, m.slot])).toEqual([[ACCEPTED, 1]]);
+    c2.step(msg(HEARTBEAT, 3, 2, b(3, 3), { index: 1 }));
+    const hb = drain(c2);
+    expect(hb.chosen.map((e) => text(e.value))).toEqual(['w']);
+    expect(hb.messages.map((m) => [m.type, m.index])).toEqual([[HEARTBEAT_RESP, 1]]);
+    c2.step(msg(LEARN, 3, 2, b(3, 3), { values: [{ slot: 2, ballot: b(3, 3), value: val('x', b(3, 3)) }] }));
+    expect(drain(c2).chosen.map((e) => text(e.value))).toEqual(['x']);
+    expect(c2.recovering).toBe(true); // no leader has answered its nonce yet
+  });
+
+  it('a stale RECOVER_REPLY (wrong nonce) or one below the promise at the loss does not end recovery; it ends once chosen ≥ H and the marker removal is durable', () => {
+    const c2 = lostTail(2, b(2, 1), 5);
+    drain(c2);
+    c2.step(reply(3, b(3, 3), 0, 4)); // another life's nonce (delayed from before the loss)
+    c2.step(reply(1, b(1, 1), 0, 5)); // a leader below the promise at the loss
+    const stale = drain(c2);
+    expect(stale.logTailRecovered).toBeUndefined();
+    expect(c2.recovering).toBe(true);
+    c2.step(reply(3, b(3, 3), 2, 5)); // H = 2, chosen prefix 0
+    expect(drain(c2).logTailRecovered).toBeUndefined();
+    c2.step(accept(3, 2, b(3, 3), 1, val('a', b(3, 3))));
+    c2.step(accept(3, 2, b(3, 3), 2, val('b', b(3, 3)), 2)); // index 2: both chosen
+    const learned = c2.ready();
+    expect(learned.records.filter((r) => r.kind === RecordKind.CHOSEN).map((r) => r.slot)).toEqual([1, 2]);
+    // Not in the Ready whose CHOSEN records are not durable yet.
+    expect(learned.logTailRecovered).toBeUndefined();
+    c2.advance();
+    const done = c2.ready();
+    expect(done.logTailRecovered).toBe(true);
+    c2.step(msg(PREPARE, 3, 2, b(4, 3))); // the marker's removal is not durable yet: still no promise
+    expect(c2.recovering).toBe(true);
+    c2.advance();
+    expect(sent(drain(c2)).filter((m) => m.type === PROMISE)).toEqual([]);
+    expect(c2.recovering).toBe(false);
+    c2.step(msg(PREPARE, 3, 2, b(5, 3)));
+    const promise = sent(drain(c2)).find((m) => m.type === PROMISE)!;
+    expect(promise.index).toBe(2); // its chosen prefix covers every slot where it may have lost an acceptance
+  });
+
+  it('the marker removal waits for the CHOSEN records that reach H to be durable, even when the reply comes after they were learned', () => {
+    const c2 = lostTail(2, b(2, 1), 5);
+    drain(c2);
+    c2.step(accept(3, 2, b(3, 3), 1, val('a', b(3, 3)), 1)); // learned in memory, record not yet durable
+    c2.step(reply(3, b(3, 3), 1, 5));
+    const rd = c2.ready();
+    expect(rd.records.some((r) => r.kind === RecordKind.CHOSEN && r.slot === 1)).toBe(true);
+    expect(rd.logTailRecovered).toBeUndefined(); // a crash now would lose the CHOSEN record with the marker gone
+    c2.advance();
+    expect(drain(c2).logTailRecovered).toBe(true);
+    expect(c2.recovering).toBe(false);
+  });
+
+  it('a restart while recovering finds the marker again and starts over with a new nonce', () => {
+    const c2 = lostTail(2, b(2, 1), 5);
+    drain(c2);
+    const again = lostTail(2, b(2, 1), 6);
+    const rd = drain(again);
+    expect(rd.messages.filter((m) => m.type === RECOVER_QUERY).map((m) => m.slot)).toEqual([6, 6]);
+    again.step(reply(3, b(3, 3), 0, 5)); // answers the previous life
+    expect(drain(again).logTailRecovered).toBeUndefined();
+    again.step(reply(3, b(3, 3), 0, 6));
+    expect(drain(again).logTailRecovered).toBe(true);
+    expect(again.recovering).toBe(false);
+  });
+
+  it('only a leader answers RECOVER_QUERY, with its ballot and highest proposed slot', () => {
+    const net = new Net();
+    net.get(3).step(msg(RECOVER_QUERY, 2, 3, b(0, 0), { slot: 9 }));
+    expect(sent(drain(net.get(3)))).toEqual([]); // a follower does not answer
+    elect(net, 1);
+    net.propose(1, 'a');
+    net.propose(1, 'b');
+    net.get(1).step(msg(RECOVER_QUERY, 2, 1, b(0, 0), { slot: 9 }));
+    const answer = sent(drain(net.get(1))).find((m) => m.type === RECOVER_REPLY)!;
+    expect([answer.to, answer.ballot, answer.index, answer.slot]).toEqual([2, net.get(1).ballot, 2, 9]);
+  });
+
+  it('a single member does not wait: nobody holds what it lost', () => {
+    const solo = new PaxosCore(
+      paxosConfig(1, [1], () => 0),
+      {
+        promised: b(3, 1),
+        snapshotSlot: 0,
+        records: [],
+        logTailLost: { recoveryNonce: 1 },
+      },
+    );
+    expect(solo.recovering).toBe(false);
+    expect(drain(solo).logTailRecovered).toBe(true);
+    for (let k = 0; k < 2 * ELECTION_TICKS && solo.role !== PaxosRole.LEADER; k++) {
+      solo.tick();
+      drain(solo);
+    }
+    expect(solo.role).toBe(PaxosRole.LEADER);
+  });
+});

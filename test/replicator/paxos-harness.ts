@@ -1,7 +1,9 @@
 // An in-memory cluster of Multi-Paxos cores for tests: a host per replica that does what the
 // core's Ready asks (saves the promise, appends records to its "disk", sends, applies), a message
 // pump with drops, duplicates, reordering and partitions, crashes that lose everything the core
-// did not ask to persist (a replica restarts from its disk only), snapshots and compaction, and an
+// did not ask to persist (a replica restarts from its disk only), crashes that also lose records
+// it had made durable (a lost WAL tail: the replica restarts recovering, README.md departure 8;
+// never on a majority at once), snapshots and compaction, and an
 // oracle that checks at every step: at most one value chosen per slot across all replicas ever
 // (counted from the acceptances themselves), every replica applies the same sequence, nothing is
 // applied twice. Deterministic: one seed replays a run.
@@ -58,6 +60,8 @@ interface Disk {
   promised: Ballot;
   records: PaxosRecord[];
   snapshot: { slot: number; applied: string[] };
+  /** The WAL's `tail-lost` marker: durable records were lost and the replica has not caught up since. */
+  tailLost: boolean;
 }
 
 interface Host {
@@ -80,9 +84,20 @@ export interface Faults {
   crash: number;
   partition: number;
   crashMidReady: number;
+  /** A crash that also loses durable records from the end of the log (at most a minority marked at once). */
+  crashLostTail: number;
 }
 
-export const NO_FAULTS: Faults = { drop: 0, duplicate: 0, crash: 0, partition: 0, crashMidReady: 0 };
+export const NO_FAULTS: Faults = {
+  drop: 0,
+  duplicate: 0,
+  crash: 0,
+  partition: 0,
+  crashMidReady: 0,
+  crashLostTail: 0,
+};
+/** Records a lost-tail crash cuts at most. */
+const LOST_RECORDS_MAX = 8;
 
 /** What the core promises about a Ready's shape: acknowledgements wait for the persist step; LEARNs are bounded. */
 function checkReadyContract(rd: PaxosReady, learnSlotsMax: number): void {
@@ -108,12 +123,14 @@ export class PaxosCluster {
   readonly sequence: string[] = [];
   readonly acked = new Set<string>();
   /** What the run went through, so a test can check its faults happened. */
-  readonly stats = { crashes: 0, snapshotsInstalled: 0, noops: 0 };
+  readonly stats = { crashes: 0, snapshotsInstalled: 0, noops: 0, tailsLost: 0, tailRecoveries: 0 };
   /** Every ballot that led at some point. */
   readonly leaderBallots = new Set<string>();
   private readonly quorum: number;
   private cut = new Set<NodeId>();
   private proposalSeq = 0;
+  /** Lives started: each recovering life gets a nonce no earlier life had. */
+  private lives = 0;
 
   constructor(
     readonly members: NodeId[],
@@ -123,7 +140,12 @@ export class PaxosCluster {
   ) {
     this.quorum = Math.floor(members.length / 2) + 1;
     for (const id of members) {
-      const disk: Disk = { promised: { round: 0, leader: 0 }, records: [], snapshot: { slot: 0, applied: [] } };
+      const disk: Disk = {
+        promised: { round: 0, leader: 0 },
+        records: [],
+        snapshot: { slot: 0, applied: [] },
+        tailLost: false,
+      };
       const host: Host = { id, core: undefined, disk, applied: [], pending: new Map() };
       this.hosts.set(id, host);
       this.start(host);
@@ -145,6 +167,7 @@ export class PaxosCluster {
         promised: host.disk.promised,
         snapshotSlot: host.disk.snapshot.slot,
         records: [...host.disk.records],
+        ...(host.disk.tailLost ? { logTailLost: { recoveryNonce: ++this.lives } } : {}),
       },
     );
     host.applied = [...host.disk.snapshot.applied];
@@ -155,6 +178,22 @@ export class PaxosCluster {
   crash(id: NodeId): void {
     this.stats.crashes++;
     this.hosts.get(id)!.core = undefined;
+  }
+
+  /**
+   * A crash that loses the last records it had made durable (a WAL tail cut at rest), which
+   * marks its disk tail-lost — unless that would leave no quorum of unmarked disks (nothing can
+   * recover a value a majority forgot): then a plain crash.
+   */
+  crashLosingTail(id: NodeId): void {
+    const host = this.hosts.get(id)!;
+    const marked = [...this.hosts.values()].filter((h) => h.id !== id && h.disk.tailLost).length;
+    this.crash(id);
+    if (marked + 1 > this.members.length - this.quorum || host.disk.records.length === 0) return;
+    const cut = 1 + this.rng.int(Math.min(LOST_RECORDS_MAX, host.disk.records.length));
+    host.disk.records = host.disk.records.slice(0, host.disk.records.length - cut);
+    host.disk.tailLost = true;
+    this.stats.tailsLost++;
   }
 
   leaders(): NodeId[] {
@@ -242,6 +281,10 @@ export class PaxosCluster {
       host.disk.records.push(...rd.records);
       this.observeRecords(host.id, rd.records);
       this.observeAccepted(rd.messagesAfterPersist);
+      if (rd.logTailRecovered === true) {
+        host.disk.tailLost = false; // the marker's removal, durable before advance()
+        this.stats.tailRecoveries++;
+      }
       this.send(rd.messagesAfterPersist);
       this.apply(host, rd);
       for (const r of rd.snapshotRequests) {
@@ -346,6 +389,10 @@ export class PaxosCluster {
       const up = [...this.hosts.values()].filter((h) => h.core !== undefined);
       if (up.length > 0) this.crash(this.rng.pick(up).id);
     }
+    if (this.rng.chance(this.faults.crashLostTail)) {
+      const up = [...this.hosts.values()].filter((h) => h.core !== undefined);
+      if (up.length > 0) this.crashLosingTail(this.rng.pick(up).id);
+    }
     if (this.rng.chance(this.faults.partition)) {
       const cut = new Set<NodeId>();
       for (const id of this.members) if (this.rng.chance(0.3)) cut.add(id);
@@ -386,7 +433,9 @@ export class PaxosCluster {
     return false;
   }
 
+  /** Every replica applied the same prefix, and none is still recovering from a lost tail. */
   private converged(): boolean {
+    if ([...this.hosts.values()].some((h) => h.disk.tailLost)) return false;
     const lens = [...this.hosts.values()].map((h) => h.applied.length);
     return lens.every((n) => n === lens[0]) && lens[0] === this.sequence.length;
   }

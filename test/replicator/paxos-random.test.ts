@@ -17,7 +17,14 @@ const PRODUCTION_WINDOWS: PaxosWindows = {
   learnSlotsMax: PAXOS_LEARN_SLOTS_MAX,
 };
 
-const FAULTS: Faults = { drop: 0.1, duplicate: 0.05, crash: 0.5, partition: 0.4, crashMidReady: 0.002 };
+const FAULTS: Faults = {
+  drop: 0.1,
+  duplicate: 0.05,
+  crash: 0.5,
+  partition: 0.4,
+  crashMidReady: 0.002,
+  crashLostTail: 0.3,
+};
 const FAULT_STEPS = 600;
 const HEAL_STEPS_MAX = 20_000;
 
@@ -27,10 +34,20 @@ interface Totals {
   snapshotsInstalled: number;
   noops: number;
   leaderships: number;
+  tailsLost: number;
+  tailRecoveries: number;
 }
 
 function runSeeds(list: number[], members: number[], windows = SMALL_WINDOWS): Totals {
-  const t: Totals = { acked: 0, crashes: 0, snapshotsInstalled: 0, noops: 0, leaderships: 0 };
+  const t: Totals = {
+    acked: 0,
+    crashes: 0,
+    snapshotsInstalled: 0,
+    noops: 0,
+    leaderships: 0,
+    tailsLost: 0,
+    tailRecoveries: 0,
+  };
   for (const seed of list) {
     const cl = runSeed(seed, members, windows);
     t.acked += cl.acked.size;
@@ -38,6 +55,8 @@ function runSeeds(list: number[], members: number[], windows = SMALL_WINDOWS): T
     t.snapshotsInstalled += cl.stats.snapshotsInstalled;
     t.noops += cl.stats.noops;
     t.leaderships += cl.leaderBallots.size;
+    t.tailsLost += cl.stats.tailsLost;
+    t.tailRecoveries += cl.stats.tailRecoveries;
   }
   return t;
 }
@@ -50,6 +69,8 @@ function expectExercised(t: Totals, seedCount: number): void {
   expect(t.leaderships).toBeGreaterThan(2 * seedCount);
   expect(t.noops).toBeGreaterThan(0);
   expect(t.snapshotsInstalled).toBeGreaterThan(0);
+  expect(t.tailsLost).toBeGreaterThan(seedCount / 2);
+  expect(t.tailRecoveries).toBeGreaterThan(seedCount / 2);
 }
 
 function runSeed(seed: number, members: number[], windows: PaxosWindows): PaxosCluster {

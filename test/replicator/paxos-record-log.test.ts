@@ -5,7 +5,7 @@
 // core accepts, which is what some prefix of the records written holds, never less than what was
 // acknowledged durable.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -267,6 +267,47 @@ describe('paxos record log on node:fs', () => {
     expect(JSON.stringify(recovery.recovered.records)).toBe(
       JSON.stringify(recoverRecords(m.promised, slot, m.issued).records),
     );
+    await log.close();
+  });
+
+  it('a synced tail cut at rest is reported tail-lost (the promise kept, a prefix of the records), across reopens until clearTailLost()', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'paxos-record-log-'));
+    dirs.push(dir);
+    const m = new Model(new Prng(5));
+    let { log, recovery } = PaxosRecordLog.open(dir);
+    expect(recovery.tailLost).toBeUndefined();
+    const persist = (promised: Ballot | undefined, records: PaxosRecord[]): Promise<void> =>
+      new Promise((resolve, reject) => log.persist(promised, records, (err) => (err ? reject(err) : resolve())));
+    await persist({ round: 1, leader: 2 }, []);
+    m.promised = { round: 1, leader: 2 };
+    for (let k = 0; k < 30; k++) {
+      const records = m.nextRecords();
+      await persist(m.nextPromise(), records);
+      m.issued.push(...records);
+    }
+    await log.close();
+    // Cut the last segment as chaos/faults.ts's wal-truncate does: acknowledged (synced) records go.
+    const seg = readdirSync(dir)
+      .filter((f) => /^wal-\d+\.log$/.test(f))
+      .sort()
+      .at(-1)!;
+    truncateSync(path.join(dir, seg), statSync(path.join(dir, seg)).size - 100);
+    ({ log, recovery } = PaxosRecordLog.open(dir));
+    expect(recovery.tailLost?.mustReach).toBeGreaterThan(log.wal.lastIndex());
+    expect(recovery.recovered.promised).toEqual(m.promised); // the hard state is a separate file
+    // What a strict prefix of the records written replays to.
+    const kept = JSON.stringify(recovery.recovered.records);
+    const prefix = m.issued.findIndex(
+      (_r, n) => JSON.stringify(recoverRecords(m.promised, 0, m.issued.slice(0, n)).records) === kept,
+    );
+    expect(prefix).toBeGreaterThanOrEqual(0);
+    await log.close();
+    ({ log, recovery } = PaxosRecordLog.open(dir)); // the marker stays until the replica caught up
+    expect(recovery.tailLost).toBeDefined();
+    log.clearTailLost();
+    await log.close();
+    ({ log, recovery } = PaxosRecordLog.open(dir));
+    expect(recovery.tailLost).toBeUndefined();
     await log.close();
   });
 });

@@ -12,7 +12,7 @@ import { RecordKind, ValueType, type Ballot, type PaxosRecord } from '../../repl
 import { Prng } from '../../replicator/prng.js';
 import { PaxosCluster, paxosConfig, text } from './paxos-harness.js';
 
-const FAULTS = { drop: 0.1, duplicate: 0.05, crash: 0.5, partition: 0.4, crashMidReady: 0.01 };
+const FAULTS = { drop: 0.1, duplicate: 0.05, crash: 0.5, partition: 0.4, crashMidReady: 0.01, crashLostTail: 0.3 };
 
 function randomBallot(rng: Prng): Ballot {
   const round = rng.chance(0.1) ? Number.MAX_SAFE_INTEGER - rng.int(3) : 1 + rng.int(1000);

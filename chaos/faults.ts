@@ -74,7 +74,7 @@ const TRANSFER_REQUEST_TIMEOUT_MS = 5_000;
 /** After the heal, how long to look for the leader that a transfer left (ms). */
 const TRANSFER_OUTCOME_WAIT_MS = 5_000;
 /** A refused restart's error message, cut to this many characters in the record. */
-const ERROR_CHARS_MAX = 240;
+const ERROR_CHARS_MAX = 160;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The current leader as the running replicas say (a paused one does not answer), or undefined. */
@@ -323,12 +323,13 @@ async function damageWalTail(
     target += s === undefined ? '; status unknown' : s.logTailLost ? '; tail lost' : '; nothing acked lost';
     return { target, heal: async () => undefined };
   } catch (err) {
-    target += ` — ${RESTART_FAILED}: ${restartError(err)}`;
+    const why = restartError(err);
+    target += ` — ${RESTART_FAILED}: ${why}`;
     let outcome = 'restarted at the heal on its damaged files';
     return {
       target,
       heal: async () => {
-        outcome = await restartOnUndamaged(stack, id, undamaged);
+        outcome = await restartOnUndamaged(stack, id, undamaged, why);
       },
       outcome: async () => outcome,
     };
@@ -349,7 +350,12 @@ function restartError(err: unknown): string {
  * that the rest of the run has all its replicas — the refusal stays recorded (a finding that
  * fails the run), and the undamaged copy holds nothing the replica had not acknowledged.
  */
-async function restartOnUndamaged(stack: ChaosStack, id: NodeId, undamaged: string): Promise<string> {
+async function restartOnUndamaged(
+  stack: ChaosStack,
+  id: NodeId,
+  undamaged: string,
+  firstError: string,
+): Promise<string> {
   const c = stack.cluster;
   try {
     await c.start(id);
@@ -361,7 +367,8 @@ async function restartOnUndamaged(stack: ChaosStack, id: NodeId, undamaged: stri
     cpSync(undamaged, dataDir, { recursive: true });
     rmSync(undamaged, { recursive: true, force: true });
     await c.start(id);
-    return `refused again (${restartError(err)}); restarted on its undamaged files`;
+    const why = restartError(err);
+    return `refused again${why === firstError ? '' : ` (${why})`}; restarted on its undamaged files`;
   }
 }
 

@@ -12,7 +12,7 @@
 // as NOT APPLIED, never fatal; a part it left down half-way (a WAL fault's killed replica whose
 // files could not be damaged) is restarted by the final healing in chaos/run.ts.
 
-import { closeSync, openSync, readSync, readdirSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, cpSync, openSync, readSync, readdirSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { NodeStatus } from '../replicator/log.js';
 import type { NodeId } from '../replicator/log.js';
@@ -73,6 +73,8 @@ const SLOW_FSYNC_MS = 40;
 const TRANSFER_REQUEST_TIMEOUT_MS = 5_000;
 /** After the heal, how long to look for the leader that a transfer left (ms). */
 const TRANSFER_OUTCOME_WAIT_MS = 5_000;
+/** A refused restart's error message, cut to this many characters in the record. */
+const ERROR_CHARS_MAX = 160;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The current leader as the running replicas say (a paused one does not answer), or undefined. */
@@ -283,6 +285,9 @@ async function killNode(stack: ChaosStack, id: NodeId): Promise<Effect> {
   return { target: `node ${id}`, heal: () => stack.cluster.start(id) };
 }
 
+/** Marks a record whose replica did not come back up on its damaged WAL (chaos/README.md, Faults). */
+export const RESTART_FAILED = 'RESTART FAILED';
+
 /**
  * Kills a free follower, damages the tail of its newest WAL segment (`damage` says how, and
  * returns what it did) and restarts it at once on the damaged files.
@@ -295,6 +300,12 @@ async function damageWalTail(
   const c = stack.cluster;
   const id = x.pickFree();
   await c.kill(id);
+  const dataDir = c.dataDirOf(id);
+  // The replica's files as they were before the damage: what it acknowledged. Used only if it
+  // refuses to start on the damaged files even at the heal (see restartOnUndamaged).
+  const undamaged = `${dataDir}.undamaged`;
+  rmSync(undamaged, { recursive: true, force: true });
+  cpSync(dataDir, undamaged, { recursive: true });
   const file = lastSegment(stack, id);
   const size = statSync(file).size;
   const seg = `node ${id} wal seg ${Number(/\d+/.exec(path.basename(file))![0])}`;
@@ -304,6 +315,7 @@ async function damageWalTail(
   // such (a finding, not a fault that could not be applied) and tried again at the heal.
   try {
     await c.start(id);
+    rmSync(undamaged, { recursive: true, force: true });
     // Whether recovery found entries it may have acknowledged gone (the tail-lost rule then
     // governs its votes until it is caught up) or only a never-synced torn write; read at
     // once, before a leader can catch it up.
@@ -311,8 +323,52 @@ async function damageWalTail(
     target += s === undefined ? '; status unknown' : s.logTailLost ? '; tail lost' : '; nothing acked lost';
     return { target, heal: async () => undefined };
   } catch (err) {
-    target += ` — RESTART FAILED: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`;
-    return { target, heal: () => c.start(id) };
+    const why = restartError(err);
+    target += ` — ${RESTART_FAILED}: ${why}`;
+    let outcome = 'restarted at the heal on its damaged files';
+    return {
+      target,
+      heal: async () => {
+        outcome = await restartOnUndamaged(stack, id, undamaged, why);
+      },
+      outcome: async () => outcome,
+    };
+  }
+}
+
+/** A failed start's first line and the error its log names (e.g. `PaxosTailLostError: …`), if any. */
+function restartError(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  // The replica logs its fatal error's stack as JSON: the name and message end at an escaped newline or the quote.
+  const cause = /\b([A-Z]\w*Error): (.*?)(?:\\n|"|$)/m.exec(msg.split('\n').slice(1).join('\n'));
+  return `${msg.split('\n')[0]}${cause === null ? '' : `: ${cause[1]}: ${cause[2]!.slice(0, ERROR_CHARS_MAX)}`}`;
+}
+
+/**
+ * The heal of a WAL fault whose replica did not come back up: once more on the damaged files;
+ * if it refuses again, on its files as they were before the damage (a copy kept for this), so
+ * that the rest of the run has all its replicas — the refusal stays recorded (a finding that
+ * fails the run), and the undamaged copy holds nothing the replica had not acknowledged.
+ */
+async function restartOnUndamaged(
+  stack: ChaosStack,
+  id: NodeId,
+  undamaged: string,
+  firstError: string,
+): Promise<string> {
+  const c = stack.cluster;
+  try {
+    await c.start(id);
+    rmSync(undamaged, { recursive: true, force: true });
+    return 'restarted at the heal on its damaged files';
+  } catch (err) {
+    const dataDir = c.dataDirOf(id);
+    rmSync(dataDir, { recursive: true, force: true });
+    cpSync(undamaged, dataDir, { recursive: true });
+    rmSync(undamaged, { recursive: true, force: true });
+    await c.start(id);
+    const why = restartError(err);
+    return `refused again${why === firstError ? '' : ` (${why})`}; restarted on its undamaged files`;
   }
 }
 

@@ -1,7 +1,8 @@
 // The chaos suite (issue 9): `npm run chaos [-- --quick] [--seed N] [--replicas 3,5]
-// [--faults kind,…|none] [--pairs a+b,…|none] [--hold-ms MS] [--rate R] [--keep]`.
+// [--consensus raft,multipaxos] [--faults kind,…|none] [--pairs a+b,…|none] [--hold-ms MS]
+// [--rate R] [--keep]`.
 //
-// For each cluster size: start the whole exchange as processes with a fault proxy on every
+// For each protocol and cluster size: start the whole exchange as processes with a fault proxy on every
 // replica→replica link (chaos/stack.ts), run the seeded clients (chaos/workload.ts), inject
 // every fault kind one at a time (in a seeded order), then two at once, heal, let everything
 // converge, and check the history against the log, the replicas and the read models
@@ -24,8 +25,16 @@ import { readWholeLog } from '../events/read-models/reference.js';
 import { Prng } from '../replicator/prng.js';
 import type { Entry, EntryType, NodeId } from '../replicator/log.js';
 import { check, type CheckResult, type ReplicaHash, type ReplicaLog } from './checker.js';
-import { FAULT_KINDS, findLeader, injectTogether, statusOf, type FaultKind, type FaultRecord } from './faults.js';
-import { CHAOS_ACCOUNTS, ChaosStack } from './stack.js';
+import {
+  FAULT_KINDS,
+  RESTART_FAILED,
+  findLeader,
+  injectTogether,
+  statusOf,
+  type FaultKind,
+  type FaultRecord,
+} from './faults.js';
+import { CHAOS_ACCOUNTS, CHAOS_CONSENSUS, ChaosStack, type ChaosConsensus } from './stack.js';
 import { Workload, type Op } from './workload.js';
 
 /** Waits for convergence after healing (ms): all replicas at one applied index and hash, read models caught up. */
@@ -64,6 +73,7 @@ const { values: a } = parseArgs({
     quick: { type: 'boolean', default: false },
     seed: { type: 'string' },
     replicas: { type: 'string' },
+    consensus: { type: 'string', default: 'raft' },
     faults: { type: 'string' },
     pairs: { type: 'string' },
     'hold-ms': { type: 'string' },
@@ -74,6 +84,10 @@ const { values: a } = parseArgs({
 const quick = a.quick;
 const seed = a.seed !== undefined ? Number(a.seed) : Math.floor(Math.random() * 1_000_000);
 const sizes = (a.replicas ?? (quick ? '3' : '3,5')).split(',').map(Number);
+/** The protocols to run, each over every size (the same seeds, so the same schedules). */
+const protocols = a.consensus.split(',') as ChaosConsensus[];
+for (const p of protocols)
+  if (!CHAOS_CONSENSUS.includes(p)) usage(`unknown consensus ${p} (one of ${CHAOS_CONSENSUS.join(', ')})`);
 /** The faults applied alone ('none': no single-fault phase). */
 const kinds = a.faults === 'none' ? [] : ((a.faults ?? FAULT_KINDS.join(',')).split(',') as FaultKind[]);
 for (const k of kinds)
@@ -97,7 +111,7 @@ if (!Number.isSafeInteger(seed) || sizes.some((n) => !Number.isSafeInteger(n) ||
 
 function usage(msg: string): never {
   console.error(
-    `${msg}\nusage: npm run chaos -- [--quick] [--seed N] [--replicas 3,5] [--faults ${FAULT_KINDS.join(',')}|none] [--pairs ${MIXED_PAIRS.map(pairName).join(',')}|none] [--hold-ms MS] [--rate R] [--keep]`,
+    `${msg}\nusage: npm run chaos -- [--quick] [--seed N] [--replicas 3,5] [--consensus ${CHAOS_CONSENSUS.join(',')}] [--faults ${FAULT_KINDS.join(',')}|none] [--pairs ${MIXED_PAIRS.map(pairName).join(',')}|none] [--hold-ms MS] [--rate R] [--keep]`,
   );
   process.exit(2);
 }
@@ -107,6 +121,7 @@ const log = (l: string) => console.error(`[chaos +${((Date.now() - t0) / 1000).t
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface RunSummary {
+  consensus: ChaosConsensus;
   replicas: number;
   seed: number;
   /** Where the run's data is (kept on failure or with --keep). */
@@ -127,11 +142,11 @@ const keptDirs: string[] = [];
 /** A run that threw: what it had kept, for the report. */
 class RunError extends Error {
   constructor(
-    readonly replicas: number,
+    readonly run: string,
     readonly dirs: string[],
     cause: unknown,
   ) {
-    super(`${replicas} replicas: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}`);
+    super(`${run}: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}`);
   }
 }
 
@@ -305,17 +320,25 @@ async function healAndCheck(stack: ChaosStack, ops: Op[]): Promise<CheckResult> 
   return check({ ops, entries, config, replicas: hashes, logs, readModels: stack.readModels?.model });
 }
 
-async function runOne(replicas: number, runSeed: number): Promise<RunSummary> {
+async function runOne(consensus: ChaosConsensus, replicas: number, runSeed: number): Promise<RunSummary> {
   const rng = new Prng(runSeed);
+  const name = `${replicas} replicas, ${consensus}`;
   const dir = mkdtempSync(path.join(os.tmpdir(), `mb-chaos-${replicas}-`));
-  log(`${replicas} replicas, seed ${runSeed}, data in ${dir}`);
+  log(`${name}, seed ${runSeed}, data in ${dir}`);
   let stack: ChaosStack;
   try {
-    stack = await ChaosStack.start({ replicas, dir, rng: rng.fork(1), snapshotIntervalEntries: 10_000_000, log });
+    stack = await ChaosStack.start({
+      replicas,
+      dir,
+      rng: rng.fork(1),
+      snapshotIntervalEntries: 10_000_000,
+      log,
+      consensus,
+    });
   } catch (err) {
     // ChaosStack.start stops what it started and keeps its directories.
     keptDirs.push(dir);
-    throw new RunError(replicas, [dir], err);
+    throw new RunError(name, [dir], err);
   }
   const dirs = [stack.cluster.dir, dir];
   log(`replicas' data in ${stack.cluster.dir}`);
@@ -351,11 +374,12 @@ async function runOne(replicas: number, runSeed: number): Promise<RunSummary> {
     }
     for (const p of pairStarts) pairRecoveries.push({ pair: p.pair, recoveryMs: firstAckAfter(ops, p.startMs) });
   } catch (err) {
-    throw new RunError(replicas, dirs, err);
+    throw new RunError(name, dirs, err);
   } finally {
     // Removed only when the checker ran and found nothing: any violation, divergence or
     // exception (in the run, the convergence, the log reads or the checker) keeps everything.
-    const passed = result !== undefined && result.violations.length === 0;
+    // A replica that refused to restart on a damaged WAL is a finding, and kept as well.
+    const passed = result !== undefined && result.violations.length === 0 && restartFailures(faults).length === 0;
     if (!passed || a.keep) keepLogs(stack, dir);
     await stack.stop(a.keep || !passed);
     if (!passed || a.keep) {
@@ -364,6 +388,7 @@ async function runOne(replicas: number, runSeed: number): Promise<RunSummary> {
     }
   }
   return {
+    consensus,
     replicas,
     seed: runSeed,
     dirs,
@@ -402,7 +427,7 @@ function pct(x: number): string {
 function printRun(r: RunSummary): void {
   const c = r.result;
   console.log(
-    `\n${r.replicas} replicas (seed ${r.seed}): ${r.ops} requests in ${r.durationS.toFixed(0)} s${c.violations.length > 0 || a.keep ? `; data kept in ${r.dirs.join(' and ')}` : ''}`,
+    `\n${r.replicas} replicas, ${r.consensus} (seed ${r.seed}): ${r.ops} requests in ${r.durationS.toFixed(0)} s${c.violations.length > 0 || a.keep ? `; data kept in ${r.dirs.join(' and ')}` : ''}`,
   );
   console.log(
     `  acked new orders ${c.acked}, consistent ${c.consistent}: K = ${pct(c.k)}; lost ${c.lost}, duplicates ${c.duplicates}; refused ${c.failed}; unknown ${c.unknown} (applied ${c.unknownApplied}, absent ${c.unknownAbsent})`,
@@ -421,6 +446,10 @@ function printRun(r: RunSummary): void {
       `  ${kind.padEnd(20)} ${f.target.slice(0, TARGET_COLUMN).padEnd(TARGET_COLUMN)} ${String(f.healMs - f.startMs).padStart(7)}  ${String(f.recoveryMs ?? '-').padStart(21)}  ${String(f.afterHealMs ?? '-').padStart(10)}`,
     );
   }
+  for (const f of restartFailures(r.faults))
+    console.log(
+      `  not restarted on its damaged WAL — ${f.kind}${f.pairedWith === '' ? '' : ` (with ${f.pairedWith})`}: ${f.target}`,
+    );
   if (r.pairRecoveries.length > 0)
     console.log(
       `  pairs, first ack after the first fault's start: ${r.pairRecoveries.map((p) => `${p.pair} ${p.recoveryMs ?? '-'} ms`).join(', ')}`,
@@ -443,21 +472,57 @@ function printRun(r: RunSummary): void {
   if (c.violations.length > 20) console.log(`  … ${c.violations.length - 20} more violations`);
 }
 
-/** The last line: one JSON object over every run. */
-function chaosSummary(runs: RunSummary[], failed: boolean): object {
+/** The WAL faults whose replica did not come back up on its damaged files (chaos/README.md, Faults). */
+function restartFailures<F extends FaultRecord>(faults: F[]): F[] {
+  return faults.filter((f) => f.target.includes(RESTART_FAILED));
+}
+
+/** A run failed: a violation, or a replica that refused to restart on its damaged WAL. */
+const runFailed = (r: RunSummary) => r.result.violations.length > 0 || restartFailures(r.faults).length > 0;
+
+/** Totals over some runs (all of them, or one protocol's), with recovery times per fault kind and per pair. */
+function totals(runs: RunSummary[]): object {
   const recoveries = (kind: string) =>
     runs.flatMap((r) => r.faults.filter((f) => f.kind === kind).map((f) => f.recoveryMs));
   return {
-    bench: 'chaos',
-    quick,
-    seed,
-    ok: !failed,
+    ok: !runs.some(runFailed),
     k: Math.min(...runs.map((r) => r.result.k)),
     acked: runs.reduce((s, r) => s + r.result.acked, 0),
     losses: runs.reduce((s, r) => s + r.result.lost, 0),
     duplicates: runs.reduce((s, r) => s + r.result.duplicates, 0),
     violations: runs.reduce((s, r) => s + r.result.violations.length, 0),
+    restartFailed: runs.flatMap((r) =>
+      restartFailures(r.faults).map((f) => ({
+        consensus: r.consensus,
+        replicas: r.replicas,
+        kind: f.kind,
+        pairedWith: f.pairedWith,
+        target: f.target,
+      })),
+    ),
+    recoveryMs: Object.fromEntries(
+      [...new Set(runs.flatMap((r) => r.faults.map((f) => f.kind)))].map((k) => [k, recoveries(k)]),
+    ),
+    pairRecoveryMs: Object.fromEntries(
+      [...new Set(runs.flatMap((r) => r.pairRecoveries.map((p) => p.pair)))].map((p) => [
+        p,
+        runs.flatMap((r) => r.pairRecoveries.filter((x) => x.pair === p).map((x) => x.recoveryMs)),
+      ]),
+    ),
+  };
+}
+
+/** The last line: one JSON object over every run, and per protocol. */
+function chaosSummary(runs: RunSummary[]): object {
+  return {
+    bench: 'chaos',
+    quick,
+    seed,
+    consensus: protocols,
+    ...totals(runs),
+    byConsensus: Object.fromEntries(protocols.map((p) => [p, totals(runs.filter((r) => r.consensus === p))] as const)),
     runs: runs.map((r) => ({
+      consensus: r.consensus,
       replicas: r.replicas,
       seed: r.seed,
       requests: r.ops,
@@ -471,18 +536,12 @@ function chaosSummary(runs: RunSummary[], failed: boolean): object {
       availability: r.availability,
       durationS: r.durationS,
       violations: r.result.violations.length,
+      restartFailed: restartFailures(r.faults).length,
     })),
-    recoveryMs: Object.fromEntries(
-      [...new Set(runs.flatMap((r) => r.faults.map((f) => f.kind)))].map((k) => [k, recoveries(k)]),
-    ),
-    pairRecoveryMs: Object.fromEntries(
-      [...new Set(runs.flatMap((r) => r.pairRecoveries.map((p) => p.pair)))].map((p) => [
-        p,
-        runs.flatMap((r) => r.pairRecoveries.filter((x) => x.pair === p).map((x) => x.recoveryMs)),
-      ]),
-    ),
     divergence: runs.flatMap((r) =>
-      r.result.divergence === undefined ? [] : [{ replicas: r.replicas, ...r.result.divergence }],
+      r.result.divergence === undefined
+        ? []
+        : [{ consensus: r.consensus, replicas: r.replicas, ...r.result.divergence }],
     ),
     kept: keptDirs,
   };
@@ -490,25 +549,38 @@ function chaosSummary(runs: RunSummary[], failed: boolean): object {
 
 async function main(): Promise<void> {
   const runs: RunSummary[] = [];
-  for (const n of sizes) runs.push(await runOne(n, seed + n));
+  for (const p of protocols) for (const n of sizes) runs.push(await runOne(p, n, seed + n));
   for (const r of runs) printRun(r);
-  const failed = runs.some((r) => r.result.violations.length > 0);
+  const failed = runs.some(runFailed);
+  const notRestarted = runs.flatMap((r) =>
+    restartFailures(r.faults).map((f) => `${f.kind} (${r.consensus}, ${r.replicas} replicas)`),
+  );
+  if (notRestarted.length > 0)
+    console.log(`\nReplicas that did not restart on their damaged WAL: ${notRestarted.join(', ')}`);
   if (failed) console.log(`\nFAILED. Reproduce the schedule with: ${replayCommand()}`);
-  console.log(JSON.stringify(chaosSummary(runs, failed)));
+  console.log(JSON.stringify(chaosSummary(runs)));
   process.exit(failed ? 1 : 0);
 }
 
 function replayCommand(): string {
-  return `npm run chaos -- ${quick ? '--quick ' : ''}--seed ${seed} --replicas ${sizes.join(',')} --faults ${kinds.length === 0 ? 'none' : kinds.join(',')} --pairs ${pairs.length === 0 ? 'none' : pairs.map(pairName).join(',')} --hold-ms ${holdMs} --rate ${rate}`;
+  return `npm run chaos -- ${quick ? '--quick ' : ''}--seed ${seed} --replicas ${sizes.join(',')} --consensus ${protocols.join(',')} --faults ${kinds.length === 0 ? 'none' : kinds.join(',')} --pairs ${pairs.length === 0 ? 'none' : pairs.map(pairName).join(',')} --hold-ms ${holdMs} --rate ${rate}`;
 }
 
 main().catch((err: unknown) => {
   console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
   console.log(
-    `\nFAILED (exception${err instanceof RunError ? ` in the ${err.replicas}-replica run` : ''}). Data kept in ${keptDirs.join(' and ') || '(none created)'}. Reproduce the schedule with: ${replayCommand()}`,
+    `\nFAILED (exception${err instanceof RunError ? ` in the run of ${err.run}` : ''}). Data kept in ${keptDirs.join(' and ') || '(none created)'}. Reproduce the schedule with: ${replayCommand()}`,
   );
   console.log(
-    JSON.stringify({ bench: 'chaos', quick, seed, ok: false, error: String(err).split('\n')[0], kept: keptDirs }),
+    JSON.stringify({
+      bench: 'chaos',
+      quick,
+      seed,
+      consensus: protocols,
+      ok: false,
+      error: String(err).split('\n')[0],
+      kept: keptDirs,
+    }),
   );
   process.exit(1);
 });

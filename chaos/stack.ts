@@ -38,7 +38,13 @@ export interface StackOptions {
   rng: Prng;
   snapshotIntervalEntries: number;
   log: (line: string) => void;
+  /** The replicas' consensus protocol, written into their cluster files ("raft" or "multipaxos"). */
+  consensus: ChaosConsensus;
 }
+
+/** The protocols the chaos suite runs the replicas with (`--consensus`). */
+export const CHAOS_CONSENSUS = ['raft', 'multipaxos'] as const;
+export type ChaosConsensus = (typeof CHAOS_CONSENSUS)[number];
 
 export class ChaosStack {
   gateway: Child | undefined;
@@ -68,6 +74,7 @@ export class ChaosStack {
       seed: opts.rng.int(1_000_000) + 1,
       linkAddress: (from, to, real) => network.link(from, to, real),
       env: { MATCHBOOK_TEST_FAULTS: '1', LOG_LEVEL: 'warn' },
+      consensus: opts.consensus,
     });
     const s = new ChaosStack(opts, network, cluster);
     try {

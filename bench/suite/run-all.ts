@@ -10,6 +10,9 @@
 // docs/BENCHMARKS.md also gets the seed paper's experiment (`npm run bench:seed -- --paper`,
 // seed-paper-report.ts) from the newest bench/results/seed-paper-*.json, or `--seed-paper FILE`
 // (`none`: without it); the suite does not run that bench itself (about 10 minutes).
+// Likewise the failover and latency-under-loss comparison of Raft and Multi-Paxos
+// (`npm run bench:failover`, failover-report.ts) from the newest bench/results/failover-*.json,
+// or `--failover FILE|none`.
 //
 // The suite leaves the per-bench result files (bench/results/<bench>-<date>.json, cited by the
 // READMEs) as they were: feed and events get `--out` into a temporary directory, and any such
@@ -34,6 +37,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { renderDocs, type BenchEntry, type Machine, type SuiteResults } from './report.js';
+import { type FailoverRun, failoverMarkdown, insertFailoverSection } from './failover-report.js';
 import { insertSeedPaperSection, type PaperRun, seedPaperMarkdown } from './seed-paper-report.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -258,12 +262,18 @@ export function writeDocs(
   resultsPath: string,
   docsDir: string,
   seedPaperPath: string | undefined,
+  failoverPath: string | undefined,
 ): string[] {
   const docs = renderDocs(res, repoRelative(resultsPath));
   if (seedPaperPath !== undefined) {
     const run = JSON.parse(readFileSync(seedPaperPath, 'utf8')) as PaperRun & { bench?: unknown };
     if (run.bench !== 'seed-paper') throw new UsageError(`${seedPaperPath} is not a bench:seed --paper results file`);
     docs.markdown = insertSeedPaperSection(docs.markdown, seedPaperMarkdown(run, repoRelative(seedPaperPath)));
+  }
+  if (failoverPath !== undefined) {
+    const run = JSON.parse(readFileSync(failoverPath, 'utf8')) as FailoverRun;
+    if (run.bench !== 'failover') throw new UsageError(`${failoverPath} is not a bench:failover results file`);
+    docs.markdown = insertFailoverSection(docs.markdown, failoverMarkdown(run, repoRelative(failoverPath)));
   }
   mkdirSync(docsDir, { recursive: true });
   const written = new Set<string>();
@@ -281,13 +291,16 @@ function repoRelative(file: string): string {
   return rel.startsWith('..') ? path.resolve(file) : rel;
 }
 
-/** --seed-paper: a file, `none`, or (absent) the newest bench/results/seed-paper-<date>.json if any. */
-function seedPaperFile(arg: string | undefined): string | undefined {
+/**
+ * --seed-paper / --failover: a file, `none`, or (absent) the newest
+ * bench/results/<prefix>-<date>.json if any.
+ */
+function newestResultsFile(arg: string | undefined, prefix: 'seed-paper' | 'failover'): string | undefined {
   if (arg === 'none') return undefined;
   if (arg !== undefined) return path.resolve(arg);
   const dir = path.join(REPO_ROOT, 'bench', 'results');
   const files = readdirSync(dir)
-    .filter((f) => /^seed-paper-\d{4}-\d{2}-\d{2}\.json$/.test(f))
+    .filter((f) => new RegExp(`^${prefix}-\\d{4}-\\d{2}-\\d{2}\\.json$`).test(f))
     .sort();
   return files.length === 0 ? undefined : path.join(dir, files[files.length - 1]!);
 }
@@ -311,8 +324,8 @@ function selectBenches(only: string | undefined): BenchDef[] {
 
 class UsageError extends Error {}
 
-const USAGE = `usage: npm run bench -- [--quick] [--only a,b] [--out FILE] [--docs-dir DIR] [--seed-paper FILE|none] [--verbose]
-       npm run bench -- --from-results FILE [--docs-dir DIR] [--seed-paper FILE|none]
+const USAGE = `usage: npm run bench -- [--quick] [--only a,b] [--out FILE] [--docs-dir DIR] [--seed-paper FILE|none] [--failover FILE|none] [--verbose]
+       npm run bench -- --from-results FILE [--docs-dir DIR] [--seed-paper FILE|none] [--failover FILE|none]
 benchmarks: ${BENCHES.map((b) => b.name).join(', ')} (failover = replicator, gateway = rest,grpc)`;
 
 async function main(): Promise<number> {
@@ -324,6 +337,7 @@ async function main(): Promise<number> {
       out: { type: 'string' },
       'docs-dir': { type: 'string' },
       'seed-paper': { type: 'string' },
+      failover: { type: 'string' },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -333,14 +347,16 @@ async function main(): Promise<number> {
     return 0;
   }
   const docsDir = path.resolve(a['docs-dir'] ?? path.join(REPO_ROOT, 'docs'));
-  const seedPaper = seedPaperFile(a['seed-paper']);
+  const seedPaper = newestResultsFile(a['seed-paper'], 'seed-paper');
+  const failover = newestResultsFile(a.failover, 'failover');
 
   if (a['from-results'] !== undefined) {
     const file = path.resolve(a['from-results']);
     const res = JSON.parse(readFileSync(file, 'utf8')) as SuiteResults;
     if (res.suite !== 'matchbook-bench' || typeof res.benches !== 'object')
       throw new UsageError(`${file} is not a suite results file`);
-    for (const f of writeDocs(res, file, docsDir, seedPaper)) console.error(`wrote ${path.relative(process.cwd(), f)}`);
+    for (const f of writeDocs(res, file, docsDir, seedPaper, failover))
+      console.error(`wrote ${path.relative(process.cwd(), f)}`);
     return 0;
   }
 
@@ -388,7 +404,7 @@ async function main(): Promise<number> {
   mkdirSync(path.dirname(outFile), { recursive: true });
   writeFileSync(outFile, `${JSON.stringify(res, null, 2)}\n`);
   console.error(`wrote ${path.relative(process.cwd(), outFile)} (${res.durationSec} s)`);
-  for (const f of writeDocs(res, outFile, docsDir, seedPaper))
+  for (const f of writeDocs(res, outFile, docsDir, seedPaper, failover))
     console.error(`wrote ${path.relative(process.cwd(), f)}`);
   if (failed) console.error(`${failed} benchmark(s) failed`);
   return failed ? 1 : 0;

@@ -87,6 +87,9 @@ export class PaxosCore {
 
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
+  /** Leader: ticks since the quorum check last ran, and the peers heard at this ballot since (README.md, departure 7). */
+  private quorumCheckElapsed = 0;
+  private readonly heardSinceCheck = new Set<NodeId>();
   private electionTimeout = 0;
 
   // Candidate.
@@ -182,6 +185,7 @@ export class PaxosCore {
         this.heartbeatElapsed = 0;
         this.broadcastHeartbeat();
       }
+      this.checkQuorum();
       return;
     }
     const rec = this.tailRecovery;
@@ -333,6 +337,8 @@ export class PaxosCore {
     this.sentThrough = floor;
     this.promises.clear();
     this.heartbeatElapsed = 0;
+    this.quorumCheckElapsed = 0;
+    this.heardSinceCheck.clear();
     this.broadcastHeartbeat();
     this.pumpAccepts();
   }
@@ -387,6 +393,7 @@ export class PaxosCore {
 
   private onAccepted(m: PaxosMessage): void {
     if (this.role !== LEADER || !ballotEquals(m.ballot, this.ballot)) return;
+    this.heardSinceCheck.add(m.from);
     this.countAck(m.slot, m.from);
   }
 
@@ -448,7 +455,22 @@ export class PaxosCore {
 
   private onHeartbeatResp(m: PaxosMessage): void {
     if (this.role !== LEADER || !ballotEquals(m.ballot, this.ballot)) return;
+    this.heardSinceCheck.add(m.from);
     if (m.index < this.slots.chosen) this.catchUp(m.from, m.index);
+  }
+
+  /**
+   * Once per election timeout a leader that heard from fewer than a quorum (itself included) at
+   * its ballot steps down, so the host answers what waits on it LEADER_CHANGED instead of holding
+   * it until the partition heals (etcd/raft's CheckQuorum). Liveness only: a leader cut off from
+   * a quorum gets nothing chosen anyway; stepping down gives up no promise and no acceptance.
+   */
+  private checkQuorum(): void {
+    if (++this.quorumCheckElapsed < this.cfg.electionTicks) return;
+    this.quorumCheckElapsed = 0;
+    const heard = this.heardSinceCheck.size + 1;
+    this.heardSinceCheck.clear();
+    if (heard < this.quorum) this.becomeFollower(0);
   }
 
   private becomeFollower(leader: NodeId): void {

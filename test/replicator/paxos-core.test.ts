@@ -371,6 +371,26 @@ describe('leader failure detection and preemption', () => {
     expect(net.get(leaders[0]!).ballot.round).toBeGreaterThan(round);
   });
 
+  it('a leader that hears from no quorum for an election timeout steps down (CheckQuorum); one that hears from a quorum stays', () => {
+    const net = new Net();
+    elect(net, 1);
+    const leader = net.get(1);
+    const run = (ticks: number, drop: (m: PaxosMessage) => boolean) => {
+      for (let k = 0; k < ticks; k++) {
+        leader.tick();
+        net.flush(1);
+        net.deliver(drop);
+      }
+    };
+    // Replica 3 cut off: replica 2 and the leader are a quorum of 3.
+    run(3 * ELECTION_TICKS, (m) => m.to === 3 || m.from === 3);
+    expect(leader.role).toBe(PaxosRole.LEADER);
+    // Cut off from both: within two election timeouts it steps down, and a proposal is refused.
+    run(2 * ELECTION_TICKS, (m) => m.from === 1 || m.to === 1);
+    expect(leader.role).toBe(PaxosRole.FOLLOWER);
+    expect(leader.propose(bytes('x'))).toMatchObject({ ok: false, error: PaxosProposeError.NOT_LEADER });
+  });
+
   it('a stale leader coming back is preempted by the NACKs of acceptors that promised a higher ballot', () => {
     const net = new Net();
     elect(net, 1);

@@ -18,6 +18,8 @@ export interface Mutant {
   replace: string;
   /** The profile that catches it soonest (what --check-mutants runs unless --profile is given). */
   profile: string;
+  /** The protocol it plants a bug in (default raft): what --check-mutants and --mutant run it on. */
+  consensus?: 'raft' | 'multipaxos';
 }
 
 export const MUTANTS: readonly Mutant[] = [

@@ -237,6 +237,8 @@ export class ClusterSim {
   private answers: { c: SimClient; by: NodeId; result: ApplyResult; session: number; reqSeq: number }[] = [];
   /** Leader kills (profile "elections"): when the last one happened and whether a successor committed since. */
   private killAt = -1;
+  /** The first violation an oracle check found inside a replica's observer hook (raised at the step's end). */
+  private observerFailure: unknown;
 
   private readonly traceOn: boolean;
   private readonly traceLines: string[] = [];
@@ -358,6 +360,7 @@ export class ClusterSim {
     this.clientsAct();
     this.sched.runDue(); // what became due this step (a disk completion of zero latency)
     this.takeAnswers();
+    if (this.observerFailure !== undefined) throw this.observerFailure;
     this.oracle.checkStep(this.machines.values(), this.now);
     this.watchElections();
   }
@@ -403,10 +406,8 @@ export class ClusterSim {
           this.net.send(w, this.now);
         }
       },
-      applied: (mc, results, _events, entry) => {
-        this.oracle.onApplied(mc, results, entry);
-      },
-      stateReset: (mc, installed) => this.oracle.onStateReset(mc, installed),
+      applied: (mc, results, _events, entry) => this.observed(() => this.oracle.onApplied(mc, results, entry)),
+      stateReset: (mc, installed) => this.observed(() => this.oracle.onStateReset(mc, installed)),
       fatal: (mc, err) => {
         if (err instanceof SimFailure || err instanceof SimInvariantError) throw err; // the oracle, from inside a hook
         this.fail(
@@ -417,6 +418,20 @@ export class ClusterSim {
     });
     this.machines.set(id, m);
     return m;
+  }
+
+  /**
+   * Runs an oracle check from inside a replica's observer hook (onApplied, onStateReset). The
+   * replica catches and logs what its observers throw (an observer must not kill it), so a
+   * violation found there is kept and raised at the end of the step.
+   */
+  private observed(check: () => void): void {
+    try {
+      check();
+    } catch (e) {
+      this.observerFailure ??= e;
+      throw e;
+    }
   }
 
   private boot(m: SimMachine): void {

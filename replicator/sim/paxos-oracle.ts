@@ -39,12 +39,23 @@ interface DurableAccepted {
   key: string;
 }
 
-/** What one host's disk durably holds of the record log, at one disk generation. */
+/** How far one segment file's durable bytes were read (segments only grow while a process lives). */
+interface SegmentScan {
+  /** Offset just past the last whole record read. */
+  end: number;
+  /** Offset and stored CRC of that record: if they changed, the file was rewritten and is read again. */
+  lastAt: number;
+  lastCrc: number;
+}
+
+/** What one host's disk durably holds of the record log, read incrementally (one disk generation at a time). */
 interface DurableRecords {
   gen: number;
-  /** Per segment file: its durable length when scanned and the ACCEPTED records in it. */
-  segments: Map<string, { bytes: number; accepted: DurableAccepted[] }>;
-  /** Per slot, the highest ballot (as a term) of a durable ACCEPTED record. */
+  segments: Map<string, SegmentScan>;
+  /**
+   * Per slot, the highest ballot (as a term) of a durable ACCEPTED record since the process
+   * booted. It only grows: ballots per slot only go up, and compaction copies the highest forward.
+   */
   best: Map<number, number>;
 }
 
@@ -166,20 +177,18 @@ export class PaxosOracle extends Oracle {
     if (d.gen === gen) return d;
     d.gen = gen;
     const dir = this.walDir(mc);
-    const segments = new Map<string, { bytes: number; accepted: DurableAccepted[] }>();
+    const segments = new Map<string, SegmentScan>();
     for (const name of mc.fs.durableFiles(dir)) {
       if (!SEGMENT_NAME.test(name)) continue;
       const bytes = mc.fs.durableView(`${dir}/${name}`);
       if (bytes === undefined) continue;
-      const prior = d.segments.get(name);
-      const seg = prior !== undefined && prior.bytes === bytes.byteLength ? prior : scanAccepted(bytes);
+      const seg = scanAccepted(bytes, d.segments.get(name), (a) => {
+        if ((d.best.get(a.slot) ?? 0) < a.term) d.best.set(a.slot, a.term);
+        this.noteDurable(mc.id, a);
+      });
       segments.set(name, seg);
-      if (seg !== prior) for (const a of seg.accepted) this.noteDurable(mc.id, a);
     }
     d.segments = segments;
-    d.best.clear();
-    for (const seg of segments.values())
-      for (const a of seg.accepted) if ((d.best.get(a.slot) ?? 0) < a.term) d.best.set(a.slot, a.term);
     return d;
   }
 
@@ -237,6 +246,7 @@ export class PaxosOracle extends Oracle {
     const s = this.seenOf(mc);
     const hs = this.durableHardState(mc);
     const promised = ballotToTerm(core.promised);
+    this.durable.delete(mc.id); // the WAL may have cut a torn tail at open: read the disk afresh
     check(promised === hs.term, () => `node ${mc.id} restarted promising ${promised}, durable promise ${hs.term}`);
     const d = this.refresh(mc);
     for (const [slot, term] of d.best) {
@@ -278,20 +288,32 @@ export class PaxosOracle extends Oracle {
   }
 }
 
-/** The ACCEPTED records of one segment's durable bytes, decoded with the WAL's and the record log's own codecs. */
-function scanAccepted(bytes: Uint8Array): { bytes: number; accepted: DurableAccepted[] } {
+/**
+ * Reads the ACCEPTED records of one segment's durable bytes from where the last read stopped,
+ * decoded with the WAL's and the record log's own codecs.
+ */
+function scanAccepted(
+  bytes: Uint8Array,
+  prior: SegmentScan | undefined,
+  onAccepted: (a: DurableAccepted) => void,
+): SegmentScan {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const accepted: DurableAccepted[] = [];
-  let offset = 0;
-  while (offset < bytes.byteLength) {
-    const r = decodeWalRecord(bytes, view, offset, bytes.byteLength);
+  const same =
+    prior !== undefined &&
+    bytes.byteLength >= prior.end &&
+    (prior.lastAt < 0 || view.getUint32(prior.lastAt + 4, true) === prior.lastCrc);
+  const scan: SegmentScan = same ? { ...prior } : { end: 0, lastAt: -1, lastCrc: 0 };
+  while (scan.end < bytes.byteLength) {
+    const r = decodeWalRecord(bytes, view, scan.end, bytes.byteLength);
     if (r.kind !== 'entry') break; // a torn or partial tail: recovery stops there too
-    offset = r.end;
+    scan.lastAt = scan.end;
+    scan.lastCrc = view.getUint32(scan.end + 4, true);
+    scan.end = r.end;
     const rec = decodePaxosRecord(r.data);
     if (rec.kind !== RecordKind.ACCEPTED || rec.ref === true) continue;
-    accepted.push({ slot: rec.slot, term: ballotToTerm(rec.ballot), ballot: rec.ballot, key: valueKey(rec.value) });
+    onAccepted({ slot: rec.slot, term: ballotToTerm(rec.ballot), ballot: rec.ballot, key: valueKey(rec.value) });
   }
-  return { bytes: bytes.byteLength, accepted };
+  return scan;
 }
 
 function dataKey(d: Uint8Array): string {

@@ -3,13 +3,11 @@
 
 import { describe } from 'vitest';
 import { PAXOS_PROFILES } from '../../replicator/sim/cluster-sim.js';
-import { simProfileTests } from './sim-suite.js';
-
-const PART_A = ['no faults', 'lossy network', 'partitions', 'crashes', 'elections'];
+import { PAXOS_PART_A, simProfileTests } from './sim-suite.js';
 
 describe('Multi-Paxos deterministic simulation of the production replica (part B)', () => {
   simProfileTests(
-    PAXOS_PROFILES.filter((p) => !PART_A.includes(p)),
+    PAXOS_PROFILES.filter((p) => !PAXOS_PART_A.includes(p)),
     'multipaxos',
   );
 });

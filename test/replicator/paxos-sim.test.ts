@@ -13,10 +13,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { PAXOS_PROFILES, PROFILES, SimFailure, runSim } from '../../replicator/sim/cluster-sim.js';
-import { simProfileTests } from './sim-suite.js';
-
-/** The first half of PAXOS_PROFILES (this file); paxos-sim-b.test.ts runs the rest. */
-export const PAXOS_PART_A = ['no faults', 'lossy network', 'partitions', 'crashes', 'elections'];
+import { PAXOS_PART_A, simProfileTests } from './sim-suite.js';
 
 describe('Multi-Paxos deterministic simulation of the production replica (part A)', () => {
   simProfileTests(PAXOS_PART_A, 'multipaxos');

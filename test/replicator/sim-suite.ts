@@ -16,6 +16,8 @@ import {
 export const SEEDS_PER_PROFILE = 170;
 /** Seeds per profile of a Multi-Paxos cluster in npm test: 9 profiles (PAXOS_PROFILES) × 225 = 2,025 seeds. */
 export const PAXOS_SEEDS_PER_PROFILE = 225;
+/** The Multi-Paxos profiles of paxos-sim.test.ts (about half the time); paxos-sim-b.test.ts runs the rest of PAXOS_PROFILES. */
+export const PAXOS_PART_A: readonly string[] = ['no faults', 'lossy network', 'partitions', 'crashes', 'elections'];
 
 function seedCount(consensus: SimConsensus): number {
   const count = Number(process.env.SIM_SEEDS ?? (consensus === 'raft' ? SEEDS_PER_PROFILE : PAXOS_SEEDS_PER_PROFILE));

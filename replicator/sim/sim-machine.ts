@@ -14,6 +14,7 @@ import { PaxosNode, type PaxosNodeOptions, type PaxosOutbound } from '../paxos/p
 import type { Prng } from '../prng.js';
 import type { EventBuffer } from '../../engine/event-buffer.js';
 import type { Entry, Message, NodeId } from '../raft/types.js';
+import type { AppliedEntry } from '../log.js';
 import type { ReplicaRuntime } from '../runtime.js';
 import type { ApplyResult } from '../../shard/state-machine.js';
 import { ShardStateMachine } from '../../shard/state-machine.js';
@@ -160,34 +161,41 @@ export class SimMachine {
     return life.alive;
   }
 
-  private newRaftNode(life: Life, runtime: ReplicaRuntime, sm: ShardStateMachine): ReplicaNode {
-    const node = new ReplicaNode({
+  /** What both replicas take from the host alike: identity, the disk, clock and timers, the observers. */
+  private hostOptions(life: Life, runtime: ReplicaRuntime, sm: ShardStateMachine) {
+    return {
       id: this.id,
       members: this.cfg.members,
       dataDir: SIM_DATA_DIR,
       shardConfig: this.cfg.shardConfig,
       stateMachine: sm,
-      send: (msgs) => this.send(life, msgs, (from, sent) => this.hooks.send(from, sent)),
-      fsync: true,
-      random: this.cfg.random?.(this.id) ?? ((n) => this.rng.int(n)),
+      random: this.cfg.random?.(this.id) ?? ((n: number) => this.rng.int(n)),
       tickMs: this.cfg.tickMs,
       electionTicks: this.cfg.electionTicks,
       heartbeatTicks: this.cfg.heartbeatTicks,
-      snapshotIntervalEntries: this.cfg.snapshotIntervalEntries,
       timeTickMs: this.cfg.timeTickMs,
-      raft: this.cfg.raft,
       wal: this.cfg.wal,
       runtime,
       fs: this.fs,
-      onFatal: (err) => this.died(life, err),
+      onFatal: (err: unknown) => this.died(life, err),
       // The node's log joins the trace (kept only with tracing on: formatting costs otherwise).
       log: this.hooks.trace !== undefined ? linesLog((line) => this.hooks.trace?.(`n${this.id} ${line}`)) : NO_LOG,
-      onApplied: (applied, entry) => {
+      onApplied: (applied: AppliedEntry, entry: Entry) => {
         if (life.alive) this.hooks.applied?.(this, applied.results, applied.events, entry);
       },
       onStateReset: () => {
         if (life.alive) this.hooks.stateReset?.(this, !this.booting);
       },
+    };
+  }
+
+  private newRaftNode(life: Life, runtime: ReplicaRuntime, sm: ShardStateMachine): ReplicaNode {
+    const node = new ReplicaNode({
+      ...this.hostOptions(life, runtime, sm),
+      send: (msgs) => this.send(life, msgs, (from, sent) => this.hooks.send(from, sent)),
+      fsync: true,
+      snapshotIntervalEntries: this.cfg.snapshotIntervalEntries,
+      raft: this.cfg.raft,
     });
     this.node = node;
     return node;
@@ -196,31 +204,11 @@ export class SimMachine {
   /** The production Multi-Paxos replica, wired exactly as the Raft one: same disk, clock, timers, sends. */
   private newPaxosNode(life: Life, runtime: ReplicaRuntime, sm: ShardStateMachine): PaxosNode {
     const node = new PaxosNode({
-      id: this.id,
-      members: this.cfg.members,
-      dataDir: SIM_DATA_DIR,
-      shardConfig: this.cfg.shardConfig,
-      stateMachine: sm,
+      ...this.hostOptions(life, runtime, sm),
       send: (out) =>
         this.send(life, out, (from, sent: PaxosOutbound[]) => this.hooks.sendPaxos?.(from, sent.map(toWire))),
-      random: this.cfg.random?.(this.id) ?? ((n) => this.rng.int(n)),
-      tickMs: this.cfg.tickMs,
-      electionTicks: this.cfg.electionTicks,
-      heartbeatTicks: this.cfg.heartbeatTicks,
       snapshotIntervalSlots: this.cfg.snapshotIntervalEntries,
-      timeTickMs: this.cfg.timeTickMs,
-      wal: this.cfg.wal,
       ...(this.cfg.paxosWindows !== undefined ? { windows: this.cfg.paxosWindows } : {}),
-      runtime,
-      fs: this.fs,
-      onFatal: (err) => this.died(life, err),
-      log: this.hooks.trace !== undefined ? linesLog((line) => this.hooks.trace?.(`n${this.id} ${line}`)) : NO_LOG,
-      onApplied: (applied, entry) => {
-        if (life.alive) this.hooks.applied?.(this, applied.results, applied.events, entry);
-      },
-      onStateReset: () => {
-        if (life.alive) this.hooks.stateReset?.(this, !this.booting);
-      },
     });
     this.paxos = node;
     return node;

@@ -1,5 +1,6 @@
 // Deterministic simulation of a replicated shard (TigerBeetle's VOPR idea): the PRODUCTION
-// replica — replicator/node.ts ReplicaNode with its Raft core, the real WAL and the real shard
+// replica — replicator/node.ts ReplicaNode with its Raft core, or for a Multi-Paxos cluster
+// replicator/paxos/paxos-node.ts PaxosNode with its Paxos core, the real WAL and the real shard
 // state machine — runs on simulated hosts (sim-machine.ts): a simulated disk that loses what
 // was not synced at a power cut (sim-fs.ts), a simulated network that delays, loses,
 // duplicates, reorders and partitions (sim-network.ts), and simulated clocks (scheduler.ts).
@@ -20,12 +21,18 @@ import { ConfChangeType, MessageType, NONE, Role, type ConfChange, type Message,
 import { ApplyOutcome, type ApplyResult } from '../../shard/state-machine.js';
 import { Stp, type ShardConfig } from '../../engine/types.js';
 import { Oracle, SimInvariantError } from './oracle.js';
+import { PaxosOracle } from './paxos-oracle.js';
+import { copyPaxosWire, describePaxosWire, type PaxosWire } from './paxos-wire.js';
 import type { SimProfile } from './profiles.js';
 import { SimScheduler } from './scheduler.js';
-import { SimMachine, type MachineConfig } from './sim-machine.js';
-import { SimNetwork } from './sim-network.js';
+import { SimMachine, type MachineConfig, type SimConsensus } from './sim-machine.js';
+import { SimNetwork, copyMessage } from './sim-network.js';
+import { ballotToTerm } from '../paxos/record-log.js';
+import { compareBallots, ballotEquals } from '../paxos/paxos-core.js';
+import { PaxosRole } from '../paxos/types.js';
 
-export { PROFILES, type SimProfile } from './profiles.js';
+export { PAXOS_PROFILES, PROFILES, profilesFor, type SimProfile } from './profiles.js';
+export type { SimConsensus } from './sim-machine.js';
 export { SimInvariantError } from './oracle.js';
 
 // ---- Named limits (steps are ms of simulated time) ---------------------------------------------
@@ -55,6 +62,13 @@ export const POWER_CUT_DELAY_STEPS_MAX = 30;
 export const TAIL_DAMAGE_BYTES_MAX = 600;
 /** Election time must stay under this (steps) in the "elections" profile: ≤ 1 s with our timeouts. */
 export const ELECTION_STEPS_MAX = 1_000;
+/** The same bound for a Multi-Paxos takeover (phase 1 over the whole window, then its first chosen slot). */
+export const PAXOS_ELECTION_STEPS_MAX = 1_000;
+/**
+ * Multi-Paxos windows in the simulation: small, so that a full pipeline, an acceptor's window
+ * and catch-up over several LEARNs happen (limits.ts has the production ones).
+ */
+export const SIM_PAXOS_WINDOWS = { pipelineSlotsMax: 4, acceptWindowSlots: 8, learnSlotsMax: 4 };
 
 /** The engine configuration every simulated replica runs: one small instrument, three accounts. */
 export const SIM_SHARD_CONFIG: ShardConfig = {
@@ -120,14 +134,19 @@ export class SimFailure extends Error {
     readonly phase: string,
     readonly reason: string,
     readonly trace: string[],
+    readonly consensus: SimConsensus = 'raft',
   ) {
-    super(`[seed ${seed}, profile "${profile}", step ${step}, ${phase} phase] ${reason}`);
+    super(
+      `[seed ${seed}, profile "${profile}"${consensus === 'raft' ? '' : `, ${consensus}`}, step ${step}, ${phase} phase] ${reason}`,
+    );
   }
 }
 
 export interface SimOptions {
   seed: number;
   profile: SimProfile;
+  /** The replica every host runs (default Raft). */
+  consensus?: SimConsensus;
   /** Keep a trace of the last TRACE_LINES_MAX events for the failure report (slower). */
   trace?: boolean;
   /** Print every trace line as it happens. */
@@ -166,9 +185,13 @@ export class ClusterSim {
   phase: 'main' | 'heal' = 'main';
   readonly sched = new SimScheduler();
   readonly machines = new Map<NodeId, SimMachine>();
-  readonly net: SimNetwork;
+  readonly consensus: SimConsensus;
+  /** Raft messages, or Multi-Paxos items (one kind per run). */
+  readonly net: SimNetwork<Message | PaxosWire>;
   readonly clients: SimClient[] = [];
   readonly oracle: Oracle;
+  /** The oracle, when the cluster runs Multi-Paxos. */
+  private readonly paxosOracle: PaxosOracle | undefined;
   readonly stats: SimStats = {
     steps: 0,
     leaders: 0,
@@ -214,6 +237,8 @@ export class ClusterSim {
   private answers: { c: SimClient; by: NodeId; result: ApplyResult; session: number; reqSeq: number }[] = [];
   /** Leader kills (profile "elections"): when the last one happened and whether a successor committed since. */
   private killAt = -1;
+  /** The first violation an oracle check found inside a replica's observer hook (raised at the step's end). */
+  private observerFailure: unknown;
 
   private readonly traceOn: boolean;
   private readonly traceLines: string[] = [];
@@ -228,7 +253,10 @@ export class ClusterSim {
     this.rng = root.fork(1);
     this.clientRng = root.fork(2);
     const p = this.profile;
-    this.net = new SimNetwork(root.fork(3), { ...p.net });
+    this.consensus = opts.consensus ?? 'raft';
+    this.net = new SimNetwork<Message | PaxosWire>(root.fork(3), { ...p.net }, (m) =>
+      'out' in m ? copyPaxosWire(m) : copyMessage(m),
+    );
     const n = p.nodes;
     const members = Array.from({ length: n }, (_, i) => i + 1);
     this.machineCfg = {
@@ -254,16 +282,21 @@ export class ClusterSim {
       diskStallP: p.diskStallP,
       diskStallMs: p.diskStallMs,
       tickJitterMs: p.tickJitterMs,
+      ...(this.consensus === 'multipaxos' ? { consensus: this.consensus, paxosWindows: SIM_PAXOS_WINDOWS } : {}),
     };
-    this.oracle = new Oracle({
-      fail: (reason) => this.fail(reason),
-      trace: (line) => this.trace(line),
+    const hooks = {
+      fail: (reason: string) => this.fail(reason),
+      trace: (line: string) => this.trace(line),
       stats: this.stats,
-    });
+    };
+    this.paxosOracle = this.consensus === 'multipaxos' ? new PaxosOracle(hooks, n) : undefined;
+    this.oracle = this.paxosOracle ?? new Oracle(hooks);
     for (const id of members) this.addMachine(id, root.fork(100 + id));
     this.nextNodeId = n + 1;
     for (let i = 1; i <= p.clients; i++) this.clients.push(new SimClient(i));
-    this.trace(`seed ${this.seed} profile "${p.name}" nodes ${n}`);
+    this.trace(
+      `seed ${this.seed} profile "${p.name}" nodes ${n}${this.consensus === 'raft' ? '' : ` ${this.consensus}`}`,
+    );
     for (const m of this.machines.values()) this.boot(m);
   }
 
@@ -283,7 +316,7 @@ export class ClusterSim {
         e instanceof SimInvariantError
           ? `invariant: ${e.message}`
           : `threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
-      throw new SimFailure(this.seed, this.profile.name, this.now, this.phase, reason, [...this.traceLines]);
+      throw this.failure(reason);
     }
     this.stats.steps = this.now;
     this.stats.messages = this.net.stats.sent;
@@ -292,7 +325,19 @@ export class ClusterSim {
   }
 
   private fail(reason: string): never {
-    throw new SimFailure(this.seed, this.profile.name, this.now, this.phase, reason, [...this.traceLines]);
+    throw this.failure(reason);
+  }
+
+  private failure(reason: string): SimFailure {
+    return new SimFailure(
+      this.seed,
+      this.profile.name,
+      this.now,
+      this.phase,
+      reason,
+      [...this.traceLines],
+      this.consensus,
+    );
   }
 
   private trace(line: string): void {
@@ -315,29 +360,31 @@ export class ClusterSim {
     this.clientsAct();
     this.sched.runDue(); // what became due this step (a disk completion of zero latency)
     this.takeAnswers();
+    if (this.observerFailure !== undefined) throw this.observerFailure;
     this.oracle.checkStep(this.machines.values(), this.now);
     this.watchElections();
   }
 
   private deliver(): void {
-    const byNode = new Map<NodeId, Message[]>();
+    const byNode = new Map<NodeId, (Message | PaxosWire)[]>();
     for (const m of this.net.due(this.now, (to) => this.canReceive(to))) {
       let list = byNode.get(m.to);
       if (list === undefined) byNode.set(m.to, (list = []));
       list.push(m);
     }
     for (const [to, msgs] of byNode) {
-      const node = this.machines.get(to)?.node;
-      if (node === undefined) continue;
-      if (this.traceOn) for (const m of msgs) this.trace(`recv ${describeMessage(m)}`);
-      node.receive(msgs);
+      const mc = this.machines.get(to);
+      if (mc?.replica === undefined) continue;
+      if (this.traceOn) for (const m of msgs) this.trace(`recv ${describeItem(m)}`);
+      if (mc.node !== undefined) mc.node.receive(msgs as Message[]);
+      else mc.paxos!.receive((msgs as PaxosWire[]).map((w) => w.out));
       this.sched.drainDeferred();
     }
   }
 
   private canReceive(to: NodeId): 'yes' | 'wait' | 'drop' {
     const m = this.machines.get(to);
-    if (m === undefined || m.status !== 'up' || m.node === undefined) return 'drop';
+    if (m === undefined || m.status !== 'up' || m.replica === undefined) return 'drop';
     return m.paused ? 'wait' : 'yes';
   }
 
@@ -352,10 +399,15 @@ export class ClusterSim {
           this.net.send(msg, this.now);
         }
       },
-      applied: (mc, results, _events, entry) => {
-        this.oracle.onApplied(mc, results, entry);
+      sendPaxos: (from, items) => {
+        for (const w of items) {
+          if (this.traceOn) this.trace(`send ${describePaxosWire(w)}`);
+          this.paxosOracle!.onSendPaxos(from, w);
+          this.net.send(w, this.now);
+        }
       },
-      stateReset: (mc, installed) => this.oracle.onStateReset(mc, installed),
+      applied: (mc, results, _events, entry) => this.observed(() => this.oracle.onApplied(mc, results, entry)),
+      stateReset: (mc, installed) => this.observed(() => this.oracle.onStateReset(mc, installed)),
       fatal: (mc, err) => {
         if (err instanceof SimFailure || err instanceof SimInvariantError) throw err; // the oracle, from inside a hook
         this.fail(
@@ -368,6 +420,20 @@ export class ClusterSim {
     return m;
   }
 
+  /**
+   * Runs an oracle check from inside a replica's observer hook (onApplied, onStateReset). The
+   * replica catches and logs what its observers throw (an observer must not kill it), so a
+   * violation found there is kept and raised at the end of the step.
+   */
+  private observed(check: () => void): void {
+    try {
+      check();
+    } catch (e) {
+      this.observerFailure ??= e;
+      throw e;
+    }
+  }
+
   private boot(m: SimMachine): void {
     const ok = m.boot();
     if (!ok) {
@@ -375,12 +441,23 @@ export class ClusterSim {
       this.scheduleUp(m);
       return;
     }
+    if (m.paxos !== undefined) return this.booted(m);
     const node = m.node!;
     if (m.lives > 1) this.stats.restarts++;
     if (node.raft.logTailLost) this.stats.tailsLost++;
     this.oracle.onBoot(m);
     this.trace(
       `BOOT n${m.id} life ${m.lives}: term ${node.raft.term} commit ${node.raft.commitIndex} log [${node.raft.firstIndex}, ${node.raft.lastIndex}]${node.raft.logTailLost ? ' TAIL LOST' : ''}`,
+    );
+  }
+
+  /** A Multi-Paxos replica started on its disk. */
+  private booted(m: SimMachine): void {
+    const st = m.paxos!.paxos.status();
+    if (m.lives > 1) this.stats.restarts++;
+    this.oracle.onBoot(m);
+    this.trace(
+      `BOOT n${m.id} life ${m.lives}: promised ${st.promised.round}.${st.promised.leader} chosen ${st.chosen} compacted ${st.compacted}`,
     );
   }
 
@@ -406,12 +483,21 @@ export class ClusterSim {
   }
 
   private upMachines(): SimMachine[] {
-    return [...this.machines.values()].filter((m) => m.status === 'up' && !m.paused && m.node !== undefined);
+    return [...this.machines.values()].filter((m) => m.status === 'up' && !m.paused && m.replica !== undefined);
   }
 
   /** The live node that leads in the highest term, if any. */
   private currentLeader(): SimMachine | undefined {
     let best: SimMachine | undefined;
+    if (this.consensus === 'multipaxos') {
+      // The live replica that leads the highest ballot.
+      for (const m of this.upMachines()) {
+        const c = m.paxos!.paxos;
+        if (c.role !== PaxosRole.LEADER) continue;
+        if (best === undefined || compareBallots(c.ballot, best.paxos!.paxos.ballot) > 0) best = m;
+      }
+      return best;
+    }
     for (const m of this.upMachines()) {
       const r = m.node!.raft;
       if (r.role !== Role.LEADER) continue;
@@ -487,7 +573,7 @@ export class ClusterSim {
       return;
     }
     this.scheduleUp(m);
-    if (m.status === 'up' && m.node !== undefined) {
+    if (m.status === 'up' && m.replica !== undefined) {
       // An armed crash: the process may live on until it reaches that call; bring it down at
       // its restart time if it never did, so it comes back from its disk either way.
       const at = this.upAt.get(m.id)!;
@@ -534,7 +620,8 @@ export class ClusterSim {
    */
   private maybeDamageTail(m: SimMachine): void {
     if (!this.rng.chance(this.profile.tailDamageP) || m.status === 'up') return;
-    const voters = (this.currentLeader() ?? this.upMachines()[0])?.node?.membership().voters ?? this.machineCfg.members;
+    const voters =
+      (this.currentLeader() ?? this.upMachines()[0])?.replica?.membership().voters ?? this.machineCfg.members;
     const damaged = [...this.machines.values()].filter(
       (x) => x !== m && x.status !== 'removed' && this.oracle.tailMarked(x),
     ).length;
@@ -594,12 +681,15 @@ export class ClusterSim {
     if (this.rng.chance(p.transferP)) {
       const leader = this.currentLeader();
       if (leader !== undefined) {
-        const others = leader.node!.membership().voters.filter((v) => v !== leader.id);
+        const others = leader.replica!.membership().voters.filter((v) => v !== leader.id);
         if (others.length > 0) {
           const to = this.rng.pick(others);
-          const r = leader.node!.transferLeadership(to);
+          const r = leader.replica!.transferLeadership(to);
           this.stats.transfers++;
           this.trace(`TRANSFER n${leader.id} -> n${to}: ${r.ok ? 'ok' : r.error}`);
+          // Multi-Paxos runs a fixed membership: a transfer is refused, never half done.
+          if (this.consensus === 'multipaxos' && (r.ok || r.error !== 'BAD_TARGET'))
+            this.fail(`node ${leader.id}: a leadership transfer to ${to} was not refused by the Multi-Paxos replica`);
         }
       }
     }
@@ -618,10 +708,10 @@ export class ClusterSim {
     const required = this.oracle.maxAckedIndex;
     const issuedAt = this.now;
     this.stats.readsIssued++;
-    m.node!.readIndex((err, index) => {
+    m.replica!.readIndex((err, index) => {
       if (err !== undefined) return;
       this.stats.readsServed++;
-      const applied = m.node?.stateMachine.appliedIndex ?? index;
+      const applied = m.replica?.stateMachine.appliedIndex ?? index;
       if (index < required || applied < index)
         this.fail(
           `linearizability: a read issued at step ${issuedAt} on node ${m.id} was answered with index ${index} (applied ${applied}), but a command acknowledged before it took effect at ${required}`,
@@ -632,7 +722,7 @@ export class ClusterSim {
   private changeMembership(): void {
     const leader = this.currentLeader();
     if (leader === undefined || this.confBusy) return;
-    const conf = leader.node!.membership();
+    const conf = leader.replica!.membership();
     const ops: ConfChange[] = [];
     if (this.nextNodeId <= this.profile.nodes + NODES_ADDED_MAX)
       ops.push({ type: ConfChangeType.ADD_LEARNER, node: this.nextNodeId });
@@ -655,7 +745,7 @@ export class ClusterSim {
           ? 'PROMOTE'
           : 'REMOVE';
     this.trace(`CONF ${name} n${cc.node} at n${leader.id}`);
-    leader.node!.changeMembershipThen(cc, (r) => {
+    leader.replica!.changeMembershipThen(cc, (r) => {
       this.confBusy = false;
       this.trace(`CONF ${name} n${cc.node}: ${r.ok ? `applied at ${r.index}` : r.error}`);
       if (!r.ok && cc.type === ConfChangeType.ADD_LEARNER && r.error !== 'LEADER_CHANGED' && r.error !== 'STOPPING') {
@@ -704,7 +794,7 @@ export class ClusterSim {
     const ids = [...this.machines.values()].filter((m) => m.status !== 'removed').map((m) => m.id);
     const id = c.leaderGuess !== NONE && this.clientRng.chance(0.9) ? c.leaderGuess : this.clientRng.pick(ids);
     const m = this.machines.get(id);
-    if (m === undefined || m.node === undefined || m.paused) {
+    if (m === undefined || m.replica === undefined || m.paused) {
       c.leaderGuess = NONE;
       return undefined;
     }
@@ -720,7 +810,7 @@ export class ClusterSim {
       return;
     }
     this.stats.registrations++;
-    m.node!.proposeEncoded({ clientId: 0, requestSeq: 0, body: new Uint8Array(0) }, (err, result) => {
+    m.replica!.proposeEncoded({ clientId: 0, requestSeq: 0, body: new Uint8Array(0) }, (err, result) => {
       if (c.registering?.attempt !== attempt || c.session !== 0) return;
       if (err !== undefined) {
         this.refused(c, err);
@@ -767,7 +857,7 @@ export class ClusterSim {
     out.retryAt = this.now + CLIENT_TIMEOUT_STEPS;
     this.stats.proposals++;
     const session = c.session;
-    m.node!.proposeEncoded({ clientId: session, requestSeq: out.reqSeq, body: out.body }, (err, result) => {
+    m.replica!.proposeEncoded({ clientId: session, requestSeq: out.reqSeq, body: out.body }, (err, result) => {
       // Answers to an earlier send still count when they are a success; refusals only for the latest.
       if (c.out === undefined || c.out.reqSeq !== out.reqSeq || c.session !== session) return;
       if (err !== undefined) {
@@ -831,18 +921,32 @@ export class ClusterSim {
     if (this.killAt < 0) return;
     const leader = this.currentLeader();
     if (leader === undefined) return;
-    const r = leader.node!.raft;
-    // A successor that has committed an entry of its own term (its no-op): from the kill to here.
-    if (r.termAt(r.commitIndex) !== r.term) return;
+    if (!this.successorCommitted(leader)) return;
     const took = this.now - this.killAt;
     this.killAt = -1;
     this.stats.elections++;
     this.stats.electionStepsMax = Math.max(this.stats.electionStepsMax, took);
-    this.trace(`ELECTED n${leader.id} term ${r.term}, first commit ${took} steps after the kill`);
-    if (took > ELECTION_STEPS_MAX)
+    const led =
+      leader.paxos !== undefined
+        ? `ballot ${leader.paxos.paxos.ballot.round}.${leader.id}`
+        : `term ${leader.node!.raft.term}`;
+    this.trace(`ELECTED n${leader.id} ${led}, first commit ${took} steps after the kill`);
+    const max = this.consensus === 'multipaxos' ? PAXOS_ELECTION_STEPS_MAX : ELECTION_STEPS_MAX;
+    if (took > max)
       this.fail(
-        `liveness: a new leader committed only ${took} steps after the leader was killed (ELECTION_STEPS_MAX ${ELECTION_STEPS_MAX})`,
+        `liveness: a new leader committed only ${took} steps after the leader was killed (${this.consensus === 'multipaxos' ? 'PAXOS_' : ''}ELECTION_STEPS_MAX ${max})`,
       );
+  }
+
+  /** The leader has committed an entry of its own: its term's no-op (Raft), a value of its own ballot at its chosen prefix (Multi-Paxos). */
+  private successorCommitted(leader: SimMachine): boolean {
+    if (leader.paxos !== undefined) {
+      const c = leader.paxos.paxos;
+      const v = c.slots.learnedAt(c.slots.chosen)?.value;
+      return v !== undefined && ballotEquals(v.origin, c.ballot);
+    }
+    const r = leader.node!.raft;
+    return r.termAt(r.commitIndex) === r.term;
   }
 
   // ---- Healing: everything back, then bounded progress ----
@@ -890,12 +994,12 @@ export class ClusterSim {
     for (;;) {
       const behind = this.oracle
         .members(this.machines)
-        .filter((m) => m.node === undefined || m.node.stateMachine.appliedIndex < target);
+        .filter((m) => m.replica === undefined || m.replica.stateMachine.appliedIndex < target);
       if (behind.length === 0) break;
       for (const m of this.machines.values()) if (m.status === 'down') this.boot(m); // died starting
       if (this.now >= deadline2)
         this.fail(
-          `liveness: members ${behind.map((m) => `n${m.id}(applied ${m.node?.stateMachine.appliedIndex ?? '-'}, ${m.status})`).join(' ')} did not apply index ${target} within ${CONVERGE_STEPS_MAX} steps (${this.describeNodes()})`,
+          `liveness: members ${behind.map((m) => `n${m.id}(applied ${m.replica?.stateMachine.appliedIndex ?? '-'}, ${m.status})`).join(' ')} did not apply index ${target} within ${CONVERGE_STEPS_MAX} steps (${this.describeNodes()})`,
         );
       this.stepOnce();
     }
@@ -905,6 +1009,10 @@ export class ClusterSim {
   private describeNodes(): string {
     return this.upMachines()
       .map((m) => {
+        if (m.paxos !== undefined) {
+          const st = m.paxos.paxos.status();
+          return `n${m.id}:${PAXOS_ROLE_NAMES[st.role]}/b${st.ballot.round}.${st.ballot.leader}/p${ballotToTerm(st.promised)}/ld${st.leader}/c${st.chosen}/a${st.applied}`;
+        }
         const r = m.node!.raft;
         return `n${m.id}:${ROLE_NAMES[r.role]}/t${r.term}/ld${r.leader}/c${r.commitIndex}/l${r.lastIndex}${r.logTailLost ? '/TAIL-LOST' : ''} voters ${r.conf().voters}`;
       })
@@ -914,6 +1022,11 @@ export class ClusterSim {
 
 const MESSAGE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(MessageType).map(([k, v]) => [v, k]));
 const ROLE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(Role).map(([k, v]) => [v, k]));
+const PAXOS_ROLE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(PaxosRole).map(([k, v]) => [v, k]));
+
+function describeItem(m: Message | PaxosWire): string {
+  return 'out' in m ? describePaxosWire(m) : describeMessage(m);
+}
 
 export function describeMessage(m: Message): string {
   let s = `${MESSAGE_NAMES[m.type] ?? m.type} ${m.from}->${m.to} t${m.term}`;
@@ -935,6 +1048,11 @@ export function runSim(opts: SimOptions): SimStats {
 }
 
 /** The shell command that replays a seed. */
-export function replayCommand(seed: number, profile: string, mutant?: string): string {
-  return `npm run sim -- --seeds ${seed} --profile "${profile}"${mutant !== undefined ? ` --mutant ${mutant}` : ''} --trace`;
+export function replayCommand(
+  seed: number,
+  profile: string,
+  mutant?: string,
+  consensus: SimConsensus = 'raft',
+): string {
+  return `npm run sim -- --seeds ${seed} --profile "${profile}"${consensus !== 'raft' ? ` --consensus ${consensus}` : ''}${mutant !== undefined ? ` --mutant ${mutant}` : ''} --trace`;
 }

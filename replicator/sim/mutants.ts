@@ -18,6 +18,8 @@ export interface Mutant {
   replace: string;
   /** The profile that catches it soonest (what --check-mutants runs unless --profile is given). */
   profile: string;
+  /** The protocol it plants a bug in (default raft): what --check-mutants and --mutant run it on. */
+  consensus?: 'raft' | 'multipaxos';
 }
 
 export const MUTANTS: readonly Mutant[] = [
@@ -121,6 +123,64 @@ export const MUTANTS: readonly Mutant[] = [
     find: 'if (requestSeq <= last) {',
     replace: 'if (requestSeq < last) {',
     profile: 'partitions',
+  },
+
+  // ---- Multi-Paxos (PaxosNode, replicator/paxos/): run with --consensus multipaxos ----
+  {
+    name: 'paxos-accepted-before-durable',
+    bug: "ACCEPTED and PROMISE leave with the Ready's other messages, before its records are fdatasynced",
+    file: 'replicator/paxos/paxos-node.ts',
+    find: "if (rd.messages.length > 0) this.opts.send(rd.messages.map((message) => ({ kind: 'message', message })));",
+    replace:
+      "const early = [...rd.messages, ...rd.messagesAfterPersist.splice(0)];\n    if (early.length > 0) this.opts.send(early.map((message) => ({ kind: 'message', message })));",
+    profile: 'no faults',
+    consensus: 'multipaxos',
+  },
+  {
+    name: 'paxos-accept-below-promise',
+    bug: 'an acceptor accepts an ACCEPT of a ballot below its promise (P1 broken)',
+    file: 'replicator/paxos/paxos-core.ts',
+    find: 'if (c < 0) {\n      this.msgs.push(message(NACK, this.id, m.from, this.promised, this.slots.chosen));\n      return false;',
+    replace:
+      'if (c < 0 && m.type !== ACCEPT) {\n      this.msgs.push(message(NACK, this.id, m.from, this.promised, this.slots.chosen));\n      return false;',
+    profile: 'partitions',
+    consensus: 'multipaxos',
+  },
+  {
+    name: 'paxos-reported-values-ignored',
+    bug: 'a new leader ignores the values its promisers reported and proposes a no-op in every open slot',
+    file: 'replicator/paxos/paxos-core.ts',
+    find: 'best.get(s)?.value ?? { type: ValueType.NOOP',
+    replace: '{ type: ValueType.NOOP',
+    profile: 'partitions',
+    consensus: 'multipaxos',
+  },
+  {
+    name: 'paxos-promise-not-raised',
+    bug: 'an acceptor answers a higher PREPARE with PROMISE without raising (and saving) its promise',
+    file: 'replicator/paxos/paxos-core.ts',
+    find: 'if (compareBallots(m.ballot, this.promised) > 0) {\n      this.becomeFollower(0);\n      this.setPromised(m.ballot);\n    }',
+    replace: 'if (compareBallots(m.ballot, this.promised) > 0) {\n      this.becomeFollower(0);\n    }',
+    profile: 'no faults',
+    consensus: 'multipaxos',
+  },
+  {
+    name: 'paxos-learn-other-ballot',
+    bug: "a follower learns a slot from the leader's chosen prefix although it accepted that slot at another ballot",
+    file: 'replicator/paxos/paxos-core.ts',
+    find: 'if (a !== undefined && ballotEquals(a.ballot, m.ballot))',
+    replace: 'if (a !== undefined)',
+    profile: 'partitions',
+    consensus: 'multipaxos',
+  },
+  {
+    name: 'paxos-recovery-lowest-ballot',
+    bug: 'a new leader re-proposes, per slot, the value of the lowest ballot its promisers reported',
+    file: 'replicator/paxos/paxos-core.ts',
+    find: 'if (b === undefined || compareBallots(v.ballot, b.ballot) > 0) best.set(v.slot, v);',
+    replace: 'if (b === undefined || compareBallots(v.ballot, b.ballot) < 0) best.set(v.slot, v);',
+    profile: 'partitions',
+    consensus: 'multipaxos',
   },
 ];
 

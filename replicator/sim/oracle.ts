@@ -49,7 +49,7 @@ interface CommittedRecord {
 }
 
 /** Per machine, per life: what the oracle saw of it. */
-interface Seen {
+export interface Seen {
   life: number;
   applied: number;
   digest: number;
@@ -93,7 +93,7 @@ export class Oracle {
   /** Log matching: "index:term" → content and the term of the entry before it. */
   private readonly logEntries = new Map<string, { key: string; prevTerm: number; by: NodeId }>();
   /** Results digest of the applies up to and including each index (the same everywhere). */
-  private readonly digests = new Map<number, { digest: number; by: NodeId }>();
+  protected readonly digests = new Map<number, { digest: number; by: NodeId }>();
   /** Index at which each command took effect: "clientId:requestSeq" → index. */
   private readonly effective = new Map<string, number>();
   /** Index at which each session was registered. */
@@ -109,7 +109,7 @@ export class Oracle {
   /** Hosts whose WAL was damaged and that have not booted on it yet. */
   private readonly damaged = new Set<NodeId>();
 
-  constructor(private readonly h: OracleHooks) {}
+  constructor(protected readonly h: OracleHooks) {}
 
   // ---- messages -----------------------------------------------------------------------------
 
@@ -207,6 +207,21 @@ export class Oracle {
       () => `node ${id} applied entry ${entry.index} beyond its commit index ${node.raft.commitIndex}`,
     );
     this.noteCommitted(entry.index, entry.term, entryKey(entry), id, 'applied', node.raft.term);
+    this.noteApplied(mc, s, results, entry);
+    if (entry.type === EntryType.CONF_CHANGE) {
+      const cc = decodeConfChange(entry.data);
+      this.h.stats.confChangesApplied++;
+      this.members_.add(cc.node);
+      if (cc.type === 3 /* REMOVE */) this.removals.add(cc.node);
+    }
+  }
+
+  /**
+   * The protocol-independent part of an apply: the results digest (the same everywhere at each
+   * index) and what each command did (once cluster-wide, sessions once).
+   */
+  protected noteApplied(mc: SimMachine, s: Seen, results: ApplyResult[], entry: Entry): void {
+    const id = mc.id;
     s.applied = entry.index;
     let d = mix(s.digest, entry.index);
     d = mix(d, entry.term);
@@ -223,12 +238,6 @@ export class Oracle {
         prior.digest === d,
         () => `state machine safety: node ${id} applied entry ${entry.index} with other results than node ${prior.by}`,
       );
-    if (entry.type === EntryType.CONF_CHANGE) {
-      const cc = decodeConfChange(entry.data);
-      this.h.stats.confChangesApplied++;
-      this.members_.add(cc.node);
-      if (cc.type === 3 /* REMOVE */) this.removals.add(cc.node);
-    }
   }
 
   private noteResult(mc: SimMachine, s: Seen, r: ApplyResult, index: number): void {
@@ -271,23 +280,32 @@ export class Oracle {
     this.h.trace(`ACK ${k} by n${by} (effective at ${at})`);
   }
 
+  /** An installed snapshot (not the one a boot restores) moves the state machine forward. */
+  protected checkInstalled(mc: SimMachine, s: Seen, at: number, installed: boolean): void {
+    if (!installed) return;
+    check(
+      at > s.applied,
+      () => `node ${mc.id} installed a snapshot at ${at}, not after its applied index ${s.applied}`,
+    );
+    this.h.stats.snapshotsInstalled++;
+  }
+
   /** The state machine was rebuilt from a snapshot: at boot (`installed` false) or from the leader's. */
   onStateReset(mc: SimMachine, installed: boolean): void {
     const s = this.seenOf(mc);
     const node = mc.node;
     if (node === undefined) return;
     const at = node.stateMachine.appliedIndex;
-    if (installed) {
-      check(
-        at > s.applied,
-        () => `node ${mc.id} installed a snapshot at ${at}, not after its applied index ${s.applied}`,
-      );
-      this.h.stats.snapshotsInstalled++;
-    }
-    s.applied = at;
-    s.digest = at === 0 ? 0 : (this.digests.get(at)?.digest ?? 0);
+    this.checkInstalled(mc, s, at, installed);
+    this.noteStateReset(s, at);
     if (at > 0)
       this.noteCommitted(at, node.raft.termAt(at) ?? 0, '', mc.id, 'restored from a snapshot', node.raft.term);
+  }
+
+  /** The state machine now stands at `at` (a snapshot restored): the digest continues from there. */
+  protected noteStateReset(s: Seen, at: number): void {
+    s.applied = at;
+    s.digest = at === 0 ? 0 : (this.digests.get(at)?.digest ?? 0);
   }
 
   // ---- boots and steps ----------------------------------------------------------------------
@@ -401,7 +419,7 @@ export class Oracle {
     return `${SIM_DATA_DIR}/node-${mc.id}`;
   }
 
-  private durableHardState(mc: SimMachine): HardState {
+  protected durableHardState(mc: SimMachine): HardState {
     const s = this.seenOf(mc);
     const gen = mc.fs.durableGeneration;
     if (s.durableHsGen === gen) return s.durableHs;
@@ -505,10 +523,10 @@ export class Oracle {
   finalChecks(machines: Map<NodeId, SimMachine>): void {
     const members = this.members(machines);
     for (const m of members)
-      check(m.node !== undefined && m.status === 'up', () => `member ${m.id} is ${m.status} after healing`);
+      check(m.replica !== undefined && m.status === 'up', () => `member ${m.id} is ${m.status} after healing`);
     for (const a of this.acks) {
       for (const m of members) {
-        const applied = m.node!.stateMachine.appliedIndex;
+        const applied = m.replica!.stateMachine.appliedIndex;
         check(
           applied >= a.index,
           () =>
@@ -518,15 +536,15 @@ export class Oracle {
     }
     for (const a of members)
       for (const b of members)
-        if (a.id < b.id && a.node!.stateMachine.appliedIndex === b.node!.stateMachine.appliedIndex)
+        if (a.id < b.id && a.replica!.stateMachine.appliedIndex === b.replica!.stateMachine.appliedIndex)
           check(
-            a.node!.stateHash() === b.node!.stateHash(),
+            a.replica!.stateHash() === b.replica!.stateHash(),
             () =>
-              `nodes ${a.id} and ${b.id} both applied ${a.node!.stateMachine.appliedIndex} but their state hashes differ`,
+              `nodes ${a.id} and ${b.id} both applied ${a.replica!.stateMachine.appliedIndex} but their state hashes differ`,
           );
   }
 
-  private seenOf(mc: SimMachine): Seen {
+  protected seenOf(mc: SimMachine): Seen {
     let s = this.seen.get(mc.id);
     if (s === undefined || s.life !== mc.lives) {
       const durableHs = s?.durableHs ?? { term: 0, vote: 0, commit: 0 };
@@ -555,7 +573,7 @@ export class Oracle {
 const MESSAGE_NAME: Record<number, string> = Object.fromEntries(Object.entries(MessageType).map(([k, v]) => [v, k]));
 
 /** A 32-bit FNV-1a step over one number (the result digest). */
-function mix(h: number, v: number): number {
+export function mix(h: number, v: number): number {
   let x = h ^ (v >>> 0);
   x = Math.imul(x, 0x01000193);
   x ^= Math.floor(v / 0x1_0000_0000) >>> 0;

@@ -210,3 +210,27 @@ export const PROFILES: Record<string, SimProfile> = {
     downSteps: [300, 600],
   },
 };
+
+/**
+ * The profiles a Multi-Paxos cluster runs. Not `membership` (PaxosNode runs a fixed membership and
+ * refuses changes and transfers; the transfers of the other profiles are checked to be refused).
+ * Not yet `lost WAL tails` and `5 nodes, lost WAL tails`: PaxosNode refuses to start on a WAL that
+ * lost acknowledged records (PAXOS_WAL_TAIL_LOST); they go here once it recovers from one.
+ */
+export const PAXOS_PROFILES: readonly string[] = [
+  'no faults',
+  'lossy network',
+  'partitions',
+  'crashes',
+  'power cuts',
+  'mixed',
+  '5 nodes',
+  'sessions',
+  'elections',
+];
+
+/** The profiles of one consensus protocol, in PROFILES order. */
+export function profilesFor(consensus: 'raft' | 'multipaxos'): SimProfile[] {
+  const all = Object.values(PROFILES);
+  return consensus === 'raft' ? all : all.filter((p) => PAXOS_PROFILES.includes(p.name));
+}

@@ -1,6 +1,9 @@
 // The simulator's command line (npm run sim):
 //
 //   npm run sim -- --seeds 1..2000 --profile all       every profile, seeds 1 to 2000
+//   npm run sim -- --consensus multipaxos --seeds 1..2000
+//                                                      the same on a Multi-Paxos cluster (PaxosNode);
+//                                                      --consensus raft,multipaxos or all runs both (default raft)
 //   npm run sim -- --seeds 123 --profile mixed --trace  replay one seed with every event printed
 //   npm run sim -- --seeds 1..50000 --jobs 2            a long run on two processes
 //   npm run sim -- --list-profiles | --list-mutants     one name a line
@@ -15,8 +18,17 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PROFILES, SimFailure, replayCommand, runSim, type SimProfile, type SimStats } from './cluster-sim.js';
-import { MUTANTS, buildMutantTree, mutantByName } from './mutants.js';
+import {
+  PROFILES,
+  SimFailure,
+  profilesFor,
+  replayCommand,
+  runSim,
+  type SimConsensus,
+  type SimProfile,
+  type SimStats,
+} from './cluster-sim.js';
+import { MUTANTS, buildMutantTree, mutantByName, type Mutant } from './mutants.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** The repository this copy of the simulator runs from (a mutant's tree has the same layout). */
@@ -25,9 +37,15 @@ const TREE_ROOT = path.resolve(HERE, '..', '..');
 const FAILURES_DETAILED_MAX = 3;
 const TRACE_TAIL_LINES = 60;
 
+/** One protocol and the profiles it runs. */
+interface Suite {
+  consensus: SimConsensus;
+  profiles: SimProfile[];
+}
+
 interface Args {
   seeds: [number, number];
-  profiles: SimProfile[];
+  suites: Suite[];
   trace: boolean;
   jobs: number;
   firstFailure: boolean;
@@ -38,6 +56,7 @@ interface Args {
 interface Failure {
   seed: number;
   profile: string;
+  consensus: SimConsensus;
   reason: string;
   replay: string;
   trace?: string[];
@@ -55,7 +74,7 @@ interface Summary {
 
 function usage(msg: string): never {
   console.error(
-    `${msg}\nusage: npm run sim -- [--seeds A..B] [--profile NAME|all] [--trace] [--jobs N] [--first-failure] [--mutant NAME] | --list-profiles | --list-mutants | --check-mutants`,
+    `${msg}\nusage: npm run sim -- [--seeds A..B] [--profile NAME|all] [--consensus raft|multipaxos|raft,multipaxos|all] [--trace] [--jobs N] [--first-failure] [--mutant NAME] | --list-profiles | --list-mutants | --check-mutants`,
   );
   process.exit(2);
 }
@@ -71,13 +90,23 @@ function parseArgs(argv: string[]): Args & { list?: 'profiles' | 'mutants'; chec
   const seeds: [number, number] = [Number(m[1]), Number(m[2] ?? m[1])];
   if (seeds[1] < seeds[0]) usage(`--seeds ${seedsArg}: empty range`);
   const profileArg = get('profile') ?? 'all';
-  const profiles = profileArg === 'all' ? Object.values(PROFILES) : [PROFILES[profileArg]];
-  if (profiles.some((p) => p === undefined)) usage(`unknown profile "${profileArg}"; --list-profiles lists them`);
+  if (profileArg !== 'all' && PROFILES[profileArg] === undefined)
+    usage(`unknown profile "${profileArg}"; --list-profiles lists them`);
+  const consensusArg = get('consensus') ?? 'raft';
+  const protocols = (consensusArg === 'all' ? 'raft,multipaxos' : consensusArg).split(',');
+  if (protocols.some((c) => c !== 'raft' && c !== 'multipaxos'))
+    usage(`--consensus ${consensusArg}: expected raft, multipaxos, raft,multipaxos or all`);
+  const suites = (protocols as SimConsensus[]).map((consensus) => ({
+    consensus,
+    profiles: profilesFor(consensus).filter((p) => profileArg === 'all' || p.name === profileArg),
+  }));
+  if (suites.some((x) => x.profiles.length === 0))
+    usage(`profile "${profileArg}" is not run on ${consensusArg} (--list-profiles --consensus ${consensusArg})`);
   const jobs = Number(get('jobs') ?? 1);
   if (!Number.isSafeInteger(jobs) || jobs < 1) usage(`--jobs ${jobs}`);
   return {
     seeds,
-    profiles: profiles as SimProfile[],
+    suites,
     trace: argv.includes('--trace'),
     jobs,
     firstFailure: argv.includes('--first-failure'),
@@ -99,10 +128,15 @@ function runRange(a: Args): Summary {
   const totals: Partial<Record<keyof SimStats, number>> = {};
   let runs = 0;
   outer: for (let seed = a.seeds[0]; seed <= a.seeds[1]; seed++) {
-    for (const profile of a.profiles) {
+    for (const { consensus, profile } of runsOf(a)) {
       runs++;
       try {
-        const s = runSim({ seed, profile, ...(a.trace ? { onTrace: (l: string) => console.log(l) } : {}) });
+        const s = runSim({
+          seed,
+          profile,
+          consensus,
+          ...(a.trace ? { onTrace: (l: string) => console.log(l) } : {}),
+        });
         for (const [k, v] of Object.entries(s) as [keyof SimStats, number][])
           totals[k] = k === 'electionStepsMax' ? Math.max(totals[k] ?? 0, v) : (totals[k] ?? 0) + v;
       } catch (e) {
@@ -110,8 +144,9 @@ function runRange(a: Args): Summary {
         failures.push({
           seed,
           profile: profile.name,
+          consensus,
           reason: e.reason,
-          replay: replayCommand(seed, profile.name, a.mutant),
+          replay: replayCommand(seed, profile.name, a.mutant, consensus),
         });
         if (a.firstFailure) break outer;
       }
@@ -121,7 +156,7 @@ function runRange(a: Args): Summary {
   for (const f of failures.slice(0, FAILURES_DETAILED_MAX)) {
     if (a.trace) continue;
     try {
-      runSim({ seed: f.seed, profile: PROFILES[f.profile]!, trace: true });
+      runSim({ seed: f.seed, profile: PROFILES[f.profile]!, consensus: f.consensus, trace: true });
     } catch (e) {
       if (e instanceof SimFailure) f.trace = e.trace.slice(-TRACE_TAIL_LINES);
     }
@@ -129,7 +164,7 @@ function runRange(a: Args): Summary {
   return {
     seeds: a.seeds[1] - a.seeds[0] + 1,
     runs,
-    profiles: a.profiles.map((p) => p.name),
+    profiles: profileNames(a),
     mutant: a.mutant ?? null,
     failures,
     ms: Math.round(performance.now() - t0),
@@ -158,12 +193,30 @@ async function runJobs(a: Args, argv: string[]): Promise<Summary> {
   return {
     seeds: hi - lo + 1,
     runs: done.reduce((n, s) => n + s.runs, 0),
-    profiles: a.profiles.map((p) => p.name),
+    profiles: profileNames(a),
     mutant: a.mutant ?? null,
     failures: done.flatMap((s) => s.failures).sort((x, y) => x.seed - y.seed),
     ms: Math.round(performance.now() - t0),
     totals,
   };
+}
+
+function mutantConsensus(m: Mutant): SimConsensus {
+  return m.consensus ?? 'raft';
+}
+
+/** The planted bugs of the protocols asked for (--consensus). */
+function mutantsOf(a: Args): Mutant[] {
+  return MUTANTS.filter((m) => a.suites.some((x) => x.consensus === mutantConsensus(m)));
+}
+
+/** Every (protocol, profile) pair of one seed, Raft first. */
+function runsOf(a: Args): { consensus: SimConsensus; profile: SimProfile }[] {
+  return a.suites.flatMap((x) => x.profiles.map((profile) => ({ consensus: x.consensus, profile })));
+}
+
+function profileNames(a: Args): string[] {
+  return runsOf(a).map((r) => (r.consensus === 'raft' ? r.profile.name : `${r.profile.name} (${r.consensus})`));
 }
 
 function withoutFlags(argv: string[], withValue: string[], bare: string[]): string[] {
@@ -210,7 +263,9 @@ function report(s: Summary, json: boolean): void {
         console.log(`last events of seed ${f.seed} (${f.profile}):\n  ${f.trace.join('\n  ')}`);
     }
     for (const f of s.failures)
-      console.log(`FAIL seed ${f.seed} profile "${f.profile}": ${f.reason.split('\n')[0]}\n  replay: ${f.replay}`);
+      console.log(
+        `FAIL seed ${f.seed} profile "${f.profile}"${f.consensus !== 'raft' ? ` (${f.consensus})` : ''}: ${f.reason.split('\n')[0]}\n  replay: ${f.replay}`,
+      );
     console.log(
       `${s.runs} runs (${s.seeds} seeds × ${s.profiles.length} profiles${s.mutant !== null ? `, mutant ${s.mutant}` : ''}) in ${(s.ms / 1000).toFixed(1)} s: ${s.failures.length} failed`,
     );
@@ -223,21 +278,23 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const a = parseArgs(argv);
   if (a.list === 'profiles') {
-    for (const name of Object.keys(PROFILES)) console.log(name);
+    for (const x of a.suites) for (const p of x.profiles) console.log(p.name);
     return;
   }
   if (a.list === 'mutants') {
-    for (const m of MUTANTS) console.log(m.name);
+    for (const m of argv.includes('--consensus') ? mutantsOf(a) : MUTANTS) console.log(m.name);
     return;
   }
   if (a.checkMutants) {
     // Every planted bug must be caught within the seeds given, on some profile.
     const rows: { mutant: string; seed: number | null; profile: string | null; reason: string | null }[] = [];
     const profileGiven = argv.includes('--profile');
-    for (const m of MUTANTS) {
+    for (const m of mutantsOf(a)) {
       const dir = buildMutantTree(TREE_ROOT, m);
       const args = [
-        ...withoutFlags(argv, ['--mutant'], ['--check-mutants', '--json']),
+        ...withoutFlags(argv, ['--mutant', '--consensus'], ['--check-mutants', '--json']),
+        '--consensus',
+        mutantConsensus(m),
         ...(profileGiven ? [] : ['--profile', m.profile]),
         '--first-failure',
         '--json',
@@ -264,10 +321,13 @@ async function main(): Promise<void> {
   }
   if (a.mutant !== undefined && process.env.SIM_MUTANT === undefined) {
     // Run from a copy of the sources with the bug planted.
-    const dir = buildMutantTree(TREE_ROOT, mutantByName(a.mutant));
+    const mutant = mutantByName(a.mutant);
+    const dir = buildMutantTree(TREE_ROOT, mutant);
+    // A planted bug runs on its own protocol unless told otherwise.
+    const consensus = argv.includes('--consensus') ? [] : ['--consensus', mutantConsensus(mutant)];
     const s = await runChild(
       path.join(dir, 'replicator', 'sim', 'run.ts'),
-      withoutFlags(argv, ['--mutant'], []).concat(a.json ? [] : ['--json']),
+      withoutFlags(argv, ['--mutant'], []).concat(consensus, a.json ? [] : ['--json']),
       { ...process.env, SIM_MUTANT: a.mutant },
       a.trace,
     );

@@ -1,5 +1,5 @@
-// One simulated host running one production replica (replicator/node.ts ReplicaNode) with the
-// real WAL over a simulated disk (sim-fs.ts), simulated time (scheduler.ts) and the simulated
+// One simulated host running one production replica (replicator/node.ts ReplicaNode, or
+// replicator/paxos/paxos-node.ts PaxosNode for a Multi-Paxos cluster) with the real WAL over a simulated disk (sim-fs.ts), simulated time (scheduler.ts) and the simulated
 // network the owner wires to `send`. The machine outlives the process: crash() kills the
 // process (the page cache survives), powerLoss() also loses what was not synced, boot() starts
 // a new process that recovers from what the disk kept — exactly what a restarted replica does.
@@ -10,20 +10,29 @@
 
 import type { ShardConfig } from '../../engine/types.js';
 import { ReplicaNode, type ReplicaNodeOptions } from '../node.js';
+import { PaxosNode, type PaxosNodeOptions, type PaxosOutbound } from '../paxos/paxos-node.js';
 import type { Prng } from '../prng.js';
 import type { EventBuffer } from '../../engine/event-buffer.js';
 import type { Entry, Message, NodeId } from '../raft/types.js';
+import type { AppliedEntry } from '../log.js';
 import type { ReplicaRuntime } from '../runtime.js';
 import type { ApplyResult } from '../../shard/state-machine.js';
 import { ShardStateMachine } from '../../shard/state-machine.js';
 import type { SimScheduler, TaskOwner } from './scheduler.js';
 import { SimCrashError, SimFs, isSimCrash } from './sim-fs.js';
 import { linesLog, NO_LOG } from '../../ops/log.js';
+import { toWire, type PaxosWire } from './paxos-wire.js';
 
 /** Where every simulated host keeps its data (the replica uses `<dir>/node-<id>/`). */
 export const SIM_DATA_DIR = '/data';
 
 export type MachineStatus = 'up' | 'down' | 'removed';
+
+/** The consensus protocol the simulated cluster runs (the replica each host boots). */
+export type SimConsensus = 'raft' | 'multipaxos';
+
+/** The running replica, whichever protocol: what clients and the final checks use. */
+export type SimReplica = ReplicaNode | PaxosNode;
 
 /** What the simulator configures for every replica it boots. */
 export interface MachineConfig {
@@ -51,11 +60,17 @@ export interface MachineConfig {
   tornWriteP?: number;
   /** Seed for the election-timeout draws (default: the host's PRNG); scenario tests pin them. */
   random?: (id: NodeId) => (n: number) => number;
+  /** The replica booted: ReplicaNode (default) or PaxosNode. */
+  consensus?: SimConsensus;
+  /** Multi-Paxos windows (small, so their edges are reached); default limits.ts. */
+  paxosWindows?: PaxosNodeOptions['windows'];
 }
 
 /** Hooks the simulator's oracle listens on (every one optional). */
 export interface MachineHooks {
   send(from: SimMachine, msgs: Message[]): void;
+  /** What a PaxosNode sends (Multi-Paxos clusters). */
+  sendPaxos?(from: SimMachine, out: PaxosWire[]): void;
   applied?(m: SimMachine, results: ApplyResult[], events: EventBuffer, entry: Entry): void;
   /** The state machine was rebuilt from a snapshot: at boot, or a leader's (`installed`). */
   stateReset?(m: SimMachine, installed: boolean): void;
@@ -73,7 +88,10 @@ class Life implements TaskOwner {
 
 export class SimMachine {
   readonly fs: SimFs;
+  /** The running Raft replica (Raft clusters). */
   node: ReplicaNode | undefined;
+  /** The running Multi-Paxos replica (Multi-Paxos clusters). */
+  paxos: PaxosNode | undefined;
   status: MachineStatus = 'down';
   lives = 0;
   /** A crash is armed in this life (armCrash) and has not fired. */
@@ -113,6 +131,11 @@ export class SimMachine {
     return this.life.paused;
   }
 
+  /** The running replica of either protocol (undefined while the process is down). */
+  get replica(): SimReplica | undefined {
+    return this.node ?? this.paxos;
+  }
+
   /** Starts a replica process on what this host's disk holds. False if it died starting (an armed crash). */
   boot(): boolean {
     this.life = new Life();
@@ -124,35 +147,8 @@ export class SimMachine {
       this.cfg.shardConfig,
       this.cfg.sessionsMax !== undefined ? { sessionCountMax: this.cfg.sessionsMax } : {},
     );
-    const node = new ReplicaNode({
-      id: this.id,
-      members: this.cfg.members,
-      dataDir: SIM_DATA_DIR,
-      shardConfig: this.cfg.shardConfig,
-      stateMachine: sm,
-      send: (msgs) => this.send(life, msgs),
-      fsync: true,
-      random: this.cfg.random?.(this.id) ?? ((n) => this.rng.int(n)),
-      tickMs: this.cfg.tickMs,
-      electionTicks: this.cfg.electionTicks,
-      heartbeatTicks: this.cfg.heartbeatTicks,
-      snapshotIntervalEntries: this.cfg.snapshotIntervalEntries,
-      timeTickMs: this.cfg.timeTickMs,
-      raft: this.cfg.raft,
-      wal: this.cfg.wal,
-      runtime,
-      fs: this.fs,
-      onFatal: (err) => this.died(life, err),
-      // The node's log joins the trace (kept only with tracing on: formatting costs otherwise).
-      log: this.hooks.trace !== undefined ? linesLog((line) => this.hooks.trace?.(`n${this.id} ${line}`)) : NO_LOG,
-      onApplied: (applied, entry) => {
-        if (life.alive) this.hooks.applied?.(this, applied.results, applied.events, entry);
-      },
-      onStateReset: () => {
-        if (life.alive) this.hooks.stateReset?.(this, !this.booting);
-      },
-    });
-    this.node = node;
+    const node =
+      this.cfg.consensus === 'multipaxos' ? this.newPaxosNode(life, runtime, sm) : this.newRaftNode(life, runtime, sm);
     this.booting = true;
     try {
       node.start();
@@ -163,6 +159,59 @@ export class SimMachine {
       this.booting = false;
     }
     return life.alive;
+  }
+
+  /** What both replicas take from the host alike: identity, the disk, clock and timers, the observers. */
+  private hostOptions(life: Life, runtime: ReplicaRuntime, sm: ShardStateMachine) {
+    return {
+      id: this.id,
+      members: this.cfg.members,
+      dataDir: SIM_DATA_DIR,
+      shardConfig: this.cfg.shardConfig,
+      stateMachine: sm,
+      random: this.cfg.random?.(this.id) ?? ((n: number) => this.rng.int(n)),
+      tickMs: this.cfg.tickMs,
+      electionTicks: this.cfg.electionTicks,
+      heartbeatTicks: this.cfg.heartbeatTicks,
+      timeTickMs: this.cfg.timeTickMs,
+      wal: this.cfg.wal,
+      runtime,
+      fs: this.fs,
+      onFatal: (err: unknown) => this.died(life, err),
+      // The node's log joins the trace (kept only with tracing on: formatting costs otherwise).
+      log: this.hooks.trace !== undefined ? linesLog((line) => this.hooks.trace?.(`n${this.id} ${line}`)) : NO_LOG,
+      onApplied: (applied: AppliedEntry, entry: Entry) => {
+        if (life.alive) this.hooks.applied?.(this, applied.results, applied.events, entry);
+      },
+      onStateReset: () => {
+        if (life.alive) this.hooks.stateReset?.(this, !this.booting);
+      },
+    };
+  }
+
+  private newRaftNode(life: Life, runtime: ReplicaRuntime, sm: ShardStateMachine): ReplicaNode {
+    const node = new ReplicaNode({
+      ...this.hostOptions(life, runtime, sm),
+      send: (msgs) => this.send(life, msgs, (from, sent) => this.hooks.send(from, sent)),
+      fsync: true,
+      snapshotIntervalEntries: this.cfg.snapshotIntervalEntries,
+      raft: this.cfg.raft,
+    });
+    this.node = node;
+    return node;
+  }
+
+  /** The production Multi-Paxos replica, wired exactly as the Raft one: same disk, clock, timers, sends. */
+  private newPaxosNode(life: Life, runtime: ReplicaRuntime, sm: ShardStateMachine): PaxosNode {
+    const node = new PaxosNode({
+      ...this.hostOptions(life, runtime, sm),
+      send: (out) =>
+        this.send(life, out, (from, sent: PaxosOutbound[]) => this.hooks.sendPaxos?.(from, sent.map(toWire))),
+      snapshotIntervalSlots: this.cfg.snapshotIntervalEntries,
+      ...(this.cfg.paxosWindows !== undefined ? { windows: this.cfg.paxosWindows } : {}),
+    });
+    this.paxos = node;
+    return node;
   }
 
   /** The process is killed (SIGKILL) now: nothing is lost from the page cache. */
@@ -217,6 +266,7 @@ export class SimMachine {
     this.tickFns = [];
     this.armed = false;
     this.node = undefined;
+    this.paxos = undefined;
     this.sendCrashCountdown = undefined;
     if (this.status === 'up') this.status = 'down';
   }
@@ -238,20 +288,20 @@ export class SimMachine {
     this.sched.defer(() => this.fs.crash());
   }
 
-  private send(life: Life, msgs: Message[]): void {
+  private send<T>(life: Life, msgs: T[], deliver: (from: SimMachine, msgs: T[]) => void): void {
     if (!life.alive) return;
     if (this.sendCrashCountdown !== undefined) {
       // Killed at this send: the messages before it in this call left, the rest did not.
       const left = this.sendCrashCountdown;
       if (left < msgs.length) {
-        if (left > 0) this.hooks.send(this, msgs.slice(0, left));
+        if (left > 0) deliver(this, msgs.slice(0, left));
         this.sendCrashCountdown = undefined;
         this.kill(life);
         throw new SimCrashError(`simulated kill at a send (${left} of ${msgs.length} messages left)`);
       }
       this.sendCrashCountdown = left - msgs.length;
     }
-    this.hooks.send(this, msgs);
+    deliver(this, msgs);
   }
 
   /** Simulated clock and timers for one life: skewed per host, tick periods jittered. */

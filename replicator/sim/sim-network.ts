@@ -23,8 +23,8 @@ export interface NetworkFaults {
 /** Messages in flight at once; more means the harness leaks or the core floods. */
 export const IN_FLIGHT_MAX = 100_000;
 
-interface InFlight {
-  m: Message;
+interface InFlight<M> {
+  m: M;
   at: number;
   seq: number;
 }
@@ -68,9 +68,15 @@ export function copyMessage(m: Message): Message {
   return c;
 }
 
-export class SimNetwork {
+/** What the network carries: a Raft message, or any other protocol's item between two nodes. */
+export interface Addressed {
+  from: NodeId;
+  to: NodeId;
+}
+
+export class SimNetwork<M extends Addressed = Message> {
   faults: NetworkFaults;
-  private queue: InFlight[] = [];
+  private queue: InFlight<M>[] = [];
   private seq = 0;
   /** Cut links, "from>to". */
   private readonly cut = new Set<string>();
@@ -79,6 +85,8 @@ export class SimNetwork {
   constructor(
     private readonly rng: Prng,
     faults: NetworkFaults,
+    /** A copy of an item as the receiver gets it (nothing shared with the sender's memory). */
+    private readonly copy: (m: M) => M = copyMessage as unknown as (m: M) => M,
   ) {
     this.faults = { ...faults };
   }
@@ -113,7 +121,7 @@ export class SimNetwork {
     return [...this.cut].sort();
   }
 
-  send(m: Message, now: number): void {
+  send(m: M, now: number): void {
     this.stats.sent++;
     if (this.isCut(m.from, m.to)) {
       this.stats.cut++;
@@ -123,16 +131,16 @@ export class SimNetwork {
       this.stats.lost++;
       return;
     }
-    this.enqueue(copyMessage(m), now);
+    this.enqueue(this.copy(m), now);
     if (this.rng.chance(this.faults.dupP)) {
       this.stats.duplicated++;
-      this.enqueue(copyMessage(m), now);
+      this.enqueue(this.copy(m), now);
     }
     if (this.queue.length > IN_FLIGHT_MAX)
       throw new Error(`network: ${this.queue.length} messages in flight (IN_FLIGHT_MAX ${IN_FLIGHT_MAX})`);
   }
 
-  private enqueue(m: Message, now: number): void {
+  private enqueue(m: M, now: number): void {
     const { delayMin, delayMax, lateP, lateSteps } = this.faults;
     const late = lateP !== undefined && lateSteps !== undefined && lateP > 0 && this.rng.chance(lateP);
     const delay = late ? this.rng.range(lateSteps[0], lateSteps[1]) : this.rng.range(delayMin, delayMax);
@@ -143,9 +151,9 @@ export class SimNetwork {
    * Removes and returns the messages due at `now`, in arrival order. `canReceive(to)`:
    * 'yes', 'wait' (paused: keep it queued) or 'drop' (crashed or gone).
    */
-  due(now: number, canReceive: (to: NodeId) => 'yes' | 'wait' | 'drop'): Message[] {
-    const out: InFlight[] = [];
-    const keep: InFlight[] = [];
+  due(now: number, canReceive: (to: NodeId) => 'yes' | 'wait' | 'drop'): M[] {
+    const out: InFlight<M>[] = [];
+    const keep: InFlight<M>[] = [];
     for (const f of this.queue) {
       if (f.at > now) {
         keep.push(f);
@@ -164,7 +172,7 @@ export class SimNetwork {
   }
 
   /** Puts a message taken by due() back, for delivery at `at` (no new loss, delay or copy). */
-  requeue(m: Message, at: number): void {
+  requeue(m: M, at: number): void {
     this.stats.delivered--;
     this.queue.push({ m, at, seq: this.seq++ });
   }

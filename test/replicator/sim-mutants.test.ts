@@ -12,6 +12,16 @@ import { MUTANTS } from '../../replicator/sim/mutants.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 
+/** Each Multi-Paxos mutant: the first seed and profile that catch it, and a phrase of the report. */
+const PAXOS_CAUGHT: [string, number, string, string][] = [
+  ['paxos-accepted-before-durable', 1, 'no faults', 'before its acceptance was durable'],
+  ['paxos-accept-below-promise', 2, 'partitions', 'ballot went down'],
+  ['paxos-reported-values-ignored', 1, 'partitions', 'two values chosen in slot'],
+  ['paxos-promise-not-raised', 1, 'no faults', 'before that promise was durable'],
+  ['paxos-learn-other-ballot', 2, 'partitions', 'was chosen'],
+  ['paxos-recovery-lowest-ballot', 133, 'partitions', 'two values chosen in slot'],
+];
+
 describe('planted bugs of the simulator', () => {
   it('every edit matches its source file exactly once, and names are unique', () => {
     expect(new Set(MUTANTS.map((m) => m.name)).size).toBe(MUTANTS.length);
@@ -62,4 +72,42 @@ describe('planted bugs of the simulator', () => {
     },
     120_000,
   );
+
+  // The Multi-Paxos planted bugs, each on the first seed and profile that catches it within
+  // 1..2000 (npm run sim -- --check-mutants --consensus multipaxos --seeds 1..2000; the table in
+  // replicator/sim/README.md), and what the simulator reports.
+  it.each(PAXOS_CAUGHT)(
+    'the Multi-Paxos simulation catches %s at seed %i of profile %s (%s)',
+    (name, seed, profile, caughtAs) => {
+      expect(MUTANTS.find((m) => m.name === name)?.consensus).toBe('multipaxos');
+      const r = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          path.join(ROOT, 'replicator/sim/run.ts'),
+          '--mutant',
+          name,
+          '--consensus',
+          'multipaxos',
+          '--profile',
+          profile,
+          '--seeds',
+          `${seed}..${seed}`,
+        ],
+        { encoding: 'utf8', cwd: ROOT },
+      );
+      expect(r.status).toBe(1);
+      expect(r.stdout).toContain(`FAIL seed ${seed} profile "${profile}" (multipaxos)`);
+      expect(r.stdout).toContain(caughtAs);
+      expect(r.stdout).toContain(`--consensus multipaxos --mutant ${name}`);
+    },
+    120_000,
+  );
+
+  it('every Multi-Paxos planted bug is checked here', () => {
+    const paxos = MUTANTS.filter((m) => m.consensus === 'multipaxos').map((m) => m.name);
+    expect(paxos.length).toBeGreaterThanOrEqual(4);
+    expect(PAXOS_CAUGHT.map((c) => c[0]).sort()).toEqual([...paxos].sort());
+  });
 });

@@ -45,6 +45,9 @@ const { PREPARE, PROMISE, ACCEPT, ACCEPTED, NACK, HEARTBEAT, HEARTBEAT_RESP, LEA
   PaxosMessageType;
 const { FOLLOWER, CANDIDATE, LEADER } = PaxosRole;
 
+/** Election timeouts a leader waits to learn the slots up to its floor before it runs phase 1 again (checkFloorReached). */
+export const FLOOR_WAIT_ELECTION_TIMEOUTS = 2;
+
 function message(type: PaxosMessageType, from: NodeId, to: NodeId, ballot: Ballot, index: number): PaxosMessage {
   return { type, from, to, ballot, index, slot: 0, values: [] };
 }
@@ -89,6 +92,8 @@ export class PaxosCore {
   private heartbeatElapsed = 0;
   /** Leader: ticks since the quorum check last ran, and the peers heard at this ballot since (README.md, departure 7). */
   private quorumCheckElapsed = 0;
+  /** Leader: ticks its chosen prefix has stayed below the floor without advancing (see tick()). */
+  private floorWaitElapsed = 0;
   private readonly heardSinceCheck = new Set<NodeId>();
   private electionTimeout = 0;
 
@@ -186,6 +191,7 @@ export class PaxosCore {
         this.broadcastHeartbeat();
       }
       this.checkQuorum();
+      this.checkFloorReached();
       return;
     }
     const rec = this.tailRecovery;
@@ -339,6 +345,7 @@ export class PaxosCore {
     this.heartbeatElapsed = 0;
     this.quorumCheckElapsed = 0;
     this.heardSinceCheck.clear();
+    this.floorWaitElapsed = 0;
     this.broadcastHeartbeat();
     this.pumpAccepts();
   }
@@ -473,6 +480,22 @@ export class PaxosCore {
     if (heard < this.quorum) this.becomeFollower(0);
   }
 
+  /**
+   * The floor's slots are chosen and were learned by some promiser, which serves them (LEARN).
+   * If that promiser has since forgotten them (a lost WAL tail, departure 8) nobody may serve
+   * them, and a leader that never proposes at or below its floor would wait forever. After
+   * FLOOR_WAIT_ELECTION_TIMEOUTS election timeouts without learning a slot, it runs phase 1 again
+   * with a new ballot: a recovering replica does not promise, so the new floor comes from
+   * replicas that still know their chosen prefix, and every slot above it is reported in full.
+   */
+  private checkFloorReached(): void {
+    if (this.role !== LEADER || this.slots.chosen >= this.floor) {
+      this.floorWaitElapsed = 0;
+      return;
+    }
+    if (++this.floorWaitElapsed >= FLOOR_WAIT_ELECTION_TIMEOUTS * this.cfg.electionTicks) this.campaign();
+  }
+
   private becomeFollower(leader: NodeId): void {
     this.role = FOLLOWER;
     this.leader = leader;
@@ -526,6 +549,7 @@ export class PaxosCore {
 
   private afterChosenAdvanced(): void {
     this.slots.advanceChosen();
+    this.floorWaitElapsed = 0;
     if (this.role !== LEADER) return;
     for (const s of this.proposals.keys()) if (s <= this.slots.chosen) this.proposals.delete(s);
     for (const s of this.acks.keys()) if (s <= this.slots.chosen) this.acks.delete(s);

@@ -124,6 +124,11 @@ export class PaxosRecordLog {
       // Records at or below snap.index stay until the next compaction (the fallback snapshot's).
       log.snapshotIndex = snap.index;
       log.snapshotSlot = decoded.slot;
+      // A lost tail can end the log below the snapshot's index: new records must go after it, or
+      // the next recovery (which reads from snap.index + 1) would skip them — acknowledged
+      // acceptances forgotten without a marker. The log restarts empty at snap.index + 1 (as
+      // node.ts does for Raft).
+      if (wal.lastIndex() < snap.index) wal.compactThrough(snap.index);
     }
     const from = snap === undefined ? wal.firstIndex() : snap.index + 1;
     const records = log.readRecords(from, hs?.term ?? 0);

@@ -455,9 +455,10 @@ export class ClusterSim {
   private booted(m: SimMachine): void {
     const st = m.paxos!.paxos.status();
     if (m.lives > 1) this.stats.restarts++;
+    if (st.recovering) this.stats.tailsLost++;
     this.oracle.onBoot(m);
     this.trace(
-      `BOOT n${m.id} life ${m.lives}: promised ${st.promised.round}.${st.promised.leader} chosen ${st.chosen} compacted ${st.compacted}`,
+      `BOOT n${m.id} life ${m.lives}: promised ${st.promised.round}.${st.promised.leader} chosen ${st.chosen} compacted ${st.compacted}${st.recovering ? ' TAIL LOST' : ''}`,
     );
   }
 

@@ -227,6 +227,8 @@ export const PAXOS_PROFILES: readonly string[] = [
   '5 nodes',
   'sessions',
   'elections',
+  'lost WAL tails',
+  '5 nodes, lost WAL tails',
 ];
 
 /** The profiles of one consensus protocol, in PROFILES order. */

@@ -15,11 +15,11 @@ const ROOT = path.resolve(import.meta.dirname, '..', '..');
 /** Each Multi-Paxos mutant: the first seed and profile that catch it, and a phrase of the report. */
 const PAXOS_CAUGHT: [string, number, string, string][] = [
   ['paxos-accepted-before-durable', 1, 'no faults', 'before its acceptance was durable'],
-  ['paxos-accept-below-promise', 2, 'partitions', 'ballot went down'],
+  ['paxos-accept-below-promise', 1, 'mixed', 'two values chosen in slot'],
   ['paxos-reported-values-ignored', 1, 'partitions', 'two values chosen in slot'],
   ['paxos-promise-not-raised', 1, 'no faults', 'before that promise was durable'],
   ['paxos-learn-other-ballot', 2, 'partitions', 'was chosen'],
-  ['paxos-recovery-lowest-ballot', 133, 'partitions', 'two values chosen in slot'],
+  ['paxos-recovery-lowest-ballot', 22, 'lost WAL tails', 'two values chosen in slot'],
 ];
 
 describe('planted bugs of the simulator', () => {

@@ -20,6 +20,8 @@ const PAXOS_CAUGHT: [string, number, string, string][] = [
   ['paxos-promise-not-raised', 1, 'no faults', 'before that promise was durable'],
   ['paxos-learn-other-ballot', 2, 'partitions', 'was chosen'],
   ['paxos-recovery-lowest-ballot', 22, 'lost WAL tails', 'two values chosen in slot'],
+  ['paxos-recovering-promises', 5, 'lost WAL tails', 'two values chosen in slot'],
+  ['paxos-floor-wait-off', 265, '5 nodes, lost WAL tails', 'no leader committed a new command'],
 ];
 
 describe('planted bugs of the simulator', () => {

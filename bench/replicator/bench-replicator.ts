@@ -27,6 +27,7 @@ import { ReplicaClient, type SubmitResult } from '../../replicator/client/client
 import { ProcessCluster, sleep } from '../../replicator/process-cluster.js';
 import * as hdr from 'hdr-histogram-js';
 import type { NodeId } from '../../replicator/log.js';
+import { buyCancelCommand } from './buy-cancel-flow.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -51,8 +52,6 @@ const FAILOVER_RATE = Number(args['failover-rate']);
 const GENERATOR_TICK_MS = 1;
 /** A rate step whose backlog is still not drained this long after its end is cut short (ms). */
 const DRAIN_TIMEOUT_MS = 30_000;
-/** Orders between a buy and its cancel, per client. */
-const CANCEL_LAG_ORDERS = 50;
 
 /** Each client trades on its own account, fresh per step (so clOrdIds never meet a previous step's). */
 let accountNext = 1;
@@ -73,21 +72,7 @@ class Load {
   }
   /** The next command of client k: buy, cancel, buy, cancel, … */
   command(k: number): Record<string, unknown> {
-    const i = this.n[k]!++;
-    const account = this.accounts[k]!;
-    if (i % 2 === 0)
-      return {
-        type: 'new',
-        account,
-        clOrdId: `o${i}`,
-        symbol: 'BTC-USD',
-        side: 'BUY',
-        ordType: 'LIMIT',
-        tif: 'GTC',
-        price: 4_900_000 + (i % 1000),
-        qty: 1,
-      };
-    return { type: 'cancel', account, clOrdId: `o${i - 1 - 2 * CANCEL_LAG_ORDERS}` };
+    return buyCancelCommand(this.accounts[k]!, this.n[k]!++);
   }
   close(): void {
     for (const c of this.clients) c.close();

@@ -19,6 +19,7 @@ import { ProcessCluster, sleep } from '../../replicator/process-cluster.js';
 import type { NodeId } from '../../replicator/log.js';
 import * as hdr from 'hdr-histogram-js';
 import { processCpuMs } from '../cpu.js';
+import { buyCancelCommand } from './buy-cancel-flow.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -57,22 +58,6 @@ interface TrialResult {
   p99Ms: number;
 }
 
-/** Buy, then the cancel of the order placed 50 orders earlier, per account: the book stays small. */
-function command(account: number, i: number): Record<string, unknown> {
-  if (i % 2 === 1) return { type: 'cancel', account, clOrdId: `o${i - 101}` };
-  return {
-    type: 'new',
-    account,
-    clOrdId: `o${i}`,
-    symbol: 'BTC-USD',
-    side: 'BUY',
-    ordType: 'LIMIT',
-    tif: 'GTC',
-    price: 4_900_000 + (i % 1000),
-    qty: 1,
-  };
-}
-
 /** Open-loop load at RATE_PER_S for the warm-up plus `SECONDS`; counts acks of the measured window. */
 async function drive(
   cluster: ProcessCluster,
@@ -101,7 +86,7 @@ async function drive(
         const scheduled = t0 + (sent * 1000) / RATE_PER_S;
         const k = sent++ % CLIENTS;
         inFlight++;
-        clients[k]!.submit(command(k + 1, counts[k]!++)).then(
+        clients[k]!.submit(buyCancelCommand(k + 1, counts[k]!++)).then(
           () => {
             inFlight--;
             const t = performance.now();

@@ -158,6 +158,13 @@ async function startAll(cl: Cluster): Promise<void> {
   );
 }
 
+/** Every slot applied on two replicas holds the same value on both, and no replica died. */
+function expectAppliedAgree(cl: { applied: Map<number, Map<number, unknown>>; fatal: unknown[] }): void {
+  const maps = [...cl.applied.values()];
+  for (const a of maps) for (const b of maps) for (const [slot, v] of a) if (b.has(slot)) expect(b.get(slot)).toBe(v);
+  expect(cl.fatal).toEqual([]);
+}
+
 describe('PaxosNode: three replicas in-process over the real WAL', () => {
   it('applies proposals exactly once in one order on every replica, through a leader crash, a restart and snapshots', async () => {
     const cl = newCluster();
@@ -210,11 +217,7 @@ describe('PaxosNode: three replicas in-process over the real WAL', () => {
         expect(n.stateMachine.engine.liveOrderCount).toBe(60);
         if (n !== back) expect(n.stats.snapshotsTaken).toBeGreaterThan(0); // (back installed one)
       }
-      // Every slot applied on two replicas holds the same value on both.
-      const maps = [...cl.applied.values()];
-      for (const a of maps)
-        for (const b of maps) for (const [slot, v] of a) if (b.has(slot)) expect(b.get(slot)).toBe(v);
-      expect(cl.fatal).toEqual([]);
+      expectAppliedAgree(cl);
     } finally {
       await cl.stopAll();
     }
@@ -300,10 +303,7 @@ describe('PaxosNode: three replicas in-process over the real WAL', () => {
       cl.start(leader);
       await converged(cl);
       for (const n of cl.nodes.values()) expect(n.stateMachine.engine.liveOrderCount).toBe(40);
-      const maps = [...cl.applied.values()];
-      for (const a of maps)
-        for (const b of maps) for (const [slot, v] of a) if (b.has(slot)) expect(b.get(slot)).toBe(v);
-      expect(cl.fatal).toEqual([]);
+      expectAppliedAgree(cl);
     } finally {
       await cl.stopAll();
     }

@@ -12,8 +12,8 @@
 //   npm run sim -- --consensus multipaxos --seeds 123 --profile mixed --trace   # replay one seed
 
 import { describe, expect, it } from 'vitest';
-import { PAXOS_PROFILES, PROFILES, SimFailure, runSim } from '../../replicator/sim/cluster-sim.js';
-import { PAXOS_PART_A, simProfileTests } from './sim-suite.js';
+import { PAXOS_PROFILES, PROFILES, runSim } from '../../replicator/sim/cluster-sim.js';
+import { expectDeterministicRun, PAXOS_PART_A, simProfileTests } from './sim-suite.js';
 
 describe('Multi-Paxos deterministic simulation of the production replica (part A)', () => {
   simProfileTests(PAXOS_PART_A, 'multipaxos');
@@ -21,21 +21,7 @@ describe('Multi-Paxos deterministic simulation of the production replica (part A
 
 describe('the Multi-Paxos simulation itself', () => {
   it('is deterministic: a seed replays the same run event for event', () => {
-    const run = (out: string[]) => {
-      try {
-        return JSON.stringify(
-          runSim({ seed: 7, profile: PROFILES.mixed!, consensus: 'multipaxos', onTrace: (l) => out.push(l) }),
-        );
-      } catch (e) {
-        if (e instanceof SimFailure) return e.message;
-        throw e;
-      }
-    };
-    const a: string[] = [];
-    const b: string[] = [];
-    expect(run(a)).toEqual(run(b));
-    expect(a.length).toBeGreaterThan(1000);
-    expect(a).toEqual(b);
+    const a = expectDeterministicRun('multipaxos');
     // It is the Paxos replica that ran: its messages and its boots are in the trace.
     expect(a.some((l) => / PREPARE \d+->\d+ /.test(l))).toBe(true);
     expect(a.some((l) => / ACCEPTED \d+->\d+ /.test(l))).toBe(true);

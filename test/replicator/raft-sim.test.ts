@@ -11,8 +11,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { Prng } from '../../replicator/prng.js';
-import { PROFILES, SimFailure, runSim } from '../../replicator/sim/cluster-sim.js';
-import { simProfileTests } from './sim-suite.js';
+import { PROFILES, runSim } from '../../replicator/sim/cluster-sim.js';
+import { expectDeterministicRun, simProfileTests } from './sim-suite.js';
 
 describe('Raft deterministic simulation of the production replica (part A)', () => {
   simProfileTests(['no faults', 'lossy network', 'partitions', 'crashes', 'power cuts', 'lost WAL tails', 'elections']);
@@ -20,19 +20,7 @@ describe('Raft deterministic simulation of the production replica (part A)', () 
 
 describe('the simulation itself', () => {
   it('is deterministic: a seed replays the same run event for event', () => {
-    const run = (out: string[]) => {
-      try {
-        return JSON.stringify(runSim({ seed: 7, profile: PROFILES.mixed!, onTrace: (l) => out.push(l) }));
-      } catch (e) {
-        if (e instanceof SimFailure) return e.message;
-        throw e;
-      }
-    };
-    const a: string[] = [];
-    const b: string[] = [];
-    expect(run(a)).toEqual(run(b));
-    expect(a.length).toBeGreaterThan(1000);
-    expect(a).toEqual(b);
+    expectDeterministicRun('raft');
   });
 
   it("regression (2026-12-07): a replica killed at the fdatasync that starts a Ready's flush answers no client afterwards", () => {

@@ -119,3 +119,24 @@ export function simProfileTests(names: readonly string[], consensus: SimConsensu
     );
   }
 }
+
+/**
+ * Runs seed 7 of `mixed` twice and checks the two runs are the same event for event (the result
+ * or failure, and every trace line); returns the trace for protocol-specific checks.
+ */
+export function expectDeterministicRun(consensus: SimConsensus): string[] {
+  const run = (out: string[]) => {
+    try {
+      return JSON.stringify(runSim({ seed: 7, profile: PROFILES.mixed!, consensus, onTrace: (l) => out.push(l) }));
+    } catch (e) {
+      if (e instanceof SimFailure) return e.message;
+      throw e;
+    }
+  };
+  const a: string[] = [];
+  const b: string[] = [];
+  expect(run(a)).toEqual(run(b));
+  expect(a.length).toBeGreaterThan(1000);
+  expect(a).toEqual(b);
+  return a;
+}

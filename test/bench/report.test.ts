@@ -202,6 +202,8 @@ describe('run-all --from-results', () => {
         dir,
         '--seed-paper',
         'none',
+        '--failover',
+        'none',
       ],
       { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 },
     );

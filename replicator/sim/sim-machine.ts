@@ -118,7 +118,21 @@ export class SimMachine {
       schedule: (run) => {
         const latency = rng.chance(cfg.diskStallP) ? rng.range(...cfg.diskStallMs) : rng.range(...cfg.diskLatencyMs);
         // Owned by the process now running: a paused process finishes nothing until it resumes.
-        this.sched.at(this.sched.now + latency, run, this.life);
+        // A completion whose callback hits the armed crash kills the process (onKill) while its
+        // code unwinds; a later disk call of that code then throws "the process is dead" (the
+        // WAL closes retired segments after a failed sync-mark write): the death, not a bug.
+        const life = this.life;
+        this.sched.at(
+          this.sched.now + latency,
+          () => {
+            try {
+              run();
+            } catch (err) {
+              if (!isSimCrash(err) || life.alive) throw err;
+            }
+          },
+          life,
+        );
       },
       // An armed crash fired inside a disk call: the process is dead from here on, whatever the
       // code does with the error (nothing it sends or schedules runs any more).

@@ -45,6 +45,16 @@ describe('the Multi-Paxos simulation itself', () => {
     }
   });
 
+  it('regression (2026-12-07): a disk completion that runs into the simulated death ends the process, not the run', () => {
+    // Seeds 1128 and 3631 of "power cuts" (the 50,006-run long run): an armed crash fired at the
+    // sync-mark write inside an fdatasync completion; the WAL recorded the failure and closed its
+    // retired segments, and that close threw "the process is dead" out of the scheduler. The
+    // simulator now treats it as the death it is (sim-machine.ts, the disk's completions).
+    for (const seed of [1128, 3631]) {
+      expect(() => runSim({ seed, profile: PROFILES['power cuts']!, consensus: 'multipaxos' })).not.toThrow();
+    }
+  });
+
   it('regression (2026-12-07): a leader whose floor nobody can serve any more runs phase 1 again', () => {
     // Seed 265 of "5 nodes, lost WAL tails": the only replica that had learned slot 277 reported
     // it chosen in its PROMISE (the new leader's floor became 277), then lost it with its WAL

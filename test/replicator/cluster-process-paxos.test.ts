@@ -12,10 +12,9 @@
 // order lost as a missing clOrdId. No assertion is about timing; every wait is bounded.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReplicaClient, requestOnce, type SubmitResult } from '../../replicator/client/client.js';
-import type { OrdersDump } from '../../replicator/client/protocol.js';
-import type { NodeStatus } from '../../replicator/log.js';
-import { ProcessCluster, sleep } from '../../replicator/process-cluster.js';
+import { ReplicaClient, type SubmitResult } from '../../replicator/client/client.js';
+import { ProcessCluster } from '../../replicator/process-cluster.js';
+import { convergedStatuses, ordersDumps } from './process-cluster-checks.js';
 
 const CLIENTS = 2;
 const ORDERS_PER_CLIENT_PER_PHASE = 300; // two phases: 1,200 commands in all
@@ -53,17 +52,6 @@ function order(clientId: number, n: number) {
     price: 4_900_000 + (n % 500),
     qty: 1 + (n % 7),
   };
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}\n${cluster.ids.map((id) => cluster.tail(id, 15)).join('\n')}`);
-    await sleep(50);
-  }
 }
 
 /** Submits `phase`'s orders from every client; `onAck` sees the acknowledgement count after each. */
@@ -129,13 +117,7 @@ describe('a 3-process Multi-Paxos cluster', () => {
 
       // Convergence: all three at the same applied index with the same state hash (time ticks
       // keep coming, so poll until a moment where they agree).
-      const final = await until('three replicas at the same applied index and hash', async () => {
-        const st = await Promise.all(cluster.ids.map((id) => cluster.status(id, true)));
-        if (st.some((s) => s === undefined)) return undefined;
-        const ss = st as NodeStatus[];
-        const same = ss.every((s) => s.applied === ss[0]!.applied && s.stateHash === ss[0]!.stateHash);
-        return same ? ss : undefined;
-      });
+      const final = await convergedStatuses(cluster, WAIT_MS);
       const restarted = final.find((s) => s.id === leader1)!;
       console.log(
         `multipaxos: acked ${acked.size}; leader ${leader1} → ${leader2}; converged at slot ${final[0]!.applied}; ` +
@@ -148,12 +130,7 @@ describe('a 3-process Multi-Paxos cluster', () => {
       expect(restarted.stats.snapshotsInstalled).toBeGreaterThan(0);
 
       // Exactly once, from the state of each replica.
-      const dumps: OrdersDump[] = [];
-      for (const id of cluster.ids) {
-        const r = await requestOnce(cluster.endpoint(id), { op: 'orders' }, 5_000);
-        expect(r.ok).toBe(true);
-        dumps.push(r as unknown as OrdersDump);
-      }
+      const dumps = await ordersDumps(cluster);
       for (const d of dumps) {
         expect(d.truncated).toBe(false);
         expect(d.liveOrderCount).toBe(total);

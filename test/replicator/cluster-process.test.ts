@@ -11,10 +11,9 @@
 // bounded.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { OrdersDump } from '../../replicator/client/protocol.js';
-import { ReplicaClient, requestOnce, type SubmitResult } from '../../replicator/client/client.js';
-import { ProcessCluster, sleep } from '../../replicator/process-cluster.js';
-import type { NodeStatus } from '../../replicator/log.js';
+import { ReplicaClient, type SubmitResult } from '../../replicator/client/client.js';
+import { ProcessCluster } from '../../replicator/process-cluster.js';
+import { convergedStatuses, ordersDumps } from './process-cluster-checks.js';
 import { Wal } from '../../replicator/wal/wal.js';
 import type { NodeId } from '../../replicator/raft/types.js';
 
@@ -48,17 +47,6 @@ function order(clientId: number, n: number) {
     price: 4_900_000 + (n % 500),
     qty: 1 + (n % 7),
   };
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}\n${cluster.ids.map((id) => cluster.tail(id, 15)).join('\n')}`);
-    await sleep(50);
-  }
 }
 
 describe('a 3-process cluster', () => {
@@ -141,13 +129,7 @@ describe('a 3-process cluster', () => {
 
       // Convergence: all three at the same applied index with the same state hash (time ticks
       // keep coming, so poll until a moment where they agree).
-      const final = await until('three replicas at the same applied index and hash', async () => {
-        const st = await Promise.all(cluster.ids.map((id) => cluster.status(id, true)));
-        if (st.some((s) => s === undefined)) return undefined;
-        const ss = st as NodeStatus[];
-        const same = ss.every((s) => s.applied === ss[0]!.applied && s.stateHash === ss[0]!.stateHash);
-        return same ? ss : undefined;
-      });
+      const final = await convergedStatuses(cluster, WAIT_MS);
       const restarted = [leader1, leader3].map((id) => final.find((s) => s.id === id)!);
       console.log(
         `converged at applied ${final[0]!.applied}, hash ${final[0]!.stateHash!.slice(0, 16)}…; ` +
@@ -164,12 +146,7 @@ describe('a 3-process cluster', () => {
 
       // Exactly once, from the state of each replica (the dumps are taken at possibly
       // different applied indexes, but only time ticks can come after the last order).
-      const dumps: OrdersDump[] = [];
-      for (const id of cluster.ids) {
-        const r = await requestOnce(cluster.endpoint(id), { op: 'orders' }, 5_000);
-        expect(r.ok).toBe(true);
-        dumps.push(r as unknown as OrdersDump);
-      }
+      const dumps = await ordersDumps(cluster);
       const total = CLIENTS * ORDERS_PER_CLIENT_PER_PHASE * 2;
       for (const d of dumps) {
         expect(d.truncated).toBe(false);

@@ -10,10 +10,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReplicaClient, requestOnce } from '../../replicator/client/client.js';
-import type { OrdersDump } from '../../replicator/client/protocol.js';
-import type { NodeStatus } from '../../replicator/log.js';
-import { ProcessCluster, sleep } from '../../replicator/process-cluster.js';
+import { ReplicaClient } from '../../replicator/client/client.js';
+import { ProcessCluster } from '../../replicator/process-cluster.js';
+import { convergedStatuses, ordersDumps, untilCluster } from './process-cluster-checks.js';
 
 const ORDERS_PER_PHASE = 40;
 const WAIT_MS = 60_000;
@@ -45,16 +44,8 @@ function order(n: number) {
   };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}\n${cluster.ids.map((id) => cluster.tail(id, 15)).join('\n')}`);
-    await sleep(50);
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = WAIT_MS): Promise<T> =>
+  untilCluster(cluster, what, fn, timeoutMs);
 
 async function submitPhase(client: ReplicaClient, phase: number): Promise<void> {
   for (let k = 1; k <= ORDERS_PER_PHASE; k++) await client.submit(order(phase * ORDERS_PER_PHASE + k));
@@ -105,18 +96,8 @@ describe('a 3-process Multi-Paxos cluster with a follower restarted on a cut WAL
       await submitPhase(client, 2);
       await cluster.start(leader1);
       const total = 3 * ORDERS_PER_PHASE;
-      await until('three replicas at the same applied index and hash', async () => {
-        const st = await Promise.all(cluster.ids.map((id) => cluster.status(id, true)));
-        if (st.some((s) => s === undefined)) return undefined;
-        const ss = st as NodeStatus[];
-        return ss.every((s) => s.applied === ss[0]!.applied && s.stateHash === ss[0]!.stateHash) ? ss : undefined;
-      });
-      const dumps: OrdersDump[] = [];
-      for (const id of cluster.ids) {
-        const r = await requestOnce(cluster.endpoint(id), { op: 'orders' }, 5_000);
-        expect(r.ok).toBe(true);
-        dumps.push(r as unknown as OrdersDump);
-      }
+      await convergedStatuses(cluster, WAIT_MS);
+      const dumps = await ordersDumps(cluster);
       for (const d of dumps) {
         expect(d.liveOrderCount).toBe(total);
         expect(d.execIdLast).toBe(total); // one exec report per order: none applied twice

@@ -9,13 +9,14 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../engine/config.js';
 import type { ShardConfig } from '../engine/types.js';
 import { type ClusterConfig, parseClusterConfig } from '../replicator/cluster-config.js';
 import { isReplicaDir } from './wal-reader.js';
+import { PACKAGE_ROOT } from '../ops/package-root.js';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The package root, from the source tree and from dist/ alike (package-root.ts). */
+export const REPO_ROOT = PACKAGE_ROOT;
 export const DEFAULT_CONFIG = path.join(REPO_ROOT, 'gateway/examples/gateway-local.json');
 export const CHAIN_HEADS_FILE = 'chain-heads.jsonl';
 export const CHAIN_JOURNAL_FILE = 'chain-journal.bin';

@@ -41,6 +41,10 @@ const USAGE = `usage: matchbook <place|cancel|amend|cancel-all|orders|instrument
 ${OPERATOR_USAGE}`;
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    console.log(USAGE); // asked for: stdout and exit 0 (a usage error prints it on stderr, exit 2)
+    return 0;
+  }
   if (argv[0] === 'watch') return watch(argv.slice(1));
   if (argv[0] === 'replay') return runReplay(argv.slice(1));
   if (argv[0] === 'audit') return runAudit(argv.slice(1));

@@ -6,7 +6,8 @@
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { verifyReportLines, type VerifyOptions, type VerifyResult } from '../api/report-verify.js';
+import type { KeyObject } from 'node:crypto';
+import { verifyReportLines, type VerifyFailure, type VerifyOptions, type VerifyResult } from '../api/report-verify.js';
 import { ed25519PublicKeyFromRaw } from '../api/signing.js';
 
 export const VERIFY_REPORTS_USAGE =
@@ -35,6 +36,35 @@ function summary(r: VerifyResult, opts: VerifyOptions): string {
   ];
   return parts.join(', ');
 }
+
+/** What `verifyReports` checks: the lines as received (JSON reports and, optionally, chain heads). */
+export interface VerifyReportsInput {
+  /** The execution reports, one JSON object per line (as saved from replies or the user stream). */
+  reportLines: readonly string[];
+  /** The exchange's signed chain heads (`chain-heads.jsonl` lines), if any. */
+  headLines?: readonly string[];
+  /** The exchange's Ed25519 public key: its raw bytes in base64 (the `<signingKey>.pub` file's text) or a KeyObject. */
+  publicKey?: string | KeyObject;
+  /** The account's API secret: checks each report's HMAC signature. */
+  hmacSecret?: string;
+}
+
+/**
+ * The verifier of `matchbook verify-reports` as a function (package export
+ * `matchbook/verify-reports`): the same checks, no files, no output. Lines of `headLines` are
+ * numbered after the reports' (line reportLines.length + 1 is the first head). Throws only on a
+ * public key that is not one.
+ */
+export function verifyReports(input: VerifyReportsInput): VerifyResult {
+  const opts: VerifyOptions = {};
+  if (input.publicKey !== undefined)
+    opts.publicKey =
+      typeof input.publicKey === 'string' ? ed25519PublicKeyFromRaw(input.publicKey.trim()) : input.publicKey;
+  if (input.hmacSecret !== undefined && input.hmacSecret !== '') opts.hmacSecret = input.hmacSecret;
+  return verifyReportLines([...input.reportLines, ...(input.headLines ?? [])], opts);
+}
+
+export type { VerifyFailure, VerifyOptions, VerifyResult };
 
 export function runVerifyReports(argv: string[]): number {
   let parsed: ReturnType<typeof parse>;

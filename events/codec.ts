@@ -4,7 +4,6 @@
 // (engine/types.ts: Side, OrdType, ExecType, OrdStatus, Tif, LiquidityInd — checked when the schema loads).
 
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { formatUnits } from '../api/decimal.js';
 import {
@@ -28,8 +27,10 @@ import {
   type TradeEvent,
 } from '../engine/types.js';
 import { assertProtobufLongs, notionalOfUint64, uint64Wire, type LongLike } from '../api/exact-uint64.js';
+import { packagePath } from '../ops/package-root.js';
 
-const PROTO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../proto');
+// Read from the package root, not next to this file: from dist/ it is the same folder (package-root.ts).
+const PROTO_ROOT = packagePath('proto');
 export const EVENTS_PROTO_PATH = path.join(PROTO_ROOT, 'exchange/v1/events.proto');
 
 /** Where an event comes from: unique per event, increasing along the shard's history. */

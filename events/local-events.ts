@@ -7,9 +7,9 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT, nodeArgsForScript } from '../ops/package-root.js';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const REPO_ROOT = PACKAGE_ROOT;
 /** A process that does not announce itself ready in this long (ms) fails the start. */
 const READY_TIMEOUT_MS = 60_000;
 /** A stopped process that has not exited after this long (ms) is killed. */
@@ -57,7 +57,8 @@ interface Child {
 }
 
 function start(name: string, script: string, args: string[], echo: boolean): Promise<Child> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  // From dist/ the compiled script with plain node, from the source tree through tsx.
+  const proc = spawn(process.execPath, [...nodeArgsForScript(script), ...args], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

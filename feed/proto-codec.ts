@@ -4,8 +4,8 @@
 // client handles one shape whatever the encoding.
 
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
+import { packagePath } from '../ops/package-root.js';
 import {
   CHANNELS,
   isDataMessage,
@@ -21,7 +21,8 @@ import {
   type Trade,
 } from './types.js';
 
-const PROTO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../proto');
+// Read from the package root, not next to this file: from dist/ it is the same folder (package-root.ts).
+const PROTO_ROOT = packagePath('proto');
 export const MARKET_DATA_PROTO_PATH = path.join(PROTO_ROOT, 'exchange/v1/market_data.proto');
 
 /** Channel name ↔ FeedChannel number (the enum's order is CHANNELS' order, from 1). */

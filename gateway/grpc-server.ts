@@ -32,7 +32,6 @@
 //
 // The encoding helpers (OrderEntryCodec) are exported for the client (gateway/client/grpc-client.ts).
 
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../api/signing.js';
@@ -44,6 +43,7 @@ import { METADATA_STATUS_DETAILS, statusDetailsBin, type AnyDetail } from '../ap
 import { uint64Wire } from '../api/exact-uint64.js';
 import { WireConverters } from './proto-wire.js';
 import { rateLimitHeaders, type RateLimitState } from './rate-limit-headers.js';
+import { packagePath } from '../ops/package-root.js';
 import {
   Operation,
   type GatewayCore,
@@ -70,11 +70,11 @@ import {
 // ---------------------------------------------------------------------------------------------
 // Constants
 
-/** The include root of the .proto files (imports are relative to it, buf style). */
-const PROTO_ROOT = fileURLToPath(new URL('../proto/', import.meta.url));
+/** The include root of the .proto files (imports are relative to it, buf style), under the package root (package-root.ts). */
+const PROTO_ROOT = packagePath('proto/');
 /** The order-entry contract as clients and reflection name it. */
 const ORDER_ENTRY_PROTO_FILE = 'exchange/v1/order_entry.proto';
-export const ORDER_ENTRY_PROTO_PATH = fileURLToPath(new URL(`../proto/${ORDER_ENTRY_PROTO_FILE}`, import.meta.url));
+export const ORDER_ENTRY_PROTO_PATH = packagePath(`proto/${ORDER_ENTRY_PROTO_FILE}`);
 export const PROTO_PACKAGE = 'exchange.v1';
 export const SERVICE_NAME = 'exchange.v1.OrderEntryService';
 export const SESSION_METHOD = 'OrderSession';

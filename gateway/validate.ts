@@ -44,7 +44,6 @@
 // Order ids are global: order_id = shard × 2^44 + the shard-local sequence number (api/order-ids.ts).
 
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { encodeCommand } from '../engine/command-codec.js';
 import { commandFromJson } from '../engine/json-codec.js';
@@ -55,6 +54,7 @@ import { parseDecimal, formatUnits } from '../api/decimal.js';
 import { DECIMAL_STRING_CHARS_MAX } from '../api/limits.js';
 import { Operation } from './types.js';
 import { inexactInteger, inexactIntegerMessage } from './json-numbers.js';
+import { packagePath } from '../ops/package-root.js';
 import {
   DEAD_MAN_MS_MAX,
   REQUEST_BODY_BYTES_MAX,
@@ -710,7 +710,8 @@ export function validateCommand(op: Operation, decoded: Record<string, unknown>,
 // ---------------------------------------------------------------------------------------------
 // Decoding
 
-const PROTO_FILE = fileURLToPath(new URL('../proto/exchange/v1/order_entry.proto', import.meta.url));
+// Read from the package root, not next to this file: from dist/ it is the same folder (package-root.ts).
+const PROTO_FILE = packagePath('proto/exchange/v1/order_entry.proto');
 
 interface ProtoTypes {
   requests: Record<Operation, protobuf.Type>;

@@ -1,13 +1,13 @@
 // Child processes of the project's own programs, for tests, benchmarks and the chaos suite:
-// spawn `node --import tsx <script>` from the repo root, wait (bounded) for its
+// spawn the program from the package root — `node --import tsx <script>.ts` when this code runs
+// from the source tree (tests, development), `node dist/<script>.js` with no tsx when it runs
+// compiled from dist/ (package-root.ts nodeArgsForScript) — wait (bounded) for its
 // `{"event":"ready",…}` stdout line or any later `{"event":…}` line, keep the last lines of its
 // output for diagnostics, and stop it (SIGTERM, then SIGKILL after a grace period).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT, nodeArgsForScript } from './package-root.js';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Output lines kept per child. */
 const CHILD_LINES_KEPT = 2_000;
 /** Default wait for the ready line (ms). */
@@ -35,15 +35,15 @@ export interface SpawnOptions {
   nodeArgs?: string[];
 }
 
-/** Spawns `tsx <script> args` from the repo root; `ready` resolves with its ready line. */
+/** Spawns `<script> args` (a source path: `events/query/main.ts`) from the package root; `ready` resolves with its ready line. */
 export function spawnTsx(
   script: string,
   args: string[],
   opts: SpawnOptions = {},
 ): Child & { ready: Promise<Record<string, unknown>> } {
   const name = opts.name ?? script;
-  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', script, ...args], {
-    cwd: REPO_ROOT,
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...nodeArgsForScript(script), ...args], {
+    cwd: PACKAGE_ROOT,
     stdio: [opts.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...opts.env },
   });
@@ -116,7 +116,7 @@ export function spawnTsx(
   return { name, proc, lines, exited, alive: () => alive, nextEvent, ready };
 }
 
-/** Spawns `tsx <script> args` and waits for its ready line. */
+/** Spawns `<script> args` (as spawnTsx) and waits for its ready line. */
 export async function spawnReady(
   script: string,
   args: string[],

@@ -20,9 +20,10 @@
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../ops/package-root.js';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// The examples are read from the package root, from the source tree and from dist/ alike.
+const REPO_ROOT = PACKAGE_ROOT;
 export const EXAMPLE_CLUSTER_CONFIG = path.join(REPO_ROOT, 'replicator/examples/cluster-3-local.json');
 export const EXAMPLE_GATEWAY_CONFIG = path.join(REPO_ROOT, 'gateway/examples/gateway-local.json');
 

@@ -7,7 +7,6 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseClusterConfig } from '../replicator/cluster-config.js';
 import { ProcessCluster, freePort } from '../replicator/process-cluster.js';
 import { loadGatewayConfig, parseGatewayConfig, type GatewayConfig } from '../config/gateway-config.js';
@@ -16,6 +15,7 @@ import { GrpcGateway } from '../gateway/grpc-server.js';
 import { RestGateway } from '../gateway/rest-server.js';
 import { exposition } from '../ops/metrics.js';
 import type { Log } from '../ops/log.js';
+import { packagePath } from '../ops/package-root.js';
 
 export interface LocalExchangeOptions {
   /** An existing cluster file (npm start); default: a temporary 3-replica cluster on free ports. */
@@ -66,10 +66,7 @@ export interface LocalExchange {
 /** A restarted gateway must reach the shards' leaders within this (generous: a loaded machine). */
 const RESTART_READY_TIMEOUT_MS = 60_000;
 
-const EXAMPLE_GATEWAY_CONFIG = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '../gateway/examples/gateway-local.json',
-);
+const EXAMPLE_GATEWAY_CONFIG = packagePath('gateway/examples/gateway-local.json');
 
 export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promise<LocalExchange> {
   const temp = opts.clusterConfigPath === undefined;

@@ -8,13 +8,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT, nodeArgsForScript } from '../ops/package-root.js';
 import { requestOnce, type ClientEndpoint } from './client/client.js';
 import { parseClusterConfig } from './cluster-config.js';
 import type { NodeStatus } from './log.js';
 import type { NodeId } from './raft/types.js';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The package root, from the source tree and from dist/ alike (ops/package-root.ts). */
+export const REPO_ROOT = PACKAGE_ROOT;
 /** A replica that has not printed its ready line within this (ms) is a failed start. */
 export const PROCESS_READY_TIMEOUT_MS = 30_000;
 /** Lines of each process's stderr kept for diagnostics. */
@@ -216,9 +217,8 @@ export class ProcessCluster {
       process.execPath,
       [
         ...(this.opts.nodeArgs ?? []),
-        '--import',
-        'tsx',
-        'processes/replica.ts',
+        // From dist/ the compiled replica with plain node, from the source tree through tsx.
+        ...nodeArgsForScript('processes/replica.ts'),
         '--config',
         this.nodeConfigPath(id),
         '--node',

@@ -10,7 +10,6 @@
 // under their names (ops/grpc-introspection.ts).
 
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../../api/signing.js';
@@ -21,8 +20,10 @@ import { METADATA_STATUS_DETAILS, statusDetailsBin } from '../../api/grpc-status
 import { errorStack, linesLog, type Log } from '../../ops/log.js';
 import { GrpcIntrospection } from '../../ops/grpc-introspection.js';
 import { assertProtobufLongs, int64Wire, safeIntegersAsNumbers, uint64Wire } from '../../api/exact-uint64.js';
+import { packagePath } from '../../ops/package-root.js';
 
-const PROTO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../proto');
+// Read from the package root, not next to this file: from dist/ it is the same folder (package-root.ts).
+const PROTO_ROOT = packagePath('proto');
 /** The query contract as clients and reflection name it (it imports exchange/v1/order_entry.proto). */
 const QUERY_PROTO_FILE = 'exchange/v1/query.proto';
 export const QUERY_PROTO_PATH = path.join(PROTO_ROOT, QUERY_PROTO_FILE);

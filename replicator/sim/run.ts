@@ -183,7 +183,7 @@ async function runJobs(a: Args, argv: string[]): Promise<Summary> {
     const to = Math.min(hi, from + per - 1);
     if (from > to) break;
     const args = withoutFlags(argv, ['--seeds', '--jobs'], ['--json']).concat(['--seeds', `${from}..${to}`, '--json']);
-    parts.push(runChild(path.join(HERE, 'run.ts'), args, process.env));
+    parts.push(runChild(fileURLToPath(import.meta.url), args, process.env));
   }
   const done = await Promise.all(parts);
   const totals: Partial<Record<keyof SimStats, number>> = {};
@@ -235,7 +235,9 @@ function withoutFlags(argv: string[], withValue: string[], bare: string[]): stri
 /** Runs this CLI (or a mutant tree's copy of it) in a child; its last output line is the JSON summary. */
 function runChild(script: string, args: string[], env: NodeJS.ProcessEnv, echo = false): Promise<Summary> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    // This file compiled (dist/…/run.js) runs with plain node; TypeScript (the source tree, a mutant's copy) through tsx.
+    const nodeArgs = script.endsWith('.ts') ? ['--import', 'tsx', script] : [script];
+    const child = spawn(process.execPath, [...nodeArgs, ...args], {
       env,
       stdio: ['ignore', 'pipe', 'inherit'],
     });

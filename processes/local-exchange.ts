@@ -140,7 +140,7 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
     grpc: edges.grpc,
     config,
     gatewayConfigPath: configPath,
-    restUrl: `http://${config.listen.rest.host}:${edges.restPort}`,
+    restUrl: `${config.tls !== undefined ? 'https' : 'http'}://${config.listen.rest.host}:${edges.restPort}`,
     grpcAddress: `${config.listen.grpc.host}:${edges.grpcPort}`,
     feedUrls,
     async restartGateway(o = {}) {
@@ -181,8 +181,15 @@ async function startGateway(
     metrics: () => exposition(gateway.metrics.registry),
     ready: async () => ({ ...(await gateway.ready()) }),
     userStream: { core: gateway },
+    ...(config.tls !== undefined ? { tls: { settings: config.tls, dir: config.dataDir } } : {}),
   });
-  const grpc = new GrpcGateway({ core: gateway, host: config.listen.grpc.host, port: grpcPortWanted, ...log });
+  const grpc = new GrpcGateway({
+    core: gateway,
+    host: config.listen.grpc.host,
+    port: grpcPortWanted,
+    ...log,
+    tls: config.tls,
+  });
   const restPort = await rest.start();
   const grpcPort = await grpc.start();
   return { gateway, rest, grpc, restPort, grpcPort };

@@ -1,4 +1,4 @@
-// A throwaway certificate authority for tests, made at test time with the openssl CLI: a CA and
+// A throwaway certificate authority for tests and benchmarks (test/processes/tls-everywhere.test.ts, bench/tls/), made at test time with the openssl CLI: a CA and
 // leaf certificates (server and client use, SAN IP:127.0.0.1 and DNS:localhost) in a temp dir.
 
 import { execFileSync } from 'node:child_process';

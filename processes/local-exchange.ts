@@ -102,8 +102,14 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
         `${wsScheme}://${m.feed.host.includes(':') ? `[${m.feed.host}]` : m.feed.host}:${m.feed.port}/v1/ws`,
       );
   }
-  await cluster.startAll();
-  await cluster.waitForLeader(30_000);
+  try {
+    await cluster.startAll();
+    await cluster.waitForLeader(30_000);
+  } catch (err) {
+    // A failed start (no leader: e.g. replicas and clients disagree on TLS) leaves no replica running.
+    await cluster.stop();
+    throw err;
+  }
 
   let config: GatewayConfig;
   let configPath = opts.gatewayConfigPath ?? EXAMPLE_GATEWAY_CONFIG;

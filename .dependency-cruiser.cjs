@@ -7,7 +7,7 @@
 //   parts:     feed/ audit/                    feed: engine, shard, ops, replicator/client, api/decimal.ts;
 //                                              audit: engine, ops, shard, api, replicator
 //   log:       replicator/                     engine, shard, ops: never gateway, feed, events, api
-//   config:    config/                         engine, api, replicator/cluster-config.ts (files shared by processes)
+//   config:    config/                         engine, api, replicator/cluster-config.ts, ops/tls-settings.ts (files shared by processes)
 //   shared:    api/ shard/                     engine only
 //   base:      engine/ ops/                    nothing of ours
 // Outside replicator/, code uses the log through replicator/log.ts and replicator/client/, never
@@ -66,7 +66,7 @@ module.exports = {
       from: { path: '^config/' },
       to: {
         dependencyTypes: ['local'],
-        pathNot: '^(config|engine|api)/|^replicator/(cluster-config|raft/types)[.]ts$',
+        pathNot: '^(config|engine|api)/|^replicator/(cluster-config|raft/types)[.]ts$|^ops/tls-settings[.]ts$',
       },
     },
     {

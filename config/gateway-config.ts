@@ -30,6 +30,7 @@ import type { InstrumentConfig, ShardConfig } from '../engine/types.js';
 import { parseClusterConfig, parseHostPort } from '../replicator/cluster-config.js';
 import type { ApiKeyConfig } from '../api/auth.js';
 import { notionalBeyondUint64, notionalOfBigint } from '../api/exact-uint64.js';
+import { hmacSecretOf, parseServerTls, parseTlsSettings, type TlsSettings } from './tls-config.js';
 
 export interface RiskLimits {
   /** Largest quantity of one order (quantity units). */
@@ -60,6 +61,8 @@ export interface ShardEntry {
   instruments: InstrumentConfig[];
   engineConfig: ShardConfig;
   replicas: { id: number; host: string; port: number }[];
+  /** TLS to this shard's replicas: the shard entry's own "tls", else its cluster file's; undefined: plain TCP. */
+  tls?: TlsSettings | undefined;
 }
 
 export interface GatewayConfig {
@@ -78,6 +81,12 @@ export interface GatewayConfig {
   workers: number;
   /** Directory for the gateway's own files (signed chain heads). */
   dataDir: string;
+  /** TLS on the gateway's REST (and user stream) and gRPC ports; undefined: plaintext. */
+  tls: TlsSettings | undefined;
+  /** TLS on the query service's REST and gRPC ports (the "query" section's "tls"); undefined: plaintext. */
+  queryTls: TlsSettings | undefined;
+  /** API keys whose HMAC secret is written in the file itself (demos only; warned about with TLS on). */
+  plainSecretKeys: string[];
 }
 
 export const DEFAULT_RISK: RiskLimits = {
@@ -120,29 +129,50 @@ function notionalLimit(v: unknown, what: string): Notional {
   return notionalOfBigint(BigInt(v));
 }
 
-function apiKeys(v: unknown, what: string): ApiKeyConfig[] {
+/**
+ * API keys; an hmacSecret is a plain string (demos) or `{ "file" }` / `{ "env" }` (config/tls-config.ts),
+ * read here. Keys whose secret is plain are added to `plain`.
+ */
+function apiKeys(v: unknown, what: string, baseDir: string, plain: string[]): ApiKeyConfig[] {
   if (!Array.isArray(v)) fail(`${what} must be an array`);
   return v.map((k: unknown, i) => {
     const o = k as Record<string, unknown>;
     if (typeof o !== 'object' || o === null || typeof o.key !== 'string' || o.key.length === 0)
       fail(`${what}[${i}].key must be a non-empty string`);
-    const hasHmac = typeof o.hmacSecret === 'string' && o.hmacSecret.length > 0;
+    const hasHmac =
+      (typeof o.hmacSecret === 'string' && o.hmacSecret.length > 0) ||
+      (typeof o.hmacSecret === 'object' && o.hmacSecret !== null);
     const hasEd = typeof o.ed25519PublicKey === 'string' && Buffer.from(o.ed25519PublicKey, 'base64').length === 32;
     if (hasHmac === hasEd)
       fail(`${what}[${i}] needs exactly one of hmacSecret or ed25519PublicKey (base64 of 32 bytes)`);
-    return hasHmac
-      ? { key: o.key, hmacSecret: o.hmacSecret as string }
-      : { key: o.key, ed25519PublicKey: o.ed25519PublicKey as string };
+    if (!hasHmac) return { key: o.key, ed25519PublicKey: o.ed25519PublicKey as string };
+    const h = secretOrFail(o.hmacSecret, `${what}[${i}].hmacSecret`, baseDir);
+    if (h.plain) plain.push(o.key);
+    return { key: o.key, hmacSecret: h.secret };
   });
 }
 
-export function parseGatewayConfig(raw: unknown, baseDir: string): GatewayConfig {
-  const o = raw as Record<string, unknown>;
-  if (typeof o !== 'object' || o === null) fail('not an object');
-  const listen = (o.listen ?? {}) as Record<string, unknown>;
-  const shardsRaw = o.shards;
-  if (!Array.isArray(shardsRaw) || shardsRaw.length === 0) fail('shards must be a non-empty array');
-  const shards: ShardEntry[] = shardsRaw.map((s: unknown, i) => {
+/** Reads a secret reference; its error (naming the field, file or variable, never the secret) as a GatewayConfigError. */
+function secretOrFail(v: unknown, where: string, baseDir: string): { secret: string; plain: boolean } {
+  try {
+    return hmacSecretOf(v, where, baseDir);
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+}
+
+/** A "tls" section as a GatewayConfigError on failure. */
+function tlsOrFail(parse: () => TlsSettings | undefined): TlsSettings | undefined {
+  try {
+    return parse();
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+}
+
+/** Each shard's instruments and replicas from its cluster file (and the TLS to reach them). */
+function parseShards(shardsRaw: unknown[], baseDir: string): ShardEntry[] {
+  return shardsRaw.map((s: unknown, i) => {
     const so = s as Record<string, unknown>;
     if (typeof so.clusterConfig !== 'string') fail(`shards[${i}].clusterConfig must be a path`);
     const clusterFile = path.resolve(baseDir, so.clusterConfig);
@@ -159,8 +189,18 @@ export function parseGatewayConfig(raw: unknown, baseDir: string): GatewayConfig
       instruments: engineConfig.instruments,
       engineConfig,
       replicas: cluster.members.map((m) => ({ id: m.id, host: m.client.host, port: m.client.port })),
+      tls: tlsOrFail(() => parseTlsSettings(so.tls, `shards[${i}].tls`, baseDir)) ?? cluster.tls,
     };
   });
+}
+
+export function parseGatewayConfig(raw: unknown, baseDir: string): GatewayConfig {
+  const o = raw as Record<string, unknown>;
+  if (typeof o !== 'object' || o === null) fail('not an object');
+  const listen = (o.listen ?? {}) as Record<string, unknown>;
+  const shardsRaw = o.shards;
+  if (!Array.isArray(shardsRaw) || shardsRaw.length === 0) fail('shards must be a non-empty array');
+  const shards = parseShards(shardsRaw, baseDir);
   const seen = new Set<string>();
   for (const s of shards)
     for (const sym of s.symbols) {
@@ -170,6 +210,7 @@ export function parseGatewayConfig(raw: unknown, baseDir: string): GatewayConfig
   const accountsRaw = o.accounts;
   if (!Array.isArray(accountsRaw)) fail('accounts must be an array');
   const keys = new Set<string>();
+  const plainSecretKeys: string[] = [];
   const accounts: AccountEntry[] = accountsRaw.map((a: unknown, i) => {
     const ao = a as Record<string, unknown>;
     if (typeof ao.account !== 'number' || !Number.isSafeInteger(ao.account) || ao.account < 1)
@@ -194,14 +235,14 @@ export function parseGatewayConfig(raw: unknown, baseDir: string): GatewayConfig
           : num(r.ratePerSec, `accounts[${i}].risk.ratePerSec`, 0.001),
       burst: r.burst === undefined ? DEFAULT_RISK.burst : num(r.burst, `accounts[${i}].risk.burst`, 1),
     };
-    const ks = apiKeys(ao.apiKeys, `accounts[${i}].apiKeys`);
+    const ks = apiKeys(ao.apiKeys, `accounts[${i}].apiKeys`, baseDir, plainSecretKeys);
     for (const k of ks) {
       if (keys.has(k.key)) fail(`API key ${k.key} appears twice`);
       keys.add(k.key);
     }
     return { account: ao.account, apiKeys: ks, risk };
   });
-  const adminKeys = apiKeys(o.adminKeys ?? [], 'adminKeys');
+  const adminKeys = apiKeys(o.adminKeys ?? [], 'adminKeys', baseDir, plainSecretKeys);
   for (const k of adminKeys) if (keys.has(k.key)) fail(`admin key ${k.key} is also an account key`);
   return {
     listen: {
@@ -220,6 +261,11 @@ export function parseGatewayConfig(raw: unknown, baseDir: string): GatewayConfig
     slowOrderMs: o.slowOrderMs === undefined ? SLOW_ORDER_MS_DEFAULT : num(o.slowOrderMs, 'slowOrderMs', 0),
     workers: o.workers === undefined ? 2 : num(o.workers, 'workers', 1),
     dataDir: path.resolve(baseDir, typeof o.dataDir === 'string' ? o.dataDir : '.'),
+    tls: tlsOrFail(() => parseServerTls(o.tls, 'gateway config tls', baseDir)),
+    queryTls: tlsOrFail(() =>
+      parseServerTls((o.query as Record<string, unknown> | undefined)?.tls, 'gateway config query.tls', baseDir),
+    ),
+    plainSecretKeys,
   };
 }
 

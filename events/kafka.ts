@@ -7,9 +7,18 @@
 //
 // Loading this module patches two idle timers out of kafkajs's request queue (kafkajs-patch.ts).
 
+import { readSecret } from '../ops/tls-settings.js';
 import net from 'node:net';
 import tls from 'node:tls';
-import { Kafka, logLevel, type Admin, type ISocketFactory, type ITopicConfig, type LogEntry } from 'kafkajs';
+import {
+  Kafka,
+  logLevel,
+  type Admin,
+  type ISocketFactory,
+  type ITopicConfig,
+  type LogEntry,
+  type SASLOptions,
+} from 'kafkajs';
 import { patchKafkajs } from './kafkajs-patch.js';
 import type { Log, LogFields, LogLevel } from '../ops/log.js';
 import {
@@ -91,7 +100,64 @@ const LEVELS: Record<number, LogLevel> = {
  * message prefixed `kafkajs: `, its namespace and extra values (broker, error, retry count…)
  * as fields.
  */
-export function kafkaClient(brokers: string[], clientId: string, log: Log, level: logLevel = logLevel.WARN): Kafka {
+/** SASL mechanisms kafkajs speaks that a managed cluster may ask for (KAFKA_SASL_MECHANISM). */
+export const KAFKA_SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+type SaslMechanism = (typeof KAFKA_SASL_MECHANISMS)[number];
+
+/** The TLS and SASL part of a kafkajs client's config. */
+export interface KafkaSecurity {
+  ssl?: { ca?: Buffer[]; cert?: Buffer; key?: Buffer; rejectUnauthorized: true };
+  sasl?: SASLOptions;
+}
+
+function envFile(env: NodeJS.ProcessEnv, name: string): Buffer | undefined {
+  const file = env[name];
+  return file === undefined || file === '' ? undefined : readSecret({ file }, name, env);
+}
+
+/**
+ * TLS and SASL for a managed Kafka cluster, from the environment (secrets from files or the
+ * environment, never a config file): KAFKA_SSL=1 (TLS with Node's roots) or any of
+ * KAFKA_SSL_CA_FILE, KAFKA_SSL_CERT_FILE + KAFKA_SSL_KEY_FILE (client certificate) turns TLS on;
+ * KAFKA_SASL_MECHANISM (plain, scram-sha-256, scram-sha-512) with KAFKA_SASL_USERNAME and
+ * KAFKA_SASL_PASSWORD_FILE or KAFKA_SASL_PASSWORD turns SASL on. Throws RangeError naming the
+ * variable (never its value) when the settings are incomplete or unknown. The embedded broker
+ * (events/broker/) speaks neither: it is local, on 127.0.0.1.
+ */
+export function kafkaSecurity(env: NodeJS.ProcessEnv): KafkaSecurity {
+  const out: KafkaSecurity = {};
+  const ca = envFile(env, 'KAFKA_SSL_CA_FILE');
+  const cert = envFile(env, 'KAFKA_SSL_CERT_FILE');
+  const key = envFile(env, 'KAFKA_SSL_KEY_FILE');
+  if ((cert === undefined) !== (key === undefined))
+    throw new RangeError('KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE go together');
+  if (env.KAFKA_SSL === '1' || ca !== undefined || cert !== undefined)
+    out.ssl = {
+      ...(ca !== undefined ? { ca: [ca] } : {}),
+      ...(cert !== undefined ? { cert, key: key! } : {}),
+      rejectUnauthorized: true,
+    };
+  const mechanism = env.KAFKA_SASL_MECHANISM;
+  if (mechanism === undefined || mechanism === '') return out;
+  if (!(KAFKA_SASL_MECHANISMS as readonly string[]).includes(mechanism))
+    throw new RangeError(`KAFKA_SASL_MECHANISM must be one of ${KAFKA_SASL_MECHANISMS.join(', ')}`);
+  const username = env.KAFKA_SASL_USERNAME;
+  if (username === undefined || username === '') throw new RangeError('KAFKA_SASL_USERNAME is not set');
+  const passwordFile = envFile(env, 'KAFKA_SASL_PASSWORD_FILE');
+  const password = passwordFile?.toString('utf8').replace(/\r?\n$/, '') ?? env.KAFKA_SASL_PASSWORD;
+  if (password === undefined || password === '')
+    throw new RangeError('KAFKA_SASL_PASSWORD_FILE or KAFKA_SASL_PASSWORD is not set');
+  out.sasl = { mechanism: mechanism as SaslMechanism, username, password } as SASLOptions;
+  return out;
+}
+
+export function kafkaClient(
+  brokers: string[],
+  clientId: string,
+  log: Log,
+  level: logLevel = logLevel.WARN,
+  security: KafkaSecurity = kafkaSecurity(process.env),
+): Kafka {
   if (!kafkajsPatched && !kafkajsUnpatchedLogged) {
     kafkajsUnpatchedLogged = true;
     log.warn('kafkajs is not the version kafkajs-patch.ts patches: its request queues keep their 1 ms idle timer');
@@ -99,6 +165,7 @@ export function kafkaClient(brokers: string[], clientId: string, log: Log, level
   return new Kafka({
     clientId,
     brokers,
+    ...security,
     socketFactory: noDelaySocketFactory,
     connectionTimeout: KAFKA_CONNECTION_TIMEOUT_MS,
     requestTimeout: KAFKA_REQUEST_TIMEOUT_MS,

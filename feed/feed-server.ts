@@ -35,6 +35,7 @@ import uWS, {
   type WebSocket,
   type us_listen_socket,
 } from 'uWebSockets.js';
+import { createUwsApp, type UwsTls } from '../ops/uws-app.js';
 import { toDecimalForm, type InstrumentDecimals } from './decimal-form.js';
 import { FeedProtoCodec } from './proto-codec.js';
 import type { MarketDataProjector } from './projector.js';
@@ -151,6 +152,8 @@ export interface FeedServerOptions {
   nowUs?: () => number;
   /** Extra fields for GET /healthz (a replica adds its id and role, so clients can pick a follower). */
   info?: () => Record<string, unknown>;
+  /** wss:// (uWS SSLApp, ops/uws-app.ts): the cluster file's "feedTls"; undefined: ws://. */
+  tls?: UwsTls;
 }
 
 interface Sub {
@@ -249,6 +252,9 @@ export class FeedServer {
   private readonly publishedSeq = new Map<string, number>();
   private app: TemplatedApp | undefined;
   private listenSocket: us_listen_socket | undefined;
+  private readonly tls: UwsTls | undefined;
+  /** Removes the secret files written for SSLApp (ops/uws-app.ts); a no-op without TLS. */
+  private releaseTls: () => void = () => undefined;
   private timers: NodeJS.Timeout[] = [];
   private nextConnId = 1;
   private stopped = false;
@@ -263,6 +269,7 @@ export class FeedServer {
     this.portWanted = opts.port;
     this.debug = opts.debug === true;
     this.info = opts.info;
+    this.tls = opts.tls;
     this.codec = FeedProtoCodec.get();
     for (const i of opts.instruments)
       this.decimals.set(i.symbol, { priceDecimals: i.priceDecimals, qtyDecimals: i.qtyDecimals });
@@ -308,7 +315,9 @@ export class FeedServer {
   start(): Promise<number> {
     if (this.app !== undefined) return Promise.reject(new Error('FeedServer already started'));
     const L = this.limits;
-    const app = uWS.App();
+    const handle = createUwsApp(this.tls);
+    this.releaseTls = handle.release;
+    const app = handle.app;
     this.app = app;
     app.ws<Conn>(FEED_WS_PATH, {
       maxPayloadLength: L.clientMessageBytesMax,
@@ -374,6 +383,7 @@ export class FeedServer {
     if (this.listenSocket !== undefined) uWS.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
     for (const c of [...this.conns.values()]) this.end(c, FeedCloseCode.GOING_AWAY, 'server shutting down');
+    this.releaseTls();
   }
 
   // -------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 // Subscribers should connect to followers: their apply path does nothing else, while the
 // leader's also answers clients.
 
+import type { UwsTls } from '../ops/uws-app.js';
 import type { Engine } from '../engine/engine.js';
 import type { EventBuffer } from '../engine/event-buffer.js';
 import { FeedServer, type FeedInstrument, type FeedLimits } from './feed-server.js';
@@ -39,6 +40,8 @@ export interface MarketDataFeedOptions {
   debug?: boolean;
   /** Extra fields of GET /healthz (the replica's id and role). */
   info?: () => Record<string, unknown>;
+  /** wss:// (the cluster file's "feedTls"); undefined: ws://. */
+  tls?: UwsTls;
 }
 
 export interface MarketDataFeedStats {
@@ -67,6 +70,7 @@ export class MarketDataFeed {
       ...(opts.limits !== undefined ? { limits: opts.limits } : {}),
       ...(opts.debug !== undefined ? { debug: opts.debug } : {}),
       ...(opts.info !== undefined ? { info: opts.info } : {}),
+      ...(opts.tls !== undefined ? { tls: opts.tls } : {}),
     });
   }
 

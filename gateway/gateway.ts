@@ -77,6 +77,7 @@ import {
   type InstrumentOut,
 } from './instruments.js';
 import { createRegistry, type Registry } from '../ops/metrics.js';
+import { loadTlsMaterial, type TlsMaterial } from '../config/tls-config.js';
 import { errorMessage, linesLog, type Log, type LogFields } from '../ops/log.js';
 import {
   SHARD_CLIENTS,
@@ -120,11 +121,15 @@ class ShardLink {
   /** Commands awaiting acknowledgement, in submission order, hence in deadline order. */
   private readonly waiting = new Set<Waiting>();
   private readonly sweep: NodeJS.Timeout;
+  /** TLS to the replicas (the shard's "tls" or its cluster file's), read once here; undefined: plain TCP. */
+  readonly tls: TlsMaterial | undefined;
   constructor(readonly shard: ShardEntry) {
     const endpoints = shard.replicas.map((r) => ({ id: r.id, host: r.host, port: r.port }));
+    this.tls = shard.tls !== undefined ? loadTlsMaterial(shard.tls) : undefined;
+    const tls = this.tls !== undefined ? { tls: this.tls } : {};
     // Each client registers its own session with the replicas (a new one per gateway start,
     // and again if the replicas ever evict it): the replicas allocate the ids.
-    this.clients = Array.from({ length: SHARD_CLIENTS }, () => new ReplicaClient({ endpoints }));
+    this.clients = Array.from({ length: SHARD_CLIENTS }, () => new ReplicaClient({ endpoints, ...tls }));
     // One timer per link instead of one per command (a setTimeout/clearTimeout pair per order
     // showed in the profiles).
     this.sweep = setInterval(() => {
@@ -308,7 +313,7 @@ export class Gateway implements GatewayCore, UserStreamCore {
       [...this.links.values()].map(async (link) => {
         for (const ep of link.endpointsLeaderFirst()) {
           try {
-            const r = (await requestOnce(ep, { op: 'status' }, READINESS_PROBE_TIMEOUT_MS)) as {
+            const r = (await requestOnce(ep, { op: 'status' }, READINESS_PROBE_TIMEOUT_MS, link.tls)) as {
               ok?: boolean;
               status?: { role: string; leader: number; commit: number; applied: number };
             };
@@ -746,7 +751,7 @@ export class Gateway implements GatewayCore, UserStreamCore {
     for (const ep of link.endpointsLeaderFirst()) {
       let r: Record<string, unknown>;
       try {
-        r = await requestOnce(ep, { op: 'order', ...query }, BOOK_READ_TIMEOUT_MS);
+        r = await requestOnce(ep, { op: 'order', ...query }, BOOK_READ_TIMEOUT_MS, link.tls);
       } catch {
         continue;
       }
@@ -998,13 +1003,15 @@ export class Gateway implements GatewayCore, UserStreamCore {
     for (const s of slow)
       if (s.logIndex > 0) (byShard.get(s.shard) ?? byShard.set(s.shard, []).get(s.shard)!).push(s.logIndex);
     for (const [shard, indexes] of byShard) {
-      const ep = this.links.get(shard)?.endpointsLeaderFirst()[0];
+      const link = this.links.get(shard);
+      const ep = link?.endpointsLeaderFirst()[0];
       if (ep === undefined) continue;
       try {
         const r = (await requestOnce(
           ep,
           { op: 'trace', indexes: [...new Set(indexes)].slice(0, TRACE_INDEXES_MAX) },
           READINESS_PROBE_TIMEOUT_MS,
+          link?.tls,
         )) as { ok?: boolean; entries?: { index: number }[] };
         if (r.ok !== true || r.entries === undefined) continue;
         const at = new Map(r.entries.map((e) => [e.index, e]));
@@ -1274,7 +1281,9 @@ function noReplica(what: string, shard: number): { ok: false; error: GatewayErro
 async function readInstrumentStates(link: ShardLink): Promise<InstrumentEngineState[] | undefined> {
   for (const ep of link.endpointsLeaderFirst()) {
     try {
-      const states = parseInstrumentStates(await requestOnce(ep, { op: 'instruments' }, INSTRUMENTS_READ_TIMEOUT_MS));
+      const states = parseInstrumentStates(
+        await requestOnce(ep, { op: 'instruments' }, INSTRUMENTS_READ_TIMEOUT_MS, link.tls),
+      );
       if (states !== undefined) return states;
     } catch {
       // next replica

@@ -44,6 +44,8 @@ import { uint64Wire } from '../api/exact-uint64.js';
 import { WireConverters } from './proto-wire.js';
 import { rateLimitHeaders, type RateLimitState } from './rate-limit-headers.js';
 import { packagePath } from '../ops/package-root.js';
+import { grpcServerCredentials } from '../ops/grpc-credentials.js';
+import type { TlsSettings } from '../config/tls-config.js';
 import {
   Operation,
   type GatewayCore,
@@ -653,6 +655,8 @@ export interface GrpcGatewayOptions {
   log?: Log;
   /** stop(): grace period before in-flight calls are cancelled (default STOP_GRACE_MS). */
   stopGraceMs?: number;
+  /** TLS on this port (the gateway file's "tls"; health and reflection included); undefined: plaintext. */
+  tls?: TlsSettings | undefined;
 }
 
 export class GrpcGateway {
@@ -661,6 +665,7 @@ export class GrpcGateway {
   private readonly port: number;
   private readonly log: Log;
   private readonly stopGraceMs: number;
+  private readonly tls: TlsSettings | undefined;
   private readonly codec: OrderEntryCodec;
   private readonly server: grpc.Server;
   private readonly health: GrpcIntrospection;
@@ -674,6 +679,7 @@ export class GrpcGateway {
     this.port = opts.port;
     this.log = opts.log ?? NO_LOG;
     this.stopGraceMs = opts.stopGraceMs ?? STOP_GRACE_MS;
+    this.tls = opts.tls;
     this.codec = OrderEntryCodec.get();
     this.server = new grpc.Server(SERVER_OPTIONS);
 
@@ -693,7 +699,7 @@ export class GrpcGateway {
     this.state = 'starting';
     const host = this.host.includes(':') && !this.host.startsWith('[') ? `[${this.host}]` : this.host;
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(`${host}:${this.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => {
+      this.server.bindAsync(`${host}:${this.port}`, grpcServerCredentials(this.tls), (err, port) => {
         if (err !== null) {
           this.state = 'stopped';
           reject(err);

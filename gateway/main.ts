@@ -2,12 +2,23 @@
 // Serves REST and gRPC on the config's `listen` addresses; SIGTERM/SIGINT stop it cleanly.
 
 import { parseArgs } from 'node:util';
-import { loadGatewayConfig } from '../config/gateway-config.js';
+import { type GatewayConfig, loadGatewayConfig } from '../config/gateway-config.js';
 import { Gateway } from './gateway.js';
 import { GrpcGateway } from './grpc-server.js';
 import { RestGateway } from './rest-server.js';
 import { exposition } from '../ops/metrics.js';
-import { createLogger, pinoLog } from '../ops/log.js';
+import { createLogger, type Log, pinoLog } from '../ops/log.js';
+
+/** Secrets written in the config file are for the demo files; with TLS on they are most likely a mistake. */
+function warnPlainSecrets(config: GatewayConfig, log: Log): void {
+  if (config.tls !== undefined && config.plainSecretKeys.length > 0)
+    log.warn(
+      'TLS is on but API secrets are written in the config file: use { "file" } or { "env" } (config/README.md)',
+      {
+        keys: config.plainSecretKeys,
+      },
+    );
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -25,13 +36,16 @@ async function main(): Promise<void> {
     metrics: () => exposition(gateway.metrics.registry),
     ready: async () => ({ ...(await gateway.ready()) }),
     userStream: { core: gateway },
+    ...(config.tls !== undefined ? { tls: { settings: config.tls, dir: config.dataDir } } : {}),
   });
   const grpc = new GrpcGateway({
     core: gateway,
     host: config.listen.grpc.host,
     port: config.listen.grpc.port,
     log: pinoLog(logger.child({ edge: 'grpc' })),
+    tls: config.tls,
   });
+  warnPlainSecrets(config, pinoLog(logger));
   const restPort = await rest.start();
   const grpcPort = await grpc.start();
   process.stdout.write(

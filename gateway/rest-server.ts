@@ -35,6 +35,7 @@
 
 import { STATUS_CODES } from 'node:http';
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
+import { createUwsApp, type UwsTls } from '../ops/uws-app.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../api/signing.js';
 import { jsonStringifyExact } from '../api/json-exact.js';
 import { ERROR_STATUS, ErrorCode, ErrorReason, errorBody, gatewayError, type GatewayError } from '../api/errors.js';
@@ -86,6 +87,8 @@ export interface RestGatewayOptions {
   ready?: () => Promise<{ ready: boolean } & Record<string, unknown>>;
   /** Serves the private user stream on WS /v1/user-stream (without it: 404). */
   userStream?: UserStreamOptions;
+  /** https:// and wss:// (uWS SSLApp: the gateway file's "tls", env secrets written under dir); undefined: plaintext. */
+  tls?: UwsTls | undefined;
 }
 
 const EMPTY_BODY = new Uint8Array(0);
@@ -245,6 +248,8 @@ export class RestGateway {
   private app: TemplatedApp | undefined;
   private listenSocket: us_listen_socket | undefined;
   private stopped = false;
+  /** Removes the secret files written for SSLApp (ops/uws-app.ts); a no-op without TLS. */
+  private releaseTls: () => void = () => undefined;
   private inflight = 0;
   /** The user stream's edge, when served. */
   userStream: UserStreamEdge | undefined;
@@ -267,7 +272,9 @@ export class RestGateway {
   /** Listens; resolves with the bound port (the real one when `port` is 0). */
   start(): Promise<number> {
     if (this.app !== undefined) return Promise.reject(new Error('RestGateway already started'));
-    const app = uWS.App();
+    const handle = createUwsApp(this.opts.tls);
+    this.releaseTls = handle.release;
+    const app = handle.app;
     this.app = app;
     if (this.opts.userStream !== undefined) {
       this.userStream = new UserStreamEdge(this.opts.userStream, this.log);
@@ -297,6 +304,7 @@ export class RestGateway {
     this.listenSocket = undefined;
     // close() (all sockets of the app) exists in this build but not in the published typings.
     (this.app as (TemplatedApp & { close?: () => void }) | undefined)?.close?.();
+    this.releaseTls();
   }
 
   private onRequest(res: HttpResponse, req: HttpRequest): void {

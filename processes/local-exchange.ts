@@ -39,6 +39,8 @@ export interface LocalExchangeOptions {
   userStreamReportsHeldMax?: number;
   /** Temporary cluster: the replicas' "consensus" (cluster-config.ts; default "raft"). */
   consensus?: 'raft' | 'multipaxos';
+  /** Temporary cluster: fields merged into its cluster file before the replicas start (tests: "tls", "feedTls"). */
+  clusterOverrides?: Record<string, unknown>;
 }
 
 export interface LocalExchange {
@@ -78,22 +80,33 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
         ...(opts.consensus !== undefined ? { consensus: opts.consensus } : {}),
       })
     : ProcessCluster.open(opts.clusterConfigPath!, { ...(opts.echo !== undefined ? { echo: opts.echo } : {}) });
-  if (temp && opts.feed === true) {
+  if (temp && (opts.feed === true || opts.clusterOverrides !== undefined)) {
     // The cluster file was just written; add a feed address per member before anyone reads it.
     const raw = JSON.parse(readFileSync(cluster.configPath, 'utf8')) as { members: Record<string, unknown>[] };
-    for (const m of raw.members) m.feed = `127.0.0.1:${await freePort()}`;
-    writeFileSync(cluster.configPath, JSON.stringify(raw, null, 2));
+    if (opts.feed === true) for (const m of raw.members) m.feed = `127.0.0.1:${await freePort()}`;
+    writeFileSync(cluster.configPath, JSON.stringify({ ...raw, ...opts.clusterOverrides }, null, 2));
   }
   const feedUrls = new Map<number, string>();
-  for (const m of parseClusterConfig(
+  const clusterFile = parseClusterConfig(
     JSON.parse(readFileSync(cluster.configPath, 'utf8')) as unknown,
     path.dirname(cluster.configPath),
-  ).members) {
+  );
+  const wsScheme = clusterFile.feedTls !== undefined ? 'wss' : 'ws';
+  for (const m of clusterFile.members) {
     if (m.feed !== undefined)
-      feedUrls.set(m.id, `ws://${m.feed.host.includes(':') ? `[${m.feed.host}]` : m.feed.host}:${m.feed.port}/v1/ws`);
+      feedUrls.set(
+        m.id,
+        `${wsScheme}://${m.feed.host.includes(':') ? `[${m.feed.host}]` : m.feed.host}:${m.feed.port}/v1/ws`,
+      );
   }
-  await cluster.startAll();
-  await cluster.waitForLeader(30_000);
+  try {
+    await cluster.startAll();
+    await cluster.waitForLeader(30_000);
+  } catch (err) {
+    // A failed start (no leader: e.g. replicas and clients disagree on TLS) leaves no replica running.
+    await cluster.stop();
+    throw err;
+  }
 
   let config: GatewayConfig;
   let configPath = opts.gatewayConfigPath ?? EXAMPLE_GATEWAY_CONFIG;
@@ -137,7 +150,7 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
     grpc: edges.grpc,
     config,
     gatewayConfigPath: configPath,
-    restUrl: `http://${config.listen.rest.host}:${edges.restPort}`,
+    restUrl: `${config.tls !== undefined ? 'https' : 'http'}://${config.listen.rest.host}:${edges.restPort}`,
     grpcAddress: `${config.listen.grpc.host}:${edges.grpcPort}`,
     feedUrls,
     async restartGateway(o = {}) {
@@ -178,8 +191,15 @@ async function startGateway(
     metrics: () => exposition(gateway.metrics.registry),
     ready: async () => ({ ...(await gateway.ready()) }),
     userStream: { core: gateway },
+    ...(config.tls !== undefined ? { tls: { settings: config.tls, dir: config.dataDir } } : {}),
   });
-  const grpc = new GrpcGateway({ core: gateway, host: config.listen.grpc.host, port: grpcPortWanted, ...log });
+  const grpc = new GrpcGateway({
+    core: gateway,
+    host: config.listen.grpc.host,
+    port: grpcPortWanted,
+    ...log,
+    tls: config.tls,
+  });
   const restPort = await rest.start();
   const grpcPort = await grpc.start();
   return { gateway, rest, grpc, restPort, grpcPort };

@@ -43,6 +43,7 @@ import { TcpTransport } from '../replicator/transport/tcp-transport.js';
 import { PaxosTransport } from '../replicator/transport/paxos-transport.js';
 import { ConfChangeType, type ConfChange, type Message, type NodeId } from '../replicator/raft/types.js';
 import { runMain, stopOnSignals } from '../ops/process.js';
+import { loadTlsMaterial, type TlsMaterial } from '../ops/tls-settings.js';
 import { createLogger, errorStack, pinoLog, type Log } from '../ops/log.js';
 import { registerFeedMetrics } from '../feed/metrics.js';
 import type { EntryStageDurations } from '../replicator/entry-trace.js';
@@ -62,6 +63,8 @@ interface Setup {
   id: NodeId;
   self: MemberConfig;
   shardConfig: ShardConfig;
+  /** The cluster file's "tls", read once at start (a missing file or variable stops the process here). */
+  tls: TlsMaterial | undefined;
 }
 
 /** Parses the arguments and reads the cluster file and the shard config it names. */
@@ -74,7 +77,8 @@ function readSetup(): Setup {
   const self = cluster.members.find((m) => m.id === id);
   if (self === undefined) usage(`node ${values.node} is not a member (${cluster.members.map((m) => m.id).join(', ')})`);
   const shardConfig = parseConfig(JSON.parse(readFileSync(cluster.shardConfigPath, 'utf8')));
-  return { configPath, cluster, id, self, shardConfig };
+  const tls = cluster.tls !== undefined ? loadTlsMaterial(cluster.tls) : undefined;
+  return { configPath, cluster, id, self, shardConfig, tls };
 }
 
 /** The node's observer feeding the replica's histograms; the node's gauges are read when scraped. */
@@ -174,6 +178,7 @@ function createTransport(setup: Setup, log: Log, node: ReplicaNode): TcpTranspor
     peers: peerAddresses(setup),
     onMessages: (msgs) => node.receive(msgs),
     log,
+    ...(setup.tls !== undefined ? { tls: setup.tls } : {}),
   });
 }
 
@@ -265,6 +270,7 @@ function buildPaxosReplica(setup: Setup, h: NodeHooks): Replica {
     peers: peerAddresses(setup),
     onDeliveries: (items) => node.receive(items),
     log: h.log,
+    ...(setup.tls !== undefined ? { tls: setup.tls } : {}),
   });
   return { node, transport };
 }
@@ -304,6 +310,9 @@ async function main(): Promise<void> {
           port: self.feed.port,
           log,
           info: () => ({ node: id, role: node?.status().role }),
+          ...(cluster.feedTls !== undefined
+            ? { tls: { settings: cluster.feedTls, dir: path.join(cluster.dataDir, `node-${id}`) } }
+            : {}),
         });
   const hooks: NodeHooks = { log, fatal, feed, metrics };
   const replica = cluster.consensus === 'multipaxos' ? buildPaxosReplica(setup, hooks) : buildRaftReplica(setup, hooks);
@@ -315,6 +324,7 @@ async function main(): Promise<void> {
     port: self.client.port,
     log,
     testOps: process.env.MATCHBOOK_TEST_FAULTS === '1',
+    ...(setup.tls !== undefined ? { tls: setup.tls } : {}),
   });
 
   // Recover before listening: a corrupt WAL stops the process before it talks to anyone.

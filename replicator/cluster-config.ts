@@ -16,11 +16,17 @@
 //   "snapshotIntervalEntries": 100000,      // optional, default SNAPSHOT_INTERVAL_ENTRIES
 //   "timeTickMs": 1000,                     // optional, default TIME_TICK_MS; 0 = no time ticks
 //   "tickMs": 10, "electionTicks": 15, "heartbeatTicks": 3,  // optional Raft timing
-//   "consensus": "raft"                     // optional, default "raft"; or "multipaxos" (CONSENSUS_PROTOCOLS)
+//   "consensus": "raft",                    // optional, default "raft"; or "multipaxos" (CONSENSUS_PROTOCOLS)
+//   "tls": { "cert": {"file": "…"}, "key": {"env": "…"}, "ca": {"file": "…"}, "requireClientCert": true },
+//                                          // optional (ops/tls-settings.ts): mutual TLS on every member's raft and
+//                                          // client links; the same cert is the client cert of the replicas, the
+//                                          // gateway's and the publisher's links to the client port
+//   "feedTls": { "cert": …, "key": … }       // optional: wss:// on every member's feed (no client certs: public)
 // }
 
 import path from 'node:path';
 import { PAXOS_NODE_ID_MAX } from './limits.js';
+import { parseTlsSettings, requireServerIdentity, type TlsSettings } from '../ops/tls-settings.js';
 import type { NodeId } from './raft/types.js';
 
 /** Replicas in one cluster at most (Raft groups are small; this bounds a bad file). */
@@ -77,6 +83,10 @@ export interface ClusterConfig {
   heartbeatTicks: number | undefined;
   /** The replicated-log protocol of this cluster (default "raft"). */
   consensus: ConsensusProtocol;
+  /** TLS on the raft and client links of every member (and of their clients); undefined: plain TCP. */
+  tls: TlsSettings | undefined;
+  /** TLS (wss://) on every member's feed; undefined: ws://. */
+  feedTls: TlsSettings | undefined;
 }
 
 export class ClusterConfigError extends Error {
@@ -139,6 +149,17 @@ function checkMultiPaxosMembers(members: MemberConfig[]): void {
     if (m.join)
       fail(`members[${i}].join`, 'consensus "multipaxos" runs a fixed membership: no member may "join" later');
   });
+}
+
+/** A "tls" section of servers: the shape of ops/tls-settings.ts, with a certificate and key. */
+function serverTls(v: unknown, where: string, baseDir: string): TlsSettings | undefined {
+  try {
+    const s = parseTlsSettings(v, `cluster config ${where}`, baseDir);
+    if (s !== undefined) requireServerIdentity(s);
+    return s;
+  } catch (err) {
+    throw new ClusterConfigError((err as Error).message);
+  }
 }
 
 /** The voters a fresh cluster starts with: every member not marked `join`. */
@@ -207,5 +228,7 @@ export function parseClusterConfig(json: unknown, baseDir: string): ClusterConfi
     electionTicks: optInt(raw.electionTicks, 'electionTicks', 2, 100_000),
     heartbeatTicks: optInt(raw.heartbeatTicks, 'heartbeatTicks', 1, 100_000),
     consensus,
+    tls: serverTls(raw.tls, 'tls', baseDir),
+    feedTls: serverTls(raw.feedTls, 'feedTls', baseDir),
   };
 }

@@ -80,3 +80,8 @@ export const PAXOS_SNAPSHOT_PACE_MS = 10;
 export const PAXOS_BALLOT_LEADER_SPAN = 2 ** 20;
 export const PAXOS_NODE_ID_MAX = PAXOS_BALLOT_LEADER_SPAN - 1;
 export const PAXOS_ROUND_MAX = 2 ** 33 - 1;
+/**
+ * A TLS handshake on a replica or client-protocol port (TLS on, the cluster file's "tls") that has
+ * not completed within this (ms) is dropped, so half-open handshakes cannot hold sockets.
+ */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;

@@ -3,6 +3,7 @@
 // file, start / SIGKILL / restart / SIGTERM of single nodes, and status polling. Every wait is
 // bounded; stop() kills whatever is still running.
 
+import { loadTlsMaterial, type TlsMaterial } from '../ops/tls-settings.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -304,10 +305,24 @@ export class ProcessCluster {
     return p.exited;
   }
 
+  /** The cluster file's "tls" (read at the first status request: the file may be edited before start). */
+  private statusTls: { material: TlsMaterial | undefined } | undefined;
+
+  private clientTls(): TlsMaterial | undefined {
+    if (this.statusTls === undefined) {
+      const cfg = parseClusterConfig(
+        JSON.parse(readFileSync(this.configPath, 'utf8')) as unknown,
+        path.dirname(this.configPath),
+      );
+      this.statusTls = { material: cfg.tls !== undefined ? loadTlsMaterial(cfg.tls) : undefined };
+    }
+    return this.statusTls.material;
+  }
+
   async status(id: NodeId, hash = false, timeoutMs = 2_000): Promise<NodeStatus | undefined> {
     if (!this.isAlive(id)) return undefined;
     try {
-      const r = await requestOnce(this.endpoint(id), { op: 'status', hash }, timeoutMs);
+      const r = await requestOnce(this.endpoint(id), { op: 'status', hash }, timeoutMs, this.clientTls());
       return r.status as NodeStatus;
     } catch {
       return undefined;

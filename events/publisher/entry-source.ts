@@ -6,7 +6,9 @@
 // otherwise keep it behind: the leader's time ticks advance every healthy replica's log at
 // least every TIME_TICK_MS).
 
-import net from 'node:net';
+import { connectSocket } from '../../replicator/client/socket-factory.js';
+import type { TlsMaterial } from '../../ops/tls-settings.js';
+import type net from 'node:net';
 import {
   FrameReader,
   FrameType,
@@ -50,7 +52,12 @@ export class EntrySource {
   private lastApplied = 0;
   private lastAppliedAt = Date.now();
 
-  constructor(endpoints: ClientEndpoint[], log: Log = NO_LOG) {
+  /** `tls`: the cluster file's "tls" (mutual TLS to the replicas' client ports); undefined: plain TCP. */
+  constructor(
+    endpoints: ClientEndpoint[],
+    log: Log = NO_LOG,
+    private readonly tls?: TlsMaterial,
+  ) {
     if (endpoints.length === 0) throw new RangeError('EntrySource: no replicas');
     this.endpoints = [...endpoints];
     this.log = log;
@@ -124,7 +131,8 @@ export class EntrySource {
 
   private connect(): net.Socket {
     const ep = this.endpoints[this.target % this.endpoints.length]!;
-    const socket = net.connect({ host: ep.host, port: ep.port });
+    // A TLS socket holds what request() writes until its handshake is done.
+    const { socket } = connectSocket(ep, this.tls);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       if (this.socket !== socket) return;

@@ -18,6 +18,7 @@
 // ready, events/README.md "Another log, another broker"); the ready line then carries `opsPort`.
 // --republish-from skips that check for its first session (the operator's word).
 
+import { loadTlsMaterial } from '../../ops/tls-settings.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -97,6 +98,7 @@ async function main(): Promise<void> {
   const publisher = new Publisher({
     shardConfig,
     endpoints: cluster.members.map((m) => ({ id: m.id, host: m.client.host, port: m.client.port })),
+    ...(cluster.tls !== undefined ? { tls: loadTlsMaterial(cluster.tls) } : {}),
     brokers,
     dataDir,
     ...(partitions !== undefined ? { partitions } : {}),

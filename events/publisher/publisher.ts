@@ -34,6 +34,7 @@
 // snapshot and reports the events in between as a GAP (log line, status) — they cannot be
 // reconstructed. That is the documented retention bound.
 
+import type { TlsMaterial } from '../../ops/tls-settings.js';
 import './limits-check.js';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -97,6 +98,8 @@ import { errorMessage, linesLog, type Log } from '../../ops/log.js';
 export interface PublisherOptions {
   shardConfig: ShardConfig;
   endpoints: ClientEndpoint[];
+  /** TLS to the replicas (the cluster file's "tls"); undefined: plain TCP. */
+  tls?: TlsMaterial;
   brokers: string[];
   /** Local checkpoint directory. */
   dataDir: string;
@@ -437,7 +440,7 @@ export class Publisher {
     );
 
     this.checkpointCapturedIndex = Math.min(this.checkpointCapturedIndex, this.sm.appliedIndex);
-    const source = new EntrySource(this.opts.endpoints, this.log);
+    const source = new EntrySource(this.opts.endpoints, this.log, this.opts.tls);
     this.source = source;
 
     // 3. Silent replay up to the published index, checking that it is the recorded log.

@@ -4,6 +4,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { jsonParseExact } from '../../api/json-exact.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
+import { grpcChannelCredentials, type GrpcClientTls } from '../../ops/grpc-credentials.js';
 import { QueryCodec, QueryGrpcServer, queryMethodPath } from './grpc-server.js';
 
 export interface QueryKey {
@@ -48,13 +49,14 @@ export class QueryGrpcClient {
   private readonly client: grpc.Client & Record<string, grpc.requestCallback<unknown> | unknown>;
   private readonly codec = QueryCodec.get();
 
+  /** `tls`: the CA the server's certificate must chain to (and a cert and key for mutual TLS); undefined: plaintext. */
   constructor(
     address: string,
     private readonly key: QueryKey,
+    tls?: GrpcClientTls,
   ) {
     const Ctor = QueryGrpcServer.clientConstructor();
-    this.client = new Ctor(address, grpc.credentials.createInsecure()) as unknown as grpc.Client &
-      Record<string, unknown>;
+    this.client = new Ctor(address, grpcChannelCredentials(tls)) as unknown as grpc.Client & Record<string, unknown>;
   }
 
   /** Calls `method` with a request given as a plain object (proto field names, enum names in full); resolves with the reply or rejects with the ServiceError. */

@@ -9,6 +9,8 @@
 // are ready) and server reflection v1 / v1alpha, serving exchange/v1/query.proto and its import
 // under their names (ops/grpc-introspection.ts).
 
+import { grpcServerCredentials } from '../../ops/grpc-credentials.js';
+import type { TlsSettings } from '../../config/tls-config.js';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
@@ -148,6 +150,8 @@ export interface QueryGrpcOptions {
    * QUERY_HEALTH_REFRESH_MS. Default: ready once started.
    */
   ready?: () => boolean;
+  /** TLS on this port (the gateway file's "query.tls"; health and reflection included); undefined: plaintext. */
+  tls?: TlsSettings | undefined;
 }
 
 const OPS: ReadonlySet<string> = new Set(Object.values(QueryOp));
@@ -224,7 +228,7 @@ export class QueryGrpcServer {
     const host =
       this.opts.host.includes(':') && !this.opts.host.startsWith('[') ? `[${this.opts.host}]` : this.opts.host;
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(`${host}:${this.opts.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => {
+      this.server.bindAsync(`${host}:${this.opts.port}`, grpcServerCredentials(this.opts.tls), (err, port) => {
         if (err !== null) return reject(err);
         this.refreshHealth();
         this.healthTimer = setInterval(() => this.refreshHealth(), QUERY_HEALTH_REFRESH_MS);

@@ -142,6 +142,7 @@ async function main(): Promise<void> {
     log,
     metrics: () => exposition(registry),
     ready: () => queryReady(consuming, consumer),
+    ...(config.queryTls !== undefined ? { tls: { settings: config.queryTls, dir: dataDir } } : {}),
   });
   const grpcServer = new QueryGrpcServer({
     service,
@@ -149,6 +150,7 @@ async function main(): Promise<void> {
     port: grpcAddr.port,
     log,
     ready: () => queryReady(consuming, consumer).ready,
+    tls: config.queryTls,
   });
   // Serve first (lag and NOT_YET_CONSISTENT say how far the models are), then consume.
   const restPort = await restServer.start();

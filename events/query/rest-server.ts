@@ -28,6 +28,7 @@
 
 import { jsonStringifyExact } from '../../api/json-exact.js';
 import { STATUS_CODES } from 'node:http';
+import { createUwsApp, type UwsTls } from '../../ops/uws-app.js';
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../../api/signing.js';
 import {
@@ -134,6 +135,8 @@ export interface QueryRestOptions {
   publicRate?: PublicRateLimits;
   /** The clock of the public routes' buckets (default Date.now; tests pass a fake one). */
   nowMs?: () => number;
+  /** https:// (uWS SSLApp: the gateway file's "query.tls", env secrets written under dir); undefined: plaintext. */
+  tls?: UwsTls | undefined;
 }
 
 export class QueryRestServer {
@@ -141,6 +144,8 @@ export class QueryRestServer {
   private listenSocket: us_listen_socket | undefined;
   private inflight = 0;
   private stopped = false;
+  /** Removes the secret files written for SSLApp (ops/uws-app.ts); a no-op without TLS. */
+  private releaseTls: () => void = () => undefined;
   private readonly log: Log;
   private readonly nowMs: () => number;
   private readonly publicRate: PublicRateLimiter;
@@ -152,7 +157,9 @@ export class QueryRestServer {
   }
 
   start(): Promise<number> {
-    const app = uWS.App();
+    const handle = createUwsApp(this.opts.tls);
+    this.releaseTls = handle.release;
+    const app = handle.app;
     this.app = app;
     app.any('/*', (res, req) => this.onRequest(res, req));
     return new Promise((resolve, reject) => {
@@ -169,6 +176,7 @@ export class QueryRestServer {
     this.stopped = true;
     if (this.listenSocket !== undefined) uWS.us_listen_socket_close(this.listenSocket);
     (this.app as (TemplatedApp & { close?: () => void }) | undefined)?.close?.();
+    this.releaseTls();
   }
 
   private onRequest(res: HttpResponse, req: HttpRequest): void {

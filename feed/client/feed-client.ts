@@ -61,6 +61,8 @@ export interface FeedClientOptions {
   /** Verify l2 checksums (default true). */
   verifyChecksums?: boolean;
   messageBytesMax?: number;
+  /** wss:// URLs: the CA (PEM) the feed's certificate must chain to (default Node's roots). */
+  ca?: string | Buffer;
 }
 
 export interface FeedClientStats {
@@ -144,7 +146,10 @@ export class FeedClient extends EventEmitter {
         onMessage: (data, isBinary) => c.onFrame(data, isBinary),
         onClose: (code, reason) => c.onClose(code, reason),
       },
-      opts.messageBytesMax !== undefined ? { messageBytesMax: opts.messageBytesMax } : {},
+      {
+        ...(opts.messageBytesMax !== undefined ? { messageBytesMax: opts.messageBytesMax } : {}),
+        ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
+      },
     );
     return c;
   }
@@ -503,7 +508,9 @@ export class FeedClient extends EventEmitter {
 
 /** Each instrument's decimals from the feed's GET /v1/instruments (same host as the WebSocket URL). */
 async function fetchDecimals(wsUrl: string): Promise<Map<string, InstrumentDecimals>> {
-  const url = `http://${new URL(wsUrl).host}/v1/instruments`;
+  const u = new URL(wsUrl);
+  // wss:// → https:// with Node's roots (fetch takes no CA: a private CA needs NODE_EXTRA_CA_CERTS).
+  const url = `${u.protocol === 'wss:' ? 'https' : 'http'}://${u.host}/v1/instruments`;
   const res = await fetch(url);
   if (!res.ok) throw new Error(`feed: GET ${url}: HTTP ${res.status}`);
   const body = (await res.json()) as {

@@ -7,6 +7,7 @@
 
 import { createHash, randomBytes, randomFillSync } from 'node:crypto';
 import net from 'node:net';
+import tls from 'node:tls';
 
 /** Largest message accepted by default (bytes): a full-depth snapshot of a deep book fits. */
 export const WS_MESSAGE_BYTES_MAX = 64 * 1024 * 1024;
@@ -122,6 +123,43 @@ export interface WsHandlers {
 export interface WsConnectOptions {
   messageBytesMax?: number;
   connectTimeoutMs?: number;
+  /** wss://: the CA (PEM) the server's certificate must chain to (default Node's roots). */
+  ca?: string | Buffer;
+}
+
+/**
+ * The TCP (ws://) or TLS (wss://) socket of a connection and the event after which it carries the
+ * upgrade request; every chunk read goes to deliver(). ws:// reads into one reused buffer (onread:
+ * no allocation per read); wss:// takes node:tls's chunks.
+ */
+function dialWs(
+  u: URL,
+  host: string,
+  opts: WsConnectOptions,
+  deliver: (chunk: Buffer) => void,
+): { socket: net.Socket; readyEvent: 'connect' | 'secureConnect' } {
+  if (u.protocol === 'wss:') {
+    const socket = tls.connect({
+      host,
+      port: u.port === '' ? 443 : Number(u.port),
+      ...(net.isIP(host) === 0 ? { servername: host } : {}),
+      ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
+    });
+    socket.on('data', (chunk: Buffer) => deliver(chunk));
+    return { socket, readyEvent: 'secureConnect' };
+  }
+  const socket = net.connect({
+    host,
+    port: u.port === '' ? 80 : Number(u.port),
+    onread: {
+      buffer: () => (readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES)),
+      callback: (n: number, buf: Uint8Array) => {
+        deliver(Buffer.from(buf.buffer, buf.byteOffset, n));
+        return true;
+      },
+    },
+  });
+  return { socket, readyEvent: 'connect' };
 }
 
 /** Masks a client frame (RFC 6455 §5.3). */
@@ -161,12 +199,12 @@ export class WsConnection {
     this.parser = new WsFrameParser(messageBytesMax);
   }
 
-  /** Opens a connection to a ws:// URL; rejects on a refused connection, a failed handshake or the timeout. */
+  /** Opens a connection to a ws:// or wss:// URL; rejects on a refused connection, a failed TLS or WebSocket handshake or the timeout. */
   static connect(url: string, handlers: WsHandlers, opts: WsConnectOptions = {}): Promise<WsConnection> {
     const u = new URL(url);
-    if (u.protocol !== 'ws:') return Promise.reject(new Error(`ws: only ws:// URLs (got ${u.protocol})`));
+    if (u.protocol !== 'ws:' && u.protocol !== 'wss:')
+      return Promise.reject(new Error(`ws: only ws:// or wss:// URLs (got ${u.protocol})`));
     const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
-    const port = u.port === '' ? 80 : Number(u.port);
     const key = randomBytes(16).toString('base64');
     const accept = createHash('sha1')
       .update(key + GUID)
@@ -175,17 +213,7 @@ export class WsConnection {
     return new Promise((resolve, reject) => {
       // onread: no Buffer is allocated per read (the parser copies only incomplete frames).
       let deliver: (chunk: Buffer) => void = () => undefined;
-      const socket = net.connect({
-        host,
-        port,
-        onread: {
-          buffer: () => (readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES)),
-          callback: (n: number, buf: Uint8Array) => {
-            deliver(Buffer.from(buf.buffer, buf.byteOffset, n));
-            return true;
-          },
-        },
-      });
+      const { socket, readyEvent } = dialWs(u, host, opts, (chunk) => deliver(chunk));
       socket.setNoDelay(true);
       let head = Buffer.alloc(0);
       let settled = false;
@@ -199,7 +227,7 @@ export class WsConnection {
       const timer = setTimeout(() => fail(new Error(`ws: no handshake from ${url} within ${timeoutMs} ms`)), timeoutMs);
       socket.once('error', fail);
       socket.once('close', () => fail(new Error(`ws: ${url} closed the connection during the handshake`)));
-      socket.once('connect', () => {
+      socket.once(readyEvent, () => {
         socket.write(
           `GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
         );

@@ -16,6 +16,7 @@
 // DEADLINE_EXCEEDED on a command does not mean it was not executed: check with getOrder before
 // resending. docs/errors.md lists every code and reason.
 
+import { grpcChannelCredentials, type GrpcClientTls } from '../../ops/grpc-credentials.js';
 import type { KeyObject } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import {
@@ -222,6 +223,8 @@ export interface OrderEntryGrpcClientOptions {
   key: ClientKey;
   /** Extra grpc-js channel options (override the defaults below). */
   channelOptions?: grpc.ChannelOptions;
+  /** TLS: the CA (PEM) the gateway's certificate must chain to (and cert/key for mutual TLS); undefined: plaintext. */
+  tls?: GrpcClientTls;
 }
 
 /** A failed call: gRPC status `code` and `details`; the gateway's error code and retry hint from the trailers. */
@@ -310,7 +313,7 @@ export class OrderEntryGrpcClient {
     if (this.key.hmacSecret === undefined && this.key.ed25519PrivateKey === undefined) {
       throw new Error('OrderEntryGrpcClient: the key needs an hmacSecret or an ed25519PrivateKey');
     }
-    this.client = new grpc.Client(opts.address, grpc.credentials.createInsecure(), {
+    this.client = new grpc.Client(opts.address, grpcChannelCredentials(opts.tls), {
       ...CLIENT_CHANNEL_OPTIONS,
       ...opts.channelOptions,
     });

@@ -10,7 +10,7 @@
 // (SESSION_EXPIRED, UNKNOWN_SESSION, or any other final refusal) every request already sent
 // fails with that code, never resent; the rest go out under a newly registered session.
 
-import net from 'node:net';
+import type net from 'node:net';
 import { ByteWriter, copyBytes } from '../../engine/byte-writer.js';
 import { decodeEvents } from '../../engine/event-codec.js';
 import { eventToJson } from '../../engine/json-codec.js';
@@ -18,6 +18,8 @@ import { COMMAND_BYTES_MAX } from '../../shard/batch-codec.js';
 import { encodeJsonCommand } from '../../shard/json-command.js';
 import type { NodeId } from '../raft/types.js';
 import { NO_LOG, type Log } from '../../ops/log.js';
+import type { TlsMaterial } from '../../ops/tls-settings.js';
+import { connectSocket } from './socket-factory.js';
 import {
   CLIENT_BATCH_COMMANDS_MAX,
   CLIENT_INFLIGHT_MAX,
@@ -66,6 +68,8 @@ export interface ReplicaClientOptions {
   retryDelayMsMax?: number;
   /** Default: nothing logged. */
   log?: Log;
+  /** TLS to the replicas (the cluster file's "tls": the cluster CA, and this client's cert for mutual TLS). */
+  tls?: TlsMaterial;
 }
 
 export interface SubmitResult {
@@ -181,6 +185,7 @@ export class ReplicaClient {
   private readonly timer: NodeJS.Timeout;
   private readonly writer = new ByteWriter();
   private closed = false;
+  private readonly tls: TlsMaterial | undefined;
   readonly stats: ClientStats = {
     submitted: 0,
     acked: 0,
@@ -207,6 +212,7 @@ export class ReplicaClient {
     this.retryDelayMs = opts.retryDelayMs ?? CLIENT_RETRY_DELAY_MS;
     this.retryDelayMsMax = opts.retryDelayMsMax ?? CLIENT_RETRY_DELAY_MS_MAX;
     this.log = opts.log ?? NO_LOG;
+    this.tls = opts.tls;
     this.timer = setInterval(() => this.checkTimeouts(), CLIENT_TIMER_MS);
     this.timer.unref();
   }
@@ -288,7 +294,7 @@ export class ReplicaClient {
     this.reconnectTimer = undefined;
     if (this.closed) return;
     const target = this.endpoints[this.targetIndex % this.endpoints.length]!;
-    const socket = net.connect({ host: target.host, port: target.port });
+    const { socket, readyEvent } = connectSocket(target, this.tls);
     socket.setNoDelay(true);
     const conn: ClientConn = { socket, reader: new FrameReader(CLIENT_REPLY_BYTES_MAX), target, ready: false };
     this.conn = conn;
@@ -296,7 +302,7 @@ export class ReplicaClient {
     const connectTimer = setTimeout(() => {
       if (this.conn === conn && !conn.ready) this.failover(undefined, 'CONNECT_TIMEOUT');
     }, this.requestTimeoutMs);
-    socket.on('connect', () => {
+    socket.on(readyEvent, () => {
       clearTimeout(connectTimer);
       if (this.conn !== conn) return;
       conn.ready = true;
@@ -586,9 +592,10 @@ export function requestOnce(
   endpoint: { host: string; port: number },
   request: Record<string, unknown>,
   timeoutMs = 5_000,
+  tls?: TlsMaterial,
 ): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: endpoint.host, port: endpoint.port });
+    const { socket, readyEvent } = connectSocket(endpoint, tls);
     const reader = new JsonFrameReader(CLIENT_REPLY_BYTES_MAX);
     const timer = setTimeout(
       () => finish(new Error(`request to ${endpoint.host}:${endpoint.port} timed out`)),
@@ -603,7 +610,7 @@ export function requestOnce(
       if (err !== undefined) reject(err);
       else resolve(value!);
     };
-    socket.on('connect', () => socket.write(encodeFrame({ id: 1, ...request })));
+    socket.on(readyEvent, () => socket.write(encodeFrame({ id: 1, ...request })));
     socket.on('data', (chunk: Buffer) => {
       reader.push(chunk);
       try {

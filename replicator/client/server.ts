@@ -12,7 +12,7 @@
 // Per connection at most CLIENT_INFLIGHT_MAX commands are in progress; beyond that the socket
 // is paused (TCP backpressure) until results go out.
 
-import net from 'node:net';
+import type net from 'node:net';
 import { ByteWriter } from '../../engine/byte-writer.js';
 import { CLORDID_LENGTH_MAX } from '../../engine/limits.js';
 import type { EventBuffer } from '../../engine/event-buffer.js';
@@ -32,6 +32,8 @@ import type {
 import { ConfChangeType, type ConfChange, type ConfState } from '../raft/types.js';
 import { RecentResults } from '../recent-results.js';
 import { linesLog, type Log } from '../../ops/log.js';
+import type { TlsMaterial } from '../../ops/tls-settings.js';
+import { createSocketServer } from './socket-factory.js';
 import {
   CLIENT_FRAME_BYTES_MAX,
   CLIENT_INFLIGHT_MAX,
@@ -161,6 +163,8 @@ export interface ClientServerOptions {
    * production (the replica enables it only with MATCHBOOK_TEST_FAULTS=1).
    */
   testOps?: boolean;
+  /** TLS on this port (the cluster file's "tls": mutual with requireClientCert); undefined: plain TCP. */
+  tls?: TlsMaterial;
 }
 
 interface Conn {
@@ -204,7 +208,11 @@ export class ClientServer {
   }
 
   async start(): Promise<void> {
-    const server = net.createServer((s) => this.accept(s));
+    const server = createSocketServer(
+      this.opts.tls,
+      (s) => this.accept(s),
+      (err, remote) => this.log.warn('client connection refused: TLS handshake failed', { remote, err: err.message }),
+    );
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -32,7 +32,7 @@
 // invariant error the host treats as fatal).
 
 import { TRANSPORT_BATCH_BYTES_MAX } from '../limits.js';
-import net from 'node:net';
+import type net from 'node:net';
 import type { Message, NodeId } from '../raft/types.js';
 import { linesLog, NO_LOG, type Log } from '../../ops/log.js';
 import {
@@ -45,6 +45,8 @@ import {
   PROTOCOL_VERSION,
 } from './raft-codec.js';
 import { RAFT_WIRE_CODEC, type WireCodec, type WireFrame } from './wire-codecs.js';
+import { connectSocket, createSocketServer } from '../client/socket-factory.js';
+import type { TlsMaterial } from '../../ops/tls-settings.js';
 
 /** Encoded bytes queued for one peer (32 MiB); more → the newest messages are dropped and counted. */
 export const PEER_QUEUE_BYTES_MAX = 32 * 1024 * 1024;
@@ -113,6 +115,7 @@ export type CloseReason =
   | 'SENDER_MISMATCH'
   | 'HELLO_TIMEOUT'
   | 'INBOUND_LIMIT'
+  | 'TLS_HANDSHAKE'
   | 'REPLACED'
   | 'CONNECT_TIMEOUT'
   | 'WRITE_STALLED'
@@ -182,6 +185,8 @@ export interface TcpTransportOptions<T = Message> {
   random?: () => number;
   /** Records with TransportLogFields. Default: warn and error records as text lines on stderr (linesLog). */
   log?: Log;
+  /** Mutual TLS on both directions (the cluster file's "tls", socket-factory.ts); undefined: plain TCP. */
+  tls?: TlsMaterial;
 }
 
 export interface PeerStats {
@@ -290,6 +295,7 @@ export class TcpTransport<T = Message> {
   private readonly random: () => number;
   private readonly log: Log;
   private readonly hello: Uint8Array;
+  private readonly tls: TlsMaterial | undefined;
   private readonly peers = new Map<NodeId, Peer<T>>();
   private readonly inbound = new Set<Inbound>();
   private readonly inboundByPeer = new Map<NodeId, Inbound>();
@@ -323,6 +329,7 @@ export class TcpTransport<T = Message> {
     this.limits = { ...DEFAULT_TRANSPORT_LIMITS, ...options.limits };
     this.random = options.random ?? Math.random;
     this.log = options.log ?? defaultLog(options.selfId);
+    this.tls = options.tls;
     if (!Number.isSafeInteger(this.selfId) || this.selfId <= 0)
       throw new RangeError(`TcpTransport: selfId ${this.selfId}`);
     if (Buffer.byteLength(this.clusterId, 'utf8') > CLUSTER_ID_BYTES_MAX)
@@ -351,7 +358,14 @@ export class TcpTransport<T = Message> {
     if (this.started) throw new Error('TcpTransport: already started');
     if (this.stopped) throw new Error('TcpTransport: stopped');
     this.started = true;
-    const server = net.createServer((s) => this.accept(s));
+    const server = createSocketServer(
+      this.tls,
+      (s) => this.accept(s),
+      (err, remote) => {
+        this.totals.inboundRefused++;
+        this.emit('warn', { event: 'inbound_refused', remote, reason: 'TLS_HANDSHAKE', detail: err.message });
+      },
+    );
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -535,12 +549,12 @@ export class TcpTransport<T = Message> {
     if (this.stopped || this.peers.get(p.id) !== p) return;
     p.reconnectTimer = undefined;
     p.state = 'connecting';
-    const s = net.connect({ host: p.addr.host, port: p.addr.port });
+    const { socket: s, readyEvent } = connectSocket(p.addr, this.tls);
     p.socket = s;
     this.track(s);
     s.setNoDelay(true);
     p.connectTimer = setTimeout(() => this.closeOutbound(p, s, 'CONNECT_TIMEOUT'), this.limits.connectTimeoutMs);
-    s.on('connect', () => {
+    s.on(readyEvent, () => {
       if (p.socket !== s) return;
       clearTimeout(p.connectTimer);
       p.connectTimer = undefined;

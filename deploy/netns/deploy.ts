@@ -1,0 +1,58 @@
+// The deployment example (deploy/README.md): builds a layout's hosts as network namespaces,
+// writes each host's files, starts every process on its host, prints where everything is,
+// and tears it all down on Ctrl-C, SIGTERM or any failure.
+//
+//   sudo npx tsx deploy/netns/deploy.ts --layout dc|regions [--dir DIR] [--net 200]
+//
+// Prints `{"event":"ready",…}` with the gateways' REST URLs, the feeds and the files once up.
+
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Deployment } from './deployment.js';
+import { addressOf, hostsWith, layoutByName } from './layouts.js';
+import { netnsUnavailable } from './netns.js';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      layout: { type: 'string', default: 'dc' },
+      dir: { type: 'string' },
+      net: { type: 'string', default: '200' },
+    },
+  });
+  const why = netnsUnavailable();
+  if (why !== undefined) {
+    console.error(`cannot deploy: ${why}`);
+    process.exit(2);
+  }
+  const net = Number(values.net);
+  if (!Number.isInteger(net) || net < 1 || net > 254) throw new Error('--net must be an integer in 1..254');
+  const layout = layoutByName(values.layout);
+  const dir = path.resolve(values.dir ?? mkdtempSync(path.join(os.tmpdir(), `mb-netns-${layout.name}-`)));
+  const log = (line: string) => console.error(line);
+  const d = await Deployment.start({ layout, dir, runTag: `mb${process.pid}`, net, log });
+  const stop = async () => {
+    await d.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+  const ready = {
+    event: 'ready',
+    layout: layout.name,
+    dir,
+    netem: d.netem,
+    hosts: layout.hosts.map((h) => ({ host: h.name, region: h.region, address: addressOf(net, h), runs: h.roles })),
+    gateways: hostsWith(layout, 'gateway').map((h) => d.restUrl(h.name)),
+    feeds: [...new Set(layout.hosts.map((h) => h.region))].map((r) => d.feedUrl(r)),
+    leader: await d.leader(10_000),
+  };
+  process.stdout.write(`${JSON.stringify(ready)}\n`);
+}
+
+main().catch((err: unknown) => {
+  console.error(`FATAL: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exit(1);
+});

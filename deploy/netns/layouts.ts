@@ -173,7 +173,7 @@ export function clusterFileFor(
 /** Interface names (≤ 15 bytes): the bridge and each host's veth end on the bridge, unique per run. */
 export function linkNames(runTag: string, layout: LayoutSpec): { bridge: string; veth: Map<string, string> } {
   const veth = new Map<string, string>();
-  layout.hosts.forEach((h, k) => veth.set(h.name, `${runTag}v${k}`));
+  for (const [k, h] of layout.hosts.entries()) veth.set(h.name, `${runTag}v${k}`);
   return { bridge: `${runTag}br`, veth };
 }
 

@@ -55,14 +55,6 @@ const iocBody = (id: string) => ({
   price: 290_000,
   quantity: 10,
 });
-  client_order_id: id,
-  symbol: 'ETH-USD',
-  side: 'BUY',
-  order_type: 'LIMIT',
-  time_in_force: 'IOC',
-  price: 100_000,
-  quantity: 1,
-});
 
 async function roundTrips(url: string, tag: string): Promise<Quantiles & { failed: number }> {
   const c = client(url, 3);

@@ -12,6 +12,7 @@
 // Prints a JSON last line; writes bench/results/regions-<date>.json (--out to change).
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,6 +33,8 @@ const FEED_PAIRS = 30;
 const FEED_WAIT_MS = 10_000;
 const FAILOVER_WAIT_MS = 120_000;
 const REQUEST_TIMEOUT_MS = 15_000;
+/** TCP connects timed to measure the bridge's own round trip. */
+const CONNECT_PROBES = 50;
 
 type Quantiles = { n: number; p50Ms: number | null; p99Ms: number | null };
 
@@ -110,6 +113,23 @@ function histogramDelta(
   return { n, meanMs: Math.round(((b.sum - a.sum) / n) * 1e5) / 100, p50Ms: at(0.5), p99Ms: at(0.99) };
 }
 
+/** TCP connects from the operator to a host (one SYN → SYN-ACK round trip across the bridge each). */
+async function connectRtt(host: string, port: number): Promise<Quantiles> {
+  const ms: number[] = [];
+  for (let k = 0; k < CONNECT_PROBES; k++) {
+    const t0 = performance.now();
+    await new Promise<void>((resolve) => {
+      const s = net.connect({ host, port }, () => {
+        ms.push(performance.now() - t0);
+        s.destroy();
+        resolve();
+      });
+      s.once('error', () => resolve());
+    });
+  }
+  return quantiles(ms);
+}
+
 async function scrape(d: Deployment, id: number): Promise<Histogram> {
   const res = await fetch(`http://${d.address(d.replicaHost(id))}:${PORTS.ops}/metrics`);
   return histogram(await res.text(), 'matchbook_raft_commit_seconds');
@@ -176,6 +196,7 @@ async function measure(name: string, net: number, log: (l: string) => void): Pro
   try {
     const gws = hostsWith(layout, 'gateway');
     const leader = await d.leader(FAILOVER_WAIT_MS);
+    const bridgeConnectMs = await connectRtt(d.address(gws[0]!.name), PORTS.rest);
     const before = await scrape(d, leader);
     const roundTripMs: Record<string, unknown> = {};
     for (const g of gws)
@@ -190,6 +211,7 @@ async function measure(name: string, net: number, log: (l: string) => void): Pro
       netem: d.netem,
       leader: `r${leader} (region ${d.host(d.replicaHost(leader)).region})`,
       interRegionDelayMs: layout.interRegionDelayMs,
+      bridgeConnectMs,
       commitMs,
       roundTripMs,
       feedStalenessMs,

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { keyOf } from '../../chaos/stack.js';
 import { Deployment } from '../../deploy/netns/deployment.js';
 import { hostsWith, type LayoutSpec, layoutByName, PORTS } from '../../deploy/netns/layouts.js';
-import { netnsUnavailable } from '../../deploy/netns/netns.js';
+import { netnsUnavailable, unusedNet } from '../../deploy/netns/netns.js';
 import { FeedClient } from '../../feed/client/feed-client.js';
 import type { TradesMessage } from '../../feed/types.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
@@ -237,7 +237,7 @@ async function main(): Promise<void> {
   }
   const log = (l: string) => console.error(l);
   const results = [];
-  for (const [k, name] of values.layouts.split(',').entries()) results.push(await measure(name, 200 + k, log));
+  for (const name of values.layouts.split(',')) results.push(await measure(name, unusedNet(200, 249), log));
   const out = {
     bench: 'regions',
     date: new Date().toISOString(),

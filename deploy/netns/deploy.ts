@@ -2,7 +2,7 @@
 // writes each host's files, starts every process on its host, prints where everything is,
 // and tears it all down on Ctrl-C, SIGTERM or any failure.
 //
-//   sudo npx tsx deploy/netns/deploy.ts --layout dc|regions [--dir DIR] [--net 200]
+//   sudo npx tsx deploy/netns/deploy.ts --layout dc|regions [--dir DIR] [--net N]
 //
 // Prints `{"event":"ready",…}` with the gateways' REST URLs, the feeds and the files once up.
 
@@ -12,14 +12,14 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Deployment } from './deployment.js';
 import { addressOf, hostsWith, layoutByName } from './layouts.js';
-import { netnsUnavailable } from './netns.js';
+import { netnsUnavailable, unusedNet } from './netns.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       layout: { type: 'string', default: 'dc' },
       dir: { type: 'string' },
-      net: { type: 'string', default: '200' },
+      net: { type: 'string' },
     },
   });
   const why = netnsUnavailable();
@@ -27,7 +27,8 @@ async function main(): Promise<void> {
     console.error(`cannot deploy: ${why}`);
     process.exit(2);
   }
-  const net = Number(values.net);
+  // Default: the first 10.N/16 from 200 up that no interface here uses yet.
+  const net = values.net === undefined ? unusedNet(200, 249) : Number(values.net);
   if (!Number.isInteger(net) || net < 1 || net > 254) throw new Error('--net must be an integer in 1..254');
   const layout = layoutByName(values.layout);
   const dir = path.resolve(values.dir ?? mkdtempSync(path.join(os.tmpdir(), `mb-netns-${layout.name}-`)));

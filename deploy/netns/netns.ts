@@ -126,3 +126,14 @@ export function deleteNetwork(network: Network): string[] {
   }
   return problems;
 }
+
+/**
+ * The first N in [from, to] such that no interface of this namespace holds an address in
+ * 10.N.0.0/16: a run's bridge route never overlaps another run's (tests and benchmarks in parallel).
+ */
+export function unusedNet(from: number, to: number): number {
+  const used = new Set<number>();
+  for (const m of ip('-o', '-4', 'addr', 'show').matchAll(/inet 10\.(\d+)\./g)) used.add(Number(m[1]));
+  for (let n = from; n <= to; n++) if (!used.has(n)) return n;
+  throw new Error(`every 10.N/16 with N in ${from}..${to} is in use here`);
+}

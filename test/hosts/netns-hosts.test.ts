@@ -17,7 +17,7 @@ import { keyOf, CHAOS_ACCOUNTS } from '../../chaos/stack.js';
 import { Workload } from '../../chaos/workload.js';
 import { Deployment } from '../../deploy/netns/deployment.js';
 import { dcLayout } from '../../deploy/netns/layouts.js';
-import { netnsUnavailable } from '../../deploy/netns/netns.js';
+import { netnsUnavailable, unusedNet } from '../../deploy/netns/netns.js';
 import { parseConfig } from '../../engine/config.js';
 import { ReadModelConsumer } from '../../events/read-models/consumer.js';
 import { readWholeLog } from '../../events/read-models/reference.js';
@@ -46,7 +46,7 @@ describe.skipIf(unavailable !== undefined)('hosts as network namespaces (dc layo
       dir,
       // pid in the names: parallel test files and a bench run never share a namespace or a subnet.
       runTag: `mh${process.pid}`,
-      net: 150 + (process.pid % 40),
+      net: unusedNet(150, 199),
       log: (l) => logLines.push(l),
     });
   }, 300_000);
@@ -81,49 +81,58 @@ describe.skipIf(unavailable !== undefined)('hosts as network namespaces (dc layo
       kafkaLogLevel: logLevel.NOTHING,
     });
     await readModels.start();
-    const workload = new Workload({
-      restUrl: d.restUrl('gw'),
-      accounts: CHAOS_ACCOUNTS,
-      rng: new Prng(21),
-      ratePerClient: 4,
-      maxOps: 1_000,
-    });
-    workload.start();
-    let leaderCutAtMs = 0;
+    // Stopped in any case before the network goes (afterAll): nothing of ours keeps dialling 10.x.
     try {
-      leaderCutAtMs = await faults(d);
+      await workloadUnderFaults(d, readModels, logLines);
     } finally {
-      await workload.stop();
+      await readModels.stop();
     }
-    const hashes = await converge(d);
-    const applied = Math.max(...hashes.map((h) => h.applied));
-    const logs: ReplicaLog[] = await Promise.all(
-      d.endpoints.map(async (e) => ({ id: e.id, entries: await readWholeLog([e], applied) })),
-    );
-    const deadline = Date.now() + CONVERGE_MS;
-    while (Date.now() < deadline && !(publishedIndex(d) >= applied && (await readModels.caughtUp()))) await sleep(200);
-    const config = parseConfig(
-      JSON.parse(readFileSync(path.join(REPO_ROOT, 'engine/examples/instruments.json'), 'utf8')),
-    );
-    const result = check({
-      ops: workload.ops,
-      entries: logs[0]!.entries,
-      config,
-      replicas: hashes,
-      logs,
-      readModels: readModels.model,
-    });
-    await readModels.stop();
-    expect(
-      { violations: result.violations, lost: result.lost, duplicates: result.duplicates },
-      logLines.join('\n'),
-    ).toEqual({ violations: [], lost: 0, duplicates: 0 });
-    expect(result.acked).toBeGreaterThan(20);
-    // The new leader served: orders sent after the old leader's host was cut off were acknowledged.
-    expect(workload.ops.some((o) => o.outcome === 'ok' && o.sentAtMs > leaderCutAtMs)).toBe(true);
-    expect(result.k).toBe(1);
   }, 600_000);
 });
+
+/** A REST workload under the faults, then convergence, every replica's log, the read models, and the checker. */
+async function workloadUnderFaults(d: Deployment, readModels: ReadModelConsumer, logLines: string[]): Promise<void> {
+  const workload = new Workload({
+    restUrl: d.restUrl('gw'),
+    accounts: CHAOS_ACCOUNTS,
+    rng: new Prng(21),
+    ratePerClient: 4,
+    maxOps: 1_000,
+  });
+  workload.start();
+  let leaderCutAtMs = 0;
+  try {
+    leaderCutAtMs = await faults(d);
+  } finally {
+    await workload.stop();
+  }
+  const hashes = await converge(d);
+  const applied = Math.max(...hashes.map((h) => h.applied));
+  const logs: ReplicaLog[] = await Promise.all(
+    d.endpoints.map(async (e) => ({ id: e.id, entries: await readWholeLog([e], applied) })),
+  );
+  const deadline = Date.now() + CONVERGE_MS;
+  while (Date.now() < deadline && !(publishedIndex(d) >= applied && (await readModels.caughtUp()))) await sleep(200);
+  const config = parseConfig(
+    JSON.parse(readFileSync(path.join(REPO_ROOT, 'engine/examples/instruments.json'), 'utf8')),
+  );
+  const result = check({
+    ops: workload.ops,
+    entries: logs[0]!.entries,
+    config,
+    replicas: hashes,
+    logs,
+    readModels: readModels.model,
+  });
+  expect(
+    { violations: result.violations, lost: result.lost, duplicates: result.duplicates },
+    logLines.join('\n'),
+  ).toEqual({ violations: [], lost: 0, duplicates: 0 });
+  expect(result.acked).toBeGreaterThan(20);
+  // The new leader served: orders sent after the old leader's host was cut off were acknowledged.
+  expect(workload.ops.some((o) => o.outcome === 'ok' && o.sentAtMs > leaderCutAtMs)).toBe(true);
+  expect(result.k).toBe(1);
+}
 
 /**
  * The faults, in order: a follower's host cut off, then the leader's (a new leader must take

@@ -34,23 +34,28 @@ async function main(): Promise<void> {
   const dir = path.resolve(values.dir ?? mkdtempSync(path.join(os.tmpdir(), `mb-netns-${layout.name}-`)));
   const log = (line: string) => console.error(line);
   const d = await Deployment.start({ layout, dir, runTag: `mb${process.pid}`, net, log });
-  const stop = async () => {
+  const stop = async (code: number) => {
     await d.stop();
-    process.exit(0);
+    process.exit(code);
   };
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
-  const ready = {
-    event: 'ready',
-    layout: layout.name,
-    dir,
-    netem: d.netem,
-    hosts: layout.hosts.map((h) => ({ host: h.name, region: h.region, address: addressOf(net, h), runs: h.roles })),
-    gateways: hostsWith(layout, 'gateway').map((h) => d.restUrl(h.name)),
-    feeds: [...new Set(layout.hosts.map((h) => h.region))].map((r) => d.feedUrl(r)),
-    leader: await d.leader(10_000),
-  };
-  process.stdout.write(`${JSON.stringify(ready)}\n`);
+  process.once('SIGINT', () => void stop(0));
+  process.once('SIGTERM', () => void stop(0));
+  try {
+    const ready = {
+      event: 'ready',
+      layout: layout.name,
+      dir,
+      netem: d.netem,
+      hosts: layout.hosts.map((h) => ({ host: h.name, region: h.region, address: addressOf(net, h), runs: h.roles })),
+      gateways: hostsWith(layout, 'gateway').map((h) => d.restUrl(h.name)),
+      feeds: [...new Set(layout.hosts.map((h) => h.region))].map((r) => d.feedUrl(r)),
+      leader: await d.leader(10_000),
+    };
+    process.stdout.write(`${JSON.stringify(ready)}\n`);
+  } catch (err) {
+    console.error(`FATAL: ${err instanceof Error ? err.message : String(err)}`);
+    await stop(1);
+  }
 }
 
 main().catch((err: unknown) => {

@@ -55,10 +55,16 @@ export function createNetwork(runTag: string, net: number, layout: LayoutSpec): 
   if (layout.hosts.length > NETNS_HOSTS_MAX) throw new RangeError(`${layout.hosts.length} hosts > NETNS_HOSTS_MAX`);
   const names = linkNames(runTag, layout);
   const network: Network = { runTag, net, bridge: names.bridge, ns: new Map(), veth: names.veth };
-  ip('link', 'add', names.bridge, 'type', 'bridge');
-  ip('addr', 'add', `${operatorAddress(net)}/16`, 'dev', names.bridge);
-  ip('link', 'set', names.bridge, 'up');
-  for (const h of layout.hosts) addHost(network, h);
+  try {
+    ip('link', 'add', names.bridge, 'type', 'bridge');
+    ip('addr', 'add', `${operatorAddress(net)}/16`, 'dev', names.bridge);
+    ip('link', 'set', names.bridge, 'up');
+    for (const h of layout.hosts) addHost(network, h);
+  } catch (err) {
+    // Half a network is deleted as a whole one is: nothing of a failed start stays behind.
+    deleteNetwork(network);
+    throw err;
+  }
   return network;
 }
 
@@ -66,8 +72,8 @@ function addHost(network: Network, h: HostSpec): void {
   const ns = namespaceOf(network.runTag, h);
   const outer = network.veth.get(h.name)!;
   const inner = `${outer}i`;
-  ip('netns', 'add', ns);
   network.ns.set(h.name, ns);
+  ip('netns', 'add', ns);
   ip('link', 'add', outer, 'type', 'veth', 'peer', 'name', inner);
   ip('link', 'set', inner, 'netns', ns);
   ip('-n', ns, 'link', 'set', inner, 'name', 'eth0');

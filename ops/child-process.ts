@@ -33,6 +33,8 @@ export interface SpawnOptions {
   readyTimeoutMs?: number;
   /** Options for node itself, before the script (e.g. --cpu-prof). */
   nodeArgs?: string[];
+  /** A command that runs node, before it (e.g. `ip netns exec <ns>`: deploy/netns/ runs each host's processes in its namespace). */
+  prefix?: string[];
 }
 
 /** Spawns `<script> args` (a source path: `events/query/main.ts`) from the package root; `ready` resolves with its ready line. */
@@ -42,7 +44,9 @@ export function spawnTsx(
   opts: SpawnOptions = {},
 ): Child & { ready: Promise<Record<string, unknown>> } {
   const name = opts.name ?? script;
-  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...nodeArgsForScript(script), ...args], {
+  const nodeArgv = [process.execPath, ...(opts.nodeArgs ?? []), ...nodeArgsForScript(script), ...args];
+  const argv = [...(opts.prefix ?? []), ...nodeArgv];
+  const proc = spawn(argv[0]!, argv.slice(1), {
     cwd: PACKAGE_ROOT,
     stdio: [opts.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...opts.env },

@@ -8,6 +8,7 @@ import { GrpcGateway } from './grpc-server.js';
 import { RestGateway } from './rest-server.js';
 import { exposition } from '../ops/metrics.js';
 import { createLogger, pinoLog } from '../ops/log.js';
+import { reportUwsRuntime } from '../ops/uws-runtime.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -34,8 +35,9 @@ async function main(): Promise<void> {
   });
   const restPort = await rest.start();
   const grpcPort = await grpc.start();
+  const uws = reportUwsRuntime(pinoLog(logger), gateway.metrics.registry).uws; // REST and the user stream
   process.stdout.write(
-    `${JSON.stringify({ event: 'ready', rest: `${config.listen.rest.host}:${restPort}`, grpc: `${config.listen.grpc.host}:${grpcPort}` })}\n`,
+    `${JSON.stringify({ event: 'ready', rest: `${config.listen.rest.host}:${restPort}`, grpc: `${config.listen.grpc.host}:${grpcPort}`, uws })}\n`,
   );
   let stopping = false;
   const stop = async (sig: string) => {

@@ -15,7 +15,8 @@ import { Gateway } from '../gateway/gateway.js';
 import { GrpcGateway } from '../gateway/grpc-server.js';
 import { RestGateway } from '../gateway/rest-server.js';
 import { exposition } from '../ops/metrics.js';
-import type { Log } from '../ops/log.js';
+import { NO_LOG, type Log } from '../ops/log.js';
+import { reportUwsRuntime } from '../ops/uws-runtime.js';
 
 export interface LocalExchangeOptions {
   /** An existing cluster file (npm start); default: a temporary 3-replica cluster on free ports. */
@@ -185,6 +186,7 @@ async function startGateway(
   const grpc = new GrpcGateway({ core: gateway, host: config.listen.grpc.host, port: grpcPortWanted, ...log });
   const restPort = await rest.start();
   const grpcPort = await grpc.start();
+  reportUwsRuntime(opts.log ?? NO_LOG, gateway.metrics.registry); // REST and the user stream run on uWS
   return { gateway, rest, grpc, restPort, grpcPort };
 }
 

@@ -203,14 +203,21 @@ async function trade(offset, tag) {
 async function subscribeFeed(offset) {
   const ws = new WebSocket(`ws://127.0.0.1:${PORT.feed + offset}/v1/ws`);
   const messages = [];
-  let error;
   ws.onmessage = (ev) => messages.push(JSON.parse(String(ev.data)));
-  ws.onerror = (ev) => {
-    error = ev.message ?? 'WebSocket error';
-  };
-  await waitFor('the feed connection', CHECK_TIMEOUT_MS, async () => {
-    if (error !== undefined) throw new Error(error);
-    return ws.readyState === WebSocket.OPEN ? true : undefined;
+  // A refused or failed connection fails the run at once: the exchange said it was up.
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`no feed connection within ${CHECK_TIMEOUT_MS} ms`)),
+      CHECK_TIMEOUT_MS,
+    );
+    ws.onopen = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    ws.onerror = (ev) => {
+      clearTimeout(timer);
+      reject(new Error(`the feed connection failed: ${ev.message ?? ev.error?.message ?? 'WebSocket error'}`));
+    };
   });
   ws.send(JSON.stringify({ op: 'subscribe', id: 1, channels: ['trades'], symbols: [SYMBOL] }));
   await waitFor('the feed snapshot', CHECK_TIMEOUT_MS, async () =>

@@ -33,9 +33,9 @@ async function main(): Promise<void> {
     port: config.listen.grpc.port,
     log: pinoLog(logger.child({ edge: 'grpc' })),
   });
+  const uws = reportUwsRuntime(pinoLog(logger), gateway.metrics.registry).uws; // REST and the user stream; not on the JS fallback
   const restPort = await rest.start();
   const grpcPort = await grpc.start();
-  const uws = reportUwsRuntime(pinoLog(logger), gateway.metrics.registry).uws; // REST and the user stream
   process.stdout.write(
     `${JSON.stringify({ event: 'ready', rest: `${config.listen.rest.host}:${restPort}`, grpc: `${config.listen.grpc.host}:${grpcPort}`, uws })}\n`,
   );

@@ -101,16 +101,43 @@ export function registerRuntimeInfo(registry: Registry, rt: UwsRuntime = detectU
   gauge.set({ node: rt.node, abi: rt.abi, uws: rt.uws }, 1);
 }
 
+/** Set to 1 to run on the JS fallback anyway (experiments, measurements): see UwsFallbackError. */
+export const UWS_FALLBACK_ALLOW_ENV = 'MATCHBOOK_UWS_FALLBACK';
+
 /**
- * At startup of a process that serves uWS: logs `uwsRuntimeLine` (warn on the fallback: it works
- * but costs CPU, README "Supported runtimes"), adds `matchbook_runtime_info` to `registry` if
- * given, and returns the runtime for the process's ready line.
+ * The JS fallback cannot serve matchbook (measured on Node 22 and 24, README "Supported
+ * runtimes"): it throws "not implemented" for a custom `upgrade` handler, which the feed and the
+ * user stream need (their connection limits and query options), from inside node:http's
+ * 'upgrade' event, so one WebSocket connection attempt kills the process; and its
+ * `req.getMethod()` is upper case where the native one is lower case, so every REST route answers
+ * 405. A process that any client can kill must not start: it stops here, saying why.
  */
-export function reportUwsRuntime(log: Log, registry?: Registry): UwsRuntime {
-  const rt = detectUwsRuntime();
+export class UwsFallbackError extends Error {
+  constructor(rt: UwsRuntime) {
+    super(
+      `${uwsRuntimeLine(rt)}: the fallback cannot serve the feed, the user stream or REST (a WebSocket upgrade ` +
+        `crashes it, every route answers 405), so this process will not start on it. Run Node 20, or install the ` +
+        `official uWebSockets.js for this Node (README "Supported runtimes"); ${UWS_FALLBACK_ALLOW_ENV}=1 starts anyway.`,
+    );
+    this.name = 'UwsFallbackError';
+  }
+}
+
+/**
+ * At startup of a process that serves uWS, before it listens: logs `uwsRuntimeLine` (warn on the
+ * fallback), adds `matchbook_runtime_info` to `registry` if given, and returns the runtime for the
+ * process's ready line. On the fallback it throws UwsFallbackError unless MATCHBOOK_UWS_FALLBACK=1.
+ */
+export function reportUwsRuntime(
+  log: Log,
+  registry?: Registry,
+  env: NodeJS.ProcessEnv = process.env,
+  rt: UwsRuntime = detectUwsRuntime(),
+): UwsRuntime {
   const fields = { node: rt.node, abi: rt.abi, uws: rt.uws, ...(rt.binary !== undefined ? { binary: rt.binary } : {}) };
   if (rt.uws === 'native') log.info(uwsRuntimeLine(rt), fields);
   else log.warn(uwsRuntimeLine(rt), { ...fields, reason: rt.reason });
+  if (rt.uws === 'fallback' && env[UWS_FALLBACK_ALLOW_ENV] !== '1') throw new UwsFallbackError(rt);
   if (registry !== undefined) registerRuntimeInfo(registry, rt);
   return rt;
 }

@@ -184,9 +184,9 @@ async function startGateway(
     userStream: { core: gateway },
   });
   const grpc = new GrpcGateway({ core: gateway, host: config.listen.grpc.host, port: grpcPortWanted, ...log });
+  reportUwsRuntime(opts.log ?? NO_LOG, gateway.metrics.registry); // REST and the user stream; not on the JS fallback
   const restPort = await rest.start();
   const grpcPort = await grpc.start();
-  reportUwsRuntime(opts.log ?? NO_LOG, gateway.metrics.registry); // REST and the user stream run on uWS
   return { gateway, rest, grpc, restPort, grpcPort };
 }
 

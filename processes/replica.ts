@@ -318,14 +318,15 @@ async function main(): Promise<void> {
     testOps: process.env.MATCHBOOK_TEST_FAULTS === '1',
   });
 
+  // The feed serves on uWS: say whether on its native binary or the JS fallback, which cannot
+  // serve it (it stops here, before listening: ops/uws-runtime.ts).
+  const uws = feed !== undefined ? reportUwsRuntime(log, registry).uws : undefined;
   // Recover before listening: a corrupt WAL stops the process before it talks to anyone.
   node.start();
   await transport.start();
   await server.start();
   const feedPort = feed !== undefined ? await feed.start() : undefined;
   if (registry !== undefined && feed !== undefined) registerFeedMetrics(registry, feed);
-  // The feed serves on uWS: say whether on its native binary or the JS fallback (issue 21).
-  const uws = feed !== undefined ? reportUwsRuntime(log, registry).uws : undefined;
   const ops = await startOps(self, registry, node);
   process.stdout.write(
     `${JSON.stringify({ event: 'ready', node: id, consensus: cluster.consensus, raftPort: transport.port, clientPort: server.port, ...(feedPort !== undefined ? { feedPort, uws } : {}), ...(ops !== undefined ? { opsPort: ops.port } : {}), pid: process.pid })}\n`,

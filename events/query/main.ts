@@ -152,9 +152,9 @@ async function main(): Promise<void> {
     ready: () => queryReady(consuming, consumer).ready,
   });
   // Serve first (lag and NOT_YET_CONSISTENT say how far the models are), then consume.
+  const uws = reportUwsRuntime(log, registry).uws; // REST serves on uWS; the JS fallback stops here
   const restPort = await restServer.start();
   const grpcPort = await grpcServer.start();
-  const uws = reportUwsRuntime(log, registry).uws; // REST serves on uWS: native or the JS fallback
   await startConsuming(consumer, log);
   consuming = true;
   log.info('serving REST and gRPC, read models consuming', {

@@ -6,12 +6,15 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { NO_LOG } from '../../ops/log.js';
 import { createRegistry, exposition } from '../../ops/metrics.js';
 import {
   classifyUws,
   detectUwsRuntime,
   expectedBinary,
   registerRuntimeInfo,
+  reportUwsRuntime,
+  UwsFallbackError,
   uwsRuntimeLine,
   type UwsLoadState,
 } from '../../ops/uws-runtime.js';
@@ -89,5 +92,24 @@ describe('detectUwsRuntime on this machine', () => {
     registerRuntimeInfo(registry, { node: 'v24.11.1', abi: '137', uws: 'fallback', reason: 'r' });
     const { body } = await exposition(registry);
     expect(body).toMatch(/^matchbook_runtime_info\{node="v24\.11\.1",abi="137",uws="fallback",component="test"\} 1$/m);
+  });
+});
+
+describe('reportUwsRuntime', () => {
+  const fallback = { node: 'v24.11.1', abi: '137', uws: 'fallback', reason: 'no binary for Node 24, ABI 137' } as const;
+
+  it('refuses the JS fallback with the reason (it cannot serve our WebSockets or routes), and warns first', () => {
+    const lines: string[] = [];
+    const log = { ...NO_LOG, warn: (m: string) => lines.push(m) };
+    expect(() => reportUwsRuntime(log, undefined, {}, fallback)).toThrow(UwsFallbackError);
+    expect(() => reportUwsRuntime(log, undefined, {}, fallback)).toThrow(/MATCHBOOK_UWS_FALLBACK=1 starts anyway/);
+    expect(lines[0]).toBe('uWebSockets.js: JS fallback (no binary for Node 24, ABI 137) — slower; see README');
+  });
+
+  it('runs on the fallback with MATCHBOOK_UWS_FALLBACK=1, and on the native binary, with the metric', async () => {
+    const registry = createRegistry('test');
+    expect(reportUwsRuntime(NO_LOG, registry, { MATCHBOOK_UWS_FALLBACK: '1' }, fallback).uws).toBe('fallback');
+    expect((await exposition(registry)).body).toContain('uws="fallback"');
+    expect(reportUwsRuntime(NO_LOG, undefined, {}, detectUwsRuntime())).toEqual(detectUwsRuntime());
   });
 });

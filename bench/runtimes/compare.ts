@@ -22,19 +22,12 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
+import { WsConnection } from '../../feed/client/ws-connection.js';
 import { processCpuMs } from '../cpu.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(HERE, '../..');
 const require = createRequire(import.meta.url);
-/** The `ws` client (a dependency of the uWS package's fallback; no typings installed): the part used here. */
-interface WsClient {
-  on(event: 'open', fn: () => void): void;
-  on(event: 'error', fn: (err: Error) => void): void;
-  on(event: 'message', fn: (data: Buffer) => void): void;
-  terminate(): void;
-}
-const WebSocketClient = require('ws') as new (url: string) => WsClient;
 /** Bounds (ms) for a loaded machine. */
 const READY_TIMEOUT_MS = 60_000;
 const FANOUT_DRAIN_MS = 30_000;
@@ -111,19 +104,9 @@ async function httpPhase(s: Server) {
 }
 
 async function connectSubscribers(port: number, n: number, onMessage: (data: string) => void) {
-  const subs = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<WsClient>((resolve, reject) => {
-          const ws = new WebSocketClient(`ws://127.0.0.1:${port}/ws`);
-          ws.on('open', () => resolve(ws));
-          ws.on('error', reject);
-          ws.on('message', (d) => onMessage(String(d)));
-        }),
-    ),
-  );
-  return subs;
+  // The feed client's dependency-free WebSocket (feed/client/ws-connection.ts): the same on every Node.
+  const handlers = { onMessage: (d: Buffer) => onMessage(d.toString('latin1')), onClose: () => undefined };
+  return Promise.all(Array.from({ length: n }, () => WsConnection.connect(`ws://127.0.0.1:${port}/ws`, handlers)));
 }
 
 async function fanoutPhase(s: Server) {
@@ -142,7 +125,7 @@ async function fanoutPhase(s: Server) {
   while (received < done.delivered && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const wallS = (performance.now() - t0) / 1000;
   const cpu = cpuMs(s) - cpu0;
-  for (const ws of subs) ws.terminate();
+  for (const ws of subs) ws.destroy();
   return {
     subscribers: subs.length,
     delivered: done.delivered,

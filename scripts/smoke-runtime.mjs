@@ -110,9 +110,18 @@ function startExchange(dataDir, offset) {
   return { proc, exited };
 }
 
+/** The line of the exchange's output that says why it stopped (its startup refusal, else its last line). */
+function whyExited() {
+  const lines = output.split('\n').filter((l) => l.trim() !== '');
+  const refusal = lines.find((l) => l.includes('will not start on it'));
+  const line = refusal ?? lines[lines.length - 1] ?? '(no output)';
+  const msg = /"(?:err|msg)":"([^"]*will not start[^"]*)"/.exec(line)?.[1] ?? line;
+  return msg.slice(0, 400);
+}
+
 async function waitUp(ex) {
   const early = ex.exited.then(({ code, signal }) => {
-    throw new Error(`the exchange exited (code ${code}, signal ${signal}) before it was up`);
+    throw new Error(`the exchange exited (code ${code}, signal ${signal}) before it was up: ${whyExited()}`);
   });
   early.catch(() => undefined);
   await Promise.race([

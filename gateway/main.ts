@@ -8,6 +8,7 @@ import { GrpcGateway } from './grpc-server.js';
 import { RestGateway } from './rest-server.js';
 import { exposition } from '../ops/metrics.js';
 import { createLogger, type Log, pinoLog } from '../ops/log.js';
+import { reportUwsRuntime } from '../ops/uws-runtime.js';
 
 /** Secrets written in the config file are for the demo files; with TLS on they are most likely a mistake. */
 function warnPlainSecrets(config: GatewayConfig, log: Log): void {
@@ -46,10 +47,11 @@ async function main(): Promise<void> {
     tls: config.tls,
   });
   warnPlainSecrets(config, pinoLog(logger));
+  const uws = reportUwsRuntime(pinoLog(logger), gateway.metrics.registry).uws; // REST and the user stream; not on the JS fallback
   const restPort = await rest.start();
   const grpcPort = await grpc.start();
   process.stdout.write(
-    `${JSON.stringify({ event: 'ready', rest: `${config.listen.rest.host}:${restPort}`, grpc: `${config.listen.grpc.host}:${grpcPort}` })}\n`,
+    `${JSON.stringify({ event: 'ready', rest: `${config.listen.rest.host}:${restPort}`, grpc: `${config.listen.grpc.host}:${grpcPort}`, uws })}\n`,
   );
   let stopping = false;
   const stop = async (sig: string) => {

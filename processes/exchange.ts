@@ -27,6 +27,7 @@ import {
   type ExchangeLayout,
 } from './exchange-layout.js';
 import { createLogger, pinoLog } from '../ops/log.js';
+import { detectUwsRuntime, uwsRuntimeLine } from '../ops/uws-runtime.js';
 
 function usage(msg: string): never {
   console.error(`${msg}\nusage: npm start [-- --data-dir DIR] [--port-offset N]`);
@@ -61,6 +62,7 @@ function banner(layout: ExchangeLayout, ex: LocalExchange, events: LocalEvents, 
   const url = layout.portOffset !== 0 ? ` --url ${ex.restUrl}` : '';
   return `
 exchange up:
+  runtime    Node ${process.version}; ${uwsRuntimeLine(detectUwsRuntime())}   (every process; README "Supported runtimes")
   data       ${layout.dataRoot}   (everything this exchange writes; stop it and rm -rf it for a fresh one)
   replicas   ${ex.cluster.endpoints.map((e) => `${e.id}@${e.host}:${e.port}`).join('  ')}   (leader: ${leader})
   REST       ${ex.restUrl}      (POST /v1/orders, DELETE|PATCH|GET /v1/orders/{id}, POST /v1/orders/cancel-all)

@@ -14,8 +14,9 @@ import { Gateway } from '../gateway/gateway.js';
 import { GrpcGateway } from '../gateway/grpc-server.js';
 import { RestGateway } from '../gateway/rest-server.js';
 import { exposition } from '../ops/metrics.js';
-import type { Log } from '../ops/log.js';
+import { NO_LOG, type Log } from '../ops/log.js';
 import { packagePath } from '../ops/package-root.js';
+import { reportUwsRuntime } from '../ops/uws-runtime.js';
 
 export interface LocalExchangeOptions {
   /** An existing cluster file (npm start); default: a temporary 3-replica cluster on free ports. */
@@ -200,6 +201,7 @@ async function startGateway(
     ...log,
     tls: config.tls,
   });
+  reportUwsRuntime(opts.log ?? NO_LOG, gateway.metrics.registry); // REST and the user stream; not on the JS fallback
   const restPort = await rest.start();
   const grpcPort = await grpc.start();
   return { gateway, rest, grpc, restPort, grpcPort };

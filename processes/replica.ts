@@ -29,6 +29,7 @@ import type { ShardConfig } from '../engine/types.js';
 import { MarketDataFeed } from '../feed/feed-service.js';
 import { createRegistry, type Registry } from '../ops/metrics.js';
 import { startOpsHttp, type OpsHttp } from '../ops/http.js';
+import { reportUwsRuntime } from '../ops/uws-runtime.js';
 import { ReplicaMetrics } from '../replicator/metrics.js';
 import { ClientServer } from '../replicator/client/server.js';
 import {
@@ -327,6 +328,9 @@ async function main(): Promise<void> {
     ...(setup.tls !== undefined ? { tls: setup.tls } : {}),
   });
 
+  // The feed serves on uWS: say whether on its native binary or the JS fallback, which cannot
+  // serve it (it stops here, before listening: ops/uws-runtime.ts).
+  const uws = feed !== undefined ? reportUwsRuntime(log, registry).uws : undefined;
   // Recover before listening: a corrupt WAL stops the process before it talks to anyone.
   node.start();
   await transport.start();
@@ -335,7 +339,7 @@ async function main(): Promise<void> {
   if (registry !== undefined && feed !== undefined) registerFeedMetrics(registry, feed);
   const ops = await startOps(self, registry, node);
   process.stdout.write(
-    `${JSON.stringify({ event: 'ready', node: id, consensus: cluster.consensus, raftPort: transport.port, clientPort: server.port, ...(feedPort !== undefined ? { feedPort } : {}), ...(ops !== undefined ? { opsPort: ops.port } : {}), pid: process.pid })}\n`,
+    `${JSON.stringify({ event: 'ready', node: id, consensus: cluster.consensus, raftPort: transport.port, clientPort: server.port, ...(feedPort !== undefined ? { feedPort, uws } : {}), ...(ops !== undefined ? { opsPort: ops.port } : {}), pid: process.pid })}\n`,
   );
 
   const stopNode = node;

@@ -35,6 +35,7 @@ import { QueryService } from './service.js';
 import { runMain, stopOnSignals } from '../../ops/process.js';
 import { createLogger, errorMessage, type Log, pinoLog } from '../../ops/log.js';
 import { createRegistry, exposition } from '../../ops/metrics.js';
+import { reportUwsRuntime } from '../../ops/uws-runtime.js';
 import { QueryMetrics, queryReady } from './metrics.js';
 
 export const QUERY_REST_DEFAULT = '127.0.0.1:8081';
@@ -153,6 +154,7 @@ async function main(): Promise<void> {
     tls: config.queryTls,
   });
   // Serve first (lag and NOT_YET_CONSISTENT say how far the models are), then consume.
+  const uws = reportUwsRuntime(log, registry).uws; // REST serves on uWS; the JS fallback stops here
   const restPort = await restServer.start();
   const grpcPort = await grpcServer.start();
   await startConsuming(consumer, log);
@@ -165,7 +167,7 @@ async function main(): Promise<void> {
     brokers,
   });
   process.stdout.write(
-    `${JSON.stringify({ event: 'ready', rest: restPort, grpc: grpcPort, dataDir, groupId: consumer.groupId, pid: process.pid })}\n`,
+    `${JSON.stringify({ event: 'ready', rest: restPort, grpc: grpcPort, uws, dataDir, groupId: consumer.groupId, pid: process.pid })}\n`,
   );
 
   stopOnSignals({

@@ -35,6 +35,12 @@ export interface SpawnOptions {
   nodeArgs?: string[];
   /** A command that runs node, before it (e.g. `ip netns exec <ns>`: deploy/netns/ runs each host's processes in its namespace). */
   prefix?: string[];
+  /**
+   * Run the compiled `dist/` form with plain node even when this code runs from the sources
+   * (default: only when it runs from dist/). The caller must have built first (`npm run build`):
+   * deploy/netns/ does, so a deployment runs what a user deploys.
+   */
+  compiled?: boolean;
 }
 
 /** Spawns `<script> args` (a source path: `events/query/main.ts`) from the package root; `ready` resolves with its ready line. */
@@ -44,7 +50,7 @@ export function spawnTsx(
   opts: SpawnOptions = {},
 ): Child & { ready: Promise<Record<string, unknown>> } {
   const name = opts.name ?? script;
-  const nodeArgv = [process.execPath, ...(opts.nodeArgs ?? []), ...nodeArgsForScript(script), ...args];
+  const nodeArgv = [process.execPath, ...(opts.nodeArgs ?? []), ...nodeArgsForScript(script, opts.compiled), ...args];
   const argv = [...(opts.prefix ?? []), ...nodeArgv];
   const proc = spawn(argv[0]!, argv.slice(1), {
     cwd: PACKAGE_ROOT,

@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { keyOf } from '../../chaos/stack.js';
-import { Deployment } from '../../deploy/netns/deployment.js';
+import { buildDist, Deployment } from '../../deploy/netns/deployment.js';
 import { hostsWith, type LayoutSpec, layoutByName, PORTS } from '../../deploy/netns/layouts.js';
 import { netnsUnavailable, unusedNet } from '../../deploy/netns/netns.js';
 import { FeedClient } from '../../feed/client/feed-client.js';
@@ -192,7 +192,7 @@ async function failover(d: Deployment, layout: LayoutSpec): Promise<Record<strin
 async function measure(name: string, net: number, log: (l: string) => void): Promise<Record<string, unknown>> {
   const layout = layoutByName(name);
   const dir = mkdtempSync(path.join(os.tmpdir(), `mb-bench-regions-${name}-`));
-  const d = await Deployment.start({ layout, dir, runTag: `mb${process.pid}${name[0]}`, net, log });
+  const d = await Deployment.start({ layout, dir, runTag: `mb${process.pid}${name[0]}`, net, log, compiled: true });
   try {
     const gws = hostsWith(layout, 'gateway');
     const leader = await d.leader(FAILOVER_WAIT_MS);
@@ -236,6 +236,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const log = (l: string) => console.error(l);
+  buildDist(); // the exchange's processes run compiled, as deployed
   const results = [];
   for (const name of values.layouts.split(',')) results.push(await measure(name, unusedNet(200, 249), log));
   const out = {

@@ -10,7 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Deployment } from './deployment.js';
+import { buildDist, Deployment } from './deployment.js';
 import { addressOf, hostsWith, layoutByName } from './layouts.js';
 import { netnsUnavailable, unusedNet } from './netns.js';
 
@@ -33,7 +33,8 @@ async function main(): Promise<void> {
   const layout = layoutByName(values.layout);
   const dir = path.resolve(values.dir ?? mkdtempSync(path.join(os.tmpdir(), `mb-netns-${layout.name}-`)));
   const log = (line: string) => console.error(line);
-  const d = await Deployment.start({ layout, dir, runTag: `mb${process.pid}`, net, log });
+  buildDist();
+  const d = await Deployment.start({ layout, dir, runTag: `mb${process.pid}`, net, log, compiled: true });
   const stop = async (code: number) => {
     await d.stop();
     process.exit(code);

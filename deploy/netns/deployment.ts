@@ -4,10 +4,12 @@
 // others only by their host addresses. Faults on the network between hosts (link down, flap,
 // a host lost with everything on it), and a stop that always deletes the namespaces.
 
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CHAOS_ACCOUNTS, keyOf } from '../../chaos/stack.js';
 import { type Child, spawnTsx, terminate } from '../../ops/child-process.js';
+import { PACKAGE_ROOT, packagePath } from '../../ops/package-root.js';
 import { requestOnce, type ClientEndpoint } from '../../replicator/client/client.js';
 import type { NodeStatus } from '../../replicator/log.js';
 import { REPO_ROOT, sleep } from '../../replicator/process-cluster.js';
@@ -31,6 +33,12 @@ import {
   setHostLink,
 } from './netns.js';
 
+/** `npm run build` (skipped when dist/ is current): what `compiled: true` runs. */
+export function buildDist(): void {
+  const r = spawnSync(process.execPath, [packagePath('scripts/build.mjs')], { cwd: PACKAGE_ROOT, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`npm run build failed (${r.status ?? r.signal})`);
+}
+
 export interface DeployOptions {
   layout: LayoutSpec;
   /** Every host's files go under <dir>/<host>/. */
@@ -42,6 +50,12 @@ export interface DeployOptions {
   log: (line: string) => void;
   /** The delay within one data centre when sch_netem exists (ms, each direction); without it, none is added. */
   dcDelayMs?: number;
+  /**
+   * The exchange's processes run as compiled JavaScript from dist/ with plain node, as deployed
+   * (the caller builds first: `buildDist()`); otherwise as TypeScript through tsx (the test).
+   * The link proxies are a tool of this folder and always run through tsx.
+   */
+  compiled?: boolean;
 }
 
 /** Generous limits: the workloads are bounded by their own rate. */
@@ -273,6 +287,7 @@ export class Deployment {
       const c = spawnTsx(a[0], a[1], {
         name: `${h.name}/${part}`,
         prefix: ['ip', 'netns', 'exec', this.network.ns.get(h.name)!],
+        compiled: part !== 'proxies' && this.opts.compiled === true,
         env: { LOG_LEVEL: 'warn' },
         readyTimeoutMs: NETNS_READY_TIMEOUT_MS,
       });

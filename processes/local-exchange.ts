@@ -1,5 +1,6 @@
-// The whole exchange on one machine: three replica processes of one shard (processes/replica.ts)
-// and, in this process, the gateway with its REST and gRPC servers. `npm start` uses it with
+// The whole exchange on one machine: three replica processes per shard (processes/replica.ts;
+// one shard unless `shards` or `clusterConfigPaths` say more) and, in this process, the gateway
+// with its REST and gRPC servers. `npm start` uses it with
 // the example configuration (persistent data under ./data; each replica also serves market
 // data on its `feed` port); the integration tests and the gateway benchmarks use it with a
 // temporary cluster on free ports (with feeds only when asked: option `feed`).
@@ -9,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseClusterConfig } from '../replicator/cluster-config.js';
-import { ProcessCluster, freePort } from '../replicator/process-cluster.js';
+import { ProcessCluster, REPO_ROOT, freePort } from '../replicator/process-cluster.js';
+import { splitInstruments } from './shard-plan.js';
 import { loadGatewayConfig, parseGatewayConfig, type GatewayConfig } from '../config/gateway-config.js';
 import { Gateway } from '../gateway/gateway.js';
 import { GrpcGateway } from '../gateway/grpc-server.js';
@@ -20,6 +22,15 @@ import type { Log } from '../ops/log.js';
 export interface LocalExchangeOptions {
   /** An existing cluster file (npm start); default: a temporary 3-replica cluster on free ports. */
   clusterConfigPath?: string;
+  /** Existing cluster files, shard s's at index s (npm start --shards N); wins over clusterConfigPath. */
+  clusterConfigPaths?: string[];
+  /**
+   * Temporary clusters: this many shards (default 1), each its own 3-replica cluster on free
+   * ports, the instruments of `instrumentsPath` dealt round-robin over them (shard-plan.ts).
+   */
+  shards?: number;
+  /** Temporary clusters: the engine config dealt over the shards (default engine/examples/instruments.json). */
+  instrumentsPath?: string;
   /** Gateway config file; default: gateway/examples/gateway-local.json with the shard pointed at the cluster. */
   gatewayConfigPath?: string;
   /** Overrides of the gateway config (ports 0 = free ports). */
@@ -42,14 +53,19 @@ export interface LocalExchangeOptions {
 }
 
 export interface LocalExchange {
+  /** Shard 0's replicas (clusters[0]). */
   cluster: ProcessCluster;
+  /** Every shard's replicas, shard s at index s. */
+  clusters: ProcessCluster[];
   gateway: Gateway;
   rest: RestGateway;
   grpc: GrpcGateway;
   restUrl: string;
   grpcAddress: string;
-  /** Market-data WebSocket URL per replica, by node id (members with a `feed` address). */
+  /** Shard 0's market-data WebSocket URL per replica, by node id (members with a `feed` address). */
   feedUrls: Map<number, string>;
+  /** The same for every shard, shard s at index s. */
+  shardFeedUrls: Map<number, string>[];
   config: GatewayConfig;
   /** The gateway config file the exchange runs with (a temporary cluster: the one written for it). */
   gatewayConfigPath: string;
@@ -71,22 +87,40 @@ const EXAMPLE_GATEWAY_CONFIG = path.resolve(
   '../gateway/examples/gateway-local.json',
 );
 
-export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promise<LocalExchange> {
-  const temp = opts.clusterConfigPath === undefined;
-  const cluster = temp
-    ? await ProcessCluster.create({
-        fsync: opts.fsync ?? true,
-        ...(opts.echo !== undefined ? { echo: opts.echo } : {}),
-        ...(opts.ops === true ? { ops: true } : {}),
-        ...(opts.consensus !== undefined ? { consensus: opts.consensus } : {}),
-      })
-    : ProcessCluster.open(opts.clusterConfigPath!, { ...(opts.echo !== undefined ? { echo: opts.echo } : {}) });
-  if (temp && opts.feed === true) {
-    // The cluster file was just written; add a feed address per member before anyone reads it.
-    const raw = JSON.parse(readFileSync(cluster.configPath, 'utf8')) as { members: Record<string, unknown>[] };
-    for (const m of raw.members) m.feed = `127.0.0.1:${await freePort()}`;
+/** The shards' clusters: the given files (kept data), or temporary ones on free ports. */
+async function openClusters(opts: LocalExchangeOptions): Promise<{ clusters: ProcessCluster[]; temp: boolean }> {
+  const echo = opts.echo !== undefined ? { echo: opts.echo } : {};
+  const files = opts.clusterConfigPaths ?? (opts.clusterConfigPath !== undefined ? [opts.clusterConfigPath] : []);
+  if (files.length > 0) return { clusters: files.map((f) => ProcessCluster.open(f, echo)), temp: false };
+  const n = opts.shards ?? 1;
+  const instruments = opts.instrumentsPath ?? path.join(REPO_ROOT, 'engine/examples/instruments.json');
+  const plan = splitInstruments(JSON.parse(readFileSync(instruments, 'utf8')) as Record<string, unknown>, n);
+  const clusters: ProcessCluster[] = [];
+  for (const shardFile of plan) {
+    const cluster = await ProcessCluster.create({
+      fsync: opts.fsync ?? true,
+      shardConfigPath: instruments,
+      ...echo,
+      ...(opts.ops === true ? { ops: true } : {}),
+      ...(opts.consensus !== undefined ? { consensus: opts.consensus } : {}),
+    });
+    // The cluster file was just written; before anyone reads it: several shards each get their
+    // dealt instruments (in the cluster's temp dir, removed with it), `feed` a feed address per member.
+    const raw = JSON.parse(readFileSync(cluster.configPath, 'utf8')) as Record<string, unknown>;
+    if (n > 1) {
+      raw.shardConfig = path.join(cluster.dir, `instruments-shard-${String(shardFile.shardId)}.json`);
+      writeFileSync(raw.shardConfig as string, JSON.stringify(shardFile, null, 2));
+    }
+    if (opts.feed === true)
+      for (const m of raw.members as Record<string, unknown>[]) m.feed = `127.0.0.1:${await freePort()}`;
     writeFileSync(cluster.configPath, JSON.stringify(raw, null, 2));
+    clusters.push(cluster);
   }
+  return { clusters, temp: true };
+}
+
+/** Market-data WebSocket URL per replica of `cluster`, by node id (members with a `feed` address). */
+function feedUrlsOf(cluster: ProcessCluster): Map<number, string> {
   const feedUrls = new Map<number, string>();
   for (const m of parseClusterConfig(
     JSON.parse(readFileSync(cluster.configPath, 'utf8')) as unknown,
@@ -95,8 +129,15 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
     if (m.feed !== undefined)
       feedUrls.set(m.id, `ws://${m.feed.host.includes(':') ? `[${m.feed.host}]` : m.feed.host}:${m.feed.port}/v1/ws`);
   }
-  await cluster.startAll();
-  await cluster.waitForLeader(30_000);
+  return feedUrls;
+}
+
+export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promise<LocalExchange> {
+  const { clusters, temp } = await openClusters(opts);
+  const cluster = clusters[0]!;
+  const shardFeedUrls = clusters.map(feedUrlsOf);
+  await Promise.all(clusters.map((c) => c.startAll()));
+  await Promise.all(clusters.map((c) => c.waitForLeader(30_000)));
 
   let config: GatewayConfig;
   let configPath = opts.gatewayConfigPath ?? EXAMPLE_GATEWAY_CONFIG;
@@ -111,7 +152,7 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
       ...raw,
       ...(temp
         ? {
-            shards: [{ id: 0, clusterConfig: cluster.configPath }],
+            shards: clusters.map((c, id) => ({ id, clusterConfig: c.configPath })),
             signingKey: path.join(dir, 'exchange-ed25519.pem'),
             dataDir: dir,
           }
@@ -135,6 +176,7 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
   let stopped = false;
   const ex: LocalExchange = {
     cluster,
+    clusters,
     gateway: edges.gateway,
     rest: edges.rest,
     grpc: edges.grpc,
@@ -142,7 +184,8 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
     gatewayConfigPath: configPath,
     restUrl: `http://${config.listen.rest.host}:${edges.restPort}`,
     grpcAddress: `${config.listen.grpc.host}:${edges.grpcPort}`,
-    feedUrls,
+    feedUrls: shardFeedUrls[0]!,
+    shardFeedUrls,
     async restartGateway(o = {}) {
       if (o.crash === true) ex.gateway.userStreamJournal?.abandon();
       await stopGateway(ex);
@@ -155,8 +198,8 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
       stopped = true;
       await stopGateway(ex);
       // Graceful for the replicas: each finishes its Ready in progress.
-      await Promise.all(cluster.ids.map((id) => cluster.terminate(id)));
-      await cluster.stop();
+      await Promise.all(clusters.flatMap((c) => c.ids.map((id) => c.terminate(id))));
+      await Promise.all(clusters.map((c) => c.stop()));
     },
   };
   return ex;

@@ -166,11 +166,24 @@ async function cli(args: string[]): Promise<{ code: number; out: string }> {
 }
 
 describe('two shards × three replica processes', () => {
-  it('the instruments are dealt round-robin: BTC-USD on shard 0, ETH-USD on shard 1', () => {
+  it('the instruments are dealt round-robin (BTC-USD on shard 0, ETH-USD on shard 1); ListInstruments and readiness cover both', async () => {
     expect(ex.clusters).toHaveLength(2);
     expect(ex.config.shards.map((s) => [s.id, s.instruments.map((i) => i.symbol)])).toEqual([
       [0, ['BTC-USD']],
       [1, ['ETH-USD']],
+    ]);
+    const list = await rest1.instruments();
+    expect(list.status).toBe(200);
+    const instruments = (list.body as { instruments: { symbol: string; shard: number }[] }).instruments;
+    expect(instruments.map((i) => [i.symbol, i.shard])).toEqual([
+      ['BTC-USD', 0],
+      ['ETH-USD', 1],
+    ]);
+    const ready = await ex.gateway.ready();
+    expect(ready.ready).toBe(true);
+    expect(ready.shards.map((s) => [s.shard, s.leader !== null])).toEqual([
+      [0, true],
+      [1, true],
     ]);
   });
 
@@ -253,6 +266,13 @@ describe('two shards × three replica processes', () => {
     expect(ids.map(shardOfOrderId)).toEqual([0, 1]);
     s.cancel();
     await allCanceled(rest1, ids, 'both orders canceled on disconnect');
+  });
+
+  it("CancelAllAfter (the REST dead-man's switch) cancels on both shards when it fires", async () => {
+    const ids = await restOnBothShards(rest1);
+    const armed = await rest1.cancelAllAfter(1_000);
+    expect(armed.status, JSON.stringify(armed.body)).toBe(200);
+    await allCanceled(rest1, ids, 'both orders canceled by cancel-all-after');
   });
 
   it("killing shard 1's leader does not stop shard 0's order flow; shard 1 recovers", async () => {

@@ -18,6 +18,9 @@ import { PACKAGE_ROOT } from '../ops/package-root.js';
 /** The package root, from the source tree and from dist/ alike (package-root.ts). */
 export const REPO_ROOT = PACKAGE_ROOT;
 export const DEFAULT_CONFIG = path.join(REPO_ROOT, 'gateway/examples/gateway-local.json');
+/** `npm start`'s default data root and the gateway file it writes there (processes/exchange-layout.ts, which audit/ may not import). */
+const NPM_START_DATA_ROOT = 'data';
+const NPM_START_GATEWAY_CONFIG = 'config/gateway-local.json';
 export const CHAIN_HEADS_FILE = 'chain-heads.jsonl';
 export const CHAIN_JOURNAL_FILE = 'chain-journal.bin';
 
@@ -199,6 +202,14 @@ function gatewaySource(
 /** The configuration to read: --config, else the default one when no --engine-config is given. */
 function configPathOf(opts: SourceOptions, notes: string[]): string | undefined {
   if (opts.config !== undefined || opts.engineConfig !== undefined) return opts.config;
+  // An `npm start` data root (given, else ./data) holds the gateway file the exchange last ran
+  // with (processes/exchange-layout.ts): every shard it ran, where --shards N put their data.
+  for (const root of opts.dataDirs.length > 0 ? opts.dataDirs : [NPM_START_DATA_ROOT]) {
+    const written = path.join(root, NPM_START_GATEWAY_CONFIG);
+    if (!fs.existsSync(written)) continue;
+    notes.push(`config: ${path.relative(process.cwd(), written)} (default: the configuration \`npm start\` ran with)`);
+    return written;
+  }
   if (!fs.existsSync(DEFAULT_CONFIG))
     throw new SourceError(
       'no --config or --engine-config given (the engine configuration is not in the data directories)',

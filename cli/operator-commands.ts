@@ -23,7 +23,8 @@ const ADD_NODE_WAIT_MS_DEFAULT = 60_000;
 const MEMBERSHIP_TIMEOUT_MS = 10_000;
 const POLL_MS = 100;
 
-export const OPERATOR_USAGE = `  cluster status [--cluster FILE] [--json]        (every replica's role, term, commit, applied, lag, snapshot)
+export const OPERATOR_USAGE = `  cluster status [--cluster FILE | --config GATEWAY_FILE [--shard S]] [--json]
+                                                   (every replica's role, term, commit, applied, lag, snapshot; every shard with --config)
   halt SYMBOL | resume SYMBOL                      (gateway admin API: --url U --key K --secret S, admin key by default)
   kill-switch ACCOUNT [--off]
   slow-orders [--limit N]                          (the gateway's slowest recent requests, stage by stage)
@@ -34,8 +35,12 @@ export const OPERATOR_USAGE = `  cluster status [--cluster FILE] [--json]       
 
 const HELP: Record<string, string> = {
   cluster: `usage: matchbook cluster status [--cluster ${CLUSTER_DEFAULT}] [--json]
+       matchbook cluster status --config GATEWAY_FILE [--shard S] [--json]
   Asks every member's client port for its status. Columns: lag = commit - applied on that
-  member; behind = the leader's commit - the member's applied. Exit 1 if no member answers.`,
+  member; behind = the leader's commit - the member's applied. Exit 1 if no member answers.
+  --config: every shard of the gateway file (npm start: <data root>/config/gateway-local.json),
+  one table each (--json: {"shards":[{"shard","cluster","members"}]}); --shard S: that one.
+  Exit 1 if a shard has no member answering.`,
   halt: 'usage: matchbook halt SYMBOL [--url http://127.0.0.1:8080] [--key demo-admin] [--secret demo-admin-secret-change-me]\n  Halts trading in SYMBOL (POST /v1/admin/halt).',
   resume:
     'usage: matchbook resume SYMBOL [--url U] [--key K] [--secret S]\n  Resumes trading in SYMBOL (POST /v1/admin/resume).',
@@ -71,6 +76,8 @@ function parseOperatorArgs(args: string[]) {
     options: {
       help: { type: 'boolean', short: 'h', default: false },
       cluster: { type: 'string', default: process.env.MATCHBOOK_CLUSTER ?? CLUSTER_DEFAULT },
+      config: { type: 'string' },
+      shard: { type: 'string' },
       json: { type: 'boolean', default: false },
       url: { type: 'string', default: process.env.MATCHBOOK_URL ?? 'http://127.0.0.1:8080' },
       key: { type: 'string', default: process.env.MATCHBOOK_ADMIN_KEY ?? 'demo-admin' },
@@ -107,6 +114,8 @@ export async function runOperator(argv: string[]): Promise<number | undefined> {
           throw new UsageError(
             pos[0] === undefined ? 'cluster needs a subcommand: status' : `unknown: cluster ${pos.join(' ')}`,
           );
+        if (a.config !== undefined) return await shardsStatus(loadShards(a.config, a.shard), a.json);
+        if (a.shard !== undefined) throw new UsageError('--shard needs --config GATEWAY_FILE');
         return await clusterStatus(loadMembers(a.cluster), a.json);
       case 'halt':
       case 'resume': {
@@ -258,55 +267,90 @@ function membershipOf(id: number, conf: NodeStatus['conf'] | undefined): MemberS
   return conf.voters.includes(id) ? 'voter' : conf.learners.includes(id) ? 'learner' : 'none';
 }
 
+/** The shards of a gateway file (`shards: [{id, clusterConfig}]`, paths relative to it), or only `shard`. */
+function loadShards(file: string, shard: string | undefined): { shard: number; cluster: string }[] {
+  let raw: { shards?: { id?: unknown; clusterConfig?: unknown }[] };
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8')) as typeof raw;
+  } catch (err) {
+    throw new UsageError(`cannot read the gateway file ${file}: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(raw.shards)) throw new UsageError(`bad gateway file ${file}: no "shards" array`);
+  const all = raw.shards.map((s, k) => ({
+    shard: typeof s.id === 'number' ? s.id : k,
+    cluster: path.resolve(path.dirname(path.resolve(file)), String(s.clusterConfig)),
+  }));
+  if (shard === undefined) return all;
+  const one = all.filter((s) => String(s.shard) === shard);
+  if (one.length === 0)
+    throw new UsageError(`no shard ${shard} in ${file} (shards: ${all.map((s) => s.shard).join(', ')})`);
+  return one;
+}
+
+/** cluster status of every shard given: one table each, or one JSON document. */
+async function shardsStatus(shards: { shard: number; cluster: string }[], json: boolean): Promise<number> {
+  const all = await Promise.all(
+    shards.map(async (s) => ({ ...s, members: await clusterRows(loadMembers(s.cluster)) })),
+  );
+  if (json) console.log(JSON.stringify({ shards: all }, null, 2));
+  else
+    for (const s of all) {
+      console.log(`shard ${s.shard} (${s.cluster})`);
+      printStatusTable(s.members);
+    }
+  return all.every((s) => s.members.some((r) => r.reachable)) ? 0 : 1;
+}
+
 async function clusterStatus(members: MemberConfig[], json: boolean): Promise<number> {
   const rows = await clusterRows(members);
-  if (json) {
-    console.log(JSON.stringify({ members: rows }, null, 2));
-  } else {
-    const head = [
-      'member',
-      'endpoint',
-      'role',
-      'term',
-      'leader',
-      'commit',
-      'applied',
-      'lag',
-      'behind',
-      'snapshot',
-      'membership',
-    ];
-    const cells = rows.map((r) =>
-      r.reachable
-        ? [
-            r.member,
-            r.endpoint,
-            r.role,
-            r.term,
-            r.leader,
-            r.commit,
-            r.applied,
-            r.lag,
-            r.behindLeader ?? '-',
-            r.snapshotIndex,
-            r.membership ?? '-',
-          ].map(String)
-        : [String(r.member), r.endpoint, `UNREACHABLE (${r.error})`, '', '', '', '', '', '', '', ''],
-    );
-    const widths = head.map((h, c) =>
-      Math.max(h.length, ...cells.map((row) => (row[3] === '' && c === 2 ? 0 : row[c]!.length))),
-    );
-    const line = (row: string[]) =>
-      row
-        .map((v, c) => v.padEnd(widths[c]!))
-        .join('  ')
-        .trimEnd();
-    console.log([line(head), ...cells.map(line)].join('\n'));
-    const protocols = [...new Set(rows.flatMap((r) => (r.consensus !== undefined ? [r.consensus] : [])))];
-    if (protocols.length > 0) console.log(`consensus: ${protocols.join(', ')}`);
-    if (!rows.some((r) => r.role === 'LEADER')) console.log('no leader among the reachable members');
-  }
+  if (json) console.log(JSON.stringify({ members: rows }, null, 2));
+  else printStatusTable(rows);
   return rows.some((r) => r.reachable) ? 0 : 1;
+}
+
+function printStatusTable(rows: MemberStatusRow[]): void {
+  const head = [
+    'member',
+    'endpoint',
+    'role',
+    'term',
+    'leader',
+    'commit',
+    'applied',
+    'lag',
+    'behind',
+    'snapshot',
+    'membership',
+  ];
+  const cells = rows.map((r) =>
+    r.reachable
+      ? [
+          r.member,
+          r.endpoint,
+          r.role,
+          r.term,
+          r.leader,
+          r.commit,
+          r.applied,
+          r.lag,
+          r.behindLeader ?? '-',
+          r.snapshotIndex,
+          r.membership ?? '-',
+        ].map(String)
+      : [String(r.member), r.endpoint, `UNREACHABLE (${r.error})`, '', '', '', '', '', '', '', ''],
+  );
+  const widths = head.map((h, c) =>
+    Math.max(h.length, ...cells.map((row) => (row[3] === '' && c === 2 ? 0 : row[c]!.length))),
+  );
+  const line = (row: string[]) =>
+    row
+      .map((v, c) => v.padEnd(widths[c]!))
+      .join('  ')
+      .trimEnd();
+  console.log([line(head), ...cells.map(line)].join('\n'));
+  const protocols = [...new Set(rows.flatMap((r) => (r.consensus !== undefined ? [r.consensus] : [])))];
+  if (protocols.length > 0) console.log(`consensus: ${protocols.join(', ')}`);
+  if (!rows.some((r) => r.role === 'LEADER')) console.log('no leader among the reachable members');
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -1,6 +1,6 @@
 // The events side of `npm start` on one machine, as child processes: the embedded Kafka-protocol
-// broker (unless KAFKA_BROKERS names a real cluster), the publisher of the shard's committed log,
-// and the query process (read models + REST/gRPC query API). Each prints one `{"event":"ready"…}`
+// broker (unless KAFKA_BROKERS names a real cluster), one publisher per shard (option `shards`;
+// each its own checkpoint dir and ops port, all into the same topics), and the query process (read models + REST/gRPC query API). Each prints one `{"event":"ready"…}`
 // line on stdout when serving; stop() sends SIGTERM and waits (then SIGKILL). Metrics: the
 // broker and the publisher on their --ops ports (defaults :9104 and :9105, after the replicas'
 // :9101–9103), the query process on its REST port.
@@ -36,6 +36,13 @@ export interface LocalEventsOptions {
   publisherOps?: string;
   /** Echo the children's stderr (logs) to ours. */
   echo?: boolean;
+  /**
+   * One publisher per entry (shard s's at index s, `npm start --shards N`): its cluster file,
+   * checkpoint dir (default <dataDir>/publisher for shard 0, <dataDir>/publisher-shard-<s> for
+   * the others) and ops address (default 127.0.0.1:0 for s ≥ 1). Default: the one publisher of
+   * clusterConfigPath into <dataDir>/publisher on publisherOps.
+   */
+  shards?: { clusterConfigPath: string; publisherDataDir?: string; publisherOps?: string }[];
 }
 
 export interface LocalEvents {
@@ -43,9 +50,9 @@ export interface LocalEvents {
   embeddedBroker: boolean;
   queryRest: string;
   queryGrpc: string;
-  /** Where each process serves /metrics: `host:port` (the query process: its REST address). */
-  metrics: { broker?: string; publisher: string; query: string };
-  /** Process ids by name (broker, publisher, query), for CPU accounting (bench/cpu.ts). */
+  /** Where each process serves /metrics: `host:port` (the query process: its REST address; publisher: shard 0's). */
+  metrics: { broker?: string; publisher: string; publishers: string[]; query: string };
+  /** Process ids by name (broker, publisher, publisher-<s> for shard s ≥ 1, query), for CPU accounting (bench/cpu.ts). */
   pids(): Record<string, number>;
   stop(): Promise<void>;
 }
@@ -116,12 +123,46 @@ async function stopChild(c: Child): Promise<void> {
  * relative to our working directory must reach them as the caller meant them.
  */
 function absolutePaths(o: LocalEventsOptions): LocalEventsOptions {
+  const dataDir = path.resolve(o.dataDir);
+  const shards = o.shards ?? [{ clusterConfigPath: o.clusterConfigPath }];
   return {
     ...o,
     clusterConfigPath: path.resolve(o.clusterConfigPath),
     gatewayConfigPath: path.resolve(o.gatewayConfigPath),
-    dataDir: path.resolve(o.dataDir),
+    dataDir,
+    shards: shards.map((sh, s) => ({
+      clusterConfigPath: path.resolve(sh.clusterConfigPath),
+      publisherDataDir: path.resolve(
+        sh.publisherDataDir ?? path.join(dataDir, s === 0 ? 'publisher' : `publisher-shard-${s}`),
+      ),
+      publisherOps: sh.publisherOps ?? (s === 0 ? (o.publisherOps ?? LOCAL_PUBLISHER_OPS_DEFAULT) : '127.0.0.1:0'),
+    })),
   };
+}
+
+/** One publisher per shard, one after the other (each ready before the next starts); their ops addresses. */
+async function startPublishers(opts: LocalEventsOptions, brokers: string, children: Child[]): Promise<string[]> {
+  const metrics: string[] = [];
+  for (const [s, sh] of opts.shards!.entries()) {
+    const p = await start(
+      s === 0 ? 'publisher' : `publisher-${s}`,
+      'events/publisher/main.ts',
+      [
+        '--cluster',
+        sh.clusterConfigPath,
+        '--brokers',
+        brokers,
+        '--data-dir',
+        sh.publisherDataDir!,
+        '--ops',
+        sh.publisherOps!,
+      ],
+      opts.echo ?? false,
+    );
+    children.push(p);
+    metrics.push(`${opsHost(sh.publisherOps!)}:${String(p.ready.opsPort)}`);
+  }
+  return metrics;
 }
 
 export async function startLocalEvents(options: LocalEventsOptions): Promise<LocalEvents> {
@@ -151,23 +192,7 @@ export async function startLocalEvents(options: LocalEventsOptions): Promise<Loc
       brokers = `${String(b.ready.host)}:${String(b.ready.port)}`;
       brokerMetrics = `${opsHost(brokerOps)}:${String(b.ready.opsPort)}`;
     }
-    const publisherOps = opts.publisherOps ?? LOCAL_PUBLISHER_OPS_DEFAULT;
-    const p = await start(
-      'publisher',
-      'events/publisher/main.ts',
-      [
-        '--cluster',
-        opts.clusterConfigPath,
-        '--brokers',
-        brokers,
-        '--data-dir',
-        path.join(opts.dataDir, 'publisher'),
-        '--ops',
-        publisherOps,
-      ],
-      echo,
-    );
-    children.push(p);
+    const publishers = await startPublishers(opts, brokers, children);
     const queryRest = opts.queryRest ?? '127.0.0.1:8081';
     const queryGrpc = opts.queryGrpc ?? '127.0.0.1:50052';
     children.push(
@@ -196,7 +221,8 @@ export async function startLocalEvents(options: LocalEventsOptions): Promise<Loc
       queryGrpc,
       metrics: {
         ...(brokerMetrics !== undefined ? { broker: brokerMetrics } : {}),
-        publisher: `${opsHost(publisherOps)}:${String(p.ready.opsPort)}`,
+        publisher: publishers[0]!,
+        publishers,
         query: queryRest,
       },
       pids() {

@@ -682,10 +682,33 @@ export class Gateway implements GatewayCore, UserStreamCore {
     return r;
   }
 
+  /**
+   * GetOrder by client order id on several shards (no symbol given): asked on each. Found on one
+   * shard: that order; on none: NOT_FOUND (or a shard's UNAVAILABLE, which might have held it);
+   * on several (client order ids are unique per shard only): refused, the symbol is needed.
+   */
+  private async findOrderOnEveryShard(
+    account: number,
+    c: ValidatedCommand,
+  ): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; error: GatewayError }> {
+    const replies = await Promise.all(c.shards.map((shard) => this.findOrder(account, { ...c, shards: [shard] })));
+    const found = c.shards.filter((_, k) => replies[k]!.ok);
+    if (found.length === 1) return replies[c.shards.indexOf(found[0]!)]!;
+    if (found.length > 1)
+      return fail(
+        ErrorCode.INVALID_ARGUMENT,
+        ErrorReason.FIELD_MISSING,
+        `client order id ${c.clientOrderId} names orders on shards ${found.join(', ')}: give the symbol`,
+        { field: 'symbol' },
+      );
+    return replies.find((r) => !r.ok && r.error.code !== ErrorCode.NOT_FOUND) ?? replies[0]!;
+  }
+
   private async findOrder(
     account: number,
     c: ValidatedCommand,
   ): Promise<{ ok: true; body: Record<string, unknown> } | { ok: false; error: GatewayError }> {
+    if (c.clientOrderId !== undefined && c.shards.length > 1) return this.findOrderOnEveryShard(account, c);
     const shard = c.shards[0]!;
     const link = this.links.get(shard);
     if (link === undefined) return fail(ErrorCode.NOT_FOUND, ErrorReason.UNKNOWN_SHARD, `no shard ${shard}`);

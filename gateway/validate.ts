@@ -647,6 +647,11 @@ function massCancel(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardI
 }
 
 function getOrder(d: Record<string, unknown>, ctx: ValidateContext, ix: ShardIndex): ValidatedCommand {
+  // A read may ask every shard: by client order id without a symbol on several shards, the
+  // gateway asks each (Gateway.findOrder), where a cancel or an amend needs the symbol to write.
+  const clOrdId = clientOrderId(d, 'client_order_id');
+  if (ix.ids.length > 1 && clOrdId !== undefined && str(d, 'symbol') === undefined && orderIdOf(d, ctx) === undefined)
+    return { op: Operation.GET_ORDER, shards: [...ix.ids], clientOrderId: clOrdId };
   const named = namedOrder(d, ctx, ix);
   const out: ValidatedCommand = { op: Operation.GET_ORDER, shards: [named.shard] };
   if (named.seq !== undefined) out.orderId = named.seq;

@@ -1,5 +1,6 @@
-// The whole exchange on one machine: three replica processes of one shard (processes/replica.ts)
-// and, in this process, the gateway with its REST and gRPC servers. `npm start` uses it with
+// The whole exchange on one machine: three replica processes per shard (processes/replica.ts;
+// one shard unless `shards` or `clusterConfigPaths` say more) and, in this process, the gateway
+// with its REST and gRPC servers. `npm start` uses it with
 // the example configuration (persistent data under ./data; each replica also serves market
 // data on its `feed` port); the integration tests and the gateway benchmarks use it with a
 // temporary cluster on free ports (with feeds only when asked: option `feed`).
@@ -9,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseClusterConfig } from '../replicator/cluster-config.js';
 import { ProcessCluster, freePort } from '../replicator/process-cluster.js';
+import { splitInstruments } from './shard-plan.js';
 import { loadGatewayConfig, parseGatewayConfig, type GatewayConfig } from '../config/gateway-config.js';
 import { Gateway } from '../gateway/gateway.js';
 import { GrpcGateway } from '../gateway/grpc-server.js';
@@ -21,6 +23,15 @@ import { reportUwsRuntime } from '../ops/uws-runtime.js';
 export interface LocalExchangeOptions {
   /** An existing cluster file (npm start); default: a temporary 3-replica cluster on free ports. */
   clusterConfigPath?: string;
+  /** Existing cluster files, shard s's at index s (npm start --shards N); wins over clusterConfigPath. */
+  clusterConfigPaths?: string[];
+  /**
+   * Temporary clusters: this many shards (default 1), each its own 3-replica cluster on free
+   * ports, the instruments of `instrumentsPath` dealt round-robin over them (shard-plan.ts).
+   */
+  shards?: number;
+  /** Temporary clusters: the engine config dealt over the shards (default engine/examples/instruments.json). */
+  instrumentsPath?: string;
   /** Gateway config file; default: gateway/examples/gateway-local.json with the shard pointed at the cluster. */
   gatewayConfigPath?: string;
   /** Overrides of the gateway config (ports 0 = free ports). */
@@ -45,14 +56,19 @@ export interface LocalExchangeOptions {
 }
 
 export interface LocalExchange {
+  /** Shard 0's replicas (clusters[0]). */
   cluster: ProcessCluster;
+  /** Every shard's replicas, shard s at index s. */
+  clusters: ProcessCluster[];
   gateway: Gateway;
   rest: RestGateway;
   grpc: GrpcGateway;
   restUrl: string;
   grpcAddress: string;
-  /** Market-data WebSocket URL per replica, by node id (members with a `feed` address). */
+  /** Shard 0's market-data WebSocket URL per replica, by node id (members with a `feed` address). */
   feedUrls: Map<number, string>;
+  /** The same for every shard, shard s at index s. */
+  shardFeedUrls: Map<number, string>[];
   config: GatewayConfig;
   /** The gateway config file the exchange runs with (a temporary cluster: the one written for it). */
   gatewayConfigPath: string;
@@ -71,22 +87,41 @@ const RESTART_READY_TIMEOUT_MS = 60_000;
 
 const EXAMPLE_GATEWAY_CONFIG = packagePath('gateway/examples/gateway-local.json');
 
-export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promise<LocalExchange> {
-  const temp = opts.clusterConfigPath === undefined;
-  const cluster = temp
-    ? await ProcessCluster.create({
-        fsync: opts.fsync ?? true,
-        ...(opts.echo !== undefined ? { echo: opts.echo } : {}),
-        ...(opts.ops === true ? { ops: true } : {}),
-        ...(opts.consensus !== undefined ? { consensus: opts.consensus } : {}),
-      })
-    : ProcessCluster.open(opts.clusterConfigPath!, { ...(opts.echo !== undefined ? { echo: opts.echo } : {}) });
-  if (temp && (opts.feed === true || opts.clusterOverrides !== undefined)) {
-    // The cluster file was just written; add a feed address per member before anyone reads it.
-    const raw = JSON.parse(readFileSync(cluster.configPath, 'utf8')) as { members: Record<string, unknown>[] };
-    if (opts.feed === true) for (const m of raw.members) m.feed = `127.0.0.1:${await freePort()}`;
+/** The shards' clusters: the given files (kept data), or temporary ones on free ports. */
+async function openClusters(opts: LocalExchangeOptions): Promise<{ clusters: ProcessCluster[]; temp: boolean }> {
+  const echo = opts.echo !== undefined ? { echo: opts.echo } : {};
+  const files = opts.clusterConfigPaths ?? (opts.clusterConfigPath !== undefined ? [opts.clusterConfigPath] : []);
+  if (files.length > 0) return { clusters: files.map((f) => ProcessCluster.open(f, echo)), temp: false };
+  const n = opts.shards ?? 1;
+  const instruments = opts.instrumentsPath ?? packagePath('engine/examples/instruments.json');
+  const plan = splitInstruments(JSON.parse(readFileSync(instruments, 'utf8')) as Record<string, unknown>, n);
+  const clusters: ProcessCluster[] = [];
+  for (const shardFile of plan) {
+    const cluster = await ProcessCluster.create({
+      fsync: opts.fsync ?? true,
+      shardConfigPath: instruments,
+      ...echo,
+      ...(opts.ops === true ? { ops: true } : {}),
+      ...(opts.consensus !== undefined ? { consensus: opts.consensus } : {}),
+    });
+    // The cluster file was just written; before anyone reads it: several shards each get their
+    // dealt instruments (in the cluster's temp dir, removed with it), `feed` a feed address per
+    // member, and the caller's overrides (`tls`, `feedTls`) apply.
+    const raw = JSON.parse(readFileSync(cluster.configPath, 'utf8')) as Record<string, unknown>;
+    if (n > 1) {
+      raw.shardConfig = path.join(cluster.dir, `instruments-shard-${String(shardFile.shardId)}.json`);
+      writeFileSync(raw.shardConfig as string, JSON.stringify(shardFile, null, 2));
+    }
+    if (opts.feed === true)
+      for (const m of raw.members as Record<string, unknown>[]) m.feed = `127.0.0.1:${await freePort()}`;
     writeFileSync(cluster.configPath, JSON.stringify({ ...raw, ...opts.clusterOverrides }, null, 2));
+    clusters.push(cluster);
   }
+  return { clusters, temp: true };
+}
+
+/** Market-data WebSocket URL per replica of `cluster`, by node id (members with a `feed` address). */
+function feedUrlsOf(cluster: ProcessCluster): Map<number, string> {
   const feedUrls = new Map<number, string>();
   const clusterFile = parseClusterConfig(
     JSON.parse(readFileSync(cluster.configPath, 'utf8')) as unknown,
@@ -100,14 +135,25 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
         `${wsScheme}://${m.feed.host.includes(':') ? `[${m.feed.host}]` : m.feed.host}:${m.feed.port}/v1/ws`,
       );
   }
+  return feedUrls;
+}
+
+/** Starts every shard's replicas and waits for their leaders; a failed start (no leader: e.g. replicas and clients disagree on TLS) leaves no replica running. */
+async function startClusters(clusters: ProcessCluster[]): Promise<void> {
   try {
-    await cluster.startAll();
-    await cluster.waitForLeader(30_000);
+    await Promise.all(clusters.map((c) => c.startAll()));
+    await Promise.all(clusters.map((c) => c.waitForLeader(30_000)));
   } catch (err) {
-    // A failed start (no leader: e.g. replicas and clients disagree on TLS) leaves no replica running.
-    await cluster.stop();
+    await Promise.all(clusters.map((c) => c.stop()));
     throw err;
   }
+}
+
+export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promise<LocalExchange> {
+  const { clusters, temp } = await openClusters(opts);
+  const cluster = clusters[0]!;
+  const shardFeedUrls = clusters.map(feedUrlsOf);
+  await startClusters(clusters);
 
   let config: GatewayConfig;
   let configPath = opts.gatewayConfigPath ?? EXAMPLE_GATEWAY_CONFIG;
@@ -122,7 +168,7 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
       ...raw,
       ...(temp
         ? {
-            shards: [{ id: 0, clusterConfig: cluster.configPath }],
+            shards: clusters.map((c, id) => ({ id, clusterConfig: c.configPath })),
             signingKey: path.join(dir, 'exchange-ed25519.pem'),
             dataDir: dir,
           }
@@ -146,6 +192,7 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
   let stopped = false;
   const ex: LocalExchange = {
     cluster,
+    clusters,
     gateway: edges.gateway,
     rest: edges.rest,
     grpc: edges.grpc,
@@ -153,7 +200,8 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
     gatewayConfigPath: configPath,
     restUrl: `${config.tls !== undefined ? 'https' : 'http'}://${config.listen.rest.host}:${edges.restPort}`,
     grpcAddress: `${config.listen.grpc.host}:${edges.grpcPort}`,
-    feedUrls,
+    feedUrls: shardFeedUrls[0]!,
+    shardFeedUrls,
     async restartGateway(o = {}) {
       if (o.crash === true) ex.gateway.userStreamJournal?.abandon();
       await stopGateway(ex);
@@ -166,8 +214,8 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
       stopped = true;
       await stopGateway(ex);
       // Graceful for the replicas: each finishes its Ready in progress.
-      await Promise.all(cluster.ids.map((id) => cluster.terminate(id)));
-      await cluster.stop();
+      await Promise.all(clusters.flatMap((c) => c.ids.map((id) => c.terminate(id))));
+      await Promise.all(clusters.map((c) => c.stop()));
     },
   };
   return ex;

@@ -633,12 +633,14 @@ describe('MassCancel and GetOrder', () => {
     expect(p.ok && p.command).toEqual({ op: 'GetOrder', shards: [0], orderId: 77 });
     expectReject(both(G, { order_id: toGlobalOrderId(9, 5) }), ErrorCode.NOT_FOUND, 'order not found');
   });
-  it('get order by client order id: routed by symbol (or the only shard), exactly one of the two ids', () => {
+  it('get order by client order id: routed by symbol (or the only shard, or every shard), exactly one of the two ids', () => {
     const r = both(G, { client_order_id: 'c-9', symbol: 'SOL-USD' });
     expect(r.ok && r.command).toEqual({ op: 'GetOrder', shards: [1], clientOrderId: 'c-9' });
     const one = both(G, { client_order_id: 'c-9' }, { client_order_id: 'c-9' }, { ...ctx, shards: ONE_SHARD });
     expect(one.ok && one.command).toEqual({ op: 'GetOrder', shards: [0], clientOrderId: 'c-9' });
-    invalid(both(G, { client_order_id: 'c-9' }), 'symbol is required with client_order_id');
+    // Without a symbol on several shards: a read, asked on every shard (the gateway's findOrder).
+    const every = both(G, { client_order_id: 'c-9' });
+    expect(every.ok && every.command).toEqual({ op: 'GetOrder', shards: [0, 1], clientOrderId: 'c-9' });
     invalid(both(G, { client_order_id: 'c-9', order_id: 5 }), 'not both');
     invalid(both(G, { client_order_id: 'no spaces', symbol: 'SOL-USD' }), 'client_order_id must be');
     invalid(both(G, { order_id: toGlobalOrderId(1, 5), symbol: 'BTC-USD' }), 'not traded on the shard');

@@ -8,6 +8,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseClusterConfig, type MemberConfig } from '../replicator/cluster-config.js';
+import { loadTlsMaterial, type TlsMaterial } from '../ops/tls-settings.js';
+
+/** A member as the operator reaches it: its addresses and the cluster's client TLS (the cluster file's `tls`), if any. */
+type Member = MemberConfig & { tls?: TlsMaterial | undefined };
 import type { NodeStatus } from '../replicator/log.js';
 import { requestOnce } from '../replicator/client/client.js';
 import { OrderEntryRestClient, type AdminRoute, type RestResponse } from '../gateway/client/rest-client.js';
@@ -185,7 +189,7 @@ function waitMs(v: string | undefined, dflt: number): number {
   return Number(v);
 }
 
-function loadMembers(file: string): MemberConfig[] {
+function loadMembers(file: string): Member[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -193,7 +197,10 @@ function loadMembers(file: string): MemberConfig[] {
     throw new UsageError(`cannot read the cluster file ${file}: ${(err as Error).message}`);
   }
   try {
-    return parseClusterConfig(JSON.parse(text) as unknown, path.dirname(path.resolve(file))).members;
+    const cfg = parseClusterConfig(JSON.parse(text) as unknown, path.dirname(path.resolve(file)));
+    // The operator dials the client port as the gateway does: with the cluster's TLS when it has one.
+    const tls = cfg.tls !== undefined ? loadTlsMaterial(cfg.tls) : undefined;
+    return cfg.members.map((m) => ({ ...m, tls }));
   } catch (err) {
     throw new UsageError(`bad cluster file ${file}: ${(err as Error).message}`);
   }
@@ -224,9 +231,9 @@ export interface MemberStatusRow {
   consensus?: 'raft' | 'multipaxos';
 }
 
-async function statusOf(m: MemberConfig): Promise<{ ok: true; status: NodeStatus } | { ok: false; error: string }> {
+async function statusOf(m: Member): Promise<{ ok: true; status: NodeStatus } | { ok: false; error: string }> {
   try {
-    const r = await requestOnce(m.client, { op: 'status' }, STATUS_TIMEOUT_MS);
+    const r = await requestOnce(m.client, { op: 'status' }, STATUS_TIMEOUT_MS, m.tls);
     if (r.ok !== true) return { ok: false, error: String(r.message ?? r.error ?? 'error reply') };
     return { ok: true, status: r.status as NodeStatus };
   } catch (err) {
@@ -234,7 +241,7 @@ async function statusOf(m: MemberConfig): Promise<{ ok: true; status: NodeStatus
   }
 }
 
-export async function clusterRows(members: MemberConfig[]): Promise<MemberStatusRow[]> {
+export async function clusterRows(members: Member[]): Promise<MemberStatusRow[]> {
   const replies = await Promise.all(members.map(statusOf));
   const leaderStatus = replies.find(
     (r): r is { ok: true; status: NodeStatus } => r.ok && r.status.role === 'LEADER',
@@ -301,7 +308,7 @@ async function shardsStatus(shards: { shard: number; cluster: string }[], json: 
   return all.every((s) => s.members.some((r) => r.reachable)) ? 0 : 1;
 }
 
-async function clusterStatus(members: MemberConfig[], json: boolean): Promise<number> {
+async function clusterStatus(members: Member[], json: boolean): Promise<number> {
   const rows = await clusterRows(members);
   if (json) console.log(JSON.stringify({ members: rows }, null, 2));
   else printStatusTable(rows);
@@ -355,7 +362,7 @@ function printStatusTable(rows: MemberStatusRow[]): void {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-async function transferLeader(members: MemberConfig[], to: number, waitMsMax: number): Promise<number> {
+async function transferLeader(members: Member[], to: number, waitMsMax: number): Promise<number> {
   const rows = await clusterRows(members);
   const leaderRow = rows.find((r) => r.role === 'LEADER');
   if (leaderRow === undefined) {
@@ -371,7 +378,7 @@ async function transferLeader(members: MemberConfig[], to: number, waitMsMax: nu
   const leader = members.find((m) => m.id === leaderRow.member)!;
   let reply: Record<string, unknown>;
   try {
-    reply = await requestOnce(leader.client, { op: 'transfer-leader', to }, STATUS_TIMEOUT_MS * 5);
+    reply = await requestOnce(leader.client, { op: 'transfer-leader', to }, STATUS_TIMEOUT_MS * 5, leader.tls);
   } catch (err) {
     console.error(`cannot reach the leader ${leader.id}: ${(err as Error).message}`);
     return 1;
@@ -398,7 +405,7 @@ async function transferLeader(members: MemberConfig[], to: number, waitMsMax: nu
 }
 
 /** The leader's member entry and status, or an error printed and undefined. */
-async function findLeader(members: MemberConfig[]): Promise<{ member: MemberConfig; status: NodeStatus } | undefined> {
+async function findLeader(members: Member[]): Promise<{ member: Member; status: NodeStatus } | undefined> {
   const replies = await Promise.all(members.map(statusOf));
   for (let k = 0; k < members.length; k++) {
     const r = replies[k]!;
@@ -412,7 +419,7 @@ async function findLeader(members: MemberConfig[]): Promise<{ member: MemberConf
 
 /** Sends one membership change to the leader; prints a refusal and returns undefined. */
 async function changeMembership(
-  members: MemberConfig[],
+  members: Member[],
   change: 'add-learner' | 'promote' | 'remove',
   node: number,
 ): Promise<{ conf: NodeStatus['conf']; index: number } | undefined> {
@@ -420,7 +427,12 @@ async function changeMembership(
   if (leader === undefined) return undefined;
   let reply: Record<string, unknown>;
   try {
-    reply = await requestOnce(leader.member.client, { op: 'membership', change, node }, MEMBERSHIP_TIMEOUT_MS);
+    reply = await requestOnce(
+      leader.member.client,
+      { op: 'membership', change, node },
+      MEMBERSHIP_TIMEOUT_MS,
+      leader.member.tls,
+    );
   } catch (err) {
     console.error(
       `${change} node ${node}: no answer from the leader ${leader.member.id}: ${(err as Error).message} (check the membership with cluster status before retrying)`,
@@ -436,7 +448,7 @@ async function changeMembership(
   return { conf: reply.conf as NodeStatus['conf'], index: reply.index as number };
 }
 
-async function addNode(members: MemberConfig[], id: number, waitMsMax: number): Promise<number> {
+async function addNode(members: Member[], id: number, waitMsMax: number): Promise<number> {
   const target = members.find((m) => m.id === id)!;
   const own = await statusOf(target);
   if (!own.ok) {
@@ -482,7 +494,7 @@ async function addNode(members: MemberConfig[], id: number, waitMsMax: number): 
   return 0;
 }
 
-async function removeNode(members: MemberConfig[], id: number): Promise<number> {
+async function removeNode(members: Member[], id: number): Promise<number> {
   const leader = await findLeader(members);
   if (leader === undefined) return 1;
   const { voters, learners } = leader.status.conf;
@@ -498,12 +510,12 @@ async function removeNode(members: MemberConfig[], id: number): Promise<number> 
   return 0;
 }
 
-async function snapshot(members: MemberConfig[], waitMsMax: number): Promise<number> {
+async function snapshot(members: Member[], waitMsMax: number): Promise<number> {
   const results = await Promise.all(
     members.map(async (m) => {
       let r: Record<string, unknown>;
       try {
-        r = await requestOnce(m.client, { op: 'snapshot' }, STATUS_TIMEOUT_MS * 5);
+        r = await requestOnce(m.client, { op: 'snapshot' }, STATUS_TIMEOUT_MS * 5, m.tls);
       } catch (err) {
         return { member: m.id, ok: false, error: (err as Error).message };
       }

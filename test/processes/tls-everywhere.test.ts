@@ -25,6 +25,7 @@ import { startLocalExchange, type LocalExchange } from '../../processes/local-ex
 import { requestOnce } from '../../replicator/client/client.js';
 import { freePort } from '../../replicator/process-cluster.js';
 import { makeCa, makeLeaf } from '../../bench/tls/throwaway-ca.js';
+import { runOperatorCaptured } from '../cli/run-operator.js';
 
 const opensslInstalled = spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0;
 if (!opensslInstalled) console.warn('openssl is missing: the TLS test is skipped (apt-get install -y openssl)');
@@ -264,6 +265,14 @@ describe.skipIf(!opensslInstalled)('TLS on every edge', () => {
         (await ex!.cluster.status(id))!.commit > commitBefore ? true : undefined,
       );
   }, 180_000);
+
+  it("the operator CLI reaches the replicas with the cluster file's TLS (cluster status)", async () => {
+    const r = await runOperatorCaptured(['cluster', 'status', '--cluster', ex!.cluster.configPath, '--json']);
+    expect(r.code, r.err).toBe(0);
+    const rows = (JSON.parse(r.out) as { members: { reachable: boolean; role?: string }[] }).members;
+    expect(rows.map((m) => m.reachable)).toEqual([true, true, true]);
+    expect(rows.filter((m) => m.role === 'LEADER')).toHaveLength(1);
+  }, 60_000);
 
   it('plaintext clients are refused on every port', async () => {
     // gRPC without TLS: the channel never becomes ready; the call fails UNAVAILABLE.

@@ -82,23 +82,26 @@ export function dcLayout(eventsOnOneHost = false): LayoutSpec {
 /**
  * `regions`: 5 replicas over 3 regions (2+2+1), a gateway in each region, the events services
  * in region 1. One-way delays 5/20/15 ms: round trips of 10 ms (1↔2), 40 ms (1↔3), 30 ms (2↔3).
+ * `compact` (the test, fewer processes on a 2-core machine): one gateway and one events host
+ * (broker, publisher, query), both in region 2.
  */
-export function regionsLayout(): LayoutSpec {
+export function regionsLayout(compact = false): LayoutSpec {
+  const services: HostSpec[] = compact
+    ? [
+        { name: 'gw2', region: 2, index: 10, roles: ['gateway'] },
+        { name: 'ev', region: 2, index: 20, roles: ['broker', 'publisher', 'query'] },
+      ]
+    : [
+        { name: 'gw1', region: 1, index: 10, roles: ['gateway'] },
+        { name: 'gw2', region: 2, index: 10, roles: ['gateway'] },
+        { name: 'gw3', region: 3, index: 10, roles: ['gateway'] },
+        { name: 'broker', region: 1, index: 20, roles: ['broker'] },
+        { name: 'pub', region: 1, index: 21, roles: ['publisher'] },
+        { name: 'query', region: 1, index: 22, roles: ['query'] },
+      ];
   return {
     name: 'regions',
-    hosts: [
-      replica(1, 1, 1),
-      replica(2, 1, 2),
-      replica(3, 2, 1),
-      replica(4, 2, 2),
-      replica(5, 3, 1),
-      { name: 'gw1', region: 1, index: 10, roles: ['gateway'] },
-      { name: 'gw2', region: 2, index: 10, roles: ['gateway'] },
-      { name: 'gw3', region: 3, index: 10, roles: ['gateway'] },
-      { name: 'broker', region: 1, index: 20, roles: ['broker'] },
-      { name: 'pub', region: 1, index: 21, roles: ['publisher'] },
-      { name: 'query', region: 1, index: 22, roles: ['query'] },
-    ],
+    hosts: [replica(1, 1, 1), replica(2, 1, 2), replica(3, 2, 1), replica(4, 2, 2), replica(5, 3, 1), ...services],
     interRegionDelayMs: { '1-2': 5, '1-3': 20, '2-3': 15 },
     // Election timeout 600 ms: well above the slowest round trip (40 ms) plus a loaded machine.
     raft: { tickMs: 20, electionTicks: 30, heartbeatTicks: 3 },

@@ -7,31 +7,22 @@
 // in the log exactly once, refused ones absent, replicas on one state, the read models equal a
 // replay). Root only (CI runs as root): skipped, saying why, without `ip netns`.
 
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { check, type ReplicaHash, type ReplicaLog } from '../../chaos/checker.js';
-import { keyOf, CHAOS_ACCOUNTS } from '../../chaos/stack.js';
-import { Workload } from '../../chaos/workload.js';
+import { keyOf } from '../../chaos/stack.js';
 import { Deployment } from '../../deploy/netns/deployment.js';
 import { dcLayout } from '../../deploy/netns/layouts.js';
 import { netnsUnavailable, unusedNet } from '../../deploy/netns/netns.js';
-import { parseConfig } from '../../engine/config.js';
-import { ReadModelConsumer } from '../../events/read-models/consumer.js';
-import { readWholeLog } from '../../events/read-models/reference.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
-import { NO_LOG } from '../../ops/log.js';
 import type { ExecutionReportOut } from '../../api/execution-report.js';
-import { Prng } from '../../replicator/prng.js';
-import { REPO_ROOT, sleep } from '../../replicator/process-cluster.js';
+import { sleep } from '../../replicator/process-cluster.js';
+import { CONVERGE_MS, checkedUnderFaults } from './netns-checks.js';
 
 const unavailable = netnsUnavailable();
 if (unavailable !== undefined) console.warn(`test/hosts/netns-hosts.test.ts skipped: ${unavailable}`);
 
-/** Generous bound for anything the cluster must reach after healing (ms). */
-const CONVERGE_MS = 90_000;
 /** How long each cut is held (ms): many election timeouts (300 ms), few orders. */
 const HOLD_MS = 3_000;
 
@@ -72,67 +63,9 @@ describe.skipIf(unavailable !== undefined)('hosts as network namespaces (dc layo
   });
 
   it('keeps every invariant through partitions, a leader cut off and a flapping link', async () => {
-    const readModels = new ReadModelConsumer({
-      brokers: [d.brokers],
-      dataDir: path.join(dir, 'operator-read-models'),
-      groupId: 'netns-test-read-models',
-      snapshotIntervalMs: 1_000,
-      log: NO_LOG,
-      kafkaLogLevel: logLevel.NOTHING,
-    });
-    await readModels.start();
-    // Stopped in any case before the network goes (afterAll): nothing of ours keeps dialling 10.x.
-    try {
-      await workloadUnderFaults(d, readModels, logLines);
-    } finally {
-      await readModels.stop();
-    }
+    await checkedUnderFaults(d, { gateway: 'gw', eventsHost: 'ev', faults, log: logLines, dir });
   }, 600_000);
 });
-
-/** A REST workload under the faults, then convergence, every replica's log, the read models, and the checker. */
-async function workloadUnderFaults(d: Deployment, readModels: ReadModelConsumer, logLines: string[]): Promise<void> {
-  const workload = new Workload({
-    restUrl: d.restUrl('gw'),
-    accounts: CHAOS_ACCOUNTS,
-    rng: new Prng(21),
-    ratePerClient: 4,
-    maxOps: 1_000,
-  });
-  workload.start();
-  let leaderCutAtMs = 0;
-  try {
-    leaderCutAtMs = await faults(d);
-  } finally {
-    await workload.stop();
-  }
-  const hashes = await converge(d);
-  const applied = Math.max(...hashes.map((h) => h.applied));
-  const logs: ReplicaLog[] = await Promise.all(
-    d.endpoints.map(async (e) => ({ id: e.id, entries: await readWholeLog([e], applied) })),
-  );
-  const deadline = Date.now() + CONVERGE_MS;
-  while (Date.now() < deadline && !(publishedIndex(d) >= applied && (await readModels.caughtUp()))) await sleep(200);
-  const config = parseConfig(
-    JSON.parse(readFileSync(path.join(REPO_ROOT, 'engine/examples/instruments.json'), 'utf8')),
-  );
-  const result = check({
-    ops: workload.ops,
-    entries: logs[0]!.entries,
-    config,
-    replicas: hashes,
-    logs,
-    readModels: readModels.model,
-  });
-  expect(
-    { violations: result.violations, lost: result.lost, duplicates: result.duplicates },
-    logLines.join('\n'),
-  ).toEqual({ violations: [], lost: 0, duplicates: 0 });
-  expect(result.acked).toBeGreaterThan(20);
-  // The new leader served: orders sent after the old leader's host was cut off were acknowledged.
-  expect(workload.ops.some((o) => o.outcome === 'ok' && o.sentAtMs > leaderCutAtMs)).toBe(true);
-  expect(result.k).toBe(1);
-}
 
 /**
  * The faults, in order: a follower's host cut off, then the leader's (a new leader must take
@@ -168,29 +101,4 @@ async function faults(d: Deployment): Promise<number> {
   await d.leader(CONVERGE_MS);
   await sleep(HOLD_MS);
   return cutAtMs;
-}
-
-/** Every replica answering with the same applied index and state hash (bounded). */
-async function converge(d: Deployment): Promise<ReplicaHash[]> {
-  const deadline = Date.now() + CONVERGE_MS;
-  for (;;) {
-    const ss = await Promise.all(d.endpoints.map((e) => d.status(e.id, 5_000, true)));
-    const all = ss.filter((s) => s !== undefined);
-    if (
-      all.length === ss.length &&
-      all.every((s) => s.applied === all[0]!.applied && s.stateHash === all[0]!.stateHash)
-    )
-      return all.map((s) => ({ id: s.id, applied: s.applied, stateHash: s.stateHash! }));
-    if (Date.now() > deadline) return all.map((s) => ({ id: s.id, applied: s.applied, stateHash: s.stateHash ?? '' }));
-    await sleep(200);
-  }
-}
-
-/** The publisher's last published index, from its status lines. */
-function publishedIndex(d: Deployment): number {
-  const pub = (d.children.get('ev') ?? []).find((c) => c.name === 'ev/publisher');
-  const lines = (pub?.lines ?? []).filter((l) => l.startsWith('{"event":"status"'));
-  return lines.length === 0
-    ? 0
-    : Number((JSON.parse(lines[lines.length - 1]!) as { publishedIndex: number }).publishedIndex);
 }

@@ -50,8 +50,28 @@ export class TopicRegistry {
     if (set === undefined) return false;
     // Encoded once: every subscriber's frame carries the same bytes.
     const bytes = toBuffer(message);
-    for (const ws of [...set]) if (ws !== except) ws.send(bytes, isBinary);
+    for (const ws of [...set]) {
+      if (ws === except) continue;
+      this.holdUntilTurnEnds(ws);
+      ws.send(bytes, isBinary);
+    }
     return true;
+  }
+
+  private readonly held: CompatWebSocket<unknown>[] = [];
+
+  /**
+   * What a turn of the event loop publishes to a subscriber leaves in one write, as uWS's
+   * loop-wide cork does: the socket is corked at its first publish of the turn and uncorked when
+   * the turn's synchronous work is done (one writev of every frame instead of one write each).
+   */
+  private holdUntilTurnEnds(ws: CompatWebSocket<unknown>): void {
+    if (!ws.hold()) return;
+    if (this.held.push(ws) === 1) process.nextTick(() => this.releaseHeld());
+  }
+
+  private releaseHeld(): void {
+    for (const ws of this.held.splice(0)) ws.release();
   }
 }
 
@@ -198,6 +218,21 @@ export class CompatWebSocket<U> {
   publish(topic: RecognizedString, message: RecognizedString, isBinary = false): boolean {
     this.check();
     return this.ctx.topics.publish(toText(topic), message, isBinary, this as CompatWebSocket<unknown>);
+  }
+
+  private heldByPublish = false;
+
+  /** Corks the socket until release() (TopicRegistry.publish); false when it already is. */
+  hold(): boolean {
+    if (this.heldByPublish) return false;
+    this.heldByPublish = true;
+    this.socket.cork();
+    return true;
+  }
+
+  release(): void {
+    this.heldByPublish = false;
+    this.socket.uncork();
   }
 
   /** Writes made inside `cb` leave in one go (the socket is corked for its duration). */

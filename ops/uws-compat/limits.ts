@@ -32,4 +32,4 @@ export const COMPAT_HTTP_REQUESTS_PER_CONNECTION_MAX = 0;
  * A closing WebSocket whose peer never answers our close frame is destroyed after this (the
  * `ws` package's close timeout is 30 s; uWS shuts the socket down at once after its close frame).
  */
-export const COMPAT_WS_CLOSE_TIMEOUT_MS = 1_000;
+export const COMPAT_WS_CLOSE_TIMEOUT_MS = 10_000;

@@ -28,8 +28,10 @@ import {
   COMPAT_HTTP_IDLE_TIMEOUT_MS,
   COMPAT_HTTP_REQUEST_TIMEOUT_MS,
   COMPAT_HTTP_REQUESTS_PER_CONNECTION_MAX,
+  COMPAT_HTTP_TIMEOUT_CHECK_MS,
 } from './limits.js';
 import { FrameLengthGuard } from './frame-guard.js';
+import { parseRawHead } from './raw-head.js';
 import { Router } from './router.js';
 import { CompatWebSocket, TopicRegistry } from './websocket.js';
 
@@ -56,6 +58,7 @@ class WsRoute {
   readonly open = new Set<CompatWebSocket<unknown>>();
   private readonly maxPayloadBytes: number;
   private idleTimer: NodeJS.Timeout | undefined;
+  private readonly idleMs: number;
 
   constructor(
     readonly behavior: WebSocketBehavior<unknown>,
@@ -69,10 +72,18 @@ class WsRoute {
       perMessageDeflate: false,
       clientTracking: false,
     });
-    const idleMs = (behavior.idleTimeout ?? DEFAULT_IDLE_TIMEOUT_S) * 1000;
-    if (idleMs > 0) {
-      this.idleTimer = setInterval(() => this.sweepIdle(idleMs), Math.max(250, idleMs / 4));
+    this.idleMs = (behavior.idleTimeout ?? DEFAULT_IDLE_TIMEOUT_S) * 1000;
+  }
+
+  /** The idle sweep runs only while the route has open sockets (a stopped server holds no timer). */
+  private watchIdle(): void {
+    if (this.idleMs <= 0) return;
+    if (this.open.size > 0 && this.idleTimer === undefined) {
+      this.idleTimer = setInterval(() => this.sweepIdle(this.idleMs), Math.max(250, this.idleMs / 4));
       this.idleTimer.unref();
+    } else if (this.open.size === 0 && this.idleTimer !== undefined) {
+      clearInterval(this.idleTimer);
+      this.idleTimer = undefined;
     }
   }
 
@@ -101,16 +112,18 @@ class WsRoute {
       const ws = new CompatWebSocket(client, socket, userData, {
         behavior: this.behavior,
         topics: this.topics,
-        onGone: (w) => this.open.delete(w),
+        onGone: (w) => {
+          this.open.delete(w);
+          this.watchIdle();
+        },
       });
       this.open.add(ws);
+      this.watchIdle();
       this.behavior.open?.(ws.asUws());
     });
   }
 
   stop(): void {
-    if (this.idleTimer !== undefined) clearInterval(this.idleTimer);
-    this.idleTimer = undefined;
     for (const ws of [...this.open]) ws.close();
   }
 }
@@ -194,6 +207,7 @@ export class CompatApp {
       requestTimeout: COMPAT_HTTP_REQUEST_TIMEOUT_MS,
       headersTimeout: COMPAT_HTTP_IDLE_TIMEOUT_MS,
       keepAliveTimeout: COMPAT_HTTP_IDLE_TIMEOUT_MS,
+      connectionsCheckingInterval: COMPAT_HTTP_TIMEOUT_CHECK_MS,
     };
     const onRequest = (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res);
     const server =
@@ -202,9 +216,9 @@ export class CompatApp {
         : https.createServer({ ...opts, ...this.tls }, onRequest);
     server.maxRequestsPerSocket = COMPAT_HTTP_REQUESTS_PER_CONNECTION_MAX;
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
-    server.on('clientError', (_err, socket: Duplex) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      socket.destroy();
+    server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => {
+      if (err.code === 'HPE_INVALID_METHOD' && this.onUnknownMethod(err.rawPacket, socket)) return;
+      answerClientError(err, socket);
     });
     this.servers.add(server);
     return server;
@@ -221,6 +235,32 @@ export class CompatApp {
     this.run(match.handler, new CompatHttpResponse(msg, res).asUws(), req);
   }
 
+  /**
+   * A method llhttp does not know (uWS takes any token): the routes answer it on the raw socket,
+   * which then closes (raw-head.ts). False when the head cannot be read: a plain 400 then.
+   */
+  private onUnknownMethod(raw: Buffer | undefined, socket: Duplex): boolean {
+    const head = parseRawHead(raw, COMPAT_HTTP_HEADER_BYTES_MAX);
+    if (head === undefined) return false;
+    socket.on('error', () => undefined);
+    this.answerRaw(new CompatHttpRequest(head as unknown as IncomingMessage), socket);
+    return true;
+  }
+
+  /** A request answered by the HTTP routes on the raw socket (upgrades not ours, unknown methods). */
+  private answerRaw(req: CompatHttpRequest, socket: Duplex): void {
+    const match = this.httpRoutes.match(req.method, req.url);
+    const res = new CompatUpgradeResponse(socket, () => {
+      throw new Error('uws-compat: upgrade() on a route that is not a WebSocket route');
+    });
+    if (match === undefined) {
+      res.writeStatus('404 Not Found').end();
+      return;
+    }
+    req.params = match.params;
+    this.run(match.handler, res.asUws(), req);
+  }
+
   private onUpgrade(msg: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => undefined); // a reset peer: the close that follows is enough
     const req = new CompatHttpRequest(msg);
@@ -228,15 +268,7 @@ export class CompatApp {
     const wsMatch = isWebSocket ? this.wsRouter.match(req.method, req.url) : undefined;
     if (wsMatch === undefined) {
       // Not ours to upgrade: the HTTP routes answer it like any request (then the connection closes).
-      const match = this.httpRoutes.match(req.method, req.url);
-      const res = new CompatUpgradeResponse(socket, () => {
-        throw new Error('uws-compat: upgrade() on a route that is not a WebSocket route');
-      });
-      if (match === undefined) res.writeStatus('404 Not Found').end();
-      else {
-        req.params = match.params;
-        this.run(match.handler, res.asUws(), req);
-      }
+      this.answerRaw(req, socket);
       return;
     }
     const route = wsMatch.handler;
@@ -285,6 +317,19 @@ export class CompatApp {
  */
 function reportHandlerError(err: unknown): void {
   console.error('uws-compat: a handler threw:', err);
+}
+
+const ANSWER_400 = 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
+const ANSWER_431 = 'HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
+
+/**
+ * A request node:http cannot take: 431 over COMPAT_HTTP_HEADER_BYTES_MAX, 400 when unparsable;
+ * one too slow to arrive (a slowloris) is closed without an answer, as uWS does. Always closed.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code !== 'ERR_HTTP_REQUEST_TIMEOUT' && socket.writable)
+    socket.write(err.code === 'HPE_HEADER_OVERFLOW' ? ANSWER_431 : ANSWER_400);
+  socket.destroy();
 }
 
 export function App(_options?: AppOptions): TemplatedApp {

@@ -37,6 +37,11 @@ abstract class CompatResponseBase {
     return this;
   }
 
+  protected hasHeader(lowerCaseKey: string): boolean {
+    for (let i = 0; i < this.headers.length; i += 2) if (this.headers[i]!.toLowerCase() === lowerCaseKey) return true;
+    return false;
+  }
+
   onAborted(handler: () => void): this {
     this.abortHandler = handler;
     return this;
@@ -90,7 +95,7 @@ export class CompatHttpResponse extends CompatResponseBase {
     if (closeConnection === true) this.headers.push('connection', 'close');
     const bytes = toBuffer(body);
     // Given here, not left to node:http: a head written by writeHead() would make it chunk the body.
-    this.headers.push('content-length', String(bytes.byteLength));
+    if (!this.hasHeader('content-length')) this.headers.push('content-length', String(bytes.byteLength));
     this.writeHead();
     this.res.end(bytes);
     return this;

@@ -11,16 +11,24 @@ export const COMPAT_HTTP_HEADER_BYTES_MAX = 4_096;
 
 /**
  * An HTTP connection with nothing to say for this long is closed (uWS: HTTP_IDLE_TIMEOUT_S = 10):
- * as node:http's keep-alive timeout between requests and its headers timeout within one.
+ * as node:http's keep-alive timeout between requests and its headers timeout within one (a
+ * request whose headers are not in by then is closed without an answer, as uWS does).
  */
 export const COMPAT_HTTP_IDLE_TIMEOUT_MS = 10_000;
 
 /**
  * The whole request (headers and body) must arrive within this (node:http requestTimeout; uWS
  * times a slow body out after HTTP_IDLE_TIMEOUT_S without data; node has no per-chunk idle timer
- * for the body, so the whole request gets a few of those). Beyond, node:http answers 408.
+ * for the body, so the whole request gets a few of those). Beyond, the connection is closed without
+ * an answer, as uWS closes a timed-out one.
  */
 export const COMPAT_HTTP_REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * How often node:http checks the two timeouts above (its connectionsCheckingInterval, 30 s by
+ * default, would let a slowloris hold a connection for up to 40 s instead of 10).
+ */
+export const COMPAT_HTTP_TIMEOUT_CHECK_MS = 1_000;
 
 /**
  * Requests one keep-alive connection may carry (node:http maxRequestsPerSocket; 0 = no bound,

@@ -50,7 +50,8 @@ export class TopicRegistry {
     if (set === undefined) return false;
     // Encoded once: every subscriber's frame carries the same bytes.
     const bytes = toBuffer(message);
-    for (const ws of [...set]) {
+    // A Set iterates safely while a send closes (and so unsubscribes) a subscriber.
+    for (const ws of set) {
       if (ws === except) continue;
       this.holdUntilTurnEnds(ws);
       ws.send(bytes, isBinary);

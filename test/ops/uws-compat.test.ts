@@ -3,7 +3,7 @@
 // specific route, the request valid only during its handler, onAborted when the client goes away,
 // onData's chunks, send() 0/1/2 at maxBackpressure and drain, topics (publish, numSubscribers),
 // a frame over maxPayloadLength dropping the connection (1006, as native), a malformed upgrade
-// refused without harm, close handlers on app.close(). The servers' own tests run on the native
+// refused without harm, the idle timeout, close handlers on app.close(). The servers' own tests run on the native
 // binary by default and on this layer with MATCHBOOK_UWS=compat (test/processes/uws-compat-exchange.test.ts).
 
 import net from 'node:net';
@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { HttpRequest, TemplatedApp, us_listen_socket, WebSocket } from 'uWebSockets.js';
 import { WsConnection } from '../../feed/client/ws-connection.js';
 import { App, us_listen_socket_close, us_socket_local_port } from '../../ops/uws-compat/index.js';
+import { COMPAT_HTTP_HEADER_BYTES_MAX } from '../../ops/uws-compat/limits.js';
 
 /** Polls `probe` until it is defined (generous: a loaded 2-core machine). */
 async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
@@ -90,6 +91,11 @@ describe('HTTP', () => {
     const r4 = await fetch(`${base}/v1/book`);
     expect(r4.headers.get('x-q')).toBeNull();
     expect(seen).toEqual(['any post /v1/book/BTC-USD', 'any get /v1/book']);
+    // A method node:http does not know reaches `any` as in uWS (lower case), answered, then closed.
+    const odd = await rawExchange(port, 'FROB /v1/x?a=1 HTTP/1.1\r\nhost: x\r\n\r\n');
+    expect(odd).toMatch(/^HTTP\/1\.1 404 Not Found\r\n/);
+    expect(odd.endsWith('\r\n\r\nnope')).toBe(true);
+    expect(seen[2]).toBe('any frob /v1/x');
   });
 
   it('the request is dead after its handler returns; the body arrives in copies, then isLast', async () => {
@@ -124,6 +130,46 @@ describe('HTTP', () => {
     s.destroy();
     await until('the abort', () => aborted === 1);
   });
+
+  it('refuses headers over COMPAT_HTTP_HEADER_BYTES_MAX (431) and garbage (400), and serves on', async () => {
+    const app = App();
+    app.get('/ok', (res) => {
+      res.end('ok');
+    });
+    const port = await listen(app);
+    const big = await rawExchange(
+      port,
+      `GET /ok HTTP/1.1\r\nhost: x\r\nx-big: ${'b'.repeat(COMPAT_HTTP_HEADER_BYTES_MAX)}\r\n\r\n`,
+    );
+    expect(big).toMatch(/^HTTP\/1\.1 431 /);
+    expect(await rawExchange(port, 'NOT HTTP AT ALL\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await (await fetch(`http://127.0.0.1:${port}/ok`)).text()).toBe('ok');
+  });
+
+  it('a request whose headers trickle in (slowloris) is closed without an answer, as uWS does', async () => {
+    const app = App();
+    app.get('/ok', (res) => {
+      res.end('ok');
+    });
+    const port = await listen(app);
+    const got = await new Promise<{ answer: string; closedByServer: boolean }>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      const head = 'GET /ok HTTP/1.1\r\nhost: x\r\nx-pad: ' + 'p'.repeat(400);
+      let sent = 0;
+      let answer = '';
+      const trickle = setInterval(() => sent < head.length && s.write(head[sent++]!), 250);
+      const giveUp = setTimeout(() => s.destroy(), 60_000); // bounded: a server that never closes fails below
+      s.on('data', (d) => (answer += d.toString('latin1')));
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        clearInterval(trickle);
+        clearTimeout(giveUp);
+        resolve({ answer, closedByServer: sent < head.length });
+      });
+    });
+    expect(got).toEqual({ answer: '', closedByServer: true });
+    expect(await (await fetch(`http://127.0.0.1:${port}/ok`)).text()).toBe('ok');
+  }, 90_000);
 
   it('a handler that throws is reported, the server keeps serving', async () => {
     const app = App();
@@ -289,6 +335,16 @@ describe('WebSocket', () => {
     let r = 0;
     for (let i = 0; i < 2_000 && r !== 2; i++) r = ws.send('z'.repeat(16 * 1024));
     expect(r).toBe(2);
+    expect(s.closed).toEqual([{ id: 1, code: 1006 }]);
+  });
+
+  it('idleTimeout: a client that answers nothing (not even the automatic ping) is closed', async () => {
+    const s = wsApp({ idleTimeout: 1 });
+    const port = await listen(s.app);
+    const mute = await connect(port);
+    await until('open', () => s.open.length === 1);
+    mute.c.pause();
+    await until('the idle close', () => s.closed.length === 1);
     expect(s.closed).toEqual([{ id: 1, code: 1006 }]);
   });
 

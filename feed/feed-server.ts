@@ -28,14 +28,15 @@
 // headers and query are read synchronously, every async HTTP answer is corked, sends outside
 // a uWS callback (timers, publish) are corked.
 
-import uWS, {
-  type HttpRequest,
-  type HttpResponse,
-  type TemplatedApp,
-  type WebSocket,
-  type us_listen_socket,
+import type {
+  HttpRequest,
+  HttpResponse,
+  TemplatedApp,
+  us_listen_socket,
+  us_socket_context_t,
+  WebSocket,
 } from 'uWebSockets.js';
-import { createUwsApp, type UwsTls } from '../ops/uws-app.js';
+import { createUwsApp, type UwsTls, us_listen_socket_close, us_socket_local_port } from '../ops/uws-app.js';
 import { toDecimalForm, type InstrumentDecimals } from './decimal-form.js';
 import { FeedProtoCodec } from './proto-codec.js';
 import type { MarketDataProjector } from './projector.js';
@@ -353,7 +354,7 @@ export class FeedServer {
           return;
         }
         this.listenSocket = ls;
-        this.port = uWS.us_socket_local_port(ls as unknown as uWS.us_socket);
+        this.port = us_socket_local_port(ls);
         const every = (ms: number, fn: () => void, what: string) => {
           const t = setInterval(() => this.guard(what, fn), ms);
           t.unref();
@@ -380,7 +381,7 @@ export class FeedServer {
       this.flushTimer = undefined;
     }
     this.queue = [];
-    if (this.listenSocket !== undefined) uWS.us_listen_socket_close(this.listenSocket);
+    if (this.listenSocket !== undefined) us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
     for (const c of [...this.conns.values()]) this.end(c, FeedCloseCode.GOING_AWAY, 'server shutting down');
     this.releaseTls();
@@ -487,7 +488,7 @@ export class FeedServer {
   // Connections
   // -------------------------------------------------------------------------------------------
 
-  private onUpgrade(res: HttpResponse, req: HttpRequest, context: uWS.us_socket_context_t): void {
+  private onUpgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
     const key = req.getHeader('sec-websocket-key');
     const protocol = req.getHeader('sec-websocket-protocol');
     const extensions = req.getHeader('sec-websocket-extensions');

@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     tls: config.tls,
   });
   warnPlainSecrets(config, pinoLog(logger));
-  const uws = reportUwsRuntime(pinoLog(logger), gateway.metrics.registry).uws; // REST and the user stream; not on the JS fallback
+  const uws = reportUwsRuntime(pinoLog(logger), gateway.metrics.registry).uws; // REST and the user stream: native or the compat layer
   const restPort = await rest.start();
   const grpcPort = await grpc.start();
   process.stdout.write(

@@ -34,8 +34,8 @@
 // carries its API key's RateLimit-* headers (rate-limit-headers.ts). docs/errors.md lists them.
 
 import { STATUS_CODES } from 'node:http';
-import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
-import { createUwsApp, type UwsTls } from '../ops/uws-app.js';
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import { createUwsApp, type UwsTls, us_listen_socket_close, us_socket_local_port } from '../ops/uws-app.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../api/signing.js';
 import { jsonStringifyExact } from '../api/json-exact.js';
 import { ERROR_STATUS, ErrorCode, ErrorReason, errorBody, gatewayError, type GatewayError } from '../api/errors.js';
@@ -288,7 +288,7 @@ export class RestGateway {
           return;
         }
         this.listenSocket = ls;
-        const port = uWS.us_socket_local_port(ls);
+        const port = us_socket_local_port(ls);
         this.log.info('REST listening', { host: this.host, port });
         resolve(port);
       });
@@ -300,7 +300,7 @@ export class RestGateway {
     if (this.stopped) return;
     this.stopped = true;
     this.userStream?.stop();
-    if (this.listenSocket !== undefined) uWS.us_listen_socket_close(this.listenSocket);
+    if (this.listenSocket !== undefined) us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
     // close() (all sockets of the app) exists in this build but not in the published typings.
     (this.app as (TemplatedApp & { close?: () => void }) | undefined)?.close?.();

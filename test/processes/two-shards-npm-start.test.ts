@@ -11,10 +11,7 @@
 // generous bound.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { randomInt } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import net from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -23,21 +20,12 @@ import { main } from '../../cli/matchbook.js';
 import { QueryRestClient } from '../../events/query/client.js';
 import type { OrderResultResponse } from '../../gateway/client/grpc-client.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
-import {
-  EXAMPLE_CLUSTER_CONFIG,
-  EXAMPLE_GATEWAY_CONFIG,
-  clusterConfigFor,
-  exchangeLayout,
-  gatewayConfigFor,
-} from '../../processes/exchange-layout.js';
-import { REPO_ROOT } from '../../replicator/process-cluster.js';
+import { embeddedBrokerEnv, exchangeArgs, pickOffset, pollFor, sleep } from './npm-start-child.js';
 
 /** Bounds (ms) for a loaded 2-core machine: the start boots six replicas and four event processes. */
 const START_MS = 300_000;
 const STOP_MS = 90_000;
 const CHECK_MS = 120_000;
-const POLL_MS = 200;
-const TSX_LOADER = createRequire(import.meta.url).resolve('tsx');
 const K1 = { key: 'demo-key-1', hmacSecret: 'demo-secret-1-change-me' };
 const K2 = { key: 'demo-key-2', hmacSecret: 'demo-secret-2-change-me' };
 
@@ -45,88 +33,15 @@ const workDir = mkdtempSync(path.join(os.tmpdir(), 'mb-npm-start-shards-'));
 const dataRoot = path.join(workDir, 'data');
 let exchange: ChildProcess | undefined;
 let output = '';
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      lastErr = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what} (${String(lastErr)})\n${output.slice(-3000)}`,
-      );
-    await sleep(POLL_MS);
-  }
-}
-
-/** Every address a 2-shard exchange listens on with this offset (from the files it derives its own from). */
-function addressesAt(offset: number): string[] {
-  const read = (f: string) => JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
-  const layout = exchangeLayout(dataRoot, offset, 2);
-  const members = [0, 1].flatMap(
-    (s) =>
-      clusterConfigFor(read(EXAMPLE_CLUSTER_CONFIG), path.dirname(EXAMPLE_CLUSTER_CONFIG), dataRoot, offset, s)
-        .members as Record<string, string>[],
-  );
-  const gateway = gatewayConfigFor(
-    read(EXAMPLE_GATEWAY_CONFIG),
-    path.dirname(EXAMPLE_GATEWAY_CONFIG),
-    dataRoot,
-    'x',
-    offset,
-  );
-  return [
-    ...members.flatMap((m) => [m.raft!, m.client!, m.feed!, m.ops!]),
-    ...Object.values(gateway.listen as Record<string, string>),
-    `127.0.0.1:${layout.events.brokerPort}`,
-    layout.events.brokerOps,
-    ...layout.shards.map((s) => s.publisherOps),
-    layout.events.queryRest,
-    layout.events.queryGrpc,
-  ];
-}
-
-const portFree = (addr: string) =>
-  new Promise<boolean>((resolve) => {
-    const k = addr.lastIndexOf(':');
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(Number(addr.slice(k + 1)), addr.slice(0, k), () => s.close(() => resolve(true)));
-  });
-
-async function pickOffset(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const offset = 10 * randomInt(200, 1_400);
-    if ((await Promise.all(addressesAt(offset).map(portFree))).every(Boolean)) return offset;
-  }
-  throw new Error('no port offset with every port free');
-}
-
-function env(): NodeJS.ProcessEnv {
-  const e = { ...process.env };
-  delete e.KAFKA_BROKERS; // the exchange must run its embedded broker
-  return e;
-}
-
-const exchangeArgs = (args: string[]) => [
-  '--import',
-  TSX_LOADER,
-  path.join(REPO_ROOT, 'processes/exchange.ts'),
-  ...args,
-];
+/** pollFor with the exchange's last output in the timeout's message. */
+const waitFor = <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>) =>
+  pollFor(what, timeoutMs, probe, () => output.slice(-3000));
 
 /** `npm start -- args` that must exit at once (bad usage): its exit code and stderr. */
 function startRefused(args: string[]): { code: number | null; err: string } {
   const r = spawnSync(process.execPath, exchangeArgs(args), {
     cwd: workDir,
-    env: env(),
+    env: embeddedBrokerEnv(),
     encoding: 'utf8',
     timeout: CHECK_MS,
   });
@@ -175,12 +90,12 @@ describe('npm start -- --shards 2', () => {
   it(
     'starts both shards, fills an order on each, shows both in the query API, cluster status and replay --verify, stops',
     async () => {
-      const offset = await pickOffset();
+      const offset = await pickOffset(dataRoot, 2);
       exchange = spawn(process.execPath, exchangeArgs(['--shards', '2', '--port-offset', String(offset)]), {
         cwd: workDir,
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true, // its own process group: the cleanup can reach the replicas it spawns
-        env: env(),
+        env: embeddedBrokerEnv(),
       });
       exchange.stdout!.on('data', (d: Buffer) => (output += d.toString('utf8')));
       exchange.stderr!.on('data', (d: Buffer) => (output += d.toString('utf8')));

@@ -9,12 +9,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseClusterConfig, type MemberConfig } from '../replicator/cluster-config.js';
 import { loadTlsMaterial, type TlsMaterial } from '../ops/tls-settings.js';
-
-/** A member as the operator reaches it: its addresses and the cluster's client TLS (the cluster file's `tls`), if any. */
-type Member = MemberConfig & { tls?: TlsMaterial | undefined };
 import type { NodeStatus } from '../replicator/log.js';
 import { requestOnce } from '../replicator/client/client.js';
 import { OrderEntryRestClient, type AdminRoute, type RestResponse } from '../gateway/client/rest-client.js';
+
+/** A member as the operator reaches it: its addresses and the cluster's client TLS (the cluster file's `tls`), if any. */
+type Member = MemberConfig & { tls?: TlsMaterial | undefined };
 
 const CLUSTER_DEFAULT = 'replicator/examples/cluster-3-local.json';
 const STATUS_TIMEOUT_MS = 1_000;

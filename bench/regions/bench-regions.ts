@@ -189,12 +189,18 @@ async function failover(d: Deployment, layout: LayoutSpec): Promise<Record<strin
   return { killedHost: d.replicaHost(old), newLeader: next, electedMs, firstOrderMsByGateway: perGateway };
 }
 
+/** The member the measurement runs with as leader (r1, region 1 in both layouts). */
+const LEADER_ID = 1;
+
 async function measure(name: string, net: number, log: (l: string) => void): Promise<Record<string, unknown>> {
   const layout = layoutByName(name);
   const dir = mkdtempSync(path.join(os.tmpdir(), `mb-bench-regions-${name}-`));
   const d = await Deployment.start({ layout, dir, runTag: `mb${process.pid}${name[0]}`, net, log, compiled: true });
   try {
     const gws = hostsWith(layout, 'gateway');
+    // The leader where an operator puts it: in region 1, one 10 ms round trip from a quorum
+    // (regions 1 + 2); left to the election it can land in region 3, 30–40 ms from any quorum.
+    await d.transferLeader(LEADER_ID, FAILOVER_WAIT_MS);
     const leader = await d.leader(FAILOVER_WAIT_MS);
     const bridgeConnectMs = await connectRtt(d.address(gws[0]!.name), PORTS.rest);
     const before = await scrape(d, leader);

@@ -158,6 +158,22 @@ export class Deployment {
     }
   }
 
+  /**
+   * Leadership moved to member `to` (the operator's `transfer-leader`, asked of the current
+   * leader) and awaited: where a leader sits decides every commit's round trip across regions.
+   */
+  async transferLeader(to: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const leader = await this.leader(timeoutMs);
+      if (leader === to) return;
+      if (Date.now() > deadline) throw new Error(`leadership not on ${to} within ${timeoutMs} ms (on ${leader})`);
+      const e = this.endpoints.find((x) => x.id === leader)!;
+      await requestOnce(e, { op: 'transfer-leader', to }, timeoutMs).catch(() => undefined);
+      await sleep(500);
+    }
+  }
+
   /** The leader that the replicas answering agree on (polled until `timeoutMs`; throws if none). */
   async leader(timeoutMs: number, excluding: number[] = []): Promise<number> {
     const deadline = Date.now() + timeoutMs;

@@ -43,8 +43,24 @@ export const CLIENT_REQUEST_TIMEOUT_MS = 2_000;
 export const CLIENT_RETRY_DELAY_MS = 25;
 /** Cap of that delay (ms). */
 export const CLIENT_RETRY_DELAY_MS_MAX = 500;
-/** How often the client checks for timed-out requests (ms). */
+/** How often the client checks for timed-out requests and due leader probes (ms). */
 const CLIENT_TIMER_MS = 50;
+/**
+ * The oldest request (or a registration, or a connection attempt) waiting this long (ms) makes
+ * the client ask every replica who leads (a leader probe). Above the replicas' longest election
+ * timeout (ELECTION_TICKS × 2 × TICK_MS = 300 ms), so a healthy leader that is only busy is
+ * seldom probed, and far under CLIENT_REQUEST_TIMEOUT_MS: a silent leader (its host lost with
+ * no reset, SIGSTOP) is left as soon as the others have elected a new one, not 2 s later.
+ */
+export const CLIENT_LEADER_PROBE_AFTER_MS = 400;
+/** At most one probe round per this (ms): a round opens one connection per replica. */
+export const CLIENT_LEADER_PROBE_INTERVAL_MS = 250;
+/**
+ * A replica that has not answered a probe's status within this (ms) counts as silent. Enough for
+ * a TLS handshake across regions (2–3 round trips of ≤ 80 ms); a live target answering later
+ * costs only a wasted round, never a wrong failover (it needs a majority naming another leader).
+ */
+export const CLIENT_LEADER_PROBE_TIMEOUT_MS = 300;
 
 export interface ClientEndpoint {
   id: NodeId;
@@ -64,6 +80,12 @@ export interface ReplicaClientOptions {
   firstRequestSeq?: number;
   windowMax?: number;
   requestTimeoutMs?: number;
+  /** Leader probe (README): default CLIENT_LEADER_PROBE_AFTER_MS; Infinity turns probing off. */
+  probeAfterMs?: number;
+  /** Default CLIENT_LEADER_PROBE_INTERVAL_MS. */
+  probeIntervalMs?: number;
+  /** Default CLIENT_LEADER_PROBE_TIMEOUT_MS. */
+  probeTimeoutMs?: number;
   retryDelayMs?: number;
   retryDelayMsMax?: number;
   /** Default: nothing logged. */
@@ -138,6 +160,8 @@ interface ClientConn {
   reader: FrameReader;
   target: ClientEndpoint;
   ready: boolean;
+  /** When the connection was opened (ms): requests waiting for it count from then. */
+  openedAt: number;
 }
 
 export interface ClientStats {
@@ -147,6 +171,10 @@ export interface ClientStats {
   resends: number;
   failovers: number;
   timeouts: number;
+  /** Leader probe rounds started (a request waited over probeAfterMs). */
+  probes: number;
+  /** Failovers decided by a probe: the target silent, a majority naming another leader that answers as LEADER. */
+  probeFailovers: number;
   /** Sessions registered (the first, and one after each lost session). */
   registrations: number;
   /** Sessions given up after a final refusal (SESSION_EXPIRED, UNKNOWN_SESSION, …). */
@@ -158,6 +186,13 @@ export class ReplicaClient {
   private readonly endpoints: ClientEndpoint[];
   private readonly windowMax: number;
   private readonly requestTimeoutMs: number;
+  private readonly probeAfterMs: number;
+  private readonly probeIntervalMs: number;
+  private readonly probeTimeoutMs: number;
+  /** The probe round in flight (its number), 0 for none; a round's answer counts only if it is still this one. */
+  private probeRound = 0;
+  private probeRounds = 0;
+  private lastProbeAt = 0;
   private readonly retryDelayMs: number;
   private readonly retryDelayMsMax: number;
   private readonly log: Log;
@@ -193,6 +228,8 @@ export class ReplicaClient {
     resends: 0,
     failovers: 0,
     timeouts: 0,
+    probes: 0,
+    probeFailovers: 0,
     registrations: 0,
     sessionsLost: 0,
     errors: {},
@@ -209,6 +246,9 @@ export class ReplicaClient {
     this.nextSeq = opts.firstRequestSeq ?? 1;
     this.windowMax = Math.min(opts.windowMax ?? CLIENT_WINDOW_MAX, CLIENT_INFLIGHT_MAX);
     this.requestTimeoutMs = opts.requestTimeoutMs ?? CLIENT_REQUEST_TIMEOUT_MS;
+    this.probeAfterMs = opts.probeAfterMs ?? CLIENT_LEADER_PROBE_AFTER_MS;
+    this.probeIntervalMs = opts.probeIntervalMs ?? CLIENT_LEADER_PROBE_INTERVAL_MS;
+    this.probeTimeoutMs = opts.probeTimeoutMs ?? CLIENT_LEADER_PROBE_TIMEOUT_MS;
     this.retryDelayMs = opts.retryDelayMs ?? CLIENT_RETRY_DELAY_MS;
     this.retryDelayMsMax = opts.retryDelayMsMax ?? CLIENT_RETRY_DELAY_MS_MAX;
     this.log = opts.log ?? NO_LOG;
@@ -296,7 +336,13 @@ export class ReplicaClient {
     const target = this.endpoints[this.targetIndex % this.endpoints.length]!;
     const { socket, readyEvent } = connectSocket(target, this.tls);
     socket.setNoDelay(true);
-    const conn: ClientConn = { socket, reader: new FrameReader(CLIENT_REPLY_BYTES_MAX), target, ready: false };
+    const conn: ClientConn = {
+      socket,
+      reader: new FrameReader(CLIENT_REPLY_BYTES_MAX),
+      target,
+      ready: false,
+      openedAt: Date.now(),
+    };
     this.conn = conn;
     this.sent = 0;
     const connectTimer = setTimeout(() => {
@@ -533,19 +579,68 @@ export class ReplicaClient {
 
   private checkTimeouts(): void {
     const conn = this.conn;
-    if (conn === undefined || !conn.ready) return;
-    const reg = this.registering;
-    if (reg !== undefined && Date.now() - reg.sentAt > this.requestTimeoutMs) {
-      this.stats.timeouts++;
-      this.failover(undefined, 'REGISTER_TIMEOUT');
-      return;
+    if (conn === undefined) return;
+    const now = Date.now();
+    if (conn.ready) {
+      const reg = this.registering;
+      if (reg !== undefined && now - reg.sentAt > this.requestTimeoutMs) {
+        this.stats.timeouts++;
+        this.failover(undefined, 'REGISTER_TIMEOUT');
+        return;
+      }
+      const oldest = this.window[0];
+      if (this.sent > 0 && oldest !== undefined && now - oldest.sentAt > this.requestTimeoutMs) {
+        this.stats.timeouts++;
+        this.failover(undefined, 'TIMEOUT');
+        return;
+      }
     }
-    if (this.sent === 0) return;
-    const oldest = this.window[0];
-    if (oldest !== undefined && Date.now() - oldest.sentAt > this.requestTimeoutMs) {
-      this.stats.timeouts++;
-      this.failover(undefined, 'TIMEOUT');
-    }
+    const since = this.waitingSince(conn);
+    if (
+      since > 0 &&
+      now - since > this.probeAfterMs &&
+      this.probeRound === 0 &&
+      now - this.lastProbeAt >= this.probeIntervalMs
+    )
+      this.probeLeader(conn, now);
+  }
+
+  /** Since when (ms) the oldest thing the client waits for on `conn` has waited; 0 if it waits for nothing. */
+  private waitingSince(conn: ClientConn): number {
+    if (!conn.ready) return this.outstanding > 0 ? conn.openedAt : 0;
+    if (this.registering !== undefined) return this.registering.sentAt;
+    return this.sent > 0 ? this.window[0]!.sentAt : 0;
+  }
+
+  /**
+   * One probe round: every replica asked for its status on a fresh connection. Off the hot path
+   * (from the timer, at most one round per probeIntervalMs); its answer is dropped if the client
+   * closed, the connection changed or another round began meanwhile.
+   */
+  private probeLeader(conn: ClientConn, now: number): void {
+    const round = ++this.probeRounds;
+    this.probeRound = round;
+    this.lastProbeAt = now;
+    this.stats.probes++;
+    const asks = this.endpoints.map((e) =>
+      requestOnce(e, { op: 'status' }, this.probeTimeoutMs, this.tls).then(
+        (rep) => probeReplyOf(e.id, rep),
+        () => undefined,
+      ),
+    );
+    void Promise.all(asks).then((replies) => {
+      if (this.probeRound !== round) return;
+      this.probeRound = 0;
+      if (this.closed || this.conn !== conn) return;
+      const leader = probeFailoverTarget(conn.target.id, this.endpoints.length, replies);
+      if (leader === undefined) return;
+      this.stats.probeFailovers++;
+      this.log.warn('client: leader probe: the target is silent, a majority names another leader', {
+        from: conn.target.id,
+        to: leader,
+      });
+      this.failover(leader, 'LEADER_PROBE');
+    });
   }
 
   /**
@@ -585,6 +680,42 @@ export class ReplicaClient {
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
+}
+
+/** What a leader probe reads from one replica's status: who it is, its role, whom it follows. */
+export interface ProbeReply {
+  id: NodeId;
+  role: string;
+  leader: NodeId;
+}
+
+/** The probe's view of a status reply from endpoint `id`; undefined for anything malformed or from another node. */
+function probeReplyOf(id: NodeId, rep: Record<string, unknown>): ProbeReply | undefined {
+  const st = rep.status as Record<string, unknown> | undefined;
+  if (rep.ok !== true || typeof st !== 'object' || st === null) return undefined;
+  if (st.id !== id || typeof st.role !== 'string' || typeof st.leader !== 'number') return undefined;
+  return { id, role: st.role, leader: st.leader };
+}
+
+/**
+ * The leader probe's decision (pure): the replica to fail over to now, or undefined to keep
+ * waiting. Only when the target did not answer, and the replies naming one leader L ≠ target
+ * are a majority of all `endpointCount` replicas, and L itself answered as LEADER (Raft and
+ * Multi-Paxos status alike: role 'LEADER', leader = whom the replica follows). A target that
+ * answers is alive, only slow: its requests keep their timeout.
+ */
+export function probeFailoverTarget(
+  target: NodeId,
+  endpointCount: number,
+  replies: readonly (ProbeReply | undefined)[],
+): NodeId | undefined {
+  if (replies.some((r) => r?.id === target)) return undefined;
+  for (const l of replies) {
+    if (l === undefined || l.role !== 'LEADER' || l.leader !== l.id || l.id === target) continue;
+    const agree = replies.filter((r) => r?.leader === l.id).length;
+    if (agree * 2 > endpointCount) return l.id;
+  }
+  return undefined;
 }
 
 /** One request on a fresh connection (status, orders dump). Rejects on timeout or connection failure. */

@@ -20,7 +20,7 @@ import { ChaosNetwork } from './network.js';
 export const CHAOS_ACCOUNTS = [1, 2, 3, 4] as const;
 export const keyOf = (account: number) => ({ key: `chaos-key-${account}`, hmacSecret: `chaos-secret-${account}` });
 /** Generous limits: the workload is bounded by its own rate, and risk rejects would hide nothing here. */
-const RISK = {
+export const CHAOS_RISK = {
   maxOrderQty: 10_000_000,
   maxNotional: 100_000_000_000_000,
   maxOpenOrders: 1_000_000,
@@ -109,7 +109,7 @@ export class ChaosStack {
       JSON.stringify(
         {
           ...example,
-          accounts: CHAOS_ACCOUNTS.map((account) => ({ account, apiKeys: [keyOf(account)], risk: RISK })),
+          accounts: CHAOS_ACCOUNTS.map((account) => ({ account, apiKeys: [keyOf(account)], risk: CHAOS_RISK })),
           listen: { rest: `127.0.0.1:${this.restPort}`, grpc: `127.0.0.1:${this.grpcPort}` },
           shards: [{ id: 0, clusterConfig: cluster.configPath }],
           signingKey: path.join(gwDir, 'exchange-ed25519.pem'),

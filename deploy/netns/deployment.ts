@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CHAOS_ACCOUNTS, keyOf } from '../../chaos/stack.js';
+import { CHAOS_ACCOUNTS, CHAOS_RISK, keyOf } from '../../chaos/stack.js';
 import { type Child, spawnTsx, terminate } from '../../ops/child-process.js';
 import { PACKAGE_ROOT, packagePath } from '../../ops/package-root.js';
 import { requestOnce, type ClientEndpoint } from '../../replicator/client/client.js';
@@ -57,15 +57,6 @@ export interface DeployOptions {
    */
   compiled?: boolean;
 }
-
-/** Generous limits: the workloads are bounded by their own rate. */
-const RISK = {
-  maxOrderQty: 10_000_000,
-  maxNotional: 100_000_000_000_000,
-  maxOpenOrders: 1_000_000,
-  ratePerSec: 100_000,
-  burst: 100_000,
-};
 
 interface HostFiles {
   dir: string;
@@ -244,7 +235,7 @@ export class Deployment {
     const addr = addressOf(this.opts.net, h);
     return {
       ...example,
-      accounts: CHAOS_ACCOUNTS.map((account) => ({ account, apiKeys: [keyOf(account)], risk: RISK })),
+      accounts: CHAOS_ACCOUNTS.map((account) => ({ account, apiKeys: [keyOf(account)], risk: CHAOS_RISK })),
       listen: { rest: `${addr}:${PORTS.rest}`, grpc: `${addr}:${PORTS.grpc}` },
       shards: [{ id: 0, clusterConfig: files.cluster }],
       signingKey: path.join(files.dir, 'gateway', 'exchange-ed25519.pem'),

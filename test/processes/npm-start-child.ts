@@ -4,6 +4,7 @@
 // count (derived from the same example files it derives its own from), an offset whose every
 // port is free, and a bounded poll that names what it waited for.
 
+import type { ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -104,4 +105,15 @@ export async function pickOffset(dataRoot: string, shards = 1): Promise<number> 
     if (free.every(Boolean)) return offset;
   }
   throw new Error('no port offset with every port free');
+}
+
+/** The exchange's whole process group killed (SIGKILL) if it still runs: what an afterAll does whatever the test did. */
+export async function killExchangeGroup(exchange: ChildProcess | undefined): Promise<void> {
+  if (exchange?.pid === undefined || exchange.exitCode !== null) return;
+  try {
+    process.kill(-exchange.pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+  await sleep(1_000);
 }

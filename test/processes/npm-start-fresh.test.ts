@@ -21,7 +21,7 @@ import { TOPIC_FILLS } from '../../events/topics.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import type { OrderResultResponse } from '../../gateway/client/grpc-client.js';
 import { REPO_ROOT } from '../../replicator/process-cluster.js';
-import { embeddedBrokerEnv, exchangeArgs, pickOffset, pollFor, sleep } from './npm-start-child.js';
+import { embeddedBrokerEnv, exchangeArgs, killExchangeGroup, pickOffset, pollFor, sleep } from './npm-start-child.js';
 
 /** Bounds (ms) for a loaded 2-core machine: the start compiles and boots seven processes. */
 const START_MS = 240_000;
@@ -83,14 +83,7 @@ async function stopExchange(): Promise<void> {
 }
 
 afterAll(async () => {
-  if (exchange?.pid !== undefined && exchange.exitCode === null) {
-    try {
-      process.kill(-exchange.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-    await sleep(1_000);
-  }
+  await killExchangeGroup(exchange);
   rmSync(workDir, { recursive: true, force: true });
 });
 

@@ -20,7 +20,7 @@ import { main } from '../../cli/matchbook.js';
 import { QueryRestClient } from '../../events/query/client.js';
 import type { OrderResultResponse } from '../../gateway/client/grpc-client.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
-import { embeddedBrokerEnv, exchangeArgs, pickOffset, pollFor, sleep } from './npm-start-child.js';
+import { embeddedBrokerEnv, exchangeArgs, killExchangeGroup, pickOffset, pollFor, sleep } from './npm-start-child.js';
 
 /** Bounds (ms) for a loaded 2-core machine: the start boots six replicas and four event processes. */
 const START_MS = 300_000;
@@ -61,14 +61,7 @@ async function cli(args: string[]): Promise<{ code: number; out: string }> {
 }
 
 afterAll(async () => {
-  if (exchange?.pid !== undefined && exchange.exitCode === null) {
-    try {
-      process.kill(-exchange.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-    await sleep(1_000);
-  }
+  await killExchangeGroup(exchange);
   rmSync(workDir, { recursive: true, force: true });
 });
 

@@ -1,6 +1,7 @@
 // Runs an operator command (cli/operator-commands.ts) in-process with console.log/error
-// captured, for the CLI tests.
+// captured, for the CLI tests; likewise the whole `matchbook` command (runMatchbookCaptured).
 
+import { main } from '../../cli/matchbook.js';
 import { runOperator } from '../../cli/operator-commands.js';
 
 export async function runOperatorCaptured(
@@ -18,5 +19,17 @@ export async function runOperatorCaptured(
   } finally {
     console.log = log;
     console.error = error;
+  }
+}
+
+/** `matchbook …` (cli/matchbook.ts `main`) in this process: its exit code and what it printed on stdout. */
+export async function runMatchbookCaptured(args: string[]): Promise<{ code: number; out: string }> {
+  const log = console.log;
+  const printed: string[] = [];
+  console.log = (...a: unknown[]) => printed.push(a.map(String).join(' '));
+  try {
+    return { code: await main(args), out: printed.join('\n') };
+  } finally {
+    console.log = log;
   }
 }

@@ -16,9 +16,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { shardOfOrderId } from '../../api/order-ids.js';
-import { main } from '../../cli/matchbook.js';
 import { QueryRestClient } from '../../events/query/client.js';
 import type { OrderResultResponse } from '../../gateway/client/grpc-client.js';
+import { runMatchbookCaptured } from '../cli/run-operator.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { embeddedBrokerEnv, exchangeArgs, killExchangeGroup, pickOffset, pollFor, sleep } from './npm-start-child.js';
 
@@ -49,16 +49,7 @@ function startRefused(args: string[]): { code: number | null; err: string } {
 }
 
 /** `matchbook …` in this process; its exit code and what it printed. */
-async function cli(args: string[]): Promise<{ code: number; out: string }> {
-  const log = console.log;
-  const printed: string[] = [];
-  console.log = (...a: unknown[]) => printed.push(a.map(String).join(' '));
-  try {
-    return { code: await main(args), out: printed.join('\n') };
-  } finally {
-    console.log = log;
-  }
-}
+const cli = runMatchbookCaptured;
 
 afterAll(async () => {
   await killExchangeGroup(exchange);

@@ -21,11 +21,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shardOfOrderId } from '../../api/order-ids.js';
 import { signRequest } from '../../api/signing.js';
 import type { ExecutionReportOut } from '../../api/execution-report.js';
-import { main } from '../../cli/matchbook.js';
 import { startLocalEvents, type LocalEvents } from '../../events/local-events.js';
 import { QueryRestClient } from '../../events/query/client.js';
 import { WsConnection } from '../../feed/client/ws-connection.js';
 import { OrderEntryGrpcClient, type OrderResultResponse } from '../../gateway/client/grpc-client.js';
+import { runMatchbookCaptured } from '../cli/run-operator.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { startLocalExchange, type LocalExchange } from '../../processes/local-exchange.js';
 import { freePort } from '../../replicator/process-cluster.js';
@@ -154,16 +154,7 @@ async function openStream(): Promise<() => ExecutionReportOut[]> {
 }
 
 /** `matchbook …` in this process; its exit code and what it printed. */
-async function cli(args: string[]): Promise<{ code: number; out: string }> {
-  const log = console.log;
-  const printed: string[] = [];
-  console.log = (...a: unknown[]) => printed.push(a.map(String).join(' '));
-  try {
-    return { code: await main(args), out: printed.join('\n') };
-  } finally {
-    console.log = log;
-  }
-}
+const cli = runMatchbookCaptured;
 
 describe('two shards × three replica processes', () => {
   it('the instruments are dealt round-robin (BTC-USD on shard 0, ETH-USD on shard 1); ListInstruments and readiness cover both', async () => {

@@ -36,7 +36,13 @@ import type {
   us_socket_context_t,
   WebSocket,
 } from 'uWebSockets.js';
-import { createUwsApp, type UwsTls, us_listen_socket_close, us_socket_local_port } from '../ops/uws-app.js';
+import {
+  createUwsApp,
+  listenExclusive,
+  type UwsTls,
+  us_listen_socket_close,
+  us_socket_local_port,
+} from '../ops/uws-app.js';
 import { toDecimalForm, type InstrumentDecimals } from './decimal-form.js';
 import { FeedProtoCodec } from './proto-codec.js';
 import type { MarketDataProjector } from './projector.js';
@@ -348,7 +354,7 @@ export class FeedServer {
       this.guardHttp(res, '404', () => json(res, 404, { code: 'NOT_FOUND', message: 'no such route' })),
     );
     return new Promise((resolve, reject) => {
-      app.listen(this.host, this.portWanted, (ls) => {
+      listenExclusive(app, this.host, this.portWanted, (ls) => {
         if (ls === false) {
           reject(new Error(`feed: cannot listen on ${this.host}:${this.portWanted}`));
           return;

@@ -35,7 +35,13 @@
 
 import { STATUS_CODES } from 'node:http';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { createUwsApp, type UwsTls, us_listen_socket_close, us_socket_local_port } from '../ops/uws-app.js';
+import {
+  createUwsApp,
+  listenExclusive,
+  type UwsTls,
+  us_listen_socket_close,
+  us_socket_local_port,
+} from '../ops/uws-app.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../api/signing.js';
 import { jsonStringifyExact } from '../api/json-exact.js';
 import { ERROR_STATUS, ErrorCode, ErrorReason, errorBody, gatewayError, type GatewayError } from '../api/errors.js';
@@ -282,7 +288,7 @@ export class RestGateway {
     }
     app.any('/*', (res, req) => this.onRequest(res, req));
     return new Promise((resolve, reject) => {
-      app.listen(this.host, this.port, (ls) => {
+      listenExclusive(app, this.host, this.port, (ls) => {
         if (ls === false) {
           reject(new Error(`REST gateway: cannot listen on ${this.host}:${this.port}`));
           return;

@@ -36,6 +36,23 @@ export function us_listen_socket_close(listenSocket: us_listen_socket): void {
   uwsModule().us_listen_socket_close(listenSocket);
 }
 
+type ListenCb = (listenSocket: us_listen_socket | false) => void | Promise<void>;
+/** uSockets' LIBUS_LISTEN_EXCLUSIVE_PORT (the typings lack the host form that takes it). */
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
+type ListenWithOptions = { listen(host: string, port: number, options: number, cb: ListenCb): TemplatedApp };
+
+/**
+ * Listens on host:port and nobody else may. Native uWS sets SO_REUSEPORT unless told otherwise, so
+ * a second process on the same port (a gateway left running, an exchange started at an
+ * overlapping --port-offset) would also bind, and the kernel would deal it a share of the
+ * connections: orders sent to the wrong exchange, or reset when it stops. With the exclusive
+ * option the second listen gets `false`, as with node:net (EADDRINUSE). Every uWS server listens
+ * through here (test/ops/uws-listen-exclusive.test.ts).
+ */
+export function listenExclusive(app: TemplatedApp, host: string, port: number, cb: ListenCb): void {
+  (app as unknown as ListenWithOptions).listen(host, port, LIBUS_LISTEN_EXCLUSIVE_PORT, cb);
+}
+
 /** TLS for a uWS server: the settings, and where env secrets may be written (the process's data dir). */
 export interface UwsTls {
   settings: TlsSettings;

@@ -6,7 +6,7 @@
 //
 // 1. Starts the exchange as `npm start` does (processes/exchange.ts, or dist/processes/exchange.js
 //    when the build has made it) with this Node, a temporary data root and a port offset (default:
-//    one whose gateway and query ports are free), and waits for its banner ("Ctrl-C to stop.").
+//    one whose ports are all free and outside the ephemeral port range), and waits for its banner ("Ctrl-C to stop.").
 //    --attach uses an exchange already running at the offset instead (nothing started or stopped).
 // 2. Over real sockets: subscribes to BTC-USD trades on a replica's feed (WebSocket), places a
 //    resting buy (account 1) and a crossing sell (account 2) over REST, signed by hand as
@@ -19,7 +19,7 @@
 
 import { spawn } from 'node:child_process';
 import { createHash, createHmac, randomInt } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,10 +32,20 @@ const START_TIMEOUT_MS = 240_000;
 const CHECK_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 90_000;
 const POLL_MS = 250;
+/** Starts tried when a port is taken between choosing the offset and binding it. */
+const START_ATTEMPTS_MAX = 3;
 /** Output of the exchange kept for a failure message. */
 const OUTPUT_TAIL_CHARS = 4_000;
 /** Ports relative to the offset (processes/exchange-layout.ts; README "npm start"). */
 const PORT = { rest: 8080, query: 8081, feed: 8091, replicaOps: 9101 };
+/**
+ * Every port one shard's exchange listens on at offset 0 (the example cluster and gateway files
+ * and the events ports of processes/exchange-layout.ts; test/scripts/smoke-runtime.test.ts checks
+ * the list against them).
+ */
+const EXCHANGE_PORTS = [
+  7101, 7102, 7103, 7201, 7202, 7203, 8091, 8092, 8093, 9101, 9102, 9103, 8080, 50051, 9092, 9104, 9105, 8081, 50052,
+];
 const ACCOUNTS = {
   1: { key: 'demo-key-1', secret: 'demo-secret-1-change-me' },
   2: { key: 'demo-key-2', secret: 'demo-secret-2-change-me' },
@@ -76,13 +86,39 @@ const portFree = (port) =>
     s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
 
+/** Where the kernel takes the local ports of outgoing connections from (Linux's default if unreadable). */
+function ephemeralPortRange() {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isSafeInteger(lo) && Number.isSafeInteger(hi) && lo <= hi) return { lo, hi };
+  } catch {
+    // not Linux
+  }
+  return { lo: 32_768, hi: 60_999 };
+}
+
+/**
+ * An offset (a multiple of 10, 2000 and up: the usual ports stay for a developer's `npm start`)
+ * whose ports are free now and all outside the ephemeral range: a listener there can find its port
+ * taken as the local end of some client's connection (a CI run's query service died with
+ * EADDRINUSE on 50052 + offset). The same rule as test/processes/npm-start-child.ts pickOffset.
+ */
 async function pickOffset() {
+  const { lo, hi } = ephemeralPortRange();
+  const candidates = [];
+  for (let offset = 2_000; offset <= 65_535; offset += 10) {
+    const ok = EXCHANGE_PORTS.every(
+      (p) => p + offset >= 1_024 && p + offset <= 65_535 && (p + offset < lo || p + offset > hi),
+    );
+    if (ok) candidates.push(offset);
+  }
+  if (candidates.length === 0) throw new Error('no port offset keeps the exchange out of the ephemeral port range');
   for (let attempt = 0; attempt < 50; attempt++) {
-    const offset = 10 * randomInt(200, 1_500);
-    const free = await Promise.all(Object.values(PORT).map((p) => portFree(p + offset)));
+    const offset = candidates[randomInt(candidates.length)];
+    const free = await Promise.all(EXCHANGE_PORTS.map((p) => portFree(p + offset)));
     if (free.every(Boolean)) return offset;
   }
-  throw new Error('no port offset with the usual ports free');
+  throw new Error('no port offset with every port free');
 }
 
 /** The entry `npm start` runs: compiled if the build made it, else the TypeScript through tsx. */
@@ -110,12 +146,17 @@ function startExchange(dataDir, offset) {
   return { proc, exited };
 }
 
+/** Whether the exchange stopped because a port it wanted was in use. */
+const portTaken = () => /EADDRINUSE|cannot listen on/.test(output);
+
 /** The line of the exchange's output that says why it stopped (its startup refusal, else its last line). */
 function whyExited() {
   const lines = output.split('\n').filter((l) => l.trim() !== '');
   // A refusal of ops/uws-runtime.ts (MATCHBOOK_UWS=native without a binary, or a bad MATCHBOOK_UWS).
   const refusal = lines.find((l) => l.includes('MATCHBOOK_UWS'));
-  const line = refusal ?? lines[lines.length - 1] ?? '(no output)';
+  // Else the exchange's own failure line (its last line is often a stack frame), else its last line.
+  const failure = lines.find((l) => l.startsWith('npm start failed:') || l.startsWith('FATAL:'));
+  const line = refusal ?? failure ?? lines[lines.length - 1] ?? '(no output)';
   const msg = /"(?:err|msg)":"([^"]*MATCHBOOK_UWS[^"]*)"/.exec(line)?.[1] ?? line;
   return msg.slice(0, 400);
 }
@@ -172,6 +213,16 @@ async function signed(base, account, method, target, body) {
     json = undefined;
   }
   return { status: res.status, body: json, text };
+}
+
+/** The message and its causes: fetch() says only "fetch failed" and puts the socket error in `cause`. */
+function describeError(err) {
+  const parts = [];
+  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 4; e = e.cause, depth++) {
+    parts.push(e instanceof Error ? `${e.message}${e.code !== undefined ? ` (${e.code})` : ''}` : String(e));
+  }
+  const at = steps.length === 0 ? '' : ` [after step "${steps[steps.length - 1]}"]`;
+  return parts.join(': ') + at;
 }
 
 function expect(cond, what) {
@@ -312,8 +363,24 @@ async function main() {
     result.offset = opts.offset ?? (await pickOffset());
     if (!opts.attach) {
       tmp = opts.dataDir === undefined ? mkdtempSync(path.join(os.tmpdir(), 'mb-smoke-')) : undefined;
-      ex = startExchange(opts.dataDir ?? tmp, result.offset);
-      await waitUp(ex);
+      for (let attempt = 1; ; attempt++) {
+        ex = startExchange(opts.dataDir ?? tmp, result.offset);
+        try {
+          await waitUp(ex);
+          break;
+        } catch (err) {
+          // Another program took one of the ports between pickOffset's check and the exchange's
+          // bind (every listen is exclusive): a new offset and data root, when we chose them.
+          if (!portTaken() || opts.offset !== undefined || tmp === undefined || attempt >= START_ATTEMPTS_MAX)
+            throw err;
+          ex = undefined;
+          console.error(`smoke: a port was taken at offset ${result.offset} (${whyExited()}); another offset`);
+          output = '';
+          rmSync(tmp, { recursive: true, force: true });
+          tmp = mkdtempSync(path.join(os.tmpdir(), 'mb-smoke-'));
+          result.offset = await pickOffset();
+        }
+      }
       step('exchange up', `${process.version}, port offset ${result.offset}`);
     }
     result.uwsByProcess = await smoke(result.offset, `smoke${randomInt(1e9)}`);
@@ -326,7 +393,7 @@ async function main() {
     }
     result.ok = true;
   } catch (err) {
-    result.error = err instanceof Error ? err.message : String(err);
+    result.error = describeError(err);
     console.error(`smoke FAILED on Node ${process.version}: ${result.error}`);
     if (output !== '') console.error(`--- the exchange's last output:\n${output.slice(-OUTPUT_TAIL_CHARS)}`);
   } finally {

@@ -29,7 +29,13 @@
 import { jsonStringifyExact } from '../../api/json-exact.js';
 import { STATUS_CODES } from 'node:http';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { createUwsApp, type UwsTls, us_listen_socket_close, us_socket_local_port } from '../../ops/uws-app.js';
+import {
+  createUwsApp,
+  listenExclusive,
+  type UwsTls,
+  us_listen_socket_close,
+  us_socket_local_port,
+} from '../../ops/uws-app.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../../api/signing.js';
 import {
   QUERY_ERROR_STATUS,
@@ -163,7 +169,7 @@ export class QueryRestServer {
     this.app = app;
     app.any('/*', (res, req) => this.onRequest(res, req));
     return new Promise((resolve, reject) => {
-      app.listen(this.opts.host, this.opts.port, (ls) => {
+      listenExclusive(app, this.opts.host, this.opts.port, (ls) => {
         if (ls === false) return reject(new Error(`query REST: cannot listen on ${this.opts.host}:${this.opts.port}`));
         this.listenSocket = ls;
         resolve(us_socket_local_port(ls));

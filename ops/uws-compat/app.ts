@@ -182,9 +182,15 @@ export class CompatApp {
     return this.topics.count(toText(topic));
   }
 
-  listen(a: RecognizedString | number, b: number | ListenCb, c?: ListenCb): TemplatedApp {
-    const [host, port, cb] =
-      typeof b === 'function' ? [undefined, a as number, b] : [toText(a as RecognizedString), b, c!];
+  /**
+   * uWS's forms: (port, cb), (port, options, cb), (host, port, cb), (host, port, options, cb).
+   * node:net never sets SO_REUSEPORT, so every listen here is exclusive and `options` (uWS's
+   * LIBUS_LISTEN_EXCLUSIVE_PORT) changes nothing.
+   */
+  listen(a: RecognizedString | number, b: number | ListenCb, c?: number | ListenCb, d?: ListenCb): TemplatedApp {
+    const last = [d, c, b].find((x): x is ListenCb => typeof x === 'function')!;
+    const [host, port] = typeof a === 'number' ? [undefined, a] : [toText(a), b as number];
+    const cb = last;
     const server = this.createServer();
     const failed = () => {
       this.servers.delete(server);

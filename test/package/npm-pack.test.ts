@@ -9,14 +9,12 @@
 // `npx matchbook place` against it. Installing is slow (the registry): the bounds are generous.
 
 import { type ChildProcess, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { randomInt } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exchangeLayout } from '../../processes/exchange-layout.js';
 import { REPO_ROOT } from '../../replicator/process-cluster.js';
+import { embeddedBrokerEnv, pickOffset } from '../processes/npm-start-child.js';
 
 /** Build, pack and install (the registry; a loaded machine). */
 const SETUP_MS = 900_000;
@@ -224,42 +222,3 @@ export const r: string = verifyReports({ reportLines: 42 });
     exchange = undefined;
   });
 });
-
-/** Our environment without KAFKA_BROKERS: the exchange must run its embedded broker. */
-function embeddedBrokerEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env.KAFKA_BROKERS;
-  return env;
-}
-
-const portFree = (host: string, port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, host, () => s.close(() => resolve(true)));
-  });
-
-/**
- * A --port-offset whose ports are free now, tried at random (the usual ports stay for a
- * developer's `npm start`): every port the example files name, moved by the offset.
- */
-async function pickOffset(dataRoot: string): Promise<number> {
-  const text = [
-    readFileSync(path.join(REPO_ROOT, 'replicator/examples/cluster-3-local.json'), 'utf8'),
-    readFileSync(path.join(REPO_ROOT, 'gateway/examples/gateway-local.json'), 'utf8'),
-  ].join('\n');
-  const events = exchangeLayout(dataRoot, 0).events;
-  const ports = [
-    ...[...text.matchAll(/"[\w.:-]*:(\d{2,5})"/g)].map((m) => Number(m[1])),
-    events.brokerPort,
-    ...[events.brokerOps, events.publisherOps, events.queryRest, events.queryGrpc].map((a) =>
-      Number(a.split(':').pop()),
-    ),
-  ];
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const offset = 10 * randomInt(200, 1_500);
-    const free = await Promise.all(ports.map((p) => portFree('127.0.0.1', p + offset)));
-    if (free.every(Boolean)) return offset;
-  }
-  throw new Error('no port offset with every port free');
-}

@@ -97,10 +97,46 @@ const portFree = (addr: string) =>
     s.listen(Number(addr.slice(k + 1)), addr.slice(0, k), () => s.close(() => resolve(true)));
   });
 
-/** An offset whose every port is free now (tried at random; the usual ports stay for a developer's `npm start`). */
+/** Where the kernel takes the local ports of outgoing connections from (Linux's default if unreadable). */
+export function ephemeralPortRange(): { lo: number; hi: number } {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isSafeInteger(lo) && Number.isSafeInteger(hi) && lo! <= hi!) return { lo: lo!, hi: hi! };
+  } catch {
+    // not Linux: the default below
+  }
+  return { lo: 32_768, hi: 60_999 };
+}
+
+/**
+ * Port offsets (multiples of 10, 2000 and up: the usual ports stay for a developer's `npm start`)
+ * that put every one of `basePorts` in 1024..65535 and outside the ephemeral range. A listener in
+ * that range can find its port already taken as the local end of some client's connection: a CI
+ * run's exchange died with EADDRINUSE on its query gRPC port (50052 + offset). With the example
+ * ports (7101..9105 and 50051..50052) and Linux's range that leaves offsets 10950..15480.
+ * Empty when no offset does (a machine whose ephemeral range covers nearly every port).
+ */
+export function offsetsOutsideEphemeral(basePorts: number[], range = ephemeralPortRange()): number[] {
+  const out: number[] = [];
+  for (let offset = 2_000; offset <= 65_535; offset += 10) {
+    const ok = basePorts.every((p) => {
+      const q = p + offset;
+      return q >= 1_024 && q <= 65_535 && (q < range.lo || q > range.hi);
+    });
+    if (ok) out.push(offset);
+  }
+  return out;
+}
+
+/** Port numbers of `host:port` addresses. */
+const portsOf = (addresses: string[]) => addresses.map((a) => Number(a.slice(a.lastIndexOf(':') + 1)));
+
+/** An offset whose every port is free now and outside the ephemeral range (tried at random). */
 export async function pickOffset(dataRoot: string, shards = 1): Promise<number> {
+  const candidates = offsetsOutsideEphemeral(portsOf(exchangeAddresses(dataRoot, 0, shards)));
+  if (candidates.length === 0) throw new Error('no port offset keeps the exchange out of the ephemeral port range');
   for (let attempt = 0; attempt < 50; attempt++) {
-    const offset = 10 * randomInt(200, 1_400);
+    const offset = candidates[randomInt(candidates.length)]!;
     const free = await Promise.all(exchangeAddresses(dataRoot, offset, shards).map(portFree));
     if (free.every(Boolean)) return offset;
   }

@@ -4,9 +4,11 @@
 // must exit 1 with a last stdout line {"ok":false,"error":…}. The passing run is CI's (.ci/run).
 
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../replicator/process-cluster.js';
+import { exchangeAddresses } from '../processes/npm-start-child.js';
 
 const SCRIPT = path.join(REPO_ROOT, 'scripts/smoke-runtime.mjs');
 /** Generous: the second case starts processes/exchange.ts through tsx on a loaded machine. */
@@ -23,6 +25,18 @@ function smoke(args: string[]): { status: number | null; last: Record<string, un
 }
 
 describe('scripts/smoke-runtime.mjs', () => {
+  it('knows every port the exchange listens on (its offsets keep them all out of the ephemeral range)', () => {
+    const src = readFileSync(SCRIPT, 'utf8');
+    const list = /const EXCHANGE_PORTS = \[([\d,\s_]+)\]/.exec(src)?.[1];
+    expect(list).toBeDefined();
+    const smokePorts = list!
+      .split(',')
+      .filter((p) => p.trim() !== '')
+      .map((p) => Number(p.trim().replaceAll('_', '')));
+    const ports = exchangeAddresses('/tmp/unused', 0, 1).map((a) => Number(a.slice(a.lastIndexOf(':') + 1)));
+    expect([...smokePorts].sort()).toEqual([...ports].sort());
+  });
+
   it('exits 1 when no exchange runs where it attaches', () => {
     // Offset 55001: the feed would be on 63092, where nothing of ours listens.
     const r = smoke(['--attach', '--port-offset', '55001']);

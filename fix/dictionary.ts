@@ -78,6 +78,12 @@ export interface FixFieldDef {
   readonly type: FixType;
   /** The enumerated values, when the dictionary lists any (else any well-formed value). */
   readonly values: ReadonlySet<string> | undefined;
+  /**
+   * For a DATA field, its LENGTH field, which must come right before it (FIX 4.4 Vol. 1): the
+   * tag before (RawDataLength 95 → RawData 96), else the field named <name>Length or <name>Len
+   * (SignatureLength 93 → Signature 89), as QuickFIX pairs them.
+   */
+  readonly lengthTag: number | undefined;
 }
 
 /** The fields of a header, trailer, message body or group entry, components expanded. */
@@ -111,6 +117,8 @@ export interface FixDictionary {
   readonly fieldsByTag: readonly (FixFieldDef | undefined)[];
   readonly fieldsByName: ReadonlyMap<string, FixFieldDef>;
   readonly header: FixPartDef;
+  /** Every tag of the header, members of its groups (NoHops) included: where the header ends. */
+  readonly headerTagsAll: ReadonlySet<number>;
   readonly trailer: FixPartDef;
   readonly messages: ReadonlyMap<string, FixMessageDef>;
 }
@@ -173,9 +181,27 @@ function readFields(fields: XmlElement): Map<string, FixFieldDef> {
       throw new Error(`FIX dictionary: field ${name} has tag ${f.attrs['number']}`);
     if (!FIX_TYPES.has(type)) throw new Error(`FIX dictionary: field ${name} has unknown type ${type}`);
     const values = f.children.map((v) => v.attrs['enum'] ?? '');
-    byName.set(name, { tag, name, type: type as FixType, values: values.length > 0 ? new Set(values) : undefined });
+    const def = { tag, name, type: type as FixType, values: values.length > 0 ? new Set(values) : undefined };
+    byName.set(name, { ...def, lengthTag: undefined });
   }
+  for (const def of byName.values())
+    if (def.type === 'DATA') byName.set(def.name, { ...def, lengthTag: lengthTagOf(byName, def) });
   return byName;
+}
+
+function lengthTagOf(byName: ReadonlyMap<string, FixFieldDef>, data: FixFieldDef): number {
+  const before = [...byName.values()].find((f) => f.tag === data.tag - 1 && f.type === 'LENGTH');
+  const named = byName.get(`${data.name}Length`) ?? byName.get(`${data.name}Len`);
+  const length = before ?? (named?.type === 'LENGTH' ? named : undefined);
+  if (length === undefined) throw new Error(`FIX dictionary: DATA field ${data.name} has no LENGTH field`);
+  return length.tag;
+}
+
+/** `part`'s tags and those of its groups, nested ones included. */
+function allTags(part: FixPartDef, out = new Set<number>()): Set<number> {
+  for (const tag of part.tags) out.add(tag);
+  for (const group of part.groups.values()) allTags(group, out);
+  return out;
 }
 
 /** A FixPartDef (or group) being built. */
@@ -253,13 +279,15 @@ export function loadFixDictionary(xml: string): FixDictionary {
     const name = m.attrs['name'] ?? '';
     messages.set(msgType, { ...buildPart(ctx, m), msgType, name, admin: m.attrs['msgcat'] === 'admin' });
   }
+  const header = buildPart(ctx, childNamed(fix, 'header'));
   const fieldsByTag: (FixFieldDef | undefined)[] = new Array(FIX_TAG_MAX + 1).fill(undefined);
   for (const def of fieldsByName.values()) fieldsByTag[def.tag] = def;
   return {
     beginString: `${fix.attrs['type'] ?? 'FIX'}.${fix.attrs['major']}.${fix.attrs['minor']}`,
     fieldsByTag,
     fieldsByName,
-    header: buildPart(ctx, childNamed(fix, 'header')),
+    header,
+    headerTagsAll: allTags(header),
     trailer: buildPart(ctx, childNamed(fix, 'trailer')),
     messages,
   };

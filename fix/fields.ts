@@ -92,6 +92,19 @@ function daysInMonth(year: number, month: number): number {
   return month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
 }
 
+/**
+ * Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil): integer
+ * arithmetic, no Date object (and none of Date.UTC's mapping of years 0–99 to 1900–1999).
+ */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
+}
+
 /** YYYYMMDD at `at` → [year, month, day] when a real date (years 0000–9999), else undefined. */
 function parseDateAt(text: string, at: number): [number, number, number] | undefined {
   const century = twoDigits(text, at);
@@ -137,10 +150,7 @@ export function parseUtcTimestamp(text: string): number | undefined {
   if (date === undefined) return undefined;
   const time = parseTimeAt(text, 9);
   if (time === undefined) return undefined;
-  const midnight = Date.UTC(date[0], date[1] - 1, date[2]);
-  // Date.UTC maps years 0–99 to 1900–1999; setUTCFullYear puts them back.
-  const day = date[0] < 100 ? new Date(midnight).setUTCFullYear(date[0]) : midnight;
-  return day + time;
+  return daysFromCivil(date[0], date[1], date[2]) * 86_400_000 + time;
 }
 
 /** A UTCTimeOnly, "HH:MM:SS" or "HH:MM:SS.sss" → milliseconds into the day, or undefined. */

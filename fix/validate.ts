@@ -1,25 +1,31 @@
 // Dictionary-driven validation of every incoming FIX message (fix/DICTIONARY.md): what the
 // session answers with a session-level Reject (35=3) carrying 373 SessionRejectReason, 371
-// RefTagID and 58 Text. Pure and allocation-light (one pass over the fields; a scratch array
-// marks the tags seen), so that it costs about a microsecond per NewOrderSingle
-// (bench/fix/bench-validate.ts).
+// RefTagID and 58 Text. Pure and allocation-light (a structure pass and one pass over the
+// fields; a scratch array marks the tags seen), so that it costs about a microsecond per
+// NewOrderSingle (bench/fix/bench-validate.ts).
 //
-// The checks, in QuickFIX's order where it has one; the first failure is returned:
-//   1. 8 BeginString, 9 BodyLength, 35 MsgType are the first three fields → else 14 TagOutOfOrder.
+// The checks; the first failure is returned:
+//   1. Structure, first as in QuickFIX: 8 BeginString, 9 BodyLength, 35 MsgType are the first
+//      three fields; header fields (members of its groups included) before any other, trailer
+//      fields after all others, 10 CheckSum the very last → else 14 TagOutOfOrder.
 //   2. MsgType is a FIX 4.4 message type → else 11 InvalidMsgType.
 //   3. Field by field, in wire order:
-//        tag a positive integer → 0 InvalidTagNumber; defined by the dictionary → 3 UndefinedTag;
-//        a value → 4 TagSpecifiedWithoutValue; no SOH in a non-DATA value → 17;
+//        tag a positive integer → 0 InvalidTagNumber; defined by the dictionary → 3 UndefinedTag
+//        (QuickFIX says 0 for both); a value → 4 TagSpecifiedWithoutValue;
+//        a DATA field right after its LENGTH field → 1 when that is absent, 14 when elsewhere;
+//        of that length → 6; no SOH in a non-DATA value → 17 NonDataValueIncludesFieldDelimiter;
 //        the value's format for its type → 6 IncorrectDataFormat; one of its enumerated values
 //        (each space-separated one for a MULTIPLEVALUESTRING) → 5 ValueIsIncorrect;
-//        header fields first, trailer fields last, 10 CheckSum the very last → 14 TagOutOfOrder;
 //        a body field defined for this message type → 2 TagNotDefinedForMessageType;
 //        not twice at one level (outside a repeating group's entries) → 13 TagAppearsMoreThanOnce;
 //        a NumInGroup field is followed by exactly that many entries, each starting with the
 //        group's delimiter field → 15 RepeatingGroupFieldsOutOfOrder when the first field after
 //        the count is another member of the group, 16 IncorrectNumInGroupCount for too few or
-//        too many entries; each entry has the group's required fields → 1.
-//   4. The header's, the message's and the trailer's required fields are present → 1 RequiredTagMissing.
+//        too many entries (nested groups too, which QuickFIX 1.15 lets pass); each entry has
+//        the group's required fields → 1.
+//   4. The header's, the message's and the trailer's required fields are present → 1
+//      RequiredTagMissing (QuickFIX checks the message's before step 3, and leaves the
+//      header's to its session layer).
 // The order of fields inside a group entry (other than its delimiter first) is not checked, as
 // QuickFIX does not either. Application rules (Symbol on D, though FIX 4.4 makes it optional;
 // our supported values of OrdType, TimeInForce, …) are not here: the application answers those
@@ -85,13 +91,34 @@ function hasEnumValue(def: FixFieldDef, values: ReadonlySet<string>, value: stri
   return true;
 }
 
-/** The checks of one field on its own (3a of the list above), or undefined when it passes. */
-function checkField(dict: FixDictionary, tag: number, value: string): FixInvalid | undefined {
+/**
+ * A DATA field must come right after its LENGTH field (FIX 4.4 Vol. 1; QuickFIX 1.15 also takes
+ * one further back), whose value is the data's length: 1 when the length field is absent, 14
+ * when it is elsewhere, 6 when the lengths differ.
+ */
+function checkDataLength(def: FixFieldDef, fields: readonly FixField[], at: number): FixInvalid | undefined {
+  const lengthTag = def.lengthTag!;
+  const before = fields[at - 1];
+  const what = `Tag ${def.tag} (${def.name})`;
+  if (before?.[0] !== lengthTag)
+    return fields.some(([t]) => t === lengthTag)
+      ? invalid(R.TagOutOfOrder, def.tag, `${what} must come right after its length, tag ${lengthTag}`)
+      : invalid(R.RequiredTagMissing, lengthTag, `${what} needs its length, tag ${lengthTag}, right before it`);
+  // before[1] is a LENGTH: checked as a field already.
+  if (Number(before[1]) !== fields[at]![1].length)
+    return invalid(R.IncorrectDataFormat, def.tag, `${what} is not ${before[1]} bytes long`);
+  return undefined;
+}
+
+/** The checks of fields[at] on its own (3a of the list above), or undefined when it passes. */
+function checkField(dict: FixDictionary, fields: readonly FixField[], at: number): FixInvalid | undefined {
+  const [tag, value] = fields[at]!;
   if (!Number.isInteger(tag) || tag <= 0) return invalid(R.InvalidTagNumber, undefined, `Invalid tag number ${tag}`);
   const def = tag <= FIX_TAG_MAX ? dict.fieldsByTag[tag] : undefined;
   if (def === undefined) return invalid(R.UndefinedTag, tag, `Undefined tag ${tag}`);
   if (value.length === 0) return invalid(R.TagSpecifiedWithoutValue, tag, `Tag ${tag} (${def.name}) has no value`);
-  if (def.type !== 'DATA' && value.includes('\x01'))
+  if (def.type === 'DATA') return checkDataLength(def, fields, at);
+  if (value.includes('\x01'))
     return invalid(R.NonDataValueIncludesFieldDelimiter, tag, `Tag ${tag} (${def.name}) value includes SOH`);
   if (!hasFormat(def, value))
     return invalid(R.IncorrectDataFormat, tag, `Incorrect data format for tag ${tag} (${def.name}, ${def.type})`);
@@ -100,7 +127,7 @@ function checkField(dict: FixDictionary, tag: number, value: string): FixInvalid
   return undefined;
 }
 
-/** Where a message's walk is: fields of the header, then the body, then the trailer. */
+/** Where checkStructure's walk is: fields of the header, then the body, then the trailer. */
 const HEADER = 0;
 const BODY = 1;
 const TRAILER = 2;
@@ -161,9 +188,9 @@ function readEntry(dict: FixDictionary, group: FixGroupDef, fields: readonly Fix
   const seen = new Set<number>();
   let i = at;
   while (i < fields.length) {
-    const [tag, value] = fields[i]!;
+    const tag = fields[i]![0];
     if (i > at && (tag === group.delimiter || !group.tags.has(tag))) break;
-    const bad = checkField(dict, tag, value);
+    const bad = checkField(dict, fields, i);
     if (bad !== undefined) return bad;
     if (seen.has(tag))
       return invalid(R.TagAppearsMoreThanOnce, tag, `Tag ${tag} appears more than once in a group entry`);
@@ -191,14 +218,32 @@ function checkStart(fields: readonly FixField[]): FixInvalid | undefined {
   return undefined;
 }
 
-/** The section fields[i] belongs to, or why it is out of place / not of this message. */
-function sectionOf(dict: FixDictionary, body: FixPartDef, tag: number, section: number): number | FixInvalid {
-  if (dict.header.tags.has(tag))
-    return section === HEADER ? HEADER : invalid(R.TagOutOfOrder, tag, `Header tag ${tag} after the body`);
-  if (dict.trailer.tags.has(tag)) return TRAILER;
-  if (section === TRAILER) return invalid(R.TagOutOfOrder, tag, `Tag ${tag} after the trailer`);
+/**
+ * Header fields first, trailer fields last, CheckSum the very last (QuickFIX checks this before
+ * anything else too). Members of the header's groups count as header fields.
+ */
+function checkStructure(dict: FixDictionary, fields: readonly FixField[]): FixInvalid | undefined {
+  let section = HEADER;
+  for (let i = 0; i < fields.length; i++) {
+    const tag = fields[i]![0];
+    if (dict.headerTagsAll.has(tag)) {
+      if (section !== HEADER) return invalid(R.TagOutOfOrder, tag, `Header tag ${tag} after the body`);
+    } else if (dict.trailer.tags.has(tag)) {
+      if (tag === 10 && i !== fields.length - 1)
+        return invalid(R.TagOutOfOrder, tag, 'CheckSum (10) must be the last field');
+      section = TRAILER;
+    } else if (section === TRAILER) return invalid(R.TagOutOfOrder, tag, `Tag ${tag} after the trailer`);
+    else section = BODY;
+  }
+  return undefined;
+}
+
+/** The part of the message `tag` belongs to (structure already checked), or 2 when the message type has no such field. */
+function partOf(dict: FixDictionary, body: FixPartDef, tag: number): FixPartDef | FixInvalid {
+  if (dict.header.tags.has(tag)) return dict.header;
+  if (dict.trailer.tags.has(tag)) return dict.trailer;
   return body.tags.has(tag)
-    ? BODY
+    ? body
     : invalid(R.TagNotDefinedForMessageType, tag, `Tag ${tag} not defined for this message type`);
 }
 
@@ -211,24 +256,19 @@ function checkRequired(part: FixPartDef, mark: number, where: string): FixInvali
 /** Why `msg` is not a valid FIX 4.4 message of its type, or undefined when it is. Never throws. */
 export function validateFix(dict: FixDictionary, msg: FixMessage): FixInvalid | undefined {
   const fields = msg.fields;
-  const start = checkStart(fields);
-  if (start !== undefined) return start;
+  const structure = checkStart(fields) ?? checkStructure(dict, fields);
+  if (structure !== undefined) return structure;
   const body = dict.messages.get(msg.msgType);
   if (body === undefined) return invalid(R.InvalidMsgType, 35, `Invalid MsgType ${JSON.stringify(msg.msgType)}`);
   const mark = nextStamp();
-  let section = HEADER;
   for (let i = 0; i < fields.length; ) {
-    const [tag, value] = fields[i]!;
-    const bad = checkField(dict, tag, value);
+    const bad = checkField(dict, fields, i);
     if (bad !== undefined) return bad;
-    const where = sectionOf(dict, body, tag, section);
-    if (typeof where !== 'number') return where;
-    if (tag === 10 && i !== fields.length - 1)
-      return invalid(R.TagOutOfOrder, 10, 'CheckSum (10) must be the last field');
-    section = where;
+    const tag = fields[i]![0];
+    const part = partOf(dict, body, tag);
+    if (!('tags' in part)) return part;
     if (seenStamp[tag] === mark) return invalid(R.TagAppearsMoreThanOnce, tag, `Tag ${tag} appears more than once`);
     seenStamp[tag] = mark;
-    const part = section === HEADER ? dict.header : section === BODY ? body : dict.trailer;
     const group = part.groups.get(tag);
     const next = group === undefined ? i + 1 : readGroup(dict, group, fields, i);
     if (typeof next !== 'number') return next;

@@ -965,7 +965,11 @@ export class Gateway implements GatewayCore, UserStreamCore {
    * only keys operators grant drop copy to. Each report absorbed afterwards for one of the
    * accounts is handed to `onReport`, synchronously, in the order absorbed (the subscriber queues).
    */
-  async openDropCopy(auth: AuthHeaders, target: string, accounts: readonly number[]): Promise<DropCopySubscription | GatewayError> {
+  async openDropCopy(
+    auth: AuthHeaders,
+    target: string,
+    accounts: readonly number[],
+  ): Promise<DropCopySubscription | GatewayError> {
     if (this.stopped) return gatewayError(ErrorCode.UNAVAILABLE, ErrorReason.GATEWAY_STOPPING, 'gateway stopping');
     if (this.sessions.size + this.dropCopies.size >= SESSIONS_MAX)
       return gatewayError(ErrorCode.OVERLOADED, ErrorReason.SESSIONS_MAX, `${SESSIONS_MAX} sessions open`, {
@@ -973,10 +977,15 @@ export class Gateway implements GatewayCore, UserStreamCore {
       });
     const a = await this.pool.authenticateSession(auth, target);
     if (!a.ok) return a.error;
-    if (!a.admin) return gatewayError(ErrorCode.PERMISSION_DENIED, ErrorReason.NOT_AN_ADMIN_KEY, 'drop copy needs an admin key');
+    if (!a.admin)
+      return gatewayError(ErrorCode.PERMISSION_DENIED, ErrorReason.NOT_AN_ADMIN_KEY, 'drop copy needs an admin key');
     const unknown = accounts.find((acct) => !this.accounts.has(acct));
     if (unknown !== undefined)
-      return gatewayError(ErrorCode.PERMISSION_DENIED, ErrorReason.ACCOUNT_NOT_CONFIGURED, `account ${unknown} is not configured`);
+      return gatewayError(
+        ErrorCode.PERMISSION_DENIED,
+        ErrorReason.ACCOUNT_NOT_CONFIGURED,
+        `account ${unknown} is not configured`,
+      );
     const d = new DropCopy(new Set(accounts), (dc) => this.dropCopies.delete(dc));
     this.dropCopies.add(d);
     return d;

@@ -69,6 +69,8 @@ export interface FixApplicationOptions {
   /** The gateway config's `fix` section: the drop-copy grants. */
   config: Pick<FixConfig, 'dropCopy'>;
   log?: Log;
+  /** Defaults to FIX_DROP_COPY_QUEUE_MAX (tests lower it). */
+  dropCopyQueueMax?: number;
 }
 
 /** An error-shaped refusal of our own (a value the gateway has no field for, a limit of ours). */
@@ -141,7 +143,8 @@ async function logon(
     const d = await opts.core.openDropCopy(a.auth, a.target, grant.accounts);
     if (isGatewayError(d)) return refused(d);
     // account 0: a drop copy is no account's (it copies several: the grant's).
-    return { app: new DropCopyApp(d, send, logout, log), account: 0, kind: 'drop-copy' };
+    const queueMax = opts.dropCopyQueueMax ?? FIX_DROP_COPY_QUEUE_MAX;
+    return { app: new DropCopyApp(d, send, logout, log, queueMax), account: 0, kind: 'drop-copy' };
   }
   const s = await opts.core.openSession(a.auth, a.target, {
     cancelOnDisconnect: a.cancelOnDisconnect,
@@ -178,7 +181,7 @@ class TradingApp implements FixAppSession {
     if (this.closed) return;
     // Started now, so that commands reach the gateway session in delivery order; answered in that
     // order too (each reply waits for the previous one's).
-    const work = this.pending >= FIX_APP_PENDING_MAX ? Promise.resolve(this.atLimit(msg)) : this.handle(msg);
+    const work = this.pending >= FIX_APP_PENDING_MAX ? Promise.resolve(this.atLimit(msg)) : this.handleSafely(msg);
     this.pending++;
     this.tail = this.tail
       .then(() => work)
@@ -193,6 +196,15 @@ class TradingApp implements FixAppSession {
       .finally(() => {
         this.pending--;
       });
+  }
+
+  /** handle(), a synchronous throw turned into a rejection (answered below): nothing a client sends may throw into the session layer. */
+  private handleSafely(msg: FixMessage): Promise<OutgoingFix[]> {
+    try {
+      return this.handle(msg);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   close(): void {
@@ -359,6 +371,7 @@ class DropCopyApp implements FixAppSession {
     private readonly send: Send,
     private readonly logout: ((text: string) => void) | undefined,
     private readonly log: Log,
+    private readonly queueMax: number,
   ) {
     sub.onReport = (r) => this.enqueue(r);
   }
@@ -382,8 +395,8 @@ class DropCopyApp implements FixAppSession {
   /** Called inside the gateway's absorb: queued, written on the next turn (the gateway's loop does not wait for FIX encoding). */
   private enqueue(r: ExecutionReportOut): void {
     if (this.stopped) return;
-    if (this.queue.length >= FIX_DROP_COPY_QUEUE_MAX) {
-      const text = `drop copy fell behind: ${FIX_DROP_COPY_QUEUE_MAX} reports waiting (FIX_DROP_COPY_QUEUE_MAX); log on again and recover the gap with OrderStatusRequest or the read models`;
+    if (this.queue.length >= this.queueMax) {
+      const text = `drop copy fell behind: ${this.queueMax} reports waiting (FIX_DROP_COPY_QUEUE_MAX); log on again and recover the gap with OrderStatusRequest or the read models`;
       this.log.error('FIX drop copy stopped', { accounts: [...this.sub.accounts].join(','), reason: text });
       this.close();
       this.logout?.(text);

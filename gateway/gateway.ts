@@ -996,6 +996,15 @@ export class Gateway implements GatewayCore, UserStreamCore {
     if (this.stopped) return fail(ErrorCode.UNAVAILABLE, ErrorReason.GATEWAY_STOPPING, 'gateway stopping');
     const v = validateCommand(Operation.GET_ORDER, request, { account: s.account, shards: this.shardInfos });
     if (!v.ok) return { ok: false, error: v.error };
+    // A GetOrder costs a book read on a replica: rate limited like the unary GetOrder.
+    const wait = this.buckets.get(s.apiKey)?.take(1, Date.now()) ?? 0;
+    if (wait > 0) {
+      this.stats.rateLimited++;
+      this.metrics.rateLimited.inc();
+      return fail(ErrorCode.RATE_LIMITED, ErrorReason.API_KEY_RATE, `rate limit of API key ${s.apiKey}`, {
+        retry_after_ms: wait,
+      });
+    }
     return this.getOrder(s.account, v.command);
   }
 

@@ -500,6 +500,39 @@ describe('sessions', () => {
     b.s.close();
   });
 
+  it('a drop copy that falls FIX_DROP_COPY_QUEUE_MAX behind stops and logs out with a text; trading goes on', async () => {
+    const small = createFixApplication({
+      core: ex.gateway as FixCore,
+      targetCompId: 'MATCHBOOK',
+      config: { dropCopy: [{ apiKey: ADMIN_KEY.key, accounts: [1] }] },
+      dropCopyQueueMax: 2,
+    });
+    const a = await logon(KEY1);
+    for (const p of ['45700.00', '45701.00', '45702.00'])
+      order(a.s, cid('many'), '1', 'BTC-USD', '0.0010', '2', [[44, p]]);
+    await a.c.next(3);
+    const dc = new Collected();
+    const logouts: string[] = [];
+    const r = (await small.logon(logonMessage(ADMIN_KEY), dc.send, (text) => logouts.push(text))) as LogonAccepted;
+    expect(r.kind).toBe('drop-copy');
+    // One mass cancel: three reports absorbed in one turn, over a queue of 2.
+    a.s.deliver(
+      fixMessage('q', [
+        [11, cid('q')],
+        [530, '7'],
+        [60, '20261207-15:00:00'],
+      ]),
+    );
+    expect((await a.c.next(4)).map((o) => o.msgType)).toEqual(['r', '8', '8', '8']);
+    await waitFor('the logout', () => logouts.length === 1, 30_000);
+    expect(logouts[0]).toMatch(/^drop copy fell behind: 2 reports waiting/);
+    expect(dc.take()).toEqual([]);
+    r.app.close();
+    order(a.s, cid('still'), '1', 'BTC-USD', '0.0010', '2', [[44, '45703.00']]);
+    expect(tagOf((await a.c.next(1))[0]!, 150)).toBe('0');
+    a.s.close();
+  });
+
   it('8013=Y cancels the orders of the session when it closes; 8013=N leaves them', async () => {
     const cod = await logon(KEY1, 'Y');
     order(cod.s, cid('cod'), '1', 'BTC-USD', '0.0010', '2', [[44, '45500.00']]);

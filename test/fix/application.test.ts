@@ -456,6 +456,109 @@ describe('order entry', () => {
       380: '3',
       45: tagOf({ msgType: 'B', body: news.fields as [number, string][] }, 34),
     });
+    // Values no dictionary would stop: each answered with one reject, none throws.
+    const nasty: [string, [number, string][]][] = [
+      [
+        'D',
+        [
+          [11, 'x'.repeat(80)],
+          [54, '1'],
+          [55, 'BTC-USD'],
+          [38, '0.0010'],
+          [40, '2'],
+          [44, '49000.00'],
+        ],
+      ],
+      [
+        'D',
+        [
+          [11, cid('qty')],
+          [54, '1'],
+          [55, 'BTC-USD'],
+          [38, '1e3'],
+          [40, '2'],
+          [44, '49000.00'],
+        ],
+      ],
+      [
+        'D',
+        [
+          [11, cid('qty')],
+          [54, '1'],
+          [55, 'BTC-USD'],
+          [38, '0.00001'],
+          [40, '2'],
+          [44, '49000.00'],
+        ],
+      ],
+      [
+        'D',
+        [
+          [11, cid('sym')],
+          [54, '1'],
+          [55, 'DOGE-USD'],
+          [38, '0.0010'],
+          [40, '2'],
+          [44, '49000.00'],
+        ],
+      ],
+      [
+        'D',
+        [
+          [11, cid('gtd')],
+          [54, '1'],
+          [55, 'BTC-USD'],
+          [38, '0.0010'],
+          [40, '2'],
+          [44, '49000.00'],
+          [59, '6'],
+          [126, '20260231-00:00:00'],
+        ],
+      ],
+      [
+        'F',
+        [
+          [11, cid('f')],
+          [37, '99999999999999999999'],
+          [55, 'BTC-USD'],
+          [54, '1'],
+        ],
+      ],
+      [
+        'G',
+        [
+          [11, cid('g')],
+          [37, '-1'],
+          [55, 'BTC-USD'],
+          [54, '1'],
+          [40, '2'],
+          [38, '1'],
+        ],
+      ],
+      [
+        'H',
+        [
+          [11, 'never-placed'],
+          [55, 'BTC-USD'],
+          [54, '1'],
+          [790, 'h1'],
+        ],
+      ],
+    ];
+    for (const [type, body] of nasty) s.deliver(fixMessage(type, body));
+    const answers = await c.next(nasty.length);
+    expect(answers.map((o) => [o.msgType, tagOf(o, 150) ?? tagOf(o, 434), tagOf(o, 39)])).toEqual([
+      ['8', '8', '8'],
+      ['8', '8', '8'],
+      ['8', '8', '8'],
+      ['8', '8', '8'],
+      ['8', '8', '8'],
+      ['9', '1', '8'],
+      ['9', '2', '8'],
+      ['8', 'I', '8'],
+    ]);
+    expect(tagOf(answers[3]!, 103)).toBe('1');
+    expect(tagOf(answers[7]!, 790)).toBe('h1');
     expect(await ex.book()).toMatchObject({ orders: before.orders });
     s.close();
   });

@@ -16,7 +16,9 @@
 //     "signingKey": "exchange-ed25519.pem",      // PKCS#8 PEM; generated at first start if missing
 //     "chainHeadEveryReports": 1000, "chainHeadEveryMs": 1000,
 //     "slowOrderMs": 5,                           // slower requests go to the slow-order dump (gateway/trace.ts)
-//     "workers": 2
+//     "workers": 2,
+//     "fix": { "listen": "127.0.0.1:9878", "targetCompId": "MATCHBOOK",   // the FIX 4.4 acceptor (fix/README.md)
+//              "dropCopy": [ { "apiKey": "admin", "accounts": [1, 2] } ] } // admin keys granted drop copy
 //   }
 //
 // The instruments of a shard come from its cluster file's shardConfig (the engine config), so
@@ -87,7 +89,24 @@ export interface GatewayConfig {
   queryTls: TlsSettings | undefined;
   /** API keys whose HMAC secret is written in the file itself (demos only; warned about with TLS on). */
   plainSecretKeys: string[];
+  /** The FIX 4.4 acceptor (the "fix" section; defaults when absent). */
+  fix: FixConfig;
 }
+
+/** The FIX 4.4 acceptor's section (fix/README.md). */
+export interface FixConfig {
+  listen: { host: string; port: number };
+  /** 56 TargetCompID clients send (the acceptor's SenderCompID). */
+  targetCompId: string;
+  /** Admin keys granted a drop copy of these accounts' reports (a Logon with 553 = apiKey). */
+  dropCopy: { apiKey: string; accounts: number[] }[];
+}
+
+/** The FIX acceptor's default address (npm start adds its port offset) and TargetCompID. */
+export const FIX_LISTEN_DEFAULT = '127.0.0.1:9878';
+export const FIX_TARGET_COMP_ID_DEFAULT = 'MATCHBOOK';
+/** A CompID: printable, no SOH or '=' (they would break the frame), at most 64 characters. */
+const COMP_ID_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 export const DEFAULT_RISK: RiskLimits = {
   maxOrderQty: 1e9,
@@ -266,6 +285,37 @@ export function parseGatewayConfig(raw: unknown, baseDir: string): GatewayConfig
       parseServerTls((o.query as Record<string, unknown> | undefined)?.tls, 'gateway config query.tls', baseDir),
     ),
     plainSecretKeys,
+    fix: parseFixConfig(o.fix, adminKeys, accounts),
+  };
+}
+
+/** The "fix" section: where the acceptor listens, its CompID, the drop-copy grants (admin keys, configured accounts). */
+function parseFixConfig(v: unknown, adminKeys: ApiKeyConfig[], accounts: AccountEntry[]): FixConfig {
+  const o = (v ?? {}) as Record<string, unknown>;
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) fail('fix must be an object');
+  const targetCompId = o.targetCompId ?? FIX_TARGET_COMP_ID_DEFAULT;
+  if (typeof targetCompId !== 'string' || !COMP_ID_RE.test(targetCompId))
+    fail('fix.targetCompId must be 1-64 characters of [A-Za-z0-9_.:-]');
+  const grants = o.dropCopy ?? [];
+  if (!Array.isArray(grants)) fail('fix.dropCopy must be an array');
+  const admins = new Set(adminKeys.map((k) => k.key));
+  const known = new Set(accounts.map((a) => a.account));
+  const seen = new Set<string>();
+  const dropCopy = grants.map((g: unknown, i) => {
+    const go = (g ?? {}) as Record<string, unknown>;
+    const where = `fix.dropCopy[${i}]`;
+    if (typeof go.apiKey !== 'string' || !admins.has(go.apiKey)) fail(`${where}.apiKey must be one of adminKeys`);
+    if (seen.has(go.apiKey)) fail(`${where}.apiKey ${go.apiKey} is granted twice`);
+    seen.add(go.apiKey);
+    if (!Array.isArray(go.accounts) || go.accounts.length === 0) fail(`${where}.accounts must be a non-empty array`);
+    for (const a of go.accounts as unknown[])
+      if (typeof a !== 'number' || !known.has(a)) fail(`${where}.accounts: ${String(a)} is not a configured account`);
+    return { apiKey: go.apiKey, accounts: [...new Set(go.accounts as number[])] };
+  });
+  return {
+    listen: parseHostPort(o.listen ?? FIX_LISTEN_DEFAULT, 'gateway config fix.listen'),
+    targetCompId,
+    dropCopy,
   };
 }
 

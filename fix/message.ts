@@ -162,7 +162,13 @@ export interface FixApplication {
   /**
    * Authenticates a Logon (already checked by the session: well formed, comp ids, sequence) and
    * opens the application session. `send` delivers an application message to the counterparty
-   * through the session (which numbers, stores and writes it).
+   * through the session (which numbers, stores and writes it). `logout` (optional, additive) lets
+   * the application end the session itself with a Logout carrying `text` (a drop copy that fell
+   * behind FIX_DROP_COPY_QUEUE_MAX); the session then calls `close()` as for any end.
    */
-  logon(logon: FixMessage, send: (out: OutgoingFix) => void): Promise<LogonAccepted | LogonRefused>;
+  logon(
+    logon: FixMessage,
+    send: (out: OutgoingFix) => void,
+    logout?: (text: string) => void,
+  ): Promise<LogonAccepted | LogonRefused>;
 }

@@ -53,18 +53,20 @@ import { canonicalReport } from '../api/report-canonical.js';
 import { fromGlobalOrderId, toGlobalOrderId } from '../api/order-ids.js';
 import type { LiveOrder } from '../replicator/log.js';
 import { OrderView, isFinalStatus, type ViewedOrder } from './order-view.js';
-import type {
-  GatewayCore,
-  GatewayReply,
-  GatewaySession,
-  OrderOut,
-  OrderResultOut,
-  CancelScope,
-  RawRequest,
-  SessionOptions,
+import {
+  Operation,
+  type DropCopySubscription,
+  type GatewayCore,
+  type GatewayReply,
+  type GatewaySession,
+  type OrderOut,
+  type OrderResultOut,
+  type CancelScope,
+  type RawRequest,
+  type SessionOptions,
 } from './types.js';
-import { peekSessionRequestId, type ValidatedCommand } from './validate.js';
-import { ValidationPool } from './worker-pool.js';
+import { peekSessionRequestId, validateCommand, type ShardInfo, type ValidatedCommand } from './validate.js';
+import { ValidationPool, workerDataOf } from './worker-pool.js';
 import { inexactInteger, inexactIntegerMessage } from './json-numbers.js';
 import { GatewayMetrics } from './metrics.js';
 import { OrderTrace, TraceBook, type SlowOrder } from './trace.js';
@@ -201,6 +203,8 @@ export class Gateway implements GatewayCore, UserStreamCore {
   /** Sessions' automatic cancels under way (stop waits for them). */
   private readonly autoCancels = new Set<Promise<void>>();
   private readonly sessions = new Set<Session>();
+  /** Drop-copy subscriptions (FIX drop copy, fix/application.ts): every report of their accounts absorbed here. */
+  private readonly dropCopies = new Set<DropCopy>();
   /** Open sessions by account: where maker fills are pushed. */
   private readonly sessionsOf = new Map<number, Set<Session>>();
   readonly chain: ReportChain;
@@ -520,6 +524,7 @@ export class Gateway implements GatewayCore, UserStreamCore {
           this.trackSessionOrder(placer, rep.order_id);
         this.noteReport(r.shard, r.result.appliedIndex, e, rep, canon);
         this.userStreams.publish(rep, canon);
+        for (const d of this.dropCopies) if (d.accounts.has(e.account)) d.deliver(rep);
         if (e.account !== requester) {
           if (this.sessionsOf.has(e.account)) (out.others ??= []).push(rep);
         } else {
@@ -954,6 +959,62 @@ export class Gateway implements GatewayCore, UserStreamCore {
     return s;
   }
 
+  /**
+   * A drop copy of `accounts`' reports (the FIX acceptor's drop-copy sessions): authenticated like
+   * a session (signature over `target`, the window, the replay cache) with an admin key, the
+   * only keys operators grant drop copy to. Each report absorbed afterwards for one of the
+   * accounts is handed to `onReport`, synchronously, in the order absorbed (the subscriber queues).
+   */
+  async openDropCopy(
+    auth: AuthHeaders,
+    target: string,
+    accounts: readonly number[],
+  ): Promise<DropCopySubscription | GatewayError> {
+    if (this.stopped) return gatewayError(ErrorCode.UNAVAILABLE, ErrorReason.GATEWAY_STOPPING, 'gateway stopping');
+    if (this.sessions.size + this.dropCopies.size >= SESSIONS_MAX)
+      return gatewayError(ErrorCode.OVERLOADED, ErrorReason.SESSIONS_MAX, `${SESSIONS_MAX} sessions open`, {
+        retry_after_ms: 1000,
+      });
+    const a = await this.pool.authenticateSession(auth, target);
+    if (!a.ok) return a.error;
+    if (!a.admin)
+      return gatewayError(ErrorCode.PERMISSION_DENIED, ErrorReason.NOT_AN_ADMIN_KEY, 'drop copy needs an admin key');
+    const unknown = accounts.find((acct) => !this.accounts.has(acct));
+    if (unknown !== undefined)
+      return gatewayError(
+        ErrorCode.PERMISSION_DENIED,
+        ErrorReason.ACCOUNT_NOT_CONFIGURED,
+        `account ${unknown} is not configured`,
+      );
+    const d = new DropCopy(new Set(accounts), (dc) => this.dropCopies.delete(dc));
+    this.dropCopies.add(d);
+    return d;
+  }
+
+  /** @internal (Session) GetOrder for the session's account, without a signature of its own (the session is authenticated). */
+  async sessionGetOrder(s: Session, request: Record<string, unknown>): Promise<GatewayReply> {
+    if (this.stopped) return fail(ErrorCode.UNAVAILABLE, ErrorReason.GATEWAY_STOPPING, 'gateway stopping');
+    const v = validateCommand(Operation.GET_ORDER, request, { account: s.account, shards: this.shardInfos });
+    if (!v.ok) return { ok: false, error: v.error };
+    // A GetOrder costs a book read on a replica: rate limited like the unary GetOrder.
+    const wait = this.buckets.get(s.apiKey)?.take(1, Date.now()) ?? 0;
+    if (wait > 0) {
+      this.stats.rateLimited++;
+      this.metrics.rateLimited.inc();
+      return fail(ErrorCode.RATE_LIMITED, ErrorReason.API_KEY_RATE, `rate limit of API key ${s.apiKey}`, {
+        retry_after_ms: wait,
+      });
+    }
+    return this.getOrder(s.account, v.command);
+  }
+
+  /** The shards as validation sees them (the validation workers' own copy: worker-pool.ts workerDataOf). */
+  private get shardInfos(): ShardInfo[] {
+    this.shardInfoCache ??= workerDataOf(this.config).shards;
+    return this.shardInfoCache;
+  }
+  private shardInfoCache: ShardInfo[] | undefined;
+
   /** @internal (Session) */
   async sessionMessage(s: Session, body: Uint8Array, receivedAtMs?: number): Promise<Record<string, unknown>> {
     const t0 = performance.now();
@@ -1207,6 +1268,12 @@ class Session implements GatewaySession {
     return reply;
   }
 
+  /** GetOrder of the session's account (FIX OrderStatusRequest): the body is GetOrderRequest's fields. */
+  getOrder(request: Record<string, unknown>): Promise<GatewayReply> {
+    if (this.closed) return Promise.resolve(fail(ErrorCode.UNAVAILABLE, ErrorReason.SESSION_CLOSED, 'session closed'));
+    return this.gw.sessionGetOrder(this, request);
+  }
+
   /** Refuses a request at a session limit, at once, echoing its id. */
   private refuse(body: Uint8Array, reason: Why, message: string): Promise<Record<string, unknown>> {
     this.gw.metrics.overloaded.inc();
@@ -1234,6 +1301,27 @@ class Session implements GatewaySession {
       : this.tail;
     // Then nothing refers to the session any more (its orders' later reports find no owner).
     void cancel.finally(() => this.gw.forgetSessionOrders(this));
+  }
+}
+
+/** A drop-copy subscription (Gateway.openDropCopy). */
+class DropCopy implements DropCopySubscription {
+  onReport: ((report: ExecutionReportOut) => void) | undefined = undefined;
+  private closed = false;
+  constructor(
+    readonly accounts: ReadonlySet<number>,
+    private readonly closing: (d: DropCopy) => void,
+  ) {}
+
+  /** @internal (Gateway) */
+  deliver(report: ExecutionReportOut): void {
+    if (!this.closed) this.onReport?.(report);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closing(this);
   }
 }
 

@@ -9,6 +9,7 @@
 
 import type { AuthHeaders } from '../api/auth.js';
 import type { GatewayError } from '../api/errors.js';
+import type { ExecutionReportOut } from '../api/execution-report.js';
 import type { RateLimitState } from './rate-limit-headers.js';
 
 /** The unary operations (gRPC method names; REST routes map to them). */
@@ -104,7 +105,25 @@ export interface GatewaySession {
    * reports of the account's orders caused by other accounts' commands (maker fills).
    */
   onUnsolicited: ((reply: Record<string, unknown>) => void) | undefined;
+  /**
+   * GetOrder for the session's account (GetOrderRequest's fields: order_id, client_order_id,
+   * symbol), authenticated by the session (the FIX acceptor's OrderStatusRequest). Optional: the
+   * gRPC and REST edges do not use it.
+   */
+  getOrder?(request: Record<string, unknown>): Promise<GatewayReply>;
   /** The stream ended (either side): cancel-on-disconnect applies. Idempotent. */
+  close(): void;
+}
+
+/**
+ * A drop copy (the FIX acceptor's drop-copy sessions, Gateway.openDropCopy): every execution
+ * report of `accounts` the gateway absorbs after it opened, handed to `onReport` synchronously in
+ * the order absorbed (the reports of every account, whoever caused them; unsigned).
+ */
+export interface DropCopySubscription {
+  readonly accounts: ReadonlySet<number>;
+  onReport: ((report: ExecutionReportOut) => void) | undefined;
+  /** Stops the copy. Idempotent. */
   close(): void;
 }
 

@@ -6,6 +6,7 @@
 // the answer carries its error code; what has no gateway field is refused here.
 // The tag mapping is documented in fix/README.md ("Tag mapping").
 
+import { parseUtcTimestamp } from './fields.js';
 import { type FixMessage, fieldOf } from './message.js';
 
 /** A request mapped to a command, or why not: `missing` (a conditionally required tag: BusinessMessageReject 380=5) or `invalid` (a value we do not support: the message type's own reject). */
@@ -80,22 +81,10 @@ export const AppTag = {
 } as const;
 
 const ORDER_ID_RE = /^[1-9][0-9]{0,15}$/;
-const UTC_TIMESTAMP_RE = /^(\d{4})(\d{2})(\d{2})-(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$/;
-
-/**
- * A FIX UTCTimestamp (YYYYMMDD-HH:MM:SS[.fraction]) as microseconds since the epoch, or
- * undefined. Private stand-in for fix/fields.ts's parser (the dictionary part), which replaces it.
- */
+/** A FIX UTCTimestamp as microseconds since the epoch (fix/fields.ts parses it exactly), or undefined. */
 export function utcTimestampUs(text: string): number | undefined {
-  const m = UTC_TIMESTAMP_RE.exec(text);
-  if (m === null) return undefined;
-  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-  const ms = Date.UTC(y, mo - 1, d, h, mi, s);
-  const back = new Date(ms);
-  // Date.UTC rolls 20260231 over to March: a date that does not round-trip does not exist.
-  if (back.getUTCDate() !== d || back.getUTCMonth() !== mo - 1 || h > 23 || mi > 59 || s > 60) return undefined;
-  const frac = (m[7] ?? '').padEnd(6, '0').slice(0, 6);
-  return ms * 1000 + Number(frac);
+  const ms = parseUtcTimestamp(text);
+  return ms === undefined ? undefined : ms * 1000;
 }
 
 function missing(

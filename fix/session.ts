@@ -218,6 +218,7 @@ export class FixSession {
 
   /** Numbers, stamps and sends one message; application messages are stored for resends first. */
   private send(msgType: string, body: readonly FixField[], nowMs: number, store: boolean): void {
+    if (this.state === 'closed') return;
     const seqNum = this.nextOut;
     const bytes = encodeFix(this.header(msgType, seqNum, nowMs), body);
     this.nextOut = seqNum + 1;
@@ -376,7 +377,7 @@ export class FixSession {
       return;
     }
     if (msg.msgType === MsgType.ResendRequest && this.checks(msg, nowMs)) this.resendRequest(msg, nowMs);
-    this.queueForGap(seq, msg, nowMs);
+    if (!this.closed) this.queueForGap(seq, msg, nowMs);
   }
 
   private queueForGap(seq: number, msg: FixMessage, nowMs: number): void {

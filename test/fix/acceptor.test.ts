@@ -132,13 +132,26 @@ describe('FixAcceptor', () => {
     expect(fieldOf(reply, Tag.MsgSeqNum)).toBe('4');
     b.send(MsgType.NewOrderSingle, nos('y'));
     expect(fieldOf(await b.waitFor(isEr('y')), Tag.MsgSeqNum)).toBe('5');
+    // The ExecutionReport sent before the restart is resent from the persisted store.
+    const from = b.received.length;
+    b.send(MsgType.ResendRequest, [
+      [7, '2'],
+      [16, '3'],
+    ]);
+    const resent = await b.waitFor((m) => fieldOf(m, 43) === 'Y' && m.msgType === MsgType.SequenceReset, 15_000, from);
+    const again = b.received.slice(from);
+    expect(again.map((m) => [m.msgType, fieldOf(m, 34), fieldOf(m, 11) ?? fieldOf(m, 36)])).toEqual([
+      ['8', '2', 'x'],
+      ['4', '3', '4'],
+    ]);
+    expect(fieldOf(resent, 123)).toBe('Y');
     b.close();
     await b.waitClosed();
     const c = await connect(second.port);
     c.nextSeqNum = 2;
     c.logon({ ...LOGON });
     const logout = await c.waitForType(MsgType.Logout);
-    expect(fieldOf(logout, Tag.Text)).toBe('MsgSeqNum too low, expecting 5 but received 2');
+    expect(fieldOf(logout, Tag.Text)).toBe('MsgSeqNum too low, expecting 6 but received 2');
     await c.waitClosed();
   });
 
@@ -212,5 +225,51 @@ describe('FixAcceptor', () => {
     again.logon({ ...LOGON, resetSeqNum: true });
     await again.waitForType(MsgType.Logon);
     expect(errors).toEqual([]);
+  });
+
+  it('an application that throws closes that connection only; the acceptor keeps serving', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fix-acceptor-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const echo = echoApplication(SECRETS);
+    const failing: string[] = [];
+    const application = {
+      async logon(...args: Parameters<typeof echo.logon>) {
+        const result = await echo.logon(...args);
+        if ('refused' in result) return result;
+        return {
+          ...result,
+          app: {
+            deliver: (m: FixMessage) => {
+              if (fieldOf(m, 11) === 'boom') throw new Error('application bug');
+              result.app.deliver(m);
+            },
+            close: () => result.app.close(),
+          },
+        };
+      },
+    };
+    const acceptor = new FixAcceptor({
+      host: '127.0.0.1',
+      port: 0,
+      storeDir: dir,
+      application,
+      log: linesLog((line) => {
+        if (line.startsWith('ERROR')) failing.push(line);
+      }),
+    });
+    const port = await acceptor.start();
+    cleanups.push(() => acceptor.stop());
+    const ini = await connect(port);
+    ini.logon({ ...LOGON, resetSeqNum: true });
+    await ini.waitForType(MsgType.Logon);
+    ini.send(MsgType.NewOrderSingle, nos('boom'));
+    await ini.waitClosed();
+    expect(failing.some((l) => l.includes('application bug'))).toBe(true);
+    expect(echo.closes).toBe(1);
+    const next = await connect(port);
+    next.logon({ ...LOGON, resetSeqNum: true });
+    await next.waitForType(MsgType.Logon);
+    next.send(MsgType.NewOrderSingle, nos('fine'));
+    await next.waitFor(isEr('fine'));
   });
 });

@@ -148,6 +148,51 @@ describe('FixFramer', () => {
   });
 });
 
+describe('FixFramer on random streams', () => {
+  it('recovers every message between random garbage at random chunk boundaries, never throws', () => {
+    let seed = 12345;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let round = 0; round < 50; round++) {
+      const parts: Buffer[] = [];
+      let sent = 0;
+      for (let i = 0; i < 20; i++) {
+        // Garbage without '8' cannot start a message, so every message after it must be recovered.
+        const junk = Buffer.from(
+          Array.from({ length: rand(40) }, () => [0x01, 0x39, 0x3d, 0x41, 0xff][rand(5)] as number),
+        );
+        parts.push(
+          junk,
+          encodeFix(
+            [
+              [35, 'D'],
+              [49, 'C'],
+              [56, 'M'],
+              [34, String(i + 1)],
+              [52, '20261207-14:19:55'],
+            ],
+            [[11, `o${i}`]],
+          ),
+        );
+        sent++;
+      }
+      const stream = Buffer.concat(parts);
+      const framer = new FixFramer();
+      const got: string[] = [];
+      for (let at = 0; at < stream.length; ) {
+        const n = 1 + rand(64);
+        for (const r of framer.push(stream.subarray(at, at + n)))
+          if (r.kind === 'message') got.push(fieldOf(r.msg, 11) ?? '');
+        at += n;
+      }
+      expect(got).toEqual(Array.from({ length: sent }, (_, i) => `o${i}`));
+      expect(framer.bufferedBytes).toBeLessThan(FIX_MESSAGE_BYTES_MAX);
+    }
+  });
+});
+
 /** Rewrites BodyLength and CheckSum of an edited message so only the edit is wrong. */
 function recomputeChecksum(edited: Buffer): Buffer {
   const text = edited.toString('latin1');

@@ -167,7 +167,10 @@ export class FixAcceptor {
           this.write(c, a.bytes);
           break;
         case 'persistSeq':
-          c.store?.setSeqNums(a.nextOut, a.nextIn);
+          // The session's numbers now, not the action's: an application that sends from inside
+          // deliver() has moved nextOut on since this action was made, and an older value written
+          // last would make the next start reuse a number.
+          c.store?.setSeqNums(c.session.nextSenderSeqNum, c.session.expectedSeqNum);
           break;
         case 'store':
           c.store?.append(a.seqNum, a.bytes);

@@ -155,6 +155,23 @@ describe('FixAcceptor', () => {
     await c.waitClosed();
   });
 
+  it('persists the outgoing number of a reply sent from inside deliver (no Logout to write it again)', async () => {
+    const first = await startAcceptor();
+    const a = await connect(first.port);
+    a.logon({ ...LOGON, resetSeqNum: true }); // 1 → their Logon 1
+    await a.waitForType(MsgType.Logon);
+    a.send(MsgType.NewOrderSingle, nos('p')); // 2 → ER 2, sent by the application inside deliver()
+    await a.waitFor(isEr('p'));
+    a.close(); // dropped: no Logout, so nothing else is written for this session
+    await a.waitClosed();
+    await first.acceptor.stop();
+    const second = await startAcceptor(first.dir);
+    const b = await connect(second.port);
+    b.nextSeqNum = 3;
+    b.logon({ ...LOGON });
+    expect(fieldOf(await b.waitForType(MsgType.Logon), Tag.MsgSeqNum)).toBe('3');
+  });
+
   it('drops garbled frames (bad CheckSum, bad BodyLength, random bytes) and the session goes on', async () => {
     const { port } = await startAcceptor();
     const ini = await connect(port);

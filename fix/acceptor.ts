@@ -46,6 +46,9 @@ interface Connection {
   /** The store key (API key + SenderCompID) while logged on: one live connection per key. */
   key: string | undefined;
   closed: boolean;
+  /** Actions waiting to be carried out, and whether apply() is running (see apply). */
+  queue: SessionAction[];
+  applying: boolean;
 }
 
 export class FixAcceptor {
@@ -118,6 +121,8 @@ export class FixAcceptor {
       app: undefined,
       key: undefined,
       closed: false,
+      queue: [],
+      applying: false,
     };
     this.connections.set(c.id, c);
     socket.on('data', (chunk: Buffer) => this.guard(c, () => this.onData(c, chunk)));
@@ -158,39 +163,49 @@ export class FixAcceptor {
     for (const c of this.connections.values()) this.guard(c, () => this.apply(c, c.session.onTick(this.now())));
   }
 
-  /** Carries out a session's actions, in order. */
+  /**
+   * Carries out a session's actions, in order. An application may send from inside deliver():
+   * the session numbers that message after everything in the batch being applied, so its actions
+   * wait in the queue until the batch is done, and bytes go out in MsgSeqNum order.
+   */
   private apply(c: Connection, actions: SessionAction[]): void {
-    for (const a of actions) {
-      if (c.closed) return;
-      switch (a.kind) {
-        case 'send':
-          this.write(c, a.bytes);
-          break;
-        case 'persistSeq':
-          // The session's numbers now, not the action's: an application that sends from inside
-          // deliver() has moved nextOut on since this action was made, and an older value written
-          // last would make the next start reuse a number.
-          c.store?.setSeqNums(c.session.nextSenderSeqNum, c.session.expectedSeqNum);
-          break;
-        case 'store':
-          c.store?.append(a.seqNum, a.bytes);
-          break;
-        case 'reset':
-          c.store?.reset();
-          break;
-        case 'deliver':
-          c.app?.deliver(a.msg);
-          break;
-        case 'requestLogon':
-          this.requestLogon(c, a.logon);
-          break;
-        case 'loggedOn':
-          this.options.log.info('fix session logged on', { conn: c.id, senderCompId: a.senderCompId });
-          break;
-        case 'disconnect':
-          this.end(c, a.reason, true);
-          break;
-      }
+    c.queue.push(...actions);
+    if (c.applying) return;
+    c.applying = true;
+    try {
+      for (let a = c.queue.shift(); a !== undefined && !c.closed; a = c.queue.shift()) this.applyOne(c, a);
+    } finally {
+      c.applying = false;
+      c.queue.length = 0;
+    }
+  }
+
+  private applyOne(c: Connection, a: SessionAction): void {
+    switch (a.kind) {
+      case 'send':
+        this.write(c, a.bytes);
+        break;
+      case 'persistSeq':
+        c.store?.setSeqNums(a.nextOut, a.nextIn);
+        break;
+      case 'store':
+        c.store?.append(a.seqNum, a.bytes);
+        break;
+      case 'reset':
+        c.store?.reset();
+        break;
+      case 'deliver':
+        c.app?.deliver(a.msg);
+        break;
+      case 'requestLogon':
+        this.requestLogon(c, a.logon);
+        break;
+      case 'loggedOn':
+        this.options.log.info('fix session logged on', { conn: c.id, senderCompId: a.senderCompId });
+        break;
+      case 'disconnect':
+        this.end(c, a.reason, true);
+        break;
     }
   }
 

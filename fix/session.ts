@@ -46,9 +46,9 @@ export type Validate = (msg: FixMessage) => ValidationFailure | undefined;
 export type SessionAction =
   | { kind: 'send'; bytes: Buffer; seqNum: number; msgType: string }
   /**
-   * Write both next numbers. They are the numbers when the action was made; the edge writes the
-   * session's numbers when it carries the action out (never older: they only move on, except on
-   * a reset, which comes first), since the application may send while an earlier batch is applied.
+   * Write both next numbers. The edge must carry out the actions of one call before those of the
+   * next (acceptor.ts queues what the application sends from inside deliver()), or an older pair
+   * would be written last.
    */
   | { kind: 'persistSeq'; nextOut: number; nextIn: number }
   | { kind: 'store'; seqNum: number; bytes: Buffer }

@@ -172,6 +172,21 @@ describe('FixAcceptor', () => {
     expect(fieldOf(await b.waitForType(MsgType.Logon), Tag.MsgSeqNum)).toBe('3');
   });
 
+  it('writes messages in MsgSeqNum order when the application answers while a gap queue drains', async () => {
+    const { port } = await startAcceptor();
+    const ini = await connect(port);
+    ini.logon({ ...LOGON, resetSeqNum: true });
+    await ini.waitForType(MsgType.Logon);
+    ini.send(MsgType.NewOrderSingle, nos('q3'), { seqNum: 3 });
+    ini.send(MsgType.TestRequest, [[112, 'q4']], { seqNum: 4 });
+    await ini.waitForType(MsgType.ResendRequest);
+    ini.send(MsgType.NewOrderSingle, nos('q2'), { seqNum: 2 }); // fills the gap: 2, 3, 4 are handled at once
+    await ini.waitFor((m) => m.msgType === MsgType.Heartbeat && fieldOf(m, 112) === 'q4');
+    await ini.waitFor(isEr('q3'));
+    const seqNums = ini.received.map((m) => Number(fieldOf(m, Tag.MsgSeqNum)));
+    expect(seqNums).toEqual(seqNums.map((_, i) => i + 1));
+  });
+
   it('drops garbled frames (bad CheckSum, bad BodyLength, random bytes) and the session goes on', async () => {
     const { port } = await startAcceptor();
     const ini = await connect(port);

@@ -32,6 +32,8 @@ export interface FixAcceptorOptions {
   log: Log;
   /** The clock (tests may drive it); default Date.now. */
   nowMs?: () => number;
+  /** Connections open at once; default FIX_CONNECTIONS_MAX (tests lower it). */
+  connectionsMax?: number;
 }
 
 export const DEFAULT_TARGET_COMP_ID = 'MATCHBOOK';
@@ -106,7 +108,7 @@ export class FixAcceptor {
   }
 
   private accept(socket: net.Socket): void {
-    if (this.connections.size >= FIX_CONNECTIONS_MAX) {
+    if (this.connections.size >= (this.options.connectionsMax ?? FIX_CONNECTIONS_MAX)) {
       this.options.log.warn('fix connection refused: FIX_CONNECTIONS_MAX', { remote: socket.remoteAddress });
       socket.destroy();
       return;

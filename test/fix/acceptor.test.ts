@@ -304,4 +304,39 @@ describe('FixAcceptor', () => {
     next.send(MsgType.NewOrderSingle, nos('fine'));
     await next.waitFor(isEr('fine'));
   });
+
+  it('over its connection limit, a connection is accepted and closed at once; the others go on', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fix-acceptor-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const acceptor = new FixAcceptor({
+      host: '127.0.0.1',
+      port: 0,
+      storeDir: dir,
+      application: echoApplication(SECRETS),
+      log,
+      connectionsMax: 2,
+    });
+    const port = await acceptor.start();
+    cleanups.push(() => acceptor.stop());
+    const a = await connect(port, 'A');
+    const b = await connect(port, 'B');
+    a.logon({ ...LOGON, resetSeqNum: true });
+    b.logon({ ...LOGON, resetSeqNum: true });
+    await a.waitForType(MsgType.Logon);
+    await b.waitForType(MsgType.Logon);
+    const c = await connect(port, 'C');
+    await c.waitClosed();
+    expect(c.received).toEqual([]);
+    a.send(MsgType.NewOrderSingle, nos('after'));
+    await a.waitFor(isEr('after'));
+    b.close();
+    await b.waitClosed();
+    // Its slot is free again once the acceptor has seen the close.
+    const deadlineMs = Date.now() + 15_000;
+    while (acceptor.connectionCount > 1 && Date.now() < deadlineMs) await new Promise((r) => setTimeout(r, 20));
+    expect(acceptor.connectionCount).toBe(1);
+    const d = await connect(port, 'D');
+    d.logon({ ...LOGON, resetSeqNum: true });
+    await d.waitForType(MsgType.Logon);
+  });
 });

@@ -4,6 +4,7 @@ import { encodeFix, formatUtcTimestamp, parseFix } from '../../fix/codec.js';
 import {
   FIX_GAP_QUEUE_MAX,
   FIX_INBOUND_BURST_MESSAGES_MAX,
+  FIX_LOGON_TIMEOUT_MS,
   FIX_LOGOUT_TIMEOUT_MS,
   FIX_TEST_REQUEST_FACTOR,
 } from '../../fix/limits.js';
@@ -180,6 +181,29 @@ describe('FixSession logon', () => {
       T0,
     );
     expect(s.expectedSeqNum).toBe(5);
+  });
+});
+
+describe('FixSession before the Logon is answered', () => {
+  it('holds what the application sends and what arrives, and handles both after the Logon answer', () => {
+    const store = new MemoryStore();
+    const s = new FixSession({ targetCompId: 'MATCHBOOK', nowMs: T0 });
+    s.onMessage(logon(), T0);
+    expect(s.sendApp({ msgType: '8', body: [[11, 'early']] }, T0)).toEqual([]);
+    expect(s.onMessage(msg('D', 2, [[11, 'd2']]), T0)).toEqual([]);
+    const actions = s.onLogonResult(ACCEPTED, T0, store);
+    expect(sent(actions).map((m) => [m.msgType, fieldOf(m, 34)])).toEqual([
+      ['A', '1'],
+      ['8', '2'],
+    ]);
+    expect(actions.flatMap((a) => (a.kind === 'deliver' ? [fieldOf(a.msg, 11)] : []))).toEqual(['d2']);
+    expect(s.expectedSeqNum).toBe(3);
+  });
+
+  it('no Logon within FIX_LOGON_TIMEOUT_MS: disconnect', () => {
+    const s = new FixSession({ targetCompId: 'MATCHBOOK', nowMs: T0 });
+    expect(kinds(s.onTick(T0 + FIX_LOGON_TIMEOUT_MS - 1))).toEqual([]);
+    expect(kinds(s.onTick(T0 + FIX_LOGON_TIMEOUT_MS))).toEqual(['disconnect']);
   });
 });
 

@@ -109,6 +109,18 @@ module.exports = {
       to: localOutside('audit', 'engine', 'ops', 'shard', 'api', 'replicator'),
     },
     {
+      name: 'fix-only-api-ops-config-gateway-types',
+      severity: 'error',
+      comment:
+        'fix/ (the FIX 4.4 acceptor: codec, session layer, application adapter) builds on api/, ops/, config/ and ' +
+        "the gateway's types (gateway/types.ts) only; the gateway core is handed to it, never imported.",
+      from: { path: '^fix/' },
+      to: {
+        dependencyTypes: ['local'],
+        pathNot: '^(fix|api|ops|config)/|^gateway/types[.]ts$',
+      },
+    },
+    {
       name: 'events-not-gateway',
       severity: 'error',
       comment: 'events/ must not import gateway/: what both need (signing, auth, report mapping) belongs in api/.',

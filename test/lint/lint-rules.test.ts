@@ -96,6 +96,9 @@ describe('dependency rules (.dependency-cruiser.cjs)', () => {
       { tool: '../cli/tool.js', faults: '../chaos/faults.js', raft: '../replicator/raft/raft.js' },
       'helper',
     ),
+    'gateway/types.ts': 'export type Core = { ready: boolean };\n',
+    'fix/acceptor.ts':
+      "import type { Core } from '../gateway/types.js';\nimport { ids } from '../api/ids.js';\nimport { log } from '../ops/log.js';\nexport type F = Core;\nexport const fix = [ids, log];\n",
     'test/x.test.ts': "import { it } from 'vitest';\nimport { helper } from './helpers.js';\nit('x', () => helper);\n",
   };
   const planted: Record<string, string> = {
@@ -123,6 +126,8 @@ describe('dependency rules (.dependency-cruiser.cjs)', () => {
     'bench/bad.ts': uses({ helper: '../test/helpers.js' }, 'x'),
     'cli/bad.ts': uses({ gone: './moved-away.js' }, 'x'),
     'gateway/bad-dev.ts': uses({ it: 'vitest' }, 'x'),
+    'fix/bad-gateway.ts': uses({ gateway: '../gateway/gateway.js' }, 'x'),
+    'fix/bad-engine.ts': uses({ core: '../engine/core.js' }, 'x'),
     'audit/bad-pkg.ts': "import semver from 'semver';\nexport const x = semver;\n",
     // A cycle through type-only imports: counted (the swc parser cannot tell them apart, and they are still a cycle).
     'gateway/cycle-a.ts': "import type { B } from './cycle-b.js';\nexport type A = { b?: B };\n",
@@ -162,6 +167,10 @@ describe('dependency rules (.dependency-cruiser.cjs)', () => {
     'audit-only-engine-ops-shard-api-replicator': [
       'audit/bad-events.ts -> events/publisher.ts',
       'audit/bad-gateway.ts -> gateway/gateway.ts',
+    ],
+    'fix-only-api-ops-config-gateway-types': [
+      'fix/bad-engine.ts -> engine/core.ts',
+      'fix/bad-gateway.ts -> gateway/gateway.ts',
     ],
     'events-not-gateway': ['events/bad.ts -> gateway/gateway.ts'],
     'gateway-not-events': ['gateway/bad-events.ts -> events/publisher.ts'],

@@ -117,7 +117,7 @@ module.exports = {
       from: { path: '^fix/' },
       to: {
         dependencyTypes: ['local'],
-        pathNot: '^(fix|api|ops|config)/|^gateway/types[.]ts$',
+        pathNot: '^(fix|api|ops|config)/|^gateway/(types|grpc-server)[.]ts$',
       },
     },
     {
@@ -192,7 +192,7 @@ module.exports = {
         '`npm ci --omit=dev` must still give a working exchange and CLI. The one exception: the bin loads tsx ' +
         'only as the development fallback of a source checkout without a current dist/ (bin/matchbook.mjs).',
       from: {
-        path: '^(engine|shard|api|ops|replicator|feed|audit|processes|gateway|events|cli|bin|proto)/',
+        path: '^(engine|shard|api|ops|replicator|feed|audit|processes|gateway|events|fix|cli|bin|proto)/',
         pathNot: '^bin/matchbook[.]mjs$',
       },
       to: { dependencyTypes: ['npm-dev'] },

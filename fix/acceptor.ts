@@ -225,9 +225,13 @@ export class FixAcceptor {
     const send = (out: OutgoingFix): void => {
       if (!c.closed) this.guard(c, () => this.apply(c, c.session.sendApp(out, this.now())));
     };
+    // The application ends a session itself (a drop copy that fell too far behind): Logout with its text.
+    const logout = (text: string): void => {
+      if (!c.closed) this.guard(c, () => this.apply(c, c.session.logout(text, this.now())));
+    };
     let answer: Promise<LogonAccepted | LogonRefused>;
     try {
-      answer = this.options.application.logon(logon, send);
+      answer = this.options.application.logon(logon, send, logout);
     } catch (err) {
       answer = Promise.reject(err);
     }

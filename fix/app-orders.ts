@@ -75,7 +75,7 @@ export const AppTag = {
   TotalAffectedOrders: 533,
   OrdStatusReqID: 790,
   LastLiquidityInd: 851,
-  TrdMatchID: 880,
+  SecondaryExecID: 527,
   CancelOrdersOnDisconnect: 8013,
   SelfTradePrevention: 7928,
 } as const;

@@ -164,7 +164,7 @@ export function executionReport(r: ExecutionReportOut, echo: ReportEcho = {}): O
   if (r.exec_type === 'TRADE') {
     push(body, AppTag.LastQty, r.last_qty_decimal);
     push(body, AppTag.LastPx, r.last_px_decimal);
-    push(body, AppTag.TrdMatchID, String(r.trade_id));
+    push(body, AppTag.SecondaryExecID, String(r.trade_id));
     push(body, AppTag.LastLiquidityInd, LIQUIDITY_OUT[r.last_liquidity_ind]);
   }
   push(body, AppTag.TransactTime, utcTimestamp(r.ts_us));

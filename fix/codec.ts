@@ -241,38 +241,3 @@ export function encodeFix(header: readonly FixField[], body: readonly FixField[]
 export function fixToText(bytes: Buffer): string {
   return bytes.toString('latin1').replaceAll('\x01', '|');
 }
-
-function pad(n: number, width: number): string {
-  return String(n).padStart(width, '0');
-}
-
-/** FIX UTCTimestamp with milliseconds: YYYYMMDD-HH:MM:SS.sss. */
-export function formatUtcTimestamp(ms: number): string {
-  const d = new Date(ms);
-  return (
-    `${pad(d.getUTCFullYear(), 4)}${pad(d.getUTCMonth() + 1, 2)}${pad(d.getUTCDate(), 2)}-` +
-    `${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}.${pad(d.getUTCMilliseconds(), 3)}`
-  );
-}
-
-const UTC_TIMESTAMP = /^(\d{4})(\d{2})(\d{2})-(\d{2}):(\d{2}):(\d{2})(?:\.(\d{3}))?$/;
-
-/** A FIX UTCTimestamp (with or without .sss; leap second 60 accepted as FIX allows) → ms since the epoch. */
-export function parseUtcTimestamp(text: string): number | undefined {
-  const m = UTC_TIMESTAMP.exec(text);
-  if (m === null) return undefined;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const millis = m[7] === undefined ? 0 : Number(m[7]);
-  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 60) return undefined;
-  const ms = Date.UTC(year, month - 1, day, hour, minute, second, millis);
-  // Date.UTC rolls 31 February over into March: refuse a day the month does not have.
-  if (new Date(Date.UTC(year, month - 1, day)).getUTCDate() !== day) return undefined;
-  return ms;
-}

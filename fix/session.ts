@@ -5,7 +5,8 @@
 // uses it is written. The rules are FIX 4.4's session rules, QuickFIX's behaviour where FIX leaves
 // room; they are listed in fix/README.md.
 
-import { encodeFix, formatUtcTimestamp, parseFix, parseUtcTimestamp } from './codec.js';
+import { encodeFix, parseFix } from './codec.js';
+import { formatUtcTimestamp, parseUtcTimestamp } from './fields.js';
 import {
   FIX_COMP_ID_CHARS_MAX,
   FIX_GAP_QUEUE_MAX,

@@ -1,6 +1,7 @@
 // A gateway process on its own (the replicas run elsewhere): `npm run gateway -- --config F`.
 // Serves REST and gRPC on the config's `listen` addresses; SIGTERM/SIGINT stop it cleanly.
 
+import { startFixEdge } from '../fix/fix-edge.js';
 import { parseArgs } from 'node:util';
 import { type GatewayConfig, loadGatewayConfig } from '../config/gateway-config.js';
 import { Gateway } from './gateway.js';
@@ -50,8 +51,9 @@ async function main(): Promise<void> {
   const uws = reportUwsRuntime(pinoLog(logger), gateway.metrics.registry).uws; // REST and the user stream: native or the compat layer
   const restPort = await rest.start();
   const grpcPort = await grpc.start();
+  const fix = await startFixEdge({ core: gateway, config, log: pinoLog(logger.child({ edge: 'fix' })) });
   process.stdout.write(
-    `${JSON.stringify({ event: 'ready', rest: `${config.listen.rest.host}:${restPort}`, grpc: `${config.listen.grpc.host}:${grpcPort}`, uws })}\n`,
+    `${JSON.stringify({ event: 'ready', rest: `${config.listen.rest.host}:${restPort}`, grpc: `${config.listen.grpc.host}:${grpcPort}`, fix: fix.address, uws })}\n`,
   );
   let stopping = false;
   const stop = async (sig: string) => {
@@ -63,6 +65,7 @@ async function main(): Promise<void> {
       { stats: { gateway: gateway.stats, pool: gateway.pool.stats(), memory: process.memoryUsage() } },
       'gateway stats',
     );
+    await fix.acceptor.stop();
     await rest.stop();
     await grpc.stop();
     await gateway.stop();

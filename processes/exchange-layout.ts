@@ -27,6 +27,7 @@
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { FIX_LISTEN_DEFAULT } from '../config/gateway-config.js';
 import { PACKAGE_ROOT } from '../ops/package-root.js';
 import { SHARD_PORT_STRIDE, SHARDS_MAX } from './limits.js';
 import { splitInstruments } from './shard-plan.js';
@@ -149,6 +150,7 @@ export function gatewayConfigFor(
   shardClusterConfigs: string[] = [clusterConfigPath],
 ): Record<string, unknown> {
   const listen = (raw.listen ?? {}) as Record<string, string>;
+  const fix = (raw.fix ?? {}) as Record<string, unknown> & { listen?: string };
   const gatewayDir = path.join(dataRoot, DATA_SUBDIRS.gateway);
   const shards = (raw.shards as Record<string, unknown>[]).flatMap((s) => {
     const file = path.resolve(exampleDir, String(s.clusterConfig));
@@ -161,6 +163,7 @@ export function gatewayConfigFor(
       rest: shiftAddress(listen.rest ?? '127.0.0.1:8080', portOffset, 'gateway listen.rest'),
       grpc: shiftAddress(listen.grpc ?? '127.0.0.1:50051', portOffset, 'gateway listen.grpc'),
     },
+    fix: { ...fix, listen: shiftAddress(fix.listen ?? FIX_LISTEN_DEFAULT, portOffset, 'gateway fix.listen') },
     shards,
     signingKey: path.join(gatewayDir, 'exchange-ed25519.pem'),
     dataDir: gatewayDir,

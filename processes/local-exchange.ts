@@ -19,6 +19,7 @@ import { exposition } from '../ops/metrics.js';
 import { NO_LOG, type Log } from '../ops/log.js';
 import { packagePath } from '../ops/package-root.js';
 import { reportUwsRuntime } from '../ops/uws-runtime.js';
+import { type FixEdge, startFixEdge } from '../fix/fix-edge.js';
 
 export interface LocalExchangeOptions {
   /** An existing cluster file (npm start); default: a temporary 3-replica cluster on free ports. */
@@ -63,8 +64,12 @@ export interface LocalExchange {
   gateway: Gateway;
   rest: RestGateway;
   grpc: GrpcGateway;
+  /** The FIX 4.4 acceptor (fix/): order entry and drop copy over FIX on the config's `fix.listen`. */
+  fix: FixEdge;
   restUrl: string;
   grpcAddress: string;
+  /** `host:port` of the FIX acceptor. */
+  fixAddress: string;
   /** Shard 0's market-data WebSocket URL per replica, by node id (members with a `feed` address). */
   feedUrls: Map<number, string>;
   /** The same for every shard, shard s at index s. */
@@ -163,6 +168,7 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
     const dir = temp ? mkdtempSync(path.join(os.tmpdir(), 'mb-gateway-')) : path.dirname(file);
     const restPort = opts.restPort ?? (temp ? await freePort() : undefined);
     const grpcPort = opts.grpcPort ?? (temp ? await freePort() : undefined);
+    const fixPort = temp ? await freePort() : undefined;
     const listen = (raw.listen ?? {}) as Record<string, string>;
     const merged: Record<string, unknown> = {
       ...raw,
@@ -177,6 +183,7 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
         rest: restPort !== undefined ? `127.0.0.1:${restPort}` : (listen.rest ?? '127.0.0.1:8080'),
         grpc: grpcPort !== undefined ? `127.0.0.1:${grpcPort}` : (listen.grpc ?? '127.0.0.1:50051'),
       },
+      ...(fixPort !== undefined ? { fix: { ...((raw.fix ?? {}) as object), listen: `127.0.0.1:${fixPort}` } } : {}),
       ...(opts.gatewayOverrides ?? {}),
     };
     if (temp) {
@@ -188,7 +195,11 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
     config = loadGatewayConfig(file);
   }
 
-  const edges = await startGateway(config, opts, config.listen.rest.port, config.listen.grpc.port);
+  const edges = await startGateway(config, opts, {
+    rest: config.listen.rest.port,
+    grpc: config.listen.grpc.port,
+    fix: config.fix.listen.port,
+  });
   let stopped = false;
   const ex: LocalExchange = {
     cluster,
@@ -196,17 +207,23 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
     gateway: edges.gateway,
     rest: edges.rest,
     grpc: edges.grpc,
+    fix: edges.fix,
     config,
     gatewayConfigPath: configPath,
     restUrl: `${config.tls !== undefined ? 'https' : 'http'}://${config.listen.rest.host}:${edges.restPort}`,
     grpcAddress: `${config.listen.grpc.host}:${edges.grpcPort}`,
+    fixAddress: edges.fix.address,
     feedUrls: shardFeedUrls[0]!,
     shardFeedUrls,
     async restartGateway(o = {}) {
       if (o.crash === true) ex.gateway.userStreamJournal?.abandon();
       await stopGateway(ex);
-      const next = await startGateway(config, opts, edges.restPort, edges.grpcPort);
-      Object.assign(ex, { gateway: next.gateway, rest: next.rest, grpc: next.grpc });
+      const next = await startGateway(config, opts, {
+        rest: edges.restPort,
+        grpc: edges.grpcPort,
+        fix: edges.fix.port,
+      });
+      Object.assign(ex, { gateway: next.gateway, rest: next.rest, grpc: next.grpc, fix: next.fix });
       await untilReady(next.gateway);
     },
     async stop() {
@@ -225,8 +242,7 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
 async function startGateway(
   config: GatewayConfig,
   opts: LocalExchangeOptions,
-  restPortWanted: number,
-  grpcPortWanted: number,
+  portsWanted: { rest: number; grpc: number; fix: number },
 ) {
   const log = opts.log !== undefined ? { log: opts.log } : {};
   const held = opts.userStreamReportsHeldMax;
@@ -234,7 +250,7 @@ async function startGateway(
   const rest = new RestGateway({
     core: gateway,
     host: config.listen.rest.host,
-    port: restPortWanted,
+    port: portsWanted.rest,
     ...log,
     admin: (req) => gateway.admin(req),
     metrics: () => exposition(gateway.metrics.registry),
@@ -245,14 +261,15 @@ async function startGateway(
   const grpc = new GrpcGateway({
     core: gateway,
     host: config.listen.grpc.host,
-    port: grpcPortWanted,
+    port: portsWanted.grpc,
     ...log,
     tls: config.tls,
   });
   reportUwsRuntime(opts.log ?? NO_LOG, gateway.metrics.registry); // REST and the user stream: native or the compat layer
   const restPort = await rest.start();
   const grpcPort = await grpc.start();
-  return { gateway, rest, grpc, restPort, grpcPort };
+  const fix = await startFixEdge({ core: gateway, config, log: opts.log ?? NO_LOG, portWanted: portsWanted.fix });
+  return { gateway, rest, grpc, fix, restPort, grpcPort };
 }
 
 /** Until the gateway reaches every shard's leader (as a client polls GET /ready), RESTART_READY_TIMEOUT_MS at most. */
@@ -264,7 +281,8 @@ async function untilReady(gateway: Gateway): Promise<void> {
   }
 }
 
-async function stopGateway(ex: Pick<LocalExchange, 'gateway' | 'rest' | 'grpc'>): Promise<void> {
+async function stopGateway(ex: Pick<LocalExchange, 'gateway' | 'rest' | 'grpc' | 'fix'>): Promise<void> {
+  await ex.fix.acceptor.stop();
   await ex.rest.stop();
   await ex.grpc.stop();
   await ex.gateway.stop();

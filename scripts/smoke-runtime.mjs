@@ -45,6 +45,7 @@ const PORT = { rest: 8080, query: 8081, feed: 8091, replicaOps: 9101 };
  */
 const EXCHANGE_PORTS = [
   7101, 7102, 7103, 7201, 7202, 7203, 8091, 8092, 8093, 9101, 9102, 9103, 8080, 50051, 9092, 9104, 9105, 8081, 50052,
+  9878,
 ];
 const ACCOUNTS = {
   1: { key: 'demo-key-1', secret: 'demo-secret-1-change-me' },

@@ -6,7 +6,8 @@
 // warm-up pass, then R timed passes of N messages each; the median pass is reported in ns per
 // message. The last stdout line is one JSON object (the target from issue 22: about 1–2 µs).
 
-import { encodeFix, FixFramer, formatUtcTimestamp } from '../../fix/codec.js';
+import { encodeFix, FixFramer } from '../../fix/codec.js';
+import { formatUtcTimestamp } from '../../fix/fields.js';
 import type { FixField } from '../../fix/message.js';
 
 function arg(name: string, fallback: number): number {

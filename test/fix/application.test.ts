@@ -252,7 +252,7 @@ describe('order entry', () => {
       151: '0.0020',
       851: '1',
     });
-    expect(tagOf(fill!, 880)).toBe(tagOf(mine[1]!, 880));
+    expect(tagOf(fill!, 527)).toBe(tagOf(mine[1]!, 527));
     const viaGrpc = (await grpc2.getOrder({ order_id: Number(makerOrderId) })).order;
     expect(viaGrpc).toMatchObject({
       order_status: 'PARTIALLY_FILLED',

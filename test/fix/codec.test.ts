@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  encodeFix,
-  FixFramer,
-  type FrameResult,
-  fixToText,
-  formatUtcTimestamp,
-  parseFix,
-  parseUtcTimestamp,
-} from '../../fix/codec.js';
+import { encodeFix, FixFramer, type FrameResult, fixToText, parseFix } from '../../fix/codec.js';
+import { formatUtcTimestamp, parseUtcTimestamp } from '../../fix/fields.js';
 import { FIX_MESSAGE_BYTES_MAX } from '../../fix/limits.js';
 import { fieldOf } from '../../fix/message.js';
 

@@ -3,7 +3,7 @@
 // NewOrderSingle (D) with an ExecutionReport (8) New echoing ClOrdID, Symbol, Side and OrderQty.
 
 import { canonicalRequest, hmacVerify } from '../../api/signing.js';
-import { parseUtcTimestamp } from '../../fix/codec.js';
+import { parseUtcTimestamp } from '../../fix/fields.js';
 import {
   type FixApplication,
   type FixMessage,

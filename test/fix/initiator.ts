@@ -5,7 +5,8 @@
 
 import net from 'node:net';
 import { canonicalRequest, ed25519Sign, hmacSign } from '../../api/signing.js';
-import { encodeFix, FixFramer, formatUtcTimestamp, parseUtcTimestamp } from '../../fix/codec.js';
+import { encodeFix, FixFramer } from '../../fix/codec.js';
+import { formatUtcTimestamp, parseUtcTimestamp } from '../../fix/fields.js';
 import { type FixField, type FixMessage, fieldOf, MsgType, Tag } from '../../fix/message.js';
 import type { KeyObject } from 'node:crypto';
 

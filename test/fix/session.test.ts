@@ -1,6 +1,7 @@
 // The pure session state machine: inputs with an explicit clock, actions asserted.
 import { describe, expect, it } from 'vitest';
-import { encodeFix, formatUtcTimestamp, parseFix } from '../../fix/codec.js';
+import { encodeFix, parseFix } from '../../fix/codec.js';
+import { formatUtcTimestamp } from '../../fix/fields.js';
 import {
   FIX_GAP_QUEUE_MAX,
   FIX_INBOUND_BURST_MESSAGES_MAX,

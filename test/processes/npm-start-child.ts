@@ -81,6 +81,7 @@ export function exchangeAddresses(dataRoot: string, offset: number, shards = 1):
   return [
     ...members.flatMap((m) => [m.raft!, m.client!, m.feed!, m.ops!]),
     ...Object.values(gateway.listen as Record<string, string>),
+    (gateway.fix as { listen: string }).listen,
     `127.0.0.1:${layout.events.brokerPort}`,
     layout.events.brokerOps,
     ...layout.shards.map((s) => s.publisherOps),

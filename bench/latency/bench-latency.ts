@@ -2,7 +2,7 @@
 // it (bench/latency/exchange-proc.ts: 3 replicas with fsync on and feeds, the gateway, the
 // embedded broker, the publisher, the query service). Phases:
 //   1. sequential: N single orders one after another per protocol (REST keep-alive, gRPC unary,
-//      gRPC OrderSession with one order per message): p50/p90/p99/max.
+//      gRPC OrderSession with one order per message; `--protocols fix`: FIX 4.4 NewOrderSingle): p50/p90/p99/max.
 //   2. open loop: a fixed rate (default 1,000 orders/s) over gRPC sessions for S seconds, each
 //      order timed from its scheduled send time (no coordinated omission); the CPU of every
 //      exchange process over the step.
@@ -13,8 +13,9 @@
 import { parseArgs } from 'node:util';
 import { cpuPerUnit, sampleCpu, type CpuTargets } from '../cpu.js';
 import { spawnTsx, terminate } from '../../ops/child-process.js';
-import { grpcSessionSender, grpcUnarySender, restSender, type Sender } from './clients.js';
+import { fixSender, grpcSessionSender, grpcUnarySender, restSender, type Sender } from './clients.js';
 import { scrape, stageDelta } from './stages.js';
+import { type Summary, summarize } from './summary.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -31,29 +32,6 @@ const SECONDS = Number(a.seconds);
 const IDLE_S = Number(a['idle-seconds']);
 /** Sequential orders sent first on each connection and not counted (connections, JIT). */
 const WARMUP_ORDERS = 200;
-
-interface Summary {
-  n: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-  mean: number;
-}
-
-function summarize(samplesMs: number[]): Summary {
-  const s = [...samplesMs].sort((x, y) => x - y);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
-  const r = (v: number) => Math.round(v * 1000) / 1000;
-  return {
-    n: s.length,
-    p50: r(q(0.5)),
-    p90: r(q(0.9)),
-    p99: r(q(0.99)),
-    max: r(s[s.length - 1]!),
-    mean: r(s.reduce((x, y) => x + y, 0) / s.length),
-  };
-}
 
 async function sequential(sender: Sender, n: number, offset: number): Promise<Summary> {
   for (let i = 0; i < WARMUP_ORDERS; i++) await sender.place(offset + i);
@@ -103,6 +81,7 @@ const child = spawnTsx('bench/latency/exchange-proc.ts', [], {
 const ready = (await child.ready) as {
   restUrl: string;
   grpcAddress: string;
+  fixAddress: string;
   pids: Record<string, number>;
   metrics: { replicas: string[] };
 };
@@ -127,7 +106,9 @@ try {
         ? restSender(ready.restUrl, tag)
         : p === 'grpc-unary'
           ? await grpcUnarySender(ready.grpcAddress, tag)
-          : await grpcSessionSender(ready.grpcAddress, tag);
+          : p === 'fix'
+            ? await fixSender(ready.fixAddress, tag)
+            : await grpcSessionSender(ready.grpcAddress, tag);
     const before = await stagesNow();
     const c0 = sampleCpu(targets);
     const t0 = performance.now();

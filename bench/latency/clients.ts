@@ -10,6 +10,9 @@ import {
   type PlaceOrderRequest,
 } from '../../gateway/client/grpc-client.js';
 import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, signRequest } from '../../api/signing.js';
+import { formatUnits } from '../../api/decimal.js';
+import { formatUtcTimestamp } from '../../fix/fields.js';
+import { FixBenchClient } from '../fix/fix-client.js';
 
 export const DEMO_KEYS = [
   { key: 'demo-key-1', hmacSecret: 'demo-secret-1-change-me' },
@@ -114,6 +117,40 @@ export async function grpcSessionSender(address: string, tag: string): Promise<S
     async close() {
       await Promise.all(sessions.map((s) => s.close()));
       for (const c of clients) c.close();
+    },
+  };
+}
+
+/**
+ * FIX 4.4 (fix/): `perAccount` logged-on sessions per account (order i goes to session ⌊i/2⌋ mod
+ * perAccount of its account), each order answered by its first ExecutionReport. The order of
+ * orderAt as FIX decimals: BTC-USD has 2 price and 4 quantity decimals.
+ */
+export async function fixSender(address: string, tag: string, perAccount = 1): Promise<Sender> {
+  const at = address.lastIndexOf(':');
+  const [host, port] = [address.slice(0, at), Number(address.slice(at + 1))];
+  const sessions = await Promise.all(
+    DEMO_KEYS.flatMap((key, a) =>
+      Array.from({ length: perAccount }, (_, k) => FixBenchClient.connect(host, port, `${tag}A${a}S${k}`, key)),
+    ),
+  );
+  return {
+    async place(i) {
+      const { account, req } = orderAt(i, tag);
+      const s = sessions[account * perAccount + (Math.floor(i / 2) % perAccount)]!;
+      await s.place([
+        [11, req.client_order_id],
+        [55, req.symbol],
+        [54, req.side === 'BUY' ? '1' : '2'],
+        [60, formatUtcTimestamp(Date.now())],
+        [38, formatUnits(req.quantity!, 4)],
+        [40, '2'],
+        [44, formatUnits(req.price!, 2)],
+        [59, '1'],
+      ]);
+    },
+    async close() {
+      for (const s of sessions) s.close();
     },
   };
 }

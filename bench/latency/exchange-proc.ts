@@ -36,6 +36,7 @@ console.log(
     event: 'ready',
     restUrl: ex.restUrl,
     grpcAddress: ex.grpcAddress,
+    fixAddress: ex.fixAddress,
     queryRest: events.queryRest,
     metrics: { ...events.metrics, replicas: replicaMetrics },
     pids,

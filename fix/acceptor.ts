@@ -3,9 +3,11 @@
 // All I/O of fix/'s session layer is here; the rules are in session.ts. Nothing a client sends
 // may throw out of a handler: an unexpected error is logged and closes that connection only.
 
-import net from 'node:net';
+import type net from 'node:net';
 import type { Log } from '../ops/log.js';
+import type { TlsSettings } from '../ops/tls-settings.js';
 import { FixFramer, fixToText } from './codec.js';
+import { createFixListener } from './listener.js';
 import { FIX_CONNECTIONS_MAX, FIX_LOGOUT_TIMEOUT_MS, FIX_SOCKET_WRITE_BYTES_MAX, FIX_TICK_MS } from './limits.js';
 import {
   type FixApplication,
@@ -34,6 +36,10 @@ export interface FixAcceptorOptions {
   nowMs?: () => number;
   /** Connections open at once; default FIX_CONNECTIONS_MAX (tests lower it). */
   connectionsMax?: number;
+  /** TLS on this port (the gateway config's `tls`, as its gRPC and REST ports); undefined: plain TCP. */
+  tls?: TlsSettings | undefined;
+  /** TLS handshakes in progress beyond connectionsMax; default FIX_TLS_HANDSHAKES_MAX (tests lower it). */
+  tlsHandshakesMax?: number;
 }
 
 export const DEFAULT_TARGET_COMP_ID = 'MATCHBOOK';
@@ -73,7 +79,15 @@ export class FixAcceptor {
 
   /** Listens; resolves with the port (useful with port 0). */
   async start(): Promise<number> {
-    const server = net.createServer((socket) => this.accept(socket));
+    const server = createFixListener(
+      {
+        tls: this.options.tls,
+        connectionsMax: this.options.connectionsMax ?? FIX_CONNECTIONS_MAX,
+        tlsHandshakesMax: this.options.tlsHandshakesMax,
+        log: this.options.log,
+      },
+      (socket) => this.accept(socket),
+    );
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -1,7 +1,8 @@
 // The FIX acceptor as a gateway process runs it (processes/local-exchange.ts for `npm start`,
 // gateway/main.ts for a gateway alone): the application over the gateway core, every incoming
 // message checked against the FIX 4.4 dictionary, the sessions' stores under the gateway's data
-// directory (`<dataDir>/fix/`), listening on the config's `fix.listen`.
+// directory (`<dataDir>/fix/`), listening on the config's `fix.listen`, over TLS when the gateway
+// config has `tls` (like its REST and gRPC ports).
 
 import path from 'node:path';
 import type { GatewayConfig } from '../config/gateway-config.js';
@@ -35,6 +36,8 @@ export async function startFixEdge(opts: {
     storeDir: path.join(config.dataDir, 'fix'),
     application: createFixApplication({ core, targetCompId: config.fix.targetCompId, config: config.fix, log }),
     validate: (msg) => validateFix(dict, msg),
+    // One switch for every port of the gateway: with the config's `tls`, FIX is TLS too, as REST and gRPC.
+    tls: config.tls,
     log,
   });
   const port = await acceptor.start();

@@ -92,3 +92,19 @@ export const FIX_SOCKET_WRITE_BYTES_MAX = 4 * 1024 * 1024;
 export const FIX_CONNECTIONS_MAX = 1_000;
 /** SenderCompID(49) length on Logon; longer is refused (it names the session's store file, hashed). */
 export const FIX_COMP_ID_CHARS_MAX = 64;
+
+// ---------------------------------------------------------------------------------------------
+// TLS on the FIX port (listener.ts)
+
+/**
+ * A TLS client must complete its handshake within this, else its socket is destroyed (logged at
+ * debug). Node's default is 120 s; a client that connects and stays silent would hold a socket
+ * that long. The same bound as the replicas' TLS_HANDSHAKE_TIMEOUT_MS.
+ */
+export const FIX_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * TCP connections still in their TLS handshake (not yet counted by FIX_CONNECTIONS_MAX): the
+ * listener holds at most FIX_CONNECTIONS_MAX + this sockets; node closes one more at accept and
+ * the acceptor logs a warning. Held at most FIX_TLS_HANDSHAKE_TIMEOUT_MS each.
+ */
+export const FIX_TLS_HANDSHAKES_MAX = 256;

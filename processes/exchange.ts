@@ -119,7 +119,7 @@ ${shardLines(layout, ex, leaders)}
   REST       ${ex.restUrl}      (POST /v1/orders, DELETE|PATCH|GET /v1/orders/{id}, POST /v1/orders/cancel-all)
   user       ${ex.restUrl.replace(/^http/, 'ws')}/v1/user-stream   (private user stream: signed login, the account's execution reports; gateway/README.md)
   gRPC       ${ex.grpcAddress}   (exchange.v1.OrderEntryService; health and reflection on)
-  FIX        ${ex.fixAddress}   (FIX 4.4 order entry and drop copy, TargetCompID ${ex.config.fix.targetCompId}; logon signed with the API key: fix/README.md)
+  FIX        ${ex.fixAddress}   (FIX 4.4${ex.config.tls !== undefined ? ' over TLS' : ''} order entry and drop copy, TargetCompID ${ex.config.fix.targetCompId}; logon signed with the API key: fix/README.md)
   events     Kafka ${events.brokers}${events.embeddedBroker ? ' (embedded broker; KAFKA_BROKERS=host:port,… for a real cluster)' : ''}
              topics exchange.orders.v1, exchange.fills.v1, exchange.trades.v1 (events/README.md)
   queries    REST http://${events.queryRest}  (GET /v1/accounts/{id}/orders|fills|positions, /v1/candles/{symbol}, signed like order entry)

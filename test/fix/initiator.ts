@@ -4,6 +4,7 @@
 // the acceptor sends so a test can wait for a message with generous deadlines.
 
 import net from 'node:net';
+import tls from 'node:tls';
 import { canonicalRequest, ed25519Sign, hmacSign } from '../../api/signing.js';
 import { encodeFix, FixFramer } from '../../fix/codec.js';
 import { formatUtcTimestamp, parseUtcTimestamp } from '../../fix/fields.js';
@@ -15,6 +16,8 @@ export interface InitiatorOptions {
   port: number;
   senderCompId: string;
   targetCompId?: string;
+  /** Connect over TLS: the CA the acceptor's certificate chains to, and a client cert/key for mutual TLS. */
+  tls?: { ca?: Buffer | string; cert?: Buffer | string; key?: Buffer | string; serverName?: string };
 }
 
 export type LogonSigner = { hmacSecret: string } | { ed25519: KeyObject };
@@ -70,7 +73,11 @@ export class TestInitiator {
   static async connect(options: InitiatorOptions): Promise<TestInitiator> {
     const ini = new TestInitiator(options);
     await new Promise<void>((resolve, reject) => {
-      ini.socket = net.connect({ host: options.host ?? '127.0.0.1', port: options.port }, resolve);
+      const host = options.host ?? '127.0.0.1';
+      ini.socket =
+        options.tls === undefined
+          ? net.connect({ host, port: options.port }, resolve)
+          : tls.connect({ host, port: options.port, ...options.tls }, resolve);
       ini.socket.once('error', reject);
     });
     ini.socket.on('error', () => {});

@@ -1,6 +1,6 @@
 // The exchange with TLS on every edge, over real sockets and real processes: a throwaway CA made
 // at test time (openssl), 3 replica processes with mutual TLS on their raft and client links and
-// wss:// feeds, the gateway (gRPC and REST over TLS, secrets from files and the environment), the
+// wss:// feeds, the gateway (gRPC, REST and FIX over TLS, secrets from files and the environment), the
 // broker, the publisher (mutual TLS to the replicas) and the query service (gRPC and REST over
 // TLS). Orders go in over gRPC and REST and fill; the feed, the query API and the replicas'
 // status are read over TLS; plaintext clients, and a client whose certificate comes from another
@@ -26,6 +26,8 @@ import { requestOnce } from '../../replicator/client/client.js';
 import { freePort } from '../../replicator/process-cluster.js';
 import { makeCa, makeLeaf } from '../../bench/tls/throwaway-ca.js';
 import { runOperatorCaptured } from '../cli/run-operator.js';
+import { MsgType } from '../../fix/message.js';
+import { TestInitiator } from '../fix/initiator.js';
 
 const opensslInstalled = spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0;
 if (!opensslInstalled) console.warn('openssl is missing: the TLS test is skipped (apt-get install -y openssl)');
@@ -172,6 +174,8 @@ beforeAll(async () => {
         { account: 2, apiKeys: [{ key: KEY_2.key, hmacSecret: { env: ENV.hmac2 } }], risk },
       ],
       adminKeys: [],
+      // The example file's drop-copy grant names its admin key, which this file drops; the port stays a free one.
+      fix: { listen: `127.0.0.1:${await freePort()}` },
     },
   });
   events = await startLocalEvents({
@@ -291,6 +295,20 @@ describe.skipIf(!opensslInstalled)('TLS on every edge', () => {
     // http:// to the https ports: no HTTP answer.
     for (const base of [ex!.restUrl.replace('https://', 'http://'), `http://${events!.queryRest}`]) {
       await expect(fetch(`${base}/v1/time`, { signal: AbortSignal.timeout(20_000) })).rejects.toThrow();
+    }
+    // FIX: a plaintext Logon gets no answer; over TLS with the CA the same key logs on (the gateway's application checks it).
+    const fixPort = portOf(ex!.fixAddress);
+    const fixLogon = { apiKey: KEY_1.key, signer: { hmacSecret: KEY_1.hmacSecret }, resetSeqNum: true };
+    const plainFix = await TestInitiator.connect({ port: fixPort, senderCompId: 'TLS-PLAIN' });
+    plainFix.logon(fixLogon);
+    await plainFix.waitClosed(WAIT_MS);
+    expect(plainFix.received).toEqual([]);
+    const tlsFix = await TestInitiator.connect({ port: fixPort, senderCompId: 'TLS-FIX', tls: { ca: caPem } });
+    try {
+      tlsFix.logon(fixLogon);
+      await tlsFix.waitForType(MsgType.Logon, WAIT_MS);
+    } finally {
+      tlsFix.close();
     }
     // ws:// to a wss feed: refused.
     const feedUrl = [...ex!.feedUrls.values()][0]!;

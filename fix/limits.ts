@@ -92,3 +92,22 @@ export const FIX_SOCKET_WRITE_BYTES_MAX = 4 * 1024 * 1024;
 export const FIX_CONNECTIONS_MAX = 1_000;
 /** SenderCompID(49) length on Logon; longer is refused (it names the session's store file, hashed). */
 export const FIX_COMP_ID_CHARS_MAX = 64;
+
+// ---------------------------------------------------------------------------------------------
+// Parked sessions (acceptor.ts; fix/README.md "Parked sessions")
+
+/**
+ * Trading sessions parked at once (their connection ended; what they would have been sent is
+ * stored for them until they log on again). Parking one more ends the oldest parking (logged
+ * at warn): its later reports are no longer stored. As FIX_CONNECTIONS_MAX: each connection can
+ * leave one parked session behind, and each costs what an open gateway session costs.
+ */
+export const FIX_PARKED_SESSIONS_MAX = 1_000;
+/**
+ * How long a session stays parked after its connection ended. Then the parking ends (the
+ * gateway session's pushes stop, the store is closed) and later reports are not stored: the
+ * client recovers them with OrderStatusRequest (H) or the query service. An hour covers a network
+ * fault, a failover or a restart of the client's engine; a session gone longer is not coming back
+ * soon, and a parked session costs an open gateway session's work on every report of its account.
+ */
+export const FIX_PARKED_SESSION_MS = 60 * 60_000;

@@ -165,6 +165,8 @@ class TradingApp implements FixAppSession {
   private tail: Promise<void> = Promise.resolve();
   private pending = 0;
   private closed = false;
+  /** The connection ended, the session is parked (park()): nothing new is delivered, what is owed still goes out. */
+  private parked = false;
   private requestId = 0;
   private readonly codec = OrderEntryCodec.get();
 
@@ -178,7 +180,7 @@ class TradingApp implements FixAppSession {
   }
 
   deliver(msg: FixMessage): void {
-    if (this.closed) return;
+    if (this.closed || this.parked) return;
     // Started now, so that commands reach the gateway session in delivery order; answered in that
     // order too (each reply waits for the previous one's).
     const work = this.pending >= FIX_APP_PENDING_MAX ? Promise.resolve(this.atLimit(msg)) : this.handleSafely(msg);
@@ -212,6 +214,22 @@ class TradingApp implements FixAppSession {
     this.closed = true;
     this.session.onUnsolicited = undefined;
     this.session.close();
+  }
+
+  /**
+   * The connection ended and the acceptor parks the session (fix/README.md "Parked sessions"):
+   * the gateway session ends (cancel-on-disconnect applies) but keeps pushing the account's
+   * unsolicited reports, and the replies of messages already delivered are still sent; both go
+   * through `send`, which the acceptor now stores without a socket. close() ends it all.
+   */
+  park(): void {
+    if (this.closed || this.parked) return;
+    if (this.session.park === undefined) {
+      this.close();
+      return;
+    }
+    this.parked = true;
+    this.session.park();
   }
 
   /** Fills of resting orders caused by others, and the gateway's own cancels: as they come. */

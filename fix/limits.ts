@@ -108,3 +108,22 @@ export const FIX_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
  * the acceptor logs a warning. Held at most FIX_TLS_HANDSHAKE_TIMEOUT_MS each.
  */
 export const FIX_TLS_HANDSHAKES_MAX = 256;
+
+// ---------------------------------------------------------------------------------------------
+// Parked sessions (acceptor.ts; fix/README.md "Parked sessions")
+
+/**
+ * Trading sessions parked at once (their connection ended; what they would have been sent is
+ * stored for them until they log on again). Parking one more ends the oldest parking (logged
+ * at warn): its later reports are no longer stored. As FIX_CONNECTIONS_MAX: each connection can
+ * leave one parked session behind, and each costs what an open gateway session costs.
+ */
+export const FIX_PARKED_SESSIONS_MAX = 1_000;
+/**
+ * How long a session stays parked after its connection ended. Then the parking ends (the
+ * gateway session's pushes stop, the store is closed) and later reports are not stored: the
+ * client recovers them with OrderStatusRequest (H) or the query service. An hour covers a network
+ * fault, a failover or a restart of the client's engine; a session gone longer is not coming back
+ * soon, and a parked session costs an open gateway session's work on every report of its account.
+ */
+export const FIX_PARKED_SESSION_MS = 60 * 60_000;

@@ -141,6 +141,14 @@ export interface FixAppSession {
   deliver(msg: FixMessage): void;
   /** The session ended (Logout, disconnect, error): cancel-on-disconnect applies. Idempotent. */
   close(): void;
+  /**
+   * Optional (additive): the connection ended but the acceptor parks the session (trading
+   * sessions; fix/README.md "Parked sessions"). End the application session as close() does
+   * (cancel-on-disconnect applies) but keep sending through `send`, until close(), what a
+   * connected session would still be sent: replies to messages already delivered and unsolicited
+   * reports. Without it the acceptor calls close() and parks nothing.
+   */
+  park?(): void;
 }
 
 /** What the session needs to know about the logged-on counterparty (the store is keyed by it). */

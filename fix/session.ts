@@ -66,7 +66,7 @@ export interface FixSessionOptions {
   nowMs: number;
 }
 
-type State = 'awaitLogon' | 'logonPending' | 'active' | 'logoutSent' | 'closed';
+type State = 'awaitLogon' | 'logonPending' | 'active' | 'logoutSent' | 'closed' | 'parked';
 
 /** Header tags the session writes itself: dropped from a stored message's body when it is resent. */
 const HEADER_TAGS: ReadonlySet<number> = new Set([8, 9, 10, 35, 49, 56, 34, 52, 43, 122, 97]);
@@ -129,7 +129,7 @@ export class FixSession {
   }
 
   onMessage(msg: FixMessage, nowMs: number): SessionAction[] {
-    if (this.state === 'closed') return [];
+    if (this.state === 'closed' || this.state === 'parked') return [];
     this.lastReceivedMs = nowMs;
     this.testRequestSent = false;
     if (!this.takeToken(nowMs)) return this.finish(() => this.logoutAndDisconnect('message rate limit', nowMs));
@@ -142,18 +142,22 @@ export class FixSession {
 
   /** A garbled frame: ignored (FIX), the expected MsgSeqNum unchanged; it only counts against the rate. */
   onGarbled(nowMs: number): SessionAction[] {
-    if (this.state === 'closed') return [];
+    if (this.state === 'closed' || this.state === 'parked') return [];
     if (!this.takeToken(nowMs)) return this.finish(() => this.logoutAndDisconnect('message rate limit', nowMs));
     return [];
   }
 
   onTick(nowMs: number): SessionAction[] {
-    if (this.state === 'closed') return [];
+    if (this.state === 'closed' || this.state === 'parked') return [];
     return this.finish(() => this.timers(nowMs));
   }
 
-  /** An application message from the application: numbered, stored for resends, sent. */
+  /**
+   * An application message from the application: numbered, stored for resends, sent. Parked (see
+   * park()): numbered and stored exactly as a live send; the edge has no socket for its 'send'.
+   */
   sendApp(out: OutgoingFix, nowMs: number): SessionAction[] {
+    if (this.state === 'parked') return this.finish(() => this.send(out.msgType, out.body, nowMs, true));
     if (this.state === 'logonPending') {
       if (this.pendingOut.length >= FIX_PENDING_MESSAGES_MAX) return this.finish(() => this.close('pending full'));
       this.pendingOut.push(out);
@@ -186,6 +190,20 @@ export class FixSession {
   /** The connection is gone (the edge closes the application session and the store). */
   onDisconnect(): void {
     this.state = 'closed';
+  }
+
+  /**
+   * The connection is gone but the edge parks the session (acceptor.ts): only sendApp works, to
+   * number and store what the application still sends for it, so the next Logon of the session
+   * starts from those numbers and a ResendRequest gets them. False (and closed) when the session
+   * never got its store (not logged on): nothing to park.
+   */
+  park(): boolean {
+    this.gapQueue.clear();
+    this.pendingIn.length = 0;
+    this.pendingOut.length = 0;
+    this.state = this.store === undefined ? 'closed' : 'parked';
+    return this.state === 'parked';
   }
 
   // --- helpers -------------------------------------------------------------------------------

@@ -1206,6 +1206,8 @@ class Session implements GatewaySession {
   private pending = 0;
   private pendingBytes = 0;
   private closed = false;
+  /** Closed but still pushed its unsolicited reports (park()). */
+  private parked = false;
   private deadMan: NodeJS.Timeout | undefined;
   onUnsolicited: ((reply: Record<string, unknown>) => void) | undefined = undefined;
   /** Cancel scope SESSION: the live orders this session placed, as far as this gateway saw (at most SESSION_LIVE_ORDERS_MAX). */
@@ -1285,17 +1287,38 @@ class Session implements GatewaySession {
     });
   }
 
-  /** @internal (Gateway) Unsolicited reports for this session's account. */
+  /** @internal (Gateway) Unsolicited reports for this session's account (a parked session's too). */
   push(reports: ExecutionReportOut[]): void {
-    if (this.closed || reports.length === 0) return;
+    if ((this.closed && !this.parked) || reports.length === 0) return;
     this.onUnsolicited?.({ request_id: 0, outcomes: [], reports });
   }
 
-  close(): void {
+  /**
+   * Ends the session as close() does, but it stays among its account's sessions (and counts
+   * against SESSIONS_MAX), so push() goes on — the same reports as open, its own
+   * cancel-on-disconnect's included — until close(). Never leaving the account's set is what
+   * makes the handover exact: no report is pushed in between.
+   */
+  park(): void {
     if (this.closed) return;
+    this.parked = true;
+    this.end();
+  }
+
+  close(): void {
+    if (this.parked) {
+      this.parked = false;
+      this.gw.sessionClosed(this);
+      return;
+    }
+    if (this.closed) return;
+    this.end();
+  }
+
+  private end(): void {
     this.closed = true;
     clearTimeout(this.deadMan);
-    this.gw.sessionClosed(this);
+    if (!this.parked) this.gw.sessionClosed(this);
     const cancel = this.opts.cancelOnDisconnect
       ? this.gw.autoCancel(this, 'cancel-on-disconnect', this.tail)
       : this.tail;

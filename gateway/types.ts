@@ -113,6 +113,13 @@ export interface GatewaySession {
   getOrder?(request: Record<string, unknown>): Promise<GatewayReply>;
   /** The stream ended (either side): cancel-on-disconnect applies. Idempotent. */
   close(): void;
+  /**
+   * Ends the session as close() does (no more commands; cancel-on-disconnect applies) but keeps
+   * handing onUnsolicited exactly the reports it would get open — its own cancel-on-disconnect's
+   * included — until close() (the FIX acceptor's parked sessions, fix/README.md). Optional: the
+   * gRPC and REST edges do not use it.
+   */
+  park?(): void;
 }
 
 /**

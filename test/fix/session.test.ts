@@ -419,3 +419,41 @@ describe('FixSession in session', () => {
     expect(fieldOf(sent(last).at(-1)!, Tag.Text)).toBe('message rate limit');
   });
 });
+
+describe('FixSession parked (the connection ended, acceptor.ts parks the session)', () => {
+  it('numbers and stores application messages as a live send would; the next Logon starts past them and resends them', () => {
+    const { s, store } = loggedOn();
+    expect(s.park()).toBe(true);
+    const er = { msgType: MsgType.ExecutionReport, body: [[37, '7'] as FixField, [17, '0-1'] as FixField] };
+    const actions = s.sendApp(er, T0 + 1_000);
+    expect(kinds(actions)).toEqual(['store', 'persistSeq', 'send 8']);
+    store.apply(actions);
+    expect(store.nextOutSeq).toBe(3);
+    expect(fieldOf(parseFix(store.messages.get(2)!)!, Tag.MsgSeqNum)).toBe('2');
+    // Nothing else moves a parked session: no timers, no input.
+    expect(s.onTick(T0 + 3_600_000)).toEqual([]);
+    expect(s.onMessage(msg(MsgType.Heartbeat, 2), T0)).toEqual([]);
+
+    const next = loggedOn(store, 2);
+    expect(fieldOf(sent(next.actions)[0]!, Tag.MsgSeqNum)).toBe('3');
+    const resend = sent(
+      next.s.onMessage(
+        msg(MsgType.ResendRequest, 3, [
+          [7, '2'],
+          [16, '0'],
+        ]),
+        T0 + 2_000,
+      ),
+    );
+    expect(resend.map((m) => [m.msgType, fieldOf(m, Tag.MsgSeqNum), fieldOf(m, Tag.PossDupFlag)])).toEqual([
+      ['8', '2', 'Y'],
+      ['4', '3', 'Y'],
+    ]);
+  });
+
+  it('a session that never got its store is not parked', () => {
+    const s = new FixSession({ targetCompId: 'MATCHBOOK', nowMs: T0 });
+    expect(s.park()).toBe(false);
+    expect(s.closed).toBe(true);
+  });
+});

@@ -54,6 +54,7 @@ export class ChaosStack {
   restUrl = '';
   private restPort = 0;
   private grpcPort = 0;
+  private fixPort = 0;
   private brokerPort = 0;
   private gatewayConfigPath = '';
 
@@ -96,6 +97,7 @@ export class ChaosStack {
     await cluster.waitForLeader(30_000);
     this.restPort = await freePort();
     this.grpcPort = await freePort();
+    this.fixPort = await freePort();
     this.brokerPort = await freePort();
     this.restUrl = `http://127.0.0.1:${this.restPort}`;
     const example = JSON.parse(
@@ -111,6 +113,7 @@ export class ChaosStack {
           ...example,
           accounts: CHAOS_ACCOUNTS.map((account) => ({ account, apiKeys: [keyOf(account)], risk: CHAOS_RISK })),
           listen: { rest: `127.0.0.1:${this.restPort}`, grpc: `127.0.0.1:${this.grpcPort}` },
+          fix: { ...(example.fix as object), listen: `127.0.0.1:${this.fixPort}` },
           shards: [{ id: 0, clusterConfig: cluster.configPath }],
           signingKey: path.join(gwDir, 'exchange-ed25519.pem'),
           dataDir: gwDir,

@@ -183,9 +183,16 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
         rest: restPort !== undefined ? `127.0.0.1:${restPort}` : (listen.rest ?? '127.0.0.1:8080'),
         grpc: grpcPort !== undefined ? `127.0.0.1:${grpcPort}` : (listen.grpc ?? '127.0.0.1:50051'),
       },
-      ...(fixPort !== undefined ? { fix: { ...((raw.fix ?? {}) as object), listen: `127.0.0.1:${fixPort}` } } : {}),
       ...(opts.gatewayOverrides ?? {}),
     };
+    // The FIX section merges field by field: an override of `dropCopy` keeps the free port.
+    const fixOverride = (opts.gatewayOverrides?.fix ?? {}) as Record<string, unknown>;
+    if (fixPort !== undefined)
+      merged.fix = {
+        ...((raw.fix ?? {}) as object),
+        ...fixOverride,
+        listen: fixOverride.listen ?? `127.0.0.1:${fixPort}`,
+      };
     if (temp) {
       configPath = path.join(dir, 'gateway.json');
       writeFileSync(configPath, JSON.stringify(merged, null, 2));

@@ -35,6 +35,7 @@ export async function startExchangeProcesses(
   const config = {
     ...example,
     listen: { rest: `127.0.0.1:${restPort}`, grpc: `127.0.0.1:${grpcPort}` },
+    fix: { ...(example.fix as object), listen: `127.0.0.1:${await freePort()}` },
     shards: [{ id: 0, clusterConfig: cluster.configPath }],
     signingKey: path.join(dir, 'exchange-ed25519.pem'),
     dataDir: dir,

@@ -129,6 +129,7 @@ export class SeedStack {
     const config = {
       ...example,
       listen: { rest: `127.0.0.1:${this.restPort}`, grpc: this.grpcAddress },
+      fix: { listen: `127.0.0.1:${await freePort()}` }, // a free port; no drop-copy grant (its own accounts)
       shards: [{ id: 0, clusterConfig: this.cluster.configPath }],
       accounts: BENCH_KEYS.map((k) => ({
         account: k.account,

@@ -237,6 +237,7 @@ export class Deployment {
       ...example,
       accounts: CHAOS_ACCOUNTS.map((account) => ({ account, apiKeys: [keyOf(account)], risk: CHAOS_RISK })),
       listen: { rest: `${addr}:${PORTS.rest}`, grpc: `${addr}:${PORTS.grpc}` },
+      fix: { ...(example.fix as object), listen: `${addr}:${PORTS.fix}` },
       shards: [{ id: 0, clusterConfig: files.cluster }],
       signingKey: path.join(files.dir, 'gateway', 'exchange-ed25519.pem'),
       dataDir: path.join(files.dir, 'gateway'),

@@ -38,6 +38,7 @@ export const PORTS = {
   ops: 9101,
   rest: 8080,
   grpc: 50051,
+  fix: 9878,
   broker: 9092,
   queryRest: 8081,
   queryGrpc: 50052,

@@ -24,6 +24,8 @@ beforeAll(async () => {
   ex = await startLocalExchange({
     fsync: false,
     gatewayOverrides: {
+      // Only account 1 here: the example file's drop-copy grant (accounts 1 and 2) does not apply.
+      fix: { dropCopy: [] },
       accounts: [
         {
           account: 1,

@@ -174,8 +174,8 @@ beforeAll(async () => {
         { account: 2, apiKeys: [{ key: KEY_2.key, hmacSecret: { env: ENV.hmac2 } }], risk },
       ],
       adminKeys: [],
-      // The example file's drop-copy grant names its admin key, which this file drops; the port stays a free one.
-      fix: { listen: `127.0.0.1:${await freePort()}` },
+      // The example file's drop-copy grant names its admin key, which this file drops.
+      fix: { dropCopy: [] },
     },
   });
   events = await startLocalEvents({

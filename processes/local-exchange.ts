@@ -154,12 +154,12 @@ async function startClusters(clusters: ProcessCluster[]): Promise<void> {
   }
 }
 
-export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promise<LocalExchange> {
-  const { clusters, temp } = await openClusters(opts);
-  const cluster = clusters[0]!;
-  const shardFeedUrls = clusters.map(feedUrlsOf);
-  await startClusters(clusters);
-
+/** The gateway's config: the file as is, or (a temporary cluster, overrides, ports) a merged copy written next to it. */
+async function gatewayConfigOf(
+  opts: LocalExchangeOptions,
+  clusters: ProcessCluster[],
+  temp: boolean,
+): Promise<{ config: GatewayConfig; configPath: string }> {
   let config: GatewayConfig;
   let configPath = opts.gatewayConfigPath ?? EXAMPLE_GATEWAY_CONFIG;
   const file = opts.gatewayConfigPath ?? EXAMPLE_GATEWAY_CONFIG;
@@ -202,11 +202,32 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
     config = loadGatewayConfig(file);
   }
 
-  const edges = await startGateway(config, opts, {
-    rest: config.listen.rest.port,
-    grpc: config.listen.grpc.port,
-    fix: config.fix.listen.port,
-  });
+  return { config, configPath };
+}
+
+export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promise<LocalExchange> {
+  const { clusters, temp } = await openClusters(opts);
+  const cluster = clusters[0]!;
+  const shardFeedUrls = clusters.map(feedUrlsOf);
+  await startClusters(clusters);
+
+  // A start that fails after the replicas are up (a refused gateway config, a port in use) stops
+  // them: nothing of a failed start outlives it.
+  let built: Awaited<ReturnType<typeof startGateway>>;
+  let config: GatewayConfig;
+  let configPath: string;
+  try {
+    ({ config, configPath } = await gatewayConfigOf(opts, clusters, temp));
+    built = await startGateway(config, opts, {
+      rest: config.listen.rest.port,
+      grpc: config.listen.grpc.port,
+      fix: config.fix.listen.port,
+    });
+  } catch (err) {
+    await Promise.all(clusters.map((c) => c.stop()));
+    throw err;
+  }
+  const edges = built;
   let stopped = false;
   const ex: LocalExchange = {
     cluster,
@@ -273,10 +294,18 @@ async function startGateway(
     tls: config.tls,
   });
   reportUwsRuntime(opts.log ?? NO_LOG, gateway.metrics.registry); // REST and the user stream: native or the compat layer
-  const restPort = await rest.start();
-  const grpcPort = await grpc.start();
-  const fix = await startFixEdge({ core: gateway, config, log: opts.log ?? NO_LOG, portWanted: portsWanted.fix });
-  return { gateway, rest, grpc, fix, restPort, grpcPort };
+  try {
+    const restPort = await rest.start();
+    const grpcPort = await grpc.start();
+    const fix = await startFixEdge({ core: gateway, config, log: opts.log ?? NO_LOG, portWanted: portsWanted.fix });
+    return { gateway, rest, grpc, fix, restPort, grpcPort };
+  } catch (err) {
+    // An edge that could not listen (its port taken): the others and the core stop with it.
+    await rest.stop();
+    await grpc.stop();
+    await gateway.stop();
+    throw err;
+  }
 }
 
 /** Until the gateway reaches every shard's leader (as a client polls GET /ready), RESTART_READY_TIMEOUT_MS at most. */

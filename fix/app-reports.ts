@@ -132,8 +132,26 @@ export interface ReportEcho {
   text?: string;
 }
 
-/** The order fields every ExecutionReport of an order carries. */
-function orderFields(r: ExecutionReportOut, body: FixField[]): void {
+/** What a report and GetOrder's order both say about the order itself. */
+type OrderDescription = Pick<
+  ExecutionReportOut & OrderOut,
+  | 'account'
+  | 'symbol'
+  | 'side'
+  | 'order_type'
+  | 'time_in_force'
+  | 'price'
+  | 'price_decimal'
+  | 'stop_price'
+  | 'stop_price_decimal'
+  | 'order_qty'
+  | 'order_qty_decimal'
+  | 'display_qty'
+  | 'display_qty_decimal'
+>;
+
+/** The order fields every ExecutionReport of an order carries (a report's, or a status answer's). */
+function orderFields(r: OrderDescription, body: FixField[]): void {
   push(body, AppTag.Account, String(r.account));
   push(body, AppTag.Symbol, r.symbol);
   push(body, AppTag.Side, SIDE_OUT[r.side]);
@@ -207,15 +225,7 @@ export function orderStatusReport(msg: FixMessage, execId: string, o: OrderOut):
   push(body, AppTag.ExecID, execId);
   push(body, AppTag.ExecType, EXEC_TYPE_ORDER_STATUS);
   push(body, AppTag.OrdStatus, ORD_STATUS_OUT[o.order_status] ?? ORD_STATUS_REJECTED);
-  push(body, AppTag.Account, String(o.account));
-  push(body, AppTag.Symbol, o.symbol);
-  push(body, AppTag.Side, SIDE_OUT[o.side]);
-  push(body, AppTag.OrdType, ORD_TYPE_OUT[o.order_type]);
-  push(body, AppTag.TimeInForce, TIF_OUT[o.time_in_force]);
-  if (o.price > 0) push(body, AppTag.Price, o.price_decimal);
-  if (o.stop_price > 0) push(body, AppTag.StopPx, o.stop_price_decimal);
-  push(body, AppTag.OrderQty, o.order_qty_decimal ?? String(o.order_qty));
-  if (o.display_qty > 0) push(body, AppTag.MaxFloor, o.display_qty_decimal);
+  orderFields(o, body);
   push(body, AppTag.CumQty, o.cum_qty_decimal ?? String(o.cum_qty));
   push(body, AppTag.LeavesQty, o.leaves_qty_decimal ?? String(o.leaves_qty));
   // GetOrder's Order has no average price; 0 is FIX's "not known here" (the fill reports carry it).

@@ -9,6 +9,7 @@
 import { encodeFix, FixFramer } from '../../fix/codec.js';
 import { formatUtcTimestamp } from '../../fix/fields.js';
 import type { FixField } from '../../fix/message.js';
+import { SAMPLE_EXECUTION_REPORT_BODY } from './sample-messages.js';
 
 function arg(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
@@ -44,24 +45,7 @@ function nos(i: number): Buffer {
 }
 
 const batch = Buffer.concat(Array.from({ length: DISTINCT }, (_, i) => nos(i)));
-const erBody: FixField[] = [
-  [37, 'O-123456'],
-  [11, 'client-order-1'],
-  [17, 'E-987654'],
-  [150, 'F'],
-  [39, '1'],
-  [55, 'BTC-USD'],
-  [54, '1'],
-  [38, '1.5'],
-  [44, '50000.25'],
-  [32, '0.5'],
-  [31, '50000.25'],
-  [151, '1'],
-  [14, '0.5'],
-  [6, '50000.25'],
-  [851, '1'],
-  [60, '20261207-14:19:55.123'],
-];
+const erBody: FixField[] = [...SAMPLE_EXECUTION_REPORT_BODY];
 
 function parsePass(n: number): number {
   const framer = new FixFramer();

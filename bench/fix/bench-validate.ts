@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { loadFixDictionary } from '../../fix/dictionary.js';
 import type { FixField, FixMessage } from '../../fix/message.js';
 import { validateFix } from '../../fix/validate.js';
+import { SAMPLE_EXECUTION_REPORT_BODY } from './sample-messages.js';
 
 function parseSeconds(argv: string[]): number {
   const at = argv.indexOf('--seconds');
@@ -74,24 +75,7 @@ const SAMPLES: Record<string, FixMessage> = {
     [553, 'mbk_key'],
     [8013, 'Y'],
   ]),
-  executionReport: message('8', [
-    [37, 'O1'],
-    [11, 'c1'],
-    [17, 'E1'],
-    [150, 'F'],
-    [39, '1'],
-    [55, 'BTC-USD'],
-    [54, '1'],
-    [38, '1.5'],
-    [44, '50000.25'],
-    [32, '0.5'],
-    [31, '50000.25'],
-    [151, '1'],
-    [14, '0.5'],
-    [6, '50000.25'],
-    [851, '1'],
-    [60, '20261207-14:19:55.001'],
-  ]),
+  executionReport: message('8', [...SAMPLE_EXECUTION_REPORT_BODY]),
 };
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -3,6 +3,7 @@
 // (test/fuzz/fix-validate.fuzz.test.ts).
 
 import type { FixField, FixMessage } from '../../fix/message.js';
+import { SAMPLE_EXECUTION_REPORT_BODY } from '../../bench/fix/sample-messages.js';
 
 export const header = (msgType: string): FixField[] => [
   [8, 'FIX.4.4'],
@@ -123,24 +124,7 @@ export const NOS_WITH_PARTIES: FixField[] = [
 ];
 
 /** An ExecutionReport (as a drop-copy or trading session receives it). */
-export const EXECUTION_REPORT: FixField[] = [
-  [37, 'O1'],
-  [11, 'c1'],
-  [17, 'E1'],
-  [150, 'F'],
-  [39, '1'],
-  [55, 'BTC-USD'],
-  [54, '1'],
-  [38, '1.5'],
-  [44, '50000.25'],
-  [32, '0.5'],
-  [31, '50000.25'],
-  [151, '1'],
-  [14, '0.5'],
-  [6, '50000.25'],
-  [851, '1'],
-  [60, '20261207-14:19:55.001'],
-];
+export const EXECUTION_REPORT: FixField[] = [...SAMPLE_EXECUTION_REPORT_BODY];
 
 /** Every valid message above, as FixMessages. */
 export const VALID_MESSAGES: FixMessage[] = [

@@ -104,6 +104,17 @@ function shardLines(layout: ExchangeLayout, ex: LocalExchange, leaders: number[]
     .join('\n');
 }
 
+/**
+ * `matchbook watch` finds a follower among the feeds of a plain `npm start` (8091–8093) by
+ * itself; at another port offset it needs `--url`: a follower of shard 0 (the first symbol's).
+ */
+function watchUrl(layout: ExchangeLayout, ex: LocalExchange, leaders: number[]): string {
+  if (layout.portOffset === 0) return '';
+  const feeds = [...ex.shardFeedUrls[0]!];
+  const url = (feeds.find(([id]) => id !== leaders[0]) ?? feeds[0])?.[1];
+  return url === undefined ? '' : ` --url ${url}`;
+}
+
 function banner(layout: ExchangeLayout, ex: LocalExchange, events: LocalEvents, leaders: number[]): string {
   const url = layout.portOffset !== 0 ? ` --url ${ex.restUrl}` : '';
   const configs = [...layout.shards.map((sh) => sh.clusterConfigPath), layout.gatewayConfigPath].join(', ');
@@ -136,7 +147,7 @@ place an order:
   npx matchbook orders <order_id>${url}
 
 watch the book (from a follower's feed):
-  npx matchbook watch ${firstSymbol(0)}
+  npx matchbook watch ${firstSymbol(0)}${watchUrl(layout, ex, leaders)}
 
 Ctrl-C to stop.`;
 }

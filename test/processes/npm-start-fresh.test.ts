@@ -8,6 +8,7 @@
 // must show a fresh exchange everywhere: none of the first run's orders, fills, book levels or
 // records. Nothing may be written into the source tree. Every wait polls with a generous bound.
 
+import { watch } from '../../feed/client/watch.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -184,6 +185,23 @@ async function checkQuery(offset: number, tag: string, run: Run, fillQty: number
   expect((orders.body.orders as { client_order_id: string }[]).map((o) => o.client_order_id)).toEqual([`${tag}-buy`]);
 }
 
+/**
+ * The banner's `matchbook watch` line, run as printed (at a port offset it names a follower's feed
+ * with --url; the default feeds 8091–8093 are another exchange's): one screen with this run's bid.
+ */
+async function watchAsTheBannerSays(offset: number): Promise<void> {
+  const line = output.split('\n').find((l) => l.trim().startsWith('npx matchbook watch '));
+  const args = line?.trim().split(/\s+/).slice(3) ?? []; // after `npx matchbook watch`
+  const url = args[args.indexOf('--url') + 1] ?? '';
+  expect(
+    args.includes('--url') && [8091, 8092, 8093].some((p) => url === `ws://127.0.0.1:${p + offset}/v1/ws`),
+    line,
+  ).toBe(true);
+  let screen = '';
+  expect(await watch([...args, '--count', '1'], (s) => (screen += s))).toBe(0);
+  expect(screen).toContain('bid 6@4999000');
+}
+
 describe('npm start, rm -rf data, npm start', () => {
   it(
     'gives a fresh exchange in every part, all of it under the data root',
@@ -195,6 +213,7 @@ describe('npm start, rm -rf data, npm start', () => {
       expect(output).toContain(`data root ${dataRoot}`);
       const first = await trade(offset, 'r1', 4_999_000, 4);
       await checkFeed(offset, 4_999_000, 6);
+      await watchAsTheBannerSays(offset);
       await checkQuery(offset, 'r1', first, 4);
       expect(await fillsInKafka(offset)).toEqual(['r1-buy', 'r1-sell']);
       await stopExchange();

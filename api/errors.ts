@@ -219,6 +219,11 @@ export function gatewayError(
   return extra === undefined ? { code, reason, message } : { code, reason, message, ...extra };
 }
 
+/** Whether a core's answer that is either a GatewayError or something else (a session, a subscription) is the error. */
+export function isGatewayError(v: object): v is GatewayError {
+  return 'code' in v && 'reason' in v && 'message' in v;
+}
+
 /** The JSON error body of the REST edges: `{code, reason, message}` and whichever of retry_after_ms, order_id, seq, field, result apply. */
 export function errorBody(e: GatewayError | { code: string; reason: string; message: string }): string {
   const x = e as GatewayError;

@@ -8,7 +8,7 @@
 import type net from 'node:net';
 import type { Log } from '../ops/log.js';
 import type { TlsSettings } from '../ops/tls-settings.js';
-import { FixFramer, fixToText } from './codec.js';
+import { FixFramer } from './codec.js';
 import { createFixListener } from './listener.js';
 import {
   FIX_CONNECTIONS_MAX,
@@ -105,6 +105,11 @@ function reportKey(out: OutgoingFix): string | undefined {
   const orderId = out.body.find(([tag]) => tag === ORDER_ID_TAG)?.[1];
   const execId = out.body.find(([tag]) => tag === EXEC_ID_TAG)?.[1];
   return orderId === undefined || execId === undefined ? undefined : `${orderId}\0${execId}`;
+}
+
+/** A session's identity: the Logon's API key (553) and the SenderCompID. */
+function sessionKey(logon: FixMessage, senderCompId: string): string {
+  return `${fieldOf(logon, Tag.Username) ?? ''}\0${senderCompId}`;
 }
 
 export class FixAcceptor {
@@ -306,7 +311,6 @@ export class FixAcceptor {
       return;
     }
     c.socket.write(bytes);
-    this.options.log.debug('fix out', { conn: c.id, msg: fixToText(bytes) });
   }
 
   private requestLogon(c: Connection, logon: FixMessage): void {
@@ -316,7 +320,7 @@ export class FixAcceptor {
         this.guard(c, () => this.apply(c, c.session.sendApp(out, this.now())));
     };
     // A parked session of the same key: note what it stores from now on (see Parked.handover).
-    const waiting = this.parked.get(`${fieldOf(logon, Tag.Username) ?? ''}\0${c.session.senderCompId}`);
+    const waiting = this.parked.get(sessionKey(logon, c.session.senderCompId));
     if (waiting !== undefined) waiting.handover ??= new Set();
     // The application ends a session itself (a drop copy that fell too far behind): Logout with its text.
     const logout = (text: string): void => {
@@ -347,7 +351,7 @@ export class FixAcceptor {
       return;
     }
     const apiKey = fieldOf(logon, Tag.Username) ?? '';
-    const key = `${apiKey}\0${c.session.senderCompId}`;
+    const key = sessionKey(logon, c.session.senderCompId);
     if (this.liveKeys.has(key)) {
       result.app.close();
       this.apply(c, c.session.onLogonResult({ refused: true, text: 'session already logged on' }, this.now()));

@@ -7,7 +7,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { AuthHeaders } from '../api/auth.js';
-import type { GatewayError } from '../api/errors.js';
+import { type GatewayError, isGatewayError } from '../api/errors.js';
 import type { ExecutionReportOut } from '../api/execution-report.js';
 import type { FixConfig } from '../config/gateway-config.js';
 import { OrderEntryCodec } from '../gateway/grpc-server.js';
@@ -85,10 +85,6 @@ class IdSource {
     this.n++;
     return `${kind}${this.prefix}-${this.n}`;
   }
-}
-
-function isGatewayError(v: object): v is GatewayError {
-  return 'code' in v && 'reason' in v && 'message' in v;
 }
 
 export function createFixApplication(opts: FixApplicationOptions): FixApplication {

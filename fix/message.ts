@@ -119,6 +119,16 @@ export const SessionRejectReason = {
   Other: 99,
 } as const;
 
+/** Why a message is refused at the session level: the content of its Reject (35=3) (fix/validate.ts finds it). */
+export interface FixInvalid {
+  /** 373 SessionRejectReason. */
+  reason: number;
+  /** 371 RefTagID: the tag at fault, when there is one. */
+  refTagId?: number;
+  /** 58 Text. */
+  text: string;
+}
+
 /** 380 BusinessRejectReason values (FIX 4.4). */
 export const BusinessRejectReason = {
   Other: 0,

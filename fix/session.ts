@@ -24,6 +24,7 @@ import {
 import {
   ADMIN_MSG_TYPES,
   type FixField,
+  type FixInvalid,
   type FixMessage,
   fieldOf,
   type LogonAccepted,
@@ -35,14 +36,8 @@ import {
 } from './message.js';
 import type { SessionStoreView } from './session-store.js';
 
-/** A validation failure (fix/validate.ts supplies the real check): answered with Reject (3). */
-export interface ValidationFailure {
-  reason: number;
-  refTagId?: number;
-  text: string;
-}
-
-export type Validate = (msg: FixMessage) => ValidationFailure | undefined;
+/** The dictionary check (fix/validate.ts supplies the real one): a failure is answered with Reject (3). */
+export type Validate = (msg: FixMessage) => FixInvalid | undefined;
 
 export type SessionAction =
   | { kind: 'send'; bytes: Buffer; seqNum: number; msgType: string }
@@ -641,7 +636,7 @@ function seqNumOf(msg: FixMessage): number | undefined {
 }
 
 /** The session fields this layer reads, checked even without a dictionary (the default validate accepts all). */
-function requiredSessionFields(msg: FixMessage): ValidationFailure | undefined {
+function requiredSessionFields(msg: FixMessage): FixInvalid | undefined {
   const need =
     msg.msgType === MsgType.ResendRequest
       ? [Tag.BeginSeqNo, Tag.EndSeqNo]

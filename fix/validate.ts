@@ -34,17 +34,9 @@
 import type { FixDictionary, FixFieldDef, FixGroupDef, FixPartDef } from './dictionary.js';
 import { isFixDate, isFixDecimal, isFixMonthYear, parseFixInt, parseUtcTimeOnly, parseUtcTimestamp } from './fields.js';
 import { FIX_TAG_MAX } from './limits.js';
-import { type FixField, type FixMessage, SessionRejectReason as R } from './message.js';
+import { type FixField, type FixInvalid, type FixMessage, SessionRejectReason as R } from './message.js';
 
-/** Why a message is refused: the content of the session-level Reject (35=3). */
-export interface FixInvalid {
-  /** 373 SessionRejectReason. */
-  reason: number;
-  /** 371 RefTagID: the tag at fault, when there is one. */
-  refTagId?: number;
-  /** 58 Text. */
-  text: string;
-}
+export type { FixInvalid } from './message.js';
 
 const invalid = (reason: number, refTagId: number | undefined, text: string): FixInvalid =>
   refTagId === undefined ? { reason, text } : { reason, refTagId, text };

@@ -382,6 +382,17 @@ export class Gateway implements GatewayCore, UserStreamCore {
     return apiKey === undefined ? undefined : this.buckets.get(apiKey)?.state(Date.now());
   }
 
+  /** Takes `n` tokens of the API key's bucket; if it is short, counts the refusal and says when to retry. */
+  private takeTokens(apiKey: string, n: number): GatewayError | undefined {
+    const wait = this.buckets.get(apiKey)?.take(n, Date.now()) ?? 0;
+    if (wait <= 0) return undefined;
+    this.stats.rateLimited++;
+    this.metrics.rateLimited.inc(n);
+    return gatewayError(ErrorCode.RATE_LIMITED, ErrorReason.API_KEY_RATE, `rate limit of API key ${apiKey}`, {
+      retry_after_ms: wait,
+    });
+  }
+
   /** The receive window of signed requests (ms): GET /v1/time tells clients. */
   get receiveWindowMs(): number {
     return this.config.receiveWindowMs;
@@ -394,21 +405,9 @@ export class Gateway implements GatewayCore, UserStreamCore {
     if (!v.ok) return withRateLimit({ ok: false, error: v.error }, this.rateLimit(v.apiKey));
     if (v.admin)
       return fail(ErrorCode.PERMISSION_DENIED, ErrorReason.ADMIN_KEY_NOT_ALLOWED, 'admin keys use the admin API only');
-    const wait = this.buckets.get(v.apiKey)?.take(1, Date.now()) ?? 0;
+    const limited = this.takeTokens(v.apiKey, 1);
     const rateLimit = this.rateLimit(v.apiKey);
-    if (wait > 0) {
-      this.stats.rateLimited++;
-      this.metrics.rateLimited.inc();
-      const error = gatewayError(
-        ErrorCode.RATE_LIMITED,
-        ErrorReason.API_KEY_RATE,
-        `rate limit of API key ${v.apiKey}`,
-        {
-          retry_after_ms: wait,
-        },
-      );
-      return withRateLimit({ ok: false, error }, rateLimit);
-    }
+    if (limited !== undefined) return withRateLimit({ ok: false, error: limited }, rateLimit);
     const r = await this.execute(v.account, v.apiKey, v.command, undefined, trace);
     return withRateLimit(r.ok ? { ok: true, body: r.body } : { ok: false, error: r.error }, rateLimit);
   }
@@ -997,14 +996,8 @@ export class Gateway implements GatewayCore, UserStreamCore {
     const v = validateCommand(Operation.GET_ORDER, request, { account: s.account, shards: this.shardInfos });
     if (!v.ok) return { ok: false, error: v.error };
     // A GetOrder costs a book read on a replica: rate limited like the unary GetOrder.
-    const wait = this.buckets.get(s.apiKey)?.take(1, Date.now()) ?? 0;
-    if (wait > 0) {
-      this.stats.rateLimited++;
-      this.metrics.rateLimited.inc();
-      return fail(ErrorCode.RATE_LIMITED, ErrorReason.API_KEY_RATE, `rate limit of API key ${s.apiKey}`, {
-        retry_after_ms: wait,
-      });
-    }
+    const limited = this.takeTokens(s.apiKey, 1);
+    if (limited !== undefined) return { ok: false, error: limited };
     return this.getOrder(s.account, v.command);
   }
 
@@ -1041,18 +1034,8 @@ export class Gateway implements GatewayCore, UserStreamCore {
     const n = v.commands.length;
     trace.commands = n;
     if (n > 0) {
-      const wait = this.buckets.get(s.apiKey)?.take(n, Date.now()) ?? 0;
-      if (wait > 0) {
-        this.stats.rateLimited++;
-        this.metrics.rateLimited.inc(n);
-        return {
-          request_id: v.requestId,
-          outcomes: [],
-          error: gatewayError(ErrorCode.RATE_LIMITED, ErrorReason.API_KEY_RATE, `rate limit of API key ${s.apiKey}`, {
-            retry_after_ms: wait,
-          }),
-        };
-      }
+      const limited = this.takeTokens(s.apiKey, n);
+      if (limited !== undefined) return { request_id: v.requestId, outcomes: [], error: limited };
     }
     // Commands of a batch are submitted in order through the session's own replica client,
     // so they are applied in that order.

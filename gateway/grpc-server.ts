@@ -38,7 +38,15 @@ import { HEADER_API_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP } from '../api/signi
 import { NO_LOG, type Log } from '../ops/log.js';
 import { GrpcIntrospection } from '../ops/grpc-introspection.js';
 import type { AuthHeaders } from '../api/auth.js';
-import { ERROR_STATUS, ErrorCode, ErrorReason, GrpcStatus, gatewayError, type GatewayError } from '../api/errors.js';
+import {
+  ERROR_STATUS,
+  ErrorCode,
+  ErrorReason,
+  GrpcStatus,
+  gatewayError,
+  type GatewayError,
+  isGatewayError,
+} from '../api/errors.js';
 import { METADATA_STATUS_DETAILS, statusDetailsBin, type AnyDetail } from '../api/grpc-status.js';
 import { uint64Wire } from '../api/exact-uint64.js';
 import { WireConverters } from './proto-wire.js';
@@ -401,10 +409,6 @@ export function errorToStatus(err: GatewayError, rateLimit?: RateLimitState): gr
 }
 
 const STOPPING = gatewayError(ErrorCode.UNAVAILABLE, ErrorReason.GATEWAY_STOPPING, 'gateway stopping');
-
-function isGatewayError(x: GatewaySession | GatewayError): x is GatewayError {
-  return typeof (x as Partial<GatewaySession>).submit !== 'function';
-}
 
 function deadlineMs(call: { getDeadline(): grpc.Deadline }): number {
   const d = call.getDeadline();

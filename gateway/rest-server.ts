@@ -20,6 +20,10 @@
 //   GET    /readyz                 200 {"ready":true,…} / 503 {"ready":false,…} (no auth): every shard has a leader
 //   GET    /metrics                Prometheus text exposition (no auth; keep the port off the internet)
 //   WS     /v1/user-stream         the private user stream (user-stream-server.ts), when `userStream` is given
+//   GET    /                       the browser page (ui/; ui-routes.ts), when `ui` is given
+//   GET    /ui/{file}              the page's script, style sheet and charting library
+//   GET    /v1/ui/config           UiConfig (api/ui-contract.ts): the shards' feeds, the query service's URL
+//   GET    /v1/ui/cluster          UiClusterView: the operator console's status of every member
 //
 // docs/openapi.yaml describes these routes for clients; test/api/openapi.test.ts keeps this table
 // equal to its paths and validates the answers against it (a new route or field goes there too).
@@ -50,6 +54,7 @@ import { Operation, type GatewayCore, type GatewayReply, type RawRequest } from 
 import { REST_INFLIGHT_MAX, REST_BODY_BYTES_MAX_DEFAULT } from './limits.js';
 import { errorMessage, errorStack, linesLog, type Log } from '../ops/log.js';
 import { UserStreamEdge, type UserStreamOptions } from './user-stream-server.js';
+import { serveUi, uiRouteOf, type UiRouteKind, type UiRoutes } from './ui-routes.js';
 
 /** Retry-After (seconds) of the edge's own 503 when REST_INFLIGHT_MAX is reached. */
 const OVERLOADED_RETRY_AFTER_S = 1;
@@ -95,6 +100,8 @@ export interface RestGatewayOptions {
   userStream?: UserStreamOptions;
   /** https:// and wss:// (uWS SSLApp: the gateway file's "tls", env secrets written under dir); undefined: plaintext. */
   tls?: UwsTls | undefined;
+  /** Serves the browser page and its two JSON documents (ui-routes.ts); without it those routes answer 404. */
+  ui?: UiRoutes;
 }
 
 const EMPTY_BODY = new Uint8Array(0);
@@ -155,6 +162,7 @@ type Route =
   | { kind: 'instruments' }
   | { kind: 'ready' }
   | { kind: 'metrics' }
+  | { kind: UiRouteKind }
   | { kind: 'not-found' }
   | { kind: 'method-not-allowed'; allow: string };
 
@@ -181,7 +189,9 @@ const CANCEL_ALL_AFTER_ROUTE: Route = {
 const GET_BY_QUERY_ROUTE: Route = { kind: 'core', op: Operation.GET_ORDER, pathOrderId: undefined, okStatus: 200 };
 
 /** uWS gives the method in lower case. */
-function route(method: string, url: string, hasAdmin: boolean): Route {
+function route(method: string, url: string, hasAdmin: boolean, ui: UiRoutes | undefined): Route {
+  const uiKind = uiRouteOf(url, ui);
+  if (uiKind !== undefined) return method === 'get' ? { kind: uiKind } : ALLOW_GET;
   if (url === '/healthz') return method === 'get' ? HEALTH_ROUTE : ALLOW_GET;
   if (url === '/v1/time') return method === 'get' ? TIME_ROUTE : ALLOW_GET;
   if (url === '/readyz') return method === 'get' ? READY_ROUTE : ALLOW_GET;
@@ -320,7 +330,7 @@ export class RestGateway {
     }
     const method = req.getMethod();
     const url = req.getUrl();
-    const r = route(method, url, this.admin !== undefined);
+    const r = route(method, url, this.admin !== undefined, this.opts.ui);
     switch (r.kind) {
       case 'health':
         res.writeStatus('200 OK').writeHeader('content-type', 'text/plain').end('ok');
@@ -334,6 +344,18 @@ export class RestGateway {
         return;
       case 'instruments':
         this.serveInstruments(res);
+        return;
+      case 'ui-asset':
+      case 'ui-config':
+      case 'ui-cluster':
+        serveUi(
+          res,
+          r.kind,
+          url,
+          this.opts.ui!,
+          (status, body) => writeJson(res, status, body),
+          () => this.stopped,
+        );
         return;
       case 'not-found':
         writeJson(res, 404, notFoundJson(method, url));

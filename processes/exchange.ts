@@ -123,6 +123,7 @@ function banner(layout: ExchangeLayout, ex: LocalExchange, events: LocalEvents, 
       .instruments[0]!.symbol;
   return `
 exchange up:
+  page       ${ex.restUrl}/   (in a browser: market view, order ticket, operator console; ui/README.md)
   runtime    Node ${process.version}; ${uwsRuntimeLine(detectUwsRuntime())}   (every process; README "Supported runtimes")
   data       ${layout.dataRoot}   (everything this exchange writes; stop it and rm -rf it for a fresh one)
   shards     ${layout.shards.length} (instruments dealt round-robin from ${layout.instrumentsSource}; subscribe on a follower's feed, GET /v1/book/{symbol}?depth=N on the same ports; feed/README.md)
@@ -185,6 +186,11 @@ async function main(): Promise<void> {
     await ex.stop();
     throw err;
   }
+  ex.attachEvents({
+    queryUrl: `${ex.config.queryTls !== undefined ? 'https' : 'http'}://${events.queryRest}`,
+    publisherMetrics: events.metrics.publishers,
+    queryMetrics: events.metrics.query,
+  });
   const leaders = await Promise.all(ex.clusters.map((c) => c.waitForLeader(10_000)));
   console.log(banner(layout, ex, events, leaders));
   let stopping = false;

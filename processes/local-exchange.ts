@@ -20,6 +20,8 @@ import { NO_LOG, type Log } from '../ops/log.js';
 import { packagePath } from '../ops/package-root.js';
 import { reportUwsRuntime } from '../ops/uws-runtime.js';
 import { type FixEdge, startFixEdge } from '../fix/fix-edge.js';
+import { loadUiAssets } from './ui-assets.js';
+import { type UiEventsAddresses, uiRoutes } from './ui-views.js';
 
 export interface LocalExchangeOptions {
   /** An existing cluster file (npm start); default: a temporary 3-replica cluster on free ports. */
@@ -84,6 +86,8 @@ export interface LocalExchange {
    * the process lives on. Replaces gateway, rest and grpc in this object.
    */
   restartGateway(opts?: { crash?: boolean }): Promise<void>;
+  /** Tells the browser page (GET /v1/ui/config, /v1/ui/cluster) where the events side runs. */
+  attachEvents(addresses: UiEventsAddresses): void;
   stop(): Promise<void>;
 }
 
@@ -216,9 +220,15 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
   let built: Awaited<ReturnType<typeof startGateway>>;
   let config: GatewayConfig;
   let configPath: string;
+  let events: UiEventsAddresses | undefined;
+  const page = {
+    assets: await loadUiAssets(),
+    clusterConfigPaths: clusters.map((c) => c.configPath),
+    events: () => events,
+  };
   try {
     ({ config, configPath } = await gatewayConfigOf(opts, clusters, temp));
-    built = await startGateway(config, opts, {
+    built = await startGateway(config, opts, page, {
       rest: config.listen.rest.port,
       grpc: config.listen.grpc.port,
       fix: config.fix.listen.port,
@@ -246,13 +256,16 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
     async restartGateway(o = {}) {
       if (o.crash === true) ex.gateway.userStreamJournal?.abandon();
       await stopGateway(ex);
-      const next = await startGateway(config, opts, {
+      const next = await startGateway(config, opts, page, {
         rest: edges.restPort,
         grpc: edges.grpcPort,
         fix: edges.fix.port,
       });
       Object.assign(ex, { gateway: next.gateway, rest: next.rest, grpc: next.grpc, fix: next.fix });
       await untilReady(next.gateway);
+    },
+    attachEvents(addresses) {
+      events = addresses;
     },
     async stop() {
       if (stopped) return;
@@ -270,6 +283,11 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
 async function startGateway(
   config: GatewayConfig,
   opts: LocalExchangeOptions,
+  page: {
+    assets: Awaited<ReturnType<typeof loadUiAssets>>;
+    clusterConfigPaths: string[];
+    events: () => UiEventsAddresses | undefined;
+  },
   portsWanted: { rest: number; grpc: number; fix: number },
 ) {
   const log = opts.log !== undefined ? { log: opts.log } : {};
@@ -284,6 +302,15 @@ async function startGateway(
     metrics: () => exposition(gateway.metrics.registry),
     ready: async () => ({ ...(await gateway.ready()) }),
     userStream: { core: gateway },
+    ui: uiRoutes(
+      page.assets,
+      {
+        gateway: config,
+        clusterConfigPaths: page.clusterConfigPaths,
+        ready: async () => (await gateway.ready()).ready,
+      },
+      page.events,
+    ),
     ...(config.tls !== undefined ? { tls: { settings: config.tls, dir: config.dataDir } } : {}),
   });
   const grpc = new GrpcGateway({

@@ -1,0 +1,40 @@
+// The page's entry: loads the context, mounts each view's panels once, and switches views by the
+// URL's hash (#/market, #/ops). Panels keep running while hidden so a view switch is instant.
+
+import { loadContext, type PageContext } from './context.js';
+
+type View = 'market' | 'ops';
+
+function viewOfHash(): View {
+  return location.hash.startsWith('#/ops') ? 'ops' : 'market';
+}
+
+function showView(view: View): void {
+  for (const v of ['market', 'ops'] as const) {
+    const el = document.getElementById(`view-${v}`);
+    if (el !== null) el.hidden = v !== view;
+  }
+  for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a'))
+    a.classList.toggle('active', a.dataset.view === view);
+}
+
+function symbolPicker(ctx: PageContext): void {
+  const select = document.getElementById('symbol') as HTMLSelectElement;
+  for (const s of ctx.instruments.keys()) select.add(new Option(s, s, false, s === ctx.symbol));
+  select.addEventListener('change', () => ctx.setSymbol(select.value));
+}
+
+export function setStatus(text: string): void {
+  const el = document.getElementById('status');
+  if (el !== null) el.textContent = text;
+}
+
+async function main(): Promise<void> {
+  const ctx = await loadContext();
+  symbolPicker(ctx);
+  showView(viewOfHash());
+  window.addEventListener('hashchange', () => showView(viewOfHash()));
+  document.body.dataset.ready = 'true';
+}
+
+main().catch((err: unknown) => setStatus(`cannot load: ${String(err)}`));

@@ -5,7 +5,7 @@
 // signatures equal api/signing.ts's for the same inputs (HMAC, on the request the page sent, and
 // Ed25519 on a fixed vector).
 
-import type { Page, Request } from 'playwright-core';
+import { chromium, type Page, type Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   canonicalRequest,
@@ -16,7 +16,7 @@ import {
   signRequest,
 } from '../../api/signing.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
-import { DEMO_1, DEMO_2, startUiExchange, type UiExchange } from './ui-harness.js';
+import { CHROMIUM_PATH, DEMO_1, DEMO_2, startUiExchange, type UiExchange } from './ui-harness.js';
 
 const WAIT_MS = 30_000;
 
@@ -203,6 +203,28 @@ describe('the order ticket', () => {
         .poll(() => page.locator('#orders-note').textContent(), { timeout: WAIT_MS })
         .toContain('history unavailable');
       expect(errors.filter((e) => !/CORS policy|net::ERR_FAILED/.test(e))).toEqual([]);
+    }
+  });
+
+  it('says signing needs https or localhost outside a secure context; the page still loads', async () => {
+    // A name for the loopback address that is not "localhost": plain http there is not a secure
+    // context, so the browser has no crypto.subtle (as a phone opening the laptop's LAN address).
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM_PATH,
+      args: ['--disable-gpu', '--host-resolver-rules=MAP matchbook.test 127.0.0.1'],
+    });
+    try {
+      const insecure = await browser.newPage();
+      const pageErrors: string[] = [];
+      insecure.on('pageerror', (e) => pageErrors.push(String(e)));
+      await insecure.goto(ui.url.replace('127.0.0.1', 'matchbook.test'));
+      await insecure.waitForSelector('body[data-ready="true"]', { timeout: WAIT_MS });
+      expect(await insecure.evaluate(() => window.isSecureContext)).toBe(false);
+      expect(await insecure.locator('#tkt-unavailable').textContent()).toBe('signing needs https or localhost');
+      expect(await insecure.locator('#tkt-signin').count()).toBe(0);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await browser.close();
     }
   });
 });

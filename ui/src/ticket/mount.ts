@@ -96,11 +96,19 @@ class Ticket {
       (r) => {
         const t = replyText(r);
         this.cancelLine.textContent = t.ok ? `canceled ${id}` : `cancel ${id}: ${t.text}`;
+        if (!t.ok) this.redraw(); // the row's button back
       },
       (err: unknown) => {
         this.cancelLine.textContent = `cancel ${id} not sent: ${String(err)}`;
+        this.redraw();
       },
     );
+  }
+
+  /** Draws the tables again though nothing changed (a failed cancel's button enabled again). */
+  private redraw(): void {
+    this.orders.version++;
+    this.panel.changed();
   }
 
   signOut(): void {
@@ -122,6 +130,7 @@ class Ticket {
         counters.logins++;
         this.form.showSignedIn(`${answer.api_key} · account ${answer.account}`);
         if (!resumed) this.readHistory(s, answer);
+        else this.panel.note(null);
       },
       onReport: (r) => this.onReport(s, r),
       onGap: (answer) => this.readHistory(s, answer),

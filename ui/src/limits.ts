@@ -1,0 +1,25 @@
+// Every bounded queue and list of the page, defined once. Each panel adds its own block.
+
+// --- order ticket, open orders and fills (ticket/) ---
+
+/** Fills kept and shown in #orders, newest first; older ones are dropped (the query API holds them all). */
+export const TICKET_FILLS_ROWS_MAX = 200;
+/**
+ * Open orders held in #orders. Beyond it the newest are not held and the panel says how many it
+ * left out (the query API's GET /v1/accounts/{id}/orders has them all).
+ */
+export const TICKET_OPEN_ORDERS_MAX = 1_000;
+/**
+ * Stream reports held while the first open orders and fills are read from the query API. Beyond
+ * it the read is given up: the reports are applied as they are and the panel says the history is partial.
+ */
+export const TICKET_PENDING_REPORTS_MAX = 10_000;
+/** Fills asked of the query API at sign-in (its FILLS_LIMIT: at most 10,000). */
+export const TICKET_FILLS_QUERY_LIMIT = TICKET_FILLS_ROWS_MAX;
+/** How long the query API may wait for the login's min_seq (its wait_ms, at most READ_AFTER_WAIT_MS_MAX 10 s). */
+export const TICKET_QUERY_WAIT_MS = 5_000;
+/** The user stream's reconnect delay: doubled per failed attempt from MIN up to MAX. */
+export const TICKET_RECONNECT_MS_MIN = 500;
+export const TICKET_RECONNECT_MS_MAX = 15_000;
+/** Longest reply text shown under the ticket (a proxy's HTML error page is cut). */
+export const TICKET_REPLY_CHARS_MAX = 400;

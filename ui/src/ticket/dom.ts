@@ -1,0 +1,32 @@
+// Small DOM builders for the ticket's panels: text only (textContent), never HTML from data.
+
+export function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string> = {},
+  text?: string,
+): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+/** A labelled control: <label>text control</label>. */
+export function labelled(text: string, control: HTMLElement): HTMLLabelElement {
+  const l = el('label', {}, text);
+  l.append(control);
+  return l;
+}
+
+export function select(id: string, options: [value: string, text: string][]): HTMLSelectElement {
+  const s = el('select', { id });
+  for (const [value, text] of options) s.add(new Option(text, value));
+  return s;
+}
+
+export function cell(row: HTMLTableRowElement, text: string, cls = ''): HTMLTableCellElement {
+  const td = row.insertCell();
+  td.textContent = text;
+  if (cls !== '') td.className = cls;
+  return td;
+}

@@ -191,11 +191,11 @@ module.exports = {
         'What runs in production must not need devDependencies (vitest, fast-check, benchmark peers): ' +
         '`npm ci --omit=dev` must still give a working exchange and CLI. The one exception: the bin loads tsx ' +
         'only as the development fallback of a source checkout without a current dist/ (bin/matchbook.mjs), and ' +
-        'processes/ui-assets.ts loads esbuild only when running from the sources (from dist/ it reads the bundle ' +
+        'gateway/ui-assets.ts loads esbuild only when running from the sources (from dist/ it reads the bundle ' +
         '`npm run build` wrote).',
       from: {
         path: '^(engine|shard|api|ops|replicator|feed|audit|processes|gateway|events|fix|cli|bin|proto)/',
-        pathNot: '^(bin/matchbook[.]mjs|processes/ui-assets[.]ts)$',
+        pathNot: '^(bin/matchbook[.]mjs|gateway/ui-assets[.]ts)$',
       },
       to: { dependencyTypes: ['npm-dev'] },
     },

@@ -105,3 +105,21 @@ describe('GET /v1/ui/cluster', () => {
       .toBe(true);
   });
 });
+
+describe("the page's origin and the query service (CORS)", () => {
+  it('a page served by the gateway reads the query service, a signed (preflighted) route included', async () => {
+    const { page } = await ui.newPage();
+    await page.goto(ui.url);
+    const queryUrl = `http://${ui.events.queryRest}`;
+    const statuses = await page.evaluate(async (q) => {
+      const ticker = await fetch(`${q}/v1/market/ticker/BTC-USD`);
+      // Custom headers: the browser preflights (OPTIONS) before the GET; a bad signature is a readable 401.
+      const signed = await fetch(`${q}/v1/accounts/1/orders`, {
+        headers: { 'x-mb-apikey': 'demo-key-1', 'x-mb-timestamp': String(Date.now()), 'x-mb-signature': '00' },
+      });
+      return [ticker.status, signed.status, ((await signed.json()) as { code: string }).code];
+    }, queryUrl);
+    expect(statuses).toEqual([200, 401, 'UNAUTHENTICATED']);
+    await page.close();
+  });
+});

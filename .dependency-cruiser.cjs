@@ -10,6 +10,8 @@
 //   config:    config/                         engine, api, replicator/cluster-config.ts, ops/tls-settings.ts (files shared by processes)
 //   shared:    api/ shard/                     engine only
 //   base:      engine/ ops/                    nothing of ours
+//   browser:   ui/                             the page's code, bundled by esbuild: ui/, the browser-safe
+//                                              modules (BROWSER_SAFE) and npm lightweight-charts; no node:
 // Outside replicator/, code uses the log through replicator/log.ts and replicator/client/, never
 // raft/, wal/ or transport/ (exceptions: audit/wal-reader.ts, processes/replica.ts, bench/, test/).
 //
@@ -23,6 +25,13 @@ const localOutside = (...folders) => ({
   dependencyTypes: ['local'],
   pathNot: `^(${folders.join('|')})/`,
 });
+
+/**
+ * The modules of ours the browser page (ui/) may import: pure, no node: built-ins, importing only
+ * each other (and npm crc-32). esbuild bundles them into the page; a node: import fails the bundle.
+ */
+const BROWSER_SAFE =
+  '^api/(ui-contract|decimal|limits)[.]ts$|^feed/(client/local-book|book-side|checksum|types|decimal-form)[.]ts$';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -164,6 +173,54 @@ module.exports = {
       to: { path: '^replicator/(raft|wal|transport)/' },
     },
     {
+      name: 'ui-only-browser-safe',
+      severity: 'error',
+      comment:
+        'ui/ (the browser page) may import ui/ and the browser-safe modules of ours (BROWSER_SAFE: api/ui-contract.ts, ' +
+        'api/decimal.ts, api/limits.ts, feed/client/local-book.ts, feed/book-side.ts, feed/checksum.ts, feed/types.ts, ' +
+        'feed/decimal-form.ts), nothing else of ours: the rest is Node code.',
+      from: { path: '^ui/' },
+      to: { dependencyTypes: ['local'], pathNot: `^ui/|${BROWSER_SAFE}` },
+    },
+    {
+      name: 'ui-npm-only-lightweight-charts',
+      severity: 'error',
+      comment:
+        'ui/ imports one npm package, lightweight-charts (served to the browser from /ui/lightweight-charts.mjs, ' +
+        'not bundled); anything else would be bundled into the page or fail in the browser.',
+      from: { path: '^ui/' },
+      to: {
+        dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer'],
+        pathNot: 'node_modules/lightweight-charts/',
+      },
+    },
+    {
+      name: 'browser-code-no-node-builtins',
+      severity: 'error',
+      comment:
+        'The page and the modules it bundles run in a browser: no node: built-ins (esbuild would refuse the bundle).',
+      from: { path: `^ui/|${BROWSER_SAFE}` },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
+      name: 'browser-safe-stays-browser-safe',
+      severity: 'error',
+      comment:
+        'The browser-safe modules (BROWSER_SAFE) import only each other and npm crc-32: a new import would pull ' +
+        'Node code into the page. Move what they need into a browser-safe module, or extend BROWSER_SAFE after checking it.',
+      from: { path: BROWSER_SAFE },
+      to: { pathNot: `${BROWSER_SAFE}|node_modules/crc-32/` },
+    },
+    {
+      name: 'nothing-imports-ui',
+      severity: 'error',
+      comment:
+        'ui/ is the browser page: no process imports it (the gateway serves its files by path, gateway/ui-assets.ts); ' +
+        'tests may (its pure parts).',
+      from: { pathNot: '^(ui|test)/' },
+      to: { path: '^ui/' },
+    },
+    {
       name: 'nothing-imports-test',
       severity: 'error',
       comment: 'Only tests import from test/ (helpers, fixtures, the reference model).',
@@ -191,11 +248,11 @@ module.exports = {
         'What runs in production must not need devDependencies (vitest, fast-check, benchmark peers): ' +
         '`npm ci --omit=dev` must still give a working exchange and CLI. The one exception: the bin loads tsx ' +
         'only as the development fallback of a source checkout without a current dist/ (bin/matchbook.mjs), and ' +
-        'processes/ui-assets.ts loads esbuild only when running from the sources (from dist/ it reads the bundle ' +
+        'gateway/ui-assets.ts loads esbuild only when running from the sources (from dist/ it reads the bundle ' +
         '`npm run build` wrote).',
       from: {
         path: '^(engine|shard|api|ops|replicator|feed|audit|processes|gateway|events|fix|cli|bin|proto)/',
-        pathNot: '^(bin/matchbook[.]mjs|processes/ui-assets[.]ts)$',
+        pathNot: '^(bin/matchbook[.]mjs|gateway/ui-assets[.]ts)$',
       },
       to: { dependencyTypes: ['npm-dev'] },
     },

@@ -18,7 +18,7 @@ import {
   type MemberStatusRow,
   STATUS_TIMEOUT_MS,
   statusOf,
-} from '../processes/cluster-status.js';
+} from '../replicator/client/cluster-status.js';
 
 const CLUSTER_DEFAULT = 'replicator/examples/cluster-3-local.json';
 const ADMIN_TIMEOUT_MS = 10_000;

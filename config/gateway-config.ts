@@ -18,7 +18,10 @@
 //     "slowOrderMs": 5,                           // slower requests go to the slow-order dump (gateway/trace.ts)
 //     "workers": 2,
 //     "fix": { "listen": "127.0.0.1:9878", "targetCompId": "MATCHBOOK",   // the FIX 4.4 acceptor (fix/README.md)
-//              "dropCopy": [ { "apiKey": "admin", "accounts": [1, 2] } ] } // admin keys granted drop copy
+//              "dropCopy": [ { "apiKey": "admin", "accounts": [1, 2] } ] }, // admin keys granted drop copy
+//     "ui": { "enabled": true,                    // the browser page on the REST port (gateway/README.md); optional
+//             "queryUrl": "http://127.0.0.1:8081", "queryMetrics": "127.0.0.1:8081",
+//             "publisherMetrics": ["127.0.0.1:9105"] } // where the events side runs, for the page (all optional)
 //   }
 //
 // The instruments of a shard come from its cluster file's shardConfig (the engine config), so
@@ -65,6 +68,8 @@ export interface ShardEntry {
   replicas: { id: number; host: string; port: number }[];
   /** TLS to this shard's replicas: the shard entry's own "tls", else its cluster file's; undefined: plain TCP. */
   tls?: TlsSettings | undefined;
+  /** The shard's cluster file (absolute): the browser page reads its members' feed and ops addresses. */
+  clusterConfigPath?: string;
 }
 
 export interface GatewayConfig {
@@ -91,6 +96,19 @@ export interface GatewayConfig {
   plainSecretKeys: string[];
   /** The FIX 4.4 acceptor (the "fix" section; defaults when absent). */
   fix: FixConfig;
+  /** The browser page (the "ui" section; served, with nothing known of the events side, when absent). */
+  ui: UiSettings;
+}
+
+/** The "ui" section: whether the REST port serves the browser page, and where the events side is. */
+export interface UiSettings {
+  enabled: boolean;
+  /** The query service's base URL (`http[s]://host:port`, no trailing slash) the page reads; undefined: none. */
+  queryUrl: string | undefined;
+  /** Each shard's publisher /metrics (`host:port`), shard s at index s: for the operator console. */
+  publisherMetrics: string[];
+  /** The query service's /metrics and /readyz (`host:port`, its REST address): for the operator console. */
+  queryMetrics: string | undefined;
 }
 
 /** The FIX 4.4 acceptor's section (fix/README.md). */
@@ -209,6 +227,7 @@ function parseShards(shardsRaw: unknown[], baseDir: string): ShardEntry[] {
       engineConfig,
       replicas: cluster.members.map((m) => ({ id: m.id, host: m.client.host, port: m.client.port })),
       tls: tlsOrFail(() => parseTlsSettings(so.tls, `shards[${i}].tls`, baseDir)) ?? cluster.tls,
+      clusterConfigPath: clusterFile,
     };
   });
 }
@@ -286,6 +305,43 @@ export function parseGatewayConfig(raw: unknown, baseDir: string): GatewayConfig
     ),
     plainSecretKeys,
     fix: parseFixConfig(o.fix, adminKeys, accounts),
+    ui: parseUiSettings(o.ui),
+  };
+}
+
+const UI_FIELDS = ['enabled', 'queryUrl', 'publisherMetrics', 'queryMetrics'];
+
+/** A `host:port` of the "ui" section, as written (the page's server scrapes http://<it>/metrics). */
+function uiHostPort(v: unknown, where: string): string {
+  try {
+    parseHostPort(v, where);
+  } catch (err) {
+    fail(`${where}: ${(err as Error).message}`);
+  }
+  if (typeof v !== 'string') fail(`${where} must be a "host:port" string`);
+  return v;
+}
+
+/** The "ui" section (absent: the page is served and knows nothing of the events side). */
+function parseUiSettings(v: unknown): UiSettings {
+  if (v === undefined) return { enabled: true, queryUrl: undefined, publisherMetrics: [], queryMetrics: undefined };
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail('ui must be an object');
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!UI_FIELDS.includes(k)) fail(`ui.${k} is not a field (${UI_FIELDS.join(', ')})`);
+  if (o.enabled !== undefined && typeof o.enabled !== 'boolean') fail('ui.enabled must be true or false');
+  let queryUrl: string | undefined;
+  if (o.queryUrl !== undefined) {
+    if (typeof o.queryUrl !== 'string' || !/^https?:\/\/[^/\s?#]+\/?$/.test(o.queryUrl))
+      fail('ui.queryUrl must be "http://host:port" or "https://host:port" (no path)');
+    queryUrl = o.queryUrl.replace(/\/$/, '');
+  }
+  const pubs = o.publisherMetrics ?? [];
+  if (!Array.isArray(pubs)) fail('ui.publisherMetrics must be an array of "host:port", shard s at index s');
+  return {
+    enabled: o.enabled !== false,
+    queryUrl,
+    publisherMetrics: pubs.map((p, i) => uiHostPort(p, `ui.publisherMetrics[${i}]`)),
+    queryMetrics: o.queryMetrics === undefined ? undefined : uiHostPort(o.queryMetrics, 'ui.queryMetrics'),
   };
 }
 

@@ -200,3 +200,15 @@ export const OVERLOADED_RETRY_AFTER_MS = 50;
 // The latency trace (trace.ts)
 /** Slow orders kept for the dump (a ring: the newest replace the oldest). */
 export const SLOW_ORDERS_MAX = 256;
+
+// The browser page's operator console (ui-cluster-view.ts: GET /v1/ui/cluster)
+/**
+ * A gathered cluster view (every member's status and /metrics, the publishers', the query
+ * service's) is answered again for this long: any number of open consoles cost one gathering per
+ * interval. Requests during a gathering wait for it (one in flight at a time).
+ */
+export const UI_CLUSTER_CACHE_MS = 500;
+/** One /metrics or /readyz scrape of another process; past it the process is reported unreachable ("timeout"). */
+export const UI_SCRAPE_TIMEOUT_MS = 1_000;
+/** A /metrics answer longer than this is cut off and the process reported unreachable ("too large"). */
+export const UI_SCRAPE_BODY_MAX_BYTES = 4 * 1024 * 1024;

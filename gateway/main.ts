@@ -1,5 +1,9 @@
 // A gateway process on its own (the replicas run elsewhere): `npm run gateway -- --config F`.
-// Serves REST and gRPC on the config's `listen` addresses; SIGTERM/SIGINT stop it cleanly.
+// Serves REST and gRPC on the config's `listen` addresses; SIGTERM/SIGINT stop it cleanly. The
+// REST port also serves the browser page (ui-views.ts) unless the config's `ui.enabled` is false:
+// the shards' cluster files say where the feeds and the replicas' metrics are; where the query
+// service and the publishers are comes from the config's `ui` section (absent: the page hides
+// what needs them and the console shows no publishers or read models).
 
 import { startFixEdge } from '../fix/fix-edge.js';
 import { parseArgs } from 'node:util';
@@ -10,6 +14,9 @@ import { RestGateway } from './rest-server.js';
 import { exposition } from '../ops/metrics.js';
 import { createLogger, type Log, pinoLog } from '../ops/log.js';
 import { reportUwsRuntime } from '../ops/uws-runtime.js';
+import { loadUiAssets } from './ui-assets.js';
+import type { UiRoutes } from './ui-routes.js';
+import { type UiEventsAddresses, uiRoutes } from './ui-views.js';
 
 /** Secrets written in the config file are for the demo files; with TLS on they are most likely a mistake. */
 function warnPlainSecrets(config: GatewayConfig, log: Log): void {
@@ -22,6 +29,26 @@ function warnPlainSecrets(config: GatewayConfig, log: Log): void {
     );
 }
 
+/** The page's routes, or undefined when the config turns the page off. */
+async function pageRoutes(config: GatewayConfig, gateway: Gateway): Promise<UiRoutes | undefined> {
+  if (!config.ui.enabled) return undefined;
+  const events: UiEventsAddresses = {
+    queryUrl: config.ui.queryUrl,
+    publisherMetrics: config.ui.publisherMetrics,
+    queryMetrics: config.ui.queryMetrics,
+  };
+  return uiRoutes(
+    await loadUiAssets(),
+    {
+      gateway: config,
+      clusterConfigPaths: config.shards.map((s) => s.clusterConfigPath!),
+      ready: async () => (await gateway.ready()).ready,
+      gatewayMetrics: async () => (await exposition(gateway.metrics.registry)).body,
+    },
+    () => events,
+  );
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { config: { type: 'string', default: 'gateway/examples/gateway-local.json' } },
@@ -29,6 +56,7 @@ async function main(): Promise<void> {
   const config = loadGatewayConfig(values.config!);
   const logger = createLogger('gateway');
   const gateway = new Gateway(config, { log: pinoLog(logger) });
+  const ui = await pageRoutes(config, gateway);
   const rest = new RestGateway({
     core: gateway,
     host: config.listen.rest.host,
@@ -38,6 +66,7 @@ async function main(): Promise<void> {
     metrics: () => exposition(gateway.metrics.registry),
     ready: async () => ({ ...(await gateway.ready()) }),
     userStream: { core: gateway },
+    ...(ui !== undefined ? { ui } : {}),
     ...(config.tls !== undefined ? { tls: { settings: config.tls, dir: config.dataDir } } : {}),
   });
   const grpc = new GrpcGateway({
@@ -53,7 +82,7 @@ async function main(): Promise<void> {
   const grpcPort = await grpc.start();
   const fix = await startFixEdge({ core: gateway, config, log: pinoLog(logger.child({ edge: 'fix' })) });
   process.stdout.write(
-    `${JSON.stringify({ event: 'ready', rest: `${config.listen.rest.host}:${restPort}`, grpc: `${config.listen.grpc.host}:${grpcPort}`, fix: fix.address, uws })}\n`,
+    `${JSON.stringify({ event: 'ready', rest: `${config.listen.rest.host}:${restPort}`, grpc: `${config.listen.grpc.host}:${grpcPort}`, fix: fix.address, uws, page: ui !== undefined })}\n`,
   );
   let stopping = false;
   const stop = async (sig: string) => {

@@ -192,6 +192,8 @@ const GET_BY_QUERY_ROUTE: Route = { kind: 'core', op: Operation.GET_ORDER, pathO
 function route(method: string, url: string, hasAdmin: boolean, ui: UiRoutes | undefined): Route {
   const uiKind = uiRouteOf(url, ui);
   if (uiKind !== undefined) return method === 'get' ? { kind: uiKind } : ALLOW_GET;
+  // /ui/{file} is a GET route: another method is 405 on any file name, as for every documented path.
+  if (ui !== undefined && url.startsWith('/ui/')) return method === 'get' ? NOT_FOUND_ROUTE : ALLOW_GET;
   if (url === '/healthz') return method === 'get' ? HEALTH_ROUTE : ALLOW_GET;
   if (url === '/v1/time') return method === 'get' ? TIME_ROUTE : ALLOW_GET;
   if (url === '/readyz') return method === 'get' ? READY_ROUTE : ALLOW_GET;

@@ -20,8 +20,8 @@ import { NO_LOG, type Log } from '../ops/log.js';
 import { packagePath } from '../ops/package-root.js';
 import { reportUwsRuntime } from '../ops/uws-runtime.js';
 import { type FixEdge, startFixEdge } from '../fix/fix-edge.js';
-import { loadUiAssets } from './ui-assets.js';
-import { type UiEventsAddresses, uiRoutes } from './ui-views.js';
+import { loadUiAssets } from '../gateway/ui-assets.js';
+import { type UiEventsAddresses, uiRoutes } from '../gateway/ui-views.js';
 
 export interface LocalExchangeOptions {
   /** An existing cluster file (npm start); default: a temporary 3-replica cluster on free ports. */
@@ -308,6 +308,7 @@ async function startGateway(
         gateway: config,
         clusterConfigPaths: page.clusterConfigPaths,
         ready: async () => (await gateway.ready()).ready,
+        gatewayMetrics: async () => (await exposition(gateway.metrics.registry)).body,
       },
       page.events,
     ),

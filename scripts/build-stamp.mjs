@@ -25,6 +25,12 @@ export const BUILD_FOLDERS = [
 ];
 /** Files copied into dist/ as they are: JavaScript modules the compiled code imports next to itself. */
 export const COPIED_FILES = ['audit/chain-hash.mjs', 'audit/chain-hash.d.mts'];
+/**
+ * The browser page's sources (ui/): its TypeScript is bundled into dist/ui/app.js by the build
+ * (gateway/ui-assets.ts uiBuildOptions); the HTML and the style sheet are served from ui/ as they are.
+ */
+export const UI_SOURCE_DIR = 'ui/src';
+export const UI_STATIC_FILES = ['ui/index.html', 'ui/style.css', 'ui/tsconfig.json'];
 export const STAMP_FILE = 'dist/.build-stamp';
 const INPUT_RE = /\.(ts|mts|mjs)$/;
 
@@ -39,8 +45,8 @@ function inputsUnder(root, dir, out) {
 
 /** The hash of the build's inputs as they are now. */
 export function sourceStamp(root) {
-  const files = ['package.json', 'tsconfig.json', 'tsconfig.build.json'];
-  for (const dir of BUILD_FOLDERS) inputsUnder(root, dir, files);
+  const files = ['package.json', 'tsconfig.json', 'tsconfig.build.json', ...UI_STATIC_FILES];
+  for (const dir of [...BUILD_FOLDERS, UI_SOURCE_DIR]) inputsUnder(root, dir, files);
   const h = createHash('sha256');
   for (const rel of files.sort()) {
     const st = statSync(path.join(root, rel));

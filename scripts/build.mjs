@@ -1,6 +1,8 @@
 // `npm run build`: compiles the production folders to dist/ (JavaScript and declarations) with
 // TypeScript's native tsc and tsconfig.build.json, copies the JavaScript modules that are not
 // compiled (COPIED_FILES) next to their importers, removes outputs whose source is gone, and
+// bundles the browser page (ui/src → dist/ui/app.js, with esbuild and the options of the compiled
+// dist/gateway/ui-assets.js: one definition for the build and a gateway run from the sources),
 // writes the stamp (build-stamp.mjs). Skips all of it when the stamp says dist/ is current —
 // `npm start` builds first, and tests or other processes may be running from dist/ meanwhile,
 // so files are only rewritten when something changed. `--force` always builds. Messages go to
@@ -9,7 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { COPIED_FILES, STAMP_FILE, distIsFresh, sourceStamp } from './build-stamp.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -29,6 +31,20 @@ function staleOutputs(dir = DIST, out = []) {
   return out;
 }
 
+/** dist/ui/app.js: what a gateway run from dist/ serves (it has no esbuild: a development dependency). */
+async function bundleUi() {
+  const { uiBuildOptions, UI_BUNDLE_DIST } = await import(
+    pathToFileURL(path.join(DIST, 'gateway', 'ui-assets.js')).href
+  );
+  const esbuild = await import('esbuild');
+  try {
+    await esbuild.build({ ...uiBuildOptions(), outfile: path.join(ROOT, UI_BUNDLE_DIST), write: true });
+  } catch (err) {
+    console.error(`build: the page's bundle (ui/src) failed: ${err.message}`);
+    process.exit(1);
+  }
+}
+
 if (!process.argv.includes('--force') && distIsFresh(ROOT)) {
   console.error('build: dist/ is up to date');
   process.exit(0);
@@ -45,5 +61,6 @@ for (const rel of COPIED_FILES) {
   copyFileSync(path.join(ROOT, rel), path.join(DIST, rel));
 }
 for (const file of staleOutputs()) rmSync(file);
+await bundleUi();
 writeFileSync(path.join(ROOT, STAMP_FILE), `${stamp}\n`);
 console.error('build: dist/ written');

@@ -37,6 +37,11 @@ export const PUBLIC_CLIENT_IPS_MAX = 10_000;
 // The REST edge (rest-server.ts)
 /** Queries between arrival and answer at most (read-your-writes ones wait); beyond: 503 OVERLOADED. */
 export const QUERY_REST_INFLIGHT_MAX = 16_384;
+/**
+ * CORS: how long (s) a browser may reuse a preflight's answer (OPTIONS: access-control-max-age)
+ * before preflighting a signed GET again. Chromium caps it at 7,200 s, Firefox at 86,400.
+ */
+export const QUERY_CORS_MAX_AGE_S = 600;
 
 // The gRPC edge (grpc-server.ts)
 /** Largest request message (bytes); queries are small. */

@@ -14,7 +14,11 @@
 //   GET /healthz                          no auth: {"status":"ok", lag per read model, as_of}
 //   GET /readyz                           no auth: 200 {"ready":true,…} / 503 {"ready":false,…} (main.ts: consuming, lag bounded)
 //   GET /metrics                          no auth: Prometheus exposition (metrics.ts; keep the port off the internet)
+//   OPTIONS /*                            CORS preflight: 204, GET and the x-mb-* headers allowed
 //
+// CORS: every answer carries `access-control-allow-origin: *`, so the browser page served by the
+// gateway (another origin: its port) reads this API. `*` leaks nothing: authentication is by the
+// signature headers, never cookies, and a browser sends no credentials to a `*` origin anyway.
 // docs/openapi-query.yaml describes these routes for clients; test/api/openapi.test.ts keeps this
 // table equal to its paths and validates the answers against it (a new route or field goes there too).
 //
@@ -46,7 +50,7 @@ import {
   type QueryReply,
   type QueryService,
 } from './service.js';
-import { QUERY_REST_INFLIGHT_MAX } from './limits.js';
+import { QUERY_CORS_MAX_AGE_S, QUERY_REST_INFLIGHT_MAX } from './limits.js';
 import { ErrorReason, errorBody } from '../../api/errors.js';
 import { PUBLIC_RATE_LIMITS, PublicRateLimiter, type PublicRateLimits } from './public-rate-limit.js';
 import { errorStack, linesLog, type Log } from '../../ops/log.js';
@@ -59,10 +63,12 @@ type Route =
   | { health: true }
   | { time: true }
   | { ops: 'ready' | 'metrics' }
+  | { preflight: true }
   | { status: 404 | 405; message: string };
 
 /** Method and path → operation and path parameters (query parameters are added by the caller). */
 export function routeQuery(method: string, url: string): Route {
+  if (method === 'options') return { preflight: true };
   if (method !== 'get')
     return { status: 405, message: `${method.toUpperCase()} is not allowed: the query API is read-only (GET)` };
   if (url === '/healthz') return { health: true };
@@ -109,8 +115,25 @@ function statusLine(status: number): string {
   return `${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
 }
 
+/** The status line and the CORS headers every answer carries (uWS: the status before any header). */
+function writeHead(res: HttpResponse, status: number): HttpResponse {
+  return res
+    .writeStatus(statusLine(status))
+    .writeHeader('access-control-allow-origin', '*')
+    .writeHeader('access-control-expose-headers', 'retry-after');
+}
+
+/** OPTIONS (a browser's preflight before a signed GET): what a cross-origin page may send. */
+function writePreflight(res: HttpResponse): void {
+  writeHead(res, 204)
+    .writeHeader('access-control-allow-methods', 'GET')
+    .writeHeader('access-control-allow-headers', `${HEADER_API_KEY}, ${HEADER_TIMESTAMP}, ${HEADER_SIGNATURE}`)
+    .writeHeader('access-control-max-age', String(QUERY_CORS_MAX_AGE_S))
+    .end();
+}
+
 function writeJson(res: HttpResponse, status: number, body: string, retryAfterS?: number): void {
-  res.writeStatus(statusLine(status)).writeHeader('content-type', JSON_TYPE);
+  writeHead(res, status).writeHeader('content-type', JSON_TYPE);
   if (retryAfterS !== undefined) res.writeHeader('retry-after', String(retryAfterS));
   res.end(body);
 }
@@ -194,13 +217,17 @@ export class QueryRestServer {
     const url = req.getUrl();
     const r = routeQuery(method, url);
     if ('status' in r) {
-      if (r.status === 405) res.writeStatus(statusLine(405)).writeHeader('allow', 'GET');
-      else res.writeStatus(statusLine(404));
+      if (r.status === 405) writeHead(res, 405).writeHeader('allow', 'GET');
+      else writeHead(res, 404);
       const e =
         r.status === 404
           ? { code: QueryErrorCode.NOT_FOUND, reason: ErrorReason.ROUTE_NOT_FOUND, message: r.message }
           : { code: QueryErrorCode.METHOD_NOT_ALLOWED, reason: ErrorReason.METHOD_NOT_ALLOWED, message: r.message };
       res.writeHeader('content-type', JSON_TYPE).end(errorBody(e));
+      return;
+    }
+    if ('preflight' in r) {
+      writePreflight(res);
       return;
     }
     if ('time' in r) {
@@ -294,8 +321,7 @@ export class QueryRestServer {
     }
     const metrics = this.opts.metrics;
     if (metrics === undefined) {
-      res
-        .writeStatus(statusLine(404))
+      writeHead(res, 404)
         .writeHeader('content-type', JSON_TYPE)
         .end(
           errorBody({
@@ -313,7 +339,7 @@ export class QueryRestServer {
     metrics().then(
       (m) => {
         if (aborted || this.stopped) return;
-        res.cork(() => res.writeStatus(statusLine(200)).writeHeader('content-type', m.contentType).end(m.body));
+        res.cork(() => writeHead(res, 200).writeHeader('content-type', m.contentType).end(m.body));
       },
       (err: unknown) => {
         if (aborted || this.stopped) return;

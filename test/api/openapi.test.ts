@@ -211,6 +211,17 @@ describe('OpenAPI: the gateway answers as docs/openapi.yaml says', () => {
     expect((inst.body.instruments as Json[]).map((i) => i.symbol)).toContain('BTC-USD');
   });
 
+  it("the browser page's routes", async () => {
+    expect((await g('get', '/', '/')).status).toBe(200);
+    for (const file of ['app.js', 'style.css', 'lightweight-charts.mjs', 'lightweight-charts.LICENSE.txt'])
+      expect((await g('get', '/ui/{file}', `/ui/${file}`)).status).toBe(200);
+    expect((await g('get', '/ui/{file}', '/ui/nope.js')).status).toBe(404);
+    const config = await g('get', '/v1/ui/config', '/v1/ui/config');
+    expect((config.body.shards as Json[])[0]!.symbols).toContain('BTC-USD');
+    const cluster = await g('get', '/v1/ui/cluster', '/v1/ui/cluster');
+    expect((cluster.body.shards as Json[])[0]!.members).toHaveLength(3);
+  });
+
   it('order entry: place, get, amend, cancel (by order id and by client order id), cancel-all, cancel-all-after', async () => {
     const sell = await g('post', '/v1/orders', '/v1/orders', {
       key: K1,

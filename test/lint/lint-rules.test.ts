@@ -45,7 +45,11 @@ describe('dependency rules (.dependency-cruiser.cjs)', () => {
       .map(([n, path]) => `import { ${n} } from '${path}';\n`)
       .join('')}export const ${name} = [${Object.keys(from).join(', ')}];\n`;
   const allowed: Record<string, string> = {
-    'package.json': JSON.stringify({ type: 'module', dependencies: {}, devDependencies: { vitest: '*' } }),
+    'package.json': JSON.stringify({
+      type: 'module',
+      dependencies: { 'lightweight-charts': '*', 'crc-32': '*' },
+      devDependencies: { vitest: '*' },
+    }),
     'engine/core.ts': "import { createHash } from 'node:crypto';\nexport const core = () => createHash('sha256');\n",
     'ops/log.ts': 'export const log = (s: string): string => s;\n',
     'shard/machine.ts': uses({ core: '../engine/core.js' }, 'machine'),
@@ -100,6 +104,14 @@ describe('dependency rules (.dependency-cruiser.cjs)', () => {
     'fix/acceptor.ts':
       "import type { Core } from '../gateway/types.js';\nimport { ids } from '../api/ids.js';\nimport { log } from '../ops/log.js';\nexport type F = Core;\nexport const fix = [ids, log];\n",
     'test/x.test.ts': "import { it } from 'vitest';\nimport { helper } from './helpers.js';\nit('x', () => helper);\n",
+    // The browser page: ui/, the browser-safe modules, npm lightweight-charts; a test may import the page's pure parts.
+    'api/ui-contract.ts': 'export type UiConfig = { version: 1 };\n',
+    'feed/checksum.ts': "import CRC32 from 'crc-32';\nexport const crc = CRC32;\n",
+    'ui/src/context.ts': "import type { UiConfig } from '../../api/ui-contract.js';\nexport type Ctx = UiConfig;\n",
+    'ui/src/main.ts':
+      "import { createChart } from 'lightweight-charts';\nimport type { Ctx } from './context.js';\nimport { crc } from '../../feed/checksum.js';\nexport type M = Ctx;\nexport const main = [createChart, crc];\n",
+    'test/ui.test.ts':
+      "import { it } from 'vitest';\nimport { main } from '../ui/src/main.js';\nit('x', () => main);\n",
   };
   const planted: Record<string, string> = {
     'engine/bad.ts': uses({ gateway: '../gateway/gateway.js' }, 'x'),
@@ -129,6 +141,11 @@ describe('dependency rules (.dependency-cruiser.cjs)', () => {
     'fix/bad-gateway.ts': uses({ gateway: '../gateway/gateway.js' }, 'x'),
     'fix/bad-engine.ts': uses({ core: '../engine/core.js' }, 'x'),
     'audit/bad-pkg.ts': "import semver from 'semver';\nexport const x = semver;\n",
+    'ui/src/bad-node.ts': "import { readFileSync } from 'node:fs';\nexport const x = readFileSync;\n",
+    'ui/src/bad-local.ts': uses({ log: '../../ops/log.js' }, 'x'),
+    'ui/src/bad-npm.ts': uses({ it: 'vitest' }, 'x'),
+    'feed/types.ts': uses({ log: '../ops/log.js' }, 'x'),
+    'gateway/bad-ui.ts': uses({ main: '../ui/src/main.js' }, 'x'),
     // A cycle through type-only imports: counted (the swc parser cannot tell them apart, and they are still a cycle).
     'gateway/cycle-a.ts': "import type { B } from './cycle-b.js';\nexport type A = { b?: B };\n",
     'gateway/cycle-b.ts': "import { type A } from './cycle-a.js';\nexport type B = { a?: A };\n",
@@ -184,6 +201,11 @@ describe('dependency rules (.dependency-cruiser.cjs)', () => {
     'not-to-unresolvable': ['cli/bad.ts -> ./moved-away.js'],
     'no-unlisted-package': ['audit/bad-pkg.ts -> npm:semver'],
     'production-not-to-dev-deps': ['gateway/bad-dev.ts -> npm:vitest'],
+    'ui-only-browser-safe': ['ui/src/bad-local.ts -> ops/log.ts'],
+    'ui-npm-only-lightweight-charts': ['ui/src/bad-npm.ts -> npm:vitest'],
+    'browser-code-no-node-builtins': ['ui/src/bad-node.ts -> fs'],
+    'browser-safe-stays-browser-safe': ['feed/types.ts -> ops/log.ts'],
+    'nothing-imports-ui': ['gateway/bad-ui.ts -> ui/src/main.ts'],
   };
 
   it.each(Object.keys(expected))('%s: reports exactly the planted imports', (rule) => {

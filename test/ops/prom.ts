@@ -1,27 +1,11 @@
 // Reading a Prometheus text exposition in tests: samples by name and a subset of their labels.
 
-export interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
+import { type PromSample, parsePromText } from '../../ops/prom-text.js';
 
-/** Every sample line of an exposition (comments skipped). Label values here never contain `,` or `}`. */
-export function parseExposition(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (m === null) continue;
-    const labels: Record<string, string> = {};
-    for (const pair of (m[2] ?? '').split(',')) {
-      const eq = pair.indexOf('=');
-      if (eq > 0) labels[pair.slice(0, eq)] = JSON.parse(pair.slice(eq + 1)) as string;
-    }
-    out.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return out;
-}
+export type Sample = PromSample;
+
+/** Every sample line of an exposition (comments skipped): ops/prom-text.ts, the reader the page's console uses. */
+export const parseExposition: (text: string) => Sample[] = parsePromText;
 
 /** The samples of `name` whose labels include `labels`. */
 export function samples(text: string, name: string, labels: Record<string, string> = {}): Sample[] {

@@ -6,7 +6,7 @@
 // the whole exchange started from the installed package with plain node
 // (dist/processes/exchange.js spawns the replicas and the events processes as compiled JS: with
 // no tsx anywhere to be found, a `--import tsx` would fail them), an order crossed through
-// `npx matchbook place` against it. Installing is slow (the registry): the bounds are generous.
+// `npx matchbook place` against it, and the browser page it serves (GET / and the bundle). Installing is slow (the registry): the bounds are generous.
 
 import { type ChildProcess, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -77,6 +77,10 @@ describe('the packed package, installed in an empty directory', () => {
     expect(existsSync(path.join(installed, 'dist/engine/index.d.ts'))).toBe(true);
     expect(existsSync(path.join(installed, 'proto/exchange/v1/order_entry.proto'))).toBe(true);
     expect(existsSync(path.join(installed, 'processes/exchange.ts'))).toBe(false);
+    // The browser page: its bundle and static files ship, its TypeScript does not.
+    expect(existsSync(path.join(installed, 'dist/ui/app.js'))).toBe(true);
+    expect(existsSync(path.join(installed, 'ui/index.html'))).toBe(true);
+    expect(existsSync(path.join(installed, 'ui/src/main.ts'))).toBe(false);
     // Nothing below may lean on tsx: it is not there to be found.
     expect(existsSync(path.join(appDir, 'node_modules/tsx'))).toBe(false);
     expect(existsSync(path.join(installed, 'node_modules/tsx'))).toBe(false);
@@ -181,6 +185,18 @@ export const r: string = verifyReports({ reportLines: 42 });
     }
     expect(output).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find (package|module)/);
     const url = `http://127.0.0.1:${8080 + offset}`;
+    // The browser page, from the installed package (no esbuild there: the bundle `npm run build` wrote).
+    expect(output).toContain(`page       ${url}/`);
+    for (const [file, type] of [
+      ['/', 'text/html'],
+      ['/ui/app.js', 'text/javascript'],
+      ['/ui/style.css', 'text/css'],
+      ['/ui/lightweight-charts.mjs', 'text/javascript'],
+    ]) {
+      const res = await fetch(`${url}${file}`);
+      expect([file, res.status, res.headers.get('content-type')?.split(';')[0]]).toEqual([file, 200, type]);
+      expect((await res.arrayBuffer()).byteLength, file).toBeGreaterThan(0);
+    }
     const place = (side: string, qty: string, key: string, secret: string) =>
       JSON.parse(
         run(

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { UiAsset } from '../gateway/ui-routes.js';
+import type { UiAsset } from './ui-routes.js';
 import { DIST_DIR, packagePath, RUNNING_FROM_DIST } from '../ops/package-root.js';
 
 /** The bundle's entry, relative to the package root. */

@@ -1,12 +1,12 @@
 // One replica cluster's status as an operator sees it: every member's role, term, commit and
 // applied index over its client port (replicator/client/server.ts, op 'status'), with its lag
 // behind the leader. Shared by `matchbook cluster status` (cli/operator-commands.ts) and the
-// browser page's operator console (ui-views.ts, GET /v1/ui/cluster).
+// browser page's operator console (gateway/ui-cluster-view.ts, GET /v1/ui/cluster).
 
-import type { MemberConfig } from '../replicator/cluster-config.js';
-import type { TlsMaterial } from '../ops/tls-settings.js';
-import type { NodeStatus } from '../replicator/log.js';
-import { requestOnce } from '../replicator/client/client.js';
+import type { MemberConfig } from '../cluster-config.js';
+import type { TlsMaterial } from '../../ops/tls-settings.js';
+import type { NodeStatus } from '../log.js';
+import { requestOnce } from './client.js';
 
 /** A member as the operator reaches it: its addresses and the cluster's client TLS (the cluster file's `tls`), if any. */
 export type Member = MemberConfig & { tls?: TlsMaterial | undefined };

@@ -1,6 +1,7 @@
 // The page's entry: loads the context, mounts each view's panels once, and switches views by the
 // URL's hash (#/market, #/ops). Panels keep running while hidden so a view switch is instant.
 
+import { mountConsole } from './console/console.js';
 import { loadContext, type PageContext } from './context.js';
 
 type View = 'market' | 'ops';
@@ -32,6 +33,7 @@ export function setStatus(text: string): void {
 async function main(): Promise<void> {
   const ctx = await loadContext();
   symbolPicker(ctx);
+  mountConsole(ctx);
   showView(viewOfHash());
   window.addEventListener('hashchange', () => showView(viewOfHash()));
   document.body.dataset.ready = 'true';

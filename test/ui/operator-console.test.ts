@@ -8,7 +8,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UiClusterView } from '../../api/ui-contract.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
-import { DEMO_1, DEMO_ADMIN, startUiExchange, type UiExchange } from './ui-harness.js';
+import { DEMO_1, DEMO_2, DEMO_ADMIN, startUiExchange, type UiExchange } from './ui-harness.js';
 
 /** Bound on every wait: an election plus a restart on a loaded 2-core machine. */
 const WAIT_MS = 60_000;
@@ -148,6 +148,17 @@ describe('the operator console', () => {
     await expect
       .poll(() => page.locator('#console-instruments').textContent(), { timeout: WAIT_MS })
       .toContain('BTC-USD: TRADING');
+    expect((await rest.placeOrder(order())).status).toBe(201);
+  });
+
+  it("engages and releases account 2's kill switch: its orders are refused while engaged, taken after", async () => {
+    const rest = new OrderEntryRestClient({ baseUrl: ui.ex.restUrl, key: DEMO_2 });
+    await page.fill('#console-admin-account', String(DEMO_2.account));
+    await adminAction('#console-kill-on', /Engage the kill switch of account 2: done \(KillSwitch, shards 0\)/);
+    const refused = await rest.placeOrder(order());
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatchObject({ code: 'ACCOUNT_BLOCKED', reason: 'KILL_SWITCH' });
+    await adminAction('#console-kill-off', /Release the kill switch of account 2: done \(KillSwitch, shards 0\)/);
     expect((await rest.placeOrder(order())).status).toBe(201);
   });
 

@@ -20,7 +20,7 @@ import { CHROMIUM_PATH, DEMO_1, DEMO_2, startUiExchange, type UiExchange } from 
 
 const WAIT_MS = 30_000;
 
-/** The page's ui/src/ticket/signing.ts signRequest, as window.__matchbook.ticket exposes it. */
+/** The page's ui/src/signing.ts signRequest, as window.__matchbook.ticket exposes it. */
 type PageSign = (
   creds: Record<string, string>,
   target: string,

@@ -1,6 +1,7 @@
 // The page's entry: loads the context, mounts each view's panels once, and switches views by the
 // URL's hash (#/market, #/ops). Panels keep running while hidden so a view switch is instant.
 
+import { mountConsole } from './console/console.js';
 import { loadContext, type PageContext } from './context.js';
 import { mountTicket } from './ticket/mount.js';
 
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
   const ctx = await loadContext();
   symbolPicker(ctx);
   mountTicket(ctx);
+  mountConsole(ctx);
   showView(viewOfHash());
   window.addEventListener('hashchange', () => showView(viewOfHash()));
   document.body.dataset.ready = 'true';

@@ -4,7 +4,7 @@
 
 import type { PageContext } from '../context.js';
 import { el, labelled, select } from './dom.js';
-import type { Credentials } from './signing.js';
+import type { Credentials } from '../signing.js';
 
 const OTHER_KEY = '';
 

@@ -8,7 +8,7 @@
 import type { PageContext } from '../context.js';
 import { TICKET_FILLS_QUERY_LIMIT, TICKET_QUERY_WAIT_MS } from '../limits.js';
 import type { AsOf, FillFields, OrderFields } from './orders-store.js';
-import { type Credentials, signedFetch } from './signing.js';
+import { type Credentials, signedFetch } from '../signing.js';
 
 export interface History {
   orders: OrderFields[];

@@ -21,7 +21,7 @@ import {
   signedFetch,
   signingAvailable,
   signRequest,
-} from './signing.js';
+} from '../signing.js';
 import { type LoginAnswer, UserStream } from './user-stream.js';
 
 /** sessionStorage key of the trader's credentials (the console keeps the admin key under its own). */

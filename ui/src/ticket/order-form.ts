@@ -7,7 +7,7 @@ import type { PageContext } from '../context.js';
 import { TICKET_REPLY_CHARS_MAX } from '../limits.js';
 import { el, labelled, select } from './dom.js';
 import { newClientOrderId, orderBody, type TicketInput } from './order-body.js';
-import type { SignedReply } from './signing.js';
+import type { SignedReply } from '../signing.js';
 
 export type PlaceOrder = (body: Record<string, unknown>) => Promise<SignedReply>;
 

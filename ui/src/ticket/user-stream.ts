@@ -8,7 +8,7 @@
 
 import { TICKET_RECONNECT_MS_MAX, TICKET_RECONNECT_MS_MIN } from '../limits.js';
 import type { StreamReport } from './orders-store.js';
-import { type Credentials, signRequest } from './signing.js';
+import { type Credentials, signRequest } from '../signing.js';
 
 /** The login answer (the fields the page uses). */
 export interface LoginAnswer {

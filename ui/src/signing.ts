@@ -9,7 +9,7 @@
 // fall outside the gateway's receive window. crypto.subtle exists only in a secure context
 // (https, or http on localhost): elsewhere signingAvailable() is false and nothing is signed.
 // Credentials live in sessionStorage only (gone with the tab), never in localStorage; the secret
-// never leaves the page but as a signature. The operator console signs its admin calls with this too.
+// never leaves the page but as a signature. The order ticket and the operator console both sign with this.
 
 import type { PageContext } from '../context.js';
 

@@ -11,7 +11,7 @@
 // Credentials live in sessionStorage only (gone with the tab), never in localStorage; the secret
 // never leaves the page but as a signature. The order ticket and the operator console both sign with this.
 
-import type { PageContext } from '../context.js';
+import type { PageContext } from './context.js';
 
 export const HEADER_API_KEY = 'x-mb-apikey';
 export const HEADER_TIMESTAMP = 'x-mb-timestamp';

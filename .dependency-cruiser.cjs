@@ -31,7 +31,7 @@ const localOutside = (...folders) => ({
  * each other (and npm crc-32). esbuild bundles them into the page; a node: import fails the bundle.
  */
 const BROWSER_SAFE =
-  '^api/(ui-contract|decimal|limits)[.]ts$|^feed/(client/local-book|book-side|checksum|types|decimal-form)[.]ts$';
+  '^api/(ui-contract|decimal|limits|order-ids)[.]ts$|^feed/(client/local-book|book-side|checksum|types|decimal-form)[.]ts$';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -177,7 +177,7 @@ module.exports = {
       severity: 'error',
       comment:
         'ui/ (the browser page) may import ui/ and the browser-safe modules of ours (BROWSER_SAFE: api/ui-contract.ts, ' +
-        'api/decimal.ts, api/limits.ts, feed/client/local-book.ts, feed/book-side.ts, feed/checksum.ts, feed/types.ts, ' +
+        'api/decimal.ts, api/limits.ts, api/order-ids.ts, feed/client/local-book.ts, feed/book-side.ts, feed/checksum.ts, feed/types.ts, ' +
         'feed/decimal-form.ts), nothing else of ours: the rest is Node code.',
       from: { path: '^ui/' },
       to: { dependencyTypes: ['local'], pathNot: `^ui/|${BROWSER_SAFE}` },

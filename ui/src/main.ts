@@ -2,6 +2,7 @@
 // URL's hash (#/market, #/ops). Panels keep running while hidden so a view switch is instant.
 
 import { loadContext, type PageContext } from './context.js';
+import { mountMarket } from './market/market-view.js';
 
 type View = 'market' | 'ops';
 
@@ -32,6 +33,7 @@ export function setStatus(text: string): void {
 async function main(): Promise<void> {
   const ctx = await loadContext();
   symbolPicker(ctx);
+  mountMarket(ctx);
   showView(viewOfHash());
   window.addEventListener('hashchange', () => showView(viewOfHash()));
   document.body.dataset.ready = 'true';

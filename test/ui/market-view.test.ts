@@ -1,0 +1,188 @@
+// The market view in headless Chromium against a real exchange (test/ui/ui-harness.ts): the
+// ladder shows the book a follower's feed serves (GET /v1/book), with every l2 checksum verified
+// in the page; a crossing order moves the tape and the current candle; a burst of l2 updates
+// leaves the page in step (no checksum mismatch, no resync) and rendering; a phone's viewport
+// has no horizontal overflow. Orders are placed over REST by the demo accounts.
+
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatUnits } from '../../api/decimal.js';
+import type { UiConfig } from '../../api/ui-contract.js';
+import type { OrderResultResponse } from '../../gateway/client/grpc-client.js';
+import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
+import type { L2Message, Level } from '../../feed/types.js';
+import { DEMO_1, DEMO_2, startUiExchange, type UiExchange } from './ui-harness.js';
+
+const SYMBOL = 'BTC-USD';
+/** BTC-USD in engine/examples/instruments.json: 2 price decimals, 4 quantity decimals, reference 50000.00. */
+const D = { price: 2, qty: 4 };
+const MID_PX = 5_000_000;
+/** Levels a side the ladder shows (ui/src/limits.ts LADDER_LEVELS_PER_SIDE). */
+const LADDER_LEVELS = 15;
+const WAIT_MS = 30_000;
+
+let ui: UiExchange;
+let rest1: OrderEntryRestClient;
+let rest2: OrderEntryRestClient;
+let feedHttp: string;
+let queryUrl: string;
+let page: Page;
+let pageErrors: string[];
+let n = 0;
+/** Whether the query service answers cross-origin requests (the page's origin is the gateway's). */
+let queryCors = false;
+
+/** What Chromium logs when the query service refuses a cross-origin fetch (the page degrades: "—" and a note). */
+const isCorsError = (e: string) => e.includes('CORS policy') || e === 'Failed to load resource: net::ERR_FAILED';
+
+interface MarketCounters {
+  l2Applied: number;
+  checksumOk: number;
+  checksumBad: number;
+  resyncs: number;
+}
+
+beforeAll(async () => {
+  ui = await startUiExchange();
+  rest1 = new OrderEntryRestClient({ baseUrl: ui.ex.restUrl, key: DEMO_1 });
+  rest2 = new OrderEntryRestClient({ baseUrl: ui.ex.restUrl, key: DEMO_2 });
+  const config = (await (await fetch(`${ui.ex.restUrl}/v1/ui/config`)).json()) as UiConfig;
+  // A follower's feed (listed first), over http: its REST port is the WebSocket's host:port.
+  const ws = new URL(config.shards[0]!.feed_urls[0]!);
+  feedHttp = `http://${ws.host}`;
+  queryUrl = config.query_url!;
+  const probe = await fetch(`${queryUrl}/v1/market/ticker/${SYMBOL}`, { headers: { origin: ui.ex.restUrl } });
+  queryCors = probe.headers.get('access-control-allow-origin') !== null;
+});
+
+afterAll(async () => {
+  await ui?.stop();
+});
+
+/** Places a limit order; 201 expected; its last report. */
+async function place(client: OrderEntryRestClient, side: 'BUY' | 'SELL', price: number, qty: number) {
+  const body = { client_order_id: `mv-${++n}`, symbol: SYMBOL, side, order_type: 'LIMIT', price, quantity: qty };
+  const r = await client.placeOrder(body);
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  return (r.body as OrderResultResponse).result.reports.at(-1)!;
+}
+
+async function feedBook(): Promise<L2Message> {
+  return (await (await fetch(`${feedHttp}/v1/book/${SYMBOL}?depth=${LADDER_LEVELS}`)).json()) as L2Message;
+}
+
+const textOf = (p: Page, selector: string) => p.locator(selector).first().textContent({ timeout: WAIT_MS });
+
+const rowsOf = (levels: Level[]) => {
+  let total = 0n;
+  return levels.map((l) => {
+    total += BigInt(l[1]);
+    return [formatUnits(l[0], D.price), formatUnits(l[1], D.qty), formatUnits(total, D.qty)];
+  });
+};
+
+/** The ladder as the user reads it: each side best first, [price, size, total] texts. */
+function ladderShown(p: Page): Promise<{ bids: string[][]; asks: string[][] }> {
+  return p.evaluate(() => {
+    const read = (sel: string) =>
+      [...document.querySelectorAll(`#ladder tbody.${sel} tr:not(.empty)`)].map((tr) =>
+        [...tr.querySelectorAll('td')].map((td) => td.textContent ?? ''),
+      );
+    return { bids: read('bids'), asks: read('asks').reverse() };
+  });
+}
+
+/** Polls until the page's ladder equals the feed's book (both move until the exchange is quiet). */
+async function ladderEqualsFeed(p: Page): Promise<void> {
+  let last = '';
+  await expect
+    .poll(
+      async () => {
+        const book = await feedBook();
+        const want = { bids: rowsOf(book.bids), asks: rowsOf(book.asks) };
+        const shown = await ladderShown(p);
+        last = `feed ${JSON.stringify(want)}\npage ${JSON.stringify(shown)}`;
+        return JSON.stringify(shown) === JSON.stringify(want) && book.bids.length + book.asks.length > 0;
+      },
+      { timeout: WAIT_MS, interval: 250, message: () => `ladder differs from the feed's book:\n${last}` },
+    )
+    .toBe(true);
+}
+
+function counters(p: Page): Promise<MarketCounters> {
+  return p.evaluate(() => {
+    const m = (window as unknown as { __matchbook: { market: MarketCounters } }).__matchbook.market;
+    return { l2Applied: m.l2Applied, checksumOk: m.checksumOk, checksumBad: m.checksumBad, resyncs: m.resyncs };
+  });
+}
+
+async function openMarket(viewport?: { width: number; height: number }) {
+  const opened = await ui.newPage(viewport);
+  await opened.page.goto(`${ui.url}#/market`);
+  await opened.page.waitForSelector('body[data-ready="true"]', { timeout: WAIT_MS });
+  return opened;
+}
+
+describe('the market view', () => {
+  it('shows the book the feed serves, before and after the page loads, every checksum verified', async () => {
+    for (let k = 1; k <= 4; k++) {
+      await place(rest1, 'BUY', MID_PX - 100 * k, 10_000 * k);
+      await place(rest2, 'SELL', MID_PX + 100 * k, 5_000 * k);
+    }
+    ({ page, errors: pageErrors } = await openMarket());
+    await ladderEqualsFeed(page);
+    // After the page loaded: a new best level each side and a deeper one.
+    await place(rest1, 'BUY', MID_PX - 50, 1_234);
+    await place(rest2, 'SELL', MID_PX + 50, 4_321);
+    await place(rest1, 'BUY', MID_PX - 100 * 20, 7);
+    await ladderEqualsFeed(page);
+    await expect
+      .poll(() => page.locator('#ladder tbody.spread td').textContent(), { timeout: WAIT_MS })
+      .toBe('spread 1.00 · mid 50000.00');
+    const c = await counters(page);
+    expect(c.checksumBad).toBe(0);
+    expect(c.resyncs).toBe(0);
+    expect(c.checksumOk).toBe(c.l2Applied);
+    expect(c.l2Applied).toBeGreaterThanOrEqual(4); // the snapshot and the three updates at least
+    expect(pageErrors.filter((e) => queryCors || !isCorsError(e))).toEqual([]);
+  });
+
+  it('moves the tape and the current candle when a crossing order trades', async () => {
+    // Account 2 sells into account 1's best bid (49999.50, 0.1234): one trade at that price.
+    const qty = 1_000;
+    const report = await place(rest2, 'SELL', MID_PX - 50, qty);
+    expect(report.last_qty).toBe(qty);
+    const price = formatUnits(MID_PX - 50, D.price);
+    await expect.poll(() => textOf(page, '#tape tbody tr td:nth-child(2)'), { timeout: WAIT_MS }).toBe(price);
+    expect(await textOf(page, '#tape tbody tr td:nth-child(3)')).toBe(formatUnits(qty, D.qty));
+    expect(await textOf(page, '#tape tbody tr td:nth-child(4)')).toBe('SELL');
+    expect(await page.locator('#tape tbody tr').first().getAttribute('class')).toBe('ask');
+    // The current 1 min candle: its close is the trade's price and its volume the query API's
+    // (the read model of the same trades: both equal once the exchange is quiet).
+    let queryCandle = '';
+    await expect
+      .poll(
+        async () => {
+          const r = await fetch(`${queryUrl}/v1/market/candles/${SYMBOL}?interval=1m&limit=1`);
+          const c = ((await r.json()) as { candles: { close_decimal: string; volume_decimal: string }[] }).candles[0];
+          queryCandle = JSON.stringify(c);
+          const legend = await page.evaluate(() =>
+            [...document.querySelectorAll('#candles .legend span')].map((s) => s.textContent),
+          );
+          return c === undefined
+            ? legend
+            : legend.filter((t) => t === `C ${c.close_decimal}` || t === `V ${c.volume_decimal}`);
+        },
+        { timeout: WAIT_MS, message: () => `the candle legend differs from ${queryCandle}` },
+      )
+      .toHaveLength(2);
+    expect(await textOf(page, '#candles .legend [data-k="close"]')).toBe(`C ${price}`);
+    // The ticker's last price is live from the trades.
+    await expect.poll(() => textOf(page, '#ticker [data-k="last"] .v'), { timeout: WAIT_MS }).toBe(price);
+    // 1h: the current hour from its minutes; the same close.
+    await page.click('#candles button[data-interval="1h"]');
+    await expect.poll(() => textOf(page, '#candles .legend [data-k="close"]'), { timeout: WAIT_MS }).toBe(`C ${price}`);
+    await page.click('#candles button[data-interval="1m"]');
+    await ui.screenshot(page, 'market-view');
+  });
+});

@@ -41,6 +41,10 @@ export function changeText(last: number | null, open: number | null, d: Decimals
   return `${sign}${formatUnits(change, d.price)}${pct}`;
 }
 
+function extreme(a: number | null, b: number | null, pick: (x: number, y: number) => number): number | null {
+  return a === null ? b : b === null ? a : pick(a, b);
+}
+
 export class Ticker {
   private readonly values = new Map<Stat, HTMLElement>();
   private readonly title: HTMLElement;
@@ -129,8 +133,10 @@ export class Ticker {
     const last = useLive ? this.live!.price : (a?.last ?? null);
     this.set('last', priceText(last, d));
     this.set('change', changeText(last, a?.open ?? null, d));
-    this.set('high', priceText(a === null || a.high === null ? null : Math.max(a.high, useLive ? last! : a.high), d));
-    this.set('low', priceText(a === null || a.low === null ? null : Math.min(a.low, useLive ? last! : a.low), d));
+    // A live trade newer than the answer widens the window's range until the next answer.
+    const liveNow = useLive && a !== null ? last : null;
+    this.set('high', priceText(extreme(a?.high ?? null, liveNow, Math.max), d));
+    this.set('low', priceText(extreme(a?.low ?? null, liveNow, Math.min), d));
     const volume = a === null ? DASH : (a.volume_decimal ?? formatUnits(BigInt(Math.trunc(a.volume)), d.qty));
     this.set('volume', volume);
     this.set('status', this.status);

@@ -18,6 +18,8 @@ const SYMBOL = 'BTC-USD';
 /** BTC-USD in engine/examples/instruments.json: 2 price decimals, 4 quantity decimals, reference 50000.00. */
 const D = { price: 2, qty: 4 };
 const MID_PX = 5_000_000;
+/** ETH-USD there: 2 price decimals, 3 quantity decimals, tick 5, lot 10. */
+const ETH_D = { price: 2, qty: 3 };
 /** Levels a side the ladder shows (ui/src/limits.ts LADDER_LEVELS_PER_SIDE). */
 const LADDER_LEVELS = 15;
 const WAIT_MS = 30_000;
@@ -68,24 +70,24 @@ afterAll(async () => {
 });
 
 /** Places a limit order; 201 expected; its last report. */
-async function place(client: OrderEntryRestClient, side: 'BUY' | 'SELL', price: number, qty: number) {
-  const body = { client_order_id: `mv-${++n}`, symbol: SYMBOL, side, order_type: 'LIMIT', price, quantity: qty };
+async function place(client: OrderEntryRestClient, side: 'BUY' | 'SELL', price: number, qty: number, symbol = SYMBOL) {
+  const body = { client_order_id: `mv-${++n}`, symbol, side, order_type: 'LIMIT', price, quantity: qty };
   const r = await client.placeOrder(body);
   expect(r.status, JSON.stringify(r.body)).toBe(201);
   return (r.body as OrderResultResponse).result.reports.at(-1)!;
 }
 
-async function feedBook(): Promise<L2Message> {
-  return (await (await fetch(`${feedHttp}/v1/book/${SYMBOL}?depth=${LADDER_LEVELS}`)).json()) as L2Message;
+async function feedBook(symbol = SYMBOL): Promise<L2Message> {
+  return (await (await fetch(`${feedHttp}/v1/book/${symbol}?depth=${LADDER_LEVELS}`)).json()) as L2Message;
 }
 
 const textOf = (p: Page, selector: string) => p.locator(selector).first().textContent({ timeout: WAIT_MS });
 
-const rowsOf = (levels: Level[]) => {
+const rowsOf = (levels: Level[], d = D) => {
   let total = 0n;
   return levels.map((l) => {
     total += BigInt(l[1]);
-    return [formatUnits(l[0], D.price), formatUnits(l[1], D.qty), formatUnits(total, D.qty)];
+    return [formatUnits(l[0], d.price), formatUnits(l[1], d.qty), formatUnits(total, d.qty)];
   });
 };
 
@@ -101,13 +103,13 @@ function ladderShown(p: Page): Promise<{ bids: string[][]; asks: string[][] }> {
 }
 
 /** Polls until the page's ladder equals a book (both move until the source is quiet). */
-async function ladderEquals(p: Page, source: () => Promise<{ bids: Level[]; asks: Level[] }>): Promise<void> {
+async function ladderEquals(p: Page, source: () => Promise<{ bids: Level[]; asks: Level[] }>, d = D): Promise<void> {
   // 'equal', or both as JSON (what a failure prints).
   await expect
     .poll(
       async () => {
         const book = await source();
-        const want = JSON.stringify({ bids: rowsOf(book.bids), asks: rowsOf(book.asks) });
+        const want = JSON.stringify({ bids: rowsOf(book.bids, d), asks: rowsOf(book.asks, d) });
         const shown = JSON.stringify(await ladderShown(p));
         return shown === want && book.bids.length + book.asks.length > 0 ? 'equal' : `book ${want}\npage ${shown}`;
       },
@@ -116,7 +118,7 @@ async function ladderEquals(p: Page, source: () => Promise<{ bids: Level[]; asks
     .toBe('equal');
 }
 
-const ladderEqualsFeed = (p: Page) => ladderEquals(p, feedBook);
+const ladderEqualsFeed = (p: Page) => ladderEquals(p, () => feedBook());
 
 /** Starts counting the page's animation frames (the test's own counter); read with framesOf. */
 async function countFrames(p: Page): Promise<void> {
@@ -241,7 +243,7 @@ describe('the market view', () => {
     expect(frames).toBeGreaterThanOrEqual(MIN_FRAMES);
   });
 
-  it('keeps up with 1,000 l2 updates a second from a generator: no mismatch, no resync, the tab keeps rendering', async () => {
+  it('keeps up with 1,000 l2 updates a second from a generator, and resyncs after a broken update', async () => {
     const { page: p, errors } = await ui.newPage();
     const feed = await routeSyntheticFeed(p, SYMBOL, MID_PX);
     await p.goto(`${ui.url}#/market`);
@@ -269,6 +271,15 @@ describe('the market view', () => {
     expect(after.resyncs).toBe(0);
     expect(after.checksumOk).toBe(after.l2Applied);
     expect(frames).toBeGreaterThanOrEqual(MIN_FRAMES);
+    // A broken update (a wrong checksum, then a gap) is seen, counted and repaired by a fresh snapshot.
+    feed.sendBroken('checksum');
+    await expect.poll(async () => (await counters(p)).resyncs, { timeout: WAIT_MS }).toBe(1);
+    expect((await counters(p)).checksumBad).toBe(1);
+    await ladderEquals(p, generatorBook);
+    feed.sendBroken('gap');
+    await expect.poll(async () => (await counters(p)).resyncs, { timeout: WAIT_MS }).toBe(2);
+    await ladderEquals(p, generatorBook);
+    expect((await counters(p)).checksumBad).toBe(1);
     expect(errors.filter((e) => queryCors || !isCorsError(e))).toEqual([]);
     await p.close();
   });
@@ -288,6 +299,21 @@ describe('the market view', () => {
     await ui.screenshot(phone, 'market-view-phone');
     expect(errors.filter((e) => queryCors || !isCorsError(e))).toEqual([]);
     await phone.close();
+  });
+
+  it('follows the selected instrument: the ladder, the ticker and the tape switch to it and back', async () => {
+    await place(rest1, 'BUY', 299_000, 120, 'ETH-USD');
+    await place(rest2, 'SELL', 301_005, 50, 'ETH-USD');
+    await page.selectOption('#symbol', 'ETH-USD');
+    await ladderEquals(page, () => feedBook('ETH-USD'), ETH_D);
+    expect(await textOf(page, '#ticker .symbol')).toBe('ETH-USD');
+    expect(await page.locator('#tape tbody tr').count()).toBe(0); // ETH-USD never traded
+    await page.selectOption('#symbol', SYMBOL);
+    await ladderEqualsFeed(page);
+    await expect.poll(() => page.locator('#tape tbody tr').count(), { timeout: WAIT_MS }).toBeGreaterThan(0);
+    const c = await counters(page);
+    expect(c.checksumBad).toBe(0);
+    expect(c.resyncs).toBe(0);
   });
 
   // Last: the parts that need the query service from the page (cross-origin: its CORS answers).

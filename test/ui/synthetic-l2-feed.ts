@@ -12,6 +12,11 @@ import type { Level } from '../../feed/types.js';
 export interface SyntheticFeed {
   /** Starts sending `ratePerSec` l2 updates for `durationMs`; resolves when the last is sent. */
   burst(ratePerSec: number, durationMs: number): Promise<number>;
+  /**
+   * One broken update, as a faulty feed or network would deliver it: a real level change sent with
+   * a wrong checksum, or with a seq that skips one (a gap). The page must resync.
+   */
+  sendBroken(kind: 'checksum' | 'gap'): void;
   /** The generator's book, best first. */
   levels(side: 'BUY' | 'SELL', depth: number): Level[];
   /** Whether the page has subscribed (the snapshots are sent). */
@@ -48,7 +53,7 @@ export async function routeSyntheticFeed(page: Page, symbol: string, mid: number
       for (const m of snapshots()) if (req.channels.includes(m.channel)) ws.send(JSON.stringify(m));
     });
   });
-  const oneUpdate = (k: number) => {
+  const oneUpdate = (k: number, broken?: 'checksum' | 'gap') => {
     const isBid = k % 2 === 0;
     const side = isBid ? bids : asks;
     const offset = 1 + ((k * 7919) % LEVELS_RANGE);
@@ -56,13 +61,13 @@ export async function routeSyntheticFeed(page: Page, symbol: string, mid: number
     // Every third change removes the level; the others set a new quantity.
     const qty = k % 3 === 0 ? 0 : 100 + ((k * 104_729) % 100_000);
     side.set(price, qty, qty === 0 ? 0 : 1);
-    seq++;
+    seq += broken === 'gap' ? 2 : 1;
     const level: Level = [price, qty, qty === 0 ? 0 : 1];
     const m = {
       ...header('l2', 'update'),
       bids: isBid ? [level] : [],
       asks: isBid ? [] : [level],
-      checksum: bookChecksum(bids, asks),
+      checksum: broken === 'checksum' ? bookChecksum(bids, asks) ^ 1 : bookChecksum(bids, asks),
     };
     route!.send(JSON.stringify(m));
     sentUpdates++;
@@ -71,6 +76,7 @@ export async function routeSyntheticFeed(page: Page, symbol: string, mid: number
     get subscribed() {
       return route !== undefined;
     },
+    sendBroken: (kind) => oneUpdate(sentUpdates, kind),
     levels: (side, depth) => (side === 'BUY' ? bids : asks).levels(depth),
     burst(ratePerSec, durationMs) {
       const perTick = Math.max(1, Math.round(ratePerSec / 100));

@@ -82,7 +82,16 @@ export class FeedSocket {
     const urls = this.urlsOf(this.symbolNow);
     if (urls.length === 0 || this.stopped) return;
     const url = urls[this.next % urls.length]!;
-    const ws = new WebSocket(url);
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(url);
+    } catch (err) {
+      // A URL the browser refuses (never from a sane config): the next member, after the back-off.
+      this.handlers.onDisconnected(`${url}: ${String(err)}`);
+      this.next = (this.next + 1) % urls.length;
+      this.timer = setTimeout(() => this.connect(), FEED_RECONNECT_MS_MAX);
+      return;
+    }
     this.ws = ws;
     ws.onopen = () => {
       this.resyncing.clear();

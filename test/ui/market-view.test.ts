@@ -206,6 +206,9 @@ describe('the market view', () => {
     // 1h: the current hour from its minutes; the same close.
     await page.click('#candles button[data-interval="1h"]');
     await expect.poll(() => textOf(page, '#candles .legend [data-k="close"]'), { timeout: WAIT_MS }).toBe(`C ${price}`);
+    // 1s: the trade's second, from the newest 1 s candle the feed sent.
+    await page.click('#candles button[data-interval="1s"]');
+    await expect.poll(() => textOf(page, '#candles .legend [data-k="close"]'), { timeout: WAIT_MS }).toBe(`C ${price}`);
     await page.click('#candles button[data-interval="1m"]');
     await ui.screenshot(page, 'market-view');
   });

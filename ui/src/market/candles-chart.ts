@@ -56,8 +56,11 @@ export class CandlesChart {
   private readonly buttons = new Map<ChartInterval, HTMLButtonElement>();
   private bars = new CandleBars('1m');
   private symbol = '';
+  private symbolOfNewest = '';
   private loadToken = 0;
   private lastDrawnStartUs = -1;
+  /** The newest feed candle of each interval: a chart switched to another interval starts from it. */
+  private readonly newestFeed = new Map<string, Candle>();
 
   constructor(
     panel: HTMLElement,
@@ -102,6 +105,9 @@ export class CandlesChart {
     this.lastDrawnStartUs = -1;
     for (const [iv, b] of this.buttons) b.classList.toggle('active', iv === interval);
     this.note.textContent = '';
+    if (symbol !== this.symbolOfNewest) this.newestFeed.clear();
+    this.symbolOfNewest = symbol;
+    this.applyFeed([...this.newestFeed.values()]);
     const token = ++this.loadToken;
     this.loadHistory(symbol, interval).then(
       (ok) => {
@@ -115,6 +121,14 @@ export class CandlesChart {
 
   /** The feed's candles (snapshot or update) of the selected symbol. */
   onFeedCandles(list: readonly Candle[]): void {
+    for (const c of list) {
+      const held = this.newestFeed.get(c.interval);
+      if (held === undefined || c.start_us >= held.start_us) this.newestFeed.set(c.interval, c);
+    }
+    this.applyFeed(list);
+  }
+
+  private applyFeed(list: readonly Candle[]): void {
     for (const c of list) {
       if (c.interval === this.bars.interval) this.bars.upsert(barOfFeed(c));
       else if (this.bars.interval === '1h' && c.interval === '1m') this.bars.addMinute(barOfFeed(c));

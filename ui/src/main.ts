@@ -1,8 +1,10 @@
 // The page's entry: loads the context, mounts each view's panels once, and switches views by the
-// URL's hash (#/market, #/ops). Panels keep running while hidden so a view switch is instant.
+// URL's hash (#/market, #/ops). The market panels keep running while hidden so a view switch is
+// instant; the console asks the cluster's status only while it is on screen (every poll asks every member).
 
 import { mountConsole } from './console/console.js';
 import { loadContext, type PageContext } from './context.js';
+import { mountMarket } from './market/market-view.js';
 import { mountTicket } from './ticket/mount.js';
 
 type View = 'market' | 'ops';
@@ -34,6 +36,7 @@ export function setStatus(text: string): void {
 async function main(): Promise<void> {
   const ctx = await loadContext();
   symbolPicker(ctx);
+  mountMarket(ctx);
   mountTicket(ctx);
   mountConsole(ctx);
   showView(viewOfHash());

@@ -39,11 +39,6 @@ let queryUrl: string;
 let page: Page;
 let pageErrors: string[];
 let n = 0;
-/** Whether the query service answers cross-origin requests (the page's origin is the gateway's). */
-let queryCors = false;
-
-/** What Chromium logs when the query service refuses a cross-origin fetch (the page degrades: "—" and a note). */
-const isCorsError = (e: string) => e.includes('CORS policy') || e === 'Failed to load resource: net::ERR_FAILED';
 
 interface MarketCounters {
   l2Applied: number;
@@ -61,8 +56,6 @@ beforeAll(async () => {
   const ws = new URL(config.shards[0]!.feed_urls[0]!);
   feedHttp = `http://${ws.host}`;
   queryUrl = config.query_url!;
-  const probe = await fetch(`${queryUrl}/v1/market/ticker/${SYMBOL}`, { headers: { origin: ui.ex.restUrl } });
-  queryCors = probe.headers.get('access-control-allow-origin') !== null;
 });
 
 afterAll(async () => {
@@ -170,7 +163,7 @@ describe('the market view', () => {
     expect(c.resyncs).toBe(0);
     expect(c.checksumOk).toBe(c.l2Applied);
     expect(c.l2Applied).toBeGreaterThanOrEqual(4); // the snapshot and the three updates at least
-    expect(pageErrors.filter((e) => queryCors || !isCorsError(e))).toEqual([]);
+    expect(pageErrors).toEqual([]);
   });
 
   it('moves the tape and the current candle when a crossing order trades', async () => {
@@ -283,7 +276,7 @@ describe('the market view', () => {
     await expect.poll(async () => (await counters(p)).resyncs, { timeout: WAIT_MS }).toBe(2);
     await ladderEquals(p, generatorBook);
     expect((await counters(p)).checksumBad).toBe(1);
-    expect(errors.filter((e) => queryCors || !isCorsError(e))).toEqual([]);
+    expect(errors).toEqual([]);
     await p.close();
   });
 
@@ -300,7 +293,7 @@ describe('the market view', () => {
     expect(widths.scroll).toBeLessThanOrEqual(widths.inner);
     expect(widths.ladderLeft).toBe(widths.candlesLeft); // stacked: one column
     await ui.screenshot(phone, 'market-view-phone');
-    expect(errors.filter((e) => queryCors || !isCorsError(e))).toEqual([]);
+    expect(errors).toEqual([]);
     await phone.close();
   });
 
@@ -320,16 +313,9 @@ describe('the market view', () => {
   });
 
   // Last: the parts that need the query service from the page (cross-origin: its CORS answers).
-  it('shows the 24-hour ticker and the candle history from the query API, or "—" and a note without it', async () => {
+  it('shows the 24-hour ticker and the candle history from the query API', async () => {
     const { page: p, errors } = await openMarket();
     const stat = (k: string) => textOf(p, `#ticker [data-k="${k}"] .v`);
-    if (!queryCors) {
-      await expect.poll(() => textOf(p, '#ticker .note'), { timeout: WAIT_MS }).toMatch(/^24h figures unavailable/);
-      expect([await stat('high'), await stat('low'), await stat('volume')]).toEqual(['—', '—', '—']);
-      await expect.poll(() => textOf(p, '#candles .note'), { timeout: WAIT_MS }).toMatch(/^history unavailable/);
-      await p.close();
-      return;
-    }
     const ticker = (await (await fetch(`${queryUrl}/v1/market/ticker/${SYMBOL}`)).json()) as Record<string, string>;
     await expect.poll(() => stat('volume'), { timeout: WAIT_MS }).toBe(ticker.volume_decimal);
     expect(await stat('high')).toBe(ticker.high_decimal);

@@ -79,7 +79,7 @@ describe('the order ticket', () => {
     expect(orderRequests.length).toBe(before);
   });
 
-  it('places a limit buy: it shows in the open orders; its cancel button takes it out', async () => {
+  it('places a limit buy: it shows in the ladder and the open orders; its cancel button takes it out', async () => {
     await fillTicket('BUY', '49000.00', '0.0100');
     await page.click('#tkt-submit');
     await expect.poll(() => page.locator('#tkt-reply').textContent(), { timeout: WAIT_MS }).toMatch(/^order \d+ NEW$/);
@@ -96,10 +96,13 @@ describe('the order ticket', () => {
       'NEW',
       'Cancel',
     ]);
+    // The feed's book, as the ladder draws it: the order is the only bid at 49000.00.
+    await expect.poll(() => ladderBid('49000.00'), { timeout: WAIT_MS }).toEqual(['49000.00', '0.0100', '0.0100']);
     await ui.screenshot(page, 'order-ticket');
 
     await row.getByRole('button', { name: `Cancel order ${id}` }).click();
     await row.waitFor({ state: 'detached', timeout: WAIT_MS });
+    await expect.poll(() => ladderBid('49000.00'), { timeout: WAIT_MS }).toBeUndefined();
     await expect
       .poll(() => page.locator('#tkt-cancel-reply').textContent(), { timeout: WAIT_MS })
       .toBe(`canceled ${id}`);
@@ -221,3 +224,14 @@ describe('the order ticket', () => {
     }
   });
 });
+
+/** The ladder's bid row at `price` as the user reads it ([price, size, total]), or undefined. */
+function ladderBid(price: string): Promise<string[] | undefined> {
+  return page.evaluate(
+    (p) =>
+      [...document.querySelectorAll('#ladder tbody.bids tr:not(.empty)')]
+        .map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? ''))
+        .find((cells) => cells[0] === p),
+    price,
+  );
+}

@@ -4,17 +4,22 @@
 //   1. load: `--loads` cold loads (a new browser context each: nothing cached) of the market
 //      view with a seeded book: ms from navigation start to the first frame that shows the book
 //      (the page's l2 applied and a frame rendered after it), and to DOMContentLoaded; p50/max.
-//   2. burst: `--rate` l2 updates/s for `--seconds` (resting orders placed and cancelled over
-//      REST by `--clients` concurrent clients, never crossing) while the page shows the book:
-//      the l2 updates/s the page applied, frames/s, the longest gap between two frames, checksum
-//      mismatches and resyncs, and whether the ladder ended equal to the feed's book.
+//   2. exchange burst: resting orders placed and cancelled over REST by `--clients` concurrent
+//      clients for `--seconds` (never crossing; aiming at `--rate` book changes/s) while the page
+//      shows the book: the l2 updates/s the feed delivered and the page applied (one l2 update per
+//      committed log entry, so fewer than the orders), frames/s, the longest gap between two
+//      frames, checksum mismatches and resyncs.
+//   3. generator: the page's feed socket answered by a generator (synthetic-l2-feed.ts: the feed's
+//      protocol, checksums by feed/book-side.ts) at each of `--synthetic-rates` l2 updates/s for
+//      `--seconds`: the same figures, at rates the exchange here cannot produce.
 // Last line: one JSON object (README "Benchmarks").
 
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { spawnTsx, terminate } from '../../ops/child-process.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import { DEMO_KEYS } from '../latency/clients.js';
+import { routeSyntheticFeed } from './synthetic-l2-feed.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -22,6 +27,7 @@ const { values: a } = parseArgs({
     rate: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '5' },
     clients: { type: 'string', default: '16' },
+    'synthetic-rates': { type: 'string', default: '1000,2000,5000' },
     chromium: { type: 'string', default: process.env.MATCHBOOK_CHROMIUM ?? '/usr/bin/chromium' },
   },
 });
@@ -29,6 +35,7 @@ const LOADS = Number(a.loads);
 const RATE = Number(a.rate);
 const SECONDS = Number(a.seconds);
 const CLIENTS = Number(a.clients);
+const SYNTHETIC_RATES = a['synthetic-rates'].split(',').map(Number);
 /** Resting levels each side before the page loads (a realistic ladder to draw). */
 const SEED_LEVELS = 20;
 const TICK = 100; // BTC-USD: price_decimals 2, 1.00 apart
@@ -71,7 +78,7 @@ const FIRST_BOOK_FRAME = `new Promise((resolve) => {
   step();
 })`;
 
-async function loads(browser: import('playwright-core').Browser) {
+async function loads(browser: Browser) {
   const firstBook: number[] = [];
   const dcl: number[] = [];
   for (let i = 0; i < LOADS; i++) {
@@ -135,40 +142,69 @@ async function burst(): Promise<{ sent: number; seconds: number }> {
 }
 const pause = (ms: number) => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
 
+type Counters = Record<string, number>;
+const countersOf = (page: Page) => page.evaluate('({ ...window.__matchbook.market })') as Promise<Counters>;
+
+/** The figures of one burst on `page`, from the counters before and after and the frame probe. */
+async function burstFigures(page: Page, before: Counters, seconds: number, extra: Record<string, number>) {
+  const probe = (await page.evaluate(
+    '(() => { window.__benchFrames.on = false; return window.__benchFrames; })()',
+  )) as { frames: number; maxGapMs: number };
+  const after = await countersOf(page);
+  return {
+    ...extra,
+    applied_updates_per_s: Math.round(((after.l2Applied ?? 0) - (before.l2Applied ?? 0)) / seconds),
+    frames_per_s: Math.round(probe.frames / seconds),
+    max_frame_gap_ms: round(probe.maxGapMs),
+    checksum_mismatches: (after.checksumBad ?? 0) - (before.checksumBad ?? 0),
+    resyncs: (after.resyncs ?? 0) - (before.resyncs ?? 0),
+  };
+}
+
+async function exchangeBurst(browser: Browser) {
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  await page.goto(`${ready.restUrl}/#/market`);
+  await page.evaluate(FIRST_BOOK_FRAME);
+  const before = await countersOf(page);
+  await page.evaluate(FRAME_PROBE);
+  const sent = await burst();
+  const figures = await burstFigures(page, before, sent.seconds, {
+    target_updates_per_s: RATE,
+    orders_and_cancels_per_s: Math.round(sent.sent / sent.seconds),
+  });
+  await page.context().close();
+  return figures;
+}
+
+async function syntheticBurst(browser: Browser, rate: number) {
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  const feed = await routeSyntheticFeed(page, 'BTC-USD', MID);
+  await page.goto(`${ready.restUrl}/#/market`);
+  await page.evaluate(FIRST_BOOK_FRAME);
+  const before = await countersOf(page);
+  await page.evaluate(FRAME_PROBE);
+  const t0 = performance.now();
+  const sent = await feed.burst(rate, SECONDS * 1000);
+  const seconds = (performance.now() - t0) / 1000;
+  const figures = await burstFigures(page, before, seconds, {
+    rate_updates_per_s: rate,
+    sent_updates_per_s: Math.round(sent / seconds),
+  });
+  await page.context().close();
+  return figures;
+}
+
 async function main(): Promise<void> {
   await seed();
   const browser = await chromium.launch({ executablePath: a.chromium, args: ['--disable-gpu'] });
   try {
     const load = await loads(browser);
-    const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-    await page.goto(`${ready.restUrl}/#/market`);
-    await page.evaluate(FIRST_BOOK_FRAME);
-    const before = (await page.evaluate('({ ...window.__matchbook.market })')) as Record<string, number>;
-    await page.evaluate(FRAME_PROBE);
-    const sent = await burst();
-    const probe = (await page.evaluate(
-      '(() => { window.__benchFrames.on = false; return window.__benchFrames; })()',
-    )) as {
-      frames: number;
-      maxGapMs: number;
-    };
-    const after = (await page.evaluate('({ ...window.__matchbook.market })')) as Record<string, number>;
-    const applied = (after.l2Applied ?? 0) - (before.l2Applied ?? 0);
-    const result = {
-      bench: 'ui',
-      chromium: browser.version(),
-      load,
-      burst: {
-        target_updates_per_s: RATE,
-        sent_updates_per_s: Math.round(sent.sent / sent.seconds),
-        applied_updates_per_s: Math.round(applied / sent.seconds),
-        frames_per_s: Math.round(probe.frames / sent.seconds),
-        max_frame_gap_ms: round(probe.maxGapMs),
-        checksum_mismatches: (after.checksumBad ?? 0) - (before.checksumBad ?? 0),
-        resyncs: (after.resyncs ?? 0) - (before.resyncs ?? 0),
-      },
-    };
-    console.log(JSON.stringify(result));
+    const exchange = await exchangeBurst(browser);
+    const generator = [];
+    for (const rate of SYNTHETIC_RATES) generator.push(await syntheticBurst(browser, rate));
+    console.log(
+      JSON.stringify({ bench: 'ui', chromium: browser.version(), load, exchange_burst: exchange, generator }),
+    );
   } finally {
     await browser.close();
     await terminate(child, 20_000);

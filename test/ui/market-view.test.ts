@@ -11,7 +11,7 @@ import type { UiConfig } from '../../api/ui-contract.js';
 import type { OrderResultResponse } from '../../gateway/client/grpc-client.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import type { L2Message, Level } from '../../feed/types.js';
-import { routeSyntheticFeed } from './synthetic-l2-feed.js';
+import { routeSyntheticFeed } from '../../bench/ui/synthetic-l2-feed.js';
 import { DEMO_1, DEMO_2, startUiExchange, type UiExchange } from './ui-harness.js';
 
 const SYMBOL = 'BTC-USD';

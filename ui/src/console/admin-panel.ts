@@ -7,7 +7,7 @@ import { ADMIN_ANSWERS_MAX, ADMIN_CREDENTIAL_LENGTH_MAX } from '../limits.js';
 import type { PageContext } from '../context.js';
 import { type AdminAction, describeAction, parseAccount, sendAdminAction } from './admin-actions.js';
 import { type Credentials, signingAvailable } from '../signing.js';
-import { el } from './dom.js';
+import { el } from '../dom.js';
 
 const STORE_KEY = 'matchbook.console.adminKey';
 const STORE_SECRET = 'matchbook.console.adminSecret';

@@ -4,7 +4,8 @@
 // be found by what they are.
 
 import { type ConsoleFigures, MEMBER_COLUMNS, type ReadModelFigures, type ShardRows } from './console-figures.js';
-import { cell, el, table } from './dom.js';
+import { el } from '../dom.js';
+import { cell, table } from './dom.js';
 
 export interface ClusterTables {
   /** The whole cluster part of the console (placed by the caller). */

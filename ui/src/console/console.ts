@@ -9,18 +9,11 @@ import { adminPanel } from './admin-panel.js';
 import { ClusterPoller } from './cluster-poller.js';
 import { clusterTables } from './cluster-tables.js';
 import { consoleFigures } from './console-figures.js';
-import { el } from './dom.js';
+import { el, exposeTestHook } from '../dom.js';
 
 interface InstrumentStatus {
   symbol: string;
   status: string;
-}
-
-/** Read-only counters for the tests (window.__matchbook.console). */
-function exposeCounters(counters: () => Record<string, number>): void {
-  const w = window as unknown as { __matchbook?: Record<string, unknown> };
-  const hooks = (w.__matchbook ??= {});
-  Object.defineProperty(hooks, 'console', { get: () => Object.freeze(counters()), enumerable: true });
 }
 
 function consoleOnScreen(): boolean {
@@ -85,6 +78,14 @@ export function mountConsole(ctx: PageContext): void {
     }, 0);
   window.addEventListener('hashchange', wake);
   document.addEventListener('visibilitychange', wake);
-  exposeCounters(() => ({ polls: poller.polls, renders }));
+  // Read-only counters for the tests (window.__matchbook.console).
+  exposeTestHook('console', {
+    get polls() {
+      return poller.polls;
+    },
+    get renders() {
+      return renders;
+    },
+  });
   wake();
 }

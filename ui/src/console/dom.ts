@@ -1,16 +1,6 @@
-// The few DOM builders the console uses: elements with text set through textContent only (server
-// data never goes through innerHTML).
+// The console's table builders, over the page's el() (../dom.ts): text through textContent only.
 
-export function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Record<string, string> = {},
-  text?: string,
-): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
+import { el } from '../dom.js';
 
 /** A table with a header row; the body is returned for the caller to fill. */
 export function table(

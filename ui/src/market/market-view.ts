@@ -12,7 +12,8 @@ import { FeedSocket } from './feed-socket.js';
 import { FrameLoop } from './frame-loop.js';
 import { Ladder } from './ladder.js';
 import type { Decimals } from './market-format.js';
-import { L2Sync, newSyncCounters, SeqTracker, type SyncCounters } from './stream-sync.js';
+import { L2Sync, newSyncCounters, SeqTracker } from './stream-sync.js';
+import { exposeTestHook } from '../dom.js';
 import { Tape } from './tape.js';
 import { Ticker } from './ticker.js';
 
@@ -20,27 +21,6 @@ function panel(id: string): HTMLElement {
   const el = document.getElementById(id);
   if (el === null) throw new Error(`the page has no #${id}`);
   return el;
-}
-
-/** window.__matchbook.market: getters only, so a test reads the live counts and can change none. */
-function exposeCounters(c: SyncCounters): void {
-  const w = window as unknown as { __matchbook?: Record<string, unknown> };
-  w.__matchbook ??= {};
-  const view = Object.freeze({
-    get l2Applied() {
-      return c.l2Applied;
-    },
-    get checksumOk() {
-      return c.checksumOk;
-    },
-    get checksumBad() {
-      return c.checksumBad;
-    },
-    get resyncs() {
-      return c.resyncs;
-    },
-  });
-  Object.defineProperty(w.__matchbook, 'market', { value: view, enumerable: true });
 }
 
 class MarketView {
@@ -175,5 +155,5 @@ class MarketView {
 /** Mounts the market view's panels in #view-market; every panel follows ctx.onSymbol. */
 export function mountMarket(ctx: PageContext): void {
   const view = new MarketView(ctx);
-  exposeCounters(view.counters);
+  exposeTestHook('market', view.counters);
 }

@@ -1,15 +1,6 @@
-// Small DOM builders for the ticket's panels: text only (textContent), never HTML from data.
+// Small DOM builders for the ticket's panels, over the page's el() (../dom.ts): text only, never HTML from data.
 
-export function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Record<string, string> = {},
-  text?: string,
-): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
+import { el } from '../dom.js';
 
 /** A labelled control: <label>text control</label>. */
 export function labelled(text: string, control: HTMLElement): HTMLLabelElement {

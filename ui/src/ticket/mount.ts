@@ -6,7 +6,7 @@
 import type { PageContext } from '../context.js';
 import { TICKET_PENDING_REPORTS_MAX } from '../limits.js';
 import { type CredentialsForm, credentialsForm } from './credentials-form.js';
-import { el } from './dom.js';
+import { el, exposeTestHook } from '../dom.js';
 import { loadHistory } from './history.js';
 import { orderForm, replyText } from './order-form.js';
 import { type OrdersPanel, ordersPanel } from './orders-panel.js';
@@ -28,27 +28,6 @@ import { type LoginAnswer, UserStream } from './user-stream.js';
 export const TICKET_CREDENTIALS_KEY = 'matchbook.ticket.credentials';
 
 const counters = { logins: 0, reports: 0, historyLoads: 0, historyErrors: 0 };
-
-function exposeHooks(): void {
-  const w = window as unknown as { __matchbook?: Record<string, unknown> };
-  w.__matchbook ??= {};
-  // Read-only: counters, and the pure signing function for the browser-side test vector.
-  w.__matchbook.ticket = Object.freeze({
-    get logins() {
-      return counters.logins;
-    },
-    get reports() {
-      return counters.reports;
-    },
-    get historyLoads() {
-      return counters.historyLoads;
-    },
-    get historyErrors() {
-      return counters.historyErrors;
-    },
-    signRequest,
-  });
-}
 
 interface Session {
   creds: Credentials;
@@ -194,7 +173,8 @@ export function mountTicket(ctx: PageContext): void {
   const ticketEl = document.getElementById('ticket');
   const ordersEl = document.getElementById('orders');
   if (ticketEl === null || ordersEl === null) return;
-  exposeHooks();
+  // Read-only: counters, and the pure signing function for the browser-side test vector.
+  exposeTestHook('ticket', counters, { signRequest });
   ticketEl.replaceChildren(el('h2', {}, 'Order ticket'));
   if (!signingAvailable()) {
     ticketEl.append(el('p', { class: 'tkt-note', id: 'tkt-unavailable' }, SIGNING_UNAVAILABLE));

@@ -5,7 +5,8 @@
 
 import { formatUnits } from '../../../api/decimal.js';
 import type { PageContext } from '../context.js';
-import { cell, el } from './dom.js';
+import { el } from '../dom.js';
+import { cell } from './dom.js';
 import type { FillFields, OrderFields, OrdersStore } from './orders-store.js';
 
 export type CancelOrder = (orderId: number) => void;

@@ -42,7 +42,7 @@ async function pageRoutes(config: GatewayConfig, gateway: Gateway): Promise<UiRo
     {
       gateway: config,
       clusterConfigPaths: config.shards.map((s) => s.clusterConfigPath!),
-      ready: async () => (await gateway.ready()).ready,
+      readiness: () => gateway.ready(),
       gatewayMetrics: async () => (await exposition(gateway.metrics.registry)).body,
     },
     () => events,

@@ -20,7 +20,7 @@ export interface UiAsset {
 export interface UiRoutes {
   /** By URL path: '/' (index.html) and '/ui/…'. */
   assets: ReadonlyMap<string, UiAsset>;
-  config(): UiConfig;
+  config(): Promise<UiConfig>;
   cluster(): Promise<UiClusterView>;
 }
 
@@ -54,17 +54,14 @@ export function serveUi(
       .end(asset.body);
     return;
   }
-  if (kind === 'ui-config') {
-    json(200, JSON.stringify(ui.config()));
-    return;
-  }
   let aborted = false;
   res.onAborted(() => {
     aborted = true;
   });
-  ui.cluster().then(
-    (view) => {
-      if (!aborted && !isStopped()) res.cork(() => json(200, JSON.stringify(view)));
+  const answer: Promise<UiConfig | UiClusterView> = kind === 'ui-config' ? ui.config() : ui.cluster();
+  answer.then(
+    (doc) => {
+      if (!aborted && !isStopped()) res.cork(() => json(200, JSON.stringify(doc)));
     },
     (err: unknown) => {
       if (!aborted && !isStopped())

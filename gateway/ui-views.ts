@@ -13,6 +13,7 @@ import { loadTlsMaterial } from '../ops/tls-settings.js';
 import { type ClusterConfig, parseClusterConfig } from '../replicator/cluster-config.js';
 import { cachedClusterView, type UiClusterShard, type UiEventsAddresses } from './ui-cluster-view.js';
 import type { UiAsset, UiRoutes } from './ui-routes.js';
+import type { Readiness } from './gateway.js';
 
 export type { UiEventsAddresses } from './ui-cluster-view.js';
 
@@ -20,8 +21,8 @@ export interface UiViewsSource {
   gateway: GatewayConfig;
   /** Shard s's cluster file at index s. */
   clusterConfigPaths: string[];
-  /** Every shard has a leader the gateway reaches. */
-  ready: () => Promise<boolean>;
+  /** The gateway's readiness (Gateway.ready(): every shard's leader, cached briefly). */
+  readiness: () => Promise<Readiness>;
   /** The in-process gateway's metrics exposition (GET /metrics's body). */
   gatewayMetrics: () => Promise<string>;
 }
@@ -40,9 +41,11 @@ function hostPort(host: string, port: number): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
-function feedUrls(s: ShardFiles): string[] {
+/** The members' feed URLs, the leader's last: a follower's apply path does nothing else (feed/README.md). */
+function feedUrls(s: ShardFiles, leader: number | null | undefined): string[] {
   const scheme = s.cluster.feedTls !== undefined ? 'wss' : 'ws';
-  return s.cluster.members.flatMap((m) =>
+  const members = [...s.cluster.members].sort((a, b) => Number(a.id === leader) - Number(b.id === leader));
+  return members.flatMap((m) =>
     m.feed === undefined ? [] : [`${scheme}://${hostPort(m.feed.host, m.feed.port)}/v1/ws`],
   );
 }
@@ -61,15 +64,23 @@ export function uiRoutes(
   );
   return {
     assets,
-    config(): UiConfig {
+    async config(): Promise<UiConfig> {
+      const leaders = new Map((await src.readiness()).shards.map((r) => [r.shard, r.leader]));
       return {
         version: 1,
         receive_window_ms: src.gateway.receiveWindowMs,
-        shards: shards.map((s): UiShard => ({ shard: s.shard, symbols: s.symbols, feed_urls: feedUrls(s) })),
+        shards: shards.map(
+          (s): UiShard => ({ shard: s.shard, symbols: s.symbols, feed_urls: feedUrls(s, leaders.get(s.shard)) }),
+        ),
         query_url: events()?.queryUrl ?? null,
         demo_keys: demoKeys,
       };
     },
-    cluster: cachedClusterView({ shards, gatewayMetrics: src.gatewayMetrics, ready: src.ready, events }),
+    cluster: cachedClusterView({
+      shards,
+      gatewayMetrics: src.gatewayMetrics,
+      ready: async () => (await src.readiness()).ready,
+      events,
+    }),
   };
 }

@@ -307,7 +307,7 @@ async function startGateway(
       {
         gateway: config,
         clusterConfigPaths: page.clusterConfigPaths,
-        ready: async () => (await gateway.ready()).ready,
+        readiness: () => gateway.ready(),
         gatewayMetrics: async () => (await exposition(gateway.metrics.registry)).body,
       },
       page.events,

@@ -30,6 +30,10 @@ describe('the page', () => {
     const config = (await (await fetch(`${ui.ex.restUrl}/v1/ui/config`)).json()) as UiConfig;
     expect(config.shards[0]!.symbols).toContain('BTC-USD');
     expect(config.shards[0]!.feed_urls).toHaveLength(3);
+    // The leader's feed last: the page subscribes on a follower first (feed/README.md).
+    const leader = await ui.ex.cluster.waitForLeader(30_000);
+    expect(config.shards[0]!.feed_urls[2]).toBe(ui.ex.feedUrls.get(leader));
+    expect(new Set(config.shards[0]!.feed_urls)).toEqual(new Set(ui.ex.feedUrls.values()));
     expect(config.query_url).toBe(`http://${ui.events.queryRest}`);
     expect(config.demo_keys).toContainEqual({ api_key: 'demo-key-1', account: 1 });
   });

@@ -3,7 +3,8 @@
 // session trades for `--seconds`: account 1 quotes a ladder around a mid that walks (cancelling and
 // requoting every step), account 2 takes from it with IOC orders, so the candles, tape, ladder and
 // depth chart have something to show; account 2 then rests two orders, signs in on the page's
-// ticket and the pictures are taken: the market view (desktop and phone) and the operator console.
+// ticket and the pictures are taken: the market view (desktop and phone), the ticket and the
+// account's orders alone, and the operator console.
 // Last line: one JSON object with the files written.
 
 import { mkdirSync } from 'node:fs';
@@ -108,6 +109,11 @@ async function pictures(): Promise<string[]> {
     await page.fill('#tkt-qty', '0.0100');
     await page.waitForTimeout(1500); // let the charts settle before the picture (not a test)
     files.push(await shoot(page, 'market', true));
+    for (const panel of ['ticket', 'orders']) {
+      const file = path.join(OUT, `${panel}.png`);
+      await page.locator(`#${panel}`).screenshot({ path: file });
+      files.push(file);
+    }
     await page.goto(`${ready.restUrl}/#/ops`);
     await page.waitForSelector('#console tr[data-member]');
     await page.waitForTimeout(2500); // two polls: the rates need two views

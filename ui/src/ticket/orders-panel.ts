@@ -68,7 +68,20 @@ export function ordersPanel(ctx: PageContext, root: HTMLElement, store: OrdersSt
   const open = table('open-orders', ['Order', 'Symbol', 'Side', 'Price', 'Open', 'Filled', 'Status', '']);
   const fills = table('fills', ['Time', 'Symbol', 'Side', 'Price', 'Quantity', 'Role', 'Order']);
   const leftOut = el('div', { class: 'tkt-note' });
-  root.replaceChildren(el('h2', {}, 'Open orders'), noteLine, open, leftOut, el('h2', {}, 'Fills'), fills);
+  // Each table scrolls in its own box (ui/style.css): a long list does not stretch the page.
+  const scroll = (t: HTMLTableElement) => {
+    const box = el('div', { class: 'tkt-scroll' });
+    box.append(t);
+    return box;
+  };
+  root.replaceChildren(
+    el('h2', {}, 'Open orders'),
+    noteLine,
+    scroll(open),
+    leftOut,
+    el('h2', {}, 'Fills'),
+    scroll(fills),
+  );
   let drawn = -1;
   let scheduled = false;
   const draw = () => {

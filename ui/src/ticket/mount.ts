@@ -102,6 +102,9 @@ class Ticket {
 
   signIn(creds: Credentials, remember: boolean): void {
     this.session?.stream.stop();
+    // Another key may be another account: nothing of the previous sign-in stays on screen.
+    this.orders.clear();
+    this.panel.changed();
     if (remember) saveCredentials(TICKET_CREDENTIALS_KEY, creds);
     const s: Session = { creds, stream: undefined as unknown as UserStream, pending: null, readId: 0 };
     s.stream = new UserStream(creds, () => this.ctx.serverNowMs(), {
@@ -114,8 +117,10 @@ class Ticket {
       onReport: (r) => this.onReport(s, r),
       onGap: (answer) => this.readHistory(s, answer),
       onProblem: (text, final) => {
+        if (this.session !== s) return; // a stream signed out of or replaced: not what the panel shows
         this.panel.note(text);
-        if (!final || this.session !== s) return;
+        if (!final) return;
+        s.stream.stop();
         this.session = null;
         clearCredentials(TICKET_CREDENTIALS_KEY);
         this.form.showSignedIn(null);
@@ -128,6 +133,7 @@ class Ticket {
   }
 
   private onReport(s: Session, r: StreamReport): void {
+    if (this.session !== s) return; // a report of a stream being replaced belongs to another sign-in
     counters.reports++;
     if (s.pending === null) this.orders.applyReport(r);
     else if (s.pending.length < TICKET_PENDING_REPORTS_MAX) s.pending.push(r);

@@ -72,7 +72,12 @@ export class UserStream {
     this.ws = ws;
     const resumed = this.epoch !== null;
     ws.onopen = () => {
-      this.sendLogin(ws).catch((err: unknown) => this.handlers.onProblem(`login not signed: ${String(err)}`, true));
+      this.sendLogin(ws).catch((err: unknown) => {
+        // Credentials WebCrypto refuses (a malformed Ed25519 seed) fail the same way every time:
+        // stop here rather than reconnect forever behind the user's back.
+        this.stop();
+        this.handlers.onProblem(`login not signed: ${String(err)}`, true);
+      });
     };
     ws.onmessage = (ev) => this.onMessage(ev.data, resumed);
     ws.onclose = (ev) => this.onClose(ws, ev.code, ev.reason);
@@ -113,11 +118,24 @@ export class UserStream {
       this.lastSeq = Number(m.stream_seq);
       this.handlers.onReport(m.report as StreamReport);
     } else if (m.type === 'resume_gap') {
-      if (m.epoch_changed === true) this.epoch = String(m.epoch);
+      this.resumeAfterGap(m);
       if (this.login !== null) this.handlers.onGap(this.login);
     } else if (m.type === 'error') {
       this.handlers.onProblem(`${String(m.code)} ${String(m.reason)}: ${String(m.message)}`, false);
     }
+  }
+
+  /**
+   * What is no longer held ends at `missed_to`; the reports after it follow. In a new epoch the
+   * numbering starts again, so the old epoch's last seq would be RESUME_AHEAD (a refused login)
+   * at the next reconnect: resume from the new epoch's point instead.
+   */
+  private resumeAfterGap(m: Record<string, unknown>): void {
+    const missedTo = Math.max(0, Number(m.missed_to) || 0);
+    if (m.epoch_changed === true) {
+      this.epoch = String(m.epoch);
+      this.lastSeq = missedTo;
+    } else this.lastSeq = Math.max(this.lastSeq, missedTo);
   }
 
   private onClose(ws: WebSocket, code: number, reason: string): void {

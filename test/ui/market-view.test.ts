@@ -312,6 +312,31 @@ describe('the market view', () => {
     expect(c.resyncs).toBe(0);
   });
 
+  it('draws the candle history when it arrives, with no feed message after it', async () => {
+    // ETH-USD never traded: its feed sends no candle, so only the answer's arrival can draw it.
+    // The query API's answer is the test's here (one 1 h candle, the hour before this one).
+    await page.selectOption('#symbol', 'ETH-USD');
+    await ladderEquals(page, () => feedBook('ETH-USD'), ETH_D);
+    expect(await textOf(page, '#candles .legend [data-k="close"]')).toBe('C —');
+    const hourUs = 3_600_000_000;
+    const startUs = (Math.floor((Date.now() * 1000) / hourUs) - 1) * hourUs;
+    const candle = { start_us: startUs, open: 300_000, high: 301_000, low: 299_500, close: 300_500, volume: 1_230 };
+    const history = (u: URL) => u.pathname === '/v1/market/candles/ETH-USD' && u.searchParams.get('interval') === '1h';
+    await page.route(history, (r) =>
+      r.fulfill({
+        json: { symbol: 'ETH-USD', interval: '1h', candles: [{ ...candle, volume_decimal: '1.230' }] },
+        headers: { 'access-control-allow-origin': '*' },
+      }),
+    );
+    await page.click('#candles button[data-interval="1h"]');
+    await expect.poll(() => textOf(page, '#candles .legend [data-k="close"]'), { timeout: WAIT_MS }).toBe('C 3005.00');
+    expect(await textOf(page, '#candles .legend [data-k="volume"]')).toBe('V 1.230');
+    await page.unroute(history);
+    await page.click('#candles button[data-interval="1m"]');
+    await page.selectOption('#symbol', SYMBOL);
+    await ladderEqualsFeed(page);
+  });
+
   // Last: the parts that need the query service from the page (cross-origin: its CORS answers).
   it('shows the 24-hour ticker and the candle history from the query API', async () => {
     const { page: p, errors } = await openMarket();

@@ -23,6 +23,8 @@ export interface CandlesDeps {
   decimals(): Decimals;
   queryUrl: string | null;
   serverNowMs(): number;
+  /** Asks for a frame: the chart changed outside a feed message (an interval chosen, the history in). */
+  requestDraw(): void;
 }
 
 /** A candle of the query API (units, with the exact `_decimal` strings when the instrument's decimals are known). */
@@ -108,10 +110,14 @@ export class CandlesChart {
     if (symbol !== this.symbolOfNewest) this.newestFeed.clear();
     this.symbolOfNewest = symbol;
     this.applyFeed([...this.newestFeed.values()]);
+    this.deps.requestDraw();
     const token = ++this.loadToken;
     this.loadHistory(symbol, interval).then(
       (ok) => {
-        if (token === this.loadToken && !ok) this.note.textContent = 'history: no query service';
+        if (token !== this.loadToken) return;
+        if (!ok) this.note.textContent = 'history: no query service';
+        // On a quiet market no feed message would draw it.
+        this.deps.requestDraw();
       },
       (err: unknown) => {
         if (token === this.loadToken) this.note.textContent = `history unavailable (${String(err)}): live candles only`;

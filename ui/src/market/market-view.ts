@@ -45,6 +45,7 @@ class MarketView {
       decimals: () => this.decimals(),
       queryUrl: ctx.queryUrl,
       serverNowMs: () => ctx.serverNowMs(),
+      requestDraw: () => this.frame.request(),
     });
     this.ticker = new Ticker(panel('ticker'), ctx.queryUrl, () => this.decimals());
     this.feedNote = document.createElement('div');

@@ -12,6 +12,7 @@ import type { OrderResultResponse } from '../../gateway/client/grpc-client.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import type { L2Message, Level } from '../../feed/types.js';
 import { routeSyntheticFeed } from '../../bench/ui/synthetic-l2-feed.js';
+import { TICKER_POLL_MS } from '../../ui/src/limits.js';
 import { DEMO_1, DEMO_2, startUiExchange, type UiExchange } from './ui-harness.js';
 
 const SYMBOL = 'BTC-USD';
@@ -135,8 +136,9 @@ function counters(p: Page): Promise<MarketCounters> {
   });
 }
 
-async function openMarket(viewport?: { width: number; height: number }) {
+async function openMarket(viewport?: { width: number; height: number }, before?: (p: Page) => Promise<void>) {
   const opened = await ui.newPage(viewport);
+  await before?.(opened.page);
   await opened.page.goto(`${ui.url}#/market`);
   await opened.page.waitForSelector('body[data-ready="true"]', { timeout: WAIT_MS });
   return opened;
@@ -338,8 +340,17 @@ describe('the market view', () => {
   });
 
   // Last: the parts that need the query service from the page (cross-origin: its CORS answers).
-  it('shows the 24-hour ticker and the candle history from the query API', async () => {
-    const { page: p, errors } = await openMarket();
+  it('shows the 24-hour ticker and the candle history from the query API, however slow its answers', async () => {
+    // Each ticker answer held longer than the poll interval: the page must still show it.
+    const slowTicker = (p: Page) =>
+      p.route(
+        (u) => u.pathname === `/v1/market/ticker/${SYMBOL}`,
+        async (r) => {
+          await new Promise((done) => setTimeout(done, TICKER_POLL_MS + 2_000));
+          await r.continue().catch(() => {}); // the page may be closed by then
+        },
+      );
+    const { page: p, errors } = await openMarket(undefined, slowTicker);
     const stat = (k: string) => textOf(p, `#ticker [data-k="${k}"] .v`);
     const ticker = (await (await fetch(`${queryUrl}/v1/market/ticker/${SYMBOL}`)).json()) as Record<string, string>;
     await expect.poll(() => stat('volume'), { timeout: WAIT_MS }).toBe(ticker.volume_decimal);

@@ -50,8 +50,10 @@ export const TAPE_ROWS_MAX = 50;
 export const CANDLES_HELD_MAX = 500;
 /** Candles asked from the query API's history when the chart (re)loads (≤ its CANDLES_LIMIT_MAX, 3,600). */
 export const CANDLES_HISTORY_LIMIT = 300;
-/** How often the 24-hour ticker is asked from the query API (ms); the last price is live from trades. */
+/** The 24-hour ticker is asked from the query API this long after the previous answer (ms); the last price is live from trades. */
 export const TICKER_POLL_MS = 3_000;
+/** A ticker ask not answered within this is abandoned (the note says so) and the next one scheduled. */
+export const TICKER_POLL_TIMEOUT_MS = 10_000;
 /** Feed reconnect back-off: the first wait after a close, doubled after each full round of members, capped. */
 export const FEED_RECONNECT_MS_MIN = 250;
 export const FEED_RECONNECT_MS_MAX = 5_000;

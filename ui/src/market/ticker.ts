@@ -1,11 +1,11 @@
 // The 24-hour ticker: last, change, high, low and volume from the query API's public
-// GET {query_url}/v1/market/ticker/{symbol}, asked every TICKER_POLL_MS; the last price (and the
-// change against the window's open) live from the feed's trades; the instrument's status from the
+// GET {query_url}/v1/market/ticker/{symbol}, asked TICKER_POLL_MS after the previous answer; the
+// last price (and the change against the window's open) live from the feed's trades; the instrument's status from the
 // feed's status channel. A null (no trade in the window, an empty exchange) or an unreachable
 // query service shows "—", with a note saying why.
 
 import { formatUnits } from '../../../api/decimal.js';
-import { TICKER_POLL_MS } from '../limits.js';
+import { TICKER_POLL_MS, TICKER_POLL_TIMEOUT_MS } from '../limits.js';
 import { DASH, type Decimals, priceText } from './market-format.js';
 
 /** The fields of the query API's ticker the page shows (prices in units). */
@@ -53,7 +53,7 @@ export class Ticker {
   private live: { price: number; tsUs: number } | null = null;
   private status = DASH;
   private symbol = '';
-  private timer: ReturnType<typeof setInterval> | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
   private pollToken = 0;
 
   constructor(
@@ -91,13 +91,11 @@ export class Ticker {
     this.live = null;
     this.status = DASH;
     this.title.textContent = symbol;
-    if (this.timer !== null) clearInterval(this.timer);
-    if (this.queryUrl === null) {
-      this.note.textContent = '24h figures need the query service (none configured)';
-    } else {
-      void this.poll();
-      this.timer = setInterval(() => void this.poll(), TICKER_POLL_MS);
-    }
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    const token = ++this.pollToken; // ends the previous symbol's chain of polls
+    if (this.queryUrl === null) this.note.textContent = '24h figures need the query service (none configured)';
+    else void this.poll(token);
     this.render();
   }
 
@@ -109,20 +107,25 @@ export class Ticker {
     this.status = status;
   }
 
-  private async poll(): Promise<void> {
-    const token = ++this.pollToken;
-    const symbol = this.symbol;
+  /**
+   * One ask, then the next TICKER_POLL_MS after it ended: never two at once, so a query service
+   * slower than the interval is still heard (overlapping asks each superseded the one before).
+   */
+  private async poll(token: number): Promise<void> {
+    const url = `${this.queryUrl}/v1/market/ticker/${encodeURIComponent(this.symbol)}`;
     try {
-      const r = await fetch(`${this.queryUrl}/v1/market/ticker/${encodeURIComponent(symbol)}`, { cache: 'no-store' });
+      const r = await fetch(url, { cache: 'no-store', signal: AbortSignal.timeout(TICKER_POLL_TIMEOUT_MS) });
       if (!r.ok) throw new Error(`HTTP ${r.status}`);
       const answer = (await r.json()) as TickerAnswer;
-      if (token !== this.pollToken || symbol !== this.symbol) return;
+      if (token !== this.pollToken) return;
       this.answer = answer;
       this.note.textContent = '';
     } catch (err) {
-      if (token === this.pollToken) this.note.textContent = `24h figures unavailable: ${String(err)}`;
+      if (token !== this.pollToken) return;
+      this.note.textContent = `24h figures unavailable: ${String(err)}`;
     }
     this.render();
+    this.timer = setTimeout(() => void this.poll(token), TICKER_POLL_MS);
   }
 
   render(): void {

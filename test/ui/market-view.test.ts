@@ -12,7 +12,7 @@ import type { OrderResultResponse } from '../../gateway/client/grpc-client.js';
 import { OrderEntryRestClient } from '../../gateway/client/rest-client.js';
 import type { L2Message, Level } from '../../feed/types.js';
 import { routeSyntheticFeed } from '../../bench/ui/synthetic-l2-feed.js';
-import { TICKER_POLL_MS } from '../../ui/src/limits.js';
+import { FEED_RECONNECT_MS_MIN, TICKER_POLL_MS } from '../../ui/src/limits.js';
 import { DEMO_1, DEMO_2, startUiExchange, type UiExchange } from './ui-harness.js';
 
 const SYMBOL = 'BTC-USD';
@@ -279,6 +279,24 @@ describe('the market view', () => {
     await ladderEquals(p, generatorBook);
     expect((await counters(p)).checksumBad).toBe(1);
     expect(errors).toEqual([]);
+    await p.close();
+  });
+
+  it('backs off when every feed member accepts the connection and closes it at once', async () => {
+    // As a feed closing a slow consumer (4008) right after its snapshot would, on every member.
+    const { page: p } = await ui.newPage();
+    const attemptsMs: number[] = [];
+    await p.routeWebSocket(/\/v1\/ws$/, (ws) => {
+      attemptsMs.push(Date.now());
+      ws.onMessage(() => ws.close({ code: 4008, reason: 'slow consumer' }));
+    });
+    await p.goto(`${ui.url}#/market`);
+    await p.waitForSelector('body[data-ready="true"]', { timeout: WAIT_MS });
+    await expect.poll(() => textOf(p, '#ladder .feed-note'), { timeout: WAIT_MS }).toMatch(/closed \(4008\)/);
+    // Three members: three attempts at each wait, doubled from FEED_RECONNECT_MS_MIN after each
+    // round (250, 500, 1,000 ms), so the 10th attempt comes 2 s after the 9th — not 250 ms.
+    await expect.poll(() => attemptsMs.length, { timeout: WAIT_MS }).toBeGreaterThanOrEqual(10);
+    expect(attemptsMs[9]! - attemptsMs[8]!).toBeGreaterThanOrEqual(FEED_RECONNECT_MS_MIN * 4);
     await p.close();
   });
 

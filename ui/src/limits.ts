@@ -57,3 +57,5 @@ export const TICKER_POLL_TIMEOUT_MS = 10_000;
 /** Feed reconnect back-off: the first wait after a close, doubled after each full round of members, capped. */
 export const FEED_RECONNECT_MS_MIN = 250;
 export const FEED_RECONNECT_MS_MAX = 5_000;
+/** A feed connection that lasted this long resets the back-off; one closed sooner counts as a failed attempt. */
+export const FEED_CONNECTION_STABLE_MS = 10_000;

@@ -1,11 +1,12 @@
 // The browser's WebSocket to a shard's market-data feed (feed/README.md). The members' feed URLs
 // come from the server with the leader's followers first (a follower's apply path does nothing
 // else); the socket tries them in order and moves to the next on a close or an error, waiting a
-// bounded back-off that doubles after each full round. It subscribes right after open (the feed
+// bounded back-off that doubles after each full round and starts again only once a connection
+// lasted FEED_CONNECTION_STABLE_MS. It subscribes right after open (the feed
 // closes a connection with no subscription after 5 s) and follows the selected symbol.
 
 import type { Channel, ServerMessage } from '../../../feed/types.js';
-import { FEED_RECONNECT_MS_MAX, FEED_RECONNECT_MS_MIN } from '../limits.js';
+import { FEED_CONNECTION_STABLE_MS, FEED_RECONNECT_MS_MAX, FEED_RECONNECT_MS_MIN } from '../limits.js';
 
 /** The channels the market view shows. */
 export const MARKET_CHANNELS: Channel[] = ['l2', 'trades', 'candles', 'status'];
@@ -23,6 +24,8 @@ export class FeedSocket {
   private failedInRound = 0;
   private backoffMs = FEED_RECONNECT_MS_MIN;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  /** When the current connection opened (null: not open yet). */
+  private openedAtMs: number | null = null;
   private requestId = 0;
   private stopped = false;
   /** Channels re-subscribed and not yet answered by a snapshot: one outstanding resync per channel. */
@@ -93,11 +96,13 @@ export class FeedSocket {
       return;
     }
     this.ws = ws;
+    this.openedAtMs = null;
     ws.onopen = () => {
       this.resyncing.clear();
       this.send({ op: 'subscribe', channels: MARKET_CHANNELS, symbols: [this.symbolNow] });
-      this.failedInRound = 0;
-      this.backoffMs = FEED_RECONNECT_MS_MIN;
+      // The back-off is not reset here: a member that accepts and closes at once (a slow consumer,
+      // 4008) would be asked again every FEED_RECONNECT_MS_MIN forever. closed() judges by how long it lasted.
+      this.openedAtMs = Date.now();
       this.handlers.onConnected(url);
     };
     ws.onmessage = (e) => {
@@ -118,6 +123,10 @@ export class FeedSocket {
     if (ws !== this.ws || this.stopped) return;
     this.ws = null;
     this.handlers.onDisconnected(`${url} closed (${code})`);
+    if (this.openedAtMs !== null && Date.now() - this.openedAtMs >= FEED_CONNECTION_STABLE_MS) {
+      this.failedInRound = 0;
+      this.backoffMs = FEED_RECONNECT_MS_MIN;
+    }
     const n = Math.max(1, this.urlsOf(this.symbolNow).length);
     this.next = (this.next + 1) % n;
     if (++this.failedInRound >= n) {

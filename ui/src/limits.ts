@@ -24,6 +24,11 @@ export const TICKET_FILLS_ROWS_MAX = 200;
  */
 export const TICKET_OPEN_ORDERS_MAX = 1_000;
 /**
+ * Ids of the open orders left out (beyond TICKET_OPEN_ORDERS_MAX) remembered, so that each is
+ * counted once and uncounted when it ends. Beyond it the panel says "N+ more".
+ */
+export const TICKET_LEFT_OUT_IDS_MAX = 1_000;
+/**
  * Stream reports held while the first open orders and fills are read from the query API. Beyond
  * it the read is given up: the reports are applied as they are and the panel says the history is partial.
  */

@@ -90,7 +90,8 @@ export function ordersPanel(ctx: PageContext, root: HTMLElement, store: OrdersSt
     drawn = store.version;
     open.tBodies[0]!.replaceChildren(...[...store.open.values()].map((o) => orderRow(ctx, o, cancel)));
     fills.tBodies[0]!.replaceChildren(...store.fills.map((f) => fillRow(ctx, f)));
-    leftOut.textContent = store.openLeftOut > 0 ? `${store.openLeftOut} more open orders not shown` : '';
+    const more = `${store.openLeftOut}${store.openLeftOutCapped ? '+' : ''}`;
+    leftOut.textContent = store.openLeftOut > 0 ? `${more} more open orders not shown` : '';
   };
   return {
     changed() {

@@ -7,7 +7,7 @@
 // TICKET_FILLS_ROWS_MAX. `version` changes with every change: the panel renders when it moved.
 
 import { shardOfOrderId } from '../../../api/order-ids.js';
-import { TICKET_FILLS_ROWS_MAX, TICKET_OPEN_ORDERS_MAX } from '../limits.js';
+import { TICKET_FILLS_ROWS_MAX, TICKET_LEFT_OUT_IDS_MAX, TICKET_OPEN_ORDERS_MAX } from '../limits.js';
 
 /** The fields of an execution report (stream) or a query order that the page uses. */
 export interface OrderFields {
@@ -70,26 +70,37 @@ export class OrdersStore {
   /** Newest first. */
   readonly fills: FillFields[] = [];
   private readonly fillKeys = new Set<string>();
-  /** Live orders not held because TICKET_OPEN_ORDERS_MAX were. */
-  openLeftOut = 0;
+  /** Live orders not held because TICKET_OPEN_ORDERS_MAX were (at most TICKET_LEFT_OUT_IDS_MAX of them). */
+  private readonly leftOut = new Set<number>();
+  /** More orders were left out than leftOut remembers: openLeftOut is a lower bound. */
+  openLeftOutCapped = false;
   version = 0;
+
+  get openLeftOut(): number {
+    return this.leftOut.size;
+  }
 
   /** Everything forgotten (sign-out, or before a new first read). */
   clear(): void {
     this.open.clear();
     this.fills.length = 0;
     this.fillKeys.clear();
-    this.openLeftOut = 0;
+    this.leftOut.clear();
+    this.openLeftOutCapped = false;
     this.version++;
   }
 
   applyOrder(o: OrderFields): void {
     if (o.order_id <= 0) return; // a refused order that never had an id
-    if (LIVE.has(o.order_status)) {
-      if (!this.open.has(o.order_id) && this.open.size >= TICKET_OPEN_ORDERS_MAX) this.openLeftOut++;
-      else this.open.set(o.order_id, o);
-    } else {
+    if (!LIVE.has(o.order_status)) {
       this.open.delete(o.order_id);
+      this.leftOut.delete(o.order_id);
+    } else if (this.open.has(o.order_id) || this.open.size < TICKET_OPEN_ORDERS_MAX) {
+      this.open.set(o.order_id, o);
+    } else if (this.leftOut.size < TICKET_LEFT_OUT_IDS_MAX) {
+      this.leftOut.add(o.order_id); // a Set: the same order's later reports count it once
+    } else if (!this.leftOut.has(o.order_id)) {
+      this.openLeftOutCapped = true;
     }
     this.version++;
   }

@@ -26,6 +26,31 @@ describe('the page', () => {
     await page.close();
   });
 
+  it('loads once the gateway can give the instruments again (503 while no replica of a shard answers)', async () => {
+    const { page } = await ui.newPage();
+    let refused = 0;
+    await page.route(
+      (u) => u.pathname === '/v1/instruments',
+      async (r) => {
+        if (++refused > 2) return r.continue();
+        await r.fulfill({
+          status: 503,
+          json: {
+            code: 'UNAVAILABLE',
+            reason: 'NO_REPLICA_ANSWERED',
+            message: 'instruments: no replica of shard 0 answered; retry',
+          },
+        });
+      },
+    );
+    await page.goto(ui.url);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+    expect(await page.locator('#symbol option').allTextContents()).toContain('BTC-USD');
+    expect(await page.locator('#status').textContent()).toBe('');
+    expect(refused).toBeGreaterThanOrEqual(3);
+    await page.close();
+  });
+
   it('gives the feeds and the query service in /v1/ui/config', async () => {
     const config = (await (await fetch(`${ui.ex.restUrl}/v1/ui/config`)).json()) as UiConfig;
     expect(config.shards[0]!.symbols).toContain('BTC-USD');

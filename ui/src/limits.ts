@@ -1,6 +1,12 @@
 // Every bound of the page, defined once. Each panel adds its own block; what happens at a limit is
 // said beside it.
 
+// --- the page's start (ui/src/main.ts) ---
+
+/** The page's context (config, instruments, clock) not loaded: asked again after this, doubled per failure up to MAX. */
+export const PAGE_LOAD_RETRY_MS_MIN = 500;
+export const PAGE_LOAD_RETRY_MS_MAX = 10_000;
+
 // --- operator console (ui/src/console/) ---
 
 /** How often the console asks GET /v1/ui/cluster; the next poll starts this long after the previous one ended (never two at once). */

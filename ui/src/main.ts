@@ -4,6 +4,7 @@
 
 import { mountConsole } from './console/console.js';
 import { loadContext, type PageContext } from './context.js';
+import { PAGE_LOAD_RETRY_MS_MAX, PAGE_LOAD_RETRY_MS_MIN } from './limits.js';
 import { mountMarket } from './market/market-view.js';
 import { mountTicket } from './ticket/mount.js';
 
@@ -33,8 +34,25 @@ export function setStatus(text: string): void {
   if (el !== null) el.textContent = text;
 }
 
+/**
+ * The context, asked again after a growing wait while the gateway cannot give it (GET
+ * /v1/instruments answers 503 while no replica of a shard answers): the page comes up by itself
+ * when the cluster does, and an operator who opened the console during the outage sees it then.
+ */
+async function loadContextRetrying(): Promise<PageContext> {
+  for (let waitMs = PAGE_LOAD_RETRY_MS_MIN; ; waitMs = Math.min(waitMs * 2, PAGE_LOAD_RETRY_MS_MAX)) {
+    try {
+      return await loadContext();
+    } catch (err) {
+      setStatus(`cannot load: ${String(err)}; trying again in ${waitMs / 1000} s`);
+      await new Promise((wake) => setTimeout(wake, waitMs));
+    }
+  }
+}
+
 async function main(): Promise<void> {
-  const ctx = await loadContext();
+  const ctx = await loadContextRetrying();
+  setStatus('');
   symbolPicker(ctx);
   mountMarket(ctx);
   mountTicket(ctx);

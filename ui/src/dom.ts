@@ -12,6 +12,13 @@ export function el<K extends keyof HTMLElementTagNameMap>(
   return e;
 }
 
+/** A labelled control: <label>text control</label>. */
+export function labelled(text: string, control: HTMLElement): HTMLLabelElement {
+  const l = el('label', {}, text);
+  l.append(control);
+  return l;
+}
+
 /**
  * `window.__matchbook[name]`: a frozen object with a getter per key of `counters` (the live value,
  * which a test can read and nothing can change) and the `extra` values as they are.

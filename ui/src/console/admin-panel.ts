@@ -7,7 +7,7 @@ import { ADMIN_ANSWERS_MAX, ADMIN_CREDENTIAL_LENGTH_MAX } from '../limits.js';
 import type { PageContext } from '../context.js';
 import { type AdminAction, describeAction, parseAccount, sendAdminAction } from './admin-actions.js';
 import { type Credentials, signingAvailable } from '../signing.js';
-import { el } from '../dom.js';
+import { el, labelled } from '../dom.js';
 
 const STORE_KEY = 'matchbook.console.adminKey';
 const STORE_SECRET = 'matchbook.console.adminSecret';
@@ -33,11 +33,12 @@ function credentialInputs(): { box: HTMLElement; creds(): Credentials | undefine
     sessionStorage.removeItem(STORE_SECRET);
   });
   const box = el('div', { class: 'console-admin-key' });
-  const keyLabel = el('label', {}, 'Admin API key ');
-  keyLabel.append(key);
-  const secretLabel = el('label', {}, 'Secret ');
-  secretLabel.append(secret);
-  box.append(keyLabel, secretLabel, forget, el('span', { class: 'console-note' }, 'kept in this tab only'));
+  box.append(
+    labelled('Admin API key ', key),
+    labelled('Secret ', secret),
+    forget,
+    el('span', { class: 'console-note' }, 'kept in this tab only'),
+  );
   return {
     box,
     creds: () =>
@@ -45,12 +46,6 @@ function credentialInputs(): { box: HTMLElement; creds(): Credentials | undefine
         ? undefined
         : { apiKey: key.value.trim(), hmacSecret: secret.value },
   };
-}
-
-function labelled(text: string, control: HTMLElement): HTMLLabelElement {
-  const l = el('label', {}, `${text} `);
-  l.append(control);
-  return l;
 }
 
 interface ActionControls {
@@ -83,9 +78,9 @@ function actionControls(ctx: PageContext, ask: (a: AdminAction | string) => void
   ];
   const box = el('div', { class: 'console-admin-actions' });
   const instrumentRow = el('div');
-  instrumentRow.append(labelled('Instrument', symbol), buttons[0]!, buttons[1]!);
+  instrumentRow.append(labelled('Instrument ', symbol), buttons[0]!, buttons[1]!);
   const accountRow = el('div');
-  accountRow.append(labelled('Account', account), buttons[2]!, buttons[3]!);
+  accountRow.append(labelled('Account ', account), buttons[2]!, buttons[3]!);
   box.append(instrumentRow, accountRow);
   return { box, buttons };
 }

@@ -17,6 +17,7 @@ import { parseDecimal } from '../../../api/decimal.js';
 import type { Candle } from '../../../feed/types.js';
 import { CANDLES_HISTORY_LIMIT } from '../limits.js';
 import { type Bar, CandleBars, CHART_INTERVALS, type ChartInterval, INTERVAL_US } from './candle-bars.js';
+import { chartTheme } from './chart-theme.js';
 import { chartNumber, type Decimals, panelHeading, priceText, qtyText } from './market-format.js';
 
 export interface CandlesDeps {
@@ -222,13 +223,8 @@ export class CandlesChart {
 }
 
 function buildChart(box: HTMLElement) {
-  const css = getComputedStyle(document.documentElement);
-  const text = css.getPropertyValue('--muted').trim() || '#8a96a8';
-  const line = css.getPropertyValue('--line').trim() || '#263040';
   const chart = createChart(box, {
-    autoSize: true,
-    layout: { background: { color: 'transparent' }, textColor: text },
-    grid: { vertLines: { color: line }, horzLines: { color: line } },
+    ...chartTheme(),
     timeScale: { timeVisible: true, secondsVisible: true },
   });
   const candles = chart.addSeries(CandlestickSeries, {

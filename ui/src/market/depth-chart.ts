@@ -6,6 +6,7 @@ import { AreaSeries, createOptionsChart, type IChartApiBase, type ISeriesApi, Li
 import type { LocalL2Book } from '../../../feed/client/local-book.js';
 import type { Level } from '../../../feed/types.js';
 import { DEPTH_LEVELS_PER_SIDE } from '../limits.js';
+import { chartTheme } from './chart-theme.js';
 import { chartNumber, type Decimals, panelHeading } from './market-format.js';
 
 interface Point {
@@ -35,14 +36,10 @@ export class DepthChart {
     box.className = 'chart-box';
     panel.appendChild(box);
     this.decimals = d;
-    const css = getComputedStyle(document.documentElement);
-    const text = css.getPropertyValue('--muted').trim() || '#8a96a8';
-    const line = css.getPropertyValue('--line').trim() || '#263040';
     this.chart = createOptionsChart(box, {
-      autoSize: true,
-      layout: { background: { color: 'transparent' }, textColor: text },
-      grid: { vertLines: { color: line }, horzLines: { color: line } },
-      // Axis labels only (the ladder has the exact figures): the price axis at the price's decimals.
+      ...chartTheme(),
+      // Axis labels only (the ladder has the exact figures): the horizontal (price) axis at the
+      // price's decimals, the vertical one (cumulative size: the library's "price" scale) at the quantity's.
       localization: { precision: d.price, priceFormatter: (p: number) => p.toFixed(this.decimals.qty) },
     });
     const area = (color: string) => ({

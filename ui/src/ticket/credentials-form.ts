@@ -3,8 +3,8 @@
 // secret is never sent, only signatures made with it.
 
 import type { PageContext } from '../context.js';
-import { el } from '../dom.js';
-import { labelled, select } from './dom.js';
+import { el, labelled } from '../dom.js';
+import { select } from './dom.js';
 import type { Credentials } from '../signing.js';
 
 const OTHER_KEY = '';

@@ -2,13 +2,6 @@
 
 import { el } from '../dom.js';
 
-/** A labelled control: <label>text control</label>. */
-export function labelled(text: string, control: HTMLElement): HTMLLabelElement {
-  const l = el('label', {}, text);
-  l.append(control);
-  return l;
-}
-
 export function select(id: string, options: [value: string, text: string][]): HTMLSelectElement {
   const s = el('select', { id });
   for (const [value, text] of options) s.add(new Option(text, value));

@@ -5,8 +5,8 @@
 
 import type { PageContext } from '../context.js';
 import { TICKET_REPLY_CHARS_MAX } from '../limits.js';
-import { el } from '../dom.js';
-import { labelled, select } from './dom.js';
+import { el, labelled } from '../dom.js';
+import { select } from './dom.js';
 import { newClientOrderId, orderBody, type TicketInput } from './order-body.js';
 import type { SignedReply } from '../signing.js';
 

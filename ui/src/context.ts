@@ -66,11 +66,13 @@ export class PageContext {
   }
 }
 
+/** Hosts that name the server's own machine (URL.hostname keeps an IPv6 address in brackets). */
+const SERVER_OWN_HOSTS = new Set(['0.0.0.0', '127.0.0.1', 'localhost', '[::]', '[::1]']);
+
 /** A loopback or wildcard host is the server's own: the page reaches it at its own hostname. */
 export function reachableUrl(url: string): string {
   const u = new URL(url);
-  if (u.hostname === '0.0.0.0' || u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::]')
-    u.hostname = location.hostname;
+  if (SERVER_OWN_HOSTS.has(u.hostname)) u.hostname = location.hostname;
   return u.toString().replace(/\/$/, '');
 }
 

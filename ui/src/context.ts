@@ -3,6 +3,7 @@
 // a skewed clock would otherwise be refused by the gateway's receive window).
 
 import type { UiConfig } from '../../api/ui-contract.js';
+import { GET_JSON_TIMEOUT_MS } from './limits.js';
 
 /** GET /v1/instruments of the gateway, the fields the page uses. */
 export interface InstrumentInfo {
@@ -77,7 +78,7 @@ export function reachableUrl(url: string): string {
 }
 
 export async function getJson<T>(url: string): Promise<T> {
-  const r = await fetch(url, { cache: 'no-store' });
+  const r = await fetch(url, { cache: 'no-store', signal: AbortSignal.timeout(GET_JSON_TIMEOUT_MS) });
   if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
   return (await r.json()) as T;
 }

@@ -6,6 +6,8 @@
 /** The page's context (config, instruments, clock) not loaded: asked again after this, doubled per failure up to MAX. */
 export const PAGE_LOAD_RETRY_MS_MIN = 500;
 export const PAGE_LOAD_RETRY_MS_MAX = 10_000;
+/** A plain JSON read (context.ts getJson: the context, the console's instrument statuses) not answered within this fails as an error. */
+export const GET_JSON_TIMEOUT_MS = 10_000;
 
 // --- operator console (ui/src/console/) ---
 
@@ -61,6 +63,8 @@ export const TAPE_ROWS_MAX = 50;
 export const CANDLES_HELD_MAX = 500;
 /** Candles asked from the query API's history when the chart (re)loads (≤ its CANDLES_LIMIT_MAX, 3,600). */
 export const CANDLES_HISTORY_LIMIT = 300;
+/** A candle history read not answered within this is abandoned: the chart says so and shows the live candles only. */
+export const CANDLES_HISTORY_TIMEOUT_MS = 10_000;
 /** The 24-hour ticker is asked from the query API this long after the previous answer (ms); the last price is live from trades. */
 export const TICKER_POLL_MS = 3_000;
 /** A ticker ask not answered within this is abandoned (the note says so) and the next one scheduled. */

@@ -15,7 +15,7 @@ import {
 } from 'lightweight-charts';
 import { parseDecimal } from '../../../api/decimal.js';
 import type { Candle } from '../../../feed/types.js';
-import { CANDLES_HISTORY_LIMIT } from '../limits.js';
+import { CANDLES_HISTORY_LIMIT, CANDLES_HISTORY_TIMEOUT_MS } from '../limits.js';
 import { type Bar, CandleBars, CHART_INTERVALS, type ChartInterval, INTERVAL_US } from './candle-bars.js';
 import { chartTheme } from './chart-theme.js';
 import { chartNumber, type Decimals, panelHeading, priceText, qtyText } from './market-format.js';
@@ -150,7 +150,7 @@ export class CandlesChart {
     const q = this.deps.decimals().qty;
     const get = async (iv: ChartInterval, extra: string): Promise<Bar[]> => {
       const url = `${base}/v1/market/candles/${encodeURIComponent(symbol)}?interval=${iv}${extra}`;
-      const r = await fetch(url, { cache: 'no-store' });
+      const r = await fetch(url, { cache: 'no-store', signal: AbortSignal.timeout(CANDLES_HISTORY_TIMEOUT_MS) });
       if (!r.ok) throw new Error(`HTTP ${r.status}`);
       return ((await r.json()) as { candles: QueryCandle[] }).candles.map((c) => barOfQuery(c, q));
     };

@@ -48,6 +48,12 @@ export const TICKET_QUERY_WAIT_MS = 5_000;
 /** The user stream's reconnect delay: doubled per failed attempt from MIN up to MAX. */
 export const TICKET_RECONNECT_MS_MIN = 500;
 export const TICKET_RECONNECT_MS_MAX = 15_000;
+/**
+ * A signed request of the ticket (place, cancel, the query API's first read) not answered within
+ * this is abandoned and shown as unanswered: an order or a cancel may still have been taken (the
+ * user stream says so). Above the query API's TICKET_QUERY_WAIT_MS.
+ */
+export const TICKET_REQUEST_TIMEOUT_MS = 15_000;
 /** Longest reply text shown under the ticket (a proxy's HTML error page is cut). */
 export const TICKET_REPLY_CHARS_MAX = 400;
 

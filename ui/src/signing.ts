@@ -12,6 +12,7 @@
 // never leaves the page but as a signature. The order ticket and the operator console both sign with this.
 
 import type { PageContext } from './context.js';
+import { TICKET_REQUEST_TIMEOUT_MS } from './limits.js';
 
 export const HEADER_API_KEY = 'x-mb-apikey';
 export const HEADER_TIMESTAMP = 'x-mb-timestamp';
@@ -112,7 +113,8 @@ export async function signRequest(
  * A signed request: `target` is the path (and query) as sent, e.g. `/v1/orders` or
  * `/v1/accounts/1/orders?state=open`; `baseUrl` '' is the page's own origin (the gateway), or the
  * query service's URL. `body` is sent as JSON. Never throws on an HTTP error: the status says it;
- * throws on a network failure (or a refused cross-origin request).
+ * throws on a network failure (or a refused cross-origin request) and after TICKET_REQUEST_TIMEOUT_MS
+ * without an answer (a TimeoutError: the request may have been taken).
  */
 export async function signedFetch(
   ctx: PageContext,
@@ -135,6 +137,7 @@ export async function signedFetch(
     headers,
     body: body === undefined ? undefined : bytes,
     cache: 'no-store',
+    signal: AbortSignal.timeout(TICKET_REQUEST_TIMEOUT_MS),
   });
   const text = await r.text();
   let parsed: unknown = text;

@@ -8,7 +8,7 @@ import { TICKET_PENDING_REPORTS_MAX } from '../limits.js';
 import { type CredentialsForm, credentialsForm } from './credentials-form.js';
 import { el, exposeTestHook } from '../dom.js';
 import { loadHistory } from './history.js';
-import { orderForm, replyText } from './order-form.js';
+import { orderForm, replyText, unansweredText } from './order-form.js';
 import { type OrdersPanel, ordersPanel } from './orders-panel.js';
 import { OrdersStore, type StreamReport } from './orders-store.js';
 import {
@@ -78,7 +78,7 @@ class Ticket {
         if (!t.ok) this.redraw(); // the row's button back
       },
       (err: unknown) => {
-        this.cancelLine.textContent = `cancel ${id} not sent: ${String(err)}`;
+        this.cancelLine.textContent = unansweredText(`cancel ${id}`, err);
         this.redraw();
       },
     );

@@ -4,7 +4,7 @@
 // status) or the error's code, reason and message is shown under it.
 
 import type { PageContext } from '../context.js';
-import { TICKET_REPLY_CHARS_MAX } from '../limits.js';
+import { TICKET_REPLY_CHARS_MAX, TICKET_REQUEST_TIMEOUT_MS } from '../limits.js';
 import { el, labelled } from '../dom.js';
 import { select } from './dom.js';
 import { newClientOrderId, orderBody, type TicketInput } from './order-body.js';
@@ -25,6 +25,13 @@ export function replyText(r: SignedReply): { ok: boolean; text: string } {
     ok: false,
     text: `HTTP ${r.status} ${String(typeof b === 'string' ? b : JSON.stringify(b))}`.slice(0, TICKET_REPLY_CHARS_MAX),
   };
+}
+
+/** A request that got no answer: never sent, or (timed out) sent and perhaps taken. */
+export function unansweredText(what: string, err: unknown): string {
+  if (err instanceof Error && err.name === 'TimeoutError')
+    return `${what}: no answer within ${TICKET_REQUEST_TIMEOUT_MS / 1000} s; it may have been taken (the open orders will say)`;
+  return `${what} not sent: ${String(err)}`;
 }
 
 function placeholders(ctx: PageContext, price: HTMLInputElement, qty: HTMLInputElement, title: HTMLElement): void {
@@ -99,7 +106,7 @@ export function orderForm(ctx: PageContext, place: PlaceOrder): HTMLFormElement 
         const t = replyText(r);
         show(t.ok, t.text);
       },
-      (err: unknown) => show(false, `not sent: ${String(err)}`),
+      (err: unknown) => show(false, unansweredText('order', err)),
     );
   });
   return root;

@@ -136,7 +136,7 @@ function counters(p: Page): Promise<MarketCounters> {
   });
 }
 
-async function openMarket(viewport?: { width: number; height: number }, before?: (p: Page) => Promise<void>) {
+async function openMarket(viewport?: { width: number; height: number }, before?: (p: Page) => Promise<unknown>) {
   const opened = await ui.newPage(viewport);
   await before?.(opened.page);
   await opened.page.goto(`${ui.url}#/market`);

@@ -15,7 +15,8 @@ export interface FeedSocketHandlers {
   /** A new connection is open and subscribed: every local state must start again from snapshots (seqs are per server). */
   onConnected(url: string): void;
   onMessage(m: ServerMessage): void;
-  onDisconnected(reason: string): void;
+  /** The connection is gone; the next attempt comes in `retryInMs` (the back-off). */
+  onDisconnected(reason: string, retryInMs: number): void;
 }
 
 export class FeedSocket {
@@ -90,7 +91,7 @@ export class FeedSocket {
       ws = new WebSocket(url);
     } catch (err) {
       // A URL the browser refuses (never from a sane config): the next member, after the back-off.
-      this.handlers.onDisconnected(`${url}: ${String(err)}`);
+      this.handlers.onDisconnected(`${url}: ${String(err)}`, FEED_RECONNECT_MS_MAX);
       this.next = (this.next + 1) % urls.length;
       this.timer = setTimeout(() => this.connect(), FEED_RECONNECT_MS_MAX);
       return;
@@ -122,7 +123,6 @@ export class FeedSocket {
   private closed(ws: WebSocket, url: string, code: number): void {
     if (ws !== this.ws || this.stopped) return;
     this.ws = null;
-    this.handlers.onDisconnected(`${url} closed (${code})`);
     if (this.openedAtMs !== null && Date.now() - this.openedAtMs >= FEED_CONNECTION_STABLE_MS) {
       this.failedInRound = 0;
       this.backoffMs = FEED_RECONNECT_MS_MIN;
@@ -133,6 +133,7 @@ export class FeedSocket {
       this.failedInRound = 0;
       this.backoffMs = Math.min(FEED_RECONNECT_MS_MAX, this.backoffMs * 2);
     }
+    this.handlers.onDisconnected(`${url} closed (${code})`, this.backoffMs);
     this.timer = setTimeout(() => this.connect(), this.backoffMs);
   }
 

@@ -54,7 +54,7 @@ class MarketView {
     this.socket = new FeedSocket((s) => ctx.feedUrls(s), ctx.symbol, {
       onConnected: (url) => this.connected(url),
       onMessage: (m) => this.onMessage(m),
-      onDisconnected: (why) => this.disconnected(why),
+      onDisconnected: (why, retryInMs) => this.disconnected(why, retryInMs),
     });
     this.load(ctx.symbol);
     ctx.onSymbol((s) => {
@@ -91,7 +91,8 @@ class MarketView {
     this.frame.request();
   }
 
-  private disconnected(why: string): void {
+  private disconnected(why: string, retryInMs: number): void {
+    this.counters.feedRetryMs = retryInMs;
     this.feedNote.textContent = `feed: ${why}; trying the next member…`;
   }
 

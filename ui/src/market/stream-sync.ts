@@ -15,10 +15,12 @@ export interface SyncCounters {
   checksumBad: number;
   /** Fresh snapshots asked for or announced, every channel: gaps, mismatches, server resyncs. */
   resyncs: number;
+  /** The wait before the feed socket's next connection attempt, as last scheduled (its back-off). */
+  feedRetryMs: number;
 }
 
 export function newSyncCounters(): SyncCounters {
-  return { l2Applied: 0, checksumOk: 0, checksumBad: 0, resyncs: 0 };
+  return { l2Applied: 0, checksumOk: 0, checksumBad: 0, resyncs: 0, feedRetryMs: 0 };
 }
 
 /** A delta channel other than l2 (trades, candles): 'gap' when an update is not the last seq + 1. */

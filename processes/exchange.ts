@@ -186,11 +186,7 @@ async function main(): Promise<void> {
     await ex.stop();
     throw err;
   }
-  ex.attachEvents({
-    queryUrl: `${ex.config.queryTls !== undefined ? 'https' : 'http'}://${events.queryRest}`,
-    publisherMetrics: events.metrics.publishers,
-    queryMetrics: events.metrics.query,
-  });
+  ex.attachEvents(events);
   const leaders = await Promise.all(ex.clusters.map((c) => c.waitForLeader(10_000)));
   console.log(banner(layout, ex, events, leaders));
   let stopping = false;

@@ -20,6 +20,7 @@ import { NO_LOG, type Log } from '../ops/log.js';
 import { packagePath } from '../ops/package-root.js';
 import { reportUwsRuntime } from '../ops/uws-runtime.js';
 import { type FixEdge, startFixEdge } from '../fix/fix-edge.js';
+import type { LocalEvents } from '../events/local-events.js';
 import { loadUiAssets } from '../gateway/ui-assets.js';
 import { type UiEventsAddresses, uiRoutes } from '../gateway/ui-views.js';
 
@@ -87,7 +88,7 @@ export interface LocalExchange {
    */
   restartGateway(opts?: { crash?: boolean }): Promise<void>;
   /** Tells the browser page (GET /v1/ui/config, /v1/ui/cluster) where the events side runs. */
-  attachEvents(addresses: UiEventsAddresses): void;
+  attachEvents(events: Pick<LocalEvents, 'queryRest' | 'metrics'>): void;
   stop(): Promise<void>;
 }
 
@@ -264,8 +265,12 @@ export async function startLocalExchange(opts: LocalExchangeOptions = {}): Promi
       Object.assign(ex, { gateway: next.gateway, rest: next.rest, grpc: next.grpc, fix: next.fix });
       await untilReady(next.gateway);
     },
-    attachEvents(addresses) {
-      events = addresses;
+    attachEvents(started) {
+      events = {
+        queryUrl: `${config.queryTls !== undefined ? 'https' : 'http'}://${started.queryRest}`,
+        publisherMetrics: started.metrics.publishers,
+        queryMetrics: started.metrics.query,
+      };
     },
     async stop() {
       if (stopped) return;

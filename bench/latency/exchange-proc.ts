@@ -24,11 +24,7 @@ const events = await startLocalEvents({
   publisherOps: '127.0.0.1:0',
 });
 // The page the gateway serves (bench:ui) finds the query service and the events' metrics here.
-ex.attachEvents({
-  queryUrl: `http://${events.queryRest}`,
-  publisherMetrics: events.metrics.publishers,
-  queryMetrics: events.metrics.query,
-});
+ex.attachEvents(events);
 await ex.cluster.waitForLeader(30_000);
 const pids: Record<string, number> = { gateway: process.pid };
 for (const id of ex.cluster.ids) {

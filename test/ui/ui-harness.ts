@@ -52,11 +52,7 @@ export async function startUiExchange(opts: LocalExchangeOptions = {}): Promise<
       queryGrpc: `127.0.0.1:${await freePort()}`,
       shards: ex.clusters.map((c) => ({ clusterConfigPath: c.configPath })),
     });
-    ex.attachEvents({
-      queryUrl: `http://${events.queryRest}`,
-      publisherMetrics: events.metrics.publishers,
-      queryMetrics: events.metrics.query,
-    });
+    ex.attachEvents(events);
     browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ['--disable-gpu'] });
   } catch (err) {
     await events?.stop();

@@ -12,7 +12,7 @@ import { BookSide, bookChecksum } from '../../feed/book-side.js';
 import type { Level } from '../../feed/types.js';
 
 export interface SyntheticFeed {
-  /** Starts sending `ratePerSec` l2 updates for `durationMs`; resolves when the last is sent. */
+  /** Sends ratePerSec × durationMs l2 updates at `ratePerSec`; resolves with their count when the last is sent. */
   burst(ratePerSec: number, durationMs: number): Promise<number>;
   /**
    * One broken update, as a faulty feed or network would deliver it: a real level change sent with
@@ -81,18 +81,19 @@ export async function routeSyntheticFeed(page: Page, symbol: string, mid: number
     sendBroken: (kind) => oneUpdate(sentUpdates, kind),
     levels: (side, depth) => (side === 'BUY' ? bids : asks).levels(depth),
     burst(ratePerSec, durationMs) {
-      const perTick = Math.max(1, Math.round(ratePerSec / 100));
+      // Exactly ratePerSec × durationMs updates, paced by the clock: every 10 ms the updates due
+      // so far are sent. A late timer (a loaded machine) sends what is due at once and the burst
+      // ends when all are sent, so the count never depends on the machine's speed, only the rate.
+      const total = Math.round((ratePerSec * durationMs) / 1000);
       const startedMs = Date.now();
       const firstUpdate = sentUpdates;
       return new Promise((resolve) => {
-        // Every 10 ms, the updates due since the start (a late timer catches up: the rate holds on average).
         const timer = setInterval(() => {
-          const elapsedMs = Math.min(Date.now() - startedMs, durationMs);
-          const due = Math.floor((elapsedMs * ratePerSec) / 1000) - (sentUpdates - firstUpdate);
-          for (let k = 0; k < Math.min(due, perTick * 10); k++) oneUpdate(sentUpdates);
-          if (elapsedMs >= durationMs) {
+          const due = Math.min(total, Math.floor(((Date.now() - startedMs) * ratePerSec) / 1000));
+          while (sentUpdates - firstUpdate < due) oneUpdate(sentUpdates);
+          if (sentUpdates - firstUpdate === total) {
             clearInterval(timer);
-            resolve(sentUpdates - firstUpdate);
+            resolve(total);
           }
         }, 10);
       });

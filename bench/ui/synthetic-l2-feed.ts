@@ -4,7 +4,7 @@
 // each changing one level with its seq dense and its checksum computed by the server's own code
 // (feed/book-side.ts). The feed sends one l2 update per committed log entry that changed the
 // book, and a log entry carries a batch of commands: the exchange on this 2-core machine, driven
-// over REST, delivered ~110 l2 updates/s (bench:ui, 333 orders and cancels/s), far from the
+// over REST, delivered ~126 l2 updates/s (bench:ui, 399 orders and cancels/s), far from the
 // 1,000 updates/s the page must keep up with.
 
 import type { Page, WebSocketRoute } from 'playwright-core';
